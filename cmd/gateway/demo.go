@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/protogate/gateway/cmd/gateway/internal/demo"
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
+)
+
+func newDemoCommand() *cobra.Command {
+	var (
+		flags   listenFlags
+		latency time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the gateway in front of the example shop (three gRPC services started in-process)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.Default()
+			flags.apply(cmd, cfg)
+			log := newLogger()
+
+			backends, err := shop.Start(shop.Options{Latency: latency})
+			if err != nil {
+				return fmt.Errorf("starting the example shop: %w", err)
+			}
+			defer backends.Close()
+			spec, err := demo.Spec(backends)
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(cfg, server.WithLogger(log))
+			if err != nil {
+				return err
+			}
+			if _, err := srv.Apply(spec); err != nil {
+				return err
+			}
+			for _, name := range backends.Services() {
+				log.Info("demo backend", "service", backends.ServiceName(name), "addr", backends.Addr(name))
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return srv.Serve(ctx, nil)
+		},
+	}
+	flags.register(cmd)
+	cmd.Flags().DurationVar(&latency, "backend-latency", 0, "artificial latency added by every demo backend call")
+	return cmd
+}

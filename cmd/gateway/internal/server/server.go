@@ -1,0 +1,282 @@
+// Package server assembles the gateway's data plane and admin port: one data listener split between the
+// native gRPC server (the proxy) and net/http (gRPC-Web, and the REST and GraphQL fronts), the active
+// snapshot behind an atomic pointer, and the admin endpoints.
+//
+// Control flow: Apply compiles a registry.Spec into a snapshot off the request path and swaps it in;
+// every call reads the snapshot current when it starts. Serve runs the listeners until its context ends,
+// then drains in-flight calls within the configured grace period.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	_ "google.golang.org/grpc/encoding/gzip" // accept gzip-compressed calls
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/protogate/gateway/cmd/gateway/internal/listen"
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/routing/grpcweb"
+)
+
+// retireDelay is how long a replaced snapshot keeps its endpoints before returning them to the pool: a
+// call that loaded the old snapshot just before the swap still finds its endpoint connected. Endpoints
+// with calls in flight stay open until those finish regardless.
+const retireDelay = 5 * time.Second
+
+// Server is a running gateway.
+type Server struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	pool   *routing.Pool
+	proxy  *routing.Proxy
+	grpc   *grpc.Server
+	health *health.Server
+	web    *grpcweb.Handler
+
+	snap    atomic.Pointer[registry.Snapshot]
+	applyMu sync.Mutex // serialises Apply
+	version uint64     // guarded by applyMu
+	serving atomic.Bool
+
+	retire sync.WaitGroup
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLogger sets the logger; the default discards nothing and writes text to stderr.
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithPool sets the endpoint pool, for callers that dial upstreams their own way (TLS, tests).
+func WithPool(p *routing.Pool) Option { return func(s *Server) { s.pool = p } }
+
+// New builds a gateway for cfg. It serves nothing until Apply publishes a first snapshot and Serve runs.
+func New(cfg *config.Config, opts ...Option) (*Server, error) {
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	s := &Server{cfg: cfg, log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.pool == nil {
+		s.pool = routing.NewPool(nil)
+	}
+	maxMsg := int(cfg.GRPC.MaxMessageBytes)
+	if maxMsg <= 0 {
+		maxMsg = 4 << 20
+	}
+	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg))
+	s.grpc = grpc.NewServer(
+		grpc.UnknownServiceHandler(s.proxy.Handler),
+		grpc.ForceServerCodecV2(routing.Codec{}),
+		grpc.MaxRecvMsgSize(maxMsg),
+		grpc.MaxSendMsgSize(maxMsg),
+	)
+	s.health = health.NewServer()
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	routing.RegisterReflection(s.grpc, s.catalog)
+	s.web = grpcweb.NewHandler(s.proxy.Handler, grpcweb.WithCodec(routing.Codec{}), grpcweb.WithMaxMessageSize(maxMsg))
+	return s, nil
+}
+
+func (s *Server) state() routing.State     { return s.current() }
+func (s *Server) catalog() routing.Catalog { return s.current() }
+
+// emptySnapshot serves before the first Apply: nothing is routed.
+var emptySnapshot = func() *registry.Snapshot {
+	snap, err := registry.Compile(registry.Spec{}, routing.NewPool(nil), 0)
+	if err != nil {
+		panic(err) // an empty spec always compiles
+	}
+	return snap
+}()
+
+func (s *Server) current() *registry.Snapshot {
+	if snap := s.snap.Load(); snap != nil {
+		return snap
+	}
+	return emptySnapshot
+}
+
+// Snapshot returns the active snapshot, or nil before the first Apply.
+func (s *Server) Snapshot() *registry.Snapshot { return s.snap.Load() }
+
+// Apply compiles spec into a new snapshot and makes it current. On error the current snapshot keeps
+// serving unchanged.
+func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	snap, err := registry.Compile(spec, s.pool, s.version+1)
+	if err != nil {
+		return nil, err
+	}
+	s.version++
+	old := s.snap.Swap(snap)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	if old != nil {
+		s.retire.Add(1)
+		time.AfterFunc(retireDelay, func() {
+			defer s.retire.Done()
+			old.Retire(s.pool)
+		})
+	}
+	s.log.Info("snapshot active", "version", snap.Version(), "services", len(snap.Services()))
+	return snap, nil
+}
+
+// Ready reports whether a snapshot is serving on running listeners.
+func (s *Server) Ready() bool { return s.serving.Load() && s.snap.Load() != nil }
+
+// Serve listens on the configured data and admin addresses and serves until ctx is done, then stops
+// accepting, drains in-flight calls for up to the configured grace period, and returns nil. ready, when
+// not nil, is closed once both listeners accept connections.
+func (s *Server) Serve(ctx context.Context, ready chan<- struct{}) error {
+	dataLn, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("data listener: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", s.cfg.AdminListen)
+	if err != nil {
+		dataLn.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	return s.ServeListeners(ctx, dataLn, adminLn, ready)
+}
+
+// ServeListeners is Serve on listeners the caller opened.
+func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listener, ready chan<- struct{}) error {
+	admin := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	data := &http.Server{Handler: s.dataHandler(), ReadHeaderTimeout: 30 * time.Second}
+	data.Protocols = new(http.Protocols)
+	data.Protocols.SetHTTP1(true)
+
+	errc := make(chan error, 4)
+	var split *listen.Split
+	if s.cfg.TLS.Enabled() {
+		tlsCfg, err := s.serverTLS()
+		if err != nil {
+			dataLn.Close()
+			adminLn.Close()
+			return err
+		}
+		data.TLSConfig = tlsCfg
+		data.Protocols.SetHTTP2(true)
+		go func() { errc <- serveHTTP(data, tls.NewListener(dataLn, tlsCfg)) }()
+	} else {
+		data.Protocols.SetUnencryptedHTTP2(true)
+		split = listen.New(dataLn)
+		go func() { errc <- split.Serve() }()
+		go func() { errc <- s.grpc.Serve(split.GRPC()) }()
+		go func() { errc <- serveHTTP(data, split.HTTP()) }()
+	}
+	go func() { errc <- serveHTTP(admin, adminLn) }()
+
+	s.serving.Store(true)
+	s.log.Info("gateway listening", "data", dataLn.Addr().String(), "admin", adminLn.Addr().String(), "tls", s.cfg.TLS.Enabled())
+	if ready != nil {
+		close(ready)
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.serving.Store(false)
+	s.shutdown(split, data, admin)
+	return serveErr
+}
+
+func serveHTTP(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// shutdown stops accepting and drains in-flight calls within the grace period, then cuts what remains.
+func (s *Server) shutdown(split *listen.Split, data, admin *http.Server) {
+	grace := s.cfg.ShutdownGrace
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	s.log.Info("draining", "grace", grace.String())
+	s.health.Shutdown()
+	if split != nil {
+		_ = split.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		stopped := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			s.grpc.Stop()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := data.Shutdown(ctx); err != nil {
+			_ = data.Close()
+		}
+	}()
+	wg.Wait()
+	_ = admin.Close()
+	if snap := s.snap.Load(); snap != nil {
+		snap.Retire(s.pool)
+	}
+	_ = s.pool.Close()
+	s.log.Info("stopped")
+}
+
+func (s *Server) serverTLS() (*tls.Config, error) {
+	t := s.cfg.TLS
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	if t.ClientCAFile != "" {
+		pem, err := os.ReadFile(t.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls: %s holds no PEM certificate", t.ClientCAFile)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}
+
+// isGRPC reports whether r is a native gRPC call (not gRPC-Web).
+func isGRPC(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return r.ProtoMajor == 2 && strings.HasPrefix(ct, "application/grpc") && !strings.HasPrefix(ct, "application/grpc-web")
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/registry"
+)
+
+// listenFlags are the flags serve and demo share; a flag given on the command line overrides the config.
+type listenFlags struct {
+	listen, adminListen string
+}
+
+func (f *listenFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.listen, "listen", config.DefaultListen, "data port address (gRPC, gRPC-Web, REST, GraphQL)")
+	cmd.Flags().StringVar(&f.adminListen, "admin-listen", config.DefaultAdminListen, "admin port address (health, readiness, admin API)")
+}
+
+func (f *listenFlags) apply(cmd *cobra.Command, cfg *config.Config) {
+	if cmd.Flags().Changed("listen") || cfg.Listen == "" {
+		cfg.Listen = f.listen
+	}
+	if cmd.Flags().Changed("admin-listen") || cfg.AdminListen == "" {
+		cfg.AdminListen = f.adminListen
+	}
+}
+
+func newServeCommand() *cobra.Command {
+	var (
+		flags      listenFlags
+		configPath string
+		dataDir    string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway from a config file (or empty, waiting for registrations)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.Default()
+			if configPath != "" {
+				var err error
+				if cfg, err = config.Load(configPath); err != nil {
+					return err
+				}
+			}
+			flags.apply(cmd, cfg)
+			if cmd.Flags().Changed("data-dir") {
+				cfg.DataDir = dataDir
+			}
+			spec, err := registry.SpecFromConfig(cfg)
+			if err != nil {
+				return err
+			}
+			if len(cfg.Services) > 0 {
+				return fmt.Errorf("%s: static services are not supported yet; register them at run time", configPath)
+			}
+			log := newLogger()
+			srv, err := server.New(cfg, server.WithLogger(log))
+			if err != nil {
+				return err
+			}
+			if _, err := srv.Apply(spec); err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return srv.Serve(ctx, nil)
+		},
+	}
+	flags.register(cmd)
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML config file (default: none, an empty gateway)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "directory where registrations persist (default: in memory)")
+	return cmd
+}
+
+func newValidateCommand() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "validate --config FILE",
+		Short: "Check a config file and print what it configures; every problem is listed with file:line",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			if _, err := registry.SpecFromConfig(cfg); err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), cfg.Summary())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML config file")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}

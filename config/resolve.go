@@ -1,0 +1,31 @@
+package config
+
+import "path/filepath"
+
+// resolvePaths makes the relative file paths in c relative to dir, the
+// directory of the configuration file, so that they name the same files
+// whatever the working directory of whoever wrote the file.
+func (c *Config) resolvePaths(dir string) {
+	resolve := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	resolve(&c.DataDir)
+	resolve(&c.TLS.CertFile)
+	resolve(&c.TLS.KeyFile)
+	resolve(&c.TLS.ClientCAFile)
+	for i := range c.Clusters {
+		resolve(&c.Clusters[i].TLS.CAFile)
+	}
+	for i := range c.Services {
+		s := &c.Services[i]
+		resolve(&s.DescriptorSet)
+		for j := range s.Protos {
+			resolve(&s.Protos[j])
+		}
+		for j := range s.ImportPaths {
+			resolve(&s.ImportPaths[j])
+		}
+	}
+}

@@ -1,0 +1,205 @@
+package config
+
+import "time"
+
+// Config is a decoded, validated gateway configuration file.
+//
+// The zero value is not ready to use; start from Default or Parse. Parse
+// resolves relative paths against the directory of the configuration file
+// and fills the defaults documented on each field.
+type Config struct {
+	// Listen is the data port's "host:port". Default DefaultListen.
+	// An empty host listens on every interface.
+	Listen string `yaml:"listen"`
+	// AdminListen is the admin port's "host:port" (health, readiness,
+	// metrics, admin API). Default DefaultAdminListen. Must differ from
+	// Listen.
+	AdminListen string `yaml:"admin_listen"`
+	// DataDir is where the service registry persists registrations.
+	// Default "": the registry lives in memory and nothing is persisted.
+	DataDir string `yaml:"data_dir"`
+	// ShutdownGrace bounds how long in-flight calls may drain after
+	// SIGTERM. Default DefaultShutdownGrace.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// TLS makes the data port serve TLS. Default: plaintext.
+	TLS ServerTLS `yaml:"tls"`
+	// GRPC holds protocol limits.
+	GRPC GRPC `yaml:"grpc"`
+	// Clusters are the upstream groups that routes and services point at,
+	// in file order, followed by the clusters that services with inline
+	// endpoints imply.
+	Clusters []Cluster `yaml:"clusters"`
+	// Routes send calls to clusters, in file order.
+	Routes []Route `yaml:"routes"`
+	// Services are static registrations: the same thing the admin API
+	// registers at run time.
+	Services []Service `yaml:"services"`
+}
+
+// ServerTLS configures TLS on the data port. The port serves TLS, with
+// ALPN h2 and http/1.1, when CertFile and KeyFile are set.
+type ServerTLS struct {
+	// CertFile is the PEM certificate chain. Set together with KeyFile.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key. Set together with CertFile.
+	KeyFile string `yaml:"key_file"`
+	// ClientCAFile, when set, makes the port request client certificates
+	// and verify them against these PEM roots (mTLS).
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Enabled reports whether the data port serves TLS.
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// GRPC holds gRPC protocol limits.
+type GRPC struct {
+	// MaxMessageBytes caps a message's size in both directions.
+	// Default DefaultMaxMessageBytes. Written as a number of bytes or as a
+	// string such as "4MiB" or "10MB".
+	MaxMessageBytes ByteSize `yaml:"max_message_bytes"`
+}
+
+// Cluster is a named group of upstream endpoints.
+type Cluster struct {
+	// Name identifies the cluster: required, unique, [a-z0-9][a-z0-9_.-]*.
+	Name string `yaml:"name"`
+	// Endpoints are the backends; at least one. Each is written either as
+	// a "host:port" string or as {address: host:port, weight: N}.
+	Endpoints []Endpoint `yaml:"endpoints"`
+	// TLS configures connections to the endpoints. Default: plaintext.
+	TLS ClusterTLS `yaml:"tls"`
+	// ConnectTimeout bounds dialing an endpoint. Default
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+}
+
+// Endpoint is one backend of a cluster.
+type Endpoint struct {
+	// Address is "host:port"; the host is a name, an IPv4 address or a
+	// bracketed IPv6 address.
+	Address string `yaml:"address"`
+	// Weight is the endpoint's share of the cluster's traffic, 1..10000.
+	// Default DefaultEndpointWeight.
+	Weight int `yaml:"weight"`
+}
+
+// setScalar accepts the "host:port" shorthand.
+func (e *Endpoint) setScalar(address string) { e.Address = address }
+
+// ClusterTLS configures TLS towards a cluster's endpoints.
+type ClusterTLS struct {
+	// Enabled turns TLS on; the other fields need it.
+	Enabled bool `yaml:"enabled"`
+	// CAFile holds the PEM roots that verify the endpoints. Default: the
+	// system roots.
+	CAFile string `yaml:"ca_file"`
+	// ServerName overrides the name verified in the endpoints'
+	// certificates. Default: the endpoint's host.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify disables certificate verification. For tests.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// Route sends the calls that Match selects to a cluster, or splits them
+// by weight across several.
+//
+// Routes are evaluated by specificity (an exact method beats a prefix)
+// and in file order within a tie.
+type Route struct {
+	// Name identifies the route in logs and metrics: unique when set,
+	// [a-z0-9][a-z0-9_.-]*. Default "route-<index>", the index counting
+	// from 0 in file order.
+	Name string `yaml:"name"`
+	// Match selects the calls.
+	Match Match `yaml:"match"`
+	// Cluster is the single target. Set either Cluster or Clusters.
+	Cluster string `yaml:"cluster"`
+	// Clusters split calls by weight. Set either Cluster or Clusters.
+	Clusters []WeightedCluster `yaml:"clusters"`
+	// Timeout, when set, is the upstream deadline for matching calls.
+	// Default 0: the caller's deadline alone applies.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Targets returns the clusters the route sends calls to: Clusters, or
+// Cluster with weight 1.
+func (r Route) Targets() []WeightedCluster {
+	if r.Cluster != "" {
+		return []WeightedCluster{{Name: r.Cluster, Weight: 1}}
+	}
+	return r.Clusters
+}
+
+// Match selects calls by method name and, optionally, headers. Exactly
+// one of Service, Method and Prefix is set.
+type Match struct {
+	// Service matches every method of a fully qualified service,
+	// "pkg.Service".
+	Service string `yaml:"service"`
+	// Method matches one method. Written "pkg.Service/Method" with or
+	// without a leading "/"; Parse stores the full method name with the
+	// leading "/", as gRPC reports it and as Prefix sees it.
+	Method string `yaml:"method"`
+	// Prefix matches full method names, "/pkg.Service/Method", that start
+	// with it. "/" matches every call.
+	Prefix string `yaml:"prefix"`
+	// Headers must all match as well.
+	Headers []HeaderMatch `yaml:"headers"`
+}
+
+// HeaderMatch tests one request header (gRPC metadata). Exactly one of
+// Exact, Prefix, Regex and Present is set.
+type HeaderMatch struct {
+	// Name is the header name; Parse lower-cases it.
+	Name string `yaml:"name"`
+	// Exact matches a value equal to it. To match an empty value use
+	// Regex "^$".
+	Exact string `yaml:"exact"`
+	// Prefix matches a value that starts with it.
+	Prefix string `yaml:"prefix"`
+	// Regex matches a value that the RE2 expression matches anywhere
+	// (anchor it with ^ and $ to match the whole value).
+	Regex string `yaml:"regex"`
+	// Present matches when the header is sent, whatever its value.
+	Present bool `yaml:"present"`
+	// Invert negates the match.
+	Invert bool `yaml:"invert"`
+}
+
+// WeightedCluster is one target of a weighted route.
+type WeightedCluster struct {
+	// Name is the cluster's name.
+	Name string `yaml:"name"`
+	// Weight is the target's share of calls, 1..10000. Required.
+	Weight int `yaml:"weight"`
+}
+
+// Service is a static registration of a protobuf service.
+//
+// Its descriptors come from exactly one source: DescriptorSet, Protos
+// (with ImportPaths), or Reflect.
+type Service struct {
+	// Name identifies the registration: required, unique,
+	// [a-z0-9][a-z0-9_.-]*.
+	Name string `yaml:"name"`
+	// Cluster names the cluster that serves the service. Set either
+	// Cluster or Endpoints.
+	Cluster string `yaml:"cluster"`
+	// Endpoints, written inline, imply a cluster named like the service.
+	// Parse moves them into that cluster (appended to Config.Clusters,
+	// with the cluster defaults) and sets Cluster to it, so after Parse
+	// Endpoints is empty and Cluster always names a cluster.
+	Endpoints []Endpoint `yaml:"endpoints"`
+	// DescriptorSet is a serialized google.protobuf.FileDescriptorSet.
+	DescriptorSet string `yaml:"descriptor_set"`
+	// Protos are .proto source files, compiled at registration.
+	Protos []string `yaml:"protos"`
+	// ImportPaths are the directories that Protos and their imports are
+	// found under (protoc's -I). When set, every proto lies under one.
+	ImportPaths []string `yaml:"import_paths"`
+	// Reflect fetches descriptors from the backend's server reflection.
+	Reflect bool `yaml:"reflect"`
+	// Services, when set, exposes only these fully qualified services of
+	// the descriptors. Default: all of them.
+	Services []string `yaml:"services"`
+}

@@ -1,0 +1,305 @@
+package registry
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/protogate/gateway/routing"
+)
+
+// Registration is one backend team's service as the registry holds it: a name, where it runs, and its
+// descriptors.
+type Registration struct {
+	// Name identifies the registration; registering the same name again updates it.
+	Name string
+	// Endpoints are the "host:port" addresses of the service's instances. They form a cluster named
+	// like the registration, unless Cluster names a cluster of the config instead.
+	Endpoints []string
+	Cluster   string
+	// Files holds the service's descriptors and everything they import.
+	Files *protoregistry.Files
+	// Services lists the fully qualified services to expose; empty means every service declared in Files
+	// outside the google.* packages.
+	Services []string
+}
+
+// Spec is everything a snapshot is compiled from.
+type Spec struct {
+	Clusters      []ClusterSpec
+	Routes        []RouteSpec // in priority order; generated per-service routes follow them
+	Registrations []*Registration
+}
+
+// ClusterSpec is a named set of upstream endpoints.
+type ClusterSpec struct {
+	Name      string
+	Endpoints []string
+}
+
+// RouteSpec is a route whose targets are named clusters.
+type RouteSpec struct {
+	Name     string
+	Match    routing.Match
+	Clusters []WeightedCluster
+	Timeout  time.Duration
+}
+
+// WeightedCluster names a route target and its share of the route's calls.
+type WeightedCluster struct {
+	Name   string
+	Weight uint32
+}
+
+// Compile builds a snapshot from spec, taking endpoints from pool. It validates everything first: on
+// error nothing is acquired and the caller keeps serving its current snapshot. A snapshot that is
+// published must later be retired with Retire, which returns its endpoints to the pool.
+func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
+	s := &Snapshot{
+		version:  version,
+		built:    time.Now(),
+		methods:  make(map[string]routing.CallKind),
+		known:    make(map[string]bool),
+		clusters: make(map[string]*routing.Cluster),
+	}
+	regs := slices.Clone(spec.Registrations)
+	slices.SortFunc(regs, func(a, b *Registration) int { return strings.Compare(a.Name, b.Name) })
+	s.regs = regs
+
+	files, err := mergeFiles(regs)
+	if err != nil {
+		return nil, err
+	}
+	s.files = files
+	s.types = newTypes(files)
+
+	owner := make(map[string]string) // service -> registration
+	clusterOf := make(map[string]string)
+	var endpointsOf = make(map[string][]string)
+	for _, c := range spec.Clusters {
+		if _, dup := endpointsOf[c.Name]; dup {
+			return nil, fmt.Errorf("cluster %q is defined twice", c.Name)
+		}
+		endpointsOf[c.Name] = c.Endpoints
+	}
+	for _, r := range regs {
+		services, err := exposedServices(r)
+		if err != nil {
+			return nil, err
+		}
+		cluster := r.Cluster
+		if cluster == "" {
+			cluster = r.Name
+			if _, dup := endpointsOf[cluster]; dup {
+				return nil, fmt.Errorf("registration %q: a cluster named %q already exists; name the registration differently or set its cluster", r.Name, cluster)
+			}
+			endpointsOf[cluster] = r.Endpoints
+		} else if _, ok := endpointsOf[cluster]; !ok {
+			return nil, fmt.Errorf("registration %q: unknown cluster %q", r.Name, cluster)
+		}
+		for _, sd := range services {
+			name := string(sd.FullName())
+			if other, taken := owner[name]; taken {
+				return nil, fmt.Errorf("service %s is provided by both registration %q and %q", name, other, r.Name)
+			}
+			owner[name] = r.Name
+			clusterOf[name] = cluster
+			s.known[name] = true
+			methods := sd.Methods()
+			for i := range methods.Len() {
+				m := methods.Get(i)
+				s.methods["/"+name+"/"+string(m.Name())] = kindOf(m)
+			}
+		}
+	}
+	for name := range owner {
+		s.services = append(s.services, name)
+	}
+	slices.Sort(s.services)
+
+	var routes []routing.Route
+	for _, rs := range spec.Routes {
+		r := routing.Route{Name: rs.Name, Match: rs.Match, Timeout: rs.Timeout}
+		for _, wc := range rs.Clusters {
+			if _, ok := endpointsOf[wc.Name]; !ok {
+				return nil, fmt.Errorf("route %q: unknown cluster %q", rs.Name, wc.Name)
+			}
+			r.Clusters = append(r.Clusters, routing.WeightedCluster{Weight: wc.Weight}) // cluster filled below
+		}
+		routes = append(routes, r)
+	}
+	for _, name := range s.services {
+		routes = append(routes, routing.Route{
+			Name:     "service:" + name,
+			Match:    routing.Match{Prefix: "/" + name + "/"},
+			Clusters: []routing.WeightedCluster{{Weight: 1}},
+		})
+	}
+
+	// Everything is valid: take endpoints from the pool and link the routes to their clusters.
+	acquired := make(map[string]*routing.Endpoint)
+	fail := func(err error) (*Snapshot, error) {
+		for _, ep := range acquired {
+			pool.Release(ep)
+		}
+		return nil, err
+	}
+	for name, addrs := range endpointsOf {
+		eps := make([]*routing.Endpoint, 0, len(addrs))
+		for _, addr := range addrs {
+			ep, ok := acquired[addr]
+			if !ok {
+				if ep, err = pool.Acquire(addr); err != nil {
+					return fail(fmt.Errorf("cluster %q: %w", name, err))
+				}
+				acquired[addr] = ep
+				s.endpoints = append(s.endpoints, ep)
+			}
+			eps = append(eps, ep)
+		}
+		s.clusters[name] = routing.NewCluster(name, eps)
+	}
+	for i, rs := range spec.Routes {
+		for j, wc := range rs.Clusters {
+			routes[i].Clusters[j].Cluster = s.clusters[wc.Name]
+		}
+	}
+	for i, name := range s.services {
+		routes[len(spec.Routes)+i].Clusters[0].Cluster = s.clusters[clusterOf[name]]
+	}
+	if s.table, err = routing.NewTable(routes); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+// Retire returns the snapshot's endpoints to the pool. Call it once the snapshot is no longer current;
+// endpoints still in use by another snapshot stay connected, and calls in flight finish first.
+func (s *Snapshot) Retire(pool *routing.Pool) {
+	for _, ep := range s.endpoints {
+		pool.Release(ep)
+	}
+	s.endpoints = nil
+}
+
+// mergeFiles merges the registrations' descriptors into one registry. A file registered twice must be
+// identical; two files declaring one name conflict.
+func mergeFiles(regs []*Registration) (*protoregistry.Files, error) {
+	merged := new(protoregistry.Files)
+	from := make(map[string]string) // file path -> registration that brought it
+	for _, r := range regs {
+		if r.Files == nil {
+			return nil, fmt.Errorf("registration %q has no descriptors", r.Name)
+		}
+		var err error
+		r.Files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+			if prev, err2 := merged.FindFileByPath(fd.Path()); err2 == nil {
+				if !sameFile(prev, fd) {
+					err = fmt.Errorf("registration %q: file %s differs from the one registration %q brought", r.Name, fd.Path(), from[fd.Path()])
+					return false
+				}
+				return true
+			}
+			if err2 := merged.RegisterFile(fd); err2 != nil {
+				err = fmt.Errorf("registration %q: %w", r.Name, err2)
+				return false
+			}
+			from[fd.Path()] = r.Name
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return merged, nil
+}
+
+func sameFile(a, b protoreflect.FileDescriptor) bool {
+	if a == b {
+		return true
+	}
+	opts := proto.MarshalOptions{Deterministic: true}
+	ab, err1 := opts.Marshal(protodesc.ToFileDescriptorProto(a))
+	bb, err2 := opts.Marshal(protodesc.ToFileDescriptorProto(b))
+	return err1 == nil && err2 == nil && string(ab) == string(bb)
+}
+
+// exposedServices returns the registration's services, checking that each one named exists.
+func exposedServices(r *Registration) ([]protoreflect.ServiceDescriptor, error) {
+	if len(r.Services) > 0 {
+		out := make([]protoreflect.ServiceDescriptor, 0, len(r.Services))
+		for _, name := range r.Services {
+			d, err := r.Files.FindDescriptorByName(protoreflect.FullName(name))
+			if err != nil {
+				return nil, fmt.Errorf("registration %q: service %s is not in its descriptors", r.Name, name)
+			}
+			sd, ok := d.(protoreflect.ServiceDescriptor)
+			if !ok {
+				return nil, fmt.Errorf("registration %q: %s is not a service", r.Name, name)
+			}
+			out = append(out, sd)
+		}
+		return out, nil
+	}
+	var out []protoreflect.ServiceDescriptor
+	r.Files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if strings.HasPrefix(string(fd.Package()), "google.") {
+			return true
+		}
+		svcs := fd.Services()
+		for i := range svcs.Len() {
+			out = append(out, svcs.Get(i))
+		}
+		return true
+	})
+	if len(out) == 0 {
+		return nil, fmt.Errorf("registration %q declares no service", r.Name)
+	}
+	slices.SortFunc(out, func(a, b protoreflect.ServiceDescriptor) int {
+		return strings.Compare(string(a.FullName()), string(b.FullName()))
+	})
+	return out, nil
+}
+
+func kindOf(m protoreflect.MethodDescriptor) routing.CallKind {
+	switch {
+	case m.IsStreamingClient() && m.IsStreamingServer():
+		return routing.KindBidiStream
+	case m.IsStreamingClient():
+		return routing.KindClientStream
+	case m.IsStreamingServer():
+		return routing.KindServerStream
+	default:
+		return routing.KindUnary
+	}
+}
+
+// FilesOf collects the given files and everything they import, directly or not, into a new registry.
+func FilesOf(fds ...protoreflect.FileDescriptor) (*protoregistry.Files, error) {
+	files := new(protoregistry.Files)
+	var add func(fd protoreflect.FileDescriptor) error
+	add = func(fd protoreflect.FileDescriptor) error {
+		if _, err := files.FindFileByPath(fd.Path()); err == nil {
+			return nil
+		}
+		imports := fd.Imports()
+		for i := range imports.Len() {
+			if err := add(imports.Get(i).FileDescriptor); err != nil {
+				return err
+			}
+		}
+		return files.RegisterFile(fd)
+	}
+	for _, fd := range fds {
+		if err := add(fd); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}

@@ -1,0 +1,73 @@
+package registry
+
+import (
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/protogate/gateway/routing"
+)
+
+// Snapshot is the gateway's complete serving state at one version: the merged descriptors of every
+// registered service, the method table, the route table and the clusters it targets. It is immutable:
+// built off the request path, validated, then published whole. Requests read the snapshot current when
+// they start and finish on it.
+type Snapshot struct {
+	version  uint64
+	built    time.Time
+	files    *protoregistry.Files
+	types    *types
+	services []string
+	methods  map[string]routing.CallKind // full method name -> kind, for services with descriptors
+	known    map[string]bool             // services with descriptors
+	table    *routing.Table
+	clusters map[string]*routing.Cluster
+	regs     []*Registration
+
+	endpoints []*routing.Endpoint // acquired from the pool; released when the snapshot retires
+}
+
+// Version increases by one with every snapshot published.
+func (s *Snapshot) Version() uint64 { return s.version }
+
+// Built is when the snapshot was compiled.
+func (s *Snapshot) Built() time.Time { return s.built }
+
+// Routes is the route table; see routing.State.
+func (s *Snapshot) Routes() *routing.Table { return s.table }
+
+// Method reports the call kind of a full method name; see routing.State.
+func (s *Snapshot) Method(fullMethod string) (kind routing.CallKind, known, ok bool) {
+	if k, ok := s.methods[fullMethod]; ok {
+		return k, true, true
+	}
+	return routing.KindUnknown, s.known[serviceOf(fullMethod)], false
+}
+
+// Files resolves the descriptors of every registered service; see routing.Catalog.
+func (s *Snapshot) Files() *protoregistry.Files { return s.files }
+
+// Types resolves message and extension types of the registered descriptors; see routing.Catalog.
+func (s *Snapshot) Types() routing.ExtensionTypes { return s.types }
+
+// Services lists the fully qualified names of the registered services, sorted.
+func (s *Snapshot) Services() []string { return s.services }
+
+// Cluster returns a cluster by name.
+func (s *Snapshot) Cluster(name string) (*routing.Cluster, bool) {
+	c, ok := s.clusters[name]
+	return c, ok
+}
+
+// Registrations lists the registrations the snapshot serves, by name.
+func (s *Snapshot) Registrations() []*Registration { return s.regs }
+
+// serviceOf returns "pkg.Service" of "/pkg.Service/Method" without allocating.
+func serviceOf(fullMethod string) string {
+	s := strings.TrimPrefix(fullMethod, "/")
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

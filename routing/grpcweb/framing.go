@@ -1,0 +1,100 @@
+package grpcweb
+
+import (
+	"encoding/binary"
+	"io"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+)
+
+// A gRPC-Web frame is the gRPC length-prefixed message: one flag byte, a
+// 4-byte big-endian length, then the payload.
+const (
+	frameHeaderLen = 5
+
+	flagCompressed byte = 0x01 // payload compressed with grpc-encoding
+	flagTrailer    byte = 0x80 // payload is the trailer block (responses only)
+)
+
+// frameReader reads the request's message frames from the decoded body
+// (binary: the body itself; text: a base64Reader over it). It is used by one
+// goroutine at a time and keeps the first error it meets.
+type frameReader struct {
+	src  io.Reader
+	max  int
+	pool mem.BufferPool
+	hdr  [frameHeaderLen]byte
+	err  error
+}
+
+// next returns the next message payload, owned by the caller (Free it).
+// It returns io.EOF at the clean end of the body, a status error for a
+// malformed, compressed or oversized frame, and the reader's own error
+// otherwise.
+func (fr *frameReader) next() (mem.Buffer, error) {
+	if fr.err != nil {
+		return nil, fr.err
+	}
+	n, err := readFull(fr.src, fr.hdr[:])
+	switch {
+	case err == io.EOF && n == 0:
+		fr.err = io.EOF
+		return nil, fr.err
+	case err == io.EOF:
+		fr.err = status.Errorf(codes.Internal, "grpc-web: truncated request: body ends %d bytes into a %d-byte frame header", n, frameHeaderLen)
+		return nil, fr.err
+	case err != nil:
+		fr.err = err
+		return nil, fr.err
+	}
+	flags := fr.hdr[0]
+	length := binary.BigEndian.Uint32(fr.hdr[1:])
+	switch {
+	case flags&flagTrailer != 0:
+		fr.err = status.Errorf(codes.Internal, "grpc-web: request frame has the trailer flag (flags 0x%02x); requests carry only messages", flags)
+	case flags == flagCompressed:
+		fr.err = status.Error(codes.Unimplemented, "grpc-web: compressed gRPC-Web messages are not supported")
+	case flags != 0:
+		fr.err = status.Errorf(codes.Internal, "grpc-web: request frame has unknown flags 0x%02x", flags)
+	case uint64(length) > uint64(fr.max):
+		fr.err = status.Errorf(codes.ResourceExhausted, "grpc-web: received message larger than max (%d vs. %d)", length, fr.max)
+	}
+	if fr.err != nil {
+		return nil, fr.err
+	}
+	if length == 0 {
+		return mem.SliceBuffer(nil), nil
+	}
+	buf := fr.pool.Get(int(length))
+	n, err = readFull(fr.src, *buf)
+	if err != nil {
+		fr.pool.Put(buf)
+		if err == io.EOF {
+			err = status.Errorf(codes.Internal, "grpc-web: truncated request: body ends %d bytes into a %d-byte message", n, length)
+		}
+		fr.err = err
+		return nil, err
+	}
+	return mem.NewBuffer(buf, fr.pool), nil
+}
+
+// readFull is io.ReadFull that keeps the source's own error: it returns
+// io.EOF (never io.ErrUnexpectedEOF) when the source ends before p is full,
+// with n saying how far it got, so the caller can tell truncation from a
+// failing transport.
+func readFull(r io.Reader, p []byte) (n int, err error) {
+	for n < len(p) {
+		var m int
+		m, err = r.Read(p[n:])
+		n += m
+		if err != nil {
+			if err == io.EOF && n == len(p) {
+				return n, nil
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}

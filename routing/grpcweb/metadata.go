@@ -1,0 +1,325 @@
+package grpcweb
+
+import (
+	"encoding/base64"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+const binSuffix = "-bin"
+
+// lowerCommon maps the canonical form of headers that browsers commonly send
+// to their lower-case metadata keys, so the common case lower-cases without
+// allocating. It is read-only.
+var lowerCommon = map[string]string{
+	"Accept":             "accept",
+	"Accept-Encoding":    "accept-encoding",
+	"Accept-Language":    "accept-language",
+	"Authorization":      "authorization",
+	"Cache-Control":      "cache-control",
+	"Connection":         "connection",
+	"Content-Length":     "content-length",
+	"Content-Type":       "content-type",
+	"Cookie":             "cookie",
+	"Grpc-Timeout":       "grpc-timeout",
+	"Origin":             "origin",
+	"Pragma":             "pragma",
+	"Referer":            "referer",
+	"Sec-Fetch-Dest":     "sec-fetch-dest",
+	"Sec-Fetch-Mode":     "sec-fetch-mode",
+	"Sec-Fetch-Site":     "sec-fetch-site",
+	"Te":                 "te",
+	"Traceparent":        "traceparent",
+	"Tracestate":         "tracestate",
+	"User-Agent":         "user-agent",
+	"X-Grpc-Web":         "x-grpc-web",
+	"X-Request-Id":       "x-request-id",
+	"X-User-Agent":       "x-user-agent",
+	"X-Forwarded-For":    "x-forwarded-for",
+	"X-Forwarded-Proto":  "x-forwarded-proto",
+	"X-Forwarded-Host":   "x-forwarded-host",
+	"Sec-Ch-Ua":          "sec-ch-ua",
+	"Sec-Ch-Ua-Mobile":   "sec-ch-ua-mobile",
+	"Sec-Ch-Ua-Platform": "sec-ch-ua-platform",
+}
+
+func lowerKey(k string) string {
+	if l, ok := lowerCommon[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
+}
+
+// isTransportHeader reports whether a lower-case request header describes
+// the HTTP hop or the gRPC-Web encoding rather than the call, and so is not
+// handed to the StreamHandler as metadata. A native gRPC server hides the
+// same kind of headers from its handlers.
+func isTransportHeader(k string) bool {
+	switch k {
+	case "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding",
+		"upgrade", "trailer", "host", "content-length", "content-type",
+		"content-encoding", "accept-encoding", "x-grpc-web",
+		"grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
+		"grpc-status", "grpc-message", "grpc-status-details-bin":
+		return true
+	}
+	return false
+}
+
+// isReservedResponseKey reports whether a metadata key set by the handler
+// must not reach the response, because the translation itself owns it.
+func isReservedResponseKey(k string) bool {
+	switch k {
+	case "content-type", "content-length", "content-encoding", "transfer-encoding",
+		"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+		"grpc-status", "grpc-message", "grpc-status-details-bin",
+		"grpc-encoding", "grpc-accept-encoding":
+		return true
+	}
+	return false
+}
+
+// validKey reports whether k can be carried as gRPC metadata:
+// 1*( %x30-39 / %x61-7A / "_" / "-" / ".").
+func validKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validASCIIValue reports whether v is a legal non-binary gRPC metadata
+// value: printable ASCII, 1*( %x20-7E ) or empty.
+func validASCIIValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// incomingMetadata turns request headers into the metadata a native gRPC
+// server would hand its handler: lower-case keys, transport headers dropped,
+// -bin values base64-decoded, and :authority from the Host. Headers that gRPC
+// metadata cannot carry (keys outside [0-9a-z-_.], values that are not
+// printable ASCII) are dropped, since the proxy could not forward them.
+// A malformed -bin value fails the call with Internal, as in grpc-go.
+func incomingMetadata(r *http.Request) (metadata.MD, error) {
+	md := make(metadata.MD, len(r.Header)+1)
+	var hopByHop []string // extra hop-by-hop headers named by Connection
+	for _, v := range r.Header["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				hopByHop = append(hopByHop, strings.ToLower(tok))
+			}
+		}
+	}
+	for k, vv := range r.Header {
+		key := lowerKey(k)
+		if isTransportHeader(key) || !validKey(key) || containsString(hopByHop, key) {
+			continue
+		}
+		if strings.HasSuffix(key, binSuffix) {
+			decoded := make([]string, 0, len(vv))
+			for _, v := range vv {
+				b, err := decodeBinValue(v)
+				if err != nil {
+					return nil, status.Errorf(codes.Internal, "grpc-web: malformed binary metadata %q in header %q: %v", v, key, err)
+				}
+				decoded = append(decoded, string(b))
+			}
+			md[key] = append(md[key], decoded...)
+			continue
+		}
+		vals := vv // shared with r.Header unless a value must be dropped
+		for i, v := range vv {
+			if !validASCIIValue(v) {
+				vals = make([]string, i, len(vv))
+				copy(vals, vv[:i])
+				for _, v := range vv[i+1:] {
+					if validASCIIValue(v) {
+						vals = append(vals, v)
+					}
+				}
+				break
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if prev, ok := md[key]; ok {
+			// Two spellings of one header (e.g. "X-A" and a raw "x-a").
+			md[key] = append(append([]string(nil), prev...), vals...)
+			continue
+		}
+		md[key] = vals
+	}
+	md[":authority"] = []string{r.Host}
+	return md, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeBinValue decodes a -bin header value, padded or not, as gRPC does.
+func decodeBinValue(v string) ([]byte, error) {
+	if len(v)%4 == 0 {
+		return base64.StdEncoding.DecodeString(v)
+	}
+	return base64.RawStdEncoding.DecodeString(v)
+}
+
+// parseTimeout parses a grpc-timeout value: 1 to 8 ASCII digits and a unit
+// (H M S m u n). ok is false when the value is too large to be a deadline
+// (more than about 292 years), which means no deadline.
+func parseTimeout(s string) (d time.Duration, ok bool, err error) {
+	if len(s) < 2 || len(s) > 9 {
+		return 0, false, status.Errorf(codes.InvalidArgument, "grpc-web: malformed grpc-timeout %q: want 1 to 8 digits and a unit", s)
+	}
+	var unit time.Duration
+	switch s[len(s)-1] {
+	case 'H':
+		unit = time.Hour
+	case 'M':
+		unit = time.Minute
+	case 'S':
+		unit = time.Second
+	case 'm':
+		unit = time.Millisecond
+	case 'u':
+		unit = time.Microsecond
+	case 'n':
+		unit = time.Nanosecond
+	default:
+		return 0, false, status.Errorf(codes.InvalidArgument, "grpc-web: malformed grpc-timeout %q: unknown unit %q", s, s[len(s)-1])
+	}
+	var n int64
+	for i := 0; i < len(s)-1; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false, status.Errorf(codes.InvalidArgument, "grpc-web: malformed grpc-timeout %q: want 1 to 8 digits and a unit", s)
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if n > math.MaxInt64/int64(unit) {
+		return 0, false, nil
+	}
+	return time.Duration(n) * unit, true, nil
+}
+
+// outgoingValue returns the wire form of one response metadata value, or
+// ok=false when the pair cannot be sent: a reserved or invalid key, or a
+// non-binary value that is not printable ASCII (which could otherwise split
+// a trailer line). Binary values are base64 with padding.
+func outgoingValue(k, v string) (string, bool) {
+	if !validKey(k) || isReservedResponseKey(k) {
+		return "", false
+	}
+	if strings.HasSuffix(k, binSuffix) {
+		return base64.StdEncoding.EncodeToString([]byte(v)), true
+	}
+	return v, validASCIIValue(v)
+}
+
+// addHeaders copies response metadata into HTTP headers.
+func addHeaders(h http.Header, md metadata.MD) {
+	for k, vv := range md {
+		for _, v := range vv {
+			if wire, ok := outgoingValue(k, v); ok {
+				h.Add(k, wire)
+			}
+		}
+	}
+}
+
+// appendStatusLines appends the gRPC-Web trailer block for st and md:
+// lower-case "key: value\r\n" lines.
+func appendStatusLines(b []byte, st *status.Status, md metadata.MD) []byte {
+	b = append(b, "grpc-status: "...)
+	b = strconv.AppendInt(b, int64(st.Code()), 10)
+	b = append(b, "\r\n"...)
+	if msg := st.Message(); msg != "" {
+		b = append(b, "grpc-message: "...)
+		b = appendPercentEncoded(b, msg)
+		b = append(b, "\r\n"...)
+	}
+	if details := statusDetails(st); details != "" {
+		b = append(b, "grpc-status-details-bin: "...)
+		b = append(b, details...)
+		b = append(b, "\r\n"...)
+	}
+	for k, vv := range md {
+		for _, v := range vv {
+			if wire, ok := outgoingValue(k, v); ok {
+				b = append(b, k...)
+				b = append(b, ": "...)
+				b = append(b, wire...)
+				b = append(b, "\r\n"...)
+			}
+		}
+	}
+	return b
+}
+
+// setStatusHeaders puts st and md into HTTP headers, for a trailers-only
+// response.
+func setStatusHeaders(h http.Header, st *status.Status, md metadata.MD) {
+	h.Set("Grpc-Status", strconv.Itoa(int(st.Code())))
+	if msg := st.Message(); msg != "" {
+		h.Set("Grpc-Message", string(appendPercentEncoded(nil, msg)))
+	}
+	if details := statusDetails(st); details != "" {
+		h.Set("Grpc-Status-Details-Bin", details)
+	}
+	addHeaders(h, md)
+}
+
+// statusDetails returns the base64 google.rpc.Status for st when it carries
+// details, else "".
+func statusDetails(st *status.Status) string {
+	p := st.Proto()
+	if len(p.GetDetails()) == 0 {
+		return ""
+	}
+	b, err := proto.Marshal(p)
+	if err != nil {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// appendPercentEncoded appends msg percent-encoded as gRPC encodes
+// grpc-message: bytes outside %x20-7E, and '%' itself, become %XX.
+func appendPercentEncoded(b []byte, msg string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c >= 0x20 && c <= 0x7e && c != '%' {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hex[c>>4], hex[c&0xf])
+	}
+	return b
+}

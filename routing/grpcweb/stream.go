@@ -1,0 +1,249 @@
+package grpcweb
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// serverStream is the grpc.ServerStream a StreamHandler sees for one
+// gRPC-Web call. As with grpc-go, RecvMsg may run concurrently with the send
+// side (SendMsg, SendHeader, SetHeader, SetTrailer), and the stream must not
+// be used after the handler returns; calls made then fail instead of
+// touching the finished HTTP exchange.
+type serverStream struct {
+	ctx    context.Context
+	method string
+	codec  encoding.CodecV2
+
+	// Receive side.
+	body       io.Closer // the request body
+	recvMu     sync.Mutex
+	recvClosed bool
+	frames     frameReader
+	text       *base64Reader // text mode only
+	one        [1]mem.Buffer // backs the BufferSlice given to Unmarshal
+
+	// Send side.
+	mu   sync.Mutex
+	resp responseWriter
+	done bool
+
+	cancel context.CancelFunc
+
+	// abortMu orders abortRead against finish: the ResponseWriter must not
+	// be touched once ServeHTTP may have returned.
+	abortMu  sync.Mutex
+	finished bool
+}
+
+var (
+	_ grpc.ServerStream          = (*serverStream)(nil)
+	_ grpc.ServerTransportStream = (*transportStream)(nil)
+)
+
+func (s *serverStream) Context() context.Context { return s.ctx }
+
+func (s *serverStream) SetHeader(md metadata.MD) error {
+	if md.Len() == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done || s.resp.headerSent {
+		return status.Error(codes.Internal, "grpc-web: SetHeader called after headers were sent or the call ended")
+	}
+	s.resp.header = mergeMetadata(s.resp.header, md)
+	return nil
+}
+
+func (s *serverStream) SendHeader(md metadata.MD) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done || s.resp.headerSent {
+		return status.Error(codes.Internal, "grpc-web: SendHeader called after headers were sent or the call ended")
+	}
+	s.resp.header = mergeMetadata(s.resp.header, md)
+	s.resp.sendHeaders()
+	if err := s.resp.flush(); err != nil {
+		return s.writeFailed(err)
+	}
+	return nil
+}
+
+func (s *serverStream) SetTrailer(md metadata.MD) {
+	_ = (*transportStream)(s).SetTrailer(md)
+}
+
+func (s *serverStream) SendMsg(m any) error {
+	if err := s.ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	data, err := s.codec.Marshal(m)
+	if err != nil {
+		return status.Errorf(codes.Internal, "grpc-web: error while marshaling: %v", err)
+	}
+	defer data.Free()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return status.Error(codes.Internal, "grpc-web: SendMsg called after the call ended")
+	}
+	if err := s.resp.writeMessage(data); err != nil {
+		return s.writeFailed(err)
+	}
+	return nil
+}
+
+// writeFailed turns a failed write to the client into the call's error and
+// cancels the call: the client cannot receive anything more.
+func (s *serverStream) writeFailed(err error) error {
+	s.cancel()
+	if ctxErr := s.ctx.Err(); ctxErr != nil && !errors.Is(ctxErr, context.Canceled) {
+		return status.FromContextError(ctxErr).Err()
+	}
+	return status.Errorf(codes.Canceled, "grpc-web: writing the response: %v", err)
+}
+
+func (s *serverStream) RecvMsg(m any) error {
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	if s.recvClosed {
+		return status.Error(codes.Internal, "grpc-web: RecvMsg called after the call ended")
+	}
+	buf, err := s.frames.next()
+	if err != nil {
+		if err == io.EOF {
+			return io.EOF
+		}
+		return s.recvError(err)
+	}
+	s.one[0] = buf
+	err = s.codec.Unmarshal(s.one[:], m)
+	s.one[0] = nil
+	buf.Free()
+	if err != nil {
+		return status.Errorf(codes.Internal, "grpc-web: failed to unmarshal the received message: %v", err)
+	}
+	return nil
+}
+
+// recvError maps an error from reading the request body to a status.
+func (s *serverStream) recvError(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if ctxErr := s.ctx.Err(); ctxErr != nil {
+		return status.FromContextError(ctxErr).Err()
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return status.Errorf(codes.ResourceExhausted, "grpc-web: request body larger than %d bytes", tooBig.Limit)
+	}
+	return status.Errorf(codes.Internal, "grpc-web: reading the request body: %v", err)
+}
+
+// abortRead makes a pending body read return, once the call's context is
+// done, on transports where that is scoped to this request (HTTP/2).
+func (s *serverStream) abortRead() {
+	s.abortMu.Lock()
+	defer s.abortMu.Unlock()
+	if !s.finished {
+		_ = s.resp.rc.SetReadDeadline(time.Now())
+	}
+}
+
+// finish writes the call's final status and closes the stream.
+func (s *serverStream) finish(err error) {
+	s.abortMu.Lock()
+	s.finished = true
+	s.abortMu.Unlock()
+
+	st := callStatus(err)
+	s.mu.Lock()
+	s.done = true
+	_ = s.resp.writeStatus(st)
+	s.mu.Unlock()
+
+	// Unless a stray RecvMsg is still reading (then the GC gets the text
+	// buffer, and net/http waits for that read as for any handler):
+	if s.recvMu.TryLock() {
+		s.recvClosed = true
+		if s.text != nil {
+			s.text.release()
+		}
+		if s.resp.fullDuplex {
+			// With full duplex on, net/http's own close of an unread body
+			// after ServeHTTP returns can start a background read that races
+			// the next request's read and panics (golang/go#68560). Closing
+			// it here, while the handler still runs, avoids that; it is a
+			// no-op once the body was read to the end.
+			_ = s.body.Close()
+		}
+		s.recvMu.Unlock()
+	}
+}
+
+// callStatus converts the handler's return value as grpc-go does.
+func callStatus(err error) *status.Status {
+	if err == nil {
+		return status.New(codes.OK, "")
+	}
+	if st, ok := status.FromError(err); ok {
+		return st
+	}
+	return status.FromContextError(err)
+}
+
+func mergeMetadata(dst, src metadata.MD) metadata.MD {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make(metadata.MD, len(src))
+	}
+	for k, vv := range src {
+		k = strings.ToLower(k)
+		dst[k] = append(dst[k], vv...)
+	}
+	return dst
+}
+
+// transportStream is the grpc.ServerTransportStream view of a serverStream,
+// installed in the call's context so that grpc.Method, grpc.SetHeader,
+// grpc.SendHeader and grpc.SetTrailer work in the handler.
+type transportStream serverStream
+
+func (t *transportStream) Method() string { return t.method }
+
+func (t *transportStream) SetHeader(md metadata.MD) error {
+	return (*serverStream)(t).SetHeader(md)
+}
+
+func (t *transportStream) SendHeader(md metadata.MD) error {
+	return (*serverStream)(t).SendHeader(md)
+}
+
+func (t *transportStream) SetTrailer(md metadata.MD) error {
+	if md.Len() == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return status.Error(codes.Internal, "grpc-web: SetTrailer called after the call ended")
+	}
+	t.resp.trailer = mergeMetadata(t.resp.trailer, md)
+	return nil
+}

@@ -1,0 +1,304 @@
+package routing_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/routing"
+)
+
+// coreHealthServer starts a gRPC server with the health service on a loopback
+// port and returns its address and health state.
+func coreHealthServer(t *testing.T) (string, *health.Server) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String(), hs
+}
+
+// countingPool returns a pool using DefaultDial that counts dials.
+func countingPool(t *testing.T) (*routing.Pool, *atomic.Int32) {
+	t.Helper()
+	var dials atomic.Int32
+	pool := routing.NewPool(func(addr string) (*grpc.ClientConn, error) {
+		dials.Add(1)
+		return routing.DefaultDial(addr)
+	})
+	t.Cleanup(func() { pool.Close() })
+	return pool, &dials
+}
+
+func healthCheck(t *testing.T, conn *grpc.ClientConn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("Check = %v, want SERVING", resp.GetStatus())
+	}
+}
+
+// waitShutdown waits until conn is closed, or fails the test after a while.
+func waitShutdown(t *testing.T, conn *grpc.ClientConn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for s := conn.GetState(); s != connectivity.Shutdown; s = conn.GetState() {
+		if !conn.WaitForStateChange(ctx, s) {
+			t.Fatalf("connection still %v; want it closed", s)
+		}
+	}
+}
+
+func TestPoolSharesEndpointsByAddress(t *testing.T) {
+	addr1, _ := coreHealthServer(t)
+	addr2, _ := coreHealthServer(t)
+	pool, dials := countingPool(t)
+
+	a, err := pool.Acquire(addr1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pool.Acquire(addr1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pool.Acquire(addr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b || a.Conn() != b.Conn() {
+		t.Error("two acquires of one address gave different endpoints")
+	}
+	if a == c {
+		t.Error("two addresses share an endpoint")
+	}
+	if a.Addr() != addr1 || c.Addr() != addr2 {
+		t.Errorf("Addr = %q, %q; want %q, %q", a.Addr(), c.Addr(), addr1, addr2)
+	}
+	if got := dials.Load(); got != 2 {
+		t.Errorf("dialed %d times, want 2", got)
+	}
+	if got := pool.Len(); got != 2 {
+		t.Errorf("Len = %d, want 2", got)
+	}
+	healthCheck(t, a.Conn())
+	healthCheck(t, c.Conn())
+}
+
+func TestPoolReleaseClosesAtZero(t *testing.T) {
+	addr, _ := coreHealthServer(t)
+	pool, dials := countingPool(t)
+
+	e, _ := pool.Acquire(addr)
+	pool.Acquire(addr)
+	healthCheck(t, e.Conn())
+
+	pool.Release(e)
+	if s := e.Conn().GetState(); s == connectivity.Shutdown {
+		t.Fatal("connection closed while a reference remains")
+	}
+	healthCheck(t, e.Conn())
+	if got := pool.Len(); got != 1 {
+		t.Fatalf("Len = %d, want 1", got)
+	}
+
+	pool.Release(e)
+	if s := e.Conn().GetState(); s != connectivity.Shutdown {
+		t.Fatalf("connection %v after the last release with nothing in flight; want it closed at once", s)
+	}
+	if got := pool.Len(); got != 0 {
+		t.Fatalf("Len = %d, want 0", got)
+	}
+	pool.Release(e) // releasing an endpoint the pool no longer holds does nothing
+
+	again, err := pool.Acquire(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again == e || again.Conn() == e.Conn() {
+		t.Fatal("Acquire after the last release reused the closed endpoint")
+	}
+	if got := dials.Load(); got != 2 {
+		t.Errorf("dialed %d times, want 2", got)
+	}
+	healthCheck(t, again.Conn())
+}
+
+func TestPoolReleaseDrainsCallsInFlight(t *testing.T) {
+	addr, hs := coreHealthServer(t)
+	pool, _ := countingPool(t)
+	e, err := pool.Acquire(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A long-lived call: a health watch stream.
+	done := e.Begin()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := healthpb.NewHealthClient(e.Conn()).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := stream.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("Recv = %v, %v; want SERVING", resp, err)
+	}
+
+	pool.Release(e)
+	if got := pool.Len(); got != 0 {
+		t.Errorf("Len = %d after the last release, want 0", got)
+	}
+	if s := e.Conn().GetState(); s == connectivity.Shutdown {
+		t.Fatal("connection closed with a call in flight")
+	}
+	// The stream is still alive: it sees a status change made after Release.
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	if resp, err := stream.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("Recv after Release = %v, %v; want NOT_SERVING", resp, err)
+	}
+	if got := e.InFlight(); got != 1 {
+		t.Errorf("InFlight = %d, want 1", got)
+	}
+
+	done()
+	waitShutdown(t, e.Conn())
+	if _, err := stream.Recv(); status.Code(err) != codes.Canceled {
+		t.Errorf("Recv after close = %v, want Canceled", err)
+	}
+	if got := e.InFlight(); got != 0 {
+		t.Errorf("InFlight = %d, want 0", got)
+	}
+	if e2, err := pool.Acquire(addr); err != nil || e2 == e {
+		t.Errorf("Acquire after drain = %v, %v; want a new endpoint", e2, err)
+	}
+}
+
+func TestPoolDialError(t *testing.T) {
+	boom := errors.New("boom")
+	pool := routing.NewPool(func(string) (*grpc.ClientConn, error) { return nil, boom })
+	defer pool.Close()
+	if _, err := pool.Acquire("127.0.0.1:1"); !errors.Is(err, boom) {
+		t.Errorf("Acquire error = %v, want it to wrap %v", err, boom)
+	}
+	if _, err := pool.Acquire(""); err == nil {
+		t.Error("Acquire of an empty address succeeded")
+	}
+	if got := pool.Len(); got != 0 {
+		t.Errorf("Len = %d after failed dials, want 0", got)
+	}
+}
+
+func TestPoolClose(t *testing.T) {
+	addr1, _ := coreHealthServer(t)
+	addr2, _ := coreHealthServer(t)
+	pool := routing.NewPool(nil)
+	kept, _ := pool.Acquire(addr1)
+	draining, _ := pool.Acquire(addr2)
+	done := draining.Begin()
+	defer done()
+	pool.Release(draining)
+	if s := draining.Conn().GetState(); s == connectivity.Shutdown {
+		t.Fatal("draining connection closed early")
+	}
+
+	if err := pool.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for _, e := range []*routing.Endpoint{kept, draining} {
+		if s := e.Conn().GetState(); s != connectivity.Shutdown {
+			t.Errorf("%s: connection %v after Close, want closed", e.Addr(), s)
+		}
+	}
+	if got := pool.Len(); got != 0 {
+		t.Errorf("Len = %d after Close", got)
+	}
+	if _, err := pool.Acquire(addr1); !errors.Is(err, routing.ErrPoolClosed) {
+		t.Errorf("Acquire after Close = %v, want ErrPoolClosed", err)
+	}
+	if err := pool.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	pool.Release(kept) // after Close: does nothing
+}
+
+// TestPoolConcurrent races acquires, releases and calls on shared addresses;
+// run it with -race. Every endpoint ends up closed exactly when it should.
+func TestPoolConcurrent(t *testing.T) {
+	addrs := []string{"192.0.2.1:1", "192.0.2.2:1", "192.0.2.3:1"}
+	var mu sync.Mutex
+	var conns []*grpc.ClientConn
+	pool := routing.NewPool(func(addr string) (*grpc.ClientConn, error) {
+		conn, err := routing.DefaultDial(addr)
+		mu.Lock()
+		conns = append(conns, conn)
+		mu.Unlock()
+		return conn, err
+	})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				e, err := pool.Acquire(addrs[(w+i)%len(addrs)])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				done := e.Begin()
+				if i%2 == 0 {
+					pool.Release(e)
+					done()
+				} else {
+					done()
+					pool.Release(e)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := pool.Len(); got != 0 {
+		t.Errorf("Len = %d after balanced acquires and releases", got)
+	}
+	for _, conn := range conns {
+		waitShutdown(t, conn)
+	}
+	if err := pool.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestDefaultDialIsLazy(t *testing.T) {
+	conn, err := routing.DefaultDial("192.0.2.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if s := conn.GetState(); s != connectivity.Idle {
+		t.Errorf("state = %v, want Idle: DefaultDial must not connect", s)
+	}
+	if conn.Target() != "passthrough:///192.0.2.1:1" {
+		t.Errorf("Target = %q", conn.Target())
+	}
+}

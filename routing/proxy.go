@@ -1,0 +1,309 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// CallKind is the streaming shape of a method. The proxy needs no descriptor to forward a call, but
+// knowing the shape lets it take a cheaper path for unary and server-streaming calls.
+type CallKind uint8
+
+// The call kinds. KindUnknown is forwarded as a bidirectional stream, which is correct for any kind.
+const (
+	KindUnknown CallKind = iota
+	KindUnary
+	KindServerStream
+	KindClientStream
+	KindBidiStream
+)
+
+// String names the kind as the gRPC documentation does.
+func (k CallKind) String() string {
+	switch k {
+	case KindUnary:
+		return "unary"
+	case KindServerStream:
+		return "server-streaming"
+	case KindClientStream:
+		return "client-streaming"
+	case KindBidiStream:
+		return "bidi-streaming"
+	default:
+		return "unknown"
+	}
+}
+
+// State is what the proxy reads from the active snapshot on each call.
+type State interface {
+	// Routes is the route table calls are matched against.
+	Routes() *Table
+	// Method reports the kind of a full method name ("/pkg.Service/Method"). known is false when the
+	// method's service has no registered descriptor; ok is false when the service is known but has no
+	// such method.
+	Method(fullMethod string) (kind CallKind, known, ok bool)
+}
+
+// Proxy forwards gRPC calls to upstream clusters without decoding their messages. Its Handler is a
+// grpc.StreamHandler, registered as the server's unknown-service handler and reused by the gRPC-Web
+// front, so every transport shares one forwarding core.
+type Proxy struct {
+	state      func() State
+	maxMsgSize int
+	callOpts   []grpc.CallOption // the options of every upstream call, built once
+}
+
+// ProxyOption configures a Proxy.
+type ProxyOption func(*Proxy)
+
+// WithMaxMessageSize bounds the size of upstream responses (requests are bounded by the server). The
+// default is 4 MiB, gRPC's own default.
+func WithMaxMessageSize(n int) ProxyOption {
+	return func(p *Proxy) {
+		if n > 0 {
+			p.maxMsgSize = n
+		}
+	}
+}
+
+// NewProxy returns a proxy that routes each call by the State current when the call starts.
+func NewProxy(state func() State, opts ...ProxyOption) *Proxy {
+	p := &Proxy{state: state, maxMsgSize: 4 << 20}
+	for _, o := range opts {
+		o(p)
+	}
+	p.callOpts = []grpc.CallOption{
+		grpc.ForceCodecV2(codec),
+		grpc.MaxCallRecvMsgSize(p.maxMsgSize),
+		grpc.MaxCallSendMsgSize(p.maxMsgSize),
+	}
+	return p
+}
+
+// Handler forwards one call; see grpc.StreamHandler.
+func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
+	method, ok := grpc.MethodFromServerStream(ss)
+	if !ok {
+		return status.Error(codes.Internal, "gateway: no method in stream context")
+	}
+	ctx := ss.Context()
+	md, _ := metadata.FromIncomingContext(ctx)
+
+	st := p.state()
+	kind, known, exists := st.Method(method)
+	if known && !exists {
+		svc, m := splitMethod(method)
+		return status.Errorf(codes.Unimplemented, "unknown method %s for service %s", m, svc)
+	}
+	route := st.Routes().Match(method, MD(md))
+	if route == nil {
+		svc, _ := splitMethod(method)
+		return status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
+	}
+	ep, err := route.PickCluster().Pick()
+	if err != nil {
+		return err
+	}
+	done := ep.Begin()
+	defer done()
+
+	ctx = metadata.NewOutgoingContext(ctx, md)
+	if route.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, route.Timeout)
+		defer cancel()
+	}
+	call := call{proxy: p, ss: ss, conn: ep.Conn(), method: method}
+	switch kind {
+	case KindUnary:
+		return call.unary(ctx)
+	case KindServerStream:
+		return call.serverStream(ctx)
+	default:
+		return call.stream(ctx)
+	}
+}
+
+// call is one forwarded call: the downstream server stream and the upstream it goes to.
+type call struct {
+	proxy  *Proxy
+	ss     grpc.ServerStream
+	conn   grpc.ClientConnInterface
+	method string
+}
+
+var codec = Codec{}
+
+// unary forwards a call with exactly one request and one response, without goroutines.
+func (c *call) unary(ctx context.Context) error {
+	var req, resp Frame
+	defer req.Free()
+	defer resp.Free()
+	if err := c.ss.RecvMsg(&req); err != nil {
+		return clientErr(err)
+	}
+	var header, trailer metadata.MD
+	opts := append(c.proxy.callOpts[:len(c.proxy.callOpts):len(c.proxy.callOpts)], grpc.Header(&header), grpc.Trailer(&trailer))
+	err := c.conn.Invoke(ctx, c.method, &req, &resp, opts...)
+	if len(trailer) > 0 {
+		c.ss.SetTrailer(trailer)
+	}
+	if err != nil {
+		if len(header) > 0 {
+			_ = c.ss.SetHeader(header)
+		}
+		return upstreamErr(err)
+	}
+	if len(header) > 0 {
+		if err := c.ss.SendHeader(header); err != nil {
+			return err
+		}
+	}
+	return c.ss.SendMsg(&resp)
+}
+
+var (
+	streamDesc       = grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
+	serverStreamDesc = grpc.StreamDesc{ServerStreams: true}
+)
+
+// serverStream forwards a call with one request and a stream of responses, without goroutines.
+func (c *call) serverStream(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var req Frame
+	defer req.Free()
+	if err := c.ss.RecvMsg(&req); err != nil {
+		return clientErr(err)
+	}
+	cs, err := c.conn.NewStream(ctx, &serverStreamDesc, c.method, c.proxy.callOpts...)
+	if err != nil {
+		return upstreamErr(err)
+	}
+	if err := cs.SendMsg(&req); err != nil && !errors.Is(err, io.EOF) {
+		return upstreamErr(err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		return upstreamErr(err)
+	}
+	return c.forwardResponses(cs)
+}
+
+// stream forwards a client- or bidi-streaming call (or one of unknown kind): requests flow upstream in a
+// second goroutine while responses flow back in this one.
+func (c *call) stream(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cs, err := c.conn.NewStream(ctx, &streamDesc, c.method, c.proxy.callOpts...)
+	if err != nil {
+		return upstreamErr(err)
+	}
+	sent := make(chan error, 1)
+	go func() { sent <- c.forwardRequests(cs) }()
+
+	err = c.forwardResponses(cs)
+	if err == nil {
+		// The upstream finished successfully. A client still sending is told so by the OK status;
+		// if it had failed mid-send, its error takes precedence.
+		select {
+		case sendErr := <-sent:
+			if sendErr != nil {
+				return sendErr
+			}
+		default:
+		}
+	}
+	return err
+}
+
+// forwardRequests copies client messages upstream until the client half-closes or the call ends.
+func (c *call) forwardRequests(cs grpc.ClientStream) error {
+	var f Frame
+	defer f.Free()
+	for {
+		if err := c.ss.RecvMsg(&f); err != nil {
+			if errors.Is(err, io.EOF) {
+				_ = cs.CloseSend()
+				return nil
+			}
+			return clientErr(err)
+		}
+		if err := cs.SendMsg(&f); err != nil {
+			// io.EOF means the upstream ended the call; forwardResponses receives its status.
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return upstreamErr(err)
+		}
+	}
+}
+
+// forwardResponses copies the upstream's header, messages and trailer to the client and returns the
+// upstream's status.
+func (c *call) forwardResponses(cs grpc.ClientStream) error {
+	header, err := cs.Header()
+	if err != nil {
+		return upstreamErr(err)
+	}
+	if len(header) > 0 {
+		if err := c.ss.SendHeader(header); err != nil {
+			return err
+		}
+	}
+	var f Frame
+	defer f.Free()
+	for {
+		if err := cs.RecvMsg(&f); err != nil {
+			if t := cs.Trailer(); len(t) > 0 {
+				c.ss.SetTrailer(t)
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return upstreamErr(err)
+		}
+		if err := c.ss.SendMsg(&f); err != nil {
+			return err
+		}
+	}
+}
+
+// upstreamErr passes an upstream's status through unchanged; a transport failure that carries no
+// status becomes Unavailable.
+func upstreamErr(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return status.Error(codes.Canceled, err.Error())
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
+	return status.Errorf(codes.Unavailable, "upstream: %v", err)
+}
+
+// clientErr reports a failure to read from the client. A unary or server-streaming client that
+// half-closes without a message has sent a malformed call.
+func clientErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return status.Error(codes.InvalidArgument, "the client sent no request message")
+	}
+	return err
+}
+
+// splitMethod splits "/pkg.Service/Method" into its service and method names.
+func splitMethod(fullMethod string) (service, method string) {
+	s := strings.TrimPrefix(fullMethod, "/")
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
+}
