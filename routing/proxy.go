@@ -146,8 +146,8 @@ func (c *call) unary(ctx context.Context) error {
 	var req, resp Frame
 	defer req.Free()
 	defer resp.Free()
-	if err := c.ss.RecvMsg(&req); err != nil {
-		return clientErr(err)
+	if err := c.recvOne(&req); err != nil {
+		return err
 	}
 	var header, trailer metadata.MD
 	opts := append(c.proxy.callOpts[:len(c.proxy.callOpts):len(c.proxy.callOpts)], grpc.Header(&header), grpc.Trailer(&trailer))
@@ -180,8 +180,8 @@ func (c *call) serverStream(ctx context.Context) error {
 	defer cancel()
 	var req Frame
 	defer req.Free()
-	if err := c.ss.RecvMsg(&req); err != nil {
-		return clientErr(err)
+	if err := c.recvOne(&req); err != nil {
+		return err
 	}
 	cs, err := c.conn.NewStream(ctx, &serverStreamDesc, c.method, c.proxy.callOpts...)
 	if err != nil {
@@ -194,6 +194,25 @@ func (c *call) serverStream(ctx context.Context) error {
 		return upstreamErr(err)
 	}
 	return c.forwardResponses(cs)
+}
+
+// recvOne receives the single request message of a unary or server-streaming call, and checks that the
+// client sent no other, as grpc-go's own server does.
+func (c *call) recvOne(req *Frame) error {
+	if err := c.ss.RecvMsg(req); err != nil {
+		return clientErr(err)
+	}
+	var extra Frame
+	err := c.ss.RecvMsg(&extra)
+	extra.Free()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err == nil:
+		return status.Errorf(codes.Internal, "protocol violation: the client sent more than one request message to %s, which takes one", c.method)
+	default:
+		return err
+	}
 }
 
 // stream forwards a client- or bidi-streaming call (or one of unknown kind): requests flow upstream in a

@@ -1,0 +1,79 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc/codes"
+)
+
+// rawGRPC posts body as a gRPC request over cleartext HTTP/2 and returns the grpc-status it gets.
+func rawGRPC(t *testing.T, addr, method string, body []byte) codes.Code {
+	t.Helper()
+	tr := &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+method, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("TE", "trailers")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("round trip: %v", err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	s := resp.Trailer.Get("Grpc-Status")
+	if s == "" {
+		s = resp.Header.Get("Grpc-Status") // trailers-only response
+	}
+	code, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("no grpc-status in the response (headers %v, trailers %v)", resp.Header, resp.Trailer)
+	}
+	return codes.Code(code)
+}
+
+func TestMalformedFrames(t *testing.T) {
+	g := startGateway(t, harnessOptions{})
+	const getUser = "/shop.users.v1.UserService/GetUser"
+	cases := []struct {
+		name string
+		body []byte
+	}{
+		{"truncated message", []byte{0, 0, 0, 0, 100, 1, 2, 3}},
+		{"truncated prefix", []byte{0, 0, 0}},
+		{"compressed without encoding", []byte{1, 0, 0, 0, 2, 8, 1}},
+		{"no message at all", nil},
+		{"two messages to a unary method", []byte{0, 0, 0, 0, 3, 0x0a, 1, '1', 0, 0, 0, 0, 3, 0x0a, 1, '2'}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if code := rawGRPC(t, g.addr, getUser, tc.body); code == codes.OK {
+				t.Errorf("status OK for a malformed request")
+			}
+		})
+	}
+	// The gateway still serves well-formed calls.
+	if code := rawGRPC(t, g.addr, getUser, []byte{0, 0, 0, 0, 3, 0x0a, 1, '1'}); code != codes.OK {
+		t.Fatalf("a well-formed call after the malformed ones: %v", code)
+	}
+}

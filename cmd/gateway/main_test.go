@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+)
+
+// The test binary doubles as the gateway binary: run with GATEWAY_TEST_MAIN=1 it is `gateway`, so the
+// tests exercise the real command line, signals and exit codes without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("GATEWAY_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func gatewayCommand(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "GATEWAY_TEST_MAIN=1")
+	return cmd
+}
+
+var listeningLine = regexp.MustCompile(`gateway listening"? data=(\S+) admin=(\S+)`)
+
+func TestDemoCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := gatewayCommand(ctx, "demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() //nolint:errcheck // best effort if the test fails early
+
+	// The log line naming the bound addresses is the readiness signal.
+	lines := bufio.NewScanner(stderr)
+	var data, admin string
+	for lines.Scan() {
+		if m := listeningLine.FindStringSubmatch(lines.Text()); m != nil {
+			data, admin = m[1], m[2]
+			break
+		}
+	}
+	if data == "" {
+		t.Fatal("the demo never logged its listening addresses")
+	}
+	go io.Copy(io.Discard, stderr) //nolint:errcheck // keep the pipe drained
+
+	resp, err := http.Get("http://" + admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz = %d, want 200", resp.StatusCode)
+	}
+
+	conn, err := grpc.NewClient(data, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	user, err := usersv1.NewUserServiceClient(conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user.GetName() != "Ada Lovelace" {
+		t.Fatalf("GetUser(1) = %v", user)
+	}
+
+	// SIGTERM drains and exits 0.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit status 0", err)
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, good, "clusters:\n  - name: users\n    endpoints: [\"127.0.0.1:50051\"]\nroutes:\n  - match: {service: shop.users.v1.UserService}\n    cluster: users\n")
+	writeFile(t, bad, "clusters:\n  - name: users\n    endpoints: [\"127.0.0.1:99999\"]\nroutes:\n  - match: {service: shop.users.v1.UserService}\n    cluster: userz\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := gatewayCommand(ctx, "validate", "--config", good).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate good config: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("users")) {
+		t.Errorf("validate printed no summary:\n%s", out)
+	}
+
+	out, err = gatewayCommand(ctx, "validate", "--config", bad).CombinedOutput()
+	if err == nil {
+		t.Fatalf("validate accepted a bad config:\n%s", out)
+	}
+	for _, want := range []string{"bad.yaml:3:", "port", "bad.yaml:6:", `unknown cluster "userz"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
