@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -81,6 +82,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 
 	owner := make(map[string]string) // service -> registration
 	clusterOf := make(map[string]string)
+	methodCount := make(map[string]int32)
 	var endpointsOf = make(map[string][]string)
 	for _, c := range spec.Clusters {
 		if _, dup := endpointsOf[c.Name]; dup {
@@ -88,11 +90,13 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		}
 		endpointsOf[c.Name] = c.Endpoints
 	}
+	var exposed []exposure
 	for _, r := range regs {
 		services, err := exposedServices(r)
 		if err != nil {
 			return nil, err
 		}
+		exposed = append(exposed, exposure{reg: r.Name, services: services})
 		cluster := r.Cluster
 		if cluster == "" {
 			cluster = r.Name
@@ -112,11 +116,15 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 			clusterOf[name] = cluster
 			s.known[name] = true
 			methods := sd.Methods()
+			methodCount[name] = int32(methods.Len())
 			for i := range methods.Len() {
 				m := methods.Get(i)
 				s.methods["/"+name+"/"+string(m.Name())] = kindOf(m)
 			}
 		}
+	}
+	if err := checkFronts(exposed); err != nil {
+		return nil, err
 	}
 	for name := range owner {
 		s.services = append(s.services, name)
@@ -175,6 +183,13 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	}
 	if s.table, err = routing.NewTable(routes); err != nil {
 		return fail(err)
+	}
+	s.svcInfo = make(map[string]*adminv1.ServiceStatus, len(s.services))
+	for _, name := range s.services {
+		s.svcInfo[name] = &adminv1.ServiceStatus{
+			Name: name, Registration: owner[name], MethodCount: methodCount[name],
+			Cluster: clusterOf[name], Endpoints: endpointsOf[clusterOf[name]],
+		}
 	}
 	return s, nil
 }

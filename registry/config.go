@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"regexp"
+	"time"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/routing"
@@ -46,4 +49,45 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 		spec.Routes = append(spec.Routes, rs)
 	}
 	return spec, nil
+}
+
+// StaticRegistrations loads the descriptors of the config's static services. Each becomes a
+// registration owned by the config file: the admin API cannot change it. Reflection is asked once,
+// within timeout.
+func StaticRegistrations(ctx context.Context, cfg *config.Config, timeout time.Duration) ([]*Registration, error) {
+	var regs []*Registration
+	for _, svc := range cfg.Services {
+		reg := &Registration{Name: svc.Name, Cluster: svc.Cluster, Services: svc.Services}
+		var err error
+		switch {
+		case svc.DescriptorSet != "":
+			var data []byte
+			if data, err = os.ReadFile(svc.DescriptorSet); err == nil {
+				reg.Files, err = FilesFromDescriptorSet(data)
+			}
+		case len(svc.Protos) > 0:
+			var sources map[string]string
+			var entry []string
+			if sources, entry, err = CollectProtoSources(svc.Protos, svc.ImportPaths); err == nil {
+				reg.Files, err = FilesFromProtos(ctx, sources, entry)
+			}
+		case svc.Reflect:
+			endpoint := ""
+			for _, c := range cfg.Clusters {
+				if c.Name == svc.Cluster && len(c.Endpoints) > 0 {
+					endpoint = c.Endpoints[0].Address
+				}
+			}
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			reg.Files, _, err = FilesFromReflection(rctx, endpoint, svc.Services)
+			cancel()
+		default:
+			err = fmt.Errorf("no descriptor source")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("service %q: %w", svc.Name, err)
+		}
+		regs = append(regs, reg)
+	}
+	return regs, nil
 }

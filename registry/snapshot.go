@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -24,6 +25,7 @@ type Snapshot struct {
 	table    *routing.Table
 	clusters map[string]*routing.Cluster
 	regs     []*Registration
+	svcInfo  map[string]*adminv1.ServiceStatus
 
 	endpoints []*routing.Endpoint // acquired from the pool; released when the snapshot retires
 }
@@ -62,6 +64,13 @@ func (s *Snapshot) Cluster(name string) (*routing.Cluster, bool) {
 
 // Registrations lists the registrations the snapshot serves, by name.
 func (s *Snapshot) Registrations() []*Registration { return s.regs }
+
+func (s *Snapshot) serviceStatus(name string) *adminv1.ServiceStatus {
+	if st, ok := s.svcInfo[name]; ok {
+		return st
+	}
+	return &adminv1.ServiceStatus{Name: name}
+}
 
 // serviceOf returns "pkg.Service" of "/pkg.Service/Method" without allocating.
 func serviceOf(fullMethod string) string {

@@ -17,7 +17,8 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCommand(), newServeCommand(), newValidateCommand())
+	root.AddCommand(newDemoCommand(), newServeCommand(), newValidateCommand(), newBenchCommand(),
+		newRegisterCommand(), newServicesCommand(), newRollbackCommand(), newStatusCommand())
 	return root
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,12 +53,11 @@ func newServeCommand() *cobra.Command {
 			if cmd.Flags().Changed("data-dir") {
 				cfg.DataDir = dataDir
 			}
-			spec, err := registry.SpecFromConfig(cfg)
+			ctx, stop := signalContext()
+			defer stop()
+			spec, err := baseSpec(ctx, cfg)
 			if err != nil {
 				return err
-			}
-			if len(cfg.Services) > 0 {
-				return fmt.Errorf("%s: static services are not supported yet; register them at run time", configPath)
 			}
 			log := newLogger()
 			srv, err := server.New(cfg, server.WithLogger(log))
@@ -66,8 +67,9 @@ func newServeCommand() *cobra.Command {
 			if _, err := srv.Apply(spec); err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
-			defer stop()
+			if configPath != "" {
+				go watchConfig(ctx, configPath, srv, log)
+			}
 			return srv.Serve(ctx, nil)
 		},
 	}
@@ -88,7 +90,7 @@ func newValidateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := registry.SpecFromConfig(cfg); err != nil {
+			if _, err := baseSpec(cmd.Context(), cfg); err != nil {
 				return err
 			}
 			fmt.Fprint(cmd.OutOrStdout(), cfg.Summary())
@@ -98,4 +100,16 @@ func newValidateCommand() *cobra.Command {
 	cmd.Flags().StringVar(&configPath, "config", "", "YAML config file")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// baseSpec is the config's share of the serving state: clusters, routes and static registrations.
+func baseSpec(ctx context.Context, cfg *config.Config) (registry.Spec, error) {
+	spec, err := registry.SpecFromConfig(cfg)
+	if err != nil {
+		return spec, err
+	}
+	if spec.Registrations, err = registry.StaticRegistrations(ctx, cfg, 10*time.Second); err != nil {
+		return spec, err
+	}
+	return spec, nil
 }

@@ -16,6 +16,11 @@ const (
 
 	flagCompressed byte = 0x01 // payload compressed with grpc-encoding
 	flagTrailer    byte = 0x80 // payload is the trailer block (responses only)
+
+	// maxPooledBuffer caps the buffers this package takes from and returns
+	// to the shared pool; a larger message gets a buffer of its own, so one
+	// huge message cannot pin memory in the pool.
+	maxPooledBuffer = 8 << 20
 )
 
 // frameReader reads the request's message frames from the decoded body
@@ -67,15 +72,28 @@ func (fr *frameReader) next() (mem.Buffer, error) {
 	if length == 0 {
 		return mem.SliceBuffer(nil), nil
 	}
-	buf := fr.pool.Get(int(length))
+	size := int(length)
+	pooled := !mem.IsBelowBufferPoolingThreshold(size) && size <= maxPooledBuffer
+	var buf *[]byte
+	if pooled {
+		buf = fr.pool.Get(size)
+	} else {
+		b := make([]byte, size)
+		buf = &b
+	}
 	n, err = readFull(fr.src, *buf)
 	if err != nil {
-		fr.pool.Put(buf)
+		if pooled {
+			fr.pool.Put(buf)
+		}
 		if err == io.EOF {
 			err = status.Errorf(codes.Internal, "grpc-web: truncated request: body ends %d bytes into a %d-byte message", n, length)
 		}
 		fr.err = err
 		return nil, err
+	}
+	if !pooled {
+		return mem.SliceBuffer(*buf), nil
 	}
 	return mem.NewBuffer(buf, fr.pool), nil
 }

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/routing/grpcweb"
 )
 
@@ -233,18 +234,23 @@ func TestBidiStreaming(t *testing.T) {
 	srv := startServer(t, &testService{})
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
+			ctx := testContext(t)
 			pr, pw := io.Pipe()
 			defer pw.Close()
-			req := newRequest(t, testContext(t), srv.URL, duplexMethod, m, pr)
-			respc := make(chan *http.Response, 1)
+			// The transport waits for the body to end before giving up.
+			context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
+			req := newRequest(t, ctx, srv.URL, duplexMethod, m, pr)
+			type answer struct {
+				resp *http.Response
+				err  error
+			}
+			respc := make(chan answer, 1)
 			go func() {
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					pw.CloseWithError(err)
-					close(respc)
-					return
 				}
-				respc <- resp
+				respc <- answer{resp, err}
 			}()
 			var rr *responseReader
 			for i, size := range []int32{3, 5, 8} {
@@ -253,12 +259,12 @@ func TestBidiStreaming(t *testing.T) {
 					t.Fatalf("writing request %d: %v", i+1, err)
 				}
 				if rr == nil {
-					resp, ok := <-respc
-					if !ok {
-						t.Fatal("request failed")
+					a := <-respc
+					if a.err != nil {
+						t.Fatal(a.err)
 					}
-					defer resp.Body.Close()
-					rr = newResponseReader(resp.Body, m)
+					defer a.resp.Body.Close()
+					rr = newResponseReader(a.resp.Body, m)
 				}
 				flags, b, err := rr.next()
 				if err != nil || flags != 0 {
@@ -572,9 +578,11 @@ func TestHTTP2DeadlineEndsPendingRecv(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	m := modes[0]
+	ctx := testContext(t)
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	req := newRequest(t, testContext(t), srv.URL, streamInMethod, m, pr)
+	context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
+	req := newRequest(t, ctx, srv.URL, streamInMethod, m, pr)
 	req.Header.Set("Grpc-Timeout", "100m")
 	go func() { _, _ = pw.Write(m.body(marshal(t, &testpb.StreamingInputCallRequest{}))) }()
 	resp, err := srv.Client().Do(req)
@@ -767,5 +775,41 @@ func TestConcurrentCalls(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestProxyCodec runs messages through the gateway proxy's own codec and
+// Frame type, whose buffers are reference-counted: a received Frame keeps
+// the pooled buffer the handler read into, and sending it hands the buffer
+// back. Sizes span unpooled and pooled buffers.
+func TestProxyCodec(t *testing.T) {
+	echo := func(_ any, stream grpc.ServerStream) error {
+		for {
+			var f routing.Frame
+			if err := stream.RecvMsg(&f); err != nil {
+				f.Free()
+				if err == io.EOF {
+					return nil
+				}
+				return err
+			}
+			if err := stream.SendMsg(&f); err != nil {
+				return err
+			}
+		}
+	}
+	srv := httptest.NewServer(grpcweb.NewHandler(echo, grpcweb.WithCodec(routing.Codec{})))
+	t.Cleanup(srv.Close)
+	var msgs [][]byte
+	for i, n := range []int{0, 10, 2 << 10, 100 << 10, 3} {
+		msgs = append(msgs, bytes.Repeat([]byte{byte('a' + i)}, n))
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			res := readResult(t, do(t, newRequest(t, testContext(t), srv.URL, "/any.Service/Any", m, bytes.NewReader(m.body(msgs...)))), m)
+			if res.code() != codes.OK || !slices.EqualFunc(res.messages, msgs, bytes.Equal) {
+				t.Fatalf("status %v %q with %d messages, want the %d sent, unchanged", res.code(), res.message(), len(res.messages), len(msgs))
+			}
+		})
 	}
 }

@@ -16,44 +16,57 @@ import (
 
 const binSuffix = "-bin"
 
-// lowerCommon maps the canonical form of headers that browsers commonly send
-// to their lower-case metadata keys, so the common case lower-cases without
-// allocating. It is read-only.
-var lowerCommon = map[string]string{
-	"Accept":             "accept",
-	"Accept-Encoding":    "accept-encoding",
-	"Accept-Language":    "accept-language",
-	"Authorization":      "authorization",
-	"Cache-Control":      "cache-control",
-	"Connection":         "connection",
-	"Content-Length":     "content-length",
-	"Content-Type":       "content-type",
-	"Cookie":             "cookie",
-	"Grpc-Timeout":       "grpc-timeout",
-	"Origin":             "origin",
-	"Pragma":             "pragma",
-	"Referer":            "referer",
-	"Sec-Fetch-Dest":     "sec-fetch-dest",
-	"Sec-Fetch-Mode":     "sec-fetch-mode",
-	"Sec-Fetch-Site":     "sec-fetch-site",
-	"Te":                 "te",
-	"Traceparent":        "traceparent",
-	"Tracestate":         "tracestate",
-	"User-Agent":         "user-agent",
-	"X-Grpc-Web":         "x-grpc-web",
-	"X-Request-Id":       "x-request-id",
-	"X-User-Agent":       "x-user-agent",
-	"X-Forwarded-For":    "x-forwarded-for",
-	"X-Forwarded-Proto":  "x-forwarded-proto",
-	"X-Forwarded-Host":   "x-forwarded-host",
-	"Sec-Ch-Ua":          "sec-ch-ua",
-	"Sec-Ch-Ua-Mobile":   "sec-ch-ua-mobile",
-	"Sec-Ch-Ua-Platform": "sec-ch-ua-platform",
-}
-
+// lowerKey returns the metadata key for a request header name. net/http
+// canonicalises names ("X-User-Agent"); the headers browsers commonly send
+// are lower-cased without allocating.
 func lowerKey(k string) string {
-	if l, ok := lowerCommon[k]; ok {
-		return l
+	switch k {
+	case "Accept":
+		return "accept"
+	case "Accept-Encoding":
+		return "accept-encoding"
+	case "Accept-Language":
+		return "accept-language"
+	case "Authorization":
+		return "authorization"
+	case "Cache-Control":
+		return "cache-control"
+	case "Connection":
+		return "connection"
+	case "Content-Length":
+		return "content-length"
+	case "Content-Type":
+		return "content-type"
+	case "Cookie":
+		return "cookie"
+	case "Grpc-Timeout":
+		return "grpc-timeout"
+	case "Origin":
+		return "origin"
+	case "Pragma":
+		return "pragma"
+	case "Referer":
+		return "referer"
+	case "Sec-Fetch-Dest":
+		return "sec-fetch-dest"
+	case "Sec-Fetch-Mode":
+		return "sec-fetch-mode"
+	case "Sec-Fetch-Site":
+		return "sec-fetch-site"
+	case "Te":
+		return "te"
+	case "Traceparent":
+		return "traceparent"
+	case "Tracestate":
+		return "tracestate"
+	case "User-Agent":
+		return "user-agent"
+	case "X-Grpc-Web":
+		return "x-grpc-web"
+	case "X-Request-Id":
+		return "x-request-id"
+	case "X-User-Agent":
+		return "x-user-agent"
 	}
 	return strings.ToLower(k)
 }
@@ -253,9 +266,13 @@ func addHeaders(h http.Header, md metadata.MD) {
 	}
 }
 
-// appendStatusLines appends the gRPC-Web trailer block for st and md:
-// lower-case "key: value\r\n" lines.
+// appendStatusLines appends the gRPC-Web trailer block for st (nil means
+// OK) and md: lower-case "key: value\r\n" lines.
 func appendStatusLines(b []byte, st *status.Status, md metadata.MD) []byte {
+	if st == nil {
+		b = append(b, "grpc-status: 0\r\n"...)
+		return appendMetadataLines(b, md)
+	}
 	b = append(b, "grpc-status: "...)
 	b = strconv.AppendInt(b, int64(st.Code()), 10)
 	b = append(b, "\r\n"...)
@@ -269,6 +286,10 @@ func appendStatusLines(b []byte, st *status.Status, md metadata.MD) []byte {
 		b = append(b, details...)
 		b = append(b, "\r\n"...)
 	}
+	return appendMetadataLines(b, md)
+}
+
+func appendMetadataLines(b []byte, md metadata.MD) []byte {
 	for k, vv := range md {
 		for _, v := range vv {
 			if wire, ok := outgoingValue(k, v); ok {

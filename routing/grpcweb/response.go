@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -19,7 +18,7 @@ const (
 
 // responseWriter renders a call's response in gRPC-Web: headers, one frame
 // per message flushed at once, then the trailer frame, or the whole status
-// in the headers (trailers-only). In text mode every write is one padded
+// in the headers (trailers-only). In text mode every frame is one padded
 // base64 chunk. Its caller serialises access.
 type responseWriter struct {
 	w    http.ResponseWriter
@@ -48,15 +47,20 @@ func (rw *responseWriter) sendHeaders() {
 		rw.fullDuplex = rw.rc.EnableFullDuplex() == nil
 	}
 	h := rw.w.Header()
+	rw.setContentType(h)
+	addHeaders(h, rw.header)
+	rw.w.WriteHeader(http.StatusOK)
+	rw.headerSent = true
+	rw.header = nil
+}
+
+// setContentType labels the response with the request's mode.
+func (rw *responseWriter) setContentType(h http.Header) {
 	if rw.text {
 		h.Set("Content-Type", contentTypeText)
 	} else {
 		h.Set("Content-Type", contentTypeBinary)
 	}
-	addHeaders(h, rw.header)
-	rw.w.WriteHeader(http.StatusOK)
-	rw.headerSent = true
-	rw.header = nil
 }
 
 // writeMessage writes one message frame and flushes it to the client.
@@ -83,14 +87,11 @@ func (rw *responseWriter) flush() error {
 // or message was sent, a failed call whose handler set no header metadata
 // gets a trailers-only response: the status and trailer metadata in the
 // HTTP headers and an empty body. Otherwise the status is a trailer frame.
+// A nil st means OK.
 func (rw *responseWriter) writeStatus(st *status.Status) error {
-	if !rw.headerSent && len(rw.header) == 0 && st.Code() != codes.OK {
+	if !rw.headerSent && len(rw.header) == 0 && st != nil {
 		h := rw.w.Header()
-		if rw.text {
-			h.Set("Content-Type", contentTypeText)
-		} else {
-			h.Set("Content-Type", contentTypeBinary)
-		}
+		rw.setContentType(h)
 		setStatusHeaders(h, st, rw.trailer)
 		rw.w.WriteHeader(http.StatusOK)
 		rw.headerSent = true
@@ -109,30 +110,65 @@ func (rw *responseWriter) writeStatus(st *status.Status) error {
 	return rw.flush()
 }
 
-// writeFrame writes the frame header and payload; in text mode as one
-// base64 chunk.
+// writeFrame writes the frame header and payload.
 func (rw *responseWriter) writeFrame(flags byte, payload mem.BufferSlice) error {
-	n := payload.Len()
 	rw.hdr[0] = flags
-	binary.BigEndian.PutUint32(rw.hdr[1:], uint32(n))
-	if !rw.text {
-		if _, err := rw.w.Write(rw.hdr[:]); err != nil {
+	binary.BigEndian.PutUint32(rw.hdr[1:], uint32(payload.Len()))
+	if rw.text {
+		return rw.writeTextFrame(payload)
+	}
+	if _, err := rw.w.Write(rw.hdr[:]); err != nil {
+		return err
+	}
+	for _, b := range payload {
+		if _, err := rw.w.Write(b.ReadOnlyData()); err != nil {
 			return err
 		}
-		for _, b := range payload {
-			if _, err := rw.w.Write(b.ReadOnlyData()); err != nil {
-				return err
+	}
+	return nil
+}
+
+// textStage is how many frame bytes writeTextFrame encodes at a time; a
+// multiple of 3, so that only the frame's last piece can carry padding.
+const textStage = 3 << 12
+
+// writeTextFrame writes the frame (header in rw.hdr, then payload) as one
+// padded base64 chunk, encoding through a bounded staging buffer rather than
+// a copy of the whole frame.
+func (rw *responseWriter) writeTextFrame(payload mem.BufferSlice) error {
+	stageLen := min(frameHeaderLen+payload.Len(), textStage)
+	raw := rw.pool.Get(stageLen)
+	enc := rw.pool.Get(base64.StdEncoding.EncodedLen(stageLen))
+	defer rw.pool.Put(raw)
+	defer rw.pool.Put(enc)
+
+	stage, n := *raw, 0
+	for i := -1; i < len(payload); i++ {
+		src := rw.hdr[:]
+		if i >= 0 {
+			src = payload[i].ReadOnlyData()
+		}
+		for len(src) > 0 {
+			c := copy(stage[n:], src)
+			n += c
+			src = src[c:]
+			if n == len(stage) {
+				if err := rw.writeBase64(*enc, stage); err != nil {
+					return err
+				}
+				n = 0
 			}
 		}
-		return nil
 	}
-	raw := rw.pool.Get(frameHeaderLen + n)
-	copy(*raw, rw.hdr[:])
-	payload.CopyTo((*raw)[frameHeaderLen:])
-	enc := rw.pool.Get(base64.StdEncoding.EncodedLen(len(*raw)))
-	base64.StdEncoding.Encode(*enc, *raw)
-	_, err := rw.w.Write(*enc)
-	rw.pool.Put(enc)
-	rw.pool.Put(raw)
+	if n > 0 {
+		return rw.writeBase64(*enc, stage[:n])
+	}
+	return nil
+}
+
+func (rw *responseWriter) writeBase64(dst, src []byte) error {
+	dst = dst[:base64.StdEncoding.EncodedLen(len(src))]
+	base64.StdEncoding.Encode(dst, src)
+	_, err := rw.w.Write(dst)
 	return err
 }

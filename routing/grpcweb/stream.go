@@ -33,7 +33,6 @@ type serverStream struct {
 	recvClosed bool
 	frames     frameReader
 	text       *base64Reader // text mode only
-	one        [1]mem.Buffer // backs the BufferSlice given to Unmarshal
 
 	// Send side.
 	mu   sync.Mutex
@@ -129,9 +128,9 @@ func (s *serverStream) RecvMsg(m any) error {
 		}
 		return s.recvError(err)
 	}
-	s.one[0] = buf
-	err = s.codec.Unmarshal(s.one[:], m)
-	s.one[0] = nil
+	// A fresh slice each time: a codec may keep the BufferSlice itself (the
+	// proxy's Frame does), taking its own reference to the buffer.
+	err = s.codec.Unmarshal(mem.BufferSlice{buf}, m)
 	buf.Free()
 	if err != nil {
 		return status.Errorf(codes.Internal, "grpc-web: failed to unmarshal the received message: %v", err)
@@ -195,15 +194,20 @@ func (s *serverStream) finish(err error) {
 	}
 }
 
-// callStatus converts the handler's return value as grpc-go does.
+// callStatus converts the handler's return value as grpc-go does; nil
+// means OK.
 func callStatus(err error) *status.Status {
 	if err == nil {
-		return status.New(codes.OK, "")
+		return nil
 	}
-	if st, ok := status.FromError(err); ok {
-		return st
+	st, ok := status.FromError(err)
+	if !ok {
+		st = status.FromContextError(err)
 	}
-	return status.FromContextError(err)
+	if st.Code() == codes.OK {
+		return nil
+	}
+	return st
 }
 
 func mergeMetadata(dst, src metadata.MD) metadata.MD {

@@ -1,14 +1,18 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing/grpcweb"
 )
 
@@ -27,8 +31,18 @@ func (s *Server) dataHandler() http.Handler {
 	})
 }
 
-// adminHandler serves the admin port.
-func (s *Server) adminHandler() http.Handler {
+// adminHandler serves the admin port: health and readiness, and the admin API as gRPC (with
+// reflection, for grpcurl) and as JSON over HTTP under /v1/.
+func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, error) {
+	adminGRPC := grpc.NewServer()
+	adminv1.RegisterAdminServiceServer(adminGRPC, s.admin)
+	reflection.Register(adminGRPC)
+
+	api := runtime.NewServeMux(runtime.WithRoutingErrorHandler(routingError))
+	if err := adminv1.RegisterAdminServiceHandlerServer(ctx, api, s.admin); err != nil {
+		return nil, nil, err
+	}
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -43,20 +57,44 @@ func (s *Server) adminHandler() http.Handler {
 		}
 		_, _ = fmt.Fprintf(w, "ready: snapshot %d\n", s.current().Version())
 	})
+	mux.Handle("/v1/", api)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, status.New(codes.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path)))
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isGRPC(r) {
+			adminGRPC.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}), adminGRPC, nil
+}
+
+// routingError renders grpc-gateway's routing failures in the one error model: an unknown path is
+// NotFound, a known path with the wrong method is 405 with Allow.
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	switch httpStatus {
+	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		writeStatusCode(w, status.New(codes.Unimplemented, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)), http.StatusMethodNotAllowed)
+	case http.StatusBadRequest:
+		writeStatus(w, status.New(codes.InvalidArgument, fmt.Sprintf("bad request path %s", r.URL.Path)))
+	default:
+		writeStatus(w, status.New(codes.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path)))
+	}
 }
 
 // writeStatus renders a gRPC status as a google.rpc.Status JSON body with the matching HTTP status.
 func writeStatus(w http.ResponseWriter, st *status.Status) {
+	writeStatusCode(w, st, runtime.HTTPStatusFromCode(st.Code()))
+}
+
+func writeStatusCode(w http.ResponseWriter, st *status.Status, httpStatus int) {
 	body, err := protojson.Marshal(st.Proto())
 	if err != nil {
 		body = []byte(`{"code":13,"message":"failed to render error"}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+	w.WriteHeader(httpStatus)
 	_, _ = w.Write(body)
 }

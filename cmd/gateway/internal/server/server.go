@@ -30,6 +30,7 @@ import (
 	"github.com/protogate/gateway/cmd/gateway/internal/listen"
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/routing/grpcweb"
 )
@@ -49,9 +50,13 @@ type Server struct {
 	health *health.Server
 	web    *grpcweb.Handler
 
+	store    store.Store
+	registry *registry.Registry
+	admin    *registry.AdminService
+
 	snap    atomic.Pointer[registry.Snapshot]
-	applyMu sync.Mutex // serialises Apply
-	version uint64     // guarded by applyMu
+	openMu  sync.Mutex // serialises Apply
+	opened  bool       // guarded by openMu
 	serving atomic.Bool
 
 	retire sync.WaitGroup
@@ -66,6 +71,9 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // WithPool sets the endpoint pool, for callers that dial upstreams their own way (TLS, tests).
 func WithPool(p *routing.Pool) Option { return func(s *Server) { s.pool = p } }
 
+// WithStore sets where registrations persist; the default is the config's data dir, or memory.
+func WithStore(st store.Store) Option { return func(s *Server) { s.store = st } }
+
 // New builds a gateway for cfg. It serves nothing until Apply publishes a first snapshot and Serve runs.
 func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	if cfg == nil {
@@ -78,6 +86,19 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	if s.pool == nil {
 		s.pool = routing.NewPool(nil)
 	}
+	if s.store == nil {
+		if cfg.DataDir == "" {
+			s.store = store.NewMemory()
+		} else {
+			st, err := store.Open(cfg.DataDir)
+			if err != nil {
+				return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+			}
+			s.store = st
+		}
+	}
+	s.registry = registry.New(s.store, s.pool, s.publish, registry.WithLogger(s.log))
+	s.admin = registry.NewAdminService(s.registry)
 	maxMsg := int(cfg.GRPC.MaxMessageBytes)
 	if maxMsg <= 0 {
 		maxMsg = 4 << 20
@@ -119,16 +140,31 @@ func (s *Server) current() *registry.Snapshot {
 // Snapshot returns the active snapshot, or nil before the first Apply.
 func (s *Server) Snapshot() *registry.Snapshot { return s.snap.Load() }
 
-// Apply compiles spec into a new snapshot and makes it current. On error the current snapshot keeps
-// serving unchanged.
+// Config is the configuration the server started with.
+func (s *Server) Config() *config.Config { return s.cfg }
+
+// Registry is the gateway's service registry.
+func (s *Server) Registry() *registry.Registry { return s.registry }
+
+// Apply makes spec the config-derived part of the serving state (clusters, routes, static
+// registrations); registrations made through the admin API are kept. The first Apply also loads the
+// registrations persisted in the store. On error the serving snapshot is unchanged.
 func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-	snap, err := registry.Compile(spec, s.pool, s.version+1)
-	if err != nil {
-		return nil, err
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if !s.opened {
+		snap, err := s.registry.Open(context.Background(), spec)
+		if err != nil {
+			return nil, err
+		}
+		s.opened = true
+		return snap, nil
 	}
-	s.version++
+	return s.registry.SetBase(spec)
+}
+
+// publish makes snap current; the registry calls it for every snapshot it accepts.
+func (s *Server) publish(snap *registry.Snapshot) {
 	old := s.snap.Swap(snap)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	if old != nil {
@@ -139,7 +175,6 @@ func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 		})
 	}
 	s.log.Info("snapshot active", "version", snap.Version(), "services", len(snap.Services()))
-	return snap, nil
 }
 
 // Ready reports whether a snapshot is serving on running listeners.
@@ -163,7 +198,16 @@ func (s *Server) Serve(ctx context.Context, ready chan<- struct{}) error {
 
 // ServeListeners is Serve on listeners the caller opened.
 func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listener, ready chan<- struct{}) error {
-	admin := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	adminHandler, adminGRPC, err := s.adminHandler(ctx)
+	if err != nil {
+		dataLn.Close()
+		adminLn.Close()
+		return err
+	}
+	admin := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second}
+	admin.Protocols = new(http.Protocols)
+	admin.Protocols.SetHTTP1(true)
+	admin.Protocols.SetUnencryptedHTTP2(true)
 	data := &http.Server{Handler: s.dataHandler(), ReadHeaderTimeout: 30 * time.Second}
 	data.Protocols = new(http.Protocols)
 	data.Protocols.SetHTTP1(true)
@@ -201,7 +245,7 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 	case serveErr = <-errc:
 	}
 	s.serving.Store(false)
-	s.shutdown(split, data, admin)
+	s.shutdown(split, data, admin, adminGRPC)
 	return serveErr
 }
 
@@ -213,7 +257,7 @@ func serveHTTP(srv *http.Server, ln net.Listener) error {
 }
 
 // shutdown stops accepting and drains in-flight calls within the grace period, then cuts what remains.
-func (s *Server) shutdown(split *listen.Split, data, admin *http.Server) {
+func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGRPC *grpc.Server) {
 	grace := s.cfg.ShutdownGrace
 	if grace <= 0 {
 		grace = 30 * time.Second
@@ -245,7 +289,12 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server) {
 		}
 	}()
 	wg.Wait()
+	adminGRPC.Stop()
 	_ = admin.Close()
+	s.registry.Close()
+	if err := s.store.Close(); err != nil {
+		s.log.Warn("closing the store", "err", err)
+	}
 	if snap := s.snap.Load(); snap != nil {
 		snap.Retire(s.pool)
 	}

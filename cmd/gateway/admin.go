@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	"github.com/protogate/gateway/registry"
+)
+
+// adminFlags locate the admin API for the commands that talk to a running gateway.
+type adminFlags struct {
+	admin   string
+	timeout time.Duration
+}
+
+func (f *adminFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.admin, "admin", "http://127.0.0.1:9090", "admin API URL of the gateway")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the gateway")
+}
+
+// client dials the admin API (gRPC over cleartext HTTP/2 on the admin port).
+func (f *adminFlags) client(cmd *cobra.Command) (adminv1.AdminServiceClient, context.Context, func(), error) {
+	target := f.admin
+	if strings.Contains(target, "://") {
+		u, err := url.Parse(target)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("--admin %q: %w", f.admin, err)
+		}
+		if u.Scheme != "http" {
+			return nil, nil, nil, fmt.Errorf("--admin %q: only http:// admin URLs are supported", f.admin)
+		}
+		target = u.Host
+	}
+	conn, err := grpc.NewClient("passthrough:///"+target, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	return adminv1.NewAdminServiceClient(conn), ctx, func() { cancel(); conn.Close() }, nil
+}
+
+// rpcError turns an admin API failure into the one-line reason the CLI prints.
+func rpcError(err error) error {
+	if st, ok := status.FromError(err); ok {
+		return fmt.Errorf("%s: %s", strings.ToLower(strings.ReplaceAll(st.Code().String(), "_", " ")), st.Message())
+	}
+	return err
+}
+
+func newRegisterCommand() *cobra.Command {
+	var (
+		af            adminFlags
+		name          string
+		endpoints     []string
+		descriptorSet string
+		protos        []string
+		importPaths   []string
+		reflect       bool
+		reflectFrom   string
+		refresh       time.Duration
+		services      []string
+		allowBreaking bool
+		dryRun        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "register --name NAME --endpoint HOST:PORT (--descriptor-set FILE | --proto FILE... | --reflect)",
+		Short: "Register a service with a running gateway, or update it (no restart, no code generation)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req := &adminv1.RegisterRequest{Name: name, Endpoints: endpoints, Services: services, AllowBreaking: allowBreaking, DryRun: dryRun}
+			sources := 0
+			if descriptorSet != "" {
+				sources++
+				data, err := os.ReadFile(descriptorSet)
+				if err != nil {
+					return err
+				}
+				req.Source = &adminv1.RegisterRequest_DescriptorSet{DescriptorSet: data}
+			}
+			if len(protos) > 0 {
+				sources++
+				files, entry, err := registry.CollectProtoSources(protos, importPaths)
+				if err != nil {
+					return err
+				}
+				req.Source = &adminv1.RegisterRequest_Protos{Protos: &adminv1.ProtoSources{Files: files, EntryPoints: entry}}
+			}
+			if reflect {
+				sources++
+				src := &adminv1.ReflectionSource{Endpoint: reflectFrom}
+				if refresh > 0 {
+					src.RefreshInterval = durationpb.New(refresh)
+				}
+				req.Source = &adminv1.RegisterRequest_Reflection{Reflection: src}
+			}
+			if sources != 1 {
+				return errors.New("give exactly one of --descriptor-set, --proto or --reflect")
+			}
+			client, ctx, done, err := af.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			resp, err := client.Register(ctx, req)
+			if err != nil {
+				return rpcError(err)
+			}
+			r := resp.GetRegistration()
+			out := cmd.OutOrStdout()
+			switch {
+			case dryRun:
+				fmt.Fprintf(out, "%s: valid (dry run, nothing changed): would be version %d serving %s\n", r.GetName(), r.GetVersion(), strings.Join(r.GetServices(), ", "))
+			case !resp.GetChanged():
+				fmt.Fprintf(out, "%s: unchanged, version %d is already active (digest %.12s)\n", r.GetName(), r.GetVersion(), r.GetDigest())
+			default:
+				fmt.Fprintf(out, "%s: version %d active (digest %.12s): %s on %s\n", r.GetName(), r.GetVersion(), r.GetDigest(), strings.Join(r.GetServices(), ", "), strings.Join(r.GetEndpoints(), ", "))
+			}
+			for _, b := range resp.GetBreakingChanges() {
+				fmt.Fprintf(out, "  breaking (allowed): %s\n", b)
+			}
+			return nil
+		},
+	}
+	af.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "registration name (registering an existing name updates it)")
+	f.StringArrayVar(&endpoints, "endpoint", nil, "HOST:PORT of a service instance (repeat for several)")
+	f.StringVar(&descriptorSet, "descriptor-set", "", "serialized FileDescriptorSet (protoc --descriptor_set_out, buf build -o)")
+	f.StringArrayVar(&protos, "proto", nil, ".proto file to compile in the gateway (repeat for several)")
+	f.StringArrayVar(&importPaths, "import-path", nil, "directory to resolve --proto imports in (like protoc -I)")
+	f.BoolVar(&reflect, "reflect", false, "fetch the descriptors from the service's gRPC server reflection")
+	f.StringVar(&reflectFrom, "reflect-endpoint", "", "HOST:PORT to ask for reflection (default: the first --endpoint)")
+	f.DurationVar(&refresh, "refresh", 0, "with --reflect: ask again at this interval and apply changes (default: never)")
+	f.StringArrayVar(&services, "service", nil, "fully qualified service to expose (default: all in the descriptors)")
+	f.BoolVar(&allowBreaking, "allow-breaking", false, "accept changes that break clients of the active version")
+	f.BoolVar(&dryRun, "dry-run", false, "validate only; change nothing")
+	return cmd
+}
+
+func newServicesCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "services", Short: "List, show and remove registrations of a running gateway"}
+	var af adminFlags
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the active registrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, ctx, done, err := af.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			resp, err := client.List(ctx, &adminv1.ListRequest{})
+			if err != nil {
+				return rpcError(err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tSOURCE\tMETHODS\tENDPOINTS\tSERVICES")
+			for _, r := range resp.GetRegistrations() {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", r.GetName(), r.GetVersion(), sourceName(r.GetSource()), r.GetMethodCount(),
+					strings.Join(r.GetEndpoints(), ","), strings.Join(r.GetServices(), ","))
+			}
+			return tw.Flush()
+		},
+	}
+	get := &cobra.Command{
+		Use:   "get NAME",
+		Short: "Show a registration and its versions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, ctx, done, err := af.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			resp, err := client.ListVersions(ctx, &adminv1.ListVersionsRequest{Name: args[0]})
+			if err != nil {
+				return rpcError(err)
+			}
+			printVersions(cmd.OutOrStdout(), resp.GetVersions())
+			return nil
+		},
+	}
+	rm := &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Stop serving a registration (its history is kept for rollback)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, ctx, done, err := af.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if _, err := client.Delete(ctx, &adminv1.DeleteRequest{Name: args[0]}); err != nil {
+				return rpcError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: deleted\n", args[0])
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{list, get, rm} {
+		af.register(c)
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+func newRollbackCommand() *cobra.Command {
+	var (
+		af      adminFlags
+		version uint64
+	)
+	cmd := &cobra.Command{
+		Use:   "rollback NAME [--version V]",
+		Short: "Re-activate an earlier version of a registration (default: the one before the active one)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, ctx, done, err := af.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			r, err := client.Rollback(ctx, &adminv1.RollbackRequest{Name: args[0], Version: version})
+			if err != nil {
+				return rpcError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: version %d active (digest %.12s)\n", r.GetName(), r.GetVersion(), r.GetDigest())
+			return nil
+		},
+	}
+	af.register(cmd)
+	cmd.Flags().Uint64Var(&version, "version", 0, "version to re-activate")
+	return cmd
+}
+
+func newStatusCommand() *cobra.Command {
+	var af adminFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the snapshot a running gateway serves",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, ctx, done, err := af.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			st, err := client.Status(ctx, &adminv1.StatusRequest{})
+			if err != nil {
+				return rpcError(err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "snapshot %d, active since %s: %d registrations, %d routes, %d clusters\n",
+				st.GetSnapshotVersion(), st.GetActivatedAt().AsTime().Format(time.RFC3339), st.GetRegistrationCount(), st.GetRouteCount(), st.GetClusterCount())
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SERVICE\tREGISTRATION\tMETHODS\tCLUSTER\tENDPOINTS")
+			for _, s := range st.GetServices() {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", s.GetName(), s.GetRegistration(), s.GetMethodCount(), s.GetCluster(), strings.Join(s.GetEndpoints(), ","))
+			}
+			return tw.Flush()
+		},
+	}
+	af.register(cmd)
+	return cmd
+}
+
+func printVersions(w io.Writer, versions []*adminv1.Registration) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tACTIVE\tCREATED\tDIGEST\tSOURCE\tENDPOINTS\tSERVICES")
+	for _, r := range versions {
+		active := ""
+		if r.GetActive() {
+			active = "*"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\t%s\t%s\t%s\n", r.GetVersion(), active, r.GetCreatedAt().AsTime().Format(time.RFC3339),
+			r.GetDigest(), sourceName(r.GetSource()), strings.Join(r.GetEndpoints(), ","), strings.Join(r.GetServices(), ","))
+	}
+	_ = tw.Flush()
+}
+
+func sourceName(k adminv1.SourceKind) string {
+	switch k {
+	case adminv1.SourceKind_SOURCE_KIND_DESCRIPTOR_SET:
+		return "descriptor-set"
+	case adminv1.SourceKind_SOURCE_KIND_PROTO_SOURCES:
+		return "proto"
+	case adminv1.SourceKind_SOURCE_KIND_REFLECTION:
+		return "reflection"
+	}
+	return "?"
+}

@@ -1,0 +1,104 @@
+package registry
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+)
+
+// AdminService serves gateway.admin.v1.AdminService over a Registry.
+type AdminService struct {
+	adminv1.UnimplementedAdminServiceServer
+	reg *Registry
+}
+
+// NewAdminService returns the admin API of reg.
+func NewAdminService(reg *Registry) *AdminService { return &AdminService{reg: reg} }
+
+// Register adds or updates a registration.
+func (a *AdminService) Register(ctx context.Context, req *adminv1.RegisterRequest) (*adminv1.RegisterResponse, error) {
+	return a.reg.Register(ctx, req)
+}
+
+// Get returns the active version of a registration.
+func (a *AdminService) Get(_ context.Context, req *adminv1.GetRequest) (*adminv1.Registration, error) {
+	if req.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "name is empty")
+	}
+	v, err := a.reg.Get(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return v.proto(true), nil
+}
+
+// List returns every active registration.
+func (a *AdminService) List(context.Context, *adminv1.ListRequest) (*adminv1.ListResponse, error) {
+	resp := &adminv1.ListResponse{}
+	for _, v := range a.reg.List() {
+		resp.Registrations = append(resp.Registrations, v.proto(true))
+	}
+	return resp, nil
+}
+
+// Delete stops serving a registration.
+func (a *AdminService) Delete(ctx context.Context, req *adminv1.DeleteRequest) (*adminv1.DeleteResponse, error) {
+	if req.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "name is empty")
+	}
+	if err := a.reg.Delete(ctx, req.GetName()); err != nil {
+		return nil, err
+	}
+	return &adminv1.DeleteResponse{}, nil
+}
+
+// Rollback re-activates an earlier version.
+func (a *AdminService) Rollback(ctx context.Context, req *adminv1.RollbackRequest) (*adminv1.Registration, error) {
+	if req.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "name is empty")
+	}
+	v, err := a.reg.Rollback(ctx, req.GetName(), req.GetVersion())
+	if err != nil {
+		return nil, err
+	}
+	return v.proto(true), nil
+}
+
+// ListVersions returns a registration's history, newest first.
+func (a *AdminService) ListVersions(_ context.Context, req *adminv1.ListVersionsRequest) (*adminv1.ListVersionsResponse, error) {
+	if req.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "name is empty")
+	}
+	versions, active, err := a.reg.Versions(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	resp := &adminv1.ListVersionsResponse{}
+	for _, v := range versions {
+		resp.Versions = append(resp.Versions, v.proto(v.Number == active))
+	}
+	return resp, nil
+}
+
+// Status describes the serving snapshot.
+func (a *AdminService) Status(context.Context, *adminv1.StatusRequest) (*adminv1.StatusResponse, error) {
+	snap := a.reg.Current()
+	if snap == nil {
+		return nil, status.Error(codes.Unavailable, "no snapshot is serving yet")
+	}
+	resp := &adminv1.StatusResponse{
+		SnapshotVersion:   snap.Version(),
+		ActivatedAt:       timestamppb.New(snap.Built()),
+		RegistrationCount: int32(len(snap.Registrations())),
+		RouteCount:        int32(len(snap.Routes().Routes())),
+		ClusterCount:      int32(len(snap.clusters)),
+	}
+	for _, name := range snap.Services() {
+		resp.Services = append(resp.Services, snap.serviceStatus(name))
+	}
+	return resp, nil
+}

@@ -1,0 +1,271 @@
+package registry_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/protogate/gateway/registry"
+)
+
+const thingsProto = `syntax = "proto3";
+
+package acme.v1;
+
+import "google/api/annotations.proto";
+
+service Things {
+  rpc GetThing(GetThingRequest) returns (Thing) {
+    option (google.api.http) = {get: "/v1/things/{id}"};
+  }
+  rpc ListThings(ListThingsRequest) returns (ListThingsResponse);
+  rpc WatchThings(GetThingRequest) returns (stream Thing);
+}
+
+service Other {
+  rpc Ping(GetThingRequest) returns (GetThingRequest);
+}
+
+message GetThingRequest {
+  string id = 1;
+}
+
+message ListThingsRequest {
+  int32 page_size = 1;
+}
+
+message ListThingsResponse {
+  repeated Thing things = 1;
+}
+
+message Thing {
+  message Part {
+    int64 size = 1;
+  }
+  string id = 1;
+  string name = 2;
+  string email = 3;
+  Kind kind = 4;
+  repeated string tags = 5;
+  map<string, string> labels = 6;
+  Part part = 7;
+  Thing parent = 8;
+}
+
+enum Kind {
+  KIND_UNSPECIFIED = 0;
+  KIND_SMALL = 1;
+  KIND_LARGE = 2;
+}
+
+message Unreachable {
+  string gone = 1;
+}
+`
+
+// compileThings compiles thingsProto with each pair of edits (old, new, old, new, ...) applied.
+func compileThings(t *testing.T, edits ...string) *protoregistry.Files {
+	t.Helper()
+	src := thingsProto
+	for i := 0; i < len(edits); i += 2 {
+		if !strings.Contains(src, edits[i]) {
+			t.Fatalf("things.proto has no %q", edits[i])
+		}
+		src = strings.Replace(src, edits[i], edits[i+1], 1)
+	}
+	files, err := registry.FilesFromProtos(t.Context(), map[string]string{"acme/v1/things.proto": src}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestBreakingChanges(t *testing.T) {
+	old := compileThings(t)
+	for _, tc := range []struct {
+		name  string
+		edits []string
+		want  []string
+	}{{
+		name: "additions",
+		edits: []string{
+			"string email = 3;", "string email = 3;\n  string phone = 9;\n  oneof contact { string fax = 10; }",
+			"KIND_LARGE = 2;", "KIND_LARGE = 2;\n  KIND_HUGE = 3;",
+			"rpc ListThings(", "rpc DeleteThing(GetThingRequest) returns (Thing);\n  rpc ListThings(",
+			`{get: "/v1/things/{id}"}`, `{get: "/v1/things/{id}" additional_bindings {get: "/v2/things/{id}"}}`,
+			"message Unreachable {", "service New {\n  rpc Do(Added) returns (Added);\n}\n\nmessage Added {}\n\nmessage Unreachable {",
+		},
+	}, {
+		name:  "unreachable message changed",
+		edits: []string{"string gone = 1;", ""},
+	}, {
+		name:  "nothing changed but comments and order",
+		edits: []string{"message GetThingRequest {\n  string id = 1;\n}\n", "", "message Unreachable {", "// Moved.\nmessage GetThingRequest {\n  string id = 1;\n}\n\nmessage Unreachable {"},
+	}, {
+		name:  "service removed",
+		edits: []string{"service Other {\n  rpc Ping(GetThingRequest) returns (GetThingRequest);\n}\n", ""},
+		want:  []string{"acme.v1.Other: service removed"},
+	}, {
+		name:  "method removed",
+		edits: []string{"  rpc ListThings(ListThingsRequest) returns (ListThingsResponse);\n", ""},
+		want:  []string{"acme.v1.Things: method ListThings removed"},
+	}, {
+		name:  "streaming changed",
+		edits: []string{"returns (stream Thing)", "returns (Thing)"},
+		want:  []string{"acme.v1.Things.WatchThings: changed from server streaming to unary"},
+	}, {
+		name:  "request made streaming",
+		edits: []string{"rpc Ping(GetThingRequest)", "rpc Ping(stream GetThingRequest)"},
+		want:  []string{"acme.v1.Other.Ping: changed from unary to client streaming"},
+	}, {
+		name:  "request type changed",
+		edits: []string{"rpc ListThings(ListThingsRequest)", "rpc ListThings(GetThingRequest)"},
+		want:  []string{"acme.v1.Things.ListThings: request type changed from acme.v1.ListThingsRequest to acme.v1.GetThingRequest"},
+	}, {
+		name:  "response type changed",
+		edits: []string{"returns (ListThingsResponse)", "returns (Thing)"},
+		want:  []string{"acme.v1.Things.ListThings: response type changed from acme.v1.ListThingsResponse to acme.v1.Thing"},
+	}, {
+		name:  "field removed",
+		edits: []string{"  string email = 3;\n", "  reserved 3;\n"},
+		want:  []string{`acme.v1.Thing: field 3 "email" removed`},
+	}, {
+		name:  "field number changed",
+		edits: []string{"string email = 3;", "string email = 9;"},
+		want:  []string{`acme.v1.Thing: field "email" number changed from 3 to 9`},
+	}, {
+		name:  "field renamed",
+		edits: []string{"string name = 2;", "string title = 2;"},
+		want:  []string{`acme.v1.Thing: field 2 renamed from "name" to "title"`},
+	}, {
+		name:  "JSON name changed",
+		edits: []string{"string name = 2;", `string name = 2 [json_name = "fullName"];`},
+		want:  []string{`acme.v1.Thing: field 2 "name" JSON name changed from "name" to "fullName"`},
+	}, {
+		name:  "scalar type changed",
+		edits: []string{"string email = 3;", "bytes email = 3;"},
+		want:  []string{`acme.v1.Thing: field 3 "email" type changed from string to bytes`},
+	}, {
+		name:  "message type changed",
+		edits: []string{"Part part = 7;", "Thing part = 7;"},
+		want:  []string{`acme.v1.Thing: field 7 "part" type changed from acme.v1.Thing.Part to acme.v1.Thing`},
+	}, {
+		name:  "enum to scalar",
+		edits: []string{"Kind kind = 4;", "int32 kind = 4;"},
+		want:  []string{`acme.v1.Thing: field 4 "kind" type changed from acme.v1.Kind to int32`},
+	}, {
+		name:  "map value type changed",
+		edits: []string{"map<string, string> labels", "map<string, int32> labels"},
+		want:  []string{`acme.v1.Thing: field 6 "labels" type changed from map<string, string> to map<string, int32>`},
+	}, {
+		name:  "repeated to singular",
+		edits: []string{"repeated string tags = 5;", "string tags = 5;"},
+		want:  []string{`acme.v1.Thing: field 5 "tags" changed from repeated to singular`},
+	}, {
+		name:  "map to repeated",
+		edits: []string{"map<string, string> labels = 6;", "repeated string labels = 6;"},
+		want:  []string{`acme.v1.Thing: field 6 "labels" changed from map to repeated`},
+	}, {
+		name:  "field of a nested message removed",
+		edits: []string{"int64 size = 1;", ""},
+		want:  []string{`acme.v1.Thing.Part: field 1 "size" removed`},
+	}, {
+		name:  "enum value removed",
+		edits: []string{"  KIND_LARGE = 2;\n", ""},
+		want:  []string{`acme.v1.Kind: value 2 "KIND_LARGE" removed`},
+	}, {
+		name:  "enum value renamed",
+		edits: []string{"KIND_LARGE = 2;", "KIND_BIG = 2;"},
+		want:  []string{`acme.v1.Kind: value 2 renamed from "KIND_LARGE" to "KIND_BIG"`},
+	}, {
+		name:  "enum value number changed",
+		edits: []string{"KIND_LARGE = 2;", "KIND_LARGE = 5;"},
+		want:  []string{`acme.v1.Kind: value "KIND_LARGE" number changed from 2 to 5`},
+	}, {
+		name:  "HTTP binding changed",
+		edits: []string{`{get: "/v1/things/{id}"}`, `{get: "/v2/things/{id}"}`},
+		want:  []string{"acme.v1.Things.GetThing: HTTP binding GET /v1/things/{id} removed"},
+	}, {
+		name:  "HTTP body changed",
+		edits: []string{`{get: "/v1/things/{id}"}`, `{get: "/v1/things/{id}" response_body: "name"}`},
+		want:  []string{`acme.v1.Things.GetThing: HTTP binding GET /v1/things/{id}: response body changed from "" to "name"`},
+	}, {
+		name: "several, sorted",
+		edits: []string{
+			"  KIND_LARGE = 2;\n", "",
+			"string email = 3;", "int64 email = 3;",
+			"rpc Ping(GetThingRequest) returns (GetThingRequest);", "rpc Pong(GetThingRequest) returns (GetThingRequest);",
+			"int32 page_size = 1;", "int32 size = 1;",
+		},
+		want: []string{
+			`acme.v1.Kind: value 2 "KIND_LARGE" removed`,
+			`acme.v1.ListThingsRequest: field 1 renamed from "page_size" to "size"`,
+			"acme.v1.Other: method Ping removed",
+			`acme.v1.Thing: field 3 "email" type changed from string to int64`,
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := registry.BreakingChanges(old, compileThings(t, tc.edits...), nil)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("breaks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestBreakingChangesServices(t *testing.T) {
+	old := compileThings(t)
+	changed := compileThings(t,
+		"service Other {\n  rpc Ping(GetThingRequest) returns (GetThingRequest);\n}\n", "",
+		"string email = 3;", "bytes email = 3;")
+	if got := registry.BreakingChanges(old, changed, []string{"acme.v1.Other"}); !slices.Equal(got, []string{"acme.v1.Other: service removed"}) {
+		t.Errorf("Other only: %q", got)
+	}
+	if got := registry.BreakingChanges(old, changed, []string{"acme.v1.Things"}); !slices.Equal(got, []string{`acme.v1.Thing: field 3 "email" type changed from string to bytes`}) {
+		t.Errorf("Things only: %q", got)
+	}
+	if got := registry.BreakingChanges(old, changed, []string{"acme.v1.NotThere"}); got != nil {
+		t.Errorf("a service the old version lacks: %q", got)
+	}
+	// The same shop descriptors from two sources: nothing breaks.
+	uploaded, err := registry.FilesFromDescriptorSet(marshal(t, descriptorSet(true, shopFiles...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := registry.FilesFromProtos(t.Context(), shopSources(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := registry.BreakingChanges(uploaded, compiled, nil); got != nil {
+		t.Errorf("shop, uploaded vs compiled: %q", got)
+	}
+}
+
+func ExampleBreakingChanges() {
+	compile := func(src string) *protoregistry.Files {
+		files, err := registry.FilesFromProtos(context.Background(), map[string]string{"greeter.proto": src}, nil)
+		if err != nil {
+			panic(err)
+		}
+		return files
+	}
+	v1 := compile(`syntax = "proto3";
+package greeter;
+service Greeter { rpc Greet(Hello) returns (Hello); }
+message Hello { string name = 1; string lang = 2; }
+`)
+	v2 := compile(`syntax = "proto3";
+package greeter;
+service Greeter { rpc Greet(Hello) returns (Hello); }
+message Hello { string name = 1; int32 lang = 2; string greeting = 3; }
+`)
+	for _, b := range registry.BreakingChanges(v1, v2, nil) {
+		fmt.Println(b)
+	}
+	// Output:
+	// greeter.Hello: field 2 "lang" type changed from string to int32
+}

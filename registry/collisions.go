@@ -1,0 +1,216 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/protogate/gateway/transcoder"
+)
+
+// exposure is what one registration exposes, as the fronts will name it.
+type exposure struct {
+	reg      string
+	services []protoreflect.ServiceDescriptor
+}
+
+// checkFronts validates what the registrations expose on the REST and GraphQL fronts: every HttpRule
+// compiles against its request and response messages, no REST route is bound twice, and no GraphQL
+// type or root field name is claimed by two different protobuf definitions. All problems are reported.
+func checkFronts(exposed []exposure) error {
+	var problems []string
+	routes := make(map[string]string)     // "GET /v1/users/*" -> "pkg.Svc.Method (registration r)"
+	typeNames := make(map[string]string)  // GraphQL type name -> proto full name
+	typeOwner := make(map[string]string)  // GraphQL type name -> registration
+	rootFields := make(map[string]string) // GraphQL root field -> "pkg.Svc.Method (registration r)"
+	for _, e := range exposed {
+		for _, sd := range e.services {
+			methods := sd.Methods()
+			for i := range methods.Len() {
+				m := methods.Get(i)
+				where := fmt.Sprintf("%s (registration %q)", m.FullName(), e.reg)
+				problems = append(problems, checkHTTPRules(m, where, routes)...)
+
+				field := lowerCamel(string(m.Name()))
+				if other, ok := rootFields[field]; ok {
+					problems = append(problems, fmt.Sprintf("GraphQL root field %s of %s is already taken by %s", field, where, other))
+				} else {
+					rootFields[field] = where
+				}
+				for _, d := range []protoreflect.MessageDescriptor{m.Input(), m.Output()} {
+					problems = append(problems, claimTypes(d, e.reg, typeNames, typeOwner, make(map[protoreflect.FullName]bool))...)
+				}
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems)
+	problems = slices.Compact(problems)
+	return errors.New(strings.Join(problems, "; "))
+}
+
+// checkHTTPRules compiles the method's google.api.http bindings and claims their routes.
+func checkHTTPRules(m protoreflect.MethodDescriptor, where string, routes map[string]string) []string {
+	rules, err := HTTPRules(m)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: google.api.http: %v", where, err)}
+	}
+	var problems []string
+	for _, rule := range rules {
+		verb, path := httpPattern(rule)
+		if verb == "" || path == "" {
+			problems = append(problems, fmt.Sprintf("%s: google.api.http binding has no method and path", where))
+			continue
+		}
+		tpl, err := transcoder.ParseTemplate(path)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", where, err))
+			continue
+		}
+		for _, v := range tpl.Variables {
+			if err := checkFieldPath(m.Input(), v.FieldPath, true); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: path %s: %v", where, path, err))
+			}
+		}
+		if body := rule.GetBody(); body != "" && body != "*" {
+			if err := checkFieldPath(m.Input(), strings.Split(body, "."), false); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: body %q: %v", where, body, err))
+			}
+		}
+		if rb := rule.GetResponseBody(); rb != "" {
+			if err := checkFieldPath(m.Output(), strings.Split(rb, "."), false); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: response_body %q: %v", where, rb, err))
+			}
+		}
+		key := verb + " " + tpl.Key()
+		if other, ok := routes[key]; ok && other != where {
+			problems = append(problems, fmt.Sprintf("REST route %s %s of %s collides with %s", verb, path, where, other))
+		} else {
+			routes[key] = where
+		}
+	}
+	return problems
+}
+
+func httpPattern(rule *annotations.HttpRule) (verb, path string) {
+	switch p := rule.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		return "GET", p.Get
+	case *annotations.HttpRule_Put:
+		return "PUT", p.Put
+	case *annotations.HttpRule_Post:
+		return "POST", p.Post
+	case *annotations.HttpRule_Delete:
+		return "DELETE", p.Delete
+	case *annotations.HttpRule_Patch:
+		return "PATCH", p.Patch
+	case *annotations.HttpRule_Custom:
+		return strings.ToUpper(p.Custom.GetKind()), p.Custom.GetPath()
+	}
+	return "", ""
+}
+
+// checkFieldPath resolves a dotted field path in md. Path variables must end on a singular field that
+// is not a message (well-known wrapper and time types excepted).
+func checkFieldPath(md protoreflect.MessageDescriptor, path []string, pathVar bool) error {
+	for i, name := range path {
+		fd := md.Fields().ByName(protoreflect.Name(name))
+		if fd == nil {
+			fd = md.Fields().ByJSONName(name)
+		}
+		if fd == nil {
+			return fmt.Errorf("%s has no field %q", md.FullName(), name)
+		}
+		last := i == len(path)-1
+		if !last {
+			if fd.Message() == nil || fd.IsList() || fd.IsMap() {
+				return fmt.Errorf("field %s is not a singular message", fd.FullName())
+			}
+			md = fd.Message()
+			continue
+		}
+		if pathVar {
+			if fd.IsList() || fd.IsMap() {
+				return fmt.Errorf("field %s is repeated and cannot be bound to a path segment", fd.FullName())
+			}
+			if fd.Message() != nil && !strings.HasPrefix(string(fd.Message().FullName()), "google.protobuf.") {
+				return fmt.Errorf("field %s is a message and cannot be bound to a path segment", fd.FullName())
+			}
+		}
+	}
+	return nil
+}
+
+// claimTypes claims the GraphQL type names of md and every message and enum reachable from it.
+func claimTypes(md protoreflect.MessageDescriptor, reg string, names, owners map[string]string, seen map[protoreflect.FullName]bool) []string {
+	if seen[md.FullName()] || strings.HasPrefix(string(md.FullName()), "google.protobuf.") {
+		return nil
+	}
+	seen[md.FullName()] = true
+	var problems []string
+	if p := claimType(md, reg, names, owners); p != "" {
+		problems = append(problems, p)
+	}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			continue // maps become the JSON scalar
+		}
+		switch {
+		case fd.Message() != nil:
+			problems = append(problems, claimTypes(fd.Message(), reg, names, owners, seen)...)
+		case fd.Enum() != nil && !seen[fd.Enum().FullName()]:
+			seen[fd.Enum().FullName()] = true
+			if p := claimType(fd.Enum(), reg, names, owners); p != "" {
+				problems = append(problems, p)
+			}
+		}
+	}
+	return problems
+}
+
+func claimType(d protoreflect.Descriptor, reg string, names, owners map[string]string) string {
+	name := GraphQLTypeName(d)
+	full := string(d.FullName())
+	if prev, ok := names[name]; ok && prev != full {
+		return fmt.Sprintf("GraphQL type %s for %s (registration %q) is already taken by %s (registration %q)", name, full, reg, prev, owners[name])
+	}
+	names[name] = full
+	owners[name] = reg
+	return ""
+}
+
+// GraphQLTypeName is the GraphQL name of a message or enum: its name within its package, with nested
+// names joined by '_' (shop.users.v1.User.Address -> User_Address).
+func GraphQLTypeName(d protoreflect.Descriptor) string {
+	full := string(d.FullName())
+	pkg := string(d.ParentFile().Package())
+	if pkg != "" {
+		full = strings.TrimPrefix(full, pkg+".")
+	}
+	return strings.ReplaceAll(full, ".", "_")
+}
+
+// lowerCamel turns a method name into a GraphQL field name: GetUser -> getUser, BatchGetUsers ->
+// batchGetUsers, URLLookup -> urlLookup.
+func lowerCamel(s string) string {
+	r := []rune(s)
+	for i := range r {
+		if !unicode.IsUpper(r[i]) {
+			break
+		}
+		if i > 0 && i+1 < len(r) && !unicode.IsUpper(r[i+1]) {
+			break
+		}
+		r[i] = unicode.ToLower(r[i])
+	}
+	return string(r)
+}

@@ -1,0 +1,417 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	"github.com/protogate/gateway/registry/store"
+	"github.com/protogate/gateway/routing"
+)
+
+// Registry holds the registrations backend teams make at run time, with their history, and turns every
+// accepted change into a published snapshot. It is the only writer of snapshots: registrations,
+// deletions, rollbacks, reflection refreshes and config reloads all go through it, one at a time.
+//
+// A change is validated by compiling the snapshot it would produce; only a snapshot that compiles is
+// committed to the store and then published. Anything that fails leaves the store and the serving
+// snapshot as they were.
+type Registry struct {
+	store   store.Store
+	pool    *routing.Pool
+	publish func(*Snapshot)
+	log     *slog.Logger
+	now     func() time.Time
+
+	reflectTimeout time.Duration
+
+	mu          sync.Mutex // guards everything below
+	base        Spec       // from the config: clusters, routes and static registrations
+	names       map[string]*history
+	snapVersion uint64
+	current     *Snapshot
+	refreshers  map[string]context.CancelFunc
+	closed      bool
+}
+
+// history is every version of one registration, and which one serves (0: none).
+type history struct {
+	versions []*Version // ascending by number
+	active   uint64
+}
+
+func (h *history) version(n uint64) *Version {
+	for _, v := range h.versions {
+		if v.Number == n {
+			return v
+		}
+	}
+	return nil
+}
+
+func (h *history) activeVersion() *Version {
+	if h == nil || h.active == 0 {
+		return nil
+	}
+	return h.version(h.active)
+}
+
+func (h *history) next() uint64 {
+	if len(h.versions) == 0 {
+		return 1
+	}
+	return h.versions[len(h.versions)-1].Number + 1
+}
+
+// Option configures a Registry.
+type Option func(*Registry)
+
+// WithLogger sets the logger for state changes (one line per change, never per request).
+func WithLogger(l *slog.Logger) Option { return func(r *Registry) { r.log = l } }
+
+// WithReflectionTimeout bounds fetching descriptors by server reflection (default 10s).
+func WithReflectionTimeout(d time.Duration) Option {
+	return func(r *Registry) { r.reflectTimeout = d }
+}
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(r *Registry) { r.now = now } }
+
+// New returns a registry persisting to st, taking upstream endpoints from pool, and handing every
+// snapshot it builds to publish. Call Open before anything else.
+func New(st store.Store, pool *routing.Pool, publish func(*Snapshot), opts ...Option) *Registry {
+	r := &Registry{
+		store:          st,
+		pool:           pool,
+		publish:        publish,
+		log:            slog.Default(),
+		now:            time.Now,
+		reflectTimeout: 10 * time.Second,
+		names:          make(map[string]*history),
+		refreshers:     make(map[string]context.CancelFunc),
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Open loads the stored registrations, compiles them with base (the config's clusters, routes and
+// static registrations) and publishes the first snapshot. It fails, changing nothing, when the store
+// cannot be read or what it holds does not compile.
+func (r *Registry) Open(ctx context.Context, base Spec) (*Snapshot, error) {
+	state, err := r.store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]*history)
+	for _, rec := range state.Records {
+		v, err := decodeVersion(rec)
+		if err != nil {
+			return nil, err
+		}
+		h := names[rec.Name]
+		if h == nil {
+			h = &history{}
+			names[rec.Name] = h
+		}
+		h.versions = append(h.versions, v)
+	}
+	for name, n := range state.Active {
+		h := names[name]
+		if h == nil || h.version(n) == nil {
+			return nil, fmt.Errorf("store: registration %q is active at version %d, which is not stored", name, n)
+		}
+		h.active = n
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.names = names
+	r.base = base
+	snap, err := r.compileLocked(nil)
+	if err != nil {
+		return nil, fmt.Errorf("the stored registrations do not compile with this config: %w", err)
+	}
+	r.publishLocked(snap)
+	for name, h := range names {
+		if v := h.activeVersion(); v != nil && v.Refresh > 0 {
+			r.startRefresherLocked(name)
+		}
+	}
+	return snap, nil
+}
+
+// SetBase replaces the config-derived part of the snapshot (a config reload). On error the serving
+// snapshot is unchanged.
+func (r *Registry) SetBase(base Spec) (*Snapshot, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.base
+	r.base = base
+	snap, err := r.compileLocked(nil)
+	if err != nil {
+		r.base = old
+		return nil, err
+	}
+	r.publishLocked(snap)
+	return snap, nil
+}
+
+// Current returns the snapshot most recently published.
+func (r *Registry) Current() *Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.current
+}
+
+// Close stops the reflection refreshers. It does not close the store.
+func (r *Registry) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	for name, cancel := range r.refreshers {
+		cancel()
+		delete(r.refreshers, name)
+	}
+}
+
+// override replaces (or, with a nil version, removes) one registration when compiling a candidate.
+type override struct {
+	name    string
+	version *Version
+}
+
+// compileLocked compiles base plus every active registration, with o applied.
+func (r *Registry) compileLocked(o *override) (*Snapshot, error) {
+	spec := Spec{Clusters: r.base.Clusters, Routes: r.base.Routes}
+	spec.Registrations = slices.Clone(r.base.Registrations)
+	for name, h := range r.names {
+		if o != nil && o.name == name {
+			continue
+		}
+		if v := h.activeVersion(); v != nil {
+			spec.Registrations = append(spec.Registrations, v.registration())
+		}
+	}
+	if o != nil && o.version != nil {
+		spec.Registrations = append(spec.Registrations, o.version.registration())
+	}
+	return Compile(spec, r.pool, r.snapVersion+1)
+}
+
+func (r *Registry) publishLocked(snap *Snapshot) {
+	r.snapVersion = snap.Version()
+	r.current = snap
+	r.publish(snap)
+}
+
+func (r *Registry) isStatic(name string) bool {
+	return slices.ContainsFunc(r.base.Registrations, func(reg *Registration) bool { return reg.Name == name })
+}
+
+// Register validates and activates a new version of a registration; see AdminService.Register.
+func (r *Registry) Register(ctx context.Context, req *adminv1.RegisterRequest) (*adminv1.RegisterResponse, error) {
+	if err := validateRegisterRequest(req); err != nil {
+		return nil, err
+	}
+	v, err := r.resolve(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return r.activate(ctx, v, req.GetAllowBreaking(), req.GetDryRun())
+}
+
+// activate makes v the active version of its registration unless it changes nothing.
+func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryRun bool) (*adminv1.RegisterResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, status.Error(codes.Unavailable, "the registry is shutting down")
+	}
+	if r.isStatic(v.Name) {
+		return nil, status.Errorf(codes.FailedPrecondition, "registration %q is defined in the config file; change it there", v.Name)
+	}
+	h := r.names[v.Name]
+	if h == nil {
+		h = &history{}
+	}
+	active := h.activeVersion()
+	if active != nil && active.Digest == v.Digest {
+		return &adminv1.RegisterResponse{Registration: active.proto(true), Changed: false}, nil
+	}
+	var breaks []string
+	if active != nil {
+		breaks = BreakingChanges(active.Files, v.Files, active.Exposed)
+		if len(breaks) > 0 && !allowBreaking {
+			return nil, breakingError(v.Name, active.Number, breaks)
+		}
+	}
+	v.Number = h.next()
+	v.Created = r.now()
+
+	snap, err := r.compileLocked(&override{name: v.Name, version: v})
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "registration %q: %v", v.Name, err)
+	}
+	resp := &adminv1.RegisterResponse{Changed: true, BreakingChanges: breaks}
+	if dryRun {
+		snap.Retire(r.pool)
+		resp.Registration = v.proto(false)
+		return resp, nil
+	}
+	rec, err := v.record()
+	if err != nil {
+		snap.Retire(r.pool)
+		return nil, status.Errorf(codes.Internal, "registration %q: %v", v.Name, err)
+	}
+	if err := r.store.Commit(ctx, v.Name, v.Number, rec); err != nil {
+		snap.Retire(r.pool)
+		return nil, status.Errorf(codes.Unavailable, "registration %q: saving: %v", v.Name, err)
+	}
+	h.versions = append(h.versions, v)
+	h.active = v.Number
+	r.names[v.Name] = h
+	r.publishLocked(snap)
+	r.log.Info("registration active", "name", v.Name, "version", v.Number, "digest", v.Digest[:12],
+		"services", strings.Join(v.Exposed, ","), "snapshot", snap.Version())
+	if v.Refresh > 0 {
+		r.startRefresherLocked(v.Name)
+	} else {
+		r.stopRefresherLocked(v.Name)
+	}
+	resp.Registration = v.proto(true)
+	return resp, nil
+}
+
+// Delete stops serving a registration; its history is kept.
+func (r *Registry) Delete(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.isStatic(name) {
+		return status.Errorf(codes.FailedPrecondition, "registration %q is defined in the config file; remove it there", name)
+	}
+	h := r.names[name]
+	if h.activeVersion() == nil {
+		return notFound(name)
+	}
+	snap, err := r.compileLocked(&override{name: name})
+	if err != nil {
+		return status.Errorf(codes.FailedPrecondition, "deleting %q: %v", name, err)
+	}
+	if err := r.store.Commit(ctx, name, 0); err != nil {
+		snap.Retire(r.pool)
+		return status.Errorf(codes.Unavailable, "deleting %q: saving: %v", name, err)
+	}
+	h.active = 0
+	r.stopRefresherLocked(name)
+	r.publishLocked(snap)
+	r.log.Info("registration deleted", "name", name, "snapshot", snap.Version())
+	return nil
+}
+
+// Rollback re-activates version n of a registration, or the version before the active one when n is 0.
+func (r *Registry) Rollback(ctx context.Context, name string, n uint64) (*Version, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.isStatic(name) {
+		return nil, status.Errorf(codes.FailedPrecondition, "registration %q is defined in the config file", name)
+	}
+	h := r.names[name]
+	if h == nil || len(h.versions) == 0 {
+		return nil, notFound(name)
+	}
+	if n == 0 {
+		if h.active == 0 {
+			return nil, status.Errorf(codes.FailedPrecondition, "registration %q is deleted: name the version to re-activate", name)
+		}
+		for _, v := range h.versions {
+			if v.Number < h.active {
+				n = v.Number
+			}
+		}
+		if n == 0 {
+			return nil, status.Errorf(codes.FailedPrecondition, "registration %q has no version before %d", name, h.active)
+		}
+	}
+	target := h.version(n)
+	if target == nil {
+		return nil, status.Errorf(codes.NotFound, "registration %q has no version %d", name, n)
+	}
+	if n == h.active {
+		return target, nil
+	}
+	snap, err := r.compileLocked(&override{name: name, version: target})
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "rolling %q back to version %d: %v", name, n, err)
+	}
+	if err := r.store.Commit(ctx, name, n); err != nil {
+		snap.Retire(r.pool)
+		return nil, status.Errorf(codes.Unavailable, "rolling %q back: saving: %v", name, err)
+	}
+	h.active = n
+	r.publishLocked(snap)
+	r.log.Info("registration rolled back", "name", name, "version", n, "snapshot", snap.Version())
+	if target.Refresh > 0 {
+		r.startRefresherLocked(name)
+	} else {
+		r.stopRefresherLocked(name)
+	}
+	return target, nil
+}
+
+// Get returns the active version of a registration.
+func (r *Registry) Get(name string) (*Version, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.names[name].activeVersion()
+	if v == nil {
+		return nil, notFound(name)
+	}
+	return v, nil
+}
+
+// List returns the active version of every registration, by name.
+func (r *Registry) List() []*Version {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*Version
+	for _, h := range r.names {
+		if v := h.activeVersion(); v != nil {
+			out = append(out, v)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Version) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Versions returns every version of a registration, newest first, and the active version number.
+func (r *Registry) Versions(name string) ([]*Version, uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := r.names[name]
+	if h == nil || len(h.versions) == 0 {
+		return nil, 0, notFound(name)
+	}
+	out := slices.Clone(h.versions)
+	slices.Reverse(out)
+	return out, h.active, nil
+}
+
+func notFound(name string) error {
+	return status.Errorf(codes.NotFound, "no registration named %q", name)
+}
+
+func breakingError(name string, active uint64, breaks []string) error {
+	return status.Errorf(codes.FailedPrecondition,
+		"registration %q: %d breaking change(s) against active version %d (pass --allow-breaking to accept): %s",
+		name, len(breaks), active, strings.Join(breaks, "; "))
+}

@@ -1,0 +1,171 @@
+package registry
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	// The google.api and google.rpc files a registration may import without bringing them. The
+	// well-known google/protobuf files are linked by the protobuf module itself.
+	_ "google.golang.org/genproto/googleapis/api/annotations"
+	_ "google.golang.org/genproto/googleapis/api/httpbody"
+	_ "google.golang.org/genproto/googleapis/rpc/code"
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
+	_ "google.golang.org/genproto/googleapis/rpc/status"
+)
+
+// A registration's descriptors come from one of three sources: a serialized FileDescriptorSet
+// (FilesFromDescriptorSet), .proto sources compiled by the gateway (FilesFromProtos) or the server
+// reflection of a running backend (FilesFromReflection). All three end in the same place:
+// a FileDescriptorSet decoded with the gateway's linked extension types and linked by filesFromSet
+// into a private registry. So descriptors look the same whatever their source: options carry the
+// google.api extensions as typed values, and the google/protobuf, google/api and google/rpc files
+// the gateway links are always its own copies.
+//
+// The gateway owns those files because registrations share them: the snapshot merges every
+// registration's files, and two copies of google/protobuf/descriptor.proto from two protoc versions,
+// or a trimmed google/api/http.proto, would otherwise collide. Copies a registration brings are
+// ignored; the linked copies are wire-compatible with them, and a file that needs a symbol the
+// linked copy lacks fails to link with an error naming it.
+
+// linkedPrefixes are the import paths that resolve from the descriptors linked into the gateway.
+var linkedPrefixes = [...]string{"google/protobuf/", "google/api/", "google/rpc/"}
+
+// linkedFile returns the gateway's linked copy of a google/protobuf, google/api or google/rpc file.
+func linkedFile(path string) (protoreflect.FileDescriptor, bool) {
+	linked := false
+	for _, p := range linkedPrefixes {
+		linked = linked || strings.HasPrefix(path, p)
+	}
+	if !linked {
+		return nil, false
+	}
+	fd, err := protoregistry.GlobalFiles.FindFileByPath(path)
+	return fd, err == nil
+}
+
+// decodeSet decodes a serialized FileDescriptorSet. Options of extensions linked into the gateway
+// (google.api.http, google.api.field_behavior, ...) decode as typed values, not unknown fields.
+func decodeSet(data []byte) (*descriptorpb.FileDescriptorSet, error) {
+	set := new(descriptorpb.FileDescriptorSet)
+	if err := (proto.UnmarshalOptions{Resolver: protoregistry.GlobalTypes}).Unmarshal(data, set); err != nil {
+		return nil, err
+	}
+	if len(set.ProtoReflect().GetUnknown()) > 0 {
+		return nil, fmt.Errorf("unexpected fields besides file")
+	}
+	return set, nil
+}
+
+// filesFromSet links the files of set into a new registry; origin starts every error message
+// ("descriptor set"). Files may come in any order. The google/protobuf, google/api and google/rpc
+// files the gateway links are its own copies, whether the set brings them or not; any other import
+// the set lacks is an error.
+func filesFromSet(set *descriptorpb.FileDescriptorSet, origin string) (*protoregistry.Files, error) {
+	if len(set.GetFile()) == 0 {
+		return nil, fmt.Errorf("%s: holds no files", origin)
+	}
+	byPath := make(map[string]*descriptorpb.FileDescriptorProto, len(set.GetFile()))
+	for _, fdp := range set.GetFile() {
+		name := fdp.GetName()
+		if name == "" {
+			return nil, fmt.Errorf("%s: holds a file without a name", origin)
+		}
+		if prev, dup := byPath[name]; dup {
+			if !proto.Equal(prev, fdp) {
+				return nil, fmt.Errorf("%s: holds two different files named %q", origin, name)
+			}
+			continue
+		}
+		byPath[name] = fdp
+	}
+	paths := make([]string, 0, len(byPath))
+	for p := range byPath {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+
+	// Check every import first, so the error names the first missing one in path order.
+	for _, p := range paths {
+		for _, dep := range byPath[p].GetDependency() {
+			if _, ok := byPath[dep]; ok {
+				continue
+			}
+			if _, ok := linkedFile(dep); !ok {
+				return nil, fmt.Errorf("%s: file %q imports %q, which is not in the set", origin, p, dep)
+			}
+		}
+	}
+
+	l := linking{origin: origin, files: new(protoregistry.Files), set: byPath, state: make(map[string]linkState, len(byPath))}
+	for _, p := range paths {
+		if err := l.visit(p, nil); err != nil {
+			return nil, err
+		}
+	}
+	return l.files, nil
+}
+
+type linkState uint8
+
+const (
+	visiting linkState = iota + 1
+	linked
+)
+
+// linking registers files depth first, each after its imports.
+type linking struct {
+	origin string
+	files  *protoregistry.Files
+	set    map[string]*descriptorpb.FileDescriptorProto
+	state  map[string]linkState
+}
+
+func (l *linking) visit(path string, chain []string) error {
+	switch l.state[path] {
+	case linked:
+		return nil
+	case visiting:
+		cycle := append(chain[slices.Index(chain, path):], path)
+		return fmt.Errorf("%s: import cycle: %s", l.origin, strings.Join(cycle, " -> "))
+	}
+	l.state[path] = visiting
+	chain = append(chain, path)
+
+	fdp, inSet := l.set[path]
+	lfd, isLinked := linkedFile(path)
+	if !inSet && !isLinked {
+		return fmt.Errorf("%s: file %q imports %q, which is not in the set", l.origin, chain[len(chain)-2], path)
+	}
+	var fd protoreflect.FileDescriptor
+	if !isLinked {
+		for _, dep := range fdp.GetDependency() {
+			if err := l.visit(dep, chain); err != nil {
+				return err
+			}
+		}
+		var err error
+		if fd, err = protodesc.NewFile(fdp, l.files); err != nil {
+			return fmt.Errorf("%s: file %q: %w", l.origin, path, err)
+		}
+	} else {
+		imports := lfd.Imports()
+		for i := range imports.Len() {
+			if err := l.visit(imports.Get(i).Path(), chain); err != nil {
+				return err
+			}
+		}
+		fd = lfd
+	}
+	if err := l.files.RegisterFile(fd); err != nil {
+		return fmt.Errorf("%s: file %q: %w", l.origin, path, err)
+	}
+	l.state[path] = linked
+	return nil
+}

@@ -1,0 +1,238 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	registryv1 "github.com/protogate/gateway/gen/gateway/registry/v1"
+	"github.com/protogate/gateway/registry/store"
+)
+
+// Version is one accepted version of a registration.
+type Version struct {
+	Name      string
+	Number    uint64
+	Digest    string
+	Created   time.Time
+	Source    adminv1.SourceKind
+	Endpoints []string
+	Services  []string // as requested; empty means every service outside google.*
+	Exposed   []string // the services actually exposed, sorted
+	Files     *protoregistry.Files
+
+	ReflectionEndpoint string        // reflection sources: where to ask again
+	Refresh            time.Duration // reflection sources: how often (0: never)
+
+	descriptorSet []byte // Files, serialized deterministically
+}
+
+func (v *Version) registration() *Registration {
+	return &Registration{Name: v.Name, Endpoints: v.Endpoints, Files: v.Files, Services: v.Exposed}
+}
+
+// Proto describes the version as the admin API shows it.
+func (v *Version) Proto(active bool) *adminv1.Registration { return v.proto(active) }
+
+func (v *Version) proto(active bool) *adminv1.Registration {
+	out := &adminv1.Registration{
+		Name:      v.Name,
+		Version:   v.Number,
+		Digest:    v.Digest,
+		Endpoints: v.Endpoints,
+		Services:  v.Exposed,
+		Source:    v.Source,
+		CreatedAt: timestamppb.New(v.Created),
+		Active:    active,
+	}
+	for _, name := range v.Exposed {
+		if d, err := v.Files.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
+			if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+				out.MethodCount += int32(sd.Methods().Len())
+			}
+		}
+	}
+	v.Files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		out.Files = append(out.Files, fd.Path())
+		return true
+	})
+	slices.Sort(out.Files)
+	if v.Refresh > 0 {
+		out.RefreshInterval = durationpb.New(v.Refresh)
+	}
+	return out
+}
+
+// record serializes the version for the store.
+func (v *Version) record() (store.Record, error) {
+	sv := &registryv1.StoredVersion{
+		Name:               v.Name,
+		Endpoints:          v.Endpoints,
+		Services:           v.Services,
+		Source:             v.Source,
+		DescriptorSet:      v.descriptorSet,
+		ReflectionEndpoint: v.ReflectionEndpoint,
+	}
+	if v.Refresh > 0 {
+		sv.RefreshInterval = durationpb.New(v.Refresh)
+	}
+	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(sv)
+	if err != nil {
+		return store.Record{}, err
+	}
+	return store.Record{Name: v.Name, Version: v.Number, Digest: v.Digest, CreatedAt: v.Created, Payload: payload}, nil
+}
+
+// decodeVersion rebuilds a version from the store.
+func decodeVersion(rec store.Record) (*Version, error) {
+	var sv registryv1.StoredVersion
+	if err := proto.Unmarshal(rec.Payload, &sv); err != nil {
+		return nil, fmt.Errorf("store: registration %q version %d: %w", rec.Name, rec.Version, err)
+	}
+	files, err := FilesFromDescriptorSet(sv.GetDescriptorSet())
+	if err != nil {
+		return nil, fmt.Errorf("store: registration %q version %d: %w", rec.Name, rec.Version, err)
+	}
+	v := &Version{
+		Name:               rec.Name,
+		Number:             rec.Version,
+		Digest:             rec.Digest,
+		Created:            rec.CreatedAt,
+		Source:             sv.GetSource(),
+		Endpoints:          sv.GetEndpoints(),
+		Services:           sv.GetServices(),
+		Files:              files,
+		ReflectionEndpoint: sv.GetReflectionEndpoint(),
+		Refresh:            sv.GetRefreshInterval().AsDuration(),
+		descriptorSet:      sv.GetDescriptorSet(),
+	}
+	reg := &Registration{Name: v.Name, Files: files, Services: v.Services}
+	sds, err := exposedServices(reg)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	for _, sd := range sds {
+		v.Exposed = append(v.Exposed, string(sd.FullName()))
+	}
+	return v, nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+// validateRegisterRequest checks what can be checked without fetching anything.
+func validateRegisterRequest(req *adminv1.RegisterRequest) error {
+	name := req.GetName()
+	switch {
+	case name == "":
+		return status.Error(codes.InvalidArgument, "name is empty: name the registration (lower-case letters, digits, '.', '_', '-')")
+	case !nameRE.MatchString(name):
+		return status.Errorf(codes.InvalidArgument, "name %q is invalid: use up to 63 lower-case letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+	}
+	if len(req.GetEndpoints()) == 0 {
+		return status.Errorf(codes.InvalidArgument, "registration %q has no endpoints: give at least one host:port", name)
+	}
+	for _, ep := range req.GetEndpoints() {
+		if err := ValidateEndpoint(ep); err != nil {
+			return status.Errorf(codes.InvalidArgument, "registration %q: %v", name, err)
+		}
+	}
+	if req.GetSource() == nil {
+		return status.Errorf(codes.InvalidArgument, "registration %q has no descriptors: give a descriptor set, .proto sources or reflection", name)
+	}
+	if ep := req.GetReflection().GetEndpoint(); ep != "" {
+		if err := ValidateEndpoint(ep); err != nil {
+			return status.Errorf(codes.InvalidArgument, "registration %q: reflection %v", name, err)
+		}
+	}
+	if d := req.GetReflection().GetRefreshInterval(); d != nil && d.AsDuration() < time.Second {
+		return status.Errorf(codes.InvalidArgument, "registration %q: refresh interval %v is below the 1s minimum", name, d.AsDuration())
+	}
+	return nil
+}
+
+// ValidateEndpoint checks that ep is "host:port" with a port from 1 to 65535.
+func ValidateEndpoint(ep string) error {
+	host, port, err := net.SplitHostPort(ep)
+	if err != nil {
+		return fmt.Errorf("endpoint %q is not host:port: %v", ep, err)
+	}
+	if host == "" {
+		return fmt.Errorf("endpoint %q has no host", ep)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("endpoint %q: port %q is not a number from 1 to 65535", ep, port)
+	}
+	return nil
+}
+
+// resolve fetches or compiles the request's descriptors into a version (not yet numbered).
+func (r *Registry) resolve(ctx context.Context, req *adminv1.RegisterRequest) (*Version, error) {
+	v := &Version{Name: req.GetName(), Endpoints: slices.Clone(req.GetEndpoints()), Services: slices.Clone(req.GetServices())}
+	var err error
+	switch src := req.GetSource().(type) {
+	case *adminv1.RegisterRequest_DescriptorSet:
+		v.Source = adminv1.SourceKind_SOURCE_KIND_DESCRIPTOR_SET
+		v.Files, err = FilesFromDescriptorSet(src.DescriptorSet)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "registration %q: %v", v.Name, err)
+		}
+	case *adminv1.RegisterRequest_Protos:
+		v.Source = adminv1.SourceKind_SOURCE_KIND_PROTO_SOURCES
+		if len(src.Protos.GetFiles()) == 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "registration %q: no .proto files given", v.Name)
+		}
+		v.Files, err = FilesFromProtos(ctx, src.Protos.GetFiles(), src.Protos.GetEntryPoints())
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "registration %q: %v", v.Name, err)
+		}
+	case *adminv1.RegisterRequest_Reflection:
+		v.Source = adminv1.SourceKind_SOURCE_KIND_REFLECTION
+		v.ReflectionEndpoint = src.Reflection.GetEndpoint()
+		if v.ReflectionEndpoint == "" {
+			v.ReflectionEndpoint = v.Endpoints[0]
+		}
+		v.Refresh = src.Reflection.GetRefreshInterval().AsDuration()
+		rctx, cancel := context.WithTimeout(ctx, r.reflectTimeout)
+		defer cancel()
+		v.Files, _, err = FilesFromReflection(rctx, v.ReflectionEndpoint, v.Services)
+		if err != nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "registration %q: %v", v.Name, err)
+		}
+	}
+	if err := v.finish(); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	return v, nil
+}
+
+// finish computes what a version derives from its descriptors: exposed services, serialized set, digest.
+func (v *Version) finish() error {
+	sds, err := exposedServices(&Registration{Name: v.Name, Files: v.Files, Services: v.Services})
+	if err != nil {
+		return err
+	}
+	v.Exposed = v.Exposed[:0]
+	for _, sd := range sds {
+		v.Exposed = append(v.Exposed, string(sd.FullName()))
+	}
+	slices.Sort(v.Exposed)
+	if v.descriptorSet, err = DescriptorSetOf(v.Files); err != nil {
+		return fmt.Errorf("registration %q: %w", v.Name, err)
+	}
+	v.Digest = Digest(v.Files, v.Endpoints, v.Exposed)
+	return nil
+}

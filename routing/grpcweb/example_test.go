@@ -1,0 +1,40 @@
+package grpcweb_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/routing/grpcweb"
+)
+
+// The gateway's gRPC front is one grpc.StreamHandler; the same handler
+// serves browsers through a grpcweb.Handler, chosen by content type.
+func ExampleNewHandler() {
+	proxy := func(_ any, stream grpc.ServerStream) error {
+		method, _ := grpc.MethodFromServerStream(stream)
+		return status.Errorf(codes.Unimplemented, "no route for %s", method)
+	}
+	web := grpcweb.NewHandler(proxy)
+	listener := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if grpcweb.IsGRPCWebRequest(r) {
+			web.ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	})
+
+	// An empty GetUser request, as a browser's gRPC-Web client sends it.
+	req := httptest.NewRequest(http.MethodPost, "/shop.users.v1.UserService/GetUser", bytes.NewReader([]byte{0, 0, 0, 0, 0}))
+	req.Header.Set("Content-Type", "application/grpc-web+proto")
+	rec := httptest.NewRecorder()
+	listener.ServeHTTP(rec, req)
+
+	fmt.Println(rec.Code, rec.Header().Get("Grpc-Status"), rec.Header().Get("Grpc-Message"))
+	// Output: 200 12 no route for /shop.users.v1.UserService/GetUser
+}
