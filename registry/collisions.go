@@ -53,7 +53,13 @@ func checkFronts(exposed []exposure) error {
 	}
 	slices.Sort(problems)
 	problems = slices.Compact(problems)
-	return errors.New(strings.Join(problems, "; "))
+	err := errors.New(strings.Join(problems, "; "))
+	for _, p := range problems {
+		if strings.Contains(p, "collides with") || strings.Contains(p, "already taken") {
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+	}
+	return err
 }
 
 // checkHTTPRules compiles the method's google.api.http bindings and claims their routes.

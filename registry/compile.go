@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -58,6 +59,10 @@ type WeightedCluster struct {
 	Weight uint32
 }
 
+// ErrConflict is wrapped by Compile when two registrations claim the same service, REST route or
+// GraphQL name.
+var ErrConflict = errors.New("conflict")
+
 // Compile builds a snapshot from spec, taking endpoints from pool. It validates everything first: on
 // error nothing is acquired and the caller keeps serving its current snapshot. A snapshot that is
 // published must later be retired with Retire, which returns its endpoints to the pool.
@@ -110,7 +115,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		for _, sd := range services {
 			name := string(sd.FullName())
 			if other, taken := owner[name]; taken {
-				return nil, fmt.Errorf("service %s is provided by both registration %q and %q", name, other, r.Name)
+				return nil, fmt.Errorf("%w: service %s is provided by both registration %q and %q", ErrConflict, name, other, r.Name)
 			}
 			owner[name] = r.Name
 			clusterOf[name] = cluster
@@ -239,9 +244,13 @@ func sameFile(a, b protoreflect.FileDescriptor) bool {
 	if a == b {
 		return true
 	}
+	// Comments do not change what a file defines: one registration may bring a file compiled from
+	// source and another the same file from reflection, without source info.
+	pa, pb := protodesc.ToFileDescriptorProto(a), protodesc.ToFileDescriptorProto(b)
+	pa.SourceCodeInfo, pb.SourceCodeInfo = nil, nil
 	opts := proto.MarshalOptions{Deterministic: true}
-	ab, err1 := opts.Marshal(protodesc.ToFileDescriptorProto(a))
-	bb, err2 := opts.Marshal(protodesc.ToFileDescriptorProto(b))
+	ab, err1 := opts.Marshal(pa)
+	bb, err2 := opts.Marshal(pb)
 	return err1 == nil && err2 == nil && string(ab) == string(bb)
 }
 

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -260,7 +261,11 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 
 	snap, err := r.compileLocked(&override{name: v.Name, version: v})
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "registration %q: %v", v.Name, err)
+		code := codes.InvalidArgument
+		if errors.Is(err, ErrConflict) {
+			code = codes.AlreadyExists
+		}
+		return nil, status.Errorf(code, "registration %q: %v", v.Name, err)
 	}
 	resp := &adminv1.RegisterResponse{Changed: true, BreakingChanges: breaks}
 	if dryRun {

@@ -57,7 +57,7 @@ func (f *adminFlags) client(cmd *cobra.Command) (adminv1.AdminServiceClient, con
 // rpcError turns an admin API failure into the one-line reason the CLI prints.
 func rpcError(err error) error {
 	if st, ok := status.FromError(err); ok {
-		return fmt.Errorf("%s: %s", strings.ToLower(strings.ReplaceAll(st.Code().String(), "_", " ")), st.Message())
+		return errors.New(st.Message())
 	}
 	return err
 }

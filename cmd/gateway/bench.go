@@ -57,6 +57,9 @@ rounds. It prints medians over rounds, the CPU each process spent per request, a
 			defer stop()
 			rep, err := bench.Run(ctx, o)
 			if err != nil {
+				if ctx.Err() != nil {
+					return errors.New("bench: interrupted")
+				}
 				return err
 			}
 			if err := rep.WriteText(cmd.OutOrStdout()); err != nil {

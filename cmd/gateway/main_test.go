@@ -24,6 +24,10 @@ import (
 // The test binary doubles as the gateway binary: run with GATEWAY_TEST_MAIN=1 it is `gateway`, so the
 // tests exercise the real command line, signals and exit codes without a separate build.
 func TestMain(m *testing.M) {
+	if service := os.Getenv("GATEWAY_TEST_BACKEND"); service != "" {
+		runBackend(service)
+		os.Exit(0)
+	}
 	if os.Getenv("GATEWAY_TEST_MAIN") == "1" {
 		main()
 		os.Exit(0)

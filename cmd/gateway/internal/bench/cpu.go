@@ -69,7 +69,7 @@ func (r *CPUReader) Process(pid int) (time.Duration, error) {
 	return r.duration(st.ticks), nil
 }
 
-// Tree returns the CPU time of pid plus that of its live children: nginx's master and its workers.
+// Tree returns the CPU time of pid plus that of its live children (an nginx master and its workers).
 func (r *CPUReader) Tree(pid int) (time.Duration, error) {
 	root, err := r.stat(strconv.Itoa(pid))
 	if err != nil {

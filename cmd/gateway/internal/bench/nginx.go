@@ -13,10 +13,12 @@ import (
 )
 
 // nginxConf is a minimal gRPC passthrough: cleartext HTTP/2 in, grpc_pass with kept-alive upstream
-// connections out; one worker, as in the peers harness (/work/shared/peers/nginx).
+// connections out. Like the peers harness (/work/shared/peers/nginx) it serves with one worker, but as
+// a single process (no master): a parent that dies kills it through Pdeathsig, where a master's
+// worker would outlive both.
 var nginxConf = template.Must(template.New("nginx.conf").Parse(`# written by gateway bench
 daemon off;
-master_process on;
+master_process off;
 worker_processes 1;
 pid {{.Dir}}/nginx.pid;
 error_log {{.Dir}}/error.log warn;
@@ -72,8 +74,7 @@ func FindNginx() string {
 const nginxAttempts = 3
 
 // startNginx runs nginx in front of backend with its config, pid and logs in a fresh directory under
-// dir (which nginx's workers, running as "nobody" under root, must be able to enter), and returns it
-// once a probe call through it succeeds, with the address it listens on.
+// dir, and returns it once a probe call through it succeeds, with the address it listens on.
 func startNginx(ctx context.Context, bin, dir, backend string, probe func(ctx context.Context, addr string) error) (*child, string, error) {
 	var lastErr error
 	for attempt := range nginxAttempts {

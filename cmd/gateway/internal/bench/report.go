@@ -13,7 +13,7 @@ import (
 
 // Figures are what one phase measured on one target: in one round, or the medians over the rounds
 // (Round 0). Rates are per second of Unit ("req" or "MiB"); CPU figures are microseconds of CPU
-// (user + system) per Unit, of the process in the middle (gateway or nginx master + workers), of the
+// (user + system) per Unit, of the process in the middle (gateway or nginx), of the
 // backend, and of the load generator.
 type Figures struct {
 	Phase      string  `json:"phase"`
@@ -225,7 +225,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "gateway bench: %d rounds x %s per target (warm-up %s before each), targets interleaved; medians over rounds\n",
 		c.Rounds, c.Duration, c.Warmup)
-	fmt.Fprintf(&b, "CPU: utime+stime from /proc/PID/stat (CLK_TCK %d), microseconds per request or per MiB; middle = gateway, or nginx master+worker\n", c.ClockTicks)
+	fmt.Fprintf(&b, "CPU: utime+stime from /proc/PID/stat (CLK_TCK %d), microseconds per request or per MiB; middle = the gateway or nginx process\n", c.ClockTicks)
 	if c.Nginx != "measured" {
 		fmt.Fprintf(&b, "nginx: %s\n", c.Nginx)
 	}

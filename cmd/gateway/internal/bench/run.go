@@ -190,10 +190,6 @@ func (r *runner) start(ctx context.Context, dir string) error {
 		if bin == "" {
 			bin = FindNginx()
 		}
-		// nginx's workers run as "nobody" under root and must reach their directory.
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return err
-		}
 		c, addr, err := startNginx(ctx, bin, dir, backendAddr, probeUsers)
 		if err != nil {
 			return err

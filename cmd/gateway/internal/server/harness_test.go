@@ -32,6 +32,7 @@ type gateway struct {
 }
 
 type harnessOptions struct {
+	empty  bool // serve nothing at first: no demo registrations
 	shop   shop.Options
 	config func(*config.Config)
 	spec   func(*registry.Spec, *shop.Shop)
@@ -51,9 +52,11 @@ func startGateway(t testing.TB, o harnessOptions) *gateway {
 	if o.config != nil {
 		o.config(cfg)
 	}
-	spec, err := demo.Spec(backends)
-	if err != nil {
-		t.Fatal(err)
+	var spec registry.Spec
+	if !o.empty {
+		if spec, err = demo.Spec(backends); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if o.spec != nil {
 		o.spec(&spec, backends)

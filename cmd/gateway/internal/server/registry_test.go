@@ -1,0 +1,132 @@
+package server_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/examples/shop"
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/registry"
+)
+
+func usersDescriptorSet(t testing.TB) []byte {
+	t.Helper()
+	files, err := registry.FilesOf(usersv1.File_shop_users_v1_users_proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := registry.DescriptorSetOf(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func registerUsers(ctx context.Context, reg *registry.Registry, set []byte, endpoints ...string) (*adminv1.RegisterResponse, error) {
+	return reg.Register(ctx, &adminv1.RegisterRequest{
+		Name:          "users",
+		Endpoints:     endpoints,
+		Source:        &adminv1.RegisterRequest_DescriptorSet{DescriptorSet: set},
+		AllowBreaking: true,
+	})
+}
+
+// TestRegistrationLifecycleOverGRPC registers a service at run time, calls it, and deletes it.
+func TestRegistrationLifecycleOverGRPC(t *testing.T) {
+	g := startGateway(t, harnessOptions{empty: true})
+	client := usersv1.NewUserServiceClient(g.conn)
+	ctx := testContext(t)
+	if _, err := client.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"}); status.Code(err) != codes.Unimplemented {
+		t.Fatalf("before registration: %v, want Unimplemented", err)
+	}
+	if _, err := registerUsers(ctx, g.srv.Registry(), usersDescriptorSet(t), g.shop.Addr("users")); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := client.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"}); err != nil || u.GetName() != "Ada Lovelace" {
+		t.Fatalf("after registration: %v, %v", u, err)
+	}
+	if err := g.srv.Registry().Delete(ctx, "users"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := client.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+	if st := status.Convert(err); st.Code() != codes.Unimplemented {
+		t.Fatalf("after deletion: %v, want Unimplemented", err)
+	}
+}
+
+// TestHotReloadUnderLoad drives calls continuously while the registration is updated, rolled back and
+// moved between backends, and requires every call to succeed.
+func TestHotReloadUnderLoad(t *testing.T) {
+	g := startGateway(t, harnessOptions{empty: true})
+	other, err := shop.Start(shop.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	a, b := g.shop.Addr("users"), other.Addr("users")
+	set := usersDescriptorSet(t)
+	reg := g.srv.Registry()
+	ctx := testContext(t)
+	if _, err := registerUsers(ctx, reg, set, a); err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		calls, failures atomic.Int64
+		firstErr        atomic.Value
+		stop            = make(chan struct{})
+		wg              sync.WaitGroup
+	)
+	client := usersv1.NewUserServiceClient(g.conn)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := client.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"}); err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+				calls.Add(1)
+			}
+		}()
+	}
+
+	steps := []func() error{
+		func() error { _, err := registerUsers(ctx, reg, set, a, b); return err },
+		func() error { _, err := reg.Rollback(ctx, "users", 0); return err },
+		func() error { _, err := registerUsers(ctx, reg, set, b); return err },
+		func() error { _, err := registerUsers(ctx, reg, set, a); return err },
+	}
+	for i := range 40 {
+		if err := steps[i%len(steps)](); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		// Let some calls run on each snapshot: wait for progress, not for time.
+		for start := calls.Load(); calls.Load() < start+20 && failures.Load() == 0; {
+			runtime.Gosched()
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Fatalf("%d of %d calls failed during reloads; first: %v", failures.Load(), calls.Load(), firstErr.Load())
+	}
+	versions, _, err := reg.Versions("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d calls, 0 failed, across %d registration versions and %d snapshots", calls.Load(), len(versions), reg.Current().Version())
+}
