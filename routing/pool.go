@@ -26,8 +26,18 @@ func DefaultDial(addr string) (*grpc.ClientConn, error) {
 			grpc.MaxCallRecvMsgSize(MaxMsgSize),
 			grpc.MaxCallSendMsgSize(MaxMsgSize),
 		),
+		// The gateway decides about retries itself; grpc's retry layer would wrap every call and
+		// keep a copy of each sent message for replay.
+		grpc.WithDisableRetry(),
+		// Upstream connections are few and carry many calls: larger buffers mean fewer system calls
+		// per message.
+		grpc.WithReadBufferSize(upstreamBufferSize),
+		grpc.WithWriteBufferSize(upstreamBufferSize),
 	)
 }
+
+// upstreamBufferSize is the read and write buffer of each upstream connection.
+const upstreamBufferSize = 256 << 10
 
 // ErrPoolClosed is returned by Acquire after Close.
 var ErrPoolClosed = errors.New("routing: endpoint pool is closed")

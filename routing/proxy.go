@@ -162,7 +162,8 @@ func (c *call) unary(ctx context.Context) error {
 		return upstreamErr(err)
 	}
 	if len(header) > 0 {
-		if err := c.ss.SendHeader(header); err != nil {
+		// SetHeader, not SendHeader: header, message and trailer then leave in one write.
+		if err := c.ss.SetHeader(header); err != nil {
 			return err
 		}
 	}

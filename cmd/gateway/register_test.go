@@ -44,6 +44,7 @@ func runBackend(service string) {
 type process struct {
 	cmd   *exec.Cmd
 	lines *bufio.Scanner
+	feed  chan string // every log line, for awaitLines
 }
 
 func startProcess(t *testing.T, env string, args ...string) *process {
@@ -90,6 +91,35 @@ func (p *process) await(t *testing.T, re *regexp.Regexp) []string {
 		t.Fatalf("no log line matching %v within 30s", re)
 	}
 	return nil
+}
+
+// awaitLines is await for a process whose log is read repeatedly: it consumes lines up to the first
+// one matching re.
+func (p *process) awaitLines(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	if p.feed == nil {
+		p.feed = make(chan string, 1024)
+		go func() {
+			for p.lines.Scan() {
+				p.feed <- p.lines.Text()
+			}
+			close(p.feed)
+		}()
+	}
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-p.feed:
+			if !ok {
+				t.Fatalf("the process exited without logging %v", re)
+			}
+			if m := re.FindStringSubmatch(line); m != nil {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no log line matching %v within 30s", re)
+		}
+	}
 }
 
 // readerOf drains what is left of a scanner's input.
@@ -286,4 +316,45 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// TestConfigReload changes the config file under a running gateway: a valid change applies, an invalid
+// one is reported and ignored, and SIGHUP reloads too.
+func TestConfigReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	backend := startProcess(t, "GATEWAY_TEST_BACKEND=users")
+	users := backend.await(t, backendLine)[1]
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	good := "clusters:\n  - name: users\n    endpoints: [\"" + users + "\"]\nroutes:\n  - match: {service: shop.users.v1.UserService}\n    cluster: users\n"
+	writeFile(t, path, good)
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	data := gw.awaitLines(t, listeningLine)[1]
+	if err := getUser(t, data); err != nil {
+		t.Fatalf("with the first config: %v", err)
+	}
+
+	writeFile(t, path, good+"  - match: {service: shop.users.v1.UserService}\n    cluster: nowhere\n")
+	gw.awaitLines(t, regexp.MustCompile(`config reload refused.*unknown cluster`))
+	if err := getUser(t, data); err != nil {
+		t.Fatalf("after an invalid config: %v", err)
+	}
+
+	dead := closedPort(t)
+	writeFile(t, path, strings.Replace(good, users, dead, 1))
+	gw.awaitLines(t, regexp.MustCompile(`config reloaded`))
+	if err := getUser(t, data); status.Code(err) != codes.Unavailable {
+		t.Fatalf("after routing to a closed port: %v, want Unavailable", err)
+	}
+
+	writeFile(t, path, good)
+	if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	gw.awaitLines(t, regexp.MustCompile(`config reloaded`))
+	if err := getUser(t, data); err != nil {
+		t.Fatalf("after restoring the config: %v", err)
+	}
 }
