@@ -8,6 +8,8 @@ import (
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/protogate/gateway/transcoder"
 )
 
 // BreakingChanges lists what an update from oldFiles to newFiles breaks for existing clients of
@@ -134,11 +136,11 @@ func streamingKind(m protoreflect.MethodDescriptor) string {
 
 // bindings reports HTTP bindings of om that nm no longer has, and changed request or response bodies.
 func (d *differ) bindings(om, nm protoreflect.MethodDescriptor) {
-	oldRules, _ := HTTPRules(om)
+	oldRules, _ := transcoder.HTTPRules(om)
 	if len(oldRules) == 0 {
 		return
 	}
-	newRules, _ := HTTPRules(nm)
+	newRules, _ := transcoder.HTTPRules(nm)
 	for _, or := range oldRules {
 		route := httpRoute(or)
 		i := slices.IndexFunc(newRules, func(nr *annotations.HttpRule) bool { return httpRoute(nr) == route })

@@ -64,7 +64,7 @@ func checkFronts(exposed []exposure) error {
 
 // checkHTTPRules compiles the method's google.api.http bindings and claims their routes.
 func checkHTTPRules(m protoreflect.MethodDescriptor, where string, routes map[string]string) []string {
-	rules, err := HTTPRules(m)
+	rules, err := transcoder.HTTPRules(m)
 	if err != nil {
 		return []string{fmt.Sprintf("%s: google.api.http: %v", where, err)}
 	}

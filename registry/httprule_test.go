@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // usersFrom returns the shop's users.proto as each way of getting descriptors gives it, including
@@ -93,7 +94,7 @@ func TestHTTPRulesSameFromEverySource(t *testing.T) {
 		}
 		for i := range methods.Len() {
 			md := methods.Get(i)
-			rules, err := registry.HTTPRules(md)
+			rules, err := transcoder.HTTPRules(md)
 			if err != nil {
 				t.Errorf("%s: %s: %v", source, md.Name(), err)
 				continue
@@ -116,7 +117,7 @@ func TestFieldBehaviorsSameFromEverySource(t *testing.T) {
 		fields := findMessage(t, files, "shop.users.v1.User").Fields()
 		for i := range fields.Len() {
 			fd := fields.Get(i)
-			if got := registry.FieldBehaviors(fd); !slices.Equal(got, want[fd.Name()]) {
+			if got := transcoder.FieldBehaviors(fd); !slices.Equal(got, want[fd.Name()]) {
 				t.Errorf("%s: %s: behaviors = %v, want %v", source, fd.Name(), got, want[fd.Name()])
 			}
 		}
@@ -157,7 +158,7 @@ message M {
 		t.Fatal(err)
 	}
 	bound := findMethod(t, files, "a.S.Bound")
-	rules, err := registry.HTTPRules(bound)
+	rules, err := transcoder.HTTPRules(bound)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,15 +168,15 @@ message M {
 	}
 	// The rules are copies: changing them leaves the descriptor alone.
 	rules[0].Body = "changed"
-	if again, _ := registry.HTTPRules(bound); again[0].GetBody() != "*" {
+	if again, _ := transcoder.HTTPRules(bound); again[0].GetBody() != "*" {
 		t.Error("HTTPRules returned the descriptor's own rule")
 	}
 
 	unbound := findMethod(t, files, "a.S.Unbound")
-	if rules, err := registry.HTTPRules(unbound); rules != nil || err != nil {
+	if rules, err := transcoder.HTTPRules(unbound); rules != nil || err != nil {
 		t.Errorf("method without the option: %v, %v", rules, err)
 	}
-	if allocs := testing.AllocsPerRun(100, func() { _, _ = registry.HTTPRules(unbound) }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = transcoder.HTTPRules(unbound) }); allocs != 0 {
 		t.Errorf("%v allocations for a method without options", allocs)
 	}
 
@@ -183,7 +184,7 @@ message M {
 		"a.S.NoPattern":             "method a.S.NoPattern: option google.api.http: no HTTP method and path",
 		"a.S.BindingWithoutPattern": "method a.S.BindingWithoutPattern: option google.api.http: additional binding 1: no HTTP method and path",
 	} {
-		if _, err := registry.HTTPRules(findMethod(t, files, method)); err == nil || err.Error() != want {
+		if _, err := transcoder.HTTPRules(findMethod(t, files, method)); err == nil || err.Error() != want {
 			t.Errorf("%s: error = %v, want %s", method, err, want)
 		}
 	}
@@ -236,7 +237,7 @@ func BenchmarkHTTPRules(b *testing.B) {
 	md := findMethod(b, files, "shop.users.v1.UserService.CreateUser")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := registry.HTTPRules(md); err != nil {
+		if _, err := transcoder.HTTPRules(md); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -261,7 +262,7 @@ message GreetRequest { string name = 1; }
 		return
 	}
 	d, _ := files.FindDescriptorByName("greeter.Greeter.Greet")
-	rules, _ := registry.HTTPRules(d.(protoreflect.MethodDescriptor))
+	rules, _ := transcoder.HTTPRules(d.(protoreflect.MethodDescriptor))
 	for _, r := range rules {
 		switch p := r.GetPattern().(type) {
 		case *annotations.HttpRule_Get:

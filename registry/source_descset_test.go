@@ -15,6 +15,7 @@ import (
 
 	commonv1 "github.com/protogate/gateway/gen/shop/common/v1"
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/transcoder"
 )
 
 func TestFilesFromDescriptorSet(t *testing.T) {
@@ -170,7 +171,7 @@ func TestFilesFromDescriptorSetOwnGoogleFiles(t *testing.T) {
 			t.Errorf("%s: the set's copy was kept", p)
 		}
 	}
-	rules, err := registry.HTTPRules(findMethod(t, files, "shop.users.v1.UserService.GetUser"))
+	rules, err := transcoder.HTTPRules(findMethod(t, files, "shop.users.v1.UserService.GetUser"))
 	if err != nil || len(rules) != 1 || rules[0].GetGet() != "/v1/users/{id}" {
 		t.Errorf("HTTPRules = %v, %v", rules, err)
 	}
@@ -291,7 +292,7 @@ func FuzzFilesFromDescriptorSet(f *testing.F) {
 		if restored, _ := registry.DescriptorSetOf(again); !bytes.Equal(stored, restored) {
 			t.Fatal("stored set does not load back to the same set")
 		}
-		visitMethods(files, func(md protoreflect.MethodDescriptor) { _, _ = registry.HTTPRules(md) })
+		visitMethods(files, func(md protoreflect.MethodDescriptor) { _, _ = transcoder.HTTPRules(md) })
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/transcoder"
 )
 
 func TestFilesFromProtosShop(t *testing.T) {
@@ -25,7 +26,7 @@ func TestFilesFromProtosShop(t *testing.T) {
 		t.Fatal(err)
 	}
 	getUser := findMethod(t, files, "shop.users.v1.UserService.GetUser")
-	rules, err := registry.HTTPRules(getUser)
+	rules, err := transcoder.HTTPRules(getUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestFilesFromProtosOwnGoogleFiles(t *testing.T) {
 			t.Errorf("%s: the sent copy was kept", p)
 		}
 	}
-	if rules, err := registry.HTTPRules(findMethod(t, files, "shop.users.v1.UserService.GetUser")); err != nil || len(rules) != 1 {
+	if rules, err := transcoder.HTTPRules(findMethod(t, files, "shop.users.v1.UserService.GetUser")); err != nil || len(rules) != 1 {
 		t.Errorf("HTTPRules = %v, %v", rules, err)
 	}
 }
@@ -284,7 +285,7 @@ func FuzzFilesFromProtos(f *testing.F) {
 		if _, err := registry.DescriptorSetOf(files); err != nil {
 			t.Fatal(err)
 		}
-		visitMethods(files, func(md protoreflect.MethodDescriptor) { _, _ = registry.HTTPRules(md) })
+		visitMethods(files, func(md protoreflect.MethodDescriptor) { _, _ = transcoder.HTTPRules(md) })
 	})
 }
 

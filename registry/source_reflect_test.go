@@ -16,6 +16,7 @@ import (
 	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // startShop runs the example shop in-process and returns the address of one of its services.
@@ -59,7 +60,7 @@ func TestFilesFromReflection(t *testing.T) {
 	if want := []string{"shop.users.v1.UserService"}; !slices.Equal(services, want) {
 		t.Errorf("services = %q, want %q (reflection and health left out)", services, want)
 	}
-	rules, err := registry.HTTPRules(findMethod(t, files, "shop.users.v1.UserService.GetUser"))
+	rules, err := transcoder.HTTPRules(findMethod(t, files, "shop.users.v1.UserService.GetUser"))
 	if err != nil || len(rules) != 1 || rules[0].GetGet() != "/v1/users/{id}" {
 		t.Errorf("GetUser rules = %v, %v", rules, err)
 	}

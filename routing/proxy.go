@@ -95,41 +95,76 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	}
 	ctx := ss.Context()
 	md, _ := metadata.FromIncomingContext(ctx)
+	up, err := p.Route(ctx, method, md)
+	if err != nil {
+		return err
+	}
+	defer up.Done()
+	call := call{proxy: p, ss: ss, conn: up.Conn, method: method}
+	switch up.Kind {
+	case KindUnary:
+		return call.unary(up.Ctx)
+	case KindServerStream:
+		return call.serverStream(up.Ctx)
+	default:
+		return call.stream(up.Ctx)
+	}
+}
 
+// Upstream is a routed call: the connection of the endpoint it goes to, and the context to call it
+// with, carrying md as outgoing metadata and the route's deadline. Done must be called once the call
+// has ended.
+type Upstream struct {
+	Ctx   context.Context
+	Conn  grpc.ClientConnInterface
+	Kind  CallKind
+	Route *Route
+
+	done   func()
+	cancel context.CancelFunc
+}
+
+// Done releases the endpoint and the call's context.
+func (u *Upstream) Done() {
+	if u.cancel != nil {
+		u.cancel()
+	}
+	if u.done != nil {
+		u.done()
+	}
+}
+
+// Route matches a call of method with request metadata md against the current state and picks the
+// endpoint that serves it. Every front routes through it, so routing, balancing and (later) resilience
+// are the same whichever front a call came through. Errors are gRPC statuses: Unimplemented for a
+// method nothing serves, Unavailable when the cluster has no endpoint.
+func (p *Proxy) Route(ctx context.Context, method string, md metadata.MD) (Upstream, error) {
 	st := p.state()
 	kind, known, exists := st.Method(method)
 	if known && !exists {
 		svc, m := splitMethod(method)
-		return status.Errorf(codes.Unimplemented, "unknown method %s for service %s", m, svc)
+		return Upstream{}, status.Errorf(codes.Unimplemented, "unknown method %s for service %s", m, svc)
 	}
 	route := st.Routes().Match(method, MD(md))
 	if route == nil {
 		svc, _ := splitMethod(method)
-		return status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
+		return Upstream{}, status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
 	}
 	ep, err := route.PickCluster().Pick()
 	if err != nil {
-		return err
+		return Upstream{}, err
 	}
-	done := ep.Begin()
-	defer done()
-
-	ctx = metadata.NewOutgoingContext(ctx, md)
+	up := Upstream{Conn: ep.Conn(), Kind: kind, Route: route, done: ep.Begin()}
+	up.Ctx = metadata.NewOutgoingContext(ctx, md)
 	if route.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, route.Timeout)
-		defer cancel()
+		up.Ctx, up.cancel = context.WithTimeout(up.Ctx, route.Timeout)
 	}
-	call := call{proxy: p, ss: ss, conn: ep.Conn(), method: method}
-	switch kind {
-	case KindUnary:
-		return call.unary(ctx)
-	case KindServerStream:
-		return call.serverStream(ctx)
-	default:
-		return call.stream(ctx)
-	}
+	return up, nil
 }
+
+// CallOptions are the options every upstream call of the proxy uses: the pass-through codec (so
+// *Frame messages carry raw bytes; other messages are proto-encoded) and the message size limits.
+func (p *Proxy) CallOptions() []grpc.CallOption { return p.callOpts }
 
 // call is one forwarded call: the downstream server stream and the upstream it goes to.
 type call struct {

@@ -1,4 +1,4 @@
-package registry
+package transcoder
 
 import (
 	"fmt"
