@@ -54,8 +54,22 @@ func (f *adminFlags) client(cmd *cobra.Command) (adminv1.AdminServiceClient, con
 	return adminv1.NewAdminServiceClient(conn), ctx, func() { cancel(); conn.Close() }, nil
 }
 
+// run calls f with an admin API client and a context bounded by --timeout, and reports an admin API
+// failure as the one-line reason the CLI prints.
+func (f *adminFlags) run(cmd *cobra.Command, call func(context.Context, adminv1.AdminServiceClient) error) error {
+	client, ctx, done, err := f.client(cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return rpcError(call(ctx, client))
+}
+
 // rpcError turns an admin API failure into the one-line reason the CLI prints.
 func rpcError(err error) error {
+	if err == nil {
+		return nil
+	}
 	if st, ok := status.FromError(err); ok {
 		return errors.New(st.Message())
 	}
@@ -111,29 +125,26 @@ func newRegisterCommand() *cobra.Command {
 			if sources != 1 {
 				return errors.New("give exactly one of --descriptor-set, --proto or --reflect")
 			}
-			client, ctx, done, err := af.client(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := client.Register(ctx, req)
-			if err != nil {
-				return rpcError(err)
-			}
-			r := resp.GetRegistration()
-			out := cmd.OutOrStdout()
-			switch {
-			case dryRun:
-				fmt.Fprintf(out, "%s: valid (dry run, nothing changed): would be version %d serving %s\n", r.GetName(), r.GetVersion(), strings.Join(r.GetServices(), ", "))
-			case !resp.GetChanged():
-				fmt.Fprintf(out, "%s: unchanged, version %d is already active (digest %.12s)\n", r.GetName(), r.GetVersion(), r.GetDigest())
-			default:
-				fmt.Fprintf(out, "%s: version %d active (digest %.12s): %s on %s\n", r.GetName(), r.GetVersion(), r.GetDigest(), strings.Join(r.GetServices(), ", "), strings.Join(r.GetEndpoints(), ", "))
-			}
-			for _, b := range resp.GetBreakingChanges() {
-				fmt.Fprintf(out, "  breaking (allowed): %s\n", b)
-			}
-			return nil
+			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
+				resp, err := client.Register(ctx, req)
+				if err != nil {
+					return err
+				}
+				r := resp.GetRegistration()
+				out := cmd.OutOrStdout()
+				switch {
+				case dryRun:
+					fmt.Fprintf(out, "%s: valid (dry run, nothing changed): would be version %d serving %s\n", r.GetName(), r.GetVersion(), strings.Join(r.GetServices(), ", "))
+				case !resp.GetChanged():
+					fmt.Fprintf(out, "%s: unchanged, version %d is already active (digest %.12s)\n", r.GetName(), r.GetVersion(), r.GetDigest())
+				default:
+					fmt.Fprintf(out, "%s: version %d active (digest %.12s): %s on %s\n", r.GetName(), r.GetVersion(), r.GetDigest(), strings.Join(r.GetServices(), ", "), strings.Join(r.GetEndpoints(), ", "))
+				}
+				for _, b := range resp.GetBreakingChanges() {
+					fmt.Fprintf(out, "  breaking (allowed): %s\n", b)
+				}
+				return nil
+			})
 		},
 	}
 	af.register(cmd)
@@ -160,22 +171,19 @@ func newServicesCommand() *cobra.Command {
 		Short: "List the active registrations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, ctx, done, err := af.client(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := client.List(ctx, &adminv1.ListRequest{})
-			if err != nil {
-				return rpcError(err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tSOURCE\tMETHODS\tENDPOINTS\tSERVICES")
-			for _, r := range resp.GetRegistrations() {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", r.GetName(), r.GetVersion(), sourceName(r.GetSource()), r.GetMethodCount(),
-					strings.Join(r.GetEndpoints(), ","), strings.Join(r.GetServices(), ","))
-			}
-			return tw.Flush()
+			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
+				resp, err := client.List(ctx, &adminv1.ListRequest{})
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tVERSION\tSOURCE\tMETHODS\tENDPOINTS\tSERVICES")
+				for _, r := range resp.GetRegistrations() {
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", r.GetName(), r.GetVersion(), sourceName(r.GetSource()), r.GetMethodCount(),
+						strings.Join(r.GetEndpoints(), ","), strings.Join(r.GetServices(), ","))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	get := &cobra.Command{
@@ -183,17 +191,14 @@ func newServicesCommand() *cobra.Command {
 		Short: "Show a registration and its versions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			client, ctx, done, err := af.client(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := client.ListVersions(ctx, &adminv1.ListVersionsRequest{Name: args[0]})
-			if err != nil {
-				return rpcError(err)
-			}
-			printVersions(cmd.OutOrStdout(), resp.GetVersions())
-			return nil
+			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
+				resp, err := client.ListVersions(ctx, &adminv1.ListVersionsRequest{Name: args[0]})
+				if err != nil {
+					return err
+				}
+				printVersions(cmd.OutOrStdout(), resp.GetVersions())
+				return nil
+			})
 		},
 	}
 	rm := &cobra.Command{
@@ -201,16 +206,13 @@ func newServicesCommand() *cobra.Command {
 		Short: "Stop serving a registration (its history is kept for rollback)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			client, ctx, done, err := af.client(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if _, err := client.Delete(ctx, &adminv1.DeleteRequest{Name: args[0]}); err != nil {
-				return rpcError(err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: deleted\n", args[0])
-			return nil
+			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
+				if _, err := client.Delete(ctx, &adminv1.DeleteRequest{Name: args[0]}); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: deleted\n", args[0])
+				return nil
+			})
 		},
 	}
 	for _, c := range []*cobra.Command{list, get, rm} {
@@ -230,17 +232,14 @@ func newRollbackCommand() *cobra.Command {
 		Short: "Re-activate an earlier version of a registration (default: the one before the active one)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			client, ctx, done, err := af.client(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			r, err := client.Rollback(ctx, &adminv1.RollbackRequest{Name: args[0], Version: version})
-			if err != nil {
-				return rpcError(err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: version %d active (digest %.12s)\n", r.GetName(), r.GetVersion(), r.GetDigest())
-			return nil
+			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
+				r, err := client.Rollback(ctx, &adminv1.RollbackRequest{Name: args[0], Version: version})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: version %d active (digest %.12s)\n", r.GetName(), r.GetVersion(), r.GetDigest())
+				return nil
+			})
 		},
 	}
 	af.register(cmd)
@@ -255,24 +254,21 @@ func newStatusCommand() *cobra.Command {
 		Short: "Show the snapshot a running gateway serves",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, ctx, done, err := af.client(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			st, err := client.Status(ctx, &adminv1.StatusRequest{})
-			if err != nil {
-				return rpcError(err)
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "snapshot %d, active since %s: %d registrations, %d routes, %d clusters\n",
-				st.GetSnapshotVersion(), st.GetActivatedAt().AsTime().Format(time.RFC3339), st.GetRegistrationCount(), st.GetRouteCount(), st.GetClusterCount())
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERVICE\tREGISTRATION\tMETHODS\tCLUSTER\tENDPOINTS")
-			for _, s := range st.GetServices() {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", s.GetName(), s.GetRegistration(), s.GetMethodCount(), s.GetCluster(), strings.Join(s.GetEndpoints(), ","))
-			}
-			return tw.Flush()
+			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
+				st, err := client.Status(ctx, &adminv1.StatusRequest{})
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "snapshot %d, active since %s: %d registrations, %d routes, %d clusters\n",
+					st.GetSnapshotVersion(), st.GetActivatedAt().AsTime().Format(time.RFC3339), st.GetRegistrationCount(), st.GetRouteCount(), st.GetClusterCount())
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SERVICE\tREGISTRATION\tMETHODS\tCLUSTER\tENDPOINTS")
+				for _, s := range st.GetServices() {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", s.GetName(), s.GetRegistration(), s.GetMethodCount(), s.GetCluster(), strings.Join(s.GetEndpoints(), ","))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	af.register(cmd)
