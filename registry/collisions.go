@@ -28,22 +28,27 @@ func checkFronts(exposed []exposure) error {
 	typeNames := make(map[string]string)  // GraphQL type name -> proto full name
 	typeOwner := make(map[string]string)  // GraphQL type name -> registration
 	rootFields := make(map[string]string) // GraphQL root field -> "pkg.Svc.Method (registration r)"
+	routeOwner := make(map[string]string) // route -> registration
+	rootOwner := make(map[string]string)  // GraphQL root field -> registration
+	foreign := make(map[string]bool)      // problems that are clashes with another registration
 	for _, e := range exposed {
 		for _, sd := range e.services {
 			methods := sd.Methods()
 			for i := range methods.Len() {
 				m := methods.Get(i)
 				where := fmt.Sprintf("%s (registration %q)", m.FullName(), e.reg)
-				problems = append(problems, checkHTTPRules(m, where, routes)...)
+				problems = append(problems, checkHTTPRules(m, e.reg, where, routes, routeOwner, foreign)...)
 
 				field := lowerCamel(string(m.Name()))
 				if other, ok := rootFields[field]; ok {
-					problems = append(problems, fmt.Sprintf("GraphQL root field %s of %s is already taken by %s", field, where, other))
+					p := fmt.Sprintf("GraphQL root field %s of %s is already taken by %s", field, where, other)
+					problems = append(problems, p)
+					foreign[p] = foreign[p] || rootOwner[field] != e.reg
 				} else {
-					rootFields[field] = where
+					rootFields[field], rootOwner[field] = where, e.reg
 				}
 				for _, d := range []protoreflect.MessageDescriptor{m.Input(), m.Output()} {
-					problems = append(problems, claimTypes(d, e.reg, typeNames, typeOwner, make(map[protoreflect.FullName]bool))...)
+					problems = append(problems, claimTypes(d, e.reg, typeNames, typeOwner, make(map[protoreflect.FullName]bool), foreign)...)
 				}
 			}
 		}
@@ -55,15 +60,15 @@ func checkFronts(exposed []exposure) error {
 	problems = slices.Compact(problems)
 	err := errors.New(strings.Join(problems, "; "))
 	for _, p := range problems {
-		if strings.Contains(p, "collides with") || strings.Contains(p, "already taken") {
-			return fmt.Errorf("%w: %w", ErrConflict, err)
+		if !foreign[p] {
+			return err
 		}
 	}
-	return err
+	return fmt.Errorf("%w: %w", ErrConflict, err)
 }
 
 // checkHTTPRules compiles the method's google.api.http bindings and claims their routes.
-func checkHTTPRules(m protoreflect.MethodDescriptor, where string, routes map[string]string) []string {
+func checkHTTPRules(m protoreflect.MethodDescriptor, reg, where string, routes, routeOwner map[string]string, foreign map[string]bool) []string {
 	rules, err := transcoder.HTTPRules(m)
 	if err != nil {
 		return []string{fmt.Sprintf("%s: google.api.http: %v", where, err)}
@@ -97,9 +102,11 @@ func checkHTTPRules(m protoreflect.MethodDescriptor, where string, routes map[st
 		}
 		key := verb + " " + tpl.Key()
 		if other, ok := routes[key]; ok && other != where {
-			problems = append(problems, fmt.Sprintf("REST route %s %s of %s collides with %s", verb, path, where, other))
+			p := fmt.Sprintf("REST route %s %s of %s collides with %s", verb, path, where, other)
+			problems = append(problems, p)
+			foreign[p] = foreign[p] || routeOwner[key] != reg
 		} else {
-			routes[key] = where
+			routes[key], routeOwner[key] = where, reg
 		}
 	}
 	return problems
@@ -155,13 +162,13 @@ func checkFieldPath(md protoreflect.MessageDescriptor, path []string, pathVar bo
 }
 
 // claimTypes claims the GraphQL type names of md and every message and enum reachable from it.
-func claimTypes(md protoreflect.MessageDescriptor, reg string, names, owners map[string]string, seen map[protoreflect.FullName]bool) []string {
+func claimTypes(md protoreflect.MessageDescriptor, reg string, names, owners map[string]string, seen map[protoreflect.FullName]bool, foreign map[string]bool) []string {
 	if seen[md.FullName()] || strings.HasPrefix(string(md.FullName()), "google.protobuf.") {
 		return nil
 	}
 	seen[md.FullName()] = true
 	var problems []string
-	if p := claimType(md, reg, names, owners); p != "" {
+	if p := claimType(md, reg, names, owners, foreign); p != "" {
 		problems = append(problems, p)
 	}
 	fields := md.Fields()
@@ -172,10 +179,10 @@ func claimTypes(md protoreflect.MessageDescriptor, reg string, names, owners map
 		}
 		switch {
 		case fd.Message() != nil:
-			problems = append(problems, claimTypes(fd.Message(), reg, names, owners, seen)...)
+			problems = append(problems, claimTypes(fd.Message(), reg, names, owners, seen, foreign)...)
 		case fd.Enum() != nil && !seen[fd.Enum().FullName()]:
 			seen[fd.Enum().FullName()] = true
-			if p := claimType(fd.Enum(), reg, names, owners); p != "" {
+			if p := claimType(fd.Enum(), reg, names, owners, foreign); p != "" {
 				problems = append(problems, p)
 			}
 		}
@@ -183,11 +190,13 @@ func claimTypes(md protoreflect.MessageDescriptor, reg string, names, owners map
 	return problems
 }
 
-func claimType(d protoreflect.Descriptor, reg string, names, owners map[string]string) string {
+func claimType(d protoreflect.Descriptor, reg string, names, owners map[string]string, foreign map[string]bool) string {
 	name := GraphQLTypeName(d)
 	full := string(d.FullName())
 	if prev, ok := names[name]; ok && prev != full {
-		return fmt.Sprintf("GraphQL type %s for %s (registration %q) is already taken by %s (registration %q)", name, full, reg, prev, owners[name])
+		p := fmt.Sprintf("GraphQL type %s for %s (registration %q) is already taken by %s (registration %q)", name, full, reg, prev, owners[name])
+		foreign[p] = foreign[p] || owners[name] != reg
+		return p
 	}
 	names[name] = full
 	owners[name] = reg

@@ -74,9 +74,17 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		known:    make(map[string]bool),
 		clusters: make(map[string]*routing.Cluster),
 	}
-	regs := slices.Clone(spec.Registrations)
-	slices.SortFunc(regs, func(a, b *Registration) int { return strings.Compare(a.Name, b.Name) })
-	s.regs = regs
+	sorted := slices.Clone(spec.Registrations)
+	slices.SortFunc(sorted, func(a, b *Registration) int { return strings.Compare(a.Name, b.Name) })
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].Name == sorted[i-1].Name {
+			return nil, fmt.Errorf("%w: two registrations are named %q (one of the config file and one made through the admin API?)", ErrConflict, sorted[i].Name)
+		}
+	}
+	s.regs = sorted
+	// Validate in the caller's order: a registration whose problem is a conflict is reported as the
+	// one colliding with those before it, so the registry passes the changed one last.
+	regs := spec.Registrations
 
 	files, err := mergeFiles(regs)
 	if err != nil {
@@ -106,7 +114,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		if cluster == "" {
 			cluster = r.Name
 			if _, dup := endpointsOf[cluster]; dup {
-				return nil, fmt.Errorf("registration %q: a cluster named %q already exists; name the registration differently or set its cluster", r.Name, cluster)
+				return nil, fmt.Errorf("%w: registration %q: a cluster named %q already exists; name the registration differently or set its cluster", ErrConflict, r.Name, cluster)
 			}
 			endpointsOf[cluster] = r.Endpoints
 		} else if _, ok := endpointsOf[cluster]; !ok {
@@ -221,13 +229,13 @@ func mergeFiles(regs []*Registration) (*protoregistry.Files, error) {
 		r.Files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 			if prev, err2 := merged.FindFileByPath(fd.Path()); err2 == nil {
 				if !sameFile(prev, fd) {
-					err = fmt.Errorf("registration %q: file %s differs from the one registration %q brought", r.Name, fd.Path(), from[fd.Path()])
+					err = fmt.Errorf("%w: registration %q: file %s differs from the one registration %q brought", ErrConflict, r.Name, fd.Path(), from[fd.Path()])
 					return false
 				}
 				return true
 			}
 			if err2 := merged.RegisterFile(fd); err2 != nil {
-				err = fmt.Errorf("registration %q: %w", r.Name, err2)
+				err = fmt.Errorf("%w: registration %q: %w", ErrConflict, r.Name, err2)
 				return false
 			}
 			from[fd.Path()] = r.Name
@@ -257,8 +265,9 @@ func sameFile(a, b protoreflect.FileDescriptor) bool {
 // exposedServices returns the registration's services, checking that each one named exists.
 func exposedServices(r *Registration) ([]protoreflect.ServiceDescriptor, error) {
 	if len(r.Services) > 0 {
-		out := make([]protoreflect.ServiceDescriptor, 0, len(r.Services))
-		for _, name := range r.Services {
+		names := slices.Compact(slices.Sorted(slices.Values(r.Services)))
+		out := make([]protoreflect.ServiceDescriptor, 0, len(names))
+		for _, name := range names {
 			d, err := r.Files.FindDescriptorByName(protoreflect.FullName(name))
 			if err != nil {
 				return nil, fmt.Errorf("registration %q: service %s is not in its descriptors", r.Name, name)

@@ -72,7 +72,7 @@ func (r *Registry) refreshOnce(ctx context.Context, active *Version) {
 	if v.Digest == active.Digest {
 		return
 	}
-	if _, err := r.activate(ctx, v, false, false); err != nil {
+	if _, err := r.activate(ctx, v, false, false, active); err != nil {
 		r.log.Warn("reflection refresh found changed descriptors that were refused", "name", active.Name, "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -136,10 +137,11 @@ func (r *Registry) Open(ctx context.Context, base Spec) (*Snapshot, error) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.names = names
-	r.base = base
+	oldNames, oldBase := r.names, r.base
+	r.names, r.base = names, base
 	snap, err := r.compileLocked(nil)
 	if err != nil {
+		r.names, r.base = oldNames, oldBase
 		return nil, fmt.Errorf("the stored registrations do not compile with this config: %w", err)
 	}
 	r.publishLocked(snap)
@@ -195,11 +197,11 @@ type override struct {
 func (r *Registry) compileLocked(o *override) (*Snapshot, error) {
 	spec := Spec{Clusters: r.base.Clusters, Routes: r.base.Routes}
 	spec.Registrations = slices.Clone(r.base.Registrations)
-	for name, h := range r.names {
+	for _, name := range slices.Sorted(maps.Keys(r.names)) {
 		if o != nil && o.name == name {
 			continue
 		}
-		if v := h.activeVersion(); v != nil {
+		if v := r.names[name].activeVersion(); v != nil {
 			spec.Registrations = append(spec.Registrations, v.registration())
 		}
 	}
@@ -228,11 +230,13 @@ func (r *Registry) Register(ctx context.Context, req *adminv1.RegisterRequest) (
 	if err != nil {
 		return nil, err
 	}
-	return r.activate(ctx, v, req.GetAllowBreaking(), req.GetDryRun())
+	return r.activate(ctx, v, req.GetAllowBreaking(), req.GetDryRun(), nil)
 }
 
 // activate makes v the active version of its registration unless it changes nothing.
-func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryRun bool) (*adminv1.RegisterResponse, error) {
+// When base is not nil, v replaces exactly that version: if another became active meanwhile (a
+// registration or rollback raced a reflection refresh), nothing changes.
+func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryRun bool, base *Version) (*adminv1.RegisterResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -246,7 +250,10 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 		h = &history{}
 	}
 	active := h.activeVersion()
-	if active != nil && active.Digest == v.Digest {
+	if base != nil && active != base {
+		return nil, status.Errorf(codes.Aborted, "registration %q changed while its descriptors were refreshed", v.Name)
+	}
+	if active != nil && active.Digest == v.Digest && active.Refresh == v.Refresh && (v.Refresh == 0 || active.ReflectionEndpoint == v.ReflectionEndpoint) {
 		return &adminv1.RegisterResponse{Registration: active.proto(true), Changed: false}, nil
 	}
 	var breaks []string

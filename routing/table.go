@@ -78,6 +78,10 @@ type Table struct {
 	routes []*Route
 	exact  map[string][]*Route // by full method, in table order
 	prefix *node               // radix tree of prefix routes
+	// service indexes the leaf nodes whose prefix is a whole service ("/pkg.Service/"): for those,
+	// the longest match is found with one map lookup instead of a walk down the tree, so the cost
+	// of Match does not grow with the number of services.
+	service map[string]*node
 }
 
 // NewTable validates routes and compiles them into a table. It copies what it
@@ -120,7 +124,22 @@ func NewTable(routes []Route) (*Table, error) {
 		}
 	}
 	t.prefix.link(nil)
+	t.service = make(map[string]*node)
+	t.prefix.indexServices("", t.service)
 	return t, nil
+}
+
+// indexServices records the leaves below n (whose path from the root spells prefix) that are a whole
+// service's prefix, "/pkg.Service/".
+func (n *node) indexServices(prefix string, index map[string]*node) {
+	prefix += n.label
+	if len(n.children) == 0 && len(n.routes) > 0 && strings.Count(prefix, "/") == 2 &&
+		len(prefix) > 2 && prefix[0] == '/' && prefix[len(prefix)-1] == '/' {
+		index[prefix] = n
+	}
+	for _, c := range n.children {
+		c.indexServices(prefix, index)
+	}
 }
 
 func validateRoute(r *Route) error {
@@ -158,7 +177,14 @@ func (t *Table) Match(method string, h Headers) *Route {
 			return r
 		}
 	}
-	for n := t.prefix.longest(method); n != nil; n = n.up {
+	var start *node
+	if i := strings.LastIndexByte(method, '/'); i > 0 {
+		start = t.service[method[:i+1]]
+	}
+	if start == nil {
+		start = t.prefix.longest(method)
+	}
+	for n := start; n != nil; n = n.up {
 		for _, r := range n.routes {
 			if r.Match.headersMatch(h) {
 				return r
