@@ -22,6 +22,7 @@ func newDemoCommand() *cobra.Command {
 		Short: "Run the gateway in front of the example shop (three gRPC services started in-process)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			server.TuneRuntime()
 			cfg := config.Default()
 			flags.apply(cmd, cfg)
 			log := newLogger()

@@ -42,6 +42,7 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the gateway from a config file (or empty, waiting for registrations)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			server.TuneRuntime()
 			cfg := config.Default()
 			if configPath != "" {
 				var err error

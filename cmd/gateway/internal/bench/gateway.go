@@ -38,6 +38,7 @@ func GatewaySpec(backend string) (registry.Spec, error) {
 // ServeGateway runs a gateway with GatewaySpec(backend) on the given data and admin listeners until ctx
 // ends, then drains for up to a second. It logs warnings and errors only.
 func ServeGateway(ctx context.Context, dataLn, adminLn net.Listener, backend string, log *slog.Logger) error {
+	server.TuneRuntime() // as `gateway serve` runs; the backend and the load generator keep Go's defaults
 	spec, err := GatewaySpec(backend)
 	if err != nil {
 		return err
