@@ -41,6 +41,7 @@ func (c *Config) complete() {
 	for i := range c.Clusters {
 		cl := &c.Clusters[i]
 		setDefault(&cl.ConnectTimeout, DefaultConnectTimeout)
+		cl.HashKey = strings.ToLower(cl.HashKey)
 		for j := range cl.Endpoints {
 			setDefault(&cl.Endpoints[j].Weight, DefaultEndpointWeight)
 		}

@@ -67,6 +67,7 @@ func (s *summary) cluster(cl Cluster) {
 		s.line(1, "endpoint %s weight %d", ep.Address, ep.Weight)
 	}
 	s.line(1, "connect_timeout %s", cl.ConnectTimeout)
+	s.resilience(cl)
 	t := cl.TLS
 	if !t.Enabled {
 		s.line(1, "tls off")
@@ -125,6 +126,71 @@ func (s *summary) route(r Route) {
 	if r.Timeout > 0 {
 		s.line(1, "timeout %s", r.Timeout)
 	}
+	if rt := r.Retry; rt.Attempts != 0 || rt.PerTryTimeout != 0 || len(rt.RetryOn) > 0 || rt.Backoff != (Backoff{}) {
+		s.line(1, "retry %s", settings("attempts", rt.Attempts, "per_try_timeout", rt.PerTryTimeout,
+			"retry_on", strings.Join(rt.RetryOn, ","), "backoff.base", rt.Backoff.Base, "backoff.max", rt.Backoff.Max))
+	}
+}
+
+// resilience prints a cluster's balancing and resilience settings that differ from the defaults.
+func (s *summary) resilience(cl Cluster) {
+	if cl.LB != "" && cl.LB != "round_robin" || cl.HashKey != "" {
+		s.line(1, "lb %s", settings("", cl.LB, "hash_key", cl.HashKey))
+	}
+	if cl.MaxRequests > 0 {
+		s.line(1, "max_requests %d", cl.MaxRequests)
+	}
+	if h := cl.HealthCheck; h != (HealthCheck{}) {
+		s.line(1, "health_check %s", settings("interval", h.Interval, "timeout", h.Timeout,
+			"healthy_threshold", h.HealthyThreshold, "unhealthy_threshold", h.UnhealthyThreshold, "service", h.Service))
+	}
+	if b := cl.CircuitBreaker; b.Disabled {
+		s.line(1, "circuit_breaker disabled")
+	} else if b != (CircuitBreaker{}) {
+		s.line(1, "circuit_breaker %s", settings("consecutive_failures", b.ConsecutiveFailures,
+			"open_timeout", b.OpenTimeout, "half_open_requests", b.HalfOpenRequests))
+	}
+	if o := cl.OutlierDetection; o.Disabled {
+		s.line(1, "outlier_detection disabled")
+	} else if o != (OutlierDetection{}) {
+		s.line(1, "outlier_detection %s", settings("consecutive_failures", o.ConsecutiveFailures,
+			"base_ejection_time", o.BaseEjectionTime, "max_ejection_time", o.MaxEjectionTime,
+			"max_ejected_percent", o.MaxEjectedPercent, "panic_threshold", o.PanicThreshold))
+	}
+	if b := cl.RetryBudget; b != (RetryBudget{}) {
+		s.line(1, "retry_budget %s", settings("percent", b.Percent, "min_retries", b.MinRetries))
+	}
+}
+
+// settings joins name/value pairs, skipping zero values; an empty name prints the value alone.
+func settings(pairs ...any) string {
+	var parts []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		name, _ := pairs[i].(string)
+		var v string
+		switch x := pairs[i+1].(type) {
+		case int:
+			if x == 0 {
+				continue
+			}
+			v = strconv.Itoa(x)
+		case string:
+			if x == "" {
+				continue
+			}
+			v = printable(x)
+		default:
+			v = fmt.Sprint(x)
+			if v == "0s" {
+				continue
+			}
+		}
+		if name != "" {
+			v = name + " " + v
+		}
+		parts = append(parts, v)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s *summary) service(svc Service) {

@@ -71,6 +71,128 @@ type Cluster struct {
 	// ConnectTimeout bounds dialing an endpoint. Default
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// LB is the balancer: round_robin, least_request (power of two
+	// choices on calls in flight), ring_hash (affinity on HashKey) or
+	// random. Default round_robin.
+	LB string `yaml:"lb"`
+	// HashKey is the header (gRPC metadata) ring_hash hashes; required
+	// with ring_hash. Parse lower-cases it.
+	HashKey string `yaml:"hash_key"`
+	// MaxRequests caps the cluster's calls in flight; more fail at once
+	// with UNAVAILABLE. Default 0: no cap.
+	MaxRequests int `yaml:"max_requests"`
+	// HealthCheck runs grpc.health.v1 checks. Default: off.
+	HealthCheck HealthCheck `yaml:"health_check"`
+	// CircuitBreaker fails calls fast on an endpoint that keeps failing.
+	// Default: on, with the defaults documented on its fields.
+	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker"`
+	// OutlierDetection ejects endpoints whose calls keep failing.
+	// Default: on, with the defaults documented on its fields.
+	OutlierDetection OutlierDetection `yaml:"outlier_detection"`
+	// RetryBudget caps retries of calls to the cluster.
+	RetryBudget RetryBudget `yaml:"retry_budget"`
+}
+
+// HealthCheck configures active grpc.health.v1 checks of a cluster's
+// endpoints. Checks run only when Interval is set.
+type HealthCheck struct {
+	// Interval between checks of each endpoint.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one check. Default 1s, at most Interval.
+	Timeout time.Duration `yaml:"timeout"`
+	// HealthyThreshold passing checks in a row bring an endpoint back.
+	// Default 1.
+	HealthyThreshold int `yaml:"healthy_threshold"`
+	// UnhealthyThreshold failing checks in a row take it out. Default 2.
+	UnhealthyThreshold int `yaml:"unhealthy_threshold"`
+	// Service is the service name checked. Default "": the server.
+	Service string `yaml:"service"`
+}
+
+// CircuitBreaker configures the per-endpoint circuit breakers. Only
+// sick-backend outcomes count: UNAVAILABLE, RESOURCE_EXHAUSTED,
+// DEADLINE_EXCEEDED not caused by the caller's deadline, connection
+// errors.
+type CircuitBreaker struct {
+	// Disabled turns the breakers off.
+	Disabled bool `yaml:"disabled"`
+	// ConsecutiveFailures in a row open the circuit. Default 5.
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// OpenTimeout is how long an open circuit fails fast before letting
+	// probes through. Default 10s.
+	OpenTimeout time.Duration `yaml:"open_timeout"`
+	// HalfOpenRequests is the number of probes. Default 1.
+	HalfOpenRequests int `yaml:"half_open_requests"`
+}
+
+// OutlierDetection configures passive outlier detection.
+type OutlierDetection struct {
+	// Disabled turns ejection off.
+	Disabled bool `yaml:"disabled"`
+	// ConsecutiveFailures in a row eject an endpoint. Default 5.
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// BaseEjectionTime is the first ejection's length; the n-th lasts n
+	// times as long. Default 30s.
+	BaseEjectionTime time.Duration `yaml:"base_ejection_time"`
+	// MaxEjectionTime caps an ejection. Default 300s.
+	MaxEjectionTime time.Duration `yaml:"max_ejection_time"`
+	// MaxEjectedPercent caps the share of endpoints ejected at once (one
+	// may always be). Default 50.
+	MaxEjectedPercent int `yaml:"max_ejected_percent"`
+	// PanicThreshold: below this percentage of healthy endpoints, calls
+	// go to all endpoints regardless of health. Default 50.
+	PanicThreshold int `yaml:"panic_threshold"`
+}
+
+// RetryBudget caps retries as a share of calls over a 10s window.
+type RetryBudget struct {
+	// Percent of calls that may be retried. Default 20.
+	Percent int `yaml:"percent"`
+	// MinRetries are allowed per window regardless. Default 3.
+	MinRetries int `yaml:"min_retries"`
+}
+
+// Retry is a route's retry policy for unary calls. A call is retried on
+// another endpoint only when safe: the method is idempotent
+// (idempotency_level) or the request never reached a backend.
+type Retry struct {
+	// Attempts is the most attempts, the first included, 1..10.
+	// Default 2; 1 disables retries.
+	Attempts int `yaml:"attempts"`
+	// PerTryTimeout bounds each attempt. Default: none.
+	PerTryTimeout time.Duration `yaml:"per_try_timeout"`
+	// RetryOn are the retryable status codes, by their canonical names
+	// (UNAVAILABLE, RESOURCE_EXHAUSTED...). Default [UNAVAILABLE].
+	RetryOn []string `yaml:"retry_on"`
+	// Backoff bounds the jittered wait before each retry.
+	Backoff Backoff `yaml:"backoff"`
+}
+
+// Backoff is an exponential backoff with jitter.
+type Backoff struct {
+	// Base is the first retry's wait. Default 25ms.
+	Base time.Duration `yaml:"base"`
+	// Max caps the wait. Default 250ms.
+	Max time.Duration `yaml:"max"`
+}
+
+// Balancers are the values of Cluster.LB.
+var Balancers = []string{"round_robin", "least_request", "ring_hash", "random"}
+
+// statusCodes are the canonical gRPC status code names, indexed by code.
+var statusCodes = [...]string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+	"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
+
+// StatusCode returns the gRPC status code with the canonical name name
+// ("UNAVAILABLE" -> 14).
+func StatusCode(name string) (uint32, bool) {
+	for i, n := range statusCodes {
+		if n == name {
+			return uint32(i), true
+		}
+	}
+	return 0, false
 }
 
 // Endpoint is one backend of a cluster.
@@ -119,6 +241,9 @@ type Route struct {
 	// Timeout, when set, is the upstream deadline for matching calls.
 	// Default 0: the caller's deadline alone applies.
 	Timeout time.Duration `yaml:"timeout"`
+	// Retry is the retry policy of unary calls. Default: one retry of
+	// UNAVAILABLE, when safe, within the cluster's retry budget.
+	Retry Retry `yaml:"retry"`
 }
 
 // Targets returns the clusters the route sends calls to: Clusters, or

@@ -27,6 +27,7 @@ func (v *validator) routes(c *Config) {
 		v.match(field(path, "match"), r.Match)
 		v.targets(path, r)
 		v.positive(field(path, "timeout"), r.Timeout)
+		v.retry(field(path, "retry"), r.Retry)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // Registration is one backend team's service as the registry holds it: a name, where it runs, and its
@@ -37,12 +38,16 @@ type Spec struct {
 	Clusters      []ClusterSpec
 	Routes        []RouteSpec // in priority order; generated per-service routes follow them
 	Registrations []*Registration
+	REST          []transcoder.RouterOption // options of the REST router (default routes on or off)
 }
 
 // ClusterSpec is a named set of upstream endpoints.
 type ClusterSpec struct {
 	Name      string
 	Endpoints []string
+	// Config holds balancing and resilience settings; its Weights, when set, parallel Endpoints.
+	// The zero value means the defaults.
+	Config routing.ClusterConfig
 }
 
 // RouteSpec is a route whose targets are named clusters.
@@ -51,6 +56,7 @@ type RouteSpec struct {
 	Match    routing.Match
 	Clusters []WeightedCluster
 	Timeout  time.Duration
+	Retry    routing.RetryPolicy // unary calls; the zero value means the defaults
 }
 
 // WeightedCluster names a route target and its share of the route's calls.
@@ -97,11 +103,16 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	clusterOf := make(map[string]string)
 	methodCount := make(map[string]int32)
 	var endpointsOf = make(map[string][]string)
+	configOf := make(map[string]routing.ClusterConfig)
 	for _, c := range spec.Clusters {
 		if _, dup := endpointsOf[c.Name]; dup {
 			return nil, fmt.Errorf("cluster %q is defined twice", c.Name)
 		}
+		if c.Config.Weights != nil && len(c.Config.Weights) != len(c.Endpoints) {
+			return nil, fmt.Errorf("cluster %q: %d weights for %d endpoints", c.Name, len(c.Config.Weights), len(c.Endpoints))
+		}
 		endpointsOf[c.Name] = c.Endpoints
+		configOf[c.Name] = c.Config
 	}
 	var exposed []exposure
 	for _, r := range regs {
@@ -139,6 +150,14 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	if err := checkFronts(exposed); err != nil {
 		return nil, err
 	}
+	var services []protoreflect.ServiceDescriptor
+	for _, e := range exposed {
+		services = append(services, e.services...)
+	}
+	restOpts := append([]transcoder.RouterOption{transcoder.WithTypes(s.types)}, spec.REST...)
+	if s.rest, err = transcoder.NewRouter(services, restOpts...); err != nil {
+		return nil, err
+	}
 	for name := range owner {
 		s.services = append(s.services, name)
 	}
@@ -146,7 +165,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 
 	var routes []routing.Route
 	for _, rs := range spec.Routes {
-		r := routing.Route{Name: rs.Name, Match: rs.Match, Timeout: rs.Timeout}
+		r := routing.Route{Name: rs.Name, Match: rs.Match, Timeout: rs.Timeout, Retry: rs.Retry}
 		for _, wc := range rs.Clusters {
 			if _, ok := endpointsOf[wc.Name]; !ok {
 				return nil, fmt.Errorf("route %q: unknown cluster %q", rs.Name, wc.Name)
@@ -176,7 +195,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		for _, addr := range addrs {
 			ep, ok := acquired[addr]
 			if !ok {
-				if ep, err = pool.Acquire(addr); err != nil {
+				if ep, err = pool.AcquireWith(addr, configOf[name].Endpoint); err != nil {
 					return fail(fmt.Errorf("cluster %q: %w", name, err))
 				}
 				acquired[addr] = ep
@@ -184,7 +203,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 			}
 			eps = append(eps, ep)
 		}
-		s.clusters[name] = routing.NewCluster(name, eps)
+		s.clusters[name] = routing.NewCluster(name, eps, routing.WithClusterConfig(configOf[name]))
 	}
 	for i, rs := range spec.Routes {
 		for j, wc := range rs.Clusters {

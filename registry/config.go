@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/routing"
 )
@@ -16,14 +18,15 @@ import (
 func SpecFromConfig(cfg *config.Config) (Spec, error) {
 	var spec Spec
 	for _, c := range cfg.Clusters {
-		cs := ClusterSpec{Name: c.Name}
+		cs := ClusterSpec{Name: c.Name, Config: clusterConfig(c)}
 		for _, ep := range c.Endpoints {
 			cs.Endpoints = append(cs.Endpoints, ep.Address)
+			cs.Config.Weights = append(cs.Config.Weights, uint32(ep.Weight))
 		}
 		spec.Clusters = append(spec.Clusters, cs)
 	}
 	for _, r := range cfg.Routes {
-		rs := RouteSpec{Name: r.Name, Timeout: r.Timeout}
+		rs := RouteSpec{Name: r.Name, Timeout: r.Timeout, Retry: retryPolicy(r.Retry)}
 		switch {
 		case r.Match.Method != "":
 			rs.Match.Method = r.Match.Method
@@ -49,6 +52,39 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 		spec.Routes = append(spec.Routes, rs)
 	}
 	return spec, nil
+}
+
+// clusterConfig turns a validated cluster's settings into routing's; zero values keep the defaults.
+func clusterConfig(c config.Cluster) routing.ClusterConfig {
+	lb, _ := routing.ParseBalancer(c.LB) // validated; "" is round robin
+	hc, cb, od := c.HealthCheck, c.CircuitBreaker, c.OutlierDetection
+	return routing.ClusterConfig{
+		Balancer:          lb,
+		HashKey:           c.HashKey,
+		MaxRequests:       c.MaxRequests,
+		MaxEjectedPercent: od.MaxEjectedPercent,
+		PanicThreshold:    od.PanicThreshold,
+		RetryBudget:       routing.RetryBudget{Percent: c.RetryBudget.Percent, MinRetries: c.RetryBudget.MinRetries},
+		Endpoint: routing.EndpointConfig{
+			Health: routing.HealthCheckConfig{Interval: hc.Interval, Timeout: hc.Timeout, HealthyThreshold: hc.HealthyThreshold,
+				UnhealthyThreshold: hc.UnhealthyThreshold, Service: hc.Service},
+			Breaker: routing.BreakerConfig{Disabled: cb.Disabled, ConsecutiveFailures: uint32(cb.ConsecutiveFailures),
+				OpenTimeout: cb.OpenTimeout, HalfOpenRequests: uint32(cb.HalfOpenRequests)},
+			Outlier: routing.OutlierConfig{Disabled: od.Disabled, ConsecutiveFailures: int32(od.ConsecutiveFailures),
+				BaseEjectionTime: od.BaseEjectionTime, MaxEjectionTime: od.MaxEjectionTime},
+		},
+	}
+}
+
+// retryPolicy turns a validated route retry policy into routing's.
+func retryPolicy(r config.Retry) routing.RetryPolicy {
+	p := routing.RetryPolicy{Attempts: r.Attempts, PerTryTimeout: r.PerTryTimeout, BackoffBase: r.Backoff.Base, BackoffMax: r.Backoff.Max}
+	for _, name := range r.RetryOn {
+		if c, ok := config.StatusCode(name); ok {
+			p.RetryOn = append(p.RetryOn, codes.Code(c))
+		}
+	}
+	return p
 }
 
 // StaticRegistrations loads the descriptors of the config's static services. Each becomes a

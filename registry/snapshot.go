@@ -8,6 +8,7 @@ import (
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // Snapshot is the gateway's complete serving state at one version: the merged descriptors of every
@@ -23,6 +24,7 @@ type Snapshot struct {
 	methods  map[string]routing.CallKind // full method name -> kind, for services with descriptors
 	known    map[string]bool             // services with descriptors
 	table    *routing.Table
+	rest     *transcoder.Router
 	clusters map[string]*routing.Cluster
 	regs     []*Registration
 	svcInfo  map[string]*adminv1.ServiceStatus
@@ -38,6 +40,9 @@ func (s *Snapshot) Built() time.Time { return s.built }
 
 // Routes is the route table; see routing.State.
 func (s *Snapshot) Routes() *routing.Table { return s.table }
+
+// REST is the REST front's router: every exposed method's HTTP bindings, compiled.
+func (s *Snapshot) REST() *transcoder.Router { return s.rest }
 
 // Method reports the call kind of a full method name; see routing.State.
 func (s *Snapshot) Method(fullMethod string) (kind routing.CallKind, known, ok bool) {

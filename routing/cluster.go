@@ -15,45 +15,275 @@ type WeightedCluster struct {
 	Weight  uint32 // relative to the route's other clusters; must be positive
 }
 
+// ClusterConfig configures a cluster's balancing and resilience. The zero value means the
+// defaults: round robin, equal weights, no cap on concurrent calls, at most half the endpoints
+// ejected at once, panic mode below half healthy, a 20% retry budget, and the endpoint defaults.
+type ClusterConfig struct {
+	Balancer Balancer
+	// HashKey is the lower-case header (gRPC metadata) whose first value RingHash hashes.
+	HashKey string
+	// Weights are the endpoints' relative shares, in the order of the endpoints; nil means equal.
+	// A zero weight counts as 1.
+	Weights []uint32
+	// MaxRequests caps the cluster's calls in flight; more fail at once with Unavailable. 0 means
+	// no cap.
+	MaxRequests int
+	// MaxEjectedPercent caps the share of the cluster's endpoints that outlier detection ejects at
+	// once; at least one may always be ejected. Default 50.
+	MaxEjectedPercent int
+	// PanicThreshold is the percentage of healthy endpoints below which the cluster ignores health
+	// and ejections and spreads calls over all endpoints (open circuits still fail fast): better
+	// some calls fail than every healthy endpoint be overwhelmed. Default 50; negative disables.
+	PanicThreshold int
+	// RetryBudget caps the retries of calls to the cluster.
+	RetryBudget RetryBudget
+	// Endpoint holds the settings of the cluster's endpoints (breaker, health, outlier detection).
+	// Endpoints are shared by address across clusters; see [Pool.AcquireWith].
+	Endpoint EndpointConfig
+}
+
+// Cluster defaults.
+const (
+	DefaultMaxEjectedPercent = 50
+	DefaultPanicThreshold    = 50
+)
+
+// ClusterOption configures a Cluster.
+type ClusterOption func(*ClusterConfig)
+
+// WithClusterConfig sets the cluster's configuration.
+func WithClusterConfig(c ClusterConfig) ClusterOption {
+	return func(dst *ClusterConfig) { *dst = c }
+}
+
 // Cluster is a named, fixed set of upstream endpoints serving the same
-// services. It belongs to a snapshot; its endpoints belong to a [Pool]. It is
-// safe for concurrent use.
+// services, with a balancer and caps. It belongs to a snapshot; its endpoints
+// (and their breaker, health and load state) belong to a [Pool]. It is safe
+// for concurrent use.
 type Cluster struct {
 	name      string
 	endpoints []*Endpoint
-	next      atomic.Uint64 // round-robin counter
-	empty     error         // returned by Pick when there are no endpoints
+	cfg       ClusterConfig
+	schedule  []uint32    // weighted order of endpoint indices
+	ring      []ringEntry // RingHash only
+	next      atomic.Uint64
+	active    atomic.Int64 // calls in flight, counted when MaxRequests is set
+	budget    budget
+	empty     error // returned by Pick when there are no endpoints
+	overflow  error // returned when MaxRequests calls are in flight
 }
 
 // NewCluster returns a cluster of the given endpoints, which it copies. It
-// panics on a nil endpoint, a programming error better found while compiling a
-// snapshot than while serving a request.
-func NewCluster(name string, endpoints []*Endpoint) *Cluster {
+// panics on a nil endpoint or weights that do not match the endpoints, a
+// programming error better found while compiling a snapshot than while
+// serving a request.
+func NewCluster(name string, endpoints []*Endpoint, opts ...ClusterOption) *Cluster {
+	var cfg ClusterConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	for i, e := range endpoints {
 		if e == nil {
 			panic(fmt.Sprintf("routing: NewCluster(%q): endpoint %d is nil", name, i))
 		}
 	}
-	return &Cluster{
+	weights := cfg.Weights
+	switch {
+	case weights == nil:
+		weights = make([]uint32, len(endpoints))
+	case len(weights) != len(endpoints):
+		panic(fmt.Sprintf("routing: NewCluster(%q): %d weights for %d endpoints", name, len(weights), len(endpoints)))
+	}
+	cfg.Weights = slices.Clone(weights)
+	if cfg.MaxEjectedPercent <= 0 {
+		cfg.MaxEjectedPercent = DefaultMaxEjectedPercent
+	}
+	if cfg.PanicThreshold == 0 {
+		cfg.PanicThreshold = DefaultPanicThreshold
+	}
+	cfg.RetryBudget = cfg.RetryBudget.withDefaults()
+	c := &Cluster{
 		name:      name,
 		endpoints: slices.Clone(endpoints),
+		cfg:       cfg,
 		empty:     status.Errorf(codes.Unavailable, "no endpoints in cluster %q", name),
+		overflow:  status.Errorf(codes.Unavailable, "cluster %q is at its limit of %d concurrent requests", name, cfg.MaxRequests),
 	}
+	c.budget.percent, c.budget.min = int64(cfg.RetryBudget.Percent), int64(cfg.RetryBudget.MinRetries)
+	if len(endpoints) > 0 {
+		c.schedule = weightedSchedule(cfg.Weights)
+		if cfg.Balancer == RingHash {
+			addrs := make([]string, len(endpoints))
+			for i, e := range endpoints {
+				addrs[i] = e.addr
+			}
+			c.ring = buildRing(addrs, cfg.Weights)
+		}
+	}
+	return c
 }
 
 // Name returns the cluster's name.
 func (c *Cluster) Name() string { return c.name }
 
+// Config returns the cluster's configuration, defaults filled.
+func (c *Cluster) Config() ClusterConfig {
+	cfg := c.cfg
+	cfg.Weights = slices.Clone(cfg.Weights)
+	return cfg
+}
+
 // Endpoints returns the cluster's endpoints. The slice is the caller's.
 func (c *Cluster) Endpoints() []*Endpoint { return slices.Clone(c.endpoints) }
 
-// Pick returns the next endpoint in round-robin order. It takes no lock and
-// does not allocate. For a cluster without endpoints it returns a status error
-// with code Unavailable.
-func (c *Cluster) Pick() (*Endpoint, error) {
-	n := uint64(len(c.endpoints))
+// Pick returns an endpoint by the cluster's balancer, as for a call without
+// headers, skipping endpoints that are unhealthy, ejected or whose circuit is
+// open. It takes no lock and does not allocate. It returns a status error with
+// code Unavailable when there is no endpoint to pick.
+func (c *Cluster) Pick() (*Endpoint, error) { return c.pick(nil, nil, nanotime()) }
+
+// PickFor is Pick for a call with headers h, which RingHash hashes.
+func (c *Cluster) PickFor(h Headers) (*Endpoint, error) { return c.pick(h, nil, nanotime()) }
+
+// pick chooses an endpoint, avoiding avoid (a retry's previous endpoint) when there is another.
+func (c *Cluster) pick(h Headers, avoid *Endpoint, now int64) (*Endpoint, error) {
+	n := len(c.endpoints)
 	if n == 0 {
 		return nil, c.empty
 	}
-	return c.endpoints[(c.next.Add(1)-1)%n], nil
+	i, pos := c.primary(h)
+	if e := c.endpoints[i]; e != avoid && e.healthy(now) && !e.blocked(now) {
+		return e, nil
+	}
+	return c.fallback(i, pos, avoid, now)
+}
+
+// primary returns the balancer's choice: an endpoint index, and for RingHash the ring position
+// (-1 otherwise).
+func (c *Cluster) primary(h Headers) (int, int) {
+	s := c.schedule
+	switch c.cfg.Balancer {
+	case Random:
+		return int(s[randIndex(len(s))]), -1
+	case LeastRequest:
+		i, j := randIndex(len(s)), randIndex(len(s))
+		ai, bi := s[i], s[j]
+		if ai == bi {
+			bi = s[(j+1)%len(s)] // the schedule spreads endpoints out: its neighbour is usually another
+		}
+		a, b := c.endpoints[ai], c.endpoints[bi]
+		// Latency EWMAs are positive floats, whose bits order as the values do.
+		if ia, ib := a.InFlight(), b.InFlight(); ib < ia || ib == ia && b.ewma.Load() < a.ewma.Load() {
+			return int(bi), -1
+		}
+		return int(ai), -1
+	case RingHash:
+		if h != nil && c.cfg.HashKey != "" {
+			if v := h.Values(c.cfg.HashKey); len(v) > 0 {
+				pos := ringLookup(c.ring, hashKey(v[0]))
+				return int(c.ring[pos].idx), pos
+			}
+		}
+		return int(s[randIndex(len(s))]), -1
+	default:
+		return int(s[(c.next.Add(1)-1)%uint64(len(s))]), -1
+	}
+}
+
+// fallback runs when the primary choice i (ring position pos, or -1) cannot take the call: it takes
+// the next available endpoint (in ring order for RingHash, so affinity moves consistently), or, in
+// panic mode, ignores health and ejections. Endpoints with open circuits are never chosen.
+func (c *Cluster) fallback(i, pos int, avoid *Endpoint, now int64) (*Endpoint, error) {
+	n := len(c.endpoints)
+	healthy, first := 0, -1
+	for k := 1; k <= n; k++ {
+		j := (i + k) % n
+		e := c.endpoints[j]
+		if e.healthy(now) {
+			healthy++
+			if first < 0 && e != avoid && !e.blocked(now) {
+				first = j
+			}
+		}
+	}
+	panicking := c.cfg.PanicThreshold > 0 && healthy*100 < n*c.cfg.PanicThreshold
+	if !panicking && first >= 0 {
+		if pos >= 0 {
+			for k := 1; k < len(c.ring); k++ {
+				e := c.endpoints[c.ring[(pos+k)%len(c.ring)].idx]
+				if e != avoid && e.healthy(now) && !e.blocked(now) {
+					return e, nil
+				}
+			}
+		}
+		return c.endpoints[first], nil
+	}
+	// Panic mode, or every healthy endpoint is blocked: any endpoint whose circuit lets calls
+	// through, the primary choice first, then one other than avoid, then avoid itself.
+	var fallback *Endpoint
+	for k := 0; k < n; k++ {
+		e := c.endpoints[(i+k)%n]
+		if e.blocked(now) {
+			continue
+		}
+		if e != avoid {
+			return e, nil
+		}
+		fallback = e
+	}
+	if fallback != nil {
+		return fallback, nil
+	}
+	return nil, c.endpoints[i].openErr
+}
+
+// admit picks an endpoint for a call and lets it through the endpoint's breaker and the cluster's
+// cap. probe is non-nil for a half-open circuit's probe and must be told the call's result.
+func (c *Cluster) admit(h Headers, avoid *Endpoint, now int64) (e *Endpoint, probe func(error), err error) {
+	if c.cfg.MaxRequests > 0 && c.active.Add(1) > int64(c.cfg.MaxRequests) {
+		c.active.Add(-1)
+		return nil, nil, c.overflow
+	}
+	for range 3 {
+		if e, err = c.pick(h, avoid, now); err != nil {
+			break
+		}
+		br := e.br.Load()
+		if br == nil || br.closed() {
+			return e, nil, nil
+		}
+		if probe, err = br.admit(); err == nil {
+			return e, probe, nil
+		}
+		// Half-open with its probes taken: try another endpoint.
+		avoid, err = e, e.openErr
+	}
+	if c.cfg.MaxRequests > 0 {
+		c.active.Add(-1)
+	}
+	return nil, nil, err
+}
+
+// release undoes admit's count of a call in flight.
+func (c *Cluster) release() {
+	if c.cfg.MaxRequests > 0 {
+		c.active.Add(-1)
+	}
+}
+
+// considerEjecting ejects e, whose calls keep failing, unless the cluster already has its share of
+// endpoints ejected.
+func (c *Cluster) considerEjecting(e *Endpoint, now int64) {
+	n := len(c.endpoints)
+	limit := max(1, n*c.cfg.MaxEjectedPercent/100)
+	ejected := 0
+	for _, x := range c.endpoints {
+		if x != e && x.ejectedUntil.Load() > now {
+			ejected++
+		}
+	}
+	if ejected >= limit {
+		return
+	}
+	e.eject(now)
 }

@@ -19,10 +19,19 @@
 //   - [Route] holds the match criteria, a timeout, and a weighted list of
 //     clusters; [Route.PickCluster] splits traffic by weight (canaries,
 //     migrations).
-//   - [Cluster] is a named, fixed set of endpoints; [Cluster.Pick] round-robins
-//     over them with an atomic counter.
-//   - [Endpoint] wraps one long-lived *grpc.ClientConn and counts calls in
-//     flight ([Endpoint.Begin]).
+//   - [Cluster] is a named, fixed set of endpoints with a [ClusterConfig]: a
+//     [Balancer] (weighted round robin, least request, ring hash, random), a cap
+//     on calls in flight, a retry budget, and the share of endpoints outlier
+//     detection may eject. Picking skips endpoints that are unhealthy, ejected
+//     or whose circuit is open, unless too few remain (panic mode); it takes no
+//     lock and allocates nothing.
+//   - [Endpoint] wraps one long-lived *grpc.ClientConn and its resilience
+//     state: calls in flight, latency EWMA, a gobreaker circuit breaker, the
+//     active health check's verdict and outlier ejections ([Endpoint.Stats]).
+//
+// [Proxy.Route] returns an [Upstream]; [Upstream.DoneWith] reports the call's
+// result, of which only sick-backend outcomes count against the endpoint. The
+// gRPC proxy retries unary calls by the route's [RetryPolicy] when safe.
 //
 // Tables, routes and clusters belong to a snapshot and are swapped whole.
 // Endpoints do not: they live in a [Pool] keyed by address, outside snapshots,

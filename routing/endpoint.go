@@ -1,37 +1,130 @@
 package routing
 
 import (
+	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // drainingBit is set in Endpoint.state once the endpoint has left its pool;
 // the bits below it count calls in flight.
 const drainingBit = 1 << 62
 
+// EndpointConfig is the resilience state's settings that belong to an endpoint rather than a
+// cluster: every cluster listing the address shares the endpoint, its breaker and its health. The
+// zero value means the defaults: breaker and passive outlier detection on, no active health checks.
+type EndpointConfig struct {
+	Breaker BreakerConfig
+	Health  HealthCheckConfig
+	Outlier OutlierConfig
+}
+
+// OutlierConfig configures passive outlier detection: an endpoint whose calls fail in a row is
+// ejected (not picked) for a time that grows with each ejection. The zero value means the defaults.
+type OutlierConfig struct {
+	// Disabled turns passive outlier detection off.
+	Disabled bool
+	// ConsecutiveFailures sick-backend outcomes in a row eject the endpoint. Default 5.
+	ConsecutiveFailures int32
+	// BaseEjectionTime is the first ejection's length; the n-th lasts n times as long. Default 30s.
+	BaseEjectionTime time.Duration
+	// MaxEjectionTime caps an ejection. Default 300s.
+	MaxEjectionTime time.Duration
+}
+
+// Outlier detection defaults.
+const (
+	DefaultOutlierFailures  = 5
+	DefaultBaseEjectionTime = 30 * time.Second
+	DefaultMaxEjectionTime  = 300 * time.Second
+)
+
+func (c OutlierConfig) withDefaults() OutlierConfig {
+	if c.ConsecutiveFailures <= 0 {
+		c.ConsecutiveFailures = DefaultOutlierFailures
+	}
+	if c.BaseEjectionTime <= 0 {
+		c.BaseEjectionTime = DefaultBaseEjectionTime
+	}
+	if c.MaxEjectionTime <= 0 {
+		c.MaxEjectionTime = DefaultMaxEjectionTime
+	}
+	c.MaxEjectionTime = max(c.MaxEjectionTime, c.BaseEjectionTime)
+	return c
+}
+
+func (c EndpointConfig) withDefaults() EndpointConfig {
+	c.Breaker = c.Breaker.withDefaults()
+	c.Health = c.Health.withDefaults()
+	c.Outlier = c.Outlier.withDefaults()
+	return c
+}
+
 // Endpoint is one upstream address and its long-lived connection. Endpoints
 // are shared by every cluster that lists the address and are owned by the
-// [Pool] that created them. Its methods are safe for concurrent use.
+// [Pool] that created them, as is their resilience state: calls in flight,
+// latency EWMA, circuit breaker, health and ejections, which therefore survive
+// snapshot swaps. Its methods are safe for concurrent use.
 type Endpoint struct {
 	addr string
 	conn *grpc.ClientConn
 	pool *Pool
+	log  *slog.Logger
 
 	state atomic.Int64 // calls in flight, plus drainingBit once released
 	done  func()       // e.end, cached so Begin does not allocate
 
-	refs int // references held through pool; guarded by pool.mu
+	cfg          atomic.Pointer[EndpointConfig] // with defaults filled
+	br           atomic.Pointer[breaker]        // nil when disabled
+	ewma         atomic.Uint64                  // float64 bits: latency EWMA in nanoseconds; 0 = no sample
+	streak       atomic.Int32                   // sick outcomes in a row, for outlier detection
+	ejectedUntil atomic.Int64                   // nanotime the current ejection ends; 0 = never ejected
+	ejections    atomic.Int32                   // ejection multiplier: grows per ejection, decays with success
+	ejectedTotal atomic.Int64
+	unhealthy    atomic.Bool // the active health check's verdict
+	openErr      error       // the status of a call refused by the open circuit
+
+	refs    int            // references held through pool; guarded by pool.mu
+	checker *healthChecker // guarded by pool.mu
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 func newEndpoint(addr string, conn *grpc.ClientConn, pool *Pool) *Endpoint {
-	e := &Endpoint{addr: addr, conn: conn, pool: pool}
+	e := &Endpoint{addr: addr, conn: conn, pool: pool, log: slog.Default()}
+	if pool != nil && pool.log != nil {
+		e.log = pool.log
+	}
 	e.done = e.end
+	e.openErr = status.Errorf(codes.Unavailable, "circuit open for endpoint %s", addr)
+	e.configure(EndpointConfig{})
 	return e
+}
+
+// configure applies cfg, keeping the breaker unless its settings changed. It reports whether the
+// health check settings changed.
+func (e *Endpoint) configure(cfg EndpointConfig) (healthChanged bool) {
+	cfg = cfg.withDefaults()
+	old := e.cfg.Load()
+	if old != nil && *old == cfg {
+		return false
+	}
+	if old == nil || old.Breaker != cfg.Breaker {
+		if cfg.Breaker.Disabled {
+			e.br.Store(nil)
+		} else {
+			e.br.Store(newBreaker(e.addr, cfg.Breaker, e.log))
+		}
+	}
+	e.cfg.Store(&cfg)
+	return old == nil || old.Health != cfg.Health
 }
 
 // Addr returns the endpoint's address ("host:port").
@@ -42,6 +135,11 @@ func (e *Endpoint) Conn() *grpc.ClientConn { return e.conn }
 
 // InFlight returns the number of calls begun and not yet done.
 func (e *Endpoint) InFlight() int64 { return e.state.Load() &^ drainingBit }
+
+// Latency returns the endpoint's latency EWMA over unary calls, or 0 before the first one.
+func (e *Endpoint) Latency() time.Duration {
+	return time.Duration(math.Float64frombits(e.ewma.Load()))
+}
 
 // Begin counts a call in flight until done is called. Call done exactly once,
 // when the call has finished (for a stream: when it has ended). An endpoint
@@ -64,6 +162,74 @@ func (e *Endpoint) end() {
 	}
 }
 
+// healthy reports whether the endpoint may be picked outside panic mode: the active health check
+// (if any) passes and it is not ejected.
+func (e *Endpoint) healthy(now int64) bool {
+	return !e.unhealthy.Load() && e.ejectedUntil.Load() <= now
+}
+
+// blocked reports whether the endpoint's circuit is open: calls to it would fail fast.
+func (e *Endpoint) blocked(now int64) bool {
+	b := e.br.Load()
+	return b != nil && b.blocked(now)
+}
+
+// ewmaWeight is the weight of a new latency sample in the EWMA.
+const ewmaWeight = 0.2
+
+// observe records a finished call's outcome and latency. It returns true when the outcome asks the
+// caller's cluster to consider ejecting the endpoint.
+func (e *Endpoint) observe(o outcome, latency int64, unary bool, now int64) (eject bool) {
+	if unary && (o == outcomeSuccess || o == outcomeFailure) {
+		sample := float64(latency)
+		for {
+			old := e.ewma.Load()
+			v := sample
+			if old != 0 {
+				f := math.Float64frombits(old)
+				v = f + ewmaWeight*(sample-f)
+			}
+			if e.ewma.CompareAndSwap(old, math.Float64bits(v)) {
+				break
+			}
+		}
+	}
+	cfg := e.cfg.Load()
+	switch o {
+	case outcomeFailure:
+		if cfg.Outlier.Disabled {
+			return false
+		}
+		return e.streak.Add(1) >= cfg.Outlier.ConsecutiveFailures
+	case outcomeSuccess:
+		if e.streak.Load() != 0 {
+			e.streak.Store(0)
+		}
+		if until := e.ejectedUntil.Load(); until != 0 && e.ejections.Load() > 0 &&
+			now > until+int64(cfg.Outlier.BaseEjectionTime) {
+			// Healthy for a base ejection time since the last ejection ended: the next one is shorter.
+			if e.ejections.Add(-1) == 0 {
+				e.log.Info("endpoint recovered from ejection", "endpoint", e.addr)
+			}
+		}
+	}
+	return false
+}
+
+// eject takes the endpoint out of picking for a time that grows with each ejection.
+func (e *Endpoint) eject(now int64) {
+	cfg := e.cfg.Load()
+	if e.ejectedUntil.Load() > now {
+		return // already ejected
+	}
+	n := e.ejections.Add(1)
+	d := min(time.Duration(n)*cfg.Outlier.BaseEjectionTime, cfg.Outlier.MaxEjectionTime)
+	e.ejectedUntil.Store(now + int64(d))
+	e.ejectedTotal.Add(1)
+	e.streak.Store(0)
+	e.log.Warn("endpoint ejected", "endpoint", e.addr, "for", d.String(), "ejections", n)
+}
+
 // close closes the connection once and removes the endpoint from its pool's
 // draining set.
 func (e *Endpoint) close() error {
@@ -74,4 +240,43 @@ func (e *Endpoint) close() error {
 		}
 	})
 	return e.closeErr
+}
+
+// EndpointStats is a point-in-time view of an endpoint's resilience state, for the admin API.
+type EndpointStats struct {
+	Address string
+	// Healthy is the active health check's verdict (true without active checks).
+	Healthy bool
+	// Ejected reports an ejection by outlier detection in force; EjectedFor is how long it has left.
+	Ejected    bool
+	EjectedFor time.Duration
+	// Ejections counts ejections since the endpoint joined the pool.
+	Ejections int64
+	// Breaker is the circuit's state: "closed", "open", "half-open" or "disabled".
+	Breaker  string
+	InFlight int64
+	// Latency is the EWMA of unary call latency.
+	Latency time.Duration
+	// ConsecutiveFailures counts sick-backend outcomes in a row.
+	ConsecutiveFailures int32
+}
+
+// Stats returns the endpoint's resilience state.
+func (e *Endpoint) Stats() EndpointStats {
+	now := nanotime()
+	until := e.ejectedUntil.Load()
+	s := EndpointStats{
+		Address:             e.addr,
+		Healthy:             !e.unhealthy.Load(),
+		Ejected:             until > now,
+		Ejections:           e.ejectedTotal.Load(),
+		Breaker:             e.br.Load().stateName(),
+		InFlight:            e.InFlight(),
+		Latency:             e.Latency(),
+		ConsecutiveFailures: e.streak.Load(),
+	}
+	if s.Ejected {
+		s.EjectedFor = time.Duration(until - now)
+	}
+	return s
 }

@@ -1,11 +1,17 @@
 package routing
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -29,6 +35,12 @@ func DefaultDial(addr string) (*grpc.ClientConn, error) {
 		// The gateway decides about retries itself; grpc's retry layer would wrap every call and
 		// keep a copy of each sent message for replay.
 		grpc.WithDisableRetry(),
+		// A backend that returns should be reachable within a breaker timeout or a health interval,
+		// not after grpc's default reconnect backoff, which grows to two minutes.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
 		// Upstream connections are few and carry many calls: larger buffers mean fewer system calls
 		// per message.
 		grpc.WithReadBufferSize(upstreamBufferSize),
@@ -48,6 +60,9 @@ var ErrPoolClosed = errors.New("routing: endpoint pool is closed")
 // connection. It is safe for concurrent use; it is not on the request path.
 type Pool struct {
 	dial DialFunc
+	log  *slog.Logger
+
+	checkers sync.WaitGroup // running health checkers
 
 	mu        sync.Mutex
 	endpoints map[string]*Endpoint   // by address; refs > 0
@@ -55,22 +70,48 @@ type Pool struct {
 	closed    bool
 }
 
-// NewPool returns an empty pool that creates connections with dial; a nil dial
-// means [DefaultDial].
-func NewPool(dial DialFunc) *Pool {
-	if dial == nil {
-		dial = DefaultDial
-	}
-	return &Pool{
-		dial:      dial,
-		endpoints: make(map[string]*Endpoint),
-		draining:  make(map[*Endpoint]struct{}),
+// PoolOption configures a Pool.
+type PoolOption func(*Pool)
+
+// WithPoolLogger sets where endpoint state changes (circuit opened, endpoint ejected or unhealthy)
+// are logged, once per change. The default is slog.Default().
+func WithPoolLogger(l *slog.Logger) PoolOption {
+	return func(p *Pool) {
+		if l != nil {
+			p.log = l
+		}
 	}
 }
 
-// Acquire returns the endpoint for addr, dialing it if the pool has none, and
-// takes a reference to it; give it back with Release.
+// NewPool returns an empty pool that creates connections with dial; a nil dial
+// means [DefaultDial].
+func NewPool(dial DialFunc, opts ...PoolOption) *Pool {
+	if dial == nil {
+		dial = DefaultDial
+	}
+	p := &Pool{
+		dial:      dial,
+		log:       slog.Default(),
+		endpoints: make(map[string]*Endpoint),
+		draining:  make(map[*Endpoint]struct{}),
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Acquire is AcquireWith with the default endpoint settings.
 func (p *Pool) Acquire(addr string) (*Endpoint, error) {
+	return p.AcquireWith(addr, EndpointConfig{})
+}
+
+// AcquireWith returns the endpoint for addr, dialing it if the pool has none, and takes a reference
+// to it; give it back with Release. cfg becomes the endpoint's settings: an endpoint is shared by
+// every cluster listing its address, so the latest acquire's settings apply to all of them. The
+// breaker keeps its state unless its settings change; the health checker is restarted when its
+// settings change.
+func (p *Pool) AcquireWith(addr string, cfg EndpointConfig) (*Endpoint, error) {
 	if addr == "" {
 		return nil, errors.New("routing: acquire: empty address")
 	}
@@ -81,6 +122,9 @@ func (p *Pool) Acquire(addr string) (*Endpoint, error) {
 	}
 	if e := p.endpoints[addr]; e != nil {
 		e.refs++
+		if e.configure(cfg) {
+			p.startChecker(e)
+		}
 		return e, nil
 	}
 	conn, err := p.dial(addr)
@@ -92,8 +136,46 @@ func (p *Pool) Acquire(addr string) (*Endpoint, error) {
 	}
 	e := newEndpoint(addr, conn, p)
 	e.refs = 1
+	e.configure(cfg)
+	p.startChecker(e)
 	p.endpoints[addr] = e
 	return e, nil
+}
+
+// startChecker (re)starts e's health checker for its current settings; p.mu is held.
+func (p *Pool) startChecker(e *Endpoint) {
+	e.checker.stop()
+	e.checker = nil
+	hc := e.cfg.Load().Health
+	if hc.Interval <= 0 {
+		e.unhealthy.Store(false)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &healthChecker{cancel: cancel, done: make(chan struct{})}
+	e.checker = h
+	p.checkers.Add(1)
+	go func() {
+		defer p.checkers.Done()
+		defer close(h.done)
+		e.runHealth(ctx, hc)
+	}()
+}
+
+// Stats returns the resilience state of every endpoint in the pool, by address.
+func (p *Pool) Stats() []EndpointStats {
+	p.mu.Lock()
+	eps := make([]*Endpoint, 0, len(p.endpoints))
+	for _, e := range p.endpoints {
+		eps = append(eps, e)
+	}
+	p.mu.Unlock()
+	out := make([]EndpointStats, len(eps))
+	for i, e := range eps {
+		out[i] = e.Stats()
+	}
+	slices.SortFunc(out, func(a, b EndpointStats) int { return strings.Compare(a.Address, b.Address) })
+	return out
 }
 
 // Release gives back a reference taken by Acquire. When the last reference is
@@ -116,6 +198,8 @@ func (p *Pool) Release(e *Endpoint) {
 		return
 	}
 	delete(p.endpoints, e.addr)
+	e.checker.stop()
+	e.checker = nil
 	p.draining[e] = struct{}{}
 	idle := e.state.Add(drainingBit) == drainingBit
 	p.mu.Unlock()
@@ -139,13 +223,15 @@ func (p *Pool) Len() int {
 	return len(p.endpoints)
 }
 
-// Close closes every connection the pool owns, draining or not, cutting calls
-// in flight, and makes later Acquire calls fail with [ErrPoolClosed].
+// Close stops the health checkers and closes every connection the pool owns, draining or not,
+// cutting calls in flight, and makes later Acquire calls fail with [ErrPoolClosed].
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	all := make([]*Endpoint, 0, len(p.endpoints)+len(p.draining))
 	for _, e := range p.endpoints {
+		e.checker.stop()
+		e.checker = nil
 		all = append(all, e)
 	}
 	for e := range p.draining {
@@ -153,6 +239,7 @@ func (p *Pool) Close() error {
 	}
 	clear(p.endpoints)
 	p.mu.Unlock()
+	p.checkers.Wait()
 
 	var errs []error
 	for _, e := range all {

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -99,45 +100,78 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	if err != nil {
 		return err
 	}
-	defer up.Done()
 	call := call{proxy: p, ss: ss, conn: up.Conn, method: method}
 	switch up.Kind {
 	case KindUnary:
-		return call.unary(up.Ctx)
+		return call.unary(&up, md)
 	case KindServerStream:
-		return call.serverStream(up.Ctx)
+		err = call.serverStream(up.Ctx)
 	default:
-		return call.stream(up.Ctx)
+		err = call.stream(up.Ctx)
 	}
+	up.DoneWith(call.upErr)
+	return err
 }
 
 // Upstream is a routed call: the connection of the endpoint it goes to, and the context to call it
-// with, carrying md as outgoing metadata and the route's deadline. Done must be called once the call
-// has ended.
+// with, carrying md as outgoing metadata and the route's deadline. DoneWith (or Done) must be called
+// once the call has ended.
 type Upstream struct {
 	Ctx   context.Context
 	Conn  grpc.ClientConnInterface
 	Kind  CallKind
 	Route *Route
 
-	done   func()
-	cancel context.CancelFunc
+	ep      *Endpoint
+	cluster *Cluster
+	parent  context.Context // the caller's context: its end excuses the backend
+	start   int64           // nanotime
+	probe   func(error)     // a half-open circuit's probe report, or nil
+	cancel  context.CancelFunc
 }
 
-// Done releases the endpoint and the call's context.
-func (u *Upstream) Done() {
+// Done releases the endpoint and the call's context without reporting the call's result; prefer
+// DoneWith.
+func (u *Upstream) Done() { u.finish(outcomeUnknown) }
+
+// DoneWith records the call's result, err (nil for success; a gRPC status otherwise), for the
+// endpoint's circuit breaker, outlier detection and latency EWMA, then releases the endpoint and the
+// call's context as Done does. Only sick-backend results count against the endpoint: Unavailable,
+// ResourceExhausted, DeadlineExceeded when the caller's own deadline had not passed, connection
+// errors. It does not allocate unless the endpoint's state changes.
+func (u *Upstream) DoneWith(err error) { u.finish(classify(u.parent, err)) }
+
+// finish records outcome o and releases the call.
+func (u *Upstream) finish(o outcome) {
 	if u.cancel != nil {
 		u.cancel()
 	}
-	if u.done != nil {
-		u.done()
+	e := u.ep
+	if e == nil {
+		return
 	}
+	now := nanotime()
+	if e.observe(o, now-u.start, u.Kind == KindUnary, now) && u.cluster != nil {
+		u.cluster.considerEjecting(e, now)
+	}
+	if u.probe != nil {
+		u.probe(breakerErr(o))
+	} else if br := e.br.Load(); br != nil {
+		br.record(o)
+	}
+	if u.cluster != nil {
+		u.cluster.release()
+	}
+	e.end()
+	u.ep = nil
 }
 
 // Route matches a call of method with request metadata md against the current state and picks the
-// endpoint that serves it. Every front routes through it, so routing, balancing and (later) resilience
-// are the same whichever front a call came through. Errors are gRPC statuses: Unimplemented for a
-// method nothing serves, Unavailable when the cluster has no endpoint.
+// endpoint that serves it, by the cluster's balancer, skipping endpoints that are unhealthy, ejected
+// or whose circuit is open. Every front routes through it, so routing, balancing and resilience are
+// the same whichever front a call came through. Errors are gRPC statuses: Unimplemented for a method
+// nothing serves, Unavailable when the cluster has no endpoint to take the call (none, all circuits
+// open, or its cap on concurrent calls reached).
 func (p *Proxy) Route(ctx context.Context, method string, md metadata.MD) (Upstream, error) {
 	st := p.state()
 	kind, known, exists := st.Method(method)
@@ -150,16 +184,33 @@ func (p *Proxy) Route(ctx context.Context, method string, md metadata.MD) (Upstr
 		svc, _ := splitMethod(method)
 		return Upstream{}, status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
 	}
-	ep, err := route.PickCluster().Pick()
+	c := route.PickCluster()
+	now := nanotime()
+	c.budget.request(now)
+	up, err := connect(ctx, c, md, nil, now)
 	if err != nil {
 		return Upstream{}, err
 	}
-	up := Upstream{Conn: ep.Conn(), Kind: kind, Route: route, done: ep.Begin()}
+	up.Kind, up.Route = kind, route
 	up.Ctx = metadata.NewOutgoingContext(ctx, md)
 	if route.Timeout > 0 {
 		up.Ctx, up.cancel = context.WithTimeout(up.Ctx, route.Timeout)
 	}
 	return up, nil
+}
+
+// connect admits a call to an endpoint of c other than avoid, if possible. The Upstream's Ctx,
+// Kind and Route are the caller's to set.
+func connect(parent context.Context, c *Cluster, md metadata.MD, avoid *Endpoint, now int64) (Upstream, error) {
+	ep, probe, err := c.admit(MD(md), avoid, now)
+	if err != nil {
+		return Upstream{}, err
+	}
+	if probe != nil && ep.conn.GetState() == connectivity.TransientFailure {
+		ep.conn.ResetConnectBackoff() // the probe should find out whether the backend is back
+	}
+	ep.state.Add(1)
+	return Upstream{Conn: ep.conn, ep: ep, cluster: c, parent: parent, start: now, probe: probe}, nil
 }
 
 // CallOptions are the options every upstream call of the proxy uses: the pass-through codec (so
@@ -172,21 +223,87 @@ type call struct {
 	ss     grpc.ServerStream
 	conn   grpc.ClientConnInterface
 	method string
+	upErr  error // the upstream's failure, as opposed to the client's, for the endpoint's breaker
+	resp   Frame // a unary call's response
 }
 
 var codec = Codec{}
 
-// unary forwards a call with exactly one request and one response, without goroutines.
-func (c *call) unary(ctx context.Context) error {
-	var req, resp Frame
-	defer req.Free()
-	defer resp.Free()
+// unary forwards a call with exactly one request and one response, without goroutines, retrying it
+// on another endpoint as the route's policy allows. It finishes up.
+func (c *call) unary(up *Upstream, md metadata.MD) error {
+	var req Frame
 	if err := c.recvOne(&req); err != nil {
+		req.Free()
+		up.Done()
 		return err
 	}
-	var header, trailer metadata.MD
+	pol := up.Route.retryPolicy()
+	if pol.Attempts <= 1 {
+		header, trailer, err := c.invoke(up.Ctx, &req)
+		req.Free()
+		up.DoneWith(err)
+		return c.reply(header, trailer, err)
+	}
+
+	// Keep a reference to the request's buffers: each attempt hands one to the transport.
+	saved := req.data
+	req.data = nil
+	defer saved.Free()
+	ctx, cancel := up.Ctx, up.cancel // bounds every attempt; released when the call ends
+	up.cancel = nil
+	if cancel != nil {
+		defer cancel()
+	}
+	cur := *up
+	for attempt := 1; ; attempt++ {
+		saved.Ref()
+		f := Frame{data: saved}
+		tctx, tcancel := ctx, context.CancelFunc(nil)
+		if pol.PerTryTimeout > 0 {
+			tctx, tcancel = context.WithTimeout(ctx, pol.PerTryTimeout)
+		}
+		header, trailer, err := c.invoke(tctx, &f)
+		f.Free()
+		if tcancel != nil {
+			tcancel()
+		}
+		failed := cur.ep
+		cur.DoneWith(err)
+		if err == nil || attempt >= pol.Attempts || cur.parent.Err() != nil ||
+			!pol.retryable(status.Code(err)) ||
+			!notSent(err) && !idempotent(c.proxy.state(), c.method) ||
+			!cur.cluster.budget.retry(nanotime()) ||
+			!pol.backoff(ctx, attempt) {
+			return c.reply(header, trailer, err)
+		}
+		next, cerr := connect(cur.parent, cur.cluster, md, failed, nanotime())
+		if cerr != nil {
+			return c.reply(header, trailer, err)
+		}
+		next.Kind, next.Route = cur.Kind, cur.Route
+		cur = next
+		c.conn = next.Conn
+	}
+}
+
+// invoke makes one unary call upstream, sending req, and returns its header and trailer.
+func (c *call) invoke(ctx context.Context, req *Frame) (header, trailer metadata.MD, err error) {
+	var resp Frame
 	opts := append(c.proxy.callOpts[:len(c.proxy.callOpts):len(c.proxy.callOpts)], grpc.Header(&header), grpc.Trailer(&trailer))
-	err := c.conn.Invoke(ctx, c.method, &req, &resp, opts...)
+	if err = c.conn.Invoke(ctx, c.method, req, &resp, opts...); err != nil {
+		resp.Free()
+		return header, trailer, err
+	}
+	c.resp = resp
+	return header, trailer, nil
+}
+
+// reply sends the result of a unary call to the client.
+func (c *call) reply(header, trailer metadata.MD, err error) error {
+	resp := c.resp
+	c.resp = Frame{}
+	defer resp.Free()
 	if len(trailer) > 0 {
 		c.ss.SetTrailer(trailer)
 	}
@@ -221,13 +338,13 @@ func (c *call) serverStream(ctx context.Context) error {
 	}
 	cs, err := c.conn.NewStream(ctx, &serverStreamDesc, c.method, c.proxy.callOpts...)
 	if err != nil {
-		return upstreamErr(err)
+		return c.failed(err)
 	}
 	if err := cs.SendMsg(&req); err != nil && !errors.Is(err, io.EOF) {
-		return upstreamErr(err)
+		return c.failed(err)
 	}
 	if err := cs.CloseSend(); err != nil {
-		return upstreamErr(err)
+		return c.failed(err)
 	}
 	return c.forwardResponses(cs)
 }
@@ -258,7 +375,7 @@ func (c *call) stream(ctx context.Context) error {
 	defer cancel()
 	cs, err := c.conn.NewStream(ctx, &streamDesc, c.method, c.proxy.callOpts...)
 	if err != nil {
-		return upstreamErr(err)
+		return c.failed(err)
 	}
 	sent := make(chan error, 1)
 	go func() { sent <- c.forwardRequests(cs) }()
@@ -305,7 +422,7 @@ func (c *call) forwardRequests(cs grpc.ClientStream) error {
 func (c *call) forwardResponses(cs grpc.ClientStream) error {
 	header, err := cs.Header()
 	if err != nil {
-		return upstreamErr(err)
+		return c.failed(err)
 	}
 	if len(header) > 0 {
 		if err := c.ss.SendHeader(header); err != nil {
@@ -322,12 +439,19 @@ func (c *call) forwardResponses(cs grpc.ClientStream) error {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return upstreamErr(err)
+			return c.failed(err)
 		}
 		if err := c.ss.SendMsg(&f); err != nil {
 			return err
 		}
 	}
+}
+
+// failed records err as the upstream's failure and returns its status.
+func (c *call) failed(err error) error {
+	err = upstreamErr(err)
+	c.upErr = err
+	return err
 }
 
 // upstreamErr passes an upstream's status through unchanged; a transport failure that carries no

@@ -16,9 +16,20 @@ type Route struct {
 	Name     string
 	Match    Match
 	Clusters []WeightedCluster // at least one
-	Timeout  time.Duration     // 0 means none
+	Timeout  time.Duration     // 0 means none; bounds all attempts of a call
+	Retry    RetryPolicy       // for unary calls
 
-	cumulative []uint64 // cumulative[i] = sum of Clusters[:i+1] weights; set by NewTable
+	cumulative []uint64    // cumulative[i] = sum of Clusters[:i+1] weights; set by NewTable
+	retry      RetryPolicy // Retry with defaults filled; set by NewTable
+}
+
+// retryPolicy returns the route's retry policy with defaults filled.
+func (r *Route) retryPolicy() *RetryPolicy {
+	if r.retry.Attempts == 0 {
+		p := r.Retry.withDefaults()
+		return &p
+	}
+	return &r.retry
 }
 
 // PickCluster returns one of the route's clusters, chosen at random with
@@ -109,6 +120,8 @@ func NewTable(routes []Route) (*Table, error) {
 		*r = routes[i]
 		r.Match.Headers = slices.Clone(r.Match.Headers)
 		r.Clusters = slices.Clone(r.Clusters)
+		r.retry = r.Retry.withDefaults()
+		r.Retry.RetryOn = slices.Clone(r.Retry.RetryOn)
 		r.cumulative = make([]uint64, len(r.Clusters))
 		var sum uint64
 		for j, wc := range r.Clusters {
@@ -157,6 +170,7 @@ func validateRoute(r *Route) error {
 	if r.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("negative timeout %v", r.Timeout))
 	}
+	errs = append(errs, r.Retry.validate())
 	return errors.Join(errs...)
 }
 

@@ -1,6 +1,3 @@
-// Package transcoder turns REST calls into gRPC calls and back, per the services' google.api.http
-// annotations: path templates, request building from path, query and body, response rendering, errors,
-// streaming and OpenAPI.
 package transcoder
 
 import (

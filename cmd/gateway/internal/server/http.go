@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -14,10 +15,12 @@ import (
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing/grpcweb"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // dataHandler dispatches the HTTP side of the data port: native gRPC that arrived over TLS (or on a
-// connection whose first request was not gRPC), gRPC-Web, and the REST and GraphQL fronts.
+// connection whose first request was not gRPC), gRPC-Web, GraphQL under /graphql, and REST for
+// everything else.
 func (s *Server) dataHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -25,10 +28,18 @@ func (s *Server) dataHandler() http.Handler {
 			s.grpc.ServeHTTP(w, r)
 		case grpcweb.IsGRPCWebRequest(r):
 			s.web.ServeHTTP(w, r)
+		case isGraphQL(r):
+			transcoder.WriteError(w, status.Error(codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))
 		default:
-			writeStatus(w, status.New(codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))
+			s.rest.ServeHTTP(w, r)
 		}
 	})
+}
+
+// isGraphQL reports whether r is for the GraphQL front: /graphql and below.
+func isGraphQL(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/graphql" || strings.HasPrefix(p, "/graphql/")
 }
 
 // adminHandler serves the admin port: health and readiness, and the admin API as gRPC (with

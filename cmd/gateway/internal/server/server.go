@@ -34,6 +34,7 @@ import (
 	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/routing/grpcweb"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // retireDelay is how long a replaced snapshot keeps its endpoints before returning them to the pool: a
@@ -54,6 +55,7 @@ type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
 	web    *grpcweb.Handler
+	rest   *transcoder.Handler
 
 	store    store.Store
 	registry *registry.Registry
@@ -124,6 +126,11 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	routing.RegisterReflection(s.grpc, s.catalog)
 	s.web = grpcweb.NewHandler(s.proxy.Handler, grpcweb.WithCodec(routing.Codec{}), grpcweb.WithMaxMessageSize(maxMsg))
+	rest, err := transcoder.NewHandler(func() *transcoder.Router { return s.current().REST() }, s.proxy)
+	if err != nil {
+		return nil, err
+	}
+	s.rest = rest
 	return s, nil
 }
 

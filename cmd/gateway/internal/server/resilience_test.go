@@ -1,0 +1,417 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/routing"
+)
+
+// usersBackend is one users service instance on loopback that can be killed and restarted on the
+// same address.
+type usersBackend struct {
+	t     *testing.T
+	addr  string
+	opts  shop.Options
+	calls atomic.Int64
+	mu    sync.Mutex
+	srv   *grpc.Server
+	done  chan struct{}
+}
+
+func startUsers(t *testing.T, opts shop.Options) *usersBackend {
+	t.Helper()
+	b := &usersBackend{t: t, addr: "127.0.0.1:0", opts: opts}
+	next := opts.OnCall
+	b.opts.OnCall = func(ctx context.Context, m string) {
+		b.calls.Add(1)
+		if next != nil {
+			next(ctx, m)
+		}
+	}
+	b.start()
+	t.Cleanup(b.kill)
+	return b
+}
+
+func (b *usersBackend) start() {
+	b.t.Helper()
+	srv, err := shop.NewServer("users", b.opts)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", b.addr)
+	if err != nil {
+		b.t.Fatalf("listen %s: %v", b.addr, err)
+	}
+	b.addr = lis.Addr().String()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(lis) }()
+	b.mu.Lock()
+	b.srv, b.done = srv, done
+	b.mu.Unlock()
+}
+
+// kill stops the backend at once, cutting its connections, as a crash would.
+func (b *usersBackend) kill() {
+	b.mu.Lock()
+	srv, done := b.srv, b.done
+	b.srv = nil
+	b.mu.Unlock()
+	if srv != nil {
+		srv.Stop()
+		<-done
+	}
+}
+
+// failingBackend answers every call with Unavailable and counts the attempts.
+func failingBackend(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	var attempts atomic.Int64
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		attempts.Add(1)
+		return status.Error(codes.Unavailable, "injected failure")
+	}))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(lis) }()
+	t.Cleanup(func() { srv.Stop(); <-done })
+	return lis.Addr().String(), &attempts
+}
+
+// resilientGateway serves the users service from a cluster of addrs with cfg, and the retry policy
+// on its route. It returns a client of the gateway and the gateway's endpoint pool.
+func resilientGateway(t *testing.T, addrs []string, cfg routing.ClusterConfig, retry routing.RetryPolicy) (usersv1.UserServiceClient, *routing.Pool) {
+	t.Helper()
+	files, err := registry.FilesOf(usersv1.File_shop_users_v1_users_proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := registry.Spec{
+		Clusters:      []registry.ClusterSpec{{Name: "users-pool", Endpoints: addrs, Config: cfg}},
+		Registrations: []*registry.Registration{{Name: "users", Cluster: "users-pool", Files: files}},
+		Routes: []registry.RouteSpec{{
+			Name: "users", Match: routing.Match{Prefix: "/shop.users.v1.UserService/"},
+			Clusters: []registry.WeightedCluster{{Name: "users-pool", Weight: 1}}, Retry: retry,
+		}},
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pool := routing.NewPool(nil, routing.WithPoolLogger(log))
+	gcfg := config.Default()
+	gcfg.ShutdownGrace = 5 * time.Second
+	srv, err := server.New(gcfg, server.WithLogger(log), server.WithPool(pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Apply(spec); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	dataLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() { served <- srv.ServeListeners(ctx, dataLn, adminLn, ready) }()
+	<-ready
+	conn, err := grpc.NewClient(dataLn.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return usersv1.NewUserServiceClient(conn), pool
+}
+
+// raceEnabled reports whether the test binary was built with the race detector.
+func raceEnabled() bool {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" {
+				return s.Value == "true"
+			}
+		}
+	}
+	return false
+}
+
+// verifyNoLeaks checks, when the test's cleanups have run, that it left no goroutines behind.
+func verifyNoLeaks(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+// statsOf returns the pool's view of addr.
+func statsOf(pool *routing.Pool, addr string) routing.EndpointStats {
+	for _, s := range pool.Stats() {
+		if s.Address == addr {
+			return s
+		}
+	}
+	return routing.EndpointStats{}
+}
+
+// waitFor polls cond every few milliseconds until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(2 * time.Millisecond) // polling an observable condition, not synchronising
+	}
+	return time.Since(start)
+}
+
+func TestResilienceEndpointKilledAndReturns(t *testing.T) {
+	verifyNoLeaks(t)
+	const interval = 200 * time.Millisecond
+	var backends []*usersBackend
+	var addrs []string
+	for range 3 {
+		b := startUsers(t, shop.Options{})
+		backends = append(backends, b)
+		addrs = append(addrs, b.addr)
+	}
+	client, pool := resilientGateway(t, addrs, routing.ClusterConfig{
+		Endpoint: routing.EndpointConfig{Health: routing.HealthCheckConfig{Interval: interval, Timeout: 100 * time.Millisecond}},
+	}, routing.RetryPolicy{})
+
+	var calls, failures, failuresAfterEjection atomic.Int64
+	var ejected atomic.Bool
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_, err := client.GetUser(cctx, &usersv1.GetUserRequest{Id: "1"})
+				cancel()
+				if ctx.Err() != nil {
+					return
+				}
+				calls.Add(1)
+				if err != nil {
+					failures.Add(1)
+					if ejected.Load() {
+						failuresAfterEjection.Add(1)
+						t.Logf("failure after ejection: %v", err)
+					}
+				}
+			}
+		})
+	}
+	defer func() { stop(); wg.Wait() }()
+
+	victim := backends[0]
+	waitFor(t, 10*time.Second, "steady load", func() bool { return victim.calls.Load() > 100 })
+	victim.kill()
+	took := waitFor(t, 10*time.Second, "killed endpoint taken out", func() bool {
+		s := statsOf(pool, victim.addr)
+		return !s.Healthy || s.Ejected || s.Breaker == "open"
+	})
+	ejected.Store(true)
+	before := calls.Load()
+	waitFor(t, 10*time.Second, "load after ejection", func() bool { return calls.Load() > before+1000 })
+
+	// The health checks see it down too; when they see it back, it is back in rotation.
+	waitFor(t, 10*interval, "health checks fail", func() bool { return !statsOf(pool, victim.addr).Healthy })
+	victim.start()
+	served := victim.calls.Load()
+	back := waitFor(t, 10*time.Second, "restarted endpoint gets traffic", func() bool { return victim.calls.Load() > served })
+	stop()
+	wg.Wait()
+
+	n, f := calls.Load(), failures.Load()
+	t.Logf("%d calls, %d failed (%.3f%%); killed endpoint out after %v; back in traffic %v after restart (health interval %v)",
+		n, f, 100*float64(f)/float64(n), took.Round(time.Millisecond), back.Round(time.Millisecond), interval)
+	if f*1000 > n {
+		t.Errorf("%d of %d calls failed, more than 0.1%%", f, n)
+	}
+	if fa := failuresAfterEjection.Load(); fa != 0 {
+		t.Errorf("%d calls failed after the endpoint was taken out", fa)
+	}
+	if back > 2*interval+time.Second {
+		t.Errorf("restarted endpoint got traffic after %v, want within about the health interval %v", back, interval)
+	}
+}
+
+func TestResilienceAllDownFailsFast(t *testing.T) {
+	verifyNoLeaks(t)
+	var backends []*usersBackend
+	var addrs []string
+	for range 3 {
+		b := startUsers(t, shop.Options{})
+		backends = append(backends, b)
+		addrs = append(addrs, b.addr)
+	}
+	const openTimeout = 500 * time.Millisecond
+	client, pool := resilientGateway(t, addrs, routing.ClusterConfig{
+		Endpoint: routing.EndpointConfig{Breaker: routing.BreakerConfig{OpenTimeout: openTimeout}},
+	}, routing.RetryPolicy{})
+	for _, b := range backends {
+		b.kill()
+	}
+	waitFor(t, 10*time.Second, "all circuits open", func() bool {
+		_, _ = client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"})
+		for _, s := range pool.Stats() {
+			if s.Breaker != "open" {
+				return false
+			}
+		}
+		return true
+	})
+	var lat []time.Duration
+	for range 200 {
+		start := time.Now()
+		_, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"})
+		lat = append(lat, time.Since(start))
+		if status.Code(err) != codes.Unavailable {
+			t.Fatalf("with every endpoint down: %v, want Unavailable", err)
+		}
+		if len(lat) == 100 && pool.Stats()[0].Breaker != "open" {
+			break // the open timeout passed: the rest would measure probes
+		}
+	}
+	slices.Sort(lat)
+	p99 := lat[len(lat)*99/100]
+	t.Logf("all down: %d calls, p50 %v, p99 %v", len(lat), lat[len(lat)/2], p99)
+	limit := 5 * time.Millisecond
+	if raceEnabled() {
+		limit *= 5 // the race detector slows the whole path several times over
+	}
+	if p99 > limit {
+		t.Errorf("p99 with all circuits open = %v, want under %v", p99, limit)
+	}
+	backends[1].start()
+	back := waitFor(t, 10*time.Second, "recovery after one endpoint returns", func() bool {
+		_, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"})
+		return err == nil
+	})
+	t.Logf("recovered %v after one endpoint returned (breaker timeout %v)", back, openTimeout)
+	if back > openTimeout+time.Second {
+		t.Errorf("recovery took %v, want within the breaker timeout %v", back, openTimeout)
+	}
+}
+
+func TestResilienceLeastRequestSlowEndpoint(t *testing.T) {
+	verifyNoLeaks(t)
+	slow := startUsers(t, shop.Options{Latency: 50 * time.Millisecond})
+	fast1, fast2 := startUsers(t, shop.Options{}), startUsers(t, shop.Options{})
+	client, _ := resilientGateway(t, []string{slow.addr, fast1.addr, fast2.addr},
+		routing.ClusterConfig{Balancer: routing.LeastRequest}, routing.RetryPolicy{})
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	const total = 1500
+	for range 8 {
+		wg.Go(func() {
+			for next.Add(1) <= total {
+				if _, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	share := float64(slow.calls.Load()) / float64(slow.calls.Load()+fast1.calls.Load()+fast2.calls.Load())
+	t.Logf("least request: the endpoint slowed by 50ms served %.1f%% of %d calls (round robin: 33.3%%)", 100*share, total)
+	// Typically 1-3%; a loaded machine (the race detector, parallel packages) slows the fast
+	// endpoints too. Round robin would give it a third.
+	if share > 0.20 {
+		t.Errorf("slow endpoint share %.1f%%, want under 20%%", 100*share)
+	}
+}
+
+func TestResilienceRetryBudgetBoundsStorm(t *testing.T) {
+	verifyNoLeaks(t)
+	a1, n1 := failingBackend(t)
+	a2, n2 := failingBackend(t)
+	cfg := routing.ClusterConfig{Endpoint: routing.EndpointConfig{
+		Breaker: routing.BreakerConfig{Disabled: true},
+		Outlier: routing.OutlierConfig{Disabled: true},
+	}}
+	client, _ := resilientGateway(t, []string{a1, a2}, cfg, routing.RetryPolicy{Attempts: 5, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond})
+	const calls = 300
+	for range calls {
+		_, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"})
+		if status.Code(err) != codes.Unavailable {
+			t.Fatalf("GetUser: %v, want Unavailable", err)
+		}
+	}
+	attempts := n1.Load() + n2.Load()
+	limit := int64(calls + calls*routing.DefaultRetryBudgetPercent/100 + routing.DefaultRetryBudgetMin)
+	t.Logf("%d failing calls made %d upstream attempts (budget allows %d; without it up to %d)", calls, attempts, limit, 5*calls)
+	if attempts > limit || attempts <= calls {
+		t.Errorf("%d attempts for %d calls, want retries, at most %d attempts", attempts, calls, limit)
+	}
+}
+
+func TestResilienceCallerDeadline(t *testing.T) {
+	verifyNoLeaks(t)
+	cancelled := make(chan time.Duration, 1)
+	b := startUsers(t, shop.Options{Latency: time.Second, OnCall: func(ctx context.Context, _ string) {
+		start := time.Now()
+		context.AfterFunc(ctx, func() {
+			select {
+			case cancelled <- time.Since(start):
+			default:
+			}
+		})
+	}})
+	client, _ := resilientGateway(t, []string{b.addr}, routing.ClusterConfig{}, routing.RetryPolicy{})
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := client.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+	took := time.Since(start)
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("GetUser: %v, want DeadlineExceeded", err)
+	}
+	if took < 90*time.Millisecond || took > 500*time.Millisecond {
+		t.Errorf("DeadlineExceeded after %v, want about 100ms", took)
+	}
+	select {
+	case d := <-cancelled:
+		t.Logf("deadline: failed after %v; the backend saw its call cancelled after %v", took.Round(time.Millisecond), d.Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Error("the backend never saw its call cancelled")
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		t.Error("unexpected cancellation")
+	}
+}

@@ -1,0 +1,169 @@
+package resolvers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+
+	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/resolvers"
+	"github.com/protogate/gateway/routing"
+)
+
+const (
+	benchUser       = `{ getUser(id: "1") { id name email role } }`
+	benchUserOrders = `{ getUser(id: "1") { id name orders { id status items { quantity product { name } } } } }`
+)
+
+// serve runs one GraphQL request through h in memory and checks it succeeded.
+func serve(b *testing.B, h http.Handler, body string) {
+	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || strings.Contains(w.Body.String(), `"errors"`) {
+		b.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+}
+
+func body(doc string) string { return fmt.Sprintf(`{"query":%q}`, doc) }
+
+// The handler in process, calling the shop's backends over loopback gRPC through the proxy.
+func BenchmarkGraphQL(b *testing.B) {
+	g := startGateway(b, setup{})
+	for _, bc := range []struct{ name, doc string }{{"User", benchUser}, {"UserOrdersProducts", benchUserOrders}} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := body(bc.doc)
+			serve(b, g.handler, req)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				serve(b, g.handler, req)
+			}
+		})
+	}
+}
+
+// The same data straight from the backends over gRPC with generated clients: the floor.
+func BenchmarkGRPC(b *testing.B) {
+	g := startGateway(b, setup{})
+	dial := func(name string) *grpc.ClientConn {
+		c, err := grpc.NewClient(g.shop.Addr(name), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	users := usersv1.NewUserServiceClient(dial("users"))
+	orders := ordersv1.NewOrderServiceClient(dial("orders"))
+	catalog := catalogv1.NewCatalogServiceClient(dial("catalog"))
+	ctx := context.Background()
+	b.Run("User", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if _, err := users.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("UserOrdersProducts", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			u, err := users.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			os, err := orders.ListOrders(ctx, &ordersv1.ListOrdersRequest{UserId: u.GetId()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var ids []string
+			for _, o := range os.GetOrders() {
+				for _, it := range o.GetItems() {
+					ids = append(ids, it.GetProductId())
+				}
+			}
+			if _, err := catalog.BatchGetProducts(ctx, &catalogv1.BatchGetProductsRequest{Ids: ids}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// The executor alone: upstreams answer from memory, so what remains is gqlgen's handler and
+// this package's work (arguments, waves, JSON).
+func BenchmarkExecutor(b *testing.B) {
+	g := startGateway(b, setup{})
+	c, err := grpc.NewClient(g.shop.Addr("users"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	user, _ := usersv1.NewUserServiceClient(c).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+	co, _ := grpc.NewClient(g.shop.Addr("orders"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	defer co.Close()
+	orders, _ := ordersv1.NewOrderServiceClient(co).ListOrders(ctx, &ordersv1.ListOrdersRequest{UserId: "1"})
+	cc, _ := grpc.NewClient(g.shop.Addr("catalog"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	defer cc.Close()
+	products, _ := catalogv1.NewCatalogServiceClient(cc).ListProducts(ctx, &catalogv1.ListProductsRequest{PageSize: 100})
+	canned := memoryCaller{
+		mGetUser:          mustMarshal(b, user),
+		mListOrders:       mustMarshal(b, orders),
+		mBatchGetProducts: mustMarshal(b, &catalogv1.BatchGetProductsResponse{Products: products.GetProducts()}),
+	}
+	h, err := resolvers.NewHandler(g.schema, canned, resolvers.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, doc string }{{"User", benchUser}, {"UserOrdersProducts", benchUserOrders}} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := body(bc.doc)
+			serve(b, h, req)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				serve(b, h, req)
+			}
+		})
+	}
+}
+
+func mustMarshal(b *testing.B, m proto.Message) []byte {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// memoryCaller answers every call of a method with the same response bytes.
+type memoryCaller map[string][]byte
+
+func (m memoryCaller) Route(ctx context.Context, method string, _ metadata.MD) (routing.Upstream, error) {
+	return routing.Upstream{Ctx: ctx, Conn: memoryConn(m)}, nil
+}
+
+func (memoryCaller) CallOptions() []grpc.CallOption { return nil }
+
+type memoryConn map[string][]byte
+
+func (m memoryConn) Invoke(_ context.Context, method string, _, reply any, _ ...grpc.CallOption) error {
+	reply.(*routing.Frame).SetBytes(m[method])
+	return nil
+}
+
+func (memoryConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, fmt.Errorf("no streams in memory")
+}

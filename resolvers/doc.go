@@ -1,0 +1,49 @@
+// Package resolvers executes GraphQL operations against the gateway's unified schema: it is the
+// GraphQL front, a hand-written graphql.ExecutableSchema served by gqlgen's handler, with no
+// generated code. NewHandler builds it once per snapshot from the snapshot's *schema.Schema and a
+// Caller (the routing core's *routing.Proxy); the front swaps the handler whole with the snapshot.
+//
+// # Data flow
+//
+// gqlgen's transports (POST, GET, SSE, WebSocket) read the request; its executor parses the
+// document (with an LRU cache of parsed documents), validates it and the variables, and runs the
+// extensions: persisted operations and APQ, the limits (document size, depth, aliases, root
+// fields), complexity, introspection. Then Exec runs the operation in three steps:
+//
+//  1. Root fields. Each root field's arguments become its request message, encoded straight to
+//     protobuf's wire form (input.go), and its method is called through Caller.Route and
+//     Upstream.Conn.Invoke with routing.Frame messages: the bytes go out and come back untouched.
+//     A query's root fields run in parallel (identical ones once); a mutation's in order.
+//  2. Links, in waves. The responses are walked along the selections for link fields; each link
+//     registers its call. When the walk is done, the wave's calls run in parallel: every distinct
+//     call once, and every batched link's keys collected into one call of its batch method (more
+//     only beyond 500 keys), whatever the number of parents and however deep they sit. The
+//     results are walked for the next wave, until a wave finds no link. So listing N orders with
+//     their users and products costs three calls, and independent calls never wait for each
+//     other: a query across three services costs about one service's latency, not three.
+//  3. Output. The writer (output.go) turns the wire bytes into the response JSON following the
+//     selections: only selected fields, __typename, enums by name, 64-bit integers as strings,
+//     bytes in base64, Timestamp and Duration in protobuf's JSON form, wrappers as nullable
+//     scalars, maps and Struct as JSON. Nothing goes through dynamicpb or an intermediate JSON
+//     document, except Any and messages inside maps, which protojson renders.
+//
+// A subscription is a server-streaming call opened on the subscription's context; each message
+// goes through steps 2 and 3. The client unsubscribing or going away cancels the context and so
+// the upstream call.
+//
+// # Errors
+//
+// A failed call, an invalid argument or malformed upstream data is a field error: the field is
+// null, or if it is non-null its nearest nullable ancestor is, and the error carries the path,
+// the location, extensions.code (the gRPC code's name, e.g. NOT_FOUND) and extensions.details (the
+// status details in protobuf's JSON form, each with "@type"). Everything else still resolves. The
+// error presenter builds every error a client sees, so raw gRPC error text never leaves. Request
+// errors keep gqlgen's codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
+// PERSISTED_QUERY_NOT_FOUND, COMPLEXITY_LIMIT_EXCEEDED) or use this package's (the Code constants).
+//
+// # Metadata
+//
+// Upstream calls carry, as gRPC metadata, the request headers on an allowlist: Authorization,
+// X-Request-Id, Traceparent, Tracestate, Baggage, plus Options.ForwardHeaders. Over WebSocket the
+// upgrade request's headers count, and so do the same keys in the connection_init payload.
+package resolvers

@@ -1,0 +1,132 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // links the standard error details, so they render as JSON
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Error codes of the failures the GraphQL front detects itself, in extensions.code. Failures of
+// calls carry the gRPC code's name instead ("NOT_FOUND"); gqlgen's own failures keep its codes
+// (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, PERSISTED_QUERY_NOT_FOUND,
+// COMPLEXITY_LIMIT_EXCEEDED).
+const (
+	CodeDepthLimit            = "DEPTH_LIMIT_EXCEEDED"
+	CodeAliasLimit            = "ALIAS_LIMIT_EXCEEDED"
+	CodeRootFieldLimit        = "ROOT_FIELD_LIMIT_EXCEEDED"
+	CodeDocumentTooLarge      = "DOCUMENT_TOO_LARGE"
+	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
+	CodeOperationNotAllowed   = "OPERATION_NOT_ALLOWED"
+)
+
+// codeName is the name of a gRPC code as google.rpc.Code spells it: NOT_FOUND, INVALID_ARGUMENT.
+func codeName(c codes.Code) string {
+	if name, ok := rpccode.Code_name[int32(c)]; ok {
+		return name
+	}
+	return rpccode.Code_UNKNOWN.String()
+}
+
+// present is the server's error presenter: every error a client sees passes here. Errors that carry
+// a gRPC status (failed calls, invalid arguments, malformed upstream data) become the status message
+// with extensions.code and extensions.details; the text "rpc error: code = ... desc = ..." never
+// reaches a client. Errors gqlgen made (parsing, validation, limits) keep their message and code.
+func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
+	var ge *gqlerror.Error
+	if !errors.As(err, &ge) {
+		ge = gqlerror.WrapPath(graphql.GetPath(ctx), err)
+	}
+	if _, ok := ge.Extensions["code"]; ok {
+		return ge
+	}
+	cause := ge.Err
+	if cause == nil {
+		// A message of gqlgen's own (a body that is not JSON, a bad APQ hash): the request is wrong.
+		setCode(ge, codeName(codes.InvalidArgument))
+		return ge
+	}
+	st, ok := status.FromError(cause)
+	if !ok {
+		st = status.FromContextError(cause)
+	}
+	ge.Message = st.Message()
+	setCode(ge, codeName(st.Code()))
+	if ge.Extensions == nil {
+		ge.Extensions = make(map[string]any, 2)
+	}
+	ge.Extensions["details"] = x.details(st)
+	return ge
+}
+
+func setCode(ge *gqlerror.Error, code string) {
+	if ge.Extensions == nil {
+		ge.Extensions = make(map[string]any, 2)
+	}
+	ge.Extensions["code"] = code
+}
+
+// details renders a status's details in protobuf's JSON form, each with its "@type". A detail of a
+// type the gateway cannot resolve keeps its type URL with the bytes in base64 under "value".
+func (x *executor) details(st *status.Status) []json.RawMessage {
+	raw := st.Proto().GetDetails()
+	out := make([]json.RawMessage, 0, len(raw))
+	opts := protojson.MarshalOptions{Resolver: x.types}
+	for _, d := range raw {
+		if b, err := opts.Marshal(d); err == nil {
+			out = append(out, b)
+			continue
+		}
+		b := appendString([]byte(`{"@type":`), d.GetTypeUrl())
+		b = append(b, `,"value":`...)
+		b = appendBase64(b, d.GetValue())
+		out = append(out, append(b, '}'))
+	}
+	return out
+}
+
+// recoverPanic turns a panic in the executor into an Internal error, logging what happened; the
+// client sees only that something went wrong inside the gateway.
+func (x *executor) recoverPanic(ctx context.Context, v any) error {
+	x.log.ErrorContext(ctx, "graphql: panic while executing an operation", slog.Any("panic", v))
+	return status.Error(codes.Internal, "internal error in the GraphQL executor")
+}
+
+// limitError is a request error naming a violated limit: extensions.limit names it, max is the
+// limit and actual what the request has.
+func limitError(code, limit, what string, got, max int) *gqlerror.Error {
+	ge := gqlerror.Errorf("%s %d exceeds the limit of %d", what, got, max)
+	ge.Extensions = map[string]any{"code": code, "limit": limit, "max": max, "actual": got}
+	return ge
+}
+
+// requestError is a request error with a code of the GraphQL front.
+func requestError(code, format string, args ...any) *gqlerror.Error {
+	ge := gqlerror.Errorf(format, args...)
+	ge.Extensions = map[string]any{"code": code}
+	return ge
+}
+
+// base64Decode reads bytes in standard or URL-safe base64, padded or not, as protobuf's JSON does.
+func base64Decode(s string) ([]byte, error) {
+	enc := base64.StdEncoding
+	for i := 0; i < len(s); i++ {
+		if s[i] == '-' || s[i] == '_' {
+			enc = base64.URLEncoding
+			break
+		}
+	}
+	if len(s)%4 != 0 {
+		enc = enc.WithPadding(base64.NoPadding)
+	}
+	return enc.DecodeString(s)
+}

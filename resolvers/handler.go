@@ -1,0 +1,275 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/complexity"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/schema"
+)
+
+// Caller is what the executor needs from the routing core: a routed upstream for each call, and the
+// options to call it with. *routing.Proxy satisfies it.
+type Caller interface {
+	Route(ctx context.Context, fullMethod string, md metadata.MD) (routing.Upstream, error)
+	CallOptions() []grpc.CallOption
+}
+
+// Types resolves the message types of google.protobuf.Any values and of error details, for
+// rendering them as JSON. *dynamicpb.Types over a snapshot's files and protoregistry.GlobalTypes
+// satisfy it.
+type Types interface {
+	protoregistry.MessageTypeResolver
+	protoregistry.ExtensionTypeResolver
+}
+
+// Options configure a handler. The zero value serves with the defaults each field names; a negative
+// limit turns that limit off.
+type Options struct {
+	// MaxDepth bounds how deeply fields nest (default 12). Introspection fields are not counted:
+	// gqlparser bounds their depth itself.
+	MaxDepth int
+	// MaxComplexity bounds an operation's cost (default 2000): each field costs 1, each field that
+	// calls a method (root fields and links) 10, plus what its selections cost. __type is free.
+	MaxComplexity int
+	// MaxAliases bounds the number of aliased fields in an operation (default 30).
+	MaxAliases int
+	// MaxRootFields bounds the number of root fields of an operation (default 20).
+	MaxRootFields int
+	// MaxDocumentBytes bounds the size of a GraphQL document (default 64 KiB); a request body may
+	// be four times that, for variables.
+	MaxDocumentBytes int
+	// MaxConcurrentCalls bounds the upstream calls one operation makes at once (default 32).
+	MaxConcurrentCalls int
+	// DisableIntrospection refuses __schema and __type (INTROSPECTION_DISABLED). Introspection is
+	// on by default, so tools and the demo can explore the schema; production may turn it off.
+	DisableIntrospection bool
+	// APQ accepts automatic persisted queries: a client may send a document's SHA-256 alone once
+	// the gateway has seen the document (kept in an LRU cache of APQCacheSize, default 1000).
+	APQ          bool
+	APQCacheSize int
+	// PersistedOperations are documents clients may send by the hex SHA-256 of their text, as
+	// APQ clients do ({"extensions":{"persistedQuery":{"version":1,"sha256Hash":...}}}).
+	PersistedOperations map[string]string
+	// PersistedOnly refuses every document that is not among PersistedOperations, sent by hash or
+	// in full: the allowlist mode for production. It excludes APQ.
+	PersistedOnly bool
+	// ForwardHeaders are request headers copied into the metadata of every upstream call, besides
+	// the defaults: Authorization, X-Request-Id, Traceparent, Tracestate and Baggage. Over
+	// WebSocket, the headers of the upgrade request and the same keys of the connection_init
+	// payload (browsers cannot set headers there) are forwarded.
+	ForwardHeaders []string
+	// Types resolves the types of Any values and error details (default protoregistry.GlobalTypes).
+	// Pass dynamicpb.NewTypes(snapshot files) to render the registered services' own types.
+	Types Types
+	// Page serves a small self-contained query page to browsers: GET with Accept: text/html and
+	// no query parameter.
+	Page bool
+	// Logger receives what clients cannot be told: panics in the executor (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// DefaultForwardHeaders are the request headers every upstream call carries when present.
+var DefaultForwardHeaders = []string{"authorization", "x-request-id", "traceparent", "tracestate", "baggage"}
+
+// Defaults of the options.
+const (
+	defaultMaxDepth         = 12
+	defaultMaxComplexity    = 2000
+	defaultMaxAliases       = 30
+	defaultMaxRootFields    = 20
+	defaultMaxDocumentBytes = 64 << 10
+	defaultConcurrentCalls  = 32
+	defaultAPQCacheSize     = 1000
+	queryCacheSize          = 1000
+)
+
+// limit resolves an option: 0 is the default, negative is off (0).
+func limit(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// NewHandler returns the GraphQL front for one snapshot: gqlgen's server over an executable schema
+// that runs every operation against s by calling methods through c. It serves POST and GET
+// (application/json), Server-Sent Events (POST with Accept: text/event-stream) and WebSocket
+// (graphql-transport-ws, and the older graphql-ws). Build one per snapshot and swap it whole: a
+// handler's query cache holds documents validated against its schema.
+func NewHandler(s *schema.Schema, c Caller, opts Options) (http.Handler, error) {
+	if s == nil || c == nil {
+		return nil, errors.New("resolvers: a schema and a caller are required")
+	}
+	if opts.PersistedOnly && opts.APQ {
+		return nil, errors.New("resolvers: APQ would let clients add documents in persisted-only mode; turn one off")
+	}
+	if opts.PersistedOnly && len(opts.PersistedOperations) == 0 {
+		return nil, errors.New("resolvers: persisted-only mode without persisted operations refuses everything")
+	}
+	persisted, err := checkPersisted(opts.PersistedOperations)
+	if err != nil {
+		return nil, err
+	}
+	x := newExecutor(s, c, opts)
+
+	srv := handler.New(x)
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
+	srv.AddTransport(transport.POST{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		InitTimeout:           10 * time.Second,
+	})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	srv.SetErrorPresenter(x.present)
+	srv.SetRecoverFunc(x.recoverPanic)
+
+	// Operation parameters: persisted operations first, APQ next, then the size of what results.
+	if persisted != nil || opts.PersistedOnly {
+		srv.Use(persistedOperations{docs: persisted, only: opts.PersistedOnly})
+	}
+	if opts.APQ {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](limit(opts.APQCacheSize, defaultAPQCacheSize))})
+	}
+	lim := limits{
+		depth:      limit(opts.MaxDepth, defaultMaxDepth),
+		aliases:    limit(opts.MaxAliases, defaultMaxAliases),
+		rootFields: limit(opts.MaxRootFields, defaultMaxRootFields),
+		docBytes:   limit(opts.MaxDocumentBytes, defaultMaxDocumentBytes),
+	}
+	srv.Use(lim)
+	if n := limit(opts.MaxComplexity, defaultMaxComplexity); n > 0 {
+		srv.Use(extension.FixedComplexityLimit(n, complexity.WithIgnoreFields(map[string]struct{}{
+			s.AST().Query.Name + ".__type": {},
+		})))
+	}
+	if !opts.DisableIntrospection {
+		srv.Use(extension.Introspection{})
+	}
+
+	h := &front{srv: srv, maxBody: int64(lim.docBytes) * 4}
+	if lim.docBytes == 0 {
+		h.maxBody = 0
+	}
+	if opts.Page {
+		h.page = pageHTML
+	}
+	return h, nil
+}
+
+// front is the handler NewHandler returns: the request size bound and the browser page in front of
+// gqlgen's server.
+type front struct {
+	srv     *handler.Server
+	maxBody int64
+	page    []byte
+}
+
+func (h *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.page != nil && r.Method == http.MethodGet && wantsHTML(r) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+		_, _ = w.Write(h.page)
+		return
+	}
+	if h.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > h.maxBody {
+			writeRequestError(w, http.StatusRequestEntityTooLarge, requestError(CodeDocumentTooLarge,
+				"request body of %d bytes exceeds the limit of %d", r.ContentLength, h.maxBody))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	}
+	h.srv.ServeHTTP(w, r)
+}
+
+// wantsHTML reports whether a GET is a browser asking for a page rather than a query.
+func wantsHTML(r *http.Request) bool {
+	return r.URL.Query().Get("query") == "" && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// outgoing returns the metadata upstream calls of an operation carry: the allowlisted headers of the
+// request, or nil when it has none.
+func (x *executor) outgoing(ctx context.Context, opCtx *graphql.OperationContext) metadata.MD {
+	var md metadata.MD
+	init := transport.GetInitPayload(ctx) // set for operations over WebSocket
+	for i, name := range x.forward {
+		vals := opCtx.Headers.Values(x.forwardCanon[i])
+		if len(vals) == 0 && init != nil {
+			if v := initValue(init, name, x.forwardCanon[i]); v != "" {
+				vals = []string{v}
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if md == nil {
+			md = make(metadata.MD, 2)
+		}
+		md[name] = vals
+	}
+	return md
+}
+
+// initValue reads a header from a connection_init payload: under its own key, or within a
+// "headers" object as some clients send it.
+func initValue(p transport.InitPayload, lower, canon string) string {
+	for _, key := range [...]string{lower, canon} {
+		if v := p.GetString(key); v != "" {
+			return v
+		}
+	}
+	if hs, ok := p["headers"].(map[string]any); ok {
+		for k, v := range hs {
+			if s, ok := v.(string); ok && strings.EqualFold(k, lower) {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// writeRequestError answers a request the server refuses before gqlgen sees it.
+func writeRequestError(w http.ResponseWriter, code int, ge error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	b := append([]byte(`{"errors":[`), mustJSON(ge)...)
+	_, _ = w.Write(append(b, "]}"...))
+}
+
+// errNoMethod is the field error of a root field with no method behind it.
+func errNoMethod(name string) error {
+	return status.Error(codes.Unimplemented, fmt.Sprintf("field %s has no method behind it", name))
+}
+
+// mustJSON marshals an error for a response body; errors always marshal.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(`{"message":"internal error"}`)
+	}
+	return b
+}

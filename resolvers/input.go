@@ -1,0 +1,664 @@
+package resolvers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/protogate/gateway/schema"
+)
+
+// Arguments become the request message directly in its wire form, field by field in declaration
+// order, so equal arguments make equal requests. gqlparser has validated the document and the
+// variables against the schema; what it cannot know — that a string is an RFC 3339 time, that a
+// number fits 32 bits, that at most one member of a oneof is set — is checked here, and a violation
+// is an INVALID_ARGUMENT error of the field.
+
+// argError is an invalid argument: the dotted path to the value and what is wrong with it.
+type argError struct {
+	path string
+	msg  string
+}
+
+func (e *argError) Error() string {
+	if e.path == "" {
+		return e.msg
+	}
+	return "argument " + e.path + ": " + e.msg
+}
+
+// in prefixes name to the path of an argument error.
+func in(name string, err error) error {
+	var ae *argError
+	if errors.As(err, &ae) {
+		if ae.path == "" {
+			return &argError{path: name, msg: ae.msg}
+		}
+		return &argError{path: name + "." + ae.path, msg: ae.msg}
+	}
+	return &argError{path: name, msg: err.Error()}
+}
+
+func invalid(format string, args ...any) error { return &argError{msg: fmt.Sprintf(format, args...)} }
+
+// request encodes the arguments of root field sf as a request message of args.
+func (op *operation) request(args *schema.Input, sf *selField) ([]byte, error) {
+	if args == nil {
+		return nil, nil
+	}
+	values := make([]any, len(args.Fields))
+	for i, f := range args.Fields {
+		if a := sf.Arguments.ForName(f.Name); a != nil {
+			values[i] = op.argValue(a.Value)
+		}
+	}
+	var b []byte
+	err := checkOneofs(args, func(name string) bool {
+		i := slices.IndexFunc(args.Fields, func(f *schema.Field) bool { return f.Name == name })
+		return i >= 0 && values[i] != nil
+	})
+	for i, f := range args.Fields {
+		if err != nil {
+			break
+		}
+		if values[i] != nil {
+			if b, err = op.x.appendField(b, f, values[i]); err != nil {
+				err = in(f.Name, err)
+			}
+		}
+	}
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return b, nil
+}
+
+// argValue is the value of an argument: variables resolved, numbers kept as json.Number in the
+// text they were written in (so no precision is lost before the field's type decides), nil when
+// unset or null.
+func (op *operation) argValue(v *ast.Value) any {
+	if v == nil {
+		return nil
+	}
+	switch v.Kind {
+	case ast.Variable:
+		if val, ok := op.opCtx.Variables[v.Raw]; ok {
+			return val
+		}
+		if v.VariableDefinition != nil && v.VariableDefinition.DefaultValue != nil {
+			return op.argValue(v.VariableDefinition.DefaultValue)
+		}
+		return nil
+	case ast.IntValue, ast.FloatValue:
+		return json.Number(v.Raw)
+	case ast.StringValue, ast.BlockValue, ast.EnumValue:
+		return v.Raw
+	case ast.BooleanValue:
+		return v.Raw == "true"
+	case ast.ListValue:
+		list := make([]any, 0, len(v.Children))
+		for _, c := range v.Children {
+			list = append(list, op.argValue(c.Value))
+		}
+		return list
+	case ast.ObjectValue:
+		m := make(map[string]any, len(v.Children))
+		for _, c := range v.Children {
+			if val := op.argValue(c.Value); val != nil {
+				m[c.Name] = val
+			}
+		}
+		return m
+	}
+	return nil
+}
+
+// checkOneofs reports a oneof of input with more than one member set.
+func checkOneofs(input *schema.Input, set func(name string) bool) error {
+	for _, o := range input.Oneofs {
+		var got []string
+		for _, name := range o.Fields {
+			if set(name) {
+				got = append(got, name)
+			}
+		}
+		if len(got) > 1 {
+			return invalid("at most one of %s may be set (oneof %s), got %s", strings.Join(o.Fields, ", "), o.Desc.Name(), strings.Join(got, " and "))
+		}
+	}
+	return nil
+}
+
+// appendInput appends the fields of input object value m of type in.
+func (x *executor) appendInput(b []byte, input *schema.Input, m map[string]any) ([]byte, error) {
+	if err := checkOneofs(input, func(name string) bool { return m[name] != nil }); err != nil {
+		return b, err
+	}
+	var err error
+	for _, f := range input.Fields {
+		v := m[f.Name]
+		if v == nil {
+			continue
+		}
+		if b, err = x.appendField(b, f, v); err != nil {
+			return b, in(f.Name, err)
+		}
+	}
+	return b, nil
+}
+
+// appendField appends field f with value v: every element of a list, the entries of a map.
+func (x *executor) appendField(b []byte, f *schema.Field, v any) ([]byte, error) {
+	fd := f.Desc
+	switch {
+	case fd.IsMap():
+		m, ok := v.(map[string]any)
+		if !ok {
+			return b, invalid("want a JSON object for a map, got %s", typeName(v))
+		}
+		return x.appendMapInput(b, fd, m)
+	case fd.IsList():
+		list, ok := v.([]any)
+		if !ok {
+			list = []any{v} // GraphQL input coercion: one value for a list is a list of it
+		}
+		var err error
+		for i, e := range list {
+			if e == nil {
+				return b, invalid("element %d is null", i)
+			}
+			if b, err = x.appendSingle(b, fd, &f.Value, e); err != nil {
+				return b, in(strconv.Itoa(i), err)
+			}
+		}
+		return b, nil
+	}
+	return x.appendSingle(b, fd, &f.Value, v)
+}
+
+// appendSingle appends one value of field fd, tag included.
+func (x *executor) appendSingle(b []byte, fd protoreflect.FieldDescriptor, v *schema.Value, val any) ([]byte, error) {
+	md := fd.Message()
+	if md == nil {
+		b = protowire.AppendTag(b, fd.Number(), wireType(fd.Kind()))
+		return appendScalar(b, fd.Kind(), fd.Enum(), val)
+	}
+	var sub []byte
+	var err error
+	switch {
+	case v.Wrapper:
+		inner := md.Fields().ByNumber(1)
+		if inner == nil {
+			return b, invalid("%s is not a wrapper", md.FullName())
+		}
+		sub = protowire.AppendTag(nil, 1, wireType(inner.Kind()))
+		sub, err = appendScalar(sub, inner.Kind(), inner.Enum(), val)
+	case v.Kind == schema.KindMessage:
+		m, ok := val.(map[string]any)
+		if !ok {
+			return b, invalid("want an input object, got %s", typeName(val))
+		}
+		sub, err = x.appendInput(nil, v.Input, m)
+	case v.Kind == schema.KindEmpty:
+		if set, ok := val.(bool); !ok || !set {
+			return b, nil // false leaves the message unset
+		}
+	case v.Kind == schema.KindTimestamp, v.Kind == schema.KindDuration:
+		s, ok := val.(string)
+		if !ok {
+			return b, invalid("want a string, got %s", typeName(val))
+		}
+		var secs int64
+		var nanos int32
+		if v.Kind == schema.KindTimestamp {
+			secs, nanos, err = parseTimestamp(s)
+		} else {
+			secs, nanos, err = parseDuration(s)
+		}
+		if secs != 0 {
+			sub = protowire.AppendVarint(protowire.AppendTag(sub, 1, protowire.VarintType), uint64(secs))
+		}
+		if nanos != 0 {
+			sub = protowire.AppendVarint(protowire.AppendTag(sub, 2, protowire.VarintType), uint64(int64(nanos)))
+		}
+	case v.Kind == schema.KindFieldMask:
+		sub, err = appendFieldMask(nil, val)
+	case v.Kind == schema.KindJSON:
+		sub, err = x.appendJSONInput(nil, md, val)
+	default:
+		err = invalid("%s values cannot be given", v.Kind)
+	}
+	if err != nil {
+		return b, err
+	}
+	if fd.Kind() == protoreflect.GroupKind {
+		return appendCanonicalField(b, fd.Number(), fd.Kind(), sub), nil
+	}
+	b = protowire.AppendTag(b, fd.Number(), protowire.BytesType)
+	return protowire.AppendBytes(b, sub), nil
+}
+
+// appendScalar appends a scalar value of kind k (without tag) from a GraphQL or JSON input value:
+// integers from numbers or numeric strings, within the kind's range; floats likewise; bytes from
+// base64; enums by value name (or number, in JSON).
+func appendScalar(b []byte, k protoreflect.Kind, ed protoreflect.EnumDescriptor, val any) ([]byte, error) {
+	switch k {
+	case protoreflect.BoolKind:
+		v, ok := val.(bool)
+		if !ok {
+			return b, invalid("want a Boolean, got %s", typeName(val))
+		}
+		return protowire.AppendVarint(b, protowire.EncodeBool(v)), nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		n, err := toInt(val, math.MinInt32, math.MaxInt32)
+		if err != nil {
+			return b, err
+		}
+		switch k {
+		case protoreflect.Sint32Kind:
+			return protowire.AppendVarint(b, protowire.EncodeZigZag(n)&math.MaxUint32), nil
+		case protoreflect.Sfixed32Kind:
+			return protowire.AppendFixed32(b, uint32(int32(n))), nil
+		}
+		return protowire.AppendVarint(b, uint64(n)), nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		n, err := toUint(val, math.MaxUint32)
+		if err != nil {
+			return b, err
+		}
+		if k == protoreflect.Fixed32Kind {
+			return protowire.AppendFixed32(b, uint32(n)), nil
+		}
+		return protowire.AppendVarint(b, n), nil
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		n, err := toInt(val, math.MinInt64, math.MaxInt64)
+		if err != nil {
+			return b, err
+		}
+		switch k {
+		case protoreflect.Sint64Kind:
+			return protowire.AppendVarint(b, protowire.EncodeZigZag(n)), nil
+		case protoreflect.Sfixed64Kind:
+			return protowire.AppendFixed64(b, uint64(n)), nil
+		}
+		return protowire.AppendVarint(b, uint64(n)), nil
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		n, err := toUint(val, math.MaxUint64)
+		if err != nil {
+			return b, err
+		}
+		if k == protoreflect.Fixed64Kind {
+			return protowire.AppendFixed64(b, n), nil
+		}
+		return protowire.AppendVarint(b, n), nil
+	case protoreflect.FloatKind:
+		f, err := toFloat(val)
+		if err != nil {
+			return b, err
+		}
+		if !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) > math.MaxFloat32 {
+			return b, invalid("%v does not fit a 32-bit float", f)
+		}
+		return protowire.AppendFixed32(b, math.Float32bits(float32(f))), nil
+	case protoreflect.DoubleKind:
+		f, err := toFloat(val)
+		if err != nil {
+			return b, err
+		}
+		return protowire.AppendFixed64(b, math.Float64bits(f)), nil
+	case protoreflect.StringKind:
+		s, ok := val.(string)
+		if !ok {
+			return b, invalid("want a String, got %s", typeName(val))
+		}
+		if !utf8.ValidString(s) {
+			return b, invalid("the string is not valid UTF-8")
+		}
+		return protowire.AppendString(b, s), nil
+	case protoreflect.BytesKind:
+		s, ok := val.(string)
+		if !ok {
+			return b, invalid("want base64 in a string, got %s", typeName(val))
+		}
+		data, err := base64Decode(s)
+		if err != nil {
+			return b, invalid("invalid base64: %v", err)
+		}
+		return protowire.AppendBytes(b, data), nil
+	case protoreflect.EnumKind:
+		n, err := enumNumber(ed, val)
+		if err != nil {
+			return b, err
+		}
+		return protowire.AppendVarint(b, uint64(int64(n))), nil
+	}
+	return b, invalid("a %s cannot be given", k)
+}
+
+// enumNumber reads an enum value by name (exactly, or ignoring case as gqlparser's validation of
+// variables does) or, in JSON values, by number.
+func enumNumber(ed protoreflect.EnumDescriptor, val any) (protoreflect.EnumNumber, error) {
+	values := ed.Values()
+	switch v := val.(type) {
+	case string:
+		if ev := values.ByName(protoreflect.Name(v)); ev != nil {
+			return ev.Number(), nil
+		}
+		for i := range values.Len() {
+			if strings.EqualFold(string(values.Get(i).Name()), v) {
+				return values.Get(i).Number(), nil
+			}
+		}
+		return 0, invalid("%s has no value %q", ed.Name(), v)
+	case json.Number, int64, int, float64:
+		n, err := toInt(v, math.MinInt32, math.MaxInt32)
+		return protoreflect.EnumNumber(n), err
+	}
+	return 0, invalid("want a value of enum %s, got %s", ed.Name(), typeName(val))
+}
+
+// toInt reads an integer within [lo, hi] from a number or a string holding one.
+func toInt(val any, lo, hi int64) (int64, error) {
+	var n int64
+	switch v := val.(type) {
+	case int64:
+		n = v
+	case int:
+		n = int64(v)
+	case int32:
+		n = int64(v)
+	case float64:
+		if v != math.Trunc(v) || v < -(1<<63) || v >= 1<<63 {
+			return 0, invalid("%v is not an integer in range", v)
+		}
+		n = int64(v)
+	case json.Number, string:
+		s := fmt.Sprint(v)
+		var err error
+		if n, err = strconv.ParseInt(s, 10, 64); err != nil {
+			f, ferr := strconv.ParseFloat(s, 64)
+			if ferr != nil || f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
+				return 0, invalid("%q is not an integer in range", s)
+			}
+			n = int64(f)
+		}
+	default:
+		return 0, invalid("want an integer, got %s", typeName(val))
+	}
+	if n < lo || n > hi {
+		return 0, invalid("%d is out of range [%d, %d]", n, lo, hi)
+	}
+	return n, nil
+}
+
+// toUint reads an unsigned integer up to hi from a number or a string holding one.
+func toUint(val any, hi uint64) (uint64, error) {
+	var n uint64
+	switch v := val.(type) {
+	case int64:
+		if v < 0 {
+			return 0, invalid("%d is negative", v)
+		}
+		n = uint64(v)
+	case int:
+		if v < 0 {
+			return 0, invalid("%d is negative", v)
+		}
+		n = uint64(v)
+	case float64:
+		if v != math.Trunc(v) || v < 0 || v >= 1<<64 {
+			return 0, invalid("%v is not an unsigned integer in range", v)
+		}
+		n = uint64(v)
+	case json.Number, string:
+		s := fmt.Sprint(v)
+		var err error
+		if n, err = strconv.ParseUint(s, 10, 64); err != nil {
+			f, ferr := strconv.ParseFloat(s, 64)
+			if ferr != nil || f != math.Trunc(f) || f < 0 || f >= 1<<64 {
+				return 0, invalid("%q is not an unsigned integer in range", s)
+			}
+			n = uint64(f)
+		}
+	default:
+		return 0, invalid("want an unsigned integer, got %s", typeName(val))
+	}
+	if n > hi {
+		return 0, invalid("%d is out of range [0, %d]", n, hi)
+	}
+	return n, nil
+}
+
+// toFloat reads a float from a number, or a string holding one ("NaN" and "Infinity" included, as
+// in protobuf's JSON).
+func toFloat(val any) (float64, error) {
+	switch v := val.(type) {
+	case float64:
+		return v, nil
+	case int64:
+		return float64(v), nil
+	case int:
+		return float64(v), nil
+	case json.Number, string:
+		s := fmt.Sprint(v)
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0, invalid("%q is not a number", s)
+		}
+		return f, nil
+	}
+	return 0, invalid("want a number, got %s", typeName(val))
+}
+
+// appendFieldMask appends a FieldMask's paths (field 1) from a list of strings; paths may use
+// JSON (lowerCamel) or proto names.
+func appendFieldMask(b []byte, val any) ([]byte, error) {
+	list, ok := val.([]any)
+	if !ok {
+		list = []any{val}
+	}
+	for _, p := range list {
+		s, ok := p.(string)
+		if !ok {
+			return b, invalid("want field paths as strings, got %s", typeName(p))
+		}
+		var path []byte
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if 'A' <= c && c <= 'Z' {
+				path = append(path, '_', c+'a'-'A')
+				continue
+			}
+			path = append(path, c)
+		}
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, path)
+	}
+	return b, nil
+}
+
+// appendJSONInput encodes a JSON value as a Struct, Value, ListValue or Any (md).
+func (x *executor) appendJSONInput(b []byte, md protoreflect.MessageDescriptor, val any) ([]byte, error) {
+	switch md.FullName() {
+	case "google.protobuf.Struct":
+		m, ok := val.(map[string]any)
+		if !ok {
+			return b, invalid("want a JSON object, got %s", typeName(val))
+		}
+		return appendStructInput(b, m, 0)
+	case "google.protobuf.ListValue":
+		list, ok := val.([]any)
+		if !ok {
+			return b, invalid("want a JSON array, got %s", typeName(val))
+		}
+		return appendListInput(b, list, 0)
+	case "google.protobuf.Value":
+		return appendValueInput(b, val, 0)
+	}
+	// Any, or another message in JSON: protojson decides, with the executor's types.
+	text, err := json.Marshal(val)
+	if err != nil {
+		return b, invalid("%v", err)
+	}
+	var m proto.Message
+	if md.FullName() == "google.protobuf.Any" {
+		m = &anypb.Any{}
+	} else {
+		m = dynamicpb.NewMessage(md)
+	}
+	if err := (protojson.UnmarshalOptions{Resolver: x.types}).Unmarshal(text, m); err != nil {
+		return b, invalid("not a valid %s in JSON: %v", md.FullName(), err)
+	}
+	return proto.MarshalOptions{Deterministic: true}.MarshalAppend(b, m)
+}
+
+func appendStructInput(b []byte, m map[string]any, depth int) ([]byte, error) {
+	if depth > maxJSONDepth {
+		return b, invalid("JSON nested too deeply")
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v, err := appendValueInput(nil, m[k], depth+1)
+		if err != nil {
+			return b, in(k, err)
+		}
+		entry := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), k)
+		entry = protowire.AppendBytes(protowire.AppendTag(entry, 2, protowire.BytesType), v)
+		b = protowire.AppendBytes(protowire.AppendTag(b, 1, protowire.BytesType), entry)
+	}
+	return b, nil
+}
+
+func appendListInput(b []byte, list []any, depth int) ([]byte, error) {
+	if depth > maxJSONDepth {
+		return b, invalid("JSON nested too deeply")
+	}
+	for i, e := range list {
+		v, err := appendValueInput(nil, e, depth+1)
+		if err != nil {
+			return b, in(strconv.Itoa(i), err)
+		}
+		b = protowire.AppendBytes(protowire.AppendTag(b, 1, protowire.BytesType), v)
+	}
+	return b, nil
+}
+
+// appendValueInput encodes any JSON value as a google.protobuf.Value.
+func appendValueInput(b []byte, val any, depth int) ([]byte, error) {
+	switch v := val.(type) {
+	case nil:
+		return protowire.AppendVarint(protowire.AppendTag(b, 1, protowire.VarintType), 0), nil
+	case bool:
+		return protowire.AppendVarint(protowire.AppendTag(b, 4, protowire.VarintType), protowire.EncodeBool(v)), nil
+	case string:
+		return protowire.AppendString(protowire.AppendTag(b, 3, protowire.BytesType), v), nil
+	case json.Number, float64, int64, int:
+		f, err := toFloat(v)
+		if err != nil {
+			return b, err
+		}
+		return protowire.AppendFixed64(protowire.AppendTag(b, 2, protowire.Fixed64Type), math.Float64bits(f)), nil
+	case map[string]any:
+		s, err := appendStructInput(nil, v, depth+1)
+		if err != nil {
+			return b, err
+		}
+		return protowire.AppendBytes(protowire.AppendTag(b, 5, protowire.BytesType), s), nil
+	case []any:
+		l, err := appendListInput(nil, v, depth+1)
+		if err != nil {
+			return b, err
+		}
+		return protowire.AppendBytes(protowire.AppendTag(b, 6, protowire.BytesType), l), nil
+	}
+	return b, invalid("not a JSON value: %s", typeName(val))
+}
+
+// appendMapInput appends the entries of a map field from a JSON object, in key order.
+func (x *executor) appendMapInput(b []byte, fd protoreflect.FieldDescriptor, m map[string]any) ([]byte, error) {
+	kd, vd := fd.MapKey(), fd.MapValue()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		entry, err := x.appendEntry(kd, vd, k, m[k])
+		if err != nil {
+			return b, in(k, err)
+		}
+		b = protowire.AppendBytes(protowire.AppendTag(b, fd.Number(), protowire.BytesType), entry)
+	}
+	return b, nil
+}
+
+// appendEntry encodes one map entry: the key from its JSON form, the value from JSON.
+func (x *executor) appendEntry(kd, vd protoreflect.FieldDescriptor, key string, val any) ([]byte, error) {
+	var kv any = key
+	if kd.Kind() == protoreflect.BoolKind {
+		switch key {
+		case "true":
+			kv = true
+		case "false":
+			kv = false
+		default:
+			return nil, invalid("a bool key must be true or false")
+		}
+	}
+	entry := protowire.AppendTag(nil, 1, wireType(kd.Kind()))
+	entry, err := appendScalar(entry, kd.Kind(), nil, kv)
+	if err != nil {
+		return nil, err
+	}
+	if val == nil {
+		return nil, invalid("a map value cannot be null")
+	}
+	if md := vd.Message(); md != nil {
+		sub, err := x.appendJSONInput(nil, md, val)
+		if err != nil {
+			return nil, err
+		}
+		entry = protowire.AppendTag(entry, 2, protowire.BytesType)
+		return protowire.AppendBytes(entry, sub), nil
+	}
+	entry = protowire.AppendTag(entry, 2, wireType(vd.Kind()))
+	return appendScalar(entry, vd.Kind(), vd.Enum(), val)
+}
+
+// typeName names the JSON type of an input value for error messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a Boolean"
+	case string:
+		return "a string"
+	case json.Number, float64, int64, int, int32:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,186 @@
+package resolvers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// limits is the extension that refuses documents too large and operations too deep, with too many
+// aliases or too many root fields, before anything runs. Complexity is gqlgen's own extension.
+type limits struct {
+	depth, aliases, rootFields, docBytes int
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+	graphql.OperationContextMutator
+} = limits{}
+
+func (limits) ExtensionName() string                   { return "Limits" }
+func (limits) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationParameters refuses a document over the size limit before it is parsed.
+func (l limits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if l.docBytes > 0 && len(p.Query) > l.docBytes {
+		return limitError(CodeDocumentTooLarge, "documentBytes", "document size in bytes", len(p.Query), l.docBytes)
+	}
+	return nil
+}
+
+// MutateOperationContext measures the validated operation against the limits.
+func (l limits) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+	if l.depth == 0 && l.aliases == 0 && l.rootFields == 0 {
+		return nil
+	}
+	m := measurer{doc: opCtx.Doc}
+	s := m.selections(opCtx.Operation.SelectionSet)
+	if l.rootFields > 0 && s.fields > l.rootFields {
+		return limitError(CodeRootFieldLimit, "rootFields", "number of root fields", s.fields, l.rootFields)
+	}
+	if l.depth > 0 && s.depth > l.depth {
+		return limitError(CodeDepthLimit, "depth", "operation depth", s.depth, l.depth)
+	}
+	if l.aliases > 0 && s.aliases > l.aliases {
+		return limitError(CodeAliasLimit, "aliases", "number of aliases", s.aliases, l.aliases)
+	}
+	return nil
+}
+
+// shape is what the limits measure of a selection set: how deep it goes, how many aliases it has,
+// and how many fields it selects at its own level (through fragments too; @skip and @include are
+// not applied, so the count errs on the strict side).
+type shape struct{ depth, aliases, fields int }
+
+// measurer measures selection sets, each fragment once however often it is spread, so a document
+// that spreads fragments exponentially is measured in linear time.
+type measurer struct {
+	doc       *ast.QueryDocument
+	fragments map[string]shape
+}
+
+func (m *measurer) selections(set ast.SelectionSet) shape {
+	var s shape
+	for _, sel := range set {
+		var child shape
+		switch sel := sel.(type) {
+		case *ast.Field:
+			s.fields = saturate(s.fields, 1)
+			if sel.Name == "__schema" || sel.Name == "__type" {
+				continue // introspection: gqlparser's MaxIntrospectionDepth rule bounds it
+			}
+			child = m.selections(sel.SelectionSet)
+			child.depth++
+			child.fields = 0
+			if sel.Alias != "" && sel.Alias != sel.Name {
+				child.aliases = saturate(child.aliases, 1)
+			}
+		case *ast.InlineFragment:
+			child = m.selections(sel.SelectionSet)
+		case *ast.FragmentSpread:
+			child = m.fragment(sel.Name)
+		}
+		s.depth = max(s.depth, child.depth)
+		s.aliases = saturate(s.aliases, child.aliases)
+		s.fields = saturate(s.fields, child.fields)
+	}
+	return s
+}
+
+func (m *measurer) fragment(name string) shape {
+	if s, ok := m.fragments[name]; ok {
+		return s
+	}
+	if m.fragments == nil {
+		m.fragments = make(map[string]shape)
+	}
+	m.fragments[name] = shape{} // validation forbids cycles; this guards against them anyway
+	var s shape
+	if f := m.doc.Fragments.ForName(name); f != nil {
+		s = m.selections(f.SelectionSet)
+	}
+	m.fragments[name] = s
+	return s
+}
+
+func saturate(a, b int) int {
+	if s := a + b; s >= a {
+		return s
+	}
+	return int(^uint(0) >> 1)
+}
+
+// persistedOperations serves documents registered by their hash, and in persisted-only mode
+// refuses any other.
+type persistedOperations struct {
+	docs map[string]string
+	only bool
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = persistedOperations{}
+
+func (persistedOperations) ExtensionName() string                   { return "PersistedOperations" }
+func (persistedOperations) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationParameters puts the registered document of a hash in the request, and refuses
+// documents that are not registered when only registered ones may run.
+func (p persistedOperations) MutateOperationParameters(_ context.Context, raw *graphql.RawParams) *gqlerror.Error {
+	if hash := persistedHash(raw.Extensions); hash != "" {
+		doc, ok := p.docs[strings.ToLower(hash)]
+		switch {
+		case ok && raw.Query == "":
+			raw.Query = doc
+			return nil
+		case ok && raw.Query != doc:
+			return requestError(CodeOperationNotAllowed, "the document does not match persisted operation %s", hash)
+		case ok:
+			return nil
+		case p.only:
+			return requestError("PERSISTED_QUERY_NOT_FOUND", "persisted operation %s is not registered", hash)
+		}
+		return nil // automatic persisted queries may know it
+	}
+	if p.only {
+		sum := sha256.Sum256([]byte(raw.Query))
+		if doc, ok := p.docs[hex.EncodeToString(sum[:])]; !ok || doc != raw.Query {
+			return requestError(CodeOperationNotAllowed, "only persisted operations run on this server; send the hash of a registered one")
+		}
+	}
+	return nil
+}
+
+// persistedHash reads extensions.persistedQuery.sha256Hash.
+func persistedHash(ext map[string]any) string {
+	pq, ok := ext["persistedQuery"].(map[string]any)
+	if !ok {
+		return ""
+	}
+	h, _ := pq["sha256Hash"].(string)
+	return h
+}
+
+// checkPersisted checks that each persisted operation is keyed by the SHA-256 of its document.
+func checkPersisted(ops map[string]string) (map[string]string, error) {
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(ops))
+	for hash, doc := range ops {
+		sum := sha256.Sum256([]byte(doc))
+		if want := hex.EncodeToString(sum[:]); !strings.EqualFold(hash, want) {
+			return nil, fmt.Errorf("resolvers: persisted operation %q is keyed by the wrong hash: its SHA-256 is %s", hash, want)
+		}
+		out[strings.ToLower(hash)] = doc
+	}
+	return out, nil
+}

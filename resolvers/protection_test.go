@@ -1,0 +1,343 @@
+package resolvers_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/vektah/gqlparser/v2/ast"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/resolvers"
+	"github.com/protogate/gateway/routing"
+)
+
+func TestShopErrorsAndPartialData(t *testing.T) {
+	g := startGateway(t, setup{})
+	r := g.query(t, `{ ada: getUser(id: "1") { name } ghost: getUser(id: "99") { name } }`)
+	r.wantRawData(t, `{"ada":{"name":"Ada Lovelace"},"ghost":null}`)
+	if len(r.Errors) != 1 {
+		t.Fatalf("errors: %s", r.raw)
+	}
+	e := r.Errors[0]
+	if e.Message != `user "99" not found` || e.code() != "NOT_FOUND" || pathString(e.Path) != "ghost" {
+		t.Errorf("error = %+v", e)
+	}
+	details, _ := e.Extensions["details"].([]any)
+	if len(details) != 1 {
+		t.Fatalf("details = %v", e.Extensions["details"])
+	}
+	if d := details[0].(map[string]any); d["@type"] != "type.googleapis.com/google.rpc.ResourceInfo" || d["resourceName"] != "99" {
+		t.Errorf("detail = %v", d)
+	}
+}
+
+func TestInvalidArgumentFromUpstream(t *testing.T) {
+	g := startGateway(t, setup{})
+	r := g.query(t, `mutation { createOrder(userId: "1", items: [{productId: "nope", quantity: 1}]) { id } }`)
+	if len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" {
+		t.Fatalf("errors: %s", r.raw)
+	}
+	details := r.Errors[0].Extensions["details"].([]any)
+	if d := details[0].(map[string]any); d["@type"] != "type.googleapis.com/google.rpc.BadRequest" {
+		t.Errorf("detail = %v", d)
+	}
+}
+
+func TestOneofArgumentsAreChecked(t *testing.T) {
+	g := startGateway(t, setup{})
+	r := g.query(t, `mutation { createOrder(userId: "1", items: [{productId: "p1", quantity: 1}],
+		card: {brand: "visa", last4: "1234", expMonth: 1, expYear: 2030}, voucherCode: "V") { id } }`)
+	if len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" || !strings.Contains(r.Errors[0].Message, "at most one of card, voucherCode") {
+		t.Fatalf("errors: %s", r.raw)
+	}
+	if n := g.calls.count()["/shop.orders.v1.OrderService/CreateOrder"]; n != 0 {
+		t.Errorf("CreateOrder was called %d times", n)
+	}
+}
+
+// wantRequestError checks that a request failed as a whole with code and made no call.
+func wantRequestError(t *testing.T, g *gateway, r response, code string) {
+	t.Helper()
+	if len(r.Errors) != 1 || r.Errors[0].code() != code || string(r.Data) != "null" && len(r.Data) > 0 {
+		t.Fatalf("want one %s error and no data; got status %d %s", code, r.status, r.raw)
+	}
+	if n := len(g.calls.count()); n != 0 {
+		t.Errorf("upstream calls were made: %v", g.calls.count())
+	}
+}
+
+func TestLimits(t *testing.T) {
+	g := startGateway(t, setup{opts: resolvers.Options{MaxDepth: 3, MaxAliases: 2, MaxRootFields: 2, MaxComplexity: 40, MaxDocumentBytes: 400}})
+	t.Run("depth", func(t *testing.T) {
+		g.calls.reset()
+		r := g.query(t, `{ getUser(id: "1") { orders { items { product { name } } } } }`)
+		wantRequestError(t, g, r, resolvers.CodeDepthLimit)
+		if r.Errors[0].Extensions["limit"] != "depth" || r.Errors[0].Extensions["max"] != 3.0 || r.Errors[0].Extensions["actual"] != 5.0 {
+			t.Errorf("extensions = %v", r.Errors[0].Extensions)
+		}
+		// Through a fragment, too.
+		r = g.query(t, `{ getUser(id: "1") { ...f } } fragment f on User { orders { items { productId } } }`)
+		wantRequestError(t, g, r, resolvers.CodeDepthLimit)
+		g.query(t, `{ getUser(id: "1") { orders { id } } }`).ok(t)
+	})
+	t.Run("aliases", func(t *testing.T) {
+		g.calls.reset()
+		r := g.query(t, `{ getUser(id: "1") { a: name b: email c: id } }`)
+		wantRequestError(t, g, r, resolvers.CodeAliasLimit)
+	})
+	t.Run("root fields", func(t *testing.T) {
+		g.calls.reset()
+		r := g.query(t, `{ getUser(id: "1") { name } getOrder(id: "o1") { id } getProduct(id: "p1") { id } }`)
+		wantRequestError(t, g, r, resolvers.CodeRootFieldLimit)
+	})
+	t.Run("complexity", func(t *testing.T) {
+		g.calls.reset()
+		// getUser 10 + orders 10 + id 1, getOrder 10 + user 10 + name 1: 42.
+		r := g.query(t, `{ getUser(id: "1") { orders { id } } getOrder(id: "o1") { user { name } } }`)
+		wantRequestError(t, g, r, "COMPLEXITY_LIMIT_EXCEEDED")
+		g.query(t, `{ getUser(id: "1") { orders { id } } getOrder(id: "o1") { userId } }`).ok(t)
+	})
+	t.Run("document", func(t *testing.T) {
+		g.calls.reset()
+		r := g.query(t, `{ getUser(id: "1") { name } }`+strings.Repeat(" ", 400))
+		wantRequestError(t, g, r, resolvers.CodeDocumentTooLarge)
+		// A body far beyond the document limit is refused before it is read.
+		r = g.query(t, `{ getUser(id: "1") { name } }`, "pad", strings.Repeat("x", 2000))
+		if r.status != http.StatusRequestEntityTooLarge || len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeDocumentTooLarge {
+			t.Errorf("status %d %s", r.status, r.raw)
+		}
+	})
+}
+
+func TestParseAndValidationErrors(t *testing.T) {
+	g := startGateway(t, setup{})
+	for doc, code := range map[string]string{
+		`{ getUser(id: "1") { name }`:                    "GRAPHQL_PARSE_FAILED",
+		`{ getUser(id: "1") { nope } }`:                  "GRAPHQL_VALIDATION_FAILED",
+		`{ getUser { name } }`:                           "GRAPHQL_VALIDATION_FAILED",
+		`query ($x: Int!) { getUser(id: "1") { name } }`: "GRAPHQL_VALIDATION_FAILED",
+	} {
+		r := g.query(t, doc)
+		if len(r.Errors) == 0 || r.Errors[0].code() != code || len(r.Errors[0].Locations) == 0 && code == "GRAPHQL_PARSE_FAILED" {
+			t.Errorf("%s: status %d %s, want %s", doc, r.status, r.raw, code)
+		}
+	}
+	if n := len(g.calls.count()); n != 0 {
+		t.Errorf("calls: %v", g.calls.count())
+	}
+}
+
+func TestIntrospectionCanBeDisabled(t *testing.T) {
+	g := startGateway(t, setup{opts: resolvers.Options{DisableIntrospection: true}})
+	r := g.query(t, `{ __schema { queryType { name } } }`)
+	if len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeIntrospectionDisabled || string(r.Data) != "null" {
+		t.Fatalf("%s", r.raw)
+	}
+	r = g.query(t, `{ __type(name: "User") { name } }`)
+	if len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeIntrospectionDisabled {
+		t.Fatalf("%s", r.raw)
+	}
+	// __typename is not introspection.
+	g.query(t, `{ __typename }`).ok(t).wantRawData(t, `{"__typename":"Query"}`)
+}
+
+// A standard full introspection query answers, and what it tells matches the schema.
+func TestIntrospection(t *testing.T) {
+	g := startGateway(t, setup{})
+	r := g.query(t, introspection.NewQuery(introspection.QueryOptions{OneOf: true})).ok(t)
+	var got struct {
+		Schema struct {
+			QueryType        struct{ Name string }
+			MutationType     struct{ Name string }
+			SubscriptionType struct{ Name string }
+			Types            []struct {
+				Kind, Name string
+				Fields     []struct {
+					Name string
+					Args []struct{ Name string }
+					Type json.RawMessage
+				}
+				InputFields []struct{ Name string }
+				EnumValues  []struct{ Name string }
+			}
+			Directives []struct{ Name string }
+		} `json:"__schema"`
+	}
+	if err := json.Unmarshal(r.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	s := got.Schema
+	if s.QueryType.Name != "Query" || s.MutationType.Name != "Mutation" || s.SubscriptionType.Name != "Subscription" {
+		t.Errorf("root types: %+v %+v %+v", s.QueryType, s.MutationType, s.SubscriptionType)
+	}
+	a := g.schema.AST()
+	if len(s.Types) != len(a.Types) {
+		t.Errorf("%d types, the schema has %d", len(s.Types), len(a.Types))
+	}
+	for _, typ := range s.Types {
+		def := a.Types[typ.Name]
+		if def == nil || string(def.Kind) != typ.Kind {
+			t.Errorf("type %s %s is not in the schema", typ.Kind, typ.Name)
+			continue
+		}
+		var want, have []string
+		for _, f := range def.Fields {
+			if !strings.HasPrefix(f.Name, "__") {
+				want = append(want, f.Name)
+			}
+		}
+		switch def.Kind {
+		case ast.Object, ast.Interface:
+			for _, f := range typ.Fields {
+				have = append(have, f.Name)
+			}
+		case ast.InputObject:
+			for _, f := range typ.InputFields {
+				have = append(have, f.Name)
+			}
+		case ast.Enum:
+			want = nil
+			for _, v := range def.EnumValues {
+				want = append(want, v.Name)
+			}
+			for _, v := range typ.EnumValues {
+				have = append(have, v.Name)
+			}
+		}
+		if !slices.Equal(want, have) {
+			t.Errorf("type %s: fields %v, want %v", typ.Name, have, want)
+		}
+	}
+	if !slices.ContainsFunc(s.Directives, func(d struct{ Name string }) bool { return d.Name == "deprecated" }) {
+		t.Errorf("directives: %v", s.Directives)
+	}
+	// The link field User.orders is a list of non-null Orders.
+	g.query(t, `{ __type(name: "User") { kind fields(includeDeprecated: true) { name type { kind ofType { kind name } } } } }`).ok(t)
+	r = g.query(t, `{ __type(name: "User") { name f: fields { name type { kind ofType { kind ofType { name } } } } } }`).ok(t)
+	var user struct {
+		Type struct {
+			F []struct {
+				Name string
+				Type struct {
+					Kind   string
+					OfType struct {
+						Kind   string
+						OfType struct{ Name string }
+					}
+				}
+			}
+		} `json:"__type"`
+	}
+	_ = json.Unmarshal(r.Data, &user)
+	i := slices.IndexFunc(user.Type.F, func(f struct {
+		Name string
+		Type struct {
+			Kind   string
+			OfType struct {
+				Kind   string
+				OfType struct{ Name string }
+			}
+		}
+	}) bool {
+		return f.Name == "orders"
+	})
+	if i < 0 || user.Type.F[i].Type.Kind != "LIST" || user.Type.F[i].Type.OfType.Kind != "NON_NULL" || user.Type.F[i].Type.OfType.OfType.Name != "Order" {
+		t.Errorf("User.orders: %s", r.Data)
+	}
+	g.query(t, `{ __type(name: "Nope") { name } }`).ok(t).wantRawData(t, `{"__type":null}`)
+}
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func persisted(hash string) map[string]any {
+	return map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}
+}
+
+func TestAutomaticPersistedQueries(t *testing.T) {
+	g := startGateway(t, setup{opts: resolvers.Options{APQ: true}})
+	doc := `{ getUser(id: "1") { name } }`
+	r := g.post(t, request{Extensions: persisted(sha(doc))})
+	if len(r.Errors) != 1 || r.Errors[0].code() != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Fatalf("unknown hash: %s", r.raw)
+	}
+	g.post(t, request{Query: doc, Extensions: persisted(sha(doc))}).ok(t)
+	g.post(t, request{Extensions: persisted(sha(doc))}).ok(t).wantRawData(t, `{"getUser":{"name":"Ada Lovelace"}}`)
+	r = g.post(t, request{Query: doc, Extensions: persisted(sha("something else"))})
+	if len(r.Errors) != 1 || r.Errors[0].code() == "" {
+		t.Errorf("hash mismatch: %s", r.raw)
+	}
+}
+
+func TestPersistedOnly(t *testing.T) {
+	doc := `query User($id: String!) { getUser(id: $id) { name } }`
+	g := startGateway(t, setup{opts: resolvers.Options{PersistedOnly: true, PersistedOperations: map[string]string{sha(doc): doc}}})
+	g.post(t, request{Extensions: persisted(sha(doc)), Variables: map[string]any{"id": "2"}}).ok(t).
+		wantRawData(t, `{"getUser":{"name":"Alan Turing"}}`)
+	g.post(t, request{Query: doc, Variables: map[string]any{"id": "2"}}).ok(t)
+	g.calls.reset()
+	r := g.query(t, `{ getUser(id: "1") { name email } }`)
+	wantRequestError(t, g, r, resolvers.CodeOperationNotAllowed)
+	r = g.post(t, request{Extensions: persisted(sha("other"))})
+	wantRequestError(t, g, r, "PERSISTED_QUERY_NOT_FOUND")
+}
+
+func TestNewHandlerRefusesBadOptions(t *testing.T) {
+	g := startGateway(t, setup{})
+	doc := `{ getUser(id: "1") { name } }`
+	for name, opts := range map[string]resolvers.Options{
+		"apq with persisted only": {APQ: true, PersistedOnly: true, PersistedOperations: map[string]string{sha(doc): doc}},
+		"persisted only, none":    {PersistedOnly: true},
+		"wrong hash":              {PersistedOperations: map[string]string{sha("x"): doc}},
+	} {
+		if _, err := resolvers.NewHandler(g.schema, nopCaller{}, opts); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if _, err := resolvers.NewHandler(g.schema, nil, resolvers.Options{}); err == nil {
+		t.Errorf("no caller: no error")
+	}
+}
+
+type nopCaller struct{}
+
+func (nopCaller) Route(context.Context, string, metadata.MD) (routing.Upstream, error) {
+	return routing.Upstream{}, status.Error(codes.Unavailable, "nothing here")
+}
+
+func (nopCaller) CallOptions() []grpc.CallOption { return nil }
+
+// A document whose fragments spread each other twice over is measured in linear time, not 2^n.
+func TestLimitsMeasureFragmentsOnce(t *testing.T) {
+	g := startGateway(t, setup{opts: resolvers.Options{MaxAliases: 5}})
+	var doc strings.Builder
+	doc.WriteString(`{ getUser(id: "1") { ...f0 } }`)
+	const n = 40
+	for i := range n {
+		fmt.Fprintf(&doc, " fragment f%d on User { ...f%d ...f%d }", i, i+1, i+1)
+	}
+	fmt.Fprintf(&doc, " fragment f%d on User { nick: name }", n)
+	start := time.Now()
+	r := g.query(t, doc.String())
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+	// 2^40 aliased fields once expanded: far over the limit, and counted without expanding.
+	if len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeAliasLimit {
+		t.Errorf("%s", r.raw)
+	}
+}

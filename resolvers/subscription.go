@@ -1,0 +1,126 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/routing"
+)
+
+var serverStream = grpc.StreamDesc{ServerStreams: true}
+
+// subscribe starts the server-streaming call of a subscription and returns the handler gqlgen's
+// transports call for each event: every upstream message is one response, its links resolved as in
+// a query. The upstream call runs on the subscription's context, so when the client unsubscribes
+// (graphql-transport-ws "complete"), closes the socket or drops the SSE connection, the call is
+// cancelled; the upstream ending the stream ends the subscription.
+func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContext) graphql.ResponseHandler {
+	if !streaming(opCtx.Headers) {
+		graphql.AddError(ctx, requestError(codeName(codes.InvalidArgument),
+			"a subscription needs a streaming transport: Server-Sent Events (Accept: text/event-stream) or WebSocket"))
+		return graphql.OneShot(&graphql.Response{Data: []byte("null")})
+	}
+	op := x.newOperation(ctx, opCtx)
+	typeName := rootTypeName(x.s.AST(), opCtx.Operation.Operation)
+	fields := op.collect(opCtx.Operation.SelectionSet, nil, typeName)
+	if len(fields) != 1 || fields[0].root == nil {
+		// Validation allows exactly one root field, and __typename is not one it allows.
+		graphql.AddError(ctx, requestError(codeName(codes.InvalidArgument), "a subscription selects exactly one field of a method"))
+		return graphql.OneShot(&graphql.Response{Data: []byte("null")})
+	}
+	sf := fields[0]
+	rf := sf.root
+	failed := func(err error) graphql.ResponseHandler {
+		w := op.writer(0)
+		w.push(sf.Alias)
+		w.fail(&sf, err)
+		return graphql.OneShot(&graphql.Response{Data: []byte("null")})
+	}
+	req, err := op.request(rf.Args, &sf)
+	if err != nil {
+		return failed(err)
+	}
+	up, err := x.caller.Route(ctx, rf.Path, op.md)
+	if err != nil {
+		return failed(asStatus(err))
+	}
+	var once sync.Once
+	release := func() { once.Do(up.Done) }
+	stop := context.AfterFunc(ctx, release)
+	end := func() {
+		stop()
+		release()
+	}
+	cs, err := up.Conn.NewStream(up.Ctx, &serverStream, rf.Path, x.caller.CallOptions()...)
+	if err == nil {
+		var f routing.Frame
+		f.SetBytes(req)
+		if err = cs.SendMsg(&f); err == nil || errors.Is(err, io.EOF) {
+			err = cs.CloseSend()
+		}
+		f.Free()
+	}
+	if err != nil {
+		end()
+		return failed(asStatus(err))
+	}
+
+	op.finish()
+	done := false
+	return func(ctx context.Context) *graphql.Response {
+		if done {
+			return nil
+		}
+		var f routing.Frame
+		err := cs.RecvMsg(&f)
+		if err != nil {
+			f.Free()
+			done = true
+			end()
+			if errors.Is(err, io.EOF) || ctx.Err() != nil || up.Ctx.Err() != nil && status.Code(err) == codes.Canceled {
+				return nil
+			}
+			// The upstream failed: one last event with the error, then the end.
+			op := x.newOperation(ctx, opCtx)
+			w := op.writer(16 + len(sf.Alias))
+			w.buf = append(w.buf, '{')
+			w.member(true, &sf, func() bool {
+				w.fail(&sf, asStatus(err))
+				return false
+			})
+			w.buf = append(w.buf, '}')
+			return &graphql.Response{Data: w.buf}
+		}
+		msg := f.Bytes()
+		f.Free()
+		return x.event(ctx, opCtx, fields, msg)
+	}
+}
+
+// streaming reports whether a request came through a transport that streams responses: SSE, or a
+// WebSocket (whose operations carry the headers of the upgrade request).
+func streaming(h http.Header) bool {
+	return h.Get("Upgrade") != "" || strings.Contains(h.Get("Accept"), "text/event-stream")
+}
+
+// event answers one message of a subscription's stream: its links resolved, then written.
+func (x *executor) event(ctx context.Context, opCtx *graphql.OperationContext, fields []selField, msg []byte) *graphql.Response {
+	op := x.newOperation(ctx, opCtx)
+	sf := &fields[0]
+	c := &call{path: sf.root.Path, resp: msg}
+	op.walkValue(msg, &sf.root.Result, sf.Selections)
+	op.resolveLinks()
+	w := op.writer(64 + 2*len(msg))
+	w.rootObject(fields, []*call{c}, rootTypeName(x.s.AST(), opCtx.Operation.Operation))
+	op.finish()
+	return &graphql.Response{Data: w.buf}
+}

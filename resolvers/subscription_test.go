@@ -1,0 +1,236 @@
+package resolvers_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/protogate/gateway/resolvers"
+)
+
+// sse subscribes over Server-Sent Events and returns the events as they come ("next" payloads, or
+// "complete"), and the function that drops the connection.
+func (g *gateway) sse(t *testing.T, doc string) (<-chan sseEvent, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	body, _ := json.Marshal(request{Query: doc})
+	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.url, strings.NewReader(string(body)))
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "text/event-stream")
+	hr.Header.Set("Authorization", "Bearer sse")
+	res, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("content type %q", ct)
+	}
+	events := make(chan sseEvent, 64)
+	go func() {
+		defer close(events)
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev.resp)
+			case line == "" && ev.name != "":
+				events <- ev
+				ev = sseEvent{}
+			}
+		}
+	}()
+	return events, cancel
+}
+
+type sseEvent struct {
+	name string
+	resp response
+}
+
+func next(t *testing.T, events <-chan sseEvent) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event within 5s")
+	}
+	return sseEvent{}
+}
+
+// waitDone waits for the upstream call's context to end: the backend saw the cancellation.
+func waitDone(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	if ctx == nil {
+		t.Fatalf("%s: no upstream call", what)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: the upstream stream was not cancelled", what)
+	}
+}
+
+func TestSubscriptionOverSSE(t *testing.T) {
+	g := startGateway(t, setup{})
+	events, drop := g.sse(t, `subscription { watchInventory(id: "p1", interval: "0.01s") { productId stock sequence at } }`)
+	for want := 1; want <= 3; want++ {
+		ev := next(t, events)
+		if ev.name != "next" || len(ev.resp.Errors) > 0 {
+			t.Fatalf("event %q: %s", ev.name, ev.resp.Data)
+		}
+		var got struct {
+			W struct {
+				ProductID string `json:"productId"`
+				Stock     string
+				Sequence  string
+				At        string
+			} `json:"watchInventory"`
+		}
+		_ = json.Unmarshal(ev.resp.Data, &got)
+		if got.W.ProductID != "p1" || got.W.Sequence != itoa(want) || got.W.Stock == "" || got.W.At == "" {
+			t.Errorf("event %d: %s", want, ev.resp.Data)
+		}
+	}
+	upstream := g.calls.last(mWatchInventory)
+	if a := mdOf(upstream).Get("authorization"); len(a) != 1 || a[0] != "Bearer sse" {
+		t.Errorf("authorization = %q", a)
+	}
+	drop() // the client goes away
+	waitDone(t, upstream, "SSE disconnect")
+}
+
+func TestSubscriptionCompletesWithTheStream(t *testing.T) {
+	g := startEvery(t, resolvers.Options{})
+	events, _ := g.sse(t, `subscription { watch(i32: 3, s: "x") { i32 s again { s } } }`)
+	for range 3 {
+		ev := next(t, events)
+		if ev.name != "next" {
+			t.Fatalf("event %q", ev.name)
+		}
+		// Links resolve in every event.
+		ev.resp.ok(t).wantRawData(t, `{"watch":{"i32":3,"s":"x","again":{"s":"x"}}}`)
+	}
+	if ev := next(t, events); ev.name != "complete" {
+		t.Errorf("after the stream ended: %q", ev.name)
+	}
+}
+
+func TestSubscriptionUpstreamError(t *testing.T) {
+	g := startEvery(t, resolvers.Options{})
+	events, _ := g.sse(t, `subscription { watch(s: "fail") { s } }`)
+	next(t, events).resp.ok(t).wantRawData(t, `{"watch":{"s":"fail"}}`)
+	ev := next(t, events)
+	if len(ev.resp.Errors) != 1 || ev.resp.Errors[0].code() != "RESOURCE_EXHAUSTED" || pathString(ev.resp.Errors[0].Path) != "watch" {
+		t.Errorf("error event: %+v", ev.resp)
+	}
+	if ev := next(t, events); ev.name != "complete" {
+		t.Errorf("after the error: %q", ev.name)
+	}
+}
+
+func TestSubscriptionInvalidArgument(t *testing.T) {
+	g := startEvery(t, resolvers.Options{})
+	events, _ := g.sse(t, `subscription { watch(i64: "x") { s } }`)
+	ev := next(t, events)
+	if len(ev.resp.Errors) != 1 || ev.resp.Errors[0].code() != "INVALID_ARGUMENT" {
+		t.Errorf("event: %+v", ev.resp)
+	}
+}
+
+// wsMessage is a graphql-transport-ws message.
+type wsMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+func TestSubscriptionOverWebSocket(t *testing.T) {
+	g := startGateway(t, setup{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(g.url, "http"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	send := func(m wsMessage) {
+		t.Helper()
+		if err := wsjson.Write(ctx, c, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() wsMessage {
+		t.Helper()
+		for {
+			var m wsMessage
+			if err := wsjson.Read(ctx, c, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Type != "ping" && m.Type != "pong" {
+				return m
+			}
+		}
+	}
+	send(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{"Authorization":"Bearer ws"}`)})
+	if m := read(); m.Type != "connection_ack" {
+		t.Fatalf("got %+v", m)
+	}
+	subscribe := func(id string) {
+		t.Helper()
+		p, _ := json.Marshal(request{Query: `subscription { watchInventory(id: "p2", interval: "0.01s") { productId sequence } }`})
+		send(wsMessage{ID: id, Type: "subscribe", Payload: p})
+		for want := 1; want <= 2; want++ {
+			m := read()
+			if m.ID != id && m.Type == "complete" {
+				want-- // the server confirms the end of an earlier subscription
+				continue
+			}
+			var r response
+			_ = json.Unmarshal(m.Payload, &r)
+			if m.Type != "next" || m.ID != id || len(r.Errors) > 0 {
+				t.Fatalf("got %+v %s", m, m.Payload)
+			}
+			r.wantRawData(t, `{"watchInventory":{"productId":"p2","sequence":"`+itoa(want)+`"}}`)
+		}
+	}
+
+	// Unsubscribing cancels the upstream stream.
+	subscribe("1")
+	upstream := g.calls.last(mWatchInventory)
+	if a := mdOf(upstream).Get("authorization"); len(a) != 1 || a[0] != "Bearer ws" {
+		t.Errorf("authorization from connection_init = %q", a)
+	}
+	send(wsMessage{ID: "1", Type: "complete"})
+	waitDone(t, upstream, "unsubscribe")
+
+	// Dropping the connection does too.
+	subscribe("2")
+	upstream = g.calls.last(mWatchInventory)
+	_ = c.CloseNow()
+	waitDone(t, upstream, "WebSocket disconnect")
+}
+
+func TestSubscriptionNeedsAStreamingTransport(t *testing.T) {
+	g := startEvery(t, resolvers.Options{})
+	r := g.query(t, `subscription { watch(i32: 1) { s } }`)
+	if len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" || !strings.Contains(r.Errors[0].Message, "streaming transport") {
+		t.Errorf("subscription over plain POST: %s", r.raw)
+	}
+}

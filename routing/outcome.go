@@ -1,0 +1,82 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// clockBase anchors nanotime; it is set once and never changes.
+var clockBase = time.Now()
+
+// nanotime is the monotonic time since clockBase in nanoseconds: cheap, comparable, and stored in
+// atomics where a time.Time would not fit.
+func nanotime() int64 { return int64(time.Since(clockBase)) }
+
+// outcome is what a finished call says about the health of the endpoint that served it.
+type outcome uint8
+
+const (
+	// outcomeUnknown: the caller did not report the call's result (Upstream.Done).
+	outcomeUnknown outcome = iota
+	// outcomeSuccess: the backend answered, whatever the answer (NotFound, InvalidArgument...).
+	outcomeSuccess
+	// outcomeFailure: a sick-backend result: Unavailable, ResourceExhausted, a deadline the caller
+	// did not set, a connection error.
+	outcomeFailure
+	// outcomeExcluded: the caller caused the failure (cancelled, or its own deadline passed).
+	outcomeExcluded
+)
+
+// classify decides what err, the result of a call made on behalf of the caller context parent, says
+// about the backend.
+func classify(parent context.Context, err error) outcome {
+	if err == nil {
+		return outcomeSuccess
+	}
+	if parent != nil && parent.Err() != nil {
+		return outcomeExcluded // the caller went away or its deadline passed: not the backend's fault
+	}
+	s, ok := status.FromError(err)
+	if !ok {
+		if errors.Is(err, context.Canceled) {
+			return outcomeExcluded
+		}
+		return outcomeFailure // a transport error without a status: the connection failed
+	}
+	switch s.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return outcomeFailure
+	case codes.ResourceExhausted:
+		// grpc-go reports the gateway's own message size limits with this code; those are the
+		// caller's doing, not the backend's.
+		if strings.HasPrefix(s.Message(), "grpc: received message larger than max") ||
+			strings.HasPrefix(s.Message(), "grpc: trying to send message larger than max") {
+			return outcomeSuccess
+		}
+		return outcomeFailure
+	case codes.Canceled:
+		return outcomeExcluded
+	default:
+		return outcomeSuccess
+	}
+}
+
+// notSent reports whether err shows that a call failed before its request reached a backend, so
+// that retrying it is safe whatever the method does: no connection could be made, or the server
+// refused the stream while draining. grpc-go has no typed error for this; its messages are stable.
+func notSent(err error) bool {
+	s, ok := status.FromError(err)
+	if !ok || s.Code() != codes.Unavailable {
+		return false
+	}
+	msg := s.Message()
+	return strings.Contains(msg, "while dialing") ||
+		strings.Contains(msg, "connection refused") ||
+		strings.Contains(msg, "server is draining") ||
+		strings.Contains(msg, "circuit open for endpoint")
+}

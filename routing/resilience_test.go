@@ -1,0 +1,324 @@
+package routing_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/routing"
+)
+
+// staticState routes every call to one cluster as unary.
+type staticState struct{ table *routing.Table }
+
+func (s staticState) Routes() *routing.Table { return s.table }
+func (s staticState) Method(string) (routing.CallKind, bool, bool) {
+	return routing.KindUnary, false, false
+}
+
+// resilientSetup returns a proxy routing every call to one cluster of n made-up endpoints
+// acquired with ecfg, and the endpoints.
+func resilientSetup(t *testing.T, n int, ecfg routing.EndpointConfig, ccfg routing.ClusterConfig) (*routing.Proxy, []*routing.Endpoint) {
+	t.Helper()
+	pool := routing.NewPool(nil)
+	t.Cleanup(func() { pool.Close() })
+	eps := make([]*routing.Endpoint, n)
+	for i := range eps {
+		e, err := pool.AcquireWith(fmt.Sprintf("192.0.2.%d:50051", i+1), ecfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps[i] = e
+	}
+	c := routing.NewCluster("c", eps, routing.WithClusterConfig(ccfg))
+	table, err := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"}, Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return routing.NewProxy(func() routing.State { return staticState{table} }), eps
+}
+
+const method = "/test.v1.Svc/Get"
+
+// finishOn routes calls until one lands on e and finishes it with err.
+func finishOn(t *testing.T, p *routing.Proxy, e *routing.Endpoint, err error) {
+	t.Helper()
+	for range 1000 {
+		up, rerr := p.Route(t.Context(), method, nil)
+		if rerr != nil {
+			t.Fatalf("Route: %v", rerr)
+		}
+		if up.Conn == e.Conn() {
+			up.DoneWith(err)
+			return
+		}
+		up.DoneWith(nil)
+	}
+	t.Fatalf("no call landed on %s", e.Addr())
+}
+
+func TestBreakerCountsOnlySickOutcomes(t *testing.T) {
+	p, eps := resilientSetup(t, 1, routing.EndpointConfig{Outlier: routing.OutlierConfig{Disabled: true}}, routing.ClusterConfig{})
+	e := eps[0]
+	callerErrs := []error{
+		status.Error(codes.InvalidArgument, "bad"), status.Error(codes.NotFound, "none"),
+		status.Error(codes.Canceled, "gone"), status.Error(codes.PermissionDenied, "no"),
+	}
+	for range 10 {
+		for _, err := range callerErrs {
+			finishOn(t, p, e, err)
+		}
+	}
+	// DeadlineExceeded because the caller's own deadline passed does not count either.
+	for range 10 {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+		<-ctx.Done()
+		up, err := p.Route(ctx, method, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up.DoneWith(status.Error(codes.DeadlineExceeded, "caller deadline"))
+		cancel()
+	}
+	if s := e.Stats(); s.Breaker != "closed" || s.ConsecutiveFailures != 0 {
+		t.Fatalf("after caller errors: %+v, want a closed breaker and no failures", s)
+	}
+	for range routing.DefaultBreakerFailures {
+		finishOn(t, p, e, status.Error(codes.Unavailable, "backend down"))
+	}
+	if s := e.Stats(); s.Breaker != "open" {
+		t.Fatalf("after %d Unavailable: breaker %s, want open", routing.DefaultBreakerFailures, s.Breaker)
+	}
+	start := time.Now()
+	_, err := p.Route(t.Context(), method, nil)
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "circuit open for endpoint "+e.Addr()) {
+		t.Fatalf("Route with the circuit open: %v, want Unavailable: circuit open", err)
+	}
+	if d := time.Since(start); d > 5*time.Millisecond {
+		t.Errorf("failing fast took %v", d)
+	}
+}
+
+func TestPickerSkipsOpenCircuitAndHalfOpenRecovers(t *testing.T) {
+	ecfg := routing.EndpointConfig{
+		Outlier: routing.OutlierConfig{Disabled: true},
+		Breaker: routing.BreakerConfig{OpenTimeout: 50 * time.Millisecond},
+	}
+	p, eps := resilientSetup(t, 3, ecfg, routing.ClusterConfig{})
+	for range routing.DefaultBreakerFailures {
+		finishOn(t, p, eps[0], status.Error(codes.Unavailable, "down"))
+	}
+	if eps[0].Stats().Breaker != "open" {
+		t.Fatal("breaker did not open")
+	}
+	for range 300 {
+		up, err := p.Route(t.Context(), method, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.Conn == eps[0].Conn() {
+			// Only possible once the open timeout has passed: a half-open probe.
+			if eps[0].Stats().Breaker != "half-open" {
+				t.Fatal("a call went to an endpoint whose circuit is open")
+			}
+			up.DoneWith(nil)
+			break
+		}
+		up.DoneWith(nil)
+	}
+	// Once the timeout passes, a probe gets through and its success closes the circuit.
+	deadline := time.Now().Add(5 * time.Second)
+	for eps[0].Stats().Breaker != "closed" {
+		if time.Now().After(deadline) {
+			t.Fatalf("circuit did not close: %+v", eps[0].Stats())
+		}
+		up, err := p.Route(t.Context(), method, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up.DoneWith(nil)
+	}
+}
+
+func TestOutlierEjectionCappedAndPanicMode(t *testing.T) {
+	ecfg := routing.EndpointConfig{Breaker: routing.BreakerConfig{Disabled: true}}
+	p, eps := resilientSetup(t, 3, ecfg, routing.ClusterConfig{})
+	for range routing.DefaultOutlierFailures {
+		finishOn(t, p, eps[0], status.Error(codes.Unavailable, "down"))
+	}
+	if s := eps[0].Stats(); !s.Ejected || s.Ejections != 1 || s.EjectedFor <= 0 {
+		t.Fatalf("eps[0] after %d failures: %+v, want ejected", routing.DefaultOutlierFailures, s)
+	}
+	for range 100 {
+		up, err := p.Route(t.Context(), method, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.Conn == eps[0].Conn() {
+			t.Fatal("an ejected endpoint was picked")
+		}
+		up.DoneWith(nil)
+	}
+	// At most half of three endpoints (one) may be ejected at once.
+	for range routing.DefaultOutlierFailures {
+		finishOn(t, p, eps[1], status.Error(codes.Unavailable, "down"))
+	}
+	if s := eps[1].Stats(); s.Ejected {
+		t.Fatalf("eps[1] ejected beyond the cap: %+v", s)
+	}
+}
+
+func TestPanicModeUsesAllEndpoints(t *testing.T) {
+	ecfg := routing.EndpointConfig{Breaker: routing.BreakerConfig{Disabled: true}}
+	// Allow ejecting everything, so that too few healthy remain.
+	p, eps := resilientSetup(t, 2, ecfg, routing.ClusterConfig{MaxEjectedPercent: 100})
+	for _, e := range eps {
+		for range routing.DefaultOutlierFailures {
+			finishOn(t, p, e, status.Error(codes.Unavailable, "down"))
+		}
+	}
+	if !eps[0].Stats().Ejected || !eps[1].Stats().Ejected {
+		t.Fatal("endpoints not ejected")
+	}
+	seen := map[*routing.Endpoint]bool{}
+	for range 20 {
+		up, err := p.Route(t.Context(), method, nil)
+		if err != nil {
+			t.Fatalf("panic mode: %v", err)
+		}
+		for _, e := range eps {
+			if up.Conn == e.Conn() {
+				seen[e] = true
+			}
+		}
+		up.Done()
+	}
+	if len(seen) != 2 {
+		t.Errorf("panic mode used %d endpoints, want both", len(seen))
+	}
+}
+
+func TestWeightedRoundRobin(t *testing.T) {
+	eps := coreEndpoints(t, 3)
+	c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{Weights: []uint32{1, 3, 6}}))
+	counts := map[*routing.Endpoint]int{}
+	for range 1000 {
+		e, err := c.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[e]++
+	}
+	if counts[eps[0]] != 100 || counts[eps[1]] != 300 || counts[eps[2]] != 600 {
+		t.Errorf("picks %d/%d/%d, want 100/300/600", counts[eps[0]], counts[eps[1]], counts[eps[2]])
+	}
+}
+
+func TestRingHashAffinity(t *testing.T) {
+	ecfg := routing.EndpointConfig{Outlier: routing.OutlierConfig{Disabled: true}}
+	p, eps := resilientSetup(t, 4, ecfg, routing.ClusterConfig{Balancer: routing.RingHash, HashKey: "x-session"})
+	target := func(key string) *routing.Endpoint {
+		up, err := p.Route(t.Context(), method, metadata.Pairs("x-session", key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer up.DoneWith(nil)
+		for _, e := range eps {
+			if up.Conn == e.Conn() {
+				return e
+			}
+		}
+		t.Fatal("unknown endpoint")
+		return nil
+	}
+	used := map[*routing.Endpoint]int{}
+	first := map[string]*routing.Endpoint{}
+	for i := range 200 {
+		key := fmt.Sprintf("session-%d", i)
+		first[key] = target(key)
+		used[first[key]]++
+		for range 3 {
+			if target(key) != first[key] {
+				t.Fatalf("key %s moved between endpoints", key)
+			}
+		}
+	}
+	if len(used) != 4 {
+		t.Fatalf("200 keys used %d of 4 endpoints: %v", len(used), used)
+	}
+	// Open the circuit of one endpoint: only its keys move.
+	victim := first["session-0"]
+	for range routing.DefaultBreakerFailures {
+		up, _ := p.Route(t.Context(), method, metadata.Pairs("x-session", "session-0"))
+		up.DoneWith(status.Error(codes.Unavailable, "down"))
+	}
+	for key, e := range first {
+		got := target(key)
+		if e == victim && got == victim || e != victim && got != e {
+			t.Fatalf("with %s's circuit open, key %s went from %s to %s", victim.Addr(), key, e.Addr(), got.Addr())
+		}
+	}
+}
+
+func TestLeastRequestAvoidsBusyEndpoint(t *testing.T) {
+	eps := coreEndpoints(t, 2)
+	c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{Balancer: routing.LeastRequest}))
+	for range 10 {
+		defer eps[0].Begin()()
+	}
+	for range 100 {
+		if e, _ := c.Pick(); e != eps[1] {
+			t.Fatal("least request picked the endpoint with 10 calls in flight over an idle one")
+		}
+	}
+}
+
+func TestClusterMaxRequests(t *testing.T) {
+	p, _ := resilientSetup(t, 2, routing.EndpointConfig{}, routing.ClusterConfig{MaxRequests: 2})
+	a, err := p.Route(t.Context(), method, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Route(t.Context(), method, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Route(t.Context(), method, nil); status.Code(err) != codes.Unavailable {
+		t.Fatalf("third concurrent call: %v, want Unavailable", err)
+	}
+	a.DoneWith(nil)
+	c, err := p.Route(t.Context(), method, nil)
+	if err != nil {
+		t.Fatalf("after one finished: %v", err)
+	}
+	b.DoneWith(nil)
+	c.DoneWith(nil)
+}
+
+func BenchmarkRouteDoneWith(b *testing.B) {
+	pool := routing.NewPool(nil)
+	b.Cleanup(func() { pool.Close() })
+	var eps []*routing.Endpoint
+	for i := range 3 {
+		e, _ := pool.Acquire(fmt.Sprintf("192.0.2.%d:50051", i+1))
+		eps = append(eps, e)
+	}
+	c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{Balancer: routing.LeastRequest}))
+	table, _ := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"}, Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
+	p := routing.NewProxy(func() routing.State { return staticState{table} })
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		up, err := p.Route(ctx, method, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		up.DoneWith(nil)
+	}
+}

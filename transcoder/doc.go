@@ -1,0 +1,23 @@
+// Package transcoder is the gateway's REST front: it turns HTTP/JSON calls into gRPC calls and back,
+// per the services' google.api.http annotations, with descriptors known only at run time.
+//
+// Data flow. Off the request path, NewRouter compiles every exposed method's HttpRules (primary and
+// additional_bindings, plus a default POST /{package.Service}/{Method} route for methods without a
+// rule) into a Router: a trie of path segments whose leaves hold one Binding per HTTP method and
+// custom verb. A Binding is the compiled plan of one rule: the field descriptors of its path
+// variables, its body and response_body fields, the fields query parameters may not touch, and the
+// update_mask to fill on PATCH. The registry compiles one Router per snapshot (Snapshot.REST).
+//
+// Per request, Handler loads the current Router, matches the method and path (Router.Match: one walk
+// over the path, no allocation for a static path), builds the request message from the body, the
+// path variables and the query (in that order, so the path wins over the body), encodes it, and
+// calls the upstream through the routing core (the same Proxy.Route as the gRPC front, so routing,
+// balancing and deadlines are shared). The response is rendered as protojson, as binary protobuf
+// when the client accepts it, or as raw bytes for google.api.HttpBody.
+//
+// Every failure, the gateway's own or the upstream's, is rendered by WriteError as a google.rpc.Status
+// JSON body with the HTTP status of the standard code table (HTTPStatus).
+//
+// Streaming methods are matched like unary ones; their calls go to the StreamServer set with
+// WithStreaming, and are answered 501 Unimplemented while none is.
+package transcoder

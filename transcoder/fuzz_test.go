@@ -1,0 +1,111 @@
+package transcoder_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/protogate/gateway/transcoder"
+)
+
+// fuzzHandler is a REST handler over the synthetic service that never calls an upstream.
+func fuzzHandler(t testing.TB) (*transcoder.Handler, protoreflect.MessageDescriptor) {
+	t.Helper()
+	services := synthServices(t)
+	rt, err := transcoder.NewRouter(services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := transcoder.NewHandler(func() *transcoder.Router { return rt }, fakeUpstreams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kitchen := services[0].ParentFile().Messages().ByName("Kitchen")
+	return h, kitchen
+}
+
+// checkBuilt requires a built request to decode as md, or an error to be an InvalidArgument (413/415
+// allowed) in the error model.
+func checkBuilt(t *testing.T, md protoreflect.MessageDescriptor, data []byte, err error, input string) {
+	t.Helper()
+	if err != nil {
+		var e *transcoder.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("%q: error %v is not a *transcoder.Error", input, err)
+		}
+		if e.Code() != codes.InvalidArgument && e.HTTPStatus() != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%q: error %v has code %v, want InvalidArgument", input, err, e.Code())
+		}
+		return
+	}
+	if md == nil {
+		return
+	}
+	if err := proto.Unmarshal(data, dynamicpb.NewMessage(md)); err != nil {
+		t.Fatalf("%q: built request does not decode: %v", input, err)
+	}
+}
+
+func FuzzQuery(f *testing.F) {
+	for _, q := range []string{
+		"id=k&big=1&small=-3&flag=true&ratio=0.5&blob=AAEC&color=2&tags=a&tags=b&labels[x]=y",
+		"inner.id=i&inner.nums=1&inner.nums=2&customName=c&renamed=d",
+		"at=2024-01-02T03:04:05Z&wait=1.5s&mask=a.b,cD&nick=n&maybe=7&extra=%7B%7D&left=l",
+		"child.child.child.id=x&child.inner.color=RED", "a=%zz", "%=1", "labels[=x", "labels[a]]=b", "=&&=",
+		"small=1&small=2", "left=a&right=b", "inner=x", "wait=-0.5s", "wait=315576000001s", "fratio=NaN",
+		"colors=9&colors=RED", "any=x", "mask=", "extra=[1]",
+	} {
+		f.Add(q)
+	}
+	h, kitchen := fuzzHandler(f)
+	f.Fuzz(func(t *testing.T, query string) {
+		r := &http.Request{Method: "GET", URL: &url.URL{Path: "/v1/kitchen", RawQuery: query}, Header: http.Header{}}
+		data, err := transcoder.BuildRequest(h, httptest.NewRecorder(), r)
+		checkBuilt(t, kitchen, data, err, query)
+	})
+}
+
+func FuzzBody(f *testing.F) {
+	for _, b := range []string{
+		`{"id":"k","big":12,"ubig":"3","color":2,"customName":"a","tags":["x"],"labels":{"a":"b"}}`,
+		`{"at":"2024-01-02T03:04:05Z","wait":"2s","mask":"inner.id","nick":"n","maybe":"-1","extra":{"a":[1,"x"]}}`,
+		`{"any":{"@type":"type.googleapis.com/synth.v1.Thing","name":"x"}}`, `{"inner":{"id":"i","nums":[1,2]}}`,
+		`["a","b"]`, `"x"`, `{`, `{"bogus":1}`, ``, `null`, `{"child":{"child":{"extra":{"a":{"b":{}}}}}}`,
+		`{"small":1,"inner":{"id":"i"}}`, `{"any":{}}`, `{"left":"a","right":"b"}`,
+	} {
+		for target := range byte(4) {
+			f.Add(target, b)
+		}
+	}
+	h, kitchen := fuzzHandler(f)
+	targets := []struct {
+		method, path string
+		input        bool // the built request is a Kitchen
+	}{
+		{"POST", "/v1/kitchen", true},                      // body "*"
+		{"PUT", "/v1/kitchen/k/inner", true},               // body field, a message
+		{"POST", "/v1/kitchen/k/tags", true},               // body field, repeated
+		{"PATCH", "/v1/kitchens/k", false},                 // body field, update_mask from its keys
+		{"POST", "/synth.v1.Things/NoRule", false},         // default route
+		{"POST", "/v1/projects/p/things/t:publish", false}, // body "*" and a path variable
+	}
+	f.Fuzz(func(t *testing.T, target byte, body string) {
+		tg := targets[int(target)%len(targets)]
+		r := httptest.NewRequest(tg.method, tg.path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		data, err := transcoder.BuildRequest(h, httptest.NewRecorder(), r)
+		md := kitchen
+		if !tg.input {
+			md = nil
+		}
+		checkBuilt(t, md, data, err, body)
+	})
+}

@@ -1,0 +1,236 @@
+package transcoder
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// Header mapping, both ways.
+//
+// Request headers that become gRPC metadata (keys lower-cased):
+//   - Authorization;
+//   - Grpc-Metadata-<Key>: <key>, prefix stripped ("-bin" keys carry base64, decoded here);
+//   - X-Forwarded-For, with the client's address appended; X-Forwarded-Host (the Host header when
+//     absent) and X-Forwarded-Proto ("http" or "https" when absent);
+//   - the headers of the allowlist (WithHeaders), under their own names.
+//
+// Hop-by-hop headers (Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, and
+// any header the Connection header names) never pass, nor do keys gRPC reserves (grpc-*,
+// content-type, user-agent, te). Grpc-Timeout (gRPC's format, "100m") becomes the call's deadline;
+// the route's timeout still applies when shorter.
+//
+// Upstream response headers come back as Grpc-Metadata-<Key> and trailers as Grpc-Trailer-<Key> (the
+// prefixes grpc-gateway uses). Unary responses are complete before the first byte is written, so the
+// trailers are sent as ordinary response headers: every client sees them, not only those that sent
+// "TE: trailers" (grpc-gateway sends HTTP trailers, and only then).
+
+const (
+	metadataHeaderPrefix = "Grpc-Metadata-"
+	trailerHeaderPrefix  = "Grpc-Trailer-"
+)
+
+// hopByHop are the headers of one connection (RFC 9110 section 7.6.1), never forwarded.
+var hopByHop = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+}
+
+// reservedKey reports whether a metadata key is gRPC's own: set by the transport, never by a header.
+func reservedKey(key string) bool {
+	return strings.HasPrefix(key, "grpc-") || strings.HasPrefix(key, ":") ||
+		key == "content-type" || key == "user-agent" || key == "te"
+}
+
+// headerPolicy is the compiled header allowlist: canonical header name -> metadata key.
+type headerPolicy map[string]string
+
+func newHeaderPolicy(names []string) (headerPolicy, error) {
+	p := headerPolicy{"Authorization": "authorization"}
+	for _, name := range names {
+		canon := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
+		key := strings.ToLower(canon)
+		switch {
+		case canon == "" || !validMetadataKey(key):
+			return nil, fmt.Errorf("header allowlist: %q is not a valid header name", name)
+		case hopByHop[canon]:
+			return nil, fmt.Errorf("header allowlist: %s is a hop-by-hop header and never passes", canon)
+		case reservedKey(key):
+			return nil, fmt.Errorf("header allowlist: %s is reserved by gRPC", canon)
+		}
+		p[canon] = key
+	}
+	return p, nil
+}
+
+// metadata builds the outgoing metadata of a call from the request's headers.
+func (p headerPolicy) metadata(r *http.Request) (metadata.MD, error) {
+	md := make(metadata.MD, 4)
+	connection := r.Header["Connection"]
+	for name, values := range r.Header {
+		var key string
+		if rest, ok := strings.CutPrefix(name, metadataHeaderPrefix); ok {
+			key = strings.ToLower(rest)
+			if hopByHop[textproto.CanonicalMIMEHeaderKey(rest)] || reservedKey(key) || !validMetadataKey(key) {
+				continue
+			}
+		} else if key = p[name]; key == "" {
+			continue
+		}
+		if len(connection) > 0 && namedIn(connection, name) {
+			continue
+		}
+		for _, v := range values {
+			if strings.HasSuffix(key, "-bin") {
+				b, err := decodeBinHeader(v)
+				if err != nil {
+					return nil, badRequest(name, fmt.Sprintf("header %s: binary metadata must be base64: %v", name, err))
+				}
+				md[key] = append(md[key], string(b))
+				continue
+			}
+			if !validMetadataValue(v) {
+				return nil, badRequest(name, fmt.Sprintf("header %s: gRPC metadata values must be printable ASCII", name))
+			}
+			md[key] = append(md[key], v)
+		}
+	}
+	p.forwarded(r, md)
+	return md, nil
+}
+
+// forwarded sets x-forwarded-for (appending the client's address), -host and -proto.
+func (headerPolicy) forwarded(r *http.Request, md metadata.MD) {
+	client := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(client); err == nil {
+		client = host
+	}
+	xff := strings.Join(r.Header.Values("X-Forwarded-For"), ", ")
+	switch {
+	case client == "":
+	case xff == "":
+		xff = client
+	default:
+		xff += ", " + client
+	}
+	if xff != "" && validMetadataValue(xff) {
+		md["x-forwarded-for"] = []string{xff}
+	}
+	host := r.Header.Get("X-Forwarded-Host")
+	if host == "" {
+		host = r.Host
+	}
+	if host != "" && validMetadataValue(host) {
+		md["x-forwarded-host"] = []string{host}
+	}
+	proto := r.Header.Get("X-Forwarded-Proto")
+	if proto == "" {
+		proto = "http"
+		if r.TLS != nil {
+			proto = "https"
+		}
+	}
+	if validMetadataValue(proto) {
+		md["x-forwarded-proto"] = []string{proto}
+	}
+}
+
+// namedIn reports whether the Connection header values name header.
+func namedIn(connection []string, header string) bool {
+	for _, v := range connection {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), header) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func decodeBinHeader(v string) ([]byte, error) {
+	if len(v)%4 == 0 {
+		return base64.StdEncoding.DecodeString(v)
+	}
+	return base64.RawStdEncoding.DecodeString(v)
+}
+
+// validMetadataKey: gRPC keys are lower-case letters, digits, '-', '_' and '.'.
+func validMetadataKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validMetadataValue: gRPC ASCII values are printable ASCII.
+func validMetadataValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// writeMetadata adds upstream headers (prefix Grpc-Metadata-) or trailers (Grpc-Trailer-) to h.
+// Binary values are base64-encoded; gRPC's own keys are not repeated.
+func writeMetadata(h http.Header, prefix string, md metadata.MD) {
+	for key, values := range md {
+		if reservedKey(key) {
+			continue
+		}
+		name := textproto.CanonicalMIMEHeaderKey(prefix + key)
+		bin := strings.HasSuffix(key, "-bin")
+		for _, v := range values {
+			if bin {
+				v = base64.StdEncoding.EncodeToString([]byte(v))
+			}
+			h[name] = append(h[name], v)
+		}
+	}
+}
+
+// parseTimeout reads a Grpc-Timeout header: 1 to 8 digits and a unit (H, M, S, m, u, n).
+func parseTimeout(v string) (time.Duration, error) {
+	if len(v) < 2 || len(v) > 9 {
+		return 0, fmt.Errorf("invalid Grpc-Timeout %q", v)
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid Grpc-Timeout %q", v)
+	}
+	var unit time.Duration
+	switch v[len(v)-1] {
+	case 'H':
+		unit = time.Hour
+	case 'M':
+		unit = time.Minute
+	case 'S':
+		unit = time.Second
+	case 'm':
+		unit = time.Millisecond
+	case 'u':
+		unit = time.Microsecond
+	case 'n':
+		unit = time.Nanosecond
+	default:
+		return 0, fmt.Errorf("invalid Grpc-Timeout %q: unknown unit", v)
+	}
+	if max := int64(1<<63-1) / int64(unit); n > max {
+		return time.Duration(1<<63 - 1), nil
+	}
+	return time.Duration(n) * unit, nil
+}

@@ -1,0 +1,589 @@
+package transcoder
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// OpenAPIOptions tune the document OpenAPI writes. The zero value is a document titled "API",
+// version "0.0.0", with no servers (clients then call the host that served it) and only the methods
+// that have google.api.http bindings.
+type OpenAPIOptions struct {
+	Title   string
+	Version string
+	// ServerURL, when set, is the document's one server.
+	ServerURL string
+	// IncludeUnbound lists each method without a google.api.http rule at POST /{pkg.Service}/{Method},
+	// with the whole request message as the JSON body, as the REST front serves it when that route is
+	// on. Bidirectional streaming methods are left out: they have no such route.
+	IncludeUnbound bool
+}
+
+// OpenAPI writes an OpenAPI 3.1 document, as JSON, of the REST surface of services: one operation
+// per google.api.http binding (additional bindings included), with path and query parameters,
+// request and response bodies as protojson writes them, the google.rpc.Status error body, and the
+// descriptions the protos' comments give when the descriptors carry source info. Schemas are named
+// by the proto full name of their message or enum. The output depends only on its inputs: maps are
+// written with sorted keys, services in order of name, methods in order of declaration.
+//
+// Custom HTTP methods other than HEAD, OPTIONS and TRACE have no place in OpenAPI 3.1 and are left
+// out. It returns an error when a binding cannot be read: a path template that does not parse, a
+// field path or body field the request message does not have, or two bindings of one HTTP method to
+// the same path.
+func OpenAPI(services []protoreflect.ServiceDescriptor, opts OpenAPIOptions) ([]byte, error) {
+	b := newOpenAPIBuilder(services, opts)
+	for _, sd := range b.services {
+		if err := b.service(sd); err != nil {
+			return nil, err
+		}
+	}
+	b.schemas.drain()
+	doc := &oaDocument{
+		OpenAPI:           "3.1.0",
+		Info:              oaInfo{Title: cmp.Or(opts.Title, "API"), Version: cmp.Or(opts.Version, "0.0.0")},
+		JSONSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
+		Tags:              b.tags,
+		Paths:             b.paths,
+		Components:        oaComponents{Schemas: b.schemas.schemas},
+	}
+	if opts.ServerURL != "" {
+		doc.Servers = []oaServer{{URL: opts.ServerURL}}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// The document model: only what OpenAPI writes.
+type (
+	oaDocument struct {
+		OpenAPI           string                 `json:"openapi"`
+		Info              oaInfo                 `json:"info"`
+		JSONSchemaDialect string                 `json:"jsonSchemaDialect"`
+		Servers           []oaServer             `json:"servers,omitempty"`
+		Tags              []oaTag                `json:"tags,omitempty"`
+		Paths             map[string]*oaPathItem `json:"paths"`
+		Components        oaComponents           `json:"components"`
+	}
+	oaInfo struct {
+		Title   string `json:"title"`
+		Version string `json:"version"`
+	}
+	oaServer struct {
+		URL string `json:"url"`
+	}
+	oaTag struct {
+		Name        string `json:"name"`
+		Description string `json:"description,omitempty"`
+	}
+	oaComponents struct {
+		Schemas map[string]*oaSchema `json:"schemas"`
+	}
+	oaPathItem struct {
+		Get     *oaOperation `json:"get,omitempty"`
+		Put     *oaOperation `json:"put,omitempty"`
+		Post    *oaOperation `json:"post,omitempty"`
+		Delete  *oaOperation `json:"delete,omitempty"`
+		Options *oaOperation `json:"options,omitempty"`
+		Head    *oaOperation `json:"head,omitempty"`
+		Patch   *oaOperation `json:"patch,omitempty"`
+		Trace   *oaOperation `json:"trace,omitempty"`
+	}
+	oaOperation struct {
+		Tags        []string               `json:"tags"`
+		Summary     string                 `json:"summary,omitempty"`
+		Description string                 `json:"description,omitempty"`
+		OperationID string                 `json:"operationId"`
+		Parameters  []*oaParameter         `json:"parameters,omitempty"`
+		RequestBody *oaRequestBody         `json:"requestBody,omitempty"`
+		Responses   map[string]*oaResponse `json:"responses"`
+		Deprecated  bool                   `json:"deprecated,omitempty"`
+	}
+	oaParameter struct {
+		Name        string    `json:"name"`
+		In          string    `json:"in"`
+		Description string    `json:"description,omitempty"`
+		Required    bool      `json:"required,omitempty"`
+		Deprecated  bool      `json:"deprecated,omitempty"`
+		Explode     bool      `json:"explode,omitempty"`
+		Schema      *oaSchema `json:"schema"`
+	}
+	oaRequestBody struct {
+		Description string                  `json:"description,omitempty"`
+		Content     map[string]*oaMediaType `json:"content"`
+		Required    bool                    `json:"required,omitempty"`
+	}
+	oaResponse struct {
+		Description string                  `json:"description"`
+		Content     map[string]*oaMediaType `json:"content,omitempty"`
+	}
+	oaMediaType struct {
+		Schema *oaSchema `json:"schema"`
+	}
+)
+
+// slot returns where the operation of an HTTP method goes, or nil for a method OpenAPI 3.1 cannot
+// describe.
+func (p *oaPathItem) slot(method string) **oaOperation {
+	switch strings.ToUpper(method) {
+	case "GET":
+		return &p.Get
+	case "PUT":
+		return &p.Put
+	case "POST":
+		return &p.Post
+	case "DELETE":
+		return &p.Delete
+	case "OPTIONS":
+		return &p.Options
+	case "HEAD":
+		return &p.Head
+	case "PATCH":
+		return &p.Patch
+	case "TRACE":
+		return &p.Trace
+	}
+	return nil
+}
+
+type openAPIBuilder struct {
+	opts     OpenAPIOptions
+	services []protoreflect.ServiceDescriptor // sorted by name, without repeats
+	idPrefix map[protoreflect.FullName]string // service -> operationId prefix
+	tags     []oaTag
+	paths    map[string]*oaPathItem
+	shapes   map[string]oaPathShape // path with parameter names removed -> the path that has that shape
+	schemas  *oaSchemaSet
+}
+
+// oaPathShape is the first path of a shape: OpenAPI holds paths that differ only in parameter names
+// ("/v1/users/{id}", "/v1/users/{user.id}") to be the same path, so later ones take its names.
+type oaPathShape struct {
+	path  string
+	names []string
+}
+
+func newOpenAPIBuilder(services []protoreflect.ServiceDescriptor, opts OpenAPIOptions) *openAPIBuilder {
+	b := &openAPIBuilder{
+		opts:     opts,
+		idPrefix: make(map[protoreflect.FullName]string),
+		paths:    make(map[string]*oaPathItem),
+		shapes:   make(map[string]oaPathShape),
+		schemas:  newOASchemaSet(),
+	}
+	b.services = slices.Clone(services)
+	slices.SortFunc(b.services, func(x, y protoreflect.ServiceDescriptor) int {
+		return strings.Compare(string(x.FullName()), string(y.FullName()))
+	})
+	b.services = slices.CompactFunc(b.services, func(x, y protoreflect.ServiceDescriptor) bool { return x.FullName() == y.FullName() })
+	// operationIds are Service_Method; a service name that two packages use is spelled in full.
+	count := make(map[protoreflect.Name]int)
+	for _, sd := range b.services {
+		count[sd.Name()]++
+	}
+	for _, sd := range b.services {
+		prefix := string(sd.Name())
+		if count[sd.Name()] > 1 {
+			prefix = strings.ReplaceAll(string(sd.FullName()), ".", "_")
+		}
+		b.idPrefix[sd.FullName()] = prefix
+	}
+	return b
+}
+
+func (b *openAPIBuilder) service(sd protoreflect.ServiceDescriptor) error {
+	tag := string(sd.FullName())
+	b.tags = append(b.tags, oaTag{Name: tag, Description: oaComments(sd)})
+	methods := sd.Methods()
+	for i := range methods.Len() {
+		md := methods.Get(i)
+		rules, err := HTTPRules(md)
+		if err != nil {
+			return fmt.Errorf("openapi: %w", err)
+		}
+		if rules == nil {
+			if !b.opts.IncludeUnbound || (md.IsStreamingClient() && md.IsStreamingServer()) {
+				continue
+			}
+			rules = []*annotations.HttpRule{{
+				Pattern: &annotations.HttpRule_Post{Post: "/" + string(sd.FullName()) + "/" + string(md.Name())},
+				Body:    "*",
+			}}
+		}
+		id := b.idPrefix[sd.FullName()] + "_" + string(md.Name())
+		for n, rule := range rules {
+			opID := id
+			if n > 0 {
+				opID += "_" + strconv.Itoa(n+1)
+			}
+			if err := b.binding(tag, md, rule, opID); err != nil {
+				return fmt.Errorf("openapi: method %s: binding %d: %w", md.FullName(), n, err)
+			}
+		}
+	}
+	return nil
+}
+
+// binding adds the operation of one HttpRule.
+func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, rule *annotations.HttpRule, opID string) error {
+	method, tmpl := oaRulePattern(rule)
+	if new(oaPathItem).slot(method) == nil {
+		return nil // a custom method OpenAPI 3.1 has no place for
+	}
+	tpl, err := ParseTemplate(tmpl)
+	if err != nil {
+		return err
+	}
+	in, out := md.Input(), md.Output()
+	path, shape, params, bound, err := b.pathParams(tpl, in)
+	if err != nil {
+		return err
+	}
+	op := &oaOperation{
+		Tags:        []string{tag},
+		OperationID: opID,
+		Parameters:  params,
+		Responses:   make(map[string]*oaResponse, 2),
+		Deprecated:  oaDeprecated(md) || oaDeprecated(md.Parent()),
+	}
+	op.Summary, op.Description = oaSplitSummary(oaComments(md))
+
+	// Request: what the body does not carry comes from the query. The messages of a client stream
+	// all come in the body (or, both ways streaming, in WebSocket frames): no query parameters then.
+	bidi := md.IsStreamingClient() && md.IsStreamingServer()
+	var body *oaSchema
+	switch field := rule.GetBody(); field {
+	case "":
+	case "*":
+		if skip := oaTopLevel(bound); len(skip) > 0 {
+			body = b.schemas.object(in, skip) // inline: the message less what the path sets
+		} else {
+			body = b.schemas.ref(in)
+		}
+	default:
+		fd := in.Fields().ByName(protoreflect.Name(field))
+		if fd == nil {
+			return fmt.Errorf("body field %q is not a field of %s", field, in.FullName())
+		}
+		body = b.schemas.field(fd)
+		bound[field] = true
+	}
+	if rule.GetBody() != "*" && !md.IsStreamingClient() {
+		b.queryParams(&op.Parameters, in, "", "", bound, true, nil)
+	}
+	if body != nil && !bidi {
+		rb := &oaRequestBody{Required: true, Content: make(map[string]*oaMediaType, 1)}
+		rb.Description, body.Description = body.Description, ""
+		if md.IsStreamingClient() {
+			rb.Description = oaJoin("Newline-delimited JSON: one request message a line.", rb.Description)
+			rb.Content["application/x-ndjson"] = &oaMediaType{Schema: body}
+		} else {
+			rb.Content["application/json"] = &oaMediaType{Schema: body}
+		}
+		op.RequestBody = rb
+	}
+
+	// Response: the output message, or one of its fields.
+	var result *oaSchema
+	if field := rule.GetResponseBody(); field != "" {
+		fd := out.Fields().ByName(protoreflect.Name(field))
+		if fd == nil {
+			return fmt.Errorf("response body field %q is not a field of %s", field, out.FullName())
+		}
+		result = b.schemas.field(fd)
+	} else {
+		result = b.schemas.ref(out)
+	}
+	switch {
+	case bidi:
+		op.Responses["101"] = &oaResponse{Description: "Switching Protocols: the request upgrades to a WebSocket; " +
+			"each frame carries one message as JSON, request messages from the client and response messages from the server."}
+	case md.IsStreamingServer():
+		line := &oaSchema{Type: "object", Properties: map[string]*oaSchema{
+			"result": result,
+			"error":  oaRef(oaStatusName),
+		}}
+		op.Responses["200"] = &oaResponse{
+			Description: "A stream of messages: as newline-delimited JSON, one {\"result\": ...} a line, " +
+				"and an {\"error\": ...} line if the stream fails; or, when the request accepts text/event-stream, as Server-Sent Events.",
+			Content: map[string]*oaMediaType{
+				"application/x-ndjson": {Schema: line},
+				"text/event-stream":    {Schema: &oaSchema{Type: "string"}},
+			},
+		}
+	case strings.EqualFold(method, "HEAD"):
+		op.Responses["200"] = &oaResponse{Description: "OK"} // a HEAD response has no body
+	default:
+		op.Responses["200"] = &oaResponse{Description: "OK", Content: oaJSONContent(result)}
+	}
+	op.Responses["default"] = &oaResponse{Description: "An error.", Content: oaJSONContent(oaRef(oaStatusName))}
+
+	return b.add(method, path, shape, op)
+}
+
+func oaJSONContent(s *oaSchema) map[string]*oaMediaType {
+	return map[string]*oaMediaType{"application/json": {Schema: s}}
+}
+
+// add puts op at path, renaming its path parameters when an earlier path has the same shape.
+func (b *openAPIBuilder) add(method, path, shape string, op *oaOperation) error {
+	if first, ok := b.shapes[shape]; ok && first.path != path {
+		path = first.path
+		i := 0
+		for _, p := range op.Parameters {
+			if p.In != "path" {
+				continue
+			}
+			if p.Name != first.names[i] {
+				p.Description = oaJoin("Sets `"+p.Name+"`.", p.Description)
+				p.Name = first.names[i]
+			}
+			i++
+		}
+	} else if !ok {
+		var names []string
+		for _, p := range op.Parameters {
+			if p.In == "path" {
+				names = append(names, p.Name)
+			}
+		}
+		b.shapes[shape] = oaPathShape{path: path, names: names}
+	}
+	item := b.paths[path]
+	if item == nil {
+		item = new(oaPathItem)
+		b.paths[path] = item
+	}
+	slot := item.slot(method)
+	if *slot != nil {
+		return fmt.Errorf("%s %s is bound twice: by %s and %s", strings.ToUpper(method), path, (*slot).OperationID, op.OperationID)
+	}
+	*slot = op
+	return nil
+}
+
+// oaRulePattern returns the HTTP method and path template of a rule.
+func oaRulePattern(rule *annotations.HttpRule) (method, path string) {
+	switch p := rule.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		return "GET", p.Get
+	case *annotations.HttpRule_Put:
+		return "PUT", p.Put
+	case *annotations.HttpRule_Post:
+		return "POST", p.Post
+	case *annotations.HttpRule_Delete:
+		return "DELETE", p.Delete
+	case *annotations.HttpRule_Patch:
+		return "PATCH", p.Patch
+	case *annotations.HttpRule_Custom:
+		return p.Custom.GetKind(), p.Custom.GetPath()
+	}
+	return "", ""
+}
+
+// pathParams converts a template to an OpenAPI path and its parameters: a variable becomes one
+// parameter named by its field path, with a pattern when it spans more than one segment; a wildcard
+// outside a variable becomes a parameter of its own ("wildcard-1"), bound to no field. It also returns
+// the path's shape (parameter names removed) and the field paths the path binds.
+func (b *openAPIBuilder) pathParams(tpl *Template, md protoreflect.MessageDescriptor) (path, shape string, params []*oaParameter, bound map[string]bool, err error) {
+	var p, s strings.Builder
+	bound = make(map[string]bool, len(tpl.Variables))
+	param := func(name string, schema *oaSchema, doc string) {
+		p.WriteString("/{" + name + "}")
+		s.WriteString("/{}")
+		params = append(params, &oaParameter{Name: name, In: "path", Description: doc, Required: true, Schema: schema})
+	}
+	wildcards := 0
+	for i := 0; i < len(tpl.Segments); {
+		var v *Variable
+		for j := range tpl.Variables {
+			if tpl.Variables[j].Start == i {
+				v = &tpl.Variables[j]
+			}
+		}
+		seg := tpl.Segments[i]
+		switch {
+		case v != nil:
+			name := strings.Join(v.FieldPath, ".")
+			fd, err := oaFieldAt(md, v.FieldPath)
+			if err != nil {
+				return "", "", nil, nil, err
+			}
+			bound[name] = true
+			schema := b.schemas.field(fd)
+			doc := schema.Description
+			schema.Description = ""
+			sub := tpl.Segments[v.Start:v.End]
+			if len(sub) != 1 || sub[0].Kind != Wildcard {
+				schema.Pattern = oaSegmentsPattern(sub)
+				doc = oaJoin(doc, "Matches `"+oaSegmentsText(sub)+"`; its slashes are sent as they are, not percent-encoded.")
+			}
+			param(name, schema, doc)
+			i = v.End
+			continue
+		case seg.Kind == Literal:
+			p.WriteString("/" + seg.Value)
+			s.WriteString("/" + seg.Value)
+		case seg.Kind == Wildcard:
+			wildcards++
+			param("wildcard-"+strconv.Itoa(wildcards), &oaSchema{Type: "string"}, "Any one path segment.")
+		default:
+			wildcards++
+			param("wildcard-"+strconv.Itoa(wildcards), &oaSchema{Type: "string"},
+				"Any number of path segments; its slashes are sent as they are, not percent-encoded.")
+		}
+		i++
+	}
+	if len(tpl.Segments) == 0 {
+		p.WriteByte('/')
+		s.WriteByte('/')
+	}
+	if tpl.Verb != "" {
+		p.WriteString(":" + tpl.Verb)
+		s.WriteString(":" + tpl.Verb)
+	}
+	return p.String(), s.String(), params, bound, nil
+}
+
+// oaFieldAt resolves a field path of proto names from a message.
+func oaFieldAt(md protoreflect.MessageDescriptor, path []string) (protoreflect.FieldDescriptor, error) {
+	var fd protoreflect.FieldDescriptor
+	for i, name := range path {
+		if i > 0 {
+			if fd.Message() == nil || fd.IsList() || fd.IsMap() {
+				return nil, fmt.Errorf("field path %s: %s is not a message", strings.Join(path, "."), fd.Name())
+			}
+			md = fd.Message()
+		}
+		if fd = md.Fields().ByName(protoreflect.Name(name)); fd == nil {
+			return nil, fmt.Errorf("field path %s: %s has no field %s", strings.Join(path, "."), md.FullName(), name)
+		}
+	}
+	return fd, nil
+}
+
+// oaSegmentsPattern is a regular expression matching what a variable's segments match.
+func oaSegmentsPattern(segs []Segment) string {
+	var b strings.Builder
+	b.WriteByte('^')
+	for i, seg := range segs {
+		switch seg.Kind {
+		case Literal:
+			if i > 0 {
+				b.WriteByte('/')
+			}
+			b.WriteString(oaRegexpQuote(seg.Value))
+		case Wildcard:
+			if i > 0 {
+				b.WriteByte('/')
+			}
+			b.WriteString("[^/]+")
+		case DoubleWildcard:
+			if i > 0 {
+				b.WriteString("(/.*)?")
+			} else {
+				b.WriteString(".*")
+			}
+		}
+	}
+	b.WriteByte('$')
+	return b.String()
+}
+
+// oaRegexpQuote escapes the regular-expression metacharacters a template literal may hold.
+func oaRegexpQuote(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(`\.+*?()|[]{}^$`, s[i]) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// oaSegmentsText is a variable's pattern as the template writes it.
+func oaSegmentsText(segs []Segment) string {
+	parts := make([]string, len(segs))
+	for i, seg := range segs {
+		switch seg.Kind {
+		case Literal:
+			parts[i] = seg.Value
+		case Wildcard:
+			parts[i] = "*"
+		case DoubleWildcard:
+			parts[i] = "**"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// oaTopLevel returns the names of the fields a path binds directly.
+func oaTopLevel(bound map[string]bool) map[protoreflect.Name]bool {
+	var skip map[protoreflect.Name]bool
+	for path := range bound {
+		if !strings.Contains(path, ".") {
+			if skip == nil {
+				skip = make(map[protoreflect.Name]bool)
+			}
+			skip[protoreflect.Name(path)] = true
+		}
+	}
+	return skip
+}
+
+// oaMaxQueryDepth bounds how deep query parameters reach into nested messages.
+const oaMaxQueryDepth = 8
+
+// queryParams appends a query parameter for every field of md that the path or body does not bind,
+// reaching into nested messages with dotted names ("filter.role"). Parameters are named by JSON
+// name; repeated fields are exploded arrays. Maps, repeated messages, and fields whose JSON value is
+// an object or free-form (Struct, Value, ListValue, Any) cannot be written in a query and are left
+// out, as are messages already on the way down (recursion).
+func (b *openAPIBuilder) queryParams(params *[]*oaParameter, md protoreflect.MessageDescriptor, protoPrefix, jsonPrefix string,
+	bound map[string]bool, required bool, outer []protoreflect.FullName) {
+	if len(outer) >= oaMaxQueryDepth {
+		return
+	}
+	outer = append(outer, md.FullName())
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		protoPath := protoPrefix + string(fd.Name())
+		if bound[protoPath] || fd.IsMap() {
+			continue
+		}
+		if m := fd.Message(); m != nil && !oaQueryable(m) {
+			if fd.IsList() || oaWellKnown(m.FullName()) != nil || slices.Contains(outer, m.FullName()) || m.FullName() == oaAnyName {
+				continue
+			}
+			b.queryParams(params, m, protoPath+".", jsonPrefix+fd.JSONName()+".", bound, required && oaRequired(fd), outer)
+			continue
+		}
+		schema := b.schemas.field(fd)
+		p := &oaParameter{
+			Name:        jsonPrefix + fd.JSONName(),
+			In:          "query",
+			Description: schema.Description,
+			Required:    required && oaRequired(fd),
+			Deprecated:  schema.Deprecated,
+			Explode:     fd.IsList(),
+			Schema:      schema,
+		}
+		schema.Description, schema.Deprecated, schema.Oneof = "", false, ""
+		*params = append(*params, p)
+	}
+}

@@ -1,0 +1,697 @@
+package transcoder_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	"go.yaml.in/yaml/v3"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/transcoder"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+// oaShopOptions are the options of the shop's golden document.
+var oaShopOptions = transcoder.OpenAPIOptions{Title: "Shop", Version: "1.0.0", IncludeUnbound: true}
+
+// oaShopServices are the demo shop's services as the generated code links them: no source info.
+func oaShopServices() []protoreflect.ServiceDescriptor {
+	var out []protoreflect.ServiceDescriptor
+	for _, f := range []protoreflect.FileDescriptor{
+		usersv1.File_shop_users_v1_users_proto, ordersv1.File_shop_orders_v1_orders_proto, catalogv1.File_shop_catalog_v1_catalog_proto,
+	} {
+		out = append(out, f.Services().Get(0))
+	}
+	return out
+}
+
+// oaCompile compiles every .proto under root/sub, as a registration of .proto sources would, and
+// returns their services: descriptors with source info. Import paths are relative to root.
+func oaCompile(t testing.TB, root, sub string) []protoreflect.ServiceDescriptor {
+	t.Helper()
+	sources := make(map[string]string)
+	dir := root
+	err := filepath.WalkDir(filepath.Join(root, sub), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".proto") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(dir, path)
+		sources[filepath.ToSlash(rel)] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := registry.FilesFromProtos(t.Context(), sources, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []protoreflect.ServiceDescriptor
+	files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if _, ours := sources[fd.Path()]; ours {
+			for i := range fd.Services().Len() {
+				out = append(out, fd.Services().Get(i))
+			}
+		}
+		return true
+	})
+	return out
+}
+
+func oaFeatures(t testing.TB) []protoreflect.ServiceDescriptor {
+	return oaCompile(t, filepath.Join("testdata", "openapi"), "features")
+}
+
+func oaGenerate(t testing.TB, services []protoreflect.ServiceDescriptor, opts transcoder.OpenAPIOptions) []byte {
+	t.Helper()
+	doc, err := transcoder.OpenAPI(services, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func oaGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "openapi", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the document generated (run go test -update to accept it):\n%s", path, oaFirstDiff(want, got))
+	}
+}
+
+func oaFirstDiff(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := range max(len(w), len(g)) {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\nwant %s\ngot  %s", i+1, wl, gl)
+		}
+	}
+	return ""
+}
+
+// oaValidate checks a document against the OpenAPI 3.1 specification's schema with libopenapi,
+// and for what that schema cannot say: every $ref resolves, every path parameter is declared
+// (and no other), no two paths differ only in parameter names, operationIds are unique.
+func oaValidate(t *testing.T, doc []byte) map[string]any {
+	t.Helper()
+	parsed, err := libopenapi.NewDocument(doc)
+	if err != nil {
+		t.Fatalf("libopenapi: %v", err)
+	}
+	v, errs := validator.NewValidator(parsed)
+	if len(errs) > 0 {
+		t.Fatalf("libopenapi validator: %v", errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("not valid OpenAPI 3.1: %v", e)
+		}
+	}
+
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["openapi"] != "3.1.0" {
+		t.Errorf("openapi = %v", m["openapi"])
+	}
+	oaWalk(m, "", func(ptr string, v any) {
+		if obj, ok := v.(map[string]any); ok {
+			if ref, ok := obj["$ref"].(string); ok {
+				if _, err := oaPointer(m, strings.TrimPrefix(ref, "#")); err != nil || !strings.HasPrefix(ref, "#/") {
+					t.Errorf("%s: $ref %s does not resolve", ptr, ref)
+				}
+			}
+		}
+	})
+	ids := make(map[string]string)
+	shapes := make(map[string]string)
+	varRE := regexp.MustCompile(`\{[^}]*\}`)
+	for path, item := range m["paths"].(map[string]any) {
+		shape := varRE.ReplaceAllString(path, "{}")
+		if other, dup := shapes[shape]; dup {
+			t.Errorf("paths %s and %s differ only in parameter names", path, other)
+		}
+		shapes[shape] = path
+		var names []string
+		for _, v := range varRE.FindAllString(path, -1) {
+			names = append(names, strings.Trim(v, "{}"))
+		}
+		slices.Sort(names)
+		for method, op := range item.(map[string]any) {
+			op := op.(map[string]any)
+			id, _ := op["operationId"].(string)
+			if prev, dup := ids[id]; dup || id == "" {
+				t.Errorf("%s %s: operationId %q, also of %s", method, path, id, prev)
+			}
+			ids[id] = method + " " + path
+			var declared []string
+			params, _ := op["parameters"].([]any)
+			for _, p := range params {
+				p := p.(map[string]any)
+				if p["in"] == "path" {
+					declared = append(declared, p["name"].(string))
+					if p["required"] != true {
+						t.Errorf("%s %s: path parameter %s is not required", method, path, p["name"])
+					}
+				}
+			}
+			slices.Sort(declared)
+			if !slices.Equal(names, declared) {
+				t.Errorf("%s %s: path parameters %v, template has %v", method, path, declared, names)
+			}
+			if _, ok := op["responses"].(map[string]any)["default"]; !ok {
+				t.Errorf("%s %s: no default (error) response", method, path)
+			}
+		}
+	}
+	return m
+}
+
+// oaWalk calls fn for every value of a decoded JSON document, with its JSON pointer.
+func oaWalk(v any, ptr string, fn func(ptr string, v any)) {
+	fn(ptr, v)
+	switch v := v.(type) {
+	case map[string]any:
+		for k, c := range v {
+			oaWalk(c, ptr+"/"+strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1"), fn)
+		}
+	case []any:
+		for i, c := range v {
+			oaWalk(c, ptr+"/"+strconv.Itoa(i), fn)
+		}
+	}
+}
+
+// oaPointer resolves a JSON pointer (RFC 6901) in a decoded document.
+func oaPointer(doc any, ptr string) (any, error) {
+	if ptr == "" {
+		return doc, nil
+	}
+	cur := doc
+	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				return nil, fmt.Errorf("%s: no %q", ptr, tok)
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, fmt.Errorf("%s: no index %q", ptr, tok)
+			}
+			cur = c[i]
+		default:
+			return nil, fmt.Errorf("%s: %q into a %T", ptr, tok, cur)
+		}
+	}
+	return cur, nil
+}
+
+func TestOpenAPIShopGolden(t *testing.T) {
+	doc := oaGenerate(t, oaShopServices(), oaShopOptions)
+	oaGolden(t, "shop.golden.json", doc)
+	oaValidate(t, doc)
+}
+
+func TestOpenAPIFeaturesGolden(t *testing.T) {
+	doc := oaGenerate(t, oaFeatures(t), transcoder.OpenAPIOptions{Title: "Features", Version: "2", ServerURL: "https://api.example.com", IncludeUnbound: true})
+	oaGolden(t, "features.golden.json", doc)
+	oaValidate(t, doc)
+}
+
+// The same services compiled from their .proto sources carry comments: the document gains
+// descriptions and summaries, and nothing else changes.
+func TestOpenAPIShopComments(t *testing.T) {
+	fromProtos := oaValidate(t, oaGenerate(t, oaCompile(t, filepath.Join("..", "proto"), "shop"), oaShopOptions))
+	fromGen := oaValidate(t, oaGenerate(t, oaShopServices(), oaShopOptions))
+
+	for ptr, want := range map[string]string{
+		"/tags/2/description":                                                                     "UserService manages the shop's customers.",
+		"/paths/~1v1~1users~1{id}/get/summary":                                                    "GetUser returns one user by id.",
+		"/paths/~1v1~1users~1{id}/get/parameters/0/description":                                   "The user's id.",
+		"/paths/~1v1~1users~1{id}/patch/parameters/0/description":                                 "Sets `user.id`.\n\nOpaque identifier, e.g. \"1\".",
+		"/paths/~1v1~1users/get/parameters/2/description":                                         "Only users with this role.",
+		"/components/schemas/shop.users.v1.User/description":                                      "User is a customer or a member of staff.",
+		"/components/schemas/shop.users.v1.User/properties/email/description":                     "Email address.",
+		"/components/schemas/shop.orders.v1.Order/properties/giftMessage/description":             "Gift message printed on the packing slip, unset when none.",
+		"/components/schemas/shop.users.v1.User.Address/properties/country/description":           "Two-letter ISO 3166-1 country code.",
+		"/components/schemas/shop.users.v1.Role/description":                                      "Role says what a user may do in the shop.\n\n- `ROLE_CUSTOMER`: A customer who places orders.\n- `ROLE_SUPPORT`: Staff who answer customers.\n- `ROLE_ADMIN`: Staff who manage the shop.",
+		"/components/schemas/shop.orders.v1.ImportOrdersResponse/properties/rejected/description": "Ids of orders refused, with the reason, keyed by id.",
+	} {
+		got, err := oaPointer(fromProtos, ptr)
+		if err != nil || got != want {
+			t.Errorf("%s = %q (%v), want %q", ptr, got, err, want)
+		}
+		if got, err := oaPointer(fromGen, ptr); err == nil && got == want {
+			t.Errorf("%s = %q from descriptors without source info", ptr, got)
+		}
+	}
+
+	strip := func(doc map[string]any) map[string]any {
+		oaWalk(doc, "", func(_ string, v any) {
+			if obj, ok := v.(map[string]any); ok {
+				if _, isSchemas := obj["shop.users.v1.User"]; isSchemas {
+					return // a map of names: none of them is a keyword
+				}
+				for _, k := range []string{"summary", "description"} {
+					if _, ok := obj[k].(string); ok {
+						delete(obj, k)
+					}
+				}
+			}
+		})
+		return doc
+	}
+	a, _ := json.Marshal(strip(fromProtos))
+	b, _ := json.Marshal(strip(fromGen))
+	if !bytes.Equal(a, b) {
+		t.Errorf("without descriptions, the documents differ:\n%s", oaFirstDiff(b, a))
+	}
+}
+
+// Descriptors without source info give no descriptions of their own: only the fixed ones the
+// document writes for well-known types, errors, oneofs and parameters it explains.
+func TestOpenAPINoSourceInfo(t *testing.T) {
+	doc := oaValidate(t, oaGenerate(t, oaShopServices(), oaShopOptions))
+	fixed := regexp.MustCompile("^(OK|An error\\.|A stream of messages|Newline-delimited JSON|An error: a gRPC|Member of oneof|" +
+		"The gRPC status code|What went wrong|Machine-readable|A message of any type|A duration in seconds|Field paths in lowerCamel|Sets `)")
+	oaWalk(doc, "", func(ptr string, v any) {
+		if strings.HasSuffix(ptr, "/summary") || strings.HasSuffix(ptr, "/description") {
+			if s, ok := v.(string); ok && !fixed.MatchString(s) {
+				t.Errorf("%s = %q", ptr, s)
+			}
+		}
+	})
+}
+
+func TestOpenAPIFeatures(t *testing.T) {
+	doc := oaValidate(t, oaGenerate(t, oaFeatures(t), transcoder.OpenAPIOptions{IncludeUnbound: true}))
+	const (
+		thing  = "/components/schemas/features.v1.Thing/properties/"
+		search = "/paths/~1v1~1things:search/get/parameters"
+	)
+	for ptr, want := range map[string]any{
+		"/info/title":   "API",
+		"/info/version": "0.0.0",
+		// Bindings: templates, custom verbs, additional bindings, custom methods.
+		"/paths/~1v1~1{name}/get/operationId":                                                  "features_v1_ThingService_GetThing",
+		"/paths/~1v1~1{name}/get/parameters/0/schema/pattern":                                  "^projects/[^/]+/things/[^/]+$",
+		"/paths/~1v1~1things~1{name}/get/operationId":                                          "features_v1_ThingService_GetThing_2",
+		"/paths/~1v1~1{name}~1revisions~1{revision}/get/operationId":                           "features_v1_ThingService_GetThing_3",
+		"/paths/~1v1~1{name}~1revisions~1{revision}/get/parameters/1/schema/type":              "string",
+		"/paths/~1v1~1{name}~1revisions~1{revision}/get/parameters/2/name":                     "readMask",
+		"/paths/~1v2~1things~1{id}/get/operationId":                                            "features_v2_ThingService_GetThing",
+		"/paths/~1v1~1{name}:publish/post/requestBody/content/application~1json/schema/$ref":   "#/components/schemas/features.v1.Message",
+		"/paths/~1v1~1{name}:publish/post/requestBody/description":                             "What to publish.",
+		"/paths/~1v1~1{name}:publish/post/parameters/1/name":                                   "dryRun",
+		"/paths/~1v1~1{name}:publish/post/responses/200/content/application~1json/schema/$ref": "#/components/schemas/features.v1.Receipt",
+		"/paths/~1v1~1things~1{name}/head/operationId":                                         "features_v1_ThingService_CheckThing",
+		"/paths/~1v1~1things~1{name}/delete/parameters/0/description":                          "Sets `thing_id`.",
+		"/paths/~1v1~1things~1{name}/delete/parameters/2/name":                                 "force",
+		"/paths/~1v1~1files~1{path}/get/parameters/0/schema/pattern":                           "^.*$",
+		"/paths/~1v1~1old~1{name}/get/deprecated":                                              true,
+		// Nested path variable with a body field: the body is the message, the rest is query.
+		// It takes the parameter name of the same-shaped path of GetThing.
+		"/paths/~1v1~1{name}/patch/requestBody/content/application~1json/schema/$ref": "#/components/schemas/features.v1.Thing",
+		"/paths/~1v1~1{name}/patch/parameters/0/description":                          "Sets `thing.name`.\n\nResource name, e.g. projects/p1/things/t1.\n\nMatches `projects/*/things/*`; its slashes are sent as they are, not percent-encoded.",
+		"/paths/~1v1~1{name}/patch/parameters/1/name":                                 "updateMask",
+		"/paths/~1v1~1{name}/patch/parameters/1/schema/format":                        "field-mask",
+		// body "*" with a path variable: the message less that field, inline.
+		"/paths/~1v1~1{parent}~1things/post/requestBody/content/application~1json/schema/required/0":                "thing",
+		"/paths/~1v1~1{parent}~1things/post/requestBody/content/application~1json/schema/properties/requestId/type": "string",
+		// Query parameters.
+		search + "/0/name":                 "pageSize",
+		search + "/1/name":                 "tags",
+		search + "/1/explode":              true,
+		search + "/1/schema/type":          "array",
+		search + "/2/schema/$ref":          "#/components/schemas/features.v1.Color",
+		search + "/3/schema/items/$ref":    "#/components/schemas/features.v1.Color",
+		search + "/4/name":                 "filter.owner",
+		search + "/4/required":             true,
+		search + "/5/name":                 "filter.color",
+		search + "/6/name":                 "filter.since",
+		search + "/6/schema/format":        "date-time",
+		search + "/7/name":                 "filter.ids",
+		search + "/7/schema/items/format":  "int64",
+		search + "/8/name":                 "after",
+		search + "/9/schema/pattern":       `^-?[0-9]+(\.[0-9]{1,9})?s$`,
+		search + "/10/name":                "readMask",
+		search + "/11/schema/type/1":       "null",
+		search + "/12/schema/format":       "byte",
+		search + "/13/name":                "maxSize",
+		search + "/13/deprecated":          true,
+		search + "/14/schema/items/format": "date-time",
+		// Streaming.
+		"/paths/~1v1~1{parent}~1things:watch/get/responses/200/content/application~1x-ndjson/schema/properties/result/$ref": "#/components/schemas/features.v1.Thing",
+		"/paths/~1v1~1{parent}~1things:watch/get/responses/200/content/application~1x-ndjson/schema/properties/error/$ref":  "#/components/schemas/google.rpc.Status",
+		"/paths/~1v1~1{parent}~1things:watch/get/responses/200/content/text~1event-stream/schema/type":                      "string",
+		"/paths/~1v1~1things:upload/post/requestBody/content/application~1x-ndjson/schema/$ref":                             "#/components/schemas/features.v1.Thing",
+		"/paths/~1v1~1things:chat/get/responses/101/description":                                                            "Switching Protocols: the request upgrades to a WebSocket; each frame carries one message as JSON, request messages from the client and response messages from the server.",
+		// Unbound methods.
+		"/paths/~1features.v1.ThingService~1Ping/post/requestBody/content/application~1json/schema/$ref":                         "#/components/schemas/google.protobuf.Empty",
+		"/paths/~1features.v1.ThingService~1Tail/post/responses/200/content/application~1x-ndjson/schema/properties/result/$ref": "#/components/schemas/features.v1.ThingEvent",
+		// Field schemas.
+		thing + "name/type":                                  "string",
+		thing + "i32/format":                                 "int32",
+		thing + "s32/format":                                 "int32",
+		thing + "u32/format":                                 "uint32",
+		thing + "f32/type":                                   "integer",
+		thing + "i64/type":                                   "string",
+		thing + "sf64/format":                                "int64",
+		thing + "u64/format":                                 "uint64",
+		thing + "f64/type":                                   "string",
+		thing + "fl/format":                                  "float",
+		thing + "db/type":                                    "number",
+		thing + "flag/type":                                  "boolean",
+		thing + "data/format":                                "byte",
+		thing + "color/$ref":                                 "#/components/schemas/features.v1.Color",
+		thing + "colors/items/$ref":                          "#/components/schemas/features.v1.Color",
+		thing + "byNumber/propertyNames/pattern":             "^-?[0-9]+$",
+		thing + "byFlag/propertyNames/enum/1":                "false",
+		thing + "byFlag/additionalProperties/$ref":           "#/components/schemas/features.v1.Thing.Nested",
+		thing + "extras/propertyNames/pattern":               "^[0-9]+$",
+		thing + "createTime/format":                          "date-time",
+		thing + "createTime/readOnly":                        true,
+		thing + "createTime/description":                     "When the thing was made.",
+		thing + "ttl/pattern":                                `^-?[0-9]+(\.[0-9]{1,9})?s$`,
+		thing + "mask/format":                                "field-mask",
+		thing + "attrs/type":                                 "object",
+		thing + "list/type":                                  "array",
+		thing + "any/$ref":                                   "#/components/schemas/google.protobuf.Any",
+		thing + "empty/$ref":                                 "#/components/schemas/google.protobuf.Empty",
+		thing + "wDouble/type/0":                             "number",
+		thing + "wDouble/type/1":                             "null",
+		thing + "wInt64/type/0":                              "string",
+		thing + "wUint32/format":                             "uint32",
+		thing + "wBool/type/0":                               "boolean",
+		thing + "wBytes/format":                              "byte",
+		thing + "user/description":                           "Member of oneof `owner`: at most one of `user`, `group` is set.",
+		thing + "user/x-oneof":                               "owner",
+		thing + "secret/writeOnly":                           true,
+		thing + "legacy/deprecated":                          true,
+		thing + "parent/$ref":                                "#/components/schemas/features.v1.Thing",
+		thing + "children/items/$ref":                        "#/components/schemas/features.v1.Thing",
+		thing + "customJSON/type":                            "string",
+		thing + "nothing/type":                               "null",
+		thing + "history/items/format":                       "date-time",
+		"/components/schemas/features.v1.Thing/required/0":   "displayName",
+		"/components/schemas/features.v1.Color/enum/1":       "COLOR_RED",
+		"/components/schemas/google.protobuf.Any/required/0": "@type",
+		"/components/schemas/google.rpc.Status/properties/details/items/$ref": "#/components/schemas/google.protobuf.Any",
+	} {
+		got, err := oaPointer(doc, ptr)
+		if err != nil {
+			t.Errorf("%v", err)
+		} else if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s = %v, want %v", ptr, got, want)
+		}
+	}
+
+	for _, ptr := range []string{
+		"/paths/~1v1~1things~1{name}/lock",                                                                  // no place in OpenAPI 3.1
+		"/paths/~1features.v1.ThingService~1Converse",                                                       // bidi streaming has no unbound route
+		"/paths/~1v1~1things~1{thing_id}",                                                                   // takes the name of the same-shaped path
+		"/paths/~1v1~1{thing.name}/patch/parameters/2",                                                      // only updateMask: thing is the body
+		"/paths/~1v1~1{parent}~1things/post/parameters/1",                                                   // body "*": no query
+		"/paths/~1v1~1{parent}~1things/post/requestBody/content/application~1json/schema/properties/parent", // set by the path
+		"/components/schemas/features.v1.Thing/properties/note/description",                                 // proto3 optional is no oneof
+		"/components/schemas/features.v1.Thing/properties/display_name",                                     // JSON names only
+		"/components/schemas/features.v1.Thing.ByNumberEntry",                                               // map entries are maps
+		"/components/schemas/google.protobuf.Timestamp",                                                     // inline
+		"/components/schemas/features.v1.CreateThingRequest",                                                // only inline
+	} {
+		if v, err := oaPointer(doc, ptr); err == nil {
+			t.Errorf("%s = %v, want nothing", ptr, v)
+		}
+	}
+	// Neither maps, repeated messages, free-form values nor recursion become query parameters.
+	params, _ := oaPointer(doc, search)
+	var names []string
+	for _, p := range params.([]any) {
+		names = append(names, p.(map[string]any)["name"].(string))
+	}
+	if want := "pageSize tags color colors filter.owner filter.color filter.since filter.ids after within readMask minScore cursor maxSize at"; strings.Join(names, " ") != want {
+		t.Errorf("query parameters\n%s\nwant\n%s", strings.Join(names, " "), want)
+	}
+}
+
+func TestOpenAPIIncludeUnbound(t *testing.T) {
+	doc := oaValidate(t, oaGenerate(t, oaShopServices(), transcoder.OpenAPIOptions{}))
+	for _, ptr := range []string{"/paths/~1v1~1users~1{id}/get", "/paths/~1v1~1orders:import/post"} {
+		if _, err := oaPointer(doc, ptr); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := oaPointer(doc, "/paths/~1shop.catalog.v1.CatalogService~1AdjustInventory"); err == nil {
+		t.Error("an unbound method is listed with IncludeUnbound off")
+	}
+}
+
+// The output depends on the services, not on their order or repeats.
+func TestOpenAPIDeterministic(t *testing.T) {
+	services := oaShopServices()
+	want := oaGenerate(t, services, oaShopOptions)
+	reordered := append([]protoreflect.ServiceDescriptor{services[2], services[0]}, services...)
+	for range 3 {
+		if got := oaGenerate(t, reordered, oaShopOptions); !bytes.Equal(got, want) {
+			t.Fatalf("different output:\n%s", oaFirstDiff(want, got))
+		}
+	}
+}
+
+// oaFileOf builds a file declaring one service whose methods have the rules given (nil: none),
+// all taking and returning a message with the fields given.
+func oaFileOf(t testing.TB, pkg string, rules []*annotations.HttpRule, fields ...*descriptorpb.FieldDescriptorProto) protoreflect.FileDescriptor {
+	t.Helper()
+	msg := &descriptorpb.DescriptorProto{Name: proto.String("Thing"), Field: fields}
+	svc := &descriptorpb.ServiceDescriptorProto{Name: proto.String("Service")}
+	for i, rule := range rules {
+		opts := new(descriptorpb.MethodOptions)
+		if rule != nil {
+			proto.SetExtension(opts, annotations.E_Http, rule)
+		}
+		svc.Method = append(svc.Method, &descriptorpb.MethodDescriptorProto{
+			Name: proto.String("Method" + strconv.Itoa(i)), InputType: proto.String("." + pkg + ".Thing"),
+			OutputType: proto.String("." + pkg + ".Thing"), Options: opts,
+		})
+	}
+	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+		Name: proto.String(strings.ReplaceAll(pkg, ".", "/") + "/thing.proto"), Package: proto.String(pkg), Syntax: proto.String("proto3"),
+		Dependency: []string{"google/api/annotations.proto"}, MessageType: []*descriptorpb.DescriptorProto{msg}, Service: []*descriptorpb.ServiceDescriptorProto{svc},
+	}, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+func oaField(name string, number int32, typ descriptorpb.FieldDescriptorProto_Type) *descriptorpb.FieldDescriptorProto {
+	return &descriptorpb.FieldDescriptorProto{
+		Name: proto.String(name), Number: proto.Int32(number), Type: typ.Enum(), JsonName: proto.String(name),
+		Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+	}
+}
+
+func TestOpenAPIErrors(t *testing.T) {
+	get := func(path string) *annotations.HttpRule {
+		return &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: path}}
+	}
+	id := oaField("id", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING)
+	for _, tc := range []struct {
+		name  string
+		rules []*annotations.HttpRule
+		want  string
+	}{
+		{"bad template", []*annotations.HttpRule{get("/v1/{id")}, "unclosed variable"},
+		{"unknown path field", []*annotations.HttpRule{get("/v1/{nope}")}, "has no field nope"},
+		{"path into a scalar", []*annotations.HttpRule{get("/v1/{id.x}")}, "id is not a message"},
+		{"unknown body field", []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Post{Post: "/v1"}, Body: "nope"}}, `body field "nope"`},
+		{"unknown response field", []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Get{Get: "/v1"}, ResponseBody: "nope"}}, `response body field "nope"`},
+		{"bound twice", []*annotations.HttpRule{get("/v1/{id}"), get("/v1/{id}")}, "GET /v1/{id} is bound twice"},
+		{"bound twice by shape", []*annotations.HttpRule{get("/v1/{id}"), get("/v1/{id=*}")}, "is bound twice"},
+		{"no pattern", []*annotations.HttpRule{{Body: "*"}}, "no HTTP method and path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fd := oaFileOf(t, "errors."+strings.ReplaceAll(tc.name, " ", "_"), tc.rules, id)
+			_, err := transcoder.OpenAPI([]protoreflect.ServiceDescriptor{fd.Services().Get(0)}, transcoder.OpenAPIOptions{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// An empty document, and one of unbound methods only, are still valid.
+func TestOpenAPIEmpty(t *testing.T) {
+	oaValidate(t, oaGenerate(t, nil, transcoder.OpenAPIOptions{}))
+	fd := oaFileOf(t, "empty.v1", []*annotations.HttpRule{nil}, oaField("id", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING))
+	doc := oaValidate(t, oaGenerate(t, []protoreflect.ServiceDescriptor{fd.Services().Get(0)}, transcoder.OpenAPIOptions{IncludeUnbound: true}))
+	if got, _ := oaPointer(doc, "/paths/~1empty.v1.Service~1Method0/post/operationId"); got != "Service_Method0" {
+		t.Errorf("operationId = %v", got)
+	}
+}
+
+// Requests as a REST client sends them validate against the document; bad ones do not.
+func TestOpenAPIRequests(t *testing.T) {
+	parsed, err := libopenapi.NewDocument(oaGenerate(t, oaShopServices(), oaShopOptions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(parsed)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		method, target, body string
+		ok                   bool
+	}{
+		{"GET", "/v1/users/1", "", true},
+		{"GET", "/v1/users?pageSize=10&filter.role=ROLE_ADMIN&filter.country=FR", "", true},
+		{"GET", "/v1/users?pageSize=ten", "", false},
+		{"GET", "/v1/users?filter.role=ROLE_KING", "", false},
+		{"GET", "/v1/users:batchGet?ids=1&ids=2", "", true},
+		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","loyaltyPoints":"12"}`, true},
+		{"POST", "/v1/users", `{"name":"Grace Hopper"}`, false}, // email is required
+		{"PATCH", "/v1/users/1?updateMask=name,email", `{"name":"Ada","email":"ada@example.com"}`, true},
+		{"POST", "/v1/orders", `{"userId":"1","items":[{"productId":"p1","quantity":2}],"voucherCode":"X","notes":{"a":"b"},"deliveryEstimate":"3600s"}`, true},
+		{"POST", "/v1/orders", `{"userId":"1","items":{"productId":"p1"}}`, false},
+		{"POST", "/v1/orders", `{"userId":"1","giftMessage":null,"card":{"expMonth":"May"}}`, false},
+		// Not "/v1/orders/o1:cancel": the validator's router takes it for "/v1/orders/{id}", which has
+		// no POST, though OpenAPI lets a template be part of a segment, as "{id}:cancel" is.
+		{"GET", "/v1/users/1/orders?status=ORDER_STATUS_PAID", "", true},
+		{"GET", "/v1/products/p1?readMask=name,price", "", true},
+		{"GET", "/v1/products/p1/inventory:watch?interval=0.5s", "", true},
+		{"GET", "/v1/products?category=CATEGORY_BOOKS", "", true},
+		{"DELETE", "/v1/users/1", "", false},
+	} {
+		req := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
+		if tc.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		ok, verrs := v.ValidateHttpRequest(req)
+		if ok != tc.ok {
+			t.Errorf("%s %s %s: valid = %v, want %v: %v", tc.method, tc.target, tc.body, ok, tc.ok, verrs)
+		}
+	}
+}
+
+func TestOpenAPIYAML(t *testing.T) {
+	doc := oaGenerate(t, oaFeatures(t), transcoder.OpenAPIOptions{IncludeUnbound: true})
+	y, err := transcoder.OpenAPIYAML(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same document ...
+	var fromYAML any
+	if err := yaml.Unmarshal(y, &fromYAML); err != nil {
+		t.Fatal(err)
+	}
+	viaJSON, err := json.Marshal(fromYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b any
+	if err := json.Unmarshal(viaJSON, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(doc, &b); err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.MarshalIndent(a, "", " ")
+	jb, _ := json.MarshalIndent(b, "", " ")
+	if !bytes.Equal(ja, jb) {
+		t.Errorf("the YAML says something else than the JSON:\n%s", oaFirstDiff(jb, ja))
+	}
+	// ... in the same order, in block style, strings quoted only where YAML needs it.
+	for _, want := range []string{"openapi: 3.1.0\ninfo:\n  title: API\n", "'@type':", "version: 0.0.0", "type: string\n", "- \"null\"\n", "enum:\n"} {
+		if !bytes.Contains(y, []byte(want)) {
+			t.Errorf("YAML lacks %q", want)
+		}
+	}
+	if _, err := transcoder.OpenAPIYAML([]byte("{")); err == nil {
+		t.Error("no error for a document that is not JSON")
+	}
+	parsed, err := libopenapi.NewDocument(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := validator.NewValidator(parsed)
+	if ok, errs := v.ValidateDocument(); !ok {
+		t.Errorf("YAML document is not valid: %v", errs)
+	}
+}
+
+func ExampleOpenAPI() {
+	users := usersv1.File_shop_users_v1_users_proto.Services().Get(0)
+	doc, err := transcoder.OpenAPI([]protoreflect.ServiceDescriptor{users}, transcoder.OpenAPIOptions{Title: "Users", Version: "1"})
+	if err != nil {
+		panic(err)
+	}
+	var parsed struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &parsed); err != nil {
+		panic(err)
+	}
+	var lines []string
+	for path, item := range parsed.Paths {
+		for method, op := range item {
+			lines = append(lines, fmt.Sprintf("%-6s %-20s %s", strings.ToUpper(method), path, op.OperationID))
+		}
+	}
+	slices.Sort(lines)
+	fmt.Println(strings.Join(lines, "\n"))
+	// Output:
+	// GET    /v1/users            UserService_ListUsers
+	// GET    /v1/users/{id}       UserService_GetUser
+	// GET    /v1/users:batchGet   UserService_BatchGetUsers
+	// PATCH  /v1/users/{id}       UserService_UpdateUser
+	// POST   /v1/users            UserService_CreateUser
+}
