@@ -14,6 +14,7 @@ import (
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/schema"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -39,6 +40,8 @@ type Spec struct {
 	Routes        []RouteSpec // in priority order; generated per-service routes follow them
 	Registrations []*Registration
 	REST          []transcoder.RouterOption // options of the REST router (default routes on or off)
+	GraphQL       schema.Options            // links, overrides and prefixes of the GraphQL schema
+	OpenAPI       transcoder.OpenAPIOptions // title and version of the OpenAPI document
 }
 
 // ClusterSpec is a named set of upstream endpoints.
@@ -157,6 +160,19 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	restOpts := append([]transcoder.RouterOption{transcoder.WithTypes(s.types)}, spec.REST...)
 	if s.rest, err = transcoder.NewRouter(services, restOpts...); err != nil {
 		return nil, err
+	}
+	if len(services) > 0 {
+		gql := spec.GraphQL
+		gql.Links = activeLinks(gql.Links, owner, files)
+		if s.graphql, err = schema.Build(services, gql); err != nil {
+			return nil, fmt.Errorf("GraphQL schema: %w", err)
+		}
+	}
+	// The OpenAPI document is derived information: a binding it cannot describe (the router serves a
+	// few forms it refuses, such as a path variable named by its JSON name) leaves the document out
+	// rather than refusing the registration; /openapi.json then answers 503 with the reason.
+	if s.openapi, err = transcoder.OpenAPI(services, spec.OpenAPI); err != nil {
+		s.openapi, s.openapiErr = nil, err
 	}
 	for name := range owner {
 		s.services = append(s.services, name)
@@ -354,4 +370,35 @@ func FilesOf(fds ...protoreflect.FileDescriptor) (*protoregistry.Files, error) {
 		}
 	}
 	return files, nil
+}
+
+// activeLinks keeps the links whose ends are both served: a link declared in the config waits,
+// without blocking anything, until the service it calls and a service of the package of the type it
+// extends are registered.
+func activeLinks(links []schema.Link, owner map[string]string, files *protoregistry.Files) []schema.Link {
+	served := func(method string) bool {
+		svc, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+		_, ok := owner[svc]
+		return ok
+	}
+	packageServed := func(typeName string) bool {
+		d, err := files.FindDescriptorByName(protoreflect.FullName(typeName))
+		if err != nil {
+			return false
+		}
+		pkg := string(d.ParentFile().Package()) + "."
+		for svc := range owner {
+			if strings.HasPrefix(svc, pkg) && !strings.Contains(svc[len(pkg):], ".") {
+				return true
+			}
+		}
+		return false
+	}
+	var out []schema.Link
+	for _, l := range links {
+		if served(l.Method) && (l.Batch == nil || served(l.Batch.Method)) && packageServed(l.OnType) {
+			out = append(out, l)
+		}
+	}
+	return out
 }

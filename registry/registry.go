@@ -195,7 +195,7 @@ type override struct {
 
 // compileLocked compiles base plus every active registration, with o applied.
 func (r *Registry) compileLocked(o *override) (*Snapshot, error) {
-	spec := Spec{Clusters: r.base.Clusters, Routes: r.base.Routes}
+	spec := r.base // clusters, routes and front options; registrations below
 	spec.Registrations = slices.Clone(r.base.Registrations)
 	for _, name := range slices.Sorted(maps.Keys(r.names)) {
 		if o != nil && o.name == name {

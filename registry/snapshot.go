@@ -5,9 +5,11 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/schema"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -16,18 +18,21 @@ import (
 // built off the request path, validated, then published whole. Requests read the snapshot current when
 // they start and finish on it.
 type Snapshot struct {
-	version  uint64
-	built    time.Time
-	files    *protoregistry.Files
-	types    *types
-	services []string
-	methods  map[string]routing.CallKind // full method name -> kind, for services with descriptors
-	known    map[string]bool             // services with descriptors
-	table    *routing.Table
-	rest     *transcoder.Router
-	clusters map[string]*routing.Cluster
-	regs     []*Registration
-	svcInfo  map[string]*adminv1.ServiceStatus
+	version    uint64
+	built      time.Time
+	files      *protoregistry.Files
+	types      *types
+	services   []string
+	methods    map[string]routing.CallKind // full method name -> kind, for services with descriptors
+	known      map[string]bool             // services with descriptors
+	table      *routing.Table
+	rest       *transcoder.Router
+	graphql    *schema.Schema // nil when nothing is registered
+	openapi    []byte
+	openapiErr error // why openapi is nil
+	clusters   map[string]*routing.Cluster
+	regs       []*Registration
+	svcInfo    map[string]*adminv1.ServiceStatus
 
 	endpoints []*routing.Endpoint // acquired from the pool; released when the snapshot retires
 }
@@ -40,6 +45,19 @@ func (s *Snapshot) Built() time.Time { return s.built }
 
 // Routes is the route table; see routing.State.
 func (s *Snapshot) Routes() *routing.Table { return s.table }
+
+// GraphQL is the unified GraphQL schema of every exposed service, or nil when nothing is registered.
+func (s *Snapshot) GraphQL() *schema.Schema { return s.graphql }
+
+// OpenAPI is the OpenAPI 3.1 document (JSON) of the REST surface, or nil with the reason from
+// OpenAPIError when the bindings could not be described.
+func (s *Snapshot) OpenAPI() []byte { return s.openapi }
+
+// OpenAPIError says why OpenAPI is nil.
+func (s *Snapshot) OpenAPIError() error { return s.openapiErr }
+
+// DynamicTypes resolves the messages and extensions of the registered descriptors.
+func (s *Snapshot) DynamicTypes() *dynamicpb.Types { return s.types.Types }
 
 // REST is the REST front's router: every exposed method's HTTP bindings, compiled.
 func (s *Snapshot) REST() *transcoder.Router { return s.rest }

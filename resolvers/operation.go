@@ -164,11 +164,11 @@ func (op *operation) invoke(path string, req []byte) ([]byte, error) {
 	if err != nil {
 		return nil, asStatus(err)
 	}
-	defer up.Done()
 	f := op.x.frames.Get().(*frames)
 	defer op.x.frames.Put(f)
 	f.in.SetBytes(req)
 	err = up.Conn.Invoke(up.Ctx, path, &f.in, &f.out, op.x.caller.CallOptions()...)
+	up.DoneWith(err) // the outcome counts for the endpoint's breaker and outlier detection
 	f.in.Free()
 	if err != nil {
 		f.out.Free()

@@ -279,6 +279,15 @@ func TestErrors(t *testing.T) {
 			t.Errorf("trailer on error = %q", got)
 		}
 	})
+	t.Run("malformed upstream response", func(t *testing.T) {
+		// labels entry {key: "a", key: <varint>}: proto.Unmarshal of a dynamic message panics on it.
+		// The echo backend answers it back; the gateway must answer 500, not crash.
+		body := "\x62\x05\x0a\x01a\x08\x01"
+		w := call(h, "POST", "/v1/kitchen", body, "Content-Type", "", "Content-Type", "application/x-protobuf")
+		if st := decodeStatus(t, w); w.Code != http.StatusInternalServerError || st.Code != 13 || !strings.Contains(st.Message, "does not decode") {
+			t.Errorf("HTTP %d: %s", w.Code, w.Body)
+		}
+	})
 	t.Run("upstream down", func(t *testing.T) {
 		h := synthHandler(t, deadAddr(t))
 		w := call(h, "GET", "/v1/kitchen", "")

@@ -10,6 +10,7 @@ import (
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
+	"github.com/protogate/gateway/resolvers"
 )
 
 func newDemoCommand() *cobra.Command {
@@ -36,7 +37,7 @@ func newDemoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(cfg, server.WithLogger(log))
+			srv, err := server.New(cfg, server.WithLogger(log), server.WithGraphQL(resolvers.Options{Page: true}))
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,8 @@ import (
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/schema"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // demoFiles are the descriptors of each demo service, as compiled into the binary.
@@ -38,5 +40,29 @@ func Spec(backends *shop.Shop) (registry.Spec, error) {
 			Files:     files,
 		})
 	}
+	spec.GraphQL.Links = Links()
+	spec.OpenAPI = transcoder.OpenAPIOptions{Title: "Example shop", Version: "1.0.0"}
 	return spec, nil
+}
+
+// Links are the demo's cross-service GraphQL links: an order's user and a line item's product
+// (each batched into one call per request level), and a user's orders.
+func Links() []schema.Link {
+	return []schema.Link{
+		{
+			OnType: "shop.orders.v1.Order", Field: "user",
+			Method: "shop.users.v1.UserService/GetUser", Args: map[string]string{"id": "user_id"},
+			Batch: &schema.BatchLink{Method: "shop.users.v1.UserService/BatchGetUsers", RequestField: "ids", ResponseField: "users", KeyField: "id"},
+		},
+		{
+			OnType: "shop.orders.v1.LineItem", Field: "product",
+			Method: "shop.catalog.v1.CatalogService/GetProduct", Args: map[string]string{"id": "product_id"},
+			Batch: &schema.BatchLink{Method: "shop.catalog.v1.CatalogService/BatchGetProducts", RequestField: "ids", ResponseField: "products", KeyField: "id"},
+		},
+		{
+			OnType: "shop.users.v1.User", Field: "orders",
+			Method: "shop.orders.v1.OrderService/ListOrders", Args: map[string]string{"user_id": "id"},
+			ResultField: "orders",
+		},
+	}
 }

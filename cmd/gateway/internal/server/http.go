@@ -15,7 +15,6 @@ import (
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing/grpcweb"
-	"github.com/protogate/gateway/transcoder"
 )
 
 // dataHandler dispatches the HTTP side of the data port: native gRPC that arrived over TLS (or on a
@@ -29,11 +28,22 @@ func (s *Server) dataHandler() http.Handler {
 		case grpcweb.IsGRPCWebRequest(r):
 			s.web.ServeHTTP(w, r)
 		case isGraphQL(r):
-			transcoder.WriteError(w, status.Error(codes.NotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))
+			s.graphql.ServeHTTP(w, r)
+		case isOpenAPI(r):
+			s.openapi.ServeHTTP(w, r)
 		default:
 			s.rest.ServeHTTP(w, r)
 		}
 	})
+}
+
+// isOpenAPI reports whether r is for the live OpenAPI document or its docs page.
+func isOpenAPI(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/openapi.json", "/openapi.yaml", "/docs", "/docs/":
+		return true
+	}
+	return false
 }
 
 // isGraphQL reports whether r is for the GraphQL front: /graphql and below.

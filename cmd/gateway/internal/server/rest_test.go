@@ -144,7 +144,6 @@ func TestREST(t *testing.T) {
 		{"no route", "GET", "/v2/users", "", 404, `{"code":5,"message":"no route for GET /v2/users","details":[]}`},
 		{"wrong method", "DELETE", "/v1/users/1", "", 405, `{"code":12}`},
 		{"streaming not yet", "GET", "/v1/products/p1/inventory:watch", "", 501, `{"code":12}`},
-		{"graphql not yet", "POST", "/graphql", `{"query":"{}"}`, 404, `{"code":5}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

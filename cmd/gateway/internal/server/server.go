@@ -32,6 +32,7 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
+	"github.com/protogate/gateway/resolvers"
 	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/routing/grpcweb"
 	"github.com/protogate/gateway/transcoder"
@@ -55,7 +56,9 @@ type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
 	web    *grpcweb.Handler
-	rest   *transcoder.Handler
+	rest    *transcoder.Handler
+	graphql graphqlFront
+	openapi http.Handler
 
 	store    store.Store
 	registry *registry.Registry
@@ -77,6 +80,9 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
 // WithPool sets the endpoint pool, for callers that dial upstreams their own way (TLS, tests).
 func WithPool(p *routing.Pool) Option { return func(s *Server) { s.pool = p } }
+
+// WithGraphQL sets the GraphQL front's options (limits, introspection, persisted operations).
+func WithGraphQL(o resolvers.Options) Option { return func(s *Server) { s.graphql.opts = o } }
 
 // WithStore sets where registrations persist; the default is the config's data dir, or memory.
 func WithStore(st store.Store) Option { return func(s *Server) { s.store = st } }
@@ -131,6 +137,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.rest = rest
+	s.openapi = transcoder.OpenAPIHandler(func() []byte { return s.current().OpenAPI() })
 	return s, nil
 }
 
@@ -181,6 +188,9 @@ func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 
 // publish makes snap current; the registry calls it for every snapshot it accepts.
 func (s *Server) publish(snap *registry.Snapshot) {
+	if err := s.graphql.publish(snap, s.proxy); err != nil {
+		s.log.Error("snapshot has no GraphQL API", "version", snap.Version(), "err", err)
+	}
 	old := s.snap.Swap(snap)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	if old != nil {
