@@ -49,13 +49,13 @@ const downstreamBufferSize = 64 << 10
 
 // Server is a running gateway.
 type Server struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	pool   *routing.Pool
-	proxy  *routing.Proxy
-	grpc   *grpc.Server
-	health *health.Server
-	web    *grpcweb.Handler
+	cfg     *config.Config
+	log     *slog.Logger
+	pool    *routing.Pool
+	proxy   *routing.Proxy
+	grpc    *grpc.Server
+	health  *health.Server
+	web     *grpcweb.Handler
 	rest    *transcoder.Handler
 	graphql graphqlFront
 	openapi http.Handler
