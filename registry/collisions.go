@@ -7,7 +7,6 @@ import (
 	"strings"
 	"unicode"
 
-	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/protogate/gateway/transcoder"
@@ -75,7 +74,7 @@ func checkHTTPRules(m protoreflect.MethodDescriptor, reg, where string, routes, 
 	}
 	var problems []string
 	for _, rule := range rules {
-		verb, path := httpPattern(rule)
+		verb, path := transcoder.RulePattern(rule)
 		if verb == "" || path == "" {
 			problems = append(problems, fmt.Sprintf("%s: google.api.http binding has no method and path", where))
 			continue
@@ -110,24 +109,6 @@ func checkHTTPRules(m protoreflect.MethodDescriptor, reg, where string, routes, 
 		}
 	}
 	return problems
-}
-
-func httpPattern(rule *annotations.HttpRule) (verb, path string) {
-	switch p := rule.GetPattern().(type) {
-	case *annotations.HttpRule_Get:
-		return "GET", p.Get
-	case *annotations.HttpRule_Put:
-		return "PUT", p.Put
-	case *annotations.HttpRule_Post:
-		return "POST", p.Post
-	case *annotations.HttpRule_Delete:
-		return "DELETE", p.Delete
-	case *annotations.HttpRule_Patch:
-		return "PATCH", p.Patch
-	case *annotations.HttpRule_Custom:
-		return strings.ToUpper(p.Custom.GetKind()), p.Custom.GetPath()
-	}
-	return "", ""
 }
 
 // checkFieldPath resolves a dotted field path in md. Path variables must end on a singular field that

@@ -6,13 +6,12 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"google.golang.org/genproto/googleapis/api/annotations"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	optionsv1 "github.com/protogate/gateway/gen/gateway/options/v1"
+	"github.com/protogate/gateway/registry/protoopt"
 )
 
 // The options Build reads from descriptors: the gateway's own (gateway/options/v1/options.proto) and
@@ -27,21 +26,21 @@ func newFieldOptions() proto.Message   { return new(descriptorpb.FieldOptions) }
 
 // methodOption returns a method's (gateway.options.v1.graphql) option, or nil.
 func methodOption(m protoreflect.MethodDescriptor) (*optionsv1.GraphQLMethod, error) {
-	v, err := extensionOf(m.Options(), optionsv1.E_Graphql, newMethodOptions)
+	v, err := protoopt.Extension(m.Options(), optionsv1.E_Graphql, newMethodOptions)
 	o, _ := v.(*optionsv1.GraphQLMethod)
 	return o, err
 }
 
 // serviceOption returns a service's (gateway.options.v1.graphql_service) option, or nil.
 func serviceOption(s protoreflect.ServiceDescriptor) (*optionsv1.GraphQLService, error) {
-	v, err := extensionOf(s.Options(), optionsv1.E_GraphqlService, newServiceOptions)
+	v, err := protoopt.Extension(s.Options(), optionsv1.E_GraphqlService, newServiceOptions)
 	o, _ := v.(*optionsv1.GraphQLService)
 	return o, err
 }
 
 // messageLinks returns the links a message declares with (gateway.options.v1.graphql_link).
 func messageLinks(md protoreflect.MessageDescriptor) ([]Link, error) {
-	v, err := extensionOf(md.Options(), optionsv1.E_GraphqlLink, newMessageOptions)
+	v, err := protoopt.Extension(md.Options(), optionsv1.E_GraphqlLink, newMessageOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +75,7 @@ func operationOf(op optionsv1.Operation) ast.Operation {
 // hasGetBinding reports whether a method has a google.api.http binding with the GET verb, its
 // additional bindings included.
 func hasGetBinding(m protoreflect.MethodDescriptor) bool {
-	v, _ := extensionOf(m.Options(), annotations.E_Http, newMethodOptions)
+	v, _ := protoopt.Extension(m.Options(), annotations.E_Http, newMethodOptions)
 	rule, _ := v.(*annotations.HttpRule)
 	if rule == nil {
 		return false
@@ -94,7 +93,7 @@ const (
 )
 
 func fieldBehaviors(f protoreflect.FieldDescriptor) behaviors {
-	v, _ := extensionOf(f.Options(), annotations.E_FieldBehavior, newFieldOptions)
+	v, _ := protoopt.Extension(f.Options(), annotations.E_FieldBehavior, newFieldOptions)
 	list, _ := v.([]annotations.FieldBehavior)
 	var b behaviors
 	for _, fb := range list {
@@ -119,64 +118,6 @@ func deprecated(d protoreflect.Descriptor) bool {
 		return o.GetDeprecated()
 	case *descriptorpb.EnumValueOptions:
 		return o.GetDeprecated()
-	}
-	return false
-}
-
-// extensionOf returns the value of extension xt in an options message, or nil when it is not set.
-// When the options hold the extension as a typed value it is read directly; when they hold it as a
-// dynamic message or as unknown fields, the options are re-encoded and decoded into a fresh options
-// message with the linked extension types.
-func extensionOf(opts proto.Message, xt protoreflect.ExtensionType, fresh func() proto.Message) (any, error) {
-	if opts == nil {
-		return nil, nil
-	}
-	m := opts.ProtoReflect()
-	if !m.IsValid() {
-		return nil, nil
-	}
-	num := xt.TypeDescriptor().Number()
-	typed, foreign := false, false
-	m.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-		if !fd.IsExtension() || fd.Number() != num {
-			return true
-		}
-		xd, ok := fd.(protoreflect.ExtensionTypeDescriptor)
-		typed = ok && xd.Type() == xt
-		foreign = !typed
-		return false
-	})
-	switch {
-	case typed:
-		return proto.GetExtension(opts, xt), nil
-	case !foreign && !hasUnknownField(m.GetUnknown(), num):
-		return nil, nil
-	}
-	data, err := proto.MarshalOptions{AllowPartial: true}.Marshal(opts)
-	if err != nil {
-		return nil, err
-	}
-	decoded := fresh()
-	if err := (proto.UnmarshalOptions{AllowPartial: true, Resolver: protoregistry.GlobalTypes}).Unmarshal(data, decoded); err != nil {
-		return nil, err
-	}
-	if !proto.HasExtension(decoded, xt) {
-		return nil, nil
-	}
-	return proto.GetExtension(decoded, xt), nil
-}
-
-// hasUnknownField reports whether raw unknown fields hold field num.
-func hasUnknownField(raw protoreflect.RawFields, num protoreflect.FieldNumber) bool {
-	for len(raw) > 0 {
-		n, _, length := protowire.ConsumeField(raw)
-		if length < 0 {
-			return false
-		}
-		if n == num {
-			return true
-		}
-		raw = raw[length:]
 	}
 	return false
 }

@@ -239,7 +239,7 @@ func (b *openAPIBuilder) service(sd protoreflect.ServiceDescriptor) error {
 
 // binding adds the operation of one HttpRule.
 func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, rule *annotations.HttpRule, opID string) error {
-	method, tmpl := oaRulePattern(rule)
+	method, tmpl := RulePattern(rule)
 	if new(oaPathItem).slot(method) == nil {
 		return nil // a custom method OpenAPI 3.1 has no place for
 	}
@@ -373,25 +373,6 @@ func (b *openAPIBuilder) add(method, path, shape string, op *oaOperation) error 
 	}
 	*slot = op
 	return nil
-}
-
-// oaRulePattern returns the HTTP method and path template of a rule.
-func oaRulePattern(rule *annotations.HttpRule) (method, path string) {
-	switch p := rule.GetPattern().(type) {
-	case *annotations.HttpRule_Get:
-		return "GET", p.Get
-	case *annotations.HttpRule_Put:
-		return "PUT", p.Put
-	case *annotations.HttpRule_Post:
-		return "POST", p.Post
-	case *annotations.HttpRule_Delete:
-		return "DELETE", p.Delete
-	case *annotations.HttpRule_Patch:
-		return "PATCH", p.Patch
-	case *annotations.HttpRule_Custom:
-		return p.Custom.GetKind(), p.Custom.GetPath()
-	}
-	return "", ""
 }
 
 // pathParams converts a template to an OpenAPI path and its parameters: a variable becomes one

@@ -61,7 +61,7 @@ const httpBodyName = "google.api.HttpBody"
 
 // compileBinding compiles one HttpRule of method m; index is its place among the method's rules.
 func compileBinding(m protoreflect.MethodDescriptor, rule *annotations.HttpRule, index int, types *resolver, cs codecs) (*Binding, error) {
-	httpMethod, path := ruleMethodPath(rule)
+	httpMethod, path := RulePattern(rule)
 	if httpMethod == "" || path == "" {
 		return nil, fmt.Errorf("method %s: google.api.http binding has no method and path", m.FullName())
 	}
@@ -165,24 +165,6 @@ func (b *Binding) setBody(body string) error {
 		b.bodyRaw = !last.IsList() && !last.IsMap() && last.Message() != nil && last.Message().FullName() == httpBodyName
 	}
 	return nil
-}
-
-func ruleMethodPath(rule *annotations.HttpRule) (method, path string) {
-	switch p := rule.GetPattern().(type) {
-	case *annotations.HttpRule_Get:
-		return "GET", p.Get
-	case *annotations.HttpRule_Put:
-		return "PUT", p.Put
-	case *annotations.HttpRule_Post:
-		return "POST", p.Post
-	case *annotations.HttpRule_Delete:
-		return "DELETE", p.Delete
-	case *annotations.HttpRule_Patch:
-		return "PATCH", p.Patch
-	case *annotations.HttpRule_Custom:
-		return strings.ToUpper(p.Custom.GetKind()), p.Custom.GetPath()
-	}
-	return "", ""
 }
 
 // fieldPath resolves a dotted field path, each name a proto name or a json_name; every field but the
