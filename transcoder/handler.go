@@ -202,9 +202,12 @@ func (c *Call) Context() (context.Context, context.CancelFunc, error) {
 	if v == "" {
 		return ctx, func() {}, nil
 	}
-	d, err := parseTimeout(v)
+	d, ok, err := routing.ParseTimeout(v)
 	if err != nil {
-		return nil, nil, badRequest("Grpc-Timeout", err.Error())
+		return nil, nil, badRequest("Grpc-Timeout", "Grpc-Timeout: "+err.Error())
+	}
+	if !ok {
+		return ctx, func() {}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	return ctx, cancel, nil

@@ -6,9 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
-	"strconv"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc/metadata"
 )
@@ -201,36 +199,4 @@ func writeMetadata(h http.Header, prefix string, md metadata.MD) {
 			h[name] = append(h[name], v)
 		}
 	}
-}
-
-// parseTimeout reads a Grpc-Timeout header: 1 to 8 digits and a unit (H, M, S, m, u, n).
-func parseTimeout(v string) (time.Duration, error) {
-	if len(v) < 2 || len(v) > 9 {
-		return 0, fmt.Errorf("invalid Grpc-Timeout %q", v)
-	}
-	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid Grpc-Timeout %q", v)
-	}
-	var unit time.Duration
-	switch v[len(v)-1] {
-	case 'H':
-		unit = time.Hour
-	case 'M':
-		unit = time.Minute
-	case 'S':
-		unit = time.Second
-	case 'm':
-		unit = time.Millisecond
-	case 'u':
-		unit = time.Microsecond
-	case 'n':
-		unit = time.Nanosecond
-	default:
-		return 0, fmt.Errorf("invalid Grpc-Timeout %q: unknown unit", v)
-	}
-	if max := int64(1<<63-1) / int64(unit); n > max {
-		return time.Duration(1<<63 - 1), nil
-	}
-	return time.Duration(n) * unit, nil
 }

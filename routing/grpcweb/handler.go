@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/routing"
 )
 
 // Handler serves gRPC-Web requests by calling one grpc.StreamHandler, the
@@ -144,9 +146,9 @@ func (h *Handler) callContext(r *http.Request, s *serverStream) (context.Context
 	}
 	ctx := r.Context()
 	if v := r.Header.Get("Grpc-Timeout"); v != "" {
-		d, ok, err := parseTimeout(v)
+		d, ok, err := routing.ParseTimeout(v)
 		if err != nil {
-			return nil, err
+			return nil, status.Errorf(codes.InvalidArgument, "grpc-web: %v", err)
 		}
 		if ok {
 			ctx, s.cancel = context.WithTimeout(ctx, d)

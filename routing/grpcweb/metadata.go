@@ -2,11 +2,9 @@ package grpcweb
 
 import (
 	"encoding/base64"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -201,44 +199,6 @@ func decodeBinValue(v string) ([]byte, error) {
 		return base64.StdEncoding.DecodeString(v)
 	}
 	return base64.RawStdEncoding.DecodeString(v)
-}
-
-// parseTimeout parses a grpc-timeout value: 1 to 8 ASCII digits and a unit
-// (H M S m u n). ok is false when the value is too large to be a deadline
-// (more than about 292 years), which means no deadline.
-func parseTimeout(s string) (d time.Duration, ok bool, err error) {
-	if len(s) < 2 || len(s) > 9 {
-		return 0, false, status.Errorf(codes.InvalidArgument, "grpc-web: malformed grpc-timeout %q: want 1 to 8 digits and a unit", s)
-	}
-	var unit time.Duration
-	switch s[len(s)-1] {
-	case 'H':
-		unit = time.Hour
-	case 'M':
-		unit = time.Minute
-	case 'S':
-		unit = time.Second
-	case 'm':
-		unit = time.Millisecond
-	case 'u':
-		unit = time.Microsecond
-	case 'n':
-		unit = time.Nanosecond
-	default:
-		return 0, false, status.Errorf(codes.InvalidArgument, "grpc-web: malformed grpc-timeout %q: unknown unit %q", s, s[len(s)-1])
-	}
-	var n int64
-	for i := 0; i < len(s)-1; i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false, status.Errorf(codes.InvalidArgument, "grpc-web: malformed grpc-timeout %q: want 1 to 8 digits and a unit", s)
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if n > math.MaxInt64/int64(unit) {
-		return 0, false, nil
-	}
-	return time.Duration(n) * unit, true, nil
 }
 
 // outgoingValue returns the wire form of one response metadata value, or
