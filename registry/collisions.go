@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/protogate/gateway/schema"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -38,7 +38,7 @@ func checkFronts(exposed []exposure) error {
 				where := fmt.Sprintf("%s (registration %q)", m.FullName(), e.reg)
 				problems = append(problems, checkHTTPRules(m, e.reg, where, routes, routeOwner, foreign)...)
 
-				field := lowerCamel(string(m.Name()))
+				field := schema.FieldName(string(m.Name()))
 				if other, ok := rootFields[field]; ok {
 					p := fmt.Sprintf("GraphQL root field %s of %s is already taken by %s", field, where, other)
 					problems = append(problems, p)
@@ -114,30 +114,16 @@ func checkHTTPRules(m protoreflect.MethodDescriptor, reg, where string, routes, 
 // checkFieldPath resolves a dotted field path in md. Path variables must end on a singular field that
 // is not a message (well-known wrapper and time types excepted).
 func checkFieldPath(md protoreflect.MessageDescriptor, path []string, pathVar bool) error {
-	for i, name := range path {
-		fd := md.Fields().ByName(protoreflect.Name(name))
-		if fd == nil {
-			fd = md.Fields().ByJSONName(name)
-		}
-		if fd == nil {
-			return fmt.Errorf("%s has no field %q", md.FullName(), name)
-		}
-		last := i == len(path)-1
-		if !last {
-			if fd.Message() == nil || fd.IsList() || fd.IsMap() {
-				return fmt.Errorf("field %s is not a singular message", fd.FullName())
-			}
-			md = fd.Message()
-			continue
-		}
-		if pathVar {
-			if fd.IsList() || fd.IsMap() {
-				return fmt.Errorf("field %s is repeated and cannot be bound to a path segment", fd.FullName())
-			}
-			if fd.Message() != nil && !strings.HasPrefix(string(fd.Message().FullName()), "google.protobuf.") {
-				return fmt.Errorf("field %s is a message and cannot be bound to a path segment", fd.FullName())
-			}
-		}
+	fields, err := transcoder.FieldPath(md, path)
+	if err != nil || !pathVar {
+		return err
+	}
+	fd := fields[len(fields)-1]
+	if fd.IsList() || fd.IsMap() {
+		return fmt.Errorf("field %s is repeated and cannot be bound to a path segment", fd.FullName())
+	}
+	if fd.Message() != nil && !strings.HasPrefix(string(fd.Message().FullName()), "google.protobuf.") {
+		return fmt.Errorf("field %s is a message and cannot be bound to a path segment", fd.FullName())
 	}
 	return nil
 }
@@ -172,7 +158,7 @@ func claimTypes(md protoreflect.MessageDescriptor, reg string, names, owners map
 }
 
 func claimType(d protoreflect.Descriptor, reg string, names, owners map[string]string, foreign map[string]bool) string {
-	name := GraphQLTypeName(d)
+	name := schema.TypeName(d)
 	full := string(d.FullName())
 	if prev, ok := names[name]; ok && prev != full {
 		p := fmt.Sprintf("GraphQL type %s for %s (registration %q) is already taken by %s (registration %q)", name, full, reg, prev, owners[name])
@@ -182,31 +168,4 @@ func claimType(d protoreflect.Descriptor, reg string, names, owners map[string]s
 	names[name] = full
 	owners[name] = reg
 	return ""
-}
-
-// GraphQLTypeName is the GraphQL name of a message or enum: its name within its package, with nested
-// names joined by '_' (shop.users.v1.User.Address -> User_Address).
-func GraphQLTypeName(d protoreflect.Descriptor) string {
-	full := string(d.FullName())
-	pkg := string(d.ParentFile().Package())
-	if pkg != "" {
-		full = strings.TrimPrefix(full, pkg+".")
-	}
-	return strings.ReplaceAll(full, ".", "_")
-}
-
-// lowerCamel turns a method name into a GraphQL field name: GetUser -> getUser, BatchGetUsers ->
-// batchGetUsers, URLLookup -> urlLookup.
-func lowerCamel(s string) string {
-	r := []rune(s)
-	for i := range r {
-		if !unicode.IsUpper(r[i]) {
-			break
-		}
-		if i > 0 && i+1 < len(r) && !unicode.IsUpper(r[i+1]) {
-			break
-		}
-		r[i] = unicode.ToLower(r[i])
-	}
-	return string(r)
 }

@@ -146,7 +146,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 			methodCount[name] = int32(methods.Len())
 			for i := range methods.Len() {
 				m := methods.Get(i)
-				s.methods["/"+name+"/"+string(m.Name())] = kindOf(m)
+				s.methods["/"+name+"/"+string(m.Name())] = routing.KindOf(m)
 			}
 		}
 	}
@@ -333,19 +333,6 @@ func exposedServices(r *Registration) ([]protoreflect.ServiceDescriptor, error) 
 		return strings.Compare(string(a.FullName()), string(b.FullName()))
 	})
 	return out, nil
-}
-
-func kindOf(m protoreflect.MethodDescriptor) routing.CallKind {
-	switch {
-	case m.IsStreamingClient() && m.IsStreamingServer():
-		return routing.KindBidiStream
-	case m.IsStreamingClient():
-		return routing.KindClientStream
-	case m.IsStreamingServer():
-		return routing.KindServerStream
-	default:
-		return routing.KindUnary
-	}
 }
 
 // FilesOf collects the given files and everything they import, directly or not, into a new registry.

@@ -18,6 +18,7 @@ import (
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/schema"
 )
 
 // shopRegistrations are the three shop services as registrations, each on its own address; catalog
@@ -352,7 +353,7 @@ func TestCompileGraphQLNames(t *testing.T) {
 		{usersv1.Role(0).Descriptor(), "Role"},
 		{(&catalogv1.Product{}).ProtoReflect().Descriptor(), "Product"},
 	} {
-		if got := registry.GraphQLTypeName(tc.desc); got != tc.want {
+		if got := schema.TypeName(tc.desc); got != tc.want {
 			t.Errorf("GraphQLTypeName(%s) = %q, want %q", tc.desc.FullName(), got, tc.want)
 		}
 	}

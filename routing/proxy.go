@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // CallKind is the streaming shape of a method. The proxy needs no descriptor to forward a call, but
@@ -39,6 +40,20 @@ func (k CallKind) String() string {
 		return "bidi-streaming"
 	default:
 		return "unknown"
+	}
+}
+
+// KindOf returns the call kind of a method from its descriptor.
+func KindOf(m protoreflect.MethodDescriptor) CallKind {
+	switch {
+	case m.IsStreamingClient() && m.IsStreamingServer():
+		return KindBidiStream
+	case m.IsStreamingClient():
+		return KindClientStream
+	case m.IsStreamingServer():
+		return KindServerStream
+	default:
+		return KindUnary
 	}
 }
 

@@ -7,9 +7,17 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
+// TypeName is the GraphQL name of a message or enum without a package prefix: its name within its
+// package, nested names joined by '_' (shop.users.v1.User.Address -> User_Address). The registry
+// checks collisions with it.
+func TypeName(d protoreflect.Descriptor) string { return typeName(d, nil) }
+
+// FieldName is the GraphQL root field name of a method: lowerCamel (GetUser -> getUser).
+func FieldName(method string) string { return lowerCamel(method) }
+
 // typeName is the GraphQL name of a message or enum: the package's prefix (Options.Prefixes), then its
 // name within its package with nested names joined by '_' (shop.users.v1.User.Address ->
-// User_Address). Without a prefix it is registry.GraphQLTypeName.
+// User_Address). Without a prefix it is TypeName.
 func typeName(d protoreflect.Descriptor, prefixes map[string]string) string {
 	full := string(d.FullName())
 	pkg := string(d.ParentFile().Package())
@@ -20,7 +28,7 @@ func typeName(d protoreflect.Descriptor, prefixes map[string]string) string {
 }
 
 // lowerCamel turns a method name into a GraphQL field name: GetUser -> getUser, BatchGetUsers ->
-// batchGetUsers, URLLookup -> urlLookup. It is the registry's rule.
+// batchGetUsers, URLLookup -> urlLookup.
 func lowerCamel(s string) string {
 	r := []rune(s)
 	for i := range r {

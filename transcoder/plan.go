@@ -71,7 +71,7 @@ func compileBinding(m protoreflect.MethodDescriptor, rule *annotations.HttpRule,
 	}
 	b := newBinding(m, httpMethod, tpl, index, types)
 	for _, v := range tpl.Variables {
-		fields, err := fieldPath(m.Input(), v.FieldPath)
+		fields, err := FieldPath(m.Input(), v.FieldPath)
 		if err != nil {
 			return nil, fmt.Errorf("method %s: path %s: %w", m.FullName(), path, err)
 		}
@@ -97,7 +97,7 @@ func compileBinding(m protoreflect.MethodDescriptor, rule *annotations.HttpRule,
 		return nil, err
 	}
 	if rb := rule.GetResponseBody(); rb != "" {
-		fields, err := fieldPath(m.Output(), strings.Split(rb, "."))
+		fields, err := FieldPath(m.Output(), strings.Split(rb, "."))
 		if err != nil {
 			return nil, fmt.Errorf("method %s: response_body %q: %w", m.FullName(), rb, err)
 		}
@@ -140,7 +140,7 @@ func newBinding(m protoreflect.MethodDescriptor, httpMethod string, tpl *Templat
 	return &Binding{
 		method:     m,
 		fullMethod: "/" + string(m.Parent().FullName()) + "/" + string(m.Name()),
-		kind:       callKind(m),
+		kind:       routing.KindOf(m),
 		httpMethod: httpMethod,
 		template:   tpl,
 		index:      index,
@@ -155,7 +155,7 @@ func (b *Binding) setBody(body string) error {
 	case "*":
 		b.bodyRaw = b.method.Input().FullName() == httpBodyName
 	default:
-		fields, err := fieldPath(b.method.Input(), strings.Split(body, "."))
+		fields, err := FieldPath(b.method.Input(), strings.Split(body, "."))
 		if err != nil {
 			return fmt.Errorf("method %s: body %q: %w", b.method.FullName(), body, err)
 		}
@@ -167,9 +167,9 @@ func (b *Binding) setBody(body string) error {
 	return nil
 }
 
-// fieldPath resolves a dotted field path, each name a proto name or a json_name; every field but the
+// FieldPath resolves a dotted field path, each name a proto name or a json_name; every field but the
 // last must be a singular message.
-func fieldPath(md protoreflect.MessageDescriptor, names []string) ([]protoreflect.FieldDescriptor, error) {
+func FieldPath(md protoreflect.MessageDescriptor, names []string) ([]protoreflect.FieldDescriptor, error) {
 	out := make([]protoreflect.FieldDescriptor, 0, len(names))
 	for i, name := range names {
 		fd := fieldByName(md, name)
@@ -194,19 +194,6 @@ func fieldByName(md protoreflect.MessageDescriptor, name string) protoreflect.Fi
 		return fd
 	}
 	return fields.ByJSONName(name)
-}
-
-func callKind(m protoreflect.MethodDescriptor) routing.CallKind {
-	switch {
-	case m.IsStreamingClient() && m.IsStreamingServer():
-		return routing.KindBidiStream
-	case m.IsStreamingClient():
-		return routing.KindClientStream
-	case m.IsStreamingServer():
-		return routing.KindServerStream
-	default:
-		return routing.KindUnary
-	}
 }
 
 // Method is the bound method.
