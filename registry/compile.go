@@ -168,9 +168,9 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 			return nil, fmt.Errorf("GraphQL schema: %w", err)
 		}
 	}
-	// The OpenAPI document is derived information: a binding it cannot describe (the router serves a
-	// few forms it refuses, such as a path variable named by its JSON name) leaves the document out
-	// rather than refusing the registration; /openapi.json then answers 503 with the reason.
+	// The OpenAPI document is derived information: a binding it cannot describe (a method bound twice
+	// to the same path, which the router serves by its first binding) leaves the document out rather
+	// than refusing the registration; /openapi.json then answers 503.
 	if s.openapi, err = transcoder.OpenAPI(services, spec.OpenAPI); err != nil {
 		s.openapi, s.openapiErr = nil, err
 	}

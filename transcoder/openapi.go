@@ -274,7 +274,7 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 			body = b.schemas.ref(in)
 		}
 	default:
-		fd := in.Fields().ByName(protoreflect.Name(field))
+		fd := fieldByName(in, field)
 		if fd == nil {
 			return fmt.Errorf("body field %q is not a field of %s", field, in.FullName())
 		}
@@ -299,7 +299,7 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 	// Response: the output message, or one of its fields.
 	var result *oaSchema
 	if field := rule.GetResponseBody(); field != "" {
-		fd := out.Fields().ByName(protoreflect.Name(field))
+		fd := fieldByName(out, field)
 		if fd == nil {
 			return fmt.Errorf("response body field %q is not a field of %s", field, out.FullName())
 		}
@@ -439,7 +439,7 @@ func (b *openAPIBuilder) pathParams(tpl *Template, md protoreflect.MessageDescri
 	return p.String(), s.String(), params, bound, nil
 }
 
-// oaFieldAt resolves a field path of proto names from a message.
+// oaFieldAt resolves a field path from a message; names are proto or JSON names, as the router takes them.
 func oaFieldAt(md protoreflect.MessageDescriptor, path []string) (protoreflect.FieldDescriptor, error) {
 	var fd protoreflect.FieldDescriptor
 	for i, name := range path {
@@ -449,7 +449,7 @@ func oaFieldAt(md protoreflect.MessageDescriptor, path []string) (protoreflect.F
 			}
 			md = fd.Message()
 		}
-		if fd = md.Fields().ByName(protoreflect.Name(name)); fd == nil {
+		if fd = fieldByName(md, name); fd == nil {
 			return nil, fmt.Errorf("field path %s: %s has no field %s", strings.Join(path, "."), md.FullName(), name)
 		}
 	}

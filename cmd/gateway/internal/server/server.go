@@ -188,6 +188,9 @@ func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 
 // publish makes snap current; the registry calls it for every snapshot it accepts.
 func (s *Server) publish(snap *registry.Snapshot) {
+	if err := snap.OpenAPIError(); err != nil {
+		s.log.Warn("snapshot has no OpenAPI document; /openapi.json answers 503", "version", snap.Version(), "err", err)
+	}
 	if err := s.graphql.publish(snap, s.proxy); err != nil {
 		s.log.Error("snapshot has no GraphQL API", "version", snap.Version(), "err", err)
 	}
