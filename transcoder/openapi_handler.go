@@ -6,7 +6,6 @@ import (
 	_ "embed" // the docs page
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -94,12 +93,11 @@ func (h *openAPIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch path {
 	case "/openapi.json", "/openapi.yaml", "/docs", "/docs/":
 	default:
-		writeOpenAPIError(w, http.StatusNotFound, codes.NotFound, "no such page: "+path)
+		WriteError(w, NewError(codes.NotFound, "no such page: "+path))
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeOpenAPIError(w, http.StatusMethodNotAllowed, codes.Unimplemented, "method "+r.Method+" is not allowed on "+path)
+		WriteError(w, MethodNotAllowed(r.Method, path, http.MethodGet, http.MethodHead))
 		return
 	}
 	if path == "/docs" || path == "/docs/" {
@@ -110,7 +108,7 @@ func (h *openAPIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	d := h.doc()
 	if d == nil {
-		writeOpenAPIError(w, http.StatusServiceUnavailable, codes.Unavailable, "no OpenAPI document yet: no snapshot is serving")
+		WriteError(w, NewError(codes.Unavailable, "no OpenAPI document yet: no snapshot is serving"))
 		return
 	}
 	if path == "/openapi.json" {
@@ -119,7 +117,7 @@ func (h *openAPIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := d.yaml()
 	if err != nil {
-		writeOpenAPIError(w, http.StatusInternalServerError, codes.Internal, err.Error())
+		WriteError(w, NewError(codes.Internal, err.Error()))
 		return
 	}
 	serveOpenAPIBytes(w, r, "application/yaml", d.etag+"-yaml", data)
@@ -157,18 +155,6 @@ func oaETagMatches(header, etag string) bool {
 func oaETag(data []byte) string {
 	sum := sha256.Sum256(data)
 	return `"` + hex.EncodeToString(sum[:12]) + `"`
-}
-
-// writeOpenAPIError writes a google.rpc.Status body, as every front answers errors.
-func writeOpenAPIError(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
-	body, _ := json.Marshal(struct {
-		Code    int32  `json:"code"`
-		Message string `json:"message"`
-	}{int32(code), msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(httpStatus)
-	_, _ = w.Write(body)
 }
 
 // oaPageCSP is the Content-Security-Policy of the docs page: its own inline script and style, by

@@ -247,9 +247,14 @@ func (rt *Router) Lookup(method, path string, raw bool, p *Params) (*Binding, er
 	if len(allow) == 0 {
 		return nil, noRoute(method, path)
 	}
-	slices.Sort(allow)
-	allow = slices.Compact(allow)
-	return nil, &Error{
+	return nil, MethodNotAllowed(method, path, allow...)
+}
+
+// MethodNotAllowed is the 405 of a known path called with a method it does not serve: code
+// Unimplemented, and an Allow header listing the methods it does serve.
+func MethodNotAllowed(method, path string, allow ...string) *Error {
+	allow = slices.Compact(slices.Sorted(slices.Values(allow)))
+	return &Error{
 		code:       codes.Unimplemented,
 		msg:        fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", method, path, strings.Join(allow, ", ")),
 		httpStatus: http.StatusMethodNotAllowed,

@@ -10,11 +10,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing/grpcweb"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // dataHandler dispatches the HTTP side of the data port: native gRPC that arrived over TLS (or on a
@@ -80,7 +79,7 @@ func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, 
 	})
 	mux.Handle("/v1/", api)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeStatus(w, status.New(codes.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path)))
+		transcoder.WriteError(w, transcoder.NewError(codes.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path)))
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isGRPC(r) {
@@ -96,26 +95,10 @@ func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, 
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
-		writeStatusCode(w, status.New(codes.Unimplemented, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)), http.StatusMethodNotAllowed)
+		transcoder.WriteError(w, transcoder.MethodNotAllowed(r.Method, r.URL.Path))
 	case http.StatusBadRequest:
-		writeStatus(w, status.New(codes.InvalidArgument, fmt.Sprintf("bad request path %s", r.URL.Path)))
+		transcoder.WriteError(w, transcoder.NewError(codes.InvalidArgument, fmt.Sprintf("bad request path %s", r.URL.Path)))
 	default:
-		writeStatus(w, status.New(codes.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path)))
+		transcoder.WriteError(w, transcoder.NewError(codes.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path)))
 	}
-}
-
-// writeStatus renders a gRPC status as a google.rpc.Status JSON body with the matching HTTP status.
-func writeStatus(w http.ResponseWriter, st *status.Status) {
-	writeStatusCode(w, st, runtime.HTTPStatusFromCode(st.Code()))
-}
-
-func writeStatusCode(w http.ResponseWriter, st *status.Status, httpStatus int) {
-	body, err := protojson.Marshal(st.Proto())
-	if err != nil {
-		body = []byte(`{"code":13,"message":"failed to render error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(httpStatus)
-	_, _ = w.Write(body)
 }
