@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/metadata"
+
+	"github.com/protogate/gateway/routing"
 )
 
 // Header mapping, both ways.
@@ -56,7 +58,7 @@ func newHeaderPolicy(names []string) (headerPolicy, error) {
 		canon := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
 		key := strings.ToLower(canon)
 		switch {
-		case canon == "" || !validMetadataKey(key):
+		case canon == "" || !routing.ValidMetadataKey(key):
 			return nil, fmt.Errorf("header allowlist: %q is not a valid header name", name)
 		case hopByHop[canon]:
 			return nil, fmt.Errorf("header allowlist: %s is a hop-by-hop header and never passes", canon)
@@ -76,7 +78,7 @@ func (p headerPolicy) metadata(r *http.Request) (metadata.MD, error) {
 		var key string
 		if rest, ok := strings.CutPrefix(name, metadataHeaderPrefix); ok {
 			key = strings.ToLower(rest)
-			if hopByHop[textproto.CanonicalMIMEHeaderKey(rest)] || reservedKey(key) || !validMetadataKey(key) {
+			if hopByHop[textproto.CanonicalMIMEHeaderKey(rest)] || reservedKey(key) || !routing.ValidMetadataKey(key) {
 				continue
 			}
 		} else if key = p[name]; key == "" {
@@ -94,7 +96,7 @@ func (p headerPolicy) metadata(r *http.Request) (metadata.MD, error) {
 				md[key] = append(md[key], string(b))
 				continue
 			}
-			if !validMetadataValue(v) {
+			if !routing.ValidMetadataValue(v) {
 				return nil, badRequest(name, fmt.Sprintf("header %s: gRPC metadata values must be printable ASCII", name))
 			}
 			md[key] = append(md[key], v)
@@ -118,14 +120,14 @@ func (headerPolicy) forwarded(r *http.Request, md metadata.MD) {
 	default:
 		xff += ", " + client
 	}
-	if xff != "" && validMetadataValue(xff) {
+	if xff != "" && routing.ValidMetadataValue(xff) {
 		md["x-forwarded-for"] = []string{xff}
 	}
 	host := r.Header.Get("X-Forwarded-Host")
 	if host == "" {
 		host = r.Host
 	}
-	if host != "" && validMetadataValue(host) {
+	if host != "" && routing.ValidMetadataValue(host) {
 		md["x-forwarded-host"] = []string{host}
 	}
 	proto := r.Header.Get("X-Forwarded-Proto")
@@ -135,7 +137,7 @@ func (headerPolicy) forwarded(r *http.Request, md metadata.MD) {
 			proto = "https"
 		}
 	}
-	if validMetadataValue(proto) {
+	if routing.ValidMetadataValue(proto) {
 		md["x-forwarded-proto"] = []string{proto}
 	}
 }
@@ -157,30 +159,6 @@ func decodeBinHeader(v string) ([]byte, error) {
 		return base64.StdEncoding.DecodeString(v)
 	}
 	return base64.RawStdEncoding.DecodeString(v)
-}
-
-// validMetadataKey: gRPC keys are lower-case letters, digits, '-', '_' and '.'.
-func validMetadataKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// validMetadataValue: gRPC ASCII values are printable ASCII.
-func validMetadataValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x20 || v[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // writeMetadata adds upstream headers (prefix Grpc-Metadata-) or trailers (Grpc-Trailer-) to h.

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/protogate/gateway/routing"
 )
 
 const binSuffix = "-bin"
@@ -98,32 +100,6 @@ func isReservedResponseKey(k string) bool {
 	return false
 }
 
-// validKey reports whether k can be carried as gRPC metadata:
-// 1*( %x30-39 / %x61-7A / "_" / "-" / ".").
-func validKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// validASCIIValue reports whether v is a legal non-binary gRPC metadata
-// value: printable ASCII, 1*( %x20-7E ) or empty.
-func validASCIIValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x20 || v[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // incomingMetadata turns request headers into the metadata a native gRPC
 // server would hand its handler: lower-case keys, transport headers dropped,
 // -bin values base64-decoded, and :authority from the Host. Headers that gRPC
@@ -142,7 +118,7 @@ func incomingMetadata(r *http.Request) (metadata.MD, error) {
 	}
 	for k, vv := range r.Header {
 		key := lowerKey(k)
-		if isTransportHeader(key) || !validKey(key) || containsString(hopByHop, key) {
+		if isTransportHeader(key) || !routing.ValidMetadataKey(key) || containsString(hopByHop, key) {
 			continue
 		}
 		if strings.HasSuffix(key, binSuffix) {
@@ -159,11 +135,11 @@ func incomingMetadata(r *http.Request) (metadata.MD, error) {
 		}
 		vals := vv // shared with r.Header unless a value must be dropped
 		for i, v := range vv {
-			if !validASCIIValue(v) {
+			if !routing.ValidMetadataValue(v) {
 				vals = make([]string, i, len(vv))
 				copy(vals, vv[:i])
 				for _, v := range vv[i+1:] {
-					if validASCIIValue(v) {
+					if routing.ValidMetadataValue(v) {
 						vals = append(vals, v)
 					}
 				}
@@ -206,13 +182,13 @@ func decodeBinValue(v string) ([]byte, error) {
 // non-binary value that is not printable ASCII (which could otherwise split
 // a trailer line). Binary values are base64 with padding.
 func outgoingValue(k, v string) (string, bool) {
-	if !validKey(k) || isReservedResponseKey(k) {
+	if !routing.ValidMetadataKey(k) || isReservedResponseKey(k) {
 		return "", false
 	}
 	if strings.HasSuffix(k, binSuffix) {
 		return base64.StdEncoding.EncodeToString([]byte(v)), true
 	}
-	return v, validASCIIValue(v)
+	return v, routing.ValidMetadataValue(v)
 }
 
 // addHeaders copies response metadata into HTTP headers.
