@@ -28,4 +28,5 @@ func (c *Config) resolvePaths(dir string) {
 			resolve(&s.ImportPaths[j])
 		}
 	}
+	c.Policies.resolvePaths(resolve)
 }

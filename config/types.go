@@ -34,6 +34,9 @@ type Config struct {
 	// Services are static registrations: the same thing the admin API
 	// registers at run time.
 	Services []Service `yaml:"services"`
+	// Policies are enforced on every front alike: auth, limits, WAF, CORS,
+	// telemetry.
+	Policies Policies `yaml:"policies"`
 }
 
 // ServerTLS configures TLS on the data port. The port serves TLS, with

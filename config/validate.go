@@ -30,6 +30,7 @@ func validate(src *source, c *Config) {
 	v.clusterDefinitions(c)
 	v.routes(c)
 	v.services(c)
+	v.policies(c)
 }
 
 // server checks the listeners and process-wide settings.

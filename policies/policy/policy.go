@@ -1,0 +1,177 @@
+// Package policy holds the vocabulary every policy of the gateway is written in: the Call a policy
+// decides on, the Step interface of a compiled check, the Denial a refusal carries to every front, and
+// the Front a call came through. It imports nothing of the gateway, so the policy modules
+// (policies/auth, policies/ratelimit, policies/waf, policies/cors, policies/telemetry) and the fronts
+// can all depend on it; the policies package assembles the modules into one chain per snapshot.
+//
+// Data flow: every front turns a request into a call of one proto method and routes it through
+// routing.Proxy.Route. Before routing, the snapshot's admitter runs the method's compiled Steps on a
+// Call. A Step either lets the call through (possibly adding metadata for the upstream, naming the
+// consumer, or holding a resource until the call ends) or refuses it with a Denial: a gRPC status plus
+// the HTTP headers (WWW-Authenticate, Retry-After, RateLimit-*) that the REST and GraphQL fronts send.
+// Because the decision is taken on the method, not on the front, gRPC, gRPC-Web, REST and GraphQL get
+// the same one.
+package policy
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+)
+
+// Front names the front a call came through.
+type Front string
+
+// The fronts.
+const (
+	FrontGRPC    Front = "grpc"
+	FrontGRPCWeb Front = "grpc-web"
+	FrontREST    Front = "rest"
+	FrontGraphQL Front = "graphql"
+)
+
+type frontKey struct{}
+
+// WithFront records in ctx the front a request came through. The gRPC front needs not: a context
+// without a front is a gRPC call.
+func WithFront(ctx context.Context, f Front) context.Context {
+	return context.WithValue(ctx, frontKey{}, f)
+}
+
+// FrontFrom returns the front recorded in ctx, FrontGRPC when there is none.
+func FrontFrom(ctx context.Context) Front {
+	if f, ok := ctx.Value(frontKey{}).(Front); ok {
+		return f
+	}
+	return FrontGRPC
+}
+
+// Identity is the consumer a call was authenticated as.
+type Identity struct {
+	// Consumer names the caller: a JWT's subject, an API key's consumer, a client certificate's
+	// subject common name.
+	Consumer string
+	// Method is how the consumer was authenticated: "jwt", "api_key" or "mtls".
+	Method string
+	// Provider names the configured provider (JWT issuer entry, key set) that vouched for it.
+	Provider string
+	// Scopes are the scopes granted (a JWT's "scope" or "scp" claim).
+	Scopes []string
+	// Claims are the verified token's claims; nil for API keys and certificates.
+	Claims map[string]any
+}
+
+// Call is one method call asking to be admitted. The admitter builds it; Steps read it and record
+// their effects on it. A Call belongs to one call and is not safe for concurrent use.
+type Call struct {
+	// Ctx is the call's context: its deadline, trace span, front.
+	Ctx context.Context
+	// Method is the full method name, "/pkg.Service/Method".
+	Method string
+	// Front is the front the call came through.
+	Front Front
+	// MD is the call's incoming metadata (for HTTP fronts, the headers that become metadata). Read
+	// only: a Step that changes what goes upstream uses SetUpstream and StripUpstream.
+	MD metadata.MD
+	// Peer is the client's address and transport security, when known.
+	Peer *peer.Peer
+	// Identity is set by the authentication step when the caller proved who it is.
+	Identity *Identity
+	// Cost is the call's weight for rate limits: 1 unless a front knows better (GraphQL's complexity).
+	Cost int
+
+	set   []string // key, value pairs for the upstream metadata
+	strip []string // keys removed from the upstream metadata
+	done  []func()
+}
+
+// SetUpstream makes the upstream see key: value in the call's metadata, replacing what the client sent
+// under key. key must be lower case.
+func (c *Call) SetUpstream(key, value string) { c.set = append(c.set, key, value) }
+
+// StripUpstream removes key (lower case) from the metadata sent upstream: how headers that pretend to
+// carry a verified identity are dropped.
+func (c *Call) StripUpstream(keys ...string) { c.strip = append(c.strip, keys...) }
+
+// OnDone registers f to run once when the call ends, admitted or not (after a later Step refused it):
+// how a concurrency limit gives its slot back.
+func (c *Call) OnDone(f func()) { c.done = append(c.done, f) }
+
+// Finish runs the functions registered with OnDone, last registered first.
+func (c *Call) Finish() {
+	for i := len(c.done) - 1; i >= 0; i-- {
+		c.done[i]()
+	}
+	c.done = nil
+}
+
+// Releases reports whether Finish has anything to run.
+func (c *Call) Releases() bool { return len(c.done) > 0 }
+
+// Upstream returns the metadata to send upstream: md with the stripped keys removed and the set ones
+// replaced. It returns md itself, unchanged and uncopied, when no Step changed anything.
+func (c *Call) Upstream(md metadata.MD) metadata.MD {
+	if len(c.set) == 0 && len(c.strip) == 0 {
+		return md
+	}
+	out := make(metadata.MD, len(md)+len(c.set)/2)
+	for k, v := range md {
+		out[k] = v
+	}
+	for _, k := range c.strip {
+		delete(out, k)
+	}
+	for i := 0; i < len(c.set); i += 2 {
+		out[c.set[i]] = []string{c.set[i+1]}
+	}
+	return out
+}
+
+// Header returns the first value of key (lower case) in the call's incoming metadata.
+func (c *Call) Header(key string) string {
+	if v := c.MD[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// ClientIP returns the client's address, or the zero Addr when it is unknown.
+func (c *Call) ClientIP() netip.Addr {
+	if c.Peer == nil || c.Peer.Addr == nil {
+		return netip.Addr{}
+	}
+	switch a := c.Peer.Addr.(type) {
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	default:
+		ap, err := netip.ParseAddrPort(a.String())
+		if err != nil {
+			return netip.Addr{}
+		}
+		return ap.Addr().Unmap()
+	}
+}
+
+// Step is one compiled check of a method's admission chain: authentication, authorization, a rate or
+// concurrency limit. Admit returns nil to let the call go on to the next Step, or an error — a
+// *Denial, or any gRPC status — to refuse it. Steps are built once per snapshot and shared by
+// concurrent calls.
+type Step interface {
+	Admit(c *Call) error
+}
+
+// StepFunc adapts a function to Step.
+type StepFunc func(c *Call) error
+
+// Admit calls f.
+func (f StepFunc) Admit(c *Call) error { return f(c) }
+
+// Middleware wraps a front's HTTP handler with a policy that needs the HTTP request itself: CORS,
+// size limits, the WAF, access logs, trace extraction. It is applied once per snapshot, never per
+// request.
+type Middleware func(front Front, next http.Handler) http.Handler
