@@ -65,6 +65,10 @@ bench: ## Run the Go benchmarks and the gateway-vs-direct load comparison.
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
 	$(GO) run ./cmd/gateway bench
 
+.PHONY: graphql-audit
+graphql-audit: ## Run the graphql-http GraphQL-over-HTTP conformance audit against `gateway demo` (needs node and npm).
+	resolvers/testdata/audit/run.sh
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s).
 	@set -e; for pkg in $$($(GO) list ./...); do \

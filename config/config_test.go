@@ -21,7 +21,26 @@ func TestDefault(t *testing.T) {
 		AdminListen:   config.DefaultAdminListen,
 		ShutdownGrace: 30 * time.Second,
 		GRPC:          config.GRPC{MaxMessageBytes: 4 << 20},
+		GraphQL: config.GraphQL{
+			MaxDepth: config.DefaultGraphQLMaxDepth, MaxComplexity: config.DefaultGraphQLMaxComplexity,
+			MaxAliases: config.DefaultGraphQLMaxAliases, MaxRootFields: config.DefaultGraphQLMaxRootFields,
+			MaxDocumentBytes: 64 << 10, MaxConcurrentCalls: config.DefaultGraphQLMaxConcurrentCalls,
+		},
 	}
+	want.Policies.Limits = config.Limits{
+		MaxBodyBytes: 4 << 20, MaxHeaderCount: 100, MaxHeaderBytes: 64 << 10, MaxJSONDepth: 64,
+		MaxArrayLength: 10000, MaxStringLength: 1 << 20, MaxURLBytes: 8 << 10,
+	}
+	want.Policies.WAF = config.WAF{Mode: "off", ParanoiaLevel: 1, InboundAnomalyThreshold: 5, BodyLimit: 4 << 20}
+	want.Policies.RateLimit = config.RateLimit{Backend: "local", MaxKeys: config.DefaultRateLimitMaxKeys}
+	want.Policies.Auth = config.Auth{
+		APIKeys: config.APIKeys{Header: "x-api-key"}, MTLS: config.MTLS{ConsumerFrom: "cn"},
+		Identity:       config.IdentityKeys{Consumer: "x-consumer-id", Scopes: "x-consumer-scopes"},
+		TokenCacheSize: config.DefaultTokenCacheSize,
+	}
+	want.Policies.Tracing = config.Tracing{Exporter: "none", SampleRatio: "1", ServiceName: config.DefaultTracingServiceName}
+	want.Policies.Metrics = config.Metrics{Path: config.DefaultMetricsPath}
+	want.Policies.AccessLog = config.AccessLog{Output: "off"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v, want %+v", c, want)
 	}

@@ -50,6 +50,15 @@ func newDecoder(src *source, root *yaml.Node) *decoder {
 // decode fills v, which must be settable, from n, the value of the field
 // at path.
 func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
+	if v.Kind() == reflect.Pointer {
+		// An optional value: nil unless the file writes it.
+		elem := reflect.New(v.Type().Elem())
+		d.decode(path, n, elem.Elem())
+		if d.has(path) {
+			v.Set(elem)
+		}
+		return
+	}
 	n, ok := d.enter(path, n)
 	if !ok {
 		return
@@ -72,6 +81,8 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		d.structure(path, n, v)
 	case v.Kind() == reflect.Slice:
 		d.list(path, n, v)
+	case v.Kind() == reflect.Map:
+		d.mapping(path, n, v)
 	case v.Kind() == reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			d.mismatch(path, n, "a string")
@@ -161,6 +172,21 @@ func (d *decoder) list(path string, n *yaml.Node, v reflect.Value) {
 		d.decode(index(path, i), item, s.Index(i))
 	}
 	v.Set(s)
+}
+
+// mapping fills the map v, whose keys are strings, from mapping n.
+func (d *decoder) mapping(path string, n *yaml.Node, v reflect.Value) {
+	if n.Kind != yaml.MappingNode {
+		d.mismatch(path, n, "a mapping")
+		return
+	}
+	m := reflect.MakeMap(v.Type())
+	for _, e := range d.entries(path, n) {
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.decode(field(path, printable(e.key.Value)), e.value, elem)
+		m.SetMapIndex(reflect.ValueOf(e.key.Value).Convert(v.Type().Key()), elem)
+	}
+	v.Set(m)
 }
 
 // entry is one key/value pair of a mapping.
@@ -283,6 +309,9 @@ func yamlName(f reflect.StructField) string {
 		return ""
 	}
 	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" {
+		return "" // not written in the file
+	}
 	return name
 }
 

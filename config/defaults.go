@@ -31,6 +31,7 @@ func (c *Config) complete() {
 	setDefault(&c.AdminListen, DefaultAdminListen)
 	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(&c.GRPC.MaxMessageBytes, DefaultMaxMessageBytes)
+	c.GraphQL.complete()
 	c.Policies.complete()
 	for i := range c.Services {
 		s := &c.Services[i]

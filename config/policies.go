@@ -134,6 +134,8 @@ func (p *Policies) complete() {
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		setDefault(&r.Name, "rules["+strconv.Itoa(i)+"]")
+		r.RateLimit.complete()
+		r.Concurrency.complete()
 		if r.Match.Method != "" && !strings.HasPrefix(r.Match.Method, "/") {
 			r.Match.Method = "/" + r.Match.Method
 		}

@@ -1,20 +1,450 @@
 package config
 
-// RateLimit configures where rate-limit state lives. (Owned by the rate-limit work: fill in.)
-type RateLimit struct{}
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
 
-// RuleRateLimit is a rule's token bucket.
-type RuleRateLimit struct{}
+// RateLimit configures where rate-limit state lives: in the gateway process (each replica counts
+// alone) or in Redis (every replica that names the same Redis shares one limit). It holds no slices,
+// so two of them compare with ==: the policies assembler keeps its limiter, and the buckets in it,
+// across reloads while this section is unchanged.
+type RateLimit struct {
+	// Backend is "local" (default) or "redis".
+	Backend string `yaml:"backend"`
+	// MaxKeys bounds the buckets (and concurrency counters) one rule keeps in process (default
+	// 100000): idle buckets are evicted first, then others, so memory stays bounded when many
+	// clients come and go. Local backend only.
+	MaxKeys int `yaml:"max_keys"`
+	// Redis is the shared store of the redis backend.
+	Redis RedisStore `yaml:"redis"`
+}
 
-// RuleConcurrency is a rule's bound on calls in flight.
-type RuleConcurrency struct{}
+// RedisStore is the Redis server rate limits are decided on.
+type RedisStore struct {
+	// Address is the server's "host:port". Required with backend redis.
+	Address string `yaml:"address"`
+	// DB is the database number (default 0).
+	DB int `yaml:"db"`
+	// Username and PasswordEnv authenticate (ACL user, and the environment variable holding
+	// the password: secrets stay out of the file).
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"`
+	// KeyPrefix starts every key the gateway writes (default "protogate:rl:").
+	KeyPrefix string `yaml:"key_prefix"`
+	// Timeout bounds one decision's round trip, dialing included (default 50ms).
+	Timeout time.Duration `yaml:"timeout"`
+	// FailureMode says what happens to calls when Redis cannot answer in time: "open" (default)
+	// admits them, "closed" refuses them with UNAVAILABLE. Either way the failure is logged once.
+	FailureMode string `yaml:"failure_mode"`
+}
 
-// CORS configures cross-origin resource sharing.
-type CORS struct{}
+// RuleRateLimit is a rule's token bucket: Rate tokens are added every Per, up to Burst; a call
+// takes one token (a GraphQL operation takes its complexity), and is refused with
+// RESOURCE_EXHAUSTED when the bucket has too few.
+type RuleRateLimit struct {
+	// Rate is the number of calls allowed per Per. Required when the rule limits rates.
+	Rate int `yaml:"rate"`
+	// Per is the period Rate is counted over (default 1s).
+	Per time.Duration `yaml:"per"`
+	// Burst is the bucket's size: the most calls allowed at once after a quiet period
+	// (default Rate).
+	Burst int `yaml:"burst"`
+	// Key says whose bucket a call takes from: "client_ip" (default), "consumer" (the
+	// authenticated identity; the client IP for anonymous calls), "method" (the full method
+	// name) or "header:<name>" (the header's value; calls without it share one bucket).
+	Key string `yaml:"key"`
+}
 
-func (v *validator) rateLimitStore(path string, r RateLimit)        {}
-func (v *validator) ruleRateLimit(path string, r RuleRateLimit)     {}
-func (v *validator) ruleConcurrency(path string, r RuleConcurrency) {}
-func (v *validator) cors(path string, c CORS)                       {}
-func (r *RateLimit) complete()                                      {}
-func (c *CORS) complete()                                           {}
+// Enabled reports whether the rule limits rates.
+func (r RuleRateLimit) Enabled() bool { return r.Rate > 0 }
+
+// RuleConcurrency is a rule's bound on calls in flight, per key.
+type RuleConcurrency struct {
+	// Max is the number of calls one key may have in flight. Required when the rule bounds
+	// concurrency.
+	Max int `yaml:"max"`
+	// Key is as RuleRateLimit.Key (default "client_ip").
+	Key string `yaml:"key"`
+}
+
+// Enabled reports whether the rule bounds concurrency.
+func (r RuleConcurrency) Enabled() bool { return r.Max > 0 }
+
+// CORS configures cross-origin resource sharing for the HTTP fronts (gRPC-Web, REST, GraphQL).
+// It is off unless AllowedOrigins is set.
+type CORS struct {
+	// AllowedOrigins are the origins browsers may call from: exact ("https://app.example.com"),
+	// with any port ("http://localhost:*"), with any subdomain ("https://*.example.com"), or "*"
+	// for any origin (not with AllowCredentials).
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// AllowedMethods are the methods preflights allow (default GET, HEAD, POST, PUT, PATCH,
+	// DELETE).
+	AllowedMethods []string `yaml:"allowed_methods"`
+	// AllowedHeaders are the request headers preflights allow, case-insensitively (default
+	// DefaultCORSAllowedHeaders); "*" allows whatever a preflight asks for.
+	AllowedHeaders []string `yaml:"allowed_headers"`
+	// ExposedHeaders are the response headers browsers let scripts read (default
+	// DefaultCORSExposedHeaders). A name ending in "*" ("Grpc-Metadata-*") exposes every
+	// header of the response with that prefix.
+	ExposedHeaders []string `yaml:"exposed_headers"`
+	// AllowCredentials lets browsers send cookies and HTTP authentication.
+	AllowCredentials bool `yaml:"allow_credentials"`
+	// MaxAge is how long browsers may cache a preflight's answer (default 10m, at most 24h).
+	MaxAge time.Duration `yaml:"max_age"`
+}
+
+// Enabled reports whether CORS is configured.
+func (c CORS) Enabled() bool { return len(c.AllowedOrigins) > 0 }
+
+// Rate-limit and CORS defaults.
+const (
+	DefaultRateLimitMaxKeys = 100000
+	DefaultRedisKeyPrefix   = "protogate:rl:"
+	DefaultRedisTimeout     = 50 * time.Millisecond
+	DefaultRateLimitPer     = time.Second
+	DefaultRateLimitKey     = "client_ip"
+	DefaultCORSMaxAge       = 10 * time.Minute
+	maxCORSMaxAge           = 24 * time.Hour
+)
+
+var (
+	// RateLimitBackends are the values of policies.rate_limit.backend.
+	RateLimitBackends = []string{"local", "redis"}
+	// FailureModes are the values of policies.rate_limit.redis.failure_mode.
+	FailureModes = []string{"open", "closed"}
+	// RateLimitKeys are the values of a rule's rate_limit.key and concurrency.key, besides
+	// "header:<name>".
+	RateLimitKeys = []string{"client_ip", "consumer", "method"}
+	// DefaultCORSAllowedMethods are the methods a CORS preflight allows by default.
+	DefaultCORSAllowedMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+	// DefaultCORSAllowedHeaders are what browsers send for gRPC-Web (x-grpc-web, x-user-agent,
+	// grpc-timeout), JSON and GraphQL bodies (content-type), credentials and tracing.
+	DefaultCORSAllowedHeaders = []string{"authorization", "content-type", "x-grpc-web", "x-user-agent",
+		"grpc-timeout", "x-request-id", "traceparent", "tracestate", "baggage"}
+	// DefaultCORSExposedHeaders are what gRPC-Web clients read (the status in headers of a
+	// trailers-only response), what the REST front sends of upstream metadata, and the rate-limit
+	// headers.
+	DefaultCORSExposedHeaders = []string{"grpc-status", "grpc-message", "grpc-status-details-bin",
+		"retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy",
+		"grpc-metadata-*", "grpc-trailer-*"}
+)
+
+// rateLimitStore checks policies.rate_limit.
+func (v *validator) rateLimitStore(path string, r RateLimit) {
+	if r.Backend != "" && !oneOf(r.Backend, RateLimitBackends) || r.Backend == "" && v.has(field(path, "backend")) {
+		v.fieldf(field(path, "backend"), "unknown backend %q: want one of %s", r.Backend, strings.Join(RateLimitBackends, ", "))
+	}
+	v.count(field(path, "max_keys"), r.MaxKeys, 1, 1<<26)
+	rp := field(path, "redis")
+	if r.Backend != "redis" {
+		if v.has(rp) {
+			v.fieldf(rp, "set backend: redis to use a Redis store")
+		}
+		return
+	}
+	if v.has(field(path, "max_keys")) {
+		v.fieldf(field(path, "max_keys"), "applies to the local backend only")
+	}
+	rs := r.Redis
+	switch ap := field(rp, "address"); {
+	case rs.Address == "":
+		v.fieldf(ap, "required with backend redis")
+	default:
+		v.address(ap, rs.Address, false)
+	}
+	v.count(field(rp, "db"), rs.DB, 0, 1<<16-1)
+	if rs.PasswordEnv != "" && !validEnvName(rs.PasswordEnv) {
+		v.fieldf(field(rp, "password_env"), "invalid environment variable name %q", rs.PasswordEnv)
+	}
+	v.nonEmpty(field(rp, "key_prefix"), rs.KeyPrefix)
+	v.positive(field(rp, "timeout"), rs.Timeout)
+	if rs.FailureMode != "" && !oneOf(rs.FailureMode, FailureModes) || rs.FailureMode == "" && v.has(field(rp, "failure_mode")) {
+		v.fieldf(field(rp, "failure_mode"), "unknown failure mode %q: want open or closed", rs.FailureMode)
+	}
+}
+
+// ruleRateLimit checks a rule's rate_limit.
+func (v *validator) ruleRateLimit(path string, r RuleRateLimit) {
+	if !v.has(path) {
+		return
+	}
+	if r.Rate == 0 && !v.has(field(path, "rate")) {
+		v.fieldf(field(path, "rate"), "required: the number of calls allowed per period")
+	} else {
+		v.count(field(path, "rate"), r.Rate, 1, 1e9)
+	}
+	v.positive(field(path, "per"), r.Per)
+	if r.Per > 0 && r.Per < time.Millisecond {
+		v.fieldf(field(path, "per"), "want at least 1ms, got %s", r.Per)
+	}
+	v.count(field(path, "burst"), r.Burst, 1, 1e9)
+	v.limitKey(field(path, "key"), r.Key)
+}
+
+// ruleConcurrency checks a rule's concurrency.
+func (v *validator) ruleConcurrency(path string, r RuleConcurrency) {
+	if !v.has(path) {
+		return
+	}
+	if r.Max == 0 && !v.has(field(path, "max")) {
+		v.fieldf(field(path, "max"), "required: the number of calls one key may have in flight")
+	} else {
+		v.count(field(path, "max"), r.Max, 1, 1<<20)
+	}
+	v.limitKey(field(path, "key"), r.Key)
+}
+
+// limitKey checks a rate_limit.key or concurrency.key.
+func (v *validator) limitKey(path, key string) {
+	if key == "" {
+		v.nonEmpty(path, key)
+		return
+	}
+	if name, ok := strings.CutPrefix(key, "header:"); ok {
+		if !validHeaderName(name) {
+			v.fieldf(path, "invalid header name %q in %q", name, key)
+		}
+		return
+	}
+	if !oneOf(key, RateLimitKeys) {
+		v.fieldf(path, "unknown key %q: want client_ip, consumer, method or header:<name>", key)
+	}
+}
+
+// cors checks policies.cors.
+func (v *validator) cors(path string, c CORS) {
+	op := field(path, "allowed_origins")
+	if !c.Enabled() && v.has(path) {
+		v.fieldf(op, "required: CORS is off without allowed origins")
+	}
+	for i, o := range c.AllowedOrigins {
+		p := index(op, i)
+		if o == "*" {
+			if c.AllowCredentials {
+				v.fieldf(p, `"*" with allow_credentials would let every site call with the user's credentials; list the origins`)
+			}
+			continue
+		}
+		if err := checkOrigin(o); err != nil {
+			v.fieldf(p, "invalid origin %q: %v", o, err)
+		}
+	}
+	for i, m := range c.AllowedMethods {
+		if !validHeaderName(m) {
+			v.fieldf(index(field(path, "allowed_methods"), i), "invalid method %q", m)
+		}
+	}
+	for i, h := range c.AllowedHeaders {
+		if h != "*" && !validHeaderName(h) {
+			v.fieldf(index(field(path, "allowed_headers"), i), "invalid header name %q", h)
+		}
+	}
+	for i, h := range c.ExposedHeaders {
+		if !validHeaderName(strings.TrimSuffix(h, "*")) {
+			v.fieldf(index(field(path, "exposed_headers"), i), "invalid header name %q: want a name, or a prefix ending in *", h)
+		}
+	}
+	mp := field(path, "max_age")
+	v.positive(mp, c.MaxAge)
+	switch {
+	case c.MaxAge > maxCORSMaxAge:
+		v.fieldf(mp, "%s is longer than browsers keep a preflight (24h)", c.MaxAge)
+	case c.MaxAge > 0 && c.MaxAge%time.Second != 0:
+		v.fieldf(mp, "want whole seconds, got %s", c.MaxAge)
+	}
+}
+
+// checkOrigin checks an allowed origin: scheme://host[:port], where the host's first label may be
+// "*" (any subdomain) and the port may be "*" (any port).
+func checkOrigin(o string) error {
+	scheme, rest, ok := strings.Cut(o, "://")
+	if !ok || scheme == "" {
+		return errorString(`want scheme://host[:port], such as "https://app.example.com"`)
+	}
+	if scheme != strings.ToLower(scheme) || !validScheme(scheme) {
+		return errorString("want a lower-case scheme such as http or https")
+	}
+	if strings.ContainsAny(rest, "/?#@") {
+		return errorString("an origin has no path, query, fragment or user: drop everything after the host and port")
+	}
+	host, port := rest, ""
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.HasSuffix(rest, "]") {
+		host, port = rest[:i], rest[i+1:]
+		if port == "" {
+			return errorString("empty port")
+		}
+		if port != "*" {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '0' {
+				return errorString(`want a port in 1..65535 or "*"`)
+			}
+		}
+	}
+	if host != strings.ToLower(host) {
+		return errorString("browsers send host names in lower case")
+	}
+	if sub, ok := strings.CutPrefix(host, "*."); ok {
+		host = sub
+		if !strings.Contains(host, ".") {
+			return errorString(`"*." must precede a domain of two labels or more, such as "*.example.com"`)
+		}
+	}
+	if strings.Contains(host, "*") {
+		return errorString(`"*" may stand only for the whole first label ("https://*.example.com") or the whole port ("http://localhost:*")`)
+	}
+	if h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"); h != host {
+		if net.ParseIP(h) == nil {
+			return errorString("invalid IPv6 address")
+		}
+		return nil
+	}
+	if host == "" {
+		return errorString("empty host")
+	}
+	if u, err := url.Parse(scheme + "://" + host); err != nil || u.Hostname() != host {
+		return errorString("invalid host")
+	}
+	return nil
+}
+
+func validScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validEnvName(s string) bool {
+	for i, c := range s {
+		switch {
+		case c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z':
+		case i > 0 && '0' <= c && c <= '9':
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// complete fills the store's defaults.
+func (r *RateLimit) complete() {
+	setDefault(&r.Backend, "local")
+	switch r.Backend {
+	case "local":
+		setDefault(&r.MaxKeys, DefaultRateLimitMaxKeys)
+	case "redis":
+		setDefault(&r.Redis.KeyPrefix, DefaultRedisKeyPrefix)
+		setDefault(&r.Redis.Timeout, DefaultRedisTimeout)
+		setDefault(&r.Redis.FailureMode, "open")
+	}
+}
+
+// complete fills a rule's rate-limit defaults, when the rule limits rates.
+func (r *RuleRateLimit) complete() {
+	if !r.Enabled() {
+		return
+	}
+	setDefault(&r.Per, DefaultRateLimitPer)
+	setDefault(&r.Burst, r.Rate)
+	setDefault(&r.Key, DefaultRateLimitKey)
+	r.Key = lowerKey(r.Key)
+}
+
+// complete fills a rule's concurrency defaults, when the rule bounds concurrency.
+func (r *RuleConcurrency) complete() {
+	if !r.Enabled() {
+		return
+	}
+	setDefault(&r.Key, DefaultRateLimitKey)
+	r.Key = lowerKey(r.Key)
+}
+
+// lowerKey lower-cases the header name of a "header:<name>" key.
+func lowerKey(k string) string {
+	if name, ok := strings.CutPrefix(k, "header:"); ok {
+		return "header:" + strings.ToLower(name)
+	}
+	return k
+}
+
+// complete fills the CORS defaults, when CORS is on, and normalizes case: methods upper, header
+// names lower.
+func (c *CORS) complete() {
+	if !c.Enabled() {
+		return
+	}
+	if c.AllowedMethods == nil {
+		c.AllowedMethods = DefaultCORSAllowedMethods
+	}
+	if c.AllowedHeaders == nil {
+		c.AllowedHeaders = DefaultCORSAllowedHeaders
+	}
+	if c.ExposedHeaders == nil {
+		c.ExposedHeaders = DefaultCORSExposedHeaders
+	}
+	setDefault(&c.MaxAge, DefaultCORSMaxAge)
+	c.AllowedMethods = mapStrings(c.AllowedMethods, strings.ToUpper)
+	c.AllowedHeaders = mapStrings(c.AllowedHeaders, strings.ToLower)
+	c.ExposedHeaders = mapStrings(c.ExposedHeaders, strings.ToLower)
+}
+
+// mapStrings returns a new slice of f applied to each of ss (never ss itself, which may be a
+// shared default).
+func mapStrings(ss []string, f func(string) string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = f(s)
+	}
+	return out
+}
+
+// summary prints the rate-limit store, unless it is the default, and the rules' limits.
+func (s *summary) rateLimit(p Policies) {
+	var limited bool
+	for _, r := range p.Rules {
+		limited = limited || r.RateLimit.Enabled() || r.Concurrency.Enabled()
+	}
+	if def := (RateLimit{Backend: "local", MaxKeys: DefaultRateLimitMaxKeys}); p.RateLimit == def && !limited {
+		return
+	}
+	switch r := p.RateLimit; r.Backend {
+	case "redis":
+		rs := r.Redis
+		s.line(0, "rate_limit backend redis %s db %d, key_prefix %s, timeout %s, failure_mode %s",
+			rs.Address, rs.DB, strconv.Quote(rs.KeyPrefix), rs.Timeout, rs.FailureMode)
+	default:
+		s.line(0, "rate_limit backend local, max_keys %d", r.MaxKeys)
+	}
+	for _, r := range p.Rules {
+		if rl := r.RateLimit; rl.Enabled() {
+			s.line(1, "rule %s rate %d per %s, burst %d, key %s", r.Name, rl.Rate, rl.Per, rl.Burst, rl.Key)
+		}
+		if cc := r.Concurrency; cc.Enabled() {
+			s.line(1, "rule %s concurrency %d, key %s", r.Name, cc.Max, cc.Key)
+		}
+	}
+}
+
+// summary prints the CORS settings, when CORS is on.
+func (s *summary) cors(c CORS) {
+	if !c.Enabled() {
+		return
+	}
+	s.line(0, "cors allowed_origins %s", strings.Join(c.AllowedOrigins, " "))
+	s.line(1, "allowed_methods %s", strings.Join(c.AllowedMethods, " "))
+	s.line(1, "allowed_headers %s", strings.Join(c.AllowedHeaders, " "))
+	s.line(1, "exposed_headers %s", strings.Join(c.ExposedHeaders, " "))
+	s.line(1, "allow_credentials %t, max_age %s", c.AllowCredentials, c.MaxAge)
+}

@@ -15,6 +15,7 @@ func (c *Config) resolvePaths(dir string) {
 	resolve(&c.TLS.CertFile)
 	resolve(&c.TLS.KeyFile)
 	resolve(&c.TLS.ClientCAFile)
+	resolve(&c.GraphQL.PersistedOperations.File)
 	for i := range c.Clusters {
 		resolve(&c.Clusters[i].TLS.CAFile)
 	}

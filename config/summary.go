@@ -30,6 +30,10 @@ func (c *Config) Summary() string {
 			printable(t.CertFile), printable(t.KeyFile), printable(t.ClientCAFile))
 	}
 	s.line(0, "grpc max_message_bytes %s", c.GRPC.MaxMessageBytes)
+	s.limits(c.Policies.Limits)
+	s.waf(c.Policies.WAF)
+	s.rateLimit(c.Policies)
+	s.cors(c.Policies.CORS)
 
 	s.section(len(c.Clusters), "clusters")
 	for _, cl := range c.Clusters {
@@ -43,6 +47,9 @@ func (c *Config) Summary() string {
 	for _, svc := range c.Services {
 		s.service(svc)
 	}
+	s.graphql(c.GraphQL)
+	c.Policies.Auth.summary(&s, c.Policies.Rules)
+	c.Policies.telemetrySummary(&s)
 	return s.String()
 }
 
@@ -140,9 +147,13 @@ func (s *summary) resilience(cl Cluster) {
 	if cl.MaxRequests > 0 {
 		s.line(1, "max_requests %d", cl.MaxRequests)
 	}
+	if cl.DNSRefresh > 0 {
+		s.line(1, "dns_refresh %s", cl.DNSRefresh)
+	}
 	if h := cl.HealthCheck; h != (HealthCheck{}) {
 		s.line(1, "health_check %s", settings("interval", h.Interval, "timeout", h.Timeout,
-			"healthy_threshold", h.HealthyThreshold, "unhealthy_threshold", h.UnhealthyThreshold, "service", h.Service))
+			"healthy_threshold", h.HealthyThreshold, "unhealthy_threshold", h.UnhealthyThreshold, "service", h.Service,
+			"http_path", h.HTTPPath))
 	}
 	if b := cl.CircuitBreaker; b.Disabled {
 		s.line(1, "circuit_breaker disabled")

@@ -37,6 +37,9 @@ type Config struct {
 	// Policies are enforced on every front alike: auth, limits, WAF, CORS,
 	// telemetry.
 	Policies Policies `yaml:"policies"`
+	// GraphQL configures the GraphQL front and its schema: limits,
+	// introspection, persisted operations, links, overrides, prefixes.
+	GraphQL GraphQL `yaml:"graphql"`
 }
 
 // ServerTLS configures TLS on the data port. The port serves TLS, with
@@ -84,7 +87,12 @@ type Cluster struct {
 	// MaxRequests caps the cluster's calls in flight; more fail at once
 	// with UNAVAILABLE. Default 0: no cap.
 	MaxRequests int `yaml:"max_requests"`
-	// HealthCheck runs grpc.health.v1 checks. Default: off.
+	// DNSRefresh, when set, resolves endpoints given as host names (A and
+	// AAAA) into one endpoint per address, and again every DNSRefresh:
+	// addresses that appear join, those that disappear drain. Default 0:
+	// a name is one endpoint, resolved by the dialer on each connect.
+	DNSRefresh time.Duration `yaml:"dns_refresh"`
+	// HealthCheck runs grpc.health.v1 (or HTTP) checks. Default: off.
 	HealthCheck HealthCheck `yaml:"health_check"`
 	// CircuitBreaker fails calls fast on an endpoint that keeps failing.
 	// Default: on, with the defaults documented on its fields.
@@ -96,8 +104,8 @@ type Cluster struct {
 	RetryBudget RetryBudget `yaml:"retry_budget"`
 }
 
-// HealthCheck configures active grpc.health.v1 checks of a cluster's
-// endpoints. Checks run only when Interval is set.
+// HealthCheck configures active grpc.health.v1 (or HTTP) checks of a
+// cluster's endpoints. Checks run only when Interval is set.
 type HealthCheck struct {
 	// Interval between checks of each endpoint.
 	Interval time.Duration `yaml:"interval"`
@@ -110,6 +118,10 @@ type HealthCheck struct {
 	UnhealthyThreshold int `yaml:"unhealthy_threshold"`
 	// Service is the service name checked. Default "": the server.
 	Service string `yaml:"service"`
+	// HTTPPath, when set, checks with an HTTP GET of this path on the
+	// endpoint's address instead of grpc.health.v1, for upstreams that
+	// are not gRPC servers: any 2xx status is healthy.
+	HTTPPath string `yaml:"http_path"`
 }
 
 // CircuitBreaker configures the per-endpoint circuit breakers. Only

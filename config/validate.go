@@ -30,6 +30,7 @@ func validate(src *source, c *Config) {
 	v.clusterDefinitions(c)
 	v.routes(c)
 	v.services(c)
+	v.graphql(&c.GraphQL)
 	v.policies(c)
 }
 

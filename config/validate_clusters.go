@@ -93,15 +93,22 @@ func (v *validator) resilience(path string, cl Cluster) {
 		v.fieldf(field(path, "hash_key"), "has no effect unless lb is ring_hash")
 	}
 	v.count(field(path, "max_requests"), cl.MaxRequests, 0, 1<<30)
+	v.positive(field(path, "dns_refresh"), cl.DNSRefresh)
 
 	hc, hp := cl.HealthCheck, field(path, "health_check")
 	v.positive(field(hp, "interval"), hc.Interval)
 	v.positive(field(hp, "timeout"), hc.Timeout)
-	if hc.Interval == 0 && (hc.Timeout != 0 || hc.HealthyThreshold != 0 || hc.UnhealthyThreshold != 0 || hc.Service != "") {
+	if hc.Interval == 0 && (hc.Timeout != 0 || hc.HealthyThreshold != 0 || hc.UnhealthyThreshold != 0 || hc.Service != "" || hc.HTTPPath != "") {
 		v.fieldf(field(hp, "interval"), "required: checks run only when interval is set")
 	}
 	if hc.Interval > 0 && hc.Timeout > hc.Interval {
 		v.fieldf(field(hp, "timeout"), "%s is longer than the interval (%s)", hc.Timeout, hc.Interval)
+	}
+	if hc.HTTPPath != "" && !strings.HasPrefix(hc.HTTPPath, "/") {
+		v.fieldf(field(hp, "http_path"), "want a path starting with /, got %q", hc.HTTPPath)
+	}
+	if hc.HTTPPath != "" && hc.Service != "" {
+		v.fieldf(field(hp, "service"), "has no effect with http_path: it names a grpc.health.v1 service")
 	}
 	v.count(field(hp, "healthy_threshold"), hc.HealthyThreshold, 1, 100)
 	v.count(field(hp, "unhealthy_threshold"), hc.UnhealthyThreshold, 1, 100)

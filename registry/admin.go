@@ -2,9 +2,11 @@ package registry
 
 import (
 	"context"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
@@ -99,6 +101,41 @@ func (a *AdminService) Status(context.Context, *adminv1.StatusRequest) (*adminv1
 	}
 	for _, name := range snap.Services() {
 		resp.Services = append(resp.Services, snap.serviceStatus(name))
+	}
+	return resp, nil
+}
+
+// ListUpstreams reports the resilience state of the endpoints of every cluster the serving snapshot
+// routes to.
+func (a *AdminService) ListUpstreams(context.Context, *adminv1.ListUpstreamsRequest) (*adminv1.ListUpstreamsResponse, error) {
+	snap := a.reg.Current()
+	if snap == nil {
+		return nil, status.Error(codes.Unavailable, "no snapshot is serving yet")
+	}
+	names := make([]string, 0, len(snap.clusters))
+	for name := range snap.clusters {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	resp := &adminv1.ListUpstreamsResponse{}
+	for _, name := range names {
+		c := snap.clusters[name]
+		uc := &adminv1.UpstreamCluster{Name: name, Lb: c.Config().Balancer.String()}
+		for _, e := range c.Endpoints() {
+			st := e.Stats()
+			ue := &adminv1.UpstreamEndpoint{
+				Address: st.Address, Healthy: st.Healthy, Breaker: st.Breaker, InFlight: st.InFlight,
+				Ejected: st.Ejected, Ejections: st.Ejections, ConsecutiveFailures: st.ConsecutiveFailures,
+			}
+			if st.Latency > 0 {
+				ue.Latency = durationpb.New(st.Latency)
+			}
+			if st.Ejected {
+				ue.EjectedFor = durationpb.New(st.EjectedFor)
+			}
+			uc.Endpoints = append(uc.Endpoints, ue)
+		}
+		resp.Clusters = append(resp.Clusters, uc)
 	}
 	return resp, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/protogate/gateway/schema"
 	"github.com/protogate/gateway/transcoder"
@@ -15,55 +16,111 @@ import (
 // exposure is what one registration exposes, as the fronts will name it.
 type exposure struct {
 	reg      string
+	files    *protoregistry.Files
 	services []protoreflect.ServiceDescriptor
 }
 
-// checkFronts validates what the registrations expose on the REST and GraphQL fronts: every HttpRule
-// compiles against its request and response messages, no REST route is bound twice, and no GraphQL
-// type or root field name is claimed by two different protobuf definitions. All problems are reported.
-func checkFronts(exposed []exposure) error {
-	var problems []string
+// frontProblems collects what is wrong with what the registrations expose on the REST and GraphQL
+// fronts, and which problems are clashes between registrations rather than within one.
+type frontProblems struct {
+	list    []string
+	foreign map[string]bool
+}
+
+// err returns the problems as one error, nil when there are none. It wraps ErrConflict when every
+// problem is a clash with another registration.
+func (fp *frontProblems) err() error {
+	if len(fp.list) == 0 {
+		return nil
+	}
+	problems := slices.Compact(slices.Sorted(slices.Values(fp.list)))
+	err := errors.New(strings.Join(problems, "; "))
+	for _, p := range problems {
+		if !fp.foreign[p] {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrConflict, err)
+}
+
+// checkFronts validates what the registrations expose on the REST front: every HttpRule compiles
+// against its request and response messages, and no REST route is bound twice. (GraphQL names are
+// checked by schema.Build itself; see graphQLProblems.) All problems are reported.
+func checkFronts(exposed []exposure) *frontProblems {
+	fp := &frontProblems{foreign: make(map[string]bool)}
 	routes := make(map[string]string)     // "GET /v1/users/*" -> "pkg.Svc.Method (registration r)"
-	typeNames := make(map[string]string)  // GraphQL type name -> proto full name
-	typeOwner := make(map[string]string)  // GraphQL type name -> registration
-	rootFields := make(map[string]string) // GraphQL root field -> "pkg.Svc.Method (registration r)"
 	routeOwner := make(map[string]string) // route -> registration
-	rootOwner := make(map[string]string)  // GraphQL root field -> registration
-	foreign := make(map[string]bool)      // problems that are clashes with another registration
 	for _, e := range exposed {
 		for _, sd := range e.services {
 			methods := sd.Methods()
 			for i := range methods.Len() {
 				m := methods.Get(i)
 				where := fmt.Sprintf("%s (registration %q)", m.FullName(), e.reg)
-				problems = append(problems, checkHTTPRules(m, e.reg, where, routes, routeOwner, foreign)...)
-
-				field := schema.FieldName(string(m.Name()))
-				if other, ok := rootFields[field]; ok {
-					p := fmt.Sprintf("GraphQL root field %s of %s is already taken by %s", field, where, other)
-					problems = append(problems, p)
-					foreign[p] = foreign[p] || rootOwner[field] != e.reg
-				} else {
-					rootFields[field], rootOwner[field] = where, e.reg
-				}
-				for _, d := range []protoreflect.MessageDescriptor{m.Input(), m.Output()} {
-					problems = append(problems, claimTypes(d, e.reg, typeNames, typeOwner, make(map[protoreflect.FullName]bool), foreign)...)
-				}
+				fp.list = append(fp.list, checkHTTPRules(m, e.reg, where, routes, routeOwner, fp.foreign)...)
 			}
 		}
 	}
-	if len(problems) == 0 {
-		return nil
+	return fp
+}
+
+// graphQLProblems adds the problems of a failed schema.Build to fp. A GraphQL name two definitions
+// claim is reported with the registrations that bring them, the one later in exposed (the
+// registration being changed) first; it is a clash between registrations when no registration
+// brings both definitions.
+func (fp *frontProblems) graphQLProblems(err error, exposed []exposure) error {
+	serr, ok := errors.AsType[*schema.Error](err)
+	if !ok {
+		return fmt.Errorf("GraphQL schema: %w", err)
 	}
-	slices.Sort(problems)
-	problems = slices.Compact(problems)
-	err := errors.New(strings.Join(problems, "; "))
-	for _, p := range problems {
-		if !foreign[p] {
-			return err
+	conflicts := make(map[string]schema.Conflict, len(serr.Conflicts))
+	for _, c := range serr.Conflicts {
+		conflicts[c.Problem] = c
+	}
+	for _, p := range serr.Problems {
+		c, ok := conflicts[p]
+		if !ok {
+			fp.list = append(fp.list, "GraphQL schema: "+p)
+			continue
+		}
+		a, b := owners(c.Claims[0].Def, exposed), owners(c.Claims[1].Def, exposed)
+		if len(a) == 0 || len(b) == 0 {
+			fp.list = append(fp.list, "GraphQL schema: "+p)
+			continue
+		}
+		first, second := c.Claims[0], c.Claims[1]
+		if a[0] > b[0] { // the first claim belongs to the later registration: name it first
+			first, second, a, b = second, first, b, a
+		}
+		var msg string
+		if c.RootField {
+			msg = fmt.Sprintf("GraphQL root field %s of %s (registration %q) is already taken by %s (registration %q)",
+				c.Name, second.Def, exposed[b[0]].reg, first.Def, exposed[a[0]].reg)
+		} else {
+			msg = fmt.Sprintf("GraphQL type %s for %s (registration %q) is already taken by %s (registration %q); a prefix for one of their packages tells them apart",
+				c.Name, claimString(second), exposed[b[0]].reg, claimString(first), exposed[a[0]].reg)
+		}
+		fp.list = append(fp.list, msg)
+		fp.foreign[msg] = !slices.ContainsFunc(a, func(i int) bool { return slices.Contains(b, i) })
+	}
+	return nil
+}
+
+// owners returns the indexes in exposed of the registrations whose descriptors define def.
+func owners(def protoreflect.FullName, exposed []exposure) []int {
+	var out []int
+	for i, e := range exposed {
+		if _, err := e.files.FindDescriptorByName(def); err == nil {
+			out = append(out, i)
 		}
 	}
-	return fmt.Errorf("%w: %w", ErrConflict, err)
+	return out
+}
+
+func claimString(c schema.Claim) string {
+	if c.Input {
+		return "the input of " + string(c.Def)
+	}
+	return string(c.Def)
 }
 
 // checkHTTPRules compiles the method's google.api.http bindings and claims their routes.
@@ -126,46 +183,4 @@ func checkFieldPath(md protoreflect.MessageDescriptor, path []string, pathVar bo
 		return fmt.Errorf("field %s is a message and cannot be bound to a path segment", fd.FullName())
 	}
 	return nil
-}
-
-// claimTypes claims the GraphQL type names of md and every message and enum reachable from it.
-func claimTypes(md protoreflect.MessageDescriptor, reg string, names, owners map[string]string, seen map[protoreflect.FullName]bool, foreign map[string]bool) []string {
-	if seen[md.FullName()] || strings.HasPrefix(string(md.FullName()), "google.protobuf.") {
-		return nil
-	}
-	seen[md.FullName()] = true
-	var problems []string
-	if p := claimType(md, reg, names, owners, foreign); p != "" {
-		problems = append(problems, p)
-	}
-	fields := md.Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		if fd.IsMap() {
-			continue // maps become the JSON scalar
-		}
-		switch {
-		case fd.Message() != nil:
-			problems = append(problems, claimTypes(fd.Message(), reg, names, owners, seen, foreign)...)
-		case fd.Enum() != nil && !seen[fd.Enum().FullName()]:
-			seen[fd.Enum().FullName()] = true
-			if p := claimType(fd.Enum(), reg, names, owners, foreign); p != "" {
-				problems = append(problems, p)
-			}
-		}
-	}
-	return problems
-}
-
-func claimType(d protoreflect.Descriptor, reg string, names, owners map[string]string, foreign map[string]bool) string {
-	name := schema.TypeName(d)
-	full := string(d.FullName())
-	if prev, ok := names[name]; ok && prev != full {
-		p := fmt.Sprintf("GraphQL type %s for %s (registration %q) is already taken by %s (registration %q)", name, full, reg, prev, owners[name])
-		foreign[p] = foreign[p] || owners[name] != reg
-		return p
-	}
-	names[name] = full
-	owners[name] = reg
-	return ""
 }

@@ -3,6 +3,10 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -12,7 +16,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/protogate/gateway/config"
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	"github.com/protogate/gateway/resolvers"
 	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/schema"
 	"github.com/protogate/gateway/transcoder"
@@ -41,7 +47,14 @@ type Spec struct {
 	Registrations []*Registration
 	REST          []transcoder.RouterOption // options of the REST router (default routes on or off)
 	GraphQL       schema.Options            // links, overrides and prefixes of the GraphQL schema
+	GraphQLFront  resolvers.Options         // limits, persisted operations and their REST routes of the GraphQL front
 	OpenAPI       transcoder.OpenAPIOptions // title and version of the OpenAPI document
+	// Policies are the config's policies, which Admission compiles.
+	Policies config.Policies
+	// Admission compiles the policy chains of a snapshot's methods (every method of every
+	// registered service, sorted) into the snapshot's admitter; resolve maps a REST request to the
+	// method it calls. Nil admits every call.
+	Admission func(policies config.Policies, methods []string, resolve func(*http.Request) (string, bool)) (routing.Admitter, error)
 }
 
 // ClusterSpec is a named set of upstream endpoints.
@@ -123,7 +136,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		exposed = append(exposed, exposure{reg: r.Name, services: services})
+		exposed = append(exposed, exposure{reg: r.Name, files: r.Files, services: services})
 		cluster := r.Cluster
 		if cluster == "" {
 			cluster = r.Name
@@ -150,24 +163,33 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 			}
 		}
 	}
-	if err := checkFronts(exposed); err != nil {
-		return nil, err
-	}
 	var services []protoreflect.ServiceDescriptor
 	for _, e := range exposed {
 		services = append(services, e.services...)
+	}
+	// The REST bindings are checked here; GraphQL names by building the schema, the one source of
+	// truth for them (prefixes, overrides and hidden methods included). Both are reported together.
+	problems := checkFronts(exposed)
+	if len(services) > 0 {
+		gql := spec.GraphQL
+		gql.Links = activeLinks(gql.Links, owner, files)
+		if s.graphql, err = schema.Build(services, gql); err != nil {
+			if err := problems.graphQLProblems(err, exposed); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := problems.err(); err != nil {
+		return nil, err
 	}
 	restOpts := append([]transcoder.RouterOption{transcoder.WithTypes(s.types)}, spec.REST...)
 	if s.rest, err = transcoder.NewRouter(services, restOpts...); err != nil {
 		return nil, err
 	}
-	if len(services) > 0 {
-		gql := spec.GraphQL
-		gql.Links = activeLinks(gql.Links, owner, files)
-		if s.graphql, err = schema.Build(services, gql); err != nil {
-			return nil, fmt.Errorf("GraphQL schema: %w", err)
-		}
+	if err := checkOperationRoutes(spec.GraphQLFront.Routes, s.rest); err != nil {
+		return nil, err
 	}
+	s.graphqlFront = spec.GraphQLFront
 	// The OpenAPI document is derived information: a binding it cannot describe (a method bound twice
 	// to the same path, which the router serves by its first binding) leaves the document out rather
 	// than refusing the registration; /openapi.json then answers 503.
@@ -204,9 +226,21 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		for _, ep := range acquired {
 			pool.Release(ep)
 		}
+		for _, c := range s.resolved {
+			c.Close()
+		}
 		return nil, err
 	}
 	for name, addrs := range endpointsOf {
+		if cfg := configOf[name]; cfg.DNSRefresh > 0 && hasHostName(addrs) {
+			c, err := pool.NewResolvedCluster(name, addrs, cfg)
+			if err != nil {
+				return fail(err)
+			}
+			s.resolved = append(s.resolved, c)
+			s.clusters[name] = c
+			continue
+		}
 		eps := make([]*routing.Endpoint, 0, len(addrs))
 		for _, addr := range addrs {
 			ep, ok := acquired[addr]
@@ -232,6 +266,11 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	if s.table, err = routing.NewTable(routes); err != nil {
 		return fail(err)
 	}
+	if spec.Admission != nil {
+		if s.admitter, err = spec.Admission(spec.Policies, slices.Sorted(maps.Keys(s.methods)), s.restMethod); err != nil {
+			return fail(fmt.Errorf("policies: %w", err))
+		}
+	}
 	s.svcInfo = make(map[string]*adminv1.ServiceStatus, len(s.services))
 	for _, name := range s.services {
 		s.svcInfo[name] = &adminv1.ServiceStatus{
@@ -242,6 +281,16 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	return s, nil
 }
 
+// restMethod returns the method a REST request calls, by the snapshot's REST router.
+func (s *Snapshot) restMethod(r *http.Request) (string, bool) {
+	var p transcoder.Params
+	b, err := s.rest.Match(r, &p)
+	if err != nil {
+		return "", false
+	}
+	return b.FullMethod(), true
+}
+
 // Retire returns the snapshot's endpoints to the pool. Call it once the snapshot is no longer current;
 // endpoints still in use by another snapshot stay connected, and calls in flight finish first.
 func (s *Snapshot) Retire(pool *routing.Pool) {
@@ -249,6 +298,24 @@ func (s *Snapshot) Retire(pool *routing.Pool) {
 		pool.Release(ep)
 	}
 	s.endpoints = nil
+	for _, c := range s.resolved {
+		c.Close()
+	}
+	s.resolved = nil
+}
+
+// hasHostName reports whether any of addrs ("host:port") names its host rather than giving an IP.
+func hasHostName(addrs []string) bool {
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // mergeFiles merges the registrations' descriptors into one registry. A file registered twice must be

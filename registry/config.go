@@ -13,10 +13,10 @@ import (
 	"github.com/protogate/gateway/routing"
 )
 
-// SpecFromConfig turns the clusters and routes of a validated config into a Spec. Registrations are
+// SpecFromConfig turns the clusters, routes and GraphQL settings of a validated config into a Spec. Registrations are
 // added by the caller: the config's static services need their descriptors loaded first.
 func SpecFromConfig(cfg *config.Config) (Spec, error) {
-	var spec Spec
+	spec := Spec{Policies: cfg.Policies}
 	for _, c := range cfg.Clusters {
 		cs := ClusterSpec{Name: c.Name, Config: clusterConfig(c)}
 		for _, ep := range c.Endpoints {
@@ -51,6 +51,7 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 		}
 		spec.Routes = append(spec.Routes, rs)
 	}
+	spec.GraphQL, spec.GraphQLFront = graphQLOptions(cfg.GraphQL)
 	return spec, nil
 }
 
@@ -62,12 +63,13 @@ func clusterConfig(c config.Cluster) routing.ClusterConfig {
 		Balancer:          lb,
 		HashKey:           c.HashKey,
 		MaxRequests:       c.MaxRequests,
+		DNSRefresh:        c.DNSRefresh,
 		MaxEjectedPercent: od.MaxEjectedPercent,
 		PanicThreshold:    od.PanicThreshold,
 		RetryBudget:       routing.RetryBudget{Percent: c.RetryBudget.Percent, MinRetries: c.RetryBudget.MinRetries},
 		Endpoint: routing.EndpointConfig{
 			Health: routing.HealthCheckConfig{Interval: hc.Interval, Timeout: hc.Timeout, HealthyThreshold: hc.HealthyThreshold,
-				UnhealthyThreshold: hc.UnhealthyThreshold, Service: hc.Service},
+				UnhealthyThreshold: hc.UnhealthyThreshold, Service: hc.Service, HTTPPath: hc.HTTPPath},
 			Breaker: routing.BreakerConfig{Disabled: cb.Disabled, ConsecutiveFailures: uint32(cb.ConsecutiveFailures),
 				OpenTimeout: cb.OpenTimeout, HalfOpenRequests: uint32(cb.HalfOpenRequests)},
 			Outlier: routing.OutlierConfig{Disabled: od.Disabled, ConsecutiveFailures: int32(od.ConsecutiveFailures),

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	"github.com/protogate/gateway/resolvers"
 	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/schema"
 	"github.com/protogate/gateway/transcoder"
@@ -33,8 +34,12 @@ type Snapshot struct {
 	clusters   map[string]*routing.Cluster
 	regs       []*Registration
 	svcInfo    map[string]*adminv1.ServiceStatus
+	admitter   routing.Admitter // the compiled policy chains, or nil
 
 	endpoints []*routing.Endpoint // acquired from the pool; released when the snapshot retires
+	resolved  []*routing.Cluster  // clusters re-resolving DNS names; closed when the snapshot retires
+
+	graphqlFront resolvers.Options // the GraphQL front's options, as the spec gave them
 }
 
 // Version increases by one with every snapshot published.
@@ -48,6 +53,10 @@ func (s *Snapshot) Routes() *routing.Table { return s.table }
 
 // GraphQL is the unified GraphQL schema of every exposed service, or nil when nothing is registered.
 func (s *Snapshot) GraphQL() *schema.Schema { return s.graphql }
+
+// GraphQLFront is the options of the GraphQL front from the spec: limits, introspection, persisted
+// operations and their REST routes.
+func (s *Snapshot) GraphQLFront() resolvers.Options { return s.graphqlFront }
 
 // OpenAPI is the OpenAPI 3.1 document (JSON) of the REST surface, or nil with the reason from
 // OpenAPIError when the bindings could not be described.
@@ -69,6 +78,9 @@ func (s *Snapshot) Method(fullMethod string) (kind routing.CallKind, known, ok b
 	}
 	return routing.KindUnknown, s.known[serviceOf(fullMethod)], false
 }
+
+// Admitter is the snapshot's compiled policy chains; see routing.State. Nil admits every call.
+func (s *Snapshot) Admitter() routing.Admitter { return s.admitter }
 
 // Files resolves the descriptors of every registered service; see routing.Catalog.
 func (s *Snapshot) Files() *protoregistry.Files { return s.files }

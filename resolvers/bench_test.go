@@ -157,6 +157,10 @@ func (m memoryCaller) Route(ctx context.Context, method string, _ metadata.MD) (
 
 func (memoryCaller) CallOptions() []grpc.CallOption { return nil }
 
+func (m memoryCaller) CallUnary(ctx context.Context, method string, _ metadata.MD, req, resp any, opts ...grpc.CallOption) error {
+	return memoryConn(m).Invoke(ctx, method, req, resp, opts...)
+}
+
 type memoryConn map[string][]byte
 
 func (m memoryConn) Invoke(_ context.Context, method string, _, reply any, _ ...grpc.CallOption) error {

@@ -47,7 +47,7 @@ func newExecutor(s *schema.Schema, c Caller, opts Options) *executor {
 		caller:       c,
 		types:        opts.Types,
 		log:          opts.Logger,
-		maxCalls:     limit(opts.MaxConcurrentCalls, defaultConcurrentCalls),
+		maxCalls:     limit(opts.MaxConcurrentCalls, DefaultMaxConcurrentCalls),
 		maxBatchKeys: maxBatchKeys,
 		roots:        make(map[string]ast.Operation, 3),
 	}
@@ -129,7 +129,7 @@ func linkReach(s *schema.Schema) map[*schema.Object]bool {
 func (x *executor) Schema() *ast.Schema { return x.s.AST() }
 
 // Cost of a field that calls a method, in the complexity limit.
-const callCost = 10
+const callCost = CallComplexity
 
 // Complexity prices a field for gqlgen's complexity limit: a root field or link, which calls a
 // method, costs callCost, any other field 1, each plus what its selections cost.

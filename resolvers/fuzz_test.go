@@ -146,6 +146,10 @@ func (c *fixedCaller) Route(ctx context.Context, _ string, _ metadata.MD) (routi
 
 func (*fixedCaller) CallOptions() []grpc.CallOption { return nil }
 
+func (c *fixedCaller) CallUnary(ctx context.Context, method string, _ metadata.MD, req, resp any, opts ...grpc.CallOption) error {
+	return fixedConn{c}.Invoke(ctx, method, req, resp, opts...)
+}
+
 type fixedConn struct{ c *fixedCaller }
 
 func (f fixedConn) Invoke(_ context.Context, _ string, _, reply any, _ ...grpc.CallOption) error {

@@ -1,6 +1,7 @@
 package resolvers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
+	gqlexec "github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -32,6 +34,9 @@ import (
 type Caller interface {
 	Route(ctx context.Context, fullMethod string, md metadata.MD) (routing.Upstream, error)
 	CallOptions() []grpc.CallOption
+	// CallUnary makes a unary call: routed, recorded for the endpoint's breaker and outlier detection,
+	// and retried as the route's policy and the cluster's budget allow.
+	CallUnary(ctx context.Context, fullMethod string, md metadata.MD, req, resp any, opts ...grpc.CallOption) error
 }
 
 // Types resolves the message types of google.protobuf.Any values and of error details, for
@@ -73,6 +78,9 @@ type Options struct {
 	// PersistedOnly refuses every document that is not among PersistedOperations, sent by hash or
 	// in full: the allowlist mode for production. It excludes APQ.
 	PersistedOnly bool
+	// Routes bind persisted operations to REST routes (GET /v1/dashboard/{userId}): Handler.ServeRoute
+	// runs the operation with the path variables and query parameters as its variables.
+	Routes []Route
 	// ForwardHeaders are request headers copied into the metadata of every upstream call, besides
 	// the defaults: Authorization, X-Request-Id, Traceparent, Tracestate and Baggage. Over
 	// WebSocket, the headers of the upgrade request and the same keys of the connection_init
@@ -86,21 +94,26 @@ type Options struct {
 	Page bool
 	// Logger receives what clients cannot be told: panics in the executor (default slog.Default()).
 	Logger *slog.Logger
+	// OnOperation, when set, is called once per operation, after validation and the limits, with
+	// the operation's complexity (as MaxComplexity measures it, measured even when that limit is
+	// off); the operation's upstream calls run under the context it returns. The gateway passes
+	// ratelimit.WithOperationCost, so a rate limit charges a GraphQL operation its complexity.
+	OnOperation func(ctx context.Context, complexity int) context.Context
 }
 
 // DefaultForwardHeaders are the request headers every upstream call carries when present.
 var DefaultForwardHeaders = []string{"authorization", "x-request-id", "traceparent", "tracestate", "baggage"}
 
-// Defaults of the options.
+// Defaults of the options: what a zero limit means.
 const (
-	defaultMaxDepth         = 12
-	defaultMaxComplexity    = 2000
-	defaultMaxAliases       = 30
-	defaultMaxRootFields    = 20
-	defaultMaxDocumentBytes = 64 << 10
-	defaultConcurrentCalls  = 32
-	defaultAPQCacheSize     = 1000
-	queryCacheSize          = 1000
+	DefaultMaxDepth           = 12
+	DefaultMaxComplexity      = 2000
+	DefaultMaxAliases         = 30
+	DefaultMaxRootFields      = 20
+	DefaultMaxDocumentBytes   = 64 << 10
+	DefaultMaxConcurrentCalls = 32
+	DefaultAPQCacheSize       = 1000
+	queryCacheSize            = 1000
 )
 
 // limit resolves an option: 0 is the default, negative is off (0).
@@ -117,9 +130,10 @@ func limit(v, def int) int {
 // NewHandler returns the GraphQL front for one snapshot: gqlgen's server over an executable schema
 // that runs every operation against s by calling methods through c. It serves POST and GET
 // (application/json), Server-Sent Events (POST with Accept: text/event-stream) and WebSocket
-// (graphql-transport-ws, and the older graphql-ws). Build one per snapshot and swap it whole: a
-// handler's query cache holds documents validated against its schema.
-func NewHandler(s *schema.Schema, c Caller, opts Options) (http.Handler, error) {
+// (graphql-transport-ws, and the older graphql-ws); ServeRoute serves the REST routes of
+// Options.Routes. Build one per snapshot and swap it whole: a handler's query cache holds documents
+// validated against its schema.
+func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	if s == nil || c == nil {
 		return nil, errors.New("resolvers: a schema and a caller are required")
 	}
@@ -135,6 +149,33 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (http.Handler, error) 
 	}
 	x := newExecutor(s, c, opts)
 
+	// Operation parameters: persisted operations first, APQ next, then the size of what results.
+	var exts []graphql.HandlerExtension
+	if persisted != nil || opts.PersistedOnly {
+		exts = append(exts, persistedOperations{docs: persisted, only: opts.PersistedOnly})
+	}
+	if opts.APQ {
+		exts = append(exts, extension.AutomaticPersistedQuery{Cache: lru.New[string](limit(opts.APQCacheSize, DefaultAPQCacheSize))})
+	}
+	lim := limits{
+		depth:      limit(opts.MaxDepth, DefaultMaxDepth),
+		aliases:    limit(opts.MaxAliases, DefaultMaxAliases),
+		rootFields: limit(opts.MaxRootFields, DefaultMaxRootFields),
+		docBytes:   limit(opts.MaxDocumentBytes, DefaultMaxDocumentBytes),
+	}
+	exts = append(exts, lim)
+	freeFields := complexity.WithIgnoreFields(map[string]struct{}{s.AST().Query.Name + ".__type": {}})
+	if n := limit(opts.MaxComplexity, DefaultMaxComplexity); n > 0 {
+		exts = append(exts, extension.FixedComplexityLimit(n, freeFields))
+	}
+	if opts.OnOperation != nil {
+		exts = append(exts, &operationCost{hook: opts.OnOperation, opts: []complexity.Option{freeFields}})
+	}
+	if !opts.DisableIntrospection {
+		exts = append(exts, extension.Introspection{})
+	}
+	cache := lru.New[*ast.QueryDocument](queryCacheSize)
+
 	srv := handler.New(x)
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
 	srv.AddTransport(transport.POST{})
@@ -143,52 +184,46 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (http.Handler, error) 
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
 	})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	srv.SetQueryCache(cache)
 	srv.SetErrorPresenter(x.present)
 	srv.SetRecoverFunc(x.recoverPanic)
-
-	// Operation parameters: persisted operations first, APQ next, then the size of what results.
-	if persisted != nil || opts.PersistedOnly {
-		srv.Use(persistedOperations{docs: persisted, only: opts.PersistedOnly})
-	}
-	if opts.APQ {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](limit(opts.APQCacheSize, defaultAPQCacheSize))})
-	}
-	lim := limits{
-		depth:      limit(opts.MaxDepth, defaultMaxDepth),
-		aliases:    limit(opts.MaxAliases, defaultMaxAliases),
-		rootFields: limit(opts.MaxRootFields, defaultMaxRootFields),
-		docBytes:   limit(opts.MaxDocumentBytes, defaultMaxDocumentBytes),
-	}
-	srv.Use(lim)
-	if n := limit(opts.MaxComplexity, defaultMaxComplexity); n > 0 {
-		srv.Use(extension.FixedComplexityLimit(n, complexity.WithIgnoreFields(map[string]struct{}{
-			s.AST().Query.Name + ".__type": {},
-		})))
-	}
-	if !opts.DisableIntrospection {
-		srv.Use(extension.Introspection{})
+	for _, e := range exts {
+		srv.Use(e)
 	}
 
-	h := &front{srv: srv, maxBody: int64(lim.docBytes) * 4}
+	h := &Handler{srv: srv, maxBody: int64(lim.docBytes) * 4}
 	if lim.docBytes == 0 {
 		h.maxBody = 0
 	}
 	if opts.Page {
 		h.page = pageHTML
 	}
+	if len(opts.Routes) > 0 {
+		exec := gqlexec.New(x)
+		exec.SetQueryCache(cache)
+		exec.SetErrorPresenter(x.present)
+		exec.SetRecoverFunc(x.recoverPanic)
+		for _, e := range exts {
+			exec.Use(e)
+		}
+		if h.routes, err = newOpRoutes(opts.Routes, persisted, exec, h.maxBody); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
-// front is the handler NewHandler returns: the request size bound and the browser page in front of
-// gqlgen's server.
-type front struct {
+// Handler is the GraphQL front of one snapshot: the request size bound and the browser page in
+// front of gqlgen's server, and the REST routes bound to persisted operations.
+type Handler struct {
 	srv     *handler.Server
 	maxBody int64
 	page    []byte
+	routes  *opRoutes
 }
 
-func (h *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves GraphQL requests (for /graphql).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.page != nil && r.Method == http.MethodGet && wantsHTML(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
@@ -203,8 +238,46 @@ func (h *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
+	if r.Header.Get("Upgrade") == "" && !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		w = &statusWriter{ResponseWriter: w} // single responses only: streams need the writer's Flusher and Hijacker
+	}
 	h.srv.ServeHTTP(w, r)
 }
+
+// statusWriter adjusts gqlgen's answers to requests that fail before execution (syntax errors,
+// validation, variables) to what the GraphQL-over-HTTP specification recommends: with
+// application/json, status 200 rather than gqlgen's 422 (clients of the legacy media type read the
+// errors from the body); with application/graphql-response+json, the status stays 4xx and the body
+// has no "data" entry, since nothing was executed.
+type statusWriter struct {
+	http.ResponseWriter
+	stripData bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	ct := w.Header().Get("Content-Type")
+	switch {
+	case code == http.StatusUnprocessableEntity && strings.HasPrefix(ct, "application/json"):
+		code = http.StatusOK
+	case code >= 400 && code < 500 && strings.HasPrefix(ct, "application/graphql-response+json"):
+		w.stripData = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.stripData {
+		if trimmed := bytes.TrimRight(b, "\n"); bytes.HasSuffix(trimmed, []byte(`,"data":null}`)) {
+			n := len(b)
+			_, err := w.ResponseWriter.Write(append(trimmed[:len(trimmed)-len(`,"data":null}`):len(trimmed)-len(`,"data":null}`)], '}'))
+			return n, err
+		}
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // wantsHTML reports whether a GET is a browser asking for a page rather than a query.
 func wantsHTML(r *http.Request) bool {

@@ -36,6 +36,10 @@ func (c *funcCaller) Route(ctx context.Context, _ string, _ metadata.MD) (routin
 
 func (*funcCaller) CallOptions() []grpc.CallOption { return nil }
 
+func (c *funcCaller) CallUnary(ctx context.Context, method string, _ metadata.MD, req, resp any, opts ...grpc.CallOption) error {
+	return c.Invoke(ctx, method, req, resp, opts...)
+}
+
 func (c *funcCaller) Invoke(_ context.Context, method string, args, reply any, _ ...grpc.CallOption) error {
 	req := args.(*routing.Frame).Bytes()
 	c.mu.Lock()

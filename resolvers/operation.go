@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/schema"
 )
@@ -160,15 +161,13 @@ func (op *operation) do(t task) {
 // invoke calls a unary method through the routing core with req, a serialized request, and returns
 // the serialized response. Errors are gRPC statuses.
 func (op *operation) invoke(path string, req []byte) ([]byte, error) {
-	up, err := op.x.caller.Route(op.ctx, path, op.md)
-	if err != nil {
-		return nil, asStatus(err)
-	}
 	f := op.x.frames.Get().(*frames)
 	defer op.x.frames.Put(f)
 	f.in.SetBytes(req)
-	err = up.Conn.Invoke(up.Ctx, path, &f.in, &f.out, op.x.caller.CallOptions()...)
-	up.DoneWith(err) // the outcome counts for the endpoint's breaker and outlier detection
+	// Routed, recorded for the endpoint's breaker and outlier detection, and retried as gRPC calls are.
+	ctx, end := callinfo.Start(op.ctx, "graphql.resolve", path) // the field's span, when traced
+	err := op.x.caller.CallUnary(ctx, path, op.md, &f.in, &f.out)
+	end(asStatus(err))
 	f.in.Free()
 	if err != nil {
 		f.out.Free()

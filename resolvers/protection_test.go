@@ -321,6 +321,10 @@ func (nopCaller) Route(context.Context, string, metadata.MD) (routing.Upstream, 
 
 func (nopCaller) CallOptions() []grpc.CallOption { return nil }
 
+func (nopCaller) CallUnary(context.Context, string, metadata.MD, any, any, ...grpc.CallOption) error {
+	return status.Error(codes.Unavailable, "nothing here")
+}
+
 // A document whose fragments spread each other twice over is measured in linear time, not 2^n.
 func TestLimitsMeasureFragmentsOnce(t *testing.T) {
 	g := startGateway(t, setup{opts: resolvers.Options{MaxAliases: 5}})

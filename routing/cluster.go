@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -40,6 +41,10 @@ type ClusterConfig struct {
 	// Endpoint holds the settings of the cluster's endpoints (breaker, health, outlier detection).
 	// Endpoints are shared by address across clusters; see [Pool.AcquireWith].
 	Endpoint EndpointConfig
+	// DNSRefresh, when positive, makes a cluster built by [Pool.NewResolvedCluster] resolve the
+	// host names among its addresses (A and AAAA) into one endpoint per address, again every
+	// DNSRefresh. 0 leaves names to the dialer, which resolves them on each connect.
+	DNSRefresh time.Duration
 }
 
 // Cluster defaults.
@@ -56,21 +61,46 @@ func WithClusterConfig(c ClusterConfig) ClusterOption {
 	return func(dst *ClusterConfig) { *dst = c }
 }
 
-// Cluster is a named, fixed set of upstream endpoints serving the same
-// services, with a balancer and caps. It belongs to a snapshot; its endpoints
-// (and their breaker, health and load state) belong to a [Pool]. It is safe
-// for concurrent use.
+// Cluster is a named set of upstream endpoints serving the same services,
+// with a balancer and caps. It belongs to a snapshot; its endpoints (and their
+// breaker, health and load state) belong to a [Pool]. The set is fixed, except
+// in a cluster that re-resolves DNS names ([Pool.NewResolvedCluster]), whose
+// set is swapped whole when the names' addresses change. It is safe for
+// concurrent use.
 type Cluster struct {
-	name      string
+	name     string
+	cfg      ClusterConfig
+	set      atomic.Pointer[memberSet]
+	next     atomic.Uint64
+	active   atomic.Int64 // calls in flight, counted when MaxRequests is set
+	budget   budget
+	empty    error     // returned by Pick when there are no endpoints
+	overflow error     // returned when MaxRequests calls are in flight
+	dns      *resolver // nil for a fixed set
+}
+
+// memberSet is a cluster's endpoints with what balancing precomputes from them; immutable.
+type memberSet struct {
 	endpoints []*Endpoint
-	cfg       ClusterConfig
+	weights   []uint32    // parallel to endpoints; 0 counts as 1
 	schedule  []uint32    // weighted order of endpoint indices
 	ring      []ringEntry // RingHash only
-	next      atomic.Uint64
-	active    atomic.Int64 // calls in flight, counted when MaxRequests is set
-	budget    budget
-	empty     error // returned by Pick when there are no endpoints
-	overflow  error // returned when MaxRequests calls are in flight
+}
+
+// newMemberSet precomputes the balancing of endpoints with weights for balancer b.
+func newMemberSet(endpoints []*Endpoint, weights []uint32, b Balancer) *memberSet {
+	m := &memberSet{endpoints: endpoints, weights: weights}
+	if len(endpoints) > 0 {
+		m.schedule = weightedSchedule(weights)
+		if b == RingHash {
+			addrs := make([]string, len(endpoints))
+			for i, e := range endpoints {
+				addrs[i] = e.addr
+			}
+			m.ring = buildRing(addrs, weights)
+		}
+	}
+	return m
 }
 
 // NewCluster returns a cluster of the given endpoints, which it copies. It
@@ -103,23 +133,13 @@ func NewCluster(name string, endpoints []*Endpoint, opts ...ClusterOption) *Clus
 	}
 	cfg.RetryBudget = cfg.RetryBudget.withDefaults()
 	c := &Cluster{
-		name:      name,
-		endpoints: slices.Clone(endpoints),
-		cfg:       cfg,
-		empty:     status.Errorf(codes.Unavailable, "no endpoints in cluster %q", name),
-		overflow:  status.Errorf(codes.Unavailable, "cluster %q is at its limit of %d concurrent requests", name, cfg.MaxRequests),
+		name:     name,
+		cfg:      cfg,
+		empty:    status.Errorf(codes.Unavailable, "no endpoints in cluster %q", name),
+		overflow: status.Errorf(codes.Unavailable, "cluster %q is at its limit of %d concurrent requests", name, cfg.MaxRequests),
 	}
 	c.budget.percent, c.budget.min = int64(cfg.RetryBudget.Percent), int64(cfg.RetryBudget.MinRetries)
-	if len(endpoints) > 0 {
-		c.schedule = weightedSchedule(cfg.Weights)
-		if cfg.Balancer == RingHash {
-			addrs := make([]string, len(endpoints))
-			for i, e := range endpoints {
-				addrs[i] = e.addr
-			}
-			c.ring = buildRing(addrs, cfg.Weights)
-		}
-	}
+	c.set.Store(newMemberSet(slices.Clone(endpoints), slices.Clone(cfg.Weights), cfg.Balancer))
 	return c
 }
 
@@ -134,7 +154,7 @@ func (c *Cluster) Config() ClusterConfig {
 }
 
 // Endpoints returns the cluster's endpoints. The slice is the caller's.
-func (c *Cluster) Endpoints() []*Endpoint { return slices.Clone(c.endpoints) }
+func (c *Cluster) Endpoints() []*Endpoint { return slices.Clone(c.set.Load().endpoints) }
 
 // Pick returns an endpoint by the cluster's balancer, as for a call without
 // headers, skipping endpoints that are unhealthy, ejected or whose circuit is
@@ -147,21 +167,21 @@ func (c *Cluster) PickFor(h Headers) (*Endpoint, error) { return c.pick(h, nil, 
 
 // pick chooses an endpoint, avoiding avoid (a retry's previous endpoint) when there is another.
 func (c *Cluster) pick(h Headers, avoid *Endpoint, now int64) (*Endpoint, error) {
-	n := len(c.endpoints)
-	if n == 0 {
+	m := c.set.Load()
+	if len(m.endpoints) == 0 {
 		return nil, c.empty
 	}
-	i, pos := c.primary(h)
-	if e := c.endpoints[i]; e != avoid && e.healthy(now) && !e.blocked(now) {
+	i, pos := c.primary(m, h)
+	if e := m.endpoints[i]; e != avoid && e.healthy(now) && !e.blocked(now) {
 		return e, nil
 	}
-	return c.fallback(i, pos, avoid, now)
+	return c.fallback(m, i, pos, avoid, now)
 }
 
 // primary returns the balancer's choice: an endpoint index, and for RingHash the ring position
 // (-1 otherwise).
-func (c *Cluster) primary(h Headers) (int, int) {
-	s := c.schedule
+func (c *Cluster) primary(m *memberSet, h Headers) (int, int) {
+	s := m.schedule
 	switch c.cfg.Balancer {
 	case Random:
 		return int(s[randIndex(len(s))]), -1
@@ -171,7 +191,7 @@ func (c *Cluster) primary(h Headers) (int, int) {
 		if ai == bi {
 			bi = s[(j+1)%len(s)] // the schedule spreads endpoints out: its neighbour is usually another
 		}
-		a, b := c.endpoints[ai], c.endpoints[bi]
+		a, b := m.endpoints[ai], m.endpoints[bi]
 		// Latency EWMAs are positive floats, whose bits order as the values do.
 		if ia, ib := a.InFlight(), b.InFlight(); ib < ia || ib == ia && b.ewma.Load() < a.ewma.Load() {
 			return int(bi), -1
@@ -180,8 +200,8 @@ func (c *Cluster) primary(h Headers) (int, int) {
 	case RingHash:
 		if h != nil && c.cfg.HashKey != "" {
 			if v := h.Values(c.cfg.HashKey); len(v) > 0 {
-				pos := ringLookup(c.ring, hashKey(v[0]))
-				return int(c.ring[pos].idx), pos
+				pos := ringLookup(m.ring, hashKey(v[0]))
+				return int(m.ring[pos].idx), pos
 			}
 		}
 		return int(s[randIndex(len(s))]), -1
@@ -193,12 +213,12 @@ func (c *Cluster) primary(h Headers) (int, int) {
 // fallback runs when the primary choice i (ring position pos, or -1) cannot take the call: it takes
 // the next available endpoint (in ring order for RingHash, so affinity moves consistently), or, in
 // panic mode, ignores health and ejections. Endpoints with open circuits are never chosen.
-func (c *Cluster) fallback(i, pos int, avoid *Endpoint, now int64) (*Endpoint, error) {
-	n := len(c.endpoints)
+func (c *Cluster) fallback(m *memberSet, i, pos int, avoid *Endpoint, now int64) (*Endpoint, error) {
+	n := len(m.endpoints)
 	healthy, first := 0, -1
 	for k := 1; k <= n; k++ {
 		j := (i + k) % n
-		e := c.endpoints[j]
+		e := m.endpoints[j]
 		if e.healthy(now) {
 			healthy++
 			if first < 0 && e != avoid && !e.blocked(now) {
@@ -209,20 +229,20 @@ func (c *Cluster) fallback(i, pos int, avoid *Endpoint, now int64) (*Endpoint, e
 	panicking := c.cfg.PanicThreshold > 0 && healthy*100 < n*c.cfg.PanicThreshold
 	if !panicking && first >= 0 {
 		if pos >= 0 {
-			for k := 1; k < len(c.ring); k++ {
-				e := c.endpoints[c.ring[(pos+k)%len(c.ring)].idx]
+			for k := 1; k < len(m.ring); k++ {
+				e := m.endpoints[m.ring[(pos+k)%len(m.ring)].idx]
 				if e != avoid && e.healthy(now) && !e.blocked(now) {
 					return e, nil
 				}
 			}
 		}
-		return c.endpoints[first], nil
+		return m.endpoints[first], nil
 	}
 	// Panic mode, or every healthy endpoint is blocked: any endpoint whose circuit lets calls
 	// through, the primary choice first, then one other than avoid, then avoid itself.
 	var fallback *Endpoint
 	for k := 0; k < n; k++ {
-		e := c.endpoints[(i+k)%n]
+		e := m.endpoints[(i+k)%n]
 		if e.blocked(now) {
 			continue
 		}
@@ -234,11 +254,12 @@ func (c *Cluster) fallback(i, pos int, avoid *Endpoint, now int64) (*Endpoint, e
 	if fallback != nil {
 		return fallback, nil
 	}
-	return nil, c.endpoints[i].openErr
+	return nil, m.endpoints[i].openErr
 }
 
-// admit picks an endpoint for a call and lets it through the endpoint's breaker and the cluster's
-// cap. probe is non-nil for a half-open circuit's probe and must be told the call's result.
+// admit picks an endpoint for a call, lets it through the endpoint's breaker and the cluster's cap,
+// and counts it in flight on the endpoint. probe is non-nil for a half-open circuit's probe and must
+// be told the call's result.
 func (c *Cluster) admit(h Headers, avoid *Endpoint, now int64) (e *Endpoint, probe func(error), err error) {
 	if c.cfg.MaxRequests > 0 && c.active.Add(1) > int64(c.cfg.MaxRequests) {
 		c.active.Add(-1)
@@ -248,15 +269,24 @@ func (c *Cluster) admit(h Headers, avoid *Endpoint, now int64) (e *Endpoint, pro
 		if e, err = c.pick(h, avoid, now); err != nil {
 			break
 		}
-		br := e.br.Load()
-		if br == nil || br.closed() {
-			return e, nil, nil
+		probe = nil
+		if br := e.br.Load(); br != nil && !br.closed() {
+			if probe, err = br.admit(); err != nil {
+				// Half-open with its probes taken: try another endpoint.
+				avoid, err = e, e.openErr
+				continue
+			}
 		}
-		if probe, err = br.admit(); err == nil {
+		if e.state.Add(1)&drainingBit == 0 {
 			return e, probe, nil
 		}
-		// Half-open with its probes taken: try another endpoint.
-		avoid, err = e, e.openErr
+		// Released since this call read the member set (a re-resolution or a snapshot dropped
+		// it): a draining endpoint takes no new calls.
+		e.end()
+		if probe != nil {
+			probe(errExcluded)
+		}
+		avoid, err = e, status.Errorf(codes.Unavailable, "endpoint %s is draining", e.addr)
 	}
 	if c.cfg.MaxRequests > 0 {
 		c.active.Add(-1)
@@ -274,10 +304,11 @@ func (c *Cluster) release() {
 // considerEjecting ejects e, whose calls keep failing, unless the cluster already has its share of
 // endpoints ejected.
 func (c *Cluster) considerEjecting(e *Endpoint, now int64) {
-	n := len(c.endpoints)
+	m := c.set.Load()
+	n := len(m.endpoints)
 	limit := max(1, n*c.cfg.MaxEjectedPercent/100)
 	ejected := 0
-	for _, x := range c.endpoints {
+	for _, x := range m.endpoints {
 		if x != e && x.ejectedUntil.Load() > now {
 			ejected++
 		}

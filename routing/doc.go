@@ -19,19 +19,24 @@
 //   - [Route] holds the match criteria, a timeout, and a weighted list of
 //     clusters; [Route.PickCluster] splits traffic by weight (canaries,
 //     migrations).
-//   - [Cluster] is a named, fixed set of endpoints with a [ClusterConfig]: a
+//   - [Cluster] is a named set of endpoints with a [ClusterConfig]: a
 //     [Balancer] (weighted round robin, least request, ring hash, random), a cap
 //     on calls in flight, a retry budget, and the share of endpoints outlier
 //     detection may eject. Picking skips endpoints that are unhealthy, ejected
 //     or whose circuit is open, unless too few remain (panic mode); it takes no
-//     lock and allocates nothing.
+//     lock and allocates nothing. The set is fixed, unless the cluster resolves
+//     DNS names ([Pool.NewResolvedCluster]): then a resolver swaps it whole when
+//     the names' A/AAAA addresses change, keeping the endpoints that stay.
 //   - [Endpoint] wraps one long-lived *grpc.ClientConn and its resilience
 //     state: calls in flight, latency EWMA, a gobreaker circuit breaker, the
 //     active health check's verdict and outlier ejections ([Endpoint.Stats]).
 //
 // [Proxy.Route] returns an [Upstream]; [Upstream.DoneWith] reports the call's
-// result, of which only sick-backend outcomes count against the endpoint. The
-// gRPC proxy retries unary calls by the route's [RetryPolicy] when safe.
+// result, of which only sick-backend outcomes count against the endpoint.
+// Unary calls are retried on another endpoint by the route's [RetryPolicy]
+// when safe, within the cluster's retry budget: by the gRPC proxy on its
+// zero-copy path, and by [Proxy.CallUnary] for the REST and GraphQL fronts,
+// which build their requests themselves. Streams are not retried.
 //
 // Tables, routes and clusters belong to a snapshot and are swapped whole.
 // Endpoints do not: they live in a [Pool] keyed by address, outside snapshots,
@@ -39,5 +44,6 @@
 // acquires its endpoints from the pool; once the new snapshot is published the
 // old one releases its own. An endpoint whose last reference is released
 // leaves the pool and closes its connection when its last in-flight call
-// finishes, so no call is cut by a reload.
+// finishes, so no call is cut by a reload; a released (draining) endpoint
+// takes no new calls. The same holds for an address a re-resolution drops.
 package routing

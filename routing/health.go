@@ -2,6 +2,8 @@ package routing
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"time"
 
 	"google.golang.org/grpc"
@@ -11,9 +13,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// HealthCheckConfig configures active health checks with grpc.health.v1 Check. The pool runs one
-// checker per endpoint, however many clusters and snapshots list it. The zero value turns active
-// checks off.
+// HealthCheckConfig configures active health checks with grpc.health.v1 Check, or with an HTTP GET
+// for upstreams that are not gRPC servers. The pool runs one checker per endpoint, however many
+// clusters and snapshots list it. The zero value turns active checks off.
 type HealthCheckConfig struct {
 	// Interval between checks; 0 turns active checks off.
 	Interval time.Duration
@@ -25,6 +27,9 @@ type HealthCheckConfig struct {
 	UnhealthyThreshold int
 	// Service is the service name asked about; "" asks about the server as a whole.
 	Service string
+	// HTTPPath, when set, checks with a plaintext HTTP GET of http://<endpoint address><HTTPPath>
+	// instead of grpc.health.v1: a 2xx status passes, anything else (or no answer) fails.
+	HTTPPath string
 }
 
 // Health check defaults.
@@ -67,13 +72,26 @@ func (h *healthChecker) stop() {
 // (outside panic mode); one turning healthy again is un-ejected and its circuit reset, so it gets
 // traffic again within one interval of recovering.
 func (e *Endpoint) runHealth(ctx context.Context, hc HealthCheckConfig) {
-	client := healthpb.NewHealthClient(e.conn)
-	req := &healthpb.HealthCheckRequest{Service: hc.Service}
+	var check func(context.Context) bool
+	if hc.HTTPPath != "" {
+		// A transport of its own, closed when the checker ends, so no connection outlives it.
+		tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1, DisableCompression: true}
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // a redirect is an answer, not a 2xx
+		}}
+		url := "http://" + e.addr + hc.HTTPPath
+		check = func(ctx context.Context) bool { return checkHTTP(ctx, client, url, hc.Timeout) }
+	} else {
+		client := healthpb.NewHealthClient(e.conn)
+		req := &healthpb.HealthCheckRequest{Service: hc.Service}
+		check = func(ctx context.Context) bool { return e.check(ctx, client, req, hc.Timeout) }
+	}
 	t := time.NewTicker(hc.Interval)
 	defer t.Stop()
 	passes, fails := 0, 0
 	for {
-		if e.check(ctx, client, req, hc.Timeout) {
+		if check(ctx) {
 			passes, fails = passes+1, 0
 			if e.unhealthy.Load() && passes >= hc.HealthyThreshold {
 				e.unhealthy.Store(false)
@@ -114,4 +132,23 @@ func (e *Endpoint) check(ctx context.Context, client healthpb.HealthClient, req 
 		return status.Code(err) == codes.Unimplemented
 	}
 	return resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+}
+
+// checkHTTP runs one HTTP health check: a GET of url answered with a 2xx status within timeout.
+func checkHTTP(ctx context.Context, client *http.Client, url string, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("User-Agent", "protogate-health-check")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	// Drain a little of the body so the connection can be reused, then close it.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode < 300
 }

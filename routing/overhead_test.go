@@ -33,7 +33,6 @@ func callOverhead(c *Cluster, h Headers, err error) {
 	if aerr != nil {
 		panic(aerr)
 	}
-	ep.state.Add(1)
 	u := Upstream{ep: ep, cluster: c, start: now, probe: probe, Kind: KindUnary}
 	u.DoneWith(err)
 }

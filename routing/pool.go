@@ -25,8 +25,16 @@ const MaxMsgSize = 64 << 20
 // DefaultDial creates a lazy, plaintext client connection to addr (no name
 // resolution beyond the address itself) that sends and receives messages of up
 // to [MaxMsgSize] bytes.
-func DefaultDial(addr string) (*grpc.ClientConn, error) {
-	return grpc.NewClient("passthrough:///"+addr,
+func DefaultDial(addr string) (*grpc.ClientConn, error) { return dial(addr) }
+
+// DialWith is DefaultDial with extra options (instrumentation, credentials), which come last and so
+// win over the defaults.
+func DialWith(extra ...grpc.DialOption) DialFunc {
+	return func(addr string) (*grpc.ClientConn, error) { return dial(addr, extra...) }
+}
+
+func dial(addr string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(MaxMsgSize),
@@ -45,7 +53,8 @@ func DefaultDial(addr string) (*grpc.ClientConn, error) {
 		// per message.
 		grpc.WithReadBufferSize(upstreamBufferSize),
 		grpc.WithWriteBufferSize(upstreamBufferSize),
-	)
+	}
+	return grpc.NewClient("passthrough:///"+addr, append(opts, extra...)...)
 }
 
 // upstreamBufferSize is the read and write buffer of each upstream connection.
@@ -59,14 +68,17 @@ var ErrPoolClosed = errors.New("routing: endpoint pool is closed")
 // one releases them, so an address kept across a reload keeps its
 // connection. It is safe for concurrent use; it is not on the request path.
 type Pool struct {
-	dial DialFunc
-	log  *slog.Logger
+	dial   DialFunc
+	log    *slog.Logger
+	lookup LookupFunc
 
-	checkers sync.WaitGroup // running health checkers
+	checkers sync.WaitGroup // running health checkers and cluster resolvers
 
 	mu        sync.Mutex
 	endpoints map[string]*Endpoint   // by address; refs > 0
 	draining  map[*Endpoint]struct{} // released, conn not yet closed
+	resolvers map[*Cluster]struct{}  // resolved clusters not yet closed
+	resolved  map[string][]string    // host name -> IP addresses it last resolved to
 	closed    bool
 }
 
@@ -94,6 +106,9 @@ func NewPool(dial DialFunc, opts ...PoolOption) *Pool {
 		log:       slog.Default(),
 		endpoints: make(map[string]*Endpoint),
 		draining:  make(map[*Endpoint]struct{}),
+		resolvers: make(map[*Cluster]struct{}),
+		resolved:  make(map[string][]string),
+		lookup:    defaultLookup,
 	}
 	for _, o := range opts {
 		o(p)
@@ -223,11 +238,16 @@ func (p *Pool) Len() int {
 	return len(p.endpoints)
 }
 
-// Close stops the health checkers and closes every connection the pool owns, draining or not,
-// cutting calls in flight, and makes later Acquire calls fail with [ErrPoolClosed].
+// Close stops the health checkers and the resolved clusters' re-resolution, closes every connection
+// the pool owns, draining or not, cutting calls in flight, and makes later Acquire calls fail with
+// [ErrPoolClosed].
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
+	for c := range p.resolvers {
+		c.dns.cancel()
+	}
+	clear(p.resolvers)
 	all := make([]*Endpoint, 0, len(p.endpoints)+len(p.draining))
 	for _, e := range p.endpoints {
 		e.checker.stop()

@@ -65,6 +65,8 @@ type State interface {
 	// method's service has no registered descriptor; ok is false when the service is known but has no
 	// such method.
 	Method(fullMethod string) (kind CallKind, known, ok bool)
+	// Admitter admits calls before they are routed; nil admits every call.
+	Admitter() Admitter
 }
 
 // Proxy forwards gRPC calls to upstream clusters without decoding their messages. Its Handler is a
@@ -143,6 +145,7 @@ type Upstream struct {
 	start   int64           // nanotime
 	probe   func(error)     // a half-open circuit's probe report, or nil
 	cancel  context.CancelFunc
+	release func() // the admission's release, or nil
 }
 
 // Done releases the endpoint and the call's context without reporting the call's result; prefer
@@ -160,6 +163,10 @@ func (u *Upstream) DoneWith(err error) { u.finish(classify(u.parent, err)) }
 func (u *Upstream) finish(o outcome) {
 	if u.cancel != nil {
 		u.cancel()
+	}
+	if u.release != nil {
+		u.release()
+		u.release = nil
 	}
 	e := u.ep
 	if e == nil {
@@ -199,14 +206,25 @@ func (p *Proxy) Route(ctx context.Context, method string, md metadata.MD) (Upstr
 		svc, _ := splitMethod(method)
 		return Upstream{}, status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
 	}
+	var release func()
+	if a := st.Admitter(); a != nil {
+		admitted, rel, err := a.Admit(ctx, method, md)
+		if err != nil {
+			return Upstream{}, err
+		}
+		md, release = admitted, rel
+	}
 	c := route.PickCluster()
 	now := nanotime()
 	c.budget.request(now)
 	up, err := connect(ctx, c, md, nil, now)
 	if err != nil {
+		if release != nil {
+			release()
+		}
 		return Upstream{}, err
 	}
-	up.Kind, up.Route = kind, route
+	up.Kind, up.Route, up.release = kind, route, release
 	up.Ctx = metadata.NewOutgoingContext(ctx, md)
 	if route.Timeout > 0 {
 		up.Ctx, up.cancel = context.WithTimeout(up.Ctx, route.Timeout)
@@ -224,7 +242,6 @@ func connect(parent context.Context, c *Cluster, md metadata.MD, avoid *Endpoint
 	if probe != nil && ep.conn.GetState() == connectivity.TransientFailure {
 		ep.conn.ResetConnectBackoff() // the probe should find out whether the backend is back
 	}
-	ep.state.Add(1)
 	return Upstream{Conn: ep.conn, ep: ep, cluster: c, parent: parent, start: now, probe: probe}, nil
 }
 
@@ -271,6 +288,10 @@ func (c *call) unary(up *Upstream, md metadata.MD) error {
 		defer cancel()
 	}
 	cur := *up
+	if release := cur.release; release != nil { // admission holds for the whole call, not one attempt
+		cur.release = nil
+		defer release()
+	}
 	for attempt := 1; ; attempt++ {
 		saved.Ref()
 		f := Frame{data: saved}
@@ -285,11 +306,7 @@ func (c *call) unary(up *Upstream, md metadata.MD) error {
 		}
 		failed := cur.ep
 		cur.DoneWith(err)
-		if err == nil || attempt >= pol.Attempts || cur.parent.Err() != nil ||
-			!pol.retryable(status.Code(err)) ||
-			!notSent(err) && !idempotent(c.proxy.state(), c.method) ||
-			!cur.cluster.budget.retry(nanotime()) ||
-			!pol.backoff(ctx, attempt) {
+		if !c.proxy.retryAgain(ctx, pol, &cur, c.method, attempt, err) {
 			return c.reply(header, trailer, err)
 		}
 		next, cerr := connect(cur.parent, cur.cluster, md, failed, nanotime())

@@ -17,7 +17,8 @@ import (
 // staticState routes every call to one cluster as unary.
 type staticState struct{ table *routing.Table }
 
-func (s staticState) Routes() *routing.Table { return s.table }
+func (s staticState) Routes() *routing.Table     { return s.table }
+func (s staticState) Admitter() routing.Admitter { return nil }
 func (s staticState) Method(string) (routing.CallKind, bool, bool) {
 	return routing.KindUnary, false, false
 }

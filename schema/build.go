@@ -16,6 +16,29 @@ import (
 // problem found, each naming what it is about, sorted.
 type Error struct {
 	Problems []string
+	// Conflicts are the problems that are two protobuf definitions claiming one GraphQL name,
+	// in the order of Problems. The registry uses them to tell which registrations collide.
+	Conflicts []Conflict
+}
+
+// Conflict is a GraphQL name that two protobuf definitions claim: two messages or enums (of
+// different packages, or one's name with "Input" appended), or two methods' root fields.
+type Conflict struct {
+	// Problem is the text of the problem in Error.Problems.
+	Problem string
+	// Name is the GraphQL name; RootField says whether it is a root field's, else a type's.
+	Name      string
+	RootField bool
+	// Claims are the definitions: the first to claim the name, then the other.
+	Claims [2]Claim
+}
+
+// Claim is one definition's claim on a GraphQL name.
+type Claim struct {
+	// Def is the message, enum or method.
+	Def protoreflect.FullName
+	// Input is set when the claim is for the input type of message Def.
+	Input bool
 }
 
 func (e *Error) Error() string { return "graphql schema: " + strings.Join(e.Problems, "; ") }
@@ -29,6 +52,8 @@ func Build(services []protoreflect.ServiceDescriptor, opts Options) (*Schema, er
 		services:     make(map[protoreflect.FullName]protoreflect.ServiceDescriptor, len(services)),
 		methods:      make(map[string]protoreflect.MethodDescriptor),
 		names:        make(map[string]string),
+		claims:       make(map[string]Claim),
+		conflicts:    make(map[string]Conflict),
 		typeNames:    make(map[protoreflect.FullName]string),
 		objects:      make(map[protoreflect.MessageDescriptor]*Object),
 		inputs:       make(map[protoreflect.MessageDescriptor]*Input),
@@ -67,7 +92,13 @@ func Build(services []protoreflect.ServiceDescriptor, opts Options) (*Schema, er
 	}
 	if len(b.problems) > 0 {
 		slices.Sort(b.problems)
-		return nil, &Error{Problems: slices.Compact(b.problems)}
+		e := &Error{Problems: slices.Compact(b.problems)}
+		for _, p := range e.Problems {
+			if c, ok := b.conflicts[p]; ok {
+				e.Conflicts = append(e.Conflicts, c)
+			}
+		}
+		return nil, e
 	}
 
 	s := &Schema{
@@ -107,6 +138,8 @@ type builder struct {
 	methods  map[string]protoreflect.MethodDescriptor // "pkg.Service/Method"
 
 	names        map[string]string                // GraphQL type name -> what claimed it
+	claims       map[string]Claim                 // GraphQL type name -> the definition that claimed it
+	conflicts    map[string]Conflict              // problem text -> the conflict it reports
 	typeNames    map[protoreflect.FullName]string // message or enum -> its GraphQL name
 	objects      map[protoreflect.MessageDescriptor]*Object
 	inputs       map[protoreflect.MessageDescriptor]*Input
@@ -367,7 +400,10 @@ func (b *builder) rootField(m protoreflect.MethodDescriptor, key string, op ast.
 		b.problemf("GraphQL root field %q of %s is not a valid or free GraphQL name", name, key)
 		return
 	case prev != nil:
-		b.problemf("GraphQL root field %s of %s is already taken by %s", name, key, prev.Path[1:])
+		p := fmt.Sprintf("GraphQL root field %s of %s is already taken by %s", name, key, prev.Path[1:])
+		b.problems = append(b.problems, p)
+		b.conflicts[p] = Conflict{Problem: p, Name: name, RootField: true,
+			Claims: [2]Claim{{Def: prev.Method.FullName()}, {Def: m.FullName()}}}
 		return
 	}
 	rf := &RootField{Operation: op, Name: name, Method: m, Path: "/" + key}
@@ -378,14 +414,19 @@ func (b *builder) rootField(m protoreflect.MethodDescriptor, key string, op ast.
 	rf.Result = b.message(m.Output(), output)
 }
 
-// claim takes GraphQL type name for what (e.g. "message shop.users.v1.User"), or reports whom it
-// already belongs to.
-func (b *builder) claim(name, what string) {
+// claim takes GraphQL type name for what (e.g. "message shop.users.v1.User"), the definition c, or
+// reports whom it already belongs to.
+func (b *builder) claim(name, what string, c Claim) {
 	switch prev, ok := b.names[name]; {
 	case !ok:
 		b.names[name] = what
+		b.claims[name] = c
 	case prev != what:
-		b.problemf("GraphQL type %s for %s is already taken by %s (a prefix for one of their packages tells them apart)", name, what, prev)
+		p := fmt.Sprintf("GraphQL type %s for %s is already taken by %s (a prefix for one of their packages tells them apart)", name, what, prev)
+		b.problems = append(b.problems, p)
+		if first, ok := b.claims[name]; ok {
+			b.conflicts[p] = Conflict{Problem: p, Name: name, Claims: [2]Claim{first, c}}
+		}
 	}
 	if !validName(name) {
 		b.problemf("GraphQL type name %q for %s is not a valid GraphQL name", name, what)

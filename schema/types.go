@@ -100,14 +100,14 @@ func (b *builder) message(md protoreflect.MessageDescriptor, dir direction) Valu
 			return Value{Kind: KindEmpty, Type: "Boolean"}
 		}
 		in = &Input{Name: b.typeName(md) + "Input", Message: md}
-		b.claim(in.Name, "the input of message "+string(md.FullName()))
+		b.claim(in.Name, "the input of message "+string(md.FullName()), Claim{Def: md.FullName(), Input: true})
 		b.inputs[md] = in
 		first := b.inputByName[in.Name]
 		if first == nil {
 			b.inputByName[in.Name] = in
 		}
 		b.fillInput(in)
-		if first != nil {
+		if first != nil && first.Message.FullName() == md.FullName() { // else a name collision, reported
 			b.copies = append(b.copies, copyOf{md, &first.Fields, &in.Fields})
 		}
 	}
@@ -139,7 +139,7 @@ func (b *builder) inputFieldCount(md protoreflect.MessageDescriptor) int {
 // object makes the object type of md: its fields, less INPUT_ONLY ones, then its links.
 func (b *builder) object(md protoreflect.MessageDescriptor) *Object {
 	o := &Object{Name: b.typeName(md), Message: md}
-	b.claim(o.Name, "message "+string(md.FullName()))
+	b.claim(o.Name, "message "+string(md.FullName()), Claim{Def: md.FullName()})
 	b.objects[md] = o
 	first := b.objectByName[o.Name]
 	if first == nil {
@@ -169,7 +169,7 @@ func (b *builder) object(md protoreflect.MessageDescriptor) *Object {
 		o.Fields = append(o.Fields, f)
 		o.byName[f.Name] = f
 	}
-	if first != nil {
+	if first != nil && first.Message.FullName() == md.FullName() { // else a name collision, reported
 		b.copies = append(b.copies, copyOf{md, &first.Fields, &o.Fields})
 	}
 	return o
@@ -246,7 +246,7 @@ func (b *builder) enum(ed protoreflect.EnumDescriptor) *Enum {
 		byName:   make(map[string]protoreflect.EnumNumber, values.Len()),
 		byNumber: make(map[protoreflect.EnumNumber]string, values.Len()),
 	}
-	b.claim(e.Name, "enum "+string(ed.FullName()))
+	b.claim(e.Name, "enum "+string(ed.FullName()), Claim{Def: ed.FullName()})
 	b.enums[ed.FullName()] = e
 	for i := range values.Len() {
 		v := values.Get(i)

@@ -75,6 +75,15 @@ func badRequest(field, msg string) *Error {
 	return e
 }
 
+// WithHTTPStatus returns err in the error model (see asError), rendered with httpStatus instead of
+// the status of its code: for the failures HTTP names more precisely than the code table, such as
+// 413, 414 and 431 from the request limits.
+func WithHTTPStatus(err error, httpStatus int) *Error {
+	e := *asError(err)
+	e.httpStatus = httpStatus
+	return &e
+}
+
 // asError turns any error into the error model: an *Error as it is, a gRPC status with its details,
 // a context error as Canceled or DeadlineExceeded, a body over its limit as 413, anything else as
 // Internal.
@@ -114,6 +123,12 @@ func writeError(w http.ResponseWriter, err error, types resolver) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	if e.allow != "" {
 		h.Set("Allow", e.allow)
+	}
+	var withHeader interface{ HTTPHeader() http.Header }
+	if errors.As(err, &withHeader) {
+		for k, v := range withHeader.HTTPHeader() {
+			h[k] = v
+		}
 	}
 	body := appendStatusJSON(make([]byte, 0, 64+len(e.msg)), e, types)
 	h.Set("Content-Length", strconv.Itoa(len(body)))

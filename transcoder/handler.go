@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -25,6 +26,10 @@ type Upstreams interface {
 	// CallOptions are the options of every upstream call: the codec that passes *routing.Frame
 	// through, message size limits.
 	CallOptions() []grpc.CallOption
+	// CallUnary makes a unary call: routed, recorded for the endpoint's breaker and outlier detection,
+	// and retried on another endpoint as the route's policy and the cluster's budget allow. opts
+	// are added to CallOptions.
+	CallUnary(ctx context.Context, method string, md metadata.MD, req, resp any, opts ...grpc.CallOption) error
 }
 
 // StreamServer serves the calls of streaming methods: the streaming front plugs in here. The Call
@@ -124,9 +129,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := h.router()
 	c := Call{h: h, router: rt, w: w, r: r}
 	b, err := rt.Match(r, &c.params)
+	if err != nil && h.stream != nil && isWebSocket(r) {
+		b, err = rt.matchUpgrade(r, &c.params, err) // a WebSocket on a streaming method's POST path
+	}
 	if err != nil {
 		c.WriteError(err)
 		return
+	}
+	if b.template != nil {
+		callinfo.SetRoute(r.Context(), b.template.String()) // for the access log and the request's span
 	}
 	c.binding = b
 	if b.kind != routing.KindUnary {
@@ -250,18 +261,11 @@ func (c *Call) unary() {
 		return
 	}
 	defer cancel()
-	up, err := c.Route(ctx, md)
-	if err != nil {
-		c.WriteError(err)
-		return
-	}
 	var req, resp routing.Frame
 	req.SetBytes(reqBytes)
 	var header, trailer metadata.MD
-	base := c.h.up.CallOptions()
-	opts := append(base[:len(base):len(base)], grpc.Header(&header), grpc.Trailer(&trailer))
-	err = up.Conn.Invoke(up.Ctx, c.binding.fullMethod, &req, &resp, opts...)
-	up.DoneWith(err) // the result feeds the endpoint's breaker and outlier detection, as for gRPC calls
+	// Routed, balanced, recorded and retried exactly as the gRPC front's unary calls are.
+	err = c.h.up.CallUnary(ctx, c.binding.fullMethod, md, &req, &resp, grpc.Header(&header), grpc.Trailer(&trailer))
 	req.Free()
 	c.WriteMetadata(header, trailer)
 	if err != nil {

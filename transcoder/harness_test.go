@@ -450,6 +450,10 @@ func (f fakeUpstreams) Route(ctx context.Context, _ string, _ metadata.MD) (rout
 
 func (fakeUpstreams) CallOptions() []grpc.CallOption { return nil }
 
+func (f fakeUpstreams) CallUnary(ctx context.Context, method string, _ metadata.MD, req, resp any, opts ...grpc.CallOption) error {
+	return fakeConn(f).Invoke(ctx, method, req, resp, opts...)
+}
+
 type fakeConn fakeUpstreams
 
 func (c fakeConn) Invoke(_ context.Context, _ string, args, reply any, _ ...grpc.CallOption) error {

@@ -128,10 +128,15 @@ func (c *Call) decodeBody(msg *dynamicpb.Message, data []byte, f format, content
 		}
 		return nil
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil // no body: nothing to set
-	}
 	single := last == nil || (last.Message() != nil && !last.IsList() && !last.IsMap())
+	if len(bytes.TrimSpace(data)) == 0 {
+		// No body: nothing to decode. A message body field is still set, empty, as grpc-gateway sets
+		// it: the rule says the body is that field, so an upstream sees it present.
+		if last != nil && single {
+			target.Mutable(last)
+		}
+		return nil
+	}
 	if last != nil && single {
 		target = target.Mutable(last).Message()
 	}

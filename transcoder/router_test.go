@@ -92,7 +92,8 @@ func TestRouterMatch(t *testing.T) {
 		{"GET", "/v1/orders/o1:cancel", "GetOrder /v1/orders/{id} {id=o1:cancel}"},
 		{"GET", "/v1/users/1/orders", "ListOrders /v1/users/{user_id}/orders {user_id=1}"},
 		{"GET", "/v1/products/p1/inventory:watch", "WatchInventory /v1/products/{id}/inventory:watch {id=p1}"},
-		{"POST", "/shop.catalog.v1.CatalogService/AdjustInventory", "AdjustInventory /shop.catalog.v1.CatalogService/AdjustInventory {}"},
+		{"POST", "/v1/inventory:adjust", "AdjustInventory /v1/inventory:adjust {}"},
+		{"POST", "/shop.catalog.v1.CatalogService/AdjustInventory", "404"}, // bound by a rule: no default route
 		{"DELETE", "/v1/users/1", "405 GET, PATCH"},
 		{"PUT", "/v1/orders/o1:cancel", "405 GET, POST"},
 		{"GET", "/v1/nope", "404"},

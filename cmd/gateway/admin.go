@@ -25,11 +25,24 @@ import (
 type adminFlags struct {
 	admin   string
 	timeout time.Duration
+	token   string
 }
+
+// adminToken sends the admin token (policies.auth.admin) with every admin call.
+type adminToken string
+
+func (t adminToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(t)}, nil
+}
+
+// RequireTransportSecurity is false: the admin port is plaintext (and loopback by default).
+func (adminToken) RequireTransportSecurity() bool { return false }
 
 func (f *adminFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.admin, "admin", "http://127.0.0.1:9090", "admin API URL of the gateway")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the gateway")
+	cmd.Flags().StringVar(&f.token, "admin-token", os.Getenv("PROTOGATE_ADMIN_TOKEN"),
+		"admin API token, when the gateway sets policies.auth.admin (default $PROTOGATE_ADMIN_TOKEN)")
 }
 
 // client dials the admin API (gRPC over cleartext HTTP/2 on the admin port).
@@ -45,8 +58,12 @@ func (f *adminFlags) client(cmd *cobra.Command) (adminv1.AdminServiceClient, con
 		}
 		target = u.Host
 	}
-	conn, err := grpc.NewClient("passthrough:///"+target, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)))
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20))}
+	if f.token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(adminToken(f.token)))
+	}
+	conn, err := grpc.NewClient("passthrough:///"+target, opts...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -273,6 +290,67 @@ func newStatusCommand() *cobra.Command {
 	}
 	af.register(cmd)
 	return cmd
+}
+
+func newUpstreamsCommand() *cobra.Command {
+	var af adminFlags
+	cmd := &cobra.Command{
+		Use:   "upstreams",
+		Short: "Show the health, circuit breaker, load and ejections of every upstream endpoint",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
+				resp, err := client.ListUpstreams(ctx, &adminv1.ListUpstreamsRequest{})
+				if err != nil {
+					return err
+				}
+				printUpstreams(cmd.OutOrStdout(), resp)
+				return nil
+			})
+		},
+	}
+	af.register(cmd)
+	return cmd
+}
+
+// printUpstreams prints one line per endpoint of each cluster.
+func printUpstreams(w io.Writer, resp *adminv1.ListUpstreamsResponse) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tLB\tENDPOINT\tHEALTH\tBREAKER\tIN-FLIGHT\tLATENCY\tEJECTED\tEJECTIONS\tFAILURES")
+	for _, c := range resp.GetClusters() {
+		if len(c.GetEndpoints()) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\t\t\t\t\n", c.GetName(), c.GetLb())
+		}
+		for _, e := range c.GetEndpoints() {
+			health := "healthy"
+			if !e.GetHealthy() {
+				health = "unhealthy"
+			}
+			latency := "-"
+			if e.GetLatency() != nil {
+				latency = roundDuration(e.GetLatency().AsDuration()).String()
+			}
+			ejected := "no"
+			if e.GetEjected() {
+				ejected = "for " + e.GetEjectedFor().AsDuration().Round(time.Second).String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\n", c.GetName(), c.GetLb(), e.GetAddress(), health,
+				e.GetBreaker(), e.GetInFlight(), latency, ejected, e.GetEjections(), e.GetConsecutiveFailures())
+		}
+	}
+	_ = tw.Flush()
+}
+
+// roundDuration keeps a latency readable: three significant digits or so.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
 }
 
 func printVersions(w io.Writer, versions []*adminv1.Registration) {

@@ -15,8 +15,9 @@ import (
 
 func newDemoCommand() *cobra.Command {
 	var (
-		flags   listenFlags
-		latency time.Duration
+		flags      listenFlags
+		latency    time.Duration
+		noPolicies bool
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -26,6 +27,9 @@ func newDemoCommand() *cobra.Command {
 			server.TuneRuntime()
 			cfg := config.Default()
 			flags.apply(cmd, cfg)
+			if !noPolicies {
+				cfg.Policies = demo.Policies()
+			}
 			log := newLogger()
 
 			backends, err := shop.Start(shop.Options{Latency: latency})
@@ -37,6 +41,7 @@ func newDemoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			spec.Policies = cfg.Policies
 			srv, err := server.New(cfg, server.WithLogger(log), server.WithGraphQL(resolvers.Options{Page: true}))
 			if err != nil {
 				return err
@@ -54,5 +59,6 @@ func newDemoCommand() *cobra.Command {
 	}
 	flags.register(cmd)
 	cmd.Flags().DurationVar(&latency, "backend-latency", 0, "artificial latency added by every demo backend call")
+	cmd.Flags().BoolVar(&noPolicies, "no-policies", false, "serve without the demo's policies (JWT on OrderService, rate limit, WAF, CORS, access logs)")
 	return cmd
 }

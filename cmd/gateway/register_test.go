@@ -271,6 +271,21 @@ func TestRegisterWorkflow(t *testing.T) {
 		t.Errorf("a refused registration is listed:\n%s", out)
 	}
 
+	// The upstreams table and its JSON face show the endpoint that just served calls.
+	out = mustCLI(t, users, "upstreams", "--admin", adminURL)
+	if !regexp.MustCompile(`(?m)^users\s+round_robin\s+` + regexp.QuoteMeta(users) + `\s+healthy\s+closed\s+0\s+\S*s\s+no\s+0\s+0$`).MatchString(out) {
+		t.Errorf("gateway upstreams:\n%s", out)
+	}
+	if resp, err := http.Get(adminURL + "/v1/upstreams"); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"breaker":"closed"`) || !strings.Contains(string(body), `"inFlight":"0"`) {
+			t.Errorf("GET /v1/upstreams: %d %s", resp.StatusCode, body)
+		}
+	}
+
 	// A malformed admin request body gets a precise 400.
 	resp, err := http.Post(adminURL+"/v1/registrations", "application/json", strings.NewReader(`{"name": "x", "endpoints": [`))
 	if err != nil {

@@ -17,8 +17,8 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCommand(), newServeCommand(), newValidateCommand(), newBenchCommand(),
-		newRegisterCommand(), newServicesCommand(), newRollbackCommand(), newStatusCommand())
+	root.AddCommand(newDemoCommand(), newDemoTokenCommand(), newServeCommand(), newValidateCommand(), newBenchCommand(),
+		newRegisterCommand(), newServicesCommand(), newRollbackCommand(), newStatusCommand(), newUpstreamsCommand())
 	return root
 }
 

@@ -34,6 +34,10 @@ type Options struct {
 	// context and full method name ("/shop.users.v1.UserService/GetUser"), so tests can see the
 	// deadline and metadata the backend received. It must be safe for concurrent use.
 	OnCall func(ctx context.Context, method string)
+	// Clock, if set, stamps what the services stamp with the time (a new user's created_at, an
+	// order's created_at, inventory updates) instead of time.Now, so tests get the same answers
+	// from two shops.
+	Clock func() time.Time
 }
 
 func (o Options) validate() error {
@@ -92,13 +96,17 @@ func newBackend(service string, opts Options) (*backend, error) {
 	draining, drain := context.WithCancel(context.Background())
 	ic := newInterceptor(service, name, opts, draining)
 	s := grpc.NewServer(grpc.ChainUnaryInterceptor(ic.unary), grpc.ChainStreamInterceptor(ic.stream))
+	now := opts.Clock
+	if now == nil {
+		now = time.Now
+	}
 	switch service {
 	case "users":
-		usersv1.RegisterUserServiceServer(s, users.New())
+		usersv1.RegisterUserServiceServer(s, users.New(users.WithClock(now)))
 	case "orders":
-		ordersv1.RegisterOrderServiceServer(s, orders.New())
+		ordersv1.RegisterOrderServiceServer(s, orders.New(orders.WithClock(now)))
 	case "catalog":
-		catalogv1.RegisterCatalogServiceServer(s, catalog.New())
+		catalogv1.RegisterCatalogServiceServer(s, catalog.New(catalog.WithClock(now)))
 	}
 	reflection.Register(s)
 	hs := health.NewServer()

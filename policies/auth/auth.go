@@ -1,30 +1,181 @@
-// Package auth authenticates callers (JWT, API keys, client certificates) and authorizes them per rule.
-// STUB: the contract the policies package compiles against; the auth work fills it in.
 package auth
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
 )
 
 // Authenticator holds the long-lived authentication state: JWKS key sets and their refreshers, the
-// cache of verified tokens, the API key table.
-type Authenticator struct{}
+// cache of verified tokens, the API key table. Build it once per auth configuration, compile rules
+// with Step, and Close it when the configuration is replaced.
+type Authenticator struct {
+	cfg    config.Auth
+	opts   options
+	idKeys identityKeys
+	jwt    *jwtVerifier
+	keys   *apiKeys
+	mtls   *mtlsAuth
+	admin  *adminAuth
 
-// New builds the authenticator for cfg.
-func New(cfg config.Auth) (*Authenticator, error) { return &Authenticator{}, nil }
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
 
-// Step compiles a rule's requirement; (nil, nil) when the rule requires nothing.
-func (a *Authenticator) Step(rule config.RuleAuth) (policy.Step, error) { return nil, nil }
+// Option configures an Authenticator.
+type Option func(*options)
+
+type options struct {
+	now        func() time.Time
+	httpClient *http.Client
+	log        *slog.Logger
+	keyError   func(src string, err error)
+}
+
+// WithClock sets the clock tokens are checked against and refreshes are rate-limited by (tests).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithHTTPClient sets the client that fetches key sets from jwks_url. Default: a client with a 10s
+// timeout.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// WithLogger sets where failed key set fetches are reported. Default slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// New builds the authenticator for cfg with the default options; see NewWithOptions.
+func New(cfg config.Auth) (*Authenticator, error) { return NewWithOptions(cfg) }
+
+// NewWithOptions builds the authenticator for cfg (defaults filled, as config.Parse leaves it). It loads every
+// key set now: a key file that cannot be read or parsed is an error; a key set URL that cannot be
+// fetched is logged and fetched again on the next token or interval, so an identity provider's
+// outage does not stop the gateway from starting (its tokens are refused until it answers).
+// Background refreshes run until Close.
+func NewWithOptions(cfg config.Auth, opts ...Option) (*Authenticator, error) {
+	a := &Authenticator{cfg: cfg, opts: options{now: time.Now, log: slog.Default()}}
+	for _, o := range opts {
+		o(&a.opts)
+	}
+	if a.opts.httpClient == nil {
+		a.opts.httpClient = defaultHTTPClient()
+	}
+	log := a.opts.log
+	a.opts.keyError = func(src string, err error) {
+		log.Warn("auth: cannot load JWT key set; keeping the keys loaded before", "source", src, "err", err)
+	}
+	a.idKeys = newIdentityKeys(cfg)
+	var err error
+	if a.jwt, err = newJWTVerifier(cfg, &a.opts, a.idKeys); err != nil {
+		return nil, err
+	}
+	if a.keys, err = newAPIKeys(cfg.APIKeys, a.idKeys); err != nil {
+		return nil, err
+	}
+	if cfg.MTLS.Enabled {
+		a.mtls = newMTLS(cfg.MTLS, a.idKeys)
+	}
+	if a.admin, err = newAdminAuth(cfg); err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	for _, p := range a.jwt.byName {
+		if p.ring == nil {
+			continue
+		}
+		err := p.ring.refresh(ctx)
+		if _, remote := p.ring.src.(urlSource); !remote && err != nil {
+			stop()
+			return nil, fmt.Errorf("jwt provider %q: %w", p.name, err)
+		}
+		if _, inline := p.ring.src.(inlineSource); inline {
+			continue // nothing to refresh
+		}
+		a.wg.Add(1)
+		go a.refreshLoop(ctx, p)
+	}
+	return a, nil
+}
+
+// refreshLoop fetches p's key set every refresh interval until ctx ends.
+func (a *Authenticator) refreshLoop(ctx context.Context, p *jwtProvider) {
+	defer a.wg.Done()
+	t := time.NewTicker(p.refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = p.ring.refresh(ctx)
+		}
+	}
+}
+
+// Refresh fetches every provider's key set now, as the interval would; it returns the first error.
+func (a *Authenticator) Refresh(ctx context.Context) error {
+	var errs []error
+	for _, p := range a.jwt.byName {
+		if p.ring != nil {
+			errs = append(errs, p.ring.refresh(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // IdentityHeaders are the metadata keys that carry a verified identity upstream. They are stripped
 // from every call, authenticated or not, so a client cannot pretend to be someone.
-func (a *Authenticator) IdentityHeaders() []string { return nil }
-
-// AdminMiddleware guards the admin port's HTTP API with the admin credentials; nil when none are set.
-func (a *Authenticator) AdminMiddleware() func(http.Handler) http.Handler { return nil }
+func (a *Authenticator) IdentityHeaders() []string { return slices.Clone(a.idKeys.all) }
 
 // Close stops background refreshes.
-func (a *Authenticator) Close() error { return nil }
+func (a *Authenticator) Close() error {
+	a.stop()
+	a.wg.Wait()
+	return nil
+}
+
+// identityKeys are the metadata keys the verified identity goes upstream as.
+type identityKeys struct {
+	consumer, scopes string
+	all              []string // every key stripped from incoming calls
+}
+
+func newIdentityKeys(cfg config.Auth) identityKeys {
+	k := identityKeys{
+		consumer: strings.ToLower(cmpOr(cfg.Identity.Consumer, config.DefaultConsumerKey)),
+		scopes:   strings.ToLower(cmpOr(cfg.Identity.Scopes, config.DefaultScopesKey)),
+	}
+	add := func(key string) {
+		if key = strings.ToLower(key); key != "" && !slices.Contains(k.all, key) {
+			k.all = append(k.all, key)
+		}
+	}
+	add(k.consumer)
+	add(k.scopes)
+	for _, p := range cfg.JWT {
+		for _, cm := range p.ClaimsToMetadata {
+			add(cm.Metadata)
+		}
+	}
+	for _, s := range cfg.Identity.Strip {
+		add(s)
+	}
+	return k
+}
+
+// upstream returns the consumer and scopes metadata pairs of id.
+func (k identityKeys) upstream(id *policy.Identity) []string {
+	out := []string{k.consumer, id.Consumer}
+	if scopes := strings.Join(id.Scopes, " "); scopes != "" && validValue(scopes) {
+		out = append(out, k.scopes, scopes)
+	}
+	return out
+}

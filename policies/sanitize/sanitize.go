@@ -1,12 +1,314 @@
-// Package sanitize bounds and normalizes what requests carry: body and header sizes, JSON depth and
-// lengths, UTF-8, paths. STUB: the contract the policies package compiles against; the sanitization
-// work fills it in.
+// Package sanitize bounds and normalizes what requests of the HTTP fronts (REST, GraphQL, gRPC-Web)
+// carry, before any front decodes them: body size, header count and size, URL length, path
+// normalization (dot segments, empty segments, encoded slashes and dots, double encoding, NUL and
+// control characters), UTF-8 in the path, query and JSON strings, and the shape of JSON bodies (depth,
+// array and string lengths).
+//
+// Data flow: New compiles a config.Limits into a policy.Middleware once per snapshot. Per request the
+// middleware checks the request target and headers, then the body:
+//   - a body whose Content-Length is over the limit is refused with 413 before a byte is read;
+//   - a JSON body (no Content-Type, application/json or application/*+json) of known length is read
+//     into a pooled buffer while JSONShape checks it, so a violation is answered at once with a
+//     precise 400; the front then reads the same bytes from r.Body, so good requests reach it
+//     unchanged;
+//   - a body of unknown length (chunked) or a stream (application/x-ndjson, application/jsonl) is
+//     not buffered: r.Body is wrapped so reading past the limit fails with *http.MaxBytesError (the
+//     fronts answer 413) and a JSON shape violation fails the read with an InvalidArgument status
+//     (400); a stream has no total limit, each of its messages being bounded by the front;
+//   - gRPC-Web bodies are framed protobuf: their messages are bounded by grpc.max_message_bytes, so
+//     only the target and headers are checked.
+//
+// Refusals are rendered in the front's error shape: a google.rpc.Status JSON body through
+// transcoder.WriteError for REST and GraphQL (413, 414, 431 or 400 with a google.rpc.BadRequest
+// detail naming the part of the request), a trailers-only response for gRPC-Web.
 package sanitize
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/transcoder"
 )
 
-// New compiles cfg into a middleware for the HTTP fronts; nil when nothing is limited.
-func New(cfg config.Limits) (policy.Middleware, error) { return nil, nil }
+// limits is a compiled config.Limits.
+type limits struct {
+	body, headerBytes, urlBytes, str int64
+	headerCount, depth, array        int
+	shapes                           sync.Pool // *JSONShape
+}
+
+// New compiles cfg into a middleware for the HTTP fronts. Zero fields take the defaults of
+// config.Limits; negative ones are an error.
+func New(cfg config.Limits) (policy.Middleware, error) {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"max_body_bytes", int64(cfg.MaxBodyBytes)}, {"max_header_count", int64(cfg.MaxHeaderCount)},
+		{"max_header_bytes", int64(cfg.MaxHeaderBytes)}, {"max_json_depth", int64(cfg.MaxJSONDepth)},
+		{"max_array_length", int64(cfg.MaxArrayLength)}, {"max_string_length", int64(cfg.MaxStringLength)},
+		{"max_url_bytes", int64(cfg.MaxURLBytes)},
+	} {
+		if f.v < 0 {
+			return nil, fmt.Errorf("sanitize: %s is negative (%d)", f.name, f.v)
+		}
+	}
+	l := &limits{
+		body:        or(int64(cfg.MaxBodyBytes), int64(config.DefaultMaxBodyBytes)),
+		headerBytes: or(int64(cfg.MaxHeaderBytes), int64(config.DefaultMaxHeaderBytes)),
+		urlBytes:    or(int64(cfg.MaxURLBytes), int64(config.DefaultMaxURLBytes)),
+		str:         or(int64(cfg.MaxStringLength), int64(config.DefaultMaxStringLength)),
+		headerCount: int(or(int64(cfg.MaxHeaderCount), config.DefaultMaxHeaderCount)),
+		depth:       int(or(int64(cfg.MaxJSONDepth), config.DefaultMaxJSONDepth)),
+		array:       int(or(int64(cfg.MaxArrayLength), config.DefaultMaxArrayLength)),
+	}
+	l.shapes.New = func() any { return NewJSONShape(l.depth, l.array, l.str) }
+	return l.middleware, nil
+}
+
+func or(v, def int64) int64 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := l.checkHead(r); err != nil {
+			deny(w, r, front, err)
+			return
+		}
+		if front == policy.FrontGRPCWeb || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > l.body {
+			deny(w, r, front, transcoder.WithHTTPStatus(tooLarge(fmt.Sprintf(
+				"request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, l.body)),
+				http.StatusRequestEntityTooLarge))
+			return
+		}
+		kind := bodyKind(r.Header.Get("Content-Type"))
+		if kind == kindJSON && r.ContentLength >= 0 {
+			buf, err := l.readJSON(r)
+			if err != nil {
+				deny(w, r, front, err)
+				return
+			}
+			r.Body = &replay{Reader: bytes.NewReader(buf.Bytes()), orig: r.Body}
+			defer putBuffer(buf)
+			next.ServeHTTP(w, r)
+			return
+		}
+		body := r.Body
+		if kind != kindStream {
+			body = http.MaxBytesReader(w, body, l.body)
+		}
+		if kind != kindOther {
+			shape := l.shapes.Get().(*JSONShape)
+			shape.Reset()
+			defer l.shapes.Put(shape)
+			body = &checkedBody{ReadCloser: body, shape: shape}
+		}
+		r.Body = body
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkHead checks the request target and headers.
+func (l *limits) checkHead(r *http.Request) error {
+	target := r.RequestURI
+	if target == "" || target[0] != '/' {
+		target = r.URL.EscapedPath()
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+	}
+	if int64(len(target)) > l.urlBytes {
+		return transcoder.WithHTTPStatus(badRequest("path", fmt.Sprintf(
+			"request target of %d bytes is longer than the limit of %d bytes", len(target), l.urlBytes)),
+			http.StatusRequestURITooLong)
+	}
+	path, query, _ := strings.Cut(target, "?")
+	if err := CheckPath(path); err != nil {
+		return badRequest("path", err.Error())
+	}
+	if err := CheckQuery(query); err != nil {
+		return badRequest("query", err.Error())
+	}
+	count, size := 0, int64(0)
+	var largest string
+	var largestSize int64
+	for k, vs := range r.Header {
+		count += len(vs)
+		for _, v := range vs {
+			n := int64(len(k) + len(v) + 2)
+			size += n
+			if n > largestSize {
+				largest, largestSize = k, n
+			}
+		}
+	}
+	if count > l.headerCount {
+		return transcoder.WithHTTPStatus(badRequest("headers", fmt.Sprintf(
+			"request has %d header lines, more than the limit of %d", count, l.headerCount)),
+			http.StatusRequestHeaderFieldsTooLarge)
+	}
+	if size > l.headerBytes {
+		return transcoder.WithHTTPStatus(badRequest("headers", fmt.Sprintf(
+			"request headers total %d bytes, more than the limit of %d (largest: %s, %d bytes)",
+			size, l.headerBytes, largest, largestSize)),
+			http.StatusRequestHeaderFieldsTooLarge)
+	}
+	return nil
+}
+
+type kind uint8
+
+const (
+	kindOther  kind = iota
+	kindJSON        // one JSON value: REST and GraphQL bodies
+	kindStream      // newline-delimited JSON values: streamed REST bodies
+)
+
+// bodyKind classifies a body by its Content-Type as the fronts read it: no type is JSON.
+func bodyKind(contentType string) kind {
+	if contentType == "" {
+		return kindJSON
+	}
+	typ, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return kindOther
+	}
+	switch {
+	case typ == "application/json", strings.HasPrefix(typ, "application/") && strings.HasSuffix(typ, "+json"):
+		return kindJSON
+	case typ == "application/x-ndjson", typ == "application/jsonl":
+		return kindStream
+	}
+	return kindOther
+}
+
+// maxPooledBuffer is the largest body buffer kept for reuse.
+const maxPooledBuffer = 1 << 20
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		bufferPool.Put(b)
+	}
+}
+
+// readJSON reads a JSON body of known length (at most the limit) into a pooled buffer, checking its
+// shape chunk by chunk as it arrives.
+func (l *limits) readJSON(r *http.Request) (*bytes.Buffer, error) {
+	buf := bufferPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	buf.Grow(int(r.ContentLength) + 1)
+	shape := l.shapes.Get().(*JSONShape)
+	shape.Reset()
+	defer l.shapes.Put(shape)
+	src := io.LimitReader(r.Body, l.body+1)
+	for {
+		chunk := buf.AvailableBuffer()
+		if len(chunk[:cap(chunk)]) == 0 {
+			buf.Grow(32 << 10)
+			chunk = buf.AvailableBuffer()
+		}
+		n, err := src.Read(chunk[:cap(chunk)])
+		if n > 0 {
+			if int64(buf.Len()+n) > l.body {
+				putBuffer(buf)
+				return nil, transcoder.WithHTTPStatus(tooLarge(fmt.Sprintf(
+					"request body larger than the limit of %d bytes", l.body)), http.StatusRequestEntityTooLarge)
+			}
+			if _, serr := shape.Write(chunk[:n]); serr != nil {
+				putBuffer(buf)
+				return nil, badRequest("body", serr.Error())
+			}
+			buf.Write(chunk[:n])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			putBuffer(buf)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, badRequest("body", "request body ended early")
+			}
+			return nil, badRequest("body", "reading the request body: "+err.Error())
+		}
+	}
+	if err := shape.Close(); err != nil {
+		putBuffer(buf)
+		return nil, badRequest("body", err.Error())
+	}
+	return buf, nil
+}
+
+// replay gives the front the bytes the middleware read; Close closes the original body.
+type replay struct {
+	*bytes.Reader
+	orig io.Closer
+}
+
+func (r *replay) Close() error { return r.orig.Close() }
+
+// checkedBody checks the shape of a body the front reads as a stream.
+type checkedBody struct {
+	io.ReadCloser
+	shape *JSONShape
+	err   error
+}
+
+func (b *checkedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		if _, serr := b.shape.Write(p[:n]); serr != nil {
+			b.err = &readError{badRequest("body", serr.Error())}
+			return 0, b.err
+		}
+	}
+	if err == io.EOF {
+		if cerr := b.shape.Close(); cerr != nil {
+			b.err = &readError{badRequest("body", cerr.Error())}
+			return n, b.err
+		}
+	}
+	return n, err
+}
+
+// readError is a refusal surfacing as a read error of the body: its text is the message alone, as
+// fronts quote it in their own ("reading the request body: ..."); its status is the denial's.
+type readError struct{ d *policy.Denial }
+
+func (e *readError) Error() string              { return e.d.GRPCStatus().Message() }
+func (e *readError) GRPCStatus() *status.Status { return e.d.GRPCStatus() }
+
+// badRequest is an InvalidArgument naming the part of the request at fault.
+func badRequest(part, msg string) *policy.Denial {
+	return policy.Deny(codes.InvalidArgument, msg, &errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: part, Description: msg}},
+	})
+}
+
+func tooLarge(msg string) *policy.Denial {
+	return policy.Deny(codes.ResourceExhausted, msg)
+}

@@ -1,23 +1,417 @@
-// Package waf inspects REST and GraphQL requests with Coraza and the OWASP Core Rule Set. STUB: the
-// contract the policies package compiles against; the WAF work fills it in.
+// Package waf inspects REST and GraphQL requests with Coraza running the OWASP Core Rule Set, embedded
+// in the binary (no rule files at run time).
+//
+// Data flow: New loads the rule set once (about a second: build one Firewall and keep it across
+// snapshots). Middleware, applied once per snapshot to the REST and GraphQL fronts
+// (gRPC and gRPC-Web pass untouched: their bodies are protobuf, which the rules cannot read), asks the
+// snapshot for the request's mode and, unless it is off, runs one Coraza transaction per request:
+// connection, method and request target (path segments and query arguments), headers, then the body.
+// JSON bodies — REST bodies and GraphQL POSTs, whose "query" and "variables" become arguments such as
+// json.variables.id — are parsed by Coraza's JSON body processor into ARGS, so every string a client
+// sends is inspected where it is; a GraphQL GET's variables parameter is flattened into ARGS the same
+// way. The body is read up to the inspection limit and handed on to the front unchanged.
+//
+// In blocking mode a request that reaches the inbound anomaly threshold is refused with 403
+// PERMISSION_DENIED, its matched rule ids in a google.rpc.ErrorInfo detail (reason WAF_BLOCKED, domain
+// waf.protogate.dev, metadata ruleIds and ruleMessages); in detection mode it passes. Either way one
+// log line per request (slog, Warn) names the front, method, path and the matched rules with the
+// variables they matched — never values, headers or bodies, which may hold secrets.
 package waf
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+	"github.com/corazawaf/coraza/v3"
+	"github.com/corazawaf/coraza/v3/types"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/transcoder"
 )
 
-// Firewall is a loaded rule set (long-lived: loading the CRS takes time).
-type Firewall struct{}
+// The modes of a request.
+const (
+	Blocking  = "blocking"
+	Detection = "detection"
+	Off       = "off"
+)
 
-// New loads the firewall for cfg; nil when the WAF is off everywhere.
-func New(cfg config.WAF, log *slog.Logger) (*Firewall, error) { return nil, nil }
+// Firewall is a loaded rule set (long-lived: loading the CRS takes time). It is safe for concurrent
+// use; a nil *Firewall inspects nothing.
+type Firewall struct {
+	waf       coraza.WAF
+	log       *slog.Logger
+	bodyLimit int64
+	mode      string // the waf section's mode: requests whose mode is "" get it
+}
+
+// New loads the firewall for cfg: the CRS at cfg's paranoia level and anomaly threshold, without the
+// excluded rules, then cfg's directives file. It loads even when cfg.Mode is off, since rules may turn
+// the WAF on for some methods; use Enabled to decide whether to call it at all.
+func New(cfg config.WAF, log *slog.Logger) (*Firewall, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	directives, err := Directives(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives))
+	if err != nil {
+		return nil, fmt.Errorf("waf: loading the rules: %w", err)
+	}
+	mode := cfg.Mode
+	if mode == "" {
+		mode = config.DefaultWAFMode
+	}
+	return &Firewall{waf: w, log: log, bodyLimit: bodyLimit(cfg), mode: mode}, nil
+}
+
+func bodyLimit(cfg config.WAF) int64 {
+	if cfg.BodyLimit > 0 {
+		return int64(cfg.BodyLimit)
+	}
+	return int64(config.DefaultWAFBodyLimit)
+}
+
+// Enabled reports whether any request can meet the firewall: the waf section's mode or a rule's is
+// not off.
+func Enabled(p config.Policies) bool {
+	if p.WAF.Mode != "" && p.WAF.Mode != Off {
+		return true
+	}
+	for _, r := range p.Rules {
+		if r.WAF != "" && r.WAF != Off {
+			return true
+		}
+	}
+	return false
+}
+
+// Strictest returns the strictest of modes (blocking, then detection, then off): the mode of a
+// GraphQL request, which may call any method the schema exposes, is the strictest of those methods'
+// modes — no method's protection is weakened by reaching it through GraphQL.
+func Strictest(modes ...string) string {
+	best := Off
+	for _, m := range modes {
+		switch {
+		case m == Blocking:
+			return Blocking
+		case m == Detection:
+			best = Detection
+		}
+	}
+	return best
+}
+
+// Directives returns the SecLang text New loads for cfg: Coraza's recommended settings, the gateway's
+// adjustments for REST and GraphQL, the CRS setup, cfg's settings, the CRS rules, the removals, and
+// the directives file's content.
+func Directives(cfg config.WAF) (string, error) {
+	pl := cfg.ParanoiaLevel
+	if pl == 0 {
+		pl = config.DefaultWAFParanoiaLevel
+	}
+	threshold := cfg.InboundAnomalyThreshold
+	if threshold == 0 {
+		threshold = config.DefaultWAFInboundAnomalyThreshold
+	}
+	if pl < 1 || pl > 4 || threshold < 1 {
+		return "", fmt.Errorf("waf: paranoia_level %d or inbound_anomaly_threshold %d out of range", pl, threshold)
+	}
+	limit := bodyLimit(cfg)
+	var b strings.Builder
+	fmt.Fprintf(&b, `Include @coraza.conf-recommended
+SecRuleEngine On
+SecRequestBodyAccess On
+SecRequestBodyLimit %[1]d
+SecRequestBodyInMemoryLimit %[1]d
+SecRequestBodyLimitAction Reject
+SecResponseBodyAccess Off
+SecAuditEngine Off
+# The REST front reads a body without Content-Type as JSON: so does the firewall, and such a body is
+# no protocol anomaly (920340).
+SecRule &REQUEST_HEADERS:Content-Type "@eq 0" "id:10001,phase:1,t:none,pass,nolog,ctl:requestBodyProcessor=JSON,ctl:ruleRemoveById=920340"
+Include @crs-setup.conf.example
+SecAction "id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%[2]d"
+SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%[3]d,setvar:tx.outbound_anomaly_score_threshold=4"
+SecAction "id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'"
+SecAction "id:900220,phase:1,pass,t:none,nolog,setvar:'tx.allowed_request_content_type=|application/x-www-form-urlencoded| |multipart/form-data| |application/json| |application/x-protobuf| |application/protobuf| |application/x-ndjson| |application/jsonl| |application/graphql| |application/graphql-response+json| |application/merge-patch+json|'"
+Include @owasp_crs/*.conf
+# GraphQL documents name variables with "$": "$in", "$ne" or "$where" are not MongoDB operators there.
+SecRule REQUEST_FILENAME "@beginsWith /graphql" "id:10002,phase:1,t:none,pass,nolog,ctl:ruleRemoveTargetById=942290;ARGS:json.query,ctl:ruleRemoveTargetById=942290;ARGS:query"
+`, limit, pl, threshold)
+	for _, id := range cfg.ExcludeRules {
+		fmt.Fprintf(&b, "SecRuleRemoveById %d\n", id)
+	}
+	if cfg.DirectivesFile != "" {
+		extra, err := os.ReadFile(cfg.DirectivesFile)
+		if err != nil {
+			return "", fmt.Errorf("waf: directives_file: %w", err)
+		}
+		b.Write(extra)
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
+}
 
 // Middleware inspects requests of the REST and GraphQL fronts; mode returns the mode ("blocking",
-// "detection", "off") for a request: the mode of the rule of the method it calls, or the default.
+// "detection", "off") for a request: the mode of the rule of the method it calls, or "" for the waf
+// section's mode. A nil Firewall's middleware passes every request on.
 func (f *Firewall) Middleware(mode func(r *http.Request, front policy.Front) string) policy.Middleware {
-	return nil
+	return func(front policy.Front, next http.Handler) http.Handler {
+		if f == nil || (front != policy.FrontREST && front != policy.FrontGraphQL) {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			m := mode(r, front)
+			if m == "" {
+				m = f.mode
+			}
+			if m != Blocking && m != Detection {
+				next.ServeHTTP(w, r)
+				return
+			}
+			f.serve(w, r, front, m == Blocking, next)
+		})
+	}
+}
+
+func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Front, blocking bool, next http.Handler) {
+	tx := f.waf.NewTransaction()
+	defer func() {
+		tx.ProcessLogging()
+		_ = tx.Close()
+	}()
+	it, body, err := f.inspect(tx, r, front)
+	if err != nil {
+		// The body could not be read: the sanitizer's refusals (413, 400) surface here.
+		transcoder.WriteError(w, err)
+		return
+	}
+	if body != nil {
+		r.Body = body
+		defer body.release()
+	}
+	if it == nil {
+		next.ServeHTTP(w, r)
+		return
+	}
+	ids, msgs, vars := matched(tx.MatchedRules(), it)
+	action := "detected"
+	if blocking {
+		action = "blocked"
+	}
+	f.log.Warn("waf: request matched rules", "action", action, "front", string(front), "method", r.Method,
+		"path", r.URL.Path, "rules", ids, "messages", msgs, "variables", vars)
+	if !blocking {
+		next.ServeHTTP(w, r)
+		return
+	}
+	transcoder.WriteError(w, denial(it, ids, msgs))
+}
+
+// bodyTooLarge is the interruption for a body over the inspection limit: a JSON body cannot be
+// inspected in part.
+var bodyTooLarge = &types.Interruption{RuleID: 0, Action: "deny", Status: http.StatusRequestEntityTooLarge}
+
+// inspect runs the request phases; it returns the interruption, if any, and the body to hand on.
+func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.Front) (*types.Interruption, *replay, error) {
+	host, port := r.RemoteAddr, 0
+	if h, p, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		host = h
+		port, _ = strconv.Atoi(p)
+	}
+	tx.ProcessConnection(host, port, "", 0)
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	tx.ProcessURI(uri, r.Method, r.Proto)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			tx.AddRequestHeader(k, v)
+		}
+	}
+	if r.Host != "" {
+		tx.AddRequestHeader("Host", r.Host)
+		tx.SetServerName(r.Host)
+	}
+	// net/http moves these out of the header map; the rules check them.
+	if r.ContentLength >= 0 && r.Header.Get("Content-Length") == "" && r.Body != nil && r.Body != http.NoBody {
+		tx.AddRequestHeader("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	}
+	if len(r.TransferEncoding) > 0 {
+		tx.AddRequestHeader("Transfer-Encoding", strings.Join(r.TransferEncoding, ","))
+	}
+	// A REST path's segments are arguments (path variables): inspect each decoded, as a query
+	// argument is.
+	if front == policy.FrontREST {
+		addSegments(r.URL.Path, tx.AddPathRequestArgument)
+	}
+	if front == policy.FrontGraphQL && r.Method == http.MethodGet {
+		if vars := r.URL.Query().Get("variables"); vars != "" {
+			flattenJSON([]byte(vars), "variables", tx.AddGetRequestArgument)
+		}
+	}
+	if it := tx.ProcessRequestHeaders(); it != nil {
+		return it, nil, nil
+	}
+	var body *replay
+	if r.Body != nil && r.Body != http.NoBody && tx.IsRequestBodyAccessible() {
+		buf := bufferPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err := buf.ReadFrom(io.LimitReader(r.Body, f.bodyLimit+1))
+		body = &replay{buf: buf, orig: r.Body}
+		body.Reader = io.MultiReader(bytes.NewReader(buf.Bytes()), r.Body)
+		if err != nil {
+			body.release()
+			return nil, nil, err
+		}
+		if int64(buf.Len()) > f.bodyLimit {
+			return bodyTooLarge, body, nil
+		}
+		if it, _, err := tx.WriteRequestBody(buf.Bytes()); it != nil || err != nil {
+			return it, body, err
+		}
+	}
+	it, err := tx.ProcessRequestBody()
+	return it, body, err
+}
+
+// addSegments adds the segments of a decoded path as arguments path.0, path.1, ...; a custom verb
+// (":cancel") stays with its segment.
+func addSegments(path string, add func(key, value string)) {
+	i := 0
+	for seg := range strings.SplitSeq(strings.TrimPrefix(path, "/"), "/") {
+		if seg != "" {
+			add("path."+strconv.Itoa(i), seg)
+		}
+		i++
+	}
+}
+
+// matched lists the rules that matched, in order, and the variables they matched (names only).
+func matched(rules []types.MatchedRule, it *types.Interruption) (ids []string, msgs []string, vars []string) {
+	for _, m := range rules {
+		id := m.Rule().ID()
+		if m.Message() == "" || id == 0 {
+			continue
+		}
+		s := strconv.Itoa(id)
+		if slices.Contains(ids, s) {
+			continue
+		}
+		ids = append(ids, s)
+		msgs = append(msgs, m.Message())
+		for _, d := range m.MatchedDatas() {
+			v := d.Variable().Name()
+			if d.Key() != "" {
+				v += ":" + d.Key()
+			}
+			if !slices.Contains(vars, v) {
+				vars = append(vars, v)
+			}
+		}
+	}
+	if it != nil && it.RuleID != 0 && !slices.Contains(ids, strconv.Itoa(it.RuleID)) {
+		ids = append(ids, strconv.Itoa(it.RuleID))
+		msgs = append(msgs, "")
+	}
+	return ids, msgs, vars
+}
+
+// denial is the refusal of a blocked request: 403 with the rule ids, or for a body the firewall
+// cannot read (too large, not parseable as its Content-Type says) 413 or 400.
+func denial(it *types.Interruption, ids, msgs []string) error {
+	info := &errdetails.ErrorInfo{Reason: "WAF_BLOCKED", Domain: "waf.protogate.dev",
+		Metadata: map[string]string{"ruleIds": strings.Join(ids, ",")}}
+	switch {
+	case it == bodyTooLarge:
+		return transcoder.WithHTTPStatus(policy.Deny(codes.ResourceExhausted,
+			"request body larger than the web application firewall inspects"), http.StatusRequestEntityTooLarge)
+	case it.RuleID == 200002:
+		info.Reason = "WAF_UNPARSEABLE_BODY"
+		return policy.Deny(codes.InvalidArgument, "request body does not parse as its Content-Type says", info)
+	}
+	// The first attack rule says what was found; the evaluation rule (949110) only adds up scores.
+	// Attack rules (93x, 94x) come before protocol ones (92x) in the message.
+	what := ""
+	for _, attack := range []bool{true, false} {
+		for i, id := range ids {
+			if what == "" && msgs[i] != "" && !strings.HasPrefix(id, "949") && !strings.HasPrefix(id, "980") &&
+				(!attack || strings.HasPrefix(id, "93") || strings.HasPrefix(id, "94")) {
+				what = ": " + msgs[i] + " (rule " + id + ")"
+			}
+		}
+	}
+	info.Metadata["ruleMessages"] = strings.Join(slices.DeleteFunc(slices.Clone(msgs), func(s string) bool { return s == "" }), "; ")
+	return policy.Deny(codes.PermissionDenied, "request blocked by the web application firewall"+what, info)
+}
+
+// flattenJSON adds the strings, numbers and booleans of a JSON text as arguments named by their path
+// (prefix.key.0.name), as Coraza's JSON body processor names a body's.
+func flattenJSON(data []byte, prefix string, add func(key, value string)) {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		add(prefix, string(data))
+		return
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for i, e := range x {
+				walk(path+"."+strconv.Itoa(i), e)
+			}
+		case string:
+			add(path, x)
+		case json.Number:
+			add(path, x.String())
+		case bool:
+			add(path, strconv.FormatBool(x))
+		}
+	}
+	walk(prefix, v)
+}
+
+// maxPooledBuffer is the largest body buffer kept for reuse.
+const maxPooledBuffer = 1 << 20
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// replay hands the front the body the firewall read, then the rest of the original.
+type replay struct {
+	io.Reader
+	buf  *bytes.Buffer
+	orig io.Closer
+}
+
+func (r *replay) Close() error { return r.orig.Close() }
+
+func (r *replay) release() {
+	if r.buf != nil && r.buf.Cap() <= maxPooledBuffer {
+		bufferPool.Put(r.buf)
+	}
+	r.buf = nil
 }

@@ -1,13 +1,17 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"reflect"
+	"slices"
 	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/policies/ratelimit"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/resolvers"
 	"github.com/protogate/gateway/transcoder"
@@ -24,7 +28,7 @@ type graphqlFront struct {
 type graphqlState struct {
 	snap    *registry.Snapshot
 	sdl     []byte
-	handler http.Handler
+	handler *resolvers.Handler
 	err     error // why this snapshot has no GraphQL API
 }
 
@@ -37,8 +41,9 @@ func (f *graphqlFront) publish(snap *registry.Snapshot, caller resolvers.Caller)
 		st.err = status.Error(codes.Unavailable, "no GraphQL schema: nothing is registered")
 		return nil
 	}
-	opts := f.opts
+	opts := frontOptions(f.opts, snap.GraphQLFront())
 	opts.Types = snap.DynamicTypes()
+	opts.OnOperation = operationCost
 	h, err := resolvers.NewHandler(sch, caller, opts)
 	if err != nil {
 		st.err = status.Errorf(codes.Internal, "GraphQL API unavailable: %v", err)
@@ -47,6 +52,36 @@ func (f *graphqlFront) publish(snap *registry.Snapshot, caller resolvers.Caller)
 	st.sdl = []byte(sch.SDL())
 	st.handler = h
 	return nil
+}
+
+// operationCost prices a GraphQL operation for the rate limits: its complexity in method calls
+// (each call weighs resolvers.CallComplexity, other fields 1), at least 1. A query of one method call
+// costs what the same call over REST or gRPC costs; one that fans out to many calls, or selects
+// hundreds of fields, costs accordingly.
+func operationCost(ctx context.Context, complexity int) context.Context {
+	return ratelimit.WithOperationCost(ctx, complexity/resolvers.CallComplexity)
+}
+
+// frontOptions are the options of a snapshot's GraphQL front: those of its spec (from the config
+// file) when it sets any, else the server's (WithGraphQL). The browser page, the logger and the
+// forwarded headers are the server's in either case.
+func frontOptions(server, spec resolvers.Options) resolvers.Options {
+	if reflect.ValueOf(spec).IsZero() {
+		return server
+	}
+	spec.Page = spec.Page || server.Page
+	if spec.Logger == nil {
+		spec.Logger = server.Logger
+	}
+	spec.ForwardHeaders = append(slices.Clone(server.ForwardHeaders), spec.ForwardHeaders...)
+	return spec
+}
+
+// hasRoute reports whether r is for a REST route bound to a persisted operation of the current
+// snapshot; ServeHTTP serves it.
+func (f *graphqlFront) hasRoute(r *http.Request) bool {
+	st := f.cur.Load()
+	return st != nil && st.handler != nil && st.handler.HasRoute(r.Method, r.URL.Path)
 }
 
 func (f *graphqlFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +94,10 @@ func (f *graphqlFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/graphql/schema.graphql":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(st.sdl)
+	case !isGraphQL(r):
+		if !st.handler.ServeRoute(w, r) { // a REST route of a persisted operation, unless the snapshot changed
+			transcoder.WriteError(w, status.Errorf(codes.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+		}
 	default:
 		st.handler.ServeHTTP(w, r)
 	}

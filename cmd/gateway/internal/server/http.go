@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	"github.com/protogate/gateway/policies/telemetry"
 	"github.com/protogate/gateway/routing/grpcweb"
 	"github.com/protogate/gateway/transcoder"
 )
@@ -21,19 +22,35 @@ import (
 // everything else.
 func (s *Server) dataHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case isGRPC(r):
+		if isGRPC(r) {
 			s.grpc.ServeHTTP(w, r)
-		case grpcweb.IsGRPCWebRequest(r):
-			s.web.ServeHTTP(w, r)
+			return
+		}
+		f := s.currentFronts()
+		switch {
+		case grpcweb.IsGRPCWebRequest(r) || isGRPCWebPreflight(r):
+			f.web.ServeHTTP(w, r)
 		case isGraphQL(r):
-			s.graphql.ServeHTTP(w, r)
+			f.graphql.ServeHTTP(w, r)
 		case isOpenAPI(r):
-			s.openapi.ServeHTTP(w, r)
+			f.openapi.ServeHTTP(w, r)
+		case s.graphql.hasRoute(r): // a REST route bound to a persisted GraphQL operation
+			f.graphql.ServeHTTP(w, r)
 		default:
-			s.rest.ServeHTTP(w, r)
+			f.rest.ServeHTTP(w, r)
 		}
 	})
+}
+
+// isGRPCWebPreflight reports whether r is a browser's CORS preflight for a gRPC-Web call: an OPTIONS
+// request announcing a gRPC-Web content type or the x-grpc-web header, so it meets the gRPC-Web
+// front's CORS policy (which the CORS middleware answers) rather than the REST router's.
+func isGRPCWebPreflight(r *http.Request) bool {
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	h := strings.ToLower(r.Header.Get("Access-Control-Request-Headers"))
+	return strings.Contains(h, "x-grpc-web") || strings.Contains(h, "grpc-web")
 }
 
 // isOpenAPI reports whether r is for the live OpenAPI document or its docs page.
@@ -54,7 +71,7 @@ func isGraphQL(r *http.Request) bool {
 // adminHandler serves the admin port: health and readiness, and the admin API as gRPC (with
 // reflection, for grpcurl) and as JSON over HTTP under /v1/.
 func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, error) {
-	adminGRPC := grpc.NewServer()
+	adminGRPC := grpc.NewServer(grpc.UnaryInterceptor(s.adminUnary), grpc.StreamInterceptor(s.adminStream))
 	adminv1.RegisterAdminServiceServer(adminGRPC, s.admin)
 	reflection.Register(adminGRPC)
 
@@ -77,7 +94,10 @@ func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, 
 		}
 		_, _ = fmt.Fprintf(w, "ready: snapshot %d\n", s.current().Version())
 	})
-	mux.Handle("/v1/", api)
+	mux.Handle("/v1/", s.adminGuard(api)) // the admin API needs policies.auth.admin credentials, when set
+	if metrics := s.engine.Telemetry().MetricsHandler(); metrics != nil {
+		mux.Handle("GET "+telemetry.MetricsPath(s.cfg.Policies.Metrics), metrics) // Prometheus
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		transcoder.WriteError(w, transcoder.NewError(codes.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path)))
 	})

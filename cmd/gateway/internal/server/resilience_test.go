@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,7 +32,7 @@ import (
 // usersBackend is one users service instance on loopback that can be killed and restarted on the
 // same address.
 type usersBackend struct {
-	t     *testing.T
+	t     testing.TB
 	addr  string
 	opts  shop.Options
 	calls atomic.Int64
@@ -39,7 +41,7 @@ type usersBackend struct {
 	done  chan struct{}
 }
 
-func startUsers(t *testing.T, opts shop.Options) *usersBackend {
+func startUsers(t testing.TB, opts shop.Options) *usersBackend {
 	t.Helper()
 	b := &usersBackend{t: t, addr: "127.0.0.1:0", opts: opts}
 	next := opts.OnCall
@@ -104,7 +106,14 @@ func failingBackend(t *testing.T) (string, *atomic.Int64) {
 
 // resilientGateway serves the users service from a cluster of addrs with cfg, and the retry policy
 // on its route. It returns a client of the gateway and the gateway's endpoint pool.
-func resilientGateway(t *testing.T, addrs []string, cfg routing.ClusterConfig, retry routing.RetryPolicy) (usersv1.UserServiceClient, *routing.Pool) {
+func resilientGateway(t testing.TB, addrs []string, cfg routing.ClusterConfig, retry routing.RetryPolicy) (usersv1.UserServiceClient, *routing.Pool) {
+	t.Helper()
+	client, _, pool := resilientGatewayAt(t, addrs, cfg, retry)
+	return client, pool
+}
+
+// resilientGatewayAt is resilientGateway that also returns the gateway's data address.
+func resilientGatewayAt(t testing.TB, addrs []string, cfg routing.ClusterConfig, retry routing.RetryPolicy) (usersv1.UserServiceClient, string, *routing.Pool) {
 	t.Helper()
 	files, err := registry.FilesOf(usersv1.File_shop_users_v1_users_proto)
 	if err != nil {
@@ -153,7 +162,7 @@ func resilientGateway(t *testing.T, addrs []string, cfg routing.ClusterConfig, r
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return usersv1.NewUserServiceClient(conn), pool
+	return usersv1.NewUserServiceClient(conn), dataLn.Addr().String(), pool
 }
 
 // raceEnabled reports whether the test binary was built with the race detector.
@@ -413,5 +422,99 @@ func TestResilienceCallerDeadline(t *testing.T) {
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		t.Error("unexpected cancellation")
+	}
+}
+
+// The REST and GraphQL fronts retry unary calls as the gRPC front does: with one endpoint of two
+// refusing connections, every call succeeds on every front, by the route's default policy.
+func TestResilienceRetriesOnEveryFront(t *testing.T) {
+	verifyNoLeaks(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := lis.Addr().String()
+	lis.Close()
+	live := startUsers(t, shop.Options{})
+	client, addr, pool := resilientGatewayAt(t, []string{dead, live.addr}, routing.ClusterConfig{
+		RetryBudget: routing.RetryBudget{Percent: 100, MinRetries: 1000},
+		Endpoint: routing.EndpointConfig{
+			Breaker: routing.BreakerConfig{Disabled: true}, Outlier: routing.OutlierConfig{Disabled: true},
+		},
+	}, routing.RetryPolicy{})
+	httpc := &http.Client{Transport: &http.Transport{}}
+	defer httpc.CloseIdleConnections()
+	get := func(req *http.Request) string {
+		t.Helper()
+		resp, err := httpc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", req.Method, req.URL, resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	for i := range 10 {
+		if _, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"}); err != nil {
+			t.Fatalf("gRPC call %d: %v", i, err)
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/v1/users/1", nil)
+		if body := get(req); !strings.Contains(body, "Ada Lovelace") {
+			t.Fatalf("REST call %d: %s", i, body)
+		}
+		req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+"/graphql",
+			strings.NewReader(`{"query": "{ getUser(id: \"1\") { name } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if body := get(req); !strings.Contains(body, "Ada Lovelace") || strings.Contains(body, `"errors"`) {
+			t.Fatalf("GraphQL call %d: %s", i, body)
+		}
+	}
+	if statsOf(pool, dead).Latency == 0 {
+		t.Error("the dead endpoint was never tried: the test proves nothing")
+	}
+	if got := live.calls.Load(); got != 30 {
+		t.Errorf("the live endpoint served %d calls, want 30", got)
+	}
+}
+
+// BenchmarkUnaryResilience measures the demo's unary call through the gateway to a cluster of three
+// users backends, with the full resilience path (least request on in-flight counts and latency,
+// breakers, outlier detection, active health checks, the retry policy and its budget) and with it
+// off (round robin; no breakers, outlier detection, health checks or retries), in the same run: run
+// with -count to interleave them and compare medians.
+func BenchmarkUnaryResilience(b *testing.B) {
+	var addrs []string
+	for range 3 {
+		addrs = append(addrs, startUsers(b, shop.Options{}).addr)
+	}
+	on, _ := resilientGateway(b, addrs, routing.ClusterConfig{
+		Balancer: routing.LeastRequest,
+		Endpoint: routing.EndpointConfig{Health: routing.HealthCheckConfig{Interval: time.Second}},
+	}, routing.RetryPolicy{Attempts: 3})
+	off, _ := resilientGateway(b, addrs, routing.ClusterConfig{
+		Endpoint: routing.EndpointConfig{
+			Breaker: routing.BreakerConfig{Disabled: true}, Outlier: routing.OutlierConfig{Disabled: true},
+		},
+	}, routing.RetryPolicy{Attempts: 1})
+	for _, tc := range []struct {
+		name   string
+		client usersv1.UserServiceClient
+	}{{"on", on}, {"off", off}} {
+		b.Run(tc.name, func(b *testing.B) {
+			req := &usersv1.GetUserRequest{Id: "1"}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := tc.client.GetUser(ctx, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

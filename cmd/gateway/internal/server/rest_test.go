@@ -143,7 +143,7 @@ func TestREST(t *testing.T) {
 		{"bad JSON", "POST", "/v1/orders", `{"userId":`, 400, `{"code":3}`},
 		{"no route", "GET", "/v2/users", "", 404, `{"code":5,"message":"no route for GET /v2/users","details":[]}`},
 		{"wrong method", "DELETE", "/v1/users/1", "", 405, `{"code":12}`},
-		{"streaming not yet", "GET", "/v1/products/p1/inventory:watch", "", 501, `{"code":12}`},
+		{"streaming, failing before the first message", "GET", "/v1/products/p99/inventory:watch", "", 404, `{"code":5}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

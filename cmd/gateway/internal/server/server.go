@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/protogate/gateway/cmd/gateway/internal/listen"
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/resolvers"
@@ -58,6 +60,8 @@ type Server struct {
 	web     *grpcweb.Handler
 	rest    *transcoder.Handler
 	graphql graphqlFront
+	engine  *policies.Engine
+	fronts  atomic.Pointer[fronts] // the HTTP fronts wrapped in the current snapshot's policies
 	openapi http.Handler
 
 	store    store.Store
@@ -81,7 +85,9 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // WithPool sets the endpoint pool, for callers that dial upstreams their own way (TLS, tests).
 func WithPool(p *routing.Pool) Option { return func(s *Server) { s.pool = p } }
 
-// WithGraphQL sets the GraphQL front's options (limits, introspection, persisted operations).
+// WithGraphQL sets the GraphQL front's options (limits, introspection, persisted operations) for
+// snapshots whose spec sets none (registry.Spec.GraphQLFront, from the config file's graphql
+// section); the page, logger and forwarded headers given here apply to every snapshot.
 func WithGraphQL(o resolvers.Options) Option { return func(s *Server) { s.graphql.opts = o } }
 
 // WithStore sets where registrations persist; the default is the config's data dir, or memory.
@@ -96,8 +102,13 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	engine, err := policies.NewEngine(cfg.Policies, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("policies: %w", err)
+	}
+	s.engine = engine
 	if s.pool == nil {
-		s.pool = routing.NewPool(nil)
+		s.pool = routing.NewPool(routing.DialWith(engine.Telemetry().DialOptions()...))
 	}
 	if s.store == nil {
 		if cfg.DataDir == "" {
@@ -118,6 +129,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	}
 	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg))
 	s.grpc = grpc.NewServer(
+		grpc.StreamInterceptor(s.intercept),
 		grpc.UnknownServiceHandler(s.proxy.Handler),
 		grpc.ForceServerCodecV2(routing.Codec{}),
 		grpc.MaxRecvMsgSize(maxMsg),
@@ -126,19 +138,37 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.ReadBufferSize(downstreamBufferSize),
 		grpc.WriteBufferSize(downstreamBufferSize),
+		// policies.limits.max_header_bytes bounds native gRPC's header list too (HTTP/2 SETTINGS).
+		grpc.MaxHeaderListSize(headerListSize(cfg.Policies.Limits)),
 	)
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	routing.RegisterReflection(s.grpc, s.catalog)
 	s.web = grpcweb.NewHandler(s.proxy.Handler, grpcweb.WithCodec(routing.Codec{}), grpcweb.WithMaxMessageSize(maxMsg))
-	rest, err := transcoder.NewHandler(func() *transcoder.Router { return s.current().REST() }, s.proxy)
+	streams, err := transcoder.NewStreams() // REST streaming: NDJSON, SSE, WebSocket
+	if err != nil {
+		return nil, err
+	}
+	rest, err := transcoder.NewHandler(func() *transcoder.Router { return s.current().REST() }, s.proxy, transcoder.WithStreaming(streams),
+		// One body limit for every HTTP front: the REST front's follows policies.limits.
+		transcoder.WithMaxBodyBytes(int64(cfg.Policies.Limits.MaxBodyBytes)))
 	if err != nil {
 		return nil, err
 	}
 	s.rest = rest
 	s.openapi = transcoder.OpenAPIHandler(func() []byte { return s.current().OpenAPI() })
 	return s, nil
+}
+
+// headerListSize is the HTTP/2 header list size native gRPC accepts: limits.max_header_bytes, by
+// default its default. (HTTP/2 counts 32 bytes of overhead per header field; the limit is on the
+// same order as the HTTP fronts' count of name, value and 2 bytes.)
+func headerListSize(l config.Limits) uint32 {
+	if l.MaxHeaderBytes > 0 && l.MaxHeaderBytes <= math.MaxUint32 {
+		return uint32(l.MaxHeaderBytes)
+	}
+	return uint32(config.DefaultMaxHeaderBytes)
 }
 
 func (s *Server) state() routing.State     { return s.current() }
@@ -173,6 +203,9 @@ func (s *Server) Registry() *registry.Registry { return s.registry }
 // registrations); registrations made through the admin API are kept. The first Apply also loads the
 // registrations persisted in the store. On error the serving snapshot is unchanged.
 func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
+	if spec.Admission == nil {
+		spec.Admission = s.admission
+	}
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
 	if !s.opened {
@@ -188,6 +221,7 @@ func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 
 // publish makes snap current; the registry calls it for every snapshot it accepts.
 func (s *Server) publish(snap *registry.Snapshot) {
+	s.fronts.Store(s.wrapFronts(snap))
 	if err := snap.OpenAPIError(); err != nil {
 		s.log.Warn("snapshot has no OpenAPI document; /openapi.json answers 503", "version", snap.Version(), "err", err)
 	}
@@ -321,6 +355,9 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	adminGRPC.Stop()
 	_ = admin.Close()
 	s.registry.Close()
+	if err := s.engine.Close(); err != nil {
+		s.log.Warn("stopping the policies", "err", err)
+	}
 	if err := s.store.Close(); err != nil {
 		s.log.Warn("closing the store", "err", err)
 	}

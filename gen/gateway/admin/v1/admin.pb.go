@@ -1080,6 +1080,267 @@ func (x *ServiceStatus) GetEndpoints() []string {
 	return nil
 }
 
+type ListUpstreamsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUpstreamsRequest) Reset() {
+	*x = ListUpstreamsRequest{}
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUpstreamsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUpstreamsRequest) ProtoMessage() {}
+
+func (x *ListUpstreamsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUpstreamsRequest.ProtoReflect.Descriptor instead.
+func (*ListUpstreamsRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+type ListUpstreamsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The serving snapshot's clusters, by name.
+	Clusters      []*UpstreamCluster `protobuf:"bytes,1,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUpstreamsResponse) Reset() {
+	*x = ListUpstreamsResponse{}
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUpstreamsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUpstreamsResponse) ProtoMessage() {}
+
+func (x *ListUpstreamsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUpstreamsResponse.ProtoReflect.Descriptor instead.
+func (*ListUpstreamsResponse) Descriptor() ([]byte, []int) {
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListUpstreamsResponse) GetClusters() []*UpstreamCluster {
+	if x != nil {
+		return x.Clusters
+	}
+	return nil
+}
+
+// UpstreamCluster is one cluster and the state of its endpoints.
+type UpstreamCluster struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The balancer: round_robin, least_request, ring_hash or random.
+	Lb            string              `protobuf:"bytes,2,opt,name=lb,proto3" json:"lb,omitempty"`
+	Endpoints     []*UpstreamEndpoint `protobuf:"bytes,3,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpstreamCluster) Reset() {
+	*x = UpstreamCluster{}
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpstreamCluster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpstreamCluster) ProtoMessage() {}
+
+func (x *UpstreamCluster) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpstreamCluster.ProtoReflect.Descriptor instead.
+func (*UpstreamCluster) Descriptor() ([]byte, []int) {
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpstreamCluster) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpstreamCluster) GetLb() string {
+	if x != nil {
+		return x.Lb
+	}
+	return ""
+}
+
+func (x *UpstreamCluster) GetEndpoints() []*UpstreamEndpoint {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+// UpstreamEndpoint is one endpoint's resilience state. Endpoints are shared by address across
+// clusters, so one listed twice shows the same state.
+type UpstreamEndpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "host:port"; for a cluster that resolves DNS names, one of the addresses a name resolved to.
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// The active health check's verdict; true without active checks.
+	Healthy bool `protobuf:"varint,2,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	// The circuit breaker: closed, open, half-open or disabled.
+	Breaker string `protobuf:"bytes,3,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	// Calls begun and not yet finished.
+	InFlight int64 `protobuf:"varint,4,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	// Exponentially weighted moving average of unary call latency; unset before the first call.
+	Latency *durationpb.Duration `protobuf:"bytes,5,opt,name=latency,proto3" json:"latency,omitempty"`
+	// Whether outlier detection has the endpoint ejected now, and for how much longer.
+	Ejected    bool                 `protobuf:"varint,6,opt,name=ejected,proto3" json:"ejected,omitempty"`
+	EjectedFor *durationpb.Duration `protobuf:"bytes,7,opt,name=ejected_for,json=ejectedFor,proto3" json:"ejected_for,omitempty"`
+	// Ejections since the endpoint joined the pool.
+	Ejections int64 `protobuf:"varint,8,opt,name=ejections,proto3" json:"ejections,omitempty"`
+	// Sick-backend outcomes in a row.
+	ConsecutiveFailures int32 `protobuf:"varint,9,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *UpstreamEndpoint) Reset() {
+	*x = UpstreamEndpoint{}
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpstreamEndpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpstreamEndpoint) ProtoMessage() {}
+
+func (x *UpstreamEndpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpstreamEndpoint.ProtoReflect.Descriptor instead.
+func (*UpstreamEndpoint) Descriptor() ([]byte, []int) {
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UpstreamEndpoint) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *UpstreamEndpoint) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *UpstreamEndpoint) GetBreaker() string {
+	if x != nil {
+		return x.Breaker
+	}
+	return ""
+}
+
+func (x *UpstreamEndpoint) GetInFlight() int64 {
+	if x != nil {
+		return x.InFlight
+	}
+	return 0
+}
+
+func (x *UpstreamEndpoint) GetLatency() *durationpb.Duration {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *UpstreamEndpoint) GetEjected() bool {
+	if x != nil {
+		return x.Ejected
+	}
+	return false
+}
+
+func (x *UpstreamEndpoint) GetEjectedFor() *durationpb.Duration {
+	if x != nil {
+		return x.EjectedFor
+	}
+	return nil
+}
+
+func (x *UpstreamEndpoint) GetEjections() int64 {
+	if x != nil {
+		return x.Ejections
+	}
+	return 0
+}
+
+func (x *UpstreamEndpoint) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
 var File_gateway_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_gateway_admin_v1_admin_proto_rawDesc = "" +
@@ -1155,13 +1416,31 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\fregistration\x18\x02 \x01(\tR\fregistration\x12!\n" +
 	"\fmethod_count\x18\x03 \x01(\x05R\vmethodCount\x12\x18\n" +
 	"\acluster\x18\x04 \x01(\tR\acluster\x12\x1c\n" +
-	"\tendpoints\x18\x05 \x03(\tR\tendpoints*\x84\x01\n" +
+	"\tendpoints\x18\x05 \x03(\tR\tendpoints\"\x16\n" +
+	"\x14ListUpstreamsRequest\"V\n" +
+	"\x15ListUpstreamsResponse\x12=\n" +
+	"\bclusters\x18\x01 \x03(\v2!.gateway.admin.v1.UpstreamClusterR\bclusters\"w\n" +
+	"\x0fUpstreamCluster\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02lb\x18\x02 \x01(\tR\x02lb\x12@\n" +
+	"\tendpoints\x18\x03 \x03(\v2\".gateway.admin.v1.UpstreamEndpointR\tendpoints\"\xd9\x02\n" +
+	"\x10UpstreamEndpoint\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x18\n" +
+	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12\x18\n" +
+	"\abreaker\x18\x03 \x01(\tR\abreaker\x12\x1b\n" +
+	"\tin_flight\x18\x04 \x01(\x03R\binFlight\x123\n" +
+	"\alatency\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x18\n" +
+	"\aejected\x18\x06 \x01(\bR\aejected\x12:\n" +
+	"\vejected_for\x18\a \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"ejectedFor\x12\x1c\n" +
+	"\tejections\x18\b \x01(\x03R\tejections\x121\n" +
+	"\x14consecutive_failures\x18\t \x01(\x05R\x13consecutiveFailures*\x84\x01\n" +
 	"\n" +
 	"SourceKind\x12\x1b\n" +
 	"\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSOURCE_KIND_DESCRIPTOR_SET\x10\x01\x12\x1d\n" +
 	"\x19SOURCE_KIND_PROTO_SOURCES\x10\x02\x12\x1a\n" +
-	"\x16SOURCE_KIND_REFLECTION\x10\x032\xac\x06\n" +
+	"\x16SOURCE_KIND_REFLECTION\x10\x032\xa8\a\n" +
 	"\fAdminService\x12o\n" +
 	"\bRegister\x12!.gateway.admin.v1.RegisterRequest\x1a\".gateway.admin.v1.RegisterResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/registrations\x12h\n" +
 	"\x03Get\x12\x1c.gateway.admin.v1.GetRequest\x1a\x1e.gateway.admin.v1.Registration\"#\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/registrations/{name}\x90\x02\x01\x12c\n" +
@@ -1170,7 +1449,8 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\bRollback\x12!.gateway.admin.v1.RollbackRequest\x1a\x1e.gateway.admin.v1.Registration\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/registrations/{name}:rollback\x12\x8b\x01\n" +
 	"\fListVersions\x12%.gateway.admin.v1.ListVersionsRequest\x1a&.gateway.admin.v1.ListVersionsResponse\",\x82\xd3\xe4\x93\x02#\x12!/v1/registrations/{name}/versions\x90\x02\x01\x12b\n" +
 	"\x06Status\x12\x1f.gateway.admin.v1.StatusRequest\x1a .gateway.admin.v1.StatusResponse\"\x15\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/status\x90\x02\x01B;Z9github.com/protogate/gateway/gen/gateway/admin/v1;adminv1b\x06proto3"
+	"/v1/status\x90\x02\x01\x12z\n" +
+	"\rListUpstreams\x12&.gateway.admin.v1.ListUpstreamsRequest\x1a'.gateway.admin.v1.ListUpstreamsResponse\"\x18\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/upstreams\x90\x02\x01B;Z9github.com/protogate/gateway/gen/gateway/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_gateway_admin_v1_admin_proto_rawDescOnce sync.Once
@@ -1185,7 +1465,7 @@ func file_gateway_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_gateway_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gateway_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_gateway_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_gateway_admin_v1_admin_proto_goTypes = []any{
 	(SourceKind)(0),               // 0: gateway.admin.v1.SourceKind
 	(*RegisterRequest)(nil),       // 1: gateway.admin.v1.RegisterRequest
@@ -1204,42 +1484,52 @@ var file_gateway_admin_v1_admin_proto_goTypes = []any{
 	(*StatusRequest)(nil),         // 14: gateway.admin.v1.StatusRequest
 	(*StatusResponse)(nil),        // 15: gateway.admin.v1.StatusResponse
 	(*ServiceStatus)(nil),         // 16: gateway.admin.v1.ServiceStatus
-	nil,                           // 17: gateway.admin.v1.ProtoSources.FilesEntry
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*ListUpstreamsRequest)(nil),  // 17: gateway.admin.v1.ListUpstreamsRequest
+	(*ListUpstreamsResponse)(nil), // 18: gateway.admin.v1.ListUpstreamsResponse
+	(*UpstreamCluster)(nil),       // 19: gateway.admin.v1.UpstreamCluster
+	(*UpstreamEndpoint)(nil),      // 20: gateway.admin.v1.UpstreamEndpoint
+	nil,                           // 21: gateway.admin.v1.ProtoSources.FilesEntry
+	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_gateway_admin_v1_admin_proto_depIdxs = []int32{
 	2,  // 0: gateway.admin.v1.RegisterRequest.protos:type_name -> gateway.admin.v1.ProtoSources
 	3,  // 1: gateway.admin.v1.RegisterRequest.reflection:type_name -> gateway.admin.v1.ReflectionSource
-	17, // 2: gateway.admin.v1.ProtoSources.files:type_name -> gateway.admin.v1.ProtoSources.FilesEntry
-	18, // 3: gateway.admin.v1.ReflectionSource.refresh_interval:type_name -> google.protobuf.Duration
+	21, // 2: gateway.admin.v1.ProtoSources.files:type_name -> gateway.admin.v1.ProtoSources.FilesEntry
+	22, // 3: gateway.admin.v1.ReflectionSource.refresh_interval:type_name -> google.protobuf.Duration
 	5,  // 4: gateway.admin.v1.RegisterResponse.registration:type_name -> gateway.admin.v1.Registration
 	0,  // 5: gateway.admin.v1.Registration.source:type_name -> gateway.admin.v1.SourceKind
-	19, // 6: gateway.admin.v1.Registration.created_at:type_name -> google.protobuf.Timestamp
-	18, // 7: gateway.admin.v1.Registration.refresh_interval:type_name -> google.protobuf.Duration
+	23, // 6: gateway.admin.v1.Registration.created_at:type_name -> google.protobuf.Timestamp
+	22, // 7: gateway.admin.v1.Registration.refresh_interval:type_name -> google.protobuf.Duration
 	5,  // 8: gateway.admin.v1.ListResponse.registrations:type_name -> gateway.admin.v1.Registration
 	5,  // 9: gateway.admin.v1.ListVersionsResponse.versions:type_name -> gateway.admin.v1.Registration
-	19, // 10: gateway.admin.v1.StatusResponse.activated_at:type_name -> google.protobuf.Timestamp
+	23, // 10: gateway.admin.v1.StatusResponse.activated_at:type_name -> google.protobuf.Timestamp
 	16, // 11: gateway.admin.v1.StatusResponse.services:type_name -> gateway.admin.v1.ServiceStatus
-	1,  // 12: gateway.admin.v1.AdminService.Register:input_type -> gateway.admin.v1.RegisterRequest
-	6,  // 13: gateway.admin.v1.AdminService.Get:input_type -> gateway.admin.v1.GetRequest
-	7,  // 14: gateway.admin.v1.AdminService.List:input_type -> gateway.admin.v1.ListRequest
-	9,  // 15: gateway.admin.v1.AdminService.Delete:input_type -> gateway.admin.v1.DeleteRequest
-	11, // 16: gateway.admin.v1.AdminService.Rollback:input_type -> gateway.admin.v1.RollbackRequest
-	12, // 17: gateway.admin.v1.AdminService.ListVersions:input_type -> gateway.admin.v1.ListVersionsRequest
-	14, // 18: gateway.admin.v1.AdminService.Status:input_type -> gateway.admin.v1.StatusRequest
-	4,  // 19: gateway.admin.v1.AdminService.Register:output_type -> gateway.admin.v1.RegisterResponse
-	5,  // 20: gateway.admin.v1.AdminService.Get:output_type -> gateway.admin.v1.Registration
-	8,  // 21: gateway.admin.v1.AdminService.List:output_type -> gateway.admin.v1.ListResponse
-	10, // 22: gateway.admin.v1.AdminService.Delete:output_type -> gateway.admin.v1.DeleteResponse
-	5,  // 23: gateway.admin.v1.AdminService.Rollback:output_type -> gateway.admin.v1.Registration
-	13, // 24: gateway.admin.v1.AdminService.ListVersions:output_type -> gateway.admin.v1.ListVersionsResponse
-	15, // 25: gateway.admin.v1.AdminService.Status:output_type -> gateway.admin.v1.StatusResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	19, // 12: gateway.admin.v1.ListUpstreamsResponse.clusters:type_name -> gateway.admin.v1.UpstreamCluster
+	20, // 13: gateway.admin.v1.UpstreamCluster.endpoints:type_name -> gateway.admin.v1.UpstreamEndpoint
+	22, // 14: gateway.admin.v1.UpstreamEndpoint.latency:type_name -> google.protobuf.Duration
+	22, // 15: gateway.admin.v1.UpstreamEndpoint.ejected_for:type_name -> google.protobuf.Duration
+	1,  // 16: gateway.admin.v1.AdminService.Register:input_type -> gateway.admin.v1.RegisterRequest
+	6,  // 17: gateway.admin.v1.AdminService.Get:input_type -> gateway.admin.v1.GetRequest
+	7,  // 18: gateway.admin.v1.AdminService.List:input_type -> gateway.admin.v1.ListRequest
+	9,  // 19: gateway.admin.v1.AdminService.Delete:input_type -> gateway.admin.v1.DeleteRequest
+	11, // 20: gateway.admin.v1.AdminService.Rollback:input_type -> gateway.admin.v1.RollbackRequest
+	12, // 21: gateway.admin.v1.AdminService.ListVersions:input_type -> gateway.admin.v1.ListVersionsRequest
+	14, // 22: gateway.admin.v1.AdminService.Status:input_type -> gateway.admin.v1.StatusRequest
+	17, // 23: gateway.admin.v1.AdminService.ListUpstreams:input_type -> gateway.admin.v1.ListUpstreamsRequest
+	4,  // 24: gateway.admin.v1.AdminService.Register:output_type -> gateway.admin.v1.RegisterResponse
+	5,  // 25: gateway.admin.v1.AdminService.Get:output_type -> gateway.admin.v1.Registration
+	8,  // 26: gateway.admin.v1.AdminService.List:output_type -> gateway.admin.v1.ListResponse
+	10, // 27: gateway.admin.v1.AdminService.Delete:output_type -> gateway.admin.v1.DeleteResponse
+	5,  // 28: gateway.admin.v1.AdminService.Rollback:output_type -> gateway.admin.v1.Registration
+	13, // 29: gateway.admin.v1.AdminService.ListVersions:output_type -> gateway.admin.v1.ListVersionsResponse
+	15, // 30: gateway.admin.v1.AdminService.Status:output_type -> gateway.admin.v1.StatusResponse
+	18, // 31: gateway.admin.v1.AdminService.ListUpstreams:output_type -> gateway.admin.v1.ListUpstreamsResponse
+	24, // [24:32] is the sub-list for method output_type
+	16, // [16:24] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_gateway_admin_v1_admin_proto_init() }
@@ -1258,7 +1548,7 @@ func file_gateway_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_admin_v1_admin_proto_rawDesc), len(file_gateway_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,13 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_Register_FullMethodName     = "/gateway.admin.v1.AdminService/Register"
-	AdminService_Get_FullMethodName          = "/gateway.admin.v1.AdminService/Get"
-	AdminService_List_FullMethodName         = "/gateway.admin.v1.AdminService/List"
-	AdminService_Delete_FullMethodName       = "/gateway.admin.v1.AdminService/Delete"
-	AdminService_Rollback_FullMethodName     = "/gateway.admin.v1.AdminService/Rollback"
-	AdminService_ListVersions_FullMethodName = "/gateway.admin.v1.AdminService/ListVersions"
-	AdminService_Status_FullMethodName       = "/gateway.admin.v1.AdminService/Status"
+	AdminService_Register_FullMethodName      = "/gateway.admin.v1.AdminService/Register"
+	AdminService_Get_FullMethodName           = "/gateway.admin.v1.AdminService/Get"
+	AdminService_List_FullMethodName          = "/gateway.admin.v1.AdminService/List"
+	AdminService_Delete_FullMethodName        = "/gateway.admin.v1.AdminService/Delete"
+	AdminService_Rollback_FullMethodName      = "/gateway.admin.v1.AdminService/Rollback"
+	AdminService_ListVersions_FullMethodName  = "/gateway.admin.v1.AdminService/ListVersions"
+	AdminService_Status_FullMethodName        = "/gateway.admin.v1.AdminService/Status"
+	AdminService_ListUpstreams_FullMethodName = "/gateway.admin.v1.AdminService/ListUpstreams"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -51,6 +52,9 @@ type AdminServiceClient interface {
 	ListVersions(ctx context.Context, in *ListVersionsRequest, opts ...grpc.CallOption) (*ListVersionsResponse, error)
 	// Status describes the snapshot the gateway is serving.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
+	// ListUpstreams shows the resilience state of the endpoints of every cluster the serving snapshot
+	// routes to: health, circuit breaker, calls in flight, latency, ejections.
+	ListUpstreams(ctx context.Context, in *ListUpstreamsRequest, opts ...grpc.CallOption) (*ListUpstreamsResponse, error)
 }
 
 type adminServiceClient struct {
@@ -131,6 +135,16 @@ func (c *adminServiceClient) Status(ctx context.Context, in *StatusRequest, opts
 	return out, nil
 }
 
+func (c *adminServiceClient) ListUpstreams(ctx context.Context, in *ListUpstreamsRequest, opts ...grpc.CallOption) (*ListUpstreamsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUpstreamsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListUpstreams_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -154,6 +168,9 @@ type AdminServiceServer interface {
 	ListVersions(context.Context, *ListVersionsRequest) (*ListVersionsResponse, error)
 	// Status describes the snapshot the gateway is serving.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
+	// ListUpstreams shows the resilience state of the endpoints of every cluster the serving snapshot
+	// routes to: health, circuit breaker, calls in flight, latency, ejections.
+	ListUpstreams(context.Context, *ListUpstreamsRequest) (*ListUpstreamsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -184,6 +201,9 @@ func (UnimplementedAdminServiceServer) ListVersions(context.Context, *ListVersio
 }
 func (UnimplementedAdminServiceServer) Status(context.Context, *StatusRequest) (*StatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedAdminServiceServer) ListUpstreams(context.Context, *ListUpstreamsRequest) (*ListUpstreamsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUpstreams not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -332,6 +352,24 @@ func _AdminService_Status_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListUpstreams_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUpstreamsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListUpstreams(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListUpstreams_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListUpstreams(ctx, req.(*ListUpstreamsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -366,6 +404,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Status",
 			Handler:    _AdminService_Status_Handler,
+		},
+		{
+			MethodName: "ListUpstreams",
+			Handler:    _AdminService_ListUpstreams_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -805,14 +805,14 @@ const file_shop_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x0eCATEGORY_BOOKS\x10\x01\x12\x18\n" +
 	"\x14CATEGORY_ELECTRONICS\x10\x02\x12\x11\n" +
 	"\rCATEGORY_HOME\x10\x03\x12\x11\n" +
-	"\rCATEGORY_TOYS\x10\x042\xe8\x04\n" +
+	"\rCATEGORY_TOYS\x10\x042\x8a\x05\n" +
 	"\x0eCatalogService\x12h\n" +
 	"\n" +
 	"GetProduct\x12\".shop.catalog.v1.GetProductRequest\x1a\x18.shop.catalog.v1.Product\"\x1c\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/products/{id}\x90\x02\x01\x12t\n" +
 	"\fListProducts\x12$.shop.catalog.v1.ListProductsRequest\x1a%.shop.catalog.v1.ListProductsResponse\"\x17\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/products\x90\x02\x01\x12\x89\x01\n" +
 	"\x10BatchGetProducts\x12(.shop.catalog.v1.BatchGetProductsRequest\x1a).shop.catalog.v1.BatchGetProductsResponse\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/products:batchGet\x90\x02\x01\x12\x87\x01\n" +
-	"\x0eWatchInventory\x12&.shop.catalog.v1.WatchInventoryRequest\x1a .shop.catalog.v1.InventoryUpdate\")\x82\xd3\xe4\x93\x02#\x12!/v1/products/{id}/inventory:watch0\x01\x12`\n" +
-	"\x0fAdjustInventory\x12'.shop.catalog.v1.AdjustInventoryRequest\x1a .shop.catalog.v1.InventoryUpdate(\x010\x01B<Z:github.com/protogate/gateway/gen/shop/catalog/v1;catalogv1b\x06proto3"
+	"\x0eWatchInventory\x12&.shop.catalog.v1.WatchInventoryRequest\x1a .shop.catalog.v1.InventoryUpdate\")\x82\xd3\xe4\x93\x02#\x12!/v1/products/{id}/inventory:watch0\x01\x12\x81\x01\n" +
+	"\x0fAdjustInventory\x12'.shop.catalog.v1.AdjustInventoryRequest\x1a .shop.catalog.v1.InventoryUpdate\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/inventory:adjust(\x010\x01B<Z:github.com/protogate/gateway/gen/shop/catalog/v1;catalogv1b\x06proto3"
 
 var (
 	file_shop_catalog_v1_catalog_proto_rawDescOnce sync.Once

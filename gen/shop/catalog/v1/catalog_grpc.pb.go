@@ -41,6 +41,8 @@ type CatalogServiceClient interface {
 	// WatchInventory streams the stock level of one product until the caller cancels.
 	WatchInventory(ctx context.Context, in *WatchInventoryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[InventoryUpdate], error)
 	// AdjustInventory applies stock changes as they arrive and answers each with the new level.
+	// Over REST: a WebSocket on this path (one JSON message per frame), or a POST of
+	// newline-delimited JSON answered with newline-delimited JSON.
 	AdjustInventory(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AdjustInventoryRequest, InventoryUpdate], error)
 }
 
@@ -129,6 +131,8 @@ type CatalogServiceServer interface {
 	// WatchInventory streams the stock level of one product until the caller cancels.
 	WatchInventory(*WatchInventoryRequest, grpc.ServerStreamingServer[InventoryUpdate]) error
 	// AdjustInventory applies stock changes as they arrive and answers each with the new level.
+	// Over REST: a WebSocket on this path (one JSON message per frame), or a POST of
+	// newline-delimited JSON answered with newline-delimited JSON.
 	AdjustInventory(grpc.BidiStreamingServer[AdjustInventoryRequest, InventoryUpdate]) error
 	mustEmbedUnimplementedCatalogServiceServer()
 }

@@ -1,0 +1,165 @@
+package server_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
+	"github.com/protogate/gateway/registry"
+)
+
+// graphqlConfig is a config file's graphql section: the demo's links written in YAML, overrides,
+// limits, introspection off, and a persisted operation bound to a REST route.
+const graphqlConfig = `
+graphql:
+  max_depth: 4
+  introspection: false
+  persisted_operations:
+    operations:
+      - name: dashboard
+        document: |
+          query Dashboard($userId: String!) { user(id: $userId) { name orders { id user { name } } } }
+        rest: {path: "/v1/dashboard/{userId}"}
+  links:
+    - type: shop.orders.v1.Order
+      field: user
+      method: shop.users.v1.UserService/GetUser
+      args: {id: user_id}
+      batch: {method: shop.users.v1.UserService/BatchGetUsers, request_field: ids, response_field: users, key_field: id}
+    - type: shop.users.v1.User
+      field: orders
+      method: shop.orders.v1.OrderService/ListOrders
+      args: {user_id: id}
+      result_field: orders
+  overrides:
+    - {method: shop.users.v1.UserService/GetUser, name: user}
+    - {method: shop.orders.v1.OrderService/CreateOrder, hide: true}
+    - {service: shop.catalog.v1.CatalogService, name: catalog}
+`
+
+// specFromYAML parses a config file and turns it into a spec serving the demo shop's services, with
+// the config's GraphQL settings instead of the demo's links.
+func specFromYAML(t *testing.T, yaml string, sh *shop.Shop, into *registry.Spec) {
+	t.Helper()
+	cfg, err := config.Parse("gateway.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := registry.SpecFromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Registrations = into.Registrations
+	*into = spec
+}
+
+func postGraphQL(t *testing.T, url, query string) (int, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": query})
+	resp, err := http.Post(url, "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestGraphQLFromConfig serves the graphql section of a config file through the real server: the
+// schema has the links and overrides, the limits and introspection setting apply, the persisted
+// operation answers on its REST route, and applying another config (a reload) changes all of it.
+func TestGraphQLFromConfig(t *testing.T) {
+	g := startGateway(t, harnessOptions{spec: func(spec *registry.Spec, sh *shop.Shop) {
+		specFromYAML(t, graphqlConfig, sh, spec)
+	}})
+	base := "http://" + g.addr
+
+	code, sdl := httpGet(t, base+"/graphql/schema.graphql")
+	if code != http.StatusOK {
+		t.Fatalf("schema.graphql: %d %s", code, sdl)
+	}
+	for _, want := range []string{"  user(id: String!): User\n", "  catalogGetProduct(", "  user: User\n", "  orders: [Order!]\n"} {
+		if !strings.Contains(sdl, want) {
+			t.Errorf("schema lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{"getUser(", "createOrder(", "  getProduct("} {
+		if strings.Contains(sdl, unwanted) {
+			t.Errorf("schema has %q", unwanted)
+		}
+	}
+
+	code, body := postGraphQL(t, base+"/graphql", `{ user(id: "1") { name orders { id user { name } } } }`)
+	if code != http.StatusOK || !strings.Contains(body, `"name":"Ada Lovelace","orders":[{"id":"o2","user":{"name":"Ada Lovelace"}}`) {
+		t.Errorf("query through the configured links: %d %s", code, body)
+	}
+	_, body = postGraphQL(t, base+"/graphql", `{ user(id: "1") { orders { user { orders { user { name } } } } } }`)
+	if !strings.Contains(body, `"DEPTH_LIMIT_EXCEEDED"`) {
+		t.Errorf("max_depth 4 let a depth-5 query through: %s", body)
+	}
+	_, body = postGraphQL(t, base+"/graphql", `{ __schema { queryType { name } } }`)
+	if !strings.Contains(body, `"INTROSPECTION_DISABLED"`) {
+		t.Errorf("introspection: false answered: %s", body)
+	}
+
+	code, body = httpGet(t, base+"/v1/dashboard/1")
+	if code != http.StatusOK || !strings.HasPrefix(body, `{"user":{"name":"Ada Lovelace","orders":[`) {
+		t.Errorf("GET /v1/dashboard/1: %d %s", code, body)
+	}
+	code, body = httpGet(t, base+"/v1/dashboard/99")
+	if code != http.StatusNotFound || !strings.Contains(body, `"code":5`) {
+		t.Errorf("GET /v1/dashboard/99: %d %s", code, body)
+	}
+	code, body = httpGet(t, base+"/v1/users/1") // the REST front still serves the rest
+	if code != http.StatusOK || !strings.Contains(body, "Ada Lovelace") {
+		t.Errorf("GET /v1/users/1: %d %s", code, body)
+	}
+
+	// A reload: no overrides, introspection on, no persisted operation.
+	spec := registry.Spec{Registrations: g.srv.Snapshot().Registrations()}
+	specFromYAML(t, "graphql: {max_depth: 3}\n", g.shop, &spec)
+	if _, err := g.srv.Apply(spec); err != nil {
+		t.Fatal(err)
+	}
+	_, sdl = httpGet(t, base+"/graphql/schema.graphql")
+	if !strings.Contains(sdl, "getUser(id: String!)") || !strings.Contains(sdl, "createOrder(") {
+		t.Errorf("after the reload the overrides still apply:\n%.300s", sdl)
+	}
+	_, body = postGraphQL(t, base+"/graphql", `{ __schema { queryType { name } } }`)
+	if !strings.Contains(body, `"queryType":{"name":"Query"}`) {
+		t.Errorf("after the reload introspection is still off: %s", body)
+	}
+	if code, body = httpGet(t, base+"/v1/dashboard/1"); code != http.StatusNotFound {
+		t.Errorf("after the reload GET /v1/dashboard/1 still answers: %d %s", code, body)
+	}
+}
+
+// TestGraphQLRouteCollision refuses a persisted operation bound to a REST route a service serves,
+// and keeps the running configuration.
+func TestGraphQLRouteCollision(t *testing.T) {
+	g := startGateway(t, harnessOptions{})
+	before := g.srv.Snapshot()
+	spec := registry.Spec{Registrations: before.Registrations()}
+	specFromYAML(t, `
+graphql:
+  persisted_operations:
+    operations:
+      - name: shadow
+        document: "query Shadow($id: String!) { getUser(id: $id) { name } }"
+        rest: {path: "/v1/users/{id}"}
+`, g.shop, &spec)
+	_, err := g.srv.Apply(spec)
+	if err == nil || !strings.Contains(err.Error(), "REST route GET /v1/users/{id} of a GraphQL persisted operation collides with shop.users.v1.UserService/GetUser") {
+		t.Fatalf("Apply = %v", err)
+	}
+	if g.srv.Snapshot() != before {
+		t.Error("the refused config replaced the snapshot")
+	}
+}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"net/http"
+
+	"google.golang.org/grpc"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies"
+	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/routing"
+)
+
+// fronts are the HTTP fronts of one snapshot, each wrapped in the snapshot's request policies (CORS,
+// limits, WAF, telemetry) once, when the snapshot is published.
+type fronts struct {
+	set     *policies.Set // nil when the snapshot has no policies
+	rest    http.Handler
+	graphql http.Handler
+	web     http.Handler
+	openapi http.Handler
+}
+
+// wrapFronts wraps the HTTP fronts in snap's policies.
+func (s *Server) wrapFronts(snap *registry.Snapshot) *fronts {
+	set, _ := snap.Admitter().(*policies.Set)
+	if set == nil {
+		return &fronts{rest: s.rest, graphql: &s.graphql, web: s.web, openapi: s.openapi}
+	}
+	return &fronts{
+		set:     set,
+		rest:    set.Wrap(policy.FrontREST, s.rest),
+		graphql: set.Wrap(policy.FrontGraphQL, &s.graphql),
+		web:     set.Wrap(policy.FrontGRPCWeb, s.web),
+		openapi: set.Wrap(policy.FrontREST, s.openapi),
+	}
+}
+
+// currentFronts returns the fronts of the current snapshot.
+func (s *Server) currentFronts() *fronts {
+	if f := s.fronts.Load(); f != nil {
+		return f
+	}
+	return &fronts{rest: s.rest, graphql: &s.graphql, web: s.web, openapi: s.openapi}
+}
+
+// intercept applies the current snapshot's request policies (telemetry) to native gRPC calls.
+func (s *Server) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if f := s.fronts.Load(); f != nil && f.set != nil {
+		if ic := f.set.StreamInterceptor(); ic != nil {
+			return ic(srv, ss, info, handler)
+		}
+	}
+	return handler(srv, ss)
+}
+
+// admission compiles a snapshot's policy chains with the server's engine; see registry.Spec.
+func (s *Server) admission(p config.Policies, methods []string, resolve func(*http.Request) (string, bool)) (routing.Admitter, error) {
+	set, err := s.engine.Compile(p, methods, resolve)
+	if err != nil {
+		return nil, err
+	}
+	return set, nil
+}

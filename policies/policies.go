@@ -1,0 +1,357 @@
+package policies
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies/auth"
+	"github.com/protogate/gateway/policies/cors"
+	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/ratelimit"
+	"github.com/protogate/gateway/policies/sanitize"
+	"github.com/protogate/gateway/policies/telemetry"
+	"github.com/protogate/gateway/policies/waf"
+)
+
+// retireAfter is how long a module replaced by a new configuration keeps running, so that a snapshot
+// compiled with it that is still serving (or a compile that then failed) keeps working meanwhile.
+const retireAfter = 30 * time.Second
+
+// Engine compiles policy sets and keeps the policies' long-lived state. One Engine serves a gateway for
+// its lifetime; Compile is called for every snapshot.
+type Engine struct {
+	log *slog.Logger
+
+	mu     sync.Mutex // serialises Compile and Close
+	auth   module[config.Auth, *auth.Authenticator]
+	limits module[config.RateLimit, *ratelimit.Limiter]
+	waf    module[config.WAF, *waf.Firewall]
+	tel    *telemetry.Telemetry
+}
+
+// NewEngine starts an engine. Telemetry is built here, from the policies the gateway starts with: the
+// upstream connections it instruments are dialled with its options for the gateway's lifetime.
+func NewEngine(initial config.Policies, log *slog.Logger) (*Engine, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	tel, err := telemetry.New(telemetry.Config{Tracing: initial.Tracing, Metrics: initial.Metrics, AccessLog: initial.AccessLog}, log)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	return &Engine{log: log, tel: tel}, nil
+}
+
+// Telemetry is the engine's telemetry: /metrics, upstream dial options.
+func (e *Engine) Telemetry() *telemetry.Telemetry { return e.tel }
+
+// Auth is the authenticator of the most recently compiled policies (the admin port's credentials).
+func (e *Engine) Auth() *auth.Authenticator {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.auth.cur
+}
+
+// Close stops every module's background work.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	if e.auth.cur != nil {
+		errs = append(errs, e.auth.cur.Close())
+	}
+	if e.limits.cur != nil {
+		errs = append(errs, e.limits.cur.Close())
+	}
+	errs = append(errs, e.tel.Close())
+	return errors.Join(errs...)
+}
+
+// module is a long-lived policy module and the configuration it was built from.
+type module[C any, M any] struct {
+	cfg   C
+	cur   M
+	built bool
+}
+
+// update returns the module for cfg: the current one when cfg is unchanged, else a new one from
+// build. A replaced module is closed (when it can be) after retireAfter.
+func update[C any, M any](m *module[C, M], cfg C, build func(C) (M, error)) (M, error) {
+	if m.built && reflect.DeepEqual(m.cfg, cfg) {
+		return m.cur, nil
+	}
+	next, err := build(cfg)
+	if err != nil {
+		var zero M
+		return zero, err
+	}
+	if old, ok := any(m.cur).(interface{ Close() error }); ok && m.built && !isNil(old) {
+		time.AfterFunc(retireAfter, func() { _ = old.Close() })
+	}
+	m.cfg, m.cur, m.built = cfg, next, true
+	return next, nil
+}
+
+func isNil(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// Resolver maps an HTTP request to the method it calls (the snapshot's REST router), for the policies
+// that act on the HTTP request but are configured per method (the WAF's mode).
+type Resolver func(r *http.Request) (method string, ok bool)
+
+// Compile builds the policy set of a snapshot whose methods (full names, "/pkg.Service/Method") are
+// given; resolve, which may be nil, maps its REST requests to methods. On error nothing of the serving
+// state changes.
+func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver) (*Set, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	authn, err := update(&e.auth, cfg.Auth, func(c config.Auth) (*auth.Authenticator, error) { return auth.New(c) })
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	limiter, err := update(&e.limits, cfg.RateLimit, func(c config.RateLimit) (*ratelimit.Limiter, error) { return ratelimit.New(c) })
+	if err != nil {
+		return nil, fmt.Errorf("rate_limit: %w", err)
+	}
+	firewall, err := update(&e.waf, cfg.WAF, func(c config.WAF) (*waf.Firewall, error) { return waf.New(c, e.log) })
+	if err != nil {
+		return nil, fmt.Errorf("waf: %w", err)
+	}
+
+	s := &Set{
+		rules:   cfg.Rules,
+		resolve: resolve,
+		strip:   authn.IdentityHeaders(),
+		chains:  make(map[string]*chain, len(methods)),
+		byRules: make(map[ruleSet]*chain),
+		tel:     e.tel,
+	}
+	// Compile each rule's steps once; methods that pick the same rules share one chain.
+	s.steps = make([]ruleSteps, len(cfg.Rules))
+	for i, r := range cfg.Rules {
+		rs := &s.steps[i]
+		if rs.auth, err = authn.Step(r.Auth); err != nil {
+			return nil, fmt.Errorf("%s: auth: %w", r.Name, err)
+		}
+		if rs.rate, err = limiter.Step(r.Name, r.RateLimit); err != nil {
+			return nil, fmt.Errorf("%s: rate_limit: %w", r.Name, err)
+		}
+		if rs.concurrency, err = limiter.ConcurrencyStep(r.Name, r.Concurrency); err != nil {
+			return nil, fmt.Errorf("%s: concurrency: %w", r.Name, err)
+		}
+	}
+	s.record = e.tel.Step()
+	for _, m := range methods {
+		s.chains[m] = s.chainOf(s.pick(m))
+	}
+
+	// Request policies, outermost first.
+	if mw := e.tel.Middleware(); mw != nil {
+		s.middleware = append(s.middleware, mw)
+	}
+	corsMW, err := cors.New(cfg.CORS)
+	if err != nil {
+		return nil, fmt.Errorf("cors: %w", err)
+	}
+	if corsMW != nil {
+		s.middleware = append(s.middleware, corsMW)
+	}
+	limitsMW, err := sanitize.New(cfg.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
+	}
+	if limitsMW != nil {
+		s.middleware = append(s.middleware, limitsMW)
+	}
+	if firewall != nil {
+		if mw := firewall.Middleware(s.wafModeOf); mw != nil {
+			s.middleware = append(s.middleware, mw)
+		}
+	}
+	s.interceptor = e.tel.StreamInterceptor()
+	return s, nil
+}
+
+// ruleSteps are one rule's compiled steps; nil where the rule does not set the aspect.
+type ruleSteps struct {
+	auth, rate, concurrency policy.Step
+}
+
+// ruleSet names, for one method, the index of the rule that decides each aspect (-1: none).
+type ruleSet struct{ auth, rate, concurrency int }
+
+// chain is the compiled admission of the methods that pick one ruleSet.
+type chain struct {
+	steps []policy.Step
+}
+
+// Set is the compiled policies of one snapshot: the admitter of its calls and the wrappers of its
+// fronts. It is immutable and safe for concurrent use.
+type Set struct {
+	rules   []config.PolicyRule
+	steps   []ruleSteps
+	record  policy.Step // telemetry's record of the admitted call, or nil
+	strip   []string    // identity metadata keys no client may send
+	resolve Resolver    // request -> method, or nil
+
+	chains  map[string]*chain // by full method name
+	mu      sync.Mutex        // guards byRules after Compile
+	byRules map[ruleSet]*chain
+
+	middleware  []policy.Middleware // outermost first
+	interceptor grpc.StreamServerInterceptor
+	tel         *telemetry.Telemetry
+}
+
+// pick finds, for each aspect, the first rule that matches method and sets the aspect.
+func (s *Set) pick(method string) ruleSet {
+	rs := ruleSet{-1, -1, -1}
+	for i, r := range s.rules {
+		if !r.Match.Matches(method) {
+			continue
+		}
+		st := &s.steps[i]
+		if rs.auth < 0 && st.auth != nil {
+			rs.auth = i
+		}
+		if rs.rate < 0 && st.rate != nil {
+			rs.rate = i
+		}
+		if rs.concurrency < 0 && st.concurrency != nil {
+			rs.concurrency = i
+		}
+	}
+	return rs
+}
+
+// chainOf returns the shared chain of a ruleSet, building it the first time. Authentication comes
+// first (limits may be keyed by consumer), then the telemetry record, the rate limit, and the
+// concurrency limit last, so a call refused by the rate limit holds no slot.
+func (s *Set) chainOf(rs ruleSet) *chain {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.byRules[rs]; ok {
+		return c
+	}
+	c := new(chain)
+	if rs.auth >= 0 {
+		c.steps = append(c.steps, s.steps[rs.auth].auth)
+	}
+	if s.record != nil {
+		c.steps = append(c.steps, s.record)
+	}
+	if rs.rate >= 0 {
+		c.steps = append(c.steps, s.steps[rs.rate].rate)
+	}
+	if rs.concurrency >= 0 {
+		c.steps = append(c.steps, s.steps[rs.concurrency].concurrency)
+	}
+	s.byRules[rs] = c
+	return c
+}
+
+// Admit runs the method's chain on the call; see routing.Admitter. A method the snapshot has no
+// descriptor for (proxied by an explicit route) gets the chain its rules pick, found by matching the
+// rules now: rare, and no slower than a route match.
+func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (metadata.MD, func(), error) {
+	ch, ok := s.chains[method]
+	if !ok {
+		ch = s.chainOf(s.pick(method))
+	}
+	if len(ch.steps) == 0 && !s.spoofed(md) {
+		return md, nil, nil
+	}
+	c := &policy.Call{Ctx: ctx, Method: method, Front: policy.FrontFrom(ctx), MD: md, Cost: 1}
+	c.Peer, _ = peer.FromContext(ctx)
+	for _, k := range s.strip {
+		if _, ok := md[k]; ok {
+			c.StripUpstream(k)
+		}
+	}
+	for _, st := range ch.steps {
+		if err := st.Admit(c); err != nil {
+			c.Finish()
+			return nil, nil, err
+		}
+	}
+	var release func()
+	if c.Releases() {
+		release = c.Finish
+	}
+	return c.Upstream(md), release, nil
+}
+
+// spoofed reports whether md carries a key reserved for verified identities.
+func (s *Set) spoofed(md metadata.MD) bool {
+	for _, k := range s.strip {
+		if _, ok := md[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// wafModeOf is the WAF mode of a request: the waf of the first rule that sets one and matches the
+// method the request calls, or "" for the waf section's own mode (GraphQL requests, whose fields call
+// many methods, and requests no binding serves).
+func (s *Set) wafModeOf(r *http.Request, front policy.Front) string {
+	if front != policy.FrontREST || s.resolve == nil {
+		return ""
+	}
+	method, ok := s.resolve(r)
+	if !ok {
+		return ""
+	}
+	for _, rule := range s.rules {
+		if rule.WAF != "" && rule.Match.Matches(method) {
+			return rule.WAF
+		}
+	}
+	return ""
+}
+
+// Wrap returns h with the set's request policies for front applied, outermost first. The returned
+// handler also records the front and the client's address and TLS state in the request's context,
+// where the method policies read them. Call it once per snapshot and front, never per request.
+func (s *Set) Wrap(front policy.Front, h http.Handler) http.Handler {
+	for i := len(s.middleware) - 1; i >= 0; i-- {
+		h = s.middleware[i](front, h)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := policy.WithFront(r.Context(), front)
+		ctx = peer.NewContext(ctx, httpPeer(r))
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// StreamInterceptor is the native gRPC front's request policies, or nil.
+func (s *Set) StreamInterceptor() grpc.StreamServerInterceptor { return s.interceptor }
+
+// httpPeer describes an HTTP request's client as gRPC's peer does.
+func httpPeer(r *http.Request) *peer.Peer {
+	p := &peer.Peer{Addr: remoteAddr(r.RemoteAddr)}
+	if r.TLS != nil {
+		p.AuthInfo = credentials.TLSInfo{State: *r.TLS, CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	}
+	return p
+}
+
+// remoteAddr is an http.Request's RemoteAddr as a net.Addr.
+type remoteAddr string
+
+func (a remoteAddr) Network() string { return "tcp" }
+func (a remoteAddr) String() string  { return string(a) }

@@ -1,0 +1,73 @@
+package ratelimit_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/ratelimit"
+)
+
+// BenchmarkLocalDecision is one admitted decision for a key seen before: the hot path. Run with
+// -cpu 1,2 (or more) to see contention on one key and across keys.
+func BenchmarkLocalDecision(b *testing.B) {
+	for _, keys := range []int{1, 1024} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			l := newLimiter(b, config.RateLimit{})
+			s := step(b, l, "r", config.RuleRateLimit{Rate: 1_000_000_000, Per: time.Second, Burst: 1_000_000_000})
+			calls := make([]*policy.Call, keys)
+			for i := range calls {
+				calls[i] = call(getProduct, fmt.Sprintf("10.0.%d.%d", i>>8, i&255))
+				if err := s.Admit(calls[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if err := s.Admit(calls[i%keys]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkLocalDenial is a refused decision: it builds the denial, details and headers.
+func BenchmarkLocalDenial(b *testing.B) {
+	l := newLimiter(b, config.RateLimit{}, ratelimit.WithClock(newClock().Now))
+	s := step(b, l, "r", config.RuleRateLimit{Rate: 1, Per: time.Hour})
+	c := call(getProduct, "10.0.0.1")
+	_ = s.Admit(c)
+	b.ReportAllocs()
+	for b.Loop() {
+		if s.Admit(c) == nil {
+			b.Fatal("admitted")
+		}
+	}
+}
+
+// BenchmarkConcurrencyDecision takes and gives back a slot.
+func BenchmarkConcurrencyDecision(b *testing.B) {
+	l := newLimiter(b, config.RateLimit{})
+	s, err := l.ConcurrencyStep("r", config.RuleConcurrency{Max: 1 << 20, Key: "client_ip"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := call(getProduct, "10.0.0.1")
+		for pb.Next() {
+			if err := s.Admit(c); err != nil {
+				b.Fatal(err)
+			}
+			c.Finish()
+		}
+	})
+}

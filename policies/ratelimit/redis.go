@@ -1,0 +1,139 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/config"
+)
+
+// gcraScript takes ARGV[3] tokens from the bucket at KEYS[1], atomically: the bucket's state is its
+// full-again time (tat, microseconds), as in process (see bucket). ARGV: 1 interval and 2 tolerance
+// (burst × interval), microseconds, possibly fractional; 3 cost; 4 now in Unix microseconds, or 0
+// for the server's clock. It returns {allowed (1/0), retry-after µs, full-again-in µs}. The key
+// expires when the bucket is full again: a full bucket and a missing key mean the same.
+//
+// Time: by default the script reads the Redis server's clock (TIME), so every replica decides on one
+// clock and skew between gateway hosts cannot refill a bucket early; a write after TIME is fine
+// because scripts replicate their effects (always since Redis 7; replicate_commands before).
+const gcraScript = `
+if redis.replicate_commands then redis.replicate_commands() end
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+if now == 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local new = tat + cost * interval
+local over = new - now - tolerance
+if over > 0 then
+  return {0, math.ceil(over), math.ceil(tat - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.ceil((new - now) / 1000) + 1)
+return {1, 0, math.ceil(new - now)}
+`
+
+// redisStore decides rate limits on a Redis server shared by the gateway's replicas.
+type redisStore struct {
+	client     *redis.Client
+	script     *redis.Script
+	prefix     string
+	failClosed bool
+	log        *slog.Logger
+	failing    atomic.Bool // the last decision failed: the failure has been logged
+}
+
+func newRedisStore(cfg config.RedisStore, log *slog.Logger) (*redisStore, error) {
+	if cfg.Address == "" {
+		return nil, errors.New("ratelimit: the redis backend needs an address")
+	}
+	timeout := cmpOr(cfg.Timeout, config.DefaultRedisTimeout)
+	opts := &redis.Options{
+		Addr:     cfg.Address,
+		DB:       cfg.DB,
+		Username: cfg.Username,
+		// One round trip per decision, bounded by the timeout: no retries, which would double it.
+		MaxRetries:    -1,
+		DialerRetries: 1,
+		DialTimeout:   timeout,
+		ReadTimeout:   timeout,
+		WriteTimeout:  timeout,
+		PoolTimeout:   timeout,
+		Protocol:      2,
+		// Leave CLIENT SETINFO out: one command fewer per connection, and servers older than 7.2
+		// answer it with an error.
+		DisableIdentity: true,
+	}
+	if cfg.PasswordEnv != "" {
+		pw, ok := os.LookupEnv(cfg.PasswordEnv)
+		if !ok {
+			return nil, fmt.Errorf("ratelimit: redis password: environment variable %s is not set", cfg.PasswordEnv)
+		}
+		opts.Password = pw
+	}
+	return &redisStore{
+		client:     redis.NewClient(opts),
+		script:     redis.NewScript(gcraScript),
+		prefix:     cmpOr(cfg.KeyPrefix, config.DefaultRedisKeyPrefix),
+		failClosed: cfg.FailureMode == "closed",
+		log:        log,
+	}, nil
+}
+
+// take runs the script once for redisKey: EVALSHA, and EVAL when the server does not have the
+// script cached yet (after a restart or SCRIPT FLUSH), which caches it again.
+func (r *redisStore) take(redisKey string, l *limits, cost, nowMicros int64) (decision, error) {
+	const us = float64(time.Microsecond)
+	res, err := r.script.Run(context.Background(), r.client, []string{redisKey},
+		strconv.FormatFloat(float64(l.interval)/us, 'f', -1, 64),
+		strconv.FormatFloat(float64(l.tolerance)/us, 'f', -1, 64),
+		cost, nowMicros).Int64Slice()
+	if err != nil {
+		return decision{}, err
+	}
+	if len(res) != 3 {
+		return decision{}, fmt.Errorf("rate-limit script returned %d values, want 3", len(res))
+	}
+	if r.failing.Load() && r.failing.CompareAndSwap(true, false) {
+		r.log.Info("rate limit store is answering again", "address", r.client.Options().Addr)
+	}
+	full := time.Duration(res[2]) * time.Microsecond
+	return decision{
+		allowed:   res[0] == 1,
+		retry:     time.Duration(res[1]) * time.Microsecond,
+		full:      full,
+		remaining: (l.tolerance - int64(full)) / l.interval,
+	}, nil
+}
+
+// failed handles a decision Redis could not take: it logs the first failure of a run of them, and
+// admits the call (failure mode open) or refuses it with UNAVAILABLE (closed).
+func (r *redisStore) failed(err error) error {
+	if r.failing.CompareAndSwap(false, true) {
+		mode := "admitting calls unlimited (failure_mode open)"
+		if r.failClosed {
+			mode = "refusing rate-limited calls (failure_mode closed)"
+		}
+		r.log.Warn("rate limit store unavailable; "+mode, "address", r.client.Options().Addr, "error", err)
+	}
+	if r.failClosed {
+		return status.Error(codes.Unavailable, "rate limit store unavailable")
+	}
+	return nil
+}
+
+func (r *redisStore) close() error { return r.client.Close() }

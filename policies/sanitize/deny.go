@@ -1,0 +1,60 @@
+package sanitize
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/transcoder"
+)
+
+// deny writes err in the front's error shape: a trailers-only gRPC-Web response (HTTP 200, the
+// status in Grpc-Status and Grpc-Message, as gRPC-Web clients read it), or for REST and GraphQL a
+// google.rpc.Status JSON body through the one error renderer.
+func deny(w http.ResponseWriter, r *http.Request, front policy.Front, err error) {
+	if d, ok := err.(interface{ HTTPHeader() http.Header }); ok {
+		for k, vs := range d.HTTPHeader() {
+			w.Header()[k] = append(w.Header()[k], vs...)
+		}
+	}
+	if front == policy.FrontGRPCWeb {
+		WriteGRPCWebStatus(w, r, status.Convert(err))
+		return
+	}
+	transcoder.WriteError(w, err)
+}
+
+// WriteGRPCWebStatus answers a gRPC-Web request with st alone: a trailers-only response.
+func WriteGRPCWebStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
+	ct := "application/grpc-web+proto"
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc-web-text") {
+		ct = "application/grpc-web-text+proto"
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Grpc-Status", strconv.Itoa(int(st.Code())))
+	if msg := st.Message(); msg != "" {
+		h.Set("Grpc-Message", percentEncode(msg))
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// percentEncode encodes msg as gRPC encodes grpc-message: bytes outside %x20-7E, and '%', as %XX.
+func percentEncode(msg string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c >= 0x20 && c <= 0x7e && c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}

@@ -1,0 +1,198 @@
+package sanitize_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/sanitize"
+)
+
+var testLimits = config.Limits{
+	MaxBodyBytes: 1024, MaxHeaderCount: 20, MaxHeaderBytes: 2048, MaxJSONDepth: 4,
+	MaxArrayLength: 5, MaxStringLength: 32, MaxURLBytes: 300,
+}
+
+// echo answers 200 with the body it read, so a test sees what the front saw.
+var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "read: "+err.Error(), 599)
+		return
+	}
+	w.Write(b)
+})
+
+func handler(t testing.TB, front policy.Front) http.Handler {
+	t.Helper()
+	mw, err := sanitize.New(testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mw(front, echo)
+}
+
+type rpcStatus struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Details []struct {
+		Type            string `json:"@type"`
+		FieldViolations []struct {
+			Field string `json:"field"`
+		} `json:"fieldViolations"`
+	} `json:"details"`
+}
+
+func TestGoodRequestsPassUnchanged(t *testing.T) {
+	h := handler(t, policy.FrontREST)
+	for _, tc := range []struct{ method, target, ct, body string }{
+		{"GET", "/v1/users/1", "", ""},
+		{"GET", "/v1/users?page_size=2&filter.role=ROLE_ADMIN&q=caf%C3%A9+%26+cr%C3%A8me&note=a%0Ab", "", ""},
+		{"GET", "/v1/products/p1/inventory:watch", "", ""},
+		{"GET", "/v1/users/", "", ""},
+		{"GET", "/v1/files/report.v2.pdf/..x", "", ""},
+		{"GET", "/v1/users/%C3%A9l%C3%A8ve%20one", "", ""},
+		{"POST", "/v1/orders", "application/json", `{"userId": "1", "items": [{"productId": "p1", "quantity": 2}], "note": "O'Brien\u00e9\ud83d\ude00\"q\"é"}`},
+		{"POST", "/v1/orders", "", `[1,2,3,4,5]`},
+		{"POST", "/v1/upload", "application/x-protobuf", "\x0a\x01\xff\xfe"},
+		{"PATCH", "/v1/users/1", "application/merge-patch+json; charset=utf-8", `{"nickname":"Countess","a":{"b":{"c":[]}}}`},
+	} {
+		r := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
+		if tc.ct != "" {
+			r.Header.Set("Content-Type", tc.ct)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 || w.Body.String() != tc.body {
+			t.Errorf("%s %s: got %d %q, want 200 and the body unchanged", tc.method, tc.target, w.Code, w.Body)
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	deep := strings.Repeat("[", 5) + strings.Repeat("]", 5)
+	for _, tc := range []struct {
+		name, target, ct, body string
+		header                 map[string]string
+		headers                int // extra X-N headers
+		status, code           int
+		field, msg             string
+	}{
+		{name: "dotdot", target: "/v1/users/../admin", status: 400, code: 3, field: "path", msg: `has a ".." segment`},
+		{name: "dot", target: "/v1/./users", status: 400, code: 3, field: "path", msg: `has a "." segment`},
+		{name: "trailing dotdot", target: "/v1/users/..", status: 400, code: 3, field: "path", msg: `".."`},
+		{name: "double slash", target: "/v1//users", status: 400, code: 3, field: "path", msg: "empty segment"},
+		{name: "encoded slash", target: "/v1/users/a%2Fb", status: 400, code: 3, field: "path", msg: "percent-encoded slash (%2F)"},
+		{name: "encoded dot", target: "/v1/users/%2e%2e/x", status: 400, code: 3, field: "path", msg: "percent-encoded dot (%2e)"},
+		{name: "double encoding", target: "/v1/users/%252e%252e", status: 400, code: 3, field: "path", msg: "percent-encoded twice (%252e)"},
+		{name: "nul", target: "/v1/users/1%00.json", status: 400, code: 3, field: "path", msg: "NUL (%00)"},
+		{name: "control", target: "/v1/users/1%0d%0aX", status: 400, code: 3, field: "path", msg: "control character (%0d)"},
+		{name: "backslash", target: "/v1/users/%5c..", status: 400, code: 3, field: "path", msg: "backslash"},
+		{name: "bad utf8 path", target: "/v1/users/%C3%28", status: 400, code: 3, field: "path", msg: "not valid UTF-8"},
+		{name: "bad utf8 query", target: "/v1/users?name=%FF", status: 400, code: 3, field: "query", msg: `"name" is not valid UTF-8`},
+		{name: "nul query", target: "/v1/users?name=a%00", status: 400, code: 3, field: "query", msg: "NUL"},
+		{name: "long url", target: "/v1/users?q=" + strings.Repeat("a", 300), status: 414, code: 3, msg: "longer than the limit of 300 bytes"},
+		{name: "many headers", target: "/v1/users", headers: 21, status: 431, code: 3, field: "headers", msg: "21 header lines, more than the limit of 20"},
+		{name: "big header", target: "/v1/users", header: map[string]string{"Cookie": strings.Repeat("c", 2100)}, status: 431, code: 3, msg: "largest: Cookie"},
+		{name: "body length", target: "/v1/orders", body: strings.Repeat(" ", 1025), status: 413, code: 8, msg: "1025 bytes is larger than the limit of 1024"},
+		{name: "deep json", target: "/v1/orders", body: deep, status: 400, code: 3, field: "body", msg: "nested deeper than the limit of 4 levels (at byte 4"},
+		{name: "long array", target: "/v1/orders", body: `{"a":[1,2,3,4,5,6]}`, status: 400, code: 3, field: "body", msg: "array longer than the limit of 5"},
+		{name: "long string", target: "/v1/orders", body: `{"a":"` + strings.Repeat("x", 33) + `"}`, status: 400, code: 3, field: "body", msg: "string longer than the limit of 32 bytes"},
+		{name: "long key", target: "/v1/orders", body: `{"` + strings.Repeat("k", 33) + `":1}`, status: 400, code: 3, msg: "string longer"},
+		{name: "invalid utf8 json", target: "/v1/orders", ct: "application/json", body: "{\"a\":\"\xff\"}", status: 400, code: 3, msg: "not valid UTF-8"},
+		{name: "lone surrogate", target: "/v1/orders", body: `{"a":"\ud800x"}`, status: 400, code: 3, msg: "lone surrogate"},
+		{name: "graphql variables", target: "/graphql", body: `{"query":"query($x:[Int]){a}","variables":{"x":[1,2,3,4,5,6]}}`, status: 400, code: 3, msg: "array longer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			front := policy.FrontREST
+			if strings.HasPrefix(tc.target, "/graphql") {
+				front = policy.FrontGraphQL
+			}
+			h := handler(t, front)
+			method := "GET"
+			var body io.Reader
+			if tc.body != "" {
+				method, body = "POST", strings.NewReader(tc.body)
+			}
+			r := httptest.NewRequest(method, tc.target, body)
+			if tc.ct != "" {
+				r.Header.Set("Content-Type", tc.ct)
+			}
+			for k, v := range tc.header {
+				r.Header.Set(k, v)
+			}
+			for i := range tc.headers {
+				r.Header.Set("X-"+strings.Repeat("n", i+1), "v")
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			var st rpcStatus
+			if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
+				t.Fatalf("got %d %q: not a google.rpc.Status: %v", w.Code, w.Body, err)
+			}
+			if w.Code != tc.status || st.Code != tc.code || !strings.Contains(st.Message, tc.msg) {
+				t.Fatalf("got %d code %d %q, want %d code %d containing %q", w.Code, st.Code, st.Message, tc.status, tc.code, tc.msg)
+			}
+			if tc.field != "" && (len(st.Details) != 1 || len(st.Details[0].FieldViolations) != 1 || st.Details[0].FieldViolations[0].Field != tc.field) {
+				t.Errorf("details %+v, want a BadRequest naming %q", st.Details, tc.field)
+			}
+		})
+	}
+}
+
+// chunked hides a body's length, as a chunked upload does.
+type chunked struct{ io.Reader }
+
+func TestUnknownLengthBodyIsCheckedAsItStreams(t *testing.T) {
+	h := handler(t, policy.FrontREST)
+	for _, tc := range []struct{ name, ct, body, want string }{
+		{"good", "application/json", `{"a":[1,2]}`, `{"a":[1,2]}`},
+		{"too long", "application/json", strings.Repeat(" ", 2000), "read: http: request body too large"},
+		{"deep", "", "[[[[[[1]]]]]]", "read: JSON nested deeper than the limit of 4 levels (at byte 4 of the body)"},
+		{"ndjson stream has no total limit", "application/x-ndjson", strings.Repeat("{\"a\":1}\n", 300), strings.Repeat("{\"a\":1}\n", 300)},
+		{"ndjson shape", "application/x-ndjson", "{\"a\":1}\n{\"a\":\"" + strings.Repeat("x", 40) + "\"}\n", "read: JSON string longer than the limit of 32 bytes (at byte 46 of the body)"},
+	} {
+		r := httptest.NewRequest("POST", "/v1/orders:import", chunked{strings.NewReader(tc.body)})
+		r.ContentLength = -1
+		r.Header.Set("Content-Type", tc.ct)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if got := strings.TrimSpace(w.Body.String()); got != strings.TrimSpace(tc.want) {
+			t.Errorf("%s: the front read %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestGRPCWebGetsTrailersOnly(t *testing.T) {
+	h := handler(t, policy.FrontGRPCWeb)
+	r := httptest.NewRequest("POST", "/shop.users.v1.UserService/GetUser", bytes.NewReader(make([]byte, 4096)))
+	r.Header.Set("Content-Type", "application/grpc-web+proto")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 || w.Body.Len() != 4096 {
+		t.Fatalf("a gRPC-Web body is bounded by the front's message size, not here: got %d, %d bytes", w.Code, w.Body.Len())
+	}
+	r = httptest.NewRequest("POST", "/shop.users.v1.UserService/GetUser%00", nil)
+	r.Header.Set("Content-Type", "application/grpc-web-text")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 || w.Header().Get("Grpc-Status") != "3" || !strings.Contains(w.Header().Get("Grpc-Message"), "NUL (%2500)") ||
+		w.Header().Get("Content-Type") != "application/grpc-web-text+proto" {
+		t.Fatalf("got %d %v, want a trailers-only INVALID_ARGUMENT", w.Code, w.Header())
+	}
+}
+
+func TestNewRejectsNegativeLimits(t *testing.T) {
+	if _, err := sanitize.New(config.Limits{MaxJSONDepth: -1}); err == nil || !strings.Contains(err.Error(), "max_json_depth") {
+		t.Fatalf("New with a negative depth: %v, want an error naming max_json_depth", err)
+	}
+	if mw, err := sanitize.New(config.Limits{}); err != nil || mw == nil {
+		t.Fatalf("New with zero limits (defaults): %v", err)
+	}
+}

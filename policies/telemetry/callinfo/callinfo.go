@@ -1,0 +1,182 @@
+// Package callinfo carries what the gateway learns about a request as it crosses the fronts, the
+// policies and the routing core — the method it calls, the REST route it matched, the consumer it
+// was authenticated as, the upstream endpoint that served it, the policy that refused it — to the
+// telemetry that reports it: the request's access-log line, its server span, its metrics.
+//
+// The telemetry middleware (HTTP fronts) or interceptor (gRPC) puts an *Info in the request's
+// context; the fronts and policies record into it with the functions here, which do nothing when
+// the context has none. The package imports only the standard library, so any front can record
+// without depending on OpenTelemetry or Prometheus.
+package callinfo
+
+import (
+	"context"
+	"sync"
+)
+
+type key struct{}
+
+// Tracer starts the spans of a request's stages. The telemetry sets one on the Info when tracing is
+// on.
+type Tracer interface {
+	// Start begins a child span of ctx's span for a stage of the gateway ("graphql.resolve") calling
+	// method ("/pkg.Service/Method"), and returns the context carrying it and the function that ends
+	// it with the stage's result (nil or a gRPC status error).
+	Start(ctx context.Context, stage, method string) (context.Context, func(error))
+}
+
+// Info is what is known about one request. Its methods are safe for concurrent use (GraphQL
+// resolves fields in parallel) and do nothing on a nil *Info.
+type Info struct {
+	// Tracer, when set, starts the request's stage spans. Set before the Info is shared.
+	Tracer Tracer
+
+	mu       sync.Mutex
+	method   string // the first method admitted
+	calls    int    // methods admitted
+	route    string
+	consumer string
+	endpoint string
+	code     int32 // the last upstream's gRPC status code; -1 before any
+	denied   Denial
+}
+
+// Denial is a policy's refusal as recorded for telemetry.
+type Denial struct {
+	// Policy names the policy: "auth", "rate_limit", "concurrency", "waf", "limits", "cors".
+	Policy string
+	// Reason is the google.rpc.ErrorInfo reason or another short, fixed token.
+	Reason string
+	// Code is the gRPC status code of the refusal.
+	Code uint32
+}
+
+// New returns an empty Info.
+func New() *Info { return &Info{code: -1} }
+
+// With returns ctx carrying info.
+func With(ctx context.Context, info *Info) context.Context {
+	return context.WithValue(ctx, key{}, info)
+}
+
+// From returns the Info in ctx, or nil.
+func From(ctx context.Context) *Info {
+	info, _ := ctx.Value(key{}).(*Info)
+	return info
+}
+
+// SetRoute records the REST path template the request matched ("/v1/users/{id}").
+func SetRoute(ctx context.Context, route string) { From(ctx).SetRoute(route) }
+
+// Deny records that a policy refused the request. Policies that answer on their own (the WAF, size
+// limits) call it; so does the admitter when a Step refuses a call.
+func Deny(ctx context.Context, d Denial) { From(ctx).Deny(d) }
+
+// noEnd ends a span that was never started.
+func noEnd(error) {}
+
+// Start begins a stage span when ctx's request is traced; otherwise it returns ctx and a function
+// that does nothing, without allocating.
+func Start(ctx context.Context, stage, method string) (context.Context, func(error)) {
+	info := From(ctx)
+	if info == nil || info.Tracer == nil {
+		return ctx, noEnd
+	}
+	return info.Tracer.Start(ctx, stage, method)
+}
+
+// SetRoute records the REST path template.
+func (i *Info) SetRoute(route string) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.route = route
+	i.mu.Unlock()
+}
+
+// Admit records an admitted call of method by consumer ("" when anonymous). It reports whether it
+// was the request's first.
+func (i *Info) Admit(method, consumer string) bool {
+	if i == nil {
+		return false
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.calls++
+	if i.calls == 1 {
+		i.method = method
+	}
+	if i.consumer == "" {
+		i.consumer = consumer
+	}
+	return i.calls == 1
+}
+
+// Attempt records that the request tried to call method, when it has no method yet: a call refused
+// before the telemetry Step recorded it (by authentication) is still reported under its method.
+func (i *Info) Attempt(method string) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	if i.method == "" {
+		i.method = method
+	}
+	i.mu.Unlock()
+}
+
+// SetUpstream records the endpoint an upstream call went to.
+func (i *Info) SetUpstream(endpoint string) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.endpoint = endpoint
+	i.mu.Unlock()
+}
+
+// SetUpstreamCode records the gRPC status code an upstream call ended with.
+func (i *Info) SetUpstreamCode(code uint32) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.code = int32(code)
+	i.mu.Unlock()
+}
+
+// Deny records a policy's refusal; the first one recorded is kept.
+func (i *Info) Deny(d Denial) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	if i.denied.Policy == "" {
+		i.denied = d
+	}
+	i.mu.Unlock()
+}
+
+// Snapshot is a copy of what an Info recorded.
+type Snapshot struct {
+	Method   string // the first admitted method, "" when none was
+	Calls    int    // admitted calls (more than one on GraphQL)
+	Route    string
+	Consumer string
+	Endpoint string
+	// UpstreamCode is the last upstream call's gRPC status code, -1 when there was none.
+	UpstreamCode int32
+	Denial       Denial
+}
+
+// Snapshot returns what the Info recorded so far.
+func (i *Info) Snapshot() Snapshot {
+	if i == nil {
+		return Snapshot{UpstreamCode: -1}
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return Snapshot{Method: i.method, Calls: i.calls, Route: i.route, Consumer: i.consumer,
+		Endpoint: i.endpoint, UpstreamCode: i.code, Denial: i.denied}
+}

@@ -1,0 +1,47 @@
+package telemetry
+
+import (
+	"context"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
+)
+
+// Denied records that an admission Step refused a call of method in ctx with err, for the
+// request's access-log line, span and the gateway_policy_denials_total metric. The admitter calls
+// it on a refusal; policies that answer HTTP requests themselves (the WAF, size limits) call
+// callinfo.Deny with their own policy name. It costs nothing when ctx's request is not observed.
+func Denied(ctx context.Context, method string, err error) {
+	info := callinfo.From(ctx)
+	if info == nil || err == nil {
+		return
+	}
+	info.Attempt(method)
+	info.Deny(DenialOf(err))
+}
+
+// DenialOf describes a policy's refusal: the policy named by its status code (auth for
+// UNAUTHENTICATED and PERMISSION_DENIED, rate_limit for RESOURCE_EXHAUSTED), the reason its
+// google.rpc.ErrorInfo gives (else the code's name).
+func DenialOf(err error) callinfo.Denial {
+	st := status.Convert(err)
+	d := callinfo.Denial{Code: uint32(st.Code()), Reason: codeName(st.Code())}
+	switch st.Code() {
+	case codes.Unauthenticated, codes.PermissionDenied:
+		d.Policy = "auth"
+	case codes.ResourceExhausted:
+		d.Policy = "rate_limit"
+	default:
+		d.Policy = "policy"
+	}
+	for _, detail := range st.Details() {
+		if ei, ok := detail.(*errdetails.ErrorInfo); ok && ei.GetReason() != "" {
+			d.Reason = ei.GetReason()
+			break
+		}
+	}
+	return d
+}

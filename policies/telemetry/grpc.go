@@ -1,0 +1,100 @@
+package telemetry
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
+)
+
+var frontGRPC = string(policy.FrontGRPC)
+
+// intercept observes a native gRPC call (grpc.StreamServerInterceptor).
+func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx := ss.Context()
+	if callinfo.From(ctx) != nil {
+		return handler(srv, ss) // observed by the HTTP middleware already
+	}
+	start := time.Now()
+	info := callinfo.New()
+	md, _ := metadata.FromIncomingContext(ctx)
+	var span trace.Span
+	if t.tracing != nil {
+		ctx = t.tracing.prop.Extract(ctx, mdCarrier(md))
+		ctx, span = t.tracing.tracer.Start(ctx, spanName(frontGRPC, si.FullMethod),
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", si.FullMethod),
+				attribute.String("gateway.front", frontGRPC))
+		}
+		info.Tracer = t
+	}
+	ws := &serverStream{ServerStream: ss, ctx: callinfo.With(ctx, info)}
+	err := handler(srv, ws)
+
+	o := observation{
+		front:    frontGRPC,
+		method:   si.FullMethod,
+		code:     status.Code(err),
+		latency:  time.Since(start),
+		bytesIn:  ws.in.Load(),
+		bytesOut: ws.out,
+		md:       md,
+	}
+	if ownService(si.FullMethod) {
+		o.metricMethod = si.FullMethod
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		o.clientIP = hostOf(p.Addr.String())
+	}
+	o.record(info.Snapshot())
+	t.finish(ws.ctx, &o, span)
+	return err
+}
+
+// ownService reports whether method belongs to a service the gateway serves itself (health,
+// reflection): always a known method, though no admission chain records it.
+func ownService(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.Health/") || strings.HasPrefix(method, "/grpc.reflection.")
+}
+
+// serverStream gives the handler the context with the call's span and Info, and counts the bytes of
+// the messages (the proxy's frames) that pass.
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+	in  atomic.Int64 // RecvMsg may run in a goroutine of its own (client and bidi streams)
+	out int64
+}
+
+// sized is a message that knows its encoded size: routing.Frame.
+type sized interface{ Len() int }
+
+func (s *serverStream) Context() context.Context { return s.ctx }
+
+func (s *serverStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil {
+		if f, ok := m.(sized); ok {
+			s.in.Add(int64(f.Len()))
+		}
+	}
+	return err
+}
+
+func (s *serverStream) SendMsg(m any) error {
+	if f, ok := m.(sized); ok {
+		s.out += int64(f.Len())
+	}
+	return s.ServerStream.SendMsg(m)
+}

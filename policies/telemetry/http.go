@@ -1,0 +1,177 @@
+package telemetry
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+
+	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
+)
+
+// middleware wraps an HTTP front (policy.Middleware). Native gRPC is observed by the interceptor.
+func (t *Telemetry) middleware(front policy.Front, next http.Handler) http.Handler {
+	if front == policy.FrontGRPC {
+		return next
+	}
+	fr := string(front)
+	graphql := front == policy.FrontGraphQL
+	startName := fr + " " // + the HTTP method until the call's method is known
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := callinfo.New()
+		ctx := r.Context()
+		var span trace.Span
+		if t.tracing != nil {
+			ctx = t.tracing.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+			ctx, span = t.tracing.tracer.Start(ctx, startName+r.Method,
+				trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
+			if span.IsRecording() {
+				span.SetAttributes(
+					attribute.String("http.request.method", r.Method),
+					attribute.String("url.path", r.URL.Path),
+					attribute.String("gateway.front", fr))
+			}
+		}
+		if t.tracing != nil || graphql && t.metrics != nil {
+			info.Tracer = t // GraphQL field calls: spans, and metrics per method
+		}
+		ctx = callinfo.With(ctx, info)
+		rw := responseWriter{ResponseWriter: w}
+		next.ServeHTTP(&rw, r.WithContext(ctx))
+
+		o := observation{
+			front:      fr,
+			httpMethod: r.Method,
+			path:       r.URL.Path,
+			httpStatus: rw.statusCode(),
+			latency:    time.Since(start),
+			bytesIn:    max(r.ContentLength, 0),
+			bytesOut:   rw.bytes,
+			clientIP:   hostOf(r.RemoteAddr),
+			hdr:        r.Header,
+		}
+		snap := info.Snapshot()
+		o.record(snap)
+		o.code = httpCallCode(front, o.httpStatus, rw.Header(), snap)
+		t.finish(ctx, &o, span)
+	})
+}
+
+// httpCallCode returns the gRPC status code an HTTP front's request ended with: gRPC-Web's own
+// status when the response carries it in its headers, the refusing policy's or the upstream's code
+// when there was one, otherwise the code that the HTTP status stands for.
+func httpCallCode(front policy.Front, httpStatus int, h http.Header, s callinfo.Snapshot) codes.Code {
+	if v := h.Get("Grpc-Status"); v != "" {
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+			return codes.Code(n)
+		}
+	}
+	switch {
+	case s.Denial.Policy != "":
+		return codes.Code(s.Denial.Code)
+	case front == policy.FrontGRPCWeb && s.UpstreamCode >= 0:
+		return codes.Code(s.UpstreamCode)
+	case front == policy.FrontREST && s.UpstreamCode > 0 && httpStatus >= 400:
+		return codes.Code(s.UpstreamCode)
+	}
+	return codeForHTTP(httpStatus)
+}
+
+// codeForHTTP maps an HTTP status to the gRPC code the gateway renders as that status.
+func codeForHTTP(s int) codes.Code {
+	switch {
+	case s < 400:
+		return codes.OK
+	case s == http.StatusBadRequest, s == http.StatusUnsupportedMediaType, s == http.StatusUnprocessableEntity:
+		return codes.InvalidArgument
+	case s == http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case s == http.StatusForbidden:
+		return codes.PermissionDenied
+	case s == http.StatusNotFound:
+		return codes.NotFound
+	case s == http.StatusMethodNotAllowed, s == http.StatusNotImplemented:
+		return codes.Unimplemented
+	case s == http.StatusConflict:
+		return codes.Aborted
+	case s == http.StatusPreconditionFailed:
+		return codes.FailedPrecondition
+	case s == http.StatusRequestEntityTooLarge, s == http.StatusTooManyRequests, s == http.StatusRequestHeaderFieldsTooLarge:
+		return codes.ResourceExhausted
+	case s == 499:
+		return codes.Canceled
+	case s == http.StatusServiceUnavailable, s == http.StatusBadGateway:
+		return codes.Unavailable
+	case s == http.StatusGatewayTimeout:
+		return codes.DeadlineExceeded
+	case s < 500:
+		return codes.InvalidArgument
+	default:
+		return codes.Internal
+	}
+}
+
+// hostOf returns the host of a "host:port" remote address.
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// responseWriter records the status and size of a response. It passes flushes and hijacks through,
+// and unwraps for http.ResponseController.
+type responseWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.status == 0 || w.status < 200 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// statusCode is the response's status: 200 when the handler wrote nothing.
+func (w *responseWriter) statusCode() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+func (w *responseWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return conn, rw, err
+}
+
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,148 @@
+package telemetry
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/protogate/gateway/routing"
+)
+
+// latencyBuckets cover a gateway's calls, from a cached answer to a slow backend (seconds).
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// metrics are the gateway's Prometheus metrics, on a registry of their own.
+type metrics struct {
+	registry *prometheus.Registry
+	handler  http.Handler
+
+	requests *prometheus.CounterVec   // front, method, code
+	errors   *prometheus.CounterVec   // front, method, code
+	latency  *prometheus.HistogramVec // front, method, code
+	upstream *prometheus.HistogramVec // endpoint, code
+	denials  *prometheus.CounterVec   // front, policy, reason
+}
+
+func newMetrics(endpoints func() []routing.EndpointStats, snapshot func() (uint64, int)) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_requests_total",
+			Help: "Calls served, by front, method (\"unknown\" for calls of no known method) and gRPC status code. GraphQL counts each method a field resolves through.",
+		}, []string{"front", "method", "code"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_request_errors_total",
+			Help: "Calls served with a status other than OK, by front, method and gRPC status code.",
+		}, []string{"front", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gateway_request_duration_seconds",
+			Help:    "Time from a call's arrival to its last byte, by front, method and gRPC status code.",
+			Buckets: latencyBuckets,
+		}, []string{"front", "method", "code"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gateway_upstream_duration_seconds",
+			Help:    "Time of each upstream call (each attempt of a retried one), by endpoint and gRPC status code.",
+			Buckets: latencyBuckets,
+		}, []string{"endpoint", "code"}),
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_policy_denials_total",
+			Help: "Requests refused by a policy (auth, rate_limit, concurrency, waf, limits...), by front, policy and reason.",
+		}, []string{"front", "policy", "reason"}),
+	}
+	reg.MustRegister(m.requests, m.errors, m.latency, m.upstream, m.denials,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if endpoints != nil {
+		reg.MustRegister(endpointCollector(endpoints))
+	}
+	if snapshot != nil {
+		reg.MustRegister(snapshotCollector(snapshot))
+	}
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	return m
+}
+
+// observe records one finished call.
+func (m *metrics) observe(front, method, code string, d time.Duration) {
+	m.requests.WithLabelValues(front, method, code).Inc()
+	m.latency.WithLabelValues(front, method, code).Observe(d.Seconds())
+	if code != "OK" {
+		m.errors.WithLabelValues(front, method, code).Inc()
+	}
+}
+
+var (
+	breakerDesc = prometheus.NewDesc("gateway_endpoint_circuit_state",
+		"1 for the state each upstream endpoint's circuit breaker is in (closed, open, half-open, disabled), 0 for the others.",
+		[]string{"endpoint", "state"}, nil)
+	ejectedDesc = prometheus.NewDesc("gateway_endpoint_ejected",
+		"1 while outlier detection has ejected the upstream endpoint.", []string{"endpoint"}, nil)
+	ejectionsDesc = prometheus.NewDesc("gateway_endpoint_ejections_total",
+		"Ejections of the upstream endpoint by outlier detection since it joined the pool.", []string{"endpoint"}, nil)
+	healthyDesc = prometheus.NewDesc("gateway_endpoint_healthy",
+		"1 while the upstream endpoint passes its active health checks (always 1 without checks).", []string{"endpoint"}, nil)
+	inFlightDesc = prometheus.NewDesc("gateway_endpoint_in_flight",
+		"Calls in flight on the upstream endpoint.", []string{"endpoint"}, nil)
+	snapshotDesc = prometheus.NewDesc("gateway_snapshot_version",
+		"Version of the serving snapshot: it grows with every applied configuration or registration change.", nil, nil)
+	registrationsDesc = prometheus.NewDesc("gateway_registrations",
+		"Active service registrations in the serving snapshot.", nil, nil)
+)
+
+// breakerStates are the values of routing.EndpointStats.Breaker.
+var breakerStates = []string{"closed", "open", "half-open", "disabled"}
+
+// funcCollector collects metrics computed at scrape time.
+type funcCollector struct {
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c funcCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c funcCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+// endpointCollector reports the endpoints' resilience state, read from the pool at each scrape.
+func endpointCollector(stats func() []routing.EndpointStats) prometheus.Collector {
+	return funcCollector{
+		descs: []*prometheus.Desc{breakerDesc, ejectedDesc, ejectionsDesc, healthyDesc, inFlightDesc},
+		collect: func(ch chan<- prometheus.Metric) {
+			for _, s := range stats() {
+				for _, state := range breakerStates {
+					ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, boolValue(strings.EqualFold(s.Breaker, state)), s.Address, state)
+				}
+				ch <- prometheus.MustNewConstMetric(ejectedDesc, prometheus.GaugeValue, boolValue(s.Ejected), s.Address)
+				ch <- prometheus.MustNewConstMetric(ejectionsDesc, prometheus.CounterValue, float64(s.Ejections), s.Address)
+				ch <- prometheus.MustNewConstMetric(healthyDesc, prometheus.GaugeValue, boolValue(s.Healthy), s.Address)
+				ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(s.InFlight), s.Address)
+			}
+		},
+	}
+}
+
+// snapshotCollector reports the serving snapshot's version and registration count.
+func snapshotCollector(snapshot func() (uint64, int)) prometheus.Collector {
+	return funcCollector{
+		descs: []*prometheus.Desc{snapshotDesc, registrationsDesc},
+		collect: func(ch chan<- prometheus.Metric) {
+			version, regs := snapshot()
+			ch <- prometheus.MustNewConstMetric(snapshotDesc, prometheus.GaugeValue, float64(version))
+			ch <- prometheus.MustNewConstMetric(registrationsDesc, prometheus.GaugeValue, float64(regs))
+		},
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

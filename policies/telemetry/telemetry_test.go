@@ -1,0 +1,584 @@
+package telemetry_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/telemetry"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
+	"github.com/protogate/gateway/routing"
+)
+
+const (
+	checkMethod   = "/grpc.health.v1.Health/Check"
+	clientTraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	clientSpanID  = "00f067aa0ba902b7"
+)
+
+// backend is a loopback gRPC server (grpc.health.v1) that records the metadata of the calls it
+// gets.
+type backend struct {
+	addr string
+	mu   sync.Mutex
+	md   []metadata.MD
+}
+
+func startBackend(t *testing.T) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{addr: ln.Addr().String()}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		b.mu.Lock()
+		b.md = append(b.md, md)
+		b.mu.Unlock()
+		return h(ctx, req)
+	}))
+	hs := health.NewServer()
+	hs.SetServingStatus("down", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return b
+}
+
+func (b *backend) lastMD(t *testing.T) metadata.MD {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.md) == 0 {
+		t.Fatal("the backend got no call")
+	}
+	return b.md[len(b.md)-1]
+}
+
+// rig is a telemetry with an in-memory span exporter and access log, and an upstream connection
+// instrumented with its dial options.
+type rig struct {
+	tel   *telemetry.Telemetry
+	spans *tracetest.InMemoryExporter
+	log   *syncBuffer
+	conn  *grpc.ClientConn
+	be    *backend
+}
+
+func newRig(t *testing.T, cfg telemetry.Config) *rig {
+	t.Helper()
+	r := &rig{spans: tracetest.NewInMemoryExporter(), log: &syncBuffer{}, be: startBackend(t)}
+	cfg.Tracing.Enabled = true
+	cfg.SpanExporter = keepOnShutdown{r.spans}
+	cfg.AccessLogWriter = r.log
+	tel, err := telemetry.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tel = tel
+	conn, err := routing.DialWith(tel.DialOptions()...)(r.be.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	r.conn = conn
+	return r
+}
+
+// flushed closes the telemetry, so every span is exported, and returns the spans.
+func (r *rig) flushed(t *testing.T) tracetest.SpanStubs {
+	t.Helper()
+	if err := r.tel.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return r.spans.GetSpans()
+}
+
+// front is a stand-in for a gateway front: it admits the call through the telemetry Step (as the
+// admitter does, after authentication) and calls the backend with the request's context.
+func (r *rig) front(consumer string) http.Handler {
+	step := r.tel.Step()
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		ctx := req.Context()
+		callinfo.SetRoute(ctx, "/v1/health/{service}")
+		c := &policy.Call{Ctx: ctx, Method: checkMethod, Front: policy.FrontREST, Identity: &policy.Identity{Consumer: consumer}}
+		if err := step.Admit(c); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		service := strings.TrimPrefix(req.URL.Path, "/v1/health/")
+		md, _ := metadata.FromIncomingContext(ctx)
+		_, err := healthpb.NewHealthClient(r.conn).Check(metadata.NewOutgoingContext(ctx, md), &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"code":5}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"status":"SERVING"}`)
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("access-log line is not JSON: %v: %s", err, line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func spanNamed(t *testing.T, spans tracetest.SpanStubs, name string) tracetest.SpanStub {
+	t.Helper()
+	for _, s := range spans {
+		if s.Name == name {
+			return s
+		}
+	}
+	var names []string
+	for _, s := range spans {
+		names = append(names, s.Name)
+	}
+	t.Fatalf("no span %q among %q", name, names)
+	return tracetest.SpanStub{}
+}
+
+// TestRESTTraceContext sends a REST request with a client's traceparent through the middleware to a
+// backend: the server span continues the client's trace, the upstream span is its child, and the
+// backend sees the upstream span, not the client's, as its parent.
+func TestRESTTraceContext(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	h := r.tel.Middleware()(policy.FrontREST, r.front("ada"))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/health/", nil)
+	req.Header.Set("Traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01")
+	req.Header.Set("Baggage", "tenant=acme")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// The REST stand-in forwards no headers as metadata, so the backend's traceparent can only come
+	// from the upstream span.
+	upMD := r.be.lastMD(t)
+	spans := r.flushed(t)
+
+	server := spanNamed(t, spans, "rest grpc.health.v1.Health/Check")
+	if server.SpanKind != trace.SpanKindServer {
+		t.Errorf("server span kind %v", server.SpanKind)
+	}
+	if got := server.SpanContext.TraceID().String(); got != clientTraceID {
+		t.Errorf("server span trace id %s, want the client's %s", got, clientTraceID)
+	}
+	if got := server.Parent.SpanID().String(); got != clientSpanID || !server.Parent.IsRemote() {
+		t.Errorf("server span parent %s (remote %v), want the client's span %s", got, server.Parent.IsRemote(), clientSpanID)
+	}
+	up := spanNamed(t, spans, "upstream grpc.health.v1.Health/Check")
+	if up.SpanKind != trace.SpanKindClient || up.Parent.SpanID() != server.SpanContext.SpanID() {
+		t.Errorf("upstream span kind %v parent %s, want a client span under the server span %s", up.SpanKind, up.Parent.SpanID(), server.SpanContext.SpanID())
+	}
+	want := "00-" + clientTraceID + "-" + up.SpanContext.SpanID().String() + "-01"
+	if got := upMD.Get("traceparent"); len(got) != 1 || got[0] != want {
+		t.Errorf("backend traceparent %q, want %q (the gateway's upstream span)", got, want)
+	}
+	if got := upMD.Get("baggage"); len(got) != 1 || got[0] != "tenant=acme" {
+		t.Errorf("backend baggage %q, want the client's", got)
+	}
+}
+
+// TestProxyReplacesClientTraceparent: the transparent proxy forwards the client's metadata; the
+// upstream must still see the gateway's span as its parent, and one traceparent only.
+func TestProxyReplacesClientTraceparent(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	srv := grpc.NewServer(grpc.StreamInterceptor(r.tel.StreamInterceptor()),
+		grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+			// A minimal transparent proxy: forward the incoming metadata as the outgoing.
+			ctx := ss.Context()
+			md, _ := metadata.FromIncomingContext(ctx)
+			if err := r.tel.Step().Admit(&policy.Call{Ctx: ctx, Method: checkMethod, Front: policy.FrontGRPC}); err != nil {
+				return err
+			}
+			var req healthpb.HealthCheckRequest
+			if err := ss.RecvMsg(&req); err != nil {
+				return err
+			}
+			resp, err := healthpb.NewHealthClient(r.conn).Check(metadata.NewOutgoingContext(ctx, md), &req)
+			if err != nil {
+				return err
+			}
+			return ss.SendMsg(resp)
+		}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Stop()
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+
+	ctx := metadata.AppendToOutgoingContext(context.Background(),
+		"traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01", "tracestate", "vendor=1", "x-request-id", "req-7")
+	if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: "down"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("unknown service: %v, want NotFound", err)
+	}
+	upMD := r.be.lastMD(t)
+	spans := r.flushed(t)
+
+	var server, up tracetest.SpanStub
+	for _, s := range spans {
+		switch s.Name {
+		case "grpc grpc.health.v1.Health/Check":
+			server = s
+		case "upstream grpc.health.v1.Health/Check":
+			up = s
+		}
+	}
+	if server.Parent.SpanID().String() != clientSpanID || up.Parent.SpanID() != server.SpanContext.SpanID() {
+		t.Fatalf("links broken: server parent %s, upstream parent %s, server %s", server.Parent.SpanID(), up.Parent.SpanID(), server.SpanContext.SpanID())
+	}
+	want := "00-" + clientTraceID + "-" + up.SpanContext.SpanID().String() + "-01"
+	if got := upMD.Get("traceparent"); len(got) != 1 || got[0] != want {
+		t.Errorf("backend traceparent %q, want only %q", got, want)
+	}
+	if got := upMD.Get("tracestate"); len(got) != 1 || got[0] != "vendor=1" {
+		t.Errorf("backend tracestate %q, want the trace's", got)
+	}
+	if up.Status.Code.String() != "Error" {
+		t.Errorf("the NotFound upstream span's status is %v, want Error", up.Status.Code)
+	}
+
+	lines := r.log.lines(t)
+	if len(lines) != 2 {
+		t.Fatalf("%d access-log lines, want 2:\n%s", len(lines), r.log)
+	}
+	l := lines[1]
+	for k, want := range map[string]any{"front": "grpc", "method": checkMethod, "grpc_code": "NOT_FOUND", "upstream": r.be.addr, "trace_id": clientTraceID} {
+		if l[k] != want {
+			t.Errorf("access log %s = %v, want %v", k, l[k], want)
+		}
+	}
+}
+
+// TestAccessLogNeverLogsSecrets sends credentials in every usual place and checks that the line
+// has what it should and none of them.
+func TestAccessLogNeverLogsSecrets(t *testing.T) {
+	r := newRig(t, telemetry.Config{AccessLog: config.AccessLog{Headers: []string{"x-request-id", "authorization", "cookie"}}})
+	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, r.front("ada")))
+	defer srv.Close()
+
+	secrets := []string{"Bearer-s3cr3t-token", "session=c00kie", "k3y-abcdef", "qu3ry-token"}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/health/?access_token="+secrets[3], nil)
+	req.Header.Set("Authorization", "Bearer "+secrets[0])
+	req.Header.Set("Cookie", secrets[1])
+	req.Header.Set("X-Api-Key", secrets[2])
+	req.Header.Set("X-Request-Id", "req-42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	r.flushed(t)
+
+	raw := r.log.String()
+	for _, s := range secrets {
+		if strings.Contains(raw, s) {
+			t.Errorf("the access log holds the secret %q:\n%s", s, raw)
+		}
+	}
+	lines := r.log.lines(t)
+	if len(lines) != 1 {
+		t.Fatalf("%d lines, want 1:\n%s", len(lines), raw)
+	}
+	l := lines[0]
+	for k, want := range map[string]any{
+		"msg": "access", "front": "rest", "method": checkMethod, "route": "/v1/health/{service}",
+		"http_method": "GET", "path": "/v1/health/", "http_status": float64(200), "grpc_code": "OK",
+		"upstream": r.be.addr, "consumer": "ada", "client_ip": "127.0.0.1", "header.x-request-id": "req-42",
+	} {
+		if l[k] != want {
+			t.Errorf("%s = %#v, want %#v", k, l[k], want)
+		}
+	}
+	for _, k := range []string{"time", "latency_ms", "bytes_out", "trace_id", "span_id"} {
+		if _, ok := l[k]; !ok {
+			t.Errorf("no %s in %v", k, l)
+		}
+	}
+	if _, ok := l["level"]; ok {
+		t.Errorf("access-log lines carry no level: %v", l)
+	}
+}
+
+// TestMetricsScrape makes calls and scrapes the metrics handler over loopback.
+func TestMetricsScrape(t *testing.T) {
+	stats := []routing.EndpointStats{{Address: "10.0.0.1:50051", Breaker: "open", Ejected: true, Ejections: 3, Healthy: true, InFlight: 2}}
+	r := newRig(t, telemetry.Config{
+		Endpoints: func() []routing.EndpointStats { return stats },
+		Snapshot:  func() (uint64, int) { return 7, 3 },
+	})
+	defer r.tel.Close()
+	mw := r.tel.Middleware()
+	api := httptest.NewServer(mw(policy.FrontREST, r.front("")))
+	defer api.Close()
+	denying := httptest.NewServer(mw(policy.FrontREST, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		callinfo.Deny(req.Context(), callinfo.Denial{Policy: "waf", Reason: "942100", Code: uint32(codes.PermissionDenied)})
+		w.WriteHeader(http.StatusForbidden)
+	})))
+	defer denying.Close()
+	for _, u := range []string{api.URL + "/v1/health/", api.URL + "/v1/health/", api.URL + "/v1/health/nope", denying.URL + "/x"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	metrics := httptest.NewServer(r.tel.MetricsHandler())
+	defer metrics.Close()
+	resp, err := http.Get(metrics.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(body)
+	for _, want := range []string{
+		`gateway_requests_total{code="OK",front="rest",method="/grpc.health.v1.Health/Check"} 2`,
+		`gateway_requests_total{code="NOT_FOUND",front="rest",method="/grpc.health.v1.Health/Check"} 1`,
+		`gateway_request_errors_total{code="NOT_FOUND",front="rest",method="/grpc.health.v1.Health/Check"} 1`,
+		`gateway_requests_total{code="PERMISSION_DENIED",front="rest",method="unknown"} 1`,
+		`gateway_request_duration_seconds_count{code="OK",front="rest",method="/grpc.health.v1.Health/Check"} 2`,
+		`gateway_upstream_duration_seconds_count{code="OK",endpoint="` + r.be.addr + `"} 2`,
+		`gateway_upstream_duration_seconds_count{code="NOT_FOUND",endpoint="` + r.be.addr + `"} 1`,
+		`gateway_policy_denials_total{front="rest",policy="waf",reason="942100"} 1`,
+		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="open"} 1`,
+		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="closed"} 0`,
+		`gateway_endpoint_ejected{endpoint="10.0.0.1:50051"} 1`,
+		`gateway_endpoint_ejections_total{endpoint="10.0.0.1:50051"} 3`,
+		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051"} 2`,
+		`gateway_snapshot_version 7`,
+		`gateway_registrations 3`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(text, want+"\n") && !(strings.HasSuffix(want, " ") && strings.Contains(text, want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", grepLines(text, "gateway_"))
+	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestGraphQLFieldSpans: each field that calls a method gets a span under the request's, the
+// upstream span under the field's, and the call counts in the metrics as a graphql call.
+func TestGraphQLFieldSpans(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	step := r.tel.Step()
+	h := r.tel.Middleware()(policy.FrontGraphQL, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var wg sync.WaitGroup
+		for _, service := range []string{"", "nope"} { // two fields resolved in parallel
+			wg.Go(func() {
+				ctx, end := callinfo.Start(req.Context(), "graphql.resolve", checkMethod)
+				err := step.Admit(&policy.Call{Ctx: ctx, Method: checkMethod, Front: policy.FrontGraphQL})
+				if err == nil {
+					_, err = healthpb.NewHealthClient(r.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+				}
+				end(err)
+			})
+		}
+		wg.Wait()
+		_, _ = io.WriteString(w, `{"data":{}}`)
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(`{"query":"{a b}"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	scrape := httptest.NewRecorder()
+	r.tel.MetricsHandler().ServeHTTP(scrape, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	spans := r.flushed(t)
+	server := spanNamed(t, spans, "graphql POST")
+	fields, ups := 0, 0
+	for _, s := range spans {
+		switch s.Name {
+		case "graphql.resolve grpc.health.v1.Health/Check":
+			fields++
+			if s.Parent.SpanID() != server.SpanContext.SpanID() {
+				t.Errorf("field span's parent %s, want the request's %s", s.Parent.SpanID(), server.SpanContext.SpanID())
+			}
+			for _, u := range spans {
+				if u.Name == "upstream grpc.health.v1.Health/Check" && u.Parent.SpanID() == s.SpanContext.SpanID() {
+					ups++
+				}
+			}
+		}
+	}
+	if fields != 2 || ups != 2 {
+		t.Errorf("%d field spans with %d upstream children, want 2 and 2", fields, ups)
+	}
+	text := scrape.Body.String()
+	for _, want := range []string{
+		`gateway_requests_total{code="OK",front="graphql",method="/grpc.health.v1.Health/Check"} 1`,
+		`gateway_requests_total{code="NOT_FOUND",front="graphql",method="/grpc.health.v1.Health/Check"} 1`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if l := r.log.lines(t); len(l) != 1 || l[0]["calls"] != float64(2) || l[0]["front"] != "graphql" {
+		t.Errorf("access log %v, want one graphql line with calls 2", l)
+	}
+}
+
+// TestSampling: a ratio of 0 samples no new trace, but a sampled parent is followed; either way the
+// upstream gets a traceparent.
+func TestSampling(t *testing.T) {
+	r := newRig(t, telemetry.Config{Tracing: config.Tracing{SampleRatio: "0"}})
+	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, r.front("")))
+	defer srv.Close()
+	get := func(traceparent string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/health/", nil)
+		if traceparent != "" {
+			req.Header.Set("Traceparent", traceparent)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	get("")
+	if tp := r.be.lastMD(t).Get("traceparent"); len(tp) != 1 || !strings.HasSuffix(tp[0], "-00") {
+		t.Errorf("an unsampled request sends traceparent %q, want one with flags 00", tp)
+	}
+	get("00-" + clientTraceID + "-" + clientSpanID + "-01")
+	spans := r.flushed(t)
+	if len(spans) != 2 {
+		t.Fatalf("%d spans, want the sampled request's server and upstream spans", len(spans))
+	}
+	for _, s := range spans {
+		if s.SpanContext.TraceID().String() != clientTraceID {
+			t.Errorf("span %s in trace %s", s.Name, s.SpanContext.TraceID())
+		}
+	}
+}
+
+// TestOff: with everything off the telemetry adds nothing anywhere.
+func TestOff(t *testing.T) {
+	tel, err := telemetry.New(telemetry.Config{Metrics: config.Metrics{Disabled: true}, AccessLog: config.AccessLog{Output: "off"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tel.Middleware() != nil || tel.StreamInterceptor() != nil || tel.Step() != nil || tel.MetricsHandler() != nil || tel.DialOptions() != nil {
+		t.Error("telemetry that is off still hooks in")
+	}
+	if err := tel.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// keepOnShutdown keeps the in-memory exporter's spans when the provider shuts down (which flushes
+// every span to it).
+type keepOnShutdown struct{ *tracetest.InMemoryExporter }
+
+func (keepOnShutdown) Shutdown(context.Context) error { return nil }
+
+var _ sdktrace.SpanExporter = keepOnShutdown{}
+
+// TestDenied: a call refused before the telemetry Step (by authentication) is still reported under
+// its method, with the policy and the ErrorInfo reason.
+func TestDenied(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		err := status.Error(codes.Unauthenticated, "no token")
+		telemetry.Denied(req.Context(), checkMethod, err)
+		w.WriteHeader(http.StatusUnauthorized)
+	})))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/health/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	scrape := httptest.NewRecorder()
+	r.tel.MetricsHandler().ServeHTTP(scrape, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	r.flushed(t)
+	for _, want := range []string{
+		`gateway_requests_total{code="UNAUTHENTICATED",front="rest",method="/grpc.health.v1.Health/Check"} 1`,
+		`gateway_policy_denials_total{front="rest",policy="auth",reason="UNAUTHENTICATED"} 1`,
+	} {
+		if !strings.Contains(scrape.Body.String(), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if l := r.log.lines(t); len(l) != 1 || l[0]["denied_by"] != "auth" || l[0]["method"] != checkMethod || l[0]["grpc_code"] != "UNAUTHENTICATED" {
+		t.Errorf("access log %v", l)
+	}
+}

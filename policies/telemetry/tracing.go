@@ -1,0 +1,159 @@
+package telemetry
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies/policy"
+)
+
+// instrumentationName names the gateway's tracer.
+const instrumentationName = "github.com/protogate/gateway/policies/telemetry"
+
+// tracing is the tracer provider (sampler, exporter) and the W3C propagators.
+type tracing struct {
+	provider *sdktrace.TracerProvider
+	tracer   trace.Tracer
+	prop     propagation.TextMapPropagator
+}
+
+func newTracing(cfg config.Tracing, exp sdktrace.SpanExporter) (*tracing, error) {
+	name := cfg.ServiceName
+	if name == "" {
+		name = config.DefaultTracingServiceName
+	}
+	opts := []sdktrace.TracerProviderOption{
+		// A trace the client started keeps its sampling decision; a new one is sampled at the ratio.
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.Ratio()))),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", name))),
+	}
+	if exp == nil {
+		var err error
+		if exp, err = exporter(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if exp != nil {
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	return &tracing{
+		provider: tp,
+		tracer:   tp.Tracer(instrumentationName),
+		prop:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+	}, nil
+}
+
+// exporter builds the configured OTLP exporter; nil for "none". Exporters connect lazily: an
+// unreachable collector costs dropped spans, never a failed start.
+func exporter(cfg config.Tracing) (sdktrace.SpanExporter, error) {
+	headers := make(map[string]string, len(cfg.Headers))
+	for _, h := range cfg.Headers {
+		headers[h.Name] = h.Value
+	}
+	ctx := context.Background()
+	switch cfg.Exporter {
+	case config.TracingExporterOTLPGRPC:
+		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(cfg.Endpoint), otlptracegrpc.WithHeaders(headers)}
+		if cfg.Insecure {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		return otlptracegrpc.New(ctx, opts...)
+	case config.TracingExporterOTLPHTTP:
+		opts := []otlptracehttp.Option{otlptracehttp.WithHeaders(headers)}
+		if strings.Contains(cfg.Endpoint, "://") {
+			opts = append(opts, otlptracehttp.WithEndpointURL(cfg.Endpoint))
+		} else {
+			opts = append(opts, otlptracehttp.WithEndpoint(cfg.Endpoint))
+		}
+		if cfg.Insecure {
+			opts = append(opts, otlptracehttp.WithInsecure())
+		}
+		return otlptracehttp.New(ctx, opts...)
+	}
+	return nil, nil
+}
+
+// Start begins a stage of a request (callinfo.Tracer): a GraphQL field's call of a method. It makes
+// the stage's span when the request is sampled, and on GraphQL observes the call's metrics when it
+// ends, as the other fronts observe their requests.
+func (t *Telemetry) Start(ctx context.Context, stage, method string) (context.Context, func(error)) {
+	var span trace.Span
+	if t.tracing != nil && trace.SpanFromContext(ctx).SpanContext().IsSampled() {
+		ctx, span = t.tracing.tracer.Start(ctx, stage+" "+strings.TrimPrefix(method, "/"),
+			trace.WithSpanKind(trace.SpanKindInternal),
+			trace.WithAttributes(attribute.String("rpc.method", method)))
+	}
+	m := t.metrics
+	if span == nil && m == nil {
+		return ctx, noEnd
+	}
+	start := time.Now()
+	return ctx, func(err error) {
+		if m != nil {
+			m.observe(graphqlFront, method, codeName(status.Code(err)), time.Since(start))
+		}
+		if span != nil {
+			endSpan(span, err, false)
+		}
+	}
+}
+
+var graphqlFront = string(policy.FrontGraphQL)
+
+func noEnd(error) {}
+
+// endSpan sets a span's status from a call's result, then ends it. A server span is marked as
+// failed only for the codes that mean the server failed; a client span for any error.
+func endSpan(span trace.Span, err error, server bool) {
+	code := status.Code(err)
+	span.SetAttributes(attribute.Int("rpc.grpc.status_code", int(code)))
+	if code != codes.OK && (!server || serverFault(code)) {
+		span.SetStatus(otelcodes.Error, code.String())
+	}
+	span.End()
+}
+
+// serverFault reports whether code says the server, rather than the client, failed (as
+// OpenTelemetry's gRPC conventions define it).
+func serverFault(code codes.Code) bool {
+	switch code {
+	case codes.Unknown, codes.DeadlineExceeded, codes.Unimplemented, codes.Internal, codes.Unavailable, codes.DataLoss:
+		return true
+	}
+	return false
+}
+
+// mdCarrier adapts gRPC metadata to the propagators.
+type mdCarrier metadata.MD
+
+func (c mdCarrier) Get(key string) string {
+	if v := c[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c mdCarrier) Set(key, value string) { c[strings.ToLower(key)] = []string{value} }
+
+func (c mdCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}

@@ -1,0 +1,110 @@
+package resolvers_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/protogate/gateway/resolvers"
+)
+
+// TestRoutes serves persisted operations on REST routes: variables from the path, the query string
+// (converted to the variable's type) and a JSON body; data on success; the error model on failure.
+func TestRoutes(t *testing.T) {
+	const dashboard = `query Dashboard($userId: String!, $pageSize: Int, $status: OrderStatus) {
+  getUser(id: $userId) { name }
+  listOrders(userId: $userId, pageSize: $pageSize, status: $status) { orders { id } }
+}`
+	const partial = `query Two($a: String!, $b: String!) { a: getUser(id: $a) { name } b: getUser(id: $b) { name } }`
+	const one = `query One($id: String!) { getUser(id: $id) { name } }`
+	const create = `mutation Create($userId: String!, $items: [LineItemInput!]) { createOrder(userId: $userId, items: $items) { userId } }`
+	g := startGateway(t, setup{opts: resolvers.Options{
+		PersistedOperations: map[string]string{sha(dashboard): dashboard, sha(partial): partial, sha(create): create, sha(one): one},
+		PersistedOnly:       true,
+		Routes: []resolvers.Route{
+			{Path: "/v1/dashboard/{userId}", Operation: sha(dashboard)},
+			{Path: "/v1/two/{a}/{b}", Operation: sha(partial)},
+			{Path: "/v1/user/{id}", Operation: sha(one)},
+			{Method: "POST", Path: "/v1/users/{userId}/orders", Operation: sha(create)},
+		},
+	}})
+	h := g.handler.(*resolvers.Handler)
+	serve := func(method, target, body string) (int, string) {
+		t.Helper()
+		r := httptest.NewRequest(method, target, strings.NewReader(body))
+		w := httptest.NewRecorder()
+		if !h.ServeRoute(w, r) {
+			return 0, ""
+		}
+		b, _ := io.ReadAll(w.Result().Body)
+		return w.Code, string(b)
+	}
+
+	for _, tc := range []struct {
+		method, target, body string
+		code                 int
+		want                 string
+	}{
+		{"GET", "/v1/dashboard/1?pageSize=1", "", 200, `{"getUser":{"name":"Ada Lovelace"},"listOrders":{"orders":[{"id":"o`},
+		{"GET", "/v1/dashboard/1?pageSize=1&status=ORDER_STATUS_SHIPPED", "", 200, `"listOrders":{"orders":[`},
+		{"GET", "/v1/dashboard/99", "", 200, `{"data":{"getUser":null,"listOrders":{"orders":[]}},"errors":[{"message":"user \"99\" not found"`},
+		{"GET", "/v1/dashboard/1?pageSize=many", "", 400, `{"code":3,"message":"pageSize: \"many\" is not a valid Int","details":[]}`},
+		{"GET", "/v1/dashboard/1?status=NOPE", "", 400, `"code":3`},
+		{"GET", "/v1/user/99", "", 404, `{"code":5,"message":"user \"99\" not found","details":[{"@type":"type.googleapis.com/google.rpc.ResourceInfo"`},
+		{"GET", "/v1/two/1/99", "", 200, `{"data":{"a":{"name":"Ada Lovelace"},"b":null},"errors":[{"message":"user \"99\" not found"`},
+		{"POST", "/v1/users/1/orders", `{"items":[{"productId":"p1","quantity":2}]}`, 200, `{"createOrder":{"userId":"1"}}`},
+		{"POST", "/v1/users/1/orders", `[1]`, 400, `the body must be a JSON object`},
+	} {
+		code, body := serve(tc.method, tc.target, tc.body)
+		if code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("%s %s: %d %s\nwant %d with %s", tc.method, tc.target, code, body, tc.code, tc.want)
+		}
+	}
+	for _, miss := range []struct{ method, target string }{
+		{"GET", "/v1/dashboard"}, {"GET", "/v1/dashboard/1/more"}, {"GET", "/v1/dashboard/"}, {"DELETE", "/v1/dashboard/1"}, {"GET", "/v1/users/1/orders"},
+	} {
+		if code, _ := serve(miss.method, miss.target, ""); code != 0 || h.HasRoute(miss.method, miss.target) {
+			t.Errorf("%s %s was served as a route", miss.method, miss.target)
+		}
+	}
+}
+
+func TestRoutesRefused(t *testing.T) {
+	const doc = `query Q($id: String!) { getUser(id: $id) { name } }`
+	const sub = `subscription { watchInventory(id: "p1") { stock } }`
+	const two = `query A { getUser(id: "1") { name } } query B { getUser(id: "2") { name } }`
+	g := startGateway(t, setup{})
+	for _, tc := range []struct {
+		route resolvers.Route
+		want  string
+	}{
+		{resolvers.Route{Path: "/v1/q/{id}", Operation: sha("other")}, "is not a persisted operation"},
+		{resolvers.Route{Path: "/v1/q/{nope}", Operation: sha(doc)}, "{nope} is not a variable of the operation"},
+		{resolvers.Route{Path: "v1/q", Operation: sha(doc)}, "must start with /"},
+		{resolvers.Route{Path: "/v1//q", Operation: sha(doc)}, "empty segment"},
+		{resolvers.Route{Path: "/v1/q{id}", Operation: sha(doc)}, "a literal segment holds"},
+		{resolvers.Route{Method: "TRACE", Path: "/v1/q", Operation: sha(doc)}, "is not GET"},
+		{resolvers.Route{Path: "/v1/w", Operation: sha(sub)}, "a subscription cannot be a REST route"},
+		{resolvers.Route{Path: "/v1/two", Operation: sha(two)}, "several operations"},
+		{resolvers.Route{Path: "/v1/two", Operation: sha(two), OperationName: "C"}, `no operation "C"`},
+	} {
+		opts := resolvers.Options{
+			PersistedOperations: map[string]string{sha(doc): doc, sha(sub): sub, sha(two): two},
+			Routes:              []resolvers.Route{tc.route},
+		}
+		if _, err := resolvers.NewHandler(g.schema, nopCaller{}, opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("route %+v: err = %v, want %q", tc.route, err, tc.want)
+		}
+	}
+	opts := resolvers.Options{
+		PersistedOperations: map[string]string{sha(doc): doc},
+		Routes:              []resolvers.Route{{Path: "/v1/q/{id}", Operation: sha(doc)}, {Method: "get", Path: "/v1/q/{id}", Operation: sha(doc)}},
+	}
+	if _, err := resolvers.NewHandler(g.schema, nopCaller{}, opts); err == nil || !strings.Contains(err.Error(), "bound twice") {
+		t.Errorf("a route bound twice: err = %v", err)
+	}
+}
+
+var _ http.Handler = (*resolvers.Handler)(nil)

@@ -1,0 +1,130 @@
+package routing_test
+
+import (
+	"net"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/protogate/gateway/routing"
+)
+
+// refusedAddr returns a loopback address nothing listens on: connections to it are refused.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
+}
+
+// unaryProxy routes every call to a round-robin cluster of addrs, breakers and outlier detection
+// off so that a dead endpoint keeps being picked, with retry policy pol.
+func unaryProxy(t *testing.T, addrs []string, pol routing.RetryPolicy) (*routing.Proxy, []*routing.Endpoint) {
+	t.Helper()
+	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
+	t.Cleanup(func() { pool.Close() })
+	var eps []*routing.Endpoint
+	for _, a := range addrs {
+		e, err := pool.AcquireWith(a, routing.EndpointConfig{
+			Breaker: routing.BreakerConfig{Disabled: true}, Outlier: routing.OutlierConfig{Disabled: true},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps = append(eps, e)
+	}
+	// A budget large enough for every retry: the budget has tests of its own.
+	c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{
+		RetryBudget: routing.RetryBudget{Percent: 100, MinRetries: 100},
+	}))
+	table, err := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"}, Retry: pol,
+		Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return routing.NewProxy(func() routing.State { return staticState{table} }), eps
+}
+
+const checkMethod = "/grpc.health.v1.Health/Check"
+
+// CallUnary retries a call whose request never reached a backend on another endpoint, for proto
+// messages and for Frames alike (a Frame's bytes are sent again).
+func TestCallUnaryRetriesOnAnotherEndpoint(t *testing.T) {
+	live, _ := coreHealthServer(t)
+	p, eps := unaryProxy(t, []string{refusedAddr(t), live}, routing.RetryPolicy{})
+	reqBytes, _ := proto.Marshal(&healthpb.HealthCheckRequest{})
+	for i := range 20 {
+		var header metadata.MD
+		if i%2 == 0 {
+			var resp healthpb.HealthCheckResponse
+			if err := p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &resp, grpc.Header(&header)); err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+			if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				t.Fatalf("call %d: %v", i, resp.GetStatus())
+			}
+			continue
+		}
+		var req, resp routing.Frame
+		req.SetBytes(append([]byte(nil), reqBytes...))
+		err := p.CallUnary(t.Context(), checkMethod, metadata.Pairs("x-test", "1"), &req, &resp)
+		req.Free()
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		var got healthpb.HealthCheckResponse
+		if err := proto.Unmarshal(resp.Bytes(), &got); err != nil || got.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("call %d: %v, %v", i, got.GetStatus(), err)
+		}
+		resp.Free()
+	}
+	if eps[0].Latency() == 0 { // set by every finished unary attempt, failed or not
+		t.Error("the dead endpoint was never tried: the test proves nothing")
+	}
+	for _, e := range eps {
+		if n := e.InFlight(); n != 0 {
+			t.Errorf("%s: %d calls still counted in flight", e.Addr(), n)
+		}
+	}
+}
+
+// Without retries the same calls fail on the dead endpoint.
+func TestCallUnaryWithoutRetries(t *testing.T) {
+	live, _ := coreHealthServer(t)
+	p, _ := unaryProxy(t, []string{refusedAddr(t), live}, routing.RetryPolicy{Attempts: 1})
+	failed := 0
+	for range 10 {
+		var resp healthpb.HealthCheckResponse
+		if err := p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &resp); err != nil {
+			if status.Code(err) != codes.Unavailable {
+				t.Fatalf("%v, want Unavailable", err)
+			}
+			failed++
+		}
+	}
+	if failed != 5 {
+		t.Errorf("%d of 10 calls failed, want the 5 round robin sent to the dead endpoint", failed)
+	}
+}
+
+// A method nothing routes fails with Unimplemented before any attempt.
+func TestCallUnaryUnrouted(t *testing.T) {
+	table, err := routing.NewTable(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := routing.NewProxy(func() routing.State { return staticState{table} })
+	err = p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("%v, want Unimplemented", err)
+	}
+}

@@ -1,0 +1,474 @@
+package transcoder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/protogate/gateway/routing"
+)
+
+// Streaming over REST. Streams is the StreamServer of the REST front; which wire format a call gets
+// depends on the method's streaming kind and the request:
+//
+//   - A WebSocket upgrade (GET with Upgrade: websocket) on the path of any streaming binding, whatever
+//     the binding's HTTP method: one message per frame both ways (stream_ws.go).
+//   - Server streaming, and bidi streaming over plain HTTP: the responses as newline-delimited JSON,
+//     {"result": <message>} a line, as grpc-gateway writes them (stream_ndjson.go); or, when the
+//     request's Accept names text/event-stream, as Server-Sent Events (stream_sse.go).
+//   - Client streaming, and the requests of bidi streaming over plain HTTP: the body is
+//     newline-delimited JSON, one request message a line (stream_body.go); a client-streaming call's
+//     single response is rendered as a unary one.
+//
+// Each streamed request message is the whole request as JSON; path variables then override its
+// fields (and query parameters set the fields the path and body leave, unless the body is "*"), as
+// for a unary request. Responses honour response_body.
+//
+// Failures. Until the first response message, a failure is an ordinary error response (the HTTP
+// status of the code table and a google.rpc.Status body), with the upstream's headers and trailers
+// as Grpc-Metadata-* and Grpc-Trailer-* headers. Once the first message is out, the status is 200 and
+// a failure is the stream's last element: {"error": <google.rpc.Status>} in NDJSON, an "error" event
+// in SSE, a final frame and a close code in WebSocket. Upstream headers go out with the first message
+// as Grpc-Metadata-*; trailers arrive after the body has begun and are sent as HTTP trailers
+// Grpc-Trailer-* (HTTP/1.1 chunked and HTTP/2 both carry them).
+//
+// A client that goes away (its connection closed, or the WebSocket closed) cancels the upstream call.
+// Every call is routed with Call.Route and reports its outcome with Upstream.DoneWith exactly once,
+// so circuit breakers, outlier detection and concurrency limits see streams as they see unary calls.
+
+// Streams serves the streaming calls of the REST front: plug it in with WithStreaming. Build it with
+// NewStreams; it holds no per-call state and is safe for concurrent use.
+type Streams struct {
+	origins []string
+}
+
+// StreamsOption configures NewStreams.
+type StreamsOption func(*Streams)
+
+// WithWebSocketOrigins lets browsers on other origins open WebSockets: host patterns as path.Match
+// takes them ("app.example.com", "*.example.com"), or "scheme://host" patterns. By default only
+// same-origin browser requests (Origin's host equal to Host) and clients that send no Origin are
+// accepted; others get 403, which keeps other sites' pages from using a visitor's cookies
+// (cross-site WebSocket hijacking).
+func WithWebSocketOrigins(patterns ...string) StreamsOption {
+	return func(s *Streams) { s.origins = append(s.origins, patterns...) }
+}
+
+// NewStreams returns the streaming server. It fails on an origin pattern path.Match cannot read.
+func NewStreams(opts ...StreamsOption) (*Streams, error) {
+	s := new(Streams)
+	for _, o := range opts {
+		o(s)
+	}
+	for _, p := range s.origins {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("transcoder: WebSocket origin pattern %q: %w", p, err)
+		}
+	}
+	return s, nil
+}
+
+// ServeStream serves one call of a streaming method.
+func (s *Streams) ServeStream(c *Call) {
+	if isWebSocket(c.r) {
+		s.serveWebSocket(c)
+		return
+	}
+	switch c.binding.kind {
+	case routing.KindServerStream:
+		c.serveServerStream()
+	case routing.KindClientStream:
+		c.serveClientStream()
+	default:
+		c.serveBidiStream()
+	}
+}
+
+// upstreamStream is the upstream half of one streaming call: the routed upstream, its client stream,
+// and the first failure the gateway itself caused (a bad request line, a client gone).
+type upstreamStream struct {
+	up     routing.Upstream
+	cs     grpc.ClientStream
+	ctx    context.Context // the call's context: ends when the call does
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	aborted error // set once by abort
+	done    bool
+}
+
+// openStream routes the call and opens its upstream stream. The stream must be ended with finish.
+func (c *Call) openStream() (*upstreamStream, error) {
+	md, err := c.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancelTimeout, err := c.Context()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := func() { cancel(); cancelTimeout() }
+	up, err := c.Route(ctx, md)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	desc := grpc.StreamDesc{
+		ServerStreams: c.binding.kind == routing.KindServerStream || c.binding.kind == routing.KindBidiStream,
+		ClientStreams: c.binding.kind == routing.KindClientStream || c.binding.kind == routing.KindBidiStream,
+	}
+	cs, err := up.Conn.NewStream(up.Ctx, &desc, c.binding.fullMethod, c.CallOptions()...)
+	if err != nil {
+		up.DoneWith(err)
+		stop()
+		return nil, upstreamError(err)
+	}
+	return &upstreamStream{up: up, cs: cs, ctx: ctx, cancel: stop}, nil
+}
+
+// abort ends the call because of err, the gateway's side of it (a request message that does not
+// decode, a client gone): the upstream call is cancelled, and err, not Canceled, is what the call
+// reports. The first abort wins.
+func (s *upstreamStream) abort(err error) {
+	s.mu.Lock()
+	if s.aborted == nil {
+		s.aborted = err
+	}
+	s.mu.Unlock()
+	s.cancel()
+}
+
+// result turns the error that ended the upstream stream into the call's: nil for io.EOF, the abort's
+// error if the gateway ended it, the upstream's status otherwise.
+func (s *upstreamStream) result(err error) error {
+	s.mu.Lock()
+	aborted := s.aborted
+	s.mu.Unlock()
+	switch {
+	case aborted != nil:
+		return aborted
+	case err == nil || errors.Is(err, io.EOF):
+		return nil
+	}
+	return upstreamError(err)
+}
+
+// finish reports the call's result to the upstream (its breaker, outlier detection, limits) and
+// releases it. It is called once the upstream stream has ended; later calls do nothing.
+func (s *upstreamStream) finish(err error) {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return
+	}
+	s.done = true
+	s.mu.Unlock()
+	s.up.DoneWith(reportable(err))
+	s.cancel()
+}
+
+// reportable is err as the routing core classifies it: the gateway's own errors about the request
+// (a bad line) are not the upstream's failures, so they are reported as Canceled.
+func reportable(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.cause == nil {
+		return status.Error(codes.Canceled, e.msg)
+	}
+	return err
+}
+
+// send sends one request message upstream. A stream the upstream has already ended answers io.EOF:
+// the upstream's status comes from RecvMsg.
+func (s *upstreamStream) send(msg []byte) error {
+	var f routing.Frame
+	f.SetBytes(msg)
+	err := s.cs.SendMsg(&f)
+	if err != nil {
+		f.Free()
+	}
+	return err
+}
+
+// errClientGone is what a call reports when its client went away.
+var errClientGone = status.Error(codes.Canceled, "the client went away")
+
+// decodeStreamMessage decodes one streamed JSON request message (a line, a WebSocket frame) and
+// returns its wire encoding; path variables override its fields, and the query sets others unless
+// the body is "*", as for a unary request.
+func (c *Call) decodeStreamMessage(data []byte) ([]byte, error) {
+	b := c.binding
+	if len(b.vars) == 0 && (b.body == "*" || c.r.URL.RawQuery == "") {
+		return c.DecodeJSON(data)
+	}
+	msg := dynamicpb.NewMessage(b.method.Input())
+	if err := c.decodeBody(msg, data, formatJSON, contentTypeJSON); err != nil {
+		return nil, err
+	}
+	if err := c.bindPathAndQuery(msg); err != nil {
+		return nil, err
+	}
+	return marshalRequest(msg)
+}
+
+// numbered prefixes the message of a request error with where it happened ("line 3").
+func numbered(err error, what string, n int) error {
+	e := *asError(err)
+	e.msg = fmt.Sprintf("%s %d: %s", what, n, e.msg)
+	return &e
+}
+
+// serveServerStream serves a server-streaming call over plain HTTP: one request built as for a unary
+// call, the responses as NDJSON or SSE.
+func (c *Call) serveServerStream() {
+	req, err := c.requestBytes()
+	if err != nil {
+		c.WriteError(err)
+		return
+	}
+	st, err := c.openStream()
+	if err != nil {
+		c.WriteError(err)
+		return
+	}
+	if err := st.send(req); err != nil && !errors.Is(err, io.EOF) {
+		st.abort(upstreamError(err))
+	}
+	if err := st.cs.CloseSend(); err != nil {
+		st.abort(upstreamError(err))
+	}
+	c.relay(st, newResponseStream(c))
+}
+
+// serveClientStream serves a client-streaming call over plain HTTP: the NDJSON body's lines as the
+// request messages, the single response rendered as a unary response.
+func (c *Call) serveClientStream() {
+	if err := checkStreamBodyType(c.r.Header.Get("Content-Type")); err != nil {
+		c.WriteError(err)
+		return
+	}
+	st, err := c.openStream()
+	if err != nil {
+		c.WriteError(err)
+		return
+	}
+	if err := c.sendBody(st); err != nil {
+		st.abort(err)
+	}
+	var resp routing.Frame
+	err = st.cs.RecvMsg(&resp)
+	err = st.result(err)
+	header, _ := st.cs.Header()
+	trailer := st.cs.Trailer()
+	st.finish(err)
+	c.WriteMetadata(header, trailer)
+	if err != nil {
+		resp.Free()
+		c.WriteError(err)
+		return
+	}
+	data := resp.Bytes()
+	resp.Free()
+	c.render(data)
+}
+
+// serveBidiStream serves a bidi-streaming call over plain HTTP, as grpc-gateway does: the NDJSON
+// body's lines go upstream while the responses come back as NDJSON or SSE. With HTTP/1.1 the
+// exchange is full duplex where the client allows it (responses may arrive while the body is still
+// being sent); a client that sends its whole body first gets the same answer.
+func (c *Call) serveBidiStream() {
+	if err := checkStreamBodyType(c.r.Header.Get("Content-Type")); err != nil {
+		c.WriteError(err)
+		return
+	}
+	st, err := c.openStream()
+	if err != nil {
+		c.WriteError(err)
+		return
+	}
+	rc := http.NewResponseController(c.w)
+	_ = rc.EnableFullDuplex() // HTTP/2 is full duplex already; a writer that cannot is half duplex
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		if err := c.sendBody(st); err != nil {
+			st.abort(err)
+		}
+	}()
+	c.relay(st, newResponseStream(c))
+	// The upstream has ended: stop a body read still waiting for the client, so that the reader is
+	// done before the handler returns.
+	select {
+	case <-sent:
+	default:
+		_ = rc.SetReadDeadline(aLongTimeAgo)
+		<-sent
+	}
+}
+
+// sendBody sends the lines of the request body upstream and half-closes the stream. It stops early,
+// without error, when the upstream ends the call (its status then comes from RecvMsg).
+func (c *Call) sendBody(st *upstreamStream) error {
+	if c.r.Body == nil || c.r.Body == http.NoBody {
+		return st.closeSend()
+	}
+	lines := newLineReader(c.r.Body, int(min(c.h.maxBody, maxStreamMessage)))
+	for {
+		line, err := lines.next()
+		if errors.Is(err, io.EOF) {
+			return st.closeSend()
+		}
+		if err != nil {
+			if st.ctx.Err() != nil {
+				return nil // the call ended while the body was being read; its status tells why
+			}
+			return err
+		}
+		msg, err := c.decodeStreamMessage(line)
+		if err != nil {
+			return numbered(err, "line", lines.line)
+		}
+		if err := st.send(msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return upstreamError(err)
+		}
+	}
+}
+
+func (s *upstreamStream) closeSend() error {
+	if err := s.cs.CloseSend(); err != nil {
+		return upstreamError(err)
+	}
+	return nil
+}
+
+// relay copies the upstream's responses to the client in the format of out until the upstream
+// stream ends, and finishes the call.
+func (c *Call) relay(st *upstreamStream, out responseStream) {
+	var f routing.Frame
+	var buf []byte
+	started := false
+	for {
+		err := st.cs.RecvMsg(&f)
+		if err != nil {
+			err = st.result(err)
+			trailer := st.cs.Trailer()
+			st.finish(err)
+			if !started {
+				// Nothing written yet: an ordinary response, trailers as headers.
+				header, _ := st.cs.Header()
+				c.WriteMetadata(header, trailer)
+				if err != nil {
+					c.WriteError(err)
+					return
+				}
+				out.start()
+				out.end(nil, nil)
+				return
+			}
+			out.end(trailer, err)
+			return
+		}
+		if !started {
+			header, _ := st.cs.Header()
+			writeMetadata(c.w.Header(), metadataHeaderPrefix, header)
+			out.start()
+			started = true
+		}
+		data := f.Bytes()
+		f.Free()
+		if buf, err = out.message(buf[:0], data); err != nil {
+			st.abort(err) // the response does not render: end the call with Internal
+			continue
+		}
+		if err := out.flush(buf); err != nil {
+			st.abort(errClientGone)
+		}
+	}
+}
+
+// maxStreamMessage bounds a streamed request message (a line, a frame) when the handler's body
+// limit is larger.
+const maxStreamMessage = 64 << 20
+
+// aLongTimeAgo is a read deadline in the past: it wakes a blocked body read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// responseStream writes the responses of a streaming call in one format: NDJSON or SSE.
+type responseStream interface {
+	// start sets the response headers and sends them with status 200.
+	start()
+	// message appends one response message (wire bytes), rendered, to b.
+	message(b, data []byte) ([]byte, error)
+	// flush writes b and flushes it to the client; an error means the client is gone.
+	flush(b []byte) error
+	// end finishes a stream that has started: the upstream's trailers, and the failure that ended
+	// it (nil for OK) as the stream's last element.
+	end(trailer metadata.MD, err error)
+}
+
+// newResponseStream picks the response format from the request's Accept header: SSE when it names
+// text/event-stream, NDJSON otherwise.
+func newResponseStream(c *Call) responseStream {
+	if acceptsEventStream(c.r.Header["Accept"]) {
+		return &sseStream{c: c, rc: http.NewResponseController(c.w)}
+	}
+	return &ndjsonStream{c: c, rc: http.NewResponseController(c.w)}
+}
+
+// appendResponseJSON appends the JSON of one response message (wire bytes), honouring
+// response_body: straight from the wire bytes where it can, else through protojson.
+func (c *Call) appendResponseJSON(b, data []byte) ([]byte, error) {
+	if c.binding.responseJSON != nil && !c.h.emitUnpopulated {
+		if out, err := c.binding.responseJSON.appendJSON(b, data, 0); err == nil {
+			return out, nil
+		}
+	}
+	msg, err := c.decodeResponse(data)
+	if err != nil {
+		return nil, err
+	}
+	target, last := c.responseTarget(msg)
+	out, err := c.marshalJSON(b, target, last)
+	if err != nil {
+		return nil, &Error{code: codes.Internal, msg: fmt.Sprintf("rendering the response as JSON: %v", err), cause: err}
+	}
+	return out, nil
+}
+
+// setTrailers sets the upstream's trailers as HTTP trailers Grpc-Trailer-<key>, after the headers
+// have been sent.
+func setTrailers(h http.Header, trailer metadata.MD) {
+	if len(trailer) == 0 {
+		return
+	}
+	tmp := make(http.Header, len(trailer))
+	writeMetadata(tmp, trailerHeaderPrefix, trailer)
+	for name, values := range tmp {
+		h[http.TrailerPrefix+name] = values
+	}
+}
+
+// setStreamHeaders sets the headers every streamed response carries.
+func setStreamHeaders(h http.Header, contentType string) {
+	h.Del("Content-Length")
+	h.Set("Content-Type", contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx and others: pass each message on at once
+}
+
+func isEOF(err error) bool { return errors.Is(err, io.EOF) }

@@ -1,0 +1,214 @@
+package transcoder_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	"github.com/protogate/gateway/transcoder"
+)
+
+// readLinesRef is what ReadLines must yield: the body split at "\n", each line trimmed of spaces,
+// tabs and "\r", blank lines skipped, numbered from 1.
+func readLinesRef(body string) (lines []string, numbers []int) {
+	for i, line := range strings.Split(body, "\n") {
+		if line = strings.Trim(line, " \t\r"); line != "" {
+			lines = append(lines, line)
+			numbers = append(numbers, i+1)
+		}
+	}
+	return lines, numbers
+}
+
+func TestReadLines(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		max        int
+		lines      []string
+		numbers    []int
+		tooLong    bool
+	}{
+		{"empty", "", 16, nil, nil, false},
+		{"one without newline", `{"a":1}`, 16, []string{`{"a":1}`}, []int{1}, false},
+		{"blank lines and CRLF", "\r\n{\"a\":1}\r\n  \n\t\n{}\n\n", 16, []string{`{"a":1}`, `{}`}, []int{2, 5}, false},
+		{"exactly the limit", "12345\n123456", 6, []string{"12345", "123456"}, []int{1, 2}, false},
+		{"over the limit", "1\n1234567\n", 6, []string{"1"}, []int{1}, true},
+		{"long line across buffers", strings.Repeat("x", 100<<10) + "\n{}", 200 << 10, []string{strings.Repeat("x", 100<<10), "{}"}, []int{1, 2}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lines, numbers, err := transcoder.ReadLines(strings.NewReader(tc.body), tc.max)
+			if tc.tooLong {
+				var e *transcoder.Error
+				if !errors.As(err, &e) || e.HTTPStatus() != http.StatusRequestEntityTooLarge {
+					t.Errorf("err = %v, want a 413", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(lines, "|") != strings.Join(tc.lines, "|") || !equalInts(numbers, tc.numbers) {
+				t.Errorf("lines %q at %v, want %q at %v", lines, numbers, tc.lines, tc.numbers)
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzReadLines checks the reader of newline-delimited request bodies against readLinesRef, in
+// pieces of any size, with a small line limit.
+func FuzzReadLines(f *testing.F) {
+	for _, s := range []string{"", "\n", "{}\n{}", "\r\n\r\n", " {\"a\": 1} \t\r\n\n{\"b\":2}", strings.Repeat("y", 40), "a\rb\n\x00\n"} {
+		f.Add(s, 7)
+	}
+	f.Fuzz(func(t *testing.T, body string, chunk int) {
+		const max = 32
+		lines, numbers, err := transcoder.ReadLines(&chunkReader{s: body, n: chunk%13 + 1}, max)
+		want, wantNumbers := readLinesRef(body)
+		if err != nil {
+			// Only a line over the limit stops the reader, and everything before it was read.
+			var e *transcoder.Error
+			if !errors.As(err, &e) || e.HTTPStatus() != http.StatusRequestEntityTooLarge {
+				t.Fatalf("unexpected error %v", err)
+			}
+			// It stops at the first line over the limit, having yielded the lines before it.
+			first := -1
+			for i, l := range strings.Split(body, "\n") {
+				if len(l) > max {
+					first = i + 1
+					break
+				}
+			}
+			if first < 0 {
+				t.Fatalf("%v, but no line is longer than %d", err, max)
+			}
+			var before []string
+			for i, n := range wantNumbers {
+				if n < first {
+					before = append(before, want[i])
+				}
+			}
+			if strings.Join(lines, "\n") != strings.Join(before, "\n") {
+				t.Fatalf("before the error: %q, want %q", lines, before)
+			}
+			return
+		}
+		if strings.Join(lines, "\n") != strings.Join(want, "\n") || !equalInts(numbers, wantNumbers) {
+			t.Fatalf("lines %q at %v, want %q at %v", lines, numbers, want, wantNumbers)
+		}
+	})
+}
+
+// chunkReader returns s n bytes at a time.
+type chunkReader struct {
+	s string
+	n int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if r.s == "" {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.n)], r.s)
+	r.s = r.s[n:]
+	return n, nil
+}
+
+func TestIsWebSocket(t *testing.T) {
+	h := http.Header{"Connection": {"keep-alive, Upgrade"}, "Upgrade": {"WebSocket"}}
+	if !transcoder.IsWebSocket("GET", h) {
+		t.Error("a GET with Connection: keep-alive, Upgrade and Upgrade: WebSocket is a WebSocket")
+	}
+	if transcoder.IsWebSocket("POST", h) {
+		t.Error("a POST is never a WebSocket handshake")
+	}
+	if transcoder.IsWebSocket("GET", http.Header{"Upgrade": {"websocket"}}) {
+		t.Error("Upgrade without Connection: Upgrade is not a handshake")
+	}
+}
+
+// inventoryUpdate is one WatchInventory response.
+func inventoryUpdate(b testing.TB, seq int64) []byte {
+	return marshal(b, &catalogv1.InventoryUpdate{ProductId: "p1", Stock: 42, Sequence: seq,
+		At: timestamppb.New(time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC))})
+}
+
+func TestStreamRendering(t *testing.T) {
+	h := shopHandler(t, nil)
+	r := httptest.NewRequest("GET", "/v1/products/p1/inventory:watch", nil)
+	data := inventoryUpdate(t, 7)
+	ndjson, err := transcoder.StreamRenderer(h, r, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := ndjson(nil, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(line, []byte("}\n")) || bytes.Count(line, []byte("\n")) != 1 {
+		t.Fatalf("not one line: %q", line)
+	}
+	var got struct{ Result map[string]any }
+	if err := json.Unmarshal(line, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Result["productId"] != "p1" || got.Result["sequence"] != "7" || got.Result["at"] != "2025-07-01T12:00:00Z" {
+		t.Errorf("line %s", line)
+	}
+	sse, err := transcoder.StreamRenderer(h, r, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := sse(nil, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "data: " + strings.TrimSuffix(strings.TrimPrefix(string(line), `{"result":`), "}\n") + "\n\n"; string(ev) != want {
+		t.Errorf("event %q, want %q", ev, want)
+	}
+}
+
+// BenchmarkStreamMessage measures rendering one streamed response message (a WatchInventory update)
+// as an NDJSON line and as an SSE event, into a reused buffer as the stream does.
+func BenchmarkStreamMessage(b *testing.B) {
+	h := shopHandler(b, nil)
+	data := inventoryUpdate(b, 12345)
+	for _, sse := range []bool{false, true} {
+		name := "ndjson"
+		if sse {
+			name = "sse"
+		}
+		b.Run(name, func(b *testing.B) {
+			render, err := transcoder.StreamRenderer(h, httptest.NewRequest("GET", "/v1/products/p1/inventory:watch", nil), sse)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var buf []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if buf, err = render(buf[:0], data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

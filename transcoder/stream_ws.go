@@ -1,0 +1,244 @@
+package transcoder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+	"google.golang.org/grpc/codes"
+
+	"github.com/protogate/gateway/routing"
+)
+
+// WebSocket. A GET request with "Connection: Upgrade" and "Upgrade: websocket" on the path of a
+// streaming binding is served as a WebSocket, whatever HTTP method the binding names (an HTTP/1.1
+// upgrade is always a GET, and streaming methods are usually bound to POST):
+//
+//   - Client to gateway: each text frame is one request message as JSON (the whole request; path
+//     variables override its fields, as for NDJSON lines); each binary frame is one request message
+//     in the protobuf wire format. An empty text frame half-closes: the client sends no more, and
+//     the responses keep coming (a client-streaming call answers then). For server streaming the
+//     one request is built from the handshake's path and query, and a data frame from the client
+//     is a protocol violation (the socket closes with 1008).
+//   - Gateway to client: each response message is a text frame {"result": <message>}, the NDJSON
+//     line without its newline.
+//   - The end. OK: a close frame 1000 (normal closure). A failure: a last text frame
+//     {"error": <google.rpc.Status>} with the whole status (details included), then a close frame
+//     whose code is 4000 + the gRPC code (4005 for NOT_FOUND, 4013 for INTERNAL) and whose reason
+//     is the status message (cut to the 123 bytes a close frame holds). Clients that only watch the
+//     close event still learn the code; the frame carries the rest.
+//
+// A client that closes the socket, or whose connection drops, cancels the upstream call. A frame
+// larger than the handler's body limit closes the socket with 1009. The handshake's headers become
+// metadata as for any REST call; upstream headers and trailers are not relayed (the 101 response
+// leaves before the upstream answers). A handshake the gateway refuses (routing, origin, a bad
+// request) gets an ordinary error response.
+
+// isWebSocket reports whether r asks for a WebSocket.
+func isWebSocket(r *http.Request) bool {
+	return r.Method == http.MethodGet && hasToken(r.Header["Connection"], "upgrade") && hasToken(r.Header["Upgrade"], "websocket")
+}
+
+// hasToken reports whether a comma-separated header names token, case-insensitively.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchUpgrade finds the binding of a WebSocket handshake that Match refused with 405: a streaming
+// binding of another HTTP method on the same path. Otherwise it returns err.
+func (rt *Router) matchUpgrade(r *http.Request, p *Params, err error) (*Binding, error) {
+	var e *Error
+	if !errors.As(err, &e) || e.allow == "" {
+		return nil, err
+	}
+	path, raw := r.URL.Path, false
+	if r.URL.RawPath != "" {
+		path, raw = r.URL.RawPath, true
+	}
+	for m := range strings.SplitSeq(e.allow, ", ") {
+		if b, lerr := rt.Lookup(m, path, raw, p); lerr == nil && b.kind != routing.KindUnary {
+			return b, nil
+		}
+	}
+	return nil, err
+}
+
+// wsCloseTimeout bounds the last frames of a socket: the error frame and the close handshake.
+const wsCloseTimeout = 5 * time.Second
+
+func (s *Streams) serveWebSocket(c *Call) {
+	if err := s.checkOrigin(c.r); err != nil {
+		c.WriteError(err)
+		return
+	}
+	var req []byte
+	if c.binding.kind == routing.KindServerStream {
+		var err error
+		if req, err = c.requestBytes(); err != nil {
+			c.WriteError(err)
+			return
+		}
+	}
+	st, err := c.openStream()
+	if err != nil {
+		c.WriteError(err)
+		return
+	}
+	// The origin is checked above, with the error model's responses.
+	conn, err := websocket.Accept(c.w, c.r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		st.finish(errClientGone) // Accept has answered the handshake
+		return
+	}
+	conn.SetReadLimit(min(c.h.maxBody, maxStreamMessage))
+	// Reads run on a context of their own: the library closes the socket when a read's context ends,
+	// and the socket must stay open for the last frames after the upstream call is over.
+	gone := func() { st.abort(errClientGone) }
+	read := make(chan struct{})
+	if c.binding.kind == routing.KindServerStream {
+		close(read)
+		if err := st.send(req); err != nil && !isEOF(err) {
+			st.abort(upstreamError(err))
+		} else if err := st.closeSend(); err != nil {
+			st.abort(err)
+		}
+		context.AfterFunc(conn.CloseRead(context.Background()), gone)
+	} else {
+		go func() {
+			defer close(read)
+			c.readFrames(st, conn, gone)
+		}()
+	}
+
+	var f routing.Frame
+	var buf []byte
+	for {
+		err := st.cs.RecvMsg(&f)
+		if err != nil {
+			err = st.result(err)
+			st.finish(err)
+			c.closeWebSocket(conn, err)
+			break
+		}
+		data := f.Bytes()
+		f.Free()
+		if buf, err = appendResultLine(buf[:0], c, data); err != nil {
+			st.abort(err)
+			continue
+		}
+		if err := conn.Write(st.ctx, websocket.MessageText, buf[:len(buf)-1]); err != nil {
+			gone()
+		}
+	}
+	<-read
+}
+
+// readFrames sends the client's frames upstream until it half-closes, the call ends or the socket
+// closes.
+func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, gone func()) {
+	for n := 1; ; n++ {
+		typ, data, err := conn.Read(context.Background())
+		if err != nil {
+			gone() // closed by the client, dropped, or by closeWebSocket once the call is over
+			return
+		}
+		var msg []byte
+		switch {
+		case typ == websocket.MessageText && len(data) == 0:
+			if err := st.closeSend(); err != nil {
+				st.abort(err)
+			}
+			context.AfterFunc(conn.CloseRead(context.Background()), gone)
+			return
+		case typ == websocket.MessageText:
+			msg, err = c.decodeStreamMessage(data)
+		default:
+			msg = data
+			if werr := checkWire(data); werr != nil {
+				err = badRequest("", fmt.Sprintf("invalid protobuf message for %s: %v", c.binding.method.Input().FullName(), werr))
+			}
+		}
+		if err != nil {
+			st.abort(numbered(err, "message", n))
+			return
+		}
+		if err := st.send(msg); err != nil {
+			if !isEOF(err) {
+				st.abort(upstreamError(err))
+			}
+			return // the upstream has ended the call: its status closes the socket
+		}
+	}
+}
+
+// closeWebSocket ends the socket with the call's result: see the comment at the top of the file.
+func (c *Call) closeWebSocket(conn *websocket.Conn, err error) {
+	if err == nil {
+		_ = conn.Close(websocket.StatusNormalClosure, "")
+		return
+	}
+	e := asError(err)
+	ctx, cancel := context.WithTimeout(context.Background(), wsCloseTimeout)
+	defer cancel()
+	frame := appendErrorLine(nil, e, c.router.types)
+	if conn.Write(ctx, websocket.MessageText, frame[:len(frame)-1]) != nil {
+		_ = conn.CloseNow()
+		return
+	}
+	_ = conn.Close(websocket.StatusCode(4000+int(e.code)), closeReason(e.msg))
+}
+
+// closeReason is msg cut to fit a close frame (123 bytes), on a character boundary.
+func closeReason(msg string) string {
+	const max = 123
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	if len(msg) <= max {
+		return msg
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut]
+}
+
+// checkOrigin refuses a browser handshake from another origin unless a pattern allows it; requests
+// without an Origin header (not from a browser) pass. The check is the one coder/websocket's Accept
+// makes, done here so that a refusal is rendered in the error model.
+func (s *Streams) checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return NewError(codes.PermissionDenied, fmt.Sprintf("WebSocket origin %q is not a URL", origin))
+	}
+	if strings.EqualFold(r.Host, u.Host) {
+		return nil
+	}
+	for _, p := range s.origins {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
+			return nil
+		}
+	}
+	return NewError(codes.PermissionDenied, fmt.Sprintf("WebSocket from origin %q refused: the gateway allows this origin only when configured to", origin))
+}
