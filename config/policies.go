@@ -149,3 +149,11 @@ func (p *Policies) complete() {
 	p.Metrics.complete()
 	p.AccessLog.complete()
 }
+
+// Completed returns p with the defaults Parse fills in, for policies built in Go rather than parsed
+// (the demo's).
+func (p Policies) Completed() Policies {
+	p.Rules = append([]PolicyRule(nil), p.Rules...)
+	p.complete()
+	return p
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/protogate/gateway/policies/sanitize"
 	"github.com/protogate/gateway/policies/telemetry"
 	"github.com/protogate/gateway/policies/waf"
+	"github.com/protogate/gateway/routing"
 )
 
 // retireAfter is how long a module replaced by a new configuration keeps running, so that a snapshot
@@ -41,13 +42,32 @@ type Engine struct {
 	tel    *telemetry.Telemetry
 }
 
+// EngineOption configures NewEngine.
+type EngineOption func(*telemetry.Config)
+
+// WithEndpointStats makes the metrics report the upstream endpoints' state (breakers, health,
+// ejections, calls in flight) from stats, called at each scrape: routing.Pool.Stats.
+func WithEndpointStats(stats func() []routing.EndpointStats) EngineOption {
+	return func(c *telemetry.Config) { c.Endpoints = stats }
+}
+
+// WithSnapshotInfo makes the metrics report the serving snapshot's version and number of
+// registrations, from info, called at each scrape.
+func WithSnapshotInfo(info func() (version uint64, registrations int)) EngineOption {
+	return func(c *telemetry.Config) { c.Snapshot = info }
+}
+
 // NewEngine starts an engine. Telemetry is built here, from the policies the gateway starts with: the
 // upstream connections it instruments are dialled with its options for the gateway's lifetime.
-func NewEngine(initial config.Policies, log *slog.Logger) (*Engine, error) {
+func NewEngine(initial config.Policies, log *slog.Logger, opts ...EngineOption) (*Engine, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	tel, err := telemetry.New(telemetry.Config{Tracing: initial.Tracing, Metrics: initial.Metrics, AccessLog: initial.AccessLog}, log)
+	tc := telemetry.Config{Tracing: initial.Tracing, Metrics: initial.Metrics, AccessLog: initial.AccessLog}
+	for _, o := range opts {
+		o(&tc)
+	}
+	tel, err := telemetry.New(tc, log)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
@@ -127,9 +147,11 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 	if err != nil {
 		return nil, fmt.Errorf("rate_limit: %w", err)
 	}
-	firewall, err := update(&e.waf, cfg.WAF, func(c config.WAF) (*waf.Firewall, error) { return waf.New(c, e.log) })
-	if err != nil {
-		return nil, fmt.Errorf("waf: %w", err)
+	var firewall *waf.Firewall
+	if waf.Enabled(cfg) { // loading the rule set takes a second: only when some request can meet it
+		if firewall, err = update(&e.waf, cfg.WAF, func(c config.WAF) (*waf.Firewall, error) { return waf.New(c, e.log) }); err != nil {
+			return nil, fmt.Errorf("waf: %w", err)
+		}
 	}
 
 	s := &Set{
@@ -158,6 +180,13 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 	for _, m := range methods {
 		s.chains[m] = s.chainOf(s.pick(m))
 	}
+	// A GraphQL request may call any method: it gets the strictest WAF mode of them all, so no
+	// method's protection is weakened by reaching it through GraphQL.
+	graphqlModes := []string{cfg.WAF.Mode}
+	for _, m := range methods {
+		graphqlModes = append(graphqlModes, s.ruleWAF(m))
+	}
+	s.graphqlWAF = waf.Strictest(graphqlModes...)
 
 	// Request policies, outermost first.
 	if mw := e.tel.Middleware(); mw != nil {
@@ -207,6 +236,8 @@ type Set struct {
 	record  policy.Step // telemetry's record of the admitted call, or nil
 	strip   []string    // identity metadata keys no client may send
 	resolve Resolver    // request -> method, or nil
+	// graphqlWAF is the WAF mode of GraphQL requests: the strictest of every method's.
+	graphqlWAF string
 
 	chains  map[string]*chain // by full method name
 	mu      sync.Mutex        // guards byRules after Compile
@@ -284,6 +315,7 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (metadat
 	}
 	for _, st := range ch.steps {
 		if err := st.Admit(c); err != nil {
+			telemetry.Denied(ctx, method, err)
 			c.Finish()
 			return nil, nil, err
 		}
@@ -305,17 +337,25 @@ func (s *Set) spoofed(md metadata.MD) bool {
 	return false
 }
 
-// wafModeOf is the WAF mode of a request: the waf of the first rule that sets one and matches the
-// method the request calls, or "" for the waf section's own mode (GraphQL requests, whose fields call
-// many methods, and requests no binding serves).
+// wafModeOf is the WAF mode of a request: for REST, the waf of the first rule that sets one and
+// matches the method the request calls; for GraphQL, the strictest mode of every method; "" for the
+// waf section's own mode (requests no binding serves).
 func (s *Set) wafModeOf(r *http.Request, front policy.Front) string {
-	if front != policy.FrontREST || s.resolve == nil {
+	switch {
+	case front == policy.FrontGraphQL:
+		return s.graphqlWAF
+	case front != policy.FrontREST || s.resolve == nil:
 		return ""
 	}
 	method, ok := s.resolve(r)
 	if !ok {
 		return ""
 	}
+	return s.ruleWAF(method)
+}
+
+// ruleWAF is the waf of the first rule that sets one and matches method, or "".
+func (s *Set) ruleWAF(method string) string {
 	for _, rule := range s.rules {
 		if rule.WAF != "" && rule.Match.Matches(method) {
 			return rule.WAF

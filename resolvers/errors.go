@@ -86,6 +86,12 @@ func (x *executor) details(st *status.Status) []json.RawMessage {
 			out = append(out, b)
 			continue
 		}
+		// The standard details (ErrorInfo, RetryInfo, ...) of the gateway's own errors are linked in
+		// even when no registered service uses them.
+		if b, err := protojson.Marshal(d); err == nil {
+			out = append(out, b)
+			continue
+		}
 		b := appendString([]byte(`{"@type":`), d.GetTypeUrl())
 		b = append(b, `,"value":`...)
 		b = appendBase64(b, d.GetValue())

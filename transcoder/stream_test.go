@@ -81,7 +81,7 @@ func FuzzReadLines(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string, chunk int) {
 		const max = 32
-		lines, numbers, err := transcoder.ReadLines(&chunkReader{s: body, n: chunk%13 + 1}, max)
+		lines, numbers, err := transcoder.ReadLines(&chunkReader{s: body, n: int(uint(chunk)%13) + 1}, max)
 		want, wantNumbers := readLinesRef(body)
 		if err != nil {
 			// Only a line over the limit stops the reader, and everything before it was read.

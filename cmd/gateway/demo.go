@@ -28,7 +28,7 @@ func newDemoCommand() *cobra.Command {
 			cfg := config.Default()
 			flags.apply(cmd, cfg)
 			if !noPolicies {
-				cfg.Policies = demo.Policies()
+				cfg.Policies = demo.Policies().Completed()
 			}
 			log := newLogger()
 

@@ -102,7 +102,12 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	engine, err := policies.NewEngine(cfg.Policies, s.log)
+	engine, err := policies.NewEngine(cfg.Policies, s.log,
+		policies.WithEndpointStats(func() []routing.EndpointStats { return s.pool.Stats() }),
+		policies.WithSnapshotInfo(func() (uint64, int) {
+			snap := s.current()
+			return snap.Version(), len(snap.Registrations())
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("policies: %w", err)
 	}

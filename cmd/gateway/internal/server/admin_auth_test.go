@@ -1,0 +1,81 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	"github.com/protogate/gateway/registry"
+)
+
+// TestAdminCredentials: with policies.auth.admin set, the admin API (JSON and gRPC) answers only
+// callers with an admin token; health, readiness and metrics stay open.
+func TestAdminCredentials(t *testing.T) {
+	const token = "0ps-t0ken"
+	sum := sha256.Sum256([]byte(token))
+	var p config.Policies
+	p.Auth.Admin.Tokens = []config.AdminToken{{Name: "ops", SHA256: hex.EncodeToString(sum[:])}}
+	g := startGateway(t, harnessOptions{
+		config: func(c *config.Config) { c.Policies = p },
+		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = p },
+	})
+	get := func(path, auth string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, "http://"+g.admin+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("GET %s: 401 without WWW-Authenticate", path)
+		}
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		path, auth string
+		want       int
+	}{
+		{"/healthz", "", http.StatusOK},
+		{"/readyz", "", http.StatusOK},
+		{"/v1/registrations", "", http.StatusUnauthorized},
+		{"/v1/registrations", "Bearer wrong", http.StatusUnauthorized},
+		{"/v1/status", "Bearer " + token, http.StatusOK},
+		{"/v1/registrations", "Bearer " + token, http.StatusOK},
+	} {
+		if got := get(tc.path, tc.auth); got != tc.want {
+			t.Errorf("GET %s (%q): %d, want %d", tc.path, tc.auth, got, tc.want)
+		}
+	}
+
+	conn, err := grpc.NewClient(g.admin, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := adminv1.NewAdminServiceClient(conn)
+	ctx := testContext(t)
+	if _, err := client.Status(ctx, &adminv1.StatusRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("admin gRPC without a token: %v, want Unauthenticated", err)
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	if _, err := client.Status(ctx, &adminv1.StatusRequest{}); err != nil {
+		t.Errorf("admin gRPC with the token: %v", err)
+	}
+}

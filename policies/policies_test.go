@@ -1,0 +1,191 @@
+package policies_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies"
+)
+
+const (
+	getOrder   = "/shop.orders.v1.OrderService/GetOrder"
+	listOrders = "/shop.orders.v1.OrderService/ListOrders"
+	getUser    = "/shop.users.v1.UserService/GetUser"
+)
+
+func keyHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// compile parses yaml as a config file and compiles its policies over the three methods.
+func compile(t *testing.T, yaml string) *policies.Set {
+	t.Helper()
+	cfg, err := config.Parse("gateway.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := policies.NewEngine(cfg.Policies, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	set, err := e.Compile(cfg.Policies, []string{getOrder, getUser, listOrders}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+var rulesYAML = `
+policies:
+  auth:
+    api_keys:
+      keys:
+        - {consumer: reader, sha256: ` + keyHash("reader-key") + `, scopes: ["orders:read"]}
+        - {consumer: nobody, sha256: ` + keyHash("nobody-key") + `}
+  rules:
+    - name: get-order-needs-scope
+      match: {method: shop.orders.v1.OrderService/GetOrder}
+      auth: {required: true, scopes: ["orders:read"]}
+    - name: one-at-a-time
+      match: {method: shop.orders.v1.OrderService/GetOrder}
+      concurrency: {max: 1, key: consumer}
+    - name: orders-need-a-key
+      match: {service: shop.orders.v1.OrderService}
+      auth: {required: true}
+`
+
+func admit(set *policies.Set, method string, kv ...string) (metadata.MD, func(), error) {
+	return set.Admit(context.Background(), method, metadata.Pairs(kv...))
+}
+
+// TestFirstRulePerAspectDecides checks the rule semantics: for each aspect the first matching rule
+// that sets it decides, so the method rule's scope requirement wins over the service rule's, and the
+// service rule still covers the other methods.
+func TestFirstRulePerAspectDecides(t *testing.T) {
+	set := compile(t, rulesYAML)
+	cases := []struct {
+		method string
+		key    string
+		want   codes.Code
+	}{
+		{getOrder, "", codes.Unauthenticated},
+		{getOrder, "nobody-key", codes.PermissionDenied}, // authenticated, but the method rule wants a scope
+		{getOrder, "reader-key", codes.OK},
+		{listOrders, "", codes.Unauthenticated},
+		{listOrders, "nobody-key", codes.OK}, // the service rule asks for a key, no scope
+		{getUser, "", codes.OK},              // no rule
+	}
+	for _, c := range cases {
+		var kv []string
+		if c.key != "" {
+			kv = []string{"x-api-key", c.key}
+		}
+		_, release, err := admit(set, c.method, kv...)
+		if release != nil {
+			release()
+		}
+		if got := status.Code(err); got != c.want {
+			t.Errorf("%s with key %q: got %v (%v), want %v", c.method, c.key, got, err, c.want)
+		}
+	}
+}
+
+// TestIdentityIsVerifiedNotForwarded checks that a client cannot name itself: identity metadata a
+// client sends is stripped on every method, and the verified consumer replaces it.
+func TestIdentityIsVerifiedNotForwarded(t *testing.T) {
+	set := compile(t, rulesYAML)
+	md, _, err := admit(set, getUser, "x-consumer-id", "admin", "x-other", "kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := md.Get("x-consumer-id"); len(v) != 0 {
+		t.Errorf("a client's own x-consumer-id reached the upstream: %q", v)
+	}
+	if v := md.Get("x-other"); len(v) != 1 || v[0] != "kept" {
+		t.Errorf("other metadata changed: %q", v)
+	}
+	md, release, err := admit(set, listOrders, "x-api-key", "nobody-key", "x-consumer-id", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if release != nil {
+		defer release()
+	}
+	if v := md.Get("x-consumer-id"); len(v) != 1 || v[0] != "nobody" {
+		t.Errorf("upstream consumer = %q, want [nobody]", v)
+	}
+}
+
+// TestConcurrencySlotHeldUntilRelease checks that the release Admit returns is what frees a
+// concurrency slot, and that a refused call holds none.
+func TestConcurrencySlotHeldUntilRelease(t *testing.T) {
+	set := compile(t, rulesYAML)
+	_, release, err := admit(set, getOrder, "x-api-key", "reader-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if release == nil {
+		t.Fatal("a call holding a concurrency slot got no release")
+	}
+	if _, _, err := admit(set, getOrder, "x-api-key", "reader-key"); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("second call in flight: got %v, want RESOURCE_EXHAUSTED", err)
+	}
+	release()
+	_, release, err = admit(set, getOrder, "x-api-key", "reader-key")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	release()
+}
+
+// TestUnchangedMetadataIsNotCopied checks the fast path: a method without policies admits the
+// caller's metadata as it is.
+func TestUnchangedMetadataIsNotCopied(t *testing.T) {
+	set := compile(t, rulesYAML)
+	in := metadata.Pairs("x-request-id", "1")
+	out, release, err := set.Admit(context.Background(), getUser, in)
+	if err != nil || release != nil {
+		t.Fatalf("got release %v, err %v", release != nil, err)
+	}
+	out["x-mark"] = []string{"same map"}
+	if in.Get("x-mark") == nil {
+		t.Error("Admit copied metadata it did not change")
+	}
+}
+
+func BenchmarkAdmitNoPolicies(b *testing.B) {
+	set := compile(&testing.T{}, rulesYAML)
+	md := metadata.Pairs("x-request-id", "1")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := set.Admit(ctx, getUser, md); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAdmitAPIKey(b *testing.B) {
+	set := compile(&testing.T{}, rulesYAML)
+	md := metadata.Pairs("x-api-key", "nobody-key")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, release, err := set.Admit(ctx, listOrders, md)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if release != nil {
+			release()
+		}
+	}
+}
