@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -55,6 +56,12 @@ func WithEndpointStats(stats func() []routing.EndpointStats) EngineOption {
 // registrations, from info, called at each scrape.
 func WithSnapshotInfo(info func() (version uint64, registrations int)) EngineOption {
 	return func(c *telemetry.Config) { c.Snapshot = info }
+}
+
+// WithAccessLogWriter sends the access-log lines to w, whatever access_log.output says, and turns
+// the access log on (embedding programs, benchmarks).
+func WithAccessLogWriter(w io.Writer) EngineOption {
+	return func(c *telemetry.Config) { c.AccessLogWriter = w }
 }
 
 // NewEngine starts an engine. Telemetry is built here, from the policies the gateway starts with: the

@@ -8,6 +8,10 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // BreakerConfig configures an endpoint's circuit breaker. The zero value means the defaults.
@@ -63,11 +67,19 @@ type breaker struct {
 	openUntil atomic.Int64 // nanotime at which an open circuit admits probes
 	streak    atomic.Int32 // sick outcomes reported since the last reported success
 	timeout   int64
+	openErr   error // the status of a call the open circuit refuses
 }
 
 func newBreaker(addr string, c BreakerConfig, log *slog.Logger) *breaker {
 	c = c.withDefaults()
 	b := &breaker{timeout: int64(c.OpenTimeout)}
+	// The RetryInfo tells clients when probes resume; the REST front sends it as Retry-After.
+	st, err := status.New(codes.Unavailable, "circuit open for endpoint "+addr).
+		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(c.OpenTimeout)})
+	if err != nil {
+		st = status.New(codes.Unavailable, "circuit open for endpoint "+addr)
+	}
+	b.openErr = st.Err()
 	trip := c.ConsecutiveFailures
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        addr,

@@ -127,6 +127,15 @@ func (e *Endpoint) configure(cfg EndpointConfig) (healthChanged bool) {
 	return old == nil || old.Health != cfg.Health
 }
 
+// openError is the status of a call refused by e's open circuit: Unavailable, with the circuit's
+// open timeout as a google.rpc.RetryInfo.
+func (e *Endpoint) openError() error {
+	if br := e.br.Load(); br != nil {
+		return br.openErr
+	}
+	return e.openErr
+}
+
 // Addr returns the endpoint's address ("host:port").
 func (e *Endpoint) Addr() string { return e.addr }
 

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -130,6 +132,11 @@ func writeError(w http.ResponseWriter, err error, types resolver) {
 			h[k] = v
 		}
 	}
+	if h.Get("Retry-After") == "" {
+		if after, ok := retryAfter(e); ok {
+			h.Set("Retry-After", after)
+		}
+	}
 	body := appendStatusJSON(make([]byte, 0, 64+len(e.msg)), e, types)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.HTTPStatus())
@@ -163,3 +170,23 @@ func appendStatusJSON(b []byte, e *Error, types resolver) []byte {
 	}
 	return append(b, "]}"...)
 }
+
+// retryAfter is the Retry-After value of a status that carries a google.rpc.RetryInfo (an open
+// circuit, a rate limit): its delay in whole seconds, rounded up.
+func retryAfter(e *Error) (string, bool) {
+	for _, d := range e.details {
+		if d.GetTypeUrl() != retryInfoURL {
+			continue
+		}
+		var ri errdetails.RetryInfo
+		if proto.Unmarshal(d.GetValue(), &ri) != nil || ri.GetRetryDelay() == nil {
+			continue
+		}
+		delay := ri.GetRetryDelay().AsDuration()
+		secs := int64((delay + time.Second - 1) / time.Second)
+		return strconv.FormatInt(max(secs, 0), 10), true
+	}
+	return "", false
+}
+
+const retryInfoURL = "type.googleapis.com/google.rpc.RetryInfo"

@@ -43,6 +43,9 @@ type Binding struct {
 	// responseJSON renders the whole response straight from its wire bytes (nil with response_body
 	// or an HttpBody response): see wirejson.go.
 	responseJSON *msgCodec
+	// requestJSON transcodes a JSON body straight to the wire (nil when the binding cannot use it):
+	// see jsonwire.go.
+	requestJSON *jsonRequest
 
 	types *resolver
 }

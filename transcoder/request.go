@@ -59,6 +59,11 @@ func (c *Call) requestBytes() ([]byte, error) {
 		}
 		return bytes.Clone(data), nil
 	}
+	if f == formatJSON && b.requestJSON != nil && (b.body == "*" || c.r.URL.RawQuery == "") {
+		if out, ok := c.fastJSONRequest(data); ok {
+			return out, nil
+		}
+	}
 	msg := dynamicpb.NewMessage(b.method.Input())
 	if err := c.decodeBody(msg, data, f, contentType); err != nil {
 		return nil, err

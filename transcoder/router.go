@@ -77,6 +77,7 @@ func NewRouter(services []protoreflect.ServiceDescriptor, opts ...RouterOption) 
 	}
 	r := &Router{types: resolver{local: o.types}}
 	cs := make(codecs)
+	js := newJSONCodecs()
 	for _, sd := range services {
 		methods := sd.Methods()
 		for i := range methods.Len() {
@@ -90,6 +91,7 @@ func NewRouter(services []protoreflect.ServiceDescriptor, opts ...RouterOption) 
 				if err != nil {
 					return nil, err
 				}
+				b.compileJSONRequest(js)
 				if err := r.add(b, false); err != nil {
 					return nil, err
 				}
@@ -99,6 +101,7 @@ func NewRouter(services []protoreflect.ServiceDescriptor, opts ...RouterOption) 
 				if err != nil {
 					return nil, err
 				}
+				b.compileJSONRequest(js)
 				if err := r.add(b, true); err != nil {
 					return nil, err
 				}

@@ -84,14 +84,20 @@ type Call struct {
 	// Cost is the call's weight for rate limits: 1 unless a front knows better (GraphQL's complexity).
 	Cost int
 
-	set   []string // key, value pairs for the upstream metadata
-	strip []string // keys removed from the upstream metadata
-	done  []func()
+	set     []string // key, value pairs for the upstream metadata
+	strip   []string // keys removed from the upstream metadata
+	done    []func()
+	doneBuf [2]func() // done's first storage: no allocation for one or two
 }
 
 // SetUpstream makes the upstream see key: value in the call's metadata, replacing what the client sent
 // under key. key must be lower case.
-func (c *Call) SetUpstream(key, value string) { c.set = append(c.set, key, value) }
+func (c *Call) SetUpstream(key, value string) {
+	if c.set == nil {
+		c.set = make([]string, 0, 8) // identity, scopes and a few claims: one allocation
+	}
+	c.set = append(c.set, key, value)
+}
 
 // StripUpstream removes key (lower case) from the metadata sent upstream: how headers that pretend to
 // carry a verified identity are dropped.
@@ -99,7 +105,12 @@ func (c *Call) StripUpstream(keys ...string) { c.strip = append(c.strip, keys...
 
 // OnDone registers f to run once when the call ends, admitted or not (after a later Step refused it):
 // how a concurrency limit gives its slot back.
-func (c *Call) OnDone(f func()) { c.done = append(c.done, f) }
+func (c *Call) OnDone(f func()) {
+	if c.done == nil {
+		c.done = c.doneBuf[:0]
+	}
+	c.done = append(c.done, f)
+}
 
 // Finish runs the functions registered with OnDone, last registered first.
 func (c *Call) Finish() {

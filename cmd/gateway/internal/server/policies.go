@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 
 	"google.golang.org/grpc"
@@ -62,4 +63,10 @@ func (s *Server) admission(p config.Policies, methods []string, resolve func(*ht
 		return nil, err
 	}
 	return set, nil
+}
+
+// WithAccessLogWriter sends the access log to w instead of policies.access_log.output, and turns it
+// on: for programs that embed the gateway, and benchmarks (io.Discard).
+func WithAccessLogWriter(w io.Writer) Option {
+	return func(s *Server) { s.engOpts = append(s.engOpts, policies.WithAccessLogWriter(w)) }
 }

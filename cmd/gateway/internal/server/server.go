@@ -61,6 +61,7 @@ type Server struct {
 	rest    *transcoder.Handler
 	graphql graphqlFront
 	engine  *policies.Engine
+	engOpts []policies.EngineOption // from options: how the engine is built
 	fronts  atomic.Pointer[fronts] // the HTTP fronts wrapped in the current snapshot's policies
 	openapi http.Handler
 
@@ -102,12 +103,12 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	engine, err := policies.NewEngine(cfg.Policies, s.log,
+	engine, err := policies.NewEngine(cfg.Policies, s.log, append([]policies.EngineOption{
 		policies.WithEndpointStats(func() []routing.EndpointStats { return s.pool.Stats() }),
 		policies.WithSnapshotInfo(func() (uint64, int) {
 			snap := s.current()
 			return snap.Version(), len(snap.Registrations())
-		}))
+		})}, s.engOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("policies: %w", err)
 	}
