@@ -103,12 +103,26 @@ func BenchmarkRenderResponse(b *testing.B) {
 // the REST front adds to a call, without the network.
 func BenchmarkHandler(b *testing.B) {
 	h := shopHandler(b, ada(b))
-	r := httptest.NewRequest("GET", "/v1/users/1", nil)
-	w := discard{h: make(http.Header)}
-	b.ReportAllocs()
-	for b.Loop() {
-		clear(w.h)
-		h.ServeHTTP(w, r)
+	order := `{"userId":"1","items":[{"productId":"p1","quantity":2},{"productId":"p2","quantity":1}],"voucherCode":"SPRING","notes":{"gift":"yes"}}`
+	for _, bc := range []struct{ name, method, target, body string }{
+		{"GET /v1/users/1", "GET", "/v1/users/1", ""},
+		{"POST /v1/orders", "POST", "/v1/orders", order},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest(bc.method, bc.target, nil)
+			r.Header.Set("Content-Type", "application/json")
+			body := strings.NewReader(bc.body)
+			w := discard{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				if bc.body != "" {
+					body.Reset(bc.body)
+					r.Body, r.ContentLength = readCloser{body}, int64(len(bc.body))
+				}
+				h.ServeHTTP(w, r)
+			}
+		})
 	}
 }
 

@@ -272,3 +272,33 @@ func TestFastRequestMatchesDynamic(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJSONWire holds the JSON-to-wire decoder to protojson on arbitrary bodies: whatever it accepts,
+// protojson accepts and decodes to the same message (what it declines, protojson decides).
+func FuzzJSONWire(f *testing.F) {
+	for _, s := range fastKitchens {
+		f.Add(uint8(0), []byte(s))
+	}
+	for _, s := range slowKitchens {
+		f.Add(uint8(0), []byte(s))
+	}
+	f.Add(uint8(1), []byte(`{"a":1,"b":"x","mood":"CALM","moods":[1,2],"byName":{"k":"HIGH"}}`))
+	f.Add(uint8(2), []byte(`{"userId":"1","items":[{"productId":"p1","quantity":2}],"voucherCode":"SPRING","notes":{"gift":"yes"}}`))
+	files, err := synthFiles()
+	if err != nil {
+		f.Fatal(err)
+	}
+	legacy, err := files.FindDescriptorByName("synth.v1.Legacy")
+	if err != nil {
+		f.Fatal(err)
+	}
+	types := []protoreflect.MessageDescriptor{
+		kitchenDesc(f),
+		legacy.(protoreflect.MessageDescriptor),
+		(&ordersv1.CreateOrderRequest{}).ProtoReflect().Descriptor(),
+		(&usersv1.User{}).ProtoReflect().Descriptor(),
+	}
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		checkJSONWire(t, types[int(which)%len(types)], data)
+	})
+}

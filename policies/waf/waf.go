@@ -271,6 +271,13 @@ func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.F
 	if it := tx.ProcessRequestHeaders(); it != nil {
 		return it, nil, nil
 	}
+	if isStream(r) {
+		// A newline-delimited JSON body is a client stream: reading it to the end before the call
+		// starts would stall a bidi stream, whose client waits for answers before sending more. Its
+		// target and headers are inspected; its messages are bounded by the transcoder per line.
+		it, err := tx.ProcessRequestBody()
+		return it, nil, err
+	}
 	var body *replay
 	if r.Body != nil && r.Body != http.NoBody && tx.IsRequestBodyAccessible() {
 		buf := bufferPool.Get().(*bytes.Buffer)
@@ -291,6 +298,16 @@ func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.F
 	}
 	it, err := tx.ProcessRequestBody()
 	return it, body, err
+}
+
+// isStream reports whether r's body is a stream of messages (NDJSON) rather than one document.
+func isStream(r *http.Request) bool {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	switch strings.TrimSpace(strings.ToLower(ct)) {
+	case "application/x-ndjson", "application/jsonl", "application/json-seq":
+		return true
+	}
+	return false
 }
 
 // addSegments adds the segments of a decoded path as arguments path.0, path.1, ...; a custom verb

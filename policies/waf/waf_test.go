@@ -259,3 +259,52 @@ func TestStrictest(t *testing.T) {
 		}
 	}
 }
+
+// A newline-delimited JSON body is a client stream: the firewall must hand it on as it arrives (a bidi
+// client waits for the first answer before it sends more), so the front reads the first line while
+// the client has sent nothing else.
+func TestNDJSONStreamIsNotBuffered(t *testing.T) {
+	pr, pw := io.Pipe()
+	r := httptest.NewRequest("POST", "/v1/inventory:adjust", pr)
+	r.Host = "shop.example.com"
+	r.Header.Set("Content-Type", "application/x-ndjson")
+	r.ContentLength = -1
+	first := make(chan string, 1)
+	front := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		line, err := bufioLine(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- line
+		_, _ = io.Copy(io.Discard, r.Body)
+	})
+	h := fw.Middleware(func(*http.Request, policy.Front) string { return waf.Blocking })(policy.FrontREST, front)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}()
+	if _, err := io.WriteString(pw, `{"productId": "p1", "delta": 5}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-first; got != `{"productId": "p1", "delta": 5}` {
+		t.Errorf("first line %q", got)
+	}
+	pw.Close()
+	<-done
+}
+
+// bufioLine reads one line from r, byte by byte so nothing past it is consumed.
+func bufioLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	one := make([]byte, 1)
+	for {
+		if _, err := r.Read(one); err != nil {
+			return b.String(), err
+		}
+		if one[0] == '\n' {
+			return b.String(), nil
+		}
+		b.WriteByte(one[0])
+	}
+}

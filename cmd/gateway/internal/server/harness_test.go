@@ -36,6 +36,7 @@ type harnessOptions struct {
 	shop   shop.Options
 	config func(*config.Config)
 	spec   func(*registry.Spec, *shop.Shop)
+	server []server.Option // more options for server.New
 }
 
 // startGateway starts the shop and a gateway fronting it, and stops both when the test ends.
@@ -61,7 +62,7 @@ func startGateway(t testing.TB, o harnessOptions) *gateway {
 	if o.spec != nil {
 		o.spec(&spec, backends)
 	}
-	srv, err := server.New(cfg, server.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	srv, err := server.New(cfg, append([]server.Option{server.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, o.server...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

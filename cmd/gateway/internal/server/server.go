@@ -62,7 +62,7 @@ type Server struct {
 	graphql graphqlFront
 	engine  *policies.Engine
 	engOpts []policies.EngineOption // from options: how the engine is built
-	fronts  atomic.Pointer[fronts] // the HTTP fronts wrapped in the current snapshot's policies
+	fronts  atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
 	openapi http.Handler
 
 	store    store.Store

@@ -1,0 +1,158 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/protogate/gateway/cmd/gateway/internal/demo"
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
+	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/routing"
+)
+
+// benchChain names the policy set a gateway of BenchmarkPolicyChain serves.
+type benchChain int
+
+const (
+	chainNone  benchChain = iota // no policies at all: no admitter, no middleware, no metrics
+	chainDemo                    // the demo's chain without the WAF
+	chainDemoW                   // the demo's chain with the WAF blocking
+)
+
+var benchChains = [...]string{"none", "chain", "chain+waf"}
+
+// benchPolicies are the demo's policies as the benchmark serves them: OrderService needs the demo
+// JWT (cached after the first call), a rate limit on it that never trips, CORS, size limits, every
+// request traced with no exporter, metrics and the access log (to io.Discard); with the WAF in
+// blocking mode for chainDemoW.
+func benchPolicies(c benchChain) config.Policies {
+	p := demo.Policies()
+	p.Rules = append(p.Rules, config.PolicyRule{
+		Name:      "orders-rate",
+		Match:     config.PolicyMatch{Service: "shop.orders.v1.OrderService"},
+		RateLimit: config.RuleRateLimit{Rate: 100_000_000, Per: time.Second, Key: "consumer"},
+	})
+	p.AccessLog.Output = config.AccessLogOff // WithAccessLogWriter(io.Discard) turns it on
+	if c != chainDemoW {
+		p.WAF.Mode = "off"
+	}
+	return p.Completed()
+}
+
+// startBenchGateway starts the shop and a gateway serving chain, for a benchmark.
+func startBenchGateway(b *testing.B, c benchChain) *gateway {
+	b.Helper()
+	if c == chainNone {
+		return startGateway(b, harnessOptions{
+			config: func(cfg *config.Config) { cfg.Policies.Metrics.Disabled = true },
+			spec: func(s *registry.Spec, _ *shop.Shop) {
+				s.Admission = func(config.Policies, []string, func(*http.Request) (string, bool)) (routing.Admitter, error) {
+					return nil, nil
+				}
+			},
+		})
+	}
+	p := benchPolicies(c)
+	return startGateway(b, harnessOptions{
+		config: func(cfg *config.Config) { cfg.Policies = p },
+		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = p },
+		server: []server.Option{server.WithAccessLogWriter(io.Discard)},
+	})
+}
+
+// BenchmarkPolicyChain measures issue 7's performance goal end to end: the same call (ListOrders,
+// as REST GET /v1/users/1/orders and as native gRPC) through three gateways over loopback, each in
+// front of its own shop — no policies, the demo chain without the WAF, the demo chain with it — with
+// parallel clients. The sub-benchmarks of one front run one after the other in each round (run with
+// -count N to interleave rounds); compare ns/op of chain and chain+waf against none within a round.
+// Allocations count the client, the gateway and the backend, all in this process.
+func BenchmarkPolicyChain(b *testing.B) {
+	token, err := demo.Token("1", []string{"orders:read"}, time.Hour, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var gws [len(benchChains)]*gateway
+	for c := range gws {
+		gws[c] = startBenchGateway(b, benchChain(c))
+	}
+	for _, g := range gws { // warm up (the JWT cache, connections), and never measure a refusal
+		checkBenchREST(b, g, token)
+		checkBenchGRPC(b, g, token)
+	}
+	for c, g := range gws {
+		b.Run("rest/"+benchChains[c], func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+			defer client.CloseIdleConnections()
+			url := "http://" + g.addr + "/v1/users/1/orders"
+			b.SetParallelism(4)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, err := http.NewRequest(http.MethodGet, url, nil)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Origin", "http://localhost:5173")
+				req.Header.Set("X-Request-Id", "bench")
+				for pb.Next() {
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+	for c, g := range gws {
+		b.Run("grpc/"+benchChains[c], func(b *testing.B) {
+			client := ordersv1.NewOrderServiceClient(g.conn)
+			req := &ordersv1.ListOrdersRequest{UserId: "1"}
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token, "x-request-id", "bench")
+			b.SetParallelism(4)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := client.ListOrders(ctx, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// checkBenchREST makes sure the benchmark's REST call succeeds, so that no variant measures a
+// refusal.
+func checkBenchREST(b *testing.B, g *gateway, token string) {
+	b.Helper()
+	resp := newRESTClient(g).do(b, http.MethodGet, "/v1/users/1/orders", "", "Authorization", "Bearer "+token,
+		"Origin", "http://localhost:5173")
+	if resp.status != http.StatusOK {
+		b.Fatalf("REST: %d %s", resp.status, resp.body)
+	}
+}
+
+func checkBenchGRPC(b *testing.B, g *gateway, token string) {
+	b.Helper()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+	if _, err := ordersv1.NewOrderServiceClient(g.conn).ListOrders(ctx, &ordersv1.ListOrdersRequest{UserId: "1"}); err != nil {
+		b.Fatalf("gRPC: %v", err)
+	}
+}
