@@ -30,6 +30,7 @@ func (c *Config) Summary() string {
 			printable(t.CertFile), printable(t.KeyFile), printable(t.ClientCAFile))
 	}
 	s.line(0, "grpc max_message_bytes %s", c.GRPC.MaxMessageBytes)
+	s.rest(c.REST)
 	s.limits(c.Policies.Limits)
 	s.waf(c.Policies.WAF)
 	s.rateLimit(c.Policies)

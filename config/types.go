@@ -34,6 +34,8 @@ type Config struct {
 	// Services are static registrations: the same thing the admin API
 	// registers at run time.
 	Services []Service `yaml:"services"`
+	// REST configures the REST front.
+	REST REST `yaml:"rest"`
 	// Policies are enforced on every front alike: auth, limits, WAF, CORS,
 	// telemetry.
 	Policies Policies `yaml:"policies"`

@@ -31,6 +31,7 @@ func validate(src *source, c *Config) {
 	v.routes(c)
 	v.services(c)
 	v.graphql(&c.GraphQL)
+	v.rest(c)
 	v.policies(c)
 }
 

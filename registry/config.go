@@ -11,12 +11,16 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // SpecFromConfig turns the clusters, routes and GraphQL settings of a validated config into a Spec. Registrations are
 // added by the caller: the config's static services need their descriptors loaded first.
 func SpecFromConfig(cfg *config.Config) (Spec, error) {
 	spec := Spec{Policies: cfg.Policies}
+	if !cfg.REST.DefaultRoutesOn() {
+		spec.REST = append(spec.REST, transcoder.WithoutDefaultRoutes())
+	}
 	for _, c := range cfg.Clusters {
 		cs := ClusterSpec{Name: c.Name, Config: clusterConfig(c)}
 		for _, ep := range c.Endpoints {

@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	commonv1 "github.com/protogate/gateway/gen/shop/common/v1"
+	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/transcoder"
 )
@@ -28,6 +31,22 @@ func ada(b testing.TB) []byte {
 		Tags:      []string{"vip", "early-adopter"}, Labels: map[string]string{"region": "eu", "segment": "new"},
 		Nickname: wrapperspb.String("Enchantress of Numbers"), Preferences: prefs, LoyaltyPoints: 1815,
 		Avatar: []byte{0x89, 'P', 'N', 'G'}, Contact: &usersv1.User_ChatHandle{ChatHandle: "@ada"},
+	})
+}
+
+// placedOrder is the order the shop answers a CreateOrder with.
+func placedOrder(b testing.TB) []byte {
+	return marshal(b, &ordersv1.Order{
+		Id: "o-1001", UserId: "1", Status: ordersv1.OrderStatus_ORDER_STATUS_PENDING,
+		Items: []*ordersv1.LineItem{
+			{ProductId: "p1", Quantity: 2, UnitPrice: &commonv1.Money{CurrencyCode: "EUR", Units: 12, Nanos: 500000000}},
+			{ProductId: "p2", Quantity: 1, UnitPrice: &commonv1.Money{CurrencyCode: "EUR", Units: 3}},
+		},
+		Total:            &commonv1.Money{CurrencyCode: "EUR", Units: 28},
+		CreatedAt:        timestamppb.New(time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)),
+		DeliveryEstimate: durationpb.New(72 * time.Hour),
+		Payment:          &ordersv1.Order_VoucherCode{VoucherCode: "SPRING"},
+		Notes:            map[string]string{"gift": "yes"},
 	})
 }
 
@@ -53,7 +72,13 @@ func BenchmarkBuildRequest(b *testing.B) {
 		{"GET /v1/users/1", "GET", "/v1/users/1", ""},
 		{"GET /v1/users?query", "GET", "/v1/users?page_size=2&filter.role=ROLE_ADMIN", ""},
 		{"POST /v1/orders", "POST", "/v1/orders", order},
+		// The same request through dynamicpb and protojson, without the JSON-to-wire fast path.
+		{"POST /v1/orders dynamic", "POST", "/v1/orders", order},
 	} {
+		build := transcoder.BuildRequest
+		if strings.HasSuffix(bc.name, "dynamic") {
+			build = transcoder.BuildRequestDynamic
+		}
 		b.Run(bc.name, func(b *testing.B) {
 			r := httptest.NewRequest(bc.method, bc.target, nil)
 			r.Header.Set("Content-Type", "application/json")
@@ -66,7 +91,7 @@ func BenchmarkBuildRequest(b *testing.B) {
 				if bc.body != "" {
 					r.Body, r.ContentLength = readCloser{body}, int64(len(bc.body))
 				}
-				if _, err := transcoder.BuildRequest(h, w, r); err != nil {
+				if _, err := build(h, w, r); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -102,13 +127,17 @@ func BenchmarkRenderResponse(b *testing.B) {
 // BenchmarkHandler measures a whole REST call in memory, the upstream answering at once: everything
 // the REST front adds to a call, without the network.
 func BenchmarkHandler(b *testing.B) {
-	h := shopHandler(b, ada(b))
+	get, post := shopHandler(b, ada(b)), shopHandler(b, placedOrder(b))
 	order := `{"userId":"1","items":[{"productId":"p1","quantity":2},{"productId":"p2","quantity":1}],"voucherCode":"SPRING","notes":{"gift":"yes"}}`
-	for _, bc := range []struct{ name, method, target, body string }{
-		{"GET /v1/users/1", "GET", "/v1/users/1", ""},
-		{"POST /v1/orders", "POST", "/v1/orders", order},
+	for _, bc := range []struct {
+		name, method, target, body string
+		h                          *transcoder.Handler
+	}{
+		{"GET /v1/users/1", "GET", "/v1/users/1", "", get},
+		{"POST /v1/orders", "POST", "/v1/orders", order, post},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			h := bc.h
 			r := httptest.NewRequest(bc.method, bc.target, nil)
 			r.Header.Set("Content-Type", "application/json")
 			body := strings.NewReader(bc.body)

@@ -156,9 +156,17 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	rest, err := transcoder.NewHandler(func() *transcoder.Router { return s.current().REST() }, s.proxy, transcoder.WithStreaming(streams),
+	restOpts := []transcoder.HandlerOption{transcoder.WithStreaming(streams),
 		// One body limit for every HTTP front: the REST front's follows policies.limits.
-		transcoder.WithMaxBodyBytes(int64(cfg.Policies.Limits.MaxBodyBytes)))
+		transcoder.WithMaxBodyBytes(int64(cfg.Policies.Limits.MaxBodyBytes)),
+		transcoder.WithHeaders(cfg.REST.ForwardHeaders...)}
+	if cfg.REST.DiscardUnknownFields {
+		restOpts = append(restOpts, transcoder.WithDiscardUnknown())
+	}
+	if cfg.REST.EmitUnpopulated {
+		restOpts = append(restOpts, transcoder.WithEmitUnpopulated())
+	}
+	rest, err := transcoder.NewHandler(func() *transcoder.Router { return s.current().REST() }, s.proxy, restOpts...)
 	if err != nil {
 		return nil, err
 	}

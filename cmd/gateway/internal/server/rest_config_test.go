@@ -1,0 +1,86 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
+	"github.com/protogate/gateway/registry"
+)
+
+// TestRESTConfig checks the rest section end to end: default routes off, unknown JSON fields
+// dropped, zero values rendered, and an allowlisted header reaching the backend as metadata.
+func TestRESTConfig(t *testing.T) {
+	cfg, err := config.Parse("gateway.yaml", []byte(`
+rest:
+  default_routes: false
+  discard_unknown_fields: true
+  emit_unpopulated: true
+  forward_headers: [X-Tenant-Id]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var tenant []string
+	g := startGateway(t, harnessOptions{
+		shop: shop.Options{OnCall: func(ctx context.Context, method string) {
+			md, _ := metadata.FromIncomingContext(ctx)
+			mu.Lock()
+			tenant = append(tenant, md.Get("x-tenant-id")...)
+			mu.Unlock()
+		}},
+		config: func(c *config.Config) { c.REST = cfg.REST },
+		spec: func(spec *registry.Spec, _ *shop.Shop) {
+			base, err := registry.SpecFromConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec.REST = base.REST
+		},
+	})
+	do := func(method, path, body string, header ...string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+g.addr+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	if code, body := do("POST", "/shop.users.v1.UserService/GetUser", `{"id": "1"}`); code != http.StatusNotFound {
+		t.Errorf("default route with default_routes off: %d %s, want 404", code, body)
+	}
+	code, body := do("POST", "/v1/users", `{"name": "Rest Config", "email": "rest-config@example.com", "noSuchField": 1}`, "X-Tenant-Id", "acme")
+	if code != http.StatusOK {
+		t.Fatalf("unknown field with discard_unknown_fields: %d %s, want 200", code, body)
+	}
+	// A new user has no tags: emit_unpopulated renders the empty list anyway.
+	if !strings.Contains(strings.ReplaceAll(body, " ", ""), `"tags":[]`) {
+		t.Errorf("emit_unpopulated: zero value missing from %s", body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tenant) != 1 || tenant[0] != "acme" {
+		t.Errorf("backend saw x-tenant-id %q, want [acme]", tenant)
+	}
+}

@@ -1,0 +1,71 @@
+package config
+
+import "strings"
+
+// REST configures the REST front: how requests it cannot map by a google.api.http binding are
+// treated, how strictly JSON bodies are read, and which headers pass upstream.
+type REST struct {
+	// DefaultRoutes serves every method that has no google.api.http binding at
+	// POST /pkg.Service/Method, with the request message as a JSON body. Default true.
+	DefaultRoutes *bool `yaml:"default_routes"`
+	// DiscardUnknownFields accepts JSON bodies with fields the request message lacks, and drops
+	// them. Default false: such a body is refused with 400 naming the field.
+	DiscardUnknownFields bool `yaml:"discard_unknown_fields"`
+	// EmitUnpopulated renders fields at their zero values in JSON responses, as grpc-gateway's
+	// EmitUnpopulated does. Default false: zero values are omitted, as protojson does.
+	EmitUnpopulated bool `yaml:"emit_unpopulated"`
+	// ForwardHeaders are request headers passed upstream as gRPC metadata, under their
+	// lower-cased names, besides Authorization, Grpc-Metadata-* and X-Forwarded-*, which always
+	// are. Hop-by-hop headers never pass.
+	ForwardHeaders []string `yaml:"forward_headers"`
+}
+
+// DefaultRoutesOn reports whether methods without a binding are served at POST /pkg.Service/Method.
+func (r REST) DefaultRoutesOn() bool { return r.DefaultRoutes == nil || *r.DefaultRoutes }
+
+// hopByHopHeaders are the headers of one connection (RFC 9110 section 7.6.1), which never pass.
+var hopByHopHeaders = []string{"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+
+// rest checks the rest section.
+func (v *validator) rest(c *Config) {
+	seen := map[string]bool{}
+	for i, h := range c.REST.ForwardHeaders {
+		path := index("rest.forward_headers", i)
+		name := strings.ToLower(h)
+		switch {
+		case h == "":
+			v.fieldf(path, "empty header name")
+		case !headerToken(h):
+			v.fieldf(path, "%q is not a valid header name", h)
+		case oneOf(name, hopByHopHeaders):
+			v.fieldf(path, "%s is a hop-by-hop header and never passes", h)
+		case strings.HasPrefix(name, "grpc-") && !strings.HasPrefix(name, "grpc-metadata-"):
+			v.fieldf(path, "%s is reserved by gRPC", h)
+		case seen[name]:
+			v.fieldf(path, "%s is listed twice", h)
+		}
+		seen[name] = true
+	}
+}
+
+// headerToken reports whether s is an HTTP field name (RFC 9110 token).
+func headerToken(s string) bool {
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// rest summarises the rest section when it differs from the defaults.
+func (s *summary) rest(r REST) {
+	if r.DefaultRoutesOn() && !r.DiscardUnknownFields && !r.EmitUnpopulated && len(r.ForwardHeaders) == 0 {
+		return
+	}
+	s.line(0, "rest default_routes %t discard_unknown_fields %t emit_unpopulated %t forward_headers [%s]",
+		r.DefaultRoutesOn(), r.DiscardUnknownFields, r.EmitUnpopulated, strings.Join(r.ForwardHeaders, ", "))
+}
