@@ -166,7 +166,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	exts = append(exts, lim)
 	freeFields := complexity.WithIgnoreFields(map[string]struct{}{s.AST().Query.Name + ".__type": {}})
 	if n := limit(opts.MaxComplexity, DefaultMaxComplexity); n > 0 {
-		exts = append(exts, extension.FixedComplexityLimit(n, freeFields))
+		exts = append(exts, newComplexityLimit(x, n)) // extension.FixedComplexityLimit without argument maps
 	}
 	if opts.OnOperation != nil {
 		exts = append(exts, &operationCost{hook: opts.OnOperation, opts: []complexity.Option{freeFields}})

@@ -284,7 +284,7 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 	if rule.GetBody() != "*" && !md.IsStreamingClient() {
 		b.queryParams(&op.Parameters, in, "", "", bound, true, nil)
 	}
-	if body != nil && !bidi {
+	if body != nil {
 		rb := &oaRequestBody{Required: true, Content: make(map[string]*oaMediaType, 1)}
 		rb.Description, body.Description = body.Description, ""
 		if md.IsStreamingClient() {
@@ -308,7 +308,8 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		result = b.schemas.ref(out)
 	}
 	switch {
-	case bidi:
+	case bidi && body == nil:
+		// Bound without a body (GET): the messages can only travel over a WebSocket.
 		op.Responses["101"] = &oaResponse{Description: "Switching Protocols: the request upgrades to a WebSocket; " +
 			"each frame carries one message as JSON, request messages from the client and response messages from the server."}
 	case md.IsStreamingServer():
@@ -316,9 +317,14 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 			"result": result,
 			"error":  oaRef(oaStatusName),
 		}}
+		desc := "A stream of messages: as newline-delimited JSON, one {\"result\": ...} a line, " +
+			"and an {\"error\": ...} line if the stream fails; or, when the request accepts text/event-stream, as Server-Sent Events."
+		if bidi {
+			desc += " Both ways at once: the response streams while the request body does. The same path also " +
+				"serves a WebSocket (a GET upgrade), one JSON message per text frame each way."
+		}
 		op.Responses["200"] = &oaResponse{
-			Description: "A stream of messages: as newline-delimited JSON, one {\"result\": ...} a line, " +
-				"and an {\"error\": ...} line if the stream fails; or, when the request accepts text/event-stream, as Server-Sent Events.",
+			Description: desc,
 			Content: map[string]*oaMediaType{
 				"application/x-ndjson": {Schema: line},
 				"text/event-stream":    {Schema: &oaSchema{Type: "string"}},
