@@ -179,6 +179,11 @@ func (c *Call) RequestBytes() ([]byte, error) { return c.requestBytes() }
 // DecodeJSON decodes one JSON request message (a line of a streamed body) into the method's
 // request type, with the handler's JSON rules, and returns its wire encoding.
 func (c *Call) DecodeJSON(data []byte) ([]byte, error) {
+	if p := c.binding.requestJSON; p != nil && len(p.wrap) == 0 {
+		if out, ok := p.body.transcode(nil, data); ok {
+			return out, nil // straight to the wire: see jsonwire.go
+		}
+	}
 	msg := dynamicpb.NewMessage(c.binding.method.Input())
 	opts := protojson.UnmarshalOptions{AllowPartial: true, DiscardUnknown: c.h.discardUnknown, Resolver: c.binding.types}
 	if err := opts.Unmarshal(data, msg); err != nil {

@@ -292,6 +292,18 @@ func TestResilienceAllDownFailsFast(t *testing.T) {
 	client, pool := resilientGateway(t, addrs, routing.ClusterConfig{
 		Endpoint: routing.EndpointConfig{Breaker: routing.BreakerConfig{OpenTimeout: openTimeout}},
 	}, routing.RetryPolicy{})
+	// The baseline, measured in the same run: healthy calls, which do everything a refused call does
+	// and a backend round trip besides. On a loaded machine both slow down together.
+	var healthy []time.Duration
+	for range 100 {
+		start := time.Now()
+		if _, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"}); err != nil {
+			t.Fatalf("healthy call: %v", err)
+		}
+		healthy = append(healthy, time.Since(start))
+	}
+	slices.Sort(healthy)
+	healthyP99 := healthy[len(healthy)*99/100]
 	for _, b := range backends {
 		b.kill()
 	}
@@ -318,11 +330,14 @@ func TestResilienceAllDownFailsFast(t *testing.T) {
 	}
 	slices.Sort(lat)
 	p99 := lat[len(lat)*99/100]
-	t.Logf("all down: %d calls, p50 %v, p99 %v", len(lat), lat[len(lat)/2], p99)
+	t.Logf("all down: %d calls, p50 %v, p99 %v (healthy calls: p99 %v)", len(lat), lat[len(lat)/2], p99, healthyP99)
 	limit := 5 * time.Millisecond
 	if raceEnabled() {
 		limit *= 5 // the race detector slows the whole path several times over
 	}
+	// Failing fast means no slower than a healthy call: a machine too busy for the absolute goal
+	// slows the baseline as much.
+	limit = max(limit, healthyP99)
 	if p99 > limit {
 		t.Errorf("p99 with all circuits open = %v, want under %v", p99, limit)
 	}
