@@ -65,6 +65,10 @@ bench: ## Run the Go benchmarks and the gateway-vs-direct load comparison.
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
 	$(GO) run ./cmd/gateway bench
 
+.PHONY: bench-peers
+bench-peers: ## REST GET and POST against grpc-gateway's generated code and vanguard in the same rounds (../shared/peers, wrk).
+	bench/peers/run.sh
+
 .PHONY: graphql-audit
 graphql-audit: ## Run the graphql-http GraphQL-over-HTTP conformance audit against `gateway demo` (needs node and npm).
 	resolvers/testdata/audit/run.sh

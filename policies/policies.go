@@ -250,6 +250,8 @@ type Set struct {
 	mu      sync.Mutex        // guards byRules after Compile
 	byRules map[ruleSet]*chain
 
+	calls sync.Pool // of *policy.Call
+
 	middleware  []policy.Middleware // outermost first
 	interceptor grpc.StreamServerInterceptor
 	tel         *telemetry.Telemetry
@@ -313,7 +315,8 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (metadat
 	if len(ch.steps) == 0 && !s.spoofed(md) {
 		return md, nil, nil
 	}
-	c := &policy.Call{Ctx: ctx, Method: method, Front: policy.FrontFrom(ctx), MD: md, Cost: 1}
+	c := s.getCall()
+	c.Ctx, c.Method, c.Front, c.MD, c.Cost = ctx, method, policy.FrontFrom(ctx), md, 1
 	c.Peer, _ = peer.FromContext(ctx)
 	for _, k := range s.strip {
 		if _, ok := md[k]; ok {
@@ -324,14 +327,32 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (metadat
 		if err := st.Admit(c); err != nil {
 			telemetry.Denied(ctx, method, err)
 			c.Finish()
+			s.putCall(c)
 			return nil, nil, err
 		}
 	}
-	var release func()
+	up := c.Upstream(md)
 	if c.Releases() {
-		release = c.Finish
+		return up, c.Finish, nil // c lives on until the call ends: the GC gets it then
 	}
-	return c.Upstream(md), release, nil
+	s.putCall(c)
+	return up, nil, nil
+}
+
+// getCall returns an empty Call.
+func (s *Set) getCall() *policy.Call {
+	if c, ok := s.calls.Get().(*policy.Call); ok {
+		return c
+	}
+	return new(policy.Call)
+}
+
+// putCall recycles a Call that nothing refers to any more: that of an admission refused, or
+// admitted holding nothing (no concurrency slot), nearly all of them. No Step keeps a Call
+// beyond its Admit.
+func (s *Set) putCall(c *policy.Call) {
+	c.Reset()
+	s.calls.Put(c)
 }
 
 // spoofed reports whether md carries a key reserved for verified identities.
@@ -390,15 +411,23 @@ func (s *Set) StreamInterceptor() grpc.StreamServerInterceptor { return s.interc
 
 // httpPeer describes an HTTP request's client as gRPC's peer does.
 func httpPeer(r *http.Request) *peer.Peer {
-	p := &peer.Peer{Addr: remoteAddr(r.RemoteAddr)}
+	pa := &peerAddr{addr: remoteAddr(r.RemoteAddr)} // one allocation for the peer and its address
+	p := &pa.Peer
+	p.Addr = &pa.addr
 	if r.TLS != nil {
 		p.AuthInfo = credentials.TLSInfo{State: *r.TLS, CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 	}
 	return p
 }
 
+// peerAddr is a peer and the address it points to.
+type peerAddr struct {
+	peer.Peer
+	addr remoteAddr
+}
+
 // remoteAddr is an http.Request's RemoteAddr as a net.Addr.
 type remoteAddr string
 
-func (a remoteAddr) Network() string { return "tcp" }
-func (a remoteAddr) String() string  { return string(a) }
+func (a *remoteAddr) Network() string { return "tcp" }
+func (a *remoteAddr) String() string  { return string(*a) }

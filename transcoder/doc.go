@@ -12,8 +12,11 @@
 // over the path, no allocation for a static path), builds the request message from the body, the
 // path variables and the query (in that order, so the path wins over the body), encodes it, and
 // calls the upstream through the routing core (the same Proxy.Route as the gRPC front, so routing,
-// balancing and deadlines are shared). The response is rendered as protojson, as binary protobuf
-// when the client accepts it, or as raw bytes for google.api.HttpBody.
+// balancing and deadlines are shared). A JSON body with no query to bind takes a fast path instead:
+// the binding's compiled plan transcodes it straight to wire bytes and appends the path variables
+// (jsonwire.go, request_fast.go), leaving whatever it does not handle to the dynamic path, which then
+// also reports the errors. The response is rendered as protojson, as binary protobuf when the client
+// accepts it, or as raw bytes for google.api.HttpBody.
 //
 // Every failure, the gateway's own or the upstream's, is rendered by WriteError as a google.rpc.Status
 // JSON body with the HTTP status of the standard code table (HTTPStatus).

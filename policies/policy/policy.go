@@ -120,6 +120,15 @@ func (c *Call) Finish() {
 	c.done = nil
 }
 
+// Reset clears c for another call, keeping the storage of its upstream changes: how an admitter
+// reuses Calls. The Call must not be in use any more, nor its Finish still to run.
+func (c *Call) Reset() {
+	clear(c.set)
+	clear(c.strip)
+	set, strip := c.set[:0], c.strip[:0]
+	*c = Call{set: set, strip: strip}
+}
+
 // Releases reports whether Finish has anything to run.
 func (c *Call) Releases() bool { return len(c.done) > 0 }
 

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -31,12 +30,7 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 	var span trace.Span
 	if t.tracing != nil {
 		ctx = t.tracing.prop.Extract(ctx, mdCarrier(md))
-		ctx, span = t.tracing.tracer.Start(ctx, spanName(frontGRPC, si.FullMethod),
-			trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
-		if span.IsRecording() {
-			span.SetAttributes(attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", si.FullMethod),
-				attribute.String("gateway.front", frontGRPC))
-		}
+		ctx, span = t.tracing.tracer.Start(ctx, t.spanNameOf(frontGRPC, si.FullMethod), serverSpan...)
 		info.Tracer = t
 	}
 	ws := &serverStream{ServerStream: ss, ctx: callinfo.With(ctx, info)}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
@@ -23,7 +22,7 @@ func (t *Telemetry) middleware(front policy.Front, next http.Handler) http.Handl
 	}
 	fr := string(front)
 	graphql := front == policy.FrontGraphQL
-	startName := fr + " " // + the HTTP method until the call's method is known
+	startNames := newNameCache(func(method string) string { return fr + " " + method }) // until the call's method is known
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		info := callinfo.New()
@@ -31,14 +30,8 @@ func (t *Telemetry) middleware(front policy.Front, next http.Handler) http.Handl
 		var span trace.Span
 		if t.tracing != nil {
 			ctx = t.tracing.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
-			ctx, span = t.tracing.tracer.Start(ctx, startName+r.Method,
-				trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
-			if span.IsRecording() {
-				span.SetAttributes(
-					attribute.String("http.request.method", r.Method),
-					attribute.String("url.path", r.URL.Path),
-					attribute.String("gateway.front", fr))
-			}
+			// Its attributes are set when the request ends, all at once (see finish).
+			ctx, span = t.tracing.tracer.Start(ctx, startNames.get(r.Method), serverSpan...)
 		}
 		if t.tracing != nil || graphql && t.metrics != nil {
 			info.Tracer = t // GraphQL field calls: spans, and metrics per method

@@ -3,6 +3,8 @@ package telemetry
 import (
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,9 @@ type metrics struct {
 	latency  *prometheus.HistogramVec // front, method, code
 	upstream *prometheus.HistogramVec // endpoint, code
 	denials  *prometheus.CounterVec   // front, policy, reason
+
+	series   atomic.Pointer[map[seriesKey]*series]
+	seriesMu sync.Mutex // serialises the series cache's misses
 }
 
 func newMetrics(endpoints func() []routing.EndpointStats, snapshot func() (uint64, int)) *metrics {
@@ -68,11 +73,62 @@ func newMetrics(endpoints func() []routing.EndpointStats, snapshot func() (uint6
 
 // observe records one finished call.
 func (m *metrics) observe(front, method, code string, d time.Duration) {
-	m.requests.WithLabelValues(front, method, code).Inc()
-	m.latency.WithLabelValues(front, method, code).Observe(d.Seconds())
-	if code != "OK" {
-		m.errors.WithLabelValues(front, method, code).Inc()
+	s := m.seriesOf(seriesKey{front, method, code})
+	s.requests.Inc()
+	s.latency.Observe(d.Seconds())
+	if s.errors != nil {
+		s.errors.Inc()
 	}
+}
+
+// maxCachedSeries bounds the series cache; calls beyond it look their series up in the vectors.
+const maxCachedSeries = 1 << 14
+
+// seriesKey are the labels of a call's request series.
+type seriesKey struct{ front, method, code string }
+
+// series are the request metrics of one front, method and code, looked up once: a vector's lookup
+// hashes the labels and takes a lock, per call and per vector.
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+	errors   prometheus.Counter // nil for OK
+}
+
+// seriesOf returns k's series. The cache is read without a lock: it is replaced whole, copied on a
+// miss (at most fronts x methods x codes of them, bounded by maxCachedSeries).
+func (m *metrics) seriesOf(k seriesKey) *series {
+	if cache := m.series.Load(); cache != nil {
+		if s, ok := (*cache)[k]; ok {
+			return s
+		}
+	}
+	s := &series{
+		requests: m.requests.WithLabelValues(k.front, k.method, k.code),
+		latency:  m.latency.WithLabelValues(k.front, k.method, k.code),
+	}
+	if k.code != "OK" {
+		s.errors = m.errors.WithLabelValues(k.front, k.method, k.code)
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	old := m.series.Load()
+	n := 0
+	if old != nil {
+		n = len(*old)
+	}
+	if n >= maxCachedSeries {
+		return s
+	}
+	next := make(map[seriesKey]*series, n+1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[k] = s
+	m.series.Store(&next)
+	return s
 }
 
 var (

@@ -73,7 +73,26 @@ func (t *Telemetry) finish(ctx context.Context, o *observation, span trace.Span)
 			o.traceID, o.spanID = sc.TraceID().String(), sc.SpanID().String()
 		}
 		if span.IsRecording() {
-			attrs := make([]attribute.KeyValue, 0, 6)
+			// All the span's attributes at once: one allocation, where setting them as they become
+			// known (start, admission, end) grows the span's attributes several times.
+			attrs := make([]attribute.KeyValue, 0, 12)
+			attrs = append(attrs, attribute.String("gateway.front", o.front))
+			if o.httpMethod != "" {
+				attrs = append(attrs, attribute.String("http.request.method", o.httpMethod), attribute.String("url.path", o.path))
+			} else {
+				attrs = append(attrs, attribute.String("rpc.system", "grpc"))
+			}
+			if (o.calls > 0 && o.front != graphqlFront) || o.httpMethod == "" {
+				// A front's request calls one method, named when admitted (on GraphQL each field's
+				// span names its own).
+				attrs = append(attrs, attribute.String("rpc.method", o.method))
+				if o.httpMethod != "" {
+					span.SetName(t.spanNameOf(o.front, o.method))
+				}
+			}
+			if o.consumer != "" {
+				attrs = append(attrs, attribute.String("gateway.consumer", o.consumer))
+			}
 			attrs = append(attrs, attribute.Int("rpc.grpc.status_code", int(o.code)))
 			if o.httpStatus != 0 {
 				attrs = append(attrs, attribute.Int("http.response.status_code", o.httpStatus))
@@ -119,6 +138,20 @@ func codeName(c codes.Code) string {
 	}
 	return "UNKNOWN"
 }
+
+// spanNameOf is spanName, cached.
+func (t *Telemetry) spanNameOf(front, method string) string {
+	if c := t.spanNames[front]; c != nil {
+		return c.get(method)
+	}
+	return spanName(front, method)
+}
+
+// The options of the spans the gateway starts, built once: an option made per span allocates.
+var (
+	serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+	clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+)
 
 // spanName names a front's server span for a method: "rest shop.users.v1.UserService/GetUser".
 func spanName(front, method string) string { return front + " " + strings.TrimPrefix(method, "/") }

@@ -9,24 +9,22 @@ import (
 )
 
 // admit is the telemetry Step: it records the admitted call's method and consumer in the request's
-// Info, and names the request's server span for the method. It never refuses a call.
+// Info, from which the request's server span is named and described when the request ends; a
+// GraphQL field's span gets the consumer now. It never refuses a call.
 func (t *Telemetry) admit(c *policy.Call) error {
 	info := callinfo.From(c.Ctx)
 	consumer := ""
 	if c.Identity != nil {
 		consumer = c.Identity.Consumer
 	}
-	first := info.Admit(c.Method, consumer)
-	span := trace.SpanFromContext(c.Ctx)
-	if !span.IsRecording() {
+	info.Admit(c.Method, consumer)
+	if consumer == "" || c.Front != policy.FrontGraphQL {
+		// The request's server span is named for its method, and given the consumer, when the
+		// request ends, from what info recorded.
 		return nil
 	}
-	if first && c.Front != policy.FrontGraphQL {
-		// On GraphQL the span in c.Ctx is the field's: it is named for its method already.
-		span.SetName(spanName(string(c.Front), c.Method))
-		span.SetAttributes(attribute.String("rpc.method", c.Method))
-	}
-	if consumer != "" {
+	// On GraphQL the span in c.Ctx is the field's, named for its method already.
+	if span := trace.SpanFromContext(c.Ctx); span.IsRecording() {
 		span.SetAttributes(attribute.String("gateway.consumer", consumer))
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -56,6 +57,9 @@ type Telemetry struct {
 	tracing *tracing      // nil when tracing is off
 	metrics *metrics      // nil when metrics are off
 	access  *accessLogger // nil when the access log is off
+
+	spanNames     map[string]*nameCache // by front: "rest shop.users.v1.UserService/GetUser"
+	upstreamNames *nameCache            // "upstream shop.users.v1.UserService/GetUser"
 }
 
 // New builds the telemetry for cfg. log receives the exporters' and the access-log file's own
@@ -64,7 +68,12 @@ func New(cfg Config, log *slog.Logger) (*Telemetry, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	t := &Telemetry{}
+	t := &Telemetry{spanNames: make(map[string]*nameCache, 4)}
+	for _, f := range []policy.Front{policy.FrontGRPC, policy.FrontGRPCWeb, policy.FrontREST, policy.FrontGraphQL} {
+		front := string(f)
+		t.spanNames[front] = newNameCache(func(method string) string { return spanName(front, method) })
+	}
+	t.upstreamNames = newNameCache(func(method string) string { return "upstream " + strings.TrimPrefix(method, "/") })
 	var err error
 	if cfg.Tracing.Enabled || cfg.SpanExporter != nil {
 		if t.tracing, err = newTracing(cfg.Tracing, cfg.SpanExporter); err != nil {

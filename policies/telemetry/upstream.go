@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
@@ -26,6 +28,7 @@ type upstreamKey struct{}
 
 // upstreamCall is one upstream call in flight.
 type upstreamCall struct {
+	method   string
 	start    time.Time
 	span     trace.Span // nil when tracing is off
 	info     *callinfo.Info
@@ -34,13 +37,10 @@ type upstreamCall struct {
 
 // TagRPC starts the call's span and puts its trace context in the call's outgoing metadata.
 func (h *upstreamHandler) TagRPC(ctx context.Context, ti *stats.RPCTagInfo) context.Context {
-	u := &upstreamCall{start: time.Now(), info: callinfo.From(ctx)}
+	u := &upstreamCall{method: ti.FullMethodName, start: time.Now(), info: callinfo.From(ctx)}
 	if tr := h.t.tracing; tr != nil {
-		ctx, u.span = tr.tracer.Start(ctx, "upstream "+strings.TrimPrefix(ti.FullMethodName, "/"),
-			trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(u.start))
-		if u.span.IsRecording() {
-			u.span.SetAttributes(attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", ti.FullMethodName))
-		}
+		// Its attributes are set when the call ends, all at once.
+		ctx, u.span = tr.tracer.Start(ctx, h.t.upstreamNames.get(ti.FullMethodName), clientSpan...)
 		ctx = inject(ctx, tr.prop)
 	}
 	return context.WithValue(ctx, upstreamKey{}, u)
@@ -57,10 +57,6 @@ func (h *upstreamHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 		if s.RemoteAddr != nil {
 			u.endpoint = s.RemoteAddr.String()
 			u.info.SetUpstream(u.endpoint)
-			if u.span != nil && u.span.IsRecording() {
-				host, port := splitHostPort(u.endpoint)
-				u.span.SetAttributes(attribute.String("server.address", host), attribute.String("server.port", port))
-			}
 		}
 	case *stats.End:
 		code := status.Code(s.Error)
@@ -73,7 +69,20 @@ func (h *upstreamHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 			m.upstream.WithLabelValues(endpoint, codeName(code)).Observe(s.EndTime.Sub(u.start).Seconds())
 		}
 		if u.span != nil {
-			endSpan(u.span, s.Error, false)
+			if u.span.IsRecording() {
+				attrs := make([]attribute.KeyValue, 3, 5)
+				attrs[0], attrs[1] = attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", u.method)
+				attrs[2] = attribute.Int("rpc.grpc.status_code", int(code))
+				if u.endpoint != "" {
+					host, port := splitHostPort(u.endpoint)
+					attrs = append(attrs, attribute.String("server.address", host), attribute.String("server.port", port))
+				}
+				u.span.SetAttributes(attrs...)
+				if code != codes.OK { // a client span fails with any error
+					u.span.SetStatus(otelcodes.Error, code.String())
+				}
+			}
+			u.span.End()
 		}
 	}
 }

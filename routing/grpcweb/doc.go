@@ -54,7 +54,9 @@
 // grpc-status-details-bin when the status has details, and the trailer
 // metadata. A call that fails before any header or message was sent, and
 // whose handler set no header metadata, gets a trailers-only response
-// instead: all of that in the HTTP headers, with an empty body. (Like
+// instead: all of that in the HTTP headers, with an empty body, and the HTTP
+// headers the handler's error asks for when it has a method
+// HTTPHeader() http.Header (a policy's WWW-Authenticate or Retry-After). (Like
 // grpc-go, a call that did set header metadata sends headers and then a
 // trailer frame, so that header and trailer metadata stay apart.) In text
 // mode each frame goes out as one padded base64 chunk.

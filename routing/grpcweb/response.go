@@ -87,10 +87,15 @@ func (rw *responseWriter) flush() error {
 // or message was sent, a failed call whose handler set no header metadata
 // gets a trailers-only response: the status and trailer metadata in the
 // HTTP headers and an empty body. Otherwise the status is a trailer frame.
-// A nil st means OK.
-func (rw *responseWriter) writeStatus(st *status.Status) error {
+// A nil st means OK. extra, the HTTP headers the error asked for (see
+// errorHeader), is sent with a trailers-only response; once headers are out
+// there is no place left for it.
+func (rw *responseWriter) writeStatus(st *status.Status, extra http.Header) error {
 	if !rw.headerSent && len(rw.header) == 0 && st != nil {
 		h := rw.w.Header()
+		for k, v := range extra {
+			h[k] = v
+		}
 		rw.setContentType(h)
 		setStatusHeaders(h, st, rw.trailer)
 		rw.w.WriteHeader(http.StatusOK)

@@ -172,7 +172,11 @@ func (s *serverStream) finish(err error) {
 	st := callStatus(err)
 	s.mu.Lock()
 	s.done = true
-	_ = s.resp.writeStatus(st)
+	var extra http.Header
+	if st != nil {
+		extra = errorHeader(err)
+	}
+	_ = s.resp.writeStatus(st, extra)
 	s.mu.Unlock()
 
 	// Unless a stray RecvMsg is still reading (then the GC gets the text
@@ -192,6 +196,17 @@ func (s *serverStream) finish(err error) {
 		}
 		s.recvMu.Unlock()
 	}
+}
+
+// errorHeader returns the HTTP headers an error asks the HTTP fronts to send
+// with it, when it has a method HTTPHeader() http.Header (an access policy's
+// refusal: WWW-Authenticate, Retry-After, RateLimit-*); else nil.
+func errorHeader(err error) http.Header {
+	var withHeader interface{ HTTPHeader() http.Header }
+	if errors.As(err, &withHeader) {
+		return withHeader.HTTPHeader()
+	}
+	return nil
 }
 
 // callStatus converts the handler's return value as grpc-go does; nil

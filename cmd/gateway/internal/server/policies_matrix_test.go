@@ -267,6 +267,14 @@ func TestPoliciesMatrix(t *testing.T) {
 				if f.name == "grpc" && tc.reason != "" && got.reason == "" {
 					t.Errorf("no ErrorInfo reason, want %s", tc.reason)
 				}
+				if f.name == "grpc-web" && got.httpStatus == http.StatusOK { // a trailers-only refusal carries the denial's headers
+					if tc.code == codes.Unauthenticated && !strings.HasPrefix(got.header.Get("WWW-Authenticate"), "Bearer realm=") {
+						t.Errorf("gRPC-Web: WWW-Authenticate %q, want a Bearer challenge", got.header.Get("WWW-Authenticate"))
+					}
+					if tc.status == http.StatusTooManyRequests && got.header.Get("Retry-After") == "" {
+						t.Error("gRPC-Web: RESOURCE_EXHAUSTED without Retry-After")
+					}
+				}
 				if f.name != "rest" {
 					return
 				}
