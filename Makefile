@@ -66,8 +66,9 @@ bench: ## Run the Go benchmarks and the gateway-vs-direct load comparison.
 	$(GO) run ./cmd/gateway bench
 
 .PHONY: bench-peers
-bench-peers: ## REST GET and POST against grpc-gateway's generated code and vanguard in the same rounds (../shared/peers, wrk).
-	bench/peers/run.sh
+bench-peers: ## REST against grpc-gateway's generated code and vanguard, GraphQL against Mesh and static gqlgen (../shared/peers, wrk).
+	transcoder/testdata/peers/run.sh
+	resolvers/testdata/peers/run.sh
 
 .PHONY: graphql-audit
 graphql-audit: ## Run the graphql-http GraphQL-over-HTTP conformance audit against `gateway demo` (needs node and npm).

@@ -9,7 +9,7 @@
 # Env: PEERS (the rig, default ../shared/peers next to the repo), WORK (the copy, default /tmp/peers),
 # and bench.sh's own knobs (ROUNDS, DURATION, CONC, SCENARIOS, PEERS_SKIP, BACKEND_ADDR...).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+repo=$(cd "$(dirname "$0")/../../.." && pwd)
 PEERS=${PEERS:-$repo/../shared/peers}
 WORK=${WORK:-/tmp/peers}
 LISTEN=${LISTEN:-127.0.0.1:18090}
