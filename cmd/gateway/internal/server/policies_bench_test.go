@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -41,6 +42,9 @@ func benchPolicies(c benchChain) config.Policies {
 		RateLimit: config.RuleRateLimit{Rate: 100_000_000, Per: time.Second, Key: "consumer"},
 	})
 	p.AccessLog.Output = config.AccessLogOff // WithAccessLogWriter(io.Discard) turns it on
+	if ratio := os.Getenv("BENCH_SAMPLE_RATIO"); ratio != "" {
+		p.Tracing.SampleRatio = ratio // the demo traces every request; production samples a share
+	}
 	if c != chainDemoW {
 		p.WAF.Mode = "off"
 	}
@@ -76,6 +80,7 @@ func startBenchGateway(b *testing.B, c benchChain) *gateway {
 // rounds would not interleave), and compare chain and chain+waf against none within each round, by
 // ns/op and by cpu-ns/op (the process's CPU time per call, steadier on a shared machine).
 // Allocations and CPU count the client, the gateway and the backend, all in this process.
+// BENCH_SAMPLE_RATIO (e.g. 0.1) samples a share of the requests instead of the demo's every one.
 func BenchmarkPolicyChain(b *testing.B) {
 	token, err := demo.Token("1", []string{"orders:read"}, time.Hour, time.Now())
 	if err != nil {
