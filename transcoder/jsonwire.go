@@ -80,25 +80,7 @@ func (js jsonCodecs) get(md protoreflect.MessageDescriptor) *jsonCodec {
 	}
 	c := &jsonCodec{oneofs: md.Oneofs().Len()}
 	js.msgs[md.FullName()] = c
-	switch md.FullName() {
-	case "google.protobuf.Timestamp":
-		c.wkt = wktTimestamp
-	case "google.protobuf.Duration":
-		c.wkt = wktDuration
-	case "google.protobuf.DoubleValue", "google.protobuf.FloatValue", "google.protobuf.Int64Value",
-		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
-		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
-		c.wkt = wktWrapper
-	case "google.protobuf.Empty":
-		c.wkt = wktEmpty
-	case "google.protobuf.Struct":
-		c.wkt = wktStruct
-	case "google.protobuf.Value":
-		c.wkt = wktValue
-	case "google.protobuf.ListValue":
-		c.wkt = wktListValue
-	case "google.protobuf.Any", "google.protobuf.FieldMask":
-		c.wkt = wktSlow
+	if c.wkt = wktOf(md.FullName()); c.wkt == wktSlow {
 		return c
 	}
 	if opts, ok := md.Options().(*descriptorpb.MessageOptions); ok && opts.GetMessageSetWireFormat() {

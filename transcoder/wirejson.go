@@ -48,6 +48,32 @@ const (
 	wktSlow // Any, FieldMask: always the slow path
 )
 
+// wktOf classifies a message as the well-known type the JSON mapping treats specially, if it is one.
+// Both directions (wire to JSON, JSON to wire) share it.
+func wktOf(name protoreflect.FullName) wktKind {
+	switch name {
+	case "google.protobuf.Timestamp":
+		return wktTimestamp
+	case "google.protobuf.Duration":
+		return wktDuration
+	case "google.protobuf.DoubleValue", "google.protobuf.FloatValue", "google.protobuf.Int64Value",
+		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
+		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
+		return wktWrapper
+	case "google.protobuf.Empty":
+		return wktEmpty
+	case "google.protobuf.Struct":
+		return wktStruct
+	case "google.protobuf.Value":
+		return wktValue
+	case "google.protobuf.ListValue":
+		return wktListValue
+	case "google.protobuf.Any", "google.protobuf.FieldMask":
+		return wktSlow
+	}
+	return wktNone
+}
+
 // msgCodec renders one message type.
 type msgCodec struct {
 	md     protoreflect.MessageDescriptor
@@ -84,25 +110,7 @@ func (cs codecs) get(md protoreflect.MessageDescriptor) *msgCodec {
 	}
 	c := &msgCodec{md: md, oneofs: md.Oneofs().Len()}
 	cs[md.FullName()] = c
-	switch md.FullName() {
-	case "google.protobuf.Timestamp":
-		c.wkt = wktTimestamp
-	case "google.protobuf.Duration":
-		c.wkt = wktDuration
-	case "google.protobuf.DoubleValue", "google.protobuf.FloatValue", "google.protobuf.Int64Value",
-		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
-		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
-		c.wkt = wktWrapper
-	case "google.protobuf.Empty":
-		c.wkt = wktEmpty
-	case "google.protobuf.Struct":
-		c.wkt = wktStruct
-	case "google.protobuf.Value":
-		c.wkt = wktValue
-	case "google.protobuf.ListValue":
-		c.wkt = wktListValue
-	case "google.protobuf.Any", "google.protobuf.FieldMask":
-		c.wkt = wktSlow
+	if c.wkt = wktOf(md.FullName()); c.wkt == wktSlow {
 		return c
 	}
 	fields := md.Fields()
