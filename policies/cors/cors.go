@@ -19,6 +19,8 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/protogate/gateway/config"
@@ -42,8 +44,8 @@ func New(cfg config.CORS) (policy.Middleware, error) {
 // policyOf is the compiled cors section. Header values that never change are kept as ready slices,
 // so answering costs no allocation for them (they are shared: nothing may modify them).
 type policyOf struct {
-	anyOrigin   bool // "*" is among the origins
-	exact       map[string]bool
+	anyOrigin   bool                // "*" is among the origins
+	exact       map[string][]string // origin -> its ready Access-Control-Allow-Origin value
 	patterns    []pattern
 	credentials bool
 
@@ -52,6 +54,13 @@ type policyOf struct {
 	anyHeader  bool
 	exposed    []string // lower case exact names
 	exposedPre []string // canonical prefixes of "prefix*" entries
+
+	// exposeOne caches, per response header name matching an exposed prefix, the
+	// Access-Control-Expose-Headers value of a response that has only that one such header (the
+	// usual case), so exposeWriter builds it once rather than per response. Copy-on-write, bounded
+	// by maxExposeCache: header names come from upstreams.
+	exposeOne   atomic.Pointer[map[string][]string]
+	exposeOneMu sync.Mutex
 
 	allowMethods, allowHeaders, maxAge, exposeHeaders []string
 }
@@ -75,7 +84,7 @@ type pattern struct {
 
 func compile(cfg config.CORS) (*policyOf, error) {
 	p := &policyOf{
-		exact:       make(map[string]bool),
+		exact:       make(map[string][]string),
 		credentials: cfg.AllowCredentials,
 		methods:     make(map[string]bool),
 		headers:     make(map[string]bool),
@@ -94,7 +103,8 @@ func compile(cfg config.CORS) (*policyOf, error) {
 			}
 			p.patterns = append(p.patterns, pt)
 		default:
-			p.exact[strings.ToLower(o)] = true
+			o = strings.ToLower(o)
+			p.exact[o] = []string{o}
 		}
 	}
 	methods := cfg.AllowedMethods
@@ -179,7 +189,7 @@ func splitHostPort(s string) (host, port string) {
 
 // allowed reports whether origin may make cross-origin calls.
 func (p *policyOf) allowed(origin string) bool {
-	if p.anyOrigin || p.exact[origin] {
+	if p.anyOrigin || p.exact[origin] != nil {
 		return true
 	}
 	if len(p.patterns) == 0 {
@@ -235,7 +245,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr["Access-Control-Expose-Headers"] = h.p.exposeHeaders
 	}
 	if len(h.p.exposedPre) > 0 && len(r.Header["Upgrade"]) == 0 {
-		w = &exposeWriter{ResponseWriter: w, p: h.p}
+		// The telemetry's writer, when it is the one we got, runs the hook itself: no second wrapper.
+		if hw, ok := w.(policy.HookWriter); !ok || !hw.SetHeaderHook(h.p) {
+			w = &exposeWriter{ResponseWriter: w, p: h.p}
+		}
 	}
 	h.next.ServeHTTP(w, r)
 }
@@ -258,7 +271,11 @@ func (h *handler) allowOrigin(hdr http.Header, origin string) {
 		hdr["Access-Control-Allow-Origin"] = valStar
 		return
 	}
-	hdr["Access-Control-Allow-Origin"] = []string{origin}
+	if v := h.p.exact[origin]; v != nil {
+		hdr["Access-Control-Allow-Origin"] = v // shared, built by compile: no allocation per request
+	} else {
+		hdr["Access-Control-Allow-Origin"] = []string{origin}
+	}
 	if h.p.credentials {
 		hdr["Access-Control-Allow-Credentials"] = valTrue
 	}
@@ -327,23 +344,93 @@ func (w *exposeWriter) expose() {
 		return
 	}
 	w.done = true
-	hdr := w.Header()
-	var names []string
+	w.p.expose(w.Header())
+}
+
+// BeforeHeader adds the exposed names to the response's headers (policy.HeaderHook).
+func (p *policyOf) BeforeHeader(hdr http.Header) { p.expose(hdr) }
+
+// maxExposeCache bounds policyOf.exposeOne.
+const maxExposeCache = 1024
+
+// expose adds to hdr's Access-Control-Expose-Headers the names of hdr that match an exposed prefix.
+func (p *policyOf) expose(hdr http.Header) {
+	var (
+		first string // the first matching name, canonical
+		n     int    // matching names
+	)
 	for name := range hdr {
-		for _, pre := range w.p.exposedPre {
-			if strings.HasPrefix(name, pre) {
-				names = append(names, strings.ToLower(name))
-				break
+		if p.exposedPrefix(name) {
+			if n == 0 {
+				first = name
 			}
+			n++
 		}
 	}
-	if len(names) == 0 {
+	switch n {
+	case 0:
+		return
+	case 1: // the usual case: a value built once per name
+		if m := p.exposeOne.Load(); m != nil {
+			if v, ok := (*m)[first]; ok {
+				hdr["Access-Control-Expose-Headers"] = v
+				return
+			}
+		}
+		v := p.exposeValue([]string{strings.ToLower(first)})
+		p.cacheExposeOne(first, v)
+		hdr["Access-Control-Expose-Headers"] = v
 		return
 	}
-	if w.p.exposeHeaders != nil {
-		names = append(names, w.p.exposeHeaders[0])
+	names := make([]string, 0, n+1)
+	for name := range hdr {
+		if p.exposedPrefix(name) {
+			names = append(names, strings.ToLower(name))
+		}
 	}
-	hdr["Access-Control-Expose-Headers"] = []string{strings.Join(names, ", ")}
+	hdr["Access-Control-Expose-Headers"] = p.exposeValue(names)
+}
+
+// exposedPrefix reports whether name (canonical) matches an exposed prefix.
+func (p *policyOf) exposedPrefix(name string) bool {
+	for _, pre := range p.exposedPre {
+		if strings.HasPrefix(name, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// exposeValue is the Access-Control-Expose-Headers value exposing names (lower case) and the
+// exact exposed names.
+func (p *policyOf) exposeValue(names []string) []string {
+	if p.exposeHeaders != nil {
+		names = append(names, p.exposeHeaders[0])
+	}
+	return []string{strings.Join(names, ", ")}
+}
+
+// cacheExposeOne remembers v as the value for a response whose only prefix-matching header is name.
+// The values are shared between responses: nothing may modify them (as the other ready values).
+func (p *policyOf) cacheExposeOne(name string, v []string) {
+	p.exposeOneMu.Lock()
+	defer p.exposeOneMu.Unlock()
+	old := p.exposeOne.Load()
+	n := 0
+	if old != nil {
+		n = len(*old)
+	}
+	if n >= maxExposeCache {
+		return
+	}
+	next := make(map[string][]string, n+1)
+	if old != nil {
+		for k, val := range *old {
+			next[k] = val
+		}
+	}
+	next[name] = v
+	p.exposeOne.Store(&next)
 }
 
 func (w *exposeWriter) WriteHeader(code int) {

@@ -266,3 +266,67 @@ type discard struct{ h http.Header }
 func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
+
+// hookWriter is an outer middleware's writer that runs a policy.HeaderHook itself, as the
+// telemetry's does.
+type hookWriter struct {
+	http.ResponseWriter
+	hook policy.HeaderHook
+}
+
+func (w *hookWriter) SetHeaderHook(h policy.HeaderHook) bool {
+	if w.hook != nil {
+		return false
+	}
+	w.hook = h
+	return true
+}
+
+func (w *hookWriter) run() {
+	if h := w.hook; h != nil {
+		w.hook = nil
+		h.BeforeHeader(w.Header())
+	}
+}
+
+func (w *hookWriter) WriteHeader(code int) { w.run(); w.ResponseWriter.WriteHeader(code) }
+func (w *hookWriter) Write(b []byte) (int, error) {
+	w.run()
+	return w.ResponseWriter.Write(b)
+}
+
+// TestExposeThroughHookWriter: behind a writer that runs the hook, the exposed names are the same
+// as with the middleware's own writer, for one matching header (a cached value) and for several.
+func TestExposeThroughHookWriter(t *testing.T) {
+	h := middleware(t, demoLike)(policy.FrontGRPCWeb, &front{})
+	two := middleware(t, demoLike)(policy.FrontREST, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Grpc-Metadata-A", "1")
+		w.Header().Set("Grpc-Metadata-B", "2")
+		w.WriteHeader(http.StatusOK)
+	}))
+	for i := 0; i < 3; i++ {
+		for _, c := range []struct {
+			h     http.Handler
+			names []string
+		}{{h, []string{"grpc-metadata-x-trace"}}, {two, []string{"grpc-metadata-a", "grpc-metadata-b"}}} {
+			r := httptest.NewRequest(http.MethodPost, "/x", nil)
+			r.Header.Set("Origin", "https://app.example.org")
+			rec := httptest.NewRecorder()
+			hw := &hookWriter{ResponseWriter: rec}
+			c.h.ServeHTTP(hw, r)
+			hdr := rec.Header()
+			if got := hdr.Get("Access-Control-Allow-Origin"); got != "https://app.example.org" {
+				t.Errorf("Access-Control-Allow-Origin %q", got)
+			}
+			exposed := hdr.Get("Access-Control-Expose-Headers")
+			for _, name := range append(c.names, "grpc-status", "retry-after") {
+				if !strings.Contains(exposed, name) {
+					t.Errorf("Access-Control-Expose-Headers %q lacks %s", exposed, name)
+				}
+			}
+			if hw.hook != nil {
+				t.Error("the hook did not run")
+			}
+		}
+	}
+}

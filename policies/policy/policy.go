@@ -195,3 +195,18 @@ func (f StepFunc) Admit(c *Call) error { return f(c) }
 // size limits, the WAF, access logs, trace extraction. It is applied once per snapshot, never per
 // request.
 type Middleware func(front Front, next http.Handler) http.Handler
+
+// HeaderHook is run on a response's headers once, just before they are written (the first
+// WriteHeader, Write or Flush): CORS adds there the exposed names of the headers the front set.
+type HeaderHook interface {
+	BeforeHeader(h http.Header)
+}
+
+// HookWriter is implemented by a ResponseWriter of an outer middleware (telemetry's) that can run
+// a HeaderHook itself, so that an inner middleware need not wrap the writer once more (an allocation
+// and an indirection per request). SetHeaderHook reports false when the writer has a hook already;
+// the caller then wraps the writer as it would otherwise.
+type HookWriter interface {
+	http.ResponseWriter
+	SetHeaderHook(HeaderHook) bool
+}

@@ -25,7 +25,9 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 		return handler(srv, ss) // observed by the HTTP middleware already
 	}
 	start := time.Now()
-	info := callinfo.New()
+	ws := &serverStream{ServerStream: ss} // with the request's Info: one allocation
+	info := &ws.info
+	info.Init()
 	md, _ := metadata.FromIncomingContext(ctx)
 	var span trace.Span
 	if t.tracing != nil {
@@ -33,7 +35,7 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 		ctx, span = t.tracing.tracer.Start(ctx, t.spanNameOf(frontGRPC, si.FullMethod), serverSpan...)
 		info.Tracer = t
 	}
-	ws := &serverStream{ServerStream: ss, ctx: callinfo.With(ctx, info)}
+	ws.ctx = callinfo.With(ctx, info)
 	err := handler(srv, ws)
 
 	o := observation{
@@ -66,9 +68,10 @@ func ownService(method string) bool {
 // the messages (the proxy's frames) that pass.
 type serverStream struct {
 	grpc.ServerStream
-	ctx context.Context
-	in  atomic.Int64 // RecvMsg may run in a goroutine of its own (client and bidi streams)
-	out int64
+	ctx  context.Context
+	in   atomic.Int64 // RecvMsg may run in a goroutine of its own (client and bidi streams)
+	out  int64
+	info callinfo.Info // the request's
 }
 
 // sized is a message that knows its encoded size: routing.Frame.

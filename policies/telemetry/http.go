@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"net/http"
 	"strconv"
@@ -17,16 +18,45 @@ import (
 
 // middleware wraps an HTTP front (policy.Middleware). Native gRPC is observed by the interceptor.
 func (t *Telemetry) middleware(front policy.Front, next http.Handler) http.Handler {
+	return t.middlewareWith(front, nil, next)
+}
+
+// BaseContext adds to the context of a request of front what the handler that wraps the fronts
+// records there (the front, the client's peer).
+type BaseContext func(ctx context.Context, front policy.Front, r *http.Request) context.Context
+
+// MiddlewareWith is Middleware, for a handler that would otherwise derive the request's context
+// with base itself just before: the middleware applies base to the request's context along with
+// its own values, so that the request is copied (r.WithContext) once rather than twice. nil when
+// telemetry is off.
+func (t *Telemetry) MiddlewareWith(base BaseContext) func(policy.Front, http.Handler) http.Handler {
+	if !t.on() {
+		return nil
+	}
+	return func(front policy.Front, next http.Handler) http.Handler { return t.middlewareWith(front, base, next) }
+}
+
+func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, next http.Handler) http.Handler {
 	if front == policy.FrontGRPC {
-		return next
+		if base == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(base(r.Context(), front, r)))
+		})
 	}
 	fr := string(front)
 	graphql := front == policy.FrontGraphQL
 	startNames := newNameCache(func(method string) string { return fr + " " + method }) // until the call's method is known
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := callinfo.New()
+		st := &httpState{rw: responseWriter{ResponseWriter: w}} // one allocation for both
+		rw, info := &st.rw, &st.info
+		info.Init()
 		ctx := r.Context()
+		if base != nil {
+			ctx = base(ctx, front, r)
+		}
 		var span trace.Span
 		if t.tracing != nil {
 			ctx = t.tracing.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
@@ -37,8 +67,7 @@ func (t *Telemetry) middleware(front policy.Front, next http.Handler) http.Handl
 			info.Tracer = t // GraphQL field calls: spans, and metrics per method
 		}
 		ctx = callinfo.With(ctx, info)
-		rw := responseWriter{ResponseWriter: w}
-		next.ServeHTTP(&rw, r.WithContext(ctx))
+		next.ServeHTTP(rw, r.WithContext(ctx))
 
 		o := observation{
 			front:      fr,
@@ -120,15 +149,43 @@ func hostOf(addr string) string {
 	return addr
 }
 
+// httpState is a request's response writer and Info, allocated together.
+type httpState struct {
+	rw   responseWriter
+	info callinfo.Info
+}
+
 // responseWriter records the status and size of a response. It passes flushes and hijacks through,
-// and unwraps for http.ResponseController.
+// and unwraps for http.ResponseController. It runs an inner middleware's policy.HeaderHook (CORS)
+// before the headers are written, sparing that middleware a writer of its own.
 type responseWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	hook   policy.HeaderHook // nil when none, or once run
+}
+
+var _ policy.HookWriter = (*responseWriter)(nil)
+
+// SetHeaderHook sets the hook to run before the headers are written (policy.HookWriter).
+func (w *responseWriter) SetHeaderHook(h policy.HeaderHook) bool {
+	if w.hook != nil || w.status != 0 {
+		return false
+	}
+	w.hook = h
+	return true
+}
+
+// runHook runs the header hook, once.
+func (w *responseWriter) runHook() {
+	if h := w.hook; h != nil {
+		w.hook = nil
+		h.BeforeHeader(w.ResponseWriter.Header())
+	}
 }
 
 func (w *responseWriter) WriteHeader(code int) {
+	w.runHook()
 	if w.status == 0 || w.status < 200 && code >= 200 {
 		w.status = code
 	}
@@ -136,6 +193,7 @@ func (w *responseWriter) WriteHeader(code int) {
 }
 
 func (w *responseWriter) Write(b []byte) (int, error) {
+	w.runHook()
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
@@ -153,6 +211,7 @@ func (w *responseWriter) statusCode() int {
 }
 
 func (w *responseWriter) Flush() {
+	w.runHook()
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}

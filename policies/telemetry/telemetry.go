@@ -6,8 +6,8 @@
 // starts the request's server span and puts a callinfo.Info in the request's context. As the request
 // crosses the gateway, the REST front records the route it matched, the telemetry Step (in every
 // method's admission chain, after authentication) the method and consumer, policies that refuse it
-// their reason, the GraphQL executor a span per field that calls a method, and the upstream stats
-// handler (DialOptions) a client span per upstream call — injecting the gateway's span as the
+// their reason, the GraphQL executor a span per field that calls a method, and the upstream client
+// interceptors (DialOptions) a client span per upstream call — injecting the gateway's span as the
 // upstream's parent — and the endpoint and status of the call. When the request ends, the middleware
 // or interceptor ends the span, observes the metrics and writes the access-log line from what the
 // Info recorded.
@@ -146,7 +146,8 @@ func (t *Telemetry) DialOptions() []grpc.DialOption {
 	if t == nil || t.tracing == nil && t.metrics == nil && t.access == nil {
 		return nil
 	}
-	return []grpc.DialOption{grpc.WithStatsHandler(&upstreamHandler{t: t})}
+	h := &upstreamHandler{t: t}
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(h.unary), grpc.WithChainStreamInterceptor(h.stream)}
 }
 
 // Close flushes and stops exporters, and closes the access-log file.

@@ -2,104 +2,188 @@ package telemetry
 
 import (
 	"context"
+	"errors"
+	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
 )
 
-// upstreamHandler instruments the gateway's upstream connections (a grpc stats.Handler): a client
-// span per call (each attempt of a retried one) whose context is sent upstream in place of whatever
-// trace context the client sent — the transparent proxy forwards the client's metadata, so without
-// this the upstream would see the client's span as its parent — and the call's latency per
-// endpoint.
+// upstreamHandler instruments the gateway's upstream connections (client interceptors): a client
+// span per call (each attempt of a retried one: the gateway retries by calling again, grpc's own
+// retries are off) whose context is sent upstream in place of whatever trace context the client
+// sent — the transparent proxy forwards the client's metadata, so without this the upstream would
+// see the client's span as its parent — and the call's latency per endpoint.
+//
+// Interceptors rather than a grpc stats.Handler: with a stats handler grpc-go reports every event
+// of every call (begin, each header, payload and trailer, end), and copies the call's outgoing
+// metadata for its OutHeader event, about a dozen allocations per call that the gateway does not
+// need. The endpoint is the transport's peer address, as the OutHeader event's RemoteAddr was.
 type upstreamHandler struct{ t *Telemetry }
-
-type upstreamKey struct{}
 
 // upstreamCall is one upstream call in flight.
 type upstreamCall struct {
+	h        *upstreamHandler
 	method   string
 	start    time.Time
 	span     trace.Span // nil when tracing is off
 	info     *callinfo.Info
 	endpoint string
+	peer     peer.Peer   // a unary call's, filled by grpc.Peer when it ends
+	pairs    [6]string   // storage of pc: traceparent, tracestate, baggage
+	pc       pairCarrier // inject's carrier, kept here so it costs no allocation of its own
 }
 
-// TagRPC starts the call's span and puts its trace context in the call's outgoing metadata.
-func (h *upstreamHandler) TagRPC(ctx context.Context, ti *stats.RPCTagInfo) context.Context {
-	u := &upstreamCall{method: ti.FullMethodName, start: time.Now(), info: callinfo.From(ctx)}
+// begin starts the call's span and puts its trace context in the call's outgoing metadata.
+func (h *upstreamHandler) begin(ctx context.Context, method string) (context.Context, *upstreamCall) {
+	u := &upstreamCall{h: h, method: method, start: time.Now(), info: callinfo.From(ctx)}
 	if tr := h.t.tracing; tr != nil {
 		// Its attributes are set when the call ends, all at once.
-		ctx, u.span = tr.tracer.Start(ctx, h.t.upstreamNames.get(ti.FullMethodName), clientSpan...)
-		ctx = inject(ctx, tr.prop)
+		ctx, u.span = tr.tracer.Start(ctx, h.t.upstreamNames.get(method), clientSpan...)
+		u.pc = u.pairs[:0]
+		ctx = inject(ctx, tr.prop, &u.pc)
 	}
-	return context.WithValue(ctx, upstreamKey{}, u)
+	return ctx, u
 }
 
-// HandleRPC learns the endpoint when the call's headers leave, and reports the call when it ends.
-func (h *upstreamHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	u, _ := ctx.Value(upstreamKey{}).(*upstreamCall)
-	if u == nil {
+// setPeer records the endpoint the call went to.
+func (u *upstreamCall) setPeer(p *peer.Peer) {
+	if p != nil && p.Addr != nil {
+		u.endpoint = p.Addr.String()
+		u.info.SetUpstream(u.endpoint)
+	}
+}
+
+// unary observes a unary upstream call (grpc.UnaryClientInterceptor).
+func (h *upstreamHandler) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	ctx, u := h.begin(ctx, method)
+	err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Peer(&u.peer))...)
+	u.setPeer(&u.peer)
+	u.end(err)
+	return err
+}
+
+// stream observes a streaming upstream call (grpc.StreamClientInterceptor): the call ends when a
+// receive fails (io.EOF: with OK), a send or the header fails, the last message of a call without
+// server streaming arrives, or its context ends.
+func (h *upstreamHandler) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	ctx, u := h.begin(ctx, method)
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		u.end(err)
+		return nil, err
+	}
+	// The stream is on its transport now (grpc's retries are off, so committing the attempt, as
+	// Context does, changes nothing): its context has the peer.
+	p, _ := peer.FromContext(cs.Context())
+	u.setPeer(p)
+	s := &upstreamStream{ClientStream: cs, u: u, serverStreams: desc.ServerStreams}
+	s.stop = context.AfterFunc(ctx, func() { s.finish(status.FromContextError(ctx.Err()).Err()) })
+	return s, nil
+}
+
+// upstreamStream ends its call's observation when the stream ends.
+type upstreamStream struct {
+	grpc.ClientStream
+	u             *upstreamCall
+	serverStreams bool
+	stop          func() bool // stops the context's AfterFunc
+	done          atomic.Bool
+}
+
+// finish reports the call, once.
+func (s *upstreamStream) finish(err error) {
+	if s.done.Swap(true) {
 		return
 	}
-	switch s := s.(type) {
-	case *stats.OutHeader:
-		if s.RemoteAddr != nil {
-			u.endpoint = s.RemoteAddr.String()
-			u.info.SetUpstream(u.endpoint)
+	s.stop()
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	s.u.end(err)
+}
+
+func (s *upstreamStream) Header() (metadata.MD, error) {
+	md, err := s.ClientStream.Header()
+	if err != nil {
+		s.finish(err)
+	}
+	return md, err
+}
+
+func (s *upstreamStream) SendMsg(m any) error {
+	err := s.ClientStream.SendMsg(m)
+	if err != nil && !errors.Is(err, io.EOF) { // io.EOF: the call ended; RecvMsg has its status
+		s.finish(err)
+	}
+	return err
+}
+
+func (s *upstreamStream) CloseSend() error {
+	err := s.ClientStream.CloseSend()
+	if err != nil {
+		s.finish(err)
+	}
+	return err
+}
+
+func (s *upstreamStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil || !s.serverStreams {
+		s.finish(err)
+	}
+	return err
+}
+
+// end reports the call: its status for the request's Info, the upstream latency metric, its span.
+func (u *upstreamCall) end(err error) {
+	h := u.h
+	code := status.Code(err)
+	u.info.SetUpstreamCode(uint32(code))
+	if m := h.t.metrics; m != nil {
+		endpoint := u.endpoint
+		if endpoint == "" {
+			endpoint = unknownMethod // the call never reached a connection
 		}
-	case *stats.End:
-		code := status.Code(s.Error)
-		u.info.SetUpstreamCode(uint32(code))
-		if m := h.t.metrics; m != nil {
-			endpoint := u.endpoint
-			if endpoint == "" {
-				endpoint = unknownMethod // the call never reached a connection
+		m.upstream.WithLabelValues(endpoint, codeName(code)).Observe(time.Since(u.start).Seconds())
+	}
+	if u.span != nil {
+		if u.span.IsRecording() {
+			attrs := make([]attribute.KeyValue, 3, 5)
+			attrs[0], attrs[1] = attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", u.method)
+			attrs[2] = attribute.Int("rpc.grpc.status_code", int(code))
+			if u.endpoint != "" {
+				host, port := splitHostPort(u.endpoint)
+				attrs = append(attrs, attribute.String("server.address", host), attribute.String("server.port", port))
 			}
-			m.upstream.WithLabelValues(endpoint, codeName(code)).Observe(s.EndTime.Sub(u.start).Seconds())
-		}
-		if u.span != nil {
-			if u.span.IsRecording() {
-				attrs := make([]attribute.KeyValue, 3, 5)
-				attrs[0], attrs[1] = attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", u.method)
-				attrs[2] = attribute.Int("rpc.grpc.status_code", int(code))
-				if u.endpoint != "" {
-					host, port := splitHostPort(u.endpoint)
-					attrs = append(attrs, attribute.String("server.address", host), attribute.String("server.port", port))
-				}
-				u.span.SetAttributes(attrs...)
-				if code != codes.OK { // a client span fails with any error
-					u.span.SetStatus(otelcodes.Error, code.String())
-				}
+			u.span.SetAttributes(attrs...)
+			if code != codes.OK { // a client span fails with any error
+				u.span.SetStatus(otelcodes.Error, code.String())
 			}
-			u.span.End()
 		}
+		u.span.End()
 	}
 }
-
-// TagConn and HandleConn observe nothing about connections.
-func (h *upstreamHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
-	return ctx
-}
-
-func (h *upstreamHandler) HandleConn(context.Context, stats.ConnStats) {}
 
 // inject puts ctx's trace context (traceparent, tracestate, baggage) in its outgoing metadata,
 // replacing the client's. When the metadata has none of those keys (a call that did not come
 // through the transparent proxy with a client's trace context) it appends without copying it.
-func inject(ctx context.Context, prop propagation.TextMapPropagator) context.Context {
-	var pc pairCarrier
-	prop.Inject(ctx, &pc)
+// pc is an empty carrier to inject with (the metadata functions copy what they keep of it).
+func inject(ctx context.Context, prop propagation.TextMapPropagator, carrier *pairCarrier) context.Context {
+	prop.Inject(ctx, carrier)
+	pc := *carrier
 	if len(pc) == 0 {
 		return ctx
 	}
