@@ -1,15 +1,15 @@
 package resolvers
 
 // pageHTML is the browser page served with Options.Page: a query editor that posts to the page's
-// own URL and shows the answer; subscriptions stream over SSE. It loads nothing from elsewhere, so it
-// works without internet access.
+// own URL, with the request headers given (a token), and shows the answer; subscriptions stream over
+// SSE. It loads nothing from elsewhere, so it works without internet access.
 var pageHTML = []byte(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>GraphQL</title>
 <style>
 body{font:14px system-ui,sans-serif;margin:0;display:grid;grid-template:auto 1fr/1fr 1fr;height:100vh}
 header{grid-column:1/3;padding:8px 12px;background:#222;color:#eee;display:flex;gap:12px;align-items:center}
 textarea,pre{font:13px ui-monospace,monospace;margin:0;padding:10px;border:0;border-right:1px solid #ccc;overflow:auto}
-#left{display:grid;grid-template-rows:3fr 1fr}#vars{border-top:1px solid #ccc}pre{white-space:pre-wrap}
+#left{display:grid;grid-template-rows:3fr 1fr 1fr}#vars,#headers{border-top:1px solid #ccc}pre{white-space:pre-wrap}
 button{font-weight:bold}
 </style></head><body>
 <header><button id="run">Run (Ctrl+Enter)</button><button id="stop" disabled>Stop</button>
@@ -19,11 +19,18 @@ button{font-weight:bold}
     name
     orders { id status items { quantity product { name } } }
   }
-}</textarea><textarea id="vars" spellcheck="false" placeholder="variables (JSON)"></textarea></div>
+}</textarea><textarea id="vars" spellcheck="false" placeholder="variables (JSON)"></textarea>
+<textarea id="headers" spellcheck="false" placeholder='request headers (JSON), e.g. {"Authorization": "Bearer <token>"}'></textarea></div>
 <pre id="out"></pre>
 <script>
 const $ = id => document.getElementById(id);
 let abort = null;
+function headers(sub) {
+  let h = {};
+  try { h = $("headers").value.trim() ? JSON.parse($("headers").value) : {}; }
+  catch (e) { throw new Error("headers: " + e.message); }
+  return Object.assign(h, {"Content-Type": "application/json", "Accept": sub ? "text/event-stream" : "application/json"});
+}
 function body() {
   let variables = {};
   try { variables = $("vars").value.trim() ? JSON.parse($("vars").value) : {}; }
@@ -37,7 +44,7 @@ async function run() {
   $("out").textContent = ""; $("state").textContent = "running"; $("stop").disabled = !sub;
   try {
     const res = await fetch(location.pathname, {method: "POST", signal: abort.signal,
-      headers: {"Content-Type": "application/json", "Accept": sub ? "text/event-stream" : "application/json"}, body: body()});
+      headers: headers(sub), body: body()});
     if (!sub) { $("out").textContent = JSON.stringify(await res.json(), null, 2); return; }
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
