@@ -35,7 +35,7 @@ func (v *validator) rest(c *Config) {
 		switch {
 		case h == "":
 			v.fieldf(path, "empty header name")
-		case !headerToken(h):
+		case !validHeaderName(h):
 			v.fieldf(path, "%q is not a valid header name", h)
 		case oneOf(name, hopByHopHeaders):
 			v.fieldf(path, "%s is a hop-by-hop header and never passes", h)
@@ -46,19 +46,6 @@ func (v *validator) rest(c *Config) {
 		}
 		seen[name] = true
 	}
-}
-
-// headerToken reports whether s is an HTTP field name (RFC 9110 token).
-func headerToken(s string) bool {
-	for _, c := range []byte(s) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return s != ""
 }
 
 // rest summarises the rest section when it differs from the defaults.
