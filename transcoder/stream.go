@@ -299,6 +299,13 @@ func (c *Call) serveBidiStream() {
 	}
 	rc := http.NewResponseController(c.w)
 	_ = rc.EnableFullDuplex() // HTTP/2 is full duplex already; a writer that cannot is half duplex
+	if c.r.ProtoMajor == 1 {
+		// When the upstream ends first, the body read still waiting is stopped below, and with
+		// HTTP/1 that ends the connection's context in net/http (and leaves the body's framing
+		// unread): a next request on the connection would start cancelled. The connection
+		// carries this call only.
+		c.w.Header().Set("Connection", "close")
+	}
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)

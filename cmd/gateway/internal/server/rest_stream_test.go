@@ -554,3 +554,53 @@ func TestRESTStreamClientGoneCancelsUpstream(t *testing.T) {
 		})
 	}
 }
+
+// TestRESTBidiConnectionAfterEarlyEnd: a bidi POST over HTTP/1.1 whose upstream ends while the
+// client is still sending must not spoil its connection. The handler stops the pending body read,
+// which ends the connection's context in net/http; a next request on the same connection would then
+// start cancelled. Whether the body is still open (here) or complete but not yet seen to end (a
+// race the scheduler decides), the connection must close after the response or serve the next
+// request normally.
+func TestRESTBidiConnectionAfterEarlyEnd(t *testing.T) {
+	g := startGateway(t, harnessOptions{})
+	conn, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	chunk := func(s string) string { return fmt.Sprintf("%x\r\n%s\r\n", len(s), s) }
+	// Two lines of a chunked body that never ends: the second fails upstream (stock below 0).
+	if _, err := fmt.Fprint(conn, "POST /v1/inventory:adjust HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-ndjson\r\n"+
+		"Transfer-Encoding: chunked\r\n\r\n"+chunk(`{"productId":"p3","delta":1}`+"\n")+chunk(`{"productId":"p3","delta":-100000000}`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), `"code":9`) {
+		t.Fatalf("HTTP %d, %v: %s", resp.StatusCode, err, body)
+	}
+	if resp.Close {
+		if n, err := br.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Errorf("the response says Connection: close, yet the connection stays open (read %d, %v)", n, err)
+		}
+		return
+	}
+	if _, err := fmt.Fprint(conn, "GET /v1/products/p1 HTTP/1.1\r\nHost: gateway\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	next, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(next.Body)
+	if next.StatusCode != 200 {
+		t.Errorf("the next request on the connection: HTTP %d: %s", next.StatusCode, body)
+	}
+}
