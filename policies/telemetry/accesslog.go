@@ -2,7 +2,9 @@ package telemetry
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -17,7 +19,8 @@ type accessLogger struct {
 	w       io.Writer
 	mu      sync.Mutex // serialises writes: one line, one Write
 	bufs    sync.Pool  // of *[]byte, the lines being encoded
-	headers []string   // request headers (lower case) added to each line; never credentials
+	headers []string   // request headers (lower case, as gRPC metadata names them) added to each line; never credentials
+	canon   []string   // the same names canonicalised, as HTTP requests' header maps key them
 	keys    []string   // their keys in the line: "header.<name>"
 	file    *os.File   // the output file, nil for streams
 }
@@ -27,6 +30,7 @@ func newAccessLogger(cfg config.AccessLog, w io.Writer) (*accessLogger, error) {
 	for _, h := range cfg.Headers {
 		if !config.IsSecretHeader(h) { // validation refuses them; this makes sure
 			a.headers = append(a.headers, h)
+			a.canon = append(a.canon, http.CanonicalHeaderKey(h))
 			a.keys = append(a.keys, "header."+h)
 		}
 	}
@@ -97,15 +101,17 @@ func (a *accessLogger) write(_ context.Context, o *observation) {
 		b = appendField(b, "denied_by", o.denial.Policy)
 		b = appendField(b, "deny_reason", o.denial.Reason)
 	}
-	if o.traceID != "" {
-		b = appendField(b, "trace_id", o.traceID)
-		b = appendField(b, "span_id", o.spanID)
+	if o.trace.IsValid() {
+		tid, sid := o.trace.TraceID(), o.trace.SpanID()
+		b = hex.AppendEncode(append(b, `,"trace_id":"`...), tid[:])
+		b = hex.AppendEncode(append(b, `","span_id":"`...), sid[:])
+		b = append(b, '"')
 	}
 	if o.clientIP != "" {
 		b = appendField(b, "client_ip", o.clientIP)
 	}
 	for i, h := range a.headers {
-		if v := o.header(h); v != "" {
+		if v := o.header(h, a.canon[i]); v != "" {
 			b = appendField(b, a.keys[i], v)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 
@@ -59,7 +58,7 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, next ht
 		}
 		var span trace.Span
 		if t.tracing != nil {
-			ctx = t.tracing.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+			ctx = t.tracing.prop.Extract(ctx, headerCarrier(r.Header))
 			// Its attributes are set when the request ends, all at once (see finish).
 			ctx, span = t.tracing.tracer.Start(ctx, startNames.get(r.Method), serverSpan...)
 		}
@@ -227,3 +226,42 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// headerCarrier reads a request's trace context headers for the propagators, by their canonical
+// names: propagation.HeaderCarrier canonicalises each name it is asked for, an allocation per
+// lookup and two or three per request, though net/http (HTTP/1 and HTTP/2) has canonicalised the
+// request's header names already. Extraction only reads: Set and Keys serve the interface.
+type headerCarrier http.Header
+
+// canonical returns the canonical form of a propagator's (lower-case) header name.
+func canonical(key string) string {
+	switch key {
+	case "traceparent":
+		return "Traceparent"
+	case "tracestate":
+		return "Tracestate"
+	case "baggage":
+		return "Baggage"
+	}
+	return http.CanonicalHeaderKey(key)
+}
+
+func (c headerCarrier) Get(key string) string {
+	if v := c[canonical(key)]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Values returns every value of key: the baggage propagator joins several baggage headers.
+func (c headerCarrier) Values(key string) []string { return c[canonical(key)] }
+
+func (c headerCarrier) Set(key, value string) { http.Header(c).Set(key, value) }
+
+func (c headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}

@@ -3,13 +3,12 @@ package telemetry
 import (
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/codes"
 
 	"github.com/protogate/gateway/routing"
 )
@@ -28,8 +27,10 @@ type metrics struct {
 	upstream *prometheus.HistogramVec // endpoint, code
 	denials  *prometheus.CounterVec   // front, policy, reason
 
-	series   atomic.Pointer[map[seriesKey]*series]
-	seriesMu sync.Mutex // serialises the series cache's misses
+	// The series of the vectors above, looked up once: a vector's lookup hashes the labels and
+	// takes a lock, per call and per vector.
+	series    cowCache[seriesKey, *series]
+	upstreams cowCache[upstreamKey, prometheus.Observer]
 }
 
 func newMetrics(endpoints func() []routing.EndpointStats, snapshot func() (uint64, int)) *metrics {
@@ -67,6 +68,7 @@ func newMetrics(endpoints func() []routing.EndpointStats, snapshot func() (uint6
 	if snapshot != nil {
 		reg.MustRegister(snapshotCollector(snapshot))
 	}
+	m.series.max, m.upstreams.max = maxCachedSeries, maxCachedSeries
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return m
 }
@@ -87,22 +89,18 @@ const maxCachedSeries = 1 << 14
 // seriesKey are the labels of a call's request series.
 type seriesKey struct{ front, method, code string }
 
-// series are the request metrics of one front, method and code, looked up once: a vector's lookup
-// hashes the labels and takes a lock, per call and per vector.
+// series are the request metrics of one front, method and code.
 type series struct {
 	requests prometheus.Counter
 	latency  prometheus.Observer
 	errors   prometheus.Counter // nil for OK
 }
 
-// seriesOf returns k's series. The cache is read without a lock: it is replaced whole, copied on a
-// miss (at most fronts x methods x codes of them, bounded by maxCachedSeries).
-func (m *metrics) seriesOf(k seriesKey) *series {
-	if cache := m.series.Load(); cache != nil {
-		if s, ok := (*cache)[k]; ok {
-			return s
-		}
-	}
+// seriesOf returns k's series, cached (at most fronts x methods x codes of them).
+func (m *metrics) seriesOf(k seriesKey) *series { return m.series.get(k, m.newSeries) }
+
+// newSeries looks k's series up in the vectors.
+func (m *metrics) newSeries(k seriesKey) *series {
 	s := &series{
 		requests: m.requests.WithLabelValues(k.front, k.method, k.code),
 		latency:  m.latency.WithLabelValues(k.front, k.method, k.code),
@@ -110,25 +108,22 @@ func (m *metrics) seriesOf(k seriesKey) *series {
 	if k.code != "OK" {
 		s.errors = m.errors.WithLabelValues(k.front, k.method, k.code)
 	}
-	m.seriesMu.Lock()
-	defer m.seriesMu.Unlock()
-	old := m.series.Load()
-	n := 0
-	if old != nil {
-		n = len(*old)
-	}
-	if n >= maxCachedSeries {
-		return s
-	}
-	next := make(map[seriesKey]*series, n+1)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	next[k] = s
-	m.series.Store(&next)
 	return s
+}
+
+// upstreamKey are the labels of an upstream call's latency series.
+type upstreamKey struct {
+	endpoint string
+	code     codes.Code
+}
+
+// upstreamOf returns the upstream latency series of endpoint and code, cached.
+func (m *metrics) upstreamOf(endpoint string, code codes.Code) prometheus.Observer {
+	return m.upstreams.get(upstreamKey{endpoint, code}, m.newUpstream)
+}
+
+func (m *metrics) newUpstream(k upstreamKey) prometheus.Observer {
+	return m.upstream.WithLabelValues(k.endpoint, codeName(k.code))
 }
 
 var (

@@ -5,49 +5,62 @@ import (
 	"sync/atomic"
 )
 
-// maxCachedNames bounds a nameCache: method names come from clients, and a gateway serves far fewer
-// methods than this.
-const maxCachedNames = 4096
-
-// nameCache remembers the span names built from a key (a method, an HTTP method), so that naming a
-// span costs a map lookup instead of a string concatenation per request. Lookups take no lock: the
-// map is replaced whole, copied on a miss, and stops growing at maxCachedNames.
-type nameCache struct {
-	build func(key string) string
-	m     atomic.Pointer[map[string]string]
-	mu    sync.Mutex // serialises misses
+// cowCache remembers values built from keys (span names from methods, metric series from labels)
+// so that the hot path pays a map lookup instead of a build. Lookups take no lock: the map is
+// replaced whole, copied on a miss, and stops growing at max entries (keys may come from clients;
+// beyond the bound, values are built per call and not kept).
+type cowCache[K comparable, V any] struct {
+	max int
+	m   atomic.Pointer[map[K]V]
+	mu  sync.Mutex // serialises misses
 }
 
-func newNameCache(build func(string) string) *nameCache { return &nameCache{build: build} }
-
-// get returns build(key), cached.
-func (c *nameCache) get(key string) string {
+// get returns the value cached for k, building it with build on a miss.
+func (c *cowCache[K, V]) get(k K, build func(K) V) V {
 	if m := c.m.Load(); m != nil {
-		if name, ok := (*m)[key]; ok {
-			return name
+		if v, ok := (*m)[k]; ok {
+			return v
 		}
 	}
-	name := c.build(key)
+	v := build(k)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.m.Load()
-	if old != nil && len(*old) >= maxCachedNames {
-		return name
+	n := 0
+	if old != nil {
+		if cached, ok := (*old)[k]; ok { // built meanwhile by another miss: keep one
+			return cached
+		}
+		n = len(*old)
 	}
-	next := make(map[string]string, 1+lenOf(old))
+	if n >= c.max {
+		return v
+	}
+	next := make(map[K]V, n+1)
 	if old != nil {
 		for k, v := range *old {
 			next[k] = v
 		}
 	}
-	next[key] = name
+	next[k] = v
 	c.m.Store(&next)
-	return name
+	return v
 }
 
-func lenOf(m *map[string]string) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
+// maxCachedNames bounds a nameCache: method names come from clients, and a gateway serves far fewer
+// methods than this.
+const maxCachedNames = 4096
+
+// nameCache remembers the span names built from a key (a method, an HTTP method), so that naming a
+// span costs a map lookup instead of a string concatenation per request.
+type nameCache struct {
+	build func(key string) string
+	c     cowCache[string, string]
 }
+
+func newNameCache(build func(string) string) *nameCache {
+	return &nameCache{build: build, c: cowCache[string, string]{max: maxCachedNames}}
+}
+
+// get returns build(key), cached.
+func (c *nameCache) get(key string) string { return c.c.get(key, c.build) }

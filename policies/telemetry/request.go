@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -37,17 +38,21 @@ type observation struct {
 	consumer     string
 	calls        int
 	denial       callinfo.Denial
-	traceID      string
-	spanID       string
+	trace        trace.SpanContext // the server span's, when the request is traced: the log's ids
 	clientIP     string
 	hdr          http.Header // request headers (HTTP fronts) or
 	md           metadata.MD // request metadata (gRPC)
 }
 
-// header returns the first value of the request header name (lower case).
-func (o *observation) header(name string) string {
+// header returns the first value of the request header name (lower case); canon is name in
+// canonical form, which HTTP requests' headers are keyed by (http.Header.Get would canonicalise
+// name, an allocation per call).
+func (o *observation) header(name, canon string) string {
 	if o.hdr != nil {
-		return o.hdr.Get(name)
+		if v := o.hdr[canon]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
 	}
 	if v := o.md[name]; len(v) > 0 {
 		return v[0]
@@ -69,14 +74,14 @@ func (t *Telemetry) finish(ctx context.Context, o *observation, span trace.Span)
 		o.metricMethod = unknownMethod
 	}
 	if span != nil {
-		if sc := span.SpanContext(); sc.IsValid() && t.access != nil {
-			o.traceID, o.spanID = sc.TraceID().String(), sc.SpanID().String()
+		if t.access != nil {
+			o.trace = span.SpanContext()
 		}
 		if span.IsRecording() {
-			// All the span's attributes at once: one allocation, where setting them as they become
-			// known (start, admission, end) grows the span's attributes several times.
-			attrs := make([]attribute.KeyValue, 0, 12)
-			attrs = append(attrs, attribute.String("gateway.front", o.front))
+			// All the span's attributes at once, from a pooled scratch slice (SetAttributes copies
+			// them): setting them as they become known grows the span's attributes several times.
+			ap := attrPool.Get().(*[]attribute.KeyValue)
+			attrs := append((*ap)[:0], attribute.String("gateway.front", o.front))
 			if o.httpMethod != "" {
 				attrs = append(attrs, attribute.String("http.request.method", o.httpMethod), attribute.String("url.path", o.path))
 			} else {
@@ -105,6 +110,7 @@ func (t *Telemetry) finish(ctx context.Context, o *observation, span trace.Span)
 					attribute.String("gateway.deny_reason", o.denial.Reason))
 			}
 			span.SetAttributes(attrs...)
+			putAttrs(ap, attrs)
 			if serverFault(o.code) {
 				span.SetStatus(otelcodes.Error, o.code.String())
 			}
@@ -124,6 +130,18 @@ func (t *Telemetry) finish(ctx context.Context, o *observation, span trace.Span)
 	if t.access != nil {
 		t.access.write(ctx, o)
 	}
+}
+
+// attrPool holds the scratch slices span attributes are gathered in before SetAttributes copies
+// them: a slice made per span escapes (SetAttributes is an interface method) and costs an
+// allocation of about 800 bytes per request.
+var attrPool = sync.Pool{New: func() any { s := make([]attribute.KeyValue, 0, 16); return &s }}
+
+// putAttrs returns a scratch slice to attrPool, cleared so that it keeps no strings alive.
+func putAttrs(p *[]attribute.KeyValue, attrs []attribute.KeyValue) {
+	clear(attrs)
+	*p = attrs[:0]
+	attrPool.Put(p)
 }
 
 // codeNames are the canonical names of the gRPC status codes, as metrics label them.

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -58,8 +59,9 @@ type Telemetry struct {
 	metrics *metrics      // nil when metrics are off
 	access  *accessLogger // nil when the access log is off
 
-	spanNames     map[string]*nameCache // by front: "rest shop.users.v1.UserService/GetUser"
-	upstreamNames *nameCache            // "upstream shop.users.v1.UserService/GetUser"
+	spanNames     map[string]*nameCache            // by front: "rest shop.users.v1.UserService/GetUser"
+	upstreamNames *nameCache                       // "upstream shop.users.v1.UserService/GetUser"
+	endpoints     cowCache[netip.AddrPort, string] // upstream endpoints' addresses, rendered
 }
 
 // New builds the telemetry for cfg. log receives the exporters' and the access-log file's own
@@ -73,6 +75,7 @@ func New(cfg Config, log *slog.Logger) (*Telemetry, error) {
 		front := string(f)
 		t.spanNames[front] = newNameCache(func(method string) string { return spanName(front, method) })
 	}
+	t.endpoints.max = maxCachedNames
 	t.upstreamNames = newNameCache(func(method string) string { return "upstream " + strings.TrimPrefix(method, "/") })
 	var err error
 	if cfg.Tracing.Enabled || cfg.SpanExporter != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,8 +52,12 @@ type upstreamCall struct {
 func (h *upstreamHandler) begin(ctx context.Context, method string) (context.Context, *upstreamCall) {
 	u := &upstreamCall{h: h, method: method, start: time.Now(), info: callinfo.From(ctx)}
 	if tr := h.t.tracing; tr != nil {
-		// Its attributes are set when the call ends, all at once.
-		ctx, u.span = tr.tracer.Start(ctx, h.t.upstreamNames.get(method), clientSpan...)
+		if trace.SpanContextFromContext(ctx).IsSampled() {
+			// Its attributes are set when the call ends, all at once.
+			ctx, u.span = tr.tracer.Start(ctx, h.t.upstreamNames.get(method), clientSpan...)
+		}
+		// An unsampled request's upstream calls get no span of their own, which nobody would see:
+		// the upstream is told of the request's span, unsampled, so that it does not sample either.
 		u.pc = u.pairs[:0]
 		ctx = inject(ctx, tr.prop, &u.pc)
 	}
@@ -60,10 +66,18 @@ func (h *upstreamHandler) begin(ctx context.Context, method string) (context.Con
 
 // setPeer records the endpoint the call went to.
 func (u *upstreamCall) setPeer(p *peer.Peer) {
-	if p != nil && p.Addr != nil {
-		u.endpoint = p.Addr.String()
-		u.info.SetUpstream(u.endpoint)
+	if p == nil || p.Addr == nil {
+		return
 	}
+	if a, ok := p.Addr.(*net.TCPAddr); ok {
+		// Rendering a TCP address costs three allocations: the few endpoints' renderings are
+		// cached by value.
+		ap := a.AddrPort()
+		u.endpoint = u.h.t.endpoints.get(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), netip.AddrPort.String)
+	} else {
+		u.endpoint = p.Addr.String()
+	}
+	u.info.SetUpstream(u.endpoint)
 }
 
 // unary observes a unary upstream call (grpc.UnaryClientInterceptor).
@@ -157,18 +171,19 @@ func (u *upstreamCall) end(err error) {
 		if endpoint == "" {
 			endpoint = unknownMethod // the call never reached a connection
 		}
-		m.upstream.WithLabelValues(endpoint, codeName(code)).Observe(time.Since(u.start).Seconds())
+		m.upstreamOf(endpoint, code).Observe(time.Since(u.start).Seconds())
 	}
 	if u.span != nil {
 		if u.span.IsRecording() {
-			attrs := make([]attribute.KeyValue, 3, 5)
-			attrs[0], attrs[1] = attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", u.method)
-			attrs[2] = attribute.Int("rpc.grpc.status_code", int(code))
+			ap := attrPool.Get().(*[]attribute.KeyValue)
+			attrs := append((*ap)[:0], attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", u.method),
+				attribute.Int("rpc.grpc.status_code", int(code)))
 			if u.endpoint != "" {
 				host, port := splitHostPort(u.endpoint)
 				attrs = append(attrs, attribute.String("server.address", host), attribute.String("server.port", port))
 			}
 			u.span.SetAttributes(attrs...)
+			putAttrs(ap, attrs)
 			if code != codes.OK { // a client span fails with any error
 				u.span.SetStatus(otelcodes.Error, code.String())
 			}

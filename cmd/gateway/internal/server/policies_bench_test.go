@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +32,9 @@ const (
 
 var benchChains = [...]string{"none", "chain", "chain+waf"}
 
+// accessLogOff, set by BENCH_WITHOUT=accesslog, leaves the benchmark's access log off.
+var accessLogOff bool
+
 // benchPolicies are the demo's policies as the benchmark serves them: OrderService needs the demo
 // JWT (cached after the first call), a rate limit on it that never trips, CORS, size limits, every
 // request traced with no exporter, metrics and the access log (to io.Discard); with the WAF in
@@ -48,6 +53,22 @@ func benchPolicies(c benchChain) config.Policies {
 	if c != chainDemoW {
 		p.WAF.Mode = "off"
 	}
+	for _, part := range strings.Split(os.Getenv("BENCH_WITHOUT"), ",") {
+		switch part {
+		case "auth":
+			p.Rules = slices.DeleteFunc(p.Rules, func(r config.PolicyRule) bool { return len(r.Auth.Providers) > 0 })
+		case "ratelimit":
+			p.Rules = slices.DeleteFunc(p.Rules, func(r config.PolicyRule) bool { return r.RateLimit.Rate > 0 })
+		case "cors":
+			p.CORS = config.CORS{}
+		case "tracing":
+			p.Tracing.Enabled = false
+		case "metrics":
+			p.Metrics.Disabled = true
+		case "accesslog":
+			accessLogOff = true
+		}
+	}
 	return p.Completed()
 }
 
@@ -65,10 +86,14 @@ func startBenchGateway(b *testing.B, c benchChain) *gateway {
 		})
 	}
 	p := benchPolicies(c)
+	var opts []server.Option
+	if !accessLogOff {
+		opts = append(opts, server.WithAccessLogWriter(io.Discard))
+	}
 	return startGateway(b, harnessOptions{
 		config: func(cfg *config.Config) { cfg.Policies = p },
 		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = p },
-		server: []server.Option{server.WithAccessLogWriter(io.Discard)},
+		server: opts,
 	})
 }
 
@@ -80,7 +105,9 @@ func startBenchGateway(b *testing.B, c benchChain) *gateway {
 // rounds would not interleave), and compare chain and chain+waf against none within each round, by
 // ns/op and by cpu-ns/op (the process's CPU time per call, steadier on a shared machine).
 // Allocations and CPU count the client, the gateway and the backend, all in this process.
-// BENCH_SAMPLE_RATIO (e.g. 0.1) samples a share of the requests instead of the demo's every one.
+// BENCH_SAMPLE_RATIO (e.g. 0.1) samples a share of the requests instead of the demo's every one;
+// BENCH_WITHOUT (a comma-separated list of auth, ratelimit, cors, tracing, metrics, accesslog)
+// leaves parts of the chain out, to see what each costs.
 func BenchmarkPolicyChain(b *testing.B) {
 	token, err := demo.Token("1", []string{"orders:read"}, time.Hour, time.Now())
 	if err != nil {
