@@ -8,7 +8,6 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -28,10 +27,10 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 	ws := &serverStream{ServerStream: ss} // with the request's Info: one allocation
 	info := &ws.info
 	info.Init()
-	md, _ := metadata.FromIncomingContext(ctx)
+	in := ctx // its incoming metadata is read key by key: metadata.FromIncomingContext copies it all
 	var span trace.Span
 	if t.tracing != nil {
-		ctx = t.tracing.prop.Extract(ctx, mdCarrier(md))
+		ctx = t.tracing.prop.Extract(ctx, incomingCarrier{in})
 		ctx, span = t.tracing.tracer.Start(ctx, t.spanNameOf(frontGRPC, si.FullMethod), serverSpan...)
 		info.Tracer = t
 	}
@@ -45,7 +44,7 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 		latency:  time.Since(start),
 		bytesIn:  ws.in.Load(),
 		bytesOut: ws.out,
-		md:       md,
+		in:       in,
 	}
 	if ownService(si.FullMethod) {
 		o.metricMethod = si.FullMethod

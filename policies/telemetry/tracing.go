@@ -138,21 +138,28 @@ func serverFault(code codes.Code) bool {
 	return false
 }
 
-// mdCarrier adapts gRPC metadata to the propagators.
-type mdCarrier metadata.MD
+// incomingCarrier reads a gRPC call's trace context from its incoming metadata for the
+// propagators, key by key. Extraction only reads: Set and Keys serve the interface.
+type incomingCarrier struct{ ctx context.Context }
 
-func (c mdCarrier) Get(key string) string {
-	if v := c[key]; len(v) > 0 {
+func (c incomingCarrier) Get(key string) string {
+	if v := metadata.ValueFromIncomingContext(c.ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""
 }
 
-func (c mdCarrier) Set(key, value string) { c[strings.ToLower(key)] = []string{value} }
+// Values returns every value of key: the baggage propagator joins several baggage entries.
+func (c incomingCarrier) Values(key string) []string {
+	return metadata.ValueFromIncomingContext(c.ctx, key)
+}
 
-func (c mdCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
+func (c incomingCarrier) Set(string, string) {}
+
+func (c incomingCarrier) Keys() []string {
+	md, _ := metadata.FromIncomingContext(c.ctx)
+	keys := make([]string, 0, len(md))
+	for k := range md {
 		keys = append(keys, k)
 	}
 	return keys
