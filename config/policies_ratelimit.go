@@ -57,10 +57,19 @@ type RuleRateLimit struct {
 	// authenticated identity; the client IP for anonymous calls), "method" (the full method
 	// name) or "header:<name>" (the header's value; calls without it share one bucket).
 	Key string `yaml:"key"`
+	// Headers says whether responses tell clients about this limit (default true): the
+	// RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy headers of
+	// draft-ietf-httpapi-ratelimit-headers-06 on admitted and refused calls (response header
+	// metadata on gRPC). false leaves them out, for a limit whose size is nobody's business (a
+	// login's); a refusal still says when to retry (Retry-After, google.rpc.RetryInfo).
+	Headers *bool `yaml:"headers"`
 }
 
 // Enabled reports whether the rule limits rates.
 func (r RuleRateLimit) Enabled() bool { return r.Rate > 0 }
+
+// SendsHeaders reports whether responses carry the limit's RateLimit-* headers (see Headers).
+func (r RuleRateLimit) SendsHeaders() bool { return r.Headers == nil || *r.Headers }
 
 // RuleConcurrency is a rule's bound on calls in flight, per key.
 type RuleConcurrency struct {
@@ -429,7 +438,11 @@ func (s *summary) rateLimit(p Policies) {
 	}
 	for _, r := range p.Rules {
 		if rl := r.RateLimit; rl.Enabled() {
-			s.line(1, "rule %s rate %d per %s, burst %d, key %s", r.Name, rl.Rate, rl.Per, rl.Burst, rl.Key)
+			headers := ""
+			if !rl.SendsHeaders() {
+				headers = ", no RateLimit-* headers"
+			}
+			s.line(1, "rule %s rate %d per %s, burst %d, key %s%s", r.Name, rl.Rate, rl.Per, rl.Burst, rl.Key, headers)
 		}
 		if cc := r.Concurrency; cc.Enabled() {
 			s.line(1, "rule %s concurrency %d, key %s", r.Name, cc.Max, cc.Key)

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/schema"
 )
@@ -239,7 +240,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
 	if r.Header.Get("Upgrade") == "" && !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		w = &statusWriter{ResponseWriter: w} // single responses only: streams need the writer's Flusher and Hijacker
+		sw := &statusWriter{ResponseWriter: w} // single responses only: streams need the writer's Flusher and Hijacker
+		w, r = sw, r.WithContext(policy.WithResponseHeaders(r.Context(), &sw.headers))
 	}
 	h.srv.ServeHTTP(w, r)
 }
@@ -248,13 +250,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // validation, variables) to what the GraphQL-over-HTTP specification recommends: with
 // application/json, status 200 rather than gqlgen's 422 (clients of the legacy media type read the
 // errors from the body); with application/graphql-response+json, the status stays 4xx and the body
-// has no "data" entry, since nothing was executed.
+// has no "data" entry, since nothing was executed. It also adds the headers that the policies
+// admitting the operation's calls handed over (see responseHeaders).
 type statusWriter struct {
 	http.ResponseWriter
 	stripData bool
+	headers   responseHeaders
 }
 
 func (w *statusWriter) WriteHeader(code int) {
+	w.headers.writeTo(w.Header())
 	ct := w.Header().Get("Content-Type")
 	switch {
 	case code == http.StatusUnprocessableEntity && strings.HasPrefix(ct, "application/json"):
@@ -266,6 +271,7 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
+	w.headers.writeTo(w.Header()) // a Write without WriteHeader: the header goes out now
 	if w.stripData {
 		if trimmed := bytes.TrimRight(b, "\n"); bytes.HasSuffix(trimmed, []byte(`,"data":null}`)) {
 			n := len(b)

@@ -133,6 +133,7 @@ type gateway struct {
 type setup struct {
 	latency time.Duration
 	opts    resolvers.Options
+	caller  func(resolvers.Caller) resolvers.Caller // wraps the proxy, when set
 }
 
 // shopServices are the shop's services from their generated descriptors.
@@ -173,7 +174,11 @@ func startGateway(t testing.TB, s setup) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := resolvers.NewHandler(sch, proxy, s.opts)
+	var caller resolvers.Caller = proxy
+	if s.caller != nil {
+		caller = s.caller(proxy)
+	}
+	h, err := resolvers.NewHandler(sch, caller, s.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +195,7 @@ type response struct {
 	Errors     []gqlError      `json:"errors"`
 	Extensions map[string]any  `json:"extensions"`
 	status     int
+	header     http.Header
 	raw        []byte
 }
 
@@ -256,7 +262,7 @@ func do(t testing.TB, hr *http.Request) response {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		t.Fatalf("status %d, body is not JSON: %v: %s", res.StatusCode, err, raw)
 	}
-	r.status, r.raw = res.StatusCode, raw
+	r.status, r.header, r.raw = res.StatusCode, res.Header, raw
 	return r
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
+
+	"github.com/protogate/gateway/policies/policy"
 )
 
 // Route binds a persisted operation to a REST route, so one GraphQL document defines a REST
@@ -269,7 +271,8 @@ func (rs *opRoutes) serve(w http.ResponseWriter, r *http.Request, route *opRoute
 		writeStatus(w, codes.InvalidArgument, err.Error(), nil)
 		return
 	}
-	ctx := graphql.StartOperationTrace(r.Context())
+	var headers responseHeaders
+	ctx := graphql.StartOperationTrace(policy.WithResponseHeaders(r.Context(), &headers))
 	params := &graphql.RawParams{Query: route.doc, OperationName: route.opName, Variables: vars, Headers: r.Header}
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 	opCtx, errs := rs.exec.CreateOperationContext(ctx, params)
@@ -281,6 +284,7 @@ func (rs *opRoutes) serve(w http.ResponseWriter, r *http.Request, route *opRoute
 		responses, ctx = rs.exec.DispatchOperation(ctx, opCtx)
 		resp = responses(ctx)
 	}
+	headers.writeTo(w.Header())
 	writeRouteResponse(w, resp)
 }
 

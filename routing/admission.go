@@ -13,6 +13,8 @@ import (
 type Admitter interface {
 	// Admit admits a call of method ("/pkg.Service/Method") carrying md. It returns the metadata to
 	// send upstream (md itself when nothing changes; md is never modified) and a release func, or
-	// nil, to call once the call has ended. An error, a gRPC status, refuses the call.
+	// nil, to call once the call has ended. An error, a gRPC status, refuses the call. Headers for
+	// an admitted call's response (a rate limit's RateLimit-*) go to the front through ctx: see
+	// policy.ResponseHeaders.
 	Admit(ctx context.Context, method string, md metadata.MD) (upstream metadata.MD, release func(), err error)
 }

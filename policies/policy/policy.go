@@ -9,6 +9,8 @@
 // Call. A Step either lets the call through (possibly adding metadata for the upstream, naming the
 // consumer, or holding a resource until the call ends) or refuses it with a Denial: a gRPC status plus
 // the HTTP headers (WWW-Authenticate, Retry-After, RateLimit-*) that the REST and GraphQL fronts send.
+// An admitted call's Steps may hand the front response headers too (a rate limit's RateLimit-*), through
+// the ResponseHeaders the front put in the call's context.
 // Because the decision is taken on the method, not on the front, gRPC, gRPC-Web, REST and GraphQL get
 // the same one.
 package policy
@@ -88,6 +90,13 @@ type Call struct {
 	strip   []string // keys removed from the upstream metadata
 	done    []func()
 	doneBuf [2]func() // done's first storage: no allocation for one or two
+	// Where response headers go (see ResponseHeaders), found on first use: resp, nil for nowhere;
+	// respGRPC backs resp on the gRPC fronts. respBuf is SetResponseHeaders' copy of a Step's
+	// headers (a rate limit's four).
+	resp      ResponseHeaders
+	respFound bool
+	respGRPC  grpcResponseHeaders
+	respBuf   [4]Header
 }
 
 // SetUpstream makes the upstream see key: value in the call's metadata, replacing what the client sent

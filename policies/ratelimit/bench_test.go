@@ -1,9 +1,14 @@
 package ratelimit_test
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
@@ -38,6 +43,43 @@ func BenchmarkLocalDecision(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLocalDecisionHeaders is an admitted decision whose front takes the RateLimit-* headers:
+// REST's (the response's header map) and gRPC's (header metadata on the server stream, which here
+// keeps what it is given). The bucket holds 100000 so that Remaining is rendered (strconv has the
+// numbers below 100 ready). The Call is reset between decisions, as the admitter's pool does.
+func BenchmarkLocalDecisionHeaders(b *testing.B) {
+	for _, front := range []string{"rest", "grpc"} {
+		b.Run("front="+front, func(b *testing.B) {
+			l := newLimiter(b, config.RateLimit{})
+			s := step(b, l, "r", config.RuleRateLimit{Rate: 1_000_000_000, Per: time.Second, Burst: 100_000})
+			h := http.Header{}
+			ts := &keepStream{}
+			ctx := policy.WithResponseHeaders(context.Background(), policy.HTTPResponseHeaders(h))
+			if front == "grpc" {
+				ctx = grpc.NewContextWithServerTransportStream(context.Background(), ts)
+			}
+			c := call(getProduct, "10.0.0.1")
+			peer, md := c.Peer, c.MD
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Reset()
+				c.Ctx, c.Method, c.Front, c.Peer, c.MD, c.Cost = ctx, getProduct, policy.FrontREST, peer, md, 1
+				if err := s.Admit(c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if h.Get("RateLimit-Remaining") == "" && ts.header.Get("ratelimit-remaining") == nil {
+				b.Fatal("no RateLimit-Remaining")
+			}
+		})
+	}
+}
+
+// keepStream is a gRPC server stream that keeps the last header it was given.
+type keepStream struct{ transportStream }
+
+func (s *keepStream) SetHeader(md metadata.MD) error { s.header = md; return nil }
 
 // BenchmarkLocalDenial is a refused decision: it builds the denial, details and headers.
 func BenchmarkLocalDenial(b *testing.B) {

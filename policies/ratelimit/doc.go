@@ -13,7 +13,10 @@
 // the time at which the bucket would be full again, so the same decision fits in one atomic word in
 // process and in one key updated by one Lua script in Redis. A refusal is a RESOURCE_EXHAUSTED
 // policy.Denial carrying google.rpc.RetryInfo and QuotaFailure, and the Retry-After and RateLimit-*
-// headers (draft-ietf-httpapi-ratelimit-headers-06) for the HTTP fronts.
+// headers (draft-ietf-httpapi-ratelimit-headers-06) for the HTTP fronts. An admitted call hands the
+// front the same RateLimit-* headers (Call.SetResponseHeaders: HTTP headers, or response header
+// metadata on gRPC), so clients can slow down before they are refused; a rule's headers: false
+// leaves them out of both. Limit and Policy are rendered once per Step; Remaining and Reset per call.
 //
 // A GraphQL operation is priced by its complexity: the GraphQL front calls WithOperationCost once per
 // operation, and the first call of the operation that a rule limits takes that many tokens from the

@@ -109,6 +109,9 @@ func (l *Limiter) Step(rule string, rl config.RuleRateLimit) (policy.Step, error
 		lim:     limits{interval: interval, tolerance: interval * int64(burst), burst: int64(burst)},
 		rate:    rl.Rate,
 		per:     per,
+		// advertise: the rule's choice, read per snapshot, so that turning the headers on or off
+		// is a rule change and leaves the Limiter, and everyone's buckets, as they are.
+		advertise: rl.SendsHeaders(),
 	}
 	s.headers = newHeaderValues(s)
 	family := rule + "\x00" + keyName

@@ -112,12 +112,28 @@ func (r *redisStore) take(redisKey string, l *limits, cost, nowMicros int64) (de
 		r.log.Info("rate limit store is answering again", "address", r.client.Options().Addr)
 	}
 	full := time.Duration(res[2]) * time.Microsecond
+	allowed := res[0] == 1
 	return decision{
-		allowed:   res[0] == 1,
+		allowed:   allowed,
 		retry:     time.Duration(res[1]) * time.Microsecond,
 		full:      full,
-		remaining: (l.tolerance - int64(full)) / l.interval,
+		remaining: redisRemaining(l, full, cost, allowed),
 	}, nil
+}
+
+// redisRemaining derives the whole tokens left from the script's full-again time, as bucket.take
+// does from its own. The script keeps time in whole microseconds and rounds the full-again time up
+// to one, so that time may run up to about 2µs long: without that slack, a bucket a whole number of
+// tokens short of full (every fresh one, when the interval is not a whole number of microseconds:
+// 3 per second) would report a token fewer than the local backend. The slack can only err by a
+// token about to be earned within those 2µs; the bounds keep it within what the decision allows.
+func redisRemaining(l *limits, full time.Duration, cost int64, allowed bool) int64 {
+	const slack = int64(2 * time.Microsecond)
+	left := (l.tolerance - int64(full) + slack) / l.interval
+	if allowed {
+		return min(left, l.burst-cost)
+	}
+	return min(left, cost-1) // a refused cost is more than is left
 }
 
 // failed handles a decision Redis could not take: it logs the first failure of a run of them, and

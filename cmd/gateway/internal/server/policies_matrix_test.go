@@ -48,6 +48,7 @@ type outcome struct {
 	reason     string // the google.rpc.ErrorInfo reason, where the front carries details
 	httpStatus int    // on the HTTP fronts
 	header     http.Header
+	retryInfo  bool // the refusal carries a google.rpc.RetryInfo (in its details, or GraphQL's extensions)
 	reached    bool // the backend saw the call
 }
 
@@ -98,6 +99,12 @@ var (
 		reply:   func() proto.Message { return new(catalogv1.Product) },
 		rest:    [3]string{http.MethodGet, "/v1/products/p1", ""},
 		graphql: `{"query": "{ getProduct(id: \"p1\") { id } }"}`,
+	}
+	missingProduct = target{ // admitted, then NOT_FOUND from the backend
+		method: "/shop.catalog.v1.CatalogService/GetProduct", req: &catalogv1.GetProductRequest{Id: "p99"},
+		reply:   func() proto.Message { return new(catalogv1.Product) },
+		rest:    [3]string{http.MethodGet, "/v1/products/p99", ""},
+		graphql: `{"query": "{ getProduct(id: \"p99\") { id } }"}`,
 	}
 	wafProbe = target{ // a SQL injection in a query parameter and in a GraphQL variable
 		method: "/shop.users.v1.UserService/ListUsers", req: &usersv1.ListUsersRequest{},
@@ -295,6 +302,64 @@ func TestPoliciesMatrix(t *testing.T) {
 	}
 }
 
+// TestRateLimitHeadersMatrix: every front tells a client how much of a rate limit is left on each
+// admitted call, in its own shape: the RateLimit-Limit, -Remaining, -Reset and -Policy HTTP headers
+// of draft-ietf-httpapi-ratelimit-headers-06 on REST, gRPC-Web and GraphQL, the same names in lower
+// case as response header metadata on gRPC (merged with the backend's header). Remaining counts
+// down with each call, also on a call the backend then fails (NOT_FOUND); the refusal that follows
+// says when to retry (Retry-After on REST and gRPC-Web, RetryInfo on every front). Each front calls
+// with an Authorization of its own, the rule's key, so each has a bucket of its own.
+func TestRateLimitHeadersMatrix(t *testing.T) {
+	policies := demo.Policies()
+	policies.Rules = append([]config.PolicyRule{{
+		Name:      "matrix-headers",
+		Match:     config.PolicyMatch{Method: "/shop.catalog.v1.CatalogService/GetProduct"},
+		RateLimit: config.RuleRateLimit{Rate: 3, Per: time.Minute, Burst: 3, Key: "header:authorization"},
+	}}, policies.Rules...)
+	policies.AccessLog.Output = "off"
+	g := startGateway(t, harnessOptions{
+		config: func(c *config.Config) { c.Policies = policies },
+		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = policies },
+	})
+	for _, f := range matrixFronts {
+		t.Run(f.name, func(t *testing.T) {
+			auth := []string{"Authorization", "Bearer rate-limit-" + f.name}
+			calls := []struct {
+				target target
+				code   codes.Code
+			}{{getProduct, codes.OK}, {missingProduct, codes.NotFound}, {getProduct, codes.OK}}
+			for i, c := range calls {
+				got := f.call(t, g, c.target, auth)
+				if got.code != c.code {
+					t.Fatalf("call %d: code %v, want %v (%+v)", i, got.code, c.code, got)
+				}
+				h := got.header
+				if h.Get("RateLimit-Limit") != "3" || h.Get("RateLimit-Policy") != "3;w=60" {
+					t.Errorf("call %d: RateLimit-Limit %q, RateLimit-Policy %q; want 3 and 3;w=60 (headers %v)", i, h.Get("RateLimit-Limit"), h.Get("RateLimit-Policy"), h)
+				}
+				if want := strconv.Itoa(2 - i); h.Get("RateLimit-Remaining") != want {
+					t.Errorf("call %d: RateLimit-Remaining %q, want %s", i, h.Get("RateLimit-Remaining"), want)
+				}
+				if reset, err := strconv.Atoi(h.Get("RateLimit-Reset")); err != nil || reset < 1 || reset > 60 {
+					t.Errorf("call %d: RateLimit-Reset %q, want 1..60 seconds", i, h.Get("RateLimit-Reset"))
+				}
+				if v := h.Values("RateLimit-Remaining"); len(v) > 1 {
+					t.Errorf("call %d: RateLimit-Remaining sent %d times: %q", i, len(v), v)
+				}
+			}
+			got := f.call(t, g, getProduct, auth)
+			if got.code != codes.ResourceExhausted || !got.retryInfo {
+				t.Fatalf("fourth call: %+v, want RESOURCE_EXHAUSTED with RetryInfo", got)
+			}
+			if f.name == "rest" || f.name == "grpc-web" {
+				if got.header.Get("Retry-After") == "" || got.header.Get("RateLimit-Remaining") != "0" {
+					t.Errorf("refusal headers %v, want Retry-After and RateLimit-Remaining 0", got.header)
+				}
+			}
+		})
+	}
+}
+
 // reasonOf returns the ErrorInfo reason among a status's details.
 func reasonOf(st *status.Status) string {
 	for _, d := range st.Details() {
@@ -305,14 +370,31 @@ func reasonOf(st *status.Status) string {
 	return ""
 }
 
+// retryInfoOf reports whether a status carries a google.rpc.RetryInfo.
+func retryInfoOf(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if _, ok := d.(*errdetails.RetryInfo); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// matrixGRPC calls over native gRPC; the outcome's header is the response header metadata, under
+// canonical HTTP names.
 func matrixGRPC(t *testing.T, g *gateway, tg target, h []string) outcome {
 	ctx := testContext(t)
 	for i := 0; i+1 < len(h); i += 2 {
 		ctx = metadata.AppendToOutgoingContext(ctx, strings.ToLower(h[i]), h[i+1])
 	}
-	err := g.conn.Invoke(ctx, tg.method, tg.req, tg.reply(), grpc.MaxCallSendMsgSize(64<<20))
+	var md metadata.MD
+	err := g.conn.Invoke(ctx, tg.method, tg.req, tg.reply(), grpc.MaxCallSendMsgSize(64<<20), grpc.Header(&md))
 	st := status.Convert(err)
-	return outcome{code: st.Code(), reason: reasonOf(st)}
+	header := http.Header{}
+	for k, v := range md {
+		header[http.CanonicalHeaderKey(k)] = v
+	}
+	return outcome{code: st.Code(), reason: reasonOf(st), header: header, retryInfo: retryInfoOf(st)}
 }
 
 func matrixGRPCWeb(t *testing.T, g *gateway, tg target, h []string) outcome {
@@ -353,6 +435,7 @@ func matrixGRPCWeb(t *testing.T, g *gateway, tg target, h []string) outcome {
 		var sp spb.Status
 		if err == nil && proto.Unmarshal(raw, &sp) == nil {
 			o.reason = reasonOf(status.FromProto(&sp))
+			o.retryInfo = retryInfoOf(status.FromProto(&sp))
 		}
 	}
 	return o
@@ -386,6 +469,7 @@ func matrixREST(t *testing.T, g *gateway, tg target, h []string) outcome {
 	o := outcome{httpStatus: resp.status, header: resp.header}
 	if resp.status != http.StatusOK {
 		o.code, o.reason = rpcStatusOf(t, resp.status, resp.body)
+		o.retryInfo = strings.Contains(string(resp.body), `"@type":"type.googleapis.com/google.rpc.RetryInfo"`)
 	}
 	return o
 }
@@ -427,6 +511,9 @@ func matrixGraphQL(t *testing.T, g *gateway, tg target, h []string) outcome {
 			if m, ok := d.(map[string]any); ok {
 				if r, ok := m["reason"].(string); ok {
 					o.reason = r
+				}
+				if m["@type"] == "type.googleapis.com/google.rpc.RetryInfo" {
+					o.retryInfo = true
 				}
 			}
 		}

@@ -1,0 +1,122 @@
+package policy
+
+import (
+	"context"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+)
+
+// ResponseHeaders is where the Steps of an admitted call put headers for the call's response: a rate
+// limit's RateLimit-* headers, which tell a client how much of its quota is left before it is
+// refused. A front that can carry them puts one in the call's context with WithResponseHeaders
+// before routing the call; a Step hands them over with Call.SetResponseHeaders.
+//
+// The gRPC fronts need not: a context that carries a grpc.ServerTransportStream (the native gRPC
+// server's, the gRPC-Web front's) gets the headers as response header metadata through
+// grpc.SetHeader, merged with the header the upstream sends.
+type ResponseHeaders interface {
+	// SetResponseHeaders puts hs on the response, replacing what an earlier set put under the same
+	// names. rank orders the sets of calls that one response answers together (a GraphQL
+	// operation's field calls): such a front keeps the set of the lowest rank. A rate limit ranks
+	// its set by the tokens left, so the most restrictive decision is the one reported. It may be
+	// called from several goroutines at once when one response answers several calls, and must
+	// not keep hs, which the caller reuses.
+	SetResponseHeaders(rank int64, hs []Header)
+}
+
+// Header is one response header a Step hands to the front.
+type Header struct {
+	Name  *HeaderName
+	Value string
+}
+
+// HeaderName is a response header's name in the two forms the fronts write it in: canonical for
+// HTTP ("Ratelimit-Limit") and lower case for gRPC metadata ("ratelimit-limit"). Steps build their
+// names once, with NewHeaderName, so that neither form is computed per call.
+type HeaderName struct{ http, grpc string }
+
+// NewHeaderName returns the forms of name, a valid HTTP header name.
+func NewHeaderName(name string) *HeaderName {
+	return &HeaderName{http: textproto.CanonicalMIMEHeaderKey(name), grpc: strings.ToLower(name)}
+}
+
+// HTTP is the canonical HTTP form of the name.
+func (n *HeaderName) HTTP() string { return n.http }
+
+// GRPC is the lower-case metadata form of the name.
+func (n *HeaderName) GRPC() string { return n.grpc }
+
+type responseHeadersKey struct{}
+
+// WithResponseHeaders returns ctx carrying rh, where the Steps admitting a call made under ctx put
+// their response headers.
+func WithResponseHeaders(ctx context.Context, rh ResponseHeaders) context.Context {
+	return context.WithValue(ctx, responseHeadersKey{}, rh)
+}
+
+// HTTPResponseHeaders is the ResponseHeaders of a front that answers one call with one HTTP
+// response (REST): it sets the headers on the response's header map, which must not have been
+// written yet. The rank is of no use to it.
+type HTTPResponseHeaders http.Header
+
+// SetResponseHeaders sets hs on h.
+func (h HTTPResponseHeaders) SetResponseHeaders(_ int64, hs []Header) {
+	vals := make([]string, len(hs)) // one allocation for every value
+	for i, hd := range hs {
+		vals[i] = hd.Value
+		h[hd.Name.http] = vals[i : i+1 : i+1]
+	}
+}
+
+// WantsResponseHeaders reports whether the front serving the call takes response headers: a Step
+// checks it before it renders any, so that a call whose front takes none costs it nothing.
+func (c *Call) WantsResponseHeaders() bool { return c.responseHeaders() != nil }
+
+// SetResponseHeaders hands hs to the front serving the call (see ResponseHeaders); it does nothing
+// when the front takes no response headers. hs is copied: the caller may reuse it, and a variadic
+// call of it needs no allocation.
+func (c *Call) SetResponseHeaders(rank int64, hs ...Header) {
+	rh := c.responseHeaders()
+	if rh == nil || len(hs) == 0 {
+		return
+	}
+	own := append(c.respBuf[:0], hs...) // hs stays the caller's: on its stack
+	rh.SetResponseHeaders(rank, own)
+}
+
+// responseHeaders finds, the first time it is asked, where the call's response headers go: the
+// ResponseHeaders in its context, else the gRPC server stream there, else nowhere (nil).
+func (c *Call) responseHeaders() ResponseHeaders {
+	if c.respFound {
+		return c.resp
+	}
+	c.respFound = true
+	if c.Ctx == nil {
+		return nil
+	}
+	if rh, ok := c.Ctx.Value(responseHeadersKey{}).(ResponseHeaders); ok {
+		c.resp = rh
+	} else if ts := grpc.ServerTransportStreamFromContext(c.Ctx); ts != nil {
+		c.respGRPC.ts = ts
+		c.resp = &c.respGRPC // a field of the Call: no allocation
+	}
+	return c.resp
+}
+
+// grpcResponseHeaders puts response headers on a gRPC server stream, as header metadata under the
+// lower-case names; the stream merges them with the header the upstream sends (grpc.SetHeader).
+type grpcResponseHeaders struct{ ts grpc.ServerTransportStream }
+
+func (g *grpcResponseHeaders) SetResponseHeaders(_ int64, hs []Header) {
+	md := make(metadata.MD, len(hs))
+	vals := make([]string, len(hs))
+	for i, hd := range hs {
+		vals[i] = hd.Value
+		md[hd.Name.grpc] = vals[i : i+1 : i+1]
+	}
+	_ = g.ts.SetHeader(md) // fails only once the header is out, which admission precedes
+}

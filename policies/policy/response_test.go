@@ -1,0 +1,61 @@
+package policy_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/protogate/gateway/policies/policy"
+)
+
+var (
+	nameLimit = policy.NewHeaderName("RateLimit-Limit")
+	nameLeft  = policy.NewHeaderName("RateLimit-Remaining")
+)
+
+// stream is a gRPC server stream that keeps the header metadata it is given.
+type stream struct{ header metadata.MD }
+
+func (s *stream) Method() string                  { return "/pkg.S/M" }
+func (s *stream) SetHeader(md metadata.MD) error  { s.header = metadata.Join(s.header, md); return nil }
+func (s *stream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
+func (s *stream) SetTrailer(metadata.MD) error    { return nil }
+
+// TestResponseHeaders: a Call hands its headers to the ResponseHeaders in its context (canonical
+// HTTP names), else to the gRPC server stream there (lower-case metadata), else nowhere; a Call
+// reset for another call finds its new call's place afresh.
+func TestResponseHeaders(t *testing.T) {
+	if got := policy.NewHeaderName("RateLimit-Limit"); got.HTTP() != "Ratelimit-Limit" || got.GRPC() != "ratelimit-limit" {
+		t.Fatalf("names %q, %q; want Ratelimit-Limit and ratelimit-limit", got.HTTP(), got.GRPC())
+	}
+	hs := []policy.Header{{Name: nameLimit, Value: "10"}, {Name: nameLeft, Value: "9"}}
+	var c policy.Call
+
+	h := http.Header{"Ratelimit-Remaining": {"old"}}
+	c.Ctx = policy.WithResponseHeaders(context.Background(), policy.HTTPResponseHeaders(h))
+	if !c.WantsResponseHeaders() {
+		t.Fatal("an HTTP front's call wants no headers")
+	}
+	c.SetResponseHeaders(9, hs...)
+	if h.Get("RateLimit-Limit") != "10" || len(h.Values("RateLimit-Remaining")) != 1 || h.Get("RateLimit-Remaining") != "9" {
+		t.Errorf("HTTP headers %v, want RateLimit-Limit 10 and RateLimit-Remaining 9 (replaced)", h)
+	}
+
+	c.Reset()
+	s := &stream{}
+	c.Ctx = grpc.NewContextWithServerTransportStream(context.Background(), s)
+	c.SetResponseHeaders(9, hs...)
+	if len(s.header) != 2 || s.header.Get("ratelimit-limit")[0] != "10" || s.header.Get("ratelimit-remaining")[0] != "9" {
+		t.Errorf("gRPC header %v, want ratelimit-limit 10 and ratelimit-remaining 9 (not the former call's place)", s.header)
+	}
+
+	c.Reset()
+	c.Ctx = context.Background()
+	if c.WantsResponseHeaders() {
+		t.Error("a call without a place for headers wants them")
+	}
+	c.SetResponseHeaders(9, hs...) // nowhere: nothing happens
+}
