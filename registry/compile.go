@@ -281,10 +281,11 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	return s, nil
 }
 
-// restMethod returns the method a REST request calls, by the snapshot's REST router.
+// restMethod returns the method a REST request calls, by the snapshot's REST router (a WebSocket
+// handshake included).
 func (s *Snapshot) restMethod(r *http.Request) (string, bool) {
 	var p transcoder.Params
-	b, err := s.rest.Match(r, &p)
+	b, err := s.rest.MatchCall(r, &p)
 	if err != nil {
 		return "", false
 	}

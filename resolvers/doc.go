@@ -7,8 +7,10 @@
 //
 // gqlgen's transports (POST, GET, SSE, WebSocket) read the request; its executor parses the
 // document (with an LRU cache of parsed documents), validates it and the variables, and runs the
-// extensions: persisted operations and APQ, the limits (document size, depth, aliases, root
-// fields), complexity, introspection. Then Exec runs the operation in three steps:
+// extensions: the message inspection of operations sent over a WebSocket (the WAF's, when the
+// request's policies put a policy.MessageInspector in its context; inspect.go), persisted
+// operations and APQ, the limits (document size, depth, aliases, root fields), complexity,
+// introspection. Then Exec runs the operation in three steps:
 //
 //  1. Root fields. Each root field's arguments become its request message, encoded straight to
 //     protobuf's wire form (input.go), and its method is called through Caller.Route and

@@ -150,8 +150,10 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	}
 	x := newExecutor(s, c, opts)
 
-	// Operation parameters: persisted operations first, APQ next, then the size of what results.
-	var exts []graphql.HandlerExtension
+	// Operation parameters: the inspection of what a WebSocket client sent first (the WAF's, see
+	// messageInspection), persisted operations next, then APQ, then the size of what results.
+	registerRefusalKind()
+	exts := []graphql.HandlerExtension{messageInspection{present: x.present}}
 	if persisted != nil || opts.PersistedOnly {
 		exts = append(exts, persistedOperations{docs: persisted, only: opts.PersistedOnly})
 	}

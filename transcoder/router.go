@@ -222,6 +222,17 @@ func (rt *Router) Match(r *http.Request, p *Params) (*Binding, error) {
 	return rt.Lookup(r.Method, r.URL.Path, false, p)
 }
 
+// MatchCall is Match as the REST front resolves a request: a WebSocket handshake (a GET) on the
+// path of a streaming method bound to POST finds that method, where Match answers 405. Policies
+// that pick a request's rules by its method (the WAF's mode) resolve requests with it.
+func (rt *Router) MatchCall(r *http.Request, p *Params) (*Binding, error) {
+	b, err := rt.Match(r, p)
+	if err != nil && isWebSocket(r) {
+		b, err = rt.matchUpgrade(r, p, err)
+	}
+	return b, err
+}
+
 // Lookup is Match on an HTTP method and a path: percent-encoded when raw, else already decoded (as
 // url.URL.Path is, which then holds no encoded '/').
 func (rt *Router) Lookup(method, path string, raw bool, p *Params) (*Binding, error) {

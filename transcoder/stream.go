@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -33,7 +34,10 @@ import (
 //
 // Each streamed request message is the whole request as JSON; path variables then override its
 // fields (and query parameters set the fields the path and body leave, unless the body is "*"), as
-// for a unary request. Responses honour response_body.
+// for a unary request. Responses honour response_body. Each JSON request message (a line, a text
+// frame) is handed, once decoded and before it goes upstream, to the request's
+// policy.MessageInspector when its policies put one in its context (the WAF does, for streams it
+// cannot read ahead); a refusal ends the call as any failure of a request message does.
 //
 // Failures. Until the first response message, a failure is an ordinary error response (the HTTP
 // status of the code table and a google.rpc.Status body), with the upstream's headers and trailers
@@ -222,6 +226,23 @@ func (c *Call) decodeStreamMessage(data []byte) ([]byte, error) {
 	return marshalRequest(msg)
 }
 
+// inspectMessage has a policy inspect one streamed JSON message (a line, a WebSocket text frame)
+// before it goes upstream: the WAF's per-message inspection (policy.MessageInspector), when the
+// request's policies put one in its context; in is nil otherwise. A refusal keeps its status and
+// details, and is the gateway's own, not the upstream's: the call is reported as cancelled to its
+// breaker and outlier detection (see reportable).
+func inspectMessage(ctx context.Context, in policy.MessageInspector, msg []byte) error {
+	if in == nil {
+		return nil
+	}
+	if err := in.InspectMessage(ctx, msg); err != nil {
+		e := *asError(err)
+		e.cause = nil
+		return &e
+	}
+	return nil
+}
+
 // numbered prefixes the message of a request error with where it happened ("line 3").
 func numbered(err error, what string, n int) error {
 	e := *asError(err)
@@ -331,6 +352,7 @@ func (c *Call) sendBody(st *upstreamStream) error {
 		return st.closeSend()
 	}
 	lines := newLineReader(c.r.Body, int(min(c.h.maxBody, maxStreamMessage)))
+	inspector := policy.MessageInspectorFrom(c.r.Context())
 	for {
 		line, err := lines.next()
 		if errors.Is(err, io.EOF) {
@@ -343,6 +365,9 @@ func (c *Call) sendBody(st *upstreamStream) error {
 			return err
 		}
 		msg, err := c.decodeStreamMessage(line)
+		if err == nil {
+			err = inspectMessage(st.ctx, inspector, line)
+		}
 		if err != nil {
 			return numbered(err, "line", lines.line)
 		}

@@ -97,9 +97,7 @@ func bodyReadError(err error) error {
 
 // checkStreamBodyType accepts the Content-Type of a streamed request body.
 func checkStreamBodyType(contentType string) error {
-	typ, _ := mediaType(contentType)
-	if strings.EqualFold(typ, contentTypeNDJSON) || strings.EqualFold(typ, "application/jsonl") ||
-		strings.EqualFold(typ, "application/jsonlines") || strings.EqualFold(typ, "application/x-jsonlines") {
+	if IsNDJSON(contentType) {
 		return nil
 	}
 	if f, ok := requestFormat(contentType); ok && f == formatJSON {
@@ -110,4 +108,14 @@ func checkStreamBodyType(contentType string) error {
 		msg:        fmt.Sprintf("unsupported content type %q for a streamed request body: send newline-delimited JSON (application/x-ndjson)", contentType),
 		httpStatus: http.StatusUnsupportedMediaType,
 	}
+}
+
+// IsNDJSON reports whether contentType names newline-delimited JSON, under any of the names the
+// REST front takes a stream of request messages in (application/x-ndjson, application/jsonl,
+// application/jsonlines, application/x-jsonlines). Policies that read request bodies (the WAF) use
+// it to tell a stream from one JSON document.
+func IsNDJSON(contentType string) bool {
+	typ, _ := mediaType(contentType)
+	return strings.EqualFold(typ, contentTypeNDJSON) || strings.EqualFold(typ, "application/jsonl") ||
+		strings.EqualFold(typ, "application/jsonlines") || strings.EqualFold(typ, "application/x-jsonlines")
 }

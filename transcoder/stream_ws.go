@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"google.golang.org/grpc/codes"
 
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -23,10 +24,12 @@ import (
 //
 //   - Client to gateway: each text frame is one request message as JSON (the whole request; path
 //     variables override its fields, as for NDJSON lines); each binary frame is one request message
-//     in the protobuf wire format. An empty text frame half-closes: the client sends no more, and
-//     the responses keep coming (a client-streaming call answers then). For server streaming the
-//     one request is built from the handshake's path and query, and a data frame from the client
-//     is a protocol violation (the socket closes with 1008).
+//     in the protobuf wire format (text frames are inspected by the request's message inspector,
+//     the WAF's; binary frames are protobuf, which it cannot read). An empty text frame
+//     half-closes: the client sends no more, and the responses keep coming (a client-streaming
+//     call answers then). For server streaming the one request is built from the handshake's path
+//     and query, and a data frame from the client is a protocol violation (the socket closes with
+//     1008).
 //   - Gateway to client: each response message is a text frame {"result": <message>}, the NDJSON
 //     line without its newline.
 //   - The end. OK: a close frame 1000 (normal closure). A failure: a last text frame
@@ -150,6 +153,7 @@ func (s *Streams) serveWebSocket(c *Call) {
 // readFrames sends the client's frames upstream until it half-closes, the call ends or the socket
 // closes.
 func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, gone func()) {
+	inspector := policy.MessageInspectorFrom(c.r.Context())
 	for n := 1; ; n++ {
 		typ, data, err := conn.Read(context.Background())
 		if err != nil {
@@ -165,8 +169,11 @@ func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, gone func())
 			context.AfterFunc(conn.CloseRead(context.Background()), gone)
 			return
 		case typ == websocket.MessageText:
-			msg, err = c.decodeStreamMessage(data)
+			if msg, err = c.decodeStreamMessage(data); err == nil {
+				err = inspectMessage(st.ctx, inspector, data)
+			}
 		default:
+			// Protobuf, which the WAF's rules cannot read: not inspected, as gRPC bodies are not.
 			msg = data
 			if werr := checkWire(data); werr != nil {
 				err = badRequest("", fmt.Sprintf("invalid protobuf message for %s: %v", c.binding.method.Input().FullName(), werr))

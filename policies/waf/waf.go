@@ -11,6 +11,11 @@
 // sends is inspected where it is; a GraphQL GET's variables parameter is flattened into ARGS the same
 // way. The body is read up to the inspection limit and handed on to the front unchanged.
 //
+// A streaming request's messages (NDJSON lines, WebSocket text frames, GraphQL WebSocket operations)
+// arrive after the request has passed: the middleware hands the front a policy.MessageInspector,
+// and each message gets a transaction of its own with the request's target and headers, inspected
+// as a one-message JSON body (messages.go).
+//
 // In blocking mode a request that reaches the inbound anomaly threshold is refused with 403
 // PERMISSION_DENIED, its matched rule ids in a google.rpc.ErrorInfo detail (reason WAF_BLOCKED, domain
 // waf.protogate.dev, metadata ruleIds and ruleMessages); in detection mode it passes. Either way one
@@ -24,7 +29,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -197,7 +201,8 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 		tx.ProcessLogging()
 		_ = tx.Close()
 	}()
-	it, body, err := f.inspect(tx, r, front)
+	ndjson := isStream(r)
+	it, body, err := f.inspect(tx, r, front, ndjson)
 	if err != nil {
 		// The body could not be read: the sanitizer's refusals (413, 400) surface here.
 		transcoder.WriteError(w, err)
@@ -208,7 +213,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 		defer body.release()
 	}
 	if it == nil {
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, f.withMessages(r, front, blocking, ndjson))
 		return
 	}
 	ids, msgs, vars := matched(tx.MatchedRules(), it)
@@ -219,7 +224,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 	f.log.Warn("waf: request matched rules", "action", action, "front", string(front), "method", r.Method,
 		"path", r.URL.Path, "rules", ids, "messages", msgs, "variables", vars)
 	if !blocking {
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, f.withMessages(r, front, blocking, ndjson))
 		return
 	}
 	transcoder.WriteError(w, denial(it, ids, msgs))
@@ -230,51 +235,17 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 var bodyTooLarge = &types.Interruption{RuleID: 0, Action: "deny", Status: http.StatusRequestEntityTooLarge}
 
 // inspect runs the request phases; it returns the interruption, if any, and the body to hand on.
-func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.Front) (*types.Interruption, *replay, error) {
-	host, port := r.RemoteAddr, 0
-	if h, p, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		host = h
-		port, _ = strconv.Atoi(p)
-	}
-	tx.ProcessConnection(host, port, "", 0)
-	uri := r.RequestURI
-	if uri == "" {
-		uri = r.URL.RequestURI()
-	}
-	tx.ProcessURI(uri, r.Method, r.Proto)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			tx.AddRequestHeader(k, v)
-		}
-	}
-	if r.Host != "" {
-		tx.AddRequestHeader("Host", r.Host)
-		tx.SetServerName(r.Host)
-	}
-	// net/http moves these out of the header map; the rules check them.
-	if r.ContentLength >= 0 && r.Header.Get("Content-Length") == "" && r.Body != nil && r.Body != http.NoBody {
-		tx.AddRequestHeader("Content-Length", strconv.FormatInt(r.ContentLength, 10))
-	}
-	if len(r.TransferEncoding) > 0 {
-		tx.AddRequestHeader("Transfer-Encoding", strings.Join(r.TransferEncoding, ","))
-	}
-	// A REST path's segments are arguments (path variables): inspect each decoded, as a query
-	// argument is.
-	if front == policy.FrontREST {
-		addSegments(r.URL.Path, tx.AddPathRequestArgument)
-	}
-	if front == policy.FrontGraphQL && r.Method == http.MethodGet {
-		if vars := r.URL.Query().Get("variables"); vars != "" {
-			flattenJSON([]byte(vars), "variables", tx.AddGetRequestArgument)
-		}
-	}
-	if it := tx.ProcessRequestHeaders(); it != nil {
+// ndjson says the body is a stream of messages, inspected one by one as the front reads them.
+func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.Front, ndjson bool) (*types.Interruption, *replay, error) {
+	h := headOf(r, front)
+	if it := h.process(tx); it != nil {
 		return it, nil, nil
 	}
-	if isStream(r) {
+	if ndjson {
 		// A newline-delimited JSON body is a client stream: reading it to the end before the call
 		// starts would stall a bidi stream, whose client waits for answers before sending more. Its
-		// target and headers are inspected; its messages are bounded by the transcoder per line.
+		// target and headers are inspected here, each of its lines by the transcoder as it decodes
+		// it (see withMessages).
 		it, err := tx.ProcessRequestBody()
 		return it, nil, err
 	}
@@ -301,14 +272,7 @@ func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.F
 }
 
 // isStream reports whether r's body is a stream of messages (NDJSON) rather than one document.
-func isStream(r *http.Request) bool {
-	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
-	switch strings.TrimSpace(strings.ToLower(ct)) {
-	case "application/x-ndjson", "application/jsonl", "application/json-seq":
-		return true
-	}
-	return false
-}
+func isStream(r *http.Request) bool { return transcoder.IsNDJSON(r.Header.Get("Content-Type")) }
 
 // addSegments adds the segments of a decoded path as arguments path.0, path.1, ...; a custom verb
 // (":cancel") stays with its segment.

@@ -1,0 +1,435 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/protogate/gateway/cmd/gateway/internal/demo"
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
+	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	"github.com/protogate/gateway/registry"
+)
+
+// The WAF inspects each message of a stream, end to end: a real gateway over loopback, with the
+// firewall's rule set loaded once for every case below (blocking, the section's mode; then
+// detection by a rule for every method: the reload keeps the loaded firewall).
+
+const (
+	sqli = `1' OR '1'='1' UNION SELECT password FROM users --`
+	xss  = `<script>alert(document.cookie)</script>`
+)
+
+// lockedLog collects the gateway's JSON log lines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// wafEntry is a log line of the firewall.
+type wafEntry struct {
+	Msg, Action, Front, Method, Path string
+	Message                          int
+	Rules, Variables                 []string
+}
+
+// take returns the firewall's log lines about messages logged since the last call.
+func (l *lockedLog) take(t *testing.T) []wafEntry {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []wafEntry
+	for line := range strings.SplitSeq(strings.TrimSpace(l.b.String()), "\n") {
+		var e wafEntry
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "waf: message matched rules" {
+			if strings.Contains(line, "OR '1'") || strings.Contains(line, "<script>") {
+				t.Errorf("a log line carries the message's data: %s", line)
+			}
+			out = append(out, e)
+		}
+	}
+	l.b.Reset()
+	return out
+}
+
+// methodCalls counts the shop calls by method.
+type methodCalls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *methodCalls) onCall(_ context.Context, method string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[method]++
+}
+
+func (c *methodCalls) count(method string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[method]
+}
+
+// wantWAFStatus checks a google.rpc.Status is the WAF's refusal, its message prefixed as given.
+func wantWAFStatus(t *testing.T, st *statusJSON, prefix string) {
+	t.Helper()
+	if st == nil || st.Code != 7 || !strings.HasPrefix(st.Message, prefix+"request blocked by the web application firewall") ||
+		len(st.Details) != 1 || st.Details[0]["reason"] != "WAF_BLOCKED" {
+		t.Fatalf("status %+v, want the WAF's PERMISSION_DENIED (message %q...)", st, prefix)
+	}
+	if ids, _ := st.Details[0]["metadata"].(map[string]any)["ruleIds"].(string); !strings.Contains(ids, "949110") {
+		t.Errorf("rule ids %q", ids)
+	}
+}
+
+// gqlWS is a graphql-transport-ws connection to the gateway.
+type gqlWS struct {
+	t   *testing.T
+	ctx context.Context
+	c   *websocket.Conn
+}
+
+type gqlWSMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+func dialGraphQLWS(t *testing.T, ctx context.Context, g *gateway) *gqlWS {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, "ws://"+g.addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	ws := &gqlWS{t: t, ctx: ctx, c: c}
+	ws.send(gqlWSMessage{Type: "connection_init"})
+	if m := ws.read(); m.Type != "connection_ack" {
+		t.Fatalf("got %+v", m)
+	}
+	return ws
+}
+
+func (ws *gqlWS) send(m gqlWSMessage) {
+	ws.t.Helper()
+	if err := wsjson.Write(ws.ctx, ws.c, m); err != nil {
+		ws.t.Fatal(err)
+	}
+}
+
+// read returns the next message other than ping and pong.
+func (ws *gqlWS) read() gqlWSMessage {
+	ws.t.Helper()
+	for {
+		var m gqlWSMessage
+		if err := wsjson.Read(ws.ctx, ws.c, &m); err != nil {
+			ws.t.Fatal(err)
+		}
+		if m.Type != "ping" && m.Type != "pong" {
+			return m
+		}
+	}
+}
+
+// subscribe sends an operation with its variables and returns the first answer to it.
+func (ws *gqlWS) subscribe(id, query string, vars map[string]any) gqlWSMessage {
+	ws.t.Helper()
+	p, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	ws.send(gqlWSMessage{ID: id, Type: "subscribe", Payload: p})
+	for {
+		if m := ws.read(); m.ID == id {
+			return m
+		}
+	}
+}
+
+// gqlError is an error of a GraphQL response or "error" message.
+type gqlError struct {
+	Message    string
+	Extensions struct {
+		Code    string
+		Details []map[string]any
+	}
+}
+
+func TestWAFInspectsStreamedMessages(t *testing.T) {
+	logs := &lockedLog{}
+	calls := &methodCalls{n: make(map[string]int)}
+	blocking := config.Policies{
+		WAF:       config.WAF{Mode: "blocking", ExcludeRules: []int{920350}}, // clients call 127.0.0.1
+		AccessLog: config.AccessLog{Output: "off"},
+	}.Completed()
+	g := startGateway(t, harnessOptions{
+		shop:   shop.Options{OnCall: calls.onCall},
+		config: func(c *config.Config) { c.Policies = blocking },
+		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = blocking },
+		server: []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))},
+	})
+	ctx := testContext(t)
+	rest := newRESTClient(g)
+	const importOrders = "/shop.orders.v1.OrderService/ImportOrders"
+	order := func(id, userID, voucher string) string {
+		return fmt.Sprintf(`{"order":{"id":%q,"userId":%q,"voucherCode":%q,"items":[{"productId":"p1","quantity":1}]}}`, id, userID, voucher)
+	}
+	orderExists := func(t *testing.T, id string) bool {
+		t.Helper()
+		r := rest.do(t, "GET", "/v1/orders/"+id, "")
+		if r.status != 200 && r.status != 404 {
+			t.Fatalf("GET order %s: HTTP %d %s", id, r.status, r.body)
+		}
+		return r.status == 200
+	}
+
+	// Before the first response, a refused line is an ordinary 403 error response; the upstream
+	// call, opened with the first line, is cancelled before the refused line reaches it.
+	t.Run("ndjson client stream", func(t *testing.T) {
+		for _, tc := range []struct{ name, line string }{
+			{"sqli", order("waf-nd-sqli", sqli, "")},
+			{"xss", order("waf-nd-xss", "1", xss)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := calls.count(importOrders)
+				body := order("", "1", "SPRING-10") + "\n" + tc.line + "\n" + order("", "2", "") + "\n"
+				r := rest.do(t, "POST", "/v1/orders:import", body, "Content-Type", "application/x-ndjson")
+				if r.status != 403 {
+					t.Fatalf("HTTP %d %s, want 403", r.status, r.body)
+				}
+				wantWAFStatus(t, ptr(decodeJSON[statusJSON](t, string(r.body))), "line 2: ")
+				if calls.count(importOrders) != before+1 {
+					t.Errorf("the upstream call was not opened: the refusal came before the stream")
+				}
+				if orderExists(t, "waf-nd-"+tc.name) {
+					t.Errorf("the refused line reached the backend: order waf-nd-%s was imported", tc.name)
+				}
+			})
+		}
+		logs.take(t)
+	})
+
+	t.Run("clean ndjson stream passes", func(t *testing.T) {
+		body := order("waf-clean-1", "1", "O'BRIEN-10") + "\n" + order("waf-clean-2", "2", "") + "\n"
+		r := rest.do(t, "POST", "/v1/orders:import", body, "Content-Type", "application/x-ndjson")
+		if r.status != 200 || !contains(t, r.body, `{"imported":2}`) {
+			t.Fatalf("HTTP %d %s", r.status, r.body)
+		}
+		if l := logs.take(t); len(l) != 0 {
+			t.Errorf("clean messages logged: %+v", l)
+		}
+	})
+
+	// After the first response, a refused line ends a bidi stream with an {"error": ...} line.
+	t.Run("ndjson bidi after the first response", func(t *testing.T) {
+		conn, err := net.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		chunk := func(s string) string { return fmt.Sprintf("%x\r\n%s\r\n", len(s), s) }
+		if _, err := fmt.Fprint(conn, "POST /v1/inventory:adjust HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-ndjson\r\n"+
+			"Transfer-Encoding: chunked\r\n\r\n"+chunk(`{"productId":"p4","delta":1}`+"\n")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(resp.Body)
+		if l := readLine(t, br); resp.StatusCode != 200 || l.Result["productId"] != "p4" {
+			t.Fatalf("HTTP %d, first line %+v", resp.StatusCode, l)
+		}
+		// Sent only now that the stream has begun.
+		if _, err := fmt.Fprint(conn, chunk(`{"productId":"`+xss+`","delta":1}`+"\n")); err != nil {
+			t.Fatal(err)
+		}
+		wantWAFStatus(t, readLine(t, br).Error, "line 2: ")
+		if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+			t.Errorf("after the error line: %q, %v", rest, err)
+		}
+		logs.take(t)
+	})
+
+	dial := func(t *testing.T, path string) *websocket.Conn {
+		t.Helper()
+		c, resp, err := websocket.Dial(ctx, wsURL(g, path), nil)
+		if err != nil {
+			t.Fatalf("dial: %v (%v)", err, resp)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+	write := func(t *testing.T, c *websocket.Conn, typ websocket.MessageType, m string) {
+		t.Helper()
+		if err := c.Write(ctx, typ, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A refused text frame: the final error frame, then close 4007 (4000 + PERMISSION_DENIED).
+	t.Run("websocket bidi", func(t *testing.T) {
+		c := dial(t, "/v1/inventory:adjust")
+		write(t, c, websocket.MessageText, `{"productId":"p4","delta":1}`)
+		if f := readFrame(t, ctx, c); f.Result["productId"] != "p4" {
+			t.Fatalf("frame %+v", f)
+		}
+		write(t, c, websocket.MessageText, `{"productId":"`+sqli+`","delta":1}`)
+		wantWAFStatus(t, readFrame(t, ctx, c).Error, "message 2: ")
+		if ce := closeOf(t, ctx, c); ce.Code != 4007 {
+			t.Errorf("close %v, want 4007", ce)
+		}
+		logs.take(t)
+	})
+
+	t.Run("websocket client stream", func(t *testing.T) {
+		c := dial(t, "/v1/orders:import")
+		write(t, c, websocket.MessageText, order("", "1", ""))
+		write(t, c, websocket.MessageText, order("waf-ws-xss", "1", xss))
+		wantWAFStatus(t, readFrame(t, ctx, c).Error, "message 2: ")
+		if ce := closeOf(t, ctx, c); ce.Code != 4007 {
+			t.Errorf("close %v, want 4007", ce)
+		}
+		if orderExists(t, "waf-ws-xss") {
+			t.Error("the refused frame reached the backend")
+		}
+		logs.take(t)
+	})
+
+	// Binary frames are protobuf: not inspected (as gRPC is not), so this one reaches the shop,
+	// which knows no such product.
+	t.Run("websocket binary frames pass uninspected", func(t *testing.T) {
+		c := dial(t, "/v1/inventory:adjust")
+		bin, err := proto.Marshal(&catalogv1.AdjustInventoryRequest{ProductId: sqli, Delta: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, c, websocket.MessageBinary, string(bin))
+		if f := readFrame(t, ctx, c); f.Error == nil || f.Error.Code != 5 {
+			t.Fatalf("frame %+v, want the shop's NOT_FOUND", f)
+		}
+	})
+
+	const watch = "/shop.catalog.v1.CatalogService/WatchInventory"
+	const subscription = `subscription W($id: String!) { watchInventory(id: $id, interval: "0.01s") { productId sequence } }`
+
+	// An operation over graphql-transport-ws is inspected as a POST's body would be: a refused
+	// one gets an "error" message with the denial, and never calls its method.
+	t.Run("graphql websocket", func(t *testing.T) {
+		ws := dialGraphQLWS(t, ctx, g)
+		before := calls.count(watch)
+		m := ws.subscribe("1", subscription, map[string]any{"id": sqli})
+		var errs []gqlError
+		if err := json.Unmarshal(m.Payload, &errs); err != nil || m.Type != "error" || len(errs) != 1 {
+			t.Fatalf("got %s %s, want an error message", m.Type, m.Payload)
+		}
+		e := errs[0]
+		if e.Extensions.Code != "PERMISSION_DENIED" || !strings.HasPrefix(e.Message, "request blocked by the web application firewall") ||
+			len(e.Extensions.Details) != 1 || e.Extensions.Details[0]["reason"] != "WAF_BLOCKED" {
+			t.Errorf("error %+v", e)
+		}
+		if calls.count(watch) != before {
+			t.Error("the refused subscription called WatchInventory")
+		}
+		// A query over the socket is inspected too.
+		m = ws.subscribe("2", `query U($id: String!) { getUser(id: $id) { name } }`, map[string]any{"id": xss})
+		if m.Type != "error" || !strings.Contains(string(m.Payload), "WAF_BLOCKED") {
+			t.Errorf("query: got %s %s, want an error message", m.Type, m.Payload)
+		}
+		// The socket still serves clean operations, variables named like MongoDB operators included.
+		m = ws.subscribe("3", `subscription W($in: String!, $where: Duration) { watchInventory(id: $in, interval: $where) { productId sequence } }`,
+			map[string]any{"in": "p2", "where": "0.01s"})
+		if m.Type != "next" || !strings.Contains(string(m.Payload), `"productId":"p2"`) {
+			t.Errorf("clean subscription: got %s %s", m.Type, m.Payload)
+		}
+		ws.send(gqlWSMessage{ID: "3", Type: "complete"})
+		logs.take(t)
+	})
+
+	// SSE subscriptions are POSTs: their body is inspected by the request's transaction (403).
+	t.Run("graphql sse", func(t *testing.T) {
+		body, _ := json.Marshal(map[string]any{"query": subscription, "variables": map[string]any{"id": sqli}})
+		r := rest.do(t, "POST", "/graphql", string(body), "Accept", "text/event-stream")
+		if r.status != 403 || !strings.Contains(string(r.body), "WAF_BLOCKED") {
+			t.Fatalf("HTTP %d %s, want 403", r.status, r.body)
+		}
+	})
+
+	// Detection by a rule: the same firewall (the waf section is unchanged). GraphQL keeps the
+	// strictest mode of all (the section's blocking), so this is the REST front's.
+	detection := blocking
+	detection.Rules = []config.PolicyRule{{Name: "detect", Match: config.PolicyMatch{Prefix: "/"}, WAF: "detection"}}
+	spec, err := demo.Spec(g.shop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Policies = detection
+	if _, err := g.srv.Apply(spec); err != nil {
+		t.Fatal(err)
+	}
+	logs.take(t)
+
+	t.Run("detection passes and logs", func(t *testing.T) {
+		body := order("waf-det-1", "1", "") + "\n" + order("waf-det-2", sqli, "") + "\n"
+		r := rest.do(t, "POST", "/v1/orders:import", body, "Content-Type", "application/x-ndjson")
+		if r.status != 200 || !contains(t, r.body, `{"imported":2}`) {
+			t.Fatalf("HTTP %d %s, want both orders imported", r.status, r.body)
+		}
+		entries := logs.take(t)
+		if len(entries) != 1 {
+			t.Fatalf("log %+v, want one line", entries)
+		}
+		if e := entries[0]; e.Action != "detected" || e.Front != "rest" || e.Path != "/v1/orders:import" || e.Message != 2 ||
+			!strings.Contains(strings.Join(e.Variables, " "), "ARGS:json.order.userId") {
+			t.Errorf("log entry %+v", e)
+		}
+
+	})
+
+	// Blocking by a rule on the method alone, the section off: a WebSocket handshake is a GET on
+	// the path of a method bound to POST, and must still be resolved to that method's rule.
+	byRule := blocking
+	byRule.WAF.Mode = "off"
+	byRule.Rules = []config.PolicyRule{{Name: "import-blocks", Match: config.PolicyMatch{Method: importOrders}, WAF: "blocking"}}
+	spec.Policies = byRule
+	if _, err := g.srv.Apply(spec); err != nil {
+		t.Fatal(err)
+	}
+	logs.take(t)
+	t.Run("websocket under a method rule", func(t *testing.T) {
+		c := dial(t, "/v1/orders:import")
+		write(t, c, websocket.MessageText, order("waf-ws-rule", "1", xss))
+		wantWAFStatus(t, readFrame(t, ctx, c).Error, "message 1: ")
+		if ce := closeOf(t, ctx, c); ce.Code != 4007 {
+			t.Errorf("close %v, want 4007", ce)
+		}
+		if orderExists(t, "waf-ws-rule") {
+			t.Error("the refused frame reached the backend")
+		}
+		logs.take(t)
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,87 @@
+package waf
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/corazawaf/coraza/v3/types"
+
+	"github.com/protogate/gateway/policies/policy"
+)
+
+// head is what of a request every transaction about it sees before a body: the connection, the
+// request line, the headers, and the arguments the target carries (REST path segments, a GraphQL
+// GET's variables). The request's own transaction and those of its streamed messages process the
+// same head, so rules keyed on the target or the headers apply to each message as to the request.
+type head struct {
+	front                                             policy.Front
+	remoteAddr, uri, method, proto, host, path, query string
+	header                                            http.Header
+	contentLength                                     int64
+	body                                              bool // the request has a body
+	transferEncoding                                  []string
+}
+
+// headOf returns r's head. It refers to r's header map: clone it to keep the head past the request.
+func headOf(r *http.Request, front policy.Front) head {
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	return head{
+		front:            front,
+		remoteAddr:       r.RemoteAddr,
+		uri:              uri,
+		method:           r.Method,
+		proto:            r.Proto,
+		host:             r.Host,
+		path:             r.URL.Path,
+		query:            r.URL.RawQuery,
+		header:           r.Header,
+		contentLength:    r.ContentLength,
+		body:             r.Body != nil && r.Body != http.NoBody,
+		transferEncoding: r.TransferEncoding,
+	}
+}
+
+// process gives tx the head and runs the request headers phase.
+func (h *head) process(tx types.Transaction) *types.Interruption {
+	host, port := h.remoteAddr, 0
+	if hh, p, err := net.SplitHostPort(h.remoteAddr); err == nil {
+		host = hh
+		port, _ = strconv.Atoi(p)
+	}
+	tx.ProcessConnection(host, port, "", 0)
+	tx.ProcessURI(h.uri, h.method, h.proto)
+	for k, vs := range h.header {
+		for _, v := range vs {
+			tx.AddRequestHeader(k, v)
+		}
+	}
+	if h.host != "" {
+		tx.AddRequestHeader("Host", h.host)
+		tx.SetServerName(h.host)
+	}
+	// net/http moves these out of the header map; the rules check them.
+	if h.contentLength >= 0 && h.header.Get("Content-Length") == "" && h.body {
+		tx.AddRequestHeader("Content-Length", strconv.FormatInt(h.contentLength, 10))
+	}
+	if len(h.transferEncoding) > 0 {
+		tx.AddRequestHeader("Transfer-Encoding", strings.Join(h.transferEncoding, ","))
+	}
+	// A REST path's segments are arguments (path variables): inspect each decoded, as a query
+	// argument is.
+	if h.front == policy.FrontREST {
+		addSegments(h.path, tx.AddPathRequestArgument)
+	}
+	if h.front == policy.FrontGraphQL && h.method == http.MethodGet && h.query != "" {
+		q, _ := url.ParseQuery(h.query)
+		if vars := q.Get("variables"); vars != "" {
+			flattenJSON([]byte(vars), "variables", tx.AddGetRequestArgument)
+		}
+	}
+	return tx.ProcessRequestHeaders()
+}

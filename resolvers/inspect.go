@@ -1,0 +1,78 @@
+package resolvers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/policies/policy"
+)
+
+// messageInspection is the extension that shows each operation sent over a WebSocket to the
+// request's message inspector (policy.MessageInspector, the WAF's), before anything else reads it
+// (persisted operations, APQ, parsing). The WAF inspects a POST's body, SSE subscriptions included,
+// and a GET's variables itself, and puts an inspector in the context of WebSocket upgrades only, so
+// no operation is inspected twice and the others pay one context lookup. The operation is shown as
+// the JSON body a POST would carry, so the same rules fire on the same argument names
+// (json.query, json.variables.id). A refusal answers the operation with the transport's "error"
+// message (graphql-transport-ws; graphql-ws alike) carrying the denial as any error is presented:
+// extensions.code PERMISSION_DENIED and the ErrorInfo in extensions.details.
+type messageInspection struct {
+	present func(ctx context.Context, err error) *gqlerror.Error
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = messageInspection{}
+
+func (messageInspection) ExtensionName() string { return "MessageInspection" }
+
+func (messageInspection) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationParameters inspects the operation when the request carries an inspector.
+func (m messageInspection) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	in := policy.MessageInspectorFrom(ctx)
+	if in == nil {
+		return nil
+	}
+	body, err := operationJSON(p)
+	if err != nil {
+		return m.present(ctx, status.Errorf(codes.InvalidArgument, "the operation's variables do not encode as JSON: %v", err))
+	}
+	if err := in.InspectMessage(ctx, body); err != nil {
+		return m.present(ctx, err)
+	}
+	return nil
+}
+
+// operationJSON is an operation's parameters as a GraphQL POST's body carries them.
+func operationJSON(p *graphql.RawParams) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the inspector sees the client's text, not \u003c for "<"
+	err := enc.Encode(struct {
+		Query         string         `json:"query"`
+		OperationName string         `json:"operationName,omitempty"`
+		Variables     map[string]any `json:"variables,omitempty"`
+		Extensions    map[string]any `json:"extensions,omitempty"`
+	}{p.Query, p.OperationName, p.Variables, p.Extensions})
+	return b.Bytes(), err
+}
+
+// registerRefusalKind tells gqlgen that PERMISSION_DENIED, when an operation is refused before it
+// is parsed (only messageInspection does that), is a request error rather than a result: the
+// WebSocket transport then answers with an "error" message instead of "next" and "complete", as for
+// a document that does not validate. gqlgen keeps error kinds in a process-wide table that its
+// transports read (errcode.RegisterErrorType, its API for extensions): it is written once, by the
+// first NewHandler, before any handler of this package serves.
+var registerRefusalKind = sync.OnceFunc(func() {
+	errcode.RegisterErrorType(codeName(codes.PermissionDenied), errcode.KindProtocol)
+})
