@@ -125,6 +125,7 @@ func oneOf(s string, set []string) bool {
 // resolvePaths makes the policies' file paths absolute against dir.
 func (p *Policies) resolvePaths(resolve func(*string)) {
 	p.Auth.resolvePaths(resolve)
+	p.RateLimit.resolvePaths(resolve)
 	p.WAF.resolvePaths(resolve)
 	p.AccessLog.resolvePaths(resolve)
 }

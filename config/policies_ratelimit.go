@@ -1,17 +1,22 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // RateLimit configures where rate-limit state lives: in the gateway process (each replica counts
-// alone) or in Redis (every replica that names the same Redis shares one limit). It holds no slices,
-// so two of them compare with ==: the policies assembler keeps its limiter, and the buckets in it,
-// across reloads while this section is unchanged.
+// alone) or in Redis (every replica that names the same Redis shares one limit). It holds lists
+// (sentinel and cluster addresses), so it is not comparable with ==: the policies assembler
+// compares two with reflect.DeepEqual, and keeps its limiter, and the buckets in it, across reloads
+// while this section is unchanged. Keep it plain data (no funcs, pointers or channels), or an
+// unchanged section would look changed and reset the buckets on every reload.
 type RateLimit struct {
 	// Backend is "local" (default) or "redis".
 	Backend string `yaml:"backend"`
@@ -23,16 +28,27 @@ type RateLimit struct {
 	Redis RedisStore `yaml:"redis"`
 }
 
-// RedisStore is the Redis server rate limits are decided on.
+// RedisStore is the Redis rate limits are decided on: one server (Address), a primary that Redis
+// Sentinel watches and fails over (Sentinel), or a Redis Cluster (Cluster). Exactly one of the
+// three is set.
 type RedisStore struct {
-	// Address is the server's "host:port". Required with backend redis.
+	// Address is a standalone server's "host:port". It is not a URL: TLS, the database, the user
+	// and the password each have a field of their own, so there is one way to write each, and
+	// no password in the file.
 	Address string `yaml:"address"`
-	// DB is the database number (default 0).
+	// Sentinel finds the primary through Redis Sentinel and follows it across failovers.
+	Sentinel RedisSentinel `yaml:"sentinel"`
+	// Cluster decides on a Redis Cluster: each bucket is one key, so one slot and one shard.
+	Cluster RedisCluster `yaml:"cluster"`
+	// DB is the database number (default 0; a Redis Cluster has database 0 only).
 	DB int `yaml:"db"`
 	// Username and PasswordEnv authenticate (ACL user, and the environment variable holding
 	// the password: secrets stay out of the file).
 	Username    string `yaml:"username"`
 	PasswordEnv string `yaml:"password_env"`
+	// TLS secures every connection to Redis: the server, the cluster's nodes, or the sentinels
+	// and the primary they name.
+	TLS RedisTLS `yaml:"tls"`
 	// KeyPrefix starts every key the gateway writes (default "protogate:rl:").
 	KeyPrefix string `yaml:"key_prefix"`
 	// Timeout bounds one decision's round trip, dialing included (default 50ms).
@@ -40,6 +56,51 @@ type RedisStore struct {
 	// FailureMode says what happens to calls when Redis cannot answer in time: "open" (default)
 	// admits them, "closed" refuses them with UNAVAILABLE. Either way the failure is logged once.
 	FailureMode string `yaml:"failure_mode"`
+}
+
+// RedisSentinel names a primary that Redis Sentinel monitors.
+type RedisSentinel struct {
+	// Master is the name the sentinels monitor the primary under. Required.
+	Master string `yaml:"master"`
+	// Addresses are sentinels' "host:port"; the client asks them in turn for the primary's
+	// address. Required.
+	Addresses []string `yaml:"addresses"`
+	// PasswordEnv names the environment variable holding the sentinels' own password, when
+	// they require one (the primary's is RedisStore.PasswordEnv).
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// RedisCluster names a Redis Cluster.
+type RedisCluster struct {
+	// Addresses are some of the cluster's nodes, "host:port"; the client learns the others, and
+	// which node serves which slot, from them. Required.
+	Addresses []string `yaml:"addresses"`
+}
+
+// RedisTLS configures TLS towards Redis.
+type RedisTLS struct {
+	// Enabled turns TLS on; the other fields need it.
+	Enabled bool `yaml:"enabled"`
+	// CAFile holds the PEM roots that verify the servers. Default: the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the PEM client certificate and its key, for servers that
+	// require client certificates (tls-auth-clients yes, Redis' default). Set both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name verified in every server's certificate. Default: the host of the
+	// address dialed (a node's, as the cluster or the sentinels announce it).
+	ServerName string `yaml:"server_name"`
+}
+
+// Mode says which kind of Redis the store names: "address", "sentinel" or "cluster".
+func (r RedisStore) Mode() string {
+	switch {
+	case len(r.Cluster.Addresses) > 0:
+		return "cluster"
+	case r.Sentinel.Master != "" || len(r.Sentinel.Addresses) > 0:
+		return "sentinel"
+	}
+	return "address"
 }
 
 // RuleRateLimit is a rule's token bucket: Rate tokens are added every Per, up to Burst; a call
@@ -159,21 +220,139 @@ func (v *validator) rateLimitStore(path string, r RateLimit) {
 		v.fieldf(field(path, "max_keys"), "applies to the local backend only")
 	}
 	rs := r.Redis
-	switch ap := field(rp, "address"); {
-	case rs.Address == "":
-		v.fieldf(ap, "required with backend redis")
-	default:
-		v.address(ap, rs.Address, false)
+	ap, sp, cp := field(rp, "address"), field(rp, "sentinel"), field(rp, "cluster")
+	v.exactlyOne(rp, []string{"address", "sentinel", "cluster"}, []bool{v.has(ap), v.has(sp), v.has(cp)})
+	if v.has(ap) {
+		v.redisAddress(ap, rs.Address)
+	}
+	if v.has(sp) {
+		v.nonEmptyRequired(field(sp, "master"), rs.Sentinel.Master)
+		v.redisAddresses(field(sp, "addresses"), rs.Sentinel.Addresses)
+		v.envName(field(sp, "password_env"), rs.Sentinel.PasswordEnv)
+	}
+	if v.has(cp) {
+		v.redisAddresses(field(cp, "addresses"), rs.Cluster.Addresses)
+		if rs.DB != 0 {
+			v.fieldf(field(rp, "db"), "a Redis Cluster has database 0 only, got %d", rs.DB)
+		}
+		// Redis hashes only a key's first {tag} when it has one: a tag in the prefix would put
+		// every bucket in one slot, on one shard.
+		if i := strings.IndexByte(rs.KeyPrefix, '{'); i >= 0 && strings.IndexByte(rs.KeyPrefix[i+1:], '}') > 0 {
+			v.fieldf(field(rp, "key_prefix"), "the hash tag in %q would put every bucket on one cluster node; drop the braces", rs.KeyPrefix)
+		}
 	}
 	v.count(field(rp, "db"), rs.DB, 0, 1<<16-1)
-	if rs.PasswordEnv != "" && !validEnvName(rs.PasswordEnv) {
-		v.fieldf(field(rp, "password_env"), "invalid environment variable name %q", rs.PasswordEnv)
-	}
+	v.envName(field(rp, "password_env"), rs.PasswordEnv)
+	v.redisTLS(field(rp, "tls"), rs.TLS)
 	v.nonEmpty(field(rp, "key_prefix"), rs.KeyPrefix)
 	v.positive(field(rp, "timeout"), rs.Timeout)
 	if rs.FailureMode != "" && !oneOf(rs.FailureMode, FailureModes) || rs.FailureMode == "" && v.has(field(rp, "failure_mode")) {
 		v.fieldf(field(rp, "failure_mode"), "unknown failure mode %q: want open or closed", rs.FailureMode)
 	}
+}
+
+// redisAddress checks a Redis "host:port". URLs (redis://, rediss://) are refused with the fields
+// that say the same: one way to write each setting, and no password in the file.
+func (v *validator) redisAddress(path, addr string) {
+	if scheme, _, ok := strings.Cut(addr, "://"); ok {
+		hint := "db, username and password_env"
+		if strings.EqualFold(scheme, "rediss") {
+			hint = "tls: {enabled: true}, " + hint
+		}
+		// The URL is not repeated: it may hold a password.
+		hostPort := "host:port"
+		if u, err := url.Parse(addr); err == nil && u.Host != "" {
+			hostPort = strconv.Quote(u.Host)
+		}
+		v.fieldf(path, "want host:port, not a %s:// URL: write %s here, and set %s as fields", scheme, hostPort, hint)
+		return
+	}
+	v.address(path, addr, false)
+}
+
+// redisAddresses checks a required list of Redis "host:port", without repeats.
+func (v *validator) redisAddresses(path string, addrs []string) {
+	if len(addrs) == 0 {
+		v.fieldf(path, "required: at least one host:port")
+		return
+	}
+	first := make(map[string]string, len(addrs))
+	for i, a := range addrs {
+		p := index(path, i)
+		if prev, dup := first[a]; dup {
+			v.fieldf(p, "duplicate address %q (first at line %d)", a, v.line(prev))
+			continue
+		}
+		first[a] = p
+		v.redisAddress(p, a)
+	}
+}
+
+// envName checks a field naming an environment variable, when set.
+func (v *validator) envName(path, name string) {
+	if name != "" && !validEnvName(name) {
+		v.fieldf(path, "invalid environment variable name %q", name)
+	}
+}
+
+// redisTLS checks TLS towards Redis: the other fields only with enabled, a client certificate
+// with its key, and files that exist and hold what they should, so that a wrong file is reported
+// here, with its line, rather than by the first decision.
+func (v *validator) redisTLS(path string, t RedisTLS) {
+	if !t.Enabled {
+		for _, o := range []struct {
+			key string
+			set bool
+		}{
+			{"ca_file", t.CAFile != ""},
+			{"cert_file", t.CertFile != ""},
+			{"key_file", t.KeyFile != ""},
+			{"server_name", t.ServerName != ""},
+		} {
+			if o.set {
+				v.fieldf(field(path, o.key), "has no effect unless enabled is true")
+			}
+		}
+		return
+	}
+	cp, kp := field(path, "cert_file"), field(path, "key_file")
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		v.fieldf(kp, "required with cert_file: the client certificate's private key")
+	case t.KeyFile != "" && t.CertFile == "":
+		v.fieldf(cp, "required with key_file: the client certificate")
+	}
+	if ca, ok := v.readFile(field(path, "ca_file"), t.CAFile); ok && !x509.NewCertPool().AppendCertsFromPEM(ca) {
+		v.fieldf(field(path, "ca_file"), "%q holds no PEM certificate", t.CAFile)
+	}
+	cert, certOK := v.readFile(cp, t.CertFile)
+	key, keyOK := v.readFile(kp, t.KeyFile)
+	if certOK && keyOK {
+		if _, err := tls.X509KeyPair(cert, key); err != nil {
+			v.fieldf(cp, "%q and key_file %q are not a certificate and its key: %v", t.CertFile, t.KeyFile, err)
+		}
+	}
+	if t.ServerName != "" && !validHost(t.ServerName) && net.ParseIP(t.ServerName) == nil {
+		v.fieldf(field(path, "server_name"), "invalid host name %q", t.ServerName)
+	}
+}
+
+// readFile reads the file a field names, when set; it reports a file that is missing, a directory
+// or unreadable.
+func (v *validator) readFile(path, name string) ([]byte, bool) {
+	if name == "" {
+		return nil, false
+	}
+	if info, err := os.Stat(name); err != nil || info.IsDir() {
+		v.file(path, name)
+		return nil, false
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		v.fieldf(path, "cannot read %q: %v", name, unwrapPath(err))
+		return nil, false
+	}
+	return data, true
 }
 
 // ruleRateLimit checks a rule's rate_limit.
@@ -347,6 +526,14 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
+// resolvePaths makes the TLS files towards Redis absolute against the configuration's directory.
+func (r *RateLimit) resolvePaths(resolve func(*string)) {
+	t := &r.Redis.TLS
+	resolve(&t.CAFile)
+	resolve(&t.CertFile)
+	resolve(&t.KeyFile)
+}
+
 // complete fills the store's defaults.
 func (r *RateLimit) complete() {
 	setDefault(&r.Backend, "local")
@@ -425,14 +612,32 @@ func (s *summary) rateLimit(p Policies) {
 	for _, r := range p.Rules {
 		limited = limited || r.RateLimit.Enabled() || r.Concurrency.Enabled()
 	}
-	if def := (RateLimit{Backend: "local", MaxKeys: DefaultRateLimitMaxKeys}); p.RateLimit == def && !limited {
+	if r := p.RateLimit; r.Backend == "local" && r.MaxKeys == DefaultRateLimitMaxKeys && !limited {
 		return
 	}
 	switch r := p.RateLimit; r.Backend {
 	case "redis":
 		rs := r.Redis
+		where := rs.Address
+		switch rs.Mode() {
+		case "sentinel":
+			where = "sentinel master " + rs.Sentinel.Master + " via " + strings.Join(rs.Sentinel.Addresses, " ")
+		case "cluster":
+			where = "cluster " + strings.Join(rs.Cluster.Addresses, " ")
+		}
 		s.line(0, "rate_limit backend redis %s db %d, key_prefix %s, timeout %s, failure_mode %s",
-			rs.Address, rs.DB, strconv.Quote(rs.KeyPrefix), rs.Timeout, rs.FailureMode)
+			where, rs.DB, strconv.Quote(rs.KeyPrefix), rs.Timeout, rs.FailureMode)
+		if t := rs.TLS; t.Enabled {
+			parts := []string{"redis tls on"}
+			for _, f := range []struct{ name, value string }{
+				{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}, {"server_name", t.ServerName},
+			} {
+				if f.value != "" {
+					parts = append(parts, f.name+" "+printable(f.value))
+				}
+			}
+			s.line(1, "%s", strings.Join(parts, ", "))
+		}
 	default:
 		s.line(0, "rate_limit backend local, max_keys %d", r.MaxKeys)
 	}

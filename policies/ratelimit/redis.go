@@ -2,10 +2,8 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -47,9 +45,17 @@ redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.ceil((new - no
 return {1, 0, math.ceil(new - now)}
 `
 
-// redisStore decides rate limits on a Redis server shared by the gateway's replicas.
+// redisStore decides rate limits on a Redis shared by the gateway's replicas: one server, a
+// Sentinel-managed primary or a Cluster (see newRedisClient).
+//
+// Cluster: each decision reads and writes exactly one key, KEYS[1], the bucket's (prefix, rule,
+// key kind, key), so it lives in one hash slot and the script runs on the one node that owns it.
+// Keep it one key: a second key (a counter, a log) would need a hash tag to share the slot, or
+// the cluster refuses the script with CROSSSLOT. The gateway adds no hash tag ({...}) of its own,
+// and the config refuses one in key_prefix, so buckets spread over the shards by their name (a
+// header key's value may hold braces: that moves its bucket's slot, and it is still one key).
 type redisStore struct {
-	client     *redis.Client
+	client     *redisClient
 	script     *redis.Script
 	prefix     string
 	failClosed bool
@@ -58,35 +64,12 @@ type redisStore struct {
 }
 
 func newRedisStore(cfg config.RedisStore, log *slog.Logger) (*redisStore, error) {
-	if cfg.Address == "" {
-		return nil, errors.New("ratelimit: the redis backend needs an address")
-	}
-	timeout := cmpOr(cfg.Timeout, config.DefaultRedisTimeout)
-	opts := &redis.Options{
-		Addr:     cfg.Address,
-		DB:       cfg.DB,
-		Username: cfg.Username,
-		// One round trip per decision, bounded by the timeout: no retries, which would double it.
-		MaxRetries:    -1,
-		DialerRetries: 1,
-		DialTimeout:   timeout,
-		ReadTimeout:   timeout,
-		WriteTimeout:  timeout,
-		PoolTimeout:   timeout,
-		Protocol:      2,
-		// Leave CLIENT SETINFO out: one command fewer per connection, and servers older than 7.2
-		// answer it with an error.
-		DisableIdentity: true,
-	}
-	if cfg.PasswordEnv != "" {
-		pw, ok := os.LookupEnv(cfg.PasswordEnv)
-		if !ok {
-			return nil, fmt.Errorf("ratelimit: redis password: environment variable %s is not set", cfg.PasswordEnv)
-		}
-		opts.Password = pw
+	client, err := newRedisClient(cfg)
+	if err != nil {
+		return nil, err
 	}
 	return &redisStore{
-		client:     redis.NewClient(opts),
+		client:     client,
 		script:     redis.NewScript(gcraScript),
 		prefix:     cmpOr(cfg.KeyPrefix, config.DefaultRedisKeyPrefix),
 		failClosed: cfg.FailureMode == "closed",
@@ -109,7 +92,7 @@ func (r *redisStore) take(redisKey string, l *limits, cost, nowMicros int64) (de
 		return decision{}, fmt.Errorf("rate-limit script returned %d values, want 3", len(res))
 	}
 	if r.failing.Load() && r.failing.CompareAndSwap(true, false) {
-		r.log.Info("rate limit store is answering again", "address", r.client.Options().Addr)
+		r.log.Info("rate limit store is answering again", "redis", r.client.where)
 	}
 	full := time.Duration(res[2]) * time.Microsecond
 	allowed := res[0] == 1
@@ -144,7 +127,10 @@ func (r *redisStore) failed(err error) error {
 		if r.failClosed {
 			mode = "refusing rate-limited calls (failure_mode closed)"
 		}
-		r.log.Warn("rate limit store unavailable; "+mode, "address", r.client.Options().Addr, "error", err)
+		r.log.Warn("rate limit store unavailable; "+mode, "redis", r.client.where, "error", err)
+	}
+	if r.client.reload != nil {
+		r.client.reload()
 	}
 	if r.failClosed {
 		return status.Error(codes.Unavailable, "rate limit store unavailable")

@@ -1,0 +1,81 @@
+package ratelimit_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies"
+)
+
+// reloadYAML is a configuration with a Redis Cluster store, whose addresses are a list (so the
+// section is not comparable with ==), and a concurrency limit, whose counters live in the
+// limiter, in process, whatever the backend: they show whether a reload kept the limiter. Nothing
+// here dials Redis.
+const reloadYAML = `
+policies:
+  rate_limit:
+    backend: redis
+    redis:
+      cluster: {addresses: [127.0.0.1:7000, 127.0.0.1:7001]}
+      tls: {enabled: true}
+  rules:
+    - name: one-at-a-time
+      match: {service: shop.catalog.v1.CatalogService}
+      concurrency: {max: 1, key: method}
+`
+
+// TestReloadKeepsRedisLimiter: a reload whose rate_limit section is unchanged (parsed anew, so its
+// lists are new slices) keeps the limiter, and with it the counts of calls in flight; a reload
+// that changes the cluster's addresses builds a new one.
+func TestReloadKeepsRedisLimiter(t *testing.T) {
+	parse := func(yaml string) config.Policies {
+		t.Helper()
+		cfg, err := config.Parse("gateway.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Policies
+	}
+	first := parse(reloadYAML)
+	e, err := policies.NewEngine(first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	compile := func(p config.Policies) *policies.Set {
+		t.Helper()
+		set, err := e.Compile(p, []string{getProduct}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	admit := func(set *policies.Set) (func(), error) {
+		_, release, err := set.Admit(context.Background(), getProduct, metadata.MD{})
+		return release, err
+	}
+
+	release, err := admit(compile(first))
+	if err != nil || release == nil {
+		t.Fatalf("first call: %v (release %v), want admitted, holding the slot", err, release != nil)
+	}
+	defer release()
+
+	if _, err := admit(compile(parse(reloadYAML))); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("after a reload with the same section: %v, want RESOURCE_EXHAUSTED: the limiter, and the call in flight it counts, should be kept", err)
+	}
+	moved := strings.Replace(reloadYAML, "127.0.0.1:7001", "127.0.0.1:7002", 1)
+	rel, err := admit(compile(parse(moved)))
+	if err != nil {
+		t.Errorf("after a reload with other cluster addresses: %v, want admitted by a new limiter", err)
+	}
+	if rel != nil {
+		rel()
+	}
+}
