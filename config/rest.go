@@ -23,8 +23,24 @@ type REST struct {
 // DefaultRoutesOn reports whether methods without a binding are served at POST /pkg.Service/Method.
 func (r REST) DefaultRoutesOn() bool { return r.DefaultRoutes == nil || *r.DefaultRoutes }
 
-// hopByHopHeaders are the headers of one connection (RFC 9110 section 7.6.1), which never pass.
-var hopByHopHeaders = []string{"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+// hopByHopHeaders are the headers of one connection, lower-cased: RFC 9110 section 7.6.1's
+// Connection, Proxy-Connection, Keep-Alive, TE, Transfer-Encoding and Upgrade, with Trailer,
+// Proxy-Authenticate and Proxy-Authorization (RFC 2616's list), as net/http/httputil's ReverseProxy
+// drops them.
+var hopByHopHeaders = []string{"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+	"proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+
+// IsHopByHopHeader reports whether name, in any case, is a hop-by-hop header: one that never passes
+// upstream. It is the one list of them: the REST front applies it to every request, and validation
+// refuses such headers in rest.forward_headers.
+func IsHopByHopHeader(name string) bool {
+	for _, h := range hopByHopHeaders {
+		if len(h) == len(name) && strings.EqualFold(h, name) {
+			return true
+		}
+	}
+	return false
+}
 
 // rest checks the rest section.
 func (v *validator) rest(c *Config) {
@@ -37,7 +53,7 @@ func (v *validator) rest(c *Config) {
 			v.fieldf(path, "empty header name")
 		case !validHeaderName(h):
 			v.fieldf(path, "%q is not a valid header name", h)
-		case oneOf(name, hopByHopHeaders):
+		case IsHopByHopHeader(h):
 			v.fieldf(path, "%s is a hop-by-hop header and never passes", h)
 		case strings.HasPrefix(name, "grpc-") && !strings.HasPrefix(name, "grpc-metadata-"):
 			v.fieldf(path, "%s is reserved by gRPC", h)

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -22,10 +23,10 @@ import (
 //     absent) and X-Forwarded-Proto ("http" or "https" when absent);
 //   - the headers of the allowlist (WithHeaders), under their own names.
 //
-// Hop-by-hop headers (Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, and
-// any header the Connection header names) never pass, nor do keys gRPC reserves (grpc-*,
-// content-type, user-agent, te). Grpc-Timeout (gRPC's format, "100m") becomes the call's deadline;
-// the route's timeout still applies when shorter.
+// Hop-by-hop headers (config.IsHopByHopHeader: Connection, Keep-Alive, Proxy-*, TE, Trailer,
+// Transfer-Encoding, Upgrade; and any header the Connection header names) never pass, nor do keys
+// gRPC reserves (grpc-*, content-type, user-agent, te). Grpc-Timeout (gRPC's format, "100m")
+// becomes the call's deadline; the route's timeout still applies when shorter.
 //
 // Upstream response headers come back as Grpc-Metadata-<Key> and trailers as Grpc-Trailer-<Key> (the
 // prefixes grpc-gateway uses). Unary responses are complete before the first byte is written, so the
@@ -36,12 +37,6 @@ const (
 	metadataHeaderPrefix = "Grpc-Metadata-"
 	trailerHeaderPrefix  = "Grpc-Trailer-"
 )
-
-// hopByHop are the headers of one connection (RFC 9110 section 7.6.1), never forwarded.
-var hopByHop = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
-	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-}
 
 // reservedKey reports whether a metadata key is gRPC's own: set by the transport, never by a header.
 func reservedKey(key string) bool {
@@ -60,7 +55,7 @@ func newHeaderPolicy(names []string) (headerPolicy, error) {
 		switch {
 		case canon == "" || !routing.ValidMetadataKey(key):
 			return nil, fmt.Errorf("header allowlist: %q is not a valid header name", name)
-		case hopByHop[canon]:
+		case config.IsHopByHopHeader(canon):
 			return nil, fmt.Errorf("header allowlist: %s is a hop-by-hop header and never passes", canon)
 		case reservedKey(key):
 			return nil, fmt.Errorf("header allowlist: %s is reserved by gRPC", canon)
@@ -78,7 +73,7 @@ func (p headerPolicy) metadata(r *http.Request) (metadata.MD, error) {
 		var key string
 		if rest, ok := strings.CutPrefix(name, metadataHeaderPrefix); ok {
 			key = strings.ToLower(rest)
-			if hopByHop[textproto.CanonicalMIMEHeaderKey(rest)] || reservedKey(key) || !routing.ValidMetadataKey(key) {
+			if config.IsHopByHopHeader(rest) || reservedKey(key) || !routing.ValidMetadataKey(key) {
 				continue
 			}
 		} else if key = p[name]; key == "" {

@@ -1,19 +1,18 @@
 package transcoder
 
 import (
-	"encoding/base64"
 	"errors"
 	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/protogate/gateway/transcoder/jsonenc"
 )
 
 // The wire-to-JSON encoder renders a response's protobuf bytes straight to the JSON protojson would
@@ -22,7 +21,8 @@ import (
 // presence rules. It writes fields in declaration order, as protojson does, keeps the last of
 // repeated occurrences of a singular field and the last member of a oneof, drops unknown fields,
 // sorts map keys as protojson does, and renders the well-known types Timestamp, Duration, wrappers,
-// Struct, Value, ListValue and Empty in their JSON forms.
+// Struct, Value, ListValue and Empty in their JSON forms. Strings, numbers, bytes and times are
+// written by package jsonenc in protojson's forms.
 //
 // What it does not handle it declines with errSlowPath, and the caller renders through dynamicpb and
 // protojson instead, which then also reports any real error: google.protobuf.Any and FieldMask
@@ -136,7 +136,7 @@ func (cs codecs) get(md protoreflect.MessageDescriptor) *msgCodec {
 }
 
 func (cs codecs) field(fd protoreflect.FieldDescriptor) fieldCodec {
-	name, _ := appendJSONString(nil, fd.JSONName())
+	name, _ := jsonenc.AppendProtoString(nil, fd.JSONName())
 	f := fieldCodec{
 		fd:       fd,
 		name:     string(name) + ":",
@@ -487,7 +487,7 @@ func (f *fieldCodec) appendMap(out, b []byte, run []span, depth int) ([]byte, bo
 		}
 		first = false
 		var err error
-		if out, err = appendJSONString(out, e.skey); err != nil {
+		if out, err = jsonenc.AppendProtoString(out, e.skey); err != nil {
 			return nil, false, errSlowPath
 		}
 		out = append(out, ':')
@@ -671,18 +671,17 @@ func (f *fieldCodec) appendScalar(out []byte, v wireValue) ([]byte, error) {
 		out = append(out, '"')
 		return append(strconv.AppendUint(out, v.u, 10), '"'), nil
 	case protoreflect.FloatKind:
-		return appendJSONFloat(out, float64(math.Float32frombits(uint32(v.u))), 32), nil
+		return jsonenc.AppendFloat(out, float64(math.Float32frombits(uint32(v.u))), 32), nil
 	case protoreflect.DoubleKind:
-		return appendJSONFloat(out, math.Float64frombits(v.u), 64), nil
+		return jsonenc.AppendFloat(out, math.Float64frombits(v.u), 64), nil
 	case protoreflect.StringKind:
-		out, err := appendJSONString(out, unsafeString(v.b))
+		out, err := jsonenc.AppendProtoString(out, v.b)
 		if err != nil {
 			return nil, errSlowPath
 		}
 		return out, nil
 	case protoreflect.BytesKind:
-		out = append(out, '"')
-		return append(base64.StdEncoding.AppendEncode(out, v.b), '"'), nil
+		return jsonenc.AppendBase64(out, v.b), nil
 	case protoreflect.EnumKind:
 		if f.null {
 			return append(out, "null"...), nil
@@ -740,7 +739,8 @@ func (c *msgCodec) appendValue(out, b []byte, spans []span, winners []int32, dep
 
 // appendTime renders a Timestamp (RFC 3339, Z, 0/3/6/9 fractional digits) or a Duration ("1.5s").
 func (c *msgCodec) appendTime(out, b []byte) ([]byte, error) {
-	var secs, nanos int64
+	var secs int64
+	var nanos int32
 	for len(b) > 0 {
 		num, typ, n := consumeTag(b)
 		if n < 0 {
@@ -756,7 +756,7 @@ func (c *msgCodec) appendTime(out, b []byte) ([]byte, error) {
 			if num == 1 {
 				secs = int64(v)
 			} else {
-				nanos = int64(int32(v))
+				nanos = int32(v)
 			}
 			continue
 		}
@@ -769,118 +769,16 @@ func (c *msgCodec) appendTime(out, b []byte) ([]byte, error) {
 		}
 		b = b[m:]
 	}
+	var ok bool
 	if c.wkt == wktTimestamp {
-		if secs < -62135596800 || secs > 253402300799 || nanos < 0 || nanos > 999999999 {
-			return nil, errSlowPath
-		}
-		out = append(out, '"')
-		out = time.Unix(secs, nanos).UTC().AppendFormat(out, "2006-01-02T15:04:05")
-		out = appendFraction(out, nanos)
-		return append(out, `Z"`...), nil
+		out, ok = jsonenc.AppendTimestamp(out, secs, nanos)
+	} else {
+		out, ok = jsonenc.AppendDuration(out, secs, nanos)
 	}
-	if secs < -maxDurationSeconds || secs > maxDurationSeconds || nanos <= -1e9 || nanos >= 1e9 ||
-		(secs > 0 && nanos < 0) || (secs < 0 && nanos > 0) {
-		return nil, errSlowPath
+	if !ok {
+		return nil, errSlowPath // out of range: protojson refuses it
 	}
-	out = append(out, '"')
-	if secs < 0 || nanos < 0 {
-		out = append(out, '-')
-		secs, nanos = -secs, -nanos
-	}
-	out = strconv.AppendInt(out, secs, 10)
-	out = appendFraction(out, nanos)
-	return append(out, `s"`...), nil
-}
-
-// appendFraction appends ".ddd", ".dddddd" or ".ddddddddd", or nothing for zero nanos.
-func appendFraction(out []byte, nanos int64) []byte {
-	if nanos == 0 {
-		return out
-	}
-	var digits [9]byte
-	for i := 8; i >= 0; i-- {
-		digits[i] = byte('0' + nanos%10)
-		nanos /= 10
-	}
-	d := digits[:]
-	for len(d) > 3 && string(d[len(d)-3:]) == "000" {
-		d = d[:len(d)-3]
-	}
-	out = append(out, '.')
-	return append(out, d...)
-}
-
-// appendJSONString writes s as a JSON string the way protojson does: '"', '\\' and control
-// characters escaped, nothing else; invalid UTF-8 is an error.
-func appendJSONString(out []byte, s string) ([]byte, error) {
-	out = append(out, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				return out, errors.New("invalid UTF-8")
-			}
-			i += n
-			continue
-		}
-		if c >= ' ' && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		out = append(out, s[start:i]...)
-		out = append(out, '\\')
-		switch c {
-		case '"', '\\':
-			out = append(out, c)
-		case '\b':
-			out = append(out, 'b')
-		case '\f':
-			out = append(out, 'f')
-		case '\n':
-			out = append(out, 'n')
-		case '\r':
-			out = append(out, 'r')
-		case '\t':
-			out = append(out, 't')
-		default:
-			out = append(out, 'u')
-			out = append(out, "0000"[1+(bits.Len32(uint32(c))-1)/4:]...)
-			out = strconv.AppendUint(out, uint64(c), 16)
-		}
-		i++
-		start = i
-	}
-	out = append(out, s[start:]...)
-	return append(out, '"'), nil
-}
-
-// appendJSONFloat formats a float as protojson does (encoding/json's rules; NaN and infinities as
-// strings).
-func appendJSONFloat(out []byte, n float64, bitSize int) []byte {
-	switch {
-	case math.IsNaN(n):
-		return append(out, `"NaN"`...)
-	case math.IsInf(n, 1):
-		return append(out, `"Infinity"`...)
-	case math.IsInf(n, -1):
-		return append(out, `"-Infinity"`...)
-	}
-	format := byte('f')
-	if abs := math.Abs(n); abs != 0 {
-		if bitSize == 64 && (abs < 1e-6 || abs >= 1e21) || bitSize == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
-			format = 'e'
-		}
-	}
-	out = strconv.AppendFloat(out, n, format, -1, bitSize)
-	if format == 'e' {
-		if k := len(out); k >= 4 && out[k-4] == 'e' && out[k-3] == '-' && out[k-2] == '0' {
-			out[k-2] = out[k-1]
-			out = out[:k-1]
-		}
-	}
-	return out
+	return out, nil
 }
 
 // consumeTag reads a field tag, refusing field numbers proto.Unmarshal refuses.

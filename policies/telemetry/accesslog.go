@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/transcoder/jsonenc"
 )
 
 // accessLogger writes one JSON line per request.
@@ -125,60 +125,9 @@ func (a *accessLogger) write(_ context.Context, o *observation) {
 	}
 }
 
-// appendField appends ,"key":"value" with both JSON-escaped.
+// appendField appends ,"key":"value" with both escaped as encoding/json escapes strings
+// (jsonenc.AppendString): the line stays one line of valid JSON whatever a client sent.
 func appendField(b []byte, key, value string) []byte {
-	b = appendJSONString(append(b, ','), key)
-	return appendJSONString(append(b, ':'), value)
-}
-
-// appendJSONString appends s as a JSON string, escaped as log/slog and encoding/json escape it
-// (without HTML escaping): quotes, backslashes and control characters, U+2028 and U+2029; invalid
-// UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	b = jsonenc.AppendString(append(b, ','), key)
+	return jsonenc.AppendString(append(b, ':'), value)
 }
