@@ -317,7 +317,7 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (metadat
 	}
 	c := s.getCall()
 	c.Ctx, c.Method, c.Front, c.MD, c.Cost = ctx, method, policy.FrontFrom(ctx), md, 1
-	c.Peer, _ = peer.FromContext(ctx)
+	c.Peer = policy.PeerFrom(ctx)
 	for _, k := range s.strip {
 		if _, ok := md[k]; ok {
 			c.StripUpstream(k)
@@ -405,34 +405,39 @@ func (s *Set) Wrap(front policy.Front, h http.Handler) http.Handler {
 		return s.telemetryMW(front, h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(baseContext(r.Context(), front, r)))
+		h.ServeHTTP(w, r.WithContext(baseContext(r.Context(), front, w, r)))
 	})
 }
 
 // baseContext records the front a request came through and the client's address and TLS state in
 // the request's context (see Wrap).
-func baseContext(ctx context.Context, front policy.Front, r *http.Request) context.Context {
-	return peer.NewContext(policy.WithFront(ctx, front), httpPeer(r))
+func baseContext(ctx context.Context, front policy.Front, w http.ResponseWriter, r *http.Request) context.Context {
+	return policy.WithRequest(ctx, newHTTPOrigin(front, w, r))
 }
 
 // StreamInterceptor is the native gRPC front's request policies, or nil.
 func (s *Set) StreamInterceptor() grpc.StreamServerInterceptor { return s.interceptor }
 
-// httpPeer describes an HTTP request's client as gRPC's peer does.
-func httpPeer(r *http.Request) *peer.Peer {
-	pa := &peerAddr{addr: remoteAddr(r.RemoteAddr)} // one allocation for the peer and its address
-	p := &pa.Peer
-	p.Addr = &pa.addr
-	if r.TLS != nil {
-		p.AuthInfo = credentials.TLSInfo{State: *r.TLS, CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
-	}
-	return p
+// httpOrigin is an HTTP request's policy.Request with the peer and address it points to: one
+// allocation for the three.
+type httpOrigin struct {
+	req  policy.Request
+	peer peer.Peer
+	addr remoteAddr
 }
 
-// peerAddr is a peer and the address it points to.
-type peerAddr struct {
-	peer.Peer
-	addr remoteAddr
+// newHTTPOrigin describes an HTTP request's client as gRPC's peer does.
+func newHTTPOrigin(front policy.Front, w http.ResponseWriter, r *http.Request) *policy.Request {
+	o := &httpOrigin{addr: remoteAddr(r.RemoteAddr)}
+	o.peer.Addr = &o.addr
+	if r.TLS != nil {
+		o.peer.AuthInfo = credentials.TLSInfo{State: *r.TLS, CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	}
+	o.req = policy.Request{Front: front, Peer: &o.peer}
+	if front == policy.FrontREST {
+		o.req.Header = w.Header() // where an admitted call's RateLimit-* go
+	}
+	return &o.req
 }
 
 // remoteAddr is an http.Request's RemoteAddr as a net.Addr.

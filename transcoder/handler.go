@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/routing"
 )
@@ -211,11 +210,12 @@ func (c *Call) EncodeJSON(data []byte) ([]byte, error) {
 // Metadata is the outgoing metadata built from the request's headers.
 func (c *Call) Metadata() (metadata.MD, error) { return c.h.headers.metadata(c.r) }
 
-// Context is the request's context, with the Grpc-Timeout header's deadline if it has one, and
-// the response's headers as the place where the policies admitting the call put theirs (a rate
-// limit's RateLimit-*, kept by WriteError too). The cancel function must be called.
+// Context is the request's context, with the Grpc-Timeout header's deadline if it has one. (The
+// policies put an admitted call's response headers, a rate limit's RateLimit-*, on the response's
+// header map through the policy.Request in it; WriteError keeps them.) The cancel function must be
+// called.
 func (c *Call) Context() (context.Context, context.CancelFunc, error) {
-	ctx := policy.WithResponseHeaders(c.r.Context(), policy.HTTPResponseHeaders(c.w.Header()))
+	ctx := c.r.Context()
 	v := c.r.Header.Get("Grpc-Timeout")
 	if v == "" {
 		return ctx, func() {}, nil

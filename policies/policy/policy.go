@@ -36,20 +36,47 @@ const (
 	FrontGraphQL Front = "graphql"
 )
 
-type frontKey struct{}
+type requestKey struct{}
+
+// Request is what an HTTP front's request carries for the policies, recorded once in its context
+// (WithRequest): the front it came through and the client's peer (address, TLS state), as gRPC's
+// peer describes a native gRPC call's client. One context value, where a front and a peer.Peer
+// would take two.
+type Request struct {
+	Front Front
+	Peer  *peer.Peer
+	// Header is the response's header map on the REST front, where the call's response headers
+	// go (see ResponseHeaders): one call per request, admitted before the response is written.
+	// Other fronts leave it nil: GraphQL admits many calls at once, concurrently.
+	Header http.Header
+}
+
+// WithRequest records r in ctx.
+func WithRequest(ctx context.Context, r *Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
 
 // WithFront records in ctx the front a request came through. The gRPC front needs not: a context
 // without a front is a gRPC call.
 func WithFront(ctx context.Context, f Front) context.Context {
-	return context.WithValue(ctx, frontKey{}, f)
+	return WithRequest(ctx, &Request{Front: f})
 }
 
 // FrontFrom returns the front recorded in ctx, FrontGRPC when there is none.
 func FrontFrom(ctx context.Context) Front {
-	if f, ok := ctx.Value(frontKey{}).(Front); ok {
-		return f
+	if r, ok := ctx.Value(requestKey{}).(*Request); ok {
+		return r.Front
 	}
 	return FrontGRPC
+}
+
+// PeerFrom returns the client's peer: the one an HTTP front recorded (WithRequest), else gRPC's.
+func PeerFrom(ctx context.Context) *peer.Peer {
+	if r, ok := ctx.Value(requestKey{}).(*Request); ok && r.Peer != nil {
+		return r.Peer
+	}
+	p, _ := peer.FromContext(ctx)
+	return p
 }
 
 // Identity is the consumer a call was authenticated as.
@@ -154,8 +181,11 @@ func (c *Call) Upstream(md metadata.MD) metadata.MD {
 	for _, k := range c.strip {
 		delete(out, k)
 	}
+	vals := make([]string, len(c.set)/2) // the set values' storage: one allocation for all
 	for i := 0; i < len(c.set); i += 2 {
-		out[c.set[i]] = []string{c.set[i+1]}
+		v := vals[i/2 : i/2+1 : i/2+1]
+		v[0] = c.set[i+1]
+		out[c.set[i]] = v
 	}
 	return out
 }

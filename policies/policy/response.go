@@ -89,7 +89,8 @@ func (c *Call) SetResponseHeaders(rank int64, hs ...Header) {
 }
 
 // responseHeaders finds, the first time it is asked, where the call's response headers go: the
-// ResponseHeaders in its context, else the gRPC server stream there, else nowhere (nil).
+// ResponseHeaders in its context, else the gRPC server stream there, else the REST response the
+// context's Request names, else nowhere (nil).
 func (c *Call) responseHeaders() ResponseHeaders {
 	if c.respFound {
 		return c.resp
@@ -103,6 +104,8 @@ func (c *Call) responseHeaders() ResponseHeaders {
 	} else if ts := grpc.ServerTransportStreamFromContext(c.Ctx); ts != nil {
 		c.respGRPC.ts = ts
 		c.resp = &c.respGRPC // a field of the Call: no allocation
+	} else if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok && r.Header != nil {
+		c.resp = HTTPResponseHeaders(r.Header) // the REST front's response
 	}
 	return c.resp
 }

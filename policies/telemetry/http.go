@@ -22,7 +22,7 @@ func (t *Telemetry) middleware(front policy.Front, next http.Handler) http.Handl
 
 // BaseContext adds to the context of a request of front what the handler that wraps the fronts
 // records there (the front, the client's peer).
-type BaseContext func(ctx context.Context, front policy.Front, r *http.Request) context.Context
+type BaseContext func(ctx context.Context, front policy.Front, w http.ResponseWriter, r *http.Request) context.Context
 
 // MiddlewareWith is Middleware, for a handler that would otherwise derive the request's context
 // with base itself just before: the middleware applies base to the request's context along with
@@ -41,7 +41,7 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, next ht
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(base(r.Context(), front, r)))
+			next.ServeHTTP(w, r.WithContext(base(r.Context(), front, w, r)))
 		})
 	}
 	fr := string(front)
@@ -54,7 +54,7 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, next ht
 		info.Init()
 		ctx := r.Context()
 		if base != nil {
-			ctx = base(ctx, front, r)
+			ctx = base(ctx, front, w, r)
 		}
 		var span trace.Span
 		if t.tracing != nil {
