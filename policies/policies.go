@@ -307,13 +307,13 @@ func (s *Set) chainOf(rs ruleSet) *chain {
 // Admit runs the method's chain on the call; see routing.Admitter. A method the snapshot has no
 // descriptor for (proxied by an explicit route) gets the chain its rules pick, found by matching the
 // rules now: rare, and no slower than a route match.
-func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (metadata.MD, func(), error) {
+func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (routing.Admission, error) {
 	ch, ok := s.chains[method]
 	if !ok {
 		ch = s.chainOf(s.pick(method))
 	}
 	if len(ch.steps) == 0 && !s.spoofed(md) {
-		return md, nil, nil
+		return routing.Admission{Upstream: md}, nil
 	}
 	c := s.getCall()
 	c.Ctx, c.Method, c.Front, c.MD, c.Cost = ctx, method, policy.FrontFrom(ctx), md, 1
@@ -328,15 +328,16 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (metadat
 			telemetry.Denied(ctx, method, err)
 			c.Finish()
 			s.putCall(c)
-			return nil, nil, err
+			return routing.Admission{}, err
 		}
 	}
-	up := c.Upstream(md)
+	adm := routing.Admission{Upstream: c.Upstream(md), Header: c.ResponseMetadata()}
 	if c.Releases() {
-		return up, c.Finish, nil // c lives on until the call ends: the GC gets it then
+		adm.Release = c.Finish // c lives on until the call ends: the GC gets it then
+		return adm, nil
 	}
 	s.putCall(c)
-	return up, nil, nil
+	return adm, nil
 }
 
 // getCall returns an empty Call.

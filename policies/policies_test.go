@@ -72,7 +72,8 @@ policies:
 `
 
 func admit(set *policies.Set, method string, kv ...string) (metadata.MD, func(), error) {
-	return set.Admit(context.Background(), method, metadata.Pairs(kv...))
+	adm, err := set.Admit(context.Background(), method, metadata.Pairs(kv...))
+	return adm.Upstream, adm.Release, err
 }
 
 // TestFirstRulePerAspectDecides checks the rule semantics: for each aspect the first matching rule
@@ -160,7 +161,8 @@ func TestConcurrencySlotHeldUntilRelease(t *testing.T) {
 func TestUnchangedMetadataIsNotCopied(t *testing.T) {
 	set := compile(t, rulesYAML)
 	in := metadata.Pairs("x-request-id", "1")
-	out, release, err := set.Admit(context.Background(), getUser, in)
+	adm, err := set.Admit(context.Background(), getUser, in)
+	out, release := adm.Upstream, adm.Release
 	if err != nil || release != nil {
 		t.Fatalf("got release %v, err %v", release != nil, err)
 	}
@@ -176,7 +178,7 @@ func BenchmarkAdmitNoPolicies(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := set.Admit(ctx, getUser, md); err != nil {
+		if _, err := set.Admit(ctx, getUser, md); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -188,7 +190,8 @@ func BenchmarkAdmitAPIKey(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		_, release, err := set.Admit(ctx, listOrders, md)
+		adm, err := set.Admit(ctx, listOrders, md)
+		release := adm.Release
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -246,19 +249,19 @@ func demoChainSet(b *testing.B) (*policies.Set, metadata.MD) {
 func BenchmarkAdmitDemoChain(b *testing.B) {
 	set, md := demoChainSet(b)
 	peerCtx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
-	if _, _, err := set.Admit(peerCtx, listOrders, md); err != nil { // verify the token once
+	if _, err := set.Admit(peerCtx, listOrders, md); err != nil { // verify the token once
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			up, release, err := set.Admit(peerCtx, listOrders, md)
-			if err != nil || len(up.Get("x-consumer-id")) != 1 {
-				b.Error(up, err)
+			adm, err := set.Admit(peerCtx, listOrders, md)
+			if err != nil || len(adm.Upstream.Get("x-consumer-id")) != 1 {
+				b.Error(adm.Upstream, err)
 				return
 			}
-			if release != nil {
-				release()
+			if adm.Release != nil {
+				adm.Release()
 			}
 		}
 	})

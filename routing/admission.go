@@ -11,10 +11,19 @@ import (
 // routes through Proxy.Route, so every front gets the same decision for the same call — a REST or
 // GraphQL request cannot slip past a policy that a gRPC call of the same method meets.
 type Admitter interface {
-	// Admit admits a call of method ("/pkg.Service/Method") carrying md. It returns the metadata to
-	// send upstream (md itself when nothing changes; md is never modified) and a release func, or
-	// nil, to call once the call has ended. An error, a gRPC status, refuses the call. Headers for
-	// an admitted call's response (a rate limit's RateLimit-*) go to the front through ctx: see
-	// policy.ResponseHeaders.
-	Admit(ctx context.Context, method string, md metadata.MD) (upstream metadata.MD, release func(), err error)
+	// Admit admits a call of method ("/pkg.Service/Method") carrying md, or refuses it with an
+	// error, a gRPC status. md is never modified.
+	Admit(ctx context.Context, method string, md metadata.MD) (Admission, error)
+}
+
+// Admission is an admitted call's terms.
+type Admission struct {
+	// Upstream is the metadata to send upstream: md itself when nothing changes.
+	Upstream metadata.MD
+	// Header is metadata for the response's header on the gRPC fronts (native gRPC, gRPC-Web): an
+	// admitted call's RateLimit-*. The proxy merges it into the upstream's header. The HTTP fronts
+	// get their response headers from the policies directly (see policy.ResponseHeaders).
+	Header metadata.MD
+	// Release, when not nil, is called once the call has ended: a concurrency slot returned.
+	Release func()
 }

@@ -117,7 +117,7 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	if err != nil {
 		return err
 	}
-	call := call{proxy: p, ss: ss, conn: up.Conn, method: method}
+	call := call{proxy: p, ss: ss, conn: up.Conn, method: method, header: up.Header}
 	switch up.Kind {
 	case KindUnary:
 		return call.unary(&up, md)
@@ -138,6 +138,8 @@ type Upstream struct {
 	Conn  grpc.ClientConnInterface
 	Kind  CallKind
 	Route *Route
+	// Header is metadata the gateway adds to the response's header (Admission.Header), or nil.
+	Header metadata.MD
 
 	ep      *Endpoint
 	cluster *Cluster
@@ -207,12 +209,13 @@ func (p *Proxy) Route(ctx context.Context, method string, md metadata.MD) (Upstr
 		return Upstream{}, status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
 	}
 	var release func()
+	var header metadata.MD
 	if a := st.Admitter(); a != nil {
-		admitted, rel, err := a.Admit(ctx, method, md)
+		adm, err := a.Admit(ctx, method, md)
 		if err != nil {
 			return Upstream{}, err
 		}
-		md, release = admitted, rel
+		md, header, release = adm.Upstream, adm.Header, adm.Release
 	}
 	c := route.PickCluster()
 	now := nanotime()
@@ -224,7 +227,7 @@ func (p *Proxy) Route(ctx context.Context, method string, md metadata.MD) (Upstr
 		}
 		return Upstream{}, err
 	}
-	up.Kind, up.Route, up.release = kind, route, release
+	up.Kind, up.Route, up.Header, up.release = kind, route, header, release
 	up.Ctx = metadata.NewOutgoingContext(ctx, md)
 	if route.Timeout > 0 {
 		up.Ctx, up.cancel = context.WithTimeout(up.Ctx, route.Timeout)
@@ -255,8 +258,25 @@ type call struct {
 	ss     grpc.ServerStream
 	conn   grpc.ClientConnInterface
 	method string
-	upErr  error // the upstream's failure, as opposed to the client's, for the endpoint's breaker
-	resp   Frame // a unary call's response
+	upErr  error       // the upstream's failure, as opposed to the client's, for the endpoint's breaker
+	resp   Frame       // a unary call's response
+	header metadata.MD // the gateway's additions to the response's header (Upstream.Header)
+}
+
+// withHeader returns the upstream's response header with the gateway's additions. The upstream's
+// is the call's own copy (grpc copies a stream's header for its reader): the additions go into it,
+// one merge rather than the two that a grpc.SetHeader of them ahead would cost.
+func (c *call) withHeader(upstream metadata.MD) metadata.MD {
+	if len(c.header) == 0 {
+		return upstream
+	}
+	if upstream == nil {
+		return c.header
+	}
+	for k, v := range c.header {
+		upstream[k] = v
+	}
+	return upstream
 }
 
 var codec = Codec{}
@@ -339,6 +359,7 @@ func (c *call) reply(header, trailer metadata.MD, err error) error {
 	if len(trailer) > 0 {
 		c.ss.SetTrailer(trailer)
 	}
+	header = c.withHeader(header)
 	if err != nil {
 		if len(header) > 0 {
 			_ = c.ss.SetHeader(header)
@@ -454,9 +475,12 @@ func (c *call) forwardRequests(cs grpc.ClientStream) error {
 func (c *call) forwardResponses(cs grpc.ClientStream) error {
 	header, err := cs.Header()
 	if err != nil {
+		if len(c.header) > 0 {
+			_ = c.ss.SetHeader(c.header) // sent with the status
+		}
 		return c.failed(err)
 	}
-	if len(header) > 0 {
+	if header = c.withHeader(header); len(header) > 0 {
 		if err := c.ss.SendHeader(header); err != nil {
 			return err
 		}

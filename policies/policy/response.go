@@ -15,9 +15,10 @@ import (
 // refused. A front that can carry them puts one in the call's context with WithResponseHeaders
 // before routing the call; a Step hands them over with Call.SetResponseHeaders.
 //
-// The gRPC fronts need not: a context that carries a grpc.ServerTransportStream (the native gRPC
-// server's, the gRPC-Web front's) gets the headers as response header metadata through
-// grpc.SetHeader, merged with the header the upstream sends.
+// The gRPC fronts need not: on a call whose context carries a grpc.ServerTransportStream (the
+// native gRPC server's, the gRPC-Web front's) the headers are collected as metadata in the Call
+// (Call.ResponseMetadata), which the admitter hands the proxy to merge into the header the upstream
+// sends (routing.Admission.Header).
 type ResponseHeaders interface {
 	// SetResponseHeaders puts hs on the response, replacing what an earlier set put under the same
 	// names. rank orders the sets of calls that one response answers together (a GraphQL
@@ -101,8 +102,7 @@ func (c *Call) responseHeaders() ResponseHeaders {
 	}
 	if rh, ok := c.Ctx.Value(responseHeadersKey{}).(ResponseHeaders); ok {
 		c.resp = rh
-	} else if ts := grpc.ServerTransportStreamFromContext(c.Ctx); ts != nil {
-		c.respGRPC.ts = ts
+	} else if grpc.ServerTransportStreamFromContext(c.Ctx) != nil {
 		c.resp = &c.respGRPC // a field of the Call: no allocation
 	} else if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok && r.Header != nil {
 		c.resp = HTTPResponseHeaders(r.Header) // the REST front's response
@@ -110,16 +110,22 @@ func (c *Call) responseHeaders() ResponseHeaders {
 	return c.resp
 }
 
-// grpcResponseHeaders puts response headers on a gRPC server stream, as header metadata under the
-// lower-case names; the stream merges them with the header the upstream sends (grpc.SetHeader).
-type grpcResponseHeaders struct{ ts grpc.ServerTransportStream }
+// grpcResponseHeaders collects a gRPC call's response headers as metadata under the lower-case
+// names, for the proxy to merge into the upstream's header (see Call.ResponseMetadata). Merging
+// them there costs one map update; a grpc.SetHeader of them ahead would copy the whole header twice.
+type grpcResponseHeaders struct{ md metadata.MD }
 
 func (g *grpcResponseHeaders) SetResponseHeaders(_ int64, hs []Header) {
-	md := make(metadata.MD, len(hs))
-	vals := make([]string, len(hs))
+	if g.md == nil {
+		g.md = make(metadata.MD, len(hs))
+	}
+	vals := make([]string, len(hs)) // one allocation for every value
 	for i, hd := range hs {
 		vals[i] = hd.Value
-		md[hd.Name.grpc] = vals[i : i+1 : i+1]
+		g.md[hd.Name.grpc] = vals[i : i+1 : i+1]
 	}
-	_ = g.ts.SetHeader(md) // fails only once the header is out, which admission precedes
 }
+
+// ResponseMetadata returns the response headers the call's Steps handed over on a gRPC front, as
+// metadata for the response's header; nil when there are none or the front took them itself.
+func (c *Call) ResponseMetadata() metadata.MD { return c.respGRPC.md }

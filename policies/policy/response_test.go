@@ -25,8 +25,9 @@ func (s *stream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
 func (s *stream) SetTrailer(metadata.MD) error    { return nil }
 
 // TestResponseHeaders: a Call hands its headers to the ResponseHeaders in its context (canonical
-// HTTP names), else to the gRPC server stream there (lower-case metadata), else nowhere; a Call
-// reset for another call finds its new call's place afresh.
+// HTTP names), else, on a gRPC front (a server stream in its context), keeps them as lower-case
+// metadata for the proxy, else nowhere; a Call reset for another call finds its new call's place
+// afresh.
 func TestResponseHeaders(t *testing.T) {
 	if got := policy.NewHeaderName("RateLimit-Limit"); got.HTTP() != "Ratelimit-Limit" || got.GRPC() != "ratelimit-limit" {
 		t.Fatalf("names %q, %q; want Ratelimit-Limit and ratelimit-limit", got.HTTP(), got.GRPC())
@@ -48,8 +49,10 @@ func TestResponseHeaders(t *testing.T) {
 	s := &stream{}
 	c.Ctx = grpc.NewContextWithServerTransportStream(context.Background(), s)
 	c.SetResponseHeaders(9, hs...)
-	if len(s.header) != 2 || s.header.Get("ratelimit-limit")[0] != "10" || s.header.Get("ratelimit-remaining")[0] != "9" {
-		t.Errorf("gRPC header %v, want ratelimit-limit 10 and ratelimit-remaining 9 (not the former call's place)", s.header)
+	md := c.ResponseMetadata()
+	if len(md) != 2 || md.Get("ratelimit-limit")[0] != "10" || md.Get("ratelimit-remaining")[0] != "9" || len(s.header) != 0 {
+		t.Errorf("gRPC header %v (stream %v), want ratelimit-limit 10 and ratelimit-remaining 9 (not the former call's place) for the proxy to merge",
+			md, s.header)
 	}
 
 	c.Reset()

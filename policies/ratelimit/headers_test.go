@@ -148,29 +148,20 @@ func TestHeadersWithoutSink(t *testing.T) {
 }
 
 // transportStream stands for the native gRPC server's (and the gRPC-Web front's) stream in a
-// call's context: grpc.SetHeader lands here.
-type transportStream struct {
-	mu     sync.Mutex
-	header metadata.MD
-}
+// call's context: it tells the call that a gRPC front serves it.
+type transportStream struct{}
 
-func (s *transportStream) Method() string { return getProduct }
-func (s *transportStream) SetHeader(md metadata.MD) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.header = metadata.Join(s.header, md)
-	return nil
-}
-func (s *transportStream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
-func (s *transportStream) SetTrailer(metadata.MD) error    { return nil }
+func (transportStream) Method() string                  { return getProduct }
+func (transportStream) SetHeader(metadata.MD) error     { return nil }
+func (transportStream) SendHeader(md metadata.MD) error { return nil }
+func (transportStream) SetTrailer(metadata.MD) error    { return nil }
 
 // TestHeadersAsGRPCMetadata: on the gRPC fronts the headers become response header metadata,
-// lower case, through the server stream in the call's context.
+// lower case, which the call hands the proxy (Call.ResponseMetadata) to merge into the upstream's.
 func TestHeadersAsGRPCMetadata(t *testing.T) {
 	s := step(t, newLimiter(t, config.RateLimit{}, ratelimit.WithClock(newClock().Now)), "r", config.RuleRateLimit{Rate: 5, Per: 10 * time.Second})
-	ts := &transportStream{}
 	c := call(getProduct, "10.0.0.1")
-	c.Front, c.Ctx = policy.FrontGRPC, grpc.NewContextWithServerTransportStream(context.Background(), ts)
+	c.Front, c.Ctx = policy.FrontGRPC, grpc.NewContextWithServerTransportStream(context.Background(), transportStream{})
 	if err := s.Admit(c); err != nil {
 		t.Fatal(err)
 	}
@@ -180,11 +171,12 @@ func TestHeadersAsGRPCMetadata(t *testing.T) {
 		"ratelimit-reset":     {"2"},
 		"ratelimit-policy":    {"5;w=10"},
 	}
-	if len(ts.header) != len(want) {
-		t.Fatalf("header metadata %v, want %v", ts.header, want)
+	header := c.ResponseMetadata()
+	if len(header) != len(want) {
+		t.Fatalf("header metadata %v, want %v", header, want)
 	}
 	for k, v := range want {
-		if got := ts.header.Get(k); len(got) != 1 || got[0] != v[0] {
+		if got := header.Get(k); len(got) != 1 || got[0] != v[0] {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}

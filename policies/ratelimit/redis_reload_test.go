@@ -57,8 +57,8 @@ func TestReloadKeepsRedisLimiter(t *testing.T) {
 		return set
 	}
 	admit := func(set *policies.Set) (func(), error) {
-		_, release, err := set.Admit(context.Background(), getProduct, metadata.MD{})
-		return release, err
+		adm, err := set.Admit(context.Background(), getProduct, metadata.MD{})
+		return adm.Release, err
 	}
 
 	release, err := admit(compile(first))
