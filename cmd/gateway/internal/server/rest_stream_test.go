@@ -563,16 +563,8 @@ func TestRESTStreamClientGoneCancelsUpstream(t *testing.T) {
 // request normally.
 func TestRESTBidiConnectionAfterEarlyEnd(t *testing.T) {
 	g := startGateway(t, harnessOptions{})
-	conn, err := net.Dial("tcp", g.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	conn := dialRaw(t, g)
 	br := bufio.NewReader(conn)
-	chunk := func(s string) string { return fmt.Sprintf("%x\r\n%s\r\n", len(s), s) }
 	// Two lines of a chunked body that never ends: the second fails upstream (stock below 0).
 	if _, err := fmt.Fprint(conn, "POST /v1/inventory:adjust HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-ndjson\r\n"+
 		"Transfer-Encoding: chunked\r\n\r\n"+chunk(`{"productId":"p3","delta":1}`+"\n")+chunk(`{"productId":"p3","delta":-100000000}`+"\n")); err != nil {
@@ -604,3 +596,21 @@ func TestRESTBidiConnectionAfterEarlyEnd(t *testing.T) {
 		t.Errorf("the next request on the connection: HTTP %d: %s", next.StatusCode, body)
 	}
 }
+
+// dialRaw opens a plain TCP connection to the gateway's data port for hand-written HTTP/1.1, closed
+// when the test ends; reads and writes fail after 20 seconds rather than hang.
+func dialRaw(t *testing.T, g *gateway) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// chunk is s as one chunk of a chunked HTTP/1.1 body.
+func chunk(s string) string { return fmt.Sprintf("%x\r\n%s\r\n", len(s), s) }

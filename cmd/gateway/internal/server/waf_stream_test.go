@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
@@ -241,15 +239,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 
 	// After the first response, a refused line ends a bidi stream with an {"error": ...} line.
 	t.Run("ndjson bidi after the first response", func(t *testing.T) {
-		conn, err := net.Dial("tcp", g.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		chunk := func(s string) string { return fmt.Sprintf("%x\r\n%s\r\n", len(s), s) }
+		conn := dialRaw(t, g)
 		if _, err := fmt.Fprint(conn, "POST /v1/inventory:adjust HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-ndjson\r\n"+
 			"Transfer-Encoding: chunked\r\n\r\n"+chunk(`{"productId":"p4","delta":1}`+"\n")); err != nil {
 			t.Fatal(err)
