@@ -200,8 +200,9 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		return r.status == 200
 	}
 
-	// Before the first response, a refused line is an ordinary 403 error response; the upstream
-	// call, opened with the first line, is cancelled before the refused line reaches it.
+	// Before the first response, a refused line is an ordinary 403 error response, its message
+	// naming the line; the upstream call, opened with the first line, is cancelled before the
+	// refused line reaches it.
 	t.Run("ndjson client stream", func(t *testing.T) {
 		for _, tc := range []struct{ name, line string }{
 			{"sqli", order("waf-nd-sqli", sqli, "")},
@@ -215,8 +216,11 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 					t.Fatalf("HTTP %d %s, want 403", r.status, r.body)
 				}
 				wantWAFStatus(t, ptr(decodeJSON[statusJSON](t, string(r.body))), "line 2: ")
-				if calls.count(importOrders) != before+1 {
-					t.Errorf("the upstream call was not opened: the refusal came before the stream")
+				// The upstream call was opened with the first line; whether the backend's handler
+				// started before the refusal cancelled it is the scheduler's choice, not the
+				// gateway's. It is one call at most, and the refused line never reaches it.
+				if n := calls.count(importOrders) - before; n > 1 {
+					t.Errorf("%d upstream calls for one request", n)
 				}
 				if orderExists(t, "waf-nd-"+tc.name) {
 					t.Errorf("the refused line reached the backend: order waf-nd-%s was imported", tc.name)
