@@ -186,6 +186,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
+		InitFunc:              inspectInit,
 	})
 	srv.SetQueryCache(cache)
 	srv.SetErrorPresenter(x.present)

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -76,3 +79,32 @@ func operationJSON(p *graphql.RawParams) ([]byte, error) {
 var registerRefusalKind = sync.OnceFunc(func() {
 	errcode.RegisterErrorType(codeName(codes.PermissionDenied), errcode.KindProtocol)
 })
+
+// inspectInit shows a WebSocket's connection_init payload to the request's message inspector (the
+// WAF's), when it has one: the payload's values go upstream as the operations' forwarded headers
+// (see executor.outgoing), as an HTTP request's headers would, and those the WAF inspects. It is
+// shown as a JSON body of the payload's keys (json.authorization, json.headers.x-request-id). A
+// refusal ends the connection before it is acknowledged: close code 4403 (Forbidden).
+func inspectInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	in := policy.MessageInspectorFrom(ctx)
+	if in == nil || len(p) == 0 {
+		return ctx, nil, nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the inspector sees the client's text
+	if err := enc.Encode(map[string]any(p)); err != nil {
+		return ctx, nil, fmt.Errorf("the connection_init payload does not encode as JSON: %w", err)
+	}
+	if err := in.InspectMessage(ctx, b.Bytes()); err != nil {
+		// graphql-transport-ws closes with 4403 Forbidden; a close reason holds at most 123 bytes,
+		// so it names the refusal and the legacy protocol's connection_error carries the message.
+		ctx = transport.WithWebsocketCloseCode(ctx, 4403)
+		ctx = transport.AppendCloseReason(ctx, "connection_init refused by the web application firewall")
+		if st, ok := status.FromError(err); ok {
+			err = errors.New(st.Message())
+		}
+		return ctx, nil, err
+	}
+	return ctx, nil, nil
+}

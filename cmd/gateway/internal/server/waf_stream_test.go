@@ -362,6 +362,34 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		logs.take(t)
 	})
 
+	// A connection_init payload's values go upstream as forwarded headers: they are inspected as
+	// a request's headers are. A clean one (a token, a request id) is acknowledged; an injection
+	// in one closes the socket with 4403 before any operation.
+	t.Run("graphql websocket connection_init", func(t *testing.T) {
+		init := func(t *testing.T, payload map[string]any) *websocket.Conn {
+			c, _, err := websocket.Dial(ctx, "ws://"+g.addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.CloseNow() })
+			p, _ := json.Marshal(payload)
+			if err := wsjson.Write(ctx, c, gqlWSMessage{Type: "connection_init", Payload: p}); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		clean := init(t, map[string]any{"headers": map[string]any{"Authorization": "Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "x-request-id": "init-1"}})
+		var m gqlWSMessage
+		if err := wsjson.Read(ctx, clean, &m); err != nil || m.Type != "connection_ack" {
+			t.Fatalf("clean payload: got %+v, %v; want connection_ack", m, err)
+		}
+		bad := init(t, map[string]any{"headers": map[string]any{"x-request-id": sqli}})
+		if ce := closeOf(t, ctx, bad); ce.Code != 4403 {
+			t.Errorf("close %v, want 4403", ce)
+		}
+		logs.take(t)
+	})
+
 	// SSE subscriptions are POSTs: their body is inspected by the request's transaction (403).
 	t.Run("graphql sse", func(t *testing.T) {
 		body, _ := json.Marshal(map[string]any{"query": subscription, "variables": map[string]any{"id": sqli}})
