@@ -59,6 +59,10 @@ func benchPolicies(c benchChain) config.Policies {
 			p.Rules = slices.DeleteFunc(p.Rules, func(r config.PolicyRule) bool { return len(r.Auth.Providers) > 0 })
 		case "ratelimit":
 			p.Rules = slices.DeleteFunc(p.Rules, func(r config.PolicyRule) bool { return r.RateLimit.Rate > 0 })
+		case "ratelimit-headers":
+			for i := range p.Rules {
+				p.Rules[i].RateLimit.Headers = new(bool) // false: the limit without its RateLimit-* headers
+			}
 		case "cors":
 			p.CORS = config.CORS{}
 		case "tracing":
@@ -106,8 +110,8 @@ func startBenchGateway(b *testing.B, c benchChain) *gateway {
 // ns/op and by cpu-ns/op (the process's CPU time per call, steadier on a shared machine).
 // Allocations and CPU count the client, the gateway and the backend, all in this process.
 // BENCH_SAMPLE_RATIO (e.g. 0.1) samples a share of the requests instead of the demo's every one;
-// BENCH_WITHOUT (a comma-separated list of auth, ratelimit, cors, tracing, metrics, accesslog)
-// leaves parts of the chain out, to see what each costs.
+// BENCH_WITHOUT (a comma-separated list of auth, ratelimit, ratelimit-headers, cors, tracing,
+// metrics, accesslog) leaves parts of the chain out, to see what each costs.
 func BenchmarkPolicyChain(b *testing.B) {
 	token, err := demo.Token("1", []string{"orders:read"}, time.Hour, time.Now())
 	if err != nil {
