@@ -275,20 +275,15 @@ func (c *Call) serveServerStream() {
 // serveClientStream serves a client-streaming call over plain HTTP: the NDJSON body's lines as the
 // request messages, the single response rendered as a unary response.
 func (c *Call) serveClientStream() {
-	if err := checkStreamBodyType(c.r.Header.Get("Content-Type")); err != nil {
-		c.WriteError(err)
-		return
-	}
-	st, err := c.openStream()
-	if err != nil {
-		c.WriteError(err)
+	st := c.openBodyStream()
+	if st == nil {
 		return
 	}
 	if err := c.sendBody(st); err != nil {
 		st.abort(err)
 	}
 	var resp routing.Frame
-	err = st.cs.RecvMsg(&resp)
+	err := st.cs.RecvMsg(&resp)
 	err = st.result(err)
 	header, _ := st.cs.Header()
 	trailer := st.cs.Trailer()
@@ -309,13 +304,8 @@ func (c *Call) serveClientStream() {
 // exchange is full duplex where the client allows it (responses may arrive while the body is still
 // being sent); a client that sends its whole body first gets the same answer.
 func (c *Call) serveBidiStream() {
-	if err := checkStreamBodyType(c.r.Header.Get("Content-Type")); err != nil {
-		c.WriteError(err)
-		return
-	}
-	st, err := c.openStream()
-	if err != nil {
-		c.WriteError(err)
+	st := c.openBodyStream()
+	if st == nil {
 		return
 	}
 	rc := http.NewResponseController(c.w)
@@ -343,6 +333,22 @@ func (c *Call) serveBidiStream() {
 		_ = rc.SetReadDeadline(aLongTimeAgo)
 		<-sent
 	}
+}
+
+// openBodyStream opens the upstream stream of a call whose request messages are the lines of its
+// body (client and bidi streaming), once the body's type says it holds lines. On failure it has
+// answered the request and returns nil.
+func (c *Call) openBodyStream() *upstreamStream {
+	if err := checkStreamBodyType(c.r.Header.Get("Content-Type")); err != nil {
+		c.WriteError(err)
+		return nil
+	}
+	st, err := c.openStream()
+	if err != nil {
+		c.WriteError(err)
+		return nil
+	}
+	return st
 }
 
 // sendBody sends the lines of the request body upstream and half-closes the stream. It stops early,
