@@ -24,9 +24,13 @@ func newBenchCommand() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the gateway against direct calls and nginx grpc_pass: unary and streaming, on loopback",
 		Long: `bench starts the example users service with gRPC's interop TestService as one backend process,
-the gateway in front of it as another, and nginx (grpc_pass) when it is installed, then measures unary
-GetUser throughput and latency and streaming throughput both ways, interleaving the targets over several
-rounds. It prints medians over rounds, the CPU each process spent per request, and the goal lines.`,
+the gateway in front of it as another, a second gateway serving the demo's policy chain as a third
+(target "policies": cached JWT, rate limit, CORS, size limits, tracing, metrics and an access log; the
+WAF off), and nginx (grpc_pass) when it is installed, then measures unary GetUser throughput and latency
+and streaming throughput both ways, interleaving the targets over several rounds. The policies target
+and nginx take the unary loads only. Every call to every target carries the same demo token and
+x-request-id, so only the policies gateway differs. It prints medians over rounds, the CPU each process
+spent per request, and the goal lines.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if quick {
@@ -79,6 +83,7 @@ rounds. It prints medians over rounds, the CPU each process spent per request, a
 	f.IntVar(&o.Conns, "conns", bench.DefaultConns, "client connections per target (and concurrent streams)")
 	f.StringSliceVar(&o.Phases, "phases", nil, "run only these phases: unary, latency, download, upload (default all)")
 	f.BoolVar(&o.SkipNginx, "skip-nginx", false, "do not measure nginx even when it is installed")
+	f.BoolVar(&o.SkipPolicies, "skip-policies", false, "do not measure the gateway with the demo's policy chain")
 	f.StringVar(&o.Nginx, "nginx", "", "nginx binary (default: nginx on PATH)")
 	f.BoolVar(&quick, "quick", false, "a smoke run: short rounds (flags given explicitly still apply)")
 	f.StringVar(&jsonPath, "json", "", "also write the results as JSON to this file")
@@ -119,8 +124,9 @@ func newBenchBackendCommand() *cobra.Command {
 // newBenchGatewayCommand is the gateway process of a bench run.
 func newBenchGatewayCommand() *cobra.Command {
 	var (
-		addr, admin, backend, cpuProfile string
-		fd, adminFD                      int
+		addr, admin, backend, cpuProfile, accessLog string
+		fd, adminFD                                 int
+		policies                                    bool
 	)
 	cmd := &cobra.Command{
 		Use:    bench.GatewayCommand,
@@ -160,7 +166,12 @@ func newBenchGatewayCommand() *cobra.Command {
 			if fd == 0 || adminFD == 0 {
 				fmt.Fprintln(cmd.ErrOrStderr(), "bench gateway listening on", dataLn.Addr(), "admin", adminLn.Addr())
 			}
-			return bench.ServeGateway(ctx, dataLn, adminLn, backend, log)
+			o := bench.GatewayOptions{Log: log}
+			if policies {
+				p := bench.PolicyChain(accessLog)
+				o.Policies = &p
+			}
+			return bench.ServeGateway(ctx, dataLn, adminLn, backend, o)
 		},
 	}
 	f := cmd.Flags()
@@ -170,5 +181,7 @@ func newBenchGatewayCommand() *cobra.Command {
 	f.IntVar(&adminFD, bench.FlagAdminListenFD, 0, "serve admin on this inherited listening socket instead")
 	f.StringVar(&backend, bench.FlagBackend, "", "host:port of the bench backend")
 	f.StringVar(&cpuProfile, bench.FlagCPUProfile, "", "write a CPU profile of this process to this file")
+	f.BoolVar(&policies, bench.FlagPolicies, false, "serve with the demo's policy chain, WAF off")
+	f.StringVar(&accessLog, bench.FlagAccessLog, "stdout", "with --"+bench.FlagPolicies+": the access log's file, or stdout, stderr or off")
 	return cmd
 }

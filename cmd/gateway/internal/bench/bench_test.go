@@ -6,23 +6,26 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
+	"maps"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/cmd/gateway/internal/bench"
-	"github.com/protogate/gateway/cmd/gateway/internal/server"
-	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/cmd/gateway/internal/demo"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/routing"
 )
@@ -49,20 +52,20 @@ func startBackend(t *testing.T) string {
 // startGateway serves the bench gateway in front of backend on loopback for one test.
 func startGateway(t *testing.T, backend string) string {
 	t.Helper()
-	spec, err := bench.GatewaySpec(backend)
+	addr, _ := serveGateway(t, backend, bench.GatewayOptions{})
+	return addr
+}
+
+// serveGateway serves a bench gateway with o in front of backend on loopback, built as a run's
+// gateway process builds it, for one test. It returns the gateway's address and a function that stops
+// it and returns once it has, after its calls have ended; the test's cleanup calls it too.
+func serveGateway(t *testing.T, backend string, o bench.GatewayOptions) (addr string, stop func()) {
+	t.Helper()
+	srv, err := bench.NewGateway(backend, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.ShutdownGrace = time.Second
-	srv, err := server.New(cfg, server.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := srv.Apply(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := srv.Snapshot()
 	// The gateway must know the call kinds, or it would not take its cheaper paths.
 	for method, want := range map[string]routing.CallKind{
 		usersv1.UserService_GetUser_FullMethodName:              routing.KindUnary,
@@ -84,14 +87,15 @@ func startGateway(t *testing.T, backend string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan struct{}), make(chan error, 1)
 	go func() { done <- srv.ServeListeners(ctx, dataLn, adminLn, ready) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("gateway: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	<-ready
-	return dataLn.Addr().String()
+	return dataLn.Addr().String(), stop
 }
 
 func dial(t *testing.T, addr string) *grpc.ClientConn {
@@ -198,6 +202,79 @@ func TestStreams(t *testing.T) {
 	}
 }
 
+// TestPolicyChain: the Policies target's gateway serves GetUser to a caller with a demo token with
+// the users scope, telling it about the rate limit, refuses callers without one, and writes an access
+// log line per call that names the method and the request id, never the token.
+func TestPolicyChain(t *testing.T) {
+	backend := startBackend(t)
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	p := bench.PolicyChain(logPath)
+	addr, stop := serveGateway(t, backend, bench.GatewayOptions{Policies: &p})
+	users := usersv1.NewUserServiceClient(dial(t, addr))
+	req := &usersv1.GetUserRequest{Id: "1"}
+	token := func(scopes ...string) string {
+		tok, err := demo.Token("bench", scopes, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	good := token(bench.UsersScope)
+	call := func(tok string) (metadata.MD, error) {
+		ctx := context.Background()
+		if tok != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok, "x-request-id", "policy-test")
+		}
+		var header metadata.MD
+		u, err := users.GetUser(ctx, req, grpc.Header(&header))
+		if err == nil && u.GetName() == "" {
+			err = errors.New("a user without a name")
+		}
+		return header, err
+	}
+
+	header, err := call(good)
+	if err != nil {
+		t.Fatalf("GetUser with the token: %v", err)
+	}
+	for _, name := range []string{"ratelimit-limit", "ratelimit-remaining"} {
+		if len(header.Get(name)) == 0 {
+			t.Errorf("no %s in the response header %v", name, header)
+		}
+	}
+	if _, err := call(""); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("GetUser without a token: %v, want code %v", err, codes.Unauthenticated)
+	}
+	if _, err := call(token("orders:read")); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("GetUser with a token without %s: %v, want code %v", bench.UsersScope, err, codes.PermissionDenied)
+	}
+
+	stop() // every call has been logged once the gateway has stopped
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), good) {
+		t.Error("the access log holds the token")
+	}
+	var logged int
+	for line := range strings.Lines(string(b)) {
+		var l map[string]any
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("access log line %q: %v", line, err)
+		}
+		if l["method"] == usersv1.UserService_GetUser_FullMethodName && l["grpc_code"] == "OK" {
+			logged++
+			if l["header.x-request-id"] != "policy-test" {
+				t.Errorf("access log line without the request id: %s", line)
+			}
+		}
+	}
+	if logged != 1 {
+		t.Errorf("%d successful GetUser calls in the access log, want 1:\n%s", logged, b)
+	}
+}
+
 func TestCPUReader(t *testing.T) {
 	r := bench.NewCPUReader()
 	if hz := r.Hz(); hz <= 0 {
@@ -264,6 +341,33 @@ func TestClockTicksFromAuxv(t *testing.T) {
 	}
 }
 
+// goalWant is what TestReport expects of a goal line: its status, its value unless skipped, and why
+// it is skipped, if it is.
+type goalWant struct {
+	status string
+	value  float64
+	why    string
+}
+
+// checkGoals checks rep's goal lines named in want.
+func checkGoals(t *testing.T, rep *bench.Report, want map[string]goalWant) {
+	t.Helper()
+	want = maps.Clone(want)
+	for _, g := range rep.Goals {
+		w, ok := want[g.Name]
+		if !ok {
+			continue
+		}
+		delete(want, g.Name)
+		if g.Status != w.status || g.Why != w.why || (w.status != "SKIP" && math.Abs(g.Value-w.value) > 1e-9) {
+			t.Errorf("%s: %s %v (%q), want %s %v (%q)", g.Name, g.Status, g.Value, g.Why, w.status, w.value, w.why)
+		}
+	}
+	for name := range want {
+		t.Errorf("no goal %q", name)
+	}
+}
+
 func TestReport(t *testing.T) {
 	sample := func(round int, phase, target string, rate, p50 float64) bench.Figures {
 		unit := "req"
@@ -272,7 +376,7 @@ func TestReport(t *testing.T) {
 		}
 		return bench.Figures{Round: round, Phase: phase, Target: target, Unit: unit, Rate: rate, P50us: p50, P99us: 2 * p50, Count: rate}
 	}
-	var samples []bench.Figures
+	var samples, policies []bench.Figures
 	for round, noise := range []float64{1, 0.5, 1.1} { // round 2 is slow for everyone
 		r := round + 1
 		samples = append(samples,
@@ -286,31 +390,28 @@ func TestReport(t *testing.T) {
 			// No upload figures for the gateway: that goal must be skipped, not failed.
 			sample(r, bench.PhaseUpload, bench.Direct, 1000, 0),
 		)
+		unary := sample(r, bench.PhaseUnary, bench.Policies, 9500*noise, 4200)
+		unary.MiddleCPU = 30 * noise // the gateway's is 20 * noise
+		policies = append(policies, unary, sample(r, bench.PhaseLatency, bench.Policies, 3500, 230+float64(r)))
 	}
-	rep := bench.NewReport(3, samples)
-	want := map[string]struct {
-		status string
-		value  float64
-	}{
-		"gateway/direct unary throughput":             {"PASS", 0.5},
-		"gateway/nginx unary throughput":              {"MISS", 10.0 / 12},
-		"added p50 at 1 in flight (gateway - direct)": {"PASS", 50},
-		"gateway/direct server->client MiB/s":         {"PASS", 0.9},
-		"gateway/direct client->server MiB/s":         {"SKIP", 0},
-	}
-	for _, g := range rep.Goals {
-		w, ok := want[g.Name]
-		if !ok {
-			continue
-		}
-		delete(want, g.Name)
-		if g.Status != w.status || (w.status != "SKIP" && (g.Value < w.value-1e-9 || g.Value > w.value+1e-9)) {
-			t.Errorf("%s: %s %v, want %s %v", g.Name, g.Status, g.Value, w.status, w.value)
+	for i := range samples {
+		if s := &samples[i]; s.Target == bench.Gateway && s.Phase == bench.PhaseUnary {
+			s.MiddleCPU = 20 * s.Rate / 10000
 		}
 	}
-	for name := range want {
-		t.Errorf("no goal %q", name)
-	}
+	targets := []string{bench.Direct, bench.Gateway, bench.Policies, bench.Nginx}
+	all := append(slices.Clone(samples), policies...)
+	rep := bench.NewReportOf(bench.Options{Rounds: 3}, targets, all)
+	checkGoals(t, rep, map[string]goalWant{
+		"gateway/direct unary throughput":               {status: "PASS", value: 0.5},
+		"gateway/nginx unary throughput":                {status: "MISS", value: 10.0 / 12},
+		"added p50 at 1 in flight (gateway - direct)":   {status: "PASS", value: 50},
+		"gateway/direct server->client MiB/s":           {status: "PASS", value: 0.9},
+		"gateway/direct client->server MiB/s":           {status: "SKIP"},
+		"policies/gateway unary throughput":             {status: "PASS", value: 0.95},
+		"policies/gateway middle CPU per unary request": {status: "INFO", value: 1.5},
+		"added p50 at 1 in flight (policies - gateway)": {status: "INFO", value: 30},
+	})
 	for _, m := range rep.Medians {
 		if m.Phase == bench.PhaseUnary && m.Target == bench.Direct && m.Rate != 20000 {
 			t.Errorf("median direct rate %v, want 20000", m.Rate)
@@ -321,10 +422,38 @@ func TestReport(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"unary GetUser, 64 in flight over 4 connections", "MISS  gateway/nginx unary throughput", "0.50x"} {
+	for _, s := range []string{"unary GetUser, 64 in flight over 4 connections", "MISS  gateway/nginx unary throughput", "0.50x",
+		"PASS  policies/gateway unary throughput"} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("text report lacks %q:\n%s", s, text.String())
 		}
+	}
+	// The policies target has a row in the unary and latency tables: target, req/s, vs direct, p50.
+	var rows [][]string
+	for line := range strings.Lines(text.String()) {
+		if f := strings.Fields(line); len(f) == 9 && f[0] == bench.Policies { // a row has 9 columns
+			rows = append(rows, f[:4])
+		}
+	}
+	if want := [][]string{{"policies", "9500", "0.47x", "4.20ms"}, {"policies", "3500", "0.70x", "232us"}}; !slices.EqualFunc(rows, want, slices.Equal) {
+		t.Errorf("policies rows %q, want %q:\n%s", rows, want, text.String())
+	}
+
+	// A run with --skip-policies says why the policies lines are missing.
+	skipped := bench.NewReportOf(bench.Options{Rounds: 3, SkipPolicies: true}, []string{bench.Direct, bench.Gateway, bench.Nginx}, samples)
+	why := "policies skipped (--skip-policies)"
+	checkGoals(t, skipped, map[string]goalWant{
+		"gateway/direct unary throughput":               {status: "PASS", value: 0.5},
+		"policies/gateway unary throughput":             {status: "SKIP", why: why},
+		"policies/gateway middle CPU per unary request": {status: "SKIP", why: why},
+		"added p50 at 1 in flight (policies - gateway)": {status: "SKIP", why: why},
+	})
+	text.Reset()
+	if err := skipped.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), why) {
+		t.Errorf("text report lacks %q:\n%s", why, text.String())
 	}
 	path := filepath.Join(t.TempDir(), "bench.json")
 	if err := rep.WriteJSON(path); err != nil {
@@ -338,7 +467,7 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Samples) != len(samples) || len(back.Goals) != len(rep.Goals) {
+	if len(back.Samples) != len(all) || len(back.Goals) != len(rep.Goals) {
 		t.Errorf("JSON round trip: %d samples, %d goals", len(back.Samples), len(back.Goals))
 	}
 }

@@ -1,7 +1,5 @@
 package bench
 
-import "time"
-
 // ParseStat exposes the /proc/PID/stat parser to the black-box tests: the parent pid and utime+stime.
 func ParseStat(line string) (ppid int, ticks uint64, err error) {
 	st, err := parseStat([]byte(line))
@@ -11,8 +9,9 @@ func ParseStat(line string) (ppid int, ticks uint64, err error) {
 // ClockTicksFromAuxv exposes the auxiliary vector reader.
 var ClockTicksFromAuxv = clockTicksFromAuxv
 
-// NewReport builds a report from samples as Run does.
-func NewReport(rounds int, samples []Figures) *Report {
-	o := Options{Rounds: rounds, Duration: time.Second, Command: []string{"x"}}.withDefaults()
-	return newReport(o, 100, []string{Direct, Gateway, Nginx}, nil, samples)
+// NewReportOf builds a report from samples as Run does with o, for a run that measured targets. o's
+// zero fields take their defaults.
+func NewReportOf(o Options, targets []string, samples []Figures) *Report {
+	o.Command = []string{"x"}
+	return newReport(o.withDefaults(), 100, targets, nil, samples)
 }

@@ -16,6 +16,8 @@ const (
 	FlagAdminListenFD = "admin-listen-fd"
 	FlagBackend       = "backend"
 	FlagCPUProfile    = "cpuprofile"
+	FlagPolicies      = "policies"   // serve with PolicyChain
+	FlagAccessLog     = "access-log" // with FlagPolicies: where the access log goes
 )
 
 // Defaults of Options, and the shorter ones of a smoke run (--quick).
@@ -49,6 +51,9 @@ type Options struct {
 
 	SkipNginx bool   // measure no nginx even when one is installed
 	Nginx     string // the nginx binary; "" finds one on PATH
+
+	// SkipPolicies leaves out the Policies target: the second gateway, serving with PolicyChain.
+	SkipPolicies bool
 
 	// GatewayCPUProfile, if set, is where the gateway process writes a CPU profile of its whole life
 	// (it idles while the other targets are measured).

@@ -13,7 +13,7 @@ import (
 
 // Figures are what one phase measured on one target: in one round, or the medians over the rounds
 // (Round 0). Rates are per second of Unit ("req" or "MiB"); CPU figures are microseconds of CPU
-// (user + system) per Unit, of the process in the middle (gateway or nginx), of the
+// (user + system) per Unit, of the process in the middle (a gateway or nginx), of the
 // backend, and of the load generator.
 type Figures struct {
 	Phase      string  `json:"phase"`
@@ -57,7 +57,8 @@ type Config struct {
 	MessageSize int    `json:"message_size"`
 	PerCall     int    `json:"messages_per_call"`
 	ClockTicks  int    `json:"clock_ticks"`
-	Nginx       string `json:"nginx"` // "measured", or why not
+	Nginx       string `json:"nginx"`    // "measured", or why not
+	Policies    string `json:"policies"` // "measured", or why not
 }
 
 // Report is the outcome of a run.
@@ -76,13 +77,20 @@ func newReport(o Options, hz int, targets []string, nginxErr error, samples []Fi
 		Config: Config{
 			Duration: o.Duration.String(), Warmup: o.Warmup.String(), Rounds: o.Rounds,
 			Concurrency: o.Concurrency, Conns: o.Conns, Streams: o.Streams,
-			MessageSize: o.MessageSize, PerCall: o.PerCall, ClockTicks: hz, Nginx: "measured",
+			MessageSize: o.MessageSize, PerCall: o.PerCall, ClockTicks: hz,
+			Nginx: "measured", Policies: "measured",
 		},
 		Targets: targets,
 		Samples: samples,
 	}
+	skipped := map[string]string{} // why a target is not measured, if it is not
 	if nginxErr != nil {
 		rep.Config.Nginx = nginxErr.Error()
+		skipped[Nginx] = rep.Config.Nginx
+	}
+	if o.SkipPolicies {
+		rep.Config.Policies = "skipped (--skip-policies)"
+		skipped[Policies] = rep.Config.Policies
 	}
 	for _, ph := range phaseOrder {
 		for _, t := range targets {
@@ -91,7 +99,7 @@ func newReport(o Options, hz int, targets []string, nginxErr error, samples []Fi
 			}
 		}
 	}
-	rep.Goals = goals(samples, o.Rounds, nginxErr)
+	rep.Goals = goals(samples, o.Rounds, skipped)
 	return rep
 }
 
@@ -164,16 +172,28 @@ func rateRatio(a, b Figures) float64 {
 	return a.Rate / b.Rate
 }
 
+// middleCPURatio is the CPU the process in the middle spends per unit through a over that through b.
+func middleCPURatio(a, b Figures) float64 {
+	if b.MiddleCPU == 0 {
+		return 0
+	}
+	return a.MiddleCPU / b.MiddleCPU
+}
+
 func addedP50(a, b Figures) float64 { return a.P50us - b.P50us }
 
-func goals(samples []Figures, rounds int, nginxErr error) []Goal {
+// goals computes the goal lines; skipped says why a target was not measured, if it was not.
+func goals(samples []Figures, rounds int, skipped map[string]string) []Goal {
 	mk := func(name, unit, op string, threshold float64, phase, a, b string, f func(a, b Figures) float64) Goal {
 		g := Goal{Name: name, Unit: unit, Op: op, Threshold: threshold, Status: "INFO"}
 		g.Rounds = perRound(samples, rounds, phase, a, b, f)
 		if len(g.Rounds) == 0 {
 			g.Status = "SKIP"
-			if b == Nginx && nginxErr != nil {
-				g.Why = "nginx " + nginxErr.Error()
+			for _, t := range []string{a, b} {
+				if why, ok := skipped[t]; ok {
+					g.Why = t + " " + why
+					break
+				}
 			}
 			return g
 		}
@@ -192,6 +212,9 @@ func goals(samples []Figures, rounds int, nginxErr error) []Goal {
 		mk("added p50 at 1 in flight (gateway - direct)", "us", "<=", 100, PhaseLatency, Gateway, Direct, addedP50),
 		mk("gateway/direct server->client MiB/s", "x", ">=", 0.8, PhaseDownload, Gateway, Direct, rateRatio),
 		mk("gateway/direct client->server MiB/s", "x", ">=", 0.8, PhaseUpload, Gateway, Direct, rateRatio),
+		mk("policies/gateway unary throughput", "x", ">=", 0.90, PhaseUnary, Policies, Gateway, rateRatio),
+		mk("policies/gateway middle CPU per unary request", "x", "", 0, PhaseUnary, Policies, Gateway, middleCPURatio),
+		mk("added p50 at 1 in flight (policies - gateway)", "us", "", 0, PhaseLatency, Policies, Gateway, addedP50),
 		mk("nginx/direct unary throughput", "x", "", 0, PhaseUnary, Nginx, Direct, rateRatio),
 		mk("added p50 at 1 in flight (nginx - direct)", "us", "", 0, PhaseLatency, Nginx, Direct, addedP50),
 	}
@@ -225,7 +248,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "gateway bench: %d rounds x %s per target (warm-up %s before each), targets interleaved; medians over rounds\n",
 		c.Rounds, c.Duration, c.Warmup)
-	fmt.Fprintf(&b, "CPU: utime+stime from /proc/PID/stat (CLK_TCK %d), microseconds per request or per MiB; middle = the gateway or nginx process\n", c.ClockTicks)
+	fmt.Fprintf(&b, "CPU: utime+stime from /proc/PID/stat (CLK_TCK %d), microseconds per request or per MiB; middle = the target's gateway or nginx process\n", c.ClockTicks)
+	if c.Policies == "measured" {
+		fmt.Fprintf(&b, "policies = a second gateway with the demo's policy chain, WAF off; every target gets the same token and x-request-id\n")
+	} else {
+		fmt.Fprintf(&b, "policies: %s\n", c.Policies)
+	}
 	if c.Nginx != "measured" {
 		fmt.Fprintf(&b, "nginx: %s\n", c.Nginx)
 	}

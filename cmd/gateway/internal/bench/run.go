@@ -13,16 +13,18 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
 
-// The targets: the backend itself, and the two proxies in front of it.
+// The targets: the backend itself, and the proxies in front of it.
 const (
-	Direct  = "direct"
-	Gateway = "gateway"
-	Nginx   = "nginx"
+	Direct   = "direct"
+	Gateway  = "gateway"
+	Policies = "policies" // a second gateway, serving with PolicyChain
+	Nginx    = "nginx"
 )
 
 // The phases of a round.
@@ -41,22 +43,26 @@ const stopGrace = 5 * time.Second
 
 // target is one way to reach the backend, with the connections the loads use.
 type target struct {
-	name   string
-	addr   string
-	middle func() (time.Duration, error) // CPU used so far by the process in the middle; nil for direct
-	conns  []*grpc.ClientConn
-	users  []usersv1.UserServiceClient
-	ifaces []grpc.ClientConnInterface
+	name      string
+	addr      string
+	middle    func() (time.Duration, error) // CPU used so far by the process in the middle; nil for direct
+	unaryOnly bool                          // measured in the unary phases only, not the streaming ones
+	conns     []*grpc.ClientConn
+	users     []usersv1.UserServiceClient
+	ifaces    []grpc.ClientConnInterface
 }
 
-func dial(addr string) (*grpc.ClientConn, error) {
-	return grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// dial connects to addr; every call on the connection carries md.
+func dial(addr string, md credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
+	return grpc.NewClient("passthrough:///"+addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(md))
 }
 
-func newTarget(name, addr string, conns int, middle func() (time.Duration, error)) (*target, error) {
+// newTarget connects to a target with the run's connections.
+func (r *runner) newTarget(name, addr string, middle func() (time.Duration, error)) (*target, error) {
 	t := &target{name: name, addr: addr, middle: middle}
-	for range conns {
-		cc, err := dial(addr)
+	for range r.o.Conns {
+		cc, err := dial(addr, r.md)
 		if err != nil {
 			t.close()
 			return nil, err
@@ -74,9 +80,9 @@ func (t *target) close() {
 	}
 }
 
-// probeUsers makes one GetUser call on addr and checks the answer.
-func probeUsers(ctx context.Context, addr string) error {
-	cc, err := dial(addr)
+// probeUsers makes one GetUser call on addr, with the run's metadata, and checks the answer.
+func (r *runner) probeUsers(ctx context.Context, addr string) error {
+	cc, err := dial(addr, r.md)
 	if err != nil {
 		return err
 	}
@@ -111,6 +117,7 @@ func probeReady(ctx context.Context, admin string) error {
 // runner holds a run's processes and targets.
 type runner struct {
 	o        Options
+	md       callMetadata // sent with every call, to every target
 	cpu      *CPUReader
 	children []*child
 	backend  *child
@@ -118,15 +125,21 @@ type runner struct {
 	nginxErr error // why nginx is not measured, if it is not
 }
 
-// Run starts the backend, the gateway and (if installed and not skipped) nginx, measures every phase
-// on every target for o.Rounds rounds, stops everything it started, and returns the report. A ctx that
-// ends stops the run early with ctx's error.
+// Run starts the backend, the gateway, the gateway with PolicyChain (unless skipped) and nginx (if
+// installed and not skipped), measures every phase on every target for o.Rounds rounds, stops
+// everything it started, and returns the report. Every call, to any target, carries a demo token and an
+// x-request-id, which only the Policies target checks and logs. A ctx that ends stops the run early
+// with ctx's error.
 func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	o = o.withDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	r := &runner{o: o, cpu: NewCPUReader()}
+	md, err := newCallMetadata(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{o: o, md: md, cpu: NewCPUReader()}
 	dir, err := os.MkdirTemp("", "gateway-bench-")
 	if err != nil {
 		return nil, err
@@ -166,20 +179,38 @@ func (r *runner) start(ctx context.Context, dir string) error {
 		return err
 	}
 	r.children = append(r.children, r.backend)
-	if err := waitReady(ctx, r.backend, func(ctx context.Context) error { return probeUsers(ctx, backendAddr) }); err != nil {
+	if err := waitReady(ctx, r.backend, func(ctx context.Context) error { return r.probeUsers(ctx, backendAddr) }); err != nil {
 		return err
 	}
-	direct, err := newTarget(Direct, backendAddr, r.o.Conns, nil)
+	direct, err := r.newTarget(Direct, backendAddr, nil)
 	if err != nil {
 		return err
 	}
 	r.targets = append(r.targets, direct)
 
-	gw, err := r.startGateway(ctx, backendAddr)
+	var profile []string
+	if p := r.o.GatewayCPUProfile; p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		profile = []string{"--" + FlagCPUProfile, abs}
+	}
+	gw, err := r.startGateway(ctx, Gateway, backendAddr, profile...)
 	if err != nil {
 		return err
 	}
 	r.targets = append(r.targets, gw)
+
+	if !r.o.SkipPolicies {
+		t, err := r.startGateway(ctx, Policies, backendAddr,
+			"--"+FlagPolicies, "--"+FlagAccessLog, filepath.Join(dir, "access.log"))
+		if err != nil {
+			return err
+		}
+		t.unaryOnly = true
+		r.targets = append(r.targets, t)
+	}
 
 	switch bin := r.o.Nginx; {
 	case r.o.SkipNginx:
@@ -190,22 +221,25 @@ func (r *runner) start(ctx context.Context, dir string) error {
 		if bin == "" {
 			bin = FindNginx()
 		}
-		c, addr, err := startNginx(ctx, bin, dir, backendAddr, probeUsers)
+		c, addr, err := startNginx(ctx, bin, dir, backendAddr, r.probeUsers)
 		if err != nil {
 			return err
 		}
 		r.children = append(r.children, c)
 		pid := c.Pid()
-		t, err := newTarget(Nginx, addr, r.o.Conns, func() (time.Duration, error) { return r.cpu.Tree(pid) })
+		t, err := r.newTarget(Nginx, addr, func() (time.Duration, error) { return r.cpu.Tree(pid) })
 		if err != nil {
 			return err
 		}
+		t.unaryOnly = true
 		r.targets = append(r.targets, t)
 	}
 	return nil
 }
 
-func (r *runner) startGateway(ctx context.Context, backendAddr string) (*target, error) {
+// startGateway starts a gateway child in front of the backend, with flags added to its command
+// line, and connects to it as target name once it serves.
+func (r *runner) startGateway(ctx context.Context, name, backendAddr string, flags ...string) (*target, error) {
 	dataLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -218,14 +252,8 @@ func (r *runner) startGateway(ctx context.Context, backendAddr string) (*target,
 	defer adminLn.Close()
 	argv := append(append([]string(nil), r.o.Command...), GatewayCommand,
 		"--"+FlagListenFD, "3", "--"+FlagAdminListenFD, "4", "--"+FlagBackend, backendAddr)
-	if p := r.o.GatewayCPUProfile; p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return nil, err
-		}
-		argv = append(argv, "--"+FlagCPUProfile, abs)
-	}
-	c, err := startChild("gateway", argv, []net.Listener{dataLn, adminLn}, r.o.ChildOutput)
+	argv = append(argv, flags...)
+	c, err := startChild(name, argv, []net.Listener{dataLn, adminLn}, r.o.ChildOutput)
 	if err != nil {
 		return nil, err
 	}
@@ -235,12 +263,12 @@ func (r *runner) startGateway(ctx context.Context, backendAddr string) (*target,
 		if err := probeReady(ctx, admin); err != nil {
 			return err
 		}
-		return probeUsers(ctx, addr)
+		return r.probeUsers(ctx, addr)
 	}); err != nil {
 		return nil, err
 	}
 	pid := c.Pid()
-	return newTarget(Gateway, addr, r.o.Conns, func() (time.Duration, error) { return r.cpu.Process(pid) })
+	return r.newTarget(name, addr, func() (time.Duration, error) { return r.cpu.Process(pid) })
 }
 
 // shutdown closes the connections and stops the children, last started first.
@@ -258,7 +286,7 @@ func (r *runner) shutdown() error {
 // phase is one kind of load, run on some of the targets.
 type phase struct {
 	name    string
-	streams bool // measured on direct and gateway only
+	streams bool // skipped on targets measured in the unary phases only
 	run     func(ctx context.Context, t *target, d time.Duration) measurement
 }
 
@@ -323,7 +351,7 @@ func (r *runner) measureAll(ctx context.Context) ([]Figures, error) {
 			}
 			for i := range r.targets {
 				t := r.targets[(i+round-1)%len(r.targets)]
-				if ph.streams && t.name == Nginx {
+				if ph.streams && t.unaryOnly {
 					continue
 				}
 				f, err := r.measure(ctx, ph, t, round)

@@ -2,11 +2,13 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,6 +178,118 @@ func BenchmarkPolicyChain(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkPolicyChainPaired measures the same goal as BenchmarkPolicyChain, the demo chain without
+// the WAF against no policies, in a way a shared, noisy machine disturbs less: it alternates short
+// blocks of calls between the two gateways, so that both see the same machine, and reports the
+// chain's cost as ratios — time-x (wall time per call, chain / none: the inverse of the req/s
+// ratio) and cpu-x (the process's CPU per call, chain / none). ns/op is the time of one pair of
+// calls. BENCH_SAMPLE_RATIO and BENCH_WITHOUT apply as to BenchmarkPolicyChain.
+func BenchmarkPolicyChainPaired(b *testing.B) {
+	token, err := demo.Token("1", []string{"orders:read"}, time.Hour, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	gws := [2]*gateway{startBenchGateway(b, chainNone), startBenchGateway(b, chainDemo)}
+	for _, g := range gws {
+		checkBenchREST(b, g, token)
+		checkBenchGRPC(b, g, token)
+	}
+	b.Run("rest", func(b *testing.B) {
+		var calls [2]func() error
+		for i, g := range gws {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+			defer client.CloseIdleConnections()
+			url := "http://" + g.addr + "/v1/users/1/orders"
+			calls[i] = func() error {
+				req, err := http.NewRequest(http.MethodGet, url, nil)
+				if err != nil {
+					return err
+				}
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Origin", "http://localhost:5173")
+				req.Header.Set("X-Request-Id", "bench")
+				resp, err := client.Do(req)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					return fmt.Errorf("status %d", resp.StatusCode)
+				}
+				return nil
+			}
+		}
+		runPaired(b, calls)
+	})
+	b.Run("grpc", func(b *testing.B) {
+		var calls [2]func() error
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token, "x-request-id", "bench")
+		req := &ordersv1.ListOrdersRequest{UserId: "1"}
+		for i, g := range gws {
+			client := ordersv1.NewOrderServiceClient(g.conn)
+			calls[i] = func() error {
+				_, err := client.ListOrders(ctx, req)
+				return err
+			}
+		}
+		runPaired(b, calls)
+	})
+}
+
+// runPaired makes b.N calls of each of calls[0] (the baseline) and calls[1], in alternating blocks
+// (which of the two goes first alternates too), each block with pairedWorkers callers, and reports
+// calls[1]'s wall and CPU time per call as ratios to calls[0]'s.
+func runPaired(b *testing.B, calls [2]func() error) {
+	const block = 200
+	var wall, cpu [2]time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done, n := 0, 0; done < b.N; done, n = done+block, n+1 {
+		size := min(block, b.N-done)
+		for k := range 2 {
+			i := k ^ n&1
+			t0, c0 := time.Now(), cpuTime()
+			if err := callN(size, calls[i]); err != nil {
+				b.Fatal(err)
+			}
+			wall[i] += time.Since(t0)
+			cpu[i] += cpuTime() - c0
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(wall[1])/float64(wall[0]), "time-x")
+	if cpu[0] > 0 {
+		b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "cpu-x")
+	}
+}
+
+// pairedWorkers is how many goroutines make a block's calls: as many as BenchmarkPolicyChain's
+// parallel clients on two cores.
+const pairedWorkers = 8
+
+// callN makes n calls of call from pairedWorkers goroutines and returns the first error.
+func callN(n int, call func() error) error {
+	var next atomic.Int64
+	errs := make(chan error, pairedWorkers)
+	for range pairedWorkers {
+		go func() {
+			var err error
+			for err == nil && next.Add(1) <= int64(n) {
+				err = call()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range pairedWorkers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // checkBenchREST makes sure the benchmark's REST call succeeds, so that no variant measures a

@@ -141,7 +141,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		grpc.MaxRecvMsgSize(maxMsg),
 		grpc.MaxSendMsgSize(maxMsg),
 		// Reuse a fixed set of goroutines (with grown stacks) for calls instead of one new goroutine each.
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(streamWorkers())),
 		grpc.ReadBufferSize(downstreamBufferSize),
 		grpc.WriteBufferSize(downstreamBufferSize),
 		// policies.limits.max_header_bytes bounds native gRPC's header list too (HTTP/2 SETTINGS).
@@ -409,3 +409,10 @@ func isGRPC(r *http.Request) bool {
 	ct := r.Header.Get("Content-Type")
 	return r.ProtoMajor == 2 && strings.HasPrefix(ct, "application/grpc") && !strings.HasPrefix(ct, "application/grpc-web")
 }
+
+// streamWorkers is how many goroutines serve native gRPC calls (grpc.NumStreamWorkers). A worker
+// serves one call at a time, start to end, so a proxy's workers are busy for the upstream's whole
+// round trip: with fewer of them than the calls in flight, the rest each start a new goroutine
+// whose stack grows from small, call after call (a tenth of a proxied call's CPU). Workers keep
+// their grown stacks; idle ones cost only those.
+func streamWorkers() int { return 16 * runtime.GOMAXPROCS(0) }
