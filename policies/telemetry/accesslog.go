@@ -15,15 +15,31 @@ import (
 )
 
 // accessLogger writes one JSON line per request.
+//
+// Lines to the configured output (a file, stdout, stderr) are buffered: they gather in memory and
+// are written together, every flush_interval or as soon as accessLogBufferSize bytes wait, so that
+// a request costs no write system call of its own. The write happens outside the lock that requests
+// append under, so a slow output (a full pipe) holds up only the request that fills the buffer.
+// Close writes what is left. A writer given by the caller (tests) gets each line as it is logged.
 type accessLogger struct {
 	w       io.Writer
-	mu      sync.Mutex // serialises writes: one line, one Write
-	bufs    sync.Pool  // of *[]byte, the lines being encoded
-	headers []string   // request headers (lower case, as gRPC metadata names them) added to each line; never credentials
-	canon   []string   // the same names canonicalised, as HTTP requests' header maps key them
-	keys    []string   // their keys in the line: "header.<name>"
-	file    *os.File   // the output file, nil for streams
+	bufs    sync.Pool // of *[]byte, the lines being encoded
+	headers []string  // request headers (lower case, as gRPC metadata names them) added to each line; never credentials
+	canon   []string  // the same names canonicalised, as HTTP requests' header maps key them
+	keys    []string  // their keys in the line: "header.<name>"
+	file    *os.File  // the output file, nil for streams
+
+	mu       sync.Mutex // guards pending; when unbuffered, serialises writes: one line, one Write
+	pending  []byte     // buffered lines not yet written; nil when unbuffered
+	buffered bool
+	writeMu  sync.Mutex // serialises flushes, so lines leave in the order they were logged
+	spare    []byte     // the buffer the last flush wrote, for the next swap; guarded by writeMu
+	stop     chan struct{}
+	stopped  chan struct{}
 }
+
+// accessLogBufferSize is how many bytes of lines wait, at most, before they are written.
+const accessLogBufferSize = 64 << 10
 
 func newAccessLogger(cfg config.AccessLog, w io.Writer) (*accessLogger, error) {
 	a := &accessLogger{}
@@ -47,12 +63,77 @@ func newAccessLogger(cfg config.AccessLog, w io.Writer) (*accessLogger, error) {
 			}
 			a.file, w = f, f
 		}
+		if every := cfg.Flush(); every > 0 {
+			a.buffered = true
+			a.pending = make([]byte, 0, accessLogBufferSize)
+			a.spare = make([]byte, 0, accessLogBufferSize)
+			a.stop, a.stopped = make(chan struct{}), make(chan struct{})
+			go a.flushEvery(every)
+		}
 	}
 	a.w = w
 	return a, nil
 }
 
+// flushEvery writes the waiting lines every interval until close.
+func (a *accessLogger) flushEvery(interval time.Duration) {
+	defer close(a.stopped)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			a.flush()
+		case <-a.stop:
+			return
+		}
+	}
+}
+
+// flush writes the waiting lines: it swaps in an empty buffer under the lock, then writes the full
+// one outside it.
+func (a *accessLogger) flush() {
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
+	a.mu.Lock()
+	full := a.pending
+	a.pending = a.spare[:0]
+	a.mu.Unlock()
+	if len(full) > 0 {
+		_, _ = a.w.Write(full)
+	}
+	if cap(full) > 4*accessLogBufferSize { // a burst of huge lines is not kept
+		full = make([]byte, 0, accessLogBufferSize)
+	}
+	a.spare = full[:0]
+}
+
+// emit hands a finished line over: written at once when unbuffered, else added to the waiting
+// lines, which are written now if they fill the buffer.
+func (a *accessLogger) emit(line []byte) {
+	a.mu.Lock()
+	if !a.buffered {
+		_, _ = a.w.Write(line)
+		a.mu.Unlock()
+		return
+	}
+	a.pending = append(a.pending, line...)
+	full := len(a.pending) >= accessLogBufferSize
+	a.mu.Unlock()
+	if full {
+		a.flush()
+	}
+}
+
 func (a *accessLogger) close() error {
+	if a.buffered {
+		close(a.stop)
+		<-a.stopped
+		a.mu.Lock()
+		a.buffered = false // a line logged from now on is written at once
+		a.mu.Unlock()
+		a.flush()
+	}
 	if a.file == nil {
 		return nil
 	}
@@ -63,7 +144,7 @@ func (a *accessLogger) close() error {
 const maxPooledLine = 64 << 10
 
 // write logs the line of a finished request: a JSON object as log/slog's JSON handler writes one
-// (time, msg, then the fields), encoded into a pooled buffer and written in one Write.
+// (time, msg, then the fields), encoded into a pooled buffer and handed to emit.
 func (a *accessLogger) write(_ context.Context, o *observation) {
 	bp, _ := a.bufs.Get().(*[]byte)
 	if bp == nil {
@@ -116,9 +197,7 @@ func (a *accessLogger) write(_ context.Context, o *observation) {
 		}
 	}
 	b = append(b, '}', '\n')
-	a.mu.Lock()
-	_, _ = a.w.Write(b)
-	a.mu.Unlock()
+	a.emit(b)
 	if cap(b) <= maxPooledLine {
 		*bp = b
 		a.bufs.Put(bp)

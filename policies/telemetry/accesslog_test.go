@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
@@ -57,4 +62,101 @@ func TestAccessLogEscaping(t *testing.T) {
 			t.Errorf("%q: line %s", in, line)
 		}
 	}
+}
+
+// TestAccessLogBuffered checks the buffering of access-log lines to a file: with a long flush
+// interval they wait in memory until Close, in order; 64 KiB of waiting lines are written at
+// once; a short interval writes them without a Close; a negative interval writes each line as it
+// is logged.
+func TestAccessLogBuffered(t *testing.T) {
+	start := func(t *testing.T, flush time.Duration) (serve func(n int), read func() []string, close func()) {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "access.log")
+		tel, err := telemetry.New(telemetry.Config{
+			Metrics:   config.Metrics{Disabled: true},
+			AccessLog: config.AccessLog{Output: path, FlushInterval: flush},
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := false
+		t.Cleanup(func() {
+			if !closed {
+				tel.Close()
+			}
+		})
+		h := tel.Middleware()(policy.FrontREST, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		next := 0
+		serve = func(n int) {
+			for range n {
+				next++
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/v1/items/"+strconv.Itoa(next), nil))
+			}
+		}
+		read = func() []string {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")[:strings.Count(string(b), "\n")]
+		}
+		close = func() {
+			closed = true
+			if err := tel.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return serve, read, close
+	}
+	inOrder := func(t *testing.T, lines []string, n int) {
+		t.Helper()
+		if len(lines) != n {
+			t.Fatalf("%d lines, want %d", len(lines), n)
+		}
+		for i, line := range lines {
+			var got struct{ Path string }
+			if err := json.Unmarshal([]byte(line), &got); err != nil {
+				t.Fatalf("line %d: %v: %q", i+1, err, line)
+			}
+			if want := "/v1/items/" + strconv.Itoa(i+1); got.Path != want {
+				t.Fatalf("line %d: path %q, want %q", i+1, got.Path, want)
+			}
+		}
+	}
+
+	t.Run("until close", func(t *testing.T) {
+		serve, read, close := start(t, time.Hour)
+		serve(10)
+		if lines := read(); len(lines) != 0 {
+			t.Fatalf("%d lines written before a flush", len(lines))
+		}
+		close()
+		inOrder(t, read(), 10)
+	})
+	t.Run("full buffer", func(t *testing.T) {
+		serve, read, close := start(t, time.Hour)
+		serve(1000) // about 130 KiB of lines
+		if got := len(read()); got < 300 || got >= 1000 {
+			t.Fatalf("%d of 1000 lines written before close, want the full buffers' worth", got)
+		}
+		close()
+		inOrder(t, read(), 1000)
+	})
+	t.Run("interval", func(t *testing.T) {
+		serve, read, _ := start(t, time.Millisecond)
+		serve(3)
+		deadline := time.Now().Add(10 * time.Second)
+		for len(read()) < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of 3 lines written after 10s", len(read()))
+			}
+			runtime.Gosched()
+		}
+		inOrder(t, read(), 3)
+	})
+	t.Run("unbuffered", func(t *testing.T) {
+		serve, read, _ := start(t, -1)
+		serve(2)
+		inOrder(t, read(), 2)
+	})
 }

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -130,3 +132,33 @@ type benchStream struct {
 }
 
 func (s benchStream) Context() context.Context { return s.ctx }
+
+// BenchmarkAccessLogFile measures a REST request's access-log line written to a file, buffered
+// (the default flush interval) against written as it is logged (flush_interval -1s), from
+// parallel requests.
+func BenchmarkAccessLogFile(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		flush time.Duration
+	}{{"buffered", 0}, {"unbuffered", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			tel, err := telemetry.New(telemetry.Config{
+				Metrics:   config.Metrics{Disabled: true},
+				AccessLog: config.AccessLog{Output: filepath.Join(b.TempDir(), "access.log"), FlushInterval: bc.flush},
+			}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tel.Close()
+			h := tel.Middleware()(policy.FrontREST, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest(http.MethodGet, "/v1/users/1", nil)
+				w := discardWriter{h: http.Header{}}
+				for pb.Next() {
+					h.ServeHTTP(w, req)
+				}
+			})
+		})
+	}
+}
