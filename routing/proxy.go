@@ -112,7 +112,12 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 		return status.Error(codes.Internal, "gateway: no method in stream context")
 	}
 	ctx := ss.Context()
-	md, _ := metadata.FromIncomingContext(ctx)
+	var md metadata.MD
+	if ms, ok := ss.(MetadataStream); ok {
+		md = ms.IncomingMetadata()
+	} else {
+		md, _ = metadata.FromIncomingContext(ctx)
+	}
 	up, err := p.Route(ctx, method, md)
 	if err != nil {
 		return err
@@ -128,6 +133,15 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	}
 	up.DoneWith(call.upErr)
 	return err
+}
+
+// MetadataStream is a grpc.ServerStream that has a copy of its call's incoming metadata already (a
+// wrapper of the server's stream that read it, such as the telemetry's): the proxy routes with that
+// copy rather than making its own. The copy is the call's: the proxy reads it and may send it
+// upstream as it is.
+type MetadataStream interface {
+	grpc.ServerStream
+	IncomingMetadata() metadata.MD
 }
 
 // Upstream is a routed call: the connection of the endpoint it goes to, and the context to call it

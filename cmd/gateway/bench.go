@@ -87,7 +87,7 @@ spent per request, and the goal lines.`,
 	f.StringVar(&o.Nginx, "nginx", "", "nginx binary (default: nginx on PATH)")
 	f.BoolVar(&quick, "quick", false, "a smoke run: short rounds (flags given explicitly still apply)")
 	f.StringVar(&jsonPath, "json", "", "also write the results as JSON to this file")
-	f.StringVar(&cpuProfile, "gateway-cpuprofile", "", "write a CPU profile of the gateway process to this file")
+	f.StringVar(&cpuProfile, "gateway-cpuprofile", "", "write a CPU profile of the gateway process to this file (and of the policies gateway to this file.policies)")
 	cmd.AddCommand(newBenchBackendCommand(), newBenchGatewayCommand())
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -26,13 +27,15 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 		return handler(srv, ss) // observed by the HTTP middleware already
 	}
 	start := time.Now()
-	ws := &serverStream{ServerStream: ss} // with the request's Info: one allocation
+	// The call's metadata, copied once: the trace context and logged headers are read from the
+	// copy, and the proxy routes with it (IncomingMetadata) rather than copying it again.
+	md, _ := metadata.FromIncomingContext(ctx)
+	ws := &serverStream{ServerStream: ss, md: md} // with the request's Info: one allocation
 	info := &ws.info
 	info.Init()
-	in := ctx // its incoming metadata is read key by key: metadata.FromIncomingContext copies it all
 	var span trace.Span
 	if t.tracing != nil {
-		ctx = t.tracing.prop.Extract(ctx, incomingCarrier{in})
+		ctx = t.tracing.prop.Extract(ctx, mdCarrier(md))
 		ctx, span = t.tracing.tracer.Start(ctx, t.spanNameOf(frontGRPC, si.FullMethod), serverSpan...)
 		info.Tracer = t
 	}
@@ -46,7 +49,7 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 		latency:  time.Since(start),
 		bytesIn:  ws.in.Load(),
 		bytesOut: ws.out,
-		in:       in,
+		md:       md,
 	}
 	if ownService(si.FullMethod) {
 		o.metricMethod = si.FullMethod
@@ -65,11 +68,13 @@ func ownService(method string) bool {
 	return strings.HasPrefix(method, "/grpc.health.v1.Health/") || strings.HasPrefix(method, "/grpc.reflection.")
 }
 
-// serverStream gives the handler the context with the call's span and Info, and counts the bytes of
-// the messages (the proxy's frames) that pass.
+// serverStream gives the handler the context with the call's span and Info, and the copy of the
+// call's metadata (routing.MetadataStream), and counts the bytes of the messages (the proxy's
+// frames) that pass.
 type serverStream struct {
 	grpc.ServerStream
 	ctx  context.Context
+	md   metadata.MD
 	in   atomic.Int64 // RecvMsg may run in a goroutine of its own (client and bidi streams)
 	out  int64
 	info callinfo.Info // the request's
@@ -79,6 +84,10 @@ type serverStream struct {
 type sized interface{ Len() int }
 
 func (s *serverStream) Context() context.Context { return s.ctx }
+
+// IncomingMetadata returns the copy of the call's incoming metadata, for the proxy to route with
+// (routing.MetadataStream).
+func (s *serverStream) IncomingMetadata() metadata.MD { return s.md }
 
 func (s *serverStream) RecvMsg(m any) error {
 	err := s.ServerStream.RecvMsg(m)

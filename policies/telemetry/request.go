@@ -40,8 +40,8 @@ type observation struct {
 	denial       callinfo.Denial
 	trace        trace.SpanContext // the server span's, when the request is traced: the log's ids
 	clientIP     string
-	hdr          http.Header     // request headers (HTTP fronts) or
-	in           context.Context // the request's incoming metadata (gRPC)
+	hdr          http.Header // request headers (HTTP fronts) or
+	md           metadata.MD // the request's incoming metadata (gRPC), keys in lower case
 }
 
 // header returns the first value of the request header name (lower case); canon is name in
@@ -54,10 +54,7 @@ func (o *observation) header(name, canon string) string {
 		}
 		return ""
 	}
-	if o.in == nil {
-		return ""
-	}
-	if v := metadata.ValueFromIncomingContext(o.in, name); len(v) > 0 {
+	if v := o.md[name]; len(v) > 0 {
 		return v[0]
 	}
 	return ""

@@ -56,7 +56,8 @@ type Options struct {
 	SkipPolicies bool
 
 	// GatewayCPUProfile, if set, is where the gateway process writes a CPU profile of its whole life
-	// (it idles while the other targets are measured).
+	// (it idles while the other targets are measured); the policies gateway writes its own to the
+	// same path with ".policies" appended.
 	GatewayCPUProfile string
 
 	// Command runs this binary's bench command: a run starts its children as Command followed by

@@ -188,13 +188,14 @@ func (r *runner) start(ctx context.Context, dir string) error {
 	}
 	r.targets = append(r.targets, direct)
 
-	var profile []string
+	var profile, policiesProfile []string
 	if p := r.o.GatewayCPUProfile; p != "" {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return err
 		}
 		profile = []string{"--" + FlagCPUProfile, abs}
+		policiesProfile = []string{"--" + FlagCPUProfile, abs + ".policies"}
 	}
 	gw, err := r.startGateway(ctx, Gateway, backendAddr, profile...)
 	if err != nil {
@@ -203,8 +204,8 @@ func (r *runner) start(ctx context.Context, dir string) error {
 	r.targets = append(r.targets, gw)
 
 	if !r.o.SkipPolicies {
-		t, err := r.startGateway(ctx, Policies, backendAddr,
-			"--"+FlagPolicies, "--"+FlagAccessLog, filepath.Join(dir, "access.log"))
+		t, err := r.startGateway(ctx, Policies, backendAddr, append(policiesProfile,
+			"--"+FlagPolicies, "--"+FlagAccessLog, filepath.Join(dir, "access.log"))...)
 		if err != nil {
 			return err
 		}
