@@ -84,6 +84,7 @@ spent per request, and the goal lines.`,
 	f.StringSliceVar(&o.Phases, "phases", nil, "run only these phases: unary, latency, download, upload (default all)")
 	f.BoolVar(&o.SkipNginx, "skip-nginx", false, "do not measure nginx even when it is installed")
 	f.BoolVar(&o.SkipPolicies, "skip-policies", false, "do not measure the gateway with the demo's policy chain")
+	f.StringVar(&o.PoliciesSampleRatio, "policies-sample-ratio", "", "the policies gateway's tracing sample ratio, e.g. 0.1 (default: the demo's, every request)")
 	f.StringVar(&o.Nginx, "nginx", "", "nginx binary (default: nginx on PATH)")
 	f.BoolVar(&quick, "quick", false, "a smoke run: short rounds (flags given explicitly still apply)")
 	f.StringVar(&jsonPath, "json", "", "also write the results as JSON to this file")
@@ -124,7 +125,7 @@ func newBenchBackendCommand() *cobra.Command {
 // newBenchGatewayCommand is the gateway process of a bench run.
 func newBenchGatewayCommand() *cobra.Command {
 	var (
-		addr, admin, backend, cpuProfile, accessLog string
+		addr, admin, backend, cpuProfile, accessLog, ratio string
 		fd, adminFD                                 int
 		policies                                    bool
 	)
@@ -168,7 +169,7 @@ func newBenchGatewayCommand() *cobra.Command {
 			}
 			o := bench.GatewayOptions{Log: log}
 			if policies {
-				p := bench.PolicyChain(accessLog)
+				p := bench.PolicyChain(accessLog, ratio)
 				o.Policies = &p
 			}
 			return bench.ServeGateway(ctx, dataLn, adminLn, backend, o)
@@ -183,5 +184,6 @@ func newBenchGatewayCommand() *cobra.Command {
 	f.StringVar(&cpuProfile, bench.FlagCPUProfile, "", "write a CPU profile of this process to this file")
 	f.BoolVar(&policies, bench.FlagPolicies, false, "serve with the demo's policy chain, WAF off")
 	f.StringVar(&accessLog, bench.FlagAccessLog, "stdout", "with --"+bench.FlagPolicies+": the access log's file, or stdout, stderr or off")
+	f.StringVar(&ratio, bench.FlagSampleRatio, "", "with --"+bench.FlagPolicies+": the share of new traces sampled (default: the demo's, every one)")
 	return cmd
 }

@@ -59,10 +59,9 @@ type Telemetry struct {
 	metrics *metrics      // nil when metrics are off
 	access  *accessLogger // nil when the access log is off
 
-	spanNames     map[string]*nameCache            // by front: "rest shop.users.v1.UserService/GetUser"
-	upstreamNames *nameCache                       // "upstream shop.users.v1.UserService/GetUser"
-	endpoints     cowCache[netip.AddrPort, string] // upstream endpoints' addresses, rendered
-	clientIPs     cowCache[netip.Addr, string]     // native gRPC clients' addresses, rendered
+	spanNames     map[string]*nameCache        // by front: "rest shop.users.v1.UserService/GetUser"
+	upstreamNames *nameCache                   // "upstream shop.users.v1.UserService/GetUser"
+	clientIPs     cowCache[netip.Addr, string] // native gRPC clients' addresses, rendered
 }
 
 // New builds the telemetry for cfg. log receives the exporters' and the access-log file's own
@@ -76,7 +75,7 @@ func New(cfg Config, log *slog.Logger) (*Telemetry, error) {
 		front := string(f)
 		t.spanNames[front] = newNameCache(func(method string) string { return spanName(front, method) })
 	}
-	t.endpoints.max, t.clientIPs.max = maxCachedNames, maxCachedNames
+	t.clientIPs.max = maxCachedNames
 	t.upstreamNames = newNameCache(func(method string) string { return "upstream " + strings.TrimPrefix(method, "/") })
 	var err error
 	if cfg.Tracing.Enabled || cfg.SpanExporter != nil {

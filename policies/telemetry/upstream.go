@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
@@ -32,7 +29,7 @@ import (
 // Interceptors rather than a grpc stats.Handler: with a stats handler grpc-go reports every event
 // of every call (begin, each header, payload and trailer, end), and copies the call's outgoing
 // metadata for its OutHeader event, about a dozen allocations per call that the gateway does not
-// need. The endpoint is the transport's peer address, as the OutHeader event's RemoteAddr was.
+// need. The endpoint is the address the call's connection dials.
 type upstreamHandler struct{ t *Telemetry }
 
 // upstreamCall is one upstream call in flight.
@@ -43,7 +40,6 @@ type upstreamCall struct {
 	span     trace.Span // nil when tracing is off
 	info     *callinfo.Info
 	endpoint string
-	peer     peer.Peer   // a unary call's, filled by grpc.Peer when it ends
 	pairs    [6]string   // storage of pc: traceparent, tracestate, baggage
 	pc       pairCarrier // inject's carrier, kept here so it costs no allocation of its own
 }
@@ -64,27 +60,27 @@ func (h *upstreamHandler) begin(ctx context.Context, method string) (context.Con
 	return ctx, u
 }
 
-// setPeer records the endpoint the call went to.
-func (u *upstreamCall) setPeer(p *peer.Peer) {
-	if p == nil || p.Addr == nil {
-		return
-	}
-	if a, ok := p.Addr.(*net.TCPAddr); ok {
-		// Rendering a TCP address costs three allocations: the few endpoints' renderings are
-		// cached by value.
-		ap := a.AddrPort()
-		u.endpoint = u.h.t.endpoints.get(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), netip.AddrPort.String)
-	} else {
-		u.endpoint = p.Addr.String()
-	}
+// setEndpoint records the endpoint the call goes to: the address its connection dials. The
+// gateway's upstream connections each dial one endpoint (passthrough:///host:port), so the target
+// names it without waiting for the call's peer, and without rendering an address.
+func (u *upstreamCall) setEndpoint(cc *grpc.ClientConn) {
+	u.endpoint = targetAddr(cc.Target())
 	u.info.SetUpstream(u.endpoint)
+}
+
+// targetAddr returns the address of a dial target: what follows "scheme:///", or the target itself.
+func targetAddr(target string) string {
+	if i := strings.Index(target, ":///"); i >= 0 {
+		return target[i+len(":///"):]
+	}
+	return target
 }
 
 // unary observes a unary upstream call (grpc.UnaryClientInterceptor).
 func (h *upstreamHandler) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	ctx, u := h.begin(ctx, method)
-	err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Peer(&u.peer))...)
-	u.setPeer(&u.peer)
+	u.setEndpoint(cc)
+	err := invoker(ctx, method, req, reply, cc, opts...)
 	u.end(err)
 	return err
 }
@@ -94,15 +90,12 @@ func (h *upstreamHandler) unary(ctx context.Context, method string, req, reply a
 // server streaming arrives, or its context ends.
 func (h *upstreamHandler) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	ctx, u := h.begin(ctx, method)
+	u.setEndpoint(cc)
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	if err != nil {
 		u.end(err)
 		return nil, err
 	}
-	// The stream is on its transport now (grpc's retries are off, so committing the attempt, as
-	// Context does, changes nothing): its context has the peer.
-	p, _ := peer.FromContext(cs.Context())
-	u.setPeer(p)
 	s := &upstreamStream{ClientStream: cs, u: u, serverStreams: desc.ServerStreams}
 	s.stop = context.AfterFunc(ctx, func() { s.finish(status.FromContextError(ctx.Err()).Err()) })
 	return s, nil
@@ -167,11 +160,7 @@ func (u *upstreamCall) end(err error) {
 	code := status.Code(err)
 	u.info.SetUpstreamCode(uint32(code))
 	if m := h.t.metrics; m != nil {
-		endpoint := u.endpoint
-		if endpoint == "" {
-			endpoint = unknownMethod // the call never reached a connection
-		}
-		m.upstreamOf(endpoint, code).Observe(time.Since(u.start).Seconds())
+		m.upstreamOf(u.endpoint, code).Observe(time.Since(u.start).Seconds())
 	}
 	if u.span != nil {
 		if u.span.IsRecording() {

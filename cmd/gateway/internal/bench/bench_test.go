@@ -208,7 +208,7 @@ func TestStreams(t *testing.T) {
 func TestPolicyChain(t *testing.T) {
 	backend := startBackend(t)
 	logPath := filepath.Join(t.TempDir(), "access.log")
-	p := bench.PolicyChain(logPath)
+	p := bench.PolicyChain(logPath, "")
 	addr, stop := serveGateway(t, backend, bench.GatewayOptions{Policies: &p})
 	users := usersv1.NewUserServiceClient(dial(t, addr))
 	req := &usersv1.GetUserRequest{Id: "1"}

@@ -43,14 +43,17 @@ func GatewaySpec(backend string) (registry.Spec, error) {
 }
 
 // PolicyChain returns the demo's policy chain as the Policies target serves it, completed: the
-// demo's JWT provider (tokens are verified once, then cached), CORS, size limits, tracing with every
-// request sampled and no exporter, metrics, and the access log with the demo's headers written to
+// demo's JWT provider (tokens are verified once, then cached), CORS, size limits, tracing with no
+// exporter and every request sampled (or new traces at sampleRatio, unless it is ""), metrics, and the access log with the demo's headers written to
 // accessLog (a file path, or "stdout", "stderr" or "off", as config.AccessLog.Output takes). The WAF
 // is off: issue 7 measures it separately. The demo's rules, which match the shop's other services,
 // give way to two on the users service: a demo token with scope UsersScope is required, and a rate
 // limit per consumer, set so high that it never trips, still sends its RateLimit-* headers.
-func PolicyChain(accessLog string) config.Policies {
+func PolicyChain(accessLog, sampleRatio string) config.Policies {
 	p := demo.Policies()
+	if sampleRatio != "" {
+		p.Tracing.SampleRatio = sampleRatio
+	}
 	p.WAF.Mode = "off"
 	p.Tracing.Exporter, p.Tracing.Endpoint, p.Tracing.Insecure = config.TracingExporterNone, "", false
 	p.AccessLog.Output = accessLog

@@ -16,8 +16,9 @@ const (
 	FlagAdminListenFD = "admin-listen-fd"
 	FlagBackend       = "backend"
 	FlagCPUProfile    = "cpuprofile"
-	FlagPolicies      = "policies"   // serve with PolicyChain
-	FlagAccessLog     = "access-log" // with FlagPolicies: where the access log goes
+	FlagPolicies      = "policies"     // serve with PolicyChain
+	FlagAccessLog     = "access-log"   // with FlagPolicies: where the access log goes
+	FlagSampleRatio   = "sample-ratio" // with FlagPolicies: the tracing sample ratio
 )
 
 // Defaults of Options, and the shorter ones of a smoke run (--quick).
@@ -54,6 +55,9 @@ type Options struct {
 
 	// SkipPolicies leaves out the Policies target: the second gateway, serving with PolicyChain.
 	SkipPolicies bool
+	// PoliciesSampleRatio is the Policies target's tracing sample ratio ("0.1"); "" keeps the
+	// demo's, every request.
+	PoliciesSampleRatio string
 
 	// GatewayCPUProfile, if set, is where the gateway process writes a CPU profile of its whole life
 	// (it idles while the other targets are measured); the policies gateway writes its own to the

@@ -205,7 +205,8 @@ func (r *runner) start(ctx context.Context, dir string) error {
 
 	if !r.o.SkipPolicies {
 		t, err := r.startGateway(ctx, Policies, backendAddr, append(policiesProfile,
-			"--"+FlagPolicies, "--"+FlagAccessLog, filepath.Join(dir, "access.log"))...)
+			"--"+FlagPolicies, "--"+FlagAccessLog, filepath.Join(dir, "access.log"),
+			"--"+FlagSampleRatio, r.o.PoliciesSampleRatio)...)
 		if err != nil {
 			return err
 		}
