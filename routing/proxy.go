@@ -311,7 +311,13 @@ func (c *call) unary(up *Upstream, md metadata.MD) error {
 		up.DoneWith(err)
 		return c.reply(header, trailer, err)
 	}
+	return c.unaryRetried(up, md, req, pol)
+}
 
+// unaryRetried forwards a unary call whose route retries it, req received already. It is apart
+// from unary so that the frame of every unary call, on the stack while the call is upstream, does
+// not hold what retrying needs.
+func (c *call) unaryRetried(up *Upstream, md metadata.MD, req Frame, pol *RetryPolicy) error {
 	// Keep a reference to the request's buffers: each attempt hands one to the transport.
 	saved := req.data
 	req.data = nil
@@ -343,14 +349,23 @@ func (c *call) unary(up *Upstream, md metadata.MD) error {
 		if !c.proxy.retryAgain(ctx, pol, &cur, c.method, attempt, err) {
 			return c.reply(header, trailer, err)
 		}
-		next, cerr := connect(cur.parent, cur.cluster, md, failed, nanotime())
-		if cerr != nil {
+		if !c.reconnect(&cur, md, failed) {
 			return c.reply(header, trailer, err)
 		}
-		next.Kind, next.Route = cur.Kind, cur.Route
-		cur = next
-		c.conn = next.Conn
 	}
+}
+
+// reconnect points cur at another endpoint of its cluster than failed, for the next attempt; false
+// when there is none to take it.
+func (c *call) reconnect(cur *Upstream, md metadata.MD, failed *Endpoint) bool {
+	next, err := connect(cur.parent, cur.cluster, md, failed, nanotime())
+	if err != nil {
+		return false
+	}
+	next.Kind, next.Route = cur.Kind, cur.Route
+	*cur = next
+	c.conn = next.Conn
+	return true
 }
 
 // invoke makes one unary call upstream, sending req, and returns its header and trailer.
