@@ -35,8 +35,7 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 	info.Init()
 	var span trace.Span
 	if t.tracing != nil {
-		ctx = t.tracing.prop.Extract(ctx, mdCarrier(md))
-		ctx, span = t.tracing.tracer.Start(ctx, t.spanNameOf(frontGRPC, si.FullMethod), serverSpan...)
+		ctx, span = t.tracing.startServer(ctx, mdCarrier(md), t.spanNameOf(frontGRPC, si.FullMethod))
 		info.Tracer = t
 	}
 	ws.ctx = callinfo.With(ctx, info)

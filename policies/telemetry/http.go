@@ -58,9 +58,8 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, next ht
 		}
 		var span trace.Span
 		if t.tracing != nil {
-			ctx = t.tracing.prop.Extract(ctx, headerCarrier(r.Header))
 			// Its attributes are set when the request ends, all at once (see finish).
-			ctx, span = t.tracing.tracer.Start(ctx, startNames.get(r.Method), serverSpan...)
+			ctx, span = t.tracing.startServer(ctx, headerCarrier(r.Header), startNames.get(r.Method))
 		}
 		if t.tracing != nil || graphql && t.metrics != nil {
 			info.Tracer = t // GraphQL field calls: spans, and metrics per method

@@ -48,9 +48,14 @@ type upstreamCall struct {
 func (h *upstreamHandler) begin(ctx context.Context, method string) (context.Context, *upstreamCall) {
 	u := &upstreamCall{h: h, method: method, start: time.Now(), info: callinfo.From(ctx)}
 	if tr := h.t.tracing; tr != nil {
-		if trace.SpanContextFromContext(ctx).IsSampled() {
-			// Its attributes are set when the call ends, all at once.
-			ctx, u.span = tr.tracer.Start(ctx, h.t.upstreamNames.get(method), clientSpan...)
+		if parent := trace.SpanContextFromContext(ctx); parent.IsSampled() {
+			// Started under a context of one level that holds the parent: the SDK looks the parent
+			// up twice more, and on an upstream call's context, dozens of levels deep (grpc's, the
+			// request's, the route's), each lookup would walk it all. Its attributes are set when the
+			// call ends, all at once.
+			_, u.span = tr.tracer.Start(trace.ContextWithSpanContext(context.Background(), parent),
+				h.t.upstreamNames.get(method), clientSpan...)
+			ctx = trace.ContextWithSpan(ctx, u.span)
 		}
 		// An unsampled request's upstream calls get no span of their own, which nobody would see:
 		// the upstream is told of the request's span, unsampled, so that it does not sample either.
