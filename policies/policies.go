@@ -316,8 +316,8 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (routing
 		return routing.Admission{Upstream: md}, nil
 	}
 	c := s.getCall()
-	c.Ctx, c.Method, c.Front, c.MD, c.Cost = ctx, method, policy.FrontFrom(ctx), md, 1
-	c.Peer = policy.PeerFrom(ctx)
+	c.Ctx, c.Method, c.MD, c.Cost = ctx, method, md, 1
+	c.Front, c.Peer = policy.FrontAndPeerFrom(ctx)
 	for _, k := range s.strip {
 		if _, ok := md[k]; ok {
 			c.StripUpstream(k)

@@ -79,6 +79,21 @@ func PeerFrom(ctx context.Context) *peer.Peer {
 	return p
 }
 
+// FrontAndPeerFrom returns FrontFrom(ctx) and PeerFrom(ctx), with one lookup of the Request when
+// ctx has one with a peer (a deep context's lookup of a value it lacks walks it whole).
+func FrontAndPeerFrom(ctx context.Context) (Front, *peer.Peer) {
+	r, ok := ctx.Value(requestKey{}).(*Request)
+	if !ok {
+		p, _ := peer.FromContext(ctx)
+		return FrontGRPC, p
+	}
+	if r.Peer == nil {
+		p, _ := peer.FromContext(ctx)
+		return r.Front, p
+	}
+	return r.Front, r.Peer
+}
+
 // Identity is the consumer a call was authenticated as.
 type Identity struct {
 	// Consumer names the caller: a JWT's subject, an API key's consumer, a client certificate's

@@ -89,9 +89,10 @@ func (c *Call) SetResponseHeaders(rank int64, hs ...Header) {
 	rh.SetResponseHeaders(rank, own)
 }
 
-// responseHeaders finds, the first time it is asked, where the call's response headers go: the
-// ResponseHeaders in its context, else the gRPC server stream there, else the REST response the
-// context's Request names, else nowhere (nil).
+// responseHeaders finds, the first time it is asked, where the call's response headers go: on a
+// gRPC front, the gRPC server stream in its context; else the ResponseHeaders in its context, else
+// the gRPC server stream there, else the REST response the context's Request names; else nowhere
+// (nil).
 func (c *Call) responseHeaders() ResponseHeaders {
 	if c.respFound {
 		return c.resp
@@ -100,10 +101,18 @@ func (c *Call) responseHeaders() ResponseHeaders {
 	if c.Ctx == nil {
 		return nil
 	}
+	if c.Front == FrontGRPC || c.Front == FrontGRPCWeb {
+		// Straight to the stream: a gRPC call's context is deep, and a lookup of a value it lacks
+		// walks it whole.
+		if grpc.ServerTransportStreamFromContext(c.Ctx) != nil {
+			c.resp = &c.respGRPC // a field of the Call: no allocation
+		}
+		return c.resp
+	}
 	if rh, ok := c.Ctx.Value(responseHeadersKey{}).(ResponseHeaders); ok {
 		c.resp = rh
 	} else if grpc.ServerTransportStreamFromContext(c.Ctx) != nil {
-		c.resp = &c.respGRPC // a field of the Call: no allocation
+		c.resp = &c.respGRPC
 	} else if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok && r.Header != nil {
 		c.resp = HTTPResponseHeaders(r.Header) // the REST front's response
 	}

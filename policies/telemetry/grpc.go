@@ -33,6 +33,11 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 	ws := &serverStream{ServerStream: ss, md: md} // with the request's Info: one allocation
 	info := &ws.info
 	info.Init()
+	// The front and peer, where the admission finds them a level or two down rather than at the
+	// bottom of grpc's deep context (a lookup of a value it lacks walks it whole).
+	ws.req.Front = policy.FrontGRPC
+	ws.req.Peer, _ = peer.FromContext(ctx)
+	ctx = policy.WithRequest(ctx, &ws.req)
 	var span trace.Span
 	if t.tracing != nil {
 		ctx, span = t.tracing.startServer(ctx, mdCarrier(md), t.spanNameOf(frontGRPC, si.FullMethod))
@@ -60,7 +65,7 @@ func (t *Telemetry) observeGRPC(ws *serverStream, method string, err error, late
 	if ownService(method) {
 		o.metricMethod = method
 	}
-	if p, ok := peer.FromContext(ws.ctx); ok && p.Addr != nil {
+	if p := ws.req.Peer; p != nil && p.Addr != nil {
 		o.clientIP = t.clientIP(p.Addr)
 	}
 	o.record(ws.info.Snapshot())
@@ -80,6 +85,7 @@ type serverStream struct {
 	grpc.ServerStream
 	ctx  context.Context
 	md   metadata.MD
+	req  policy.Request // the call's front and peer, for its admission
 	in   atomic.Int64 // RecvMsg may run in a goroutine of its own (client and bidi streams)
 	out  int64
 	info callinfo.Info // the request's
