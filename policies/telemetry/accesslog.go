@@ -151,7 +151,7 @@ func (a *accessLogger) write(_ context.Context, o *observation) {
 		bp = new([]byte)
 	}
 	b := append((*bp)[:0], `{"time":"`...)
-	b = time.Now().AppendFormat(b, time.RFC3339Nano)
+	b = o.end.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","msg":"access"`...)
 	b = appendField(b, "front", o.front)
 	if o.method != "" {

@@ -45,19 +45,21 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 	}
 	ws.ctx = callinfo.With(ctx, info)
 	err := handler(srv, ws)
-	t.observeGRPC(ws, si.FullMethod, err, time.Since(start), span)
+	t.observeGRPC(ws, si.FullMethod, err, start, span)
 	return err
 }
 
 // observeGRPC reports a finished native gRPC call. It is intercept's second half, apart so that
 // intercept's frame, which stays on the stack for the whole call, holds no observation: a deep
 // stack costs every call that has to grow it.
-func (t *Telemetry) observeGRPC(ws *serverStream, method string, err error, latency time.Duration, span trace.Span) {
+func (t *Telemetry) observeGRPC(ws *serverStream, method string, err error, start time.Time, span trace.Span) {
+	end := time.Now()
 	o := observation{
 		front:    frontGRPC,
 		method:   method,
 		code:     status.Code(err),
-		latency:  latency,
+		end:      end,
+		latency:  end.Sub(start),
 		bytesIn:  ws.in.Load(),
 		bytesOut: ws.out,
 		md:       ws.md,
@@ -86,7 +88,7 @@ type serverStream struct {
 	ctx  context.Context
 	md   metadata.MD
 	req  policy.Request // the call's front and peer, for its admission
-	in   atomic.Int64 // RecvMsg may run in a goroutine of its own (client and bidi streams)
+	in   atomic.Int64   // RecvMsg may run in a goroutine of its own (client and bidi streams)
 	out  int64
 	info callinfo.Info // the request's
 }

@@ -67,12 +67,14 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, next ht
 		ctx = callinfo.With(ctx, info)
 		next.ServeHTTP(rw, r.WithContext(ctx))
 
+		end := time.Now()
 		o := observation{
 			front:      fr,
 			httpMethod: r.Method,
 			path:       r.URL.Path,
 			httpStatus: rw.statusCode(),
-			latency:    time.Since(start),
+			end:        end,
+			latency:    end.Sub(start),
 			bytesIn:    max(r.ContentLength, 0),
 			bytesOut:   rw.bytes,
 			clientIP:   hostOf(r.RemoteAddr),

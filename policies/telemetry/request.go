@@ -31,6 +31,7 @@ type observation struct {
 	path         string
 	httpStatus   int
 	code         codes.Code
+	end          time.Time // when the request ended: the access log's time
 	latency      time.Duration
 	bytesIn      int64
 	bytesOut     int64
