@@ -61,7 +61,7 @@ test: ## Run all tests with the race detector.
 	$(GO) test -race -count=1 ./...
 
 .PHONY: bench
-bench: ## Run the Go benchmarks and the gateway-vs-direct load comparison.
+bench: ## Run the Go benchmarks and the load comparison (direct, gateway, gateway with the policy chain, nginx).
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
 	$(GO) run ./cmd/gateway bench
 
