@@ -65,8 +65,10 @@ type RedisSentinel struct {
 	// Addresses are sentinels' "host:port"; the client asks them in turn for the primary's
 	// address. Required.
 	Addresses []string `yaml:"addresses"`
-	// PasswordEnv names the environment variable holding the sentinels' own password, when
-	// they require one (the primary's is RedisStore.PasswordEnv).
+	// Username and PasswordEnv authenticate to the sentinels themselves, when they require it
+	// (the primary's are RedisStore's): an ACL user, and the environment variable holding its
+	// password, or the password alone for the sentinels' default user.
+	Username    string `yaml:"username"`
 	PasswordEnv string `yaml:"password_env"`
 }
 
@@ -229,6 +231,9 @@ func (v *validator) rateLimitStore(path string, r RateLimit) {
 		v.nonEmptyRequired(field(sp, "master"), rs.Sentinel.Master)
 		v.redisAddresses(field(sp, "addresses"), rs.Sentinel.Addresses)
 		v.envName(field(sp, "password_env"), rs.Sentinel.PasswordEnv)
+		if rs.Sentinel.Username != "" && rs.Sentinel.PasswordEnv == "" {
+			v.fieldf(field(sp, "username"), "needs password_env: an ACL user authenticates with a password")
+		}
 	}
 	if v.has(cp) {
 		v.redisAddresses(field(cp, "addresses"), rs.Cluster.Addresses)

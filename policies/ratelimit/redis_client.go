@@ -51,6 +51,7 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 		c := redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName:       s.Master,
 			SentinelAddrs:    slices.Clone(s.Addresses),
+			SentinelUsername: s.Username,
 			SentinelPassword: sentinelPassword,
 			DB:               cfg.DB,
 			Username:         cfg.Username,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -179,6 +181,45 @@ func TestRedisSentinelFollowsFailover(t *testing.T) {
 			return false, xerr
 		}
 		return n == 1, err
+	})
+}
+
+// TestRedisSentinelACL: sentinels that only an ACL user may use are asked for the primary as that
+// user; a wrong password is the store failing, as failure_mode says.
+func TestRedisSentinelACL(t *testing.T) {
+	t.Parallel()
+	primary := ratelimittest.Start(t)
+	sentinel := ratelimittest.StartSentinelACL(t, "ratelimits", primary, "gateway", "s3cret")
+	// Environment variables of the test's own (t.Setenv refuses a parallel test).
+	env := func(t *testing.T, value string) string {
+		name := "PROTOGATE_TEST_SENTINEL_PASSWORD_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		if err := os.Setenv(name, value); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Unsetenv(name) })
+		return name
+	}
+	rl := config.RuleRateLimit{Rate: 3, Per: time.Hour}
+	c := call(getProduct, "10.0.0.1")
+
+	t.Run("right password", func(t *testing.T) {
+		cfg := redisConfig(t, "")
+		cfg.Redis.Sentinel = config.RedisSentinel{Master: "ratelimits", Addresses: []string{sentinel.Addr}, Username: "gateway", PasswordEnv: env(t, "s3cret")}
+		if got := admits(t, step(t, newLimiter(t, cfg), "r", rl), c, 4); got != 3 {
+			t.Fatalf("admitted %d of 4 through the Sentinel as its ACL user, want 3", got)
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		log, logged := bufferLogger()
+		cfg := redisConfig(t, "")
+		cfg.Redis.Timeout = 500 * time.Millisecond
+		cfg.Redis.Sentinel = config.RedisSentinel{Master: "ratelimits", Addresses: []string{sentinel.Addr}, Username: "gateway", PasswordEnv: env(t, "not-it")}
+		if err := step(t, newLimiter(t, cfg, ratelimit.WithLogger(log)), "r", rl).Admit(c); status.Code(err) != codes.Unavailable {
+			t.Errorf("failure_mode closed: %v, want UNAVAILABLE", err)
+		}
+		if out := logged(); !strings.Contains(out, "rate limit store unavailable") {
+			t.Errorf("the log does not say the store failed:\n%s", out)
+		}
 	})
 }
 

@@ -72,17 +72,32 @@ func StartReplica(t testing.TB, primary *Server) *Server {
 // one, and waits until it answers and knows of want replicas of it (a failover needs one).
 func StartSentinel(t testing.TB, master string, primary *Server, replicas int) *Server {
 	t.Helper()
+	return startSentinel(t, master, primary, replicas, "", "")
+}
+
+// StartSentinelACL starts a Sentinel as StartSentinel does, that only the ACL user user with
+// password password may use (its default user is off).
+func StartSentinelACL(t testing.TB, master string, primary *Server, user, password string) *Server {
+	t.Helper()
+	return startSentinel(t, master, primary, 0, user, password)
+}
+
+func startSentinel(t testing.TB, master string, primary *Server, replicas int, user, password string) *Server {
+	t.Helper()
 	host, port, _ := strings.Cut(primary.Addr, ":")
 	p := freePort(t)
 	// Sentinel rewrites its configuration file as it learns: it must be a file of its own.
 	conf := filepath.Join(t.TempDir(), "sentinel.conf")
 	text := fmt.Sprintf("port %d\nsentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %[2]s 5000\nsentinel failover-timeout %[2]s 10000\n",
 		p, master, host, port)
+	if user != "" {
+		text += fmt.Sprintf("user default off\nuser %s on >%s +@all\n", user, password)
+	}
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := launch(t, process{port: p, conf: conf, args: []string{"--sentinel"}})
-	c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+	c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr, Username: user, Password: password, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
 	t.Cleanup(func() { _ = c.Close() })
 	Poll(t, "sentinel knows the primary and its replicas", func(ctx context.Context) (bool, error) {
 		if s.Exited() {
