@@ -79,7 +79,8 @@ type RedisCluster struct {
 	Addresses []string `yaml:"addresses"`
 }
 
-// RedisTLS configures TLS towards Redis.
+// RedisTLS configures TLS towards Redis. The files are read again when a connection is made
+// after one of them changed, so renewed certificates need no restart.
 type RedisTLS struct {
 	// Enabled turns TLS on; the other fields need it.
 	Enabled bool `yaml:"enabled"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -34,9 +35,14 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	tlsConfig, err := redisTLSConfig(cfg.TLS)
+	tlsConn, err := newRedisTLS(cfg.TLS)
 	if err != nil {
 		return nil, err
+	}
+	// Every kind of client dials through it, sentinels and cluster nodes included; nil: go-redis's.
+	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	if tlsConn != nil {
+		dialer = tlsConn.dialer(timeout)
 	}
 	switch cfg.Mode() {
 	case "sentinel":
@@ -56,7 +62,7 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 			DB:               cfg.DB,
 			Username:         cfg.Username,
 			Password:         password,
-			TLSConfig:        tlsConfig,
+			Dialer:           dialer,
 			MaxRetries:       -1,
 			DialerRetries:    1,
 			DialTimeout:      timeout,
@@ -69,10 +75,10 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 		return &redisClient{UniversalClient: c, where: fmt.Sprintf("sentinel master %s via %s", s.Master, strings.Join(s.Addresses, ","))}, nil
 	case "cluster":
 		c := redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:     slices.Clone(cfg.Cluster.Addresses),
-			Username:  cfg.Username,
-			Password:  password,
-			TLSConfig: tlsConfig,
+			Addrs:    slices.Clone(cfg.Cluster.Addresses),
+			Username: cfg.Username,
+			Password: password,
+			Dialer:   dialer,
 			// One redirect: a MOVED or ASK reply (the slot moved to another node) is followed
 			// at once, as it must be while a slot migrates. It also lets a failed attempt be
 			// tried once more, so a decision can take up to twice the timeout here; more
@@ -99,11 +105,11 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 		return nil, errors.New("ratelimit: the redis backend needs an address, a sentinel or a cluster")
 	}
 	c := redis.NewClient(&redis.Options{
-		Addr:      cfg.Address,
-		DB:        cfg.DB,
-		Username:  cfg.Username,
-		Password:  password,
-		TLSConfig: tlsConfig,
+		Addr:     cfg.Address,
+		DB:       cfg.DB,
+		Username: cfg.Username,
+		Password: password,
+		Dialer:   dialer,
 		// One round trip per decision, bounded by the timeout: no retries, which would double it.
 		MaxRetries:    -1,
 		DialerRetries: 1,

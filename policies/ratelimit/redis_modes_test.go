@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/ratelimit"
 	"github.com/protogate/gateway/policies/ratelimit/ratelimittest"
 )
@@ -97,6 +99,65 @@ func TestRedisTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRedisTLSFilesRenewed: certificate files replaced under the same paths are read again when
+// a connection is made, without rebuilding the limiter: a client certificate Redis does not trust
+// fails the next connection and the renewed one works again; so does a CA that does not verify
+// the server, then the right one.
+func TestRedisTLSFilesRenewed(t *testing.T) {
+	t.Parallel()
+	pki, other := ratelimittest.NewPKI(t), ratelimittest.NewPKI(t)
+	srv := ratelimittest.StartTLS(t, pki, true)
+	dir := t.TempDir()
+	install := func(dst, src string) {
+		t.Helper()
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	rl := config.RuleRateLimit{Rate: 100, Per: time.Hour}
+	decide := func(s policy.Step, ip string) error { return s.Admit(call(getProduct, ip)) }
+
+	t.Run("client certificate", func(t *testing.T) {
+		install(caFile, pki.CAFile)
+		install(certFile, pki.ClientCertFile)
+		install(keyFile, pki.ClientKeyFile)
+		cfg := redisConfig(t, srv.Addr)
+		cfg.Redis.TLS = config.RedisTLS{Enabled: true, CAFile: caFile, CertFile: certFile, KeyFile: keyFile}
+		s := step(t, newLimiter(t, cfg, ratelimit.WithLogger(discardLogger())), "r", rl)
+		// Replaced before the first connection: the one read at build must not be the one sent.
+		install(certFile, other.ClientCertFile)
+		install(keyFile, other.ClientKeyFile)
+		if err := decide(s, "10.0.0.1"); status.Code(err) != codes.Unavailable {
+			t.Fatalf("with a client certificate Redis does not trust: %v, want UNAVAILABLE", err)
+		}
+		install(certFile, pki.ClientCertFile)
+		install(keyFile, pki.ClientKeyFile)
+		if err := decide(s, "10.0.0.2"); err != nil {
+			t.Fatalf("with the renewed client certificate: %v", err)
+		}
+	})
+	t.Run("ca", func(t *testing.T) {
+		install(caFile, other.CAFile)
+		install(certFile, pki.ClientCertFile)
+		install(keyFile, pki.ClientKeyFile)
+		cfg := redisConfig(t, srv.Addr)
+		cfg.Redis.TLS = config.RedisTLS{Enabled: true, CAFile: caFile, CertFile: certFile, KeyFile: keyFile}
+		s := step(t, newLimiter(t, cfg, ratelimit.WithLogger(discardLogger())), "r", rl)
+		if err := decide(s, "10.0.0.1"); status.Code(err) != codes.Unavailable {
+			t.Fatalf("with a CA that does not verify the server: %v, want UNAVAILABLE", err)
+		}
+		install(caFile, pki.CAFile)
+		if err := decide(s, "10.0.0.2"); err != nil {
+			t.Fatalf("with the right CA: %v", err)
+		}
+	})
 }
 
 // TestRedisCluster: decisions through the cluster client on a one-node Redis Cluster. Two
@@ -261,3 +322,6 @@ func BenchmarkRedisDecisionModes(b *testing.B) {
 		})
 	}
 }
+
+// discardLogger is a logger that drops everything.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
