@@ -121,16 +121,20 @@ func TestRedisTLSFilesRenewed(t *testing.T) {
 		}
 	}
 	caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
-	rl := config.RuleRateLimit{Rate: 100, Per: time.Hour}
-	decide := func(s policy.Step, ip string) error { return s.Admit(call(getProduct, ip)) }
-
-	t.Run("client certificate", func(t *testing.T) {
-		install(caFile, pki.CAFile)
+	// limiter installs ca (a PKI's CA file) and the trusted client pair under the paths, and
+	// builds a rule's step on them.
+	limiter := func(t *testing.T, ca string) policy.Step {
+		install(caFile, ca)
 		install(certFile, pki.ClientCertFile)
 		install(keyFile, pki.ClientKeyFile)
 		cfg := redisConfig(t, srv.Addr)
 		cfg.Redis.TLS = config.RedisTLS{Enabled: true, CAFile: caFile, CertFile: certFile, KeyFile: keyFile}
-		s := step(t, newLimiter(t, cfg, ratelimit.WithLogger(discardLogger())), "r", rl)
+		return step(t, newLimiter(t, cfg, ratelimit.WithLogger(discardLogger())), "r", config.RuleRateLimit{Rate: 100, Per: time.Hour})
+	}
+	decide := func(s policy.Step, ip string) error { return s.Admit(call(getProduct, ip)) }
+
+	t.Run("client certificate", func(t *testing.T) {
+		s := limiter(t, pki.CAFile)
 		// Replaced before the first connection: the one read at build must not be the one sent.
 		install(certFile, other.ClientCertFile)
 		install(keyFile, other.ClientKeyFile)
@@ -144,12 +148,7 @@ func TestRedisTLSFilesRenewed(t *testing.T) {
 		}
 	})
 	t.Run("ca", func(t *testing.T) {
-		install(caFile, other.CAFile)
-		install(certFile, pki.ClientCertFile)
-		install(keyFile, pki.ClientKeyFile)
-		cfg := redisConfig(t, srv.Addr)
-		cfg.Redis.TLS = config.RedisTLS{Enabled: true, CAFile: caFile, CertFile: certFile, KeyFile: keyFile}
-		s := step(t, newLimiter(t, cfg, ratelimit.WithLogger(discardLogger())), "r", rl)
+		s := limiter(t, other.CAFile)
 		if err := decide(s, "10.0.0.1"); status.Code(err) != codes.Unavailable {
 			t.Fatalf("with a CA that does not verify the server: %v, want UNAVAILABLE", err)
 		}
