@@ -126,8 +126,8 @@ func newBenchBackendCommand() *cobra.Command {
 func newBenchGatewayCommand() *cobra.Command {
 	var (
 		addr, admin, backend, cpuProfile, accessLog, ratio string
-		fd, adminFD                                 int
-		policies                                    bool
+		fd, adminFD                                        int
+		policies                                           bool
 	)
 	cmd := &cobra.Command{
 		Use:    bench.GatewayCommand,
