@@ -439,6 +439,27 @@ func TestReport(t *testing.T) {
 		t.Errorf("policies rows %q, want %q:\n%s", rows, want, text.String())
 	}
 
+	// A ratio just under its threshold is not printed as the threshold itself.
+	near := slices.Clone(all)
+	for i := range near {
+		if s := &near[i]; s.Target == bench.Policies && s.Phase == bench.PhaseUnary {
+			s.Rate = 8960 * s.Rate / 9500 // 0.896 of the gateway's
+		}
+	}
+	text.Reset()
+	if err := bench.NewReportOf(bench.Options{Rounds: 3}, targets, near).WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.Lines(text.String()) {
+		if strings.Contains(l, "policies/gateway unary throughput") {
+			line = l
+		}
+	}
+	if f := strings.Fields(line); len(f) < 11 || f[0] != "MISS" || f[4] != "0.896x" || f[9] != "0.896x" {
+		t.Errorf("the goal line reads %q, want MISS and 0.896x, also in each round:\n%s", line, text.String())
+	}
+
 	// A run with --skip-policies says why the policies lines are missing.
 	skipped := bench.NewReportOf(bench.Options{Rounds: 3, SkipPolicies: true}, []string{bench.Direct, bench.Gateway, bench.Nginx}, samples)
 	why := "policies skipped (--skip-policies)"

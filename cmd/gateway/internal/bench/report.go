@@ -311,10 +311,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 	for _, g := range rep.Goals {
 		value, goal, rounds := "-", "", ""
 		if g.Status != "SKIP" {
-			value = fmtGoal(g.Value, g.Unit)
+			value = g.format(g.Value)
 			parts := make([]string, len(g.Rounds))
 			for i, v := range g.Rounds {
-				parts[i] = fmtGoal(v, g.Unit)
+				parts[i] = g.format(v)
 			}
 			rounds = "rounds: " + strings.Join(parts, " ")
 		}
@@ -351,6 +351,15 @@ func fmtMicros(us float64) string {
 		return fmt.Sprintf("%.0fus", us)
 	}
 	return fmt.Sprintf("%.2fms", us/1000)
+}
+
+// format renders one of the goal's figures: a ratio that two places would round to the threshold
+// gets a third, so that it never reads as the threshold from the wrong side of it.
+func (g Goal) format(v float64) string {
+	if g.Unit == "x" && g.Op != "" && v != g.Threshold && math.Abs(v-g.Threshold) < 0.005 {
+		return fmt.Sprintf("%.3fx", v)
+	}
+	return fmtGoal(v, g.Unit)
 }
 
 func fmtGoal(v float64, unit string) string {
