@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -39,10 +38,33 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every kind of client dials through it, sentinels and cluster nodes included; nil: go-redis's.
-	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// The settings of every kind of client, which each takes its own of (Simple, Failover,
+	// Cluster): one round trip per decision, bounded by the timeout, and no retries, which would
+	// double it.
+	o := &redis.UniversalOptions{
+		DB:       cfg.DB,
+		Username: cfg.Username,
+		Password: password,
+		// A MOVED or ASK reply (a cluster's slot moved to another node) is followed at once, as
+		// it must be while a slot migrates. It also lets a failed attempt be tried once more, so
+		// a decision on a cluster can take up to twice the timeout; more redirects would
+		// multiply it.
+		MaxRedirects:    1,
+		MaxRetries:      -1,
+		MinRetryBackoff: -1, // retry (a redirect) at once: the decision is waiting
+		MaxRetryBackoff: -1,
+		DialerRetries:   1,
+		DialTimeout:     timeout,
+		ReadTimeout:     timeout,
+		WriteTimeout:    timeout,
+		PoolTimeout:     timeout,
+		Protocol:        2,
+		// Leave CLIENT SETINFO out: one command fewer per connection, and servers older than 7.2
+		// answer it with an error.
+		DisableIdentity: true,
+	}
 	if tlsConn != nil {
-		dialer = tlsConn.dialer(timeout)
+		o.Dialer = tlsConn.dialer(timeout) // for every connection: sentinels and cluster nodes too
 	}
 	switch cfg.Mode() {
 	case "sentinel":
@@ -50,51 +72,15 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 		if s.Master == "" || len(s.Addresses) == 0 {
 			return nil, errors.New("ratelimit: redis sentinel needs a master name and addresses")
 		}
-		sentinelPassword, err := lookupPassword("redis sentinel password", s.PasswordEnv)
-		if err != nil {
+		if o.SentinelPassword, err = lookupPassword("redis sentinel password", s.PasswordEnv); err != nil {
 			return nil, err
 		}
-		c := redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:       s.Master,
-			SentinelAddrs:    slices.Clone(s.Addresses),
-			SentinelUsername: s.Username,
-			SentinelPassword: sentinelPassword,
-			DB:               cfg.DB,
-			Username:         cfg.Username,
-			Password:         password,
-			Dialer:           dialer,
-			MaxRetries:       -1,
-			DialerRetries:    1,
-			DialTimeout:      timeout,
-			ReadTimeout:      timeout,
-			WriteTimeout:     timeout,
-			PoolTimeout:      timeout,
-			Protocol:         2,
-			DisableIdentity:  true,
-		})
+		o.MasterName, o.Addrs, o.SentinelUsername = s.Master, slices.Clone(s.Addresses), s.Username
+		c := redis.NewFailoverClient(o.Failover())
 		return &redisClient{UniversalClient: c, where: fmt.Sprintf("sentinel master %s via %s", s.Master, strings.Join(s.Addresses, ","))}, nil
 	case "cluster":
-		c := redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:    slices.Clone(cfg.Cluster.Addresses),
-			Username: cfg.Username,
-			Password: password,
-			Dialer:   dialer,
-			// One redirect: a MOVED or ASK reply (the slot moved to another node) is followed
-			// at once, as it must be while a slot migrates. It also lets a failed attempt be
-			// tried once more, so a decision can take up to twice the timeout here; more
-			// redirects would multiply it.
-			MaxRedirects:    1,
-			MaxRetries:      -1,
-			MinRetryBackoff: -1, // retry at once: the decision is waiting
-			MaxRetryBackoff: -1,
-			DialerRetries:   1,
-			DialTimeout:     timeout,
-			ReadTimeout:     timeout,
-			WriteTimeout:    timeout,
-			PoolTimeout:     timeout,
-			Protocol:        2,
-			DisableIdentity: true,
-		})
+		o.Addrs = slices.Clone(cfg.Cluster.Addresses)
+		c := redis.NewClusterClient(o.Cluster())
 		return &redisClient{
 			UniversalClient: c,
 			where:           "cluster " + strings.Join(cfg.Cluster.Addresses, ","),
@@ -104,25 +90,8 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("ratelimit: the redis backend needs an address, a sentinel or a cluster")
 	}
-	c := redis.NewClient(&redis.Options{
-		Addr:     cfg.Address,
-		DB:       cfg.DB,
-		Username: cfg.Username,
-		Password: password,
-		Dialer:   dialer,
-		// One round trip per decision, bounded by the timeout: no retries, which would double it.
-		MaxRetries:    -1,
-		DialerRetries: 1,
-		DialTimeout:   timeout,
-		ReadTimeout:   timeout,
-		WriteTimeout:  timeout,
-		PoolTimeout:   timeout,
-		Protocol:      2,
-		// Leave CLIENT SETINFO out: one command fewer per connection, and servers older than 7.2
-		// answer it with an error.
-		DisableIdentity: true,
-	})
-	return &redisClient{UniversalClient: c, where: cfg.Address}, nil
+	o.Addrs = []string{cfg.Address}
+	return &redisClient{UniversalClient: redis.NewClient(o.Simple()), where: cfg.Address}, nil
 }
 
 // lookupPassword reads a password from the environment variable env names; "" when env is "".
