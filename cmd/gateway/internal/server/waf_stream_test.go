@@ -90,6 +90,16 @@ func (c *methodCalls) count(method string) int {
 	return c.n[method]
 }
 
+// wantMessageRefused checks how the WAF refuses a WebSocket's message: an error frame whose status
+// names the message (prefix), then close 4007 (4000 + PERMISSION_DENIED).
+func wantMessageRefused(t *testing.T, ctx context.Context, c *websocket.Conn, prefix string) {
+	t.Helper()
+	wantWAFStatus(t, readFrame(t, ctx, c).Error, prefix)
+	if ce := closeOf(t, ctx, c); ce.Code != 4007 {
+		t.Errorf("close %v, want 4007", ce)
+	}
+}
+
 // wantWAFStatus checks a google.rpc.Status is the WAF's refusal, its message prefixed as given.
 func wantWAFStatus(t *testing.T, st *statusJSON, prefix string) {
 	t.Helper()
@@ -283,7 +293,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		}
 	}
 
-	// A refused text frame: the final error frame, then close 4007 (4000 + PERMISSION_DENIED).
+	// A refused text frame: the final error frame, then close 4007 (wantMessageRefused).
 	t.Run("websocket bidi", func(t *testing.T) {
 		c := dial(t, "/v1/inventory:adjust")
 		write(t, c, websocket.MessageText, `{"productId":"p4","delta":1}`)
@@ -291,10 +301,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 			t.Fatalf("frame %+v", f)
 		}
 		write(t, c, websocket.MessageText, `{"productId":"`+sqli+`","delta":1}`)
-		wantWAFStatus(t, readFrame(t, ctx, c).Error, "message 2: ")
-		if ce := closeOf(t, ctx, c); ce.Code != 4007 {
-			t.Errorf("close %v, want 4007", ce)
-		}
+		wantMessageRefused(t, ctx, c, "message 2: ")
 		logs.take(t)
 	})
 
@@ -302,10 +309,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		c := dial(t, "/v1/orders:import")
 		write(t, c, websocket.MessageText, order("", "1", ""))
 		write(t, c, websocket.MessageText, order("waf-ws-xss", "1", xss))
-		wantWAFStatus(t, readFrame(t, ctx, c).Error, "message 2: ")
-		if ce := closeOf(t, ctx, c); ce.Code != 4007 {
-			t.Errorf("close %v, want 4007", ce)
-		}
+		wantMessageRefused(t, ctx, c, "message 2: ")
 		if orderExists(t, "waf-ws-xss") {
 			t.Error("the refused frame reached the backend")
 		}
@@ -443,10 +447,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 	t.Run("websocket under a method rule", func(t *testing.T) {
 		c := dial(t, "/v1/orders:import")
 		write(t, c, websocket.MessageText, order("waf-ws-rule", "1", xss))
-		wantWAFStatus(t, readFrame(t, ctx, c).Error, "message 1: ")
-		if ce := closeOf(t, ctx, c); ce.Code != 4007 {
-			t.Errorf("close %v, want 4007", ce)
-		}
+		wantMessageRefused(t, ctx, c, "message 1: ")
 		if orderExists(t, "waf-ws-rule") {
 			t.Error("the refused frame reached the backend")
 		}
