@@ -13,9 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/config"
-	"github.com/protogate/gateway/examples/shop"
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
-	"github.com/protogate/gateway/registry"
 )
 
 // TestAdminCredentials: with policies.auth.admin set, the admin API (JSON and gRPC) answers only
@@ -26,8 +24,7 @@ func TestAdminCredentials(t *testing.T) {
 	var p config.Policies
 	p.Auth.Admin.Tokens = []config.AdminToken{{Name: "ops", SHA256: hex.EncodeToString(sum[:])}}
 	g := startGateway(t, harnessOptions{
-		config: func(c *config.Config) { c.Policies = p },
-		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = p },
+		policies: &p,
 	})
 	get := func(path, auth string) int {
 		t.Helper()

@@ -9,8 +9,6 @@ import (
 
 	"github.com/protogate/gateway/cmd/gateway/internal/demo"
 	"github.com/protogate/gateway/config"
-	"github.com/protogate/gateway/examples/shop"
-	"github.com/protogate/gateway/registry"
 )
 
 // TestDemoRateLimitEndToEnd: the demo's own rule, as `gateway demo` serves it, admits no more of a
@@ -22,8 +20,7 @@ func TestDemoRateLimitEndToEnd(t *testing.T) {
 	p.WAF.Mode = "off" // the firewall is the slow part under the race detector; this test is about the limit
 	p = p.Completed()
 	g := startGateway(t, harnessOptions{
-		config: func(c *config.Config) { c.Policies = p },
-		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = p },
+		policies: &p,
 	})
 	c := newRESTClient(g)
 	var mu sync.Mutex

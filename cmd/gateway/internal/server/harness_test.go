@@ -32,11 +32,14 @@ type gateway struct {
 }
 
 type harnessOptions struct {
-	empty  bool // serve nothing at first: no demo registrations
-	shop   shop.Options
-	config func(*config.Config)
-	spec   func(*registry.Spec, *shop.Shop)
-	server []server.Option // more options for server.New
+	empty bool // serve nothing at first: no demo registrations
+	shop  shop.Options
+	// policies, when set, are the gateway's: the config's (the engine is built from them) and the
+	// spec's (each snapshot's chains), before config and spec run.
+	policies *config.Policies
+	config   func(*config.Config)
+	spec     func(*registry.Spec, *shop.Shop)
+	server   []server.Option // more options for server.New
 }
 
 // startGateway starts the shop and a gateway fronting it, and stops both when the test ends.
@@ -50,6 +53,9 @@ func startGateway(t testing.TB, o harnessOptions) *gateway {
 
 	cfg := config.Default()
 	cfg.ShutdownGrace = 5 * time.Second
+	if o.policies != nil {
+		cfg.Policies = *o.policies
+	}
 	if o.config != nil {
 		o.config(cfg)
 	}
@@ -58,6 +64,9 @@ func startGateway(t testing.TB, o harnessOptions) *gateway {
 		if spec, err = demo.Spec(backends); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.policies != nil {
+		spec.Policies = *o.policies
 	}
 	if o.spec != nil {
 		o.spec(&spec, backends)

@@ -31,7 +31,6 @@ import (
 	"github.com/protogate/gateway/examples/shop"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
-	"github.com/protogate/gateway/registry"
 )
 
 // testCA is a certificate authority for one test.
@@ -112,12 +111,11 @@ func TestMTLSEndToEnd(t *testing.T) {
 	}.Completed()
 	log := &upstreamLog{}
 	g := startGateway(t, harnessOptions{
-		shop: shop.Options{OnCall: log.onCall},
+		shop:     shop.Options{OnCall: log.onCall},
+		policies: &policies,
 		config: func(c *config.Config) {
 			c.TLS = config.ServerTLS{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile}
-			c.Policies = policies
 		},
-		spec: func(s *registry.Spec, _ *shop.Shop) { s.Policies = policies },
 	})
 
 	tlsConfig := func(certs ...tls.Certificate) *tls.Config {

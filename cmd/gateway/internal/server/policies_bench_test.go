@@ -97,9 +97,8 @@ func startBenchGateway(b *testing.B, c benchChain) *gateway {
 		opts = append(opts, server.WithAccessLogWriter(io.Discard))
 	}
 	return startGateway(b, harnessOptions{
-		config: func(cfg *config.Config) { cfg.Policies = p },
-		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = p },
-		server: opts,
+		policies: &p,
+		server:   opts,
 	})
 }
 

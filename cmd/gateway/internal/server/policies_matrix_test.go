@@ -39,7 +39,6 @@ import (
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
-	"github.com/protogate/gateway/registry"
 )
 
 // outcome is what one front answered to one call, reduced to what must agree across fronts.
@@ -174,9 +173,8 @@ func TestPoliciesMatrix(t *testing.T) {
 	}}, policies.Rules...)
 	policies.AccessLog.Output = "off" // the decisions are what this test reads
 	g := startGateway(t, harnessOptions{
-		shop:   shop.Options{OnCall: log.onCall},
-		config: func(c *config.Config) { c.Policies = policies },
-		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = policies },
+		shop:     shop.Options{OnCall: log.onCall},
+		policies: &policies,
 	})
 	now := time.Now()
 	claims := func(kv ...any) jwt.MapClaims {
@@ -318,8 +316,7 @@ func TestRateLimitHeadersMatrix(t *testing.T) {
 	}}, policies.Rules...)
 	policies.AccessLog.Output = "off"
 	g := startGateway(t, harnessOptions{
-		config: func(c *config.Config) { c.Policies = policies },
-		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = policies },
+		policies: &policies,
 	})
 	for _, f := range matrixFronts {
 		t.Run(f.name, func(t *testing.T) {

@@ -22,7 +22,6 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
-	"github.com/protogate/gateway/registry"
 )
 
 // The WAF inspects each message of a stream, end to end: a real gateway over loopback, with the
@@ -190,10 +189,9 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		AccessLog: config.AccessLog{Output: "off"},
 	}.Completed()
 	g := startGateway(t, harnessOptions{
-		shop:   shop.Options{OnCall: calls.onCall},
-		config: func(c *config.Config) { c.Policies = blocking },
-		spec:   func(s *registry.Spec, _ *shop.Shop) { s.Policies = blocking },
-		server: []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))},
+		shop:     shop.Options{OnCall: calls.onCall},
+		policies: &blocking,
+		server:   []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))},
 	})
 	ctx := testContext(t)
 	rest := newRESTClient(g)
