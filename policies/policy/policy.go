@@ -56,42 +56,18 @@ func WithRequest(ctx context.Context, r *Request) context.Context {
 	return context.WithValue(ctx, requestKey{}, r)
 }
 
-// WithFront records in ctx the front a request came through. The gRPC front needs not: a context
-// without a front is a gRPC call.
-func WithFront(ctx context.Context, f Front) context.Context {
-	return WithRequest(ctx, &Request{Front: f})
-}
-
-// FrontFrom returns the front recorded in ctx, FrontGRPC when there is none.
-func FrontFrom(ctx context.Context) Front {
+// FrontAndPeerFrom returns the front and the client's peer recorded in ctx (WithRequest), with one
+// lookup: FrontGRPC when there is no Request, and gRPC's peer when the Request names none.
+func FrontAndPeerFrom(ctx context.Context) (Front, *peer.Peer) {
+	front := FrontGRPC
 	if r, ok := ctx.Value(requestKey{}).(*Request); ok {
-		return r.Front
-	}
-	return FrontGRPC
-}
-
-// PeerFrom returns the client's peer: the one an HTTP front recorded (WithRequest), else gRPC's.
-func PeerFrom(ctx context.Context) *peer.Peer {
-	if r, ok := ctx.Value(requestKey{}).(*Request); ok && r.Peer != nil {
-		return r.Peer
+		if r.Peer != nil {
+			return r.Front, r.Peer
+		}
+		front = r.Front
 	}
 	p, _ := peer.FromContext(ctx)
-	return p
-}
-
-// FrontAndPeerFrom returns FrontFrom(ctx) and PeerFrom(ctx), with one lookup of the Request when
-// ctx has one with a peer (a deep context's lookup of a value it lacks walks it whole).
-func FrontAndPeerFrom(ctx context.Context) (Front, *peer.Peer) {
-	r, ok := ctx.Value(requestKey{}).(*Request)
-	if !ok {
-		p, _ := peer.FromContext(ctx)
-		return FrontGRPC, p
-	}
-	if r.Peer == nil {
-		p, _ := peer.FromContext(ctx)
-		return r.Front, p
-	}
-	return r.Front, r.Peer
+	return front, p
 }
 
 // Identity is the consumer a call was authenticated as.
