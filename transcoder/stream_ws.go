@@ -108,9 +108,16 @@ func (s *Streams) serveWebSocket(c *Call) {
 		return
 	}
 	conn.SetReadLimit(min(c.h.maxBody, maxStreamMessage))
-	// Reads run on a context of their own: the library closes the socket when a read's context ends,
-	// and the socket must stay open for the last frames after the upstream call is over.
-	gone := func() { st.abort(errClientGone) }
+	// Reads and writes run on contexts of their own: the library closes the socket when an
+	// operation's context ends, even one that has just completed, and the socket must stay open
+	// for the last frames after the upstream call is over (an abort ends st.ctx, and then the
+	// error frame must still go out). Writes end when the client is gone.
+	wctx, clientGone := context.WithCancel(context.Background())
+	defer clientGone()
+	gone := func() {
+		clientGone()
+		st.abort(errClientGone)
+	}
 	read := make(chan struct{})
 	if c.binding.kind == routing.KindServerStream {
 		close(read)
@@ -143,7 +150,7 @@ func (s *Streams) serveWebSocket(c *Call) {
 			st.abort(err)
 			continue
 		}
-		if err := conn.Write(st.ctx, websocket.MessageText, buf[:len(buf)-1]); err != nil {
+		if err := conn.Write(wctx, websocket.MessageText, buf[:len(buf)-1]); err != nil {
 			gone()
 		}
 	}
