@@ -40,7 +40,7 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 	ctx = policy.WithRequest(ctx, &ws.req)
 	var span trace.Span
 	if t.tracing != nil {
-		ctx, span = t.tracing.startServer(ctx, mdCarrier(md), t.spanNameOf(frontGRPC, si.FullMethod))
+		ctx, span, ws.trace = t.tracing.startGRPC(ctx, md, t.spanNameOf(frontGRPC, si.FullMethod))
 		info.Tracer = t
 	}
 	ws.ctx = callinfo.With(ctx, info)
@@ -85,12 +85,15 @@ func ownService(method string) bool {
 // frames) that pass.
 type serverStream struct {
 	grpc.ServerStream
-	ctx  context.Context
-	md   metadata.MD
-	req  policy.Request // the call's front and peer, for its admission
-	in   atomic.Int64   // RecvMsg may run in a goroutine of its own (client and bidi streams)
-	out  int64
-	info callinfo.Info // the request's
+	ctx context.Context
+	md  metadata.MD
+	// trace is what md holds of the call's trace context (tracing.startGRPC), which the call's
+	// upstream calls may count on once the proxy takes md to send upstream (IncomingMetadata).
+	trace callinfo.UpstreamTrace
+	req   policy.Request // the call's front and peer, for its admission
+	in    atomic.Int64   // RecvMsg may run in a goroutine of its own (client and bidi streams)
+	out   int64
+	info  callinfo.Info // the request's
 }
 
 // sized is a message that knows its encoded size: routing.Frame.
@@ -99,8 +102,12 @@ type sized interface{ Len() int }
 func (s *serverStream) Context() context.Context { return s.ctx }
 
 // IncomingMetadata returns the copy of the call's incoming metadata, for the proxy to route with
-// (routing.MetadataStream).
-func (s *serverStream) IncomingMetadata() metadata.MD { return s.md }
+// and send upstream (routing.MetadataStream). The upstream calls' trace context is then added to
+// it as startGRPC readied it for.
+func (s *serverStream) IncomingMetadata() metadata.MD {
+	s.info.Trace = s.trace
+	return s.md
+}
 
 func (s *serverStream) RecvMsg(m any) error {
 	err := s.ServerStream.RecvMsg(m)

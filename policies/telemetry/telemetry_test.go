@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -580,5 +581,117 @@ func TestDenied(t *testing.T) {
 	}
 	if l := r.log.lines(t); len(l) != 1 || l[0]["denied_by"] != "auth" || l[0]["method"] != checkMethod || l[0]["grpc_code"] != "UNAUTHENTICATED" {
 		t.Errorf("access log %v", l)
+	}
+}
+
+// TestProxyTraceContext: whichever trace context a native gRPC client sends, and whether the proxy
+// sends the telemetry's copy of the call's metadata upstream (routing.MetadataStream, as the
+// gateway's proxy does) or a copy of its own, the upstream gets exactly one trace context: that of
+// the gateway's upstream span when the request is sampled; when it is not, the client's trace, or
+// the gateway's new one, carried on unsampled (the parent span is then the client's or the gateway's
+// unrecorded one: no span is recorded either way).
+func TestProxyTraceContext(t *testing.T) {
+	const (
+		sampledParent   = "00-" + clientTraceID + "-" + clientSpanID + "-01"
+		unsampledParent = "00-" + clientTraceID + "-" + clientSpanID + "-00"
+	)
+	for _, tc := range []struct {
+		name        string
+		ratio       string
+		traceparent string // the client's, "" for none
+		sampled     bool
+		sameTrace   string // the trace the upstream must be in; "" for the gateway's new one
+	}{
+		{name: "sampled client trace", ratio: "0", traceparent: sampledParent, sampled: true, sameTrace: clientTraceID},
+		{name: "unsampled client trace", ratio: "1", traceparent: unsampledParent, sameTrace: clientTraceID},
+		{name: "new trace sampled", ratio: "1", sampled: true},
+		{name: "new trace unsampled", ratio: "0"},
+		{name: "malformed client trace", ratio: "0", traceparent: "00-not-a-trace-01"},
+	} {
+		for _, own := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/telemetry's metadata %v", tc.name, own), func(t *testing.T) {
+				r := newRig(t, telemetry.Config{Tracing: config.Tracing{SampleRatio: tc.ratio}})
+				srv := grpc.NewServer(grpc.StreamInterceptor(r.tel.StreamInterceptor()),
+					grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+						ctx := ss.Context()
+						md, _ := metadata.FromIncomingContext(ctx)
+						if ms, ok := ss.(routing.MetadataStream); ok && own {
+							md = ms.IncomingMetadata()
+						}
+						var req healthpb.HealthCheckRequest
+						if err := ss.RecvMsg(&req); err != nil {
+							return err
+						}
+						resp, err := healthpb.NewHealthClient(r.conn).Check(metadata.NewOutgoingContext(ctx, md), &req)
+						if err != nil {
+							return err
+						}
+						return ss.SendMsg(resp)
+					}))
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				go func() { _ = srv.Serve(ln) }()
+				defer srv.Stop()
+				cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cc.Close()
+				ctx := metadata.AppendToOutgoingContext(context.Background(), "baggage", "tenant=acme")
+				if tc.traceparent != "" {
+					ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", tc.traceparent, "tracestate", "vendor=1")
+				}
+				if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: "down"}); err != nil {
+					t.Fatal(err)
+				}
+				upMD := r.be.lastMD(t)
+				spans := r.flushed(t)
+				logged := r.log.lines(t)
+
+				tp := upMD.Get("traceparent")
+				if len(tp) != 1 {
+					t.Fatalf("upstream traceparent %q, want one", tp)
+				}
+				parts := strings.Split(tp[0], "-")
+				if len(parts) != 4 || len(parts[1]) != 32 || len(parts[2]) != 16 {
+					t.Fatalf("upstream traceparent %q is malformed", tp[0])
+				}
+				if flags := map[bool]string{true: "01", false: "00"}[tc.sampled]; parts[3] != flags {
+					t.Errorf("upstream traceparent %q, want flags %s", tp[0], flags)
+				}
+				wantTrace := tc.sameTrace
+				if wantTrace == "" {
+					if len(logged) != 1 {
+						t.Fatalf("%d access-log lines, want 1", len(logged))
+					}
+					wantTrace, _ = logged[0]["trace_id"].(string)
+				}
+				if parts[1] != wantTrace {
+					t.Errorf("upstream in trace %s, want %s", parts[1], wantTrace)
+				}
+				if tc.sampled {
+					var up tracetest.SpanStub
+					for _, s := range spans {
+						if s.SpanKind == trace.SpanKindClient {
+							up = s
+						}
+					}
+					if len(spans) != 2 || parts[2] != up.SpanContext.SpanID().String() {
+						t.Errorf("upstream parent %s, want the upstream span of %d spans", parts[2], len(spans))
+					}
+				} else if len(spans) != 0 {
+					t.Errorf("%d spans of an unsampled request", len(spans))
+				}
+				if got := upMD.Get("baggage"); len(got) != 1 || got[0] != "tenant=acme" {
+					t.Errorf("upstream baggage %q, want the client's once", got)
+				}
+				wantState := map[bool]int{true: 1, false: 0}[tc.sameTrace != ""]
+				if got := upMD.Get("tracestate"); len(got) != wantState {
+					t.Errorf("upstream tracestate %q, want %d", got, wantState)
+				}
+			})
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 )
 
 // instrumentationName names the gateway's tracer.
@@ -30,6 +31,7 @@ type tracing struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
 	prop     propagation.TextMapPropagator
+	fields   []string // the metadata keys prop reads and writes
 }
 
 func newTracing(cfg config.Tracing, exp sdktrace.SpanExporter) (*tracing, error) {
@@ -52,10 +54,12 @@ func newTracing(cfg config.Tracing, exp sdktrace.SpanExporter) (*tracing, error)
 		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	return &tracing{
 		provider: tp,
 		tracer:   tp.Tracer(instrumentationName),
-		prop:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		prop:     prop,
+		fields:   prop.Fields(),
 	}, nil
 }
 
@@ -101,6 +105,49 @@ func (tr *tracing) startServer(ctx context.Context, carrier propagation.TextMapC
 	}
 	return trace.ContextWithSpan(ctx, span), span
 }
+
+// startGRPC is startServer for a native gRPC call whose metadata md is the copy the proxy sends
+// upstream. It readies md for the trace context of the call's upstream calls, once, so that they
+// need not copy it (or, unsampled, even look at it), and reports what md then holds:
+//   - sampled: each upstream call adds the context of a client span of its own, so md keeps none
+//     of the client's (TraceAbsent);
+//   - unsampled, in a trace the client sent: the upstream calls get no span of their own and go on
+//     in the client's trace, unsampled, as the client's context in md says already (TraceCarried);
+//   - unsampled, in a new trace: the server span's context is written into md (TraceCarried), so
+//     that the upstream does not sample either.
+func (tr *tracing) startGRPC(ctx context.Context, md metadata.MD, name string) (context.Context, trace.Span, callinfo.UpstreamTrace) {
+	remote := tr.prop.Extract(context.Background(), mdCarrier(md))
+	sctx, span := tr.tracer.Start(remote, name, serverSpan...)
+	if b := baggage.FromContext(remote); b.Len() > 0 {
+		ctx = baggage.ContextWithBaggage(ctx, b)
+	}
+	ctx = trace.ContextWithSpan(ctx, span)
+	switch {
+	case span.SpanContext().IsSampled():
+		tr.clear(md)
+		return ctx, span, callinfo.TraceAbsent
+	case !trace.SpanContextFromContext(remote).IsValid():
+		tr.clear(md) // whatever the client sent that did not parse
+		tr.prop.Inject(sctx, mdSetter(md))
+	}
+	return ctx, span, callinfo.TraceCarried
+}
+
+// clear deletes the trace context keys from md.
+func (tr *tracing) clear(md metadata.MD) {
+	for _, k := range tr.fields {
+		delete(md, k)
+	}
+}
+
+// mdSetter writes what a propagator injects into metadata.
+type mdSetter metadata.MD
+
+func (c mdSetter) Get(string) string { return "" }
+func (c mdSetter) Set(key, value string) {
+	c[strings.ToLower(key)] = []string{value}
+}
+func (c mdSetter) Keys() []string { return nil }
 
 // Start begins a stage of a request (callinfo.Tracer): a GraphQL field's call of a method. It makes
 // the stage's span when the request is sampled, and on GraphQL observes the call's metrics when it

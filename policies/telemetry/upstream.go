@@ -10,7 +10,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -59,8 +58,11 @@ func (h *upstreamHandler) begin(ctx context.Context, method string) (context.Con
 		}
 		// An unsampled request's upstream calls get no span of their own, which nobody would see:
 		// the upstream is told of the request's span, unsampled, so that it does not sample either.
-		u.pc = u.pairs[:0]
-		ctx = inject(ctx, tr.prop, &u.pc)
+		// A native gRPC call's metadata carries that already (tracing.startGRPC).
+		if held := u.info.UpstreamTrace(); u.span != nil || held != callinfo.TraceCarried {
+			u.pc = u.pairs[:0]
+			ctx = inject(ctx, tr, &u.pc, held == callinfo.TraceAbsent)
+		}
 	}
 	return ctx, u
 }
@@ -187,17 +189,18 @@ func (u *upstreamCall) end(err error) {
 }
 
 // inject puts ctx's trace context (traceparent, tracestate, baggage) in its outgoing metadata,
-// replacing the client's. When the metadata has none of those keys (a call that did not come
-// through the transparent proxy with a client's trace context) it appends without copying it.
-// pc is an empty carrier to inject with (the metadata functions copy what they keep of it).
-func inject(ctx context.Context, prop propagation.TextMapPropagator, carrier *pairCarrier) context.Context {
-	prop.Inject(ctx, carrier)
+// replacing the client's. When the metadata has none of those keys (absent says it is known to
+// have none; else a call that did not come through the transparent proxy with a client's trace
+// context) it appends without copying it. pc is an empty carrier to inject with (the metadata
+// functions copy what they keep of it).
+func inject(ctx context.Context, tr *tracing, carrier *pairCarrier, absent bool) context.Context {
+	tr.prop.Inject(ctx, carrier)
 	pc := *carrier
 	if len(pc) == 0 {
 		return ctx
 	}
 	replace := false
-	for i := 0; i < len(pc); i += 2 {
+	for i := 0; i < len(pc) && !absent; i += 2 {
 		if metadata.ValueFromOutgoingContext(ctx, pc[i]) != nil {
 			replace = true
 			break
@@ -207,7 +210,7 @@ func inject(ctx context.Context, prop propagation.TextMapPropagator, carrier *pa
 		return metadata.AppendToOutgoingContext(ctx, pc...)
 	}
 	md, _ := metadata.FromOutgoingContext(ctx) // a copy
-	for _, k := range prop.Fields() {
+	for _, k := range tr.fields {
 		delete(md, k) // a stale tracestate or baggage must not outlive the traceparent it belonged to
 	}
 	for i := 0; i < len(pc); i += 2 {

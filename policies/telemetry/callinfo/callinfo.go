@@ -30,6 +30,10 @@ type Tracer interface {
 type Info struct {
 	// Tracer, when set, starts the request's stage spans. Set before the Info is shared.
 	Tracer Tracer
+	// Trace says what the metadata the request's upstream calls are sent with holds of the
+	// request's trace context, as far as the front that made it knows. Set before the first
+	// upstream call starts.
+	Trace UpstreamTrace
 
 	mu       sync.Mutex
 	method   string // the first method admitted
@@ -40,6 +44,18 @@ type Info struct {
 	code     int32 // the last upstream's gRPC status code; -1 before any
 	denied   Denial
 }
+
+// UpstreamTrace is what a request's upstream metadata holds of its trace context.
+type UpstreamTrace uint8
+
+const (
+	// TraceUnknown: the front passes on metadata it has not looked at for trace context.
+	TraceUnknown UpstreamTrace = iota
+	// TraceCarried: the metadata carries the request's trace context already.
+	TraceCarried
+	// TraceAbsent: the metadata carries no trace context.
+	TraceAbsent
+)
 
 // Denial is a policy's refusal as recorded for telemetry.
 type Denial struct {
@@ -87,6 +103,14 @@ func Start(ctx context.Context, stage, method string) (context.Context, func(err
 		return ctx, noEnd
 	}
 	return info.Tracer.Start(ctx, stage, method)
+}
+
+// UpstreamTrace returns i.Trace; TraceUnknown on a nil Info.
+func (i *Info) UpstreamTrace() UpstreamTrace {
+	if i == nil {
+		return TraceUnknown
+	}
+	return i.Trace
 }
 
 // SetRoute records the REST path template.
