@@ -307,7 +307,7 @@ func (s *Set) chainOf(rs ruleSet) *chain {
 // Admit runs the method's chain on the call; see routing.Admitter. A method the snapshot has no
 // descriptor for (proxied by an explicit route) gets the chain its rules pick, found by matching the
 // rules now: rare, and no slower than a route match.
-func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (routing.Admission, error) {
+func (s *Set) Admit(ctx context.Context, method string, md metadata.MD, owned bool) (routing.Admission, error) {
 	ch, ok := s.chains[method]
 	if !ok {
 		ch = s.chainOf(s.pick(method))
@@ -331,7 +331,7 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD) (routing
 			return routing.Admission{}, err
 		}
 	}
-	adm := routing.Admission{Upstream: c.Upstream(md), Header: c.ResponseMetadata()}
+	adm := routing.Admission{Upstream: c.Upstream(md, owned), Header: c.ResponseMetadata()}
 	if c.Releases() {
 		adm.Release = c.Finish // c lives on until the call ends: the GC gets it then
 		return adm, nil

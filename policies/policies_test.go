@@ -72,7 +72,7 @@ policies:
 `
 
 func admit(set *policies.Set, method string, kv ...string) (metadata.MD, func(), error) {
-	adm, err := set.Admit(context.Background(), method, metadata.Pairs(kv...))
+	adm, err := set.Admit(context.Background(), method, metadata.Pairs(kv...), false)
 	return adm.Upstream, adm.Release, err
 }
 
@@ -161,7 +161,7 @@ func TestConcurrencySlotHeldUntilRelease(t *testing.T) {
 func TestUnchangedMetadataIsNotCopied(t *testing.T) {
 	set := compile(t, rulesYAML)
 	in := metadata.Pairs("x-request-id", "1")
-	adm, err := set.Admit(context.Background(), getUser, in)
+	adm, err := set.Admit(context.Background(), getUser, in, false)
 	out, release := adm.Upstream, adm.Release
 	if err != nil || release != nil {
 		t.Fatalf("got release %v, err %v", release != nil, err)
@@ -172,13 +172,32 @@ func TestUnchangedMetadataIsNotCopied(t *testing.T) {
 	}
 }
 
+// TestOwnedMetadataChangedInPlace: the identity goes upstream in a copy of the caller's metadata,
+// unless the caller hands over its own copy (the gRPC proxy does), which then carries it.
+func TestOwnedMetadataChangedInPlace(t *testing.T) {
+	set := compile(t, rulesYAML)
+	for _, owned := range []bool{false, true} {
+		in := metadata.Pairs("x-api-key", "nobody-key", "x-consumer-id", "spoofed")
+		adm, err := set.Admit(context.Background(), listOrders, in, owned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := adm.Upstream.Get("x-consumer-id"); len(got) != 1 || got[0] != "nobody" {
+			t.Errorf("owned %v: upstream x-consumer-id %q, want the verified consumer", owned, got)
+		}
+		if got, want := in.Get("x-consumer-id"), map[bool]string{false: "spoofed", true: "nobody"}[owned]; len(got) != 1 || got[0] != want {
+			t.Errorf("owned %v: the caller's x-consumer-id is %q, want %q", owned, got, want)
+		}
+	}
+}
+
 func BenchmarkAdmitNoPolicies(b *testing.B) {
 	set := compile(&testing.T{}, rulesYAML)
 	md := metadata.Pairs("x-request-id", "1")
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := set.Admit(ctx, getUser, md); err != nil {
+		if _, err := set.Admit(ctx, getUser, md, false); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -190,7 +209,7 @@ func BenchmarkAdmitAPIKey(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		adm, err := set.Admit(ctx, listOrders, md)
+		adm, err := set.Admit(ctx, listOrders, md, false)
 		release := adm.Release
 		if err != nil {
 			b.Fatal(err)
@@ -249,13 +268,14 @@ func demoChainSet(b *testing.B) (*policies.Set, metadata.MD) {
 func BenchmarkAdmitDemoChain(b *testing.B) {
 	set, md := demoChainSet(b)
 	peerCtx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
-	if _, err := set.Admit(peerCtx, listOrders, md); err != nil { // verify the token once
+	if _, err := set.Admit(peerCtx, listOrders, md, false); err != nil { // verify the token once
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
+		own := md.Copy() // each call's own copy, as the gRPC proxy admits it (changed in place)
 		for pb.Next() {
-			adm, err := set.Admit(peerCtx, listOrders, md)
+			adm, err := set.Admit(peerCtx, listOrders, own, true)
 			if err != nil || len(adm.Upstream.Get("x-consumer-id")) != 1 {
 				b.Error(adm.Upstream, err)
 				return

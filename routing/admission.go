@@ -12,13 +12,16 @@ import (
 // GraphQL request cannot slip past a policy that a gRPC call of the same method meets.
 type Admitter interface {
 	// Admit admits a call of method ("/pkg.Service/Method") carrying md, or refuses it with an
-	// error, a gRPC status. md is never modified.
-	Admit(ctx context.Context, method string, md metadata.MD) (Admission, error)
+	// error, a gRPC status. md is not modified, unless owned: md is then the call's own copy, which
+	// nothing else uses, and the admission may change it in place, rather than copy it, to make
+	// the Admission's Upstream.
+	Admit(ctx context.Context, method string, md metadata.MD, owned bool) (Admission, error)
 }
 
 // Admission is an admitted call's terms.
 type Admission struct {
-	// Upstream is the metadata to send upstream: md itself when nothing changes.
+	// Upstream is the metadata to send upstream: md itself when nothing changes (or when it was
+	// owned, and changed in place).
 	Upstream metadata.MD
 	// Header is metadata for the response's header on the gRPC fronts (native gRPC, gRPC-Web): an
 	// admitted call's RateLimit-*. The proxy merges it into the upstream's header. The HTTP fronts

@@ -118,7 +118,7 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	} else {
 		md, _ = metadata.FromIncomingContext(ctx)
 	}
-	up, err := p.Route(ctx, method, md)
+	up, err := p.route(ctx, method, md, true) // md is the call's copy: its admission may change it
 	if err != nil {
 		return err
 	}
@@ -211,6 +211,12 @@ func (u *Upstream) finish(o outcome) {
 // nothing serves, Unavailable when the cluster has no endpoint to take the call (none, all circuits
 // open, or its cap on concurrent calls reached).
 func (p *Proxy) Route(ctx context.Context, method string, md metadata.MD) (Upstream, error) {
+	return p.route(ctx, method, md, false)
+}
+
+// route is Route; owned says md is the call's own copy, which the admission may change in place
+// (Admitter.Admit).
+func (p *Proxy) route(ctx context.Context, method string, md metadata.MD, owned bool) (Upstream, error) {
 	st := p.state()
 	kind, known, exists := st.Method(method)
 	if known && !exists {
@@ -225,7 +231,7 @@ func (p *Proxy) Route(ctx context.Context, method string, md metadata.MD) (Upstr
 	var release func()
 	var header metadata.MD
 	if a := st.Admitter(); a != nil {
-		adm, err := a.Admit(ctx, method, md)
+		adm, err := a.Admit(ctx, method, md, owned)
 		if err != nil {
 			return Upstream{}, err
 		}

@@ -30,7 +30,7 @@ func Example() {
 
 	call := &policy.Call{Ctx: context.Background(), Method: "/shop.orders.v1.OrderService/ListOrders",
 		MD: metadata.Pairs("x-api-key", "s3cret-key", "x-consumer-id", "someone-else")}
-	fmt.Println(step.Admit(call), call.Identity.Consumer, call.Upstream(call.MD)["x-consumer-id"])
+	fmt.Println(step.Admit(call), call.Identity.Consumer, call.Upstream(call.MD, false)["x-consumer-id"])
 
 	call = &policy.Call{Ctx: context.Background(), MD: metadata.Pairs("x-api-key", "guess")}
 	fmt.Println(step.Admit(call))

@@ -160,14 +160,18 @@ func (c *Call) Reset() {
 func (c *Call) Releases() bool { return len(c.done) > 0 }
 
 // Upstream returns the metadata to send upstream: md with the stripped keys removed and the set ones
-// replaced. It returns md itself, unchanged and uncopied, when no Step changed anything.
-func (c *Call) Upstream(md metadata.MD) metadata.MD {
+// replaced. It returns md itself, unchanged and uncopied, when no Step changed anything, and
+// changed in place when owned (the caller's own copy, which nothing else uses); else a copy.
+func (c *Call) Upstream(md metadata.MD, owned bool) metadata.MD {
 	if len(c.set) == 0 && len(c.strip) == 0 {
 		return md
 	}
-	out := make(metadata.MD, len(md)+len(c.set)/2)
-	for k, v := range md {
-		out[k] = v
+	out := md
+	if !owned || md == nil {
+		out = make(metadata.MD, len(md)+len(c.set)/2)
+		for k, v := range md {
+			out[k] = v
+		}
 	}
 	for _, k := range c.strip {
 		delete(out, k)

@@ -414,5 +414,7 @@ func isGRPC(r *http.Request) bool {
 // serves one call at a time, start to end, so a proxy's workers are busy for the upstream's whole
 // round trip: with fewer of them than the calls in flight, the rest each start a new goroutine
 // whose stack grows from small, call after call (a tenth of a proxied call's CPU). Workers keep
-// their grown stacks; idle ones cost only those.
-func streamWorkers() int { return 16 * runtime.GOMAXPROCS(0) }
+// their grown stacks until the garbage collector shrinks an idle one's; idle ones cost only those.
+// With 64 calls in flight on two cores (gateway bench), 16 workers per core left stack growth at
+// 9% of the gateway's CPU, 64 per core at 1.5%.
+func streamWorkers() int { return 64 * runtime.GOMAXPROCS(0) }
