@@ -78,6 +78,26 @@ func benchPolicies(c benchChain) config.Policies {
 	return p.Completed()
 }
 
+// clientMetadata is what the benchmarks' clients send with every call: the token, an x-request-id,
+// and the traceparent BENCH_TRACEPARENT gives, if any (a client in a traced fleet propagates its
+// trace: "00-<trace id>-<span id>-00" is one its own sampler did not sample).
+func clientMetadata(token string) []string {
+	kv := []string{"authorization", "Bearer " + token, "x-request-id", "bench"}
+	if tp := os.Getenv("BENCH_TRACEPARENT"); tp != "" {
+		kv = append(kv, "traceparent", tp)
+	}
+	return kv
+}
+
+// setHeaders sets clientMetadata on a REST request, with a browser's Origin.
+func setHeaders(h http.Header, token string) {
+	kv := clientMetadata(token)
+	for i := 0; i < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	h.Set("Origin", "http://localhost:5173")
+}
+
 // startBenchGateway starts the shop and a gateway serving chain, for a benchmark.
 func startBenchGateway(b *testing.B, c benchChain) *gateway {
 	b.Helper()
@@ -111,6 +131,7 @@ func startBenchGateway(b *testing.B, c benchChain) *gateway {
 // ns/op and by cpu-ns/op (the process's CPU time per call, steadier on a shared machine).
 // Allocations and CPU count the client, the gateway and the backend, all in this process.
 // BENCH_SAMPLE_RATIO (e.g. 0.1) samples a share of the requests instead of the demo's every one;
+// BENCH_TRACEPARENT makes the clients send that trace context (see clientMetadata);
 // BENCH_WITHOUT (a comma-separated list of auth, ratelimit, ratelimit-headers, cors, tracing,
 // metrics, accesslog) leaves parts of the chain out, to see what each costs.
 func BenchmarkPolicyChain(b *testing.B) {
@@ -140,9 +161,7 @@ func BenchmarkPolicyChain(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Origin", "http://localhost:5173")
-				req.Header.Set("X-Request-Id", "bench")
+				setHeaders(req.Header, token)
 				for pb.Next() {
 					resp, err := client.Do(req)
 					if err != nil {
@@ -163,7 +182,7 @@ func BenchmarkPolicyChain(b *testing.B) {
 		b.Run("grpc/"+benchChains[c], func(b *testing.B) {
 			client := ordersv1.NewOrderServiceClient(g.conn)
 			req := &ordersv1.ListOrdersRequest{UserId: "1"}
-			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token, "x-request-id", "bench")
+			ctx := metadata.AppendToOutgoingContext(context.Background(), clientMetadata(token)...)
 			b.SetParallelism(4)
 			b.ReportAllocs()
 			defer reportCPU(b)()
@@ -184,7 +203,7 @@ func BenchmarkPolicyChain(b *testing.B) {
 // blocks of calls between the two gateways, so that both see the same machine, and reports the
 // chain's cost as ratios — time-x (wall time per call, chain / none: the inverse of the req/s
 // ratio) and cpu-x (the process's CPU per call, chain / none). ns/op is the time of one pair of
-// calls. BENCH_SAMPLE_RATIO and BENCH_WITHOUT apply as to BenchmarkPolicyChain.
+// calls. BENCH_SAMPLE_RATIO, BENCH_TRACEPARENT and BENCH_WITHOUT apply as to BenchmarkPolicyChain.
 func BenchmarkPolicyChainPaired(b *testing.B) {
 	token, err := demo.Token("1", []string{"orders:read"}, time.Hour, time.Now())
 	if err != nil {
@@ -206,9 +225,7 @@ func BenchmarkPolicyChainPaired(b *testing.B) {
 				if err != nil {
 					return err
 				}
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Origin", "http://localhost:5173")
-				req.Header.Set("X-Request-Id", "bench")
+				setHeaders(req.Header, token)
 				resp, err := client.Do(req)
 				if err != nil {
 					return err
@@ -225,7 +242,7 @@ func BenchmarkPolicyChainPaired(b *testing.B) {
 	})
 	b.Run("grpc", func(b *testing.B) {
 		var calls [2]func() error
-		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token, "x-request-id", "bench")
+		ctx := metadata.AppendToOutgoingContext(context.Background(), clientMetadata(token)...)
 		req := &ordersv1.ListOrdersRequest{UserId: "1"}
 		for i, g := range gws {
 			client := ordersv1.NewOrderServiceClient(g.conn)
