@@ -94,16 +94,23 @@ func exporter(cfg config.Tracing) (sdktrace.SpanExporter, error) {
 }
 
 // startServer extracts a request's trace context from carrier and starts its server span, named
-// name, returning ctx with both. The extraction and the SDK's two lookups of the parent work on a
+// name, returning ctx with both.
+func (tr *tracing) startServer(ctx context.Context, carrier propagation.TextMapCarrier, name string) (context.Context, trace.Span) {
+	ctx, span, _, _ := tr.start(ctx, carrier, name)
+	return ctx, span
+}
+
+// start is startServer; it also returns the context extracted from carrier (remote) and that
+// context with the span (sctx). The extraction and the SDK's two lookups of the parent work on a
 // context of their own, a level or two deep, rather than on the request's, which on a gRPC call is
 // a dozen levels deep and would be walked whole on each lookup when the client sent no trace.
-func (tr *tracing) startServer(ctx context.Context, carrier propagation.TextMapCarrier, name string) (context.Context, trace.Span) {
-	remote := tr.prop.Extract(context.Background(), carrier)
-	_, span := tr.tracer.Start(remote, name, serverSpan...)
+func (tr *tracing) start(ctx context.Context, carrier propagation.TextMapCarrier, name string) (_ context.Context, _ trace.Span, remote, sctx context.Context) {
+	remote = tr.prop.Extract(context.Background(), carrier)
+	sctx, span := tr.tracer.Start(remote, name, serverSpan...)
 	if b := baggage.FromContext(remote); b.Len() > 0 {
 		ctx = baggage.ContextWithBaggage(ctx, b)
 	}
-	return trace.ContextWithSpan(ctx, span), span
+	return trace.ContextWithSpan(ctx, span), span, remote, sctx
 }
 
 // startGRPC is startServer for a native gRPC call whose metadata md is the copy the proxy sends
@@ -116,12 +123,7 @@ func (tr *tracing) startServer(ctx context.Context, carrier propagation.TextMapC
 //   - unsampled, in a new trace: the server span's context is written into md (TraceCarried), so
 //     that the upstream does not sample either.
 func (tr *tracing) startGRPC(ctx context.Context, md metadata.MD, name string) (context.Context, trace.Span, callinfo.UpstreamTrace) {
-	remote := tr.prop.Extract(context.Background(), mdCarrier(md))
-	sctx, span := tr.tracer.Start(remote, name, serverSpan...)
-	if b := baggage.FromContext(remote); b.Len() > 0 {
-		ctx = baggage.ContextWithBaggage(ctx, b)
-	}
-	ctx = trace.ContextWithSpan(ctx, span)
+	ctx, span, remote, sctx := tr.start(ctx, mdCarrier(md), name)
 	switch {
 	case span.SpanContext().IsSampled():
 		tr.clear(md)
