@@ -235,15 +235,19 @@ func TestRESTTraceContext(t *testing.T) {
 	}
 }
 
-// TestProxyReplacesClientTraceparent: the transparent proxy forwards the client's metadata; the
-// upstream must still see the gateway's span as its parent, and one traceparent only.
-func TestProxyReplacesClientTraceparent(t *testing.T) {
-	r := newRig(t, telemetry.Config{})
+// proxy starts a minimal transparent gRPC proxy in front of the rig's backend, observed by the
+// telemetry's interceptor, and returns a connection to it. It admits each call through the
+// telemetry Step and forwards the incoming metadata as the outgoing: the telemetry's copy
+// (routing.MetadataStream), as the gateway's proxy does, when own is set, else a copy of its own.
+func (r *rig) proxy(t *testing.T, own bool) *grpc.ClientConn {
+	t.Helper()
 	srv := grpc.NewServer(grpc.StreamInterceptor(r.tel.StreamInterceptor()),
 		grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
-			// A minimal transparent proxy: forward the incoming metadata as the outgoing.
 			ctx := ss.Context()
 			md, _ := metadata.FromIncomingContext(ctx)
+			if ms, ok := ss.(routing.MetadataStream); ok && own {
+				md = ms.IncomingMetadata()
+			}
 			if err := r.tel.Step().Admit(&policy.Call{Ctx: ctx, Method: checkMethod, Front: policy.FrontGRPC}); err != nil {
 				return err
 			}
@@ -262,12 +266,20 @@ func TestProxyReplacesClientTraceparent(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Stop()
+	t.Cleanup(srv.Stop)
 	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// TestProxyReplacesClientTraceparent: the transparent proxy forwards the client's metadata; the
+// upstream must still see the gateway's span as its parent, and one traceparent only.
+func TestProxyReplacesClientTraceparent(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	cc := r.proxy(t, false)
 
 	ctx := metadata.AppendToOutgoingContext(context.Background(),
 		"traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01", "tracestate", "vendor=1", "x-request-id", "req-7")
@@ -611,34 +623,7 @@ func TestProxyTraceContext(t *testing.T) {
 		for _, own := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/telemetry's metadata %v", tc.name, own), func(t *testing.T) {
 				r := newRig(t, telemetry.Config{Tracing: config.Tracing{SampleRatio: tc.ratio}})
-				srv := grpc.NewServer(grpc.StreamInterceptor(r.tel.StreamInterceptor()),
-					grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
-						ctx := ss.Context()
-						md, _ := metadata.FromIncomingContext(ctx)
-						if ms, ok := ss.(routing.MetadataStream); ok && own {
-							md = ms.IncomingMetadata()
-						}
-						var req healthpb.HealthCheckRequest
-						if err := ss.RecvMsg(&req); err != nil {
-							return err
-						}
-						resp, err := healthpb.NewHealthClient(r.conn).Check(metadata.NewOutgoingContext(ctx, md), &req)
-						if err != nil {
-							return err
-						}
-						return ss.SendMsg(resp)
-					}))
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				go func() { _ = srv.Serve(ln) }()
-				defer srv.Stop()
-				cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer cc.Close()
+				cc := r.proxy(t, own)
 				ctx := metadata.AppendToOutgoingContext(context.Background(), "baggage", "tenant=acme")
 				if tc.traceparent != "" {
 					ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", tc.traceparent, "tracestate", "vendor=1")
