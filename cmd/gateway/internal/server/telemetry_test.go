@@ -65,12 +65,15 @@ func (r *otlpReceiver) received() []*tracepb.Span {
 // TestTelemetryEndToEnd serves the shop with tracing exported over OTLP to an in-process receiver,
 // the access log in a file and metrics on the admin port, and sends a REST, a gRPC and a GraphQL
 // call: the spans arrive with their parent/child links intact from the client's span through the
-// gateway to the backend, whose traceparent names the gateway's upstream span; each call has its
-// access-log line, with no credential in it; /metrics counts the calls.
+// gateway to the backend, whose traceparent names the gateway's upstream span; a gRPC call in a trace
+// its client did not sample reaches the backend in that trace, unsampled, and records no span; each
+// call has its access-log line, with no credential in it; /metrics counts the calls.
 func TestTelemetryEndToEnd(t *testing.T) {
 	const (
 		clientTrace = "5bf92f3577b34da6a3ce929d0e0e4736"
 		clientSpan  = "10f067aa0ba902b7"
+		// unsampledTrace is a trace whose client sampled nothing.
+		unsampledTrace = "6bf92f3577b34da6a3ce929d0e0e4736"
 	)
 	recv := startReceiver(t)
 	logFile := filepath.Join(t.TempDir(), "access.log")
@@ -119,6 +122,20 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	grpcParent := seen["/shop.users.v1.UserService/GetUser"]
 	seenMu.Unlock()
 
+	// gRPC in a trace its client did not sample: the backend carries on in it, unsampled, and the
+	// gateway records nothing.
+	unsampled := "00-" + unsampledTrace + "-" + clientSpan + "-00"
+	ctx = metadata.AppendToOutgoingContext(testContext(t), "traceparent", unsampled, "x-request-id", "grpc-2")
+	if _, err := usersv1.NewUserServiceClient(g.conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	seenMu.Lock()
+	unsampledParent := seen["/shop.users.v1.UserService/GetUser"]
+	seenMu.Unlock()
+	if len(unsampledParent) != 1 || !strings.HasPrefix(unsampledParent[0], "00-"+unsampledTrace+"-") || !strings.HasSuffix(unsampledParent[0], "-00") {
+		t.Errorf("an unsampled call: the backend saw traceparent %q, want one in trace %s, unsampled", unsampledParent, unsampledTrace)
+	}
+
 	// GraphQL: one field calling one method.
 	resp, err = http.Post("http://"+g.addr+"/graphql", "application/json", strings.NewReader(`{"query":"{ getUser(id: \"2\") { name } }"}`))
 	if err != nil {
@@ -135,8 +152,9 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	for _, want := range []string{
 		`gateway_requests_total{code="OK",front="rest",method="/shop.users.v1.UserService/GetUser"} 1`,
 		`gateway_requests_total{code="NOT_FOUND",front="grpc",method="/shop.users.v1.UserService/GetUser"} 1`,
+		`gateway_requests_total{code="OK",front="grpc",method="/shop.users.v1.UserService/GetUser"} 1`,
 		`gateway_requests_total{code="OK",front="graphql",method="/shop.users.v1.UserService/GetUser"} 1`,
-		`gateway_upstream_duration_seconds_count{code="OK",endpoint="` + g.shop.Addr("users") + `"} 2`,
+		`gateway_upstream_duration_seconds_count{code="OK",endpoint="` + g.shop.Addr("users") + `"} 3`,
 	} {
 		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
@@ -184,6 +202,11 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	}
 	check("rest", restParent)
 	check("grpc", grpcParent)
+	for _, s := range spans {
+		if hex.EncodeToString(s.GetTraceId()) == unsampledTrace {
+			t.Errorf("span %q recorded in a trace its client did not sample", s.GetName())
+		}
+	}
 	field := find("graphql.resolve shop.users.v1.UserService/GetUser", "")
 	if parent := byID[hex.EncodeToString(field.GetParentSpanId())]; parent == nil || !strings.HasPrefix(parent.GetName(), "graphql ") {
 		t.Errorf("the GraphQL field span's parent is %v, want the request's span", parent)
@@ -206,14 +229,15 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		}
 		lines = append(lines, m)
 	}
-	if len(lines) != 3 {
-		t.Fatalf("%d access-log lines, want 3:\n%s", len(lines), raw)
+	if len(lines) != 4 {
+		t.Fatalf("%d access-log lines, want 4:\n%s", len(lines), raw)
 	}
 	want := []map[string]any{
 		{"front": "rest", "method": "/shop.users.v1.UserService/GetUser", "route": "/v1/users/{id}", "http_status": float64(200),
 			"grpc_code": "OK", "upstream": g.shop.Addr("users"), "trace_id": clientTrace, "header.x-request-id": "rest-1", "client_ip": "127.0.0.1"},
 		{"front": "grpc", "method": "/shop.users.v1.UserService/GetUser", "grpc_code": "NOT_FOUND", "upstream": g.shop.Addr("users"),
 			"trace_id": clientTrace, "header.x-request-id": "grpc-1"},
+		{"front": "grpc", "grpc_code": "OK", "trace_id": unsampledTrace, "header.x-request-id": "grpc-2"},
 		{"front": "graphql", "method": "/shop.users.v1.UserService/GetUser", "grpc_code": "OK", "upstream": g.shop.Addr("users")},
 	}
 	for i, w := range want {
