@@ -26,7 +26,7 @@ type accessLogger struct {
 	bufs    sync.Pool // of *[]byte, the lines being encoded
 	headers []string  // request headers (lower case, as gRPC metadata names them) added to each line; never credentials
 	canon   []string  // the same names canonicalised, as HTTP requests' header maps key them
-	keys    []string  // their keys in the line: "header.<name>"
+	keys    []string  // their keys in the line, rendered: `,"header.<name>":`
 	file    *os.File  // the output file, nil for streams
 
 	mu       sync.Mutex // guards pending; when unbuffered, serialises writes: one line, one Write
@@ -47,7 +47,7 @@ func newAccessLogger(cfg config.AccessLog, w io.Writer) (*accessLogger, error) {
 		if !config.IsSecretHeader(h) { // validation refuses them; this makes sure
 			a.headers = append(a.headers, h)
 			a.canon = append(a.canon, http.CanonicalHeaderKey(h))
-			a.keys = append(a.keys, "header."+h)
+			a.keys = append(a.keys, string(jsonenc.AppendString(append([]byte(nil), ','), "header."+h))+":")
 		}
 	}
 	if w == nil {
@@ -144,7 +144,9 @@ func (a *accessLogger) close() error {
 const maxPooledLine = 64 << 10
 
 // write logs the line of a finished request: a JSON object as log/slog's JSON handler writes one
-// (time, msg, then the fields), encoded into a pooled buffer and handed to emit.
+// (time, msg, then the fields), encoded into a pooled buffer and handed to emit. The keys are
+// literals, or rendered once (the logged headers'); the values are escaped as encoding/json escapes
+// strings (jsonenc.AppendString), so the line stays one line of valid JSON whatever a client sent.
 func (a *accessLogger) write(_ context.Context, o *observation) {
 	bp, _ := a.bufs.Get().(*[]byte)
 	if bp == nil {
@@ -153,34 +155,34 @@ func (a *accessLogger) write(_ context.Context, o *observation) {
 	b := append((*bp)[:0], `{"time":"`...)
 	b = o.end.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","msg":"access"`...)
-	b = appendField(b, "front", o.front)
+	b = jsonenc.AppendString(append(b, `,"front":`...), o.front)
 	if o.method != "" {
-		b = appendField(b, "method", o.method)
+		b = jsonenc.AppendString(append(b, `,"method":`...), o.method)
 	}
 	if o.route != "" {
-		b = appendField(b, "route", o.route)
+		b = jsonenc.AppendString(append(b, `,"route":`...), o.route)
 	}
 	if o.httpMethod != "" {
-		b = appendField(b, "http_method", o.httpMethod)
-		b = appendField(b, "path", o.path)
+		b = jsonenc.AppendString(append(b, `,"http_method":`...), o.httpMethod)
+		b = jsonenc.AppendString(append(b, `,"path":`...), o.path)
 		b = strconv.AppendInt(append(b, `,"http_status":`...), int64(o.httpStatus), 10)
 	}
-	b = appendField(b, "grpc_code", codeName(o.code))
-	b = strconv.AppendFloat(append(b, `,"latency_ms":`...), float64(o.latency.Microseconds())/1000, 'f', -1, 64)
+	b = jsonenc.AppendString(append(b, `,"grpc_code":`...), codeName(o.code))
+	b = appendMillis(append(b, `,"latency_ms":`...), o.latency)
 	b = strconv.AppendInt(append(b, `,"bytes_in":`...), o.bytesIn, 10)
 	b = strconv.AppendInt(append(b, `,"bytes_out":`...), o.bytesOut, 10)
 	if o.endpoint != "" {
-		b = appendField(b, "upstream", o.endpoint)
+		b = jsonenc.AppendString(append(b, `,"upstream":`...), o.endpoint)
 	}
 	if o.consumer != "" {
-		b = appendField(b, "consumer", o.consumer)
+		b = jsonenc.AppendString(append(b, `,"consumer":`...), o.consumer)
 	}
 	if o.calls > 1 {
 		b = strconv.AppendInt(append(b, `,"calls":`...), int64(o.calls), 10)
 	}
 	if o.denial.Policy != "" {
-		b = appendField(b, "denied_by", o.denial.Policy)
-		b = appendField(b, "deny_reason", o.denial.Reason)
+		b = jsonenc.AppendString(append(b, `,"denied_by":`...), o.denial.Policy)
+		b = jsonenc.AppendString(append(b, `,"deny_reason":`...), o.denial.Reason)
 	}
 	if o.trace.IsValid() {
 		tid, sid := o.trace.TraceID(), o.trace.SpanID()
@@ -189,11 +191,11 @@ func (a *accessLogger) write(_ context.Context, o *observation) {
 		b = append(b, '"')
 	}
 	if o.clientIP != "" {
-		b = appendField(b, "client_ip", o.clientIP)
+		b = jsonenc.AppendString(append(b, `,"client_ip":`...), o.clientIP)
 	}
 	for i, h := range a.headers {
 		if v := o.header(h, a.canon[i]); v != "" {
-			b = appendField(b, a.keys[i], v)
+			b = jsonenc.AppendString(append(b, a.keys[i]...), v)
 		}
 	}
 	b = append(b, '}', '\n')
@@ -204,9 +206,19 @@ func (a *accessLogger) write(_ context.Context, o *observation) {
 	}
 }
 
-// appendField appends ,"key":"value" with both escaped as encoding/json escapes strings
-// (jsonenc.AppendString): the line stays one line of valid JSON whatever a client sent.
-func appendField(b []byte, key, value string) []byte {
-	b = jsonenc.AppendString(append(b, ','), key)
-	return jsonenc.AppendString(append(b, ':'), value)
+// appendMillis appends d in milliseconds, to the microsecond, as the shortest decimal: "12",
+// "0.5", "1.234".
+func appendMillis(b []byte, d time.Duration) []byte {
+	us := max(d.Microseconds(), 0)
+	b = strconv.AppendInt(b, us/1000, 10)
+	frac := us % 1000
+	if frac == 0 {
+		return b
+	}
+	digits := [3]byte{byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+	n := 3
+	for digits[n-1] == '0' {
+		n--
+	}
+	return append(append(b, '.'), digits[:n]...)
 }
