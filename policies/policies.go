@@ -331,7 +331,7 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD, owned bo
 			return routing.Admission{}, err
 		}
 	}
-	adm := routing.Admission{Upstream: c.Upstream(md, owned), Header: c.ResponseMetadata()}
+	adm := routing.Admission{Upstream: c.Upstream(md, owned), Header: c.ResponseHeaderPairs()}
 	if c.Releases() {
 		adm.Release = c.Finish // c lives on until the call ends: the GC gets it then
 		return adm, nil

@@ -23,10 +23,11 @@ type Admission struct {
 	// Upstream is the metadata to send upstream: md itself when nothing changes (or when it was
 	// owned, and changed in place).
 	Upstream metadata.MD
-	// Header is metadata for the response's header on the gRPC fronts (native gRPC, gRPC-Web): an
-	// admitted call's RateLimit-*. The proxy merges it into the upstream's header. The HTTP fronts
-	// get their response headers from the policies directly (see policy.ResponseHeaders).
-	Header metadata.MD
+	// Header is metadata for the response's header on the gRPC fronts (native gRPC, gRPC-Web), as
+	// key, value pairs with lower-case keys, each once: an admitted call's RateLimit-*. The proxy
+	// merges it into the upstream's header. The HTTP fronts get their response headers from the
+	// policies directly (see policy.ResponseHeaders).
+	Header []string
 	// Release, when not nil, is called once the call has ended: a concurrency slot returned.
 	Release func()
 }

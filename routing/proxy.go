@@ -152,8 +152,9 @@ type Upstream struct {
 	Conn  grpc.ClientConnInterface
 	Kind  CallKind
 	Route *Route
-	// Header is metadata the gateway adds to the response's header (Admission.Header), or nil.
-	Header metadata.MD
+	// Header is metadata the gateway adds to the response's header (Admission.Header: key, value
+	// pairs), or nil.
+	Header []string
 
 	ep      *Endpoint
 	cluster *Cluster
@@ -229,7 +230,7 @@ func (p *Proxy) route(ctx context.Context, method string, md metadata.MD, owned 
 		return Upstream{}, status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
 	}
 	var release func()
-	var header metadata.MD
+	var header []string
 	if a := st.Admitter(); a != nil {
 		adm, err := a.Admit(ctx, method, md, owned)
 		if err != nil {
@@ -280,21 +281,22 @@ type call struct {
 	method string
 	upErr  error       // the upstream's failure, as opposed to the client's, for the endpoint's breaker
 	resp   Frame       // a unary call's response
-	header metadata.MD // the gateway's additions to the response's header (Upstream.Header)
+	header []string // the gateway's additions to the response's header (Upstream.Header)
 }
 
 // withHeader returns the upstream's response header with the gateway's additions. The upstream's
 // is the call's own copy (grpc copies a stream's header for its reader): the additions go into it,
-// one merge rather than the two that a grpc.SetHeader of them ahead would cost.
+// one merge rather than the two that a grpc.SetHeader of them ahead would cost. With no header from
+// the upstream (nil), the additions make one.
 func (c *call) withHeader(upstream metadata.MD) metadata.MD {
 	if len(c.header) == 0 {
 		return upstream
 	}
 	if upstream == nil {
-		return c.header
+		upstream = make(metadata.MD, len(c.header)/2)
 	}
-	for k, v := range c.header {
-		upstream[k] = v
+	for i := 0; i+1 < len(c.header); i += 2 {
+		upstream[c.header[i]] = c.header[i+1 : i+2 : i+2]
 	}
 	return upstream
 }
@@ -511,7 +513,7 @@ func (c *call) forwardResponses(cs grpc.ClientStream) error {
 	header, err := cs.Header()
 	if err != nil {
 		if len(c.header) > 0 {
-			_ = c.ss.SetHeader(c.header) // sent with the status
+			_ = c.ss.SetHeader(c.withHeader(nil)) // sent with the status
 		}
 		return c.failed(err)
 	}

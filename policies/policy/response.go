@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 )
 
 // ResponseHeaders is where the Steps of an admitted call put headers for the call's response: a rate
@@ -16,9 +15,9 @@ import (
 // before routing the call; a Step hands them over with Call.SetResponseHeaders.
 //
 // The gRPC fronts need not: on a call whose context carries a grpc.ServerTransportStream (the
-// native gRPC server's, the gRPC-Web front's) the headers are collected as metadata in the Call
-// (Call.ResponseMetadata), which the admitter hands the proxy to merge into the header the upstream
-// sends (routing.Admission.Header).
+// native gRPC server's, the gRPC-Web front's) the headers are collected in the Call
+// (Call.ResponseHeaderPairs), which the admitter hands the proxy to merge into the header the
+// upstream sends (routing.Admission.Header).
 type ResponseHeaders interface {
 	// SetResponseHeaders puts hs on the response, replacing what an earlier set put under the same
 	// names. rank orders the sets of calls that one response answers together (a GraphQL
@@ -119,22 +118,29 @@ func (c *Call) responseHeaders() ResponseHeaders {
 	return c.resp
 }
 
-// grpcResponseHeaders collects a gRPC call's response headers as metadata under the lower-case
-// names, for the proxy to merge into the upstream's header (see Call.ResponseMetadata). Merging
-// them there costs one map update; a grpc.SetHeader of them ahead would copy the whole header twice.
-type grpcResponseHeaders struct{ md metadata.MD }
+// grpcResponseHeaders collects a gRPC call's response headers as key, value pairs under the
+// lower-case names, for the proxy to merge into the header the upstream sends (see
+// Call.ResponseHeaderPairs). Merging them there costs a map update each; a grpc.SetHeader of them
+// ahead would copy the whole header twice, and a map of their own would be one more to fill.
+type grpcResponseHeaders struct{ pairs []string }
 
 func (g *grpcResponseHeaders) SetResponseHeaders(_ int64, hs []Header) {
-	if g.md == nil {
-		g.md = make(metadata.MD, len(hs))
+	if g.pairs == nil {
+		g.pairs = make([]string, 0, 2*len(hs)) // one allocation for every name and value
 	}
-	vals := make([]string, len(hs)) // one allocation for every value
-	for i, hd := range hs {
-		vals[i] = hd.Value
-		g.md[hd.Name.grpc] = vals[i : i+1 : i+1]
+next:
+	for _, hd := range hs {
+		for i := 0; i < len(g.pairs); i += 2 {
+			if g.pairs[i] == hd.Name.grpc {
+				g.pairs[i+1] = hd.Value
+				continue next
+			}
+		}
+		g.pairs = append(g.pairs, hd.Name.grpc, hd.Value)
 	}
 }
 
-// ResponseMetadata returns the response headers the call's Steps handed over on a gRPC front, as
-// metadata for the response's header; nil when there are none or the front took them itself.
-func (c *Call) ResponseMetadata() metadata.MD { return c.respGRPC.md }
+// ResponseHeaderPairs returns the response headers the call's Steps handed over on a gRPC front,
+// as key, value pairs (lower-case keys, each once) for the response's header; nil when there are
+// none or the front took them itself.
+func (c *Call) ResponseHeaderPairs() []string { return c.respGRPC.pairs }

@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -49,10 +50,13 @@ func TestResponseHeaders(t *testing.T) {
 	s := &stream{}
 	c.Ctx = grpc.NewContextWithServerTransportStream(context.Background(), s)
 	c.SetResponseHeaders(9, hs...)
-	md := c.ResponseMetadata()
-	if len(md) != 2 || md.Get("ratelimit-limit")[0] != "10" || md.Get("ratelimit-remaining")[0] != "9" || len(s.header) != 0 {
-		t.Errorf("gRPC header %v (stream %v), want ratelimit-limit 10 and ratelimit-remaining 9 (not the former call's place) for the proxy to merge",
-			md, s.header)
+	pairs := c.ResponseHeaderPairs()
+	if want := []string{"ratelimit-limit", "10", "ratelimit-remaining", "9"}; !slices.Equal(pairs, want) || len(s.header) != 0 {
+		t.Errorf("gRPC header %q (stream %v), want %q (not the former call's place) for the proxy to merge", pairs, s.header, want)
+	}
+	c.SetResponseHeaders(3, policy.Header{Name: nameLeft, Value: "3"}, policy.Header{Name: policy.NewHeaderName("X-Other"), Value: "x"})
+	if want := []string{"ratelimit-limit", "10", "ratelimit-remaining", "3", "x-other", "x"}; !slices.Equal(c.ResponseHeaderPairs(), want) {
+		t.Errorf("gRPC header after a second set %q, want %q: a name set again is replaced", c.ResponseHeaderPairs(), want)
 	}
 
 	c.Reset()

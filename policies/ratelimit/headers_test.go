@@ -171,7 +171,7 @@ func TestHeadersAsGRPCMetadata(t *testing.T) {
 		"ratelimit-reset":     {"2"},
 		"ratelimit-policy":    {"5;w=10"},
 	}
-	header := c.ResponseMetadata()
+	header := metadata.Pairs(c.ResponseHeaderPairs()...)
 	if len(header) != len(want) {
 		t.Fatalf("header metadata %v, want %v", header, want)
 	}
