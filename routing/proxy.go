@@ -279,8 +279,8 @@ type call struct {
 	ss     grpc.ServerStream
 	conn   grpc.ClientConnInterface
 	method string
-	upErr  error       // the upstream's failure, as opposed to the client's, for the endpoint's breaker
-	resp   Frame       // a unary call's response
+	upErr  error    // the upstream's failure, as opposed to the client's, for the endpoint's breaker
+	resp   Frame    // a unary call's response
 	header []string // the gateway's additions to the response's header (Upstream.Header)
 }
 
