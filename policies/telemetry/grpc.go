@@ -105,7 +105,7 @@ func (s *serverStream) Context() context.Context { return s.ctx }
 // and send upstream (routing.MetadataStream). The upstream calls' trace context is then added to
 // it as startGRPC readied it for.
 func (s *serverStream) IncomingMetadata() metadata.MD {
-	s.info.Trace = s.trace
+	s.info.SetUpstreamTrace(s.trace)
 	return s.md
 }
 

@@ -130,7 +130,7 @@ func (tr *tracing) startGRPC(ctx context.Context, md metadata.MD, name string) (
 		return ctx, span, callinfo.TraceAbsent
 	case !trace.SpanContextFromContext(remote).IsValid():
 		tr.clear(md) // whatever the client sent that did not parse
-		tr.prop.Inject(sctx, mdSetter(md))
+		tr.prop.Inject(sctx, mdCarrier(md))
 	}
 	return ctx, span, callinfo.TraceCarried
 }
@@ -141,15 +141,6 @@ func (tr *tracing) clear(md metadata.MD) {
 		delete(md, k)
 	}
 }
-
-// mdSetter writes what a propagator injects into metadata.
-type mdSetter metadata.MD
-
-func (c mdSetter) Get(string) string { return "" }
-func (c mdSetter) Set(key, value string) {
-	c[strings.ToLower(key)] = []string{value}
-}
-func (c mdSetter) Keys() []string { return nil }
 
 // Start begins a stage of a request (callinfo.Tracer): a GraphQL field's call of a method. It makes
 // the stage's span when the request is sampled, and on GraphQL observes the call's metrics when it
@@ -201,9 +192,9 @@ func serverFault(code codes.Code) bool {
 	return false
 }
 
-// mdCarrier reads a gRPC call's trace context from its incoming metadata for the propagators: a
-// copy, whose keys grpc has lower-cased, so each read is one map lookup. Extraction only reads: Set
-// serves the interface.
+// mdCarrier is a gRPC call's copy of its incoming metadata as the propagators' carrier: grpc has
+// lower-cased its keys, so each read is one map lookup; Set replaces a key's values (startGRPC
+// writes the trace context its upstream calls carry).
 type mdCarrier metadata.MD
 
 func (c mdCarrier) Get(key string) string {
@@ -216,7 +207,7 @@ func (c mdCarrier) Get(key string) string {
 // Values returns every value of key: the baggage propagator joins several baggage entries.
 func (c mdCarrier) Values(key string) []string { return c[key] }
 
-func (c mdCarrier) Set(string, string) {}
+func (c mdCarrier) Set(key, value string) { c[strings.ToLower(key)] = []string{value} }
 
 func (c mdCarrier) Keys() []string {
 	keys := make([]string, 0, len(c))

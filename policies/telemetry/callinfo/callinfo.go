@@ -30,10 +30,6 @@ type Tracer interface {
 type Info struct {
 	// Tracer, when set, starts the request's stage spans. Set before the Info is shared.
 	Tracer Tracer
-	// Trace says what the metadata the request's upstream calls are sent with holds of the
-	// request's trace context, as far as the front that made it knows. Set before the first
-	// upstream call starts.
-	Trace UpstreamTrace
 
 	mu       sync.Mutex
 	method   string // the first method admitted
@@ -43,6 +39,9 @@ type Info struct {
 	endpoint string
 	code     int32 // the last upstream's gRPC status code; -1 before any
 	denied   Denial
+	// trace is what the metadata the request's upstream calls are sent with holds of the request's
+	// trace context (SetUpstreamTrace); written before the first upstream call starts, so unguarded.
+	trace UpstreamTrace
 }
 
 // UpstreamTrace is what a request's upstream metadata holds of its trace context.
@@ -105,12 +104,21 @@ func Start(ctx context.Context, stage, method string) (context.Context, func(err
 	return info.Tracer.Start(ctx, stage, method)
 }
 
-// UpstreamTrace returns i.Trace; TraceUnknown on a nil Info.
+// SetUpstreamTrace records what the metadata the request's upstream calls are sent with holds of
+// its trace context, as far as the front that made it knows. Call it before the first upstream
+// call starts.
+func (i *Info) SetUpstreamTrace(t UpstreamTrace) {
+	if i != nil {
+		i.trace = t
+	}
+}
+
+// UpstreamTrace returns what SetUpstreamTrace recorded; TraceUnknown when nothing was.
 func (i *Info) UpstreamTrace() UpstreamTrace {
 	if i == nil {
 		return TraceUnknown
 	}
-	return i.Trace
+	return i.trace
 }
 
 // SetRoute records the REST path template.
