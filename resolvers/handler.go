@@ -242,8 +242,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
-	if r.Header.Get("Upgrade") == "" && !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		sw := &statusWriter{ResponseWriter: w} // single responses only: streams need the writer's Flusher and Hijacker
+	switch {
+	case r.Header.Get("Upgrade") != "": // a WebSocket: the transport hijacks the connection
+	case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+		sw := &sseWriter{ResponseWriter: w}
+		defer sw.release()
+		w, r = sw, r.WithContext(withSSEWriter(r.Context(), sw))
+	default:
+		sw := &statusWriter{ResponseWriter: w}
 		w, r = sw, r.WithContext(policy.WithResponseHeaders(r.Context(), &sw.headers))
 	}
 	h.srv.ServeHTTP(w, r)

@@ -1,11 +1,16 @@
 package resolvers_test
 
 import (
+	"bufio"
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -86,4 +91,70 @@ func TestResponseHeadersLowestRank(t *testing.T) {
 	if w.Code != 200 || w.Header().Get("X-Left") != "2" {
 		t.Errorf("route: status %d, X-Left %q, want 200 and 2: %s", w.Code, w.Header().Get("X-Left"), body)
 	}
+}
+
+// gatedCaller is a rankingCaller whose streams open only once gate is closed.
+type gatedCaller struct {
+	rankingCaller
+	gate chan struct{}
+}
+
+func (c gatedCaller) Route(ctx context.Context, method string, md metadata.MD) (routing.Upstream, error) {
+	up, err := c.rankingCaller.Route(ctx, method, md)
+	up.Conn = gatedConn{ClientConnInterface: up.Conn, gate: c.gate}
+	return up, err
+}
+
+type gatedConn struct {
+	grpc.ClientConnInterface
+	gate chan struct{}
+}
+
+func (c gatedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	select {
+	case <-c.gate:
+		return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestSubscriptionOverSSEResponseHeaders: a subscription over Server-Sent Events gets the header set
+// its call's admission hands over (a rate limit's RateLimit-*), and gets it when the call is
+// admitted: before the upstream stream is even open, let alone its first message.
+func TestSubscriptionOverSSEResponseHeaders(t *testing.T) {
+	gate := make(chan struct{})
+	open := sync.OnceFunc(func() { close(gate) })
+	defer open()
+	g := startGateway(t, setup{caller: func(c resolvers.Caller) resolvers.Caller {
+		return gatedCaller{rankingCaller{Caller: c, rank: map[string]int64{mWatchInventory: 3}}, gate}
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	body := `{"query": "subscription { watchInventory(id: \"p1\", interval: \"0.01s\") { sequence } }"}`
+	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.url, strings.NewReader(body))
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(hr) // returns with the header: the stream is not open yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Errorf("content type %q", ct)
+	}
+	if res.Header.Get("X-Left") != "3" || res.Header.Get("X-From") != mWatchInventory {
+		t.Errorf("headers X-Left %q, X-From %q; want 3 and %s", res.Header.Get("X-Left"), res.Header.Get("X-From"), mWatchInventory)
+	}
+	open()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "data: ") {
+			if !strings.Contains(line, `"sequence":"1"`) {
+				t.Errorf("first event %s", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no event: %v", sc.Err())
 }

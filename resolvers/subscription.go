@@ -50,6 +50,7 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 		return failed(err)
 	}
 	up, err := x.caller.Route(ctx, rf.Path, op.md)
+	admitted(ctx)
 	if err != nil {
 		return failed(asStatus(err))
 	}
