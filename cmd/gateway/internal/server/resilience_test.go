@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -573,5 +574,35 @@ func BenchmarkUnaryResilience(b *testing.B) {
 			b.ReportMetric(mean(1)/1e3, "us/call-off")
 			b.ReportMetric(mean(0)/mean(1), "on/off")
 		}
+	})
+}
+
+// TestEndpointEventsGoToTheGatewayLog: what the endpoint pool reports (an ejection, the circuit
+// opening) reaches the gateway's logger, in its format, not the process's default one.
+func TestEndpointEventsGoToTheGatewayLog(t *testing.T) {
+	sick, _ := failingBackend(t)
+	logs := &lockedLog{}
+	g := startGateway(t, harnessOptions{
+		spec: func(spec *registry.Spec, _ *shop.Shop) {
+			for _, r := range spec.Registrations {
+				if r.Name == "users" {
+					r.Endpoints = []string{sick}
+				}
+			}
+		},
+		server: []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))},
+	})
+	client := usersv1.NewUserServiceClient(g.conn)
+	waitFor(t, 10*time.Second, "the endpoint ejected, in the gateway's log", func() bool {
+		_, _ = client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"})
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		for line := range strings.Lines(logs.b.String()) {
+			var e struct{ Msg, Endpoint string }
+			if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "endpoint ejected" && e.Endpoint == sick {
+				return true
+			}
+		}
+		return false
 	})
 }

@@ -114,7 +114,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	}
 	s.engine = engine
 	if s.pool == nil {
-		s.pool = routing.NewPool(routing.DialWith(engine.Telemetry().DialOptions()...))
+		s.pool = routing.NewPool(routing.DialWith(engine.Telemetry().DialOptions()...), routing.WithPoolLogger(s.log))
 	}
 	if s.store == nil {
 		if cfg.DataDir == "" {
