@@ -81,6 +81,13 @@ type WeightedCluster struct {
 	Weight uint32
 }
 
+// gatewayService reports whether the gateway answers the service itself on its gRPC front: health
+// checks and server reflection. No registration can claim one: calls of it would never reach the
+// registration's backend over gRPC, while REST and GraphQL would route them there.
+func gatewayService(name string) bool {
+	return strings.HasPrefix(name, "grpc.health.") || strings.HasPrefix(name, "grpc.reflection.")
+}
+
 // ErrConflict is wrapped by Compile when two registrations claim the same service, REST route or
 // GraphQL name.
 var ErrConflict = errors.New("conflict")
@@ -365,7 +372,8 @@ func sameFile(a, b protoreflect.FileDescriptor) bool {
 	return err1 == nil && err2 == nil && string(ab) == string(bb)
 }
 
-// exposedServices returns the registration's services, checking that each one named exists.
+// exposedServices returns the registration's services, checking that each one named exists. The
+// services the gateway answers itself (gatewayService) are refused when named, left out when not.
 func exposedServices(r *Registration) ([]protoreflect.ServiceDescriptor, error) {
 	if len(r.Services) > 0 {
 		names := slices.Compact(slices.Sorted(slices.Values(r.Services)))
@@ -379,21 +387,32 @@ func exposedServices(r *Registration) ([]protoreflect.ServiceDescriptor, error) 
 			if !ok {
 				return nil, fmt.Errorf("registration %q: %s is not a service", r.Name, name)
 			}
+			if gatewayService(name) {
+				return nil, fmt.Errorf("%w: registration %q: service %s is the gateway's own: it answers health checks and server reflection itself", ErrConflict, r.Name, name)
+			}
 			out = append(out, sd)
 		}
 		return out, nil
 	}
 	var out []protoreflect.ServiceDescriptor
+	skipped := false // the files declare a service of the gateway's own, left out
 	r.Files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 		if strings.HasPrefix(string(fd.Package()), "google.") {
 			return true
 		}
 		svcs := fd.Services()
 		for i := range svcs.Len() {
-			out = append(out, svcs.Get(i))
+			if sd := svcs.Get(i); gatewayService(string(sd.FullName())) {
+				skipped = true
+			} else {
+				out = append(out, sd)
+			}
 		}
 		return true
 	})
+	if len(out) == 0 && skipped {
+		return nil, fmt.Errorf("registration %q declares no service besides health checks or server reflection, which the gateway answers itself", r.Name)
+	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("registration %q declares no service", r.Name)
 	}

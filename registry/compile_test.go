@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
@@ -512,4 +513,36 @@ func countFiles(files *protoregistry.Files, path string) int {
 		return true
 	})
 	return n
+}
+
+// The gateway answers health checks and server reflection itself: a registration cannot claim them.
+// Named, they are refused as a conflict; brought along in its files, they are left out.
+func TestCompileGatewayServices(t *testing.T) {
+	pool := routing.NewPool(nil)
+	defer pool.Close()
+	compile := func(r *registry.Registration) (*registry.Snapshot, error) {
+		t.Helper()
+		snap, err := registry.Compile(registry.Spec{Registrations: []*registry.Registration{r}}, pool, 1)
+		if err == nil {
+			t.Cleanup(func() { snap.Retire(pool) })
+		}
+		return snap, err
+	}
+	health := generatedFiles(t, healthpb.File_grpc_health_v1_health_proto)
+	_, err := compile(&registry.Registration{Name: "hijack", Endpoints: []string{addrA}, Files: health})
+	if err == nil || !strings.Contains(err.Error(), "declares no service besides health checks or server reflection") {
+		t.Errorf("health.proto alone: err = %v", err)
+	}
+	_, err = compile(&registry.Registration{Name: "hijack", Endpoints: []string{addrA}, Files: health, Services: []string{"grpc.health.v1.Health"}})
+	if !errors.Is(err, registry.ErrConflict) || !strings.Contains(err.Error(), "grpc.health.v1.Health is the gateway's own") {
+		t.Errorf("grpc.health.v1.Health named: err = %v, want a conflict naming it", err)
+	}
+	both := generatedFiles(t, healthpb.File_grpc_health_v1_health_proto, usersv1.File_shop_users_v1_users_proto)
+	snap, err := compile(&registry.Registration{Name: "users", Endpoints: []string{addrA}, Files: both})
+	if err != nil {
+		t.Fatalf("users with health.proto: %v", err)
+	}
+	if !slices.Equal(snap.Services(), []string{userService}) {
+		t.Errorf("services = %q, want only %s", snap.Services(), userService)
+	}
 }

@@ -52,7 +52,7 @@ func FilesFromReflection(ctx context.Context, endpoint string, services []string
 	slices.Sort(listed)
 	if len(services) == 0 {
 		for _, s := range listed {
-			if !strings.HasPrefix(s, "grpc.reflection.") && !strings.HasPrefix(s, "grpc.health.") {
+			if !gatewayService(s) {
 				services = append(services, s)
 			}
 		}
