@@ -14,8 +14,9 @@ import (
 // Links resolve in waves. After the root fields' calls, their results are walked along the
 // selections; every link field found registers its call: a batch key in its group, or a call
 // keyed by method and request, so equal calls are made once. The wave's calls then run in
-// parallel, and their results are walked for the next wave. The writer later finds each link's
-// result by computing the same key from the same parent.
+// parallel, and the results of its links, whether their calls were made now or in an earlier
+// wave, are walked for the next wave. The writer later finds each link's result by computing the
+// same key from the same parent.
 
 // batchGroup collects the keys of the links that share a batch method and key, and holds what the
 // calls of that method answered for each.
@@ -164,24 +165,14 @@ func (op *operation) group(bc *schema.BatchCall) *batchGroup {
 }
 
 // resolveLinks runs the waves: the calls registered so far, then those that the walk of their
-// results registers, until a wave registers none. Every batch group makes one call per wave (more
+// results registers, until a wave has nothing to walk. A wave whose links all ask for calls made
+// earlier makes no call, but their results are still walked for the links below them. Each walk
+// goes one selection deeper, so the waves end. Every batch group makes one call per wave (more
 // only beyond maxBatchKeys keys), so N orders' users cost one call, not N.
 func (op *operation) resolveLinks() {
 	for {
-		for _, g := range op.groups {
-			for len(g.pending) > 0 {
-				n := min(len(g.pending), op.x.maxBatchKeys)
-				op.chunks++
-				keys := g.pending[:n:n]
-				for _, k := range keys {
-					g.entries[k].chunk = op.chunks
-				}
-				op.tasks = append(op.tasks, task{g: g, keys: keys, chunk: op.chunks})
-				g.pending = g.pending[n:]
-			}
-			g.pending = nil
-		}
-		if len(op.tasks) == 0 {
+		op.queueBatches()
+		if len(op.tasks) == 0 && len(op.next) == 0 {
 			return
 		}
 		tasks := op.tasks
@@ -203,6 +194,24 @@ func (op *operation) resolveLinks() {
 			}
 			op.walkLink(p)
 		}
+	}
+}
+
+// queueBatches makes the wave's tasks of the batch keys registered since the last wave: one per
+// group, or one per maxBatchKeys keys.
+func (op *operation) queueBatches() {
+	for _, g := range op.groups {
+		for len(g.pending) > 0 {
+			n := min(len(g.pending), op.x.maxBatchKeys)
+			op.chunks++
+			keys := g.pending[:n:n]
+			for _, k := range keys {
+				g.entries[k].chunk = op.chunks
+			}
+			op.tasks = append(op.tasks, task{g: g, keys: keys, chunk: op.chunks})
+			g.pending = g.pending[n:]
+		}
+		g.pending = nil
 	}
 }
 
