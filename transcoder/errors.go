@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -114,10 +115,19 @@ func asError(err error) *Error {
 // more precise one it carries) and, for a 405, the Allow header. Details whose type the gateway does
 // not link are rendered as {"@type": ..., "value": base64}. Any error is accepted; see asError.
 func WriteError(w http.ResponseWriter, err error) {
-	writeError(w, err, resolver{})
+	writeError(w, err, resolver{}, appendStatusJSON)
 }
 
-func writeError(w http.ResponseWriter, err error, types resolver) {
+// WriteGraphQLError writes err as the GraphQL front answers a request refused before it is
+// executed (a policy's refusal: the firewall, a size limit): the status and headers WriteError
+// would send, and the body GraphQL clients read,
+// {"errors":[{"message":"...","extensions":{"code":"PERMISSION_DENIED","details":[...]}}]}, the
+// shape of every other GraphQL error.
+func WriteGraphQLError(w http.ResponseWriter, err error) {
+	writeError(w, err, resolver{}, appendGraphQLErrorJSON)
+}
+
+func writeError(w http.ResponseWriter, err error, types resolver, render func([]byte, *Error, resolver) []byte) {
 	e := asError(err)
 	h := w.Header()
 	h.Del("Content-Length")
@@ -137,7 +147,7 @@ func writeError(w http.ResponseWriter, err error, types resolver) {
 			h.Set("Retry-After", after)
 		}
 	}
-	body := appendStatusJSON(make([]byte, 0, 64+len(e.msg)), e, types)
+	body := render(make([]byte, 0, 64+len(e.msg)), e, types)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.HTTPStatus())
 	_, _ = w.Write(body)
@@ -151,7 +161,30 @@ func appendStatusJSON(b []byte, e *Error, types resolver) []byte {
 	b = append(b, `,"message":`...)
 	msg, _ := json.Marshal(e.msg)
 	b = append(b, msg...)
-	b = append(b, `,"details":[`...)
+	b = appendDetailsJSON(append(b, `,"details":`...), e, types)
+	return append(b, '}')
+}
+
+// appendGraphQLErrorJSON renders the error as a GraphQL response with one request error (see
+// WriteGraphQLError): extensions.code is the code's google.rpc.Code name.
+func appendGraphQLErrorJSON(b []byte, e *Error, types resolver) []byte {
+	b = append(b, `{"errors":[{"message":`...)
+	msg, _ := json.Marshal(e.msg)
+	b = append(b, msg...)
+	name, ok := rpccode.Code_name[int32(e.code)]
+	if !ok {
+		name = rpccode.Code_UNKNOWN.String()
+	}
+	b = append(b, `,"extensions":{"code":"`...)
+	b = append(b, name...)
+	b = appendDetailsJSON(append(b, `","details":`...), e, types)
+	return append(b, "}}]}"...)
+}
+
+// appendDetailsJSON renders the error's details as a JSON array, each in protobuf's JSON form with
+// its "@type"; one of a type nobody can resolve keeps its type URL, with its bytes in base64.
+func appendDetailsJSON(b []byte, e *Error, types resolver) []byte {
+	b = append(b, '[')
 	opts := protojson.MarshalOptions{AllowPartial: true, Resolver: types}
 	for i, d := range e.details {
 		if i > 0 {
@@ -168,7 +201,7 @@ func appendStatusJSON(b []byte, e *Error, types resolver) []byte {
 		b = base64.StdEncoding.AppendEncode(b, d.GetValue())
 		b = append(b, `"}`...)
 	}
-	return append(b, "]}"...)
+	return append(b, ']')
 }
 
 // retryAfter is the Retry-After value of a status that carries a google.rpc.RetryInfo (an open

@@ -52,3 +52,25 @@ func TestWriteErrorHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteGraphQLError: a refusal of a GraphQL request before it runs has the status and headers
+// of the one error model and the body of a GraphQL error, its details as GraphQL errors carry them.
+func TestWriteGraphQLError(t *testing.T) {
+	err := policy.Deny(codes.PermissionDenied, `blocked: "x"`,
+		&errdetails.ErrorInfo{Reason: "WAF_BLOCKED", Domain: "waf.protogate.dev"}).WithHeader("X-Why", "rules")
+	w := httptest.NewRecorder()
+	transcoder.WriteGraphQLError(w, err)
+	const want = `{"errors":[{"message":"blocked: \"x\"","extensions":{"code":"PERMISSION_DENIED","details":[` +
+		`{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"WAF_BLOCKED","domain":"waf.protogate.dev"}]}}]}`
+	if w.Code != 403 || w.Header().Get("X-Why") != "rules" || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("status %d, headers %v", w.Code, w.Header())
+	}
+	if got := compact(t, w.Body.Bytes()); got != want {
+		t.Errorf("body\n%s\nwant\n%s", got, want)
+	}
+	w = httptest.NewRecorder()
+	transcoder.WriteGraphQLError(w, transcoder.WithHTTPStatus(status.Error(codes.ResourceExhausted, "too big"), 413))
+	if want := `{"errors":[{"message":"too big","extensions":{"code":"RESOURCE_EXHAUSTED","details":[]}}]}`; w.Code != 413 || w.Body.String() != want {
+		t.Errorf("413: status %d, body %s", w.Code, w.Body)
+	}
+}

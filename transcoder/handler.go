@@ -240,7 +240,7 @@ func (c *Call) Route(ctx context.Context, md metadata.MD) (routing.Upstream, err
 func (c *Call) CallOptions() []grpc.CallOption { return c.h.up.CallOptions() }
 
 // WriteError renders err in the error model, with the snapshot's types for its details.
-func (c *Call) WriteError(err error) { writeError(c.w, err, c.router.types) }
+func (c *Call) WriteError(err error) { writeError(c.w, err, c.router.types, appendStatusJSON) }
 
 // WriteMetadata adds upstream headers and trailers to the response headers: Grpc-Metadata-<key>
 // and Grpc-Trailer-<key>.

@@ -12,19 +12,23 @@ import (
 )
 
 // deny writes err in the front's error shape: a trailers-only gRPC-Web response (HTTP 200, the
-// status in Grpc-Status and Grpc-Message, as gRPC-Web clients read it), or for REST and GraphQL a
-// google.rpc.Status JSON body through the one error renderer.
+// status in Grpc-Status and Grpc-Message, as gRPC-Web clients read it), a GraphQL response with the
+// error in "errors", or for REST a google.rpc.Status JSON body; the last two with the HTTP status
+// of the one error model.
 func deny(w http.ResponseWriter, r *http.Request, front policy.Front, err error) {
 	if d, ok := err.(interface{ HTTPHeader() http.Header }); ok {
 		for k, vs := range d.HTTPHeader() {
 			w.Header()[k] = append(w.Header()[k], vs...)
 		}
 	}
-	if front == policy.FrontGRPCWeb {
+	switch front {
+	case policy.FrontGRPCWeb:
 		WriteGRPCWebStatus(w, r, status.Convert(err))
-		return
+	case policy.FrontGraphQL:
+		transcoder.WriteGraphQLError(w, err)
+	default:
+		transcoder.WriteError(w, err)
 	}
-	transcoder.WriteError(w, err)
 }
 
 // WriteGRPCWebStatus answers a gRPC-Web request with st alone: a trailers-only response.

@@ -3,11 +3,14 @@ package sanitize_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
@@ -132,9 +135,9 @@ func TestRefusals(t *testing.T) {
 			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
-			var st rpcStatus
-			if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
-				t.Fatalf("got %d %q: not a google.rpc.Status: %v", w.Code, w.Body, err)
+			st, err := refusal(front, w.Body.Bytes())
+			if err != nil {
+				t.Fatalf("got %d %q: not a refusal of the front: %v", w.Code, w.Body, err)
 			}
 			if w.Code != tc.status || st.Code != tc.code || !strings.Contains(st.Message, tc.msg) {
 				t.Fatalf("got %d code %d %q, want %d code %d containing %q", w.Code, st.Code, st.Message, tc.status, tc.code, tc.msg)
@@ -144,6 +147,29 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusal decodes a refusal's body into the google.rpc.Status it renders: REST's as it is, the one
+// error of a GraphQL response (its message, extensions.code and details) converted.
+func refusal(front policy.Front, body []byte) (rpcStatus, error) {
+	var st rpcStatus
+	if front == policy.FrontGraphQL {
+		var gql struct {
+			Errors []struct {
+				Message    string
+				Extensions struct {
+					Code    string
+					Details json.RawMessage
+				}
+			}
+		}
+		if err := json.Unmarshal(body, &gql); err != nil || len(gql.Errors) != 1 {
+			return st, fmt.Errorf("not a GraphQL response with one error: %v", err)
+		}
+		e := gql.Errors[0]
+		body, _ = json.Marshal(map[string]any{"code": rpccode.Code_value[e.Extensions.Code], "message": e.Message, "details": e.Extensions.Details})
+	}
+	return st, json.Unmarshal(body, &st)
 }
 
 // chunked hides a body's length, as a chunked upload does.

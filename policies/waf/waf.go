@@ -205,7 +205,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 	it, body, err := f.inspect(tx, r, front, ndjson)
 	if err != nil {
 		// The body could not be read: the sanitizer's refusals (413, 400) surface here.
-		transcoder.WriteError(w, err)
+		refuse(w, front, err)
 		return
 	}
 	if body != nil {
@@ -227,7 +227,16 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 		next.ServeHTTP(w, f.withMessages(r, front, blocking, ndjson))
 		return
 	}
-	transcoder.WriteError(w, denial(it, ids, msgs))
+	refuse(w, front, denial(it, ids, msgs))
+}
+
+// refuse writes err in the front's error shape: GraphQL's "errors", else REST's google.rpc.Status.
+func refuse(w http.ResponseWriter, front policy.Front, err error) {
+	if front == policy.FrontGraphQL {
+		transcoder.WriteGraphQLError(w, err)
+		return
+	}
+	transcoder.WriteError(w, err)
 }
 
 // bodyTooLarge is the interruption for a body over the inspection limit: a JSON body cannot be

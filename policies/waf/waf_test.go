@@ -3,6 +3,7 @@ package waf_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
@@ -118,6 +121,29 @@ type rpcStatus struct {
 	} `json:"details"`
 }
 
+// refusal decodes a refusal's body into the google.rpc.Status it renders: REST's as it is, the one
+// error of a GraphQL response (its message, extensions.code and details) converted.
+func refusal(front policy.Front, body []byte) (rpcStatus, error) {
+	var st rpcStatus
+	if front == policy.FrontGraphQL {
+		var gql struct {
+			Errors []struct {
+				Message    string
+				Extensions struct {
+					Code    string
+					Details json.RawMessage
+				}
+			}
+		}
+		if err := json.Unmarshal(body, &gql); err != nil || len(gql.Errors) != 1 {
+			return st, fmt.Errorf("not a GraphQL response with one error: %v", err)
+		}
+		e := gql.Errors[0]
+		body, _ = json.Marshal(map[string]any{"code": rpccode.Code_value[e.Extensions.Code], "message": e.Message, "details": e.Extensions.Details})
+	}
+	return st, json.Unmarshal(body, &st)
+}
+
 func TestBlockingRefusesAttacks(t *testing.T) {
 	for _, p := range attacks {
 		t.Run(p.name, func(t *testing.T) {
@@ -127,8 +153,8 @@ func TestBlockingRefusesAttacks(t *testing.T) {
 			}
 			w := httptest.NewRecorder()
 			handler(waf.Blocking, p.frontOr()).ServeHTTP(w, r)
-			var st rpcStatus
-			if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || w.Code != 403 || st.Code != 7 {
+			st, err := refusal(p.frontOr(), w.Body.Bytes())
+			if err != nil || w.Code != 403 || st.Code != 7 {
 				t.Fatalf("got %d %s, want 403 PERMISSION_DENIED", w.Code, w.Body)
 			}
 			if len(st.Details) != 1 || st.Details[0].Reason != "WAF_BLOCKED" || !strings.Contains(st.Details[0].Metadata["ruleIds"], "949110") {

@@ -87,10 +87,16 @@ func (f *graphqlFront) hasRoute(r *http.Request) bool {
 func (f *graphqlFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := f.cur.Load()
 	switch {
-	case st == nil:
-		transcoder.WriteError(w, status.Error(codes.Unavailable, "no snapshot is serving yet"))
-	case st.err != nil:
-		transcoder.WriteError(w, st.err)
+	case st == nil || st.err != nil:
+		err := status.Error(codes.Unavailable, "no snapshot is serving yet")
+		if st != nil {
+			err = st.err
+		}
+		if isGraphQL(r) {
+			transcoder.WriteGraphQLError(w, err)
+		} else {
+			transcoder.WriteError(w, err)
+		}
 	case r.URL.Path == "/graphql/schema.graphql":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(st.sdl)

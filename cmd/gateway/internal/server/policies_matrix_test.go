@@ -485,9 +485,8 @@ func matrixGraphQL(t *testing.T, g *gateway, tg target, h []string) outcome {
 		t.Fatalf("GraphQL response %d is not JSON: %.300s", resp.status, resp.body)
 	}
 	if body.Data == nil && body.Errors == nil {
-		// Refused before GraphQL execution (413, the WAF): the one error model's JSON body.
-		o.code, o.reason = rpcStatusOf(t, resp.status, resp.body)
-		return o
+		// Even a refusal before execution (413, the WAF) is a GraphQL response.
+		t.Fatalf("GraphQL response %d has neither data nor errors: %.300s", resp.status, resp.body)
 	}
 	if len(body.Errors) == 0 {
 		for field, v := range body.Data {
