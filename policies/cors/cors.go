@@ -178,6 +178,21 @@ func parsePattern(o string) (pattern, bool) {
 	return pt, true
 }
 
+// originHost reports whether host can be an origin's host: a name or IPv4 address (letters, digits,
+// '-' and '.'), or an IPv6 address in brackets.
+func originHost(host string) bool {
+	if v6, ok := strings.CutPrefix(host, "["); ok {
+		v6, ok = strings.CutSuffix(v6, "]")
+		return ok && v6 != "" && strings.Trim(v6, "0123456789abcdefABCDEF:.") == ""
+	}
+	return host != "" && strings.Trim(host, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.") == ""
+}
+
+// originPort reports whether port can be an origin's port: none, or up to five digits.
+func originPort(port string) bool {
+	return len(port) <= 5 && strings.Trim(port, "0123456789") == ""
+}
+
 // splitHostPort splits "host:port", "[v6]:port", "host" or "[v6]".
 func splitHostPort(s string) (host, port string) {
 	i := strings.LastIndexByte(s, ':')
@@ -200,6 +215,9 @@ func (p *policyOf) allowed(origin string) bool {
 		return false
 	}
 	host, port := splitHostPort(rest)
+	if !originHost(host) || !originPort(port) || strings.HasSuffix(rest, ":") {
+		return false // not an origin a browser sends: "localhost:3000@evil.com", a path
+	}
 	for i := range p.patterns {
 		pt := &p.patterns[i]
 		if pt.scheme != scheme || !pt.anyPort && pt.port != port {

@@ -56,20 +56,27 @@ func serve(h http.Handler, method, target string, headers ...string) *httptest.R
 func TestOrigins(t *testing.T) {
 	mw := middleware(t, demoLike)
 	for origin, want := range map[string]bool{
-		"http://localhost:3000":        true,
-		"http://localhost":             true, // ":*" also matches no port
-		"http://127.0.0.1:5173":        true,
-		"https://app.example.com":      true,
-		"https://a.b.example.com":      true,
-		"https://app.example.org":      true,
-		"https://example.com":          false, // "*." needs a subdomain
-		"https://evilexample.com":      false,
-		"https://example.com.evil":     false,
-		"http://app.example.com":       false, // scheme
-		"https://app.example.org:8443": false, // port
-		"https://app.example.org.evil": false,
-		"http://localhost.evil:3000":   false,
-		"null":                         false,
+		"http://localhost:3000":          true,
+		"http://localhost":               true, // ":*" also matches no port
+		"http://127.0.0.1:5173":          true,
+		"https://app.example.com":        true,
+		"https://a.b.example.com":        true,
+		"https://app.example.org":        true,
+		"https://example.com":            false, // "*." needs a subdomain
+		"https://evilexample.com":        false,
+		"https://example.com.evil":       false,
+		"http://app.example.com":         false, // scheme
+		"https://app.example.org:8443":   false, // port
+		"https://app.example.org.evil":   false,
+		"http://localhost.evil:3000":     false,
+		"http://localhost:3000@evil.com": false, // not an origin: the port is not a number
+		"http://localhost:3000/x":        false,
+		"http://localhost:":              false,
+		"http://localhost:123456":        false,
+		"http://local_host:3000":         false,
+		"http://[::1]:3000":              false, // not in the list
+		"http://[::1":                    false,
+		"null":                           false,
 	} {
 		f := &front{}
 		w := serve(mw(policy.FrontREST, f), http.MethodGet, "/v1/products/p1", "Origin", origin)
