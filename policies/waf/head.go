@@ -58,6 +58,11 @@ func (h *head) process(tx types.Transaction) *types.Interruption {
 	tx.ProcessURI(h.uri, h.method, h.proto)
 	for k, vs := range h.header {
 		for _, v := range vs {
+			// The server answers "Expect: 100-continue" itself (curl sends it with bodies over 1 MB):
+			// it is no header of the request's for the rules, which restrict Expect.
+			if k == "Expect" && strings.EqualFold(v, "100-continue") {
+				continue
+			}
 			tx.AddRequestHeader(k, v)
 		}
 	}
