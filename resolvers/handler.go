@@ -184,6 +184,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.Websocket{
+		Implementation:        corsWebsocket{},
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
 		InitFunc:              inspectInit,

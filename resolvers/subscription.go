@@ -9,10 +9,12 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -105,6 +107,17 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 		f.Free()
 		return x.event(ctx, opCtx, fields, msg)
 	}
+}
+
+// corsWebsocket accepts GraphQL WebSockets as coder/websocket does (same origin, or no Origin: not a
+// browser), and from the origins the CORS policy allowed: browsers open WebSockets without a
+// preflight, so the handshake is where the policy applies.
+type corsWebsocket struct{}
+
+func (corsWebsocket) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	var impl transport.CoderWebsocketImplementation
+	impl.AcceptOptions.InsecureSkipVerify = policy.CrossOriginAllowed(r.Context()) // the origin check only
+	return impl.Accept(w, r, o)
 }
 
 // streaming reports whether a request came through a transport that streams responses: SSE, or a

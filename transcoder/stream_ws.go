@@ -230,8 +230,9 @@ func closeReason(msg string) string {
 	return msg[:cut]
 }
 
-// checkOrigin refuses a browser handshake from another origin unless a pattern allows it; requests
-// without an Origin header (not from a browser) pass. The check is the one coder/websocket's Accept
+// checkOrigin refuses a browser handshake from another origin unless the CORS policy allowed it
+// (policy.CrossOriginAllowed) or a pattern does; requests without an Origin header (not from a
+// browser) pass. The check is the one coder/websocket's Accept
 // makes, done here so that a refusal is rendered in the error model.
 func (s *Streams) checkOrigin(r *http.Request) error {
 	origin := r.Header.Get("Origin")
@@ -242,7 +243,7 @@ func (s *Streams) checkOrigin(r *http.Request) error {
 	if err != nil {
 		return NewError(codes.PermissionDenied, fmt.Sprintf("WebSocket origin %q is not a URL", origin))
 	}
-	if strings.EqualFold(r.Host, u.Host) {
+	if strings.EqualFold(r.Host, u.Host) || policy.CrossOriginAllowed(r.Context()) {
 		return nil
 	}
 	for _, p := range s.origins {
@@ -254,5 +255,5 @@ func (s *Streams) checkOrigin(r *http.Request) error {
 			return nil
 		}
 	}
-	return NewError(codes.PermissionDenied, fmt.Sprintf("WebSocket from origin %q refused: the gateway allows this origin only when configured to", origin))
+	return NewError(codes.PermissionDenied, fmt.Sprintf("WebSocket from origin %q refused: allow it in policies.cors.allowed_origins", origin))
 }

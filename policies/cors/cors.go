@@ -259,6 +259,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.allowOrigin(hdr, origin)
+	if len(r.Header["Upgrade"]) > 0 {
+		policy.AllowCrossOrigin(r.Context()) // a WebSocket handshake: the fronts accept it from origin
+	}
 	if h.p.exposeHeaders != nil {
 		hdr["Access-Control-Expose-Headers"] = h.p.exposeHeaders
 	}

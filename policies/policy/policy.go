@@ -49,6 +49,23 @@ type Request struct {
 	// go (see ResponseHeaders): one call per request, admitted before the response is written.
 	// Other fronts leave it nil: GraphQL admits many calls at once, concurrently.
 	Header http.Header
+	// crossOrigin: the CORS policy allows the request's Origin (AllowCrossOrigin).
+	crossOrigin bool
+}
+
+// AllowCrossOrigin records in ctx's Request that the CORS policy allows the request's Origin. A
+// WebSocket handshake, which browsers send without a preflight, is accepted from that origin then
+// (CrossOriginAllowed); without a Request in ctx it does nothing.
+func AllowCrossOrigin(ctx context.Context) {
+	if r, ok := ctx.Value(requestKey{}).(*Request); ok {
+		r.crossOrigin = true
+	}
+}
+
+// CrossOriginAllowed reports whether the CORS policy allowed the Origin of ctx's request.
+func CrossOriginAllowed(ctx context.Context) bool {
+	r, ok := ctx.Value(requestKey{}).(*Request)
+	return ok && r.crossOrigin
 }
 
 // WithRequest records r in ctx.
