@@ -1,11 +1,21 @@
 package resolvers_test
 
 import (
+	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/resolvers"
 )
 
 // wantCalls checks the number of calls of each method since the last reset.
@@ -95,56 +105,78 @@ func TestLinkKeyWithoutResultIsNull(t *testing.T) {
 		"items":[{"product":{"name":"On the Origin of Species (Illustrated)"}}]}}`)
 }
 
-// Three services that each take 20ms answer together in about 20ms: the root fields run in
-// parallel. The bound is relative to the same calls made one after the other on this machine.
-func TestFanOutRunsInParallel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing")
-	}
-	const latency = 20 * time.Millisecond
-	g := startGateway(t, setup{latency: latency})
-	parts := []string{`getUser(id: "1") { name }`, `getOrder(id: "o1") { id }`, `getProduct(id: "p1") { name }`}
-	g.query(t, "{"+strings.Join(parts, " ")+"}").ok(t) // warm up connections
-	best := func(f func()) time.Duration {
-		b := time.Hour
-		for range 3 {
-			start := time.Now()
-			f()
-			b = min(b, time.Since(start))
-		}
-		return b
-	}
-	serial := best(func() {
-		for _, p := range parts {
-			g.query(t, "{"+p+"}").ok(t)
-		}
-	})
-	parallel := best(func() { g.query(t, "{"+strings.Join(parts, " ")+"}").ok(t) })
-	t.Logf("three services, 20ms each: serial %v, one query %v", serial, parallel)
-	if serial < 3*latency {
-		t.Fatalf("serial %v is below the injected latency: the test measures nothing", serial)
-	}
-	if parallel > serial*6/10 || parallel < latency {
-		t.Errorf("one query took %v, serial calls %v: the root fields did not run in parallel", parallel, serial)
-	}
+// barrierCaller holds each call of its methods until every one of them has started, so a query
+// whose calls ran one after the other would not get past the first: that call fails, saying so,
+// after a generous wait. It records the order in which calls start and end.
+type barrierCaller struct {
+	resolvers.Caller
+	methods map[string]bool
+	mu      sync.Mutex
+	started int
+	all     chan struct{} // closed when every method has started
+	events  []string      // "start M" and "end M", in order
 }
 
-// Links of one wave run in parallel too: the users and products of a user's orders are fetched at
-// the same time, after the orders. Made one after the other, the second call could not start
-// before the first had answered, a latency after it started.
+func newBarrierCaller(c resolvers.Caller, methods ...string) *barrierCaller {
+	b := &barrierCaller{Caller: c, methods: make(map[string]bool), all: make(chan struct{})}
+	for _, m := range methods {
+		b.methods[m] = true
+	}
+	return b
+}
+
+func (b *barrierCaller) log(e string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.events = append(b.events, e)
+}
+
+func (b *barrierCaller) CallUnary(ctx context.Context, method string, md metadata.MD, req, resp any, opts ...grpc.CallOption) error {
+	b.log("start " + method)
+	defer b.log("end " + method)
+	if b.methods[method] {
+		b.mu.Lock()
+		if b.started++; b.started == len(b.methods) {
+			close(b.all)
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.all:
+		case <-time.After(10 * time.Second):
+			return status.Errorf(codes.DeadlineExceeded, "%s waited 10s for the other calls of its wave: they did not run in parallel", method)
+		}
+	}
+	return b.Caller.CallUnary(ctx, method, md, req, resp, opts...)
+}
+
+// index returns the position of event e, or -1.
+func (b *barrierCaller) index(e string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Index(b.events, e)
+}
+
+// The root fields of a query call their services in parallel: each call waits for the others to
+// start before it goes on.
+func TestFanOutRunsInParallel(t *testing.T) {
+	var b *barrierCaller
+	g := startGateway(t, setup{caller: func(c resolvers.Caller) resolvers.Caller {
+		b = newBarrierCaller(c, mGetUser, mGetOrder, mGetProduct)
+		return b
+	}})
+	g.query(t, `{ getUser(id: "1") { name } getOrder(id: "o1") { id } getProduct(id: "p1") { name } }`).ok(t)
+}
+
+// Links of one wave run in parallel too: the users and products of a user's orders are asked for
+// at the same time, once the orders are known.
 func TestLinkWavesRunInParallel(t *testing.T) {
-	const latency = 50 * time.Millisecond
-	g := startGateway(t, setup{latency: latency})
+	var b *barrierCaller
+	g := startGateway(t, setup{caller: func(c resolvers.Caller) resolvers.Caller {
+		b = newBarrierCaller(c, mBatchGetUsers, mBatchGetProducts)
+		return b
+	}})
 	g.query(t, `{ getUser(id: "3") { orders { user { name } items { product { name } } } } }`).ok(t)
-	users, products := g.calls.started(mBatchGetUsers), g.calls.started(mBatchGetProducts)
-	orders := g.calls.started(mListOrders)
-	if len(users) != 1 || len(products) != 1 || len(orders) != 1 {
-		t.Fatalf("calls: %v", g.calls.count())
-	}
-	if d := users[0].Sub(products[0]).Abs(); d >= latency {
-		t.Errorf("BatchGetUsers and BatchGetProducts started %v apart: not in parallel", d)
-	}
-	if users[0].Sub(orders[0]) < latency {
-		t.Errorf("the users were asked for before the orders were known")
+	if b.index("start "+mBatchGetUsers) < b.index("end "+mListOrders) {
+		t.Errorf("the users were asked for before the orders were known: %q", b.events)
 	}
 }
