@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -51,9 +52,12 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 	if err != nil {
 		return failed(err)
 	}
-	up, err := x.caller.Route(ctx, rf.Path, op.md)
+	// The call's span and its metrics, as a query field's call has them; observed reports its end.
+	callCtx, observed := callinfo.Start(ctx, "graphql.subscribe", rf.Path)
+	up, err := x.caller.Route(callCtx, rf.Path, op.md)
 	admitted(ctx)
 	if err != nil {
+		observed(asStatus(err))
 		return failed(asStatus(err))
 	}
 	var once sync.Once
@@ -74,6 +78,7 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 	}
 	if err != nil {
 		end()
+		observed(asStatus(err))
 		return failed(asStatus(err))
 	}
 
@@ -89,7 +94,12 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 			f.Free()
 			done = true
 			end()
-			if errors.Is(err, io.EOF) || ctx.Err() != nil || up.Ctx.Err() != nil && status.Code(err) == codes.Canceled {
+			if errors.Is(err, io.EOF) {
+				observed(nil)
+				return nil
+			}
+			observed(asStatus(err))
+			if ctx.Err() != nil || up.Ctx.Err() != nil && status.Code(err) == codes.Canceled {
 				return nil
 			}
 			// The upstream failed: one last event with the error, then the end.

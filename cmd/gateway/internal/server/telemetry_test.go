@@ -143,6 +143,19 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	// A subscription over SSE whose stream fails: observed as its method's call when it ends.
+	sub, _ := http.NewRequest(http.MethodPost, "http://"+g.addr+"/graphql",
+		strings.NewReader(`{"query":"subscription { watchInventory(id: \"nope\") { stock } }"}`))
+	sub.Header.Set("Content-Type", "application/json")
+	sub.Header.Set("Accept", "text/event-stream")
+	if resp, err = http.DefaultClient.Do(sub); err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body) // the stream ends with the failure
+	resp.Body.Close()
+	if !strings.Contains(string(body), "NOT_FOUND") {
+		t.Errorf("subscription to an unknown product: %s", body)
+	}
 
 	// Metrics, scraped on the admin port.
 	code, metrics := httpGet(t, "http://"+g.admin+"/metrics")
@@ -154,6 +167,7 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		`gateway_requests_total{code="NOT_FOUND",front="grpc",method="/shop.users.v1.UserService/GetUser"} 1`,
 		`gateway_requests_total{code="OK",front="grpc",method="/shop.users.v1.UserService/GetUser"} 1`,
 		`gateway_requests_total{code="OK",front="graphql",method="/shop.users.v1.UserService/GetUser"} 1`,
+		`gateway_requests_total{code="NOT_FOUND",front="graphql",method="/shop.catalog.v1.CatalogService/WatchInventory"} 1`,
 		`gateway_upstream_duration_seconds_count{code="OK",endpoint="` + g.shop.Addr("users") + `"} 3`,
 	} {
 		if !strings.Contains(metrics, want+"\n") {
@@ -229,8 +243,8 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		}
 		lines = append(lines, m)
 	}
-	if len(lines) != 4 {
-		t.Fatalf("%d access-log lines, want 4:\n%s", len(lines), raw)
+	if len(lines) != 5 {
+		t.Fatalf("%d access-log lines, want 5:\n%s", len(lines), raw)
 	}
 	want := []map[string]any{
 		{"front": "rest", "method": "/shop.users.v1.UserService/GetUser", "route": "/v1/users/{id}", "http_status": float64(200),
@@ -239,6 +253,8 @@ func TestTelemetryEndToEnd(t *testing.T) {
 			"trace_id": clientTrace, "header.x-request-id": "grpc-1"},
 		{"front": "grpc", "grpc_code": "OK", "trace_id": unsampledTrace, "header.x-request-id": "grpc-2"},
 		{"front": "graphql", "method": "/shop.users.v1.UserService/GetUser", "grpc_code": "OK", "upstream": g.shop.Addr("users")},
+		// The HTTP response's code: the stream's failure is in the metrics.
+		{"front": "graphql", "method": "/shop.catalog.v1.CatalogService/WatchInventory", "http_status": float64(200), "grpc_code": "OK"},
 	}
 	for i, w := range want {
 		for k, v := range w {
