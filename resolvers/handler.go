@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -235,6 +236,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(h.page)
 		return
 	}
+	if status, err := unsupported(r); err != nil {
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "GET, POST")
+		}
+		writeRequestError(w, status, err)
+		return
+	}
 	if h.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > h.maxBody {
 			writeRequestError(w, http.StatusRequestEntityTooLarge, requestError(CodeDocumentTooLarge,
@@ -250,7 +258,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer sw.release()
 		w, r = sw, r.WithContext(withSSEWriter(r.Context(), sw))
 	default:
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, get: r.Method == http.MethodGet}
 		w, r = sw, r.WithContext(policy.WithResponseHeaders(r.Context(), &sw.headers))
 	}
 	h.srv.ServeHTTP(w, r)
@@ -264,6 +272,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // admitting the operation's calls handed over (see responseHeaders).
 type statusWriter struct {
 	http.ResponseWriter
+	get       bool // the request is a GET
 	stripData bool
 	headers   responseHeaders
 }
@@ -272,6 +281,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.headers.writeTo(w.Header())
 	ct := w.Header().Get("Content-Type")
 	switch {
+	case code == http.StatusNotAcceptable && w.get:
+		// gqlgen's answer to a mutation over GET: the specification's is 405, naming POST.
+		code = http.StatusMethodNotAllowed
+		w.Header().Set("Allow", "POST")
 	case code == http.StatusUnprocessableEntity && strings.HasPrefix(ct, "application/json"):
 		code = http.StatusOK
 	case code >= 400 && code < 500 && strings.HasPrefix(ct, "application/graphql-response+json"):
@@ -294,6 +307,25 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap gives http.ResponseController the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// unsupported refuses what no transport serves, with the status the GraphQL-over-HTTP specification
+// gives it and an error in the GraphQL shape: a method other than GET and POST (405), a POST whose
+// body is not JSON (415).
+func unsupported(r *http.Request) (int, error) {
+	switch r.Method {
+	case http.MethodGet:
+		return 0, nil
+	case http.MethodPost:
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err == nil && mt == "application/json" {
+			return 0, nil
+		}
+		return http.StatusUnsupportedMediaType, requestError(codeName(codes.InvalidArgument),
+			"Content-Type %q: a GraphQL POST carries a JSON body (application/json)", r.Header.Get("Content-Type"))
+	}
+	return http.StatusMethodNotAllowed, requestError(codeName(codes.Unimplemented),
+		"method %s: GraphQL is served over GET and POST", r.Method)
+}
 
 // wantsHTML reports whether a GET is a browser asking for a page rather than a query.
 func wantsHTML(r *http.Request) bool {

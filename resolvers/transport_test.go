@@ -1,0 +1,50 @@
+package resolvers_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestUnsupportedRequests: what no transport serves gets the status the GraphQL-over-HTTP
+// specification names, and an error in the GraphQL shape: another method 405 (Allow: GET, POST),
+// a POST body that is not JSON 415, a mutation over GET 405 (Allow: POST).
+func TestUnsupportedRequests(t *testing.T) {
+	g := startGateway(t, setup{})
+	const q = `{"query": "{ __typename }"}`
+	for _, tc := range []struct {
+		name, method, target, ct, body string
+		status                         int
+		allow                          string
+	}{
+		{"put", http.MethodPut, g.url, "application/json", q, 405, "GET, POST"},
+		{"delete", http.MethodDelete, g.url, "", "", 405, "GET, POST"},
+		{"text body", http.MethodPost, g.url, "text/plain", q, 415, ""},
+		{"graphql body", http.MethodPost, g.url, "application/graphql", "{ __typename }", 415, ""},
+		{"no content type", http.MethodPost, g.url, "", q, 415, ""},
+		{"mutation over get", http.MethodGet, g.url + "?query=" + url.QueryEscape(`mutation { createUser(user: {name: "x", email: "x@example.com"}) { id } }`), "", "", 405, "POST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
+			if tc.ct != "" {
+				req.Header.Set("Content-Type", tc.ct)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var r struct{ Errors []struct{ Message string } }
+			if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow || json.Unmarshal(body, &r) != nil || len(r.Errors) != 1 {
+				t.Errorf("%d Allow %q %s; want %d Allow %q and one GraphQL error", resp.StatusCode, resp.Header.Get("Allow"), body, tc.status, tc.allow)
+			}
+		})
+	}
+	if n := g.calls.count(); len(n) != 0 {
+		t.Errorf("upstream calls %v, want none", n)
+	}
+}
