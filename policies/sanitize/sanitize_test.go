@@ -2,18 +2,15 @@ package sanitize_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	rpccode "google.golang.org/genproto/googleapis/rpc/code"
-
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/policy/policytest"
 	"github.com/protogate/gateway/policies/sanitize"
 )
 
@@ -149,27 +146,10 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// refusal decodes a refusal's body into the google.rpc.Status it renders: REST's as it is, the one
-// error of a GraphQL response (its message, extensions.code and details) converted.
+// refusal decodes a refusal's body into the google.rpc.Status it renders (policytest.Refusal).
 func refusal(front policy.Front, body []byte) (rpcStatus, error) {
 	var st rpcStatus
-	if front == policy.FrontGraphQL {
-		var gql struct {
-			Errors []struct {
-				Message    string
-				Extensions struct {
-					Code    string
-					Details json.RawMessage
-				}
-			}
-		}
-		if err := json.Unmarshal(body, &gql); err != nil || len(gql.Errors) != 1 {
-			return st, fmt.Errorf("not a GraphQL response with one error: %v", err)
-		}
-		e := gql.Errors[0]
-		body, _ = json.Marshal(map[string]any{"code": rpccode.Code_value[e.Extensions.Code], "message": e.Message, "details": e.Extensions.Details})
-	}
-	return st, json.Unmarshal(body, &st)
+	return st, policytest.Refusal(front, body, &st)
 }
 
 // chunked hides a body's length, as a chunked upload does.
