@@ -102,6 +102,13 @@ func (a *AdminService) Status(context.Context, *adminv1.StatusRequest) (*adminv1
 	for _, name := range snap.Services() {
 		resp.Services = append(resp.Services, snap.serviceStatus(name))
 	}
+	for _, p := range a.reg.Pending() {
+		ps := &adminv1.PendingService{Name: p.Registration.Name, Endpoint: p.ReflectionEndpoint()}
+		if p.Err != nil {
+			ps.Error = p.Err.Error()
+		}
+		resp.Pending = append(resp.Pending, ps)
+	}
 	return resp, nil
 }
 

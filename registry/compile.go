@@ -38,6 +38,11 @@ type Registration struct {
 	// Services lists the fully qualified services to expose; empty means every service declared in Files
 	// outside the google.* packages.
 	Services []string
+
+	// reflectFrom is, for a config service whose descriptors come by server reflection, the endpoint
+	// asked (StaticRegistrations sets it): with Name, Cluster and Services it identifies the config
+	// section, so that a reload keeps the descriptors of a section that did not change.
+	reflectFrom string
 }
 
 // Spec is everything a snapshot is compiled from.
@@ -55,6 +60,10 @@ type Spec struct {
 	// registered service, sorted) into the snapshot's admitter; resolve maps a REST request to the
 	// method it calls. Nil admits every call.
 	Admission func(policies config.Policies, methods []string, resolve func(*http.Request) (string, bool)) (routing.Admitter, error)
+	// Pending are config services whose descriptors are to come by reflection from a backend that has
+	// not answered yet (StaticRegistrations with Defer). They serve nothing: the registry asks their
+	// backends again in the background and moves each to Registrations once it answers.
+	Pending []PendingRegistration
 }
 
 // ClusterSpec is a named set of upstream endpoints.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -93,11 +94,33 @@ func retryPolicy(r config.Retry) routing.RetryPolicy {
 	return p
 }
 
+// StaticOptions say how StaticRegistrations loads the config's services.
+type StaticOptions struct {
+	// Timeout bounds each reflection exchange (default 10s).
+	Timeout time.Duration
+	// Previous is the base spec serving now (Registry.Base), on a reload. A reflection service whose
+	// section did not change (same name, cluster, services and reflection endpoint) keeps the
+	// descriptors it has there, or stays pending, without asking its backend again: a reload applies
+	// while a backend is down, and never changes a service's descriptors behind the operator's back.
+	Previous Spec
+	// Defer, at start, makes a reflection service whose backend does not answer pending (Spec.Pending)
+	// instead of failing the whole config: the gateway serves the rest and keeps asking.
+	Defer bool
+}
+
 // StaticRegistrations loads the descriptors of the config's static services. Each becomes a
-// registration owned by the config file: the admin API cannot change it. Reflection is asked once,
-// within timeout.
-func StaticRegistrations(ctx context.Context, cfg *config.Config, timeout time.Duration) ([]*Registration, error) {
-	var regs []*Registration
+// registration owned by the config file: the admin API cannot change it. Descriptor sets and .proto
+// sources are read again on every call; reflection is asked once per new or changed section, within
+// o.Timeout, and a failure fails the call (saying so when the section changed from o.Previous's)
+// unless o.Defer makes the service pending.
+func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOptions) ([]*Registration, []PendingRegistration, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	var (
+		regs    []*Registration
+		pending []PendingRegistration
+	)
 	for _, svc := range cfg.Services {
 		reg := &Registration{Name: svc.Name, Cluster: svc.Cluster, Services: svc.Services}
 		var err error
@@ -114,22 +137,78 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, timeout time.D
 				reg.Files, err = FilesFromProtos(ctx, sources, entry)
 			}
 		case svc.Reflect:
-			endpoint := ""
 			for _, c := range cfg.Clusters {
 				if c.Name == svc.Cluster && len(c.Endpoints) > 0 {
-					endpoint = c.Endpoints[0].Address
+					reg.reflectFrom = c.Endpoints[0].Address
 				}
 			}
-			rctx, cancel := context.WithTimeout(ctx, timeout)
-			reg.Files, _, err = FilesFromReflection(rctx, endpoint, svc.Services)
+			if prev := o.Previous.registration(reg); prev != nil {
+				reg.Files = prev.Files
+				break
+			}
+			if p := o.Previous.pending(reg); p != nil {
+				pending = append(pending, PendingRegistration{Registration: reg, Err: p.Err})
+				continue
+			}
+			rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+			reg.Files, _, err = FilesFromReflection(rctx, reg.reflectFrom, svc.Services)
 			cancel()
+			switch {
+			case err != nil && o.Defer:
+				pending = append(pending, PendingRegistration{Registration: reg, Err: err})
+				continue
+			case err != nil && o.Previous.hasStatic(reg.Name):
+				err = fmt.Errorf("section changed, so its descriptors are fetched again: %w", err)
+			}
 		default:
 			err = fmt.Errorf("no descriptor source")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("service %q: %w", svc.Name, err)
+			return nil, nil, fmt.Errorf("service %q: %w", svc.Name, err)
 		}
 		regs = append(regs, reg)
 	}
-	return regs, nil
+	return regs, pending, nil
+}
+
+// PendingRegistration is a config service whose descriptors are to come by reflection from a backend
+// that has not answered yet.
+type PendingRegistration struct {
+	// Registration is the service without its Files.
+	Registration *Registration
+	// Err is why its backend's reflection did not answer, last time it was asked.
+	Err error
+}
+
+// sameSection reports whether a and b come from the same config section with reflection: same name,
+// cluster, services and reflection endpoint, so the same descriptors.
+func sameSection(a, b *Registration) bool {
+	return a.reflectFrom != "" && a.reflectFrom == b.reflectFrom && a.Name == b.Name && a.Cluster == b.Cluster &&
+		slices.Equal(a.Services, b.Services)
+}
+
+// registration returns the reflection registration of s from the same section as reg, if any.
+func (s Spec) registration(reg *Registration) *Registration {
+	for _, r := range s.Registrations {
+		if sameSection(r, reg) {
+			return r
+		}
+	}
+	return nil
+}
+
+// pending returns the pending registration of s from the same section as reg, if any.
+func (s Spec) pending(reg *Registration) *PendingRegistration {
+	for i := range s.Pending {
+		if sameSection(s.Pending[i].Registration, reg) {
+			return &s.Pending[i]
+		}
+	}
+	return nil
+}
+
+// hasStatic reports whether s has a config service named name, loaded or pending.
+func (s Spec) hasStatic(name string) bool {
+	return slices.ContainsFunc(s.Registrations, func(r *Registration) bool { return r.Name == name }) ||
+		slices.ContainsFunc(s.Pending, func(p PendingRegistration) bool { return p.Registration.Name == name })
 }

@@ -34,13 +34,16 @@ type Registry struct {
 	now     func() time.Time
 
 	reflectTimeout time.Duration
+	retryFirst     time.Duration // pending config services: the first wait before asking again
+	retryMax       time.Duration // and the longest, as the wait doubles
 
 	mu          sync.Mutex // guards everything below
 	base        Spec       // from the config: clusters, routes and static registrations
 	names       map[string]*history
 	snapVersion uint64
 	current     *Snapshot
-	refreshers  map[string]context.CancelFunc
+	refreshers  map[string]context.CancelFunc // by registration name; pending config services' by pendingKey
+	waitErr     map[string]error              // pending config services: why their backend last did not answer
 	closed      bool
 }
 
@@ -84,6 +87,12 @@ func WithReflectionTimeout(d time.Duration) Option {
 	return func(r *Registry) { r.reflectTimeout = d }
 }
 
+// WithReflectionRetry sets how a pending config service's backend is asked again: after first, then
+// after twice as long each time, up to max (default 1s up to 30s).
+func WithReflectionRetry(first, max time.Duration) Option {
+	return func(r *Registry) { r.retryFirst, r.retryMax = first, max }
+}
+
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(r *Registry) { r.now = now } }
 
@@ -97,8 +106,11 @@ func New(st store.Store, pool *routing.Pool, publish func(*Snapshot), opts ...Op
 		log:            slog.Default(),
 		now:            time.Now,
 		reflectTimeout: 10 * time.Second,
+		retryFirst:     time.Second,
+		retryMax:       30 * time.Second,
 		names:          make(map[string]*history),
 		refreshers:     make(map[string]context.CancelFunc),
+		waitErr:        make(map[string]error),
 	}
 	for _, o := range opts {
 		o(r)
@@ -108,7 +120,8 @@ func New(st store.Store, pool *routing.Pool, publish func(*Snapshot), opts ...Op
 
 // Open loads the stored registrations, compiles them with base (the config's clusters, routes and
 // static registrations) and publishes the first snapshot. It fails, changing nothing, when the store
-// cannot be read or what it holds does not compile.
+// cannot be read or what it holds does not compile. The base's pending services serve once their
+// backends answer (see awaitReflection).
 func (r *Registry) Open(ctx context.Context, base Spec) (*Snapshot, error) {
 	state, err := r.store.Load(ctx)
 	if err != nil {
@@ -150,15 +163,26 @@ func (r *Registry) Open(ctx context.Context, base Spec) (*Snapshot, error) {
 			r.startRefresherLocked(name)
 		}
 	}
+	r.awaitPendingLocked(Spec{})
 	return snap, nil
 }
 
 // SetBase replaces the config-derived part of the snapshot (a config reload). On error the serving
-// snapshot is unchanged.
+// snapshot is unchanged. A pending service of base whose section has meanwhile been loaded (its
+// backend answered since the caller read Base) serves with the descriptors it got.
 func (r *Registry) SetBase(base Spec) (*Snapshot, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.base
+	regs, pending := slices.Clone(base.Registrations), []PendingRegistration(nil)
+	for _, p := range base.Pending {
+		if loaded := old.registration(p.Registration); loaded != nil {
+			regs = append(regs, loaded)
+		} else {
+			pending = append(pending, p)
+		}
+	}
+	base.Registrations, base.Pending = regs, pending
 	r.base = base
 	snap, err := r.compileLocked(nil)
 	if err != nil {
@@ -166,7 +190,15 @@ func (r *Registry) SetBase(base Spec) (*Snapshot, error) {
 		return nil, err
 	}
 	r.publishLocked(snap)
+	r.awaitPendingLocked(old)
 	return snap, nil
+}
+
+// Base returns the config-derived part of the serving state: what StaticOptions.Previous takes.
+func (r *Registry) Base() Spec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.base
 }
 
 // Current returns the snapshot most recently published.
@@ -218,7 +250,7 @@ func (r *Registry) publishLocked(snap *Snapshot) {
 }
 
 func (r *Registry) isStatic(name string) bool {
-	return slices.ContainsFunc(r.base.Registrations, func(reg *Registration) bool { return reg.Name == name })
+	return r.base.hasStatic(name)
 }
 
 // Register validates and activates a new version of a registration; see AdminService.Register.

@@ -284,7 +284,14 @@ func newStatusCommand() *cobra.Command {
 				for _, s := range st.GetServices() {
 					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", s.GetName(), s.GetRegistration(), s.GetMethodCount(), s.GetCluster(), strings.Join(s.GetEndpoints(), ","))
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				for _, p := range st.GetPending() {
+					fmt.Fprintf(out, "pending: %s: not served until its backend's reflection at %s answers (last: %s)\n",
+						p.GetName(), p.GetEndpoint(), p.GetError())
+				}
+				return nil
 			})
 		},
 	}

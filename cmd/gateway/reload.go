@@ -13,6 +13,7 @@ import (
 
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/registry"
 )
 
 // watchConfig reloads the config file when it changes on disk or on SIGHUP. A file that does not load
@@ -60,7 +61,9 @@ func reload(ctx context.Context, path string, srv *server.Server, log *slog.Logg
 		log.Error("config reload refused; the running configuration keeps serving", "trigger", why, "err", err)
 		return
 	}
-	spec, err := baseSpec(ctx, cfg)
+	// Services whose sections did not change keep their descriptors: no backend is asked again, so a
+	// reload applies while a reflection backend is down.
+	spec, err := baseSpec(ctx, cfg, registry.StaticOptions{Previous: srv.Registry().Base()})
 	if err != nil {
 		log.Error("config reload refused; the running configuration keeps serving", "trigger", why, "err", err)
 		return

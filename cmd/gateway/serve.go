@@ -56,7 +56,9 @@ func newServeCommand() *cobra.Command {
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			spec, err := baseSpec(ctx, cfg)
+			// A reflection service whose backend is down does not stop the gateway: it serves the rest
+			// and adds that service once its backend answers.
+			spec, err := baseSpec(ctx, cfg, registry.StaticOptions{Defer: true})
 			if err != nil {
 				return err
 			}
@@ -91,7 +93,7 @@ func newValidateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := baseSpec(cmd.Context(), cfg); err != nil {
+			if _, err := baseSpec(cmd.Context(), cfg, registry.StaticOptions{}); err != nil {
 				return err
 			}
 			fmt.Fprint(cmd.OutOrStdout(), cfg.Summary())
@@ -103,13 +105,15 @@ func newValidateCommand() *cobra.Command {
 	return cmd
 }
 
-// baseSpec is the config's share of the serving state: clusters, routes and static registrations.
-func baseSpec(ctx context.Context, cfg *config.Config) (registry.Spec, error) {
+// baseSpec is the config's share of the serving state: clusters, routes and static registrations
+// (some pending, with o.Defer).
+func baseSpec(ctx context.Context, cfg *config.Config, o registry.StaticOptions) (registry.Spec, error) {
 	spec, err := registry.SpecFromConfig(cfg)
 	if err != nil {
 		return spec, err
 	}
-	if spec.Registrations, err = registry.StaticRegistrations(ctx, cfg, 10*time.Second); err != nil {
+	o.Timeout = 10 * time.Second
+	if spec.Registrations, spec.Pending, err = registry.StaticRegistrations(ctx, cfg, o); err != nil {
 		return spec, err
 	}
 	return spec, nil

@@ -927,8 +927,11 @@ type StatusResponse struct {
 	RegistrationCount int32                  `protobuf:"varint,4,opt,name=registration_count,json=registrationCount,proto3" json:"registration_count,omitempty"`
 	RouteCount        int32                  `protobuf:"varint,5,opt,name=route_count,json=routeCount,proto3" json:"route_count,omitempty"`
 	ClusterCount      int32                  `protobuf:"varint,6,opt,name=cluster_count,json=clusterCount,proto3" json:"cluster_count,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Config services whose descriptors are to come by reflection from a backend that has not
+	// answered yet: they serve nothing until it does; the gateway keeps asking.
+	Pending       []*PendingService `protobuf:"bytes,7,rep,name=pending,proto3" json:"pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -1003,6 +1006,77 @@ func (x *StatusResponse) GetClusterCount() int32 {
 	return 0
 }
 
+func (x *StatusResponse) GetPending() []*PendingService {
+	if x != nil {
+		return x.Pending
+	}
+	return nil
+}
+
+// PendingService is a config service waiting for its backend's server reflection.
+type PendingService struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The service's name in the config file.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Where reflection is asked.
+	Endpoint string `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// Why the last attempt failed.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingService) Reset() {
+	*x = PendingService{}
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingService) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingService) ProtoMessage() {}
+
+func (x *PendingService) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingService.ProtoReflect.Descriptor instead.
+func (*PendingService) Descriptor() ([]byte, []int) {
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PendingService) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PendingService) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *PendingService) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // ServiceStatus is one service the active snapshot serves.
 type ServiceStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1017,7 +1091,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1103,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1116,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ServiceStatus) GetName() string {
@@ -1088,7 +1162,7 @@ type ListUpstreamsRequest struct {
 
 func (x *ListUpstreamsRequest) Reset() {
 	*x = ListUpstreamsRequest{}
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1174,7 @@ func (x *ListUpstreamsRequest) String() string {
 func (*ListUpstreamsRequest) ProtoMessage() {}
 
 func (x *ListUpstreamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1187,7 @@ func (x *ListUpstreamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUpstreamsRequest.ProtoReflect.Descriptor instead.
 func (*ListUpstreamsRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 type ListUpstreamsResponse struct {
@@ -1126,7 +1200,7 @@ type ListUpstreamsResponse struct {
 
 func (x *ListUpstreamsResponse) Reset() {
 	*x = ListUpstreamsResponse{}
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1212,7 @@ func (x *ListUpstreamsResponse) String() string {
 func (*ListUpstreamsResponse) ProtoMessage() {}
 
 func (x *ListUpstreamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1225,7 @@ func (x *ListUpstreamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUpstreamsResponse.ProtoReflect.Descriptor instead.
 func (*ListUpstreamsResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListUpstreamsResponse) GetClusters() []*UpstreamCluster {
@@ -1174,7 +1248,7 @@ type UpstreamCluster struct {
 
 func (x *UpstreamCluster) Reset() {
 	*x = UpstreamCluster{}
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1260,7 @@ func (x *UpstreamCluster) String() string {
 func (*UpstreamCluster) ProtoMessage() {}
 
 func (x *UpstreamCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1273,7 @@ func (x *UpstreamCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamCluster.ProtoReflect.Descriptor instead.
 func (*UpstreamCluster) Descriptor() ([]byte, []int) {
-	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpstreamCluster) GetName() string {
@@ -1250,7 +1324,7 @@ type UpstreamEndpoint struct {
 
 func (x *UpstreamEndpoint) Reset() {
 	*x = UpstreamEndpoint{}
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1336,7 @@ func (x *UpstreamEndpoint) String() string {
 func (*UpstreamEndpoint) ProtoMessage() {}
 
 func (x *UpstreamEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_gateway_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1349,7 @@ func (x *UpstreamEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamEndpoint.ProtoReflect.Descriptor instead.
 func (*UpstreamEndpoint) Descriptor() ([]byte, []int) {
-	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpstreamEndpoint) GetAddress() string {
@@ -1402,7 +1476,7 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"R\n" +
 	"\x14ListVersionsResponse\x12:\n" +
 	"\bversions\x18\x01 \x03(\v2\x1e.gateway.admin.v1.RegistrationR\bversions\"\x0f\n" +
-	"\rStatusRequest\"\xac\x02\n" +
+	"\rStatusRequest\"\xe8\x02\n" +
 	"\x0eStatusResponse\x12)\n" +
 	"\x10snapshot_version\x18\x01 \x01(\x04R\x0fsnapshotVersion\x12=\n" +
 	"\factivated_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vactivatedAt\x12;\n" +
@@ -1410,7 +1484,12 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\x12registration_count\x18\x04 \x01(\x05R\x11registrationCount\x12\x1f\n" +
 	"\vroute_count\x18\x05 \x01(\x05R\n" +
 	"routeCount\x12#\n" +
-	"\rcluster_count\x18\x06 \x01(\x05R\fclusterCount\"\xa2\x01\n" +
+	"\rcluster_count\x18\x06 \x01(\x05R\fclusterCount\x12:\n" +
+	"\apending\x18\a \x03(\v2 .gateway.admin.v1.PendingServiceR\apending\"V\n" +
+	"\x0ePendingService\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bendpoint\x18\x02 \x01(\tR\bendpoint\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xa2\x01\n" +
 	"\rServiceStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\fregistration\x18\x02 \x01(\tR\fregistration\x12!\n" +
@@ -1465,7 +1544,7 @@ func file_gateway_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_gateway_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gateway_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_gateway_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_gateway_admin_v1_admin_proto_goTypes = []any{
 	(SourceKind)(0),               // 0: gateway.admin.v1.SourceKind
 	(*RegisterRequest)(nil),       // 1: gateway.admin.v1.RegisterRequest
@@ -1483,53 +1562,55 @@ var file_gateway_admin_v1_admin_proto_goTypes = []any{
 	(*ListVersionsResponse)(nil),  // 13: gateway.admin.v1.ListVersionsResponse
 	(*StatusRequest)(nil),         // 14: gateway.admin.v1.StatusRequest
 	(*StatusResponse)(nil),        // 15: gateway.admin.v1.StatusResponse
-	(*ServiceStatus)(nil),         // 16: gateway.admin.v1.ServiceStatus
-	(*ListUpstreamsRequest)(nil),  // 17: gateway.admin.v1.ListUpstreamsRequest
-	(*ListUpstreamsResponse)(nil), // 18: gateway.admin.v1.ListUpstreamsResponse
-	(*UpstreamCluster)(nil),       // 19: gateway.admin.v1.UpstreamCluster
-	(*UpstreamEndpoint)(nil),      // 20: gateway.admin.v1.UpstreamEndpoint
-	nil,                           // 21: gateway.admin.v1.ProtoSources.FilesEntry
-	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*PendingService)(nil),        // 16: gateway.admin.v1.PendingService
+	(*ServiceStatus)(nil),         // 17: gateway.admin.v1.ServiceStatus
+	(*ListUpstreamsRequest)(nil),  // 18: gateway.admin.v1.ListUpstreamsRequest
+	(*ListUpstreamsResponse)(nil), // 19: gateway.admin.v1.ListUpstreamsResponse
+	(*UpstreamCluster)(nil),       // 20: gateway.admin.v1.UpstreamCluster
+	(*UpstreamEndpoint)(nil),      // 21: gateway.admin.v1.UpstreamEndpoint
+	nil,                           // 22: gateway.admin.v1.ProtoSources.FilesEntry
+	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_gateway_admin_v1_admin_proto_depIdxs = []int32{
 	2,  // 0: gateway.admin.v1.RegisterRequest.protos:type_name -> gateway.admin.v1.ProtoSources
 	3,  // 1: gateway.admin.v1.RegisterRequest.reflection:type_name -> gateway.admin.v1.ReflectionSource
-	21, // 2: gateway.admin.v1.ProtoSources.files:type_name -> gateway.admin.v1.ProtoSources.FilesEntry
-	22, // 3: gateway.admin.v1.ReflectionSource.refresh_interval:type_name -> google.protobuf.Duration
+	22, // 2: gateway.admin.v1.ProtoSources.files:type_name -> gateway.admin.v1.ProtoSources.FilesEntry
+	23, // 3: gateway.admin.v1.ReflectionSource.refresh_interval:type_name -> google.protobuf.Duration
 	5,  // 4: gateway.admin.v1.RegisterResponse.registration:type_name -> gateway.admin.v1.Registration
 	0,  // 5: gateway.admin.v1.Registration.source:type_name -> gateway.admin.v1.SourceKind
-	23, // 6: gateway.admin.v1.Registration.created_at:type_name -> google.protobuf.Timestamp
-	22, // 7: gateway.admin.v1.Registration.refresh_interval:type_name -> google.protobuf.Duration
+	24, // 6: gateway.admin.v1.Registration.created_at:type_name -> google.protobuf.Timestamp
+	23, // 7: gateway.admin.v1.Registration.refresh_interval:type_name -> google.protobuf.Duration
 	5,  // 8: gateway.admin.v1.ListResponse.registrations:type_name -> gateway.admin.v1.Registration
 	5,  // 9: gateway.admin.v1.ListVersionsResponse.versions:type_name -> gateway.admin.v1.Registration
-	23, // 10: gateway.admin.v1.StatusResponse.activated_at:type_name -> google.protobuf.Timestamp
-	16, // 11: gateway.admin.v1.StatusResponse.services:type_name -> gateway.admin.v1.ServiceStatus
-	19, // 12: gateway.admin.v1.ListUpstreamsResponse.clusters:type_name -> gateway.admin.v1.UpstreamCluster
-	20, // 13: gateway.admin.v1.UpstreamCluster.endpoints:type_name -> gateway.admin.v1.UpstreamEndpoint
-	22, // 14: gateway.admin.v1.UpstreamEndpoint.latency:type_name -> google.protobuf.Duration
-	22, // 15: gateway.admin.v1.UpstreamEndpoint.ejected_for:type_name -> google.protobuf.Duration
-	1,  // 16: gateway.admin.v1.AdminService.Register:input_type -> gateway.admin.v1.RegisterRequest
-	6,  // 17: gateway.admin.v1.AdminService.Get:input_type -> gateway.admin.v1.GetRequest
-	7,  // 18: gateway.admin.v1.AdminService.List:input_type -> gateway.admin.v1.ListRequest
-	9,  // 19: gateway.admin.v1.AdminService.Delete:input_type -> gateway.admin.v1.DeleteRequest
-	11, // 20: gateway.admin.v1.AdminService.Rollback:input_type -> gateway.admin.v1.RollbackRequest
-	12, // 21: gateway.admin.v1.AdminService.ListVersions:input_type -> gateway.admin.v1.ListVersionsRequest
-	14, // 22: gateway.admin.v1.AdminService.Status:input_type -> gateway.admin.v1.StatusRequest
-	17, // 23: gateway.admin.v1.AdminService.ListUpstreams:input_type -> gateway.admin.v1.ListUpstreamsRequest
-	4,  // 24: gateway.admin.v1.AdminService.Register:output_type -> gateway.admin.v1.RegisterResponse
-	5,  // 25: gateway.admin.v1.AdminService.Get:output_type -> gateway.admin.v1.Registration
-	8,  // 26: gateway.admin.v1.AdminService.List:output_type -> gateway.admin.v1.ListResponse
-	10, // 27: gateway.admin.v1.AdminService.Delete:output_type -> gateway.admin.v1.DeleteResponse
-	5,  // 28: gateway.admin.v1.AdminService.Rollback:output_type -> gateway.admin.v1.Registration
-	13, // 29: gateway.admin.v1.AdminService.ListVersions:output_type -> gateway.admin.v1.ListVersionsResponse
-	15, // 30: gateway.admin.v1.AdminService.Status:output_type -> gateway.admin.v1.StatusResponse
-	18, // 31: gateway.admin.v1.AdminService.ListUpstreams:output_type -> gateway.admin.v1.ListUpstreamsResponse
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	24, // 10: gateway.admin.v1.StatusResponse.activated_at:type_name -> google.protobuf.Timestamp
+	17, // 11: gateway.admin.v1.StatusResponse.services:type_name -> gateway.admin.v1.ServiceStatus
+	16, // 12: gateway.admin.v1.StatusResponse.pending:type_name -> gateway.admin.v1.PendingService
+	20, // 13: gateway.admin.v1.ListUpstreamsResponse.clusters:type_name -> gateway.admin.v1.UpstreamCluster
+	21, // 14: gateway.admin.v1.UpstreamCluster.endpoints:type_name -> gateway.admin.v1.UpstreamEndpoint
+	23, // 15: gateway.admin.v1.UpstreamEndpoint.latency:type_name -> google.protobuf.Duration
+	23, // 16: gateway.admin.v1.UpstreamEndpoint.ejected_for:type_name -> google.protobuf.Duration
+	1,  // 17: gateway.admin.v1.AdminService.Register:input_type -> gateway.admin.v1.RegisterRequest
+	6,  // 18: gateway.admin.v1.AdminService.Get:input_type -> gateway.admin.v1.GetRequest
+	7,  // 19: gateway.admin.v1.AdminService.List:input_type -> gateway.admin.v1.ListRequest
+	9,  // 20: gateway.admin.v1.AdminService.Delete:input_type -> gateway.admin.v1.DeleteRequest
+	11, // 21: gateway.admin.v1.AdminService.Rollback:input_type -> gateway.admin.v1.RollbackRequest
+	12, // 22: gateway.admin.v1.AdminService.ListVersions:input_type -> gateway.admin.v1.ListVersionsRequest
+	14, // 23: gateway.admin.v1.AdminService.Status:input_type -> gateway.admin.v1.StatusRequest
+	18, // 24: gateway.admin.v1.AdminService.ListUpstreams:input_type -> gateway.admin.v1.ListUpstreamsRequest
+	4,  // 25: gateway.admin.v1.AdminService.Register:output_type -> gateway.admin.v1.RegisterResponse
+	5,  // 26: gateway.admin.v1.AdminService.Get:output_type -> gateway.admin.v1.Registration
+	8,  // 27: gateway.admin.v1.AdminService.List:output_type -> gateway.admin.v1.ListResponse
+	10, // 28: gateway.admin.v1.AdminService.Delete:output_type -> gateway.admin.v1.DeleteResponse
+	5,  // 29: gateway.admin.v1.AdminService.Rollback:output_type -> gateway.admin.v1.Registration
+	13, // 30: gateway.admin.v1.AdminService.ListVersions:output_type -> gateway.admin.v1.ListVersionsResponse
+	15, // 31: gateway.admin.v1.AdminService.Status:output_type -> gateway.admin.v1.StatusResponse
+	19, // 32: gateway.admin.v1.AdminService.ListUpstreams:output_type -> gateway.admin.v1.ListUpstreamsResponse
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_gateway_admin_v1_admin_proto_init() }
@@ -1548,7 +1629,7 @@ func file_gateway_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_admin_v1_admin_proto_rawDesc), len(file_gateway_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

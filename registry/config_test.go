@@ -1,0 +1,178 @@
+package registry_test
+
+import (
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/registry/store"
+)
+
+// laterBackend is a shop service on a loopback port reserved at once and served only from start on:
+// until then (and after stop) the port refuses connections, as a backend that is down.
+type laterBackend struct {
+	t       testing.TB
+	service string
+	addr    string
+	srv     *grpc.Server
+}
+
+func reserveBackend(t testing.TB, service string) *laterBackend {
+	t.Helper()
+	b := &laterBackend{t: t, service: service, addr: closedAddr(t)}
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *laterBackend) start() {
+	b.t.Helper()
+	lis, err := net.Listen("tcp", b.addr)
+	if err != nil {
+		b.t.Fatalf("listening on the reserved %s: %v", b.addr, err)
+	}
+	if b.srv, err = shop.NewServer(b.service, shop.Options{}); err != nil {
+		b.t.Fatal(err)
+	}
+	go func() { _ = b.srv.Serve(lis) }()
+}
+
+func (b *laterBackend) stop() {
+	if b.srv != nil {
+		b.srv.Stop()
+		b.srv = nil
+	}
+}
+
+// staticSpec is what the gateway makes of a config file: SpecFromConfig plus StaticRegistrations.
+func staticSpec(t testing.TB, dir, text string, o registry.StaticOptions) (registry.Spec, error) {
+	t.Helper()
+	cfg, err := config.Parse(filepath.Join(dir, "gateway.yaml"), []byte(text))
+	if err != nil {
+		t.Fatalf("config:\n%s\n%v", text, err)
+	}
+	spec, err := registry.SpecFromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Timeout = 5 * time.Second
+	spec.Registrations, spec.Pending, err = registry.StaticRegistrations(t.Context(), cfg, o)
+	return spec, err
+}
+
+func serves(snap *registry.Snapshot, service string) bool {
+	return slices.Contains(snap.Services(), service)
+}
+
+// A config service with reflection whose backend is down: at start it is pending while the rest
+// serves, and it serves once the backend answers; a reload keeps an unchanged section's descriptors
+// (or its pending state) without asking the backend, and refuses a changed one the backend cannot
+// answer for.
+func TestConfigReflectionService(t *testing.T) {
+	orders := reserveBackend(t, "orders")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "users.binpb"), generatedSet(t, usersv1.File_shop_users_v1_users_proto), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := "services:\n" +
+		"  - name: users\n    endpoints: [\"" + addrA + "\"]\n    descriptor_set: users.binpb\n" +
+		"  - name: orders\n    endpoints: [\"" + orders.addr + "\"]\n    reflect: true\n"
+	unrelated := base + "clusters:\n  - name: spare\n    endpoints: [\"" + addrB + "\"]\n"
+	changed := strings.Replace(base, "reflect: true\n", "reflect: true\n    services: [shop.orders.v1.OrderService]\n", 1)
+
+	if _, err := staticSpec(t, dir, base, registry.StaticOptions{}); err == nil ||
+		!strings.Contains(err.Error(), `service "orders": reflection at `+orders.addr+`: unavailable`) {
+		t.Fatalf("without Defer, a backend that is down = %v, want the service named", err)
+	}
+	spec, err := staticSpec(t, dir, base, registry.StaticOptions{Defer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Pending) != 1 || spec.Pending[0].Registration.Name != "orders" || spec.Pending[0].Err == nil {
+		t.Fatalf("pending = %+v, want orders with its error", spec.Pending)
+	}
+
+	logs := make(logLines, 256)
+	f := newFixture(t, store.NewMemory(), registry.WithLogger(slog.New(logs)),
+		registry.WithReflectionRetry(5*time.Millisecond, 20*time.Millisecond))
+	snap := f.open(t, spec)
+	if !serves(snap, userService) || serves(snap, orderService) {
+		t.Fatalf("first snapshot serves %q, want users only", snap.Services())
+	}
+	recv(t, logs, "a warning about the pending service", func(l string) bool {
+		return strings.HasPrefix(l, "config service not served yet") && strings.Contains(l, "name=orders")
+	})
+	st, err := f.admin.Status(t.Context(), &adminv1.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := st.GetPending(); len(p) != 1 || p[0].GetName() != "orders" || p[0].GetEndpoint() != orders.addr || !strings.Contains(p[0].GetError(), "unavailable") {
+		t.Errorf("status lists pending %v, want orders at %s with its error", p, orders.addr)
+	}
+	if _, err := f.reg.Register(t.Context(), setReq("orders", generatedSet(t, usersv1.File_shop_users_v1_users_proto), addrC)); err == nil {
+		t.Error("the admin API registered a name the config file holds (pending)")
+	}
+
+	// While the backend is down: an unrelated change applies and the service stays pending; a change
+	// of its section is refused.
+	spec, err = staticSpec(t, dir, unrelated, registry.StaticOptions{Previous: f.reg.Base()})
+	if err != nil {
+		t.Fatalf("reload of an unrelated setting while the backend is down: %v", err)
+	}
+	if snap, err = f.reg.SetBase(spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := snap.Cluster("spare"); !ok || serves(snap, orderService) || len(f.reg.Base().Pending) != 1 {
+		t.Fatalf("after the reload: services %q, pending %d", snap.Services(), len(f.reg.Base().Pending))
+	}
+	if _, err := staticSpec(t, dir, changed, registry.StaticOptions{Previous: f.reg.Base()}); err == nil ||
+		!strings.Contains(err.Error(), `service "orders": section changed`) {
+		t.Fatalf("reload of the changed section while the backend is down = %v, want refused", err)
+	}
+	stale, err := staticSpec(t, dir, base, registry.StaticOptions{Previous: f.reg.Base()}) // read before the backend answers
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	orders.start()
+	snap = recv(t, f.notify, "a snapshot serving orders", func(s *registry.Snapshot) bool { return serves(s, orderService) })
+	if !serves(snap, userService) || len(f.reg.Pending()) != 0 {
+		t.Fatalf("once the backend answered: services %q, pending %v", snap.Services(), f.reg.Pending())
+	}
+	// A reload built while the service was pending keeps the descriptors it got meanwhile.
+	if snap, err = f.reg.SetBase(stale); err != nil || !serves(snap, orderService) || len(f.reg.Base().Pending) != 0 {
+		t.Fatalf("reload read while pending, applied after: %v, services %q, pending %d", err, snap.Services(), len(f.reg.Base().Pending))
+	}
+
+	orders.stop()
+	loaded := f.reg.Base().Registrations
+	spec, err = staticSpec(t, dir, unrelated, registry.StaticOptions{Previous: f.reg.Base()})
+	if err != nil {
+		t.Fatalf("reload of an unrelated setting after the backend went down: %v", err)
+	}
+	if i := slices.IndexFunc(spec.Registrations, func(r *registry.Registration) bool { return r.Name == "orders" }); i < 0 ||
+		!slices.ContainsFunc(loaded, func(r *registry.Registration) bool { return r.Files == spec.Registrations[i].Files }) {
+		t.Fatal("the unchanged section did not keep the descriptors it had")
+	}
+	if snap, err = f.reg.SetBase(spec); err != nil || !serves(snap, orderService) {
+		t.Fatalf("after the reload: %v, services %q", err, snap.Services())
+	}
+	if _, err := staticSpec(t, dir, changed, registry.StaticOptions{Previous: f.reg.Base()}); err == nil ||
+		!strings.Contains(err.Error(), `service "orders": section changed, so its descriptors are fetched again: reflection at `+orders.addr) {
+		t.Fatalf("reload of the changed section while the backend is down = %v, want refused", err)
+	}
+	if !serves(f.reg.Current(), orderService) {
+		t.Error("after a refused reload the service is no longer served")
+	}
+}
