@@ -1,6 +1,7 @@
 package resolvers_test
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -131,6 +133,12 @@ func everyServices(t testing.TB) []protoreflect.ServiceDescriptor {
 
 func startEvery(t testing.TB, opts resolvers.Options) *everyGateway {
 	t.Helper()
+	return startEveryWith(t, opts, nil)
+}
+
+// startEveryWith is startEvery with the proxy wrapped by wrap, when set.
+func startEveryWith(t testing.TB, opts resolvers.Options, wrap func(resolvers.Caller) resolvers.Caller) *everyGateway {
+	t.Helper()
 	backend := &echoBackend{started: make(chan struct{}, 16)}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -162,7 +170,11 @@ func startEvery(t testing.TB, opts resolvers.Options) *everyGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := resolvers.NewHandler(sch, routing.NewProxy(func() routing.State { return snap }), opts)
+	var caller resolvers.Caller = routing.NewProxy(func() routing.State { return snap })
+	if wrap != nil {
+		caller = wrap(caller)
+	}
+	h, err := resolvers.NewHandler(sch, caller, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +248,7 @@ func TestInvalidArguments(t *testing.T) {
 		vars      []any
 		want      string // in the message
 	}{
-		{"int32 range", `query ($n: Int) { echo(i32: $n) { i32 } }`, []any{"n", 3000000000}, "i32"},
+		{"uint32 negative", `query ($n: Int) { echo(u32: $n) { u32 } }`, []any{"n", -1}, "u32"},
 		{"int64 text", `{ echo(i64: "12x") { i64 } }`, nil, "i64"},
 		{"uint64 negative", `{ echo(u64: -1) { u64 } }`, nil, "u64"},
 		{"bytes", `{ echo(by: "not base64!") { by } }`, nil, "base64"},
@@ -277,8 +289,13 @@ func indexOf(s, sub string) int {
 // A value that cannot be a GraphQL value fails its field; the null goes up to the nearest nullable
 // field, and the rest of the data stays.
 func TestNullPropagation(t *testing.T) {
-	g := startEvery(t, resolvers.Options{})
-	big := 3000000000 // fits uint32, not GraphQL's Int
+	// GraphQL's Int cannot carry a uint32 beyond 2^31-1, so the requests carry a stand-in that the
+	// caller swaps for one on the wire (both 5-byte varints): the echo then answers it, and its
+	// GraphQL value is out of range.
+	const stand, big = 2000000001, 3000000000
+	g := startEveryWith(t, resolvers.Options{}, func(c resolvers.Caller) resolvers.Caller {
+		return swapCaller{Caller: c, from: protowire.AppendVarint(nil, stand), to: protowire.AppendVarint(nil, big)}
+	})
 	r := g.query(t, `query ($big: Int) {
 		holder: echoHolder(name: "h", one: {u32: $big}, items: [{u32: 1}, {u32: $big}]) {
 			name
@@ -286,7 +303,7 @@ func TestNullPropagation(t *testing.T) {
 		}
 		list: echoHolder(name: "l", items: [{u32: 1}, {u32: $big}]) { name items { u32 } }
 		fine: echo(s: "ok") { s }
-	}`, "big", big)
+	}`, "big", stand)
 	r.wantRawData(t, `{"holder":{"name":"h","one":null},"list":null,"fine":{"s":"ok"}}`)
 	if len(r.Errors) != 2 {
 		t.Fatalf("errors: %s", r.raw)
@@ -301,6 +318,18 @@ func TestNullPropagation(t *testing.T) {
 	if !paths["holder.one.u32"] || !paths["list.items.1.u32"] {
 		t.Errorf("paths = %v", paths)
 	}
+}
+
+// swapCaller replaces the bytes from with to in every unary request.
+type swapCaller struct {
+	resolvers.Caller
+	from, to []byte
+}
+
+func (c swapCaller) CallUnary(ctx context.Context, method string, md metadata.MD, req, resp any, opts ...grpc.CallOption) error {
+	f := req.(*routing.Frame)
+	f.SetBytes(bytes.ReplaceAll(f.Bytes(), c.from, c.to))
+	return c.Caller.CallUnary(ctx, method, md, req, resp, opts...)
 }
 
 func pathString(p []any) string {

@@ -24,10 +24,12 @@ import (
 )
 
 // Arguments become the request message directly in its wire form, field by field in declaration
-// order, so equal arguments make equal requests. gqlparser has validated the document and the
-// variables against the schema; what it cannot know — that a string is an RFC 3339 time, that a
-// number fits 32 bits, that at most one member of a oneof is set — is checked here, and a violation
-// is an INVALID_ARGUMENT error of the field.
+// order, so equal arguments make equal requests. gqlparser has validated the document against the
+// schema, and the variables arrive coerced to their declared types (variables.go: a wrong one
+// refuses the request before anything runs), with lists as []any like literal lists. What the
+// GraphQL types cannot say — that a literal string is an RFC 3339 time, that an Int fits a uint32,
+// that at most one member of a oneof is set, that a JSON value suits its field — is checked here,
+// and a violation is an INVALID_ARGUMENT error of the field.
 
 // argError is an invalid argument: the dotted path to the value and what is wrong with it.
 type argError struct {
@@ -388,7 +390,7 @@ func toInt(val any, lo, hi int64) (int64, error) {
 		}
 		n = int64(v)
 	case json.Number, string:
-		s := fmt.Sprint(v)
+		s := numberText(v)
 		var err error
 		if n, err = strconv.ParseInt(s, 10, 64); err != nil {
 			f, ferr := strconv.ParseFloat(s, 64)
@@ -426,7 +428,7 @@ func toUint(val any, hi uint64) (uint64, error) {
 		}
 		n = uint64(v)
 	case json.Number, string:
-		s := fmt.Sprint(v)
+		s := numberText(v)
 		var err error
 		if n, err = strconv.ParseUint(s, 10, 64); err != nil {
 			f, ferr := strconv.ParseFloat(s, 64)
@@ -455,7 +457,7 @@ func toFloat(val any) (float64, error) {
 	case int:
 		return float64(v), nil
 	case json.Number, string:
-		s := fmt.Sprint(v)
+		s := numberText(v)
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return 0, invalid("%q is not a number", s)
@@ -463,6 +465,15 @@ func toFloat(val any) (float64, error) {
 		return f, nil
 	}
 	return 0, invalid("want a number, got %s", typeName(val))
+}
+
+// numberText is the text of a json.Number or a string, without fmt's allocation.
+func numberText(v any) string {
+	if n, ok := v.(json.Number); ok {
+		return string(n)
+	}
+	s, _ := v.(string)
+	return s
 }
 
 // appendFieldMask appends a FieldMask's paths (field 1) from a list of strings; paths may use
