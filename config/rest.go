@@ -16,7 +16,8 @@ type REST struct {
 	EmitUnpopulated bool `yaml:"emit_unpopulated"`
 	// ForwardHeaders are request headers passed upstream as gRPC metadata, under their
 	// lower-cased names, besides Authorization, Grpc-Metadata-* and X-Forwarded-*, which always
-	// are. Hop-by-hop headers never pass.
+	// are, and the headers the routes match on or a cluster's hash_key names, which always are too
+	// (so routing sees them as on a gRPC call). Hop-by-hop headers never pass.
 	ForwardHeaders []string `yaml:"forward_headers"`
 }
 

@@ -198,7 +198,9 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	if err := problems.err(); err != nil {
 		return nil, err
 	}
-	restOpts := append([]transcoder.RouterOption{transcoder.WithTypes(s.types)}, spec.REST...)
+	s.routeHeaders = routeHeaders(spec)
+	restOpts := append([]transcoder.RouterOption{transcoder.WithTypes(s.types),
+		transcoder.WithRouteHeaders(s.routeHeaders...)}, spec.REST...)
 	if s.rest, err = transcoder.NewRouter(services, restOpts...); err != nil {
 		return nil, err
 	}

@@ -40,6 +40,7 @@ type Snapshot struct {
 	resolved  []*routing.Cluster  // clusters re-resolving DNS names; closed when the snapshot retires
 
 	graphqlFront resolvers.Options // the GraphQL front's options, as the spec gave them
+	routeHeaders []string          // the headers its routes match on and its ring_hash clusters hash
 }
 
 // Version increases by one with every snapshot published.
@@ -70,6 +71,13 @@ func (s *Snapshot) DynamicTypes() *dynamicpb.Types { return s.types.Types }
 
 // REST is the REST front's router: every exposed method's HTTP bindings, compiled.
 func (s *Snapshot) REST() *transcoder.Router { return s.rest }
+
+// RouteHeaders are the request headers the snapshot's routing decisions read, lower-case and
+// sorted: the names its routes' header conditions match on and the hash keys of its ring_hash
+// clusters. The HTTP fronts pass them upstream as metadata besides their own allowlists, so a
+// header-matched route or a hash key works over REST and GraphQL as over gRPC. Names no HTTP
+// request header can become (hop-by-hop headers, keys gRPC reserves) are not listed.
+func (s *Snapshot) RouteHeaders() []string { return s.routeHeaders }
 
 // Method reports the call kind of a full method name; see routing.State.
 func (s *Snapshot) Method(fullMethod string) (kind routing.CallKind, known, ok bool) {

@@ -46,6 +46,8 @@
 // # Metadata
 //
 // Upstream calls carry, as gRPC metadata, the request headers on an allowlist: Authorization,
-// X-Request-Id, Traceparent, Tracestate, Baggage, plus Options.ForwardHeaders. Over WebSocket the
-// upgrade request's headers count, and so do the same keys in the connection_init payload.
+// X-Request-Id, Traceparent, Tracestate, Baggage, plus Options.ForwardHeaders (to which the gateway
+// adds, per snapshot, the headers its routes match on and its ring_hash clusters hash, so routing
+// sees them as it does a gRPC call's). Over WebSocket the upgrade request's headers count, and so do
+// the same keys in the connection_init payload.
 package resolvers

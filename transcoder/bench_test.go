@@ -128,6 +128,15 @@ func BenchmarkRenderResponse(b *testing.B) {
 // the REST front adds to a call, without the network.
 func BenchmarkHandler(b *testing.B) {
 	get, post := shopHandler(b, ada(b)), shopHandler(b, placedOrder(b))
+	// A snapshot whose routes match on X-Canary and whose cluster hashes X-Session: both go upstream.
+	rt, err := transcoder.NewRouter(shopServices(), transcoder.WithRouteHeaders("x-canary", "x-session"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	routed, err := transcoder.NewHandler(func() *transcoder.Router { return rt }, fakeUpstreams{resp: ada(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
 	order := `{"userId":"1","items":[{"productId":"p1","quantity":2},{"productId":"p2","quantity":1}],"voucherCode":"SPRING","notes":{"gift":"yes"}}`
 	for _, bc := range []struct {
 		name, method, target, body string
@@ -135,11 +144,17 @@ func BenchmarkHandler(b *testing.B) {
 	}{
 		{"GET /v1/users/1", "GET", "/v1/users/1", "", get},
 		{"POST /v1/orders", "POST", "/v1/orders", order, post},
+		{"GET /v1/users/1 route headers", "GET", "/v1/users/1", "", routed},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			h := bc.h
 			r := httptest.NewRequest(bc.method, bc.target, nil)
 			r.Header.Set("Content-Type", "application/json")
+			if h == routed {
+				r.Header.Set("X-Canary", "always")
+				r.Header.Set("X-Session", "s-1")
+				r.Header.Set("User-Agent", "bench") // named by no route: stays behind
+			}
 			body := strings.NewReader(bc.body)
 			w := discard{h: make(http.Header)}
 			b.ReportAllocs()

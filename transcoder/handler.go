@@ -208,7 +208,7 @@ func (c *Call) EncodeJSON(data []byte) ([]byte, error) {
 }
 
 // Metadata is the outgoing metadata built from the request's headers.
-func (c *Call) Metadata() (metadata.MD, error) { return c.h.headers.metadata(c.r) }
+func (c *Call) Metadata() (metadata.MD, error) { return c.h.headers.metadata(c.r, c.router.headers) }
 
 // Context is the request's context, with the Grpc-Timeout header's deadline if it has one. (The
 // policies put an admitted call's response headers, a rate limit's RateLimit-*, on the response's

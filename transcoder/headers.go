@@ -21,7 +21,9 @@ import (
 //   - Grpc-Metadata-<Key>: <key>, prefix stripped ("-bin" keys carry base64, decoded here);
 //   - X-Forwarded-For, with the client's address appended; X-Forwarded-Host (the Host header when
 //     absent) and X-Forwarded-Proto ("http" or "https" when absent);
-//   - the headers of the allowlist (WithHeaders), under their own names.
+//   - the headers of the allowlist (WithHeaders), under their own names;
+//   - the headers the snapshot's routes match on and its clusters hash (the Router's
+//     WithRouteHeaders), under their own names, so routing sees them as it does a gRPC call's.
 //
 // Hop-by-hop headers (config.IsHopByHopHeader: Connection, Keep-Alive, Proxy-*, TE, Trailer,
 // Transfer-Encoding, Upgrade; and any header the Connection header names) never pass, nor do keys
@@ -65,8 +67,33 @@ func newHeaderPolicy(names []string) (headerPolicy, error) {
 	return p, nil
 }
 
-// metadata builds the outgoing metadata of a call from the request's headers.
-func (p headerPolicy) metadata(r *http.Request) (metadata.MD, error) {
+// newRouteHeaders compiles the lower-case names of the headers routing reads (a snapshot's route
+// conditions and hash keys) into an allowlist. Names that never pass as a header (hop-by-hop, keys
+// gRPC reserves, invalid keys) are left out rather than refused: only gRPC calls can carry them. So
+// are the X-Forwarded-* headers, which pass anyway.
+func newRouteHeaders(names []string) headerPolicy {
+	var p headerPolicy
+	for _, name := range names {
+		canon := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
+		key := strings.ToLower(canon)
+		switch canon {
+		case "", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+			continue
+		}
+		if !routing.ValidMetadataKey(key) || config.IsHopByHopHeader(canon) || reservedKey(key) {
+			continue
+		}
+		if p == nil {
+			p = make(headerPolicy, len(names))
+		}
+		p[canon] = key
+	}
+	return p
+}
+
+// metadata builds the outgoing metadata of a call from the request's headers: those of p, and
+// those of route, the snapshot's route headers (newRouteHeaders).
+func (p headerPolicy) metadata(r *http.Request, route headerPolicy) (metadata.MD, error) {
 	md := make(metadata.MD, 4)
 	connection := r.Header["Connection"]
 	for name, values := range r.Header {
@@ -77,7 +104,12 @@ func (p headerPolicy) metadata(r *http.Request) (metadata.MD, error) {
 				continue
 			}
 		} else if key = p[name]; key == "" {
-			continue
+			if len(route) == 0 {
+				continue
+			}
+			if key = route[name]; key == "" {
+				continue
+			}
 		}
 		if len(connection) > 0 && namedIn(connection, name) {
 			continue

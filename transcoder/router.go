@@ -27,6 +27,7 @@ type Router struct {
 	root     node
 	bindings []*Binding
 	types    resolver
+	headers  headerPolicy // WithRouteHeaders
 }
 
 // RouterOption configures NewRouter.
@@ -35,6 +36,7 @@ type RouterOption func(*routerOptions)
 type routerOptions struct {
 	noDefaultRoutes bool
 	types           TypeResolver
+	routeHeaders    []string
 }
 
 // WithoutDefaultRoutes turns off the default POST /{package.Service}/{Method} route of methods that
@@ -48,6 +50,15 @@ func WithoutDefaultRoutes() RouterOption {
 // not know are looked up in the types linked into the gateway.
 func WithTypes(t TypeResolver) RouterOption {
 	return func(o *routerOptions) { o.types = t }
+}
+
+// WithRouteHeaders adds request headers that pass upstream as metadata, under their lower-cased
+// names, besides the Handler's (WithHeaders): the headers the snapshot's routes match on and its
+// clusters hash, so that routing sees them over REST as over gRPC. Being the snapshot's, they change
+// with it, without a restart. Names no header can pass under (hop-by-hop, keys gRPC reserves) are
+// ignored.
+func WithRouteHeaders(names ...string) RouterOption {
+	return func(o *routerOptions) { o.routeHeaders = append(o.routeHeaders, names...) }
 }
 
 // node is one trie node: the templates that reach it have matched the segments on the way.
@@ -75,7 +86,7 @@ func NewRouter(services []protoreflect.ServiceDescriptor, opts ...RouterOption) 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	r := &Router{types: resolver{local: o.types}}
+	r := &Router{types: resolver{local: o.types}, headers: newRouteHeaders(o.routeHeaders)}
 	cs := make(codecs)
 	js := newJSONCodecs()
 	for _, sd := range services {

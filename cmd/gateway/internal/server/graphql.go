@@ -42,6 +42,9 @@ func (f *graphqlFront) publish(snap *registry.Snapshot, caller resolvers.Caller)
 		return nil
 	}
 	opts := frontOptions(f.opts, snap.GraphQLFront())
+	// The headers the snapshot's routes match on and its clusters hash go upstream too, so that a
+	// header-matched route or a ring_hash cluster decides over GraphQL as it does over gRPC.
+	opts.ForwardHeaders = append(slices.Clone(opts.ForwardHeaders), snap.RouteHeaders()...)
 	opts.Types = snap.DynamicTypes()
 	opts.OnOperation = operationCost
 	h, err := resolvers.NewHandler(sch, caller, opts)
