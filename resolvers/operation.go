@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/schema"
@@ -170,6 +171,7 @@ func (op *operation) invoke(path string, req []byte) ([]byte, error) {
 	end(asStatus(err))
 	f.in.Free()
 	if err != nil {
+		policy.SetRefusalHeaders(op.ctx, err) // a rate limit's Retry-After and RateLimit-*
 		f.out.Free()
 		return nil, asStatus(err)
 	}

@@ -55,6 +55,7 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 	// The call's span and its metrics, as a query field's call has them; observed reports its end.
 	callCtx, observed := callinfo.Start(ctx, "graphql.subscribe", rf.Path)
 	up, err := x.caller.Route(callCtx, rf.Path, op.md)
+	policy.SetRefusalHeaders(ctx, err)
 	admitted(ctx)
 	if err != nil {
 		observed(asStatus(err))

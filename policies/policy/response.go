@@ -2,11 +2,13 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/textproto"
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 )
 
 // ResponseHeaders is where the Steps of an admitted call put headers for the call's response: a rate
@@ -56,6 +58,33 @@ type responseHeadersKey struct{}
 // their response headers.
 func WithResponseHeaders(ctx context.Context, rh ResponseHeaders) context.Context {
 	return context.WithValue(ctx, responseHeadersKey{}, rh)
+}
+
+// RefusalRank ranks the response headers of a refused call (SetRefusalHeaders) below those of every
+// admitted one, whose rank is what they have left (zero or more).
+const RefusalRank = -1
+
+// SetRefusalHeaders hands the HTTP headers of err, a rate or concurrency limit's refusal
+// (RESOURCE_EXHAUSTED, with Retry-After and RateLimit-*), to the ResponseHeaders in ctx, at
+// RefusalRank: for a front that answers several calls in one response (GraphQL), where the refused
+// call is one failed field of a 200 and the response still tells the client when to come back. Any
+// other error, or a ctx without ResponseHeaders, is ignored.
+func SetRefusalHeaders(ctx context.Context, err error) {
+	var d *Denial
+	if !errors.As(err, &d) || d.st.Code() != codes.ResourceExhausted || len(d.header) == 0 {
+		return
+	}
+	rh, ok := ctx.Value(responseHeadersKey{}).(ResponseHeaders)
+	if !ok {
+		return
+	}
+	hs := make([]Header, 0, len(d.header))
+	for name, vs := range d.header {
+		if len(vs) > 0 {
+			hs = append(hs, Header{Name: NewHeaderName(name), Value: vs[0]})
+		}
+	}
+	rh.SetResponseHeaders(RefusalRank, hs)
 }
 
 // HTTPResponseHeaders is the ResponseHeaders of a front that answers one call with one HTTP
