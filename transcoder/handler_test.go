@@ -242,8 +242,8 @@ func TestErrors(t *testing.T) {
 					t.Errorf("details do not name field %s: %s", tc.field, w.Body)
 				}
 			}
-			if tc.status == http.StatusMethodNotAllowed && w.Header().Get("Allow") != "GET, POST" {
-				t.Errorf("Allow = %q, want GET, POST", w.Header().Get("Allow"))
+			if tc.status == http.StatusMethodNotAllowed && w.Header().Get("Allow") != "GET, HEAD, POST" {
+				t.Errorf("Allow = %q, want GET, HEAD, POST", w.Header().Get("Allow"))
 			}
 		})
 	}

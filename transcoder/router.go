@@ -261,6 +261,12 @@ func (rt *Router) Lookup(method, path string, raw bool, p *Params) (*Binding, er
 	if b := rt.find(method, "", p); b != nil {
 		return b, nil
 	}
+	if method == http.MethodHead {
+		// HEAD is GET without the body (RFC 9110, 9.3.2), which net/http leaves out.
+		if b, err := rt.Lookup(http.MethodGet, path, raw, p); err == nil {
+			return b, nil
+		}
+	}
 	// Nothing for this method: a 405 if the path matches for another one.
 	var allow []string
 	if verbEnd >= 0 {
@@ -347,6 +353,9 @@ func (rt *Router) allowed(verb string, p *Params, out []string) []string {
 			if e.verb == verb {
 				for _, b := range e.bindings {
 					out = append(out, b.httpMethod)
+					if b.httpMethod == http.MethodGet {
+						out = append(out, http.MethodHead)
+					}
 				}
 			}
 		}

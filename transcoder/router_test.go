@@ -94,8 +94,10 @@ func TestRouterMatch(t *testing.T) {
 		{"GET", "/v1/products/p1/inventory:watch", "WatchInventory /v1/products/{id}/inventory:watch {id=p1}"},
 		{"POST", "/v1/inventory:adjust", "AdjustInventory /v1/inventory:adjust {}"},
 		{"POST", "/shop.catalog.v1.CatalogService/AdjustInventory", "404"}, // bound by a rule: no default route
-		{"DELETE", "/v1/users/1", "405 GET, PATCH"},
-		{"PUT", "/v1/orders/o1:cancel", "405 GET, POST"},
+		{"DELETE", "/v1/users/1", "405 GET, HEAD, PATCH"},
+		{"PUT", "/v1/orders/o1:cancel", "405 GET, HEAD, POST"},
+		{"HEAD", "/v1/orders/o1:cancel", "GetOrder /v1/orders/{id} {id=o1:cancel}"}, // as GET
+		{"HEAD", "/v1/inventory:adjust", "405 POST"},
 		{"GET", "/v1/nope", "404"},
 		{"GET", "/v1/users/", "404"},
 		{"GET", "/v1/users/1/", "404"},
@@ -133,8 +135,10 @@ func TestRouterMatch(t *testing.T) {
 		{"GET", "/a/b/x/y:go", "E /a/b/{y}/{z}:go {y=x z=y}"},
 		{"GET", "/a/b/x/y:stop", "B /a/b/{y}/{z} {y=x z=y:stop}"},
 		{"POST", "/a/x/b/c", "F /a/{x}/b/c {x=x}"},
-		{"POST", "/a/b/x/y", "405 GET"},
-		{"DELETE", "/a/x/b/c", "405 GET, POST"},
+		{"POST", "/a/b/x/y", "405 GET, HEAD"},
+		{"DELETE", "/a/x/b/c", "405 GET, HEAD, POST"},
+		{"HEAD", "/a/b/b/c", "A /a/{x}/b/c {x=b}"}, // HEAD is GET without the body
+		{"HEAD", "/a/x/b/c", "A /a/{x}/b/c {x=x}"},
 		{"GET", "/", "G / {}"},
 		{"GET", "/a/lit/q", "H /a/lit/{x} {x=q}"},
 		{"GET", "/a/z/q", "H /a/{x}/q {x=z}"},

@@ -157,10 +157,25 @@ func TestREST(t *testing.T) {
 			if !contains(t, resp.body, tc.want) {
 				t.Errorf("response %s\ndoes not contain %s", resp.body, tc.want)
 			}
-			if tc.status == 405 && resp.header.Get("Allow") != "GET, PATCH" {
+			if tc.status == 405 && resp.header.Get("Allow") != "GET, HEAD, PATCH" {
 				t.Errorf("Allow = %q", resp.header.Get("Allow"))
 			}
 		})
+	}
+}
+
+// TestRESTHead: HEAD is served wherever GET is, with GET's status and headers and no body.
+func TestRESTHead(t *testing.T) {
+	g := startGateway(t, harnessOptions{})
+	c := newRESTClient(g)
+	for path, status := range map[string]int{"/v1/users/1": 200, "/v1/users/99": 404} {
+		resp := c.do(t, http.MethodHead, path, "")
+		if resp.status != status || resp.header.Get("Content-Type") != "application/json" || len(resp.body) != 0 {
+			t.Errorf("HEAD %s: %d %q %q, want %d, JSON's content type and no body", path, resp.status, resp.header.Get("Content-Type"), resp.body, status)
+		}
+	}
+	if resp := c.do(t, http.MethodHead, "/v1/inventory:adjust", ""); resp.status != 405 || resp.header.Get("Allow") != "POST" {
+		t.Errorf("HEAD on a POST route: %d, Allow %q; want 405 and POST", resp.status, resp.header.Get("Allow"))
 	}
 }
 
