@@ -161,7 +161,7 @@ func (c *Call) decodeBody(msg *dynamicpb.Message, data []byte, f format, content
 	opts := protojson.UnmarshalOptions{AllowPartial: true, DiscardUnknown: c.h.discardUnknown, Resolver: b.types}
 	if single {
 		if err := opts.Unmarshal(data, target.Interface()); err != nil {
-			return jsonBodyError(b, target.Descriptor().FullName(), err)
+			return jsonBodyError(b, target.Descriptor().FullName(), err, &jsonBody{data: data, md: target.Descriptor()})
 		}
 		return nil
 	}
@@ -178,7 +178,7 @@ func (c *Call) decodeBody(msg *dynamicpb.Message, data []byte, f format, content
 	wrapped = append(wrapped, '}')
 	tmp := target.Type().New()
 	if err := opts.Unmarshal(wrapped, tmp.Interface()); err != nil {
-		return jsonBodyError(b, target.Descriptor().FullName(), err)
+		return jsonBodyError(b, target.Descriptor().FullName(), err, &jsonBody{data: data, fd: last})
 	}
 	if tmp.Has(last) {
 		target.Set(last, tmp.Get(last))
@@ -194,16 +194,19 @@ func (b *Binding) bodyName() string {
 	return b.body
 }
 
-// jsonBodyError is a 400 naming what protojson found wrong, and the unknown field it names if any.
-func jsonBodyError(b *Binding, typ protoreflect.FullName, err error) error {
+// jsonBodyError is a 400 naming what protojson found wrong, and the unknown field it names if any:
+// by its path in body (see unknown_field.go), prefixed by the body's field; by the key alone when
+// body is nil or the path is not found.
+func jsonBodyError(b *Binding, typ protoreflect.FullName, err error, body *jsonBody) error {
 	msg := strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0")
 	field := b.bodyName()
 	if _, rest, ok := strings.Cut(msg, `unknown field "`); ok {
-		if name, _, ok := strings.Cut(rest, `"`); ok {
-			if field != "" {
-				name = field + "." + name
+		if key, _, ok := strings.Cut(rest, `"`); ok {
+			path, ok := body.unknownKeyPath(key)
+			if !ok {
+				path = "." + key
 			}
-			field = name
+			field = strings.TrimPrefix(field+path, ".")
 		}
 	}
 	return badRequest(field, fmt.Sprintf("invalid JSON body for %s: %s", typ, msg))
