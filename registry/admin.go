@@ -26,25 +26,19 @@ func (a *AdminService) Register(ctx context.Context, req *adminv1.RegisterReques
 	return a.reg.Register(ctx, req)
 }
 
-// Get returns the active version of a registration.
+// Get returns a registration: the active version of one made through the admin API, or a service
+// of the config file.
 func (a *AdminService) Get(_ context.Context, req *adminv1.GetRequest) (*adminv1.Registration, error) {
 	if req.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "name is empty")
 	}
-	v, err := a.reg.Get(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return v.proto(true), nil
+	return a.reg.Describe(req.GetName())
 }
 
-// List returns every active registration.
+// List returns every registration: the active versions of those made through the admin API and the
+// services of the config file, pending ones included.
 func (a *AdminService) List(context.Context, *adminv1.ListRequest) (*adminv1.ListResponse, error) {
-	resp := &adminv1.ListResponse{}
-	for _, v := range a.reg.List() {
-		resp.Registrations = append(resp.Registrations, v.proto(true))
-	}
-	return resp, nil
+	return &adminv1.ListResponse{Registrations: a.reg.DescribeAll()}, nil
 }
 
 // Delete stops serving a registration.

@@ -3,8 +3,11 @@ package registry_test
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/registry"
@@ -191,5 +195,100 @@ func TestAdminServiceOverGRPC(t *testing.T) {
 	st, err := client.Status(ctx, &adminv1.StatusRequest{})
 	if err != nil || len(st.GetServices()) != 1 || st.GetServices()[0].GetRegistration() != "users" {
 		t.Errorf("Status = %v, %v", st, err)
+	}
+}
+
+// The config file's services are listed and shown beside the admin API's registrations, marked as
+// the config file's, a pending one included; the admin API refuses to change them or list versions
+// of them, naming the config file.
+func TestAdminServiceConfigServices(t *testing.T) {
+	ctx := t.Context()
+	orders := reserveBackend(t, "orders")
+	dir := t.TempDir()
+	usersSet := generatedSet(t, usersv1.File_shop_users_v1_users_proto)
+	if err := os.WriteFile(filepath.Join(dir, "users.binpb"), usersSet, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := staticSpec(t, dir, "services:\n"+
+		"  - name: users\n    endpoints: [\""+addrA+"\", \""+addrB+"\"]\n    descriptor_set: users.binpb\n"+
+		"  - name: orders\n    endpoints: [\""+orders.addr+"\"]\n    reflect: true\n", registry.StaticOptions{Defer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, store.NewMemory(), registry.WithReflectionRetry(5*time.Millisecond, 20*time.Millisecond))
+	f.open(t, spec)
+	a := f.admin
+	if _, err := a.Register(ctx, setReq("catalog", generatedSet(t, catalogv1.File_shop_catalog_v1_catalog_proto), addrC)); err != nil {
+		t.Fatal(err)
+	}
+
+	list, err := a.List(ctx, &adminv1.ListRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs := make(map[string]*adminv1.Registration)
+	var names []string
+	for _, r := range list.GetRegistrations() {
+		names = append(names, r.GetName())
+		regs[r.GetName()] = r
+		got, err := a.Get(ctx, &adminv1.GetRequest{Name: r.GetName()})
+		if err != nil || !proto.Equal(got, r) {
+			t.Errorf("Get(%s) = %v, %v\nList shows %v", r.GetName(), got, err, r)
+		}
+	}
+	if !slices.Equal(names, []string{"catalog", "orders", "users"}) {
+		t.Fatalf("List = %q, want the admin API's and the config file's, pending included", names)
+	}
+
+	files, err := registry.FilesFromDescriptorSet(usersSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := regs["users"]
+	wantUsers := &adminv1.Registration{
+		Name: "users", Origin: adminv1.Origin_ORIGIN_CONFIG, Source: adminv1.SourceKind_SOURCE_KIND_DESCRIPTOR_SET,
+		Cluster: "users", Endpoints: []string{addrA, addrB}, Services: []string{userService}, MethodCount: 5, Active: true,
+		Digest: registry.Digest(files, []string{addrA, addrB}, []string{userService}), Files: users.GetFiles(),
+	}
+	if !proto.Equal(users, wantUsers) || !slices.Contains(users.GetFiles(), usersProtoPath) {
+		t.Errorf("config service users = %v\nwant %v", users, wantUsers)
+	}
+	if p := regs["orders"]; p.GetOrigin() != adminv1.Origin_ORIGIN_CONFIG || !p.GetPending() || p.GetActive() ||
+		p.GetSource() != adminv1.SourceKind_SOURCE_KIND_REFLECTION || p.GetCluster() != "orders" ||
+		!slices.Equal(p.GetEndpoints(), []string{orders.addr}) || !strings.Contains(p.GetPendingError(), "unavailable") ||
+		p.GetDigest() != "" || p.GetMethodCount() != 0 || p.GetVersion() != 0 {
+		t.Errorf("pending config service orders = %v", p)
+	}
+	if c := regs["catalog"]; c.GetOrigin() != adminv1.Origin_ORIGIN_ADMIN || c.GetVersion() != 1 || !c.GetActive() ||
+		c.GetPending() || c.GetCluster() != "catalog" || c.GetCreatedAt() == nil {
+		t.Errorf("admin registration catalog = %v", c)
+	}
+
+	// The admin API changes none of the config file's services, loaded or pending, and says why.
+	before := f.view(t)
+	for _, name := range []string{"users", "orders"} {
+		_, err := a.Delete(ctx, &adminv1.DeleteRequest{Name: name})
+		wantStatus(t, err, codes.FailedPrecondition, `registration "`+name+`" is defined in the config file`)
+		_, err = a.Rollback(ctx, &adminv1.RollbackRequest{Name: name})
+		wantStatus(t, err, codes.FailedPrecondition, `registration "`+name+`" is defined in the config file`)
+		_, err = a.Register(ctx, setReq(name, usersSet, addrC))
+		wantStatus(t, err, codes.FailedPrecondition, `registration "`+name+`" is defined in the config file`)
+		_, err = a.ListVersions(ctx, &adminv1.ListVersionsRequest{Name: name})
+		wantStatus(t, err, codes.FailedPrecondition, `registration "`+name+`" is defined in the config file; it has no versions`)
+	}
+	f.unchanged(t, before)
+	if v := versionsOf(t, a, "catalog"); !slices.Equal(v, []string{"1*"}) {
+		t.Errorf("catalog versions = %q", v)
+	}
+	_, err = a.Get(ctx, &adminv1.GetRequest{Name: "nobody"})
+	wantStatus(t, err, codes.NotFound, `no registration named "nobody"`)
+
+	// Once its backend answers, the pending service is listed as served, with its descriptors.
+	orders.start()
+	recv(t, f.notify, "a snapshot serving orders", func(s *registry.Snapshot) bool { return serves(s, orderService) })
+	o, err := a.Get(ctx, &adminv1.GetRequest{Name: "orders"})
+	if err != nil || o.GetPending() || !o.GetActive() || o.GetPendingError() != "" || o.GetMethodCount() != 5 ||
+		!slices.Equal(o.GetServices(), []string{orderService}) || len(o.GetDigest()) != 64 {
+		t.Errorf("orders once served = %v, %v", o, err)
 	}
 }

@@ -43,6 +43,9 @@ type Registration struct {
 	// asked (StaticRegistrations sets it): with Name, Cluster and Services it identifies the config
 	// section, so that a reload keeps the descriptors of a section that did not change.
 	reflectFrom string
+	// source is, for a config service, where StaticRegistrations loaded its descriptors from: what
+	// the admin API shows.
+	source adminv1.SourceKind
 }
 
 // Spec is everything a snapshot is compiled from.

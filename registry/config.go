@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/protogate/gateway/config"
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/transcoder"
 )
@@ -126,17 +127,20 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 		var err error
 		switch {
 		case svc.DescriptorSet != "":
+			reg.source = adminv1.SourceKind_SOURCE_KIND_DESCRIPTOR_SET
 			var data []byte
 			if data, err = os.ReadFile(svc.DescriptorSet); err == nil {
 				reg.Files, err = FilesFromDescriptorSet(data)
 			}
 		case len(svc.Protos) > 0:
+			reg.source = adminv1.SourceKind_SOURCE_KIND_PROTO_SOURCES
 			var sources map[string]string
 			var entry []string
 			if sources, entry, err = CollectProtoSources(svc.Protos, svc.ImportPaths); err == nil {
 				reg.Files, err = FilesFromProtos(ctx, sources, entry)
 			}
 		case svc.Reflect:
+			reg.source = adminv1.SourceKind_SOURCE_KIND_REFLECTION
 			for _, c := range cfg.Clusters {
 				if c.Name == svc.Cluster && len(c.Endpoints) > 0 {
 					reg.reflectFrom = c.Endpoints[0].Address

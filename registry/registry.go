@@ -412,7 +412,8 @@ func (r *Registry) Rollback(ctx context.Context, name string, n uint64) (*Versio
 	return target, nil
 }
 
-// Get returns the active version of a registration.
+// Get returns the active version of a registration made through the admin API. Describe covers the
+// config file's services too.
 func (r *Registry) Get(name string) (*Version, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -423,7 +424,8 @@ func (r *Registry) Get(name string) (*Version, error) {
 	return v, nil
 }
 
-// List returns the active version of every registration, by name.
+// List returns the active version of every registration made through the admin API, by name.
+// DescribeAll covers the config file's services too.
 func (r *Registry) List() []*Version {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -438,9 +440,13 @@ func (r *Registry) List() []*Version {
 }
 
 // Versions returns every version of a registration, newest first, and the active version number.
+// A service of the config file has none: it is refused.
 func (r *Registry) Versions(name string) ([]*Version, uint64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.isStatic(name) {
+		return nil, 0, status.Errorf(codes.FailedPrecondition, "registration %q is defined in the config file; it has no versions", name)
+	}
 	h := r.names[name]
 	if h == nil || len(h.versions) == 0 {
 		return nil, 0, notFound(name)

@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -57,19 +56,10 @@ func (v *Version) proto(active bool) *adminv1.Registration {
 		Source:    v.Source,
 		CreatedAt: timestamppb.New(v.Created),
 		Active:    active,
+		Origin:    adminv1.Origin_ORIGIN_ADMIN,
+		Cluster:   v.Name,
 	}
-	for _, name := range v.Exposed {
-		if d, err := v.Files.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
-			if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
-				out.MethodCount += int32(sd.Methods().Len())
-			}
-		}
-	}
-	v.Files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-		out.Files = append(out.Files, fd.Path())
-		return true
-	})
-	slices.Sort(out.Files)
+	describeDescriptors(out, v.Files, v.Exposed)
 	if v.Refresh > 0 {
 		out.RefreshInterval = durationpb.New(v.Refresh)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -185,7 +186,7 @@ func newServicesCommand() *cobra.Command {
 	var af adminFlags
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the active registrations",
+		Short: "List the registrations: the active ones made here and the config file's services",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
@@ -193,22 +194,24 @@ func newServicesCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tVERSION\tSOURCE\tMETHODS\tENDPOINTS\tSERVICES")
-				for _, r := range resp.GetRegistrations() {
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", r.GetName(), r.GetVersion(), sourceName(r.GetSource()), r.GetMethodCount(),
-						strings.Join(r.GetEndpoints(), ","), strings.Join(r.GetServices(), ","))
-				}
-				return tw.Flush()
+				printRegistrations(cmd.OutOrStdout(), resp.GetRegistrations())
+				return nil
 			})
 		},
 	}
 	get := &cobra.Command{
 		Use:   "get NAME",
-		Short: "Show a registration and its versions",
+		Short: "Show a registration: its versions, or how the config file defines it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
+				// A config service has no versions; one made here may have versions but none active
+				// (deleted), which Get does not find and ListVersions shows.
+				r, err := client.Get(ctx, &adminv1.GetRequest{Name: args[0]})
+				if err == nil && r.GetOrigin() == adminv1.Origin_ORIGIN_CONFIG {
+					printConfigRegistration(cmd.OutOrStdout(), r)
+					return nil
+				}
 				resp, err := client.ListVersions(ctx, &adminv1.ListVersionsRequest{Name: args[0]})
 				if err != nil {
 					return err
@@ -358,6 +361,74 @@ func roundDuration(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Microsecond)
 	}
+}
+
+// printRegistrations prints one line per registration; a config service has no version ("-").
+func printRegistrations(w io.Writer, regs []*adminv1.Registration) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tORIGIN\tSTATE\tVERSION\tSOURCE\tMETHODS\tENDPOINTS\tSERVICES")
+	for _, r := range regs {
+		version, methods := "-", "-"
+		if r.GetOrigin() != adminv1.Origin_ORIGIN_CONFIG {
+			version = strconv.FormatUint(r.GetVersion(), 10)
+		}
+		if !r.GetPending() {
+			methods = strconv.Itoa(int(r.GetMethodCount()))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.GetName(), originName(r.GetOrigin()), stateName(r), version,
+			sourceName(r.GetSource()), methods, joinOrDash(r.GetEndpoints()), joinOrDash(r.GetServices()))
+	}
+	_ = tw.Flush()
+}
+
+// printConfigRegistration shows a service of the config file, one field a line.
+func printConfigRegistration(w io.Writer, r *adminv1.Registration) {
+	fmt.Fprintf(w, "%s: defined in the config file (change it there; it has no versions)\n", r.GetName())
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	state := "serving"
+	if r.GetPending() {
+		state = "pending: not served until its backend's reflection answers (last: " + r.GetPendingError() + ")"
+	}
+	fmt.Fprintf(tw, "state:\t%s\n", state)
+	fmt.Fprintf(tw, "source:\t%s\n", sourceName(r.GetSource()))
+	fmt.Fprintf(tw, "cluster:\t%s\n", r.GetCluster())
+	fmt.Fprintf(tw, "endpoints:\t%s\n", joinOrDash(r.GetEndpoints()))
+	fmt.Fprintf(tw, "services:\t%s\n", joinOrDash(r.GetServices()))
+	if !r.GetPending() {
+		fmt.Fprintf(tw, "methods:\t%d\n", r.GetMethodCount())
+		fmt.Fprintf(tw, "digest:\t%s\n", r.GetDigest())
+		fmt.Fprintf(tw, "files:\t%s\n", strings.Join(r.GetFiles(), ","))
+	}
+	_ = tw.Flush()
+}
+
+// joinOrDash joins a list with commas; an empty one is "-" (a pending service's services, unless its
+// config section names them).
+func joinOrDash(list []string) string {
+	if len(list) == 0 {
+		return "-"
+	}
+	return strings.Join(list, ",")
+}
+
+func originName(o adminv1.Origin) string {
+	switch o {
+	case adminv1.Origin_ORIGIN_ADMIN:
+		return "admin"
+	case adminv1.Origin_ORIGIN_CONFIG:
+		return "config"
+	}
+	return "?"
+}
+
+func stateName(r *adminv1.Registration) string {
+	switch {
+	case r.GetPending():
+		return "pending"
+	case r.GetActive():
+		return "serving"
+	}
+	return "inactive"
 }
 
 func printVersions(w io.Writer, versions []*adminv1.Registration) {

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +17,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/protogate/gateway/examples/shop"
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	"github.com/protogate/gateway/registry"
 )
 
 // serveShop runs a shop service in the test process on addr ("127.0.0.1:0" for any port) and returns
@@ -120,6 +127,121 @@ func TestConfigReflectionBackendDown(t *testing.T) {
 	}
 	if err := getUser(t, data); err != nil {
 		t.Fatalf("the healthy service at the end: %v", err)
+	}
+	gw.stop(t)
+}
+
+// TestServicesConfigAndAdmin runs `gateway serve` with two config services, one pending (its
+// reflection backend is down), and registers a third through the admin API: `services list`, `get`,
+// GET /v1/registrations show all three, marked by origin; the config file's cannot be removed,
+// rolled back or registered over, each refusal naming the config file.
+func TestServicesConfigAndAdmin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	users, _ := serveShop(t, "users", "127.0.0.1:0")
+	orders := closedPort(t) // reserved: served from later on
+	protoDir, err := filepath.Abs("../../proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, "services:\n"+
+		"  - name: echo\n    endpoints: [\""+orders+"\"]\n    reflect: true\n"+
+		"  - name: things\n    endpoints: [\""+users+"\"]\n"+
+		"    protos: [\""+filepath.Join(protoDir, "shop/users/v1/users.proto")+"\"]\n    import_paths: [\""+protoDir+"\"]\n")
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	gw.awaitLines(t, regexp.MustCompile(`config service not served yet.*name=echo`))
+	admin := "http://" + gw.awaitLines(t, listeningLine)[2]
+
+	files, err := registry.FilesOf(catalogv1.File_shop_catalog_v1_catalog_proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := registry.DescriptorSetOf(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setFile := filepath.Join(dir, "catalog.binpb")
+	writeFile(t, setFile, string(set))
+	catalog := closedPort(t)
+	mustCLI(t, "catalog: version 1 active", "register", "--admin", admin, "--name", "catalog", "--endpoint", catalog, "--descriptor-set", setFile)
+
+	out := mustCLI(t, "NAME", "services", "list", "--admin", admin)
+	for _, want := range []string{
+		`(?m)^catalog\s+admin\s+serving\s+1\s+descriptor-set\s+\d+\s+` + regexp.QuoteMeta(catalog) + `\s+shop\.catalog\.v1\.CatalogService$`,
+		`(?m)^echo\s+config\s+pending\s+-\s+reflection\s+-\s+` + regexp.QuoteMeta(orders) + `\s+-$`,
+		`(?m)^things\s+config\s+serving\s+-\s+proto\s+5\s+` + regexp.QuoteMeta(users) + `\s+shop\.users\.v1\.UserService$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("services list does not match %s:\n%s", want, out)
+		}
+	}
+	out = mustCLI(t, `things: defined in the config file`, "services", "get", "--admin", admin, "things")
+	for _, want := range []string{`(?m)^state:\s+serving$`, `(?m)^source:\s+proto$`, `(?m)^cluster:\s+things$`,
+		`(?m)^services:\s+shop\.users\.v1\.UserService$`, `(?m)^digest:\s+[0-9a-f]{64}$`, `(?m)^files:\s+.*shop/users/v1/users\.proto`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("services get things does not match %s:\n%s", want, out)
+		}
+	}
+	out = mustCLI(t, `echo: defined in the config file`, "services", "get", "--admin", admin, "echo")
+	for _, want := range []string{`(?m)^state:\s+pending: not served until its backend's reflection answers \(last: .*` + regexp.QuoteMeta(orders) + `.*\)$`,
+		`(?m)^source:\s+reflection$`, `(?m)^endpoints:\s+` + regexp.QuoteMeta(orders) + `$`, `(?m)^services:\s+-$`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("services get echo does not match %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "digest:") {
+		t.Errorf("services get echo shows a digest while pending:\n%s", out)
+	}
+	if out := mustCLI(t, "catalog", "services", "get", "--admin", admin, "catalog"); !regexp.MustCompile(`(?m)^1\s+\*`).MatchString(out) {
+		t.Errorf("services get catalog does not show version 1 active:\n%s", out)
+	}
+
+	resp, err := http.Get(admin + "/v1/registrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var list adminv1.ListResponse
+	if err := protojson.Unmarshal(body, &list); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/registrations: %d %s: %v", resp.StatusCode, body, err)
+	}
+	var got []string
+	for _, r := range list.GetRegistrations() {
+		got = append(got, fmt.Sprintf("%s %s pending=%v", r.GetName(), r.GetOrigin(), r.GetPending()))
+	}
+	if want := []string{"catalog ORIGIN_ADMIN pending=false", "echo ORIGIN_CONFIG pending=true", "things ORIGIN_CONFIG pending=false"}; !slices.Equal(got, want) {
+		t.Errorf("GET /v1/registrations = %q, want %q", got, want)
+	}
+
+	// The config file's services are changed there only, and the refusal says so.
+	for _, name := range []string{"echo", "things"} {
+		for _, args := range [][]string{
+			{"services", "rm", "--admin", admin, name},
+			{"rollback", "--admin", admin, name},
+			{"register", "--admin", admin, "--name", name, "--endpoint", catalog, "--descriptor-set", setFile},
+		} {
+			out, ok := cli(t, args...)
+			if want := `registration "` + name + `" is defined in the config file`; ok || !strings.Contains(out, want) ||
+				strings.Count(strings.TrimSpace(out), "\n") != 0 {
+				t.Errorf("gateway %s: ok=%v, want one line naming %q:\n%s", strings.Join(args, " "), ok, want, out)
+			}
+		}
+	}
+	mustCLI(t, "echo", "services", "list", "--admin", admin)
+
+	serveShop(t, "orders", orders)
+	gw.awaitLines(t, regexp.MustCompile(`config service served.*name=echo`))
+	out = mustCLI(t, "echo", "services", "list", "--admin", admin)
+	if !regexp.MustCompile(`(?m)^echo\s+config\s+serving\s+-\s+reflection\s+5\s+` + regexp.QuoteMeta(orders) + `\s+shop\.orders\.v1\.OrderService$`).MatchString(out) {
+		t.Errorf("services list once echo's backend answered:\n%s", out)
+	}
+	mustCLI(t, "deleted", "services", "rm", "--admin", admin, "catalog")
+	if out := mustCLI(t, "things", "services", "list", "--admin", admin); strings.Contains(out, "catalog") {
+		t.Errorf("a deleted registration is listed:\n%s", out)
 	}
 	gw.stop(t)
 }

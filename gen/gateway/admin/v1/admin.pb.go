@@ -80,6 +80,59 @@ func (SourceKind) EnumDescriptor() ([]byte, []int) {
 	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{0}
 }
 
+// Origin says where a registration is defined, and so where it is changed.
+type Origin int32
+
+const (
+	Origin_ORIGIN_UNSPECIFIED Origin = 0
+	// Made through this API (Register): versioned, and changed, rolled back or deleted here.
+	Origin_ORIGIN_ADMIN Origin = 1
+	// A service of the config file (`services:`): changed only by editing the file, and without
+	// versions. Register, Rollback and Delete refuse it with FAILED_PRECONDITION.
+	Origin_ORIGIN_CONFIG Origin = 2
+)
+
+// Enum value maps for Origin.
+var (
+	Origin_name = map[int32]string{
+		0: "ORIGIN_UNSPECIFIED",
+		1: "ORIGIN_ADMIN",
+		2: "ORIGIN_CONFIG",
+	}
+	Origin_value = map[string]int32{
+		"ORIGIN_UNSPECIFIED": 0,
+		"ORIGIN_ADMIN":       1,
+		"ORIGIN_CONFIG":      2,
+	}
+)
+
+func (x Origin) Enum() *Origin {
+	p := new(Origin)
+	*p = x
+	return p
+}
+
+func (x Origin) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Origin) Descriptor() protoreflect.EnumDescriptor {
+	return file_gateway_admin_v1_admin_proto_enumTypes[1].Descriptor()
+}
+
+func (Origin) Type() protoreflect.EnumType {
+	return &file_gateway_admin_v1_admin_proto_enumTypes[1]
+}
+
+func (x Origin) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Origin.Descriptor instead.
+func (Origin) EnumDescriptor() ([]byte, []int) {
+	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
 type RegisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The registration's name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit.
@@ -404,20 +457,24 @@ func (x *RegisterResponse) GetBreakingChanges() []string {
 	return nil
 }
 
-// Registration is one version of a backend team's registered service.
+// Registration is one version of a backend team's registered service, or a service of the config
+// file (origin ORIGIN_CONFIG), which has no versions: its version is 0 and created_at unset.
 type Registration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Increases by one with every accepted change of this registration.
 	Version uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// SHA-256 of the registration's content (descriptors, endpoints, exposed services), hex.
-	Digest    string   `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	// SHA-256 of the registration's content (descriptors, endpoints, exposed services), hex. Empty for
+	// a pending service, which has no descriptors yet.
+	Digest string `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	// The endpoints of its cluster.
 	Endpoints []string `protobuf:"bytes,4,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
-	// The exposed services, fully qualified.
+	// The exposed services, fully qualified. For a pending service: the ones its config section
+	// names, if any.
 	Services  []string               `protobuf:"bytes,5,rep,name=services,proto3" json:"services,omitempty"`
 	Source    SourceKind             `protobuf:"varint,6,opt,name=source,proto3,enum=gateway.admin.v1.SourceKind" json:"source,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	// Whether this version is the one being served.
+	// Whether this version is the one being served; false for a pending service.
 	Active bool `protobuf:"varint,8,opt,name=active,proto3" json:"active,omitempty"`
 	// The number of methods across the exposed services.
 	MethodCount int32 `protobuf:"varint,9,opt,name=method_count,json=methodCount,proto3" json:"method_count,omitempty"`
@@ -425,8 +482,17 @@ type Registration struct {
 	Files []string `protobuf:"bytes,10,rep,name=files,proto3" json:"files,omitempty"`
 	// Set for reflection sources with a refresh interval.
 	RefreshInterval *durationpb.Duration `protobuf:"bytes,11,opt,name=refresh_interval,json=refreshInterval,proto3" json:"refresh_interval,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Where the registration is defined: this API or the config file.
+	Origin Origin `protobuf:"varint,12,opt,name=origin,proto3,enum=gateway.admin.v1.Origin" json:"origin,omitempty"`
+	// The cluster its calls go to: the one its config section names, else one named like it.
+	Cluster string `protobuf:"bytes,13,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// Config services only: its descriptors are to come by reflection from a backend that has not
+	// answered yet, so it serves nothing until it does (see StatusResponse.pending).
+	Pending bool `protobuf:"varint,14,opt,name=pending,proto3" json:"pending,omitempty"`
+	// For a pending service: why its backend's reflection did not answer, last time it was asked.
+	PendingError  string `protobuf:"bytes,15,opt,name=pending_error,json=pendingError,proto3" json:"pending_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Registration) Reset() {
@@ -534,6 +600,34 @@ func (x *Registration) GetRefreshInterval() *durationpb.Duration {
 		return x.RefreshInterval
 	}
 	return nil
+}
+
+func (x *Registration) GetOrigin() Origin {
+	if x != nil {
+		return x.Origin
+	}
+	return Origin_ORIGIN_UNSPECIFIED
+}
+
+func (x *Registration) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *Registration) GetPending() bool {
+	if x != nil {
+		return x.Pending
+	}
+	return false
+}
+
+func (x *Registration) GetPendingError() string {
+	if x != nil {
+		return x.PendingError
+	}
+	return ""
 }
 
 type GetRequest struct {
@@ -1445,7 +1539,7 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\x10RegisterResponse\x12B\n" +
 	"\fregistration\x18\x01 \x01(\v2\x1e.gateway.admin.v1.RegistrationR\fregistration\x12\x18\n" +
 	"\achanged\x18\x02 \x01(\bR\achanged\x12)\n" +
-	"\x10breaking_changes\x18\x03 \x03(\tR\x0fbreakingChanges\"\x96\x03\n" +
+	"\x10breaking_changes\x18\x03 \x03(\tR\x0fbreakingChanges\"\xa1\x04\n" +
 	"\fRegistration\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x16\n" +
@@ -1459,7 +1553,11 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\fmethod_count\x18\t \x01(\x05R\vmethodCount\x12\x14\n" +
 	"\x05files\x18\n" +
 	" \x03(\tR\x05files\x12D\n" +
-	"\x10refresh_interval\x18\v \x01(\v2\x19.google.protobuf.DurationR\x0frefreshInterval\"%\n" +
+	"\x10refresh_interval\x18\v \x01(\v2\x19.google.protobuf.DurationR\x0frefreshInterval\x120\n" +
+	"\x06origin\x18\f \x01(\x0e2\x18.gateway.admin.v1.OriginR\x06origin\x12\x18\n" +
+	"\acluster\x18\r \x01(\tR\acluster\x12\x18\n" +
+	"\apending\x18\x0e \x01(\bR\apending\x12#\n" +
+	"\rpending_error\x18\x0f \x01(\tR\fpendingError\"%\n" +
 	"\n" +
 	"GetRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\r\n" +
@@ -1519,7 +1617,11 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSOURCE_KIND_DESCRIPTOR_SET\x10\x01\x12\x1d\n" +
 	"\x19SOURCE_KIND_PROTO_SOURCES\x10\x02\x12\x1a\n" +
-	"\x16SOURCE_KIND_REFLECTION\x10\x032\xa8\a\n" +
+	"\x16SOURCE_KIND_REFLECTION\x10\x03*E\n" +
+	"\x06Origin\x12\x16\n" +
+	"\x12ORIGIN_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fORIGIN_ADMIN\x10\x01\x12\x11\n" +
+	"\rORIGIN_CONFIG\x10\x022\xa8\a\n" +
 	"\fAdminService\x12o\n" +
 	"\bRegister\x12!.gateway.admin.v1.RegisterRequest\x1a\".gateway.admin.v1.RegisterResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/registrations\x12h\n" +
 	"\x03Get\x12\x1c.gateway.admin.v1.GetRequest\x1a\x1e.gateway.admin.v1.Registration\"#\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/registrations/{name}\x90\x02\x01\x12c\n" +
@@ -1543,74 +1645,76 @@ func file_gateway_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_gateway_admin_v1_admin_proto_rawDescData
 }
 
-var file_gateway_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_gateway_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_gateway_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_gateway_admin_v1_admin_proto_goTypes = []any{
 	(SourceKind)(0),               // 0: gateway.admin.v1.SourceKind
-	(*RegisterRequest)(nil),       // 1: gateway.admin.v1.RegisterRequest
-	(*ProtoSources)(nil),          // 2: gateway.admin.v1.ProtoSources
-	(*ReflectionSource)(nil),      // 3: gateway.admin.v1.ReflectionSource
-	(*RegisterResponse)(nil),      // 4: gateway.admin.v1.RegisterResponse
-	(*Registration)(nil),          // 5: gateway.admin.v1.Registration
-	(*GetRequest)(nil),            // 6: gateway.admin.v1.GetRequest
-	(*ListRequest)(nil),           // 7: gateway.admin.v1.ListRequest
-	(*ListResponse)(nil),          // 8: gateway.admin.v1.ListResponse
-	(*DeleteRequest)(nil),         // 9: gateway.admin.v1.DeleteRequest
-	(*DeleteResponse)(nil),        // 10: gateway.admin.v1.DeleteResponse
-	(*RollbackRequest)(nil),       // 11: gateway.admin.v1.RollbackRequest
-	(*ListVersionsRequest)(nil),   // 12: gateway.admin.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),  // 13: gateway.admin.v1.ListVersionsResponse
-	(*StatusRequest)(nil),         // 14: gateway.admin.v1.StatusRequest
-	(*StatusResponse)(nil),        // 15: gateway.admin.v1.StatusResponse
-	(*PendingService)(nil),        // 16: gateway.admin.v1.PendingService
-	(*ServiceStatus)(nil),         // 17: gateway.admin.v1.ServiceStatus
-	(*ListUpstreamsRequest)(nil),  // 18: gateway.admin.v1.ListUpstreamsRequest
-	(*ListUpstreamsResponse)(nil), // 19: gateway.admin.v1.ListUpstreamsResponse
-	(*UpstreamCluster)(nil),       // 20: gateway.admin.v1.UpstreamCluster
-	(*UpstreamEndpoint)(nil),      // 21: gateway.admin.v1.UpstreamEndpoint
-	nil,                           // 22: gateway.admin.v1.ProtoSources.FilesEntry
-	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(Origin)(0),                   // 1: gateway.admin.v1.Origin
+	(*RegisterRequest)(nil),       // 2: gateway.admin.v1.RegisterRequest
+	(*ProtoSources)(nil),          // 3: gateway.admin.v1.ProtoSources
+	(*ReflectionSource)(nil),      // 4: gateway.admin.v1.ReflectionSource
+	(*RegisterResponse)(nil),      // 5: gateway.admin.v1.RegisterResponse
+	(*Registration)(nil),          // 6: gateway.admin.v1.Registration
+	(*GetRequest)(nil),            // 7: gateway.admin.v1.GetRequest
+	(*ListRequest)(nil),           // 8: gateway.admin.v1.ListRequest
+	(*ListResponse)(nil),          // 9: gateway.admin.v1.ListResponse
+	(*DeleteRequest)(nil),         // 10: gateway.admin.v1.DeleteRequest
+	(*DeleteResponse)(nil),        // 11: gateway.admin.v1.DeleteResponse
+	(*RollbackRequest)(nil),       // 12: gateway.admin.v1.RollbackRequest
+	(*ListVersionsRequest)(nil),   // 13: gateway.admin.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),  // 14: gateway.admin.v1.ListVersionsResponse
+	(*StatusRequest)(nil),         // 15: gateway.admin.v1.StatusRequest
+	(*StatusResponse)(nil),        // 16: gateway.admin.v1.StatusResponse
+	(*PendingService)(nil),        // 17: gateway.admin.v1.PendingService
+	(*ServiceStatus)(nil),         // 18: gateway.admin.v1.ServiceStatus
+	(*ListUpstreamsRequest)(nil),  // 19: gateway.admin.v1.ListUpstreamsRequest
+	(*ListUpstreamsResponse)(nil), // 20: gateway.admin.v1.ListUpstreamsResponse
+	(*UpstreamCluster)(nil),       // 21: gateway.admin.v1.UpstreamCluster
+	(*UpstreamEndpoint)(nil),      // 22: gateway.admin.v1.UpstreamEndpoint
+	nil,                           // 23: gateway.admin.v1.ProtoSources.FilesEntry
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
 }
 var file_gateway_admin_v1_admin_proto_depIdxs = []int32{
-	2,  // 0: gateway.admin.v1.RegisterRequest.protos:type_name -> gateway.admin.v1.ProtoSources
-	3,  // 1: gateway.admin.v1.RegisterRequest.reflection:type_name -> gateway.admin.v1.ReflectionSource
-	22, // 2: gateway.admin.v1.ProtoSources.files:type_name -> gateway.admin.v1.ProtoSources.FilesEntry
-	23, // 3: gateway.admin.v1.ReflectionSource.refresh_interval:type_name -> google.protobuf.Duration
-	5,  // 4: gateway.admin.v1.RegisterResponse.registration:type_name -> gateway.admin.v1.Registration
+	3,  // 0: gateway.admin.v1.RegisterRequest.protos:type_name -> gateway.admin.v1.ProtoSources
+	4,  // 1: gateway.admin.v1.RegisterRequest.reflection:type_name -> gateway.admin.v1.ReflectionSource
+	23, // 2: gateway.admin.v1.ProtoSources.files:type_name -> gateway.admin.v1.ProtoSources.FilesEntry
+	24, // 3: gateway.admin.v1.ReflectionSource.refresh_interval:type_name -> google.protobuf.Duration
+	6,  // 4: gateway.admin.v1.RegisterResponse.registration:type_name -> gateway.admin.v1.Registration
 	0,  // 5: gateway.admin.v1.Registration.source:type_name -> gateway.admin.v1.SourceKind
-	24, // 6: gateway.admin.v1.Registration.created_at:type_name -> google.protobuf.Timestamp
-	23, // 7: gateway.admin.v1.Registration.refresh_interval:type_name -> google.protobuf.Duration
-	5,  // 8: gateway.admin.v1.ListResponse.registrations:type_name -> gateway.admin.v1.Registration
-	5,  // 9: gateway.admin.v1.ListVersionsResponse.versions:type_name -> gateway.admin.v1.Registration
-	24, // 10: gateway.admin.v1.StatusResponse.activated_at:type_name -> google.protobuf.Timestamp
-	17, // 11: gateway.admin.v1.StatusResponse.services:type_name -> gateway.admin.v1.ServiceStatus
-	16, // 12: gateway.admin.v1.StatusResponse.pending:type_name -> gateway.admin.v1.PendingService
-	20, // 13: gateway.admin.v1.ListUpstreamsResponse.clusters:type_name -> gateway.admin.v1.UpstreamCluster
-	21, // 14: gateway.admin.v1.UpstreamCluster.endpoints:type_name -> gateway.admin.v1.UpstreamEndpoint
-	23, // 15: gateway.admin.v1.UpstreamEndpoint.latency:type_name -> google.protobuf.Duration
-	23, // 16: gateway.admin.v1.UpstreamEndpoint.ejected_for:type_name -> google.protobuf.Duration
-	1,  // 17: gateway.admin.v1.AdminService.Register:input_type -> gateway.admin.v1.RegisterRequest
-	6,  // 18: gateway.admin.v1.AdminService.Get:input_type -> gateway.admin.v1.GetRequest
-	7,  // 19: gateway.admin.v1.AdminService.List:input_type -> gateway.admin.v1.ListRequest
-	9,  // 20: gateway.admin.v1.AdminService.Delete:input_type -> gateway.admin.v1.DeleteRequest
-	11, // 21: gateway.admin.v1.AdminService.Rollback:input_type -> gateway.admin.v1.RollbackRequest
-	12, // 22: gateway.admin.v1.AdminService.ListVersions:input_type -> gateway.admin.v1.ListVersionsRequest
-	14, // 23: gateway.admin.v1.AdminService.Status:input_type -> gateway.admin.v1.StatusRequest
-	18, // 24: gateway.admin.v1.AdminService.ListUpstreams:input_type -> gateway.admin.v1.ListUpstreamsRequest
-	4,  // 25: gateway.admin.v1.AdminService.Register:output_type -> gateway.admin.v1.RegisterResponse
-	5,  // 26: gateway.admin.v1.AdminService.Get:output_type -> gateway.admin.v1.Registration
-	8,  // 27: gateway.admin.v1.AdminService.List:output_type -> gateway.admin.v1.ListResponse
-	10, // 28: gateway.admin.v1.AdminService.Delete:output_type -> gateway.admin.v1.DeleteResponse
-	5,  // 29: gateway.admin.v1.AdminService.Rollback:output_type -> gateway.admin.v1.Registration
-	13, // 30: gateway.admin.v1.AdminService.ListVersions:output_type -> gateway.admin.v1.ListVersionsResponse
-	15, // 31: gateway.admin.v1.AdminService.Status:output_type -> gateway.admin.v1.StatusResponse
-	19, // 32: gateway.admin.v1.AdminService.ListUpstreams:output_type -> gateway.admin.v1.ListUpstreamsResponse
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	25, // 6: gateway.admin.v1.Registration.created_at:type_name -> google.protobuf.Timestamp
+	24, // 7: gateway.admin.v1.Registration.refresh_interval:type_name -> google.protobuf.Duration
+	1,  // 8: gateway.admin.v1.Registration.origin:type_name -> gateway.admin.v1.Origin
+	6,  // 9: gateway.admin.v1.ListResponse.registrations:type_name -> gateway.admin.v1.Registration
+	6,  // 10: gateway.admin.v1.ListVersionsResponse.versions:type_name -> gateway.admin.v1.Registration
+	25, // 11: gateway.admin.v1.StatusResponse.activated_at:type_name -> google.protobuf.Timestamp
+	18, // 12: gateway.admin.v1.StatusResponse.services:type_name -> gateway.admin.v1.ServiceStatus
+	17, // 13: gateway.admin.v1.StatusResponse.pending:type_name -> gateway.admin.v1.PendingService
+	21, // 14: gateway.admin.v1.ListUpstreamsResponse.clusters:type_name -> gateway.admin.v1.UpstreamCluster
+	22, // 15: gateway.admin.v1.UpstreamCluster.endpoints:type_name -> gateway.admin.v1.UpstreamEndpoint
+	24, // 16: gateway.admin.v1.UpstreamEndpoint.latency:type_name -> google.protobuf.Duration
+	24, // 17: gateway.admin.v1.UpstreamEndpoint.ejected_for:type_name -> google.protobuf.Duration
+	2,  // 18: gateway.admin.v1.AdminService.Register:input_type -> gateway.admin.v1.RegisterRequest
+	7,  // 19: gateway.admin.v1.AdminService.Get:input_type -> gateway.admin.v1.GetRequest
+	8,  // 20: gateway.admin.v1.AdminService.List:input_type -> gateway.admin.v1.ListRequest
+	10, // 21: gateway.admin.v1.AdminService.Delete:input_type -> gateway.admin.v1.DeleteRequest
+	12, // 22: gateway.admin.v1.AdminService.Rollback:input_type -> gateway.admin.v1.RollbackRequest
+	13, // 23: gateway.admin.v1.AdminService.ListVersions:input_type -> gateway.admin.v1.ListVersionsRequest
+	15, // 24: gateway.admin.v1.AdminService.Status:input_type -> gateway.admin.v1.StatusRequest
+	19, // 25: gateway.admin.v1.AdminService.ListUpstreams:input_type -> gateway.admin.v1.ListUpstreamsRequest
+	5,  // 26: gateway.admin.v1.AdminService.Register:output_type -> gateway.admin.v1.RegisterResponse
+	6,  // 27: gateway.admin.v1.AdminService.Get:output_type -> gateway.admin.v1.Registration
+	9,  // 28: gateway.admin.v1.AdminService.List:output_type -> gateway.admin.v1.ListResponse
+	11, // 29: gateway.admin.v1.AdminService.Delete:output_type -> gateway.admin.v1.DeleteResponse
+	6,  // 30: gateway.admin.v1.AdminService.Rollback:output_type -> gateway.admin.v1.Registration
+	14, // 31: gateway.admin.v1.AdminService.ListVersions:output_type -> gateway.admin.v1.ListVersionsResponse
+	16, // 32: gateway.admin.v1.AdminService.Status:output_type -> gateway.admin.v1.StatusResponse
+	20, // 33: gateway.admin.v1.AdminService.ListUpstreams:output_type -> gateway.admin.v1.ListUpstreamsResponse
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_gateway_admin_v1_admin_proto_init() }
@@ -1628,7 +1732,7 @@ func file_gateway_admin_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_admin_v1_admin_proto_rawDesc), len(file_gateway_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -40,15 +40,18 @@ type AdminServiceClient interface {
 	// Register adds a registration or updates the one with the same name. Nothing changes unless the new
 	// version validates completely; a breaking change is refused unless allow_breaking is set.
 	Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error)
-	// Get returns the active version of one registration.
+	// Get returns one registration: the active version of one made here, or a service of the config
+	// file (see Origin).
 	Get(ctx context.Context, in *GetRequest, opts ...grpc.CallOption) (*Registration, error)
-	// List returns the active version of every registration, by name.
+	// List returns every registration, by name: the active version of each one made here, and each
+	// service of the config file, pending ones included (see Origin).
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error)
 	// Delete stops serving a registration. Its history is kept, so it can be registered again or rolled back.
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
 	// Rollback re-activates an earlier version of a registration (by default the one before the active one).
 	Rollback(ctx context.Context, in *RollbackRequest, opts ...grpc.CallOption) (*Registration, error)
-	// ListVersions returns every version of one registration, newest first.
+	// ListVersions returns every version of one registration, newest first. A service of the config
+	// file has no versions: it is refused with FAILED_PRECONDITION.
 	ListVersions(ctx context.Context, in *ListVersionsRequest, opts ...grpc.CallOption) (*ListVersionsResponse, error)
 	// Status describes the snapshot the gateway is serving.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
@@ -156,15 +159,18 @@ type AdminServiceServer interface {
 	// Register adds a registration or updates the one with the same name. Nothing changes unless the new
 	// version validates completely; a breaking change is refused unless allow_breaking is set.
 	Register(context.Context, *RegisterRequest) (*RegisterResponse, error)
-	// Get returns the active version of one registration.
+	// Get returns one registration: the active version of one made here, or a service of the config
+	// file (see Origin).
 	Get(context.Context, *GetRequest) (*Registration, error)
-	// List returns the active version of every registration, by name.
+	// List returns every registration, by name: the active version of each one made here, and each
+	// service of the config file, pending ones included (see Origin).
 	List(context.Context, *ListRequest) (*ListResponse, error)
 	// Delete stops serving a registration. Its history is kept, so it can be registered again or rolled back.
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
 	// Rollback re-activates an earlier version of a registration (by default the one before the active one).
 	Rollback(context.Context, *RollbackRequest) (*Registration, error)
-	// ListVersions returns every version of one registration, newest first.
+	// ListVersions returns every version of one registration, newest first. A service of the config
+	// file has no versions: it is refused with FAILED_PRECONDITION.
 	ListVersions(context.Context, *ListVersionsRequest) (*ListVersionsResponse, error)
 	// Status describes the snapshot the gateway is serving.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
