@@ -56,6 +56,23 @@ func getOrder(t *testing.T, addr string) error {
 	return err
 }
 
+// pendingEchoConfig returns a config of two services: echo, whose descriptors come by reflection
+// from orders, a reserved port nothing serves yet (serve the orders service there to bring it up),
+// and things, the users service from its .proto, served at once from users.
+func pendingEchoConfig(t *testing.T) (config, orders, users string) {
+	t.Helper()
+	users, _ = serveShop(t, "users", "127.0.0.1:0")
+	orders = closedPort(t)
+	protoDir, err := filepath.Abs("../../proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "services:\n" +
+		"  - name: echo\n    endpoints: [\"" + orders + "\"]\n    reflect: true\n" +
+		"  - name: things\n    endpoints: [\"" + users + "\"]\n" +
+		"    protos: [\"" + filepath.Join(protoDir, "shop/users/v1/users.proto") + "\"]\n    import_paths: [\"" + protoDir + "\"]\n", orders, users
+}
+
 // TestConfigReflectionBackendDown runs `gateway serve` with a config service fetched by reflection
 // whose backend is down: the gateway serves the other service at once and ready, adds the first once
 // its backend comes up, applies reloads of unrelated settings while the backend is down (keeping the
@@ -64,18 +81,8 @@ func TestConfigReflectionBackendDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	users, _ := serveShop(t, "users", "127.0.0.1:0")
-	orders := closedPort(t) // reserved: served from later on
-	protoDir, err := filepath.Abs("../../proto")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	base := "services:\n" +
-		"  - name: echo\n    endpoints: [\"" + orders + "\"]\n    reflect: true\n" +
-		"  - name: things\n    endpoints: [\"" + users + "\"]\n" +
-		"    protos: [\"" + filepath.Join(protoDir, "shop/users/v1/users.proto") + "\"]\n    import_paths: [\"" + protoDir + "\"]\n"
+	base, orders, _ := pendingEchoConfig(t)
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	unrelated := base + "clusters:\n  - name: spare\n    endpoints: [\"" + closedPort(t) + "\"]\n"
 	changed := strings.Replace(base, "reflect: true\n", "reflect: true\n    services: [shop.orders.v1.OrderService]\n", 1)
 	writeFile(t, path, base)
@@ -139,18 +146,10 @@ func TestServicesConfigAndAdmin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	users, _ := serveShop(t, "users", "127.0.0.1:0")
-	orders := closedPort(t) // reserved: served from later on
-	protoDir, err := filepath.Abs("../../proto")
-	if err != nil {
-		t.Fatal(err)
-	}
+	config, orders, users := pendingEchoConfig(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, "services:\n"+
-		"  - name: echo\n    endpoints: [\""+orders+"\"]\n    reflect: true\n"+
-		"  - name: things\n    endpoints: [\""+users+"\"]\n"+
-		"    protos: [\""+filepath.Join(protoDir, "shop/users/v1/users.proto")+"\"]\n    import_paths: [\""+protoDir+"\"]\n")
+	writeFile(t, path, config)
 	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	gw.awaitLines(t, regexp.MustCompile(`config service not served yet.*name=echo`))
 	admin := "http://" + gw.awaitLines(t, listeningLine)[2]
