@@ -199,10 +199,10 @@ var (
 	DefaultCORSAllowedHeaders = []string{"authorization", "content-type", "x-grpc-web", "x-user-agent",
 		"grpc-timeout", "x-request-id", "traceparent", "tracestate", "baggage"}
 	// DefaultCORSExposedHeaders are what gRPC-Web clients read (the status in headers of a
-	// trailers-only response), what the REST front sends of upstream metadata, and the rate-limit
-	// headers.
+	// trailers-only response), what the REST front sends of upstream metadata, the authentication
+	// challenge and the rate-limit headers.
 	DefaultCORSExposedHeaders = []string{"grpc-status", "grpc-message", "grpc-status-details-bin",
-		"retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy",
+		"www-authenticate", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy",
 		"grpc-metadata-*", "grpc-trailer-*"}
 )
 

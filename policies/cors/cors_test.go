@@ -105,7 +105,7 @@ func TestActualRequestHeaders(t *testing.T) {
 		t.Errorf("headers %v", h)
 	}
 	exposed := h.Get("Access-Control-Expose-Headers")
-	for _, name := range []string{"grpc-status", "grpc-message", "grpc-status-details-bin", "retry-after", "ratelimit-remaining", "grpc-metadata-x-trace"} {
+	for _, name := range []string{"grpc-status", "grpc-message", "grpc-status-details-bin", "www-authenticate", "retry-after", "ratelimit-remaining", "grpc-metadata-x-trace"} {
 		if !strings.Contains(exposed, name) {
 			t.Errorf("Access-Control-Expose-Headers %q lacks %s", exposed, name)
 		}
