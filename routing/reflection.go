@@ -95,10 +95,22 @@ func (r *reflectionSource) RangeExtensionsByMessage(message protoreflect.FullNam
 	r.current().Types().RangeExtensionsByMessage(message, f)
 }
 
-// ownFile reports whether fd declares, or is imported by, a service registered on the server itself.
+// errorModelFiles are described to every client, registered or not: the types of the standard error
+// details (google.rpc.ErrorInfo, BadRequest, RetryInfo...) that the gateway's own errors carry and
+// backends' pass through, so that a client resolving a status's details by reflection (grpcurl)
+// can render them.
+var errorModelFiles = []string{"google/rpc/error_details.proto", "google/rpc/status.proto"}
+
+// ownFile reports whether fd is, or is imported by, one of errorModelFiles or the file of a service
+// registered on the server itself.
 func (r *reflectionSource) ownFile(fd protoreflect.FileDescriptor) bool {
 	if fd == nil {
 		return false
+	}
+	for _, path := range errorModelFiles {
+		if em, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil && importsFile(em, fd.Path(), nil) {
+			return true
+		}
 	}
 	for name, info := range r.server.GetServiceInfo() {
 		if path, ok := info.Metadata.(string); ok && path == fd.Path() {

@@ -36,6 +36,13 @@ func TestReflectionThroughGateway(t *testing.T) {
 	if watch == nil || !watch.IsServerStreaming() || watch.GetInputType().GetFullyQualifiedName() != "shop.catalog.v1.WatchInventoryRequest" {
 		t.Fatalf("WatchInventory described as %v", watch)
 	}
+	// The standard error details resolve though no registration imports them, so that clients can
+	// render the details of a status (grpcurl does so by reflection).
+	for _, name := range []string{"google.rpc.ErrorInfo", "google.rpc.ResourceInfo", "google.rpc.RetryInfo", "google.rpc.Status"} {
+		if _, err := client.ResolveMessage(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	// Imports resolve through the gateway too (the Money type lives in another file).
 	product := sd.GetFile().FindMessage("shop.catalog.v1.Product")
 	if product == nil || product.FindFieldByName("price").GetMessageType().GetFullyQualifiedName() != "shop.common.v1.Money" {
