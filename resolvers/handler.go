@@ -310,18 +310,18 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // unsupported refuses what no transport serves, with the status the GraphQL-over-HTTP specification
 // gives it and an error in the GraphQL shape: a method other than GET and POST (405), a POST whose
-// body is not JSON (415).
+// body is not JSON in UTF-8 (415).
 func unsupported(r *http.Request) (int, error) {
 	switch r.Method {
 	case http.MethodGet:
 		return 0, nil
 	case http.MethodPost:
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err == nil && mt == "application/json" {
+		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if cs, ok := params["charset"]; err == nil && mt == "application/json" && (!ok || strings.EqualFold(cs, "utf-8")) {
 			return 0, nil
 		}
 		return http.StatusUnsupportedMediaType, requestError(codeName(codes.InvalidArgument),
-			"Content-Type %q: a GraphQL POST carries a JSON body (application/json)", r.Header.Get("Content-Type"))
+			"Content-Type %q: a GraphQL POST carries a JSON body in UTF-8 (application/json)", r.Header.Get("Content-Type"))
 	}
 	return http.StatusMethodNotAllowed, requestError(codeName(codes.Unimplemented),
 		"method %s: GraphQL is served over GET and POST", r.Method)

@@ -25,6 +25,7 @@ func TestUnsupportedRequests(t *testing.T) {
 		{"text body", http.MethodPost, g.url, "text/plain", q, 415, ""},
 		{"graphql body", http.MethodPost, g.url, "application/graphql", "{ __typename }", 415, ""},
 		{"no content type", http.MethodPost, g.url, "", q, 415, ""},
+		{"utf-16", http.MethodPost, g.url, "application/json; charset=utf-16", q, 415, ""},
 		{"mutation over get", http.MethodGet, g.url + "?query=" + url.QueryEscape(`mutation { createUser(user: {name: "x", email: "x@example.com"}) { id } }`), "", "", 405, "POST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
