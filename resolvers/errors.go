@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -52,6 +53,10 @@ func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
 	cause := ge.Err
 	if cause == nil {
 		// A message of gqlgen's own (a body that is not JSON, a bad APQ hash): the request is wrong.
+		// gqlgen's transports quote the whole body after a JSON error; the client has it already.
+		if msg, _, cut := strings.Cut(ge.Message, " body:"); cut && strings.HasPrefix(msg, "json request body could not be decoded: ") {
+			ge.Message = msg
+		}
 		setCode(ge, codeName(codes.InvalidArgument))
 		return ge
 	}

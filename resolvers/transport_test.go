@@ -11,7 +11,8 @@ import (
 
 // TestUnsupportedRequests: what no transport serves gets the status the GraphQL-over-HTTP
 // specification names, and an error in the GraphQL shape: another method 405 (Allow: GET, POST),
-// a POST body that is not JSON 415, a mutation over GET 405 (Allow: POST).
+// a POST body that is not JSON 415, a mutation over GET 405 (Allow: POST); a body that does not
+// parse 400, its error not quoting it back.
 func TestUnsupportedRequests(t *testing.T) {
 	g := startGateway(t, setup{})
 	const q = `{"query": "{ __typename }"}`
@@ -26,6 +27,7 @@ func TestUnsupportedRequests(t *testing.T) {
 		{"graphql body", http.MethodPost, g.url, "application/graphql", "{ __typename }", 415, ""},
 		{"no content type", http.MethodPost, g.url, "", q, 415, ""},
 		{"utf-16", http.MethodPost, g.url, "application/json; charset=utf-16", q, 415, ""},
+		{"malformed JSON", http.MethodPost, g.url, "application/json", `{"query": "{ __typename }" SECRET}`, 400, ""}, // not quoted back
 		{"mutation over get", http.MethodGet, g.url + "?query=" + url.QueryEscape(`mutation { createUser(user: {name: "x", email: "x@example.com"}) { id } }`), "", "", 405, "POST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,6 +44,9 @@ func TestUnsupportedRequests(t *testing.T) {
 			var r struct{ Errors []struct{ Message string } }
 			if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow || json.Unmarshal(body, &r) != nil || len(r.Errors) != 1 {
 				t.Errorf("%d Allow %q %s; want %d Allow %q and one GraphQL error", resp.StatusCode, resp.Header.Get("Allow"), body, tc.status, tc.allow)
+			}
+			if strings.Contains(string(body), "SECRET") {
+				t.Errorf("the error quotes the request body: %s", body)
 			}
 		})
 	}
