@@ -1,0 +1,143 @@
+package resolvers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+)
+
+// graphql-transport-ws (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md) rules that
+// gqlgen's transport does not keep, kept on the connection it reads and writes through:
+//
+//   - An operation ends with one `error` or one `complete`, never both: gqlgen follows some errors
+//     with a complete.
+//   - A `subscribe` reusing the id of a running operation closes the socket with 4409 "Subscriber
+//     for <id> already exists": gqlgen would run a second operation under the same id.
+//
+// An id is taken from the client's subscribe until the server's error or complete for it. A
+// client's complete does not free it: gqlgen answers it with a complete once the operation has
+// wound down, and an id reused before that would have its events mixed with the old operation's.
+const (
+	transportWSSubprotocol = "graphql-transport-ws"
+	closeSubscriberExists  = 4409
+	maxCloseReason         = 123 // bytes of a close frame's reason (RFC 6455 5.5: 125, less the code)
+)
+
+// transportWSConn is a graphql-transport-ws connection that keeps the rules above. gqlgen reads from
+// one goroutine and writes from several (one per operation, and its keep-alive).
+type transportWSConn struct {
+	transport.WebsocketConn
+	mu      sync.Mutex
+	running map[string]struct{} // ids of the operations not yet ended by an error or complete
+}
+
+var (
+	_ transport.WebsocketReadLimiter   = (*transportWSConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*transportWSConn)(nil)
+)
+
+// conformWS returns c, keeping graphql-transport-ws's rules when that is the subprotocol it
+// negotiated; the legacy graphql-ws protocol defines neither rule and passes unchanged.
+func conformWS(c transport.WebsocketConn) transport.WebsocketConn {
+	if c.Subprotocol() != transportWSSubprotocol {
+		return c
+	}
+	return &transportWSConn{WebsocketConn: c, running: make(map[string]struct{})}
+}
+
+// envelope is what the connection reads of a message: its type and the operation it is about.
+type envelope struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// NextReader returns the next message, having noted the operation a subscribe starts. A subscribe
+// for a running id is not passed on: the socket closes with 4409 and gqlgen's read ends in an error.
+func (c *transportWSConn) NextReader() (int, io.Reader, error) {
+	typ, r, err := c.WebsocketConn.NextReader()
+	if err != nil {
+		return typ, r, err
+	}
+	msg, err := io.ReadAll(r)
+	if err != nil {
+		return typ, nil, err
+	}
+	// Decoded as gqlgen decodes it (the first JSON value), so both see the same message; what gqlgen
+	// cannot decode it refuses itself.
+	var m envelope
+	if json.NewDecoder(bytes.NewReader(msg)).Decode(&m) == nil && m.Type == "subscribe" && !c.start(m.ID) {
+		reason := subscriberExists(m.ID)
+		_ = c.WebsocketConn.WriteClose(closeSubscriberExists, reason)
+		return typ, nil, fmt.Errorf("graphql-transport-ws: %s", reason)
+	}
+	return typ, bytes.NewReader(msg), nil
+}
+
+// WriteJSON sends a message, unless it is an error or complete for an operation that already ended.
+func (c *transportWSConn) WriteJSON(v any) error {
+	msg, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var m envelope
+	if json.Unmarshal(msg, &m) == nil && (m.Type == "error" || m.Type == "complete") && !c.end(m.ID) {
+		return nil
+	}
+	return c.WebsocketConn.WriteJSON(json.RawMessage(msg))
+}
+
+// start notes that the operation id runs, and reports false if one already did.
+func (c *transportWSConn) start(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.running[id]; ok {
+		return false
+	}
+	c.running[id] = struct{}{}
+	return true
+}
+
+// end notes that the operation id ended, and reports false if it was not running.
+func (c *transportWSConn) end(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.running[id]; !ok {
+		return false
+	}
+	delete(c.running, id)
+	return true
+}
+
+// SetReadLimit passes gqlgen's PayloadReadLimit on to the connection.
+func (c *transportWSConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+// SetReadDeadline passes gqlgen's ping-pong deadline on to the connection.
+func (c *transportWSConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
+
+// subscriberExists is the 4409 close reason for id, the id shortened (on a character boundary) when
+// the reason would not fit in a close frame.
+func subscriberExists(id string) string {
+	const prefix, suffix = "Subscriber for ", " already exists"
+	if n := maxCloseReason - len(prefix) - len(suffix); len(id) > n {
+		for n > 0 && !utf8.RuneStart(id[n]) {
+			n--
+		}
+		id = id[:n]
+	}
+	return prefix + id + suffix
+}

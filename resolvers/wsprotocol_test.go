@@ -1,0 +1,228 @@
+package resolvers_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+)
+
+const watchP1 = `subscription { watchInventory(id: "p1", interval: "0.01s") { stock sequence } }`
+
+// wsClient is a GraphQL WebSocket client speaking graphql-transport-ws or the legacy graphql-ws.
+type wsClient struct {
+	t      *testing.T
+	ctx    context.Context
+	c      *websocket.Conn
+	legacy bool
+}
+
+// dialWS opens a GraphQL WebSocket with subprotocol and has its connection acknowledged.
+func dialWS(t *testing.T, g *gateway, subprotocol string) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(g.url, "http"), &websocket.DialOptions{Subprotocols: []string{subprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	if c.Subprotocol() != subprotocol {
+		t.Fatalf("negotiated %q, want %q", c.Subprotocol(), subprotocol)
+	}
+	w := &wsClient{t: t, ctx: ctx, c: c, legacy: subprotocol == "graphql-ws"}
+	w.send(wsMessage{Type: "connection_init"})
+	if m := w.read(); m.Type != "connection_ack" {
+		t.Fatalf("after connection_init: %+v", m)
+	}
+	return w
+}
+
+func (w *wsClient) send(m wsMessage) {
+	w.t.Helper()
+	if err := wsjson.Write(w.ctx, w.c, m); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// subscribe starts the operation doc under id.
+func (w *wsClient) subscribe(id, doc string) {
+	w.t.Helper()
+	p, _ := json.Marshal(request{Query: doc})
+	typ := "subscribe"
+	if w.legacy {
+		typ = "start"
+	}
+	w.send(wsMessage{ID: id, Type: typ, Payload: p})
+}
+
+// read returns the next message but the legacy protocol's keep-alives.
+func (w *wsClient) read() wsMessage {
+	w.t.Helper()
+	for {
+		m, err := w.next()
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if m.Type != "ka" {
+			return m
+		}
+	}
+}
+
+func (w *wsClient) next() (wsMessage, error) {
+	var m wsMessage
+	err := wsjson.Read(w.ctx, w.c, &m)
+	return m, err
+}
+
+// want reads the next message and fails unless it has type typ and id.
+func (w *wsClient) want(typ, id string) wsMessage {
+	w.t.Helper()
+	m := w.read()
+	if m.Type != typ || m.ID != id {
+		w.t.Fatalf("got %s %q %s, want %s %q", m.Type, m.ID, m.Payload, typ, id)
+	}
+	return m
+}
+
+// closed reads until the server closes the socket, skipping events of the operation id, and returns
+// the close frame.
+func (w *wsClient) closed(id string) websocket.CloseError {
+	w.t.Helper()
+	for {
+		m, err := w.next()
+		var ce websocket.CloseError
+		switch {
+		case errors.As(err, &ce):
+			return ce
+		case err != nil:
+			w.t.Fatalf("no close frame: %v", err)
+		case m.Type != "next" || m.ID != id:
+			w.t.Fatalf("before the close: %s %q %s", m.Type, m.ID, m.Payload)
+		}
+	}
+}
+
+func TestWebSocketProtocolErrorEndsOperation(t *testing.T) {
+	g := startGateway(t, setup{})
+	w := dialWS(t, g, "graphql-transport-ws")
+	for _, tc := range []struct {
+		name string
+		msg  wsMessage
+	}{
+		{"validation", wsMessage{ID: "4", Type: "subscribe", Payload: json.RawMessage(`{"query":"subscription { nope }"}`)}},
+		{"undecodable payload", wsMessage{ID: "5", Type: "subscribe", Payload: json.RawMessage(`"subscription { nope }"`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w.t = t
+			w.send(tc.msg)
+			w.want("error", tc.msg.ID)
+			// gqlgen writes its complete before it reads the ping: a pong next means none went out.
+			w.send(wsMessage{Type: "ping"})
+			w.want("pong", "")
+
+			// The error ended the operation: its id is free again.
+			w.subscribe(tc.msg.ID, watchP1)
+			w.want("next", tc.msg.ID)
+			w.send(wsMessage{ID: tc.msg.ID, Type: "complete"})
+			for m := w.read(); m.Type != "complete"; m = w.read() {
+				if m.Type != "next" || m.ID != tc.msg.ID {
+					t.Fatalf("got %s %q %s", m.Type, m.ID, m.Payload)
+				}
+			}
+		})
+	}
+}
+
+func TestWebSocketProtocolDuplicateID(t *testing.T) {
+	long := strings.Repeat("é", 80) // 160 bytes: the reason would not fit in a close frame
+	for _, tc := range []struct {
+		name, id, reason string
+	}{
+		{"short id", "6", "Subscriber for 6 already exists"},
+		{"long id", long, "Subscriber for " + long[:92] + " already exists"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGateway(t, setup{})
+			w := dialWS(t, g, "graphql-transport-ws")
+			w.subscribe(tc.id, watchP1)
+			w.want("next", tc.id)
+			upstream := g.calls.last(mWatchInventory)
+
+			w.subscribe(tc.id, watchP1)
+			ce := w.closed(tc.id)
+			if ce.Code != 4409 || ce.Reason != tc.reason {
+				t.Errorf("closed with %d %q, want 4409 %q", ce.Code, ce.Reason, tc.reason)
+			}
+			if len(ce.Reason) > 123 || !utf8.ValidString(ce.Reason) {
+				t.Errorf("reason of %d bytes, valid UTF-8 %v", len(ce.Reason), utf8.ValidString(ce.Reason))
+			}
+			waitDone(t, upstream, "close")
+			if n := g.calls.count()[mWatchInventory]; n != 1 {
+				t.Errorf("%d upstream streams, want the first only", n)
+			}
+		})
+	}
+}
+
+func TestWebSocketProtocolIDReusedAfterEnd(t *testing.T) {
+	g := startGateway(t, setup{})
+	w := dialWS(t, g, "graphql-transport-ws")
+
+	// A single result completes its operation.
+	for range 2 {
+		w.subscribe("q", `{ __typename }`)
+		w.want("next", "q")
+		w.want("complete", "q")
+	}
+
+	// A subscription the client completed ends with the server's complete.
+	for range 2 {
+		w.subscribe("s", watchP1)
+		w.want("next", "s")
+		w.send(wsMessage{ID: "s", Type: "complete"})
+		for m := w.read(); m.Type != "complete"; m = w.read() {
+			if m.Type != "next" || m.ID != "s" {
+				t.Fatalf("got %s %q %s", m.Type, m.ID, m.Payload)
+			}
+		}
+	}
+}
+
+// The legacy graphql-ws protocol defines neither rule: an error may be followed by complete, and a
+// start may reuse a running id.
+func TestWebSocketLegacyProtocolUnchanged(t *testing.T) {
+	g := startGateway(t, setup{})
+	w := dialWS(t, g, "graphql-ws")
+	w.subscribe("4", `subscription { nope }`)
+	w.want("error", "4")
+	w.want("complete", "4")
+
+	w.subscribe("6", watchP1)
+	w.want("data", "6")
+	w.subscribe("6", watchP1)
+	for g.calls.count()[mWatchInventory] < 2 {
+		w.want("data", "6") // the socket stays open while the second stream starts
+	}
+}
+
+// gqlgen's read limit (1 MiB) still reaches the connection: a message over coder/websocket's own
+// 32 KiB is read, one over 1 MiB closes the socket.
+func TestWebSocketProtocolReadLimit(t *testing.T) {
+	g := startGateway(t, setup{})
+	w := dialWS(t, g, "graphql-transport-ws")
+	w.subscribe("big", "{ __typename }"+strings.Repeat(" ", 100<<10))
+	w.want("next", "big")
+	w.want("complete", "big")
+	_ = w.c.Write(w.ctx, websocket.MessageText, make([]byte, 1<<20+1))
+	if ce := w.closed(""); ce.Code != websocket.StatusMessageTooBig {
+		t.Errorf("closed with %d %q", ce.Code, ce.Reason)
+	}
+}
