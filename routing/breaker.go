@@ -70,7 +70,9 @@ type breaker struct {
 	openErr   error // the status of a call the open circuit refuses
 }
 
-func newBreaker(addr string, c BreakerConfig, log *slog.Logger) *breaker {
+// newBreaker returns a closed breaker; changed is called on every state change, and again when an
+// open circuit's timeout passes (from then on the picker lets probes through).
+func newBreaker(addr string, c BreakerConfig, log *slog.Logger, changed func()) *breaker {
 	c = c.withDefaults()
 	b := &breaker{timeout: int64(c.OpenTimeout)}
 	// The RetryInfo tells clients when probes resume; the REST front sends it as Retry-After.
@@ -97,6 +99,11 @@ func newBreaker(addr string, c BreakerConfig, log *slog.Logger) *breaker {
 				level = slog.LevelWarn
 			}
 			log.Log(context.Background(), level, "circuit breaker state changed", "endpoint", name, "from", from.String(), "to", to.String())
+			changed()
+			if to == gobreaker.StateOpen {
+				// The circuit half-opens by the clock; gobreaker notices only at the next call.
+				time.AfterFunc(c.OpenTimeout, changed)
+			}
 		},
 	})
 	return b

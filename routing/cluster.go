@@ -156,6 +156,20 @@ func (c *Cluster) Config() ClusterConfig {
 // Endpoints returns the cluster's endpoints. The slice is the caller's.
 func (c *Cluster) Endpoints() []*Endpoint { return slices.Clone(c.set.Load().endpoints) }
 
+// Available reports whether an endpoint of the cluster can take a call now: one that passes its
+// active health checks (when configured), is not ejected and whose circuit is not open. In panic
+// mode calls still go to unhealthy or ejected endpoints; Available does not count on them. It takes
+// no lock and does not allocate; [Pool.Subscribe] signals when its answer may have changed.
+func (c *Cluster) Available() bool {
+	now := nanotime()
+	for _, e := range c.set.Load().endpoints {
+		if e.healthy(now) && !e.blocked(now) {
+			return true
+		}
+	}
+	return false
+}
+
 // Pick returns an endpoint by the cluster's balancer, as for a call without
 // headers, skipping endpoints that are unhealthy, ejected or whose circuit is
 // open. It takes no lock and does not allocate. It returns a status error with

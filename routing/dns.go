@@ -243,6 +243,9 @@ func (r *resolver) refresh(ctx context.Context, c *Cluster, first bool) error {
 		weights = append(weights, m.weight)
 	}
 	c.set.Store(newMemberSet(eps, weights, c.cfg.Balancer))
+	if !first {
+		r.pool.changed()
+	}
 	var removed []string
 	for addr, e := range have {
 		removed = append(removed, addr)

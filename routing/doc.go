@@ -30,6 +30,9 @@
 //   - [Endpoint] wraps one long-lived *grpc.ClientConn and its resilience
 //     state: calls in flight, latency EWMA, a gobreaker circuit breaker, the
 //     active health check's verdict and outlier ejections ([Endpoint.Stats]).
+//     [Cluster.Available] says whether a cluster has an endpoint that can take a
+//     call, and [Pool.Subscribe] signals when that may have changed (the
+//     gateway's per-service health reporting watches both).
 //
 // [Proxy.Route] returns an [Upstream]; [Upstream.DoneWith] reports the call's
 // result, of which only sick-backend outcomes count against the endpoint.

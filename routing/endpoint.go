@@ -79,6 +79,9 @@ type Endpoint struct {
 
 	state atomic.Int64 // calls in flight, plus drainingBit once released
 	done  func()       // e.end, cached so Begin does not allocate
+	// changed is e.signal, cached for the breaker and timers: it tells the pool's subscribers that
+	// the endpoint's availability may have changed.
+	changed func()
 
 	cfg          atomic.Pointer[EndpointConfig] // with defaults filled
 	br           atomic.Pointer[breaker]        // nil when disabled
@@ -103,6 +106,7 @@ func newEndpoint(addr string, conn *grpc.ClientConn, pool *Pool) *Endpoint {
 		e.log = pool.log
 	}
 	e.done = e.end
+	e.changed = e.signal
 	e.openErr = status.Errorf(codes.Unavailable, "circuit open for endpoint %s", addr)
 	e.configure(EndpointConfig{})
 	return e
@@ -120,7 +124,7 @@ func (e *Endpoint) configure(cfg EndpointConfig) (healthChanged bool) {
 		if cfg.Breaker.Disabled {
 			e.br.Store(nil)
 		} else {
-			e.br.Store(newBreaker(e.addr, cfg.Breaker, e.log))
+			e.br.Store(newBreaker(e.addr, cfg.Breaker, e.log, e.changed))
 		}
 	}
 	e.cfg.Store(&cfg)
@@ -237,6 +241,15 @@ func (e *Endpoint) eject(now int64) {
 	e.ejectedTotal.Add(1)
 	e.streak.Store(0)
 	e.log.Warn("endpoint ejected", "endpoint", e.addr, "for", d.String(), "ejections", n)
+	e.changed()
+	time.AfterFunc(d, e.changed) // the ejection ends by the clock, with no call to notice it
+}
+
+// signal tells the pool's subscribers that e's availability may have changed.
+func (e *Endpoint) signal() {
+	if e.pool != nil {
+		e.pool.changed()
+	}
 }
 
 // close closes the connection once and removes the endpoint from its pool's

@@ -98,15 +98,17 @@ func (e *Endpoint) runHealth(ctx context.Context, hc HealthCheckConfig) {
 				e.ejectedUntil.Store(0)
 				e.streak.Store(0)
 				if cfg := e.cfg.Load(); !cfg.Breaker.Disabled {
-					e.br.Store(newBreaker(e.addr, cfg.Breaker, e.log))
+					e.br.Store(newBreaker(e.addr, cfg.Breaker, e.log, e.changed))
 				}
 				e.log.Info("endpoint healthy", "endpoint", e.addr)
+				e.changed()
 			}
 		} else if ctx.Err() == nil {
 			passes, fails = 0, fails+1
 			if !e.unhealthy.Load() && fails >= hc.UnhealthyThreshold {
 				e.unhealthy.Store(true)
 				e.log.Warn("endpoint unhealthy", "endpoint", e.addr, "failed_checks", fails)
+				e.changed()
 			}
 		}
 		select {

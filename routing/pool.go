@@ -80,6 +80,9 @@ type Pool struct {
 	resolvers map[*Cluster]struct{}  // resolved clusters not yet closed
 	resolved  map[string][]string    // host name -> IP addresses it last resolved to
 	closed    bool
+
+	subMu sync.Mutex
+	subs  map[chan struct{}]struct{} // Subscribe's channels
 }
 
 // PoolOption configures a Pool.
@@ -109,6 +112,7 @@ func NewPool(dial DialFunc, opts ...PoolOption) *Pool {
 		resolvers: make(map[*Cluster]struct{}),
 		resolved:  make(map[string][]string),
 		lookup:    defaultLookup,
+		subs:      make(map[chan struct{}]struct{}),
 	}
 	for _, o := range opts {
 		o(p)
@@ -191,6 +195,37 @@ func (p *Pool) Stats() []EndpointStats {
 	}
 	slices.SortFunc(out, func(a, b EndpointStats) int { return strings.Compare(a.Address, b.Address) })
 	return out
+}
+
+// Subscribe returns a channel that receives a value whenever an endpoint's ability to take calls
+// may have changed: it was ejected or its ejection ended, its circuit opened, half-opened or closed
+// (an open circuit's timeout passing counts), its active health check flipped, or a cluster's
+// re-resolved endpoints changed. Signals coalesce (the channel holds at most one) and say nothing
+// about which endpoint: a receiver re-reads the state it cares about ([Cluster.Available],
+// [Pool.Stats]). stop ends the subscription; the channel is not closed. It is for watchers of that
+// state, such as per-service health reporting, and costs the request path nothing.
+func (p *Pool) Subscribe() (changes <-chan struct{}, stop func()) {
+	ch := make(chan struct{}, 1)
+	p.subMu.Lock()
+	p.subs[ch] = struct{}{}
+	p.subMu.Unlock()
+	return ch, func() {
+		p.subMu.Lock()
+		delete(p.subs, ch)
+		p.subMu.Unlock()
+	}
+}
+
+// changed signals every subscriber without blocking; it is safe to call under any lock but subMu.
+func (p *Pool) changed() {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	for ch := range p.subs {
+		select {
+		case ch <- struct{}{}:
+		default: // a signal is pending already
+		}
+	}
 }
 
 // Release gives back a reference taken by Acquire. When the last reference is

@@ -323,3 +323,66 @@ func BenchmarkRouteDoneWith(b *testing.B) {
 		up.DoneWith(nil)
 	}
 }
+
+// Cluster.Available follows what the picker would skip, and Pool.Subscribe signals each change,
+// including the ones the clock makes (an ejection ending, an open circuit's timeout passing).
+func TestClusterAvailableAndSubscribe(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ecfg routing.EndpointConfig
+		want string // what the failures do
+	}{
+		{"ejection", routing.EndpointConfig{
+			Breaker: routing.BreakerConfig{Disabled: true},
+			Outlier: routing.OutlierConfig{BaseEjectionTime: 100 * time.Millisecond},
+		}, "ejected"},
+		{"circuit", routing.EndpointConfig{
+			Breaker: routing.BreakerConfig{OpenTimeout: 100 * time.Millisecond},
+			Outlier: routing.OutlierConfig{Disabled: true},
+		}, "open"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := routing.NewPool(nil)
+			t.Cleanup(func() { pool.Close() })
+			e, err := pool.AcquireWith("192.0.2.1:50051", tc.ecfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := routing.NewCluster("c", []*routing.Endpoint{e}, routing.WithClusterConfig(routing.ClusterConfig{PanicThreshold: -1}))
+			table, err := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"}, Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := routing.NewProxy(func() routing.State { return staticState{table} })
+			changes, stop := pool.Subscribe()
+			defer stop()
+			if !c.Available() {
+				t.Fatal("a fresh cluster is not available")
+			}
+			for range routing.DefaultOutlierFailures {
+				finishOn(t, p, e, status.Error(codes.Unavailable, "down"))
+			}
+			s := e.Stats()
+			if tc.want == "ejected" && !s.Ejected || tc.want == "open" && s.Breaker != "open" {
+				t.Fatalf("after the failures: %+v, want %s", s, tc.want)
+			}
+			if c.Available() {
+				t.Fatalf("available with its only endpoint %s", tc.want)
+			}
+			select {
+			case <-changes:
+			default:
+				t.Fatal("no change signalled when the endpoint was taken out")
+			}
+			// Nothing is called now: only the clock brings the endpoint back, and that is signalled.
+			select {
+			case <-changes:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no change signalled when the endpoint could take calls again")
+			}
+			if !c.Available() {
+				t.Fatalf("signalled, but not available: %+v", e.Stats())
+			}
+		})
+	}
+}

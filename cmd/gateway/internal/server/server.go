@@ -26,7 +26,6 @@ import (
 
 	"google.golang.org/grpc"
 	_ "google.golang.org/grpc/encoding/gzip" // accept gzip-compressed calls
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/protogate/gateway/cmd/gateway/internal/listen"
@@ -56,7 +55,7 @@ type Server struct {
 	pool    *routing.Pool
 	proxy   *routing.Proxy
 	grpc    *grpc.Server
-	health  *health.Server
+	health  *healthService
 	web     *grpcweb.Handler
 	rest    *transcoder.Handler
 	graphql graphqlFront
@@ -147,8 +146,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		// policies.limits.max_header_bytes bounds native gRPC's header list too (HTTP/2 SETTINGS).
 		grpc.MaxHeaderListSize(headerListSize(cfg.Policies.Limits)),
 	)
-	s.health = health.NewServer()
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	s.health = newHealthService(s.pool) // the gateway's own status and each fronted service's
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	routing.RegisterReflection(s.grpc, s.catalog)
 	s.web = grpcweb.NewHandler(s.proxy.Handler, grpcweb.WithCodec(routing.Codec{}), grpcweb.WithMaxMessageSize(maxMsg))
@@ -243,7 +241,7 @@ func (s *Server) publish(snap *registry.Snapshot) {
 		s.log.Error("snapshot has no GraphQL API", "version", snap.Version(), "err", err)
 	}
 	old := s.snap.Swap(snap)
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.publish(snap)
 	if old != nil {
 		s.retire.Add(1)
 		time.AfterFunc(retireDelay, func() {
@@ -340,7 +338,7 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 		grace = 30 * time.Second
 	}
 	s.log.Info("draining", "grace", grace.String())
-	s.health.Shutdown()
+	s.health.drain()
 	if split != nil {
 		_ = split.Close()
 	}
