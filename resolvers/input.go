@@ -352,19 +352,13 @@ func appendScalar(b []byte, k protoreflect.Kind, ed protoreflect.EnumDescriptor,
 	return b, invalid("a %s cannot be given", k)
 }
 
-// enumNumber reads an enum value by name (exactly, or ignoring case as gqlparser's validation of
-// variables does) or, in JSON values, by number.
+// enumNumber reads an enum value by its name, exactly, or, in JSON values, by number.
 func enumNumber(ed protoreflect.EnumDescriptor, val any) (protoreflect.EnumNumber, error) {
 	values := ed.Values()
 	switch v := val.(type) {
 	case string:
 		if ev := values.ByName(protoreflect.Name(v)); ev != nil {
 			return ev.Number(), nil
-		}
-		for i := range values.Len() {
-			if strings.EqualFold(string(values.Get(i).Name()), v) {
-				return values.Get(i).Number(), nil
-			}
 		}
 		return 0, invalid("%s has no value %q", ed.Name(), v)
 	case json.Number, int64, int, float64:

@@ -82,10 +82,14 @@ func (c variableCoercion) coerce(t *ast.Type, v any) (out any, changed bool, err
 	case ast.Scalar:
 		return scalarVariable(t.NamedType, v)
 	case ast.Enum:
-		if _, ok := v.(string); !ok {
+		name, ok := v.(string)
+		if !ok {
 			return nil, false, varErrorf("want a value of enum %s, got %s", def.Name, describe(v))
 		}
-		return v, false, nil // gqlparser has checked the name
+		if def.EnumValues.ForName(name) == nil { // gqlparser ignores case; the specification does not
+			return nil, false, varErrorf("enum %s has no value %q (names are case-sensitive)", def.Name, name)
+		}
+		return v, false, nil
 	case ast.InputObject:
 		m, ok := v.(map[string]any)
 		if !ok {

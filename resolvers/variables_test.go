@@ -100,6 +100,7 @@ func TestVariablesRefused(t *testing.T) {
 		{"Boolean from a string, as gqlparser says", ev.gateway, `query ($b: Boolean) { echo(b: $b) { b } }`, `{"b": "true"}`, varPath("variable", "b"), "Boolean"},
 		// Enums
 		{"enum from a number, as gqlparser says", sh, `query ($c: Category) { listProducts(category: $c) { products { id } } }`, `{"c": 1}`, varPath("variable", "c"), "Category"},
+		{"enum in another case", sh, `query ($c: Category) { listProducts(category: $c) { products { id } } }`, `{"c": "category_books"}`, varPath("variable", "c"), "case-sensitive"},
 		{"enum unknown, as gqlparser says", sh, `query ($c: Category) { listProducts(category: $c) { products { id } } }`, `{"c": "CATEGORY_FOOD"}`, varPath("variable", "c"), "Category"},
 		{"enum in a list", ev.gateway, `query ($c: [Color!]) { echo(colors: $c) { colors } }`, `{"c": ["COLOR_RED", true]}`, varPath("variable", "c", 1), "enums must be ints or strings"},
 		// The gateway's scalars
