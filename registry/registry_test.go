@@ -723,6 +723,7 @@ func TestRegistryRejects(t *testing.T) {
 		{name: "endpoint named port", req: setReq("acme", usersSet, "h:http"), code: inv, want: []string{`endpoint "h:http"`}},
 		{name: "endpoint without host", req: setReq("acme", usersSet, ":8080"), code: inv, want: []string{`endpoint ":8080" has no host`}},
 		{name: "second endpoint bad", req: setReq("acme", usersSet, addrC, "h:0"), code: inv, want: []string{`endpoint "h:0"`}},
+		{name: "endpoint twice", req: setReq("acme", usersSet, addrC, "h:1", addrC), code: inv, want: []string{"endpoint " + addrC + " is listed twice"}},
 		{name: "no source", req: &adminv1.RegisterRequest{Name: "acme", Endpoints: []string{addrC}}, code: inv, want: []string{`"acme" has no descriptors`}},
 		{name: "garbage descriptor set", req: setReq("acme", []byte{0xff, 0xff, 0xff, 0xff}, addrC), code: inv,
 			want: []string{`registration "acme"`, "descriptor set: not a serialized google.protobuf.FileDescriptorSet"}},

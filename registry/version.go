@@ -134,9 +134,12 @@ func validateRegisterRequest(req *adminv1.RegisterRequest) error {
 	if len(req.GetEndpoints()) == 0 {
 		return status.Errorf(codes.InvalidArgument, "registration %q has no endpoints: give at least one host:port", name)
 	}
-	for _, ep := range req.GetEndpoints() {
+	for i, ep := range req.GetEndpoints() {
 		if err := ValidateEndpoint(ep); err != nil {
 			return status.Errorf(codes.InvalidArgument, "registration %q: %v", name, err)
+		}
+		if slices.Contains(req.GetEndpoints()[:i], ep) {
+			return status.Errorf(codes.InvalidArgument, "registration %q: endpoint %s is listed twice", name, ep)
 		}
 	}
 	if req.GetSource() == nil {
