@@ -438,6 +438,9 @@ func newHTTPOrigin(front policy.Front, w http.ResponseWriter, r *http.Request) *
 	if front == policy.FrontREST {
 		o.req.Header = w.Header() // where an admitted call's RateLimit-* go
 	}
+	if front == policy.FrontREST || front == policy.FrontGraphQL {
+		o.req.RequestHeader = r.Header // the headers not passed on as metadata, for the Steps
+	}
 	return &o.req
 }
 

@@ -49,6 +49,9 @@ type Request struct {
 	// go (see ResponseHeaders): one call per request, admitted before the response is written.
 	// Other fronts leave it nil: GraphQL admits many calls at once, concurrently.
 	Header http.Header
+	// RequestHeader is the HTTP request's header on the REST and GraphQL fronts, which pass only
+	// some headers on as metadata: Call.Header reads the others there. Nil on the other fronts.
+	RequestHeader http.Header
 	// crossOrigin: the CORS policy allows the request's Origin (AllowCrossOrigin).
 	crossOrigin bool
 }
@@ -202,10 +205,18 @@ func (c *Call) Upstream(md metadata.MD, owned bool) metadata.MD {
 	return out
 }
 
-// Header returns the first value of key (lower case) in the call's incoming metadata.
+// Header returns the first value of key (lower case) in the call's incoming metadata, or, on the
+// REST and GraphQL fronts, which pass only some of a request's headers on as metadata, in its HTTP
+// header. So a Step keyed by a header (an API key's, a rate limit's header:<name>) reads it alike on
+// every front, without the header having to go upstream.
 func (c *Call) Header(key string) string {
 	if v := c.MD[key]; len(v) > 0 {
 		return v[0]
+	}
+	if (c.Front == FrontREST || c.Front == FrontGraphQL) && c.Ctx != nil {
+		if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok && r.RequestHeader != nil {
+			return r.RequestHeader.Get(key)
+		}
 	}
 	return ""
 }

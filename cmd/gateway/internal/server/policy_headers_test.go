@@ -1,0 +1,57 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/protogate/gateway/config"
+)
+
+// TestPolicyHeadersEveryFront: the headers a policy reads count on every front, though REST and
+// GraphQL pass neither upstream: an API key in x-api-key authenticates the caller, and a rate limit
+// keyed by header:x-tenant keeps a bucket per tenant.
+func TestPolicyHeadersEveryFront(t *testing.T) {
+	const key = "k-3fa9c1"
+	sum := sha256.Sum256([]byte(key))
+	pol := config.Policies{
+		Auth: config.Auth{APIKeys: config.APIKeys{Keys: []config.APIKey{{Consumer: "ci-bot", SHA256: hex.EncodeToString(sum[:])}}}},
+		Rules: []config.PolicyRule{
+			{
+				Name:  "orders-by-key",
+				Match: config.PolicyMatch{Service: "shop.orders.v1.OrderService"},
+				Auth:  config.RuleAuth{Providers: []string{"api_key"}},
+			},
+			{
+				Name:      "per-tenant",
+				Match:     config.PolicyMatch{Method: "/shop.catalog.v1.CatalogService/GetProduct"},
+				RateLimit: config.RuleRateLimit{Rate: 2, Per: time.Minute, Key: "header:x-tenant"},
+			},
+		},
+		AccessLog: config.AccessLog{Output: config.AccessLogOff},
+	}.Completed()
+	g := startGateway(t, harnessOptions{policies: &pol})
+	for _, f := range matrixFronts {
+		t.Run(f.name, func(t *testing.T) {
+			if got := f.call(t, g, listOrders, []string{"X-Api-Key", key}); got.code != codes.OK {
+				t.Errorf("with the API key in x-api-key: %v, want OK", got.code)
+			}
+			if got := f.call(t, g, listOrders, []string{"X-Api-Key", "wrong"}); got.code != codes.Unauthenticated {
+				t.Errorf("with a wrong key: %v, want UNAUTHENTICATED", got.code)
+			}
+			// Each front's tenants have buckets of their own: two calls each, then a refusal.
+			own, other := "a-"+f.name, "b-"+f.name
+			for i, want := range []codes.Code{codes.OK, codes.OK, codes.ResourceExhausted} {
+				if got := f.call(t, g, getProduct, []string{"X-Tenant", own}); got.code != want {
+					t.Fatalf("tenant %s, call %d: %v, want %v", own, i, got.code, want)
+				}
+			}
+			if got := f.call(t, g, getProduct, []string{"X-Tenant", other}); got.code != codes.OK {
+				t.Errorf("tenant %s after %s ran out: %v, want OK (a bucket of its own)", other, own, got.code)
+			}
+		})
+	}
+}
