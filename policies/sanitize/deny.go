@@ -1,13 +1,17 @@
 package sanitize
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -16,6 +20,7 @@ import (
 // error in "errors", or for REST a google.rpc.Status JSON body; the last two with the HTTP status
 // of the one error model.
 func deny(w http.ResponseWriter, r *http.Request, front policy.Front, err error) {
+	Refused(r.Context(), err)
 	if d, ok := err.(interface{ HTTPHeader() http.Header }); ok {
 		for k, vs := range d.HTTPHeader() {
 			w.Header()[k] = append(w.Header()[k], vs...)
@@ -61,4 +66,34 @@ func percentEncode(msg string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+// Refused records err, a refusal of the limits, as the request's denial (callinfo.Deny): for its
+// access-log line (denied_by "limits") and the gateway_policy_denials_total metric.
+func Refused(ctx context.Context, err error) {
+	callinfo.From(ctx).Deny(callinfo.Denial{Policy: "limits", Reason: limitReason(err), Code: uint32(status.Code(err))})
+}
+
+// limitReason names what a refusal of the limits was about, for the access log and the denials
+// metric: BODY_TOO_LARGE, URL_TOO_LONG, HEADERS_TOO_LARGE, or INVALID_ and the part of the request
+// its google.rpc.BadRequest names (INVALID_PATH, INVALID_BODY...).
+func limitReason(err error) string {
+	var e interface{ HTTPStatus() int }
+	if errors.As(err, &e) {
+		switch e.HTTPStatus() {
+		case http.StatusRequestEntityTooLarge:
+			return "BODY_TOO_LARGE"
+		case http.StatusRequestURITooLong:
+			return "URL_TOO_LONG"
+		case http.StatusRequestHeaderFieldsTooLarge:
+			return "HEADERS_TOO_LARGE"
+		}
+	}
+	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
+			return "INVALID_" + strings.ToUpper(br.GetFieldViolations()[0].GetField())
+		}
+	}
+	return st.Code().String()
 }

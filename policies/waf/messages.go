@@ -8,8 +8,10 @@ import (
 	"sync/atomic"
 
 	"github.com/corazawaf/coraza/v3/types"
+	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 )
 
 // Streamed messages. The body of a streaming request cannot be read ahead: a bidi client waits for
@@ -80,7 +82,9 @@ func (m *messages) InspectMessage(ctx context.Context, msg []byte) error {
 	if !m.blocking {
 		return nil
 	}
-	return denial(it, ids, msgs)
+	err, reason := denial(it, ids, msgs)
+	callinfo.From(ctx).Deny(callinfo.Denial{Policy: "waf", Reason: reason, Code: uint32(status.Code(err))})
+	return err
 }
 
 // inspect runs the request phases over the head and msg as the body.

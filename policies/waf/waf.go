@@ -41,9 +41,12 @@ import (
 	"github.com/corazawaf/coraza/v3/types"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/sanitize"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -205,6 +208,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 	it, body, err := f.inspect(tx, r, front, ndjson)
 	if err != nil {
 		// The body could not be read: the sanitizer's refusals (413, 400) surface here.
+		sanitize.Refused(r.Context(), err)
 		refuse(w, front, err)
 		return
 	}
@@ -227,7 +231,9 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 		next.ServeHTTP(w, f.withMessages(r, front, blocking, ndjson))
 		return
 	}
-	refuse(w, front, denial(it, ids, msgs))
+	err, reason := denial(it, ids, msgs)
+	callinfo.From(r.Context()).Deny(callinfo.Denial{Policy: "waf", Reason: reason, Code: uint32(status.Code(err))})
+	refuse(w, front, err)
 }
 
 // refuse writes err in the front's error shape: GraphQL's "errors", else REST's google.rpc.Status.
@@ -326,31 +332,33 @@ func matched(rules []types.MatchedRule, it *types.Interruption) (ids []string, m
 }
 
 // denial is the refusal of a blocked request: 403 with the rule ids, or for a body the firewall
-// cannot read (too large, not parseable as its Content-Type says) 413 or 400.
-func denial(it *types.Interruption, ids, msgs []string) error {
+// cannot read (too large, not parseable as its Content-Type says) 413 or 400. reason names it for
+// the access log and the denials metric: the attack rule that blocked it (942100), else what the
+// firewall could not read.
+func denial(it *types.Interruption, ids, msgs []string) (err error, reason string) {
 	info := &errdetails.ErrorInfo{Reason: "WAF_BLOCKED", Domain: "waf.protogate.dev",
 		Metadata: map[string]string{"ruleIds": strings.Join(ids, ",")}}
 	switch {
 	case it == bodyTooLarge:
 		return transcoder.WithHTTPStatus(policy.Deny(codes.ResourceExhausted,
-			"request body larger than the web application firewall inspects"), http.StatusRequestEntityTooLarge)
+			"request body larger than the web application firewall inspects"), http.StatusRequestEntityTooLarge), "WAF_BODY_TOO_LARGE"
 	case it.RuleID == 200002:
 		info.Reason = "WAF_UNPARSEABLE_BODY"
-		return policy.Deny(codes.InvalidArgument, "request body does not parse as its Content-Type says", info)
+		return policy.Deny(codes.InvalidArgument, "request body does not parse as its Content-Type says", info), info.Reason
 	}
 	// The first attack rule says what was found; the evaluation rule (949110) only adds up scores.
 	// Attack rules (93x, 94x) come before protocol ones (92x) in the message.
-	what := ""
+	what, reason := "", info.Reason
 	for _, attack := range []bool{true, false} {
 		for i, id := range ids {
 			if what == "" && msgs[i] != "" && !strings.HasPrefix(id, "949") && !strings.HasPrefix(id, "980") &&
 				(!attack || strings.HasPrefix(id, "93") || strings.HasPrefix(id, "94")) {
-				what = ": " + msgs[i] + " (rule " + id + ")"
+				what, reason = ": "+msgs[i]+" (rule "+id+")", id
 			}
 		}
 	}
 	info.Metadata["ruleMessages"] = strings.Join(slices.DeleteFunc(slices.Clone(msgs), func(s string) bool { return s == "" }), "; ")
-	return policy.Deny(codes.PermissionDenied, "request blocked by the web application firewall"+what, info)
+	return policy.Deny(codes.PermissionDenied, "request blocked by the web application firewall"+what, info), reason
 }
 
 // flattenJSON adds the strings, numbers and booleans of a JSON text as arguments named by their path

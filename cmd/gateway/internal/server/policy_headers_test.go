@@ -3,11 +3,14 @@ package server_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/protogate/gateway/cmd/gateway/internal/demo"
 	"github.com/protogate/gateway/config"
 )
 
@@ -53,5 +56,42 @@ func TestPolicyHeadersEveryFront(t *testing.T) {
 				t.Errorf("tenant %s after %s ran out: %v, want OK (a bucket of its own)", other, own, got.code)
 			}
 		})
+	}
+}
+
+// TestRequestPolicyDenialsCounted: the refusals of the policies that answer HTTP requests
+// themselves, the firewall and the limits, are counted in gateway_policy_denials_total as the
+// admission's are, by the rule or the limit that refused.
+func TestRequestPolicyDenialsCounted(t *testing.T) {
+	pol := demo.Policies()
+	pol.AccessLog.Output = config.AccessLogOff
+	g := startGateway(t, harnessOptions{policies: &pol})
+	for _, f := range matrixFronts[2:] { // REST and GraphQL
+		for _, tg := range []target{wafProbe, oversized} {
+			if got := f.call(t, g, tg, nil); got.code == codes.OK {
+				t.Fatalf("%s: %s admitted", f.name, tg.method)
+			}
+		}
+	}
+	code, metrics := httpGet(t, "http://"+g.admin+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{
+		`gateway_policy_denials_total{front="rest",policy="waf",reason="942100"} 1`,
+		`gateway_policy_denials_total{front="graphql",policy="waf",reason="942100"} 1`,
+		`gateway_policy_denials_total{front="rest",policy="limits",reason="BODY_TOO_LARGE"} 1`,
+		`gateway_policy_denials_total{front="graphql",policy="limits",reason="BODY_TOO_LARGE"} 1`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		for line := range strings.Lines(metrics) {
+			if strings.HasPrefix(line, "gateway_policy_denials_total") {
+				t.Log(strings.TrimSpace(line))
+			}
+		}
 	}
 }
