@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies/policy"
 )
 
 // gcraScript takes ARGV[3] tokens from the bucket at KEYS[1], atomically: the bucket's state is its
@@ -133,9 +134,14 @@ func (r *redisStore) failed(err error) error {
 		r.client.reload()
 	}
 	if r.failClosed {
-		return status.Error(codes.Unavailable, "rate limit store unavailable")
+		return errStoreUnavailable
 	}
 	return nil
 }
 
 func (r *redisStore) close() error { return r.client.Close() }
+
+// errStoreUnavailable refuses a call while the store is out, in failure_mode closed: its ErrorInfo
+// names the rate limit as the refusing policy (for the access log and the denials metric).
+var errStoreUnavailable = policy.Deny(codes.Unavailable, "rate limit store unavailable",
+	&errdetails.ErrorInfo{Reason: "RATE_LIMIT_STORE_UNAVAILABLE", Domain: "protogate"})

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -24,8 +25,9 @@ func Denied(ctx context.Context, method string, err error) {
 }
 
 // DenialOf describes a policy's refusal: the policy named by its status code (auth for
-// UNAUTHENTICATED and PERMISSION_DENIED, rate_limit for RESOURCE_EXHAUSTED), the reason its
-// google.rpc.ErrorInfo gives (else the code's name).
+// UNAUTHENTICATED and PERMISSION_DENIED, rate_limit for RESOURCE_EXHAUSTED) or by its details (a
+// google.rpc.QuotaFailure's subject, "concurrency/..." or "rate_limit/..."; an ErrorInfo reason
+// RATE_LIMIT_...), and the reason its ErrorInfo gives (else the code's name).
 func DenialOf(err error) callinfo.Denial {
 	st := status.Convert(err)
 	d := callinfo.Denial{Code: uint32(st.Code()), Reason: codeName(st.Code())}
@@ -37,10 +39,22 @@ func DenialOf(err error) callinfo.Denial {
 	default:
 		d.Policy = "policy"
 	}
+	named := false // the reason is an ErrorInfo's
 	for _, detail := range st.Details() {
-		if ei, ok := detail.(*errdetails.ErrorInfo); ok && ei.GetReason() != "" {
-			d.Reason = ei.GetReason()
-			break
+		switch detail := detail.(type) {
+		case *errdetails.ErrorInfo:
+			if r := detail.GetReason(); r != "" && !named {
+				d.Reason, named = r, true
+				if strings.HasPrefix(r, "RATE_LIMIT_") {
+					d.Policy = "rate_limit"
+				}
+			}
+		case *errdetails.QuotaFailure:
+			if v := detail.GetViolations(); len(v) > 0 {
+				if p, _, ok := strings.Cut(v[0].GetSubject(), "/"); ok && (p == "concurrency" || p == "rate_limit") {
+					d.Policy = p
+				}
+			}
 		}
 	}
 	return d
