@@ -233,8 +233,16 @@ func (v *validator) authConfig(path string, a Auth, tls ServerTLS) {
 	for i, k := range a.Identity.Strip {
 		v.metadataKey(index(field(identity, "strip"), i), k, nil)
 	}
+	issuers := map[string]string{} // issuer -> the path of the provider that has it
 	for i, p := range a.JWT {
-		v.jwtProvider(index(field(path, "jwt"), i), p, names, metadataKeys)
+		pp := index(field(path, "jwt"), i)
+		v.jwtProvider(pp, p, names, metadataKeys)
+		if prev, dup := issuers[p.Issuer]; dup && p.Issuer != "" {
+			// A token names its issuer, which picks the provider that verifies it: one each.
+			v.fieldf(field(pp, "issuer"), "issuer %q is also that of %s (line %d): a token's iss must pick one provider", p.Issuer, prev, v.line(field(prev, "issuer")))
+		} else {
+			issuers[p.Issuer] = pp
+		}
 	}
 	v.apiKeys(field(path, "api_keys"), a.APIKeys)
 	m := field(path, "mtls")
