@@ -146,7 +146,9 @@ type Resolver func(r *http.Request) (method string, ok bool)
 func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver) (*Set, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	authn, err := update(&e.auth, cfg.Auth, func(c config.Auth) (*auth.Authenticator, error) { return auth.New(c) })
+	authn, err := update(&e.auth, cfg.Auth, func(c config.Auth) (*auth.Authenticator, error) {
+		return auth.NewWithOptions(c, auth.WithLogger(e.log)) // JWKS fetch failures go to the gateway's log
+	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

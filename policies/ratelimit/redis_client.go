@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -29,6 +31,7 @@ type redisClient struct {
 // (redis.ClusterClient: it learns which node serves which slot, and sends each decision to the
 // node that owns its key). Every kind runs the same script on the same one key per decision.
 func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
+	quietRedisLog.Do(func() { redis.SetLogger(redisLog{}) })
 	timeout := cmpOr(cfg.Timeout, config.DefaultRedisTimeout)
 	password, err := lookupPassword("redis password", cfg.PasswordEnv)
 	if err != nil {
@@ -104,4 +107,15 @@ func lookupPassword(what, env string) (string, error) {
 		return "", fmt.Errorf("ratelimit: %s: environment variable %s is not set", what, env)
 	}
 	return pw, nil
+}
+
+// quietRedisLog sets go-redis's logger once per process.
+var quietRedisLog sync.Once
+
+// redisLog takes go-redis's own log lines (a failed dial for each pooled connection: dozens during
+// an outage, which the limiter logs once itself) down to the default logger's debug level.
+type redisLog struct{}
+
+func (redisLog) Printf(ctx context.Context, format string, v ...any) {
+	slog.Default().DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
