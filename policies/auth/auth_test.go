@@ -101,6 +101,8 @@ func TestJWT(t *testing.T) {
 		{"api key", []string{"x-api-key", testAPIKey}, codes.OK, "", nil},
 		{"api key scheme", []string{"authorization", "ApiKey " + testAPIKey}, codes.OK, "", nil},
 		{"bad api key", []string{"x-api-key", "guess"}, codes.Unauthenticated, "API_KEY_INVALID", nil},
+		{"two authorizations", append(bearer(valid), "authorization", "Bearer garbage"), codes.Unauthenticated, "CREDENTIALS_AMBIGUOUS", nil},
+		{"two api keys", []string{"x-api-key", testAPIKey, "x-api-key", "other"}, codes.Unauthenticated, "CREDENTIALS_AMBIGUOUS", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -103,6 +103,11 @@ func (s *step) Admit(c *policy.Call) error {
 // authenticate finds and verifies the call's credentials. It returns a nil identity and no reason
 // for an anonymous caller the rule lets through.
 func (s *step) authenticate(c *policy.Call) (*policy.Identity, []string, reason) {
+	// The first of two credentials would be verified while the upstream, which gets both, might
+	// read the other: refused.
+	if len(c.MD["authorization"]) > 1 || s.a.keys.enabled() && len(c.MD[s.a.keys.header]) > 1 {
+		return nil, nil, reasonAmbiguous
+	}
 	if authz := c.Header("authorization"); authz != "" {
 		scheme, cred, _ := strings.Cut(authz, " ")
 		cred = strings.TrimSpace(cred)
