@@ -19,7 +19,7 @@ import (
 // watchConfig reloads the config file when it changes on disk or on SIGHUP. A file that does not load
 // or compile is reported and ignored: the running snapshot keeps serving. Listener addresses, TLS and
 // the data dir are read at start only; a change to them is reported as needing a restart.
-func watchConfig(ctx context.Context, path string, srv *server.Server, log *slog.Logger) {
+func watchConfig(ctx context.Context, path string, override func(*config.Config), srv *server.Server, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -43,24 +43,25 @@ func watchConfig(ctx context.Context, path string, srv *server.Server, log *slog
 		case <-ctx.Done():
 			return
 		case <-hup:
-			reload(ctx, path, srv, log, "SIGHUP")
+			reload(ctx, path, override, srv, log, "SIGHUP")
 		case ev := <-events:
 			if p, _ := filepath.Abs(ev.Name); p == abs && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
 				debounce = time.After(100 * time.Millisecond) // one reload per burst of writes
 			}
 		case <-debounce:
 			debounce = nil
-			reload(ctx, path, srv, log, "file changed")
+			reload(ctx, path, override, srv, log, "file changed")
 		}
 	}
 }
 
-func reload(ctx context.Context, path string, srv *server.Server, log *slog.Logger, why string) {
+func reload(ctx context.Context, path string, override func(*config.Config), srv *server.Server, log *slog.Logger, why string) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		log.Error("config reload refused; the running configuration keeps serving", "trigger", why, "err", err)
 		return
 	}
+	override(cfg) // the command line's listen addresses and data dir, as at start
 	// Services whose sections did not change keep their descriptors: no backend is asked again, so a
 	// reload applies while a reflection backend is down.
 	spec, err := baseSpec(ctx, cfg, registry.StaticOptions{Previous: srv.Registry().Base()})

@@ -50,10 +50,14 @@ func newServeCommand() *cobra.Command {
 					return err
 				}
 			}
-			flags.apply(cmd, cfg)
-			if cmd.Flags().Changed("data-dir") {
-				cfg.DataDir = dataDir
+			// The command line's settings override the file's, at start and on every reload.
+			override := func(cfg *config.Config) {
+				flags.apply(cmd, cfg)
+				if cmd.Flags().Changed("data-dir") {
+					cfg.DataDir = dataDir
+				}
 			}
+			override(cfg)
 			ctx, stop := signalContext()
 			defer stop()
 			// A reflection service whose backend is down does not stop the gateway: it serves the rest
@@ -71,7 +75,7 @@ func newServeCommand() *cobra.Command {
 				return err
 			}
 			if configPath != "" {
-				go watchConfig(ctx, configPath, srv, log)
+				go watchConfig(ctx, configPath, override, srv, log)
 			}
 			return srv.Serve(ctx, nil)
 		},
