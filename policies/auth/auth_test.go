@@ -86,6 +86,7 @@ func TestJWT(t *testing.T) {
 		{"no sub", bearer(key("es").sign(t, e.claims("sub", nil))), codes.Unauthenticated, "TOKEN_CLAIMS_INVALID", nil},
 		{"wrong issuer", bearer(key("es").sign(t, e.claims("iss", "https://evil.test"))), codes.Unauthenticated, "TOKEN_ISSUER_INVALID", nil},
 		{"wrong audience", bearer(key("es").sign(t, e.claims("aud", "billing"))), codes.Unauthenticated, "TOKEN_AUDIENCE_INVALID", nil},
+		{"no audience", bearer(key("es").sign(t, e.claims("aud", nil))), codes.Unauthenticated, "TOKEN_AUDIENCE_INVALID", nil},
 		{"audience in a list", bearer(key("es").sign(t, e.claims("aud", []string{"billing", "shop"}))), codes.OK, "", nil},
 		{"alg none", bearer(none()), codes.Unauthenticated, "TOKEN_ALGORITHM_REFUSED", nil},
 		{"HS256 with the public key", bearer(hsWithPublicKey()), codes.Unauthenticated, "TOKEN_ALGORITHM_REFUSED", nil},

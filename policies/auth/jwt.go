@@ -215,7 +215,8 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (*verified, reas
 			return nil, reasonExpired
 		case errors.Is(err, jwt.ErrTokenNotValidYet):
 			return nil, reasonNotYetValid
-		case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		case errors.Is(err, jwt.ErrTokenInvalidAudience),
+			errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && claims["aud"] == nil: // audiences are configured
 			return nil, reasonAudience
 		case errors.Is(err, jwt.ErrTokenInvalidIssuer):
 			return nil, reasonIssuer
