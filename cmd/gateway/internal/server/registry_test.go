@@ -65,11 +65,7 @@ func TestRegistrationLifecycleOverGRPC(t *testing.T) {
 // moved between backends, and requires every call to succeed.
 func TestHotReloadUnderLoad(t *testing.T) {
 	g := startGateway(t, harnessOptions{empty: true})
-	other, err := shop.Start(shop.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(other.Close)
+	other := startShop(t, shop.Options{})
 	a, b := g.shop.Addr("users"), other.Addr("users")
 	set := usersDescriptorSet(t)
 	reg := g.srv.Registry()

@@ -19,16 +19,22 @@ import (
 	"github.com/protogate/gateway/routing"
 )
 
-// canaryShop starts a second users backend and counts the calls it serves.
-func canaryShop(t *testing.T) (*shop.Shop, *atomic.Int64) {
+// startShop starts the example shop with opts, stopped when the test ends.
+func startShop(t *testing.T, opts shop.Options) *shop.Shop {
 	t.Helper()
-	var calls atomic.Int64
-	s, err := shop.Start(shop.Options{OnCall: func(context.Context, string) { calls.Add(1) }})
+	s, err := shop.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	return s, &calls
+	return s
+}
+
+// canaryShop starts a second users backend and counts the calls it serves.
+func canaryShop(t *testing.T) (*shop.Shop, *atomic.Int64) {
+	t.Helper()
+	var calls atomic.Int64
+	return startShop(t, shop.Options{OnCall: func(context.Context, string) { calls.Add(1) }}), &calls
 }
 
 func TestHeaderRouting(t *testing.T) {
@@ -230,11 +236,7 @@ func servedBy(t *testing.T, a, b *userCalls, call func()) string {
 // header or the connection_init payload), and a call without it the stable one.
 func TestHeaderRoutingEveryFront(t *testing.T) {
 	var stable, canary userCalls
-	canaryShop, err := shop.Start(shop.Options{OnCall: canary.onCall})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(canaryShop.Close)
+	canaryShop := startShop(t, shop.Options{OnCall: canary.onCall})
 	g := startGateway(t, harnessOptions{
 		shop: shop.Options{OnCall: stable.onCall},
 		spec: func(spec *registry.Spec, _ *shop.Shop) {
@@ -270,11 +272,7 @@ func TestHeaderRoutingEveryFront(t *testing.T) {
 // whichever front they come through, and different values spread over its endpoints.
 func TestRingHashEveryFront(t *testing.T) {
 	var one, two userCalls
-	second, err := shop.Start(shop.Options{OnCall: two.onCall})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(second.Close)
+	second := startShop(t, shop.Options{OnCall: two.onCall})
 	g := startGateway(t, harnessOptions{
 		shop: shop.Options{OnCall: one.onCall},
 		spec: func(spec *registry.Spec, sh *shop.Shop) {
