@@ -15,19 +15,26 @@ import (
 	"github.com/protogate/gateway/transcoder"
 )
 
-// deny writes err in the front's error shape: a trailers-only gRPC-Web response (HTTP 200, the
-// status in Grpc-Status and Grpc-Message, as gRPC-Web clients read it), a GraphQL response with the
-// error in "errors", or for REST a google.rpc.Status JSON body; the last two with the HTTP status
-// of the one error model.
+// deny refuses a request with err, a refusal of the limits: recorded (Refused), then written in
+// the front's shape (WriteRefusal).
 func deny(w http.ResponseWriter, r *http.Request, front policy.Front, err error) {
 	Refused(r.Context(), err)
-	if d, ok := err.(interface{ HTTPHeader() http.Header }); ok {
-		for k, vs := range d.HTTPHeader() {
-			w.Header()[k] = append(w.Header()[k], vs...)
-		}
-	}
+	WriteRefusal(w, r, front, err)
+}
+
+// WriteRefusal writes err, a policy's refusal of an HTTP request, in the front's error shape: a
+// trailers-only gRPC-Web response (HTTP 200, the status in Grpc-Status and Grpc-Message, as
+// gRPC-Web clients read it, with the refusal's HTTP headers), a GraphQL response with the error in
+// "errors", or for REST a google.rpc.Status JSON body; the last two with the HTTP status and
+// headers of the one error model (transcoder.WriteError).
+func WriteRefusal(w http.ResponseWriter, r *http.Request, front policy.Front, err error) {
 	switch front {
 	case policy.FrontGRPCWeb:
+		if d, ok := err.(interface{ HTTPHeader() http.Header }); ok {
+			for k, vs := range d.HTTPHeader() {
+				w.Header()[k] = append(w.Header()[k], vs...)
+			}
+		}
 		WriteGRPCWebStatus(w, r, status.Convert(err))
 	case policy.FrontGraphQL:
 		transcoder.WriteGraphQLError(w, err)

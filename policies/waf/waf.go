@@ -209,7 +209,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 	if err != nil {
 		// The body could not be read: the sanitizer's refusals (413, 400) surface here.
 		sanitize.Refused(r.Context(), err)
-		refuse(w, front, err)
+		sanitize.WriteRefusal(w, r, front, err)
 		return
 	}
 	if body != nil {
@@ -233,16 +233,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 	}
 	err, reason := denial(it, ids, msgs)
 	callinfo.From(r.Context()).Deny(callinfo.Denial{Policy: "waf", Reason: reason, Code: uint32(status.Code(err))})
-	refuse(w, front, err)
-}
-
-// refuse writes err in the front's error shape: GraphQL's "errors", else REST's google.rpc.Status.
-func refuse(w http.ResponseWriter, front policy.Front, err error) {
-	if front == policy.FrontGraphQL {
-		transcoder.WriteGraphQLError(w, err)
-		return
-	}
-	transcoder.WriteError(w, err)
+	sanitize.WriteRefusal(w, r, front, err)
 }
 
 // bodyTooLarge is the interruption for a body over the inspection limit: a JSON body cannot be
