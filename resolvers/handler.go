@@ -316,12 +316,16 @@ func unsupported(r *http.Request) (int, error) {
 	case http.MethodGet:
 		return 0, nil
 	case http.MethodPost:
-		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		ct := r.Header.Get("Content-Type")
+		if ct == "application/json" || ct == "application/json; charset=utf-8" {
+			return 0, nil // what clients send, without parsing it
+		}
+		mt, params, err := mime.ParseMediaType(ct)
 		if cs, ok := params["charset"]; err == nil && mt == "application/json" && (!ok || strings.EqualFold(cs, "utf-8")) {
 			return 0, nil
 		}
 		return http.StatusUnsupportedMediaType, requestError(codeName(codes.InvalidArgument),
-			"Content-Type %q: a GraphQL POST carries a JSON body in UTF-8 (application/json)", r.Header.Get("Content-Type"))
+			"Content-Type %q: a GraphQL POST carries a JSON body in UTF-8 (application/json)", ct)
 	}
 	return http.StatusMethodNotAllowed, requestError(codeName(codes.Unimplemented),
 		"method %s: GraphQL is served over GET and POST", r.Method)
