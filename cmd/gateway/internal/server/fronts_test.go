@@ -69,3 +69,24 @@ func TestThreeFronts(t *testing.T) {
 		t.Fatalf("openapi.json: %d %.200s", code, body)
 	}
 }
+
+// wantMetrics scrapes the gateway's /metrics and requires each of lines, whole ("name{labels} value").
+func wantMetrics(t *testing.T, g *gateway, lines ...string) {
+	t.Helper()
+	code, metrics := httpGet(t, "http://"+g.admin+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range lines {
+		if !strings.Contains(metrics, want+"\n") {
+			name, _, _ := strings.Cut(want, "{")
+			var have []string
+			for line := range strings.Lines(metrics) {
+				if strings.HasPrefix(line, name+"{") {
+					have = append(have, strings.TrimSpace(line))
+				}
+			}
+			t.Errorf("/metrics lacks %s; it has:\n%s", want, strings.Join(have, "\n"))
+		}
+	}
+}

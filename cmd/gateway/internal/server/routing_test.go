@@ -30,6 +30,22 @@ func startShop(t *testing.T, opts shop.Options) *shop.Shop {
 	return s
 }
 
+// canaryRoute adds to a spec a cluster of the users endpoint addr and a route sending the users
+// service's calls with x-canary: always there.
+func canaryRoute(addr string) func(*registry.Spec, *shop.Shop) {
+	return func(spec *registry.Spec, _ *shop.Shop) {
+		spec.Clusters = append(spec.Clusters, registry.ClusterSpec{Name: "users-canary", Endpoints: []string{addr}})
+		spec.Routes = append(spec.Routes, registry.RouteSpec{
+			Name: "testers",
+			Match: routing.Match{
+				Prefix:  "/shop.users.v1.UserService/",
+				Headers: []routing.HeaderMatch{{Name: "x-canary", Exact: "always"}},
+			},
+			Clusters: []registry.WeightedCluster{{Name: "users-canary", Weight: 1}},
+		})
+	}
+}
+
 // canaryShop starts a second users backend and counts the calls it serves.
 func canaryShop(t *testing.T) (*shop.Shop, *atomic.Int64) {
 	t.Helper()
@@ -42,17 +58,7 @@ func TestHeaderRouting(t *testing.T) {
 	var stableCalls atomic.Int64
 	g := startGateway(t, harnessOptions{
 		shop: shop.Options{OnCall: func(context.Context, string) { stableCalls.Add(1) }},
-		spec: func(spec *registry.Spec, _ *shop.Shop) {
-			spec.Clusters = append(spec.Clusters, registry.ClusterSpec{Name: "users-canary", Endpoints: []string{canary.Addr("users")}})
-			spec.Routes = append(spec.Routes, registry.RouteSpec{
-				Name: "testers",
-				Match: routing.Match{
-					Prefix:  "/shop.users.v1.UserService/",
-					Headers: []routing.HeaderMatch{{Name: "x-canary", Exact: "always"}},
-				},
-				Clusters: []registry.WeightedCluster{{Name: "users-canary", Weight: 1}},
-			})
-		},
+		spec: canaryRoute(canary.Addr("users")),
 	})
 	client := usersv1.NewUserServiceClient(g.conn)
 	for range 10 {
@@ -239,17 +245,7 @@ func TestHeaderRoutingEveryFront(t *testing.T) {
 	canaryShop := startShop(t, shop.Options{OnCall: canary.onCall})
 	g := startGateway(t, harnessOptions{
 		shop: shop.Options{OnCall: stable.onCall},
-		spec: func(spec *registry.Spec, _ *shop.Shop) {
-			spec.Clusters = append(spec.Clusters, registry.ClusterSpec{Name: "users-canary", Endpoints: []string{canaryShop.Addr("users")}})
-			spec.Routes = append(spec.Routes, registry.RouteSpec{
-				Name: "testers",
-				Match: routing.Match{
-					Prefix:  "/shop.users.v1.UserService/",
-					Headers: []routing.HeaderMatch{{Name: "x-canary", Exact: "always"}},
-				},
-				Clusters: []registry.WeightedCluster{{Name: "users-canary", Weight: 1}},
-			})
-		},
+		spec: canaryRoute(canaryShop.Addr("users")),
 	})
 	for _, f := range userFronts {
 		t.Run(f.name, func(t *testing.T) {
