@@ -52,35 +52,40 @@ type headerPolicy map[string]string
 func newHeaderPolicy(names []string) (headerPolicy, error) {
 	p := headerPolicy{"Authorization": "authorization"}
 	for _, name := range names {
-		canon := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
-		key := strings.ToLower(canon)
-		switch {
-		case canon == "" || !routing.ValidMetadataKey(key):
-			return nil, fmt.Errorf("header allowlist: %q is not a valid header name", name)
-		case config.IsHopByHopHeader(canon):
-			return nil, fmt.Errorf("header allowlist: %s is a hop-by-hop header and never passes", canon)
-		case reservedKey(key):
-			return nil, fmt.Errorf("header allowlist: %s is reserved by gRPC", canon)
+		canon, key, err := passingHeader(name)
+		if err != nil {
+			return nil, fmt.Errorf("header allowlist: %w", err)
 		}
 		p[canon] = key
 	}
 	return p, nil
 }
 
+// passingHeader returns the canonical name and metadata key of a header that can pass as metadata,
+// or why it cannot: not a valid name, hop-by-hop, or a key gRPC reserves.
+func passingHeader(name string) (canon, key string, err error) {
+	canon = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
+	key = strings.ToLower(canon)
+	switch {
+	case canon == "" || !routing.ValidMetadataKey(key):
+		return "", "", fmt.Errorf("%q is not a valid header name", name)
+	case config.IsHopByHopHeader(canon):
+		return "", "", fmt.Errorf("%s is a hop-by-hop header and never passes", canon)
+	case reservedKey(key):
+		return "", "", fmt.Errorf("%s is reserved by gRPC", canon)
+	}
+	return canon, key, nil
+}
+
 // newRouteHeaders compiles the lower-case names of the headers routing reads (a snapshot's route
-// conditions and hash keys) into an allowlist. Names that never pass as a header (hop-by-hop, keys
-// gRPC reserves, invalid keys) are left out rather than refused: only gRPC calls can carry them. So
-// are the X-Forwarded-* headers, which pass anyway.
+// conditions and hash keys) into an allowlist. Names that never pass as a header (passingHeader)
+// are left out rather than refused: only gRPC calls can carry them. So are the X-Forwarded-*
+// headers, which pass anyway.
 func newRouteHeaders(names []string) headerPolicy {
 	var p headerPolicy
 	for _, name := range names {
-		canon := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
-		key := strings.ToLower(canon)
-		switch canon {
-		case "", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
-			continue
-		}
-		if !routing.ValidMetadataKey(key) || config.IsHopByHopHeader(canon) || reservedKey(key) {
+		canon, key, err := passingHeader(name)
+		if err != nil || canon == "X-Forwarded-For" || canon == "X-Forwarded-Host" || canon == "X-Forwarded-Proto" {
 			continue
 		}
 		if p == nil {
