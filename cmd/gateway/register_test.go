@@ -161,7 +161,8 @@ func cli(t *testing.T, args ...string) (string, bool) {
 	return string(out), err == nil
 }
 
-func getUser(t *testing.T, addr string) error {
+// callAt makes one call with call over a connection of its own to addr, within 10s.
+func callAt(t *testing.T, addr string, call func(ctx context.Context, conn *grpc.ClientConn) error) error {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -170,11 +171,18 @@ func getUser(t *testing.T, addr string) error {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	u, err := usersv1.NewUserServiceClient(conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
-	if err == nil && u.GetName() != "Ada Lovelace" {
-		t.Fatalf("GetUser(1) = %v", u)
-	}
-	return err
+	return call(ctx, conn)
+}
+
+func getUser(t *testing.T, addr string) error {
+	t.Helper()
+	return callAt(t, addr, func(ctx context.Context, conn *grpc.ClientConn) error {
+		u, err := usersv1.NewUserServiceClient(conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+		if err == nil && u.GetName() != "Ada Lovelace" {
+			t.Fatalf("GetUser(1) = %v", u)
+		}
+		return err
+	})
 }
 
 // TestRegisterWorkflow is the README's "register your service" walk-through, with real processes: an
