@@ -223,6 +223,12 @@ func (g *gateway) post(t testing.TB, req request, headers ...string) response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g.postBody(t, body, headers...)
+}
+
+// postBody sends a JSON request body over HTTP; headers are name, value pairs.
+func (g *gateway) postBody(t testing.TB, body []byte, headers ...string) response {
+	t.Helper()
 	hr, err := http.NewRequest(http.MethodPost, g.url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

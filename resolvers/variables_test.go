@@ -21,16 +21,7 @@ func postVariables(t testing.TB, g *gateway, doc, vars string, headers ...string
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := `{"query":` + string(q) + `,"variables":` + vars + `}`
-	hr, err := http.NewRequest(http.MethodPost, g.url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		hr.Header.Set(headers[i], headers[i+1])
-	}
-	return do(t, hr)
+	return g.postBody(t, []byte(`{"query":`+string(q)+`,"variables":`+vars+`}`), headers...)
 }
 
 // wantVariableRefusal checks that r is a refused request: status 200 (application/json), no data,
