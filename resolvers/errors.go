@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/protogate/gateway/routing"
 )
 
 // Error codes of the failures the GraphQL front detects itself, in extensions.code. Failures of
@@ -60,7 +62,7 @@ func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
 		setCode(ge, codeName(codes.InvalidArgument))
 		return ge
 	}
-	st, ok := status.FromError(cause)
+	st, ok := status.FromError(routing.PublicError(cause))
 	if !ok {
 		st = status.FromContextError(cause)
 	}

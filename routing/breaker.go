@@ -9,8 +9,6 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -76,12 +74,11 @@ func newBreaker(addr string, c BreakerConfig, log *slog.Logger, changed func()) 
 	c = c.withDefaults()
 	b := &breaker{timeout: int64(c.OpenTimeout)}
 	// The RetryInfo tells clients when probes resume; the REST front sends it as Retry-After.
-	st, err := status.New(codes.Unavailable, "circuit open for endpoint "+addr).
-		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(c.OpenTimeout)})
+	st, err := errCircuitOpen.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(c.OpenTimeout)})
 	if err != nil {
-		st = status.New(codes.Unavailable, "circuit open for endpoint "+addr)
+		st = errCircuitOpen
 	}
-	b.openErr = st.Err()
+	b.openErr = &unsentError{st}
 	trip := c.ConsecutiveFailures
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        addr,

@@ -300,7 +300,7 @@ func (c *Cluster) admit(h Headers, avoid *Endpoint, now int64) (e *Endpoint, pro
 		if probe != nil {
 			probe(errExcluded)
 		}
-		avoid, err = e, status.Errorf(codes.Unavailable, "endpoint %s is draining", e.addr)
+		avoid, err = e, errDraining
 	}
 	if c.cfg.MaxRequests > 0 {
 		c.active.Add(-1)

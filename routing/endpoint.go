@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // drainingBit is set in Endpoint.state once the endpoint has left its pool;
@@ -107,7 +105,7 @@ func newEndpoint(addr string, conn *grpc.ClientConn, pool *Pool) *Endpoint {
 	}
 	e.done = e.end
 	e.changed = e.signal
-	e.openErr = status.Errorf(codes.Unavailable, "circuit open for endpoint %s", addr)
+	e.openErr = &unsentError{errCircuitOpen}
 	e.configure(EndpointConfig{})
 	return e
 }

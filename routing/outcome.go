@@ -67,9 +67,13 @@ func classify(parent context.Context, err error) outcome {
 }
 
 // notSent reports whether err shows that a call failed before its request reached a backend, so
-// that retrying it is safe whatever the method does: no connection could be made, or the server
-// refused the stream while draining. grpc-go has no typed error for this; its messages are stable.
+// that retrying it is safe whatever the method does: the gateway refused it (an open circuit, a
+// draining endpoint), no connection could be made, or the server refused the stream while
+// draining. grpc-go has no typed error for the last two; its messages are stable.
 func notSent(err error) bool {
+	if _, ok := err.(*unsentError); ok {
+		return true
+	}
 	s, ok := status.FromError(err)
 	if !ok || s.Code() != codes.Unavailable {
 		return false
@@ -77,6 +81,5 @@ func notSent(err error) bool {
 	msg := s.Message()
 	return strings.Contains(msg, "while dialing") ||
 		strings.Contains(msg, "connection refused") ||
-		strings.Contains(msg, "server is draining") ||
-		strings.Contains(msg, "circuit open for endpoint")
+		strings.Contains(msg, "server is draining")
 }

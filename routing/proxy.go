@@ -125,14 +125,14 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	call := call{proxy: p, ss: ss, conn: up.Conn, method: method, header: up.Header}
 	switch up.Kind {
 	case KindUnary:
-		return call.unary(&up, md)
+		return PublicError(call.unary(&up, md))
 	case KindServerStream:
 		err = call.serverStream(up.Ctx)
 	default:
 		err = call.stream(up.Ctx)
 	}
 	up.DoneWith(call.upErr)
-	return err
+	return PublicError(err)
 }
 
 // MetadataStream is a grpc.ServerStream that has a copy of its call's incoming metadata already (a

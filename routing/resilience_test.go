@@ -98,8 +98,11 @@ func TestBreakerCountsOnlySickOutcomes(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := p.Route(t.Context(), method, nil)
-	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "circuit open for endpoint "+e.Addr()) {
-		t.Fatalf("Route with the circuit open: %v, want Unavailable: circuit open", err)
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "circuit breaker open") {
+		t.Fatalf("Route with the circuit open: %v, want Unavailable: circuit breaker open", err)
+	}
+	if strings.Contains(err.Error(), e.Addr()) {
+		t.Errorf("Route with the circuit open: %v names the endpoint; clients must not see it", err)
 	}
 	if d := time.Since(start); d > 5*time.Millisecond {
 		t.Errorf("failing fast took %v", d)

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/protogate/gateway/routing"
 )
 
 // Error is a failed REST call in the gateway's one error model: a gRPC status (code, message,
@@ -95,7 +97,7 @@ func asError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	if st, ok := status.FromError(err); ok {
+	if st, ok := status.FromError(routing.PublicError(err)); ok {
 		p := st.Proto()
 		return &Error{code: codes.Code(p.GetCode()), msg: p.GetMessage(), details: p.GetDetails(), cause: err}
 	}

@@ -606,3 +606,81 @@ func TestEndpointEventsGoToTheGatewayLog(t *testing.T) {
 		return false
 	})
 }
+
+// TestUpstreamFailuresNameNoAddress: when the gateway cannot reach an upstream, every front tells
+// the client the code and the cause — the connection was refused, then the circuit is open — and
+// never the endpoint's address, which is the operators' to see (`gateway upstreams`, the access
+// log, the gateway's log).
+func TestUpstreamFailuresNameNoAddress(t *testing.T) {
+	verifyNoLeaks(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := lis.Addr().String()
+	lis.Close()
+	const failures = 20 // more than the calls of one check, retries included
+	client, addr, pool := resilientGatewayAt(t, []string{dead}, routing.ClusterConfig{
+		Endpoint: routing.EndpointConfig{
+			Breaker: routing.BreakerConfig{ConsecutiveFailures: failures, OpenTimeout: time.Minute},
+			Outlier: routing.OutlierConfig{Disabled: true},
+		},
+	}, routing.RetryPolicy{})
+	httpc := &http.Client{Transport: &http.Transport{}}
+	defer httpc.CloseIdleConnections()
+	do := func(req *http.Request) (*http.Response, string) {
+		t.Helper()
+		resp, err := httpc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	leaks := func(front, got string) {
+		t.Helper()
+		host, port, _ := net.SplitHostPort(dead)
+		if strings.Contains(got, dead) || strings.Contains(got, host) || strings.Contains(got, ":"+port) {
+			t.Errorf("%s: %s names the upstream's address", front, got)
+		}
+	}
+	// Each front in turn; want is the cause the client must read.
+	check := func(want string) {
+		t.Helper()
+		_, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"})
+		if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), want) {
+			t.Errorf("gRPC: %v, want Unavailable: %s", err, want)
+		} else {
+			leaks("gRPC", st.Message())
+		}
+
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/v1/users/1", nil)
+		resp, body := do(req)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, want) || !strings.Contains(body, `"code":14`) {
+			t.Errorf("REST: %d %s, want 503 with code 14: %s", resp.StatusCode, body, want)
+		}
+		leaks("REST", body)
+
+		req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+"/graphql",
+			strings.NewReader(`{"query": "{ getUser(id: \"1\") { name } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		_, body = do(req)
+		if !strings.Contains(body, want) || !strings.Contains(body, `"UNAVAILABLE"`) {
+			t.Errorf("GraphQL: %s, want an UNAVAILABLE error: %s", body, want)
+		}
+		leaks("GraphQL", body)
+	}
+	check("upstream connection failed: connection refused")
+	for i := 0; statsOf(pool, dead).Breaker != "open"; i++ {
+		if i == failures {
+			t.Fatalf("after %d more refused calls the breaker is %s, want open", i, statsOf(pool, dead).Breaker)
+		}
+		_, _ = client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"})
+	}
+	check("upstream unavailable: circuit breaker open")
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/v1/users/1", nil)
+	if resp, _ := do(req); resp.Header.Get("Retry-After") == "" {
+		t.Error("REST with the circuit open: no Retry-After")
+	}
+}

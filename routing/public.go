@@ -1,0 +1,94 @@
+package routing
+
+import (
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// What clients are told when a call fails on the gateway's side of an upstream.
+//
+// Addresses are the operators' to see: the gateway's log, `gateway upstreams` and the access log's
+// upstream name the endpoint. A client is told the code and the cause, never where the upstream is.
+// The gateway's own refusals (an open circuit, a draining endpoint) are written that way;
+// PublicError rewrites what grpc-go reports about an upstream connection.
+
+// unsentError is a call the gateway refused before sending it to any upstream (an open circuit, a
+// draining endpoint): the client sees its status, and a retry on another endpoint is safe whatever
+// the method does.
+type unsentError struct{ st *status.Status }
+
+func (e *unsentError) Error() string              { return e.st.Err().Error() }
+func (e *unsentError) GRPCStatus() *status.Status { return e.st }
+
+// errCircuitOpen is the status of a call an open circuit refuses (the breaker adds its RetryInfo).
+var errCircuitOpen = status.New(codes.Unavailable, "upstream unavailable: circuit breaker open")
+
+// errDraining refuses a call to an endpoint that is leaving its cluster.
+var errDraining error = &unsentError{status.New(codes.Unavailable, "upstream unavailable: the endpoint is draining")}
+
+// PublicError returns err as a client may see it. A status passes unchanged unless it is grpc-go's
+// report of a failure of the gateway's own connection to an upstream, written with the addresses
+// at both ends ("connection error: desc = \"transport: Error while dialing: dial tcp
+// 10.0.0.7:50051: connect: connection refused\""). That one keeps its code and details, and its
+// message becomes "upstream connection failed: " and the cause ("connection refused"). The fronts
+// call it on every error they answer with; it costs nothing on a call that succeeded.
+func PublicError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*unsentError); ok {
+		return err
+	}
+	st, ok := status.FromError(err)
+	if !ok || !transportFailure(st.Message()) {
+		return err
+	}
+	p := st.Proto()
+	p.Message = "upstream connection failed: " + transportCause(p.Message)
+	return status.FromProto(p).Err()
+}
+
+// transportFailure reports whether msg is grpc-go's about an upstream connection rather than an
+// upstream's own status message, by the prefixes of its transport's errors. A message that merely
+// names an address ("dial tcp 10.0.0.9:5432: connect: connection refused") may be a backend's own,
+// about its database: it is the backend's to word.
+func transportFailure(msg string) bool {
+	for _, prefix := range transportPrefixes {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+var transportPrefixes = [...]string{
+	"connection error: desc = ", "transport: ", "error reading from server", "closing transport due to",
+	"last connection error: ",
+}
+
+// transportCause names the cause of a transport failure, as a client may read it.
+func transportCause(msg string) string {
+	for _, c := range transportCauses {
+		if strings.Contains(msg, c.in) {
+			return c.cause
+		}
+	}
+	return "connection error"
+}
+
+// transportCauses, in order: a failed TLS handshake may also say EOF or reset.
+var transportCauses = [...]struct{ in, cause string }{
+	{"authentication handshake failed", "TLS handshake failed"},
+	{"connection refused", "connection refused"},
+	{"connection reset", "connection reset"},
+	{"broken pipe", "connection closed"},
+	{"no route to host", "no route to host"},
+	{"network is unreachable", "network unreachable"},
+	{"no such host", "host not found"},
+	{"i/o timeout", "timed out"},
+	{"deadline exceeded", "timed out"},
+	{"keepalive ping failed", "keepalive timed out"},
+	{"EOF", "connection closed"},
+}
