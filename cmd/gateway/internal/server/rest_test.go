@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -242,12 +241,7 @@ func TestRESTMetadata(t *testing.T) {
 
 // TestRESTUpstreamDown: a registration whose only endpoint is down answers 503.
 func TestRESTUpstreamDown(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := lis.Addr().String()
-	lis.Close()
+	dead := deadAddr(t)
 	g := startGateway(t, harnessOptions{spec: func(spec *registry.Spec, _ *shop.Shop) {
 		for _, r := range spec.Registrations {
 			if r.Name == "users" {
