@@ -147,10 +147,19 @@ func TestSubscriptionUpstreamError(t *testing.T) {
 
 func TestSubscriptionInvalidArgument(t *testing.T) {
 	g := startEvery(t, resolvers.Options{})
-	events, _ := g.sse(t, `subscription { watch(i64: "x") { s } }`)
+	events, _ := g.sse(t, `subscription { watch(u32: -1) { s } }`)
 	ev := next(t, events)
 	if len(ev.resp.Errors) != 1 || ev.resp.Errors[0].code() != "INVALID_ARGUMENT" {
 		t.Errorf("event: %+v", ev.resp)
+	}
+	// A literal its scalar refuses fails validation: the subscription never starts.
+	events, _ = g.sse(t, `subscription { watch(i64: "x") { s } }`)
+	ev = next(t, events)
+	if len(ev.resp.Errors) != 1 || ev.resp.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("event: %+v", ev.resp)
+	}
+	if n := g.calls.count(); len(n) != 0 {
+		t.Errorf("upstream calls were made: %v", n)
 	}
 }
 

@@ -47,7 +47,8 @@ var _ interface {
 func (variableCoercion) ExtensionName() string                   { return "VariableCoercion" }
 func (variableCoercion) Validate(graphql.ExecutableSchema) error { return nil }
 
-// MutateOperationContext checks the variables gqlparser coerced against their declared types.
+// MutateOperationContext checks the variables gqlparser coerced against their declared types, then
+// the document's literals of the gateway's scalars (checkLiterals).
 func (c variableCoercion) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	if opCtx.Operation == nil {
 		return nil
@@ -65,7 +66,7 @@ func (c variableCoercion) MutateOperationContext(_ context.Context, opCtx *graph
 			opCtx.Variables[def.Variable] = out
 		}
 	}
-	return nil
+	return checkLiterals(opCtx.Operation)
 }
 
 // coerce checks v, a non-null value of type t, and returns it as input.go reads it; changed says

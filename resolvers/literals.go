@@ -1,0 +1,116 @@
+package resolvers
+
+import (
+	"encoding/json"
+
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/protogate/gateway/schema"
+)
+
+// Literals written in the document for the gateway's own scalars (Int64, UInt64, Bytes, DateTime,
+// Duration) are checked before anything runs, as variables are: gqlparser's ValuesOfCorrectType
+// checks GraphQL's scalars and enums but takes any literal for a custom scalar, so without this a
+// wrong one (i64: "x", at: "yesterday") failed only its own field, after the root fields of a
+// mutation before it had run. The error is the validation's kind: GRAPHQL_VALIDATION_FAILED, at
+// the literal's location, and nothing is executed.
+//
+// The walk covers the operation's fields with their arguments, every fragment once, and the
+// variables' default values; it allocates only for a literal of one of those scalars.
+type literalCheck struct {
+	fragments map[string]bool // fragments walked already
+	err       *gqlerror.Error
+}
+
+// checkLiterals returns the first literal of op (or of the fragments it spreads) that its custom
+// scalar's input coercion refuses, as a validation error; nil when there is none.
+func checkLiterals(op *ast.OperationDefinition) *gqlerror.Error {
+	var c literalCheck
+	for _, def := range op.VariableDefinitions {
+		if def.DefaultValue != nil && !c.value(def.DefaultValue, "variable $"+def.Variable+" default") {
+			return c.err
+		}
+	}
+	c.selections(op.SelectionSet)
+	return c.err
+}
+
+// selections walks a selection set; false once an error is found.
+func (c *literalCheck) selections(set ast.SelectionSet) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			for _, arg := range s.Arguments {
+				if !c.value(arg.Value, "argument "+arg.Name+" of "+s.Alias) {
+					return false
+				}
+			}
+			if !c.selections(s.SelectionSet) {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !c.selections(s.SelectionSet) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if s.Definition == nil || c.fragments[s.Name] {
+				continue
+			}
+			if c.fragments == nil {
+				c.fragments = make(map[string]bool)
+			}
+			c.fragments[s.Name] = true
+			if !c.selections(s.Definition.SelectionSet) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// value checks a literal and what it holds (list elements, input object fields); where names it
+// for the error. Variables are variableCoercion's to check.
+func (c *literalCheck) value(v *ast.Value, where string) bool {
+	switch v.Kind {
+	case ast.ListValue, ast.ObjectValue:
+		for _, child := range v.Children {
+			if !c.value(child.Value, where) {
+				return false
+			}
+		}
+		return true
+	case ast.Variable, ast.NullValue:
+		return true
+	}
+	if v.Definition == nil || v.Definition.Kind != ast.Scalar || !gatewayScalar(v.Definition.Name) {
+		return true // GraphQL's own scalars and enums: gqlparser has checked them
+	}
+	var lit any = v.Raw
+	switch v.Kind {
+	case ast.IntValue, ast.FloatValue:
+		lit = json.Number(v.Raw)
+	case ast.BooleanValue:
+		lit = v.Raw == "true"
+	}
+	if _, _, err := scalarVariable(v.Definition.Name, lit); err != nil {
+		c.err = &gqlerror.Error{Message: where + ": " + err.msg}
+		if p := v.Position; p != nil {
+			c.err.Locations = []gqlerror.Location{{Line: p.Line, Column: p.Column}}
+		}
+		errcode.Set(c.err, errcode.ValidationFailed)
+		return false
+	}
+	return true
+}
+
+// gatewayScalar reports whether name is one of the scalars the schema adds to GraphQL's, whose
+// literals gqlparser does not check. JSON takes any value.
+func gatewayScalar(name string) bool {
+	switch name {
+	case schema.ScalarInt64, schema.ScalarUInt64, schema.ScalarBytes, schema.ScalarDateTime, schema.ScalarDuration:
+		return true
+	}
+	return false
+}

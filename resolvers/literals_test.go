@@ -1,0 +1,61 @@
+package resolvers_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/protogate/gateway/resolvers"
+)
+
+// A literal of one of the gateway's scalars that its coercion refuses refuses the whole request
+// before anything runs, as a wrong variable does: gqlparser takes any literal for a custom scalar.
+func TestLiteralsRefused(t *testing.T) {
+	sh, ev := startGateway(t, setup{}), startEvery(t, resolvers.Options{})
+	const eve = `name: "Eve", email: "eve@example.com"`
+	for _, tc := range []struct {
+		name string
+		g    *gateway
+		doc  string
+		msg  string
+		loc  string
+	}{
+		{"Int64 in a mutation's second field", sh,
+			`mutation { a: createUser(user: {` + eve + `}) { id } b: createUser(user: {` + eve + `, loyaltyPoints: "12x"}) { id } }`,
+			`argument user of b: invalid Int64: "12x" is not an integer`, "[map[column:156 line:1]]"}, // the literal's
+		{"Int64 with a fraction", sh, `mutation { createUser(user: {` + eve + `, loyaltyPoints: 1.5}) { id } }`, "invalid Int64", ""},
+		{"Int64 from a Boolean", sh, `mutation { createUser(user: {` + eve + `, loyaltyPoints: true}) { id } }`, "invalid Int64: want an integer, got a Boolean", ""},
+		{"Int64 argument", ev.gateway, `{ echo(i64: "notanumber") { s } }`, `argument i64 of echo: invalid Int64`, ""},
+		{"UInt64 negative", ev.gateway, `{ echo(u64: -1) { s } }`, "invalid UInt64", ""},
+		{"Bytes", ev.gateway, `{ echo(by: "not base64!") { s } }`, "invalid Bytes", ""},
+		{"DateTime", ev.gateway, `{ echoKnown(at: "yesterday") { at } }`, "invalid DateTime", ""},
+		{"DateTime in a list", ev.gateway, `{ echoKnown(times: ["2024-05-01T12:30:00Z", "2024-13-01T00:00:00Z"]) { at } }`, "invalid DateTime", ""},
+		{"Duration", ev.gateway, `{ echoKnown(took: "5 minutes") { took } }`, "invalid Duration", ""},
+		{"in a list of input objects", ev.gateway, `{ echoHolder(items: [{list: ["1"]}, {list: ["1", "x"]}]) { name } }`, "invalid Int64", ""},
+		{"in a fragment", ev.gateway, `query { ...F } fragment F on Query { echo(i64: "x") { s } }`, "argument i64 of echo: invalid Int64", ""},
+		{"in an inline fragment", ev.gateway, `query { ... on Query { echo(i64: "x") { s } } }`, "invalid Int64", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.g.calls.reset()
+			r := tc.g.query(t, tc.doc)
+			r.wantVariableRefusal(t, nil, tc.msg)
+			if n := tc.g.calls.count(); len(n) != 0 {
+				t.Errorf("upstream calls were made: %v", n)
+			}
+			if tc.loc != "" {
+				if got := fmt.Sprint(r.Errors[0].Locations); got != tc.loc {
+					t.Errorf("locations = %s, want %s", got, tc.loc)
+				}
+			}
+		})
+	}
+	// A variable's default must be valid even when the variable is given (when it is not, the
+	// default is checked as the variable's value).
+	postVariables(t, ev.gateway, `query ($v: Int64 = "x") { echo(i64: $v) { s } }`, `{"v": "5"}`).
+		wantVariableRefusal(t, nil, `variable $v default: invalid Int64`)
+	postVariables(t, ev.gateway, `query ($v: Int64 = "x") { echo(i64: $v) { s } }`, `{}`).
+		wantVariableRefusal(t, varPath("variable", "v"), `variable $v: invalid Int64`)
+	// Literals the scalars take run.
+	ev.query(t, `{ echo(i64: "-5", u64: 18446744073709551615, by: "AQ==") { s } echoKnown(at: "2024-05-01T12:30:00Z", took: "1.5s") { at } }`).ok(t)
+	sh.query(t, `mutation { createUser(user: {`+eve+`, loyaltyPoints: 12}) { loyaltyPoints } }`).ok(t).
+		wantData(t, `{"createUser":{"loyaltyPoints":"12"}}`)
+}
