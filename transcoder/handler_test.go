@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/protogate/gateway/transcoder"
@@ -343,4 +345,30 @@ func wireFields(t testing.TB, b []byte) map[protowire.Number]string {
 		b = b[n:]
 	}
 	return out
+}
+
+// refusingBody is a request body whose reading a policy refuses midway (a JSON limit of a body
+// read as it arrives, as the sanitizer does for a chunked upload).
+type refusingBody struct{ err error }
+
+func (b refusingBody) Read([]byte) (int, error) { return 0, b.err }
+
+// A policy's refusal met while the body is read reaches the client as the policy worded it, with
+// its details, on the unary and the streaming paths alike.
+func TestBodyReadRefusalKeepsDetails(t *testing.T) {
+	h := synthHandler(t, "")
+	st, _ := status.New(codes.InvalidArgument, "JSON string longer than the limit of 8 bytes").WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "body", Description: "JSON string longer than the limit of 8 bytes"}},
+	})
+	for _, target := range []string{"/v1/projects/p/things/t:publish", "/v1/upload"} {
+		r := httptest.NewRequest("POST", target, refusingBody{st.Err()})
+		r.ContentLength = -1
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		got := decodeStatus(t, w)
+		if w.Code != http.StatusBadRequest || got.Message != st.Message() || len(got.Details) != 1 || got.Details[0]["@type"] != "type.googleapis.com/google.rpc.BadRequest" {
+			t.Errorf("%s: %d %s, want 400 with the refusal's message and BadRequest", target, w.Code, w.Body)
+		}
+	}
 }

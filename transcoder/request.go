@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -261,14 +260,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffe
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		h.putBuffer(buf)
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, asError(err)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &Error{code: codes.InvalidArgument, msg: "request body ended early", cause: err}
-		}
-		return nil, &Error{code: codes.InvalidArgument, msg: fmt.Sprintf("reading the request body: %v", err), cause: err}
+		return nil, bodyReadError(err)
 	}
 	return buf, nil
 }

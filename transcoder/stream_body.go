@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Streamed request bodies (client and bidi streaming over plain HTTP) are newline-delimited JSON:
@@ -83,16 +84,19 @@ func (l *lineReader) readLine() ([]byte, error) {
 	}
 }
 
-// bodyReadError is a failure to read the request body: 413 past a limit, 400 otherwise.
+// bodyReadError is a failure to read the request body: 413 past a limit; a policy's refusal met
+// while reading (a JSON limit of a body read as it arrives) as the policy words it, with its
+// details; 400 otherwise.
 func bodyReadError(err error) error {
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	var refusal interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &tooBig) || errors.As(err, &refusal) {
 		return asError(err)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return &Error{code: codes.InvalidArgument, msg: "request body ended early"}
+		return &Error{code: codes.InvalidArgument, msg: "request body ended early", cause: err}
 	}
-	return &Error{code: codes.InvalidArgument, msg: fmt.Sprintf("reading the request body: %v", err)}
+	return &Error{code: codes.InvalidArgument, msg: fmt.Sprintf("reading the request body: %v", err), cause: err}
 }
 
 // checkStreamBodyType accepts the Content-Type of a streamed request body.
