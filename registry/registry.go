@@ -290,7 +290,8 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 	}
 	var breaks []string
 	if active != nil {
-		breaks = BreakingChanges(active.Files, v.Files, active.Exposed)
+		breaks = append(BreakingChanges(active.Files, v.Files, active.Exposed), unexposed(active, v)...)
+		slices.Sort(breaks)
 		if len(breaks) > 0 && !allowBreaking {
 			return nil, breakingError(v.Name, active.Number, breaks)
 		}
@@ -458,6 +459,21 @@ func (r *Registry) Versions(name string) ([]*Version, uint64, error) {
 
 func notFound(name string) error {
 	return status.Errorf(codes.NotFound, "no registration named %q", name)
+}
+
+// unexposed lists, as breaking changes, the services active exposes that v declares but no longer
+// exposes (a narrower --service): their clients lose them as surely as if they were removed.
+func unexposed(active, v *Version) []string {
+	var out []string
+	for _, name := range active.Exposed {
+		if _, kept := slices.BinarySearch(v.Exposed, name); kept {
+			continue
+		}
+		if _, declared := findService(v.Files, name); declared {
+			out = append(out, name+": service no longer exposed")
+		}
+	}
+	return out
 }
 
 func breakingError(name string, active uint64, breaks []string) error {

@@ -854,6 +854,36 @@ func TestRegistryBreakingChanges(t *testing.T) {
 	}
 }
 
+// Exposing fewer services of the same files (a narrower --service) breaks the dropped services'
+// clients, as removing them from the files would.
+func TestRegistryNarrowerServicesBreak(t *testing.T) {
+	f := newFixture(t, store.NewMemory())
+	f.open(t, registry.Spec{})
+	files := map[string]string{"acme/two.proto": `syntax = "proto3";
+package acme.v1;
+message M { string s = 1; }
+service One { rpc A(M) returns (M); }
+service Two { rpc B(M) returns (M); }
+`}
+	f.register(t, protosReq("two", files, nil, addrA))
+	before := f.view(t)
+	narrower := protosReq("two", files, nil, addrA)
+	narrower.Services = []string{"acme.v1.Two"}
+	_, err := f.reg.Register(t.Context(), narrower)
+	wantStatus(t, err, codes.FailedPrecondition, "1 breaking change(s)", "acme.v1.One: service no longer exposed")
+	f.unchanged(t, before)
+
+	narrower.AllowBreaking = true
+	resp := f.register(t, narrower)
+	if want := []string{"acme.v1.One: service no longer exposed"}; !slices.Equal(resp.GetBreakingChanges(), want) {
+		t.Errorf("breaking changes = %q, want %q", resp.GetBreakingChanges(), want)
+	}
+	// Exposing it again is an addition.
+	if resp := f.register(t, protosReq("two", files, nil, addrA)); len(resp.GetBreakingChanges()) != 0 {
+		t.Errorf("exposing One again: breaking changes %q", resp.GetBreakingChanges())
+	}
+}
+
 // Breaking changes are measured against the active version: rolling back re-validates too.
 func TestRegistryRollbackRevalidates(t *testing.T) {
 	ctx := t.Context()
