@@ -160,7 +160,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		if cluster == "" {
 			cluster = r.Name
 			if _, dup := endpointsOf[cluster]; dup {
-				return nil, fmt.Errorf("%w: registration %q: a cluster named %q already exists; name the registration differently or set its cluster", ErrConflict, r.Name, cluster)
+				return nil, fmt.Errorf("%w: registration %q: it takes a cluster named after it, and a cluster named %q already exists; rename that cluster (or, for a config file service, set the service's cluster)", ErrConflict, r.Name, cluster)
 			}
 			endpointsOf[cluster] = r.Endpoints
 		} else if _, ok := endpointsOf[cluster]; !ok {

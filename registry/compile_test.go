@@ -231,7 +231,7 @@ func TestCompileErrors(t *testing.T) {
 			{Name: "users", Cluster: "nope", Files: users().Files}}},
 			want: `registration "users": unknown cluster "nope"`},
 		{name: "registration named like a cluster", spec: registry.Spec{Clusters: []registry.ClusterSpec{cluster("users")}, Registrations: []*registry.Registration{users()}},
-			want: `registration "users": a cluster named "users" already exists`, conflict: true},
+			want: `registration "users": it takes a cluster named after it, and a cluster named "users" already exists`, conflict: true},
 		{name: "registration without descriptors", spec: registry.Spec{Registrations: []*registry.Registration{{Name: "users", Endpoints: []string{addrA}}}},
 			want: `registration "users" has no descriptors`},
 		{name: "service not in the descriptors", spec: registry.Spec{Registrations: []*registry.Registration{

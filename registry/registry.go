@@ -155,7 +155,7 @@ func (r *Registry) Open(ctx context.Context, base Spec) (*Snapshot, error) {
 	snap, err := r.compileLocked(nil)
 	if err != nil {
 		r.names, r.base = oldNames, oldBase
-		return nil, fmt.Errorf("the stored registrations do not compile with this config: %w", err)
+		return nil, fmt.Errorf("the registrations (the config file's services and any stored ones) do not compile together: %w", err)
 	}
 	r.publishLocked(snap)
 	for name, h := range names {

@@ -23,8 +23,24 @@ import (
 type adminAuth struct {
 	digests [][sha256.Size]byte
 	header  string // the API key header, also accepted
-	denial  *status.Status
-	body    []byte // denial as a google.rpc.Status JSON body
+	// The refusals, by what was wrong: no credential, one that is not an admin token, or two.
+	missing, invalid, ambiguous adminDenial
+}
+
+// adminDenial is a refusal of the admin API, as a status and as its google.rpc.Status JSON body.
+type adminDenial struct {
+	st        *status.Status
+	body      []byte
+	challenge string // WWW-Authenticate
+}
+
+func newAdminDenial(reason, msg, challenge string) (adminDenial, error) {
+	st, err := status.New(codes.Unauthenticated, msg).WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: Domain})
+	if err != nil {
+		return adminDenial{}, err
+	}
+	body, err := protojson.Marshal(st.Proto())
+	return adminDenial{st: st, body: body, challenge: challenge}, err
 }
 
 func newAdminAuth(cfg config.Auth) (*adminAuth, error) {
@@ -39,16 +55,39 @@ func newAdminAuth(cfg config.Auth) (*adminAuth, error) {
 		}
 		a.digests = append(a.digests, d)
 	}
-	st, err := status.New(codes.Unauthenticated, "the admin API requires an admin token: Authorization: Bearer <token>").
-		WithDetails(&errdetails.ErrorInfo{Reason: "ADMIN_CREDENTIALS_REQUIRED", Domain: Domain})
-	if err != nil {
+	var err error
+	if a.missing, err = newAdminDenial("ADMIN_CREDENTIALS_REQUIRED",
+		"the admin API requires an admin token: Authorization: Bearer <token>", adminChallenge); err != nil {
 		return nil, err
 	}
-	a.denial = st
-	if a.body, err = protojson.Marshal(st.Proto()); err != nil {
+	if a.invalid, err = newAdminDenial("ADMIN_TOKEN_INVALID",
+		"the admin token is not valid", adminChallenge+`, error="invalid_token"`); err != nil {
+		return nil, err
+	}
+	if a.ambiguous, err = newAdminDenial("ADMIN_CREDENTIALS_AMBIGUOUS",
+		"the request carries more than one admin credential: send one", adminChallenge+`, error="invalid_request"`); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// decide returns the refusal of a request whose Authorization and API key header values are
+// authorization and keys; nil when it carries exactly one credential, an admin token.
+func (a *adminAuth) decide(authorization, keys []string) *adminDenial {
+	var creds []string
+	for _, v := range authorization {
+		creds = append(creds, a.credential(v))
+	}
+	creds = append(creds, keys...)
+	switch {
+	case len(creds) == 0 || len(creds) == 1 && creds[0] == "":
+		return &a.missing
+	case len(creds) > 1:
+		return &a.ambiguous
+	case !a.admits(creds[0]):
+		return &a.invalid
+	}
+	return nil
 }
 
 // admits reports whether token is an admin token. Every configured digest is compared, in constant
@@ -65,14 +104,14 @@ func (a *adminAuth) admits(token string) bool {
 	return ok == 1
 }
 
-// credential returns the admin credential a request carries: a bearer token, an ApiKey, or the
-// API key header.
-func (a *adminAuth) credential(authorization, keyHeader string) string {
+// credential returns the credential of an Authorization value: a bearer token or an ApiKey; the
+// whole value when it names no scheme.
+func (a *adminAuth) credential(authorization string) string {
 	if scheme, cred, ok := strings.Cut(authorization, " "); ok &&
 		(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "ApiKey")) {
 		return strings.TrimSpace(cred)
 	}
-	return keyHeader
+	return authorization
 }
 
 const adminChallenge = `Bearer realm="` + Realm + `-admin"`
@@ -87,16 +126,17 @@ func (a *Authenticator) AdminMiddleware() func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if ad.admits(ad.credential(r.Header.Get("Authorization"), r.Header.Get(ad.header))) {
+			d := ad.decide(r.Header.Values("Authorization"), r.Header.Values(ad.header))
+			if d == nil {
 				next.ServeHTTP(w, r)
 				return
 			}
 			h := w.Header()
-			h.Set("WWW-Authenticate", adminChallenge)
+			h.Set("WWW-Authenticate", d.challenge)
 			h.Set("Content-Type", "application/json")
 			h.Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write(ad.body)
+			_, _ = w.Write(d.body)
 		})
 	}
 }
@@ -133,14 +173,8 @@ func (a *Authenticator) AdminStreamInterceptor() grpc.StreamServerInterceptor {
 
 func (ad *adminAuth) check(ctx context.Context) error {
 	md, _ := metadata.FromIncomingContext(ctx)
-	first := func(k string) string {
-		if v := md.Get(k); len(v) > 0 {
-			return v[0]
-		}
-		return ""
+	if d := ad.decide(md.Get("authorization"), md.Get(ad.header)); d != nil {
+		return d.st.Err()
 	}
-	if ad.admits(ad.credential(first("authorization"), first(ad.header))) {
-		return nil
-	}
-	return ad.denial.Err()
+	return nil
 }

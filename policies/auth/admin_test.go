@@ -29,16 +29,20 @@ func TestAdminMiddleware(t *testing.T) {
 		name   string
 		header []string
 		want   int
+		reason string // of the refusal
 	}{
-		{"no token", nil, http.StatusUnauthorized},
-		{"wrong token", []string{"Authorization", "Bearer nope"}, http.StatusUnauthorized},
-		{"api key as admin", []string{"X-Api-Key", testAPIKey}, http.StatusUnauthorized},
-		{"bearer", []string{"Authorization", "Bearer " + adminToken}, http.StatusOK},
-		{"api key header", []string{"X-Api-Key", adminToken}, http.StatusOK},
+		{"no token", nil, http.StatusUnauthorized, "ADMIN_CREDENTIALS_REQUIRED"},
+		{"empty bearer", []string{"Authorization", "Bearer "}, http.StatusUnauthorized, "ADMIN_CREDENTIALS_REQUIRED"},
+		{"wrong token", []string{"Authorization", "Bearer nope"}, http.StatusUnauthorized, "ADMIN_TOKEN_INVALID"},
+		{"api key as admin", []string{"X-Api-Key", testAPIKey}, http.StatusUnauthorized, "ADMIN_TOKEN_INVALID"},
+		{"two tokens", []string{"Authorization", "Bearer nope", "Authorization", "Bearer " + adminToken}, http.StatusUnauthorized, "ADMIN_CREDENTIALS_AMBIGUOUS"},
+		{"token and key", []string{"Authorization", "Bearer " + adminToken, "X-Api-Key", adminToken}, http.StatusUnauthorized, "ADMIN_CREDENTIALS_AMBIGUOUS"},
+		{"bearer", []string{"Authorization", "Bearer " + adminToken}, http.StatusOK, ""},
+		{"api key header", []string{"X-Api-Key", adminToken}, http.StatusOK, ""},
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/v1/registrations", nil)
 		for i := 0; i+1 < len(tc.header); i += 2 {
-			r.Header.Set(tc.header[i], tc.header[i+1])
+			r.Header.Add(tc.header[i], tc.header[i+1])
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
@@ -48,6 +52,9 @@ func TestAdminMiddleware(t *testing.T) {
 		if tc.want == http.StatusUnauthorized {
 			if w.Header().Get("WWW-Authenticate") == "" || !strings.Contains(w.Body.String(), `"code":16`) {
 				t.Errorf("%s: 401 without challenge or google.rpc.Status body: %v %s", tc.name, w.Header(), w.Body)
+			}
+			if !strings.Contains(w.Body.String(), `"reason":"`+tc.reason+`"`) {
+				t.Errorf("%s: %s, want reason %s", tc.name, w.Body, tc.reason)
 			}
 		}
 	}
@@ -64,6 +71,7 @@ func TestAdminMiddleware(t *testing.T) {
 	}{
 		{nil, codes.Unauthenticated},
 		{metadata.Pairs("authorization", "Bearer wrong"), codes.Unauthenticated},
+		{metadata.Pairs("authorization", "Bearer "+adminToken, "authorization", "Bearer "+adminToken), codes.Unauthenticated},
 		{metadata.Pairs("authorization", "Bearer "+adminToken), codes.OK},
 	} {
 		ctx := metadata.NewIncomingContext(context.Background(), tc.md)

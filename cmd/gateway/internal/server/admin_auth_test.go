@@ -3,7 +3,9 @@ package server_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -74,5 +76,43 @@ func TestAdminCredentials(t *testing.T) {
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 	if _, err := client.Status(ctx, &adminv1.StatusRequest{}); err != nil {
 		t.Errorf("admin gRPC with the token: %v", err)
+	}
+}
+
+// TestAdminJSONStrict: the admin API's JSON refuses a key it does not know (a misspelt dry_run
+// must not register for real), and a wrong method gets 405 with the methods the path takes.
+func TestAdminJSONStrict(t *testing.T) {
+	g := startGateway(t, harnessOptions{})
+	do := func(method, path, body string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(testContext(t), method, "http://"+g.admin+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := do(http.MethodPost, "/v1/registrations", `{"name": "typo", "endpoints": ["127.0.0.1:1"], "dry-run": true}`)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `unknown field \"dry-run\"`) {
+		t.Errorf("POST with an unknown key: %d %s, want 400 naming it", resp.StatusCode, body)
+	}
+	if _, body := do(http.MethodGet, "/v1/registrations/typo", ""); !strings.Contains(body, `"code":5`) {
+		t.Errorf("the refused registration exists: %s", body)
+	}
+	for _, tc := range []struct{ method, path, allow string }{
+		{http.MethodPut, "/v1/registrations", "GET, POST"},
+		{http.MethodPost, "/v1/registrations/users", "DELETE, GET"},
+		{http.MethodDelete, "/v1/status", "GET"},
+	} {
+		resp, body := do(tc.method, tc.path, "")
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != tc.allow || !strings.Contains(body, "(allowed: "+tc.allow+")") {
+			t.Errorf("%s %s: %d Allow %q %s, want 405 with Allow %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), body, tc.allow)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/policies/telemetry"
@@ -71,11 +72,18 @@ func isGraphQL(r *http.Request) bool {
 // adminHandler serves the admin port: health and readiness, and the admin API as gRPC (with
 // reflection, for grpcurl) and as JSON over HTTP under /v1/.
 func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, error) {
-	adminGRPC := grpc.NewServer(grpc.UnaryInterceptor(s.adminUnary), grpc.StreamInterceptor(s.adminStream))
+	adminGRPC := grpc.NewServer(grpc.UnaryInterceptor(s.adminUnary), grpc.StreamInterceptor(s.adminStream),
+		grpc.MaxRecvMsgSize(maxAdminRequest))
 	adminv1.RegisterAdminServiceServer(adminGRPC, s.admin)
 	reflection.Register(adminGRPC)
 
-	api := runtime.NewServeMux(runtime.WithRoutingErrorHandler(routingError))
+	// JSON as grpc-gateway renders it by default, but a key the API does not know is refused: a
+	// misspelt "dry_run" must not apply a registration for real.
+	strict := &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}}
+	api := runtime.NewServeMux(runtime.WithRoutingErrorHandler(routingError), runtime.WithMarshalerOption(runtime.MIMEWildcard, strict))
 	if err := adminv1.RegisterAdminServiceHandlerServer(ctx, api, s.admin); err != nil {
 		return nil, nil, err
 	}
@@ -94,7 +102,7 @@ func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, 
 		}
 		_, _ = fmt.Fprintf(w, "ready: snapshot %d\n", s.current().Version())
 	})
-	mux.Handle("/v1/", s.adminGuard(api)) // the admin API needs policies.auth.admin credentials, when set
+	mux.Handle("/v1/", s.adminGuard(limitAdminBody(api))) // the admin API needs policies.auth.admin credentials, when set
 	if metrics := s.engine.Telemetry().MetricsHandler(); metrics != nil {
 		mux.Handle("GET "+telemetry.MetricsPath(s.cfg.Policies.Metrics), metrics) // Prometheus
 	}
@@ -110,15 +118,74 @@ func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, 
 	}), adminGRPC, nil
 }
 
+// maxAdminRequest bounds a request to the admin API, over gRPC and over HTTP: a registration's
+// sources or descriptor set, which the CLI sends up to this size.
+const maxAdminRequest = 64 << 20
+
+// limitAdminBody refuses an admin API body over maxAdminRequest: 413 when its length says so, a
+// failed read when it is chunked.
+func limitAdminBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxAdminRequest {
+			transcoder.WriteError(w, transcoder.WithHTTPStatus(transcoder.NewError(codes.ResourceExhausted,
+				fmt.Sprintf("request body of %d bytes is larger than the admin API's limit of %d bytes", r.ContentLength, maxAdminRequest)),
+				http.StatusRequestEntityTooLarge))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxAdminRequest)
+		next.ServeHTTP(w, r)
+	})
+}
+
 // routingError renders grpc-gateway's routing failures in the one error model: an unknown path is
 // NotFound, a known path with the wrong method is 405 with Allow.
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
-		transcoder.WriteError(w, transcoder.MethodNotAllowed(r.Method, r.URL.Path))
+		transcoder.WriteError(w, transcoder.MethodNotAllowed(r.Method, r.URL.Path, adminMethods(r.URL.Path)...))
 	case http.StatusBadRequest:
 		transcoder.WriteError(w, transcoder.NewError(codes.InvalidArgument, fmt.Sprintf("bad request path %s", r.URL.Path)))
 	default:
 		transcoder.WriteError(w, transcoder.NewError(codes.NotFound, fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path)))
 	}
+}
+
+// adminMethods returns the HTTP methods the admin API binds to path, from its google.api.http rules.
+func adminMethods(path string) []string {
+	var out []string
+	methods := adminv1.File_gateway_admin_v1_admin_proto.Services().ByName("AdminService").Methods()
+	for i := range methods.Len() {
+		rules, _ := transcoder.HTTPRules(methods.Get(i))
+		for _, rule := range rules {
+			if method, pattern := transcoder.RulePattern(rule); templateMatches(pattern, path) {
+				out = append(out, method)
+			}
+		}
+	}
+	return out
+}
+
+// templateMatches reports whether path matches pattern, a path template whose variables each take
+// one segment ("/v1/registrations/{name}:rollback"), as the admin API's do.
+func templateMatches(pattern, path string) bool {
+	pattern, pverb, _ := strings.Cut(pattern, "}:")
+	if pverb != "" {
+		pattern += "}"
+	} else if i := strings.LastIndexByte(pattern, ':'); i > strings.LastIndexByte(pattern, '/') {
+		pattern, pverb = pattern[:i], pattern[i+1:]
+	}
+	var verb string
+	if i := strings.LastIndexByte(path, ':'); i > strings.LastIndexByte(path, '/') {
+		path, verb = path[:i], path[i+1:]
+	}
+	want, got := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if verb != pverb || len(want) != len(got) {
+		return false
+	}
+	for i := range want {
+		if variable := strings.HasPrefix(want[i], "{"); variable && got[i] == "" || !variable && want[i] != got[i] {
+			return false
+		}
+	}
+	return true
 }
