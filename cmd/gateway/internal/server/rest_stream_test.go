@@ -250,6 +250,14 @@ func TestRESTStreamErrors(t *testing.T) {
 				break
 			}
 		}
+		// Both streams count as failed, though their responses began with 200. Each is counted
+		// once its handler returns, which may be a moment after the client read its last line.
+		const failed = `gateway_requests_total{code="UNAVAILABLE",front="rest",method="/shop.catalog.v1.CatalogService/WatchInventory"} 2`
+		waitFor(t, 10*time.Second, "both streams counted", func() bool {
+			_, metrics := httpGet(t, "http://"+g.admin+"/metrics")
+			return strings.Contains(metrics, failed+"\n")
+		})
+		wantMetrics(t, g, failed)
 	})
 }
 
