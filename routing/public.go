@@ -46,7 +46,13 @@ func PublicError(err error) error {
 		return err
 	}
 	p := st.Proto()
-	p.Message = "upstream connection failed: " + transportCause(p.Message)
+	if st.Code() == codes.DeadlineExceeded {
+		// The deadline passed while grpc-go and the upstream raced to end the stream (it may say
+		// "stream terminated by RST_STREAM with error code: CANCEL"): the deadline is the news.
+		p.Message = "context deadline exceeded"
+	} else {
+		p.Message = "upstream connection failed: " + transportCause(p.Message)
+	}
 	return status.FromProto(p).Err()
 }
 
@@ -65,7 +71,7 @@ func transportFailure(msg string) bool {
 
 var transportPrefixes = [...]string{
 	"connection error: desc = ", "transport: ", "error reading from server", "closing transport due to",
-	"last connection error: ",
+	"last connection error: ", "stream terminated by RST_STREAM",
 }
 
 // transportCause names the cause of a transport failure, as a client may read it.
@@ -90,5 +96,6 @@ var transportCauses = [...]struct{ in, cause string }{
 	{"i/o timeout", "timed out"},
 	{"deadline exceeded", "timed out"},
 	{"keepalive ping failed", "keepalive timed out"},
+	{"RST_STREAM", "stream reset"},
 	{"EOF", "connection closed"},
 }

@@ -37,6 +37,8 @@ func TestPublicError(t *testing.T) {
 			`closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: NO_ERROR`,
 			"upstream connection failed: connection closed"},
 		{"unknown transport failure", codes.Internal, "transport: something new", "upstream connection failed: connection error"},
+		{"deadline raced by the upstream", codes.DeadlineExceeded, "stream terminated by RST_STREAM with error code: CANCEL", "context deadline exceeded"},
+		{"stream reset", codes.Internal, "stream terminated by RST_STREAM with error code: INTERNAL_ERROR", "upstream connection failed: stream reset"},
 		// The upstream's own statuses are its to word, even when they name an address.
 		{"backend's status", codes.Unavailable, "backend down for maintenance", ""},
 		{"backend names a host", codes.NotFound, "user 1 not found on users-0:50051", ""},
