@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,4 +240,35 @@ func TestHealthWatchEndsOnDrain(t *testing.T) {
 	if took := <-stopped; took >= grace {
 		t.Errorf("the drain took %v, the whole grace period: the watches held it", took)
 	}
+}
+
+// While the gateway drains, /readyz says so (503), rather than that no snapshot serves yet.
+func TestReadyzWhileDraining(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	g := startGateway(t, harnessOptions{shop: shop.Options{OnCall: func(_ context.Context, method string) {
+		if strings.HasSuffix(method, "/GetUser") {
+			close(entered)
+			<-release
+		}
+	}}})
+	if code, body := httpGet(t, "http://"+g.admin+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz before the drain: %d %s", code, body)
+	}
+	called := make(chan error, 1)
+	go func() {
+		_, err := usersv1.NewUserServiceClient(g.conn).GetUser(testContext(t), &usersv1.GetUserRequest{Id: "1"})
+		called <- err
+	}()
+	<-entered // a call in flight holds the drain open
+	stopped := make(chan struct{})
+	go func() { g.stop(t); close(stopped) }()
+	waitFor(t, 5*time.Second, "/readyz to say draining", func() bool {
+		code, body := httpGet(t, "http://"+g.admin+"/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "draining")
+	})
+	close(release)
+	if err := <-called; err != nil {
+		t.Errorf("the call in flight during the drain: %v", err)
+	}
+	<-stopped
 }

@@ -97,7 +97,11 @@ func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, 
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !s.Ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready: no snapshot is serving yet\n"))
+			msg := "not ready: no snapshot is serving yet\n"
+			if s.draining.Load() {
+				msg = "not ready: draining, to stop\n"
+			}
+			_, _ = w.Write([]byte(msg))
 			return
 		}
 		_, _ = fmt.Fprintf(w, "ready: snapshot %d\n", s.current().Version())

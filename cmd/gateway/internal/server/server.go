@@ -68,10 +68,11 @@ type Server struct {
 	registry *registry.Registry
 	admin    *registry.AdminService
 
-	snap    atomic.Pointer[registry.Snapshot]
-	openMu  sync.Mutex // serialises Apply
-	opened  bool       // guarded by openMu
-	serving atomic.Bool
+	snap     atomic.Pointer[registry.Snapshot]
+	openMu   sync.Mutex // serialises Apply
+	opened   bool       // guarded by openMu
+	serving  atomic.Bool
+	draining atomic.Bool // set once serving stops, for good
 
 	retire sync.WaitGroup
 }
@@ -319,6 +320,7 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	s.draining.Store(true)
 	s.serving.Store(false)
 	s.shutdown(split, data, admin, adminGRPC)
 	return serveErr
