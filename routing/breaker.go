@@ -65,7 +65,15 @@ type breaker struct {
 	openUntil atomic.Int64 // nanotime at which an open circuit admits probes
 	streak    atomic.Int32 // sick outcomes reported since the last reported success
 	timeout   int64
-	openErr   error // the status of a call the open circuit refuses
+	// refusal is the status of a call the open circuit refuses, for the whole seconds it says are
+	// left until probes resume: made again only when that number changes.
+	refusal atomic.Pointer[openRefusal]
+}
+
+// openRefusal is an open circuit's refusal, with the seconds its RetryInfo gives.
+type openRefusal struct {
+	secs int64
+	err  error
 }
 
 // newBreaker returns a closed breaker; changed is called on every state change, and again when an
@@ -73,12 +81,6 @@ type breaker struct {
 func newBreaker(addr string, c BreakerConfig, log *slog.Logger, changed func()) *breaker {
 	c = c.withDefaults()
 	b := &breaker{timeout: int64(c.OpenTimeout)}
-	// The RetryInfo tells clients when probes resume; the REST front sends it as Retry-After.
-	st, err := errCircuitOpen.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(c.OpenTimeout)})
-	if err != nil {
-		st = errCircuitOpen
-	}
-	b.openErr = &unsentError{st}
 	trip := c.ConsecutiveFailures
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        addr,
@@ -118,6 +120,23 @@ func (b *breaker) blocked(now int64) bool {
 // admit asks the breaker of a circuit that is not closed to let one call through (a probe); the
 // returned func reports its result.
 func (b *breaker) admit() (func(error), error) { return b.cb.Allow() }
+
+// openError is the status of a call the circuit refuses at now: Unavailable, with a RetryInfo
+// (which REST sends as Retry-After) of the whole seconds left until probes resume, at least one (a
+// half-open circuit's probes are taken: they take about a call's time).
+func (b *breaker) openError(now int64) error {
+	secs := max(1, (b.openUntil.Load()-now+int64(time.Second)-1)/int64(time.Second))
+	if r := b.refusal.Load(); r != nil && r.secs == secs {
+		return r.err
+	}
+	st, err := errCircuitOpen.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(secs) * time.Second)})
+	if err != nil {
+		st = errCircuitOpen
+	}
+	r := &openRefusal{secs: secs, err: &unsentError{st}}
+	b.refusal.Store(r)
+	return r.err
+}
 
 // record reports the outcome of a call admitted while the circuit was closed.
 func (b *breaker) record(o outcome) {

@@ -268,7 +268,7 @@ func (c *Cluster) fallback(m *memberSet, i, pos int, avoid *Endpoint, now int64)
 	if fallback != nil {
 		return fallback, nil
 	}
-	return nil, m.endpoints[i].openError()
+	return nil, m.endpoints[i].openError(now)
 }
 
 // admit picks an endpoint for a call, lets it through the endpoint's breaker and the cluster's cap,
@@ -287,7 +287,7 @@ func (c *Cluster) admit(h Headers, avoid *Endpoint, now int64) (e *Endpoint, pro
 		if br := e.br.Load(); br != nil && !br.closed() {
 			if probe, err = br.admit(); err != nil {
 				// Half-open with its probes taken: try another endpoint.
-				avoid, err = e, e.openError()
+				avoid, err = e, e.openError(now)
 				continue
 			}
 		}

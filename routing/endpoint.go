@@ -129,11 +129,11 @@ func (e *Endpoint) configure(cfg EndpointConfig) (healthChanged bool) {
 	return old == nil || old.Health != cfg.Health
 }
 
-// openError is the status of a call refused by e's open circuit: Unavailable, with the circuit's
-// open timeout as a google.rpc.RetryInfo.
-func (e *Endpoint) openError() error {
+// openError is the status of a call refused at now by e's open circuit: Unavailable, with the time
+// left until probes resume as a google.rpc.RetryInfo.
+func (e *Endpoint) openError(now int64) error {
 	if br := e.br.Load(); br != nil {
-		return br.openErr
+		return br.openError(now)
 	}
 	return e.openErr
 }
