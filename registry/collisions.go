@@ -141,6 +141,10 @@ func checkHTTPRules(m protoreflect.MethodDescriptor, reg, where string, routes, 
 			problems = append(problems, fmt.Sprintf("%s: %v", where, err))
 			continue
 		}
+		if own := gatewayPath(path); own != "" {
+			problems = append(problems, fmt.Sprintf("%s: REST route %s %s is the gateway's own %s, which would always answer it", where, verb, path, own))
+			continue
+		}
 		for _, v := range tpl.Variables {
 			if err := checkFieldPath(m.Input(), v.FieldPath, true); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: path %s: %v", where, path, err))
@@ -166,6 +170,21 @@ func checkHTTPRules(m protoreflect.MethodDescriptor, reg, where string, routes, 
 		}
 	}
 	return problems
+}
+
+// gatewayPath names what the gateway serves itself at a path a template spells out ("/graphql",
+// "/graphql/...", "/openapi.json", "/openapi.yaml", "/docs"), which the data port's dispatch hands
+// to its own handlers before the REST router; "" for any other path. A template whose variable
+// could take such a path ("/{name}") is not refused: the gateway's paths win over it.
+func gatewayPath(path string) string {
+	literal, _, _ := strings.Cut(path, "{")
+	switch {
+	case path == "/graphql" || strings.HasPrefix(literal, "/graphql/"):
+		return "GraphQL endpoint (/graphql)"
+	case path == "/openapi.json" || path == "/openapi.yaml" || path == "/docs":
+		return "OpenAPI document (" + path + ")"
+	}
+	return ""
 }
 
 // checkFieldPath resolves a dotted field path in md. Path variables must end on a singular field that

@@ -315,6 +315,14 @@ func TestCompileHTTPRules(t *testing.T) {
 		{`get: "v1/act"`, `path template "v1/act"`},
 		{`body: "*"`, "no HTTP method and path"},
 		{`get: "/v1/act/{id}" additional_bindings {post: "/v1/act/{missing}" body: "*"}`, `has no field "missing"`},
+		// The gateway's own paths are not the REST router's to give.
+		{`post: "/graphql" body: "*"`, where + "REST route POST /graphql is the gateway's own GraphQL endpoint (/graphql), which would always answer it"},
+		{`get: "/graphql/{id}"`, "the gateway's own GraphQL endpoint"},
+		{`get: "/openapi.json"`, "the gateway's own OpenAPI document (/openapi.json)"},
+		{`get: "/docs"`, "the gateway's own OpenAPI document (/docs)"},
+		{`get: "/graphql:run"`, ""}, // not under /graphql
+		{`get: "/graphqlx/{id}"`, ""},
+		{`get: "/{id}"`, ""}, // could take /docs, which wins over it
 		{`get: "/v1/act/{missing}" additional_bindings {post: "/v1/act" body: "nope"}`, // every problem, sorted
 			where + `body "nope": acme.rules.v1.ActRequest has no field "nope"; ` + where + `path /v1/act/{missing}`},
 	} {
