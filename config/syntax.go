@@ -61,6 +61,10 @@ func validHeaderName(s string) bool {
 	return s != ""
 }
 
+// CheckEndpoint returns why addr is not a valid upstream endpoint, "host:port": the host a name,
+// an IPv4 address or a bracketed IPv6 address, the port 1..65535.
+func CheckEndpoint(addr string) error { return checkAddress(addr, false) }
+
 // checkAddress returns why addr is not a valid "host:port": the host a
 // name, an IPv4 address or a bracketed IPv6 address, the port 1..65535.
 // An empty host, meaning every interface, is allowed when anyHost is set.

@@ -3,10 +3,8 @@ package registry
 import (
 	"context"
 	"fmt"
-	"net"
 	"regexp"
 	"slices"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -16,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/protogate/gateway/config"
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	registryv1 "github.com/protogate/gateway/gen/gateway/registry/v1"
 	"github.com/protogate/gateway/registry/store"
@@ -156,18 +155,11 @@ func validateRegisterRequest(req *adminv1.RegisterRequest) error {
 	return nil
 }
 
-// ValidateEndpoint checks that ep is "host:port" with a port from 1 to 65535.
+// ValidateEndpoint checks that ep is "host:port": the host a DNS name, an IPv4 address or a
+// bracketed IPv6 address, the port a number from 1 to 65535 (config.CheckEndpoint).
 func ValidateEndpoint(ep string) error {
-	host, port, err := net.SplitHostPort(ep)
-	if err != nil {
-		return fmt.Errorf("endpoint %q is not host:port: %v", ep, err)
-	}
-	if host == "" {
-		return fmt.Errorf("endpoint %q has no host", ep)
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("endpoint %q: port %q is not a number from 1 to 65535", ep, port)
+	if err := config.CheckEndpoint(ep); err != nil {
+		return fmt.Errorf("endpoint: %w", err)
 	}
 	return nil
 }
