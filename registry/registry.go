@@ -53,6 +53,15 @@ type history struct {
 	active   uint64
 }
 
+// refreshing reports whether the active version's descriptors are refreshed from its backend: it
+// asks for a refresh, and it is the newest version. A rollback to an older one pauses the refresh,
+// which would otherwise undo it at its next interval, until a registration makes a newer version
+// (or a rollback returns to the newest); a restart keeps it paused.
+func (h *history) refreshing() bool {
+	v := h.activeVersion()
+	return v != nil && v.Refresh > 0 && v == h.versions[len(h.versions)-1]
+}
+
 func (h *history) version(n uint64) *Version {
 	for _, v := range h.versions {
 		if v.Number == n {
@@ -159,7 +168,7 @@ func (r *Registry) Open(ctx context.Context, base Spec) (*Snapshot, error) {
 	}
 	r.publishLocked(snap)
 	for name, h := range names {
-		if v := h.activeVersion(); v != nil && v.Refresh > 0 {
+		if h.refreshing() {
 			r.startRefresherLocked(name)
 		}
 	}
@@ -405,9 +414,13 @@ func (r *Registry) Rollback(ctx context.Context, name string, n uint64) (*Versio
 	h.active = n
 	r.publishLocked(snap)
 	r.log.Info("registration rolled back", "name", name, "version", n, "snapshot", snap.Version())
-	if target.Refresh > 0 {
+	switch {
+	case h.refreshing():
 		r.startRefresherLocked(name)
-	} else {
+	case target.Refresh > 0:
+		r.stopRefresherLocked(name)
+		r.log.Info("reflection refresh paused: the active version is not the newest; register again to resume", "name", name, "version", n)
+	default:
 		r.stopRefresherLocked(name)
 	}
 	return target, nil

@@ -1420,6 +1420,29 @@ func TestRegistryReflectionRefresh(t *testing.T) {
 	if st := f.state(t); st.Active["live"] != 2 || len(st.Records) != 2 {
 		t.Errorf("store: active %v, %d records", st.Active, len(st.Records))
 	}
+
+	// A rollback pauses the refresh, which would undo it at the next interval: version 1 stays
+	// active though the backend serves version 2's descriptors.
+	if _, err := f.reg.Rollback(t.Context(), "live", 1); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, logs, "the paused refresh to be logged", func(l string) bool {
+		return strings.HasPrefix(l, "reflection refresh paused")
+	})
+	recv(t, f.notify, "the rollback's snapshot", func(*registry.Snapshot) bool { return true })
+	select { // a negative check: more than one refresh interval passes with nothing published
+	case s := <-f.notify:
+		t.Fatalf("a snapshot (%d) was published after the rollback", s.Version())
+	case <-time.After(1500 * time.Millisecond):
+	}
+	if v, err := f.reg.Get("live"); err != nil || v.Number != 1 {
+		t.Fatalf("after the rollback and an interval: Get = %v, %v, want version 1", v, err)
+	}
+	// Registering again resumes it.
+	f.register(t, reflectReq("live", backend.addr, time.Second))
+	if v, err := f.reg.Get("live"); err != nil || v.Number != 3 {
+		t.Errorf("registered again: Get = %v, %v, want version 3", v, err)
+	}
 }
 
 func TestRegistryConcurrent(t *testing.T) {
