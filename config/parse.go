@@ -50,6 +50,11 @@ func Parse(filename string, data []byte) (*Config, error) {
 		return nil, src.err() // what was left undecoded would only add noise
 	}
 	c.resolvePaths(filepath.Dir(filename))
+	for i := range c.Services {
+		field := fmt.Sprintf("services[%d]", i)
+		pos := src.lookup(field)
+		c.Services[i].Where = strings.TrimSuffix(Problem{File: filename, Line: pos.line, Column: pos.column, Field: field}.String(), ": ")
+	}
 	validate(src, c)
 	if err := src.err(); err != nil {
 		return nil, err

@@ -324,6 +324,9 @@ type Service struct {
 	// Name identifies the registration: required, unique,
 	// [a-z0-9][a-z0-9_.-]*.
 	Name string `yaml:"name"`
+	// Where locates the service in its file, "file:line:col: services[i]", for problems found
+	// after parsing (its descriptors do not compile); set by Parse.
+	Where string `yaml:"-"`
 	// Cluster names the cluster that serves the service. Set either
 	// Cluster or Endpoints.
 	Cluster string `yaml:"cluster"`

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -121,6 +122,7 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 	var (
 		regs    []*Registration
 		pending []PendingRegistration
+		errs    []error // every service's problem, not only the first
 	)
 	for _, svc := range cfg.Services {
 		reg := &Registration{Name: svc.Name, Cluster: svc.Cluster, Services: svc.Services}
@@ -168,11 +170,23 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 			err = fmt.Errorf("no descriptor source")
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("service %q: %w", svc.Name, err)
+			errs = append(errs, fmt.Errorf("%sservice %q: %w", where(svc), svc.Name, err))
+			continue
 		}
 		regs = append(regs, reg)
 	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
 	return regs, pending, nil
+}
+
+// where is the place of a config service in its file, "file:line:col: services[i]: ", or "".
+func where(svc config.Service) string {
+	if svc.Where == "" {
+		return ""
+	}
+	return svc.Where + ": "
 }
 
 // PendingRegistration is a config service whose descriptors are to come by reflection from a backend

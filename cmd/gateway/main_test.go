@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/registry"
 )
 
 // The test binary doubles as the gateway binary: run with GATEWAY_TEST_MAIN=1 it is `gateway`, so the
@@ -125,6 +126,61 @@ func TestValidateCommand(t *testing.T) {
 	for _, want := range []string{"bad.yaml:3:", "port", "bad.yaml:6:", `unknown cluster "userz"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// validate compiles a config's services together, as serve does, and names each service whose
+// descriptors do not load by its place in the file.
+func TestValidateCompilesServices(t *testing.T) {
+	dir := t.TempDir()
+	files, err := registry.FilesOf(usersv1.File_shop_users_v1_users_proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := registry.DescriptorSetOf(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "users.binpb"), string(set))
+	writeFile(t, filepath.Join(dir, "trunc.binpb"), string(set[:len(set)/2]))
+	writeFile(t, filepath.Join(dir, "broken.proto"), "syntax = \"proto3\";\nmessage {\n")
+	twice := filepath.Join(dir, "twice.yaml")
+	writeFile(t, twice, `services:
+  - name: u1
+    endpoints: ["127.0.0.1:50051"]
+    descriptor_set: users.binpb
+  - name: u2
+    endpoints: ["127.0.0.1:50052"]
+    descriptor_set: users.binpb
+`)
+	broken := filepath.Join(dir, "broken.yaml")
+	writeFile(t, broken, `services:
+  - name: t
+    endpoints: ["127.0.0.1:50051"]
+    descriptor_set: trunc.binpb
+  - name: p
+    endpoints: ["127.0.0.1:50051"]
+    protos: [broken.proto]
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{twice, []string{"twice.yaml: services:", "conflict", "shop.users.v1.UserService", `"u1"`, `"u2"`}},
+		{broken, []string{`broken.yaml:2:5: services[0]: service "t": descriptor set`, `broken.yaml:5:5: services[1]: service "p":`, "broken.proto:2:"}},
+	} {
+		out, err := gatewayCommand(ctx, "validate", "--config", tc.path).CombinedOutput()
+		if err == nil {
+			t.Errorf("validate accepted %s:\n%s", filepath.Base(tc.path), out)
+			continue
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("validate %s: output lacks %q:\n%s", filepath.Base(tc.path), want, out)
+			}
 		}
 	}
 }

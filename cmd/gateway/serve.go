@@ -10,6 +10,7 @@ import (
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/routing"
 )
 
 // listenFlags are the flags serve and demo share; a flag given on the command line overrides the config.
@@ -97,9 +98,19 @@ func newValidateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := baseSpec(cmd.Context(), cfg, registry.StaticOptions{}); err != nil {
+			spec, err := baseSpec(cmd.Context(), cfg, registry.StaticOptions{})
+			if err != nil {
 				return err
 			}
+			// The services compiled together, as serve compiles them: two that claim one service,
+			// REST route or GraphQL name are refused here too. Nothing is dialed.
+			pool := routing.NewPool(nil)
+			defer pool.Close()
+			snap, err := registry.Compile(spec, pool, 1)
+			if err != nil {
+				return fmt.Errorf("%s: services: %w", configPath, err)
+			}
+			snap.Retire(pool)
 			fmt.Fprint(cmd.OutOrStdout(), cfg.Summary())
 			return nil
 		},
