@@ -357,7 +357,7 @@ func (c *Call) sendBody(st *upstreamStream) error {
 	if c.r.Body == nil || c.r.Body == http.NoBody {
 		return st.closeSend()
 	}
-	lines := newLineReader(c.r.Body, int(min(c.h.maxBody, maxStreamMessage)))
+	lines := newMessageReader(c.r.Body, c.r.Header.Get("Content-Type"), int(min(c.h.maxBody, maxStreamMessage)))
 	inspector := policy.MessageInspectorFrom(c.r.Context())
 	for {
 		line, err := lines.next()
@@ -375,7 +375,8 @@ func (c *Call) sendBody(st *upstreamStream) error {
 			err = inspectMessage(st.ctx, inspector, line)
 		}
 		if err != nil {
-			return numbered(err, "line", lines.line)
+			what, n := lines.position()
+			return numbered(err, what, n)
 		}
 		if err := st.send(msg); err != nil {
 			if errors.Is(err, io.EOF) {

@@ -18,7 +18,111 @@ import (
 // needs no newline; lines of only spaces and tabs are skipped. The body may be any size, but each
 // line is bounded by the handler's body limit (WithMaxBodyBytes): a longer one is refused with 413.
 // Content-Type may be absent, application/x-ndjson, application/jsonl, application/json or any
-// application/*+json; anything else is 415.
+// application/*+json; anything else is 415. A body labelled application/json (or +json) is read as
+// a sequence of JSON values instead, as a JSON decoder reads a stream: each value one message,
+// written over as many lines as it likes, values separated by any whitespace or none.
+
+// messageReader reads the request messages of a streamed body, one JSON text each.
+type messageReader interface {
+	// next returns the next message, valid until the next call; io.EOF at the end of the body.
+	next() ([]byte, error)
+	// position names the message next returned last, for errors: "line", 3.
+	position() (string, int)
+}
+
+// newMessageReader reads body as the stream its Content-Type says, each message at most max bytes.
+func newMessageReader(body io.Reader, contentType string, max int) messageReader {
+	if IsNDJSON(contentType) || strings.TrimSpace(contentType) == "" {
+		return newLineReader(body, max)
+	}
+	return &valueReader{r: bufio.NewReaderSize(body, min(max+1, 64<<10)), max: max}
+}
+
+func (l *lineReader) position() (string, int) { return "line", l.line }
+
+// valueReader reads a sequence of JSON values. It finds where each ends (strings and nesting
+// followed, nothing else checked: protojson reads the value) without decoding it.
+type valueReader struct {
+	r   *bufio.Reader
+	max int
+	n   int // the number of the value next returned last
+	buf []byte
+}
+
+func (v *valueReader) position() (string, int) { return "message", v.n }
+
+func (v *valueReader) next() ([]byte, error) {
+	v.buf = v.buf[:0]
+	var c byte
+	var err error
+	for { // whitespace between values
+		if c, err = v.r.ReadByte(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, io.EOF
+			}
+			return nil, bodyReadError(err)
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			break
+		}
+	}
+	v.n++
+	depth, inString, escaped := 0, false, false
+	for {
+		if len(v.buf) == v.max {
+			return nil, &Error{
+				code:       codes.ResourceExhausted,
+				msg:        fmt.Sprintf("message %d of the request body is longer than the limit of %d bytes", v.n, v.max),
+				httpStatus: http.StatusRequestEntityTooLarge,
+			}
+		}
+		v.buf = append(v.buf, c)
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		}
+		if depth <= 0 && !inString && !v.scalarGoesOn(c) {
+			return v.buf, nil
+		}
+		if c, err = v.r.ReadByte(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return v.buf, nil // a value cut short: protojson says what is wrong with it
+			}
+			return nil, bodyReadError(err)
+		}
+	}
+}
+
+// scalarGoesOn reports whether the value that c, outside any string, object or array, is the last
+// byte of so far, goes on: a number or a literal (true, null) ends at the first byte that cannot be
+// part of it, which is left for the next value.
+func (v *valueReader) scalarGoesOn(c byte) bool {
+	if c == '"' || c == '}' || c == ']' {
+		return false
+	}
+	next, err := v.r.Peek(1)
+	if err != nil {
+		return false
+	}
+	switch next[0] {
+	case ' ', '\t', '\r', '\n', '{', '[', '"', '}', ']', ',':
+		return false
+	}
+	return true
+}
 
 // lineReader reads the lines of a newline-delimited body.
 type lineReader struct {

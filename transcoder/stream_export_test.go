@@ -47,3 +47,20 @@ func IsWebSocket(method string, header http.Header) bool {
 	r.Header = header
 	return isWebSocket(r)
 }
+
+// ReadValues reads a request body of JSON values (application/json) as the streaming front does,
+// each at most max bytes: the values it yields (copied), then the error that stopped it (nil at
+// the end of the body).
+func ReadValues(r io.Reader, max int) (values []string, err error) {
+	v := newMessageReader(r, "application/json", max)
+	for {
+		value, err := v.next()
+		if errors.Is(err, io.EOF) {
+			return values, nil
+		}
+		if err != nil {
+			return values, err
+		}
+		values = append(values, string(value))
+	}
+}

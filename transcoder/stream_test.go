@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,4 +212,45 @@ func BenchmarkStreamMessage(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzReadValues checks the reader of a body of JSON values against encoding/json's decoder: when
+// that reads the whole body as values within the limit, the reader yields the same texts; whatever
+// the body, it ends, and yields nothing over the limit.
+func FuzzReadValues(f *testing.F) {
+	for _, s := range []string{"", "{}", "{}{}", "{\n \"a\": [1, {\"b\": \"}\"}]\n}\n{\"c\":\"\\\"{\"}", "1 2 true null \"x\"", "[[", "}{", strings.Repeat("{", 40)} {
+		f.Add(s, 5)
+	}
+	f.Fuzz(func(t *testing.T, body string, chunk int) {
+		const max = 32
+		values, err := transcoder.ReadValues(&chunkReader{s: body, n: int(uint(chunk)%13) + 1}, max)
+		for _, v := range values {
+			if len(v) == 0 || len(v) > max {
+				t.Fatalf("value %q: empty or over %d bytes", v, max)
+			}
+		}
+		var want []string
+		dec := json.NewDecoder(strings.NewReader(body))
+		end := int64(0) // of the last value
+		for {
+			var raw json.RawMessage
+			if derr := dec.Decode(&raw); derr != nil {
+				if !errors.Is(derr, io.EOF) {
+					return // not a sequence of JSON values: only the checks above hold
+				}
+				break
+			}
+			// Two scalars with nothing between ("0 0000" is 0 0 0 0 0 to the decoder, which reads a
+			// number's leading zero as its end) are one malformed value to the reader.
+			start := dec.InputOffset() - int64(len(raw))
+			if len(raw) > max || len(want) > 0 && start == end && !strings.ContainsAny(string(raw[0])+want[len(want)-1][len(want[len(want)-1])-1:], "{}[]\"") {
+				return
+			}
+			end = dec.InputOffset()
+			want = append(want, string(raw))
+		}
+		if err != nil || !slices.Equal(values, want) {
+			t.Fatalf("values %q, %v; want %q", values, err, want)
+		}
+	})
 }

@@ -304,6 +304,15 @@ func TestRESTClientStream(t *testing.T) {
 	if g := c.do(t, "GET", "/v1/orders/rest-1", ""); g.status != 200 {
 		t.Errorf("the imported order: HTTP %d %s", g.status, g.body)
 	}
+	// Labelled application/json, the body is a sequence of JSON values, one per message, each over
+	// as many lines as it likes (as a JSON decoder reads a stream).
+	pretty := "{\n  \"order\": {\n    \"id\": \"rest-3\", \"userId\": \"1\",\n    \"items\": [{\"productId\": \"p1\", \"quantity\": 1}]\n  }\n}" +
+		`{"order":{"id":"rest-4 } \" {","userId":"2","items":[{"productId":"p2","quantity":1}]}}` + "\n\n" +
+		`{"order":{"id":"rest-5","items":[]}}`
+	r = c.do(t, "POST", "/v1/orders:import", pretty, nd, "application/json")
+	if r.status != 200 || !contains(t, r.body, `{"imported":2,"rejected":{"rest-5":"user_id is required"}}`) {
+		t.Errorf("a sequence of JSON values: HTTP %d %s", r.status, r.body)
+	}
 
 	cases := []struct {
 		name, body, contentType string
@@ -312,6 +321,8 @@ func TestRESTClientStream(t *testing.T) {
 	}{
 		{"bad JSON on line 3", `{"order":{"userId":"1"}}` + "\n\n" + `{"order":{"userId":` + "\n" + `{}`, "application/x-ndjson", 400, "line 3: "},
 		{"unknown field on line 2", "{}\n" + `{"colour":"red"}`, "application/jsonl", 400, "line 2: "},
+		{"unknown field in message 2", "{}\n{\n" + `"colour":"red"}`, "application/json", 400, "message 2: "},
+		{"cut short", "{}{\"order\":", "application/json", 400, "message 2: "},
 		{"not JSON lines", "a=b", "application/x-www-form-urlencoded", 415, "newline-delimited JSON"},
 	}
 	for _, tc := range cases {
