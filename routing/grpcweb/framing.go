@@ -1,10 +1,14 @@
 package grpcweb
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
+	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/gzip" // registers gzip, which browsers' gRPC-Web clients may compress with
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 )
@@ -30,6 +34,9 @@ type frameReader struct {
 	src  io.Reader
 	max  int
 	pool mem.BufferPool
+	// encoding is the request's grpc-encoding, which compressed frames are in ("" or "identity":
+	// none may be).
+	encoding string
 	hdr  [frameHeaderLen]byte
 	err  error
 }
@@ -60,7 +67,7 @@ func (fr *frameReader) next() (mem.Buffer, error) {
 	case flags&flagTrailer != 0:
 		fr.err = status.Errorf(codes.Internal, "grpc-web: request frame has the trailer flag (flags 0x%02x); requests carry only messages", flags)
 	case flags == flagCompressed:
-		fr.err = status.Error(codes.Unimplemented, "grpc-web: compressed gRPC-Web messages are not supported")
+		return fr.decompressed(length)
 	case flags != 0:
 		fr.err = status.Errorf(codes.Internal, "grpc-web: request frame has unknown flags 0x%02x", flags)
 	case uint64(length) > uint64(fr.max):
@@ -96,6 +103,46 @@ func (fr *frameReader) next() (mem.Buffer, error) {
 		return mem.SliceBuffer(*buf), nil
 	}
 	return mem.NewBuffer(buf, fr.pool), nil
+}
+
+// decompressed reads a compressed frame's payload of length bytes and returns it decompressed
+// with the request's grpc-encoding (any that grpc-go has registered: gzip), at most max bytes.
+func (fr *frameReader) decompressed(length uint32) (mem.Buffer, error) {
+	var c encoding.Compressor
+	switch {
+	case fr.encoding == "" || strings.EqualFold(fr.encoding, "identity"):
+		fr.err = status.Error(codes.Internal, "grpc-web: a frame is compressed but the request names no grpc-encoding")
+	case uint64(length) > uint64(fr.max):
+		fr.err = status.Errorf(codes.ResourceExhausted, "grpc-web: received message larger than max (%d vs. %d)", length, fr.max)
+	default:
+		if c = encoding.GetCompressor(strings.ToLower(fr.encoding)); c == nil {
+			fr.err = status.Errorf(codes.Unimplemented, "grpc-web: grpc-encoding %q is not supported (gzip is)", fr.encoding)
+		}
+	}
+	if fr.err != nil {
+		return nil, fr.err
+	}
+	payload := make([]byte, length)
+	if n, err := readFull(fr.src, payload); err != nil {
+		if err == io.EOF {
+			err = status.Errorf(codes.Internal, "grpc-web: truncated request: body ends %d bytes into a %d-byte message", n, length)
+		}
+		fr.err = err
+		return nil, err
+	}
+	dr, err := c.Decompress(bytes.NewReader(payload))
+	if err == nil {
+		var out []byte
+		if out, err = io.ReadAll(io.LimitReader(dr, int64(fr.max)+1)); err == nil {
+			if len(out) > fr.max {
+				fr.err = status.Errorf(codes.ResourceExhausted, "grpc-web: received message after decompression larger than max (%d)", fr.max)
+				return nil, fr.err
+			}
+			return mem.SliceBuffer(out), nil
+		}
+	}
+	fr.err = status.Errorf(codes.Internal, "grpc-web: decompressing a %s message: %v", fr.encoding, err)
+	return nil, fr.err
 }
 
 // readFull is io.ReadFull that keeps the source's own error: it returns

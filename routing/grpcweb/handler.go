@@ -125,7 +125,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.text = newBase64Reader(r.Body, h.pool)
 		body = s.text
 	}
-	s.frames = frameReader{src: body, max: h.maxMsg, pool: h.pool}
+	s.frames = frameReader{src: body, max: h.maxMsg, pool: h.pool, encoding: r.Header.Get("Grpc-Encoding")}
 	s.finish(h.handler(nil, s))
 }
 

@@ -2,6 +2,7 @@ package grpcweb_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -664,8 +665,10 @@ func TestMalformedRequests(t *testing.T) {
 		{"truncated message", modes[0], "", nil, frame(0, []byte("0123456789"))[:7], codes.Internal, "body ends 2 bytes into a 10-byte message"},
 		{"truncated after a message", modes[0], "", nil, append(frame(0, []byte("ok")), 0), codes.Internal, "body ends 1 bytes into a 5-byte frame header"},
 		{"truncated text message", text, "", nil, text.encode(frame(0, []byte("0123456789"))[:8]), codes.Internal, "body ends 3 bytes into a 10-byte message"},
-		{"compressed", modes[0], "", nil, frame(flagCompressed, []byte("x")), codes.Unimplemented, "compressed gRPC-Web messages are not supported"},
-		{"compressed text", text, "", nil, text.encode(frame(flagCompressed, []byte("x"))), codes.Unimplemented, "compressed gRPC-Web messages are not supported"},
+		{"compressed without an encoding", modes[0], "", nil, frame(flagCompressed, []byte("x")), codes.Internal, "names no grpc-encoding"},
+		{"compressed text without an encoding", text, "", nil, text.encode(frame(flagCompressed, []byte("x"))), codes.Internal, "names no grpc-encoding"},
+		{"compressed in an unknown encoding", modes[0], "", http.Header{"Grpc-Encoding": {"br"}}, frame(flagCompressed, []byte("x")), codes.Unimplemented, `grpc-encoding "br" is not supported`},
+		{"compressed, not gzip", modes[0], "", http.Header{"Grpc-Encoding": {"gzip"}}, frame(flagCompressed, []byte("x")), codes.Internal, "decompressing a gzip message"},
 		{"trailer frame", modes[0], "", nil, frame(flagTrailer, nil), codes.Internal, "trailer flag"},
 		{"unknown flags", modes[0], "", nil, frame(0x02, nil), codes.Internal, "unknown flags 0x02"},
 		{"base64 not in quanta", text, "", nil, []byte("AAAAAA"), codes.Internal, "truncated base64"},
@@ -688,6 +691,31 @@ func TestMalformedRequests(t *testing.T) {
 			res := readResult(t, do(t, req), tc.mode)
 			if !res.trailersOnly || res.code() != tc.code || !strings.Contains(res.message(), tc.message) {
 				t.Fatalf("status %v %q (trailers-only %v), want trailers-only %v containing %q", res.code(), res.message(), res.trailersOnly, tc.code, tc.message)
+			}
+		})
+	}
+}
+
+// A message compressed with the request's grpc-encoding (gzip) arrives decompressed, in either mode.
+func TestCompressedRequest(t *testing.T) {
+	srv := httptest.NewServer(grpcweb.NewHandler(echoHandler, grpcweb.WithCodec(rawCodec{})))
+	t.Cleanup(srv.Close)
+	msg := bytes.Repeat([]byte("compress me "), 50)
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	_, _ = zw.Write(msg)
+	_ = zw.Close()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			body := append(frame(flagCompressed, zipped.Bytes()), frame(0, []byte("plain"))...)
+			if m.text {
+				body = m.encode(body)
+			}
+			req := newRequest(t, testContext(t), srv.URL, "/a.B/C", m, bytes.NewReader(body))
+			req.Header.Set("Grpc-Encoding", "gzip")
+			res := readResult(t, do(t, req), m)
+			if res.code() != codes.OK || len(res.messages) != 2 || !bytes.Equal(res.messages[0], msg) || string(res.messages[1]) != "plain" {
+				t.Fatalf("status %v %q, %d messages; want the decompressed message and the plain one echoed", res.code(), res.message(), len(res.messages))
 			}
 		})
 	}
