@@ -207,6 +207,14 @@ func jsonBodyError(b *Binding, typ protoreflect.FullName, err error, body *jsonB
 			}
 			field = strings.TrimPrefix(field+path, ".")
 		}
+	} else if path, ok := body.pathOf(msg); ok {
+		switch {
+		case path == "":
+		case strings.HasPrefix(path, "["):
+			field += path
+		default:
+			field = strings.TrimPrefix(field+"."+path, ".")
+		}
 	}
 	return badRequest(field, fmt.Sprintf("invalid JSON body for %s: %s", typ, msg))
 }

@@ -118,3 +118,45 @@ func violationField(st statusBody) string {
 	field, _ := v["field"].(string)
 	return field
 }
+
+// TestBodyValueErrorPath checks that a value protojson refuses (a wrong type, a key given twice) is
+// named by its place in the body, as unknown keys are.
+func TestBodyValueErrorPath(t *testing.T) {
+	files, err := registry.FilesFromProtos(context.Background(), map[string]string{"bodies/v1/bodies.proto": bodiesProto}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := map[string]http.Handler{
+		"shop":   shopHandler(t, nil),
+		"synth":  synthHandler(t, ""),
+		"bodies": frontend(t, []*registry.Registration{{Name: "bodies", Endpoints: []string{deadAddr(t)}, Files: files}}),
+	}
+	for _, tc := range []struct {
+		name, handler, method, target, body string
+		field                               string
+	}{
+		{"top level", "synth", "POST", "/v1/kitchen", `{"id":5}`, "id"},
+		{"nested", "synth", "POST", "/v1/kitchen", `{"inner":{"id":5}}`, "inner.id"},
+		{"list element", "synth", "POST", "/v1/kitchen", `{"inners":[{"id":"a"},{"id":7}]}`, "inners[1].id"},
+		{"map value", "synth", "POST", "/v1/kitchen", `{"byNum":{"5":{"id":"a"},"7":{"id":3}}}`, "byNum[7].id"},
+		{"key given twice", "synth", "POST", "/v1/kitchen", `{"id":"a","id":"b"}`, "id"},
+		{"over lines", "synth", "POST", "/v1/kitchen", "{\n  \"inner\": {\n    \"id\": 5\n  }\n}", "inner.id"},
+		{"after multibyte text", "synth", "POST", "/v1/kitchen", `{"inners":[{"id":"éü€"}],"inner":{"id":false}}`, "inner.id"},
+		{"shop list element", "shop", "POST", "/v1/orders", `{"userId":"1","items":[{"productId":"p1","quantity":"many"}]}`, "items[0].quantity"},
+		{"body field", "shop", "POST", "/v1/users", `{"name":"x","email":7}`, "user.email"},
+		{"repeated body field", "bodies", "POST", "/v1/list", `[{"id":"a"},{"id":5}]`, "items[1].id"},
+		{"map body field", "bodies", "POST", "/v1/map", `{"a":{"id":5}}`, "by_name[a].id"},
+		{"nested repeated body field", "bodies", "POST", "/v1/nested", `[{"child":{"id":[]}}]`, "outer.items[0].child.id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := call(handlers[tc.handler], tc.method, tc.target, tc.body)
+			st := decodeStatus(t, w)
+			if w.Code != http.StatusBadRequest || st.Code != 3 {
+				t.Fatalf("HTTP %d code %d, want 400 code 3: %s", w.Code, st.Code, w.Body)
+			}
+			if got := violationField(st); got != tc.field {
+				t.Errorf("field violation names %q, want %q: %s", got, tc.field, w.Body)
+			}
+		})
+	}
+}
