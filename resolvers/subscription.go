@@ -99,6 +99,7 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 				observed(nil)
 				return nil
 			}
+			err = routing.StreamError(up.Ctx, err) // a stopping gateway's end, said as such
 			observed(asStatus(err))
 			if ctx.Err() != nil || up.Ctx.Err() != nil && status.Code(err) == codes.Canceled {
 				return nil

@@ -76,6 +76,9 @@ type Proxy struct {
 	state      func() State
 	maxMsgSize int
 	callOpts   []grpc.CallOption // the options of every upstream call, built once
+	// stopping ends, with errShuttingDown for its cause, when EndStreams is called.
+	stopping   context.Context
+	endStreams context.CancelCauseFunc
 }
 
 // ProxyOption configures a Proxy.
@@ -94,6 +97,7 @@ func WithMaxMessageSize(n int) ProxyOption {
 // NewProxy returns a proxy that routes each call by the State current when the call starts.
 func NewProxy(state func() State, opts ...ProxyOption) *Proxy {
 	p := &Proxy{state: state, maxMsgSize: 4 << 20}
+	p.stopping, p.endStreams = context.WithCancelCause(context.Background())
 	for _, o := range opts {
 		o(p)
 	}
@@ -132,7 +136,7 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 		err = call.stream(up.Ctx)
 	}
 	up.DoneWith(call.upErr)
-	return PublicError(err)
+	return StreamError(up.Ctx, err)
 }
 
 // MetadataStream is a grpc.ServerStream that has a copy of its call's incoming metadata already (a
@@ -253,8 +257,34 @@ func (p *Proxy) route(ctx context.Context, method string, md metadata.MD, owned 
 	if route.Timeout > 0 {
 		up.Ctx, up.cancel = context.WithTimeout(up.Ctx, route.Timeout)
 	}
+	if kind != KindUnary {
+		p.endable(&up)
+	}
 	return up, nil
 }
+
+// endable makes up's context end when the gateway ends its streams (EndStreams), with
+// errShuttingDown for its cause. Streams may run for as long as their clients like, so a stopping
+// gateway ends them with a status of its own rather than cutting their connections; unary calls are
+// short, and pay nothing for it.
+func (p *Proxy) endable(up *Upstream) {
+	ctx, cancel := context.WithCancelCause(up.Ctx)
+	stop := context.AfterFunc(p.stopping, func() { cancel(errShuttingDown) })
+	timeout := up.cancel
+	up.Ctx = ctx
+	up.cancel = func() {
+		stop()
+		cancel(nil)
+		if timeout != nil {
+			timeout()
+		}
+	}
+}
+
+// EndStreams ends every stream in flight, and any started from now on, with Unavailable "the
+// gateway is shutting down": how a stopping gateway ends the calls its drain would wait for
+// forever, each with a final status its client can act on, before it closes their connections.
+func (p *Proxy) EndStreams() { p.endStreams(errShuttingDown) }
 
 // connect admits a call to an endpoint of c other than avoid, if possible. The Upstream's Ctx,
 // Kind and Route are the caller's to set.

@@ -1,6 +1,8 @@
 package routing
 
 import (
+	"context"
+	"errors"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -27,6 +29,22 @@ var errCircuitOpen = status.New(codes.Unavailable, "upstream unavailable: circui
 
 // errDraining refuses a call to an endpoint that is leaving its cluster.
 var errDraining error = &unsentError{status.New(codes.Unavailable, "upstream unavailable: the endpoint is draining")}
+
+// errShuttingDown is the cause the gateway cancels open streams with when it stops (EndStreams).
+var errShuttingDown = errors.New("the gateway is shutting down")
+
+// shuttingDown is the status of a stream the gateway ended because it is stopping.
+var shuttingDown = status.Error(codes.Unavailable, "the gateway is shutting down: reconnect to carry on")
+
+// StreamError is PublicError for the failure of a stream whose Upstream context is ctx: a stream the
+// gateway ended because it is stopping (Proxy.EndStreams) reports that, Unavailable, rather than
+// the cancellation it met.
+func StreamError(ctx context.Context, err error) error {
+	if err != nil && errors.Is(context.Cause(ctx), errShuttingDown) {
+		return shuttingDown
+	}
+	return PublicError(err)
+}
 
 // PublicError returns err as a client may see it. A status passes unchanged unless it is grpc-go's
 // report of a failure of the gateway's own connection to an upstream, written with the addresses

@@ -166,7 +166,7 @@ func (s *upstreamStream) result(err error) error {
 	case err == nil || errors.Is(err, io.EOF):
 		return nil
 	}
-	return upstreamError(err)
+	return upstreamError(routing.StreamError(s.up.Ctx, err))
 }
 
 // finish reports the call's result to the upstream (its breaker, outlier detection, limits) and

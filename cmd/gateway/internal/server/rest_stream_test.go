@@ -14,8 +14,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 )
@@ -633,3 +637,68 @@ func dialRaw(t *testing.T, g *gateway) net.Conn {
 
 // chunk is s as one chunk of a chunked HTTP/1.1 body.
 func chunk(s string) string { return fmt.Sprintf("%x\r\n%s\r\n", len(s), s) }
+
+// TestStreamsEndWhenTheGatewayStops: streams would hold a stopping gateway's drain to its end and
+// then be cut; shortly before that they are ended instead, each with UNAVAILABLE "the gateway is
+// shutting down" in its front's shape.
+func TestStreamsEndWhenTheGatewayStops(t *testing.T) {
+	const grace = 2 * time.Second
+	g := startGateway(t, harnessOptions{config: func(c *config.Config) { c.ShutdownGrace = grace }})
+	ctx := testContext(t)
+	const shutting = "the gateway is shutting down"
+
+	watch, err := catalogv1.NewCatalogServiceClient(g.conn).WatchInventory(ctx,
+		&catalogv1.WatchInventoryRequest{Id: "p1", Interval: durationpb.New(10 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	nd := bufio.NewReader(startStream(t, ctx, g, "GET", "/v1/products/p1/inventory:watch?interval=0.01s", "").Body)
+	readLine(t, nd)
+	gql := bufio.NewReader(startStream(t, ctx, g, "POST", "/graphql", `{"query":"subscription { watchInventory(id: \"p1\", interval: \"0.01s\") { stock } }"}`,
+		"Content-Type", "application/json", "Accept", "text/event-stream").Body)
+	nextData := func() string { // gqlgen's SSE: "event: next" and "data: ..." lines, ":" comments
+		t.Helper()
+		for {
+			line, err := gql.ReadString('\n')
+			if err != nil {
+				t.Fatalf("GraphQL SSE: %v", err)
+			}
+			if data, ok := strings.CutPrefix(line, "data: "); ok {
+				return data
+			}
+		}
+	}
+	nextData()
+
+	stopped := make(chan struct{})
+	go func() { g.stop(t); close(stopped) }()
+
+	for {
+		if _, err := watch.Recv(); err != nil {
+			if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), shutting) {
+				t.Errorf("gRPC stream: %v, want UNAVAILABLE: %s", err, shutting)
+			}
+			break
+		}
+	}
+	for {
+		if l := readLine(t, nd); l.Error != nil {
+			if l.Error.Code != 14 || !strings.Contains(l.Error.Message, shutting) {
+				t.Errorf("NDJSON error %+v, want UNAVAILABLE: %s", l.Error, shutting)
+			}
+			break
+		}
+	}
+	for {
+		if data := nextData(); strings.Contains(data, `"errors"`) {
+			if !strings.Contains(data, "UNAVAILABLE") || !strings.Contains(data, shutting) {
+				t.Errorf("GraphQL event %s, want an UNAVAILABLE error: %s", data, shutting)
+			}
+			break
+		}
+	}
+	<-stopped
+}

@@ -346,6 +346,12 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	// Streams run for as long as their clients like, and would hold the drain to its end, then be
+	// cut. Shortly before it ends they are ended instead, each with UNAVAILABLE "the gateway is
+	// shutting down" in its front's shape (a gRPC status, an NDJSON or SSE error, a GraphQL
+	// error), which its client can act on.
+	endStreams := time.AfterFunc(grace-min(time.Second, grace/2), s.proxy.EndStreams)
+	defer endStreams.Stop()
 
 	var wg sync.WaitGroup
 	wg.Add(2)
