@@ -108,7 +108,7 @@ var corpus = []testCase{
 	{name: "body star no content type", method: "POST", path: "/v1/orders/o1:cancel", header: []string{"Content-Type: "}, body: `{"reason": "x"}`},
 	{name: "body star JSON null", method: "POST", path: "/v1/orders/o1:cancel", body: `null`, diff: diffOwnMessage},
 	{name: "body star trailing data", method: "POST", path: "/v1/orders/o1:cancel", body: `{"reason": "x"} {"reason": "y"}`, diff: diffTrailingData},
-	{name: "body star duplicate field", method: "POST", path: "/v1/orders/o1:cancel", body: `{"reason": "x", "reason": "y"}`, diff: diffOwnMessage},
+	{name: "body star duplicate field", method: "POST", path: "/v1/orders/o1:cancel", body: `{"reason": "x", "reason": "y"}`, diff: diffOwnMessage, field: "reason"},
 	{name: "body star +json media type", method: "POST", path: "/v1/orders/o1:cancel", header: []string{"Content-Type: application/merge-patch+json"}, body: `{}`},
 
 	// PATCH: update_mask from the body's keys, or from the query; the path's user.id wins.
@@ -153,8 +153,8 @@ var corpus = []testCase{
 	{name: "custom verb of another method is a path value", method: "GET", path: "/v1/orders/o1:cancel"},
 	{name: "bad JSON body field", method: "POST", path: "/v1/users", body: `{"name": `, diff: diffOwnMessage, field: "user"},
 	{name: "bad JSON body star", method: "POST", path: "/v1/orders", body: `{"userId": "1",}`, diff: diffOwnMessage},
-	{name: "wrong JSON type in body", method: "POST", path: "/v1/orders", body: `{"userId": 1}`, diff: diffOwnMessage},
-	{name: "two oneof members in body", method: "POST", path: "/v1/orders", body: `{"userId": "1", "card": {}, "voucherCode": "X"}`, diff: diffOwnMessage},
+	{name: "wrong JSON type in body", method: "POST", path: "/v1/orders", body: `{"userId": 1}`, diff: diffOwnMessage, field: "userId"},
+	{name: "two oneof members in body", method: "POST", path: "/v1/orders", body: `{"userId": "1", "card": {}, "voucherCode": "X"}`, diff: diffOwnMessage, field: "voucherCode"},
 	{name: "body is an array", method: "PATCH", path: "/v1/users/1", body: `[]`, diff: diffOwnMessage, field: "user"},
 	{name: "wrong type in query", method: "GET", path: "/v1/users?page_size=abc", diff: diffOwnMessage, field: "page_size"},
 	{name: "int32 overflow in query", method: "GET", path: "/v1/products?page_size=3000000000", diff: diffOwnMessage, field: "page_size"},
