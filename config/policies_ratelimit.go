@@ -162,7 +162,7 @@ type CORS struct {
 	AllowedHeaders []string `yaml:"allowed_headers"`
 	// ExposedHeaders are the response headers browsers let scripts read (default
 	// DefaultCORSExposedHeaders). A name ending in "*" ("Grpc-Metadata-*") exposes every
-	// header of the response with that prefix.
+	// header of the response with that prefix, and "*" alone every header of the response.
 	ExposedHeaders []string `yaml:"exposed_headers"`
 	// AllowCredentials lets browsers send cookies and HTTP authentication.
 	AllowCredentials bool `yaml:"allow_credentials"`
@@ -438,8 +438,8 @@ func (v *validator) cors(path string, c CORS) {
 		}
 	}
 	for i, h := range c.ExposedHeaders {
-		if !validHeaderName(strings.TrimSuffix(h, "*")) {
-			v.fieldf(index(field(path, "exposed_headers"), i), "invalid header name %q: want a name, or a prefix ending in *", h)
+		if h != "*" && !validHeaderName(strings.TrimSuffix(h, "*")) {
+			v.fieldf(index(field(path, "exposed_headers"), i), "invalid header name %q: want a name, a prefix ending in *, or * for every header", h)
 		}
 	}
 	mp := field(path, "max_age")

@@ -337,3 +337,25 @@ func TestExposeThroughHookWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestExposeEveryHeader: "*" in exposed_headers exposes every header of the response by name, as a
+// gRPC-Web page needs to read the upstream's own metadata (x-request-id).
+func TestExposeEveryHeader(t *testing.T) {
+	mw := middleware(t, `
+    allowed_origins: ["https://app.example.org"]
+    allow_credentials: true
+    exposed_headers: ["*"]
+`)
+	h := mw(policy.FrontGRPCWeb, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", "r1")
+		w.Header().Set("Grpc-Status", "0")
+		w.WriteHeader(http.StatusOK)
+	}))
+	w := serve(h, http.MethodPost, "/a.B/C", "Origin", "https://app.example.org")
+	exposed := strings.ToLower(w.Header().Get("Access-Control-Expose-Headers"))
+	for _, name := range []string{"x-request-id", "grpc-status"} {
+		if !strings.Contains(exposed, name) {
+			t.Errorf("Access-Control-Expose-Headers %q lacks %s", exposed, name)
+		}
+	}
+}
