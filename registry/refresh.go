@@ -58,7 +58,7 @@ func (r *Registry) refreshOnce(ctx context.Context, active *Version) {
 	files, err := r.fetch(ctx, active.ReflectionEndpoint, active.Services)
 	if err != nil {
 		if ctx.Err() == nil {
-			r.log.Warn("reflection refresh failed; keeping the active version", "name", active.Name, "err", err)
+			r.refreshProblem(active.Name, "reflection refresh failed; keeping the active version", err)
 		}
 		return
 	}
@@ -72,14 +72,37 @@ func (r *Registry) refreshOnce(ctx context.Context, active *Version) {
 		Refresh:            active.Refresh,
 	}
 	if err := v.finish(); err != nil {
-		r.log.Warn("reflection refresh returned unusable descriptors; keeping the active version", "name", active.Name, "err", err)
+		r.refreshProblem(active.Name, "reflection refresh returned unusable descriptors; keeping the active version", err)
 		return
 	}
 	if v.Digest == active.Digest {
+		r.refreshFine(active.Name)
 		return
 	}
 	if _, err := r.activate(ctx, v, false, false, active); err != nil {
-		r.log.Warn("reflection refresh found changed descriptors that were refused", "name", active.Name, "err", err)
+		r.refreshProblem(active.Name, "reflection refresh found changed descriptors that were refused", err)
+		return
+	}
+	r.refreshFine(active.Name)
+}
+
+// refreshProblem logs a refresh's problem with registration name, once while it stays the same: a
+// refresh every second against a backend that keeps serving a breaking change would otherwise log it
+// every second.
+func (r *Registry) refreshProblem(name, msg string, err error) {
+	line := msg + ": " + err.Error()
+	if last, ok := r.refreshLog.Load(name); ok && last.(string) == line {
+		return
+	}
+	r.refreshLog.Store(name, line)
+	r.log.Warn(msg, "name", name, "err", err)
+}
+
+// refreshFine notes that a refresh of registration name went through, logging that its problem is
+// over if one was logged.
+func (r *Registry) refreshFine(name string) {
+	if _, had := r.refreshLog.LoadAndDelete(name); had {
+		r.log.Info("reflection refresh works again", "name", name)
 	}
 }
 

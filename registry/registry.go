@@ -44,6 +44,7 @@ type Registry struct {
 	current     *Snapshot
 	refreshers  map[string]context.CancelFunc // by registration name; pending config services' by pendingKey
 	waitErr     map[string]error              // pending config services: why their backend last did not answer
+	refreshLog  sync.Map                      // registration name -> the last refresh problem logged (string)
 	closed      bool
 }
 

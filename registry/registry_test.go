@@ -1331,6 +1331,7 @@ type reflectionBackend struct {
 	pool    *routing.Pool
 	current atomic.Pointer[registry.Snapshot]
 	version atomic.Uint64
+	asked   atomic.Int64 // reflection streams served
 }
 
 func startReflectionBackend(t testing.TB, files *protoregistry.Files) *reflectionBackend {
@@ -1342,7 +1343,10 @@ func startReflectionBackend(t testing.TB, files *protoregistry.Files) *reflectio
 		t.Fatal(err)
 	}
 	b.addr = lis.Addr().String()
-	s := grpc.NewServer()
+	s := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		b.asked.Add(1)
+		return h(srv, ss)
+	}))
 	routing.RegisterReflection(s, func() routing.Catalog { return b.current.Load() })
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(func() {
@@ -1398,11 +1402,28 @@ func TestRegistryReflectionRefresh(t *testing.T) {
 	if !strings.Contains(line, `field 12 \"avatar\" removed`) && !strings.Contains(line, `field 12 "avatar" removed`) {
 		t.Errorf("log line does not name the break: %s", line)
 	}
+	// The same refusal at the next intervals is not logged again.
+	deadline := time.Now().Add(15 * time.Second) // bounded only to fail instead of hanging
+	for asked := backend.asked.Load(); backend.asked.Load() < asked+2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the refresher stopped asking the backend")
+		}
+		select {
+		case l := <-logs:
+			if strings.HasPrefix(l, "reflection refresh found changed descriptors that were refused") {
+				t.Fatalf("the same refusal logged again: %s", l)
+			}
+		case <-time.After(10 * time.Millisecond): // polling the backend's count
+		}
+	}
 	if v, err := f.reg.Get("live"); err != nil || v.Number != 1 {
 		t.Errorf("after a refused refresh: Get = %v, %v", v, err)
 	}
 
 	backend.serve(t, compiledFiles(t, usersSource(t, "bytes avatar = 12;", "bytes avatar = 12;\n  string extra = 99;")))
+	recv(t, logs, "the refresh's recovery to be logged", func(l string) bool {
+		return strings.HasPrefix(l, "reflection refresh works again")
+	})
 	snap := recv(t, f.notify, "a snapshot with the refreshed descriptors", func(s *registry.Snapshot) bool {
 		d, err := s.Files().FindDescriptorByName("shop.users.v1.User")
 		return err == nil && d.(protoreflect.MessageDescriptor).Fields().ByName("extra") != nil
