@@ -45,15 +45,7 @@ message Req {
 // violation, by its place in the body: keys as written, [i] for list elements, [k] for map values,
 // after the body's field.
 func TestUnknownFieldPath(t *testing.T) {
-	files, err := registry.FilesFromProtos(context.Background(), map[string]string{"bodies/v1/bodies.proto": bodiesProto}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	handlers := map[string]http.Handler{
-		"shop":   shopHandler(t, nil),
-		"synth":  synthHandler(t, ""),
-		"bodies": frontend(t, []*registry.Registration{{Name: "bodies", Endpoints: []string{deadAddr(t)}, Files: files}}),
-	}
+	handlers := bodyHandlers(t)
 	const thing = `"@type":"type.googleapis.com/synth.v1.Thing"`
 	cases := []struct {
 		name, handler, method, target, body string
@@ -92,16 +84,36 @@ func TestUnknownFieldPath(t *testing.T) {
 		{"nested repeated body field", "bodies", "POST", "/v1/nested", `[{"nope":1}]`, "outer.items[0].nope"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			w := call(handlers[tc.handler], tc.method, tc.target, tc.body)
-			st := decodeStatus(t, w)
-			if w.Code != http.StatusBadRequest || st.Code != 3 {
-				t.Fatalf("HTTP %d code %d, want 400 code 3: %s", w.Code, st.Code, w.Body)
-			}
-			if got := violationField(st); got != tc.field {
-				t.Errorf("field violation names %q, want %q: %s", got, tc.field, w.Body)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantViolation(t, handlers[tc.handler], tc.method, tc.target, tc.body, tc.field) })
+	}
+}
+
+// bodyHandlers are the REST handlers the body tests call: the shop's, the synthetic service's, and
+// one of bodiesProto's.
+func bodyHandlers(t *testing.T) map[string]http.Handler {
+	t.Helper()
+	files, err := registry.FilesFromProtos(context.Background(), map[string]string{"bodies/v1/bodies.proto": bodiesProto}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]http.Handler{
+		"shop":   shopHandler(t, nil),
+		"synth":  synthHandler(t, ""),
+		"bodies": frontend(t, []*registry.Registration{{Name: "bodies", Endpoints: []string{deadAddr(t)}, Files: files}}),
+	}
+}
+
+// wantViolation checks that the request is refused with 400 INVALID_ARGUMENT and a BadRequest
+// naming field.
+func wantViolation(t *testing.T, h http.Handler, method, target, body, field string) {
+	t.Helper()
+	w := call(h, method, target, body)
+	st := decodeStatus(t, w)
+	if w.Code != http.StatusBadRequest || st.Code != 3 {
+		t.Fatalf("HTTP %d code %d, want 400 code 3: %s", w.Code, st.Code, w.Body)
+	}
+	if got := violationField(st); got != field {
+		t.Errorf("field violation names %q, want %q: %s", got, field, w.Body)
 	}
 }
 
@@ -122,15 +134,7 @@ func violationField(st statusBody) string {
 // TestBodyValueErrorPath checks that a value protojson refuses (a wrong type, a key given twice) is
 // named by its place in the body, as unknown keys are.
 func TestBodyValueErrorPath(t *testing.T) {
-	files, err := registry.FilesFromProtos(context.Background(), map[string]string{"bodies/v1/bodies.proto": bodiesProto}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	handlers := map[string]http.Handler{
-		"shop":   shopHandler(t, nil),
-		"synth":  synthHandler(t, ""),
-		"bodies": frontend(t, []*registry.Registration{{Name: "bodies", Endpoints: []string{deadAddr(t)}, Files: files}}),
-	}
+	handlers := bodyHandlers(t)
 	for _, tc := range []struct {
 		name, handler, method, target, body string
 		field                               string
@@ -148,15 +152,6 @@ func TestBodyValueErrorPath(t *testing.T) {
 		{"map body field", "bodies", "POST", "/v1/map", `{"a":{"id":5}}`, "by_name[a].id"},
 		{"nested repeated body field", "bodies", "POST", "/v1/nested", `[{"child":{"id":[]}}]`, "outer.items[0].child.id"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := call(handlers[tc.handler], tc.method, tc.target, tc.body)
-			st := decodeStatus(t, w)
-			if w.Code != http.StatusBadRequest || st.Code != 3 {
-				t.Fatalf("HTTP %d code %d, want 400 code 3: %s", w.Code, st.Code, w.Body)
-			}
-			if got := violationField(st); got != tc.field {
-				t.Errorf("field violation names %q, want %q: %s", got, tc.field, w.Body)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantViolation(t, handlers[tc.handler], tc.method, tc.target, tc.body, tc.field) })
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/registry"
@@ -134,15 +135,7 @@ func TestValidateCommand(t *testing.T) {
 // descriptors do not load by its place in the file.
 func TestValidateCompilesServices(t *testing.T) {
 	dir := t.TempDir()
-	files, err := registry.FilesOf(usersv1.File_shop_users_v1_users_proto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := registry.DescriptorSetOf(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "users.binpb"), string(set))
+	set := writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
 	writeFile(t, filepath.Join(dir, "trunc.binpb"), string(set[:len(set)/2]))
 	writeFile(t, filepath.Join(dir, "broken.proto"), "syntax = \"proto3\";\nmessage {\n")
 	twice := filepath.Join(dir, "twice.yaml")
@@ -183,6 +176,22 @@ func TestValidateCompilesServices(t *testing.T) {
 			}
 		}
 	}
+}
+
+// writeDescriptorSet writes fd and its imports to path as a serialized FileDescriptorSet, as protoc
+// --descriptor_set_out --include_imports does.
+func writeDescriptorSet(t *testing.T, path string, fd protoreflect.FileDescriptor) []byte {
+	t.Helper()
+	files, err := registry.FilesOf(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := registry.DescriptorSetOf(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, string(set))
+	return set
 }
 
 func writeFile(t *testing.T, path, content string) {

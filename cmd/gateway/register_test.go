@@ -22,7 +22,6 @@ import (
 
 	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
-	"github.com/protogate/gateway/registry"
 )
 
 // runBackend, entered when the test binary runs with GATEWAY_TEST_BACKEND set, serves one shop
@@ -203,16 +202,8 @@ func TestRegisterWorkflow(t *testing.T) {
 	}
 
 	// 1. A descriptor set, as protoc --descriptor_set_out writes it.
-	files, err := registry.FilesOf(usersv1.File_shop_users_v1_users_proto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := registry.DescriptorSetOf(files)
-	if err != nil {
-		t.Fatal(err)
-	}
 	setFile := filepath.Join(t.TempDir(), "users.binpb")
-	writeFile(t, setFile, string(set))
+	writeDescriptorSet(t, setFile, usersv1.File_shop_users_v1_users_proto)
 	mustCLI(t, "version 1 active", "register", "--admin", adminURL, "--name", "users", "--endpoint", users, "--descriptor-set", setFile)
 	if err := getUser(t, data); err != nil {
 		t.Fatalf("after registering a descriptor set: %v", err)

@@ -21,7 +21,6 @@ import (
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
-	"github.com/protogate/gateway/registry"
 )
 
 // serveShop runs a shop service in the test process on addr ("127.0.0.1:0" for any port) and returns
@@ -152,16 +151,8 @@ func TestServicesConfigAndAdmin(t *testing.T) {
 	gw.awaitLines(t, regexp.MustCompile(`config service not served yet.*name=echo`))
 	admin := "http://" + gw.awaitLines(t, listeningLine)[2]
 
-	files, err := registry.FilesOf(catalogv1.File_shop_catalog_v1_catalog_proto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := registry.DescriptorSetOf(files)
-	if err != nil {
-		t.Fatal(err)
-	}
 	setFile := filepath.Join(dir, "catalog.binpb")
-	writeFile(t, setFile, string(set))
+	writeDescriptorSet(t, setFile, catalogv1.File_shop_catalog_v1_catalog_proto)
 	catalog := closedPort(t)
 	mustCLI(t, "catalog: version 1 active", "register", "--admin", admin, "--name", "catalog", "--endpoint", catalog, "--descriptor-set", setFile)
 

@@ -3,7 +3,6 @@ package server_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,13 +89,7 @@ func TestAdminJSONStrict(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		return doRequest(t, http.DefaultClient, req)
 	}
 	resp, body := do(http.MethodPost, "/v1/registrations", `{"name": "typo", "endpoints": ["127.0.0.1:1"], "dry-run": true}`)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `unknown field \"dry-run\"`) {

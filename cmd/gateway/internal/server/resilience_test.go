@@ -471,16 +471,11 @@ func TestResilienceRetriesOnEveryFront(t *testing.T) {
 	defer httpc.CloseIdleConnections()
 	get := func(req *http.Request) string {
 		t.Helper()
-		resp, err := httpc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
+		resp, body := doRequest(t, httpc, req)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s %s: %d %s", req.Method, req.URL, resp.StatusCode, body)
 		}
-		return string(body)
+		return body
 	}
 	for i := range 10 {
 		if _, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"}); err != nil {
@@ -629,16 +624,7 @@ func TestUpstreamFailuresNameNoAddress(t *testing.T) {
 	}, routing.RetryPolicy{})
 	httpc := &http.Client{Transport: &http.Transport{}}
 	defer httpc.CloseIdleConnections()
-	do := func(req *http.Request) (*http.Response, string) {
-		t.Helper()
-		resp, err := httpc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp, string(body)
-	}
+	do := func(req *http.Request) (*http.Response, string) { t.Helper(); return doRequest(t, httpc, req) }
 	leaks := func(front, got string) {
 		t.Helper()
 		host, port, _ := net.SplitHostPort(dead)
