@@ -37,8 +37,8 @@ type frameReader struct {
 	// encoding is the request's grpc-encoding, which compressed frames are in ("" or "identity":
 	// none may be).
 	encoding string
-	hdr  [frameHeaderLen]byte
-	err  error
+	hdr      [frameHeaderLen]byte
+	err      error
 }
 
 // next returns the next message payload, owned by the caller (Free it).
