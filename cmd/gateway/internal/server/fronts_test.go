@@ -25,16 +25,12 @@ func doRequest(t *testing.T, client *http.Client, req *http.Request) (*http.Resp
 
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
+	resp, body := doRequest(t, http.DefaultClient, req)
+	return resp.StatusCode, body
 }
 
 // TestThreeFronts serves one registration as gRPC (other tests), REST, GraphQL and OpenAPI at once.
