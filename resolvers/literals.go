@@ -11,8 +11,9 @@ import (
 )
 
 // Literals written in the document for the gateway's own scalars (Int64, UInt64, Bytes, DateTime,
-// Duration) are checked before anything runs, as variables are: gqlparser's ValuesOfCorrectType
-// checks GraphQL's scalars and enums but takes any literal for a custom scalar, so without this a
+// Duration), and Int literals beyond 32 bits, are checked before anything runs, as variables are:
+// gqlparser's ValuesOfCorrectType checks GraphQL's scalars and enums but not an Int's range, and it
+// takes any literal for a custom scalar, so without this a
 // wrong one (i64: "x", at: "yesterday") failed only its own field, after the root fields of a
 // mutation before it had run. The error is the validation's kind: GRAPHQL_VALIDATION_FAILED, at
 // the literal's location, and nothing is executed.
@@ -84,8 +85,11 @@ func (c *literalCheck) value(v *ast.Value, where string) bool {
 	case ast.Variable, ast.NullValue:
 		return true
 	}
-	if v.Definition == nil || v.Definition.Kind != ast.Scalar || !gatewayScalar(v.Definition.Name) {
-		return true // GraphQL's own scalars and enums: gqlparser has checked them
+	if v.Definition == nil || v.Definition.Kind != ast.Scalar {
+		return true // enums: gqlparser has checked them
+	}
+	if !gatewayScalar(v.Definition.Name) && (v.Definition.Name != "Int" || v.Kind != ast.IntValue) {
+		return true // GraphQL's own scalars: gqlparser has checked them, but for an Int's range
 	}
 	var lit any = v.Raw
 	switch v.Kind {

@@ -24,6 +24,9 @@ func TestLiteralsRefused(t *testing.T) {
 			`argument user of b: invalid Int64: "12x" is not an integer`, "[map[column:156 line:1]]"}, // the literal's
 		{"Int64 with a fraction", sh, `mutation { createUser(user: {` + eve + `, loyaltyPoints: 1.5}) { id } }`, "invalid Int64", ""},
 		{"Int64 from a Boolean", sh, `mutation { createUser(user: {` + eve + `, loyaltyPoints: true}) { id } }`, "invalid Int64: want an integer, got a Boolean", ""},
+		{"Int beyond 32 bits", sh, `mutation { a: createUser(user: {` + eve + `}) { id } b: createOrder(userId: "1", items: [{productId: "p1", quantity: 2147483648}]) { id } }`,
+			"argument items of b: want an Int, got the number 2147483648, outside the 32-bit range", ""},
+		{"Int below 32 bits", sh, `{ listProducts(pageSize: -2147483649) { products { id } } }`, "outside the 32-bit range", ""},
 		{"Int64 argument", ev.gateway, `{ echo(i64: "notanumber") { s } }`, `argument i64 of echo: invalid Int64`, ""},
 		{"UInt64 negative", ev.gateway, `{ echo(u64: -1) { s } }`, "invalid UInt64", ""},
 		{"Bytes", ev.gateway, `{ echo(by: "not base64!") { s } }`, "invalid Bytes", ""},
