@@ -215,13 +215,25 @@ func (w *writer) introInputValue(v *introspection.InputValue, sf *selField) bool
 		case "isDeprecated":
 			w.boolean(v.IsDeprecated())
 		case "deprecationReason":
-			w.optString(v.DeprecationReason())
+			w.optString(deprecationReason(v.IsDeprecated(), v.DeprecationReason()))
 		default:
 			w.buf = append(w.buf, "null"...)
 		}
 		return true
 	})
 }
+
+// deprecationReason is the reason of a deprecated argument, input field or enum value: the
+// directive's default ("No longer supported") when its @deprecated gives none, as gqlgen gives for
+// fields but not for these (graphql-js decides "deprecated" from the reason).
+func deprecationReason(deprecated bool, reason *string) *string {
+	if deprecated && reason == nil {
+		return &noLongerSupported
+	}
+	return reason
+}
+
+var noLongerSupported = "No longer supported"
 
 func (w *writer) introEnumValue(v *introspection.EnumValue, sf *selField) bool {
 	return w.introObject("__EnumValue", sf, func(f *selField) bool {
@@ -233,7 +245,7 @@ func (w *writer) introEnumValue(v *introspection.EnumValue, sf *selField) bool {
 		case "isDeprecated":
 			w.boolean(v.IsDeprecated())
 		case "deprecationReason":
-			w.optString(v.DeprecationReason())
+			w.optString(deprecationReason(v.IsDeprecated(), v.DeprecationReason()))
 		default:
 			w.buf = append(w.buf, "null"...)
 		}

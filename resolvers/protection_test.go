@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -18,9 +19,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/resolvers"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/schema"
 )
 
 func TestShopErrorsAndPartialData(t *testing.T) {
@@ -343,5 +347,51 @@ func TestLimitsMeasureFragmentsOnce(t *testing.T) {
 	// 2^40 aliased fields once expanded: far over the limit, and counted without expanding.
 	if len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeAliasLimit {
 		t.Errorf("%s", r.raw)
+	}
+}
+
+// Deprecated arguments, input fields and enum values have the directive's default reason in
+// introspection, as fields do: graphql-js tells deprecation by the reason.
+func TestIntrospectionDeprecationReasons(t *testing.T) {
+	files, err := registry.FilesFromProtos(context.Background(), map[string]string{"old/v1/old.proto": `syntax = "proto3";
+package old.v1;
+service Old { rpc GetThing(GetRequest) returns (Thing); }
+enum Kind { KIND_UNSPECIFIED = 0; KIND_GONE = 1 [deprecated = true]; }
+message GetRequest { string id = 1; string legacy = 2 [deprecated = true]; Kind kind = 3; }
+message Thing { string id = 1; string was = 2 [deprecated = true]; }
+`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := files.FindDescriptorByName("old.v1.Old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := schema.Build([]protoreflect.ServiceDescriptor{d.(protoreflect.ServiceDescriptor)}, schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := resolvers.NewHandler(sch, &fixedCaller{}, resolvers.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body(`{
+		kind: __type(name: "Kind") { enumValues(includeDeprecated: true) { name deprecationReason } }
+		thing: __type(name: "Thing") { fields(includeDeprecated: true) { name deprecationReason } }
+		mutation: __type(name: "Mutation") { fields { name args(includeDeprecated: true) { name deprecationReason } } }
+	}`)))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	out := w.Body.String()
+	for _, want := range []string{
+		`{"name":"KIND_GONE","deprecationReason":"No longer supported"}`,
+		`{"name":"was","deprecationReason":"No longer supported"}`,
+		`{"name":"legacy","deprecationReason":"No longer supported"}`,
+		`{"name":"id","deprecationReason":null}`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("introspection lacks %s:\n%s", want, out)
+		}
 	}
 }
