@@ -160,6 +160,8 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	}
 	if opts.APQ {
 		exts = append(exts, extension.AutomaticPersistedQuery{Cache: lru.New[string](limit(opts.APQCacheSize, DefaultAPQCacheSize))})
+	} else {
+		exts = append(exts, noAPQ{})
 	}
 	lim := limits{
 		depth:      limit(opts.MaxDepth, DefaultMaxDepth),

@@ -159,6 +159,26 @@ func (p persistedOperations) MutateOperationParameters(_ context.Context, raw *g
 	return nil
 }
 
+// noAPQ answers a hash sent alone, which no persisted operation knows, as Apollo's persisted-query
+// link expects of a server without automatic persisted queries: PersistedQueryNotSupported, upon
+// which it sends its documents in full from then on.
+type noAPQ struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = noAPQ{}
+
+func (noAPQ) ExtensionName() string                   { return "NoAPQ" }
+func (noAPQ) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (noAPQ) MutateOperationParameters(_ context.Context, raw *graphql.RawParams) *gqlerror.Error {
+	if raw.Query == "" && persistedHash(raw.Extensions) != "" {
+		return requestError("PERSISTED_QUERY_NOT_SUPPORTED", "PersistedQueryNotSupported")
+	}
+	return nil
+}
+
 // persistedHash reads extensions.persistedQuery.sha256Hash.
 func persistedHash(ext map[string]any) string {
 	pq, ok := ext["persistedQuery"].(map[string]any)

@@ -287,6 +287,18 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	}
 }
 
+// Without APQ, a hash sent alone gets PersistedQueryNotSupported, on which Apollo's persisted-query
+// link sends documents in full; a document sent with its hash runs.
+func TestWithoutAPQ(t *testing.T) {
+	g := startGateway(t, setup{})
+	doc := `{ getUser(id: "1") { name } }`
+	r := g.post(t, request{Extensions: persisted(sha(doc))})
+	if len(r.Errors) != 1 || r.Errors[0].code() != "PERSISTED_QUERY_NOT_SUPPORTED" || r.Errors[0].Message != "PersistedQueryNotSupported" {
+		t.Fatalf("a hash alone: %s", r.raw)
+	}
+	g.post(t, request{Query: doc, Extensions: persisted(sha(doc))}).ok(t).wantRawData(t, `{"getUser":{"name":"Ada Lovelace"}}`)
+}
+
 func TestPersistedOnly(t *testing.T) {
 	doc := `query User($id: String!) { getUser(id: $id) { name } }`
 	g := startGateway(t, setup{opts: resolvers.Options{PersistedOnly: true, PersistedOperations: map[string]string{sha(doc): doc}}})
