@@ -70,14 +70,21 @@ func operationJSON(p *graphql.RawParams) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// registerRefusalKind tells gqlgen that PERMISSION_DENIED, when an operation is refused before it
-// is parsed (only messageInspection does that), is a request error rather than a result: the
-// WebSocket transport then answers with an "error" message instead of "next" and "complete", as for
-// a document that does not validate. gqlgen keeps error kinds in a process-wide table that its
+// registerRefusalKind tells gqlgen that the codes of the refusals made before an operation runs are
+// request errors rather than results, as a document that does not validate is: PERMISSION_DENIED
+// (only messageInspection refuses an operation with it before it is parsed), the document's
+// limits, and the refusals of operations that are not allowed or not known. The WebSocket transport
+// then answers with an "error" message instead of "next" and "complete", and a request that asked
+// for application/graphql-response+json gets 400, as the GraphQL-over-HTTP specification says of
+// a request that is not executed. gqlgen keeps error kinds in a process-wide table that its
 // transports read (errcode.RegisterErrorType, its API for extensions): it is written once, by the
 // first NewHandler, before any handler of this package serves.
 var registerRefusalKind = sync.OnceFunc(func() {
-	errcode.RegisterErrorType(codeName(codes.PermissionDenied), errcode.KindProtocol)
+	for _, code := range []string{codeName(codes.PermissionDenied), CodeDepthLimit, CodeAliasLimit, CodeRootFieldLimit,
+		CodeDocumentTooLarge, CodeIntrospectionDisabled, CodeOperationNotAllowed, "COMPLEXITY_LIMIT_EXCEEDED",
+		"PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"} {
+		errcode.RegisterErrorType(code, errcode.KindProtocol)
+	}
 })
 
 // inspectInit shows a WebSocket's connection_init payload to the request's message inspector (the

@@ -1,6 +1,7 @@
 package resolvers_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -405,5 +406,16 @@ message Thing { string id = 1; string was = 2 [deprecated = true]; }
 		if !strings.Contains(out, want) {
 			t.Errorf("introspection lacks %s:\n%s", want, out)
 		}
+	}
+}
+
+// A limit refuses the request before it runs: with application/graphql-response+json that is a 400
+// without data, as for a document that does not validate.
+func TestLimitRefusalStatus(t *testing.T) {
+	g := startGateway(t, setup{opts: resolvers.Options{MaxRootFields: 2}})
+	r := g.postBody(t, []byte(`{"query":"{ a: getUser(id: \"1\") { name } b: getUser(id: \"2\") { name } c: getUser(id: \"3\") { name } }"}`),
+		"Accept", "application/graphql-response+json")
+	if r.status != http.StatusBadRequest || bytes.Contains(r.raw, []byte(`"data"`)) || len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeRootFieldLimit {
+		t.Errorf("status %d: %s, want 400 with one %s error and no data", r.status, r.raw, resolvers.CodeRootFieldLimit)
 	}
 }
