@@ -19,13 +19,22 @@ import (
 //     with a complete.
 //   - A `subscribe` reusing the id of a running operation closes the socket with 4409 "Subscriber
 //     for <id> already exists": gqlgen would run a second operation under the same id.
+//   - The protocol's other close codes, where gqlgen closes with 1002 or 1000, or not at all: 4400
+//     "Invalid message received" for a message that is not JSON, has no or an unknown type, or a
+//     subscribe or complete without an id; 4401 "Unauthorized" for a subscribe before
+//     connection_init; 4429 "Too many initialisation requests" for a second connection_init; 4408
+//     "Connection initialisation timeout" when none comes in time.
 //
 // An id is taken from the client's subscribe until the server's error or complete for it. A
 // client's complete does not free it: gqlgen answers it with a complete once the operation has
 // wound down, and an id reused before that would have its events mixed with the old operation's.
 const (
 	transportWSSubprotocol = "graphql-transport-ws"
+	closeInvalidMessage    = 4400
+	closeUnauthorized      = 4401
+	closeInitTimeout       = 4408
 	closeSubscriberExists  = 4409
+	closeTooManyInits      = 4429
 	maxCloseReason         = 123 // bytes of a close frame's reason (RFC 6455 5.5: 125, less the code)
 )
 
@@ -33,8 +42,9 @@ const (
 // one goroutine and writes from several (one per operation, and its keep-alive).
 type transportWSConn struct {
 	transport.WebsocketConn
-	mu      sync.Mutex
-	running map[string]struct{} // ids of the operations not yet ended by an error or complete
+	mu       sync.Mutex
+	running  map[string]struct{} // ids of the operations not yet ended by an error or complete
+	initSeen bool                // the client sent connection_init (read by the reading goroutine only)
 }
 
 var (
@@ -68,15 +78,50 @@ func (c *transportWSConn) NextReader() (int, io.Reader, error) {
 	if err != nil {
 		return typ, nil, err
 	}
-	// Decoded as gqlgen decodes it (the first JSON value), so both see the same message; what gqlgen
-	// cannot decode it refuses itself.
+	// Decoded as gqlgen decodes it (the first JSON value), so both see the same message.
 	var m envelope
-	if json.NewDecoder(bytes.NewReader(msg)).Decode(&m) == nil && m.Type == "subscribe" && !c.start(m.ID) {
-		reason := subscriberExists(m.ID)
-		_ = c.WebsocketConn.WriteClose(closeSubscriberExists, reason)
-		return typ, nil, fmt.Errorf("graphql-transport-ws: %s", reason)
+	if json.NewDecoder(bytes.NewReader(msg)).Decode(&m) != nil {
+		return typ, nil, c.refuse(closeInvalidMessage, "Invalid message received")
+	}
+	switch m.Type {
+	case "connection_init":
+		if c.initSeen {
+			return typ, nil, c.refuse(closeTooManyInits, "Too many initialisation requests")
+		}
+		c.initSeen = true
+	case "subscribe":
+		switch {
+		case !c.initSeen:
+			return typ, nil, c.refuse(closeUnauthorized, "Unauthorized")
+		case m.ID == "":
+			return typ, nil, c.refuse(closeInvalidMessage, "Invalid message received: subscribe without an id")
+		case !c.start(m.ID):
+			return typ, nil, c.refuse(closeSubscriberExists, subscriberExists(m.ID))
+		}
+	case "complete":
+		if m.ID == "" {
+			return typ, nil, c.refuse(closeInvalidMessage, "Invalid message received: complete without an id")
+		}
+	case "ping", "pong":
+	default:
+		return typ, nil, c.refuse(closeInvalidMessage, "Invalid message received")
 	}
 	return typ, bytes.NewReader(msg), nil
+}
+
+// refuse closes the socket with code and reason, and returns the error that ends gqlgen's read.
+func (c *transportWSConn) refuse(code int, reason string) error {
+	_ = c.WebsocketConn.WriteClose(code, reason)
+	return fmt.Errorf("graphql-transport-ws: %d %s", code, reason)
+}
+
+// WriteClose closes the socket, with 4408 when gqlgen gives up waiting for connection_init (it
+// would say 1002).
+func (c *transportWSConn) WriteClose(code int, reason string) error {
+	if reason == "connection initialisation timeout" {
+		code, reason = closeInitTimeout, "Connection initialisation timeout"
+	}
+	return c.WebsocketConn.WriteClose(code, reason)
 }
 
 // WriteJSON sends a message, unless it is an error or complete for an operation that already ended.

@@ -225,3 +225,44 @@ func TestWebSocketProtocolReadLimit(t *testing.T) {
 		t.Errorf("closed with %d %q", ce.Code, ce.Reason)
 	}
 }
+
+// The protocol's close codes for what a client may not send: 4400 for an invalid message, 4401 for
+// a subscribe before connection_init, 4429 for a second connection_init.
+func TestWebSocketProtocolCloseCodes(t *testing.T) {
+	g := startGateway(t, setup{})
+	raw := func(t *testing.T, init bool) *wsClient {
+		t.Helper()
+		if init {
+			return dialWS(t, g, "graphql-transport-ws")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t.Cleanup(cancel)
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(g.url, "http"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.CloseNow() })
+		return &wsClient{t: t, ctx: ctx, c: c}
+	}
+	for _, tc := range []struct {
+		name string
+		init bool
+		send func(w *wsClient)
+		code websocket.StatusCode
+	}{
+		{"not JSON", true, func(w *wsClient) { _ = w.c.Write(w.ctx, websocket.MessageText, []byte("hello")) }, 4400},
+		{"unknown type", true, func(w *wsClient) { w.send(wsMessage{Type: "start", ID: "1"}) }, 4400},
+		{"no type", true, func(w *wsClient) { w.send(wsMessage{ID: "1"}) }, 4400},
+		{"subscribe without an id", true, func(w *wsClient) { w.subscribe("", "{ __typename }") }, 4400},
+		{"subscribe before connection_init", false, func(w *wsClient) { w.subscribe("1", "{ __typename }") }, 4401},
+		{"second connection_init", true, func(w *wsClient) { w.send(wsMessage{Type: "connection_init"}) }, 4429},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := raw(t, tc.init)
+			tc.send(w)
+			if ce := w.closed(""); ce.Code != tc.code {
+				t.Errorf("closed with %d %q, want %d", ce.Code, ce.Reason, tc.code)
+			}
+		})
+	}
+}
