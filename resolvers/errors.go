@@ -50,6 +50,9 @@ func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
 		ge = gqlerror.WrapPath(graphql.GetPath(ctx), err)
 	}
 	if _, ok := ge.Extensions["code"]; ok {
+		if ge.Message == "operation  not found" { // gqlgen's, for a document of several operations and no name
+			ge.Message = "the document has several operations: name the one to run in operationName"
+		}
 		return ge
 	}
 	cause := ge.Err
@@ -57,7 +60,7 @@ func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
 		// A message of gqlgen's own (a body that is not JSON, a bad APQ hash): the request is wrong.
 		// gqlgen's transports quote the whole body after a JSON error; the client has it already.
 		if msg, _, cut := strings.Cut(ge.Message, " body:"); cut && strings.HasPrefix(msg, "json request body could not be decoded: ") {
-			ge.Message = msg
+			ge.Message = bodyShape(msg)
 		}
 		setCode(ge, codeName(codes.InvalidArgument))
 		return ge
@@ -73,6 +76,25 @@ func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
 	}
 	ge.Extensions["details"] = x.details(st)
 	return ge
+}
+
+// bodyShape words encoding/json's complaint about a request body of the wrong shape ("cannot
+// unmarshal array into Go value of type graphql.RawParams") as the client wrote it, without Go's
+// type names.
+func bodyShape(msg string) string {
+	const prefix = "json request body could not be decoded: "
+	for _, m := range [...]struct{ goName, says string }{
+		{"RawParams.query ", "query must be a string"},
+		{"RawParams.operationName ", "operationName must be a string"},
+		{"RawParams.variables ", "variables must be a JSON object"},
+		{"RawParams.extensions ", "extensions must be a JSON object"},
+		{"type graphql.RawParams", "the body must be one JSON object (batched requests are not supported)"},
+	} {
+		if strings.Contains(msg, m.goName) {
+			return prefix + m.says
+		}
+	}
+	return msg
 }
 
 func setCode(ge *gqlerror.Error, code string) {

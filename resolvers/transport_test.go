@@ -54,3 +54,20 @@ func TestUnsupportedRequests(t *testing.T) {
 		t.Errorf("upstream calls %v, want none", n)
 	}
 }
+
+// Bodies of the wrong shape, and a document of several operations without a name, are refused in
+// the client's terms, not Go's.
+func TestRequestShapeMessages(t *testing.T) {
+	g := startGateway(t, setup{})
+	for _, tc := range []struct{ body, want string }{
+		{`[{"query":"{ __typename }"}]`, "the body must be one JSON object (batched requests are not supported)"},
+		{`{"query":"{ __typename }","variables":[1]}`, "variables must be a JSON object"},
+		{`{"query":5}`, "query must be a string"},
+		{`{"query":"query A { __typename } query B { __typename }"}`, "the document has several operations: name the one to run in operationName"},
+	} {
+		r := g.postBody(t, []byte(tc.body))
+		if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, tc.want) || strings.Contains(string(r.raw), "Go value") {
+			t.Errorf("%s: %s, want one error saying %q", tc.body, r.raw, tc.want)
+		}
+	}
+}
