@@ -337,12 +337,14 @@ func denial(it *types.Interruption, ids, msgs []string) (err error, reason strin
 		info.Reason = "WAF_UNPARSEABLE_BODY"
 		return policy.Deny(codes.InvalidArgument, "request body does not parse as its Content-Type says", info), info.Reason
 	}
-	// The first attack rule says what was found; the evaluation rule (949110) only adds up scores.
-	// Attack rules (93x, 94x) come before protocol ones (92x) in the message.
+	// The first rule that detected something says what was found: attack rules (93x, 94x) before
+	// protocol ones (92x). The Core Rule Set's own bookkeeping found nothing: its setup (900xxx,
+	// 901xxx: "Enabling body inspection"), exclusions (905xxx), and evaluation rules (949110,
+	// 959100, 980xxx), which only add up the detections' scores.
 	what, reason := "", info.Reason
 	for _, attack := range []bool{true, false} {
 		for i, id := range ids {
-			if what == "" && msgs[i] != "" && !strings.HasPrefix(id, "949") && !strings.HasPrefix(id, "980") &&
+			if what == "" && msgs[i] != "" && detects(id) &&
 				(!attack || strings.HasPrefix(id, "93") || strings.HasPrefix(id, "94")) {
 				what, reason = ": "+msgs[i]+" (rule "+id+")", id
 			}
@@ -350,6 +352,17 @@ func denial(it *types.Interruption, ids, msgs []string) (err error, reason strin
 	}
 	info.Metadata["ruleMessages"] = strings.Join(slices.DeleteFunc(slices.Clone(msgs), func(s string) bool { return s == "" }), "; ")
 	return policy.Deny(codes.PermissionDenied, "request blocked by the web application firewall"+what, info), reason
+}
+
+// detects reports whether the rule id detects something, rather than being one of the Core Rule
+// Set's setup, exclusion or evaluation rules.
+func detects(id string) bool {
+	for _, bookkeeping := range [...]string{"900", "901", "905", "949", "959", "980"} {
+		if len(id) == 6 && strings.HasPrefix(id, bookkeeping) {
+			return false
+		}
+	}
+	return true
 }
 
 // flattenJSON adds the strings, numbers and booleans of a JSON text as arguments named by their path

@@ -149,6 +149,25 @@ func TestBlockingRefusesAttacks(t *testing.T) {
 	}
 }
 
+// A refusal is named by the rule that detected something, not by the Core Rule Set's setup rules
+// that matched first: a text/plain body is refused by 920420 ("content type is not allowed"), not
+// 901340 ("Enabling body inspection").
+func TestRefusalNamesTheDetectingRule(t *testing.T) {
+	r := httptest.NewRequest("POST", "/v1/orders", strings.NewReader("hello"))
+	r.Header.Set("Content-Type", "text/plain")
+	r.Header.Set("User-Agent", "shop-client/1.0")
+	r.Header.Set("Accept", "application/json")
+	w := httptest.NewRecorder()
+	handler(waf.Blocking, policy.FrontREST).ServeHTTP(w, r)
+	st, err := refusal(policy.FrontREST, w.Body.Bytes())
+	if err != nil || w.Code != 403 {
+		t.Fatalf("got %d %s, want 403", w.Code, w.Body)
+	}
+	if !strings.Contains(st.Message, "(rule 920420)") {
+		t.Errorf("message %q, want it to name rule 920420", st.Message)
+	}
+}
+
 // An ordinary shop's requests pass, their bodies reaching the front unchanged: names with
 // apostrophes, emails, free text, GraphQL documents with arguments and variables.
 func TestOrdinaryRequestsPass(t *testing.T) {
