@@ -121,8 +121,8 @@ func (op *operation) argValue(v *ast.Value) any {
 	case ast.ObjectValue:
 		m := make(map[string]any, len(v.Children))
 		for _, c := range v.Children {
-			if val := op.argValue(c.Value); val != nil {
-				m[c.Name] = val
+			if val := op.argValue(c.Value); val != nil || c.Value.Kind == ast.NullValue {
+				m[c.Name] = val // a null written out is kept, as in a variable's value (JSON's y: null)
 			}
 		}
 		return m

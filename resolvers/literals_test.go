@@ -62,3 +62,12 @@ func TestLiteralsRefused(t *testing.T) {
 	sh.query(t, `mutation { createUser(user: {`+eve+`, loyaltyPoints: 12}) { loyaltyPoints } }`).ok(t).
 		wantData(t, `{"createUser":{"loyaltyPoints":"12"}}`)
 }
+
+// A null written in a JSON literal is kept, as in the same value given as a variable.
+func TestJSONLiteralNulls(t *testing.T) {
+	g := startEvery(t, resolvers.Options{})
+	want := `{"echoKnown":{"st":{"a":null,"b":{"c":null},"d":[null]}}}`
+	g.query(t, `{ echoKnown(st: {a: null, b: {c: null}, d: [null]}) { st } }`).ok(t).wantRawData(t, want)
+	postVariables(t, g.gateway, `query ($st: JSON) { echoKnown(st: $st) { st } }`, `{"st": {"a": null, "b": {"c": null}, "d": [null]}}`).
+		ok(t).wantRawData(t, want)
+}
