@@ -2,6 +2,8 @@ package resolvers
 
 import (
 	"encoding/json"
+	"math"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -30,7 +32,7 @@ type literalCheck struct {
 func checkLiterals(op *ast.OperationDefinition) *gqlerror.Error {
 	var c literalCheck
 	for _, def := range op.VariableDefinitions {
-		if def.DefaultValue != nil && !c.value(def.DefaultValue, "variable $"+def.Variable+" default") {
+		if def.DefaultValue != nil && !c.value(def.DefaultValue, place{"variable $", def.Variable, " default", ""}) {
 			return c.err
 		}
 	}
@@ -44,7 +46,7 @@ func (c *literalCheck) selections(set ast.SelectionSet) bool {
 		switch s := sel.(type) {
 		case *ast.Field:
 			for _, arg := range s.Arguments {
-				if !c.value(arg.Value, "argument "+arg.Name+" of "+s.Alias) {
+				if !c.value(arg.Value, place{"argument ", arg.Name, " of ", s.Alias}) {
 					return false
 				}
 			}
@@ -71,9 +73,15 @@ func (c *literalCheck) selections(set ast.SelectionSet) bool {
 	return true
 }
 
+// place names where a literal is, for an error: its parts are joined only then, so that a
+// document without a wrong literal costs no string.
+type place [4]string
+
+func (p place) String() string { return p[0] + p[1] + p[2] + p[3] }
+
 // value checks a literal and what it holds (list elements, input object fields); where names it
 // for the error. Variables are variableCoercion's to check.
-func (c *literalCheck) value(v *ast.Value, where string) bool {
+func (c *literalCheck) value(v *ast.Value, where place) bool {
 	switch v.Kind {
 	case ast.ListValue, ast.ObjectValue:
 		for _, child := range v.Children {
@@ -91,6 +99,11 @@ func (c *literalCheck) value(v *ast.Value, where string) bool {
 	if !gatewayScalar(v.Definition.Name) && (v.Definition.Name != "Int" || v.Kind != ast.IntValue) {
 		return true // GraphQL's own scalars: gqlparser has checked them, but for an Int's range
 	}
+	if v.Definition.Name == "Int" {
+		if n, err := strconv.ParseInt(v.Raw, 10, 32); err == nil && n >= math.MinInt32 && n <= math.MaxInt32 {
+			return true // the usual case, checked without making a value of it
+		}
+	}
 	var lit any = v.Raw
 	switch v.Kind {
 	case ast.IntValue, ast.FloatValue:
@@ -99,7 +112,7 @@ func (c *literalCheck) value(v *ast.Value, where string) bool {
 		lit = v.Raw == "true"
 	}
 	if _, _, err := scalarVariable(v.Definition.Name, lit); err != nil {
-		c.err = &gqlerror.Error{Message: where + ": " + err.msg}
+		c.err = &gqlerror.Error{Message: where.String() + ": " + err.msg}
 		if p := v.Position; p != nil {
 			c.err.Locations = []gqlerror.Location{{Line: p.Line, Column: p.Column}}
 		}
