@@ -255,7 +255,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Header.Get("Upgrade") != "": // a WebSocket: the transport hijacks the connection
-	case strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+	case r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+		// SSE is a POST's (gqlgen's transport); a GET asking for it is answered as other GETs are.
 		sw := &sseWriter{ResponseWriter: w}
 		defer sw.release()
 		w, r = sw, r.WithContext(withSSEWriter(r.Context(), sw))

@@ -20,20 +20,26 @@ func TestUnsupportedRequests(t *testing.T) {
 		name, method, target, ct, body string
 		status                         int
 		allow                          string
+		accept                         string
 	}{
-		{"put", http.MethodPut, g.url, "application/json", q, 405, "GET, POST"},
-		{"delete", http.MethodDelete, g.url, "", "", 405, "GET, POST"},
-		{"text body", http.MethodPost, g.url, "text/plain", q, 415, ""},
-		{"graphql body", http.MethodPost, g.url, "application/graphql", "{ __typename }", 415, ""},
-		{"no content type", http.MethodPost, g.url, "", q, 415, ""},
-		{"utf-16", http.MethodPost, g.url, "application/json; charset=utf-16", q, 415, ""},
-		{"malformed JSON", http.MethodPost, g.url, "application/json", `{"query": "{ __typename }" SECRET}`, 400, ""}, // not quoted back
-		{"mutation over get", http.MethodGet, g.url + "?query=" + url.QueryEscape(`mutation { createUser(user: {name: "x", email: "x@example.com"}) { id } }`), "", "", 405, "POST"},
+		{"put", http.MethodPut, g.url, "application/json", q, 405, "GET, POST", ""},
+		{"delete", http.MethodDelete, g.url, "", "", 405, "GET, POST", ""},
+		{"text body", http.MethodPost, g.url, "text/plain", q, 415, "", ""},
+		{"graphql body", http.MethodPost, g.url, "application/graphql", "{ __typename }", 415, "", ""},
+		{"no content type", http.MethodPost, g.url, "", q, 415, "", ""},
+		{"utf-16", http.MethodPost, g.url, "application/json; charset=utf-16", q, 415, "", ""},
+		{"malformed JSON", http.MethodPost, g.url, "application/json", `{"query": "{ __typename }" SECRET}`, 400, "", ""}, // not quoted back
+		{"mutation over get", http.MethodGet, g.url + "?query=" + url.QueryEscape(`mutation { createUser(user: {name: "x", email: "x@example.com"}) { id } }`), "", "", 405, "POST", ""},
+		{"subscription over get", http.MethodGet, g.url + "?query=" + url.QueryEscape(`subscription { watchInventory(id: "p1") { stock } }`), "", "", 405, "POST", ""},
+		{"subscription over get asking for SSE", http.MethodGet, g.url + "?query=" + url.QueryEscape(`subscription { watchInventory(id: "p1") { stock } }`), "", "", 405, "POST", "text/event-stream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
 			if tc.ct != "" {
 				req.Header.Set("Content-Type", tc.ct)
+			}
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
