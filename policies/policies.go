@@ -200,7 +200,7 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 
 	// Request policies, outermost first. The telemetry's, outermost, also records the front and
 	// peer in the request's context (see Wrap).
-	s.telemetryMW = e.tel.MiddlewareWith(baseContext)
+	s.telemetryMW = e.tel.MiddlewareWith(baseContext, s.resolve)
 	corsMW, err := cors.New(cfg.CORS)
 	if err != nil {
 		return nil, fmt.Errorf("cors: %w", err)

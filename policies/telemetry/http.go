@@ -17,7 +17,7 @@ import (
 
 // middleware wraps an HTTP front (policy.Middleware). Native gRPC is observed by the interceptor.
 func (t *Telemetry) middleware(front policy.Front, next http.Handler) http.Handler {
-	return t.middlewareWith(front, nil, next)
+	return t.middlewareWith(front, nil, nil, next)
 }
 
 // BaseContext adds to the context of a request of front what the handler that wraps the fronts
@@ -26,16 +26,23 @@ type BaseContext func(ctx context.Context, front policy.Front, w http.ResponseWr
 
 // MiddlewareWith is Middleware, for a handler that would otherwise derive the request's context
 // with base itself just before: the middleware applies base to the request's context along with
-// its own values, so that the request is copied (r.WithContext) once rather than twice. nil when
-// telemetry is off.
-func (t *Telemetry) MiddlewareWith(base BaseContext) func(policy.Front, http.Handler) http.Handler {
+// its own values, so that the request is copied (r.WithContext) once rather than twice. resolve,
+// when set, names the method a REST request calls: a request refused before anything recorded its
+// method (by the input limits) is observed under it, rather than "unknown"; it is asked only then.
+// nil when telemetry is off.
+func (t *Telemetry) MiddlewareWith(base BaseContext, resolve func(*http.Request) (string, bool)) func(policy.Front, http.Handler) http.Handler {
 	if !t.on() {
 		return nil
 	}
-	return func(front policy.Front, next http.Handler) http.Handler { return t.middlewareWith(front, base, next) }
+	return func(front policy.Front, next http.Handler) http.Handler {
+		if front != policy.FrontREST {
+			return t.middlewareWith(front, base, nil, next)
+		}
+		return t.middlewareWith(front, base, resolve, next)
+	}
 }
 
-func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, next http.Handler) http.Handler {
+func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve func(*http.Request) (string, bool), next http.Handler) http.Handler {
 	if front == policy.FrontGRPC {
 		if base == nil {
 			return next
@@ -81,6 +88,11 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, next ht
 			hdr:        r.Header,
 		}
 		snap := info.Snapshot()
+		if snap.Method == "" && snap.Denial.Policy != "" && resolve != nil {
+			if method, ok := resolve(r); ok {
+				snap.Method = method
+			}
+		}
 		o.record(snap)
 		o.code = httpCallCode(front, o.httpStatus, rw.Header(), snap)
 		t.finish(ctx, &o, span)

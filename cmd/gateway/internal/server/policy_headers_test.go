@@ -76,7 +76,8 @@ func TestRequestPolicyDenialsCounted(t *testing.T) {
 		`gateway_policy_denials_total{front="graphql",policy="waf",reason="942100"} 1`,
 		`gateway_policy_denials_total{front="rest",policy="limits",reason="BODY_TOO_LARGE"} 1`,
 		`gateway_policy_denials_total{front="graphql",policy="limits",reason="BODY_TOO_LARGE"} 1`,
-		// A REST request the firewall refused is counted under the method it called.
+		// REST requests the firewall or the limits refused are counted under the methods they called.
 		`gateway_requests_total{code="PERMISSION_DENIED",front="rest",method="/shop.users.v1.UserService/ListUsers"} 1`,
+		`gateway_requests_total{code="RESOURCE_EXHAUSTED",front="rest",method="`+oversized.method+`"} 1`,
 	)
 }
