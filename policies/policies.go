@@ -23,7 +23,6 @@ import (
 	"github.com/protogate/gateway/policies/ratelimit"
 	"github.com/protogate/gateway/policies/sanitize"
 	"github.com/protogate/gateway/policies/telemetry"
-	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/policies/waf"
 	"github.com/protogate/gateway/routing"
 )
@@ -383,9 +382,6 @@ func (s *Set) wafModeOf(r *http.Request, front policy.Front) string {
 	if !ok {
 		return ""
 	}
-	// The request is observed under its method should the firewall refuse it, as the admission's
-	// refusals are: the match is made here anyway.
-	callinfo.From(r.Context()).Attempt(method)
 	return s.ruleWAF(method)
 }
 
