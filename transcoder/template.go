@@ -45,6 +45,37 @@ type Template struct {
 	raw       string
 }
 
+// Matches reports whether path (as it is written, escaped) matches the template: its segments and
+// verb, a "*" taking one non-empty segment and a "**" the rest. The REST router matches many
+// templates at once; this is for one.
+func (t *Template) Matches(path string) bool {
+	path, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return false
+	}
+	if t.Verb != "" {
+		var verb string
+		if i := strings.LastIndexByte(path, ':'); i > strings.LastIndexByte(path, '/') {
+			path, verb = path[:i], path[i+1:]
+		}
+		if verb != t.Verb {
+			return false
+		}
+	}
+	segs := strings.Split(path, "/")
+	for i, s := range t.Segments {
+		switch {
+		case s.Kind == DoubleWildcard:
+			return true
+		case i >= len(segs) || segs[i] == "":
+			return false
+		case s.Kind == Literal && segs[i] != s.Value:
+			return false
+		}
+	}
+	return len(segs) == len(t.Segments)
+}
+
 // String returns the template as written.
 func (t *Template) String() string { return t.raw }
 

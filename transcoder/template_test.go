@@ -91,3 +91,29 @@ func BenchmarkParseTemplate(b *testing.B) {
 func itoa(i int) string {
 	return string(rune('0' + i))
 }
+
+func TestTemplateMatches(t *testing.T) {
+	for _, tc := range []struct {
+		tpl, path string
+		want      bool
+	}{
+		{"/v1/registrations", "/v1/registrations", true},
+		{"/v1/registrations", "/v1/registrations/x", false},
+		{"/v1/registrations/{name}", "/v1/registrations/users", true},
+		{"/v1/registrations/{name}", "/v1/registrations/", false},
+		{"/v1/registrations/{name}:rollback", "/v1/registrations/users:rollback", true},
+		{"/v1/registrations/{name}:rollback", "/v1/registrations/users", false},
+		{"/v1/{name=things/*}", "/v1/things/a", true},
+		{"/v1/{name=things/*}", "/v1/stuff/a", false},
+		{"/v1/files/{path=**}", "/v1/files/a/b/c", true},
+		{"/v1/status", "v1/status", false},
+	} {
+		tpl, err := transcoder.ParseTemplate(tc.tpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tpl.Matches(tc.path); got != tc.want {
+			t.Errorf("%s matches %s = %v, want %v", tc.tpl, tc.path, got, tc.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -157,39 +158,31 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 // adminMethods returns the HTTP methods the admin API binds to path, from its google.api.http rules.
 func adminMethods(path string) []string {
 	var out []string
-	methods := adminv1.File_gateway_admin_v1_admin_proto.Services().ByName("AdminService").Methods()
-	for i := range methods.Len() {
-		rules, _ := transcoder.HTTPRules(methods.Get(i))
-		for _, rule := range rules {
-			if method, pattern := transcoder.RulePattern(rule); templateMatches(pattern, path) {
-				out = append(out, method)
-			}
+	for _, b := range adminBindings() {
+		if b.tpl.Matches(path) {
+			out = append(out, b.method)
 		}
 	}
 	return out
 }
 
-// templateMatches reports whether path matches pattern, a path template whose variables each take
-// one segment ("/v1/registrations/{name}:rollback"), as the admin API's do.
-func templateMatches(pattern, path string) bool {
-	pattern, pverb, _ := strings.Cut(pattern, "}:")
-	if pverb != "" {
-		pattern += "}"
-	} else if i := strings.LastIndexByte(pattern, ':'); i > strings.LastIndexByte(pattern, '/') {
-		pattern, pverb = pattern[:i], pattern[i+1:]
-	}
-	var verb string
-	if i := strings.LastIndexByte(path, ':'); i > strings.LastIndexByte(path, '/') {
-		path, verb = path[:i], path[i+1:]
-	}
-	want, got := strings.Split(pattern, "/"), strings.Split(path, "/")
-	if verb != pverb || len(want) != len(got) {
-		return false
-	}
-	for i := range want {
-		if variable := strings.HasPrefix(want[i], "{"); variable && got[i] == "" || !variable && want[i] != got[i] {
-			return false
+// adminBindings are the admin API's HTTP bindings, parsed once.
+var adminBindings = sync.OnceValue(func() []adminBinding {
+	var out []adminBinding
+	methods := adminv1.File_gateway_admin_v1_admin_proto.Services().ByName("AdminService").Methods()
+	for i := range methods.Len() {
+		rules, _ := transcoder.HTTPRules(methods.Get(i))
+		for _, rule := range rules {
+			method, pattern := transcoder.RulePattern(rule)
+			if tpl, err := transcoder.ParseTemplate(pattern); err == nil {
+				out = append(out, adminBinding{method, tpl})
+			}
 		}
 	}
-	return true
+	return out
+})
+
+type adminBinding struct {
+	method string
+	tpl    *transcoder.Template
 }
