@@ -141,7 +141,7 @@ func checkHTTPRules(m protoreflect.MethodDescriptor, reg, where string, routes, 
 			problems = append(problems, fmt.Sprintf("%s: %v", where, err))
 			continue
 		}
-		if own := gatewayPath(path); own != "" {
+		if own := gatewayPath(tpl); own != "" {
 			problems = append(problems, fmt.Sprintf("%s: REST route %s %s is the gateway's own %s, which would always answer it", where, verb, path, own))
 			continue
 		}
@@ -176,13 +176,14 @@ func checkHTTPRules(m protoreflect.MethodDescriptor, reg, where string, routes, 
 // "/graphql/...", "/openapi.json", "/openapi.yaml", "/docs"), which the data port's dispatch hands
 // to its own handlers before the REST router; "" for any other path. A template whose variable
 // could take such a path ("/{name}") is not refused: the gateway's paths win over it.
-func gatewayPath(path string) string {
-	literal, _, _ := strings.Cut(path, "{")
+func gatewayPath(tpl *transcoder.Template) string {
+	segs := tpl.Segments
+	literal := func(i int, v string) bool { return len(segs) > i && segs[i].Kind == transcoder.Literal && segs[i].Value == v }
 	switch {
-	case path == "/graphql" || strings.HasPrefix(literal, "/graphql/"):
+	case literal(0, "graphql") && (len(segs) > 1 || tpl.Verb == ""):
 		return "GraphQL endpoint (/graphql)"
-	case path == "/openapi.json" || path == "/openapi.yaml" || path == "/docs":
-		return "OpenAPI document (" + path + ")"
+	case len(segs) == 1 && tpl.Verb == "" && (literal(0, "openapi.json") || literal(0, "openapi.yaml") || literal(0, "docs")):
+		return "OpenAPI document (/" + segs[0].Value + ")"
 	}
 	return ""
 }
