@@ -63,19 +63,30 @@ func (fr *frameReader) next() (mem.Buffer, error) {
 	}
 	flags := fr.hdr[0]
 	length := binary.BigEndian.Uint32(fr.hdr[1:])
+	var c encoding.Compressor // of a compressed frame
 	switch {
 	case flags&flagTrailer != 0:
 		fr.err = status.Errorf(codes.Internal, "grpc-web: request frame has the trailer flag (flags 0x%02x); requests carry only messages", flags)
 	case flags == flagCompressed:
-		return fr.decompressed(length)
+		c, fr.err = fr.compressor()
 	case flags != 0:
 		fr.err = status.Errorf(codes.Internal, "grpc-web: request frame has unknown flags 0x%02x", flags)
-	case uint64(length) > uint64(fr.max):
+	}
+	if fr.err == nil && uint64(length) > uint64(fr.max) {
 		fr.err = status.Errorf(codes.ResourceExhausted, "grpc-web: received message larger than max (%d vs. %d)", length, fr.max)
 	}
 	if fr.err != nil {
 		return nil, fr.err
 	}
+	msg, err := fr.payload(length)
+	if err != nil || c == nil {
+		return msg, err
+	}
+	return fr.decompress(c, msg)
+}
+
+// payload reads a frame's payload of length bytes, in a pooled buffer when it is large enough.
+func (fr *frameReader) payload(length uint32) (mem.Buffer, error) {
 	if length == 0 {
 		return mem.SliceBuffer(nil), nil
 	}
@@ -88,7 +99,7 @@ func (fr *frameReader) next() (mem.Buffer, error) {
 		b := make([]byte, size)
 		buf = &b
 	}
-	n, err = readFull(fr.src, *buf)
+	n, err := readFull(fr.src, *buf)
 	if err != nil {
 		if pooled {
 			fr.pool.Put(buf)
@@ -105,32 +116,22 @@ func (fr *frameReader) next() (mem.Buffer, error) {
 	return mem.NewBuffer(buf, fr.pool), nil
 }
 
-// decompressed reads a compressed frame's payload of length bytes and returns it decompressed
-// with the request's grpc-encoding (any that grpc-go has registered: gzip), at most max bytes.
-func (fr *frameReader) decompressed(length uint32) (mem.Buffer, error) {
-	var c encoding.Compressor
-	switch {
-	case fr.encoding == "" || strings.EqualFold(fr.encoding, "identity"):
-		fr.err = status.Error(codes.Internal, "grpc-web: a frame is compressed but the request names no grpc-encoding")
-	case uint64(length) > uint64(fr.max):
-		fr.err = status.Errorf(codes.ResourceExhausted, "grpc-web: received message larger than max (%d vs. %d)", length, fr.max)
-	default:
-		if c = encoding.GetCompressor(strings.ToLower(fr.encoding)); c == nil {
-			fr.err = status.Errorf(codes.Unimplemented, "grpc-web: grpc-encoding %q is not supported (gzip is)", fr.encoding)
-		}
+// compressor is the compressor of the request's grpc-encoding (any that grpc-go has registered:
+// gzip), which a compressed frame needs.
+func (fr *frameReader) compressor() (encoding.Compressor, error) {
+	if fr.encoding == "" || strings.EqualFold(fr.encoding, "identity") {
+		return nil, status.Error(codes.Internal, "grpc-web: a frame is compressed but the request names no grpc-encoding")
 	}
-	if fr.err != nil {
-		return nil, fr.err
+	if c := encoding.GetCompressor(strings.ToLower(fr.encoding)); c != nil {
+		return c, nil
 	}
-	payload := make([]byte, length)
-	if n, err := readFull(fr.src, payload); err != nil {
-		if err == io.EOF {
-			err = status.Errorf(codes.Internal, "grpc-web: truncated request: body ends %d bytes into a %d-byte message", n, length)
-		}
-		fr.err = err
-		return nil, err
-	}
-	dr, err := c.Decompress(bytes.NewReader(payload))
+	return nil, status.Errorf(codes.Unimplemented, "grpc-web: grpc-encoding %q is not supported (gzip is)", fr.encoding)
+}
+
+// decompress returns msg, a compressed payload (which it frees), decompressed, at most max bytes.
+func (fr *frameReader) decompress(c encoding.Compressor, msg mem.Buffer) (mem.Buffer, error) {
+	defer msg.Free()
+	dr, err := c.Decompress(bytes.NewReader(msg.ReadOnlyData()))
 	if err == nil {
 		var out []byte
 		if out, err = io.ReadAll(io.LimitReader(dr, int64(fr.max)+1)); err == nil {
