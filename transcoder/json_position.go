@@ -146,7 +146,8 @@ func readJSONString(data []byte, i int) (string, int, bool) {
 }
 
 // pathOf returns the path in j of the value (or key) protojson's error message msg points at, below
-// the body's field: "" and false when msg has no position or it leads nowhere. A body of one field
+// the body's field and written as unknownKeyPath writes it: "" and false when msg has no position
+// or it leads nowhere. A body of one field
 // (j.fd) was parsed wrapped in {"<field>": ...}, on line 1: the position counts that in.
 func (j *jsonBody) pathOf(msg string) (string, bool) {
 	line, col, ok := jsonPosition(msg)
@@ -178,6 +179,9 @@ func (j *jsonBody) pathOf(msg string) (string, bool) {
 	}
 	if path == "" && j.fd == nil {
 		return "", false // the whole body: nothing to add to its name
+	}
+	if path != "" && path[0] != '[' {
+		path = "." + path // as unknownKeyPath writes it: "." before a key, "[" before an index
 	}
 	return path, true
 }

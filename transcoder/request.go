@@ -199,22 +199,19 @@ func (b *Binding) bodyName() string {
 func jsonBodyError(b *Binding, typ protoreflect.FullName, err error, body *jsonBody) error {
 	msg := strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0")
 	field := b.bodyName()
+	var path string
+	var found bool
 	if _, rest, ok := strings.Cut(msg, `unknown field "`); ok {
 		if key, _, ok := strings.Cut(rest, `"`); ok {
-			path, ok := body.unknownKeyPath(key)
-			if !ok {
-				path = "." + key
+			if path, found = body.unknownKeyPath(key); !found {
+				path, found = "."+key, true
 			}
-			field = strings.TrimPrefix(field+path, ".")
 		}
-	} else if path, ok := body.pathOf(msg); ok {
-		switch {
-		case path == "":
-		case strings.HasPrefix(path, "["):
-			field += path
-		default:
-			field = strings.TrimPrefix(field+"."+path, ".")
-		}
+	} else {
+		path, found = body.pathOf(msg)
+	}
+	if found {
+		field = strings.TrimPrefix(field+path, ".")
 	}
 	return badRequest(field, fmt.Sprintf("invalid JSON body for %s: %s", typ, msg))
 }
