@@ -178,7 +178,9 @@ func checkHTTPRules(m protoreflect.MethodDescriptor, reg, where string, routes, 
 // could take such a path ("/{name}") is not refused: the gateway's paths win over it.
 func gatewayPath(tpl *transcoder.Template) string {
 	segs := tpl.Segments
-	literal := func(i int, v string) bool { return len(segs) > i && segs[i].Kind == transcoder.Literal && segs[i].Value == v }
+	literal := func(i int, v string) bool {
+		return len(segs) > i && segs[i].Kind == transcoder.Literal && segs[i].Value == v
+	}
 	switch {
 	case literal(0, "graphql") && (len(segs) > 1 || tpl.Verb == ""):
 		return "GraphQL endpoint (/graphql)"
