@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -101,6 +102,10 @@ type Options struct {
 	// off); the operation's upstream calls run under the context it returns. The gateway passes
 	// ratelimit.WithOperationCost, so a rate limit charges a GraphQL operation its complexity.
 	OnOperation func(ctx context.Context, complexity int) context.Context
+	// Stopping, when set, is done when the gateway stops: its WebSockets then close with 1001
+	// Going Away "the gateway is shutting down", each once its running operations have sent their
+	// last message (the gateway ends subscriptions at the same moment: routing.Proxy.Stopping).
+	Stopping context.Context
 }
 
 // DefaultForwardHeaders are the request headers every upstream call carries when present.
@@ -187,7 +192,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.Websocket{
-		Implementation:        corsWebsocket{},
+		Implementation:        corsWebsocket{stopping: opts.Stopping},
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
 		InitFunc:              inspectInit,
@@ -244,6 +249,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeRequestError(w, status, err)
 		return
+	}
+	if r.Method == http.MethodGet && r.Header.Get("Upgrade") == "" {
+		if err := badQueryString(r.URL.RawQuery); err != nil {
+			writeRequestError(w, http.StatusBadRequest, err)
+			return
+		}
 	}
 	if h.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > h.maxBody {
@@ -332,6 +343,22 @@ func unsupported(r *http.Request) (int, error) {
 	}
 	return http.StatusMethodNotAllowed, requestError(codeName(codes.Unimplemented),
 		"method %s: GraphQL is served over GET and POST", r.Method)
+}
+
+// badQueryString refuses the query string of a GET that gqlgen's transport would refuse with an
+// error of its own, without a code: one that does not parse, and variables or extensions that are
+// not a JSON object (or null).
+func badQueryString(raw string) error {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return requestError(codeName(codes.InvalidArgument), "the query string does not parse: %v", err)
+	}
+	for _, param := range [...]string{"variables", "extensions"} {
+		if v := strings.TrimSpace(q.Get(param)); v != "" && v != "null" && (v[0] != '{' || !json.Valid([]byte(v))) {
+			return requestError(codeName(codes.InvalidArgument), "%s must be a JSON object", param)
+		}
+	}
+	return nil
 }
 
 // wantsHTML reports whether a GET is a browser asking for a page rather than a query.

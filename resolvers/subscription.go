@@ -124,17 +124,20 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 // corsWebsocket accepts GraphQL WebSockets as coder/websocket does (same origin, or no Origin: not a
 // browser), and from the origins the CORS policy allowed: browsers open WebSockets without a
 // preflight, so the handshake is where the policy applies. Its graphql-transport-ws connections keep
-// the protocol's operation rules gqlgen does not (wsprotocol.go).
-type corsWebsocket struct{}
+// the protocol's operation rules gqlgen does not, and every socket closes with 1001 when the gateway
+// stops (wsprotocol.go).
+type corsWebsocket struct {
+	stopping context.Context // Options.Stopping
+}
 
-func (corsWebsocket) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+func (cw corsWebsocket) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	var impl transport.CoderWebsocketImplementation
 	impl.AcceptOptions.InsecureSkipVerify = policy.CrossOriginAllowed(r.Context()) // the origin check only
 	c, err := impl.Accept(w, r, o)
 	if err != nil {
 		return nil, err
 	}
-	return conformWS(c), nil
+	return conformWS(c, cw.stopping), nil
 }
 
 // streaming reports whether a request came through a transport that streams responses: SSE, or a

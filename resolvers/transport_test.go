@@ -77,3 +77,46 @@ func TestRequestShapeMessages(t *testing.T) {
 		}
 	}
 }
+
+// A GET whose variables or extensions are not a JSON object, or whose query string does not parse,
+// is refused with 400 and an error with a code, as every request error is.
+func TestGETParamsRefused(t *testing.T) {
+	g := startGateway(t, setup{})
+	q := "query=" + url.QueryEscape(`query($id: ID!) { getUser(id: $id) { name } }`)
+	for _, tc := range []struct{ query, want string }{
+		{q + "&variables=" + url.QueryEscape(`{"id":`), "variables must be a JSON object"},
+		{q + "&variables=" + url.QueryEscape(`[1]`), "variables must be a JSON object"},
+		{q + "&variables=" + url.QueryEscape(`{"id":"1"} trailing`), "variables must be a JSON object"},
+		{q + "&extensions=" + url.QueryEscape(`"x"`), "extensions must be a JSON object"},
+		{q + "&variables=%zz", "the query string does not parse"},
+	} {
+		resp, err := http.Get(g.url + "?" + tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var r struct {
+			Errors []struct {
+				Message    string
+				Extensions struct{ Code string }
+			}
+		}
+		if resp.StatusCode != http.StatusBadRequest || json.Unmarshal(body, &r) != nil || len(r.Errors) != 1 ||
+			!strings.Contains(r.Errors[0].Message, tc.want) || r.Errors[0].Extensions.Code != "INVALID_ARGUMENT" {
+			t.Errorf("%s: %d %s, want 400 and one INVALID_ARGUMENT error saying %q", tc.query, resp.StatusCode, body, tc.want)
+		}
+	}
+	// null variables, as gqlgen reads them, are no variables.
+	resp, err := http.Get(g.url + "?query=" + url.QueryEscape(`{ __typename }`) + "&variables=null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("variables=null: %d, want 200", resp.StatusCode)
+	}
+	if n := g.calls.count(); len(n) != 0 {
+		t.Errorf("upstream calls %v, want none", n)
+	}
+}

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,27 +39,40 @@ const (
 	maxCloseReason         = 123 // bytes of a close frame's reason (RFC 6455 5.5: 125, less the code)
 )
 
-// transportWSConn is a graphql-transport-ws connection that keeps the rules above. gqlgen reads from
-// one goroutine and writes from several (one per operation, and its keep-alive).
-type transportWSConn struct {
+// wsConn is a GraphQL WebSocket connection as the gateway serves it. With graphql-transport-ws
+// (rules) it keeps the rules above. With either protocol it knows the operations that run, so that
+// a stopping gateway can close the socket with 1001 Going Away once they have had their last
+// message (goAway). gqlgen reads from one goroutine and writes from several (one per operation,
+// and its keep-alive).
+type wsConn struct {
 	transport.WebsocketConn
+	rules    bool // graphql-transport-ws; the legacy graphql-ws defines neither rule
 	mu       sync.Mutex
 	running  map[string]struct{} // ids of the operations not yet ended by an error or complete
+	leaving  bool                // goAway was called: the socket closes once nothing runs
 	initSeen bool                // the client sent connection_init (read by the reading goroutine only)
+	unwatch  func() bool         // stops watching for the gateway's stop; nil when not watching
 }
 
 var (
-	_ transport.WebsocketReadLimiter   = (*transportWSConn)(nil)
-	_ transport.WebsocketReadDeadliner = (*transportWSConn)(nil)
+	_ transport.WebsocketReadLimiter   = (*wsConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*wsConn)(nil)
 )
 
-// conformWS returns c, keeping graphql-transport-ws's rules when that is the subprotocol it
-// negotiated; the legacy graphql-ws protocol defines neither rule and passes unchanged.
-func conformWS(c transport.WebsocketConn) transport.WebsocketConn {
-	if c.Subprotocol() != transportWSSubprotocol {
-		return c
+// Going Away (RFC 6455 7.4.1): what a socket closes with when the gateway stops.
+const (
+	closeGoingAway  = 1001
+	goingAwayReason = "the gateway is shutting down"
+)
+
+// conformWS returns c as the gateway serves it: keeping graphql-transport-ws's rules when that is
+// the subprotocol it negotiated, and closing with 1001 once stopping is done (nil: never).
+func conformWS(c transport.WebsocketConn, stopping context.Context) transport.WebsocketConn {
+	w := &wsConn{WebsocketConn: c, rules: c.Subprotocol() == transportWSSubprotocol, running: make(map[string]struct{})}
+	if stopping != nil {
+		w.unwatch = context.AfterFunc(stopping, w.goAway)
 	}
-	return &transportWSConn{WebsocketConn: c, running: make(map[string]struct{})}
+	return w
 }
 
 // envelope is what the connection reads of a message: its type and the operation it is about.
@@ -67,9 +81,10 @@ type envelope struct {
 	ID   string `json:"id"`
 }
 
-// NextReader returns the next message, having noted the operation a subscribe starts. A subscribe
-// for a running id is not passed on: the socket closes with 4409 and gqlgen's read ends in an error.
-func (c *transportWSConn) NextReader() (int, io.Reader, error) {
+// NextReader returns the next message, having noted the operation it starts. Under the rules, a
+// message that breaks them is not passed on: the socket closes with the rule's code and gqlgen's
+// read ends in an error.
+func (c *wsConn) NextReader() (int, io.Reader, error) {
 	typ, r, err := c.WebsocketConn.NextReader()
 	if err != nil {
 		return typ, r, err
@@ -81,7 +96,16 @@ func (c *transportWSConn) NextReader() (int, io.Reader, error) {
 	// Decoded as gqlgen decodes it (the first JSON value), so both see the same message.
 	var m envelope
 	if json.NewDecoder(bytes.NewReader(msg)).Decode(&m) != nil {
+		if !c.rules {
+			return typ, bytes.NewReader(msg), nil // gqlgen answers it
+		}
 		return typ, nil, c.refuse(closeInvalidMessage, "Invalid message received")
+	}
+	if !c.rules {
+		if m.Type == "start" && m.ID != "" { // graphql-ws's subscribe
+			c.start(m.ID)
+		}
+		return typ, bytes.NewReader(msg), nil
 	}
 	switch m.Type {
 	case "connection_init":
@@ -110,35 +134,66 @@ func (c *transportWSConn) NextReader() (int, io.Reader, error) {
 }
 
 // refuse closes the socket with code and reason, and returns the error that ends gqlgen's read.
-func (c *transportWSConn) refuse(code int, reason string) error {
+func (c *wsConn) refuse(code int, reason string) error {
 	_ = c.WebsocketConn.WriteClose(code, reason)
 	return fmt.Errorf("graphql-transport-ws: %d %s", code, reason)
 }
 
 // WriteClose closes the socket, with 4408 when gqlgen gives up waiting for connection_init (it
 // would say 1002).
-func (c *transportWSConn) WriteClose(code int, reason string) error {
-	if reason == "connection initialisation timeout" {
+func (c *wsConn) WriteClose(code int, reason string) error {
+	if c.rules && reason == "connection initialisation timeout" {
 		code, reason = closeInitTimeout, "Connection initialisation timeout"
 	}
 	return c.WebsocketConn.WriteClose(code, reason)
 }
 
-// WriteJSON sends a message, unless it is an error or complete for an operation that already ended.
-func (c *transportWSConn) WriteJSON(v any) error {
+// WriteJSON sends a message. An error or complete ends its operation; under the rules, one for an
+// operation that already ended is not sent.
+func (c *wsConn) WriteJSON(v any) error {
 	msg, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	var m envelope
-	if json.Unmarshal(msg, &m) == nil && (m.Type == "error" || m.Type == "complete") && !c.end(m.ID) {
+	if json.Unmarshal(msg, &m) != nil || m.Type != "error" && m.Type != "complete" {
+		return c.WebsocketConn.WriteJSON(json.RawMessage(msg))
+	}
+	ended, last := c.end(m.ID)
+	if !ended && c.rules {
 		return nil
 	}
-	return c.WebsocketConn.WriteJSON(json.RawMessage(msg))
+	err = c.WebsocketConn.WriteJSON(json.RawMessage(msg))
+	if last {
+		c.goingAway()
+	}
+	return err
 }
 
+// Close ends the connection, and the watch for the gateway's stop.
+func (c *wsConn) Close() error {
+	if c.unwatch != nil {
+		c.unwatch()
+	}
+	return c.WebsocketConn.Close()
+}
+
+// goAway closes the socket with 1001 once no operation runs: at once if none does, else after the
+// last one's final message. The gateway ends its streams (and so the subscriptions) as it calls this.
+func (c *wsConn) goAway() {
+	c.mu.Lock()
+	c.leaving = true
+	idle := len(c.running) == 0
+	c.mu.Unlock()
+	if idle {
+		c.goingAway()
+	}
+}
+
+func (c *wsConn) goingAway() { _ = c.WebsocketConn.WriteClose(closeGoingAway, goingAwayReason) }
+
 // start notes that the operation id runs, and reports false if one already did.
-func (c *transportWSConn) start(id string) bool {
+func (c *wsConn) start(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.running[id]; ok {
@@ -148,26 +203,27 @@ func (c *transportWSConn) start(id string) bool {
 	return true
 }
 
-// end notes that the operation id ended, and reports false if it was not running.
-func (c *transportWSConn) end(id string) bool {
+// end notes that the operation id ended, and reports whether it was running, and whether it was the
+// last one of a connection that is going away.
+func (c *wsConn) end(id string) (ended, last bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.running[id]; !ok {
-		return false
+		return false, false
 	}
 	delete(c.running, id)
-	return true
+	return true, c.leaving && len(c.running) == 0
 }
 
 // SetReadLimit passes gqlgen's PayloadReadLimit on to the connection.
-func (c *transportWSConn) SetReadLimit(limit int64) {
+func (c *wsConn) SetReadLimit(limit int64) {
 	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
 		l.SetReadLimit(limit)
 	}
 }
 
 // SetReadDeadline passes gqlgen's ping-pong deadline on to the connection.
-func (c *transportWSConn) SetReadDeadline(t time.Time) error {
+func (c *wsConn) SetReadDeadline(t time.Time) error {
 	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
 		return d.SetReadDeadline(t)
 	}

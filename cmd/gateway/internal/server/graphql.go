@@ -21,8 +21,9 @@ import (
 // documents per handler, so each snapshot gets a handler of its own (built when the snapshot is
 // published, off the request path); subscriptions stay on the handler they started on.
 type graphqlFront struct {
-	opts resolvers.Options
-	cur  atomic.Pointer[graphqlState]
+	opts     resolvers.Options
+	stopping context.Context // the proxy's: done when the gateway ends its streams
+	cur      atomic.Pointer[graphqlState]
 }
 
 type graphqlState struct {
@@ -47,6 +48,7 @@ func (f *graphqlFront) publish(snap *registry.Snapshot, caller resolvers.Caller)
 	opts.ForwardHeaders = append(slices.Clone(opts.ForwardHeaders), snap.RouteHeaders()...)
 	opts.Types = snap.DynamicTypes()
 	opts.OnOperation = operationCost
+	opts.Stopping = f.stopping // WebSockets close with 1001 as their subscriptions end
 	h, err := resolvers.NewHandler(sch, caller, opts)
 	if err != nil {
 		st.err = status.Errorf(codes.Internal, "GraphQL API unavailable: %v", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -672,6 +673,24 @@ func TestStreamsEndWhenTheGatewayStops(t *testing.T) {
 		}
 	}
 	nextData()
+	// GraphQL WebSockets: one with a subscription running, one with nothing running (the legacy
+	// graphql-ws protocol). WebSockets are hijacked connections, which the HTTP server's drain does
+	// not wait for: each closes with 1001 Going Away once its operations have ended.
+	ws := dialGraphQLWS(t, ctx, g)
+	if m := ws.subscribe("w", `subscription { watchInventory(id: "p1", interval: "0.01s") { stock } }`, nil); m.Type != "next" {
+		t.Fatalf("WebSocket subscription: %+v", m)
+	}
+	idle, _, err := websocket.Dial(ctx, "ws://"+g.addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.CloseNow()
+	if err := wsjson.Write(ctx, idle, gqlWSMessage{Type: "connection_init"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := readWS(t, ctx, idle); m.Type != "connection_ack" {
+		t.Fatalf("graphql-ws: %+v", m)
+	}
 
 	stopped := make(chan struct{})
 	go func() { g.stop(t); close(stopped) }()
@@ -700,5 +719,45 @@ func TestStreamsEndWhenTheGatewayStops(t *testing.T) {
 			break
 		}
 	}
+	// The subscription's last event carries the error, then it completes, then the socket closes.
+	var events []string
+	for {
+		var m gqlWSMessage
+		if err := wsjson.Read(ctx, ws.c, &m); err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusGoingAway || !strings.Contains(err.Error(), shutting) {
+				t.Errorf("WebSocket ended with %v, want 1001 %s", err, shutting)
+			}
+			break
+		}
+		if m.Type != "ping" && m.Type != "pong" {
+			events = append(events, m.Type+" "+string(m.Payload))
+		}
+	}
+	if n := len(events); n < 2 || !strings.HasPrefix(events[n-1], "complete") ||
+		!strings.HasPrefix(events[n-2], "next ") || !strings.Contains(events[n-2], "UNAVAILABLE") || !strings.Contains(events[n-2], shutting) {
+		t.Errorf("WebSocket subscription's last messages %q, want a next with the UNAVAILABLE error, then complete", events[max(0, len(events)-2):])
+	}
+	for {
+		if _, _, err := idle.Read(ctx); err != nil { // keep-alives ("ka") until the close
+			if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+				t.Errorf("idle WebSocket ended with %v, want 1001", err)
+			}
+			break
+		}
+	}
 	<-stopped
+}
+
+// readWS reads the next message of a GraphQL WebSocket other than a keep-alive.
+func readWS(t *testing.T, ctx context.Context, c *websocket.Conn) gqlWSMessage {
+	t.Helper()
+	for {
+		var m gqlWSMessage
+		if err := wsjson.Read(ctx, c, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Type != "ka" && m.Type != "ping" && m.Type != "pong" {
+			return m
+		}
+	}
 }

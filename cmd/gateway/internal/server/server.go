@@ -134,6 +134,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		maxMsg = 4 << 20
 	}
 	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg))
+	s.graphql.stopping = s.proxy.Stopping()
 	s.grpc = grpc.NewServer(
 		grpc.StreamInterceptor(s.intercept),
 		grpc.UnknownServiceHandler(s.proxy.Handler),
