@@ -71,6 +71,9 @@ func NewEngine(initial config.Policies, log *slog.Logger, opts ...EngineOption) 
 		log = slog.Default()
 	}
 	tc := telemetry.Config{Tracing: initial.Tracing, Metrics: initial.Metrics, AccessLog: initial.AccessLog}
+	if h := initial.Auth.APIKeys.Header; h != "" {
+		tc.SecretHeaders = []string{h}
+	}
 	for _, o := range opts {
 		o(&tc)
 	}
@@ -310,15 +313,15 @@ func (s *Set) chainOf(rs ruleSet) *chain {
 // descriptor for (proxied by an explicit route) gets the chain its rules pick, found by matching the
 // rules now: rare, and no slower than a route match.
 func (s *Set) Admit(ctx context.Context, method string, md metadata.MD, owned bool) (routing.Admission, error) {
-	ch, ok := s.chains[method]
-	if !ok {
+	ch, registered := s.chains[method]
+	if !registered {
 		ch = s.chainOf(s.pick(method))
 	}
 	if len(ch.steps) == 0 && !s.spoofed(md) {
 		return routing.Admission{Upstream: md}, nil
 	}
 	c := s.getCall()
-	c.Ctx, c.Method, c.MD, c.Cost = ctx, method, md, 1
+	c.Ctx, c.Method, c.Unregistered, c.MD, c.Cost = ctx, method, !registered, md, 1
 	c.Front, c.Peer = policy.FrontAndPeerFrom(ctx)
 	for _, k := range s.strip {
 		if _, ok := md[k]; ok {
@@ -327,7 +330,7 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD, owned bo
 	}
 	for _, st := range ch.steps {
 		if err := st.Admit(c); err != nil {
-			telemetry.Denied(ctx, method, err)
+			telemetry.Denied(ctx, method, !registered, err)
 			c.Finish()
 			s.putCall(c)
 			return routing.Admission{}, err

@@ -112,6 +112,9 @@ type Call struct {
 	Ctx context.Context
 	// Method is the full method name, "/pkg.Service/Method".
 	Method string
+	// Unregistered: Method is none of the snapshot's descriptors' (a call an explicit route
+	// proxies), so its name is the client's.
+	Unregistered bool
 	// Front is the front the call came through.
 	Front Front
 	// MD is the call's incoming metadata (for HTTP fronts, the headers that become metadata). Read

@@ -14,13 +14,17 @@ import (
 // Denied records that an admission Step refused a call of method in ctx with err, for the
 // request's access-log line, span and the gateway_policy_denials_total metric. The admitter calls
 // it on a refusal; policies that answer HTTP requests themselves (the WAF, size limits) call
-// callinfo.Deny with their own policy name. It costs nothing when ctx's request is not observed.
-func Denied(ctx context.Context, method string, err error) {
+// callinfo.Deny with their own policy name. unregistered says method is none of the snapshot's
+// descriptors (see callinfo.Info.Unregistered). It costs nothing when ctx's request is not observed.
+func Denied(ctx context.Context, method string, unregistered bool, err error) {
 	info := callinfo.From(ctx)
 	if info == nil || err == nil {
 		return
 	}
 	info.Attempt(method)
+	if unregistered {
+		info.Unregistered()
+	}
 	info.Deny(DenialOf(err))
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -74,10 +73,17 @@ func (t *Telemetry) observeGRPC(ws *serverStream, method string, err error, star
 	t.finish(ws.ctx, &o, span)
 }
 
-// ownService reports whether method belongs to a service the gateway serves itself (health,
-// reflection): always a known method, though no admission chain records it.
+// ownService reports whether method is a method of the services the gateway serves itself (health,
+// reflection): a known method, though no admission chain records it. Other names under those
+// services are the client's own, and answered UNIMPLEMENTED.
 func ownService(method string) bool {
-	return strings.HasPrefix(method, "/grpc.health.v1.Health/") || strings.HasPrefix(method, "/grpc.reflection.")
+	switch method {
+	case "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List",
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+		"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo":
+		return true
+	}
+	return false
 }
 
 // serverStream gives the handler the context with the call's span and Info, and the copy of the

@@ -96,8 +96,18 @@ type series struct {
 	errors   prometheus.Counter // nil for OK
 }
 
-// seriesOf returns k's series, cached (at most fronts x methods x codes of them).
-func (m *metrics) seriesOf(k seriesKey) *series { return m.series.get(k, m.newSeries) }
+// seriesOf returns k's series, cached (at most fronts x methods x codes of them). Once the cache
+// is full, a call of a method it holds no series of is counted under unknownMethod: the vectors
+// never grow past the cache's bound, whatever names reach them.
+func (m *metrics) seriesOf(k seriesKey) *series {
+	if s, ok := m.series.lookup(k); ok {
+		return s
+	}
+	if m.series.full() {
+		k.method = unknownMethod
+	}
+	return m.series.get(k, m.newSeries)
+}
 
 // newSeries looks k's series up in the vectors.
 func (m *metrics) newSeries(k seriesKey) *series {

@@ -15,12 +15,26 @@ type cowCache[K comparable, V any] struct {
 	mu  sync.Mutex // serialises misses
 }
 
+// lookup returns the value cached for k, if any.
+func (c *cowCache[K, V]) lookup(k K) (V, bool) {
+	if m := c.m.Load(); m != nil {
+		v, ok := (*m)[k]
+		return v, ok
+	}
+	var zero V
+	return zero, false
+}
+
+// full reports whether the cache holds max entries: it keeps no more.
+func (c *cowCache[K, V]) full() bool {
+	m := c.m.Load()
+	return m != nil && len(*m) >= c.max
+}
+
 // get returns the value cached for k, building it with build on a miss.
 func (c *cowCache[K, V]) get(k K, build func(K) V) V {
-	if m := c.m.Load(); m != nil {
-		if v, ok := (*m)[k]; ok {
-			return v
-		}
+	if v, ok := c.lookup(k); ok {
+		return v
 	}
 	v := build(k)
 	c.mu.Lock()

@@ -64,7 +64,13 @@ func (o *observation) header(name, canon string) string {
 // record copies what the request's Info recorded into o.
 func (o *observation) record(s callinfo.Snapshot) {
 	if s.Method != "" {
-		o.method, o.metricMethod = s.Method, s.Method
+		o.method = s.Method
+		// A method of no descriptor is named by the client: labelled by name only once its
+		// upstream served it (answered other than UNIMPLEMENTED), so that names made up by
+		// clients make no series.
+		if !s.Unregistered || s.UpstreamCode >= 0 && codes.Code(s.UpstreamCode) != codes.Unimplemented {
+			o.metricMethod = s.Method
+		}
 	}
 	o.route, o.endpoint, o.consumer, o.calls, o.denial = s.Route, s.Endpoint, s.Consumer, s.Calls, s.Denial
 }

@@ -18,6 +18,9 @@ func (t *Telemetry) admit(c *policy.Call) error {
 		consumer = c.Identity.Consumer
 	}
 	info.Admit(c.Method, consumer)
+	if c.Unregistered {
+		info.Unregistered()
+	}
 	if consumer == "" || c.Front != policy.FrontGraphQL {
 		// The request's server span is named for its method, and given the consumer, when the
 		// request ends, from what info recorded.

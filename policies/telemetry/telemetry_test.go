@@ -571,7 +571,7 @@ func TestDenied(t *testing.T) {
 	r := newRig(t, telemetry.Config{})
 	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		err := status.Error(codes.Unauthenticated, "no token")
-		telemetry.Denied(req.Context(), checkMethod, err)
+		telemetry.Denied(req.Context(), checkMethod, false, err)
 		w.WriteHeader(http.StatusUnauthorized)
 	})))
 	defer srv.Close()

@@ -31,14 +31,17 @@ type Info struct {
 	// Tracer, when set, starts the request's stage spans. Set before the Info is shared.
 	Tracer Tracer
 
-	mu       sync.Mutex
-	method   string // the first method admitted
-	calls    int    // methods admitted
-	route    string
-	consumer string
-	endpoint string
-	code     int32 // the last upstream's gRPC status code; -1 before any
-	denied   Denial
+	mu     sync.Mutex
+	method string // the first method admitted
+	// unregistered: method is no method of the snapshot's descriptors (a call an explicit route
+	// proxies), so its name is whatever the client sent.
+	unregistered bool
+	calls        int // methods admitted
+	route        string
+	consumer     string
+	endpoint     string
+	code         int32 // the last upstream's gRPC status code; -1 before any
+	denied       Denial
 	// trace is what the metadata the request's upstream calls are sent with holds of the request's
 	// trace context (SetUpstreamTrace); written before the first upstream call starts, so unguarded.
 	trace UpstreamTrace
@@ -162,6 +165,18 @@ func (i *Info) Attempt(method string) {
 	i.mu.Unlock()
 }
 
+// Unregistered records that the request's method is none of the snapshot's descriptors: a call an
+// explicit route proxies, whose method name is the client's (metrics then label it by name only if
+// its upstream served it).
+func (i *Info) Unregistered() {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.unregistered = true
+	i.mu.Unlock()
+}
+
 // SetUpstream records the endpoint an upstream call went to.
 func (i *Info) SetUpstream(endpoint string) {
 	if i == nil {
@@ -196,11 +211,13 @@ func (i *Info) Deny(d Denial) {
 
 // Snapshot is a copy of what an Info recorded.
 type Snapshot struct {
-	Method   string // the first admitted method, "" when none was
-	Calls    int    // admitted calls (more than one on GraphQL)
-	Route    string
-	Consumer string
-	Endpoint string
+	Method string // the first admitted method, "" when none was
+	// Unregistered: Method is no method of the snapshot's descriptors (Info.Unregistered).
+	Unregistered bool
+	Calls        int // admitted calls (more than one on GraphQL)
+	Route        string
+	Consumer     string
+	Endpoint     string
 	// UpstreamCode is the last upstream call's gRPC status code, -1 when there was none.
 	UpstreamCode int32
 	Denial       Denial
@@ -213,6 +230,6 @@ func (i *Info) Snapshot() Snapshot {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return Snapshot{Method: i.method, Calls: i.calls, Route: i.route, Consumer: i.consumer,
-		Endpoint: i.endpoint, UpstreamCode: i.code, Denial: i.denied}
+	return Snapshot{Method: i.method, Unregistered: i.unregistered, Calls: i.calls, Route: i.route,
+		Consumer: i.consumer, Endpoint: i.endpoint, UpstreamCode: i.code, Denial: i.denied}
 }
