@@ -85,7 +85,7 @@ func (v *validator) policies(c *Config) {
 	v.cors("policies.cors", p.CORS)
 	v.tracing("policies.tracing", p.Tracing)
 	v.metrics("policies.metrics", p.Metrics)
-	v.accessLog("policies.access_log", p.AccessLog)
+	v.accessLog("policies.access_log", p.AccessLog, p.Auth.APIKeys.Header)
 	first := map[string]string{}
 	for i, r := range p.Rules {
 		path := index("policies.rules", i)

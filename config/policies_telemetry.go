@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +100,8 @@ var TracingExporters = []string{TracingExporterNone, TracingExporterOTLPGRPC, Tr
 // SecretHeaders are the headers that carry credentials: the access log refuses to record them, and
 // never records them whatever it is told.
 var SecretHeaders = []string{"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
-	"api-key", "x-auth-token", "x-amz-security-token", "x-csrf-token", "x-xsrf-token"}
+	"api-key", "x-api-token", "x-auth-token", "x-access-token", "x-session-token", "x-amz-security-token",
+	"x-goog-api-key", "x-vault-token", "private-token", "token", "x-csrf-token", "x-xsrf-token"}
 
 // Ratio returns the parsed SampleRatio: 1 when it is unset or invalid (validation refuses invalid ones).
 func (t Tracing) Ratio() float64 {
@@ -124,9 +126,11 @@ func parseRatio(s string) (float64, bool) {
 	return f / scale, true
 }
 
-// IsSecretHeader reports whether the header name (any case) carries credentials.
-func IsSecretHeader(name string) bool {
-	return oneOf(strings.ToLower(name), SecretHeaders)
+// IsSecretHeader reports whether the header name (any case) carries credentials: one of
+// SecretHeaders, or one of extra (the header policies.auth.api_keys reads keys from).
+func IsSecretHeader(name string, extra ...string) bool {
+	name = strings.ToLower(name)
+	return oneOf(name, SecretHeaders) || slices.ContainsFunc(extra, func(e string) bool { return strings.EqualFold(e, name) })
 }
 
 // accessLogFile reports whether output names a file rather than a stream or "off".
@@ -202,7 +206,9 @@ func (v *validator) metrics(path string, m Metrics) {
 	}
 }
 
-func (v *validator) accessLog(path string, a AccessLog) {
+// accessLog checks the access log's settings; apiKeyHeader is the header API keys are read from,
+// which it must not log.
+func (v *validator) accessLog(path string, a AccessLog, apiKeyHeader string) {
 	out := field(path, "output")
 	switch {
 	case a.Output == "" && v.has(out):
@@ -226,7 +232,7 @@ func (v *validator) accessLog(path string, a AccessLog) {
 			v.fieldf(hp, "must not be empty")
 		case !validHeaderName(h):
 			v.fieldf(hp, "invalid header name %q", h)
-		case IsSecretHeader(h):
+		case IsSecretHeader(h, apiKeyHeader):
 			v.fieldf(hp, "%s carries credentials: secrets are never logged", lower)
 		case seen[lower]:
 			v.fieldf(hp, "duplicate header %q", lower)

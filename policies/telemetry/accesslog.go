@@ -41,10 +41,10 @@ type accessLogger struct {
 // accessLogBufferSize is how many bytes of lines wait, at most, before they are written.
 const accessLogBufferSize = 64 << 10
 
-func newAccessLogger(cfg config.AccessLog, w io.Writer) (*accessLogger, error) {
+func newAccessLogger(cfg config.AccessLog, secrets []string, w io.Writer) (*accessLogger, error) {
 	a := &accessLogger{}
 	for _, h := range cfg.Headers {
-		if !config.IsSecretHeader(h) { // validation refuses them; this makes sure
+		if !config.IsSecretHeader(h, secrets...) { // validation refuses them; this makes sure
 			a.headers = append(a.headers, h)
 			a.canon = append(a.canon, http.CanonicalHeaderKey(h))
 			a.keys = append(a.keys, string(jsonenc.AppendString(append([]byte(nil), ','), "header."+h))+":")

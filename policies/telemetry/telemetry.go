@@ -37,6 +37,9 @@ type Config struct {
 	Tracing   config.Tracing
 	Metrics   config.Metrics
 	AccessLog config.AccessLog
+	// SecretHeaders are credential headers besides config.SecretHeaders (the API key header
+	// policies.auth configures), which the access log never records either.
+	SecretHeaders []string
 
 	// Endpoints, when set, reports the upstream endpoints' resilience state (routing.Pool.Stats) for
 	// the breaker, health and ejection metrics; it is called at each scrape.
@@ -87,7 +90,7 @@ func New(cfg Config, log *slog.Logger) (*Telemetry, error) {
 		t.metrics = newMetrics(cfg.Endpoints, cfg.Snapshot)
 	}
 	if cfg.AccessLogWriter != nil || cfg.AccessLog.Output != "" && cfg.AccessLog.Output != config.AccessLogOff {
-		if t.access, err = newAccessLogger(cfg.AccessLog, cfg.AccessLogWriter); err != nil {
+		if t.access, err = newAccessLogger(cfg.AccessLog, cfg.SecretHeaders, cfg.AccessLogWriter); err != nil {
 			_ = t.Close()
 			return nil, fmt.Errorf("telemetry: access log: %w", err)
 		}
