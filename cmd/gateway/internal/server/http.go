@@ -25,7 +25,7 @@ import (
 func (s *Server) dataHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isGRPC(r) {
-			s.grpc.ServeHTTP(w, r)
+			s.grpcHTTP.ServeHTTP(w, r)
 			return
 		}
 		f := s.currentFronts()

@@ -54,8 +54,13 @@ type Server struct {
 	log     *slog.Logger
 	pool    *routing.Pool
 	proxy   *routing.Proxy
-	grpc    *grpc.Server
-	health  *healthService
+	grpc    *grpc.Server // native gRPC from the data listener (plaintext: h2c with prior knowledge)
+	// grpcHTTP serves the native gRPC that reaches the gateway through its HTTP server: every call
+	// over TLS, where ALPN hands the connections to net/http, and calls on a connection whose first
+	// request was not gRPC. It is a server of its own because grpc's GracefulStop ends such calls at
+	// once instead of draining them; the HTTP server's Shutdown drains them.
+	grpcHTTP *grpc.Server
+	health   *healthService
 	web     *grpcweb.Handler
 	rest    *transcoder.Handler
 	graphql graphqlFront
@@ -135,22 +140,30 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	}
 	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg))
 	s.graphql.stopping = s.proxy.Stopping()
-	s.grpc = grpc.NewServer(
+	grpcOpts := []grpc.ServerOption{
 		grpc.StreamInterceptor(s.intercept),
 		grpc.UnknownServiceHandler(s.proxy.Handler),
 		grpc.ForceServerCodecV2(routing.Codec{}),
 		grpc.MaxRecvMsgSize(maxMsg),
 		grpc.MaxSendMsgSize(maxMsg),
-		// Reuse a fixed set of goroutines (with grown stacks) for calls instead of one new goroutine each.
-		grpc.NumStreamWorkers(uint32(streamWorkers())),
 		grpc.ReadBufferSize(downstreamBufferSize),
 		grpc.WriteBufferSize(downstreamBufferSize),
 		// policies.limits.max_header_bytes bounds native gRPC's header list too (HTTP/2 SETTINGS).
 		grpc.MaxHeaderListSize(headerListSize(cfg.Policies.Limits)),
-	)
+	}
+	// Reuse a fixed set of goroutines (with grown stacks) for calls instead of one new goroutine
+	// each, on the server that takes most calls: the HTTP server's over TLS, else the listener's.
+	workers := grpc.NumStreamWorkers(uint32(streamWorkers()))
+	if cfg.TLS.Enabled() {
+		s.grpc, s.grpcHTTP = grpc.NewServer(grpcOpts...), grpc.NewServer(append(grpcOpts, workers)...)
+	} else {
+		s.grpc, s.grpcHTTP = grpc.NewServer(append(grpcOpts, workers)...), grpc.NewServer(grpcOpts...)
+	}
 	s.health = newHealthService(s.pool) // the gateway's own status and each fronted service's
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	routing.RegisterReflection(s.grpc, s.catalog)
+	for _, gs := range []*grpc.Server{s.grpc, s.grpcHTTP} {
+		healthpb.RegisterHealthServer(gs, s.health)
+		routing.RegisterReflection(gs, s.catalog)
+	}
 	s.web = grpcweb.NewHandler(s.proxy.Handler, grpcweb.WithCodec(routing.Codec{}), grpcweb.WithMaxMessageSize(maxMsg))
 	streams, err := transcoder.NewStreams() // REST streaming: NDJSON, SSE, WebSocket
 	if err != nil {
@@ -373,6 +386,7 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 		}
 	}()
 	wg.Wait()
+	s.grpcHTTP.Stop() // its calls were the HTTP server's, drained by Shutdown: what is left is cut
 	adminGRPC.Stop()
 	_ = admin.Close()
 	s.registry.Close()

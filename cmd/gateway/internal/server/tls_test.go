@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/protogate/gateway/config"
+	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
 
@@ -93,4 +96,45 @@ func TestTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("HTTPS GET: %d %s, want a 404 JSON status", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+}
+
+// TestTLSGracefulDrain: over TLS, gRPC reaches the gateway through its HTTP server; a stopping
+// gateway lets those calls finish too, as it does on its plaintext port (TestGracefulDrain).
+func TestTLSGracefulDrain(t *testing.T) {
+	certFile, keyFile, roots := selfSigned(t)
+	g := startGateway(t, harnessOptions{config: func(c *config.Config) {
+		c.TLS = config.ServerTLS{CertFile: certFile, KeyFile: keyFile}
+	}})
+	tlsCfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := catalogv1.NewCatalogServiceClient(conn).AdjustInventory(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&catalogv1.AdjustInventoryRequest{ProductId: "p3", Delta: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { g.stop(t); close(stopped) }()
+	waitRefused(t, g.addr)
+	if err := stream.Send(&catalogv1.AdjustInventoryRequest{ProductId: "p3", Delta: 1}); err != nil {
+		t.Fatalf("send during drain: %v", err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("recv during drain: %v", err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("stream end during drain: %v, want EOF", err)
+	}
+	<-stopped
 }
