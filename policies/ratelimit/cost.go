@@ -15,9 +15,11 @@ type operation struct {
 	charged []charge // one per rate-limit Step the operation's calls went through
 }
 
+// charge is what one rate limit made of the operation.
 type charge struct {
-	step *rateStep
-	err  error // the decision: nil when the operation paid
+	step  *rateStep
+	calls int64 // the operation's calls the rule admitted so far
+	err   error // the decision on the operation's price: nil when it paid
 }
 
 type operationKey struct{}
@@ -25,10 +27,13 @@ type operationKey struct{}
 // WithOperationCost prices the GraphQL operation that ctx carries at complexity (at least 1): the
 // GraphQL front calls it once per operation (resolvers.Options.OnOperation) and runs the operation's
 // calls under the context it returns. The first call of the operation that a rule's rate limit
-// applies to takes the whole complexity from the rule's bucket; the operation's later calls under
-// that rule get the same decision without taking again. So an operation costs its complexity once
-// per rule, however many calls it fans out to, and a refused operation is refused on every field the
-// rule guards while the rest of the query still resolves.
+// applies to takes the whole complexity from the rule's bucket, which pays for that many calls
+// under the rule; the operation's later calls get the same decision without taking again, until
+// they outnumber what it paid for. Calls beyond that (a link under a list fans out to one call per
+// element, which the complexity, counted on the document, cannot know) each take one token, as the
+// same call over REST or gRPC would. So an operation costs its complexity per rule, or its calls
+// under the rule if they are more, and a refused call is refused on its field while the rest of the
+// query still resolves.
 func WithOperationCost(ctx context.Context, complexity int) context.Context {
 	return context.WithValue(ctx, operationKey{}, &operation{cost: int64(max(complexity, 1))})
 }
@@ -44,13 +49,27 @@ func operationFrom(ctx context.Context) *operation {
 // admit decides c, a call of the operation, under rate limit s.
 func (op *operation) admit(s *rateStep, c *policy.Call) error {
 	op.mu.Lock()
-	defer op.mu.Unlock()
-	for _, ch := range op.charged {
-		if ch.step == s {
+	for i := range op.charged {
+		ch := &op.charged[i]
+		if ch.step != s {
+			continue
+		}
+		if ch.err != nil {
+			op.mu.Unlock()
 			return ch.err
 		}
+		ch.calls++
+		paid := ch.calls <= op.cost
+		op.mu.Unlock()
+		if paid {
+			return nil
+		}
+		return s.take(c, 1) // beyond the price: the call pays for itself
 	}
+	// The rule's first call takes the price under the lock, so that the operation's calls running
+	// alongside it wait for the one decision rather than each taking.
+	defer op.mu.Unlock()
 	err := s.take(c, op.cost)
-	op.charged = append(op.charged, charge{step: s, err: err})
+	op.charged = append(op.charged, charge{step: s, calls: 1, err: err})
 	return err
 }

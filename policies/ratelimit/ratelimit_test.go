@@ -261,6 +261,35 @@ func TestGraphQLOperationCost(t *testing.T) {
 	}
 }
 
+// An operation whose calls under a rule outnumber its price (a link under a list makes one call per
+// element, which the document's complexity cannot count) pays for each call beyond the price, one
+// token each, as REST and gRPC calls do: fanning out cannot get past the limit.
+func TestGraphQLFanOutBeyondThePrice(t *testing.T) {
+	clk := newClock()
+	l := newLimiter(t, config.RateLimit{}, ratelimit.WithClock(clk.Now))
+	s := step(t, l, "orders", config.RuleRateLimit{Rate: 10, Per: time.Minute, Burst: 10})
+	gql := func(ctx context.Context) *policy.Call {
+		c := call(getProduct, "10.0.0.1")
+		c.Front, c.Ctx = policy.FrontGraphQL, ctx
+		return c
+	}
+	op := ratelimit.WithOperationCost(context.Background(), 2)
+	admitted := 0
+	for range 100 {
+		if err := s.Admit(gql(op)); err == nil {
+			admitted++
+		} else if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("call beyond the bucket: %v, want RESOURCE_EXHAUSTED", err)
+		}
+	}
+	if admitted != 10 {
+		t.Errorf("%d of 100 calls admitted from a bucket of 10, want 10", admitted)
+	}
+	if err := s.Admit(call(getProduct, "10.0.0.1")); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a REST call after the operation emptied the bucket: %v, want RESOURCE_EXHAUSTED", err)
+	}
+}
+
 func TestStepErrors(t *testing.T) {
 	l := newLimiter(t, config.RateLimit{})
 	if s, err := l.Step("r", config.RuleRateLimit{}); s != nil || err != nil {
