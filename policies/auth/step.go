@@ -105,7 +105,7 @@ func (s *step) Admit(c *policy.Call) error {
 func (s *step) authenticate(c *policy.Call) (*policy.Identity, []string, reason) {
 	// The first of two credentials would be verified while the upstream, which gets both, might
 	// read the other: refused.
-	if len(c.MD["authorization"]) > 1 || s.a.keys.enabled() && len(c.MD[s.a.keys.header]) > 1 {
+	if c.Ambiguous("authorization") || s.a.keys.enabled() && c.Ambiguous(s.a.keys.header) {
 		return nil, nil, reasonAmbiguous
 	}
 	if authz := c.Header("authorization"); authz != "" {

@@ -224,6 +224,33 @@ func (c *Call) Header(key string) string {
 	return ""
 }
 
+// Ambiguous reports whether the call carries more than one value for key (lower case), counting its
+// metadata and, on the REST and GraphQL fronts, its HTTP request's header: a credential sent twice
+// with different values (two headers, or a header and a Grpc-Metadata- copy of it) is ambiguous;
+// the same value passed on as metadata too is not.
+func (c *Call) Ambiguous(key string) bool {
+	first, seen := "", false
+	differs := func(vs []string) bool {
+		for _, v := range vs {
+			if !seen {
+				first, seen = v, true
+			} else if v != first {
+				return true
+			}
+		}
+		return false
+	}
+	if differs(c.MD[key]) {
+		return true
+	}
+	if (c.Front == FrontREST || c.Front == FrontGraphQL) && c.Ctx != nil {
+		if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok && r.RequestHeader != nil {
+			return differs(r.RequestHeader.Values(key))
+		}
+	}
+	return false
+}
+
 // ClientIP returns the client's address, or the zero Addr when it is unknown.
 func (c *Call) ClientIP() netip.Addr {
 	if c.Peer == nil || c.Peer.Addr == nil {

@@ -396,9 +396,7 @@ func matrixGRPC(t *testing.T, g *gateway, tg target, h []string) outcome {
 
 func matrixGRPCWeb(t *testing.T, g *gateway, tg target, h []string) outcome {
 	header := http.Header{}
-	for i := 0; i+1 < len(h); i += 2 {
-		header.Set(h[i], h[i+1])
-	}
+	putHeaders(header, h)
 	resp, r := grpcWebCall(t, g.addr, tg.method, tg.req, false, header)
 	o := outcome{httpStatus: resp.StatusCode, header: resp.Header}
 	trailer := textproto.MIMEHeader(resp.Header)

@@ -43,6 +43,12 @@ func TestPolicyHeadersEveryFront(t *testing.T) {
 			if got := f.call(t, g, listOrders, []string{"X-Api-Key", "wrong"}); got.code != codes.Unauthenticated {
 				t.Errorf("with a wrong key: %v, want UNAUTHENTICATED", got.code)
 			}
+			// Two keys: which one counts? Refused on every front, whichever comes first.
+			for _, keys := range [][]string{{"X-Api-Key", key, "X-Api-Key", "other"}, {"X-Api-Key", "other", "X-Api-Key", key}} {
+				if got := f.call(t, g, listOrders, keys); got.code != codes.Unauthenticated || got.reason != "CREDENTIALS_AMBIGUOUS" {
+					t.Errorf("with two API keys %v: %v %s, want UNAUTHENTICATED CREDENTIALS_AMBIGUOUS", keys, got.code, got.reason)
+				}
+			}
 			// Each front's tenants have buckets of their own: two calls each, then a refusal.
 			own, other := "a-"+f.name, "b-"+f.name
 			for i, want := range []codes.Code{codes.OK, codes.OK, codes.ResourceExhausted} {

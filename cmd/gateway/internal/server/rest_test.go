@@ -49,9 +49,7 @@ func (c *restClient) do(t testing.TB, method, path, body string, headers ...stri
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
+	putHeaders(req.Header, headers)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -317,4 +315,19 @@ func BenchmarkRESTvsGRPC(b *testing.B) {
 			}
 		})
 	})
+}
+
+// putHeaders sets the name, value pairs kv on h: a name's first value replaces what h has, a
+// repeated name adds its value.
+func putHeaders(h http.Header, kv []string) {
+	set := map[string]bool{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		name := http.CanonicalHeaderKey(kv[i])
+		if set[name] {
+			h.Add(name, kv[i+1])
+		} else {
+			h.Set(name, kv[i+1])
+			set[name] = true
+		}
+	}
 }
