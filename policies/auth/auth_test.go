@@ -84,6 +84,7 @@ func TestJWT(t *testing.T) {
 		{"nbf within skew", bearer(key("es").sign(t, e.claims("nbf", now.Add(10*time.Second).Unix()))), codes.OK, "", nil},
 		{"no exp", bearer(key("es").sign(t, e.claims("exp", nil))), codes.Unauthenticated, "TOKEN_CLAIMS_INVALID", nil},
 		{"no sub", bearer(key("es").sign(t, e.claims("sub", nil))), codes.Unauthenticated, "TOKEN_CLAIMS_INVALID", nil},
+		{"sub a list", bearer(key("es").sign(t, e.claims("sub", []string{"alice", "admin"}))), codes.Unauthenticated, "TOKEN_CLAIMS_INVALID", nil},
 		{"wrong issuer", bearer(key("es").sign(t, e.claims("iss", "https://evil.test"))), codes.Unauthenticated, "TOKEN_ISSUER_INVALID", nil},
 		{"wrong audience", bearer(key("es").sign(t, e.claims("aud", "billing"))), codes.Unauthenticated, "TOKEN_AUDIENCE_INVALID", nil},
 		{"no audience", bearer(key("es").sign(t, e.claims("aud", nil))), codes.Unauthenticated, "TOKEN_AUDIENCE_INVALID", nil},

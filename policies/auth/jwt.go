@@ -243,7 +243,11 @@ var errRefused = errors.New("refused")
 
 // identity builds the identity and upstream metadata of a verified token.
 func (v *jwtVerifier) identity(p *jwtProvider, claims jwt.MapClaims) (*verified, reason) {
-	consumer, ok := claimString(claims[p.consumerClaim])
+	// The consumer is one string (RFC 7519's sub is a StringOrURI): a list would name several.
+	consumer, ok := claims[p.consumerClaim].(string)
+	if n, isNum := claims[p.consumerClaim].(json.Number); isNum {
+		consumer, ok = n.String(), true
+	}
 	if !ok || consumer == "" || !validValue(consumer) {
 		return nil, reasonClaims
 	}
