@@ -30,8 +30,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -103,7 +105,7 @@ func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler 
 		}
 		kind := bodyKind(r.Header.Get("Content-Type"))
 		if kind == kindJSON && r.ContentLength >= 0 {
-			buf, err := l.readJSON(r)
+			buf, err := l.readJSON(w, r)
 			if err != nil {
 				deny(w, r, front, err)
 				return
@@ -213,12 +215,29 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
+// bodyBufferStart bounds the buffer readJSON makes ready before a body arrives: the rest is grown as
+// bytes come, so a client that announces a large body and sends none of it costs no more than this.
+const bodyBufferStart = 16 << 10
+
+// bodyReadTime and bodyReadRate bound how long readJSON waits for a body: bodyReadTime, plus a
+// second per bodyReadRate bytes the body announced. A client that stops sending, or trickles a byte
+// now and then, has its request ended with 408 rather than held forever. Variables for tests.
+var (
+	bodyReadTime       = time.Minute
+	bodyReadRate int64 = 16 << 10
+)
+
 // readJSON reads a JSON body of known length (at most the limit) into a pooled buffer, checking its
-// shape chunk by chunk as it arrives.
-func (l *limits) readJSON(r *http.Request) (*bytes.Buffer, error) {
+// shape chunk by chunk as it arrives, within bodyReadTime.
+func (l *limits) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
+	wait := bodyReadTime + time.Duration(r.ContentLength/bodyReadRate)*time.Second
+	// The deadline is lifted once the body is read. On a refusal it stays: net/http then reads what
+	// is left of the body before it answers, and must not wait on a client that stalled for longer.
+	rc := http.NewResponseController(w)
+	deadline := rc.SetReadDeadline(time.Now().Add(wait)) == nil
 	buf := bufferPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	buf.Grow(int(r.ContentLength) + 1)
+	buf.Grow(int(min(r.ContentLength, bodyBufferStart)) + 1)
 	shape := l.shapes.Get().(*JSONShape)
 	shape.Reset()
 	defer l.shapes.Put(shape)
@@ -250,12 +269,19 @@ func (l *limits) readJSON(r *http.Request) (*bytes.Buffer, error) {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, badRequest("body", "request body ended early")
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, transcoder.WithHTTPStatus(status.Errorf(codes.DeadlineExceeded,
+					"the request body did not arrive within %s", wait), http.StatusRequestTimeout)
+			}
 			return nil, badRequest("body", "reading the request body: "+err.Error())
 		}
 	}
 	if err := shape.Close(); err != nil {
 		putBuffer(buf)
 		return nil, badRequest("body", err.Error())
+	}
+	if deadline {
+		_ = rc.SetReadDeadline(time.Time{})
 	}
 	return buf, nil
 }

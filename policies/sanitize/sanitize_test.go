@@ -1,12 +1,16 @@
 package sanitize_test
 
 import (
+	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
@@ -200,5 +204,63 @@ func TestNewRejectsNegativeLimits(t *testing.T) {
 	}
 	if mw, err := sanitize.New(config.Limits{}); err != nil || mw == nil {
 		t.Fatalf("New with zero limits (defaults): %v", err)
+	}
+}
+
+// A body's announced length reserves no memory ahead of its bytes: a client announcing megabytes
+// and sending a few costs what it sent, not what it announced.
+func TestAnnouncedLengthReservesNoMemory(t *testing.T) {
+	const announced = 8 << 20
+	lim := testLimits
+	lim.MaxBodyBytes = 2 * announced
+	mw, err := sanitize.New(lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(policy.FrontREST, echo)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 4 {
+		// (A connection would end the short body in an error; the reader here ends it early.)
+		r := httptest.NewRequest("POST", "/v1/users", strings.NewReader(`{"name":"a"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.ContentLength = announced
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > announced/2 {
+		t.Errorf("4 requests announcing %d bytes each allocated %d bytes", announced, grew)
+	}
+}
+
+// A JSON body that stops arriving ends its request with 408 once its time is up, on a real
+// connection, rather than holding it forever.
+func TestStalledBodyTimesOut(t *testing.T) {
+	defer sanitize.SetBodyReadTime(100 * time.Millisecond)()
+	srv := httptest.NewServer(handler(t, policy.FrontREST))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// Announces 500 bytes, sends 9, then nothing.
+	if _, err := io.WriteString(conn, "POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"name\":\""); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "did not arrive within") {
+		t.Errorf("%d %s, want 408 naming the wait", resp.StatusCode, body)
 	}
 }
