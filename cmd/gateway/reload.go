@@ -16,14 +16,34 @@ import (
 	"github.com/protogate/gateway/registry"
 )
 
-// watchConfig reloads the config file when it changes on disk or on SIGHUP. A file that does not load
-// or compile is reported and ignored: the running snapshot keeps serving. Listener addresses, TLS and
-// the data dir are read at start only; a change to them is reported as needing a restart.
-func watchConfig(ctx context.Context, path string, override func(*config.Config), srv *server.Server, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadSignal catches SIGHUP, which asks for a config reload, from the moment it is called until
+// stop: a SIGHUP no longer ends the process, as it does by default. One that arrives before anything
+// reads the channel (while the gateway starts) waits there, and a burst of them is one reload.
+func reloadSignal() (hup <-chan os.Signal, stop func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	return c, func() { signal.Stop(c) }
+}
 
+// ignoreReloads answers the SIGHUPs of a gateway that runs without a config file, until ctx is done:
+// there is nothing to reload, and the gateway serves on as it was.
+func ignoreReloads(ctx context.Context, hup <-chan os.Signal, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Warn("SIGHUP ignored: serve runs without --config, there is no config file to reload")
+		}
+	}
+}
+
+// watchConfig reloads the config file when it changes on disk or on SIGHUP (from hup, which
+// reloadSignal returned), until ctx is done; a SIGHUP that arrived before it runs is acted on at once.
+// A file that does not load or compile is reported and ignored: the running snapshot keeps serving.
+// Listener addresses, TLS and the data dir are read at start only; a change to them is reported as
+// needing a restart.
+func watchConfig(ctx context.Context, path string, hup <-chan os.Signal, override func(*config.Config), srv *server.Server, log *slog.Logger) {
 	var events <-chan fsnotify.Event
 	if w, err := fsnotify.NewWatcher(); err != nil {
 		log.Warn("config: cannot watch the file; reload with SIGHUP", "err", err)

@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -230,6 +232,99 @@ func TestServicesConfigAndAdmin(t *testing.T) {
 	mustCLI(t, "deleted", "services", "rm", "--admin", admin, "catalog")
 	if out := mustCLI(t, "things", "services", "list", "--admin", admin); strings.Contains(out, "catalog") {
 		t.Errorf("a deleted registration is listed:\n%s", out)
+	}
+	gw.stop(t)
+}
+
+// TestSIGHUPWithoutConfig sends SIGHUP to `gateway serve` started without --config: it says there
+// is nothing to reload and serves on (the signal's default action would end it with status 129),
+// then drains and exits 0 on SIGTERM.
+func TestSIGHUPWithoutConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	gw := startProcess(t, "", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	admin := gw.awaitLines(t, listeningLine)[2]
+	for range 2 {
+		if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		gw.awaitLines(t, regexp.MustCompile(`SIGHUP ignored: serve runs without --config`))
+	}
+	resp, err := http.Get("http://" + admin + "/readyz")
+	if err != nil {
+		t.Fatalf("after SIGHUP: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz after SIGHUP = %d, want 200", resp.StatusCode)
+	}
+	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	gw.awaitLines(t, regexp.MustCompile(`draining`))
+	if err := gw.cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit status 0", err)
+	}
+}
+
+// TestSIGHUPWhileStarting sends SIGHUP to `gateway serve --config` while it is still asking a config
+// service's backend for its descriptors, before it watches the file: the gateway is not ended by it,
+// and reloads once it runs.
+func TestSIGHUPWhileStarting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := lis.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	writeFile(t, path, "services:\n  - name: echo\n    endpoints: [\""+lis.Addr().String()+"\"]\n    reflect: true\n")
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+
+	// The gateway dialing the backend is the sign that it is fetching descriptors, with SIGHUP
+	// already caught.
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gateway never asked the reflection backend")
+	}
+	if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// Then the backend answers, on this connection's successors.
+	srv, err := shop.NewServer("orders", shop.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Stop()
+	conn.Close()
+
+	// The watcher starts as the listeners open: its reload and their line come in either order.
+	var data, reload string
+	for data == "" || reload == "" {
+		m := gw.awaitLines(t, regexp.MustCompile(`(config reload.*trigger=SIGHUP.*)|`+listeningLine.String()))
+		if m[1] != "" {
+			reload = m[1]
+		} else {
+			data = m[2]
+		}
+	}
+	if !strings.HasPrefix(reload, "config reloaded") {
+		t.Errorf("the SIGHUP sent while starting: %s, want config reloaded", reload)
+	}
+	if err := getUser(t, data); status.Code(err) != codes.Unimplemented {
+		t.Errorf("GetUser, which no service offers: %v, want Unimplemented (the gateway serves)", err)
 	}
 	gw.stop(t)
 }

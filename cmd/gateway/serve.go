@@ -44,6 +44,10 @@ func newServeCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			server.TuneRuntime()
+			// SIGHUP is caught before anything else: one sent while the gateway starts (loading
+			// the config's services may take seconds) must not end it.
+			hup, stopHUP := reloadSignal()
+			defer stopHUP()
 			cfg := config.Default()
 			if configPath != "" {
 				var err error
@@ -76,7 +80,9 @@ func newServeCommand() *cobra.Command {
 				return err
 			}
 			if configPath != "" {
-				go watchConfig(ctx, configPath, override, srv, log)
+				go watchConfig(ctx, configPath, hup, override, srv, log)
+			} else {
+				go ignoreReloads(ctx, hup, log)
 			}
 			return srv.Serve(ctx, nil)
 		},
