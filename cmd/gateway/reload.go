@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -38,65 +40,124 @@ func ignoreReloads(ctx context.Context, hup <-chan os.Signal, log *slog.Logger) 
 	}
 }
 
-// watchConfig reloads the config file when it changes on disk or on SIGHUP (from hup, which
-// reloadSignal returned), until ctx is done; a SIGHUP that arrived before it runs is acted on at once.
-// A file that does not load or compile is reported and ignored: the running snapshot keeps serving.
-// Listener addresses, TLS and the data dir are read at start only; a change to them is reported as
-// needing a restart.
-func watchConfig(ctx context.Context, path string, hup <-chan os.Signal, override func(*config.Config), srv *server.Server, log *slog.Logger) {
-	var events <-chan fsnotify.Event
+// reloadDebounce is how long the config file's directory must be quiet before the file is read
+// again: one look per burst of events, as an editor's save or a ConfigMap update makes.
+const reloadDebounce = 100 * time.Millisecond
+
+// configFile is what a config path held when it was read: the file the path resolved to, through
+// any symlinks (a Kubernetes ConfigMap volume's gw.yaml -> ..data/gw.yaml, ..data -> a version's
+// directory), and a digest of its content. The zero value stands for a path that could not be read.
+type configFile struct {
+	target string
+	digest [sha256.Size]byte
+}
+
+// readConfigFile reads the config file at path, and tells what it held.
+func readConfigFile(path string) ([]byte, configFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, configFile{}, fmt.Errorf("config: %w", err)
+	}
+	// Resolved after the read: should the path switch to another file in between, the content
+	// recorded is the old one, and the next look, which the switch's own events bring, reloads.
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, configFile{}, fmt.Errorf("config: %w", err)
+	}
+	return data, configFile{target: target, digest: sha256.Sum256(data)}, nil
+}
+
+// reloader applies a running gateway's config file to it again.
+type reloader struct {
+	path     string
+	override func(*config.Config) // the command line's settings, over the file's, as at start
+	srv      *server.Server
+	log      *slog.Logger
+	last     configFile // the file as last read, whether it was applied or refused
+}
+
+// watch reloads the config file when it changes on disk or on SIGHUP (from hup, which reloadSignal
+// returned), until ctx is done. A SIGHUP that arrived before watch runs is acted on at once, and so
+// is a change made to the file since serve read it.
+func (r *reloader) watch(ctx context.Context, hup <-chan os.Signal) {
+	var (
+		events <-chan fsnotify.Event
+		errs   <-chan error
+	)
+	dir := filepath.Dir(r.path)
 	if w, err := fsnotify.NewWatcher(); err != nil {
-		log.Warn("config: cannot watch the file; reload with SIGHUP", "err", err)
+		r.log.Warn("config: cannot watch the file; reload with SIGHUP", "err", err)
 	} else {
 		defer w.Close()
-		// Watch the directory: editors and config managers replace files by renaming over them.
-		if err := w.Add(filepath.Dir(path)); err != nil {
-			log.Warn("config: cannot watch the file; reload with SIGHUP", "err", err)
+		// The directory is watched, not the file: editors replace a file by renaming another
+		// over it, and a ConfigMap volume switches its ..data symlink to a new version. Any event
+		// there is a reason to read the file again; reload tells whether it changed.
+		if err := w.Add(dir); err != nil {
+			r.log.Warn("config: cannot watch the file's directory; reload with SIGHUP", "dir", dir, "err", err)
 		} else {
-			events = w.Events
+			events, errs = w.Events, w.Errors
 		}
 	}
-	abs, _ := filepath.Abs(path)
+	r.reload(ctx, "file changed", false) // while the gateway started, before its directory was watched
 	var debounce <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			reload(ctx, path, override, srv, log, "SIGHUP")
-		case ev := <-events:
-			if p, _ := filepath.Abs(ev.Name); p == abs && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
-				debounce = time.After(100 * time.Millisecond) // one reload per burst of writes
-			}
+			r.reload(ctx, "SIGHUP", true)
+		case <-events:
+			debounce = time.After(reloadDebounce)
+		case err := <-errs:
+			r.log.Warn("config: watching the file's directory", "dir", dir, "err", err)
 		case <-debounce:
 			debounce = nil
-			reload(ctx, path, override, srv, log, "file changed")
+			r.reload(ctx, "file changed", false)
 		}
 	}
 }
 
-func reload(ctx context.Context, path string, override func(*config.Config), srv *server.Server, log *slog.Logger, why string) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		log.Error("config reload refused; the running configuration keeps serving", "trigger", why, "err", err)
+// reload reads the config file and applies it. Unless always is set, it does nothing when the file
+// is as it was last read: same content, same target, so the events were for other files of the
+// directory or left the file as it was. A file that cannot be read, does not validate or does not
+// compile is reported (once, until it changes or always is set) and ignored: the running
+// configuration keeps serving.
+func (r *reloader) reload(ctx context.Context, trigger string, always bool) {
+	data, file, err := readConfigFile(r.path)
+	if file == r.last && !always {
 		return
 	}
-	override(cfg) // the command line's listen addresses and data dir, as at start
+	r.last = file
+	if err != nil {
+		r.refuse(trigger, err)
+		return
+	}
+	cfg, err := config.Parse(r.path, data)
+	if err != nil {
+		r.refuse(trigger, err)
+		return
+	}
+	r.override(cfg)
 	// Services whose sections did not change keep their descriptors: no backend is asked again, so a
 	// reload applies while a reflection backend is down.
-	spec, err := baseSpec(ctx, cfg, registry.StaticOptions{Previous: srv.Registry().Base()})
+	spec, err := baseSpec(ctx, cfg, registry.StaticOptions{Previous: r.srv.Registry().Base()})
 	if err != nil {
-		log.Error("config reload refused; the running configuration keeps serving", "trigger", why, "err", err)
+		r.refuse(trigger, err)
 		return
 	}
-	if running := srv.Config(); cfg.Listen != running.Listen || cfg.AdminListen != running.AdminListen ||
+	if running := r.srv.Config(); cfg.Listen != running.Listen || cfg.AdminListen != running.AdminListen ||
 		cfg.DataDir != running.DataDir || cfg.TLS != running.TLS || cfg.GRPC != running.GRPC {
-		log.Warn("config: listen addresses, tls, grpc limits and data_dir apply at start only; restart to change them", "trigger", why)
+		r.log.Warn("config: listen addresses, tls, grpc limits and data_dir apply at start only; restart to change them", "trigger", trigger)
 	}
-	snap, err := srv.Apply(spec)
+	snap, err := r.srv.Apply(spec)
 	if err != nil {
-		log.Error("config reload refused; the running configuration keeps serving", "trigger", why, "err", err)
+		r.refuse(trigger, err)
 		return
 	}
-	log.Info("config reloaded", "trigger", why, "snapshot", snap.Version())
+	r.log.Info("config reloaded", "trigger", trigger, "snapshot", snap.Version())
+}
+
+// refuse reports a reload that changed nothing.
+func (r *reloader) refuse(trigger string, err error) {
+	r.log.Error("config reload refused; the running configuration keeps serving", "trigger", trigger, "err", err)
 }

@@ -49,11 +49,16 @@ func newServeCommand() *cobra.Command {
 			hup, stopHUP := reloadSignal()
 			defer stopHUP()
 			cfg := config.Default()
+			var file configFile // what the config file held, for the reloads to compare with
 			if configPath != "" {
-				var err error
-				if cfg, err = config.Load(configPath); err != nil {
+				data, read, err := readConfigFile(configPath)
+				if err != nil {
 					return err
 				}
+				if cfg, err = config.Parse(configPath, data); err != nil {
+					return err
+				}
+				file = read
 			}
 			// The command line's settings override the file's, at start and on every reload.
 			override := func(cfg *config.Config) {
@@ -80,7 +85,8 @@ func newServeCommand() *cobra.Command {
 				return err
 			}
 			if configPath != "" {
-				go watchConfig(ctx, configPath, hup, override, srv, log)
+				r := &reloader{path: configPath, override: override, srv: srv, log: log, last: file}
+				go r.watch(ctx, hup)
 			} else {
 				go ignoreReloads(ctx, hup, log)
 			}
