@@ -63,6 +63,15 @@ func Parse(filename string, data []byte) (*Config, error) {
 	return c, nil
 }
 
+// HasDocument reports whether data holds a YAML document: false when it is empty or holds only
+// whitespace and comments. Parse reads such data as an empty configuration, every setting at its
+// default; an explicit empty document, "{}", is one. A file that a writer truncates before writing
+// it again holds no document for a moment, which is why a reload refuses one.
+func HasDocument(data []byte) bool {
+	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(new(yaml.Node))
+	return !errors.Is(err, io.EOF) // a syntax error is something written, which Parse reports
+}
+
 // document parses data as one YAML document and returns its root node: an
 // empty mapping when data holds no document, nil (with a problem
 // recorded) when data is not valid YAML or holds a second document.

@@ -119,9 +119,9 @@ func (r *reloader) watch(ctx context.Context, hup <-chan os.Signal) {
 
 // reload reads the config file and applies it. Unless always is set, it does nothing when the file
 // is as it was last read: same content, same target, so the events were for other files of the
-// directory or left the file as it was. A file that cannot be read, does not validate or does not
-// compile is reported (once, until it changes or always is set) and ignored: the running
-// configuration keeps serving.
+// directory or left the file as it was. A file that cannot be read, holds no YAML document, does not
+// validate or does not compile is reported (once, until it changes or always is set) and ignored:
+// the running configuration keeps serving.
 func (r *reloader) reload(ctx context.Context, trigger string, always bool) {
 	data, file, err := readConfigFile(r.path)
 	if file == r.last && !always {
@@ -130,6 +130,12 @@ func (r *reloader) reload(ctx context.Context, trigger string, always bool) {
 	r.last = file
 	if err != nil {
 		r.refuse(trigger, err)
+		return
+	}
+	if !config.HasDocument(data) {
+		// What a writer leaves for a moment when it truncates the file before writing it again:
+		// applied, it would drop every cluster, route and service. "{}" configures nothing.
+		r.refuse(trigger, fmt.Errorf("config: %s holds no YAML document (it is empty, or only comments), as a file being written may for a moment; write {} to configure nothing", r.path))
 		return
 	}
 	cfg, err := config.Parse(r.path, data)

@@ -499,6 +499,11 @@ func TestReloadComparesTheFile(t *testing.T) {
 		{"still missing", nil, false, ""},
 		{"SIGHUP while missing", nil, true, "refused"},
 		{"written again, as it was", func() { writeFile(t, path, one) }, false, "reloaded"},
+		{"truncated", func() { writeFile(t, path, "") }, false, "refused"},
+		{"SIGHUP while empty", nil, true, "refused"},
+		{"written after the truncation", func() { writeFile(t, path, two) }, false, "reloaded"},
+		{"only comments", func() { writeFile(t, path, "# nothing yet\n\n") }, false, "refused"},
+		{"an explicit empty document", func() { writeFile(t, path, "{}\n") }, false, "reloaded"},
 	} {
 		if step.change != nil {
 			step.change()
@@ -507,9 +512,48 @@ func TestReloadComparesTheFile(t *testing.T) {
 			t.Errorf("%s: %q, want %q", step.name, got, step.want)
 		}
 	}
-	if !strings.Contains(h.log.String(), "no such file or directory") {
-		t.Errorf("the refusal of a missing file does not say so:\n%s", h.log.String())
+	for _, want := range []string{"no such file or directory", "holds no YAML document"} {
+		if !strings.Contains(h.log.String(), want) {
+			t.Errorf("no refusal says %q:\n%s", want, h.log.String())
+		}
 	}
+}
+
+// TestReloadRefusesEmptyFile runs `gateway serve` on an empty config file, which is allowed at start,
+// and configures a service: truncating the file then is refused, and the service serves on; "{}"
+// configures nothing.
+func TestReloadRefusesEmptyFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	users, _ := serveShop(t, "users", "127.0.0.1:0")
+	protoDir, err := filepath.Abs("../../proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	service := "services:\n  - name: things\n    endpoints: [\"" + users + "\"]\n" +
+		"    protos: [\"" + filepath.Join(protoDir, "shop/users/v1/users.proto") + "\"]\n    import_paths: [\"" + protoDir + "\"]\n"
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	writeFile(t, path, "")
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	data := gw.awaitLines(t, listeningLine)[1]
+
+	writeFile(t, path, service)
+	gw.awaitLines(t, regexp.MustCompile(`config reloaded`))
+	if err := getUser(t, data); err != nil {
+		t.Fatalf("once configured: %v", err)
+	}
+	writeFile(t, path, "")
+	gw.awaitLines(t, regexp.MustCompile(`config reload refused.*holds no YAML document`))
+	if err := getUser(t, data); err != nil {
+		t.Fatalf("after the file was truncated: %v, want the service still served", err)
+	}
+	writeFile(t, path, "{}\n")
+	gw.awaitLines(t, regexp.MustCompile(`config reloaded`))
+	if err := getUser(t, data); status.Code(err) != codes.Unimplemented {
+		t.Fatalf("after {}: %v, want Unimplemented (nothing configured)", err)
+	}
+	gw.stop(t)
 }
 
 // TestReloadConfigMap drives serve's reloader over a Kubernetes ConfigMap volume, whose config path
