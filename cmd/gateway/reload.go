@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -151,14 +152,15 @@ func (r *reloader) reload(ctx context.Context, trigger string, always bool) {
 		r.refuse(trigger, err)
 		return
 	}
-	if running := r.srv.Config(); cfg.Listen != running.Listen || cfg.AdminListen != running.AdminListen ||
-		cfg.DataDir != running.DataDir || cfg.TLS != running.TLS || cfg.GRPC != running.GRPC {
-		r.log.Warn("config: listen addresses, tls, grpc limits and data_dir apply at start only; restart to change them", "trigger", trigger)
-	}
 	snap, err := r.srv.Apply(spec)
 	if err != nil {
 		r.refuse(trigger, err)
 		return
+	}
+	r.srv.SetShutdownGrace(cfg.ShutdownGrace)
+	if changed := r.srv.StartOnlyChanges(cfg); len(changed) > 0 {
+		r.log.Warn("config: changed settings apply at start only and keep their start values; restart to change them",
+			"trigger", trigger, "settings", strings.Join(changed, ", "))
 	}
 	r.log.Info("config reloaded", "trigger", trigger, "snapshot", snap.Version())
 }

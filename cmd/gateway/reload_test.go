@@ -602,3 +602,36 @@ func TestConfigMapReload(t *testing.T) {
 	}
 	gw.stop(t)
 }
+
+// TestReloadStartOnlySettings reloads `gateway serve`'s config with a shorter shutdown_grace, which
+// the next SIGTERM's drain then uses, and an access log, which is read at start only and so is
+// named in a warning.
+func TestReloadStartOnlySettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	clusters := clusterConfig(closedPort(t))
+	writeFile(t, path, "shutdown_grace: 30s\n"+clusters)
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	gw.awaitLines(t, listeningLine)
+
+	writeFile(t, path, "shutdown_grace: 1s\npolicies:\n  access_log: {output: stderr}\n"+clusters)
+	// The warning comes before "config reloaded".
+	m := gw.awaitLines(t, regexp.MustCompile(`apply at start only.*settings=(\S+)|config reloaded`))
+	if m[1] != "policies.access_log" {
+		t.Errorf("a reload that adds an access log: %q, want a warning naming policies.access_log only", m[0])
+	}
+	if m[1] != "" {
+		gw.awaitLines(t, regexp.MustCompile(`config reloaded`))
+	}
+	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if m := gw.awaitLines(t, regexp.MustCompile(`draining grace=(\S+)`)); m[1] != "1s" {
+		t.Errorf("the drain after a reload of shutdown_grace to 1s: grace=%s", m[1])
+	}
+	if err := gw.cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit status 0", err)
+	}
+}

@@ -18,7 +18,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,7 +74,8 @@ type Server struct {
 	openMu   sync.Mutex // serialises Apply
 	opened   bool       // guarded by openMu
 	serving  atomic.Bool
-	draining atomic.Bool // set once serving stops, for good
+	draining atomic.Bool  // set once serving stops, for good
+	grace    atomic.Int64 // the drain's time.Duration: shutdown_grace, from New or SetShutdownGrace
 
 	retire sync.WaitGroup
 }
@@ -103,6 +106,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	s.grace.Store(int64(cfg.ShutdownGrace))
 	engine, err := policies.NewEngine(cfg.Policies, s.log, append([]policies.EngineOption{
 		policies.WithEndpointStats(func() []routing.EndpointStats { return s.pool.Stats() }),
 		policies.WithSnapshotInfo(func() (uint64, int) {
@@ -209,6 +213,57 @@ func (s *Server) Snapshot() *registry.Snapshot { return s.snap.Load() }
 
 // Config is the configuration the server started with.
 func (s *Server) Config() *config.Config { return s.cfg }
+
+// SetShutdownGrace sets how long in-flight calls may drain once Serve's context ends, as a reload's
+// shutdown_grace; zero or less means 30s.
+func (s *Server) SetShutdownGrace(d time.Duration) { s.grace.Store(int64(d)) }
+
+// StartOnlyChanges names, by their paths in the config file, the settings in which cfg differs from
+// the configuration the server started with and that it reads at start only: New and Serve build
+// the listeners, the store, the gRPC server, the REST front and the telemetry from them once. A
+// reload applies every other setting, through Apply and SetShutdownGrace; these keep their start
+// values until a restart.
+func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
+	start := s.cfg
+	var changed []string
+	note := func(setting string, differs bool) {
+		if differs {
+			changed = append(changed, setting)
+		}
+	}
+	note("listen", cfg.Listen != start.Listen)
+	note("admin_listen", cfg.AdminListen != start.AdminListen)
+	note("data_dir", cfg.DataDir != start.DataDir)
+	note("tls", cfg.TLS != start.TLS)
+	note("grpc.max_message_bytes", cfg.GRPC.MaxMessageBytes != start.GRPC.MaxMessageBytes)
+	// Each snapshot's policies check the HTTP fronts' requests against the limits it was compiled
+	// with; what New built from two of them stays: the REST front's own bound on bodies and
+	// streamed messages, and native gRPC's on headers.
+	note("policies.limits.max_body_bytes", cfg.Policies.Limits.MaxBodyBytes != start.Policies.Limits.MaxBodyBytes)
+	note("policies.limits.max_header_bytes", cfg.Policies.Limits.MaxHeaderBytes != start.Policies.Limits.MaxHeaderBytes)
+	note("rest.forward_headers", !slices.Equal(cfg.REST.ForwardHeaders, start.REST.ForwardHeaders))
+	note("rest.discard_unknown_fields", cfg.REST.DiscardUnknownFields != start.REST.DiscardUnknownFields)
+	note("rest.emit_unpopulated", cfg.REST.EmitUnpopulated != start.REST.EmitUnpopulated)
+	note("policies.tracing", !sameTracing(cfg.Policies.Tracing, start.Policies.Tracing))
+	note("policies.metrics", cfg.Policies.Metrics != start.Policies.Metrics)
+	note("policies.access_log", !sameAccessLog(cfg.Policies.AccessLog, start.Policies.AccessLog))
+	return changed
+}
+
+// sameTracing reports whether two tracing sections are alike; an empty list of headers is like none.
+func sameTracing(a, b config.Tracing) bool {
+	headers := slices.Equal(a.Headers, b.Headers)
+	a.Headers, b.Headers = nil, nil
+	return headers && reflect.DeepEqual(a, b)
+}
+
+// sameAccessLog reports whether two access_log sections are alike; an empty list of headers is like
+// none.
+func sameAccessLog(a, b config.AccessLog) bool {
+	headers := slices.Equal(a.Headers, b.Headers)
+	a.Headers, b.Headers = nil, nil
+	return headers && reflect.DeepEqual(a, b)
+}
 
 // Registry is the gateway's service registry.
 func (s *Server) Registry() *registry.Registry { return s.registry }
@@ -336,7 +391,7 @@ func serveHTTP(srv *http.Server, ln net.Listener) error {
 
 // shutdown stops accepting and drains in-flight calls within the grace period, then cuts what remains.
 func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGRPC *grpc.Server) {
-	grace := s.cfg.ShutdownGrace
+	grace := time.Duration(s.grace.Load())
 	if grace <= 0 {
 		grace = 30 * time.Second
 	}
