@@ -31,8 +31,9 @@ func Load(path string) (*Config, error) {
 // against its directory. It returns every problem found as *Error;
 // otherwise a Config with defaults filled.
 //
-// Validation touches the filesystem only to check that the files the
-// configuration refers to exist.
+// Validation touches the filesystem only to check the files the
+// configuration refers to: that they exist, and that the TLS certificates,
+// keys and CA roots it names load.
 func Parse(filename string, data []byte) (*Config, error) {
 	src := newSource(filename)
 	if !src.checkText(data) {

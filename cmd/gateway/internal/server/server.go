@@ -10,14 +10,12 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
-	"os"
 	"reflect"
 	"runtime"
 	"slices"
@@ -65,6 +63,7 @@ type Server struct {
 	engOpts []policies.EngineOption // from options: how the engine is built
 	fronts  atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
 	openapi http.Handler
+	tls     *tls.Config // the data port's, or nil for plaintext
 
 	store    store.Store
 	registry *registry.Registry
@@ -107,6 +106,14 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		o(s)
 	}
 	s.grace.Store(int64(cfg.ShutdownGrace))
+	if cfg.TLS.Enabled() {
+		// Loaded now rather than when Serve listens: material that does not load fails the start
+		// before any snapshot is published.
+		var err error
+		if s.tls, err = serverTLS(cfg.TLS); err != nil {
+			return nil, err
+		}
+	}
 	engine, err := policies.NewEngine(cfg.Policies, s.log, append([]policies.EngineOption{
 		policies.WithEndpointStats(func() []routing.EndpointStats { return s.pool.Stats() }),
 		policies.WithSnapshotInfo(func() (uint64, int) {
@@ -346,16 +353,10 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 
 	errc := make(chan error, 4)
 	var split *listen.Split
-	if s.cfg.TLS.Enabled() {
-		tlsCfg, err := s.serverTLS()
-		if err != nil {
-			dataLn.Close()
-			adminLn.Close()
-			return err
-		}
-		data.TLSConfig = tlsCfg
+	if s.tls != nil {
+		data.TLSConfig = s.tls
 		data.Protocols.SetHTTP2(true)
-		go func() { errc <- serveHTTP(data, tls.NewListener(dataLn, tlsCfg)) }()
+		go func() { errc <- serveHTTP(data, tls.NewListener(dataLn, s.tls)) }()
 	} else {
 		data.Protocols.SetUnencryptedHTTP2(true)
 		split = listen.New(dataLn)
@@ -366,7 +367,7 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 	go func() { errc <- serveHTTP(admin, adminLn) }()
 
 	s.serving.Store(true)
-	s.log.Info("gateway listening", "data", dataLn.Addr().String(), "admin", adminLn.Addr().String(), "tls", s.cfg.TLS.Enabled())
+	s.log.Info("gateway listening", "data", dataLn.Addr().String(), "admin", adminLn.Addr().String(), "tls", s.tls != nil)
 	if ready != nil {
 		close(ready)
 	}
@@ -444,23 +445,20 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	s.log.Info("stopped")
 }
 
-func (s *Server) serverTLS() (*tls.Config, error) {
-	t := s.cfg.TLS
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+// serverTLS is the data port's TLS configuration, from t's key pair and client CA roots loaded as
+// config validation loads them.
+func serverTLS(t config.ServerTLS) (*tls.Config, error) {
+	cert, err := t.KeyPair()
 	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, fmt.Errorf("tls: cert_file %s and key_file %s: %w", t.CertFile, t.KeyFile, err)
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
-	if t.ClientCAFile != "" {
-		pem, err := os.ReadFile(t.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls: %s holds no PEM certificate", t.ClientCAFile)
-		}
-		cfg.ClientCAs = pool
+	roots, err := t.ClientCAs()
+	if err != nil {
+		return nil, fmt.Errorf("tls: client_ca_file: %w", err)
+	}
+	if roots != nil {
+		cfg.ClientCAs = roots
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return cfg, nil

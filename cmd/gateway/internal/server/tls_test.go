@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
@@ -92,5 +93,29 @@ func TestTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("HTTPS GET: %d %s, want a 404 JSON status", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestTLSMaterialRefused builds servers whose TLS material does not load: New fails, naming the
+// problem, so no snapshot is ever published on it.
+func TestTLSMaterialRefused(t *testing.T) {
+	certFile, keyFile, _ := selfSigned(t)
+	_, otherKey, _ := selfSigned(t)
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notes, []byte("the CA is on the wiki\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tls  config.ServerTLS
+		want string
+	}{
+		{config.ServerTLS{CertFile: certFile, KeyFile: otherKey}, "tls: cert_file " + certFile + " and key_file " + otherKey + ": tls: private key does not match public key"},
+		{config.ServerTLS{CertFile: certFile, KeyFile: keyFile, ClientCAFile: notes}, `tls: client_ca_file: "` + notes + `" holds no PEM certificate`},
+	} {
+		cfg := config.Default()
+		cfg.TLS = tc.tls
+		if _, err := server.New(cfg); err == nil || err.Error() != tc.want {
+			t.Errorf("New with %+v: %v, want %s", tc.tls, err, tc.want)
+		}
 	}
 }
