@@ -168,6 +168,28 @@ func TestProblemString(t *testing.T) {
 	}
 }
 
+// HasDocument tells a file with nothing written in it from one that configures nothing explicitly.
+func TestHasDocument(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		want bool
+	}{
+		{"", false},
+		{"\n  \n\r\n", false},
+		{"# nothing configured yet\n\n# (comments only)\n", false},
+		{"\ufeff", false},
+		{"{}\n", true},
+		{"---\n", true},
+		{"~\n", true},
+		{"listen: 127.0.0.1:8080\n", true},
+		{"listen: [\n", true}, // a syntax error: written, for Parse to report
+	} {
+		if got := config.HasDocument([]byte(tc.data)); got != tc.want {
+			t.Errorf("HasDocument(%q) = %v, want %v", tc.data, got, tc.want)
+		}
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := config.Load(filepath.Join(t.TempDir(), "missing.yaml"))
 	if !errors.Is(err, fs.ErrNotExist) {

@@ -11,9 +11,10 @@
 //     problems; anchors, aliases and merge keys ("<<") work as in YAML.
 //  3. Relative file paths are resolved against the file's directory, and
 //     the configuration is validated: addresses, names, references to
-//     clusters, exclusive options, regular expressions, and the existence
-//     of the files it refers to. Validation sees the file as written, so
-//     a value written as zero is told apart from one left out.
+//     clusters, exclusive options, regular expressions, the existence
+//     of the files it refers to, and that its TLS material loads.
+//     Validation sees the file as written, so a value written as zero is
+//     told apart from one left out.
 //  4. Defaults fill what the file leaves out (each is documented on its
 //     field) and derived values are stored: default route names,
 //     canonical method names, lower-case header names, and the clusters

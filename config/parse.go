@@ -31,8 +31,9 @@ func Load(path string) (*Config, error) {
 // against its directory. It returns every problem found as *Error;
 // otherwise a Config with defaults filled.
 //
-// Validation touches the filesystem only to check that the files the
-// configuration refers to exist.
+// Validation touches the filesystem only to check the files the
+// configuration refers to: that they exist, and that the TLS certificates,
+// keys and CA roots it names load.
 func Parse(filename string, data []byte) (*Config, error) {
 	src := newSource(filename)
 	if !src.checkText(data) {
@@ -61,6 +62,15 @@ func Parse(filename string, data []byte) (*Config, error) {
 	}
 	c.complete()
 	return c, nil
+}
+
+// HasDocument reports whether data holds a YAML document: false when it is empty or holds only
+// whitespace and comments. Parse reads such data as an empty configuration, every setting at its
+// default; an explicit empty document, "{}", is one. A file that a writer truncates before writing
+// it again holds no document for a moment, which is why a reload refuses one.
+func HasDocument(data []byte) bool {
+	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(new(yaml.Node))
+	return !errors.Is(err, io.EOF) // a syntax error is something written, which Parse reports
 }
 
 // document parses data as one YAML document and returns its root node: an

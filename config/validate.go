@@ -61,6 +61,7 @@ func (v *validator) server(c *Config) {
 	v.file("tls.cert_file", t.CertFile)
 	v.file("tls.key_file", t.KeyFile)
 	v.file("tls.client_ca_file", t.ClientCAFile)
+	v.serverTLS(t)
 
 	const path = "grpc.max_message_bytes"
 	switch size := c.GRPC.MaxMessageBytes; {

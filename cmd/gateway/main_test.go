@@ -4,12 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -127,6 +135,61 @@ func TestValidateCommand(t *testing.T) {
 	for _, want := range []string{"bad.yaml:3:", "port", "bad.yaml:6:", `unknown cluster "userz"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// writeKeyPair writes a self-signed certificate and its private key, PEM-encoded, to dir as
+// name.crt and name.key, and returns their paths.
+func writeKeyPair(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+	return certFile, keyFile
+}
+
+// validate loads the data port's TLS material as serve does: a key that is not the certificate's
+// fails validate at its place in the file, and serve the same way, before it publishes a snapshot.
+func TestValidateTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeKeyPair(t, dir, "server")
+	_, other := writeKeyPair(t, dir, "other")
+	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
+	writeFile(t, good, "tls:\n  cert_file: "+cert+"\n  key_file: "+key+"\n")
+	writeFile(t, bad, "tls:\n  cert_file: "+cert+"\n  key_file: "+other+"\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := gatewayCommand(ctx, "validate", "--config", good).CombinedOutput(); err != nil {
+		t.Fatalf("validate a matching key pair: %v\n%s", err, out)
+	}
+	want := "bad.yaml:2:14: tls.cert_file: " + strconv.Quote(cert) + " and key_file " + strconv.Quote(other) +
+		" are not a certificate and its key: tls: private key does not match public key"
+	for _, args := range [][]string{
+		{"validate", "--config", bad},
+		{"serve", "--config", bad, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+	} {
+		out, err := gatewayCommand(ctx, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("gateway %s: %v, want a failure saying %s:\n%s", args[0], err, want, out)
+		}
+		if strings.Contains(string(out), "snapshot active") {
+			t.Errorf("gateway %s published a snapshot before failing:\n%s", args[0], out)
 		}
 	}
 }

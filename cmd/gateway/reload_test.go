@@ -4,23 +4,31 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
+	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	"github.com/protogate/gateway/registry"
 )
 
 // serveShop runs a shop service in the test process on addr ("127.0.0.1:0" for any port) and returns
@@ -232,4 +240,398 @@ func TestServicesConfigAndAdmin(t *testing.T) {
 		t.Errorf("a deleted registration is listed:\n%s", out)
 	}
 	gw.stop(t)
+}
+
+// TestSIGHUPWithoutConfig sends SIGHUP to `gateway serve` started without --config: it says there
+// is nothing to reload and serves on (the signal's default action would end it with status 129),
+// then drains and exits 0 on SIGTERM.
+func TestSIGHUPWithoutConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	gw := startProcess(t, "", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	admin := gw.awaitLines(t, listeningLine)[2]
+	for range 2 {
+		if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		gw.awaitLines(t, regexp.MustCompile(`SIGHUP ignored: serve runs without --config`))
+	}
+	resp, err := http.Get("http://" + admin + "/readyz")
+	if err != nil {
+		t.Fatalf("after SIGHUP: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz after SIGHUP = %d, want 200", resp.StatusCode)
+	}
+	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	gw.awaitLines(t, regexp.MustCompile(`draining`))
+	if err := gw.cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit status 0", err)
+	}
+}
+
+// TestSIGHUPWhileStarting sends SIGHUP to `gateway serve --config` while it is still asking a config
+// service's backend for its descriptors, before it watches the file: the gateway is not ended by it,
+// and reloads once it runs.
+func TestSIGHUPWhileStarting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := lis.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	writeFile(t, path, "services:\n  - name: echo\n    endpoints: [\""+lis.Addr().String()+"\"]\n    reflect: true\n")
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+
+	// The gateway dialing the backend is the sign that it is fetching descriptors, with SIGHUP
+	// already caught.
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gateway never asked the reflection backend")
+	}
+	if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// Then the backend answers, on this connection's successors.
+	srv, err := shop.NewServer("orders", shop.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Stop()
+	conn.Close()
+
+	// The watcher starts as the listeners open: its reload and their line come in either order.
+	var data, reload string
+	for data == "" || reload == "" {
+		m := gw.awaitLines(t, regexp.MustCompile(`(config reload.*trigger=SIGHUP.*)|`+listeningLine.String()))
+		if m[1] != "" {
+			reload = m[1]
+		} else {
+			data = m[2]
+		}
+	}
+	if !strings.HasPrefix(reload, "config reloaded") {
+		t.Errorf("the SIGHUP sent while starting: %s, want config reloaded", reload)
+	}
+	if err := getUser(t, data); status.Code(err) != codes.Unimplemented {
+		t.Errorf("GetUser, which no service offers: %v, want Unimplemented (the gateway serves)", err)
+	}
+	gw.stop(t)
+}
+
+// clusterConfig is a config file of one cluster, users, served at endpoint, and a route of the
+// users service to it.
+func clusterConfig(endpoint string) string {
+	return "clusters:\n  - name: users\n    endpoints: [\"" + endpoint + "\"]\n" +
+		"routes:\n  - match: {service: shop.users.v1.UserService}\n    cluster: users\n"
+}
+
+// configMapVersion writes content as version's gateway.yaml in dir laid out as a Kubernetes
+// ConfigMap volume (gateway.yaml -> ..data/gateway.yaml, ..data -> version), and switches to it as
+// the kubelet does: a new symlink renamed over ..data, then the previous version removed. It
+// returns the path of dir's gateway.yaml.
+func configMapVersion(t *testing.T, dir, version, content string) string {
+	t.Helper()
+	if err := os.Mkdir(filepath.Join(dir, version), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, version, "gateway.yaml"), content)
+	data, tmp := filepath.Join(dir, "..data"), filepath.Join(dir, "..data_tmp")
+	previous, _ := os.Readlink(data)
+	if err := os.Symlink(version, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, data); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "gateway.yaml")
+	if previous == "" {
+		if err := os.Symlink(filepath.Join("..data", "gateway.yaml"), path); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.RemoveAll(filepath.Join(dir, previous)); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// lockedBuffer is a log destination the test reads while the gateway writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// reloadHarness is a gateway run in the test process from a config file, with the reloader serve
+// gives it, driven by hand: each look stands for one burst of events in the file's directory (or,
+// with always, a SIGHUP), so the test says exactly when the file is read again.
+type reloadHarness struct {
+	r   *reloader
+	log *lockedBuffer
+}
+
+func newReloadHarness(t *testing.T, path string) *reloadHarness {
+	t.Helper()
+	data, file, err := readConfigFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	override := func(c *config.Config) { c.Listen, c.AdminListen = "127.0.0.1:0", "127.0.0.1:0" }
+	override(cfg)
+	buf := new(lockedBuffer)
+	log := slog.New(slog.NewTextHandler(buf, nil))
+	srv, err := server.New(cfg, server.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	spec, err := baseSpec(ctx, cfg, registry.StaticOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Apply(spec); err != nil {
+		t.Fatal(err)
+	}
+	done, ready := make(chan error, 1), make(chan struct{})
+	go func() { done <- srv.Serve(ctx, ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &reloadHarness{r: &reloader{path: path, override: override, srv: srv, log: log, last: file}, log: buf}
+}
+
+// look reads the file again as the watcher does, and reports what came of it: "reloaded",
+// "refused" or "" (nothing, not even a log line).
+func (h *reloadHarness) look(t *testing.T, always bool) string {
+	t.Helper()
+	before, logged := h.r.srv.Snapshot().Version(), len(h.log.String())
+	trigger := "file changed"
+	if always {
+		trigger = "SIGHUP"
+	}
+	h.r.reload(context.Background(), trigger, always)
+	after, lines := h.r.srv.Snapshot().Version(), h.log.String()[logged:]
+	switch {
+	case after == before+1 && strings.Contains(lines, "config reloaded"):
+		return "reloaded"
+	case after == before && strings.Contains(lines, "config reload refused"):
+		return "refused"
+	case after == before && lines == "":
+		return ""
+	}
+	t.Fatalf("snapshot %d -> %d, logged:\n%s", before, after, lines)
+	return ""
+}
+
+// TestReloadComparesTheFile drives serve's reloader as its watcher does after each burst of events
+// in the config file's directory: it reloads when the file's content changed, however it was written
+// (in place, renamed over, removed and written again), but not for another file of the directory or
+// a write of the same bytes; a file it cannot read is reported once, not at every event. SIGHUP
+// reloads whatever the file holds.
+func TestReloadComparesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	one, two := clusterConfig("127.0.0.1:1"), clusterConfig("127.0.0.1:2")
+	writeFile(t, path, one)
+	h := newReloadHarness(t, path)
+	for _, step := range []struct {
+		name   string
+		change func()
+		always bool
+		want   string
+	}{
+		{"nothing changed", nil, false, ""},
+		{"another file of the directory", func() { writeFile(t, filepath.Join(dir, "notes.txt"), "x") }, false, ""},
+		{"an editor's swap file", func() { writeFile(t, filepath.Join(dir, ".gateway.yaml.swp"), "x") }, false, ""},
+		{"the same bytes written again", func() { writeFile(t, path, one) }, false, ""},
+		{"written in place", func() { writeFile(t, path, two) }, false, "reloaded"},
+		{"renamed over", func() {
+			writeFile(t, path+".new", one)
+			if err := os.Rename(path+".new", path); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "reloaded"},
+		{"SIGHUP, nothing changed", nil, true, "reloaded"},
+		{"removed", func() {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "refused"},
+		{"still missing", nil, false, ""},
+		{"SIGHUP while missing", nil, true, "refused"},
+		{"written again, as it was", func() { writeFile(t, path, one) }, false, "reloaded"},
+		{"truncated", func() { writeFile(t, path, "") }, false, "refused"},
+		{"SIGHUP while empty", nil, true, "refused"},
+		{"written after the truncation", func() { writeFile(t, path, two) }, false, "reloaded"},
+		{"only comments", func() { writeFile(t, path, "# nothing yet\n\n") }, false, "refused"},
+		{"an explicit empty document", func() { writeFile(t, path, "{}\n") }, false, "reloaded"},
+	} {
+		if step.change != nil {
+			step.change()
+		}
+		if got := h.look(t, step.always); got != step.want {
+			t.Errorf("%s: %q, want %q", step.name, got, step.want)
+		}
+	}
+	for _, want := range []string{"no such file or directory", "holds no YAML document"} {
+		if !strings.Contains(h.log.String(), want) {
+			t.Errorf("no refusal says %q:\n%s", want, h.log.String())
+		}
+	}
+}
+
+// TestReloadRefusesEmptyFile runs `gateway serve` on an empty config file, which is allowed at start,
+// and configures a service: truncating the file then is refused, and the service serves on; "{}"
+// configures nothing.
+func TestReloadRefusesEmptyFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	users, _ := serveShop(t, "users", "127.0.0.1:0")
+	protoDir, err := filepath.Abs("../../proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	service := "services:\n  - name: things\n    endpoints: [\"" + users + "\"]\n" +
+		"    protos: [\"" + filepath.Join(protoDir, "shop/users/v1/users.proto") + "\"]\n    import_paths: [\"" + protoDir + "\"]\n"
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	writeFile(t, path, "")
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	data := gw.awaitLines(t, listeningLine)[1]
+
+	writeFile(t, path, service)
+	gw.awaitLines(t, regexp.MustCompile(`config reloaded`))
+	if err := getUser(t, data); err != nil {
+		t.Fatalf("once configured: %v", err)
+	}
+	writeFile(t, path, "")
+	gw.awaitLines(t, regexp.MustCompile(`config reload refused.*holds no YAML document`))
+	if err := getUser(t, data); err != nil {
+		t.Fatalf("after the file was truncated: %v, want the service still served", err)
+	}
+	writeFile(t, path, "{}\n")
+	gw.awaitLines(t, regexp.MustCompile(`config reloaded`))
+	if err := getUser(t, data); status.Code(err) != codes.Unimplemented {
+		t.Fatalf("after {}: %v, want Unimplemented (nothing configured)", err)
+	}
+	gw.stop(t)
+}
+
+// TestReloadConfigMap drives serve's reloader over a Kubernetes ConfigMap volume, whose config path
+// is a symlink through ..data: each update the kubelet makes reloads, even one that leaves
+// gateway.yaml's content as it was (the files it names may have changed with it).
+func TestReloadConfigMap(t *testing.T) {
+	dir := t.TempDir()
+	one, two := clusterConfig("127.0.0.1:1"), clusterConfig("127.0.0.1:2")
+	path := configMapVersion(t, dir, "..2025_01_01_00_00_00.1", one)
+	h := newReloadHarness(t, path)
+	if got := h.look(t, false); got != "" {
+		t.Fatalf("before any update: %q, want nothing", got)
+	}
+	configMapVersion(t, dir, "..2025_01_01_00_00_00.2", two)
+	if got := h.look(t, false); got != "reloaded" {
+		t.Errorf("a new version: %q, want reloaded", got)
+	}
+	configMapVersion(t, dir, "..2025_01_01_00_00_00.3", two)
+	if got := h.look(t, false); got != "reloaded" {
+		t.Errorf("a new version of the same gateway.yaml: %q, want reloaded", got)
+	}
+	writeFile(t, filepath.Join(dir, "..2025_01_01_00_00_00.3", "other.yaml"), "x")
+	if got := h.look(t, false); got != "" {
+		t.Errorf("another file of the version: %q, want nothing", got)
+	}
+}
+
+// TestConfigMapReload runs `gateway serve --config` on a Kubernetes ConfigMap volume's config path
+// and updates the ConfigMap as the kubelet does: the gateway applies the new version.
+func TestConfigMapReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	users, _ := serveShop(t, "users", "127.0.0.1:0")
+	dir := t.TempDir()
+	path := configMapVersion(t, dir, "..2025_01_01_00_00_00.1", clusterConfig(closedPort(t)))
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	data := gw.awaitLines(t, listeningLine)[1]
+	if err := getUser(t, data); status.Code(err) != codes.Unavailable {
+		t.Fatalf("routed to a closed port: %v, want Unavailable", err)
+	}
+	configMapVersion(t, dir, "..2025_01_01_00_00_00.2", clusterConfig(users))
+	gw.awaitLines(t, regexp.MustCompile(`config reloaded.*trigger="file changed"`))
+	if err := getUser(t, data); err != nil {
+		t.Fatalf("after the ConfigMap's update: %v", err)
+	}
+	gw.stop(t)
+}
+
+// TestReloadStartOnlySettings reloads `gateway serve`'s config with a shorter shutdown_grace, which
+// the next SIGTERM's drain then uses, and an access log, which is read at start only and so is
+// named in a warning.
+func TestReloadStartOnlySettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	clusters := clusterConfig(closedPort(t))
+	writeFile(t, path, "shutdown_grace: 30s\n"+clusters)
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	gw.awaitLines(t, listeningLine)
+
+	writeFile(t, path, "shutdown_grace: 1s\npolicies:\n  access_log: {output: stderr}\n"+clusters)
+	// The warning comes before "config reloaded".
+	m := gw.awaitLines(t, regexp.MustCompile(`apply at start only.*settings=(\S+)|config reloaded`))
+	if m[1] != "policies.access_log" {
+		t.Errorf("a reload that adds an access log: %q, want a warning naming policies.access_log only", m[0])
+	}
+	if m[1] != "" {
+		gw.awaitLines(t, regexp.MustCompile(`config reloaded`))
+	}
+	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if m := gw.awaitLines(t, regexp.MustCompile(`draining grace=(\S+)`)); m[1] != "1s" {
+		t.Errorf("the drain after a reload of shutdown_grace to 1s: grace=%s", m[1])
+	}
+	if err := gw.cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit status 0", err)
+	}
 }

@@ -44,12 +44,21 @@ func newServeCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			server.TuneRuntime()
+			// SIGHUP is caught before anything else: one sent while the gateway starts (loading
+			// the config's services may take seconds) must not end it.
+			hup, stopHUP := reloadSignal()
+			defer stopHUP()
 			cfg := config.Default()
+			var file configFile // what the config file held, for the reloads to compare with
 			if configPath != "" {
-				var err error
-				if cfg, err = config.Load(configPath); err != nil {
+				data, read, err := readConfigFile(configPath)
+				if err != nil {
 					return err
 				}
+				if cfg, err = config.Parse(configPath, data); err != nil {
+					return err
+				}
+				file = read
 			}
 			// The command line's settings override the file's, at start and on every reload.
 			override := func(cfg *config.Config) {
@@ -76,7 +85,10 @@ func newServeCommand() *cobra.Command {
 				return err
 			}
 			if configPath != "" {
-				go watchConfig(ctx, configPath, override, srv, log)
+				r := &reloader{path: configPath, override: override, srv: srv, log: log, last: file}
+				go r.watch(ctx, hup)
+			} else {
+				go ignoreReloads(ctx, hup, log)
 			}
 			return srv.Serve(ctx, nil)
 		},

@@ -10,15 +10,15 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
-	"os"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +68,7 @@ type Server struct {
 	engOpts []policies.EngineOption // from options: how the engine is built
 	fronts  atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
 	openapi http.Handler
+	tls     *tls.Config // the data port's, or nil for plaintext
 
 	store    store.Store
 	registry *registry.Registry
@@ -77,7 +78,8 @@ type Server struct {
 	openMu   sync.Mutex // serialises Apply
 	opened   bool       // guarded by openMu
 	serving  atomic.Bool
-	draining atomic.Bool // set once serving stops, for good
+	draining atomic.Bool  // set once serving stops, for good
+	grace    atomic.Int64 // the drain's time.Duration: shutdown_grace, from New or SetShutdownGrace
 
 	retire sync.WaitGroup
 }
@@ -107,6 +109,15 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	s := &Server{cfg: cfg, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
+	}
+	s.grace.Store(int64(cfg.ShutdownGrace))
+	if cfg.TLS.Enabled() {
+		// Loaded now rather than when Serve listens: material that does not load fails the start
+		// before any snapshot is published.
+		var err error
+		if s.tls, err = serverTLS(cfg.TLS); err != nil {
+			return nil, err
+		}
 	}
 	engine, err := policies.NewEngine(cfg.Policies, s.log, append([]policies.EngineOption{
 		policies.WithEndpointStats(func() []routing.EndpointStats { return s.pool.Stats() }),
@@ -223,6 +234,57 @@ func (s *Server) Snapshot() *registry.Snapshot { return s.snap.Load() }
 // Config is the configuration the server started with.
 func (s *Server) Config() *config.Config { return s.cfg }
 
+// SetShutdownGrace sets how long in-flight calls may drain once Serve's context ends, as a reload's
+// shutdown_grace; zero or less means 30s.
+func (s *Server) SetShutdownGrace(d time.Duration) { s.grace.Store(int64(d)) }
+
+// StartOnlyChanges names, by their paths in the config file, the settings in which cfg differs from
+// the configuration the server started with and that it reads at start only: New and Serve build
+// the listeners, the store, the gRPC server, the REST front and the telemetry from them once. A
+// reload applies every other setting, through Apply and SetShutdownGrace; these keep their start
+// values until a restart.
+func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
+	start := s.cfg
+	var changed []string
+	note := func(setting string, differs bool) {
+		if differs {
+			changed = append(changed, setting)
+		}
+	}
+	note("listen", cfg.Listen != start.Listen)
+	note("admin_listen", cfg.AdminListen != start.AdminListen)
+	note("data_dir", cfg.DataDir != start.DataDir)
+	note("tls", cfg.TLS != start.TLS)
+	note("grpc.max_message_bytes", cfg.GRPC.MaxMessageBytes != start.GRPC.MaxMessageBytes)
+	// Each snapshot's policies check the HTTP fronts' requests against the limits it was compiled
+	// with; what New built from two of them stays: the REST front's own bound on bodies and
+	// streamed messages, and native gRPC's on headers.
+	note("policies.limits.max_body_bytes", cfg.Policies.Limits.MaxBodyBytes != start.Policies.Limits.MaxBodyBytes)
+	note("policies.limits.max_header_bytes", cfg.Policies.Limits.MaxHeaderBytes != start.Policies.Limits.MaxHeaderBytes)
+	note("rest.forward_headers", !slices.Equal(cfg.REST.ForwardHeaders, start.REST.ForwardHeaders))
+	note("rest.discard_unknown_fields", cfg.REST.DiscardUnknownFields != start.REST.DiscardUnknownFields)
+	note("rest.emit_unpopulated", cfg.REST.EmitUnpopulated != start.REST.EmitUnpopulated)
+	note("policies.tracing", !sameTracing(cfg.Policies.Tracing, start.Policies.Tracing))
+	note("policies.metrics", cfg.Policies.Metrics != start.Policies.Metrics)
+	note("policies.access_log", !sameAccessLog(cfg.Policies.AccessLog, start.Policies.AccessLog))
+	return changed
+}
+
+// sameTracing reports whether two tracing sections are alike; an empty list of headers is like none.
+func sameTracing(a, b config.Tracing) bool {
+	headers := slices.Equal(a.Headers, b.Headers)
+	a.Headers, b.Headers = nil, nil
+	return headers && reflect.DeepEqual(a, b)
+}
+
+// sameAccessLog reports whether two access_log sections are alike; an empty list of headers is like
+// none.
+func sameAccessLog(a, b config.AccessLog) bool {
+	headers := slices.Equal(a.Headers, b.Headers)
+	a.Headers, b.Headers = nil, nil
+	return headers && reflect.DeepEqual(a, b)
+}
+
 // Registry is the gateway's service registry.
 func (s *Server) Registry() *registry.Registry { return s.registry }
 
@@ -304,16 +366,10 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 
 	errc := make(chan error, 4)
 	var split *listen.Split
-	if s.cfg.TLS.Enabled() {
-		tlsCfg, err := s.serverTLS()
-		if err != nil {
-			dataLn.Close()
-			adminLn.Close()
-			return err
-		}
-		data.TLSConfig = tlsCfg
+	if s.tls != nil {
+		data.TLSConfig = s.tls
 		data.Protocols.SetHTTP2(true)
-		go func() { errc <- serveHTTP(data, tls.NewListener(dataLn, tlsCfg)) }()
+		go func() { errc <- serveHTTP(data, tls.NewListener(dataLn, s.tls)) }()
 	} else {
 		data.Protocols.SetUnencryptedHTTP2(true)
 		split = listen.New(dataLn)
@@ -324,7 +380,7 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 	go func() { errc <- serveHTTP(admin, adminLn) }()
 
 	s.serving.Store(true)
-	s.log.Info("gateway listening", "data", dataLn.Addr().String(), "admin", adminLn.Addr().String(), "tls", s.cfg.TLS.Enabled())
+	s.log.Info("gateway listening", "data", dataLn.Addr().String(), "admin", adminLn.Addr().String(), "tls", s.tls != nil)
 	if ready != nil {
 		close(ready)
 	}
@@ -349,7 +405,7 @@ func serveHTTP(srv *http.Server, ln net.Listener) error {
 
 // shutdown stops accepting and drains in-flight calls within the grace period, then cuts what remains.
 func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGRPC *grpc.Server) {
-	grace := s.cfg.ShutdownGrace
+	grace := time.Duration(s.grace.Load())
 	if grace <= 0 {
 		grace = 30 * time.Second
 	}
@@ -403,23 +459,20 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	s.log.Info("stopped")
 }
 
-func (s *Server) serverTLS() (*tls.Config, error) {
-	t := s.cfg.TLS
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+// serverTLS is the data port's TLS configuration, from t's key pair and client CA roots loaded as
+// config validation loads them.
+func serverTLS(t config.ServerTLS) (*tls.Config, error) {
+	cert, err := t.KeyPair()
 	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, fmt.Errorf("tls: cert_file %s and key_file %s: %w", t.CertFile, t.KeyFile, err)
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
-	if t.ClientCAFile != "" {
-		pem, err := os.ReadFile(t.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls: %s holds no PEM certificate", t.ClientCAFile)
-		}
-		cfg.ClientCAs = pool
+	roots, err := t.ClientCAs()
+	if err != nil {
+		return nil, fmt.Errorf("tls: client_ca_file: %w", err)
+	}
+	if roots != nil {
+		cfg.ClientCAs = roots
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return cfg, nil

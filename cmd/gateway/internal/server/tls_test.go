@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
@@ -137,4 +138,28 @@ func TestTLSGracefulDrain(t *testing.T) {
 		t.Fatalf("stream end during drain: %v, want EOF", err)
 	}
 	<-stopped
+}
+
+// TestTLSMaterialRefused builds servers whose TLS material does not load: New fails, naming the
+// problem, so no snapshot is ever published on it.
+func TestTLSMaterialRefused(t *testing.T) {
+	certFile, keyFile, _ := selfSigned(t)
+	_, otherKey, _ := selfSigned(t)
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notes, []byte("the CA is on the wiki\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tls  config.ServerTLS
+		want string
+	}{
+		{config.ServerTLS{CertFile: certFile, KeyFile: otherKey}, "tls: cert_file " + certFile + " and key_file " + otherKey + ": tls: private key does not match public key"},
+		{config.ServerTLS{CertFile: certFile, KeyFile: keyFile, ClientCAFile: notes}, `tls: client_ca_file: "` + notes + `" holds no PEM certificate`},
+	} {
+		cfg := config.Default()
+		cfg.TLS = tc.tls
+		if _, err := server.New(cfg); err == nil || err.Error() != tc.want {
+			t.Errorf("New with %+v: %v, want %s", tc.tls, err, tc.want)
+		}
+	}
 }

@@ -1,0 +1,71 @@
+package server_test
+
+import (
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
+	"github.com/protogate/gateway/config"
+)
+
+// TestStartOnlyChanges compares configurations with the one a server started with: every setting
+// that New or Serve reads once is named when it changes, and none of those a reload applies is.
+func TestStartOnlyChanges(t *testing.T) {
+	srv, err := server.New(config.Default(), server.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	for _, tc := range []struct {
+		name   string
+		change func(*config.Config)
+		want   []string
+	}{
+		{"nothing", func(*config.Config) {}, nil},
+		{"settings a reload applies", func(c *config.Config) {
+			c.ShutdownGrace = time.Second
+			c.Clusters = []config.Cluster{{Name: "users", Endpoints: []config.Endpoint{{Address: "127.0.0.1:1", Weight: 1}}}}
+			c.REST.DefaultRoutes = &off
+			c.GraphQL.MaxDepth = 3
+			c.Policies.CORS.AllowedOrigins = []string{"https://example.com"}
+			c.Policies.Limits.MaxJSONDepth = 3
+			c.Policies.WAF.Mode = "blocking"
+		}, nil},
+		{"empty lists of headers", func(c *config.Config) {
+			c.Policies.Tracing.Headers = []config.TracingHeader{}
+			c.Policies.AccessLog.Headers = []string{}
+		}, nil},
+		{"listeners and store", func(c *config.Config) {
+			c.Listen, c.AdminListen, c.DataDir = "127.0.0.1:1", "127.0.0.1:2", "/var/lib/protogate"
+		}, []string{"listen", "admin_listen", "data_dir"}},
+		{"tls", func(c *config.Config) { c.TLS.ClientCAFile = "ca.pem" }, []string{"tls"}},
+		{"grpc", func(c *config.Config) { c.GRPC.MaxMessageBytes *= 2 }, []string{"grpc.max_message_bytes"}},
+		{"limits New builds from", func(c *config.Config) {
+			c.Policies.Limits.MaxBodyBytes *= 2
+			c.Policies.Limits.MaxHeaderBytes *= 2
+		}, []string{"policies.limits.max_body_bytes", "policies.limits.max_header_bytes"}},
+		{"rest", func(c *config.Config) {
+			c.REST.ForwardHeaders = []string{"x-tenant"}
+			c.REST.DiscardUnknownFields = true
+			c.REST.EmitUnpopulated = true
+		}, []string{"rest.forward_headers", "rest.discard_unknown_fields", "rest.emit_unpopulated"}},
+		{"telemetry", func(c *config.Config) {
+			c.Policies.Tracing.Enabled = true
+			c.Policies.Metrics.Path = "/stats"
+			c.Policies.AccessLog.Output = "stderr"
+		}, []string{"policies.tracing", "policies.metrics", "policies.access_log"}},
+		{"telemetry headers", func(c *config.Config) {
+			c.Policies.Tracing.Headers = []config.TracingHeader{{Name: "x-api-key", Value: "k"}}
+			c.Policies.AccessLog.Headers = []string{"x-request-id"}
+		}, []string{"policies.tracing", "policies.access_log"}},
+	} {
+		cfg := config.Default()
+		tc.change(cfg)
+		if got := srv.StartOnlyChanges(cfg); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: StartOnlyChanges = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
