@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc"
 	_ "google.golang.org/grpc/encoding/gzip" // accept gzip-compressed calls
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/protogate/gateway/cmd/gateway/internal/listen"
 	"github.com/protogate/gateway/config"
@@ -50,25 +51,26 @@ const downstreamBufferSize = 64 << 10
 
 // Server is a running gateway.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	pool    *routing.Pool
-	proxy   *routing.Proxy
-	grpc    *grpc.Server // native gRPC from the data listener (plaintext: h2c with prior knowledge)
+	cfg   *config.Config
+	log   *slog.Logger
+	pool  *routing.Pool
+	proxy *routing.Proxy
+	idle  time.Duration // how long an idle data-port connection stays open
+	grpc  *grpc.Server  // native gRPC from the data listener (plaintext: h2c with prior knowledge)
 	// grpcHTTP serves the native gRPC that reaches the gateway through its HTTP server: every call
 	// over TLS, where ALPN hands the connections to net/http, and calls on a connection whose first
 	// request was not gRPC. It is a server of its own because grpc's GracefulStop ends such calls at
 	// once instead of draining them; the HTTP server's Shutdown drains them.
 	grpcHTTP *grpc.Server
 	health   *healthService
-	web     *grpcweb.Handler
-	rest    *transcoder.Handler
-	graphql graphqlFront
-	engine  *policies.Engine
-	engOpts []policies.EngineOption // from options: how the engine is built
-	fronts  atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
-	openapi http.Handler
-	tls     *tls.Config // the data port's, or nil for plaintext
+	web      *grpcweb.Handler
+	rest     *transcoder.Handler
+	graphql  graphqlFront
+	engine   *policies.Engine
+	engOpts  []policies.EngineOption // from options: how the engine is built
+	fronts   atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
+	openapi  http.Handler
+	tls      *tls.Config // the data port's, or nil for plaintext
 
 	store    store.Store
 	registry *registry.Registry
@@ -101,12 +103,29 @@ func WithGraphQL(o resolvers.Options) Option { return func(s *Server) { s.graphq
 // WithStore sets where registrations persist; the default is the config's data dir, or memory.
 func WithStore(st store.Store) Option { return func(s *Server) { s.store = st } }
 
+// WithIdleTimeout sets how long a data-port connection with nothing in flight stays open (default
+// DefaultIdleTimeout).
+func WithIdleTimeout(d time.Duration) Option { return func(s *Server) { s.idle = d } }
+
+// Connection limits of the data port.
+const (
+	// DefaultIdleTimeout is how long a connection with no request or call in flight stays open: an
+	// HTTP/1.1 keep-alive connection waiting for its next request, an HTTP/2 or gRPC connection with
+	// no stream. Clients reconnect as they need, and one that went away without closing holds
+	// nothing for longer than this.
+	DefaultIdleTimeout = 5 * time.Minute
+	// MaxConcurrentStreams bounds the streams (calls) one HTTP/2 connection may have open at once,
+	// native gRPC's included: a client may not hold unbounded calls, or reset streams faster than
+	// the gateway serves them, on one connection. Clients queue calls beyond it.
+	MaxConcurrentStreams = 1000
+)
+
 // New builds a gateway for cfg. It serves nothing until Apply publishes a first snapshot and Serve runs.
 func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	if cfg == nil {
 		cfg = config.Default()
 	}
-	s := &Server{cfg: cfg, log: slog.Default()}
+	s := &Server{cfg: cfg, log: slog.Default(), idle: DefaultIdleTimeout}
 	for _, o := range opts {
 		o(s)
 	}
@@ -161,6 +180,9 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		grpc.WriteBufferSize(downstreamBufferSize),
 		// policies.limits.max_header_bytes bounds native gRPC's header list too (HTTP/2 SETTINGS).
 		grpc.MaxHeaderListSize(headerListSize(cfg.Policies.Limits)),
+		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
+		// An idle connection gets GOAWAY; grpc's default keeps it forever.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.idle}),
 	}
 	// Reuse a fixed set of goroutines (with grown stacks) for calls instead of one new goroutine
 	// each, on the server that takes most calls: the HTTP server's over TLS, else the listener's.
@@ -360,7 +382,8 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 	admin.Protocols = new(http.Protocols)
 	admin.Protocols.SetHTTP1(true)
 	admin.Protocols.SetUnencryptedHTTP2(true)
-	data := &http.Server{Handler: s.dataHandler(), ReadHeaderTimeout: 30 * time.Second}
+	data := &http.Server{Handler: s.dataHandler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: s.idle,
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: MaxConcurrentStreams}}
 	data.Protocols = new(http.Protocols)
 	data.Protocols.SetHTTP1(true)
 
