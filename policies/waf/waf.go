@@ -160,7 +160,9 @@ SecAction "id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=GET HE
 SecAction "id:900220,phase:1,pass,t:none,nolog,setvar:'tx.allowed_request_content_type=|application/x-www-form-urlencoded| |multipart/form-data| |application/json| |application/x-protobuf| |application/protobuf| |application/x-ndjson| |application/jsonl| |application/graphql| |application/graphql-response+json| |application/merge-patch+json|'"
 Include @owasp_crs/*.conf
 # GraphQL documents name variables with "$": "$in", "$ne" or "$where" are not MongoDB operators there.
-SecRule REQUEST_FILENAME "@beginsWith /graphql" "id:10002,phase:1,t:none,pass,nolog,ctl:ruleRemoveTargetById=942290;ARGS:json.query,ctl:ruleRemoveTargetById=942290;ARGS:query"
+# The GraphQL endpoint is /graphql and what lies below it, as the server routes them: a REST route such
+# as /graphqlx keeps the rule.
+SecRule REQUEST_FILENAME "@rx ^/graphql(?:/|$)" "id:10002,phase:1,t:none,pass,nolog,ctl:ruleRemoveTargetById=942290;ARGS:json.query,ctl:ruleRemoveTargetById=942290;ARGS:query"
 `, limit, pl, threshold)
 	for _, id := range cfg.ExcludeRules {
 		fmt.Fprintf(&b, "SecRuleRemoveById %d\n", id)

@@ -350,3 +350,32 @@ func bufioLine(r io.Reader) (string, error) {
 		b.WriteByte(one[0])
 	}
 }
+
+// GraphQL documents name variables with "$" ($in, $ne, $where): rule 942290, which takes them for
+// MongoDB operators, is removed for the query argument of /graphql and the paths below it, and of
+// no other path: a REST route that merely begins with "/graphql" keeps it.
+func TestGraphQLExclusionIsExact(t *testing.T) {
+	doc := url.QueryEscape(`query Many($in: [ID!]!, $ne: String) { batchGetUsers(ids: $in) { users { name } } }`)
+	for _, tc := range []struct {
+		target string
+		front  policy.Front
+		want   int
+	}{
+		{"/graphql?query=" + doc, policy.FrontGraphQL, 200},
+		{"/graphql/persisted?query=" + doc, policy.FrontGraphQL, 200},
+		{"/graphqlx?query=" + doc, policy.FrontREST, 403},
+		{"/v1/graphql?query=" + doc, policy.FrontREST, 403},
+	} {
+		w := httptest.NewRecorder()
+		handler(waf.Blocking, tc.front).ServeHTTP(w, probe{method: "GET", target: tc.target}.request())
+		if w.Code != tc.want {
+			t.Errorf("%s: got %d %s, want %d", tc.target, w.Code, w.Body, tc.want)
+			continue
+		}
+		if tc.want == 403 {
+			if st, err := refusal(tc.front, w.Body.Bytes()); err != nil || !strings.Contains(st.Details[0].Metadata["ruleIds"], "942290") {
+				t.Errorf("%s: refused by %+v (%v), want rule 942290", tc.target, st, err)
+			}
+		}
+	}
+}
