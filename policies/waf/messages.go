@@ -24,7 +24,8 @@ import (
 //
 // A message is inspected as a one-message JSON body would be: one transaction with the request's
 // connection, request line and headers (Content-Type made application/json, so Coraza's JSON body
-// processor names its arguments json.field as for a POST), then the message as the body. A message
+// processor names its arguments json.field as for a POST), then the message as the body, a GraphQL
+// operation's document with its string literals unescaped as a POST's (graphql.go). A message
 // the rules block in blocking mode is refused with the request's denial (403 PERMISSION_DENIED,
 // ErrorInfo WAF_BLOCKED with the rule ids), which ends the call; in detection mode it passes. Either
 // way a message that matched is logged once, like a request, with its number in the stream.
@@ -98,6 +99,9 @@ func (m *messages) inspect(tx types.Transaction, msg []byte) (*types.Interruptio
 	if tx.IsRequestBodyAccessible() {
 		if it, _, err := tx.WriteRequestBody(msg); it != nil || err != nil {
 			return it, err
+		}
+		if m.head.front == policy.FrontGraphQL {
+			addBodyLiterals(msg, tx.AddPostRequestArgument)
 		}
 	}
 	return tx.ProcessRequestBody()

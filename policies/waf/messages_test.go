@@ -93,7 +93,8 @@ func TestStreamedMessages(t *testing.T) {
 		{"graphql websocket", policy.FrontGraphQL, upgradeRequest("/graphql"),
 			[]string{`{"query": "subscription W($id: ID!, $in: [ID!], $where: String) { watchInventory(id: $id) { stock } }", "variables": {"id": "p1"}}`},
 			[]string{`{"query": "subscription W($id: ID!) { watchInventory(id: $id) { stock } }", "variables": {"id": "p1' OR '1'='1' --"}}`,
-				`{"query": "query { getUser(id: \"<svg onload=alert(1)>\") { name } }"}`}},
+				`{"query": "query { getUser(id: \"<svg onload=alert(1)>\") { name } }"}`,
+				`{"query": "query { getUser(id: \"1\\u0027 OR 1=1 --\") { name } }"}`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs.take()

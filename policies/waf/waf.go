@@ -9,7 +9,9 @@
 // JSON bodies — REST bodies and GraphQL POSTs, whose "query" and "variables" become arguments such as
 // json.variables.id — are parsed by Coraza's JSON body processor into ARGS, so every string a client
 // sends is inspected where it is; a GraphQL GET's variables parameter is flattened into ARGS the same
-// way. The body is read up to the inspection limit and handed on to the front unchanged.
+// way. A GraphQL document whose string literals hold escapes or block strings also has each literal
+// inspected unescaped, as its own argument (graphql.go). The body is read up to the inspection limit
+// and handed on to the front unchanged.
 //
 // A streaming request's messages (NDJSON lines, WebSocket text frames, GraphQL WebSocket operations)
 // arrive after the request has passed: the middleware hands the front a policy.MessageInspector,
@@ -273,6 +275,9 @@ func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.F
 		}
 		if it, _, err := tx.WriteRequestBody(buf.Bytes()); it != nil || err != nil {
 			return it, body, err
+		}
+		if front == policy.FrontGraphQL {
+			addBodyLiterals(buf.Bytes(), tx.AddPostRequestArgument)
 		}
 	}
 	it, err := tx.ProcessRequestBody()

@@ -107,6 +107,17 @@ var attacks = []probe{
 		target: "/graphql?query=" + url.QueryEscape("query($id: ID!){getUser(id:$id){name}}") + "&variables=" + url.QueryEscape(`{"id":"1' OR '1'='1' --"}`)},
 	{name: "sqli graphql inline document", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
 		body: `{"query": "{ getUser(id: \"1' UNION SELECT password FROM users --\") { name } }"}`},
+	// String literals the GraphQL parser unescapes after inspection.
+	{name: "sqli graphql escaped literal", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+		body: `{"query": "{ getUser(id: \"1\\u0027 OR 1=1 --\") { name } }"}`},
+	{name: "sqli graphql escaped literal, backslash escaped in json", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+		body: `{"query": "{ getUser(id: \"1\u005cu0027 OR 1=1 --\") { name } }"}`},
+	{name: "sqli graphql escaped variable default", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+		body: `{"query": "query($id: String = \"1\\u0027 OR 1=1 --\") { getUser(id: $id) { name } }"}`},
+	{name: "sqli graphql block string indented", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+		body: `{"query": "{ getUser(id: \"\"\"\n      1'\n      OR 1=1 --\n    \"\"\") { name } }"}`},
+	{name: "sqli graphql get escaped literal", method: "GET", front: policy.FrontGraphQL,
+		target: "/graphql?query=" + url.QueryEscape(`{ getUser(id: "1\u0027 OR 1=1 --") { name } }`)},
 }
 
 type rpcStatus struct {
@@ -193,6 +204,11 @@ func TestOrdinaryRequestsPass(t *testing.T) {
 			target: "/graphql?query=" + url.QueryEscape(`query($id: ID!){ getUser(id: $id) { name } }`) + "&variables=" + url.QueryEscape(`{"id":"1"}`)},
 		{method: "POST", target: "/graphql", front: policy.FrontGraphQL,
 			body: `{"query": "query Many($in: [ID!]!, $ne: String, $where: String) { batchGetUsers(ids: $in) { users { name } } }", "variables": {"in": ["1", "2"]}}`},
+		// Escapes and block strings in string literals, each literal inspected on its own.
+		{method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+			body: `{"query": "mutation { createUser(name: \"Se\\u00e1n O\\u0027Brien\", email: \"sean@example.com\", bio: \"\"\"\n    Mathematician & writer.\n    Quotes \\\"\"\" and select poems, e.g. \\\"The Raven\\\".\n  \"\"\") { id } }"}`},
+		{method: "GET", front: policy.FrontGraphQL,
+			target: "/graphql?query=" + url.QueryEscape(`query($id: ID = "caf\u00e9") { getUser(id: $id) { name } }`)},
 	}
 	for _, p := range ok {
 		w := httptest.NewRecorder()
@@ -376,6 +392,35 @@ func TestGraphQLExclusionIsExact(t *testing.T) {
 			if st, err := refusal(tc.front, w.Body.Bytes()); err != nil || !strings.Contains(st.Details[0].Metadata["ruleIds"], "942290") {
 				t.Errorf("%s: refused by %+v (%v), want rule 942290", tc.target, st, err)
 			}
+		}
+	}
+}
+
+// A GraphQL document's string literals are inspected unescaped, each as an argument of its own
+// named after the document's (json.query.literal.N in a body, query.literal.N in a GET): the log
+// names the literal an attack hid in, and not its value.
+func TestGraphQLLiteralsAreArguments(t *testing.T) {
+	for _, tc := range []struct {
+		p        probe
+		variable string
+	}{
+		{probe{method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+			body: `{"query": "{ a: getUser(id: \"1\") { name } b: getUser(id: \"1\\u0027 OR 1=1 --\") { name } }"}`}, "ARGS:json.query.literal.1"},
+		{probe{method: "GET", front: policy.FrontGraphQL,
+			target: "/graphql?query=" + url.QueryEscape(`{ getUser(id: "1\u0027 OR 1=1 --") { name } }`)}, "ARGS:query.literal.0"},
+	} {
+		logs.take()
+		w := httptest.NewRecorder()
+		handler(waf.Detection, policy.FrontGraphQL).ServeHTTP(w, tc.p.request())
+		if w.Code != 200 {
+			t.Fatalf("%s %s: detection mode answered %d", tc.p.method, tc.p.target, w.Code)
+		}
+		l := logs.take()
+		if !strings.Contains(l, `"`+tc.variable+`"`) {
+			t.Errorf("%s %s: logged %s, want the variable %s", tc.p.method, tc.p.target, l, tc.variable)
+		}
+		if strings.Contains(l, "OR 1=1") {
+			t.Errorf("the log line carries the literal: %s", l)
 		}
 	}
 }
