@@ -22,7 +22,7 @@ func inspectorOf(t testing.TB, mode string, front policy.Front, r *http.Request)
 	t.Helper()
 	var in policy.MessageInspector
 	reached := false
-	h := fw.Middleware(func(*http.Request, policy.Front) string { return mode })(front, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := fw.Middleware(modeOnly(mode))(front, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reached = true
 		in = policy.MessageInspectorFrom(r.Context())
 	}))

@@ -60,8 +60,15 @@ var seen = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 })
 
+// handler is the middleware of a snapshot whose every method has mode, the firewall told nothing
+// else of a request.
 func handler(mode string, front policy.Front) http.Handler {
-	return fw.Middleware(func(*http.Request, policy.Front) string { return mode })(front, seen)
+	return fw.Middleware(modeOnly(mode))(front, seen)
+}
+
+// modeOnly tells the firewall a request's mode only.
+func modeOnly(mode string) func(*http.Request, policy.Front) waf.Route {
+	return func(*http.Request, policy.Front) waf.Route { return waf.Route{Mode: mode} }
 }
 
 type probe struct {
@@ -292,7 +299,7 @@ func TestOffAndOtherFrontsPass(t *testing.T) {
 	}
 	var nilFW *waf.Firewall
 	w := httptest.NewRecorder()
-	nilFW.Middleware(func(*http.Request, policy.Front) string { return waf.Blocking })(policy.FrontREST, seen).ServeHTTP(w, p.request())
+	nilFW.Middleware(modeOnly(waf.Blocking))(policy.FrontREST, seen).ServeHTTP(w, p.request())
 	if w.Code != 200 {
 		t.Errorf("a nil firewall refused: %d", w.Code)
 	}
@@ -336,7 +343,7 @@ func TestNDJSONStreamIsNotBuffered(t *testing.T) {
 		first <- line
 		_, _ = io.Copy(io.Discard, r.Body)
 	})
-	h := fw.Middleware(func(*http.Request, policy.Front) string { return waf.Blocking })(policy.FrontREST, front)
+	h := fw.Middleware(modeOnly(waf.Blocking))(policy.FrontREST, front)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

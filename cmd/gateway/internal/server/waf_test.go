@@ -1,15 +1,20 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
 
 // wafGateway starts a gateway whose firewall blocks, counting the shop's calls by method.
@@ -68,6 +73,43 @@ func TestWAFGraphQLEscapedLiterals(t *testing.T) {
 		r := post(`{ getUser(id: "\u0031") { name } }`)
 		if r.status != 200 || !contains(t, r.body, `{"data":{"getUser":{"name":"Ada Lovelace"}}}`) {
 			t.Fatalf("HTTP %d %s, want Ada", r.status, r.body)
+		}
+	})
+}
+
+// A REST body in binary protobuf is inspected as the JSON the REST front reads as the same message:
+// a user whose encoding holds zero bytes is created, as its JSON twin is, and an injection in one of
+// its string fields is refused before CreateUser is called.
+func TestWAFProtobufBodies(t *testing.T) {
+	g, calls := wafGateway(t)
+	rest := newRESTClient(g)
+	const createUser = "/shop.users.v1.UserService/CreateUser"
+	post := func(t *testing.T, u *usersv1.User) restResponse {
+		t.Helper()
+		body, err := proto.Marshal(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(body, []byte{0}) {
+			t.Fatal("the body holds no zero byte")
+		}
+		return rest.do(t, "POST", "/v1/users", string(body), "Content-Type", "application/x-protobuf")
+	}
+
+	t.Run("clean", func(t *testing.T) {
+		r := post(t, &usersv1.User{Name: "Mary Somerville", Email: "mary.somerville@example.com", Tags: []string{"navy", ""}, Nickname: wrapperspb.String("")})
+		if r.status != 200 || !contains(t, r.body, `{"name":"Mary Somerville","tags":["navy",""]}`) {
+			t.Fatalf("HTTP %d %s, want the user created", r.status, r.body)
+		}
+	})
+	t.Run("injection", func(t *testing.T) {
+		before := calls.count(createUser)
+		r := post(t, &usersv1.User{Name: "1' OR 1=1 --", Email: "mary@example.com", Tags: []string{""}})
+		if r.status != 403 || !strings.Contains(string(r.body), "WAF_BLOCKED") || !strings.Contains(string(r.body), "rule 942100") {
+			t.Fatalf("HTTP %d %s, want the firewall's 403 (942100)", r.status, r.body)
+		}
+		if calls.count(createUser) != before {
+			t.Error("the refused body reached CreateUser")
 		}
 	})
 }
