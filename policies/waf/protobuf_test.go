@@ -5,47 +5,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/waf"
-	"github.com/protogate/gateway/transcoder"
 )
-
-// shopRouter is the example shop's REST router, as a snapshot compiles it.
-var shopRouter = sync.OnceValues(func() (*transcoder.Router, error) {
-	return transcoder.NewRouter([]protoreflect.ServiceDescriptor{
-		catalogv1.File_shop_catalog_v1_catalog_proto.Services().Get(0),
-		ordersv1.File_shop_orders_v1_orders_proto.Services().Get(0),
-		usersv1.File_shop_users_v1_users_proto.Services().Get(0),
-	})
-})
-
-// shopHandler is the middleware of a snapshot serving the shop, every method in mode: a REST
-// request's binding is found by the shop's router, as the snapshot finds it.
-func shopHandler(t testing.TB, mode string, front policy.Front) http.Handler {
-	t.Helper()
-	rt, err := shopRouter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fw.Middleware(func(r *http.Request, front policy.Front) waf.Route {
-		var p transcoder.Params
-		if b, err := rt.MatchCall(r, &p); err == nil && front == policy.FrontREST {
-			return waf.Route{Mode: mode, Binding: b}
-		}
-		return waf.Route{Mode: mode}
-	})(front, seen)
-}
 
 // protobufRequest is a REST request whose body is m in binary protobuf.
 func protobufRequest(t *testing.T, target string, m proto.Message) *http.Request {

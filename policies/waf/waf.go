@@ -23,8 +23,9 @@
 // In blocking mode a request that reaches the inbound anomaly threshold is refused with 403
 // PERMISSION_DENIED, its matched rule ids in a google.rpc.ErrorInfo detail (reason WAF_BLOCKED, domain
 // waf.protogate.dev, metadata ruleIds and ruleMessages); in detection mode it passes. Either way one
-// log line per request (slog, Warn) names the front, method, path and the matched rules with the
-// variables they matched — never values, headers or bodies, which may hold secrets.
+// log line per request (slog, Warn) names the front, the HTTP method, the REST route and the method
+// it calls (when a binding serves the request), and the matched rules with the variables they
+// matched — never values: not the path, the query, headers or bodies, which may hold secrets.
 package waf
 
 import (
@@ -238,7 +239,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 		defer body.release()
 	}
 	if it == nil {
-		next.ServeHTTP(w, f.withMessages(r, front, blocking, ndjson))
+		next.ServeHTTP(w, f.withMessages(r, front, b, blocking, ndjson))
 		return
 	}
 	ids, msgs, vars := matched(tx.MatchedRules(), it)
@@ -246,10 +247,11 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 	if blocking {
 		action = "blocked"
 	}
+	route, rpc := routeAttrs(b)
 	f.log.Warn("waf: request matched rules", "action", action, "front", string(front), "method", r.Method,
-		"path", r.URL.Path, "rules", ids, "messages", msgs, "variables", vars)
+		route, rpc, "rules", ids, "messages", msgs, "variables", vars)
 	if !blocking {
-		next.ServeHTTP(w, f.withMessages(r, front, blocking, ndjson))
+		next.ServeHTTP(w, f.withMessages(r, front, b, blocking, ndjson))
 		return
 	}
 	err, reason := denial(it, ids, msgs)
@@ -350,6 +352,16 @@ func addSegments(path string, add func(key, value string)) {
 		}
 		i++
 	}
+}
+
+// routeAttrs name, for the log, what a request calls: the template of its REST route and the method
+// it binds ("route", "rpc"), which hold nothing a client sent, unlike the path. They are empty, and
+// left out of the line, for a request no binding serves and for a GraphQL request.
+func routeAttrs(b *transcoder.Binding) (route, rpc slog.Attr) {
+	if b == nil {
+		return slog.Attr{}, slog.Attr{}
+	}
+	return slog.String("route", b.Template().String()), slog.String("rpc", b.FullMethod())
 }
 
 // matched lists the rules that matched, in order, and the variables they matched (names only).

@@ -13,10 +13,16 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/protogate/gateway/config"
+	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/policy/policytest"
 	"github.com/protogate/gateway/policies/waf"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // The rule set loads once per test binary: it takes about a second.
@@ -69,6 +75,37 @@ func handler(mode string, front policy.Front) http.Handler {
 // modeOnly tells the firewall a request's mode only.
 func modeOnly(mode string) func(*http.Request, policy.Front) waf.Route {
 	return func(*http.Request, policy.Front) waf.Route { return waf.Route{Mode: mode} }
+}
+
+// shopRouter is the example shop's REST router, as a snapshot compiles it.
+var shopRouter = sync.OnceValues(func() (*transcoder.Router, error) {
+	return transcoder.NewRouter([]protoreflect.ServiceDescriptor{
+		catalogv1.File_shop_catalog_v1_catalog_proto.Services().Get(0),
+		ordersv1.File_shop_orders_v1_orders_proto.Services().Get(0),
+		usersv1.File_shop_users_v1_users_proto.Services().Get(0),
+	})
+})
+
+// shopRoutes tells the firewall what a snapshot serving the shop, every method in mode, knows of a
+// request: its mode and, for REST, the binding the shop's router finds for it.
+func shopRoutes(t testing.TB, mode string) func(*http.Request, policy.Front) waf.Route {
+	t.Helper()
+	rt, err := shopRouter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(r *http.Request, front policy.Front) waf.Route {
+		var p transcoder.Params
+		if b, err := rt.MatchCall(r, &p); err == nil && front == policy.FrontREST {
+			return waf.Route{Mode: mode, Binding: b}
+		}
+		return waf.Route{Mode: mode}
+	}
+}
+
+// shopHandler is the middleware of a snapshot serving the shop, every method in mode.
+func shopHandler(t testing.TB, mode string, front policy.Front) http.Handler {
+	return fw.Middleware(shopRoutes(t, mode))(front, seen)
 }
 
 type probe struct {
@@ -258,30 +295,48 @@ func TestExpectContinuePasses(t *testing.T) {
 	}
 }
 
+// In detection mode a matching request passes and is logged once, by its route's template and
+// method, never by its path, query or body, which hold what the client sent.
 func TestDetectionPassesAndLogsOnce(t *testing.T) {
-	logs.take()
-	p := attacks[4] // SQL injection in a JSON field
-	w := httptest.NewRecorder()
-	handler(waf.Detection, policy.FrontREST).ServeHTTP(w, p.request())
-	if w.Code != 200 || w.Body.String() != p.body {
-		t.Fatalf("detection mode: got %d %s, want the request passed on unchanged", w.Code, w.Body)
-	}
-	lines := strings.Split(strings.TrimSpace(logs.take()), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("got %d log lines, want 1: %q", len(lines), lines)
-	}
-	var entry struct {
-		Msg, Action, Front, Path string
-		Rules, Variables         []string
-	}
-	if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
-		t.Fatal(err)
-	}
-	if entry.Action != "detected" || entry.Front != "rest" || entry.Path != "/v1/orders" || len(entry.Rules) == 0 {
-		t.Errorf("log entry %+v", entry)
-	}
-	if strings.Contains(lines[0], "OR 1=1") {
-		t.Errorf("the log line carries the request's data: %s", lines[0])
+	for _, tc := range []struct {
+		p           probe
+		route, rpc  string
+		front, data string
+	}{
+		{attacks[4], "/v1/orders", "/shop.orders.v1.OrderService/CreateOrder", "rest", "OR 1=1"}, // SQL injection in a JSON field
+		{probe{method: "GET", target: "/v1/products/" + url.PathEscape("1' UNION SELECT password FROM users--")},
+			"/v1/products/{id}", "/shop.catalog.v1.CatalogService/GetProduct", "rest", "UNION"},
+		{probe{method: "GET", target: "/v1/nothing/" + url.PathEscape("1' UNION SELECT password FROM users--")},
+			"", "", "rest", "UNION"}, // no binding serves it: no route to name
+		{attacks[7], "", "", "graphql", "UNION"},
+	} {
+		logs.take()
+		w := httptest.NewRecorder()
+		p := tc.p
+		shopHandler(t, waf.Detection, p.frontOr()).ServeHTTP(w, p.request())
+		if w.Code != 200 || w.Body.String() != p.body {
+			t.Fatalf("%s %s: detection mode: got %d %s, want the request passed on unchanged", p.method, p.target, w.Code, w.Body)
+		}
+		lines := strings.Split(strings.TrimSpace(logs.take()), "\n")
+		if len(lines) != 1 {
+			t.Fatalf("%s %s: got %d log lines, want 1: %q", p.method, p.target, len(lines), lines)
+		}
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
+			t.Fatal(err)
+		}
+		if entry["action"] != "detected" || entry["front"] != tc.front || entry["method"] != p.method || entry["rules"] == nil {
+			t.Errorf("%s %s: log entry %s", p.method, p.target, lines[0])
+		}
+		if route, _ := entry["route"].(string); route != tc.route {
+			t.Errorf("%s %s: route %q, want %q", p.method, p.target, route, tc.route)
+		}
+		if rpc, _ := entry["rpc"].(string); rpc != tc.rpc {
+			t.Errorf("%s %s: rpc %q, want %q", p.method, p.target, rpc, tc.rpc)
+		}
+		if _, ok := entry["path"]; ok || strings.Contains(lines[0], tc.data) {
+			t.Errorf("%s %s: the log line carries the request's data: %s", p.method, p.target, lines[0])
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -17,9 +18,13 @@ import (
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
 
-// wafGateway starts a gateway whose firewall blocks, counting the shop's calls by method.
-func wafGateway(t *testing.T) (*gateway, *methodCalls) {
+// wafGateway starts a gateway whose firewall blocks, counting the shop's calls by method and
+// logging to logs (nil: nowhere).
+func wafGateway(t *testing.T, logs io.Writer) (*gateway, *methodCalls) {
 	t.Helper()
+	if logs == nil {
+		logs = io.Discard
+	}
 	calls := &methodCalls{n: make(map[string]int)}
 	blocking := config.Policies{
 		WAF:       config.WAF{Mode: "blocking", ExcludeRules: []int{920350}}, // clients call 127.0.0.1
@@ -28,7 +33,7 @@ func wafGateway(t *testing.T) (*gateway, *methodCalls) {
 	g := startGateway(t, harnessOptions{
 		shop:     shop.Options{OnCall: calls.onCall},
 		policies: &blocking,
-		server:   []server.Option{server.WithLogger(slog.New(slog.DiscardHandler))},
+		server:   []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))},
 	})
 	return g, calls
 }
@@ -38,7 +43,7 @@ func wafGateway(t *testing.T) (*gateway, *methodCalls) {
 // is refused before GetUser is called, in a POST, a GET and an operation over a WebSocket, while an
 // escaped literal that hides nothing is served.
 func TestWAFGraphQLEscapedLiterals(t *testing.T) {
-	g, calls := wafGateway(t)
+	g, calls := wafGateway(t, nil)
 	rest := newRESTClient(g)
 	const getUser = "/shop.users.v1.UserService/GetUser"
 	const hidden = `{ getUser(id: "1\u0027 OR 1=1 --") { name } }`
@@ -81,7 +86,7 @@ func TestWAFGraphQLEscapedLiterals(t *testing.T) {
 // a user whose encoding holds zero bytes is created, as its JSON twin is, and an injection in one of
 // its string fields is refused before CreateUser is called.
 func TestWAFProtobufBodies(t *testing.T) {
-	g, calls := wafGateway(t)
+	g, calls := wafGateway(t, nil)
 	rest := newRESTClient(g)
 	const createUser = "/shop.users.v1.UserService/CreateUser"
 	post := func(t *testing.T, u *usersv1.User) restResponse {
@@ -112,4 +117,32 @@ func TestWAFProtobufBodies(t *testing.T) {
 			t.Error("the refused body reached CreateUser")
 		}
 	})
+}
+
+// The firewall's log line names what a refused request calls by its route's template and method,
+// never by its path, which holds what the client sent.
+func TestWAFLogHoldsNoValues(t *testing.T) {
+	logs := &lockedLog{}
+	g, _ := wafGateway(t, logs)
+	r := newRESTClient(g).do(t, "GET", "/v1/products/"+url.PathEscape("1' UNION SELECT password FROM users--"), "")
+	if r.status != 403 {
+		t.Fatalf("HTTP %d %s, want 403", r.status, r.body)
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	var found bool
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.b.String()), "\n") {
+		var e wafEntry
+		if json.Unmarshal([]byte(line), &e) != nil || e.Msg != "waf: request matched rules" {
+			continue
+		}
+		found = true
+		if e.Action != "blocked" || e.Route != "/v1/products/{id}" || e.RPC != "/shop.catalog.v1.CatalogService/GetProduct" ||
+			e.Path != nil || strings.Contains(line, "UNION") {
+			t.Errorf("log line %s, want the route and method and nothing the client sent", line)
+		}
+	}
+	if !found {
+		t.Errorf("no log line of the firewall's in %s", logs.b.String())
+	}
 }
