@@ -25,6 +25,7 @@ import (
 	"github.com/protogate/gateway/policies/telemetry"
 	"github.com/protogate/gateway/policies/waf"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // retireAfter is how long a module replaced by a new configuration keeps running, so that a snapshot
@@ -139,13 +140,14 @@ func isNil(v any) bool {
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
-// Resolver maps an HTTP request to the method it calls (the snapshot's REST router), for the policies
-// that act on the HTTP request but are configured per method (the WAF's mode).
-type Resolver func(r *http.Request) (method string, ok bool)
+// Resolver maps an HTTP request to the REST binding it calls (the snapshot's REST router), for the
+// policies that act on the HTTP request but are configured per method (the WAF's mode, the
+// telemetry's method of a refused request) or read its body as the REST front will (the WAF).
+type Resolver func(r *http.Request) (b *transcoder.Binding, ok bool)
 
 // Compile builds the policy set of a snapshot whose methods (full names, "/pkg.Service/Method") are
-// given; resolve, which may be nil, maps its REST requests to methods. On error nothing of the serving
-// state changes.
+// given; resolve, which may be nil, maps its REST requests to bindings. On error nothing of the
+// serving state changes.
 func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver) (*Set, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -202,7 +204,7 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 
 	// Request policies, outermost first. The telemetry's, outermost, also records the front and
 	// peer in the request's context (see Wrap).
-	s.telemetryMW = e.tel.MiddlewareWith(baseContext, s.resolve)
+	s.telemetryMW = e.tel.MiddlewareWith(baseContext, methodOf(s.resolve))
 	corsMW, err := cors.New(cfg.CORS)
 	if err != nil {
 		return nil, fmt.Errorf("cors: %w", err)
@@ -218,7 +220,7 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 		s.middleware = append(s.middleware, limitsMW)
 	}
 	if firewall != nil {
-		if mw := firewall.Middleware(s.wafModeOf); mw != nil {
+		if mw := firewall.Middleware(s.wafRoute); mw != nil {
 			s.middleware = append(s.middleware, mw)
 		}
 	}
@@ -246,7 +248,7 @@ type Set struct {
 	steps   []ruleSteps
 	record  policy.Step // telemetry's record of the admitted call, or nil
 	strip   []string    // identity metadata keys no client may send
-	resolve Resolver    // request -> method, or nil
+	resolve Resolver    // request -> REST binding, or nil
 	// graphqlWAF is the WAF mode of GraphQL requests: the strictest of every method's.
 	graphqlWAF string
 
@@ -371,21 +373,36 @@ func (s *Set) spoofed(md metadata.MD) bool {
 	return false
 }
 
-// wafModeOf is the WAF mode of a request: for REST, the waf of the first rule that sets one and
-// matches the method the request calls; for GraphQL, the strictest mode of every method; "" for the
-// waf section's own mode (requests no binding serves).
-func (s *Set) wafModeOf(r *http.Request, front policy.Front) string {
+// methodOf is resolve as the telemetry takes it: the method a REST request calls. It is nil when
+// resolve is.
+func methodOf(resolve Resolver) func(*http.Request) (string, bool) {
+	if resolve == nil {
+		return nil
+	}
+	return func(r *http.Request) (string, bool) {
+		b, ok := resolve(r)
+		if !ok {
+			return "", false
+		}
+		return b.FullMethod(), true
+	}
+}
+
+// wafRoute is what the WAF knows of a request: for REST, the binding it calls and the waf of the
+// first rule that sets one and matches the binding's method; for GraphQL, the strictest mode of
+// every method. The mode is "" for the waf section's own (requests no binding serves).
+func (s *Set) wafRoute(r *http.Request, front policy.Front) waf.Route {
 	switch {
 	case front == policy.FrontGraphQL:
-		return s.graphqlWAF
+		return waf.Route{Mode: s.graphqlWAF}
 	case front != policy.FrontREST || s.resolve == nil:
-		return ""
+		return waf.Route{}
 	}
-	method, ok := s.resolve(r)
+	b, ok := s.resolve(r)
 	if !ok {
-		return ""
+		return waf.Route{}
 	}
-	return s.ruleWAF(method)
+	return waf.Route{Mode: s.ruleWAF(b.FullMethod()), Binding: b}
 }
 
 // ruleWAF is the waf of the first rule that sets one and matches method, or "".

@@ -61,8 +61,8 @@ type Spec struct {
 	Policies config.Policies
 	// Admission compiles the policy chains of a snapshot's methods (every method of every
 	// registered service, sorted) into the snapshot's admitter; resolve maps a REST request to the
-	// method it calls. Nil admits every call.
-	Admission func(policies config.Policies, methods []string, resolve func(*http.Request) (string, bool)) (routing.Admitter, error)
+	// binding it calls. Nil admits every call.
+	Admission func(policies config.Policies, methods []string, resolve func(*http.Request) (*transcoder.Binding, bool)) (routing.Admitter, error)
 	// Pending are config services whose descriptors are to come by reflection from a backend that has
 	// not answered yet (StaticRegistrations with Defer). They serve nothing: the registry asks their
 	// backends again in the background and moves each to Registrations once it answers.
@@ -288,7 +288,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		return fail(err)
 	}
 	if spec.Admission != nil {
-		if s.admitter, err = spec.Admission(spec.Policies, slices.Sorted(maps.Keys(s.methods)), s.restMethod); err != nil {
+		if s.admitter, err = spec.Admission(spec.Policies, slices.Sorted(maps.Keys(s.methods)), s.restBinding); err != nil {
 			return fail(fmt.Errorf("policies: %w", err))
 		}
 	}
@@ -302,15 +302,15 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	return s, nil
 }
 
-// restMethod returns the method a REST request calls, by the snapshot's REST router (a WebSocket
+// restBinding returns the binding a REST request calls, by the snapshot's REST router (a WebSocket
 // handshake included).
-func (s *Snapshot) restMethod(r *http.Request) (string, bool) {
+func (s *Snapshot) restBinding(r *http.Request) (*transcoder.Binding, bool) {
 	var p transcoder.Params
 	b, err := s.rest.MatchCall(r, &p)
 	if err != nil {
-		return "", false
+		return nil, false
 	}
-	return b.FullMethod(), true
+	return b, true
 }
 
 // Retire returns the snapshot's endpoints to the pool. Call it once the snapshot is no longer current;

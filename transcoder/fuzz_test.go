@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -108,4 +110,101 @@ func FuzzBody(f *testing.F) {
 		}
 		checkBuilt(t, md, data, err, body)
 	})
+}
+
+// FuzzProtobufBodyJSON checks that a protobuf body either fails to decode or reads as a JSON body
+// the front takes, which holds every string and bytes value the body's known fields hold: what
+// the WAF inspects of a protobuf body is what the upstream reads of it.
+func FuzzProtobufBodyJSON(f *testing.F) {
+	_, kitchen := fuzzHandler(f)
+	for _, js := range []string{
+		`{"id":"k","big":"12","blob":"AAEA","color":"GREEN","customName":"a","tags":["x",""],"labels":{"a":""}}`,
+		`{"at":"2024-01-02T03:04:05Z","wait":"2s","mask":"inner.id","nick":"","maybe":"-1","extra":{"a":[1,"x"]}}`,
+		`{"inner":{"id":"i","nums":[0,2]},"byNum":{"1":{}},"val":null,"ds":[0.5]}`,
+		`{"any":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"1s"}}`,
+	} {
+		m := dynamicpb.NewMessage(kitchen)
+		if err := protojson.Unmarshal([]byte(js), m); err != nil {
+			f.Fatal(err)
+		}
+		data, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("\x0a\x05k"))
+	rt, err := transcoder.NewRouter(synthServices(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var p transcoder.Params
+	b, err := rt.Lookup("POST", "/v1/kitchen", false, &p)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, ok, err := b.ProtobufBodyJSON(data)
+		if !ok {
+			t.Fatal("the body of POST /v1/kitchen is the request: ok false")
+		}
+		if err != nil {
+			return
+		}
+		want := dynamicpb.NewMessage(kitchen)
+		if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, want); err != nil {
+			t.Fatalf("%x rendered as %s, but does not decode: %v", data, out, err)
+		}
+		got := dynamicpb.NewMessage(kitchen)
+		if err := protojson.Unmarshal(out, got); err != nil {
+			t.Fatalf("%x rendered as %s, which the front refuses: %v", data, out, err)
+		}
+		if g, w := stringsOf(got), stringsOf(want); !slices.Equal(g, w) {
+			t.Fatalf("%x rendered as %s, which holds the strings %q, not %q", data, out, g, w)
+		}
+	})
+}
+
+// stringsOf lists, sorted, the string and bytes values of m and of the messages in it, map keys
+// included; an Any's content is left out (its value is bytes of another type).
+func stringsOf(m protoreflect.Message) []string {
+	var out []string
+	var walk func(m protoreflect.Message)
+	value := func(fd protoreflect.FieldDescriptor, v protoreflect.Value) {
+		switch {
+		case fd.Kind() == protoreflect.StringKind:
+			out = append(out, v.String())
+		case fd.Kind() == protoreflect.BytesKind:
+			out = append(out, string(v.Bytes()))
+		case fd.Message() != nil:
+			walk(v.Message())
+		}
+	}
+	walk = func(m protoreflect.Message) {
+		if m.Descriptor().FullName() == "google.protobuf.Any" {
+			return
+		}
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.IsList():
+				for i := range v.List().Len() {
+					value(fd, v.List().Get(i))
+				}
+			case fd.IsMap():
+				v.Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+					if fd.MapKey().Kind() == protoreflect.StringKind {
+						out = append(out, k.String())
+					}
+					value(fd.MapValue(), v)
+					return true
+				})
+			default:
+				value(fd, v)
+			}
+			return true
+		})
+	}
+	walk(m)
+	slices.Sort(out)
+	return out
 }

@@ -45,6 +45,14 @@ func requestFormat(contentType string) (format, bool) {
 	return formatJSON, false
 }
 
+// IsProtobuf reports whether contentType names binary protobuf (application/x-protobuf or
+// application/protobuf), which the front reads as its binding's body message. Policies that read
+// request bodies (the WAF) use it to tell such a body from JSON.
+func IsProtobuf(contentType string) bool {
+	f, ok := requestFormat(contentType)
+	return ok && f == formatProto
+}
+
 // responseFormat picks the response format from the Accept header values, and the content type to
 // answer with.
 func responseFormat(accept []string) (format, string) {

@@ -185,6 +185,42 @@ func (c *Call) decodeBody(msg *dynamicpb.Message, data []byte, f format, content
 	return nil
 }
 
+// ProtobufBodyJSON returns data, a binary protobuf body of a request on the binding, as the JSON
+// body the front reads as the same message: the body's message (the request, or the body field's
+// message) decoded as the front decodes it, then rendered as protojson, with the names a client
+// writes in JSON (json_name) and unset fields left out. Fields the message's descriptor does not know
+// are passed upstream as they are, and not rendered. Policies that inspect JSON bodies (the WAF)
+// read a protobuf body through it.
+//
+// ok is false when the front reads no protobuf body on the binding: it takes no body, its body is
+// a google.api.HttpBody (bytes passed on as they are) or a field that is not a message, or its
+// method streams requests (sent as newline-delimited JSON). err says why data does not decode as
+// the body's message (which the front refuses with 400, unless it passes a whole-request body on
+// with its framing checked only), or why it does not render as JSON (an Any of a type the snapshot
+// does not know).
+func (b *Binding) ProtobufBodyJSON(data []byte) (out []byte, ok bool, err error) {
+	if b.body == "" || b.bodyRaw || b.method.IsStreamingClient() {
+		return nil, false, nil
+	}
+	md := b.method.Input()
+	if len(b.bodyFields) > 0 {
+		last := b.bodyFields[len(b.bodyFields)-1]
+		if last.Message() == nil || last.IsList() || last.IsMap() {
+			return nil, false, nil
+		}
+		md = last.Message()
+	}
+	msg := dynamicpb.NewMessage(md)
+	if err := unmarshal(proto.UnmarshalOptions{AllowPartial: true, Resolver: b.types}, data, msg); err != nil {
+		return nil, true, badRequest(b.bodyName(), fmt.Sprintf("invalid protobuf body for %s: %v", md.FullName(), err))
+	}
+	out, err = protojson.MarshalOptions{AllowPartial: true, Resolver: b.types}.Marshal(msg)
+	if err != nil {
+		return nil, true, fmt.Errorf("rendering the protobuf body for %s as JSON: %w", md.FullName(), err)
+	}
+	return out, true, nil
+}
+
 // bodyName names the body in errors: its field, or "" for the whole request.
 func (b *Binding) bodyName() string {
 	if b.body == "*" {

@@ -14,8 +14,9 @@ import (
 
 // head is what of a request every transaction about it sees before a body: the connection, the
 // request line, the headers, and the arguments the target carries (REST path segments, a GraphQL
-// GET's variables). The request's own transaction and those of its streamed messages process the
-// same head, so rules keyed on the target or the headers apply to each message as to the request.
+// GET's variables and its document's string literals). The request's own transaction and those of
+// its streamed messages process the same head, so rules keyed on the target or the headers apply to
+// each message as to the request.
 type head struct {
 	front                                             policy.Front
 	remoteAddr, uri, method, proto, host, path, query string
@@ -87,6 +88,7 @@ func (h *head) process(tx types.Transaction) *types.Interruption {
 		if vars := q.Get("variables"); vars != "" {
 			flattenJSON([]byte(vars), "variables", tx.AddGetRequestArgument)
 		}
+		addLiterals(q.Get("query"), "query", tx.AddGetRequestArgument)
 	}
 	return tx.ProcessRequestHeaders()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // Streamed messages. The body of a streaming request cannot be read ahead: a bidi client waits for
@@ -24,18 +25,19 @@ import (
 //
 // A message is inspected as a one-message JSON body would be: one transaction with the request's
 // connection, request line and headers (Content-Type made application/json, so Coraza's JSON body
-// processor names its arguments json.field as for a POST), then the message as the body. A message
+// processor names its arguments json.field as for a POST), then the message as the body, a GraphQL
+// operation's document with its string literals unescaped as a POST's (graphql.go). A message
 // the rules block in blocking mode is refused with the request's denial (403 PERMISSION_DENIED,
 // ErrorInfo WAF_BLOCKED with the rule ids), which ends the call; in detection mode it passes. Either
 // way a message that matched is logged once, like a request, with its number in the stream.
 
-// withMessages returns r with an inspector of its messages in its context when r streams them (an
-// NDJSON body, a WebSocket); otherwise r itself, at no cost.
-func (f *Firewall) withMessages(r *http.Request, front policy.Front, blocking, ndjson bool) *http.Request {
+// withMessages returns r, which calls b (or nil), with an inspector of its messages in its context
+// when r streams them (an NDJSON body, a WebSocket); otherwise r itself, at no cost.
+func (f *Firewall) withMessages(r *http.Request, front policy.Front, b *transcoder.Binding, blocking, ndjson bool) *http.Request {
 	if !ndjson && !isWebSocket(r) {
 		return r
 	}
-	m := &messages{f: f, head: headOf(r, front), blocking: blocking}
+	m := &messages{f: f, head: headOf(r, front), binding: b, blocking: blocking}
 	// The head outlives the request's handler chain: keep a copy of the headers, which inner
 	// handlers may change while messages are inspected on other goroutines.
 	m.head.header = r.Header.Clone()
@@ -50,6 +52,7 @@ func (f *Firewall) withMessages(r *http.Request, front policy.Front, blocking, n
 type messages struct {
 	f        *Firewall
 	head     head
+	binding  *transcoder.Binding // the REST binding the request calls, or nil, for the log
 	blocking bool
 	n        atomic.Int64 // messages inspected so far, to number them in the log
 }
@@ -77,8 +80,9 @@ func (m *messages) InspectMessage(ctx context.Context, msg []byte) error {
 	if m.blocking {
 		action = "blocked"
 	}
+	route, rpc := routeAttrs(m.binding)
 	m.f.log.WarnContext(ctx, "waf: message matched rules", "action", action, "front", string(m.head.front),
-		"method", m.head.method, "path", m.head.path, "message", n, "rules", ids, "messages", msgs, "variables", vars)
+		"method", m.head.method, route, rpc, "message", n, "rules", ids, "messages", msgs, "variables", vars)
 	if !m.blocking {
 		return nil
 	}
@@ -98,6 +102,9 @@ func (m *messages) inspect(tx types.Transaction, msg []byte) (*types.Interruptio
 	if tx.IsRequestBodyAccessible() {
 		if it, _, err := tx.WriteRequestBody(msg); it != nil || err != nil {
 			return it, err
+		}
+		if m.head.front == policy.FrontGraphQL {
+			addBodyLiterals(msg, tx.AddPostRequestArgument)
 		}
 	}
 	return tx.ProcessRequestBody()

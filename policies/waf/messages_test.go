@@ -16,13 +16,13 @@ import (
 	"github.com/protogate/gateway/policies/waf"
 )
 
-// inspectorOf runs r through the middleware in mode and returns the message inspector the front
-// found in the request's context (nil when there was none).
+// inspectorOf runs r through the middleware of a snapshot serving the shop in mode and returns the
+// message inspector the front found in the request's context (nil when there was none).
 func inspectorOf(t testing.TB, mode string, front policy.Front, r *http.Request) policy.MessageInspector {
 	t.Helper()
 	var in policy.MessageInspector
 	reached := false
-	h := fw.Middleware(func(*http.Request, policy.Front) string { return mode })(front, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := fw.Middleware(shopRoutes(t, mode))(front, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reached = true
 		in = policy.MessageInspectorFrom(r.Context())
 	}))
@@ -93,7 +93,8 @@ func TestStreamedMessages(t *testing.T) {
 		{"graphql websocket", policy.FrontGraphQL, upgradeRequest("/graphql"),
 			[]string{`{"query": "subscription W($id: ID!, $in: [ID!], $where: String) { watchInventory(id: $id) { stock } }", "variables": {"id": "p1"}}`},
 			[]string{`{"query": "subscription W($id: ID!) { watchInventory(id: $id) { stock } }", "variables": {"id": "p1' OR '1'='1' --"}}`,
-				`{"query": "query { getUser(id: \"<svg onload=alert(1)>\") { name } }"}`}},
+				`{"query": "query { getUser(id: \"<svg onload=alert(1)>\") { name } }"}`,
+				`{"query": "query { getUser(id: \"1\\u0027 OR 1=1 --\") { name } }"}`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs.take()
@@ -134,20 +135,24 @@ func TestNoInspectorWithoutStream(t *testing.T) {
 	}
 }
 
-// In detection mode a matching message passes and is logged once, with its number in the stream
-// and without its data; the arguments are named as a JSON body's.
+// In detection mode a matching message passes and is logged once, with its number in the stream,
+// by its route's template and method (REST), and without its data; the arguments are named as a
+// JSON body's.
 func TestDetectionLogsEachMessage(t *testing.T) {
 	for _, tc := range []struct {
 		front        policy.Front
 		r            *http.Request
 		clean, match string
 		variable     string
+		route, rpc   string
 	}{
 		{policy.FrontREST, ndjsonRequest("/v1/orders:import"),
-			`{"order": {"id": "o1"}}`, `{"order": {"userId": "1' OR 1=1 --"}}`, "ARGS:json.order.userId"},
+			`{"order": {"id": "o1"}}`, `{"order": {"userId": "1' OR 1=1 --"}}`, "ARGS:json.order.userId",
+			"/v1/orders:import", "/shop.orders.v1.OrderService/ImportOrders"},
 		{policy.FrontGraphQL, upgradeRequest("/graphql"),
 			`{"query": "query($id: String!) { getUser(id: $id) { name } }", "variables": {"id": "1"}}`,
-			`{"query": "query($id: String!) { getUser(id: $id) { name } }", "variables": {"id": "1' OR 1=1 --"}}`, "ARGS:json.variables.id"},
+			`{"query": "query($id: String!) { getUser(id: $id) { name } }", "variables": {"id": "1' OR 1=1 --"}}`, "ARGS:json.variables.id",
+			"", ""},
 	} {
 		t.Run(string(tc.front), func(t *testing.T) {
 			logs.take()
@@ -162,16 +167,18 @@ func TestDetectionLogsEachMessage(t *testing.T) {
 				t.Fatalf("got %d log lines, want 1: %q", len(lines), lines)
 			}
 			var entry struct {
-				Msg, Action, Front, Method, Path string
-				Message                          int
-				Rules, Variables                 []string
+				Msg, Action, Front, Method, Route, RPC string
+				Path                                   *string
+				Message                                int
+				Rules, Variables                       []string
 			}
 			if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
 				t.Fatal(err)
 			}
 			if entry.Msg != "waf: message matched rules" || entry.Action != "detected" || entry.Front != string(tc.front) ||
-				entry.Method != tc.r.Method || entry.Path != tc.r.URL.Path || entry.Message != 2 || len(entry.Rules) == 0 {
-				t.Errorf("log entry %+v", entry)
+				entry.Method != tc.r.Method || entry.Route != tc.route || entry.RPC != tc.rpc || entry.Path != nil ||
+				entry.Message != 2 || len(entry.Rules) == 0 {
+				t.Errorf("log entry %s", lines[0])
 			}
 			if !strings.Contains(lines[0], tc.variable) {
 				t.Errorf("variables %q, want the argument named as a JSON body's (%s)", entry.Variables, tc.variable)

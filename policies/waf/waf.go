@@ -2,14 +2,18 @@
 // in the binary (no rule files at run time).
 //
 // Data flow: New loads the rule set once (about a second: build one Firewall and keep it across
-// snapshots). Middleware, applied once per snapshot to the REST and GraphQL fronts
-// (gRPC and gRPC-Web pass untouched: their bodies are protobuf, which the rules cannot read), asks the
-// snapshot for the request's mode and, unless it is off, runs one Coraza transaction per request:
-// connection, method and request target (path segments and query arguments), headers, then the body.
-// JSON bodies — REST bodies and GraphQL POSTs, whose "query" and "variables" become arguments such as
-// json.variables.id — are parsed by Coraza's JSON body processor into ARGS, so every string a client
-// sends is inspected where it is; a GraphQL GET's variables parameter is flattened into ARGS the same
-// way. The body is read up to the inspection limit and handed on to the front unchanged.
+// snapshots). Middleware, applied once per snapshot to the REST and GraphQL fronts (gRPC and
+// gRPC-Web pass untouched: their messages are protobuf, which the rules cannot read), asks the
+// snapshot for the request's mode and REST binding (Route) and, unless the mode is off, runs one
+// Coraza transaction per request: connection, method and request target (path segments and query
+// arguments), headers, then the body. JSON bodies — REST bodies and GraphQL POSTs, whose "query"
+// and "variables" become arguments such as json.variables.id — are parsed by Coraza's JSON body
+// processor into ARGS, so every string a client sends is inspected where it is; a GraphQL GET's
+// variables parameter is flattened into ARGS the same way. A GraphQL document whose string literals
+// hold escapes or block strings also has each literal inspected unescaped, as its own argument
+// (graphql.go). A REST body in binary protobuf is inspected as the JSON the REST front reads as the
+// same message (the request's binding, from the snapshot, renders it), so it gets a JSON body's
+// inspection. The body is read up to the inspection limit and handed on to the front unchanged.
 //
 // A streaming request's messages (NDJSON lines, WebSocket text frames, GraphQL WebSocket operations)
 // arrive after the request has passed: the middleware hands the front a policy.MessageInspector,
@@ -19,8 +23,9 @@
 // In blocking mode a request that reaches the inbound anomaly threshold is refused with 403
 // PERMISSION_DENIED, its matched rule ids in a google.rpc.ErrorInfo detail (reason WAF_BLOCKED, domain
 // waf.protogate.dev, metadata ruleIds and ruleMessages); in detection mode it passes. Either way one
-// log line per request (slog, Warn) names the front, method, path and the matched rules with the
-// variables they matched — never values, headers or bodies, which may hold secrets.
+// log line per request (slog, Warn) names the front, the HTTP method, the REST route and the method
+// it calls (when a binding serves the request), and the matched rules with the variables they
+// matched — never values: not the path, the query, headers or bodies, which may hold secrets.
 package waf
 
 import (
@@ -153,6 +158,9 @@ SecAuditEngine Off
 # The REST front reads a body without Content-Type as JSON: so does the firewall, and such a body is
 # no protocol anomaly (920340).
 SecRule &REQUEST_HEADERS:Content-Type "@eq 0" "id:10001,phase:1,t:none,pass,nolog,ctl:requestBodyProcessor=JSON,ctl:ruleRemoveById=920340"
+# A protobuf body reaches the rules as the JSON the REST front reads as the same message (or not at
+# all: see protobufJSON), never as its binary, which CRS rule 901340 would parse as urlencoded.
+SecRule REQUEST_HEADERS:Content-Type "@rx (?i)^\s*application/(?:x-)?protobuf\s*(?:;|$)" "id:10003,phase:1,t:none,pass,nolog,ctl:requestBodyProcessor=JSON"
 Include @crs-setup.conf.example
 SecAction "id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%[2]d"
 SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%[3]d,setvar:tx.outbound_anomaly_score_threshold=4"
@@ -160,7 +168,9 @@ SecAction "id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=GET HE
 SecAction "id:900220,phase:1,pass,t:none,nolog,setvar:'tx.allowed_request_content_type=|application/x-www-form-urlencoded| |multipart/form-data| |application/json| |application/x-protobuf| |application/protobuf| |application/x-ndjson| |application/jsonl| |application/graphql| |application/graphql-response+json| |application/merge-patch+json|'"
 Include @owasp_crs/*.conf
 # GraphQL documents name variables with "$": "$in", "$ne" or "$where" are not MongoDB operators there.
-SecRule REQUEST_FILENAME "@beginsWith /graphql" "id:10002,phase:1,t:none,pass,nolog,ctl:ruleRemoveTargetById=942290;ARGS:json.query,ctl:ruleRemoveTargetById=942290;ARGS:query"
+# The GraphQL endpoint is /graphql and what lies below it, as the server routes them: a REST route such
+# as /graphqlx keeps the rule.
+SecRule REQUEST_FILENAME "@rx ^/graphql(?:/|$)" "id:10002,phase:1,t:none,pass,nolog,ctl:ruleRemoveTargetById=942290;ARGS:json.query,ctl:ruleRemoveTargetById=942290;ARGS:query"
 `, limit, pl, threshold)
 	for _, id := range cfg.ExcludeRules {
 		fmt.Fprintf(&b, "SecRuleRemoveById %d\n", id)
@@ -176,16 +186,26 @@ SecRule REQUEST_FILENAME "@beginsWith /graphql" "id:10002,phase:1,t:none,pass,no
 	return b.String(), nil
 }
 
-// Middleware inspects requests of the REST and GraphQL fronts; mode returns the mode ("blocking",
-// "detection", "off") for a request: the mode of the rule of the method it calls, or "" for the waf
-// section's mode. A nil Firewall's middleware passes every request on.
-func (f *Firewall) Middleware(mode func(r *http.Request, front policy.Front) string) policy.Middleware {
+// Route is what the snapshot knows of a request the firewall meets.
+type Route struct {
+	// Mode is the request's mode (Blocking, Detection, Off): the mode of the rule of the method it
+	// calls, or "" for the waf section's mode.
+	Mode string
+	// Binding is the REST binding the request calls, or nil: a GraphQL request, or one that no
+	// binding serves.
+	Binding *transcoder.Binding
+}
+
+// Middleware inspects requests of the REST and GraphQL fronts; route returns what the snapshot knows
+// of a request. A nil Firewall's middleware passes every request on.
+func (f *Firewall) Middleware(route func(r *http.Request, front policy.Front) Route) policy.Middleware {
 	return func(front policy.Front, next http.Handler) http.Handler {
 		if f == nil || (front != policy.FrontREST && front != policy.FrontGraphQL) {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			m := mode(r, front)
+			rt := route(r, front)
+			m := rt.Mode
 			if m == "" {
 				m = f.mode
 			}
@@ -193,19 +213,21 @@ func (f *Firewall) Middleware(mode func(r *http.Request, front policy.Front) str
 				next.ServeHTTP(w, r)
 				return
 			}
-			f.serve(w, r, front, m == Blocking, next)
+			f.serve(w, r, front, rt.Binding, m == Blocking, next)
 		})
 	}
 }
 
-func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Front, blocking bool, next http.Handler) {
+// serve inspects r, which calls b (nil when no binding serves it), and hands it to next unless it
+// is refused.
+func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Front, b *transcoder.Binding, blocking bool, next http.Handler) {
 	tx := f.waf.NewTransaction()
 	defer func() {
 		tx.ProcessLogging()
 		_ = tx.Close()
 	}()
 	ndjson := isStream(r)
-	it, body, err := f.inspect(tx, r, front, ndjson)
+	it, body, err := f.inspect(tx, r, front, b, ndjson)
 	if err != nil {
 		// The body could not be read: the sanitizer's refusals (413, 400) surface here.
 		sanitize.Refused(r.Context(), err)
@@ -217,7 +239,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 		defer body.release()
 	}
 	if it == nil {
-		next.ServeHTTP(w, f.withMessages(r, front, blocking, ndjson))
+		next.ServeHTTP(w, f.withMessages(r, front, b, blocking, ndjson))
 		return
 	}
 	ids, msgs, vars := matched(tx.MatchedRules(), it)
@@ -225,10 +247,11 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 	if blocking {
 		action = "blocked"
 	}
+	route, rpc := routeAttrs(b)
 	f.log.Warn("waf: request matched rules", "action", action, "front", string(front), "method", r.Method,
-		"path", r.URL.Path, "rules", ids, "messages", msgs, "variables", vars)
+		route, rpc, "rules", ids, "messages", msgs, "variables", vars)
 	if !blocking {
-		next.ServeHTTP(w, f.withMessages(r, front, blocking, ndjson))
+		next.ServeHTTP(w, f.withMessages(r, front, b, blocking, ndjson))
 		return
 	}
 	err, reason := denial(it, ids, msgs)
@@ -240,9 +263,14 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 // inspected in part.
 var bodyTooLarge = &types.Interruption{RuleID: 0, Action: "deny", Status: http.StatusRequestEntityTooLarge}
 
+// bodyUnreadable is the interruption for a protobuf body that does not decode as its binding's
+// message: the rules cannot read it, as they cannot read a JSON body that does not parse (200002).
+var bodyUnreadable = &types.Interruption{RuleID: 0, Action: "deny", Status: http.StatusBadRequest}
+
 // inspect runs the request phases; it returns the interruption, if any, and the body to hand on.
-// ndjson says the body is a stream of messages, inspected one by one as the front reads them.
-func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.Front, ndjson bool) (*types.Interruption, *replay, error) {
+// b is the binding the request calls, or nil; ndjson says the body is a stream of messages,
+// inspected one by one as the front reads them.
+func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.Front, b *transcoder.Binding, ndjson bool) (*types.Interruption, *replay, error) {
 	h := headOf(r, front)
 	if it := h.process(tx); it != nil {
 		return it, nil, nil
@@ -269,12 +297,46 @@ func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.F
 		if int64(buf.Len()) > f.bodyLimit {
 			return bodyTooLarge, body, nil
 		}
-		if it, _, err := tx.WriteRequestBody(buf.Bytes()); it != nil || err != nil {
+		data := buf.Bytes()
+		if transcoder.IsProtobuf(r.Header.Get("Content-Type")) {
+			var it *types.Interruption
+			if data, it = f.protobufJSON(b, data); it != nil {
+				return it, body, nil
+			}
+		}
+		if it, _, err := tx.WriteRequestBody(data); it != nil || err != nil {
 			return it, body, err
+		}
+		if front == policy.FrontGraphQL {
+			addBodyLiterals(data, tx.AddPostRequestArgument)
 		}
 	}
 	it, err := tx.ProcessRequestBody()
 	return it, body, err
+}
+
+// protobufJSON returns a binary protobuf body as the rules read it: the JSON the REST front reads as
+// the same message on b (Binding.ProtobufBodyJSON), which rule 10003 has Coraza parse as JSON. So
+// such a body is inspected as its JSON twin is, argument names included, and its binary never
+// meets rules meant for text (urlencoded parsing, 920270's null character). It returns nil, and
+// nothing of the body is inspected, when the front reads no protobuf body on the request: no
+// binding serves it (the front answers 404), or the binding takes no body, takes a
+// google.api.HttpBody's bytes as they are, or takes only JSON (415). A body that does not decode
+// as its message is bodyUnreadable; one whose JSON is over the inspection limit, bodyTooLarge.
+func (f *Firewall) protobufJSON(b *transcoder.Binding, data []byte) ([]byte, *types.Interruption) {
+	if b == nil || len(data) == 0 {
+		return nil, nil
+	}
+	out, ok, err := b.ProtobufBodyJSON(data)
+	switch {
+	case !ok:
+		return nil, nil
+	case err != nil:
+		return nil, bodyUnreadable
+	case int64(len(out)) > f.bodyLimit:
+		return nil, bodyTooLarge
+	}
+	return out, nil
 }
 
 // isStream reports whether r's body is a stream of messages (NDJSON) rather than one document.
@@ -290,6 +352,16 @@ func addSegments(path string, add func(key, value string)) {
 		}
 		i++
 	}
+}
+
+// routeAttrs name, for the log, what a request calls: the template of its REST route and the method
+// it binds ("route", "rpc"), which hold nothing a client sent, unlike the path. They are empty, and
+// left out of the line, for a request no binding serves and for a GraphQL request.
+func routeAttrs(b *transcoder.Binding) (route, rpc slog.Attr) {
+	if b == nil {
+		return slog.Attr{}, slog.Attr{}
+	}
+	return slog.String("route", b.Template().String()), slog.String("rpc", b.FullMethod())
 }
 
 // matched lists the rules that matched, in order, and the variables they matched (names only).
@@ -333,7 +405,7 @@ func denial(it *types.Interruption, ids, msgs []string) (err error, reason strin
 	case it == bodyTooLarge:
 		return transcoder.WithHTTPStatus(policy.Deny(codes.ResourceExhausted,
 			"request body larger than the web application firewall inspects"), http.StatusRequestEntityTooLarge), "WAF_BODY_TOO_LARGE"
-	case it.RuleID == 200002:
+	case it == bodyUnreadable || it.RuleID == 200002:
 		info.Reason = "WAF_UNPARSEABLE_BODY"
 		return policy.Deny(codes.InvalidArgument, "request body does not parse as its Content-Type says", info), info.Reason
 	}

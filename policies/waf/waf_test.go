@@ -13,10 +13,16 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/protogate/gateway/config"
+	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/policy/policytest"
 	"github.com/protogate/gateway/policies/waf"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // The rule set loads once per test binary: it takes about a second.
@@ -60,8 +66,46 @@ var seen = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 })
 
+// handler is the middleware of a snapshot whose every method has mode, the firewall told nothing
+// else of a request.
 func handler(mode string, front policy.Front) http.Handler {
-	return fw.Middleware(func(*http.Request, policy.Front) string { return mode })(front, seen)
+	return fw.Middleware(modeOnly(mode))(front, seen)
+}
+
+// modeOnly tells the firewall a request's mode only.
+func modeOnly(mode string) func(*http.Request, policy.Front) waf.Route {
+	return func(*http.Request, policy.Front) waf.Route { return waf.Route{Mode: mode} }
+}
+
+// shopRouter is the example shop's REST router, as a snapshot compiles it.
+var shopRouter = sync.OnceValues(func() (*transcoder.Router, error) {
+	return transcoder.NewRouter([]protoreflect.ServiceDescriptor{
+		catalogv1.File_shop_catalog_v1_catalog_proto.Services().Get(0),
+		ordersv1.File_shop_orders_v1_orders_proto.Services().Get(0),
+		usersv1.File_shop_users_v1_users_proto.Services().Get(0),
+	})
+})
+
+// shopRoutes tells the firewall what a snapshot serving the shop, every method in mode, knows of a
+// request: its mode and, for REST, the binding the shop's router finds for it.
+func shopRoutes(t testing.TB, mode string) func(*http.Request, policy.Front) waf.Route {
+	t.Helper()
+	rt, err := shopRouter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(r *http.Request, front policy.Front) waf.Route {
+		var p transcoder.Params
+		if b, err := rt.MatchCall(r, &p); err == nil && front == policy.FrontREST {
+			return waf.Route{Mode: mode, Binding: b}
+		}
+		return waf.Route{Mode: mode}
+	}
+}
+
+// shopHandler is the middleware of a snapshot serving the shop, every method in mode.
+func shopHandler(t testing.TB, mode string, front policy.Front) http.Handler {
+	return fw.Middleware(shopRoutes(t, mode))(front, seen)
 }
 
 type probe struct {
@@ -107,6 +151,17 @@ var attacks = []probe{
 		target: "/graphql?query=" + url.QueryEscape("query($id: ID!){getUser(id:$id){name}}") + "&variables=" + url.QueryEscape(`{"id":"1' OR '1'='1' --"}`)},
 	{name: "sqli graphql inline document", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
 		body: `{"query": "{ getUser(id: \"1' UNION SELECT password FROM users --\") { name } }"}`},
+	// String literals the GraphQL parser unescapes after inspection.
+	{name: "sqli graphql escaped literal", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+		body: `{"query": "{ getUser(id: \"1\\u0027 OR 1=1 --\") { name } }"}`},
+	{name: "sqli graphql escaped literal, backslash escaped in json", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+		body: `{"query": "{ getUser(id: \"1\u005cu0027 OR 1=1 --\") { name } }"}`},
+	{name: "sqli graphql escaped variable default", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+		body: `{"query": "query($id: String = \"1\\u0027 OR 1=1 --\") { getUser(id: $id) { name } }"}`},
+	{name: "sqli graphql block string indented", method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+		body: `{"query": "{ getUser(id: \"\"\"\n      1'\n      OR 1=1 --\n    \"\"\") { name } }"}`},
+	{name: "sqli graphql get escaped literal", method: "GET", front: policy.FrontGraphQL,
+		target: "/graphql?query=" + url.QueryEscape(`{ getUser(id: "1\u0027 OR 1=1 --") { name } }`)},
 }
 
 type rpcStatus struct {
@@ -193,6 +248,11 @@ func TestOrdinaryRequestsPass(t *testing.T) {
 			target: "/graphql?query=" + url.QueryEscape(`query($id: ID!){ getUser(id: $id) { name } }`) + "&variables=" + url.QueryEscape(`{"id":"1"}`)},
 		{method: "POST", target: "/graphql", front: policy.FrontGraphQL,
 			body: `{"query": "query Many($in: [ID!]!, $ne: String, $where: String) { batchGetUsers(ids: $in) { users { name } } }", "variables": {"in": ["1", "2"]}}`},
+		// Escapes and block strings in string literals, each literal inspected on its own.
+		{method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+			body: `{"query": "mutation { createUser(name: \"Se\\u00e1n O\\u0027Brien\", email: \"sean@example.com\", bio: \"\"\"\n    Mathematician & writer.\n    Quotes \\\"\"\" and select poems, e.g. \\\"The Raven\\\".\n  \"\"\") { id } }"}`},
+		{method: "GET", front: policy.FrontGraphQL,
+			target: "/graphql?query=" + url.QueryEscape(`query($id: ID = "caf\u00e9") { getUser(id: $id) { name } }`)},
 	}
 	for _, p := range ok {
 		w := httptest.NewRecorder()
@@ -235,30 +295,48 @@ func TestExpectContinuePasses(t *testing.T) {
 	}
 }
 
+// In detection mode a matching request passes and is logged once, by its route's template and
+// method, never by its path, query or body, which hold what the client sent.
 func TestDetectionPassesAndLogsOnce(t *testing.T) {
-	logs.take()
-	p := attacks[4] // SQL injection in a JSON field
-	w := httptest.NewRecorder()
-	handler(waf.Detection, policy.FrontREST).ServeHTTP(w, p.request())
-	if w.Code != 200 || w.Body.String() != p.body {
-		t.Fatalf("detection mode: got %d %s, want the request passed on unchanged", w.Code, w.Body)
-	}
-	lines := strings.Split(strings.TrimSpace(logs.take()), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("got %d log lines, want 1: %q", len(lines), lines)
-	}
-	var entry struct {
-		Msg, Action, Front, Path string
-		Rules, Variables         []string
-	}
-	if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
-		t.Fatal(err)
-	}
-	if entry.Action != "detected" || entry.Front != "rest" || entry.Path != "/v1/orders" || len(entry.Rules) == 0 {
-		t.Errorf("log entry %+v", entry)
-	}
-	if strings.Contains(lines[0], "OR 1=1") {
-		t.Errorf("the log line carries the request's data: %s", lines[0])
+	for _, tc := range []struct {
+		p           probe
+		route, rpc  string
+		front, data string
+	}{
+		{attacks[4], "/v1/orders", "/shop.orders.v1.OrderService/CreateOrder", "rest", "OR 1=1"}, // SQL injection in a JSON field
+		{probe{method: "GET", target: "/v1/products/" + url.PathEscape("1' UNION SELECT password FROM users--")},
+			"/v1/products/{id}", "/shop.catalog.v1.CatalogService/GetProduct", "rest", "UNION"},
+		{probe{method: "GET", target: "/v1/nothing/" + url.PathEscape("1' UNION SELECT password FROM users--")},
+			"", "", "rest", "UNION"}, // no binding serves it: no route to name
+		{attacks[7], "", "", "graphql", "UNION"},
+	} {
+		logs.take()
+		w := httptest.NewRecorder()
+		p := tc.p
+		shopHandler(t, waf.Detection, p.frontOr()).ServeHTTP(w, p.request())
+		if w.Code != 200 || w.Body.String() != p.body {
+			t.Fatalf("%s %s: detection mode: got %d %s, want the request passed on unchanged", p.method, p.target, w.Code, w.Body)
+		}
+		lines := strings.Split(strings.TrimSpace(logs.take()), "\n")
+		if len(lines) != 1 {
+			t.Fatalf("%s %s: got %d log lines, want 1: %q", p.method, p.target, len(lines), lines)
+		}
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
+			t.Fatal(err)
+		}
+		if entry["action"] != "detected" || entry["front"] != tc.front || entry["method"] != p.method || entry["rules"] == nil {
+			t.Errorf("%s %s: log entry %s", p.method, p.target, lines[0])
+		}
+		if route, _ := entry["route"].(string); route != tc.route {
+			t.Errorf("%s %s: route %q, want %q", p.method, p.target, route, tc.route)
+		}
+		if rpc, _ := entry["rpc"].(string); rpc != tc.rpc {
+			t.Errorf("%s %s: rpc %q, want %q", p.method, p.target, rpc, tc.rpc)
+		}
+		if _, ok := entry["path"]; ok || strings.Contains(lines[0], tc.data) {
+			t.Errorf("%s %s: the log line carries the request's data: %s", p.method, p.target, lines[0])
+		}
 	}
 }
 
@@ -276,7 +354,7 @@ func TestOffAndOtherFrontsPass(t *testing.T) {
 	}
 	var nilFW *waf.Firewall
 	w := httptest.NewRecorder()
-	nilFW.Middleware(func(*http.Request, policy.Front) string { return waf.Blocking })(policy.FrontREST, seen).ServeHTTP(w, p.request())
+	nilFW.Middleware(modeOnly(waf.Blocking))(policy.FrontREST, seen).ServeHTTP(w, p.request())
 	if w.Code != 200 {
 		t.Errorf("a nil firewall refused: %d", w.Code)
 	}
@@ -320,7 +398,7 @@ func TestNDJSONStreamIsNotBuffered(t *testing.T) {
 		first <- line
 		_, _ = io.Copy(io.Discard, r.Body)
 	})
-	h := fw.Middleware(func(*http.Request, policy.Front) string { return waf.Blocking })(policy.FrontREST, front)
+	h := fw.Middleware(modeOnly(waf.Blocking))(policy.FrontREST, front)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -348,5 +426,63 @@ func bufioLine(r io.Reader) (string, error) {
 			return b.String(), nil
 		}
 		b.WriteByte(one[0])
+	}
+}
+
+// GraphQL documents name variables with "$" ($in, $ne, $where): rule 942290, which takes them for
+// MongoDB operators, is removed for the query argument of /graphql and the paths below it, and of
+// no other path: a REST route that merely begins with "/graphql" keeps it.
+func TestGraphQLExclusionIsExact(t *testing.T) {
+	doc := url.QueryEscape(`query Many($in: [ID!]!, $ne: String) { batchGetUsers(ids: $in) { users { name } } }`)
+	for _, tc := range []struct {
+		target string
+		front  policy.Front
+		want   int
+	}{
+		{"/graphql?query=" + doc, policy.FrontGraphQL, 200},
+		{"/graphql/persisted?query=" + doc, policy.FrontGraphQL, 200},
+		{"/graphqlx?query=" + doc, policy.FrontREST, 403},
+		{"/v1/graphql?query=" + doc, policy.FrontREST, 403},
+	} {
+		w := httptest.NewRecorder()
+		handler(waf.Blocking, tc.front).ServeHTTP(w, probe{method: "GET", target: tc.target}.request())
+		if w.Code != tc.want {
+			t.Errorf("%s: got %d %s, want %d", tc.target, w.Code, w.Body, tc.want)
+			continue
+		}
+		if tc.want == 403 {
+			if st, err := refusal(tc.front, w.Body.Bytes()); err != nil || !strings.Contains(st.Details[0].Metadata["ruleIds"], "942290") {
+				t.Errorf("%s: refused by %+v (%v), want rule 942290", tc.target, st, err)
+			}
+		}
+	}
+}
+
+// A GraphQL document's string literals are inspected unescaped, each as an argument of its own
+// named after the document's (json.query.literal.N in a body, query.literal.N in a GET): the log
+// names the literal an attack hid in, and not its value.
+func TestGraphQLLiteralsAreArguments(t *testing.T) {
+	for _, tc := range []struct {
+		p        probe
+		variable string
+	}{
+		{probe{method: "POST", target: "/graphql", front: policy.FrontGraphQL,
+			body: `{"query": "{ a: getUser(id: \"1\") { name } b: getUser(id: \"1\\u0027 OR 1=1 --\") { name } }"}`}, "ARGS:json.query.literal.1"},
+		{probe{method: "GET", front: policy.FrontGraphQL,
+			target: "/graphql?query=" + url.QueryEscape(`{ getUser(id: "1\u0027 OR 1=1 --") { name } }`)}, "ARGS:query.literal.0"},
+	} {
+		logs.take()
+		w := httptest.NewRecorder()
+		handler(waf.Detection, policy.FrontGraphQL).ServeHTTP(w, tc.p.request())
+		if w.Code != 200 {
+			t.Fatalf("%s %s: detection mode answered %d", tc.p.method, tc.p.target, w.Code)
+		}
+		l := logs.take()
+		if !strings.Contains(l, `"`+tc.variable+`"`) {
+			t.Errorf("%s %s: logged %s, want the variable %s", tc.p.method, tc.p.target, l, tc.variable)
+		}
+		if strings.Contains(l, "OR 1=1") {
+			t.Errorf("the log line carries the literal: %s", l)
+		}
 	}
 }

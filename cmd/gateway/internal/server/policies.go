@@ -11,6 +11,7 @@ import (
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // fronts are the HTTP fronts of one snapshot, each wrapped in the snapshot's request policies (CORS,
@@ -57,7 +58,7 @@ func (s *Server) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 }
 
 // admission compiles a snapshot's policy chains with the server's engine; see registry.Spec.
-func (s *Server) admission(p config.Policies, methods []string, resolve func(*http.Request) (string, bool)) (routing.Admitter, error) {
+func (s *Server) admission(p config.Policies, methods []string, resolve func(*http.Request) (*transcoder.Binding, bool)) (routing.Admitter, error) {
 	set, err := s.engine.Compile(p, methods, resolve)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // benchChain names the policy set a gateway of BenchmarkPolicyChain serves.
@@ -105,7 +106,7 @@ func startBenchGateway(b *testing.B, c benchChain) *gateway {
 		return startGateway(b, harnessOptions{
 			config: func(cfg *config.Config) { cfg.Policies.Metrics.Disabled = true },
 			spec: func(s *registry.Spec, _ *shop.Shop) {
-				s.Admission = func(config.Policies, []string, func(*http.Request) (string, bool)) (routing.Admitter, error) {
+				s.Admission = func(config.Policies, []string, func(*http.Request) (*transcoder.Binding, bool)) (routing.Admitter, error) {
 					return nil, nil
 				}
 			},

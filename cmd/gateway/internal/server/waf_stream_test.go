@@ -47,9 +47,10 @@ func (l *lockedLog) Write(p []byte) (int, error) {
 
 // wafEntry is a log line of the firewall.
 type wafEntry struct {
-	Msg, Action, Front, Method, Path string
-	Message                          int
-	Rules, Variables                 []string
+	Msg, Action, Front, Method, Route, RPC string
+	Path                                   *string // never logged: it holds what the client sent
+	Message                                int
+	Rules, Variables                       []string
 }
 
 // take returns the firewall's log lines about messages logged since the last call.
@@ -425,7 +426,8 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		if len(entries) != 1 {
 			t.Fatalf("log %+v, want one line", entries)
 		}
-		if e := entries[0]; e.Action != "detected" || e.Front != "rest" || e.Path != "/v1/orders:import" || e.Message != 2 ||
+		if e := entries[0]; e.Action != "detected" || e.Front != "rest" || e.Route != "/v1/orders:import" ||
+			e.RPC != importOrders || e.Path != nil || e.Message != 2 ||
 			!strings.Contains(strings.Join(e.Variables, " "), "ARGS:json.order.userId") {
 			t.Errorf("log entry %+v", e)
 		}

@@ -1,0 +1,148 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+)
+
+// wafGateway starts a gateway whose firewall blocks, counting the shop's calls by method and
+// logging to logs (nil: nowhere).
+func wafGateway(t *testing.T, logs io.Writer) (*gateway, *methodCalls) {
+	t.Helper()
+	if logs == nil {
+		logs = io.Discard
+	}
+	calls := &methodCalls{n: make(map[string]int)}
+	blocking := config.Policies{
+		WAF:       config.WAF{Mode: "blocking", ExcludeRules: []int{920350}}, // clients call 127.0.0.1
+		AccessLog: config.AccessLog{Output: "off"},
+	}.Completed()
+	g := startGateway(t, harnessOptions{
+		shop:     shop.Options{OnCall: calls.onCall},
+		policies: &blocking,
+		server:   []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))},
+	})
+	return g, calls
+}
+
+// A GraphQL string literal is unescaped by the GraphQL parser after the firewall has read the
+// document: the firewall reads each literal unescaped too, so an injection hidden behind an escape
+// is refused before GetUser is called, in a POST, a GET and an operation over a WebSocket, while an
+// escaped literal that hides nothing is served.
+func TestWAFGraphQLEscapedLiterals(t *testing.T) {
+	g, calls := wafGateway(t, nil)
+	rest := newRESTClient(g)
+	const getUser = "/shop.users.v1.UserService/GetUser"
+	const hidden = `{ getUser(id: "1\u0027 OR 1=1 --") { name } }`
+	post := func(doc string) restResponse {
+		body, _ := json.Marshal(map[string]string{"query": doc})
+		return rest.do(t, "POST", "/graphql", string(body))
+	}
+	wantRefused := func(t *testing.T, r restResponse) {
+		t.Helper()
+		if r.status != 403 || !strings.Contains(string(r.body), `"PERMISSION_DENIED"`) || !strings.Contains(string(r.body), "WAF_BLOCKED") {
+			t.Fatalf("HTTP %d %s, want the firewall's 403", r.status, r.body)
+		}
+	}
+
+	before := calls.count(getUser)
+	t.Run("post", func(t *testing.T) { wantRefused(t, post(hidden)) })
+	t.Run("post, variable default", func(t *testing.T) {
+		wantRefused(t, post(`query($id: String = "1\u0027 OR 1=1 --") { getUser(id: $id) { name } }`))
+	})
+	t.Run("get", func(t *testing.T) { wantRefused(t, rest.do(t, "GET", "/graphql?query="+url.QueryEscape(hidden), "")) })
+	t.Run("websocket", func(t *testing.T) {
+		ws := dialGraphQLWS(t, testContext(t), g)
+		if m := ws.subscribe("1", hidden, nil); m.Type != "error" || !strings.Contains(string(m.Payload), "WAF_BLOCKED") {
+			t.Fatalf("got %s %s, want the firewall's error message", m.Type, m.Payload)
+		}
+	})
+	if n := calls.count(getUser) - before; n != 0 {
+		t.Errorf("GetUser called %d times by refused documents", n)
+	}
+
+	t.Run("clean escapes pass", func(t *testing.T) {
+		r := post(`{ getUser(id: "\u0031") { name } }`)
+		if r.status != 200 || !contains(t, r.body, `{"data":{"getUser":{"name":"Ada Lovelace"}}}`) {
+			t.Fatalf("HTTP %d %s, want Ada", r.status, r.body)
+		}
+	})
+}
+
+// A REST body in binary protobuf is inspected as the JSON the REST front reads as the same message:
+// a user whose encoding holds zero bytes is created, as its JSON twin is, and an injection in one of
+// its string fields is refused before CreateUser is called.
+func TestWAFProtobufBodies(t *testing.T) {
+	g, calls := wafGateway(t, nil)
+	rest := newRESTClient(g)
+	const createUser = "/shop.users.v1.UserService/CreateUser"
+	post := func(t *testing.T, u *usersv1.User) restResponse {
+		t.Helper()
+		body, err := proto.Marshal(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(body, []byte{0}) {
+			t.Fatal("the body holds no zero byte")
+		}
+		return rest.do(t, "POST", "/v1/users", string(body), "Content-Type", "application/x-protobuf")
+	}
+
+	t.Run("clean", func(t *testing.T) {
+		r := post(t, &usersv1.User{Name: "Mary Somerville", Email: "mary.somerville@example.com", Tags: []string{"navy", ""}, Nickname: wrapperspb.String("")})
+		if r.status != 200 || !contains(t, r.body, `{"name":"Mary Somerville","tags":["navy",""]}`) {
+			t.Fatalf("HTTP %d %s, want the user created", r.status, r.body)
+		}
+	})
+	t.Run("injection", func(t *testing.T) {
+		before := calls.count(createUser)
+		r := post(t, &usersv1.User{Name: "1' OR 1=1 --", Email: "mary@example.com", Tags: []string{""}})
+		if r.status != 403 || !strings.Contains(string(r.body), "WAF_BLOCKED") || !strings.Contains(string(r.body), "rule 942100") {
+			t.Fatalf("HTTP %d %s, want the firewall's 403 (942100)", r.status, r.body)
+		}
+		if calls.count(createUser) != before {
+			t.Error("the refused body reached CreateUser")
+		}
+	})
+}
+
+// The firewall's log line names what a refused request calls by its route's template and method,
+// never by its path, which holds what the client sent.
+func TestWAFLogHoldsNoValues(t *testing.T) {
+	logs := &lockedLog{}
+	g, _ := wafGateway(t, logs)
+	r := newRESTClient(g).do(t, "GET", "/v1/products/"+url.PathEscape("1' UNION SELECT password FROM users--"), "")
+	if r.status != 403 {
+		t.Fatalf("HTTP %d %s, want 403", r.status, r.body)
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	var found bool
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.b.String()), "\n") {
+		var e wafEntry
+		if json.Unmarshal([]byte(line), &e) != nil || e.Msg != "waf: request matched rules" {
+			continue
+		}
+		found = true
+		if e.Action != "blocked" || e.Route != "/v1/products/{id}" || e.RPC != "/shop.catalog.v1.CatalogService/GetProduct" ||
+			e.Path != nil || strings.Contains(line, "UNION") {
+			t.Errorf("log line %s, want the route and method and nothing the client sent", line)
+		}
+	}
+	if !found {
+		t.Errorf("no log line of the firewall's in %s", logs.b.String())
+	}
+}
