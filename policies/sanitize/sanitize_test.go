@@ -12,6 +12,7 @@ import (
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/policy/policytest"
 	"github.com/protogate/gateway/policies/sanitize"
+	"github.com/protogate/gateway/transcoder"
 )
 
 var testLimits = config.Limits{
@@ -171,6 +172,40 @@ func TestUnknownLengthBodyIsCheckedAsItStreams(t *testing.T) {
 		h.ServeHTTP(w, r)
 		if got := strings.TrimSpace(w.Body.String()); got != strings.TrimSpace(tc.want) {
 			t.Errorf("%s: the front read %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestJSONContentTypesAreChecked: a body the REST front reads as JSON or NDJSON, under whatever
+// Content-Type it reads so (transcoder.RequestBodyKind: malformed parameters and every name of
+// NDJSON included), is held to the JSON limits: refused with 400 before the front reads it, or, as
+// a stream, failing the front's read.
+func TestJSONContentTypesAreChecked(t *testing.T) {
+	h := handler(t, policy.FrontREST)
+	const limit = "JSON string longer than the limit of 32 bytes"
+	over := `{"a":"` + strings.Repeat("x", 33) + `"}`
+	for _, ct := range []string{"", "application/json", `application/json; charset="utf-8`, "application/json; charset",
+		";charset=utf-8", " APPLICATION/JSON ", "application/j\u017fon", `application/merge-patch+json; x="`,
+		"application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines", `application/x-jsonlines; charset="`,
+	} {
+		kind := transcoder.RequestBodyKind(ct)
+		if kind != transcoder.BodyJSON && kind != transcoder.BodyNDJSON {
+			t.Fatalf("the REST front does not read %q as JSON (kind %d): the case proves nothing", ct, kind)
+		}
+		r := httptest.NewRequest("POST", "/v1/orders:import", strings.NewReader(over))
+		r.Header.Set("Content-Type", ct)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch {
+		case kind == transcoder.BodyNDJSON:
+			if w.Code != 599 || !strings.Contains(w.Body.String(), "read: "+limit) {
+				t.Errorf("%q: the front read %d %q, want the read to fail naming the limit", ct, w.Code, w.Body)
+			}
+		default:
+			st, err := refusal(policy.FrontREST, w.Body.Bytes())
+			if err != nil || w.Code != 400 || !strings.Contains(st.Message, limit) {
+				t.Errorf("%q: got %d %q, want 400 naming the limit", ct, w.Code, w.Body)
+			}
 		}
 	}
 }
