@@ -192,7 +192,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.Websocket{
-		Implementation:        corsWebsocket{stopping: opts.Stopping},
+		Implementation:        corsWebsocket{stopping: opts.Stopping, present: x.present},
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
 		InitFunc:              inspectInit,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -123,11 +124,12 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 
 // corsWebsocket accepts GraphQL WebSockets as coder/websocket does (same origin, or no Origin: not a
 // browser), and from the origins the CORS policy allowed: browsers open WebSockets without a
-// preflight, so the handshake is where the policy applies. Its graphql-transport-ws connections keep
-// the protocol's operation rules gqlgen does not, and every socket closes with 1001 when the gateway
-// stops (wsprotocol.go).
+// preflight, so the handshake is where the policy applies. Its sockets hold every message to the
+// request's JSON limits, its graphql-transport-ws connections keep the protocol's operation rules
+// gqlgen does not, and every socket closes with 1001 when the gateway stops (wsprotocol.go).
 type corsWebsocket struct {
-	stopping context.Context // Options.Stopping
+	stopping context.Context                              // Options.Stopping
+	present  func(context.Context, error) *gqlerror.Error // the handler's error presenter
 }
 
 func (cw corsWebsocket) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
@@ -137,7 +139,7 @@ func (cw corsWebsocket) Accept(w http.ResponseWriter, r *http.Request, o transpo
 	if err != nil {
 		return nil, err
 	}
-	return conformWS(c, cw.stopping), nil
+	return conformWS(r.Context(), c, cw), nil
 }
 
 // streaming reports whether a request came through a transport that streams responses: SSE, or a

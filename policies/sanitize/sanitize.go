@@ -20,6 +20,8 @@
 //     *http.MaxBytesError (the fronts answer 413) and a JSON shape violation fails the read with an
 //     InvalidArgument status (400); a stream has no total limit, each of its messages being bounded
 //     by the front;
+//   - a WebSocket's messages come after the handshake: the handshake carries the limits in its
+//     context, and the REST and GraphQL fronts hold each JSON message to them (messages.go);
 //   - gRPC-Web bodies are framed protobuf: their messages are bounded by grpc.max_message_bytes, so
 //     only the target and headers are checked.
 //
@@ -95,7 +97,12 @@ func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler 
 			deny(w, r, front, err)
 			return
 		}
-		if front == policy.FrontGRPCWeb || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		if front == policy.FrontGRPCWeb {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r = l.withMessageLimits(r)
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
