@@ -83,18 +83,18 @@ const (
 // conformWS returns c, accepted for the handshake whose context is ctx, as the gateway serves it:
 // keeping graphql-transport-ws's rules when that is the subprotocol it negotiated, holding every
 // message to the JSON limits of ctx's request (refused operations' errors rendered by
-// cw.present), and closing with 1001 once cw.stopping is done (nil: never).
-func conformWS(ctx context.Context, c transport.WebsocketConn, cw corsWebsocket) transport.WebsocketConn {
+// wi.present), and closing with 1001 once wi.stopping is done (nil: never).
+func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementation) transport.WebsocketConn {
 	w := &wsConn{
 		WebsocketConn: c,
 		rules:         c.Subprotocol() == transportWSSubprotocol,
 		limits:        policy.MessageLimitsFrom(ctx),
 		ctx:           ctx,
-		present:       cw.present,
+		present:       wi.present,
 		running:       make(map[string]struct{}),
 	}
-	if cw.stopping != nil {
-		w.unwatch = context.AfterFunc(cw.stopping, w.goAway)
+	if wi.stopping != nil {
+		w.unwatch = context.AfterFunc(wi.stopping, w.goAway)
 	}
 	return w
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -358,5 +360,52 @@ func TestWebSocketInitHeldToJSONLimits(t *testing.T) {
 	w.send(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{"headers":{"x":{"y":1}}}`)})
 	if ce := w.closed(""); ce.Code != 4400 || !strings.Contains(ce.Reason, "JSON nested deeper than the limit of 3 levels") {
 		t.Errorf("closed with %d %q, want 4400 naming the limit", ce.Code, ce.Reason)
+	}
+}
+
+// A browser's handshake from another origin (which the CORS policy did not allow) is refused with
+// 403 and one GraphQL error, PERMISSION_DENIED, before gqlgen's transport runs; the same origin, and
+// clients that send no Origin, are accepted.
+func TestWebSocketOriginRefused(t *testing.T) {
+	g := startGateway(t, setup{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(g.url, "http")
+	host := strings.TrimSuffix(strings.TrimPrefix(g.url, "http://"), "/graphql")
+	dial := func(origin string) (*websocket.Conn, *http.Response, error) {
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		return websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h, Subprotocols: []string{"graphql-transport-ws"}})
+	}
+	for _, origin := range []string{"http://evil.com", "null", "http://" + host + "@evil.com", "%zz"} {
+		c, resp, err := dial(origin)
+		if err == nil {
+			c.CloseNow()
+			t.Errorf("Origin %q: accepted", origin)
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("Origin %q: %v, %v; want 403 with a JSON body", origin, err, resp)
+			continue
+		}
+		dec := json.NewDecoder(resp.Body)
+		var body struct{ Errors []gqlError }
+		if err := dec.Decode(&body); err != nil || len(body.Errors) != 1 || body.Errors[0].code() != "PERMISSION_DENIED" ||
+			!strings.Contains(body.Errors[0].Message, "origin") {
+			t.Errorf("Origin %q: body %+v (%v), want one PERMISSION_DENIED error", origin, body, err)
+		}
+		if rest, _ := io.ReadAll(dec.Buffered()); len(strings.TrimSpace(string(rest))) != 0 {
+			t.Errorf("Origin %q: more after the GraphQL response: %q", origin, rest)
+		}
+	}
+	for _, origin := range []string{"", "http://" + host, "https://" + strings.ToUpper(host)} {
+		c, resp, err := dial(origin)
+		if err != nil {
+			t.Errorf("Origin %q: %v, %v; want accepted", origin, err, resp)
+			continue
+		}
+		c.CloseNow()
 	}
 }
