@@ -5,7 +5,9 @@
 //
 // # Data flow
 //
-// gqlgen's transports (POST, GET, SSE, WebSocket) read the request; its executor parses the
+// gqlgen's transports (POST, GET, SSE, WebSocket) read the request; a WebSocket's messages are held
+// to the request's JSON limits first, when its policies put a policy.MessageLimits in its context
+// (wsprotocol.go), as a POST's body is by the limits policy itself. gqlgen's executor parses the
 // document (with an LRU cache of parsed documents), validates it and the variables, and runs the
 // extensions: the message inspection of operations sent over a WebSocket (the WAF's, when the
 // request's policies put a policy.MessageInspector in its context; inspect.go), persisted

@@ -192,7 +192,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.Websocket{
-		Implementation:        corsWebsocket{stopping: opts.Stopping},
+		Implementation:        wsImplementation{stopping: opts.Stopping, present: x.present},
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
 		InitFunc:              inspectInit,
@@ -226,8 +226,9 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	return h, nil
 }
 
-// Handler is the GraphQL front of one snapshot: the request size bound and the browser page in
-// front of gqlgen's server, and the REST routes bound to persisted operations.
+// Handler is the GraphQL front of one snapshot: the request size bound, the WebSocket origin check
+// and the browser page in front of gqlgen's server, and the REST routes bound to persisted
+// operations.
 type Handler struct {
 	srv     *handler.Server
 	maxBody int64
@@ -266,6 +267,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Header.Get("Upgrade") != "": // a WebSocket: the transport hijacks the connection
+		if err := checkOrigin(r); err != nil {
+			writeRequestError(w, http.StatusForbidden, err)
+			return
+		}
 	case r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
 		// SSE is a POST's (gqlgen's transport); a GET asking for it is answered as other GETs are.
 		sw := &sseWriter{ResponseWriter: w}

@@ -20,6 +20,7 @@ import (
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/resolvers"
 	"github.com/protogate/gateway/routing"
@@ -134,6 +135,7 @@ type setup struct {
 	latency time.Duration
 	opts    resolvers.Options
 	caller  func(resolvers.Caller) resolvers.Caller // wraps the proxy, when set
+	policy  policy.Middleware                       // wraps the handler, as the gateway's policies do, when set
 }
 
 // shopServices are the shop's services from their generated descriptors.
@@ -182,8 +184,12 @@ func startGateway(t testing.TB, s setup) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var front http.Handler = h
+	if s.policy != nil {
+		front = s.policy(policy.FrontGraphQL, h)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", h)
+	mux.Handle("/graphql", front)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &gateway{shop: sh, calls: calls, handler: h, url: srv.URL + "/graphql", schema: sch}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -121,23 +123,45 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 	}
 }
 
-// corsWebsocket accepts GraphQL WebSockets as coder/websocket does (same origin, or no Origin: not a
-// browser), and from the origins the CORS policy allowed: browsers open WebSockets without a
-// preflight, so the handshake is where the policy applies. Its graphql-transport-ws connections keep
-// the protocol's operation rules gqlgen does not, and every socket closes with 1001 when the gateway
-// stops (wsprotocol.go).
-type corsWebsocket struct {
-	stopping context.Context // Options.Stopping
+// wsImplementation accepts the GraphQL WebSockets whose origin Handler.ServeHTTP has let through
+// (checkOrigin). Its sockets hold every message to the request's JSON limits, its
+// graphql-transport-ws connections keep the protocol's operation rules gqlgen does not, and every
+// socket closes with 1001 when the gateway stops (wsprotocol.go).
+type wsImplementation struct {
+	stopping context.Context                              // Options.Stopping
+	present  func(context.Context, error) *gqlerror.Error // the handler's error presenter
 }
 
-func (cw corsWebsocket) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+func (wi wsImplementation) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	var impl transport.CoderWebsocketImplementation
-	impl.AcceptOptions.InsecureSkipVerify = policy.CrossOriginAllowed(r.Context()) // the origin check only
+	impl.AcceptOptions.InsecureSkipVerify = true // the origin check only: checkOrigin has made it
 	c, err := impl.Accept(w, r, o)
 	if err != nil {
 		return nil, err
 	}
-	return conformWS(c, cw.stopping), nil
+	return conformWS(r.Context(), c, wi), nil
+}
+
+// checkOrigin refuses a browser's WebSocket handshake from another origin than the gateway's own
+// unless the CORS policy allowed it (policy.CrossOriginAllowed): browsers open WebSockets without a
+// preflight, so the handshake is where the policy applies. A handshake without Origin is not a
+// browser's and passes. It is the check coder/websocket's Accept makes, made before gqlgen's
+// transport runs so that a refusal is one GraphQL error, PERMISSION_DENIED, rather than the
+// library's text followed by gqlgen's own error.
+func checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" || policy.CrossOriginAllowed(r.Context()) {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return requestError(codeName(codes.PermissionDenied), "WebSocket origin %q is not a URL", origin)
+	}
+	if u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	return requestError(codeName(codes.PermissionDenied),
+		"WebSocket from origin %q refused: allow it in policies.cors.allowed_origins", origin)
 }
 
 // streaming reports whether a request came through a transport that streams responses: SSE, or a

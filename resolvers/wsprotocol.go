@@ -11,6 +11,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/policies/policy"
 )
 
 // graphql-transport-ws (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md) rules that
@@ -29,6 +33,14 @@ import (
 // An id is taken from the client's subscribe until the server's error or complete for it. A
 // client's complete does not free it: gqlgen answers it with a complete once the operation has
 // wound down, and an id reused before that would have its events mixed with the old operation's.
+//
+// With either protocol, every message is held to the request's JSON limits (policy.MessageLimits,
+// put in the handshake's context by the limits policy: policies.limits' depth, array and string
+// lengths, UTF-8) before anything decodes it, as a POST's body is. A subscribe (graphql-ws: start)
+// over them never reaches gqlgen: it is answered with an `error` message for its id, the refusal
+// presented as any error is (extensions.code INVALID_ARGUMENT, the google.rpc.BadRequest in
+// extensions.details), and the socket serves on. Any other message over them closes the socket
+// with 4400, the reason naming the limit: it is no operation an error could answer.
 const (
 	transportWSSubprotocol = "graphql-transport-ws"
 	closeInvalidMessage    = 4400
@@ -40,13 +52,16 @@ const (
 )
 
 // wsConn is a GraphQL WebSocket connection as the gateway serves it. With graphql-transport-ws
-// (rules) it keeps the rules above. With either protocol it knows the operations that run, so that
-// a stopping gateway can close the socket with 1001 Going Away once they have had their last
-// message (goAway). gqlgen reads from one goroutine and writes from several (one per operation,
+// (rules) it keeps the rules above. With either protocol it holds each message to the JSON limits,
+// and knows the operations that run, so that a stopping gateway can close the socket with 1001
+// Going Away once they have had their last message (goAway). gqlgen reads from one goroutine and writes from several (one per operation,
 // and its keep-alive).
 type wsConn struct {
 	transport.WebsocketConn
-	rules    bool // graphql-transport-ws; the legacy graphql-ws defines neither rule
+	rules    bool                                         // graphql-transport-ws; the legacy graphql-ws defines neither rule
+	limits   policy.MessageLimits                         // the request's JSON limits; nil when it has none
+	ctx      context.Context                              // the handshake's: where a refusal of the limits is recorded
+	present  func(context.Context, error) *gqlerror.Error // renders a refused operation's error
 	mu       sync.Mutex
 	running  map[string]struct{} // ids of the operations not yet ended by an error or complete
 	leaving  bool                // goAway was called: the socket closes once nothing runs
@@ -65,12 +80,21 @@ const (
 	goingAwayReason = "the gateway is shutting down"
 )
 
-// conformWS returns c as the gateway serves it: keeping graphql-transport-ws's rules when that is
-// the subprotocol it negotiated, and closing with 1001 once stopping is done (nil: never).
-func conformWS(c transport.WebsocketConn, stopping context.Context) transport.WebsocketConn {
-	w := &wsConn{WebsocketConn: c, rules: c.Subprotocol() == transportWSSubprotocol, running: make(map[string]struct{})}
-	if stopping != nil {
-		w.unwatch = context.AfterFunc(stopping, w.goAway)
+// conformWS returns c, accepted for the handshake whose context is ctx, as the gateway serves it:
+// keeping graphql-transport-ws's rules when that is the subprotocol it negotiated, holding every
+// message to the JSON limits of ctx's request (refused operations' errors rendered by
+// wi.present), and closing with 1001 once wi.stopping is done (nil: never).
+func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementation) transport.WebsocketConn {
+	w := &wsConn{
+		WebsocketConn: c,
+		rules:         c.Subprotocol() == transportWSSubprotocol,
+		limits:        policy.MessageLimitsFrom(ctx),
+		ctx:           ctx,
+		present:       wi.present,
+		running:       make(map[string]struct{}),
+	}
+	if wi.stopping != nil {
+		w.unwatch = context.AfterFunc(wi.stopping, w.goAway)
 	}
 	return w
 }
@@ -81,56 +105,107 @@ type envelope struct {
 	ID   string `json:"id"`
 }
 
-// NextReader returns the next message, having noted the operation it starts. Under the rules, a
-// message that breaks them is not passed on: the socket closes with the rule's code and gqlgen's
-// read ends in an error.
+// NextReader returns the next message, having noted the operation it starts. A message that is
+// not passed on does not end the read when an error message answered it (an operation over the
+// JSON limits): the next one is read. Otherwise the socket closes with the code of the rule or
+// limit the message broke, and gqlgen's read ends in an error.
 func (c *wsConn) NextReader() (int, io.Reader, error) {
-	typ, r, err := c.WebsocketConn.NextReader()
-	if err != nil {
-		return typ, r, err
+	for {
+		typ, r, err := c.WebsocketConn.NextReader()
+		if err != nil {
+			return typ, r, err
+		}
+		msg, err := io.ReadAll(r)
+		if err != nil {
+			return typ, nil, err
+		}
+		pass, err := c.admit(msg)
+		if err != nil {
+			return typ, nil, err
+		}
+		if pass {
+			return typ, bytes.NewReader(msg), nil
+		}
 	}
-	msg, err := io.ReadAll(r)
-	if err != nil {
-		return typ, nil, err
+}
+
+// admit decides on one message: pass it on to gqlgen, drop it (an operation over the JSON limits,
+// answered with an error message), or close the socket (the error that ends the read).
+func (c *wsConn) admit(msg []byte) (pass bool, err error) {
+	var overLimits error
+	if c.limits != nil {
+		overLimits = c.limits.CheckMessage(c.ctx, msg)
 	}
 	// Decoded as gqlgen decodes it (the first JSON value), so both see the same message.
 	var m envelope
 	if json.NewDecoder(bytes.NewReader(msg)).Decode(&m) != nil {
-		if !c.rules {
-			return typ, bytes.NewReader(msg), nil // gqlgen answers it
+		switch {
+		case overLimits != nil:
+			return false, c.refuseOverLimits(overLimits)
+		case !c.rules:
+			return true, nil // gqlgen answers it
 		}
-		return typ, nil, c.refuse(closeInvalidMessage, "Invalid message received")
+		return false, c.refuse(closeInvalidMessage, "Invalid message received")
 	}
+	operation := false
 	if !c.rules {
 		if m.Type == "start" && m.ID != "" { // graphql-ws's subscribe
 			c.start(m.ID)
+			operation = true
 		}
-		return typ, bytes.NewReader(msg), nil
+	} else {
+		switch m.Type {
+		case "connection_init":
+			if c.initSeen {
+				return false, c.refuse(closeTooManyInits, "Too many initialisation requests")
+			}
+			c.initSeen = true
+		case "subscribe":
+			switch {
+			case !c.initSeen:
+				return false, c.refuse(closeUnauthorized, "Unauthorized")
+			case m.ID == "":
+				return false, c.refuse(closeInvalidMessage, "Invalid message received: subscribe without an id")
+			case !c.start(m.ID):
+				return false, c.refuse(closeSubscriberExists, subscriberExists(m.ID))
+			}
+			operation = true
+		case "complete":
+			if m.ID == "" {
+				return false, c.refuse(closeInvalidMessage, "Invalid message received: complete without an id")
+			}
+		case "ping", "pong":
+		default:
+			return false, c.refuse(closeInvalidMessage, "Invalid message received")
+		}
 	}
-	switch m.Type {
-	case "connection_init":
-		if c.initSeen {
-			return typ, nil, c.refuse(closeTooManyInits, "Too many initialisation requests")
-		}
-		c.initSeen = true
-	case "subscribe":
-		switch {
-		case !c.initSeen:
-			return typ, nil, c.refuse(closeUnauthorized, "Unauthorized")
-		case m.ID == "":
-			return typ, nil, c.refuse(closeInvalidMessage, "Invalid message received: subscribe without an id")
-		case !c.start(m.ID):
-			return typ, nil, c.refuse(closeSubscriberExists, subscriberExists(m.ID))
-		}
-	case "complete":
-		if m.ID == "" {
-			return typ, nil, c.refuse(closeInvalidMessage, "Invalid message received: complete without an id")
-		}
-	case "ping", "pong":
-	default:
-		return typ, nil, c.refuse(closeInvalidMessage, "Invalid message received")
+	switch {
+	case overLimits == nil:
+		return true, nil
+	case operation:
+		return false, c.refuseOperation(m.ID, overLimits)
 	}
-	return typ, bytes.NewReader(msg), nil
+	return false, c.refuseOverLimits(overLimits)
+}
+
+// refuseOperation answers the operation id, refused by the JSON limits before it ran, with an
+// error message (which ends the operation: see WriteJSON). Only an error writing it ends the read.
+func (c *wsConn) refuseOperation(id string, refusal error) error {
+	payload, err := json.Marshal([]*gqlerror.Error{c.present(c.ctx, refusal)})
+	if err != nil {
+		return err
+	}
+	return c.WriteJSON(struct {
+		Type    string          `json:"type"`
+		ID      string          `json:"id"`
+		Payload json.RawMessage `json:"payload"`
+	}{"error", id, payload})
+}
+
+// refuseOverLimits closes the socket for a message over the JSON limits that is no operation.
+func (c *wsConn) refuseOverLimits(refusal error) error {
+	reason := "Invalid message received: " + status.Convert(refusal).Message()
+	return c.refuse(closeInvalidMessage, cutReason(reason))
 }
 
 // refuse closes the socket with code and reason, and returns the error that ends gqlgen's read.
@@ -228,6 +303,18 @@ func (c *wsConn) SetReadDeadline(t time.Time) error {
 		return d.SetReadDeadline(t)
 	}
 	return nil
+}
+
+// cutReason is reason cut to fit a close frame, on a character boundary.
+func cutReason(reason string) string {
+	if len(reason) <= maxCloseReason {
+		return reason
+	}
+	n := maxCloseReason
+	for n > 0 && !utf8.RuneStart(reason[n]) {
+		n--
+	}
+	return reason[:n]
 }
 
 // subscriberExists is the 4409 close reason for id, the id shortened (on a character boundary) when

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+
+	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies/sanitize"
 )
 
 const watchP1 = `subscription { watchInventory(id: "p1", interval: "0.01s") { stock sequence } }`
@@ -264,5 +269,143 @@ func TestWebSocketProtocolCloseCodes(t *testing.T) {
 				t.Errorf("closed with %d %q, want %d", ce.Code, ce.Reason, tc.code)
 			}
 		})
+	}
+}
+
+// Every message of a GraphQL WebSocket is held to the request's JSON limits (the limits policy's:
+// here 128-byte strings, depth 4, arrays of 3) before anything decodes it, with either protocol: an
+// operation over them is answered with an error message for its id naming the limit, calls
+// nothing, and leaves its id free; any other message over them closes the socket with 4400, the
+// reason naming the limit.
+func TestWebSocketMessagesHeldToJSONLimits(t *testing.T) {
+	limits, err := sanitize.New(config.Limits{MaxStringLength: 128, MaxJSONDepth: 4, MaxArrayLength: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, setup{policy: limits})
+	const watch = `subscription W($id: String!) { watchInventory(id: $id, interval: "0.01s") { stock sequence } }`
+	long := strings.Repeat("p", 129)
+	for _, subprotocol := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(subprotocol, func(t *testing.T) {
+			w := dialWS(t, g, subprotocol)
+			operation, data := "subscribe", "next"
+			if w.legacy {
+				operation, data = "start", "data"
+			}
+			for _, tc := range []struct{ id, variables, limit string }{
+				{"string", `{"id":"` + long + `"}`, "JSON string longer than the limit of 128 bytes"},
+				{"depth", `{"id":"p1","x":{"y":{}}}`, "JSON nested deeper than the limit of 4 levels"},
+				{"array", `{"id":"p1","x":[1,2,3,4]}`, "JSON array longer than the limit of 3 elements"},
+				{"surrogate", `{"id":"\ud800"}`, "JSON string has a lone surrogate escape"},
+			} {
+				before := g.calls.count()[mWatchInventory]
+				q, _ := json.Marshal(watch)
+				w.send(wsMessage{ID: tc.id, Type: operation, Payload: json.RawMessage(`{"query":` + string(q) + `,"variables":` + tc.variables + `}`)})
+				m := w.want("error", tc.id)
+				var errs []struct {
+					Message    string
+					Extensions struct {
+						Code    string
+						Details []map[string]any
+					}
+				}
+				if err := json.Unmarshal(m.Payload, &errs); err != nil || len(errs) != 1 {
+					t.Fatalf("%s: payload %s, want one error", tc.id, m.Payload)
+				}
+				e := errs[0]
+				if e.Extensions.Code != "INVALID_ARGUMENT" || !strings.HasPrefix(e.Message, tc.limit+" (at byte ") ||
+					!strings.HasSuffix(e.Message, " of the message)") || len(e.Extensions.Details) != 1 ||
+					e.Extensions.Details[0]["@type"] != "type.googleapis.com/google.rpc.BadRequest" {
+					t.Errorf("%s: error %+v, want INVALID_ARGUMENT naming the limit, with a BadRequest", tc.id, e)
+				}
+				if n := g.calls.count()[mWatchInventory]; n != before {
+					t.Errorf("%s: the refused operation called WatchInventory", tc.id)
+				}
+			}
+
+			// The refused ids are free, and the socket serves on.
+			w.subscribe("string", `{ __typename }`)
+			w.want(data, "string")
+			w.want("complete", "string")
+
+			// A message that is no operation: the socket closes.
+			over := wsMessage{Type: "ping", Payload: json.RawMessage(`{"note":"` + long + `"}`)}
+			if w.legacy {
+				over = wsMessage{Type: "stop", ID: "string", Payload: over.Payload}
+			}
+			w.send(over)
+			ce := w.closed("")
+			if ce.Code != 4400 || !strings.HasPrefix(ce.Reason, "Invalid message received: JSON string longer than the limit of 128 bytes (at byte ") {
+				t.Errorf("closed with %d %q, want 4400 naming the limit", ce.Code, ce.Reason)
+			}
+		})
+	}
+}
+
+// A connection_init over the JSON limits closes the socket before it is acknowledged.
+func TestWebSocketInitHeldToJSONLimits(t *testing.T) {
+	limits, err := sanitize.New(config.Limits{MaxJSONDepth: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, setup{policy: limits})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(g.url, "http"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	w := &wsClient{t: t, ctx: ctx, c: c}
+	w.send(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{"headers":{"x":{"y":1}}}`)})
+	if ce := w.closed(""); ce.Code != 4400 || !strings.Contains(ce.Reason, "JSON nested deeper than the limit of 3 levels") {
+		t.Errorf("closed with %d %q, want 4400 naming the limit", ce.Code, ce.Reason)
+	}
+}
+
+// A browser's handshake from another origin (which the CORS policy did not allow) is refused with
+// 403 and one GraphQL error, PERMISSION_DENIED, before gqlgen's transport runs; the same origin, and
+// clients that send no Origin, are accepted.
+func TestWebSocketOriginRefused(t *testing.T) {
+	g := startGateway(t, setup{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(g.url, "http")
+	host := strings.TrimSuffix(strings.TrimPrefix(g.url, "http://"), "/graphql")
+	dial := func(origin string) (*websocket.Conn, *http.Response, error) {
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		return websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h, Subprotocols: []string{"graphql-transport-ws"}})
+	}
+	for _, origin := range []string{"http://evil.com", "null", "http://" + host + "@evil.com", "%zz"} {
+		c, resp, err := dial(origin)
+		if err == nil {
+			c.CloseNow()
+			t.Errorf("Origin %q: accepted", origin)
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("Origin %q: %v, %v; want 403 with a JSON body", origin, err, resp)
+			continue
+		}
+		dec := json.NewDecoder(resp.Body)
+		var body struct{ Errors []gqlError }
+		if err := dec.Decode(&body); err != nil || len(body.Errors) != 1 || body.Errors[0].code() != "PERMISSION_DENIED" ||
+			!strings.Contains(body.Errors[0].Message, "origin") {
+			t.Errorf("Origin %q: body %+v (%v), want one PERMISSION_DENIED error", origin, body, err)
+		}
+		if rest, _ := io.ReadAll(dec.Buffered()); len(strings.TrimSpace(string(rest))) != 0 {
+			t.Errorf("Origin %q: more after the GraphQL response: %q", origin, rest)
+		}
+	}
+	for _, origin := range []string{"", "http://" + host, "https://" + strings.ToUpper(host)} {
+		c, resp, err := dial(origin)
+		if err != nil {
+			t.Errorf("Origin %q: %v, %v; want accepted", origin, err, resp)
+			continue
+		}
+		c.CloseNow()
 	}
 }

@@ -2,12 +2,14 @@ package transcoder_test
 
 import (
 	"errors"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -165,6 +167,35 @@ func FuzzProtobufBodyJSON(f *testing.F) {
 	})
 }
 
+// FuzzRequestBodyKind checks the reading of a Content-Type: only the type before the first ";"
+// counts, in any case, so no parameter (well formed or not) changes what a body is; and where
+// mime.ParseMediaType reads the header, the type it reads is classified the same.
+func FuzzRequestBodyKind(f *testing.F) {
+	for _, tc := range contentTypes {
+		f.Add(tc.ct, "charset=utf-8")
+	}
+	f.Add("application/json", `charset="utf-8`)
+	f.Add("application/x-jsonlines", "=")
+	f.Fuzz(func(t *testing.T, ct, params string) {
+		kind := transcoder.RequestBodyKind(ct)
+		if kind > transcoder.BodyProto {
+			t.Fatalf("RequestBodyKind(%q) = %d, not a kind", ct, kind)
+		}
+		typ, _, _ := strings.Cut(ct, ";")
+		if got := transcoder.RequestBodyKind(typ + ";" + params); got != kind {
+			t.Fatalf("RequestBodyKind(%q) = %d but %d with parameters %q", ct, kind, got, params)
+		}
+		if got := transcoder.RequestBodyKind(strings.ToUpper(typ)); isASCII(typ) && got != kind {
+			t.Fatalf("RequestBodyKind(%q) = %d but %d in upper case", ct, kind, got)
+		}
+		if mt, _, err := mime.ParseMediaType(ct); err == nil {
+			if got := transcoder.RequestBodyKind(mt); got != kind {
+				t.Fatalf("RequestBodyKind(%q) = %d but %d for the type mime.ParseMediaType reads, %q", ct, kind, got, mt)
+			}
+		}
+	})
+}
+
 // stringsOf lists, sorted, the string and bytes values of m and of the messages in it, map keys
 // included; an Any's content is left out (its value is bytes of another type).
 func stringsOf(m protoreflect.Message) []string {
@@ -207,4 +238,13 @@ func stringsOf(m protoreflect.Message) []string {
 	walk(m)
 	slices.Sort(out)
 	return out
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

@@ -8,9 +8,9 @@ import (
 // Content negotiation. Request bodies are JSON (no Content-Type, application/json, or any
 // application/*+json such as application/merge-patch+json) or binary protobuf
 // (application/x-protobuf, application/protobuf); anything else is 415, except for google.api.HttpBody
-// bodies, which take any type. Responses are JSON unless Accept prefers one of the protobuf types
-// (by q-value, ties to the first listed); an Accept that allows neither still gets JSON rather than
-// a 406.
+// bodies, which take any type. Streamed request bodies may also be newline-delimited JSON
+// (stream_body.go). Responses are JSON unless Accept prefers one of the protobuf types (by q-value,
+// ties to the first listed); an Accept that allows neither still gets JSON rather than a 406.
 
 type format uint8
 
@@ -23,6 +23,50 @@ const (
 	contentTypeJSON = "application/json"
 )
 
+// BodyKind is what a request body is to the REST front, by its Content-Type (RequestBodyKind).
+type BodyKind uint8
+
+const (
+	// BodyOther is a type the front does not decode: refused with 415, unless the method takes a
+	// google.api.HttpBody, whose bytes go upstream as they are.
+	BodyOther BodyKind = iota
+	// BodyJSON is JSON: no Content-Type, application/json, or any application/*+json. A unary
+	// request's body is one JSON value; a streamed body is read as a sequence of them.
+	BodyJSON
+	// BodyNDJSON is newline-delimited JSON, one request message a line: application/x-ndjson,
+	// application/jsonl, application/jsonlines or application/x-jsonlines. Only streaming methods
+	// take it; a unary method answers 415.
+	BodyNDJSON
+	// BodyProto is binary protobuf: application/x-protobuf or application/protobuf.
+	BodyProto
+)
+
+// RequestBodyKind says how the REST front reads a request body labelled contentType. It is the one
+// reading of the header: the front decodes bodies by it, and the policies that read bodies on the
+// way in classify them by it (the limits, to know which to hold to the JSON limits; the WAF, to
+// tell a stream of messages from one document), so that a body cannot be JSON to the front and
+// something else to them. The type is what precedes the first ";", without surrounding spaces and
+// in any case; the parameters are not read, so a malformed one (an unterminated quote, a missing
+// "=") changes nothing. Other text beside the type ("application/json charset=utf-8",
+// "application/json, text/plain") makes it a type the front does not know.
+func RequestBodyKind(contentType string) BodyKind {
+	typ, _ := mediaType(contentType)
+	const app = "application/"
+	switch {
+	case typ == "", strings.EqualFold(typ, contentTypeJSON):
+		return BodyJSON
+	case strings.EqualFold(typ, "application/x-protobuf"), strings.EqualFold(typ, "application/protobuf"):
+		return BodyProto
+	case strings.EqualFold(typ, contentTypeNDJSON), strings.EqualFold(typ, "application/jsonl"),
+		strings.EqualFold(typ, "application/jsonlines"), strings.EqualFold(typ, "application/x-jsonlines"):
+		return BodyNDJSON
+	case len(typ) > len(app+"+json") && strings.EqualFold(typ[:len(app)], app) &&
+		strings.EqualFold(typ[len(typ)-len("+json"):], "+json"):
+		return BodyJSON
+	}
+	return BodyOther
+}
+
 // mediaType returns the type/subtype of a Content-Type or media range, without parameters and
 // spaces; parameters in rest.
 func mediaType(v string) (typ, rest string) {
@@ -30,17 +74,13 @@ func mediaType(v string) (typ, rest string) {
 	return strings.TrimSpace(typ), rest
 }
 
-// requestFormat reads a request's Content-Type.
+// requestFormat reads a unary request's Content-Type: JSON or protobuf, and whether it is either.
 func requestFormat(contentType string) (format, bool) {
-	typ, _ := mediaType(contentType)
-	switch {
-	case typ == "", strings.EqualFold(typ, contentTypeJSON):
+	switch RequestBodyKind(contentType) {
+	case BodyJSON:
 		return formatJSON, true
-	case strings.EqualFold(typ, "application/x-protobuf"), strings.EqualFold(typ, "application/protobuf"):
+	case BodyProto:
 		return formatProto, true
-	case len(typ) > len("application/+json") && strings.EqualFold(typ[:len("application/")], "application/") &&
-		strings.EqualFold(typ[len(typ)-len("+json"):], "+json"):
-		return formatJSON, true
 	}
 	return formatJSON, false
 }

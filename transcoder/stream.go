@@ -37,7 +37,9 @@ import (
 // for a unary request. Responses honour response_body. Each JSON request message (a line, a text
 // frame) is handed, once decoded and before it goes upstream, to the request's
 // policy.MessageInspector when its policies put one in its context (the WAF does, for streams it
-// cannot read ahead); a refusal ends the call as any failure of a request message does.
+// cannot read ahead); a refusal ends the call as any failure of a request message does. A WebSocket
+// text frame is held to the request's JSON limits first (policy.MessageLimits), as a body is by
+// the limits policy itself.
 //
 // Failures. Until the first response message, a failure is an ordinary error response (the HTTP
 // status of the code table and a google.rpc.Status body), with the upstream's headers and trailers
@@ -236,11 +238,18 @@ func inspectMessage(ctx context.Context, in policy.MessageInspector, msg []byte)
 		return nil
 	}
 	if err := in.InspectMessage(ctx, msg); err != nil {
-		e := *asError(err)
-		e.cause = nil
-		return &e
+		return ownRefusal(err)
 	}
 	return nil
+}
+
+// ownRefusal is a policy's refusal of a message as an error of the gateway's own: its status and
+// details kept, its cause dropped, so that the call is reported as cancelled rather than failed
+// (see reportable).
+func ownRefusal(err error) error {
+	e := *asError(err)
+	e.cause = nil
+	return &e
 }
 
 // numbered prefixes the message of a request error with where it happened ("line 3").

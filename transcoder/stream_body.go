@@ -17,8 +17,8 @@ import (
 // each line one request message. Lines end with "\n" (a "\r" before it is dropped); the last line
 // needs no newline; lines of only spaces and tabs are skipped. The body may be any size, but each
 // line is bounded by the handler's body limit (WithMaxBodyBytes): a longer one is refused with 413.
-// Content-Type may be absent, application/x-ndjson, application/jsonl, application/json or any
-// application/*+json; anything else is 415. A body labelled application/json (or +json) is read as
+// Content-Type may be absent, any of the names of NDJSON (BodyNDJSON: application/x-ndjson,
+// application/jsonl...), application/json or any application/*+json; anything else is 415. A body labelled application/json (or +json) is read as
 // a sequence of JSON values instead, as a JSON decoder reads a stream: each value one message,
 // written over as many lines as it likes, values separated by any whitespace or none.
 
@@ -32,7 +32,7 @@ type messageReader interface {
 
 // newMessageReader reads body as the stream its Content-Type says, each message at most max bytes.
 func newMessageReader(body io.Reader, contentType string, max int) messageReader {
-	if IsNDJSON(contentType) || strings.TrimSpace(contentType) == "" {
+	if RequestBodyKind(contentType) == BodyNDJSON || strings.TrimSpace(contentType) == "" {
 		return newLineReader(body, max)
 	}
 	return &valueReader{r: bufio.NewReaderSize(body, min(max+1, 64<<10)), max: max}
@@ -205,10 +205,7 @@ func bodyReadError(err error) error {
 
 // checkStreamBodyType accepts the Content-Type of a streamed request body.
 func checkStreamBodyType(contentType string) error {
-	if IsNDJSON(contentType) {
-		return nil
-	}
-	if f, ok := requestFormat(contentType); ok && f == formatJSON {
+	if k := RequestBodyKind(contentType); k == BodyNDJSON || k == BodyJSON {
 		return nil
 	}
 	return &Error{
@@ -216,14 +213,4 @@ func checkStreamBodyType(contentType string) error {
 		msg:        fmt.Sprintf("unsupported content type %q for a streamed request body: send newline-delimited JSON (application/x-ndjson)", contentType),
 		httpStatus: http.StatusUnsupportedMediaType,
 	}
-}
-
-// IsNDJSON reports whether contentType names newline-delimited JSON, under any of the names the
-// REST front takes a stream of request messages in (application/x-ndjson, application/jsonl,
-// application/jsonlines, application/x-jsonlines). Policies that read request bodies (the WAF) use
-// it to tell a stream from one JSON document.
-func IsNDJSON(contentType string) bool {
-	typ, _ := mediaType(contentType)
-	return strings.EqualFold(typ, contentTypeNDJSON) || strings.EqualFold(typ, "application/jsonl") ||
-		strings.EqualFold(typ, "application/jsonlines") || strings.EqualFold(typ, "application/x-jsonlines")
 }

@@ -24,8 +24,11 @@ import (
 //
 //   - Client to gateway: each text frame is one request message as JSON (the whole request; path
 //     variables override its fields, as for NDJSON lines); each binary frame is one request message
-//     in the protobuf wire format (text frames are inspected by the request's message inspector,
-//     the WAF's; binary frames are protobuf, which it cannot read). An empty text frame
+//     in the protobuf wire format. Text frames are held to the request's JSON limits before they
+//     are decoded (policy.MessageLimits, put in the handshake's context by the limits policy: a
+//     frame over them ends the call as a malformed one does, INVALID_ARGUMENT naming the limit and
+//     close code 4003), and once decoded inspected by the request's message inspector (the WAF's);
+//     binary frames are protobuf, which neither reads. An empty text frame
 //     half-closes: the client sends no more, and the responses keep coming (a client-streaming
 //     call answers then). For server streaming the one request is built from the handshake's path
 //     and query, and a data frame from the client is a protocol violation (the socket closes with
@@ -160,6 +163,7 @@ func (s *Streams) serveWebSocket(c *Call) {
 // readFrames sends the client's frames upstream until it half-closes, the call ends or the socket
 // closes.
 func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, gone func()) {
+	limits := policy.MessageLimitsFrom(c.r.Context())
 	inspector := policy.MessageInspectorFrom(c.r.Context())
 	for n := 1; ; n++ {
 		typ, data, err := conn.Read(context.Background())
@@ -176,11 +180,16 @@ func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, gone func())
 			context.AfterFunc(conn.CloseRead(context.Background()), gone)
 			return
 		case typ == websocket.MessageText:
-			if msg, err = c.decodeStreamMessage(data); err == nil {
+			err = checkMessageLimits(st.ctx, limits, data)
+			if err == nil {
+				msg, err = c.decodeStreamMessage(data)
+			}
+			if err == nil {
 				err = inspectMessage(st.ctx, inspector, data)
 			}
 		default:
-			// Protobuf, which the WAF's rules cannot read: not inspected, as gRPC bodies are not.
+			// Protobuf, which neither the JSON limits nor the WAF's rules read: bounded by the frame
+			// size limit alone, as gRPC messages are by theirs.
 			msg = data
 			if werr := checkWire(data); werr != nil {
 				err = badRequest("", fmt.Sprintf("invalid protobuf message for %s: %v", c.binding.method.Input().FullName(), werr))
@@ -197,6 +206,20 @@ func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, gone func())
 			return // the upstream has ended the call: its status closes the socket
 		}
 	}
+}
+
+// checkMessageLimits holds one WebSocket text frame to the request's JSON limits
+// (policy.MessageLimits) before it is decoded, when the request's policies put them in its context;
+// limits is nil otherwise. NDJSON lines need no such check: the limits hold the body they are read
+// from. A refusal is the gateway's own, as inspectMessage's is.
+func checkMessageLimits(ctx context.Context, limits policy.MessageLimits, msg []byte) error {
+	if limits == nil {
+		return nil
+	}
+	if err := limits.CheckMessage(ctx, msg); err != nil {
+		return ownRefusal(err)
+	}
+	return nil
 }
 
 // closeWebSocket ends the socket with the call's result: see the comment at the top of the file.

@@ -1,6 +1,7 @@
 package sanitize_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,6 +42,29 @@ func BenchmarkSanitize(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkCheckMessage measures the JSON limits' cost per WebSocket message (policy.MessageLimits).
+func BenchmarkCheckMessage(b *testing.B) {
+	const msg = `{"order": {"userId": "1", "items": [{"productId": "p1", "quantity": 2}], "giftMessage": "Many happy returns \u00e9\ud83d\ude00"}}`
+	mw, err := sanitize.New(config.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var limits policy.MessageLimits
+	r := httptest.NewRequest("GET", "/v1/orders:import", nil)
+	r.Header.Set("Upgrade", "websocket")
+	mw(policy.FrontREST, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		limits = policy.MessageLimitsFrom(r.Context())
+	})).ServeHTTP(httptest.NewRecorder(), r)
+	ctx, data := context.Background(), []byte(msg)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := limits.CheckMessage(ctx, data); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

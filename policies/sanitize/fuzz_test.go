@@ -2,13 +2,17 @@ package sanitize_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http/httptest"
 	"net/url"
 	"path"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/sanitize"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // FuzzCheckPath checks that an accepted path is one path to everyone: decoded, it is valid UTF-8,
@@ -146,4 +150,48 @@ func maxInt(a, b int) int {
 		return a
 	}
 	return b
+}
+
+// FuzzBodyContentType checks that the middleware and the REST front read a Content-Type alike: a
+// body over the limits labelled with any type the front reads as JSON or NDJSON
+// (transcoder.RequestBodyKind) does not reach the front intact, of known length or chunked; one of
+// any other type passes unread, for the front to refuse or take as it is.
+func FuzzBodyContentType(f *testing.F) {
+	for _, ct := range []string{"", "application/json", `application/json; charset="utf-8`, "application/jsonlines",
+		"application/x-jsonlines; q", ";", "text/plain", "application/x-protobuf", "application/+json", "application/a+json;;"} {
+		f.Add(ct, false)
+	}
+	mw, err := sanitize.New(testLimits)
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := mw(policy.FrontREST, echo)
+	over := `{"a":"` + strings.Repeat("x", 33) + `"}`
+	f.Fuzz(func(t *testing.T, ct string, streamed bool) {
+		if len(ct) > 1024 {
+			return // over the header limits: refused before the body matters
+		}
+		var body io.Reader = strings.NewReader(over)
+		if streamed {
+			body = chunked{body}
+		}
+		r := httptest.NewRequest("POST", "/v1/orders", body)
+		if streamed {
+			r.ContentLength = -1
+		}
+		r.Header["Content-Type"] = []string{ct}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		reached := w.Code == 200 && w.Body.String() == over
+		switch transcoder.RequestBodyKind(ct) {
+		case transcoder.BodyJSON, transcoder.BodyNDJSON:
+			if reached {
+				t.Fatalf("Content-Type %q (streamed %v): a body over the limits reached the front", ct, streamed)
+			}
+		default:
+			if !reached {
+				t.Fatalf("Content-Type %q (streamed %v): the body did not reach the front: %d %q", ct, streamed, w.Code, w.Body)
+			}
+		}
+	})
 }

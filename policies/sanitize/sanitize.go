@@ -7,14 +7,21 @@
 // Data flow: New compiles a config.Limits into a policy.Middleware once per snapshot. Per request the
 // middleware checks the request target and headers, then the body:
 //   - a body whose Content-Length is over the limit is refused with 413 before a byte is read;
+//   - a body is JSON, newline-delimited JSON or neither as the REST front reads its Content-Type
+//     (transcoder.RequestBodyKind, the one reading of the header), whatever its parameters, so no
+//     body the front decodes as JSON escapes the checks (the GraphQL front takes application/json
+//     alone, JSON here too);
 //   - a JSON body (no Content-Type, application/json or application/*+json) of known length is read
 //     into a pooled buffer while JSONShape checks it, so a violation is answered at once with a
 //     precise 400; the front then reads the same bytes from r.Body, so good requests reach it
 //     unchanged;
-//   - a body of unknown length (chunked) or a stream (application/x-ndjson, application/jsonl) is
-//     not buffered: r.Body is wrapped so reading past the limit fails with *http.MaxBytesError (the
-//     fronts answer 413) and a JSON shape violation fails the read with an InvalidArgument status
-//     (400); a stream has no total limit, each of its messages being bounded by the front;
+//   - a body of unknown length (chunked) or a stream (application/x-ndjson, application/jsonl and
+//     NDJSON's other names) is not buffered: r.Body is wrapped so reading past the limit fails with
+//     *http.MaxBytesError (the fronts answer 413) and a JSON shape violation fails the read with an
+//     InvalidArgument status (400); a stream has no total limit, each of its messages being bounded
+//     by the front;
+//   - a WebSocket's messages come after the handshake: the handshake carries the limits in its
+//     context, and the REST and GraphQL fronts hold each JSON message to them (messages.go);
 //   - gRPC-Web bodies are framed protobuf: their messages are bounded by grpc.max_message_bytes, so
 //     only the target and headers are checked.
 //
@@ -28,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"os"
 	"strings"
@@ -93,7 +99,12 @@ func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler 
 			deny(w, r, front, err)
 			return
 		}
-		if front == policy.FrontGRPCWeb || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		if front == policy.FrontGRPCWeb {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r = l.withMessageLimits(r)
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -103,8 +114,8 @@ func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler 
 				http.StatusRequestEntityTooLarge))
 			return
 		}
-		kind := bodyKind(r.Header.Get("Content-Type"))
-		if kind == kindJSON && r.ContentLength >= 0 {
+		kind := transcoder.RequestBodyKind(r.Header.Get("Content-Type"))
+		if kind == transcoder.BodyJSON && r.ContentLength >= 0 {
 			buf, err := l.readJSON(w, r)
 			if err != nil {
 				deny(w, r, front, err)
@@ -116,10 +127,10 @@ func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler 
 			return
 		}
 		body := r.Body
-		if kind != kindStream {
+		if kind != transcoder.BodyNDJSON {
 			body = http.MaxBytesReader(w, body, l.body)
 		}
-		if kind != kindOther {
+		if kind == transcoder.BodyJSON || kind == transcoder.BodyNDJSON {
 			shape := l.shapes.Get().(*JSONShape)
 			shape.Reset()
 			defer l.shapes.Put(shape)
@@ -176,32 +187,6 @@ func (l *limits) checkHead(r *http.Request) error {
 			http.StatusRequestHeaderFieldsTooLarge)
 	}
 	return nil
-}
-
-type kind uint8
-
-const (
-	kindOther  kind = iota
-	kindJSON        // one JSON value: REST and GraphQL bodies
-	kindStream      // newline-delimited JSON values: streamed REST bodies
-)
-
-// bodyKind classifies a body by its Content-Type as the fronts read it: no type is JSON.
-func bodyKind(contentType string) kind {
-	if contentType == "" {
-		return kindJSON
-	}
-	typ, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return kindOther
-	}
-	switch {
-	case typ == "application/json", strings.HasPrefix(typ, "application/") && strings.HasSuffix(typ, "+json"):
-		return kindJSON
-	case typ == "application/x-ndjson", typ == "application/jsonl":
-		return kindStream
-	}
-	return kindOther
 }
 
 // maxPooledBuffer is the largest body buffer kept for reuse.

@@ -3,6 +3,7 @@ package sanitize_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -12,10 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/policy/policytest"
 	"github.com/protogate/gateway/policies/sanitize"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
+	"github.com/protogate/gateway/transcoder"
 )
 
 var testLimits = config.Limits{
@@ -176,6 +183,105 @@ func TestUnknownLengthBodyIsCheckedAsItStreams(t *testing.T) {
 		if got := strings.TrimSpace(w.Body.String()); got != strings.TrimSpace(tc.want) {
 			t.Errorf("%s: the front read %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestJSONContentTypesAreChecked: a body the REST front reads as JSON or NDJSON, under whatever
+// Content-Type it reads so (transcoder.RequestBodyKind: malformed parameters and every name of
+// NDJSON included), is held to the JSON limits: refused with 400 before the front reads it, or, as
+// a stream, failing the front's read.
+func TestJSONContentTypesAreChecked(t *testing.T) {
+	h := handler(t, policy.FrontREST)
+	const limit = "JSON string longer than the limit of 32 bytes"
+	over := `{"a":"` + strings.Repeat("x", 33) + `"}`
+	for _, ct := range []string{"", "application/json", `application/json; charset="utf-8`, "application/json; charset",
+		";charset=utf-8", " APPLICATION/JSON ", "application/j\u017fon", `application/merge-patch+json; x="`,
+		"application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines", `application/x-jsonlines; charset="`,
+	} {
+		kind := transcoder.RequestBodyKind(ct)
+		if kind != transcoder.BodyJSON && kind != transcoder.BodyNDJSON {
+			t.Fatalf("the REST front does not read %q as JSON (kind %d): the case proves nothing", ct, kind)
+		}
+		r := httptest.NewRequest("POST", "/v1/orders:import", strings.NewReader(over))
+		r.Header.Set("Content-Type", ct)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch {
+		case kind == transcoder.BodyNDJSON:
+			if w.Code != 599 || !strings.Contains(w.Body.String(), "read: "+limit) {
+				t.Errorf("%q: the front read %d %q, want the read to fail naming the limit", ct, w.Code, w.Body)
+			}
+		default:
+			st, err := refusal(policy.FrontREST, w.Body.Bytes())
+			if err != nil || w.Code != 400 || !strings.Contains(st.Message, limit) {
+				t.Errorf("%q: got %d %q, want 400 naming the limit", ct, w.Code, w.Body)
+			}
+		}
+	}
+}
+
+// TestWebSocketMessageLimits: a handshake to the REST or GraphQL front carries the JSON limits in
+// its context (policy.MessageLimits), for the front to hold each message to them: a message over
+// them is refused with INVALID_ARGUMENT naming the limit and where in the message, recorded as the
+// request's denial; one within them passes without an allocation. Other requests, and gRPC-Web,
+// carry none.
+func TestWebSocketMessageLimits(t *testing.T) {
+	var seen policy.MessageLimits
+	front := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = policy.MessageLimitsFrom(r.Context()) })
+	mw, err := sanitize.New(testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshake := func(f policy.Front, upgrade string) policy.MessageLimits {
+		seen = nil
+		r := httptest.NewRequest("GET", "/v1/inventory:adjust", nil)
+		if upgrade != "" {
+			r.Header.Set("Connection", "Upgrade")
+			r.Header.Set("Upgrade", upgrade)
+		}
+		mw(f, front).ServeHTTP(httptest.NewRecorder(), r)
+		return seen
+	}
+	if handshake(policy.FrontREST, "") != nil || handshake(policy.FrontGRPCWeb, "websocket") != nil {
+		t.Error("limits in the context of a request that is no handshake, or of gRPC-Web")
+	}
+	if handshake(policy.FrontGraphQL, "websocket") == nil {
+		t.Error("no limits in the context of a GraphQL handshake")
+	}
+	limits := handshake(policy.FrontREST, "websocket")
+	if limits == nil {
+		t.Fatal("no limits in the context of a REST handshake")
+	}
+
+	info := callinfo.New()
+	ctx := callinfo.With(context.Background(), info)
+	for _, tc := range []struct{ msg, want string }{
+		{`{"productId":"` + strings.Repeat("p", 33) + `"}`, "JSON string longer than the limit of 32 bytes (at byte 46 of the message)"},
+		{`{"a":[[[[1]]]]}`, "JSON nested deeper than the limit of 4 levels (at byte 8 of the message)"},
+		{`[1,2,3,4,5,6]`, "JSON array longer than the limit of 5 elements (at byte 11 of the message)"},
+		{"{\"a\":\"\xc3", "JSON string is not valid UTF-8 (at byte 7 of the message)"},
+	} {
+		err := limits.CheckMessage(ctx, []byte(tc.msg))
+		st := status.Convert(err)
+		if st.Code() != codes.InvalidArgument || st.Message() != tc.want || len(st.Details()) != 1 {
+			t.Errorf("%q: %v, want INVALID_ARGUMENT %q with a detail", tc.msg, err, tc.want)
+			continue
+		}
+		if br, ok := st.Details()[0].(*errdetails.BadRequest); !ok || br.GetFieldViolations()[0].GetField() != "body" {
+			t.Errorf("%q: detail %v, want a BadRequest naming the body", tc.msg, st.Details()[0])
+		}
+	}
+	if d := info.Snapshot().Denial; d.Policy != "limits" || d.Reason != "INVALID_BODY" || d.Code != uint32(codes.InvalidArgument) {
+		t.Errorf("denial recorded %+v, want the limits' INVALID_BODY", d)
+	}
+
+	clean := []byte(`{"productId":"p1","delta":-2,"tags":["a","b"],"note":"\u00e9t\u00e9 \ud83d\ude00"}`)
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := limits.CheckMessage(ctx, clean); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("CheckMessage of a clean message: %v allocations, want 0", allocs)
 	}
 }
 

@@ -340,7 +340,9 @@ func (f *Firewall) protobufJSON(b *transcoder.Binding, data []byte) ([]byte, *ty
 }
 
 // isStream reports whether r's body is a stream of messages (NDJSON) rather than one document.
-func isStream(r *http.Request) bool { return transcoder.IsNDJSON(r.Header.Get("Content-Type")) }
+func isStream(r *http.Request) bool {
+	return transcoder.RequestBodyKind(r.Header.Get("Content-Type")) == transcoder.BodyNDJSON
+}
 
 // addSegments adds the segments of a decoded path as arguments path.0, path.1, ...; a custom verb
 // (":cancel") stays with its segment.
