@@ -10,6 +10,7 @@ import (
 	"github.com/corazawaf/coraza/v3/types"
 
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // head is what of a request every transaction about it sees before a body: the connection, the
@@ -64,6 +65,9 @@ func (h *head) process(tx types.Transaction) *types.Interruption {
 			if k == "Expect" && strings.EqualFold(v, "100-continue") {
 				continue
 			}
+			if k == "Content-Type" && h.front != policy.FrontGRPCWeb {
+				v = frontContentType(v)
+			}
 			tx.AddRequestHeader(k, v)
 		}
 	}
@@ -91,4 +95,29 @@ func (h *head) process(tx types.Transaction) *types.Interruption {
 		addLiterals(q.Get("query"), "query", tx.AddGetRequestArgument)
 	}
 	return tx.ProcessRequestHeaders()
+}
+
+// frontContentType is the Content-Type the rules see of a REST or GraphQL request: what the front
+// reads the body as (transcoder.RequestBodyKind), under the name the rule set allows and parses it by,
+// with the header's parameters. So every type the front reads as JSON (any application/*+json) or
+// as NDJSON (application/jsonlines, ...) is inspected as such, and none is refused as a type the
+// rule set does not know.
+func frontContentType(v string) string {
+	name := ""
+	switch transcoder.RequestBodyKind(v) {
+	case transcoder.BodyJSON:
+		name = "application/json"
+	case transcoder.BodyNDJSON:
+		name = "application/x-ndjson"
+	default:
+		return v
+	}
+	typ, params, cut := strings.Cut(v, ";")
+	switch {
+	case strings.EqualFold(strings.TrimSpace(typ), name):
+		return v
+	case cut:
+		return name + ";" + params
+	}
+	return name
 }

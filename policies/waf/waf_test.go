@@ -486,3 +486,32 @@ func TestGraphQLLiteralsAreArguments(t *testing.T) {
 		}
 	}
 }
+
+// Every Content-Type the REST front reads as JSON or NDJSON is inspected as such, and none is refused
+// as a type the rule set does not list: the rules see the type the front reads the body as. (An
+// NDJSON stream's messages are inspected one by one as the front reads them: TestStreamedMessages.)
+func TestBodiesAsTheFrontReadsThem(t *testing.T) {
+	logs.take()
+	for _, ct := range []string{"application/vnd.api+json", "application/problem+json; charset=utf-8",
+		"application/jsonlines", "application/x-jsonlines", `application/json; charset="utf-8`} {
+		body := `{"userId": "1", "items": [{"productId": "p1", "quantity": 2}]}`
+		r := probe{method: "POST", target: "/v1/orders", body: body}.request()
+		r.Header.Set("Content-Type", ct)
+		w := httptest.NewRecorder()
+		handler(waf.Blocking, policy.FrontREST).ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Errorf("%s, a clean body: %d %s, want 200", ct, w.Code, w.Body)
+		}
+		if transcoder.RequestBodyKind(ct) != transcoder.BodyJSON {
+			continue
+		}
+		r = probe{method: "POST", target: "/v1/orders", body: `{"userId": "1' OR 1=1 --", "items": []}`}.request()
+		r.Header.Set("Content-Type", ct)
+		w = httptest.NewRecorder()
+		handler(waf.Blocking, policy.FrontREST).ServeHTTP(w, r)
+		if st, err := refusal(policy.FrontREST, w.Body.Bytes()); err != nil || w.Code != 403 || !strings.Contains(st.Details[0].Metadata["ruleIds"], "942") {
+			t.Errorf("%s, an injection: %d %s, want 403 by the SQL injection rules", ct, w.Code, w.Body)
+		}
+	}
+	logs.take()
+}
