@@ -264,7 +264,14 @@ func TestHealth(t *testing.T) {
 
 func TestGracefulDrain(t *testing.T) {
 	g := startGateway(t, harnessOptions{})
-	stream, err := catalogv1.NewCatalogServiceClient(g.conn).AdjustInventory(testContext(t))
+	checkDrain(t, g, g.conn)
+}
+
+// checkDrain opens a stream through conn, stops g while it is open, and checks that the gateway
+// stops accepting but lets the stream finish.
+func checkDrain(t *testing.T, g *gateway, conn grpc.ClientConnInterface) {
+	t.Helper()
+	stream, err := catalogv1.NewCatalogServiceClient(conn).AdjustInventory(testContext(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +281,6 @@ func TestGracefulDrain(t *testing.T) {
 	if _, err := stream.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	// Shut down while the stream is open: the gateway stops accepting but lets the stream finish.
 	stopped := make(chan struct{})
 	go func() { g.stop(t); close(stopped) }()
 	waitRefused(t, g.addr)

@@ -8,8 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -23,7 +21,6 @@ import (
 
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
-	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
 
@@ -69,19 +66,26 @@ func selfSigned(t *testing.T) (certFile, keyFile string, roots *x509.CertPool) {
 	return certFile, keyFile, roots
 }
 
-// TestTLS serves gRPC and gRPC-Web on one TLS port, negotiated by ALPN.
-func TestTLS(t *testing.T) {
+// tlsGateway starts a gateway serving TLS, and returns it with a client configuration trusting its
+// certificate and a gRPC connection made with it.
+func tlsGateway(t *testing.T) (*gateway, *tls.Config, *grpc.ClientConn) {
+	t.Helper()
 	certFile, keyFile, roots := selfSigned(t)
 	g := startGateway(t, harnessOptions{config: func(c *config.Config) {
 		c.TLS = config.ServerTLS{CertFile: certFile, KeyFile: keyFile}
 	}})
 	tlsCfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
-
 	conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return g, tlsCfg, conn
+}
+
+// TestTLS serves gRPC and gRPC-Web on one TLS port, negotiated by ALPN.
+func TestTLS(t *testing.T) {
+	g, tlsCfg, conn := tlsGateway(t)
 	user, err := usersv1.NewUserServiceClient(conn).GetUser(testContext(t), &usersv1.GetUserRequest{Id: "1"})
 	if err != nil || user.GetName() != "Ada Lovelace" {
 		t.Fatalf("gRPC over TLS: %v, %v", user, err)
@@ -102,42 +106,8 @@ func TestTLS(t *testing.T) {
 // TestTLSGracefulDrain: over TLS, gRPC reaches the gateway through its HTTP server; a stopping
 // gateway lets those calls finish too, as it does on its plaintext port (TestGracefulDrain).
 func TestTLSGracefulDrain(t *testing.T) {
-	certFile, keyFile, roots := selfSigned(t)
-	g := startGateway(t, harnessOptions{config: func(c *config.Config) {
-		c.TLS = config.ServerTLS{CertFile: certFile, KeyFile: keyFile}
-	}})
-	tlsCfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
-	conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	stream, err := catalogv1.NewCatalogServiceClient(conn).AdjustInventory(testContext(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(&catalogv1.AdjustInventoryRequest{ProductId: "p3", Delta: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := make(chan struct{})
-	go func() { g.stop(t); close(stopped) }()
-	waitRefused(t, g.addr)
-	if err := stream.Send(&catalogv1.AdjustInventoryRequest{ProductId: "p3", Delta: 1}); err != nil {
-		t.Fatalf("send during drain: %v", err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatalf("recv during drain: %v", err)
-	}
-	if err := stream.CloseSend(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
-		t.Fatalf("stream end during drain: %v, want EOF", err)
-	}
-	<-stopped
+	g, _, conn := tlsGateway(t)
+	checkDrain(t, g, conn)
 }
 
 // TestTLSMaterialRefused builds servers whose TLS material does not load: New fails, naming the
