@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,9 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/protogate/gateway/cmd/gateway/internal/demo"
-	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
-	"github.com/protogate/gateway/examples/shop"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 )
 
@@ -184,16 +181,7 @@ type gqlError struct {
 
 func TestWAFInspectsStreamedMessages(t *testing.T) {
 	logs := &lockedLog{}
-	calls := &methodCalls{n: make(map[string]int)}
-	blocking := config.Policies{
-		WAF:       config.WAF{Mode: "blocking", ExcludeRules: []int{920350}}, // clients call 127.0.0.1
-		AccessLog: config.AccessLog{Output: "off"},
-	}.Completed()
-	g := startGateway(t, harnessOptions{
-		shop:     shop.Options{OnCall: calls.onCall},
-		policies: &blocking,
-		server:   []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))},
-	})
+	g, calls := wafGateway(t, logs)
 	ctx := testContext(t)
 	rest := newRESTClient(g)
 	const importOrders = "/shop.orders.v1.OrderService/ImportOrders"
@@ -404,7 +392,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 
 	// Detection by a rule: the same firewall (the waf section is unchanged). GraphQL keeps the
 	// strictest mode of all (the section's blocking), so this is the REST front's.
-	detection := blocking
+	detection := wafPolicies()
 	detection.Rules = []config.PolicyRule{{Name: "detect", Match: config.PolicyMatch{Prefix: "/"}, WAF: "detection"}}
 	spec, err := demo.Spec(g.shop)
 	if err != nil {
@@ -436,7 +424,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 
 	// Blocking by a rule on the method alone, the section off: a WebSocket handshake is a GET on
 	// the path of a method bound to POST, and must still be resolved to that method's rule.
-	byRule := blocking
+	byRule := wafPolicies()
 	byRule.WAF.Mode = "off"
 	byRule.Rules = []config.PolicyRule{{Name: "import-blocks", Match: config.PolicyMatch{Method: importOrders}, WAF: "blocking"}}
 	spec.Policies = byRule

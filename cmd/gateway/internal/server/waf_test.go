@@ -18,6 +18,14 @@ import (
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
 
+// wafPolicies are wafGateway's policies: the firewall blocking, no access log.
+func wafPolicies() config.Policies {
+	return config.Policies{
+		WAF:       config.WAF{Mode: "blocking", ExcludeRules: []int{920350}}, // clients call 127.0.0.1
+		AccessLog: config.AccessLog{Output: "off"},
+	}.Completed()
+}
+
 // wafGateway starts a gateway whose firewall blocks, counting the shop's calls by method and
 // logging to logs (nil: nowhere).
 func wafGateway(t *testing.T, logs io.Writer) (*gateway, *methodCalls) {
@@ -26,10 +34,7 @@ func wafGateway(t *testing.T, logs io.Writer) (*gateway, *methodCalls) {
 		logs = io.Discard
 	}
 	calls := &methodCalls{n: make(map[string]int)}
-	blocking := config.Policies{
-		WAF:       config.WAF{Mode: "blocking", ExcludeRules: []int{920350}}, // clients call 127.0.0.1
-		AccessLog: config.AccessLog{Output: "off"},
-	}.Completed()
+	blocking := wafPolicies()
 	g := startGateway(t, harnessOptions{
 		shop:     shop.Options{OnCall: calls.onCall},
 		policies: &blocking,
