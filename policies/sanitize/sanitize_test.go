@@ -280,7 +280,7 @@ func TestWebSocketMessageLimits(t *testing.T) {
 		if err := limits.CheckMessage(ctx, clean); err != nil {
 			t.Fatal(err)
 		}
-	}); allocs != 0 {
+	}); allocs != 0 && !race {
 		t.Errorf("CheckMessage of a clean message: %v allocations, want 0", allocs)
 	}
 }
