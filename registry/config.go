@@ -25,7 +25,11 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 		spec.REST = append(spec.REST, transcoder.WithoutDefaultRoutes())
 	}
 	for _, c := range cfg.Clusters {
-		cs := ClusterSpec{Name: c.Name, Config: clusterConfig(c)}
+		cc, err := clusterConfig(c)
+		if err != nil {
+			return Spec{}, fmt.Errorf("cluster %q: %w", c.Name, err)
+		}
+		cs := ClusterSpec{Name: c.Name, Config: cc}
 		for _, ep := range c.Endpoints {
 			cs.Endpoints = append(cs.Endpoints, ep.Address)
 			cs.Config.Weights = append(cs.Config.Weights, uint32(ep.Weight))
@@ -63,10 +67,17 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 }
 
 // clusterConfig turns a validated cluster's settings into routing's; zero values keep the defaults.
-func clusterConfig(c config.Cluster) routing.ClusterConfig {
+// It loads the cluster's TLS material, which validation loaded too: an error means a file changed
+// since.
+func clusterConfig(c config.Cluster) (routing.ClusterConfig, error) {
 	lb, _ := routing.ParseBalancer(c.LB) // validated; "" is round robin
 	hc, cb, od := c.HealthCheck, c.CircuitBreaker, c.OutlierDetection
+	transport, err := clusterTransport(c)
+	if err != nil {
+		return routing.ClusterConfig{}, err
+	}
 	return routing.ClusterConfig{
+		Transport:         transport,
 		Balancer:          lb,
 		HashKey:           c.HashKey,
 		MaxRequests:       c.MaxRequests,
@@ -82,7 +93,26 @@ func clusterConfig(c config.Cluster) routing.ClusterConfig {
 			Outlier: routing.OutlierConfig{Disabled: od.Disabled, ConsecutiveFailures: int32(od.ConsecutiveFailures),
 				BaseEjectionTime: od.BaseEjectionTime, MaxEjectionTime: od.MaxEjectionTime},
 		},
+	}, nil
+}
+
+// clusterTransport is how the gateway connects to a cluster's endpoints, its TLS files loaded.
+func clusterTransport(c config.Cluster) (routing.Transport, error) {
+	t := routing.Transport{ConnectTimeout: c.ConnectTimeout}
+	if !c.TLS.Enabled {
+		return t, nil
 	}
+	roots, err := c.TLS.RootCAs()
+	if err != nil {
+		return t, fmt.Errorf("tls.ca_file: %w", err)
+	}
+	cert, err := c.TLS.ClientCertificate()
+	if err != nil {
+		return t, fmt.Errorf("tls.cert_file: %w", err)
+	}
+	t.TLS = &routing.TLSConfig{RootCAs: roots, ServerName: c.TLS.ServerName,
+		InsecureSkipVerify: c.TLS.InsecureSkipVerify, Certificate: cert}
+	return t, nil
 }
 
 // retryPolicy turns a validated route retry policy into routing's.

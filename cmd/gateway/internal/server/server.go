@@ -50,25 +50,25 @@ const downstreamBufferSize = 64 << 10
 
 // Server is a running gateway.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	pool    *routing.Pool
-	proxy   *routing.Proxy
-	grpc    *grpc.Server // native gRPC from the data listener (plaintext: h2c with prior knowledge)
+	cfg   *config.Config
+	log   *slog.Logger
+	pool  *routing.Pool
+	proxy *routing.Proxy
+	grpc  *grpc.Server // native gRPC from the data listener (plaintext: h2c with prior knowledge)
 	// grpcHTTP serves the native gRPC that reaches the gateway through its HTTP server: every call
 	// over TLS, where ALPN hands the connections to net/http, and calls on a connection whose first
 	// request was not gRPC. It is a server of its own because grpc's GracefulStop ends such calls at
 	// once instead of draining them; the HTTP server's Shutdown drains them.
 	grpcHTTP *grpc.Server
 	health   *healthService
-	web     *grpcweb.Handler
-	rest    *transcoder.Handler
-	graphql graphqlFront
-	engine  *policies.Engine
-	engOpts []policies.EngineOption // from options: how the engine is built
-	fronts  atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
-	openapi http.Handler
-	tls     *tls.Config // the data port's, or nil for plaintext
+	web      *grpcweb.Handler
+	rest     *transcoder.Handler
+	graphql  graphqlFront
+	engine   *policies.Engine
+	engOpts  []policies.EngineOption // from options: how the engine is built
+	fronts   atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
+	openapi  http.Handler
+	tls      *tls.Config // the data port's, or nil for plaintext
 
 	store    store.Store
 	registry *registry.Registry
@@ -290,22 +290,36 @@ func (s *Server) Registry() *registry.Registry { return s.registry }
 
 // Apply makes spec the config-derived part of the serving state (clusters, routes, static
 // registrations); registrations made through the admin API are kept. The first Apply also loads the
-// registrations persisted in the store. On error the serving snapshot is unchanged.
+// registrations persisted in the store. On error the serving snapshot is unchanged. Each cluster
+// whose endpoints' certificates go unverified (tls.insecure_skip_verify) is warned about once per
+// Apply that takes it.
 func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 	if spec.Admission == nil {
 		spec.Admission = s.admission
 	}
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
+	var (
+		snap *registry.Snapshot
+		err  error
+	)
 	if !s.opened {
-		snap, err := s.registry.Open(context.Background(), spec)
-		if err != nil {
-			return nil, err
+		if snap, err = s.registry.Open(context.Background(), spec); err == nil {
+			s.opened = true
 		}
-		s.opened = true
-		return snap, nil
+	} else {
+		snap, err = s.registry.SetBase(spec)
 	}
-	return s.registry.SetBase(spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range spec.Clusters {
+		if t := c.Config.Transport.TLS; t != nil && t.InsecureSkipVerify {
+			s.log.Warn("cluster endpoints' TLS certificates are not verified (tls.insecure_skip_verify): anyone on the path can pose as them; use it for tests only",
+				"cluster", c.Name)
+		}
+	}
+	return snap, nil
 }
 
 // publish makes snap current; the registry calls it for every snapshot it accepts.
