@@ -353,7 +353,9 @@ type Service struct {
 	// ImportPaths are the directories that Protos and their imports are
 	// found under (protoc's -I). When set, every proto lies under one.
 	ImportPaths []string `yaml:"import_paths"`
-	// Reflect fetches descriptors from the backend's server reflection.
+	// Reflect fetches descriptors from the backend's server reflection:
+	// the cluster's first endpoint, reached as its calls are (over TLS
+	// when the cluster's tls is enabled).
 	Reflect bool `yaml:"reflect"`
 	// Services, when set, exposes only these fully qualified services of
 	// the descriptors. Default: all of them.

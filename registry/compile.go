@@ -40,9 +40,11 @@ type Registration struct {
 	Services []string
 
 	// reflectFrom is, for a config service whose descriptors come by server reflection, the endpoint
-	// asked (StaticRegistrations sets it): with Name, Cluster and Services it identifies the config
-	// section, so that a reload keeps the descriptors of a section that did not change.
+	// asked (StaticRegistrations sets it), and reflectOver the transport of the cluster it belongs
+	// to: with Name, Cluster and Services they identify the config section, so that a reload keeps
+	// the descriptors of a section that did not change.
 	reflectFrom string
+	reflectOver routing.Transport
 	// source is, for a config service, where StaticRegistrations loaded its descriptors from: what
 	// the admin API shows.
 	source adminv1.SourceKind

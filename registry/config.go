@@ -175,8 +175,13 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 			reg.source = adminv1.SourceKind_SOURCE_KIND_REFLECTION
 			for _, c := range cfg.Clusters {
 				if c.Name == svc.Cluster && len(c.Endpoints) > 0 {
+					// Asked as the cluster's calls go: over TLS when they do.
 					reg.reflectFrom = c.Endpoints[0].Address
+					reg.reflectOver, err = clusterTransport(c)
 				}
+			}
+			if err != nil {
+				break
 			}
 			if prev := o.Previous.registration(reg); prev != nil {
 				reg.Files = prev.Files
@@ -187,7 +192,7 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 				continue
 			}
 			rctx, cancel := context.WithTimeout(ctx, o.Timeout)
-			reg.Files, _, err = FilesFromReflection(rctx, reg.reflectFrom, svc.Services)
+			reg.Files, _, err = FilesFromReflectionOver(rctx, reg.reflectFrom, reg.reflectOver, svc.Services)
 			cancel()
 			switch {
 			case err != nil && o.Defer:
@@ -229,10 +234,10 @@ type PendingRegistration struct {
 }
 
 // sameSection reports whether a and b come from the same config section with reflection: same name,
-// cluster, services and reflection endpoint, so the same descriptors.
+// cluster, services, reflection endpoint and transport to it, so the same descriptors.
 func sameSection(a, b *Registration) bool {
 	return a.reflectFrom != "" && a.reflectFrom == b.reflectFrom && a.Name == b.Name && a.Cluster == b.Cluster &&
-		slices.Equal(a.Services, b.Services)
+		slices.Equal(a.Services, b.Services) && a.reflectOver.Equal(b.reflectOver)
 }
 
 // registration returns the reflection registration of s from the same section as reg, if any.

@@ -4,10 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,20 +17,23 @@ import (
 	"time"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
 )
 
-// writeSelfSigned writes a self-signed certificate and its key to dir as name.crt and name.key, and
-// returns the certificate.
-func writeSelfSigned(t *testing.T, dir, name string) *x509.Certificate {
+// writeSelfSigned writes a self-signed certificate valid for 127.0.0.1 and its key to dir as
+// name.crt and name.key, and returns them as a key pair and as a certificate.
+func writeSelfSigned(t *testing.T, dir, name string) (tls.Certificate, *x509.Certificate) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
 	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +53,7 @@ func writeSelfSigned(t *testing.T, dir, name string) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cert
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, cert
 }
 
 // specOf parses a config file in dir and returns its spec.
@@ -71,7 +76,7 @@ func specOf(t *testing.T, dir, text string) registry.Spec {
 // with the snapshot that held it.
 func TestSpecTransport(t *testing.T) {
 	dir := t.TempDir()
-	ca := writeSelfSigned(t, dir, "ca")
+	_, ca := writeSelfSigned(t, dir, "ca")
 	writeSelfSigned(t, dir, "client")
 	clusters := func(serverName string) string {
 		tls := "{enabled: true, ca_file: ca.crt, server_name: " + serverName + ", cert_file: client.crt, key_file: client.key}"
@@ -129,5 +134,55 @@ func TestSpecTransport(t *testing.T) {
 	second.Retire(pool)
 	if n := pool.Len(); n != 0 {
 		t.Errorf("%d endpoints left after both snapshots retired", n)
+	}
+}
+
+// A config service whose descriptors come by reflection from a cluster reached over TLS is asked
+// over TLS: by the loop that waits for a backend that was down, and at once when it is up. The
+// same section in plaintext is another section, whose descriptors are asked for again.
+func TestConfigReflectionOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, _ := writeSelfSigned(t, dir, "users")
+	addr := closedAddr(t)
+	section := "services:\n  - name: users\n    cluster: users\n    reflect: true\n"
+	overTLS := "clusters:\n  - name: users\n    endpoints: [\"" + addr + "\"]\n    tls: {enabled: true, ca_file: users.crt}\n" + section
+	plaintext := "clusters:\n  - name: users\n    endpoints: [\"" + addr + "\"]\n" + section
+
+	spec, err := staticSpec(t, dir, overTLS, registry.StaticOptions{Defer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Pending) != 1 {
+		t.Fatalf("pending %+v, want users: its backend is down", spec.Pending)
+	}
+	f := newFixture(t, store.NewMemory(), registry.WithReflectionRetry(5*time.Millisecond, 20*time.Millisecond))
+	if snap := f.open(t, spec); serves(snap, userService) {
+		t.Fatal("served before its backend answered")
+	}
+
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening on the reserved %s: %v", addr, err)
+	}
+	srv, err := shop.NewServer("users", shop.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(tls.NewListener(lis, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}}))
+	}()
+	defer func() { srv.Stop(); <-done }()
+	recv(t, f.notify, "a snapshot serving users, once its backend answered over TLS", func(s *registry.Snapshot) bool {
+		return serves(s, userService)
+	})
+
+	if _, err := staticSpec(t, dir, overTLS, registry.StaticOptions{}); err != nil {
+		t.Errorf("with the backend up: %v", err)
+	}
+	if _, err := staticSpec(t, dir, plaintext, registry.StaticOptions{Previous: f.reg.Base()}); err == nil ||
+		!strings.Contains(err.Error(), `service "users": section changed, so its descriptors are fetched again: reflection at `+addr) {
+		t.Errorf("the section in plaintext against the TLS backend = %v, want it asked again, and failing", err)
 	}
 }

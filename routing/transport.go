@@ -99,6 +99,10 @@ func (t Transport) id() transportID {
 	return id
 }
 
+// Equal reports whether t and u connect alike: the same TLS settings and material (roots and client
+// certificate compared by content), and the same connect timeout, defaults filled.
+func (t Transport) Equal(u Transport) bool { return t.id() == u.id() }
+
 // writeField writes b to h after its length, so that consecutive fields cannot run into each other.
 func writeField(h hash.Hash, b []byte) {
 	var n [8]byte
