@@ -17,7 +17,10 @@ func (c *Config) resolvePaths(dir string) {
 	resolve(&c.TLS.ClientCAFile)
 	resolve(&c.GraphQL.PersistedOperations.File)
 	for i := range c.Clusters {
-		resolve(&c.Clusters[i].TLS.CAFile)
+		t := &c.Clusters[i].TLS
+		resolve(&t.CAFile)
+		resolve(&t.CertFile)
+		resolve(&t.KeyFile)
 	}
 	for i := range c.Services {
 		s := &c.Services[i]

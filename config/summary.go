@@ -91,6 +91,9 @@ func (s *summary) cluster(cl Cluster) {
 	if t.InsecureSkipVerify {
 		parts = append(parts, "insecure_skip_verify")
 	}
+	if t.CertFile != "" {
+		parts = append(parts, "cert_file "+printable(t.CertFile), "key_file "+printable(t.KeyFile))
+	}
 	s.line(1, "%s", strings.Join(parts, ", "))
 }
 

@@ -225,7 +225,10 @@ type Endpoint struct {
 // setScalar accepts the "host:port" shorthand.
 func (e *Endpoint) setScalar(address string) { e.Address = address }
 
-// ClusterTLS configures TLS towards a cluster's endpoints.
+// ClusterTLS configures TLS towards a cluster's endpoints: TLS 1.2 or
+// later, ALPN h2. Its files are read when the configuration is loaded
+// (validated, and again when a snapshot is built from it), not when a
+// connection is made: a reload picks up renewed files.
 type ClusterTLS struct {
 	// Enabled turns TLS on; the other fields need it.
 	Enabled bool `yaml:"enabled"`
@@ -233,10 +236,18 @@ type ClusterTLS struct {
 	// system roots.
 	CAFile string `yaml:"ca_file"`
 	// ServerName overrides the name verified in the endpoints'
-	// certificates. Default: the endpoint's host.
+	// certificates (and sent in SNI). Default: the endpoint's host; with
+	// dns_refresh, the name the endpoint's address was resolved from.
 	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify disables certificate verification. For tests.
+	// InsecureSkipVerify disables certificate verification. For tests:
+	// the gateway logs a warning when it loads a configuration that sets
+	// it.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// CertFile and KeyFile are the PEM client certificate and its key,
+	// presented to endpoints that ask for one (mTLS). Set both or
+	// neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Route sends the calls that Match selects to a cluster, or splits them
@@ -342,7 +353,9 @@ type Service struct {
 	// ImportPaths are the directories that Protos and their imports are
 	// found under (protoc's -I). When set, every proto lies under one.
 	ImportPaths []string `yaml:"import_paths"`
-	// Reflect fetches descriptors from the backend's server reflection.
+	// Reflect fetches descriptors from the backend's server reflection:
+	// the cluster's first endpoint, reached as its calls are (over TLS
+	// when the cluster's tls is enabled).
 	Reflect bool `yaml:"reflect"`
 	// Services, when set, exposes only these fully qualified services of
 	// the descriptors. Default: all of them.

@@ -63,25 +63,6 @@ func (v *validator) endpoints(path string, eps []Endpoint) {
 	}
 }
 
-// clusterTLS checks TLS towards a cluster's endpoints.
-func (v *validator) clusterTLS(path string, t ClusterTLS) {
-	if !t.Enabled {
-		for _, o := range []struct {
-			key string
-			set bool
-		}{
-			{"ca_file", t.CAFile != ""},
-			{"server_name", t.ServerName != ""},
-			{"insecure_skip_verify", t.InsecureSkipVerify},
-		} {
-			if o.set {
-				v.fieldf(field(path, o.key), "has no effect unless enabled is true")
-			}
-		}
-	}
-	v.file(field(path, "ca_file"), t.CAFile)
-}
-
 // resilience checks a cluster's balancing, health and breaking settings.
 func (v *validator) resilience(path string, cl Cluster) {
 	switch {

@@ -40,9 +40,11 @@ type Registration struct {
 	Services []string
 
 	// reflectFrom is, for a config service whose descriptors come by server reflection, the endpoint
-	// asked (StaticRegistrations sets it): with Name, Cluster and Services it identifies the config
-	// section, so that a reload keeps the descriptors of a section that did not change.
+	// asked (StaticRegistrations sets it), and reflectOver the transport of the cluster it belongs
+	// to: with Name, Cluster and Services they identify the config section, so that a reload keeps
+	// the descriptors of a section that did not change.
 	reflectFrom string
+	reflectOver routing.Transport
 	// source is, for a config service, where StaticRegistrations loaded its descriptors from: what
 	// the admin API shows.
 	source adminv1.SourceKind
@@ -241,10 +243,11 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		})
 	}
 
-	// Everything is valid: take endpoints from the pool and link the routes to their clusters.
-	acquired := make(map[string]*routing.Endpoint)
+	// Everything is valid: take endpoints from the pool and link the routes to their clusters. The
+	// snapshot holds a reference per acquire: clusters that list one address share its endpoint
+	// when they reach it over the same transport.
 	fail := func(err error) (*Snapshot, error) {
-		for _, ep := range acquired {
+		for _, ep := range s.endpoints {
 			pool.Release(ep)
 		}
 		for _, c := range s.resolved {
@@ -262,16 +265,14 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 			s.clusters[name] = c
 			continue
 		}
+		cfg := configOf[name]
 		eps := make([]*routing.Endpoint, 0, len(addrs))
 		for _, addr := range addrs {
-			ep, ok := acquired[addr]
-			if !ok {
-				if ep, err = pool.AcquireWith(addr, configOf[name].Endpoint); err != nil {
-					return fail(fmt.Errorf("cluster %q: %w", name, err))
-				}
-				acquired[addr] = ep
-				s.endpoints = append(s.endpoints, ep)
+			ep, err := pool.AcquireWith(addr, cfg.Transport, cfg.Endpoint)
+			if err != nil {
+				return fail(fmt.Errorf("cluster %q: %w", name, err))
 			}
+			s.endpoints = append(s.endpoints, ep)
 			eps = append(eps, ep)
 		}
 		s.clusters[name] = routing.NewCluster(name, eps, routing.WithClusterConfig(configOf[name]))

@@ -25,7 +25,11 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 		spec.REST = append(spec.REST, transcoder.WithoutDefaultRoutes())
 	}
 	for _, c := range cfg.Clusters {
-		cs := ClusterSpec{Name: c.Name, Config: clusterConfig(c)}
+		cc, err := clusterConfig(c)
+		if err != nil {
+			return Spec{}, fmt.Errorf("cluster %q: %w", c.Name, err)
+		}
+		cs := ClusterSpec{Name: c.Name, Config: cc}
 		for _, ep := range c.Endpoints {
 			cs.Endpoints = append(cs.Endpoints, ep.Address)
 			cs.Config.Weights = append(cs.Config.Weights, uint32(ep.Weight))
@@ -63,10 +67,17 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 }
 
 // clusterConfig turns a validated cluster's settings into routing's; zero values keep the defaults.
-func clusterConfig(c config.Cluster) routing.ClusterConfig {
+// It loads the cluster's TLS material, which validation loaded too: an error means a file changed
+// since.
+func clusterConfig(c config.Cluster) (routing.ClusterConfig, error) {
 	lb, _ := routing.ParseBalancer(c.LB) // validated; "" is round robin
 	hc, cb, od := c.HealthCheck, c.CircuitBreaker, c.OutlierDetection
+	transport, err := clusterTransport(c)
+	if err != nil {
+		return routing.ClusterConfig{}, err
+	}
 	return routing.ClusterConfig{
+		Transport:         transport,
 		Balancer:          lb,
 		HashKey:           c.HashKey,
 		MaxRequests:       c.MaxRequests,
@@ -82,7 +93,26 @@ func clusterConfig(c config.Cluster) routing.ClusterConfig {
 			Outlier: routing.OutlierConfig{Disabled: od.Disabled, ConsecutiveFailures: int32(od.ConsecutiveFailures),
 				BaseEjectionTime: od.BaseEjectionTime, MaxEjectionTime: od.MaxEjectionTime},
 		},
+	}, nil
+}
+
+// clusterTransport is how the gateway connects to a cluster's endpoints, its TLS files loaded.
+func clusterTransport(c config.Cluster) (routing.Transport, error) {
+	t := routing.Transport{ConnectTimeout: c.ConnectTimeout}
+	if !c.TLS.Enabled {
+		return t, nil
 	}
+	roots, err := c.TLS.RootCAs()
+	if err != nil {
+		return t, fmt.Errorf("tls.ca_file: %w", err)
+	}
+	cert, err := c.TLS.ClientCertificate()
+	if err != nil {
+		return t, fmt.Errorf("tls.cert_file: %w", err)
+	}
+	t.TLS = &routing.TLSConfig{RootCAs: roots, ServerName: c.TLS.ServerName,
+		InsecureSkipVerify: c.TLS.InsecureSkipVerify, Certificate: cert}
+	return t, nil
 }
 
 // retryPolicy turns a validated route retry policy into routing's.
@@ -145,8 +175,13 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 			reg.source = adminv1.SourceKind_SOURCE_KIND_REFLECTION
 			for _, c := range cfg.Clusters {
 				if c.Name == svc.Cluster && len(c.Endpoints) > 0 {
+					// Asked as the cluster's calls go: over TLS when they do.
 					reg.reflectFrom = c.Endpoints[0].Address
+					reg.reflectOver, err = clusterTransport(c)
 				}
+			}
+			if err != nil {
+				break
 			}
 			if prev := o.Previous.registration(reg); prev != nil {
 				reg.Files = prev.Files
@@ -157,7 +192,7 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 				continue
 			}
 			rctx, cancel := context.WithTimeout(ctx, o.Timeout)
-			reg.Files, _, err = FilesFromReflection(rctx, reg.reflectFrom, svc.Services)
+			reg.Files, _, err = FilesFromReflectionOver(rctx, reg.reflectFrom, reg.reflectOver, svc.Services)
 			cancel()
 			switch {
 			case err != nil && o.Defer:
@@ -199,10 +234,10 @@ type PendingRegistration struct {
 }
 
 // sameSection reports whether a and b come from the same config section with reflection: same name,
-// cluster, services and reflection endpoint, so the same descriptors.
+// cluster, services, reflection endpoint and transport to it, so the same descriptors.
 func sameSection(a, b *Registration) bool {
 	return a.reflectFrom != "" && a.reflectFrom == b.reflectFrom && a.Name == b.Name && a.Cluster == b.Cluster &&
-		slices.Equal(a.Services, b.Services)
+		slices.Equal(a.Services, b.Services) && a.reflectOver.Equal(b.reflectOver)
 }
 
 // registration returns the reflection registration of s from the same section as reg, if any.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/protogate/gateway/routing"
 )
 
 // startRefresherLocked (re)starts the periodic reflection refresh of a registration. The refresher asks
@@ -55,7 +57,7 @@ func (r *Registry) refreshLoop(ctx context.Context, name string) {
 
 // refreshOnce fetches the descriptors of active's backend again and registers them if they changed.
 func (r *Registry) refreshOnce(ctx context.Context, active *Version) {
-	files, err := r.fetch(ctx, active.ReflectionEndpoint, active.Services)
+	files, err := r.fetch(ctx, active.ReflectionEndpoint, routing.Transport{}, active.Services)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.refreshProblem(active.Name, "reflection refresh failed; keeping the active version", err)
@@ -106,11 +108,12 @@ func (r *Registry) refreshFine(name string) {
 	}
 }
 
-// fetch asks a backend's reflection for its descriptors, within the registry's reflection timeout.
-func (r *Registry) fetch(ctx context.Context, endpoint string, services []string) (*protoregistry.Files, error) {
+// fetch asks a backend's reflection, over transport t, for its descriptors, within the registry's
+// reflection timeout.
+func (r *Registry) fetch(ctx context.Context, endpoint string, t routing.Transport, services []string) (*protoregistry.Files, error) {
 	rctx, cancel := context.WithTimeout(ctx, r.reflectTimeout)
 	defer cancel()
-	files, _, err := FilesFromReflection(rctx, endpoint, services)
+	files, _, err := FilesFromReflectionOver(rctx, endpoint, t, services)
 	return files, err
 }
 
@@ -155,7 +158,7 @@ func (r *Registry) awaitReflection(ctx context.Context, reg *Registration) {
 		case <-timer.C:
 		}
 		wait = min(2*wait, r.retryMax)
-		files, err := r.fetch(ctx, reg.reflectFrom, reg.Services)
+		files, err := r.fetch(ctx, reg.reflectFrom, reg.reflectOver, reg.Services)
 		if err == nil {
 			var done bool
 			if done, err = r.promote(ctx, reg, files); done {

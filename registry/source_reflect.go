@@ -9,15 +9,15 @@ import (
 	"unicode"
 
 	"github.com/jhump/protoreflect/grpcreflect"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/protogate/gateway/routing"
 )
 
 // FilesFromReflection asks the gRPC server reflection (v1, else v1alpha) of the backend at endpoint
@@ -29,11 +29,17 @@ import (
 // ctx bounds the whole exchange; callers pass a timeout. An endpoint that refuses connections fails
 // at once, with "reflection at HOST:PORT: unavailable: ...".
 func FilesFromReflection(ctx context.Context, endpoint string, services []string) (*protoregistry.Files, []string, error) {
+	return FilesFromReflectionOver(ctx, endpoint, routing.Transport{}, services)
+}
+
+// FilesFromReflectionOver is FilesFromReflection over transport t: over TLS, with the settings of
+// the cluster whose calls the backend serves.
+func FilesFromReflectionOver(ctx context.Context, endpoint string, t routing.Transport, services []string) (*protoregistry.Files, []string, error) {
 	origin := "reflection at " + endpoint
 	fail := func(what string, err error) (*protoregistry.Files, []string, error) {
 		return nil, nil, fmt.Errorf("%s: %s%s", origin, what, describeRPCError(ctx, err))
 	}
-	conn, err := grpc.NewClient("passthrough:///"+endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := routing.DefaultDial(endpoint, t)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", origin, err)
 	}

@@ -39,8 +39,12 @@ type ClusterConfig struct {
 	// RetryBudget caps the retries of calls to the cluster.
 	RetryBudget RetryBudget
 	// Endpoint holds the settings of the cluster's endpoints (breaker, health, outlier detection).
-	// Endpoints are shared by address across clusters; see [Pool.AcquireWith].
+	// Endpoints are shared by address and transport across clusters; see [Pool.AcquireWith].
 	Endpoint EndpointConfig
+	// Transport is how the cluster's endpoints are connected to: plaintext or TLS, and the connect
+	// timeout. [Pool.NewResolvedCluster] acquires the endpoints with it; for [NewCluster], whoever
+	// acquires the endpoints passes it to [Pool.AcquireWith].
+	Transport Transport
 	// DNSRefresh, when positive, makes a cluster built by [Pool.NewResolvedCluster] resolve the
 	// host names among its addresses (A and AAAA) into one endpoint per address, again every
 	// DNSRefresh. 0 leaves names to the dialer, which resolves them on each connect.

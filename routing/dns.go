@@ -33,11 +33,12 @@ func WithPoolLookup(f LookupFunc) PoolOption {
 const dnsLookupTimeout = 2 * time.Second
 
 // target is one address a resolved cluster was configured with: an IP address taken as it is, or a
-// name resolved into one endpoint per address, each with the target's weight.
+// name resolved into one endpoint per address, each with the target's weight and transport.
 type target struct {
 	host, port string
 	ip         bool
 	weight     uint32
+	transport  Transport // the cluster's; over TLS, verifying the name rather than its addresses
 }
 
 // resolver keeps a cluster's member set in step with the addresses its names resolve to.
@@ -53,7 +54,9 @@ type resolver struct {
 
 // NewResolvedCluster returns a cluster of addrs ("host:port") whose host names are resolved (A and
 // AAAA) into one endpoint per address, then again every cfg.DNSRefresh (default 30s), while IP
-// addresses are taken as they are. A name's weight in cfg.Weights applies to each of its addresses.
+// addresses are taken as they are. A name's weight in cfg.Weights applies to each of its addresses,
+// and so does cfg.Transport; over TLS, an address taken from a name verifies that name unless the
+// transport sets a server name.
 //
 // When a resolution changes the addresses, the cluster's member set is swapped whole: endpoints that
 // stay keep their connection, breaker, health and load state; new ones are acquired from the pool;
@@ -77,12 +80,14 @@ func (p *Pool) NewResolvedCluster(name string, addrs []string, cfg ClusterConfig
 		if err != nil {
 			return nil, fmt.Errorf("routing: cluster %q: endpoint %q: %w", name, a, err)
 		}
-		t := target{host: host, port: port}
+		t := target{host: host, port: port, transport: cfg.Transport}
 		if cfg.Weights != nil {
 			t.weight = cfg.Weights[i]
 		}
 		if _, err := netip.ParseAddr(host); err == nil {
 			t.ip = true
+		} else {
+			t.transport = cfg.Transport.forHost(host)
 		}
 		r.targets = append(r.targets, t)
 	}
@@ -176,11 +181,13 @@ func (r *resolver) run(ctx context.Context, c *Cluster) {
 // first refresh, names the pool resolved before are not asked again.
 func (r *resolver) refresh(ctx context.Context, c *Cluster, first bool) error {
 	type member struct {
-		addr   string
-		weight uint32
+		addr      string
+		weight    uint32
+		transport Transport
+		key       endpointKey
 	}
 	var want []member
-	seen := make(map[string]bool)
+	seen := make(map[string]bool) // addresses: the first target that resolves to one has it
 	for _, t := range r.targets {
 		var addrs []string
 		if t.ip {
@@ -193,10 +200,11 @@ func (r *resolver) refresh(ctx context.Context, c *Cluster, first bool) error {
 				addrs = append(addrs, net.JoinHostPort(ip, t.port))
 			}
 		}
+		id := t.transport.id()
 		for _, a := range addrs {
 			if !seen[a] {
 				seen[a] = true
-				want = append(want, member{a, t.weight})
+				want = append(want, member{a, t.weight, t.transport, endpointKey{a, id}})
 			}
 		}
 	}
@@ -207,25 +215,25 @@ func (r *resolver) refresh(ctx context.Context, c *Cluster, first bool) error {
 	old := c.set.Load()
 	same := len(old.endpoints) == len(want)
 	for i := 0; same && i < len(want); i++ {
-		same = old.endpoints[i].addr == want[i].addr && old.weights[i] == want[i].weight
+		same = old.endpoints[i].key == want[i].key && old.weights[i] == want[i].weight
 	}
 	if same && !first {
 		return nil
 	}
-	have := make(map[string]*Endpoint, len(old.endpoints))
+	have := make(map[endpointKey]*Endpoint, len(old.endpoints))
 	for _, e := range old.endpoints {
-		have[e.addr] = e
+		have[e.key] = e
 	}
 	eps := make([]*Endpoint, 0, len(want))
 	weights := make([]uint32, 0, len(want))
 	var added []string
 	for _, m := range want {
-		e := have[m.addr]
+		e := have[m.key]
 		if e != nil {
-			delete(have, m.addr)
+			delete(have, m.key)
 		} else {
 			var err error
-			if e, err = r.pool.AcquireWith(m.addr, c.cfg.Endpoint); err != nil {
+			if e, err = r.pool.AcquireWith(m.addr, m.transport, c.cfg.Endpoint); err != nil {
 				if errors.Is(err, ErrPoolClosed) || first {
 					for _, e := range eps {
 						if !slices.Contains(old.endpoints, e) {
@@ -247,8 +255,8 @@ func (r *resolver) refresh(ctx context.Context, c *Cluster, first bool) error {
 		r.pool.changed()
 	}
 	var removed []string
-	for addr, e := range have {
-		removed = append(removed, addr)
+	for key, e := range have {
+		removed = append(removed, key.addr)
 		r.pool.Release(e) // drains: no new calls, those in flight finish, then it closes
 	}
 	if !first && (len(added) > 0 || len(removed) > 0) {

@@ -86,7 +86,7 @@ func ips(s ...string) []netip.Addr {
 // dialTo returns a DialFunc that connects every address to the server at target, so made-up
 // endpoint addresses reach a real loopback server.
 func dialTo(target string) routing.DialFunc {
-	return func(string) (*grpc.ClientConn, error) {
+	return func(string, routing.Transport) (*grpc.ClientConn, error) {
 		return grpc.NewClient("passthrough:///"+target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	}
 }

@@ -42,8 +42,10 @@
 // which build their requests themselves. Streams are not retried.
 //
 // Tables, routes and clusters belong to a snapshot and are swapped whole.
-// Endpoints do not: they live in a [Pool] keyed by address, outside snapshots,
-// so a reload that keeps an address keeps its connection. Compiling a snapshot
+// Endpoints do not: they live in a [Pool] keyed by address and [Transport]
+// (plaintext or TLS, with its roots, server name and client certificate, and
+// the connect timeout), outside snapshots, so a reload that keeps an address
+// and the way to reach it keeps its connection. Compiling a snapshot
 // acquires its endpoints from the pool; once the new snapshot is published the
 // old one releases its own. An endpoint whose last reference is released
 // leaves the pool and closes its connection when its last in-flight call

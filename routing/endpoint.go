@@ -64,16 +64,20 @@ func (c EndpointConfig) withDefaults() EndpointConfig {
 	return c
 }
 
-// Endpoint is one upstream address and its long-lived connection. Endpoints
-// are shared by every cluster that lists the address and are owned by the
-// [Pool] that created them, as is their resilience state: calls in flight,
-// latency EWMA, circuit breaker, health and ejections, which therefore survive
-// snapshot swaps. Its methods are safe for concurrent use.
+// Endpoint is one upstream address, the [Transport] it is reached over, and
+// its long-lived connection. Endpoints are shared by every cluster that lists
+// the address with the same transport and are owned by the [Pool] that created
+// them, as is their resilience state: calls in flight, latency EWMA, circuit
+// breaker, health and ejections, which therefore survive snapshot swaps. Its
+// methods are safe for concurrent use.
 type Endpoint struct {
-	addr string
-	conn *grpc.ClientConn
-	pool *Pool
-	log  *slog.Logger
+	addr      string
+	key       endpointKey // the pool's
+	transport Transport
+	via       string // transport.String(), for stats and logs
+	conn      *grpc.ClientConn
+	pool      *Pool
+	log       *slog.Logger
 
 	state atomic.Int64 // calls in flight, plus drainingBit once released
 	done  func()       // e.end, cached so Begin does not allocate
@@ -98,11 +102,13 @@ type Endpoint struct {
 	closeErr  error
 }
 
-func newEndpoint(addr string, conn *grpc.ClientConn, pool *Pool) *Endpoint {
-	e := &Endpoint{addr: addr, conn: conn, pool: pool, log: slog.Default()}
+func newEndpoint(key endpointKey, t Transport, conn *grpc.ClientConn, pool *Pool) *Endpoint {
+	e := &Endpoint{addr: key.addr, key: key, transport: t, via: t.String(), conn: conn, pool: pool, log: slog.Default()}
 	if pool != nil && pool.log != nil {
 		e.log = pool.log
 	}
+	// One address may be reached over several transports: the log says which endpoint it means.
+	e.log = e.log.With("transport", e.via)
 	e.done = e.end
 	e.changed = e.signal
 	e.openErr = &unsentError{errCircuitOpen}
@@ -140,6 +146,9 @@ func (e *Endpoint) openError(now int64) error {
 
 // Addr returns the endpoint's address ("host:port").
 func (e *Endpoint) Addr() string { return e.addr }
+
+// Transport returns how the endpoint is connected to.
+func (e *Endpoint) Transport() Transport { return e.transport }
 
 // Conn returns the endpoint's connection.
 func (e *Endpoint) Conn() *grpc.ClientConn { return e.conn }
@@ -265,6 +274,10 @@ func (e *Endpoint) close() error {
 // EndpointStats is a point-in-time view of an endpoint's resilience state, for the admin API.
 type EndpointStats struct {
 	Address string
+	// Transport describes how the endpoint is connected to ([Transport.String]): "plaintext",
+	// "tls", and the settings that differ from the defaults. Address and Transport together
+	// identify an endpoint of the pool.
+	Transport string
 	// Healthy is the active health check's verdict (true without active checks).
 	Healthy bool
 	// Ejected reports an ejection by outlier detection in force; EjectedFor is how long it has left.
@@ -287,6 +300,7 @@ func (e *Endpoint) Stats() EndpointStats {
 	until := e.ejectedUntil.Load()
 	s := EndpointStats{
 		Address:             e.addr,
+		Transport:           e.via,
 		Healthy:             !e.unhealthy.Load(),
 		Ejected:             until > now,
 		Ejections:           e.ejectedTotal.Load(),

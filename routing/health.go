@@ -27,8 +27,9 @@ type HealthCheckConfig struct {
 	UnhealthyThreshold int
 	// Service is the service name asked about; "" asks about the server as a whole.
 	Service string
-	// HTTPPath, when set, checks with a plaintext HTTP GET of http://<endpoint address><HTTPPath>
-	// instead of grpc.health.v1: a 2xx status passes, anything else (or no answer) fails.
+	// HTTPPath, when set, checks with an HTTP GET of http://<endpoint address><HTTPPath> (https,
+	// with the endpoint's TLS settings, when its [Transport] is TLS) instead of grpc.health.v1: a
+	// 2xx status passes, anything else (or no answer) fails.
 	HTTPPath string
 }
 
@@ -74,13 +75,14 @@ func (h *healthChecker) stop() {
 func (e *Endpoint) runHealth(ctx context.Context, hc HealthCheckConfig) {
 	var check func(context.Context) bool
 	if hc.HTTPPath != "" {
-		// A transport of its own, closed when the checker ends, so no connection outlives it.
-		tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1, DisableCompression: true}
+		// A transport of its own, closed when the checker ends, so no connection outlives it; over
+		// TLS when the endpoint's calls are, with the same roots, server name and certificate.
+		tr, scheme := e.transport.httpTransport()
 		defer tr.CloseIdleConnections()
 		client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect is an answer, not a 2xx
 		}}
-		url := "http://" + e.addr + hc.HTTPPath
+		url := scheme + "://" + e.addr + hc.HTTPPath
 		check = func(ctx context.Context) bool { return checkHTTP(ctx, client, url, hc.Timeout) }
 	} else {
 		client := healthpb.NewHealthClient(e.conn)

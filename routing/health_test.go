@@ -38,7 +38,7 @@ func TestHTTPHealthCheck(t *testing.T) {
 
 	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
 	defer pool.Close()
-	e, err := pool.AcquireWith(addr, routing.EndpointConfig{Health: routing.HealthCheckConfig{
+	e, err := pool.AcquireWith(addr, routing.Transport{}, routing.EndpointConfig{Health: routing.HealthCheckConfig{
 		Interval: 2 * time.Millisecond, Timeout: time.Second, UnhealthyThreshold: 2, HTTPPath: "/healthz",
 	}})
 	if err != nil {

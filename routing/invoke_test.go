@@ -34,7 +34,7 @@ func unaryProxy(t *testing.T, addrs []string, pol routing.RetryPolicy) (*routing
 	t.Cleanup(func() { pool.Close() })
 	var eps []*routing.Endpoint
 	for _, a := range addrs {
-		e, err := pool.AcquireWith(a, routing.EndpointConfig{
+		e, err := pool.AcquireWith(a, routing.Transport{}, routing.EndpointConfig{
 			Breaker: routing.BreakerConfig{Disabled: true}, Outlier: routing.OutlierConfig{Disabled: true},
 		})
 		if err != nil {

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,30 +13,29 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
-// DialFunc creates the connection for an upstream address. It should not
+// DialFunc creates the connection for an upstream address reached over transport t. It should not
 // block on the network: the pool holds its lock while dialing.
-type DialFunc func(addr string) (*grpc.ClientConn, error)
+type DialFunc func(addr string, t Transport) (*grpc.ClientConn, error)
 
 // MaxMsgSize is the largest message DefaultDial's connections send or receive.
 const MaxMsgSize = 64 << 20
 
-// DefaultDial creates a lazy, plaintext client connection to addr (no name
-// resolution beyond the address itself) that sends and receives messages of up
-// to [MaxMsgSize] bytes.
-func DefaultDial(addr string) (*grpc.ClientConn, error) { return dial(addr) }
+// DefaultDial creates a lazy client connection to addr (no name resolution beyond the address
+// itself) over t, plaintext or TLS, each attempt to connect bounded by t's connect timeout, that
+// sends and receives messages of up to [MaxMsgSize] bytes.
+func DefaultDial(addr string, t Transport) (*grpc.ClientConn, error) { return dial(addr, t) }
 
-// DialWith is DefaultDial with extra options (instrumentation, credentials), which come last and so
-// win over the defaults.
+// DialWith is DefaultDial with extra options (instrumentation), which come last and so win over the
+// defaults and the transport's.
 func DialWith(extra ...grpc.DialOption) DialFunc {
-	return func(addr string) (*grpc.ClientConn, error) { return dial(addr, extra...) }
+	return func(addr string, t Transport) (*grpc.ClientConn, error) { return dial(addr, t, extra...) }
 }
 
-func dial(addr string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
+func dial(addr string, t Transport, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(t.credentials()),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(MaxMsgSize),
 			grpc.MaxCallSendMsgSize(MaxMsgSize),
@@ -47,7 +47,7 @@ func dial(addr string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 		// not after grpc's default reconnect backoff, which grows to two minutes.
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
-			MinConnectTimeout: 5 * time.Second,
+			MinConnectTimeout: t.connectTimeout(),
 		}),
 		// Upstream connections are few and carry many calls: larger buffers mean fewer system calls
 		// per message.
@@ -63,10 +63,11 @@ const upstreamBufferSize = 256 << 10
 // ErrPoolClosed is returned by Acquire after Close.
 var ErrPoolClosed = errors.New("routing: endpoint pool is closed")
 
-// Pool owns the gateway's upstream endpoints, one per address, outside any
-// snapshot: compiling a snapshot acquires the endpoints it uses, and retiring
-// one releases them, so an address kept across a reload keeps its
-// connection. It is safe for concurrent use; it is not on the request path.
+// Pool owns the gateway's upstream endpoints, one per address and
+// [Transport], outside any snapshot: compiling a snapshot acquires the
+// endpoints it uses, and retiring one releases them, so an address kept
+// across a reload with the same transport keeps its connection. It is safe
+// for concurrent use; it is not on the request path.
 type Pool struct {
 	dial   DialFunc
 	log    *slog.Logger
@@ -75,10 +76,10 @@ type Pool struct {
 	checkers sync.WaitGroup // running health checkers and cluster resolvers
 
 	mu        sync.Mutex
-	endpoints map[string]*Endpoint   // by address; refs > 0
-	draining  map[*Endpoint]struct{} // released, conn not yet closed
-	resolvers map[*Cluster]struct{}  // resolved clusters not yet closed
-	resolved  map[string][]string    // host name -> IP addresses it last resolved to
+	endpoints map[endpointKey]*Endpoint // by address and transport; refs > 0
+	draining  map[*Endpoint]struct{}    // released, conn not yet closed
+	resolvers map[*Cluster]struct{}     // resolved clusters not yet closed
+	resolved  map[string][]string       // host name -> IP addresses it last resolved to
 	closed    bool
 
 	subMu sync.Mutex
@@ -107,7 +108,7 @@ func NewPool(dial DialFunc, opts ...PoolOption) *Pool {
 	p := &Pool{
 		dial:      dial,
 		log:       slog.Default(),
-		endpoints: make(map[string]*Endpoint),
+		endpoints: make(map[endpointKey]*Endpoint),
 		draining:  make(map[*Endpoint]struct{}),
 		resolvers: make(map[*Cluster]struct{}),
 		resolved:  make(map[string][]string),
@@ -120,44 +121,50 @@ func NewPool(dial DialFunc, opts ...PoolOption) *Pool {
 	return p
 }
 
-// Acquire is AcquireWith with the default endpoint settings.
+// Acquire is AcquireWith with a plaintext transport and the default endpoint settings.
 func (p *Pool) Acquire(addr string) (*Endpoint, error) {
-	return p.AcquireWith(addr, EndpointConfig{})
+	return p.AcquireWith(addr, Transport{}, EndpointConfig{})
 }
 
-// AcquireWith returns the endpoint for addr, dialing it if the pool has none, and takes a reference
-// to it; give it back with Release. cfg becomes the endpoint's settings: an endpoint is shared by
-// every cluster listing its address, so the latest acquire's settings apply to all of them. The
-// breaker keeps its state unless its settings change; the health checker is restarted when its
-// settings change.
-func (p *Pool) AcquireWith(addr string, cfg EndpointConfig) (*Endpoint, error) {
+// AcquireWith returns the endpoint for addr reached over t, dialing it if the pool has none, and
+// takes a reference to it; give it back with Release. Endpoints are shared by address and
+// transport: a cluster that reaches an address over another transport (other TLS settings or
+// connect timeout) gets an endpoint of its own, with its own connection, breaker and health. cfg
+// becomes the endpoint's settings: an endpoint is shared by every cluster listing its address
+// with the same transport, so the latest acquire's settings apply to all of them. The breaker
+// keeps its state unless its settings change; the health checker is restarted when its settings
+// change.
+func (p *Pool) AcquireWith(addr string, t Transport, cfg EndpointConfig) (*Endpoint, error) {
 	if addr == "" {
 		return nil, errors.New("routing: acquire: empty address")
 	}
+	key := endpointKey{addr: addr, transport: t.id()}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, ErrPoolClosed
 	}
-	if e := p.endpoints[addr]; e != nil {
+	if e := p.endpoints[key]; e != nil {
 		e.refs++
 		if e.configure(cfg) {
 			p.startChecker(e)
 		}
 		return e, nil
 	}
-	conn, err := p.dial(addr)
+	dialed := t
+	dialed.log = p.log.With("endpoint", addr, "transport", t.String())
+	conn, err := p.dial(addr, dialed)
 	if err != nil {
 		return nil, fmt.Errorf("routing: dial %q: %w", addr, err)
 	}
 	if conn == nil {
 		return nil, fmt.Errorf("routing: dial %q returned no connection", addr)
 	}
-	e := newEndpoint(addr, conn, p)
+	e := newEndpoint(key, t, conn, p)
 	e.refs = 1
 	e.configure(cfg)
 	p.startChecker(e)
-	p.endpoints[addr] = e
+	p.endpoints[key] = e
 	return e, nil
 }
 
@@ -181,7 +188,7 @@ func (p *Pool) startChecker(e *Endpoint) {
 	}()
 }
 
-// Stats returns the resilience state of every endpoint in the pool, by address.
+// Stats returns the resilience state of every endpoint in the pool, by address and transport.
 func (p *Pool) Stats() []EndpointStats {
 	p.mu.Lock()
 	eps := make([]*Endpoint, 0, len(p.endpoints))
@@ -193,7 +200,9 @@ func (p *Pool) Stats() []EndpointStats {
 	for i, e := range eps {
 		out[i] = e.Stats()
 	}
-	slices.SortFunc(out, func(a, b EndpointStats) int { return strings.Compare(a.Address, b.Address) })
+	slices.SortFunc(out, func(a, b EndpointStats) int {
+		return cmp.Or(strings.Compare(a.Address, b.Address), strings.Compare(a.Transport, b.Transport))
+	})
 	return out
 }
 
@@ -231,14 +240,14 @@ func (p *Pool) changed() {
 // Release gives back a reference taken by Acquire. When the last reference is
 // gone the endpoint leaves the pool, and its connection is closed as soon as
 // no call is in flight on it ([Endpoint.Begin]); a later Acquire of the same
-// address dials anew. Releasing an endpoint the pool no longer holds does
+// address and transport dials anew. Releasing an endpoint the pool no longer holds does
 // nothing.
 func (p *Pool) Release(e *Endpoint) {
 	if e == nil {
 		return
 	}
 	p.mu.Lock()
-	if p.endpoints[e.addr] != e {
+	if p.endpoints[e.key] != e {
 		p.mu.Unlock()
 		return
 	}
@@ -247,7 +256,7 @@ func (p *Pool) Release(e *Endpoint) {
 		p.mu.Unlock()
 		return
 	}
-	delete(p.endpoints, e.addr)
+	delete(p.endpoints, e.key)
 	e.checker.stop()
 	e.checker = nil
 	p.draining[e] = struct{}{}

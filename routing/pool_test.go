@@ -39,9 +39,9 @@ func coreHealthServer(t *testing.T) (string, *health.Server) {
 func countingPool(t *testing.T) (*routing.Pool, *atomic.Int32) {
 	t.Helper()
 	var dials atomic.Int32
-	pool := routing.NewPool(func(addr string) (*grpc.ClientConn, error) {
+	pool := routing.NewPool(func(addr string, tr routing.Transport) (*grpc.ClientConn, error) {
 		dials.Add(1)
-		return routing.DefaultDial(addr)
+		return routing.DefaultDial(addr, tr)
 	})
 	t.Cleanup(func() { pool.Close() })
 	return pool, &dials
@@ -198,7 +198,7 @@ func TestPoolReleaseDrainsCallsInFlight(t *testing.T) {
 
 func TestPoolDialError(t *testing.T) {
 	boom := errors.New("boom")
-	pool := routing.NewPool(func(string) (*grpc.ClientConn, error) { return nil, boom })
+	pool := routing.NewPool(func(string, routing.Transport) (*grpc.ClientConn, error) { return nil, boom })
 	defer pool.Close()
 	if _, err := pool.Acquire("127.0.0.1:1"); !errors.Is(err, boom) {
 		t.Errorf("Acquire error = %v, want it to wrap %v", err, boom)
@@ -250,8 +250,8 @@ func TestPoolConcurrent(t *testing.T) {
 	addrs := []string{"192.0.2.1:1", "192.0.2.2:1", "192.0.2.3:1"}
 	var mu sync.Mutex
 	var conns []*grpc.ClientConn
-	pool := routing.NewPool(func(addr string) (*grpc.ClientConn, error) {
-		conn, err := routing.DefaultDial(addr)
+	pool := routing.NewPool(func(addr string, tr routing.Transport) (*grpc.ClientConn, error) {
+		conn, err := routing.DefaultDial(addr, tr)
 		mu.Lock()
 		conns = append(conns, conn)
 		mu.Unlock()
@@ -290,7 +290,7 @@ func TestPoolConcurrent(t *testing.T) {
 }
 
 func TestDefaultDialIsLazy(t *testing.T) {
-	conn, err := routing.DefaultDial("192.0.2.1:1")
+	conn, err := routing.DefaultDial("192.0.2.1:1", routing.Transport{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func PublicError(err error) error {
 		return err
 	}
 	st, ok := status.FromError(err)
-	if !ok || !transportFailure(st.Message()) {
+	if !ok || !transportFailure(st.Message()) && !(st.Code() == codes.Unavailable && socketError(st.Message())) {
 		return err
 	}
 	p := st.Proto()
@@ -87,6 +87,22 @@ func transportFailure(msg string) bool {
 	return false
 }
 
+// socketError reports whether msg is, whole, Go's error about reading or writing a connected TCP
+// socket, naming both ends ("write tcp 10.0.0.2:41234->10.0.0.7:50051: write: broken pipe"). grpc-go
+// reports some failures of its own connection so, bare: one that an upstream closes right after the
+// TLS handshake, as one refusing the gateway's client certificate does, fails the write of the HTTP/2
+// preface. An upstream's own status saying exactly that, with code Unavailable, would be a socket
+// error of its own it passes on, which tells a client nothing either.
+func socketError(msg string) bool {
+	op, rest, ok := strings.Cut(msg, " ")
+	if !ok || op != "read" && op != "write" {
+		return false
+	}
+	network, rest, _ := strings.Cut(rest, " ")
+	ends, _, ok := strings.Cut(rest, ": ")
+	return ok && (network == "tcp" || network == "tcp4" || network == "tcp6") && strings.Contains(ends, "->")
+}
+
 var transportPrefixes = [...]string{
 	"connection error: desc = ", "transport: ", "error reading from server", "closing transport due to",
 	"last connection error: ", "stream terminated by RST_STREAM",
@@ -102,9 +118,12 @@ func transportCause(msg string) string {
 	return "connection error"
 }
 
-// transportCauses, in order: a failed TLS handshake may also say EOF or reset.
+// transportCauses, in order: a failed TLS handshake may also say EOF or reset. An upstream that
+// refuses the gateway's client certificate (or its lack of one) over TLS 1.3 says so with an alert
+// that arrives after the handshake, on the first read.
 var transportCauses = [...]struct{ in, cause string }{
 	{"authentication handshake failed", "TLS handshake failed"},
+	{"remote error: tls: ", "TLS handshake failed"},
 	{"connection refused", "connection refused"},
 	{"connection reset", "connection reset"},
 	{"broken pipe", "connection closed"},

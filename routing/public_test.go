@@ -30,6 +30,11 @@ func TestPublicError(t *testing.T) {
 		{"tls", codes.Unavailable,
 			`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate is valid for users.internal, not 10.0.0.7"`,
 			"upstream connection failed: TLS handshake failed"},
+		{"client certificate refused", codes.Unavailable,
+			`connection error: desc = "error reading server preface: remote error: tls: certificate required"`,
+			"upstream connection failed: TLS handshake failed"},
+		{"bare socket error", codes.Unavailable,
+			"write tcp 10.0.0.2:41234->10.0.0.7:50051: write: broken pipe", "upstream connection failed: connection closed"},
 		{"unresolvable", codes.Unavailable,
 			`connection error: desc = "transport: Error while dialing: dial tcp: lookup users.internal on 10.0.0.1:53: no such host"`,
 			"upstream connection failed: host not found"},
@@ -44,6 +49,8 @@ func TestPublicError(t *testing.T) {
 		{"backend names a host", codes.NotFound, "user 1 not found on users-0:50051", ""},
 		{"backend's internal", codes.Internal, "database: connection refused", ""},
 		{"backend's dial error", codes.Internal, "failed to connect: dial tcp 10.0.0.9:5432: connect: connection refused", ""},
+		{"backend's socket error", codes.Internal, "read tcp 10.0.0.9:41000->10.0.0.10:5432: read: connection reset by peer", ""},
+		{"backend's unavailable socket", codes.Unavailable, "read tcp: database gone", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, _ := status.New(tc.code, tc.msg).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(1)})

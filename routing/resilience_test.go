@@ -31,7 +31,7 @@ func resilientSetup(t *testing.T, n int, ecfg routing.EndpointConfig, ccfg routi
 	t.Cleanup(func() { pool.Close() })
 	eps := make([]*routing.Endpoint, n)
 	for i := range eps {
-		e, err := pool.AcquireWith(fmt.Sprintf("192.0.2.%d:50051", i+1), ecfg)
+		e, err := pool.AcquireWith(fmt.Sprintf("192.0.2.%d:50051", i+1), routing.Transport{}, ecfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,7 +347,7 @@ func TestClusterAvailableAndSubscribe(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pool := routing.NewPool(nil)
 			t.Cleanup(func() { pool.Close() })
-			e, err := pool.AcquireWith("192.0.2.1:50051", tc.ecfg)
+			e, err := pool.AcquireWith("192.0.2.1:50051", routing.Transport{}, tc.ecfg)
 			if err != nil {
 				t.Fatal(err)
 			}

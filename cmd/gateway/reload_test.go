@@ -393,8 +393,9 @@ func (b *lockedBuffer) String() string {
 // gives it, driven by hand: each look stands for one burst of events in the file's directory (or,
 // with always, a SIGHUP), so the test says exactly when the file is read again.
 type reloadHarness struct {
-	r   *reloader
-	log *lockedBuffer
+	r           *reloader
+	log         *lockedBuffer
+	data, admin string // the listeners' addresses
 }
 
 func newReloadHarness(t *testing.T, path string) *reloadHarness {
@@ -423,8 +424,16 @@ func newReloadHarness(t *testing.T, path string) *reloadHarness {
 	if _, err := srv.Apply(spec); err != nil {
 		t.Fatal(err)
 	}
+	dataLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	done, ready := make(chan error, 1), make(chan struct{})
-	go func() { done <- srv.Serve(ctx, ready) }()
+	go func() { done <- srv.ServeListeners(ctx, dataLn, adminLn, ready) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -436,7 +445,8 @@ func newReloadHarness(t *testing.T, path string) *reloadHarness {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &reloadHarness{r: &reloader{path: path, override: override, srv: srv, log: log, last: file}, log: buf}
+	return &reloadHarness{r: &reloader{path: path, override: override, srv: srv, log: log, last: file}, log: buf,
+		data: dataLn.Addr().String(), admin: adminLn.Addr().String()}
 }
 
 // look reads the file again as the watcher does, and reports what came of it: "reloaded",

@@ -98,7 +98,7 @@ func newRig(t *testing.T, cfg telemetry.Config) *rig {
 		t.Fatal(err)
 	}
 	r.tel = tel
-	conn, err := routing.DialWith(tel.DialOptions()...)(r.be.addr)
+	conn, err := routing.DialWith(tel.DialOptions()...)(r.be.addr, routing.Transport{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,11 @@ func TestAccessLogNeverLogsSecrets(t *testing.T) {
 
 // TestMetricsScrape makes calls and scrapes the metrics handler over loopback.
 func TestMetricsScrape(t *testing.T) {
-	stats := []routing.EndpointStats{{Address: "10.0.0.1:50051", Breaker: "open", Ejected: true, Ejections: 3, Healthy: true, InFlight: 2}}
+	// One address over two transports: two endpoints, told apart by the transport label.
+	stats := []routing.EndpointStats{
+		{Address: "10.0.0.1:50051", Transport: "plaintext", Breaker: "open", Ejected: true, Ejections: 3, Healthy: true, InFlight: 2},
+		{Address: "10.0.0.1:50051", Transport: "tls", Breaker: "closed", Healthy: true, InFlight: 1},
+	}
 	r := newRig(t, telemetry.Config{
 		Endpoints: func() []routing.EndpointStats { return stats },
 		Snapshot:  func() (uint64, int) { return 7, 3 },
@@ -418,11 +422,13 @@ func TestMetricsScrape(t *testing.T) {
 		`gateway_upstream_duration_seconds_count{code="OK",endpoint="` + r.be.addr + `"} 2`,
 		`gateway_upstream_duration_seconds_count{code="NOT_FOUND",endpoint="` + r.be.addr + `"} 1`,
 		`gateway_policy_denials_total{front="rest",policy="waf",reason="942100"} 1`,
-		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="open"} 1`,
-		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="closed"} 0`,
-		`gateway_endpoint_ejected{endpoint="10.0.0.1:50051"} 1`,
-		`gateway_endpoint_ejections_total{endpoint="10.0.0.1:50051"} 3`,
-		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051"} 2`,
+		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="open",transport="plaintext"} 1`,
+		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="closed",transport="plaintext"} 0`,
+		`gateway_endpoint_ejected{endpoint="10.0.0.1:50051",transport="plaintext"} 1`,
+		`gateway_endpoint_ejections_total{endpoint="10.0.0.1:50051",transport="plaintext"} 3`,
+		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051",transport="plaintext"} 2`,
+		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="closed",transport="tls"} 1`,
+		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051",transport="tls"} 1`,
 		`gateway_snapshot_version 7`,
 		`gateway_registrations 3`,
 		`go_goroutines `,

@@ -312,22 +312,36 @@ func (s *Server) Registry() *registry.Registry { return s.registry }
 
 // Apply makes spec the config-derived part of the serving state (clusters, routes, static
 // registrations); registrations made through the admin API are kept. The first Apply also loads the
-// registrations persisted in the store. On error the serving snapshot is unchanged.
+// registrations persisted in the store. On error the serving snapshot is unchanged. Each cluster
+// whose endpoints' certificates go unverified (tls.insecure_skip_verify) is warned about once per
+// Apply that takes it.
 func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 	if spec.Admission == nil {
 		spec.Admission = s.admission
 	}
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
+	var (
+		snap *registry.Snapshot
+		err  error
+	)
 	if !s.opened {
-		snap, err := s.registry.Open(context.Background(), spec)
-		if err != nil {
-			return nil, err
+		if snap, err = s.registry.Open(context.Background(), spec); err == nil {
+			s.opened = true
 		}
-		s.opened = true
-		return snap, nil
+	} else {
+		snap, err = s.registry.SetBase(spec)
 	}
-	return s.registry.SetBase(spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range spec.Clusters {
+		if t := c.Config.Transport.TLS; t != nil && t.InsecureSkipVerify {
+			s.log.Warn("cluster endpoints' TLS certificates are not verified (tls.insecure_skip_verify): anyone on the path can pose as them; use it for tests only",
+				"cluster", c.Name)
+		}
+	}
+	return snap, nil
 }
 
 // publish makes snap current; the registry calls it for every snapshot it accepts.

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/examples/shop"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+)
+
+// testCA is a certificate authority made for one test.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  string
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+// issue signs a certificate for common name cn with extended key usage use; a server certificate is
+// valid for 127.0.0.1.
+func (ca *testCA) issue(t *testing.T, cn string, use x509.ExtKeyUsage) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{use},
+	}
+	if use == x509.ExtKeyUsageServerAuth {
+		tpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// writeKeyPairOf writes c's certificate and key, PEM-encoded, to dir as name.crt and name.key.
+func writeKeyPairOf(t *testing.T, dir, name string, c tls.Certificate) {
+	t.Helper()
+	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, name+".crt"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})))
+	writeFile(t, filepath.Join(dir, name+".key"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+}
+
+// serveShopTLS runs a shop service over TLS on a loopback port, with cert and ALPN h2, requiring a
+// client certificate that clientCAs vouch for, and returns its address.
+func serveShopTLS(t *testing.T, service string, cert tls.Certificate, clientCAs *x509.CertPool) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := shop.NewServer(service, shop.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}, MinVersion: tls.VersionTLS12,
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(tls.NewListener(lis, cfg)) }()
+	t.Cleanup(func() { srv.Stop(); <-done })
+	return lis.Addr().String()
+}
+
+// getUserWith is getUser with metadata md.
+func getUserWith(t *testing.T, addr string, md ...string) error {
+	t.Helper()
+	return callAt(t, addr, func(ctx context.Context, conn *grpc.ClientConn) error {
+		ctx = metadata.AppendToOutgoingContext(ctx, md...)
+		_, err := usersv1.NewUserServiceClient(conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+		return err
+	})
+}
+
+// restGetUser asks for user 1 over REST and returns the status and the google.rpc.Status message of
+// a failure, with the body.
+func restGetUser(t *testing.T, addr string) (int, string, string) {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + addr + "/v1/users/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Message string `json:"message"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		if err := json.Unmarshal(body, &st); err != nil {
+			t.Fatalf("REST %d: %s", resp.StatusCode, body)
+		}
+	}
+	return resp.StatusCode, st.Message, string(body)
+}
+
+// TestUpstreamTLS runs the gateway from a config file whose users cluster is a backend that serves
+// TLS and requires client certificates (mTLS), and reloads it through the settings of clusters[].tls
+// and connect_timeout:
+//
+//   - ca_file naming another CA: every call fails, on gRPC and REST alike, with UNAVAILABLE
+//     "upstream connection failed: TLS handshake failed", which names neither the backend nor its
+//     certificate;
+//   - the right CA and a client certificate: calls succeed on both fronts. A second cluster of the
+//     same address in plaintext gets connections of its own (its calls fail against the TLS server,
+//     the TLS cluster's keep working), and the metrics list the address twice, once per transport.
+//     A third cluster, at an address that takes connections and never answers, with a connect
+//     timeout of 50ms, fails its calls with UNAVAILABLE before their 3s deadline;
+//   - the CA file overwritten with something that holds no certificate: the reload is refused with
+//     the field's place in the file, and the previous configuration serves on;
+//   - insecure_skip_verify and no client certificate: the reload warns that certificates go
+//     unverified, and the backend now refuses the gateway, which presents no certificate: the
+//     calls fail as handshakes do, or as closed connections, and name no address either way.
+func TestUpstreamTLS(t *testing.T) {
+	ca, other, clients := newTestCA(t, "upstream CA"), newTestCA(t, "another CA"), newTestCA(t, "gateway client CA")
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(clients.cert)
+	users := serveShopTLS(t, "users", ca.issue(t, "users backend", x509.ExtKeyUsageServerAuth), clientCAs)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close() // never accepted: connections are taken by the kernel, and nobody answers
+
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "ca.pem"), ca.pem)
+	writeFile(t, filepath.Join(dir, "other.pem"), other.pem)
+	writeKeyPairOf(t, dir, "gateway", clients.issue(t, "gateway", x509.ExtKeyUsageClientAuth))
+	protoDir, err := filepath.Abs("../../proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	configWith := func(tlsSection string) string {
+		return fmt.Sprintf(`clusters:
+  - name: users
+    endpoints: [%q]
+    tls: %s
+  - name: users-plaintext
+    endpoints: [%q]
+  - name: silent
+    endpoints: [%q]
+    connect_timeout: 50ms
+routes:
+  - match: {service: shop.users.v1.UserService, headers: [{name: x-via, exact: plaintext}]}
+    cluster: users-plaintext
+  - match: {service: shop.users.v1.UserService, headers: [{name: x-via, exact: silent}]}
+    cluster: silent
+services:
+  - name: users
+    cluster: users
+    protos: [%q]
+    import_paths: [%q]
+`, users, tlsSection, users, silent.Addr().String(), filepath.Join(protoDir, "shop/users/v1/users.proto"), protoDir)
+	}
+	mtls := func(caFile string) string {
+		return "{enabled: true, ca_file: " + caFile + ", cert_file: gateway.crt, key_file: gateway.key}"
+	}
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, configWith(mtls("other.pem")))
+	h := newReloadHarness(t, path)
+
+	const handshake = "upstream connection failed: TLS handshake failed"
+	t.Run("wrong CA", func(t *testing.T) {
+		if err := getUser(t, h.data); status.Code(err) != codes.Unavailable || status.Convert(err).Message() != handshake {
+			t.Errorf("gRPC: %v; want Unavailable %q", err, handshake)
+		}
+		code, msg, body := restGetUser(t, h.data)
+		if code != http.StatusServiceUnavailable || msg != handshake {
+			t.Errorf("REST: %d %q; want 503 %q", code, msg, handshake)
+		}
+		_, port, _ := net.SplitHostPort(users)
+		for _, secret := range []string{port, "x509", "certificate", "upstream CA"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("REST body tells the client %q: %s", secret, body)
+			}
+		}
+	})
+
+	writeFile(t, path, configWith(mtls("ca.pem")))
+	if got := h.look(t, false); got != "reloaded" {
+		t.Fatalf("the right CA: %q, want reloaded", got)
+	}
+	t.Run("right CA", func(t *testing.T) {
+		if err := getUser(t, h.data); err != nil {
+			t.Errorf("gRPC: %v", err)
+		}
+		if code, msg, _ := restGetUser(t, h.data); code != http.StatusOK {
+			t.Errorf("REST: %d %q, want 200", code, msg)
+		}
+		if err := getUserWith(t, h.data, "x-via", "plaintext"); status.Code(err) != codes.Unavailable {
+			t.Errorf("through the plaintext cluster of the same address: %v, want Unavailable", err)
+		}
+		if err := getUser(t, h.data); err != nil {
+			t.Errorf("gRPC through the TLS cluster after a plaintext call: %v", err)
+		}
+		resp, err := http.Get("http://" + h.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, transport := range []string{`transport="plaintext"`, `transport="tls, ca `} {
+			if !strings.Contains(string(metrics), `gateway_endpoint_in_flight{endpoint="`+users+`",`+transport) {
+				t.Errorf("/metrics (%d) has no endpoint %s over %s", resp.StatusCode, users, transport)
+			}
+		}
+	})
+	t.Run("connect timeout", func(t *testing.T) {
+		err := callAt(t, h.data, func(ctx context.Context, conn *grpc.ClientConn) error {
+			ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(ctx, "x-via", "silent"), 3*time.Second)
+			defer cancel()
+			_, err := usersv1.NewUserServiceClient(conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+			return err
+		})
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("to a backend that never answers, with connect_timeout 50ms and a 3s deadline: %v, want Unavailable", err)
+		}
+	})
+
+	writeFile(t, filepath.Join(dir, "ca.pem"), "the CA is on the wiki\n")
+	if got := h.look(t, true); got != "refused" {
+		t.Fatalf("a CA file without a certificate: %q, want refused", got)
+	}
+	caField := regexp.MustCompile(`gateway\.yaml:4:\d+: clusters\[0\]\.tls\.ca_file: \\"[^"]*ca\.pem\\" holds no PEM certificate`)
+	if !caField.MatchString(h.log.String()) {
+		t.Errorf("the refusal does not name clusters[0].tls.ca_file at its place:\n%s", h.log.String())
+	}
+	if err := getUser(t, h.data); err != nil {
+		t.Errorf("after the refused reload: %v, want the previous configuration serving", err)
+	}
+
+	writeFile(t, path, configWith("{enabled: true, insecure_skip_verify: true}"))
+	if got := h.look(t, false); got != "reloaded" {
+		t.Fatalf("insecure_skip_verify: %q, want reloaded", got)
+	}
+	if !strings.Contains(h.log.String(), `certificates are not verified (tls.insecure_skip_verify)`) {
+		t.Errorf("no warning about insecure_skip_verify:\n%s", h.log.String())
+	}
+	// The backend's refusal comes after the handshake, with TLS 1.3: the gateway reads it as the
+	// handshake's failure, or finds the connection closed (or reset) when it writes first.
+	err = getUser(t, h.data)
+	_, port, _ := net.SplitHostPort(users)
+	if msg := status.Convert(err).Message(); status.Code(err) != codes.Unavailable ||
+		!strings.HasPrefix(msg, "upstream connection failed: ") || strings.Contains(msg, port) {
+		t.Errorf("without a client certificate: %v, want Unavailable %q or another connection failure (the backend requires one)", err, handshake)
+	}
+}
