@@ -373,18 +373,18 @@ func (s *Set) spoofed(md metadata.MD) bool {
 	return false
 }
 
-// methodOf is resolve as the telemetry takes it: the method a REST request calls. It is nil when
-// resolve is.
-func methodOf(resolve Resolver) func(*http.Request) (string, bool) {
+// methodOf is resolve as the telemetry takes it: the method a REST request calls and its route. It
+// is nil when resolve is.
+func methodOf(resolve Resolver) telemetry.Resolve {
 	if resolve == nil {
 		return nil
 	}
-	return func(r *http.Request) (string, bool) {
+	return func(r *http.Request) (string, string, bool) {
 		b, ok := resolve(r)
 		if !ok {
-			return "", false
+			return "", "", false
 		}
-		return b.FullMethod(), true
+		return b.FullMethod(), b.Template().String(), true
 	}
 }
 

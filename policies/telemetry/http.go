@@ -27,10 +27,10 @@ type BaseContext func(ctx context.Context, front policy.Front, w http.ResponseWr
 // MiddlewareWith is Middleware, for a handler that would otherwise derive the request's context
 // with base itself just before: the middleware applies base to the request's context along with
 // its own values, so that the request is copied (r.WithContext) once rather than twice. resolve,
-// when set, names the method a REST request calls: a request refused before anything recorded its
-// method (by the input limits) is observed under it, rather than "unknown"; it is asked only then.
-// nil when telemetry is off.
-func (t *Telemetry) MiddlewareWith(base BaseContext, resolve func(*http.Request) (string, bool)) func(policy.Front, http.Handler) http.Handler {
+// when set, names the method a REST request calls and the route it matched: a request refused
+// before anything recorded them (by the input limits or the firewall) is observed under them,
+// rather than "unknown" and no route; it is asked only then. nil when telemetry is off.
+func (t *Telemetry) MiddlewareWith(base BaseContext, resolve Resolve) func(policy.Front, http.Handler) http.Handler {
 	if !t.on() {
 		return nil
 	}
@@ -42,7 +42,10 @@ func (t *Telemetry) MiddlewareWith(base BaseContext, resolve func(*http.Request)
 	}
 }
 
-func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve func(*http.Request) (string, bool), next http.Handler) http.Handler {
+// Resolve names the method a REST request calls and the route template it matched.
+type Resolve func(r *http.Request) (method, route string, ok bool)
+
+func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve Resolve, next http.Handler) http.Handler {
 	if front == policy.FrontGRPC {
 		if base == nil {
 			return next
@@ -89,8 +92,11 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 		}
 		snap := info.Snapshot()
 		if snap.Method == "" && snap.Denial.Policy != "" && resolve != nil {
-			if method, ok := resolve(r); ok {
+			if method, route, ok := resolve(r); ok {
 				snap.Method = method
+				if snap.Route == "" {
+					snap.Route = route
+				}
 			}
 		}
 		o.record(snap)

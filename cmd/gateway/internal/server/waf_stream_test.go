@@ -42,6 +42,12 @@ func (l *lockedLog) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // wafEntry is a log line of the firewall.
 type wafEntry struct {
 	Msg, Action, Front, Method, Route, RPC string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -149,5 +150,41 @@ func TestWAFLogHoldsNoValues(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no log line of the firewall's in %s", logs.b.String())
+	}
+}
+
+// A REST request refused by the firewall or the input limits, before the front matched it, is
+// logged with the method and the route its path binds to, as an admitted one is.
+func TestRefusedRESTRequestsLoggedWithRoute(t *testing.T) {
+	pol := wafPolicies()
+	pol.Limits.MaxBodyBytes = 1024
+	access := &lockedLog{}
+	g := startGateway(t, harnessOptions{policies: &pol, server: []server.Option{server.WithAccessLogWriter(access)}})
+	rest := newRESTClient(g)
+	if r := rest.do(t, "GET", "/v1/users/1%27%20OR%201=1--", ""); r.status != http.StatusForbidden {
+		t.Fatalf("the firewall's probe: %d %s", r.status, r.body)
+	}
+	if r := rest.do(t, "POST", "/v1/users", `{"name":"`+strings.Repeat("a", 2048)+`"}`); r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("an oversized body: %d %s", r.status, r.body)
+	}
+	g.stop(t) // flushes the access log
+	want := map[string]string{"waf": "/v1/users/{id}", "limits": "/v1/users"}
+	for line := range strings.Lines(access.String()) {
+		var e struct {
+			Method, Route string
+			DeniedBy      string `json:"denied_by"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("access log line %q: %v", line, err)
+		}
+		if route, ok := want[e.DeniedBy]; ok {
+			if e.Route != route || e.Method == "" {
+				t.Errorf("refused by %s: method %q route %q, want route %s", e.DeniedBy, e.Method, e.Route, route)
+			}
+			delete(want, e.DeniedBy)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no access log line of a refusal by %v:\n%s", want, access.String())
 	}
 }
