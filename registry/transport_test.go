@@ -1,16 +1,8 @@
 package registry_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,43 +10,11 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
+	"github.com/protogate/gateway/internal/testpki"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
 )
-
-// writeSelfSigned writes a self-signed certificate valid for 127.0.0.1 and its key to dir as
-// name.crt and name.key, and returns them as a key pair and as a certificate.
-func writeSelfSigned(t *testing.T, dir, name string) (tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(file string, b *pem.Block) {
-		if err := os.WriteFile(filepath.Join(dir, file), pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(name+".crt", &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	write(name+".key", &pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, cert
-}
 
 // specOf parses a config file in dir and returns its spec.
 func specOf(t *testing.T, dir, text string) registry.Spec {
@@ -76,8 +36,10 @@ func specOf(t *testing.T, dir, text string) registry.Spec {
 // with the snapshot that held it.
 func TestSpecTransport(t *testing.T) {
 	dir := t.TempDir()
-	_, ca := writeSelfSigned(t, dir, "ca")
-	writeSelfSigned(t, dir, "client")
+	caPair := testpki.SelfSigned(t)
+	testpki.WriteKeyPair(t, dir, "ca", caPair)
+	testpki.WriteKeyPair(t, dir, "client", testpki.SelfSigned(t))
+	ca := caPair.Leaf
 	clusters := func(serverName string) string {
 		tls := "{enabled: true, ca_file: ca.crt, server_name: " + serverName + ", cert_file: client.crt, key_file: client.key}"
 		return "clusters:\n" +
@@ -142,7 +104,8 @@ func TestSpecTransport(t *testing.T) {
 // same section in plaintext is another section, whose descriptors are asked for again.
 func TestConfigReflectionOverTLS(t *testing.T) {
 	dir := t.TempDir()
-	cert, _ := writeSelfSigned(t, dir, "users")
+	cert := testpki.SelfSigned(t)
+	testpki.WriteKeyPair(t, dir, "users", cert)
 	addr := closedAddr(t)
 	section := "services:\n  - name: users\n    cluster: users\n    reflect: true\n"
 	overTLS := "clusters:\n  - name: users\n    endpoints: [\"" + addr + "\"]\n    tls: {enabled: true, ca_file: users.crt}\n" + section

@@ -2,16 +2,11 @@ package routing_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
 	"log"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,44 +24,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/internal/testpki"
 	"github.com/protogate/gateway/routing"
 )
-
-// serverCert issues a self-signed server certificate valid for the IP addresses and DNS names in
-// hosts, and returns it as a key pair and as its own root.
-func serverCert(t *testing.T, hosts ...string) (tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "routing test backend"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tpl.IPAddresses = append(tpl.IPAddresses, ip)
-		} else {
-			tpl.DNSNames = append(tpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, cert
-}
 
 // tlsHealthServer starts a gRPC server over TLS with cert and the health service on a loopback port,
 // and returns its address.
@@ -98,7 +58,8 @@ func checkOnce(conn *grpc.ClientConn, timeout time.Duration) error {
 // endpoint (which fails against the TLS server), while a transport with equal settings, built
 // anew as a reloaded config builds it, shares the endpoint.
 func TestPoolTLSTransport(t *testing.T) {
-	cert, root := serverCert(t, "127.0.0.1")
+	cert := testpki.SelfSigned(t, "127.0.0.1")
+	root := cert.Leaf
 	addr := tlsHealthServer(t, cert)
 	pool, dials := countingPool(t)
 
@@ -152,9 +113,10 @@ func TestPoolTLSTransport(t *testing.T) {
 // TLS handshake failed", which says nothing of the address or the certificate. The server name
 // defaults to the endpoint's host; set, it replaces it.
 func TestPoolTLSVerification(t *testing.T) {
-	cert, root := serverCert(t, "backend.test") // not valid for 127.0.0.1
+	cert := testpki.SelfSigned(t, "backend.test") // not valid for 127.0.0.1
+	root := cert.Leaf
 	addr := tlsHealthServer(t, cert)
-	_, stranger := serverCert(t, "127.0.0.1", "backend.test")
+	stranger := testpki.SelfSigned(t, "127.0.0.1", "backend.test").Leaf
 	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
 	defer pool.Close()
 
@@ -193,7 +155,8 @@ func TestPoolTLSVerification(t *testing.T) {
 // TestResolvedClusterVerifiesTheName: over TLS, an endpoint that a resolved cluster took from a host
 // name verifies that name, not the address it resolved to.
 func TestResolvedClusterVerifiesTheName(t *testing.T) {
-	cert, root := serverCert(t, "backend.test")
+	cert := testpki.SelfSigned(t, "backend.test")
+	root := cert.Leaf
 	addr := tlsHealthServer(t, cert)
 	_, port, _ := net.SplitHostPort(addr)
 	dns := newFakeDNS(map[string][]netip.Addr{"backend.test": ips("127.0.0.1")})
@@ -275,7 +238,7 @@ func TestHTTPHealthCheckOverTLS(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
-	_, stranger := serverCert(t, "127.0.0.1")
+	stranger := testpki.SelfSigned(t, "127.0.0.1").Leaf
 	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
 	defer pool.Close()
 	hc := routing.EndpointConfig{Health: routing.HealthCheckConfig{
@@ -310,9 +273,9 @@ func TestHTTPHealthCheckOverTLS(t *testing.T) {
 // TestTransportString: transports that differ are described differently, and the description
 // names what differs from the defaults.
 func TestTransportString(t *testing.T) {
-	_, a := serverCert(t, "a.test")
-	_, b := serverCert(t, "b.test")
-	client, _ := serverCert(t, "client.test")
+	a := testpki.SelfSigned(t, "a.test").Leaf
+	b := testpki.SelfSigned(t, "b.test").Leaf
+	client := testpki.SelfSigned(t, "client.test")
 	for _, tc := range []struct {
 		t    routing.Transport
 		want string
@@ -378,7 +341,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // TestTLSHandshakeFailureLogged: what clients are not told of a failed handshake, the operators
 // read in the pool's log, with the endpoint: once while attempts keep failing the same way.
 func TestTLSHandshakeFailureLogged(t *testing.T) {
-	cert, _ := serverCert(t, "127.0.0.1")
+	cert := testpki.SelfSigned(t, "127.0.0.1")
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -390,7 +353,7 @@ func TestTLSHandshakeFailureLogged(t *testing.T) {
 	defer func() { srv.Stop(); <-done }()
 	addr := lis.Addr().String()
 
-	_, stranger := serverCert(t, "127.0.0.1")
+	stranger := testpki.SelfSigned(t, "127.0.0.1").Leaf
 	var buf syncBuffer
 	pool := routing.NewPool(nil, routing.WithPoolLogger(slog.New(slog.NewTextHandler(&buf, nil))))
 	defer pool.Close()

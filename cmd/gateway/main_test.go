@@ -4,14 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +21,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testpki"
 	"github.com/protogate/gateway/registry"
 )
 
@@ -139,36 +133,12 @@ func TestValidateCommand(t *testing.T) {
 	}
 }
 
-// writeKeyPair writes a self-signed certificate and its private key, PEM-encoded, to dir as
-// name.crt and name.key, and returns their paths.
-func writeKeyPair(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
-	return certFile, keyFile
-}
-
 // validate loads the data port's TLS material as serve does: a key that is not the certificate's
 // fails validate at its place in the file, and serve the same way, before it publishes a snapshot.
 func TestValidateTLS(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeKeyPair(t, dir, "server")
-	_, other := writeKeyPair(t, dir, "other")
+	cert, key := testpki.WriteKeyPair(t, dir, "server", testpki.SelfSigned(t))
+	_, other := testpki.WriteKeyPair(t, dir, "other", testpki.SelfSigned(t))
 	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
 	writeFile(t, good, "tls:\n  cert_file: "+cert+"\n  key_file: "+key+"\n")
 	writeFile(t, bad, "tls:\n  cert_file: "+cert+"\n  key_file: "+other+"\n")

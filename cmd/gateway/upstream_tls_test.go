@@ -2,17 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -28,70 +22,8 @@ import (
 
 	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testpki"
 )
-
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  string
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
-}
-
-// issue signs a certificate for common name cn with extended key usage use; a server certificate is
-// valid for 127.0.0.1.
-func (ca *testCA) issue(t *testing.T, cn string, use x509.ExtKeyUsage) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{use},
-	}
-	if use == x509.ExtKeyUsageServerAuth {
-		tpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// writeKeyPairOf writes c's certificate and key, PEM-encoded, to dir as name.crt and name.key.
-func writeKeyPairOf(t *testing.T, dir, name string, c tls.Certificate) {
-	t.Helper()
-	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, name+".crt"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})))
-	writeFile(t, filepath.Join(dir, name+".key"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
-}
 
 // serveShopTLS runs a shop service over TLS on a loopback port, with cert and ALPN h2, requiring a
 // client certificate that clientCAs vouch for, and returns its address.
@@ -166,10 +98,8 @@ func restGetUser(t *testing.T, addr string) (int, string, string) {
 //     unverified, and the backend now refuses the gateway, which presents no certificate: the
 //     calls fail as handshakes do, or as closed connections, and name no address either way.
 func TestUpstreamTLS(t *testing.T) {
-	ca, other, clients := newTestCA(t, "upstream CA"), newTestCA(t, "another CA"), newTestCA(t, "gateway client CA")
-	clientCAs := x509.NewCertPool()
-	clientCAs.AddCert(clients.cert)
-	users := serveShopTLS(t, "users", ca.issue(t, "users backend", x509.ExtKeyUsageServerAuth), clientCAs)
+	ca, other, clients := testpki.NewCA(t, "upstream CA"), testpki.NewCA(t, "another CA"), testpki.NewCA(t, "gateway client CA")
+	users := serveShopTLS(t, "users", ca.Server(t), clients.Pool())
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -177,9 +107,9 @@ func TestUpstreamTLS(t *testing.T) {
 	defer silent.Close() // never accepted: connections are taken by the kernel, and nobody answers
 
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "ca.pem"), ca.pem)
-	writeFile(t, filepath.Join(dir, "other.pem"), other.pem)
-	writeKeyPairOf(t, dir, "gateway", clients.issue(t, "gateway", x509.ExtKeyUsageClientAuth))
+	ca.WriteFile(t, dir, "ca.pem")
+	other.WriteFile(t, dir, "other.pem")
+	testpki.WriteKeyPair(t, dir, "gateway", clients.Client(t, "gateway"))
 	protoDir, err := filepath.Abs("../../proto")
 	if err != nil {
 		t.Fatal(err)

@@ -2,20 +2,11 @@ package server_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -31,62 +22,8 @@ import (
 	"github.com/protogate/gateway/examples/shop"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testpki"
 )
-
-// testCA is a certificate authority for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// clientCert issues a client certificate for common name cn.
-func (ca *testCA) clientCert(t *testing.T, cn string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // TestMTLSEndToEnd serves the shop over TLS with tls.client_ca_file and a rule that lets only
 // callers with a client certificate call ListOrders, and checks that gRPC (native, over TLS), REST
@@ -95,12 +32,12 @@ func (ca *testCA) clientCert(t *testing.T, cn string) tls.Certificate {
 // certificate's common name as the consumer — and never the one a client claims. A method no rule
 // covers answers without a certificate: the port asks for certificates, it does not require them.
 func TestMTLSEndToEnd(t *testing.T) {
-	certFile, keyFile, roots := selfSigned(t)
-	ca := newTestCA(t, "test client CA")
-	caFile := filepath.Join(t.TempDir(), "client-ca.pem")
-	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	serverCA := testpki.NewCA(t, "test server CA")
+	roots := serverCA.Pool()
+	dir := t.TempDir()
+	certFile, keyFile := testpki.WriteKeyPair(t, dir, "server", serverCA.Server(t))
+	ca := testpki.NewCA(t, "test client CA")
+	caFile := ca.WriteFile(t, dir, "client-ca.pem")
 	policies := config.Policies{
 		Auth: config.Auth{MTLS: config.MTLS{Enabled: true, ConsumerFrom: "cn"}},
 		Rules: []config.PolicyRule{{
@@ -129,7 +66,7 @@ func TestMTLSEndToEnd(t *testing.T) {
 		consumer string
 	}{
 		{"no certificate", nil, codes.Unauthenticated, ""},
-		{"certificate", []tls.Certificate{ca.clientCert(t, "alice")}, codes.OK, "alice"},
+		{"certificate", []tls.Certificate{ca.Client(t, "alice")}, codes.OK, "alice"},
 	} {
 		cfg := tlsConfig(client.certs...)
 		conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
@@ -212,8 +149,8 @@ func TestMTLSEndToEnd(t *testing.T) {
 	// A certificate from a CA the gateway does not trust never gets as far as a policy: the
 	// handshake fails.
 	t.Run("untrusted certificate", func(t *testing.T) {
-		other := newTestCA(t, "someone else's CA")
-		cert := other.clientCert(t, "alice")
+		other := testpki.NewCA(t, "someone else's CA")
+		cert := other.Client(t, "alice")
 		cfg := tlsConfig()
 		// Send it though the server names other CAs (a client would otherwise send none).
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }

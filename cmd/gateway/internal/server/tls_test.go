@@ -1,20 +1,11 @@
 package server_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -22,59 +13,19 @@ import (
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testpki"
 )
-
-// selfSigned writes a certificate for 127.0.0.1 and its key, and returns their paths and a pool
-// trusting the certificate.
-func selfSigned(t *testing.T) (certFile, keyFile string, roots *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "gateway test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots = x509.NewCertPool()
-	roots.AddCert(cert)
-	return certFile, keyFile, roots
-}
 
 // tlsGateway starts a gateway serving TLS, and returns it with a client configuration trusting its
 // certificate and a gRPC connection made with it.
 func tlsGateway(t *testing.T) (*gateway, *tls.Config, *grpc.ClientConn) {
 	t.Helper()
-	certFile, keyFile, roots := selfSigned(t)
+	ca := testpki.NewCA(t, "test server CA")
+	certFile, keyFile := testpki.WriteKeyPair(t, t.TempDir(), "server", ca.Server(t))
 	g := startGateway(t, harnessOptions{config: func(c *config.Config) {
 		c.TLS = config.ServerTLS{CertFile: certFile, KeyFile: keyFile}
 	}})
-	tlsCfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	tlsCfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {
 		t.Fatal(err)
@@ -113,8 +64,9 @@ func TestTLSGracefulDrain(t *testing.T) {
 // TestTLSMaterialRefused builds servers whose TLS material does not load: New fails, naming the
 // problem, so no snapshot is ever published on it.
 func TestTLSMaterialRefused(t *testing.T) {
-	certFile, keyFile, _ := selfSigned(t)
-	_, otherKey, _ := selfSigned(t)
+	dir := t.TempDir()
+	certFile, keyFile := testpki.WriteKeyPair(t, dir, "server", testpki.SelfSigned(t))
+	_, otherKey := testpki.WriteKeyPair(t, dir, "other", testpki.SelfSigned(t))
 	notes := filepath.Join(t.TempDir(), "notes.txt")
 	if err := os.WriteFile(notes, []byte("the CA is on the wiki\n"), 0o600); err != nil {
 		t.Fatal(err)
