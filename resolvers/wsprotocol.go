@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -58,15 +59,21 @@ const (
 // and its keep-alive).
 type wsConn struct {
 	transport.WebsocketConn
-	rules    bool                                         // graphql-transport-ws; the legacy graphql-ws defines neither rule
-	limits   policy.MessageLimits                         // the request's JSON limits; nil when it has none
-	ctx      context.Context                              // the handshake's: where a refusal of the limits is recorded
-	present  func(context.Context, error) *gqlerror.Error // renders a refused operation's error
-	mu       sync.Mutex
-	running  map[string]struct{} // ids of the operations not yet ended by an error or complete
-	leaving  bool                // goAway was called: the socket closes once nothing runs
-	initSeen bool                // the client sent connection_init (read by the reading goroutine only)
-	unwatch  func() bool         // stops watching for the gateway's stop; nil when not watching
+	rules   bool                                         // graphql-transport-ws; the legacy graphql-ws defines neither rule
+	limits  policy.MessageLimits                         // the request's JSON limits; nil when it has none
+	ctx     context.Context                              // the handshake's: where a refusal of the limits is recorded
+	present func(context.Context, error) *gqlerror.Error // renders a refused operation's error
+	mu      sync.Mutex
+	running map[string]struct{} // ids of the operations not yet ended by an error or complete
+	// gqlgen knows each operation by an id of its own, not the client's: it forgets an operation
+	// only after sending its complete, so a client reusing the id at once would have its new
+	// operation forgotten with the old one, and could no longer stop it. ours maps a client's id to
+	// its current operation's, theirs the other way.
+	ours, theirs map[string]string
+	seq          uint64      // numbers the operations' ids
+	leaving      bool        // goAway was called: the socket closes once nothing runs
+	initSeen     bool        // the client sent connection_init (read by the reading goroutine only)
+	unwatch      func() bool // stops watching for the gateway's stop; nil when not watching
 }
 
 var (
@@ -92,6 +99,8 @@ func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementati
 		ctx:           ctx,
 		present:       wi.present,
 		running:       make(map[string]struct{}),
+		ours:          make(map[string]string),
+		theirs:        make(map[string]string),
 	}
 	if wi.stopping != nil {
 		w.unwatch = context.AfterFunc(wi.stopping, w.goAway)
@@ -103,6 +112,23 @@ func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementati
 type envelope struct {
 	Type string `json:"type"`
 	ID   string `json:"id"`
+}
+
+// wireMessage is a message of either protocol, whole.
+type wireMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// withID returns msg with its id replaced.
+func withID(msg []byte, id string) ([]byte, error) {
+	var m wireMessage
+	if err := json.NewDecoder(bytes.NewReader(msg)).Decode(&m); err != nil {
+		return nil, err
+	}
+	m.ID = id
+	return json.Marshal(m)
 }
 
 // NextReader returns the next message, having noted the operation it starts. A message that is
@@ -124,6 +150,9 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 			return typ, nil, err
 		}
 		if pass {
+			if msg, err = c.toGqlgen(msg); err != nil {
+				return typ, nil, err
+			}
 			return typ, bytes.NewReader(msg), nil
 		}
 	}
@@ -188,18 +217,54 @@ func (c *wsConn) admit(msg []byte) (pass bool, err error) {
 	return false, c.refuseOverLimits(overLimits)
 }
 
+// toGqlgen gives a message passed on to gqlgen the id gqlgen knows its operation by: a new one for
+// an operation the message starts, the operation's for one that stops it ("" for an operation
+// gqlgen does not run, which it ignores).
+func (c *wsConn) toGqlgen(msg []byte) ([]byte, error) {
+	var m envelope
+	if json.NewDecoder(bytes.NewReader(msg)).Decode(&m) != nil || m.ID == "" {
+		return msg, nil
+	}
+	c.mu.Lock()
+	var id string
+	switch m.Type {
+	case "subscribe", "start":
+		c.seq++
+		id = strconv.FormatUint(c.seq, 10)
+		c.ours[m.ID], c.theirs[id] = id, m.ID
+	case "complete", "stop":
+		id = c.ours[m.ID]
+	default:
+		c.mu.Unlock()
+		return msg, nil
+	}
+	c.mu.Unlock()
+	return withID(msg, id)
+}
+
+// fromGqlgen returns the client's id of the operation gqlgen calls id, forgetting it when final (the
+// operation's last message), and whether it knew it.
+func (c *wsConn) fromGqlgen(id string, final bool) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	client, ok := c.theirs[id]
+	if ok && final {
+		delete(c.theirs, id)
+		if c.ours[client] == id {
+			delete(c.ours, client)
+		}
+	}
+	return client, ok
+}
+
 // refuseOperation answers the operation id, refused by the JSON limits before it ran, with an
-// error message (which ends the operation: see WriteJSON). Only an error writing it ends the read.
+// error message (which ends the operation: see deliver). Only an error writing it ends the read.
 func (c *wsConn) refuseOperation(id string, refusal error) error {
 	payload, err := json.Marshal([]*gqlerror.Error{c.present(c.ctx, refusal)})
 	if err != nil {
 		return err
 	}
-	return c.WriteJSON(struct {
-		Type    string          `json:"type"`
-		ID      string          `json:"id"`
-		Payload json.RawMessage `json:"payload"`
-	}{"error", id, payload})
+	return c.deliver(wireMessage{Type: "error", ID: id, Payload: payload})
 }
 
 // refuseOverLimits closes the socket for a message over the JSON limits that is no operation.
@@ -223,22 +288,41 @@ func (c *wsConn) WriteClose(code int, reason string) error {
 	return c.WebsocketConn.WriteClose(code, reason)
 }
 
-// WriteJSON sends a message. An error or complete ends its operation; under the rules, one for an
-// operation that already ended is not sent.
+// WriteJSON sends gqlgen's message, about the operation by the client's id (see toGqlgen).
 func (c *wsConn) WriteJSON(v any) error {
 	msg, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	var m envelope
-	if json.Unmarshal(msg, &m) != nil || m.Type != "error" && m.Type != "complete" {
+	var m wireMessage
+	if json.Unmarshal(msg, &m) != nil || m.ID == "" {
 		return c.WebsocketConn.WriteJSON(json.RawMessage(msg))
 	}
-	ended, last := c.end(m.ID)
-	if !ended && c.rules {
-		return nil
+	// An operation's last message is its complete; under the rules an error is its last too (a
+	// complete gqlgen sends after it is not sent: deliver).
+	final := m.Type == "complete" || c.rules && m.Type == "error"
+	client, known := c.fromGqlgen(m.ID, final)
+	switch {
+	case known:
+		m.ID = client
+	case c.rules && (m.Type == "error" || m.Type == "complete"):
+		return nil // the complete of an operation that ended with an error
 	}
-	err = c.WebsocketConn.WriteJSON(json.RawMessage(msg))
+	return c.deliver(m)
+}
+
+// deliver sends m, about the operation the client calls m.ID. An error or complete ends its
+// operation; under the rules, one for an operation that already ended is not sent.
+func (c *wsConn) deliver(m wireMessage) error {
+	last := false
+	if m.Type == "error" || m.Type == "complete" {
+		ended, l := c.end(m.ID)
+		if !ended && c.rules {
+			return nil
+		}
+		last = l
+	}
+	err := c.WebsocketConn.WriteJSON(m)
 	if last {
 		c.goingAway()
 	}

@@ -188,8 +188,11 @@ func TestWebSocketProtocolIDReusedAfterEnd(t *testing.T) {
 		w.want("complete", "q")
 	}
 
-	// A subscription the client completed ends with the server's complete.
-	for range 2 {
+	// A subscription the client completed ends with the server's complete, and its id is free again
+	// at once: gqlgen forgets an operation only after sending its complete, and the new operation
+	// must not be forgotten with the old one (it could no longer be stopped). Many times over, as
+	// the race this guards against was rare.
+	for range 30 {
 		w.subscribe("s", watchP1)
 		w.want("next", "s")
 		w.send(wsMessage{ID: "s", Type: "complete"})
