@@ -118,8 +118,9 @@ func TestPickerSkipsOpenCircuitAndHalfOpenRecovers(t *testing.T) {
 	for range routing.DefaultBreakerFailures {
 		finishOn(t, p, eps[0], status.Error(codes.Unavailable, "down"))
 	}
-	if eps[0].Stats().Breaker != "open" {
-		t.Fatal("breaker did not open")
+	// Open, or half-open already if the open timeout passed meanwhile (a loaded machine).
+	if s := eps[0].Stats().Breaker; s != "open" && s != "half-open" {
+		t.Fatalf("breaker %s, want it tripped", s)
 	}
 	for range 300 {
 		up, err := p.Route(t.Context(), method, nil)
@@ -337,10 +338,10 @@ func TestClusterAvailableAndSubscribe(t *testing.T) {
 	}{
 		{"ejection", routing.EndpointConfig{
 			Breaker: routing.BreakerConfig{Disabled: true},
-			Outlier: routing.OutlierConfig{BaseEjectionTime: 100 * time.Millisecond},
+			Outlier: routing.OutlierConfig{BaseEjectionTime: 500 * time.Millisecond},
 		}, "ejected"},
 		{"circuit", routing.EndpointConfig{
-			Breaker: routing.BreakerConfig{OpenTimeout: 100 * time.Millisecond},
+			Breaker: routing.BreakerConfig{OpenTimeout: 500 * time.Millisecond},
 			Outlier: routing.OutlierConfig{Disabled: true},
 		}, "open"},
 	} {
