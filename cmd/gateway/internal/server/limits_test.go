@@ -131,12 +131,7 @@ func TestJSONLimitsOverWebSocket(t *testing.T) {
 	long := strings.Repeat("x", 257)
 	dial := func(t *testing.T, path string) *websocket.Conn {
 		t.Helper()
-		c, resp, err := websocket.Dial(ctx, wsURL(g, path), nil)
-		if err != nil {
-			t.Fatalf("dial: %v (%v)", err, resp)
-		}
-		t.Cleanup(func() { c.CloseNow() })
-		return c
+		return dialRESTWebSocket(t, ctx, g, path)
 	}
 	write := func(t *testing.T, c *websocket.Conn, m string) {
 		t.Helper()

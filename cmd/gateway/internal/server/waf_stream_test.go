@@ -272,12 +272,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 
 	dial := func(t *testing.T, path string) *websocket.Conn {
 		t.Helper()
-		c, resp, err := websocket.Dial(ctx, wsURL(g, path), nil)
-		if err != nil {
-			t.Fatalf("dial: %v (%v)", err, resp)
-		}
-		t.Cleanup(func() { c.CloseNow() })
-		return c
+		return dialRESTWebSocket(t, ctx, g, path)
 	}
 	write := func(t *testing.T, c *websocket.Conn, typ websocket.MessageType, m string) {
 		t.Helper()
@@ -450,3 +445,14 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// dialRESTWebSocket opens a WebSocket to the REST route at path, closed when the test ends.
+func dialRESTWebSocket(t *testing.T, ctx context.Context, g *gateway, path string) *websocket.Conn {
+	t.Helper()
+	c, resp, err := websocket.Dial(ctx, wsURL(g, path), nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, resp)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
