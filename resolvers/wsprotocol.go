@@ -108,27 +108,11 @@ func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementati
 	return w
 }
 
-// envelope is what the connection reads of a message: its type and the operation it is about.
-type envelope struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-}
-
 // wireMessage is a message of either protocol, whole.
 type wireMessage struct {
 	ID      string          `json:"id,omitempty"`
 	Type    string          `json:"type"`
 	Payload json.RawMessage `json:"payload,omitempty"`
-}
-
-// withID returns msg with its id replaced.
-func withID(msg []byte, id string) ([]byte, error) {
-	var m wireMessage
-	if err := json.NewDecoder(bytes.NewReader(msg)).Decode(&m); err != nil {
-		return nil, err
-	}
-	m.ID = id
-	return json.Marshal(m)
 }
 
 // NextReader returns the next message, having noted the operation it starts. A message that is
@@ -145,12 +129,13 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 		if err != nil {
 			return typ, nil, err
 		}
-		pass, err := c.admit(msg)
+		var m wireMessage // the message as decoded once, by admit
+		pass, err := c.admit(msg, &m)
 		if err != nil {
 			return typ, nil, err
 		}
 		if pass {
-			if msg, err = c.toGqlgen(msg); err != nil {
+			if msg, err = c.toGqlgen(msg, &m); err != nil {
 				return typ, nil, err
 			}
 			return typ, bytes.NewReader(msg), nil
@@ -159,15 +144,16 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 }
 
 // admit decides on one message: pass it on to gqlgen, drop it (an operation over the JSON limits,
-// answered with an error message), or close the socket (the error that ends the read).
-func (c *wsConn) admit(msg []byte) (pass bool, err error) {
+// answered with an error message), or close the socket (the error that ends the read). It decodes
+// msg into m (left zero when msg is not JSON).
+func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 	var overLimits error
 	if c.limits != nil {
 		overLimits = c.limits.CheckMessage(c.ctx, msg)
 	}
 	// Decoded as gqlgen decodes it (the first JSON value), so both see the same message.
-	var m envelope
-	if json.NewDecoder(bytes.NewReader(msg)).Decode(&m) != nil {
+	if json.NewDecoder(bytes.NewReader(msg)).Decode(m) != nil {
+		*m = wireMessage{}
 		switch {
 		case overLimits != nil:
 			return false, c.refuseOverLimits(overLimits)
@@ -219,10 +205,10 @@ func (c *wsConn) admit(msg []byte) (pass bool, err error) {
 
 // toGqlgen gives a message passed on to gqlgen the id gqlgen knows its operation by: a new one for
 // an operation the message starts, the operation's for one that stops it ("" for an operation
-// gqlgen does not run, which it ignores).
-func (c *wsConn) toGqlgen(msg []byte) ([]byte, error) {
-	var m envelope
-	if json.NewDecoder(bytes.NewReader(msg)).Decode(&m) != nil || m.ID == "" {
+// gqlgen does not run, which it ignores). m is msg decoded; msg is re-encoded only when its id
+// changes.
+func (c *wsConn) toGqlgen(msg []byte, m *wireMessage) ([]byte, error) {
+	if m.ID == "" {
 		return msg, nil
 	}
 	c.mu.Lock()
@@ -239,7 +225,8 @@ func (c *wsConn) toGqlgen(msg []byte) ([]byte, error) {
 		return msg, nil
 	}
 	c.mu.Unlock()
-	return withID(msg, id)
+	m.ID = id
+	return json.Marshal(m)
 }
 
 // fromGqlgen returns the client's id of the operation gqlgen calls id, forgetting it when final (the
