@@ -122,6 +122,11 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	} else {
 		md, _ = metadata.FromIncomingContext(ctx)
 	}
+	// The client's grpc-accept-encoding describes its own connection, as the gRPC-Web front's
+	// transport headers do: the upstream answers the gateway's connection, which sends a list of
+	// its own. Forwarded, the client's would double the header and could let the upstream pick an
+	// encoding the gateway cannot decode.
+	delete(md, acceptEncodingKey)
 	up, err := p.route(ctx, method, md, true) // md is the call's copy: its admission may change it
 	if err != nil {
 		return err
@@ -336,6 +341,9 @@ func (c *call) withHeader(upstream metadata.MD) metadata.MD {
 }
 
 var codec = Codec{}
+
+// acceptEncodingKey is the metadata key of the compressions a gRPC peer can decode.
+const acceptEncodingKey = "grpc-accept-encoding"
 
 // unary forwards a call with exactly one request and one response, without goroutines, retrying it
 // on another endpoint as the route's policy allows. It finishes up.

@@ -39,7 +39,7 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 	ctx = policy.WithRequest(ctx, &ws.req)
 	var span trace.Span
 	if t.tracing != nil {
-		ctx, span, ws.trace = t.tracing.startGRPC(ctx, md, t.spanNameOf(frontGRPC, si.FullMethod))
+		ctx, span, ws.trace = t.tracing.startGRPC(ctx, md, t.spanNameOf(frontGRPC, si.FullMethod), &ws.span)
 		info.Tracer = t
 	}
 	ws.ctx = callinfo.With(ctx, info)
@@ -100,6 +100,7 @@ type serverStream struct {
 	in    atomic.Int64   // RecvMsg may run in a goroutine of its own (client and bidi streams)
 	out   int64
 	info  callinfo.Info // the request's
+	span  unsampledSpan // the request's span, when it is not sampled
 }
 
 // sized is a message that knows its encoded size: routing.Frame.

@@ -69,7 +69,7 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 		var span trace.Span
 		if t.tracing != nil {
 			// Its attributes are set when the request ends, all at once (see finish).
-			ctx, span = t.tracing.startServer(ctx, headerCarrier(r.Header), startNames.get(r.Method))
+			ctx, span = t.tracing.startServer(ctx, headerCarrier(r.Header), startNames.get(r.Method), &st.span)
 		}
 		if t.tracing != nil || graphql && t.metrics != nil {
 			info.Tracer = t // GraphQL field calls: spans, and metrics per method
@@ -172,6 +172,7 @@ func hostOf(addr string) string {
 type httpState struct {
 	rw   responseWriter
 	info callinfo.Info
+	span unsampledSpan // the request's span, when it is not sampled
 }
 
 // responseWriter records the status and size of a response. It passes flushes and hijacks through,

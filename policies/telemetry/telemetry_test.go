@@ -549,6 +549,46 @@ func TestSampling(t *testing.T) {
 	}
 }
 
+// TestSamplingRatio: new traces are sampled at the ratio, each in a trace of its own, and an
+// unsampled one still tells the upstream its trace, unsampled.
+func TestSamplingRatio(t *testing.T) {
+	r := newRig(t, telemetry.Config{Tracing: config.Tracing{SampleRatio: "0.5"}})
+	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, r.front("")))
+	defer srv.Close()
+	const requests = 400
+	traces := make(map[string]bool, requests)
+	unsampled := 0
+	for range requests {
+		resp, err := http.Get(srv.URL + "/v1/health/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		tp := r.be.lastMD(t).Get("traceparent")
+		if len(tp) != 1 || len(tp[0]) != 55 {
+			t.Fatalf("upstream traceparent %q", tp)
+		}
+		traces[tp[0][3:35]] = true
+		if strings.HasSuffix(tp[0], "-00") {
+			unsampled++
+		}
+	}
+	spans := r.flushed(t)
+	servers := 0
+	for _, s := range spans {
+		if s.SpanKind == trace.SpanKindServer {
+			servers++
+		}
+	}
+	// Binomial(400, 0.5): 200 on average, with a standard deviation of 10.
+	if servers < 120 || servers > 280 || servers+unsampled != requests {
+		t.Errorf("%d requests sampled and %d not, want about half of %d sampled", servers, unsampled, requests)
+	}
+	if len(traces) != requests {
+		t.Errorf("%d requests in %d traces, want one each", requests, len(traces))
+	}
+}
+
 // TestOff: with everything off the telemetry adds nothing anywhere.
 func TestOff(t *testing.T) {
 	tel, err := telemetry.New(telemetry.Config{Metrics: config.Metrics{Disabled: true}, AccessLog: config.AccessLog{Output: "off"}}, nil)

@@ -2,6 +2,9 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -26,12 +30,23 @@ import (
 // instrumentationName names the gateway's tracer.
 const instrumentationName = "github.com/protogate/gateway/policies/telemetry"
 
-// tracing is the tracer provider (sampler, exporter) and the W3C propagators.
+// tracing is the tracer provider (exporter), the sampling of new traces, and the W3C propagators.
+//
+// A request the gateway does not sample gets its span without the SDK: start draws the new trace's
+// ids and its sampling decision itself, as the SDK's ParentBased(TraceIDRatioBased) sampler would,
+// and gives an unsampled request an unsampledSpan, which is what the SDK's span for it would be (a
+// span context, nothing recorded) without the SDK's sampler, options and span processor lookups on
+// the way. Only sampled requests start their spans through the SDK, whose sampler then follows the
+// decision: a sampled parent's, or start's for a new trace.
 type tracing struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
 	prop     propagation.TextMapPropagator
 	fields   []string // the metadata keys prop reads and writes
+	// sampleAll samples every new trace; else one is sampled when its trace id's last 63 bits,
+	// read as a number, are below sampleBelow (TraceIDRatioBased's rule).
+	sampleAll   bool
+	sampleBelow uint64
 }
 
 func newTracing(cfg config.Tracing, exp sdktrace.SpanExporter) (*tracing, error) {
@@ -39,9 +54,11 @@ func newTracing(cfg config.Tracing, exp sdktrace.SpanExporter) (*tracing, error)
 	if name == "" {
 		name = config.DefaultTracingServiceName
 	}
+	ratio := cfg.Ratio()
 	opts := []sdktrace.TracerProviderOption{
-		// A trace the client started keeps its sampling decision; a new one is sampled at the ratio.
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.Ratio()))),
+		// A trace the client started keeps its sampling decision; a new one reaches the SDK only
+		// once start has sampled it at the ratio (see tracing).
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", name))),
 	}
 	if exp == nil {
@@ -56,10 +73,12 @@ func newTracing(cfg config.Tracing, exp sdktrace.SpanExporter) (*tracing, error)
 	tp := sdktrace.NewTracerProvider(opts...)
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	return &tracing{
-		provider: tp,
-		tracer:   tp.Tracer(instrumentationName),
-		prop:     prop,
-		fields:   prop.Fields(),
+		provider:    tp,
+		tracer:      tp.Tracer(instrumentationName),
+		prop:        prop,
+		fields:      prop.Fields(),
+		sampleAll:   ratio >= 1,
+		sampleBelow: uint64(max(ratio, 0) * (1 << 63)),
 	}, nil
 }
 
@@ -94,24 +113,84 @@ func exporter(cfg config.Tracing) (sdktrace.SpanExporter, error) {
 }
 
 // startServer extracts a request's trace context from carrier and starts its server span, named
-// name, returning ctx with both.
-func (tr *tracing) startServer(ctx context.Context, carrier propagation.TextMapCarrier, name string) (context.Context, trace.Span) {
-	ctx, span, _, _ := tr.start(ctx, carrier, name)
+// name, returning ctx with both. An unsampled span is kept in *unsampled, storage of the request's
+// own.
+func (tr *tracing) startServer(ctx context.Context, carrier propagation.TextMapCarrier, name string, unsampled *unsampledSpan) (context.Context, trace.Span) {
+	ctx, span, _ := tr.start(ctx, carrier, name, unsampled)
 	return ctx, span
 }
 
-// start is startServer; it also returns the context extracted from carrier (remote) and that
-// context with the span (sctx). The extraction and the SDK's two lookups of the parent work on a
-// context of their own, a level or two deep, rather than on the request's, which on a gRPC call is
-// a dozen levels deep and would be walked whole on each lookup when the client sent no trace.
-func (tr *tracing) start(ctx context.Context, carrier propagation.TextMapCarrier, name string) (_ context.Context, _ trace.Span, remote, sctx context.Context) {
+// start is startServer; it also returns the context extracted from carrier (remote). The extraction
+// and the SDK's two lookups of the parent work on a context of their own, a level or two deep,
+// rather than on the request's, which on a gRPC call is a dozen levels deep and would be walked
+// whole on each lookup when the client sent no trace.
+func (tr *tracing) start(ctx context.Context, carrier propagation.TextMapCarrier, name string, unsampled *unsampledSpan) (_ context.Context, _ trace.Span, remote context.Context) {
 	remote = tr.prop.Extract(context.Background(), carrier)
-	sctx, span := tr.tracer.Start(remote, name, serverSpan...)
 	if b := baggage.FromContext(remote); b.Len() > 0 {
 		ctx = baggage.ContextWithBaggage(ctx, b)
 	}
-	return trace.ContextWithSpan(ctx, span), span, remote, sctx
+	var span trace.Span
+	if sc, sampled := tr.sample(trace.SpanContextFromContext(remote)); sampled {
+		_, span = tr.tracer.Start(remote, name, serverSpan...)
+	} else {
+		*unsampled = unsampledSpan{sc: sc, tp: tr.provider}
+		span = unsampled
+	}
+	return trace.ContextWithSpan(ctx, span), span, remote
 }
+
+// sample decides whether a request whose client sent the span context parent (invalid when it
+// sent none) is sampled, as ParentBased(TraceIDRatioBased) would: in the parent's trace as the
+// parent was, else in a new trace at the ratio. An unsampled request's span context comes with
+// the decision: the parent's trace and trace state, or the new trace, with a span id of its own.
+func (tr *tracing) sample(parent trace.SpanContext) (trace.SpanContext, bool) {
+	if parent.IsValid() {
+		if parent.IsSampled() {
+			return trace.SpanContext{}, true
+		}
+		return parent.WithSpanID(newSpanID()).WithRemote(false), false
+	}
+	if tr.sampleAll {
+		return trace.SpanContext{}, true
+	}
+	var tid trace.TraceID
+	for !tid.IsValid() {
+		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
+		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
+	}
+	if binary.BigEndian.Uint64(tid[8:])>>1 < tr.sampleBelow {
+		return trace.SpanContext{}, true // the SDK draws the sampled trace's ids itself
+	}
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: newSpanID()}), false
+}
+
+// newSpanID returns a random span id, drawn as the SDK draws one.
+func newSpanID() trace.SpanID {
+	var sid trace.SpanID
+	for !sid.IsValid() {
+		binary.NativeEndian.PutUint64(sid[:], rand.Uint64())
+	}
+	return sid
+}
+
+// unsampledSpan is the span of a request that is not sampled: its span context, and nothing
+// recorded, as the SDK's own span of an unsampled request.
+type unsampledSpan struct {
+	embedded.Span
+	sc trace.SpanContext
+	tp trace.TracerProvider
+}
+
+func (s *unsampledSpan) SpanContext() trace.SpanContext        { return s.sc }
+func (s *unsampledSpan) TracerProvider() trace.TracerProvider  { return s.tp }
+func (*unsampledSpan) IsRecording() bool                       { return false }
+func (*unsampledSpan) End(...trace.SpanEndOption)              {}
+func (*unsampledSpan) AddEvent(string, ...trace.EventOption)   {}
+func (*unsampledSpan) AddLink(trace.Link)                      {}
+func (*unsampledSpan) RecordError(error, ...trace.EventOption) {}
+func (*unsampledSpan) SetStatus(otelcodes.Code, string)        {}
+func (*unsampledSpan) SetName(string)                          {}
+func (*unsampledSpan) SetAttributes(...attribute.KeyValue)     {}
 
 // startGRPC is startServer for a native gRPC call whose metadata md is the copy the proxy sends
 // upstream. It readies md for the trace context of the call's upstream calls, once, so that they
@@ -122,17 +201,41 @@ func (tr *tracing) start(ctx context.Context, carrier propagation.TextMapCarrier
 //     in the client's trace, unsampled, as the client's context in md says already (TraceCarried);
 //   - unsampled, in a new trace: the server span's context is written into md (TraceCarried), so
 //     that the upstream does not sample either.
-func (tr *tracing) startGRPC(ctx context.Context, md metadata.MD, name string) (context.Context, trace.Span, callinfo.UpstreamTrace) {
-	ctx, span, remote, sctx := tr.start(ctx, mdCarrier(md), name)
+func (tr *tracing) startGRPC(ctx context.Context, md metadata.MD, name string, unsampled *unsampledSpan) (context.Context, trace.Span, callinfo.UpstreamTrace) {
+	ctx, span, remote := tr.start(ctx, mdCarrier(md), name, unsampled)
+	sc := span.SpanContext()
 	switch {
-	case span.SpanContext().IsSampled():
+	case sc.IsSampled():
 		tr.clear(md)
 		return ctx, span, callinfo.TraceAbsent
 	case !trace.SpanContextFromContext(remote).IsValid():
 		tr.clear(md) // whatever the client sent that did not parse
-		tr.prop.Inject(sctx, mdCarrier(md))
+		if baggage.FromContext(remote).Len() > 0 {
+			tr.prop.Inject(trace.ContextWithSpan(remote, span), mdCarrier(md))
+		} else {
+			md[traceparentKey] = []string{traceparent(sc)}
+		}
 	}
 	return ctx, span, callinfo.TraceCarried
+}
+
+// traceparentKey is the metadata key of W3C trace context's traceparent.
+const traceparentKey = "traceparent"
+
+// traceparent renders sc as W3C trace context's traceparent, as propagation.TraceContext does:
+// version 00, the trace id, the span id and the sampled flag.
+func traceparent(sc trace.SpanContext) string {
+	tid, sid := sc.TraceID(), sc.SpanID()
+	var b [55]byte
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	copy(b[52:], "-00")
+	if sc.IsSampled() {
+		b[54] = '1'
+	}
+	return string(b[:])
 }
 
 // clear deletes the trace context keys from md.

@@ -148,6 +148,32 @@ func TestMetadataHeadersTrailers(t *testing.T) {
 	}
 }
 
+// TestAcceptEncodingNotForwarded: the compressions a client can decode describe its connection to
+// the gateway, not the gateway's to the upstream: the upstream sees the gateway's list, once, and
+// never the client's (which could name a compression the gateway cannot decode).
+func TestAcceptEncodingNotForwarded(t *testing.T) {
+	seen := make(chan metadata.MD, 1)
+	g := startGateway(t, harnessOptions{shop: shop.Options{OnCall: func(ctx context.Context, method string) {
+		if method == "/shop.users.v1.UserService/GetUser" {
+			md, _ := metadata.FromIncomingContext(ctx)
+			seen <- md
+		}
+	}}})
+	ctx := metadata.AppendToOutgoingContext(testContext(t), "grpc-accept-encoding", "snappy")
+	if _, err := usersv1.NewUserServiceClient(g.conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	md := <-seen
+	for _, v := range md.Get("grpc-accept-encoding") {
+		if strings.Contains(v, "snappy") {
+			t.Errorf("the upstream saw the client's grpc-accept-encoding: %q", md.Get("grpc-accept-encoding"))
+		}
+	}
+	if got := md.Get("grpc-accept-encoding"); len(got) > 1 {
+		t.Errorf("the upstream saw grpc-accept-encoding %d times: %q", len(got), got)
+	}
+}
+
 func TestStatusPassthrough(t *testing.T) {
 	g := startGateway(t, harnessOptions{})
 	_, err := usersv1.NewUserServiceClient(g.conn).GetUser(testContext(t), &usersv1.GetUserRequest{Id: "99"})
