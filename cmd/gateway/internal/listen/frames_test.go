@@ -2,6 +2,7 @@ package listen_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -96,4 +97,44 @@ func headersWithoutSettings(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// bigHeaders is an opening whose first request's header block is larger than
+// size: the content type, then (or, with last, after) header fields of random
+// hex, in a HEADERS frame and CONTINUATIONs of the initial maximum frame size.
+func bigHeaders(t testing.TB, contentType string, last bool, size int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := hpack.NewEncoder(&b)
+	write := func(name, value string) {
+		if err := enc.WriteField(hpack.HeaderField{Name: name, Value: value}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/v1/users"}, {":authority", "127.0.0.1:8080"}} {
+		write(f[0], f[1])
+	}
+	if !last {
+		write("content-type", contentType)
+	}
+	value := make([]byte, 4<<10)
+	for i := 0; b.Len() <= size; i++ {
+		for j := range value {
+			value[j] = "0123456789abcdef"[(i*7+j*13)%16]
+		}
+		write(fmt.Sprintf("x-big-%d", i), string(value))
+	}
+	if last {
+		write("content-type", contentType)
+	}
+	block := b.Bytes()
+	o := newOpening(t)
+	const frame = 16 << 10
+	o.check(t, o.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:frame]}))
+	for rest := block[frame:]; len(rest) > 0; {
+		n := min(frame, len(rest))
+		o.check(t, o.fr.WriteContinuation(1, n == len(rest), rest[:n]))
+		rest = rest[n:]
+	}
+	return o.bytes()
 }

@@ -98,16 +98,24 @@ func classify(src io.Reader, w io.Writer, buf []byte, limit int) (verdict, error
 }
 
 // firstRequestIsGRPC reads frames up to the end of the first header block
-// and reports whether that request is gRPC.
+// and reports whether that request is gRPC. A header block that does not end
+// within the byte cap (or holds a header longer than it) is a request all the
+// same, whose headers are for a server to judge (net/http answers 431 to ones
+// over its limit): it is gRPC if its content-type, read by then, says so, and
+// goes to net/http otherwise, which serves gRPC too.
 func firstRequestIsGRPC(fr *http2.Framer, limit int) (bool, error) {
 	var (
-		scan  headerScan
-		dec   *hpack.Decoder
-		first = true
+		scan    headerScan
+		dec     *hpack.Decoder
+		first   = true
+		inBlock bool // the first request's HEADERS frame has been read
 	)
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {
+			if inBlock && errors.Is(err, errSniffLimit) {
+				return scan.found && isGRPC(scan.contentType), nil
+			}
 			return false, fmt.Errorf("listen: reading HTTP/2 frames: %w", err)
 		}
 		if first {
@@ -125,6 +133,7 @@ func firstRequestIsGRPC(fr *http2.Framer, limit int) (bool, error) {
 			// request; SETTINGS here may be the ACK of ours.
 			continue
 		case *http2.HeadersFrame:
+			inBlock = true
 			dec = hpack.NewDecoder(initialHeaderTableSize, scan.field)
 			dec.SetMaxStringLength(limit)
 			frag = f.HeaderBlockFragment()
@@ -136,6 +145,9 @@ func firstRequestIsGRPC(fr *http2.Framer, limit int) (bool, error) {
 			return false, fmt.Errorf("%w: %v", errBeforeFirst, f.Header().Type)
 		}
 		if _, err := dec.Write(frag); err != nil {
+			if errors.Is(err, hpack.ErrStringLength) { // a header longer than the cap: as above
+				return scan.found && isGRPC(scan.contentType), nil
+			}
 			return false, fmt.Errorf("listen: decoding the first header block: %w", err)
 		}
 		if !f.Header().Flags.Has(http2.FlagHeadersEndHeaders) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,49 @@ func TestMalformedFrames(t *testing.T) {
 	// The gateway still serves well-formed calls.
 	if code := rawGRPC(t, g.addr, getUser, []byte{0, 0, 0, 0, 3, 0x0a, 1, '1'}); code != codes.OK {
 		t.Fatalf("a well-formed call after the malformed ones: %v", code)
+	}
+}
+
+// TestLargeFirstHeaderBlock: a connection whose first request's headers are larger than the
+// split reads to classify it (64 KiB) gets its answer from the server its request is for: 431 on
+// REST, a gRPC status on gRPC; it is not dropped.
+func TestLargeFirstHeaderBlock(t *testing.T) {
+	g := startGateway(t, harnessOptions{})
+	big := strings.Repeat("0123456789abcdef", 80<<10/16)
+	send := func(req *http.Request) *http.Response {
+		t.Helper()
+		tr := &http2.Transport{
+			AllowHTTP: true,
+			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			},
+		}
+		defer tr.CloseIdleConnections()
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("round trip: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, "http://"+g.addr+"/v1/users/1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Big", big)
+	if resp := send(req); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("REST over h2c with %d bytes of headers: HTTP %d, want 431", len(big), resp.StatusCode)
+	}
+	req, err = http.NewRequestWithContext(testContext(t), http.MethodPost, "http://"+g.addr+"/shop.users.v1.UserService/GetUser",
+		bytes.NewReader([]byte{0, 0, 0, 0, 3, 0x0a, 1, '1'}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("TE", "trailers")
+	req.Header.Set("X-Big", big)
+	if resp := send(req); resp.Header.Get("Grpc-Status") == "" && resp.Trailer.Get("Grpc-Status") == "" {
+		t.Errorf("gRPC over h2c with %d bytes of headers: HTTP %d without a grpc-status", len(big), resp.StatusCode)
 	}
 }
