@@ -23,17 +23,21 @@ func deny(w http.ResponseWriter, r *http.Request, front policy.Front, err error)
 }
 
 // WriteRefusal writes err, a policy's refusal of an HTTP request, in the front's error shape: a
-// trailers-only gRPC-Web response (HTTP 200, the status in Grpc-Status and Grpc-Message, as
-// gRPC-Web clients read it, with the refusal's HTTP headers), a GraphQL response with the error in
-// "errors", or for REST a google.rpc.Status JSON body; the last two with the HTTP status and
-// headers of the one error model (transcoder.WriteError).
+// trailers-only gRPC-Web (or, for native gRPC over net/http, gRPC) response (HTTP 200, the status
+// in Grpc-Status and Grpc-Message, as gRPC clients read it, with the refusal's HTTP headers), a
+// GraphQL response with the error in "errors", or for REST a google.rpc.Status JSON body; the last
+// two with the HTTP status and headers of the one error model (transcoder.WriteError).
 func WriteRefusal(w http.ResponseWriter, r *http.Request, front policy.Front, err error) {
 	switch front {
-	case policy.FrontGRPCWeb:
+	case policy.FrontGRPCWeb, policy.FrontGRPC:
 		if d, ok := err.(interface{ HTTPHeader() http.Header }); ok {
 			for k, vs := range d.HTTPHeader() {
 				w.Header()[k] = append(w.Header()[k], vs...)
 			}
+		}
+		if front == policy.FrontGRPC {
+			writeStatus(w, "application/grpc", status.Convert(err))
+			return
 		}
 		WriteGRPCWebStatus(w, r, status.Convert(err))
 	case policy.FrontGraphQL:
@@ -49,6 +53,11 @@ func WriteGRPCWebStatus(w http.ResponseWriter, r *http.Request, st *status.Statu
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc-web-text") {
 		ct = "application/grpc-web-text+proto"
 	}
+	writeStatus(w, ct, st)
+}
+
+// writeStatus writes a trailers-only response of content type ct with st.
+func writeStatus(w http.ResponseWriter, ct string, st *status.Status) {
 	h := w.Header()
 	h.Set("Content-Type", ct)
 	h.Set("Grpc-Status", strconv.Itoa(int(st.Code())))

@@ -162,31 +162,54 @@ func (l *limits) checkHead(r *http.Request) error {
 	if err := CheckQuery(query); err != nil {
 		return badRequest("query", err.Error())
 	}
-	count, size := 0, int64(0)
-	var largest string
-	var largestSize int64
-	for k, vs := range r.Header {
-		count += len(vs)
+	hs := measureHeaders(r.Header)
+	if hs.count > l.headerCount {
+		return transcoder.WithHTTPStatus(badRequest("headers", fmt.Sprintf(
+			"request has %d header lines, more than the limit of %d", hs.count, l.headerCount)),
+			http.StatusRequestHeaderFieldsTooLarge)
+	}
+	return hs.checkBytes(l.headerBytes)
+}
+
+// CheckHeaderBytes refuses headers h whose names, values and 2 bytes of separator each total more
+// than limit bytes, as limits.max_header_bytes refuses an HTTP front's request: for native gRPC
+// calls that reach the gateway through net/http (over TLS), whose headers grpc-go's own limit does
+// not see.
+func CheckHeaderBytes(h http.Header, limit int64) error {
+	return measureHeaders(h).checkBytes(limit)
+}
+
+// headerStats is what the limits count of a request's headers.
+type headerStats struct {
+	count        int
+	size         int64
+	largest      string
+	largestBytes int64
+}
+
+func measureHeaders(h http.Header) headerStats {
+	var hs headerStats
+	for k, vs := range h {
+		hs.count += len(vs)
 		for _, v := range vs {
 			n := int64(len(k) + len(v) + 2)
-			size += n
-			if n > largestSize {
-				largest, largestSize = k, n
+			hs.size += n
+			if n > hs.largestBytes {
+				hs.largest, hs.largestBytes = k, n
 			}
 		}
 	}
-	if count > l.headerCount {
-		return transcoder.WithHTTPStatus(badRequest("headers", fmt.Sprintf(
-			"request has %d header lines, more than the limit of %d", count, l.headerCount)),
-			http.StatusRequestHeaderFieldsTooLarge)
+	return hs
+}
+
+func (hs headerStats) checkBytes(limit int64) error {
+	if hs.size <= limit {
+		return nil
 	}
-	if size > l.headerBytes {
-		return transcoder.WithHTTPStatus(badRequest("headers", fmt.Sprintf(
-			"request headers total %d bytes, more than the limit of %d (largest: %s, %d bytes)",
-			size, l.headerBytes, largest, largestSize)),
-			http.StatusRequestHeaderFieldsTooLarge)
-	}
-	return nil
+	return transcoder.WithHTTPStatus(badRequest("headers", fmt.Sprintf(
+		"request headers total %d bytes, more than the limit of %d (largest: %s, %d bytes)",
+		hs.size, limit, hs.largest, hs.largestBytes)),
+		http.StatusRequestHeaderFieldsTooLarge)
 }
 
 // maxPooledBuffer is the largest body buffer kept for reuse.

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
+	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/sanitize"
 	"github.com/protogate/gateway/policies/telemetry"
 	"github.com/protogate/gateway/routing/grpcweb"
 	"github.com/protogate/gateway/transcoder"
@@ -25,6 +27,12 @@ import (
 func (s *Server) dataHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isGRPC(r) {
+			// grpc-go's own header limit (grpc.MaxHeaderListSize) holds on its own connections
+			// only: through net/http it is checked here, and refused as the HTTP fronts refuse.
+			if err := sanitize.CheckHeaderBytes(r.Header, int64(headerListSize(s.cfg.Policies.Limits))); err != nil {
+				sanitize.WriteRefusal(w, r, policy.FrontGRPC, err)
+				return
+			}
 			s.grpcHTTP.ServeHTTP(w, r)
 			return
 		}

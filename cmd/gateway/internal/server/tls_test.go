@@ -5,10 +5,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
@@ -83,5 +87,20 @@ func TestTLSMaterialRefused(t *testing.T) {
 		if _, err := server.New(cfg); err == nil || err.Error() != tc.want {
 			t.Errorf("New with %+v: %v, want %s", tc.tls, err, tc.want)
 		}
+	}
+}
+
+// TestTLSGRPCHeaderLimit: over TLS, native gRPC reaches the gateway through net/http, where grpc's
+// own header limit does not hold; limits.max_header_bytes still does, as on h2c and the HTTP fronts.
+func TestTLSGRPCHeaderLimit(t *testing.T) {
+	_, _, conn := tlsGateway(t)
+	users := usersv1.NewUserServiceClient(conn)
+	ctx := metadata.AppendToOutgoingContext(testContext(t), "x-big", strings.Repeat("a", 70<<10))
+	_, err := users.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "more than the limit of 65536") {
+		t.Errorf("a call with 70 KiB of metadata: %v, want INVALID_ARGUMENT naming the limit", err)
+	}
+	if _, err := users.GetUser(testContext(t), &usersv1.GetUserRequest{Id: "1"}); err != nil {
+		t.Errorf("a call within the limit: %v", err)
 	}
 }
