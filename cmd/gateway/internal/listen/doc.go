@@ -52,8 +52,8 @@
 // (WithMaxSniffBytes, default 64 KiB). A connection that runs out of either,
 // ends, or sends an invalid HTTP/2 opening is closed without an answer. The
 // one exception is a first request whose header block goes on past the cap:
-// it is a request, and it goes to the server its content-type (if read by
-// then) names, else to net/http, which answers one over its limits with 431.
+// it is a request, and it goes to net/http, which serves gRPC too and answers
+// one whose headers are over the gateway's limits.
 //
 // # Shutdown
 //

@@ -100,9 +100,9 @@ func classify(src io.Reader, w io.Writer, buf []byte, limit int) (verdict, error
 // firstRequestIsGRPC reads frames up to the end of the first header block
 // and reports whether that request is gRPC. A header block that does not end
 // within the byte cap (or holds a header longer than it) is a request all the
-// same, whose headers are for a server to judge (net/http answers 431 to ones
-// over its limit): it is gRPC if its content-type, read by then, says so, and
-// goes to net/http otherwise, which serves gRPC too.
+// same, whose headers are for a server to judge: it goes to net/http, which
+// serves gRPC too, and answers a request whose headers are over the limits
+// (grpc-go's server would close the whole connection on a gRPC one).
 func firstRequestIsGRPC(fr *http2.Framer, limit int) (bool, error) {
 	var (
 		scan    headerScan
@@ -114,7 +114,7 @@ func firstRequestIsGRPC(fr *http2.Framer, limit int) (bool, error) {
 		f, err := fr.ReadFrame()
 		if err != nil {
 			if inBlock && errors.Is(err, errSniffLimit) {
-				return scan.found && isGRPC(scan.contentType), nil
+				return false, nil
 			}
 			return false, fmt.Errorf("listen: reading HTTP/2 frames: %w", err)
 		}
@@ -146,7 +146,7 @@ func firstRequestIsGRPC(fr *http2.Framer, limit int) (bool, error) {
 		}
 		if _, err := dec.Write(frag); err != nil {
 			if errors.Is(err, hpack.ErrStringLength) { // a header longer than the cap: as above
-				return scan.found && isGRPC(scan.contentType), nil
+				return false, nil
 			}
 			return false, fmt.Errorf("listen: decoding the first header block: %w", err)
 		}
