@@ -272,6 +272,9 @@ func (s *fileStore) Drop(ctx context.Context, name string, versions ...uint64) e
 	if err := s.replaceManifest("drop", undo); err != nil {
 		return err
 	}
+	if len(unlisted) == 0 {
+		return nil
+	}
 	dir := filepath.Join(s.dir, recordsDir)
 	for _, sum := range unlisted {
 		_ = os.Remove(filepath.Join(dir, hex.EncodeToString(sum[:]))) // one left behind goes at the next Open
