@@ -19,6 +19,7 @@ func TestDefault(t *testing.T) {
 	want := &config.Config{
 		Listen:        config.DefaultListen,
 		AdminListen:   config.DefaultAdminListen,
+		KeepVersions:  20,
 		ShutdownGrace: 30 * time.Second,
 		GRPC:          config.GRPC{MaxMessageBytes: 4 << 20},
 		GraphQL: config.GraphQL{
@@ -97,6 +98,32 @@ services:
 	}}
 	if !reflect.DeepEqual(c.Clusters, want) {
 		t.Errorf("Clusters = %+v, want %+v", c.Clusters, want)
+	}
+}
+
+// TestKeepVersions: keep_versions is the file's count when it is positive, the default when it is
+// left out or 0, and refused, at its position, when it is negative.
+func TestKeepVersions(t *testing.T) {
+	for in, want := range map[string]int{"": 20, "keep_versions: 0": 20, "keep_versions: 1": 1, "keep_versions: 500": 500} {
+		c, err := config.Parse("keep.yaml", []byte(in))
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+		} else if c.KeepVersions != want {
+			t.Errorf("%q: KeepVersions = %d, want %d", in, c.KeepVersions, want)
+		}
+	}
+	_, err := config.Parse("keep.yaml", []byte("listen: 127.0.0.1:8080\nkeep_versions: -3\n"))
+	var cerr *config.Error
+	if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
+		t.Fatalf("keep_versions: -3: %v, want one problem", err)
+	}
+	if p := cerr.Problems[0]; p.Line != 2 || p.Column != 16 || p.Field != "keep_versions" || !strings.Contains(p.Message, "got -3") {
+		t.Errorf("keep_versions: -3: problem %q, want one at 2:16 naming keep_versions and -3", p)
+	}
+	for _, in := range []string{"keep_versions: many", "keep_versions: 2.5", "keep_versions: [3]"} {
+		if _, err := config.Parse("keep.yaml", []byte(in)); err == nil {
+			t.Errorf("%q: no error", in)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 const (
 	DefaultListen                   = "127.0.0.1:8080"
 	DefaultAdminListen              = "127.0.0.1:9090"
+	DefaultKeepVersions             = 20
 	DefaultShutdownGrace            = 30 * time.Second
 	DefaultMaxMessageBytes ByteSize = 4 * MiB
 	DefaultConnectTimeout           = 5 * time.Second
@@ -29,6 +30,7 @@ func Default() *Config {
 func (c *Config) complete() {
 	setDefault(&c.Listen, DefaultListen)
 	setDefault(&c.AdminListen, DefaultAdminListen)
+	setDefault(&c.KeepVersions, DefaultKeepVersions)
 	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(&c.GRPC.MaxMessageBytes, DefaultMaxMessageBytes)
 	c.GraphQL.complete()

@@ -59,6 +59,7 @@ func ExampleLoad() {
 	// listen 127.0.0.1:8080
 	// admin_listen 127.0.0.1:9090
 	// data_dir none (registrations are kept in memory)
+	// keep_versions 20
 	// shutdown_grace 30s
 	// tls off
 	// grpc max_message_bytes 4MiB

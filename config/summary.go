@@ -19,6 +19,7 @@ func (c *Config) Summary() string {
 	} else {
 		s.line(0, "data_dir %s", printable(c.DataDir))
 	}
+	s.line(0, "keep_versions %d", c.KeepVersions)
 	s.line(0, "shutdown_grace %s", c.ShutdownGrace)
 	switch t := c.TLS; {
 	case !t.Enabled():

@@ -18,6 +18,12 @@ type Config struct {
 	// DataDir is where the service registry persists registrations.
 	// Default "": the registry lives in memory and nothing is persisted.
 	DataDir string `yaml:"data_dir"`
+	// KeepVersions is how many versions of each registration the registry
+	// keeps, newest first, in the data dir and in memory; the active
+	// version is kept too, however old. Older ones are deleted, and can no
+	// longer be rolled back to. Default DefaultKeepVersions (0 in the file
+	// means the default).
+	KeepVersions int `yaml:"keep_versions"`
 	// ShutdownGrace bounds how long in-flight calls may drain after
 	// SIGTERM. Default DefaultShutdownGrace.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`

@@ -47,6 +47,9 @@ func (v *validator) server(c *Config) {
 			v.fieldf("listen", "%s clashes with the default admin_listen (%s)", listen, admin)
 		}
 	}
+	if c.KeepVersions < 0 {
+		v.fieldf("keep_versions", "want a number of versions to keep (0: the default, %d), got %d", DefaultKeepVersions, c.KeepVersions)
+	}
 	v.positive("shutdown_grace", c.ShutdownGrace)
 
 	t := c.TLS

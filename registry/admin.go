@@ -64,7 +64,7 @@ func (a *AdminService) Rollback(ctx context.Context, req *adminv1.RollbackReques
 	return v.proto(true), nil
 }
 
-// ListVersions returns a registration's history, newest first.
+// ListVersions returns a registration's kept versions, newest first.
 func (a *AdminService) ListVersions(_ context.Context, req *adminv1.ListVersionsRequest) (*adminv1.ListVersionsResponse, error) {
 	if req.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "name is empty")

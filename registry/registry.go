@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/config"
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
@@ -33,6 +34,7 @@ type Registry struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	keep           int // the newest versions of each registration kept (the active one is kept too)
 	reflectTimeout time.Duration
 	retryFirst     time.Duration // pending config services: the first wait before asking again
 	retryMax       time.Duration // and the longest, as the wait doubles
@@ -48,7 +50,8 @@ type Registry struct {
 	closed      bool
 }
 
-// history is every version of one registration, and which one serves (0: none).
+// history is the kept versions of one registration, and which one serves (0: none). Numbers are
+// never reused: a number below next() that is not among versions was dropped.
 type history struct {
 	versions []*Version // ascending by number
 	active   uint64
@@ -86,11 +89,33 @@ func (h *history) next() uint64 {
 	return h.versions[len(h.versions)-1].Number + 1
 }
 
+// unkept returns the numbers of the versions beyond the newest keep, but the active one.
+func (h *history) unkept(keep int) []uint64 {
+	var out []uint64
+	for _, v := range h.versions[:max(len(h.versions)-keep, 0)] {
+		if v.Number != h.active {
+			out = append(out, v.Number)
+		}
+	}
+	return out
+}
+
 // Option configures a Registry.
 type Option func(*Registry)
 
 // WithLogger sets the logger for state changes (one line per change, never per request).
 func WithLogger(l *slog.Logger) Option { return func(r *Registry) { r.log = l } }
+
+// WithKeepVersions sets how many versions of each registration are kept, newest first, in memory
+// and in the store; the active version is kept too, however old. Older versions are dropped and
+// can no longer be rolled back to. Zero or less means config.DefaultKeepVersions.
+func WithKeepVersions(n int) Option {
+	return func(r *Registry) {
+		if n > 0 {
+			r.keep = n
+		}
+	}
+}
 
 // WithReflectionTimeout bounds fetching descriptors by server reflection (default 10s).
 func WithReflectionTimeout(d time.Duration) Option {
@@ -115,6 +140,7 @@ func New(st store.Store, pool *routing.Pool, publish func(*Snapshot), opts ...Op
 		publish:        publish,
 		log:            slog.Default(),
 		now:            time.Now,
+		keep:           config.DefaultKeepVersions,
 		reflectTimeout: 10 * time.Second,
 		retryFirst:     time.Second,
 		retryMax:       30 * time.Second,
@@ -130,8 +156,9 @@ func New(st store.Store, pool *routing.Pool, publish func(*Snapshot), opts ...Op
 
 // Open loads the stored registrations, compiles them with base (the config's clusters, routes and
 // static registrations) and publishes the first snapshot. It fails, changing nothing, when the store
-// cannot be read or what it holds does not compile. The base's pending services serve once their
-// backends answer (see awaitReflection).
+// cannot be read or what it holds does not compile. Once the snapshot serves, it drops the versions
+// beyond those it keeps (a data dir from a gateway that kept more, or kept everything). The base's
+// pending services serve once their backends answer (see awaitReflection).
 func (r *Registry) Open(ctx context.Context, base Spec) (*Snapshot, error) {
 	state, err := r.store.Load(ctx)
 	if err != nil {
@@ -168,8 +195,9 @@ func (r *Registry) Open(ctx context.Context, base Spec) (*Snapshot, error) {
 		return nil, fmt.Errorf("the registrations (the config file's services and any stored ones) do not compile together: %w", err)
 	}
 	r.publishLocked(snap)
-	for name, h := range names {
-		if h.refreshing() {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		r.pruneLocked(ctx, name)
+		if names[name].refreshing() {
 			r.startRefresherLocked(name)
 		}
 	}
@@ -338,6 +366,7 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 	r.publishLocked(snap)
 	r.log.Info("registration active", "name", v.Name, "version", v.Number, "digest", v.Digest[:12],
 		"services", strings.Join(v.Exposed, ","), "snapshot", snap.Version())
+	r.pruneLocked(context.WithoutCancel(ctx), v.Name) // part of the change just made, whoever stops waiting
 	if v.Refresh > 0 {
 		r.startRefresherLocked(v.Name)
 	} else {
@@ -393,12 +422,18 @@ func (r *Registry) Rollback(ctx context.Context, name string, n uint64) (*Versio
 				n = v.Number
 			}
 		}
-		if n == 0 {
+		switch {
+		case n == 0 && h.versions[0].Number > 1: // the ones before were dropped
+			return nil, status.Errorf(codes.FailedPrecondition, "registration %q keeps no version before %d (%s)", name, h.active, r.keeping())
+		case n == 0:
 			return nil, status.Errorf(codes.FailedPrecondition, "registration %q has no version before %d", name, h.active)
 		}
 	}
 	target := h.version(n)
-	if target == nil {
+	switch {
+	case target == nil && n < h.next(): // numbers are never reused: this one was dropped
+		return nil, status.Errorf(codes.NotFound, "version %d of registration %q is no longer kept (%s)", n, name, r.keeping())
+	case target == nil:
 		return nil, status.Errorf(codes.NotFound, "registration %q has no version %d", name, n)
 	}
 	if n == h.active {
@@ -454,7 +489,7 @@ func (r *Registry) List() []*Version {
 	return out
 }
 
-// Versions returns every version of a registration, newest first, and the active version number.
+// Versions returns the kept versions of a registration, newest first, and the active version number.
 // A service of the config file has none: it is refused.
 func (r *Registry) Versions(name string) ([]*Version, uint64, error) {
 	r.mu.Lock()
@@ -469,6 +504,30 @@ func (r *Registry) Versions(name string) ([]*Version, uint64, error) {
 	out := slices.Clone(h.versions)
 	slices.Reverse(out)
 	return out, h.active, nil
+}
+
+// pruneLocked drops the versions of registration name beyond the newest r.keep, but the active one:
+// from the store, then from memory. It never undoes the change it follows: versions the store could
+// not drop are kept, in the store and in memory alike, and dropped after the next change or at the
+// next start.
+func (r *Registry) pruneLocked(ctx context.Context, name string) {
+	h := r.names[name]
+	drop := h.unkept(r.keep)
+	if len(drop) == 0 {
+		return
+	}
+	if err := r.store.Drop(ctx, name, drop...); err != nil {
+		r.log.Warn("old versions not dropped: kept until the registration's next version or a restart",
+			"name", name, "versions", drop, "keep_versions", r.keep, "err", err)
+		return
+	}
+	h.versions = slices.DeleteFunc(h.versions, func(v *Version) bool { return slices.Contains(drop, v.Number) })
+	r.log.Info("old versions dropped", "name", name, "versions", drop, "keep_versions", r.keep)
+}
+
+// keeping says which versions the registry keeps, for errors about those it no longer has.
+func (r *Registry) keeping() string {
+	return fmt.Sprintf("keep_versions: %d keeps the newest %[1]d and the active one", r.keep)
 }
 
 func notFound(name string) error {

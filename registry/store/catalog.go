@@ -117,3 +117,44 @@ func setActive(active map[string]uint64, name string, version uint64) {
 		active[name] = version
 	}
 }
+
+// planDrop checks a drop of versions of name against c. It returns the keys of the stored records
+// the drop removes: none when it changes nothing.
+func (c *catalog) planDrop(name string, versions []uint64) ([]key, error) {
+	if name == "" {
+		return nil, errors.New("store: drop: empty registration name")
+	}
+	if active := c.active[name]; active != 0 && slices.Contains(versions, active) {
+		return nil, fmt.Errorf("store: drop %q version %d: %w", name, active, ErrActive)
+	}
+	var keys []key
+	for _, v := range versions {
+		k := key{name, v}
+		if _, stored := c.sums[k]; stored && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// remove takes the records of keys, planned by planDrop, out of c. It returns the SHA-256 sums of
+// the record files that no record left in c lists, which can go, and undo, which puts the records
+// back. (Format 1 encodes a record's name and version in its file, so two records never share
+// one; remove does not rely on it.)
+func (c *catalog) remove(keys []key) (unlisted [][sha256.Size]byte, undo func()) {
+	removed := make(map[key][sha256.Size]byte, len(keys))
+	for _, k := range keys {
+		removed[k] = c.sums[k]
+		delete(c.sums, k)
+	}
+	listed := make(map[[sha256.Size]byte]bool, len(c.sums))
+	for _, sum := range c.sums {
+		listed[sum] = true
+	}
+	for _, k := range keys {
+		if sum := removed[k]; !listed[sum] && !slices.Contains(unlisted, sum) {
+			unlisted = append(unlisted, sum)
+		}
+	}
+	return unlisted, func() { maps.Copy(c.sums, removed) }
+}

@@ -22,3 +22,14 @@ func ManifestListing(name string, version uint64, recordFile []byte) []byte {
 	c.active[name] = version
 	return encodeManifest(c)
 }
+
+// ManifestSharing returns a MANIFEST listing recordFile as each of versions of name, the first
+// active: records that share one file, which the store never writes itself.
+func ManifestSharing(name string, recordFile []byte, versions ...uint64) []byte {
+	c := newCatalog()
+	for _, v := range versions {
+		c.sums[key{name, v}] = sha256.Sum256(recordFile)
+	}
+	c.active[name] = versions[0]
+	return encodeManifest(c)
+}

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -21,22 +22,25 @@ const (
 )
 
 // fileStore is the embedded Store: files in a data dir, written only by write-to-temp, fsync,
-// rename, fsync-dir. No store file is ever modified in place or deleted.
+// rename, fsync-dir. No store file is ever modified in place; a record file is deleted only once
+// MANIFEST no longer lists it.
 type fileStore struct {
 	dir string
 
 	mu   sync.Mutex
 	lock *os.File // holds the data dir; nil once closed
 	cat  *catalog // what MANIFEST lists
-	// broken is set when a commit failed after it may have replaced MANIFEST: what is durable is
-	// then unknown, so every later call fails with it and a restart finds out.
+	// broken is set when a commit or drop failed after it may have replaced MANIFEST: what is
+	// durable is then unknown, so every later call fails with it and a restart finds out.
 	broken error
 }
 
 // Open opens the store in dir, creating dir (0700) and an empty store if they are missing, and
 // holds dir until Close. It fails with an error wrapping ErrLocked when another process holds dir,
 // ErrNewerFormat when a newer gateway wrote it, and ErrCorrupt when its MANIFEST is damaged; it
-// changes no store file in those cases. Record files are read, and checked, by Load.
+// changes no store file in those cases. Otherwise it removes what an interrupted commit or drop
+// left behind: record files MANIFEST does not list, and temporary files (see removeLeftovers).
+// Record files are read, and checked, by Load.
 func Open(dir string) (Store, error) {
 	if dir == "" {
 		return nil, errors.New("store: empty data dir")
@@ -53,6 +57,7 @@ func Open(dir string) (Store, error) {
 		lock.Close()
 		return nil, err
 	}
+	removeLeftovers(dir, cat)
 	return &fileStore{dir: dir, lock: lock, cat: cat}, nil
 }
 
@@ -100,6 +105,66 @@ func openManifest(dir string) (*catalog, error) {
 		return nil, corrupt(path, why)
 	}
 	return cat, nil
+}
+
+// removeLeftovers deletes, from a data dir whose MANIFEST lists cat, the files only a commit or
+// drop cut short leaves: record files MANIFEST does not list (written by a commit that never
+// reached its commit point, or dropped by a drop that did not get to delete them) and the
+// temporary files of writeFile. It touches only names the store itself writes. It is best
+// effort: Load never reads what it leaves, and the next Open tries again.
+func removeLeftovers(dir string, cat *catalog) {
+	listed := make(map[string]bool, len(cat.sums))
+	for _, sum := range cat.sums {
+		listed[hex.EncodeToString(sum[:])] = true
+	}
+	for _, d := range []string{dir, filepath.Join(dir, recordsDir)} {
+		inRecords := d != dir
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			continue // records/ does not exist before the first commit
+		}
+		removed := false
+		for _, e := range entries {
+			name := e.Name()
+			leftover := isTempName(name, isManifestName)
+			if inRecords {
+				leftover = isRecordName(name) && !listed[name] || isTempName(name, isRecordName)
+			}
+			if leftover && e.Type().IsRegular() && os.Remove(filepath.Join(d, name)) == nil {
+				removed = true
+			}
+		}
+		if removed {
+			_ = syncDir(d) // a removal a crash undoes leaves the file to the next Open
+		}
+	}
+}
+
+func isManifestName(name string) bool { return name == manifestName }
+
+// isRecordName reports whether name is one the store gives a record file: a SHA-256 in lower-case
+// hex.
+func isRecordName(name string) bool {
+	if len(name) != 2*sha256.Size {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isTempName reports whether name is one writeFile gives the temporary file of a file whose name
+// target accepts: "." + that name + "." + a random part + ".tmp".
+func isTempName(name string, target func(string) bool) bool {
+	if !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".tmp") {
+		return false
+	}
+	rest := strings.TrimSuffix(name[1:], ".tmp")
+	i := strings.LastIndexByte(rest, '.')
+	return i > 0 && i < len(rest)-1 && target(rest[:i])
 }
 
 // usable reports why s cannot be used, if it cannot.
@@ -182,7 +247,46 @@ func (s *fileStore) Commit(ctx context.Context, name string, active uint64, add 
 	if err := ctxErr(ctx, "commit"); err != nil {
 		return err // the record files written so far are listed nowhere, so nothing changed
 	}
-	undo := s.cat.apply(ch)
+	return s.replaceManifest("commit", s.cat.apply(ch))
+}
+
+// Drop replaces MANIFEST with one that no longer lists the dropped records, then deletes their
+// record files. Renaming the new MANIFEST into place is the commit point, as for Commit: before
+// it nothing has changed; after it the drop is done, and a record file still there is an
+// unlisted leftover that Load never reads and the next Open removes. A record file is deleted
+// only once no record MANIFEST lists names it.
+func (s *fileStore) Drop(ctx context.Context, name string, versions ...uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if err := ctxErr(ctx, "drop"); err != nil {
+		return err
+	}
+	keys, err := s.cat.planDrop(name, versions)
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	unlisted, undo := s.cat.remove(keys)
+	if err := s.replaceManifest("drop", undo); err != nil {
+		return err
+	}
+	if len(unlisted) == 0 {
+		return nil
+	}
+	dir := filepath.Join(s.dir, recordsDir)
+	for _, sum := range unlisted {
+		_ = os.Remove(filepath.Join(dir, hex.EncodeToString(sum[:]))) // one left behind goes at the next Open
+	}
+	_ = syncDir(dir) // likewise: a deletion a crash undoes leaves an unlisted file
+	return nil
+}
+
+// replaceManifest writes s.cat, which op has just changed, as the new MANIFEST and makes it
+// durable: op's commit point. When that fails before MANIFEST is replaced, undo takes op's change
+// out of s.cat again; after, what is durable is unknown and s is broken.
+func (s *fileStore) replaceManifest(op string, undo func()) error {
 	replaced, err := writeFile(s.dir, manifestName, encodeManifest(s.cat))
 	if err == nil {
 		err = syncDir(s.dir)
@@ -191,8 +295,8 @@ func (s *fileStore) Commit(ctx context.Context, name string, active uint64, add 
 	case err == nil:
 		return nil
 	case replaced:
-		s.broken = fmt.Errorf("store: data dir %s: a commit failed after replacing %s, so what is durable is "+
-			"unknown; restart the gateway: %w", s.dir, manifestName, err)
+		s.broken = fmt.Errorf("store: data dir %s: a %s failed after replacing %s, so what is durable is "+
+			"unknown; restart the gateway: %w", s.dir, op, manifestName, err)
 		return s.broken
 	default:
 		undo() // MANIFEST is the old one: so must s.cat be

@@ -90,22 +90,144 @@ func TestOpenRefusesSecondOpener(t *testing.T) {
 	wantState(t, mustOpen(t, dir), store.State{Records: []store.Record{rec("a", 1)}, Active: map[string]uint64{"a": 1}})
 }
 
-// TestOpenIgnoresCrashLeftovers: a crash can leave temporary files and record files that MANIFEST
-// does not list; they change nothing.
-func TestOpenIgnoresCrashLeftovers(t *testing.T) {
+// TestOpenRemovesCrashLeftovers: a crash can leave temporary files and record files that MANIFEST
+// does not list; they change nothing, and the next Open deletes them. Files whose names the store
+// does not write stay.
+func TestOpenRemovesCrashLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	mustCommit(t, s, "a", 1, rec("a", 1))
 	s.Close()
+	kept := snapshot(t, dir)
+	unlisted := strings.Repeat("0", 62) + "aa"
 	writeFile(t, dir, ".MANIFEST.123.tmp", []byte("half a manifest"))
-	writeFile(t, dir, "records/.0123.456.tmp", []byte("half a record"))
-	unlisted := store.SealRecord(store.FormatVersion, []byte("not listed anywhere"))
-	writeFile(t, dir, "records/00000000000000000000000000000000000000000000000000000000000000aa", unlisted)
+	writeFile(t, dir, "records/."+unlisted+".456.tmp", []byte("half a record"))
+	writeFile(t, dir, "records/"+unlisted, store.SealRecord(store.FormatVersion, []byte("not listed anywhere")))
+	for _, other := range []string{"notes.tmp", ".MANIFEST.tmp", "records/0123", "records/" + unlisted[1:], "records/.notes.456.tmp"} {
+		writeFile(t, dir, other, []byte("not the store's"))
+		kept[other] = []byte("not the store's")
+	}
 
 	s = mustOpen(t, dir)
+	wantSnapshot(t, dir, kept)
 	wantState(t, s, store.State{Records: []store.Record{rec("a", 1)}, Active: map[string]uint64{"a": 1}})
 	mustCommit(t, s, "a", 2, rec("a", 2))
 	wantState(t, s, store.State{Records: []store.Record{rec("a", 1), rec("a", 2)}, Active: map[string]uint64{"a": 2}})
+}
+
+// TestDropDeletesRecordFiles: a drop takes its records out of MANIFEST and deletes their files,
+// and nothing else; a reopened store loads what is left.
+func TestDropDeletesRecordFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	for v := range uint64(3) {
+		mustCommit(t, s, "a", v+1, rec("a", v+1))
+	}
+	mustCommit(t, s, "b", 1, rec("b", 1))
+	before := snapshot(t, dir)
+
+	mustDrop(t, s, "a", 1, 2)
+	want := store.State{Records: []store.Record{rec("a", 3), rec("b", 1)}, Active: map[string]uint64{"a": 3, "b": 1}}
+	wantState(t, s, want)
+	after := snapshot(t, dir)
+	for _, r := range []store.Record{rec("a", 1), rec("a", 2), rec("a", 3), rec("b", 1)} {
+		path := recordFile(t, before, r)
+		_, kept := after[path]
+		if dropped := r.Version < 3 && r.Name == "a"; kept == dropped {
+			t.Errorf("%s v%d: record file %s kept: %v, want %v", r.Name, r.Version, path, kept, !dropped)
+		} else if kept && !bytes.Equal(after[path], before[path]) {
+			t.Errorf("%s v%d: record file %s changed", r.Name, r.Version, path)
+		}
+	}
+	if len(after) != 3 {
+		t.Errorf("data dir holds %q, want MANIFEST and two record files", slices.Sorted(maps.Keys(after)))
+	}
+	s.Close()
+	wantState(t, mustOpen(t, dir), want)
+}
+
+// TestDropKeepsSharedRecordFile: a drop deletes a record file only when no record left names it.
+// The store never gives two records one file, so MANIFEST is made by hand: it lists a v1's file as
+// a v2 too, which Load would report as corrupt until a v2 is dropped.
+func TestDropKeepsSharedRecordFile(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	mustCommit(t, s, "a", 1, rec("a", 1))
+	s.Close()
+	files := snapshot(t, dir)
+	path := recordFile(t, files, rec("a", 1))
+	writeFile(t, dir, "MANIFEST", store.ManifestSharing("a", files[path], 1, 2))
+
+	s = mustOpen(t, dir)
+	mustDrop(t, s, "a", 2)
+	if _, err := os.Stat(filepath.Join(dir, path)); err != nil {
+		t.Fatalf("the record file a v1 still names: %v", err)
+	}
+	want := store.State{Records: []store.Record{rec("a", 1)}, Active: map[string]uint64{"a": 1}}
+	wantState(t, s, want)
+	s.Close()
+	wantState(t, mustOpen(t, dir), want)
+}
+
+// TestDropInterruptedBeforeDeleting: a crash after a drop's commit point, before its record files
+// are deleted, leaves the new MANIFEST beside the old files. That store loads the state after the
+// drop, and the next Open deletes the files.
+func TestDropInterruptedBeforeDeleting(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	for v := range uint64(3) {
+		mustCommit(t, s, "a", v+1, rec("a", v+1))
+	}
+	before := snapshot(t, dir)
+	mustDrop(t, s, "a", 1, 2)
+	s.Close()
+	want := snapshot(t, dir)
+	for path, content := range before {
+		if strings.HasPrefix(path, "records/") {
+			writeFile(t, dir, path, content) // the record files the drop deleted: as if it had not got there
+		}
+	}
+
+	s = mustOpen(t, dir)
+	wantSnapshot(t, dir, want)
+	wantState(t, s, store.State{Records: []store.Record{rec("a", 3)}, Active: map[string]uint64{"a": 3}})
+}
+
+// TestDropFailureChangesNothing makes replacing MANIFEST fail and checks that the store, on disk
+// and in memory, stays at the state before the failed drop.
+func TestDropFailureChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	mustCommit(t, s, "a", 1, rec("a", 1))
+	mustCommit(t, s, "a", 2, rec("a", 2))
+	before := store.State{Records: []store.Record{rec("a", 1), rec("a", 2)}, Active: map[string]uint64{"a": 2}}
+	files := snapshot(t, dir)
+	remove(t, dir, "MANIFEST")
+	writeFile(t, dir, "MANIFEST/in-the-way", nil) // a non-empty directory cannot be renamed over
+
+	if err := s.Drop(t.Context(), "a", 1); err == nil {
+		t.Fatal("Drop succeeded with MANIFEST in the way")
+	}
+	wantState(t, s, before)
+
+	remove(t, dir, "MANIFEST/in-the-way")
+	remove(t, dir, "MANIFEST")
+	writeFile(t, dir, "MANIFEST", files["MANIFEST"])
+	wantSnapshot(t, dir, files) // the record file of a v1 too
+	s.Close()
+	wantState(t, mustOpen(t, dir), before)
+}
+
+// recordFile returns the path, among files, of the record file that holds r.
+func recordFile(t testing.TB, files map[string][]byte, r store.Record) string {
+	t.Helper()
+	for path, content := range files {
+		if strings.HasPrefix(path, "records/") && bytes.Contains(content, r.Payload) {
+			return path
+		}
+	}
+	t.Fatalf("no record file holds %s v%d", r.Name, r.Version)
+	return ""
 }
 
 // TestOpenDetectsCorruption damages a store in every way a byte can and checks that Open or Load

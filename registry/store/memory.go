@@ -7,8 +7,8 @@ import (
 	"sync"
 )
 
-// memory is the Store of a gateway without --data-dir: it checks commits exactly as the file
-// store does and forgets everything when the process ends.
+// memory is the Store of a gateway without --data-dir: it checks commits and drops exactly as
+// the file store does and forgets everything when the process ends.
 type memory struct {
 	mu      sync.Mutex
 	closed  bool
@@ -59,6 +59,26 @@ func (m *memory) Commit(ctx context.Context, name string, active uint64, add ...
 		m.records[key{r.Name, r.Version}] = r
 	}
 	m.cat.apply(ch)
+	return nil
+}
+
+func (m *memory) Drop(ctx context.Context, name string, versions ...uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errClosed
+	}
+	if err := ctxErr(ctx, "drop"); err != nil {
+		return err
+	}
+	keys, err := m.cat.planDrop(name, versions)
+	if err != nil {
+		return err
+	}
+	m.cat.remove(keys)
+	for _, k := range keys {
+		delete(m.records, k)
+	}
 	return nil
 }
 

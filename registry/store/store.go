@@ -17,8 +17,9 @@ type Record struct {
 	Payload   []byte
 }
 
-// State is everything stored: every version of every registration, and which version of each is active
-// (a name absent from Active is deleted / not served, but its history remains).
+// State is everything stored: every version of every registration that was not dropped, and which
+// version of each is active (a name absent from Active is deleted / not served, but its history
+// remains).
 type State struct {
 	Records []Record          // sorted by name, then version
 	Active  map[string]uint64 // name -> active version
@@ -37,6 +38,12 @@ type Store interface {
 	// refused with an error wrapping ErrConflict. A non-zero active must name a version that is
 	// stored or added. The store keeps no reference to add's payloads after Commit returns.
 	Commit(ctx context.Context, name string, active uint64, add ...Record) error
+	// Drop atomically removes the given versions of name, payloads and all: either every one of
+	// them is gone for good when it returns nil, or none is. It never removes the active version
+	// of name: asked to, it drops nothing and returns an error wrapping ErrActive. A version that
+	// is not stored is skipped, so dropping the same versions again is a no-op. A dropped version
+	// may be added again by Commit, with any content.
+	Drop(ctx context.Context, name string, versions ...uint64) error
 	// Close releases the store. Later calls return an error; Close itself may be called again.
 	Close() error
 }
@@ -51,6 +58,8 @@ var (
 	ErrConflict = errors.New("version already stored with different content")
 	// ErrLocked is wrapped by Open when another process holds the data dir.
 	ErrLocked = errors.New("data dir in use by another gateway")
+	// ErrActive is wrapped by Drop when asked to drop the active version.
+	ErrActive = errors.New("the active version cannot be dropped")
 )
 
 var errClosed = errors.New("store: closed")

@@ -126,6 +126,58 @@ func testStore(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("drop", func(t *testing.T) {
+		s := open(t)
+		for v := range uint64(4) {
+			mustCommit(t, s, "a", v+1, rec("a", v+1))
+		}
+		mustCommit(t, s, "b", 1, rec("b", 1))
+		mustDrop(t, s, "a", 2, 1)
+		want := store.State{Records: []store.Record{rec("a", 3), rec("a", 4), rec("b", 1)}, Active: map[string]uint64{"a": 4, "b": 1}}
+		wantState(t, s, want)
+		mustDrop(t, s, "a", 1, 2, 9, 0) // dropped already, or never stored: skipped
+		mustDrop(t, s, "a")
+		mustDrop(t, s, "c", 1)
+		wantState(t, s, want)
+
+		mustCommit(t, s, "a", 0) // deleted: no version is active, any can go
+		mustDrop(t, s, "a", 4, 4)
+		wantState(t, s, store.State{Records: []store.Record{rec("a", 3), rec("b", 1)}, Active: map[string]uint64{"b": 1}})
+		if err := s.Commit(t.Context(), "a", 4); err == nil {
+			t.Error("activating a dropped version succeeded")
+		}
+		again := rec("a", 4)
+		again.Payload = []byte("other content")
+		mustCommit(t, s, "a", 4, again) // a dropped version is not stored: it may come back, with any content
+		wantState(t, s, store.State{Records: []store.Record{rec("a", 3), again, rec("b", 1)}, Active: map[string]uint64{"a": 4, "b": 1}})
+	})
+
+	t.Run("refused drops change nothing", func(t *testing.T) {
+		s := open(t)
+		mustCommit(t, s, "a", 1, rec("a", 1))
+		mustCommit(t, s, "a", 2, rec("a", 2))
+		mustCommit(t, s, "a", 1) // roll back: version 1 is active, 2 is not
+		before := store.State{Records: []store.Record{rec("a", 1), rec("a", 2)}, Active: map[string]uint64{"a": 1}}
+		for _, tc := range []struct {
+			name     string
+			drop     string
+			versions []uint64
+			active   bool
+		}{
+			{name: "empty name", drop: "", versions: []uint64{2}},
+			{name: "the active version", drop: "a", versions: []uint64{1}, active: true},
+			{name: "the active version among others", drop: "a", versions: []uint64{2, 1}, active: true},
+		} {
+			err := s.Drop(t.Context(), tc.drop, tc.versions...)
+			if err == nil {
+				t.Errorf("%s: Drop succeeded, want an error", tc.name)
+			} else if errors.Is(err, store.ErrActive) != tc.active {
+				t.Errorf("%s: Drop error %q; want it to wrap ErrActive: %v", tc.name, err, tc.active)
+			}
+			wantState(t, s, before)
+		}
+	})
+
 	t.Run("concurrent commits", func(t *testing.T) {
 		s := open(t)
 		const writers, versions = 6, 8
@@ -135,7 +187,9 @@ func testStore(t *testing.T, open func(t *testing.T) store.Store) {
 		for w := range writers {
 			name := fmt.Sprintf("svc-%d", w)
 			for v := range uint64(versions) {
-				want.Records = append(want.Records, rec(name, v+1))
+				if v+1 > versions-2 || w%2 == 0 {
+					want.Records = append(want.Records, rec(name, v+1))
+				}
 			}
 			want.Active[name] = versions
 			wg.Go(func() {
@@ -145,6 +199,11 @@ func testStore(t *testing.T, open func(t *testing.T) store.Store) {
 					}
 					if _, err := s.Load(t.Context()); err != nil {
 						t.Error(err)
+					}
+					if w%2 == 1 && v >= 2 { // half the writers keep their newest two versions
+						if err := s.Drop(t.Context(), name, v-1); err != nil {
+							t.Error(err)
+						}
 					}
 				}
 			})
@@ -183,10 +242,14 @@ func testStore(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Errorf("Commit with a canceled context: %v, want context.Canceled", err)
 		}
 		mustCommit(t, s, "b", 1, rec("b", 1))
+		mustCommit(t, s, "b", 2, rec("b", 2))
+		if err := s.Drop(ctx, "b", 1); !errors.Is(err, context.Canceled) {
+			t.Errorf("Drop with a canceled context: %v, want context.Canceled", err)
+		}
 		if _, err := s.Load(ctx); !errors.Is(err, context.Canceled) {
 			t.Errorf("Load with a canceled context: %v, want context.Canceled", err)
 		}
-		wantState(t, s, store.State{Records: []store.Record{rec("b", 1)}, Active: map[string]uint64{"b": 1}})
+		wantState(t, s, store.State{Records: []store.Record{rec("b", 1), rec("b", 2)}, Active: map[string]uint64{"b": 2}})
 	})
 
 	t.Run("closed", func(t *testing.T) {
@@ -199,6 +262,9 @@ func testStore(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if _, err := s.Load(t.Context()); err == nil {
 			t.Error("Load after Close succeeded")
+		}
+		if err := s.Drop(t.Context(), "a", 1); err == nil {
+			t.Error("Drop after Close succeeded")
 		}
 		if err := s.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
@@ -239,6 +305,13 @@ func mustLoad(t testing.TB, s store.Store) store.State {
 func mustCommit(t testing.TB, s store.Store, name string, active uint64, add ...store.Record) {
 	t.Helper()
 	if err := s.Commit(t.Context(), name, active, add...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustDrop(t testing.TB, s store.Store, name string, versions ...uint64) {
+	t.Helper()
+	if err := s.Drop(t.Context(), name, versions...); err != nil {
 		t.Fatal(err)
 	}
 }

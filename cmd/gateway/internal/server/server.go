@@ -162,7 +162,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 			s.store = st
 		}
 	}
-	s.registry = registry.New(s.store, s.pool, s.publish, registry.WithLogger(s.log))
+	s.registry = registry.New(s.store, s.pool, s.publish, registry.WithLogger(s.log), registry.WithKeepVersions(cfg.KeepVersions))
 	s.admin = registry.NewAdminService(s.registry)
 	maxMsg := int(cfg.GRPC.MaxMessageBytes)
 	if maxMsg <= 0 {
@@ -262,9 +262,9 @@ func (s *Server) SetShutdownGrace(d time.Duration) { s.grace.Store(int64(d)) }
 
 // StartOnlyChanges names, by their paths in the config file, the settings in which cfg differs from
 // the configuration the server started with and that it reads at start only: New and Serve build
-// the listeners, the store, the gRPC server, the REST front and the telemetry from them once. A
-// reload applies every other setting, through Apply and SetShutdownGrace; these keep their start
-// values until a restart.
+// the listeners, the store and registry, the gRPC server, the REST front and the telemetry from
+// them once. A reload applies every other setting, through Apply and SetShutdownGrace; these keep
+// their start values until a restart.
 func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
 	start := s.cfg
 	var changed []string
@@ -276,6 +276,7 @@ func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
 	note("listen", cfg.Listen != start.Listen)
 	note("admin_listen", cfg.AdminListen != start.AdminListen)
 	note("data_dir", cfg.DataDir != start.DataDir)
+	note("keep_versions", cfg.KeepVersions != start.KeepVersions)
 	note("tls", cfg.TLS != start.TLS)
 	note("grpc.max_message_bytes", cfg.GRPC.MaxMessageBytes != start.GRPC.MaxMessageBytes)
 	// Each snapshot's policies check the HTTP fronts' requests against the limits it was compiled

@@ -40,7 +40,8 @@ func TestStartOnlyChanges(t *testing.T) {
 		}, nil},
 		{"listeners and store", func(c *config.Config) {
 			c.Listen, c.AdminListen, c.DataDir = "127.0.0.1:1", "127.0.0.1:2", "/var/lib/protogate"
-		}, []string{"listen", "admin_listen", "data_dir"}},
+			c.KeepVersions = 3
+		}, []string{"listen", "admin_listen", "data_dir", "keep_versions"}},
 		{"tls", func(c *config.Config) { c.TLS.ClientCAFile = "ca.pem" }, []string{"tls"}},
 		{"grpc", func(c *config.Config) { c.GRPC.MaxMessageBytes *= 2 }, []string{"grpc.max_message_bytes"}},
 		{"limits New builds from", func(c *config.Config) {

@@ -49,9 +49,11 @@ type AdminServiceClient interface {
 	// Delete stops serving a registration. Its history is kept, so it can be registered again or rolled back.
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
 	// Rollback re-activates an earlier version of a registration (by default the one before the active one).
+	// Only kept versions (keep_versions) can be re-activated: one no longer kept is NOT_FOUND, and says so.
 	Rollback(ctx context.Context, in *RollbackRequest, opts ...grpc.CallOption) (*Registration, error)
-	// ListVersions returns every version of one registration, newest first. A service of the config
-	// file has no versions: it is refused with FAILED_PRECONDITION.
+	// ListVersions returns the kept versions of one registration, newest first: the newest
+	// keep_versions and the active one. A service of the config file has no versions: it is refused
+	// with FAILED_PRECONDITION.
 	ListVersions(ctx context.Context, in *ListVersionsRequest, opts ...grpc.CallOption) (*ListVersionsResponse, error)
 	// Status describes the snapshot the gateway is serving.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
@@ -168,9 +170,11 @@ type AdminServiceServer interface {
 	// Delete stops serving a registration. Its history is kept, so it can be registered again or rolled back.
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
 	// Rollback re-activates an earlier version of a registration (by default the one before the active one).
+	// Only kept versions (keep_versions) can be re-activated: one no longer kept is NOT_FOUND, and says so.
 	Rollback(context.Context, *RollbackRequest) (*Registration, error)
-	// ListVersions returns every version of one registration, newest first. A service of the config
-	// file has no versions: it is refused with FAILED_PRECONDITION.
+	// ListVersions returns the kept versions of one registration, newest first: the newest
+	// keep_versions and the active one. A service of the config file has no versions: it is refused
+	// with FAILED_PRECONDITION.
 	ListVersions(context.Context, *ListVersionsRequest) (*ListVersionsResponse, error)
 	// Status describes the snapshot the gateway is serving.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
