@@ -26,9 +26,15 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write counts p before it writes it: a byte the client has received has been counted, even when
+// the goroutine that wrote it (an operation's) has yet to run again as the handler's ends. What a
+// failed write did not send is taken back.
 func (c *countingConn) Write(p []byte) (int, error) {
+	c.out.Add(int64(len(p)))
 	n, err := c.Conn.Write(p)
-	c.out.Add(int64(n))
+	if n < len(p) {
+		c.out.Add(int64(n - len(p)))
+	}
 	return n, err
 }
 

@@ -28,9 +28,14 @@ func (c countedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write counts p before it writes it: the http.Transport writes from a goroutine of its own, which
+// may not have run again by the time the server's answer is read.
 func (c countedConn) Write(p []byte) (int, error) {
+	c.n.written.Add(int64(len(p)))
 	n, err := c.Conn.Write(p)
-	c.n.written.Add(int64(n))
+	if n < len(p) {
+		c.n.written.Add(int64(n - len(p)))
+	}
 	return n, err
 }
 
