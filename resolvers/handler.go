@@ -265,6 +265,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
+	if r.Method == http.MethodPost && r.Header.Get("Upgrade") == "" {
+		body, status, err := readPOSTBody(r) // one JSON value, nothing after it: see body.go
+		if err != nil {
+			writeRequestError(w, status, err)
+			return
+		}
+		defer body.release()
+		r.Body = body
+	}
 	switch {
 	case r.Header.Get("Upgrade") != "": // a WebSocket: the transport hijacks the connection
 		if err := checkOrigin(r); err != nil {

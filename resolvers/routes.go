@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -212,33 +213,60 @@ func isName(s string) bool {
 	return true
 }
 
-// match finds the route of method and path, and the path's segments.
+// match finds the route of method and path, and the path's segments. HEAD is served as GET (RFC
+// 9110, 9.3.2), as the REST front serves it; net/http leaves the body out.
 func (rs *opRoutes) match(method, path string) (*opRoute, []string) {
-	n := rs.methods[method]
-	if n == nil || len(path) < 2 || path[0] != '/' {
+	r := rs.find(method, path)
+	if r == nil && method == http.MethodHead {
+		r = rs.find(http.MethodGet, path)
+	}
+	if r == nil {
 		return nil, nil
 	}
-	segs := strings.Split(path[1:], "/")
-	if r := n.walk(segs); r != nil {
-		return r, segs
-	}
-	return nil, nil
+	return r, strings.Split(path[1:], "/")
 }
 
-// walk matches segs below n, literals before variables.
-func (n *routeNode) walk(segs []string) *opRoute {
-	if len(segs) == 0 {
-		return n.route
+// find finds the route of method and path, without splitting the path.
+func (rs *opRoutes) find(method, path string) *opRoute {
+	n := rs.methods[method]
+	if n == nil || len(path) < 2 || path[0] != '/' {
+		return nil
 	}
-	if c := n.lits[segs[0]]; c != nil {
-		if r := c.walk(segs[1:]); r != nil {
+	return n.walk(path[1:])
+}
+
+// walk matches path, the segments below n joined by '/', literals before variables.
+func (n *routeNode) walk(path string) *opRoute {
+	seg, rest, more := strings.Cut(path, "/")
+	if c := n.lits[seg]; c != nil {
+		if r := c.below(rest, more); r != nil {
 			return r
 		}
 	}
-	if n.param != nil && segs[0] != "" {
-		return n.param.walk(segs[1:])
+	if n.param != nil && seg != "" {
+		return n.param.below(rest, more)
 	}
 	return nil
+}
+
+// below is the route that ends at n when the path does (!more), else the one rest matches below n.
+func (n *routeNode) below(rest string, more bool) *opRoute {
+	if !more {
+		return n.route
+	}
+	return n.walk(rest)
+}
+
+// allowed returns the HTTP methods routes take on path, sorted; nil when there are none.
+func (rs *opRoutes) allowed(path string) []string {
+	var out []string
+	for method := range rs.methods {
+		if rs.find(method, path) != nil {
+			out = append(out, method)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // HasRoute reports whether a request of method for path is for a REST route of a persisted
@@ -247,22 +275,49 @@ func (h *Handler) HasRoute(method, path string) bool {
 	if h.routes == nil {
 		return false
 	}
-	route, _ := h.routes.match(method, path)
-	return route != nil
+	return h.routes.find(method, path) != nil || method == http.MethodHead && h.routes.find(http.MethodGet, path) != nil
 }
 
-// ServeRoute serves r when it is for a REST route of a persisted operation (Options.Routes), and
-// reports whether it was.
+// RouteMethods returns the HTTP methods that REST routes of persisted operations (Options.Routes)
+// take on path, sorted, or nil when none does: a request for path with another method is answered
+// 405 Method Not Allowed with these in its Allow header, by ServeRoute or by a caller that adds
+// methods other handlers serve on the path.
+func (h *Handler) RouteMethods(path string) []string {
+	if h.routes == nil {
+		return nil
+	}
+	return h.routes.allowed(path)
+}
+
+// ServeRoute serves r when its path is that of a REST route of a persisted operation
+// (Options.Routes), and reports whether it was: the route's operation, or when no route of the path
+// takes r's method, 405 Method Not Allowed with the methods that do in the Allow header and a
+// google.rpc.Status body (UNIMPLEMENTED), as the REST front answers.
 func (h *Handler) ServeRoute(w http.ResponseWriter, r *http.Request) bool {
 	if h.routes == nil {
 		return false
 	}
 	route, segs := h.routes.match(r.Method, r.URL.Path)
 	if route == nil {
-		return false
+		allow := h.routes.allowed(r.URL.Path)
+		if allow == nil {
+			return false
+		}
+		writeMethodNotAllowed(w, r.Method, r.URL.Path, allow)
+		return true
 	}
 	h.routes.serve(w, r, route, segs)
 	return true
+}
+
+// writeMethodNotAllowed answers a request for a path that other methods serve: 405 with allow in
+// the Allow header, and a google.rpc.Status body (UNIMPLEMENTED) naming them, as the REST front
+// answers (transcoder.MethodNotAllowed).
+func writeMethodNotAllowed(w http.ResponseWriter, method, path string, allow []string) {
+	list := strings.Join(allow, ", ")
+	w.Header().Set("Allow", list)
+	writeStatusAs(w, http.StatusMethodNotAllowed, codes.Unimplemented,
+		fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", method, path, list), nil)
 }
 
 func (rs *opRoutes) serve(w http.ResponseWriter, r *http.Request, route *opRoute, segs []string) {
@@ -417,6 +472,11 @@ func allNull(data []byte) bool {
 
 // writeStatus writes a google.rpc.Status body with the HTTP status of code.
 func writeStatus(w http.ResponseWriter, code codes.Code, msg string, details any) {
+	writeStatusAs(w, runtime.HTTPStatusFromCode(code), code, msg, details)
+}
+
+// writeStatusAs writes a google.rpc.Status body with an HTTP status more precise than code's.
+func writeStatusAs(w http.ResponseWriter, httpStatus int, code codes.Code, msg string, details any) {
 	if details == nil {
 		details = []any{}
 	}
@@ -429,6 +489,6 @@ func writeStatus(w http.ResponseWriter, code codes.Code, msg string, details any
 		b = []byte(`{"code":13,"message":"internal error","details":[]}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(runtime.HTTPStatusFromCode(code))
+	w.WriteHeader(httpStatus)
 	_, _ = w.Write(b)
 }

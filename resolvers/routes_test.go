@@ -63,11 +63,29 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 	for _, miss := range []struct{ method, target string }{
-		{"GET", "/v1/dashboard"}, {"GET", "/v1/dashboard/1/more"}, {"GET", "/v1/dashboard/"}, {"DELETE", "/v1/dashboard/1"}, {"GET", "/v1/users/1/orders"},
+		{"GET", "/v1/dashboard"}, {"GET", "/v1/dashboard/1/more"}, {"GET", "/v1/dashboard/"}, {"POST", "/v1/users/1/orders/x"},
 	} {
-		if code, _ := serve(miss.method, miss.target, ""); code != 0 || h.HasRoute(miss.method, miss.target) {
+		if code, _ := serve(miss.method, miss.target, ""); code != 0 || h.HasRoute(miss.method, miss.target) || h.RouteMethods(miss.target) != nil {
 			t.Errorf("%s %s was served as a route", miss.method, miss.target)
 		}
+	}
+	// A route's path with a method no route of the path takes: 405, naming the methods that do.
+	for _, tc := range []struct{ method, target, allow string }{
+		{"POST", "/v1/dashboard/1", "GET"}, {"DELETE", "/v1/dashboard/1", "GET"}, {"GET", "/v1/users/1/orders", "POST"},
+	} {
+		r := httptest.NewRequest(tc.method, tc.target, nil)
+		w := httptest.NewRecorder()
+		want := `{"code":12,"message":"method ` + tc.method + ` is not allowed on ` + tc.target + ` (allowed: ` + tc.allow + `)","details":[]}`
+		if !h.ServeRoute(w, r) || w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != tc.allow || w.Body.String() != want {
+			t.Errorf("%s %s: %d Allow %q %s; want 405 Allow %q %s", tc.method, tc.target, w.Code, w.Header().Get("Allow"), w.Body, tc.allow, want)
+		}
+		if h.HasRoute(tc.method, tc.target) || strings.Join(h.RouteMethods(tc.target), ", ") != tc.allow {
+			t.Errorf("%s %s: HasRoute true or RouteMethods %q, want false and %s", tc.method, tc.target, h.RouteMethods(tc.target), tc.allow)
+		}
+	}
+	// HEAD is served as GET, as the REST front serves it.
+	if code, _ := serve("HEAD", "/v1/user/1", ""); code != http.StatusOK || !h.HasRoute("HEAD", "/v1/user/1") {
+		t.Errorf("HEAD /v1/user/1: %d, want 200 as for GET", code)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/protogate/gateway/resolvers"
 )
 
 // TestUnsupportedRequests: what no transport serves gets the status the GraphQL-over-HTTP
@@ -119,4 +121,61 @@ func TestGETParamsRefused(t *testing.T) {
 	if n := g.calls.count(); len(n) != 0 {
 		t.Errorf("upstream calls %v, want none", n)
 	}
+}
+
+// A POST body is one JSON value: data after it (`{...} garbage`, a second request object) is
+// refused with 400 INVALID_ARGUMENT before anything runs, on the POST and the SSE transport alike,
+// the data not quoted back; whitespace after it is fine, and a batch (an array) is refused as one
+// before. A body over the limit that declared no length is refused with 413 DOCUMENT_TOO_LARGE.
+func TestPOSTBodyIsOneJSONValue(t *testing.T) {
+	g := startGateway(t, setup{opts: resolvers.Options{MaxDocumentBytes: 256}})
+	const first = `{"query":"{ getUser(id: \"1\") { name } }"}`
+	for _, tc := range []struct {
+		name, body string
+		sse        bool
+	}{
+		{"garbage", first + ` SECRET`, false},
+		{"two objects", first + `{"query":"{ getUser(id: \"2\") { name } }"}`, false},
+		{"two objects over SSE", first + "\n" + first, true},
+		{"after whitespace", first + " \r\n\t SECRET", false},
+		{"closing brace", first + `}`, false},
+		{"after a batch", `[` + first + `] SECRET`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			var headers []string
+			if tc.sse {
+				headers = []string{"Accept", "text/event-stream"}
+			}
+			r := g.postBody(t, []byte(tc.body), headers...)
+			if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" ||
+				!strings.Contains(r.Errors[0].Message, "the body must be one JSON object") || strings.Contains(string(r.raw), "SECRET") {
+				t.Errorf("%d %s; want 400 and one INVALID_ARGUMENT error, not quoting the body", r.status, r.raw)
+			}
+			if n := g.calls.count(); len(n) != 0 {
+				t.Errorf("upstream calls %v, want none", n)
+			}
+		})
+	}
+	t.Run("whitespace after", func(t *testing.T) {
+		g.postBody(t, []byte(first+" \r\n\t\n")).ok(t).wantData(t, `{"getUser":{"name":"Ada Lovelace"}}`)
+	})
+	t.Run("batch", func(t *testing.T) {
+		r := g.postBody(t, []byte(`[`+first+`]`+"\n"))
+		if r.status != http.StatusBadRequest || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "batched requests are not supported") {
+			t.Errorf("%d %s; want the batch refused as before", r.status, r.raw)
+		}
+	})
+	t.Run("chunked over the limit", func(t *testing.T) {
+		body := `{"query":"{ getUser(id: \"1\") { name } }","variables":{"pad":"` + strings.Repeat("x", 2000) + `"}}`
+		hr, err := http.NewRequest(http.MethodPost, g.url, io.MultiReader(strings.NewReader(body))) // no length: chunked
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.Header.Set("Content-Type", "application/json")
+		r := do(t, hr)
+		if r.status != http.StatusRequestEntityTooLarge || len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeDocumentTooLarge {
+			t.Errorf("%d %s; want 413 DOCUMENT_TOO_LARGE", r.status, r.raw)
+		}
+	})
 }

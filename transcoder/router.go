@@ -293,6 +293,14 @@ func MethodNotAllowed(method, path string, allow ...string) *Error {
 	}
 }
 
+// Allowed returns the methods a 405 names in its Allow header, sorted; nil for other errors.
+func (e *Error) Allowed() []string {
+	if e.allow == "" {
+		return nil
+	}
+	return strings.Split(e.allow, ", ")
+}
+
 func noRoute(method, path string) error {
 	return &Error{code: codes.NotFound, msg: fmt.Sprintf("no route for %s %s", method, path)}
 }

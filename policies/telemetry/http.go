@@ -99,6 +99,10 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 				}
 			}
 		}
+		if c := rw.hijacked; c != nil { // a WebSocket: what crossed the connection after the handshake
+			o.bytesIn += c.in.Load()
+			o.bytesOut += c.out.Load()
+		}
 		o.record(snap)
 		o.code = httpCallCode(front, o.httpStatus, rw.Header(), snap)
 		t.finish(ctx, &o, span)
@@ -176,13 +180,15 @@ type httpState struct {
 }
 
 // responseWriter records the status and size of a response. It passes flushes and hijacks through,
-// and unwraps for http.ResponseController. It runs an inner middleware's policy.HeaderHook (CORS)
-// before the headers are written, sparing that middleware a writer of its own.
+// and unwraps for http.ResponseController; a hijacked connection is counted (countingConn). It runs
+// an inner middleware's policy.HeaderHook (CORS) before the headers are written, sparing that
+// middleware a writer of its own.
 type responseWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
-	hook   policy.HeaderHook // nil when none, or once run
+	status   int
+	bytes    int64
+	hook     policy.HeaderHook // nil when none, or once run
+	hijacked *countingConn     // the connection once hijacked (a WebSocket), else nil
 }
 
 var _ policy.HookWriter = (*responseWriter)(nil)
@@ -238,12 +244,19 @@ func (w *responseWriter) Flush() {
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
+// Hijack hands the connection over (to a WebSocket), wrapped so that the request's line counts the
+// bytes that then cross it: see countingConn.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil && w.status == 0 {
+	if err != nil {
+		return conn, rw, err
+	}
+	if w.status == 0 {
 		w.status = http.StatusSwitchingProtocols
 	}
-	return conn, rw, err
+	c := &countingConn{Conn: conn}
+	w.hijacked = c
+	return c, c.wrap(rw), nil
 }
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

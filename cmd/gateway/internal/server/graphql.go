@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -83,10 +84,50 @@ func frontOptions(server, spec resolvers.Options) resolvers.Options {
 }
 
 // hasRoute reports whether r is for a REST route bound to a persisted operation of the current
-// snapshot; ServeHTTP serves it.
+// snapshot, which ServeHTTP serves: a route that takes r's method, or a route's path with another
+// method that no REST binding serves either, which is answered 405 (serveRoute).
 func (f *graphqlFront) hasRoute(r *http.Request) bool {
 	st := f.cur.Load()
-	return st != nil && st.handler != nil && st.handler.HasRoute(r.Method, r.URL.Path)
+	if st == nil || st.handler == nil {
+		return false
+	}
+	if st.handler.HasRoute(r.Method, r.URL.Path) {
+		return true
+	}
+	if st.handler.RouteMethods(r.URL.Path) == nil {
+		return false
+	}
+	_, err := restMatch(st.snap, r)
+	return err != nil
+}
+
+// restMatch is the REST front's binding of r in snap, or its error (transcoder.Router.MatchCall).
+func restMatch(snap *registry.Snapshot, r *http.Request) (*transcoder.Binding, error) {
+	rt := snap.REST()
+	if rt == nil {
+		return nil, transcoder.NewError(codes.NotFound, "no REST routes")
+	}
+	var p transcoder.Params
+	return rt.MatchCall(r, &p)
+}
+
+// serveRoute serves r, for a REST route of a persisted operation. On a route's path, a method no
+// route takes is 405, as the REST front answers it: the Allow header names the methods the routes
+// take, and those the REST front's bindings serve on the path.
+func (f *graphqlFront) serveRoute(st *graphqlState, w http.ResponseWriter, r *http.Request) {
+	if !st.handler.HasRoute(r.Method, r.URL.Path) {
+		if allow := st.handler.RouteMethods(r.URL.Path); allow != nil {
+			var e *transcoder.Error
+			if _, err := restMatch(st.snap, r); errors.As(err, &e) {
+				allow = append(allow, e.Allowed()...)
+			}
+			transcoder.WriteError(w, transcoder.MethodNotAllowed(r.Method, r.URL.Path, allow...))
+			return
+		}
+	}
+	if !st.handler.ServeRoute(w, r) { // unless the snapshot changed
+		transcoder.WriteError(w, status.Errorf(codes.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+	}
 }
 
 func (f *graphqlFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -106,9 +147,7 @@ func (f *graphqlFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(st.sdl)
 	case !isGraphQL(r):
-		if !st.handler.ServeRoute(w, r) { // a REST route of a persisted operation, unless the snapshot changed
-			transcoder.WriteError(w, status.Errorf(codes.NotFound, "no route for %s %s", r.Method, r.URL.Path))
-		}
+		f.serveRoute(st, w, r) // a REST route of a persisted operation
 	default:
 		st.handler.ServeHTTP(w, r)
 	}

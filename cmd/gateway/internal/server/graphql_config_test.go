@@ -163,3 +163,51 @@ graphql:
 		t.Error("the refused config replaced the snapshot")
 	}
 }
+
+// TestGraphQLRouteMethodNotAllowed: on the path of a persisted operation's REST route, a method no
+// route takes is 405 as on the REST front, naming in Allow the methods the path takes (the REST
+// front's bindings on the path among them), with a google.rpc.Status; HEAD is served as GET; a
+// method the REST front binds on the path is still its; a path no route has is 404.
+func TestGraphQLRouteMethodNotAllowed(t *testing.T) {
+	g := startGateway(t, harnessOptions{spec: func(spec *registry.Spec, sh *shop.Shop) {
+		specFromYAML(t, `
+graphql:
+  persisted_operations:
+    operations:
+      - name: dashboard
+        document: "query Dashboard($userId: String!) { getUser(id: $userId) { name } }"
+        rest: {path: "/v1/dashboard/{userId}"}
+      - name: orders
+        document: "query Orders { listOrders(userId: \"1\") { orders { id } } }"
+        rest: {path: "/v1/orders"}
+`, sh, spec)
+	}})
+	rest := newRESTClient(g)
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		allow              string
+	}{
+		{"GET", "/v1/dashboard/1", "", 200, ""},
+		{"HEAD", "/v1/dashboard/1", "", 200, ""},
+		{"POST", "/v1/dashboard/1", `{}`, 405, "GET"},
+		{"DELETE", "/v1/dashboard/1", "", 405, "GET"},
+		{"POST", "/v1/dashboard/1/more", `{}`, 404, ""},
+		{"GET", "/v1/orders", "", 200, ""},                                                          // the operation
+		{"POST", "/v1/orders", `{"userId":"1","items":[{"productId":"p1","quantity":1}]}`, 200, ""}, // CreateOrder, over REST
+		{"PUT", "/v1/orders", `{}`, 405, "GET, POST"},
+	} {
+		r := rest.do(t, tc.method, tc.path, tc.body)
+		if r.status != tc.status || r.header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d Allow %q %s; want %d Allow %q", tc.method, tc.path, r.status, r.header.Get("Allow"), r.body, tc.status, tc.allow)
+			continue
+		}
+		if tc.status == http.StatusMethodNotAllowed {
+			var st statusJSON
+			want := "method " + tc.method + " is not allowed on " + tc.path + " (allowed: " + tc.allow + ")"
+			if err := json.Unmarshal(r.body, &st); err != nil || st.Code != 12 || st.Message != want || st.Details == nil {
+				t.Errorf("%s %s: body %s, want a google.rpc.Status UNIMPLEMENTED %q", tc.method, tc.path, r.body, want)
+			}
+		}
+	}
+}
