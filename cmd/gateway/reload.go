@@ -152,11 +152,17 @@ func (r *reloader) reload(ctx context.Context, trigger string, always bool) {
 		r.refuse(trigger, err)
 		return
 	}
+	applyREST, err := r.srv.PrepareREST(cfg)
+	if err != nil {
+		r.refuse(trigger, err)
+		return
+	}
 	snap, err := r.srv.Apply(spec)
 	if err != nil {
 		r.refuse(trigger, err)
 		return
 	}
+	applyREST()
 	r.srv.SetShutdownGrace(cfg.ShutdownGrace)
 	if changed := r.srv.StartOnlyChanges(cfg); len(changed) > 0 {
 		r.log.Warn("config: changed settings apply at start only and keep their start values; restart to change them",

@@ -64,7 +64,7 @@ type Server struct {
 	grpcHTTP *grpc.Server
 	health   *healthService
 	web      *grpcweb.Handler
-	rest     *transcoder.Handler
+	rest     *restFront
 	graphql  graphqlFront
 	engine   *policies.Engine
 	engOpts  []policies.EngineOption // from options: how the engine is built
@@ -202,21 +202,12 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	restOpts := []transcoder.HandlerOption{transcoder.WithStreaming(streams),
-		// One body limit for every HTTP front: the REST front's follows policies.limits.
-		transcoder.WithMaxBodyBytes(int64(cfg.Policies.Limits.MaxBodyBytes)),
-		transcoder.WithHeaders(cfg.REST.ForwardHeaders...)}
-	if cfg.REST.DiscardUnknownFields {
-		restOpts = append(restOpts, transcoder.WithDiscardUnknown())
-	}
-	if cfg.REST.EmitUnpopulated {
-		restOpts = append(restOpts, transcoder.WithEmitUnpopulated())
-	}
-	rest, err := transcoder.NewHandler(func() *transcoder.Router { return s.current().REST() }, s.proxy, restOpts...)
+	s.rest = &restFront{streams: streams}
+	rest, err := s.rest.build(cfg, s)
 	if err != nil {
 		return nil, err
 	}
-	s.rest = rest
+	s.rest.h.Store(rest)
 	s.openapi = transcoder.OpenAPIHandler(func() []byte { return s.current().OpenAPI() })
 	return s, nil
 }
@@ -262,9 +253,9 @@ func (s *Server) SetShutdownGrace(d time.Duration) { s.grace.Store(int64(d)) }
 
 // StartOnlyChanges names, by their paths in the config file, the settings in which cfg differs from
 // the configuration the server started with and that it reads at start only: New and Serve build
-// the listeners, the store and registry, the gRPC server, the REST front and the telemetry from
-// them once. A reload applies every other setting, through Apply and SetShutdownGrace; these keep
-// their start values until a restart.
+// the listeners, the store and registry, the gRPC server and the telemetry from them once. A reload
+// applies every other setting, through Apply, PrepareREST and SetShutdownGrace; these keep their
+// start values until a restart.
 func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
 	start := s.cfg
 	var changed []string
@@ -280,13 +271,8 @@ func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
 	note("tls", cfg.TLS != start.TLS)
 	note("grpc.max_message_bytes", cfg.GRPC.MaxMessageBytes != start.GRPC.MaxMessageBytes)
 	// Each snapshot's policies check the HTTP fronts' requests against the limits it was compiled
-	// with; what New built from two of them stays: the REST front's own bound on bodies and
-	// streamed messages, and native gRPC's on headers.
-	note("policies.limits.max_body_bytes", cfg.Policies.Limits.MaxBodyBytes != start.Policies.Limits.MaxBodyBytes)
+	// with; what New built from one of them stays: native gRPC's bound on headers.
 	note("policies.limits.max_header_bytes", cfg.Policies.Limits.MaxHeaderBytes != start.Policies.Limits.MaxHeaderBytes)
-	note("rest.forward_headers", !slices.Equal(cfg.REST.ForwardHeaders, start.REST.ForwardHeaders))
-	note("rest.discard_unknown_fields", cfg.REST.DiscardUnknownFields != start.REST.DiscardUnknownFields)
-	note("rest.emit_unpopulated", cfg.REST.EmitUnpopulated != start.REST.EmitUnpopulated)
 	note("policies.tracing", !sameTracing(cfg.Policies.Tracing, start.Policies.Tracing))
 	note("policies.metrics", cfg.Policies.Metrics != start.Policies.Metrics)
 	note("policies.access_log", !sameAccessLog(cfg.Policies.AccessLog, start.Policies.AccessLog))

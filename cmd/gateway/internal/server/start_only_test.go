@@ -33,6 +33,10 @@ func TestStartOnlyChanges(t *testing.T) {
 			c.Policies.CORS.AllowedOrigins = []string{"https://example.com"}
 			c.Policies.Limits.MaxJSONDepth = 3
 			c.Policies.WAF.Mode = "blocking"
+			c.Policies.Limits.MaxBodyBytes *= 2 // PrepareREST
+			c.REST.ForwardHeaders = []string{"x-tenant"}
+			c.REST.DiscardUnknownFields = true
+			c.REST.EmitUnpopulated = true
 		}, nil},
 		{"empty lists of headers", func(c *config.Config) {
 			c.Policies.Tracing.Headers = []config.TracingHeader{}
@@ -45,14 +49,8 @@ func TestStartOnlyChanges(t *testing.T) {
 		{"tls", func(c *config.Config) { c.TLS.ClientCAFile = "ca.pem" }, []string{"tls"}},
 		{"grpc", func(c *config.Config) { c.GRPC.MaxMessageBytes *= 2 }, []string{"grpc.max_message_bytes"}},
 		{"limits New builds from", func(c *config.Config) {
-			c.Policies.Limits.MaxBodyBytes *= 2
 			c.Policies.Limits.MaxHeaderBytes *= 2
-		}, []string{"policies.limits.max_body_bytes", "policies.limits.max_header_bytes"}},
-		{"rest", func(c *config.Config) {
-			c.REST.ForwardHeaders = []string{"x-tenant"}
-			c.REST.DiscardUnknownFields = true
-			c.REST.EmitUnpopulated = true
-		}, []string{"rest.forward_headers", "rest.discard_unknown_fields", "rest.emit_unpopulated"}},
+		}, []string{"policies.limits.max_header_bytes"}},
 		{"telemetry", func(c *config.Config) {
 			c.Policies.Tracing.Enabled = true
 			c.Policies.Metrics.Path = "/stats"
