@@ -272,7 +272,7 @@ func TestRegisterWorkflow(t *testing.T) {
 
 	// The upstreams table and its JSON face show the endpoint that just served calls.
 	out = mustCLI(t, users, "upstreams", "--admin", adminURL)
-	if !regexp.MustCompile(`(?m)^users\s+round_robin\s+` + regexp.QuoteMeta(users) + `\s+healthy\s+closed\s+0\s+\S*s\s+no\s+0\s+0$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^users\s+round_robin\s+` + regexp.QuoteMeta(users) + `\s+healthy\s+closed\s+0\s+\S*s\s+no\s+0\s+0\s+plaintext$`).MatchString(out) {
 		t.Errorf("gateway upstreams:\n%s", out)
 	}
 	if resp, err := http.Get(adminURL + "/v1/upstreams"); err != nil {

@@ -188,6 +188,14 @@ services:
 				t.Errorf("/metrics (%d) has no endpoint %s over %s", resp.StatusCode, users, transport)
 			}
 		}
+		// `gateway upstreams` tells the two endpoints of one address apart by their transport.
+		out := mustCLI(t, "", "upstreams", "--admin", "http://"+h.admin)
+		for _, row := range []string{`(?m)^users\s+\S+\s+` + regexp.QuoteMeta(users) + `\s.*\stls, ca [0-9a-f]{8}, client_cert [0-9a-f]{8}$`,
+			`(?m)^users-plaintext\s+\S+\s+` + regexp.QuoteMeta(users) + `\s.*\splaintext$`} {
+			if !regexp.MustCompile(row).MatchString(out) {
+				t.Errorf("gateway upstreams has no row %s:\n%s", row, out)
+			}
+		}
 	})
 	t.Run("connect timeout", func(t *testing.T) {
 		err := callAt(t, h.data, func(ctx context.Context, conn *grpc.ClientConn) error {

@@ -1412,8 +1412,12 @@ type UpstreamEndpoint struct {
 	Ejections int64 `protobuf:"varint,8,opt,name=ejections,proto3" json:"ejections,omitempty"`
 	// Sick-backend outcomes in a row.
 	ConsecutiveFailures int32 `protobuf:"varint,9,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// How the gateway reaches the endpoint: "plaintext", or "tls" with what its cluster's tls sets
+	// (the CA's and client certificate's digests, server_name, insecure_skip_verify), and a
+	// connect_timeout other than the default. One address reached two ways is two endpoints.
+	Transport     string `protobuf:"bytes,10,opt,name=transport,proto3" json:"transport,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpstreamEndpoint) Reset() {
@@ -1509,6 +1513,13 @@ func (x *UpstreamEndpoint) GetConsecutiveFailures() int32 {
 	return 0
 }
 
+func (x *UpstreamEndpoint) GetTransport() string {
+	if x != nil {
+		return x.Transport
+	}
+	return ""
+}
+
 var File_gateway_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_gateway_admin_v1_admin_proto_rawDesc = "" +
@@ -1600,7 +1611,7 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\x0fUpstreamCluster\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02lb\x18\x02 \x01(\tR\x02lb\x12@\n" +
-	"\tendpoints\x18\x03 \x03(\v2\".gateway.admin.v1.UpstreamEndpointR\tendpoints\"\xd9\x02\n" +
+	"\tendpoints\x18\x03 \x03(\v2\".gateway.admin.v1.UpstreamEndpointR\tendpoints\"\xf7\x02\n" +
 	"\x10UpstreamEndpoint\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x18\n" +
 	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12\x18\n" +
@@ -1611,7 +1622,9 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\vejected_for\x18\a \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"ejectedFor\x12\x1c\n" +
 	"\tejections\x18\b \x01(\x03R\tejections\x121\n" +
-	"\x14consecutive_failures\x18\t \x01(\x05R\x13consecutiveFailures*\x84\x01\n" +
+	"\x14consecutive_failures\x18\t \x01(\x05R\x13consecutiveFailures\x12\x1c\n" +
+	"\ttransport\x18\n" +
+	" \x01(\tR\ttransport*\x84\x01\n" +
 	"\n" +
 	"SourceKind\x12\x1b\n" +
 	"\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
