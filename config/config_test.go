@@ -206,8 +206,13 @@ func TestHasDocument(t *testing.T) {
 		{"# nothing configured yet\n\n# (comments only)\n", false},
 		{"\ufeff", false},
 		{"{}\n", true},
-		{"---\n", true},
-		{"~\n", true},
+		// A document marker or a null is what a template renders before its first setting: a file
+		// caught half-written, not one that means to configure nothing ("{}" says that).
+		{"---\n", false},
+		{"---\n# Source: gateway/templates/configmap.yaml\n", false},
+		{"~\n", false},
+		{"null\n", false},
+		{"---\n---\nlisten: 127.0.0.1:8080\n", true},
 		{"listen: 127.0.0.1:8080\n", true},
 		{"listen: [\n", true}, // a syntax error: written, for Parse to report
 	} {

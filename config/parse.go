@@ -64,13 +64,26 @@ func Parse(filename string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-// HasDocument reports whether data holds a YAML document: false when it is empty or holds only
-// whitespace and comments. Parse reads such data as an empty configuration, every setting at its
-// default; an explicit empty document, "{}", is one. A file that a writer truncates before writing
-// it again holds no document for a moment, which is why a reload refuses one.
+// HasDocument reports whether data holds a YAML document with something in it: false when it is
+// empty, holds only whitespace, comments and document markers ("---" and a comment, as a rendered
+// template's first lines), or only null documents ("null", "~"). Parse reads such data as an empty
+// configuration, every setting at its default; an explicit empty mapping, "{}", is a document. A
+// file that a writer truncates before writing it again holds no document for a moment, which is why
+// a reload refuses one.
 func HasDocument(data []byte) bool {
-	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(new(yaml.Node))
-	return !errors.Is(err, io.EOF) // a syntax error is something written, which Parse reports
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		switch {
+		case errors.Is(err, io.EOF):
+			return false
+		case err != nil:
+			return true // a syntax error is something written, which Parse reports
+		case len(doc.Content) > 0 && doc.Content[0].ShortTag() != "!!null":
+			return true
+		}
+	}
 }
 
 // document parses data as one YAML document and returns its root node: an

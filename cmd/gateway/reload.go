@@ -136,7 +136,7 @@ func (r *reloader) reload(ctx context.Context, trigger string, always bool) {
 	if !config.HasDocument(data) {
 		// What a writer leaves for a moment when it truncates the file before writing it again:
 		// applied, it would drop every cluster, route and service. "{}" configures nothing.
-		r.refuse(trigger, fmt.Errorf("config: %s holds no YAML document (it is empty, or only comments), as a file being written may for a moment; write {} to configure nothing", r.path))
+		r.refuse(trigger, fmt.Errorf("config: %s holds no YAML document (it is empty, or holds only comments, document markers or null), as a file being written may for a moment; write {} to configure nothing", r.path))
 		return
 	}
 	cfg, err := config.Parse(r.path, data)

@@ -109,3 +109,49 @@ func TestAdminJSONStrict(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminRefusesCrossSite: a web page cannot drive the admin API from a browser. Its "simple"
+// requests (text/plain bodies, sent without a CORS preflight) and anything with a foreign Origin
+// are refused and change nothing; clients that are not browsers are served as before.
+func TestAdminRefusesCrossSite(t *testing.T) {
+	g := startGateway(t, harnessOptions{})
+	do := func(method, path, contentType, origin, body string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(testContext(t), method, "http://"+g.admin+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		return doRequest(t, http.DefaultClient, req)
+	}
+	const rollback = `{"version": "1"}`
+	for _, tc := range []struct {
+		name, contentType, origin string
+		status                    int
+	}{
+		{"text/plain", "text/plain", "", http.StatusUnsupportedMediaType},
+		{"a form", "application/x-www-form-urlencoded", "", http.StatusUnsupportedMediaType},
+		{"no content type", "", "", http.StatusUnsupportedMediaType},
+		{"JSON from another origin", "application/json", "http://evil.example", http.StatusForbidden},
+	} {
+		resp, body := do(http.MethodPost, "/v1/registrations/users:rollback", tc.contentType, tc.origin, rollback)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, resp.StatusCode, body, tc.status)
+		}
+	}
+	if resp, body := do(http.MethodGet, "/v1/registrations", "", "http://evil.example", ""); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("GET from another origin: %d %s, want 403", resp.StatusCode, body)
+	}
+	// The admin port's own origin, and no origin at all, are served.
+	if resp, body := do(http.MethodGet, "/v1/registrations", "", "http://"+g.admin, ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET from the admin port's own origin: %d %s, want 200", resp.StatusCode, body)
+	}
+	if resp, body := do(http.MethodPost, "/v1/registrations/users:rollback", "application/json; charset=utf-8", "", rollback); resp.StatusCode == http.StatusUnsupportedMediaType || resp.StatusCode == http.StatusForbidden {
+		t.Errorf("a JSON POST without Origin: %d %s, want it served", resp.StatusCode, body)
+	}
+}

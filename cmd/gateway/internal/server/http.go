@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -115,7 +116,7 @@ func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, 
 		}
 		_, _ = fmt.Fprintf(w, "ready: snapshot %d\n", s.current().Version())
 	})
-	mux.Handle("/v1/", s.adminGuard(limitAdminBody(api))) // the admin API needs policies.auth.admin credentials, when set
+	mux.Handle("/v1/", sameSiteAdmin(s.adminGuard(limitAdminBody(api)))) // the admin API needs policies.auth.admin credentials, when set
 	if metrics := s.engine.Telemetry().MetricsHandler(); metrics != nil {
 		mux.Handle("GET "+telemetry.MetricsPath(s.cfg.Policies.Metrics), metrics) // Prometheus
 	}
@@ -137,6 +138,42 @@ const maxAdminRequest = 64 << 20
 
 // limitAdminBody refuses an admin API body over maxAdminRequest: 413 when its length says so, a
 // failed read when it is chunked.
+// sameSiteAdmin keeps browsers' cross-site requests away from the admin API, which changes what
+// the gateway serves: a page an operator has open could otherwise POST to it (a "simple" request,
+// sent without a CORS preflight) and register or roll back a service. A request whose Origin is
+// another host than the one it was sent to is refused, and one that sends a body must say it is
+// JSON, which a page cannot send to another site without the preflight the admin API never
+// answers. Clients that are not browsers (the CLI, curl, scripts) send no Origin.
+func sameSiteAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			if u, err := url.Parse(origin); err != nil || !strings.EqualFold(u.Host, r.Host) {
+				transcoder.WriteError(w, transcoder.NewError(codes.PermissionDenied,
+					fmt.Sprintf("the admin API answers no cross-site request (Origin %q)", origin)))
+				return
+			}
+		}
+		switch r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch:
+			if !isJSON(r.Header.Get("Content-Type")) {
+				transcoder.WriteError(w, transcoder.WithHTTPStatus(transcoder.NewError(codes.InvalidArgument,
+					fmt.Sprintf("the admin API takes JSON: send Content-Type: application/json, not %q", r.Header.Get("Content-Type"))),
+					http.StatusUnsupportedMediaType))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isJSON reports whether a Content-Type is JSON: application/json, or application/<type>+json,
+// with or without parameters.
+func isJSON(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
 func limitAdminBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxAdminRequest {
