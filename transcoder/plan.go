@@ -300,3 +300,6 @@ func (b *Binding) boundState(path []protoreflect.FieldDescriptor) (bound, contai
 func isWellKnown(name protoreflect.FullName) bool {
 	return strings.HasPrefix(string(name), "google.protobuf.")
 }
+
+// streamsResponse reports whether the method answers with a stream of messages.
+func (b *Binding) streamsResponse() bool { return b.method.IsStreamingServer() }

@@ -262,8 +262,11 @@ func (rt *Router) Lookup(method, path string, raw bool, p *Params) (*Binding, er
 		return b, nil
 	}
 	if method == http.MethodHead {
-		// HEAD is GET without the body (RFC 9110, 9.3.2), which net/http leaves out.
-		if b, err := rt.Lookup(http.MethodGet, path, raw, p); err == nil {
+		// HEAD is GET without the body (RFC 9110, 9.3.2), which net/http leaves out. Not for a
+		// streaming method: its "body" never ends, and net/http, which drops what a HEAD's handler
+		// writes without an error, would leave the upstream stream running after the client has
+		// its headers. Such a path answers HEAD with 405 and Allow: GET.
+		if b, err := rt.Lookup(http.MethodGet, path, raw, p); err == nil && !b.streamsResponse() {
 			return b, nil
 		}
 	}
@@ -361,7 +364,7 @@ func (rt *Router) allowed(verb string, p *Params, out []string) []string {
 			if e.verb == verb {
 				for _, b := range e.bindings {
 					out = append(out, b.httpMethod)
-					if b.httpMethod == http.MethodGet {
+					if b.httpMethod == http.MethodGet && !b.streamsResponse() {
 						out = append(out, http.MethodHead)
 					}
 				}

@@ -98,6 +98,8 @@ func TestRouterMatch(t *testing.T) {
 		{"PUT", "/v1/orders/o1:cancel", "405 GET, HEAD, POST"},
 		{"HEAD", "/v1/orders/o1:cancel", "GetOrder /v1/orders/{id} {id=o1:cancel}"}, // as GET
 		{"HEAD", "/v1/inventory:adjust", "405 POST"},
+		// A stream's response never ends: no HEAD, which would start it for nothing.
+		{"HEAD", "/v1/products/p1/inventory:watch", "405 GET"},
 		{"GET", "/v1/nope", "404"},
 		{"GET", "/v1/users/", "404"},
 		{"GET", "/v1/users/1/", "404"},
