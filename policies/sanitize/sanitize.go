@@ -274,14 +274,7 @@ func (l *limits) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer
 		}
 		if err != nil {
 			putBuffer(buf)
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, badRequest("body", "request body ended early")
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return nil, transcoder.WithHTTPStatus(status.Errorf(codes.DeadlineExceeded,
-					"the request body did not arrive within %s", wait), http.StatusRequestTimeout)
-			}
-			return nil, badRequest("body", "reading the request body: "+err.Error())
+			return nil, ReadError(err, wait)
 		}
 	}
 	if err := shape.Close(); err != nil {
@@ -345,4 +338,26 @@ func badRequest(part, msg string) *policy.Denial {
 
 func tooLarge(msg string) *policy.Denial {
 	return policy.Deny(codes.ResourceExhausted, msg)
+}
+
+// ReadError is the refusal of a request whose body could not be read: what a check that read it
+// refused it with (a denial, a status, a body over its bound) as it is, and the reader's own
+// failures as the client's: 400 for a body that ended early or is not valid HTTP framing (a bad
+// chunk), 408 for one that did not arrive within wait (0: its deadline, unnamed).
+func ReadError(err error, wait time.Duration) error {
+	var tooBig *http.MaxBytesError
+	if _, ok := status.FromError(err); ok || errors.As(err, &tooBig) {
+		return err
+	}
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("body", "request body ended early")
+	case errors.Is(err, os.ErrDeadlineExceeded) && wait > 0:
+		return transcoder.WithHTTPStatus(status.Errorf(codes.DeadlineExceeded,
+			"the request body did not arrive within %s", wait), http.StatusRequestTimeout)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return transcoder.WithHTTPStatus(status.Error(codes.DeadlineExceeded,
+			"the request body did not arrive in time"), http.StatusRequestTimeout)
+	}
+	return badRequest("body", "reading the request body: "+err.Error())
 }

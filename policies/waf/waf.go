@@ -292,7 +292,7 @@ func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.F
 		body.Reader = io.MultiReader(bytes.NewReader(buf.Bytes()), r.Body)
 		if err != nil {
 			body.release()
-			return nil, nil, err
+			return nil, nil, sanitize.ReadError(err, 0)
 		}
 		if int64(buf.Len()) > f.bodyLimit {
 			return bodyTooLarge, body, nil

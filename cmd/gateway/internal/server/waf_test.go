@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -186,5 +189,30 @@ func TestRefusedRESTRequestsLoggedWithRoute(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("no access log line of a refusal by %v:\n%s", want, access.String())
+	}
+}
+
+// TestWAFMalformedBody: a body that is not valid HTTP framing (a bad chunk size) is the client's
+// error, 400 on REST and GraphQL alike, as without the firewall; not a 500.
+func TestWAFMalformedBody(t *testing.T) {
+	g, _ := wafGateway(t, nil)
+	for _, target := range []string{"PATCH /v1/users/1", "POST /graphql"} {
+		conn, err := net.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fmt.Fprintf(conn, "%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n", target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "chunk") {
+			t.Errorf("%s with a bad chunk size: %d %s, want 400 naming the chunk", target, resp.StatusCode, body)
+		}
 	}
 }
