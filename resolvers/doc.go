@@ -1,7 +1,9 @@
 // Package resolvers executes GraphQL operations against the gateway's unified schema: it is the
 // GraphQL front, a hand-written graphql.ExecutableSchema served by gqlgen's handler, with no
 // generated code. NewHandler builds it once per snapshot from the snapshot's *schema.Schema and a
-// Caller (the routing core's *routing.Proxy); the front swaps the handler whole with the snapshot.
+// Caller (the routing core's *routing.Proxy); the front swaps the handler whole with the snapshot. A
+// WebSocket stays on the handler it was upgraded under, and starts no operation once that is no
+// longer the snapshot's (Options.Current): it closes with 1012, and its client reconnects.
 //
 // # Data flow
 //

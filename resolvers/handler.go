@@ -106,6 +106,15 @@ type Options struct {
 	// Going Away "the gateway is shutting down", each once its running operations have sent their
 	// last message (the gateway ends subscriptions at the same moment: routing.Proxy.Stopping).
 	Stopping context.Context
+	// Current, when set, reports whether what the handler serves under is still the gateway's
+	// current configuration: the handler itself (schema, limits, persisted operations) and the
+	// request policies its requests came through (the JSON limits and the firewall a WebSocket's
+	// messages are held to). Once it reports false, a WebSocket whose client starts an operation
+	// (graphql-transport-ws subscribe, graphql-ws start) closes with 1012 Service Restart "the
+	// gateway's configuration changed: reconnect" instead of running it, so the client runs it on a
+	// new socket under the current configuration; the socket's running operations go on until then.
+	// It is called once per operation a WebSocket starts: an atomic load, not a computation.
+	Current func() bool
 }
 
 // DefaultForwardHeaders are the request headers every upstream call carries when present.
@@ -192,7 +201,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.Websocket{
-		Implementation:        wsImplementation{stopping: opts.Stopping, present: x.present},
+		Implementation:        wsImplementation{stopping: opts.Stopping, current: opts.Current, present: x.present},
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
 		InitFunc:              inspectInit,

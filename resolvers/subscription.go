@@ -125,10 +125,12 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 
 // wsImplementation accepts the GraphQL WebSockets whose origin Handler.ServeHTTP has let through
 // (checkOrigin). Its sockets hold every message to the request's JSON limits, its
-// graphql-transport-ws connections keep the protocol's operation rules gqlgen does not, and every
-// socket closes with 1001 when the gateway stops (wsprotocol.go).
+// graphql-transport-ws connections keep the protocol's operation rules gqlgen does not, every
+// socket closes with 1001 when the gateway stops, and with 1012 when its client starts an operation
+// after the configuration changed (wsprotocol.go).
 type wsImplementation struct {
 	stopping context.Context                              // Options.Stopping
+	current  func() bool                                  // Options.Current
 	present  func(context.Context, error) *gqlerror.Error // the handler's error presenter
 }
 

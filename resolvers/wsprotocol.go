@@ -42,6 +42,13 @@ import (
 // presented as any error is (extensions.code INVALID_ARGUMENT, the google.rpc.BadRequest in
 // extensions.details), and the socket serves on. Any other message over them closes the socket
 // with 4400, the reason naming the limit: it is no operation an error could answer.
+//
+// With either protocol, a socket runs every operation under the handler and the request policies
+// it was upgraded under. So once the gateway's configuration changed (Options.Current reports
+// false), an operation its client starts is not run: the socket closes with 1012 Service Restart,
+// and graphql-ws clients reconnect and subscribe again, under the current configuration. Its
+// operations already running go on until then, as an SSE subscription does across a reload; its
+// other messages (ping, pong, complete, a first connection_init) are served as ever.
 const (
 	transportWSSubprotocol = "graphql-transport-ws"
 	closeInvalidMessage    = 4400
@@ -49,18 +56,22 @@ const (
 	closeInitTimeout       = 4408
 	closeSubscriberExists  = 4409
 	closeTooManyInits      = 4429
+	closeServiceRestart    = 1012 // Service Restart, in IANA's registry of WebSocket close codes
+	configChangedReason    = "the gateway's configuration changed: reconnect"
 	maxCloseReason         = 123 // bytes of a close frame's reason (RFC 6455 5.5: 125, less the code)
 )
 
 // wsConn is a GraphQL WebSocket connection as the gateway serves it. With graphql-transport-ws
 // (rules) it keeps the rules above. With either protocol it holds each message to the JSON limits,
 // and knows the operations that run, so that a stopping gateway can close the socket with 1001
-// Going Away once they have had their last message (goAway). gqlgen reads from one goroutine and writes from several (one per operation,
-// and its keep-alive).
+// Going Away once they have had their last message (goAway), and runs no new operation once the
+// configuration it was upgraded under is no longer current (1012). gqlgen reads from one goroutine
+// and writes from several (one per operation, and its keep-alive).
 type wsConn struct {
 	transport.WebsocketConn
 	rules   bool                                         // graphql-transport-ws; the legacy graphql-ws defines neither rule
 	limits  policy.MessageLimits                         // the request's JSON limits; nil when it has none
+	current func() bool                                  // Options.Current: false once the configuration changed; nil: never
 	ctx     context.Context                              // the handshake's: where a refusal of the limits is recorded
 	present func(context.Context, error) *gqlerror.Error // renders a refused operation's error
 	mu      sync.Mutex
@@ -90,7 +101,8 @@ const (
 // conformWS returns c, accepted for the handshake whose context is ctx, as the gateway serves it:
 // keeping graphql-transport-ws's rules when that is the subprotocol it negotiated, holding every
 // message to the JSON limits of ctx's request (refused operations' errors rendered by
-// wi.present), and closing with 1001 once wi.stopping is done (nil: never).
+// wi.present), closing with 1001 once wi.stopping is done (nil: never), and with 1012 when an
+// operation starts after wi.current turned false (nil: never).
 func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementation) transport.WebsocketConn {
 	w := &wsConn{
 		WebsocketConn: c,
@@ -98,6 +110,7 @@ func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementati
 		limits:        policy.MessageLimitsFrom(ctx),
 		ctx:           ctx,
 		present:       wi.present,
+		current:       wi.current,
 		running:       make(map[string]struct{}),
 		ours:          make(map[string]string),
 		theirs:        make(map[string]string),
@@ -164,9 +177,14 @@ func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 	}
 	operation := false
 	if !c.rules {
-		if m.Type == "start" && m.ID != "" { // graphql-ws's subscribe
-			c.start(m.ID)
-			operation = true
+		if m.Type == "start" { // graphql-ws's subscribe
+			if c.stale() {
+				return false, c.refuse(closeServiceRestart, configChangedReason)
+			}
+			if m.ID != "" {
+				c.start(m.ID)
+				operation = true
+			}
 		}
 	} else {
 		switch m.Type {
@@ -181,6 +199,8 @@ func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 				return false, c.refuse(closeUnauthorized, "Unauthorized")
 			case m.ID == "":
 				return false, c.refuse(closeInvalidMessage, "Invalid message received: subscribe without an id")
+			case c.stale():
+				return false, c.refuse(closeServiceRestart, configChangedReason)
 			case !c.start(m.ID):
 				return false, c.refuse(closeSubscriberExists, subscriberExists(m.ID))
 			}
@@ -202,6 +222,10 @@ func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 	}
 	return false, c.refuseOverLimits(overLimits)
 }
+
+// stale reports whether the configuration the socket was upgraded under is no longer current: a new
+// operation must not run on it.
+func (c *wsConn) stale() bool { return c.current != nil && !c.current() }
 
 // toGqlgen gives a message passed on to gqlgen the id gqlgen knows its operation by: a new one for
 // an operation the message starts, the operation's for one that stops it ("" for an operation

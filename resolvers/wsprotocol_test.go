@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/sanitize"
+	"github.com/protogate/gateway/resolvers"
 )
 
 const watchP1 = `subscription { watchInventory(id: "p1", interval: "0.01s") { stock sequence } }`
@@ -109,8 +111,27 @@ func (w *wsClient) closed(id string) websocket.CloseError {
 			return ce
 		case err != nil:
 			w.t.Fatalf("no close frame: %v", err)
-		case m.Type != "next" || m.ID != id:
+		case m.Type == "ka":
+		case m.Type != w.event() || m.ID != id:
 			w.t.Fatalf("before the close: %s %q %s", m.Type, m.ID, m.Payload)
+		}
+	}
+}
+
+// event is the type of an operation's results: next, or graphql-ws's data.
+func (w *wsClient) event() string {
+	if w.legacy {
+		return "data"
+	}
+	return "next"
+}
+
+// past returns the next message but the events of the operation id.
+func (w *wsClient) past(id string) wsMessage {
+	w.t.Helper()
+	for {
+		if m := w.read(); m.Type != w.event() || m.ID != id {
+			return m
 		}
 	}
 }
@@ -410,5 +431,65 @@ func TestWebSocketOriginRefused(t *testing.T) {
 			continue
 		}
 		c.CloseNow()
+	}
+}
+
+// Once Options.Current reports false (the gateway's configuration changed), an operation a client
+// starts closes its socket with 1012 Service Restart rather than run, with either protocol, and the
+// socket's running subscription ends with it. Until then the socket serves on: its subscription's
+// events, ping, complete (graphql-ws: stop), and connection_init on a socket upgraded before.
+func TestWebSocketClosesOnceConfigurationChanged(t *testing.T) {
+	var changed atomic.Bool
+	g := startGateway(t, setup{opts: resolvers.Options{Current: func() bool { return !changed.Load() }}})
+	for _, subprotocol := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(subprotocol, func(t *testing.T) {
+			changed.Store(false)
+			w := dialWS(t, g, subprotocol)
+			stop := "complete"
+			if w.legacy {
+				stop = "stop"
+			}
+			w.subscribe("a", watchP1)
+			w.want(w.event(), "a")
+			w.subscribe("b", watchP1)
+			if m := w.past("a"); m.Type != w.event() || m.ID != "b" {
+				t.Fatalf("got %s %q %s, want %s %q", m.Type, m.ID, m.Payload, w.event(), "b")
+			}
+			upstream := g.calls.last(mWatchInventory)
+
+			changed.Store(true)
+			late := dialWS(t, g, subprotocol) // connection_init is acknowledged
+			if !w.legacy {
+				w.send(wsMessage{Type: "ping"})
+				for m := w.past("b"); m.Type != "pong"; m = w.past("b") {
+					if m.Type != "next" || m.ID != "a" {
+						t.Fatalf("after ping: %s %q %s", m.Type, m.ID, m.Payload)
+					}
+				}
+			}
+			w.send(wsMessage{ID: "a", Type: stop})
+			for m := w.past("b"); m.Type != "complete" || m.ID != "a"; m = w.past("b") {
+				if m.Type != w.event() || m.ID != "a" {
+					t.Fatalf("after %s: %s %q %s", stop, m.Type, m.ID, m.Payload)
+				}
+			}
+			w.want(w.event(), "b") // runs on
+
+			const reason = "the gateway's configuration changed: reconnect"
+			w.subscribe("c", "{ __typename }")
+			if ce := w.closed("b"); ce.Code != 1012 || ce.Reason != reason {
+				t.Errorf("closed with %d %q, want 1012 %q", ce.Code, ce.Reason, reason)
+			}
+			waitDone(t, upstream, "the close") // the running subscription ended with the socket
+			late.subscribe("c", "{ __typename }")
+			if ce := late.closed(""); ce.Code != 1012 {
+				t.Errorf("socket upgraded before the change: closed with %d %q, want 1012", ce.Code, ce.Reason)
+			}
+
+			changed.Store(false) // as on a socket of the current configuration
+			fresh := dialWS(t, g, subprotocol)
+			fresh.subscribe("c", "{ __typename }")
+			fresh.want(fresh.event(), "c")
+		})
 	}
 }

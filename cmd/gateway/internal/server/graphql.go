@@ -18,15 +18,19 @@ import (
 	"github.com/protogate/gateway/transcoder"
 )
 
-// graphqlFront serves /graphql with the handler of the current snapshot. gqlgen caches validated
-// documents per handler, so each snapshot gets a handler of its own (built when the snapshot is
-// published, off the request path); subscriptions stay on the handler they started on.
+// graphqlFront builds the GraphQL front of each snapshot. gqlgen caches validated documents per
+// handler, so each snapshot gets a handler of its own (built when the snapshot is published, off the
+// request path), which its fronts serve /graphql with (fronts.gql), behind its request policies.
+// Subscriptions stay on the handler they started on; a WebSocket runs no new operation once its
+// fronts are no longer the current ones (resolvers.Options.Current): it closes with 1012.
 type graphqlFront struct {
 	opts     resolvers.Options
-	stopping context.Context // the proxy's: done when the gateway ends its streams
-	cur      atomic.Pointer[graphqlState]
+	stopping context.Context         // the proxy's: done when the gateway ends its streams
+	serving  *atomic.Pointer[fronts] // the server's current fronts
 }
 
+// graphqlState is the GraphQL front of one snapshot; it serves /graphql and the REST routes of
+// persisted operations.
 type graphqlState struct {
 	snap    *registry.Snapshot
 	sdl     []byte
@@ -34,14 +38,17 @@ type graphqlState struct {
 	err     error // why this snapshot has no GraphQL API
 }
 
-// publish builds the GraphQL handler of snap.
-func (f *graphqlFront) publish(snap *registry.Snapshot, caller resolvers.Caller) error {
+// noGraphQL serves before the first snapshot is published.
+var noGraphQL = &graphqlState{err: status.Error(codes.Unavailable, "no snapshot is serving yet")}
+
+// build builds the GraphQL front of snap. It has a state even when it fails: one that answers with
+// the reason.
+func (f *graphqlFront) build(snap *registry.Snapshot, caller resolvers.Caller) (*graphqlState, error) {
 	st := &graphqlState{snap: snap}
-	defer f.cur.Store(st)
 	sch := snap.GraphQL()
 	if sch == nil {
 		st.err = status.Error(codes.Unavailable, "no GraphQL schema: nothing is registered")
-		return nil
+		return st, nil
 	}
 	opts := frontOptions(f.opts, snap.GraphQLFront())
 	// The headers the snapshot's routes match on and its clusters hash go upstream too, so that a
@@ -50,14 +57,23 @@ func (f *graphqlFront) publish(snap *registry.Snapshot, caller resolvers.Caller)
 	opts.Types = snap.DynamicTypes()
 	opts.OnOperation = operationCost
 	opts.Stopping = f.stopping // WebSockets close with 1001 as their subscriptions end
+	// A WebSocket upgraded through this snapshot's fronts holds its handler and the policies that
+	// wrap it (the JSON limits and the firewall its messages meet) for as long as it is open: once
+	// another snapshot's fronts serve, it runs no new operation. Every snapshot gets both anew (a
+	// handler here, a policy set in registry.Compile), so the fronts' state is what to compare.
+	serving := f.serving
+	opts.Current = func() bool {
+		cur := serving.Load()
+		return cur != nil && cur.gql == st
+	}
 	h, err := resolvers.NewHandler(sch, caller, opts)
 	if err != nil {
 		st.err = status.Errorf(codes.Internal, "GraphQL API unavailable: %v", err)
-		return fmt.Errorf("graphql: %w", err)
+		return st, fmt.Errorf("graphql: %w", err)
 	}
 	st.sdl = []byte(sch.SDL())
 	st.handler = h
-	return nil
+	return st, nil
 }
 
 // operationCost prices a GraphQL operation for the rate limits: its complexity in method calls
@@ -83,12 +99,11 @@ func frontOptions(server, spec resolvers.Options) resolvers.Options {
 	return spec
 }
 
-// hasRoute reports whether r is for a REST route bound to a persisted operation of the current
-// snapshot, which ServeHTTP serves: a route that takes r's method, or a route's path with another
-// method that no REST binding serves either, which is answered 405 (serveRoute).
-func (f *graphqlFront) hasRoute(r *http.Request) bool {
-	st := f.cur.Load()
-	if st == nil || st.handler == nil {
+// hasRoute reports whether r is for a REST route bound to a persisted operation of st's snapshot,
+// which ServeHTTP serves: a route that takes r's method, or a route's path with another method that
+// no REST binding serves either, which is answered 405 (serveRoute).
+func (st *graphqlState) hasRoute(r *http.Request) bool {
+	if st.handler == nil {
 		return false
 	}
 	if st.handler.HasRoute(r.Method, r.URL.Path) {
@@ -114,7 +129,7 @@ func restMatch(snap *registry.Snapshot, r *http.Request) (*transcoder.Binding, e
 // serveRoute serves r, for a REST route of a persisted operation. On a route's path, a method no
 // route takes is 405, as the REST front answers it: the Allow header names the methods the routes
 // take, and those the REST front's bindings serve on the path.
-func (f *graphqlFront) serveRoute(st *graphqlState, w http.ResponseWriter, r *http.Request) {
+func (st *graphqlState) serveRoute(w http.ResponseWriter, r *http.Request) {
 	if !st.handler.HasRoute(r.Method, r.URL.Path) {
 		if allow := st.handler.RouteMethods(r.URL.Path); allow != nil {
 			var e *transcoder.Error
@@ -125,29 +140,25 @@ func (f *graphqlFront) serveRoute(st *graphqlState, w http.ResponseWriter, r *ht
 			return
 		}
 	}
-	if !st.handler.ServeRoute(w, r) { // unless the snapshot changed
+	if !st.handler.ServeRoute(w, r) { // not after hasRoute, which asked the same handler
 		transcoder.WriteError(w, status.Errorf(codes.NotFound, "no route for %s %s", r.Method, r.URL.Path))
 	}
 }
 
-func (f *graphqlFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st := f.cur.Load()
+// ServeHTTP serves /graphql, and the REST routes of persisted operations, with st's snapshot.
+func (st *graphqlState) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case st == nil || st.err != nil:
-		err := status.Error(codes.Unavailable, "no snapshot is serving yet")
-		if st != nil {
-			err = st.err
-		}
+	case st.err != nil:
 		if isGraphQL(r) {
-			transcoder.WriteGraphQLError(w, err)
+			transcoder.WriteGraphQLError(w, st.err)
 		} else {
-			transcoder.WriteError(w, err)
+			transcoder.WriteError(w, st.err)
 		}
 	case r.URL.Path == "/graphql/schema.graphql":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(st.sdl)
 	case !isGraphQL(r):
-		f.serveRoute(st, w, r) // a REST route of a persisted operation
+		st.serveRoute(w, r) // a REST route of a persisted operation
 	default:
 		st.handler.ServeHTTP(w, r)
 	}

@@ -45,7 +45,7 @@ func (s *Server) dataHandler() http.Handler {
 			f.graphql.ServeHTTP(w, r)
 		case isOpenAPI(r):
 			f.openapi.ServeHTTP(w, r)
-		case s.graphql.hasRoute(r): // a REST route bound to a persisted GraphQL operation
+		case f.gql.hasRoute(r): // a REST route bound to a persisted GraphQL operation
 			f.graphql.ServeHTTP(w, r)
 		default:
 			f.rest.ServeHTTP(w, r)

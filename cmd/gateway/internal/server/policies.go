@@ -15,25 +15,28 @@ import (
 )
 
 // fronts are the HTTP fronts of one snapshot, each wrapped in the snapshot's request policies (CORS,
-// limits, WAF, telemetry) once, when the snapshot is published.
+// limits, WAF, telemetry) once, when the snapshot is published. They are published whole, so a
+// GraphQL request meets the handler and the policies of one snapshot.
 type fronts struct {
 	set     *policies.Set // nil when the snapshot has no policies
+	gql     *graphqlState // the snapshot's GraphQL front, which graphql serves
 	rest    http.Handler
 	graphql http.Handler
 	web     http.Handler
 	openapi http.Handler
 }
 
-// wrapFronts wraps the HTTP fronts in snap's policies.
-func (s *Server) wrapFronts(snap *registry.Snapshot) *fronts {
+// wrapFronts wraps the HTTP fronts, gql the GraphQL front of snap, in snap's policies.
+func (s *Server) wrapFronts(snap *registry.Snapshot, gql *graphqlState) *fronts {
 	set, _ := snap.Admitter().(*policies.Set)
 	if set == nil {
-		return &fronts{rest: s.rest, graphql: &s.graphql, web: s.web, openapi: s.openapi}
+		return &fronts{gql: gql, rest: s.rest, graphql: gql, web: s.web, openapi: s.openapi}
 	}
 	return &fronts{
 		set:     set,
+		gql:     gql,
 		rest:    set.Wrap(policy.FrontREST, s.rest),
-		graphql: set.Wrap(policy.FrontGraphQL, &s.graphql),
+		graphql: set.Wrap(policy.FrontGraphQL, gql),
 		web:     set.Wrap(policy.FrontGRPCWeb, s.web),
 		openapi: set.Wrap(policy.FrontREST, s.openapi),
 	}
@@ -44,7 +47,7 @@ func (s *Server) currentFronts() *fronts {
 	if f := s.fronts.Load(); f != nil {
 		return f
 	}
-	return &fronts{rest: s.rest, graphql: &s.graphql, web: s.web, openapi: s.openapi}
+	return &fronts{gql: noGraphQL, rest: s.rest, graphql: noGraphQL, web: s.web, openapi: s.openapi}
 }
 
 // intercept applies the current snapshot's request policies (telemetry) to native gRPC calls.

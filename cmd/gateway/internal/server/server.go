@@ -170,6 +170,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	}
 	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg))
 	s.graphql.stopping = s.proxy.Stopping()
+	s.graphql.serving = &s.fronts
 	grpcOpts := []grpc.ServerOption{
 		grpc.StreamInterceptor(s.intercept),
 		grpc.UnknownServiceHandler(s.proxy.Handler),
@@ -333,12 +334,13 @@ func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 
 // publish makes snap current; the registry calls it for every snapshot it accepts.
 func (s *Server) publish(snap *registry.Snapshot) {
-	s.fronts.Store(s.wrapFronts(snap))
+	gql, err := s.graphql.build(snap, s.proxy)
+	if err != nil {
+		s.log.Error("snapshot has no GraphQL API", "version", snap.Version(), "err", err)
+	}
+	s.fronts.Store(s.wrapFronts(snap, gql))
 	if err := snap.OpenAPIError(); err != nil {
 		s.log.Warn("snapshot has no OpenAPI document; /openapi.json answers 503", "version", snap.Version(), "err", err)
-	}
-	if err := s.graphql.publish(snap, s.proxy); err != nil {
-		s.log.Error("snapshot has no GraphQL API", "version", snap.Version(), "err", err)
 	}
 	old := s.snap.Swap(snap)
 	s.health.publish(snap)
