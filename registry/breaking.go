@@ -25,6 +25,7 @@ import (
 //	shop.users.v1.User: field "email" number changed from 3 to 15
 //	shop.users.v1.User: field 3 "email" type changed from string to bytes
 //	shop.users.v1.User: field 7 "tags" changed from repeated to singular
+//	shop.users.v1.User: field 3 "email" moved into oneof contact
 //	shop.users.v1.Role: value 2 "ROLE_SUPPORT" removed
 //
 // Besides the wire format it guards what the gateway's REST and GraphQL fronts serve: renamed fields
@@ -203,6 +204,16 @@ func (d *differ) field(owner protoreflect.FullName, of, nf protoreflect.FieldDes
 	case of.JSONName() != nf.JSONName():
 		d.addf(owner, "field %d %q JSON name changed from %q to %q", of.Number(), of.Name(), of.JSONName(), nf.JSONName())
 	}
+	if oo, no := realOneof(of), realOneof(nf); oo != no {
+		switch {
+		case oo == "":
+			d.addf(owner, "field %d %q moved into oneof %s", of.Number(), of.Name(), no)
+		case no == "":
+			d.addf(owner, "field %d %q moved out of oneof %s", of.Number(), of.Name(), oo)
+		default:
+			d.addf(owner, "field %d %q moved from oneof %s to oneof %s", of.Number(), of.Name(), oo, no)
+		}
+	}
 	if oc, nc := cardinality(of), cardinality(nf); oc != nc {
 		d.addf(owner, "field %d %q changed from %s to %s", of.Number(), of.Name(), oc, nc)
 		return
@@ -220,6 +231,17 @@ func (d *differ) field(owner protoreflect.FullName, of, nf protoreflect.FieldDes
 	case of.Enum() != nil && nf.Enum() != nil:
 		d.enum(of.Enum(), nf.Enum())
 	}
+}
+
+// realOneof names the oneof f is a member of, or is "" when f is in none or in a synthetic one.
+// Which oneof a field is in decides what a client may send with it: setting two members of one
+// oneof is refused, and a member set after another replaces it. A proto3 optional field's
+// synthetic oneof has that field alone, so adding or removing optional excludes nothing.
+func realOneof(f protoreflect.FieldDescriptor) protoreflect.Name {
+	if od := f.ContainingOneof(); od != nil && !od.IsSynthetic() {
+		return od.Name()
+	}
+	return ""
 }
 
 func cardinality(f protoreflect.FieldDescriptor) string {

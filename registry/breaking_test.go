@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/registry/store"
 )
 
 const thingsProto = `syntax = "proto3";
@@ -217,6 +219,76 @@ func TestBreakingChanges(t *testing.T) {
 	}
 }
 
+// Which oneof a field is in decides what clients may send with it, so moving an existing field into,
+// out of or between oneofs breaks; a proto3 optional field's synthetic oneof holds that field alone,
+// so adding or removing optional moves nothing.
+func TestBreakingChangesOneof(t *testing.T) {
+	const (
+		email       = "string email = 3;"
+		inContact   = "oneof contact {\n    string email = 3;\n  }"
+		optional    = "optional string email = 3;"
+		inReach     = "oneof reach {\n    string email = 3;\n  }"
+		nameToo     = "oneof contact {\n    string name = 2;\n    string email = 3;\n  }"
+		addedMember = "oneof contact {\n    string email = 3;\n    string fax = 10;\n  }"
+	)
+	for _, tc := range []struct {
+		name     string
+		old, new []string // edits of thingsProto
+		want     []string
+	}{{
+		name: "into a oneof",
+		new:  []string{email, inContact},
+		want: []string{`acme.v1.Thing: field 3 "email" moved into oneof contact`},
+	}, {
+		name: "out of a oneof",
+		old:  []string{email, inContact},
+		want: []string{`acme.v1.Thing: field 3 "email" moved out of oneof contact`},
+	}, {
+		name: "between oneofs",
+		old:  []string{email, inContact},
+		new:  []string{email, inReach},
+		want: []string{`acme.v1.Thing: field 3 "email" moved from oneof contact to oneof reach`},
+	}, {
+		name: "two fields into one oneof",
+		new:  []string{"  string name = 2;\n", "", email, nameToo},
+		want: []string{
+			`acme.v1.Thing: field 2 "name" moved into oneof contact`,
+			`acme.v1.Thing: field 3 "email" moved into oneof contact`,
+		},
+	}, {
+		name: "optional added",
+		new:  []string{email, optional},
+	}, {
+		name: "optional removed",
+		old:  []string{email, optional},
+	}, {
+		name: "optional into a oneof",
+		old:  []string{email, optional},
+		new:  []string{email, inContact},
+		want: []string{`acme.v1.Thing: field 3 "email" moved into oneof contact`},
+	}, {
+		name: "oneof member made optional",
+		old:  []string{email, inContact},
+		new:  []string{email, optional},
+		want: []string{`acme.v1.Thing: field 3 "email" moved out of oneof contact`},
+	}, {
+		name: "new field added to a oneof",
+		old:  []string{email, inContact},
+		new:  []string{email, addedMember},
+	}, {
+		name: "oneof unchanged, other fields moved around it",
+		old:  []string{email, inContact},
+		new:  []string{email, inContact, "  string name = 2;\n", "", "Kind kind = 4;", "Kind kind = 4;\n  string name = 2;"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := registry.BreakingChanges(compileThings(t, tc.old...), compileThings(t, tc.new...), nil)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("breaks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
 func TestBreakingChangesServices(t *testing.T) {
 	old := compileThings(t)
 	changed := compileThings(t,
@@ -268,4 +340,25 @@ message Hello { string name = 1; int32 lang = 2; string greeting = 3; }
 	}
 	// Output:
 	// greeter.Hello: field 2 "lang" type changed from string to int32
+}
+
+// A field moved into a oneof is refused as a breaking change, listed like any other, and accepted
+// with allow_breaking.
+func TestRegistryOneofMoveBreaks(t *testing.T) {
+	f := newFixture(t, store.NewMemory())
+	f.open(t, registry.Spec{})
+	f.register(t, protosReq("users", usersSource(t), nil, addrA))
+	moved := usersSource(t, "google.protobuf.StringValue nickname = 9;", "oneof alias {\n    google.protobuf.StringValue nickname = 9;\n  }")
+	const want = `shop.users.v1.User: field 9 "nickname" moved into oneof alias`
+
+	before := f.view(t)
+	_, err := f.reg.Register(t.Context(), protosReq("users", moved, nil, addrA))
+	wantStatus(t, err, codes.FailedPrecondition, "1 breaking change(s) against active version 1", "allow-breaking", want)
+	f.unchanged(t, before)
+
+	req := protosReq("users", moved, nil, addrA)
+	req.AllowBreaking = true
+	if resp := f.register(t, req); resp.GetRegistration().GetVersion() != 2 || !slices.Equal(resp.GetBreakingChanges(), []string{want}) {
+		t.Errorf("with allow_breaking = %v, want version 2 listing %q", resp, want)
+	}
 }

@@ -60,7 +60,8 @@ type history struct {
 // refreshing reports whether the active version's descriptors are refreshed from its backend: it
 // asks for a refresh, and it is the newest version. A rollback to an older one pauses the refresh,
 // which would otherwise undo it at its next interval, until a registration makes a newer version
-// (or a rollback returns to the newest); a restart keeps it paused.
+// (registering the active version's content again does, see activate) or a rollback returns to the
+// newest; a restart keeps it paused.
 func (h *history) refreshing() bool {
 	v := h.activeVersion()
 	return v != nil && v.Refresh > 0 && v == h.versions[len(h.versions)-1]
@@ -323,8 +324,15 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 	if base != nil && active != base {
 		return nil, status.Errorf(codes.Aborted, "registration %q changed while its descriptors were refreshed", v.Name)
 	}
-	if active != nil && active.Digest == v.Digest && active.Refresh == v.Refresh && (v.Refresh == 0 || active.ReflectionEndpoint == v.ReflectionEndpoint) {
-		return &adminv1.RegisterResponse{Registration: active.proto(true), Changed: false}, nil
+	// The same content as the active version changes nothing, unless the active version's refresh is
+	// paused (a rollback made an older version active): then the request makes a new version of that
+	// content, the newest, so that the refresh runs again, as the rollback's log line promises.
+	resumes := false
+	if active != nil && active.same(v) {
+		if v.Refresh == 0 || h.refreshing() {
+			return &adminv1.RegisterResponse{Registration: active.proto(true), Changed: false}, nil
+		}
+		resumes = true
 	}
 	var breaks []string
 	if active != nil {
@@ -368,6 +376,9 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 		"services", strings.Join(v.Exposed, ","), "snapshot", snap.Version())
 	r.pruneLocked(context.WithoutCancel(ctx), v.Name) // part of the change just made, whoever stops waiting
 	if v.Refresh > 0 {
+		if resumes {
+			r.log.Info("reflection refresh resumed: registered again, the active version is the newest", "name", v.Name, "version", v.Number)
+		}
 		r.startRefresherLocked(v.Name)
 	} else {
 		r.stopRefresherLocked(v.Name)

@@ -28,7 +28,7 @@ type Version struct {
 	Created   time.Time
 	Source    adminv1.SourceKind
 	Endpoints []string
-	Services  []string // as requested; empty means every service outside google.*
+	Services  []string // as requested, sorted, each once; empty means every service outside google.*
 	Exposed   []string // the services actually exposed, sorted
 	Files     *protoregistry.Files
 
@@ -36,6 +36,20 @@ type Version struct {
 	Refresh            time.Duration // reflection sources: how often (0: never)
 
 	descriptorSet []byte // Files, serialized deterministically
+}
+
+// same reports whether w asks for what v does: the same content (Digest: descriptors, endpoints,
+// exposed services), the same requested services, and the same refresh from the same endpoint.
+// The requested services count though the exposed ones are equal: a reflection refresh fetches
+// the requested ones only, so they decide what later versions expose.
+func (v *Version) same(w *Version) bool {
+	return v.Digest == w.Digest && slices.Equal(v.Services, w.Services) &&
+		v.Refresh == w.Refresh && (v.Refresh == 0 || v.ReflectionEndpoint == w.ReflectionEndpoint)
+}
+
+// serviceSet returns a sorted, repeat-free copy of services: requested services count as a set.
+func serviceSet(services []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(services)))
 }
 
 func (v *Version) registration() *Registration {
@@ -47,16 +61,17 @@ func (v *Version) Proto(active bool) *adminv1.Registration { return v.proto(acti
 
 func (v *Version) proto(active bool) *adminv1.Registration {
 	out := &adminv1.Registration{
-		Name:      v.Name,
-		Version:   v.Number,
-		Digest:    v.Digest,
-		Endpoints: v.Endpoints,
-		Services:  v.Exposed,
-		Source:    v.Source,
-		CreatedAt: timestamppb.New(v.Created),
-		Active:    active,
-		Origin:    adminv1.Origin_ORIGIN_ADMIN,
-		Cluster:   v.Name,
+		Name:              v.Name,
+		Version:           v.Number,
+		Digest:            v.Digest,
+		Endpoints:         v.Endpoints,
+		Services:          v.Exposed,
+		RequestedServices: v.Services,
+		Source:            v.Source,
+		CreatedAt:         timestamppb.New(v.Created),
+		Active:            active,
+		Origin:            adminv1.Origin_ORIGIN_ADMIN,
+		Cluster:           v.Name,
 	}
 	describeDescriptors(out, v.Files, v.Exposed)
 	if v.Refresh > 0 {
@@ -102,7 +117,7 @@ func decodeVersion(rec store.Record) (*Version, error) {
 		Created:            rec.CreatedAt,
 		Source:             sv.GetSource(),
 		Endpoints:          sv.GetEndpoints(),
-		Services:           sv.GetServices(),
+		Services:           serviceSet(sv.GetServices()), // an older gateway stored them as asked for
 		Files:              files,
 		ReflectionEndpoint: sv.GetReflectionEndpoint(),
 		Refresh:            sv.GetRefreshInterval().AsDuration(),
@@ -166,7 +181,7 @@ func ValidateEndpoint(ep string) error {
 
 // resolve fetches or compiles the request's descriptors into a version (not yet numbered).
 func (r *Registry) resolve(ctx context.Context, req *adminv1.RegisterRequest) (*Version, error) {
-	v := &Version{Name: req.GetName(), Endpoints: slices.Clone(req.GetEndpoints()), Services: slices.Clone(req.GetServices())}
+	v := &Version{Name: req.GetName(), Endpoints: slices.Clone(req.GetEndpoints()), Services: serviceSet(req.GetServices())}
 	var err error
 	switch src := req.GetSource().(type) {
 	case *adminv1.RegisterRequest_DescriptorSet:

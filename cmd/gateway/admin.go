@@ -27,6 +27,9 @@ type adminFlags struct {
 	admin   string
 	timeout time.Duration
 	token   string
+
+	// slow, when set, says what the gateway may be waiting for when it does not answer within timeout.
+	slow string
 }
 
 // adminToken sends the admin token (policies.auth.admin) with every admin call.
@@ -80,7 +83,22 @@ func (f *adminFlags) run(cmd *cobra.Command, call func(context.Context, adminv1.
 		return err
 	}
 	defer done()
-	return rpcError(call(ctx, client))
+	err = call(ctx, client)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return f.timedOut(cmd)
+	}
+	return rpcError(err)
+}
+
+// timedOut says that the gateway did not answer cmd's call within --timeout, and what it may have
+// been waiting for, instead of gRPC's bare "context deadline exceeded".
+func (f *adminFlags) timedOut(cmd *cobra.Command) error {
+	name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+	msg := fmt.Sprintf("%s: the gateway at %s did not answer within %v (--timeout)", name, f.admin, f.timeout)
+	if f.slow != "" {
+		msg += ": " + f.slow
+	}
+	return errors.New(msg)
 }
 
 // rpcError turns an admin API failure into the one-line reason the CLI prints.
@@ -114,6 +132,14 @@ func newRegisterCommand() *cobra.Command {
 		Short: "Register a service with a running gateway, or update it (no restart, no code generation)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, flag := range []string{"refresh", "reflect-endpoint"} {
+				if cmd.Flags().Changed(flag) && !reflect {
+					return fmt.Errorf("--%s applies only with --reflect: the other sources are read once", flag)
+				}
+			}
+			if refresh < 0 {
+				return fmt.Errorf("--refresh %v is negative: give an interval of 1s or more, or leave it out to never refresh", refresh)
+			}
 			req := &adminv1.RegisterRequest{Name: name, Endpoints: endpoints, Services: services, AllowBreaking: allowBreaking, DryRun: dryRun}
 			sources := 0
 			if descriptorSet != "" {
@@ -139,6 +165,13 @@ func newRegisterCommand() *cobra.Command {
 					src.RefreshInterval = durationpb.New(refresh)
 				}
 				req.Source = &adminv1.RegisterRequest_Reflection{Reflection: src}
+				// The gateway asks the backend while the call waits, within --timeout (the call's
+				// deadline reaches the gateway and bounds its reflection too).
+				from := reflectFrom
+				if from == "" && len(endpoints) > 0 {
+					from = endpoints[0]
+				}
+				af.slow = "it was asking the reflection of " + from + ", which may be slow or not answering"
 			}
 			if sources != 1 {
 				return errors.New("give exactly one of --descriptor-set, --proto or --reflect")
@@ -174,7 +207,7 @@ func newRegisterCommand() *cobra.Command {
 	f.StringArrayVar(&importPaths, "import-path", nil, "directory to resolve --proto imports in (like protoc -I)")
 	f.BoolVar(&reflect, "reflect", false, "fetch the descriptors from the service's gRPC server reflection")
 	f.StringVar(&reflectFrom, "reflect-endpoint", "", "HOST:PORT to ask for reflection (default: the first --endpoint)")
-	f.DurationVar(&refresh, "refresh", 0, "with --reflect: ask again at this interval and apply changes (default: never)")
+	f.DurationVar(&refresh, "refresh", 0, "with --reflect: ask again at this interval (1s or more) and apply changes (default: never)")
 	f.StringArrayVar(&services, "service", nil, "fully qualified service to expose (default: all in the descriptors)")
 	f.BoolVar(&allowBreaking, "allow-breaking", false, "accept changes that break clients of the active version")
 	f.BoolVar(&dryRun, "dry-run", false, "validate only; change nothing")

@@ -41,10 +41,22 @@ type fileStore struct {
 // changes no store file in those cases. Otherwise it removes what an interrupted commit or drop
 // left behind: record files MANIFEST does not list, and temporary files (see removeLeftovers).
 // Record files are read, and checked, by Load.
+//
+// Its errors name dir (or the file in it at fault) once, so that the caller need not: "data dir
+// DIR: ...", "data dir DIR in use by another gateway ...", "store file DIR/MANIFEST is corrupt ...".
 func Open(dir string) (Store, error) {
 	if dir == "" {
 		return nil, errors.New("store: empty data dir")
 	}
+	s, err := open(dir)
+	var kind *kindError // their messages name dir or the file, and read as one sentence
+	if err != nil && !errors.As(err, &kind) {
+		err = fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	return s, err
+}
+
+func open(dir string) (Store, error) {
 	if err := mkdir(dir); err != nil {
 		return nil, err
 	}

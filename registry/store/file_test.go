@@ -90,6 +90,26 @@ func TestOpenRefusesSecondOpener(t *testing.T) {
 	wantState(t, mustOpen(t, dir), store.State{Records: []store.Record{rec("a", 1)}, Active: map[string]uint64{"a": 1}})
 }
 
+// TestOpenNamesDataDir: Open's errors say which data dir failed, each once, so that its caller
+// prints them as they are.
+func TestOpenNamesDataDir(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := store.Open(file)
+	if want := "data dir " + file + ": "; err == nil || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), "data dir") != 1 {
+		t.Errorf("Open of a file: %v, want an error starting %q", err, want)
+	}
+
+	dir := t.TempDir()
+	defer mustOpen(t, dir).Close()
+	_, err = store.Open(dir)
+	if want := "data dir " + dir + " in use"; err == nil || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), "data dir") != 1 {
+		t.Errorf("second Open: %v, want an error starting %q", err, want)
+	}
+}
+
 // TestOpenRemovesCrashLeftovers: a crash can leave temporary files and record files that MANIFEST
 // does not list; they change nothing, and the next Open deletes them. Files whose names the store
 // does not write stay.

@@ -157,7 +157,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		} else {
 			st, err := store.Open(cfg.DataDir)
 			if err != nil {
-				return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+				return nil, err // it names the data dir
 			}
 			s.store = st
 		}

@@ -490,9 +490,13 @@ type Registration struct {
 	// answered yet, so it serves nothing until it does (see StatusResponse.pending).
 	Pending bool `protobuf:"varint,14,opt,name=pending,proto3" json:"pending,omitempty"`
 	// For a pending service: why its backend's reflection did not answer, last time it was asked.
-	PendingError  string `protobuf:"bytes,15,opt,name=pending_error,json=pendingError,proto3" json:"pending_error,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PendingError string `protobuf:"bytes,15,opt,name=pending_error,json=pendingError,proto3" json:"pending_error,omitempty"`
+	// Registrations made through this API: the services the registration asked for
+	// (RegisterRequest.services), sorted; empty when it asked for every service. A reflection refresh
+	// fetches these, so they decide what later versions expose; changing them makes a new version.
+	RequestedServices []string `protobuf:"bytes,16,rep,name=requested_services,json=requestedServices,proto3" json:"requested_services,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Registration) Reset() {
@@ -628,6 +632,13 @@ func (x *Registration) GetPendingError() string {
 		return x.PendingError
 	}
 	return ""
+}
+
+func (x *Registration) GetRequestedServices() []string {
+	if x != nil {
+		return x.RequestedServices
+	}
+	return nil
 }
 
 type GetRequest struct {
@@ -1550,7 +1561,7 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\x10RegisterResponse\x12B\n" +
 	"\fregistration\x18\x01 \x01(\v2\x1e.gateway.admin.v1.RegistrationR\fregistration\x12\x18\n" +
 	"\achanged\x18\x02 \x01(\bR\achanged\x12)\n" +
-	"\x10breaking_changes\x18\x03 \x03(\tR\x0fbreakingChanges\"\xa1\x04\n" +
+	"\x10breaking_changes\x18\x03 \x03(\tR\x0fbreakingChanges\"\xd0\x04\n" +
 	"\fRegistration\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x16\n" +
@@ -1568,7 +1579,8 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\x06origin\x18\f \x01(\x0e2\x18.gateway.admin.v1.OriginR\x06origin\x12\x18\n" +
 	"\acluster\x18\r \x01(\tR\acluster\x12\x18\n" +
 	"\apending\x18\x0e \x01(\bR\apending\x12#\n" +
-	"\rpending_error\x18\x0f \x01(\tR\fpendingError\"%\n" +
+	"\rpending_error\x18\x0f \x01(\tR\fpendingError\x12-\n" +
+	"\x12requested_services\x18\x10 \x03(\tR\x11requestedServices\"%\n" +
 	"\n" +
 	"GetRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\r\n" +
