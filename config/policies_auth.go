@@ -42,12 +42,13 @@ type JWTProvider struct {
 	// jwks_url and secret_file is set.
 	JWKS string `yaml:"jwks"`
 	// JWKSFile is a JSON Web Key Set file with the issuer's public keys, read again every
-	// jwks_refresh.
+	// jwks_refresh and on every reload (one that does not parse then refuses the reload).
 	JWKSFile string `yaml:"jwks_file"`
 	// JWKSURL is where the issuer publishes its JSON Web Key Set (http or https).
 	JWKSURL string `yaml:"jwks_url"`
 	// SecretFile holds the shared secret of HS256 tokens (its bytes, less a trailing newline; at
-	// least 32 bytes). Only a provider with a secret file accepts HS256, and it accepts nothing else.
+	// least 32 bytes), read at start and on every reload. Only a provider with a secret file
+	// accepts HS256, and it accepts nothing else.
 	SecretFile string `yaml:"secret_file"`
 	// JWKSRefresh is how often the key set is fetched (or read) again; keys that drop out stop
 	// verifying, new ones start. A token naming an unknown key id also triggers a fetch, at most

@@ -55,7 +55,8 @@ type WAF struct {
 	// ExcludeRules are ids of CRS rules to remove (SecRuleRemoveById), for false positives.
 	ExcludeRules []int `yaml:"exclude_rules"`
 	// DirectivesFile is a file of extra SecLang directives loaded after the CRS: exclusions by target
-	// (SecRuleUpdateTargetById), custom rules. Relative paths are relative to the config file.
+	// (SecRuleUpdateTargetById), custom rules. Relative paths are relative to the config file. It is
+	// read again on every reload, and the rules are loaded again when it changed.
 	DirectivesFile string `yaml:"directives_file"`
 	// BodyLimit bounds the bodies the rules inspect. A JSON body cannot be inspected in part, so a
 	// larger body is refused with 413 in blocking mode and passes uninspected (and logged) in

@@ -51,7 +51,8 @@ type Config struct {
 }
 
 // ServerTLS configures TLS on the data port. The port serves TLS, with
-// ALPN h2 and http/1.1, when CertFile and KeyFile are set.
+// ALPN h2 and http/1.1, when CertFile and KeyFile are set at start. Every
+// reload reads the files again: new connections get what they hold.
 type ServerTLS struct {
 	// CertFile is the PEM certificate chain. Set together with KeyFile.
 	CertFile string `yaml:"cert_file"`

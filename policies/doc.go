@@ -12,5 +12,7 @@
 //
 // State that must outlive a snapshot (verified-token caches and JWKS refreshers, rate-limit buckets,
 // the WAF's loaded rule set, telemetry exporters) lives in the Engine's modules, which are rebuilt only
-// when their own section of the configuration changes.
+// when their own section of the configuration changes, or the content of a file it names (a key set,
+// an HS256 secret, WAF directives: read again at every Compile). A Compile that fails replaces no
+// module.
 package policies

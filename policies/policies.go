@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -110,29 +111,54 @@ func (e *Engine) Close() error {
 	return errors.Join(errs...)
 }
 
-// module is a long-lived policy module and the configuration it was built from.
+// module is a long-lived policy module, the configuration it was built from, and the digest of the
+// files that configuration names (see files.go), as they were read before it was built.
 type module[C any, M any] struct {
 	cfg   C
+	files [sha256.Size]byte
 	cur   M
 	built bool
 }
 
-// update returns the module for cfg: the current one when cfg is unchanged, else a new one from
-// build. A replaced module is closed (when it can be) after retireAfter.
-func update[C any, M any](m *module[C, M], cfg C, build func(C) (M, error)) (M, error) {
-	if m.built && reflect.DeepEqual(m.cfg, cfg) {
+// update returns the module for cfg, whose configuration names files: the current one when cfg and
+// the files' contents are unchanged, else a new one from build. A new module becomes the current
+// one only if the Compile that asked for it succeeds: update appends to pending what to do then, ok
+// telling whether it did. A module replaced is closed (when it can be) after retireAfter; a new one
+// whose Compile failed, which no snapshot uses, at once.
+func update[C any, M any](m *module[C, M], cfg C, files []namedFile, build func(C) (M, error), pending *[]func(ok bool)) (M, error) {
+	var zero M
+	// Read before build reads them: should a file change in between, the digest kept is the older
+	// content's, and the next Compile builds again.
+	sum, err := digest(files)
+	if err != nil {
+		return zero, err
+	}
+	if m.built && m.files == sum && reflect.DeepEqual(m.cfg, cfg) {
 		return m.cur, nil
 	}
 	next, err := build(cfg)
 	if err != nil {
-		var zero M
 		return zero, err
 	}
-	if old, ok := any(m.cur).(interface{ Close() error }); ok && m.built && !isNil(old) {
-		time.AfterFunc(retireAfter, func() { _ = old.Close() })
-	}
-	m.cfg, m.cur, m.built = cfg, next, true
+	*pending = append(*pending, func(ok bool) {
+		if !ok {
+			closeModule(next)
+			return
+		}
+		if m.built {
+			old := m.cur
+			time.AfterFunc(retireAfter, func() { closeModule(old) })
+		}
+		m.cfg, m.files, m.cur, m.built = cfg, sum, next, true
+	})
 	return next, nil
+}
+
+// closeModule stops a module's background work, when it has any.
+func closeModule(m any) {
+	if c, ok := m.(interface{ Close() error }); ok && !isNil(c) {
+		_ = c.Close()
+	}
 }
 
 func isNil(v any) bool {
@@ -148,22 +174,33 @@ type Resolver func(r *http.Request) (b *transcoder.Binding, ok bool)
 // Compile builds the policy set of a snapshot whose methods (full names, "/pkg.Service/Method") are
 // given; resolve, which may be nil, maps its REST requests to bindings. On error nothing of the
 // serving state changes.
-func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver) (*Set, error) {
+func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver) (_ *Set, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	authn, err := update(&e.auth, cfg.Auth, func(c config.Auth) (*auth.Authenticator, error) {
+	// Modules built for this set replace the engine's only once the whole set compiles: a set refused
+	// for one section's sake leaves every module as it was.
+	var pending []func(ok bool)
+	defer func() {
+		for _, done := range pending {
+			done(err == nil)
+		}
+	}()
+	authn, err := update(&e.auth, cfg.Auth, authFiles(cfg.Auth), func(c config.Auth) (*auth.Authenticator, error) {
 		return auth.NewWithOptions(c, auth.WithLogger(e.log)) // JWKS fetch failures go to the gateway's log
-	})
+	}, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	limiter, err := update(&e.limits, cfg.RateLimit, func(c config.RateLimit) (*ratelimit.Limiter, error) { return ratelimit.New(c) })
+	// No files for the limiter: it reads its Redis TLS files again itself whenever it connects
+	// after one changed (and config validation checks them at every reload), so a renewed
+	// certificate takes effect without a new limiter, which would lose the counts of calls in flight.
+	limiter, err := update(&e.limits, cfg.RateLimit, nil, func(c config.RateLimit) (*ratelimit.Limiter, error) { return ratelimit.New(c) }, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("rate_limit: %w", err)
 	}
 	var firewall *waf.Firewall
 	if waf.Enabled(cfg) { // loading the rule set takes a second: only when some request can meet it
-		if firewall, err = update(&e.waf, cfg.WAF, func(c config.WAF) (*waf.Firewall, error) { return waf.New(c, e.log) }); err != nil {
+		if firewall, err = update(&e.waf, cfg.WAF, wafFiles(cfg.WAF), func(c config.WAF) (*waf.Firewall, error) { return waf.New(c, e.log) }, &pending); err != nil {
 			return nil, fmt.Errorf("waf: %w", err)
 		}
 	}

@@ -157,12 +157,20 @@ func (r *reloader) reload(ctx context.Context, trigger string, always bool) {
 		r.refuse(trigger, err)
 		return
 	}
+	// The data port's certificate, key and client CA roots, read again: a pair caught half-written
+	// refuses the whole reload, and the material serving stays.
+	applyTLS, err := r.srv.PrepareTLS(cfg)
+	if err != nil {
+		r.refuse(trigger, err)
+		return
+	}
 	snap, err := r.srv.Apply(spec)
 	if err != nil {
 		r.refuse(trigger, err)
 		return
 	}
 	applyREST()
+	applyTLS()
 	r.srv.SetShutdownGrace(cfg.ShutdownGrace)
 	if changed := r.srv.StartOnlyChanges(cfg); len(changed) > 0 {
 		r.log.Warn("config: changed settings apply at start only and keep their start values; restart to change them",

@@ -84,6 +84,11 @@ func New(cfg config.WAF, log *slog.Logger) (*Firewall, error) {
 	}
 	w, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives))
 	if err != nil {
+		if cfg.DirectivesFile != "" {
+			// The embedded rules load: a directive that does not is the file's, which Coraza,
+			// reading one text, cannot name.
+			return nil, fmt.Errorf("waf: loading the rules with directives_file %q: %w", cfg.DirectivesFile, err)
+		}
 		return nil, fmt.Errorf("waf: loading the rules: %w", err)
 	}
 	mode := cfg.Mode

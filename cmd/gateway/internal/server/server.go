@@ -70,7 +70,7 @@ type Server struct {
 	engOpts  []policies.EngineOption // from options: how the engine is built
 	fronts   atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
 	openapi  http.Handler
-	tls      *tls.Config // the data port's, or nil for plaintext
+	tls      *dataTLS // the data port's, or nil for plaintext
 
 	store    store.Store
 	registry *registry.Registry
@@ -134,7 +134,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		// Loaded now rather than when Serve listens: material that does not load fails the start
 		// before any snapshot is published.
 		var err error
-		if s.tls, err = serverTLS(cfg.TLS); err != nil {
+		if s.tls, err = newDataTLS(cfg.TLS); err != nil {
 			return nil, err
 		}
 	}
@@ -255,8 +255,9 @@ func (s *Server) SetShutdownGrace(d time.Duration) { s.grace.Store(int64(d)) }
 // StartOnlyChanges names, by their paths in the config file, the settings in which cfg differs from
 // the configuration the server started with and that it reads at start only: New and Serve build
 // the listeners, the store and registry, the gRPC server and the telemetry from them once. A reload
-// applies every other setting, through Apply, PrepareREST and SetShutdownGrace; these keep their
-// start values until a restart.
+// applies every other setting, through Apply, PrepareREST, PrepareTLS and SetShutdownGrace; these
+// keep their start values until a restart. Of tls, that is whether the port serves TLS at all: its
+// files, and which they are, reload.
 func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
 	start := s.cfg
 	var changed []string
@@ -269,7 +270,7 @@ func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
 	note("admin_listen", cfg.AdminListen != start.AdminListen)
 	note("data_dir", cfg.DataDir != start.DataDir)
 	note("keep_versions", cfg.KeepVersions != start.KeepVersions)
-	note("tls", cfg.TLS != start.TLS)
+	note("tls", cfg.TLS.Enabled() != start.TLS.Enabled())
 	note("grpc.max_message_bytes", cfg.GRPC.MaxMessageBytes != start.GRPC.MaxMessageBytes)
 	// Each snapshot's policies check the HTTP fronts' requests against the limits it was compiled
 	// with; what New built from one of them stays: native gRPC's bound on headers.
@@ -393,9 +394,9 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 	errc := make(chan error, 4)
 	var split *listen.Split
 	if s.tls != nil {
-		data.TLSConfig = s.tls
+		data.TLSConfig = s.tls.listener
 		data.Protocols.SetHTTP2(true)
-		go func() { errc <- serveHTTP(data, tls.NewListener(dataLn, s.tls)) }()
+		go func() { errc <- serveHTTP(data, tls.NewListener(dataLn, s.tls.listener)) }()
 	} else {
 		data.Protocols.SetUnencryptedHTTP2(true)
 		split = listen.New(dataLn)
@@ -483,25 +484,6 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	}
 	_ = s.pool.Close()
 	s.log.Info("stopped")
-}
-
-// serverTLS is the data port's TLS configuration, from t's key pair and client CA roots loaded as
-// config validation loads them.
-func serverTLS(t config.ServerTLS) (*tls.Config, error) {
-	cert, err := t.KeyPair()
-	if err != nil {
-		return nil, fmt.Errorf("tls: cert_file %s and key_file %s: %w", t.CertFile, t.KeyFile, err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
-	roots, err := t.ClientCAs()
-	if err != nil {
-		return nil, fmt.Errorf("tls: client_ca_file: %w", err)
-	}
-	if roots != nil {
-		cfg.ClientCAs = roots
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
-	}
-	return cfg, nil
 }
 
 // isGRPC reports whether r is a native gRPC call (not gRPC-Web).

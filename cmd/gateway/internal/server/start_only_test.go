@@ -9,6 +9,7 @@ import (
 
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/internal/testpki"
 )
 
 // TestStartOnlyChanges compares configurations with the one a server started with: every setting
@@ -46,7 +47,8 @@ func TestStartOnlyChanges(t *testing.T) {
 			c.Listen, c.AdminListen, c.DataDir = "127.0.0.1:1", "127.0.0.1:2", "/var/lib/protogate"
 			c.KeepVersions = 3
 		}, []string{"listen", "admin_listen", "data_dir", "keep_versions"}},
-		{"tls", func(c *config.Config) { c.TLS.ClientCAFile = "ca.pem" }, []string{"tls"}},
+		{"tls turned on", func(c *config.Config) { c.TLS.CertFile, c.TLS.KeyFile = "server.crt", "server.key" }, []string{"tls"}},
+		{"tls files, tls off", func(c *config.Config) { c.TLS.ClientCAFile = "ca.pem" }, nil},
 		{"grpc", func(c *config.Config) { c.GRPC.MaxMessageBytes *= 2 }, []string{"grpc.max_message_bytes"}},
 		{"limits New builds from", func(c *config.Config) {
 			c.Policies.Limits.MaxHeaderBytes *= 2
@@ -63,6 +65,35 @@ func TestStartOnlyChanges(t *testing.T) {
 	} {
 		cfg := config.Default()
 		tc.change(cfg)
+		if got := srv.StartOnlyChanges(cfg); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: StartOnlyChanges = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestStartOnlyChangesTLS: of a TLS port's settings, only turning TLS off waits for a restart; its
+// files, other paths or the same ones rewritten, reload (PrepareTLS).
+func TestStartOnlyChangesTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := testpki.WriteKeyPair(t, dir, "server", testpki.SelfSigned(t))
+	start := config.Default()
+	start.TLS = config.ServerTLS{CertFile: certFile, KeyFile: keyFile}
+	srv, err := server.New(start, server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		tls  config.ServerTLS
+		want []string
+	}{
+		{"the same files", start.TLS, nil},
+		{"other files", config.ServerTLS{CertFile: dir + "/renewed.crt", KeyFile: dir + "/renewed.key"}, nil},
+		{"client CA roots added", config.ServerTLS{CertFile: certFile, KeyFile: keyFile, ClientCAFile: dir + "/ca.pem"}, nil},
+		{"tls turned off", config.ServerTLS{}, []string{"tls"}},
+	} {
+		cfg := config.Default()
+		cfg.TLS = tc.tls
 		if got := srv.StartOnlyChanges(cfg); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: StartOnlyChanges = %q, want %q", tc.name, got, tc.want)
 		}

@@ -1,7 +1,12 @@
 package server_test
 
 import (
+	"bufio"
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -102,5 +107,128 @@ func TestTLSGRPCHeaderLimit(t *testing.T) {
 	}
 	if _, err := users.GetUser(testContext(t), &usersv1.GetUserRequest{Id: "1"}); err != nil {
 		t.Errorf("a call within the limit: %v", err)
+	}
+}
+
+// exchange makes a new TLS connection to addr, trusting roots and presenting client, and sends one
+// HTTP/1.1 request on it; it returns the certificate the gateway served and the exchange's error
+// (with TLS 1.3 a client certificate refused shows when the response is read). The certificate is
+// presented whichever CAs the gateway says it accepts.
+func exchange(t *testing.T, addr string, roots *x509.CertPool, client tls.Certificate) (*x509.Certificate, error) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &client, nil }})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0], roundTrip(conn)
+}
+
+// roundTrip sends a request for a path nothing serves on conn and reads the answer: 404.
+func roundTrip(conn net.Conn) error {
+	if _, err := io.WriteString(conn, "GET /nowhere HTTP/1.1\r\nHost: gateway\r\n\r\n"); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusNotFound {
+		return fmt.Errorf("status %d, want 404", resp.StatusCode)
+	}
+	return nil
+}
+
+// TestTLSMaterialReload renews the data port's certificate, key and client CA roots in place and
+// reloads them (PrepareTLS, then its apply): new connections get the new certificate and are
+// verified against the new roots, a connection made before serves on; material that does not load
+// (a key that is not the certificate's, a certificate caught half-written) is refused, naming its
+// file, and the material serving stays.
+func TestTLSMaterialReload(t *testing.T) {
+	ca, clients1, clients2 := testpki.NewCA(t, "server CA"), testpki.NewCA(t, "client CA 1"), testpki.NewCA(t, "client CA 2")
+	dir := t.TempDir()
+	cert1 := ca.Server(t)
+	certFile, keyFile := testpki.WriteKeyPair(t, dir, "server", cert1)
+	caFile := clients1.WriteFile(t, dir, "client-ca.pem")
+	files := &config.Config{TLS: config.ServerTLS{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile}}
+	g := startGateway(t, harnessOptions{empty: true, config: func(c *config.Config) { c.TLS = files.TLS }})
+	alice, bob := clients1.Client(t, "alice"), clients2.Client(t, "bob")
+
+	if leaf, err := exchange(t, g.addr, ca.Pool(), alice); err != nil || !leaf.Equal(cert1.Leaf) {
+		t.Fatalf("before the reload: %v (certificate 1 served: %v)", err, err == nil && leaf.Equal(cert1.Leaf))
+	}
+	established, err := tls.Dial("tcp", g.addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer established.Close()
+	if err := roundTrip(established); err != nil {
+		t.Fatal(err)
+	}
+
+	reload := func() error {
+		t.Helper()
+		apply, err := g.srv.PrepareTLS(files)
+		if err != nil {
+			return err
+		}
+		apply()
+		return nil
+	}
+	cert2 := ca.Server(t)
+	testpki.WriteKeyPair(t, dir, "server", cert2)
+	clients2.WriteFile(t, dir, "client-ca.pem")
+	if err := reload(); err != nil {
+		t.Fatal(err)
+	}
+	if leaf, err := exchange(t, g.addr, ca.Pool(), bob); err != nil || !leaf.Equal(cert2.Leaf) {
+		t.Errorf("a new connection after the reload: %v; certificate 2 served: %v", err, err == nil && leaf.Equal(cert2.Leaf))
+	}
+	if _, err := exchange(t, g.addr, ca.Pool(), alice); err == nil {
+		t.Error("a client certificate of the client CA the reload replaced was accepted")
+	}
+	if err := roundTrip(established); err != nil {
+		t.Errorf("a connection made before the reload: %v, want it served on", err)
+	}
+
+	other, _ := testpki.WriteKeyPair(t, t.TempDir(), "other", ca.Server(t))
+	otherKey := strings.TrimSuffix(other, ".crt") + ".key"
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct {
+		name, file, from, want string
+	}{
+		{"a key that is not the certificate's", keyFile, otherKey, "key_file " + keyFile + ": tls: private key does not match public key"},
+		{"a certificate caught half-written", certFile, "", "cert_file " + certFile},
+	} {
+		data := pem[:len(pem)/2]
+		if bad.from != "" {
+			if data, err = os.ReadFile(bad.from); err != nil {
+				t.Fatal(err)
+			}
+		}
+		keep, err := os.ReadFile(bad.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bad.file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := reload(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: %v, want an error with %q", bad.name, err, bad.want)
+		}
+		if leaf, err := exchange(t, g.addr, ca.Pool(), bob); err != nil || !leaf.Equal(cert2.Leaf) {
+			t.Errorf("after %s was refused: %v; certificate 2 served: %v", bad.name, err, err == nil && leaf.Equal(cert2.Leaf))
+		}
+		if err := os.WriteFile(bad.file, keep, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
