@@ -32,7 +32,7 @@ var postBodies = sync.Pool{New: func() any { return new(postBody) }}
 
 const (
 	maxPooledBody     = 64 << 10 // a larger buffer is not kept for the next request
-	maxPreallocedBody = 1 << 20  // what a Content-Length reserves at most before the bytes arrive
+	maxPreallocedBody = 64 << 10 // what a Content-Length reserves at most before the bytes arrive
 )
 
 // release returns b to the pool; gqlgen has copied what it read.
@@ -64,6 +64,11 @@ func readPOSTBody(r *http.Request) (*postBody, int, error) {
 		}
 		return nil, http.StatusBadRequest, requestError(codeName(codes.InvalidArgument), "the request body could not be read: %v", err)
 	}
+	if c := firstByte(buf); c != '{' && c != '[' { // a batch ('[') is gqlgen's to refuse
+		b.release()
+		return nil, http.StatusBadRequest, requestError(codeName(codes.InvalidArgument),
+			"the body must be one JSON object, with the operation's query")
+	}
 	if i := trailingData(buf); i >= 0 {
 		b.release()
 		return nil, http.StatusBadRequest, requestError(codeName(codes.InvalidArgument),
@@ -71,6 +76,18 @@ func readPOSTBody(r *http.Request) (*postBody, int, error) {
 	}
 	b.r.Reset(buf)
 	return b, 0, nil
+}
+
+// firstByte returns the first byte of buf that is not JSON whitespace, or 0.
+func firstByte(buf []byte) byte {
+	for _, c := range buf {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return c
+		}
+	}
+	return 0
 }
 
 // appendAll appends what r holds to buf, as io.ReadAll does into a buffer of its own.

@@ -140,6 +140,9 @@ func TestPOSTBodyIsOneJSONValue(t *testing.T) {
 		{"after whitespace", first + " \r\n\t SECRET", false},
 		{"closing brace", first + `}`, false},
 		{"after a batch", `[` + first + `] SECRET`, false},
+		{"null", `null`, false},
+		{"a string", `"SECRET"`, false},
+		{"empty", " \n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g.calls.reset()
