@@ -157,3 +157,29 @@ func TestGRPCWebError(t *testing.T) {
 		t.Fatalf("grpc-status %q message %q, want 5 (NotFound) naming the user", code, msg)
 	}
 }
+
+// TestUnservedGRPCForms: gRPC in a form the gateway does not serve gets an answer saying so, not
+// the REST front's "no route".
+func TestUnservedGRPCForms(t *testing.T) {
+	g := startGateway(t, harnessOptions{})
+	for _, tc := range []struct {
+		contentType string
+		status      int
+		says        string
+	}{
+		{"application/grpc", http.StatusHTTPVersionNotSupported, "needs HTTP/2"},
+		{"application/grpc+proto", http.StatusHTTPVersionNotSupported, "needs HTTP/2"},
+		{"application/grpc-web+json", http.StatusUnsupportedMediaType, "application/grpc-web+proto"},
+	} {
+		req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, "http://"+g.addr+"/shop.users.v1.UserService/GetUser",
+			strings.NewReader("\x00\x00\x00\x00\x03\x0a\x011"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", tc.contentType)
+		resp, body := doRequest(t, http.DefaultClient, req) // HTTP/1.1
+		if resp.StatusCode != tc.status || !strings.Contains(body, tc.says) {
+			t.Errorf("%s over HTTP/1.1: %d %s, want %d saying %q", tc.contentType, resp.StatusCode, body, tc.status, tc.says)
+		}
+	}
+}

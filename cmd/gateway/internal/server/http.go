@@ -48,9 +48,32 @@ func (s *Server) dataHandler() http.Handler {
 		case f.gql.hasRoute(r): // a REST route bound to a persisted GraphQL operation
 			f.graphql.ServeHTTP(w, r)
 		default:
+			if err := unservedGRPC(r); err != nil {
+				transcoder.WriteError(w, err)
+				return
+			}
 			f.rest.ServeHTTP(w, r)
 		}
 	})
+}
+
+// unservedGRPC refuses a request that is gRPC in a form the gateway does not serve, rather than
+// let the REST front answer it "no route": native gRPC over HTTP/1 (505: gRPC needs HTTP/2), and
+// gRPC-Web in a message encoding other than protobuf (415). nil for anything else.
+func unservedGRPC(r *http.Request) error {
+	mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	switch {
+	case mt == "application/grpc" || strings.HasPrefix(mt, "application/grpc+"):
+		return transcoder.WithHTTPStatus(transcoder.NewError(codes.Unimplemented, fmt.Sprintf(
+			"native gRPC needs HTTP/2 (h2c with prior knowledge, or TLS with ALPN h2), not HTTP/%d.%d; gRPC-Web works over HTTP/1.1",
+			r.ProtoMajor, r.ProtoMinor)), http.StatusHTTPVersionNotSupported)
+	case strings.HasPrefix(mt, "application/grpc-web"):
+		return transcoder.WithHTTPStatus(transcoder.NewError(codes.InvalidArgument, fmt.Sprintf(
+			"gRPC-Web as %s is not served: send application/grpc-web+proto or application/grpc-web-text+proto", mt)),
+			http.StatusUnsupportedMediaType)
+	}
+	return nil
 }
 
 // isGRPCWebPreflight reports whether r is a browser's CORS preflight for a gRPC-Web call: an OPTIONS
