@@ -100,6 +100,7 @@ func TestRouterMatch(t *testing.T) {
 		{"HEAD", "/v1/inventory:adjust", "405 POST"},
 		// A stream's response never ends: no HEAD, which would start it for nothing.
 		{"HEAD", "/v1/products/p1/inventory:watch", "405 GET"},
+		{"GET", "/v1/users/1#frag", "400"},
 		{"GET", "/v1/nope", "404"},
 		{"GET", "/v1/users/", "404"},
 		{"GET", "/v1/users/1/", "404"},
