@@ -70,7 +70,7 @@
 //
 // On HTTP/1.1 the handler enables full duplex when the response starts, so
 // client and bidi streaming work (with clients that can stream a request
-// body); on HTTP/2 a deadline or cancellation also ends a RecvMsg that is
+// body). A deadline (on HTTP/2 also a cancellation) ends a RecvMsg that is
 // waiting for the client. The stream follows grpc.ServerStream's rules: one
 // goroutine may receive while another sends; after the handler returns every
 // call on the stream fails instead of touching the finished response. CORS,

@@ -25,6 +25,10 @@ const (
 	// to the shared pool; a larger message gets a buffer of its own, so one
 	// huge message cannot pin memory in the pool.
 	maxPooledBuffer = 8 << 20
+
+	// initialPayloadBuffer is the buffer a larger message's payload starts in; it grows as the
+	// payload arrives.
+	initialPayloadBuffer = 16 << 10
 )
 
 // frameReader reads the request's message frames from the decoded body
@@ -86,34 +90,59 @@ func (fr *frameReader) next() (mem.Buffer, error) {
 }
 
 // payload reads a frame's payload of length bytes, in a pooled buffer when it is large enough.
+// The buffer grows with the bytes that arrive, from initialPayloadBuffer, doubling up to length:
+// a frame header alone, announcing a large message, cannot make the gateway reserve it.
 func (fr *frameReader) payload(length uint32) (mem.Buffer, error) {
 	if length == 0 {
 		return mem.SliceBuffer(nil), nil
 	}
 	size := int(length)
-	pooled := !mem.IsBelowBufferPoolingThreshold(size) && size <= maxPooledBuffer
-	var buf *[]byte
-	if pooled {
-		buf = fr.pool.Get(size)
-	} else {
-		b := make([]byte, size)
-		buf = &b
-	}
-	n, err := readFull(fr.src, *buf)
-	if err != nil {
-		if pooled {
-			fr.pool.Put(buf)
+	buf := fr.getBuffer(min(size, initialPayloadBuffer))
+	n := 0
+	for {
+		m, err := readFull(fr.src, (*buf)[n:])
+		n += m
+		if err != nil {
+			fr.putBuffer(buf)
+			if err == io.EOF {
+				err = status.Errorf(codes.Internal, "grpc-web: truncated request: body ends %d bytes into a %d-byte message", n, length)
+			}
+			fr.err = err
+			return nil, err
 		}
-		if err == io.EOF {
-			err = status.Errorf(codes.Internal, "grpc-web: truncated request: body ends %d bytes into a %d-byte message", n, length)
+		if n == size {
+			break
 		}
-		fr.err = err
-		return nil, err
+		next := fr.getBuffer(min(2*len(*buf), size))
+		copy(*next, (*buf)[:n])
+		fr.putBuffer(buf)
+		buf = next
 	}
-	if !pooled {
+	if !pooledSize(size) {
 		return mem.SliceBuffer(*buf), nil
 	}
 	return mem.NewBuffer(buf, fr.pool), nil
+}
+
+// pooledSize reports whether a buffer of n bytes comes from (and goes back to) the pool.
+func pooledSize(n int) bool {
+	return !mem.IsBelowBufferPoolingThreshold(n) && n <= maxPooledBuffer
+}
+
+// getBuffer returns a buffer of n bytes, from the pool when pooledSize(n).
+func (fr *frameReader) getBuffer(n int) *[]byte {
+	if pooledSize(n) {
+		return fr.pool.Get(n)
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// putBuffer returns buf, from getBuffer, to the pool if it came from there.
+func (fr *frameReader) putBuffer(buf *[]byte) {
+	if pooledSize(len(*buf)) {
+		fr.pool.Put(buf)
+	}
 }
 
 // compressor is the compressor of the request's grpc-encoding (any that grpc-go has registered:

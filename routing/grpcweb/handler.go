@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -112,17 +113,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.cancel()
 	s.ctx = ctx
+	// Let a pending RecvMsg see the deadline (HTTP/1.x, HTTP/2) or
+	// cancellation (HTTP/2): see abortRead. On HTTP/1.x the client's
+	// disconnect already ends the read, and without a deadline the server's
+	// own timeouts apply.
 	if r.ProtoMajor >= 2 {
-		// An HTTP/2 read deadline is scoped to this stream, so use it to let
-		// a pending RecvMsg see the deadline or cancellation. (On HTTP/1.1 it
-		// would be the connection's, and the client's disconnect already
-		// ends the read there.)
 		stop := context.AfterFunc(ctx, s.abortRead)
 		defer stop()
+	} else if deadline, ok := ctx.Deadline(); ok {
+		// (A timer costs less than context.AfterFunc; it waits for ctx, whose
+		// own timer may fire a moment later, so that RecvMsg sees the
+		// deadline exceeded.)
+		t := time.AfterFunc(time.Until(deadline), func() {
+			<-ctx.Done()
+			s.abortRead()
+		})
+		defer t.Stop()
 	}
-	var body io.Reader = r.Body
+	s.in.r = r.Body
+	var body io.Reader = &s.in
 	if text {
-		s.text = newBase64Reader(r.Body, h.pool)
+		s.text = newBase64Reader(body, h.pool)
 		body = s.text
 	}
 	s.frames = frameReader{src: body, max: h.maxMsg, pool: h.pool, encoding: r.Header.Get("Grpc-Encoding")}

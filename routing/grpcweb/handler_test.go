@@ -1,12 +1,14 @@
 package grpcweb_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -599,6 +601,90 @@ func TestHTTP2DeadlineEndsPendingRecv(t *testing.T) {
 	}
 	if res.code() != codes.DeadlineExceeded {
 		t.Fatalf("status %v %q, want DeadlineExceeded", res.code(), res.message())
+	}
+}
+
+// TestHTTP1DeadlineEndsStalledBody checks, over HTTP/1.1, that the
+// grpc-timeout deadline ends a call whose client stalls partway through the
+// body, as on HTTP/2, and that the connection then closes rather than read
+// the rest of that body as the next request.
+func TestHTTP1DeadlineEndsStalledBody(t *testing.T) {
+	srv := startServer(t, &testService{})
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			body := m.body(marshal(t, &testpb.SimpleRequest{Payload: payload(8)}))
+			conn, br := dialHTTP1(t, srv)
+			writeHTTP1Request(t, conn, m, "200m", body, 2)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no response: %v", err)
+			}
+			res := readResult(t, resp, m)
+			if res.code() != codes.DeadlineExceeded {
+				t.Fatalf("status %v %q, want DeadlineExceeded", res.code(), res.message())
+			}
+			if !resp.Close {
+				t.Error("the connection stays open with the rest of the body unread")
+			}
+		})
+	}
+}
+
+// TestHTTP1DeadlineAfterBodyKeepsConnection checks, over HTTP/1.1, that a
+// deadline passing after the whole body was read leaves the connection fit
+// for the next request.
+func TestHTTP1DeadlineAfterBodyKeepsConnection(t *testing.T) {
+	srv := startServer(t, &testService{
+		unary: func(ctx context.Context, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+			if _, ok := ctx.Deadline(); ok {
+				<-ctx.Done()
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+			return &testpb.SimpleResponse{Payload: req.GetPayload()}, nil
+		},
+	})
+	m := modes[0]
+	body := m.body(marshal(t, &testpb.SimpleRequest{Payload: payload(8)}))
+	conn, br := dialHTTP1(t, srv)
+	for i, timeout := range []string{"50m", ""} {
+		writeHTTP1Request(t, conn, m, timeout, body, len(body))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: no response: %v", i+1, err)
+		}
+		res := readResult(t, resp, m)
+		if want := []codes.Code{codes.DeadlineExceeded, codes.OK}[i]; res.code() != want {
+			t.Fatalf("request %d: status %v %q, want %v", i+1, res.code(), res.message(), want)
+		}
+	}
+}
+
+// dialHTTP1 connects to srv, for requests written by hand; the test's
+// deadline bounds every read and write.
+func dialHTTP1(t *testing.T, srv *httptest.Server) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	deadline, _ := testContext(t).Deadline()
+	if err := conn.SetDeadline(deadline); err != nil {
+		t.Fatal(err)
+	}
+	return conn, bufio.NewReader(conn)
+}
+
+// writeHTTP1Request writes a unary call announcing body, with the
+// grpc-timeout given (if any), but sends only its first n bytes.
+func writeHTTP1Request(t *testing.T, conn net.Conn, m mode, timeout string, body []byte, n int) {
+	t.Helper()
+	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: gateway\r\nContent-Type: %s\r\nContent-Length: %d\r\n", unaryMethod, m.contentType(), len(body))
+	if timeout != "" {
+		req += "Grpc-Timeout: " + timeout + "\r\n"
+	}
+	if _, err := conn.Write(append([]byte(req+"\r\n"), body[:n]...)); err != nil {
+		t.Fatal(err)
 	}
 }
 

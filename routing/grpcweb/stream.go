@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -29,6 +30,7 @@ type serverStream struct {
 
 	// Receive side.
 	body       io.Closer // the request body
+	in         bodyReader
 	recvMu     sync.Mutex
 	recvClosed bool
 	frames     frameReader
@@ -45,6 +47,22 @@ type serverStream struct {
 	// be touched once ServeHTTP may have returned.
 	abortMu  sync.Mutex
 	finished bool
+}
+
+// bodyReader reads the request body and notes when it has returned io.EOF.
+// On HTTP/1.x net/http then starts its own read of the connection, which
+// abortRead must leave alone.
+type bodyReader struct {
+	r   io.Reader
+	eof atomic.Bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
 }
 
 var (
@@ -154,13 +172,24 @@ func (s *serverStream) recvError(err error) error {
 }
 
 // abortRead makes a pending body read return, once the call's context is
-// done, on transports where that is scoped to this request (HTTP/2).
+// done, by setting the read deadline. On HTTP/2 that deadline is the
+// stream's. On HTTP/1.x it is the connection's: abortRead leaves it alone
+// once the body has been read to the end, when net/http reads the
+// connection itself and a deadline error there would cancel the contexts of
+// later requests on it. Before then, net/http's drain of the unread body
+// fails on the deadline, so (unless full duplex is on) it closes the
+// connection after the response; a connection it keeps gets its own
+// deadlines back before the next request.
 func (s *serverStream) abortRead() {
 	s.abortMu.Lock()
 	defer s.abortMu.Unlock()
-	if !s.finished {
-		_ = s.resp.rc.SetReadDeadline(time.Now())
+	if s.finished {
+		return
 	}
+	if s.resp.http1 && s.in.eof.Load() {
+		return
+	}
+	_ = s.resp.rc.SetReadDeadline(time.Now())
 }
 
 // finish writes the call's final status and closes the stream.
