@@ -1,9 +1,6 @@
 package policies_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,52 +17,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/internal/testjwt"
 	"github.com/protogate/gateway/policies"
-	"github.com/protogate/gateway/policies/auth"
 	"github.com/protogate/gateway/policies/policy"
 )
-
-// jwtKey is a signing key and the kid its tokens name.
-type jwtKey struct {
-	kid string
-	key *ecdsa.PrivateKey
-}
-
-func newJWTKey(t *testing.T, kid string) jwtKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return jwtKey{kid: kid, key: k}
-}
-
-// token is a token of the test issuer, valid for an hour, signed by k.
-func (k jwtKey) token(t *testing.T) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-		"iss": "https://issuer.test", "sub": "ada", "exp": time.Now().Add(time.Hour).Unix()})
-	tok.Header["kid"] = k.kid
-	s, err := tok.SignedString(k.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// writeJWKS writes a key set of keys to path.
-func writeJWKS(t *testing.T, path string, keys ...jwtKey) {
-	t.Helper()
-	var pub []auth.PublicJWK
-	for _, k := range keys {
-		pub = append(pub, auth.PublicJWK{KID: k.kid, Alg: "ES256", Key: k.key.Public()})
-	}
-	data, err := auth.MarshalJWKS(pub...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeTestFile(t, path, string(data))
-}
 
 func writeTestFile(t *testing.T, path, data string) {
 	t.Helper()
@@ -92,8 +47,8 @@ func reasonOf(err error) string {
 func TestCompileRereadsKeySetFile(t *testing.T) {
 	dir := t.TempDir()
 	jwks := filepath.Join(dir, "jwks.json")
-	a, b := newJWTKey(t, "key-a"), newJWTKey(t, "key-b")
-	writeJWKS(t, jwks, a)
+	a, b := testjwt.NewKey(t, "key-a"), testjwt.NewKey(t, "key-b")
+	testjwt.WriteKeySet(t, jwks, a)
 	cfg, err := config.Parse("gateway.yaml", []byte(`
 policies:
   auth:
@@ -114,9 +69,9 @@ policies:
 	compile := func() (*policies.Set, error) {
 		return e.Compile(cfg.Policies, []string{getOrder}, nil)
 	}
-	verdict := func(set *policies.Set, k jwtKey) string {
+	verdict := func(set *policies.Set, k testjwt.Key) string {
 		t.Helper()
-		_, release, err := admit(set, getOrder, "authorization", "Bearer "+k.token(t))
+		_, release, err := admit(set, getOrder, "authorization", "Bearer "+k.Token(t, "https://issuer.test"))
 		if release != nil {
 			release()
 		}
@@ -124,7 +79,7 @@ policies:
 		case err == nil:
 			return "OK"
 		case status.Code(err) != codes.Unauthenticated:
-			t.Fatalf("key %s: %v, want OK or UNAUTHENTICATED", k.kid, err)
+			t.Fatalf("key %s: %v, want OK or UNAUTHENTICATED", k.KID, err)
 		}
 		return reasonOf(err)
 	}
@@ -141,7 +96,7 @@ policies:
 		t.Errorf("a compile with the file unchanged: %v, kept the authenticator %v; want it kept", err, e.Auth() == authn)
 	}
 
-	writeJWKS(t, jwks, b)
+	testjwt.WriteKeySet(t, jwks, b)
 	second, err := compile()
 	if err != nil {
 		t.Fatal(err)
@@ -245,8 +200,8 @@ func TestCompileRereadsDirectivesFile(t *testing.T) {
 		return fmt.Sprintf("SecRule REQUEST_HEADERS:%s \"@rx .\" \"id:%d,phase:1,deny,status:403,log,msg:'%[1]s'\"\n", header, id)
 	}
 	writeTestFile(t, rules, rule("X-Evil", 100001))
-	a, b := newJWTKey(t, "key-a"), newJWTKey(t, "key-b")
-	writeJWKS(t, jwks, a)
+	a, b := testjwt.NewKey(t, "key-a"), testjwt.NewKey(t, "key-b")
+	testjwt.WriteKeySet(t, jwks, a)
 	cfg, err := config.Parse("gateway.yaml", []byte(`
 policies:
   auth:
@@ -294,7 +249,7 @@ policies:
 	// Both files change; the directives do not load. The compile is refused, naming the file, and
 	// the authenticator built from the new key set is not kept either.
 	authn := e.Auth()
-	writeJWKS(t, jwks, b)
+	testjwt.WriteKeySet(t, jwks, b)
 	writeTestFile(t, rules, `SecRule REQUEST_HEADERS:X-Evil3 "@rx ." "id:300001,phase:1,deny`)
 	if _, err := e.Compile(cfg.Policies, nil, nil); err == nil || !strings.Contains(err.Error(), `directives_file "`+rules+`"`) {
 		t.Errorf("a directives file that does not load: %v, want an error naming it", err)

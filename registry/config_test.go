@@ -16,6 +16,7 @@ import (
 	"github.com/protogate/gateway/examples/shop"
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
 )
@@ -31,7 +32,7 @@ type laterBackend struct {
 
 func reserveBackend(t testing.TB, service string) *laterBackend {
 	t.Helper()
-	b := &laterBackend{t: t, service: service, addr: closedAddr(t)}
+	b := &laterBackend{t: t, service: service, addr: testnet.Refused(t)}
 	t.Cleanup(b.stop)
 	return b
 }

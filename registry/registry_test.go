@@ -31,6 +31,7 @@ import (
 	commonv1 "github.com/protogate/gateway/gen/shop/common/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
@@ -639,49 +640,6 @@ service ImpService {
 `
 )
 
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t testing.TB) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
-}
-
-// silentAddr returns a loopback address that accepts connections and never answers.
-func silentAddr(t testing.TB) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		lis.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return lis.Addr().String()
-}
-
 func TestRegistryRejects(t *testing.T) {
 	const reflectTimeout = time.Second
 	shopAddr := startShop(t, "users")
@@ -749,9 +707,9 @@ func TestRegistryRejects(t *testing.T) {
 			code: inv, want: []string{"acme/imp/v1/imp.proto", `"acme/missing/v1/missing.proto"`, "not found"}},
 		{name: "entry point not among the sources", req: protosReq("acme", one("acme/bad/v1/bad.proto", syntaxError), []string{"x.proto"}, addrC),
 			code: inv, want: []string{`entry point "x.proto"`}},
-		{name: "reflection refused", req: reflectReq("acme", closedAddr(t), 0), code: pre,
+		{name: "reflection refused", req: reflectReq("acme", testnet.Refused(t), 0), code: pre,
 			want: []string{`registration "acme"`, "reflection at 127.0.0.1:", "unavailable"}, elapsed: reflectTimeout},
-		{name: "reflection never answers", req: reflectReq("acme", silentAddr(t), 0), code: pre,
+		{name: "reflection never answers", req: reflectReq("acme", testnet.Silent(t), 0), code: pre,
 			want: []string{"reflection at 127.0.0.1:", "deadline exceeded"}, elapsed: reflectTimeout + 3*time.Second},
 		{name: "reflection lacks the service", req: reflectReq("acme", shopAddr, 0, orderService), code: pre,
 			want: []string{"does not list service shop.orders.v1.OrderService", userService}},

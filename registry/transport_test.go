@@ -10,6 +10,7 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/internal/testpki"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
@@ -106,7 +107,7 @@ func TestConfigReflectionOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	cert := testpki.SelfSigned(t)
 	testpki.WriteKeyPair(t, dir, "users", cert)
-	addr := closedAddr(t)
+	addr := testnet.Refused(t)
 	section := "services:\n  - name: users\n    cluster: users\n    reflect: true\n"
 	overTLS := "clusters:\n  - name: users\n    endpoints: [\"" + addr + "\"]\n    tls: {enabled: true, ca_file: users.crt}\n" + section
 	plaintext := "clusters:\n  - name: users\n    endpoints: [\"" + addr + "\"]\n" + section

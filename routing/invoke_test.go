@@ -1,7 +1,6 @@
 package routing_test
 
 import (
-	"net"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -11,20 +10,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/routing"
 )
-
-// refusedAddr returns a loopback address nothing listens on: connections to it are refused.
-func refusedAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
-}
 
 // unaryProxy routes every call to a round-robin cluster of addrs, breakers and outlier detection
 // off so that a dead endpoint keeps being picked, with retry policy pol.
@@ -60,7 +48,7 @@ const checkMethod = "/grpc.health.v1.Health/Check"
 // messages and for Frames alike (a Frame's bytes are sent again).
 func TestCallUnaryRetriesOnAnotherEndpoint(t *testing.T) {
 	live, _ := coreHealthServer(t)
-	p, eps := unaryProxy(t, []string{refusedAddr(t), live}, routing.RetryPolicy{})
+	p, eps := unaryProxy(t, []string{testnet.Refused(t), live}, routing.RetryPolicy{})
 	reqBytes, _ := proto.Marshal(&healthpb.HealthCheckRequest{})
 	for i := range 20 {
 		var header metadata.MD
@@ -100,7 +88,7 @@ func TestCallUnaryRetriesOnAnotherEndpoint(t *testing.T) {
 // Without retries the same calls fail on the dead endpoint.
 func TestCallUnaryWithoutRetries(t *testing.T) {
 	live, _ := coreHealthServer(t)
-	p, _ := unaryProxy(t, []string{refusedAddr(t), live}, routing.RetryPolicy{Attempts: 1})
+	p, _ := unaryProxy(t, []string{testnet.Refused(t), live}, routing.RetryPolicy{Attempts: 1})
 	failed := 0
 	for range 10 {
 		var resp healthpb.HealthCheckResponse

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -84,7 +85,10 @@ func (f *adminFlags) run(cmd *cobra.Command, call func(context.Context, adminv1.
 	}
 	defer done()
 	err = call(ctx, client)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// The deadline goes to the gateway with the call: what it was doing (a reflection) may end
+	// with it and answer DEADLINE_EXCEEDED a moment before the CLI's own context ends. Both are
+	// the --timeout running out.
+	if err != nil && (errors.Is(ctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded) {
 		return f.timedOut(cmd)
 	}
 	return rpcError(err)

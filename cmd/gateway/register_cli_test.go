@@ -1,13 +1,12 @@
 package main
 
 import (
-	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry/store"
 )
 
@@ -34,7 +33,7 @@ func wantOneLine(t *testing.T, what, out string, ok bool, wants ...string) {
 func TestRegisterRefusesIgnoredFlags(t *testing.T) {
 	setFile := filepath.Join(t.TempDir(), "users.binpb")
 	writeDescriptorSet(t, setFile, usersv1.File_shop_users_v1_users_proto)
-	common := []string{"register", "--admin", "http://" + closedPort(t), "--name", "users", "--endpoint", "127.0.0.1:50051"}
+	common := []string{"register", "--admin", "http://" + testnet.Refused(t), "--name", "users", "--endpoint", "127.0.0.1:50051"}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -50,37 +49,6 @@ func TestRegisterRefusesIgnoredFlags(t *testing.T) {
 	}
 }
 
-// silentPort returns a loopback address that accepts connections and never answers.
-func silentPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
-
 // A registration by reflection whose backend accepts and never answers outlasts --timeout, which
 // bounds the gateway's reflection too: the CLI says what it waited for, not "context deadline
 // exceeded".
@@ -89,7 +57,7 @@ func TestRegisterTimeoutSaysWhat(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	_, _, admin := startServe(t, t.TempDir())
-	silent := silentPort(t)
+	silent := testnet.Silent(t)
 	out, ok := cli(t, "register", "--admin", "http://"+admin, "--name", "slow", "--endpoint", silent, "--reflect", "--timeout", "1s")
 	wantOneLine(t, "register --reflect of a silent backend", out, ok,
 		"register: the gateway at http://"+admin+" did not answer within 1s (--timeout)", "the reflection of "+silent)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 )
 
 // runBackend, entered when the test binary runs with GATEWAY_TEST_BACKEND set, serves one shop
@@ -238,7 +239,7 @@ func TestRegisterWorkflow(t *testing.T) {
 	writeFile(t, broken, "syntax = \"proto3\";\npackage acme.v1;\nmessage Broken {\n  string name = 1\n}\n")
 	missing := filepath.Join(t.TempDir(), "missing.proto")
 	writeFile(t, missing, "syntax = \"proto3\";\npackage acme.v1;\nimport \"acme/v1/nowhere.proto\";\n")
-	closed := closedPort(t)
+	closed := testnet.Refused(t)
 	for _, tc := range []struct {
 		name string
 		want string
@@ -320,18 +321,6 @@ func mustCLI(t *testing.T, want string, args ...string) string {
 	return out
 }
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // TestConfigReload changes the config file under a running gateway: a valid change applies, an invalid
 // one is reported and ignored, and SIGHUP reloads too.
 func TestConfigReload(t *testing.T) {
@@ -356,7 +345,7 @@ func TestConfigReload(t *testing.T) {
 		t.Fatalf("after an invalid config: %v", err)
 	}
 
-	dead := closedPort(t)
+	dead := testnet.Refused(t)
 	writeFile(t, path, strings.Replace(good, users, dead, 1))
 	gw.awaitLines(t, regexp.MustCompile(`config reloaded`))
 	if err := getUser(t, data); status.Code(err) != codes.Unavailable {

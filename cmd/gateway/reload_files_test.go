@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -15,56 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/internal/testjwt"
 	"github.com/protogate/gateway/internal/testpki"
-	"github.com/protogate/gateway/policies/auth"
 )
-
-// issuerKey is a JWT issuer's signing key and the kid its tokens name.
-type issuerKey struct {
-	kid string
-	key *ecdsa.PrivateKey
-}
-
-func newIssuerKey(t *testing.T, kid string) issuerKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return issuerKey{kid: kid, key: k}
-}
-
-// bearer is an Authorization value with a token of https://issuer.test signed by k, valid for an hour.
-func (k issuerKey) bearer(t *testing.T) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-		"iss": "https://issuer.test", "sub": "ada", "exp": time.Now().Add(time.Hour).Unix()})
-	tok.Header["kid"] = k.kid
-	s, err := tok.SignedString(k.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "Bearer " + s
-}
-
-// writeKeySet writes the public keys of keys to path as a JSON Web Key Set.
-func writeKeySet(t *testing.T, path string, keys ...issuerKey) {
-	t.Helper()
-	var pub []auth.PublicJWK
-	for _, k := range keys {
-		pub = append(pub, auth.PublicJWK{KID: k.kid, Alg: "ES256", Key: k.key.Public()})
-	}
-	data, err := auth.MarshalJWKS(pub...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, path, string(data))
-}
 
 // denyHeader is a SecLang rule that blocks requests with the header.
 func denyHeader(header string, id int) string {
@@ -103,8 +57,8 @@ func TestReloadRereadsPolicyFiles(t *testing.T) {
 	}
 	dir := t.TempDir()
 	jwks, rules := filepath.Join(dir, "jwks.json"), filepath.Join(dir, "waf.conf")
-	a, b := newIssuerKey(t, "key-a"), newIssuerKey(t, "key-b")
-	writeKeySet(t, jwks, a)
+	a, b := testjwt.NewKey(t, "key-a"), testjwt.NewKey(t, "key-b")
+	testjwt.WriteKeySet(t, jwks, a)
 	writeFile(t, rules, denyHeader("X-Evil", 100001))
 	path := filepath.Join(dir, "gateway.yaml")
 	writeFile(t, path, fmt.Sprintf(`services:
@@ -123,32 +77,32 @@ policies:
 `, users, filepath.Join(protoDir, "shop/users/v1/users.proto"), protoDir, jwks, rules))
 	h := newReloadHarness(t, path)
 
-	if err := getUserWith(t, h.data, "authorization", a.bearer(t)); err != nil {
+	if err := getUserWith(t, h.data, "authorization", "Bearer "+a.Token(t, "https://issuer.test")); err != nil {
 		t.Fatalf("key A, in the key set: %v", err)
 	}
-	if got := restWith(t, h.data, a.bearer(t), "X-Evil"); got != http.StatusForbidden {
+	if got := restWith(t, h.data, "Bearer "+a.Token(t, "https://issuer.test"), "X-Evil"); got != http.StatusForbidden {
 		t.Fatalf("X-Evil under the first rules: %d, want 403", got)
 	}
-	if got := restWith(t, h.data, a.bearer(t), "X-Evil2"); got != http.StatusOK {
+	if got := restWith(t, h.data, "Bearer "+a.Token(t, "https://issuer.test"), "X-Evil2"); got != http.StatusOK {
 		t.Fatalf("X-Evil2 under the first rules: %d, want 200", got)
 	}
 
-	writeKeySet(t, jwks, b)
+	testjwt.WriteKeySet(t, jwks, b)
 	writeFile(t, rules, denyHeader("X-Evil2", 100002))
 	if got := h.look(t, true); got != "reloaded" {
 		t.Fatalf("SIGHUP after the files changed: %q, want reloaded", got)
 	}
-	err = getUserWith(t, h.data, "authorization", a.bearer(t))
+	err = getUserWith(t, h.data, "authorization", "Bearer "+a.Token(t, "https://issuer.test"))
 	if st := status.Convert(err); st.Code() != codes.Unauthenticated || !strings.Contains(st.Message(), "signing key") || reasonOf(err) != "TOKEN_KEY_UNKNOWN" {
 		t.Errorf("key A, removed from the key set: %v (reason %q), want UNAUTHENTICATED naming the signing key, TOKEN_KEY_UNKNOWN", err, reasonOf(err))
 	}
-	if err := getUserWith(t, h.data, "authorization", b.bearer(t)); err != nil {
+	if err := getUserWith(t, h.data, "authorization", "Bearer "+b.Token(t, "https://issuer.test")); err != nil {
 		t.Errorf("key B, now in the key set: %v", err)
 	}
-	if got := restWith(t, h.data, b.bearer(t), "X-Evil"); got != http.StatusOK {
+	if got := restWith(t, h.data, "Bearer "+b.Token(t, "https://issuer.test"), "X-Evil"); got != http.StatusOK {
 		t.Errorf("X-Evil after its rule left the directives file: %d, want 200", got)
 	}
-	if got := restWith(t, h.data, b.bearer(t), "X-Evil2"); got != http.StatusForbidden {
+	if got := restWith(t, h.data, "Bearer "+b.Token(t, "https://issuer.test"), "X-Evil2"); got != http.StatusForbidden {
 		t.Errorf("X-Evil2 after its rule was written: %d, want 403", got)
 	}
 
@@ -173,10 +127,10 @@ policies:
 		if line := h.log.String()[logged:]; !broken.names.MatchString(line) {
 			t.Errorf("%s: the refusal does not name the file (%s):\n%s", broken.name, broken.names, line)
 		}
-		if err := getUserWith(t, h.data, "authorization", b.bearer(t)); err != nil {
+		if err := getUserWith(t, h.data, "authorization", "Bearer "+b.Token(t, "https://issuer.test")); err != nil {
 			t.Errorf("key B after %s was refused: %v", broken.name, err)
 		}
-		if got := restWith(t, h.data, b.bearer(t), "X-Evil2"); got != http.StatusForbidden {
+		if got := restWith(t, h.data, "Bearer "+b.Token(t, "https://issuer.test"), "X-Evil2"); got != http.StatusForbidden {
 			t.Errorf("X-Evil2 after %s was refused: %d, want 403", broken.name, got)
 		}
 		writeFile(t, broken.file, string(keep))

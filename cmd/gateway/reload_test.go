@@ -28,6 +28,7 @@ import (
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
 )
 
@@ -62,7 +63,7 @@ func getOrder(t *testing.T, addr string) error {
 func pendingEchoConfig(t *testing.T) (config, orders, users string) {
 	t.Helper()
 	users, _ = serveShop(t, "users", "127.0.0.1:0")
-	orders = closedPort(t)
+	orders = testnet.Refused(t)
 	protoDir, err := filepath.Abs("../../proto")
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +84,7 @@ func TestConfigReflectionBackendDown(t *testing.T) {
 	}
 	base, orders, _ := pendingEchoConfig(t)
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
-	unrelated := base + "clusters:\n  - name: spare\n    endpoints: [\"" + closedPort(t) + "\"]\n"
+	unrelated := base + "clusters:\n  - name: spare\n    endpoints: [\"" + testnet.Refused(t) + "\"]\n"
 	changed := strings.Replace(base, "reflect: true\n", "reflect: true\n    services: [shop.orders.v1.OrderService]\n", 1)
 	writeFile(t, path, base)
 
@@ -161,7 +162,7 @@ func TestServicesConfigAndAdmin(t *testing.T) {
 
 	setFile := filepath.Join(dir, "catalog.binpb")
 	writeDescriptorSet(t, setFile, catalogv1.File_shop_catalog_v1_catalog_proto)
-	catalog := closedPort(t)
+	catalog := testnet.Refused(t)
 	mustCLI(t, "catalog: version 1 active", "register", "--admin", admin, "--name", "catalog", "--endpoint", catalog, "--descriptor-set", setFile)
 
 	out := mustCLI(t, "NAME", "services", "list", "--admin", admin)
@@ -599,7 +600,7 @@ func TestConfigMapReload(t *testing.T) {
 	}
 	users, _ := serveShop(t, "users", "127.0.0.1:0")
 	dir := t.TempDir()
-	path := configMapVersion(t, dir, "..2025_01_01_00_00_00.1", clusterConfig(closedPort(t)))
+	path := configMapVersion(t, dir, "..2025_01_01_00_00_00.1", clusterConfig(testnet.Refused(t)))
 	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	data := gw.awaitLines(t, listeningLine)[1]
 	if err := getUser(t, data); status.Code(err) != codes.Unavailable {
@@ -621,7 +622,7 @@ func TestReloadStartOnlySettings(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
-	clusters := clusterConfig(closedPort(t))
+	clusters := clusterConfig(testnet.Refused(t))
 	writeFile(t, path, "shutdown_grace: 30s\n"+clusters)
 	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	gw.awaitLines(t, listeningLine)
