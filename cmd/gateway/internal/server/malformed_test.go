@@ -16,15 +16,20 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// rawGRPC posts body as a gRPC request over cleartext HTTP/2 and returns the grpc-status it gets.
-func rawGRPC(t *testing.T, addr, method string, body []byte) codes.Code {
-	t.Helper()
-	tr := &http2.Transport{
+// h2cTransport is an HTTP/2 client transport over cleartext TCP (prior knowledge).
+func h2cTransport() *http2.Transport {
+	return &http2.Transport{
 		AllowHTTP: true,
 		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
 	}
+}
+
+// rawGRPC posts body as a gRPC request over cleartext HTTP/2 and returns the grpc-status it gets.
+func rawGRPC(t *testing.T, addr, method string, body []byte) codes.Code {
+	t.Helper()
+	tr := h2cTransport()
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -87,12 +92,7 @@ func TestLargeFirstHeaderBlock(t *testing.T) {
 	big := strings.Repeat("0123456789abcdef", 80<<10/16)
 	send := func(req *http.Request) *http.Response {
 		t.Helper()
-		tr := &http2.Transport{
-			AllowHTTP: true,
-			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, network, addr)
-			},
-		}
+		tr := h2cTransport()
 		defer tr.CloseIdleConnections()
 		resp, err := tr.RoundTrip(req)
 		if err != nil {
