@@ -49,7 +49,7 @@ func TestCompileRereadsKeySetFile(t *testing.T) {
 	jwks := filepath.Join(dir, "jwks.json")
 	a, b := testjwt.NewKey(t, "key-a"), testjwt.NewKey(t, "key-b")
 	testjwt.WriteKeySet(t, jwks, a)
-	cfg, err := config.Parse("gateway.yaml", []byte(`
+	cfg, e := fileEngine(t, `
 policies:
   auth:
     jwt:
@@ -57,15 +57,7 @@ policies:
   rules:
     - match: {service: shop.orders.v1.OrderService}
       auth: {required: true}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := policies.NewEngine(cfg.Policies, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+`)
 	compile := func() (*policies.Set, error) {
 		return e.Compile(cfg.Policies, []string{getOrder}, nil)
 	}
@@ -142,7 +134,7 @@ func TestCompileRereadsSecretFile(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "hs256.secret")
 	old, next := strings.Repeat("o", 32), strings.Repeat("n", 32)
 	writeTestFile(t, secret, old+"\n")
-	cfg, err := config.Parse("gateway.yaml", []byte(`
+	cfg, e := fileEngine(t, `
 policies:
   auth:
     jwt:
@@ -150,15 +142,7 @@ policies:
   rules:
     - match: {service: shop.orders.v1.OrderService}
       auth: {required: true}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := policies.NewEngine(cfg.Policies, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+`)
 	token := func(key string) string {
 		t.Helper()
 		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
@@ -202,21 +186,13 @@ func TestCompileRereadsDirectivesFile(t *testing.T) {
 	writeTestFile(t, rules, rule("X-Evil", 100001))
 	a, b := testjwt.NewKey(t, "key-a"), testjwt.NewKey(t, "key-b")
 	testjwt.WriteKeySet(t, jwks, a)
-	cfg, err := config.Parse("gateway.yaml", []byte(`
+	cfg, e := fileEngine(t, `
 policies:
   auth:
     jwt:
       - {name: corp, issuer: "https://issuer.test", jwks_file: `+jwks+`}
   waf: {mode: blocking, directives_file: `+rules+`}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := policies.NewEngine(cfg.Policies, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+`)
 	get := func(set *policies.Set, header string) int {
 		t.Helper()
 		h := set.Wrap(policy.FrontREST, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
@@ -260,4 +236,20 @@ policies:
 	if got := get(second, "X-Evil2"); got != http.StatusForbidden {
 		t.Errorf("the serving set after a refused compile: X-Evil2 %d, want 403", got)
 	}
+}
+
+// fileEngine parses a config file's text and builds the policies engine of it, closed when the
+// test ends.
+func fileEngine(t *testing.T, yaml string) (*config.Config, *policies.Engine) {
+	t.Helper()
+	cfg, err := config.Parse("gateway.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := policies.NewEngine(cfg.Policies, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return cfg, e
 }
