@@ -470,14 +470,18 @@ func stateName(r *adminv1.Registration) string {
 
 func printVersions(w io.Writer, versions []*adminv1.Registration) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tACTIVE\tCREATED\tDIGEST\tSOURCE\tENDPOINTS\tSERVICES")
+	fmt.Fprintln(tw, "VERSION\tACTIVE\tCREATED\tDIGEST\tSOURCE\tENDPOINTS\tSERVICES\tREQUESTED")
 	for _, r := range versions {
 		active := ""
 		if r.GetActive() {
 			active = "*"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\t%s\t%s\t%s\n", r.GetVersion(), active, r.GetCreatedAt().AsTime().Format(time.RFC3339),
-			r.GetDigest(), sourceName(r.GetSource()), strings.Join(r.GetEndpoints(), ","), strings.Join(r.GetServices(), ","))
+		requested := "all" // no --service: every service of the descriptors
+		if rs := r.GetRequestedServices(); len(rs) > 0 {
+			requested = strings.Join(rs, ",")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\t%s\t%s\t%s\t%s\n", r.GetVersion(), active, r.GetCreatedAt().AsTime().Format(time.RFC3339),
+			r.GetDigest(), sourceName(r.GetSource()), strings.Join(r.GetEndpoints(), ","), strings.Join(r.GetServices(), ","), requested)
 	}
 	_ = tw.Flush()
 }

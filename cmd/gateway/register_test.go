@@ -228,8 +228,8 @@ func TestRegisterWorkflow(t *testing.T) {
 	// Rollback re-activates version 2.
 	mustCLI(t, "version 2 active", "rollback", "--admin", adminURL, "users")
 	out := mustCLI(t, "users", "services", "get", "--admin", adminURL, "users")
-	if !regexp.MustCompile(`(?m)^2\s+\*`).MatchString(out) {
-		t.Errorf("services get does not show version 2 active:\n%s", out)
+	if !regexp.MustCompile(`(?m)^2\s+\*.*\sshop\.users\.v1\.UserService\s+all$`).MatchString(out) {
+		t.Errorf("services get does not show version 2 active, its services and what was asked for (all):\n%s", out)
 	}
 
 	// Bad input: refused with a one-line reason, exit status non-zero, serving state intact.
