@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -569,6 +570,16 @@ func TestSamplingRatio(t *testing.T) {
 			t.Fatalf("upstream traceparent %q", tp)
 		}
 		traces[tp[0][3:35]] = true
+		// TraceIDRatioBased's rule: a trace is sampled when its id's last 63 bits, read as a
+		// number, are below ratio * 2^63; the sampled trace is the one decided on.
+		low, err := strconv.ParseUint(tp[0][19:35], 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sampledByID := low>>1 < 1<<62
+		if sampled := strings.HasSuffix(tp[0], "-01"); sampled != sampledByID {
+			t.Errorf("traceparent %s: sampled %v, but its trace id says %v", tp[0], sampled, sampledByID)
+		}
 		if strings.HasSuffix(tp[0], "-00") {
 			unsampled++
 		}

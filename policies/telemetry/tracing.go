@@ -59,6 +59,7 @@ func newTracing(cfg config.Tracing, exp sdktrace.SpanExporter) (*tracing, error)
 		// A trace the client started keeps its sampling decision; a new one reaches the SDK only
 		// once start has sampled it at the ratio (see tracing).
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+		sdktrace.WithIDGenerator(idGenerator{}),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", name))),
 	}
 	if exp == nil {
@@ -131,7 +132,11 @@ func (tr *tracing) start(ctx context.Context, carrier propagation.TextMapCarrier
 	}
 	var span trace.Span
 	if sc, sampled := tr.sample(trace.SpanContextFromContext(remote)); sampled {
-		_, span = tr.tracer.Start(remote, name, serverSpan...)
+		parent := remote
+		if sc.TraceID().IsValid() { // a new trace: the SDK's span takes the id it was sampled on
+			parent = context.WithValue(remote, sampledTraceKey{}, sc.TraceID())
+		}
+		_, span = tr.tracer.Start(parent, name, serverSpan...)
 	} else {
 		*unsampled = unsampledSpan{sc: sc, tp: tr.provider}
 		span = unsampled
@@ -141,8 +146,10 @@ func (tr *tracing) start(ctx context.Context, carrier propagation.TextMapCarrier
 
 // sample decides whether a request whose client sent the span context parent (invalid when it
 // sent none) is sampled, as ParentBased(TraceIDRatioBased) would: in the parent's trace as the
-// parent was, else in a new trace at the ratio. An unsampled request's span context comes with
-// the decision: the parent's trace and trace state, or the new trace, with a span id of its own.
+// parent was, else in a new trace at the ratio, decided on the new trace's id. The span context
+// returned is the request's when it is not sampled (the parent's trace and trace state, or the new
+// trace, with a span id of its own); when a new trace is sampled it holds only the trace id, for
+// the SDK's span to take (idGenerator).
 func (tr *tracing) sample(parent trace.SpanContext) (trace.SpanContext, bool) {
 	if parent.IsValid() {
 		if parent.IsSampled() {
@@ -151,17 +158,41 @@ func (tr *tracing) sample(parent trace.SpanContext) (trace.SpanContext, bool) {
 		return parent.WithSpanID(newSpanID()).WithRemote(false), false
 	}
 	if tr.sampleAll {
-		return trace.SpanContext{}, true
+		return trace.SpanContext{}, true // the SDK draws the trace's ids itself
 	}
+	tid := newTraceID()
+	if binary.BigEndian.Uint64(tid[8:])>>1 < tr.sampleBelow {
+		return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid}), true
+	}
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: newSpanID()}), false
+}
+
+// sampledTraceKey holds, in the context a new trace's span starts from, the trace id sample drew
+// and sampled it on.
+type sampledTraceKey struct{}
+
+// idGenerator draws the SDK's ids as the SDK does, except that a new trace sample has sampled
+// keeps the id it was sampled on: a sampler downstream that decides by trace id at the same ratio
+// then agrees.
+type idGenerator struct{}
+
+func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	if tid, ok := ctx.Value(sampledTraceKey{}).(trace.TraceID); ok {
+		return tid, newSpanID()
+	}
+	return newTraceID(), newSpanID()
+}
+
+func (idGenerator) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return newSpanID() }
+
+// newTraceID returns a random trace id, drawn as the SDK draws one.
+func newTraceID() trace.TraceID {
 	var tid trace.TraceID
 	for !tid.IsValid() {
 		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
 		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
 	}
-	if binary.BigEndian.Uint64(tid[8:])>>1 < tr.sampleBelow {
-		return trace.SpanContext{}, true // the SDK draws the sampled trace's ids itself
-	}
-	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: newSpanID()}), false
+	return tid
 }
 
 // newSpanID returns a random span id, drawn as the SDK draws one.
