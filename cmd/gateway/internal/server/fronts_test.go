@@ -9,7 +9,7 @@ import (
 )
 
 // doRequest sends req with client and returns the response, its body read and closed.
-func doRequest(t *testing.T, client *http.Client, req *http.Request) (*http.Response, string) {
+func doRequest(t testing.TB, client *http.Client, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := client.Do(req)
 	if err != nil {

@@ -3,7 +3,6 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -41,16 +40,7 @@ func post(t *testing.T, g *gateway, path, contentType, body string) restResponse
 	if contentType != "" {
 		req.Header["Content-Type"] = []string{contentType}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return restResponse{status: resp.StatusCode, header: resp.Header, body: data}
+	return send(t, http.DefaultClient, req)
 }
 
 // TestJSONLimitsWhateverTheContentType: a body the REST front reads as JSON or NDJSON is held to

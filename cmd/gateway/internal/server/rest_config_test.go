@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -46,25 +45,11 @@ rest:
 			spec.REST = base.REST
 		},
 	})
+	rest := newRESTClient(g)
 	do := func(method, path, body string, header ...string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, "http://"+g.addr+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		r := rest.do(t, method, path, body, header...)
+		return r.status, string(r.body)
 	}
 
 	if code, body := do("POST", "/shop.users.v1.UserService/GetUser", `{"id": "1"}`); code != http.StatusNotFound {
@@ -95,22 +80,11 @@ func TestRESTConfigReload(t *testing.T) {
 			tenants <- md.Get("x-tenant-id")
 		}
 	}}})
+	rest := newRESTClient(g)
 	create := func(name string) (int, string) {
 		t.Helper()
-		body := `{"name": "` + name + `", "email": "` + name + `@example.com", "noSuchField": 1}`
-		req, err := http.NewRequest("POST", "http://"+g.addr+"/v1/users", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Tenant-Id", "acme")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		r := rest.do(t, "POST", "/v1/users", `{"name": "`+name+`", "email": "`+name+`@example.com", "noSuchField": 1}`, "X-Tenant-Id", "acme")
+		return r.status, string(r.body)
 	}
 	if code, body := create("before"); code != http.StatusBadRequest {
 		t.Fatalf("an unknown field before the reload: %d %s, want 400", code, body)

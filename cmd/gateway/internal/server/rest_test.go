@@ -50,16 +50,14 @@ func (c *restClient) do(t testing.TB, method, path, body string, headers ...stri
 		req.Header.Set("Content-Type", "application/json")
 	}
 	putHeaders(req.Header, headers)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return restResponse{status: resp.StatusCode, header: resp.Header, body: data}
+	return send(t, c.http, req)
+}
+
+// send sends req with client (doRequest) and returns the whole response.
+func send(t testing.TB, client *http.Client, req *http.Request) restResponse {
+	t.Helper()
+	resp, body := doRequest(t, client, req)
+	return restResponse{status: resp.StatusCode, header: resp.Header, body: []byte(body)}
 }
 
 // contains reports whether JSON got holds every member of JSON want, recursively.
