@@ -30,7 +30,7 @@ func (s *Server) dataHandler() http.Handler {
 		if isGRPC(r) {
 			// grpc-go's own header limit (grpc.MaxHeaderListSize) holds on its own connections
 			// only: through net/http it is checked here, and refused as the HTTP fronts refuse.
-			if err := sanitize.CheckHeaderBytes(r.Header, int64(headerListSize(s.cfg.Policies.Limits))); err != nil {
+			if err := sanitize.CheckHeaderBytes(r.Header, int64(s.grpcHeaderBytes)); err != nil {
 				sanitize.WriteRefusal(w, r, policy.FrontGRPC, err)
 				return
 			}
@@ -61,7 +61,12 @@ func (s *Server) dataHandler() http.Handler {
 // let the REST front answer it "no route": native gRPC over HTTP/1 (505: gRPC needs HTTP/2), and
 // gRPC-Web in a message encoding other than protobuf (415). nil for anything else.
 func unservedGRPC(r *http.Request) error {
-	mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	const prefix = "application/grpc"
+	ct := r.Header.Get("Content-Type")
+	if len(ct) < len(prefix) || !strings.EqualFold(ct[:len(prefix)], prefix) {
+		return nil // the REST front's requests: one comparison
+	}
+	mt, _, _ := strings.Cut(ct, ";")
 	mt = strings.ToLower(strings.TrimSpace(mt))
 	switch {
 	case mt == "application/grpc" || strings.HasPrefix(mt, "application/grpc+"):

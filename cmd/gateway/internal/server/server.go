@@ -62,6 +62,9 @@ type Server struct {
 	// request was not gRPC. It is a server of its own because grpc's GracefulStop ends such calls at
 	// once instead of draining them; the HTTP server's Shutdown drains them.
 	grpcHTTP *grpc.Server
+	// grpcHeaderBytes bounds native gRPC's header list (limits.max_header_bytes, read at start):
+	// grpc-go holds it on its own connections, dataHandler on those through net/http.
+	grpcHeaderBytes uint32
 	health   *healthService
 	web      *grpcweb.Handler
 	rest     *restFront
@@ -171,6 +174,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg))
 	s.graphql.stopping = s.proxy.Stopping()
 	s.graphql.serving = &s.fronts
+	s.grpcHeaderBytes = headerListSize(cfg.Policies.Limits)
 	grpcOpts := []grpc.ServerOption{
 		grpc.StreamInterceptor(s.intercept),
 		grpc.UnknownServiceHandler(s.proxy.Handler),
@@ -180,7 +184,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		grpc.ReadBufferSize(downstreamBufferSize),
 		grpc.WriteBufferSize(downstreamBufferSize),
 		// policies.limits.max_header_bytes bounds native gRPC's header list too (HTTP/2 SETTINGS).
-		grpc.MaxHeaderListSize(headerListSize(cfg.Policies.Limits)),
+		grpc.MaxHeaderListSize(s.grpcHeaderBytes),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		// An idle connection gets GOAWAY; grpc's default keeps it forever.
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.idle}),
