@@ -12,7 +12,6 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
@@ -59,15 +58,9 @@ func (b *laterBackend) stop() {
 // staticSpec is what the gateway makes of a config file: SpecFromConfig plus StaticRegistrations.
 func staticSpec(t testing.TB, dir, text string, o registry.StaticOptions) (registry.Spec, error) {
 	t.Helper()
-	cfg, err := config.Parse(filepath.Join(dir, "gateway.yaml"), []byte(text))
-	if err != nil {
-		t.Fatalf("config:\n%s\n%v", text, err)
-	}
-	spec, err := registry.SpecFromConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, spec := parseSpec(t, dir, text)
 	o.Timeout = 5 * time.Second
+	var err error
 	spec.Registrations, spec.Pending, err = registry.StaticRegistrations(t.Context(), cfg, o)
 	return spec, err
 }

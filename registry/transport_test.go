@@ -20,6 +20,13 @@ import (
 // specOf parses a config file in dir and returns its spec.
 func specOf(t *testing.T, dir, text string) registry.Spec {
 	t.Helper()
+	_, spec := parseSpec(t, dir, text)
+	return spec
+}
+
+// parseSpec parses a config file in dir and returns it and its spec (SpecFromConfig).
+func parseSpec(t testing.TB, dir, text string) (*config.Config, registry.Spec) {
+	t.Helper()
 	cfg, err := config.Parse(filepath.Join(dir, "gateway.yaml"), []byte(text))
 	if err != nil {
 		t.Fatalf("config:\n%s\n%v", text, err)
@@ -28,7 +35,7 @@ func specOf(t *testing.T, dir, text string) registry.Spec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return spec
+	return cfg, spec
 }
 
 // A cluster's tls and connect_timeout become its transport, the files loaded; the snapshot acquires
