@@ -293,6 +293,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 			return fail(fmt.Errorf("policies: %w", err))
 		}
 	}
+	s.waiting = waitingServices(spec.Pending, owner)
 	s.svcInfo = make(map[string]*adminv1.ServiceStatus, len(s.services))
 	for _, name := range s.services {
 		s.svcInfo[name] = &adminv1.ServiceStatus{
@@ -301,6 +302,26 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		}
 	}
 	return s, nil
+}
+
+// waitingServices maps the services pending config services name (their services lists) to why
+// they are not served yet, leaving out any a loaded registration serves. A pending service without
+// a services list names none: which services its backend has is what reflection would tell.
+func waitingServices(pending []PendingRegistration, owner map[string]string) map[string]string {
+	var out map[string]string
+	for _, p := range pending {
+		reg := p.Registration
+		for _, name := range reg.Services {
+			if _, served := owner[name]; served {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]string)
+			}
+			out[name] = fmt.Sprintf("config service %q waits for its descriptors from %s (server reflection), which has not answered yet", reg.Name, reg.reflectFrom)
+		}
+	}
+	return out
 }
 
 // restBinding returns the binding a REST request calls, by the snapshot's REST router (a WebSocket

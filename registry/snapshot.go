@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +28,9 @@ type Snapshot struct {
 	services   []string
 	methods    map[string]routing.CallKind // full method name -> kind, for services with descriptors
 	known      map[string]bool             // services with descriptors
+	// waiting maps each service a pending config service names (its services list) to why it is
+	// not served yet; see Waiting.
+	waiting map[string]string
 	table      *routing.Table
 	rest       *transcoder.Router
 	graphql    *schema.Schema // nil when nothing is registered
@@ -86,6 +91,17 @@ func (s *Snapshot) Method(fullMethod string) (kind routing.CallKind, known, ok b
 	}
 	return routing.KindUnknown, s.known[serviceOf(fullMethod)], false
 }
+
+// Waiting reports, for a service the snapshot does not serve, whether a config service names it
+// and waits for its descriptors (its backend has not answered reflection yet), and says so; see
+// routing.WaitingState.
+func (s *Snapshot) Waiting(service string) (why string, ok bool) {
+	why, ok = s.waiting[service]
+	return why, ok
+}
+
+// WaitingServices lists the services Waiting reports, sorted.
+func (s *Snapshot) WaitingServices() []string { return slices.Sorted(maps.Keys(s.waiting)) }
 
 // Admitter is the snapshot's compiled policy chains; see routing.State. Nil admits every call.
 func (s *Snapshot) Admitter() routing.Admitter { return s.admitter }

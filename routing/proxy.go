@@ -69,6 +69,14 @@ type State interface {
 	Admitter() Admitter
 }
 
+// WaitingState is implemented by a State that knows services which are registered but not served
+// yet (their descriptors have not come): a call of one is UNAVAILABLE, which a client may retry,
+// with why, rather than UNIMPLEMENTED.
+type WaitingState interface {
+	// Waiting reports whether service is waited for, and why it is not served yet.
+	Waiting(service string) (why string, ok bool)
+}
+
 // Proxy forwards gRPC calls to upstream clusters without decoding their messages. Its Handler is a
 // grpc.StreamHandler, registered as the server's unknown-service handler and reused by the gRPC-Web
 // front, so every transport shares one forwarding core.
@@ -236,6 +244,11 @@ func (p *Proxy) route(ctx context.Context, method string, md metadata.MD, owned 
 	route := st.Routes().Match(method, MD(md))
 	if route == nil {
 		svc, _ := splitMethod(method)
+		if w, ok := st.(WaitingState); ok {
+			if why, ok := w.Waiting(svc); ok {
+				return Upstream{}, status.Errorf(codes.Unavailable, "service %s is not served yet: %s", svc, why)
+			}
+		}
 		return Upstream{}, status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
 	}
 	var release func()

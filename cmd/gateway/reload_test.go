@@ -19,8 +19,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
@@ -142,6 +144,64 @@ func TestConfigReflectionBackendDown(t *testing.T) {
 		t.Fatalf("the healthy service at the end: %v", err)
 	}
 	gw.stop(t)
+}
+
+// TestPendingNamedServiceUnavailable runs `gateway serve` with a config service fetched by
+// reflection from a backend that is down and whose services list names the service: until the
+// backend answers, a call of that service is UNAVAILABLE saying why (not UNIMPLEMENTED, as for a
+// service nobody registered), and its health is NOT_SERVING; once the backend is up, both serve.
+func TestPendingNamedServiceUnavailable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	base, orders, _ := pendingEchoConfig(t)
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	writeFile(t, path, strings.Replace(base, "reflect: true\n", "reflect: true\n    services: [shop.orders.v1.OrderService]\n", 1))
+
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	data := gw.awaitLines(t, listeningLine)[1]
+	err := getOrder(t, data)
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), `config service "echo" waits for its descriptors from `+orders) {
+		t.Fatalf("a named service of a pending config service: %v, want Unavailable saying it waits for its descriptors", err)
+	}
+	if err := getUnknown(t, data); status.Code(err) != codes.Unimplemented {
+		t.Errorf("a service nobody names: %v, want Unimplemented", err)
+	}
+	if got := healthOf(t, data, "shop.orders.v1.OrderService"); got != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health of the pending service = %v, want NOT_SERVING", got)
+	}
+
+	serveShop(t, "orders", orders)
+	gw.awaitLines(t, regexp.MustCompile(`config service served.*name=echo`))
+	if err := getOrder(t, data); err != nil {
+		t.Fatalf("once its backend is up: %v", err)
+	}
+	if got := healthOf(t, data, "shop.orders.v1.OrderService"); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health once served = %v, want SERVING", got)
+	}
+	gw.stop(t)
+}
+
+// getUnknown calls a method of a service no config or registration names.
+func getUnknown(t *testing.T, addr string) error {
+	t.Helper()
+	return callAt(t, addr, func(ctx context.Context, conn *grpc.ClientConn) error {
+		return conn.Invoke(ctx, "/acme.Nope/Get", &emptypb.Empty{}, &emptypb.Empty{})
+	})
+}
+
+// healthOf asks the gateway at addr for service's health; a Check that fails fails the test.
+func healthOf(t *testing.T, addr, service string) (got healthpb.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	err := callAt(t, addr, func(ctx context.Context, conn *grpc.ClientConn) error {
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+		got = resp.GetStatus()
+		return err
+	})
+	if err != nil {
+		t.Fatalf("health of %q: %v", service, err)
+	}
+	return got
 }
 
 // TestServicesConfigAndAdmin runs `gateway serve` with two config services, one pending (its

@@ -22,8 +22,9 @@ const maxListedServices = 100
 // upstream. Service "" is the gateway itself: SERVING once a snapshot is published, NOT_SERVING
 // before and while draining. A service the serving snapshot fronts is SERVING while one of the
 // clusters its calls go to has an endpoint that can take a call (routing.Cluster.Available: healthy
-// by active checks, not ejected, circuit not open), NOT_SERVING otherwise; any other service is
-// unknown (Check: NOT_FOUND; Watch: SERVICE_UNKNOWN).
+// by active checks, not ejected, circuit not open), NOT_SERVING otherwise. A service a pending config
+// service names (registry.Snapshot.Waiting) is NOT_SERVING until its descriptors come. Any other
+// service is unknown (Check: NOT_FOUND; Watch: SERVICE_UNKNOWN).
 //
 // Nothing is stored per service: each answer is computed from the published state and the pool's
 // endpoints, so Check is never stale. Watch recomputes when a snapshot is published, when draining
@@ -77,7 +78,8 @@ func (h *healthService) publish(snap *registry.Snapshot) {
 func (h *healthService) drain() { h.update(func(st *healthState) { st.draining = true }) }
 
 // serviceClusters maps each service snap fronts to the clusters its calls go to: for each of its
-// methods, the clusters of the route a call without routing headers matches.
+// methods, the clusters of the route a call without routing headers matches; and each service it
+// waits for to none.
 func serviceClusters(snap *registry.Snapshot) map[string][]*routing.Cluster {
 	out := make(map[string][]*routing.Cluster, len(snap.Services()))
 	table := snap.Routes()
@@ -102,6 +104,9 @@ func serviceClusters(snap *registry.Snapshot) map[string][]*routing.Cluster {
 			add(table.Match("/"+name+"/", nil))
 		}
 		out[name] = clusters
+	}
+	for _, name := range snap.WaitingServices() {
+		out[name] = nil // no cluster serves it yet: NOT_SERVING
 	}
 	return out
 }
