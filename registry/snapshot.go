@@ -28,9 +28,6 @@ type Snapshot struct {
 	services   []string
 	methods    map[string]routing.CallKind // full method name -> kind, for services with descriptors
 	known      map[string]bool             // services with descriptors
-	// waiting maps each service a pending config service names (its services list) to why it is
-	// not served yet; see Waiting.
-	waiting map[string]string
 	table      *routing.Table
 	rest       *transcoder.Router
 	graphql    *schema.Schema // nil when nothing is registered
@@ -39,7 +36,8 @@ type Snapshot struct {
 	clusters   map[string]*routing.Cluster
 	regs       []*Registration
 	svcInfo    map[string]*adminv1.ServiceStatus
-	admitter   routing.Admitter // the compiled policy chains, or nil
+	admitter   routing.Admitter  // the compiled policy chains, or nil
+	waiting    map[string]string // service a pending config service names -> why it is not served yet
 
 	endpoints []*routing.Endpoint // acquired from the pool; released when the snapshot retires
 	resolved  []*routing.Cluster  // clusters re-resolving DNS names; closed when the snapshot retires
