@@ -65,15 +65,15 @@ type Server struct {
 	// grpcHeaderBytes bounds native gRPC's header list (limits.max_header_bytes, read at start):
 	// grpc-go holds it on its own connections, dataHandler on those through net/http.
 	grpcHeaderBytes uint32
-	health   *healthService
-	web      *grpcweb.Handler
-	rest     *restFront
-	graphql  graphqlFront
-	engine   *policies.Engine
-	engOpts  []policies.EngineOption // from options: how the engine is built
-	fronts   atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
-	openapi  http.Handler
-	tls      *dataTLS // the data port's, or nil for plaintext
+	health          *healthService
+	web             *grpcweb.Handler
+	rest            *restFront
+	graphql         graphqlFront
+	engine          *policies.Engine
+	engOpts         []policies.EngineOption // from options: how the engine is built
+	fronts          atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
+	openapi         http.Handler
+	tls             *dataTLS // the data port's, or nil for plaintext
 
 	store    store.Store
 	registry *registry.Registry
