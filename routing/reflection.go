@@ -30,12 +30,17 @@ type ExtensionTypes interface {
 }
 
 // RegisterReflection serves grpc.reflection.v1 and v1alpha on s over the services of the Catalog current
-// at each request, plus the services registered on s itself (health, reflection).
-func RegisterReflection(s *grpc.Server, current func() Catalog) {
+// at each request, plus the services registered on s itself (health, reflection). The same two
+// servers are registered on each of also (the gateway's other gRPC server, its gRPC-Web front),
+// which answer alike; the services they describe as their own are s's.
+func RegisterReflection(s *grpc.Server, current func() Catalog, also ...grpc.ServiceRegistrar) {
 	r := &reflectionSource{server: s, current: current}
 	opts := reflection.ServerOptions{Services: r, DescriptorResolver: r, ExtensionResolver: r}
-	v1reflectiongrpc.RegisterServerReflectionServer(s, reflection.NewServerV1(opts))
-	v1alphareflectiongrpc.RegisterServerReflectionServer(s, reflection.NewServer(opts))
+	v1, v1alpha := reflection.NewServerV1(opts), reflection.NewServer(opts)
+	for _, reg := range append([]grpc.ServiceRegistrar{s}, also...) {
+		v1reflectiongrpc.RegisterServerReflectionServer(reg, v1)
+		v1alphareflectiongrpc.RegisterServerReflectionServer(reg, v1alpha)
+	}
 }
 
 // reflectionSource answers reflection from the current catalog first and from the gateway's own

@@ -104,6 +104,11 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 			o.bytesOut += c.out.Load()
 		}
 		o.record(snap)
+		if front == policy.FrontGRPCWeb && snap.Method == "" && ownService(r.URL.Path) {
+			// A call of a service the gateway answers itself, which no admission names: named
+			// by its path, as the gRPC front names it.
+			o.method, o.metricMethod = r.URL.Path, r.URL.Path
+		}
 		o.code = httpCallCode(front, o.httpStatus, rw.Header(), snap)
 		t.finish(ctx, &o, span)
 	})

@@ -1,7 +1,8 @@
 // Package grpcweb serves gRPC-Web (the protocol browsers can speak, see
 // PROTOCOL-WEB.md in grpc/grpc) by translating each request into a call of
 // the gateway's one grpc.StreamHandler — the same handler its native gRPC
-// server runs as grpc.UnknownServiceHandler. One proxy core, two transports:
+// server runs as grpc.UnknownServiceHandler — or of a service registered on
+// the Handler, as on the native server. One proxy core, two transports:
 // routing, policies and telemetry see a gRPC-Web call exactly as they see a
 // native one.
 //
@@ -40,6 +41,21 @@
 // flag) with Internal, as grpc-go reports a broken HTTP/2 stream. The payload
 // bytes reach the handler's message through the Handler's codec
 // (WithCodec), in the buffer-ownership terms of encoding.CodecV2.
+//
+// # Registered services
+//
+// A Handler is also a grpc.ServiceRegistrar. A service registered on it
+// (RegisterService; the generated Register functions take a Handler) is
+// served by its own handlers: the gateway registers grpc.health.v1 and
+// server reflection there, the same implementations its native gRPC server
+// has. Every other method, an unknown method of a registered service
+// included, goes to the StreamHandler, as grpc.Server dispatches between its
+// services and its UnknownServiceHandler. Unary and server-streaming methods
+// take exactly one request message, as on grpc-go's server: a body with none
+// or more fails the call with Internal ("cardinality violation"). Client and
+// bidi streaming methods read every message of the body, so a server
+// reflection client that sends its one request as the body, as gRPC-Web
+// clients do, gets its answer.
 //
 // # Response
 //

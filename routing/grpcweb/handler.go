@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -20,12 +21,19 @@ import (
 
 // Handler serves gRPC-Web requests by calling one grpc.StreamHandler, the
 // same one the gateway registers as grpc.UnknownServiceHandler on its native
-// gRPC server. It is safe for concurrent use.
+// gRPC server, or the handler of a service registered on it
+// (RegisterService), as grpc.Server does. It is safe for concurrent use.
 type Handler struct {
 	handler grpc.StreamHandler
 	codec   encoding.CodecV2
 	maxMsg  int
 	pool    mem.BufferPool
+
+	// The registered services and their methods, by full method name
+	// ("/pkg.Service/Method"); written only before the Handler serves.
+	services map[string]struct{}
+	methods  map[string]method
+	serving  atomic.Bool // set by the first request: RegisterService may no longer be called
 }
 
 // NewHandler returns a Handler that translates each gRPC-Web request into a
@@ -83,6 +91,9 @@ func parseContentType(ct string) (text, ok bool) {
 // and renders the call as a gRPC-Web response. See the package
 // documentation for the mapping.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.serving.Load() {
+		h.serving.Store(true)
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "grpc-web: method "+r.Method+" not allowed; gRPC-Web calls use POST", http.StatusMethodNotAllowed)
@@ -137,6 +148,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = s.text
 	}
 	s.frames = frameReader{src: body, max: h.maxMsg, pool: h.pool, encoding: r.Header.Get("Grpc-Encoding")}
+	if m, ok := h.methods[s.method]; ok {
+		s.finish(m.serve(s))
+		return
+	}
 	s.finish(h.handler(nil, s))
 }
 

@@ -29,14 +29,22 @@ type webFrame struct {
 // its body decoded into frames, read one at a time from r.
 func grpcWebCall(t *testing.T, addr, method string, req proto.Message, text bool, header http.Header) (*http.Response, *bufio.Reader) {
 	t.Helper()
-	msg, err := proto.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return grpcWebPost(t, addr, method, []proto.Message{req}, text, header)
+}
+
+// grpcWebPost is grpcWebCall with a request body of any number of messages.
+func grpcWebPost(t *testing.T, addr, method string, msgs []proto.Message, text bool, header http.Header) (*http.Response, *bufio.Reader) {
+	t.Helper()
 	var body bytes.Buffer
-	body.WriteByte(0)
-	_ = binary.Write(&body, binary.BigEndian, uint32(len(msg)))
-	body.Write(msg)
+	for _, req := range msgs {
+		msg, err := proto.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body.WriteByte(0)
+		_ = binary.Write(&body, binary.BigEndian, uint32(len(msg)))
+		body.Write(msg)
+	}
 	payload := body.Bytes()
 	ct := "application/grpc-web+proto"
 	if text {

@@ -197,12 +197,15 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	} else {
 		s.grpc, s.grpcHTTP = grpc.NewServer(append(grpcOpts, workers)...), grpc.NewServer(grpcOpts...)
 	}
-	s.health = newHealthService(s.pool) // the gateway's own status and each fronted service's
-	for _, gs := range []*grpc.Server{s.grpc, s.grpcHTTP} {
-		healthpb.RegisterHealthServer(gs, s.health)
-		routing.RegisterReflection(gs, s.catalog)
-	}
 	s.web = grpcweb.NewHandler(s.proxy.Handler, grpcweb.WithCodec(routing.Codec{}), grpcweb.WithMaxMessageSize(maxMsg))
+	// The services the gateway answers itself, one implementation of each registered on both gRPC
+	// servers and on the gRPC-Web front, which dispatch between them and the proxy alike. None of
+	// the three runs them through the proxy, so no front admits them by the method policies.
+	s.health = newHealthService(s.pool) // the gateway's own status and each fronted service's
+	for _, r := range []grpc.ServiceRegistrar{s.grpc, s.grpcHTTP, s.web} {
+		healthpb.RegisterHealthServer(r, s.health)
+	}
+	routing.RegisterReflection(s.grpc, s.catalog, s.grpcHTTP, s.web)
 	streams, err := transcoder.NewStreams() // REST streaming: NDJSON, SSE, WebSocket
 	if err != nil {
 		return nil, err
