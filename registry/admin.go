@@ -61,7 +61,7 @@ func (a *AdminService) Rollback(ctx context.Context, req *adminv1.RollbackReques
 	if err != nil {
 		return nil, err
 	}
-	return v.proto(true), nil
+	return a.reg.describeVersion(v, true), nil
 }
 
 // ListVersions returns a registration's kept versions, newest first.
@@ -75,7 +75,7 @@ func (a *AdminService) ListVersions(_ context.Context, req *adminv1.ListVersions
 	}
 	resp := &adminv1.ListVersionsResponse{}
 	for _, v := range versions {
-		resp.Versions = append(resp.Versions, v.proto(v.Number == active))
+		resp.Versions = append(resp.Versions, a.reg.describeVersion(v, v.Number == active))
 	}
 	return resp, nil
 }

@@ -248,7 +248,7 @@ func TestAdminServiceConfigServices(t *testing.T) {
 	wantUsers := &adminv1.Registration{
 		Name: "users", Origin: adminv1.Origin_ORIGIN_CONFIG, Source: adminv1.SourceKind_SOURCE_KIND_DESCRIPTOR_SET,
 		Cluster: "users", Endpoints: []string{addrA, addrB}, Services: []string{userService}, MethodCount: 5, Active: true,
-		Digest: registry.Digest(files, []string{addrA, addrB}, []string{userService}), Files: users.GetFiles(),
+		Digest: registry.Digest(files, []string{addrA, addrB}, []string{userService}, ""), Files: users.GetFiles(),
 	}
 	if !proto.Equal(users, wantUsers) || !slices.Contains(users.GetFiles(), usersProtoPath) {
 		t.Errorf("config service users = %v\nwant %v", users, wantUsers)

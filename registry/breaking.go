@@ -26,6 +26,7 @@ import (
 //	shop.users.v1.User: field 3 "email" type changed from string to bytes
 //	shop.users.v1.User: field 7 "tags" changed from repeated to singular
 //	shop.users.v1.User: field 3 "email" moved into oneof contact
+//	shop.users.v1.User: field 3 "email" gained explicit presence (optional)
 //	shop.users.v1.Role: value 2 "ROLE_SUPPORT" removed
 //
 // Besides the wire format it guards what the gateway's REST and GraphQL fronts serve: renamed fields
@@ -222,6 +223,16 @@ func (d *differ) field(owner protoreflect.FullName, of, nf protoreflect.FieldDes
 		d.addf(owner, "field %d %q type changed from %s to %s", of.Number(), of.Name(), ot, nt)
 		return
 	}
+	// Presence decides whether an unset field differs from one set to its zero value: the GraphQL
+	// front makes a field without it non-null, and REST JSON leaves out its zero value. A field
+	// moved into or out of a oneof gains or loses presence too, and is listed as moved.
+	if op, np := of.HasPresence(), nf.HasPresence(); op != np && realOneof(of) == realOneof(nf) {
+		if np {
+			d.addf(owner, "field %d %q gained explicit presence (optional)", of.Number(), of.Name())
+		} else {
+			d.addf(owner, "field %d %q lost explicit presence", of.Number(), of.Name())
+		}
+	}
 	if of.IsMap() {
 		of, nf = of.MapValue(), nf.MapValue()
 	}
@@ -236,7 +247,8 @@ func (d *differ) field(owner protoreflect.FullName, of, nf protoreflect.FieldDes
 // realOneof names the oneof f is a member of, or is "" when f is in none or in a synthetic one.
 // Which oneof a field is in decides what a client may send with it: setting two members of one
 // oneof is refused, and a member set after another replaces it. A proto3 optional field's
-// synthetic oneof has that field alone, so adding or removing optional excludes nothing.
+// synthetic oneof has that field alone, so adding or removing optional excludes nothing (it changes
+// the field's presence, which field compares on its own).
 func realOneof(f protoreflect.FieldDescriptor) protoreflect.Name {
 	if od := f.ContainingOneof(); od != nil && !od.IsSynthetic() {
 		return od.Name()

@@ -221,7 +221,9 @@ func TestBreakingChanges(t *testing.T) {
 
 // Which oneof a field is in decides what clients may send with it, so moving an existing field into,
 // out of or between oneofs breaks; a proto3 optional field's synthetic oneof holds that field alone,
-// so adding or removing optional moves nothing.
+// so adding or removing optional moves nothing: it breaks as the change of presence it is (see
+// TestBreakingChangesPresence), and a move between optional and a oneof, which keeps presence, is a
+// move only.
 func TestBreakingChangesOneof(t *testing.T) {
 	const (
 		email       = "string email = 3;"
@@ -258,9 +260,11 @@ func TestBreakingChangesOneof(t *testing.T) {
 	}, {
 		name: "optional added",
 		new:  []string{email, optional},
+		want: []string{`acme.v1.Thing: field 3 "email" gained explicit presence (optional)`},
 	}, {
 		name: "optional removed",
 		old:  []string{email, optional},
+		want: []string{`acme.v1.Thing: field 3 "email" lost explicit presence`},
 	}, {
 		name: "optional into a oneof",
 		old:  []string{email, optional},
@@ -282,6 +286,83 @@ func TestBreakingChangesOneof(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := registry.BreakingChanges(compileThings(t, tc.old...), compileThings(t, tc.new...), nil)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("breaks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// Presence decides whether an unset field differs from one set to its zero value: a field without
+// it is non-null in GraphQL and its zero value is left out of REST JSON. Gaining or losing it breaks
+// clients, however the file says it (proto3 optional, proto2, editions' field_presence); a field
+// that has it either way (a message) does not change, and a changed type or cardinality is listed
+// as that alone.
+func TestBreakingChangesPresence(t *testing.T) {
+	compile := func(t *testing.T, src string) *protoregistry.Files {
+		t.Helper()
+		files, err := registry.FilesFromProtos(t.Context(), map[string]string{"acme/v1/things.proto": src}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	const service = "\npackage acme.v1;\nservice Things { rpc Get(Thing) returns (Thing); }\n"
+	proto2 := compile(t, `syntax = "proto2";`+service+"message Thing { optional string email = 3; optional int32 size = 4; }\n")
+	editions := func(presence string) *protoregistry.Files {
+		return compile(t, `edition = "2023";`+service+"message Thing { string email = 3"+presence+"; int32 size = 4; }\n")
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new *protoregistry.Files
+		want     []string
+	}{{
+		name: "enum made optional",
+		old:  compileThings(t),
+		new:  compileThings(t, "Kind kind = 4;", "optional Kind kind = 4;"),
+		want: []string{`acme.v1.Thing: field 4 "kind" gained explicit presence (optional)`},
+	}, {
+		name: "message made optional",
+		old:  compileThings(t),
+		new:  compileThings(t, "Part part = 7;", "optional Part part = 7;"),
+	}, {
+		name: "optional and renamed",
+		old:  compileThings(t, "string email = 3;", "optional string email = 3;"),
+		new:  compileThings(t, "string email = 3;", "string mail = 3;"),
+		want: []string{
+			`acme.v1.Thing: field 3 "email" lost explicit presence`,
+			`acme.v1.Thing: field 3 renamed from "email" to "mail"`,
+		},
+	}, {
+		name: "optional and type changed",
+		old:  compileThings(t),
+		new:  compileThings(t, "string email = 3;", "optional bytes email = 3;"),
+		want: []string{`acme.v1.Thing: field 3 "email" type changed from string to bytes`},
+	}, {
+		name: "repeated made optional",
+		old:  compileThings(t),
+		new:  compileThings(t, "repeated string tags = 5;", "optional string tags = 5;"),
+		want: []string{`acme.v1.Thing: field 5 "tags" changed from repeated to singular`},
+	}, {
+		name: "proto2 to proto3",
+		old:  proto2,
+		new:  compile(t, `syntax = "proto3";`+service+"message Thing { string email = 3; int32 size = 4; }\n"),
+		want: []string{
+			`acme.v1.Thing: field 3 "email" lost explicit presence`,
+			`acme.v1.Thing: field 4 "size" lost explicit presence`,
+		},
+	}, {
+		name: "proto2 to editions",
+		old:  proto2,
+		new:  editions(""),
+	}, {
+		name: "editions, implicit presence",
+		old:  editions(""),
+		new:  editions(" [features.field_presence = IMPLICIT]"),
+		want: []string{`acme.v1.Thing: field 3 "email" lost explicit presence`},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := registry.BreakingChanges(tc.old, tc.new, nil)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("breaks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}

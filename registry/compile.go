@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,7 @@ type Registration struct {
 	// Name identifies the registration; registering the same name again updates it.
 	Name string
 	// Endpoints are the "host:port" addresses of the service's instances. They form a cluster named
-	// like the registration, unless Cluster names a cluster of the config instead.
+	// like the registration, unless Cluster names a cluster of the spec (Spec.Clusters) instead.
 	Endpoints []string
 	Cluster   string
 	// Files holds the service's descriptors and everything they import.
@@ -78,6 +79,22 @@ type ClusterSpec struct {
 	// Config holds balancing and resilience settings; its Weights, when set, parallel Endpoints.
 	// The zero value means the defaults.
 	Config routing.ClusterConfig
+}
+
+// cluster returns the cluster of s named name; an unknown name is an error naming the clusters
+// there are.
+func (s Spec) cluster(name string) (ClusterSpec, error) {
+	names := make([]string, 0, len(s.Clusters))
+	for _, c := range s.Clusters {
+		if c.Name == name {
+			return c, nil
+		}
+		names = append(names, strconv.Quote(c.Name))
+	}
+	if len(names) == 0 {
+		return ClusterSpec{}, fmt.Errorf("unknown cluster %q: the config file defines no clusters", name)
+	}
+	return ClusterSpec{}, fmt.Errorf("unknown cluster %q: the config file defines %s", name, strings.Join(names, ", "))
 }
 
 // RouteSpec is a route whose targets are named clusters.
@@ -165,8 +182,8 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 				return nil, fmt.Errorf("%w: registration %q: it takes a cluster named after it, and a cluster named %q already exists; rename that cluster (or, for a config file service, set the service's cluster)", ErrConflict, r.Name, cluster)
 			}
 			endpointsOf[cluster] = r.Endpoints
-		} else if _, ok := endpointsOf[cluster]; !ok {
-			return nil, fmt.Errorf("registration %q: unknown cluster %q", r.Name, cluster)
+		} else if _, err := spec.cluster(cluster); err != nil {
+			return nil, fmt.Errorf("registration %q: %w", r.Name, err)
 		}
 		for _, sd := range services {
 			name := string(sd.FullName())

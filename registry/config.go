@@ -216,6 +216,16 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 	return regs, pending, nil
 }
 
+// reflectionTarget is where a service that c serves is asked for its descriptors by server
+// reflection: c's first endpoint, over c's transport, as the config file's services are (see
+// StaticRegistrations) and as their calls go.
+func (c ClusterSpec) reflectionTarget() (string, routing.Transport, error) {
+	if len(c.Endpoints) == 0 {
+		return "", routing.Transport{}, fmt.Errorf("cluster %q has no endpoint to ask for reflection", c.Name)
+	}
+	return c.Endpoints[0], c.Config.Transport, nil
+}
+
 // where is the place of a config service in its file, "file:line:col: services[i]: ", or "".
 func where(svc config.Service) string {
 	if svc.Where == "" {

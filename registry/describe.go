@@ -35,7 +35,7 @@ func (r *Registry) DescribeAll() []*adminv1.Registration {
 	}
 	for _, h := range r.names {
 		if v := h.activeVersion(); v != nil {
-			all = append(all, described{version: v})
+			all = append(all, r.describedVersionLocked(v))
 		}
 	}
 	r.mu.Unlock()
@@ -53,7 +53,7 @@ type described struct {
 	version *Version // made through the admin API: its active version; nil for a config service
 
 	static     *Registration // a config service (without Files when pending)
-	endpoints  []string      // the endpoints of its cluster
+	endpoints  []string      // the endpoints of its cluster (of a version: of the one it names)
 	pending    bool
 	pendingErr error // why its backend's reflection last did not answer
 }
@@ -72,22 +72,49 @@ func (r *Registry) describedLocked(name string) (described, bool) {
 		}
 	}
 	if v := r.names[name].activeVersion(); v != nil {
-		return described{version: v}, true
+		return r.describedVersionLocked(v), true
 	}
 	return described{}, false
 }
 
-func (r *Registry) describedStaticLocked(reg *Registration, pending bool) described {
-	d := described{static: reg, endpoints: reg.Endpoints, pending: pending}
-	if reg.Cluster != "" {
-		d.endpoints = nil
-		for _, c := range r.base.Clusters {
-			if c.Name == reg.Cluster {
-				d.endpoints = c.Endpoints
-			}
-		}
+// describedVersionLocked is the active version v of a registration made through the admin API.
+func (r *Registry) describedVersionLocked(v *Version) described {
+	d := described{version: v}
+	if v.Cluster != "" {
+		d.endpoints = r.clusterEndpointsLocked(v.Cluster)
 	}
-	d.endpoints = slices.Clone(d.endpoints)
+	return d
+}
+
+// describeVersion describes version v of a registration made through the admin API.
+func (r *Registry) describeVersion(v *Version, active bool) *adminv1.Registration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.describeVersionLocked(v, active)
+}
+
+// describeVersionLocked describes version v of a registration made through the admin API: on a
+// named cluster, with the endpoints the cluster has now.
+func (r *Registry) describeVersionLocked(v *Version, active bool) *adminv1.Registration {
+	out := v.proto(active)
+	if v.Cluster != "" {
+		out.Endpoints = r.clusterEndpointsLocked(v.Cluster)
+	}
+	return out
+}
+
+// clusterEndpointsLocked returns a copy of the endpoints of the config's cluster named name; none
+// when there is no such cluster (a pending service's, of a config that failed to load).
+func (r *Registry) clusterEndpointsLocked(name string) []string {
+	c, _ := r.base.cluster(name)
+	return slices.Clone(c.Endpoints)
+}
+
+func (r *Registry) describedStaticLocked(reg *Registration, pending bool) described {
+	d := described{static: reg, endpoints: slices.Clone(reg.Endpoints), pending: pending}
+	if reg.Cluster != "" {
+		d.endpoints = r.clusterEndpointsLocked(reg.Cluster)
+	}
 	if pending {
 		d.pendingErr = r.waitErr[reg.Name] // as Pending reports it
 	}
@@ -96,7 +123,11 @@ func (r *Registry) describedStaticLocked(reg *Registration, pending bool) descri
 
 func (d described) proto() *adminv1.Registration {
 	if d.version != nil {
-		return d.version.proto(true)
+		out := d.version.proto(true)
+		if d.version.Cluster != "" {
+			out.Endpoints = d.endpoints
+		}
+		return out
 	}
 	reg := d.static
 	out := &adminv1.Registration{
@@ -125,7 +156,7 @@ func (d described) proto() *adminv1.Registration {
 		slices.Sort(out.Services)
 	}
 	describeDescriptors(out, reg.Files, out.Services)
-	out.Digest = Digest(reg.Files, d.endpoints, out.Services)
+	out.Digest = Digest(reg.Files, d.endpoints, out.Services, "") // the cluster's endpoints, which change with the file
 	return out
 }
 

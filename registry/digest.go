@@ -11,14 +11,16 @@ import (
 )
 
 // Digest identifies a registration's content: the hex SHA-256 of its descriptor set as
-// DescriptorSetOf serializes it, its endpoints and its services. Endpoints and services count as
-// sets: order and repeats do not matter. Equal descriptors give the equal digest whatever their
-// source and registration order.
+// DescriptorSetOf serializes it, its endpoints, its services and the cluster it names, if any
+// (empty: none; then the digest is what it was before registrations could name one). Endpoints
+// and services count as sets: order and repeats do not matter. Equal descriptors give the equal
+// digest whatever their source and registration order. A registration on a named cluster hashes
+// the cluster's name, not its endpoints: the config file changes those, not the registration.
 //
 // Source info counts: comments become descriptions in OpenAPI and GraphQL, so a changed comment is
 // a changed registration. A set compiled from .proto therefore equals one uploaded with source info
 // (protoc --include_source_info, or DescriptorSetOf of the compiled files), not one without.
-func Digest(files *protoregistry.Files, endpoints, services []string) string {
+func Digest(files *protoregistry.Files, endpoints, services []string, cluster string) string {
 	h := sha256.New()
 	h.Write([]byte("protogate registration v1\x00"))
 	var set []byte
@@ -32,6 +34,9 @@ func Digest(files *protoregistry.Files, endpoints, services []string) string {
 	writeChunk(h, set)
 	writeList(h, endpoints)
 	writeList(h, services)
+	if cluster != "" {
+		writeChunk(h, []byte(cluster))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

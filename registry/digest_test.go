@@ -24,22 +24,31 @@ func TestDigest(t *testing.T) {
 	files := fromSet(t, false, 0)
 	endpoints := []string{"10.0.0.1:5001", "10.0.0.2:5001"}
 	services := []string{"shop.users.v1.UserService"}
-	base := registry.Digest(files, endpoints, services)
+	base := registry.Digest(files, endpoints, services, "")
 	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(base) {
 		t.Fatalf("digest %q is not hex SHA-256", base)
 	}
 
 	t.Run("same", func(t *testing.T) {
 		for name, got := range map[string]string{
-			"again":                          registry.Digest(files, endpoints, services),
-			"set in another order":           registry.Digest(fromSet(t, false, 7), endpoints, services),
-			"set with its imports, shuffled": registry.Digest(fromSet(t, true, 3), endpoints, services),
-			"endpoints in another order":     registry.Digest(files, []string{"10.0.0.2:5001", "10.0.0.1:5001"}, services),
-			"an endpoint repeated":           registry.Digest(files, []string{"10.0.0.2:5001", "10.0.0.1:5001", "10.0.0.2:5001"}, services),
+			"again":                          registry.Digest(files, endpoints, services, ""),
+			"set in another order":           registry.Digest(fromSet(t, false, 7), endpoints, services, ""),
+			"set with its imports, shuffled": registry.Digest(fromSet(t, true, 3), endpoints, services, ""),
+			"endpoints in another order":     registry.Digest(files, []string{"10.0.0.2:5001", "10.0.0.1:5001"}, services, ""),
+			"an endpoint repeated":           registry.Digest(files, []string{"10.0.0.2:5001", "10.0.0.1:5001", "10.0.0.2:5001"}, services, ""),
 		} {
 			if got != base {
 				t.Errorf("%s: digest differs", name)
 			}
+		}
+	})
+
+	// Digests are stored with the versions they identify, and a refresh compares the one it computes
+	// with the stored one: a registration that names no cluster keeps the digest it always had.
+	t.Run("stable", func(t *testing.T) {
+		const want = "1ecc5d843d33ee0adcfedf8ef2b4faec79cead8d7fb857c95e906acaa5296db2"
+		if got := registry.Digest(nil, endpoints[:1], services, ""); got != want {
+			t.Errorf("digest without a cluster = %s, want %s as before clusters counted", got, want)
 		}
 	})
 
@@ -50,15 +59,20 @@ func TestDigest(t *testing.T) {
 		}
 		seen := map[string]string{base: "base"}
 		for name, got := range map[string]string{
-			"another endpoint":     registry.Digest(files, append(endpoints, "10.0.0.3:5001"), services),
-			"one endpoint less":    registry.Digest(files, endpoints[:1], services),
-			"no services named":    registry.Digest(files, endpoints, nil),
-			"another service":      registry.Digest(files, endpoints, []string{"shop.users.v1.Other"}),
-			"endpoint as service":  registry.Digest(files, endpoints[:1], []string{endpoints[1]}),
-			"more files":           registry.Digest(withOrders, endpoints, services),
-			"no files":             registry.Digest(nil, endpoints, services),
-			"endpoints joined":     registry.Digest(files, []string{strings.Join(endpoints, "")}, services),
-			"different descriptor": registry.Digest(compileUsers(t, "bytes avatar = 12;", "bytes avatar = 12;\n  string extra = 99;"), endpoints, services),
+			"another endpoint":         registry.Digest(files, append(endpoints, "10.0.0.3:5001"), services, ""),
+			"one endpoint less":        registry.Digest(files, endpoints[:1], services, ""),
+			"no services named":        registry.Digest(files, endpoints, nil, ""),
+			"another service":          registry.Digest(files, endpoints, []string{"shop.users.v1.Other"}, ""),
+			"endpoint as service":      registry.Digest(files, endpoints[:1], []string{endpoints[1]}, ""),
+			"more files":               registry.Digest(withOrders, endpoints, services, ""),
+			"no files":                 registry.Digest(nil, endpoints, services, ""),
+			"endpoints joined":         registry.Digest(files, []string{strings.Join(endpoints, "")}, services, ""),
+			"different descriptor":     registry.Digest(compileUsers(t, "bytes avatar = 12;", "bytes avatar = 12;\n  string extra = 99;"), endpoints, services, ""),
+			"a cluster named":          registry.Digest(files, endpoints, services, "users-tls"),
+			"another cluster":          registry.Digest(files, endpoints, services, "users"),
+			"a cluster, no endpoints":  registry.Digest(files, nil, services, "users"),
+			"no cluster, no endpoints": registry.Digest(files, nil, services, ""),
+			"endpoint as cluster":      registry.Digest(files, endpoints[:1], services, endpoints[1]),
 		} {
 			if prev, dup := seen[got]; dup {
 				t.Errorf("%s: same digest as %s", name, prev)
@@ -85,7 +99,7 @@ func compileUsers(t *testing.T, old, new string) *protoregistry.Files {
 // The digest depends on the descriptors, not on where they came from; source info is part of them.
 func TestDigestAcrossSources(t *testing.T) {
 	endpoints := []string{"127.0.0.1:5001"}
-	digest := func(files *protoregistry.Files) string { return registry.Digest(files, endpoints, nil) }
+	digest := func(files *protoregistry.Files) string { return registry.Digest(files, endpoints, nil, "") }
 
 	uploaded, err := registry.FilesFromDescriptorSet(marshal(t, descriptorSet(false, shopFiles[0])))
 	if err != nil {

@@ -56,8 +56,21 @@ func (r *Registry) refreshLoop(ctx context.Context, name string) {
 }
 
 // refreshOnce fetches the descriptors of active's backend again and registers them if they changed.
+// A version on a named cluster asks the cluster's first endpoint, over its transport, as the
+// config has them now.
 func (r *Registry) refreshOnce(ctx context.Context, active *Version) {
-	files, err := r.fetch(ctx, active.ReflectionEndpoint, routing.Transport{}, active.Services)
+	from, over := active.ReflectionEndpoint, routing.Transport{}
+	if active.Cluster != "" {
+		c, err := r.Base().cluster(active.Cluster)
+		if err == nil {
+			from, over, err = c.reflectionTarget()
+		}
+		if err != nil {
+			r.refreshProblem(active.Name, "reflection refresh failed; keeping the active version", err)
+			return
+		}
+	}
+	files, err := r.fetch(ctx, from, over, active.Services)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.refreshProblem(active.Name, "reflection refresh failed; keeping the active version", err)
@@ -68,6 +81,7 @@ func (r *Registry) refreshOnce(ctx context.Context, active *Version) {
 		Name:               active.Name,
 		Source:             active.Source,
 		Endpoints:          slices.Clone(active.Endpoints),
+		Cluster:            active.Cluster,
 		Services:           slices.Clone(active.Services),
 		Files:              files,
 		ReflectionEndpoint: active.ReflectionEndpoint,

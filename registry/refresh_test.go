@@ -112,7 +112,7 @@ func TestRegistryRequestedServicesStored(t *testing.T) {
 	}
 	mem := store.NewMemory()
 	rec := store.Record{Name: "shop", Version: 1, CreatedAt: time.Unix(1700000000, 0).UTC(), Payload: payload,
-		Digest: registry.Digest(files, []string{addrA}, []string{catalogService, orderService})}
+		Digest: registry.Digest(files, []string{addrA}, []string{catalogService, orderService}, "")}
 	if err := mem.Commit(t.Context(), "shop", 1, rec); err != nil {
 		t.Fatal(err)
 	}

@@ -297,7 +297,15 @@ func (r *Registry) Register(ctx context.Context, req *adminv1.RegisterRequest) (
 	if err := validateRegisterRequest(req); err != nil {
 		return nil, err
 	}
-	v, err := r.resolve(ctx, req)
+	var cluster *ClusterSpec
+	if name := req.GetCluster(); name != "" {
+		c, err := r.Base().cluster(name)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "registration %q: %v", req.GetName(), err)
+		}
+		cluster = &c
+	}
+	v, err := r.resolve(ctx, req, cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +338,7 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 	resumes := false
 	if active != nil && active.same(v) {
 		if v.Refresh == 0 || h.refreshing() {
-			return &adminv1.RegisterResponse{Registration: active.proto(true), Changed: false}, nil
+			return &adminv1.RegisterResponse{Registration: r.describeVersionLocked(active, true), Changed: false}, nil
 		}
 		resumes = true
 	}
@@ -356,7 +364,7 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 	resp := &adminv1.RegisterResponse{Changed: true, BreakingChanges: breaks}
 	if dryRun {
 		snap.Retire(r.pool)
-		resp.Registration = v.proto(false)
+		resp.Registration = r.describeVersionLocked(v, false)
 		return resp, nil
 	}
 	rec, err := v.record()
@@ -383,7 +391,7 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 	} else {
 		r.stopRefresherLocked(v.Name)
 	}
-	resp.Registration = v.proto(true)
+	resp.Registration = r.describeVersionLocked(v, true)
 	return resp, nil
 }
 

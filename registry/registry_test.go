@@ -340,7 +340,7 @@ func TestRegistryLifecycle(t *testing.T) {
 		!slices.Equal(got.GetServices(), []string{userService}) || !slices.Equal(got.GetEndpoints(), []string{addrA}) {
 		t.Errorf("registration = %v", got)
 	}
-	if want := registry.Digest(files, []string{addrA}, []string{userService}); got.GetDigest() != want {
+	if want := registry.Digest(files, []string{addrA}, []string{userService}, ""); got.GetDigest() != want {
 		t.Errorf("digest = %s, want Digest(files, endpoints, services) = %s", got.GetDigest(), want)
 	}
 	if !slices.Contains(got.GetFiles(), usersProtoPath) {
@@ -537,19 +537,19 @@ func TestRegistrySources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := registry.Digest(v.Files, []string{addr}, []string{userService}); got.GetDigest() != want {
+			if want := registry.Digest(v.Files, []string{addr}, []string{userService}, ""); got.GetDigest() != want {
 				t.Errorf("digest %s is not Digest of its files (%s)", got.GetDigest(), want)
 			}
 			generated, err := registry.FilesFromDescriptorSet(marshal(t, descriptorSet(false, usersFD)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameAsGenerated := got.GetDigest() == registry.Digest(generated, []string{addr}, []string{userService})
+			sameAsGenerated := got.GetDigest() == registry.Digest(generated, []string{addr}, []string{userService}, "")
 			compiled, err := registry.FilesFromDescriptorSet(withSourceInfo)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameAsCompiled := got.GetDigest() == registry.Digest(compiled, []string{addr}, []string{userService})
+			sameAsCompiled := got.GetDigest() == registry.Digest(compiled, []string{addr}, []string{userService}, "")
 			if sameAsGenerated == tc.sourceInfo || sameAsCompiled != tc.sourceInfo {
 				t.Errorf("digest equals the generated set's: %v, the compiled set's: %v; source info: %v",
 					sameAsGenerated, sameAsCompiled, tc.sourceInfo)
@@ -1292,7 +1292,9 @@ type reflectionBackend struct {
 	asked   atomic.Int64 // reflection streams served
 }
 
-func startReflectionBackend(t testing.TB, files *protoregistry.Files) *reflectionBackend {
+// startReflectionBackend starts a reflectionBackend serving files, with the server options opts
+// (grpc.Creds for one reached over TLS).
+func startReflectionBackend(t testing.TB, files *protoregistry.Files, opts ...grpc.ServerOption) *reflectionBackend {
 	t.Helper()
 	b := &reflectionBackend{pool: routing.NewPool(nil)}
 	b.serve(t, files)
@@ -1301,10 +1303,10 @@ func startReflectionBackend(t testing.TB, files *protoregistry.Files) *reflectio
 		t.Fatal(err)
 	}
 	b.addr = lis.Addr().String()
-	s := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	s := grpc.NewServer(append(opts, grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		b.asked.Add(1)
 		return h(srv, ss)
-	}))
+	}))...)
 	routing.RegisterReflection(s, func() routing.Catalog { return b.current.Load() })
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(func() {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	registryv1 "github.com/protogate/gateway/gen/gateway/registry/v1"
 	"github.com/protogate/gateway/registry/store"
+	"github.com/protogate/gateway/routing"
 )
 
 // Version is one accepted version of a registration.
@@ -27,19 +29,21 @@ type Version struct {
 	Digest    string
 	Created   time.Time
 	Source    adminv1.SourceKind
-	Endpoints []string
+	Endpoints []string // empty when Cluster is set
+	Cluster   string   // a cluster of the config file serving it instead of Endpoints, or ""
 	Services  []string // as requested, sorted, each once; empty means every service outside google.*
 	Exposed   []string // the services actually exposed, sorted
 	Files     *protoregistry.Files
 
-	ReflectionEndpoint string        // reflection sources: where to ask again
+	ReflectionEndpoint string        // reflection sources without a Cluster: where to ask again
 	Refresh            time.Duration // reflection sources: how often (0: never)
 
 	descriptorSet []byte // Files, serialized deterministically
 }
 
-// same reports whether w asks for what v does: the same content (Digest: descriptors, endpoints,
-// exposed services), the same requested services, and the same refresh from the same endpoint.
+// same reports whether w asks for what v does: the same content (Digest: descriptors, endpoints or
+// cluster, exposed services), the same requested services, and the same refresh from the same
+// endpoint.
 // The requested services count though the exposed ones are equal: a reflection refresh fetches
 // the requested ones only, so they decide what later versions expose.
 func (v *Version) same(w *Version) bool {
@@ -53,10 +57,11 @@ func serviceSet(services []string) []string {
 }
 
 func (v *Version) registration() *Registration {
-	return &Registration{Name: v.Name, Endpoints: v.Endpoints, Files: v.Files, Services: v.Exposed}
+	return &Registration{Name: v.Name, Endpoints: v.Endpoints, Cluster: v.Cluster, Files: v.Files, Services: v.Exposed}
 }
 
-// Proto describes the version as the admin API shows it.
+// Proto describes the version as the admin API shows it, but for the endpoints of a version on a
+// named cluster, which are the cluster's, in the config: the registry's descriptions fill them in.
 func (v *Version) Proto(active bool) *adminv1.Registration { return v.proto(active) }
 
 func (v *Version) proto(active bool) *adminv1.Registration {
@@ -71,7 +76,7 @@ func (v *Version) proto(active bool) *adminv1.Registration {
 		CreatedAt:         timestamppb.New(v.Created),
 		Active:            active,
 		Origin:            adminv1.Origin_ORIGIN_ADMIN,
-		Cluster:           v.Name,
+		Cluster:           cmp.Or(v.Cluster, v.Name),
 	}
 	describeDescriptors(out, v.Files, v.Exposed)
 	if v.Refresh > 0 {
@@ -89,6 +94,7 @@ func (v *Version) record() (store.Record, error) {
 		Source:             v.Source,
 		DescriptorSet:      v.descriptorSet,
 		ReflectionEndpoint: v.ReflectionEndpoint,
+		Cluster:            v.Cluster,
 	}
 	if v.Refresh > 0 {
 		sv.RefreshInterval = durationpb.New(v.Refresh)
@@ -117,6 +123,7 @@ func decodeVersion(rec store.Record) (*Version, error) {
 		Created:            rec.CreatedAt,
 		Source:             sv.GetSource(),
 		Endpoints:          sv.GetEndpoints(),
+		Cluster:            sv.GetCluster(),
 		Services:           serviceSet(sv.GetServices()), // an older gateway stored them as asked for
 		Files:              files,
 		ReflectionEndpoint: sv.GetReflectionEndpoint(),
@@ -145,8 +152,13 @@ func validateRegisterRequest(req *adminv1.RegisterRequest) error {
 	case !nameRE.MatchString(name):
 		return status.Errorf(codes.InvalidArgument, "name %q is invalid: use up to 63 lower-case letters, digits, '.', '_' and '-', starting with a letter or digit", name)
 	}
-	if len(req.GetEndpoints()) == 0 {
-		return status.Errorf(codes.InvalidArgument, "registration %q has no endpoints: give at least one host:port", name)
+	// As for a service of the config file: endpoints or a cluster, not both.
+	cluster := req.GetCluster()
+	switch {
+	case cluster != "" && len(req.GetEndpoints()) > 0:
+		return status.Errorf(codes.InvalidArgument, "registration %q: set either cluster (%q) or endpoints, not both", name, cluster)
+	case cluster == "" && len(req.GetEndpoints()) == 0:
+		return status.Errorf(codes.InvalidArgument, "registration %q has no endpoints: give at least one host:port, or a cluster of the config file", name)
 	}
 	for i, ep := range req.GetEndpoints() {
 		if err := ValidateEndpoint(ep); err != nil {
@@ -160,6 +172,9 @@ func validateRegisterRequest(req *adminv1.RegisterRequest) error {
 		return status.Errorf(codes.InvalidArgument, "registration %q has no descriptors: give a descriptor set, .proto sources or reflection", name)
 	}
 	if ep := req.GetReflection().GetEndpoint(); ep != "" {
+		if cluster != "" {
+			return status.Errorf(codes.InvalidArgument, "registration %q: reflection endpoint %s is set with cluster %q, whose first endpoint reflection asks (as for the config file's services): leave it out", name, ep, cluster)
+		}
 		if err := ValidateEndpoint(ep); err != nil {
 			return status.Errorf(codes.InvalidArgument, "registration %q: reflection %v", name, err)
 		}
@@ -179,9 +194,13 @@ func ValidateEndpoint(ep string) error {
 	return nil
 }
 
-// resolve fetches or compiles the request's descriptors into a version (not yet numbered).
-func (r *Registry) resolve(ctx context.Context, req *adminv1.RegisterRequest) (*Version, error) {
+// resolve fetches or compiles the request's descriptors into a version (not yet numbered). cluster
+// is the config cluster the request names, if it names one.
+func (r *Registry) resolve(ctx context.Context, req *adminv1.RegisterRequest, cluster *ClusterSpec) (*Version, error) {
 	v := &Version{Name: req.GetName(), Endpoints: slices.Clone(req.GetEndpoints()), Services: serviceSet(req.GetServices())}
+	if cluster != nil {
+		v.Cluster = cluster.Name
+	}
 	var err error
 	switch src := req.GetSource().(type) {
 	case *adminv1.RegisterRequest_DescriptorSet:
@@ -201,14 +220,19 @@ func (r *Registry) resolve(ctx context.Context, req *adminv1.RegisterRequest) (*
 		}
 	case *adminv1.RegisterRequest_Reflection:
 		v.Source = adminv1.SourceKind_SOURCE_KIND_REFLECTION
-		v.ReflectionEndpoint = src.Reflection.GetEndpoint()
-		if v.ReflectionEndpoint == "" {
-			v.ReflectionEndpoint = v.Endpoints[0]
-		}
 		v.Refresh = src.Reflection.GetRefreshInterval().AsDuration()
-		rctx, cancel := context.WithTimeout(ctx, r.reflectTimeout)
-		defer cancel()
-		v.Files, _, err = FilesFromReflection(rctx, v.ReflectionEndpoint, v.Services)
+		from, over := src.Reflection.GetEndpoint(), routing.Transport{}
+		if cluster != nil {
+			if from, over, err = cluster.reflectionTarget(); err != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "registration %q: %v", v.Name, err)
+			}
+		} else {
+			if from == "" {
+				from = v.Endpoints[0]
+			}
+			v.ReflectionEndpoint = from
+		}
+		v.Files, err = r.fetch(ctx, from, over, v.Services)
 		if err != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "registration %q: %v", v.Name, err)
 		}
@@ -233,6 +257,6 @@ func (v *Version) finish() error {
 	if v.descriptorSet, err = DescriptorSetOf(v.Files); err != nil {
 		return fmt.Errorf("registration %q: %w", v.Name, err)
 	}
-	v.Digest = Digest(v.Files, v.Endpoints, v.Exposed)
+	v.Digest = Digest(v.Files, v.Endpoints, v.Exposed, v.Cluster)
 	return nil
 }

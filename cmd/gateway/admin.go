@@ -121,6 +121,7 @@ func newRegisterCommand() *cobra.Command {
 		af            adminFlags
 		name          string
 		endpoints     []string
+		cluster       string
 		descriptorSet string
 		protos        []string
 		importPaths   []string
@@ -132,7 +133,7 @@ func newRegisterCommand() *cobra.Command {
 		dryRun        bool
 	)
 	cmd := &cobra.Command{
-		Use:   "register --name NAME --endpoint HOST:PORT (--descriptor-set FILE | --proto FILE... | --reflect)",
+		Use:   "register --name NAME (--endpoint HOST:PORT... | --cluster NAME) (--descriptor-set FILE | --proto FILE... | --reflect)",
 		Short: "Register a service with a running gateway, or update it (no restart, no code generation)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -144,7 +145,8 @@ func newRegisterCommand() *cobra.Command {
 			if refresh < 0 {
 				return fmt.Errorf("--refresh %v is negative: give an interval of 1s or more, or leave it out to never refresh", refresh)
 			}
-			req := &adminv1.RegisterRequest{Name: name, Endpoints: endpoints, Services: services, AllowBreaking: allowBreaking, DryRun: dryRun}
+			req := &adminv1.RegisterRequest{Name: name, Endpoints: endpoints, Cluster: cluster, Services: services,
+				AllowBreaking: allowBreaking, DryRun: dryRun}
 			sources := 0
 			if descriptorSet != "" {
 				sources++
@@ -172,7 +174,10 @@ func newRegisterCommand() *cobra.Command {
 				// The gateway asks the backend while the call waits, within --timeout (the call's
 				// deadline reaches the gateway and bounds its reflection too).
 				from := reflectFrom
-				if from == "" && len(endpoints) > 0 {
+				switch {
+				case cluster != "":
+					from = "the first endpoint of cluster " + cluster
+				case from == "" && len(endpoints) > 0:
 					from = endpoints[0]
 				}
 				af.slow = "it was asking the reflection of " + from + ", which may be slow or not answering"
@@ -192,6 +197,9 @@ func newRegisterCommand() *cobra.Command {
 					fmt.Fprintf(out, "%s: valid (dry run, nothing changed): would be version %d serving %s\n", r.GetName(), r.GetVersion(), strings.Join(r.GetServices(), ", "))
 				case !resp.GetChanged():
 					fmt.Fprintf(out, "%s: unchanged, version %d is already active (digest %.12s)\n", r.GetName(), r.GetVersion(), r.GetDigest())
+				case cluster != "":
+					fmt.Fprintf(out, "%s: version %d active (digest %.12s): %s on cluster %s (%s)\n", r.GetName(), r.GetVersion(), r.GetDigest(),
+						strings.Join(r.GetServices(), ", "), r.GetCluster(), strings.Join(r.GetEndpoints(), ", "))
 				default:
 					fmt.Fprintf(out, "%s: version %d active (digest %.12s): %s on %s\n", r.GetName(), r.GetVersion(), r.GetDigest(), strings.Join(r.GetServices(), ", "), strings.Join(r.GetEndpoints(), ", "))
 				}
@@ -206,11 +214,12 @@ func newRegisterCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "registration name (registering an existing name updates it)")
 	f.StringArrayVar(&endpoints, "endpoint", nil, "HOST:PORT of a service instance (repeat for several)")
+	f.StringVar(&cluster, "cluster", "", "a cluster of the gateway's config file to serve it instead of --endpoint (its endpoints, balancing, TLS)")
 	f.StringVar(&descriptorSet, "descriptor-set", "", "serialized FileDescriptorSet (protoc --descriptor_set_out, buf build -o)")
 	f.StringArrayVar(&protos, "proto", nil, ".proto file to compile in the gateway (repeat for several)")
 	f.StringArrayVar(&importPaths, "import-path", nil, "directory to resolve --proto imports in (like protoc -I)")
 	f.BoolVar(&reflect, "reflect", false, "fetch the descriptors from the service's gRPC server reflection")
-	f.StringVar(&reflectFrom, "reflect-endpoint", "", "HOST:PORT to ask for reflection (default: the first --endpoint)")
+	f.StringVar(&reflectFrom, "reflect-endpoint", "", "HOST:PORT to ask for reflection (default: the first --endpoint; with --cluster, the cluster's first endpoint, over its TLS)")
 	f.DurationVar(&refresh, "refresh", 0, "with --reflect: ask again at this interval (1s or more) and apply changes (default: never)")
 	f.StringArrayVar(&services, "service", nil, "fully qualified service to expose (default: all in the descriptors)")
 	f.BoolVar(&allowBreaking, "allow-breaking", false, "accept changes that break clients of the active version")
@@ -403,7 +412,7 @@ func roundDuration(d time.Duration) time.Duration {
 // printRegistrations prints one line per registration; a config service has no version ("-").
 func printRegistrations(w io.Writer, regs []*adminv1.Registration) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tORIGIN\tSTATE\tVERSION\tSOURCE\tMETHODS\tENDPOINTS\tSERVICES")
+	fmt.Fprintln(tw, "NAME\tORIGIN\tSTATE\tVERSION\tSOURCE\tMETHODS\tCLUSTER\tENDPOINTS\tSERVICES")
 	for _, r := range regs {
 		version, methods := "-", "-"
 		if r.GetOrigin() != adminv1.Origin_ORIGIN_CONFIG {
@@ -412,8 +421,8 @@ func printRegistrations(w io.Writer, regs []*adminv1.Registration) {
 		if !r.GetPending() {
 			methods = strconv.Itoa(int(r.GetMethodCount()))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.GetName(), originName(r.GetOrigin()), stateName(r), version,
-			sourceName(r.GetSource()), methods, joinOrDash(r.GetEndpoints()), joinOrDash(r.GetServices()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.GetName(), originName(r.GetOrigin()), stateName(r), version,
+			sourceName(r.GetSource()), methods, r.GetCluster(), joinOrDash(r.GetEndpoints()), joinOrDash(r.GetServices()))
 	}
 	_ = tw.Flush()
 }
@@ -470,7 +479,7 @@ func stateName(r *adminv1.Registration) string {
 
 func printVersions(w io.Writer, versions []*adminv1.Registration) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tACTIVE\tCREATED\tDIGEST\tSOURCE\tENDPOINTS\tSERVICES\tREQUESTED")
+	fmt.Fprintln(tw, "VERSION\tACTIVE\tCREATED\tDIGEST\tSOURCE\tCLUSTER\tENDPOINTS\tSERVICES\tREQUESTED")
 	for _, r := range versions {
 		active := ""
 		if r.GetActive() {
@@ -480,8 +489,8 @@ func printVersions(w io.Writer, versions []*adminv1.Registration) {
 		if rs := r.GetRequestedServices(); len(rs) > 0 {
 			requested = strings.Join(rs, ",")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\t%s\t%s\t%s\t%s\n", r.GetVersion(), active, r.GetCreatedAt().AsTime().Format(time.RFC3339),
-			r.GetDigest(), sourceName(r.GetSource()), strings.Join(r.GetEndpoints(), ","), strings.Join(r.GetServices(), ","), requested)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\t%s\t%s\t%s\t%s\t%s\n", r.GetVersion(), active, r.GetCreatedAt().AsTime().Format(time.RFC3339),
+			r.GetDigest(), sourceName(r.GetSource()), r.GetCluster(), joinOrDash(r.GetEndpoints()), strings.Join(r.GetServices(), ","), requested)
 	}
 	_ = tw.Flush()
 }

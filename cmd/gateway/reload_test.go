@@ -227,9 +227,9 @@ func TestServicesConfigAndAdmin(t *testing.T) {
 
 	out := mustCLI(t, "NAME", "services", "list", "--admin", admin)
 	for _, want := range []string{
-		`(?m)^catalog\s+admin\s+serving\s+1\s+descriptor-set\s+\d+\s+` + regexp.QuoteMeta(catalog) + `\s+shop\.catalog\.v1\.CatalogService$`,
-		`(?m)^echo\s+config\s+pending\s+-\s+reflection\s+-\s+` + regexp.QuoteMeta(orders) + `\s+-$`,
-		`(?m)^things\s+config\s+serving\s+-\s+proto\s+5\s+` + regexp.QuoteMeta(users) + `\s+shop\.users\.v1\.UserService$`,
+		`(?m)^catalog\s+admin\s+serving\s+1\s+descriptor-set\s+\d+\s+catalog\s+` + regexp.QuoteMeta(catalog) + `\s+shop\.catalog\.v1\.CatalogService$`,
+		`(?m)^echo\s+config\s+pending\s+-\s+reflection\s+-\s+echo\s+` + regexp.QuoteMeta(orders) + `\s+-$`,
+		`(?m)^things\s+config\s+serving\s+-\s+proto\s+5\s+things\s+` + regexp.QuoteMeta(users) + `\s+shop\.users\.v1\.UserService$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("services list does not match %s:\n%s", want, out)
@@ -293,7 +293,7 @@ func TestServicesConfigAndAdmin(t *testing.T) {
 	serveShop(t, "orders", orders)
 	gw.awaitLines(t, regexp.MustCompile(`config service served.*name=echo`))
 	out = mustCLI(t, "echo", "services", "list", "--admin", admin)
-	if !regexp.MustCompile(`(?m)^echo\s+config\s+serving\s+-\s+reflection\s+5\s+` + regexp.QuoteMeta(orders) + `\s+shop\.orders\.v1\.OrderService$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^echo\s+config\s+serving\s+-\s+reflection\s+5\s+echo\s+` + regexp.QuoteMeta(orders) + `\s+shop\.orders\.v1\.OrderService$`).MatchString(out) {
 		t.Errorf("services list once echo's backend answered:\n%s", out)
 	}
 	mustCLI(t, "deleted", "services", "rm", "--admin", admin, "catalog")

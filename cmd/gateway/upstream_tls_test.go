@@ -237,3 +237,85 @@ services:
 		t.Errorf("without a client certificate: %v, want Unavailable %q or another connection failure (the backend requires one)", err, handshake)
 	}
 }
+
+// TestRegisterOnTLSCluster registers a service through the admin API on a cluster of the config
+// file that reaches its backend over mutual TLS: `gateway register --cluster` with --reflect asks
+// the backend's reflection over that TLS, and the gateway serves it over gRPC and REST through the
+// cluster; `services list` and `services get` show the cluster with its endpoints. A cluster the
+// config file does not define is refused, on the CLI and the JSON API alike, with one line naming
+// it and the clusters there are, and so is a cluster named with endpoints; the registration made
+// before serves on.
+func TestRegisterOnTLSCluster(t *testing.T) {
+	ca, clients := testpki.NewCA(t, "upstream CA"), testpki.NewCA(t, "gateway client CA")
+	users := serveShopTLS(t, "users", ca.Server(t), clients.Pool())
+	dir := t.TempDir()
+	ca.WriteFile(t, dir, "ca.pem")
+	testpki.WriteKeyPair(t, dir, "gateway", clients.Client(t, "gateway"))
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, fmt.Sprintf(`clusters:
+  - name: users-tls
+    endpoints: [%q]
+    tls: {enabled: true, ca_file: ca.pem, cert_file: gateway.crt, key_file: gateway.key}
+  - name: users-plaintext
+    endpoints: [%q]
+`, users, users))
+	h := newReloadHarness(t, path)
+	admin := "http://" + h.admin
+
+	out := mustCLI(t, "users: version 1 active", "register", "--admin", admin, "--name", "users", "--cluster", "users-tls", "--reflect")
+	if want := "shop.users.v1.UserService on cluster users-tls (" + users + ")"; !strings.Contains(out, want) {
+		t.Errorf("register says:\n%s\nwant %q", out, want)
+	}
+	if err := getUser(t, h.data); err != nil {
+		t.Errorf("gRPC through the TLS cluster: %v", err)
+	}
+	if code, msg, _ := restGetUser(t, h.data); code != http.StatusOK {
+		t.Errorf("REST through the TLS cluster: %d %q, want 200", code, msg)
+	}
+	out = mustCLI(t, "users", "services", "list", "--admin", admin)
+	if row := `(?m)^users\s+admin\s+serving\s+1\s+reflection\s+5\s+users-tls\s+` + regexp.QuoteMeta(users) + `\s+shop\.users\.v1\.UserService$`; !regexp.MustCompile(row).MatchString(out) {
+		t.Errorf("services list has no row %s:\n%s", row, out)
+	}
+	versions := regexp.MustCompile(`(?m)^1\s+\*\s+\S+\s+[0-9a-f]{12}\s+reflection\s+users-tls\s+` + regexp.QuoteMeta(users) + `\s+shop\.users\.v1\.UserService\s+all$`)
+	if out := mustCLI(t, "VERSION", "services", "get", "--admin", admin, "users"); !versions.MatchString(out) {
+		t.Errorf("services get does not show version 1 on users-tls:\n%s", out)
+	}
+
+	setFile := filepath.Join(dir, "users.binpb")
+	writeDescriptorSet(t, setFile, usersv1.File_shop_users_v1_users_proto)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"unknown cluster", []string{"--cluster", "users-tsl", "--descriptor-set", setFile},
+			[]string{`registration "users": unknown cluster "users-tsl": the config file defines "users-tls", "users-plaintext"`}},
+		{"cluster and endpoint", []string{"--cluster", "users-tls", "--endpoint", users, "--descriptor-set", setFile},
+			[]string{`registration "users": set either cluster ("users-tls") or endpoints, not both`}},
+	} {
+		out, ok := cli(t, append([]string{"register", "--admin", admin, "--name", "users"}, tc.args...)...)
+		wantOneLine(t, tc.name, out, ok, tc.wants...)
+	}
+	req, err := http.NewRequest(http.MethodPost, admin+"/v1/registrations",
+		strings.NewReader(`{"name": "users", "cluster": "users-tsl", "reflection": {}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `unknown cluster \"users-tsl\": the config file defines \"users-tls\", \"users-plaintext\"`) {
+		t.Errorf("POST /v1/registrations on an unknown cluster: %d %s, want 400 naming it and the clusters", resp.StatusCode, body)
+	}
+
+	if err := getUser(t, h.data); err != nil {
+		t.Errorf("after the refusals: %v, want the registration serving", err)
+	}
+	if out := mustCLI(t, "VERSION", "services", "get", "--admin", admin, "users"); !versions.MatchString(out) || strings.Count(strings.TrimSpace(out), "\n") != 1 {
+		t.Errorf("after the refusals, services get shows more than version 1 on users-tls:\n%s", out)
+	}
+}

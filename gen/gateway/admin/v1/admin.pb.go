@@ -137,7 +137,8 @@ type RegisterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The registration's name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The "host:port" addresses of the service's instances.
+	// The "host:port" addresses of the service's instances: they form a cluster named like the
+	// registration. Set either endpoints or cluster, not both.
 	Endpoints []string `protobuf:"bytes,2,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
 	// Where the descriptors come from: exactly one.
 	//
@@ -152,7 +153,14 @@ type RegisterRequest struct {
 	// Accept a change that breaks clients of the active version (removed methods or fields, changed types).
 	AllowBreaking bool `protobuf:"varint,7,opt,name=allow_breaking,json=allowBreaking,proto3" json:"allow_breaking,omitempty"`
 	// Validate only: report what would change, change nothing.
-	DryRun        bool `protobuf:"varint,8,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,8,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// A cluster of the config file to serve the registration, with that cluster's endpoints,
+	// balancing, resilience and transport (TLS included), instead of endpoints. As for the config
+	// file's services, a reflection source asks the cluster's first endpoint, the way its calls go,
+	// so it takes no reflection endpoint. An unknown name is INVALID_ARGUMENT, naming the clusters
+	// there are; a config that drops a cluster an active registration names is refused, at a reload
+	// and at a start.
+	Cluster       string `protobuf:"bytes,9,opt,name=cluster,proto3" json:"cluster,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -256,6 +264,13 @@ func (x *RegisterRequest) GetDryRun() bool {
 	return false
 }
 
+func (x *RegisterRequest) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
 type isRegisterRequest_Source interface {
 	isRegisterRequest_Source()
 }
@@ -342,7 +357,8 @@ func (x *ProtoSources) GetEntryPoints() []string {
 // ReflectionSource fetches descriptors from server reflection.
 type ReflectionSource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The address to ask; default: the first endpoint.
+	// The address to ask; default: the first endpoint (of the cluster, with RegisterRequest.cluster,
+	// which takes no other).
 	Endpoint string `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	// When set, the gateway asks again at this interval and registers a new version when the
 	// descriptors changed.
@@ -464,8 +480,8 @@ type Registration struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Increases by one with every accepted change of this registration.
 	Version uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// SHA-256 of the registration's content (descriptors, endpoints, exposed services), hex. Empty for
-	// a pending service, which has no descriptors yet.
+	// SHA-256 of the registration's content (descriptors, endpoints or the cluster it names, exposed
+	// services), hex. Empty for a pending service, which has no descriptors yet.
 	Digest string `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
 	// The endpoints of its cluster.
 	Endpoints []string `protobuf:"bytes,4,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
@@ -484,7 +500,8 @@ type Registration struct {
 	RefreshInterval *durationpb.Duration `protobuf:"bytes,11,opt,name=refresh_interval,json=refreshInterval,proto3" json:"refresh_interval,omitempty"`
 	// Where the registration is defined: this API or the config file.
 	Origin Origin `protobuf:"varint,12,opt,name=origin,proto3,enum=gateway.admin.v1.Origin" json:"origin,omitempty"`
-	// The cluster its calls go to: the one its config section names, else one named like it.
+	// The cluster its calls go to: the one its config section or RegisterRequest.cluster names, else
+	// one named like it.
 	Cluster string `protobuf:"bytes,13,opt,name=cluster,proto3" json:"cluster,omitempty"`
 	// Config services only: its descriptors are to come by reflection from a backend that has not
 	// answered yet, so it serves nothing until it does (see StatusResponse.pending).
@@ -1535,10 +1552,10 @@ var File_gateway_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1cgateway/admin/v1/admin.proto\x12\x10gateway.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x02\n" +
+	"\x1cgateway/admin/v1/admin.proto\x12\x10gateway.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x02\n" +
 	"\x0fRegisterRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12!\n" +
-	"\tendpoints\x18\x02 \x03(\tB\x03\xe0A\x02R\tendpoints\x12'\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1c\n" +
+	"\tendpoints\x18\x02 \x03(\tR\tendpoints\x12'\n" +
 	"\x0edescriptor_set\x18\x03 \x01(\fH\x00R\rdescriptorSet\x128\n" +
 	"\x06protos\x18\x04 \x01(\v2\x1e.gateway.admin.v1.ProtoSourcesH\x00R\x06protos\x12D\n" +
 	"\n" +
@@ -1546,7 +1563,8 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"reflection\x12\x1a\n" +
 	"\bservices\x18\x06 \x03(\tR\bservices\x12%\n" +
 	"\x0eallow_breaking\x18\a \x01(\bR\rallowBreaking\x12\x17\n" +
-	"\adry_run\x18\b \x01(\bR\x06dryRunB\b\n" +
+	"\adry_run\x18\b \x01(\bR\x06dryRun\x12\x18\n" +
+	"\acluster\x18\t \x01(\tR\aclusterB\b\n" +
 	"\x06source\"\xac\x01\n" +
 	"\fProtoSources\x12?\n" +
 	"\x05files\x18\x01 \x03(\v2).gateway.admin.v1.ProtoSources.FilesEntryR\x05files\x12!\n" +

@@ -37,8 +37,10 @@ type StoredVersion struct {
 	// For reflection sources: where to ask again, and how often (unset: never).
 	ReflectionEndpoint string               `protobuf:"bytes,6,opt,name=reflection_endpoint,json=reflectionEndpoint,proto3" json:"reflection_endpoint,omitempty"`
 	RefreshInterval    *durationpb.Duration `protobuf:"bytes,7,opt,name=refresh_interval,json=refreshInterval,proto3" json:"refresh_interval,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The config file's cluster that serves it (RegisterRequest.cluster), instead of endpoints.
+	Cluster       string `protobuf:"bytes,8,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StoredVersion) Reset() {
@@ -120,11 +122,18 @@ func (x *StoredVersion) GetRefreshInterval() *durationpb.Duration {
 	return nil
 }
 
+func (x *StoredVersion) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
 var File_gateway_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_gateway_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\"gateway/registry/v1/registry.proto\x12\x13gateway.registry.v1\x1a\x1cgateway/admin/v1/admin.proto\x1a\x1egoogle/protobuf/duration.proto\"\xb1\x02\n" +
+	"\"gateway/registry/v1/registry.proto\x12\x13gateway.registry.v1\x1a\x1cgateway/admin/v1/admin.proto\x1a\x1egoogle/protobuf/duration.proto\"\xcb\x02\n" +
 	"\rStoredVersion\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tendpoints\x18\x02 \x03(\tR\tendpoints\x12\x1a\n" +
@@ -132,7 +141,8 @@ const file_gateway_registry_v1_registry_proto_rawDesc = "" +
 	"\x06source\x18\x04 \x01(\x0e2\x1c.gateway.admin.v1.SourceKindR\x06source\x12%\n" +
 	"\x0edescriptor_set\x18\x05 \x01(\fR\rdescriptorSet\x12/\n" +
 	"\x13reflection_endpoint\x18\x06 \x01(\tR\x12reflectionEndpoint\x12D\n" +
-	"\x10refresh_interval\x18\a \x01(\v2\x19.google.protobuf.DurationR\x0frefreshIntervalBAZ?github.com/protogate/gateway/gen/gateway/registry/v1;registryv1b\x06proto3"
+	"\x10refresh_interval\x18\a \x01(\v2\x19.google.protobuf.DurationR\x0frefreshInterval\x12\x18\n" +
+	"\acluster\x18\b \x01(\tR\aclusterBAZ?github.com/protogate/gateway/gen/gateway/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_gateway_registry_v1_registry_proto_rawDescOnce sync.Once
