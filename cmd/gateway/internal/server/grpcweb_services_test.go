@@ -132,7 +132,11 @@ func TestGRPCWebHealth(t *testing.T) {
 		}
 	}
 	wantMetrics(t, g, `gateway_requests_total{code="OK",front="grpc-web",method="/grpc.health.v1.Health/Check"} 4`,
-		`gateway_requests_total{code="NOT_FOUND",front="grpc-web",method="/grpc.health.v1.Health/Check"} 3`)
+		`gateway_requests_total{code="NOT_FOUND",front="grpc-web",method="/grpc.health.v1.Health/Check"} 3`,
+		// Native gRPC's unary health methods are observed too.
+		`gateway_requests_total{code="OK",front="grpc",method="/grpc.health.v1.Health/Check"} 4`,
+		`gateway_requests_total{code="NOT_FOUND",front="grpc",method="/grpc.health.v1.Health/Check"} 2`,
+		`gateway_requests_total{code="OK",front="grpc",method="/grpc.health.v1.Health/List"} 1`)
 }
 
 // TestGRPCWebHealthCardinality: Check takes one request message; a body with none or with more is

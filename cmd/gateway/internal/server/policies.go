@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies"
@@ -59,6 +63,32 @@ func (s *Server) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 	}
 	return handler(srv, ss)
 }
+
+// interceptUnary applies them to the unary methods the gateway serves itself (health's Check and
+// List), which grpc runs without the stream interceptor: the call runs as a stream of one request,
+// so it is observed (metrics, trace, access log) as every other call is.
+func (s *Server) interceptUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	var resp any
+	err := s.intercept(info.Server, unaryStream{ctx}, &grpc.StreamServerInfo{FullMethod: info.FullMethod}, func(_ any, ss grpc.ServerStream) error {
+		var err error
+		resp, err = handler(ss.Context(), req)
+		return err
+	})
+	return resp, err
+}
+
+// unaryStream is a unary call seen as a grpc.ServerStream, for interceptUnary: its headers and
+// trailer go to the call, and it has no messages of its own (the handler has the request).
+type unaryStream struct{ ctx context.Context }
+
+func (u unaryStream) Context() context.Context        { return u.ctx }
+func (u unaryStream) SetHeader(md metadata.MD) error  { return grpc.SetHeader(u.ctx, md) }
+func (u unaryStream) SendHeader(md metadata.MD) error { return grpc.SendHeader(u.ctx, md) }
+func (u unaryStream) SetTrailer(md metadata.MD)       { _ = grpc.SetTrailer(u.ctx, md) }
+func (u unaryStream) SendMsg(any) error               { return errUnaryStream }
+func (u unaryStream) RecvMsg(any) error               { return errUnaryStream }
+
+var errUnaryStream = status.Error(codes.Internal, "a unary call has no stream of messages")
 
 // admission compiles a snapshot's policy chains with the server's engine; see registry.Spec.
 func (s *Server) admission(p config.Policies, methods []string, resolve func(*http.Request) (*transcoder.Binding, bool)) (routing.Admitter, error) {

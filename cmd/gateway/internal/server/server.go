@@ -177,6 +177,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	s.grpcHeaderBytes = headerListSize(cfg.Policies.Limits)
 	grpcOpts := []grpc.ServerOption{
 		grpc.StreamInterceptor(s.intercept),
+		grpc.UnaryInterceptor(s.interceptUnary),
 		grpc.UnknownServiceHandler(s.proxy.Handler),
 		grpc.ForceServerCodecV2(routing.Codec{}),
 		grpc.MaxRecvMsgSize(maxMsg),
