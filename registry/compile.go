@@ -49,7 +49,15 @@ type Registration struct {
 	// source is, for a config service, where StaticRegistrations loaded its descriptors from: what
 	// the admin API shows.
 	source adminv1.SourceKind
+	// sourceFiles are the files on disk StaticRegistrations read its descriptors from.
+	sourceFiles []string
 }
+
+// SourceFiles are the files on disk that a config service's descriptors were read from, when
+// StaticRegistrations loaded it: its descriptor set, or its .proto files and those they import from
+// its import paths (not the google files the gateway links). None for reflection, nor for a
+// registration of the admin API.
+func (r *Registration) SourceFiles() []string { return slices.Clone(r.sourceFiles) }
 
 // Spec is everything a snapshot is compiled from.
 type Spec struct {

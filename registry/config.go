@@ -160,6 +160,7 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 		switch {
 		case svc.DescriptorSet != "":
 			reg.source = adminv1.SourceKind_SOURCE_KIND_DESCRIPTOR_SET
+			reg.sourceFiles = []string{svc.DescriptorSet}
 			var data []byte
 			if data, err = os.ReadFile(svc.DescriptorSet); err == nil {
 				reg.Files, err = FilesFromDescriptorSet(data)
@@ -168,7 +169,7 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 			reg.source = adminv1.SourceKind_SOURCE_KIND_PROTO_SOURCES
 			var sources map[string]string
 			var entry []string
-			if sources, entry, err = CollectProtoSources(svc.Protos, svc.ImportPaths); err == nil {
+			if sources, entry, reg.sourceFiles, err = collectProtoSources(svc.Protos, svc.ImportPaths); err == nil {
 				reg.Files, err = FilesFromProtos(ctx, sources, entry)
 			}
 		case svc.Reflect:

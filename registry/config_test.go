@@ -170,3 +170,41 @@ func TestConfigReflectionService(t *testing.T) {
 		t.Error("after a refused reload the service is no longer served")
 	}
 }
+
+// A config service records the files on disk its descriptors were read from: its descriptor set,
+// or its .proto files and what they import from its import paths (not the google files the gateway
+// links); one fetched by reflection, none.
+func TestConfigSourceFiles(t *testing.T) {
+	dir := t.TempDir()
+	set := filepath.Join(dir, "users.binpb")
+	if err := os.WriteFile(set, generatedSet(t, usersv1.File_shop_users_v1_users_proto), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs(protoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := reserveBackend(t, "users")
+	users.start()
+	spec, err := staticSpec(t, dir, "services:\n"+
+		"  - name: set\n    endpoints: [\""+addrA+"\"]\n    descriptor_set: users.binpb\n"+
+		"  - name: sources\n    endpoints: [\""+addrB+"\"]\n"+
+		"    protos: [\""+filepath.Join(root, "shop/orders/v1/orders.proto")+"\"]\n    import_paths: [\""+root+"\"]\n"+
+		"  - name: reflected\n    endpoints: [\""+users.addr+"\"]\n    reflect: true\n", registry.StaticOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"set":       {set},
+		"sources":   {filepath.Join(root, "shop/common/v1/money.proto"), filepath.Join(root, "shop/orders/v1/orders.proto")},
+		"reflected": nil,
+	}
+	for _, reg := range spec.Registrations {
+		if got := reg.SourceFiles(); !slices.Equal(got, want[reg.Name]) {
+			t.Errorf("%s: SourceFiles() = %q, want %q", reg.Name, got, want[reg.Name])
+		}
+	}
+	if len(spec.Registrations) != len(want) {
+		t.Errorf("%d registrations, want %d", len(spec.Registrations), len(want))
+	}
+}

@@ -183,8 +183,15 @@ func linkedFirst(r protocompile.Resolver) protocompile.Resolver {
 //
 // With no import paths the current directory is the import path, as for protoc.
 func CollectProtoSources(files, importPaths []string) (sources map[string]string, entryPoints []string, err error) {
+	sources, entryPoints, _, err = collectProtoSources(files, importPaths)
+	return sources, entryPoints, err
+}
+
+// collectProtoSources is CollectProtoSources, and also returns the files on disk the sources were
+// read from, sorted.
+func collectProtoSources(files, importPaths []string) (sources map[string]string, entryPoints, paths []string, err error) {
 	if len(files) == 0 {
-		return nil, nil, errors.New("no .proto files given")
+		return nil, nil, nil, errors.New("no .proto files given")
 	}
 	if len(importPaths) == 0 {
 		importPaths = []string{"."}
@@ -193,14 +200,14 @@ func CollectProtoSources(files, importPaths []string) (sources map[string]string
 	for _, ip := range importPaths {
 		abs, err := filepath.Abs(ip)
 		if err != nil {
-			return nil, nil, fmt.Errorf("import path %q: %w", ip, err)
+			return nil, nil, nil, fmt.Errorf("import path %q: %w", ip, err)
 		}
 		roots = append(roots, abs)
 	}
 	for _, f := range files {
 		name, extraRoot, err := protoName(f, roots)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if extraRoot != "" && !slices.Contains(roots, extraRoot) {
 			roots = append(roots, extraRoot)
@@ -210,18 +217,20 @@ func CollectProtoSources(files, importPaths []string) (sources map[string]string
 		}
 	}
 
-	disk := &diskResolver{roots: roots, read: make(map[string]string)}
+	disk := &diskResolver{roots: roots, read: make(map[string]string), from: make(map[string]string)}
 	compiled, err := compileProtos(context.Background(), linkedFirst(disk), entryPoints)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sources = make(map[string]string)
 	for _, fd := range compiled {
 		if src, ok := disk.read[fd.Path()]; ok {
 			sources[fd.Path()] = src
+			paths = append(paths, disk.from[fd.Path()])
 		}
 	}
-	return sources, entryPoints, nil
+	slices.Sort(paths)
+	return sources, entryPoints, paths, nil
 }
 
 // protoName names a .proto file given on the command line; see CollectProtoSources. extraRoot is set
@@ -249,11 +258,12 @@ func protoName(file string, roots []string) (name, extraRoot string, err error) 
 	return "", "", fmt.Errorf("proto file %q: not found", file)
 }
 
-// diskResolver reads files under roots and remembers what it read, by import path.
+// diskResolver reads files under roots and remembers what it read, by import path, and from where.
 type diskResolver struct {
 	roots []string
 	mu    sync.Mutex
-	read  map[string]string
+	read  map[string]string // import path -> content
+	from  map[string]string // import path -> the file on disk
 }
 
 func (d *diskResolver) FindFileByPath(path string) (protocompile.SearchResult, error) {
@@ -261,7 +271,8 @@ func (d *diskResolver) FindFileByPath(path string) (protocompile.SearchResult, e
 		return protocompile.SearchResult{}, fmt.Errorf("import %q: not a relative path", path)
 	}
 	for _, root := range d.roots {
-		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(path)))
+		file := filepath.Join(root, filepath.FromSlash(path))
+		data, err := os.ReadFile(file)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -269,7 +280,7 @@ func (d *diskResolver) FindFileByPath(path string) (protocompile.SearchResult, e
 			return protocompile.SearchResult{}, fmt.Errorf("import %q: %w", path, err)
 		}
 		d.mu.Lock()
-		d.read[path] = string(data)
+		d.read[path], d.from[path] = string(data), file
 		d.mu.Unlock()
 		return protocompile.SearchResult{Source: strings.NewReader(string(data))}, nil
 	}

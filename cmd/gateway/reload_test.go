@@ -405,14 +405,23 @@ func clusterConfig(endpoint string) string {
 
 // configMapVersion writes content as version's gateway.yaml in dir laid out as a Kubernetes
 // ConfigMap volume (gateway.yaml -> ..data/gateway.yaml, ..data -> version), and switches to it as
-// the kubelet does: a new symlink renamed over ..data, then the previous version removed. It
-// returns the path of dir's gateway.yaml.
+// the kubelet does (see volumeVersion). It returns the path of dir's gateway.yaml.
 func configMapVersion(t *testing.T, dir, version, content string) string {
+	t.Helper()
+	volumeVersion(t, dir, version, func(v string) { writeFile(t, filepath.Join(v, "gateway.yaml"), content) }, "gateway.yaml")
+	return filepath.Join(dir, "gateway.yaml")
+}
+
+// volumeVersion makes version the content of dir, laid out as a Kubernetes ConfigMap or Secret
+// volume, and switches to it as the kubelet does: write fills the version's directory, a new
+// symlink to it is renamed over ..data, then the previous version is removed. The first version
+// also links each of names in dir through ..data (tls.crt -> ..data/tls.crt).
+func volumeVersion(t *testing.T, dir, version string, write func(versionDir string), names ...string) {
 	t.Helper()
 	if err := os.Mkdir(filepath.Join(dir, version), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, version, "gateway.yaml"), content)
+	write(filepath.Join(dir, version))
 	data, tmp := filepath.Join(dir, "..data"), filepath.Join(dir, "..data_tmp")
 	previous, _ := os.Readlink(data)
 	if err := os.Symlink(version, tmp); err != nil {
@@ -421,15 +430,17 @@ func configMapVersion(t *testing.T, dir, version, content string) string {
 	if err := os.Rename(tmp, data); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "gateway.yaml")
-	if previous == "" {
-		if err := os.Symlink(filepath.Join("..data", "gateway.yaml"), path); err != nil {
+	if previous != "" {
+		if err := os.RemoveAll(filepath.Join(dir, previous)); err != nil {
 			t.Fatal(err)
 		}
-	} else if err := os.RemoveAll(filepath.Join(dir, previous)); err != nil {
-		t.Fatal(err)
+		return
 	}
-	return path
+	for _, name := range names {
+		if err := os.Symlink(filepath.Join("..data", name), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // lockedBuffer is a log destination the test reads while the gateway writes.
@@ -482,6 +493,9 @@ func newReloadHarness(t *testing.T, path string) *reloadHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	named := make(fileStates)
+	named.add(cfg.Files(), nil)
+	named.add(sourceFiles(spec), nil)
 	if _, err := srv.Apply(spec); err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +520,7 @@ func newReloadHarness(t *testing.T, path string) *reloadHarness {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &reloadHarness{r: &reloader{path: path, override: override, srv: srv, log: log, last: file}, log: buf,
+	return &reloadHarness{r: &reloader{path: path, override: override, srv: srv, log: log, last: file, named: named}, log: buf,
 		data: dataLn.Addr().String(), admin: adminLn.Addr().String()}
 }
 

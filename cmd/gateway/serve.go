@@ -49,7 +49,7 @@ func newServeCommand() *cobra.Command {
 			hup, stopHUP := reloadSignal()
 			defer stopHUP()
 			cfg := config.Default()
-			var file configFile // what the config file held, for the reloads to compare with
+			var file fileState // what the config file held, for the reloads to compare with
 			if configPath != "" {
 				data, read, err := readConfigFile(configPath)
 				if err != nil {
@@ -60,6 +60,10 @@ func newServeCommand() *cobra.Command {
 				}
 				file = read
 			}
+			// And the files it names, read before the gateway loads them, so that one changed
+			// while it starts differs at the watcher's first look.
+			named := make(fileStates)
+			named.add(cfg.Files(), nil)
 			// The command line's settings override the file's, at start and on every reload.
 			override := func(cfg *config.Config) {
 				flags.apply(cmd, cfg)
@@ -76,6 +80,7 @@ func newServeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			named.add(sourceFiles(spec), nil)
 			log := newLogger()
 			srv, err := server.New(cfg, server.WithLogger(log))
 			if err != nil {
@@ -85,7 +90,7 @@ func newServeCommand() *cobra.Command {
 				return err
 			}
 			if configPath != "" {
-				r := &reloader{path: configPath, override: override, srv: srv, log: log, last: file}
+				r := &reloader{path: configPath, override: override, srv: srv, log: log, last: file, named: named}
 				go r.watch(ctx, hup)
 			} else {
 				go ignoreReloads(ctx, hup, log)
