@@ -182,3 +182,45 @@ func TestPOSTBodyIsOneJSONValue(t *testing.T) {
 		}
 	})
 }
+
+// A POST body giving a request parameter twice is refused with 400 INVALID_ARGUMENT naming it,
+// before anything runs, on the POST and the SSE transport alike: gqlgen would run the last one,
+// where an inspector reading the first would pass it. A key names a parameter whatever its case
+// or escapes, as gqlgen's decoding matches it; keys gqlgen ignores may repeat.
+func TestPOSTBodyRepeatedParams(t *testing.T) {
+	g := startGateway(t, setup{})
+	const benign, smuggled = `"{ __typename }"`, `"{ getUser(id: \"1\") { name } }"`
+	for _, tc := range []struct {
+		name, body, param string
+		sse               bool
+	}{
+		{"query", `{"query":` + benign + `,"query":` + smuggled + `}`, "query", false},
+		{"query over SSE", `{"query":` + benign + `,"query":` + smuggled + `}`, "query", true},
+		{"query in capitals", `{"query":` + benign + `,"QUERY":` + smuggled + `}`, "query", false},
+		{"query escaped", `{"query":` + benign + `,"\u0071uery":` + smuggled + `}`, "query", false},
+		{"operationName", `{"query":"query A { __typename } query B { getUser(id: \"1\") { name } }","operationName":"A","operationName":"B"}`, "operationName", false},
+		{"variables", `{"query":"query($id: String!) { getUser(id: $id) { name } }","variables":{"id":"0"},"variables":{"id":"1"}}`, "variables", false},
+		{"extensions", `{"query":` + smuggled + `,"extensions":{},"extensions":{"persistedQuery":{"version":1}}}`, "extensions", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			var headers []string
+			if tc.sse {
+				headers = []string{"Accept", "text/event-stream"}
+			}
+			r := g.postBody(t, []byte(tc.body), headers...)
+			want := `the body must be one JSON object with each key once: "` + tc.param + `" is given twice`
+			if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" ||
+				!strings.Contains(r.Errors[0].Message, want) {
+				t.Errorf("%d %s; want 400 and one INVALID_ARGUMENT error saying %q", r.status, r.raw, want)
+			}
+			if n := g.calls.count(); len(n) != 0 {
+				t.Errorf("upstream calls %v, want none", n)
+			}
+		})
+	}
+	t.Run("other keys", func(t *testing.T) {
+		g.postBody(t, []byte(`{"query":`+smuggled+`,"x":1,"x":2,"variables":{"a":1,"a":2}}`)).ok(t).
+			wantData(t, `{"getUser":{"name":"Ada Lovelace"}}`)
+	})
+}
