@@ -138,8 +138,12 @@ type wsImplementation struct {
 func (wi wsImplementation) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	var impl transport.CoderWebsocketImplementation
 	impl.AcceptOptions.InsecureSkipVerify = true // the origin check only: checkOrigin has made it
-	frames := new(frameGuard)
-	c, err := impl.Accept(guardedWriter{ResponseWriter: w, guard: frames}, r, o)
+	var frames *frameGuard
+	if canHijack(w) { // else Accept refuses the handshake (501), as it would without the guard
+		frames = new(frameGuard)
+		w = guardedWriter{ResponseWriter: w, guard: frames}
+	}
+	c, err := impl.Accept(w, r, o)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ import (
 // message's. One goroutine reads at a time (the library's read lock); the limit and the refusal
 // are atomic, as they are set and read from others.
 type frameGuard struct {
-	src     io.Reader
+	src     io.Reader                   // the connection
 	limit   atomic.Int64                // the read limit; 0 until SetReadLimit: no limit
 	refused atomic.Pointer[frameTooBig] // the frame the read stopped at, once it has
 
@@ -46,6 +46,7 @@ type frameTooBig struct {
 	announced, limit uint64
 }
 
+// Error says how many bytes were announced, and the limit.
 func (e *frameTooBig) Error() string {
 	return fmt.Sprintf("message of %d bytes announced, over the limit of %d bytes", e.announced, e.limit)
 }
@@ -53,8 +54,9 @@ func (e *frameTooBig) Error() string {
 // setLimit sets the most bytes a message may have; limit <= 0 sets none.
 func (g *frameGuard) setLimit(limit int64) { g.limit.Store(max(limit, 0)) }
 
-// Read reads bytes for the library, up to the first byte of a header that announces a message over
-// the limit; then, and from then on, it fails with the refusal.
+// Read reads bytes for the library, stopping at the header of a frame that takes its message over
+// the limit (the library may have had its first bytes from earlier reads, never all of them); then,
+// and from then on, it fails with the refusal.
 func (g *frameGuard) Read(p []byte) (int, error) {
 	if e := g.refused.Load(); e != nil {
 		return 0, e
@@ -168,10 +170,25 @@ func (w guardedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap gives http.ResponseController the underlying writer.
 func (w guardedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// canHijack reports whether w, or a writer it wraps (Unwrap), can hand over its connection.
+func canHijack(w http.ResponseWriter) bool {
+	for {
+		switch t := w.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
+}
+
 // guardedConn is a hijacked connection whose reads go through a frameGuard.
 type guardedConn struct {
 	net.Conn
 	guard *frameGuard
 }
 
+// Read reads through the guard.
 func (c guardedConn) Read(p []byte) (int, error) { return c.guard.Read(p) }
