@@ -7,16 +7,22 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 )
 
 // A GraphQL POST's body is one JSON object. gqlgen's transports (POST and SSE) decode the first
 // JSON value of a body and ignore what follows it, so `{"query":"{ a }"} garbage`, or two objects
-// in a row, would run the first operation. The handler reads the body once, refuses one with
-// anything but whitespace after its first value, and hands gqlgen the same bytes: the check is a
-// scan of the bytes (trailingData), not a second decoding. A batch (an array) is passed on, and
-// gqlgen refuses it as before.
+// in a row, would run the first operation. And they decode the object into graphql.RawParams with
+// encoding/json, whose last value of a key wins: `{"query":"{ a }","query":"{ b }"}` runs b, while
+// an inspector reading the first query (a firewall, a log) sees a. The handler reads the body
+// once, refuses one with anything but whitespace after its first value or with a request parameter
+// (query, operationName, variables, extensions) given twice, and hands gqlgen the same bytes: the
+// checks are one scan of the bytes (scanBody), not a second decoding. A batch (an array) is passed
+// on, and gqlgen refuses it as before.
 
 // postBody is a POST's body, read whole and checked, as gqlgen's transport reads it again. Pooled:
 // release it once the request is served.
@@ -45,9 +51,11 @@ func (b *postBody) release() {
 }
 
 // readPOSTBody reads r's body, already bounded by http.MaxBytesReader when the handler has a limit,
-// and checks that it holds no more than one JSON value. It returns the body to hand on, or the
-// status and error to refuse the request with: 413 DOCUMENT_TOO_LARGE past the limit, 400
-// INVALID_ARGUMENT for data after the value (never quoted back) or a body that could not be read.
+// and checks that it holds no more than one JSON value, giving no request parameter twice. It
+// returns the body to hand on, or the status and error to refuse the request with: 413
+// DOCUMENT_TOO_LARGE past the limit, 400 INVALID_ARGUMENT for data after the value (never quoted
+// back), a parameter given twice (named, with the offset of its second key) or a body that could
+// not be read.
 func readPOSTBody(r *http.Request) (*postBody, int, error) {
 	b := postBodies.Get().(*postBody)
 	buf := b.buf[:0]
@@ -69,13 +77,32 @@ func readPOSTBody(r *http.Request) (*postBody, int, error) {
 		return nil, http.StatusBadRequest, requestError(codeName(codes.InvalidArgument),
 			"the body must be one JSON object, with the operation's query")
 	}
-	if i := trailingData(buf); i >= 0 {
+	trailing, repeated := scanBody(buf)
+	if trailing >= 0 {
 		b.release()
 		return nil, http.StatusBadRequest, requestError(codeName(codes.InvalidArgument),
-			"the body must be one JSON object: data follows it at byte %d", i)
+			"the body must be one JSON object: data follows it at byte %d", trailing)
+	}
+	if repeated >= 0 {
+		err := repeatedParam(buf, repeated)
+		b.release()
+		return nil, http.StatusBadRequest, err
 	}
 	b.r.Reset(buf)
 	return b, 0, nil
+}
+
+// repeatedParam is the error for a body whose object gives a request parameter twice, the second
+// time with the key at buf[at].
+func repeatedParam(buf []byte, at int) error {
+	end := stringEnd(buf, at)
+	name := params[paramOf(buf[at+1:end-1])]
+	hint := ""
+	if string(buf[at+1:end-1]) != name {
+		hint = "; keys name a parameter whatever their case or escapes"
+	}
+	return requestError(codeName(codes.InvalidArgument),
+		"the body must be one JSON object with each key once: %q is given twice (again at byte %d%s)", name, at, hint)
 }
 
 // firstByte returns the first byte of buf that is not JSON whitespace, or 0.
@@ -110,59 +137,183 @@ func appendAll(buf []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
-// trailingData returns the offset of the first byte that is not whitespace after the first JSON
-// value of b, or -1 when there is none: b is one value (or none) and whitespace. It finds where the
-// value ends without validating it, so that a malformed body (b ending inside its first value, or
-// starting with no value) gets -1 and is left to the decoder to refuse.
-func trailingData(b []byte) int {
+// scanBody scans b, a POST's body, once. trailing is the offset of the first byte that is not
+// whitespace after the first JSON value of b, or -1 when there is none: b is one value (or none)
+// and whitespace. repeated is, when that value is an object, the offset of the key that gives a
+// request parameter (params) a second time, or -1. The scan finds where the value ends without
+// validating it, so that a malformed body (b ending inside its first value, or starting with no
+// value) gets -1 for both and is left to the decoder to refuse.
+func scanBody(b []byte) (trailing, repeated int) {
 	i := skipSpace(b, 0)
 	if i == len(b) {
-		return -1
+		return -1, -1
 	}
-	end := valueEnd(b, i)
+	end, repeated := valueEnd(b, i)
 	if end < 0 {
-		return -1
+		return -1, -1
 	}
 	if j := skipSpace(b, end); j < len(b) {
-		return j
+		return j, repeated
 	}
-	return -1
+	return -1, repeated
 }
 
 // valueEnd returns the offset just past the JSON value that starts at b[i], or -1 when b ends
 // inside it or b[i] starts none. An object or an array ends at the bracket that closes the first
 // one, counted by depth (strings skipped whole, so brackets within them do not count); a number or
-// a literal is the run of bytes that could spell one.
-func valueEnd(b []byte, i int) int {
+// a literal is the run of bytes that could spell one. For an object it also returns the offset of
+// the first of its keys (those at depth 1, after its opening brace or a comma) that names a
+// request parameter an earlier key named, or -1.
+func valueEnd(b []byte, i int) (end, repeated int) {
+	repeated = -1
 	switch c := b[i]; {
 	case c == '"':
-		return stringEnd(b, i)
+		return stringEnd(b, i), -1
 	case c == '{' || c == '[':
-		depth := 0
+		object := c == '{'
+		depth, key := 0, false
+		var seen uint8 // the parameters named so far, as bits 1<<paramOf
 		for i < len(b) {
 			switch b[i] {
 			case '"':
+				start := i
 				if i = stringEnd(b, i); i < 0 {
-					return -1
+					return -1, -1
+				}
+				if key {
+					key = false
+					if p := paramOf(b[start+1 : i-1]); p >= 0 && repeated < 0 {
+						if seen&(1<<p) != 0 {
+							repeated = start
+						}
+						seen |= 1 << p
+					}
 				}
 				continue
 			case '{', '[':
 				depth++
+				key = object && depth == 1
+			case ',':
+				key = object && depth == 1
 			case '}', ']':
 				if depth--; depth == 0 {
-					return i + 1
+					return i + 1, repeated
 				}
 			}
 			i++
 		}
-		return -1
+		return -1, -1
 	case isLiteralByte(c):
 		for i < len(b) && isLiteralByte(b[i]) {
 			i++
 		}
-		return i
+		return i, -1
+	}
+	return -1, -1
+}
+
+// params are the request parameters gqlgen decodes a POST's object into (graphql.RawParams's
+// fields); any other key of the object is ignored.
+var params = [...]string{"query", "operationName", "variables", "extensions"}
+
+// paramOf returns the index in params of the parameter a key names, or -1; raw is the key's JSON
+// text between its quotes. A key names a parameter as encoding/json matches it to the field: once
+// unescaped, it equals the parameter's name or does under Unicode case folding (bytes.EqualFold),
+// so "Query", "QUERY" and "\u0071uery" name query too, and "extenſions" (a long s) extensions.
+func paramOf(raw []byte) int {
+	for p, name := range params {
+		if keyNames(raw, name) {
+			return p
+		}
 	}
 	return -1
+}
+
+// keyNames reports whether raw, a JSON string's text between its quotes, names the ASCII name as
+// paramOf says. It decodes raw a character at a time, and stops at the first that differs.
+func keyNames(raw []byte, name string) bool {
+	j := 0
+	for i := 0; i < len(raw); j++ {
+		var r rune
+		if c := raw[i]; c == '\\' {
+			var n int
+			r, n = unescape(raw[i:])
+			i += n
+		} else if c < utf8.RuneSelf {
+			r = rune(c)
+			i++
+		} else {
+			var n int
+			r, n = utf8.DecodeRune(raw[i:])
+			i += n
+		}
+		if j == len(name) || !foldsTo(r, name[j]) {
+			return false
+		}
+	}
+	return j == len(name)
+}
+
+// unescape decodes the JSON escape at the start of s (a backslash and what follows it), and returns
+// the character and its length in s. A \u escape of a surrogate decodes as utf8.RuneError: the
+// character it is part of is none of an ASCII name's, and neither is one of a malformed escape.
+func unescape(s []byte) (rune, int) {
+	if len(s) < 2 {
+		return utf8.RuneError, len(s)
+	}
+	switch s[1] {
+	case '"', '\\', '/':
+		return rune(s[1]), 2
+	case 'b':
+		return '\b', 2
+	case 'f':
+		return '\f', 2
+	case 'n':
+		return '\n', 2
+	case 'r':
+		return '\r', 2
+	case 't':
+		return '\t', 2
+	case 'u':
+		if len(s) < 6 {
+			return utf8.RuneError, len(s)
+		}
+		var r rune
+		for _, c := range s[2:6] {
+			switch {
+			case '0' <= c && c <= '9':
+				r = r<<4 | rune(c-'0')
+			case 'a' <= c && c <= 'f':
+				r = r<<4 | rune(c-'a'+10)
+			case 'A' <= c && c <= 'F':
+				r = r<<4 | rune(c-'A'+10)
+			default:
+				return utf8.RuneError, 2
+			}
+		}
+		if utf16.IsSurrogate(r) {
+			return utf8.RuneError, 6
+		}
+		return r, 6
+	}
+	return utf8.RuneError, 2
+}
+
+// foldsTo reports whether r is the ASCII character c or folds to it: the other case of a letter,
+// or a character whose case folding orbit holds c (the Kelvin sign K for k, the long s ſ for s).
+func foldsTo(r rune, c byte) bool {
+	switch {
+	case r == rune(c):
+		return true
+	case r < utf8.RuneSelf:
+		return 'a' <= c|0x20 && c|0x20 <= 'z' && byte(r)|0x20 == c|0x20
+	}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f == rune(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // stringEnd returns the offset just past the string whose opening quote is b[i], or -1 when b ends

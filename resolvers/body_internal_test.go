@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
-func TestTrailingData(t *testing.T) {
+func TestScanBodyTrailingData(t *testing.T) {
 	for body, want := range map[string]int{
 		``:                                   -1,
 		" \n":                                -1,
@@ -33,29 +35,94 @@ func TestTrailingData(t *testing.T) {
 		`}`:                                  -1, // no value
 		`:{}`:                                -1,
 	} {
-		if got := trailingData([]byte(body)); got != want {
-			t.Errorf("trailingData(%q) = %d, want %d", body, got, want)
+		if got, _ := scanBody([]byte(body)); got != want {
+			t.Errorf("scanBody(%q) trailing = %d, want %d", body, got, want)
 		}
 	}
 }
 
-// FuzzTrailingData holds trailingData to encoding/json: a valid document has no data after its value,
-// and where json.Decoder decodes the first value of a body (an object, an array or a string), the
-// data after it starts where trailingData says, if anywhere.
-func FuzzTrailingData(f *testing.F) {
+// A request parameter given twice is found at its second key, named in any case or with escapes
+// as encoding/json matches it to graphql.RawParams; keys of nested objects, string values, and
+// other keys given twice are not parameters of the request.
+func TestScanBodyRepeatedParams(t *testing.T) {
+	for body, want := range map[string]int{
+		`{"query":"{ a }"}`: -1,
+		`{"query":"{ a }","operationName":"A","variables":{},"extensions":{}}`: -1,
+		`{"query":"{ a }","query":"{ b }"}`:                                    17,
+		`{"query":"{ a }" , "query":"{ b }"}`:                                  19,
+		`{"variables":{"a":1},"query":"{ a }","variables":{}}`:                 37,
+		`{"operationName":"A","operationName":"B"}`:                            21,
+		`{"extensions":{},"extensions":{"persistedQuery":{}}}`:                 17,
+		`{"query":"{ a }","QUERY":"{ b }"}`:                                    17,
+		`{"query":"{ a }","\u0071uery":"{ b }"}`:                               17,
+		`{"query":"{ a }","\u0051UERY":"{ b }"}`:                               17,
+		`{"extensions":{},"extenſions":{}}`:                                    17, // ſ folds to s
+		`{"query":"{ a }","variables":{"query":1,"query":2}}`:                  -1, // a variable's name
+		`{"query":"query","x":"query"}`:                                        -1, // values
+		`{"query":"{ a }","other":1,"other":2}`:                                -1, // ignored by gqlgen
+		`{"query":"{ a }","queryx":1,"quer":2,"q\u0000uery":3}`:                -1,
+		`{"query":"{ a }","\uD800query":1}`:                                    -1,
+		`[{"query":"a"},{"query":"b"}]`:                                        -1, // a batch: gqlgen refuses it
+		`{"query":"{ a }","query":"{ b }"`:                                     -1, // unfinished: the decoder's to refuse
+		`{"query":"{ a }","query":"{ b }"} x`:                                  17,
+	} {
+		if _, got := scanBody([]byte(body)); got != want {
+			t.Errorf("scanBody(%s) repeated = %d, want %d", body, got, want)
+		}
+	}
+}
+
+// The scan allocates nothing, whatever it finds.
+func TestScanBodyAllocations(t *testing.T) {
+	repeated := []byte(`{"query":"{ a }","variables":{"a":[1,{"b":"]"}]},"QUERY":"{ b }"}`)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, r := scanBody(benchBody); r != -1 {
+			t.Fatal("a repeated parameter in the benchmark's body")
+		}
+		if _, r := scanBody(repeated); r < 0 {
+			t.Fatal("no repeated parameter found")
+		}
+	}); n != 0 {
+		t.Errorf("scanBody allocates %v times a run, want 0", n)
+	}
+}
+
+// The refusal of a repeated parameter names it, says where its second key is, and explains a key
+// that does not spell it as its name.
+func TestRepeatedParamMessage(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"query":"{ a }","query":"{ b }"}`: `the body must be one JSON object with each key once: "query" is given twice (again at byte 17)`,
+		`{"variables":{},"VARIABLES":{}}`: `the body must be one JSON object with each key once: "variables" is given twice (again at byte 16; ` +
+			`keys name a parameter whatever their case or escapes)`,
+	} {
+		_, at := scanBody([]byte(body))
+		if got := repeatedParam([]byte(body), at).Error(); !strings.Contains(got, want) {
+			t.Errorf("%s: %q, want %q", body, got, want)
+		}
+	}
+}
+
+// FuzzScanBody holds scanBody to encoding/json. A valid document has no data after its value, and
+// where json.Decoder decodes the first value of a body (an object, an array or a string), the data
+// after it starts where scanBody says, if anywhere. Where that value is an object, the repeated
+// parameter scanBody finds is the first key that encoding/json decodes into a field of
+// graphql.RawParams another key was decoded into.
+func FuzzScanBody(f *testing.F) {
 	for _, seed := range []string{
 		`{"query":"{ a }"}`, `{"query":"{ a }"} garbage`, `{"query":"{ a }"}{"query":"{ b }"}`, `[{"query":"{ a }"}]`,
 		`{"a":"\\\"}"}x`, `"\u00e9"  1`, `{"a":[1,{"b":[]}]}]`, `  {"variables":{"s":"]}"}} `, `{"a"`, `null`, `-1.5e+3 x`,
+		`{"query":"{ a }","query":"{ b }"}`, `{"Query":"a","\u0071UERY":"b"}`, `{"variables":{"query":1},"extenſions":{},"EXTENSIONS":{}}`,
+		`{"operationName":"a","operationNam\u0065":"b","operationnamE":"c"}`, `{"k":1,"\u212a":2,"query":3}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got := trailingData(b)
+		got, repeated := scanBody(b)
 		if got < -1 || got >= len(b) || got >= 0 && skipSpace(b, got) != got {
-			t.Fatalf("trailingData(%q) = %d: not a byte of b that is not whitespace", b, got)
+			t.Fatalf("scanBody(%q) trailing = %d: not a byte of b that is not whitespace", b, got)
 		}
 		if json.Valid(b) && got != -1 {
-			t.Fatalf("trailingData(%q) = %d for a valid document", b, got)
+			t.Fatalf("scanBody(%q) trailing = %d for a valid document", b, got)
 		}
 		start := skipSpace(b, 0)
 		if start == len(b) || !strings.ContainsRune(`{["`, rune(b[start])) {
@@ -71,9 +138,65 @@ func FuzzTrailingData(f *testing.F) {
 			want = skipSpace(b, end)
 		}
 		if got != want {
-			t.Fatalf("trailingData(%q) = %d, want %d (the first value is %q)", b, got, want, first)
+			t.Fatalf("scanBody(%q) trailing = %d, want %d (the first value is %q)", b, got, want, first)
+		}
+		if b[start] != '{' || !json.Valid(first) {
+			if repeated != -1 && b[start] != '{' {
+				t.Fatalf("scanBody(%q) repeated = %d in a value that is no object", b, repeated)
+			}
+			return
+		}
+		if want := repeatedKey(t, b[:start+len(first)], start); repeated != want {
+			t.Fatalf("scanBody(%q) repeated = %d, want %d", b, repeated, want)
 		}
 	})
+}
+
+// repeatedKey returns the offset in b of the first key of the valid JSON object at b[start] that
+// encoding/json decodes into a field of graphql.RawParams an earlier key was decoded into, or -1.
+func repeatedKey(t *testing.T, b []byte, start int) int {
+	dec := json.NewDecoder(bytes.NewReader(b[start:]))
+	if _, err := dec.Token(); err != nil { // {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		prev := int(dec.InputOffset())
+		if _, err := dec.Token(); err != nil { // the key
+			t.Fatal(err)
+		}
+		keyStart := start + prev + bytes.IndexByte(b[start+prev:], '"')
+		key := b[keyStart : start+int(dec.InputOffset())]
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			t.Fatal(err)
+		}
+		// Which field does encoding/json decode this key into? A string for the string fields,
+		// an object for the maps, whatever the value was.
+		var p graphql.RawParams
+		for _, v := range []string{`"x"`, `{}`} {
+			_ = json.Unmarshal([]byte("{"+string(key)+":"+v+"}"), &p)
+		}
+		field := ""
+		switch {
+		case p.Query != "":
+			field = "query"
+		case p.OperationName != "":
+			field = "operationName"
+		case p.Variables != nil:
+			field = "variables"
+		case p.Extensions != nil:
+			field = "extensions"
+		}
+		if field == "" {
+			continue
+		}
+		if seen[field] {
+			return keyStart
+		}
+		seen[field] = true
+	}
+	return -1
 }
 
 // benchBody is a typical GraphQL POST body: a document with escapes, and variables.
@@ -81,12 +204,12 @@ var benchBody = []byte(`{"query":"query Dashboard($userId: String!, $pageSize: I
 	`listOrders(userId: $userId, pageSize: $pageSize) { orders { id items { productId quantity product { name price } } } }\n}",` +
 	`"operationName":"Dashboard","variables":{"userId":"1","pageSize":10,"filter":{"status":["SHIPPED","PENDING"],"note":"a \"quoted\" note"}}}` + "\n")
 
-func BenchmarkTrailingData(b *testing.B) {
+func BenchmarkScanBody(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchBody)))
 	for b.Loop() {
-		if trailingData(benchBody) != -1 {
-			b.Fatal("trailing data in the benchmark's body")
+		if trailing, repeated := scanBody(benchBody); trailing != -1 || repeated != -1 {
+			b.Fatal("trailing data or a repeated parameter in the benchmark's body")
 		}
 	}
 }

@@ -7,7 +7,9 @@
 //
 // # Data flow
 //
-// gqlgen's transports (POST, GET, SSE, WebSocket) read the request; a WebSocket's messages are held
+// gqlgen's transports (POST, SSE, WebSocket) and the package's GET transport, which reads the query
+// string as the request's policies parsed it (policy.Query: one parse for the firewall, the
+// handler's checks and the transport), read the request; a WebSocket's messages are held
 // to the request's JSON limits first, when its policies put a policy.MessageLimits in its context
 // (wsprotocol.go), as a POST's body is by the limits policy itself. gqlgen's executor parses the
 // document (with an LRU cache of parsed documents), validates it and the variables, and runs the

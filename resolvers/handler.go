@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -199,7 +198,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	srv := handler.New(x)
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
 	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(getTransport{}) // gqlgen's transport.GET, on the request's one parse of its query string
 	srv.AddTransport(transport.Websocket{
 		Implementation:        wsImplementation{stopping: opts.Stopping, current: opts.Current, present: x.present},
 		KeepAlivePingInterval: 15 * time.Second,
@@ -261,7 +260,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet && r.Header.Get("Upgrade") == "" {
-		if err := badQueryString(r.URL.RawQuery); err != nil {
+		if err := badQueryString(r); err != nil {
 			writeRequestError(w, http.StatusBadRequest, err)
 			return
 		}
@@ -368,11 +367,12 @@ func unsupported(r *http.Request) (int, error) {
 		"method %s: GraphQL is served over GET and POST", r.Method)
 }
 
-// badQueryString refuses the query string of a GET that gqlgen's transport would refuse with an
-// error of its own, without a code: one that does not parse, and variables or extensions that are
-// not a JSON object (or null).
-func badQueryString(raw string) error {
-	q, err := url.ParseQuery(raw)
+// badQueryString refuses the query string of a GET that the transport would refuse with an error
+// of its own, without a code: one that does not parse, and variables or extensions that are not a
+// JSON object (or null). It reads the request's one parse of it (policy.Query), as the transport
+// does.
+func badQueryString(r *http.Request) error {
+	q, err := policy.Query(r)
 	if err != nil {
 		return requestError(codeName(codes.InvalidArgument), "the query string does not parse: %v", err)
 	}
@@ -384,9 +384,15 @@ func badQueryString(raw string) error {
 	return nil
 }
 
-// wantsHTML reports whether a GET is a browser asking for a page rather than a query.
+// wantsHTML reports whether a GET is a browser asking for a page rather than a query. It parses
+// the query string only for a request that accepts HTML, and then once for the request
+// (policy.Query).
 func wantsHTML(r *http.Request) bool {
-	return r.URL.Query().Get("query") == "" && strings.Contains(r.Header.Get("Accept"), "text/html")
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return false
+	}
+	q, _ := policy.Query(r)
+	return q.Get("query") == ""
 }
 
 // outgoing returns the metadata upstream calls of an operation carry: the allowlisted headers of the

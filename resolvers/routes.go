@@ -361,7 +361,7 @@ func (rs *opRoutes) variables(w http.ResponseWriter, r *http.Request, route *opR
 			}
 		}
 	}
-	query := r.URL.Query()
+	query, _ := policy.Query(r) // parsed once for the request: the firewall reads it too
 	for name, def := range route.vars {
 		if vals, ok := query[name]; ok {
 			v, err := convert(name, def.Type, vals)

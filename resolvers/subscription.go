@@ -127,7 +127,8 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 // (checkOrigin). Its sockets hold every message to the request's JSON limits, its
 // graphql-transport-ws connections keep the protocol's operation rules gqlgen does not, every
 // socket closes with 1001 when the gateway stops, and with 1012 when its client starts an operation
-// after the configuration changed (wsprotocol.go).
+// after the configuration changed (wsprotocol.go). A frame announcing a message over the read
+// limit closes its socket with 1009 at its header (wsframes.go).
 type wsImplementation struct {
 	stopping context.Context                              // Options.Stopping
 	current  func() bool                                  // Options.Current
@@ -137,11 +138,16 @@ type wsImplementation struct {
 func (wi wsImplementation) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	var impl transport.CoderWebsocketImplementation
 	impl.AcceptOptions.InsecureSkipVerify = true // the origin check only: checkOrigin has made it
+	var frames *frameGuard
+	if canHijack(w) { // else Accept refuses the handshake (501), as it would without the guard
+		frames = new(frameGuard)
+		w = guardedWriter{ResponseWriter: w, guard: frames}
+	}
 	c, err := impl.Accept(w, r, o)
 	if err != nil {
 		return nil, err
 	}
-	return conformWS(r.Context(), c, wi), nil
+	return conformWS(r.Context(), c, wi, frames), nil
 }
 
 // checkOrigin refuses a browser's WebSocket handshake from another origin than the gateway's own

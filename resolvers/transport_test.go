@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/resolvers"
 )
 
@@ -181,4 +182,116 @@ func TestPOSTBodyIsOneJSONValue(t *testing.T) {
 			t.Errorf("%d %s; want 413 DOCUMENT_TOO_LARGE", r.status, r.raw)
 		}
 	})
+}
+
+// A POST body giving a request parameter twice is refused with 400 INVALID_ARGUMENT naming it,
+// before anything runs, on the POST and the SSE transport alike: gqlgen would run the last one,
+// where an inspector reading the first would pass it. A key names a parameter whatever its case
+// or escapes, as gqlgen's decoding matches it; keys gqlgen ignores may repeat.
+func TestPOSTBodyRepeatedParams(t *testing.T) {
+	g := startGateway(t, setup{})
+	const benign, smuggled = `"{ __typename }"`, `"{ getUser(id: \"1\") { name } }"`
+	for _, tc := range []struct {
+		name, body, param string
+		sse               bool
+	}{
+		{"query", `{"query":` + benign + `,"query":` + smuggled + `}`, "query", false},
+		{"query over SSE", `{"query":` + benign + `,"query":` + smuggled + `}`, "query", true},
+		{"query in capitals", `{"query":` + benign + `,"QUERY":` + smuggled + `}`, "query", false},
+		{"query escaped", `{"query":` + benign + `,"\u0071uery":` + smuggled + `}`, "query", false},
+		{"operationName", `{"query":"query A { __typename } query B { getUser(id: \"1\") { name } }","operationName":"A","operationName":"B"}`, "operationName", false},
+		{"variables", `{"query":"query($id: String!) { getUser(id: $id) { name } }","variables":{"id":"0"},"variables":{"id":"1"}}`, "variables", false},
+		{"extensions", `{"query":` + smuggled + `,"extensions":{},"extensions":{"persistedQuery":{"version":1}}}`, "extensions", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			var headers []string
+			if tc.sse {
+				headers = []string{"Accept", "text/event-stream"}
+			}
+			r := g.postBody(t, []byte(tc.body), headers...)
+			want := `the body must be one JSON object with each key once: "` + tc.param + `" is given twice`
+			if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" ||
+				!strings.Contains(r.Errors[0].Message, want) {
+				t.Errorf("%d %s; want 400 and one INVALID_ARGUMENT error saying %q", r.status, r.raw, want)
+			}
+			if n := g.calls.count(); len(n) != 0 {
+				t.Errorf("upstream calls %v, want none", n)
+			}
+		})
+	}
+	t.Run("other keys", func(t *testing.T) {
+		g.postBody(t, []byte(`{"query":`+smuggled+`,"x":1,"x":2,"variables":{"a":1,"a":2}}`)).ok(t).
+			wantData(t, `{"getUser":{"name":"Ada Lovelace"}}`)
+	})
+}
+
+// parseQueryFirst is a policy that parses a GET's query string before the front, as the firewall
+// does (policy.Query), and then changes the string to one that does not parse: the front, reading
+// the request's one parse, never sees it.
+func parseQueryFirst(_ policy.Front, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := policy.Query(r); err == nil {
+			r.URL.RawQuery = "variables=%zz"
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// A GET's query string is parsed once for the request, and the answers are the same whether the
+// front parses it or a policy did first: a query with variables, one operation of several named
+// by operationName, an automatic persisted query by its hash, the response type the Accept header
+// asks for, a mutation refused with 405, and a query string that does not parse, or whose
+// variables are not an object, refused with the same precise 400.
+func TestGETRequests(t *testing.T) {
+	const user = `query ($id: String!) { getUser(id: $id) { name } }`
+	const two = `query A { getUser(id: "1") { name } } query B { getUser(id: "2") { name } }`
+	const apq = `{ getUser(id: "3") { name } }`
+	hash := url.QueryEscape(`{"persistedQuery":{"version":1,"sha256Hash":"` + sha(apq) + `"}}`)
+	for name, mw := range map[string]policy.Middleware{"front parses": nil, "policy parsed": parseQueryFirst} {
+		t.Run(name, func(t *testing.T) {
+			g := startGateway(t, setup{opts: resolvers.Options{APQ: true}, policy: mw})
+			get := func(t *testing.T, query string, headers ...string) response {
+				t.Helper()
+				hr, _ := http.NewRequest(http.MethodGet, g.url+"?"+query, nil)
+				for i := 0; i+1 < len(headers); i += 2 {
+					hr.Header.Set(headers[i], headers[i+1])
+				}
+				return do(t, hr)
+			}
+			get(t, "query="+url.QueryEscape(user)+"&variables="+url.QueryEscape(`{"id":"4"}`)).ok(t).
+				wantRawData(t, `{"getUser":{"name":"Marie Curie"}}`)
+			get(t, "query="+url.QueryEscape(two)+"&operationName=B").ok(t).wantRawData(t, `{"getUser":{"name":"Alan Turing"}}`)
+
+			if r := get(t, "extensions="+hash); len(r.Errors) != 1 || r.Errors[0].code() != "PERSISTED_QUERY_NOT_FOUND" {
+				t.Errorf("unknown hash: %d %s", r.status, r.raw)
+			}
+			get(t, "query="+url.QueryEscape(apq)+"&extensions="+hash).ok(t)
+			get(t, "extensions="+hash).ok(t).wantRawData(t, `{"getUser":{"name":"Grace Hopper"}}`)
+
+			invalid := "query=" + url.QueryEscape(`{ nope }`)
+			if r := get(t, invalid); r.status != http.StatusOK || len(r.Errors) != 1 || r.header.Get("Content-Type") != "application/json" {
+				t.Errorf("invalid document, application/json: %d %s %s", r.status, r.header.Get("Content-Type"), r.raw)
+			}
+			r := get(t, invalid, "Accept", "application/graphql-response+json")
+			if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Data != nil || r.header.Get("Content-Type") != "application/graphql-response+json" {
+				t.Errorf("invalid document, application/graphql-response+json: %d %s %s", r.status, r.header.Get("Content-Type"), r.raw)
+			}
+			r = get(t, "query="+url.QueryEscape(`mutation { createUser(user: {name: "X", email: "x@example.com"}) { id } }`))
+			if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" || len(r.Errors) != 1 ||
+				r.Errors[0].Message != "GET requests only allow query operations" {
+				t.Errorf("mutation: %d Allow %q %s", r.status, r.header.Get("Allow"), r.raw)
+			}
+
+			for query, want := range map[string]string{
+				"query=" + url.QueryEscape(user) + "&variables=%zz":                       `the query string does not parse: invalid URL escape "%zz"`,
+				"query=" + url.QueryEscape(user) + "&variables=" + url.QueryEscape(`[1]`): "variables must be a JSON object",
+			} {
+				r := get(t, query)
+				if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].Message != want || r.Errors[0].code() != "INVALID_ARGUMENT" {
+					t.Errorf("%s: %d %s, want 400 INVALID_ARGUMENT %q", query, r.status, r.raw, want)
+				}
+			}
+		})
+	}
 }

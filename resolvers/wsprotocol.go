@@ -56,6 +56,7 @@ const (
 	closeInitTimeout       = 4408
 	closeSubscriberExists  = 4409
 	closeTooManyInits      = 4429
+	closeMessageTooBig     = 1009 // Message Too Big (RFC 6455 7.4.1)
 	closeServiceRestart    = 1012 // Service Restart, in IANA's registry of WebSocket close codes
 	configChangedReason    = "the gateway's configuration changed: reconnect"
 	maxCloseReason         = 123 // bytes of a close frame's reason (RFC 6455 5.5: 125, less the code)
@@ -85,6 +86,7 @@ type wsConn struct {
 	leaving      bool        // goAway was called: the socket closes once nothing runs
 	initSeen     bool        // the client sent connection_init (read by the reading goroutine only)
 	unwatch      func() bool // stops watching for the gateway's stop; nil when not watching
+	frames       *frameGuard // what the connection is read through (wsframes.go); nil: nothing
 }
 
 var (
@@ -101,10 +103,12 @@ const (
 // conformWS returns c, accepted for the handshake whose context is ctx, as the gateway serves it:
 // keeping graphql-transport-ws's rules when that is the subprotocol it negotiated, holding every
 // message to the JSON limits of ctx's request (refused operations' errors rendered by
-// wi.present), closing with 1001 once wi.stopping is done (nil: never), and with 1012 when an
-// operation starts after wi.current turned false (nil: never).
-func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementation) transport.WebsocketConn {
+// wi.present), closing with 1001 once wi.stopping is done (nil: never), with 1012 when an
+// operation starts after wi.current turned false (nil: never), and with 1009 when frames, which c
+// is read through (nil: none), stops the read at a message over the read limit.
+func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementation, frames *frameGuard) transport.WebsocketConn {
 	w := &wsConn{
+		frames:        frames,
 		WebsocketConn: c,
 		rules:         c.Subprotocol() == transportWSSubprotocol,
 		limits:        policy.MessageLimitsFrom(ctx),
@@ -131,11 +135,17 @@ type wireMessage struct {
 // NextReader returns the next message, having noted the operation it starts. A message that is
 // not passed on does not end the read when an error message answered it (an operation over the
 // JSON limits): the next one is read. Otherwise the socket closes with the code of the rule or
-// limit the message broke, and gqlgen's read ends in an error.
+// limit the message broke, and gqlgen's read ends in an error; a message announced over the read
+// limit closes it with 1009 Message Too Big, as coder/websocket closes it for one it has read.
 func (c *wsConn) NextReader() (int, io.Reader, error) {
 	for {
 		typ, r, err := c.WebsocketConn.NextReader()
 		if err != nil {
+			if c.frames != nil {
+				if tooBig := c.frames.refused.Load(); tooBig != nil {
+					return typ, nil, c.refuse(closeMessageTooBig, cutReason(tooBig.Error()))
+				}
+			}
 			return typ, r, err
 		}
 		msg, err := io.ReadAll(r)
@@ -385,10 +395,14 @@ func (c *wsConn) end(id string) (ended, last bool) {
 	return true, c.leaving && len(c.running) == 0
 }
 
-// SetReadLimit passes gqlgen's PayloadReadLimit on to the connection.
+// SetReadLimit passes gqlgen's PayloadReadLimit on to the connection, and to the guard of its
+// frames' headers.
 func (c *wsConn) SetReadLimit(limit int64) {
 	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
 		l.SetReadLimit(limit)
+	}
+	if c.frames != nil {
+		c.frames.setLimit(limit)
 	}
 }
 

@@ -1,11 +1,16 @@
 package resolvers_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -490,6 +495,128 @@ func TestWebSocketClosesOnceConfigurationChanged(t *testing.T) {
 			fresh := dialWS(t, g, subprotocol)
 			fresh.subscribe("c", "{ __typename }")
 			fresh.want(fresh.event(), "c")
+		})
+	}
+}
+
+// rawWS opens a graphql-transport-ws WebSocket to g on a plain TCP connection, which the test
+// writes frames to byte for byte, and has its connection acknowledged; ahead is sent with the
+// handshake, after connection_init, so the server reads it along with the handshake.
+func rawWS(t *testing.T, g *gateway, ahead []byte) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	u, err := url.Parse(g.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	// A bound on a test that fails (a server that never closes), not a synchronisation.
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req, _ := http.NewRequest(http.MethodGet, g.url, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	req.Header.Set("Sec-WebSocket-Protocol", "graphql-transport-ws")
+	var handshake bytes.Buffer
+	if err := req.Write(&handshake); err != nil {
+		t.Fatal(err)
+	}
+	handshake.Write(rawFrame(true, 1, []byte(`{"type":"connection_init"}`)))
+	handshake.Write(ahead)
+	writeFrame(t, conn, handshake.Bytes())
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	if op, payload := readFrame(t, br); op != 1 || !strings.Contains(string(payload), `"connection_ack"`) {
+		t.Fatalf("after connection_init: %d %s", op, payload)
+	}
+	return conn, br
+}
+
+// rawHeader is the header of a client's frame announcing length bytes, masked as clients mask.
+func rawHeader(fin bool, opcode byte, length uint64) []byte {
+	if fin {
+		opcode |= 0x80
+	}
+	h := binary.BigEndian.AppendUint64([]byte{opcode, 0x80 | 127}, length)
+	return append(h, 0, 0, 0, 0) // a zero mask: the payload goes as it is
+}
+
+// rawFrame is a client's frame carrying payload.
+func rawFrame(fin bool, opcode byte, payload []byte) []byte {
+	return append(rawHeader(fin, opcode, uint64(len(payload))), payload...)
+}
+
+func writeFrame(t *testing.T, conn net.Conn, b []byte) {
+	t.Helper()
+	if _, err := conn.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readFrame reads one frame of the server's (unmasked, whole).
+func readFrame(t *testing.T, br *bufio.Reader) (opcode byte, payload []byte) {
+	t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		t.Fatalf("reading a frame: %v", err)
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126, 127:
+		ext := make([]byte, map[uint64]int{126: 2, 127: 8}[n])
+		if _, err := io.ReadFull(br, ext); err != nil {
+			t.Fatalf("reading a frame: %v", err)
+		}
+		n = 0
+		for _, b := range ext {
+			n = n<<8 | uint64(b)
+		}
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		t.Fatalf("reading a frame: %v", err)
+	}
+	return h[0] & 0x0f, payload
+}
+
+// A frame announcing a message over the read limit (gqlgen's 1 MiB) closes the socket with 1009
+// Message Too Big at its header, and the connection ends: the gateway reads none of the payload,
+// so a client that announces 1 TiB and sends nothing more is closed at once, not waited for. A
+// continuation taking a fragmented message over the limit is refused alike, and so is a frame
+// sent along with the handshake, which the server has read ahead.
+func TestWebSocketFrameOverReadLimit(t *testing.T) {
+	g := startGateway(t, setup{})
+	for _, tc := range []struct {
+		name          string
+		frames, ahead []byte
+	}{
+		{"one frame", rawHeader(true, 1, 1<<40), nil},
+		{"a continuation", append(rawFrame(false, 1, []byte(`{"type":`)), rawHeader(true, 0, 1<<20)...), nil},
+		{"with the handshake", nil, rawHeader(true, 1, 1<<40)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, br := rawWS(t, g, tc.ahead)
+			writeFrame(t, conn, tc.frames)
+			for {
+				op, payload := readFrame(t, br) // fails at the deadline if no close frame comes
+				if op != 8 {
+					continue // a keep-alive
+				}
+				if len(payload) < 2 || binary.BigEndian.Uint16(payload) != 1009 || !strings.Contains(string(payload[2:]), "over the limit of 1048576 bytes") {
+					t.Fatalf("close frame %q, want 1009 naming the limit", payload)
+				}
+				break
+			}
+			if b, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("after the close frame: %v %v, want the connection closed", b, err)
+			}
 		})
 	}
 }

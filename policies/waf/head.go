@@ -19,12 +19,15 @@ import (
 // its streamed messages process the same head, so rules keyed on the target or the headers apply to
 // each message as to the request.
 type head struct {
-	front                                             policy.Front
-	remoteAddr, uri, method, proto, host, path, query string
-	header                                            http.Header
-	contentLength                                     int64
-	body                                              bool // the request has a body
-	transferEncoding                                  []string
+	front                                      policy.Front
+	remoteAddr, uri, method, proto, host, path string
+	header                                     http.Header
+	contentLength                              int64
+	body                                       bool // the request has a body
+	transferEncoding                           []string
+	// graphQLArgs are a GraphQL GET's query parameters, as the front reads them: parsed once for
+	// the request (policy.Query), and shared with the front. nil for other requests.
+	graphQLArgs url.Values
 }
 
 // headOf returns r's head. It refers to r's header map: clone it to keep the head past the request.
@@ -33,7 +36,7 @@ func headOf(r *http.Request, front policy.Front) head {
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
-	return head{
+	h := head{
 		front:            front,
 		remoteAddr:       r.RemoteAddr,
 		uri:              uri,
@@ -41,12 +44,15 @@ func headOf(r *http.Request, front policy.Front) head {
 		proto:            r.Proto,
 		host:             r.Host,
 		path:             r.URL.Path,
-		query:            r.URL.RawQuery,
 		header:           r.Header,
 		contentLength:    r.ContentLength,
 		body:             r.Body != nil && r.Body != http.NoBody,
 		transferEncoding: r.TransferEncoding,
 	}
+	if front == policy.FrontGraphQL && r.Method == http.MethodGet && r.URL.RawQuery != "" {
+		h.graphQLArgs, _ = policy.Query(r) // malformed: what parses of it (the front refuses it)
+	}
+	return h
 }
 
 // process gives tx the head and runs the request headers phase.
@@ -87,12 +93,11 @@ func (h *head) process(tx types.Transaction) *types.Interruption {
 	if h.front == policy.FrontREST {
 		addSegments(h.path, tx.AddPathRequestArgument)
 	}
-	if h.front == policy.FrontGraphQL && h.method == http.MethodGet && h.query != "" {
-		q, _ := url.ParseQuery(h.query)
-		if vars := q.Get("variables"); vars != "" {
+	if h.graphQLArgs != nil {
+		if vars := h.graphQLArgs.Get("variables"); vars != "" {
 			flattenJSON([]byte(vars), "variables", tx.AddGetRequestArgument)
 		}
-		addLiterals(q.Get("query"), "query", tx.AddGetRequestArgument)
+		addLiterals(h.graphQLArgs.Get("query"), "query", tx.AddGetRequestArgument)
 	}
 	return tx.ProcessRequestHeaders()
 }

@@ -487,6 +487,28 @@ func TestGraphQLLiteralsAreArguments(t *testing.T) {
 	}
 }
 
+// The firewall parses a GraphQL GET's query string once for the request (policy.Query), and the
+// front reads that parse rather than the string again: after the middleware, Query returns the
+// very values the firewall inspected, even once the string has changed.
+func TestGraphQLQueryStringParsedOnce(t *testing.T) {
+	var got url.Values
+	front := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.RawQuery = "query=%zz" // a second parse would fail
+		q, err := policy.Query(r)
+		if err != nil {
+			t.Errorf("the front parsed the query string again: %v", err)
+		}
+		got = q
+	})
+	const doc = `query($id: ID!) { getUser(id: $id) { name } }`
+	target := "/graphql?query=" + url.QueryEscape(doc) + "&variables=" + url.QueryEscape(`{"id":"1"}`)
+	w := httptest.NewRecorder()
+	fw.Middleware(modeOnly(waf.Blocking))(policy.FrontGraphQL, front).ServeHTTP(w, probe{method: "GET", target: target}.request())
+	if w.Code != 200 || got.Get("query") != doc || got.Get("variables") != `{"id":"1"}` {
+		t.Errorf("%d, the front read %v", w.Code, got)
+	}
+}
+
 // Every Content-Type the REST front reads as JSON or NDJSON is inspected as such, and none is refused
 // as a type the rule set does not list: the rules see the type the front reads the body as. (An
 // NDJSON stream's messages are inspected one by one as the front reads them: TestStreamedMessages.)

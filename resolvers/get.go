@@ -1,0 +1,123 @@
+package resolvers
+
+import (
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/protogate/gateway/policies/policy"
+)
+
+// getTransport serves GraphQL over GET as gqlgen's transport.GET does, from the query string's
+// parameters as policy.Query parsed them for the request: the firewall, Handler.ServeHTTP's checks
+// and the transport read one parse, where each would parse the string again. Its answers are
+// gqlgen's, which statusWriter adjusts: the response type the Accept header asks for, gqlgen's
+// status for a request error, and 406 for an operation that is not a query.
+type getTransport struct{}
+
+var _ graphql.Transport = getTransport{}
+
+// Supports reports whether r is a GET, other than a WebSocket's handshake.
+func (getTransport) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
+}
+
+// Do runs the operation r's query string names.
+func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ct := responseType(r.Header.Get("Accept"))
+	w.Header().Set("Content-Type", ct)
+	q, err := policy.Query(r)
+	if err != nil { // Handler.ServeHTTP has refused it (badQueryString)
+		w.WriteHeader(http.StatusBadRequest)
+		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: err.Error()}}})
+		return
+	}
+	params := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
+	params.ReadTime.Start = graphql.Now()
+	for _, p := range [...]struct {
+		name string
+		into *map[string]any
+	}{{"variables", &params.Variables}, {"extensions", &params.Extensions}} {
+		if v := q.Get(p.name); v != "" {
+			dec := json.NewDecoder(strings.NewReader(v))
+			dec.UseNumber()                // as gqlgen decodes them: numbers keep their text
+			if dec.Decode(p.into) != nil { // Handler.ServeHTTP has refused it (badQueryString)
+				w.WriteHeader(http.StatusBadRequest)
+				writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: p.name + " could not be decoded"}}})
+				return
+			}
+		}
+	}
+	params.ReadTime.End = graphql.Now()
+
+	ctx := r.Context()
+	opCtx, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		w.WriteHeader(requestErrorStatus(ct, errs))
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs))
+		return
+	}
+	if op := opCtx.Doc.Operations.ForName(opCtx.OperationName); op.Operation != ast.Query {
+		w.WriteHeader(http.StatusNotAcceptable) // statusWriter's 405, with Allow: POST
+		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: "GET requests only allow query operations"}}})
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, opCtx)
+	writeResponse(w, responses(ctx))
+}
+
+// Response media types of GraphQL over HTTP.
+const (
+	mediaJSON            = "application/json"
+	mediaGraphQLResponse = "application/graphql-response+json"
+)
+
+// responseType is the media type of the response to a request that accepts accept, as gqlgen's
+// transports choose it: application/json for no Accept, a wildcard or application/json, else
+// application/graphql-response+json, the first of the two that accept names deciding.
+func responseType(accept string) string {
+	if accept == "" {
+		return mediaJSON
+	}
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "*/*", "application/*", mediaJSON:
+			return mediaJSON
+		case mediaGraphQLResponse:
+			return mediaGraphQLResponse
+		}
+	}
+	return mediaGraphQLResponse
+}
+
+// requestErrorStatus is gqlgen's status for errors that refuse a request before it runs: a protocol
+// error (a document that does not parse or validate) is 400 for application/graphql-response+json
+// and 422 for application/json (which statusWriter turns into 200); other errors are 200.
+func requestErrorStatus(ct string, errs gqlerror.List) int {
+	switch {
+	case errcode.GetErrorKind(errs) != errcode.KindProtocol:
+		return http.StatusOK
+	case ct == mediaGraphQLResponse:
+		return http.StatusBadRequest
+	}
+	return http.StatusUnprocessableEntity
+}
+
+// writeResponse writes resp as JSON.
+func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		b = []byte(`{"errors":[{"message":"internal error: the response could not be encoded"}]}`)
+	}
+	_, _ = w.Write(b)
+}
