@@ -33,7 +33,7 @@ func TestDefault(t *testing.T) {
 		MaxArrayLength: 10000, MaxStringLength: 1 << 20, MaxURLBytes: 8 << 10,
 	}
 	want.Policies.WAF = config.WAF{Mode: "off", ParanoiaLevel: 1, InboundAnomalyThreshold: 5, BodyLimit: 4 << 20}
-	want.Policies.RateLimit = config.RateLimit{Backend: "local", MaxKeys: config.DefaultRateLimitMaxKeys}
+	want.Policies.RateLimit = config.RateLimit{Backend: "local", HeaderFields: config.DefaultRateLimitHeaderFields, MaxKeys: config.DefaultRateLimitMaxKeys}
 	want.Policies.Auth = config.Auth{
 		APIKeys: config.APIKeys{Header: "x-api-key"}, MTLS: config.MTLS{ConsumerFrom: "cn"},
 		Identity:       config.IdentityKeys{Consumer: "x-consumer-id", Scopes: "x-consumer-scopes"},

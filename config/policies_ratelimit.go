@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -12,14 +13,21 @@ import (
 )
 
 // RateLimit configures where rate-limit state lives: in the gateway process (each replica counts
-// alone) or in Redis (every replica that names the same Redis shares one limit). It holds lists
-// (sentinel and cluster addresses), so it is not comparable with ==: the policies assembler
-// compares two with reflect.DeepEqual, and keeps its limiter, and the buckets in it, across reloads
-// while this section is unchanged. Keep it plain data (no funcs, pointers or channels), or an
-// unchanged section would look changed and reset the buckets on every reload.
+// alone) or in Redis (every replica that names the same Redis shares one limit), and how responses
+// tell clients about the limits. It holds lists (sentinel and cluster addresses), so it is not
+// comparable with ==: the policies assembler compares the LimiterSettings of two with
+// reflect.DeepEqual, and keeps its limiter, and the buckets in it, across reloads while they are
+// unchanged. Keep it plain data (no funcs, pointers or channels), or an unchanged section would
+// look changed and reset the buckets on every reload.
 type RateLimit struct {
 	// Backend is "local" (default) or "redis".
 	Backend string `yaml:"backend"`
+	// HeaderFields names the rate-limit header fields responses carry (see
+	// RuleRateLimit.Headers): "draft-10" (default), the RateLimit and RateLimit-Policy fields of
+	// draft-ietf-httpapi-ratelimit-headers-10, or "draft-06", the RateLimit-Limit,
+	// RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy fields of its draft 06, for
+	// clients written against those.
+	HeaderFields string `yaml:"header_fields"`
 	// MaxKeys bounds the buckets (and concurrency counters) one rule keeps in process (default
 	// 100000): idle buckets are evicted first, then others, so memory stays bounded when many
 	// clients come and go. Local backend only.
@@ -95,6 +103,14 @@ type RedisTLS struct {
 	ServerName string `yaml:"server_name"`
 }
 
+// LimiterSettings returns r without HeaderFields: the settings the limiter, and the buckets it
+// keeps, are built from. How decisions are told is the compiled rules' business, rebuilt at every
+// reload, so a change of HeaderFields alone applies at once and keeps everyone's buckets.
+func (r RateLimit) LimiterSettings() RateLimit {
+	r.HeaderFields = ""
+	return r
+}
+
 // Mode says which kind of Redis the store names: "address", "sentinel" or "cluster".
 func (r RedisStore) Mode() string {
 	switch {
@@ -122,10 +138,10 @@ type RuleRateLimit struct {
 	// name) or "header:<name>" (the header's value; calls without it share one bucket).
 	Key string `yaml:"key"`
 	// Headers says whether responses tell clients about this limit (default true): the
-	// RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy headers of
-	// draft-ietf-httpapi-ratelimit-headers-06 on admitted and refused calls (response header
-	// metadata on gRPC). false leaves them out, for a limit whose size is nobody's business (a
-	// login's); a refusal still says when to retry (Retry-After, google.rpc.RetryInfo).
+	// rate-limit header fields the section's HeaderFields names (RateLimit and RateLimit-Policy
+	// by default) on admitted and refused calls (response header metadata on gRPC). false
+	// leaves them out, for a limit whose size is nobody's business (a login's); a refusal still
+	// says when to retry (Retry-After, google.rpc.RetryInfo).
 	Headers *bool `yaml:"headers"`
 }
 
@@ -182,11 +198,17 @@ const (
 	DefaultRateLimitKey     = "client_ip"
 	DefaultCORSMaxAge       = 10 * time.Minute
 	maxCORSMaxAge           = 24 * time.Hour
+
+	// DefaultRateLimitHeaderFields is policies.rate_limit.header_fields when left out.
+	DefaultRateLimitHeaderFields = "draft-10"
 )
 
 var (
 	// RateLimitBackends are the values of policies.rate_limit.backend.
 	RateLimitBackends = []string{"local", "redis"}
+	// RateLimitHeaderFields are the values of policies.rate_limit.header_fields: the revisions of
+	// draft-ietf-httpapi-ratelimit-headers whose fields the gateway sends.
+	RateLimitHeaderFields = []string{"draft-10", "draft-06"}
 	// FailureModes are the values of policies.rate_limit.redis.failure_mode.
 	FailureModes = []string{"open", "closed"}
 	// RateLimitKeys are the values of a rule's rate_limit.key and concurrency.key, besides
@@ -200,9 +222,9 @@ var (
 		"grpc-timeout", "x-request-id", "traceparent", "tracestate", "baggage"}
 	// DefaultCORSExposedHeaders are what gRPC-Web clients read (the status in headers of a
 	// trailers-only response), what the REST front sends of upstream metadata, the authentication
-	// challenge and the rate-limit headers.
+	// challenge and the rate-limit headers of either header_fields.
 	DefaultCORSExposedHeaders = []string{"grpc-status", "grpc-message", "grpc-status-details-bin",
-		"www-authenticate", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy",
+		"www-authenticate", "retry-after", "ratelimit", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
 		"grpc-metadata-*", "grpc-trailer-*"}
 )
 
@@ -212,6 +234,9 @@ func (v *validator) rateLimitStore(path string, r RateLimit) {
 		v.fieldf(field(path, "backend"), "unknown backend %q: want one of %s", r.Backend, strings.Join(RateLimitBackends, ", "))
 	}
 	v.count(field(path, "max_keys"), r.MaxKeys, 1, 1<<26)
+	if hp := field(path, "header_fields"); r.HeaderFields != "" && !oneOf(r.HeaderFields, RateLimitHeaderFields) || r.HeaderFields == "" && v.has(hp) {
+		v.fieldf(hp, "unknown header fields %q: want one of %s", r.HeaderFields, strings.Join(RateLimitHeaderFields, ", "))
+	}
 	rp := field(path, "redis")
 	if r.Backend != "redis" {
 		if v.has(rp) {
@@ -543,6 +568,7 @@ func (r *RateLimit) resolvePaths(resolve func(*string)) {
 // complete fills the store's defaults.
 func (r *RateLimit) complete() {
 	setDefault(&r.Backend, "local")
+	setDefault(&r.HeaderFields, DefaultRateLimitHeaderFields)
 	switch r.Backend {
 	case "local":
 		setDefault(&r.MaxKeys, DefaultRateLimitMaxKeys)
@@ -612,14 +638,20 @@ func mapStrings(ss []string, f func(string) string) []string {
 	return out
 }
 
-// summary prints the rate-limit store, unless it is the default, and the rules' limits.
+// summary prints the rate-limit store and header fields, unless they are the defaults, and the
+// rules' limits.
 func (s *summary) rateLimit(p Policies) {
 	var limited bool
 	for _, r := range p.Rules {
 		limited = limited || r.RateLimit.Enabled() || r.Concurrency.Enabled()
 	}
-	if r := p.RateLimit; r.Backend == "local" && r.MaxKeys == DefaultRateLimitMaxKeys && !limited {
+	hf := cmp.Or(p.RateLimit.HeaderFields, DefaultRateLimitHeaderFields)
+	if r := p.RateLimit; r.Backend == "local" && r.MaxKeys == DefaultRateLimitMaxKeys && hf == DefaultRateLimitHeaderFields && !limited {
 		return
+	}
+	fields := "" // said only when not the default
+	if hf != DefaultRateLimitHeaderFields {
+		fields = ", header_fields " + hf
 	}
 	switch r := p.RateLimit; r.Backend {
 	case "redis":
@@ -631,8 +663,8 @@ func (s *summary) rateLimit(p Policies) {
 		case "cluster":
 			where = "cluster " + strings.Join(rs.Cluster.Addresses, " ")
 		}
-		s.line(0, "rate_limit backend redis %s db %d, key_prefix %s, timeout %s, failure_mode %s",
-			where, rs.DB, strconv.Quote(rs.KeyPrefix), rs.Timeout, rs.FailureMode)
+		s.line(0, "rate_limit backend redis %s db %d, key_prefix %s, timeout %s, failure_mode %s%s",
+			where, rs.DB, strconv.Quote(rs.KeyPrefix), rs.Timeout, rs.FailureMode, fields)
 		if t := rs.TLS; t.Enabled {
 			parts := []string{"redis tls on"}
 			for _, f := range []struct{ name, value string }{
@@ -645,13 +677,13 @@ func (s *summary) rateLimit(p Policies) {
 			s.line(1, "%s", strings.Join(parts, ", "))
 		}
 	default:
-		s.line(0, "rate_limit backend local, max_keys %d", r.MaxKeys)
+		s.line(0, "rate_limit backend local, max_keys %d%s", r.MaxKeys, fields)
 	}
 	for _, r := range p.Rules {
 		if rl := r.RateLimit; rl.Enabled() {
 			headers := ""
 			if !rl.SendsHeaders() {
-				headers = ", no RateLimit-* headers"
+				headers = ", no rate-limit headers"
 			}
 			s.line(1, "rule %s rate %d per %s, burst %d, key %s%s", r.Name, rl.Rate, rl.Per, rl.Burst, rl.Key, headers)
 		}

@@ -194,7 +194,9 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 	// No files for the limiter: it reads its Redis TLS files again itself whenever it connects
 	// after one changed (and config validation checks them at every reload), so a renewed
 	// certificate takes effect without a new limiter, which would lose the counts of calls in flight.
-	limiter, err := update(&e.limits, cfg.RateLimit, nil, func(c config.RateLimit) (*ratelimit.Limiter, error) { return ratelimit.New(c) }, &pending)
+	// Nor the header fields: the steps below render them, for every snapshot, so changing them
+	// keeps the limiter and its buckets.
+	limiter, err := update(&e.limits, cfg.RateLimit.LimiterSettings(), nil, func(c config.RateLimit) (*ratelimit.Limiter, error) { return ratelimit.New(c) }, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("rate_limit: %w", err)
 	}
@@ -220,7 +222,7 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 		if rs.auth, err = authn.Step(r.Auth); err != nil {
 			return nil, fmt.Errorf("%s: auth: %w", r.Name, err)
 		}
-		if rs.rate, err = limiter.Step(r.Name, r.RateLimit); err != nil {
+		if rs.rate, err = limiter.Step(r.Name, r.RateLimit, cfg.RateLimit.HeaderFields); err != nil {
 			return nil, fmt.Errorf("%s: rate_limit: %w", r.Name, err)
 		}
 		if rs.concurrency, err = limiter.ConcurrencyStep(r.Name, r.Concurrency); err != nil {

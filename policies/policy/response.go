@@ -37,7 +37,7 @@ type Header struct {
 }
 
 // HeaderName is a response header's name in the two forms the fronts write it in: canonical for
-// HTTP ("Ratelimit-Limit") and lower case for gRPC metadata ("ratelimit-limit"). Steps build their
+// HTTP ("Ratelimit-Policy") and lower case for gRPC metadata ("ratelimit-policy"). Steps build their
 // names once, with NewHeaderName, so that neither form is computed per call.
 type HeaderName struct{ http, grpc string }
 

@@ -13,8 +13,14 @@ import (
 )
 
 var (
-	nameLimit = policy.NewHeaderName("RateLimit-Limit")
-	nameLeft  = policy.NewHeaderName("RateLimit-Remaining")
+	nameRateLimit = policy.NewHeaderName("RateLimit")
+	namePolicy    = policy.NewHeaderName("RateLimit-Policy")
+)
+
+const (
+	policyValue = `"r";q=10;w=1`
+	left9       = `"r";r=9;t=1`
+	left3       = `"r";r=3;t=1`
 )
 
 // stream is a gRPC server stream that keeps the header metadata it is given.
@@ -30,20 +36,26 @@ func (s *stream) SetTrailer(metadata.MD) error    { return nil }
 // metadata for the proxy, else nowhere; a Call reset for another call finds its new call's place
 // afresh.
 func TestResponseHeaders(t *testing.T) {
-	if got := policy.NewHeaderName("RateLimit-Limit"); got.HTTP() != "Ratelimit-Limit" || got.GRPC() != "ratelimit-limit" {
-		t.Fatalf("names %q, %q; want Ratelimit-Limit and ratelimit-limit", got.HTTP(), got.GRPC())
+	for name, want := range map[string][2]string{
+		"RateLimit":        {"Ratelimit", "ratelimit"},
+		"RateLimit-Policy": {"Ratelimit-Policy", "ratelimit-policy"},
+		"RateLimit-Limit":  {"Ratelimit-Limit", "ratelimit-limit"},
+	} {
+		if got := policy.NewHeaderName(name); got.HTTP() != want[0] || got.GRPC() != want[1] {
+			t.Fatalf("names of %s: %q, %q; want %q and %q", name, got.HTTP(), got.GRPC(), want[0], want[1])
+		}
 	}
-	hs := []policy.Header{{Name: nameLimit, Value: "10"}, {Name: nameLeft, Value: "9"}}
+	hs := []policy.Header{{Name: nameRateLimit, Value: left9}, {Name: namePolicy, Value: policyValue}}
 	var c policy.Call
 
-	h := http.Header{"Ratelimit-Remaining": {"old"}}
+	h := http.Header{"Ratelimit": {"old"}}
 	c.Ctx = policy.WithResponseHeaders(context.Background(), policy.HTTPResponseHeaders(h))
 	if !c.WantsResponseHeaders() {
 		t.Fatal("an HTTP front's call wants no headers")
 	}
 	c.SetResponseHeaders(9, hs...)
-	if h.Get("RateLimit-Limit") != "10" || len(h.Values("RateLimit-Remaining")) != 1 || h.Get("RateLimit-Remaining") != "9" {
-		t.Errorf("HTTP headers %v, want RateLimit-Limit 10 and RateLimit-Remaining 9 (replaced)", h)
+	if h.Get("RateLimit-Policy") != policyValue || len(h.Values("RateLimit")) != 1 || h.Get("RateLimit") != left9 {
+		t.Errorf("HTTP headers %v, want RateLimit-Policy %s and RateLimit %s (replaced)", h, policyValue, left9)
 	}
 
 	c.Reset()
@@ -51,11 +63,11 @@ func TestResponseHeaders(t *testing.T) {
 	c.Ctx = grpc.NewContextWithServerTransportStream(context.Background(), s)
 	c.SetResponseHeaders(9, hs...)
 	pairs := c.ResponseHeaderPairs()
-	if want := []string{"ratelimit-limit", "10", "ratelimit-remaining", "9"}; !slices.Equal(pairs, want) || len(s.header) != 0 {
+	if want := []string{"ratelimit", left9, "ratelimit-policy", policyValue}; !slices.Equal(pairs, want) || len(s.header) != 0 {
 		t.Errorf("gRPC header %q (stream %v), want %q (not the former call's place) for the proxy to merge", pairs, s.header, want)
 	}
-	c.SetResponseHeaders(3, policy.Header{Name: nameLeft, Value: "3"}, policy.Header{Name: policy.NewHeaderName("X-Other"), Value: "x"})
-	if want := []string{"ratelimit-limit", "10", "ratelimit-remaining", "3", "x-other", "x"}; !slices.Equal(c.ResponseHeaderPairs(), want) {
+	c.SetResponseHeaders(3, policy.Header{Name: nameRateLimit, Value: left3}, policy.Header{Name: policy.NewHeaderName("X-Other"), Value: "x"})
+	if want := []string{"ratelimit", left3, "ratelimit-policy", policyValue, "x-other", "x"}; !slices.Equal(c.ResponseHeaderPairs(), want) {
 		t.Errorf("gRPC header after a second set %q, want %q: a name set again is replaced", c.ResponseHeaderPairs(), want)
 	}
 

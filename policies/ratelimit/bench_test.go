@@ -44,49 +44,58 @@ func BenchmarkLocalDecision(b *testing.B) {
 	}
 }
 
-// BenchmarkLocalDecisionHeaders is an admitted decision whose front takes the RateLimit-* headers:
-// REST's (the response's header map) and gRPC's (header metadata on the server stream, which here
-// keeps what it is given). The bucket holds 100000 so that Remaining is rendered (strconv has the
-// numbers below 100 ready). The Call is reset between decisions, as the admitter's pool does.
+// BenchmarkLocalDecisionHeaders is an admitted decision whose front takes the rate-limit header
+// fields, in either header_fields style: REST's (the response's header map) and gRPC's (header
+// metadata on the server stream, which here keeps what it is given). A bucket of 100 leaves
+// numbers below 100, which cost no allocation; one of 100000 makes the remaining count one that
+// must be rendered. The Call is reset between decisions, as the admitter's pool does.
 func BenchmarkLocalDecisionHeaders(b *testing.B) {
 	for _, front := range []string{"rest", "grpc"} {
-		b.Run("front="+front, func(b *testing.B) {
-			l := newLimiter(b, config.RateLimit{})
-			s := step(b, l, "r", config.RuleRateLimit{Rate: 1_000_000_000, Per: time.Second, Burst: 100_000})
-			h := http.Header{}
-			ts := transportStream{}
-			ctx := policy.WithResponseHeaders(context.Background(), policy.HTTPResponseHeaders(h))
-			if front == "grpc" {
-				ctx = grpc.NewContextWithServerTransportStream(context.Background(), ts)
+		for _, fields := range []string{"draft-10", "draft-06"} {
+			for _, burst := range []int{100, 100_000} {
+				b.Run(fmt.Sprintf("front=%s/fields=%s/burst=%d", front, fields, burst), func(b *testing.B) {
+					l := newLimiter(b, config.RateLimit{})
+					s := stepWith(b, l, "r", config.RuleRateLimit{Rate: 1_000_000_000, Per: time.Second, Burst: burst}, fields)
+					h := http.Header{}
+					ts := transportStream{}
+					ctx := policy.WithResponseHeaders(context.Background(), policy.HTTPResponseHeaders(h))
+					if front == "grpc" {
+						ctx = grpc.NewContextWithServerTransportStream(context.Background(), ts)
+					}
+					c := call(getProduct, "10.0.0.1")
+					peer, md := c.Peer, c.MD
+					b.ReportAllocs()
+					for b.Loop() {
+						c.Reset()
+						c.Ctx, c.Method, c.Front, c.Peer, c.MD, c.Cost = ctx, getProduct, policy.FrontREST, peer, md, 1
+						if err := s.Admit(c); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if h.Get("RateLimit-Policy") == "" && !slices.Contains(c.ResponseHeaderPairs(), "ratelimit-policy") {
+						b.Fatal("no RateLimit-Policy")
+					}
+				})
 			}
-			c := call(getProduct, "10.0.0.1")
-			peer, md := c.Peer, c.MD
-			b.ReportAllocs()
-			for b.Loop() {
-				c.Reset()
-				c.Ctx, c.Method, c.Front, c.Peer, c.MD, c.Cost = ctx, getProduct, policy.FrontREST, peer, md, 1
-				if err := s.Admit(c); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if h.Get("RateLimit-Remaining") == "" && !slices.Contains(c.ResponseHeaderPairs(), "ratelimit-remaining") {
-				b.Fatal("no RateLimit-Remaining")
-			}
-		})
+		}
 	}
 }
 
 // BenchmarkLocalDenial is a refused decision: it builds the denial, details and headers.
 func BenchmarkLocalDenial(b *testing.B) {
-	l := newLimiter(b, config.RateLimit{}, ratelimit.WithClock(newClock().Now))
-	s := step(b, l, "r", config.RuleRateLimit{Rate: 1, Per: time.Hour})
-	c := call(getProduct, "10.0.0.1")
-	_ = s.Admit(c)
-	b.ReportAllocs()
-	for b.Loop() {
-		if s.Admit(c) == nil {
-			b.Fatal("admitted")
-		}
+	for _, fields := range []string{"draft-10", "draft-06"} {
+		b.Run("fields="+fields, func(b *testing.B) {
+			l := newLimiter(b, config.RateLimit{}, ratelimit.WithClock(newClock().Now))
+			s := stepWith(b, l, "r", config.RuleRateLimit{Rate: 1, Per: time.Hour}, fields)
+			c := call(getProduct, "10.0.0.1")
+			_ = s.Admit(c)
+			b.ReportAllocs()
+			for b.Loop() {
+				if s.Admit(c) == nil {
+					b.Fatal("admitted")
+				}
+			}
+		})
 	}
 }
 

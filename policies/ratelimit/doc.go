@@ -12,11 +12,14 @@
 // compare-and-swap. The bucket is the Generic Cell Rate Algorithm form of a token bucket: one number,
 // the time at which the bucket would be full again, so the same decision fits in one atomic word in
 // process and in one key updated by one Lua script in Redis. A refusal is a RESOURCE_EXHAUSTED
-// policy.Denial carrying google.rpc.RetryInfo and QuotaFailure, and the Retry-After and RateLimit-*
-// headers (draft-ietf-httpapi-ratelimit-headers-06) for the HTTP fronts. An admitted call hands the
-// front the same RateLimit-* headers (Call.SetResponseHeaders: HTTP headers, or response header
-// metadata on gRPC), so clients can slow down before they are refused; a rule's headers: false
-// leaves them out of both. Limit and Policy are rendered once per Step; Remaining and Reset per call.
+// policy.Denial carrying google.rpc.RetryInfo and QuotaFailure, and Retry-After and the rate-limit
+// header fields for the HTTP fronts: by default RateLimit and RateLimit-Policy of
+// draft-ietf-httpapi-ratelimit-headers-10, or with header_fields: draft-06 the RateLimit-Limit,
+// -Remaining, -Reset and -Policy of its draft 06 (see fields). An admitted call hands the front the
+// same fields (Call.SetResponseHeaders: HTTP headers, or response header metadata on gRPC), so
+// clients can slow down before they are refused; a rule's headers: false leaves them out of both.
+// What does not change is rendered once per Step; per call only the tokens left and the seconds
+// until the bucket is full, into values a small bucket's Step has rendered ahead.
 //
 // A GraphQL operation is priced by its complexity: the GraphQL front calls WithOperationCost once per
 // operation, and the first call of the operation that a rule limits takes that many tokens from the

@@ -61,9 +61,16 @@ func newLimiter(t testing.TB, cfg config.RateLimit, opts ...ratelimit.Option) *r
 	return l
 }
 
+// step compiles a rule's rate limit with the default header fields (draft-10).
 func step(t testing.TB, l *ratelimit.Limiter, rule string, rl config.RuleRateLimit) policy.Step {
 	t.Helper()
-	s, err := l.Step(rule, rl)
+	return stepWith(t, l, rule, rl, "")
+}
+
+// stepWith compiles a rule's rate limit with the header fields headerFields.
+func stepWith(t testing.TB, l *ratelimit.Limiter, rule string, rl config.RuleRateLimit, headerFields string) policy.Step {
+	t.Helper()
+	s, err := l.Step(rule, rl, headerFields)
 	if err != nil || s == nil {
 		t.Fatalf("Step(%s, %+v) = %v, %v", rule, rl, s, err)
 	}

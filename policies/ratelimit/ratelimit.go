@@ -84,8 +84,10 @@ func (l *Limiter) now() int64 { return int64(l.clock().Sub(l.epoch)) }
 
 // Step compiles a rule's rate limit; (nil, nil) when the rule sets none. rule names the bucket family,
 // so methods matched by one rule share its buckets, and a later snapshot's Step for the same rule
-// and key finds them again.
-func (l *Limiter) Step(rule string, rl config.RuleRateLimit) (policy.Step, error) {
+// and key finds them again. headerFields is the rate_limit section's header_fields, the style of
+// the header fields the Step sends ("" is the default, draft-10): it is read per snapshot, so that
+// changing it keeps the Limiter, and everyone's buckets.
+func (l *Limiter) Step(rule string, rl config.RuleRateLimit, headerFields string) (policy.Step, error) {
 	if !rl.Enabled() {
 		return nil, nil
 	}
@@ -113,7 +115,9 @@ func (l *Limiter) Step(rule string, rl config.RuleRateLimit) (policy.Step, error
 		// is a rule change and leaves the Limiter, and everyone's buckets, as they are.
 		advertise: rl.SendsHeaders(),
 	}
-	s.headers = newHeaderValues(s)
+	if s.fields, err = newFields(headerFields, rule, rl.Rate, per, &s.lim); err != nil {
+		return nil, fmt.Errorf("ratelimit: rule %s: %w", rule, err)
+	}
 	family := rule + "\x00" + keyName
 	if l.redis != nil {
 		s.redisPrefix = l.redis.prefix + rule + ":" + keyName + ":"

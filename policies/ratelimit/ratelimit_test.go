@@ -3,6 +3,8 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,22 +55,33 @@ func TestDenialHeadersAndDetails(t *testing.T) {
 	h, ri, qf := denial(t, s.Admit(c))
 	// Three tokens taken at 0 refill by 1.5s: at 0.1s the next token comes in 0.4s, the bucket is
 	// full in 1.4s. Headers round up to whole seconds.
-	for k, want := range map[string]string{
-		"Retry-After":         "1",
-		"Ratelimit-Limit":     "3",
-		"Ratelimit-Remaining": "0",
-		"Ratelimit-Reset":     "2",
-		"Ratelimit-Policy":    "2;w=1;burst=3",
-	} {
-		if got := h.Get(k); got != want {
-			t.Errorf("header %s = %q, want %q", k, got, want)
-		}
+	want := http.Header{
+		"Retry-After":      {"1"},
+		"Ratelimit":        {`"products";r=0;t=2`},
+		"Ratelimit-Policy": {`"products";q=2;w=1`},
+	}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("refusal headers %v, want %v", h, want)
 	}
 	if ri == nil || ri.RetryDelay.AsDuration() != 400*time.Millisecond {
 		t.Errorf("RetryInfo = %v, want a delay of 400ms", ri)
 	}
 	if qf == nil || len(qf.Violations) != 1 || qf.Violations[0].Subject != "rate_limit/products/client_ip" {
 		t.Errorf("QuotaFailure = %v, want one violation of rate_limit/products/client_ip", qf)
+	}
+
+	// With header_fields draft-06, the same refusal carries the four fields of that draft.
+	s06 := stepWith(t, l, "products", config.RuleRateLimit{Rate: 2, Per: time.Second, Burst: 3}, "draft-06")
+	h, _, _ = denial(t, s06.Admit(c))
+	want = http.Header{
+		"Retry-After":         {"1"},
+		"Ratelimit-Limit":     {"3"},
+		"Ratelimit-Remaining": {"0"},
+		"Ratelimit-Reset":     {"2"},
+		"Ratelimit-Policy":    {"2;w=1;burst=3"},
+	}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("draft-06 refusal headers %v, want %v", h, want)
 	}
 }
 
@@ -244,8 +257,8 @@ func TestGraphQLOperationCost(t *testing.T) {
 	// the operation's cost in the message.
 	op2 := ratelimit.WithOperationCost(context.Background(), 6)
 	err := s.Admit(gql(op2))
-	if h, _, _ := denial(t, err); h.Get("Ratelimit-Remaining") != "4" {
-		t.Errorf("RateLimit-Remaining %q, want 4", h.Get("Ratelimit-Remaining"))
+	if h, _, _ := denial(t, err); h.Get("RateLimit") != `"products";r=4;t=36` {
+		t.Errorf("RateLimit %q, want 4 left, the bucket full in 36s", h.Get("RateLimit"))
 	}
 	if err2 := s.Admit(gql(op2)); err2 != err {
 		t.Errorf("second call of a refused operation: %v, want the same denial", err2)
@@ -292,13 +305,13 @@ func TestGraphQLFanOutBeyondThePrice(t *testing.T) {
 
 func TestStepErrors(t *testing.T) {
 	l := newLimiter(t, config.RateLimit{})
-	if s, err := l.Step("r", config.RuleRateLimit{}); s != nil || err != nil {
+	if s, err := l.Step("r", config.RuleRateLimit{}, ""); s != nil || err != nil {
 		t.Errorf("Step of an unset limit = %v, %v; want nil, nil", s, err)
 	}
-	if _, err := l.Step("r", config.RuleRateLimit{Rate: 1, Key: "ip"}); err == nil {
+	if _, err := l.Step("r", config.RuleRateLimit{Rate: 1, Key: "ip"}, ""); err == nil {
 		t.Error("Step accepted key ip")
 	}
-	if _, err := l.Step("r", config.RuleRateLimit{Rate: 2_000_000_000, Per: time.Second}); err == nil {
+	if _, err := l.Step("r", config.RuleRateLimit{Rate: 2_000_000_000, Per: time.Second}, ""); err == nil {
 		t.Error("Step accepted a rate finer than a nanosecond")
 	}
 }

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -21,38 +20,13 @@ type rateStep struct {
 	lim     limits
 	rate    int
 	per     time.Duration
-	headers headerValues
-	// advertise sends the RateLimit-* headers, on admitted calls and refusals (the rule's headers
-	// setting, on by default).
+	fields  fields
+	// advertise sends the rate-limit header fields, on admitted calls and refusals (the rule's
+	// headers setting, on by default).
 	advertise bool
 
 	buckets     *table[bucket] // local backend
 	redisPrefix string         // redis backend: the rule's key prefix
-}
-
-// headerValues are the RateLimit-* values that do not change between decisions.
-type headerValues struct {
-	limit, policy string
-}
-
-// The names of the RateLimit-* headers of draft-ietf-httpapi-ratelimit-headers-06, in the forms
-// the fronts write them.
-var (
-	nameLimit     = policy.NewHeaderName("RateLimit-Limit")
-	nameRemaining = policy.NewHeaderName("RateLimit-Remaining")
-	nameReset     = policy.NewHeaderName("RateLimit-Reset")
-	namePolicy    = policy.NewHeaderName("RateLimit-Policy")
-)
-
-// newHeaderValues renders the fixed headers of draft-ietf-httpapi-ratelimit-headers-06:
-// RateLimit-Limit is the bucket's size, RateLimit-Policy the quota and its window in seconds.
-func newHeaderValues(s *rateStep) headerValues {
-	w := int64((s.per + time.Second - 1) / time.Second)
-	pol := strconv.Itoa(s.rate) + ";w=" + strconv.FormatInt(w, 10)
-	if s.lim.burst != int64(s.rate) {
-		pol += ";burst=" + strconv.FormatInt(s.lim.burst, 10)
-	}
-	return headerValues{limit: strconv.FormatInt(s.lim.burst, 10), policy: pol}
 }
 
 // Admit takes the call's cost from its key's bucket, or refuses the call.
@@ -90,26 +64,20 @@ func (s *rateStep) take(c *policy.Call, cost int64) error {
 	return nil
 }
 
-// tell hands the front the RateLimit-* headers of an admitted call, so a client can slow down
-// before it is refused: what is left of the bucket after this call and when it is full again. The
-// rank is what is left, so a GraphQL response that answers several calls reports the decision
-// closest to a refusal. Only the two values that change are rendered per call (strconv has the
-// small numbers ready: no allocation below 100).
+// tell hands the front the rate-limit header fields of an admitted call, so a client can slow
+// down before it is refused: what is left of the bucket after this call and when it is full
+// again. The rank is what is left, so a GraphQL response that answers several calls reports the
+// decision closest to a refusal. Only the two numbers that change are rendered per call, without
+// allocating below 100 (see fields).
 func (s *rateStep) tell(c *policy.Call, d decision) {
-	left := max(d.remaining, 0)
-	c.SetResponseHeaders(left,
-		policy.Header{Name: nameLimit, Value: s.headers.limit},
-		policy.Header{Name: nameRemaining, Value: strconv.FormatInt(left, 10)},
-		policy.Header{Name: nameReset, Value: seconds(d.full)},
-		policy.Header{Name: namePolicy, Value: s.headers.policy},
-	)
+	s.fields.tell(c, max(d.remaining, 0), d.full)
 }
 
 // deny builds the refusal of a call the bucket cannot pay for: RESOURCE_EXHAUSTED (429 on HTTP)
 // with google.rpc.RetryInfo and QuotaFailure, and Retry-After and (unless the rule turned them
-// off) the RateLimit-* headers of draft-ietf-httpapi-ratelimit-headers-06. Retry-After is when the
-// refused cost would be allowed; RateLimit-Reset when the bucket will be full again; both in whole
-// seconds, rounded up.
+// off) the rate-limit header fields (see fields). Retry-After is when the refused cost would be
+// allowed; the fields' reset when the bucket will be full again; both in whole seconds, rounded
+// up.
 func (s *rateStep) deny(d decision, cost int64) *policy.Denial {
 	retry := d.retry
 	msg := fmt.Sprintf("rate limit exceeded: %d calls per %s per %s; retry in %s", s.rate, s.per, s.keyName, retry.Round(time.Millisecond))
@@ -126,14 +94,11 @@ func (s *rateStep) deny(d decision, cost int64) *policy.Denial {
 	if !s.advertise {
 		return den
 	}
-	return den.
-		WithHeader(nameLimit.HTTP(), s.headers.limit).
-		WithHeader(nameRemaining.HTTP(), strconv.FormatInt(max(d.remaining, 0), 10)).
-		WithHeader(nameReset.HTTP(), seconds(d.full)).
-		WithHeader(namePolicy.HTTP(), s.headers.policy)
+	return s.fields.onRefusal(den, max(d.remaining, 0), d.full)
 }
 
-// tooCostly refuses a call that costs more than the bucket holds: it can never be allowed.
+// tooCostly refuses a call that costs more than the bucket holds: it can never be allowed. It took
+// nothing from the bucket, so of the header fields it carries only those that describe the limit.
 func (s *rateStep) tooCostly(cost int64) *policy.Denial {
 	den := policy.Deny(codes.ResourceExhausted,
 		fmt.Sprintf("rate limit exceeded: the operation costs %d, more than the burst of %d allowed per %s", cost, s.lim.burst, s.keyName),
@@ -145,14 +110,7 @@ func (s *rateStep) tooCostly(cost int64) *policy.Denial {
 	if !s.advertise {
 		return den
 	}
-	return den.
-		WithHeader(nameLimit.HTTP(), s.headers.limit).
-		WithHeader(namePolicy.HTTP(), s.headers.policy)
-}
-
-// seconds renders d as whole seconds, rounded up, at least 1.
-func seconds(d time.Duration) string {
-	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
+	return s.fields.onPolicyRefusal(den)
 }
 
 // redisNow is the time passed to the Redis script: 0 (the script reads the server's clock) unless

@@ -237,7 +237,7 @@ func TestPolicyChain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetUser with the token: %v", err)
 	}
-	for _, name := range []string{"ratelimit-limit", "ratelimit-remaining"} {
+	for _, name := range []string{"ratelimit", "ratelimit-policy"} {
 		if len(header.Get(name)) == 0 {
 			t.Errorf("no %s in the response header %v", name, header)
 		}

@@ -37,7 +37,7 @@ func TestDemoRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	s, err := l.Step(rule.Name, rule.RateLimit)
+	s, err := l.Step(rule.Name, rule.RateLimit, p.RateLimit.HeaderFields)
 	if err != nil || s == nil {
 		t.Fatal(s, err)
 	}

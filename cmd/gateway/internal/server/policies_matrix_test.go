@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -301,59 +302,111 @@ func TestPoliciesMatrix(t *testing.T) {
 }
 
 // TestRateLimitHeadersMatrix: every front tells a client how much of a rate limit is left on each
-// admitted call, in its own shape: the RateLimit-Limit, -Remaining, -Reset and -Policy HTTP headers
-// of draft-ietf-httpapi-ratelimit-headers-06 on REST, gRPC-Web and GraphQL, the same names in lower
-// case as response header metadata on gRPC (merged with the backend's header). Remaining counts
-// down with each call, also on a call the backend then fails (NOT_FOUND); the refusal that follows
-// says when to retry (Retry-After on REST, gRPC-Web and GraphQL, RetryInfo on every front). Each front calls
-// with an Authorization of its own, the rule's key, so each has a bucket of its own.
+// admitted call, in its own shape: HTTP headers on REST, gRPC-Web and GraphQL, the same names in
+// lower case as response header metadata on gRPC (merged with the backend's header). By default
+// the fields are those of draft-ietf-httpapi-ratelimit-headers-10, RateLimit and RateLimit-Policy;
+// with header_fields draft-06, RateLimit-Limit, -Remaining, -Reset and -Policy. What is left
+// counts down with each call, also on a call the backend then fails (NOT_FOUND); the refusal that
+// follows says when to retry (Retry-After and the same fields on REST, gRPC-Web and GraphQL,
+// RetryInfo on every front). Each front calls with an Authorization of its own, the rule's key,
+// so each has a bucket of its own.
 func TestRateLimitHeadersMatrix(t *testing.T) {
-	policies := demo.Policies()
-	policies.Rules = append([]config.PolicyRule{{
-		Name:      "matrix-headers",
-		Match:     config.PolicyMatch{Method: "/shop.catalog.v1.CatalogService/GetProduct"},
-		RateLimit: config.RuleRateLimit{Rate: 3, Per: time.Minute, Burst: 3, Key: "header:authorization"},
-	}}, policies.Rules...)
-	policies.AccessLog.Output = "off"
-	g := startGateway(t, harnessOptions{
-		policies: &policies,
-	})
-	for _, f := range matrixFronts {
-		t.Run(f.name, func(t *testing.T) {
-			auth := []string{"Authorization", "Bearer rate-limit-" + f.name}
-			calls := []struct {
-				target target
-				code   codes.Code
-			}{{getProduct, codes.OK}, {missingProduct, codes.NotFound}, {getProduct, codes.OK}}
-			for i, c := range calls {
-				got := f.call(t, g, c.target, auth)
-				if got.code != c.code {
-					t.Fatalf("call %d: code %v, want %v (%+v)", i, got.code, c.code, got)
-				}
-				h := got.header
-				if h.Get("RateLimit-Limit") != "3" || h.Get("RateLimit-Policy") != "3;w=60" {
-					t.Errorf("call %d: RateLimit-Limit %q, RateLimit-Policy %q; want 3 and 3;w=60 (headers %v)", i, h.Get("RateLimit-Limit"), h.Get("RateLimit-Policy"), h)
-				}
-				if want := strconv.Itoa(2 - i); h.Get("RateLimit-Remaining") != want {
-					t.Errorf("call %d: RateLimit-Remaining %q, want %s", i, h.Get("RateLimit-Remaining"), want)
-				}
-				if reset, err := strconv.Atoi(h.Get("RateLimit-Reset")); err != nil || reset < 1 || reset > 60 {
-					t.Errorf("call %d: RateLimit-Reset %q, want 1..60 seconds", i, h.Get("RateLimit-Reset"))
-				}
-				if v := h.Values("RateLimit-Remaining"); len(v) > 1 {
-					t.Errorf("call %d: RateLimit-Remaining sent %d times: %q", i, len(v), v)
-				}
+	for _, fields := range []string{"draft-10", "draft-06"} {
+		t.Run(fields, func(t *testing.T) {
+			policies := demo.Policies()
+			policies.RateLimit.HeaderFields = fields
+			policies.Rules = append([]config.PolicyRule{{
+				Name:      "matrix-headers",
+				Match:     config.PolicyMatch{Method: "/shop.catalog.v1.CatalogService/GetProduct"},
+				RateLimit: config.RuleRateLimit{Rate: 3, Per: time.Minute, Burst: 3, Key: "header:authorization"},
+			}}, policies.Rules...)
+			policies.AccessLog.Output = "off"
+			g := startGateway(t, harnessOptions{
+				policies: &policies,
+			})
+			check := rateLimitDraft10
+			if fields == "draft-06" {
+				check = rateLimitDraft06
 			}
-			got := f.call(t, g, getProduct, auth)
-			if got.code != codes.ResourceExhausted || !got.retryInfo {
-				t.Fatalf("fourth call: %+v, want RESOURCE_EXHAUSTED with RetryInfo", got)
-			}
-			if f.name != "grpc" { // gRPC has RetryInfo
-				if got.header.Get("Retry-After") == "" || got.header.Get("RateLimit-Remaining") != "0" {
-					t.Errorf("refusal headers %v, want Retry-After and RateLimit-Remaining 0", got.header)
-				}
+			for _, f := range matrixFronts {
+				t.Run(f.name, func(t *testing.T) {
+					auth := []string{"Authorization", "Bearer rate-limit-" + f.name}
+					calls := []struct {
+						target target
+						code   codes.Code
+					}{{getProduct, codes.OK}, {missingProduct, codes.NotFound}, {getProduct, codes.OK}}
+					for i, c := range calls {
+						got := f.call(t, g, c.target, auth)
+						if got.code != c.code {
+							t.Fatalf("call %d: code %v, want %v (%+v)", i, got.code, c.code, got)
+						}
+						check(t, "call "+strconv.Itoa(i), got.header, 2-i, i == 0)
+					}
+					got := f.call(t, g, getProduct, auth)
+					if got.code != codes.ResourceExhausted || !got.retryInfo {
+						t.Fatalf("fourth call: %+v, want RESOURCE_EXHAUSTED with RetryInfo", got)
+					}
+					if f.name != "grpc" { // gRPC has RetryInfo
+						if got.header.Get("Retry-After") == "" {
+							t.Errorf("refusal headers %v, want Retry-After", got.header)
+						}
+						check(t, "refusal", got.header, 0, false)
+					}
+				})
 			}
 		})
+	}
+}
+
+// rateLimitField is a RateLimit value of draft 10 for the matrix's rule.
+var rateLimitField = regexp.MustCompile(`^"matrix-headers";r=(\d+);t=(\d+)$`)
+
+// rateLimitDraft10 checks the draft-10 fields of the matrix's rule (3 a minute, burst 3) on a
+// response that left left tokens: RateLimit-Policy, and RateLimit with what is left and the seconds
+// until the bucket is full, 20 exactly after the first call of a fresh bucket (one token's worth),
+// at most 60 after any; each once, and none of draft 06's.
+func rateLimitDraft10(t *testing.T, what string, h http.Header, left int, fresh bool) {
+	t.Helper()
+	if v := h.Values("RateLimit-Policy"); len(v) != 1 || v[0] != `"matrix-headers";q=3;w=60` {
+		t.Errorf(`%s: RateLimit-Policy %q, want "matrix-headers";q=3;w=60 once (headers %v)`, what, v, h)
+	}
+	v := h.Values("RateLimit")
+	m := rateLimitField.FindStringSubmatch(strings.Join(v, ","))
+	if len(v) != 1 || m == nil {
+		t.Errorf(`%s: RateLimit %q, want "matrix-headers";r=<left>;t=<seconds> once (headers %v)`, what, v, h)
+		return
+	}
+	if m[1] != strconv.Itoa(left) {
+		t.Errorf("%s: RateLimit %q, want r=%d", what, v[0], left)
+	}
+	if reset, _ := strconv.Atoi(m[2]); reset < 1 || reset > 60 || fresh && reset != 20 {
+		t.Errorf("%s: RateLimit %q, want t in 1..60 seconds (20 after the first call)", what, v[0])
+	}
+	for _, name := range []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
+		if v := h.Values(name); len(v) != 0 {
+			t.Errorf("%s: %s %q, want none with draft-10", what, name, v)
+		}
+	}
+}
+
+// rateLimitDraft06 checks the draft-06 fields of the matrix's rule on a response that left left
+// tokens: each once, and no draft-10 RateLimit.
+func rateLimitDraft06(t *testing.T, what string, h http.Header, left int, fresh bool) {
+	t.Helper()
+	if h.Get("RateLimit-Limit") != "3" || h.Get("RateLimit-Policy") != "3;w=60" {
+		t.Errorf("%s: RateLimit-Limit %q, RateLimit-Policy %q; want 3 and 3;w=60 (headers %v)", what, h.Get("RateLimit-Limit"), h.Get("RateLimit-Policy"), h)
+	}
+	if want := strconv.Itoa(left); h.Get("RateLimit-Remaining") != want {
+		t.Errorf("%s: RateLimit-Remaining %q, want %s", what, h.Get("RateLimit-Remaining"), want)
+	}
+	if reset, err := strconv.Atoi(h.Get("RateLimit-Reset")); err != nil || reset < 1 || reset > 60 || fresh && reset != 20 {
+		t.Errorf("%s: RateLimit-Reset %q, want 1..60 seconds (20 after the first call)", what, h.Get("RateLimit-Reset"))
+	}
+	if v := h.Values("RateLimit-Remaining"); len(v) > 1 {
+		t.Errorf("%s: RateLimit-Remaining sent %d times: %q", what, len(v), v)
+	}
+	if v := h.Values("RateLimit"); len(v) != 0 {
+		t.Errorf("%s: RateLimit %q, want none with draft-06", what, v)
 	}
 }
 
