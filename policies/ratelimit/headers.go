@@ -58,18 +58,19 @@ type smallRow struct {
 // newFields renders the fixed parts of a rule's header fields; style is the rate_limit section's
 // header_fields ("" is the default, draft 10).
 func newFields(style, rule string, rate int, per time.Duration, lim *limits) (fields, error) {
-	w := strconv.FormatInt(wholeSeconds(per), 10)
+	q, secs := quota(rate, per)
+	w := strconv.FormatInt(secs, 10)
 	switch style {
 	case "", config.DefaultRateLimitHeaderFields:
 		name := sfString(rule)
 		f := fields{
-			policy: name + ";q=" + strconv.Itoa(rate) + ";w=" + w,
+			policy: name + ";q=" + q + ";w=" + w,
 			prefix: name + ";r=",
 		}
 		f.renderSmall(lim)
 		return f, nil
 	case "draft-06":
-		pol := strconv.Itoa(rate) + ";w=" + w
+		pol := q + ";w=" + w
 		if lim.burst != int64(rate) {
 			pol += ";burst=" + strconv.FormatInt(lim.burst, 10)
 		}
@@ -187,6 +188,17 @@ func sfString(s string) string {
 
 // seconds renders d as whole seconds, rounded up, at least 1.
 func seconds(d time.Duration) string { return strconv.FormatInt(wholeSeconds(d), 10) }
+
+// quota states a limit of rate calls per per as the policy fields do, in a window of whole
+// seconds: per rounded up, and the calls the rate allows in it, rounded down. A per of whole
+// seconds keeps its rate; 7 per 100ms is 70 per second, 20 per 1.5s is 26 per 2 seconds.
+func quota(rate int, per time.Duration) (q string, window int64) {
+	window = wholeSeconds(per)
+	if per%time.Second == 0 {
+		return strconv.Itoa(rate), window
+	}
+	return strconv.FormatInt(int64(float64(rate)*float64(time.Duration(window)*time.Second)/float64(per)), 10), window
+}
 
 // wholeSeconds is d in whole seconds, rounded up, at least 1.
 func wholeSeconds(d time.Duration) int64 {

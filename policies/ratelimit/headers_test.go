@@ -226,8 +226,9 @@ func TestPolicyNames(t *testing.T) {
 	}
 }
 
-// TestPolicyBurst: draft 10's policy is the quota per window, rounded up to whole seconds; the
-// burst, which the draft has no parameter for, shows in what is left (r). draft-06 names it.
+// TestPolicyBurst: draft 10's policy is the quota per window of whole seconds (20 per 1.5s: 26
+// per 2s); the burst, which the draft has no parameter for, shows in what is left (r). draft-06
+// names it.
 func TestPolicyBurst(t *testing.T) {
 	l := newLimiter(t, config.RateLimit{}, ratelimit.WithClock(newClock().Now))
 	rl := config.RuleRateLimit{Rate: 20, Per: 1500 * time.Millisecond, Burst: 50}
@@ -236,7 +237,7 @@ func TestPolicyBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := sink.take()[0].h
-	if got, want := h.Get("RateLimit-Policy"), `"bursty";q=20;w=2`; got != want {
+	if got, want := h.Get("RateLimit-Policy"), `"bursty";q=26;w=2`; got != want {
 		t.Errorf("RateLimit-Policy %q, want %q", got, want)
 	}
 	if got, want := h.Get("RateLimit"), `"bursty";r=49;t=1`; got != want {
@@ -245,7 +246,7 @@ func TestPolicyBurst(t *testing.T) {
 	if err := stepWith(t, l, "bursty", rl, "draft-06").Admit(c); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := sink.take()[0].h.Get("RateLimit-Policy"), "20;w=2;burst=50"; got != want {
+	if got, want := sink.take()[0].h.Get("RateLimit-Policy"), "26;w=2;burst=50"; got != want {
 		t.Errorf("draft-06 RateLimit-Policy %q, want %q", got, want)
 	}
 }
