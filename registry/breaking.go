@@ -223,6 +223,16 @@ func (d *differ) field(owner protoreflect.FullName, of, nf protoreflect.FieldDes
 		d.addf(owner, "field %d %q type changed from %s to %s", of.Number(), of.Name(), ot, nt)
 		return
 	}
+	// A required field must be sent: clients that leave out a field made required are refused, and
+	// the GraphQL front makes a required field non-null, so a field no longer required turns
+	// nullable under clients that counted on it.
+	if or, nr := of.Cardinality() == protoreflect.Required, nf.Cardinality() == protoreflect.Required; or != nr {
+		if nr {
+			d.addf(owner, "field %d %q became required", of.Number(), of.Name())
+		} else {
+			d.addf(owner, "field %d %q is no longer required", of.Number(), of.Name())
+		}
+	}
 	// Presence decides whether an unset field differs from one set to its zero value: the GraphQL
 	// front makes a field without it non-null, and REST JSON leaves out its zero value. A field
 	// moved into or out of a oneof gains or loses presence too, and is listed as moved.

@@ -352,6 +352,14 @@ func TestBreakingChangesPresence(t *testing.T) {
 			`acme.v1.Thing: field 4 "size" lost explicit presence`,
 		},
 	}, {
+		name: "proto2 required dropped and added",
+		old:  compile(t, `syntax = "proto2";`+service+"message Thing { required string email = 3; optional int32 size = 4; }\n"),
+		new:  compile(t, `syntax = "proto2";`+service+"message Thing { optional string email = 3; required int32 size = 4; }\n"),
+		want: []string{
+			`acme.v1.Thing: field 3 "email" is no longer required`,
+			`acme.v1.Thing: field 4 "size" became required`,
+		},
+	}, {
 		name: "proto2 to editions",
 		old:  proto2,
 		new:  editions(""),
