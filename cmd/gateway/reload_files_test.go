@@ -51,30 +51,13 @@ func restWith(t *testing.T, addr, authorization, header string) int {
 // it, and what was loaded before serves on.
 func TestReloadRereadsPolicyFiles(t *testing.T) {
 	users, _ := serveShop(t, "users", "127.0.0.1:0")
-	protoDir, err := filepath.Abs("../../proto")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	jwks, rules := filepath.Join(dir, "jwks.json"), filepath.Join(dir, "waf.conf")
 	a, b := testjwt.NewKey(t, "key-a"), testjwt.NewKey(t, "key-b")
 	testjwt.WriteKeySet(t, jwks, a)
 	writeFile(t, rules, denyHeader("X-Evil", 100001))
 	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, fmt.Sprintf(`services:
-  - name: users
-    endpoints: [%q]
-    protos: [%q]
-    import_paths: [%q]
-policies:
-  auth:
-    jwt:
-      - {name: corp, issuer: "https://issuer.test", jwks_file: %q}
-  rules:
-    - match: {service: shop.users.v1.UserService}
-      auth: {required: true}
-  waf: {mode: blocking, directives_file: %q}
-`, users, filepath.Join(protoDir, "shop/users/v1/users.proto"), protoDir, jwks, rules))
+	writeFile(t, path, usersWithJWT(t, users, jwks, fmt.Sprintf("  waf: {mode: blocking, directives_file: %q}\n", rules)))
 	h := newReloadHarness(t, path)
 
 	if err := getUserWith(t, h.data, "authorization", "Bearer "+a.Token(t, "https://issuer.test")); err != nil {
@@ -92,7 +75,7 @@ policies:
 	if got := h.look(t, true); got != "reloaded" {
 		t.Fatalf("SIGHUP after the files changed: %q, want reloaded", got)
 	}
-	err = getUserWith(t, h.data, "authorization", "Bearer "+a.Token(t, "https://issuer.test"))
+	err := getUserWith(t, h.data, "authorization", "Bearer "+a.Token(t, "https://issuer.test"))
 	if st := status.Convert(err); st.Code() != codes.Unauthenticated || !strings.Contains(st.Message(), "signing key") || reasonOf(err) != "TOKEN_KEY_UNKNOWN" {
 		t.Errorf("key A, removed from the key set: %v (reason %q), want UNAUTHENTICATED naming the signing key, TOKEN_KEY_UNKNOWN", err, reasonOf(err))
 	}

@@ -66,14 +66,35 @@ func pendingEchoConfig(t *testing.T) (config, orders, users string) {
 	t.Helper()
 	users, _ = serveShop(t, "users", "127.0.0.1:0")
 	orders = testnet.Refused(t)
+	return "services:\n" +
+		"  - name: echo\n    endpoints: [\"" + orders + "\"]\n    reflect: true\n" +
+		"  - name: things\n    endpoints: [\"" + users + "\"]\n" + usersProtoSource(t), orders, users
+}
+
+// usersProtoSource is the lines of a config service that take the users service's descriptors
+// from its .proto, in the repository's proto directory.
+func usersProtoSource(t *testing.T) string {
+	t.Helper()
 	protoDir, err := filepath.Abs("../../proto")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "services:\n" +
-		"  - name: echo\n    endpoints: [\"" + orders + "\"]\n    reflect: true\n" +
-		"  - name: things\n    endpoints: [\"" + users + "\"]\n" +
-		"    protos: [\"" + filepath.Join(protoDir, "shop/users/v1/users.proto") + "\"]\n    import_paths: [\"" + protoDir + "\"]\n", orders, users
+	return fmt.Sprintf("    protos: [%q]\n    import_paths: [%q]\n", filepath.Join(protoDir, "shop/users/v1/users.proto"), protoDir)
+}
+
+// usersWithJWT is a config serving the users service at users, every call of it needing a JWT of
+// issuer https://issuer.test signed by a key of the set in jwksFile; extra adds lines to its
+// policies section.
+func usersWithJWT(t *testing.T, users, jwksFile, extra string) string {
+	t.Helper()
+	return fmt.Sprintf("services:\n  - name: users\n    endpoints: [%q]\n", users) + usersProtoSource(t) + fmt.Sprintf(`policies:
+  auth:
+    jwt:
+      - {name: corp, issuer: "https://issuer.test", jwks_file: %q}
+  rules:
+    - match: {service: shop.users.v1.UserService}
+      auth: {required: true}
+`, jwksFile) + extra
 }
 
 // TestConfigReflectionBackendDown runs `gateway serve` with a config service fetched by reflection
@@ -612,12 +633,7 @@ func TestReloadRefusesEmptyFile(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	users, _ := serveShop(t, "users", "127.0.0.1:0")
-	protoDir, err := filepath.Abs("../../proto")
-	if err != nil {
-		t.Fatal(err)
-	}
-	service := "services:\n  - name: things\n    endpoints: [\"" + users + "\"]\n" +
-		"    protos: [\"" + filepath.Join(protoDir, "shop/users/v1/users.proto") + "\"]\n    import_paths: [\"" + protoDir + "\"]\n"
+	service := "services:\n  - name: things\n    endpoints: [\"" + users + "\"]\n" + usersProtoSource(t)
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	writeFile(t, path, "")
 	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")

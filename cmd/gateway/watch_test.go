@@ -190,28 +190,12 @@ func TestWatchKeySet(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	users, _ := serveShop(t, "users", "127.0.0.1:0")
-	protoDir, err := filepath.Abs("../../proto")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir, keys := t.TempDir(), t.TempDir()
 	jwks := filepath.Join(keys, "jwks.json")
 	a, b, c := testjwt.NewKey(t, "key-a"), testjwt.NewKey(t, "key-b"), testjwt.NewKey(t, "key-c")
 	testjwt.WriteKeySet(t, jwks, a)
 	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, fmt.Sprintf(`services:
-  - name: users
-    endpoints: [%q]
-    protos: [%q]
-    import_paths: [%q]
-policies:
-  auth:
-    jwt:
-      - {name: corp, issuer: "https://issuer.test", jwks_file: %q}
-  rules:
-    - match: {service: shop.users.v1.UserService}
-      auth: {required: true}
-`, users, filepath.Join(protoDir, "shop/users/v1/users.proto"), protoDir, jwks))
+	writeFile(t, path, usersWithJWT(t, users, jwks, ""))
 	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	data := gw.awaitLines(t, listeningLine)[1]
 	token := func(k testjwt.Key) string { return "Bearer " + k.Token(t, "https://issuer.test") }
