@@ -146,18 +146,9 @@ func TestPOSTBodyIsOneJSONValue(t *testing.T) {
 		{"empty", " \n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g.calls.reset()
-			var headers []string
-			if tc.sse {
-				headers = []string{"Accept", "text/event-stream"}
-			}
-			r := g.postBody(t, []byte(tc.body), headers...)
-			if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" ||
-				!strings.Contains(r.Errors[0].Message, "the body must be one JSON object") || strings.Contains(string(r.raw), "SECRET") {
-				t.Errorf("%d %s; want 400 and one INVALID_ARGUMENT error, not quoting the body", r.status, r.raw)
-			}
-			if n := g.calls.count(); len(n) != 0 {
-				t.Errorf("upstream calls %v, want none", n)
+			if r := g.postRefused(t, tc.body, tc.sse); !strings.Contains(r.Errors[0].Message, "the body must be one JSON object") ||
+				strings.Contains(string(r.raw), "SECRET") {
+				t.Errorf("%s; want the error saying the body must be one JSON object, not quoting it", r.raw)
 			}
 		})
 	}
@@ -204,19 +195,9 @@ func TestPOSTBodyRepeatedParams(t *testing.T) {
 		{"extensions", `{"query":` + smuggled + `,"extensions":{},"extensions":{"persistedQuery":{"version":1}}}`, "extensions", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g.calls.reset()
-			var headers []string
-			if tc.sse {
-				headers = []string{"Accept", "text/event-stream"}
-			}
-			r := g.postBody(t, []byte(tc.body), headers...)
 			want := `the body must be one JSON object with each key once: "` + tc.param + `" is given twice`
-			if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" ||
-				!strings.Contains(r.Errors[0].Message, want) {
-				t.Errorf("%d %s; want 400 and one INVALID_ARGUMENT error saying %q", r.status, r.raw, want)
-			}
-			if n := g.calls.count(); len(n) != 0 {
-				t.Errorf("upstream calls %v, want none", n)
+			if r := g.postRefused(t, tc.body, tc.sse); !strings.Contains(r.Errors[0].Message, want) {
+				t.Errorf("%s; want the error saying %q", r.raw, want)
 			}
 		})
 	}
@@ -224,6 +205,27 @@ func TestPOSTBodyRepeatedParams(t *testing.T) {
 		g.postBody(t, []byte(`{"query":`+smuggled+`,"x":1,"x":2,"variables":{"a":1,"a":2}}`)).ok(t).
 			wantData(t, `{"getUser":{"name":"Ada Lovelace"}}`)
 	})
+}
+
+// postRefused posts body (asking for SSE when sse is set) and checks that it is refused before
+// anything runs: 400 with one INVALID_ARGUMENT error, and no upstream call. It returns the response
+// for the caller to check the error's message; a response that is not such a refusal fails the test
+// at once.
+func (g *gateway) postRefused(t *testing.T, body string, sse bool) response {
+	t.Helper()
+	g.calls.reset()
+	var headers []string
+	if sse {
+		headers = []string{"Accept", "text/event-stream"}
+	}
+	r := g.postBody(t, []byte(body), headers...)
+	if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" {
+		t.Fatalf("%d %s; want 400 and one INVALID_ARGUMENT error", r.status, r.raw)
+	}
+	if n := g.calls.count(); len(n) != 0 {
+		t.Errorf("upstream calls %v, want none", n)
+	}
+	return r
 }
 
 // parseQueryFirst is a policy that parses a GET's query string before the front, as the firewall
