@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/internal/wsguard"
 	"github.com/protogate/gateway/policies/policy"
 )
 
@@ -82,11 +83,11 @@ type wsConn struct {
 	// operation forgotten with the old one, and could no longer stop it. ours maps a client's id to
 	// its current operation's, theirs the other way.
 	ours, theirs map[string]string
-	seq          uint64      // numbers the operations' ids
-	leaving      bool        // goAway was called: the socket closes once nothing runs
-	initSeen     bool        // the client sent connection_init (read by the reading goroutine only)
-	unwatch      func() bool // stops watching for the gateway's stop; nil when not watching
-	frames       *frameGuard // what the connection is read through (wsframes.go); nil: nothing
+	seq          uint64         // numbers the operations' ids
+	leaving      bool           // goAway was called: the socket closes once nothing runs
+	initSeen     bool           // the client sent connection_init (read by the reading goroutine only)
+	unwatch      func() bool    // stops watching for the gateway's stop; nil when not watching
+	frames       *wsguard.Guard // what the connection is read through; nil: nothing
 }
 
 var (
@@ -106,7 +107,7 @@ const (
 // wi.present), closing with 1001 once wi.stopping is done (nil: never), with 1012 when an
 // operation starts after wi.current turned false (nil: never), and with 1009 when frames, which c
 // is read through (nil: none), stops the read at a message over the read limit.
-func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementation, frames *frameGuard) transport.WebsocketConn {
+func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementation, frames *wsguard.Guard) transport.WebsocketConn {
 	w := &wsConn{
 		frames:        frames,
 		WebsocketConn: c,
@@ -141,10 +142,8 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 	for {
 		typ, r, err := c.WebsocketConn.NextReader()
 		if err != nil {
-			if c.frames != nil {
-				if tooBig := c.frames.refused.Load(); tooBig != nil {
-					return typ, nil, c.refuse(closeMessageTooBig, cutReason(tooBig.Error()))
-				}
+			if tooBig := c.frames.Refused(); tooBig != nil {
+				return typ, nil, c.refuse(closeMessageTooBig, cutReason(tooBig.Error()))
 			}
 			return typ, r, err
 		}
@@ -401,9 +400,7 @@ func (c *wsConn) SetReadLimit(limit int64) {
 	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
 		l.SetReadLimit(limit)
 	}
-	if c.frames != nil {
-		c.frames.setLimit(limit)
-	}
+	c.frames.SetLimit(limit)
 }
 
 // SetReadDeadline passes gqlgen's ping-pong deadline on to the connection.
