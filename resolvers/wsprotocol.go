@@ -44,6 +44,12 @@ import (
 // extensions.details), and the socket serves on. Any other message over them closes the socket
 // with 4400, the reason naming the limit: it is no operation an error could answer.
 //
+// With either protocol, an operation (subscribe; graphql-ws: start) whose payload gives query,
+// operationName, variables or extensions twice, in any case or escaped, is answered with an `error`
+// message for its id, INVALID_ARGUMENT naming the key, as a POST's body giving one twice is
+// refused (body.go: the same scan, scanBody): gqlgen would run the last copy, where an inspector
+// reading the first sees another operation. It never reaches gqlgen, and the socket serves on.
+//
 // With either protocol, a socket runs every operation under the handler and the request policies
 // it was upgraded under. So once the gateway's configuration changed (Options.Current reports
 // false), an operation its client starts is not run: the socket closes with 1012 Service Restart,
@@ -166,8 +172,8 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 }
 
 // admit decides on one message: pass it on to gqlgen, drop it (an operation over the JSON limits,
-// answered with an error message), or close the socket (the error that ends the read). It decodes
-// msg into m (left zero when msg is not JSON).
+// or whose payload gives a parameter twice, answered with an error message), or close the socket
+// (the error that ends the read). It decodes msg into m (left zero when msg is not JSON).
 func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 	var overLimits error
 	if c.limits != nil {
@@ -224,12 +230,16 @@ func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 		}
 	}
 	switch {
-	case overLimits == nil:
-		return true, nil
-	case operation:
+	case overLimits != nil && operation:
 		return false, c.refuseOperation(m.ID, overLimits)
+	case overLimits != nil:
+		return false, c.refuseOverLimits(overLimits)
+	case operation:
+		if _, repeated := scanBody(m.Payload); repeated >= 0 {
+			return false, c.refuseOperation(m.ID, repeatedParam("the payload", m.Payload, repeated))
+		}
 	}
-	return false, c.refuseOverLimits(overLimits)
+	return true, nil
 }
 
 // stale reports whether the configuration the socket was upgraded under is no longer current: a new
@@ -277,8 +287,9 @@ func (c *wsConn) fromGqlgen(id string, final bool) (string, bool) {
 	return client, ok
 }
 
-// refuseOperation answers the operation id, refused by the JSON limits before it ran, with an
-// error message (which ends the operation: see deliver). Only an error writing it ends the read.
+// refuseOperation answers the operation id, refused before it ran (the JSON limits, a parameter
+// given twice), with an error message (which ends the operation: see deliver). Only an error
+// writing it ends the read.
 func (c *wsConn) refuseOperation(id string, refusal error) error {
 	payload, err := json.Marshal([]*gqlerror.Error{c.present(c.ctx, refusal)})
 	if err != nil {
