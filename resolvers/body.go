@@ -22,7 +22,9 @@ import (
 // once, refuses one with anything but whitespace after its first value or with a request parameter
 // (query, operationName, variables, extensions) given twice, and hands gqlgen the same bytes: the
 // checks are one scan of the bytes (scanBody), not a second decoding. A batch (an array) is passed
-// on, and gqlgen refuses it as before.
+// on, and gqlgen refuses it as before. gqlgen's WebSocket transport decodes the payload of an
+// operation (graphql-transport-ws's subscribe, graphql-ws's start) into the same parameters, with
+// the same last-wins rule: the same scan refuses one that gives a parameter twice (wsprotocol.go).
 
 // postBody is a POST's body, read whole and checked, as gqlgen's transport reads it again. Pooled:
 // release it once the request is served.
@@ -84,7 +86,7 @@ func readPOSTBody(r *http.Request) (*postBody, int, error) {
 			"the body must be one JSON object: data follows it at byte %d", trailing)
 	}
 	if repeated >= 0 {
-		err := repeatedParam(buf, repeated)
+		err := repeatedParam("the body", buf, repeated)
 		b.release()
 		return nil, http.StatusBadRequest, err
 	}
@@ -92,9 +94,10 @@ func readPOSTBody(r *http.Request) (*postBody, int, error) {
 	return b, 0, nil
 }
 
-// repeatedParam is the error for a body whose object gives a request parameter twice, the second
-// time with the key at buf[at].
-func repeatedParam(buf []byte, at int) error {
+// repeatedParam is the error for buf, an object (a POST's body, a WebSocket operation's payload)
+// that gives a request parameter twice, the second time with the key at buf[at]; whole is what the
+// error calls buf ("the body", "the payload").
+func repeatedParam(whole string, buf []byte, at int) error {
 	end := stringEnd(buf, at)
 	name := params[paramOf(buf[at+1:end-1])]
 	hint := ""
@@ -102,7 +105,7 @@ func repeatedParam(buf []byte, at int) error {
 		hint = "; keys name a parameter whatever their case or escapes"
 	}
 	return requestError(codeName(codes.InvalidArgument),
-		"the body must be one JSON object with each key once: %q is given twice (again at byte %d%s)", name, at, hint)
+		"%s must be one JSON object with each key once: %q is given twice (again at byte %d%s)", whole, name, at, hint)
 }
 
 // firstByte returns the first byte of buf that is not JSON whitespace, or 0.
@@ -137,12 +140,13 @@ func appendAll(buf []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
-// scanBody scans b, a POST's body, once. trailing is the offset of the first byte that is not
-// whitespace after the first JSON value of b, or -1 when there is none: b is one value (or none)
-// and whitespace. repeated is, when that value is an object, the offset of the key that gives a
-// request parameter (params) a second time, or -1. The scan finds where the value ends without
-// validating it, so that a malformed body (b ending inside its first value, or starting with no
-// value) gets -1 for both and is left to the decoder to refuse.
+// scanBody scans b, a POST's body or a WebSocket operation's payload, once. trailing is the offset
+// of the first byte that is not whitespace after the first JSON value of b, or -1 when there is
+// none: b is one value (or none) and whitespace. repeated is, when that value is an object, the
+// offset of the key that gives a request parameter (params) a second time, or -1. The scan finds
+// where the value ends without validating it, so that a malformed body (b ending inside its first
+// value, or starting with no value) gets -1 for both and is left to the decoder to refuse. It
+// allocates nothing.
 func scanBody(b []byte) (trailing, repeated int) {
 	i := skipSpace(b, 0)
 	if i == len(b) {

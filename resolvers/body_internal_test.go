@@ -96,7 +96,7 @@ func TestRepeatedParamMessage(t *testing.T) {
 			`keys name a parameter whatever their case or escapes)`,
 	} {
 		_, at := scanBody([]byte(body))
-		if got := repeatedParam([]byte(body), at).Error(); !strings.Contains(got, want) {
+		if got := repeatedParam("the body", []byte(body), at).Error(); !strings.Contains(got, want) {
 			t.Errorf("%s: %q, want %q", body, got, want)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/internal/wsguard"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/routing"
@@ -128,7 +129,7 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 // graphql-transport-ws connections keep the protocol's operation rules gqlgen does not, every
 // socket closes with 1001 when the gateway stops, and with 1012 when its client starts an operation
 // after the configuration changed (wsprotocol.go). A frame announcing a message over the read
-// limit closes its socket with 1009 at its header (wsframes.go).
+// limit closes its socket with 1009 at its header (internal/wsguard).
 type wsImplementation struct {
 	stopping context.Context                              // Options.Stopping
 	current  func() bool                                  // Options.Current
@@ -138,11 +139,8 @@ type wsImplementation struct {
 func (wi wsImplementation) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	var impl transport.CoderWebsocketImplementation
 	impl.AcceptOptions.InsecureSkipVerify = true // the origin check only: checkOrigin has made it
-	var frames *frameGuard
-	if canHijack(w) { // else Accept refuses the handshake (501), as it would without the guard
-		frames = new(frameGuard)
-		w = guardedWriter{ResponseWriter: w, guard: frames}
-	}
+	// frames is nil when w cannot hand over its connection: Accept refuses the handshake (501).
+	w, frames := wsguard.Wrap(w)
 	c, err := impl.Accept(w, r, o)
 	if err != nil {
 		return nil, err

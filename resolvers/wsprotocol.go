@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/internal/wsguard"
 	"github.com/protogate/gateway/policies/policy"
 )
 
@@ -42,6 +43,12 @@ import (
 // presented as any error is (extensions.code INVALID_ARGUMENT, the google.rpc.BadRequest in
 // extensions.details), and the socket serves on. Any other message over them closes the socket
 // with 4400, the reason naming the limit: it is no operation an error could answer.
+//
+// With either protocol, an operation (subscribe; graphql-ws: start) whose payload gives query,
+// operationName, variables or extensions twice, in any case or escaped, is answered with an `error`
+// message for its id, INVALID_ARGUMENT naming the key, as a POST's body giving one twice is
+// refused (body.go: the same scan, scanBody): gqlgen would run the last copy, where an inspector
+// reading the first sees another operation. It never reaches gqlgen, and the socket serves on.
 //
 // With either protocol, a socket runs every operation under the handler and the request policies
 // it was upgraded under. So once the gateway's configuration changed (Options.Current reports
@@ -82,11 +89,11 @@ type wsConn struct {
 	// operation forgotten with the old one, and could no longer stop it. ours maps a client's id to
 	// its current operation's, theirs the other way.
 	ours, theirs map[string]string
-	seq          uint64      // numbers the operations' ids
-	leaving      bool        // goAway was called: the socket closes once nothing runs
-	initSeen     bool        // the client sent connection_init (read by the reading goroutine only)
-	unwatch      func() bool // stops watching for the gateway's stop; nil when not watching
-	frames       *frameGuard // what the connection is read through (wsframes.go); nil: nothing
+	seq          uint64         // numbers the operations' ids
+	leaving      bool           // goAway was called: the socket closes once nothing runs
+	initSeen     bool           // the client sent connection_init (read by the reading goroutine only)
+	unwatch      func() bool    // stops watching for the gateway's stop; nil when not watching
+	frames       *wsguard.Guard // what the connection is read through; nil: nothing
 }
 
 var (
@@ -106,7 +113,7 @@ const (
 // wi.present), closing with 1001 once wi.stopping is done (nil: never), with 1012 when an
 // operation starts after wi.current turned false (nil: never), and with 1009 when frames, which c
 // is read through (nil: none), stops the read at a message over the read limit.
-func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementation, frames *frameGuard) transport.WebsocketConn {
+func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementation, frames *wsguard.Guard) transport.WebsocketConn {
 	w := &wsConn{
 		frames:        frames,
 		WebsocketConn: c,
@@ -141,10 +148,8 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 	for {
 		typ, r, err := c.WebsocketConn.NextReader()
 		if err != nil {
-			if c.frames != nil {
-				if tooBig := c.frames.refused.Load(); tooBig != nil {
-					return typ, nil, c.refuse(closeMessageTooBig, cutReason(tooBig.Error()))
-				}
+			if tooBig := c.frames.Refused(); tooBig != nil {
+				return typ, nil, c.refuse(closeMessageTooBig, cutReason(tooBig.Error()))
 			}
 			return typ, r, err
 		}
@@ -167,8 +172,8 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 }
 
 // admit decides on one message: pass it on to gqlgen, drop it (an operation over the JSON limits,
-// answered with an error message), or close the socket (the error that ends the read). It decodes
-// msg into m (left zero when msg is not JSON).
+// or whose payload gives a parameter twice, answered with an error message), or close the socket
+// (the error that ends the read). It decodes msg into m (left zero when msg is not JSON).
 func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 	var overLimits error
 	if c.limits != nil {
@@ -225,12 +230,16 @@ func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 		}
 	}
 	switch {
-	case overLimits == nil:
-		return true, nil
-	case operation:
+	case overLimits != nil && operation:
 		return false, c.refuseOperation(m.ID, overLimits)
+	case overLimits != nil:
+		return false, c.refuseOverLimits(overLimits)
+	case operation:
+		if _, repeated := scanBody(m.Payload); repeated >= 0 {
+			return false, c.refuseOperation(m.ID, repeatedParam("the payload", m.Payload, repeated))
+		}
 	}
-	return false, c.refuseOverLimits(overLimits)
+	return true, nil
 }
 
 // stale reports whether the configuration the socket was upgraded under is no longer current: a new
@@ -278,8 +287,9 @@ func (c *wsConn) fromGqlgen(id string, final bool) (string, bool) {
 	return client, ok
 }
 
-// refuseOperation answers the operation id, refused by the JSON limits before it ran, with an
-// error message (which ends the operation: see deliver). Only an error writing it ends the read.
+// refuseOperation answers the operation id, refused before it ran (the JSON limits, a parameter
+// given twice), with an error message (which ends the operation: see deliver). Only an error
+// writing it ends the read.
 func (c *wsConn) refuseOperation(id string, refusal error) error {
 	payload, err := json.Marshal([]*gqlerror.Error{c.present(c.ctx, refusal)})
 	if err != nil {
@@ -401,9 +411,7 @@ func (c *wsConn) SetReadLimit(limit int64) {
 	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
 		l.SetReadLimit(limit)
 	}
-	if c.frames != nil {
-		c.frames.setLimit(limit)
-	}
+	c.frames.SetLimit(limit)
 }
 
 // SetReadDeadline passes gqlgen's ping-pong deadline on to the connection.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -617,6 +618,56 @@ func TestWebSocketFrameOverReadLimit(t *testing.T) {
 			if b, err := br.ReadByte(); err != io.EOF {
 				t.Errorf("after the close frame: %v %v, want the connection closed", b, err)
 			}
+		})
+	}
+}
+
+// An operation whose payload gives a request parameter twice, in any case or escaped, is answered
+// with an error message for its id naming the parameter and where its second key is, with either
+// protocol, as a POST's body giving one twice is refused: gqlgen would run the last copy, where an
+// inspector reading the first sees another operation. It runs nothing, its id is free again and the
+// socket serves on. A key repeated within a parameter (a variable's name) is no parameter's.
+func TestWebSocketOperationRepeatedParam(t *testing.T) {
+	g := startGateway(t, setup{})
+	watch, _ := json.Marshal(watchP1)
+	for _, subprotocol := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(subprotocol, func(t *testing.T) {
+			w := dialWS(t, g, subprotocol)
+			operation, data := "subscribe", "next"
+			if w.legacy {
+				operation, data = "start", "data"
+			}
+			for _, tc := range []struct{ id, payload, again, param string }{
+				{"query", `{"query":"{ __typename }","query":` + string(watch) + `}`, `"query":` + string(watch), "query"},
+				{"case", `{"query":` + string(watch) + `,"variables":{},"VARIABLES":{"id":"p1"}}`, `"VARIABLES"`, "variables"},
+				{"escape", `{"operationName":"A","query":` + string(watch) + `,"operation\u004eame":"B"}`, `"operation\u004eame"`, "operationName"},
+				{"folding", `{"query":` + string(watch) + `,"extensions":{},"extenſions":{}}`, `"extenſions"`, "extensions"},
+			} {
+				before := g.calls.count()[mWatchInventory]
+				w.send(wsMessage{ID: tc.id, Type: operation, Payload: json.RawMessage(tc.payload)})
+				m := w.want("error", tc.id)
+				var errs []struct {
+					Message    string
+					Extensions struct{ Code string }
+				}
+				if err := json.Unmarshal(m.Payload, &errs); err != nil || len(errs) != 1 {
+					t.Fatalf("%s: payload %s, want one error", tc.id, m.Payload)
+				}
+				want := fmt.Sprintf("the payload must be one JSON object with each key once: %q is given twice (again at byte %d",
+					tc.param, strings.LastIndex(tc.payload, tc.again))
+				if e := errs[0]; e.Extensions.Code != "INVALID_ARGUMENT" || !strings.HasPrefix(e.Message, want) {
+					t.Errorf("%s: error %+v, want INVALID_ARGUMENT %q", tc.id, e, want)
+				}
+				if n := g.calls.count()[mWatchInventory]; n != before {
+					t.Errorf("%s: the refused operation called WatchInventory", tc.id)
+				}
+			}
+
+			// The refused ids are free, and the socket serves on; a variable given twice is no
+			// parameter given twice.
+			w.send(wsMessage{ID: "query", Type: operation, Payload: json.RawMessage(`{"query":"{ __typename }","variables":{"a":1,"a":2}}`)})
+			w.want(data, "query")
+			w.want("complete", "query")
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"google.golang.org/grpc/codes"
 
+	"github.com/protogate/gateway/internal/wsguard"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/routing"
 )
@@ -41,8 +42,11 @@ import (
 //     is the status message (cut to the 123 bytes a close frame holds). Clients that only watch the
 //     close event still learn the code; the frame carries the rest.
 //
-// A client that closes the socket, or whose connection drops, cancels the upstream call. A frame
-// larger than the handler's body limit closes the socket with 1009. The handshake's headers become
+// A client that closes the socket, or whose connection drops, cancels the upstream call. A message
+// may be as large as the handler's body limit (WithMaxBodyBytes; 64 MiB at most): a frame whose
+// header announces more for its message (fragments counted) closes the socket with 1009 Message Too
+// Big as soon as its header arrives, none of its payload read (internal/wsguard), the reason naming
+// the length and the limit, and ends the call. The handshake's headers become
 // metadata as for any REST call; upstream headers and trailers are not relayed (the 101 response
 // leaves before the upstream answers). A handshake the gateway refuses (routing, origin, a bad
 // request) gets an ordinary error response.
@@ -104,13 +108,17 @@ func (s *Streams) serveWebSocket(c *Call) {
 		c.WriteError(err)
 		return
 	}
-	// The origin is checked above, with the error model's responses.
-	conn, err := websocket.Accept(c.w, c.r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	// The origin is checked above, with the error model's responses. frames is nil when c.w cannot
+	// hand over its connection: Accept refuses the handshake (501).
+	w, frames := wsguard.Wrap(c.w)
+	conn, err := websocket.Accept(w, c.r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		st.finish(errClientGone) // Accept has answered the handshake
 		return
 	}
-	conn.SetReadLimit(min(c.h.maxBody, maxStreamMessage))
+	limit := min(c.h.maxBody, maxStreamMessage)
+	conn.SetReadLimit(limit)
+	frames.SetLimit(limit)
 	// Reads and writes run on contexts of their own: the library closes the socket when an
 	// operation's context ends, even one that has just completed, and the socket must stay open
 	// for the last frames after the upstream call is over (an abort ends st.ctx, and then the
@@ -129,11 +137,11 @@ func (s *Streams) serveWebSocket(c *Call) {
 		} else if err := st.closeSend(); err != nil {
 			st.abort(err)
 		}
-		context.AfterFunc(conn.CloseRead(context.Background()), gone)
+		closeRead(conn, frames, gone)
 	} else {
 		go func() {
 			defer close(read)
-			c.readFrames(st, conn, gone)
+			c.readFrames(st, conn, frames, gone)
 		}()
 	}
 
@@ -161,13 +169,19 @@ func (s *Streams) serveWebSocket(c *Call) {
 }
 
 // readFrames sends the client's frames upstream until it half-closes, the call ends or the socket
-// closes.
-func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, gone func()) {
+// closes. frames is what conn is read through (nil: nothing): a frame it stops ends the call.
+func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, frames *wsguard.Guard, gone func()) {
 	limits := policy.MessageLimitsFrom(c.r.Context())
 	inspector := policy.MessageInspectorFrom(c.r.Context())
 	for n := 1; ; n++ {
 		typ, data, err := conn.Read(context.Background())
 		if err != nil {
+			if tooBig := frames.Refused(); tooBig != nil {
+				closeTooBig(conn, tooBig)
+				st.abort(&Error{code: codes.ResourceExhausted, msg: fmt.Sprintf(
+					"message %d of %d bytes announced, over the limit of %d bytes", n, tooBig.Announced, tooBig.Limit)})
+				return
+			}
 			gone() // closed by the client, dropped, or by closeWebSocket once the call is over
 			return
 		}
@@ -177,7 +191,7 @@ func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, gone func())
 			if err := st.closeSend(); err != nil {
 				st.abort(err)
 			}
-			context.AfterFunc(conn.CloseRead(context.Background()), gone)
+			closeRead(conn, frames, gone)
 			return
 		case typ == websocket.MessageText:
 			err = checkMessageLimits(st.ctx, limits, data)
@@ -220,6 +234,32 @@ func checkMessageLimits(ctx context.Context, limits policy.MessageLimits, msg []
 		return ownRefusal(err)
 	}
 	return nil
+}
+
+// closeRead reads what the client sends once it may send no more messages (a server-streaming
+// call, or after its half-close), in a goroutine of its own, as coder/websocket's CloseRead does:
+// the library answers its control frames, and a data frame closes the socket with 1008 Policy
+// Violation. One that frames stops (nil: none), announced over the read limit, closes it with 1009
+// at its header instead (CloseRead would drop the connection without a close frame). gone is
+// called once the read has ended: the socket is closing.
+func closeRead(conn *websocket.Conn, frames *wsguard.Guard, gone func()) {
+	go func() {
+		defer gone()
+		_, _, err := conn.Reader(context.Background())
+		switch tooBig := frames.Refused(); {
+		case err == nil:
+			_ = conn.Close(websocket.StatusPolicyViolation, "unexpected data message")
+		case tooBig != nil:
+			closeTooBig(conn, tooBig)
+		}
+	}()
+}
+
+// closeTooBig closes the socket with 1009 Message Too Big for the frame the guard stopped the read
+// at, the reason naming its length and the limit. The close handshake ends at once: every read
+// fails once the guard has stopped one.
+func closeTooBig(conn *websocket.Conn, tooBig *wsguard.TooBig) {
+	_ = conn.Close(websocket.StatusMessageTooBig, closeReason(tooBig.Error()))
 }
 
 // closeWebSocket ends the socket with the call's result: see the comment at the top of the file.

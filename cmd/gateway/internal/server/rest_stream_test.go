@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -760,4 +762,149 @@ func readWS(t *testing.T, ctx context.Context, c *websocket.Conn) gqlWSMessage {
 			return m
 		}
 	}
+}
+
+// TestRESTWebSocketFrameOverReadLimit: a REST WebSocket's messages may be as large as
+// policies.limits.max_body_bytes (here 64 KiB). A frame announcing more for its message closes the
+// socket with 1009 Message Too Big at its header, the reason naming the limit, and the connection
+// ends: the gateway reads none of the payload, so a client that announces 1 TiB and sends nothing
+// more is closed at once, not waited for, and its call ends. So is a continuation taking a
+// fragmented message over the limit, a frame sent along with the handshake (which the server has
+// read ahead), a binary frame, and a data frame on a server-streaming socket (where any data frame
+// is refused, with 1008 when it is within the limit).
+func TestRESTWebSocketFrameOverReadLimit(t *testing.T) {
+	calls := make(chan context.Context, 16)
+	pol := config.Policies{Limits: config.Limits{MaxBodyBytes: 64 << 10}}.Completed()
+	g := startGateway(t, harnessOptions{policies: &pol, shop: shop.Options{OnCall: func(ctx context.Context, method string) {
+		if method == "/shop.catalog.v1.CatalogService/AdjustInventory" {
+			calls <- ctx
+		}
+	}}})
+	const adjust, watch = "/v1/inventory:adjust", "/v1/products/p1/inventory:watch?interval=0.01s"
+	within := rawClientFrame(true, 1, []byte(`{"productId":"p2","delta":1}`))
+	for _, tc := range []struct {
+		name, path    string
+		first         []byte // a message answered before the frames, or nil
+		frames, ahead []byte
+		code          uint16
+		reason        string
+	}{
+		{"one frame", adjust, within, rawClientHeader(true, 1, 1<<40), nil, 1009, "message of 1099511627776 bytes announced, over the limit of 65536 bytes"},
+		{"just over", adjust, nil, rawClientHeader(true, 1, 64<<10+1), nil, 1009, "message of 65537 bytes announced, over the limit of 65536 bytes"},
+		{"a continuation", adjust, nil, append(rawClientFrame(false, 1, []byte(`{"productId":`)), rawClientHeader(true, 0, 64<<10)...), nil,
+			1009, "message of 65549 bytes announced, over the limit of 65536 bytes"},
+		{"a binary frame", "/v1/orders:import", nil, rawClientHeader(true, 2, 1<<62), nil, 1009, "over the limit of 65536 bytes"},
+		{"with the handshake", adjust, nil, nil, rawClientHeader(true, 1, 1<<40), 1009, "over the limit of 65536 bytes"},
+		{"server streaming", watch, nil, rawClientHeader(true, 1, 1<<40), nil, 1009, "over the limit of 65536 bytes"},
+		{"server streaming, within the limit", watch, nil, rawClientFrame(true, 1, []byte(`{}`)), nil, 1008, "unexpected data message"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, br := rawRESTWebSocket(t, g, tc.path, tc.ahead)
+			var backend context.Context
+			if tc.first != nil {
+				writeRaw(t, conn, tc.first)
+				if op, payload := readServerFrame(t, br); op != 1 || !strings.Contains(string(payload), `"result"`) {
+					t.Fatalf("the answer to a message within the limit: %d %s", op, payload)
+				}
+				backend = <-calls
+			}
+			writeRaw(t, conn, tc.frames)
+			for {
+				op, payload := readServerFrame(t, br) // fails at the deadline if no close frame comes
+				if op != 8 {
+					continue // a result streaming in
+				}
+				if len(payload) < 2 || binary.BigEndian.Uint16(payload) != tc.code || !strings.Contains(string(payload[2:]), tc.reason) {
+					t.Fatalf("close frame %q, want %d %q", payload, tc.code, tc.reason)
+				}
+				break
+			}
+			if tc.code != 1009 {
+				// A close handshake: the server waits for the client's close frame. At 1009 it
+				// does not, having stopped reading the client.
+				writeRaw(t, conn, rawClientFrame(true, 8, binary.BigEndian.AppendUint16(nil, tc.code)))
+			}
+			if b, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("after the close frame: %v %v, want the connection closed", b, err)
+			}
+			if backend != nil {
+				<-backend.Done() // bounded by the test's deadline
+			}
+		})
+	}
+}
+
+// rawRESTWebSocket opens a WebSocket on a REST path over a plain TCP connection, sending ahead along
+// with the handshake, and returns the connection and its reader once the handshake is answered.
+// Reads and writes fail after 20 seconds rather than hang (dialRaw).
+func rawRESTWebSocket(t *testing.T, g *gateway, path string, ahead []byte) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn := dialRaw(t, g)
+	req, err := http.NewRequest(http.MethodGet, "http://"+g.addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	var handshake bytes.Buffer
+	if err := req.Write(&handshake); err != nil {
+		t.Fatal(err)
+	}
+	handshake.Write(ahead)
+	writeRaw(t, conn, handshake.Bytes())
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return conn, br
+}
+
+// rawClientHeader is the header of a client's frame announcing length bytes, masked as clients
+// mask (with a zero key: the payload goes as it is).
+func rawClientHeader(fin bool, opcode byte, length uint64) []byte {
+	if fin {
+		opcode |= 0x80
+	}
+	h := binary.BigEndian.AppendUint64([]byte{opcode, 0x80 | 127}, length)
+	return append(h, 0, 0, 0, 0)
+}
+
+// rawClientFrame is a client's frame carrying payload.
+func rawClientFrame(fin bool, opcode byte, payload []byte) []byte {
+	return append(rawClientHeader(fin, opcode, uint64(len(payload))), payload...)
+}
+
+func writeRaw(t *testing.T, conn net.Conn, b []byte) {
+	t.Helper()
+	if _, err := conn.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readServerFrame reads one frame of the server's (unmasked, whole).
+func readServerFrame(t *testing.T, br *bufio.Reader) (opcode byte, payload []byte) {
+	t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		t.Fatalf("reading a frame: %v", err)
+	}
+	n := uint64(h[1] & 0x7f)
+	if n >= 126 {
+		ext := make([]byte, 2+6*(n-126))
+		if _, err := io.ReadFull(br, ext); err != nil {
+			t.Fatalf("reading a frame: %v", err)
+		}
+		n = 0
+		for _, b := range ext {
+			n = n<<8 | uint64(b)
+		}
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		t.Fatalf("reading a frame: %v", err)
+	}
+	return h[0] & 0x0f, payload
 }

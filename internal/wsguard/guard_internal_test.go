@@ -1,4 +1,4 @@
-package resolvers
+package wsguard
 
 import (
 	"bytes"
@@ -68,17 +68,17 @@ func TestFrameGuard(t *testing.T) {
 				if tc.over != nil {
 					sent = append(bytes.Clone(stream), "the payload"...) // what the guard must not pass
 				}
-				g := &frameGuard{src: src(bytes.NewReader(sent))}
-				g.setLimit(limit)
+				g := &Guard{src: src(bytes.NewReader(sent))}
+				g.SetLimit(limit)
 				got, err := io.ReadAll(g)
-				var tooBig *frameTooBig
+				var tooBig *TooBig
 				switch {
 				case tc.over == nil:
 					if err != nil || !bytes.Equal(got, want) {
 						t.Fatalf("read %d bytes of %d, then %v", len(got), len(want), err)
 					}
 					return
-				case !errors.As(err, &tooBig) || tooBig.announced != tc.refuse || tooBig.limit != limit:
+				case !errors.As(err, &tooBig) || tooBig.Announced != tc.refuse || tooBig.Limit != limit:
 					t.Fatalf("read %d bytes, then %v; want the refusal of %d bytes", len(got), err, tc.refuse)
 				case !bytes.Equal(got, stream[:min(len(got), len(stream))]) || len(got) < len(want) || len(got) >= len(stream):
 					// The library may have had the first bytes of the refused header, never all of it.
@@ -97,7 +97,7 @@ func TestFrameGuard(t *testing.T) {
 // With no limit set, nothing is refused.
 func TestFrameGuardWithoutLimit(t *testing.T) {
 	stream := clientFrame(true, 1, 1<<40, []byte("x"))
-	g := &frameGuard{src: bytes.NewReader(stream)}
+	g := &Guard{src: bytes.NewReader(stream)}
 	if got, err := io.ReadAll(g); err != nil || !bytes.Equal(got, stream) {
 		t.Errorf("read %d bytes, %v", len(got), err)
 	}
