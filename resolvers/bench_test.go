@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -51,6 +52,25 @@ func BenchmarkGraphQL(b *testing.B) {
 				serve(b, g.handler, req)
 			}
 		})
+	}
+}
+
+// A query sent as a GET, its query string parsed once for the request.
+func BenchmarkGraphQLGET(b *testing.B) {
+	g := startGateway(b, setup{})
+	target := "/graphql?query=" + url.QueryEscape(benchUser)
+	get := func() {
+		w := httptest.NewRecorder()
+		g.handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+		if w.Code != http.StatusOK || strings.Contains(w.Body.String(), `"errors"`) {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	get()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		get()
 	}
 }
 

@@ -102,3 +102,39 @@ func TestFrameGuardWithoutLimit(t *testing.T) {
 		t.Errorf("read %d bytes, %v", len(got), err)
 	}
 }
+
+// BenchmarkGuardRead measures what the guard adds to each read of a socket: a stream of small
+// client messages (a subscription's operations, a bidi stream's requests), read 4 KiB at a time
+// as the library's buffered reader does, through the guard and straight.
+func BenchmarkGuardRead(b *testing.B) {
+	var stream []byte
+	for len(stream) < 1<<20 {
+		stream = append(stream, clientFrame(true, 1, 120, bytes.Repeat([]byte("m"), 120))...)
+	}
+	buf := make([]byte, 4096)
+	for _, guarded := range []bool{false, true} {
+		name := "straight"
+		if guarded {
+			name = "guarded"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(stream)))
+			b.ReportAllocs()
+			for range b.N {
+				var r io.Reader = bytes.NewReader(stream)
+				if guarded {
+					g := &Guard{src: r}
+					g.SetLimit(1 << 20)
+					r = g
+				}
+				for {
+					if _, err := r.Read(buf); err == io.EOF {
+						break
+					} else if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
