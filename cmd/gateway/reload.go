@@ -84,9 +84,13 @@ func readConfigFile(path string) ([]byte, fileState, error) {
 type fileStates map[string]fileState
 
 // add records each of paths that s does not hold yet: as seen holds it, read before the load now
-// under way used it, or else as it is now.
+// under way used it, or else as it is now. Paths are recorded absolute, so that a file named two
+// ways (relative to the working directory, and as an import path resolved it) is one.
 func (s fileStates) add(paths []string, seen fileStates) {
 	for _, p := range paths {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
 		if _, ok := s[p]; ok {
 			continue
 		}
@@ -162,7 +166,7 @@ func (r *reloader) watch(ctx context.Context, hup <-chan os.Signal) {
 		}
 	}
 	reload("file changed", false) // while the gateway started, before the directories were watched
-	var debounce <-chan time.Time
+	var debounce, retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -178,9 +182,21 @@ func (r *reloader) watch(ctx context.Context, hup <-chan os.Signal) {
 		case <-debounce:
 			debounce = nil
 			reload("file changed", false)
+		case <-retry:
+			retry = nil
+			if d.retry() { // back: its files may have changed while it was not watched
+				debounce = time.After(reloadDebounce)
+			}
+		}
+		if retry == nil && d != nil && d.missing() {
+			retry = time.After(watchRetry)
 		}
 	}
 }
+
+// watchRetry is how often the watcher tries again to watch directories it is missing: removed
+// ones, or ones that did not exist yet.
+const watchRetry = time.Second
 
 // reload reads the config file and applies it. Unless always is set, it does nothing when the file
 // and those the configuration serving names are as they were last read: same content, same targets,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,10 +18,20 @@ import (
 // ..data (tls.crt -> ..data/tls.crt, ..data -> ..2025_01_01_00_00_00.1), and an update writes a new
 // version's directory, points ..data_tmp at it, renames ..data_tmp over ..data and removes the
 // previous version: the events name ..data, never tls.crt.
+//
+// A directory can go away and come back (rm -rf, then a deploy writes it anew), or not exist yet:
+// the kernel's watch of it ends with it, and no event says when it is back. Such a directory is
+// missing; retry, which the caller runs while one is, watches it again once it exists. A directory
+// reached through a symlinked directory (conf -> releases/7) is followed in its parent too, under
+// the symlink's name, so that pointing the symlink elsewhere is seen.
 type dirWatcher struct {
-	w    *fsnotify.Watcher
-	log  *slog.Logger
-	dirs map[string][]string // each directory watched (or tried) -> the names of the files followed there
+	w   *fsnotify.Watcher
+	log *slog.Logger
+	// dirs maps each directory followed (an absolute path) to the names of the files followed
+	// there; watched holds those the watcher watches now, the others are missing.
+	dirs    map[string][]string
+	watched map[string]bool
+	warned  map[string]bool // missing directories reported, so each is reported once
 }
 
 // newDirWatcher returns a watcher that watches nothing yet.
@@ -29,7 +40,7 @@ func newDirWatcher(log *slog.Logger) (*dirWatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dirWatcher{w: w, log: log, dirs: make(map[string][]string)}, nil
+	return &dirWatcher{w: w, log: log, dirs: make(map[string][]string), watched: make(map[string]bool), warned: make(map[string]bool)}, nil
 }
 
 // close stops watching.
@@ -38,43 +49,82 @@ func (d *dirWatcher) close() { _ = d.w.Close() }
 // follow watches the directories of files (paths, some of them where another resolves through
 // symlinks; empty ones are skipped) from now on, and no others: it starts watching the directories
 // new among them and stops watching those no longer needed. A directory that cannot be watched is
-// reported, once: its files reload with SIGHUP only.
+// reported, once, and missing until retry watches it.
 func (d *dirWatcher) follow(files []string) {
 	want := make(map[string][]string)
-	for _, f := range files {
-		if f == "" {
-			continue
-		}
-		f = filepath.Clean(f)
-		dir, name := filepath.Dir(f), filepath.Base(f)
+	add := func(dir, name string) {
 		if !slices.Contains(want[dir], name) {
 			want[dir] = append(want[dir], name)
 		}
 	}
-	for dir := range d.dirs {
-		if _, ok := want[dir]; !ok {
-			_ = d.w.Remove(dir) // not watched, if it was removed or could not be watched
-		}
-	}
-	for dir, names := range want {
-		if _, ok := d.dirs[dir]; ok {
+	for _, f := range files {
+		if f == "" {
 			continue
 		}
-		if err := d.w.Add(dir); err != nil {
-			slices.Sort(names)
-			d.log.Warn("config: cannot watch a directory; reload with SIGHUP after its files change",
-				"dir", dir, "files", strings.Join(names, ", "), "err", err)
+		if abs, err := filepath.Abs(f); err == nil {
+			f = abs // events name paths as they were watched: one spelling for each
+		}
+		dir := filepath.Dir(f)
+		add(dir, filepath.Base(f))
+		if fi, err := os.Lstat(dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			add(filepath.Dir(dir), filepath.Base(dir)) // the symlink pointed elsewhere
+		}
+	}
+	for dir := range d.watched {
+		if _, ok := want[dir]; !ok {
+			_ = d.w.Remove(dir)
+			delete(d.watched, dir)
 		}
 	}
 	d.dirs = want
+	for dir := range d.warned {
+		if _, ok := want[dir]; !ok {
+			delete(d.warned, dir)
+		}
+	}
+	d.retry()
+}
+
+// missing reports whether a directory followed is not watched.
+func (d *dirWatcher) missing() bool { return len(d.watched) < len(d.dirs) }
+
+// retry tries to watch the directories followed that are missing, and reports whether it watches
+// one again that was reported missing before: its files may have changed meanwhile.
+func (d *dirWatcher) retry() (back bool) {
+	for dir, names := range d.dirs {
+		if d.watched[dir] {
+			continue
+		}
+		if err := d.w.Add(dir); err != nil {
+			if !d.warned[dir] {
+				d.warned[dir] = true
+				slices.Sort(names)
+				d.log.Warn("config: cannot watch a directory; watching it again once it exists (or reload with SIGHUP)",
+					"dir", dir, "files", strings.Join(names, ", "), "err", err)
+			}
+			continue
+		}
+		d.watched[dir] = true
+		if d.warned[dir] {
+			delete(d.warned, dir)
+			d.log.Info("config: watching a directory again", "dir", dir)
+			back = true
+		}
+	}
+	return back
 }
 
 // concerns reports whether ev may have changed a file followed: an event on its name, on ..data or
-// ..data_tmp beside it, or the removal of its directory (no longer watched then: the next follow
-// watches it again if it is back).
+// ..data_tmp beside it, or on a directory followed itself, seen from its parent or by its own
+// watch: removed, or replaced (a directory renamed over it, a symlink to it pointed elsewhere). The
+// watch of such a directory, if the watcher has not ended it, is of what was there: it is missing
+// then, until retry watches what is there now.
 func (d *dirWatcher) concerns(ev fsnotify.Event) bool {
-	if _, ok := d.dirs[ev.Name]; ok && ev.Has(fsnotify.Remove|fsnotify.Rename) {
-		delete(d.dirs, ev.Name)
+	if _, ok := d.dirs[ev.Name]; ok {
+		if d.watched[ev.Name] {
+			_ = d.w.Remove(ev.Name)
+			delete(d.watched, ev.Name)
+		}
 		return true
 	}
 	names, ok := d.dirs[filepath.Dir(ev.Name)]

@@ -184,13 +184,19 @@ func TestReloadFollowsNamedFiles(t *testing.T) {
 // TestWatchKeySet runs `gateway serve` with a JWT key set file in a directory of its own and
 // rewrites the file in place, with no SIGHUP: the gateway reloads, a token of the key that left the
 // set is refused and one of the key that joined it accepted. A key set rewritten with garbage is
-// refused, naming the file, and the keys before verify on; written whole again, it applies.
+// refused, naming the file, and the keys before verify on; written whole again, it applies. The
+// key set's directory (beside the config file, whose directory is watched too) removed is refused;
+// made again with a key set, it is watched again: that key set applies, and so does the next.
 func TestWatchKeySet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
 	users, _ := serveShop(t, "users", "127.0.0.1:0")
-	dir, keys := t.TempDir(), t.TempDir()
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if err := os.Mkdir(keys, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	jwks := filepath.Join(keys, "jwks.json")
 	a, b, c := testjwt.NewKey(t, "key-a"), testjwt.NewKey(t, "key-b"), testjwt.NewKey(t, "key-c")
 	testjwt.WriteKeySet(t, jwks, a)
@@ -226,6 +232,24 @@ func TestWatchKeySet(t *testing.T) {
 	}
 	if err := getUserWith(t, data, "authorization", token(b)); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("key B, removed from the key set: %v, want UNAUTHENTICATED", err)
+	}
+
+	if err := os.RemoveAll(keys); err != nil {
+		t.Fatal(err)
+	}
+	gw.awaitLines(t, regexp.MustCompile(`config reload refused.*changed=`+regexp.QuoteMeta(jwks)))
+	if err := os.Mkdir(keys, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testjwt.WriteKeySet(t, jwks, a)
+	gw.awaitLines(t, reloaded)
+	if err := getUserWith(t, data, "authorization", token(a)); err != nil {
+		t.Errorf("key A, in the key set of the directory made again: %v", err)
+	}
+	testjwt.WriteKeySet(t, jwks, b)
+	gw.awaitLines(t, reloaded)
+	if err := getUserWith(t, data, "authorization", token(a)); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("key A, removed from the key set of the directory made again: %v, want UNAUTHENTICATED", err)
 	}
 	gw.stop(t)
 }
@@ -275,4 +299,51 @@ func TestWatchSecretVolume(t *testing.T) {
 		t.Errorf("after the next version: serial %s, want certificate 3's", leaf.SerialNumber)
 	}
 	gw.stop(t)
+}
+
+// TestDirWatcherSymlinkedDir follows a file through a symlinked directory (conf -> releases/1), as
+// a deploy that switches releases lays it out: pointing the symlink at another release is an event
+// that concerns the file, and the watcher then watches the new release, whose file's rewrite is
+// the next event it reports.
+func TestDirWatcherSymlinkedDir(t *testing.T) {
+	root := t.TempDir()
+	for _, r := range []string{"1", "2"} {
+		if err := os.MkdirAll(filepath.Join(root, "releases", r), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(root, "releases", r, "gateway.yaml"), "release "+r)
+	}
+	link := filepath.Join(root, "conf")
+	if err := os.Symlink(filepath.Join(root, "releases", "1"), link); err != nil {
+		t.Fatal(err)
+	}
+	d, err := newDirWatcher(slog.New(slog.NewTextHandler(new(lockedBuffer), nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	path := filepath.Join(link, "gateway.yaml")
+	d.follow([]string{path})
+
+	tmp := filepath.Join(root, "conf.tmp") // switched as deploy tools do: a new symlink renamed over
+	if err := os.Symlink(filepath.Join(root, "releases", "2"), tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		t.Fatal(err)
+	}
+	if name, passed := nextConcern(t, d); name != link {
+		t.Fatalf("after the symlink was switched: %s (passing over %q), want %s", name, passed, link)
+	}
+	if !d.missing() {
+		t.Fatal("after the switch the directory's old watch is kept")
+	}
+	d.retry()
+	if d.missing() {
+		t.Fatal("the switched directory is not watched again")
+	}
+	writeFile(t, filepath.Join(root, "releases", "2", "gateway.yaml"), "release 2, edited")
+	if name, passed := nextConcern(t, d); name != path {
+		t.Errorf("after the new release's file was edited: %s (passing over %q), want %s", name, passed, path)
+	}
 }
