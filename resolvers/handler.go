@@ -291,7 +291,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
 		// SSE is a POST's (gqlgen's transport); a GET asking for it is answered as other GETs are.
 		sw := &sseWriter{ResponseWriter: w}
-		defer sw.release()
+		defer sw.finish()
 		w, r = sw, r.WithContext(withSSEWriter(r.Context(), sw))
 	default:
 		sw := &statusWriter{ResponseWriter: w, get: r.Method == http.MethodGet}

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 
@@ -52,6 +53,11 @@ func (r *responseHeaders) writeTo(h http.Header) {
 // opening back until the subscription's call has been admitted (admitted), so that the header
 // carries what the admission handed over: a rate limit's RateLimit-*. Anything else written first
 // (an error event, a keep-alive) releases the opening, as does the end of the request.
+//
+// The writer outlives the request: gqlgen's keep-alive goroutine stops only when the request's
+// context ends, which is after the handler returned, and it may write then (a ping that waited
+// behind a write to a slow client that went away). net/http reuses the response's buffers once the
+// handler returns, so finish closes the writer: later writes and flushes do nothing.
 type sseWriter struct {
 	http.ResponseWriter
 	headers responseHeaders
@@ -60,7 +66,11 @@ type sseWriter struct {
 	open    bool       // the opening is out: writes go straight through
 	held    []byte     // the opening, written while held back
 	flushed bool       // a Flush came while the opening was held back
+	done    bool       // the handler returned: ResponseWriter is no longer the writer's to use
 }
+
+// errSSEDone is what a write after the handler returned gets.
+var errSSEDone = errors.New("graphql: the event stream's request has ended")
 
 // SetResponseHeaders keeps hs for the response's header (policy.ResponseHeaders).
 func (w *sseWriter) SetResponseHeaders(rank int64, hs []policy.Header) {
@@ -71,6 +81,9 @@ func (w *sseWriter) SetResponseHeaders(rank int64, hs []policy.Header) {
 func (w *sseWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.done {
+		return 0, errSSEDone
+	}
 	if !w.open {
 		if w.held == nil {
 			w.held = append(make([]byte, 0, len(b)), b...)
@@ -85,6 +98,9 @@ func (w *sseWriter) Write(b []byte) (int, error) {
 func (w *sseWriter) WriteHeader(code int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
 	if !w.open {
 		w.open = true
 		w.headers.writeTo(w.Header())
@@ -96,6 +112,9 @@ func (w *sseWriter) WriteHeader(code int) {
 func (w *sseWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
 	if !w.open {
 		w.flushed = true
 		return
@@ -107,7 +126,18 @@ func (w *sseWriter) Flush() {
 func (w *sseWriter) release() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !w.done {
+		w.releaseLocked()
+	}
+}
+
+// finish releases the opening if it is still held, and closes the writer: the handler is
+// returning.
+func (w *sseWriter) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.releaseLocked()
+	w.done = true
 }
 
 func (w *sseWriter) releaseLocked() {
