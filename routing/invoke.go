@@ -56,7 +56,7 @@ func (p *Proxy) CallUnary(ctx context.Context, method string, md metadata.MD, re
 		if pol.PerTryTimeout > 0 {
 			tctx, tcancel = context.WithTimeout(actx, pol.PerTryTimeout)
 		}
-		err = cur.Conn.Invoke(tctx, method, req, resp, callOpts...)
+		err = attemptErr(actx, cur.Conn.Invoke(tctx, method, req, resp, callOpts...))
 		if isFrame {
 			f.Free() // a request that was not sent
 		}

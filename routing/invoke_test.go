@@ -2,6 +2,7 @@ package routing_test
 
 import (
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -101,6 +102,27 @@ func TestCallUnaryWithoutRetries(t *testing.T) {
 	}
 	if failed != 5 {
 		t.Errorf("%d of 10 calls failed, want the 5 round robin sent to the dead endpoint", failed)
+	}
+}
+
+// An attempt whose per-try timeout passes while its endpoint's connection is still not ready (a
+// backend that accepts connections and never answers) sent nothing: the call is retried on another
+// endpoint, whatever the method does. When every attempt meets such an endpoint the call fails
+// UNAVAILABLE, a connection failure, not DEADLINE_EXCEEDED: the call's own deadline did not pass.
+func TestCallUnaryPerTryTimeoutBeforeConnection(t *testing.T) {
+	live, _ := coreHealthServer(t)
+	pol := routing.RetryPolicy{PerTryTimeout: 100 * time.Millisecond}
+	p, _ := unaryProxy(t, []string{testnet.Silent(t), live}, pol)
+	for i := range 4 {
+		var resp healthpb.HealthCheckResponse
+		if err := p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &resp); err != nil {
+			t.Fatalf("call %d, one endpoint silent: %v", i, err)
+		}
+	}
+	p, _ = unaryProxy(t, []string{testnet.Silent(t), testnet.Silent(t)}, pol)
+	err := p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+	if status.Code(err) != codes.Unavailable || status.Convert(err).Message() != "upstream connection failed: timed out" {
+		t.Errorf("both endpoints silent: %v, want UNAVAILABLE upstream connection failed: timed out", err)
 	}
 }
 

@@ -83,3 +83,27 @@ func notSent(err error) bool {
 		strings.Contains(msg, "connection refused") ||
 		strings.Contains(msg, "server is draining")
 }
+
+// errUnready is an attempt's failure when its own timeout (the route's per_try_timeout) passed
+// before a connection to its endpoint was ready: nothing was sent.
+var errUnready error = &unsentError{status.New(codes.Unavailable, "upstream connection failed: timed out")}
+
+// attemptErr is the failure of one attempt of a call whose own context is call: an attempt that
+// ran out of its per-try timeout while grpc-go waited for a ready connection (a backend that
+// accepts connections and never answers, a connection still being made) never reached a backend,
+// so it is errUnready, which another endpoint may take (notSent), rather than grpc-go's
+// DEADLINE_EXCEEDED, which only the call's own deadline earns. Any other err is returned as it is.
+func attemptErr(call context.Context, err error) error {
+	if err == nil || call.Err() != nil {
+		return err
+	}
+	s, ok := status.FromError(err)
+	if !ok || s.Code() != codes.DeadlineExceeded {
+		return err
+	}
+	if msg := s.Message(); strings.HasSuffix(msg, "while waiting for connections to become ready") ||
+		strings.HasPrefix(msg, "latest balancer error: ") {
+		return errUnready
+	}
+	return err
+}

@@ -403,6 +403,7 @@ func (c *call) unaryRetried(up *Upstream, md metadata.MD, req Frame, pol *RetryP
 			tctx, tcancel = context.WithTimeout(ctx, pol.PerTryTimeout)
 		}
 		header, trailer, err := c.invoke(tctx, &f)
+		err = attemptErr(ctx, err)
 		f.Free()
 		if tcancel != nil {
 			tcancel()

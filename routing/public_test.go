@@ -43,6 +43,7 @@ func TestPublicError(t *testing.T) {
 			"upstream connection failed: connection closed"},
 		{"unknown transport failure", codes.Internal, "transport: something new", "upstream connection failed: connection error"},
 		{"deadline raced by the upstream", codes.DeadlineExceeded, "stream terminated by RST_STREAM with error code: CANCEL", "context deadline exceeded"},
+		{"deadline before a connection was ready", codes.DeadlineExceeded, "context deadline exceeded while waiting for connections to become ready", "context deadline exceeded"},
 		{"stream reset", codes.Internal, "stream terminated by RST_STREAM with error code: INTERNAL_ERROR", "upstream connection failed: stream reset"},
 		// The upstream's own statuses are its to word, even when they name an address.
 		{"backend's status", codes.Unavailable, "backend down for maintenance", ""},
