@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
+
+	"google.golang.org/grpc/peer"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -135,6 +138,9 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	// its own. Forwarded, the client's would double the header and could let the upstream pick an
 	// encoding the gateway cannot decode.
 	delete(md, acceptEncodingKey)
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil { // gRPC-Web's front appends its own
+		AppendForwardedFor(md, pr.Addr.String())
+	}
 	up, err := p.route(ctx, method, md, true) // md is the call's copy: its admission may change it
 	if err != nil {
 		return err
@@ -354,6 +360,28 @@ func (c *call) withHeader(upstream metadata.MD) metadata.MD {
 }
 
 var codec = Codec{}
+
+// forwardedForKey is the metadata key of the addresses a call came through.
+const forwardedForKey = "x-forwarded-for"
+
+// AppendForwardedFor appends the host of client ("host:port", or a bare host) to the
+// x-forwarded-for chain a client sent in md, so that the chain's last hop, the one an upstream
+// trusts, is the address the gateway saw and not one the client wrote. md without the key is left
+// as it is: an upstream then sees no chain, and the gateway as the call's peer.
+func AppendForwardedFor(md metadata.MD, client string) {
+	chain, ok := md[forwardedForKey]
+	if !ok {
+		return
+	}
+	if host, _, err := net.SplitHostPort(client); err == nil {
+		client = host
+	}
+	if v := strings.Join(chain, ", ") + ", " + client; ValidMetadataValue(v) {
+		md[forwardedForKey] = []string{v}
+	} else {
+		delete(md, forwardedForKey) // a chain that cannot be sent is not passed on as it came
+	}
+}
 
 // acceptEncodingKey is the metadata key of the compressions a gRPC peer can decode.
 const acceptEncodingKey = "grpc-accept-encoding"

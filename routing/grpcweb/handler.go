@@ -170,6 +170,7 @@ func (h *Handler) callContext(r *http.Request, s *serverStream) (context.Context
 	if err != nil {
 		return nil, err
 	}
+	routing.AppendForwardedFor(md, r.RemoteAddr)
 	ctx := r.Context()
 	if v := r.Header.Get("Grpc-Timeout"); v != "" {
 		d, ok, err := routing.ParseTimeout(v)

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -17,12 +18,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
 
@@ -319,5 +322,48 @@ func TestGRPCWebOwnServicesMeetNativePolicies(t *testing.T) {
 	if native, web := nativeReflect(t, g, listServices), webReflect(t, g, reflectV1, listServices); len(native) != 1 || len(web) != 1 ||
 		!slices.Equal(listedServices(native[0]), listedServices(web[0])) {
 		t.Errorf("reflection without credentials: native gRPC %v, gRPC-Web %v; want the same answer", native, web)
+	}
+}
+
+// A client's x-forwarded-for goes upstream with the address the gateway saw appended, on native
+// gRPC and gRPC-Web as on REST, so the chain's last hop is never one the client wrote; without one,
+// none is made up.
+func TestForwardedForLastHop(t *testing.T) {
+	seen := make(chan metadata.MD, 4)
+	g := startGateway(t, harnessOptions{shop: shop.Options{OnCall: func(ctx context.Context, method string) {
+		if method == "/shop.users.v1.UserService/GetUser" {
+			md, _ := metadata.FromIncomingContext(ctx)
+			seen <- md
+		}
+	}}})
+	users := usersv1.NewUserServiceClient(g.conn)
+	for _, tc := range []struct {
+		name string
+		call func()
+		want []string
+	}{
+		{"gRPC", func() {
+			ctx := metadata.AppendToOutgoingContext(testContext(t), "x-forwarded-for", "203.0.113.9")
+			if _, err := users.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"203.0.113.9, 127.0.0.1"}},
+		{"gRPC without one", func() {
+			if _, err := users.GetUser(testContext(t), &usersv1.GetUserRequest{Id: "1"}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil},
+		{"gRPC-Web", func() {
+			res := grpcWebInvoke(t, g.addr, "/shop.users.v1.UserService/GetUser", []proto.Message{&usersv1.GetUserRequest{Id: "1"}}, false,
+				http.Header{"X-Forwarded-For": {"203.0.113.9, 198.51.100.2"}})
+			if res.status.Code() != codes.OK {
+				t.Fatal(res.status)
+			}
+		}, []string{"203.0.113.9, 198.51.100.2, 127.0.0.1"}},
+	} {
+		tc.call()
+		if got := (<-seen).Get("x-forwarded-for"); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: upstream x-forwarded-for %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
