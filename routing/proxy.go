@@ -138,8 +138,10 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	// its own. Forwarded, the client's would double the header and could let the upstream pick an
 	// encoding the gateway cannot decode.
 	delete(md, acceptEncodingKey)
-	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil { // gRPC-Web's front appends its own
-		AppendForwardedFor(md, pr.Addr.String())
+	if _, ok := md[forwardedForKey]; ok { // (a lookup of the peer walks grpc's deep context)
+		if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil { // gRPC-Web's front appends its own
+			AppendForwardedFor(md, pr.Addr.String())
+		}
 	}
 	up, err := p.route(ctx, method, md, true) // md is the call's copy: its admission may change it
 	if err != nil {
