@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -449,5 +450,46 @@ func TestRegistryOneofMoveBreaks(t *testing.T) {
 	req.AllowBreaking = true
 	if resp := f.register(t, req); resp.GetRegistration().GetVersion() != 2 || !slices.Equal(resp.GetBreakingChanges(), []string{want}) {
 		t.Errorf("with allow_breaking = %v, want version 2 listing %q", resp, want)
+	}
+}
+
+// A config reload that changes a config service's descriptors incompatibly applies (the config
+// file is where config services change), and logs a warning naming the service and listing the
+// breaks; a compatible change logs none.
+func TestSetBaseWarnsBreaking(t *testing.T) {
+	logs := make(logLines, 64)
+	f := newFixture(t, store.NewMemory(), registry.WithLogger(slog.New(logs)))
+	things := func(files *protoregistry.Files) registry.Spec {
+		return registry.Spec{Registrations: []*registry.Registration{{Name: "things", Endpoints: []string{addrA}, Files: files}}}
+	}
+	f.open(t, things(compileThings(t)))
+	for _, tc := range []struct {
+		name  string
+		files *protoregistry.Files
+		want  string
+	}{
+		{"a field added", compileThings(t, "string id = 1;", "string id = 1;\n  string note = 9;"), ""},
+		{"a field's type changed", compileThings(t, "string id = 1;", "int64 id = 1;"), `field 1 "id" type changed from string to int64`},
+	} {
+		if _, err := f.reg.SetBase(things(tc.files)); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var warned []string
+		for done := false; !done; {
+			select {
+			case line := <-logs:
+				if strings.HasPrefix(line, "config service changed incompatibly") {
+					warned = append(warned, line)
+				}
+			default:
+				done = true
+			}
+		}
+		switch {
+		case tc.want == "" && len(warned) > 0:
+			t.Errorf("%s: warned %q", tc.name, warned)
+		case tc.want != "" && (len(warned) != 1 || !strings.Contains(warned[0], "name=things") || !strings.Contains(warned[0], tc.want)):
+			t.Errorf("%s: warned %q, want one warning for things saying %s", tc.name, warned, tc.want)
+		}
 	}
 }

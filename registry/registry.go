@@ -230,7 +230,33 @@ func (r *Registry) SetBase(base Spec) (*Snapshot, error) {
 	}
 	r.publishLocked(snap)
 	r.awaitPendingLocked(old)
+	r.warnBreakingLocked(old, base)
 	return snap, nil
+}
+
+// warnBreakingLocked logs the breaking changes of each config service whose descriptors a reload
+// changed: the config file is where they change, so they apply, but clients built on the old
+// descriptors may fail, and an operator should hear of it as an admin registration would refuse it.
+func (r *Registry) warnBreakingLocked(old, base Spec) {
+	for _, reg := range base.Registrations {
+		i := slices.IndexFunc(old.Registrations, func(o *Registration) bool { return o.Name == reg.Name })
+		if i < 0 || old.Registrations[i].Files == reg.Files {
+			continue
+		}
+		prev := old.Registrations[i]
+		services, err := exposedServices(prev)
+		if err != nil {
+			continue
+		}
+		names := make([]string, len(services))
+		for j, sd := range services {
+			names[j] = string(sd.FullName())
+		}
+		if breaks := BreakingChanges(prev.Files, reg.Files, names); len(breaks) > 0 {
+			r.log.Warn("config service changed incompatibly: clients built on its previous descriptors may fail",
+				"name", reg.Name, "breaking_changes", strings.Join(breaks, "; "))
+		}
+	}
 }
 
 // Base returns the config-derived part of the serving state: what StaticOptions.Previous takes.
