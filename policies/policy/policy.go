@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -35,6 +36,13 @@ const (
 	FrontREST    Front = "rest"
 	FrontGraphQL Front = "graphql"
 )
+
+// IsGraphQLEndpoint reports whether path is the GraphQL endpoint's: /graphql and what lies below it,
+// which the data port hands to the GraphQL front's GraphQL handler. The GraphQL front serves the
+// REST routes of persisted operations too, on every other path it is given.
+func IsGraphQLEndpoint(path string) bool {
+	return path == "/graphql" || strings.HasPrefix(path, "/graphql/")
+}
 
 type requestKey struct{}
 

@@ -14,10 +14,10 @@ import (
 )
 
 // head is what of a request every transaction about it sees before a body: the connection, the
-// request line, the headers, and the arguments the target carries (REST path segments, a GraphQL
-// GET's variables and its document's string literals). The request's own transaction and those of
-// its streamed messages process the same head, so rules keyed on the target or the headers apply to
-// each message as to the request.
+// request line, the headers, and the arguments the target carries (the path segments of REST
+// routes, persisted operations' included, a GraphQL GET's variables and its document's string
+// literals). The request's own transaction and those of its streamed messages process the same
+// head, so rules keyed on the target or the headers apply to each message as to the request.
 type head struct {
 	front                                      policy.Front
 	remoteAddr, uri, method, proto, host, path string
@@ -89,8 +89,9 @@ func (h *head) process(tx types.Transaction) *types.Interruption {
 		tx.AddRequestHeader("Transfer-Encoding", strings.Join(h.transferEncoding, ","))
 	}
 	// A REST path's segments are arguments (path variables): inspect each decoded, as a query
-	// argument is.
-	if h.front == policy.FrontREST {
+	// argument is. So are those of a persisted operation's REST route, which the GraphQL front
+	// serves off the GraphQL endpoint: its path variables are the operation's variables.
+	if h.front == policy.FrontREST || h.front == policy.FrontGraphQL && !policy.IsGraphQLEndpoint(h.path) {
 		addSegments(h.path, tx.AddPathRequestArgument)
 	}
 	if h.graphQLArgs != nil {

@@ -5,9 +5,10 @@
 // snapshots). Middleware, applied once per snapshot to the REST and GraphQL fronts (gRPC and
 // gRPC-Web pass untouched: their messages are protobuf, which the rules cannot read), asks the
 // snapshot for the request's mode and REST binding (Route) and, unless the mode is off, runs one
-// Coraza transaction per request: connection, method and request target (path segments and query
-// arguments), headers, then the body. JSON bodies — REST bodies and GraphQL POSTs, whose "query"
-// and "variables" become arguments such as json.variables.id — are parsed by Coraza's JSON body
+// Coraza transaction per request: connection, method and request target (query arguments, and the
+// path segments of a REST route, a persisted GraphQL operation's too, as path.N), headers, then the
+// body. JSON bodies — REST bodies and GraphQL POSTs, whose "query" and
+// "variables" become arguments such as json.variables.id — are parsed by Coraza's JSON body
 // processor into ARGS, so every string a client sends is inspected where it is; a GraphQL GET's
 // variables parameter is flattened into ARGS the same way. A GraphQL document whose string literals
 // hold escapes or block strings also has each literal inspected unescaped, as its own argument

@@ -458,6 +458,52 @@ func TestGraphQLExclusionIsExact(t *testing.T) {
 	}
 }
 
+// The GraphQL front also serves the REST routes of persisted operations, off the GraphQL endpoint
+// (GET /v1/p/{text}): their path segments are arguments as a REST route's are, under the same names
+// (path.2), so the same rules and exclusions apply to them; the GraphQL endpoint's own path is no
+// argument, as before.
+func TestPersistedRoutePathSegments(t *testing.T) {
+	sqli := url.PathEscape("1' OR 1=1 --")
+	for _, tc := range []struct {
+		target string
+		front  policy.Front
+		want   int
+	}{
+		{"/v1/p/" + sqli, policy.FrontREST, 403},
+		{"/v1/p/" + sqli, policy.FrontGraphQL, 403},
+		{"/v1/p/hello%20world", policy.FrontGraphQL, 200},
+		{"/graphql/" + sqli, policy.FrontGraphQL, 200},
+	} {
+		w := httptest.NewRecorder()
+		handler(waf.Blocking, tc.front).ServeHTTP(w, probe{method: "GET", target: tc.target}.request())
+		if w.Code != tc.want {
+			t.Errorf("%s %s: got %d %s, want %d", tc.front, tc.target, w.Code, w.Body, tc.want)
+			continue
+		}
+		if tc.want == 403 {
+			if st, err := refusal(tc.front, w.Body.Bytes()); err != nil || !strings.Contains(st.Message, "(rule 942100)") {
+				t.Errorf("%s %s: refused by %+v (%v), want rule 942100", tc.front, tc.target, st, err)
+			}
+		}
+	}
+
+	// The same names: in detection mode, both fronts log the same matched variables.
+	vars := func(front policy.Front) string {
+		logs.take()
+		w := httptest.NewRecorder()
+		handler(waf.Detection, front).ServeHTTP(w, probe{method: "GET", target: "/v1/p/" + sqli}.request())
+		var line struct{ Variables []string }
+		if err := json.Unmarshal([]byte(logs.take()), &line); err != nil || w.Code != 200 {
+			t.Fatalf("%s: %d, log line: %v", front, w.Code, err)
+		}
+		return strings.Join(line.Variables, " ")
+	}
+	rest, gql := vars(policy.FrontREST), vars(policy.FrontGraphQL)
+	if !strings.Contains(rest, ":path.2") || gql != rest {
+		t.Errorf("matched variables: REST %q, GraphQL front %q; want the same, path.2 among them", rest, gql)
+	}
+}
+
 // A GraphQL document's string literals are inspected unescaped, each as an argument of its own
 // named after the document's (json.query.literal.N in a body, query.literal.N in a GET): the log
 // names the literal an attack hid in, and not its value.

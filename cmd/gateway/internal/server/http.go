@@ -101,10 +101,9 @@ func isOpenAPI(r *http.Request) bool {
 	return false
 }
 
-// isGraphQL reports whether r is for the GraphQL front: /graphql and below.
+// isGraphQL reports whether r is for the GraphQL endpoint: /graphql and below.
 func isGraphQL(r *http.Request) bool {
-	p := r.URL.Path
-	return p == "/graphql" || strings.HasPrefix(p, "/graphql/")
+	return policy.IsGraphQLEndpoint(r.URL.Path)
 }
 
 // adminHandler serves the admin port: health and readiness, and the admin API as gRPC (with

@@ -20,6 +20,7 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/registry"
 )
 
 // wafPolicies are wafGateway's policies: the firewall blocking, no access log.
@@ -126,6 +127,46 @@ func TestWAFProtobufBodies(t *testing.T) {
 			t.Error("the refused body reached CreateUser")
 		}
 	})
+}
+
+// A persisted operation's REST route, which the GraphQL front serves, has its path variables inspected
+// as a REST route's path segments are: an injection in one is refused before the operation calls
+// GetUser (as the same value in a query parameter is), while a clean value is served, and so is the
+// GraphQL endpoint.
+func TestWAFPersistedRoutePath(t *testing.T) {
+	calls := &methodCalls{n: make(map[string]int)}
+	blocking := wafPolicies()
+	g := startGateway(t, harnessOptions{shop: shop.Options{OnCall: calls.onCall}, spec: func(spec *registry.Spec, sh *shop.Shop) {
+		specFromYAML(t, `
+graphql:
+  persisted_operations:
+    operations:
+      - name: user
+        document: |
+          query User($text: String!) { getUser(id: $text) { name } }
+        rest: {method: GET, path: "/v1/p/{text}"}
+`, sh, spec)
+		spec.Policies = blocking
+	}})
+	rest := newRESTClient(g)
+	const getUser = "/shop.users.v1.UserService/GetUser"
+
+	for _, target := range []string{"/v1/p/1%27%20OR%201%3D1%20--", "/v1/p/1?text=1%27%20OR%201%3D1%20--"} {
+		before := calls.count(getUser)
+		r := rest.do(t, "GET", target, "")
+		if r.status != 403 || !strings.Contains(string(r.body), "WAF_BLOCKED") || !strings.Contains(string(r.body), "rule 942100") {
+			t.Errorf("GET %s: HTTP %d %s, want the firewall's 403 (942100)", target, r.status, r.body)
+		}
+		if calls.count(getUser) != before {
+			t.Errorf("GET %s: the refused request reached GetUser", target)
+		}
+	}
+	if r := rest.do(t, "GET", "/v1/p/1", ""); r.status != 200 || string(r.body) != `{"getUser":{"name":"Ada Lovelace"}}` {
+		t.Errorf("GET /v1/p/1: HTTP %d %s, want Ada", r.status, r.body)
+	}
+	if r := rest.do(t, "POST", "/graphql", `{"query": "{ getUser(id: \"1\") { name } }"}`); r.status != 200 || !contains(t, r.body, `{"data":{"getUser":{"name":"Ada Lovelace"}}}`) {
+		t.Errorf("POST /graphql: HTTP %d %s, want Ada", r.status, r.body)
+	}
 }
 
 // The firewall's log line names what a refused request calls by its route's template and method,
