@@ -21,9 +21,15 @@ func (u *usedAfter) check(what string) {
 	}
 }
 
-func (u *usedAfter) Write(b []byte) (int, error) { u.check("Write"); return u.ResponseRecorder.Write(b) }
-func (u *usedAfter) WriteHeader(code int)        { u.check("WriteHeader"); u.ResponseRecorder.WriteHeader(code) }
-func (u *usedAfter) Flush()                      { u.check("Flush"); u.ResponseRecorder.Flush() }
+func (u *usedAfter) Write(b []byte) (int, error) {
+	u.check("Write")
+	return u.ResponseRecorder.Write(b)
+}
+func (u *usedAfter) WriteHeader(code int) {
+	u.check("WriteHeader")
+	u.ResponseRecorder.WriteHeader(code)
+}
+func (u *usedAfter) Flush() { u.check("Flush"); u.ResponseRecorder.Flush() }
 
 // An event stream's writer passes its writes on until the handler finishes it, which sends an
 // opening still held back; after that, a write (gqlgen's keep-alive ping, whose goroutine lives
