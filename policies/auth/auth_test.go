@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -176,6 +177,9 @@ func TestIdentityUpstream(t *testing.T) {
 	if got := up["x-consumer-id"]; !slices.Equal(got, []string{"ci-bot"}) {
 		t.Errorf("api key consumer upstream %q", got)
 	}
+	if got := up["x-api-key"]; !slices.Equal(got, []string{testAPIKey}) {
+		t.Errorf("the verified key went upstream as %q, want it as sent", got)
+	}
 	if _, ok := up["x-consumer-org"]; ok {
 		t.Error("spoofed x-consumer-org went upstream")
 	}
@@ -263,6 +267,95 @@ func TestProviders(t *testing.T) {
 	if s, err := e.auth.Step(config.RuleAuth{}); s != nil || err != nil {
 		t.Errorf("Step of an empty rule = %v, %v; want nil, nil", s, err)
 	}
+}
+
+// TestCredentialsInTwoPlaces: a call carrying both an Authorization header and an API key is
+// refused CREDENTIALS_AMBIGUOUS, whichever is valid and whatever the rule accepts: the gateway
+// would verify one while the upstream, which gets both, might read the other. So on every front,
+// however each is sent: gRPC metadata, REST's Authorization (passed on as metadata) beside a plain
+// X-Api-Key header or a Grpc-Metadata- one, GraphQL's headers.
+func TestCredentialsInTwoPlaces(t *testing.T) {
+	e := newEnv(t)
+	tok := key("es").sign(t, e.claims())
+	rules := map[string]config.RuleAuth{
+		"jwt or key": {Providers: []string{"test", config.ProviderAPIKey}},
+		"any":        {Required: true},
+		"jwt only":   {Providers: []string{"test"}},
+		"key only":   {Providers: []string{config.ProviderAPIKey}},
+		"mtls only":  {Providers: []string{config.ProviderMTLS}},
+		"anonymous":  {AllowAnonymous: true},
+	}
+	pairs := map[string][2]string{ // the Authorization header, the API key
+		"valid jwt, invalid key":         {"Bearer " + tok, "not-a-key"},
+		"valid jwt, valid key":           {"Bearer " + tok, testAPIKey},
+		"invalid jwt, valid key":         {"Bearer not.a.jwt", testAPIKey},
+		"key in authorization, bad key":  {"ApiKey " + testAPIKey, "not-a-key"},
+		"the same key in both":           {"ApiKey " + testAPIKey, testAPIKey},
+		"bad key in authorization, key":  {"ApiKey not-a-key", testAPIKey},
+		"unsupported scheme, valid key":  {"Basic dTpw", testAPIKey},
+		"lower-case scheme, invalid key": {"bearer " + tok, "not-a-key"},
+	}
+	fronts := map[string]func(authz, apiKey string) *policy.Call{
+		"grpc": func(authz, apiKey string) *policy.Call { return call("authorization", authz, "x-api-key", apiKey) },
+		"rest, X-Api-Key header": func(authz, apiKey string) *policy.Call {
+			return httpCall(policy.FrontREST, metadata.Pairs("authorization", authz), http.Header{"Authorization": {authz}, "X-Api-Key": {apiKey}})
+		},
+		"rest, Grpc-Metadata-X-Api-Key": func(authz, apiKey string) *policy.Call {
+			return httpCall(policy.FrontREST, metadata.Pairs("authorization", authz, "x-api-key", apiKey), http.Header{"Authorization": {authz}, "Grpc-Metadata-X-Api-Key": {apiKey}})
+		},
+		"graphql": func(authz, apiKey string) *policy.Call {
+			return httpCall(policy.FrontGraphQL, metadata.Pairs("authorization", authz), http.Header{"Authorization": {authz}, "X-Api-Key": {apiKey}})
+		},
+	}
+	for rname, rule := range rules {
+		s := e.step(t, rule)
+		for pname, p := range pairs {
+			for fname, mk := range fronts {
+				c := mk(p[0], p[1])
+				err := s.Admit(c)
+				if err == nil {
+					t.Errorf("%s, %s, %s: admitted as %+v; the upstream gets x-api-key %q", rname, pname, fname, c.Identity, c.Upstream(c.MD, false)["x-api-key"])
+					continue
+				}
+				if r := refusalOf(t, err); r.code != codes.Unauthenticated || r.reason != "CREDENTIALS_AMBIGUOUS" {
+					t.Errorf("%s, %s, %s: %v %s, want UNAUTHENTICATED CREDENTIALS_AMBIGUOUS", rname, pname, fname, r.code, r.reason)
+				}
+				if strings.Contains(err.Error(), tok) || strings.Contains(err.Error(), testAPIKey) {
+					t.Errorf("%s, %s, %s: the error echoes a credential", rname, pname, fname)
+				}
+			}
+		}
+	}
+
+	// Each alone, on REST as a plain header, is verified as before.
+	s := e.step(t, rules["jwt or key"])
+	for name, c := range map[string]*policy.Call{
+		"jwt":                  httpCall(policy.FrontREST, metadata.Pairs("authorization", "Bearer "+tok), http.Header{"Authorization": {"Bearer " + tok}}),
+		"key in authorization": httpCall(policy.FrontREST, metadata.Pairs("authorization", "ApiKey "+testAPIKey), http.Header{"Authorization": {"ApiKey " + testAPIKey}}),
+		"key header":           httpCall(policy.FrontREST, nil, http.Header{"X-Api-Key": {testAPIKey}}),
+		"empty key beside jwt": call("authorization", "Bearer "+tok, "x-api-key", ""),
+	} {
+		if err := s.Admit(c); err != nil || c.Identity == nil {
+			t.Errorf("%s alone: %v, identity %+v", name, err, c.Identity)
+		}
+	}
+	if r := refusalOf(t, s.Admit(httpCall(policy.FrontREST, nil, http.Header{"X-Api-Key": {"not-a-key"}}))); r.reason != "API_KEY_INVALID" {
+		t.Errorf("an invalid key alone: %s, want API_KEY_INVALID", r.reason)
+	}
+
+	// A gateway with no API keys reads no API key header: x-api-key is then any header.
+	noKeys := newEnv(t, func(a *config.Auth) { a.APIKeys.Keys = nil })
+	c := call("authorization", "Bearer "+tok, "x-api-key", "not-a-key")
+	if err := noKeys.step(t, config.RuleAuth{Required: true}).Admit(c); err != nil {
+		t.Errorf("a JWT beside x-api-key on a gateway without API keys: %v", err)
+	}
+}
+
+// httpCall builds a call of the REST or GraphQL front: md the headers passed on as metadata, h the
+// HTTP request's header.
+func httpCall(front policy.Front, md metadata.MD, h http.Header) *policy.Call {
+	ctx := policy.WithRequest(tcontext, &policy.Request{Front: front, RequestHeader: h})
+	return &policy.Call{Ctx: ctx, Method: "/shop.orders.v1.OrderService/ListOrders", Front: front, MD: md, Cost: 1}
 }
 
 // TestAnonymous: allow_anonymous lets callers without credentials through, but still refuses bad ones.

@@ -34,7 +34,7 @@ const (
 	reasonAPIKey             // an API key nobody holds
 	reasonCertificate        // a client certificate naming no consumer
 	reasonProvider           // a provider the method does not accept
-	reasonAmbiguous          // two Authorization headers (or two API keys): which one counts?
+	reasonAmbiguous          // two Authorization headers, two API keys, or one of each: which one counts?
 	reasonScope              // a required scope not granted (403)
 	reasonClaim              // a required claim not matching (403)
 	numReasons
@@ -61,7 +61,7 @@ var reasonInfo = [numReasons]struct {
 	reasonAPIKey:      {"API_KEY_INVALID", "the API key is not valid", false},
 	reasonCertificate: {"CLIENT_CERTIFICATE_INVALID", "the client certificate names no consumer", false},
 	reasonProvider:    {"PROVIDER_NOT_ALLOWED", "these credentials are not accepted for this method", false},
-	reasonAmbiguous:   {"CREDENTIALS_AMBIGUOUS", "the request carries two Authorization headers or two API keys: send one", false},
+	reasonAmbiguous:   {"CREDENTIALS_AMBIGUOUS", "the request carries more than one credential (Authorization headers, API keys): send one", false},
 }
 
 func (r reason) String() string { return reasonInfo[r].name }

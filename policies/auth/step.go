@@ -10,11 +10,11 @@ import (
 )
 
 // Step compiles a rule's requirement; (nil, nil) when the rule requires nothing. The Step strips
-// the identity metadata keys from the call, authenticates the caller with the first credentials it
-// finds that the rule accepts — the Authorization header ("Bearer <jwt>" or "ApiKey <key>"), then
-// the API key header, then the verified client certificate — and checks the rule's scopes and
-// claims. It is safe for concurrent use; the policy.Identity it records is shared between calls
-// presenting the same token and must not be modified.
+// the identity metadata keys from the call, authenticates the caller with the credentials it
+// finds — the Authorization header ("Bearer <jwt>" or "ApiKey <key>") or the API key header (a call
+// carrying both is refused), else the verified client certificate — and checks the rule's scopes
+// and claims. It is safe for concurrent use; the policy.Identity it records is shared between
+// calls presenting the same token and must not be modified.
 func (a *Authenticator) Step(rule config.RuleAuth) (policy.Step, error) {
 	if !rule.IsSet() {
 		return nil, nil
@@ -103,12 +103,18 @@ func (s *step) Admit(c *policy.Call) error {
 // authenticate finds and verifies the call's credentials. It returns a nil identity and no reason
 // for an anonymous caller the rule lets through.
 func (s *step) authenticate(c *policy.Call) (*policy.Identity, []string, reason) {
-	// The first of two credentials would be verified while the upstream, which gets both, might
-	// read the other: refused.
-	if c.Ambiguous("authorization") || s.a.keys.enabled() && c.Ambiguous(s.a.keys.header) {
+	authz, twoAuthz := c.Credential("authorization")
+	key, twoKeys := "", false
+	if s.a.keys.enabled() {
+		key, twoKeys = c.Credential(s.a.keys.header)
+	}
+	// Credentials sent twice, or in both places the gateway reads them from: it would verify one
+	// while the upstream, which gets both, might read the other. Refused whatever they hold, valid
+	// or not: picking one is what the upstream might not do.
+	if twoAuthz || twoKeys || authz != "" && key != "" {
 		return nil, nil, reasonAmbiguous
 	}
-	if authz := c.Header("authorization"); authz != "" {
+	if authz != "" {
 		scheme, cred, _ := strings.Cut(authz, " ")
 		cred = strings.TrimSpace(cred)
 		switch {
@@ -123,7 +129,7 @@ func (s *step) authenticate(c *policy.Call) (*policy.Identity, []string, reason)
 			return nil, nil, reasonScheme
 		}
 	}
-	if key := c.Header(s.a.keys.header); key != "" && s.a.keys.enabled() {
+	if key != "" {
 		if !s.apiKey {
 			return nil, nil, reasonProvider
 		}

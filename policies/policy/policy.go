@@ -232,31 +232,29 @@ func (c *Call) Header(key string) string {
 	return ""
 }
 
-// Ambiguous reports whether the call carries more than one value for key (lower case), counting its
-// metadata and, on the REST and GraphQL fronts, its HTTP request's header: a credential sent twice
-// with different values (two headers, or a header and a Grpc-Metadata- copy of it) is ambiguous;
-// the same value passed on as metadata too is not.
-func (c *Call) Ambiguous(key string) bool {
-	first, seen := "", false
-	differs := func(vs []string) bool {
+// Credential returns the value the call carries for key (lower case), as Header does, and whether
+// it is ambiguous: sent more than once with different values, counting its metadata and, on the REST
+// and GraphQL fronts, its HTTP request's header. A credential sent twice (two headers, or a header
+// and a Grpc-Metadata- copy of it that differs) is ambiguous; the same value passed on as metadata
+// too is not. One lookup of each, where Header and a check of its own would take two.
+func (c *Call) Credential(key string) (value string, ambiguous bool) {
+	seen := false
+	add := func(vs []string) {
 		for _, v := range vs {
 			if !seen {
-				first, seen = v, true
-			} else if v != first {
-				return true
+				value, seen = v, true
+			} else if v != value {
+				ambiguous = true
 			}
 		}
-		return false
 	}
-	if differs(c.MD[key]) {
-		return true
-	}
+	add(c.MD[key])
 	if (c.Front == FrontREST || c.Front == FrontGraphQL) && c.Ctx != nil {
 		if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok && r.RequestHeader != nil {
-			return differs(r.RequestHeader.Values(key))
+			add(r.RequestHeader.Values(key))
 		}
 	}
-	return false
+	return value, ambiguous
 }
 
 // ClientIP returns the client's address, or the zero Addr when it is unknown.

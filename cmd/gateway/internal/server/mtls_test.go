@@ -113,9 +113,9 @@ func TestMTLSEndToEnd(t *testing.T) {
 		}
 		for _, f := range fronts {
 			t.Run(client.name+"/"+f.name, func(t *testing.T) {
-				before, _ := log.snapshot()
+				before, _, _ := log.snapshot()
 				code, resp := f.call(t)
-				after, consumer := log.snapshot()
+				after, consumer, _ := log.snapshot()
 				if code != client.want {
 					t.Fatalf("code %v, want %v", code, client.want)
 				}

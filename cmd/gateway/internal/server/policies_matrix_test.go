@@ -8,8 +8,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -52,11 +54,13 @@ type outcome struct {
 	reached    bool // the backend saw the call
 }
 
-// upstreamLog records the shop calls the backends see, and the consumer the OrderService's carry.
+// upstreamLog records the shop calls the backends see, and the consumer and credentials
+// (authorization, x-api-key) the OrderService's carry.
 type upstreamLog struct {
-	mu        sync.Mutex
-	calls     int
-	consumers [][]string
+	mu          sync.Mutex
+	calls       int
+	consumers   [][]string
+	credentials []metadata.MD
 }
 
 func (l *upstreamLog) onCall(ctx context.Context, method string) {
@@ -66,16 +70,25 @@ func (l *upstreamLog) onCall(ctx context.Context, method string) {
 	l.calls++
 	if strings.HasPrefix(method, "/shop.orders.v1.OrderService/") {
 		l.consumers = append(l.consumers, md.Get("x-consumer-id"))
+		cred := metadata.MD{}
+		for _, k := range []string{"authorization", "x-api-key"} {
+			if v := md.Get(k); len(v) > 0 {
+				cred[k] = v
+			}
+		}
+		l.credentials = append(l.credentials, cred)
 	}
 }
 
-func (l *upstreamLog) snapshot() (int, []string) {
+// snapshot returns the number of calls seen, and the consumer and credentials of the last
+// OrderService call.
+func (l *upstreamLog) snapshot() (int, []string, metadata.MD) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.consumers) == 0 {
-		return l.calls, nil
+		return l.calls, nil, nil
 	}
-	return l.calls, l.consumers[len(l.consumers)-1]
+	return l.calls, l.consumers[len(l.consumers)-1], l.credentials[len(l.credentials)-1]
 }
 
 // target is the method a matrix row calls, as each front spells the call.
@@ -155,22 +168,32 @@ var matrixFronts = []struct {
 }
 
 // TestPoliciesMatrix runs every policy case through every front against the demo's policies
-// (OrderService needs a demo JWT with scope orders:read; GetProduct is limited to 20 calls per second
-// per client; the WAF blocks on REST and GraphQL; bodies over 10 MB are refused) and requires the
-// same decision from each, in the front's own shape: a gRPC status, a REST google.rpc.Status body
-// with the HTTP status and its headers (WWW-Authenticate, Retry-After), a GraphQL error with
-// extensions.code. A refused call must never reach the backend; an admitted one reaches it
-// carrying the verified consumer, never the one the client claimed.
+// (OrderService needs a demo JWT with scope orders:read, or here user 1's API key; GetProduct is
+// limited to 20 calls per second per client; the WAF blocks on REST and GraphQL; bodies over 10 MB
+// are refused) and requires the same decision from each, in the front's own shape: a gRPC status, a
+// REST google.rpc.Status body with the HTTP status and its headers (WWW-Authenticate, Retry-After),
+// a GraphQL error with extensions.code. A refused call must never reach the backend; an admitted
+// one reaches it carrying the verified consumer, never the one the client claimed, and no
+// credential but the one verified.
 func TestPoliciesMatrix(t *testing.T) {
 	log := &upstreamLog{}
 	// The demo's policies, with GetProduct's limit of 20 per second made 2 per minute, so that the
 	// row over the limit does not depend on how fast the machine answers (the race detector makes
 	// the WAF-inspected fronts slower than 20 calls per second).
+	// OrderService takes an API key too (user 1's, in x-api-key or "Authorization: ApiKey"), so
+	// that the rows sending a token and a key have a rule reading both.
 	policies := demo.Policies()
+	const apiKey = "matrix-key-1"
+	keySum := sha256.Sum256([]byte(apiKey))
+	policies.Auth.APIKeys.Keys = []config.APIKey{{Consumer: "1", SHA256: hex.EncodeToString(keySum[:]), Scopes: []string{"orders:read"}}}
 	policies.Rules = append([]config.PolicyRule{{
 		Name:      "matrix-products",
 		Match:     config.PolicyMatch{Method: "/shop.catalog.v1.CatalogService/GetProduct"},
 		RateLimit: config.RuleRateLimit{Rate: 2, Per: time.Minute, Burst: 2, Key: "client_ip"},
+	}, {
+		Name:  "matrix-orders",
+		Match: config.PolicyMatch{Service: "shop.orders.v1.OrderService"},
+		Auth:  config.RuleAuth{Providers: []string{demo.DemoProvider, config.ProviderAPIKey}, Scopes: []string{"orders:read"}},
 	}}, policies.Rules...)
 	policies.AccessLog.Output = "off" // the decisions are what this test reads
 	g := startGateway(t, harnessOptions{
@@ -206,6 +229,8 @@ func TestPoliciesMatrix(t *testing.T) {
 	bearer := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 	valid := bearer(token("orders:read", now))
 	spoof := []string{"X-Consumer-Id", "admin"}
+	keyHeader := func(key string) []string { return []string{"X-Api-Key", key} }
+	keyAuthz := []string{"Authorization", "ApiKey " + apiKey}
 
 	all := []string{"grpc", "grpc-web", "rest", "graphql"}
 	cases := []struct {
@@ -229,6 +254,15 @@ func TestPoliciesMatrix(t *testing.T) {
 		{"missing scope", listOrders, bearer(token("users:read", now)), codes.PermissionDenied, "SCOPE_MISSING", 403, all, false},
 		{"valid", listOrders, valid, codes.OK, "", 200, all, false},
 		{"valid with spoofed identity", listOrders, append(slices.Clone(valid), spoof...), codes.OK, "", 200, all, false},
+		{"API key header", listOrders, keyHeader(apiKey), codes.OK, "", 200, all, false},
+		{"API key in authorization", listOrders, keyAuthz, codes.OK, "", 200, all, false},
+		{"invalid API key", listOrders, keyHeader("not-a-key"), codes.Unauthenticated, "API_KEY_INVALID", 401, all, false},
+		// Credentials in two places: the upstream, which gets both, might read the one not verified.
+		{"JWT + API key header", listOrders, append(slices.Clone(valid), keyHeader("not-a-key")...), codes.Unauthenticated, "CREDENTIALS_AMBIGUOUS", 401, all, false},
+		{"JWT + valid API key header", listOrders, append(slices.Clone(valid), keyHeader(apiKey)...), codes.Unauthenticated, "CREDENTIALS_AMBIGUOUS", 401, all, false},
+		{"API key in authorization + other API key header", listOrders, append(slices.Clone(keyAuthz), keyHeader("not-a-key")...), codes.Unauthenticated, "CREDENTIALS_AMBIGUOUS", 401, all, false},
+		{"JWT + API key as Grpc-Metadata-", listOrders, append(slices.Clone(valid), "Grpc-Metadata-X-Api-Key", "not-a-key"), codes.Unauthenticated, "CREDENTIALS_AMBIGUOUS", 401, []string{"rest"}, false},
+		{"API key in authorization + API key as Grpc-Metadata-", listOrders, append(slices.Clone(keyAuthz), "Grpc-Metadata-X-Api-Key", "not-a-key"), codes.Unauthenticated, "CREDENTIALS_AMBIGUOUS", 401, []string{"rest"}, false},
 		{"over the rate limit", getProduct, nil, codes.ResourceExhausted, "", 429, all, true},
 		{"waf probe", wafProbe, nil, codes.PermissionDenied, "WAF_BLOCKED", 403, []string{"rest", "graphql"}, false},
 		{"oversized body", oversized, nil, codes.ResourceExhausted, "", 413, all, false},
@@ -241,7 +275,7 @@ func TestPoliciesMatrix(t *testing.T) {
 			t.Run(tc.name+"/"+f.name, func(t *testing.T) {
 				var got outcome
 				admitted := 0
-				before, _ := log.snapshot()
+				before, _, _ := log.snapshot()
 				for range 10 {
 					got = f.call(t, g, tc.target, tc.headers)
 					if !tc.repeat || got.code != codes.OK {
@@ -249,7 +283,7 @@ func TestPoliciesMatrix(t *testing.T) {
 					}
 					admitted++
 				}
-				after, consumer := log.snapshot()
+				after, consumer, creds := log.snapshot()
 				got.reached = after-before > admitted
 				t.Logf("%+v (admitted before: %d)", got, admitted)
 				if got.code != tc.code {
@@ -261,6 +295,17 @@ func TestPoliciesMatrix(t *testing.T) {
 					}
 					if !slices.Equal(consumer, []string{"1"}) {
 						t.Errorf("the backend saw x-consumer-id %q, want [1]", consumer)
+					}
+					// The backend gets the one credential the gateway verified, as sent, if the
+					// front passes it on (REST and GraphQL keep a plain X-Api-Key header); never
+					// another one.
+					if len(creds) > 1 {
+						t.Errorf("the backend saw two credentials %v", creds)
+					}
+					for k, v := range creds {
+						if sent := sentValues(tc.headers, k); !slices.Equal(v, sent) {
+							t.Errorf("the backend saw %s %q, the client sent %q", k, v, sent)
+						}
 					}
 					return
 				}
@@ -408,6 +453,18 @@ func rateLimitDraft06(t *testing.T, what string, h http.Header, left int, fresh 
 	if v := h.Values("RateLimit"); len(v) != 0 {
 		t.Errorf("%s: RateLimit %q, want none with draft-06", what, v)
 	}
+}
+
+// sentValues returns the values of the metadata key among header pairs, however the header is
+// spelled (canonical, lower case).
+func sentValues(headers []string, key string) []string {
+	var out []string
+	for i := 0; i+1 < len(headers); i += 2 {
+		if strings.EqualFold(headers[i], key) {
+			out = append(out, headers[i+1])
+		}
+	}
+	return out
 }
 
 // reasonOf returns the ErrorInfo reason among a status's details.
