@@ -25,8 +25,9 @@ func deny(w http.ResponseWriter, r *http.Request, front policy.Front, err error)
 // WriteRefusal writes err, a policy's refusal of an HTTP request, in the front's error shape: a
 // trailers-only gRPC-Web (or, for native gRPC over net/http, gRPC) response (HTTP 200, the status
 // in Grpc-Status and Grpc-Message, as gRPC clients read it, with the refusal's HTTP headers), a
-// GraphQL response with the error in "errors", or for REST a google.rpc.Status JSON body; the last
-// two with the HTTP status and headers of the one error model (transcoder.WriteError).
+// GraphQL response with the error in "errors", or for REST and a persisted GraphQL operation's
+// REST route a google.rpc.Status JSON body; the last two with the HTTP status and headers of the
+// one error model (transcoder.WriteError).
 func WriteRefusal(w http.ResponseWriter, r *http.Request, front policy.Front, err error) {
 	switch front {
 	case policy.FrontGRPCWeb, policy.FrontGRPC:
@@ -41,6 +42,10 @@ func WriteRefusal(w http.ResponseWriter, r *http.Request, front policy.Front, er
 		}
 		WriteGRPCWebStatus(w, r, status.Convert(err))
 	case policy.FrontGraphQL:
+		if r != nil && !policy.IsGraphQLEndpoint(r.URL.Path) {
+			transcoder.WriteError(w, err) // a persisted operation's REST route answers as REST does
+			return
+		}
 		transcoder.WriteGraphQLError(w, err)
 	default:
 		transcoder.WriteError(w, err)

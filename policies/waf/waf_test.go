@@ -460,8 +460,8 @@ func TestGraphQLExclusionIsExact(t *testing.T) {
 
 // The GraphQL front also serves the REST routes of persisted operations, off the GraphQL endpoint
 // (GET /v1/p/{text}): their path segments are arguments as a REST route's are, under the same names
-// (path.2), so the same rules and exclusions apply to them; the GraphQL endpoint's own path is no
-// argument, as before.
+// (path.2), so the same rules and exclusions apply to them, and a refusal is a google.rpc.Status, as
+// the route's own errors are; the GraphQL endpoint's own path is no argument, as before.
 func TestPersistedRoutePathSegments(t *testing.T) {
 	sqli := url.PathEscape("1' OR 1=1 --")
 	for _, tc := range []struct {
@@ -481,7 +481,8 @@ func TestPersistedRoutePathSegments(t *testing.T) {
 			continue
 		}
 		if tc.want == 403 {
-			if st, err := refusal(tc.front, w.Body.Bytes()); err != nil || !strings.Contains(st.Message, "(rule 942100)") {
+			// Refused in REST's shape on both fronts: a persisted operation's route answers so.
+			if st, err := refusal(policy.FrontREST, w.Body.Bytes()); err != nil || !strings.Contains(st.Message, "(rule 942100)") {
 				t.Errorf("%s %s: refused by %+v (%v), want rule 942100", tc.front, tc.target, st, err)
 			}
 		}

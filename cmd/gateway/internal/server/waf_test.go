@@ -157,6 +157,9 @@ graphql:
 		if r.status != 403 || !strings.Contains(string(r.body), "WAF_BLOCKED") || !strings.Contains(string(r.body), "rule 942100") {
 			t.Errorf("GET %s: HTTP %d %s, want the firewall's 403 (942100)", target, r.status, r.body)
 		}
+		if !strings.HasPrefix(string(r.body), `{"code":7,`) { // a google.rpc.Status, as the route's own errors
+			t.Errorf("GET %s: %s, want a google.rpc.Status body", target, r.body)
+		}
 		if calls.count(getUser) != before {
 			t.Errorf("GET %s: the refused request reached GetUser", target)
 		}
