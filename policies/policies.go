@@ -350,10 +350,10 @@ func (s *Set) chainOf(rs ruleSet) *chain {
 	return c
 }
 
-// Admit runs the method's chain on the call; see routing.Admitter. A method the snapshot has no
-// descriptor for (proxied by an explicit route) gets the chain its rules pick, found by matching the
-// rules now: rare, and no slower than a route match.
-func (s *Set) Admit(ctx context.Context, method string, md metadata.MD, owned bool) (routing.Admission, error) {
+// Admit runs the method's chain on the call, weighing cost (at least 1) for the rate limits; see
+// routing.Admitter. A method the snapshot has no descriptor for (proxied by an explicit route) gets
+// the chain its rules pick, found by matching the rules now: rare, and no slower than a route match.
+func (s *Set) Admit(ctx context.Context, method string, md metadata.MD, owned bool, cost int) (routing.Admission, error) {
 	ch, registered := s.chains[method]
 	if !registered {
 		ch = s.chainOf(s.pick(method))
@@ -362,7 +362,7 @@ func (s *Set) Admit(ctx context.Context, method string, md metadata.MD, owned bo
 		return routing.Admission{Upstream: md}, nil
 	}
 	c := s.getCall()
-	c.Ctx, c.Method, c.Unregistered, c.MD, c.Cost = ctx, method, !registered, md, 1
+	c.Ctx, c.Method, c.Unregistered, c.MD, c.Cost = ctx, method, !registered, md, max(cost, 1)
 	c.Front, c.Peer = policy.FrontAndPeerFrom(ctx)
 	for _, k := range s.strip {
 		if _, ok := md[k]; ok {

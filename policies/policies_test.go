@@ -72,7 +72,7 @@ policies:
 `
 
 func admit(set *policies.Set, method string, kv ...string) (metadata.MD, func(), error) {
-	adm, err := set.Admit(context.Background(), method, metadata.Pairs(kv...), false)
+	adm, err := set.Admit(context.Background(), method, metadata.Pairs(kv...), false, 1)
 	return adm.Upstream, adm.Release, err
 }
 
@@ -161,7 +161,7 @@ func TestConcurrencySlotHeldUntilRelease(t *testing.T) {
 func TestUnchangedMetadataIsNotCopied(t *testing.T) {
 	set := compile(t, rulesYAML)
 	in := metadata.Pairs("x-request-id", "1")
-	adm, err := set.Admit(context.Background(), getUser, in, false)
+	adm, err := set.Admit(context.Background(), getUser, in, false, 1)
 	out, release := adm.Upstream, adm.Release
 	if err != nil || release != nil {
 		t.Fatalf("got release %v, err %v", release != nil, err)
@@ -178,7 +178,7 @@ func TestOwnedMetadataChangedInPlace(t *testing.T) {
 	set := compile(t, rulesYAML)
 	for _, owned := range []bool{false, true} {
 		in := metadata.Pairs("x-api-key", "nobody-key", "x-consumer-id", "spoofed")
-		adm, err := set.Admit(context.Background(), listOrders, in, owned)
+		adm, err := set.Admit(context.Background(), listOrders, in, owned, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +197,7 @@ func BenchmarkAdmitNoPolicies(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := set.Admit(ctx, getUser, md, false); err != nil {
+		if _, err := set.Admit(ctx, getUser, md, false, 1); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -209,7 +209,7 @@ func BenchmarkAdmitAPIKey(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		adm, err := set.Admit(ctx, listOrders, md, false)
+		adm, err := set.Admit(ctx, listOrders, md, false, 1)
 		release := adm.Release
 		if err != nil {
 			b.Fatal(err)
@@ -268,14 +268,14 @@ func demoChainSet(b *testing.B) (*policies.Set, metadata.MD) {
 func BenchmarkAdmitDemoChain(b *testing.B) {
 	set, md := demoChainSet(b)
 	peerCtx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
-	if _, err := set.Admit(peerCtx, listOrders, md, false); err != nil { // verify the token once
+	if _, err := set.Admit(peerCtx, listOrders, md, false, 1); err != nil { // verify the token once
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		own := md.Copy() // each call's own copy, as the gRPC proxy admits it (changed in place)
 		for pb.Next() {
-			adm, err := set.Admit(peerCtx, listOrders, own, true)
+			adm, err := set.Admit(peerCtx, listOrders, own, true, 1)
 			if err != nil || len(adm.Upstream.Get("x-consumer-id")) != 1 {
 				b.Error(adm.Upstream, err)
 				return

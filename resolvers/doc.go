@@ -25,7 +25,9 @@
 //  2. Links, in waves. The responses are walked along the selections for link fields; each link
 //     registers its call. When the walk is done, the wave's calls run in parallel: every distinct
 //     call once, and every batched link's keys collected into one call of its batch method (more
-//     only beyond 500 keys), whatever the number of parents and however deep they sit. The
+//     only beyond 500 keys), whatever the number of parents and however deep they sit. A batch
+//     first meets the policies of the method its links call (Caller.Admit), as one decision
+//     weighing one call per key, so a link gets that method's decision as its field would. The
 //     results are walked for the next wave, until a wave finds no link. So listing N orders with
 //     their users and products costs three calls, and independent calls never wait for each
 //     other: a query across three services costs about one service's latency, not three.

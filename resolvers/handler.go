@@ -39,6 +39,10 @@ type Caller interface {
 	// CallUnary makes a unary call: routed, recorded for the endpoint's breaker and outlier detection,
 	// and retried as the route's policy and the cluster's budget allow.
 	CallUnary(ctx context.Context, fullMethod string, md metadata.MD, req, resp any, opts ...grpc.CallOption) error
+	// Admit decides on cost calls of a method as routing them would, without making one: how a
+	// batched link's calls meet the policies of the method the link calls, before its batch method
+	// is called (routing.Proxy.Admit). The error is the refusal, a gRPC status.
+	Admit(ctx context.Context, fullMethod string, md metadata.MD, cost int) error
 }
 
 // Types resolves the message types of google.protobuf.Any values and of error details, for

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/schema"
 )
 
@@ -18,9 +19,10 @@ import (
 // wave, are walked for the next wave. The writer later finds each link's result by computing the
 // same key from the same parent.
 
-// batchGroup collects the keys of the links that share a batch method and key, and holds what the
-// calls of that method answered for each.
+// batchGroup collects the keys of the links that call one method and share a batch method and key,
+// and holds what the calls of the batch method answered for each.
 type batchGroup struct {
+	path    string // the method the links call, whose policies each batch meets first
 	bc      *schema.BatchCall
 	entries map[string]*batchEntry // by canonical key
 	pending []string               // keys of the next wave
@@ -122,7 +124,7 @@ func (op *operation) addLink(parent msgView, f *schema.Field, sel ast.SelectionS
 		if err != nil {
 			return
 		}
-		g := op.group(l.Batch)
+		g := op.group(l)
 		e := g.entries[string(key)]
 		if e == nil {
 			e = g.entry(string(key))
@@ -150,16 +152,19 @@ func (op *operation) addLink(parent msgView, f *schema.Field, sel ast.SelectionS
 	}
 }
 
-// group returns the batch group of bc: links whose batch method, request, response and key fields
-// are the same share one, so their keys go in the same calls.
-func (op *operation) group(bc *schema.BatchCall) *batchGroup {
+// group returns the batch group of batched link l: links that call the same method and whose
+// batch method, request, response and key fields are the same share one, so their keys go in the
+// same calls. Links of different methods batched alike keep apart, so that one method's refusal
+// fails only its own links.
+func (op *operation) group(l *schema.LinkCall) *batchGroup {
+	bc := l.Batch
 	for _, g := range op.groups {
-		if g.bc == bc || g.bc.Path == bc.Path && g.bc.RequestField.Number() == bc.RequestField.Number() &&
-			g.bc.ResponseField.Number() == bc.ResponseField.Number() && g.bc.KeyField.Number() == bc.KeyField.Number() {
+		if g.path == l.Path && (g.bc == bc || g.bc.Path == bc.Path && g.bc.RequestField.Number() == bc.RequestField.Number() &&
+			g.bc.ResponseField.Number() == bc.ResponseField.Number() && g.bc.KeyField.Number() == bc.KeyField.Number()) {
 			return g
 		}
 	}
-	g := &batchGroup{bc: bc, entries: make(map[string]*batchEntry, 8)}
+	g := &batchGroup{path: l.Path, bc: bc, entries: make(map[string]*batchEntry, 8)}
 	op.groups = append(op.groups, g)
 	return g
 }
@@ -243,8 +248,37 @@ func (op *operation) walkLink(p pending) {
 	}
 }
 
-// batch makes one call of a batch method for keys and files each result under its key.
+// batch makes one call of a batch method for keys and files each result under its key. The keys
+// stand for calls of the links' method, so they meet its policies first, as the same field asked
+// directly would: one decision weighing one call per key, so a rate limit on the method is charged
+// as if it had been called that many times. A refusal fails the keys' links with it, and the batch
+// method is not called; the batch call itself carries what its own admission makes of the
+// metadata (the identity the upstream sees).
 func (op *operation) batch(g *batchGroup, keys []string, chunk int) {
+	err := op.admit(g.path, len(keys))
+	if err == nil {
+		err = op.fetch(g, keys, chunk)
+	}
+	if err != nil {
+		for _, k := range keys {
+			if e := g.entries[k]; e != nil {
+				e.err = err
+			}
+		}
+	}
+}
+
+// admit decides on n calls of method under its policies, without making them (Caller.Admit).
+func (op *operation) admit(method string, n int) error {
+	if err := op.x.caller.Admit(op.ctx, method, op.md, n); err != nil {
+		policy.SetRefusalHeaders(op.ctx, err) // a rate limit's Retry-After and RateLimit-*
+		return asStatus(err)
+	}
+	return nil
+}
+
+// fetch calls the batch method of g for keys and files each result under its key.
+func (op *operation) fetch(g *batchGroup, keys []string, chunk int) error {
 	bc := g.bc
 	size := 0
 	for _, k := range keys {
@@ -255,14 +289,10 @@ func (op *operation) batch(g *batchGroup, keys []string, chunk int) {
 		req = appendCanonicalField(req, bc.RequestField.Number(), bc.RequestField.Kind(), k)
 	}
 	resp, err := op.invoke(bc.Path, req)
-	if err == nil {
-		err = fileResults(g, resp, chunk)
+	if err != nil {
+		return err
 	}
-	for _, k := range keys {
-		if e := g.entries[k]; e != nil && err != nil {
-			e.err = err
-		}
-	}
+	return fileResults(g, resp, chunk)
 }
 
 // fileResults reads a batch response and files each result under its key, among the keys of chunk.

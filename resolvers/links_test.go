@@ -180,3 +180,62 @@ func TestLinkWavesRunInParallel(t *testing.T) {
 		t.Errorf("the users were asked for before the orders were known: %q", b.events)
 	}
 }
+
+// admitCaller records the admissions the executor asks for apart from its calls (a batched link's
+// calls of its method) and refuses those of one method.
+type admitCaller struct {
+	resolvers.Caller
+	refuse error
+	method string // refused with refuse
+
+	mu     sync.Mutex
+	admits []string // method and cost
+}
+
+func (c *admitCaller) Admit(ctx context.Context, method string, md metadata.MD, cost int) error {
+	c.mu.Lock()
+	c.admits = append(c.admits, fmt.Sprintf("%s %d", method, cost))
+	c.mu.Unlock()
+	if method == c.method {
+		return c.refuse
+	}
+	return c.Caller.Admit(ctx, method, md, cost)
+}
+
+// A batched link meets the policies of the method it calls before its batch method is called: once
+// per batch, weighing the batch's distinct keys. A refusal fails exactly the links of that method,
+// with its error, and the batch method is not called; the rest of the query resolves.
+func TestBatchedLinksAdmittedAsTheirMethod(t *testing.T) {
+	c := &admitCaller{method: mGetProduct, refuse: status.Error(codes.PermissionDenied, "no products for you")}
+	g := startGateway(t, setup{caller: func(p resolvers.Caller) resolvers.Caller { c.Caller = p; return c }})
+	r := g.query(t, `{ listOrders(userId: "1") { orders { id user { name } items { productId product { name } } } } }`)
+	orders := r.value(t, "listOrders.orders").([]any)
+	items := 0
+	for _, o := range orders {
+		o := o.(map[string]any)
+		if u, _ := o["user"].(map[string]any); u == nil || u["name"] != "Ada Lovelace" {
+			t.Errorf("order %v: the user should resolve", o["id"])
+		}
+		for _, it := range o["items"].([]any) {
+			items++
+			if p := it.(map[string]any)["product"]; p != nil {
+				t.Errorf("order %v: product %v past a refusal", o["id"], p)
+			}
+		}
+	}
+	if len(r.Errors) != items {
+		t.Fatalf("%d errors, want one per line item (%d): %+v", len(r.Errors), items, r.Errors)
+	}
+	for _, e := range r.Errors {
+		if e.code() != "PERMISSION_DENIED" || e.Message != "no products for you" || e.Path[len(e.Path)-1] != "product" {
+			t.Errorf("error %+v, want the refusal on a product field", e)
+		}
+	}
+	// User 1's orders hold 5 distinct products (and one user): each batch is admitted once, at its
+	// keys' number.
+	slices.Sort(c.admits)
+	if want := []string{mGetProduct + " 5", mGetUser + " 1"}; !slices.Equal(c.admits, want) {
+		t.Errorf("admissions %q, want %q", c.admits, want)
+	}
+	wantCalls(t, g, map[string]int{mListOrders: 1, mBatchGetUsers: 1})
+}

@@ -473,7 +473,7 @@ func (w *writer) link(parent msgView, f *schema.Field, sf *selField) bool {
 			w.fail(sf, errBadData)
 			return false
 		}
-		e := op.group(l.Batch).entries[string(key)]
+		e := op.group(l).entries[string(key)]
 		switch {
 		case e == nil:
 			w.fail(sf, errUnresolved(f))

@@ -14,8 +14,9 @@ type Admitter interface {
 	// Admit admits a call of method ("/pkg.Service/Method") carrying md, or refuses it with an
 	// error, a gRPC status. md is not modified, unless owned: md is then the call's own copy, which
 	// nothing else uses, and the admission may change it in place, rather than copy it, to make
-	// the Admission's Upstream.
-	Admit(ctx context.Context, method string, md metadata.MD, owned bool) (Admission, error)
+	// the Admission's Upstream. cost is the call's weight for rate limits (policy.Call.Cost): 1 for
+	// a call, n for one that stands for n calls of method (a GraphQL link batch: Proxy.Admit).
+	Admit(ctx context.Context, method string, md metadata.MD, owned bool, cost int) (Admission, error)
 }
 
 // Admission is an admitted call's terms.

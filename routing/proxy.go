@@ -262,7 +262,7 @@ func (p *Proxy) route(ctx context.Context, method string, md metadata.MD, owned 
 	var release func()
 	var header []string
 	if a := st.Admitter(); a != nil {
-		adm, err := a.Admit(ctx, method, md, owned)
+		adm, err := a.Admit(ctx, method, md, owned, 1)
 		if err != nil {
 			return Upstream{}, err
 		}
@@ -287,6 +287,28 @@ func (p *Proxy) route(ctx context.Context, method string, md metadata.MD, owned 
 		p.endable(&up)
 	}
 	return up, nil
+}
+
+// Admit decides on cost calls of method with request metadata md as Route would, without routing
+// or making one: for a front whose upstream call answers for calls of another method. A GraphQL
+// link batched into its batch method stands for one call of the link's method per key, and so
+// gets that method's decision, charged as that many calls, before the batch call is routed (and
+// admitted) itself. Nothing is held: a concurrency slot the admission takes is given back at once,
+// as the batch call's own admission takes the slots of the call in flight. The error is the
+// refusal, a gRPC status.
+func (p *Proxy) Admit(ctx context.Context, method string, md metadata.MD, cost int) error {
+	a := p.state().Admitter()
+	if a == nil {
+		return nil
+	}
+	adm, err := a.Admit(ctx, method, md, false, cost)
+	if err != nil {
+		return err
+	}
+	if adm.Release != nil {
+		adm.Release()
+	}
+	return nil
 }
 
 // endable makes up's context end when the gateway ends its streams (EndStreams), with

@@ -132,7 +132,9 @@ type Call struct {
 	Peer *peer.Peer
 	// Identity is set by the authentication step when the caller proved who it is.
 	Identity *Identity
-	// Cost is the call's weight for rate limits: 1 unless a front knows better (GraphQL's complexity).
+	// Cost is the call's weight for rate limits: 1, or n when the call stands for n calls of
+	// Method (a GraphQL link batched into another method, one call per key). A GraphQL operation's
+	// price is in its context instead (ratelimit.WithOperationCost).
 	Cost int
 
 	set     []string // key, value pairs for the upstream metadata

@@ -31,7 +31,8 @@ type operationKey struct{}
 // under the rule; the operation's later calls get the same decision without taking again, until
 // they outnumber what it paid for. Calls beyond that (a link under a list fans out to one call per
 // element, which the complexity, counted on the document, cannot know) each take one token, as the
-// same call over REST or gRPC would. So an operation costs its complexity per rule, or its calls
+// same call over REST or gRPC would. A call of policy.Call.Cost n (a link batch, one call of its
+// method per key) counts as n calls. So an operation costs its complexity per rule, or its calls
 // under the rule if they are more, and a refused call is refused on its field while the rest of the
 // query still resolves.
 func WithOperationCost(ctx context.Context, complexity int) context.Context {
@@ -46,30 +47,36 @@ func operationFrom(ctx context.Context) *operation {
 	return op
 }
 
-// admit decides c, a call of the operation, under rate limit s.
+// admit decides c, a call of the operation, under rate limit s. c counts as c.Cost calls (a
+// GraphQL link batch's calls of its method): those beyond what the operation paid for take one
+// token each, in one decision, so the batch is admitted or refused whole.
 func (op *operation) admit(s *rateStep, c *policy.Call) error {
+	n := int64(max(c.Cost, 1))
 	op.mu.Lock()
+	var ch *charge
 	for i := range op.charged {
-		ch := &op.charged[i]
-		if ch.step != s {
-			continue
+		if op.charged[i].step == s {
+			ch = &op.charged[i]
+			break
 		}
-		if ch.err != nil {
-			op.mu.Unlock()
-			return ch.err
-		}
-		ch.calls++
-		paid := ch.calls <= op.cost
-		op.mu.Unlock()
-		if paid {
-			return nil
-		}
-		return s.take(c, 1) // beyond the price: the call pays for itself
 	}
-	// The rule's first call takes the price under the lock, so that the operation's calls running
-	// alongside it wait for the one decision rather than each taking.
-	defer op.mu.Unlock()
-	err := s.take(c, op.cost)
-	op.charged = append(op.charged, charge{step: s, calls: 1, err: err})
-	return err
+	if ch == nil {
+		// The rule's first call takes the price under the lock, so that the operation's calls
+		// running alongside it wait for the one decision rather than each taking.
+		err := s.take(c, op.cost)
+		op.charged = append(op.charged, charge{step: s, err: err})
+		ch = &op.charged[len(op.charged)-1]
+	}
+	if ch.err != nil {
+		op.mu.Unlock()
+		return ch.err
+	}
+	paid := max(ch.calls, op.cost)
+	ch.calls += n
+	over := ch.calls - paid
+	op.mu.Unlock()
+	if over <= 0 {
+		return nil
+	}
+	return s.take(c, over) // beyond the price: the calls pay for themselves
 }

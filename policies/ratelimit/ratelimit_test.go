@@ -303,6 +303,41 @@ func TestGraphQLFanOutBeyondThePrice(t *testing.T) {
 	}
 }
 
+// A call of Cost n (a GraphQL link batch: n keys, each a call of the link's method) counts as n
+// calls of the operation under the rule: within the price it takes nothing more, beyond it the
+// excess in one decision, admitted or refused whole.
+func TestGraphQLCallOfSeveralCalls(t *testing.T) {
+	clk := newClock()
+	l := newLimiter(t, config.RateLimit{}, ratelimit.WithClock(clk.Now))
+	s := step(t, l, "products", config.RuleRateLimit{Rate: 10, Per: time.Minute, Burst: 10})
+	gql := func(ctx context.Context, cost int) *policy.Call {
+		c := call(getProduct, "10.0.0.1")
+		c.Front, c.Ctx, c.Cost = policy.FrontGraphQL, ctx, cost
+		return c
+	}
+	// Price 2; a batch of 5 takes the price and 3 more: 5 of 10.
+	op1 := ratelimit.WithOperationCost(context.Background(), 2)
+	if err := s.Admit(gql(op1, 5)); err != nil {
+		t.Fatalf("a batch of 5 in a bucket of 10: %v", err)
+	}
+	// Price 4, a batch of 3 within it: 4 more, 1 left.
+	op2 := ratelimit.WithOperationCost(context.Background(), 4)
+	if err := s.Admit(gql(op2, 3)); err != nil {
+		t.Fatalf("a batch within the price: %v", err)
+	}
+	// A further batch of 3 in op2 makes 6 calls, two beyond the price of 4, with one token left:
+	// refused whole, taking nothing.
+	if err := s.Admit(gql(op2, 3)); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a batch of 2 beyond the price with one token left: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if err := s.Admit(call(getProduct, "10.0.0.1")); err != nil {
+		t.Errorf("a REST call with the token the refused batch left: %v", err)
+	}
+	if err := s.Admit(call(getProduct, "10.0.0.1")); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a REST call in an empty bucket: %v, want RESOURCE_EXHAUSTED", err)
+	}
+}
+
 func TestStepErrors(t *testing.T) {
 	l := newLimiter(t, config.RateLimit{})
 	if s, err := l.Step("r", config.RuleRateLimit{}, ""); s != nil || err != nil {

@@ -57,7 +57,7 @@ func TestReloadKeepsRedisLimiter(t *testing.T) {
 		return set
 	}
 	admit := func(set *policies.Set) (func(), error) {
-		adm, err := set.Admit(context.Background(), getProduct, metadata.MD{}, false)
+		adm, err := set.Admit(context.Background(), getProduct, metadata.MD{}, false, 1)
 		return adm.Release, err
 	}
 

@@ -52,7 +52,7 @@ func TestHeaderFieldsReload(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := grpc.NewContextWithServerTransportStream(context.Background(), transportStream{})
-		adm, err := set.Admit(ctx, getProduct, metadata.MD{}, false)
+		adm, err := set.Admit(ctx, getProduct, metadata.MD{}, false, 1)
 		if err != nil {
 			t.Fatalf("call refused: %v", err)
 		}
