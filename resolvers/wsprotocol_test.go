@@ -22,6 +22,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/internal/testws"
 	"github.com/protogate/gateway/policies/sanitize"
 	"github.com/protogate/gateway/resolvers"
 )
@@ -526,65 +527,18 @@ func rawWS(t *testing.T, g *gateway, ahead []byte) (net.Conn, *bufio.Reader) {
 	if err := req.Write(&handshake); err != nil {
 		t.Fatal(err)
 	}
-	handshake.Write(rawFrame(true, 1, []byte(`{"type":"connection_init"}`)))
+	handshake.Write(testws.ClientFrame(true, 1, []byte(`{"type":"connection_init"}`)))
 	handshake.Write(ahead)
-	writeFrame(t, conn, handshake.Bytes())
+	testws.Write(t, conn, handshake.Bytes())
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("handshake: %v %v", resp, err)
 	}
-	if op, payload := readFrame(t, br); op != 1 || !strings.Contains(string(payload), `"connection_ack"`) {
+	if op, payload := testws.ReadFrame(t, br); op != 1 || !strings.Contains(string(payload), `"connection_ack"`) {
 		t.Fatalf("after connection_init: %d %s", op, payload)
 	}
 	return conn, br
-}
-
-// rawHeader is the header of a client's frame announcing length bytes, masked as clients mask.
-func rawHeader(fin bool, opcode byte, length uint64) []byte {
-	if fin {
-		opcode |= 0x80
-	}
-	h := binary.BigEndian.AppendUint64([]byte{opcode, 0x80 | 127}, length)
-	return append(h, 0, 0, 0, 0) // a zero mask: the payload goes as it is
-}
-
-// rawFrame is a client's frame carrying payload.
-func rawFrame(fin bool, opcode byte, payload []byte) []byte {
-	return append(rawHeader(fin, opcode, uint64(len(payload))), payload...)
-}
-
-func writeFrame(t *testing.T, conn net.Conn, b []byte) {
-	t.Helper()
-	if _, err := conn.Write(b); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readFrame reads one frame of the server's (unmasked, whole).
-func readFrame(t *testing.T, br *bufio.Reader) (opcode byte, payload []byte) {
-	t.Helper()
-	var h [2]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		t.Fatalf("reading a frame: %v", err)
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126, 127:
-		ext := make([]byte, map[uint64]int{126: 2, 127: 8}[n])
-		if _, err := io.ReadFull(br, ext); err != nil {
-			t.Fatalf("reading a frame: %v", err)
-		}
-		n = 0
-		for _, b := range ext {
-			n = n<<8 | uint64(b)
-		}
-	}
-	payload = make([]byte, n)
-	if _, err := io.ReadFull(br, payload); err != nil {
-		t.Fatalf("reading a frame: %v", err)
-	}
-	return h[0] & 0x0f, payload
 }
 
 // A frame announcing a message over the read limit (gqlgen's 1 MiB) closes the socket with 1009
@@ -598,15 +552,15 @@ func TestWebSocketFrameOverReadLimit(t *testing.T) {
 		name          string
 		frames, ahead []byte
 	}{
-		{"one frame", rawHeader(true, 1, 1<<40), nil},
-		{"a continuation", append(rawFrame(false, 1, []byte(`{"type":`)), rawHeader(true, 0, 1<<20)...), nil},
-		{"with the handshake", nil, rawHeader(true, 1, 1<<40)},
+		{"one frame", testws.ClientHeader(true, 1, 1<<40), nil},
+		{"a continuation", append(testws.ClientFrame(false, 1, []byte(`{"type":`)), testws.ClientHeader(true, 0, 1<<20)...), nil},
+		{"with the handshake", nil, testws.ClientHeader(true, 1, 1<<40)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, br := rawWS(t, g, tc.ahead)
-			writeFrame(t, conn, tc.frames)
+			testws.Write(t, conn, tc.frames)
 			for {
-				op, payload := readFrame(t, br) // fails at the deadline if no close frame comes
+				op, payload := testws.ReadFrame(t, br) // fails at the deadline if no close frame comes
 				if op != 8 {
 					continue // a keep-alive
 				}

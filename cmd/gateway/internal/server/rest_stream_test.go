@@ -25,6 +25,7 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	"github.com/protogate/gateway/internal/testws"
 )
 
 // Streaming over REST, end to end: the real gateway in front of the real shop, over loopback.
@@ -781,7 +782,7 @@ func TestRESTWebSocketFrameOverReadLimit(t *testing.T) {
 		}
 	}}})
 	const adjust, watch = "/v1/inventory:adjust", "/v1/products/p1/inventory:watch?interval=0.01s"
-	within := rawClientFrame(true, 1, []byte(`{"productId":"p2","delta":1}`))
+	within := testws.ClientFrame(true, 1, []byte(`{"productId":"p2","delta":1}`))
 	for _, tc := range []struct {
 		name, path    string
 		first         []byte // a message answered before the frames, or nil
@@ -789,28 +790,28 @@ func TestRESTWebSocketFrameOverReadLimit(t *testing.T) {
 		code          uint16
 		reason        string
 	}{
-		{"one frame", adjust, within, rawClientHeader(true, 1, 1<<40), nil, 1009, "message of 1099511627776 bytes announced, over the limit of 65536 bytes"},
-		{"just over", adjust, nil, rawClientHeader(true, 1, 64<<10+1), nil, 1009, "message of 65537 bytes announced, over the limit of 65536 bytes"},
-		{"a continuation", adjust, nil, append(rawClientFrame(false, 1, []byte(`{"productId":`)), rawClientHeader(true, 0, 64<<10)...), nil,
+		{"one frame", adjust, within, testws.ClientHeader(true, 1, 1<<40), nil, 1009, "message of 1099511627776 bytes announced, over the limit of 65536 bytes"},
+		{"just over", adjust, nil, testws.ClientHeader(true, 1, 64<<10+1), nil, 1009, "message of 65537 bytes announced, over the limit of 65536 bytes"},
+		{"a continuation", adjust, nil, append(testws.ClientFrame(false, 1, []byte(`{"productId":`)), testws.ClientHeader(true, 0, 64<<10)...), nil,
 			1009, "message of 65549 bytes announced, over the limit of 65536 bytes"},
-		{"a binary frame", "/v1/orders:import", nil, rawClientHeader(true, 2, 1<<62), nil, 1009, "over the limit of 65536 bytes"},
-		{"with the handshake", adjust, nil, nil, rawClientHeader(true, 1, 1<<40), 1009, "over the limit of 65536 bytes"},
-		{"server streaming", watch, nil, rawClientHeader(true, 1, 1<<40), nil, 1009, "over the limit of 65536 bytes"},
-		{"server streaming, within the limit", watch, nil, rawClientFrame(true, 1, []byte(`{}`)), nil, 1008, "unexpected data message"},
+		{"a binary frame", "/v1/orders:import", nil, testws.ClientHeader(true, 2, 1<<62), nil, 1009, "over the limit of 65536 bytes"},
+		{"with the handshake", adjust, nil, nil, testws.ClientHeader(true, 1, 1<<40), 1009, "over the limit of 65536 bytes"},
+		{"server streaming", watch, nil, testws.ClientHeader(true, 1, 1<<40), nil, 1009, "over the limit of 65536 bytes"},
+		{"server streaming, within the limit", watch, nil, testws.ClientFrame(true, 1, []byte(`{}`)), nil, 1008, "unexpected data message"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, br := rawRESTWebSocket(t, g, tc.path, tc.ahead)
 			var backend context.Context
 			if tc.first != nil {
-				writeRaw(t, conn, tc.first)
-				if op, payload := readServerFrame(t, br); op != 1 || !strings.Contains(string(payload), `"result"`) {
+				testws.Write(t, conn, tc.first)
+				if op, payload := testws.ReadFrame(t, br); op != 1 || !strings.Contains(string(payload), `"result"`) {
 					t.Fatalf("the answer to a message within the limit: %d %s", op, payload)
 				}
 				backend = <-calls
 			}
-			writeRaw(t, conn, tc.frames)
+			testws.Write(t, conn, tc.frames)
 			for {
-				op, payload := readServerFrame(t, br) // fails at the deadline if no close frame comes
+				op, payload := testws.ReadFrame(t, br) // fails at the deadline if no close frame comes
 				if op != 8 {
 					continue // a result streaming in
 				}
@@ -822,7 +823,7 @@ func TestRESTWebSocketFrameOverReadLimit(t *testing.T) {
 			if tc.code != 1009 {
 				// A close handshake: the server waits for the client's close frame. At 1009 it
 				// does not, having stopped reading the client.
-				writeRaw(t, conn, rawClientFrame(true, 8, binary.BigEndian.AppendUint16(nil, tc.code)))
+				testws.Write(t, conn, testws.ClientFrame(true, 8, binary.BigEndian.AppendUint16(nil, tc.code)))
 			}
 			if b, err := br.ReadByte(); err != io.EOF {
 				t.Errorf("after the close frame: %v %v, want the connection closed", b, err)
@@ -853,58 +854,11 @@ func rawRESTWebSocket(t *testing.T, g *gateway, path string, ahead []byte) (net.
 		t.Fatal(err)
 	}
 	handshake.Write(ahead)
-	writeRaw(t, conn, handshake.Bytes())
+	testws.Write(t, conn, handshake.Bytes())
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("handshake: %v %v", resp, err)
 	}
 	return conn, br
-}
-
-// rawClientHeader is the header of a client's frame announcing length bytes, masked as clients
-// mask (with a zero key: the payload goes as it is).
-func rawClientHeader(fin bool, opcode byte, length uint64) []byte {
-	if fin {
-		opcode |= 0x80
-	}
-	h := binary.BigEndian.AppendUint64([]byte{opcode, 0x80 | 127}, length)
-	return append(h, 0, 0, 0, 0)
-}
-
-// rawClientFrame is a client's frame carrying payload.
-func rawClientFrame(fin bool, opcode byte, payload []byte) []byte {
-	return append(rawClientHeader(fin, opcode, uint64(len(payload))), payload...)
-}
-
-func writeRaw(t *testing.T, conn net.Conn, b []byte) {
-	t.Helper()
-	if _, err := conn.Write(b); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readServerFrame reads one frame of the server's (unmasked, whole).
-func readServerFrame(t *testing.T, br *bufio.Reader) (opcode byte, payload []byte) {
-	t.Helper()
-	var h [2]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		t.Fatalf("reading a frame: %v", err)
-	}
-	n := uint64(h[1] & 0x7f)
-	if n >= 126 {
-		ext := make([]byte, 2+6*(n-126))
-		if _, err := io.ReadFull(br, ext); err != nil {
-			t.Fatalf("reading a frame: %v", err)
-		}
-		n = 0
-		for _, b := range ext {
-			n = n<<8 | uint64(b)
-		}
-	}
-	payload = make([]byte, n)
-	if _, err := io.ReadFull(br, payload); err != nil {
-		t.Fatalf("reading a frame: %v", err)
-	}
-	return h[0] & 0x0f, payload
 }
