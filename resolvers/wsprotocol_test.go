@@ -2,7 +2,6 @@ package resolvers_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -517,24 +516,8 @@ func rawWS(t *testing.T, g *gateway, ahead []byte) (net.Conn, *bufio.Reader) {
 	t.Cleanup(func() { _ = conn.Close() })
 	// A bound on a test that fails (a server that never closes), not a synchronisation.
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req, _ := http.NewRequest(http.MethodGet, g.url, nil)
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	req.Header.Set("Sec-WebSocket-Protocol", "graphql-transport-ws")
-	var handshake bytes.Buffer
-	if err := req.Write(&handshake); err != nil {
-		t.Fatal(err)
-	}
-	handshake.Write(testws.ClientFrame(true, 1, []byte(`{"type":"connection_init"}`)))
-	handshake.Write(ahead)
-	testws.Write(t, conn, handshake.Bytes())
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
+	init := testws.ClientFrame(true, 1, []byte(`{"type":"connection_init"}`))
+	br := testws.Handshake(t, conn, g.url, "graphql-transport-ws", append(init, ahead...))
 	if op, payload := testws.ReadFrame(t, br); op != 1 || !strings.Contains(string(payload), `"connection_ack"`) {
 		t.Fatalf("after connection_init: %d %s", op, payload)
 	}

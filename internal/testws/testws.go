@@ -5,9 +5,11 @@ package testws
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"io"
 	"net"
+	"net/http"
 	"testing"
 )
 
@@ -57,4 +59,35 @@ func ReadFrame(t testing.TB, br *bufio.Reader) (opcode byte, payload []byte) {
 		t.Fatalf("reading a frame: %v", err)
 	}
 	return h[0] & 0x0f, payload
+}
+
+// Handshake opens a WebSocket on conn, a connection to target's host: it sends the upgrade request
+// for target (asking for subprotocol unless it is ""), ahead right after it in the same write (the
+// server reads it along with the handshake), and returns the connection's reader once the server
+// has switched protocols. A handshake that is not answered so fails the test.
+func Handshake(t testing.TB, conn net.Conn, target, subprotocol string, ahead []byte) *bufio.Reader {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	if subprotocol != "" {
+		req.Header.Set("Sec-WebSocket-Protocol", subprotocol)
+	}
+	var handshake bytes.Buffer
+	if err := req.Write(&handshake); err != nil {
+		t.Fatal(err)
+	}
+	handshake.Write(ahead)
+	Write(t, conn, handshake.Bytes())
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return br
 }

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -841,24 +840,6 @@ func TestRESTWebSocketFrameOverReadLimit(t *testing.T) {
 func rawRESTWebSocket(t *testing.T, g *gateway, path string, ahead []byte) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	conn := dialRaw(t, g)
-	req, err := http.NewRequest(http.MethodGet, "http://"+g.addr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	var handshake bytes.Buffer
-	if err := req.Write(&handshake); err != nil {
-		t.Fatal(err)
-	}
-	handshake.Write(ahead)
-	testws.Write(t, conn, handshake.Bytes())
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
+	br := testws.Handshake(t, conn, "http://"+g.addr+path, "", ahead)
 	return conn, br
 }
