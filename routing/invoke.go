@@ -28,7 +28,7 @@ func (p *Proxy) CallUnary(ctx context.Context, method string, md metadata.MD, re
 		callOpts = append(callOpts[:len(callOpts):len(callOpts)], opts...)
 	}
 	pol := up.Route.retryPolicy()
-	if pol.Attempts <= 1 || up.Kind != KindUnary && up.Kind != KindUnknown {
+	if pol.Attempts <= 1 && pol.PerTryTimeout == 0 || up.Kind != KindUnary && up.Kind != KindUnknown {
 		err = up.Conn.Invoke(up.Ctx, method, req, resp, callOpts...)
 		up.DoneWith(err)
 		return err

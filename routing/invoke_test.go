@@ -1,6 +1,7 @@
 package routing_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -123,6 +124,18 @@ func TestCallUnaryPerTryTimeoutBeforeConnection(t *testing.T) {
 	err := p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
 	if status.Code(err) != codes.Unavailable || status.Convert(err).Message() != "upstream connection failed: timed out" {
 		t.Errorf("both endpoints silent: %v, want UNAVAILABLE upstream connection failed: timed out", err)
+	}
+}
+
+// With one attempt, per_try_timeout still bounds it: a call to a backend that accepts connections
+// and never answers ends when it passes, not when the caller's own deadline does.
+func TestCallUnaryOneAttemptPerTryTimeout(t *testing.T) {
+	p, _ := unaryProxy(t, []string{testnet.Silent(t)}, routing.RetryPolicy{Attempts: 1, PerTryTimeout: 100 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := p.CallUnary(ctx, checkMethod, nil, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+	if status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+		t.Errorf("%v (caller's context: %v), want UNAVAILABLE once the per-try timeout passed", err, ctx.Err())
 	}
 }
 

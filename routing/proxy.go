@@ -420,7 +420,7 @@ func (c *call) unary(up *Upstream, md metadata.MD) error {
 		return err
 	}
 	pol := up.Route.retryPolicy()
-	if pol.Attempts <= 1 {
+	if pol.Attempts <= 1 && pol.PerTryTimeout == 0 { // one attempt, bounded by the call's deadline alone
 		header, trailer, err := c.invoke(up.Ctx, &req)
 		req.Free()
 		up.DoneWith(err)
