@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -61,7 +62,9 @@ func WithResponseHeaders(ctx context.Context, rh ResponseHeaders) context.Contex
 }
 
 // RefusalRank ranks the response headers of a refused call (SetRefusalHeaders) below those of every
-// admitted one, whose rank is what they have left (zero or more).
+// admitted one, whose rank is what they have left (zero or more). A refusal that asks the client to
+// wait longer ranks lower still (RefusalRank minus its Retry-After seconds): of several refusals in
+// one response, the headers that go out say when every refused call may come back.
 const RefusalRank = -1
 
 // SetRefusalHeaders hands the HTTP headers of err, a rate or concurrency limit's refusal
@@ -84,7 +87,11 @@ func SetRefusalHeaders(ctx context.Context, err error) {
 			hs = append(hs, Header{Name: NewHeaderName(name), Value: vs[0]})
 		}
 	}
-	rh.SetResponseHeaders(RefusalRank, hs)
+	rank := int64(RefusalRank)
+	if wait, err := strconv.ParseInt(d.header.Get("Retry-After"), 10, 64); err == nil && wait > 0 {
+		rank -= wait
+	}
+	rh.SetResponseHeaders(rank, hs)
 }
 
 // HTTPResponseHeaders is the ResponseHeaders of a front that answers one call with one HTTP

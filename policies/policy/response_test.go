@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/protogate/gateway/policies/policy"
@@ -77,4 +79,48 @@ func TestResponseHeaders(t *testing.T) {
 		t.Error("a call without a place for headers wants them")
 	}
 	c.SetResponseHeaders(9, hs...) // nowhere: nothing happens
+}
+
+// lowestRank keeps the response headers handed over at the lowest rank, the first of equals, as
+// the GraphQL front does.
+type lowestRank struct {
+	kept bool
+	rank int64
+	hs   []policy.Header
+}
+
+func (l *lowestRank) SetResponseHeaders(rank int64, hs []policy.Header) {
+	if l.kept && rank >= l.rank {
+		return
+	}
+	l.kept, l.rank, l.hs = true, rank, slices.Clone(hs)
+}
+
+// Of several refusals in one response, the one that asks the client to wait longest gives the
+// headers, whichever came first; every refusal ranks below an admitted call.
+func TestRefusalHeadersLongestWait(t *testing.T) {
+	refusal := func(rule string, wait string) error {
+		return policy.Deny(codes.ResourceExhausted, "rate limit exceeded").
+			WithHeader("Retry-After", wait).WithHeader("RateLimit", `"`+rule+`";r=0;t=`+wait)
+	}
+	for _, order := range [][]error{
+		{refusal("short", "1"), refusal("long", "30")},
+		{refusal("long", "30"), refusal("short", "1")},
+	} {
+		rh := &lowestRank{}
+		ctx := policy.WithResponseHeaders(context.Background(), rh)
+		rh.SetResponseHeaders(3, []policy.Header{{Name: nameRateLimit, Value: `"admitted";r=3;t=1`}})
+		for _, err := range order {
+			policy.SetRefusalHeaders(ctx, err)
+		}
+		got := ""
+		for _, h := range rh.hs {
+			if strings.EqualFold(h.Name.HTTP(), "RateLimit") {
+				got = h.Value
+			}
+		}
+		if got != `"long";r=0;t=30` {
+			t.Errorf("refusals %v: RateLimit %q, want the longest wait's", order, got)
+		}
+	}
 }
