@@ -433,6 +433,19 @@ func sameFile(a, b protoreflect.FileDescriptor) bool {
 	return err1 == nil && err2 == nil && string(ab) == string(bb)
 }
 
+// exposedNames is exposedServices' services by their full names, in its order.
+func exposedNames(r *Registration) ([]string, error) {
+	sds, err := exposedServices(r)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(sds))
+	for i, sd := range sds {
+		names[i] = string(sd.FullName())
+	}
+	return names, nil
+}
+
 // exposedServices returns the registration's services, checking that each one named exists. The
 // services the gateway answers itself (gatewayService) are refused when named, left out when not.
 func exposedServices(r *Registration) ([]protoreflect.ServiceDescriptor, error) {

@@ -244,13 +244,9 @@ func (r *Registry) warnBreakingLocked(old, base Spec) {
 			continue
 		}
 		prev := old.Registrations[i]
-		services, err := exposedServices(prev)
+		names, err := exposedNames(prev)
 		if err != nil {
 			continue
-		}
-		names := make([]string, len(services))
-		for j, sd := range services {
-			names[j] = string(sd.FullName())
 		}
 		if breaks := BreakingChanges(prev.Files, reg.Files, names); len(breaks) > 0 {
 			r.log.Warn("config service changed incompatibly: clients built on its previous descriptors may fail",

@@ -130,14 +130,11 @@ func decodeVersion(rec store.Record) (*Version, error) {
 		Refresh:            sv.GetRefreshInterval().AsDuration(),
 		descriptorSet:      sv.GetDescriptorSet(),
 	}
-	reg := &Registration{Name: v.Name, Files: files, Services: v.Services}
-	sds, err := exposedServices(reg)
+	exposed, err := exposedNames(&Registration{Name: v.Name, Files: files, Services: v.Services})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	for _, sd := range sds {
-		v.Exposed = append(v.Exposed, string(sd.FullName()))
-	}
+	v.Exposed = exposed
 	return v, nil
 }
 
@@ -245,14 +242,11 @@ func (r *Registry) resolve(ctx context.Context, req *adminv1.RegisterRequest, cl
 
 // finish computes what a version derives from its descriptors: exposed services, serialized set, digest.
 func (v *Version) finish() error {
-	sds, err := exposedServices(&Registration{Name: v.Name, Files: v.Files, Services: v.Services})
+	exposed, err := exposedNames(&Registration{Name: v.Name, Files: v.Files, Services: v.Services})
 	if err != nil {
 		return err
 	}
-	v.Exposed = v.Exposed[:0]
-	for _, sd := range sds {
-		v.Exposed = append(v.Exposed, string(sd.FullName()))
-	}
+	v.Exposed = exposed
 	slices.Sort(v.Exposed)
 	if v.descriptorSet, err = DescriptorSetOf(v.Files); err != nil {
 		return fmt.Errorf("registration %q: %w", v.Name, err)
