@@ -84,6 +84,10 @@ func notSent(err error) bool {
 		strings.Contains(msg, "server is draining")
 }
 
+// notReady ends grpc-go's message for a call whose context ended while it waited for a ready
+// connection ("context deadline exceeded while waiting for connections to become ready").
+const notReady = "while waiting for connections to become ready"
+
 // errUnready is an attempt's failure when its own timeout (the route's per_try_timeout) passed
 // before a connection to its endpoint was ready: nothing was sent.
 var errUnready error = &unsentError{status.New(codes.Unavailable, "upstream connection failed: timed out")}
@@ -101,7 +105,7 @@ func attemptErr(call context.Context, err error) error {
 	if !ok || s.Code() != codes.DeadlineExceeded {
 		return err
 	}
-	if msg := s.Message(); strings.HasSuffix(msg, "while waiting for connections to become ready") ||
+	if msg := s.Message(); strings.HasSuffix(msg, notReady) ||
 		strings.HasPrefix(msg, "latest balancer error: ") {
 		return errUnready
 	}

@@ -106,7 +106,7 @@ func socketError(msg string) bool {
 var transportPrefixes = [...]string{
 	"connection error: desc = ", "transport: ", "error reading from server", "closing transport due to",
 	"last connection error: ", "stream terminated by RST_STREAM",
-	"context deadline exceeded while waiting for connections", // the deadline passed before one was ready
+	"context deadline exceeded " + notReady, // the deadline passed before a connection was ready
 }
 
 // transportCause names the cause of a transport failure, as a client may read it.
