@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -291,7 +292,7 @@ func TestErrors(t *testing.T) {
 		}
 	})
 	t.Run("upstream down", func(t *testing.T) {
-		h := synthHandler(t, deadAddr(t))
+		h := synthHandler(t, testnet.Refused(t))
 		w := call(h, "GET", "/v1/kitchen", "")
 		if st := decodeStatus(t, w); w.Code != http.StatusServiceUnavailable || st.Code != 14 {
 			t.Errorf("HTTP %d: %s", w.Code, w.Body)

@@ -295,18 +295,6 @@ func startEcho(t testing.TB) string {
 	return lis.Addr().String()
 }
 
-// deadAddr is a loopback address nothing listens on.
-func deadAddr(t testing.TB) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
-}
-
 // frontend compiles a snapshot of one registration and returns a REST handler over it, calling
 // upstreams through a real routing.Proxy.
 func frontend(t testing.TB, regs []*registry.Registration, opts ...transcoder.HandlerOption) *transcoder.Handler {

@@ -16,6 +16,7 @@ import (
 
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -208,7 +209,7 @@ func TestJSONWireShopRequests(t *testing.T) {
 // TestFastRequestMatchesDynamic builds requests through the handler with and without the fast path:
 // the same message, the path winning over the body; and for bodies it declines, the same error.
 func TestFastRequestMatchesDynamic(t *testing.T) {
-	h := synthHandler(t, deadAddr(t))
+	h := synthHandler(t, testnet.Refused(t))
 	shop := shopHandler(t, nil)
 	for _, tc := range []struct {
 		h                    *transcoder.Handler

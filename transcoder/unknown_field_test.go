@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
 )
 
@@ -99,7 +100,7 @@ func bodyHandlers(t *testing.T) map[string]http.Handler {
 	return map[string]http.Handler{
 		"shop":   shopHandler(t, nil),
 		"synth":  synthHandler(t, ""),
-		"bodies": frontend(t, []*registry.Registration{{Name: "bodies", Endpoints: []string{deadAddr(t)}, Files: files}}),
+		"bodies": frontend(t, []*registry.Registration{{Name: "bodies", Endpoints: []string{testnet.Refused(t)}, Files: files}}),
 	}
 }
 

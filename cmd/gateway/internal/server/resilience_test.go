@@ -26,6 +26,7 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/routing"
 )
@@ -459,7 +460,7 @@ func TestResilienceCallerDeadline(t *testing.T) {
 // refusing connections, every call succeeds on every front, by the route's default policy.
 func TestResilienceRetriesOnEveryFront(t *testing.T) {
 	verifyNoLeaks(t)
-	dead := deadAddr(t)
+	dead := testnet.Refused(t)
 	live := startUsers(t, shop.Options{})
 	client, addr, pool := resilientGatewayAt(t, []string{dead, live.addr}, routing.ClusterConfig{
 		RetryBudget: routing.RetryBudget{Percent: 100, MinRetries: 1000},
@@ -597,24 +598,13 @@ func TestEndpointEventsGoToTheGatewayLog(t *testing.T) {
 	})
 }
 
-// deadAddr returns a loopback address nobody listens on: connections to it are refused.
-func deadAddr(t testing.TB) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
-}
-
 // TestUpstreamFailuresNameNoAddress: when the gateway cannot reach an upstream, every front tells
 // the client the code and the cause — the connection was refused, then the circuit is open — and
 // never the endpoint's address, which is the operators' to see (`gateway upstreams`, the access
 // log, the gateway's log).
 func TestUpstreamFailuresNameNoAddress(t *testing.T) {
 	verifyNoLeaks(t)
-	dead := deadAddr(t)
+	dead := testnet.Refused(t)
 	const failures = 20 // more than the calls of one check, retries included
 	client, addr, pool := resilientGatewayAt(t, []string{dead}, routing.ClusterConfig{
 		Endpoint: routing.EndpointConfig{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
 )
 
@@ -237,7 +238,7 @@ func TestRESTMetadata(t *testing.T) {
 
 // TestRESTUpstreamDown: a registration whose only endpoint is down answers 503.
 func TestRESTUpstreamDown(t *testing.T) {
-	dead := deadAddr(t)
+	dead := testnet.Refused(t)
 	g := startGateway(t, harnessOptions{spec: func(spec *registry.Spec, _ *shop.Shop) {
 		for _, r := range spec.Registrations {
 			if r.Name == "users" {
