@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"encoding/json"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"google.golang.org/grpc/codes"
 
 	"github.com/protogate/gateway/policies/policy"
 )
@@ -44,14 +46,9 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		name string
 		into *map[string]any
 	}{{"variables", &params.Variables}, {"extensions", &params.Extensions}} {
-		if v := q.Get(p.name); v != "" {
-			dec := json.NewDecoder(strings.NewReader(v))
-			dec.UseNumber()                // as gqlgen decodes them: numbers keep their text
-			if dec.Decode(p.into) != nil { // Handler.ServeHTTP has refused it (badQueryString)
-				w.WriteHeader(http.StatusBadRequest)
-				writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: p.name + " could not be decoded"}}})
-				return
-			}
+		if !decodeObject(strings.TrimSpace(q.Get(p.name)), p.into) {
+			writeRequestError(w, http.StatusBadRequest, requestError(codeName(codes.InvalidArgument), "%s must be a JSON object", p.name))
+			return
 		}
 	}
 	params.ReadTime.End = graphql.Now()
@@ -70,6 +67,21 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	writeResponse(w, responses(ctx))
+}
+
+// decodeObject decodes v, a query parameter's JSON object, into into as gqlgen decodes one
+// (numbers keep their text), and reports whether v is one: empty and null are none, and fine; any
+// other value, or data after the object, is not.
+func decodeObject(v string, into *map[string]any) bool {
+	if v == "" || v == "null" {
+		return true
+	}
+	if v[0] != '{' {
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.UseNumber()
+	return dec.Decode(into) == nil && dec.Decode(new(json.RawMessage)) == io.EOF
 }
 
 // Response media types of GraphQL over HTTP.

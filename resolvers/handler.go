@@ -371,19 +371,13 @@ func unsupported(r *http.Request) (int, error) {
 		"method %s: GraphQL is served over GET and POST", r.Method)
 }
 
-// badQueryString refuses the query string of a GET that the transport would refuse with an error
-// of its own, without a code: one that does not parse, and variables or extensions that are not a
-// JSON object (or null). It reads the request's one parse of it (policy.Query), as the transport
-// does.
+// badQueryString refuses the query string of a GET that does not parse, before anything reads it.
+// It makes the request's one parse of it (policy.Query), which the firewall may have made already
+// and the transport reads; the transport refuses variables and extensions that are not a JSON
+// object as it decodes them (getTransport).
 func badQueryString(r *http.Request) error {
-	q, err := policy.Query(r)
-	if err != nil {
+	if _, err := policy.Query(r); err != nil {
 		return requestError(codeName(codes.InvalidArgument), "the query string does not parse: %v", err)
-	}
-	for _, param := range [...]string{"variables", "extensions"} {
-		if v := strings.TrimSpace(q.Get(param)); v != "" && v != "null" && (v[0] != '{' || !json.Valid([]byte(v))) {
-			return requestError(codeName(codes.InvalidArgument), "%s must be a JSON object", param)
-		}
 	}
 	return nil
 }
