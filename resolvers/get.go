@@ -32,14 +32,13 @@ func (getTransport) Supports(r *http.Request) bool {
 
 // Do runs the operation r's query string names.
 func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ct := responseType(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", ct)
-	q, err := policy.Query(r)
-	if err != nil { // Handler.ServeHTTP has refused it (badQueryString)
-		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: err.Error()}}})
+	if err := badQueryString(r); err != nil { // Handler.ServeHTTP has refused it already
+		writeRequestError(w, http.StatusBadRequest, err)
 		return
 	}
+	q, _ := policy.Query(r)
+	ct := responseType(r.Header.Get("Accept"))
+	w.Header().Set("Content-Type", ct)
 	params := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
 	params.ReadTime.Start = graphql.Now()
 	for _, p := range [...]struct {
