@@ -3,6 +3,7 @@ package resolvers
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -98,14 +99,20 @@ func readPOSTBody(r *http.Request) (*postBody, int, error) {
 // that gives a request parameter twice, the second time with the key at buf[at]; whole is what the
 // error calls buf ("the body", "the payload").
 func repeatedParam(whole string, buf []byte, at int) error {
-	end := stringEnd(buf, at)
-	name := params[paramOf(buf[at+1:end-1])]
+	return requestError(codeName(codes.InvalidArgument), "%s must be one JSON object with each key once: %s",
+		whole, keyGivenTwice(buf, at, params[:]))
+}
+
+// keyGivenTwice says which of names the key at buf[at] gives again, where, and, when it is not
+// spelled as the name, that keys match whatever their case or escapes.
+func keyGivenTwice(buf []byte, at int, names []string) string {
+	raw := buf[at+1 : stringEnd(buf, at)-1]
+	name := names[keyOf(raw, names)]
 	hint := ""
-	if string(buf[at+1:end-1]) != name {
-		hint = "; keys name a parameter whatever their case or escapes"
+	if string(raw) != name {
+		hint = "; keys match whatever their case or escapes"
 	}
-	return requestError(codeName(codes.InvalidArgument),
-		"%s must be one JSON object with each key once: %q is given twice (again at byte %d%s)", whole, name, at, hint)
+	return fmt.Sprintf("%q is given twice (again at byte %d%s)", name, at, hint)
 }
 
 // firstByte returns the first byte of buf that is not JSON whitespace, or 0.
@@ -140,19 +147,22 @@ func appendAll(buf []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
-// scanBody scans b, a POST's body or a WebSocket operation's payload, once. trailing is the offset
-// of the first byte that is not whitespace after the first JSON value of b, or -1 when there is
-// none: b is one value (or none) and whitespace. repeated is, when that value is an object, the
-// offset of the key that gives a request parameter (params) a second time, or -1. The scan finds
-// where the value ends without validating it, so that a malformed body (b ending inside its first
-// value, or starting with no value) gets -1 for both and is left to the decoder to refuse. It
-// allocates nothing.
-func scanBody(b []byte) (trailing, repeated int) {
+// scanBody scans b, a POST's body or a WebSocket operation's payload, once: scanObject for the
+// request parameters (params).
+func scanBody(b []byte) (trailing, repeated int) { return scanObject(b, params[:]) }
+
+// scanObject scans b once. trailing is the offset of the first byte that is not whitespace after
+// the first JSON value of b, or -1 when there is none: b is one value (or none) and whitespace.
+// repeated is, when that value is an object, the offset of the key that names one of names (as
+// keyOf matches them; at most 8) a second time, or -1. The scan finds where the value ends without
+// validating it, so that a malformed b (ending inside its first value, or starting with no value)
+// gets -1 for both and is left to the decoder to refuse. It allocates nothing.
+func scanObject(b []byte, names []string) (trailing, repeated int) {
 	i := skipSpace(b, 0)
 	if i == len(b) {
 		return -1, -1
 	}
-	end, repeated := valueEnd(b, i)
+	end, repeated := valueEnd(b, i, names)
 	if end < 0 {
 		return -1, -1
 	}
@@ -166,9 +176,9 @@ func scanBody(b []byte) (trailing, repeated int) {
 // inside it or b[i] starts none. An object or an array ends at the bracket that closes the first
 // one, counted by depth (strings skipped whole, so brackets within them do not count); a number or
 // a literal is the run of bytes that could spell one. For an object it also returns the offset of
-// the first of its keys (those at depth 1, after its opening brace or a comma) that names a
-// request parameter an earlier key named, or -1.
-func valueEnd(b []byte, i int) (end, repeated int) {
+// the first of its keys (those at depth 1, after its opening brace or a comma) that names one of
+// names an earlier key named, or -1.
+func valueEnd(b []byte, i int, names []string) (end, repeated int) {
 	repeated = -1
 	switch c := b[i]; {
 	case c == '"':
@@ -176,7 +186,7 @@ func valueEnd(b []byte, i int) (end, repeated int) {
 	case c == '{' || c == '[':
 		object := c == '{'
 		depth, key := 0, false
-		var seen uint8 // the parameters named so far, as bits 1<<paramOf
+		var seen uint8 // the names named so far, as bits 1<<keyOf
 		for i < len(b) {
 			switch b[i] {
 			case '"':
@@ -186,7 +196,7 @@ func valueEnd(b []byte, i int) (end, repeated int) {
 				}
 				if key {
 					key = false
-					if p := paramOf(b[start+1 : i-1]); p >= 0 && repeated < 0 {
+					if p := keyOf(b[start+1:i-1], names); p >= 0 && repeated < 0 {
 						if seen&(1<<p) != 0 {
 							repeated = start
 						}
@@ -220,12 +230,12 @@ func valueEnd(b []byte, i int) (end, repeated int) {
 // fields); any other key of the object is ignored.
 var params = [...]string{"query", "operationName", "variables", "extensions"}
 
-// paramOf returns the index in params of the parameter a key names, or -1; raw is the key's JSON
-// text between its quotes. A key names a parameter as encoding/json matches it to the field: once
-// unescaped, it equals the parameter's name or does under Unicode case folding (bytes.EqualFold),
-// so "Query", "QUERY" and "\u0071uery" name query too, and "extenſions" (a long s) extensions.
-func paramOf(raw []byte) int {
-	for p, name := range params {
+// keyOf returns the index in names of the name a key names, or -1; raw is the key's JSON text
+// between its quotes. A key names a field as encoding/json matches it to the field: once unescaped,
+// it equals the field's name or does under Unicode case folding (bytes.EqualFold), so "Query",
+// "QUERY" and "\u0071uery" name query too, and "extenſions" (a long s) extensions.
+func keyOf(raw []byte, names []string) int {
+	for p, name := range names {
 		if keyNames(raw, name) {
 			return p
 		}
@@ -234,7 +244,7 @@ func paramOf(raw []byte) int {
 }
 
 // keyNames reports whether raw, a JSON string's text between its quotes, names the ASCII name as
-// paramOf says. It decodes raw a character at a time, and stops at the first that differs.
+// keyOf says. It decodes raw a character at a time, and stops at the first that differs.
 func keyNames(raw []byte, name string) bool {
 	j := 0
 	for i := 0; i < len(raw); j++ {

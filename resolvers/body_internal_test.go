@@ -93,7 +93,7 @@ func TestRepeatedParamMessage(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"query":"{ a }","query":"{ b }"}`: `the body must be one JSON object with each key once: "query" is given twice (again at byte 17)`,
 		`{"variables":{},"VARIABLES":{}}`: `the body must be one JSON object with each key once: "variables" is given twice (again at byte 16; ` +
-			`keys name a parameter whatever their case or escapes)`,
+			`keys match whatever their case or escapes)`,
 	} {
 		_, at := scanBody([]byte(body))
 		if got := repeatedParam("the body", []byte(body), at).Error(); !strings.Contains(got, want) {
@@ -106,13 +106,15 @@ func TestRepeatedParamMessage(t *testing.T) {
 // where json.Decoder decodes the first value of a body (an object, an array or a string), the data
 // after it starts where scanBody says, if anywhere. Where that value is an object, the repeated
 // parameter scanBody finds is the first key that encoding/json decodes into a field of
-// graphql.RawParams another key was decoded into.
+// graphql.RawParams another key was decoded into, and scanObject finds a WebSocket message's key
+// given twice the same way.
 func FuzzScanBody(f *testing.F) {
 	for _, seed := range []string{
 		`{"query":"{ a }"}`, `{"query":"{ a }"} garbage`, `{"query":"{ a }"}{"query":"{ b }"}`, `[{"query":"{ a }"}]`,
 		`{"a":"\\\"}"}x`, `"\u00e9"  1`, `{"a":[1,{"b":[]}]}]`, `  {"variables":{"s":"]}"}} `, `{"a"`, `null`, `-1.5e+3 x`,
 		`{"query":"{ a }","query":"{ b }"}`, `{"Query":"a","\u0071UERY":"b"}`, `{"variables":{"query":1},"extenſions":{},"EXTENSIONS":{}}`,
 		`{"operationName":"a","operationNam\u0065":"b","operationnamE":"c"}`, `{"k":1,"\u212a":2,"query":3}`,
+		`{"id":"1","type":"subscribe","ID":"2"}`, `{"payload":{},"p\u0061yload":[]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -146,15 +148,57 @@ func FuzzScanBody(f *testing.F) {
 			}
 			return
 		}
-		if want := repeatedKey(t, b[:start+len(first)], start); repeated != want {
+		if want := repeatedKey(t, b[:start+len(first)], start, paramField); repeated != want {
 			t.Fatalf("scanBody(%q) repeated = %d, want %d", b, repeated, want)
+		}
+		// The same scan finds a WebSocket message's key given twice.
+		if _, repeated := scanObject(b, envelope[:]); repeated != repeatedKey(t, b[:start+len(first)], start, envelopeField) {
+			t.Fatalf("scanObject(%q, envelope) repeated = %d, want %d", b, repeated, repeatedKey(t, b[:start+len(first)], start, envelopeField))
 		}
 	})
 }
 
+// paramField returns the field of graphql.RawParams encoding/json decodes key (a JSON string, with
+// its quotes) into, or "".
+func paramField(key []byte) string {
+	// A string for the string fields, an object for the maps, whatever the value was.
+	var p graphql.RawParams
+	for _, v := range []string{`"x"`, `{}`} {
+		_ = json.Unmarshal([]byte("{"+string(key)+":"+v+"}"), &p)
+	}
+	switch {
+	case p.Query != "":
+		return "query"
+	case p.OperationName != "":
+		return "operationName"
+	case p.Variables != nil:
+		return "variables"
+	case p.Extensions != nil:
+		return "extensions"
+	}
+	return ""
+}
+
+// envelopeField returns the field of a WebSocket message (wireMessage) encoding/json decodes key
+// into, or "".
+func envelopeField(key []byte) string {
+	var m wireMessage
+	_ = json.Unmarshal([]byte("{"+string(key)+`:"x"}`), &m)
+	switch {
+	case m.ID != "":
+		return "id"
+	case m.Type != "":
+		return "type"
+	}
+	if json.Unmarshal([]byte("{"+string(key)+`:{}}`), &m); m.Payload != nil {
+		return "payload"
+	}
+	return ""
+}
+
 // repeatedKey returns the offset in b of the first key of the valid JSON object at b[start] that
-// encoding/json decodes into a field of graphql.RawParams an earlier key was decoded into, or -1.
-func repeatedKey(t *testing.T, b []byte, start int) int {
+// fieldOf says names a field an earlier key named, or -1.
+func repeatedKey(t *testing.T, b []byte, start int, fieldOf func(key []byte) string) int {
 	dec := json.NewDecoder(bytes.NewReader(b[start:]))
 	if _, err := dec.Token(); err != nil { // {
 		t.Fatal(err)
@@ -171,23 +215,7 @@ func repeatedKey(t *testing.T, b []byte, start int) int {
 		if err := dec.Decode(&value); err != nil {
 			t.Fatal(err)
 		}
-		// Which field does encoding/json decode this key into? A string for the string fields,
-		// an object for the maps, whatever the value was.
-		var p graphql.RawParams
-		for _, v := range []string{`"x"`, `{}`} {
-			_ = json.Unmarshal([]byte("{"+string(key)+":"+v+"}"), &p)
-		}
-		field := ""
-		switch {
-		case p.Query != "":
-			field = "query"
-		case p.OperationName != "":
-			field = "operationName"
-		case p.Variables != nil:
-			field = "variables"
-		case p.Extensions != nil:
-			field = "extensions"
-		}
+		field := fieldOf(key)
 		if field == "" {
 			continue
 		}

@@ -49,6 +49,8 @@ import (
 // message for its id, INVALID_ARGUMENT naming the key, as a POST's body giving one twice is
 // refused (body.go: the same scan, scanBody): gqlgen would run the last copy, where an inspector
 // reading the first sees another operation. It never reaches gqlgen, and the socket serves on.
+// A message that gives id, type or payload twice (matched the same way) closes the socket with 4400,
+// the reason naming the key: which operation, or which kind of message, it is would be a guess.
 //
 // With either protocol, a socket runs every operation under the handler and the request policies
 // it was upgraded under. So once the gateway's configuration changed (Options.Current reports
@@ -139,6 +141,9 @@ type wireMessage struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
+// envelope are wireMessage's keys: a message giving one twice is refused (scanObject).
+var envelope = [...]string{"id", "type", "payload"}
+
 // NextReader returns the next message, having noted the operation it starts. A message that is
 // not passed on does not end the read when an error message answered it (an operation over the
 // JSON limits): the next one is read. Otherwise the socket closes with the code of the rule or
@@ -189,6 +194,9 @@ func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 			return true, nil // gqlgen answers it
 		}
 		return false, c.refuse(closeInvalidMessage, "Invalid message received")
+	}
+	if _, repeated := scanObject(msg, envelope[:]); repeated >= 0 {
+		return false, c.refuse(closeInvalidMessage, cutReason("Invalid message received: "+keyGivenTwice(msg, repeated, envelope[:])))
 	}
 	operation := false
 	if !c.rules {

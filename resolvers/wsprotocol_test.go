@@ -608,3 +608,38 @@ func TestWebSocketOperationRepeatedParam(t *testing.T) {
 		})
 	}
 }
+
+// A message giving id, type or payload twice, in any case or escaped, closes the socket with 4400
+// naming the key, with either protocol: which operation, or which kind of message, it is would be
+// a guess (gqlgen would take the last copy). Nothing runs.
+func TestWebSocketEnvelopeRepeatedKey(t *testing.T) {
+	g := startGateway(t, setup{})
+	watch, _ := json.Marshal(watchP1)
+	for _, subprotocol := range []string{"graphql-transport-ws", "graphql-ws"} {
+		operation := "subscribe"
+		if subprotocol == "graphql-ws" {
+			operation = "start"
+		}
+		payload := `{"query":` + string(watch) + `}`
+		for _, tc := range []struct{ name, msg, again, key string }{
+			{"id", `{"id":"a","type":"` + operation + `","payload":` + payload + `,"id":"b"}`, `"id":"b"`, "id"},
+			{"type", `{"id":"a","type":"complete","payload":` + payload + `,"Type":"` + operation + `"}`, `"Type"`, "type"},
+			{"payload", `{"id":"a","type":"` + operation + `","payload":{"query":"{ __typename }"},"p\u0061yload":` + payload + `}`, `"p\u0061yload"`, "payload"},
+		} {
+			t.Run(subprotocol+"/"+tc.name, func(t *testing.T) {
+				w := dialWS(t, g, subprotocol)
+				before := g.calls.count()[mWatchInventory]
+				if err := w.c.Write(w.ctx, websocket.MessageText, []byte(tc.msg)); err != nil {
+					t.Fatal(err)
+				}
+				want := fmt.Sprintf("Invalid message received: %q is given twice (again at byte %d", tc.key, strings.LastIndex(tc.msg, tc.again))
+				if ce := w.closed(""); ce.Code != 4400 || !strings.HasPrefix(ce.Reason, want) {
+					t.Errorf("closed with %d %q, want 4400 %q", ce.Code, ce.Reason, want)
+				}
+				if n := g.calls.count()[mWatchInventory]; n != before {
+					t.Error("the refused message started WatchInventory")
+				}
+			})
+		}
+	}
+}
