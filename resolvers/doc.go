@@ -27,10 +27,11 @@
 //     call once, and every batched link's keys collected into one call of its batch method (more
 //     only beyond 500 keys), whatever the number of parents and however deep they sit. A batch
 //     first meets the policies of the method its links call (Caller.Admit), as one decision
-//     weighing one call per key, so a link gets that method's decision as its field would. The
-//     results are walked for the next wave, until a wave finds no link. So listing N orders with
-//     their users and products costs three calls, and independent calls never wait for each
-//     other: a query across three services costs about one service's latency, not three.
+//     weighing one call per key, so a link gets that method's decision as its field would, and
+//     holds that method's concurrency slots until the batch call is over. The results are walked
+//     for the next wave, until a wave finds no link. So listing N orders with their users and
+//     products costs three calls, and independent calls never wait for each other: a query
+//     across three services costs about one service's latency, not three.
 //  3. Output. The writer (output.go) turns the wire bytes into the response JSON following the
 //     selections: only selected fields, __typename, enums by name, 64-bit integers as strings,
 //     bytes in base64, Timestamp and Duration in protobuf's JSON form, wrappers as nullable

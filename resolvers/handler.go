@@ -41,8 +41,9 @@ type Caller interface {
 	CallUnary(ctx context.Context, fullMethod string, md metadata.MD, req, resp any, opts ...grpc.CallOption) error
 	// Admit decides on cost calls of a method as routing them would, without making one: how a
 	// batched link's calls meet the policies of the method the link calls, before its batch method
-	// is called (routing.Proxy.Admit). The error is the refusal, a gRPC status.
-	Admit(ctx context.Context, fullMethod string, md metadata.MD, cost int) error
+	// is called (routing.Proxy.Admit). release (never nil) gives back the concurrency slots the
+	// admission holds, once the batch call is over. The error is the refusal, a gRPC status.
+	Admit(ctx context.Context, fullMethod string, md metadata.MD, cost int) (release func(), err error)
 }
 
 // Types resolves the message types of google.protobuf.Any values and of error details, for

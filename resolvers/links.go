@@ -255,9 +255,10 @@ func (op *operation) walkLink(p pending) {
 // method is not called; the batch call itself carries what its own admission makes of the
 // metadata (the identity the upstream sees).
 func (op *operation) batch(g *batchGroup, keys []string, chunk int) {
-	err := op.admit(g.path, len(keys))
+	release, err := op.admit(g.path, len(keys))
 	if err == nil {
 		err = op.fetch(g, keys, chunk)
+		release()
 	}
 	if err != nil {
 		for _, k := range keys {
@@ -268,13 +269,15 @@ func (op *operation) batch(g *batchGroup, keys []string, chunk int) {
 	}
 }
 
-// admit decides on n calls of method under its policies, without making them (Caller.Admit).
-func (op *operation) admit(method string, n int) error {
-	if err := op.x.caller.Admit(op.ctx, method, op.md, n); err != nil {
+// admit decides on n calls of method under its policies, without making them (Caller.Admit):
+// release gives back what the admission holds (concurrency slots) once they are over.
+func (op *operation) admit(method string, n int) (release func(), err error) {
+	release, err = op.x.caller.Admit(op.ctx, method, op.md, n)
+	if err != nil {
 		policy.SetRefusalHeaders(op.ctx, err) // a rate limit's Retry-After and RateLimit-*
-		return asStatus(err)
+		return release, asStatus(err)
 	}
-	return nil
+	return release, nil
 }
 
 // fetch calls the batch method of g for keys and files each result under its key.

@@ -192,12 +192,12 @@ type admitCaller struct {
 	admits []string // method and cost
 }
 
-func (c *admitCaller) Admit(ctx context.Context, method string, md metadata.MD, cost int) error {
+func (c *admitCaller) Admit(ctx context.Context, method string, md metadata.MD, cost int) (func(), error) {
 	c.mu.Lock()
 	c.admits = append(c.admits, fmt.Sprintf("%s %d", method, cost))
 	c.mu.Unlock()
 	if method == c.method {
-		return c.refuse
+		return func() {}, c.refuse
 	}
 	return c.Caller.Admit(ctx, method, md, cost)
 }

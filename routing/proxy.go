@@ -293,23 +293,26 @@ func (p *Proxy) route(ctx context.Context, method string, md metadata.MD, owned 
 // or making one: for a front whose upstream call answers for calls of another method. A GraphQL
 // link batched into its batch method stands for one call of the link's method per key, and so
 // gets that method's decision, charged as that many calls, before the batch call is routed (and
-// admitted) itself. Nothing is held: a concurrency slot the admission takes is given back at once,
-// as the batch call's own admission takes the slots of the call in flight. The error is the
-// refusal, a gRPC status.
-func (p *Proxy) Admit(ctx context.Context, method string, md metadata.MD, cost int) error {
+// admitted) itself. The concurrency slots the admission takes (one per limit, whatever the cost:
+// the calls are one call upstream) are held until release is called, once the calls decided on
+// are over; release is never nil. The error is the refusal, a gRPC status.
+func (p *Proxy) Admit(ctx context.Context, method string, md metadata.MD, cost int) (release func(), err error) {
 	a := p.state().Admitter()
 	if a == nil {
-		return nil
+		return nothingHeld, nil
 	}
 	adm, err := a.Admit(ctx, method, md, false, cost)
 	if err != nil {
-		return err
+		return nothingHeld, err
 	}
-	if adm.Release != nil {
-		adm.Release()
+	if adm.Release == nil {
+		return nothingHeld, nil
 	}
-	return nil
+	return adm.Release, nil
 }
+
+// nothingHeld is the release of an admission that holds nothing.
+func nothingHeld() {}
 
 // endable makes up's context end when the gateway ends its streams (EndStreams), with
 // errShuttingDown for its cause. Streams may run for as long as their clients like, so a stopping

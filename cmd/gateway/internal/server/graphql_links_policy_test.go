@@ -215,3 +215,44 @@ func TestGraphQLBatchedLinkChargesItsMethodsRateLimit(t *testing.T) {
 		t.Fatalf("GET /v1/products/p1: %d, want 429 (the links were charged): %s", resp.status, resp.body)
 	}
 }
+
+// A link batched into a batch method holds a slot of its method's concurrency limit while the batch
+// call runs, as the same field asked directly holds one while its call runs: with GetUser limited
+// to one call in flight per client, a direct GetUser is refused while an order's user is being
+// fetched through BatchGetUsers, and admitted once the batch is over.
+func TestGraphQLBatchedLinkHoldsItsMethodsConcurrencySlot(t *testing.T) {
+	policies := config.Policies{Rules: []config.PolicyRule{{
+		Name:        "users-one-at-a-time",
+		Match:       config.PolicyMatch{Method: "/shop.users.v1.UserService/GetUser"},
+		Concurrency: config.RuleConcurrency{Max: 1, Key: "client_ip"},
+	}}}
+	policies.AccessLog.Output = "off"
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	g := startGateway(t, harnessOptions{policies: &policies, shop: shop.Options{OnCall: func(_ context.Context, method string) {
+		if method == "/shop.users.v1.UserService/BatchGetUsers" {
+			once.Do(func() { close(entered); <-release })
+		}
+	}}})
+
+	var linked gqlResult
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		linked = postQuery(t, g, `{ getOrder(id: "o1") { id user { name } } }`)
+	}()
+	<-entered
+	rest := newRESTClient(g)
+	if resp := rest.do(t, http.MethodGet, "/v1/users/1", ""); resp.status != http.StatusTooManyRequests {
+		close(release)
+		t.Fatalf("GET /v1/users/1 while a batched link of GetUser runs: %d, want 429 (its slot is held): %s", resp.status, resp.body)
+	}
+	close(release)
+	<-done
+	if r := linked; len(r.Errors) != 0 || string(r.Data) != `{"getOrder":{"id":"o1","user":{"name":"Ada Lovelace"}}}` {
+		t.Fatalf("the linked query: data %s, errors %v", r.Data, r.codes())
+	}
+	if resp := rest.do(t, http.MethodGet, "/v1/users/1", ""); resp.status != http.StatusOK {
+		t.Fatalf("GET /v1/users/1 after the batch: %d, want 200 (the slot is free again): %s", resp.status, resp.body)
+	}
+}
