@@ -177,7 +177,9 @@ func (m memoryCaller) Route(ctx context.Context, method string, _ metadata.MD) (
 
 func (memoryCaller) CallOptions() []grpc.CallOption { return nil }
 
-func (memoryCaller) Admit(context.Context, string, metadata.MD, int) (func(), error) { return func() {}, nil }
+func (memoryCaller) Admit(context.Context, string, metadata.MD, int) (func(), error) {
+	return func() {}, nil
+}
 
 func (m memoryCaller) CallUnary(ctx context.Context, method string, _ metadata.MD, req, resp any, opts ...grpc.CallOption) error {
 	return memoryConn(m).Invoke(ctx, method, req, resp, opts...)

@@ -146,7 +146,9 @@ func (c *fixedCaller) Route(ctx context.Context, _ string, _ metadata.MD) (routi
 
 func (*fixedCaller) CallOptions() []grpc.CallOption { return nil }
 
-func (*fixedCaller) Admit(context.Context, string, metadata.MD, int) (func(), error) { return func() {}, nil }
+func (*fixedCaller) Admit(context.Context, string, metadata.MD, int) (func(), error) {
+	return func() {}, nil
+}
 
 func (c *fixedCaller) CallUnary(ctx context.Context, method string, _ metadata.MD, req, resp any, opts ...grpc.CallOption) error {
 	return fixedConn{c}.Invoke(ctx, method, req, resp, opts...)

@@ -36,7 +36,9 @@ func (c *funcCaller) Route(ctx context.Context, _ string, _ metadata.MD) (routin
 
 func (*funcCaller) CallOptions() []grpc.CallOption { return nil }
 
-func (*funcCaller) Admit(context.Context, string, metadata.MD, int) (func(), error) { return func() {}, nil }
+func (*funcCaller) Admit(context.Context, string, metadata.MD, int) (func(), error) {
+	return func() {}, nil
+}
 
 func (c *funcCaller) CallUnary(ctx context.Context, method string, _ metadata.MD, req, resp any, opts ...grpc.CallOption) error {
 	return c.Invoke(ctx, method, req, resp, opts...)

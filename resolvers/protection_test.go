@@ -338,7 +338,9 @@ func (nopCaller) Route(context.Context, string, metadata.MD) (routing.Upstream, 
 
 func (nopCaller) CallOptions() []grpc.CallOption { return nil }
 
-func (nopCaller) Admit(context.Context, string, metadata.MD, int) (func(), error) { return func() {}, nil }
+func (nopCaller) Admit(context.Context, string, metadata.MD, int) (func(), error) {
+	return func() {}, nil
+}
 
 func (nopCaller) CallUnary(context.Context, string, metadata.MD, any, any, ...grpc.CallOption) error {
 	return status.Error(codes.Unavailable, "nothing here")
