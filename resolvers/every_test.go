@@ -116,15 +116,21 @@ type everyGateway struct {
 
 func everyServices(t testing.TB) []protoreflect.ServiceDescriptor {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("testdata", "every.proto"))
+	return testdataServices(t, "every.proto")
+}
+
+// testdataServices compiles the .proto file name of testdata and returns its first service.
+func testdataServices(t testing.TB, name string) []protoreflect.ServiceDescriptor {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := registry.FilesFromProtos(context.Background(), map[string]string{"every.proto": string(src)}, []string{"every.proto"})
+	files, err := registry.FilesFromProtos(context.Background(), map[string]string{name: string(src)}, []string{name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := files.FindFileByPath("every.proto")
+	fd, err := files.FindFileByPath(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +145,17 @@ func startEvery(t testing.TB, opts resolvers.Options) *everyGateway {
 // startEveryWith is startEvery with the proxy wrapped by wrap, when set.
 func startEveryWith(t testing.TB, opts resolvers.Options, wrap func(resolvers.Caller) resolvers.Caller) *everyGateway {
 	t.Helper()
+	return startEcho(t, everyServices(t), schema.Options{Links: []schema.Link{
+		{OnType: "every.v1.Holder", Field: "echoed", Method: "every.v1.Every/Echo", Args: map[string]string{"s": "name"}},
+		{OnType: "every.v1.Scalars", Field: "again", Method: "every.v1.Every/Echo", Args: map[string]string{"s": "s", "i32": "i32"}},
+		{OnType: "every.v1.Scalars", Field: "failing", Method: "every.v1.Every/Fail", Args: map[string]string{"s": "s"}},
+	}}, opts, wrap)
+}
+
+// startEcho serves the GraphQL front over services (of one file) answered by an echo backend,
+// with the proxy wrapped by wrap, when set.
+func startEcho(t testing.TB, services []protoreflect.ServiceDescriptor, sopts schema.Options, opts resolvers.Options, wrap func(resolvers.Caller) resolvers.Caller) *everyGateway {
+	t.Helper()
 	backend := &echoBackend{started: make(chan struct{}, 16)}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -148,7 +165,6 @@ func startEveryWith(t testing.TB, opts resolvers.Options, wrap func(resolvers.Ca
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 
-	services := everyServices(t)
 	files, err := registry.FilesOf(services[0].ParentFile())
 	if err != nil {
 		t.Fatal(err)
@@ -162,11 +178,7 @@ func startEveryWith(t testing.TB, opts resolvers.Options, wrap func(resolvers.Ca
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { snap.Retire(pool) })
-	sch, err := schema.Build(services, schema.Options{Links: []schema.Link{
-		{OnType: "every.v1.Holder", Field: "echoed", Method: "every.v1.Every/Echo", Args: map[string]string{"s": "name"}},
-		{OnType: "every.v1.Scalars", Field: "again", Method: "every.v1.Every/Echo", Args: map[string]string{"s": "s", "i32": "i32"}},
-		{OnType: "every.v1.Scalars", Field: "failing", Method: "every.v1.Every/Fail", Args: map[string]string{"s": "s"}},
-	}})
+	sch, err := schema.Build(services, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,7 @@ func Build(services []protoreflect.ServiceDescriptor, opts Options) (*Schema, er
 		claims:       make(map[string]Claim),
 		conflicts:    make(map[string]Conflict),
 		typeNames:    make(map[protoreflect.FullName]string),
+		fieldNamesOf: make(map[protoreflect.MessageDescriptor][]string),
 		objects:      make(map[protoreflect.MessageDescriptor]*Object),
 		inputs:       make(map[protoreflect.MessageDescriptor]*Input),
 		objectByName: make(map[string]*Object),
@@ -137,10 +138,11 @@ type builder struct {
 	services map[protoreflect.FullName]protoreflect.ServiceDescriptor
 	methods  map[string]protoreflect.MethodDescriptor // "pkg.Service/Method"
 
-	names        map[string]string                // GraphQL type name -> what claimed it
-	claims       map[string]Claim                 // GraphQL type name -> the definition that claimed it
-	conflicts    map[string]Conflict              // problem text -> the conflict it reports
-	typeNames    map[protoreflect.FullName]string // message or enum -> its GraphQL name
+	names        map[string]string                           // GraphQL type name -> what claimed it
+	claims       map[string]Claim                            // GraphQL type name -> the definition that claimed it
+	conflicts    map[string]Conflict                         // problem text -> the conflict it reports
+	typeNames    map[protoreflect.FullName]string            // message or enum -> its GraphQL name
+	fieldNamesOf map[protoreflect.MessageDescriptor][]string // message -> its fields' GraphQL names, by index; "" for none
 	objects      map[protoreflect.MessageDescriptor]*Object
 	inputs       map[protoreflect.MessageDescriptor]*Input
 	objectByName map[string]*Object // the first definition of each name

@@ -38,15 +38,18 @@
 // in a direction (google.protobuf.Empty, or all fields OUTPUT_ONLY on input) is a Boolean in that
 // direction: true when set.
 //
-// Fields are named by their JSON names (lowerCamel), in declaration order. On output, repeated
-// fields are [T!]! and maps JSON!, because protobuf has no null list; singular scalars and enums
-// without presence are non-null, as they always have a value; messages, oneof members and optional
-// scalars are nullable. On input everything is nullable except fields with google.api.field_behavior
-// REQUIRED (or proto2 required), which are non-null unless they are oneof members. OUTPUT_ONLY
-// fields are left out of inputs and arguments, INPUT_ONLY fields out of objects. Comments in the
-// .proto source become descriptions; descriptors without source info (generated Go, most servers'
-// reflection) give none. Fields, methods and enum values marked deprecated are @deprecated (input
-// fields and arguments only where nullable, as GraphQL demands).
+// Fields are named by their JSON names (lowerCamel), in declaration order; fields of one message
+// whose JSON names agree (proto2 allows foo_bar and fooBar) are each named by their proto names
+// instead, in the object and the input type alike, and if those clash too, or are not GraphQL
+// names, Build fails naming the message and the fields. On output, repeated fields are [T!]! and
+// maps JSON!, because protobuf has no null list; singular scalars and enums without presence are
+// non-null, as they always have a value; messages, oneof members and optional scalars are nullable.
+// On input everything is nullable except fields with google.api.field_behavior REQUIRED (or proto2
+// required), which are non-null unless they are oneof members. OUTPUT_ONLY fields are left out of
+// inputs and arguments, INPUT_ONLY fields out of objects. Comments in the .proto source become
+// descriptions; descriptors without source info (generated Go, most servers' reflection) give none.
+// Fields, methods and enum values marked deprecated are @deprecated (input fields and arguments
+// only where nullable, as GraphQL demands).
 //
 // Scalars:
 //

@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -116,4 +117,63 @@ enum E { E_UNSPECIFIED = 0; null = 1; }
 `)
 	msg := buildErr(t, services, schema.Options{})
 	wantContains(t, msg, `field test.v1.R.s: its JSON name "not-valid"`, `enum value test.v1.null: "null"`)
+}
+
+// Fields of one message whose JSON names agree (proto2 allows foo_bar and fooBar) each take their
+// proto name, in the object, the input and the arguments alike, whatever their order.
+func TestFieldsSharingAJSONName(t *testing.T) {
+	for _, fields := range []string{
+		`optional string foo_bar = 1; optional string fooBar = 2; optional string other_field = 3;`,
+		`optional string fooBar = 2; optional string other_field = 3; optional string foo_bar = 1;`,
+	} {
+		services := compile(t, map[string]string{"test.proto": `syntax = "proto2"; package test.v1;
+service S { rpc Get(Owner) returns (Owner) { option idempotency_level = NO_SIDE_EFFECTS; }
+            rpc Put(PutRequest) returns (Owner); }
+message Owner { ` + fields + ` }
+message PutRequest { optional Owner owner = 1; }`})
+		s := mustBuild(t, services, schema.Options{})
+		for _, typ := range []string{"Owner", "OwnerInput"} {
+			for _, f := range []string{"foo_bar", "fooBar", "otherField"} {
+				if got := fieldType(t, s, typ, f); got != "String" {
+					t.Errorf("%s.%s is %s", typ, f, got)
+				}
+			}
+			if n := len(s.AST().Types[typ].Fields); n != 3 {
+				t.Errorf("%s has %d fields:\n%s", typ, n, s.SDL())
+			}
+		}
+		get := s.RootField(ast.Query, "get")
+		for _, f := range []string{"foo_bar", "fooBar", "otherField"} {
+			argType(t, s, ast.Query, "get", f)
+			if get.Args.Field(f) == nil || get.Result.Object.Field(f) == nil {
+				t.Errorf("the plan has no field %s", f)
+			}
+		}
+		if got := get.Result.Object.Field("foo_bar").Desc.Name(); got != "foo_bar" {
+			t.Errorf("foo_bar maps to %s", got)
+		}
+		if got := get.Args.Field("fooBar").Desc.Name(); got != "fooBar" {
+			t.Errorf("fooBar maps to %s", got)
+		}
+	}
+}
+
+// When the proto names of fields sharing a JSON name clash too, or are not GraphQL names, the
+// registration is refused, naming the message and the fields.
+func TestFieldsSharingAJSONNameRefused(t *testing.T) {
+	services := compile(t, map[string]string{"test.proto": `syntax = "proto2"; package test.v1;
+service S { rpc Get(R) returns (R) { option idempotency_level = NO_SIDE_EFFECTS; } }
+message R {
+  optional string foo_bar = 1;
+  optional string fooBar = 2;
+  optional string x = 3 [json_name = "foo_bar"];
+  optional string __a = 4;
+  optional string A = 5;
+}`})
+	msg := buildErr(t, services, schema.Options{})
+	wantContains(t, msg, "message test.v1.R: fields foo_bar and x would have one GraphQL name, foo_bar",
+		`field test.v1.R.__a: its JSON name "A" is shared with another field, so it takes its proto name, which is not a valid GraphQL name`)
+	if strings.Contains(msg, "bug") || strings.Contains(msg, "test.v1.R.A:") {
+		t.Errorf("error: %s", msg)
+	}
 }

@@ -145,7 +145,9 @@ type Oneof struct {
 
 // Field is a field of an object or input type, or an argument: a protobuf field, or a link.
 type Field struct {
-	// Name is the GraphQL name: the protobuf field's JSON name, or the link's field name.
+	// Name is the GraphQL name: the protobuf field's JSON name (its proto name when another field
+	// of its message has the same JSON name), or the link's field name. The executor reads and
+	// writes fields by it.
 	Name string
 	// Desc is the protobuf field; nil for a link.
 	Desc protoreflect.FieldDescriptor

@@ -222,13 +222,13 @@ func linkDescription(c *LinkCall) string {
 	for i, a := range c.Args {
 		src := make([]string, len(a.Source))
 		for j, fd := range a.Source {
-			src[j] = fd.JSONName()
+			src[j] = fieldName(fd)
 		}
-		args[i] = a.Request.JSONName() + ": " + strings.Join(src, ".")
+		args[i] = fieldName(a.Request) + ": " + strings.Join(src, ".")
 	}
 	text := fmt.Sprintf("Calls %s(%s)", c.Path[1:], strings.Join(args, ", "))
 	if c.ResultField != nil {
-		text += " and returns its " + c.ResultField.JSONName()
+		text += " and returns its " + fieldName(c.ResultField)
 	}
 	if c.Batch != nil {
 		text += ", batched into " + c.Batch.Path[1:]

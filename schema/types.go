@@ -2,6 +2,7 @@ package schema
 
 import (
 	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -213,10 +214,9 @@ func members(fields []*Field, od protoreflect.OneofDescriptor) []string {
 }
 
 func (b *builder) field(fd protoreflect.FieldDescriptor, dir direction) *Field {
-	name := fd.JSONName()
-	if !validName(name) {
-		b.problemf("field %s: its JSON name %q is not a valid GraphQL name", fd.FullName(), name)
-		return nil
+	name := b.fieldNames(fd.ContainingMessage())[fd.Index()]
+	if name == "" {
+		return nil // reported by fieldNames
 	}
 	f := &Field{Name: name, Desc: fd, Value: b.value(fd, dir)}
 	if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
@@ -231,6 +231,67 @@ func (b *builder) field(fd protoreflect.FieldDescriptor, dir direction) *Field {
 		f.nonNull = f.Oneof == nil && (fd.Cardinality() == protoreflect.Required || b.behaviorsOf(fd)&behaviorRequired != 0)
 	}
 	return f
+}
+
+// fieldNames returns the GraphQL names of the fields of md, by field index (see fieldNames), and
+// reports once per message the fields that cannot have a name: an empty string.
+func (b *builder) fieldNames(md protoreflect.MessageDescriptor) []string {
+	if names, ok := b.fieldNamesOf[md]; ok {
+		return names
+	}
+	names := fieldNames(md)
+	fields := md.Fields()
+	byName := make(map[string][]string, len(names))
+	for i, name := range names {
+		byName[name] = append(byName[name], string(fields.Get(i).Name()))
+	}
+	for i, name := range names {
+		fd := fields.Get(i)
+		switch {
+		case name == "":
+			continue
+		case len(byName[name]) > 1:
+			if byName[name][0] == string(fd.Name()) { // report each clash once
+				b.problemf("message %s: fields %s would have one GraphQL name, %s (fields whose JSON names agree take their proto names); rename one of them",
+					md.FullName(), strings.Join(byName[name], " and "), name)
+			}
+		case validName(name):
+			continue
+		case name == fd.JSONName():
+			b.problemf("field %s: its JSON name %q is not a valid GraphQL name", fd.FullName(), name)
+		default:
+			b.problemf("field %s: its JSON name %q is shared with another field, so it takes its proto name, which is not a valid GraphQL name; rename it",
+				fd.FullName(), fd.JSONName())
+		}
+		names[i] = ""
+	}
+	b.fieldNamesOf[md] = names
+	return names
+}
+
+// fieldNames returns the GraphQL names of the fields of md, by field index: the JSON names, except
+// that fields sharing a JSON name (proto2 allows foo_bar and fooBar, both "fooBar") each take their
+// proto name, so that neither depends on the order of the fields. The names are not checked.
+func fieldNames(md protoreflect.MessageDescriptor) []string {
+	fields := md.Fields()
+	count := make(map[string]int, fields.Len())
+	for i := range fields.Len() {
+		count[fields.Get(i).JSONName()]++
+	}
+	names := make([]string, fields.Len())
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		names[i] = fd.JSONName()
+		if count[names[i]] > 1 {
+			names[i] = string(fd.Name())
+		}
+	}
+	return names
+}
+
+// fieldName is the GraphQL name of field fd (see fieldNames).
+func fieldName(fd protoreflect.FieldDescriptor) string {
+	return fieldNames(fd.ContainingMessage())[fd.Index()]
 }
 
 // enum makes the enum type of ed; its values are the protobuf value names.
