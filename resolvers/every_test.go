@@ -3,6 +3,7 @@ package resolvers_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -263,7 +264,7 @@ func TestInvalidArguments(t *testing.T) {
 		vars      []any
 		want      string // in the message
 	}{
-		{"uint32 negative", `query ($n: Int) { echo(u32: $n) { u32 } }`, []any{"n", -1}, "u32"},
+		{"float beyond 32 bits", `{ echo(fl: 1e39) { fl } }`, nil, "fl"},
 		{"oneof", `{ echo(text: "a", inner: {name: "b"}) { text } }`, nil, "at most one of text, inner"},
 		{"struct", `{ echoKnown(st: [1]) { st } }`, nil, "JSON object"},
 		{"map value", `{ echo(counts: {a: "x"}) { counts } }`, nil, "counts.a"},
@@ -299,21 +300,22 @@ func indexOf(s, sub string) int {
 // A value that cannot be a GraphQL value fails its field; the null goes up to the nearest nullable
 // field, and the rest of the data stays.
 func TestNullPropagation(t *testing.T) {
-	// GraphQL's Int cannot carry a uint32 beyond 2^31-1, so the requests carry a stand-in that the
-	// caller swaps for one on the wire (both 5-byte varints): the echo then answers it, and its
-	// GraphQL value is out of range.
-	const stand, big = 2000000001, 3000000000
+	// GraphQL's Float cannot carry a NaN, nor can a request, so the requests carry a stand-in, 1.5,
+	// that the caller swaps for a NaN on the wire: the echo then answers it, and it cannot be
+	// written.
+	stand := protowire.AppendFixed32(protowire.AppendTag(nil, 12, protowire.Fixed32Type), math.Float32bits(1.5))
+	nan := protowire.AppendFixed32(protowire.AppendTag(nil, 12, protowire.Fixed32Type), math.Float32bits(float32(math.NaN())))
 	g := startEveryWith(t, resolvers.Options{}, func(c resolvers.Caller) resolvers.Caller {
-		return swapCaller{Caller: c, from: protowire.AppendVarint(nil, stand), to: protowire.AppendVarint(nil, big)}
+		return swapCaller{Caller: c, from: stand, to: nan}
 	})
-	r := g.query(t, `query ($big: Int) {
-		holder: echoHolder(name: "h", one: {u32: $big}, items: [{u32: 1}, {u32: $big}]) {
+	r := g.query(t, `{
+		holder: echoHolder(name: "h", one: {fl: 1.5}, items: [{fl: 1}, {fl: 1.5}]) {
 			name
-			one { u32 s }
+			one { fl s }
 		}
-		list: echoHolder(name: "l", items: [{u32: 1}, {u32: $big}]) { name items { u32 } }
+		list: echoHolder(name: "l", items: [{fl: 1}, {fl: 1.5}]) { name items { fl } }
 		fine: echo(s: "ok") { s }
-	}`, "big", stand)
+	}`)
 	r.wantRawData(t, `{"holder":{"name":"h","one":null},"list":null,"fine":{"s":"ok"}}`)
 	if len(r.Errors) != 2 {
 		t.Fatalf("errors: %s", r.raw)
@@ -325,7 +327,7 @@ func TestNullPropagation(t *testing.T) {
 			t.Errorf("code %q", e.code())
 		}
 	}
-	if !paths["holder.one.u32"] || !paths["list.items.1.u32"] {
+	if !paths["holder.one.fl"] || !paths["list.items.1.fl"] {
 		t.Errorf("paths = %v", paths)
 	}
 }
@@ -429,4 +431,17 @@ func TestLinkErrorsHaveTheirPath(t *testing.T) {
 	if len(paths) != 2 || paths[0] != "echoHolder.items.0.failing" || paths[1] != "echoHolder.items.1.failing" {
 		t.Errorf("paths = %v", paths)
 	}
+}
+
+// uint32 and fixed32 are UInt32: numbers on output up to 2^32-1, which GraphQL's Int cannot hold;
+// numbers or decimal strings on input, as literals and as variables.
+func TestUInt32(t *testing.T) {
+	g := startEvery(t, resolvers.Options{})
+	const want = `{"echo":{"u32":4294967295,"f32":3000000000,"zigzags":[]},"echoWrappers":{"u32":2147483648}}`
+	g.query(t, `{ echo(u32: 4294967295, f32: "3000000000") { u32 f32 zigzags } echoWrappers(u32: 2147483648) { u32 } }`).
+		ok(t).wantRawData(t, want)
+	postVariables(t, g.gateway, `query ($a: UInt32, $b: UInt32!, $c: UInt32) { echo(u32: $a, f32: $b) { u32 f32 zigzags } echoWrappers(u32: $c) { u32 } }`,
+		`{"a": "4294967295", "b": 3000000000, "c": 2147483648}`).ok(t).wantRawData(t, want)
+	g.query(t, `{ echo { u32 f32 } echoHolder(items: [{u32: "0", f32: 1}]) { items { u32 f32 } } }`).ok(t).
+		wantRawData(t, `{"echo":{"u32":0,"f32":0},"echoHolder":{"items":[{"u32":0,"f32":1}]}}`)
 }

@@ -27,9 +27,9 @@ import (
 // order, so equal arguments make equal requests. gqlparser has validated the document against the
 // schema, and the variables arrive coerced to their declared types (variables.go: a wrong one
 // refuses the request before anything runs), with lists as []any like literal lists. What the
-// GraphQL types cannot say — that a literal string is an RFC 3339 time, that an Int fits a uint32,
-// that at most one member of a oneof is set, that a JSON value suits its field — is checked here,
-// and a violation is an INVALID_ARGUMENT error of the field.
+// GraphQL types cannot say — that a literal string is an RFC 3339 time, that at most one member of
+// a oneof is set, that a JSON value suits its field — is checked here, and a violation is an
+// INVALID_ARGUMENT error of the field.
 
 // argError is an invalid argument: the dotted path to the value and what is wrong with it.
 type argError struct {

@@ -12,8 +12,8 @@ import (
 	"github.com/protogate/gateway/schema"
 )
 
-// Literals written in the document for the gateway's own scalars (Int64, UInt64, Bytes, DateTime,
-// Duration), and Int literals beyond 32 bits, are checked before anything runs, as variables are:
+// Literals written in the document for the gateway's own scalars (UInt32, Int64, UInt64, Bytes,
+// DateTime, Duration), and Int literals beyond 32 bits, are checked before anything runs, as variables are:
 // gqlparser's ValuesOfCorrectType checks GraphQL's scalars and enums but not an Int's range, and it
 // takes any literal for a custom scalar, so without this a
 // wrong one (i64: "x", at: "yesterday") failed only its own field, after the root fields of a
@@ -126,7 +126,7 @@ func (c *literalCheck) value(v *ast.Value, where place) bool {
 // literals gqlparser does not check. JSON takes any value.
 func gatewayScalar(name string) bool {
 	switch name {
-	case schema.ScalarInt64, schema.ScalarUInt64, schema.ScalarBytes, schema.ScalarDateTime, schema.ScalarDuration:
+	case schema.ScalarUInt32, schema.ScalarInt64, schema.ScalarUInt64, schema.ScalarBytes, schema.ScalarDateTime, schema.ScalarDuration:
 		return true
 	}
 	return false

@@ -29,6 +29,8 @@ func TestLiteralsRefused(t *testing.T) {
 		{"Int below 32 bits", sh, `{ listProducts(pageSize: -2147483649) { products { id } } }`, "outside the 32-bit range", ""},
 		{"Int64 argument", ev.gateway, `{ echo(i64: "notanumber") { s } }`, `argument i64 of echo: invalid Int64`, ""},
 		{"UInt64 negative", ev.gateway, `{ echo(u64: -1) { s } }`, "invalid UInt64", ""},
+		{"UInt32 beyond 32 bits", ev.gateway, `{ echo(u32: 4294967296) { s } }`, "argument u32 of echo: invalid UInt32: 4294967296 is out of range", ""},
+		{"UInt32 negative in a string", ev.gateway, `{ echoWrappers(u32: "-1") { u32 } }`, "invalid UInt32", ""},
 		{"Bytes", ev.gateway, `{ echo(by: "not base64!") { s } }`, "invalid Bytes", ""},
 		{"DateTime", ev.gateway, `{ echoKnown(at: "yesterday") { at } }`, "invalid DateTime", ""},
 		{"DateTime in a list", ev.gateway, `{ echoKnown(times: ["2024-05-01T12:30:00Z", "2024-13-01T00:00:00Z"]) { at } }`, "invalid DateTime", ""},

@@ -422,12 +422,7 @@ func (w *writer) scalar(wf wireField, k protoreflect.Kind, v *schema.Value, sf *
 	case schema.KindInt32:
 		w.buf = strconv.AppendInt(w.buf, int64(int32Of(k, wf.u)), 10)
 	case schema.KindUInt32:
-		u := uint32Of(wf.u)
-		if u > math.MaxInt32 {
-			w.fail(sf, status.Errorf(codes.OutOfRange, "Int cannot represent %d: GraphQL's Int has 32 bits with sign", u))
-			return false
-		}
-		w.buf = strconv.AppendUint(w.buf, uint64(u), 10)
+		w.buf = strconv.AppendUint(w.buf, uint64(uint32Of(wf.u)), 10)
 	case schema.KindInt64:
 		w.buf = append(w.buf, '"')
 		w.buf = strconv.AppendInt(w.buf, int64Of(k, wf.u), 10)

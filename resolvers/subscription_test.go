@@ -147,7 +147,7 @@ func TestSubscriptionUpstreamError(t *testing.T) {
 
 func TestSubscriptionInvalidArgument(t *testing.T) {
 	g := startEvery(t, resolvers.Options{})
-	events, _ := g.sse(t, `subscription { watch(u32: -1) { s } }`)
+	events, _ := g.sse(t, `subscription { watch(text: "a", inner: {name: "b"}) { s } }`)
 	ev := next(t, events)
 	if len(ev.resp.Errors) != 1 || ev.resp.Errors[0].code() != "INVALID_ARGUMENT" {
 		t.Errorf("event: %+v", ev.resp)

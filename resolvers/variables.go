@@ -160,8 +160,8 @@ func (c variableCoercion) list(elem *ast.Type, v any) (any, bool, *varError) {
 // scalarVariable checks a value of scalar name as the scalar's input coercion does. Int, Float,
 // String, Boolean and ID are GraphQL's: an Int is a whole number within 32 bits, a Float a finite
 // number, an ID a string or a whole number (made a string), and none of them is written in a
-// string of another type. The gateway's scalars take what input.go takes: Int64 and UInt64 a
-// number or a string holding one, in range; Bytes, DateTime and Duration strings in their format;
+// string of another type. The gateway's scalars take what input.go takes: UInt32, Int64 and UInt64
+// a number or a string holding one, in range; Bytes, DateTime and Duration strings in their format;
 // JSON any value.
 func scalarVariable(name string, v any) (any, bool, *varError) {
 	var msg string
@@ -209,6 +209,10 @@ func scalarVariable(name string, v any) (any, bool, *varError) {
 			return strconv.FormatInt(n, 10), true, nil
 		}
 		msg = "want an ID (a string or an integer), got " + describe(v)
+	case schema.ScalarUInt32:
+		if _, err := toUint(v, math.MaxUint32); err != nil {
+			msg = "invalid UInt32: " + err.Error()
+		}
 	case schema.ScalarInt64:
 		if _, err := toInt(v, math.MinInt64, math.MaxInt64); err != nil {
 			msg = "invalid Int64: " + err.Error()

@@ -70,7 +70,7 @@ func Build(services []protoreflect.ServiceDescriptor, opts Options) (*Schema, er
 	for _, name := range [...]string{"String", "Int", "Float", "Boolean", "ID"} {
 		b.names[name] = "a built-in scalar"
 	}
-	for _, name := range [...]string{ScalarInt64, ScalarUInt64, ScalarBytes, ScalarDateTime, ScalarDuration, ScalarJSON} {
+	for _, name := range [...]string{ScalarUInt32, ScalarInt64, ScalarUInt64, ScalarBytes, ScalarDateTime, ScalarDuration, ScalarJSON} {
 		b.names[name] = "a scalar of the gateway"
 	}
 	for _, name := range [...]string{"Query", "Mutation", "Subscription"} {

@@ -55,8 +55,8 @@
 //
 //	bool                               Boolean
 //	int32, sint32, sfixed32            Int
-//	uint32, fixed32                    Int: values above 2^31-1 do not fit GraphQL's 32-bit Int and
-//	                                   are a field error on output; negative input is invalid
+//	uint32, fixed32                    UInt32: a number on output, a number or a decimal string on
+//	                                   input (GraphQL's Int stops at 2^31-1)
 //	int64, sint64, sfixed64            Int64: a string on output, a string or number on input
 //	uint64, fixed64                    UInt64: likewise
 //	float, double                      Float

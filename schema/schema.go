@@ -8,6 +8,7 @@ import (
 // The scalars the schema declares besides GraphQL's built-in ones. Their formats are described in
 // the package documentation and in the SDL itself.
 const (
+	ScalarUInt32   = "UInt32"
 	ScalarInt64    = "Int64"
 	ScalarUInt64   = "UInt64"
 	ScalarBytes    = "Bytes"
@@ -189,7 +190,7 @@ const (
 	KindInvalid   Kind = iota
 	KindBool           // bool: Boolean
 	KindInt32          // int32, sint32, sfixed32: Int
-	KindUInt32         // uint32, fixed32: Int; outputs above 2^31-1 cannot be an Int (field error), negative inputs are invalid
+	KindUInt32         // uint32, fixed32: UInt32
 	KindInt64          // int64, sint64, sfixed64: Int64
 	KindUInt64         // uint64, fixed64: UInt64
 	KindFloat          // float, double: Float

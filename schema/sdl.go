@@ -10,6 +10,7 @@ import (
 
 // The descriptions of the gateway's scalars.
 var scalarDescriptions = map[string]string{
+	ScalarUInt32:   "An unsigned 32-bit integer (protobuf uint32, fixed32), 0 to 4294967295, which GraphQL's Int cannot hold beyond 2147483647. A number on output; a number or a string holding one in decimal on input.",
 	ScalarInt64:    "A signed 64-bit integer (protobuf int64, sint64, sfixed64). A string on output, e.g. \"-42\", so that JSON keeps its precision; a string or a number on input.",
 	ScalarUInt64:   "An unsigned 64-bit integer (protobuf uint64, fixed64). A string on output, e.g. \"42\"; a string or a number on input.",
 	ScalarBytes:    "Bytes (protobuf bytes), in standard base64 with padding. Input may also use the URL-safe alphabet and omit the padding.",

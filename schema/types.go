@@ -25,7 +25,8 @@ func (b *builder) single(k protoreflect.Kind, ed protoreflect.EnumDescriptor, md
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
 		return Value{Kind: KindInt32, Type: "Int"}
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		return Value{Kind: KindUInt32, Type: "Int"}
+		b.scalars[ScalarUInt32] = true
+		return Value{Kind: KindUInt32, Type: ScalarUInt32}
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		b.scalars[ScalarInt64] = true
 		return Value{Kind: KindInt64, Type: ScalarInt64}
