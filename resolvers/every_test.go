@@ -445,3 +445,25 @@ func TestUInt32(t *testing.T) {
 	g.query(t, `{ echo { u32 f32 } echoHolder(items: [{u32: "0", f32: 1}]) { items { u32 f32 } } }`).ok(t).
 		wantRawData(t, `{"echo":{"u32":0,"f32":0},"echoHolder":{"items":[{"u32":0,"f32":1}]}}`)
 }
+
+// An enum number the registered descriptor does not know (the upstream has a newer version) fails
+// its field, saying so; its null goes up to the nearest nullable field, as for any field error.
+func TestUnknownEnumNumber(t *testing.T) {
+	// A request cannot carry the number, so it carries COLOR_RED (1), which the caller swaps for 99
+	// on the wire (field 16, a varint): the echo then answers it.
+	red := protowire.AppendVarint(protowire.AppendTag(nil, 16, protowire.VarintType), 1)
+	unknown := protowire.AppendVarint(protowire.AppendTag(nil, 16, protowire.VarintType), 99)
+	g := startEveryWith(t, resolvers.Options{}, func(c resolvers.Caller) resolvers.Caller {
+		return swapCaller{Caller: c, from: red, to: unknown}
+	})
+	r := g.query(t, `{ echoHolder(name: "h", one: {color: COLOR_RED, s: "x"}) { name one { s color } } }`)
+	r.wantRawData(t, `{"echoHolder":{"name":"h","one":null}}`)
+	if len(r.Errors) != 1 {
+		t.Fatalf("errors: %s", r.raw)
+	}
+	e := r.Errors[0]
+	const want = "enum every.v1.Color has no value numbered 99 in the registered descriptors: the upstream knows a newer version; register it again"
+	if e.code() != "INTERNAL" || e.Message != want || pathString(e.Path) != "echoHolder.one.color" {
+		t.Errorf("error = %+v, want INTERNAL at echoHolder.one.color: %s", e, want)
+	}
+}

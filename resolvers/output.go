@@ -446,7 +446,7 @@ func (w *writer) scalar(wf wireField, k protoreflect.Kind, v *schema.Value, sf *
 		n := protoreflect.EnumNumber(int32(wf.u))
 		name, ok := v.Enum.ValueName(n)
 		if !ok {
-			w.fail(sf, status.Errorf(codes.Internal, "enum %s has no value numbered %d", v.Enum.Name, n))
+			w.fail(sf, errUnknownEnum(v.Enum, n))
 			return false
 		}
 		w.buf = appendString(w.buf, name)
@@ -455,6 +455,15 @@ func (w *writer) scalar(wf wireField, k protoreflect.Kind, v *schema.Value, sf *
 		return false
 	}
 	return true
+}
+
+// errUnknownEnum is the field error of an enum number the registered descriptor does not declare:
+// the upstream was deployed with a newer version of the enum than the one registered. A GraphQL enum
+// has no way to carry a number (REST passes it through), so the field fails, and its null goes up
+// as for any field error.
+func errUnknownEnum(e *schema.Enum, n protoreflect.EnumNumber) error {
+	return status.Errorf(codes.Internal, "enum %s has no value numbered %d in the registered descriptors: the upstream knows a newer version; register it again",
+		e.Desc.FullName(), n)
 }
 
 // link writes link field f of parent: the result of its call, which the waves have made.
