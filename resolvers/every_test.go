@@ -467,3 +467,20 @@ func TestUnknownEnumNumber(t *testing.T) {
 		t.Errorf("error = %+v, want INTERNAL at echoHolder.one.color: %s", e, want)
 	}
 }
+
+// A float input takes every value that rounds to a finite float32, as protobuf's JSON does: the
+// largest, 3.4028235e+38, is what the gateway writes, so it must read it back.
+func TestFloat32Range(t *testing.T) {
+	g := startEvery(t, resolvers.Options{})
+	const want = `{"echo":{"fl":3.4028235e+38,"list":[]},"echoWrappers":{"f":-3.4028235e+38}}`
+	g.query(t, `{ echo(fl: 3.4028235e+38) { fl list } echoWrappers(f: -3.4028235e+38) { f } }`).ok(t).wantRawData(t, want)
+	postVariables(t, g.gateway, `query ($a: Float, $b: Float) { echo(fl: $a) { fl list } echoWrappers(f: $b) { f } }`,
+		`{"a": 3.4028235e+38, "b": -3.40282356e+38}`).ok(t).wantRawData(t, want)
+	g.query(t, `{ echo(fl: 1e-50) { fl } }`).ok(t).wantRawData(t, `{"echo":{"fl":0}}`)
+	for _, lit := range []string{"3.40282357e+38", "-1e39"} {
+		r := g.query(t, `{ echo(fl: `+lit+`) { fl } }`)
+		if len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" || r.Errors[0].Message != "argument fl: "+lit+" is beyond the range of a 32-bit float" {
+			t.Errorf("%s: %s", lit, r.raw)
+		}
+	}
+}

@@ -309,14 +309,11 @@ func appendScalar(b []byte, k protoreflect.Kind, ed protoreflect.EnumDescriptor,
 		}
 		return protowire.AppendVarint(b, n), nil
 	case protoreflect.FloatKind:
-		f, err := toFloat(val)
+		f, err := toFloat32(val)
 		if err != nil {
 			return b, err
 		}
-		if !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) > math.MaxFloat32 {
-			return b, invalid("%v does not fit a 32-bit float", f)
-		}
-		return protowire.AppendFixed32(b, math.Float32bits(float32(f))), nil
+		return protowire.AppendFixed32(b, math.Float32bits(f)), nil
 	case protoreflect.DoubleKind:
 		f, err := toFloat(val)
 		if err != nil {
@@ -459,6 +456,36 @@ func toFloat(val any) (float64, error) {
 		return f, nil
 	}
 	return 0, invalid("want a number, got %s", typeName(val))
+}
+
+// float32Overflow is where rounding to 32 bits gives infinity: half a unit in the last place beyond
+// the largest float32 (which rounds to even, 2^128).
+const float32Overflow = math.MaxFloat32 + 0x1p103
+
+// toFloat32 reads a float as toFloat does, rounded to 32 bits as protobuf's JSON reads it: every
+// value that rounds to a finite float32 is taken (3.4028235e+38, the largest, as the gateway
+// writes it), and one that rounds to infinity refused. Infinity and NaN themselves are taken.
+func toFloat32(val any) (float32, error) {
+	switch v := val.(type) {
+	case json.Number, string:
+		s := numberText(v)
+		f, err := strconv.ParseFloat(s, 32) // from the text, not its float64: no double rounding
+		switch {
+		case errors.Is(err, strconv.ErrRange):
+			return 0, invalid("%s is beyond the range of a 32-bit float", s)
+		case err != nil:
+			return 0, invalid("%q is not a number", s)
+		}
+		return float32(f), nil
+	}
+	f, err := toFloat(val)
+	if err != nil {
+		return 0, err
+	}
+	if math.Abs(f) >= float32Overflow && !math.IsInf(f, 0) {
+		return 0, invalid("%v is beyond the range of a 32-bit float", f)
+	}
+	return float32(f), nil
 }
 
 // numberText is the text of a json.Number or a string, without fmt's allocation.
