@@ -423,3 +423,44 @@ func TestLimitRefusalStatus(t *testing.T) {
 		t.Errorf("status %d: %s, want 400 with one %s error and no data", r.status, r.raw, resolvers.CodeRootFieldLimit)
 	}
 }
+
+// Introspection lists only the directive locations of the GraphQL specification (October 2021):
+// gqlparser's prelude puts @deprecated on DIRECTIVE_DEFINITION too, and graphql-core's
+// build_client_schema refuses a schema that says so.
+func TestIntrospectionDirectiveLocations(t *testing.T) {
+	spec := map[string]bool{}
+	for _, loc := range strings.Fields(`QUERY MUTATION SUBSCRIPTION FIELD FRAGMENT_DEFINITION FRAGMENT_SPREAD
+		INLINE_FRAGMENT VARIABLE_DEFINITION SCHEMA SCALAR OBJECT FIELD_DEFINITION ARGUMENT_DEFINITION
+		INTERFACE UNION ENUM ENUM_VALUE INPUT_OBJECT INPUT_FIELD_DEFINITION`) {
+		spec[loc] = true
+	}
+	g := startGateway(t, setup{})
+	r := g.query(t, introspection.NewQuery(introspection.QueryOptions{})).ok(t)
+	var got struct {
+		Schema struct {
+			Directives []struct {
+				Name      string
+				Locations []string
+			}
+		} `json:"__schema"`
+	}
+	if err := json.Unmarshal(r.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string][]string{}
+	for _, d := range got.Schema.Directives {
+		found[d.Name] = d.Locations
+		for _, loc := range d.Locations {
+			if !spec[loc] {
+				t.Errorf("@%s lists %s, which is not a location of the specification", d.Name, loc)
+			}
+		}
+	}
+	// The specification's own stay as it declares them.
+	if want := "[FIELD_DEFINITION ARGUMENT_DEFINITION INPUT_FIELD_DEFINITION ENUM_VALUE]"; fmt.Sprint(found["deprecated"]) != want {
+		t.Errorf("@deprecated on %v, want %s", found["deprecated"], want)
+	}
+	if want := "[FIELD FRAGMENT_SPREAD INLINE_FRAGMENT]"; fmt.Sprint(found["skip"]) != want || fmt.Sprint(found["include"]) != want {
+		t.Errorf("@skip on %v, @include on %v, want %s", found["skip"], found["include"], want)
+	}
+}

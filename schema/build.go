@@ -119,8 +119,30 @@ func Build(services []protoreflect.ServiceDescriptor, opts Options) (*Schema, er
 	if err != nil {
 		return nil, fmt.Errorf("graphql schema: the generated SDL does not load, which is a bug: %w", err)
 	}
+	keepSpecLocations(parsed)
 	s.ast = parsed
 	return s, nil
+}
+
+// specLocations are the directive locations of the GraphQL specification (October 2021).
+var specLocations = map[ast.DirectiveLocation]bool{
+	ast.LocationQuery: true, ast.LocationMutation: true, ast.LocationSubscription: true,
+	ast.LocationField: true, ast.LocationFragmentDefinition: true, ast.LocationFragmentSpread: true,
+	ast.LocationInlineFragment: true, ast.LocationVariableDefinition: true,
+	ast.LocationSchema: true, ast.LocationScalar: true, ast.LocationObject: true,
+	ast.LocationFieldDefinition: true, ast.LocationArgumentDefinition: true, ast.LocationInterface: true,
+	ast.LocationUnion: true, ast.LocationEnum: true, ast.LocationEnumValue: true,
+	ast.LocationInputObject: true, ast.LocationInputFieldDefinition: true,
+}
+
+// keepSpecLocations removes from the schema's directives the locations the specification does not
+// have: gqlparser's prelude puts @deprecated on DIRECTIVE_DEFINITION too, and clients that check
+// introspection against the specification (graphql-core's build_client_schema) refuse the schema.
+// The schema's SDL declares no directives; the locations matter only to introspection.
+func keepSpecLocations(s *ast.Schema) {
+	for _, d := range s.Directives {
+		d.Locations = slices.DeleteFunc(d.Locations, func(l ast.DirectiveLocation) bool { return !specLocations[l] })
+	}
 }
 
 // direction is whether a message is read (output: an object type) or written (input: an input type).
