@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails" // links the standard error details, so they render as JSON
@@ -49,9 +51,16 @@ func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
 	if !errors.As(err, &ge) {
 		ge = gqlerror.WrapPath(graphql.GetPath(ctx), err)
 	}
-	if _, ok := ge.Extensions["code"]; ok {
+	if code, ok := ge.Extensions["code"]; ok {
 		if ge.Message == "operation  not found" { // gqlgen's, for a document of several operations and no name
 			ge.Message = "the document has several operations: name the one to run in operationName"
+		}
+		if code == errcode.ValidationFailed {
+			var op *ast.OperationDefinition
+			if graphql.HasOperationContext(ctx) {
+				op = graphql.GetOperationContext(ctx).Operation
+			}
+			wordGqlparserError(x.s.AST(), op, ge)
 		}
 		return ge
 	}

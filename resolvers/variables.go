@@ -27,6 +27,8 @@ import (
 // so it takes a number for a String and a numeric string for an Int, and it takes anything for
 // the gateway's scalars. variableCoercion checks strictly what gqlparser let through, and the
 // error is gqlparser's kind: GRAPHQL_VALIDATION_FAILED, with the path ["variable", name, ...].
+// What gqlparser refuses itself (an unknown input field, an enum by number) the error presenter
+// words the same way (wordGqlparserError).
 //
 // It also leaves variables in the form input.go reads literals in: one value given for a list is
 // a list of it, and a list is an []any (gqlparser makes a single value a typed slice, []string).
@@ -356,6 +358,84 @@ func (e *varError) gqlError(def *ast.VariableDefinition) *gqlerror.Error {
 	}
 	errcode.Set(ge, errcode.ValidationFailed)
 	return ge
+}
+
+// wordGqlparserError words an error of gqlparser's validator.VariableValues as variableCoercion's
+// are: gqlparser refuses some variables before variableCoercion sees them, at the right path
+// (["variable", name, ...]) but in few words ("unknown field", "1 is not a valid Color"). The
+// message gets the place of the fault ("variable $t.nope: ") and, when op's variable definitions
+// lead to it in schema s, what was wrong in the schema's terms: `ThingInput has no field "nope"`,
+// "want a value of enum Color by name (COLOR_UNSPECIFIED, COLOR_RED, COLOR_BLUE), got 1"; the
+// location is the variable's definition. Errors that are not gqlparser's variable errors are left
+// as they are. op may be nil (the message then says only where).
+func wordGqlparserError(s *ast.Schema, op *ast.OperationDefinition, ge *gqlerror.Error) {
+	if len(ge.Path) < 2 || ge.Path[0] != ast.PathName("variable") || strings.HasPrefix(ge.Message, "variable $") {
+		return
+	}
+	name, ok := ge.Path[1].(ast.PathName)
+	if !ok {
+		return
+	}
+	where := ge.Path[1:].String()
+	var def *ast.VariableDefinition
+	if op != nil {
+		def = op.VariableDefinitions.ForName(string(name))
+	}
+	if def == nil {
+		ge.Message = "variable $" + where + ": " + ge.Message
+		return
+	}
+	if pos := def.Position; pos != nil && len(ge.Locations) == 0 {
+		ge.Locations = []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
+	}
+	// Follow the path through the variable's type to the type at the fault (typ), or, when the
+	// last step is a field its input object (parent) does not have, to that input object.
+	var parent *ast.Definition
+	typ := def.Type
+	for i, p := range ge.Path[2:] {
+		if p, ok := p.(ast.PathName); ok {
+			parent = s.Types[typ.Name()]
+			var f *ast.FieldDefinition
+			if parent != nil && parent.Kind == ast.InputObject {
+				f = parent.Fields.ForName(string(p))
+			}
+			if f == nil {
+				if i < len(ge.Path)-3 || parent == nil || parent.Kind != ast.InputObject {
+					parent = nil // lost: say where, not what
+				}
+				typ = nil
+				break
+			}
+			typ = f.Type
+		} else if typ.Elem != nil {
+			typ = typ.Elem // else one value given for a list, its element 0
+		}
+	}
+	msg := ge.Message
+	switch {
+	case typ == nil && parent != nil && msg == "unknown field":
+		msg = fmt.Sprintf("%s has no field %q", parent.Name, ge.Path[len(ge.Path)-1])
+	case typ != nil && typ.Elem == nil:
+		t := s.Types[typ.Name()]
+		if got, ok := strings.CutSuffix(msg, " is not a valid "+typ.Name()); ok && t != nil && t.Kind == ast.Enum {
+			msg = fmt.Sprintf("want a value of enum %s by name (%s), got %s", t.Name, enumNames(t), got)
+		}
+	}
+	ge.Message = "variable $" + where + ": " + msg
+}
+
+// enumNames lists the values of enum e for an error message, the first 20 of them.
+func enumNames(e *ast.Definition) string {
+	const most = 20
+	names := make([]string, 0, min(len(e.EnumValues), most))
+	for i, v := range e.EnumValues {
+		if i == most {
+			names = append(names, fmt.Sprintf("and %d more", len(e.EnumValues)-most))
+			break
+		}
+		names = append(names, v.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // MutateOperationParameters refuses, before gqlparser reads it, a JSON number given for an Int or

@@ -90,9 +90,10 @@ func TestVariablesRefused(t *testing.T) {
 		// Boolean
 		{"Boolean from a string, as gqlparser says", ev.gateway, `query ($b: Boolean) { echo(b: $b) { b } }`, `{"b": "true"}`, varPath("variable", "b"), "Boolean"},
 		// Enums
-		{"enum from a number, as gqlparser says", sh, `query ($c: Category) { listProducts(category: $c) { products { id } } }`, `{"c": 1}`, varPath("variable", "c"), "Category"},
+		{"enum from a number", sh, `query ($c: Category) { listProducts(category: $c) { products { id } } }`, `{"c": 1}`, varPath("variable", "c"), "variable $c: want a value of enum Category by name (CATEGORY_UNSPECIFIED, CATEGORY_BOOKS, "},
+		{"enum from a number in an input field", ev.gateway, `query ($h: ScalarsInput) { echoHolder(one: $h) { name } }`, `{"h": {"color": 1}}`, varPath("variable", "h", "color"), "variable $h.color: want a value of enum Color by name (COLOR_UNSPECIFIED, COLOR_RED, COLOR_BLUE), got 1"},
 		{"enum in another case", sh, `query ($c: Category) { listProducts(category: $c) { products { id } } }`, `{"c": "category_books"}`, varPath("variable", "c"), "case-sensitive"},
-		{"enum unknown, as gqlparser says", sh, `query ($c: Category) { listProducts(category: $c) { products { id } } }`, `{"c": "CATEGORY_FOOD"}`, varPath("variable", "c"), "Category"},
+		{"enum unknown", sh, `query ($c: Category) { listProducts(category: $c) { products { id } } }`, `{"c": "CATEGORY_FOOD"}`, varPath("variable", "c"), "variable $c: want a value of enum Category by name (CATEGORY_UNSPECIFIED, "},
 		{"enum in a list", ev.gateway, `query ($c: [Color!]) { echo(colors: $c) { colors } }`, `{"c": ["COLOR_RED", true]}`, varPath("variable", "c", 1), "enums must be ints or strings"},
 		// The gateway's scalars
 		{"Int64 not a number", sh, createUser, `{"u": {"name": "Eve", "email": "eve@example.com", "loyaltyPoints": "12x"}}`, varPath("variable", "u", "loyaltyPoints"), `variable $u.loyaltyPoints: invalid Int64: "12x" is not an integer`},
@@ -114,7 +115,8 @@ func TestVariablesRefused(t *testing.T) {
 		{"input object from a string", sh, createUser, `{"u": "Eve"}`, varPath("variable", "u"), "UserInput"},
 		{"input field", sh, createUser, `{"u": {"name": "Eve", "email": 5}}`, varPath("variable", "u", "email"), "variable $u.email: want a String, got the number 5"},
 		{"input field of an input field", sh, createUser, `{"u": {"name": "Eve", "email": "eve@example.com", "address": {"city": 7}}}`, varPath("variable", "u", "address", "city"), "variable $u.address.city: want a String"},
-		{"unknown input field, as gqlparser says", sh, createUser, `{"u": {"name": "Eve", "email": "eve@example.com", "age": 30}}`, varPath("variable", "u", "age"), "unknown field"},
+		{"unknown input field", sh, createUser, `{"u": {"name": "Eve", "email": "eve@example.com", "age": 30}}`, varPath("variable", "u", "age"), `variable $u.age: UserInput has no field "age"`},
+		{"unknown input field, nested", ev.gateway, `query ($h: [ScalarsInput!]) { echoHolder(items: $h) { name } }`, `{"h": [{"s": "a"}, {"inner": {"name": "n", "x": 1}}]}`, varPath("variable", "h", 1, "inner", "x"), `variable $h[1].inner.x: InnerInput has no field "x"`},
 		{"list element of an input field", sh, createUser, `{"u": {"name": "Eve", "email": "eve@example.com", "tags": ["a", 2]}}`, varPath("variable", "u", "tags", 1), "variable $u.tags[1]: want a String, got the number 2"},
 		{"one value for a list, of the wrong type", sh, createUser, `{"u": {"name": "Eve", "email": "eve@example.com", "tags": 2}}`, varPath("variable", "u", "tags", 0), "want a String, got the number 2"},
 		{"list element", sh, ids, `{"ids": ["1", 2]}`, varPath("variable", "ids", 1), "variable $ids[1]: want a String, got the number 2"},
@@ -148,6 +150,12 @@ func TestVariablesRefusedShape(t *testing.T) {
 	g := startGateway(t, setup{})
 	r := postVariables(t, g, "query Q(\n  $ids: [String!]\n) { batchGetUsers(ids: $ids) { users { id } } }", `{"ids": [1]}`)
 	r.wantVariableRefusal(t, varPath("variable", "ids", 0), "variable $ids[0]: want a String, got the number 1")
+	if got, want := fmt.Sprint(r.Errors[0].Locations), "[map[column:3 line:2]]"; got != want {
+		t.Errorf("locations = %s, want %s", got, want)
+	}
+	// So does one gqlparser refuses first, and it is worded as the gateway's own.
+	r = postVariables(t, g, "mutation M(\n  $u: UserInput!\n) { createUser(user: $u) { id } }", `{"u": {"nope": 1}}`)
+	r.wantVariableRefusal(t, varPath("variable", "u", "nope"), `variable $u.nope: UserInput has no field "nope"`)
 	if got, want := fmt.Sprint(r.Errors[0].Locations), "[map[column:3 line:2]]"; got != want {
 		t.Errorf("locations = %s, want %s", got, want)
 	}
