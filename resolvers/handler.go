@@ -211,6 +211,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		InitFunc:              inspectInit,
 	})
 	srv.SetQueryCache(cache)
+	srv.SetValidationRulesFn(validationRules)
 	srv.SetErrorPresenter(x.present)
 	srv.SetRecoverFunc(x.recoverPanic)
 	for _, e := range exts {
@@ -227,6 +228,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	if len(opts.Routes) > 0 {
 		exec := gqlexec.New(x)
 		exec.SetQueryCache(cache)
+		exec.SetDefaultRulesFn(validationRules)
 		exec.SetErrorPresenter(x.present)
 		exec.SetRecoverFunc(x.recoverPanic)
 		for _, e := range exts {

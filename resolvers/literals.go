@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/protogate/gateway/schema"
 )
@@ -21,7 +24,9 @@ import (
 // the literal's location, and nothing is executed.
 //
 // The walk covers the operation's fields with their arguments, every fragment once, and the
-// variables' default values; it allocates only for a literal of one of those scalars.
+// variables' default values; it allocates only for a literal of one of those scalars. gqlparser's
+// own rule for literals is adjusted so that it leaves integers beyond int64 at those scalars to
+// this check (valuesOfCorrectType).
 type literalCheck struct {
 	fragments map[string]bool // fragments walked already
 	err       *gqlerror.Error
@@ -130,4 +135,75 @@ func gatewayScalar(name string) bool {
 		return true
 	}
 	return false
+}
+
+// validationRules are gqlparser's rules with ValuesOfCorrectType adjusted (valuesOfCorrectType).
+func validationRules() *rules.Rules {
+	r := rules.NewDefaultRules()
+	r.RemoveRule(rules.ValuesOfCorrectTypeRule.Name)
+	r.AddRule(rules.ValuesOfCorrectTypeRule.Name, valuesOfCorrectType)
+	return r
+}
+
+// valuesOfCorrectType is gqlparser's ValuesOfCorrectType rule less one complaint. gqlparser reads
+// every integer literal as an int64, so an input object or a list that holds a UInt64 literal of
+// 2^63 or more ({u64: 18446744073709551615}) was refused as a whole, "Expected value of type
+// ThingInput", though the same literal given alone as an argument is taken. That complaint is
+// dropped when the integers beyond int64 in the value are all where one of the gateway's scalars
+// is expected: checkLiterals checks those, with their own location. The rule's other complaints
+// about the value (a missing required field, an unknown one) stay.
+func valuesOfCorrectType(observers *core.Events, addError core.AddErrFunc) {
+	var current *ast.Value // the value the rule is checking: this observer runs just before it
+	observers.OnValue(func(_ *core.Walker, v *ast.Value) { current = v })
+	rules.ValuesOfCorrectTypeRule.RuleFunc(observers, func(options ...core.ErrorOption) {
+		if current != nil && wideAtGatewayScalars(current) {
+			var e gqlerror.Error
+			for _, o := range options {
+				o(&e)
+			}
+			if strings.HasPrefix(e.Message, `Expected value of type "`) {
+				return
+			}
+		}
+		addError(options...)
+	})
+}
+
+// wideAtGatewayScalars reports whether v, an input object, a list or a variable (by its default),
+// holds integer literals beyond int64, and only where one of the gateway's scalars is expected,
+// and nothing else gqlparser cannot read.
+func wideAtGatewayScalars(v *ast.Value) bool {
+	switch {
+	case v.Kind == ast.Variable && v.VariableDefinition != nil && v.VariableDefinition.DefaultValue != nil:
+		v = v.VariableDefinition.DefaultValue
+	case v.Kind == ast.ObjectValue && v.Definition != nil && v.Definition.Kind == ast.InputObject:
+	case v.Kind == ast.ListValue && v.ExpectedType != nil && v.ExpectedType.Elem != nil:
+	default:
+		return false
+	}
+	wide := false
+	var readable func(v *ast.Value) bool
+	readable = func(v *ast.Value) bool {
+		switch v.Kind {
+		case ast.IntValue:
+			if _, err := strconv.ParseInt(v.Raw, 10, 64); err != nil {
+				if v.Definition == nil || v.Definition.Kind != ast.Scalar || !gatewayScalar(v.Definition.Name) {
+					return false
+				}
+				wide = true
+			}
+		case ast.FloatValue:
+			if _, err := strconv.ParseFloat(v.Raw, 64); err != nil {
+				return false
+			}
+		case ast.ListValue, ast.ObjectValue:
+			for _, c := range v.Children {
+				if !readable(c.Value) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return readable(v) && wide
 }

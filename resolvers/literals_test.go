@@ -2,6 +2,7 @@ package resolvers_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/protogate/gateway/resolvers"
@@ -72,4 +73,41 @@ func TestJSONLiteralNulls(t *testing.T) {
 	g.query(t, `{ echoKnown(st: {a: null, b: {c: null}, d: [null]}) { st } }`).ok(t).wantRawData(t, want)
 	postVariables(t, g.gateway, `query ($st: JSON) { echoKnown(st: $st) { st } }`, `{"st": {"a": null, "b": {"c": null}, "d": [null]}}`).
 		ok(t).wantRawData(t, want)
+}
+
+// A UInt64 literal of 2^63 or more, beyond gqlparser's int64 reading of integers, is taken inside
+// an input object or a list as it is alone; the gateway's check of literals still refuses one
+// beyond 64 bits, and gqlparser's other complaints about the object stay.
+func TestWideUInt64Literals(t *testing.T) {
+	g := startEvery(t, resolvers.Options{})
+	g.query(t, `{ echoHolder(one: {u64: 18446744073709551615, f64: 9223372036854775808}, items: [{u64: 18446744073709551615}]) {
+		one { u64 f64 } items { u64 } } }`).ok(t).
+		wantRawData(t, `{"echoHolder":{"one":{"u64":"18446744073709551615","f64":"9223372036854775808"},"items":[{"u64":"18446744073709551615"}]}}`)
+	postVariables(t, g.gateway, `query ($h: [ScalarsInput!] = [{u64: 18446744073709551615}]) { echoHolder(items: $h) { items { u64 } } }`,
+		`{"h": [{"u64": "1"}]}`).ok(t).wantRawData(t, `{"echoHolder":{"items":[{"u64":"1"}]}}`)
+	// As a default that is used, gqlparser reads it before the gateway can: the refusal says so.
+	postVariables(t, g.gateway, `query ($u: UInt64 = 18446744073709551615) { echo(u64: $u) { u64 } }`, `{}`).
+		wantVariableRefusal(t, varPath("variable", "u"), "variable $u: its default value 18446744073709551615 holds an integer beyond the signed 64-bit range")
+	postVariables(t, g.gateway, `query ($u: UInt64 = "18446744073709551615") { echo(u64: $u) { u64 } }`, `{}`).ok(t).
+		wantRawData(t, `{"echo":{"u64":"18446744073709551615"}}`)
+	for _, tc := range []struct{ name, doc, msg string }{
+		{"beyond 64 bits", `{ echoHolder(one: {u64: 18446744073709551616}) { name } }`,
+			`argument one of echoHolder: invalid UInt64: "18446744073709551616" is not an unsigned integer in range`},
+		{"Int64 beyond 64 bits", `{ echoHolder(one: {i64: 9223372036854775808}) { name } }`, "argument one of echoHolder: invalid Int64"},
+		{"an Int beyond 64 bits beside it", `{ echoHolder(one: {u64: 18446744073709551615, i32: 9223372036854775808}) { name } }`,
+			`Expected value of type "ScalarsInput"`},
+		{"an unknown field beside it", `{ echoHolder(one: {u64: 18446744073709551615, nope: 1}) { name } }`,
+			`Field "nope" is not defined by type "ScalarsInput"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := g.query(t, tc.doc)
+			found := false
+			for _, e := range r.Errors {
+				found = found || e.code() == "GRAPHQL_VALIDATION_FAILED" && strings.Contains(e.Message, tc.msg)
+			}
+			if !found || string(r.Data) != "null" {
+				t.Errorf("%s\nwant GRAPHQL_VALIDATION_FAILED with %q", r.raw, tc.msg)
+			}
+		})
+	}
 }

@@ -413,6 +413,9 @@ func wordGqlparserError(s *ast.Schema, op *ast.OperationDefinition, ge *gqlerror
 	}
 	msg := ge.Message
 	switch {
+	case len(ge.Path) == 2 && def.DefaultValue != nil && strings.HasPrefix(msg, "strconv.Parse"):
+		// gqlparser reads a default's integers as int64: {u64: 18446744073709551615} fails.
+		msg = fmt.Sprintf("its default value %s holds an integer beyond the signed 64-bit range, which the GraphQL front cannot read in a default: write it as a string (\"18446744073709551615\" for a UInt64) or give the variable", def.DefaultValue)
 	case typ == nil && parent != nil && msg == "unknown field":
 		msg = fmt.Sprintf("%s has no field %q", parent.Name, ge.Path[len(ge.Path)-1])
 	case typ != nil && typ.Elem == nil:
