@@ -100,7 +100,11 @@ func TestDirWatcher(t *testing.T) {
 		t.Errorf("after writes to notes.txt and the key set: %s, passing over %q; want the key set, passing over notes.txt only", name, passed)
 	}
 	volumeVersion(t, certs, "..v2", version("two"))
-	if name, _ := nextConcern(t, d); !strings.HasPrefix(filepath.Base(name), "..data") {
+	name, _ := nextConcern(t, d)
+	for name == jwks { // the key set's rewrite can come as two events (truncated, then written)
+		name, _ = nextConcern(t, d)
+	}
+	if !strings.HasPrefix(filepath.Base(name), "..data") {
 		t.Errorf("after ..data was switched: %s, want ..data or ..data_tmp", name)
 	}
 
