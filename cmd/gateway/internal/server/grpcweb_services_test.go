@@ -26,6 +26,7 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
+	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
 
@@ -365,5 +366,25 @@ func TestForwardedForLastHop(t *testing.T) {
 		if got := (<-seen).Get("x-forwarded-for"); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: upstream x-forwarded-for %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestReflectionOverTheMessageLimit: grpc.max_message_bytes bounds the messages the gateway
+// proxies, not its own services' answers. Reflection describes a registered file whatever its
+// size (with its imports, the users file's answer is 19 KB), while an upstream's answer over the
+// limit (user 1's orders, about 560 bytes) is still refused.
+func TestReflectionOverTheMessageLimit(t *testing.T) {
+	const limit = 512
+	g := startGateway(t, harnessOptions{config: func(c *config.Config) { c.GRPC.MaxMessageBytes = limit }})
+	answers := nativeReflect(t, g, usersFile)
+	if len(answers) != 1 || len(answers[0].GetFileDescriptorResponse().GetFileDescriptorProto()) == 0 {
+		t.Fatalf("file containing %s: %v, want its files", usersService, answers)
+	}
+	if n := proto.Size(answers[0]); n <= limit {
+		t.Fatalf("the answer is %d bytes, not over the %d-byte limit: the test proves nothing", n, limit)
+	}
+	_, err := ordersv1.NewOrderServiceClient(g.conn).ListOrders(testContext(t), &ordersv1.ListOrdersRequest{UserId: "1"})
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted {
+		t.Fatalf("ListOrders, whose answer is over the %d-byte limit: %v, want RESOURCE_EXHAUSTED", limit, err)
 	}
 }

@@ -180,8 +180,11 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		grpc.UnaryInterceptor(s.interceptUnary),
 		grpc.UnknownServiceHandler(s.proxy.Handler),
 		grpc.ForceServerCodecV2(routing.Codec{}),
+		// What clients send is bounded here; what the gateway sends them is not: a proxied answer
+		// was bounded as it came from the upstream (the proxy's own limit), and the gateway's
+		// own services' answers (reflection's file descriptors) are not the proxied messages the
+		// limit is for.
 		grpc.MaxRecvMsgSize(maxMsg),
-		grpc.MaxSendMsgSize(maxMsg),
 		grpc.ReadBufferSize(downstreamBufferSize),
 		grpc.WriteBufferSize(downstreamBufferSize),
 		// policies.limits.max_header_bytes bounds native gRPC's header list too (HTTP/2 SETTINGS).
