@@ -1419,8 +1419,9 @@ func (x *UpstreamCluster) GetEndpoints() []*UpstreamEndpoint {
 	return nil
 }
 
-// UpstreamEndpoint is one endpoint's resilience state. Endpoints are shared by address across
-// clusters, so one listed twice shows the same state.
+// UpstreamEndpoint is one endpoint's resilience state. Clusters that list one address with the
+// same transport and the same breaker, health check and outlier settings share its endpoint, so
+// they show the same state; a cluster whose settings differ has an endpoint of its own.
 type UpstreamEndpoint struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "host:port"; for a cluster that resolves DNS names, one of the addresses a name resolved to.
