@@ -249,6 +249,12 @@ func (e *Endpoint) healthy(now int64) bool {
 	return !e.unhealthy.Load() && e.ejectedUntil.Load() <= now
 }
 
+// usable reports whether the endpoint may take a call outside panic mode, unless it is avoid: it is
+// healthy and its circuit is not open.
+func (e *Endpoint) usable(avoid *Endpoint, now int64) bool {
+	return e != avoid && e.healthy(now) && !e.blocked(now)
+}
+
 // blocked reports whether the endpoint's circuit is open: calls to it would fail fast.
 func (e *Endpoint) blocked(now int64) bool {
 	b := e.br.Load()
