@@ -190,7 +190,7 @@ func (c *Cluster) pick(h Headers, avoid *Endpoint, now int64) (*Endpoint, error)
 	if len(m.endpoints) == 0 {
 		return nil, c.empty
 	}
-	i, pos := c.primary(m, h)
+	i, pos := c.primary(m, h, now)
 	if e := m.endpoints[i]; e.usable(avoid, now) {
 		return e, nil
 	}
@@ -200,7 +200,7 @@ func (c *Cluster) pick(h Headers, avoid *Endpoint, now int64) (*Endpoint, error)
 // primary returns the balancer's choice: an endpoint index, and its position in the balancer's
 // order: the schedule for RoundRobin, the ring for RingHash with a hash key; -1 for a choice made
 // at random.
-func (c *Cluster) primary(m *memberSet, h Headers) (int, int) {
+func (c *Cluster) primary(m *memberSet, h Headers, now int64) (int, int) {
 	s := m.schedule
 	switch c.cfg.Balancer {
 	case Random:
@@ -211,7 +211,7 @@ func (c *Cluster) primary(m *memberSet, h Headers) (int, int) {
 		if ai == bi {
 			bi = s[(j+1)%len(s)] // the schedule spreads endpoints out: its neighbour is usually another
 		}
-		if lighter(m.endpoints[bi], m.endpoints[ai]) {
+		if lighter(m.endpoints[bi], m.endpoints[ai], now) {
 			return int(bi), -1
 		}
 		return int(ai), -1
@@ -229,12 +229,11 @@ func (c *Cluster) primary(m *memberSet, h Headers) (int, int) {
 	}
 }
 
-// lighter reports whether least request prefers b to a: fewer calls in flight, or as many and a
-// lower latency EWMA.
-func lighter(b, a *Endpoint) bool {
-	// Latency EWMAs are positive floats, whose bits order as the values do.
+// lighter reports whether least request prefers b to a at now: fewer calls in flight, or as many
+// and a lower latency estimate ([Endpoint.Latency]).
+func lighter(b, a *Endpoint, now int64) bool {
 	ia, ib := a.InFlight(), b.InFlight()
-	return ib < ia || ib == ia && b.ewma.Load() < a.ewma.Load()
+	return ib < ia || ib == ia && b.latency(now) < a.latency(now)
 }
 
 // fallback runs when the primary choice i (at position pos, see primary) cannot take the call. It
@@ -282,7 +281,7 @@ func (c *Cluster) fallback(m *memberSet, i, pos int, avoid *Endpoint, now int64)
 		default:
 			if e := m.draw(usable, avoid, now); e != nil {
 				if c.cfg.Balancer == LeastRequest {
-					if b := m.draw(usable, avoid, now); b != nil && lighter(b, e) {
+					if b := m.draw(usable, avoid, now); b != nil && lighter(b, e, now) {
 						e = b
 					}
 				}

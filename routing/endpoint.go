@@ -162,7 +162,8 @@ type Endpoint struct {
 
 	cfg          EndpointConfig          // with defaults filled; never changes
 	br           atomic.Pointer[breaker] // nil when disabled; a new one when a health check passes again
-	ewma         atomic.Uint64           // float64 bits: latency EWMA in nanoseconds; 0 = no sample
+	ewma         atomic.Uint64           // float64 bits: latency EWMA in nanoseconds as of sampled; 0 = no sample
+	sampled      atomic.Int64            // nanotime of the EWMA's last sample
 	streak       atomic.Int32            // sick outcomes in a row, for outlier detection
 	ejectedUntil atomic.Int64            // nanotime the current ejection ends; 0 = never ejected
 	ejections    atomic.Int32            // ejection multiplier: grows per ejection, decays with success
@@ -217,9 +218,28 @@ func (e *Endpoint) Conn() *grpc.ClientConn { return e.conn }
 // InFlight returns the number of calls begun and not yet done.
 func (e *Endpoint) InFlight() int64 { return e.state.Load() &^ drainingBit }
 
-// Latency returns the endpoint's latency EWMA over unary calls, or 0 before the first one.
-func (e *Endpoint) Latency() time.Duration {
-	return time.Duration(math.Float64frombits(e.ewma.Load()))
+// Latency returns the endpoint's latency estimate: the EWMA of its unary calls' latency, faded by
+// the time since the last of them ([LatencyHalfLife]), or 0 before the first one.
+func (e *Endpoint) Latency() time.Duration { return time.Duration(e.latency(nanotime())) }
+
+// LatencyHalfLife is how fast an endpoint's latency estimate fades while it gets no calls: the
+// estimate halves for every LatencyHalfLife since its last sample. LeastRequest breaks ties on the
+// estimate, so an endpoint that was slow is tried again once it has gone without calls for a
+// while, rather than never being sampled again; if it is still slow, that call puts its estimate
+// back up.
+const LatencyHalfLife = time.Second
+
+// latency returns the latency estimate at now, in nanoseconds; 0 before the first sample.
+func (e *Endpoint) latency(now int64) float64 {
+	return faded(math.Float64frombits(e.ewma.Load()), now-e.sampled.Load())
+}
+
+// faded returns a latency estimate v after age nanoseconds without a sample.
+func faded(v float64, age int64) float64 {
+	if v == 0 || age <= 0 {
+		return v
+	}
+	return v * math.Exp2(-float64(age)/float64(LatencyHalfLife))
 }
 
 // Begin counts a call in flight until done is called. Call done exactly once,
@@ -273,10 +293,11 @@ func (e *Endpoint) observe(o outcome, latency int64, unary bool, now int64) (eje
 			old := e.ewma.Load()
 			v := sample
 			if old != 0 {
-				f := math.Float64frombits(old)
+				f := faded(math.Float64frombits(old), now-e.sampled.Load())
 				v = f + ewmaWeight*(sample-f)
 			}
 			if e.ewma.CompareAndSwap(old, math.Float64bits(v)) {
+				e.sampled.Store(now)
 				break
 			}
 		}
@@ -358,7 +379,8 @@ type EndpointStats struct {
 	// Breaker is the circuit's state: "closed", "open", "half-open" or "disabled".
 	Breaker  string
 	InFlight int64
-	// Latency is the EWMA of unary call latency.
+	// Latency is the latency estimate: the EWMA of unary call latency, faded by the time since the
+	// last call ([LatencyHalfLife]).
 	Latency time.Duration
 	// ConsecutiveFailures counts sick-backend outcomes in a row.
 	ConsecutiveFailures int32
