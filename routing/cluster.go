@@ -40,7 +40,8 @@ type ClusterConfig struct {
 	// RetryBudget caps the retries of calls to the cluster.
 	RetryBudget RetryBudget
 	// Endpoint holds the settings of the cluster's endpoints (breaker, health, outlier detection).
-	// Endpoints are shared by address and transport across clusters; see [Pool.AcquireWith].
+	// Endpoints are shared across clusters by address, transport and these settings; see
+	// [Pool.AcquireWith].
 	Endpoint EndpointConfig
 	// Transport is how the cluster's endpoints are connected to: plaintext or TLS, and the connect
 	// timeout. [Pool.NewResolvedCluster] acquires the endpoints with it; for [NewCluster], whoever
