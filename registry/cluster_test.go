@@ -3,6 +3,8 @@ package registry_test
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
@@ -19,6 +23,7 @@ import (
 	"github.com/protogate/gateway/internal/testpki"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
+	"github.com/protogate/gateway/routing"
 )
 
 // clustersConfig is a config file of two clusters that registrations made through the admin API
@@ -217,4 +222,110 @@ func TestRegistryReflectionOnTLSCluster(t *testing.T) {
 	if v, err := f.reg.Get("users"); err != nil || v.Number != 2 || v.Cluster != "secure" || v.ReflectionEndpoint != "" {
 		t.Errorf("refreshed: %+v, %v; want version 2 on secure, asking the cluster", v, err)
 	}
+}
+
+// healthBackend starts a gRPC server with the health service on a loopback port and returns its
+// address and health state.
+func healthBackend(t *testing.T) (string, *health.Server) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String(), hs
+}
+
+// Clusters that list one address with other breaker or health check settings each get an endpoint
+// of their own, which behaves as its cluster configures it, whatever the other clusters say; the
+// clusters whose settings are alike share one. A reload of the same config keeps every endpoint
+// with its state, every time; one that changes a cluster's settings gives it a new endpoint and
+// keeps the others'.
+func TestSpecEndpointSettings(t *testing.T) {
+	addr, hs := healthBackend(t)
+	dir := t.TempDir()
+	clusters := func(failures int) registry.Spec {
+		return specOf(t, dir, "clusters:\n"+
+			"  - {name: plain, endpoints: [\""+addr+"\"]}\n"+
+			"  - name: checked\n"+
+			"    endpoints: [\""+addr+"\"]\n"+
+			"    health_check: {interval: 10ms, unhealthy_threshold: 1}\n"+
+			fmt.Sprintf("    circuit_breaker: {consecutive_failures: %d, open_timeout: 1m}\n", failures)+
+			"  - {name: plain-too, endpoints: [\""+addr+"\"]}\n")
+	}
+	spec := clusters(3)
+	pool := routing.NewPool(nil, routing.WithPoolLogger(slog.New(slog.DiscardHandler)))
+	defer pool.Close()
+	changes, stop := pool.Subscribe()
+	defer stop()
+	endpointOf := func(s *registry.Snapshot, cluster string) *routing.Endpoint {
+		t.Helper()
+		c, ok := s.Cluster(cluster)
+		if !ok || len(c.Endpoints()) != 1 {
+			t.Fatalf("cluster %s: %v, want one endpoint", cluster, c)
+		}
+		return c.Endpoints()[0]
+	}
+
+	snap, err := registry.Compile(spec, pool, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, checked := endpointOf(snap, "plain"), endpointOf(snap, "checked")
+	if endpointOf(snap, "plain-too") != plain {
+		t.Error("plain and plain-too, alike, do not share their endpoint")
+	}
+	if checked == plain {
+		t.Fatalf("checked shares plain's endpoint, whose settings are %q", plain.Stats().Settings)
+	}
+	const want = "health_check.interval 10ms, health_check.unhealthy_threshold 1, " +
+		"circuit_breaker.consecutive_failures 3, circuit_breaker.open_timeout 1m0s"
+	if got := checked.Stats().Settings; got != want {
+		t.Errorf("checked's endpoint has settings %q, want %q", got, want)
+	}
+	if got := plain.Stats().Settings; got != "defaults" {
+		t.Errorf("plain's endpoint has settings %q, want defaults", got)
+	}
+
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	recv(t, changes, "checked's endpoint unhealthy", func(struct{}) bool { return !checked.Stats().Healthy })
+	if !plain.Stats().Healthy {
+		t.Error("plain's endpoint, without health checks, is unhealthy")
+	}
+
+	for v := uint64(2); v <= 6; v++ {
+		next, err := registry.Compile(spec, pool, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap.Retire(pool)
+		snap = next
+		if endpointOf(snap, "plain") != plain || endpointOf(snap, "plain-too") != plain || endpointOf(snap, "checked") != checked {
+			t.Fatalf("reload %d of the same config changed an endpoint", v-1)
+		}
+		if st := checked.Stats(); st.Healthy || st.Settings != want {
+			t.Fatalf("after reload %d, checked's endpoint: %+v, want it unhealthy with its settings", v-1, st)
+		}
+	}
+
+	next, err := registry.Compile(clusters(4), pool, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap.Retire(pool)
+	snap = next
+	if endpointOf(snap, "plain") != plain {
+		t.Error("a reload that changed checked's breaker changed plain's endpoint")
+	}
+	if got := endpointOf(snap, "checked"); got == checked || !strings.Contains(got.Stats().Settings, "circuit_breaker.consecutive_failures 4") {
+		t.Errorf("a reload that changed checked's breaker: endpoint %q, want a new one with consecutive_failures 4", got.Stats().Settings)
+	}
+	if n := pool.Len(); n != 2 {
+		t.Errorf("%d endpoints in the pool, want 2", n)
+	}
+	snap.Retire(pool)
 }

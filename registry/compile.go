@@ -270,7 +270,9 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 
 	// Everything is valid: take endpoints from the pool and link the routes to their clusters. The
 	// snapshot holds a reference per acquire: clusters that list one address share its endpoint
-	// when they reach it over the same transport.
+	// when they reach it over the same transport with the same breaker, health check and outlier
+	// settings; otherwise each has its own. Clusters are taken in name order, so that a config
+	// compiles alike every time, to the dialing order.
 	fail := func(err error) (*Snapshot, error) {
 		for _, ep := range s.endpoints {
 			pool.Release(ep)
@@ -280,7 +282,8 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		}
 		return nil, err
 	}
-	for name, addrs := range endpointsOf {
+	for _, name := range slices.Sorted(maps.Keys(endpointsOf)) {
+		addrs := endpointsOf[name]
 		if cfg := configOf[name]; cfg.DNSRefresh > 0 && hasHostName(addrs) {
 			c, err := pool.NewResolvedCluster(name, addrs, cfg)
 			if err != nil {

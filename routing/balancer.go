@@ -15,7 +15,8 @@ const (
 	// RoundRobin cycles through the endpoints in a smooth weighted order.
 	RoundRobin Balancer = iota
 	// LeastRequest picks two endpoints at random (power of two choices) and takes the one with
-	// fewer calls in flight, the lower latency EWMA breaking ties.
+	// fewer calls in flight, the lower latency estimate breaking ties: an EWMA that fades while the
+	// endpoint gets no calls ([LatencyHalfLife]).
 	LeastRequest
 	// RingHash hashes a header (the cluster's hash key) onto a ring of endpoints, so calls with
 	// the same value go to the same endpoint while it is available (session affinity). Calls

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -39,7 +40,8 @@ type ClusterConfig struct {
 	// RetryBudget caps the retries of calls to the cluster.
 	RetryBudget RetryBudget
 	// Endpoint holds the settings of the cluster's endpoints (breaker, health, outlier detection).
-	// Endpoints are shared by address and transport across clusters; see [Pool.AcquireWith].
+	// Endpoints are shared across clusters by address, transport and these settings; see
+	// [Pool.AcquireWith].
 	Endpoint EndpointConfig
 	// Transport is how the cluster's endpoints are connected to: plaintext or TLS, and the connect
 	// timeout. [Pool.NewResolvedCluster] acquires the endpoints with it; for [NewCluster], whoever
@@ -189,16 +191,17 @@ func (c *Cluster) pick(h Headers, avoid *Endpoint, now int64) (*Endpoint, error)
 	if len(m.endpoints) == 0 {
 		return nil, c.empty
 	}
-	i, pos := c.primary(m, h)
-	if e := m.endpoints[i]; e != avoid && e.healthy(now) && !e.blocked(now) {
+	i, pos := c.primary(m, h, now)
+	if e := m.endpoints[i]; e.usable(avoid, now) {
 		return e, nil
 	}
 	return c.fallback(m, i, pos, avoid, now)
 }
 
-// primary returns the balancer's choice: an endpoint index, and for RingHash the ring position
-// (-1 otherwise).
-func (c *Cluster) primary(m *memberSet, h Headers) (int, int) {
+// primary returns the balancer's choice: an endpoint index, and its position in the balancer's
+// order: the schedule for RoundRobin, the ring for RingHash with a hash key; -1 for a choice made
+// at random.
+func (c *Cluster) primary(m *memberSet, h Headers, now int64) (int, int) {
 	s := m.schedule
 	switch c.cfg.Balancer {
 	case Random:
@@ -209,9 +212,7 @@ func (c *Cluster) primary(m *memberSet, h Headers) (int, int) {
 		if ai == bi {
 			bi = s[(j+1)%len(s)] // the schedule spreads endpoints out: its neighbour is usually another
 		}
-		a, b := m.endpoints[ai], m.endpoints[bi]
-		// Latency EWMAs are positive floats, whose bits order as the values do.
-		if ia, ib := a.InFlight(), b.InFlight(); ib < ia || ib == ia && b.ewma.Load() < a.ewma.Load() {
+		if lighter(m.endpoints[bi], m.endpoints[ai], now) {
 			return int(bi), -1
 		}
 		return int(ai), -1
@@ -224,36 +225,71 @@ func (c *Cluster) primary(m *memberSet, h Headers) (int, int) {
 		}
 		return int(s[randIndex(len(s))]), -1
 	default:
-		return int(s[(c.next.Add(1)-1)%uint64(len(s))]), -1
+		pos := int((c.next.Add(1) - 1) % uint64(len(s)))
+		return int(s[pos]), pos
 	}
 }
 
-// fallback runs when the primary choice i (ring position pos, or -1) cannot take the call: it takes
-// the next available endpoint (in ring order for RingHash, so affinity moves consistently), or, in
-// panic mode, ignores health and ejections. Endpoints with open circuits are never chosen.
+// lighter reports whether least request prefers b to a at now: fewer calls in flight, or as many
+// and a lower latency estimate ([Endpoint.Latency]).
+func lighter(b, a *Endpoint, now int64) bool {
+	ia, ib := a.InFlight(), b.InFlight()
+	return ib < ia || ib == ia && b.latency(now) < a.latency(now)
+}
+
+// fallback runs when the primary choice i (at position pos, see primary) cannot take the call. It
+// spreads the call over the endpoints that can take it as the balancer would have: RoundRobin takes
+// the next of them in its schedule and moves the shared counter past the slots it skipped, so the
+// next call does not land on the same endpoint; RingHash with a hash key takes the next in ring
+// order, so affinity moves consistently; a random choice is drawn again among them (by weight; for
+// LeastRequest, the lighter of two draws). So an endpoint out of the running does not double its
+// neighbour's share. In panic mode it ignores health and ejections. Endpoints with open circuits
+// are never chosen.
 func (c *Cluster) fallback(m *memberSet, i, pos int, avoid *Endpoint, now int64) (*Endpoint, error) {
 	n := len(m.endpoints)
 	healthy, first := 0, -1
+	var usable uint64 // the weight of the endpoints that can take the call
 	for k := 1; k <= n; k++ {
 		j := (i + k) % n
 		e := m.endpoints[j]
 		if e.healthy(now) {
 			healthy++
-			if first < 0 && e != avoid && !e.blocked(now) {
-				first = j
+			if e != avoid && !e.blocked(now) {
+				usable += uint64(max(m.weights[j], 1))
+				if first < 0 {
+					first = j
+				}
 			}
 		}
 	}
 	panicking := c.cfg.PanicThreshold > 0 && healthy*100 < n*c.cfg.PanicThreshold
 	if !panicking && first >= 0 {
-		if pos >= 0 {
-			for k := 1; k < len(m.ring); k++ {
-				e := m.endpoints[m.ring[(pos+k)%len(m.ring)].idx]
-				if e != avoid && e.healthy(now) && !e.blocked(now) {
+		switch {
+		case c.cfg.Balancer == RoundRobin:
+			s := m.schedule
+			for k := 1; k < len(s); k++ {
+				if e := m.endpoints[s[(pos+k)%len(s)]]; e.usable(avoid, now) {
+					c.next.Add(uint64(k))
 					return e, nil
 				}
 			}
+		case pos >= 0: // RingHash with a hash key
+			for k := 1; k < len(m.ring); k++ {
+				if e := m.endpoints[m.ring[(pos+k)%len(m.ring)].idx]; e.usable(avoid, now) {
+					return e, nil
+				}
+			}
+		default:
+			if e := m.draw(usable, avoid, now); e != nil {
+				if c.cfg.Balancer == LeastRequest {
+					if b := m.draw(usable, avoid, now); b != nil && lighter(b, e, now) {
+						e = b
+					}
+				}
+				return e, nil
+			}
 		}
+		// The endpoints changed state while this call looked at them.
 		return m.endpoints[first], nil
 	}
 	// Panic mode, or every healthy endpoint is blocked: any endpoint whose circuit lets calls
@@ -273,6 +309,23 @@ func (c *Cluster) fallback(m *memberSet, i, pos int, avoid *Endpoint, now int64)
 		return fallback, nil
 	}
 	return nil, m.endpoints[i].openError(now)
+}
+
+// draw returns an endpoint drawn at random, by weight, among those that can take a call other than
+// avoid, whose weights add up to usable; nil if they changed state since they were weighed.
+func (m *memberSet) draw(usable uint64, avoid *Endpoint, now int64) *Endpoint {
+	r := rand.Uint64N(usable)
+	for j, e := range m.endpoints {
+		if !e.usable(avoid, now) {
+			continue
+		}
+		w := uint64(max(m.weights[j], 1))
+		if r < w {
+			return e
+		}
+		r -= w
+	}
+	return nil
 }
 
 // admit picks an endpoint for a call, lets it through the endpoint's breaker and the cluster's cap,

@@ -200,11 +200,12 @@ func (r *resolver) refresh(ctx context.Context, c *Cluster, first bool) error {
 				addrs = append(addrs, net.JoinHostPort(ip, t.port))
 			}
 		}
-		id := t.transport.id()
+		key := keyOf("", t.transport, c.cfg.Endpoint)
 		for _, a := range addrs {
 			if !seen[a] {
 				seen[a] = true
-				want = append(want, member{a, t.weight, t.transport, endpointKey{a, id}})
+				key.addr = a
+				want = append(want, member{a, t.weight, t.transport, key})
 			}
 		}
 	}

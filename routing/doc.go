@@ -42,10 +42,11 @@
 // which build their requests themselves. Streams are not retried.
 //
 // Tables, routes and clusters belong to a snapshot and are swapped whole.
-// Endpoints do not: they live in a [Pool] keyed by address and [Transport]
+// Endpoints do not: they live in a [Pool] keyed by address, [Transport]
 // (plaintext or TLS, with its roots, server name and client certificate, and
-// the connect timeout), outside snapshots, so a reload that keeps an address
-// and the way to reach it keeps its connection. Compiling a snapshot
+// the connect timeout) and [EndpointConfig] (breaker, health check and outlier
+// settings), outside snapshots, so a reload that keeps an address, the way to
+// reach it and its settings keeps its connection and state. Compiling a snapshot
 // acquires its endpoints from the pool; once the new snapshot is published the
 // old one releases its own. An endpoint whose last reference is released
 // leaves the pool and closes its connection when its last in-flight call

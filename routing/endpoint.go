@@ -1,8 +1,11 @@
 package routing
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,8 +18,10 @@ import (
 const drainingBit = 1 << 62
 
 // EndpointConfig is the resilience state's settings that belong to an endpoint rather than a
-// cluster: every cluster listing the address shares the endpoint, its breaker and its health. The
-// zero value means the defaults: breaker and passive outlier detection on, no active health checks.
+// cluster. They are part of the endpoint's identity: the clusters that list an address with the
+// same transport and settings share one endpoint, its breaker and its health, while a cluster
+// whose settings differ gets an endpoint of its own ([Pool.AcquireWith]). The zero value means the
+// defaults: breaker and passive outlier detection on, no active health checks.
 type EndpointConfig struct {
 	Breaker BreakerConfig
 	Health  HealthCheckConfig
@@ -57,24 +62,94 @@ func (c OutlierConfig) withDefaults() OutlierConfig {
 	return c
 }
 
+// withDefaults fills in the defaults and drops what a disabled breaker or outlier detection
+// ignores, so that settings that behave alike compare equal.
 func (c EndpointConfig) withDefaults() EndpointConfig {
-	c.Breaker = c.Breaker.withDefaults()
+	if c.Breaker.Disabled {
+		c.Breaker = BreakerConfig{Disabled: true}
+	} else {
+		c.Breaker = c.Breaker.withDefaults()
+	}
 	c.Health = c.Health.withDefaults()
-	c.Outlier = c.Outlier.withDefaults()
+	if c.Outlier.Disabled {
+		c.Outlier = OutlierConfig{Disabled: true}
+	} else {
+		c.Outlier = c.Outlier.withDefaults()
+	}
 	return c
 }
 
-// Endpoint is one upstream address, the [Transport] it is reached over, and
-// its long-lived connection. Endpoints are shared by every cluster that lists
-// the address with the same transport and are owned by the [Pool] that created
-// them, as is their resilience state: calls in flight, latency EWMA, circuit
-// breaker, health and ejections, which therefore survive snapshot swaps. Its
-// methods are safe for concurrent use.
+// String describes c for operators, as endpoint metrics and logs label it: "defaults", or the
+// settings that differ from the defaults, named as a cluster's configuration names them:
+// "health_check.interval 5s, circuit_breaker.consecutive_failures 3". Settings that differ, once
+// their defaults are filled, are described differently.
+func (c EndpointConfig) String() string {
+	c = c.withDefaults()
+	var parts []string
+	add := func(name string, v any) { parts = append(parts, fmt.Sprintf("%s %v", name, v)) }
+	if h := c.Health; h.Interval > 0 {
+		add("health_check.interval", h.Interval)
+		if h.Timeout != min(DefaultHealthTimeout, h.Interval) {
+			add("health_check.timeout", h.Timeout)
+		}
+		if h.HealthyThreshold != DefaultHealthyThreshold {
+			add("health_check.healthy_threshold", h.HealthyThreshold)
+		}
+		if h.UnhealthyThreshold != DefaultUnhealthyThreshold {
+			add("health_check.unhealthy_threshold", h.UnhealthyThreshold)
+		}
+		if h.Service != "" {
+			add("health_check.service", strconv.Quote(h.Service))
+		}
+		if h.HTTPPath != "" {
+			add("health_check.http_path", strconv.Quote(h.HTTPPath))
+		}
+	}
+	if b := c.Breaker; b.Disabled {
+		parts = append(parts, "circuit_breaker.disabled")
+	} else {
+		if b.ConsecutiveFailures != DefaultBreakerFailures {
+			add("circuit_breaker.consecutive_failures", b.ConsecutiveFailures)
+		}
+		if b.OpenTimeout != DefaultBreakerOpenTimeout {
+			add("circuit_breaker.open_timeout", b.OpenTimeout)
+		}
+		if b.HalfOpenRequests != 1 {
+			add("circuit_breaker.half_open_requests", b.HalfOpenRequests)
+		}
+	}
+	if o := c.Outlier; o.Disabled {
+		parts = append(parts, "outlier_detection.disabled")
+	} else {
+		if o.ConsecutiveFailures != DefaultOutlierFailures {
+			add("outlier_detection.consecutive_failures", o.ConsecutiveFailures)
+		}
+		if o.BaseEjectionTime != DefaultBaseEjectionTime {
+			add("outlier_detection.base_ejection_time", o.BaseEjectionTime)
+		}
+		if o.MaxEjectionTime != DefaultMaxEjectionTime {
+			add("outlier_detection.max_ejection_time", o.MaxEjectionTime)
+		}
+	}
+	if len(parts) == 0 {
+		return "defaults"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Endpoint is one upstream address, the [Transport] it is reached over, the
+// settings of its resilience state ([EndpointConfig]), and its long-lived
+// connection. Endpoints are shared by every cluster that lists the address
+// with the same transport and settings, and are owned by the [Pool] that
+// created them, as is their resilience state: calls in flight, latency EWMA,
+// circuit breaker, health and ejections, which therefore survive snapshot
+// swaps. Its methods are safe for concurrent use.
 type Endpoint struct {
 	addr      string
 	key       endpointKey // the pool's
 	transport Transport
 	via       string // transport.String(), for stats and logs
+	settings  string // cfg.String(), for stats and logs
 	conn      *grpc.ClientConn
 	pool      *Pool
 	log       *slog.Logger
@@ -85,12 +160,13 @@ type Endpoint struct {
 	// the endpoint's availability may have changed.
 	changed func()
 
-	cfg          atomic.Pointer[EndpointConfig] // with defaults filled
-	br           atomic.Pointer[breaker]        // nil when disabled
-	ewma         atomic.Uint64                  // float64 bits: latency EWMA in nanoseconds; 0 = no sample
-	streak       atomic.Int32                   // sick outcomes in a row, for outlier detection
-	ejectedUntil atomic.Int64                   // nanotime the current ejection ends; 0 = never ejected
-	ejections    atomic.Int32                   // ejection multiplier: grows per ejection, decays with success
+	cfg          EndpointConfig          // with defaults filled; never changes
+	br           atomic.Pointer[breaker] // nil when disabled; a new one when a health check passes again
+	ewma         atomic.Uint64           // float64 bits: latency EWMA in nanoseconds as of sampled; 0 = no sample
+	sampled      atomic.Int64            // nanotime of the EWMA's last sample
+	streak       atomic.Int32            // sick outcomes in a row, for outlier detection
+	ejectedUntil atomic.Int64            // nanotime the current ejection ends; 0 = never ejected
+	ejections    atomic.Int32            // ejection multiplier: grows per ejection, decays with success
 	ejectedTotal atomic.Int64
 	unhealthy    atomic.Bool // the active health check's verdict
 	openErr      error       // the status of a call refused by the open circuit
@@ -102,37 +178,23 @@ type Endpoint struct {
 	closeErr  error
 }
 
+// newEndpoint returns the endpoint of key, reached over t on conn, for pool (nil in tests).
 func newEndpoint(key endpointKey, t Transport, conn *grpc.ClientConn, pool *Pool) *Endpoint {
-	e := &Endpoint{addr: key.addr, key: key, transport: t, via: t.String(), conn: conn, pool: pool, log: slog.Default()}
+	e := &Endpoint{addr: key.addr, key: key, transport: t, via: t.String(), cfg: key.settings,
+		settings: key.settings.String(), conn: conn, pool: pool, log: slog.Default()}
 	if pool != nil && pool.log != nil {
 		e.log = pool.log
 	}
-	// One address may be reached over several transports: the log says which endpoint it means.
-	e.log = e.log.With("transport", e.via)
+	// One address may be reached over several transports, and with several settings: the log says
+	// which endpoint it means.
+	e.log = e.log.With("transport", e.via, "settings", e.settings)
 	e.done = e.end
 	e.changed = e.signal
 	e.openErr = &unsentError{errCircuitOpen}
-	e.configure(EndpointConfig{})
+	if !e.cfg.Breaker.Disabled {
+		e.br.Store(newBreaker(e.addr, e.cfg.Breaker, e.log, e.changed))
+	}
 	return e
-}
-
-// configure applies cfg, keeping the breaker unless its settings changed. It reports whether the
-// health check settings changed.
-func (e *Endpoint) configure(cfg EndpointConfig) (healthChanged bool) {
-	cfg = cfg.withDefaults()
-	old := e.cfg.Load()
-	if old != nil && *old == cfg {
-		return false
-	}
-	if old == nil || old.Breaker != cfg.Breaker {
-		if cfg.Breaker.Disabled {
-			e.br.Store(nil)
-		} else {
-			e.br.Store(newBreaker(e.addr, cfg.Breaker, e.log, e.changed))
-		}
-	}
-	e.cfg.Store(&cfg)
-	return old == nil || old.Health != cfg.Health
 }
 
 // openError is the status of a call refused at now by e's open circuit: Unavailable, with the time
@@ -156,9 +218,28 @@ func (e *Endpoint) Conn() *grpc.ClientConn { return e.conn }
 // InFlight returns the number of calls begun and not yet done.
 func (e *Endpoint) InFlight() int64 { return e.state.Load() &^ drainingBit }
 
-// Latency returns the endpoint's latency EWMA over unary calls, or 0 before the first one.
-func (e *Endpoint) Latency() time.Duration {
-	return time.Duration(math.Float64frombits(e.ewma.Load()))
+// Latency returns the endpoint's latency estimate: the EWMA of its unary calls' latency, faded by
+// the time since the last of them ([LatencyHalfLife]), or 0 before the first one.
+func (e *Endpoint) Latency() time.Duration { return time.Duration(e.latency(nanotime())) }
+
+// LatencyHalfLife is how fast an endpoint's latency estimate fades while it gets no calls: the
+// estimate halves for every LatencyHalfLife since its last sample. LeastRequest breaks ties on the
+// estimate, so an endpoint that was slow is tried again once it has gone without calls for a
+// while, rather than never being sampled again; if it is still slow, that call puts its estimate
+// back up.
+const LatencyHalfLife = time.Second
+
+// latency returns the latency estimate at now, in nanoseconds; 0 before the first sample.
+func (e *Endpoint) latency(now int64) float64 {
+	return faded(math.Float64frombits(e.ewma.Load()), now-e.sampled.Load())
+}
+
+// faded returns a latency estimate v after age nanoseconds without a sample.
+func faded(v float64, age int64) float64 {
+	if v == 0 || age <= 0 {
+		return v
+	}
+	return v * math.Exp2(-float64(age)/float64(LatencyHalfLife))
 }
 
 // Begin counts a call in flight until done is called. Call done exactly once,
@@ -188,6 +269,12 @@ func (e *Endpoint) healthy(now int64) bool {
 	return !e.unhealthy.Load() && e.ejectedUntil.Load() <= now
 }
 
+// usable reports whether the endpoint may take a call outside panic mode, unless it is avoid: it is
+// healthy and its circuit is not open.
+func (e *Endpoint) usable(avoid *Endpoint, now int64) bool {
+	return e != avoid && e.healthy(now) && !e.blocked(now)
+}
+
 // blocked reports whether the endpoint's circuit is open: calls to it would fail fast.
 func (e *Endpoint) blocked(now int64) bool {
 	b := e.br.Load()
@@ -206,15 +293,16 @@ func (e *Endpoint) observe(o outcome, latency int64, unary bool, now int64) (eje
 			old := e.ewma.Load()
 			v := sample
 			if old != 0 {
-				f := math.Float64frombits(old)
+				f := faded(math.Float64frombits(old), now-e.sampled.Load())
 				v = f + ewmaWeight*(sample-f)
 			}
 			if e.ewma.CompareAndSwap(old, math.Float64bits(v)) {
+				e.sampled.Store(now)
 				break
 			}
 		}
 	}
-	cfg := e.cfg.Load()
+	cfg := &e.cfg
 	switch o {
 	case outcomeFailure:
 		if cfg.Outlier.Disabled {
@@ -238,7 +326,7 @@ func (e *Endpoint) observe(o outcome, latency int64, unary bool, now int64) (eje
 
 // eject takes the endpoint out of picking for a time that grows with each ejection.
 func (e *Endpoint) eject(now int64) {
-	cfg := e.cfg.Load()
+	cfg := &e.cfg
 	if e.ejectedUntil.Load() > now {
 		return // already ejected
 	}
@@ -275,9 +363,12 @@ func (e *Endpoint) close() error {
 type EndpointStats struct {
 	Address string
 	// Transport describes how the endpoint is connected to ([Transport.String]): "plaintext",
-	// "tls", and the settings that differ from the defaults. Address and Transport together
-	// identify an endpoint of the pool.
+	// "tls", and the settings that differ from the defaults.
 	Transport string
+	// Settings describes the endpoint's breaker, health check and outlier detection settings
+	// ([EndpointConfig.String]): "defaults", or those that differ from the defaults. Address,
+	// Transport and Settings together identify an endpoint of the pool.
+	Settings string
 	// Healthy is the active health check's verdict (true without active checks).
 	Healthy bool
 	// Ejected reports an ejection by outlier detection in force; EjectedFor is how long it has left.
@@ -288,7 +379,8 @@ type EndpointStats struct {
 	// Breaker is the circuit's state: "closed", "open", "half-open" or "disabled".
 	Breaker  string
 	InFlight int64
-	// Latency is the EWMA of unary call latency.
+	// Latency is the latency estimate: the EWMA of unary call latency, faded by the time since the
+	// last call ([LatencyHalfLife]).
 	Latency time.Duration
 	// ConsecutiveFailures counts sick-backend outcomes in a row.
 	ConsecutiveFailures int32
@@ -301,6 +393,7 @@ func (e *Endpoint) Stats() EndpointStats {
 	s := EndpointStats{
 		Address:             e.addr,
 		Transport:           e.via,
+		Settings:            e.settings,
 		Healthy:             !e.unhealthy.Load(),
 		Ejected:             until > now,
 		Ejections:           e.ejectedTotal.Load(),

@@ -15,7 +15,7 @@ import (
 
 // HealthCheckConfig configures active health checks with grpc.health.v1 Check, or with an HTTP GET
 // for upstreams that are not gRPC servers. The pool runs one checker per endpoint, however many
-// clusters and snapshots list it. The zero value turns active checks off.
+// clusters (with these settings) and snapshots list it. The zero value turns active checks off.
 type HealthCheckConfig struct {
 	// Interval between checks; 0 turns active checks off.
 	Interval time.Duration
@@ -99,8 +99,8 @@ func (e *Endpoint) runHealth(ctx context.Context, hc HealthCheckConfig) {
 				e.unhealthy.Store(false)
 				e.ejectedUntil.Store(0)
 				e.streak.Store(0)
-				if cfg := e.cfg.Load(); !cfg.Breaker.Disabled {
-					e.br.Store(newBreaker(e.addr, cfg.Breaker, e.log, e.changed))
+				if !e.cfg.Breaker.Disabled {
+					e.br.Store(newBreaker(e.addr, e.cfg.Breaker, e.log, e.changed))
 				}
 				e.log.Info("endpoint healthy", "endpoint", e.addr)
 				e.changed()

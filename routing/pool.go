@@ -63,11 +63,11 @@ const upstreamBufferSize = 256 << 10
 // ErrPoolClosed is returned by Acquire after Close.
 var ErrPoolClosed = errors.New("routing: endpoint pool is closed")
 
-// Pool owns the gateway's upstream endpoints, one per address and
-// [Transport], outside any snapshot: compiling a snapshot acquires the
-// endpoints it uses, and retiring one releases them, so an address kept
-// across a reload with the same transport keeps its connection. It is safe
-// for concurrent use; it is not on the request path.
+// Pool owns the gateway's upstream endpoints, one per address, [Transport] and [EndpointConfig],
+// outside any snapshot: compiling a snapshot acquires the endpoints it uses, and retiring one
+// releases them, so an address kept across a reload with the same transport and settings keeps its
+// connection and its resilience state. It is safe for concurrent use; it is not on the request
+// path.
 type Pool struct {
 	dial   DialFunc
 	log    *slog.Logger
@@ -76,7 +76,7 @@ type Pool struct {
 	checkers sync.WaitGroup // running health checkers and cluster resolvers
 
 	mu        sync.Mutex
-	endpoints map[endpointKey]*Endpoint // by address and transport; refs > 0
+	endpoints map[endpointKey]*Endpoint // refs > 0
 	draining  map[*Endpoint]struct{}    // released, conn not yet closed
 	resolvers map[*Cluster]struct{}     // resolved clusters not yet closed
 	resolved  map[string][]string       // host name -> IP addresses it last resolved to
@@ -126,19 +126,33 @@ func (p *Pool) Acquire(addr string) (*Endpoint, error) {
 	return p.AcquireWith(addr, Transport{}, EndpointConfig{})
 }
 
-// AcquireWith returns the endpoint for addr reached over t, dialing it if the pool has none, and
-// takes a reference to it; give it back with Release. Endpoints are shared by address and
-// transport: a cluster that reaches an address over another transport (other TLS settings or
-// connect timeout) gets an endpoint of its own, with its own connection, breaker and health. cfg
-// becomes the endpoint's settings: an endpoint is shared by every cluster listing its address
-// with the same transport, so the latest acquire's settings apply to all of them. The breaker
-// keeps its state unless its settings change; the health checker is restarted when its settings
-// change.
+// endpointKey is what the pool keeps one endpoint per: an address, how it is reached, and the
+// settings of its resilience state.
+type endpointKey struct {
+	addr      string
+	transport transportID
+	settings  EndpointConfig // defaults filled
+}
+
+// keyOf returns the key of the endpoint for addr reached over t with settings cfg.
+func keyOf(addr string, t Transport, cfg EndpointConfig) endpointKey {
+	return endpointKey{addr: addr, transport: t.id(), settings: cfg.withDefaults()}
+}
+
+// AcquireWith returns the endpoint for addr reached over t with settings cfg, dialing it if the
+// pool has none, and takes a reference to it; give it back with Release. Endpoints are shared by
+// address, transport and settings (defaults filled): clusters that list one address alike share
+// its endpoint, with its connection, breaker and health, while a cluster that reaches the address
+// over another transport (other TLS settings or connect timeout), or configures its breaker,
+// health checks or outlier detection otherwise, gets an endpoint of its own, with its own
+// connection and state. So each cluster's endpoints behave as that cluster configures them, and
+// an endpoint's settings never change: a snapshot whose cluster changed them gets a new endpoint
+// while the old one drains.
 func (p *Pool) AcquireWith(addr string, t Transport, cfg EndpointConfig) (*Endpoint, error) {
 	if addr == "" {
 		return nil, errors.New("routing: acquire: empty address")
 	}
-	key := endpointKey{addr: addr, transport: t.id()}
+	key := keyOf(addr, t, cfg)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -146,9 +160,6 @@ func (p *Pool) AcquireWith(addr string, t Transport, cfg EndpointConfig) (*Endpo
 	}
 	if e := p.endpoints[key]; e != nil {
 		e.refs++
-		if e.configure(cfg) {
-			p.startChecker(e)
-		}
 		return e, nil
 	}
 	dialed := t
@@ -162,19 +173,16 @@ func (p *Pool) AcquireWith(addr string, t Transport, cfg EndpointConfig) (*Endpo
 	}
 	e := newEndpoint(key, t, conn, p)
 	e.refs = 1
-	e.configure(cfg)
 	p.startChecker(e)
 	p.endpoints[key] = e
 	return e, nil
 }
 
-// startChecker (re)starts e's health checker for its current settings; p.mu is held.
+// startChecker starts the health checker of a new endpoint e, if its settings ask for one; p.mu
+// is held.
 func (p *Pool) startChecker(e *Endpoint) {
-	e.checker.stop()
-	e.checker = nil
-	hc := e.cfg.Load().Health
+	hc := e.cfg.Health
 	if hc.Interval <= 0 {
-		e.unhealthy.Store(false)
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -188,7 +196,8 @@ func (p *Pool) startChecker(e *Endpoint) {
 	}()
 }
 
-// Stats returns the resilience state of every endpoint in the pool, by address and transport.
+// Stats returns the resilience state of every endpoint in the pool, by address, transport and
+// settings.
 func (p *Pool) Stats() []EndpointStats {
 	p.mu.Lock()
 	eps := make([]*Endpoint, 0, len(p.endpoints))
@@ -201,7 +210,8 @@ func (p *Pool) Stats() []EndpointStats {
 		out[i] = e.Stats()
 	}
 	slices.SortFunc(out, func(a, b EndpointStats) int {
-		return cmp.Or(strings.Compare(a.Address, b.Address), strings.Compare(a.Transport, b.Transport))
+		return cmp.Or(strings.Compare(a.Address, b.Address), strings.Compare(a.Transport, b.Transport),
+			strings.Compare(a.Settings, b.Settings))
 	})
 	return out
 }
@@ -240,8 +250,8 @@ func (p *Pool) changed() {
 // Release gives back a reference taken by Acquire. When the last reference is
 // gone the endpoint leaves the pool, and its connection is closed as soon as
 // no call is in flight on it ([Endpoint.Begin]); a later Acquire of the same
-// address and transport dials anew. Releasing an endpoint the pool no longer holds does
-// nothing.
+// address, transport and settings dials anew. Releasing an endpoint the pool
+// no longer holds does nothing.
 func (p *Pool) Release(e *Endpoint) {
 	if e == nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,6 +107,88 @@ func TestPoolSharesEndpointsByAddress(t *testing.T) {
 	}
 	healthCheck(t, a.Conn())
 	healthCheck(t, c.Conn())
+}
+
+// Endpoints are shared by address, transport and settings: acquires with settings that are alike
+// once their defaults are filled share one endpoint, while other breaker, health check or outlier
+// settings get an endpoint, connection and state of their own, which behave as they configure,
+// whatever the order of the acquires.
+func TestPoolSharesEndpointsBySettings(t *testing.T) {
+	addr, hs := coreHealthServer(t)
+	pool, dials := countingPool(t)
+	acquire := func(cfg routing.EndpointConfig) *routing.Endpoint {
+		t.Helper()
+		e, err := pool.AcquireWith(addr, routing.Transport{}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	noOutlier := routing.OutlierConfig{Disabled: true}
+	strict := routing.EndpointConfig{
+		Breaker: routing.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: time.Minute},
+		Health:  routing.HealthCheckConfig{Interval: 5 * time.Millisecond, UnhealthyThreshold: 1},
+		Outlier: noOutlier,
+	}
+	// The checked endpoint is acquired between two default ones: the last acquire's settings
+	// must not win.
+	plain := acquire(routing.EndpointConfig{Outlier: noOutlier})
+	checked := acquire(strict)
+	spelled := acquire(routing.EndpointConfig{
+		Breaker: routing.BreakerConfig{ConsecutiveFailures: routing.DefaultBreakerFailures, OpenTimeout: routing.DefaultBreakerOpenTimeout, HalfOpenRequests: 1},
+		Outlier: routing.OutlierConfig{Disabled: true, ConsecutiveFailures: 9},
+	})
+	again := acquire(strict)
+	if plain != spelled || checked != again {
+		t.Error("settings alike once their defaults are filled got endpoints of their own")
+	}
+	if plain == checked || plain.Conn() == checked.Conn() {
+		t.Fatal("one address with other breaker and health check settings shares an endpoint")
+	}
+	if got := dials.Load(); got != 2 {
+		t.Errorf("dialed %d times, want 2", got)
+	}
+	var settings []string
+	for _, st := range pool.Stats() {
+		settings = append(settings, st.Settings)
+	}
+	want := []string{
+		"health_check.interval 5ms, health_check.unhealthy_threshold 1, " +
+			"circuit_breaker.consecutive_failures 3, circuit_breaker.open_timeout 1m0s, outlier_detection.disabled",
+		"outlier_detection.disabled",
+	}
+	if !slices.Equal(settings, want) {
+		t.Errorf("Stats settings %q, want %q", settings, want)
+	}
+
+	// Only the checked endpoint runs health checks.
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	waitUntil(t, "the checked endpoint unhealthy", func() bool { return !checked.Stats().Healthy })
+	if !plain.Stats().Healthy {
+		t.Error("the endpoint without health checks went unhealthy")
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	waitUntil(t, "the checked endpoint healthy again", func() bool { return checked.Stats().Healthy })
+
+	// Each breaker trips at its own threshold: 3 sick outcomes open the strict one only.
+	for _, e := range []*routing.Endpoint{plain, checked} {
+		c := routing.NewCluster("c", []*routing.Endpoint{e})
+		table, err := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"},
+			Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := routing.NewProxy(func() routing.State { return staticState{table} })
+		for range 3 {
+			finishOn(t, p, e, status.Error(codes.Unavailable, "down"))
+		}
+	}
+	if got := plain.Stats().Breaker; got != "closed" {
+		t.Errorf("default breaker after 3 failures: %s, want closed", got)
+	}
+	if got := checked.Stats().Breaker; got != "open" {
+		t.Errorf("breaker of consecutive_failures 3 after 3 failures: %s, want open", got)
+	}
 }
 
 func TestPoolReleaseClosesAtZero(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -208,6 +210,77 @@ func TestPanicModeUsesAllEndpoints(t *testing.T) {
 		t.Errorf("panic mode used %d endpoints, want both", len(seen))
 	}
 }
+
+// An endpoint that cannot take calls (failing its health checks here) leaves its share to the
+// others evenly, by their weights, not to its neighbour in the list: round robin over three
+// endpoints with the second one out sends the first and the third half the calls each, exactly,
+// and so do the random balancers, give or take chance.
+func TestOutEndpointSharedEvenly(t *testing.T) {
+	addrs := make([]string, 3)
+	var out *health.Server
+	for i := range addrs {
+		var hs *health.Server
+		addrs[i], hs = coreHealthServer(t)
+		if i == 1 {
+			out = hs
+		}
+	}
+	out.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	ecfg := routing.EndpointConfig{Health: routing.HealthCheckConfig{Interval: 5 * time.Millisecond, Timeout: time.Second, UnhealthyThreshold: 1}}
+	for _, tc := range []struct {
+		name     string
+		balancer routing.Balancer
+		weights  []uint32
+		calls    int
+		slack    int // how far from its share of the calls each endpoint may be
+	}{
+		{"round robin", routing.RoundRobin, nil, 300, 1},
+		{"weighted round robin", routing.RoundRobin, []uint32{1, 5, 2}, 300, 1},
+		// Chance: 3000 calls split at random deviate from half by 27 (one standard deviation);
+		// the neighbour taking the out endpoint's share would be 500 off.
+		{"random", routing.Random, nil, 3000, 200},
+		{"least request", routing.LeastRequest, nil, 3000, 200},
+		{"ring hash", routing.RingHash, nil, 3000, 200}, // calls without the hash key are spread at random
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
+			t.Cleanup(func() { pool.Close() })
+			eps := make([]*routing.Endpoint, len(addrs))
+			for i, a := range addrs {
+				e, err := pool.AcquireWith(a, routing.Transport{}, ecfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				eps[i] = e
+			}
+			c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{
+				Balancer: tc.balancer, HashKey: "x-session", Weights: tc.weights}))
+			waitUntil(t, "the second endpoint unhealthy", func() bool { return !eps[1].Stats().Healthy })
+			counts := map[*routing.Endpoint]int{}
+			for range tc.calls {
+				e, err := c.Pick()
+				if err != nil {
+					t.Fatal(err)
+				}
+				counts[e]++
+			}
+			first, third := tc.calls/2, tc.calls/2
+			if w := tc.weights; w != nil {
+				first = tc.calls * int(w[0]) / int(w[0]+w[2])
+				third = tc.calls - first
+			}
+			if counts[eps[1]] != 0 || abs(counts[eps[0]]-first) > tc.slack || abs(counts[eps[2]]-third) > tc.slack {
+				t.Errorf("%d calls with the second endpoint out: %d/%d/%d, want %d/0/%d, give or take %d",
+					tc.calls, counts[eps[0]], counts[eps[1]], counts[eps[2]], first, third, tc.slack)
+			}
+			if n := testing.AllocsPerRun(100, func() { c.Pick() }); n != 0 {
+				t.Errorf("Pick with an endpoint out allocates %v times, want 0", n)
+			}
+		})
+	}
+}
+
+func abs(x int) int { return max(x, -x) }
 
 func TestWeightedRoundRobin(t *testing.T) {
 	eps := coreEndpoints(t, 3)

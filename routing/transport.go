@@ -25,11 +25,12 @@ const DefaultConnectTimeout = 5 * time.Second
 
 // Transport is how the pool connects to an endpoint: in plaintext (HTTP/2 with prior knowledge) or
 // over TLS, and how long one attempt to connect may take. It is part of the endpoint's identity:
-// the pool keeps one endpoint per address and transport ([Pool.AcquireWith]), so two clusters that
-// list one address with different TLS settings get connections of their own, and a snapshot whose
-// cluster changed its transport gets a new endpoint while the old one drains. Transports are
-// compared by content: the same roots, client certificate and settings from two loads of a
-// configuration are the same transport. The zero value is plaintext with DefaultConnectTimeout.
+// the pool keeps one endpoint per address, transport and [EndpointConfig] ([Pool.AcquireWith]), so
+// two clusters that list one address with different TLS settings get connections of their own,
+// and a snapshot whose cluster changed its transport gets a new endpoint while the old one drains.
+// Transports are compared by content: the same roots, client certificate and settings from two
+// loads of a configuration are the same transport. The zero value is plaintext with
+// DefaultConnectTimeout.
 type Transport struct {
 	// TLS, when set, makes connections TLS; nil means plaintext.
 	TLS *TLSConfig
@@ -65,12 +66,6 @@ type TLSConfig struct {
 type transportID struct {
 	tls     [sha256.Size]byte // digest of the TLS settings; zero for plaintext
 	timeout time.Duration     // defaults filled
-}
-
-// endpointKey is what the pool keeps one endpoint per.
-type endpointKey struct {
-	addr      string
-	transport transportID
 }
 
 func (t Transport) connectTimeout() time.Duration {

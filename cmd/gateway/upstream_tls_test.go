@@ -184,7 +184,7 @@ services:
 		metrics, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		for _, transport := range []string{`transport="plaintext"`, `transport="tls, ca `} {
-			if !strings.Contains(string(metrics), `gateway_endpoint_in_flight{endpoint="`+users+`",`+transport) {
+			if !strings.Contains(string(metrics), `gateway_endpoint_in_flight{endpoint="`+users+`",settings="defaults",`+transport) {
 				t.Errorf("/metrics (%d) has no endpoint %s over %s", resp.StatusCode, users, transport)
 			}
 		}

@@ -137,24 +137,28 @@ func (m *metrics) newUpstream(k upstreamKey) prometheus.Observer {
 }
 
 var (
-	// The endpoint state metrics are labelled by address and transport: one address reached over
-	// two transports (plaintext and TLS, say) is two endpoints.
+	// The endpoint state metrics are labelled by address, transport and settings: one address
+	// reached over two transports (plaintext and TLS, say), or by clusters whose breaker, health
+	// check or outlier settings differ, is two endpoints.
 	breakerDesc = prometheus.NewDesc("gateway_endpoint_circuit_state",
 		"1 for the state each upstream endpoint's circuit breaker is in (closed, open, half-open, disabled), 0 for the others.",
-		[]string{"endpoint", "transport", "state"}, nil)
+		[]string{"endpoint", "transport", "settings", "state"}, nil)
 	ejectedDesc = prometheus.NewDesc("gateway_endpoint_ejected",
-		"1 while outlier detection has ejected the upstream endpoint.", []string{"endpoint", "transport"}, nil)
+		"1 while outlier detection has ejected the upstream endpoint.", endpointLabels, nil)
 	ejectionsDesc = prometheus.NewDesc("gateway_endpoint_ejections_total",
-		"Ejections of the upstream endpoint by outlier detection since it joined the pool.", []string{"endpoint", "transport"}, nil)
+		"Ejections of the upstream endpoint by outlier detection since it joined the pool.", endpointLabels, nil)
 	healthyDesc = prometheus.NewDesc("gateway_endpoint_healthy",
-		"1 while the upstream endpoint passes its active health checks (always 1 without checks).", []string{"endpoint", "transport"}, nil)
+		"1 while the upstream endpoint passes its active health checks (always 1 without checks).", endpointLabels, nil)
 	inFlightDesc = prometheus.NewDesc("gateway_endpoint_in_flight",
-		"Calls in flight on the upstream endpoint.", []string{"endpoint", "transport"}, nil)
+		"Calls in flight on the upstream endpoint.", endpointLabels, nil)
 	snapshotDesc = prometheus.NewDesc("gateway_snapshot_version",
 		"Version of the serving snapshot: it grows with every applied configuration or registration change.", nil, nil)
 	registrationsDesc = prometheus.NewDesc("gateway_registrations",
 		"Active service registrations in the serving snapshot.", nil, nil)
 )
+
+// endpointLabels identify an endpoint of the pool, as routing.EndpointStats does.
+var endpointLabels = []string{"endpoint", "transport", "settings"}
 
 // breakerStates are the values of routing.EndpointStats.Breaker.
 var breakerStates = []string{"closed", "open", "half-open", "disabled"}
@@ -180,12 +184,12 @@ func endpointCollector(stats func() []routing.EndpointStats) prometheus.Collecto
 		collect: func(ch chan<- prometheus.Metric) {
 			for _, s := range stats() {
 				for _, state := range breakerStates {
-					ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, boolValue(strings.EqualFold(s.Breaker, state)), s.Address, s.Transport, state)
+					ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, boolValue(strings.EqualFold(s.Breaker, state)), s.Address, s.Transport, s.Settings, state)
 				}
-				ch <- prometheus.MustNewConstMetric(ejectedDesc, prometheus.GaugeValue, boolValue(s.Ejected), s.Address, s.Transport)
-				ch <- prometheus.MustNewConstMetric(ejectionsDesc, prometheus.CounterValue, float64(s.Ejections), s.Address, s.Transport)
-				ch <- prometheus.MustNewConstMetric(healthyDesc, prometheus.GaugeValue, boolValue(s.Healthy), s.Address, s.Transport)
-				ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(s.InFlight), s.Address, s.Transport)
+				ch <- prometheus.MustNewConstMetric(ejectedDesc, prometheus.GaugeValue, boolValue(s.Ejected), s.Address, s.Transport, s.Settings)
+				ch <- prometheus.MustNewConstMetric(ejectionsDesc, prometheus.CounterValue, float64(s.Ejections), s.Address, s.Transport, s.Settings)
+				ch <- prometheus.MustNewConstMetric(healthyDesc, prometheus.GaugeValue, boolValue(s.Healthy), s.Address, s.Transport, s.Settings)
+				ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(s.InFlight), s.Address, s.Transport, s.Settings)
 			}
 		},
 	}

@@ -380,10 +380,13 @@ func TestAccessLogNeverLogsSecrets(t *testing.T) {
 
 // TestMetricsScrape makes calls and scrapes the metrics handler over loopback.
 func TestMetricsScrape(t *testing.T) {
-	// One address over two transports: two endpoints, told apart by the transport label.
+	// One address over two transports, and with two settings: three endpoints, told apart by the
+	// transport and settings labels.
+	const checked = "health_check.interval 5s"
 	stats := []routing.EndpointStats{
-		{Address: "10.0.0.1:50051", Transport: "plaintext", Breaker: "open", Ejected: true, Ejections: 3, Healthy: true, InFlight: 2},
-		{Address: "10.0.0.1:50051", Transport: "tls", Breaker: "closed", Healthy: true, InFlight: 1},
+		{Address: "10.0.0.1:50051", Transport: "plaintext", Settings: "defaults", Breaker: "open", Ejected: true, Ejections: 3, Healthy: true, InFlight: 2},
+		{Address: "10.0.0.1:50051", Transport: "plaintext", Settings: checked, Breaker: "closed", Healthy: false, InFlight: 4},
+		{Address: "10.0.0.1:50051", Transport: "tls", Settings: "defaults", Breaker: "closed", Healthy: true, InFlight: 1},
 	}
 	r := newRig(t, telemetry.Config{
 		Endpoints: func() []routing.EndpointStats { return stats },
@@ -423,13 +426,16 @@ func TestMetricsScrape(t *testing.T) {
 		`gateway_upstream_duration_seconds_count{code="OK",endpoint="` + r.be.addr + `"} 2`,
 		`gateway_upstream_duration_seconds_count{code="NOT_FOUND",endpoint="` + r.be.addr + `"} 1`,
 		`gateway_policy_denials_total{front="rest",policy="waf",reason="942100"} 1`,
-		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="open",transport="plaintext"} 1`,
-		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="closed",transport="plaintext"} 0`,
-		`gateway_endpoint_ejected{endpoint="10.0.0.1:50051",transport="plaintext"} 1`,
-		`gateway_endpoint_ejections_total{endpoint="10.0.0.1:50051",transport="plaintext"} 3`,
-		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051",transport="plaintext"} 2`,
-		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",state="closed",transport="tls"} 1`,
-		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051",transport="tls"} 1`,
+		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",settings="defaults",state="open",transport="plaintext"} 1`,
+		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",settings="defaults",state="closed",transport="plaintext"} 0`,
+		`gateway_endpoint_ejected{endpoint="10.0.0.1:50051",settings="defaults",transport="plaintext"} 1`,
+		`gateway_endpoint_ejections_total{endpoint="10.0.0.1:50051",settings="defaults",transport="plaintext"} 3`,
+		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051",settings="defaults",transport="plaintext"} 2`,
+		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",settings="` + checked + `",state="closed",transport="plaintext"} 1`,
+		`gateway_endpoint_healthy{endpoint="10.0.0.1:50051",settings="` + checked + `",transport="plaintext"} 0`,
+		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051",settings="` + checked + `",transport="plaintext"} 4`,
+		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",settings="defaults",state="closed",transport="tls"} 1`,
+		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051",settings="defaults",transport="tls"} 1`,
 		`gateway_snapshot_version 7`,
 		`gateway_registrations 3`,
 		`go_goroutines `,

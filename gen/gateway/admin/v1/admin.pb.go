@@ -1419,8 +1419,9 @@ func (x *UpstreamCluster) GetEndpoints() []*UpstreamEndpoint {
 	return nil
 }
 
-// UpstreamEndpoint is one endpoint's resilience state. Endpoints are shared by address across
-// clusters, so one listed twice shows the same state.
+// UpstreamEndpoint is one endpoint's resilience state. Clusters that list one address with the
+// same transport and the same breaker, health check and outlier settings share its endpoint, so
+// they show the same state; a cluster whose settings differ has an endpoint of its own.
 type UpstreamEndpoint struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "host:port"; for a cluster that resolves DNS names, one of the addresses a name resolved to.
@@ -1431,7 +1432,8 @@ type UpstreamEndpoint struct {
 	Breaker string `protobuf:"bytes,3,opt,name=breaker,proto3" json:"breaker,omitempty"`
 	// Calls begun and not yet finished.
 	InFlight int64 `protobuf:"varint,4,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
-	// Exponentially weighted moving average of unary call latency; unset before the first call.
+	// Exponentially weighted moving average of unary call latency, halved for every second since
+	// the last call; unset before the first call.
 	Latency *durationpb.Duration `protobuf:"bytes,5,opt,name=latency,proto3" json:"latency,omitempty"`
 	// Whether outlier detection has the endpoint ejected now, and for how much longer.
 	Ejected    bool                 `protobuf:"varint,6,opt,name=ejected,proto3" json:"ejected,omitempty"`
