@@ -58,6 +58,7 @@ func TestHTTPRuleFeatures(t *testing.T) {
 		{"response_body repeated", "GET", "/v1/kitchen/k1:tags?tags=x&tags=y", "", nil, `["x","y"]`},
 		{"response_body int64", "GET", "/v1/kitchen/k1:big?big=5", "", nil, `"5"`},
 		{"response_body unset", "GET", "/v1/kitchen/k1:big", "", nil, `"0"`},
+		{"response_body closed enum unset", "GET", "/v1/legacy/x:mood", "", nil, `"CALM"`}, // its default: Mood has no 0
 		{"int64 as number, enum by number, json_name", "POST", "/v1/kitchen", `{"big":12,"color":2,"customName":"a","ubig":"3"}`, nil,
 			`{"big":"12","color":"GREEN","customName":"a","ubig":"3"}`},
 		{"proto names in body", "POST", "/v1/kitchen", `{"renamed":"b","inner":{"nums":[1]}}`, nil, `{"customName":"b","inner":{"nums":[1]}}`},
