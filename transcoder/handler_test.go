@@ -225,6 +225,7 @@ func TestErrors(t *testing.T) {
 		{"zero, then a value", "GET", "/v1/kitchen?small=0&small=5", "", nil, 400, 3, `"5" for query parameter small: set more than once`, "small"},
 		{"a value, then zero", "GET", "/v1/kitchen?small=5&small=0", "", nil, 400, 3, `"0" for query parameter small: set more than once`, "small"},
 		{"zero twice", "GET", "/v1/kitchen?flag=false&flag=false", "", nil, 400, 3, "set more than once", "flag"},
+		{"zero twice, past the first eight zero values", "GET", "/v1/kitchen?small=0&big=0&ubig=0&ratio=0&fratio=0&color=0&zig=0&fix=0&id=&customName=&flag=false&flag=true", "", nil, 400, 3, "set more than once", "flag"},
 		{"zero enum, then a value", "GET", "/v1/kitchen?inner.color=COLOR_UNSPECIFIED&inner.color=RED", "", nil, 400, 3, "set more than once", "inner.color"},
 		{"empty string by JSON name, then by proto name", "GET", "/v1/kitchen?customName=&renamed=r", "", nil, 400, 3, "set more than once", "renamed"},
 		{"map key twice", "GET", "/v1/kitchen?labels[a]=1&labels[a]=2", "", nil, 400, 3, `"2" for query parameter labels[a]: set more than once`, "labels[a]"},

@@ -119,6 +119,7 @@ type zeroField struct {
 	fd protoreflect.FieldDescriptor
 }
 
+// has reports whether field fd of m is recorded.
 func (z *zeroFields) has(m protoreflect.Message, fd protoreflect.FieldDescriptor) bool {
 	if z == nil {
 		return false
@@ -137,6 +138,7 @@ func (z *zeroFields) has(m protoreflect.Message, fd protoreflect.FieldDescriptor
 	return false
 }
 
+// add records field fd of m.
 func (z *zeroFields) add(m protoreflect.Message, fd protoreflect.FieldDescriptor) {
 	if z == nil {
 		return
