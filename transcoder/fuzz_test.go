@@ -65,7 +65,7 @@ func FuzzQuery(f *testing.F) {
 		"at=2024-01-02T03:04:05Z&wait=1.5s&mask=a.b,cD&nick=n&maybe=7&extra=%7B%7D&left=l",
 		"child.child.child.id=x&child.inner.color=RED", "a=%zz", "%=1", "labels[=x", "labels[a]]=b", "=&&=",
 		"small=1&small=2", "left=a&right=b", "inner=x", "wait=-0.5s", "wait=315576000001s", "fratio=NaN",
-		"colors=9&colors=RED", "any=x", "mask=", "extra=[1]",
+		"colors=9&colors=RED", "any=x", "mask=", "extra=[1]", "small=0&small=1", "labels[a]=&labels[a]=b",
 	} {
 		f.Add(q)
 	}

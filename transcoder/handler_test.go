@@ -43,6 +43,10 @@ func TestHTTPRuleFeatures(t *testing.T) {
 			"inner":{"id":"i","color":"GREEN","nums":[1,2]},"customName":"c","at":"2024-01-02T03:04:05.500Z","wait":"1.500s",
 			"mask":"a.b,cD","nick":"n","maybe":"7","extra":{"k":1},"left":"l","zig":-5,"fix":"7","child":{"child":{"id":"deep"}}}`},
 		{"query by proto names", "GET", "/v1/kitchen?renamed=r&inner.nums=3&color=RED", "", nil, `{"customName":"r","inner":{"nums":[3]},"color":"RED"}`},
+		{"zero values once each", "GET", "/v1/kitchen?small=0&child.small=0&child.child.small=0&labels[a]=&labels[b]=&tags=&tags=", "", nil,
+			`{"child":{"child":{}},"labels":{"a":"","b":""},"tags":["",""]}`},
+		{"query naming path fields is ignored", "GET", "/v1/kitchen/k1?inner.id=q&inner.id=r&inner.color=RED", "", nil, `{"inner":{"id":"k1","color":"RED"}}`},
+		{"query naming a path field given zero is ignored", "GET", "/v1/counts/0?count=5&count=6", "", nil, `{}`},
 		{"escaped query", "GET", "/v1/kitchen?id=a+b%26c&labels%5Bk%201%5D=v", "", nil, `{"id":"a b&c","labels":{"k 1":"v"}}`},
 		{"nested path field", "GET", "/v1/kitchen/k1?inner.color=RED", "", nil, `{"inner":{"id":"k1","color":"RED"}}`},
 		{"single segment decodes %2F", "GET", "/v1/kitchen/a%2Fb", "", nil, `{"inner":{"id":"a/b"}}`},
@@ -54,6 +58,7 @@ func TestHTTPRuleFeatures(t *testing.T) {
 		{"response_body repeated", "GET", "/v1/kitchen/k1:tags?tags=x&tags=y", "", nil, `["x","y"]`},
 		{"response_body int64", "GET", "/v1/kitchen/k1:big?big=5", "", nil, `"5"`},
 		{"response_body unset", "GET", "/v1/kitchen/k1:big", "", nil, `"0"`},
+		{"response_body closed enum unset", "GET", "/v1/legacy/x:mood", "", nil, `"CALM"`}, // its default: Mood has no 0
 		{"int64 as number, enum by number, json_name", "POST", "/v1/kitchen", `{"big":12,"color":2,"customName":"a","ubig":"3"}`, nil,
 			`{"big":"12","color":"GREEN","customName":"a","ubig":"3"}`},
 		{"proto names in body", "POST", "/v1/kitchen", `{"renamed":"b","inner":{"nums":[1]}}`, nil, `{"customName":"b","inner":{"nums":[1]}}`},
@@ -214,6 +219,17 @@ func TestErrors(t *testing.T) {
 		{"bad bytes in query", "GET", "/v1/kitchen?blob=***", "", nil, 400, 3, "blob", "blob"},
 		{"singular field twice", "GET", "/v1/kitchen?small=1&small=2", "", nil, 400, 3, "small", "small"},
 		{"oneof twice", "GET", "/v1/kitchen?left=a&right=b", "", nil, 400, 3, "oneof", "right"},
+		// A singular field or map key given twice is refused whatever the values and their order:
+		// a zero value leaves a field without presence unset, and the second must not pass for the
+		// first.
+		{"zero, then a value", "GET", "/v1/kitchen?small=0&small=5", "", nil, 400, 3, `"5" for query parameter small: set more than once`, "small"},
+		{"a value, then zero", "GET", "/v1/kitchen?small=5&small=0", "", nil, 400, 3, `"0" for query parameter small: set more than once`, "small"},
+		{"zero twice", "GET", "/v1/kitchen?flag=false&flag=false", "", nil, 400, 3, "set more than once", "flag"},
+		{"zero twice, past the first eight zero values", "GET", "/v1/kitchen?small=0&big=0&ubig=0&ratio=0&fratio=0&color=0&zig=0&fix=0&id=&customName=&flag=false&flag=true", "", nil, 400, 3, "set more than once", "flag"},
+		{"zero enum, then a value", "GET", "/v1/kitchen?inner.color=COLOR_UNSPECIFIED&inner.color=RED", "", nil, 400, 3, "set more than once", "inner.color"},
+		{"empty string by JSON name, then by proto name", "GET", "/v1/kitchen?customName=&renamed=r", "", nil, 400, 3, "set more than once", "renamed"},
+		{"map key twice", "GET", "/v1/kitchen?labels[a]=1&labels[a]=2", "", nil, 400, 3, `"2" for query parameter labels[a]: set more than once`, "labels[a]"},
+		{"map key twice, spelt two ways", "GET", "/v1/kitchen?byZig[7]=RED&byZig[07]=RED", "", nil, 400, 3, "set more than once", "byZig[07]"},
 		{"message from text", "GET", "/v1/kitchen?inner=x", "", nil, 400, 3, "inner", "inner"},
 		{"map without key", "GET", "/v1/kitchen?labels=x", "", nil, 400, 3, "labels", "labels"},
 		{"bad int in path", "GET", "/v1/counts/abc", "", nil, 400, 3, "count", "count"},

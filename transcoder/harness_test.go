@@ -185,6 +185,14 @@ message DownloadRequest {
 const legacyProto = `syntax = "proto2";
 package synth.v1;
 
+import "google/api/annotations.proto";
+
+service Legacies {
+  rpc Mood(Legacy) returns (Legacy) {
+    option (google.api.http) = {get: "/v1/legacy/{b}:mood" response_body: "mood"};
+  }
+}
+
 enum Mood {
   CALM = 1;
   GRUMPY = 2;

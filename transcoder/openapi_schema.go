@@ -17,6 +17,7 @@ type oaSchema struct {
 	Pattern              string               `json:"pattern,omitempty"`
 	Description          string               `json:"description,omitempty"`
 	Enum                 []string             `json:"enum,omitempty"`
+	AnyOf                []*oaSchema          `json:"anyOf,omitempty"`
 	Items                *oaSchema            `json:"items,omitempty"`
 	Properties           map[string]*oaSchema `json:"properties,omitempty"`
 	AdditionalProperties *oaSchema            `json:"additionalProperties,omitempty"`
@@ -230,16 +231,27 @@ func oaMapKey(key protoreflect.FieldDescriptor) *oaSchema {
 	}
 }
 
+// oaEnumNumberDoc explains the numbers an open enum's schema admits.
+const oaEnumNumberDoc = "A value by its number: how responses carry a value newer than the registered descriptor, " +
+	"which has no name for it. Requests may give any value by number."
+
+// oaEnum is the schema of an enum as protojson writes it: its values by name. An open enum (proto3)
+// holds any number, and a value the registered descriptor does not know, newer than it, is written
+// as its number: the schema admits those too. A closed enum (proto2) holds only its values.
 func oaEnum(ed protoreflect.EnumDescriptor) *oaSchema {
 	values := ed.Values()
-	e := &oaSchema{Type: "string", Enum: make([]string, 0, values.Len())}
+	names := &oaSchema{Type: "string", Enum: make([]string, 0, values.Len())}
 	var doc []string
 	for i := range values.Len() {
 		v := values.Get(i)
-		e.Enum = append(e.Enum, string(v.Name()))
+		names.Enum = append(names.Enum, string(v.Name()))
 		if c := oaComments(v); c != "" {
 			doc = append(doc, "- `"+string(v.Name())+"`: "+strings.ReplaceAll(c, "\n", " "))
 		}
+	}
+	e := names
+	if !ed.IsClosed() {
+		e = &oaSchema{AnyOf: []*oaSchema{names, {Type: "integer", Format: "int32", Description: oaEnumNumberDoc}}}
 	}
 	e.Description = oaComments(ed)
 	if len(doc) > 0 {

@@ -319,7 +319,8 @@ func TestOpenAPIShopComments(t *testing.T) {
 func TestOpenAPINoSourceInfo(t *testing.T) {
 	doc := oaValidate(t, oaGenerate(t, oaShopServices(), oaShopOptions))
 	fixed := regexp.MustCompile("^(OK|An error\\.|A stream of messages|Switching Protocols|Newline-delimited JSON|An error: a gRPC|Member of oneof|" +
-		"The gRPC status code|What went wrong|Machine-readable|A message of any type|A duration in seconds|Field paths in lowerCamel|Sets `)")
+		"The gRPC status code|What went wrong|Machine-readable|A message of any type|A duration in seconds|Field paths in lowerCamel|Sets `|" +
+		"A value by its number)")
 	oaWalk(doc, "", func(ptr string, v any) {
 		if strings.HasSuffix(ptr, "/summary") || strings.HasSuffix(ptr, "/description") {
 			if s, ok := v.(string); ok && !fixed.MatchString(s) {
@@ -440,9 +441,13 @@ func TestOpenAPIFeatures(t *testing.T) {
 		thing + "nothing/type":                               "null",
 		thing + "history/items/format":                       "date-time",
 		"/components/schemas/features.v1.Thing/required/0":   "displayName",
-		"/components/schemas/features.v1.Color/enum/1":       "COLOR_RED",
 		"/components/schemas/google.protobuf.Any/required/0": "@type",
 		"/components/schemas/google.rpc.Status/properties/details/items/$ref": "#/components/schemas/google.protobuf.Any",
+		// Enums: an open one also takes numbers (values newer than the descriptor), a closed one not.
+		"/components/schemas/features.v1.Color/anyOf/0/enum/1": "COLOR_RED",
+		"/components/schemas/features.v1.Color/anyOf/1/type":   "integer",
+		"/components/schemas/features.v1.Mood/type":            "string",
+		"/components/schemas/features.v1.Mood/enum/1":          "MOOD_GRUMPY",
 	} {
 		got, err := oaPointer(doc, ptr)
 		if err != nil {
@@ -463,6 +468,7 @@ func TestOpenAPIFeatures(t *testing.T) {
 		"/components/schemas/features.v1.Thing/properties/display_name",                                     // JSON names only
 		"/components/schemas/features.v1.Thing.ByNumberEntry",                                               // map entries are maps
 		"/components/schemas/google.protobuf.Timestamp",                                                     // inline
+		"/components/schemas/features.v1.Mood/anyOf",                                                        // closed: names only
 		"/components/schemas/features.v1.CreateThingRequest",                                                // only inline
 	} {
 		if v, err := oaPointer(doc, ptr); err == nil {
@@ -593,10 +599,17 @@ func TestOpenAPIRequests(t *testing.T) {
 		{"GET", "/v1/users/1", "", true},
 		{"GET", "/v1/users?pageSize=10&filter.role=ROLE_ADMIN&filter.country=FR", "", true},
 		{"GET", "/v1/users?pageSize=ten", "", false},
-		{"GET", "/v1/users?filter.role=ROLE_KING", "", false},
+		// An enum by number (open enums hold any); libopenapi-validator checks a query parameter by
+		// its schema's type alone, which an open enum's anyOf has not: the bodies check the names.
+		{"GET", "/v1/users?filter.role=7", "", true},
 		{"GET", "/v1/users:batchGet?ids=1&ids=2", "", true},
 		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","loyaltyPoints":"12"}`, true},
 		{"POST", "/v1/users", `{"name":"Grace Hopper"}`, false}, // email is required
+		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","role":"ROLE_ADMIN"}`, true},
+		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","role":7}`, true},
+		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","role":"ROLE_KING"}`, false},
+		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","role":1.5}`, false},
+		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","role":"7"}`, false},
 		{"PATCH", "/v1/users/1?updateMask=name,email", `{"name":"Ada","email":"ada@example.com"}`, true},
 		{"POST", "/v1/orders", `{"userId":"1","items":[{"productId":"p1","quantity":2}],"voucherCode":"X","notes":{"a":"b"},"deliveryEstimate":"3600s"}`, true},
 		{"POST", "/v1/orders", `{"userId":"1","items":{"productId":"p1"}}`, false},
@@ -694,4 +707,68 @@ func ExampleOpenAPI() {
 	// GET    /v1/users:batchGet   UserService_BatchGetUsers
 	// PATCH  /v1/users/{id}       UserService_UpdateUser
 	// POST   /v1/users            UserService_CreateUser
+}
+
+// The document admits what the front writes: an open enum's value the registered descriptor does
+// not know goes out as its number, and the enum's schema takes numbers; a closed enum's field is
+// only ever written by name (unset, by its default), and its schema takes names only.
+func TestOpenAPIEnumNumbers(t *testing.T) {
+	files, err := synthFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacies, err := files.FindDescriptorByName("synth.v1.Legacies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := append(synthServices(t), legacies.(protoreflect.ServiceDescriptor))
+	doc := oaGenerate(t, services, transcoder.OpenAPIOptions{})
+	m := oaValidate(t, doc)
+	for ptr, want := range map[string]any{
+		"/components/schemas/synth.v1.Color/anyOf/0/type":   "string",
+		"/components/schemas/synth.v1.Color/anyOf/0/enum/1": "RED",
+		"/components/schemas/synth.v1.Color/anyOf/1/type":   "integer",
+		"/components/schemas/synth.v1.Color/anyOf/1/format": "int32",
+		"/components/schemas/synth.v1.Mood/type":            "string",
+		"/components/schemas/synth.v1.Mood/enum/0":          "CALM",
+	} {
+		if got, err := oaPointer(m, ptr); err != nil || got != want {
+			t.Errorf("%s = %v (%v), want %v", ptr, got, err, want)
+		}
+	}
+	if d, _ := oaPointer(m, "/components/schemas/synth.v1.Color/anyOf/1/description"); !strings.Contains(fmt.Sprint(d), "newer than the registered descriptor") {
+		t.Errorf("the number of an open enum is described as %q", d)
+	}
+	if v, err := oaPointer(m, "/components/schemas/synth.v1.Mood/anyOf"); err == nil {
+		t.Errorf("a closed enum admits %v", v)
+	}
+
+	parsed, err := libopenapi.NewDocument(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(parsed)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	h := synthHandler(t, "")
+	for _, tc := range []struct{ target, want string }{
+		{"/v1/kitchen?color=7&inner.color=RED&colors=8&colors=GREEN", `{"color":7,"colors":[8,"GREEN"],"inner":{"color":"RED"}}`},
+		{"/v1/legacy/x:mood", `"CALM"`},
+	} {
+		w := call(h, "GET", tc.target, "")
+		if w.Code != 200 {
+			t.Fatalf("%s: %d %s", tc.target, w.Code, w.Body)
+		}
+		wantJSON(t, w.Body.Bytes(), tc.want)
+		req := httptest.NewRequest("GET", tc.target, nil)
+		if ok, verrs := v.ValidateHttpRequestResponse(req, w.Result()); !ok {
+			for _, e := range verrs {
+				t.Errorf("%s: %s answers %s, which the document does not admit: %v", tc.target, w.Body, e.Message, e.Reason)
+				for _, se := range e.SchemaValidationErrors {
+					t.Logf("  %s: %s", se.FieldPath, se.Reason)
+				}
+			}
+		}
+	}
 }

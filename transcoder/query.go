@@ -15,12 +15,14 @@ const maxQueryPath = 32
 // paths in proto or JSON names ("filter.role", "pageSize"); a map entry is "labels[key]=value"; a
 // repeated field takes each value in order ("ids=1&ids=2"). Parameters that name no field are
 // ignored, as grpc-gateway and Envoy do (clients add cache busters and tracking parameters), and so
-// are parameters naming a field the path or body binds. The query is read in place: nothing is
-// allocated for names and values without escapes.
+// are parameters naming a field the path or body binds. A singular field or a map key given twice
+// is an error, whatever the values (a zero value included) and however the names are spelt. The
+// query is read in place: nothing is allocated for names and values without escapes.
 func (b *Binding) bindQuery(m protoreflect.Message, rawQuery string) error {
 	if b.body == "*" {
 		return nil
 	}
+	var zeros zeroFields
 	for rawQuery != "" {
 		var pair string
 		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
@@ -39,15 +41,15 @@ func (b *Binding) bindQuery(m protoreflect.Message, rawQuery string) error {
 		if err != nil {
 			return badRequest(key, fmt.Sprintf("invalid value for query parameter %s: %v", key, err))
 		}
-		if err := b.setQuery(m, key, value); err != nil {
+		if err := b.setQuery(m, key, value, &zeros); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// setQuery sets one query parameter.
-func (b *Binding) setQuery(m protoreflect.Message, key, value string) error {
+// setQuery sets one query parameter; zeros holds the fields earlier ones set to zero values.
+func (b *Binding) setQuery(m protoreflect.Message, key, value string, zeros *zeroFields) error {
 	name, mapKey := key, (*string)(nil)
 	if i := strings.IndexByte(key, '['); i > 0 && strings.HasSuffix(key, "]") {
 		k := key[i+1 : len(key)-1]
@@ -83,7 +85,7 @@ func (b *Binding) setQuery(m protoreflect.Message, key, value string) error {
 	for _, fd := range path[:depth-1] {
 		m = m.Mutable(fd).Message()
 	}
-	if err := setText(m, path[depth-1], mapKey, value); err != nil {
+	if err := setText(m, path[depth-1], mapKey, value, zeros); err != nil {
 		return badRequest(key, fmt.Sprintf("invalid value %q for query parameter %s: %v", value, key, err))
 	}
 	return nil

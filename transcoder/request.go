@@ -101,7 +101,7 @@ func (c *Call) bindPathAndQuery(msg protoreflect.Message) error {
 		}
 		last := v.fields[len(v.fields)-1]
 		m.Clear(last) // the path wins over the body
-		if err := setText(m, last, nil, text); err != nil {
+		if err := setText(m, last, nil, text, nil); err != nil {
 			return badRequest(v.name, fmt.Sprintf("invalid value %q for path parameter %s: %v", text, v.name, err))
 		}
 	}

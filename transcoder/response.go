@@ -147,7 +147,14 @@ func zeroJSON(fd protoreflect.FieldDescriptor) string {
 		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		return `"0"`
 	case protoreflect.EnumKind:
-		if v := fd.Enum().Values().ByNumber(0); v != nil {
+		// Zero's name. A closed enum may have no value 0: an unset field holds its default then (the
+		// first value, unless the field names another), never a number the enum could not hold.
+		values := fd.Enum().Values()
+		v := values.ByNumber(0)
+		if v == nil {
+			v = values.ByNumber(fd.Default().Enum())
+		}
+		if v != nil {
 			return strconv.Quote(string(v.Name()))
 		}
 	}

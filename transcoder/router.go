@@ -256,26 +256,17 @@ func (rt *Router) Lookup(method, path string, raw bool, p *Params) (*Binding, er
 		return nil, noRoute(method, path)
 	}
 	verb, verbEnd := p.verb()
-	if verbEnd >= 0 {
-		p.end = verbEnd
-		if b := rt.find(method, verb, p); b != nil {
-			return b, nil
-		}
-	}
-	p.end = len(path)
-	if b := rt.find(method, "", p); b != nil {
+	if b := rt.resolve(method, verb, verbEnd, p); b != nil {
 		return b, nil
 	}
 	if method == http.MethodHead {
-		// HEAD is GET without the body (RFC 9110, 9.3.2), which net/http leaves out. Not for a
-		// streaming method: its "body" never ends, and net/http, which drops what a HEAD's handler
-		// writes without an error, would leave the upstream stream running after the client has
-		// its headers. Such a path answers HEAD with 405 and Allow: GET.
-		if b, err := rt.Lookup(http.MethodGet, path, raw, p); err == nil && !b.streamsResponse() {
+		if b := rt.head(verb, verbEnd, p); b != nil {
 			return b, nil
 		}
 	}
-	// Nothing for this method: a 405 if the path matches for another one.
+	// Nothing for this method: a 405 if the path matches for another one. Allow lists what the path
+	// serves: each method a matching template binds (the best such template serves it), and HEAD
+	// when GET's binding would answer it, so a client following Allow is not answered 405 again.
 	var allow []string
 	if verbEnd >= 0 {
 		p.end = verbEnd
@@ -286,7 +277,40 @@ func (rt *Router) Lookup(method, path string, raw bool, p *Params) (*Binding, er
 	if len(allow) == 0 {
 		return nil, noRoute(method, path)
 	}
+	if method != http.MethodHead && method != http.MethodGet && rt.head(verb, verbEnd, p) != nil {
+		allow = append(allow, http.MethodHead)
+	}
 	return nil, MethodNotAllowed(method, path, allow...)
+}
+
+// resolve finds the binding of an HTTP method for the path split in p: a template with the path's
+// custom verb first, then one matching the whole last segment. It leaves p.end where the found
+// binding's path ends.
+func (rt *Router) resolve(method, verb string, verbEnd int, p *Params) *Binding {
+	whole := p.end
+	if verbEnd >= 0 {
+		p.end = verbEnd
+		if b := rt.find(method, verb, p); b != nil {
+			return b
+		}
+		p.end = whole
+	}
+	return rt.find(method, "", p)
+}
+
+// head finds the binding a HEAD request on the path split in p is served by when no template binds
+// HEAD itself: GET's, for HEAD is GET without the body (RFC 9110, 9.3.2), which net/http leaves
+// out. Not a streaming method's: its "body" never ends, and net/http, which drops what a HEAD's
+// handler writes without an error, would leave the upstream stream running after the client has
+// its headers. Such a path answers HEAD with 405, its Allow without HEAD.
+func (rt *Router) head(verb string, verbEnd int, p *Params) *Binding {
+	whole := p.end
+	b := rt.resolve(http.MethodGet, verb, verbEnd, p)
+	if b == nil || b.streamsResponse() {
+		p.end = whole
+		return nil
+	}
+	return b
 }
 
 // MethodNotAllowed is the 405 of a known path called with a method it does not serve: code
@@ -361,7 +385,8 @@ func (s *search) walk(p *Params, n *node, i, lits int) {
 	}
 }
 
-// allowed appends the HTTP methods of every template with verb that matches p's path.
+// allowed appends the HTTP methods of every template with verb that matches p's path (not HEAD,
+// unless a template binds it: Lookup decides whether GET's binding serves it).
 func (rt *Router) allowed(verb string, p *Params, out []string) []string {
 	var walk func(n *node, i int)
 	collect := func(n *node) {
@@ -369,9 +394,6 @@ func (rt *Router) allowed(verb string, p *Params, out []string) []string {
 			if e.verb == verb {
 				for _, b := range e.bindings {
 					out = append(out, b.httpMethod)
-					if b.httpMethod == http.MethodGet && !b.streamsResponse() {
-						out = append(out, http.MethodHead)
-					}
 				}
 			}
 		}

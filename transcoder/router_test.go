@@ -32,6 +32,11 @@ service P {
   rpc F(M) returns (M) { option (google.api.http) = {post: "/a/{x}/b/c"}; }
   rpc G(M) returns (M) { option (google.api.http) = {get: "/"}; }
   rpc H(M) returns (M) { option (google.api.http) = {get: "/a/{x}/q" additional_bindings {get: "/a/lit/{x}"}}; }
+  rpc S(M) returns (stream M) { option (google.api.http) = {get: "/a/{x}/s"}; }
+  rpc W(M) returns (stream M) { option (google.api.http) = {get: "/w/{x}:watch"}; }
+  rpc R(M) returns (M) {
+    option (google.api.http) = {get: "/w/{x}" additional_bindings {put: "/w/{x}"} additional_bindings {delete: "/w/{x}"}};
+  }
 }
 message M { string x = 1; string y = 2; string z = 3; string rest = 4; }
 `
@@ -146,6 +151,19 @@ func TestRouterMatch(t *testing.T) {
 		{"GET", "/a/lit/q", "H /a/lit/{x} {x=q}"},
 		{"GET", "/a/z/q", "H /a/{x}/q {x=z}"},
 		{"GET", "/zzz", "404"},
+
+		// Allow names what the path serves, by the same precedence: a streaming GET that wins over a
+		// unary one takes HEAD away, and methods served with the verb in the variable stay.
+		{"GET", "/a/q/s", "S /a/{x}/s {x=q}"},
+		{"HEAD", "/a/q/s", "405 GET"},
+		{"POST", "/a/q/s", "405 GET"},
+		{"GET", "/w/s1:watch", "W /w/{x}:watch {x=s1}"},
+		{"PUT", "/w/s1:watch", "R /w/{x} {x=s1:watch}"},
+		{"HEAD", "/w/s1:watch", "405 DELETE, GET, PUT"},
+		{"POST", "/w/s1:watch", "405 DELETE, GET, PUT"},
+		{"HEAD", "/w/s1", "R /w/{x} {x=s1}"},
+		{"POST", "/w/s1", "405 DELETE, GET, HEAD, PUT"},
+		{"HEAD", "/w/s1:other", "R /w/{x} {x=s1:other}"},
 	}
 	for _, tc := range cases {
 		r := httptest.NewRequest(tc.method, tc.target, nil)

@@ -22,9 +22,11 @@ import (
 // names), wrappers as their value, Struct, Value and ListValue as JSON text, Empty as "" or "{}".
 
 // setText parses text as a value of field fd and stores it in m: appended when fd is repeated, as
-// the value of key when fd is a map. A singular field already set is an error: the same field was
-// given twice.
-func setText(m protoreflect.Message, fd protoreflect.FieldDescriptor, key *string, text string) error {
+// the value of key when fd is a map. A singular field or a map key already set is an error: the
+// same field was given twice. zeros records the singular fields set to a zero value that m does not
+// report set (fields without presence); nil when each field is set once at most, as path variables
+// are.
+func setText(m protoreflect.Message, fd protoreflect.FieldDescriptor, key *string, text string, zeros *zeroFields) error {
 	switch {
 	case fd.IsMap():
 		if key == nil {
@@ -35,6 +37,9 @@ func setText(m protoreflect.Message, fd protoreflect.FieldDescriptor, key *strin
 			return fmt.Errorf("map key %q: %w", *key, err)
 		}
 		mp := m.Mutable(fd).Map()
+		if mp.Has(k.MapKey()) {
+			return errSetTwice
+		}
 		if fd.MapValue().Message() != nil {
 			v := mp.NewValue()
 			if err := setMessageText(v.Message(), text); err != nil {
@@ -68,8 +73,8 @@ func setText(m protoreflect.Message, fd protoreflect.FieldDescriptor, key *strin
 		list.Append(v)
 		return nil
 	}
-	if m.Has(fd) {
-		return errors.New("set more than once")
+	if m.Has(fd) || zeros.has(m, fd) {
+		return errSetTwice
 	}
 	if oneof := fd.ContainingOneof(); oneof != nil && !oneof.IsSynthetic() {
 		if other := m.WhichOneof(oneof); other != nil {
@@ -89,7 +94,61 @@ func setText(m protoreflect.Message, fd protoreflect.FieldDescriptor, key *strin
 		return err
 	}
 	m.Set(fd, v)
+	if !m.Has(fd) {
+		zeros.add(m, fd) // a zero value: m does not show it
+	}
 	return nil
+}
+
+// errSetTwice is setText's error for a singular field or a map key given a second value.
+var errSetTwice = errors.New("set more than once")
+
+// zeroFields records the singular fields without presence that were set to their zero value: their
+// message reports them unset, so a second value for one would otherwise pass for the first. A few
+// are kept inline, so binding a query allocates nothing for them. The nil *zeroFields records none.
+type zeroFields struct {
+	n      int
+	inline [8]zeroField
+	more   []zeroField
+}
+
+// zeroField is a field of one message: the same field of another message (another instance of
+// the type) is another field.
+type zeroField struct {
+	m  protoreflect.Message
+	fd protoreflect.FieldDescriptor
+}
+
+// has reports whether field fd of m is recorded.
+func (z *zeroFields) has(m protoreflect.Message, fd protoreflect.FieldDescriptor) bool {
+	if z == nil {
+		return false
+	}
+	f := zeroField{m, fd}
+	for i := range min(z.n, len(z.inline)) {
+		if z.inline[i] == f {
+			return true
+		}
+	}
+	for _, g := range z.more {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// add records field fd of m.
+func (z *zeroFields) add(m protoreflect.Message, fd protoreflect.FieldDescriptor) {
+	if z == nil {
+		return
+	}
+	if z.n < len(z.inline) {
+		z.inline[z.n] = zeroField{m, fd}
+	} else {
+		z.more = append(z.more, zeroField{m, fd})
+	}
+	z.n++
 }
 
 // scalarValue parses text as a value of a non-message field.
