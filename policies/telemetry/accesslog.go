@@ -177,8 +177,8 @@ func (a *accessLogger) write(_ context.Context, o *observation) {
 	if o.consumer != "" {
 		b = jsonenc.AppendString(append(b, `,"consumer":`...), o.consumer)
 	}
-	if o.calls > 1 {
-		b = strconv.AppendInt(append(b, `,"calls":`...), int64(o.calls), 10)
+	if o.upstreams > 1 {
+		b = strconv.AppendInt(append(b, `,"calls":`...), int64(o.upstreams), 10)
 	}
 	if o.denial.Policy != "" {
 		b = jsonenc.AppendString(append(b, `,"denied_by":`...), o.denial.Policy)

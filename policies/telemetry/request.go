@@ -37,7 +37,8 @@ type observation struct {
 	bytesOut     int64
 	endpoint     string
 	consumer     string
-	calls        int
+	calls        int // admitted
+	upstreams    int // upstream calls made
 	denial       callinfo.Denial
 	trace        trace.SpanContext // the server span's, when the request is traced: the log's ids
 	clientIP     string
@@ -72,7 +73,7 @@ func (o *observation) record(s callinfo.Snapshot) {
 			o.metricMethod = s.Method
 		}
 	}
-	o.route, o.endpoint, o.consumer, o.calls, o.denial = s.Route, s.Endpoint, s.Consumer, s.Calls, s.Denial
+	o.route, o.endpoint, o.consumer, o.calls, o.upstreams, o.denial = s.Route, s.Endpoint, s.Consumer, s.Calls, s.UpstreamCalls, s.Denial
 }
 
 // finish reports a finished request: its span, metrics and access-log line.

@@ -37,10 +37,11 @@ type Info struct {
 	// proxies), so its name is whatever the client sent.
 	unregistered bool
 	calls        int // methods admitted
+	upstreams    int // upstream calls made (retries' attempts each count)
 	route        string
 	consumer     string
-	endpoint     string
-	code         int32 // the last upstream's gRPC status code; -1 before any
+	endpoint     string // the last upstream call's
+	code         int32  // the last upstream's gRPC status code; -1 before any
 	denied       Denial
 	// trace is what the metadata the request's upstream calls are sent with holds of the request's
 	// trace context (SetUpstreamTrace); written before the first upstream call starts, so unguarded.
@@ -177,12 +178,13 @@ func (i *Info) Unregistered() {
 	i.mu.Unlock()
 }
 
-// SetUpstream records the endpoint an upstream call went to.
+// SetUpstream records an upstream call, to endpoint.
 func (i *Info) SetUpstream(endpoint string) {
 	if i == nil {
 		return
 	}
 	i.mu.Lock()
+	i.upstreams++
 	i.endpoint = endpoint
 	i.mu.Unlock()
 }
@@ -215,9 +217,12 @@ type Snapshot struct {
 	// Unregistered: Method is no method of the snapshot's descriptors (Info.Unregistered).
 	Unregistered bool
 	Calls        int // admitted calls (more than one on GraphQL)
-	Route        string
-	Consumer     string
-	Endpoint     string
+	// UpstreamCalls are the upstream calls made: each retry's attempt is one, a GraphQL link's
+	// batch one, however many calls its keys were admitted as.
+	UpstreamCalls int
+	Route         string
+	Consumer      string
+	Endpoint      string // the last upstream call's
 	// UpstreamCode is the last upstream call's gRPC status code, -1 when there was none.
 	UpstreamCode int32
 	Denial       Denial
@@ -230,6 +235,6 @@ func (i *Info) Snapshot() Snapshot {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return Snapshot{Method: i.method, Unregistered: i.unregistered, Calls: i.calls, Route: i.route,
-		Consumer: i.consumer, Endpoint: i.endpoint, UpstreamCode: i.code, Denial: i.denied}
+	return Snapshot{Method: i.method, Unregistered: i.unregistered, Calls: i.calls, UpstreamCalls: i.upstreams,
+		Route: i.route, Consumer: i.consumer, Endpoint: i.endpoint, UpstreamCode: i.code, Denial: i.denied}
 }

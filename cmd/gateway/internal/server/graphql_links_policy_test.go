@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/protogate/gateway/cmd/gateway/internal/demo"
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/keys"
 	"github.com/protogate/gateway/examples/shop"
@@ -254,5 +255,39 @@ func TestGraphQLBatchedLinkHoldsItsMethodsConcurrencySlot(t *testing.T) {
 	}
 	if resp := rest.do(t, http.MethodGet, "/v1/users/1", ""); resp.status != http.StatusOK {
 		t.Fatalf("GET /v1/users/1 after the batch: %d, want 200 (the slot is free again): %s", resp.status, resp.body)
+	}
+}
+
+// The access-log line of a GraphQL request counts, as calls, the upstream calls it made: GetUser,
+// ListOrders, and one batch call for each batched link, which is one call however many keys it was
+// admitted as (its method's admission is no call of its own).
+func TestAccessLogCountsUpstreamCalls(t *testing.T) {
+	lines := make(accessLines, 16)
+	g := startGateway(t, harnessOptions{server: []server.Option{server.WithAccessLogWriter(lines)}})
+	r := postQuery(t, g, `{ getUser(id: "1") { name orders { id user { name } items { product { name } } } } }`)
+	if len(r.Errors) != 0 {
+		t.Fatalf("errors %v", r.codes())
+	}
+	ctx := testContext(t)
+	for {
+		select {
+		case b := <-lines:
+			var e struct {
+				Front string
+				Calls int
+			}
+			if err := json.Unmarshal(b, &e); err != nil {
+				t.Fatalf("access-log line %q: %v", b, err)
+			}
+			if e.Front != "graphql" {
+				continue
+			}
+			if e.Calls != 4 {
+				t.Fatalf("calls %d, want 4 (GetUser, ListOrders, BatchGetUsers, BatchGetProducts): %s", e.Calls, b)
+			}
+			return
+		case <-ctx.Done():
+			t.Fatal("no access-log line for the GraphQL request")
+		}
 	}
 }
