@@ -81,10 +81,14 @@ func TestGraphQLFromConfig(t *testing.T) {
 	}})
 	base := "http://" + g.addr
 
-	code, sdl := httpGet(t, base+"/graphql/schema.graphql")
-	if code != http.StatusOK {
-		t.Fatalf("schema.graphql: %d %s", code, sdl)
+	// With introspection off the SDL is not served either: it is the schema introspection refuses.
+	code, body := httpGet(t, base+"/graphql/schema.graphql")
+	var st statusJSON
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusNotFound || err != nil || st.Code != 5 ||
+		st.Message != "the GraphQL schema is not served: graphql.introspection is off" {
+		t.Errorf("schema.graphql with introspection off: %d %s, want 404 NOT_FOUND saying why", code, body)
 	}
+	sdl := g.srv.Snapshot().GraphQL().SDL()
 	for _, want := range []string{"  user(id: String!): User\n", "  catalogGetProduct(", "  user: User\n", "  orders: [Order!]\n"} {
 		if !strings.Contains(sdl, want) {
 			t.Errorf("schema lacks %q", want)
@@ -96,7 +100,7 @@ func TestGraphQLFromConfig(t *testing.T) {
 		}
 	}
 
-	code, body := postGraphQL(t, base+"/graphql", `{ user(id: "1") { name orders { id user { name } } } }`)
+	code, body = postGraphQL(t, base+"/graphql", `{ user(id: "1") { name orders { id user { name } } } }`)
 	if code != http.StatusOK || !strings.Contains(body, `"name":"Ada Lovelace","orders":[{"id":"o2","user":{"name":"Ada Lovelace"}}`) {
 		t.Errorf("query through the configured links: %d %s", code, body)
 	}
