@@ -60,7 +60,7 @@ func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
 			if graphql.HasOperationContext(ctx) {
 				op = graphql.GetOperationContext(ctx).Operation
 			}
-			wordGqlparserError(x.s.AST(), op, ge)
+			wordGqlparserError(x.s.AST(), op, ge, x.suggest)
 		}
 		return ge
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -72,8 +73,10 @@ type Options struct {
 	MaxDocumentBytes int
 	// MaxConcurrentCalls bounds the upstream calls one operation makes at once (default 32).
 	MaxConcurrentCalls int
-	// DisableIntrospection refuses __schema and __type (INTROSPECTION_DISABLED). Introspection is
-	// on by default, so tools and the demo can explore the schema; production may turn it off.
+	// DisableIntrospection refuses __schema and __type (INTROSPECTION_DISABLED), and keeps error
+	// messages from suggesting names of the schema (gqlparser's "Did you mean \"role\"?", the
+	// values of an enum), so that guessing does not rebuild it either. Introspection is on by
+	// default, so tools and the demo can explore the schema; production may turn it off.
 	DisableIntrospection bool
 	// APQ accepts automatic persisted queries: a client may send a document's SHA-256 alone once
 	// the gateway has seen the document (kept in an LRU cache of APQCacheSize, default 1000).
@@ -199,6 +202,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		exts = append(exts, extension.Introspection{})
 	}
 	cache := lru.New[*ast.QueryDocument](queryCacheSize)
+	validation := func() *rules.Rules { return validationRules(!opts.DisableIntrospection) }
 
 	srv := handler.New(x)
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
@@ -211,7 +215,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		InitFunc:              inspectInit,
 	})
 	srv.SetQueryCache(cache)
-	srv.SetValidationRulesFn(validationRules)
+	srv.SetValidationRulesFn(validation)
 	srv.SetErrorPresenter(x.present)
 	srv.SetRecoverFunc(x.recoverPanic)
 	for _, e := range exts {
@@ -228,7 +232,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	if len(opts.Routes) > 0 {
 		exec := gqlexec.New(x)
 		exec.SetQueryCache(cache)
-		exec.SetDefaultRulesFn(validationRules)
+		exec.SetDefaultRulesFn(validation)
 		exec.SetErrorPresenter(x.present)
 		exec.SetRecoverFunc(x.recoverPanic)
 		for _, e := range exts {
