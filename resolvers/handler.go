@@ -100,7 +100,8 @@ type Options struct {
 	// Pass dynamicpb.NewTypes(snapshot files) to render the registered services' own types.
 	Types Types
 	// Page serves a small self-contained query page to browsers: GET with Accept: text/html and
-	// no query parameter.
+	// no query parameter. Not with DisableIntrospection: the page shows the schema, which is then
+	// not served.
 	Page bool
 	// Logger receives what clients cannot be told: panics in the executor (default slog.Default()).
 	Logger *slog.Logger
@@ -226,7 +227,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	if lim.docBytes == 0 {
 		h.maxBody = 0
 	}
-	if opts.Page {
+	if opts.Page && !opts.DisableIntrospection {
 		h.page = pageHTML
 	}
 	if len(opts.Routes) > 0 {

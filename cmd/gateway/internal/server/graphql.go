@@ -91,13 +91,12 @@ func operationCost(ctx context.Context, complexity int) context.Context {
 }
 
 // frontOptions are the options of a snapshot's GraphQL front: those of its spec (from the config
-// file) when it sets any, else the server's (WithGraphQL). The browser page, the logger and the
-// forwarded headers are the server's in either case.
+// file, the query page among them) when it sets any, else the server's (WithGraphQL). The logger
+// and the forwarded headers are the server's in either case.
 func frontOptions(server, spec resolvers.Options) resolvers.Options {
 	if reflect.ValueOf(spec).IsZero() {
 		return server
 	}
-	spec.Page = spec.Page || server.Page
 	if spec.Logger == nil {
 		spec.Logger = server.Logger
 	}

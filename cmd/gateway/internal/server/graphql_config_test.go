@@ -215,3 +215,36 @@ graphql:
 		}
 	}
 }
+
+// TestGraphQLQueryPageFromConfig: a gateway whose spec comes from a config file, as `gateway serve`
+// builds it, serves browsers the query page at /graphql by default; query_page: false turns it off,
+// and so does introspection: false. A reload applies the change.
+func TestGraphQLQueryPageFromConfig(t *testing.T) {
+	g := startGateway(t, harnessOptions{spec: func(spec *registry.Spec, sh *shop.Shop) {
+		specFromYAML(t, "graphql: {}\n", sh, spec)
+	}})
+	page := func() (bool, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, "http://"+g.addr+"/graphql", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "text/html,application/xhtml+xml")
+		resp, body := doRequest(t, http.DefaultClient, req)
+		return strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html"), body
+	}
+	if ok, body := page(); !ok {
+		t.Errorf("no query page by default: %.200s", body)
+	}
+	for _, yaml := range []string{"graphql: {query_page: false}\n", "graphql: {introspection: false}\n", "graphql: {}\n"} {
+		spec := registry.Spec{Registrations: g.srv.Snapshot().Registrations()}
+		specFromYAML(t, yaml, g.shop, &spec)
+		if _, err := g.srv.Apply(spec); err != nil {
+			t.Fatal(err)
+		}
+		want := yaml == "graphql: {}\n"
+		if ok, body := page(); ok != want {
+			t.Errorf("%s: query page served %v, want %v: %.200s", strings.TrimSpace(yaml), ok, want, body)
+		}
+	}
+}
