@@ -306,7 +306,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer sw.finish()
 		w, r = sw, r.WithContext(withSSEWriter(r.Context(), sw))
 	default:
-		sw := &statusWriter{ResponseWriter: w, get: r.Method == http.MethodGet}
+		sw := &statusWriter{ResponseWriter: w}
 		w, r = sw, r.WithContext(policy.WithResponseHeaders(r.Context(), &sw.headers))
 	}
 	h.srv.ServeHTTP(w, r)
@@ -320,7 +320,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // admitting the operation's calls handed over (see responseHeaders).
 type statusWriter struct {
 	http.ResponseWriter
-	get       bool // the request is a GET
 	stripData bool
 	headers   responseHeaders
 }
@@ -329,10 +328,6 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.headers.writeTo(w.Header())
 	ct := w.Header().Get("Content-Type")
 	switch {
-	case code == http.StatusNotAcceptable && w.get:
-		// gqlgen's answer to a mutation over GET: the specification's is 405, naming POST.
-		code = http.StatusMethodNotAllowed
-		w.Header().Set("Allow", "POST")
 	case code == http.StatusUnprocessableEntity && strings.HasPrefix(ct, "application/json"):
 		code = http.StatusOK
 	case code >= 400 && code < 500 && strings.HasPrefix(ct, "application/graphql-response+json"):

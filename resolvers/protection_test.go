@@ -111,7 +111,10 @@ func TestLimits(t *testing.T) {
 		g.calls.reset()
 		// getUser 10 + orders 10 + id 1, getOrder 10 + user 10 + name 1: 42.
 		r := g.query(t, `{ getUser(id: "1") { orders { id } } getOrder(id: "o1") { user { name } } }`)
-		wantRequestError(t, g, r, "COMPLEXITY_LIMIT_EXCEEDED")
+		wantRequestError(t, g, r, resolvers.CodeComplexityLimit)
+		if x := r.Errors[0].Extensions; x["limit"] != "complexity" || x["max"] != 40.0 || x["actual"] != 42.0 {
+			t.Errorf("extensions = %v", x)
+		}
 		g.query(t, `{ getUser(id: "1") { orders { id } } getOrder(id: "o1") { userId } }`).ok(t)
 	})
 	t.Run("document", func(t *testing.T) {
