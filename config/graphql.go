@@ -45,6 +45,11 @@ type GraphQL struct {
 	// Introspection answers __schema and __type. Default true; production
 	// may turn it off.
 	Introspection *bool `yaml:"introspection"`
+	// QueryPage serves browsers a small self-contained query page at
+	// /graphql (a GET with Accept: text/html and no query). Default true;
+	// never while introspection is off, which the page's schema view
+	// needs.
+	QueryPage *bool `yaml:"query_page"`
 	// APQ accepts automatic persisted queries: a client may send a
 	// document's SHA-256 alone once the gateway has seen the document.
 	// Default false. Not with PersistedOnly.
@@ -87,6 +92,12 @@ const (
 // IntrospectionOn reports whether introspection is on: Introspection, or
 // its default, true.
 func (g GraphQL) IntrospectionOn() bool { return g.Introspection == nil || *g.Introspection }
+
+// QueryPageOn reports whether the query page is served: QueryPage, or its
+// default, true, while introspection is on.
+func (g GraphQL) QueryPageOn() bool {
+	return (g.QueryPage == nil || *g.QueryPage) && g.IntrospectionOn()
+}
 
 // PersistedOperations are the operations clients may send by hash: those of
 // a file, and those written inline.
@@ -220,6 +231,9 @@ func (v *validator) graphql(g *GraphQL) {
 		if p := field(path, l.key); l.n < -1 || l.n == 0 && v.has(p) {
 			v.fieldf(p, "want a positive limit, or -1 for none, got %d", l.n)
 		}
+	}
+	if g.QueryPage != nil && *g.QueryPage && !g.IntrospectionOn() {
+		v.fieldf(field(path, "query_page"), "only used with introspection on: the page is never served while introspection is off")
 	}
 	switch p := field(path, "apq_cache_size"); {
 	case g.APQCacheSize < 0 || g.APQCacheSize == 0 && v.has(p):
@@ -585,8 +599,11 @@ func (s *summary) graphql(g GraphQL) {
 	s.line(0, "graphql max_depth %d, max_complexity %d, max_aliases %d, max_root_fields %d, max_document_bytes %s, max_concurrent_calls %d",
 		g.MaxDepth, g.MaxComplexity, g.MaxAliases, g.MaxRootFields, g.MaxDocumentBytes, g.MaxConcurrentCalls)
 	var modes []string
-	if !g.IntrospectionOn() {
-		modes = append(modes, "introspection off")
+	switch {
+	case !g.IntrospectionOn():
+		modes = append(modes, "introspection off") // and so the query page
+	case !g.QueryPageOn():
+		modes = append(modes, "query page off")
 	}
 	if g.APQ {
 		modes = append(modes, fmt.Sprintf("apq (cache %d)", g.APQCacheSize))

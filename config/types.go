@@ -46,7 +46,8 @@ type Config struct {
 	// telemetry.
 	Policies Policies `yaml:"policies"`
 	// GraphQL configures the GraphQL front and its schema: limits,
-	// introspection, persisted operations, links, overrides, prefixes.
+	// introspection, the query page, persisted operations, links,
+	// overrides, prefixes.
 	GraphQL GraphQL `yaml:"graphql"`
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 // graphQLOptions turns the GraphQL section of a validated config into the schema's options (links,
-// overrides, prefixes) and the front's (limits, introspection, persisted operations, REST routes).
+// overrides, prefixes) and the front's (limits, introspection, the query page, persisted operations, REST routes).
 func graphQLOptions(g config.GraphQL) (schema.Options, resolvers.Options) {
 	var so schema.Options
 	for _, l := range g.Links {
@@ -40,6 +40,7 @@ func graphQLOptions(g config.GraphQL) (schema.Options, resolvers.Options) {
 		MaxDocumentBytes:     int(g.MaxDocumentBytes),
 		MaxConcurrentCalls:   g.MaxConcurrentCalls,
 		DisableIntrospection: !g.IntrospectionOn(),
+		Page:                 g.QueryPageOn(),
 		APQ:                  g.APQ,
 		APQCacheSize:         g.APQCacheSize,
 		PersistedOnly:        g.PersistedOnly,

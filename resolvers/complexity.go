@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -15,8 +14,9 @@ import (
 // their dearest implementation, fragments counted where spread, introspection's __schema and
 // Query.__type free), but executor.Complexity ignores arguments, so the map of each field's
 // arguments gqlgen builds (and allocates) for it is never made. It answers with gqlgen's error
-// (COMPLEXITY_LIMIT_EXCEEDED, same text) and records extension.ComplexityStats where
-// extension.GetComplexityStats finds them.
+// (COMPLEXITY_LIMIT_EXCEEDED, same text) with the extensions of the front's other limits (limit,
+// max, actual), and records extension.ComplexityStats where extension.GetComplexityStats finds
+// them.
 type complexityLimit struct {
 	x      *executor
 	limit  int
@@ -55,7 +55,7 @@ func (c *complexityLimit) MutateOperationContext(ctx context.Context, opCtx *gra
 	opCtx.Stats.SetExtension(c.ExtensionName(), &extension.ComplexityStats{Complexity: n, ComplexityLimit: c.limit})
 	if n > c.limit {
 		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", n, c.limit)
-		errcode.Set(err, "COMPLEXITY_LIMIT_EXCEEDED")
+		err.Extensions = map[string]any{"code": CodeComplexityLimit, "limit": "complexity", "max": c.limit, "actual": n}
 		return err
 	}
 	return nil

@@ -50,7 +50,8 @@
 // status details in protobuf's JSON form, each with "@type"). Everything else still resolves. The
 // error presenter builds every error a client sees, so raw gRPC error text never leaves. Request
 // errors keep gqlgen's codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
-// PERSISTED_QUERY_NOT_FOUND, COMPLEXITY_LIMIT_EXCEEDED) or use this package's (the Code constants).
+// PERSISTED_QUERY_NOT_FOUND) or use this package's (the Code constants); a limit's refusal also
+// names the limit, its max and the actual value (extensions limit, max, actual).
 //
 // # Metadata
 //

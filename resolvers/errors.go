@@ -23,9 +23,11 @@ import (
 
 // Error codes of the failures the GraphQL front detects itself, in extensions.code. Failures of
 // calls carry the gRPC code's name instead ("NOT_FOUND"); gqlgen's own failures keep its codes
-// (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, PERSISTED_QUERY_NOT_FOUND,
-// COMPLEXITY_LIMIT_EXCEEDED).
+// (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, PERSISTED_QUERY_NOT_FOUND), and so does the
+// complexity limit. An operation over a limit also carries extensions.limit (its name: "depth",
+// "complexity", ...), max and actual.
 const (
+	CodeComplexityLimit       = "COMPLEXITY_LIMIT_EXCEEDED"
 	CodeDepthLimit            = "DEPTH_LIMIT_EXCEEDED"
 	CodeAliasLimit            = "ALIAS_LIMIT_EXCEEDED"
 	CodeRootFieldLimit        = "ROOT_FIELD_LIMIT_EXCEEDED"
@@ -60,7 +62,7 @@ func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
 			if graphql.HasOperationContext(ctx) {
 				op = graphql.GetOperationContext(ctx).Operation
 			}
-			wordGqlparserError(x.s.AST(), op, ge)
+			wordGqlparserError(x.s.AST(), op, ge, x.suggest)
 		}
 		return ge
 	}

@@ -22,6 +22,9 @@ type executor struct {
 	caller Caller
 	types  Types
 	log    *slog.Logger
+	// suggest lets error messages name what the schema has that the client did not ask for (the
+	// values of an enum): not when introspection is off.
+	suggest bool
 
 	maxCalls     int
 	maxBatchKeys int
@@ -47,6 +50,7 @@ func newExecutor(s *schema.Schema, c Caller, opts Options) *executor {
 		caller:       c,
 		types:        opts.Types,
 		log:          opts.Logger,
+		suggest:      !opts.DisableIntrospection,
 		maxCalls:     limit(opts.MaxConcurrentCalls, DefaultMaxConcurrentCalls),
 		maxBatchKeys: maxBatchKeys,
 		roots:        make(map[string]ast.Operation, 3),

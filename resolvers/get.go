@@ -19,8 +19,9 @@ import (
 // getTransport serves GraphQL over GET as gqlgen's transport.GET does, from the query string's
 // parameters as policy.Query parsed them for the request: the firewall, Handler.ServeHTTP's checks
 // and the transport read one parse, where each would parse the string again. Its answers are
-// gqlgen's, which statusWriter adjusts: the response type the Accept header asks for, gqlgen's
-// status for a request error, and 406 for an operation that is not a query.
+// gqlgen's, which statusWriter adjusts: the response type the Accept header asks for and gqlgen's
+// status for a request error; an operation that is not a query is refused as the front refuses a
+// method it does not serve: 405 (Allow: POST), UNIMPLEMENTED, no data.
 type getTransport struct{}
 
 var _ graphql.Transport = getTransport{}
@@ -60,8 +61,10 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		return
 	}
 	if op := opCtx.Doc.Operations.ForName(opCtx.OperationName); op.Operation != ast.Query {
-		w.WriteHeader(http.StatusNotAcceptable) // statusWriter's 405, with Allow: POST
-		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: "GET requests only allow query operations"}}})
+		// The GraphQL-over-HTTP specification's 405, coded as the front's other refusal of a method.
+		w.Header().Set("Allow", http.MethodPost)
+		writeRequestError(w, http.StatusMethodNotAllowed, requestError(codeName(codes.Unimplemented),
+			"GET requests only allow query operations: send the %s with POST", op.Operation))
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)

@@ -20,6 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -72,8 +73,10 @@ type Options struct {
 	MaxDocumentBytes int
 	// MaxConcurrentCalls bounds the upstream calls one operation makes at once (default 32).
 	MaxConcurrentCalls int
-	// DisableIntrospection refuses __schema and __type (INTROSPECTION_DISABLED). Introspection is
-	// on by default, so tools and the demo can explore the schema; production may turn it off.
+	// DisableIntrospection refuses __schema and __type (INTROSPECTION_DISABLED), and keeps error
+	// messages from suggesting names of the schema (gqlparser's "Did you mean \"role\"?", the
+	// values of an enum), so that guessing does not rebuild it either. Introspection is on by
+	// default, so tools and the demo can explore the schema; production may turn it off.
 	DisableIntrospection bool
 	// APQ accepts automatic persisted queries: a client may send a document's SHA-256 alone once
 	// the gateway has seen the document (kept in an LRU cache of APQCacheSize, default 1000).
@@ -97,7 +100,8 @@ type Options struct {
 	// Pass dynamicpb.NewTypes(snapshot files) to render the registered services' own types.
 	Types Types
 	// Page serves a small self-contained query page to browsers: GET with Accept: text/html and
-	// no query parameter.
+	// no query parameter. Not with DisableIntrospection: the page shows the schema, which is then
+	// not served.
 	Page bool
 	// Logger receives what clients cannot be told: panics in the executor (default slog.Default()).
 	Logger *slog.Logger
@@ -199,6 +203,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		exts = append(exts, extension.Introspection{})
 	}
 	cache := lru.New[*ast.QueryDocument](queryCacheSize)
+	validation := func() *rules.Rules { return validationRules(!opts.DisableIntrospection) }
 
 	srv := handler.New(x)
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
@@ -211,7 +216,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		InitFunc:              inspectInit,
 	})
 	srv.SetQueryCache(cache)
-	srv.SetValidationRulesFn(validationRules)
+	srv.SetValidationRulesFn(validation)
 	srv.SetErrorPresenter(x.present)
 	srv.SetRecoverFunc(x.recoverPanic)
 	for _, e := range exts {
@@ -222,13 +227,13 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	if lim.docBytes == 0 {
 		h.maxBody = 0
 	}
-	if opts.Page {
+	if opts.Page && !opts.DisableIntrospection {
 		h.page = pageHTML
 	}
 	if len(opts.Routes) > 0 {
 		exec := gqlexec.New(x)
 		exec.SetQueryCache(cache)
-		exec.SetDefaultRulesFn(validationRules)
+		exec.SetDefaultRulesFn(validation)
 		exec.SetErrorPresenter(x.present)
 		exec.SetRecoverFunc(x.recoverPanic)
 		for _, e := range exts {
@@ -301,7 +306,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer sw.finish()
 		w, r = sw, r.WithContext(withSSEWriter(r.Context(), sw))
 	default:
-		sw := &statusWriter{ResponseWriter: w, get: r.Method == http.MethodGet}
+		sw := &statusWriter{ResponseWriter: w}
 		w, r = sw, r.WithContext(policy.WithResponseHeaders(r.Context(), &sw.headers))
 	}
 	h.srv.ServeHTTP(w, r)
@@ -315,7 +320,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // admitting the operation's calls handed over (see responseHeaders).
 type statusWriter struct {
 	http.ResponseWriter
-	get       bool // the request is a GET
 	stripData bool
 	headers   responseHeaders
 }
@@ -324,10 +328,6 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.headers.writeTo(w.Header())
 	ct := w.Header().Get("Content-Type")
 	switch {
-	case code == http.StatusNotAcceptable && w.get:
-		// gqlgen's answer to a mutation over GET: the specification's is 405, naming POST.
-		code = http.StatusMethodNotAllowed
-		w.Header().Set("Allow", "POST")
 	case code == http.StatusUnprocessableEntity && strings.HasPrefix(ct, "application/json"):
 		code = http.StatusOK
 	case code >= 400 && code < 500 && strings.HasPrefix(ct, "application/graphql-response+json"):

@@ -136,6 +136,7 @@ type setup struct {
 	opts    resolvers.Options
 	caller  func(resolvers.Caller) resolvers.Caller // wraps the proxy, when set
 	policy  policy.Middleware                       // wraps the handler, as the gateway's policies do, when set
+	links   []schema.Link                           // the schema's links, when set, instead of shopLinks()
 }
 
 // shopServices are the shop's services from their generated descriptors.
@@ -172,7 +173,11 @@ func startGateway(t testing.TB, s setup) *gateway {
 	t.Cleanup(func() { snap.Retire(pool) })
 	proxy := routing.NewProxy(func() routing.State { return snap })
 
-	sch, err := schema.Build(shopServices(), schema.Options{Links: shopLinks()})
+	links := shopLinks()
+	if s.links != nil {
+		links = s.links
+	}
+	sch, err := schema.Build(shopServices(), schema.Options{Links: links})
 	if err != nil {
 		t.Fatal(err)
 	}

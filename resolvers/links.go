@@ -1,11 +1,15 @@
 package resolvers
 
 import (
+	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/vektah/gqlparser/v2/ast"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/protogate/gateway/policies/policy"
@@ -41,8 +45,8 @@ func (g *batchGroup) entry(key string) *batchEntry {
 	return e
 }
 
-// batchEntry is the result of one key: the result message, none (found is false: null), or the
-// error of the batch call that asked for it.
+// batchEntry is the result of one key: the result message, or the error of the batch call that
+// asked for it (NOT_FOUND when its answer has no result for the key: errNoResult).
 type batchEntry struct {
 	data  []byte
 	found bool
@@ -295,7 +299,57 @@ func (op *operation) fetch(g *batchGroup, keys []string, chunk int) error {
 	if err != nil {
 		return err
 	}
-	return fileResults(g, resp, chunk)
+	if err := fileResults(g, resp, chunk); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if e := g.entries[k]; e != nil && !e.found {
+			e.err = errNoResult(bc, k)
+		}
+	}
+	return nil
+}
+
+// errNoResult is the field error of a batched link whose key the batch method's answer lacks:
+// NOT_FOUND with a google.rpc.ResourceInfo naming the linked type and the key, as the link's
+// method answers for a record it does not have, so that batching a link does not change what a
+// client sees for a missing record beyond the message.
+func errNoResult(bc *schema.BatchCall, key string) error {
+	text := keyText(bc.KeyField, key)
+	typ := bc.ResponseField.Message().FullName()
+	st := status.Newf(codes.NotFound, "%s returned no %s with %s %q",
+		strings.TrimPrefix(bc.Path, "/"), bc.ResponseField.Name(), bc.KeyField.Name(), text)
+	info := &errdetails.ResourceInfo{ResourceType: string(typ), ResourceName: text,
+		Description: fmt.Sprintf("no %s has %s %q", typ.Name(), bc.KeyField.Name(), text)}
+	if withInfo, err := st.WithDetails(info); err == nil {
+		st = withInfo
+	}
+	return st.Err()
+}
+
+// keyText is a batch key, canonical as linkKey and fileResults make it, as a client reads the key
+// field: a string as it is, a number in decimal, bytes in base64, an enum value by name.
+func keyText(fd protoreflect.FieldDescriptor, key string) string {
+	f := wireField{num: fd.Number(), typ: wireType(fd.Kind())}
+	switch f.typ {
+	case protowire.VarintType:
+		f.u, _ = protowire.ConsumeVarint([]byte(key))
+	case protowire.Fixed32Type:
+		u, _ := protowire.ConsumeFixed32([]byte(key))
+		f.u = uint64(u)
+	case protowire.Fixed64Type:
+		f.u, _ = protowire.ConsumeFixed64([]byte(key))
+	default:
+		if fd.Kind() == protoreflect.StringKind {
+			return key
+		}
+		f.b = []byte(key)
+	}
+	b, err := appendProtoScalar(nil, fd, f)
+	if err != nil {
+		return key
+	}
+	return strings.Trim(string(b), `"`)
 }
 
 // fileResults reads a batch response and files each result under its key, among the keys of chunk.

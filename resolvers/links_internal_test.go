@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
@@ -58,7 +60,8 @@ func (*funcCaller) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.
 }
 
 // Beyond the keys one batch call may carry, a wave makes several batch calls, in parallel, and
-// each fills only the keys it asked for even when the upstream answers more.
+// each fills only the keys it asked for even when the upstream answers more; a key no answer has
+// fails its field with NOT_FOUND.
 func TestBatchChunks(t *testing.T) {
 	services := []protoreflect.ServiceDescriptor{
 		usersv1.File_shop_users_v1_users_proto.Services().Get(0),
@@ -103,7 +106,9 @@ func TestBatchChunks(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
 	srv.ServeHTTP(w, req)
-	want := `{"data":{"listOrders":{"orders":[` +
+	want := `{"errors":[{"message":"rpc error: code = NotFound desc = shop.users.v1.UserService/BatchGetUsers returned no users with id \"e\"",` +
+		`"path":["listOrders","orders",5,"user"],"locations":[{"line":1,"column":41}]}],` + // gqlgen's presenter: the handler's words the error
+		`"data":{"listOrders":{"orders":[` +
 		`{"id":"o-a","user":{"name":"name of a"}},{"id":"o-b","user":{"name":"name of b"}},` +
 		`{"id":"o-c","user":{"name":"name of c"}},{"id":"o-a","user":{"name":"name of a"}},` +
 		`{"id":"o-d","user":{"name":"name of d"}},{"id":"o-e","user":null}]}}}`
@@ -121,5 +126,32 @@ func TestBatchChunks(t *testing.T) {
 	slices.Sort(batches)
 	if !slices.Equal(batches, []string{"a,b", "c,d", "e"}) {
 		t.Errorf("batch calls asked for %q, want a,b and c,d and e", batches)
+	}
+}
+
+// keyText writes a batch key as the client reads the key field, whatever its kind: the error of a
+// key without a result names it so.
+func TestKeyText(t *testing.T) {
+	field := func(m protoreflect.MessageDescriptor, name protoreflect.Name) protoreflect.FieldDescriptor {
+		return m.Fields().ByName(name)
+	}
+	for _, tc := range []struct {
+		fd   protoreflect.FieldDescriptor
+		f    wireField
+		want string
+	}{
+		{field(usersv1.File_shop_users_v1_users_proto.Messages().ByName("User"), "id"), wireField{b: []byte("u-1")}, "u-1"},
+		{field((&wrapperspb.Int64Value{}).ProtoReflect().Descriptor(), "value"), wireField{u: uint64(1) << 40}, "1099511627776"},
+		{field((&wrapperspb.Int32Value{}).ProtoReflect().Descriptor(), "value"), wireField{u: uint64(0xffffffffffffffff)}, "-1"},
+		{field((&wrapperspb.UInt32Value{}).ProtoReflect().Descriptor(), "value"), wireField{u: 4294967295}, "4294967295"},
+		{field((&wrapperspb.BoolValue{}).ProtoReflect().Descriptor(), "value"), wireField{u: 1}, "true"},
+		{field((&wrapperspb.BytesValue{}).ProtoReflect().Descriptor(), "value"), wireField{b: []byte{0xff, 0}}, "/wA="},
+		{field((&wrapperspb.DoubleValue{}).ProtoReflect().Descriptor(), "value"), wireField{u: math.Float64bits(2.5)}, "2.5"},
+		{field(ordersv1.File_shop_orders_v1_orders_proto.Messages().ByName("Order"), "status"), wireField{u: 2}, "ORDER_STATUS_PAID"},
+	} {
+		key := string(canonical(nil, tc.fd.Kind(), tc.f))
+		if got := keyText(tc.fd, key); got != tc.want {
+			t.Errorf("%s (%s): keyText = %q, want %q", tc.fd.FullName(), tc.fd.Kind(), got, tc.want)
+		}
 	}
 }

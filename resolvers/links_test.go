@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/resolvers"
+	"github.com/protogate/gateway/schema"
 )
 
 // wantCalls checks the number of calls of each method since the last reset.
@@ -97,12 +98,43 @@ func TestLinksChainAndDedupe(t *testing.T) {
 	wantCalls(t, g, map[string]int{mGetOrder: 1, mGetUser: 1, mBatchGetUsers: 1, mListOrders: 2})
 }
 
-func TestLinkKeyWithoutResultIsNull(t *testing.T) {
-	g := startGateway(t, setup{})
+// A key the batch method's answer lacks fails its link field as the link's method fails it for a
+// missing record: null, and NOT_FOUND with a google.rpc.ResourceInfo naming the type and the key;
+// only the message differs, naming the batch method. Order.user is batched, Order.userUnbatched
+// calls GetUser.
+func TestLinkKeyWithoutResultIsNotFound(t *testing.T) {
+	g := startGateway(t, setup{links: append(shopLinks(), schema.Link{
+		OnType: "shop.orders.v1.Order", Field: "userUnbatched",
+		Method: "shop.users.v1.UserService/GetUser", Args: map[string]string{"id": "user_id"},
+	})})
 	r := g.query(t, `mutation { createOrder(userId: "999", items: [{productId: "p2", quantity: 2}], voucherCode: "V-1") {
-		userId status user { name } items { product { name } } } }`).ok(t)
-	r.wantData(t, `{"createOrder":{"userId":"999","status":"ORDER_STATUS_PAID","user":null,
+		userId status user { name } userUnbatched { name } items { product { name } } } }`)
+	r.wantData(t, `{"createOrder":{"userId":"999","status":"ORDER_STATUS_PAID","user":null,"userUnbatched":null,
 		"items":[{"product":{"name":"On the Origin of Species (Illustrated)"}}]}}`)
+	byField := map[string]gqlError{}
+	for _, e := range r.Errors {
+		byField[pathString(e.Path)] = e
+	}
+	batched, unbatched := byField["createOrder.user"], byField["createOrder.userUnbatched"]
+	if len(r.Errors) != 2 || batched.Message == "" || unbatched.Message == "" {
+		t.Fatalf("want an error on user and one on userUnbatched: %s", r.raw)
+	}
+	if want := `shop.users.v1.UserService/BatchGetUsers returned no users with id "999"`; batched.Message != want {
+		t.Errorf("batched message %q, want %q", batched.Message, want)
+	}
+	for _, e := range []gqlError{batched, unbatched} {
+		details, _ := e.Extensions["details"].([]any)
+		var info map[string]any
+		for _, d := range details {
+			if d := d.(map[string]any); d["@type"] == "type.googleapis.com/google.rpc.ResourceInfo" {
+				info = d
+			}
+		}
+		if e.code() != "NOT_FOUND" || info["resourceType"] != "shop.users.v1.User" || info["resourceName"] != "999" {
+			t.Errorf("%s: code %s, ResourceInfo %v; want NOT_FOUND naming shop.users.v1.User 999", pathString(e.Path), e.code(), info)
+		}
+	}
+	wantCalls(t, g, map[string]int{mBatchGetUsers: 1, mGetUser: 1, mBatchGetProducts: 1, "/shop.orders.v1.OrderService/CreateOrder": 1})
 }
 
 // barrierCaller holds each call of its methods until every one of them has started, so a query

@@ -138,35 +138,56 @@ func gatewayScalar(name string) bool {
 }
 
 // validationRules are gqlparser's rules with ValuesOfCorrectType adjusted (valuesOfCorrectType).
-func validationRules() *rules.Rules {
+// Unless suggest is set, the rules whose messages suggest names of the schema ("Cannot query field
+// \"rol\" on type \"User\". Did you mean \"role\"?": fields, types, arguments, input fields, enum
+// values) are gqlparser's variants without the suggestions: with introspection off, the schema is
+// not to be learned by guessing either.
+func validationRules(suggest bool) *rules.Rules {
 	r := rules.NewDefaultRules()
+	values := rules.ValuesOfCorrectTypeRule
+	if !suggest {
+		for _, without := range [...]struct {
+			name string
+			rule core.Rule
+		}{
+			{rules.FieldsOnCorrectTypeRule.Name, rules.FieldsOnCorrectTypeRuleWithoutSuggestions},
+			{rules.KnownArgumentNamesRule.Name, rules.KnownArgumentNamesRuleWithoutSuggestions},
+			{rules.KnownTypeNamesRule.Name, rules.KnownTypeNamesRuleWithoutSuggestions},
+			{rules.ScalarLeafsRule.Name, rules.ScalarLeafsRuleWithoutSuggestions},
+		} {
+			r.ReplaceRule(without.name, without.rule.RuleFunc)
+		}
+		values = rules.ValuesOfCorrectTypeRuleWithoutSuggestions
+	}
 	r.RemoveRule(rules.ValuesOfCorrectTypeRule.Name)
-	r.AddRule(rules.ValuesOfCorrectTypeRule.Name, valuesOfCorrectType)
+	r.AddRule(rules.ValuesOfCorrectTypeRule.Name, valuesOfCorrectType(values))
 	return r
 }
 
-// valuesOfCorrectType is gqlparser's ValuesOfCorrectType rule less one complaint. gqlparser reads
+// valuesOfCorrectType is gqlparser's ValuesOfCorrectType rule (either variant) less one complaint. gqlparser reads
 // every integer literal as an int64, so an input object or a list that holds a UInt64 literal of
 // 2^63 or more ({u64: 18446744073709551615}) was refused as a whole, "Expected value of type
 // ThingInput", though the same literal given alone as an argument is taken. That complaint is
 // dropped when the integers beyond int64 in the value are all where one of the gateway's scalars
 // is expected: checkLiterals checks those, with their own location. The rule's other complaints
 // about the value (a missing required field, an unknown one) stay.
-func valuesOfCorrectType(observers *core.Events, addError core.AddErrFunc) {
-	var current *ast.Value // the value the rule is checking: this observer runs just before it
-	observers.OnValue(func(_ *core.Walker, v *ast.Value) { current = v })
-	rules.ValuesOfCorrectTypeRule.RuleFunc(observers, func(options ...core.ErrorOption) {
-		if current != nil && wideAtGatewayScalars(current) {
-			var e gqlerror.Error
-			for _, o := range options {
-				o(&e)
+func valuesOfCorrectType(rule core.Rule) core.RuleFunc {
+	return func(observers *core.Events, addError core.AddErrFunc) {
+		var current *ast.Value // the value the rule is checking: this observer runs just before it
+		observers.OnValue(func(_ *core.Walker, v *ast.Value) { current = v })
+		rule.RuleFunc(observers, func(options ...core.ErrorOption) {
+			if current != nil && wideAtGatewayScalars(current) {
+				var e gqlerror.Error
+				for _, o := range options {
+					o(&e)
+				}
+				if strings.HasPrefix(e.Message, `Expected value of type "`) {
+					return
+				}
 			}
-			if strings.HasPrefix(e.Message, `Expected value of type "`) {
-				return
-			}
-		}
-		addError(options...)
-	})
+			addError(options...)
+		})
+	}
 }
 
 // wideAtGatewayScalars reports whether v, an input object, a list or a variable (by its default),

@@ -482,12 +482,12 @@ func (w *writer) link(parent msgView, f *schema.Field, sf *selField) bool {
 		case e == nil:
 			w.fail(sf, errUnresolved(f))
 			return false
-		case e.err != nil:
+		case e.err != nil: // the batch call's, or NOT_FOUND for a key its answer lacks
 			w.fail(sf, e.err)
 			return false
 		case !e.found:
-			w.buf = append(w.buf, "null"...)
-			return true
+			w.fail(sf, errUnresolved(f))
+			return false
 		}
 		msg = e.data
 	} else {

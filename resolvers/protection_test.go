@@ -111,7 +111,10 @@ func TestLimits(t *testing.T) {
 		g.calls.reset()
 		// getUser 10 + orders 10 + id 1, getOrder 10 + user 10 + name 1: 42.
 		r := g.query(t, `{ getUser(id: "1") { orders { id } } getOrder(id: "o1") { user { name } } }`)
-		wantRequestError(t, g, r, "COMPLEXITY_LIMIT_EXCEEDED")
+		wantRequestError(t, g, r, resolvers.CodeComplexityLimit)
+		if x := r.Errors[0].Extensions; x["limit"] != "complexity" || x["max"] != 40.0 || x["actual"] != 42.0 {
+			t.Errorf("extensions = %v", x)
+		}
 		g.query(t, `{ getUser(id: "1") { orders { id } } getOrder(id: "o1") { userId } }`).ok(t)
 	})
 	t.Run("document", func(t *testing.T) {
@@ -159,6 +162,45 @@ func TestIntrospectionCanBeDisabled(t *testing.T) {
 }
 
 // A standard full introspection query answers, and what it tells matches the schema.
+// With introspection off, no error message suggests a name of the schema (gqlparser's "Did you
+// mean ...?" for fields, types, arguments, input fields and enum values; the values of an enum a
+// variable's value is not one of), so the schema cannot be rebuilt by guessing either. With it on,
+// they help.
+func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
+	cases := []struct {
+		name, doc string
+		vars      []any
+		hint      string // what the message suggests with introspection on
+	}{
+		{"field", `{ getUser(id: "1") { nam } }`, nil, `Did you mean "name"?`},
+		{"type", `{ getUser(id: "1") { ...f } } fragment f on Usr { id }`, nil, `Did you mean "User"?`},
+		{"argument", `{ getUser(idd: "1", id: "1") { name } }`, nil, `Did you mean "id"?`},
+		{"input field", `mutation { createUser(user: {nam: "x", name: "x", email: "x@example.com"}) { id } }`, nil, `Did you mean "name"?`},
+		{"enum value", `{ listOrders(userId: "1", status: ORDER_STATUS_PAYD) { orders { id } } }`, nil, `Did you mean the enum value "ORDER_STATUS_PAID"`},
+		{"enum variable", `query ($s: OrderStatus) { listOrders(userId: "1", status: $s) { orders { id } } }`, []any{"s", 1}, "ORDER_STATUS_PAID"},
+	}
+	for _, on := range []bool{true, false} {
+		g := startGateway(t, setup{opts: resolvers.Options{DisableIntrospection: !on}})
+		for _, tc := range cases {
+			r := g.query(t, tc.doc, tc.vars...)
+			if len(r.Errors) != 1 || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+				t.Errorf("%s (introspection %v): %s, want one GRAPHQL_VALIDATION_FAILED", tc.name, on, r.raw)
+				continue
+			}
+			msg := r.Errors[0].Message
+			switch {
+			case on && !strings.Contains(msg, tc.hint):
+				t.Errorf("%s, introspection on: %q does not suggest %s", tc.name, msg, tc.hint)
+			case !on && (strings.Contains(msg, "Did you mean") || strings.Contains(msg, tc.hint)):
+				t.Errorf("%s, introspection off: %q suggests names", tc.name, msg)
+			}
+		}
+		if n := len(g.calls.count()); n != 0 {
+			t.Errorf("calls: %v", g.calls.count())
+		}
+	}
+}
+
 func TestIntrospection(t *testing.T) {
 	g := startGateway(t, setup{})
 	r := g.query(t, introspection.NewQuery(introspection.QueryOptions{OneOf: true})).ok(t)

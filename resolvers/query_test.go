@@ -1,6 +1,7 @@
 package resolvers_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -140,16 +141,32 @@ func TestForwardedHeaders(t *testing.T) {
 	}
 }
 
+// TestBrowserPage: with Options.Page a browser gets the query page, which loads nothing from
+// elsewhere; not while introspection is off (the page shows the schema, then not served).
 func TestBrowserPage(t *testing.T) {
-	g := startGateway(t, setup{opts: resolvers.Options{Page: true}})
-	hr, _ := http.NewRequest(http.MethodGet, g.url, nil)
-	hr.Header.Set("Accept", "text/html,application/xhtml+xml")
-	res, err := http.DefaultClient.Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
-		t.Errorf("content type %q", ct)
+	for _, tc := range []struct {
+		opts resolvers.Options
+		page bool
+	}{
+		{resolvers.Options{Page: true}, true},
+		{resolvers.Options{Page: true, DisableIntrospection: true}, false},
+		{resolvers.Options{}, false},
+	} {
+		g := startGateway(t, setup{opts: tc.opts})
+		hr, _ := http.NewRequest(http.MethodGet, g.url, nil)
+		hr.Header.Set("Accept", "text/html,application/xhtml+xml")
+		res, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		ct := res.Header.Get("Content-Type")
+		if got := strings.HasPrefix(ct, "text/html"); got != tc.page {
+			t.Errorf("%+v: content type %q %.100s, want the page %v", tc.opts, ct, body, tc.page)
+		}
+		if tc.page && (strings.Contains(string(body), "://") || !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'self'")) {
+			t.Errorf("the page may load from elsewhere: CSP %q", res.Header.Get("Content-Security-Policy"))
+		}
 	}
 }

@@ -13,9 +13,10 @@ import (
 )
 
 // TestUnsupportedRequests: what no transport serves gets the status the GraphQL-over-HTTP
-// specification names, and an error in the GraphQL shape: another method 405 (Allow: GET, POST),
-// a POST body that is not JSON 415, a mutation over GET 405 (Allow: POST); a body that does not
-// parse 400, its error not quoting it back.
+// specification names, and an error in the GraphQL shape with an extensions.code: another method
+// 405 (Allow: GET, POST) and a mutation over GET 405 (Allow: POST), both UNIMPLEMENTED, and a POST
+// body that is not JSON 415, all without data; a body that does not parse 400, its error not
+// quoting it back.
 func TestUnsupportedRequests(t *testing.T) {
 	g := startGateway(t, setup{})
 	const q = `{"query": "{ __typename }"}`
@@ -50,9 +51,24 @@ func TestUnsupportedRequests(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			var r struct{ Errors []struct{ Message string } }
+			var r struct {
+				Errors []struct {
+					Message    string
+					Extensions struct{ Code string }
+				}
+				Data *json.RawMessage
+			}
 			if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow || json.Unmarshal(body, &r) != nil || len(r.Errors) != 1 {
-				t.Errorf("%d Allow %q %s; want %d Allow %q and one GraphQL error", resp.StatusCode, resp.Header.Get("Allow"), body, tc.status, tc.allow)
+				t.Fatalf("%d Allow %q %s; want %d Allow %q and one GraphQL error", resp.StatusCode, resp.Header.Get("Allow"), body, tc.status, tc.allow)
+			}
+			if r.Errors[0].Extensions.Code == "" {
+				t.Errorf("%s: want an extensions.code", body)
+			}
+			if tc.status != http.StatusBadRequest && (r.Data != nil || strings.Contains(string(body), `"data"`)) {
+				t.Errorf("%s: refused before anything runs, want no data", body)
+			}
+			if tc.status == http.StatusMethodNotAllowed && r.Errors[0].Extensions.Code != "UNIMPLEMENTED" {
+				t.Errorf("%s: a method refused, want UNIMPLEMENTED", body)
 			}
 			if strings.Contains(string(body), "SECRET") {
 				t.Errorf("the error quotes the request body: %s", body)
@@ -280,8 +296,8 @@ func TestGETRequests(t *testing.T) {
 				t.Errorf("invalid document, application/graphql-response+json: %d %s %s", r.status, r.header.Get("Content-Type"), r.raw)
 			}
 			r = get(t, "query="+url.QueryEscape(`mutation { createUser(user: {name: "X", email: "x@example.com"}) { id } }`))
-			if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" || len(r.Errors) != 1 ||
-				r.Errors[0].Message != "GET requests only allow query operations" {
+			if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" || len(r.Errors) != 1 || r.Data != nil ||
+				r.Errors[0].Message != "GET requests only allow query operations: send the mutation with POST" || r.Errors[0].code() != "UNIMPLEMENTED" {
 				t.Errorf("mutation: %d Allow %q %s", r.status, r.header.Get("Allow"), r.raw)
 			}
 

@@ -366,9 +366,10 @@ func (e *varError) gqlError(def *ast.VariableDefinition) *gqlerror.Error {
 // message gets the place of the fault ("variable $t.nope: ") and, when op's variable definitions
 // lead to it in schema s, what was wrong in the schema's terms: `ThingInput has no field "nope"`,
 // "want a value of enum Color by name (COLOR_UNSPECIFIED, COLOR_RED, COLOR_BLUE), got 1"; the
-// location is the variable's definition. Errors that are not gqlparser's variable errors are left
-// as they are. op may be nil (the message then says only where).
-func wordGqlparserError(s *ast.Schema, op *ast.OperationDefinition, ge *gqlerror.Error) {
+// location is the variable's definition. Unless suggest is set (introspection is off), an enum's
+// values are not listed. Errors that are not gqlparser's variable errors are left as they are. op
+// may be nil (the message then says only where).
+func wordGqlparserError(s *ast.Schema, op *ast.OperationDefinition, ge *gqlerror.Error, suggest bool) {
 	if len(ge.Path) < 2 || ge.Path[0] != ast.PathName("variable") || strings.HasPrefix(ge.Message, "variable $") {
 		return
 	}
@@ -421,7 +422,11 @@ func wordGqlparserError(s *ast.Schema, op *ast.OperationDefinition, ge *gqlerror
 	case typ != nil && typ.Elem == nil:
 		t := s.Types[typ.Name()]
 		if got, ok := strings.CutSuffix(msg, " is not a valid "+typ.Name()); ok && t != nil && t.Kind == ast.Enum {
-			msg = fmt.Sprintf("want a value of enum %s by name (%s), got %s", t.Name, enumNames(t), got)
+			if suggest {
+				msg = fmt.Sprintf("want a value of enum %s by name (%s), got %s", t.Name, enumNames(t), got)
+			} else {
+				msg = fmt.Sprintf("want a value of enum %s by name, got %s", t.Name, got)
+			}
 		}
 	}
 	ge.Message = "variable $" + where + ": " + msg

@@ -88,7 +88,10 @@
 // id).orders is a [Order!], not the ListOrdersResponse). With a batch method, the link's single
 // argument is the key: the executor collects the keys of one request into calls of the batch
 // method and matches the results by their key field. The results of the batch method must be of the
-// type the link's method returns, so either call gives the field its value. A link may call a hidden
+// type the link's method returns, so either call gives the field its value; a key the batch answer
+// has no result for fails the field with NOT_FOUND and a google.rpc.ResourceInfo naming that type
+// and the key, as the link's method answers for a record it does not have, so batching changes
+// nothing a client sees for a missing record but the error's message. A link may call a hidden
 // method; links on messages the schema does not reach are ignored, links on unknown messages are
 // errors.
 //

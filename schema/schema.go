@@ -290,7 +290,8 @@ type LinkArg struct {
 
 // BatchCall is the batch method of a link: it takes the keys in the repeated RequestField and
 // answers with results in the repeated ResponseField; each result's KeyField holds its key. The
-// results are of the link method's response type. A key without a result resolves to null.
+// results are of the link method's response type. A key without a result fails its field with
+// NOT_FOUND, as the link's method would.
 type BatchCall struct {
 	Method        protoreflect.MethodDescriptor
 	Path          string

@@ -33,10 +33,14 @@ type graphqlFront struct {
 // persisted operations.
 type graphqlState struct {
 	snap    *registry.Snapshot
-	sdl     []byte
+	sdl     []byte // nil when introspection is off: the schema is not served
 	handler *resolvers.Handler
 	err     error // why this snapshot has no GraphQL API
 }
+
+// errSchemaNotServed is the answer to /graphql/schema.graphql while introspection is off: the SDL
+// would tell what introspection refuses to.
+const errSchemaNotServed = "the GraphQL schema is not served: graphql.introspection is off"
 
 // noGraphQL serves before the first snapshot is published.
 var noGraphQL = &graphqlState{err: status.Error(codes.Unavailable, "no snapshot is serving yet")}
@@ -71,7 +75,9 @@ func (f *graphqlFront) build(snap *registry.Snapshot, caller resolvers.Caller) (
 		st.err = status.Errorf(codes.Internal, "GraphQL API unavailable: %v", err)
 		return st, fmt.Errorf("graphql: %w", err)
 	}
-	st.sdl = []byte(sch.SDL())
+	if !opts.DisableIntrospection { // the SDL is the schema introspection would give
+		st.sdl = []byte(sch.SDL())
+	}
 	st.handler = h
 	return st, nil
 }
@@ -85,13 +91,12 @@ func operationCost(ctx context.Context, complexity int) context.Context {
 }
 
 // frontOptions are the options of a snapshot's GraphQL front: those of its spec (from the config
-// file) when it sets any, else the server's (WithGraphQL). The browser page, the logger and the
-// forwarded headers are the server's in either case.
+// file, the query page among them) when it sets any, else the server's (WithGraphQL). The logger
+// and the forwarded headers are the server's in either case.
 func frontOptions(server, spec resolvers.Options) resolvers.Options {
 	if reflect.ValueOf(spec).IsZero() {
 		return server
 	}
-	spec.Page = spec.Page || server.Page
 	if spec.Logger == nil {
 		spec.Logger = server.Logger
 	}
@@ -155,6 +160,10 @@ func (st *graphqlState) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			transcoder.WriteError(w, st.err)
 		}
 	case r.URL.Path == "/graphql/schema.graphql":
+		if st.sdl == nil {
+			transcoder.WriteError(w, transcoder.NewError(codes.NotFound, errSchemaNotServed))
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(st.sdl)
 	case !isGraphQL(r):

@@ -81,10 +81,14 @@ func TestGraphQLFromConfig(t *testing.T) {
 	}})
 	base := "http://" + g.addr
 
-	code, sdl := httpGet(t, base+"/graphql/schema.graphql")
-	if code != http.StatusOK {
-		t.Fatalf("schema.graphql: %d %s", code, sdl)
+	// With introspection off the SDL is not served either: it is the schema introspection refuses.
+	code, body := httpGet(t, base+"/graphql/schema.graphql")
+	var st statusJSON
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusNotFound || err != nil || st.Code != 5 ||
+		st.Message != "the GraphQL schema is not served: graphql.introspection is off" {
+		t.Errorf("schema.graphql with introspection off: %d %s, want 404 NOT_FOUND saying why", code, body)
 	}
+	sdl := g.srv.Snapshot().GraphQL().SDL()
 	for _, want := range []string{"  user(id: String!): User\n", "  catalogGetProduct(", "  user: User\n", "  orders: [Order!]\n"} {
 		if !strings.Contains(sdl, want) {
 			t.Errorf("schema lacks %q", want)
@@ -96,7 +100,7 @@ func TestGraphQLFromConfig(t *testing.T) {
 		}
 	}
 
-	code, body := postGraphQL(t, base+"/graphql", `{ user(id: "1") { name orders { id user { name } } } }`)
+	code, body = postGraphQL(t, base+"/graphql", `{ user(id: "1") { name orders { id user { name } } } }`)
 	if code != http.StatusOK || !strings.Contains(body, `"name":"Ada Lovelace","orders":[{"id":"o2","user":{"name":"Ada Lovelace"}}`) {
 		t.Errorf("query through the configured links: %d %s", code, body)
 	}
@@ -208,6 +212,39 @@ graphql:
 			if err := json.Unmarshal(r.body, &st); err != nil || st.Code != 12 || st.Message != want || st.Details == nil {
 				t.Errorf("%s %s: body %s, want a google.rpc.Status UNIMPLEMENTED %q", tc.method, tc.path, r.body, want)
 			}
+		}
+	}
+}
+
+// TestGraphQLQueryPageFromConfig: a gateway whose spec comes from a config file, as `gateway serve`
+// builds it, serves browsers the query page at /graphql by default; query_page: false turns it off,
+// and so does introspection: false. A reload applies the change.
+func TestGraphQLQueryPageFromConfig(t *testing.T) {
+	g := startGateway(t, harnessOptions{spec: func(spec *registry.Spec, sh *shop.Shop) {
+		specFromYAML(t, "graphql: {}\n", sh, spec)
+	}})
+	page := func() (bool, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, "http://"+g.addr+"/graphql", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "text/html,application/xhtml+xml")
+		resp, body := doRequest(t, http.DefaultClient, req)
+		return strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html"), body
+	}
+	if ok, body := page(); !ok {
+		t.Errorf("no query page by default: %.200s", body)
+	}
+	for _, yaml := range []string{"graphql: {query_page: false}\n", "graphql: {introspection: false}\n", "graphql: {}\n"} {
+		spec := registry.Spec{Registrations: g.srv.Snapshot().Registrations()}
+		specFromYAML(t, yaml, g.shop, &spec)
+		if _, err := g.srv.Apply(spec); err != nil {
+			t.Fatal(err)
+		}
+		want := yaml == "graphql: {}\n"
+		if ok, body := page(); ok != want {
+			t.Errorf("%s: query page served %v, want %v: %.200s", strings.TrimSpace(yaml), ok, want, body)
 		}
 	}
 }

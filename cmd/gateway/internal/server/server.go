@@ -98,9 +98,9 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // WithPool sets the endpoint pool, for callers that dial upstreams their own way (TLS, tests).
 func WithPool(p *routing.Pool) Option { return func(s *Server) { s.pool = p } }
 
-// WithGraphQL sets the GraphQL front's options (limits, introspection, persisted operations) for
-// snapshots whose spec sets none (registry.Spec.GraphQLFront, from the config file's graphql
-// section); the page, logger and forwarded headers given here apply to every snapshot.
+// WithGraphQL sets the GraphQL front's options (limits, introspection, the query page, persisted
+// operations) for snapshots whose spec sets none (registry.Spec.GraphQLFront, from the config
+// file's graphql section); the logger and forwarded headers given here apply to every snapshot.
 func WithGraphQL(o resolvers.Options) Option { return func(s *Server) { s.graphql.opts = o } }
 
 // WithStore sets where registrations persist; the default is the config's data dir, or memory.
