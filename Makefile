@@ -53,8 +53,8 @@ build: ## Build the gateway binary into bin/gateway.
 	$(GO) build -o bin/gateway ./cmd/gateway
 
 .PHONY: run
-run: ## Run the gateway on its embedded demo shop (no config needed).
-	$(GO) run ./cmd/gateway demo --listen $(LISTEN) --admin-listen $(ADMIN_LISTEN)
+run: build ## Run the gateway on its embedded demo shop (no config needed).
+	exec bin/gateway demo --listen $(LISTEN) --admin-listen $(ADMIN_LISTEN)
 
 .PHONY: test
 test: ## Run all tests with the race detector.
