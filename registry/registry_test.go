@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -26,6 +27,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/protogate/gateway/config"
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	commonv1 "github.com/protogate/gateway/gen/shop/common/v1"
@@ -35,6 +37,7 @@ import (
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // Upstream addresses nothing listens on: the pool dials lazily and no test here calls through a
@@ -1111,6 +1114,26 @@ func TestRegistryOpenFails(t *testing.T) {
 		// "It fails, changing nothing" (Open's doc).
 		if got := listing(g.reg); len(got) != 0 {
 			t.Errorf("after a failed Open, List() = %q: the stored registrations were taken in anyway", got)
+		}
+	})
+
+	t.Run("the config's policies do not compile", func(t *testing.T) {
+		mem := store.NewMemory()
+		f := newFixture(t, mem)
+		f.open(t, registry.Spec{})
+		f.register(t, setReq("users", usersSet, addrA))
+
+		g := newFixture(t, mem)
+		base := registry.Spec{Admission: func(config.Policies, []string, func(*http.Request) (*transcoder.Binding, bool)) (routing.Admitter, error) {
+			return nil, errors.New("rate_limit: environment variable REDIS_PASSWORD is not set")
+		}}
+		_, err := g.reg.Open(t.Context(), base)
+		// The policies' own problem, not one of the registrations, which would compile.
+		if !errors.Is(err, registry.ErrPolicies) || err.Error() != "policies: rate_limit: environment variable REDIS_PASSWORD is not set" {
+			t.Errorf("Open = %v, want the policies' error alone, wrapping ErrPolicies", err)
+		}
+		if g.publishedCount() != 0 || g.reg.Current() != nil {
+			t.Error("a failed Open published a snapshot")
 		}
 	})
 }
