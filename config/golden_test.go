@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/tools/txtar"
@@ -18,7 +19,8 @@ var update = flag.Bool("update", false, "rewrite the want section of testdata/*.
 // TestGolden runs each testdata/*.txtar case: the archive's files are
 // written to a fresh directory, gateway.yaml among them, and Load's
 // result, the Summary or the problems one per line, is compared with the
-// "want" file.
+// "want" file. An "env" file, not written, sets the environment for the
+// case: a line NAME=value sets a variable, a line NAME alone unsets it.
 func TestGolden(t *testing.T) {
 	cases, err := filepath.Glob(filepath.Join("testdata", "*.txtar"))
 	if err != nil {
@@ -41,8 +43,12 @@ func TestGolden(t *testing.T) {
 			dir := t.TempDir()
 			var want *txtar.File
 			for i, f := range ar.Files {
-				if f.Name == "want" {
+				switch f.Name {
+				case "want":
 					want = &ar.Files[i]
+					continue
+				case "env":
+					setEnv(t, f.Data)
 					continue
 				}
 				path := filepath.Join(dir, filepath.FromSlash(f.Name))
@@ -70,6 +76,25 @@ func TestGolden(t *testing.T) {
 				t.Errorf("Load(%q):\n%s\nwant:\n%s", "gateway.yaml", got, want.Data)
 			}
 		})
+	}
+}
+
+// setEnv sets the environment for one test as the lines of an "env" file say: NAME=value sets a
+// variable, NAME alone unsets it; both are restored when the test ends.
+func setEnv(t *testing.T, data []byte) {
+	t.Helper()
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		name, value, set := strings.Cut(line, "=")
+		t.Setenv(name, value) // restored at the end of the test, even when unset below
+		if !set {
+			if err := os.Unsetenv(name); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 

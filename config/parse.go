@@ -33,7 +33,9 @@ func Load(path string) (*Config, error) {
 //
 // Validation touches the filesystem only to check the files the
 // configuration refers to: that they exist, and that the TLS certificates,
-// keys and CA roots it names load.
+// keys and CA roots, JWT key sets and secrets it names load. It reads the
+// environment only to check that the variables the configuration names
+// (password_env) are set, as the gateway needs them at start.
 func Parse(filename string, data []byte) (*Config, error) {
 	src := newSource(filename)
 	if !src.checkText(data) {

@@ -185,12 +185,15 @@ const (
 	DefaultConsumerKey     = "x-consumer-id"
 	DefaultScopesKey       = "x-consumer-scopes"
 	DefaultMTLSConsumer    = "cn"
-	minSecretBytes         = 32
 	maxTokenCacheSize      = 1 << 24
 	sha256HexLen           = 64
 	minJWKSMinRefresh      = 100 * time.Millisecond
 	defaultAsymmetricNames = "RS256, RS384, RS512, ES256, ES384, EdDSA"
 )
+
+// MinSecretBytes is the shortest HS256 secret a secret_file may hold (trailing newlines aside):
+// 256 bits, the size of the HMAC's hash.
+const MinSecretBytes = 32
 
 // JWTAlgorithms are the algorithms a JWKS provider may accept.
 var JWTAlgorithms = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"}
@@ -281,11 +284,23 @@ func (v *validator) jwtProvider(path string, p JWTProvider, names, metadataKeys 
 	}
 	v.exactlyOne(path, []string{"jwks", "jwks_file", "jwks_url", "secret_file"},
 		[]bool{p.JWKS != "", p.JWKSFile != "", p.JWKSURL != "", p.SecretFile != ""})
-	if p.JWKS != "" && !json.Valid([]byte(p.JWKS)) {
-		v.fieldf(field(path, "jwks"), "not JSON: want a JSON Web Key Set, {\"keys\": [...]}")
+	if p.JWKS != "" {
+		if what := keySetProblem([]byte(p.JWKS)); what != "" {
+			v.fieldf(field(path, "jwks"), "%s: want a JSON Web Key Set, {\"keys\": [...]}", what)
+		}
 	}
-	v.file(field(path, "jwks_file"), p.JWKSFile)
-	v.file(field(path, "secret_file"), p.SecretFile)
+	// The files are read as the gateway reads them at start, so that one it would refuse fails here,
+	// at its line, rather than the start.
+	if data, ok := v.readFile(field(path, "jwks_file"), p.JWKSFile); ok {
+		if what := keySetProblem(data); what != "" {
+			v.fieldf(field(path, "jwks_file"), "%q: %s: want a JSON Web Key Set, {\"keys\": [...]}", p.JWKSFile, what)
+		}
+	}
+	if data, ok := v.readFile(field(path, "secret_file"), p.SecretFile); ok {
+		if n := len(strings.TrimRight(string(data), "\r\n")); n < MinSecretBytes {
+			v.fieldf(field(path, "secret_file"), "%q holds a secret of %d bytes, want at least %d", p.SecretFile, n, MinSecretBytes)
+		}
+	}
 	if p.JWKSURL != "" {
 		u, err := url.Parse(p.JWKSURL)
 		switch {
@@ -325,6 +340,22 @@ func (v *validator) jwtProvider(path string, p JWTProvider, names, metadataKeys 
 		v.nonEmptyRequired(field(cp, "claim"), cm.Claim)
 		v.metadataKey(field(cp, "metadata"), cm.Metadata, metadataKeys)
 	}
+}
+
+// keySetProblem says what keeps data from being a JSON Web Key Set, "" when nothing does: it is
+// JSON, an object with a "keys" list. Whether the gateway can use the keys in it is the auth
+// policy's to tell (which ones it skips, and which make the set an error).
+func keySetProblem(data []byte) string {
+	if !json.Valid(data) {
+		return "not JSON"
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if json.Unmarshal(data, &set) != nil || set.Keys == nil {
+		return `no "keys" list`
+	}
+	return ""
 }
 
 // apiKeys checks policies.auth.api_keys.

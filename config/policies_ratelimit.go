@@ -256,7 +256,7 @@ func (v *validator) rateLimitStore(path string, r RateLimit) {
 	if v.has(sp) {
 		v.nonEmptyRequired(field(sp, "master"), rs.Sentinel.Master)
 		v.redisAddresses(field(sp, "addresses"), rs.Sentinel.Addresses)
-		v.envName(field(sp, "password_env"), rs.Sentinel.PasswordEnv)
+		v.envVar(field(sp, "password_env"), rs.Sentinel.PasswordEnv)
 		if rs.Sentinel.Username != "" && rs.Sentinel.PasswordEnv == "" {
 			v.fieldf(field(sp, "username"), "needs password_env: an ACL user authenticates with a password")
 		}
@@ -273,7 +273,7 @@ func (v *validator) rateLimitStore(path string, r RateLimit) {
 		}
 	}
 	v.count(field(rp, "db"), rs.DB, 0, 1<<16-1)
-	v.envName(field(rp, "password_env"), rs.PasswordEnv)
+	v.envVar(field(rp, "password_env"), rs.PasswordEnv)
 	v.redisTLS(field(rp, "tls"), rs.TLS)
 	v.nonEmpty(field(rp, "key_prefix"), rs.KeyPrefix)
 	v.positive(field(rp, "timeout"), rs.Timeout)
@@ -319,10 +319,19 @@ func (v *validator) redisAddresses(path string, addrs []string) {
 	}
 }
 
-// envName checks a field naming an environment variable, when set.
-func (v *validator) envName(path, name string) {
-	if name != "" && !validEnvName(name) {
+// envVar checks a field naming an environment variable, when set: a valid name, of a variable set
+// in this process's environment, which the gateway reads at start (set but empty is an empty
+// value). So a variable missing where the config is validated, or a reload checked, is reported
+// here, with its line, rather than by the start.
+func (v *validator) envVar(path, name string) {
+	switch {
+	case name == "":
+	case !validEnvName(name):
 		v.fieldf(path, "invalid environment variable name %q", name)
+	default:
+		if _, set := os.LookupEnv(name); !set {
+			v.fieldf(path, "environment variable %s is not set", name)
+		}
 	}
 }
 
@@ -366,24 +375,6 @@ func (v *validator) redisTLS(path string, t RedisTLS) {
 	if t.ServerName != "" && !validHost(t.ServerName) && net.ParseIP(t.ServerName) == nil {
 		v.fieldf(field(path, "server_name"), "invalid host name %q", t.ServerName)
 	}
-}
-
-// readFile reads the file a field names, when set; it reports a file that is missing, a directory
-// or unreadable.
-func (v *validator) readFile(path, name string) ([]byte, bool) {
-	if name == "" {
-		return nil, false
-	}
-	if info, err := os.Stat(name); err != nil || info.IsDir() {
-		v.file(path, name)
-		return nil, false
-	}
-	data, err := os.ReadFile(name)
-	if err != nil {
-		v.fieldf(path, "cannot read %q: %v", name, unwrapPath(err))
-		return nil, false
-	}
-	return data, true
 }
 
 // ruleRateLimit checks a rule's rate_limit.

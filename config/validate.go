@@ -187,6 +187,24 @@ func (v *validator) stat(path, name string, wantDir bool) {
 	}
 }
 
+// readFile reads the file a field names, when set; it reports a file that is missing, a directory
+// or unreadable.
+func (v *validator) readFile(path, name string) ([]byte, bool) {
+	if name == "" {
+		return nil, false
+	}
+	if info, err := os.Stat(name); err != nil || info.IsDir() {
+		v.file(path, name)
+		return nil, false
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		v.fieldf(path, "cannot read %q: %v", name, unwrapPath(err))
+		return nil, false
+	}
+	return data, true
+}
+
 // unwrapPath drops the operation and path that *fs.PathError repeats.
 func unwrapPath(err error) error {
 	if pe, ok := errors.AsType[*fs.PathError](err); ok {

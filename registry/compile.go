@@ -131,6 +131,10 @@ func gatewayService(name string) bool {
 // GraphQL name.
 var ErrConflict = errors.New("conflict")
 
+// ErrPolicies is wrapped by Compile when the spec's policies do not compile (Spec.Admission): the
+// config's policies are at fault, not the registrations.
+var ErrPolicies = errors.New("policies")
+
 // Compile builds a snapshot from spec, taking endpoints from pool. It validates everything first: on
 // error nothing is acquired and the caller keeps serving its current snapshot. A snapshot that is
 // published must later be retired with Retire, which returns its endpoints to the pool.
@@ -318,7 +322,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	}
 	if spec.Admission != nil {
 		if s.admitter, err = spec.Admission(spec.Policies, slices.Sorted(maps.Keys(s.methods)), s.restBinding); err != nil {
-			return fail(fmt.Errorf("policies: %w", err))
+			return fail(fmt.Errorf("%w: %w", ErrPolicies, err))
 		}
 	}
 	s.waiting = waitingServices(spec.Pending, owner)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
@@ -37,6 +38,30 @@ func Digest(files *protoregistry.Files, endpoints, services []string, cluster st
 	if cluster != "" {
 		writeChunk(h, []byte(cluster))
 	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// VersionDigest identifies a version of a registration made through the admin API: content, the
+// Digest of its content, and what else makes it differ from another version of the same content:
+// the services requested (empty: all; they count as a set, and decide what a refresh asks for,
+// so a version that requests its only service is not one that requests all), and how often
+// reflection asks its backend again (0: never) and where (counted only with a refresh). Two versions
+// share a digest only when they agree on all of it. A version with none of these, no services
+// requested and no refresh, has its content's digest, as before they counted: the digest stored
+// with it stays valid.
+func VersionDigest(content string, requested []string, refresh time.Duration, reflectFrom string) string {
+	if len(requested) == 0 && refresh <= 0 {
+		return content
+	}
+	if refresh <= 0 {
+		reflectFrom = "" // asked once: where from is not part of the version
+	}
+	h := sha256.New()
+	h.Write([]byte("protogate version v2\x00"))
+	writeChunk(h, []byte(content))
+	writeList(h, requested)
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(max(refresh, 0))))
+	writeChunk(h, []byte(reflectFrom))
 	return hex.EncodeToString(h.Sum(nil))
 }
 

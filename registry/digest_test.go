@@ -82,6 +82,43 @@ func TestDigest(t *testing.T) {
 	})
 }
 
+// A version's digest counts how it was asked for, beyond its content: the services requested (as a
+// set) and the refresh, with where it asks from. Without either it is the content's digest, which
+// versions stored before they counted carry.
+func TestVersionDigest(t *testing.T) {
+	content := registry.Digest(nil, []string{"10.0.0.1:5001"}, []string{"shop.users.v1.UserService"}, "")
+	if got := registry.VersionDigest(content, nil, 0, "10.0.0.1:5001"); got != content {
+		t.Errorf("no services requested, no refresh: %s, want the content's digest %s", got, content)
+	}
+	users := []string{"shop.users.v1.UserService"}
+	base := registry.VersionDigest(content, users, 0, "")
+	for name, got := range map[string]string{
+		"services repeated":          registry.VersionDigest(content, append(users, users...), 0, ""),
+		"no refresh, another source": registry.VersionDigest(content, users, 0, "10.0.0.9:5001"),
+	} {
+		if got != base {
+			t.Errorf("%s: digest differs", name)
+		}
+	}
+	seen := map[string]string{content: "the content's", base: "a service requested"}
+	for name, got := range map[string]string{
+		"another service requested":  registry.VersionDigest(content, []string{"shop.users.v1.Other"}, 0, ""),
+		"two services requested":     registry.VersionDigest(content, append(users, "shop.users.v1.Other"), 0, ""),
+		"a refresh":                  registry.VersionDigest(content, nil, time.Minute, "10.0.0.1:5001"),
+		"another refresh":            registry.VersionDigest(content, nil, time.Hour, "10.0.0.1:5001"),
+		"a refresh from elsewhere":   registry.VersionDigest(content, nil, time.Minute, "10.0.0.2:5001"),
+		"a refresh, a service":       registry.VersionDigest(content, users, time.Minute, "10.0.0.1:5001"),
+		"a refresh on a cluster":     registry.VersionDigest(content, nil, time.Minute, ""),
+		"another content, a service": registry.VersionDigest(registry.Digest(nil, nil, nil, ""), users, 0, ""),
+		"the content's as a service": registry.VersionDigest(content, []string{content}, 0, ""),
+	} {
+		if prev, dup := seen[got]; dup {
+			t.Errorf("%s: same digest as %s", name, prev)
+		}
+		seen[got] = name
+	}
+}
+
 // compileUsers compiles the shop's users.proto with old replaced by new.
 func compileUsers(t *testing.T, old, new string) *protoregistry.Files {
 	t.Helper()

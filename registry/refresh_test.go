@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	registryv1 "github.com/protogate/gateway/gen/gateway/registry/v1"
@@ -126,15 +127,20 @@ func TestRegistryRequestedServicesStored(t *testing.T) {
 	if got := v.Proto(true).GetRequestedServices(); !slices.Equal(got, []string{catalogService, orderService}) {
 		t.Errorf("requested services of the stored version = %q", got)
 	}
+	// Its digest left the requested services out; it is computed again, counting them.
+	want := registry.VersionDigest(rec.Digest, []string{catalogService, orderService}, 0, "")
+	if v.Digest != want {
+		t.Errorf("digest of the stored version = %.12s, want %.12s, counting the requested services", v.Digest, want)
+	}
 	req := setReq("shop", set, addrA)
 	req.Services = []string{catalogService, orderService}
-	if resp := f.register(t, req); resp.GetChanged() {
-		t.Errorf("the stored version's content and services again = %v, want unchanged", resp)
+	if resp := f.register(t, req); resp.GetChanged() || resp.GetRegistration().GetDigest() != want {
+		t.Errorf("the stored version's content and services again = %v, want unchanged, digest %.12s", resp, want)
 	}
 	// The same exposed services, no longer asked for by name: a new version, and it is stored.
 	req.Services = nil
-	if resp := f.register(t, req); !resp.GetChanged() || resp.GetRegistration().GetVersion() != 2 {
-		t.Errorf("asking for every service = %v, want version 2", resp)
+	if resp := f.register(t, req); !resp.GetChanged() || resp.GetRegistration().GetVersion() != 2 || resp.GetRegistration().GetDigest() != rec.Digest {
+		t.Errorf("asking for every service = %v, want version 2 with the content's digest %.12s", resp, rec.Digest)
 	}
 	g := newFixture(t, mem)
 	g.open(t, registry.Spec{})
@@ -148,6 +154,48 @@ func TestRegistryRequestedServicesStored(t *testing.T) {
 	}
 	if want := []string{"", catalogService + "," + orderService}; active != 2 || !slices.Equal(got, want) {
 		t.Errorf("after reopening: version %d active, versions %v ask for %q, want 2 active, asking for %q", active, versionNumbers(vs), got, want)
+	}
+}
+
+// A refreshing version stored by an older gateway, whose digest left the refresh out, refreshes on
+// after a restart without making a new version while its backend serves the same: the digest is
+// computed again as the refresh computes it.
+func TestRegistryRefreshStoredVersion(t *testing.T) {
+	files := generatedFiles(t, catalogv1.File_shop_catalog_v1_catalog_proto)
+	backend := startReflectionBackend(t, files)
+	set, err := registry.DescriptorSetOf(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := proto.Marshal(&registryv1.StoredVersion{
+		Name:               "mirror",
+		Endpoints:          []string{backend.addr},
+		Source:             adminv1.SourceKind_SOURCE_KIND_REFLECTION,
+		DescriptorSet:      set,
+		ReflectionEndpoint: backend.addr,
+		RefreshInterval:    durationpb.New(time.Second),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := store.NewMemory()
+	rec := store.Record{Name: "mirror", Version: 1, CreatedAt: time.Unix(1700000000, 0).UTC(), Payload: payload,
+		Digest: registry.Digest(files, []string{backend.addr}, []string{catalogService}, "")}
+	if err := mem.Commit(t.Context(), "mirror", 1, rec); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, mem, registry.WithReflectionTimeout(5*time.Second))
+	f.open(t, registry.Spec{})
+	awaitRefreshes(t, backend, 2)
+	vs, active, err := f.reg.Versions("mirror")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active != 1 || len(vs) != 1 {
+		t.Errorf("after refreshes of an unchanged backend: versions %v, %d active; want version 1 alone", versionNumbers(vs), active)
+	}
+	if resp := f.register(t, reflectReq("mirror", backend.addr, time.Second)); resp.GetChanged() {
+		t.Errorf("registering the stored version again = %v, want unchanged", resp)
 	}
 }
 

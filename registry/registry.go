@@ -193,6 +193,9 @@ func (r *Registry) Open(ctx context.Context, base Spec) (*Snapshot, error) {
 	snap, err := r.compileLocked(nil)
 	if err != nil {
 		r.names, r.base = oldNames, oldBase
+		if errors.Is(err, ErrPolicies) {
+			return nil, err // the config's policies: whatever the registrations are, they would not compile
+		}
 		return nil, fmt.Errorf("the registrations (the config file's services and any stored ones) do not compile together: %w", err)
 	}
 	r.publishLocked(snap)

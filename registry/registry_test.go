@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -26,6 +27,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/protogate/gateway/config"
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	commonv1 "github.com/protogate/gateway/gen/shop/common/v1"
@@ -35,6 +37,7 @@ import (
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/transcoder"
 )
 
 // Upstream addresses nothing listens on: the pool dials lazily and no test here calls through a
@@ -537,19 +540,23 @@ func TestRegistrySources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := registry.Digest(v.Files, []string{addr}, []string{userService}, ""); got.GetDigest() != want {
+			// The services asked for count too (none but in one case).
+			digest := func(files *protoregistry.Files) string {
+				return registry.VersionDigest(registry.Digest(files, []string{addr}, []string{userService}, ""), tc.req.GetServices(), 0, "")
+			}
+			if want := digest(v.Files); got.GetDigest() != want {
 				t.Errorf("digest %s is not Digest of its files (%s)", got.GetDigest(), want)
 			}
 			generated, err := registry.FilesFromDescriptorSet(marshal(t, descriptorSet(false, usersFD)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameAsGenerated := got.GetDigest() == registry.Digest(generated, []string{addr}, []string{userService}, "")
+			sameAsGenerated := got.GetDigest() == digest(generated)
 			compiled, err := registry.FilesFromDescriptorSet(withSourceInfo)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameAsCompiled := got.GetDigest() == registry.Digest(compiled, []string{addr}, []string{userService}, "")
+			sameAsCompiled := got.GetDigest() == digest(compiled)
 			if sameAsGenerated == tc.sourceInfo || sameAsCompiled != tc.sourceInfo {
 				t.Errorf("digest equals the generated set's: %v, the compiled set's: %v; source info: %v",
 					sameAsGenerated, sameAsCompiled, tc.sourceInfo)
@@ -1113,6 +1120,26 @@ func TestRegistryOpenFails(t *testing.T) {
 			t.Errorf("after a failed Open, List() = %q: the stored registrations were taken in anyway", got)
 		}
 	})
+
+	t.Run("the config's policies do not compile", func(t *testing.T) {
+		mem := store.NewMemory()
+		f := newFixture(t, mem)
+		f.open(t, registry.Spec{})
+		f.register(t, setReq("users", usersSet, addrA))
+
+		g := newFixture(t, mem)
+		base := registry.Spec{Admission: func(config.Policies, []string, func(*http.Request) (*transcoder.Binding, bool)) (routing.Admitter, error) {
+			return nil, errors.New("rate_limit: environment variable REDIS_PASSWORD is not set")
+		}}
+		_, err := g.reg.Open(t.Context(), base)
+		// The policies' own problem, not one of the registrations, which would compile.
+		if !errors.Is(err, registry.ErrPolicies) || err.Error() != "policies: rate_limit: environment variable REDIS_PASSWORD is not set" {
+			t.Errorf("Open = %v, want the policies' error alone, wrapping ErrPolicies", err)
+		}
+		if g.publishedCount() != 0 || g.reg.Current() != nil {
+			t.Error("a failed Open published a snapshot")
+		}
+	})
 }
 
 func TestRegistrySetBase(t *testing.T) {
@@ -1233,6 +1260,48 @@ func TestRegistryRepeatedService(t *testing.T) {
 	}
 	if resp := f.register(t, once); resp.GetChanged() {
 		t.Errorf("naming it once after twice = %v, want unchanged", resp)
+	}
+}
+
+// Each version asked for differently has a digest of its own, though the backend serves the same:
+// by reflection, with a refresh, without it again, and asking for its one service. Only identical
+// versions share one: the third is the first again.
+func TestRegistryVersionDigests(t *testing.T) {
+	addr := startShop(t, "users")
+	f := newFixture(t, store.NewMemory())
+	f.open(t, registry.Spec{})
+	var digests []string
+	for i, req := range []*adminv1.RegisterRequest{
+		reflectReq("users", addr, 0),
+		reflectReq("users", addr, time.Minute),
+		reflectReq("users", addr, 0),
+		reflectReq("users", addr, 0, userService),
+	} {
+		resp := f.register(t, req)
+		if r := resp.GetRegistration(); !resp.GetChanged() || r.GetVersion() != uint64(i+1) {
+			t.Fatalf("registration %d = changed %v, version %d; want version %d", i+1, resp.GetChanged(), r.GetVersion(), i+1)
+		}
+		digests = append(digests, resp.GetRegistration().GetDigest())
+	}
+	if digests[2] != digests[0] {
+		t.Errorf("versions 1 and 3, identical, have digests %.12s and %.12s", digests[0], digests[2])
+	}
+	for _, pair := range [][2]int{{0, 1}, {0, 3}, {1, 3}} {
+		if a, b := pair[0], pair[1]; digests[a] == digests[b] {
+			t.Errorf("versions %d and %d, asked for differently, share digest %.12s", a+1, b+1, digests[a])
+		}
+	}
+	versions, err := f.admin.ListVersions(t.Context(), &adminv1.ListVersionsRequest{Name: "users"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range versions.GetVersions() {
+		if want := digests[v.GetVersion()-1]; v.GetDigest() != want {
+			t.Errorf("version %d lists digest %.12s, registered as %.12s", v.GetVersion(), v.GetDigest(), want)
+		}
+	}
+	if resp := f.register(t, reflectReq("users", addr, 0, userService)); resp.GetChanged() {
+		t.Errorf("the last version again = %v, want unchanged", resp)
 	}
 }
 

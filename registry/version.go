@@ -41,14 +41,16 @@ type Version struct {
 	descriptorSet []byte // Files, serialized deterministically
 }
 
-// same reports whether w asks for what v does: the same content (Digest: descriptors, endpoints or
+// same reports whether w asks for what v does: the same content (descriptors, endpoints or
 // cluster, exposed services), the same requested services, and the same refresh from the same
-// endpoint.
+// endpoint, all of which the digest counts (VersionDigest).
 // The requested services count though the exposed ones are equal: a reflection refresh fetches
 // the requested ones only, so they decide what later versions expose.
-func (v *Version) same(w *Version) bool {
-	return v.Digest == w.Digest && slices.Equal(v.Services, w.Services) &&
-		v.Refresh == w.Refresh && (v.Refresh == 0 || v.ReflectionEndpoint == w.ReflectionEndpoint)
+func (v *Version) same(w *Version) bool { return v.Digest == w.Digest }
+
+// digest computes the version's digest from what it holds (VersionDigest).
+func (v *Version) digest() string {
+	return VersionDigest(Digest(v.Files, v.Endpoints, v.Exposed, v.Cluster), v.Services, v.Refresh, v.ReflectionEndpoint)
 }
 
 // serviceSet returns a sorted, repeat-free copy of services: requested services count as a set.
@@ -135,6 +137,12 @@ func decodeVersion(rec store.Record) (*Version, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	v.Exposed = exposed
+	if len(v.Services) > 0 || v.Refresh > 0 {
+		// An older gateway's digest of such a version left the requested services and the refresh
+		// out: computed again, it equals what a registration or refresh of the same computes now.
+		// Other versions keep the digest stored with them, which VersionDigest still gives.
+		v.Digest = v.digest()
+	}
 	return v, nil
 }
 
@@ -251,6 +259,6 @@ func (v *Version) finish() error {
 	if v.descriptorSet, err = DescriptorSetOf(v.Files); err != nil {
 		return fmt.Errorf("registration %q: %w", v.Name, err)
 	}
-	v.Digest = Digest(v.Files, v.Endpoints, v.Exposed, v.Cluster)
+	v.Digest = v.digest()
 	return nil
 }

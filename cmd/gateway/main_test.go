@@ -164,6 +164,73 @@ func TestValidateTLS(t *testing.T) {
 	}
 }
 
+// What serve needs at start from outside the config file, validate checks too, at the field that
+// names it: an environment variable password_env names, set or not, and a JWT secret long enough.
+// serve refuses the same config at the same place, before it compiles anything.
+func TestValidateEnvironmentAndSecrets(t *testing.T) {
+	dir := t.TempDir()
+	const env = "PROTOGATE_TEST_REDIS_PASSWORD"
+	t.Setenv(env, "") // restored when the test ends
+	if err := os.Unsetenv(env); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "short.key"), "too short\n")
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, `policies:
+  rate_limit:
+    backend: redis
+    redis:
+      address: 127.0.0.1:6379
+      password_env: `+env+`
+  auth:
+    jwt:
+      - {name: corp, issuer: corp, secret_file: short.key}
+`)
+	want := []string{
+		"gateway.yaml:6:21: policies.rate_limit.redis.password_env: environment variable " + env + " is not set",
+		"gateway.yaml:9:49: policies.auth.jwt[0].secret_file: " + strconv.Quote(filepath.Join(dir, "short.key")) + " holds a secret of 9 bytes, want at least 32",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, args := range [][]string{
+		{"validate", "--config", path},
+		{"serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+	} {
+		out, err := gatewayCommand(ctx, args...).CombinedOutput()
+		if err == nil {
+			t.Errorf("gateway %s accepted the config:\n%s", args[0], out)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("gateway %s: output lacks %q:\n%s", args[0], w, out)
+			}
+		}
+		if strings.Contains(string(out), "do not compile together") {
+			t.Errorf("gateway %s blames the registrations:\n%s", args[0], out)
+		}
+	}
+}
+
+// A policy that passes validate but does not compile at start (a key set the auth policy cannot
+// use) fails serve naming the config file and its policies, not the registrations.
+func TestServePolicyError(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "jwks.json"), `{"keys": [{"kty": "RSA", "kid": "tiny", "n": "AQAB", "e": "AQAB"}]}`)
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, "policies:\n  auth:\n    jwt:\n      - {name: corp, issuer: corp, jwks_file: jwks.json}\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := gatewayCommand(ctx, "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0").CombinedOutput()
+	if err == nil {
+		t.Fatalf("serve started with a key set it cannot use:\n%s", out)
+	}
+	want := "gateway: " + path + `: policies: auth: jwt provider "corp": `
+	if !strings.Contains(string(out), want) || strings.Contains(string(out), "do not compile together") {
+		t.Errorf("serve's output lacks %q, or blames the registrations:\n%s", want, out)
+	}
+}
+
 // validate compiles a config's services together, as serve does, and names each service whose
 // descriptors do not load by its place in the file.
 func TestValidateCompilesServices(t *testing.T) {

@@ -94,7 +94,7 @@ func TestReloadRereadsPolicyFiles(t *testing.T) {
 		names               *regexp.Regexp
 	}{
 		{"a key set caught half-written", jwks, `{"keys": [{"kty": "EC", "kid": "key-c",`,
-			regexp.MustCompile(`config reload refused.*auth: jwt provider \\"corp\\": key set ` + regexp.QuoteMeta(jwks))},
+			regexp.MustCompile(`config reload refused.*policies\.auth\.jwt\[0\]\.jwks_file: \\"` + regexp.QuoteMeta(jwks) + `\\": not JSON`)},
 		{"directives that do not load", rules, `SecRule REQUEST_HEADERS:X-Evil3 "@rx ." "id:100003,phase:1,deny`,
 			regexp.MustCompile(`config reload refused.*waf: loading the rules with directives_file \\"` + regexp.QuoteMeta(rules))},
 	} {

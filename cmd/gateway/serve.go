@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -87,6 +88,9 @@ func newServeCommand() *cobra.Command {
 				return err
 			}
 			if _, err := srv.Apply(spec); err != nil {
+				if configPath != "" && errors.Is(err, registry.ErrPolicies) {
+					return fmt.Errorf("%s: %w", configPath, err) // as validate names the file
+				}
 				return err
 			}
 			if configPath != "" {

@@ -224,7 +224,8 @@ func TestWatchKeySet(t *testing.T) {
 	}
 
 	writeFile(t, jwks, `{"keys": [{"kty": "EC", "kid": "key-c",`)
-	gw.awaitLines(t, regexp.MustCompile(`config reload refused.*changed=`+regexp.QuoteMeta(jwks)+`.*key set `+regexp.QuoteMeta(jwks)))
+	// The config's validation reads the key set as the auth policy would, and names the field.
+	gw.awaitLines(t, regexp.MustCompile(`config reload refused.*changed=`+regexp.QuoteMeta(jwks)+`.*jwks_file: .*`+regexp.QuoteMeta(jwks)+`.*not JSON`))
 	if err := getUserWith(t, data, "authorization", token(b)); err != nil {
 		t.Errorf("key B after the garbage key set was refused: %v", err)
 	}

@@ -139,8 +139,8 @@ func newJWTProvider(pc config.JWTProvider, o *options) (*jwtProvider, error) {
 			return nil, err
 		}
 		b = []byte(strings.TrimRight(string(b), "\r\n"))
-		if len(b) < 32 {
-			return nil, fmt.Errorf("secret file %s: %d bytes, want at least 32", pc.SecretFile, len(b))
+		if len(b) < config.MinSecretBytes {
+			return nil, fmt.Errorf("secret file %s: %d bytes, want at least %d", pc.SecretFile, len(b), config.MinSecretBytes)
 		}
 		p.secret = b
 		return p, nil
