@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -13,13 +12,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/internal/testpki"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
@@ -224,29 +223,13 @@ func TestRegistryReflectionOnTLSCluster(t *testing.T) {
 	}
 }
 
-// healthBackend starts a gRPC server with the health service on a loopback port and returns its
-// address and health state.
-func healthBackend(t *testing.T) (string, *health.Server) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String(), hs
-}
-
 // Clusters that list one address with other breaker or health check settings each get an endpoint
 // of their own, which behaves as its cluster configures it, whatever the other clusters say; the
 // clusters whose settings are alike share one. A reload of the same config keeps every endpoint
 // with its state, every time; one that changes a cluster's settings gives it a new endpoint and
 // keeps the others'.
 func TestSpecEndpointSettings(t *testing.T) {
-	addr, hs := healthBackend(t)
+	addr, hs := testnet.Health(t)
 	dir := t.TempDir()
 	clusters := func(failures int) registry.Spec {
 		return specOf(t, dir, "clusters:\n"+

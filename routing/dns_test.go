@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -102,7 +103,7 @@ func addrsOf(eps []*routing.Endpoint) []string {
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestResolvedClusterFollowsDNSAndDrains(t *testing.T) {
-	addr, hs := coreHealthServer(t)
+	addr, hs := testnet.Health(t)
 	dns := newFakeDNS(map[string][]netip.Addr{"users.test": ips("192.0.2.1", "192.0.2.2")})
 	pool := routing.NewPool(dialTo(addr), routing.WithPoolLookup(dns.lookup), routing.WithPoolLogger(quietLog()))
 	defer pool.Close()
@@ -203,7 +204,7 @@ func TestResolvedClusterFollowsDNSAndDrains(t *testing.T) {
 }
 
 func TestResolvedClusterReloadKeepsEndpoints(t *testing.T) {
-	addr, _ := coreHealthServer(t)
+	addr, _ := testnet.Health(t)
 	dns := newFakeDNS(map[string][]netip.Addr{"users.test": ips("192.0.2.1", "2001:db8::1")})
 	pool := routing.NewPool(dialTo(addr), routing.WithPoolLookup(dns.lookup), routing.WithPoolLogger(quietLog()))
 	defer pool.Close()

@@ -49,7 +49,7 @@ const checkMethod = "/grpc.health.v1.Health/Check"
 // CallUnary retries a call whose request never reached a backend on another endpoint, for proto
 // messages and for Frames alike (a Frame's bytes are sent again).
 func TestCallUnaryRetriesOnAnotherEndpoint(t *testing.T) {
-	live, _ := coreHealthServer(t)
+	live, _ := testnet.Health(t)
 	p, eps := unaryProxy(t, []string{testnet.Refused(t), live}, routing.RetryPolicy{})
 	reqBytes, _ := proto.Marshal(&healthpb.HealthCheckRequest{})
 	for i := range 20 {
@@ -89,7 +89,7 @@ func TestCallUnaryRetriesOnAnotherEndpoint(t *testing.T) {
 
 // Without retries the same calls fail on the dead endpoint.
 func TestCallUnaryWithoutRetries(t *testing.T) {
-	live, _ := coreHealthServer(t)
+	live, _ := testnet.Health(t)
 	p, _ := unaryProxy(t, []string{testnet.Refused(t), live}, routing.RetryPolicy{Attempts: 1})
 	failed := 0
 	for range 10 {
@@ -111,7 +111,7 @@ func TestCallUnaryWithoutRetries(t *testing.T) {
 // endpoint, whatever the method does. When every attempt meets such an endpoint the call fails
 // UNAVAILABLE, a connection failure, not DEADLINE_EXCEEDED: the call's own deadline did not pass.
 func TestCallUnaryPerTryTimeoutBeforeConnection(t *testing.T) {
-	live, _ := coreHealthServer(t)
+	live, _ := testnet.Health(t)
 	pol := routing.RetryPolicy{PerTryTimeout: 100 * time.Millisecond}
 	p, _ := unaryProxy(t, []string{testnet.Silent(t), live}, pol)
 	for i := range 4 {

@@ -2,13 +2,10 @@ package routing
 
 import (
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"github.com/protogate/gateway/internal/testnet"
 )
 
 // loopbackEndpoints starts n gRPC servers with the health service on loopback ports and acquires
@@ -19,15 +16,9 @@ func loopbackEndpoints(t *testing.T, n int) []*Endpoint {
 	t.Cleanup(func() { pool.Close() })
 	eps := make([]*Endpoint, n)
 	for i := range eps {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := grpc.NewServer()
-		healthpb.RegisterHealthServer(srv, health.NewServer())
-		go func() { _ = srv.Serve(lis) }()
-		t.Cleanup(srv.Stop)
-		if eps[i], err = pool.Acquire(lis.Addr().String()); err != nil {
+		addr, _ := testnet.Health(t)
+		var err error
+		if eps[i], err = pool.Acquire(addr); err != nil {
 			t.Fatal(err)
 		}
 	}

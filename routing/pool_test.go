@@ -3,7 +3,6 @@ package routing_test
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,28 +12,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/routing"
 )
-
-// coreHealthServer starts a gRPC server with the health service on a loopback
-// port and returns its address and health state.
-func coreHealthServer(t *testing.T) (string, *health.Server) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String(), hs
-}
 
 // countingPool returns a pool using DefaultDial that counts dials.
 func countingPool(t *testing.T) (*routing.Pool, *atomic.Int32) {
@@ -74,8 +57,8 @@ func waitShutdown(t *testing.T, conn *grpc.ClientConn) {
 }
 
 func TestPoolSharesEndpointsByAddress(t *testing.T) {
-	addr1, _ := coreHealthServer(t)
-	addr2, _ := coreHealthServer(t)
+	addr1, _ := testnet.Health(t)
+	addr2, _ := testnet.Health(t)
 	pool, dials := countingPool(t)
 
 	a, err := pool.Acquire(addr1)
@@ -114,7 +97,7 @@ func TestPoolSharesEndpointsByAddress(t *testing.T) {
 // settings get an endpoint, connection and state of their own, which behave as they configure,
 // whatever the order of the acquires.
 func TestPoolSharesEndpointsBySettings(t *testing.T) {
-	addr, hs := coreHealthServer(t)
+	addr, hs := testnet.Health(t)
 	pool, dials := countingPool(t)
 	acquire := func(cfg routing.EndpointConfig) *routing.Endpoint {
 		t.Helper()
@@ -192,7 +175,7 @@ func TestPoolSharesEndpointsBySettings(t *testing.T) {
 }
 
 func TestPoolReleaseClosesAtZero(t *testing.T) {
-	addr, _ := coreHealthServer(t)
+	addr, _ := testnet.Health(t)
 	pool, dials := countingPool(t)
 
 	e, _ := pool.Acquire(addr)
@@ -231,7 +214,7 @@ func TestPoolReleaseClosesAtZero(t *testing.T) {
 }
 
 func TestPoolReleaseDrainsCallsInFlight(t *testing.T) {
-	addr, hs := coreHealthServer(t)
+	addr, hs := testnet.Health(t)
 	pool, _ := countingPool(t)
 	e, err := pool.Acquire(addr)
 	if err != nil {
@@ -295,8 +278,8 @@ func TestPoolDialError(t *testing.T) {
 }
 
 func TestPoolClose(t *testing.T) {
-	addr1, _ := coreHealthServer(t)
-	addr2, _ := coreHealthServer(t)
+	addr1, _ := testnet.Health(t)
+	addr2, _ := testnet.Health(t)
 	pool := routing.NewPool(nil)
 	kept, _ := pool.Acquire(addr1)
 	draining, _ := pool.Acquire(addr2)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -220,7 +221,7 @@ func TestOutEndpointSharedEvenly(t *testing.T) {
 	var out *health.Server
 	for i := range addrs {
 		var hs *health.Server
-		addrs[i], hs = coreHealthServer(t)
+		addrs[i], hs = testnet.Health(t)
 		if i == 1 {
 			out = hs
 		}
