@@ -70,8 +70,7 @@ func readPOSTBody(r *http.Request) (*postBody, int, error) {
 	if err != nil {
 		b.release()
 		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-			return nil, http.StatusRequestEntityTooLarge, requestError(CodeDocumentTooLarge,
-				"request body exceeds the limit of %d bytes", tooBig.Limit)
+			return nil, http.StatusRequestEntityTooLarge, bodyTooLarge(-1, tooBig.Limit)
 		}
 		return nil, http.StatusBadRequest, requestError(codeName(codes.InvalidArgument), "the request body could not be read: %v", err)
 	}

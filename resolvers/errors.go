@@ -155,6 +155,20 @@ func limitError(code, limit, what string, got, max int) *gqlerror.Error {
 	return ge
 }
 
+// bodyTooLarge is the request error for a body over max bytes, named as limitError names a limit
+// (extensions.limit "bodyBytes"); got is the body's declared length, or -1 when it declared none
+// (chunked: the read stopped at the limit, so actual is not known and not given).
+func bodyTooLarge(got, max int64) *gqlerror.Error {
+	if got < 0 {
+		ge := requestError(CodeDocumentTooLarge, "request body exceeds the limit of %d bytes", max)
+		ge.Extensions["limit"], ge.Extensions["max"] = "bodyBytes", max
+		return ge
+	}
+	ge := requestError(CodeDocumentTooLarge, "request body of %d bytes exceeds the limit of %d", got, max)
+	ge.Extensions["limit"], ge.Extensions["max"], ge.Extensions["actual"] = "bodyBytes", max, got
+	return ge
+}
+
 // requestError is a request error with a code of the GraphQL front.
 func requestError(code, format string, args ...any) *gqlerror.Error {
 	ge := gqlerror.Errorf(format, args...)

@@ -279,8 +279,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > h.maxBody {
-			writeRequestError(w, http.StatusRequestEntityTooLarge, requestError(CodeDocumentTooLarge,
-				"request body of %d bytes exceeds the limit of %d", r.ContentLength, h.maxBody))
+			writeRequestError(w, http.StatusRequestEntityTooLarge, bodyTooLarge(r.ContentLength, h.maxBody))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)

@@ -124,7 +124,11 @@ func TestLimits(t *testing.T) {
 		// A body far beyond the document limit is refused before it is read.
 		r = g.query(t, `{ getUser(id: "1") { name } }`, "pad", strings.Repeat("x", 2000))
 		if r.status != http.StatusRequestEntityTooLarge || len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeDocumentTooLarge {
-			t.Errorf("status %d %s", r.status, r.raw)
+			t.Fatalf("status %d %s", r.status, r.raw)
+		}
+		// Named as the other limits are: the body's, its bound and its declared size.
+		if x := r.Errors[0].Extensions; x["limit"] != "bodyBytes" || x["max"] != float64(4*400) || x["actual"] == nil {
+			t.Errorf("extensions = %v, want limit bodyBytes, max %d and the actual size", x, 4*400)
 		}
 	})
 }

@@ -186,7 +186,11 @@ func TestPOSTBodyIsOneJSONValue(t *testing.T) {
 		hr.Header.Set("Content-Type", "application/json")
 		r := do(t, hr)
 		if r.status != http.StatusRequestEntityTooLarge || len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeDocumentTooLarge {
-			t.Errorf("%d %s; want 413 DOCUMENT_TOO_LARGE", r.status, r.raw)
+			t.Fatalf("%d %s; want 413 DOCUMENT_TOO_LARGE", r.status, r.raw)
+		}
+		// Its size is not known: the read stopped at the limit.
+		if x := r.Errors[0].Extensions; x["limit"] != "bodyBytes" || x["max"] == nil || x["actual"] != nil {
+			t.Errorf("extensions = %v, want limit bodyBytes and max, no actual", x)
 		}
 	})
 }
