@@ -23,10 +23,10 @@ const (
 )
 
 // limitedGateway starts a gateway whose JSON strings may be 256 bytes long, counting the shop's calls.
-func limitedGateway(t *testing.T) (*gateway, *methodCalls) {
+func limitedGateway(t *testing.T) (*gateway, *methodCounter) {
 	t.Helper()
 	pol := config.Policies{Limits: config.Limits{MaxStringLength: 256}}.Completed()
-	calls := &methodCalls{n: make(map[string]int)}
+	calls := &methodCounter{}
 	return startGateway(t, harnessOptions{policies: &pol, shop: shop.Options{OnCall: calls.onCall}}), calls
 }
 

@@ -75,24 +75,6 @@ func (l *lockedLog) take(t *testing.T) []wafEntry {
 	return out
 }
 
-// methodCalls counts the shop calls by method.
-type methodCalls struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *methodCalls) onCall(_ context.Context, method string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n[method]++
-}
-
-func (c *methodCalls) count(method string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n[method]
-}
-
 // wantMessageRefused checks how the WAF refuses a WebSocket's message: an error frame whose status
 // names the message (prefix), then close 4007 (4000 + PERMISSION_DENIED).
 func wantMessageRefused(t *testing.T, ctx context.Context, c *websocket.Conn, prefix string) {

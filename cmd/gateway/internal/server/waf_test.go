@@ -33,12 +33,12 @@ func wafPolicies() config.Policies {
 
 // wafGateway starts a gateway whose firewall blocks, counting the shop's calls by method and
 // logging to logs (nil: nowhere).
-func wafGateway(t *testing.T, logs io.Writer) (*gateway, *methodCalls) {
+func wafGateway(t *testing.T, logs io.Writer) (*gateway, *methodCounter) {
 	t.Helper()
 	if logs == nil {
 		logs = io.Discard
 	}
-	calls := &methodCalls{n: make(map[string]int)}
+	calls := &methodCounter{}
 	blocking := wafPolicies()
 	g := startGateway(t, harnessOptions{
 		shop:     shop.Options{OnCall: calls.onCall},
@@ -134,7 +134,7 @@ func TestWAFProtobufBodies(t *testing.T) {
 // GetUser (as the same value in a query parameter is), while a clean value is served, and so is the
 // GraphQL endpoint.
 func TestWAFPersistedRoutePath(t *testing.T) {
-	calls := &methodCalls{n: make(map[string]int)}
+	calls := &methodCounter{}
 	blocking := wafPolicies()
 	g := startGateway(t, harnessOptions{shop: shop.Options{OnCall: calls.onCall}, spec: func(spec *registry.Spec, sh *shop.Shop) {
 		specFromYAML(t, `
