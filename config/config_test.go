@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +278,32 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 	_, err := config.Parse("bomb.yaml", []byte(b.String()))
 	if err == nil || !strings.Contains(err.Error(), "aliases expand the document too far") {
 		t.Errorf("Parse of an alias bomb: %v, want the expansion problem", err)
+	}
+}
+
+// With API keys configured and CORS on, the default allowed headers include the header the keys are
+// read from, so a browser may send one; a list of the config's own is taken as written.
+func TestCORSAllowsTheAPIKeyHeader(t *testing.T) {
+	const keys = `policies:
+  auth:
+    api_keys:
+      header: X-Shop-Key
+      keys: [{consumer: web, sha256: "` + "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae" + `"}]
+  cors:
+    allowed_origins: ["http://localhost:*"]
+`
+	c, err := config.Parse("cors.yaml", []byte(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.Policies.CORS.AllowedHeaders; !slices.Contains(h, "x-shop-key") || !slices.Contains(h, "authorization") {
+		t.Errorf("allowed headers %q, want the defaults and x-shop-key", h)
+	}
+	c, err = config.Parse("cors.yaml", []byte(keys+"    allowed_headers: [authorization]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.Policies.CORS.AllowedHeaders; !slices.Equal(h, []string{"authorization"}) {
+		t.Errorf("allowed headers %q, want the config's [authorization]", h)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -145,7 +146,13 @@ func (p *Policies) complete() {
 	p.RateLimit.complete()
 	p.Limits.complete()
 	p.WAF.complete()
+	defaultHeaders := p.CORS.AllowedHeaders == nil
 	p.CORS.complete()
+	if h := strings.ToLower(p.Auth.APIKeys.Header); defaultHeaders && p.CORS.Enabled() && len(p.Auth.APIKeys.Keys) > 0 &&
+		!slices.Contains(p.CORS.AllowedHeaders, h) {
+		// Browsers may send API keys too, in the header they are read from: the default allows it.
+		p.CORS.AllowedHeaders = append(p.CORS.AllowedHeaders, h)
+	}
 	p.Tracing.complete()
 	p.Metrics.complete()
 	p.AccessLog.complete()
