@@ -188,6 +188,9 @@ package synth.v1;
 import "google/api/annotations.proto";
 
 service Legacies {
+  rpc Get(Legacy) returns (Legacy) {
+    option (google.api.http) = {get: "/v1/legacies/{b}"};
+  }
   rpc Mood(Legacy) returns (Legacy) {
     option (google.api.http) = {get: "/v1/legacy/{b}:mood" response_body: "mood"};
   }
