@@ -21,6 +21,8 @@ import (
 // added by the caller: the config's static services need their descriptors loaded first.
 func SpecFromConfig(cfg *config.Config) (Spec, error) {
 	spec := Spec{Policies: cfg.Policies}
+	// The document describes what the REST front writes: with emit_unpopulated, nulls.
+	spec.OpenAPI.EmitUnpopulated = cfg.REST.EmitUnpopulated
 	if !cfg.REST.DefaultRoutesOn() {
 		spec.REST = append(spec.REST, transcoder.WithoutDefaultRoutes())
 	}

@@ -83,7 +83,8 @@ func WithDiscardUnknown() HandlerOption {
 }
 
 // WithEmitUnpopulated renders fields at their zero values in JSON responses, as grpc-gateway's
-// default marshaler does; by default they are omitted.
+// default marshaler does (unset fields with explicit presence as null); by default they are omitted.
+// An OpenAPI document of such a front is built with OpenAPIOptions.EmitUnpopulated.
 func WithEmitUnpopulated() HandlerOption {
 	return func(o *handlerOptions) { o.emitUnpopulated = true }
 }

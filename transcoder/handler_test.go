@@ -59,6 +59,15 @@ func TestHTTPRuleFeatures(t *testing.T) {
 		{"response_body int64", "GET", "/v1/kitchen/k1:big?big=5", "", nil, `"5"`},
 		{"response_body unset", "GET", "/v1/kitchen/k1:big", "", nil, `"0"`},
 		{"response_body closed enum unset", "GET", "/v1/legacy/x:mood", "", nil, `"CALM"`}, // its default: Mood has no 0
+		// An unset proto2 field is its declared default, as protojson and the generated getters read it.
+		{"response_body proto2 string default", "GET", "/v1/legacy/x:s", "", nil, `"dflt"`},
+		{"response_body proto2 int32 default", "GET", "/v1/legacy/x:n", "", nil, `42`},
+		{"response_body proto2 int64 default", "GET", "/v1/legacy/x:big", "", nil, `"-7"`},
+		{"response_body proto2 bool default", "GET", "/v1/legacy/x:on", "", nil, `true`},
+		{"response_body proto2 bytes default", "GET", "/v1/legacy/x:raw", "", nil, `"aGk="`},
+		{"response_body proto2 double default", "GET", "/v1/legacy/x:ratio", "", nil, `"Infinity"`},
+		{"response_body proto2 enum default", "GET", "/v1/legacy/x:grumpy", "", nil, `"GRUMPY"`},
+		{"response_body proto2 set to zero", "GET", "/v1/legacy/x:n?n=0", "", nil, `0`},
 		{"int64 as number, enum by number, json_name", "POST", "/v1/kitchen", `{"big":12,"color":2,"customName":"a","ubig":"3"}`, nil,
 			`{"big":"12","color":"GREEN","customName":"a","ubig":"3"}`},
 		{"proto names in body", "POST", "/v1/kitchen", `{"renamed":"b","inner":{"nums":[1]}}`, nil, `{"customName":"b","inner":{"nums":[1]}}`},

@@ -188,8 +188,23 @@ package synth.v1;
 import "google/api/annotations.proto";
 
 service Legacies {
+  rpc Get(Legacy) returns (Legacy) {
+    option (google.api.http) = {get: "/v1/legacies/{b}"};
+  }
   rpc Mood(Legacy) returns (Legacy) {
     option (google.api.http) = {get: "/v1/legacy/{b}:mood" response_body: "mood"};
+  }
+  // Defaults renders one field with a declared default each.
+  rpc Defaults(Legacy) returns (Legacy) {
+    option (google.api.http) = {
+      get: "/v1/legacy/{b}:s" response_body: "s"
+      additional_bindings { get: "/v1/legacy/{b}:n" response_body: "n" }
+      additional_bindings { get: "/v1/legacy/{b}:big" response_body: "big" }
+      additional_bindings { get: "/v1/legacy/{b}:on" response_body: "on" }
+      additional_bindings { get: "/v1/legacy/{b}:raw" response_body: "raw" }
+      additional_bindings { get: "/v1/legacy/{b}:ratio" response_body: "ratio" }
+      additional_bindings { get: "/v1/legacy/{b}:grumpy" response_body: "grumpy" }
+    };
   }
 }
 
@@ -213,6 +228,12 @@ message Legacy {
   }
   map<string, Level> by_name = 7;
   optional string s = 8 [default = "dflt"];
+  optional int32 n = 9 [default = 42];
+  optional int64 big = 10 [default = -7];
+  optional bool on = 11 [default = true];
+  optional bytes raw = 12 [default = "hi"];
+  optional double ratio = 13 [default = inf];
+  optional Mood grumpy = 14 [default = GRUMPY];
   extensions 100 to 200;
 }
 

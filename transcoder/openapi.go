@@ -25,6 +25,10 @@ type OpenAPIOptions struct {
 	// with the whole request message as the JSON body, as the REST front serves it when that route is
 	// on. Bidirectional streaming methods are left out: they have no such route.
 	IncludeUnbound bool
+	// EmitUnpopulated describes the responses of a front built WithEmitUnpopulated, which writes an
+	// unset field with explicit presence outside any oneof (a proto2 scalar, a singular message) as
+	// null, as protojson's EmitUnpopulated does: those fields' schemas admit null too.
+	EmitUnpopulated bool
 }
 
 // OpenAPI writes an OpenAPI 3.1 document, as JSON, of the REST surface of services: one operation
@@ -182,7 +186,7 @@ func newOpenAPIBuilder(services []protoreflect.ServiceDescriptor, opts OpenAPIOp
 		idPrefix: make(map[protoreflect.FullName]string),
 		paths:    make(map[string]*oaPathItem),
 		shapes:   make(map[string]oaPathShape),
-		schemas:  newOASchemaSet(),
+		schemas:  newOASchemaSet(opts.EmitUnpopulated),
 	}
 	b.services = slices.Clone(services)
 	slices.SortFunc(b.services, func(x, y protoreflect.ServiceDescriptor) int {

@@ -46,10 +46,12 @@ func oaRef(name string) *oaSchema { return &oaSchema{Ref: "#/components/schemas/
 type oaSchemaSet struct {
 	schemas map[string]*oaSchema
 	pending []protoreflect.Descriptor
+	// nullUnset: an unset field with explicit presence is written as null (OpenAPIOptions.EmitUnpopulated).
+	nullUnset bool
 }
 
-func newOASchemaSet() *oaSchemaSet {
-	s := &oaSchemaSet{schemas: make(map[string]*oaSchema)}
+func newOASchemaSet(nullUnset bool) *oaSchemaSet {
+	s := &oaSchemaSet{schemas: make(map[string]*oaSchema), nullUnset: nullUnset}
 	s.schemas[oaStatusName] = oaStatus()
 	s.schemas[oaAnyName] = oaAny()
 	return s
@@ -91,7 +93,11 @@ func (s *oaSchemaSet) object(md protoreflect.MessageDescriptor, skip map[protore
 		if o.Properties == nil {
 			o.Properties = make(map[string]*oaSchema, fields.Len())
 		}
-		o.Properties[fd.JSONName()] = s.field(fd)
+		f := s.field(fd)
+		if s.nullUnset && oaNullWhenUnset(fd) {
+			oaAdmitNull(f)
+		}
+		o.Properties[fd.JSONName()] = f
 		if oaRequired(fd) {
 			o.Required = append(o.Required, fd.JSONName())
 		}
@@ -127,6 +133,31 @@ func (s *oaSchemaSet) field(fd protoreflect.FieldDescriptor) *oaSchema {
 		f.Oneof = string(o.Name())
 	}
 	return f
+}
+
+// oaNullWhenUnset reports whether protojson's EmitUnpopulated writes fd as null when it is unset: a
+// field with explicit presence that is no member of a oneof (it leaves those out, proto3 optional
+// fields included).
+func oaNullWhenUnset(fd protoreflect.FieldDescriptor) bool {
+	return fd.HasPresence() && fd.ContainingOneof() == nil && !fd.IsList() && !fd.IsMap()
+}
+
+// oaAdmitNull makes a field's schema admit null as well, as the nullable wrappers' schemas do: a type
+// gains "null", a reference becomes one of it or null. Annotations stay where they are. A list of
+// types (a wrapper's) has "null" already, and so does a schema without type or reference (any JSON
+// value).
+func oaAdmitNull(f *oaSchema) {
+	switch t := f.Type.(type) {
+	case string:
+		if t != "null" {
+			f.Type = []string{t, "null"}
+		}
+	case nil:
+		if f.Ref != "" {
+			f.AnyOf = []*oaSchema{{Ref: f.Ref}, {Type: "null"}}
+			f.Ref = ""
+		}
+	}
 }
 
 // value is the schema of one value of a field: an element of a list, the value of a map, or the

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -743,6 +744,77 @@ func TestOpenAPIEnumNumbers(t *testing.T) {
 		t.Errorf("a closed enum admits %v", v)
 	}
 
+	h := synthHandler(t, "")
+	for _, tc := range []struct{ target, want string }{
+		{"/v1/kitchen?color=7&inner.color=RED&colors=8&colors=GREEN", `{"color":7,"colors":[8,"GREEN"],"inner":{"color":"RED"}}`},
+		{"/v1/legacy/x:mood", `"CALM"`},
+		{"/v1/legacy/x:grumpy", `"GRUMPY"`},
+	} {
+		body, refused := oaAnswer(t, doc, h, tc.target)
+		wantJSON(t, body, tc.want)
+		for _, e := range refused {
+			t.Errorf("%s answers %s, which the document does not admit: %s", tc.target, body, e)
+		}
+	}
+}
+
+// With WithEmitUnpopulated the front writes an unset field with explicit presence outside a oneof
+// (a proto2 scalar, a singular message or group) as null, as protojson does; a document built with
+// EmitUnpopulated admits it, one built without does not.
+func TestOpenAPIEmitUnpopulated(t *testing.T) {
+	files, err := synthFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacies, err := files.FindDescriptorByName("synth.v1.Legacies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := append(synthServices(t), legacies.(protoreflect.ServiceDescriptor))
+	doc := oaGenerate(t, services, transcoder.OpenAPIOptions{EmitUnpopulated: true})
+	m := oaValidate(t, doc)
+	const legacy, kitchen = "/components/schemas/synth.v1.Legacy/properties/", "/components/schemas/synth.v1.Kitchen/properties/"
+	for ptr, want := range map[string]any{
+		legacy + "a/type/1":            "null",
+		legacy + "s/type/1":            "null",
+		legacy + "mood/anyOf/0/$ref":   "#/components/schemas/synth.v1.Mood",
+		legacy + "mood/anyOf/1/type":   "null",
+		legacy + "blob/anyOf/1/type":   "null",
+		legacy + "moods/type":          "array", // lists and maps are written empty, never null
+		legacy + "byName/type":         "object",
+		legacy + "b/type/1":            "null",   // required, but an upstream may leave it unset
+		kitchen + "id/type":            "string", // no presence: written as ""
+		kitchen + "inner/anyOf/1/type": "null",
+		kitchen + "at/type/1":          "null",
+		kitchen + "maybe/type/1":       "null", // a wrapper, nullable as always
+	} {
+		if got, err := oaPointer(m, ptr); err != nil || got != want {
+			t.Errorf("%s = %v (%v), want %v", ptr, got, err, want)
+		}
+	}
+
+	h := synthHandler(t, "", transcoder.WithEmitUnpopulated())
+	for _, tc := range []struct{ target, want string }{
+		{"/v1/legacies/x", `{"b":"x","a":null,"mood":null,"s":null,"blob":null,"moods":[],"byName":{},"grumpy":null}`},
+		{"/v1/kitchen?id=k", `{"id":"k","inner":null,"at":null,"maybe":null,"small":0,"tags":[]}`},
+		{"/v1/legacy/x:s", `"dflt"`},
+	} {
+		body, refused := oaAnswer(t, doc, h, tc.target)
+		wantJSON(t, body, tc.want)
+		for _, e := range refused {
+			t.Errorf("%s answers %s, which the document does not admit: %s", tc.target, body, e)
+		}
+	}
+	plain := oaGenerate(t, services, transcoder.OpenAPIOptions{})
+	if body, refused := oaAnswer(t, plain, h, "/v1/legacies/x"); len(refused) == 0 {
+		t.Errorf("a document built without EmitUnpopulated admits %s", body)
+	}
+}
+
+// oaAnswer answers a GET of target with h and returns the body and why doc does not admit the
+// request and response, if it does not.
+func oaAnswer(t *testing.T, doc []byte, h http.Handler, target string) (body []byte, refused []string) {
+	t.Helper()
 	parsed, err := libopenapi.NewDocument(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -751,24 +823,19 @@ func TestOpenAPIEnumNumbers(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	h := synthHandler(t, "")
-	for _, tc := range []struct{ target, want string }{
-		{"/v1/kitchen?color=7&inner.color=RED&colors=8&colors=GREEN", `{"color":7,"colors":[8,"GREEN"],"inner":{"color":"RED"}}`},
-		{"/v1/legacy/x:mood", `"CALM"`},
-	} {
-		w := call(h, "GET", tc.target, "")
-		if w.Code != 200 {
-			t.Fatalf("%s: %d %s", tc.target, w.Code, w.Body)
-		}
-		wantJSON(t, w.Body.Bytes(), tc.want)
-		req := httptest.NewRequest("GET", tc.target, nil)
-		if ok, verrs := v.ValidateHttpRequestResponse(req, w.Result()); !ok {
-			for _, e := range verrs {
-				t.Errorf("%s: %s answers %s, which the document does not admit: %v", tc.target, w.Body, e.Message, e.Reason)
-				for _, se := range e.SchemaValidationErrors {
-					t.Logf("  %s: %s", se.FieldPath, se.Reason)
-				}
+	w := call(h, "GET", target, "")
+	if w.Code != http.StatusOK {
+		t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+	}
+	req := httptest.NewRequest("GET", target, nil)
+	if ok, verrs := v.ValidateHttpRequestResponse(req, w.Result()); !ok {
+		for _, e := range verrs {
+			why := e.Message + ": " + e.Reason
+			for _, se := range e.SchemaValidationErrors {
+				why += "; " + se.FieldPath + ": " + se.Reason
 			}
+			refused = append(refused, why)
 		}
 	}
+	return w.Body.Bytes(), refused
 }

@@ -112,9 +112,10 @@ func (c *Call) marshalJSON(b []byte, m protoreflect.Message, fd protoreflect.Fie
 		return opts.MarshalAppend(b, m.Interface())
 	}
 	// One scalar, repeated or map field: render a message holding only it, and cut the value out of
-	// {"name":value}. An unset field renders as its zero value.
+	// {"name":value}. An unset scalar is what Get reads, its default: a proto2 field's declared one,
+	// else its zero value (a field without presence set to zero is left out: zeroJSON gives it).
 	tmp := m.Type().New()
-	if m.Has(fd) {
+	if m.Has(fd) || !fd.IsList() && !fd.IsMap() {
 		tmp.Set(fd, m.Get(fd))
 	}
 	opts.EmitUnpopulated = false
@@ -130,7 +131,7 @@ func (c *Call) marshalJSON(b []byte, m protoreflect.Message, fd protoreflect.Fie
 	return append(b, zeroJSON(fd)...), nil
 }
 
-// zeroJSON is the JSON of an unset field.
+// zeroJSON is the JSON of an unset field without presence (or an empty list or map): its zero value.
 func zeroJSON(fd protoreflect.FieldDescriptor) string {
 	switch {
 	case fd.IsList():
@@ -147,14 +148,8 @@ func zeroJSON(fd protoreflect.FieldDescriptor) string {
 		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		return `"0"`
 	case protoreflect.EnumKind:
-		// Zero's name. A closed enum may have no value 0: an unset field holds its default then (the
-		// first value, unless the field names another), never a number the enum could not hold.
-		values := fd.Enum().Values()
-		v := values.ByNumber(0)
-		if v == nil {
-			v = values.ByNumber(fd.Default().Enum())
-		}
-		if v != nil {
+		// Zero's name: a field without presence is of an open enum, which has a value 0.
+		if v := fd.Enum().Values().ByNumber(0); v != nil {
 			return strconv.Quote(string(v.Name()))
 		}
 	}

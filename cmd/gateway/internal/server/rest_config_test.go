@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,7 +16,7 @@ import (
 )
 
 // TestRESTConfig checks the rest section end to end: default routes off, unknown JSON fields
-// dropped, zero values rendered, and an allowlisted header reaching the backend as metadata.
+// dropped, zero values rendered (unset message fields as null, which /openapi.json admits), and an allowlisted header reaching the backend as metadata.
 func TestRESTConfig(t *testing.T) {
 	cfg, err := config.Parse("gateway.yaml", []byte(`
 rest:
@@ -42,7 +43,7 @@ rest:
 			if err != nil {
 				t.Fatal(err)
 			}
-			spec.REST = base.REST
+			spec.REST, spec.OpenAPI.EmitUnpopulated = base.REST, base.OpenAPI.EmitUnpopulated
 		},
 	})
 	rest := newRESTClient(g)
@@ -62,6 +63,27 @@ rest:
 	// A new user has no tags: emit_unpopulated renders the empty list anyway.
 	if !strings.Contains(strings.ReplaceAll(body, " ", ""), `"tags":[]`) {
 		t.Errorf("emit_unpopulated: zero value missing from %s", body)
+	}
+	// ... and an unset message field as null, which the document the gateway serves admits.
+	if !strings.Contains(strings.ReplaceAll(body, " ", ""), `"address":null`) {
+		t.Errorf("emit_unpopulated: unset message field not null in %s", body)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					AnyOf []struct {
+						Type string `json:"type"`
+					} `json:"anyOf"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if r := rest.do(t, "GET", "/openapi.json", ""); r.status != http.StatusOK || json.Unmarshal(r.body, &doc) != nil {
+		t.Fatalf("openapi.json: %d %.200s", r.status, r.body)
+	}
+	if any := doc.Components.Schemas["shop.users.v1.User"].Properties["address"].AnyOf; len(any) != 2 || any[1].Type != "null" {
+		t.Errorf("emit_unpopulated: the document's User.address is %+v, which does not admit null", any)
 	}
 	mu.Lock()
 	defer mu.Unlock()
