@@ -710,10 +710,9 @@ func ExampleOpenAPI() {
 	// POST   /v1/users            UserService_CreateUser
 }
 
-// The document admits what the front writes: an open enum's value the registered descriptor does
-// not know goes out as its number, and the enum's schema takes numbers; a closed enum's field is
-// only ever written by name (unset, by its default), and its schema takes names only.
-func TestOpenAPIEnumNumbers(t *testing.T) {
+// synthServicesWithLegacies returns the synth services and the proto2 synth.v1.Legacies.
+func synthServicesWithLegacies(t *testing.T) []protoreflect.ServiceDescriptor {
+	t.Helper()
 	files, err := synthFiles()
 	if err != nil {
 		t.Fatal(err)
@@ -722,7 +721,14 @@ func TestOpenAPIEnumNumbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	services := append(synthServices(t), legacies.(protoreflect.ServiceDescriptor))
+	return append(synthServices(t), legacies.(protoreflect.ServiceDescriptor))
+}
+
+// The document admits what the front writes: an open enum's value the registered descriptor does
+// not know goes out as its number, and the enum's schema takes numbers; a closed enum's field is
+// only ever written by name (unset, by its default), and its schema takes names only.
+func TestOpenAPIEnumNumbers(t *testing.T) {
+	services := synthServicesWithLegacies(t)
 	doc := oaGenerate(t, services, transcoder.OpenAPIOptions{})
 	m := oaValidate(t, doc)
 	for ptr, want := range map[string]any{
@@ -762,15 +768,7 @@ func TestOpenAPIEnumNumbers(t *testing.T) {
 // (a proto2 scalar, a singular message or group) as null, as protojson does; a document built with
 // EmitUnpopulated admits it, one built without does not.
 func TestOpenAPIEmitUnpopulated(t *testing.T) {
-	files, err := synthFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	legacies, err := files.FindDescriptorByName("synth.v1.Legacies")
-	if err != nil {
-		t.Fatal(err)
-	}
-	services := append(synthServices(t), legacies.(protoreflect.ServiceDescriptor))
+	services := synthServicesWithLegacies(t)
 	doc := oaGenerate(t, services, transcoder.OpenAPIOptions{EmitUnpopulated: true})
 	m := oaValidate(t, doc)
 	const legacy, kitchen = "/components/schemas/synth.v1.Legacy/properties/", "/components/schemas/synth.v1.Kitchen/properties/"
