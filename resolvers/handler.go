@@ -217,6 +217,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	})
 	srv.SetQueryCache(cache)
 	srv.SetValidationRulesFn(validation)
+	srv.SetDisableSuggestion(opts.DisableIntrospection) // gqlgen's own knob, for the rules it swaps
 	srv.SetErrorPresenter(x.present)
 	srv.SetRecoverFunc(x.recoverPanic)
 	for _, e := range exts {
@@ -234,6 +235,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		exec := gqlexec.New(x)
 		exec.SetQueryCache(cache)
 		exec.SetDefaultRulesFn(validation)
+		exec.SetDisableSuggestion(opts.DisableIntrospection)
 		exec.SetErrorPresenter(x.present)
 		exec.SetRecoverFunc(x.recoverPanic)
 		for _, e := range exts {

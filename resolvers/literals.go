@@ -138,10 +138,11 @@ func gatewayScalar(name string) bool {
 }
 
 // validationRules are gqlparser's rules with ValuesOfCorrectType adjusted (valuesOfCorrectType).
-// Unless suggest is set, the rules whose messages suggest names of the schema ("Cannot query field
-// \"rol\" on type \"User\". Did you mean \"role\"?": fields, types, arguments, input fields, enum
-// values) are gqlparser's variants without the suggestions: with introspection off, the schema is
-// not to be learned by guessing either.
+// Unless suggest is set, the rules whose messages suggest names of the schema (types, arguments,
+// input fields, enum values) are gqlparser's variants without the suggestions: with introspection
+// off, the schema is not to be learned by guessing either. gqlgen swaps the other two itself,
+// fields ("Cannot query field \"rol\" on type \"User\". Did you mean \"role\"?") and scalar
+// leafs, by its SetDisableSuggestion, which the handler sets alike.
 func validationRules(suggest bool) *rules.Rules {
 	r := rules.NewDefaultRules()
 	values := rules.ValuesOfCorrectTypeRule
@@ -150,10 +151,8 @@ func validationRules(suggest bool) *rules.Rules {
 			name string
 			rule core.Rule
 		}{
-			{rules.FieldsOnCorrectTypeRule.Name, rules.FieldsOnCorrectTypeRuleWithoutSuggestions},
 			{rules.KnownArgumentNamesRule.Name, rules.KnownArgumentNamesRuleWithoutSuggestions},
 			{rules.KnownTypeNamesRule.Name, rules.KnownTypeNamesRuleWithoutSuggestions},
-			{rules.ScalarLeafsRule.Name, rules.ScalarLeafsRuleWithoutSuggestions},
 		} {
 			r.ReplaceRule(without.name, without.rule.RuleFunc)
 		}
