@@ -148,17 +148,24 @@ func TestMetadataHeadersTrailers(t *testing.T) {
 	}
 }
 
+// metadataOf returns shop options under which the backend hands over the metadata each call of
+// method arrives with, on a channel buffering n of them.
+func metadataOf(method string, n int) (shop.Options, <-chan metadata.MD) {
+	seen := make(chan metadata.MD, n)
+	return shop.Options{OnCall: func(ctx context.Context, m string) {
+		if m == method {
+			md, _ := metadata.FromIncomingContext(ctx)
+			seen <- md
+		}
+	}}, seen
+}
+
 // TestAcceptEncodingNotForwarded: the compressions a client can decode describe its connection to
 // the gateway, not the gateway's to the upstream: the upstream sees the gateway's list, once, and
 // never the client's (which could name a compression the gateway cannot decode).
 func TestAcceptEncodingNotForwarded(t *testing.T) {
-	seen := make(chan metadata.MD, 1)
-	g := startGateway(t, harnessOptions{shop: shop.Options{OnCall: func(ctx context.Context, method string) {
-		if method == "/shop.users.v1.UserService/GetUser" {
-			md, _ := metadata.FromIncomingContext(ctx)
-			seen <- md
-		}
-	}}})
+	opts, seen := metadataOf("/shop.users.v1.UserService/GetUser", 1)
+	g := startGateway(t, harnessOptions{shop: opts})
 	ctx := metadata.AppendToOutgoingContext(testContext(t), "grpc-accept-encoding", "snappy")
 	if _, err := usersv1.NewUserServiceClient(g.conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"}); err != nil {
 		t.Fatal(err)

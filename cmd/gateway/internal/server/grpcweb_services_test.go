@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -25,7 +24,6 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/protogate/gateway/config"
-	"github.com/protogate/gateway/examples/shop"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
@@ -330,13 +328,8 @@ func TestGRPCWebOwnServicesMeetNativePolicies(t *testing.T) {
 // gRPC and gRPC-Web as on REST, so the chain's last hop is never one the client wrote; without one,
 // none is made up.
 func TestForwardedForLastHop(t *testing.T) {
-	seen := make(chan metadata.MD, 4)
-	g := startGateway(t, harnessOptions{shop: shop.Options{OnCall: func(ctx context.Context, method string) {
-		if method == "/shop.users.v1.UserService/GetUser" {
-			md, _ := metadata.FromIncomingContext(ctx)
-			seen <- md
-		}
-	}}})
+	opts, seen := metadataOf("/shop.users.v1.UserService/GetUser", 4)
+	g := startGateway(t, harnessOptions{shop: opts})
 	users := usersv1.NewUserServiceClient(g.conn)
 	for _, tc := range []struct {
 		name string
