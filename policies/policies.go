@@ -203,7 +203,7 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 	var firewall *waf.Firewall
 	if waf.Enabled(cfg) { // loading the rule set takes a second: only when some request can meet it
 		if firewall, err = update(&e.waf, cfg.WAF, wafFiles(cfg.WAF), func(c config.WAF) (*waf.Firewall, error) { return waf.New(c, e.log) }, &pending); err != nil {
-			return nil, fmt.Errorf("waf: %w", err)
+			return nil, err // waf.New's errors name the section
 		}
 	}
 
@@ -510,3 +510,47 @@ type remoteAddr string
 
 func (a *remoteAddr) Network() string { return "tcp" }
 func (a *remoteAddr) String() string  { return string(*a) }
+
+// Check builds cfg's policies as Compile would, for `gateway validate`: it returns what serving would
+// refuse that the config's own validation cannot see, such as a key the auth policy cannot use, WAF
+// directives that do not load, or a rule's step that does not compile. Nothing is started: no key set
+// is fetched from a URL, no Redis is dialed, no telemetry runs. Loading the WAF's rules takes about a
+// second when some request can meet it.
+func Check(cfg config.Policies, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	authn, err := auth.NewWithOptions(cfg.Auth, auth.Offline(), auth.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	defer authn.Close()
+	limiter, err := ratelimit.New(cfg.RateLimit.LimiterSettings(), ratelimit.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("rate_limit: %w", err)
+	}
+	defer limiter.Close()
+	if waf.Enabled(cfg) {
+		if _, err := waf.New(cfg.WAF, log); err != nil {
+			return err // waf.New's errors name the section
+		}
+	}
+	for _, r := range cfg.Rules {
+		if _, err := authn.Step(r.Auth); err != nil {
+			return fmt.Errorf("%s: auth: %w", r.Name, err)
+		}
+		if _, err := limiter.Step(r.Name, r.RateLimit, cfg.RateLimit.HeaderFields); err != nil {
+			return fmt.Errorf("%s: rate_limit: %w", r.Name, err)
+		}
+		if _, err := limiter.ConcurrencyStep(r.Name, r.Concurrency); err != nil {
+			return fmt.Errorf("%s: concurrency: %w", r.Name, err)
+		}
+	}
+	if _, err := cors.New(cfg.CORS); err != nil {
+		return fmt.Errorf("cors: %w", err)
+	}
+	if _, err := sanitize.New(cfg.Limits); err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
+	return nil
+}

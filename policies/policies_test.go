@@ -8,6 +8,12 @@ import (
 	"encoding/pem"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -285,4 +291,43 @@ func BenchmarkAdmitDemoChain(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Check reads what serving would read and fetches nothing: a key set URL is not asked (a gateway's
+// config is validated where its identity provider may not be reachable), and a key file that
+// serving would refuse is refused.
+func TestCheckIsOffline(t *testing.T) {
+	var fetches atomic.Int32
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		_, _ = io.WriteString(w, `{"keys": []}`)
+	}))
+	defer jwks.Close()
+	cfg, err := config.Parse("gateway.yaml", []byte(`
+policies:
+  auth:
+    jwt:
+      - {name: corp, issuer: corp, jwks_url: "`+jwks.URL+`/jwks.json"}
+  rules:
+    - {name: corp-only, match: {service: shop.orders.v1.OrderService}, auth: {providers: [corp]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := policies.Check(cfg.Policies, nil); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("Check fetched the key set %d times, want 0", n)
+	}
+
+	dir := t.TempDir()
+	tiny := filepath.Join(dir, "jwks.json")
+	if err := os.WriteFile(tiny, []byte(`{"keys": [{"kty": "RSA", "kid": "tiny", "n": "AQAB", "e": "AQAB"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Policies.Auth.JWT[0].JWKSURL, cfg.Policies.Auth.JWT[0].JWKSFile = "", tiny
+	if err := policies.Check(cfg.Policies, nil); err == nil || !strings.Contains(err.Error(), `jwt provider "corp"`) {
+		t.Errorf("Check of a key set with a 17-bit RSA key: %v, want an error naming provider corp", err)
+	}
 }

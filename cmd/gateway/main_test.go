@@ -212,22 +212,39 @@ func TestValidateEnvironmentAndSecrets(t *testing.T) {
 	}
 }
 
-// A policy that passes validate but does not compile at start (a key set the auth policy cannot
-// use) fails serve naming the config file and its policies, not the registrations.
-func TestServePolicyError(t *testing.T) {
+// Policies the config's own checks cannot judge (a key set the auth policy cannot use, WAF
+// directives that do not load) are refused by validate as serve refuses them, naming the config file
+// and its policies, not the registrations.
+func TestPolicyErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "jwks.json"), `{"keys": [{"kty": "RSA", "kid": "tiny", "n": "AQAB", "e": "AQAB"}]}`)
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, "policies:\n  auth:\n    jwt:\n      - {name: corp, issuer: corp, jwks_file: jwks.json}\n")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := gatewayCommand(ctx, "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0").CombinedOutput()
-	if err == nil {
-		t.Fatalf("serve started with a key set it cannot use:\n%s", out)
-	}
-	want := "gateway: " + path + `: policies: auth: jwt provider "corp": `
-	if !strings.Contains(string(out), want) || strings.Contains(string(out), "do not compile together") {
-		t.Errorf("serve's output lacks %q, or blames the registrations:\n%s", want, out)
+	writeFile(t, filepath.Join(dir, "rules.conf"), "SecRule ARGS \"@rx a\" \"id:1,phase:2,nosuchaction\"\n")
+	for _, tc := range []struct {
+		name, config, want string
+	}{
+		{"jwks", "policies:\n  auth:\n    jwt:\n      - {name: corp, issuer: corp, jwks_file: jwks.json}\n",
+			`policies: auth: jwt provider "corp": `},
+		{"waf", "policies:\n  waf: {mode: blocking, directives_file: rules.conf}\n",
+			`policies: waf: loading the rules with directives_file "` + filepath.Join(dir, "rules.conf") + `"`},
+	} {
+		path := filepath.Join(dir, tc.name+".yaml")
+		writeFile(t, path, tc.config)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		for _, args := range [][]string{
+			{"validate", "--config", path},
+			{"serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+		} {
+			out, err := gatewayCommand(ctx, args...).CombinedOutput()
+			if err == nil {
+				t.Errorf("%s: gateway %s accepted the config:\n%s", tc.name, args[0], out)
+				continue
+			}
+			want := "gateway: " + path + ": " + tc.want
+			if !strings.Contains(string(out), want) || strings.Contains(string(out), "do not compile together") {
+				t.Errorf("%s: gateway %s's output lacks %q, or blames the registrations:\n%s", tc.name, args[0], want, out)
+			}
+		}
+		cancel()
 	}
 }
 

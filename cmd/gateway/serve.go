@@ -10,6 +10,7 @@ import (
 
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/routing"
 )
@@ -132,6 +133,11 @@ func newValidateCommand() *cobra.Command {
 				return fmt.Errorf("%s: services: %w", configPath, err)
 			}
 			snap.Retire(pool)
+			// The policies built as serve builds them, offline: a key the auth policy cannot use or
+			// WAF directives that do not load are refused here too.
+			if err := policies.Check(cfg.Policies, nil); err != nil {
+				return fmt.Errorf("%s: policies: %w", configPath, err)
+			}
 			fmt.Fprint(cmd.OutOrStdout(), cfg.Summary())
 			return nil
 		},

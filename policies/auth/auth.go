@@ -39,6 +39,7 @@ type options struct {
 	httpClient *http.Client
 	log        *slog.Logger
 	keyError   func(src string, err error)
+	offline    bool
 }
 
 // WithClock sets the clock tokens are checked against and refreshes are rate-limited by (tests).
@@ -50,6 +51,11 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpCli
 
 // WithLogger sets where failed key set fetches are reported. Default slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// Offline builds the authenticator without fetching key sets from their URLs or refreshing any
+// (`gateway validate`): the key files and the rest of the configuration are read and checked as
+// serving reads them, and nothing runs in the background.
+func Offline() Option { return func(o *options) { o.offline = true } }
 
 // New builds the authenticator for cfg with the default options; see NewWithOptions.
 func New(cfg config.Auth) (*Authenticator, error) { return NewWithOptions(cfg) }
@@ -91,13 +97,17 @@ func NewWithOptions(cfg config.Auth, opts ...Option) (*Authenticator, error) {
 		if p.ring == nil {
 			continue
 		}
+		_, remote := p.ring.src.(urlSource)
+		if remote && a.opts.offline {
+			continue
+		}
 		err := p.ring.refresh(ctx)
-		if _, remote := p.ring.src.(urlSource); !remote && err != nil {
+		if !remote && err != nil {
 			stop()
 			return nil, fmt.Errorf("jwt provider %q: %w", p.name, err)
 		}
-		if _, inline := p.ring.src.(inlineSource); inline {
-			continue // nothing to refresh
+		if _, inline := p.ring.src.(inlineSource); inline || a.opts.offline {
+			continue // nothing to refresh, or nothing to run
 		}
 		a.wg.Add(1)
 		go a.refreshLoop(ctx, p)
