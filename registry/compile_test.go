@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/protogate/gateway/config"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
@@ -552,5 +553,35 @@ func TestCompileGatewayServices(t *testing.T) {
 	}
 	if !slices.Equal(snap.Services(), []string{userService}) {
 		t.Errorf("services = %q, want only %s", snap.Services(), userService)
+	}
+}
+
+// The snapshot's OpenAPI document lists a method without a binding at its default route while the
+// config serves default routes, and not once they are off.
+func TestOpenAPIDefaultRoutes(t *testing.T) {
+	files := compiledFiles(t, map[string]string{"acme/plain/v1/plain.proto": `syntax = "proto3";
+package acme.plain.v1;
+service PlainService { rpc Ping(PingRequest) returns (PingRequest); }
+message PingRequest { string text = 1; }
+`})
+	for _, on := range []bool{true, false} {
+		cfg := config.Default()
+		cfg.REST.DefaultRoutes = &on
+		spec, err := registry.SpecFromConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.Registrations = []*registry.Registration{{Name: "plain", Endpoints: []string{addrA}, Files: files}}
+		pool := routing.NewPool(nil)
+		snap, err := registry.Compile(spec, pool, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := strings.Contains(string(snap.OpenAPI()), `"/acme.plain.v1.PlainService/Ping"`)
+		snap.Retire(pool)
+		pool.Close()
+		if listed != on {
+			t.Errorf("default_routes %t: the document lists POST /acme.plain.v1.PlainService/Ping: %t", on, listed)
+		}
 	}
 }

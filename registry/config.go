@@ -23,6 +23,9 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 	spec := Spec{Policies: cfg.Policies}
 	// The document describes what the REST front writes: with emit_unpopulated, nulls.
 	spec.OpenAPI.EmitUnpopulated = cfg.REST.EmitUnpopulated
+	// ... and every route it serves: the default POST /pkg.Service/Method of each method without a
+	// binding, while default_routes is on.
+	spec.OpenAPI.IncludeUnbound = cfg.REST.DefaultRoutesOn()
 	if !cfg.REST.DefaultRoutesOn() {
 		spec.REST = append(spec.REST, transcoder.WithoutDefaultRoutes())
 	}

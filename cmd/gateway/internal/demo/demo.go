@@ -41,7 +41,8 @@ func Spec(backends *shop.Shop) (registry.Spec, error) {
 		})
 	}
 	spec.GraphQL.Links = Links()
-	spec.OpenAPI = transcoder.OpenAPIOptions{Title: "Example shop", Version: "1.0.0"}
+	// The document lists the default POST /pkg.Service/Method routes too, which the demo serves.
+	spec.OpenAPI = transcoder.OpenAPIOptions{Title: "Example shop", Version: "1.0.0", IncludeUnbound: true}
 	return spec, nil
 }
 
