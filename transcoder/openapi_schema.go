@@ -1,7 +1,11 @@
 package transcoder
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -16,6 +20,7 @@ type oaSchema struct {
 	Format               string               `json:"format,omitempty"`
 	Pattern              string               `json:"pattern,omitempty"`
 	Description          string               `json:"description,omitempty"`
+	Default              any                  `json:"default,omitempty"` // a proto2 [default = ...], as protojson writes it
 	Enum                 []string             `json:"enum,omitempty"`
 	AnyOf                []*oaSchema          `json:"anyOf,omitempty"`
 	Items                *oaSchema            `json:"items,omitempty"`
@@ -129,10 +134,57 @@ func (s *oaSchemaSet) field(fd protoreflect.FieldDescriptor) *oaSchema {
 		}
 	}
 	f.Deprecated = oaDeprecated(fd)
+	if fd.HasDefault() && !fd.IsList() && !fd.IsMap() {
+		f.Default = oaDefault(fd)
+	}
 	if o := fd.ContainingOneof(); o != nil && !o.IsSynthetic() {
 		f.Oneof = string(o.Name())
 	}
 	return f
+}
+
+// oaDefault is a field's declared default value ([default = ...] in proto2) as protojson writes the
+// value: what a client reads for the field when it is unset, and what the front renders for it where
+// response_body names it.
+func oaDefault(fd protoreflect.FieldDescriptor) any {
+	v := fd.Default()
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return v.Bool()
+	case protoreflect.StringKind:
+		return v.String()
+	case protoreflect.BytesKind:
+		return base64.StdEncoding.EncodeToString(v.Bytes())
+	case protoreflect.EnumKind:
+		if ev := fd.DefaultEnumValue(); ev != nil {
+			return string(ev.Name())
+		}
+		return int64(v.Enum())
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return v.Int()
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return v.Uint()
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return strconv.FormatInt(v.Int(), 10)
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return strconv.FormatUint(v.Uint(), 10)
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		f := v.Float()
+		switch {
+		case math.IsNaN(f):
+			return "NaN"
+		case math.IsInf(f, 1):
+			return "Infinity"
+		case math.IsInf(f, -1):
+			return "-Infinity"
+		}
+		bits := 64
+		if fd.Kind() == protoreflect.FloatKind {
+			bits = 32
+		}
+		return json.Number(strconv.FormatFloat(f, 'g', -1, bits))
+	}
+	return nil // messages and groups have no default
 }
 
 // oaNullWhenUnset reports whether protojson's EmitUnpopulated writes fd as null when it is unset: a

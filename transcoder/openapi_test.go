@@ -837,3 +837,30 @@ func oaAnswer(t *testing.T, doc []byte, h http.Handler, target string) (body []b
 	}
 	return w.Body.Bytes(), refused
 }
+
+// A proto2 field's declared default is its schema's default, written as the front writes the value
+// for the unset field that response_body names.
+func TestOpenAPIDefaults(t *testing.T) {
+	m := oaValidate(t, oaGenerate(t, synthServicesWithLegacies(t), transcoder.OpenAPIOptions{}))
+	h := synthHandler(t, "")
+	const props = "/components/schemas/synth.v1.Legacy/properties/"
+	for field, want := range map[string]string{
+		"s": `"dflt"`, "n": `42`, "big": `"-7"`, "on": `true`, "raw": `"aGk="`, "ratio": `"Infinity"`, "grumpy": `"GRUMPY"`,
+	} {
+		got, err := oaPointer(m, props+field+"/default")
+		if err != nil {
+			t.Errorf("%s: no default: %v", field, err)
+			continue
+		}
+		if js, _ := json.Marshal(got); string(js) != want {
+			t.Errorf("%s: default %s, want %s", field, js, want)
+		}
+		w := call(h, "GET", "/v1/legacy/x:"+field, "")
+		wantJSON(t, w.Body.Bytes(), want)
+	}
+	for _, field := range []string{"a", "mood", "moods"} {
+		if v, err := oaPointer(m, props+field+"/default"); err == nil {
+			t.Errorf("%s, without a declared default, has default %v", field, v)
+		}
+	}
+}
