@@ -106,7 +106,8 @@ func socketError(msg string) bool {
 var transportPrefixes = [...]string{
 	"connection error: desc = ", "transport: ", "error reading from server", "closing transport due to",
 	"last connection error: ", "stream terminated by RST_STREAM",
-	"context deadline exceeded " + notReady, // the deadline passed before a connection was ready
+	"context deadline exceeded " + notReady,                            // the deadline passed before a connection was ready
+	errCertificateRefused, errNoCertificate, errCertificateUnsupported, // bare, as grpc-go may report a failed write of its preface
 }
 
 // transportCause names the cause of a transport failure, as a client may read it.
@@ -123,6 +124,9 @@ func transportCause(msg string) string {
 // refuses the gateway's client certificate (or its lack of one) over TLS 1.3 says so with an alert
 // that arrives after the handshake, on the first read.
 var transportCauses = [...]struct{ in, cause string }{
+	{errCertificateRefused, "TLS handshake failed"},
+	{errNoCertificate, "TLS handshake failed"},
+	{errCertificateUnsupported, "TLS handshake failed"},
 	{"authentication handshake failed", "TLS handshake failed"},
 	{"remote error: tls: ", "TLS handshake failed"},
 	{"connection refused", "connection refused"},

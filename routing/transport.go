@@ -7,12 +7,15 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/credentials"
@@ -194,44 +197,165 @@ func (t Transport) credentials() credentials.TransportCredentials {
 	if t.TLS == nil {
 		return insecure.NewCredentials()
 	}
-	creds := credentials.NewTLS(t.TLS.config())
-	if t.log == nil {
-		return creds
-	}
-	return &reportingCredentials{TransportCredentials: creds, log: t.log}
+	cfg := t.TLS.config()
+	return &reportingCredentials{TransportCredentials: credentials.NewTLS(cfg), config: cfg, log: t.log}
 }
 
-// reportingCredentials logs the failed handshakes of TLS credentials. grpc-go keeps the reason to
-// itself, and clients are told only that the handshake failed ([PublicError]): the operators read
-// which certificate did not verify, and why, here. A failure is logged when it differs from the
-// previous attempt's, so a backend that keeps failing the same way is logged once, not at every
-// reconnect.
+// reportingCredentials are TLS credentials that tell why a handshake failed. grpc-go keeps the reason
+// to itself, and clients are told only that the handshake failed ([PublicError]): the operators read
+// which certificate did not verify, and why, in the log (when there is one). A failure is logged when
+// it differs from the previous attempt's, so a backend that keeps failing the same way is logged
+// once, not at every reconnect.
+//
+// Over TLS 1.3 a backend checks the client's certificate after the client's side of the handshake is
+// done: one that refuses it (or its lack) closes the connection, and the gateway learns of it only
+// when it first writes or reads. A connection to a backend that asked for a client certificate is
+// therefore watched until its first read succeeds (refusalConn), and a failure before then is this
+// handshake's failure, for the log and for clients.
 type reportingCredentials struct {
 	credentials.TransportCredentials
-	log *slog.Logger
+	config *tls.Config // the credentials' own, with Certificates
+	log    *slog.Logger
 
 	mu   sync.Mutex
 	last string // the previous attempt's error; "" after a success
 }
 
 func (c *reportingCredentials) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, raw)
-	var msg string
+	// Credentials of this handshake's own, whose choice of client certificate notes that the
+	// backend asked for one (grpc-go clones the config, but its handshake has no context to carry
+	// the note in).
+	var req certRequest
+	cfg := c.config.Clone()
+	cfg.GetClientCertificate = req.choose(c.config.Certificates)
+	conn, info, err := credentials.NewTLS(cfg).ClientHandshake(ctx, authority, raw)
 	if err != nil {
-		msg = err.Error()
+		c.report(err.Error())
+		return nil, nil, err
 	}
-	c.mu.Lock()
-	changed := msg != c.last
-	c.last = msg
-	c.mu.Unlock()
-	if changed && err != nil {
-		c.log.Warn("endpoint TLS handshake failed", "err", err)
+	kind := req.kind.Load()
+	if kind == nil {
+		c.report("")
+		return conn, info, nil
 	}
-	return conn, info, err
+	return &refusalConn{Conn: conn, creds: c, kind: *kind}, info, nil
 }
 
 func (c *reportingCredentials) Clone() credentials.TransportCredentials {
-	return &reportingCredentials{TransportCredentials: c.TransportCredentials.Clone(), log: c.log}
+	return &reportingCredentials{TransportCredentials: c.TransportCredentials.Clone(), config: c.config, log: c.log}
+}
+
+// report notes an attempt's outcome, msg its error ("" for a success), and logs a failure that
+// differs from the previous attempt's.
+func (c *reportingCredentials) report(msg string) { c.reportAs(msg, msg) }
+
+// reportAs is report of a failure of the kind key (which decides whether it differs from the
+// previous attempt's) whose error is msg.
+func (c *reportingCredentials) reportAs(key, msg string) {
+	c.mu.Lock()
+	changed := key != c.last
+	c.last = key
+	c.mu.Unlock()
+	if changed && msg != "" && c.log != nil {
+		c.log.Warn("endpoint TLS handshake failed", "err", msg)
+	}
+}
+
+// certRequest notes, during one handshake, whether the backend asked for a client certificate and
+// what came of it: the kind of refusal (errNoCertificate, ...) closing the connection then would be.
+type certRequest struct{ kind atomic.Pointer[string] } // nil: not asked
+
+// choose returns a tls.Config.GetClientCertificate that picks from certs as crypto/tls does (the
+// first the backend supports, else none) and notes the request.
+func (r *certRequest) choose(certs []tls.Certificate) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		kind := errNoCertificate
+		defer func() { r.kind.Store(&kind) }()
+		for i := range certs {
+			if cri.SupportsCertificate(&certs[i]) == nil {
+				kind = errCertificateRefused
+				return &certs[i], nil
+			}
+		}
+		if len(certs) > 0 {
+			kind = errCertificateUnsupported
+		}
+		return new(tls.Certificate), nil
+	}
+}
+
+// refusalConn is a TLS connection to a backend that asked for a client certificate, until its first
+// read succeeds: a write or read that fails before then is the backend refusing the certificate
+// sent (or the lack of one), which its error then says, as a handshake failure.
+type refusalConn struct {
+	net.Conn
+	creds    *reportingCredentials
+	kind     string      // what a refusal says: errNoCertificate, ...
+	settled  atomic.Bool // a read succeeded, or a failure was reported
+	refusing atomic.Bool // a failure was reported: later errors are the same refusal's
+}
+
+func (c *refusalConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if !c.settled.Load() {
+		if n > 0 {
+			c.settled.Store(true)
+			c.creds.report("")
+		} else if err != nil {
+			err = c.refused(err)
+		}
+	} else if err != nil && c.refusing.Load() {
+		err = c.refused(err)
+	}
+	return n, err
+}
+
+func (c *refusalConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil && (!c.settled.Load() || c.refusing.Load()) {
+		err = c.refused(err)
+	}
+	return n, err
+}
+
+// refused reports err, the connection's first failure, as the backend's refusal of the client
+// certificate, and returns the error that says so. The backend's alert, when the read got it
+// ("remote error: tls: certificate required"), or else the socket's error, is its cause: which of
+// the two comes first is a race, so a refusal of the same kind is logged once either way.
+func (c *refusalConn) refused(err error) error {
+	msg := c.kind + ": " + err.Error()
+	if !c.settled.Swap(true) {
+		c.refusing.Store(true)
+		c.creds.reportAs(c.kind, msg)
+	}
+	return &refusalError{msg: msg, err: err}
+}
+
+// The messages of a backend's refusal of the gateway's client certificate, which PublicError tells
+// clients is a failed TLS handshake.
+const (
+	errCertificateRefused = "tls: the backend asked for a client certificate and closed the connection on the one sent"
+	errNoCertificate      = "tls: the backend asked for a client certificate and closed the connection: the cluster's tls has none (cert_file)"
+	// The backend named the issuers or signature schemes it accepts, and the cluster's certificate
+	// has none of them: crypto/tls then sends none.
+	errCertificateUnsupported = "tls: the backend asked for a client certificate and closed the connection: the cluster's (cert_file) is not of an issuer or key it accepts, so none was sent"
+)
+
+// refusalError is a connection's error that the backend's refusal of the handshake explains.
+type refusalError struct {
+	msg string
+	err error
+}
+
+func (e *refusalError) Error() string { return e.msg }
+func (e *refusalError) Unwrap() error { return e.err }
+
+// SyscallConn gives grpc-go the socket under the TLS connection, as its own credentials' do.
+func (c *refusalConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.New("routing: the connection has no socket")
 }
 
 // httpTransport returns an HTTP client transport for health checks of an endpoint reached over t,

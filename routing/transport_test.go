@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log"
 	"log/slog"
@@ -372,5 +373,67 @@ func TestTLSHandshakeFailureLogged(t *testing.T) {
 	if n := strings.Count(logged, "endpoint TLS handshake failed"); n != 1 ||
 		!strings.Contains(logged, "endpoint="+addr) || !strings.Contains(logged, "x509: certificate signed by unknown authority") {
 		t.Errorf("logged %d handshake failures, want 1 naming the endpoint and the reason:\n%s", n, logged)
+	}
+}
+
+// TestClientCertificateRefusalLogged: a backend that requires a client certificate refuses the one
+// the gateway sends, or its lack, over TLS 1.3 with an alert that arrives after the gateway's side of
+// the handshake is done, on the first read. Clients are told the handshake failed, from the first
+// call; the operators read why, once while attempts keep failing the same way.
+func TestClientCertificateRefusalLogged(t *testing.T) {
+	serverCert := testpki.SelfSigned(t, "127.0.0.1")
+	clients, strangers := testpki.NewCA(t, "clients"), testpki.NewCA(t, "strangers")
+	trusted, stranger := clients.Client(t, "gateway"), strangers.Client(t, "gateway")
+	for _, tc := range []struct {
+		name string
+		cert *tls.Certificate
+		want string
+	}{
+		{"none", nil, "the cluster's tls has none (cert_file)"},
+		{"of an issuer the backend does not name", &stranger, "is not of an issuer or key it accepts, so none was sent"},
+		{"refused", &trusted, "closed the connection on the one sent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			counted := &countingListener{Listener: lis}
+			srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{
+				Certificates: []tls.Certificate{serverCert},
+				ClientAuth:   tls.RequireAndVerifyClientCert,
+				ClientCAs:    clients.Pool(),
+				MinVersion:   tls.VersionTLS13,
+				VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error {
+					return errors.New("no client is welcome")
+				},
+			})))
+			done := make(chan struct{})
+			go func() { defer close(done); _ = srv.Serve(counted) }()
+			defer func() { srv.Stop(); <-done }()
+			addr := lis.Addr().String()
+
+			var buf syncBuffer
+			pool := routing.NewPool(nil, routing.WithPoolLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+			defer pool.Close()
+			e, err := pool.AcquireWith(addr, routing.Transport{TLS: &routing.TLSConfig{
+				RootCAs: []*x509.Certificate{serverCert.Leaf}, Certificate: tc.cert,
+			}}, routing.EndpointConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Release(e)
+			const public = "upstream connection failed: TLS handshake failed"
+			if err := checkOnce(e.Conn(), 10*time.Second); status.Code(err) != codes.Unavailable || status.Convert(err).Message() != public {
+				t.Fatalf("Check: %v, want Unavailable %q", err, public)
+			}
+			waitUntil(t, "three attempts", func() bool { return counted.accepted.Load() >= 3 })
+			waitUntil(t, "the refusal logged", func() bool { return strings.Contains(buf.String(), "endpoint TLS handshake failed") })
+			logged := buf.String()
+			if n := strings.Count(logged, "endpoint TLS handshake failed"); n != 1 ||
+				!strings.Contains(logged, "endpoint="+addr) || !strings.Contains(logged, tc.want) {
+				t.Errorf("logged %d handshake failures, want 1 naming the endpoint and saying %q:\n%s", n, tc.want, logged)
+			}
+		})
 	}
 }
