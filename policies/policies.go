@@ -196,7 +196,9 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 	// certificate takes effect without a new limiter, which would lose the counts of calls in flight.
 	// Nor the header fields: the steps below render them, for every snapshot, so changing them
 	// keeps the limiter and its buckets.
-	limiter, err := update(&e.limits, cfg.RateLimit.LimiterSettings(), nil, func(c config.RateLimit) (*ratelimit.Limiter, error) { return ratelimit.New(c) }, &pending)
+	limiter, err := update(&e.limits, cfg.RateLimit.LimiterSettings(), nil, func(c config.RateLimit) (*ratelimit.Limiter, error) {
+		return ratelimit.New(c, ratelimit.WithLogger(e.log)) // the store failing and recovering go to the gateway's log
+	}, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("rate_limit: %w", err)
 	}

@@ -1,18 +1,21 @@
 package policies_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -330,4 +333,59 @@ policies:
 	if err := policies.Check(cfg.Policies, nil); err == nil || !strings.Contains(err.Error(), `jwt provider "corp"`) {
 		t.Errorf("Check of a key set with a 17-bit RSA key: %v, want an error naming provider corp", err)
 	}
+}
+
+// The rate limiter reports its store failing to the engine's log, as every other policy does.
+func TestLimiterLogsToTheEngine(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := lis.Addr().String()
+	lis.Close() // nothing answers there: the store is down
+	cfg, err := config.Parse("gateway.yaml", []byte(`
+policies:
+  rate_limit:
+    backend: redis
+    redis: {address: "`+closed+`", failure_mode: open}
+  rules:
+    - {name: orders-rate, match: {service: shop.orders.v1.OrderService}, rate_limit: {rate: 10, key: client_ip}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged syncBuffer
+	e, err := policies.NewEngine(cfg.Policies, slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	set, err := e.Compile(cfg.Policies, []string{getOrder}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := admit(set, getOrder); err != nil {
+		t.Fatalf("admit with the store down and failure_mode open: %v", err)
+	}
+	if !strings.Contains(logged.String(), "rate limit store unavailable") {
+		t.Errorf("the engine's log lacks the store's failure:\n%s", logged.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
