@@ -3,9 +3,11 @@ package ratelimit
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/protogate/gateway/policies/policy"
 )
@@ -70,9 +72,12 @@ func acquire(n *atomic.Int64, most int64) bool {
 	}
 }
 
+// deny is the refusal of a call over the limit. When a slot frees cannot be known: the hint to
+// retry in a second is the same on every front (RetryInfo for gRPC clients, Retry-After over HTTP).
 func (s *concurrencyStep) deny() *policy.Denial {
 	return policy.Deny(codes.ResourceExhausted,
 		fmt.Sprintf("concurrency limit exceeded: %d calls in flight per %s", s.max, s.keyName),
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)},
 		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
 			Subject:     "concurrency/" + s.rule + "/" + s.keyName,
 			Description: fmt.Sprintf("at most %d calls in flight", s.max),

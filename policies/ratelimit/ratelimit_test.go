@@ -212,6 +212,10 @@ func TestConcurrencyLimit(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("third call in flight: %v, want RESOURCE_EXHAUSTED", err)
 	}
+	// The same hint on every front: RetryInfo for gRPC clients, Retry-After over HTTP.
+	if h, ri, qf := denial(t, err); h.Get("Retry-After") != "1" || ri.GetRetryDelay().AsDuration() != time.Second || len(qf.GetViolations()) != 1 {
+		t.Errorf("refusal: Retry-After %q, RetryInfo %v, QuotaFailure %v; want 1, 1s and one violation", h.Get("Retry-After"), ri, qf)
+	}
 	c3.Finish() // a refused call holds nothing
 	if other := call(getProduct, "10.0.0.2"); s.Admit(other) != nil {
 		t.Error("another client was refused")
