@@ -329,17 +329,26 @@ func TestProxyReplacesClientTraceparent(t *testing.T) {
 }
 
 // TestAccessLogNeverLogsSecrets sends credentials in every usual place and checks that the line
-// has what it should and none of them.
+// has what it should and none of them, though the config (which validation would refuse) lists
+// some, as they are or as the Grpc-Metadata- headers the REST front passes on as them.
 func TestAccessLogNeverLogsSecrets(t *testing.T) {
-	r := newRig(t, telemetry.Config{AccessLog: config.AccessLog{Headers: []string{"x-request-id", "authorization", "cookie"}}})
+	r := newRig(t, telemetry.Config{
+		AccessLog: config.AccessLog{Headers: []string{"x-request-id", "authorization", "cookie",
+			"grpc-metadata-authorization", "grpc-metadata-x-my-key", "grpc-metadata-cookie", "grpc-metadata-x-trace-tag"}},
+		SecretHeaders: []string{"x-my-key"},
+	})
 	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, r.front("ada")))
 	defer srv.Close()
 
-	secrets := []string{"Bearer-s3cr3t-token", "session=c00kie", "k3y-abcdef", "qu3ry-token"}
+	secrets := []string{"Bearer-s3cr3t-token", "session=c00kie", "k3y-abcdef", "qu3ry-token", "Bearer-md-t0ken", "my-k3y-abcdef", "md-c00kie"}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/health/?access_token="+secrets[3], nil)
 	req.Header.Set("Authorization", "Bearer "+secrets[0])
 	req.Header.Set("Cookie", secrets[1])
 	req.Header.Set("X-Api-Key", secrets[2])
+	req.Header.Set("Grpc-Metadata-Authorization", "Bearer "+secrets[4])
+	req.Header.Set("Grpc-Metadata-X-My-Key", secrets[5])
+	req.Header.Set("Grpc-Metadata-Cookie", secrets[6])
+	req.Header.Set("Grpc-Metadata-X-Trace-Tag", "tag-7")
 	req.Header.Set("X-Request-Id", "req-42")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -363,6 +372,7 @@ func TestAccessLogNeverLogsSecrets(t *testing.T) {
 		"msg": "access", "front": "rest", "method": checkMethod, "route": "/v1/health/{service}",
 		"http_method": "GET", "path": "/v1/health/", "http_status": float64(200), "grpc_code": "OK",
 		"upstream": r.be.addr, "consumer": "ada", "client_ip": "127.0.0.1", "header.x-request-id": "req-42",
+		"header.grpc-metadata-x-trace-tag": "tag-7",
 	} {
 		if l[k] != want {
 			t.Errorf("%s = %#v, want %#v", k, l[k], want)
