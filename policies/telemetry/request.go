@@ -95,9 +95,10 @@ func (t *Telemetry) finish(ctx context.Context, o *observation, span trace.Span)
 			} else {
 				attrs = append(attrs, attribute.String("rpc.system", "grpc"))
 			}
-			if (o.calls > 0 && o.front != graphqlFront) || o.httpMethod == "" {
-				// A front's request calls one method, named when admitted (on GraphQL each field's
-				// span names its own).
+			if o.method != "" && o.front != graphqlFront {
+				// A front's request calls one method, named when it was admitted, refused or resolved
+				// from the REST binding the request matched (on GraphQL each field's span names its
+				// own, and the request's keeps its HTTP method's name).
 				attrs = append(attrs, attribute.String("rpc.method", o.method))
 				if o.httpMethod != "" {
 					span.SetName(t.spanNameOf(o.front, o.method))

@@ -669,6 +669,57 @@ func TestDenied(t *testing.T) {
 	}
 }
 
+// TestDeniedSpanNames: the server span of a request a policy refused is named for the method it
+// called, as the log and metrics name it, whether the admission recorded the method (refused by
+// authentication) or the REST binding the request matched names it (refused by the firewall
+// before any admission); a GraphQL request's span keeps its HTTP method's name, its fields' spans
+// naming their methods.
+func TestDeniedSpanNames(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	resolve := func(*http.Request) (string, string, bool) { return checkMethod, "/v1/health/{service}", true }
+	wrap := r.tel.MiddlewareWith(nil, resolve)
+	refuse := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/auth", "/graphql":
+			telemetry.Denied(req.Context(), checkMethod, false, status.Error(codes.Unauthenticated, "no token"))
+		case "/waf":
+			callinfo.Deny(req.Context(), callinfo.Denial{Policy: "waf", Reason: "942100", Code: uint32(codes.PermissionDenied)})
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	rest := httptest.NewServer(wrap(policy.FrontREST, refuse))
+	defer rest.Close()
+	graphql := httptest.NewServer(wrap(policy.FrontGraphQL, refuse))
+	defer graphql.Close()
+	for _, url := range []string{rest.URL + "/auth", rest.URL + "/waf", graphql.URL + "/graphql"} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	spans := r.flushed(t)
+	if len(spans) != 3 {
+		t.Fatalf("%d spans, want 3", len(spans))
+	}
+	for i, want := range []struct{ name, method string }{
+		{"rest grpc.health.v1.Health/Check", checkMethod},
+		{"rest grpc.health.v1.Health/Check", checkMethod},
+		{"graphql GET", ""},
+	} {
+		s := spans[i]
+		method := ""
+		for _, a := range s.Attributes {
+			if a.Key == "rpc.method" {
+				method = a.Value.AsString()
+			}
+		}
+		if s.Name != want.name || method != want.method {
+			t.Errorf("span %d: %q with rpc.method %q, want %q with %q", i, s.Name, method, want.name, want.method)
+		}
+	}
+}
+
 // TestProxyTraceContext: whichever trace context a native gRPC client sends, and whether the proxy
 // sends the telemetry's copy of the call's metadata upstream (routing.MetadataStream, as the
 // gateway's proxy does) or a copy of its own, the upstream gets exactly one trace context: that of
