@@ -804,3 +804,105 @@ func TestProxyTraceContext(t *testing.T) {
 		}
 	}
 }
+
+// TestSpanNamesBounded: the methods and HTTP methods clients make up do not name spans. A gRPC
+// call of a method the gateway does not serve (refused as unknown, or proxied by an explicit route
+// to an upstream that does not serve it either) is named as the metrics label it, "grpc unknown",
+// its upstream call "upstream unknown", with rpc.method _OTHER and the client's name in
+// rpc.method_original; an HTTP method outside the standard ones is _OTHER, as OpenTelemetry's
+// conventions say. Served methods keep their names, the first call of each included.
+func TestSpanNamesBounded(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	const unregistered = "/grpc.health.v1.Health/Fake9" // proxied, but the upstream has no such method
+	srv := grpc.NewServer(grpc.StreamInterceptor(r.tel.StreamInterceptor()),
+		grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+			ctx := ss.Context()
+			method, _ := grpc.MethodFromServerStream(ss)
+			if method != checkMethod && method != unregistered {
+				return status.Errorf(codes.Unimplemented, "unknown method %s", method) // as the router answers
+			}
+			c := &policy.Call{Ctx: ctx, Method: method, Front: policy.FrontGRPC, Unregistered: method == unregistered}
+			if err := r.tel.Step().Admit(c); err != nil {
+				return err
+			}
+			var req healthpb.HealthCheckRequest
+			if err := ss.RecvMsg(&req); err != nil {
+				return err
+			}
+			var resp healthpb.HealthCheckResponse
+			if err := r.conn.Invoke(ctx, method, &req, &resp); err != nil {
+				return err
+			}
+			return ss.SendMsg(&resp)
+		}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Stop()
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	grpcCalls := []string{checkMethod, "/rnd9.Svc/M2793", "/grpc.health.v1.Health/Fake7", unregistered, checkMethod}
+	for _, method := range grpcCalls {
+		var resp healthpb.HealthCheckResponse
+		err := cc.Invoke(context.Background(), method, &healthpb.HealthCheckRequest{}, &resp)
+		if want := map[bool]codes.Code{true: codes.OK, false: codes.Unimplemented}[method == checkMethod]; status.Code(err) != want {
+			t.Fatalf("%s: %v, want %v", method, err, want)
+		}
+	}
+
+	rest := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, http.NotFoundHandler()))
+	defer rest.Close()
+	for _, verb := range []string{"FOO9", "PATCH", strings.Repeat("X", 200)} {
+		req, _ := http.NewRequest(verb, rest.URL+"/nowhere", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	type named struct{ name, method, original string }
+	var servers, clients []named
+	for _, s := range r.flushed(t) {
+		n := named{name: s.Name}
+		for _, a := range s.Attributes {
+			switch a.Key {
+			case "rpc.method", "http.request.method":
+				n.method = a.Value.AsString()
+			case "rpc.method_original", "http.request.method_original":
+				n.original = a.Value.AsString()
+			}
+		}
+		if s.SpanKind == trace.SpanKindClient {
+			clients = append(clients, n)
+		} else {
+			servers = append(servers, n)
+		}
+	}
+	wantServers := []named{
+		{"grpc grpc.health.v1.Health/Check", checkMethod, ""},
+		{"grpc unknown", "_OTHER", "/rnd9.Svc/M2793"},
+		{"grpc unknown", "_OTHER", "/grpc.health.v1.Health/Fake7"},
+		{"grpc unknown", "_OTHER", unregistered},
+		{"grpc grpc.health.v1.Health/Check", checkMethod, ""},
+		{"rest _OTHER", "_OTHER", "FOO9"},
+		{"rest PATCH", "PATCH", ""},
+		{"rest _OTHER", "_OTHER", strings.Repeat("X", 128)},
+	}
+	wantClients := []named{
+		{"upstream grpc.health.v1.Health/Check", checkMethod, ""},
+		{"upstream unknown", "_OTHER", unregistered},
+		{"upstream grpc.health.v1.Health/Check", checkMethod, ""},
+	}
+	if fmt.Sprint(servers) != fmt.Sprint(wantServers) {
+		t.Errorf("server spans\n%v\nwant\n%v", servers, wantServers)
+	}
+	if fmt.Sprint(clients) != fmt.Sprint(wantClients) {
+		t.Errorf("client spans\n%v\nwant\n%v", clients, wantClients)
+	}
+}
