@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -233,6 +234,19 @@ func TestRESTTraceContext(t *testing.T) {
 	}
 	if got := upMD.Get("baggage"); len(got) != 1 || got[0] != "tenant=acme" {
 		t.Errorf("backend baggage %q, want the client's", got)
+	}
+	// The endpoint's address, the port an int as OpenTelemetry's conventions define it.
+	host, port, _ := net.SplitHostPort(r.be.addr)
+	wantPort, _ := strconv.Atoi(port)
+	attrs := map[string]attribute.Value{}
+	for _, a := range up.Attributes {
+		attrs[string(a.Key)] = a.Value
+	}
+	if a := attrs["server.address"]; a.AsString() != host {
+		t.Errorf("upstream span server.address %v, want %s", a.Emit(), host)
+	}
+	if a := attrs["server.port"]; a.Type() != attribute.INT64 || a.AsInt64() != int64(wantPort) {
+		t.Errorf("upstream span server.port %s %v, want the int %d", a.Type(), a.Emit(), wantPort)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -191,8 +192,11 @@ func (u *upstreamCall) end(err error) {
 				attrs = append(attrs, attribute.String("rpc.method", otherMethod), attribute.String("rpc.method_original", clipOriginal(u.method)))
 			}
 			if u.endpoint != "" {
-				host, port := splitHostPort(u.endpoint)
-				attrs = append(attrs, attribute.String("server.address", host), attribute.String("server.port", port))
+				host, port, ok := splitHostPort(u.endpoint)
+				attrs = append(attrs, attribute.String("server.address", host))
+				if ok {
+					attrs = append(attrs, attribute.Int("server.port", port))
+				}
 			}
 			u.span.SetAttributes(attrs...)
 			putAttrs(ap, attrs)
@@ -244,10 +248,17 @@ func (c *pairCarrier) Set(key, value string) {
 }
 func (c *pairCarrier) Keys() []string { return nil }
 
-// splitHostPort splits "host:port", leaving port empty when there is none.
-func splitHostPort(addr string) (host, port string) {
-	if i := strings.LastIndexByte(addr, ':'); i >= 0 && !strings.HasSuffix(addr, "]") {
-		return strings.Trim(addr[:i], "[]"), addr[i+1:]
+// splitHostPort splits "host:port" ("[v6]:port"), and parses the port: an int, as OpenTelemetry's
+// server.port is. ok is false when addr has no port. Parsing a port's few digits costs less than
+// looking a cached one up by address, and allocates nothing.
+func splitHostPort(addr string) (host string, port int, ok bool) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 || strings.HasSuffix(addr, "]") {
+		return addr, 0, false
 	}
-	return addr, ""
+	port, err := strconv.Atoi(addr[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return strings.Trim(addr[:i], "[]"), 0, false
+	}
+	return strings.Trim(addr[:i], "[]"), port, true
 }
