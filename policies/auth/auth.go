@@ -47,7 +47,7 @@ type options struct {
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithHTTPClient sets the client that fetches key sets from jwks_url. Default: a client with a 10s
-// timeout (jwksFetchTimeout).
+// timeout.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
 // WithLogger sets where failed key set fetches are reported. Default slog.Default().
@@ -65,7 +65,7 @@ func New(cfg config.Auth) (*Authenticator, error) { return NewWithOptions(cfg) }
 // key set now: a key file that cannot be read or parsed is an error; a key set URL that cannot be
 // fetched is logged and fetched again on the next token or interval, so an identity provider's
 // outage does not stop the gateway from starting (its tokens are refused until it answers). The
-// URLs are fetched at once, and waited for at most jwksFetchTimeout all told (see fetchAtStart).
+// URLs are fetched at once, and waited for 10s at most all told (see fetchAtStart).
 // Background refreshes run until Close.
 func NewWithOptions(cfg config.Auth, opts ...Option) (*Authenticator, error) {
 	a := &Authenticator{cfg: cfg, opts: options{now: time.Now, log: slog.Default(), startWait: jwksFetchTimeout}}
