@@ -44,7 +44,9 @@ type JWTProvider struct {
 	// JWKSFile is a JSON Web Key Set file with the issuer's public keys, read again every
 	// jwks_refresh and on every reload (one that does not parse then refuses the reload).
 	JWKSFile string `yaml:"jwks_file"`
-	// JWKSURL is where the issuer publishes its JSON Web Key Set (http or https).
+	// JWKSURL is where the issuer publishes its JSON Web Key Set (http or https). It is fetched at
+	// start, every provider's at once and waited for 10s at most all told; one that cannot be
+	// fetched then is logged, and the provider's tokens are refused until a fetch succeeds.
 	JWKSURL string `yaml:"jwks_url"`
 	// SecretFile holds the shared secret of HS256 tokens (its bytes, less a trailing newline; at
 	// least 32 bytes), read at start and on every reload. Only a provider with a secret file

@@ -57,8 +57,8 @@ type AccessLog struct {
 	// to the config file's directory). Default "off".
 	Output string `yaml:"output"`
 	// Headers are request headers (gRPC metadata) added to each line under "header.<name>", such as
-	// x-request-id. Headers that carry credentials (authorization, cookie, x-api-key...) are refused:
-	// secrets are never logged.
+	// x-request-id. Headers that carry credentials (authorization, cookie, x-api-key...), with or
+	// without a Grpc-Metadata- prefix, are refused: secrets are never logged.
 	Headers []string `yaml:"headers"`
 	// FlushInterval is how long a line may wait in memory before it is written: lines are written
 	// together, at this interval or as soon as 64 KiB wait, rather than with one write per request.
@@ -127,11 +127,25 @@ func parseRatio(s string) (float64, bool) {
 }
 
 // IsSecretHeader reports whether the header name (any case) carries credentials: one of
-// SecretHeaders, or one of extra (the header policies.auth.api_keys reads keys from).
+// SecretHeaders, or one of extra (the header policies.auth.api_keys reads keys from), or either
+// of those behind a Grpc-Metadata- prefix, which the REST front passes on as the metadata the rest
+// names (and authentication reads as that credential).
 func IsSecretHeader(name string, extra ...string) bool {
 	name = strings.ToLower(name)
-	return oneOf(name, SecretHeaders) || slices.ContainsFunc(extra, func(e string) bool { return strings.EqualFold(e, name) })
+	for {
+		if oneOf(name, SecretHeaders) || slices.ContainsFunc(extra, func(e string) bool { return strings.EqualFold(e, name) }) {
+			return true
+		}
+		rest, ok := strings.CutPrefix(name, grpcMetadataPrefix)
+		if !ok {
+			return false
+		}
+		name = rest
+	}
 }
+
+// grpcMetadataPrefix is the prefix of the REST request headers that pass on as gRPC metadata.
+const grpcMetadataPrefix = "grpc-metadata-"
 
 // accessLogFile reports whether output names a file rather than a stream or "off".
 func accessLogFile(output string) bool {

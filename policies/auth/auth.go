@@ -40,6 +40,7 @@ type options struct {
 	log        *slog.Logger
 	keyError   func(src string, err error)
 	offline    bool
+	startWait  time.Duration // how long New waits for the key sets it fetches from URLs
 }
 
 // WithClock sets the clock tokens are checked against and refreshes are rate-limited by (tests).
@@ -63,10 +64,11 @@ func New(cfg config.Auth) (*Authenticator, error) { return NewWithOptions(cfg) }
 // NewWithOptions builds the authenticator for cfg (defaults filled, as config.Parse leaves it). It loads every
 // key set now: a key file that cannot be read or parsed is an error; a key set URL that cannot be
 // fetched is logged and fetched again on the next token or interval, so an identity provider's
-// outage does not stop the gateway from starting (its tokens are refused until it answers).
+// outage does not stop the gateway from starting (its tokens are refused until it answers). The
+// URLs are fetched at once, and waited for 10s at most all told (see fetchAtStart).
 // Background refreshes run until Close.
 func NewWithOptions(cfg config.Auth, opts ...Option) (*Authenticator, error) {
-	a := &Authenticator{cfg: cfg, opts: options{now: time.Now, log: slog.Default()}}
+	a := &Authenticator{cfg: cfg, opts: options{now: time.Now, log: slog.Default(), startWait: jwksFetchTimeout}}
 	for _, o := range opts {
 		o(&a.opts)
 	}
@@ -93,26 +95,54 @@ func NewWithOptions(cfg config.Auth, opts ...Option) (*Authenticator, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	a.stop = stop
+	// Key files and inline sets first, each of which must load; then the URLs, all at once.
+	var remote []*jwtProvider
 	for _, p := range a.jwt.byName {
 		if p.ring == nil {
 			continue
 		}
-		_, remote := p.ring.src.(urlSource)
-		if remote && a.opts.offline {
+		if _, ok := p.ring.src.(urlSource); ok {
+			if !a.opts.offline {
+				remote = append(remote, p)
+			}
 			continue
 		}
-		err := p.ring.refresh(ctx)
-		if !remote && err != nil {
+		if err := p.ring.refresh(ctx); err != nil {
 			stop()
 			return nil, fmt.Errorf("jwt provider %q: %w", p.name, err)
 		}
-		if _, inline := p.ring.src.(inlineSource); inline || a.opts.offline {
-			continue // nothing to refresh, or nothing to run
+	}
+	a.fetchAtStart(ctx, remote)
+	if a.opts.offline {
+		return a, nil // nothing to run
+	}
+	for _, p := range a.jwt.byName {
+		if p.ring == nil {
+			continue
+		}
+		if _, inline := p.ring.src.(inlineSource); inline {
+			continue // nothing to refresh
 		}
 		a.wg.Add(1)
 		go a.refreshLoop(ctx, p)
 	}
 	return a, nil
+}
+
+// fetchAtStart fetches the key sets of providers from their URLs, all at once, and waits for them
+// at most startWait all told: identity providers that are slow to answer, or accept connections
+// and never do, hold the start up for one wait, however many there are. A fetch that fails or is
+// cut short has been logged (keyError); the provider's tokens are refused (TOKEN_KEY_UNKNOWN) until
+// a fetch succeeds: on a token the set has no key for, at most once per jwks_min_refresh (keyRing
+// lookup), and at every jwks_refresh (refreshLoop).
+func (a *Authenticator) fetchAtStart(ctx context.Context, providers []*jwtProvider) {
+	ctx, cancel := context.WithTimeout(ctx, a.opts.startWait)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, p := range providers {
+		wg.Go(func() { _ = p.ring.refresh(ctx) })
+	}
+	wg.Wait()
 }
 
 // refreshLoop fetches p's key set every refresh interval until ctx ends.

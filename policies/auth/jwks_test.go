@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -182,4 +184,140 @@ func TestNewErrors(t *testing.T) {
 		t.Fatalf("URL not answering at start: %v", err)
 	}
 	a.Close()
+}
+
+// TestJWKSURLsFetchedAtOnce: at start the key sets of several providers' URLs are fetched at once.
+// The server answers only once every fetch has arrived, which fetches made one after the other
+// never see (each would wait out the client's timeout alone); then every provider's tokens verify
+// without fetching again.
+func TestJWKSURLsFetchedAtOnce(t *testing.T) {
+	const providers = 3
+	body := jwksOf(t, key("es"))
+	var arrived, served atomic.Int32
+	all := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) == providers {
+			close(all)
+		}
+		select {
+		case <-all:
+		case <-r.Context().Done():
+			return
+		}
+		served.Add(1)
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	cfg := testConfig("")
+	one := cfg.JWT[0]
+	cfg.JWT = nil
+	for i := range providers {
+		p := one
+		p.Name, p.Issuer = fmt.Sprintf("idp%d", i), fmt.Sprintf("https://idp%d.test", i)
+		p.JWKSFile, p.JWKSURL = "", fmt.Sprintf("%s/idp%d/jwks.json", srv.URL, i)
+		cfg.JWT = append(cfg.JWT, p)
+	}
+	client := srv.Client()
+	client.Timeout = 2 * time.Second
+	clk := newClock()
+	a, err := auth.NewWithOptions(cfg, auth.WithClock(clk.now), auth.WithHTTPClient(client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if got := served.Load(); got != providers {
+		t.Fatalf("%d of %d key sets served at start", got, providers)
+	}
+	s, err := a.Step(config.RuleAuth{Required: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{auth: a, clock: clk}
+	for i := range providers {
+		tok := key("es").sign(t, e.claims("iss", fmt.Sprintf("https://idp%d.test", i)))
+		if err := s.Admit(call(bearer(tok)...)); err != nil {
+			t.Errorf("idp%d's token: %v", i, err)
+		}
+	}
+	if got := arrived.Load(); got != providers {
+		t.Errorf("%d fetches, want %d", got, providers)
+	}
+}
+
+// TestJWKSURLsNeverAnswering: key set URLs that accept connections and never answer hold the start
+// up for one wait all told, even with a client without a timeout; each failed fetch is logged, the
+// providers' tokens are refused with TOKEN_KEY_UNKNOWN, and once the URLs answer, the next token
+// past jwks_min_refresh fetches its provider's set and verifies.
+func TestJWKSURLsNeverAnswering(t *testing.T) {
+	const providers = 3
+	body := jwksOf(t, key("es"))
+	var answering atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !answering.Load() {
+			<-r.Context().Done() // until the gateway gives up
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	cfg := testConfig("")
+	one := cfg.JWT[0]
+	cfg.JWT = nil
+	for i := range providers {
+		p := one
+		p.Name, p.Issuer = fmt.Sprintf("idp%d", i), fmt.Sprintf("https://idp%d.test", i)
+		p.JWKSFile, p.JWKSURL = "", fmt.Sprintf("%s/idp%d/jwks.json", srv.URL, i)
+		cfg.JWT = append(cfg.JWT, p)
+	}
+	var logged syncBuffer
+	clk := newClock()
+	a, err := auth.NewWithOptions(cfg, auth.WithClock(clk.now), auth.WithHTTPClient(&http.Client{}),
+		auth.WithStartWait(100*time.Millisecond), auth.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil {
+		t.Fatalf("URLs not answering at start: %v", err)
+	}
+	defer a.Close()
+	if n := strings.Count(logged.String(), "cannot load JWT key set"); n != providers {
+		t.Errorf("%d failed fetches logged, want %d:\n%s", n, providers, logged.String())
+	}
+	s, err := a.Step(config.RuleAuth{Required: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{auth: a, clock: clk}
+	tok := key("es").sign(t, e.claims("iss", "https://idp0.test"))
+	// A token before the URL answers fetches again (cut short here by its call's end), and is
+	// refused.
+	c := call(bearer(tok)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.Ctx = ctx
+	if r := refusalOf(t, s.Admit(c)); r.reason != "TOKEN_KEY_UNKNOWN" {
+		t.Errorf("token before its key set was fetched: %s, want TOKEN_KEY_UNKNOWN", r.reason)
+	}
+	answering.Store(true)
+	if r := refusalOf(t, s.Admit(call(bearer(tok)...))); r.reason != "TOKEN_KEY_UNKNOWN" {
+		t.Errorf("token within jwks_min_refresh of the last fetch: %s, want TOKEN_KEY_UNKNOWN", r.reason)
+	}
+	clk.advance(config.DefaultJWKSMinRefresh)
+	if err := s.Admit(call(bearer(tok)...)); err != nil {
+		t.Errorf("token once its key set URL answers: %v", err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -367,5 +367,9 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
+// jwksFetchTimeout bounds a fetch of a key set from its URL with the default client, and the wait
+// for the fetches at start, all made at once (Authenticator.fetchAtStart).
+const jwksFetchTimeout = 10 * time.Second
+
 // defaultHTTPClient fetches key sets.
-func defaultHTTPClient() *http.Client { return &http.Client{Timeout: 10 * time.Second} }
+func defaultHTTPClient() *http.Client { return &http.Client{Timeout: jwksFetchTimeout} }

@@ -38,24 +38,29 @@ func (t *Telemetry) intercept(srv any, ss grpc.ServerStream, si *grpc.StreamServ
 	ws.req.Peer, _ = peer.FromContext(ctx)
 	ctx = policy.WithRequest(ctx, &ws.req)
 	var span trace.Span
+	var name string
 	if t.tracing != nil {
-		ctx, span, ws.trace = t.tracing.startGRPC(ctx, md, t.spanNameOf(frontGRPC, si.FullMethod), &ws.span)
+		// The method is the client's until the call shows the gateway serves it: the span may
+		// start as "grpc unknown" and be renamed when the call ends (finish).
+		name = t.startName(frontGRPC, si.FullMethod)
+		ctx, span, ws.trace = t.tracing.startGRPC(ctx, md, name, &ws.span)
 		info.Tracer = t
 	}
 	ws.ctx = callinfo.With(ctx, info)
 	err := handler(srv, ws)
-	t.observeGRPC(ws, si.FullMethod, err, start, span)
+	t.observeGRPC(ws, si.FullMethod, err, start, span, name)
 	return err
 }
 
-// observeGRPC reports a finished native gRPC call. It is intercept's second half, apart so that
-// intercept's frame, which stays on the stack for the whole call, holds no observation: a deep
-// stack costs every call that has to grow it.
-func (t *Telemetry) observeGRPC(ws *serverStream, method string, err error, start time.Time, span trace.Span) {
+// observeGRPC reports a finished native gRPC call, whose span started named name. It is
+// intercept's second half, apart so that intercept's frame, which stays on the stack for the whole
+// call, holds no observation: a deep stack costs every call that has to grow it.
+func (t *Telemetry) observeGRPC(ws *serverStream, method string, err error, start time.Time, span trace.Span, name string) {
 	end := time.Now()
 	o := observation{
 		front:    frontGRPC,
 		method:   method,
+		spanName: name,
 		code:     status.Code(err),
 		end:      end,
 		latency:  end.Sub(start),

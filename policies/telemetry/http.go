@@ -56,7 +56,9 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 	}
 	fr := string(front)
 	graphql := front == policy.FrontGraphQL
-	startNames := newNameCache(func(method string) string { return fr + " " + method }) // until the call's method is known
+	// Until the call's method is known, spans are named for the HTTP method, one the conventions
+	// know or otherMethod: keys and names stay bounded whatever verbs clients send.
+	startNames := newNameCache(func(method string) string { return fr + " " + method })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		st := &httpState{rw: responseWriter{ResponseWriter: w}} // one allocation for both
@@ -67,9 +69,11 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 			ctx = base(ctx, front, w, r)
 		}
 		var span trace.Span
+		var name string
 		if t.tracing != nil {
 			// Its attributes are set when the request ends, all at once (see finish).
-			ctx, span = t.tracing.startServer(ctx, headerCarrier(r.Header), startNames.get(r.Method), &st.span)
+			name = startNames.get(httpMethodName(r.Method))
+			ctx, span = t.tracing.startServer(ctx, headerCarrier(r.Header), name, &st.span)
 		}
 		if t.tracing != nil || graphql && t.metrics != nil {
 			info.Tracer = t // GraphQL field calls: spans, and metrics per method
@@ -80,6 +84,7 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 		end := time.Now()
 		o := observation{
 			front:      fr,
+			spanName:   name,
 			httpMethod: r.Method,
 			path:       r.URL.Path,
 			httpStatus: rw.statusCode(),

@@ -78,3 +78,7 @@ func newNameCache(build func(string) string) *nameCache {
 
 // get returns build(key), cached.
 func (c *nameCache) get(key string) string { return c.c.get(key, c.build) }
+
+// lookup returns build(key) if it is cached, building nothing: for a key that may be the client's
+// invention, which only get (given the key once it is known to be no invention) caches.
+func (c *nameCache) lookup(key string) (string, bool) { return c.c.lookup(key) }

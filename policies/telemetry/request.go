@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
@@ -17,15 +18,21 @@ import (
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
 )
 
-// unknownMethod labels calls that named no method the gateway serves: the label's values stay
-// bounded whatever clients send.
+// unknownMethod labels calls that named no method the gateway serves, and names their spans: the
+// label's values and the span names stay bounded whatever clients send.
 const unknownMethod = "unknown"
+
+// otherMethod is what OpenTelemetry's conventions record in rpc.method for a method the server does
+// not know, and in http.request.method (and span names) for an HTTP method outside the standard
+// ones; rpc.method_original and http.request.method_original then hold the client's, clipped.
+const otherMethod = "_OTHER"
 
 // observation is what is reported about one finished request.
 type observation struct {
 	front        string
 	method       string // for the log and span: the admitted method, or what the client asked for
-	metricMethod string // for metrics: a served method or unknownMethod
+	metricMethod string // for metrics and the span's name: a served method or unknownMethod
+	spanName     string // the name the server span started with
 	route        string
 	httpMethod   string // HTTP fronts only
 	path         string
@@ -91,16 +98,27 @@ func (t *Telemetry) finish(ctx context.Context, o *observation, span trace.Span)
 			ap := attrPool.Get().(*[]attribute.KeyValue)
 			attrs := append((*ap)[:0], attribute.String("gateway.front", o.front))
 			if o.httpMethod != "" {
-				attrs = append(attrs, attribute.String("http.request.method", o.httpMethod), attribute.String("url.path", o.path))
+				m := httpMethodName(o.httpMethod)
+				attrs = append(attrs, attribute.String("http.request.method", m), attribute.String("url.path", o.path))
+				if m != o.httpMethod {
+					attrs = append(attrs, attribute.String("http.request.method_original", clipOriginal(o.httpMethod)))
+				}
 			} else {
 				attrs = append(attrs, attribute.String("rpc.system", "grpc"))
 			}
-			if (o.calls > 0 && o.front != graphqlFront) || o.httpMethod == "" {
-				// A front's request calls one method, named when admitted (on GraphQL each field's
-				// span names its own).
-				attrs = append(attrs, attribute.String("rpc.method", o.method))
-				if o.httpMethod != "" {
-					span.SetName(t.spanNameOf(o.front, o.method))
+			if o.method != "" && o.front != graphqlFront {
+				// A front's request calls one method, named when it was admitted, refused or resolved
+				// from the REST binding the request matched (on GraphQL each field's span names its
+				// own, and the request's keeps its HTTP method's name). A method the gateway does not
+				// serve is the client's name: the span takes the metrics' bounded name for it.
+				if o.metricMethod == unknownMethod {
+					attrs = append(attrs, attribute.String("rpc.method", otherMethod),
+						attribute.String("rpc.method_original", clipOriginal(o.method)))
+				} else {
+					attrs = append(attrs, attribute.String("rpc.method", o.method))
+				}
+				if name := t.spanNameOf(o.front, o.metricMethod); name != o.spanName {
+					span.SetName(name)
 				}
 			}
 			if o.consumer != "" {
@@ -165,12 +183,55 @@ func codeName(c codes.Code) string {
 	return "UNKNOWN"
 }
 
-// spanNameOf is spanName, cached.
+// spanNameOf is spanName, cached: for a method the gateway serves, or unknownMethod.
 func (t *Telemetry) spanNameOf(front, method string) string {
 	if c := t.spanNames[front]; c != nil {
 		return c.get(method)
 	}
 	return spanName(front, method)
+}
+
+// startName is the name a server span of a call of method starts with, before the call shows
+// whether the gateway serves the method: the method's span name when an earlier call cached it,
+// else the name of unknownMethod's, which finish corrects once the method turns out served. A
+// method a client made up is thus never cached.
+func (t *Telemetry) startName(front, method string) string {
+	c := t.spanNames[front]
+	if name, ok := c.lookup(method); ok {
+		return name
+	}
+	return c.get(unknownMethod)
+}
+
+// httpMethodName returns an HTTP method as OpenTelemetry's HTTP conventions record it: one of the
+// methods they know (RFC 9110's, PATCH and QUERY) as it is, any other as otherMethod.
+func httpMethodName(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete,
+		http.MethodConnect, http.MethodOptions, http.MethodTrace, http.MethodPatch, "QUERY":
+		return m
+	}
+	return otherMethod
+}
+
+// maxOriginal bounds the client's own names kept in span attributes (rpc.method_original,
+// http.request.method_original): names of nothing the gateway serves, of any length.
+const maxOriginal = 128
+
+// clipOriginal returns a client's name for a span attribute: at most maxOriginal bytes, cut
+// between characters, and valid UTF-8, which OTLP's strings must be.
+func clipOriginal(s string) string {
+	if len(s) > maxOriginal {
+		n := maxOriginal
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return s
 }
 
 // The options of the spans the gateway starts, built once: an option made per span allocates.

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 
@@ -68,7 +69,8 @@ type Telemetry struct {
 }
 
 // New builds the telemetry for cfg. log receives the exporters' and the access-log file's own
-// problems.
+// problems: with tracing on, New makes it OpenTelemetry's error handler, which is process-wide
+// (otel.SetErrorHandler), so the last telemetry built gets them.
 func New(cfg Config, log *slog.Logger) (*Telemetry, error) {
 	if log == nil {
 		log = slog.Default()
@@ -85,6 +87,7 @@ func New(cfg Config, log *slog.Logger) (*Telemetry, error) {
 		if t.tracing, err = newTracing(cfg.Tracing, cfg.SpanExporter); err != nil {
 			return nil, fmt.Errorf("telemetry: tracing: %w", err)
 		}
+		otel.SetErrorHandler(newErrorLog(log))
 	}
 	if !cfg.Metrics.Disabled {
 		t.metrics = newMetrics(cfg.Endpoints, cfg.Snapshot)

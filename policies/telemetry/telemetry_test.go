@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -234,6 +235,19 @@ func TestRESTTraceContext(t *testing.T) {
 	if got := upMD.Get("baggage"); len(got) != 1 || got[0] != "tenant=acme" {
 		t.Errorf("backend baggage %q, want the client's", got)
 	}
+	// The endpoint's address, the port an int as OpenTelemetry's conventions define it.
+	host, port, _ := net.SplitHostPort(r.be.addr)
+	wantPort, _ := strconv.Atoi(port)
+	attrs := map[string]attribute.Value{}
+	for _, a := range up.Attributes {
+		attrs[string(a.Key)] = a.Value
+	}
+	if a := attrs["server.address"]; a.AsString() != host {
+		t.Errorf("upstream span server.address %v, want %s", a.Emit(), host)
+	}
+	if a := attrs["server.port"]; a.Type() != attribute.INT64 || a.AsInt64() != int64(wantPort) {
+		t.Errorf("upstream span server.port %s %v, want the int %d", a.Type(), a.Emit(), wantPort)
+	}
 }
 
 // proxy starts a minimal transparent gRPC proxy in front of the rig's backend, observed by the
@@ -329,17 +343,26 @@ func TestProxyReplacesClientTraceparent(t *testing.T) {
 }
 
 // TestAccessLogNeverLogsSecrets sends credentials in every usual place and checks that the line
-// has what it should and none of them.
+// has what it should and none of them, though the config (which validation would refuse) lists
+// some, as they are or as the Grpc-Metadata- headers the REST front passes on as them.
 func TestAccessLogNeverLogsSecrets(t *testing.T) {
-	r := newRig(t, telemetry.Config{AccessLog: config.AccessLog{Headers: []string{"x-request-id", "authorization", "cookie"}}})
+	r := newRig(t, telemetry.Config{
+		AccessLog: config.AccessLog{Headers: []string{"x-request-id", "authorization", "cookie",
+			"grpc-metadata-authorization", "grpc-metadata-x-my-key", "grpc-metadata-cookie", "grpc-metadata-x-trace-tag"}},
+		SecretHeaders: []string{"x-my-key"},
+	})
 	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, r.front("ada")))
 	defer srv.Close()
 
-	secrets := []string{"Bearer-s3cr3t-token", "session=c00kie", "k3y-abcdef", "qu3ry-token"}
+	secrets := []string{"Bearer-s3cr3t-token", "session=c00kie", "k3y-abcdef", "qu3ry-token", "Bearer-md-t0ken", "my-k3y-abcdef", "md-c00kie"}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/health/?access_token="+secrets[3], nil)
 	req.Header.Set("Authorization", "Bearer "+secrets[0])
 	req.Header.Set("Cookie", secrets[1])
 	req.Header.Set("X-Api-Key", secrets[2])
+	req.Header.Set("Grpc-Metadata-Authorization", "Bearer "+secrets[4])
+	req.Header.Set("Grpc-Metadata-X-My-Key", secrets[5])
+	req.Header.Set("Grpc-Metadata-Cookie", secrets[6])
+	req.Header.Set("Grpc-Metadata-X-Trace-Tag", "tag-7")
 	req.Header.Set("X-Request-Id", "req-42")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -363,6 +386,7 @@ func TestAccessLogNeverLogsSecrets(t *testing.T) {
 		"msg": "access", "front": "rest", "method": checkMethod, "route": "/v1/health/{service}",
 		"http_method": "GET", "path": "/v1/health/", "http_status": float64(200), "grpc_code": "OK",
 		"upstream": r.be.addr, "consumer": "ada", "client_ip": "127.0.0.1", "header.x-request-id": "req-42",
+		"header.grpc-metadata-x-trace-tag": "tag-7",
 	} {
 		if l[k] != want {
 			t.Errorf("%s = %#v, want %#v", k, l[k], want)
@@ -659,6 +683,57 @@ func TestDenied(t *testing.T) {
 	}
 }
 
+// TestDeniedSpanNames: the server span of a request a policy refused is named for the method it
+// called, as the log and metrics name it, whether the admission recorded the method (refused by
+// authentication) or the REST binding the request matched names it (refused by the firewall
+// before any admission); a GraphQL request's span keeps its HTTP method's name, its fields' spans
+// naming their methods.
+func TestDeniedSpanNames(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	resolve := func(*http.Request) (string, string, bool) { return checkMethod, "/v1/health/{service}", true }
+	wrap := r.tel.MiddlewareWith(nil, resolve)
+	refuse := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/auth", "/graphql":
+			telemetry.Denied(req.Context(), checkMethod, false, status.Error(codes.Unauthenticated, "no token"))
+		case "/waf":
+			callinfo.Deny(req.Context(), callinfo.Denial{Policy: "waf", Reason: "942100", Code: uint32(codes.PermissionDenied)})
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	rest := httptest.NewServer(wrap(policy.FrontREST, refuse))
+	defer rest.Close()
+	graphql := httptest.NewServer(wrap(policy.FrontGraphQL, refuse))
+	defer graphql.Close()
+	for _, url := range []string{rest.URL + "/auth", rest.URL + "/waf", graphql.URL + "/graphql"} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	spans := r.flushed(t)
+	if len(spans) != 3 {
+		t.Fatalf("%d spans, want 3", len(spans))
+	}
+	for i, want := range []struct{ name, method string }{
+		{"rest grpc.health.v1.Health/Check", checkMethod},
+		{"rest grpc.health.v1.Health/Check", checkMethod},
+		{"graphql GET", ""},
+	} {
+		s := spans[i]
+		method := ""
+		for _, a := range s.Attributes {
+			if a.Key == "rpc.method" {
+				method = a.Value.AsString()
+			}
+		}
+		if s.Name != want.name || method != want.method {
+			t.Errorf("span %d: %q with rpc.method %q, want %q with %q", i, s.Name, method, want.name, want.method)
+		}
+	}
+}
+
 // TestProxyTraceContext: whichever trace context a native gRPC client sends, and whether the proxy
 // sends the telemetry's copy of the call's metadata upstream (routing.MetadataStream, as the
 // gateway's proxy does) or a copy of its own, the upstream gets exactly one trace context: that of
@@ -741,5 +816,107 @@ func TestProxyTraceContext(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSpanNamesBounded: the methods and HTTP methods clients make up do not name spans. A gRPC
+// call of a method the gateway does not serve (refused as unknown, or proxied by an explicit route
+// to an upstream that does not serve it either) is named as the metrics label it, "grpc unknown",
+// its upstream call "upstream unknown", with rpc.method _OTHER and the client's name in
+// rpc.method_original; an HTTP method outside the standard ones is _OTHER, as OpenTelemetry's
+// conventions say. Served methods keep their names, the first call of each included.
+func TestSpanNamesBounded(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	const unregistered = "/grpc.health.v1.Health/Fake9" // proxied, but the upstream has no such method
+	srv := grpc.NewServer(grpc.StreamInterceptor(r.tel.StreamInterceptor()),
+		grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+			ctx := ss.Context()
+			method, _ := grpc.MethodFromServerStream(ss)
+			if method != checkMethod && method != unregistered {
+				return status.Errorf(codes.Unimplemented, "unknown method %s", method) // as the router answers
+			}
+			c := &policy.Call{Ctx: ctx, Method: method, Front: policy.FrontGRPC, Unregistered: method == unregistered}
+			if err := r.tel.Step().Admit(c); err != nil {
+				return err
+			}
+			var req healthpb.HealthCheckRequest
+			if err := ss.RecvMsg(&req); err != nil {
+				return err
+			}
+			var resp healthpb.HealthCheckResponse
+			if err := r.conn.Invoke(ctx, method, &req, &resp); err != nil {
+				return err
+			}
+			return ss.SendMsg(&resp)
+		}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Stop()
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	grpcCalls := []string{checkMethod, "/rnd9.Svc/M2793", "/grpc.health.v1.Health/Fake7", unregistered, checkMethod}
+	for _, method := range grpcCalls {
+		var resp healthpb.HealthCheckResponse
+		err := cc.Invoke(context.Background(), method, &healthpb.HealthCheckRequest{}, &resp)
+		if want := map[bool]codes.Code{true: codes.OK, false: codes.Unimplemented}[method == checkMethod]; status.Code(err) != want {
+			t.Fatalf("%s: %v, want %v", method, err, want)
+		}
+	}
+
+	rest := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, http.NotFoundHandler()))
+	defer rest.Close()
+	for _, verb := range []string{"FOO9", "PATCH", strings.Repeat("X", 200)} {
+		req, _ := http.NewRequest(verb, rest.URL+"/nowhere", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	type named struct{ name, method, original string }
+	var servers, clients []named
+	for _, s := range r.flushed(t) {
+		n := named{name: s.Name}
+		for _, a := range s.Attributes {
+			switch a.Key {
+			case "rpc.method", "http.request.method":
+				n.method = a.Value.AsString()
+			case "rpc.method_original", "http.request.method_original":
+				n.original = a.Value.AsString()
+			}
+		}
+		if s.SpanKind == trace.SpanKindClient {
+			clients = append(clients, n)
+		} else {
+			servers = append(servers, n)
+		}
+	}
+	wantServers := []named{
+		{"grpc grpc.health.v1.Health/Check", checkMethod, ""},
+		{"grpc unknown", "_OTHER", "/rnd9.Svc/M2793"},
+		{"grpc unknown", "_OTHER", "/grpc.health.v1.Health/Fake7"},
+		{"grpc unknown", "_OTHER", unregistered},
+		{"grpc grpc.health.v1.Health/Check", checkMethod, ""},
+		{"rest _OTHER", "_OTHER", "FOO9"},
+		{"rest PATCH", "PATCH", ""},
+		{"rest _OTHER", "_OTHER", strings.Repeat("X", 128)},
+	}
+	wantClients := []named{
+		{"upstream grpc.health.v1.Health/Check", checkMethod, ""},
+		{"upstream unknown", "_OTHER", unregistered},
+		{"upstream grpc.health.v1.Health/Check", checkMethod, ""},
+	}
+	if fmt.Sprint(servers) != fmt.Sprint(wantServers) {
+		t.Errorf("server spans\n%v\nwant\n%v", servers, wantServers)
+	}
+	if fmt.Sprint(clients) != fmt.Sprint(wantClients) {
+		t.Errorf("client spans\n%v\nwant\n%v", clients, wantClients)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,7 @@ type upstreamCall struct {
 	method   string
 	start    time.Time
 	span     trace.Span // nil when tracing is off
+	named    bool       // span started under method's cached name, else under unknownMethod's until end
 	info     *callinfo.Info
 	endpoint string
 	pairs    [6]string   // storage of pc: traceparent, tracestate, baggage
@@ -51,9 +53,14 @@ func (h *upstreamHandler) begin(ctx context.Context, method string) (context.Con
 			// Started under a context of one level that holds the parent: the SDK looks the parent
 			// up twice more, and on an upstream call's context, dozens of levels deep (grpc's, the
 			// request's, the route's), each lookup would walk it all. Its attributes are set when the
-			// call ends, all at once.
+			// call ends, all at once; so is its name, when no earlier call of method cached it: a
+			// method an explicit route proxies may be the client's invention.
+			var name string
+			if name, u.named = h.t.upstreamNames.lookup(method); !u.named {
+				name = h.t.upstreamNames.get(unknownMethod)
+			}
 			_, u.span = tr.tracer.Start(trace.ContextWithSpanContext(context.Background(), parent),
-				h.t.upstreamNames.get(method), clientSpan...)
+				name, clientSpan...)
 			ctx = trace.ContextWithSpan(ctx, u.span)
 		}
 		// An unsampled request's upstream calls get no span of their own, which nobody would see:
@@ -171,12 +178,25 @@ func (u *upstreamCall) end(err error) {
 	}
 	if u.span != nil {
 		if u.span.IsRecording() {
+			// The method is known, as the metrics decide (observation.record), unless the snapshot
+			// has no descriptor of it and the upstream did not serve it either.
+			known := u.named || code != codes.Unimplemented || !u.info.Snapshot().Unregistered
 			ap := attrPool.Get().(*[]attribute.KeyValue)
-			attrs := append((*ap)[:0], attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", u.method),
-				attribute.Int("rpc.grpc.status_code", int(code)))
+			attrs := append((*ap)[:0], attribute.String("rpc.system", "grpc"), attribute.Int("rpc.grpc.status_code", int(code)))
+			if known {
+				attrs = append(attrs, attribute.String("rpc.method", u.method))
+				if !u.named {
+					u.span.SetName(h.t.upstreamNames.get(u.method))
+				}
+			} else {
+				attrs = append(attrs, attribute.String("rpc.method", otherMethod), attribute.String("rpc.method_original", clipOriginal(u.method)))
+			}
 			if u.endpoint != "" {
-				host, port := splitHostPort(u.endpoint)
-				attrs = append(attrs, attribute.String("server.address", host), attribute.String("server.port", port))
+				host, port, ok := splitHostPort(u.endpoint)
+				attrs = append(attrs, attribute.String("server.address", host))
+				if ok {
+					attrs = append(attrs, attribute.Int("server.port", port))
+				}
 			}
 			u.span.SetAttributes(attrs...)
 			putAttrs(ap, attrs)
@@ -228,10 +248,17 @@ func (c *pairCarrier) Set(key, value string) {
 }
 func (c *pairCarrier) Keys() []string { return nil }
 
-// splitHostPort splits "host:port", leaving port empty when there is none.
-func splitHostPort(addr string) (host, port string) {
-	if i := strings.LastIndexByte(addr, ':'); i >= 0 && !strings.HasSuffix(addr, "]") {
-		return strings.Trim(addr[:i], "[]"), addr[i+1:]
+// splitHostPort splits "host:port" ("[v6]:port"), and parses the port: an int, as OpenTelemetry's
+// server.port is. ok is false when addr has no port. Parsing a port's few digits costs less than
+// looking a cached one up by address, and allocates nothing.
+func splitHostPort(addr string) (host string, port int, ok bool) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 || strings.HasSuffix(addr, "]") {
+		return addr, 0, false
 	}
-	return addr, ""
+	port, err := strconv.Atoi(addr[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return strings.Trim(addr[:i], "[]"), 0, false
+	}
+	return strings.Trim(addr[:i], "[]"), port, true
 }

@@ -1,0 +1,58 @@
+package telemetry
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// errorLog is OpenTelemetry's error handler (otel.SetErrorHandler): the SDK reports through it the
+// errors it has no caller to return to, above all span exports that failed (a collector that is
+// down, refuses or rejects), which would otherwise go to Go's standard logger on stderr. It logs
+// them through the gateway's logger at Warn. A collector outage fails every export, every few
+// seconds: an error like the last one logged is logged again only once every interval, and a line
+// counts the errors before it that were not logged ("suppressed"); a different error is logged at
+// once.
+type errorLog struct {
+	log   *slog.Logger
+	every time.Duration
+	now   func() time.Time
+
+	mu         sync.Mutex
+	last       string    // the message last logged
+	at         time.Time // when
+	suppressed int       // errors since, not logged
+}
+
+// errorLogInterval is how often an error like the last one logged is logged again.
+const errorLogInterval = time.Minute
+
+func newErrorLog(log *slog.Logger) *errorLog {
+	return &errorLog{log: log, every: errorLogInterval, now: time.Now}
+}
+
+// Handle logs err, unless it is the error logged last, less than an interval ago.
+func (e *errorLog) Handle(err error) {
+	if err == nil {
+		return
+	}
+	msg := err.Error()
+	now := e.now()
+	e.mu.Lock()
+	if msg == e.last && now.Sub(e.at) < e.every {
+		e.suppressed++
+		e.mu.Unlock()
+		return
+	}
+	suppressed := e.suppressed
+	e.last, e.at, e.suppressed = msg, now, 0
+	e.mu.Unlock()
+	if suppressed > 0 {
+		e.log.Warn(errorLogMessage, "err", msg, "suppressed", suppressed)
+		return
+	}
+	e.log.Warn(errorLogMessage, "err", msg)
+}
+
+// errorLogMessage is the message of errorLog's lines.
+const errorLogMessage = "tracing: OpenTelemetry error (an export that failed drops its spans)"
