@@ -99,7 +99,7 @@ func (t *Telemetry) finish(ctx context.Context, o *observation, span trace.Span)
 			attrs := append((*ap)[:0], attribute.String("gateway.front", o.front))
 			if o.httpMethod != "" {
 				m := httpMethodName(o.httpMethod)
-				attrs = append(attrs, attribute.String("http.request.method", m), attribute.String("url.path", o.path))
+				attrs = append(attrs, attribute.String("http.request.method", m), attribute.String("url.path", validUTF8(o.path)))
 				if m != o.httpMethod {
 					attrs = append(attrs, attribute.String("http.request.method_original", clipOriginal(o.httpMethod)))
 				}
@@ -228,10 +228,17 @@ func clipOriginal(s string) string {
 		}
 		s = s[:n]
 	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
+	return validUTF8(s)
+}
+
+// validUTF8 returns s with each invalid byte sequence replaced by U+FFFD: a request path decodes to
+// whatever bytes its client escaped, and one span attribute that is not UTF-8 would fail the OTLP
+// export (protobuf strings are UTF-8) of its whole batch, every other request's spans with it.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
 	}
-	return s
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // The options of the spans the gateway starts, built once: an option made per span allocates.

@@ -157,6 +157,13 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		t.Errorf("subscription to an unknown product: %s", body)
 	}
 
+	// A path that decodes to invalid UTF-8 (the REST front answers 404): its span's url.path must
+	// not fail the export of the batch it is in, which OTLP's protobuf strings would refuse.
+	if resp, err = http.Get("http://" + g.addr + "/v1/nowhere/%ff%fe"); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
 	// Metrics, scraped on the admin port.
 	wantMetrics(t, g,
 		`gateway_requests_total{code="OK",front="rest",method="/shop.users.v1.UserService/GetUser"} 1`,
@@ -235,8 +242,8 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		}
 		lines = append(lines, m)
 	}
-	if len(lines) != 5 {
-		t.Fatalf("%d access-log lines, want 5:\n%s", len(lines), raw)
+	if len(lines) != 6 {
+		t.Fatalf("%d access-log lines, want 6:\n%s", len(lines), raw)
 	}
 	want := []map[string]any{
 		{"front": "rest", "method": "/shop.users.v1.UserService/GetUser", "route": "/v1/users/{id}", "http_status": float64(200),
@@ -247,6 +254,8 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		{"front": "graphql", "method": "/shop.users.v1.UserService/GetUser", "grpc_code": "OK", "upstream": g.shop.Addr("users")},
 		// The HTTP response's code: the stream's failure is in the metrics.
 		{"front": "graphql", "method": "/shop.catalog.v1.CatalogService/WatchInventory", "http_status": float64(200), "grpc_code": "OK"},
+		// The path as valid UTF-8, as the span has it.
+		{"front": "rest", "path": "/v1/nowhere/\ufffd\ufffd", "grpc_code": "INVALID_ARGUMENT", "deny_reason": "INVALID_PATH"},
 	}
 	for i, w := range want {
 		for k, v := range w {
