@@ -186,7 +186,9 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 		}
 	}()
 	authn, err := update(&e.auth, cfg.Auth, authFiles(cfg.Auth), func(c config.Auth) (*auth.Authenticator, error) {
-		return auth.NewWithOptions(c, auth.WithLogger(e.log)) // JWKS fetch failures go to the gateway's log
+		// JWKS fetch failures go to the gateway's log; a provider kept across the change keeps its
+		// keys should its identity provider be down just now.
+		return auth.NewWithOptions(c, auth.WithLogger(e.log), auth.WithPrevious(e.auth.cur))
 	}, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)

@@ -41,6 +41,7 @@ type options struct {
 	keyError   func(src string, err error)
 	offline    bool
 	startWait  time.Duration // how long New waits for the key sets it fetches from URLs
+	previous   *Authenticator
 }
 
 // WithClock sets the clock tokens are checked against and refreshes are rate-limited by (tests).
@@ -52,6 +53,12 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpCli
 
 // WithLogger sets where failed key set fetches are reported. Default slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithPrevious builds the authenticator to replace prev (a configuration reload): a JWT provider of
+// the same name and jwks_url starts with the keys prev's had, and fetches the set as ever. So a
+// reload while an identity provider is down (one that adds an API key, say) does not refuse that
+// provider's tokens until it answers again.
+func WithPrevious(prev *Authenticator) Option { return func(o *options) { o.previous = prev } }
 
 // Offline builds the authenticator without fetching key sets from their URLs or refreshing any
 // (`gateway validate`): the key files and the rest of the configuration are read and checked as
@@ -101,7 +108,10 @@ func NewWithOptions(cfg config.Auth, opts ...Option) (*Authenticator, error) {
 		if p.ring == nil {
 			continue
 		}
-		if _, ok := p.ring.src.(urlSource); ok {
+		if src, ok := p.ring.src.(urlSource); ok {
+			if prev := a.opts.previous.remoteKeys(p.name, src.url); prev != nil {
+				p.ring.set.Store(prev)
+			}
 			if !a.opts.offline {
 				remote = append(remote, p)
 			}
@@ -127,6 +137,22 @@ func NewWithOptions(cfg config.Auth, opts ...Option) (*Authenticator, error) {
 		go a.refreshLoop(ctx, p)
 	}
 	return a, nil
+}
+
+// remoteKeys returns the key set that a's provider name holds from url, or nil when a (which may be
+// nil) has no such provider or no keys from it.
+func (a *Authenticator) remoteKeys(name, url string) *keySet {
+	if a == nil {
+		return nil
+	}
+	p := a.jwt.byName[name]
+	if p == nil || p.ring == nil {
+		return nil
+	}
+	if src, ok := p.ring.src.(urlSource); !ok || src.url != url {
+		return nil
+	}
+	return p.ring.set.Load()
 }
 
 // fetchAtStart fetches the key sets of providers from their URLs, all at once, and waits for them

@@ -321,3 +321,55 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestPreviousKeysKept: an authenticator built to replace another (a reload that changed the auth
+// section) while an identity provider is down starts with the keys the other held from the same
+// provider's URL, so its tokens go on verifying; a provider whose URL changed does not.
+func TestPreviousKeysKept(t *testing.T) {
+	srv := newJWKSServer(t, jwksOf(t, key("es")))
+	cfg := testConfig("")
+	cfg.JWT[0].JWKSFile, cfg.JWT[0].JWKSURL = "", srv.URL+"/jwks.json"
+	clk := newClock()
+	opts := []auth.Option{auth.WithClock(clk.now), auth.WithHTTPClient(srv.Client()), auth.WithLogger(slog.New(slog.DiscardHandler))}
+	before, err := auth.NewWithOptions(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	tok := key("es").sign(t, (&env{clock: clk}).claims())
+
+	srv.set(nil) // the identity provider goes down; the reload adds an API key
+	cfg.APIKeys.Keys = append(cfg.APIKeys.Keys, config.APIKey{Consumer: "new-bot", SHA256: digest("new-key")})
+	for _, tc := range []struct {
+		name string
+		url  string
+		opts []auth.Option
+		want string
+	}{
+		{"replacing", srv.URL + "/jwks.json", []auth.Option{auth.WithPrevious(before)}, "OK"},
+		{"without the previous", srv.URL + "/jwks.json", nil, "TOKEN_KEY_UNKNOWN"},
+		{"at another URL", srv.URL + "/other.json", []auth.Option{auth.WithPrevious(before)}, "TOKEN_KEY_UNKNOWN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfg
+			c.JWT = []config.JWTProvider{cfg.JWT[0]}
+			c.JWT[0].JWKSURL = tc.url
+			after, err := auth.NewWithOptions(c, append(append([]auth.Option(nil), opts...), tc.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer after.Close()
+			s, err := after.Step(config.RuleAuth{Required: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := "OK"
+			if err := s.Admit(call(bearer(tok)...)); err != nil {
+				got = refusalOf(t, err).reason
+			}
+			if got != tc.want {
+				t.Errorf("a token of the provider's key: %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
