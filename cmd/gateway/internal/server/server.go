@@ -393,12 +393,12 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 		adminLn.Close()
 		return err
 	}
-	admin := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(s.log)}
 	admin.Protocols = new(http.Protocols)
 	admin.Protocols.SetHTTP1(true)
 	admin.Protocols.SetUnencryptedHTTP2(true)
 	data := &http.Server{Handler: s.dataHandler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: s.idle,
-		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: MaxConcurrentStreams}}
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: MaxConcurrentStreams}, ErrorLog: httpErrorLog(s.log)}
 	data.Protocols = new(http.Protocols)
 	data.Protocols.SetHTTP1(true)
 
