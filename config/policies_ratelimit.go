@@ -28,9 +28,13 @@ type RateLimit struct {
 	// RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy fields of its draft 06, for
 	// clients written against those.
 	HeaderFields string `yaml:"header_fields"`
-	// MaxKeys bounds the buckets (and concurrency counters) one rule keeps in process (default
-	// 100000): idle buckets are evicted first, then others, so memory stays bounded when many
-	// clients come and go. Local backend only.
+	// MaxKeys bounds the buckets one rule keeps in process (default 100000): at most MaxKeys, so
+	// memory stays bounded when many clients come and go. Idle buckets are evicted first, then
+	// others (their keys start afresh). The buckets are kept in up to 64 parts, each with an
+	// equal share that it evicts from on its own, so a bucket may be evicted a little before the
+	// total reaches MaxKeys. A rule's concurrency counters are bounded the same way by
+	// max(MaxKeys, 1024), except that a counter with calls in flight is never evicted. Local
+	// backend only.
 	MaxKeys int `yaml:"max_keys"`
 	// Redis is the shared store of the redis backend.
 	Redis RedisStore `yaml:"redis"`

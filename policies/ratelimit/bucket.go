@@ -11,6 +11,11 @@ import (
 // interval has tokens = burst - (tat-now)/interval; taking n tokens moves tat n intervals on, and is
 // allowed while tat-now stays within burst intervals. One number fits one atomic word, so a decision
 // is a load and a compare-and-swap, and the same arithmetic runs in the Redis script.
+//
+// Under one rule tat-now never exceeds the tolerance. A reload that changes the rule keeps the
+// bucket, and tat may then lie further ahead than the new rule's bucket reaches (a minute's worth
+// of debt under 1 per minute, now 10 per second): take forgives the excess, so that the bucket is
+// merely empty under the new rule and a client waits at most one new interval per token.
 type bucket struct{ tat atomic.Int64 }
 
 // limits are a rule's bucket parameters in nanoseconds.
@@ -36,6 +41,17 @@ func (b *bucket) take(l *limits, now, cost int64) decision {
 	for {
 		old := b.tat.Load()
 		tat := max(old, now)
+		if tat-now > l.tolerance {
+			// Debt left by a rule with a larger bucket: cut back and stored, so that the bucket
+			// refills from here at this rule's rate; the decision is a refusal (the bucket is
+			// empty). A racing decision that read the clock a little later can leave the same
+			// excess, of the time between the two readings, forgiven too: as much as a full
+			// bucket's take forgives a stale reading anyway.
+			tat = now + l.tolerance
+			if !b.tat.CompareAndSwap(old, tat) {
+				continue
+			}
+		}
 		next := tat + cost*l.interval
 		if over := next - now - l.tolerance; over > 0 {
 			return decision{retry: time.Duration(over), full: time.Duration(tat - now), remaining: (l.tolerance - (tat - now)) / l.interval}

@@ -40,7 +40,7 @@ type concurrencyStep struct {
 func (s *concurrencyStep) Admit(c *policy.Call) error {
 	k := s.key(c)
 	t := s.counters
-	sh := &t.shards[t.hash(k)%shards]
+	sh := t.shard(k)
 	for {
 		sh.mu.RLock()
 		ctr := sh.m[k]

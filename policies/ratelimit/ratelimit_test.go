@@ -198,6 +198,46 @@ func TestMemoryBounded(t *testing.T) {
 	}
 }
 
+// TestMaxKeysSmall: max_keys bounds a rule's buckets however small it is: with room for 2, four
+// tenants leave at most 2 buckets, so at least two of them find none and start afresh.
+func TestMaxKeysSmall(t *testing.T) {
+	l := newLimiter(t, config.RateLimit{MaxKeys: 2}, ratelimit.WithClock(newClock().Now))
+	s := step(t, l, "r", config.RuleRateLimit{Rate: 1, Per: time.Minute, Key: "header:x-tenant"})
+	tenant := func(name string) *policy.Call {
+		c := call(getProduct, "10.0.0.1")
+		c.MD = metadata.Pairs("x-tenant", name)
+		return c
+	}
+	tenants := []string{"A", "B", "C", "D"}
+	for _, name := range tenants {
+		if admits(t, s, tenant(name), 1) != 1 {
+			t.Fatalf("tenant %s's first call refused", name)
+		}
+		if n := l.Keys(); n > 2 {
+			t.Fatalf("%d buckets after tenant %s, want at most max_keys 2", n, name)
+		}
+	}
+	admitted := 0
+	for _, name := range tenants {
+		admitted += admits(t, s, tenant(name), 1)
+	}
+	if admitted < 2 {
+		t.Errorf("second calls: %d of 4 tenants admitted, want at least the 2 whose buckets max_keys 2 could not keep", admitted)
+	}
+
+	// Any max_keys, below and above the size at which a table is split.
+	for _, maxKeys := range []int{1, 3, 100, 1000, 5000} {
+		l := newLimiter(t, config.RateLimit{MaxKeys: maxKeys}, ratelimit.WithClock(newClock().Now))
+		s := step(t, l, "r", config.RuleRateLimit{Rate: 1, Per: time.Minute, Key: "header:x-tenant"})
+		for i := range 3 * maxKeys {
+			admits(t, s, tenant(fmt.Sprint(i)), 1)
+		}
+		if n := l.Keys(); n > maxKeys {
+			t.Errorf("%d buckets after %d tenants, want at most max_keys %d", n, 3*maxKeys, maxKeys)
+		}
+	}
+}
+
 func TestConcurrencyLimit(t *testing.T) {
 	l := newLimiter(t, config.RateLimit{})
 	s, err := l.ConcurrencyStep("orders", config.RuleConcurrency{Max: 2, Key: "client_ip"})

@@ -20,7 +20,9 @@ import (
 // full-again time (tat, microseconds), as in process (see bucket). ARGV: 1 interval and 2 tolerance
 // (burst × interval), microseconds, possibly fractional; 3 cost; 4 now in Unix microseconds, or 0
 // for the server's clock. It returns {allowed (1/0), retry-after µs, full-again-in µs}. The key
-// expires when the bucket is full again: a full bucket and a missing key mean the same.
+// expires when the bucket is full again: a full bucket and a missing key mean the same. A tat
+// beyond the tolerance, debt left by a rule with a larger bucket before a reload, is cut back to
+// it and stored, as bucket.take does: the bucket is empty under the new rule and refills from now.
 //
 // Time: by default the script reads the Redis server's clock (TIME), so every replica decides on one
 // clock and skew between gateway hosts cannot refill a bucket early; a write after TIME is fine
@@ -37,6 +39,10 @@ if now == 0 then
 end
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
+if tat > now + tolerance then
+  tat = now + tolerance
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil(tolerance / 1000) + 1)
+end
 local new = tat + cost * interval
 local over = new - now - tolerance
 if over > 0 then

@@ -24,14 +24,21 @@ func (k key) String() string {
 	return "s:" + k.s
 }
 
-// shards is the number of independently locked parts of a table: enough that calls with different
+// maxShards is the most independently locked parts a table has: enough that calls with different
 // keys rarely meet on one lock.
-const shards = 64
+const maxShards = 64
+
+// minShardKeys is the least room a shard gets when a table is split. Each shard holds an equal
+// share of the capacity and evicts on its own when that share is full, so keys that hash unevenly
+// fill one shard before the table's total reaches the capacity; a share of at least this many
+// keeps that early eviction small. Smaller tables have fewer shards, down to one.
+const minShardKeys = 64
 
 // table maps keys to *V in shards, each under its own read-write lock. Lookups of a key already
 // present take a read lock and allocate nothing; the value itself is updated atomically by its
 // owner. Memory is bounded: a shard that reaches its share of the capacity drops its idle entries,
-// then, if that freed too little, arbitrary ones (whose keys start afresh).
+// then, if that freed too little, arbitrary ones (whose keys start afresh). The shares add up to at
+// most the capacity, so a table that may drop busy entries never holds more.
 type table[V any] struct {
 	seed     maphash.Seed
 	perShard int
@@ -40,7 +47,8 @@ type table[V any] struct {
 	// evictBusy lets a full shard drop entries that are not idle: right for buckets (a key that
 	// starts afresh gets at most one extra burst), wrong for counters of calls in flight.
 	evictBusy bool
-	shards    [shards]shard[V]
+	shards    []shard[V] // a power of two of them, at most maxShards
+	mask      uint64     // len(shards) - 1: a hash's shard is hash & mask
 }
 
 type shard[V any] struct {
@@ -50,8 +58,15 @@ type shard[V any] struct {
 	_       [40]byte
 }
 
+// newTable returns a table whose shards' shares add up to at most capacity: as many shards, up to
+// maxShards, as give each a share of at least minShardKeys, or one.
 func newTable[V any](capacity int, evictBusy bool, idle func(*V, int64) bool, init func(*V)) *table[V] {
-	t := &table[V]{seed: maphash.MakeSeed(), perShard: max(1, capacity/shards), idle: idle, init: init, evictBusy: evictBusy}
+	n := 1
+	for n < maxShards && 2*n*minShardKeys <= capacity {
+		n *= 2
+	}
+	t := &table[V]{seed: maphash.MakeSeed(), perShard: max(1, capacity/n), idle: idle, init: init, evictBusy: evictBusy,
+		shards: make([]shard[V], n), mask: uint64(n - 1)}
 	for i := range t.shards {
 		t.shards[i].m = make(map[key]*V)
 	}
@@ -71,10 +86,13 @@ func (t *table[V]) hash(k key) uint64 {
 	return maphash.String(t.seed, k.s)
 }
 
+// shard returns the shard of k.
+func (t *table[V]) shard(k key) *shard[V] { return &t.shards[t.hash(k)&t.mask] }
+
 // get returns the value of k, adding it when missing. now is the caller's clock reading, for the
 // idle test of a sweep.
 func (t *table[V]) get(k key, now int64) *V {
-	sh := &t.shards[t.hash(k)%shards]
+	sh := t.shard(k)
 	sh.mu.RLock()
 	v := sh.m[k]
 	sh.mu.RUnlock()
