@@ -208,15 +208,7 @@ func TestJWKSURLsFetchedAtOnce(t *testing.T) {
 		_, _ = w.Write(body)
 	}))
 	defer srv.Close()
-	cfg := testConfig("")
-	one := cfg.JWT[0]
-	cfg.JWT = nil
-	for i := range providers {
-		p := one
-		p.Name, p.Issuer = fmt.Sprintf("idp%d", i), fmt.Sprintf("https://idp%d.test", i)
-		p.JWKSFile, p.JWKSURL = "", fmt.Sprintf("%s/idp%d/jwks.json", srv.URL, i)
-		cfg.JWT = append(cfg.JWT, p)
-	}
+	cfg := providersAt(srv.URL, providers)
 	client := srv.Client()
 	client.Timeout = 2 * time.Second
 	clk := newClock()
@@ -244,6 +236,21 @@ func TestJWKSURLsFetchedAtOnce(t *testing.T) {
 	}
 }
 
+// providersAt is testConfig with n JWT providers in its one's place, idp0 to idp<n-1>, each with
+// the issuer https://idp<i>.test and its key set at base/idp<i>/jwks.json.
+func providersAt(base string, n int) config.Auth {
+	cfg := testConfig("")
+	one := cfg.JWT[0]
+	cfg.JWT = nil
+	for i := range n {
+		p := one
+		p.Name, p.Issuer = fmt.Sprintf("idp%d", i), fmt.Sprintf("https://idp%d.test", i)
+		p.JWKSFile, p.JWKSURL = "", fmt.Sprintf("%s/idp%d/jwks.json", base, i)
+		cfg.JWT = append(cfg.JWT, p)
+	}
+	return cfg
+}
+
 // TestJWKSURLsNeverAnswering: key set URLs that accept connections and never answer hold the start
 // up for one wait all told, even with a client without a timeout; each failed fetch is logged, the
 // providers' tokens are refused with TOKEN_KEY_UNKNOWN, and once the URLs answer, the next token
@@ -260,15 +267,7 @@ func TestJWKSURLsNeverAnswering(t *testing.T) {
 		_, _ = w.Write(body)
 	}))
 	defer srv.Close()
-	cfg := testConfig("")
-	one := cfg.JWT[0]
-	cfg.JWT = nil
-	for i := range providers {
-		p := one
-		p.Name, p.Issuer = fmt.Sprintf("idp%d", i), fmt.Sprintf("https://idp%d.test", i)
-		p.JWKSFile, p.JWKSURL = "", fmt.Sprintf("%s/idp%d/jwks.json", srv.URL, i)
-		cfg.JWT = append(cfg.JWT, p)
-	}
+	cfg := providersAt(srv.URL, providers)
 	var logged syncBuffer
 	clk := newClock()
 	a, err := auth.NewWithOptions(cfg, auth.WithClock(clk.now), auth.WithHTTPClient(&http.Client{}),
