@@ -37,7 +37,8 @@
 // [Proxy.Route] returns an [Upstream]; [Upstream.DoneWith] reports the call's
 // result, of which only sick-backend outcomes count against the endpoint.
 // Unary calls are retried on another endpoint by the route's [RetryPolicy]
-// when safe, within the cluster's retry budget: by the gRPC proxy on its
+// when safe, within the cluster's retry budget unless the request never
+// reached a backend: by the gRPC proxy on its
 // zero-copy path, and by [Proxy.CallUnary] for the REST and GraphQL fronts,
 // which build their requests themselves. Streams are not retried.
 //

@@ -17,8 +17,15 @@ import (
 )
 
 // unaryProxy routes every call to a round-robin cluster of addrs, breakers and outlier detection
-// off so that a dead endpoint keeps being picked, with retry policy pol.
+// off so that a dead endpoint keeps being picked, with retry policy pol and a retry budget large
+// enough for every retry: the budget has tests of its own.
 func unaryProxy(t *testing.T, addrs []string, pol routing.RetryPolicy) (*routing.Proxy, []*routing.Endpoint) {
+	t.Helper()
+	return unaryProxyBudget(t, addrs, pol, routing.RetryBudget{Percent: 100, MinRetries: 100})
+}
+
+// unaryProxyBudget is unaryProxy with the cluster's retry budget b.
+func unaryProxyBudget(t *testing.T, addrs []string, pol routing.RetryPolicy, b routing.RetryBudget) (*routing.Proxy, []*routing.Endpoint) {
 	t.Helper()
 	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
 	t.Cleanup(func() { pool.Close() })
@@ -32,10 +39,7 @@ func unaryProxy(t *testing.T, addrs []string, pol routing.RetryPolicy) (*routing
 		}
 		eps = append(eps, e)
 	}
-	// A budget large enough for every retry: the budget has tests of its own.
-	c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{
-		RetryBudget: routing.RetryBudget{Percent: 100, MinRetries: 100},
-	}))
+	c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{RetryBudget: b}))
 	table, err := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"}, Retry: pol,
 		Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
 	if err != nil {
@@ -103,6 +107,25 @@ func TestCallUnaryWithoutRetries(t *testing.T) {
 	}
 	if failed != 5 {
 		t.Errorf("%d of 10 calls failed, want the 5 round robin sent to the dead endpoint", failed)
+	}
+}
+
+// A retry of a call whose request never reached a backend is not charged to the retry budget: it
+// added no load to any backend. Here every call's first attempt meets a backend that accepts
+// connections and never answers, and its per-try timeout passes before the connection is ready;
+// the default budget (3 retries, or 20% of calls) would refuse the fourth retry.
+func TestCallUnaryUnsentRetriesOutsideBudget(t *testing.T) {
+	live, _ := testnet.Health(t)
+	pol := routing.RetryPolicy{PerTryTimeout: 100 * time.Millisecond, BackoffBase: time.Millisecond}
+	p, eps := unaryProxyBudget(t, []string{testnet.Silent(t), live}, pol, routing.RetryBudget{})
+	for i := range 8 {
+		err := p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if eps[0].Latency() == 0 {
+		t.Error("the silent endpoint was never tried: the test proves nothing")
 	}
 }
 

@@ -457,13 +457,13 @@ func TestResilienceCallerDeadline(t *testing.T) {
 }
 
 // The REST and GraphQL fronts retry unary calls as the gRPC front does: with one endpoint of two
-// refusing connections, every call succeeds on every front, by the route's default policy.
+// refusing connections, every call succeeds on every front, by the route's default policy and the
+// cluster's default retry budget.
 func TestResilienceRetriesOnEveryFront(t *testing.T) {
 	verifyNoLeaks(t)
 	dead := testnet.Refused(t)
 	live := startUsers(t, shop.Options{})
 	client, addr, pool := resilientGatewayAt(t, []string{dead, live.addr}, routing.ClusterConfig{
-		RetryBudget: routing.RetryBudget{Percent: 100, MinRetries: 1000},
 		Endpoint: routing.EndpointConfig{
 			Breaker: routing.BreakerConfig{Disabled: true}, Outlier: routing.OutlierConfig{Disabled: true},
 		},
