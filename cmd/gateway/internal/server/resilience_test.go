@@ -501,6 +501,28 @@ func TestResilienceRetriesOnEveryFront(t *testing.T) {
 	}
 }
 
+// With one endpoint of two refusing connections and every setting at its default, no call fails:
+// the QA report of the fourth call in a row failing UNAVAILABLE "upstream connection failed:
+// connection refused". That call's retry was refused by the retry budget (three retries, as 20% of
+// four calls is none), while the breaker and outlier detection still waited for a fifth failure.
+// Now a call that meets the dead endpoint is retried outside the budget, its request having reached
+// no backend, and once the endpoint's connection is known to fail the balancer passes over it.
+func TestResilienceDeadEndpointDefaults(t *testing.T) {
+	verifyNoLeaks(t)
+	dead := testnet.Refused(t)
+	live := startUsers(t, shop.Options{})
+	client, _ := resilientGateway(t, []string{dead, live.addr}, routing.ClusterConfig{}, routing.RetryPolicy{})
+	const calls = 50
+	for i := range calls {
+		if _, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"}); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	if got := live.calls.Load(); got != calls {
+		t.Errorf("the live endpoint served %d calls, want %d", got, calls)
+	}
+}
+
 // BenchmarkUnaryResilience measures the demo's unary call through the gateway to a cluster of three
 // users backends, with the full resilience path (least request on in-flight counts and latency,
 // breakers, outlier detection, active health checks, the retry policy and its budget) and with it
