@@ -169,7 +169,9 @@ type OutlierDetection struct {
 	PanicThreshold int `yaml:"panic_threshold"`
 }
 
-// RetryBudget caps retries as a share of calls over a 10s window.
+// RetryBudget caps retries as a share of calls over a 10s window. A retry of
+// a call that never reached a backend (connection refused, circuit open) is
+// not counted: it adds no load to any backend.
 type RetryBudget struct {
 	// Percent of calls that may be retried. Default 20.
 	Percent int `yaml:"percent"`
@@ -278,7 +280,8 @@ type Route struct {
 	// Default 0: the caller's deadline alone applies.
 	Timeout time.Duration `yaml:"timeout"`
 	// Retry is the retry policy of unary calls. Default: one retry of
-	// UNAVAILABLE, when safe, within the cluster's retry budget.
+	// UNAVAILABLE, when safe, within the cluster's retry budget (which a
+	// call that never reached a backend does not draw on).
 	Retry Retry `yaml:"retry"`
 }
 

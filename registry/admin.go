@@ -127,7 +127,7 @@ func (a *AdminService) ListUpstreams(context.Context, *adminv1.ListUpstreamsRequ
 			ue := &adminv1.UpstreamEndpoint{
 				Address: st.Address, Healthy: st.Healthy, Breaker: st.Breaker, InFlight: st.InFlight,
 				Ejected: st.Ejected, Ejections: st.Ejections, ConsecutiveFailures: st.ConsecutiveFailures,
-				Transport: e.Transport().String(),
+				Transport: e.Transport().String(), Connection: st.Connection,
 			}
 			if st.Latency > 0 {
 				ue.Latency = durationpb.New(st.Latency)

@@ -6,7 +6,9 @@ import (
 )
 
 // RetryBudget caps a cluster's retries relative to its calls over a sliding window, so retries never
-// multiply an outage. The zero value means the defaults.
+// multiply an outage. Only retries of calls that reached a backend count: one whose request never
+// did (connection refused, circuit open) adds no load to any backend. The zero value means the
+// defaults.
 type RetryBudget struct {
 	// Percent is the most retries allowed, as a share of the calls in the window. Default 20.
 	Percent int

@@ -163,13 +163,14 @@ func (c *Cluster) Config() ClusterConfig {
 func (c *Cluster) Endpoints() []*Endpoint { return slices.Clone(c.set.Load().endpoints) }
 
 // Available reports whether an endpoint of the cluster can take a call now: one that passes its
-// active health checks (when configured), is not ejected and whose circuit is not open. In panic
-// mode calls still go to unhealthy or ejected endpoints; Available does not count on them. It takes
-// no lock and does not allocate; [Pool.Subscribe] signals when its answer may have changed.
+// active health checks (when configured), is not ejected, whose circuit is not open and whose
+// connection is not failing. In panic mode calls still go to unhealthy or ejected endpoints, and
+// with none better to a failing connection; Available does not count on them. It takes no lock
+// and does not allocate; [Pool.Subscribe] signals when its answer may have changed.
 func (c *Cluster) Available() bool {
 	now := nanotime()
 	for _, e := range c.set.Load().endpoints {
-		if e.healthy(now) && !e.blocked(now) {
+		if e.usable(nil, now) {
 			return true
 		}
 	}
@@ -177,9 +178,12 @@ func (c *Cluster) Available() bool {
 }
 
 // Pick returns an endpoint by the cluster's balancer, as for a call without
-// headers, skipping endpoints that are unhealthy, ejected or whose circuit is
-// open. It takes no lock and does not allocate. It returns a status error with
-// code Unavailable when there is no endpoint to pick.
+// headers, skipping endpoints that are unhealthy, ejected, whose circuit is
+// open or whose connection is failing (when every connection whose circuit
+// lets calls through is failing, it picks one of them: its call finds out
+// whether the backend is back). It takes no lock and does not allocate. It
+// returns a status error with code Unavailable when there is no endpoint to
+// pick.
 func (c *Cluster) Pick() (*Endpoint, error) { return c.pick(nil, nil, nanotime()) }
 
 // PickFor is Pick for a call with headers h, which RingHash hashes.
@@ -243,8 +247,9 @@ func lighter(b, a *Endpoint, now int64) bool {
 // next call does not land on the same endpoint; RingHash with a hash key takes the next in ring
 // order, so affinity moves consistently; a random choice is drawn again among them (by weight; for
 // LeastRequest, the lighter of two draws). So an endpoint out of the running does not double its
-// neighbour's share. In panic mode it ignores health and ejections. Endpoints with open circuits
-// are never chosen.
+// neighbour's share. In panic mode it ignores health and ejections but not failing connections,
+// calls to which fail whatever the health checks say. Endpoints with open circuits are never
+// chosen.
 func (c *Cluster) fallback(m *memberSet, i, pos int, avoid *Endpoint, now int64) (*Endpoint, error) {
 	n := len(m.endpoints)
 	healthy, first := 0, -1
@@ -254,7 +259,7 @@ func (c *Cluster) fallback(m *memberSet, i, pos int, avoid *Endpoint, now int64)
 		e := m.endpoints[j]
 		if e.healthy(now) {
 			healthy++
-			if e != avoid && !e.blocked(now) {
+			if e != avoid && !e.blocked(now) && !e.down() {
 				usable += uint64(max(m.weights[j], 1))
 				if first < 0 {
 					first = j
@@ -292,21 +297,33 @@ func (c *Cluster) fallback(m *memberSet, i, pos int, avoid *Endpoint, now int64)
 		// The endpoints changed state while this call looked at them.
 		return m.endpoints[first], nil
 	}
-	// Panic mode, or every healthy endpoint is blocked: any endpoint whose circuit lets calls
-	// through, the primary choice first, then one other than avoid, then avoid itself.
-	var fallback *Endpoint
+	// Panic mode, or no healthy endpoint can take the call: any endpoint whose circuit lets calls
+	// through, from the primary choice on, one whose connection is not failing rather than one
+	// whose connection is, and one other than avoid rather than avoid. With every connection
+	// failing, a call still goes to one, so a backend that is back is found.
+	var best *Endpoint
+	bestRank := 4
 	for k := 0; k < n; k++ {
 		e := m.endpoints[(i+k)%n]
 		if e.blocked(now) {
 			continue
 		}
-		if e != avoid {
+		rank := 0
+		if e.down() {
+			rank += 2
+		}
+		if e == avoid {
+			rank++
+		}
+		if rank == 0 {
 			return e, nil
 		}
-		fallback = e
+		if rank < bestRank {
+			best, bestRank = e, rank
+		}
 	}
-	if fallback != nil {
-		return fallback, nil
+	if best != nil {
+		return best, nil
 	}
 	return nil, m.endpoints[i].openError(now)
 }

@@ -121,10 +121,10 @@ func (p *Pool) NewResolvedCluster(name string, addrs []string, cfg ClusterConfig
 		return nil, ErrPoolClosed
 	}
 	p.resolvers[c] = struct{}{}
-	p.checkers.Add(1)
+	p.running.Add(1)
 	p.mu.Unlock()
 	go func() {
-		defer p.checkers.Done()
+		defer p.running.Done()
 		defer close(r.done)
 		r.run(ctx, c)
 	}()

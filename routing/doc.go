@@ -22,14 +22,16 @@
 //   - [Cluster] is a named set of endpoints with a [ClusterConfig]: a
 //     [Balancer] (weighted round robin, least request, ring hash, random), a cap
 //     on calls in flight, a retry budget, and the share of endpoints outlier
-//     detection may eject. Picking skips endpoints that are unhealthy, ejected
-//     or whose circuit is open, unless too few remain (panic mode); it takes no
-//     lock and allocates nothing. The set is fixed, unless the cluster resolves
+//     detection may eject. Picking skips endpoints that are unhealthy, ejected,
+//     whose circuit is open or whose connection is failing, unless too few
+//     remain (panic mode; with every connection failing, one is still tried);
+//     it takes no lock and allocates nothing. The set is fixed, unless the cluster resolves
 //     DNS names ([Pool.NewResolvedCluster]): then a resolver swaps it whole when
 //     the names' A/AAAA addresses change, keeping the endpoints that stay.
 //   - [Endpoint] wraps one long-lived *grpc.ClientConn and its resilience
 //     state: calls in flight, latency EWMA, a gobreaker circuit breaker, the
-//     active health check's verdict and outlier ejections ([Endpoint.Stats]).
+//     active health check's verdict, outlier ejections and the connection's
+//     state, mirrored by a watcher for picking to read ([Endpoint.Stats]).
 //     [Cluster.Available] says whether a cluster has an endpoint that can take a
 //     call, and [Pool.Subscribe] signals when that may have changed (the
 //     gateway's per-service health reporting watches both).
@@ -37,7 +39,8 @@
 // [Proxy.Route] returns an [Upstream]; [Upstream.DoneWith] reports the call's
 // result, of which only sick-backend outcomes count against the endpoint.
 // Unary calls are retried on another endpoint by the route's [RetryPolicy]
-// when safe, within the cluster's retry budget: by the gRPC proxy on its
+// when safe, within the cluster's retry budget unless the request never
+// reached a backend: by the gRPC proxy on its
 // zero-copy path, and by [Proxy.CallUnary] for the REST and GraphQL fronts,
 // which build their requests themselves. Streams are not retried.
 //

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 )
 
 // drainingBit is set in Endpoint.state once the endpoint has left its pool;
@@ -142,8 +144,8 @@ func (c EndpointConfig) String() string {
 // connection. Endpoints are shared by every cluster that lists the address
 // with the same transport and settings, and are owned by the [Pool] that
 // created them, as is their resilience state: calls in flight, latency EWMA,
-// circuit breaker, health and ejections, which therefore survive snapshot
-// swaps. Its methods are safe for concurrent use.
+// circuit breaker, health, ejections and the connection's state, which
+// therefore survive snapshot swaps. Its methods are safe for concurrent use.
 type Endpoint struct {
 	addr      string
 	key       endpointKey // the pool's
@@ -169,10 +171,13 @@ type Endpoint struct {
 	ejections    atomic.Int32            // ejection multiplier: grows per ejection, decays with success
 	ejectedTotal atomic.Int64
 	unhealthy    atomic.Bool // the active health check's verdict
-	openErr      error       // the status of a call refused by the open circuit
+	// connState is conn's connectivity.State, kept current by watchConn, so that picking reads it
+	// without grpc's lock; Idle (0) while nothing watches.
+	connState atomic.Int32
+	openErr   error // the status of a call refused by the open circuit
 
-	refs    int            // references held through pool; guarded by pool.mu
-	checker *healthChecker // guarded by pool.mu
+	refs int                // references held through pool; guarded by pool.mu
+	stop context.CancelFunc // ends the endpoint's goroutines (watchConn, runHealth); guarded by pool.mu
 
 	closeOnce sync.Once
 	closeErr  error
@@ -270,9 +275,39 @@ func (e *Endpoint) healthy(now int64) bool {
 }
 
 // usable reports whether the endpoint may take a call outside panic mode, unless it is avoid: it is
-// healthy and its circuit is not open.
+// healthy, its circuit is not open and its connection is not failing.
 func (e *Endpoint) usable(avoid *Endpoint, now int64) bool {
-	return e != avoid && e.healthy(now) && !e.blocked(now)
+	return e != avoid && e.healthy(now) && !e.blocked(now) && !e.down()
+}
+
+// down reports whether the endpoint's connection is failing (grpc's TRANSIENT_FAILURE: the last
+// attempt to connect failed, and grpc tries again after a backoff): a call would fail at once,
+// without reaching a backend, as with an open circuit. gRPC's own round_robin likewise picks only
+// ready connections.
+func (e *Endpoint) down() bool {
+	return connectivity.State(e.connState.Load()) == connectivity.TransientFailure
+}
+
+// watchConn keeps connState current until ctx ends or the connection is closed, and tells the
+// pool's subscribers, and the log, when the connection starts or stops failing. grpc goes on
+// reconnecting a failing connection by itself, with backoff, so an endpoint the balancers pass
+// over for it comes back once its backend does, without a call to find out.
+func (e *Endpoint) watchConn(ctx context.Context) {
+	for s := e.conn.GetState(); s != connectivity.Shutdown; s = e.conn.GetState() {
+		was := e.down()
+		e.connState.Store(int32(s))
+		if down := e.down(); down != was {
+			if down {
+				e.log.Warn("endpoint connection failing", "endpoint", e.addr)
+			} else {
+				e.log.Info("endpoint connection no longer failing", "endpoint", e.addr, "state", s.String())
+			}
+			e.changed()
+		}
+		if !e.conn.WaitForStateChange(ctx, s) {
+			return
+		}
+	}
 }
 
 // blocked reports whether the endpoint's circuit is open: calls to it would fail fast.
@@ -384,6 +419,10 @@ type EndpointStats struct {
 	Latency time.Duration
 	// ConsecutiveFailures counts sick-backend outcomes in a row.
 	ConsecutiveFailures int32
+	// Connection is the state of the endpoint's connection, as grpc names it: "IDLE" (not
+	// connected, as before the first call), "CONNECTING", "READY" or "TRANSIENT_FAILURE" (the last
+	// attempt to connect failed: the balancers pass over the endpoint while grpc tries again).
+	Connection string
 }
 
 // Stats returns the endpoint's resilience state.
@@ -401,6 +440,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		InFlight:            e.InFlight(),
 		Latency:             e.Latency(),
 		ConsecutiveFailures: e.streak.Load(),
+		Connection:          connectivity.State(e.connState.Load()).String(),
 	}
 	if s.Ejected {
 		s.EjectedFor = time.Duration(until - now)

@@ -56,19 +56,6 @@ func (c HealthCheckConfig) withDefaults() HealthCheckConfig {
 	return c
 }
 
-// healthChecker is a running checker goroutine.
-type healthChecker struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-// stop asks the checker to end; it does not wait.
-func (h *healthChecker) stop() {
-	if h != nil {
-		h.cancel()
-	}
-}
-
 // runHealth checks e every interval until ctx ends. An endpoint turning unhealthy is not picked
 // (outside panic mode); one turning healthy again is un-ejected and its circuit reset, so it gets
 // traffic again within one interval of recovering.

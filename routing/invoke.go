@@ -78,13 +78,16 @@ func (p *Proxy) CallUnary(ctx context.Context, method string, md metadata.MD, re
 }
 
 // retryAgain decides, after attempt (1 for the first) of a unary call failed with err, whether to make
-// another: attempts remain, the caller still waits, the code is retryable, retrying is safe (the
-// request never reached a backend, or the method is idempotent), the cluster's retry budget allows;
-// then it waits out the backoff, bounded by ctx. cur is the finished attempt.
+// another: attempts remain, the caller still waits, the code is retryable, and either the request
+// never reached a backend or the method is idempotent and the cluster's retry budget allows; then
+// it waits out the backoff, bounded by ctx. cur is the finished attempt.
+//
+// A request that never reached a backend is not charged to the budget: the budget keeps retries
+// from multiplying the load on sick backends, and that attempt put none on any. gRPC's transparent
+// retries (gRFC A6) likewise do not count toward its retry throttling.
 func (p *Proxy) retryAgain(ctx context.Context, pol *RetryPolicy, cur *Upstream, method string, attempt int, err error) bool {
 	return err != nil && attempt < pol.Attempts && cur.parent.Err() == nil &&
 		pol.retryable(status.Code(err)) &&
-		(notSent(err) || idempotent(p.state(), method)) &&
-		cur.cluster.budget.retry(nanotime()) &&
+		(notSent(err) || idempotent(p.state(), method) && cur.cluster.budget.retry(nanotime())) &&
 		pol.backoff(ctx, attempt)
 }

@@ -17,8 +17,17 @@ import (
 )
 
 // unaryProxy routes every call to a round-robin cluster of addrs, breakers and outlier detection
-// off so that a dead endpoint keeps being picked, with retry policy pol.
+// off so that a dead endpoint keeps being picked (until its connection is known to fail), with
+// retry policy pol and a retry budget large enough for every retry: the budget has tests of its
+// own.
 func unaryProxy(t *testing.T, addrs []string, pol routing.RetryPolicy) (*routing.Proxy, []*routing.Endpoint) {
+	t.Helper()
+	p, eps, _ := unaryProxyBudget(t, addrs, pol, routing.RetryBudget{Percent: 100, MinRetries: 100})
+	return p, eps
+}
+
+// unaryProxyBudget is unaryProxy with the cluster's retry budget b, which also returns the pool.
+func unaryProxyBudget(t *testing.T, addrs []string, pol routing.RetryPolicy, b routing.RetryBudget) (*routing.Proxy, []*routing.Endpoint, *routing.Pool) {
 	t.Helper()
 	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
 	t.Cleanup(func() { pool.Close() })
@@ -32,16 +41,13 @@ func unaryProxy(t *testing.T, addrs []string, pol routing.RetryPolicy) (*routing
 		}
 		eps = append(eps, e)
 	}
-	// A budget large enough for every retry: the budget has tests of its own.
-	c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{
-		RetryBudget: routing.RetryBudget{Percent: 100, MinRetries: 100},
-	}))
+	c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{RetryBudget: b}))
 	table, err := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"}, Retry: pol,
 		Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return routing.NewProxy(func() routing.State { return staticState{table} }), eps
+	return routing.NewProxy(func() routing.State { return staticState{table} }), eps, pool
 }
 
 const checkMethod = "/grpc.health.v1.Health/Check"
@@ -87,22 +93,46 @@ func TestCallUnaryRetriesOnAnotherEndpoint(t *testing.T) {
 	}
 }
 
-// Without retries the same calls fail on the dead endpoint.
+// Without retries a call that meets the dead endpoint fails: the first, which round robin sends
+// there before its connection is known to fail. From then on the endpoint is passed over, and
+// every call succeeds.
 func TestCallUnaryWithoutRetries(t *testing.T) {
 	live, _ := testnet.Health(t)
-	p, _ := unaryProxy(t, []string{testnet.Refused(t), live}, routing.RetryPolicy{Attempts: 1})
-	failed := 0
-	for range 10 {
-		var resp healthpb.HealthCheckResponse
-		if err := p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &resp); err != nil {
-			if status.Code(err) != codes.Unavailable {
-				t.Fatalf("%v, want Unavailable", err)
-			}
-			failed++
+	p, eps, pool := unaryProxyBudget(t, []string{testnet.Refused(t), live}, routing.RetryPolicy{Attempts: 1}, routing.RetryBudget{})
+	changes, stop := pool.Subscribe()
+	defer stop()
+	call := func() error {
+		return p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+	}
+	if err := call(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("first call, to the dead endpoint: %v, want Unavailable", err)
+	}
+	awaitSignalled(t, changes, "the dead endpoint's connection failing", func() bool {
+		return eps[0].Stats().Connection == "TRANSIENT_FAILURE"
+	})
+	for i := range 10 {
+		if err := call(); err != nil {
+			t.Fatalf("call %d, the dead endpoint's connection known to fail: %v", i, err)
 		}
 	}
-	if failed != 5 {
-		t.Errorf("%d of 10 calls failed, want the 5 round robin sent to the dead endpoint", failed)
+}
+
+// A retry of a call whose request never reached a backend is not charged to the retry budget: it
+// added no load to any backend. Here every call's first attempt meets a backend that accepts
+// connections and never answers, and its per-try timeout passes before the connection is ready;
+// the default budget (3 retries, or 20% of calls) would refuse the fourth retry.
+func TestCallUnaryUnsentRetriesOutsideBudget(t *testing.T) {
+	live, _ := testnet.Health(t)
+	pol := routing.RetryPolicy{PerTryTimeout: 100 * time.Millisecond, BackoffBase: time.Millisecond}
+	p, eps, _ := unaryProxyBudget(t, []string{testnet.Silent(t), live}, pol, routing.RetryBudget{})
+	for i := range 8 {
+		err := p.CallUnary(t.Context(), checkMethod, nil, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if eps[0].Latency() == 0 {
+		t.Error("the silent endpoint was never tried: the test proves nothing")
 	}
 }
 

@@ -73,7 +73,7 @@ type Pool struct {
 	log    *slog.Logger
 	lookup LookupFunc
 
-	checkers sync.WaitGroup // running health checkers and cluster resolvers
+	running sync.WaitGroup // endpoints' connection watchers and health checkers, clusters' resolvers
 
 	mu        sync.Mutex
 	endpoints map[endpointKey]*Endpoint // refs > 0
@@ -173,27 +173,20 @@ func (p *Pool) AcquireWith(addr string, t Transport, cfg EndpointConfig) (*Endpo
 	}
 	e := newEndpoint(key, t, conn, p)
 	e.refs = 1
-	p.startChecker(e)
+	p.start(e)
 	p.endpoints[key] = e
 	return e, nil
 }
 
-// startChecker starts the health checker of a new endpoint e, if its settings ask for one; p.mu
-// is held.
-func (p *Pool) startChecker(e *Endpoint) {
-	hc := e.cfg.Health
-	if hc.Interval <= 0 {
-		return
-	}
+// start runs the goroutines of a new endpoint e until Release or Close stops them: the watcher
+// of its connection's state, and its health checker if its settings ask for one; p.mu is held.
+func (p *Pool) start(e *Endpoint) {
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &healthChecker{cancel: cancel, done: make(chan struct{})}
-	e.checker = h
-	p.checkers.Add(1)
-	go func() {
-		defer p.checkers.Done()
-		defer close(h.done)
-		e.runHealth(ctx, hc)
-	}()
+	e.stop = cancel
+	p.running.Go(func() { e.watchConn(ctx) })
+	if hc := e.cfg.Health; hc.Interval > 0 {
+		p.running.Go(func() { e.runHealth(ctx, hc) })
+	}
 }
 
 // Stats returns the resilience state of every endpoint in the pool, by address, transport and
@@ -218,11 +211,12 @@ func (p *Pool) Stats() []EndpointStats {
 
 // Subscribe returns a channel that receives a value whenever an endpoint's ability to take calls
 // may have changed: it was ejected or its ejection ended, its circuit opened, half-opened or closed
-// (an open circuit's timeout passing counts), its active health check flipped, or a cluster's
-// re-resolved endpoints changed. Signals coalesce (the channel holds at most one) and say nothing
-// about which endpoint: a receiver re-reads the state it cares about ([Cluster.Available],
-// [Pool.Stats]). stop ends the subscription; the channel is not closed. It is for watchers of that
-// state, such as per-service health reporting, and costs the request path nothing.
+// (an open circuit's timeout passing counts), its active health check flipped, its connection
+// started or stopped failing, or a cluster's re-resolved endpoints changed. Signals coalesce (the
+// channel holds at most one) and say nothing about which endpoint: a receiver re-reads the state
+// it cares about ([Cluster.Available], [Pool.Stats]). stop ends the subscription; the channel is
+// not closed. It is for watchers of that state, such as per-service health reporting, and costs
+// the request path nothing.
 func (p *Pool) Subscribe() (changes <-chan struct{}, stop func()) {
 	ch := make(chan struct{}, 1)
 	p.subMu.Lock()
@@ -267,8 +261,7 @@ func (p *Pool) Release(e *Endpoint) {
 		return
 	}
 	delete(p.endpoints, e.key)
-	e.checker.stop()
-	e.checker = nil
+	e.stop()
 	p.draining[e] = struct{}{}
 	idle := e.state.Add(drainingBit) == drainingBit
 	p.mu.Unlock()
@@ -292,9 +285,9 @@ func (p *Pool) Len() int {
 	return len(p.endpoints)
 }
 
-// Close stops the health checkers and the resolved clusters' re-resolution, closes every connection
-// the pool owns, draining or not, cutting calls in flight, and makes later Acquire calls fail with
-// [ErrPoolClosed].
+// Close stops the endpoints' goroutines (connection watchers, health checkers) and the resolved
+// clusters' re-resolution, closes every connection the pool owns, draining or not, cutting calls
+// in flight, and makes later Acquire calls fail with [ErrPoolClosed].
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
@@ -304,8 +297,7 @@ func (p *Pool) Close() error {
 	clear(p.resolvers)
 	all := make([]*Endpoint, 0, len(p.endpoints)+len(p.draining))
 	for _, e := range p.endpoints {
-		e.checker.stop()
-		e.checker = nil
+		e.stop()
 		all = append(all, e)
 	}
 	for e := range p.draining {
@@ -313,7 +305,7 @@ func (p *Pool) Close() error {
 	}
 	clear(p.endpoints)
 	p.mu.Unlock()
-	p.checkers.Wait()
+	p.running.Wait()
 
 	var errs []error
 	for _, e := range all {

@@ -3,10 +3,12 @@ package routing_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -462,5 +464,106 @@ func TestClusterAvailableAndSubscribe(t *testing.T) {
 				t.Fatalf("signalled, but not available: %+v", e.Stats())
 			}
 		})
+	}
+}
+
+// awaitSignalled waits on a pool's change signals ([routing.Pool.Subscribe]) until cond holds, for
+// at most 10s.
+func awaitSignalled(t *testing.T, changes <-chan struct{}, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-changes:
+		case <-timeout:
+			t.Fatalf("%s: not within 10s", what)
+		}
+	}
+}
+
+// An endpoint whose connection is failing (nothing listens on its address: connection refused)
+// cannot take a call, as one whose circuit is open: every balancer passes over it from the moment
+// grpc reports the connection failing, not only once enough failed calls have tripped its breaker
+// or ejected it, and the cluster does not count it available. It is still tried when there is
+// nothing better; and grpc's own reconnection brings it back once its backend is, without a call.
+func TestPickerPassesOverFailingConnection(t *testing.T) {
+	dead := testnet.Refused(t)
+	live, _ := testnet.Health(t)
+	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
+	t.Cleanup(func() { pool.Close() })
+	eps := make([]*routing.Endpoint, 2)
+	for i, a := range []string{dead, live} {
+		e, err := pool.AcquireWith(a, routing.Transport{}, routing.EndpointConfig{Breaker: routing.BreakerConfig{Disabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps[i] = e
+	}
+	changes, stop := pool.Subscribe()
+	defer stop()
+	alone := routing.NewCluster("alone", eps[:1])
+	if !alone.Available() {
+		t.Fatal("an endpoint not connected yet counts as unavailable")
+	}
+	eps[0].Conn().Connect()
+	awaitSignalled(t, changes, "the dead endpoint's connection failing", func() bool { return !alone.Available() })
+	if s := eps[0].Stats(); s.Connection != "TRANSIENT_FAILURE" {
+		t.Errorf("dead endpoint's connection %q, want TRANSIENT_FAILURE", s.Connection)
+	}
+	if e, err := alone.Pick(); e != eps[0] {
+		t.Errorf("a cluster of the failing endpoint alone picked %v, %v; want it tried still", e, err)
+	}
+
+	for _, b := range []routing.Balancer{routing.RoundRobin, routing.LeastRequest, routing.RingHash, routing.Random} {
+		c := routing.NewCluster(b.String(), eps, routing.WithClusterConfig(routing.ClusterConfig{Balancer: b, HashKey: "x-session"}))
+		if !c.Available() {
+			t.Errorf("%s: not available with one endpoint's connection working", b)
+		}
+		for i := range 100 {
+			e, err := c.PickFor(routing.MD(metadata.Pairs("x-session", fmt.Sprint(i))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e != eps[1] {
+				t.Fatalf("%s picked the endpoint whose connection is failing", b)
+			}
+		}
+		if n := testing.AllocsPerRun(100, func() { c.Pick() }); n != 0 {
+			t.Errorf("%s: Pick with a connection failing allocates %v times, want 0", b, n)
+		}
+	}
+
+	// With the working endpoint ejected, the call still goes to it rather than to the failing one:
+	// an ejection is a guess from past calls, a failing connection a certainty.
+	c := routing.NewCluster("c", eps, routing.WithClusterConfig(routing.ClusterConfig{MaxEjectedPercent: 100}))
+	table, err := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"}, Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := routing.NewProxy(func() routing.State { return staticState{table} })
+	for range routing.DefaultOutlierFailures {
+		finishOn(t, p, eps[1], status.Error(codes.Unavailable, "down"))
+	}
+	if !eps[1].Stats().Ejected {
+		t.Fatal("the working endpoint was not ejected")
+	}
+	for range 10 {
+		if e, _ := c.Pick(); e != eps[1] {
+			t.Fatal("with the working endpoint ejected, the one whose connection is failing was picked")
+		}
+	}
+
+	// The backend comes back: grpc reconnects by itself, and the endpoint can take calls again.
+	lis, err := net.Listen("tcp", dead)
+	if err != nil {
+		t.Fatalf("listen on the dead endpoint's address again: %v", err)
+	}
+	srv := grpc.NewServer()
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(lis) }()
+	defer func() { srv.Stop(); <-served }()
+	awaitSignalled(t, changes, "the endpoint back with its backend", alone.Available)
+	if s := eps[0].Stats(); s.Connection != "READY" {
+		t.Errorf("endpoint back: connection %q, want READY", s.Connection)
 	}
 }

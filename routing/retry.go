@@ -15,10 +15,11 @@ import (
 
 // RetryPolicy says when a route's unary calls are retried. A call is retried on another endpoint of
 // the same cluster when its status code is in RetryOn, attempts remain, the caller is still waiting,
-// the cluster's retry budget allows, and retrying is safe: the method is idempotent (its descriptor's
-// idempotency_level is NO_SIDE_EFFECTS or IDEMPOTENT) or the request never reached a backend
-// (connection refused, circuit open, stream refused by a draining server). The zero value means the
-// defaults.
+// and retrying is safe: the request never reached a backend (connection refused, circuit open,
+// stream refused by a draining server), or the method is idempotent (its descriptor's
+// idempotency_level is NO_SIDE_EFFECTS or IDEMPOTENT) and the cluster's retry budget allows; a
+// retry of a request that never reached a backend adds no load to any, and is not charged to the
+// budget. The zero value means the defaults.
 type RetryPolicy struct {
 	// Attempts is the most attempts of a call, the first included. Default 2; 1 disables retries.
 	Attempts int

@@ -372,10 +372,10 @@ func newUpstreamsCommand() *cobra.Command {
 // printUpstreams prints one line per endpoint of each cluster.
 func printUpstreams(w io.Writer, resp *adminv1.ListUpstreamsResponse) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tLB\tENDPOINT\tHEALTH\tBREAKER\tIN-FLIGHT\tLATENCY\tEJECTED\tEJECTIONS\tFAILURES\tTRANSPORT")
+	fmt.Fprintln(tw, "CLUSTER\tLB\tENDPOINT\tCONNECTION\tHEALTH\tBREAKER\tIN-FLIGHT\tLATENCY\tEJECTED\tEJECTIONS\tFAILURES\tTRANSPORT")
 	for _, c := range resp.GetClusters() {
 		if len(c.GetEndpoints()) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\t\t\t\t\t\n", c.GetName(), c.GetLb())
+			fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\t\t\t\t\t\t\n", c.GetName(), c.GetLb())
 		}
 		for _, e := range c.GetEndpoints() {
 			health := "healthy"
@@ -390,8 +390,8 @@ func printUpstreams(w io.Writer, resp *adminv1.ListUpstreamsResponse) {
 			if e.GetEjected() {
 				ejected = "for " + e.GetEjectedFor().AsDuration().Round(time.Second).String()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", c.GetName(), c.GetLb(), e.GetAddress(), health,
-				e.GetBreaker(), e.GetInFlight(), latency, ejected, e.GetEjections(), e.GetConsecutiveFailures(), e.GetTransport())
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", c.GetName(), c.GetLb(), e.GetAddress(), e.GetConnection(),
+				health, e.GetBreaker(), e.GetInFlight(), latency, ejected, e.GetEjections(), e.GetConsecutiveFailures(), e.GetTransport())
 		}
 	}
 	_ = tw.Flush()

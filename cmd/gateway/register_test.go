@@ -273,7 +273,7 @@ func TestRegisterWorkflow(t *testing.T) {
 
 	// The upstreams table and its JSON face show the endpoint that just served calls.
 	out = mustCLI(t, users, "upstreams", "--admin", adminURL)
-	if !regexp.MustCompile(`(?m)^users\s+round_robin\s+` + regexp.QuoteMeta(users) + `\s+healthy\s+closed\s+0\s+\S*s\s+no\s+0\s+0\s+plaintext$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^users\s+round_robin\s+` + regexp.QuoteMeta(users) + `\s+READY\s+healthy\s+closed\s+0\s+\S*s\s+no\s+0\s+0\s+plaintext$`).MatchString(out) {
 		t.Errorf("gateway upstreams:\n%s", out)
 	}
 	if resp, err := http.Get(adminURL + "/v1/upstreams"); err != nil {
@@ -281,7 +281,8 @@ func TestRegisterWorkflow(t *testing.T) {
 	} else {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"breaker":"closed"`) || !strings.Contains(string(body), `"inFlight":"0"`) {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"breaker":"closed"`) || !strings.Contains(string(body), `"inFlight":"0"`) ||
+			!strings.Contains(string(body), `"connection":"READY"`) {
 			t.Errorf("GET /v1/upstreams: %d %s", resp.StatusCode, body)
 		}
 	}

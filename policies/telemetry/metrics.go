@@ -143,6 +143,9 @@ var (
 	breakerDesc = prometheus.NewDesc("gateway_endpoint_circuit_state",
 		"1 for the state each upstream endpoint's circuit breaker is in (closed, open, half-open, disabled), 0 for the others.",
 		[]string{"endpoint", "transport", "settings", "state"}, nil)
+	connectionDesc = prometheus.NewDesc("gateway_endpoint_connection_state",
+		"1 for the state the gateway's connection to each upstream endpoint is in (IDLE, CONNECTING, READY, TRANSIENT_FAILURE: the balancers pass over it), 0 for the others.",
+		[]string{"endpoint", "transport", "settings", "state"}, nil)
 	ejectedDesc = prometheus.NewDesc("gateway_endpoint_ejected",
 		"1 while outlier detection has ejected the upstream endpoint.", endpointLabels, nil)
 	ejectionsDesc = prometheus.NewDesc("gateway_endpoint_ejections_total",
@@ -163,6 +166,9 @@ var endpointLabels = []string{"endpoint", "transport", "settings"}
 // breakerStates are the values of routing.EndpointStats.Breaker.
 var breakerStates = []string{"closed", "open", "half-open", "disabled"}
 
+// connectionStates are the values of routing.EndpointStats.Connection.
+var connectionStates = []string{"IDLE", "CONNECTING", "READY", "TRANSIENT_FAILURE"}
+
 // funcCollector collects metrics computed at scrape time.
 type funcCollector struct {
 	descs   []*prometheus.Desc
@@ -180,11 +186,14 @@ func (c funcCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 // endpointCollector reports the endpoints' resilience state, read from the pool at each scrape.
 func endpointCollector(stats func() []routing.EndpointStats) prometheus.Collector {
 	return funcCollector{
-		descs: []*prometheus.Desc{breakerDesc, ejectedDesc, ejectionsDesc, healthyDesc, inFlightDesc},
+		descs: []*prometheus.Desc{breakerDesc, connectionDesc, ejectedDesc, ejectionsDesc, healthyDesc, inFlightDesc},
 		collect: func(ch chan<- prometheus.Metric) {
 			for _, s := range stats() {
 				for _, state := range breakerStates {
 					ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, boolValue(strings.EqualFold(s.Breaker, state)), s.Address, s.Transport, s.Settings, state)
+				}
+				for _, state := range connectionStates {
+					ch <- prometheus.MustNewConstMetric(connectionDesc, prometheus.GaugeValue, boolValue(s.Connection == state), s.Address, s.Transport, s.Settings, state)
 				}
 				ch <- prometheus.MustNewConstMetric(ejectedDesc, prometheus.GaugeValue, boolValue(s.Ejected), s.Address, s.Transport, s.Settings)
 				ch <- prometheus.MustNewConstMetric(ejectionsDesc, prometheus.CounterValue, float64(s.Ejections), s.Address, s.Transport, s.Settings)

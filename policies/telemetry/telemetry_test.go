@@ -408,9 +408,9 @@ func TestMetricsScrape(t *testing.T) {
 	// transport and settings labels.
 	const checked = "health_check.interval 5s"
 	stats := []routing.EndpointStats{
-		{Address: "10.0.0.1:50051", Transport: "plaintext", Settings: "defaults", Breaker: "open", Ejected: true, Ejections: 3, Healthy: true, InFlight: 2},
-		{Address: "10.0.0.1:50051", Transport: "plaintext", Settings: checked, Breaker: "closed", Healthy: false, InFlight: 4},
-		{Address: "10.0.0.1:50051", Transport: "tls", Settings: "defaults", Breaker: "closed", Healthy: true, InFlight: 1},
+		{Address: "10.0.0.1:50051", Transport: "plaintext", Settings: "defaults", Breaker: "open", Ejected: true, Ejections: 3, Healthy: true, InFlight: 2, Connection: "TRANSIENT_FAILURE"},
+		{Address: "10.0.0.1:50051", Transport: "plaintext", Settings: checked, Breaker: "closed", Healthy: false, InFlight: 4, Connection: "READY"},
+		{Address: "10.0.0.1:50051", Transport: "tls", Settings: "defaults", Breaker: "closed", Healthy: true, InFlight: 1, Connection: "IDLE"},
 	}
 	r := newRig(t, telemetry.Config{
 		Endpoints: func() []routing.EndpointStats { return stats },
@@ -452,6 +452,9 @@ func TestMetricsScrape(t *testing.T) {
 		`gateway_policy_denials_total{front="rest",policy="waf",reason="942100"} 1`,
 		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",settings="defaults",state="open",transport="plaintext"} 1`,
 		`gateway_endpoint_circuit_state{endpoint="10.0.0.1:50051",settings="defaults",state="closed",transport="plaintext"} 0`,
+		`gateway_endpoint_connection_state{endpoint="10.0.0.1:50051",settings="defaults",state="TRANSIENT_FAILURE",transport="plaintext"} 1`,
+		`gateway_endpoint_connection_state{endpoint="10.0.0.1:50051",settings="defaults",state="READY",transport="plaintext"} 0`,
+		`gateway_endpoint_connection_state{endpoint="10.0.0.1:50051",settings="` + checked + `",state="READY",transport="plaintext"} 1`,
 		`gateway_endpoint_ejected{endpoint="10.0.0.1:50051",settings="defaults",transport="plaintext"} 1`,
 		`gateway_endpoint_ejections_total{endpoint="10.0.0.1:50051",settings="defaults",transport="plaintext"} 3`,
 		`gateway_endpoint_in_flight{endpoint="10.0.0.1:50051",settings="defaults",transport="plaintext"} 2`,

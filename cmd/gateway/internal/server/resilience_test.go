@@ -457,13 +457,13 @@ func TestResilienceCallerDeadline(t *testing.T) {
 }
 
 // The REST and GraphQL fronts retry unary calls as the gRPC front does: with one endpoint of two
-// refusing connections, every call succeeds on every front, by the route's default policy.
+// refusing connections, every call succeeds on every front, by the route's default policy and the
+// cluster's default retry budget.
 func TestResilienceRetriesOnEveryFront(t *testing.T) {
 	verifyNoLeaks(t)
 	dead := testnet.Refused(t)
 	live := startUsers(t, shop.Options{})
 	client, addr, pool := resilientGatewayAt(t, []string{dead, live.addr}, routing.ClusterConfig{
-		RetryBudget: routing.RetryBudget{Percent: 100, MinRetries: 1000},
 		Endpoint: routing.EndpointConfig{
 			Breaker: routing.BreakerConfig{Disabled: true}, Outlier: routing.OutlierConfig{Disabled: true},
 		},
@@ -498,6 +498,28 @@ func TestResilienceRetriesOnEveryFront(t *testing.T) {
 	}
 	if got := live.calls.Load(); got != 30 {
 		t.Errorf("the live endpoint served %d calls, want 30", got)
+	}
+}
+
+// With one endpoint of two refusing connections and every setting at its default, no call fails:
+// the QA report of the fourth call in a row failing UNAVAILABLE "upstream connection failed:
+// connection refused". That call's retry was refused by the retry budget (three retries, as 20% of
+// four calls is none), while the breaker and outlier detection still waited for a fifth failure.
+// Now a call that meets the dead endpoint is retried outside the budget, its request having reached
+// no backend, and once the endpoint's connection is known to fail the balancer passes over it.
+func TestResilienceDeadEndpointDefaults(t *testing.T) {
+	verifyNoLeaks(t)
+	dead := testnet.Refused(t)
+	live := startUsers(t, shop.Options{})
+	client, _ := resilientGateway(t, []string{dead, live.addr}, routing.ClusterConfig{}, routing.RetryPolicy{})
+	const calls = 50
+	for i := range calls {
+		if _, err := client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"}); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	if got := live.calls.Load(); got != calls {
+		t.Errorf("the live endpoint served %d calls, want %d", got, calls)
 	}
 }
 

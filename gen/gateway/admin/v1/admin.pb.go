@@ -1445,7 +1445,12 @@ type UpstreamEndpoint struct {
 	// How the gateway reaches the endpoint: "plaintext", or "tls" with what its cluster's tls sets
 	// (the CA's and client certificate's digests, server_name, insecure_skip_verify), and a
 	// connect_timeout other than the default. One address reached two ways is two endpoints.
-	Transport     string `protobuf:"bytes,10,opt,name=transport,proto3" json:"transport,omitempty"`
+	Transport string `protobuf:"bytes,10,opt,name=transport,proto3" json:"transport,omitempty"`
+	// The state of the gateway's connection to the endpoint, as gRPC names it: IDLE (not connected,
+	// as before the first call), CONNECTING, READY, or TRANSIENT_FAILURE: the last attempt to
+	// connect failed (connection refused, TLS handshake failed...), so the balancers pass over the
+	// endpoint while the gateway keeps reconnecting, with backoff.
+	Connection    string `protobuf:"bytes,11,opt,name=connection,proto3" json:"connection,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1550,6 +1555,13 @@ func (x *UpstreamEndpoint) GetTransport() string {
 	return ""
 }
 
+func (x *UpstreamEndpoint) GetConnection() string {
+	if x != nil {
+		return x.Connection
+	}
+	return ""
+}
+
 var File_gateway_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_gateway_admin_v1_admin_proto_rawDesc = "" +
@@ -1643,7 +1655,7 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\x0fUpstreamCluster\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02lb\x18\x02 \x01(\tR\x02lb\x12@\n" +
-	"\tendpoints\x18\x03 \x03(\v2\".gateway.admin.v1.UpstreamEndpointR\tendpoints\"\xf7\x02\n" +
+	"\tendpoints\x18\x03 \x03(\v2\".gateway.admin.v1.UpstreamEndpointR\tendpoints\"\x97\x03\n" +
 	"\x10UpstreamEndpoint\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x18\n" +
 	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12\x18\n" +
@@ -1656,7 +1668,10 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\tejections\x18\b \x01(\x03R\tejections\x121\n" +
 	"\x14consecutive_failures\x18\t \x01(\x05R\x13consecutiveFailures\x12\x1c\n" +
 	"\ttransport\x18\n" +
-	" \x01(\tR\ttransport*\x84\x01\n" +
+	" \x01(\tR\ttransport\x12\x1e\n" +
+	"\n" +
+	"connection\x18\v \x01(\tR\n" +
+	"connection*\x84\x01\n" +
 	"\n" +
 	"SourceKind\x12\x1b\n" +
 	"\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
