@@ -210,4 +210,8 @@ func TestUnservedGRPCForms(t *testing.T) {
 			}
 		}
 	}
+	// Counted as the REST front's answers (to no method it serves), with the codes their bodies carry.
+	wantMetrics(t, g,
+		`gateway_requests_total{code="UNIMPLEMENTED",front="rest",method="unknown"} 6`,
+		`gateway_requests_total{code="INVALID_ARGUMENT",front="rest",method="unknown"} 6`)
 }
