@@ -128,6 +128,36 @@ func TestKeepVersions(t *testing.T) {
 	}
 }
 
+// TestClockSkew: a JWT provider's clock_skew is the file's, 0 included (no leeway), and the default
+// when the key is left out or null.
+func TestClockSkew(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "jwks.json"), []byte(`{"keys": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for skew, want := range map[string]time.Duration{
+		"": config.DefaultClockSkew, "clock_skew: null": config.DefaultClockSkew,
+		"clock_skew: 0s": 0, "clock_skew: 0": 0, "clock_skew: 2s": 2 * time.Second,
+	} {
+		in := "policies:\n  auth:\n    jwt:\n      - {name: demo, issuer: demo, jwks_file: jwks.json}\n"
+		if skew != "" {
+			in = strings.Replace(in, "}", ", "+skew+"}", 1)
+		}
+		c, err := config.Parse(filepath.Join(dir, "gateway.yaml"), []byte(in))
+		if err != nil {
+			t.Errorf("%q: %v", skew, err)
+			continue
+		}
+		p := c.Policies.Auth.JWT[0]
+		if got := p.Skew(); got != want {
+			t.Errorf("%q: Skew() = %s, want %s", skew, got, want)
+		}
+		if line := "clock_skew " + want.String(); !strings.Contains(c.Summary(), line) {
+			t.Errorf("%q: the summary does not say %q:\n%s", skew, line, c.Summary())
+		}
+	}
+}
+
 func TestByteSizes(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

@@ -61,12 +61,21 @@ type JWTProvider struct {
 	// Algorithms the provider accepts: RS256, RS384, RS512, ES256, ES384, EdDSA; HS256 only with
 	// secret_file. Default: the asymmetric ones with a JWKS, HS256 with a secret file.
 	Algorithms []string `yaml:"algorithms"`
-	// ClockSkew is the leeway on exp, nbf and iat. Default DefaultClockSkew.
-	ClockSkew time.Duration `yaml:"clock_skew"`
+	// ClockSkew is the leeway on exp, nbf and iat; 0 allows none. Default (nil) DefaultClockSkew:
+	// a pointer, so that a written 0 is told from a key left out. Skew reads it.
+	ClockSkew *time.Duration `yaml:"clock_skew"`
 	// ConsumerClaim names the claim that identifies the consumer. Default "sub".
 	ConsumerClaim string `yaml:"consumer_claim"`
 	// ClaimsToMetadata send chosen claims upstream as metadata.
 	ClaimsToMetadata []ClaimMetadata `yaml:"claims_to_metadata"`
+}
+
+// Skew returns the leeway on exp, nbf and iat: ClockSkew, or DefaultClockSkew when it is unset.
+func (p JWTProvider) Skew() time.Duration {
+	if p.ClockSkew == nil {
+		return DefaultClockSkew
+	}
+	return *p.ClockSkew
 }
 
 // ClaimMetadata sends a claim upstream under a metadata key.
@@ -316,8 +325,8 @@ func (v *validator) jwtProvider(path string, p JWTProvider, names, metadataKeys 
 	if d := p.JWKSMinRefresh; d < 0 || d < minJWKSMinRefresh && v.has(field(path, "jwks_min_refresh")) {
 		v.fieldf(field(path, "jwks_min_refresh"), "want at least %s, got %s", minJWKSMinRefresh, d)
 	}
-	if p.ClockSkew < 0 {
-		v.fieldf(field(path, "clock_skew"), "want a duration of 0 or more, got %s", p.ClockSkew)
+	if d := p.Skew(); d < 0 {
+		v.fieldf(field(path, "clock_skew"), "want a duration of 0 or more, got %s", d)
 	}
 	v.nonEmpty(field(path, "consumer_claim"), p.ConsumerClaim)
 	for i, alg := range p.Algorithms {
@@ -497,7 +506,6 @@ func (a *Auth) complete() {
 		p := &a.JWT[i]
 		setDefault(&p.JWKSRefresh, DefaultJWKSRefresh)
 		setDefault(&p.JWKSMinRefresh, DefaultJWKSMinRefresh)
-		setDefault(&p.ClockSkew, DefaultClockSkew)
 		setDefault(&p.ConsumerClaim, DefaultConsumerClaim)
 		if len(p.Algorithms) == 0 {
 			if p.SecretFile != "" {
@@ -561,7 +569,7 @@ func (a Auth) summary(s *summary, rules []PolicyRule) {
 		if len(p.Audiences) > 0 {
 			s.line(2, "audiences %s", strings.Join(p.Audiences, ", "))
 		}
-		s.line(2, "algorithms %s, clock_skew %s, consumer_claim %s", strings.Join(p.Algorithms, ", "), p.ClockSkew, p.ConsumerClaim)
+		s.line(2, "algorithms %s, clock_skew %s, consumer_claim %s", strings.Join(p.Algorithms, ", "), p.Skew(), p.ConsumerClaim)
 		for _, cm := range p.ClaimsToMetadata {
 			s.line(2, "claim %s -> %s", cm.Claim, cm.Metadata)
 		}

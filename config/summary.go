@@ -178,7 +178,8 @@ func (s *summary) resilience(cl Cluster) {
 	}
 }
 
-// settings joins name/value pairs, skipping zero values; an empty name prints the value alone.
+// settings joins name/value pairs, skipping zero values and nil pointers; an empty name prints the
+// value alone.
 func settings(pairs ...any) string {
 	var parts []string
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -190,6 +191,11 @@ func settings(pairs ...any) string {
 				continue
 			}
 			v = strconv.Itoa(x)
+		case *int: // set, 0 included, or nil
+			if x == nil {
+				continue
+			}
+			v = strconv.Itoa(*x)
 		case string:
 			if x == "" {
 				continue

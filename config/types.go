@@ -165,8 +165,9 @@ type OutlierDetection struct {
 	// may always be). Default 50.
 	MaxEjectedPercent int `yaml:"max_ejected_percent"`
 	// PanicThreshold: below this percentage of healthy endpoints, calls
-	// go to all endpoints regardless of health. Default 50.
-	PanicThreshold int `yaml:"panic_threshold"`
+	// go to all endpoints regardless of health; 0 never does. Default
+	// (nil) 50: a pointer, so that a written 0 is told from a key left out.
+	PanicThreshold *int `yaml:"panic_threshold"`
 }
 
 // RetryBudget caps retries as a share of calls over a 10s window. A retry of

@@ -107,7 +107,9 @@ func (v *validator) resilience(path string, cl Cluster) {
 		v.fieldf(field(op, "max_ejection_time"), "%s is shorter than base_ejection_time (%s)", od.MaxEjectionTime, od.BaseEjectionTime)
 	}
 	v.count(field(op, "max_ejected_percent"), od.MaxEjectedPercent, 1, 100)
-	v.count(field(op, "panic_threshold"), od.PanicThreshold, 0, 100)
+	if od.PanicThreshold != nil {
+		v.count(field(op, "panic_threshold"), *od.PanicThreshold, 0, 100)
+	}
 
 	rb, rp := cl.RetryBudget, field(path, "retry_budget")
 	v.count(field(rp, "percent"), rb.Percent, 1, 100)

@@ -312,3 +312,20 @@ func TestSpecEndpointSettings(t *testing.T) {
 	}
 	snap.Retire(pool)
 }
+
+// A cluster's outlier_detection.panic_threshold reaches routing as written, 0 included: 0 never
+// panics (routing's negative), where a threshold left out is routing's default (its 0). A written 0
+// used to become the default, 50.
+func TestSpecPanicThreshold(t *testing.T) {
+	spec := specOf(t, t.TempDir(), "clusters:\n"+
+		"  - {name: unset, endpoints: [\""+addrB+"\"]}\n"+
+		"  - {name: never, endpoints: [\""+addrB+"\"], outlier_detection: {panic_threshold: 0}}\n"+
+		"  - {name: forty, endpoints: [\""+addrB+"\"], outlier_detection: {panic_threshold: 40}}\n")
+	got := map[string]int{}
+	for _, c := range spec.Clusters {
+		got[c.Name] = c.Config.PanicThreshold
+	}
+	if got["unset"] != 0 || got["never"] >= 0 || got["forty"] != 40 {
+		t.Errorf("PanicThreshold by cluster: %v, want unset 0 (the default), never negative, forty 40", got)
+	}
+}

@@ -88,7 +88,7 @@ func clusterConfig(c config.Cluster) (routing.ClusterConfig, error) {
 		MaxRequests:       c.MaxRequests,
 		DNSRefresh:        c.DNSRefresh,
 		MaxEjectedPercent: od.MaxEjectedPercent,
-		PanicThreshold:    od.PanicThreshold,
+		PanicThreshold:    panicThreshold(od.PanicThreshold),
 		RetryBudget:       routing.RetryBudget{Percent: c.RetryBudget.Percent, MinRetries: c.RetryBudget.MinRetries},
 		Endpoint: routing.EndpointConfig{
 			Health: routing.HealthCheckConfig{Interval: hc.Interval, Timeout: hc.Timeout, HealthyThreshold: hc.HealthyThreshold,
@@ -99,6 +99,18 @@ func clusterConfig(c config.Cluster) (routing.ClusterConfig, error) {
 				BaseEjectionTime: od.BaseEjectionTime, MaxEjectionTime: od.MaxEjectionTime},
 		},
 	}, nil
+}
+
+// panicThreshold is outlier_detection.panic_threshold as routing takes it: 0, its default, when the
+// file leaves it out, and negative, never panicking, when the file writes 0.
+func panicThreshold(p *int) int {
+	switch {
+	case p == nil:
+		return 0
+	case *p == 0:
+		return -1
+	}
+	return *p
 }
 
 // clusterTransport is how the gateway connects to a cluster's endpoints, its TLS files loaded.

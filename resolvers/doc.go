@@ -58,6 +58,8 @@
 // Upstream calls carry, as gRPC metadata, the request headers on an allowlist: Authorization,
 // X-Request-Id, Traceparent, Tracestate, Baggage, plus Options.ForwardHeaders (to which the gateway
 // adds, per snapshot, the headers its routes match on and its ring_hash clusters hash, so routing
-// sees them as it does a gRPC call's). Over WebSocket the upgrade request's headers count, and so do
-// the same keys in the connection_init payload.
+// sees them as it does a gRPC call's). Over WebSocket the upgrade request's headers count, and the
+// connection_init payload's string values stand in for those it lacks (by header name, at the top
+// level or in a "headers" object): the same keys go upstream, and the policies read any of them, an
+// API key's header included, as they read the upgrade's (policy.Request.InitHeader).
 package resolvers

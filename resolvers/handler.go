@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
+	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,8 +96,8 @@ type Options struct {
 	Routes []Route
 	// ForwardHeaders are request headers copied into the metadata of every upstream call, besides
 	// the defaults: Authorization, X-Request-Id, Traceparent, Tracestate and Baggage. Over
-	// WebSocket, the headers of the upgrade request and the same keys of the connection_init
-	// payload (browsers cannot set headers there) are forwarded.
+	// WebSocket, the headers of the upgrade request and, for those it lacks, the same keys of the
+	// connection_init payload (browsers cannot set headers on the upgrade) are forwarded.
 	ForwardHeaders []string
 	// Types resolves the types of Any values and error details (default protoregistry.GlobalTypes).
 	// Pass dynamicpb.NewTypes(snapshot files) to render the registered services' own types.
@@ -213,7 +216,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		Implementation:        wsImplementation{stopping: opts.Stopping, current: opts.Current, present: x.present},
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
-		InitFunc:              inspectInit,
+		InitFunc:              connectionInit,
 	})
 	srv.SetQueryCache(cache)
 	srv.SetValidationRulesFn(validation)
@@ -398,16 +401,15 @@ func wantsHTML(r *http.Request) bool {
 }
 
 // outgoing returns the metadata upstream calls of an operation carry: the allowlisted headers of the
-// request, or nil when it has none.
+// request (over WebSocket, of its upgrade or else of its connection_init payload), or nil when it has
+// none.
 func (x *executor) outgoing(ctx context.Context, opCtx *graphql.OperationContext) metadata.MD {
 	var md metadata.MD
-	init := transport.GetInitPayload(ctx) // set for operations over WebSocket
+	init, _ := ctx.Value(initHeaderKey{}).(http.Header) // set for operations over WebSocket
 	for i, name := range x.forward {
 		vals := opCtx.Headers.Values(x.forwardCanon[i])
-		if len(vals) == 0 && init != nil {
-			if v := initValue(init, name, x.forwardCanon[i]); v != "" {
-				vals = []string{v}
-			}
+		if len(vals) == 0 {
+			vals = init[x.forwardCanon[i]]
 		}
 		if len(vals) == 0 {
 			continue
@@ -420,22 +422,39 @@ func (x *executor) outgoing(ctx context.Context, opCtx *graphql.OperationContext
 	return md
 }
 
-// initValue reads a header from a connection_init payload: under its own key, or within a
-// "headers" object as some clients send it.
-func initValue(p transport.InitPayload, lower, canon string) string {
-	for _, key := range [...]string{lower, canon} {
-		if v := p.GetString(key); v != "" {
-			return v
-		}
-	}
+// initHeaderKey is the context key of a WebSocket's connection_init headers (initHeader), which its
+// operations run with.
+type initHeaderKey struct{}
+
+// initHeader reads the headers a connection_init payload carries in place of the upgrade request's:
+// its string values, by header name in any case, at the top level or, for names the top level lacks,
+// in a "headers" object as some clients send them. A name given twice with different values (as
+// x-api-key and X-Api-Key) keeps both, as a repeated request header does: a credential sent so is
+// ambiguous.
+func initHeader(p transport.InitPayload) http.Header {
+	h := stringValues(p)
 	if hs, ok := p["headers"].(map[string]any); ok {
-		for k, v := range hs {
-			if s, ok := v.(string); ok && strings.EqualFold(k, lower) {
-				return s
+		for name, vs := range stringValues(hs) {
+			if _, ok := h[name]; !ok {
+				h[name] = vs
 			}
 		}
 	}
-	return ""
+	return h
+}
+
+// stringValues returns the non-empty string values of m by header name, in the order of m's keys.
+func stringValues(m map[string]any) http.Header {
+	h := make(http.Header, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if v, ok := m[k].(string); ok && v != "" {
+			name := textproto.CanonicalMIMEHeaderKey(k)
+			if !slices.Contains(h[name], v) {
+				h[name] = append(h[name], v)
+			}
+		}
+	}
+	return h
 }
 
 // writeRequestError answers a request the server refuses before gqlgen sees it.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 )
 
@@ -52,4 +53,28 @@ func TestSSEWriterAfterFinish(t *testing.T) {
 	w.Flush()
 	w.WriteHeader(http.StatusOK)
 	_ = http.NewResponseController(w).Flush()
+}
+
+// TestInitHeader: a connection_init payload's headers are its string values by header name, any
+// case, at the top level before a "headers" object's; a name given twice with different values keeps
+// both, in the order of the payload's keys.
+func TestInitHeader(t *testing.T) {
+	got := initHeader(map[string]any{
+		"Authorization": "Bearer t",
+		"x-api-key":     "k",
+		"X-Tenant":      "a",
+		"x-tenant":      "b",
+		"count":         3,
+		"empty":         "",
+		"headers":       map[string]any{"X-API-KEY": "other", "x-request-id": "r1", "Baggage": 1},
+	})
+	want := http.Header{
+		"Authorization": {"Bearer t"},
+		"X-Api-Key":     {"k"},
+		"X-Tenant":      {"a", "b"},
+		"X-Request-Id":  {"r1"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("initHeader = %v, want %v", got, want)
+	}
 }

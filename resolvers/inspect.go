@@ -87,9 +87,24 @@ var registerRefusalKind = sync.OnceFunc(func() {
 	}
 })
 
+// connectionInit is the WebSocket transport's InitFunc. The connection_init payload stands in for
+// the headers browsers cannot set on a WebSocket's upgrade: it is shown to the firewall
+// (inspectInit) and, once accepted, its headers (initHeader) are what the connection's operations
+// run with. Those on the forwarded list go upstream (executor.outgoing); the policies read the
+// others, such as an API key's header, as they read the upgrade's (policy.WithInitHeader), without
+// passing them upstream, as over HTTP.
+func connectionInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	ctx, ack, err := inspectInit(ctx, p)
+	if err != nil || len(p) == 0 {
+		return ctx, ack, err
+	}
+	h := initHeader(p)
+	return policy.WithInitHeader(context.WithValue(ctx, initHeaderKey{}, h), h), ack, nil
+}
+
 // inspectInit shows a WebSocket's connection_init payload to the request's message inspector (the
-// WAF's), when it has one: the payload's values go upstream as the operations' forwarded headers
-// (see executor.outgoing), as an HTTP request's headers would, and those the WAF inspects. It is
+// WAF's), when it has one: the payload's values stand in for the upgrade request's headers
+// (connectionInit), and those the WAF inspects. It is
 // shown as a JSON body of the payload's keys (json.authorization, json.headers.x-request-id). A
 // refusal ends the connection before it is acknowledged: close code 4403 (Forbidden).
 func inspectInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {

@@ -32,9 +32,15 @@ import (
 //     connection_init; 4429 "Too many initialisation requests" for a second connection_init; 4408
 //     "Connection initialisation timeout" when none comes in time.
 //
-// An id is taken from the client's subscribe until the server's error or complete for it. A
-// client's complete does not free it: gqlgen answers it with a complete once the operation has
-// wound down, and an id reused before that would have its events mixed with the old operation's.
+// An id is taken from the client's subscribe until the server's error or complete for it, or the
+// client's complete, which frees it at once: as the protocol has it, nothing more is sent about the
+// operation, though gqlgen, winding it down, may go on to send a `next` carrying the error "context
+// canceled" and a complete for it. Those are dropped, as is anything else gqlgen sends about an
+// operation that ended, and a new operation reusing the id never gets them (see wsConn.ours).
+//
+// The legacy graphql-ws protocol's stop is answered as its reference server answers it: with the
+// operation's complete, the last message about it. The gateway sends it as it reads the stop, so
+// nothing (gqlgen's "context canceled" among it) follows; the id is free at once too.
 //
 // With either protocol, every message is held to the request's JSON limits (policy.MessageLimits,
 // put in the handshake's context by the limits policy: policies.limits' depth, array and string
@@ -85,11 +91,13 @@ type wsConn struct {
 	ctx     context.Context                              // the handshake's: where a refusal of the limits is recorded
 	present func(context.Context, error) *gqlerror.Error // renders a refused operation's error
 	mu      sync.Mutex
-	running map[string]struct{} // ids of the operations not yet ended by an error or complete
 	// gqlgen knows each operation by an id of its own, not the client's: it forgets an operation
-	// only after sending its complete, so a client reusing the id at once would have its new
-	// operation forgotten with the old one, and could no longer stop it. ours maps a client's id to
-	// its current operation's, theirs the other way.
+	// only after its last message, so an id the client reuses at once would have the new operation
+	// forgotten with the old one (it could no longer be stopped), and the old one's late messages
+	// taken for the new one's. ours maps the client's id of each running operation (from its
+	// subscribe until its error or complete, or the client's complete) to gqlgen's; theirs maps
+	// gqlgen's ids of the operations whose messages the client is sent to the client's. An operation
+	// that is in neither is over for the client: what gqlgen still sends about it is dropped.
 	ours, theirs map[string]string
 	seq          uint64         // numbers the operations' ids
 	leaving      bool           // goAway was called: the socket closes once nothing runs
@@ -124,7 +132,6 @@ func conformWS(ctx context.Context, c transport.WebsocketConn, wi wsImplementati
 		ctx:           ctx,
 		present:       wi.present,
 		current:       wi.current,
-		running:       make(map[string]struct{}),
 		ours:          make(map[string]string),
 		theirs:        make(map[string]string),
 	}
@@ -204,10 +211,7 @@ func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 			if c.stale() {
 				return false, c.refuse(closeServiceRestart, configChangedReason)
 			}
-			if m.ID != "" {
-				c.start(m.ID)
-				operation = true
-			}
+			operation = m.ID != ""
 		}
 	} else {
 		switch m.Type {
@@ -224,7 +228,7 @@ func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 				return false, c.refuse(closeInvalidMessage, "Invalid message received: subscribe without an id")
 			case c.stale():
 				return false, c.refuse(closeServiceRestart, configChangedReason)
-			case !c.start(m.ID):
+			case c.runs(m.ID):
 				return false, c.refuse(closeSubscriberExists, subscriberExists(m.ID))
 			}
 			operation = true
@@ -255,55 +259,109 @@ func (c *wsConn) admit(msg []byte, m *wireMessage) (pass bool, err error) {
 func (c *wsConn) stale() bool { return c.current != nil && !c.current() }
 
 // toGqlgen gives a message passed on to gqlgen the id gqlgen knows its operation by: a new one for
-// an operation the message starts, the operation's for one that stops it ("" for an operation
-// gqlgen does not run, which it ignores). m is msg decoded; msg is re-encoded only when its id
+// an operation the message starts, the operation's for one that stops it ("" for an operation that
+// does not run, which gqlgen ignores). The client's complete (graphql-ws: stop) ends its operation
+// for the client there and then (stop). m is msg decoded; msg is re-encoded only when its id
 // changes.
 func (c *wsConn) toGqlgen(msg []byte, m *wireMessage) ([]byte, error) {
 	if m.ID == "" {
 		return msg, nil
 	}
-	c.mu.Lock()
 	var id string
 	switch m.Type {
 	case "subscribe", "start":
-		c.seq++
-		id = strconv.FormatUint(c.seq, 10)
-		c.ours[m.ID], c.theirs[id] = id, m.ID
+		id = c.begin(m.ID)
 	case "complete", "stop":
-		id = c.ours[m.ID]
+		var err error
+		if id, err = c.stop(m.ID); err != nil {
+			return nil, err
+		}
 	default:
-		c.mu.Unlock()
 		return msg, nil
 	}
-	c.mu.Unlock()
 	m.ID = id
 	return json.Marshal(m)
 }
 
-// fromGqlgen returns the client's id of the operation gqlgen calls id, forgetting it when final (the
-// operation's last message), and whether it knew it.
-func (c *wsConn) fromGqlgen(id string, final bool) (string, bool) {
+// begin notes that the client's operation client starts, and returns the id gqlgen is to know it by.
+// Under graphql-ws, whose client may reuse a running operation's id, the earlier operation's
+// messages still go to the client under it.
+func (c *wsConn) begin(client string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	client, ok := c.theirs[id]
-	if ok && final {
+	c.seq++
+	id := strconv.FormatUint(c.seq, 10)
+	c.ours[client], c.theirs[id] = id, client
+	return id
+}
+
+// stop ends the operation the client calls client, at the client's request (complete; graphql-ws:
+// stop): its id is free, and gqlgen's messages about it are dropped from then on (send). Under
+// graphql-ws the operation's complete answers the stop. It returns gqlgen's id of the operation, ""
+// when none runs under client.
+func (c *wsConn) stop(client string) (id string, err error) {
+	c.mu.Lock()
+	id, ok := c.ours[client]
+	if ok {
+		delete(c.ours, client)
 		delete(c.theirs, id)
-		if c.ours[client] == id {
-			delete(c.ours, client)
+		if !c.rules {
+			// Under the lock, as send writes: after every message sent about the operation.
+			err = c.WebsocketConn.WriteJSON(wireMessage{ID: client, Type: "complete"})
 		}
 	}
-	return client, ok
+	last := ok && c.leaving && len(c.ours) == 0
+	c.mu.Unlock()
+	if last {
+		c.goingAway()
+	}
+	return id, err
+}
+
+// runs reports whether an operation runs under the client's id.
+func (c *wsConn) runs(client string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.ours[client]
+	return ok
+}
+
+// send writes m, gqlgen's message about the operation gqlgen calls m.ID, under the client's id of
+// it, unless the operation is over for the client: it ended, or the client stopped it. final says
+// m is the operation's last message, which ends it. The decision and the write are made under the
+// lock that stop takes, so nothing about an operation is written once stop returned.
+func (c *wsConn) send(m wireMessage, final bool) error {
+	c.mu.Lock()
+	client, ok := c.theirs[m.ID]
+	if !ok {
+		c.mu.Unlock()
+		return nil
+	}
+	last := false
+	if final {
+		delete(c.theirs, m.ID)
+		if c.ours[client] == m.ID { // not an earlier operation under a reused graphql-ws id
+			delete(c.ours, client)
+			last = c.leaving && len(c.ours) == 0
+		}
+	}
+	m.ID = client
+	err := c.WebsocketConn.WriteJSON(m)
+	c.mu.Unlock()
+	if last {
+		c.goingAway()
+	}
+	return err
 }
 
 // refuseOperation answers the operation id, refused before it ran (the JSON limits, a parameter
-// given twice), with an error message (which ends the operation: see deliver). Only an error
-// writing it ends the read.
+// given twice), with an error message, which ends it. Only an error writing it ends the read.
 func (c *wsConn) refuseOperation(id string, refusal error) error {
 	payload, err := json.Marshal([]*gqlerror.Error{c.present(c.ctx, refusal)})
 	if err != nil {
 		return err
 	}
-	return c.deliver(wireMessage{Type: "error", ID: id, Payload: payload})
+	return c.WebsocketConn.WriteJSON(wireMessage{Type: "error", ID: id, Payload: payload})
 }
 
 // refuseOverLimits closes the socket for a message over the JSON limits that is no operation.
@@ -338,34 +396,8 @@ func (c *wsConn) WriteJSON(v any) error {
 		return c.WebsocketConn.WriteJSON(json.RawMessage(msg))
 	}
 	// An operation's last message is its complete; under the rules an error is its last too (a
-	// complete gqlgen sends after it is not sent: deliver).
-	final := m.Type == "complete" || c.rules && m.Type == "error"
-	client, known := c.fromGqlgen(m.ID, final)
-	switch {
-	case known:
-		m.ID = client
-	case c.rules && (m.Type == "error" || m.Type == "complete"):
-		return nil // the complete of an operation that ended with an error
-	}
-	return c.deliver(m)
-}
-
-// deliver sends m, about the operation the client calls m.ID. An error or complete ends its
-// operation; under the rules, one for an operation that already ended is not sent.
-func (c *wsConn) deliver(m wireMessage) error {
-	last := false
-	if m.Type == "error" || m.Type == "complete" {
-		ended, l := c.end(m.ID)
-		if !ended && c.rules {
-			return nil
-		}
-		last = l
-	}
-	err := c.WebsocketConn.WriteJSON(m)
-	if last {
-		c.goingAway()
-	}
-	return err
+	// complete gqlgen sends after it is dropped).
+	return c.send(m, m.Type == "complete" || c.rules && m.Type == "error")
 }
 
 // Close ends the connection, and the watch for the gateway's stop.
@@ -381,7 +413,7 @@ func (c *wsConn) Close() error {
 func (c *wsConn) goAway() {
 	c.mu.Lock()
 	c.leaving = true
-	idle := len(c.running) == 0
+	idle := len(c.ours) == 0
 	c.mu.Unlock()
 	if idle {
 		c.goingAway()
@@ -389,29 +421,6 @@ func (c *wsConn) goAway() {
 }
 
 func (c *wsConn) goingAway() { _ = c.WebsocketConn.WriteClose(closeGoingAway, goingAwayReason) }
-
-// start notes that the operation id runs, and reports false if one already did.
-func (c *wsConn) start(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.running[id]; ok {
-		return false
-	}
-	c.running[id] = struct{}{}
-	return true
-}
-
-// end notes that the operation id ended, and reports whether it was running, and whether it was the
-// last one of a connection that is going away.
-func (c *wsConn) end(id string) (ended, last bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.running[id]; !ok {
-		return false, false
-	}
-	delete(c.running, id)
-	return true, c.leaving && len(c.running) == 0
-}
 
 // SetReadLimit passes gqlgen's PayloadReadLimit on to the connection, and to the guard of its
 // frames' headers.

@@ -21,7 +21,7 @@ func (c *closeRecorder) WriteClose(code int, reason string) error {
 // gqlgen gives up waiting for connection_init with 1002; the protocol says 4408.
 func TestWebSocketInitTimeoutCloseCode(t *testing.T) {
 	rec := &closeRecorder{}
-	c := &wsConn{WebsocketConn: rec, rules: true, running: map[string]struct{}{}}
+	c := &wsConn{WebsocketConn: rec, rules: true}
 	_ = c.WriteClose(transport.WebsocketCloseProtocolError, "connection initialisation timeout")
 	if rec.code != closeInitTimeout || rec.reason != "Connection initialisation timeout" {
 		t.Errorf("closed with %d %q, want %d", rec.code, rec.reason, closeInitTimeout)

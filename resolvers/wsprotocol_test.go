@@ -19,11 +19,14 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/internal/testws"
 	"github.com/protogate/gateway/policies/sanitize"
 	"github.com/protogate/gateway/resolvers"
+	"github.com/protogate/gateway/routing"
 )
 
 const watchP1 = `subscription { watchInventory(id: "p1", interval: "0.01s") { stock sequence } }`
@@ -164,10 +167,9 @@ func TestWebSocketProtocolErrorEndsOperation(t *testing.T) {
 			w.subscribe(tc.msg.ID, watchP1)
 			w.want("next", tc.msg.ID)
 			w.send(wsMessage{ID: tc.msg.ID, Type: "complete"})
-			for m := w.read(); m.Type != "complete"; m = w.read() {
-				if m.Type != "next" || m.ID != tc.msg.ID {
-					t.Fatalf("got %s %q %s", m.Type, m.ID, m.Payload)
-				}
+			w.send(wsMessage{Type: "ping"})
+			if m := w.past(tc.msg.ID); m.Type != "pong" {
+				t.Fatalf("after complete and ping: %s %q %s, want pong", m.Type, m.ID, m.Payload)
 			}
 		})
 	}
@@ -215,19 +217,92 @@ func TestWebSocketProtocolIDReusedAfterEnd(t *testing.T) {
 		w.want("complete", "q")
 	}
 
-	// A subscription the client completed ends with the server's complete, and its id is free again
-	// at once: gqlgen forgets an operation only after sending its complete, and the new operation
-	// must not be forgotten with the old one (it could no longer be stopped). Many times over, as
-	// the race this guards against was rare.
-	for range 30 {
-		w.subscribe("s", watchP1)
-		w.want("next", "s")
-		w.send(wsMessage{ID: "s", Type: "complete"})
-		for m := w.read(); m.Type != "complete"; m = w.read() {
+	// The client's complete frees a subscription's id at once, as the protocol has it: a subscribe
+	// reusing it right away starts a new operation (it was refused with 4409 while gqlgen wound the
+	// old one down), and nothing about the old one follows but the events sent before the complete
+	// was read, ahead of the new one's: no error, no complete. The two watch different products, to
+	// tell their events apart. Many times over, as such races are rare.
+	watch := func(product string) string {
+		return `subscription { watchInventory(id: "` + product + `", interval: "0.01s") { productId } }`
+	}
+	old := ""
+	for i := range 30 {
+		product := []string{"p1", "p2"}[i%2]
+		w.subscribe("s", watch(product))
+		for {
+			m := w.read()
 			if m.Type != "next" || m.ID != "s" {
-				t.Fatalf("got %s %q %s", m.Type, m.ID, m.Payload)
+				t.Fatalf("round %d: got %s %q %s, want the events of %s", i, m.Type, m.ID, m.Payload, product)
+			}
+			if strings.Contains(string(m.Payload), `"productId":"`+product+`"`) {
+				break
+			}
+			if old == "" || !strings.Contains(string(m.Payload), `"productId":"`+old+`"`) {
+				t.Fatalf("round %d: got next %s, want the events of %s", i, m.Payload, product)
 			}
 		}
+		w.send(wsMessage{ID: "s", Type: "complete"})
+		old = product
+	}
+	w.send(wsMessage{Type: "ping"})
+	if m := w.past("s"); m.Type != "pong" {
+		t.Fatalf("after the last complete and ping: %s %q %s, want pong", m.Type, m.ID, m.Payload)
+	}
+}
+
+// heldCaller holds the routing of the calls of method, while hold is set, until their context ends,
+// telling routed that one is held: a call the client stops while it is being routed.
+type heldCaller struct {
+	resolvers.Caller
+	method string
+	hold   atomic.Bool
+	routed chan struct{}
+}
+
+func (c *heldCaller) Route(ctx context.Context, method string, md metadata.MD) (routing.Upstream, error) {
+	if method != c.method || !c.hold.Load() {
+		return c.Caller.Route(ctx, method, md)
+	}
+	c.routed <- struct{}{}
+	<-ctx.Done()
+	return routing.Upstream{}, status.FromContextError(ctx.Err()).Err()
+}
+
+// Once the server has read the client's complete (graphql-ws: stop), nothing more is sent about the
+// operation: not the error "context canceled" that gqlgen's winding it down produces (here it is
+// stopped while its call is routed, as when the client completes at once), nor, under
+// graphql-transport-ws, a complete. graphql-ws answers the stop with the operation's complete, as its
+// reference server does, and nothing follows it. The gateway's stop then closes the socket at once:
+// nothing runs.
+func TestWebSocketNothingAfterClientComplete(t *testing.T) {
+	for _, subprotocol := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(subprotocol, func(t *testing.T) {
+			stopping, stop := context.WithCancel(context.Background())
+			defer stop()
+			held := &heldCaller{method: mWatchInventory, routed: make(chan struct{})}
+			g := startGateway(t, setup{
+				opts:   resolvers.Options{Stopping: stopping},
+				caller: func(c resolvers.Caller) resolvers.Caller { held.Caller = c; return held },
+			})
+			held.hold.Store(true)
+			w := dialWS(t, g, subprotocol)
+			w.subscribe("2", watchP1)
+			select {
+			case <-held.routed:
+			case <-w.ctx.Done():
+				t.Fatal("the subscription's call was never routed")
+			}
+			if w.legacy {
+				w.send(wsMessage{ID: "2", Type: "stop"})
+				w.want("complete", "2")
+			} else {
+				w.send(wsMessage{ID: "2", Type: "complete"})
+			}
+			stop()
+			if ce := w.closed(""); ce.Code != websocket.StatusGoingAway {
+				t.Errorf("closed with %d %q, want 1001", ce.Code, ce.Reason)
+			}
+		})
 	}
 }
 
@@ -474,7 +549,14 @@ func TestWebSocketClosesOnceConfigurationChanged(t *testing.T) {
 				}
 			}
 			w.send(wsMessage{ID: "a", Type: stop})
-			for m := w.past("b"); m.Type != "complete" || m.ID != "a"; m = w.past("b") {
+			end, endID := "complete", "a" // graphql-ws answers a stop with the operation's complete, its last
+			if !w.legacy {
+				// Nothing about a follows the complete: the pong of a ping sent after it is past a's
+				// last event.
+				w.send(wsMessage{Type: "ping"})
+				end, endID = "pong", ""
+			}
+			for m := w.past("b"); m.Type != end || m.ID != endID; m = w.past("b") {
 				if m.Type != w.event() || m.ID != "a" {
 					t.Fatalf("after %s: %s %q %s", stop, m.Type, m.ID, m.Payload)
 				}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/policies/auth"
 	"github.com/protogate/gateway/policies/policy"
 )
 
@@ -444,6 +446,57 @@ func TestCachedTokenExpires(t *testing.T) {
 	e.clock.advance(2 * time.Second)
 	if r := refusalOf(t, s.Admit(call(bearer(tok)...))); r.reason != "TOKEN_EXPIRED" {
 		t.Errorf("cached token past exp: %s, want TOKEN_EXPIRED", r.reason)
+	}
+}
+
+// TestClockSkewFromConfig: a provider's clock_skew as the file writes it is the leeway on exp, so
+// "clock_skew: 0s" admits no token past its expiry (it used to be read as the 30s default), and a
+// provider that leaves the key out keeps the default.
+func TestClockSkewFromConfig(t *testing.T) {
+	e := newEnv(t)
+	expired := key("es").sign(t, e.claims("exp", e.clock.now().Add(-2*time.Second).Unix()))
+	for _, tc := range []struct {
+		skew   string
+		reason string // "" when the token is admitted
+	}{
+		{"", ""},
+		{"clock_skew: 0s", "TOKEN_EXPIRED"},
+		{"clock_skew: 1s", "TOKEN_EXPIRED"},
+		{"clock_skew: 5s", ""},
+	} {
+		cfg, err := config.Parse("gateway.yaml", []byte(fmt.Sprintf(`
+policies:
+  auth:
+    jwt:
+      - name: test
+        issuer: %s
+        audiences: [%s]
+        jwks_file: %q
+        %s
+`, testIssuer, testAudience, e.jwks, tc.skew)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := auth.NewWithOptions(cfg.Policies.Auth, auth.WithClock(e.clock.now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = a.Close() })
+		s, err := a.Step(config.RuleAuth{Required: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Admit(call(bearer(expired)...))
+		switch {
+		case tc.reason == "" && err != nil:
+			t.Errorf("%q: a token expired 2s ago: %v, want it admitted", tc.skew, err)
+		case tc.reason != "" && err == nil:
+			t.Errorf("%q: a token expired 2s ago is admitted, want %s", tc.skew, tc.reason)
+		case tc.reason != "":
+			if r := refusalOf(t, err); r.reason != tc.reason {
+				t.Errorf("%q: a token expired 2s ago: %s, want %s", tc.skew, r.reason, tc.reason)
+			}
+		}
 	}
 }
 

@@ -137,7 +137,7 @@ func testConfig(jwksFile string) config.Auth {
 			Audiences:        []string{testAudience},
 			JWKSFile:         jwksFile,
 			Algorithms:       config.JWTAlgorithms,
-			ClockSkew:        30 * time.Second,
+			ClockSkew:        new(30 * time.Second),
 			ConsumerClaim:    "sub",
 			ClaimsToMetadata: []config.ClaimMetadata{{Claim: "email", Metadata: "x-consumer-email"}, {Claim: "org.id", Metadata: "x-consumer-org"}},
 		}},

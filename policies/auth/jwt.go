@@ -101,7 +101,7 @@ func newJWTProvider(pc config.JWTProvider, o *options) (*jwtProvider, error) {
 		issuer:        pc.Issuer,
 		algs:          pc.Algorithms,
 		refresh:       cmpOr(pc.JWKSRefresh, config.DefaultJWKSRefresh),
-		skew:          pc.ClockSkew,
+		skew:          pc.Skew(),
 		consumerClaim: cmpOr(pc.ConsumerClaim, config.DefaultConsumerClaim),
 	}
 	if pc.Name == "" || pc.Issuer == "" {

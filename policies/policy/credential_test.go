@@ -44,3 +44,38 @@ func TestCredential(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialFromInitPayload: on a GraphQL WebSocket, a credential the upgrade request does not
+// carry is read in the connection_init payload's headers (policy.WithInitHeader), as one in the
+// upgrade's header would be; the upgrade's, when it carries one, is the one that counts.
+func TestCredentialFromInitPayload(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		upgrade   http.Header
+		init      http.Header
+		value     string
+		ambiguous bool
+	}{
+		{"in the payload", http.Header{}, http.Header{"X-Api-Key": {"a"}}, "a", false},
+		{"twice in the payload", http.Header{}, http.Header{"X-Api-Key": {"a", "b"}}, "a", true},
+		{"on the upgrade", http.Header{"X-Api-Key": {"a"}}, nil, "a", false},
+		{"on the upgrade and in the payload", http.Header{"X-Api-Key": {"a"}}, http.Header{"X-Api-Key": {"b"}}, "a", false},
+		{"neither", http.Header{}, http.Header{"Authorization": {"Bearer t"}}, "", false},
+	} {
+		ctx := policy.WithRequest(context.Background(), &policy.Request{Front: policy.FrontGraphQL, RequestHeader: tc.upgrade})
+		if tc.init != nil {
+			ctx = policy.WithInitHeader(ctx, tc.init)
+		}
+		c := &policy.Call{Ctx: ctx, Front: policy.FrontGraphQL}
+		value, ambiguous := c.Credential("x-api-key")
+		if value != tc.value || ambiguous != tc.ambiguous {
+			t.Errorf("%s: Credential = %q, %v; want %q, %v", tc.name, value, ambiguous, tc.value, tc.ambiguous)
+		}
+		if h := c.Header("x-api-key"); h != value {
+			t.Errorf("%s: Header = %q, Credential's value %q", tc.name, h, value)
+		}
+	}
+	if ctx := policy.WithInitHeader(context.Background(), http.Header{"X-Api-Key": {"a"}}); ctx != context.Background() {
+		t.Error("WithInitHeader made a context of one without a Request")
+	}
+}

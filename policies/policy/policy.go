@@ -60,6 +60,11 @@ type Request struct {
 	// RequestHeader is the HTTP request's header on the REST and GraphQL fronts, which pass only
 	// some headers on as metadata: Call.Header reads the others there. Nil on the other fronts.
 	RequestHeader http.Header
+	// InitHeader, on a GraphQL WebSocket, holds the headers its connection_init payload carries
+	// (WithInitHeader): browsers cannot set headers on a WebSocket's upgrade, so the payload is
+	// where they send credentials. Call.Header reads a key there when RequestHeader, the
+	// upgrade's, lacks it. Nil elsewhere.
+	InitHeader http.Header
 	// crossOrigin: the CORS policy allows the request's Origin (AllowCrossOrigin).
 	crossOrigin bool
 }
@@ -82,6 +87,28 @@ func CrossOriginAllowed(ctx context.Context) bool {
 // WithRequest records r in ctx.
 func WithRequest(ctx context.Context, r *Request) context.Context {
 	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// WithInitHeader returns ctx with a copy of its Request whose InitHeader is h: the context a GraphQL
+// WebSocket's operations run under once its connection_init payload, carrying h, is accepted. A ctx
+// without a Request is returned as it is.
+func WithInitHeader(ctx context.Context, h http.Header) context.Context {
+	r, ok := ctx.Value(requestKey{}).(*Request)
+	if !ok {
+		return ctx
+	}
+	cp := *r
+	cp.InitHeader = h
+	return WithRequest(ctx, &cp)
+}
+
+// header returns the values of key in the request's header or, when it has none there, in its
+// WebSocket's connection_init payload.
+func (r *Request) header(key string) []string {
+	if vs := r.RequestHeader.Values(key); len(vs) > 0 || r.InitHeader == nil {
+		return vs
+	}
+	return r.InitHeader.Values(key)
 }
 
 // FrontAndPeerFrom returns the front and the client's peer recorded in ctx (WithRequest), with one
@@ -220,15 +247,18 @@ func (c *Call) Upstream(md metadata.MD, owned bool) metadata.MD {
 
 // Header returns the first value of key (lower case) in the call's incoming metadata, or, on the
 // REST and GraphQL fronts, which pass only some of a request's headers on as metadata, in its HTTP
-// header. So a Step keyed by a header (an API key's, a rate limit's header:<name>) reads it alike on
-// every front, without the header having to go upstream.
+// header (on a GraphQL WebSocket, the upgrade's, else the connection_init payload's). So a Step keyed
+// by a header (an API key's, a rate limit's header:<name>) reads it alike on every front, without the
+// header having to go upstream.
 func (c *Call) Header(key string) string {
 	if v := c.MD[key]; len(v) > 0 {
 		return v[0]
 	}
 	if (c.Front == FrontREST || c.Front == FrontGraphQL) && c.Ctx != nil {
-		if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok && r.RequestHeader != nil {
-			return r.RequestHeader.Get(key)
+		if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok {
+			if vs := r.header(key); len(vs) > 0 {
+				return vs[0]
+			}
 		}
 	}
 	return ""
@@ -236,9 +266,9 @@ func (c *Call) Header(key string) string {
 
 // Credential returns the value the call carries for key (lower case), as Header does, and whether
 // it is ambiguous: sent more than once with different values, counting its metadata and, on the REST
-// and GraphQL fronts, its HTTP request's header. A credential sent twice (two headers, or a header
-// and a Grpc-Metadata- copy of it that differs) is ambiguous; the same value passed on as metadata
-// too is not. One lookup of each, where Header and a check of its own would take two.
+// and GraphQL fronts, its HTTP request's header (or its connection_init payload's, as Header reads
+// it). A credential sent twice (two headers, or a header and a Grpc-Metadata- copy of it that
+// differs) is ambiguous; the same value passed on as metadata too is not. One lookup of each, where Header and a check of its own would take two.
 func (c *Call) Credential(key string) (value string, ambiguous bool) {
 	seen := false
 	add := func(vs []string) {
@@ -252,8 +282,8 @@ func (c *Call) Credential(key string) (value string, ambiguous bool) {
 	}
 	add(c.MD[key])
 	if (c.Front == FrontREST || c.Front == FrontGraphQL) && c.Ctx != nil {
-		if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok && r.RequestHeader != nil {
-			add(r.RequestHeader.Values(key))
+		if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok {
+			add(r.header(key))
 		}
 	}
 	return value, ambiguous

@@ -153,7 +153,7 @@ func codeForHTTP(s int) codes.Code {
 		return codes.PermissionDenied
 	case s == http.StatusNotFound:
 		return codes.NotFound
-	case s == http.StatusMethodNotAllowed, s == http.StatusNotImplemented:
+	case s == http.StatusMethodNotAllowed, s == http.StatusNotImplemented, s == http.StatusHTTPVersionNotSupported:
 		return codes.Unimplemented
 	case s == http.StatusConflict:
 		return codes.Aborted

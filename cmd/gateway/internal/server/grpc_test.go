@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -259,6 +260,53 @@ func TestRouteTimeout(t *testing.T) {
 	_, err := usersv1.NewUserServiceClient(g.conn).GetUser(testContext(t), &usersv1.GetUserRequest{Id: "1"})
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("GetUser through a 100ms route = %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestRouteTimeoutEndsStreams: a route's timeout bounds a stream too, whatever its front: how long
+// a subscription admitted with a token may outlive the token is bounded so (README, Authentication).
+func TestRouteTimeoutEndsStreams(t *testing.T) {
+	g := startGateway(t, harnessOptions{
+		spec: func(spec *registry.Spec, s *shop.Shop) {
+			spec.Routes = append(spec.Routes, registry.RouteSpec{
+				Name:     "short-watch",
+				Match:    routing.Match{Method: "/shop.catalog.v1.CatalogService/WatchInventory"},
+				Clusters: []registry.WeightedCluster{{Name: "catalog", Weight: 1}},
+				Timeout:  200 * time.Millisecond,
+			})
+		},
+	})
+	stream, err := catalogv1.NewCatalogServiceClient(g.conn).WatchInventory(testContext(t), &catalogv1.WatchInventoryRequest{
+		Id: "p1", Interval: durationpb.New(10 * time.Millisecond),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if status.Code(err) != codes.DeadlineExceeded {
+				t.Fatalf("gRPC stream through a 200ms route ended with %v, want DeadlineExceeded", err)
+			}
+			break
+		}
+	}
+
+	ws := dialGraphQLWS(t, testContext(t), g)
+	ws.send(gqlWSMessage{ID: "w", Type: "subscribe",
+		Payload: json.RawMessage(`{"query":"subscription { watchInventory(id: \"p1\", interval: \"0.01s\") { sequence } }"}`)})
+	for {
+		m := ws.read()
+		var r struct{ Errors []gqlError }
+		_ = json.Unmarshal(m.Payload, &r)
+		if m.Type != "next" || m.ID != "w" {
+			t.Fatalf("subscription through a 200ms route: %s %q %s, want its events, then DEADLINE_EXCEEDED", m.Type, m.ID, m.Payload)
+		}
+		if len(r.Errors) > 0 {
+			if r.Errors[0].Extensions.Code != "DEADLINE_EXCEEDED" {
+				t.Fatalf("subscription through a 200ms route ended with %s, want DEADLINE_EXCEEDED", m.Payload)
+			}
+			break
+		}
 	}
 }
 

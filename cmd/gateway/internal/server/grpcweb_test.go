@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/protogate/gateway/config"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 )
@@ -167,9 +169,11 @@ func TestGRPCWebError(t *testing.T) {
 }
 
 // TestUnservedGRPCForms: gRPC in a form the gateway does not serve gets an answer saying so, not
-// the REST front's "no route".
+// the REST front's "no route", and the answer carries the CORS headers of an allowed origin, as
+// every other answer does, so that a browser can read it.
 func TestUnservedGRPCForms(t *testing.T) {
-	g := startGateway(t, harnessOptions{})
+	pol := config.Policies{CORS: config.CORS{AllowedOrigins: []string{"http://localhost:*"}}}.Completed()
+	g := startGateway(t, harnessOptions{policies: &pol})
 	for _, tc := range []struct {
 		contentType string
 		status      int
@@ -178,16 +182,36 @@ func TestUnservedGRPCForms(t *testing.T) {
 		{"application/grpc", http.StatusHTTPVersionNotSupported, "needs HTTP/2"},
 		{"application/grpc+proto", http.StatusHTTPVersionNotSupported, "needs HTTP/2"},
 		{"application/grpc-web+json", http.StatusUnsupportedMediaType, "application/grpc-web+proto"},
+		{"application/grpc-web-text+json", http.StatusUnsupportedMediaType, "application/grpc-web+proto"},
 	} {
-		req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, "http://"+g.addr+"/shop.users.v1.UserService/GetUser",
-			strings.NewReader("\x00\x00\x00\x00\x03\x0a\x011"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", tc.contentType)
-		resp, body := doRequest(t, http.DefaultClient, req) // HTTP/1.1
-		if resp.StatusCode != tc.status || !strings.Contains(body, tc.says) {
-			t.Errorf("%s over HTTP/1.1: %d %s, want %d saying %q", tc.contentType, resp.StatusCode, body, tc.status, tc.says)
+		for _, origin := range []string{"", "http://localhost:5173", "https://evil.example"} {
+			req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, "http://"+g.addr+"/shop.users.v1.UserService/GetUser",
+				strings.NewReader("\x00\x00\x00\x00\x03\x0a\x011"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tc.contentType)
+			if origin != "" {
+				req.Header.Set("Origin", origin)
+			}
+			resp, body := doRequest(t, http.DefaultClient, req) // HTTP/1.1
+			if resp.StatusCode != tc.status || !strings.Contains(body, tc.says) {
+				t.Errorf("%s over HTTP/1.1: %d %s, want %d saying %q", tc.contentType, resp.StatusCode, body, tc.status, tc.says)
+			}
+			allowed := ""
+			if strings.HasPrefix(origin, "http://localhost:") {
+				allowed = origin
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != allowed {
+				t.Errorf("%s from origin %q: Access-Control-Allow-Origin %q, want %q", tc.contentType, origin, got, allowed)
+			}
+			if vary := resp.Header.Values("Vary"); origin != "" && !slices.Contains(vary, "Origin") {
+				t.Errorf("%s from origin %q: Vary %q, want Origin", tc.contentType, origin, vary)
+			}
 		}
 	}
+	// Counted as the REST front's answers (to no method it serves), with the codes their bodies carry.
+	wantMetrics(t, g,
+		`gateway_requests_total{code="UNIMPLEMENTED",front="rest",method="unknown"} 6`,
+		`gateway_requests_total{code="INVALID_ARGUMENT",front="rest",method="unknown"} 6`)
 }

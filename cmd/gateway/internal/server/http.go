@@ -47,11 +47,7 @@ func (s *Server) dataHandler() http.Handler {
 			f.openapi.ServeHTTP(w, r)
 		case f.gql.hasRoute(r): // a REST route bound to a persisted GraphQL operation
 			f.graphql.ServeHTTP(w, r)
-		default:
-			if err := unservedGRPC(r); err != nil {
-				transcoder.WriteError(w, err)
-				return
-			}
+		default: // the REST front, which refuses the gRPC it does not serve (unservedGRPC)
 			f.rest.ServeHTTP(w, r)
 		}
 	})
@@ -59,7 +55,9 @@ func (s *Server) dataHandler() http.Handler {
 
 // unservedGRPC refuses a request that is gRPC in a form the gateway does not serve, rather than
 // let the REST front answer it "no route": native gRPC over HTTP/1 (505: gRPC needs HTTP/2), and
-// gRPC-Web in a message encoding other than protobuf (415). nil for anything else.
+// gRPC-Web in a message encoding other than protobuf (415). nil for anything else. The REST front
+// refuses them (restFront), within its request policies, so the answer carries what every other
+// does: the CORS headers of an allowed origin, which a browser needs to read it; an access-log line.
 func unservedGRPC(r *http.Request) error {
 	const prefix = "application/grpc"
 	ct := r.Header.Get("Content-Type")

@@ -3,13 +3,21 @@ package server_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
+	"github.com/coder/websocket"
 	"github.com/protogate/gateway/cmd/gateway/internal/demo"
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/examples/shop"
 )
 
 // TestPolicyHeadersEveryFront: the headers a policy reads count on every front, though REST and
@@ -86,4 +94,108 @@ func TestRequestPolicyDenialsCounted(t *testing.T) {
 		`gateway_requests_total{code="PERMISSION_DENIED",front="rest",method="/shop.users.v1.UserService/ListUsers"} 1`,
 		`gateway_requests_total{code="RESOURCE_EXHAUSTED",front="rest",method="`+oversized.method+`"} 1`,
 	)
+}
+
+// TestGraphQLWebSocketCredentialInPayload: browsers cannot set headers on a WebSocket's upgrade, so
+// the connection_init payload carries their credentials. An API key under the api_keys header's name
+// (in any case, or in a "headers" object) authenticates the socket's operations as it does in a
+// header and, as from a header, does not go upstream; "Authorization: ApiKey" does too, and goes
+// upstream as Authorization does. A key given twice with different values is ambiguous; one on the
+// upgrade request is read before the payload's, as Authorization's is.
+func TestGraphQLWebSocketCredentialInPayload(t *testing.T) {
+	const key = "secretkey123"
+	sum := sha256.Sum256([]byte(key))
+	pol := config.Policies{
+		Auth: config.Auth{APIKeys: config.APIKeys{Keys: []config.APIKey{{Consumer: "browser", SHA256: hex.EncodeToString(sum[:])}}}},
+		Rules: []config.PolicyRule{{
+			Name:  "orders-by-key",
+			Match: config.PolicyMatch{Service: "shop.orders.v1.OrderService"},
+			Auth:  config.RuleAuth{Providers: []string{"api_key"}},
+		}},
+		AccessLog: config.AccessLog{Output: config.AccessLogOff},
+	}.Completed()
+	var upstream upstreamLog
+	g := startGateway(t, harnessOptions{policies: &pol, shop: shop.Options{OnCall: upstream.onCall}})
+	for _, tc := range []struct {
+		name      string
+		header    []string // on the upgrade request
+		payload   map[string]any
+		reason    string // "" when the call is admitted
+		forwarded metadata.MD
+	}{
+		{"x-api-key", nil, map[string]any{"x-api-key": key}, "", metadata.MD{}},
+		{"X-Api-Key", nil, map[string]any{"X-Api-Key": key}, "", metadata.MD{}},
+		{"in headers", nil, map[string]any{"headers": map[string]any{"X-API-KEY": key}}, "", metadata.MD{}},
+		{"Authorization", nil, map[string]any{"Authorization": "ApiKey " + key}, "", metadata.MD{"authorization": {"ApiKey " + key}}},
+		{"a wrong key", nil, map[string]any{"x-api-key": "wrong"}, "API_KEY_INVALID", nil},
+		{"two keys", nil, map[string]any{"x-api-key": key, "X-Api-Key": "other"}, "CREDENTIALS_AMBIGUOUS", nil},
+		{"a key and Authorization", nil, map[string]any{"x-api-key": key, "Authorization": "ApiKey " + key}, "CREDENTIALS_AMBIGUOUS", nil},
+		{"none", nil, map[string]any{"x-request-id": "r1"}, "CREDENTIALS_MISSING", nil},
+		{"the upgrade's first", []string{"X-Api-Key", key}, map[string]any{"x-api-key": "wrong"}, "", metadata.MD{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _, _ := upstream.snapshot()
+			code, reason := listOrdersOverWS(t, g, tc.header, tc.payload)
+			calls, consumer, forwarded := upstream.snapshot()
+			switch {
+			case tc.reason != "":
+				if code != "UNAUTHENTICATED" || reason != tc.reason {
+					t.Errorf("%s %s, want UNAUTHENTICATED %s", code, reason, tc.reason)
+				}
+				if calls != before {
+					t.Error("the refused call reached the backend")
+				}
+			case code != "":
+				t.Errorf("%s %s, want the orders", code, reason)
+			case calls != before+1 || !slices.Equal(consumer, []string{"browser"}):
+				t.Errorf("upstream: %d calls, consumer %q; want one call of consumer browser", calls-before, consumer)
+			case !reflect.DeepEqual(forwarded, tc.forwarded):
+				t.Errorf("credentials upstream %v, want %v", forwarded, tc.forwarded)
+			}
+		})
+	}
+}
+
+// listOrdersOverWS runs listOrders over graphql-transport-ws, on a connection whose upgrade request
+// carries header (name, value pairs) and whose connection_init carries payload. It returns the
+// error's code and ErrorInfo reason, "" when the orders came back.
+func listOrdersOverWS(t *testing.T, g *gateway, header []string, payload map[string]any) (code, reason string) {
+	t.Helper()
+	ctx := testContext(t)
+	hh := http.Header{}
+	for i := 0; i+1 < len(header); i += 2 {
+		hh.Add(header[i], header[i+1])
+	}
+	c, _, err := websocket.Dial(ctx, "ws://"+g.addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: hh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	ws := &gqlWS{t: t, ctx: ctx, c: c}
+	p, _ := json.Marshal(payload)
+	ws.send(gqlWSMessage{Type: "connection_init", Payload: p})
+	if m := ws.read(); m.Type != "connection_ack" {
+		t.Fatalf("got %+v, want connection_ack", m)
+	}
+	m := ws.subscribe("1", `{ listOrders(userId: "1") { orders { id } } }`, nil)
+	var r struct {
+		Data   json.RawMessage
+		Errors []gqlError
+	}
+	if err := json.Unmarshal(m.Payload, &r); m.Type != "next" || err != nil {
+		t.Fatalf("got %s %s, want next", m.Type, m.Payload)
+	}
+	if len(r.Errors) == 0 {
+		if !strings.Contains(string(r.Data), `"orders":[{`) {
+			t.Fatalf("no errors and no orders: %s", m.Payload)
+		}
+		return "", ""
+	}
+	code = r.Errors[0].Extensions.Code
+	for _, d := range r.Errors[0].Extensions.Details {
+		if s, ok := d["reason"].(string); ok {
+			reason = s
+		}
+	}
+	return code, reason
 }

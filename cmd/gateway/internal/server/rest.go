@@ -16,7 +16,15 @@ type restFront struct {
 	h       atomic.Pointer[transcoder.Handler]
 }
 
-func (f *restFront) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.h.Load().ServeHTTP(w, r) }
+// ServeHTTP serves r with the current handler, unless r is gRPC in a form the gateway does not
+// serve (unservedGRPC).
+func (f *restFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := unservedGRPC(r); err != nil {
+		transcoder.WriteError(w, err)
+		return
+	}
+	f.h.Load().ServeHTTP(w, r)
+}
 
 // build returns the transcoder cfg describes, or why the settings do not make one.
 func (f *restFront) build(cfg *config.Config, s *Server) (*transcoder.Handler, error) {

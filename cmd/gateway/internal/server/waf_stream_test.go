@@ -112,13 +112,24 @@ type gqlWSMessage struct {
 
 func dialGraphQLWS(t *testing.T, ctx context.Context, g *gateway) *gqlWS {
 	t.Helper()
+	return dialGraphQLWSWith(t, ctx, g, nil)
+}
+
+// dialGraphQLWSWith opens a graphql-transport-ws connection whose connection_init carries payload
+// (none when nil), and has it acknowledged.
+func dialGraphQLWSWith(t *testing.T, ctx context.Context, g *gateway, payload map[string]any) *gqlWS {
+	t.Helper()
 	c, _, err := websocket.Dial(ctx, "ws://"+g.addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.CloseNow() })
 	ws := &gqlWS{t: t, ctx: ctx, c: c}
-	ws.send(gqlWSMessage{Type: "connection_init"})
+	init := gqlWSMessage{Type: "connection_init"}
+	if payload != nil {
+		init.Payload, _ = json.Marshal(payload)
+	}
+	ws.send(init)
 	if m := ws.read(); m.Type != "connection_ack" {
 		t.Fatalf("got %+v", m)
 	}
