@@ -59,7 +59,8 @@ func TestCredentialFromInitPayload(t *testing.T) {
 		{"in the payload", http.Header{}, http.Header{"X-Api-Key": {"a"}}, "a", false},
 		{"twice in the payload", http.Header{}, http.Header{"X-Api-Key": {"a", "b"}}, "a", true},
 		{"on the upgrade", http.Header{"X-Api-Key": {"a"}}, nil, "a", false},
-		{"on the upgrade and in the payload", http.Header{"X-Api-Key": {"a"}}, http.Header{"X-Api-Key": {"b"}}, "a", false},
+		{"on the upgrade and in the payload", http.Header{"X-Api-Key": {"a"}}, http.Header{"X-Api-Key": {"b"}}, "a", true},
+		{"the same on the upgrade and in the payload", http.Header{"X-Api-Key": {"a"}}, http.Header{"X-Api-Key": {"a"}}, "a", false},
 		{"neither", http.Header{}, http.Header{"Authorization": {"Bearer t"}}, "", false},
 	} {
 		ctx := policy.WithRequest(context.Background(), &policy.Request{Front: policy.FrontGraphQL, RequestHeader: tc.upgrade})

@@ -266,8 +266,7 @@ func (c *Call) Header(key string) string {
 
 // Credential returns the value the call carries for key (lower case), as Header does, and whether
 // it is ambiguous: sent more than once with different values, counting its metadata and, on the REST
-// and GraphQL fronts, its HTTP request's header (or its connection_init payload's, as Header reads
-// it). A credential sent twice (two headers, or a header and a Grpc-Metadata- copy of it that
+// and GraphQL fronts, its HTTP request's header and its WebSocket's connection_init payload. A credential sent twice (two headers, or a header and a Grpc-Metadata- copy of it that
 // differs) is ambiguous; the same value passed on as metadata too is not. One lookup of each, where Header and a check of its own would take two.
 func (c *Call) Credential(key string) (value string, ambiguous bool) {
 	seen := false
@@ -283,7 +282,10 @@ func (c *Call) Credential(key string) (value string, ambiguous bool) {
 	add(c.MD[key])
 	if (c.Front == FrontREST || c.Front == FrontGraphQL) && c.Ctx != nil {
 		if r, ok := c.Ctx.Value(requestKey{}).(*Request); ok {
-			add(r.header(key))
+			add(r.RequestHeader.Values(key))
+			if r.InitHeader != nil { // a WebSocket's payload: one that differs from the upgrade's is a second credential
+				add(r.InitHeader.Values(key))
+			}
 		}
 	}
 	return value, ambiguous

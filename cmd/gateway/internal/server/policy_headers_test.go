@@ -131,7 +131,8 @@ func TestGraphQLWebSocketCredentialInPayload(t *testing.T) {
 		{"two keys", nil, map[string]any{"x-api-key": key, "X-Api-Key": "other"}, "CREDENTIALS_AMBIGUOUS", nil},
 		{"a key and Authorization", nil, map[string]any{"x-api-key": key, "Authorization": "ApiKey " + key}, "CREDENTIALS_AMBIGUOUS", nil},
 		{"none", nil, map[string]any{"x-request-id": "r1"}, "CREDENTIALS_MISSING", nil},
-		{"the upgrade's first", []string{"X-Api-Key", key}, map[string]any{"x-api-key": "wrong"}, "", metadata.MD{}},
+		{"on the upgrade and, another, in the payload", []string{"X-Api-Key", key}, map[string]any{"x-api-key": "wrong"}, "CREDENTIALS_AMBIGUOUS", nil},
+		{"the same on the upgrade and in the payload", []string{"X-Api-Key", key}, map[string]any{"x-api-key": key}, "", metadata.MD{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _, _ := upstream.snapshot()
