@@ -62,7 +62,7 @@ type AccessLog struct {
 	Headers []string `yaml:"headers"`
 	// FlushInterval is how long a line may wait in memory before it is written: lines are written
 	// together, at this interval or as soon as 64 KiB wait, rather than with one write per request.
-	// Default 1s; a negative value (-1s) writes every line as it is logged. Lines still waiting
+	// Default (and 0) 1s; a negative value (-1s) writes every line as it is logged. Lines still waiting
 	// when the gateway stops are written then.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 }
