@@ -31,6 +31,7 @@ const (
 	CodeDepthLimit            = "DEPTH_LIMIT_EXCEEDED"
 	CodeAliasLimit            = "ALIAS_LIMIT_EXCEEDED"
 	CodeRootFieldLimit        = "ROOT_FIELD_LIMIT_EXCEEDED"
+	CodeFieldLimit            = "FIELD_LIMIT_EXCEEDED"
 	CodeDocumentTooLarge      = "DOCUMENT_TOO_LARGE"
 	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
 	CodeOperationNotAllowed   = "OPERATION_NOT_ALLOWED"
