@@ -55,7 +55,8 @@
 // error presenter builds every error a client sees, so raw gRPC error text never leaves. Request
 // errors keep gqlgen's codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
 // PERSISTED_QUERY_NOT_FOUND) or use this package's (the Code constants); a limit's refusal also
-// names the limit, its max and the actual value (extensions limit, max, actual).
+// names the limit, its max and the actual value (extensions limit, max, actual). A document that
+// does not validate is answered with its first 100 errors, and one saying the list was cut.
 //
 // # Metadata
 //

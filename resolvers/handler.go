@@ -205,6 +205,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		validated:  cache,
 	}
 	exts = append(exts, lim, variableCoercion{schema: s.AST()}) // variables.go: after the document's limits, before complexity
+	exts = append(exts, validationErrorLimit{})
 	freeFields := complexity.WithIgnoreFields(map[string]struct{}{s.AST().Query.Name + ".__type": {}})
 	if n := limit(opts.MaxComplexity, DefaultMaxComplexity); n > 0 {
 		exts = append(exts, newComplexityLimit(x, n)) // extension.FixedComplexityLimit without argument maps

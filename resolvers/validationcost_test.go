@@ -2,6 +2,7 @@ package resolvers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -102,4 +103,42 @@ func mustRequest(t *testing.T, method, target string) *http.Request {
 		t.Fatal(err)
 	}
 	return hr
+}
+
+// A document of many mistakes is answered with the first 100 errors and one saying the list was
+// cut, as graphql-js answers; 100 are answered as they are.
+func TestValidationErrorsLimited(t *testing.T) {
+	g := startGateway(t, setup{})
+	unknown := func(n int) string {
+		var doc strings.Builder
+		doc.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&doc, " f%d", i)
+		}
+		return doc.String() + " }"
+	}
+	r := g.query(t, unknown(100))
+	if len(r.Errors) != 100 || !strings.Contains(r.Errors[99].Message, `"f99"`) {
+		t.Errorf("100 unknown fields: %d errors, want 100", len(r.Errors))
+	}
+
+	r = g.query(t, unknown(1500))
+	if len(r.Errors) != 101 || string(r.Data) != "null" && len(r.Data) > 0 {
+		t.Fatalf("1500 unknown fields: %d errors and data %s, want 101 and no data", len(r.Errors), r.Data)
+	}
+	for i, e := range r.Errors[:100] {
+		if !strings.Contains(e.Message, fmt.Sprintf(`"f%d"`, i)) || e.code() != "GRAPHQL_VALIDATION_FAILED" {
+			t.Fatalf("error %d: %+v", i, e)
+		}
+	}
+	if last := r.Errors[100]; last.Message != "Too many validation errors, error limit reached. Validation aborted." || last.code() != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("last error: %+v", last)
+	}
+
+	ws := dialWS(t, g, "graphql-transport-ws")
+	ws.subscribe("1", unknown(150))
+	var errs []gqlError
+	if err := json.Unmarshal(ws.want("error", "1").Payload, &errs); err != nil || len(errs) != 101 {
+		t.Errorf("WebSocket: %v, %d errors, want 101", err, len(errs))
+	}
 }
