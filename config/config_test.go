@@ -25,7 +25,7 @@ func TestDefault(t *testing.T) {
 		GRPC:          config.GRPC{MaxMessageBytes: 4 << 20},
 		GraphQL: config.GraphQL{
 			MaxDepth: config.DefaultGraphQLMaxDepth, MaxComplexity: config.DefaultGraphQLMaxComplexity,
-			MaxAliases: config.DefaultGraphQLMaxAliases, MaxRootFields: config.DefaultGraphQLMaxRootFields,
+			MaxAliases: config.DefaultGraphQLMaxAliases, MaxRootFields: config.DefaultGraphQLMaxRootFields, MaxFields: config.DefaultGraphQLMaxFields,
 			MaxDocumentBytes: 64 << 10, MaxConcurrentCalls: config.DefaultGraphQLMaxConcurrentCalls,
 		},
 	}

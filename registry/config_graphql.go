@@ -37,6 +37,7 @@ func graphQLOptions(g config.GraphQL) (schema.Options, resolvers.Options) {
 		MaxComplexity:        g.MaxComplexity,
 		MaxAliases:           g.MaxAliases,
 		MaxRootFields:        g.MaxRootFields,
+		MaxFields:            g.MaxFields,
 		MaxDocumentBytes:     int(g.MaxDocumentBytes),
 		MaxConcurrentCalls:   g.MaxConcurrentCalls,
 		DisableIntrospection: !g.IntrospectionOn(),

@@ -11,12 +11,16 @@
 // string as the request's policies parsed it (policy.Query: one parse for the firewall, the
 // handler's checks and the transport), read the request; a WebSocket's messages are held
 // to the request's JSON limits first, when its policies put a policy.MessageLimits in its context
-// (wsprotocol.go), as a POST's body is by the limits policy itself. gqlgen's executor parses the
-// document (with an LRU cache of parsed documents), validates it and the variables, and runs the
-// extensions: the message inspection of operations sent over a WebSocket (the WAF's, when the
-// request's policies put a policy.MessageInspector in its context; inspect.go), persisted
-// operations and APQ, the limits (document size, depth, aliases, root fields), complexity,
-// introspection. Then Exec runs the operation in three steps:
+// (wsprotocol.go), as a POST's body is by the limits policy itself. gqlgen's executor runs the
+// extensions that see the request before its document is parsed: the message inspection of
+// operations sent over a WebSocket (the WAF's, when the request's policies put a
+// policy.MessageInspector in its context; inspect.go), persisted operations and APQ, then the
+// limits of the document itself (its size, and its number of fields, for which it parses the
+// document when gqlgen has not validated it yet: validation's time grows with the square of the
+// fields sharing a response name). gqlgen then parses the document (with an LRU cache of parsed
+// documents), validates it and the variables, and runs the extensions that measure the
+// operation: the limits (depth, aliases, root fields), complexity, introspection. Then Exec runs
+// the operation in three steps:
 //
 //  1. Root fields. Each root field's arguments become its request message, encoded straight to
 //     protobuf's wire form (input.go), and its method is called through Caller.Route and
@@ -51,7 +55,8 @@
 // error presenter builds every error a client sees, so raw gRPC error text never leaves. Request
 // errors keep gqlgen's codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
 // PERSISTED_QUERY_NOT_FOUND) or use this package's (the Code constants); a limit's refusal also
-// names the limit, its max and the actual value (extensions limit, max, actual).
+// names the limit, its max and the actual value (extensions limit, max, actual). A document that
+// does not validate is answered with its first 100 errors, and one saying the list was cut.
 //
 // # Metadata
 //

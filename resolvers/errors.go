@@ -31,6 +31,7 @@ const (
 	CodeDepthLimit            = "DEPTH_LIMIT_EXCEEDED"
 	CodeAliasLimit            = "ALIAS_LIMIT_EXCEEDED"
 	CodeRootFieldLimit        = "ROOT_FIELD_LIMIT_EXCEEDED"
+	CodeFieldLimit            = "FIELD_LIMIT_EXCEEDED"
 	CodeDocumentTooLarge      = "DOCUMENT_TOO_LARGE"
 	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
 	CodeOperationNotAllowed   = "OPERATION_NOT_ALLOWED"
@@ -167,6 +168,36 @@ func bodyTooLarge(got, max int64) *gqlerror.Error {
 	ge := requestError(CodeDocumentTooLarge, "request body of %d bytes exceeds the limit of %d", got, max)
 	ge.Extensions["limit"], ge.Extensions["max"], ge.Extensions["actual"] = "bodyBytes", max, got
 	return ge
+}
+
+// maxValidationErrors is how many errors a request refused before it ran is answered with at most,
+// as graphql-js's validate answers (its maxErrors): a document of many mistakes, such as fields
+// unknown to its type, would otherwise get an error for each.
+const maxValidationErrors = 100
+
+// validationErrorLimit is the extension that answers a request refused before it ran, which is
+// one answered without data, with its first maxValidationErrors errors and then graphql-js's error
+// saying the list was cut. gqlparser has no such limit: it validates to the end and gqlgen
+// presents every error; the cut keeps the response small.
+type validationErrorLimit struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = validationErrorLimit{}
+
+func (validationErrorLimit) ExtensionName() string                   { return "ValidationErrorLimit" }
+func (validationErrorLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (validationErrorLimit) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || resp.Data != nil || len(resp.Errors) <= maxValidationErrors {
+		return resp
+	}
+	cut := gqlerror.Errorf("Too many validation errors, error limit reached. Validation aborted.") // graphql-js's words
+	errcode.Set(cut, errcode.ValidationFailed)
+	resp.Errors = append(resp.Errors[:maxValidationErrors:maxValidationErrors], cut)
+	return resp
 }
 
 // requestError is a request error with a code of the GraphQL front.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,6 +56,7 @@ func FuzzQuery(f *testing.F) {
 		{`{ __type(name: "Scalars") { name fields { name type { name kind ofType { name } } } } }`, `{}`},
 		{`query ($x: [String!]) { echo(strs: $x, inners: {_1: {}}) { strs inners } }`, `{"x": ["a", "b"]}`},
 		{`{`, `{`},
+		{"{" + strings.Repeat(" s", 2001) + " }", `{}`}, // over the default max_fields
 	} {
 		f.Add(seed[0], seed[1])
 	}

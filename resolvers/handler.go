@@ -71,6 +71,15 @@ type Options struct {
 	MaxAliases int
 	// MaxRootFields bounds the number of root fields of an operation (default 20).
 	MaxRootFields int
+	// MaxFields bounds the number of fields a document selects (default 2000, as MaxComplexity):
+	// every field of every operation and fragment, each counted once, however often it is spread.
+	// It is measured on the parsed document before validation, which the other limits follow:
+	// validation compares the fields of a selection set that share a response name pairwise
+	// (gqlparser's OverlappingFieldsCanBeMerged), so its time grows with the square of their
+	// number. Every field costs at least 1 in MaxComplexity, so a document over the default
+	// would be over that budget anyway, unless its fields are introspection's or those of
+	// operations it does not run.
+	MaxFields int
 	// MaxDocumentBytes bounds the size of a GraphQL document (default 64 KiB); a request body may
 	// be four times that, for variables.
 	MaxDocumentBytes int
@@ -137,6 +146,7 @@ const (
 	DefaultMaxComplexity      = 2000
 	DefaultMaxAliases         = 30
 	DefaultMaxRootFields      = 20
+	DefaultMaxFields          = 2000
 	DefaultMaxDocumentBytes   = 64 << 10
 	DefaultMaxConcurrentCalls = 32
 	DefaultAPQCacheSize       = 1000
@@ -188,13 +198,17 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	} else {
 		exts = append(exts, noAPQ{})
 	}
+	cache := lru.New[*ast.QueryDocument](queryCacheSize)
 	lim := limits{
 		depth:      limit(opts.MaxDepth, DefaultMaxDepth),
 		aliases:    limit(opts.MaxAliases, DefaultMaxAliases),
 		rootFields: limit(opts.MaxRootFields, DefaultMaxRootFields),
+		fields:     limit(opts.MaxFields, DefaultMaxFields),
 		docBytes:   limit(opts.MaxDocumentBytes, DefaultMaxDocumentBytes),
+		validated:  cache,
 	}
 	exts = append(exts, lim, variableCoercion{schema: s.AST()}) // variables.go: after the document's limits, before complexity
+	exts = append(exts, validationErrorLimit{})
 	freeFields := complexity.WithIgnoreFields(map[string]struct{}{s.AST().Query.Name + ".__type": {}})
 	if n := limit(opts.MaxComplexity, DefaultMaxComplexity); n > 0 {
 		exts = append(exts, newComplexityLimit(x, n)) // extension.FixedComplexityLimit without argument maps
@@ -205,7 +219,6 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	if !opts.DisableIntrospection {
 		exts = append(exts, extension.Introspection{})
 	}
-	cache := lru.New[*ast.QueryDocument](queryCacheSize)
 	validation := func() *rules.Rules { return validationRules(!opts.DisableIntrospection) }
 
 	srv := handler.New(x)

@@ -10,12 +10,17 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 )
 
-// limits is the extension that refuses documents too large and operations too deep, with too many
-// aliases or too many root fields, before anything runs. Complexity is gqlgen's own extension.
+// limits is the extension that refuses documents too large or with too many fields before they are
+// validated, and operations too deep, with too many aliases or too many root fields before anything
+// runs. Complexity is complexityLimit's.
 type limits struct {
-	depth, aliases, rootFields, docBytes int
+	depth, aliases, rootFields, fields, docBytes int
+	// validated are the documents gqlgen has parsed and validated (its query cache): each has had
+	// its fields counted, so none is parsed again to count them.
+	validated graphql.Cache[*ast.QueryDocument]
 }
 
 var _ interface {
@@ -27,12 +32,56 @@ var _ interface {
 func (limits) ExtensionName() string                   { return "Limits" }
 func (limits) Validate(graphql.ExecutableSchema) error { return nil }
 
-// MutateOperationParameters refuses a document over the size limit before it is parsed.
-func (l limits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+// MutateOperationParameters refuses a document over the size limit before it is parsed, and one
+// with too many fields before gqlgen validates it: validation takes time that grows with the square
+// of the fields sharing a response name ({ id id id ... }), and the other limits measure only what
+// it has validated. A document it has validated already, or too short to hold more fields than
+// the limit, is not parsed to count them; others are parsed here, and again by gqlgen, which parses
+// and validates in one step, with no hook between.
+func (l limits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if l.docBytes > 0 && len(p.Query) > l.docBytes {
 		return limitError(CodeDocumentTooLarge, "documentBytes", "document size in bytes", len(p.Query), l.docBytes)
 	}
+	// Each field takes two bytes at least: its name and the character that ends it.
+	if l.fields == 0 || len(p.Query)/2 <= l.fields {
+		return nil
+	}
+	if _, ok := l.validated.Get(ctx, p.Query); ok {
+		return nil
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: p.Query})
+	if err != nil {
+		return nil // gqlgen reports it
+	}
+	if n := countFields(doc); n > l.fields {
+		return limitError(CodeFieldLimit, "fields", "number of fields", n, l.fields)
+	}
 	return nil
+}
+
+// countFields counts the fields of every operation and fragment of doc, through inline fragments,
+// a fragment's once however often it is spread: a walk over the document as written.
+func countFields(doc *ast.QueryDocument) int {
+	n := 0
+	var walk func(ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch sel := sel.(type) {
+			case *ast.Field:
+				n++
+				walk(sel.SelectionSet)
+			case *ast.InlineFragment:
+				walk(sel.SelectionSet)
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		walk(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		walk(f.SelectionSet)
+	}
+	return n
 }
 
 // MutateOperationContext measures the validated operation against the limits.
