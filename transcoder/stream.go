@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -157,13 +158,15 @@ func (s *upstreamStream) abort(err error) {
 }
 
 // result turns the error that ended the upstream stream into the call's: nil for io.EOF, the abort's
-// error if the gateway ended it, the upstream's status otherwise.
+// error if the gateway ended it (recorded for the request's telemetry: the upstream's status is
+// CANCELLED), the upstream's status otherwise.
 func (s *upstreamStream) result(err error) error {
 	s.mu.Lock()
 	aborted := s.aborted
 	s.mu.Unlock()
 	switch {
 	case aborted != nil:
+		callinfo.EndCall(s.ctx, uint32(asError(aborted).code))
 		return aborted
 	case err == nil || errors.Is(err, io.EOF):
 		return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -42,7 +44,11 @@ import (
 //     is the status message (cut to the 123 bytes a close frame holds). Clients that only watch the
 //     close event still learn the code; the frame carries the rest.
 //
-// A client that closes the socket, or whose connection drops, cancels the upstream call. A message
+// A client that closes the socket, or whose connection drops, cancels the upstream call. A client
+// that breaks the protocol (RFC 6455: an unmasked frame, reserved bits set, an unknown opcode, a
+// control frame over 125 bytes) ends the call with INVALID_ARGUMENT, and the socket closes with
+// 1002 Protocol Error, no error frame before it, as the RFC fails a connection (7.1.7): nothing more
+// of the client's is read (protocolError). A message
 // may be as large as the handler's body limit (WithMaxBodyBytes; 64 MiB at most): a frame whose
 // header announces more for its message (fragments counted) closes the socket with 1009 Message Too
 // Big as soon as its header arrives, none of its payload read (internal/wsguard), the reason naming
@@ -137,7 +143,7 @@ func (s *Streams) serveWebSocket(c *Call) {
 		} else if err := st.closeSend(); err != nil {
 			st.abort(err)
 		}
-		closeRead(conn, frames, gone)
+		closeRead(conn, frames, st, gone)
 	} else {
 		go func() {
 			defer close(read)
@@ -182,7 +188,7 @@ func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, frames *wsgu
 					"message %d of %d bytes announced, over the limit of %d bytes", n, tooBig.Announced, tooBig.Limit)})
 				return
 			}
-			gone() // closed by the client, dropped, or by closeWebSocket once the call is over
+			readFailed(st, frames, err, gone)
 			return
 		}
 		var msg []byte
@@ -191,7 +197,7 @@ func (c *Call) readFrames(st *upstreamStream, conn *websocket.Conn, frames *wsgu
 			if err := st.closeSend(); err != nil {
 				st.abort(err)
 			}
-			closeRead(conn, frames, gone)
+			closeRead(conn, frames, st, gone)
 			return
 		case typ == websocket.MessageText:
 			err = checkMessageLimits(st.ctx, limits, data)
@@ -236,22 +242,71 @@ func checkMessageLimits(ctx context.Context, limits policy.MessageLimits, msg []
 	return nil
 }
 
+// readFailed ends the call of st when a read of the client's frames, through frames, failed with
+// err: with the client's protocol error when it broke the protocol (the read stopped, so that
+// closeWebSocket's close handshake does not wait on the client), otherwise by gone, the client
+// having closed the socket or dropped the connection, or closeWebSocket having closed it once the
+// call was over.
+func readFailed(st *upstreamStream, frames *wsguard.Guard, err error, gone func()) {
+	if pe := readProtocolError(err); pe != nil {
+		frames.Stop()
+		st.abort(pe)
+		return
+	}
+	gone()
+}
+
+// protocolError ends a call whose client broke the WebSocket protocol: the call reports
+// INVALID_ARGUMENT, and closeWebSocket closes the socket with 1002 Protocol Error, the reason the
+// library's words for what it refused.
+type protocolError struct {
+	reason string
+	err    *Error // the status
+}
+
+func (e *protocolError) Error() string { return e.err.msg }
+
+// Unwrap gives the error model the status.
+func (e *protocolError) Unwrap() error { return e.err }
+
+// readProtocolError returns the protocol error a read of the client's frames failed with, or nil
+// when the connection failed instead: a close frame from the client, the connection dropped or
+// closed. coder/websocket reports a frame it refuses (RFC 6455 5.1, 5.2, 5.5) with an error of
+// its own words, wrapping none of those; for some it has sent its close frame, 1002, already (not
+// for an unmasked frame).
+func readProtocolError(err error) *protocolError {
+	var netErr net.Error
+	switch {
+	case websocket.CloseStatus(err) != -1, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), errors.As(err, &netErr):
+		return nil
+	}
+	for inner := errors.Unwrap(err); inner != nil; inner = errors.Unwrap(err) {
+		err = inner // the library's words, without its "failed to get reader: "
+	}
+	return &protocolError{reason: err.Error(), err: &Error{code: codes.InvalidArgument, msg: "WebSocket protocol error: " + err.Error()}}
+}
+
 // closeRead reads what the client sends once it may send no more messages (a server-streaming
 // call, or after its half-close), in a goroutine of its own, as coder/websocket's CloseRead does:
 // the library answers its control frames, and a data frame closes the socket with 1008 Policy
 // Violation. One that frames stops (nil: none), announced over the read limit, closes it with 1009
-// at its header instead (CloseRead would drop the connection without a close frame). gone is
-// called once the read has ended: the socket is closing.
-func closeRead(conn *websocket.Conn, frames *wsguard.Guard, gone func()) {
+// at its header instead (CloseRead would drop the connection without a close frame). Once the read
+// has ended the call of st ends: by gone, the socket closing, or with the client's protocol error
+// (readFailed).
+func closeRead(conn *websocket.Conn, frames *wsguard.Guard, st *upstreamStream, gone func()) {
 	go func() {
-		defer gone()
 		_, _, err := conn.Reader(context.Background())
 		switch tooBig := frames.Refused(); {
 		case err == nil:
 			_ = conn.Close(websocket.StatusPolicyViolation, "unexpected data message")
 		case tooBig != nil:
 			closeTooBig(conn, tooBig)
+		default:
+			readFailed(st, frames, err, gone)
+			return
 		}
+		gone()
 	}()
 }
 
@@ -266,6 +321,13 @@ func closeTooBig(conn *websocket.Conn, tooBig *wsguard.TooBig) {
 func (c *Call) closeWebSocket(conn *websocket.Conn, err error) {
 	if err == nil {
 		_ = conn.Close(websocket.StatusNormalClosure, "")
+		return
+	}
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		// The client's read is stopped: the close handshake ends at once. After the library's own
+		// 1002 this sends nothing more.
+		_ = conn.Close(websocket.StatusProtocolError, closeReason(pe.reason))
 		return
 	}
 	e := asError(err)

@@ -20,5 +20,7 @@
 // library has the header whole: the library's read fails, and so does every read after it,
 // its close handshake's included, so the connection ends at once having read none of the payload.
 // The front sees the refusal (Guard.Refused, a *TooBig naming the length and the limit) and
-// closes the socket with 1009 Message Too Big.
+// closes the socket with 1009 Message Too Big. A front that fails the connection for another reason
+// (a frame the library refuses as a protocol error) stops the read itself (Guard.Stop) before it
+// closes the socket, so that the close handshake does not wait on the client either.
 package wsguard

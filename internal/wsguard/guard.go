@@ -2,6 +2,7 @@ package wsguard
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -17,6 +18,7 @@ type Guard struct {
 	src     io.Reader              // the connection
 	limit   atomic.Int64           // the read limit; 0 until SetLimit: no limit
 	refused atomic.Pointer[TooBig] // the frame the read stopped at, once it has
+	stopped atomic.Bool            // Stop was called
 
 	header  [14]byte // the bytes of the header being read: 2, 8 of extended length, 4 of mask
 	got     int      // how many of header there are
@@ -51,12 +53,28 @@ func (g *Guard) Refused() *TooBig {
 	return g.refused.Load()
 }
 
+// errStopped is what reads fail with once Guard.Stop has been called.
+var errStopped = errors.New("wsguard: the read was stopped")
+
+// Stop ends the read: every read from then on fails with errStopped, so that the library's close
+// handshake ends at once, the bytes it has buffered read and no more. A front stops the read when
+// the client has broken the protocol: RFC 6455 (7.1.7) has the server send its close frame and
+// close the connection, reading nothing more of the client's.
+func (g *Guard) Stop() {
+	if g != nil {
+		g.stopped.Store(true)
+	}
+}
+
 // Read reads bytes for the library, stopping at the header of a frame that takes its message over
 // the limit (the library may have had its first bytes from earlier reads, never all of them); then,
-// and from then on, it fails with the refusal.
+// and from then on, it fails with the refusal. Once Stop has been called it fails with errStopped.
 func (g *Guard) Read(p []byte) (int, error) {
 	if e := g.refused.Load(); e != nil {
 		return 0, e
+	}
+	if g.stopped.Load() {
+		return 0, errStopped
 	}
 	n, err := g.src.Read(p)
 	for i := 0; i < n; {

@@ -103,6 +103,27 @@ func TestFrameGuardWithoutLimit(t *testing.T) {
 	}
 }
 
+// Once stopped, the guard reads nothing more: every read fails, the connection's bytes left unread.
+func TestFrameGuardStop(t *testing.T) {
+	first, second := clientFrame(true, 1, 100, bytes.Repeat([]byte("a"), 100)), clientFrame(true, 1, 3, []byte("abc"))
+	src := bytes.NewReader(append(bytes.Clone(first), second...))
+	g := &Guard{src: src}
+	if got, err := io.ReadAll(io.LimitReader(g, int64(len(first)))); err != nil || !bytes.Equal(got, first) {
+		t.Fatalf("before Stop: read %d bytes, %v", len(got), err)
+	}
+	g.Stop()
+	for range 2 {
+		if n, err := g.Read(make([]byte, 10)); n != 0 || !errors.Is(err, errStopped) {
+			t.Errorf("a read after Stop: %d bytes, %v", n, err)
+		}
+	}
+	if src.Len() != len(second) {
+		t.Errorf("the guard read %d bytes after Stop", len(second)-src.Len())
+	}
+	var none *Guard
+	none.Stop() // a nil Guard stops nothing, as it refuses nothing
+}
+
 // BenchmarkGuardRead measures what the guard adds to each read of a socket: a stream of small
 // client messages (a subscription's operations, a bidi stream's requests), read 4 KiB at a time
 // as the library's buffered reader does, through the guard and straight.

@@ -96,8 +96,8 @@ func Refused(ctx context.Context, err error) {
 }
 
 // limitReason names what a refusal of the limits was about, for the access log and the denials
-// metric: BODY_TOO_LARGE, URL_TOO_LONG, HEADERS_TOO_LARGE, or INVALID_ and the part of the request
-// its google.rpc.BadRequest names (INVALID_PATH, INVALID_BODY...).
+// metric: BODY_TOO_LARGE, URL_TOO_LONG, HEADERS_TOO_LARGE, UNSUPPORTED_CONTENT_ENCODING, or INVALID_
+// and the part of the request its google.rpc.BadRequest names (INVALID_PATH, INVALID_BODY...).
 func limitReason(err error) string {
 	var e interface{ HTTPStatus() int }
 	if errors.As(err, &e) {
@@ -108,6 +108,8 @@ func limitReason(err error) string {
 			return "URL_TOO_LONG"
 		case http.StatusRequestHeaderFieldsTooLarge:
 			return "HEADERS_TOO_LARGE"
+		case http.StatusUnsupportedMediaType:
+			return "UNSUPPORTED_CONTENT_ENCODING"
 		}
 	}
 	st := status.Convert(err)

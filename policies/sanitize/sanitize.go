@@ -6,6 +6,8 @@
 //
 // Data flow: New compiles a config.Limits into a policy.Middleware once per snapshot. Per request the
 // middleware checks the request target and headers, then the body:
+//   - a body in a content coding (Content-Encoding other than identity), which neither front
+//     decodes, is refused with 415;
 //   - a body whose Content-Length is over the limit is refused with 413 before a byte is read;
 //   - a body is JSON, newline-delimited JSON or neither as the REST front reads its Content-Type
 //     (transcoder.RequestBodyKind, the one reading of the header), whatever its parameters, so no
@@ -26,7 +28,7 @@
 //     only the target and headers are checked.
 //
 // Refusals are rendered in the front's error shape: a google.rpc.Status JSON body through
-// transcoder.WriteError for REST and GraphQL (413, 414, 431 or 400 with a google.rpc.BadRequest
+// transcoder.WriteError for REST and GraphQL (413, 414, 415, 431 or 400 with a google.rpc.BadRequest
 // detail naming the part of the request), a trailers-only response for gRPC-Web.
 package sanitize
 
@@ -108,6 +110,10 @@ func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler 
 			next.ServeHTTP(w, r)
 			return
 		}
+		if err := checkContentEncoding(r.Header); err != nil {
+			deny(w, r, front, err)
+			return
+		}
 		if r.ContentLength > l.body {
 			deny(w, r, front, transcoder.WithHTTPStatus(tooLarge(fmt.Sprintf(
 				"request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, l.body)),
@@ -169,6 +175,25 @@ func (l *limits) checkHead(r *http.Request) error {
 			http.StatusRequestHeaderFieldsTooLarge)
 	}
 	return hs.checkBytes(l.headerBytes)
+}
+
+// checkContentEncoding refuses a body in a content coding (RFC 9110 8.4): neither REST nor GraphQL
+// decodes one, so a gzip body would be read as it is (and refused as malformed, or its bytes taken
+// for the message), and a body labelled with a coding it is not in taken for what it is. No coding,
+// or identity, passes. The refusal is 415 naming the coding, with Accept-Encoding: identity, as RFC
+// 9110 (12.5.3) has a server answer a coding it does not support, INVALID_ARGUMENT as the fronts'
+// own 415 for a Content-Type.
+func checkContentEncoding(h http.Header) error {
+	for _, v := range h["Content-Encoding"] {
+		for coding := range strings.SplitSeq(v, ",") {
+			if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+				return transcoder.WithHTTPStatus(policy.Deny(codes.InvalidArgument, fmt.Sprintf(
+					"unsupported content coding %q: send the body uncompressed (Content-Encoding: identity)", coding)).
+					WithHeader("Accept-Encoding", "identity"), http.StatusUnsupportedMediaType)
+			}
+		}
+	}
+	return nil
 }
 
 // CheckHeaderBytes refuses headers h whose names, values and 2 bytes of separator each total more

@@ -3,7 +3,9 @@ package sanitize_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -282,6 +284,83 @@ func TestWebSocketMessageLimits(t *testing.T) {
 		}
 	}); allocs != 0 && !race {
 		t.Errorf("CheckMessage of a clean message: %v allocations, want 0", allocs)
+	}
+}
+
+// TestContentEncoding: a body in a content coding, which neither REST nor GraphQL decodes, is
+// refused with 415 before the front reads it, in the front's shape (INVALID_ARGUMENT, as their 415
+// for a Content-Type), naming the coding, with Accept-Encoding: identity (RFC 9110 12.5.3), and
+// recorded as the limits' denial: a gzip body would otherwise be read as it is, a plain one labelled
+// br taken for what it is. Whatever the body's type or length, and whichever coding of a list or
+// line. identity, an empty value, and a request without a body pass; gRPC-Web is left to its front.
+func TestContentEncoding(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"nickname":"Countess"}`))
+	zw.Close()
+	const plain = `{"nickname":"Countess"}`
+	for _, tc := range []struct {
+		name      string
+		front     policy.Front
+		method    string
+		encodings []string // Content-Encoding lines
+		ct, body  string
+		chunked   bool
+		coding    string // the coding refused; "": the request passes
+	}{
+		{"gzip", policy.FrontREST, "PATCH", []string{"gzip"}, "application/json", gz.String(), false, "gzip"},
+		{"br on a plain body", policy.FrontREST, "PATCH", []string{"br"}, "application/json", plain, false, "br"},
+		{"chunked ndjson", policy.FrontREST, "POST", []string{"gzip"}, "application/x-ndjson", plain + "\n", true, "gzip"},
+		{"protobuf", policy.FrontREST, "POST", []string{"deflate"}, "application/x-protobuf", "\x0a\x01x", false, "deflate"},
+		{"in a list", policy.FrontREST, "PATCH", []string{"identity, gzip"}, "application/json", gz.String(), false, "gzip"},
+		{"on a second line", policy.FrontREST, "PATCH", []string{"identity", "X-Custom"}, "application/json", plain, false, "X-Custom"},
+		{"graphql", policy.FrontGraphQL, "POST", []string{"gzip"}, "application/json", gz.String(), false, "gzip"},
+		{"identity", policy.FrontREST, "PATCH", []string{"Identity"}, "application/json", plain, false, ""},
+		{"empty", policy.FrontREST, "PATCH", []string{""}, "application/json", plain, false, ""},
+		{"no body", policy.FrontREST, "GET", []string{"gzip"}, "", "", false, ""},
+		{"grpc-web", policy.FrontGRPCWeb, "POST", []string{"gzip"}, "application/grpc-web+proto", "\x00\x00\x00\x00\x00", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			if tc.chunked {
+				body = chunked{body}
+			}
+			r := httptest.NewRequest(tc.method, "/v1/users/1", body)
+			if tc.front == policy.FrontGraphQL {
+				r = httptest.NewRequest(tc.method, "/graphql", body)
+			}
+			if tc.chunked {
+				r.ContentLength = -1
+			}
+			if tc.ct != "" {
+				r.Header.Set("Content-Type", tc.ct)
+			}
+			r.Header["Content-Encoding"] = tc.encodings
+			info := callinfo.New()
+			r = r.WithContext(callinfo.With(r.Context(), info))
+			w := httptest.NewRecorder()
+			handler(t, tc.front).ServeHTTP(w, r)
+			if tc.coding == "" {
+				if w.Code != 200 || w.Body.String() != tc.body {
+					t.Fatalf("got %d %q, want 200 and the body unchanged", w.Code, w.Body)
+				}
+				return
+			}
+			st, err := refusal(tc.front, w.Body.Bytes())
+			want := fmt.Sprintf("unsupported content coding %q", tc.coding)
+			if err != nil || w.Code != http.StatusUnsupportedMediaType || st.Code != int(codes.InvalidArgument) || !strings.Contains(st.Message, want) {
+				t.Fatalf("got %d %q (%v), want 415 INVALID_ARGUMENT %s", w.Code, w.Body, err, want)
+			}
+			if got := w.Header().Get("Accept-Encoding"); got != "identity" {
+				t.Errorf("Accept-Encoding %q, want identity", got)
+			}
+			if d := info.Snapshot().Denial; d.Policy != "limits" || d.Reason != "UNSUPPORTED_CONTENT_ENCODING" {
+				t.Errorf("denial recorded %+v, want the limits' UNSUPPORTED_CONTENT_ENCODING", d)
+			}
+		})
 	}
 }
 

@@ -120,9 +120,10 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 }
 
 // httpCallCode returns the gRPC status code an HTTP front's request ended with: gRPC-Web's own
-// status when the response carries it in its headers, the refusing policy's or the upstream's code
-// when there was one (on REST whatever the HTTP status: a stream that fails after its 200, or on
-// a WebSocket, failed all the same), otherwise the code that the HTTP status stands for.
+// status when the response carries it in its headers, the refusing policy's, the one the REST front
+// ended the call with itself or the upstream's code when there was one (on REST whatever the HTTP
+// status: a stream that fails after its 200, or on a WebSocket, failed all the same), otherwise the
+// code that the HTTP status stands for.
 func httpCallCode(front policy.Front, httpStatus int, h http.Header, s callinfo.Snapshot) codes.Code {
 	if v := h.Get("Grpc-Status"); v != "" {
 		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
@@ -134,6 +135,8 @@ func httpCallCode(front policy.Front, httpStatus int, h http.Header, s callinfo.
 		return codes.Code(s.Denial.Code)
 	case front == policy.FrontGRPCWeb && s.UpstreamCode >= 0:
 		return codes.Code(s.UpstreamCode)
+	case front == policy.FrontREST && s.EndedCode >= 0:
+		return codes.Code(s.EndedCode)
 	case front == policy.FrontREST && s.UpstreamCode > 0:
 		return codes.Code(s.UpstreamCode)
 	}

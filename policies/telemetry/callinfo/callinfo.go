@@ -42,6 +42,7 @@ type Info struct {
 	consumer     string
 	endpoint     string // the last upstream call's
 	code         int32  // the last upstream's gRPC status code; -1 before any
+	ended        int32  // the code the front ended the call with itself (EndCall); -1 when it did not
 	denied       Denial
 	// trace is what the metadata the request's upstream calls are sent with holds of the request's
 	// trace context (SetUpstreamTrace); written before the first upstream call starts, so unguarded.
@@ -71,11 +72,11 @@ type Denial struct {
 }
 
 // New returns an empty Info.
-func New() *Info { return &Info{code: -1} }
+func New() *Info { return &Info{code: -1, ended: -1} }
 
 // Init makes a zero Info empty, as New returns it: for an Info allocated as part of a larger value
 // (one allocation per request instead of two).
-func (i *Info) Init() { i.code = -1 }
+func (i *Info) Init() { i.code, i.ended = -1, -1 }
 
 // With returns ctx carrying info.
 func With(ctx context.Context, info *Info) context.Context {
@@ -90,6 +91,9 @@ func From(ctx context.Context) *Info {
 
 // SetRoute records the REST path template the request matched ("/v1/users/{id}").
 func SetRoute(ctx context.Context, route string) { From(ctx).SetRoute(route) }
+
+// EndCall records that the front ended the request's call itself, with code: see Info.EndCall.
+func EndCall(ctx context.Context, code uint32) { From(ctx).EndCall(code) }
 
 // Deny records that a policy refused the request. Policies that answer on their own (the WAF, size
 // limits) call it; so does the admitter when a Step refuses a call.
@@ -199,6 +203,19 @@ func (i *Info) SetUpstreamCode(code uint32) {
 	i.mu.Unlock()
 }
 
+// EndCall records the gRPC status code the front ended the request's call with itself, cancelling
+// its upstream call: a REST stream's request message that does not decode, a WebSocket client
+// breaking the protocol. That is the request's code, which neither the upstream's (CANCELLED) nor,
+// after a stream's 200 or 101, the HTTP status says.
+func (i *Info) EndCall(code uint32) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	i.ended = int32(code)
+	i.mu.Unlock()
+}
+
 // Deny records a policy's refusal; the first one recorded is kept.
 func (i *Info) Deny(d Denial) {
 	if i == nil {
@@ -225,16 +242,19 @@ type Snapshot struct {
 	Endpoint      string // the last upstream call's
 	// UpstreamCode is the last upstream call's gRPC status code, -1 when there was none.
 	UpstreamCode int32
-	Denial       Denial
+	// EndedCode is the code the front ended the call with itself (Info.EndCall), -1 when it did
+	// not.
+	EndedCode int32
+	Denial    Denial
 }
 
 // Snapshot returns what the Info recorded so far.
 func (i *Info) Snapshot() Snapshot {
 	if i == nil {
-		return Snapshot{UpstreamCode: -1}
+		return Snapshot{UpstreamCode: -1, EndedCode: -1}
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	return Snapshot{Method: i.method, Unregistered: i.unregistered, Calls: i.calls, UpstreamCalls: i.upstreams,
-		Route: i.route, Consumer: i.consumer, Endpoint: i.endpoint, UpstreamCode: i.code, Denial: i.denied}
+		Route: i.route, Consumer: i.consumer, Endpoint: i.endpoint, UpstreamCode: i.code, EndedCode: i.ended, Denial: i.denied}
 }
