@@ -1,7 +1,6 @@
 package policies_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/keys"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/policies"
 )
 
@@ -354,7 +353,7 @@ policies:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logged syncBuffer
+	var logged testlog.Buffer
 	e, err := policies.NewEngine(cfg.Policies, slog.New(slog.NewTextHandler(&logged, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -370,22 +369,4 @@ policies:
 	if !strings.Contains(logged.String(), "rate limit store unavailable") {
 		t.Errorf("the engine's log lacks the store's failure:\n%s", logged.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

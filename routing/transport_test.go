@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/internal/testpki"
 	"github.com/protogate/gateway/routing"
 )
@@ -307,24 +307,6 @@ func TestTransportString(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination the test reads while the pool writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // countingListener counts the connections it accepts.
 type countingListener struct {
 	net.Listener
@@ -355,7 +337,7 @@ func TestTLSHandshakeFailureLogged(t *testing.T) {
 	addr := lis.Addr().String()
 
 	stranger := testpki.SelfSigned(t, "127.0.0.1").Leaf
-	var buf syncBuffer
+	var buf testlog.Buffer
 	pool := routing.NewPool(nil, routing.WithPoolLogger(slog.New(slog.NewTextHandler(&buf, nil))))
 	defer pool.Close()
 	e, err := pool.AcquireWith(addr, routing.Transport{TLS: &routing.TLSConfig{RootCAs: []*x509.Certificate{stranger}}}, routing.EndpointConfig{})
@@ -413,7 +395,7 @@ func TestClientCertificateRefusalLogged(t *testing.T) {
 			defer func() { srv.Stop(); <-done }()
 			addr := lis.Addr().String()
 
-			var buf syncBuffer
+			var buf testlog.Buffer
 			pool := routing.NewPool(nil, routing.WithPoolLogger(slog.New(slog.NewTextHandler(&buf, nil))))
 			defer pool.Close()
 			e, err := pool.AcquireWith(addr, routing.Transport{TLS: &routing.TLSConfig{

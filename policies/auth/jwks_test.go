@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/policies/auth"
 )
 
@@ -268,7 +269,7 @@ func TestJWKSURLsNeverAnswering(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg := providersAt(srv.URL, providers)
-	var logged syncBuffer
+	var logged testlog.Buffer
 	clk := newClock()
 	a, err := auth.NewWithOptions(cfg, auth.WithClock(clk.now), auth.WithHTTPClient(&http.Client{}),
 		auth.WithStartWait(100*time.Millisecond), auth.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
@@ -302,23 +303,6 @@ func TestJWKSURLsNeverAnswering(t *testing.T) {
 	if err := s.Admit(call(bearer(tok)...)); err != nil {
 		t.Errorf("token once its key set URL answers: %v", err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestPreviousKeysKept: an authenticator built to replace another (a reload that changed the auth

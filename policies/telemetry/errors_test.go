@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/telemetry"
 )
@@ -24,12 +25,12 @@ func TestExportErrorsLogged(t *testing.T) {
 	refusing := ln.Addr().String()
 	ln.Close() // nothing listens there now: connections are refused
 
-	std := &syncBuffer{}
+	std := &testlog.Buffer{}
 	prev := log.Writer()
 	log.SetOutput(std)
 	t.Cleanup(func() { log.SetOutput(prev) })
 
-	logged := &syncBuffer{}
+	logged := &testlog.Buffer{}
 	tel, err := telemetry.New(telemetry.Config{
 		Tracing: config.Tracing{Enabled: true, Exporter: config.TracingExporterOTLPHTTP, Endpoint: refusing, Insecure: true},
 		Metrics: config.Metrics{Disabled: true},

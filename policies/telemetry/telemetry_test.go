@@ -1,7 +1,6 @@
 package telemetry_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/telemetry"
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
@@ -84,14 +84,14 @@ func (b *backend) lastMD(t *testing.T) metadata.MD {
 type rig struct {
 	tel   *telemetry.Telemetry
 	spans *tracetest.InMemoryExporter
-	log   *syncBuffer
+	log   *testlog.Buffer
 	conn  *grpc.ClientConn
 	be    *backend
 }
 
 func newRig(t *testing.T, cfg telemetry.Config) *rig {
 	t.Helper()
-	r := &rig{spans: tracetest.NewInMemoryExporter(), log: &syncBuffer{}, be: startBackend(t)}
+	r := &rig{spans: tracetest.NewInMemoryExporter(), log: &testlog.Buffer{}, be: startBackend(t)}
 	cfg.Tracing.Enabled = true
 	cfg.SpanExporter = keepOnShutdown{r.spans}
 	cfg.AccessLogWriter = r.log
@@ -142,23 +142,11 @@ func (r *rig) front(consumer string) http.Handler {
 	})
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+// jsonLines returns the access-log lines log holds, each decoded.
+func jsonLines(t *testing.T, log *testlog.Buffer) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
 		if line == "" {
 			continue
 		}
@@ -169,12 +157,6 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 		out = append(out, m)
 	}
 	return out
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func spanNamed(t *testing.T, spans tracetest.SpanStubs, name string) tracetest.SpanStub {
@@ -330,7 +312,7 @@ func TestProxyReplacesClientTraceparent(t *testing.T) {
 		t.Errorf("the NotFound upstream span's status is %v, want Error", up.Status.Code)
 	}
 
-	lines := r.log.lines(t)
+	lines := jsonLines(t, r.log)
 	if len(lines) != 2 {
 		t.Fatalf("%d access-log lines, want 2:\n%s", len(lines), r.log)
 	}
@@ -377,7 +359,7 @@ func TestAccessLogNeverLogsSecrets(t *testing.T) {
 			t.Errorf("the access log holds the secret %q:\n%s", s, raw)
 		}
 	}
-	lines := r.log.lines(t)
+	lines := jsonLines(t, r.log)
 	if len(lines) != 1 {
 		t.Fatalf("%d lines, want 1:\n%s", len(lines), raw)
 	}
@@ -545,7 +527,7 @@ func TestGraphQLFieldSpans(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if l := r.log.lines(t); len(l) != 1 || l[0]["calls"] != float64(2) || l[0]["front"] != "graphql" {
+	if l := jsonLines(t, r.log); len(l) != 1 || l[0]["calls"] != float64(2) || l[0]["front"] != "graphql" {
 		t.Errorf("access log %v, want one graphql line with calls 2", l)
 	}
 }
@@ -681,7 +663,7 @@ func TestDenied(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if l := r.log.lines(t); len(l) != 1 || l[0]["denied_by"] != "auth" || l[0]["method"] != checkMethod || l[0]["grpc_code"] != "UNAUTHENTICATED" {
+	if l := jsonLines(t, r.log); len(l) != 1 || l[0]["denied_by"] != "auth" || l[0]["method"] != checkMethod || l[0]["grpc_code"] != "UNAUTHENTICATED" {
 		t.Errorf("access log %v", l)
 	}
 }
@@ -774,7 +756,7 @@ func TestProxyTraceContext(t *testing.T) {
 				}
 				upMD := r.be.lastMD(t)
 				spans := r.flushed(t)
-				logged := r.log.lines(t)
+				logged := jsonLines(t, r.log)
 
 				tp := upMD.Get("traceparent")
 				if len(tp) != 1 {

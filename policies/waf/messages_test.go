@@ -97,7 +97,7 @@ func TestStreamedMessages(t *testing.T) {
 				`{"query": "query { getUser(id: \"1\\u0027 OR 1=1 --\") { name } }"}`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs.take()
+			logs.Take()
 			in := inspectorOf(t, waf.Blocking, tc.front, tc.r)
 			if in == nil {
 				t.Fatal("no message inspector in the streaming request's context")
@@ -107,7 +107,7 @@ func TestStreamedMessages(t *testing.T) {
 					t.Errorf("clean message %s: %v", m, err)
 				}
 			}
-			if l := logs.take(); l != "" {
+			if l := logs.Take(); l != "" {
 				t.Errorf("clean messages logged: %s", l)
 			}
 			for _, m := range tc.attacks {
@@ -155,14 +155,14 @@ func TestDetectionLogsEachMessage(t *testing.T) {
 			"", ""},
 	} {
 		t.Run(string(tc.front), func(t *testing.T) {
-			logs.take()
+			logs.Take()
 			in := inspectorOf(t, waf.Detection, tc.front, tc.r)
 			for _, m := range []string{tc.clean, tc.match} {
 				if err := in.InspectMessage(context.Background(), []byte(m)); err != nil {
 					t.Fatalf("detection mode refused %s: %v", m, err)
 				}
 			}
-			lines := strings.Split(strings.TrimSpace(logs.take()), "\n")
+			lines := strings.Split(strings.TrimSpace(logs.Take()), "\n")
 			if len(lines) != 1 {
 				t.Fatalf("got %d log lines, want 1: %q", len(lines), lines)
 			}

@@ -61,7 +61,7 @@ func TestProtobufBodyIsInspectedAsJSON(t *testing.T) {
 		GiftMessage: wrapperspb.String("")} // an empty message: 0x2a 0x00
 
 	t.Run("clean bodies pass unchanged", func(t *testing.T) {
-		logs.take()
+		logs.Take()
 		for _, tc := range []struct {
 			target string
 			m      proto.Message
@@ -76,7 +76,7 @@ func TestProtobufBodyIsInspectedAsJSON(t *testing.T) {
 				t.Errorf("%s: got %d %q, want 200 and the body unchanged", tc.target, w.Code, w.Body)
 			}
 		}
-		if l := logs.take(); l != "" {
+		if l := logs.Take(); l != "" {
 			t.Errorf("clean requests logged: %s", l)
 		}
 	})
@@ -109,10 +109,10 @@ func TestProtobufBodyIsInspectedAsJSON(t *testing.T) {
 
 	// The log names the argument as for a JSON body (json.name), and never its value.
 	t.Run("detection", func(t *testing.T) {
-		logs.take()
+		logs.Take()
 		w := httptest.NewRecorder()
 		shopHandler(t, waf.Detection, policy.FrontREST).ServeHTTP(w, protobufRequest(t, "/v1/users", &usersv1.User{Name: "1' OR 1=1 --"}))
-		l := logs.take()
+		l := logs.Take()
 		if w.Code != 200 || !strings.Contains(l, `"ARGS:json.name"`) || strings.Contains(l, "OR 1=1") {
 			t.Errorf("got %d, logged %s; want 200 and a line naming ARGS:json.name", w.Code, l)
 		}

@@ -1,7 +1,6 @@
 package waf_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/policy/policytest"
 	"github.com/protogate/gateway/policies/waf"
@@ -28,28 +28,9 @@ import (
 // The rule set loads once per test binary: it takes about a second.
 var (
 	fw     *waf.Firewall
-	logs   syncBuffer
+	logs   testlog.Buffer
 	loadMu sync.Mutex
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) take() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.b.String()
-	s.b.Reset()
-	return out
-}
 
 func TestMain(m *testing.M) {
 	var err error
@@ -226,7 +207,7 @@ func TestRefusalNamesTheDetectingRule(t *testing.T) {
 // An ordinary shop's requests pass, their bodies reaching the front unchanged: names with
 // apostrophes, emails, free text, GraphQL documents with arguments and variables.
 func TestOrdinaryRequestsPass(t *testing.T) {
-	logs.take()
+	logs.Take()
 	ok := []probe{
 		{method: "GET", target: "/v1/users/1"},
 		{method: "GET", target: "/v1/users?page_size=2&filter.role=ROLE_ADMIN"},
@@ -261,7 +242,7 @@ func TestOrdinaryRequestsPass(t *testing.T) {
 			t.Errorf("%s %s %s: got %d %s, want 200 and the body unchanged", p.method, p.target, p.body, w.Code, w.Body)
 		}
 	}
-	if l := logs.take(); l != "" {
+	if l := logs.Take(); l != "" {
 		t.Errorf("clean requests logged: %s", l)
 	}
 }
@@ -310,14 +291,14 @@ func TestDetectionPassesAndLogsOnce(t *testing.T) {
 			"", "", "rest", "UNION"}, // no binding serves it: no route to name
 		{attacks[7], "", "", "graphql", "UNION"},
 	} {
-		logs.take()
+		logs.Take()
 		w := httptest.NewRecorder()
 		p := tc.p
 		shopHandler(t, waf.Detection, p.frontOr()).ServeHTTP(w, p.request())
 		if w.Code != 200 || w.Body.String() != p.body {
 			t.Fatalf("%s %s: detection mode: got %d %s, want the request passed on unchanged", p.method, p.target, w.Code, w.Body)
 		}
-		lines := strings.Split(strings.TrimSpace(logs.take()), "\n")
+		lines := strings.Split(strings.TrimSpace(logs.Take()), "\n")
 		if len(lines) != 1 {
 			t.Fatalf("%s %s: got %d log lines, want 1: %q", p.method, p.target, len(lines), lines)
 		}
@@ -490,11 +471,11 @@ func TestPersistedRoutePathSegments(t *testing.T) {
 
 	// The same names: in detection mode, both fronts log the same matched variables.
 	vars := func(front policy.Front) string {
-		logs.take()
+		logs.Take()
 		w := httptest.NewRecorder()
 		handler(waf.Detection, front).ServeHTTP(w, probe{method: "GET", target: "/v1/p/" + sqli}.request())
 		var line struct{ Variables []string }
-		if err := json.Unmarshal([]byte(logs.take()), &line); err != nil || w.Code != 200 {
+		if err := json.Unmarshal([]byte(logs.Take()), &line); err != nil || w.Code != 200 {
 			t.Fatalf("%s: %d, log line: %v", front, w.Code, err)
 		}
 		return strings.Join(line.Variables, " ")
@@ -518,13 +499,13 @@ func TestGraphQLLiteralsAreArguments(t *testing.T) {
 		{probe{method: "GET", front: policy.FrontGraphQL,
 			target: "/graphql?query=" + url.QueryEscape(`{ getUser(id: "1\u0027 OR 1=1 --") { name } }`)}, "ARGS:query.literal.0"},
 	} {
-		logs.take()
+		logs.Take()
 		w := httptest.NewRecorder()
 		handler(waf.Detection, policy.FrontGraphQL).ServeHTTP(w, tc.p.request())
 		if w.Code != 200 {
 			t.Fatalf("%s %s: detection mode answered %d", tc.p.method, tc.p.target, w.Code)
 		}
-		l := logs.take()
+		l := logs.Take()
 		if !strings.Contains(l, `"`+tc.variable+`"`) {
 			t.Errorf("%s %s: logged %s, want the variable %s", tc.p.method, tc.p.target, l, tc.variable)
 		}
@@ -560,7 +541,7 @@ func TestGraphQLQueryStringParsedOnce(t *testing.T) {
 // as a type the rule set does not list: the rules see the type the front reads the body as. (An
 // NDJSON stream's messages are inspected one by one as the front reads them: TestStreamedMessages.)
 func TestBodiesAsTheFrontReadsThem(t *testing.T) {
-	logs.take()
+	logs.Take()
 	for _, ct := range []string{"application/vnd.api+json", "application/problem+json; charset=utf-8",
 		"application/jsonlines", "application/x-jsonlines", `application/json; charset="utf-8`} {
 		body := `{"userId": "1", "items": [{"productId": "p1", "quantity": 2}]}`
@@ -582,5 +563,5 @@ func TestBodiesAsTheFrontReadsThem(t *testing.T) {
 			t.Errorf("%s, an injection: %d %s, want 403 by the SQL injection rules", ct, w.Code, w.Body)
 		}
 	}
-	logs.take()
+	logs.Take()
 }
