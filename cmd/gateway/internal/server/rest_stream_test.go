@@ -750,6 +750,90 @@ func TestStreamsEndWhenTheGatewayStops(t *testing.T) {
 	<-stopped
 }
 
+// TestWebSocketsCloseWhenTheGatewayStops: WebSockets are hijacked connections, which the HTTP
+// server's drain does not wait for. With nothing but WebSockets open the drain waits for them all the
+// same, so that each closes as documented rather than being dropped when the process exits (its
+// client reading EOF, 1006): a GraphQL socket running nothing closes with 1001 Going Away as the
+// drain starts; one running a subscription, and a REST WebSocket, go on until streams are ended, and
+// then close in their front's shape.
+func TestWebSocketsCloseWhenTheGatewayStops(t *testing.T) {
+	const grace = 3 * time.Second
+	g := startGateway(t, harnessOptions{config: func(c *config.Config) { c.ShutdownGrace = grace }})
+	ctx := testContext(t)
+	const shutting = "the gateway is shutting down"
+
+	idle := dialGraphQLWS(t, ctx, g)
+	sub := dialGraphQLWS(t, ctx, g)
+	if m := sub.subscribe("w", `subscription { watchInventory(id: "p1", interval: "0.01s") { stock } }`, nil); m.Type != "next" {
+		t.Fatalf("WebSocket subscription: %+v", m)
+	}
+	rest, _, err := websocket.Dial(ctx, wsURL(g, "/v1/inventory:adjust"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rest.CloseNow()
+	adjust := func() streamLine {
+		t.Helper()
+		if err := rest.Write(ctx, websocket.MessageText, []byte(`{"productId":"p3","delta":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		return readFrame(t, ctx, rest)
+	}
+	if f := adjust(); f.Result == nil {
+		t.Fatalf("REST WebSocket: %+v", f)
+	}
+	idleEnd := make(chan error, 1)
+	go func() { // the socket runs nothing: what it reads is its close
+		_, _, err := idle.c.Read(ctx)
+		idleEnd <- err
+	}()
+
+	stopped := make(chan struct{})
+	go func() { g.stop(t); close(stopped) }()
+
+	if err := <-idleEnd; websocket.CloseStatus(err) != websocket.StatusGoingAway || !strings.Contains(err.Error(), shutting) {
+		t.Errorf("idle GraphQL WebSocket ended with %v, want 1001 %s", err, shutting)
+	}
+	// The drain goes on: the streams have until a second before its end.
+	if f := adjust(); f.Result == nil {
+		t.Errorf("REST WebSocket while draining: %+v, want a result", f)
+	}
+	if m := sub.read(); m.Type != "next" || strings.Contains(string(m.Payload), "errors") {
+		t.Errorf("GraphQL subscription while draining: %+v, want an event", m)
+	}
+	for {
+		if f := readFrame(t, ctx, rest); f.Error != nil {
+			if f.Error.Code != 14 || !strings.Contains(f.Error.Message, shutting) {
+				t.Errorf("REST WebSocket error %+v, want UNAVAILABLE: %s", f.Error, shutting)
+			}
+			break
+		}
+	}
+	if ce := closeOf(t, ctx, rest); ce.Code != 4014 || !strings.HasPrefix(ce.Reason, shutting) {
+		t.Errorf("REST WebSocket closed with %v, want 4014 %s", ce, shutting)
+	}
+	var last gqlWSMessage // before complete
+	for {
+		var m gqlWSMessage
+		if err := wsjson.Read(ctx, sub.c, &m); err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusGoingAway || !strings.Contains(err.Error(), shutting) {
+				t.Errorf("GraphQL WebSocket ended with %v, want 1001 %s", err, shutting)
+			}
+			break
+		}
+		if m.Type == "complete" {
+			if last.Type != "next" || !strings.Contains(string(last.Payload), "UNAVAILABLE") || !strings.Contains(string(last.Payload), shutting) {
+				t.Errorf("GraphQL subscription's last event %+v, want the UNAVAILABLE error", last)
+			}
+		}
+		last = m
+	}
+	if last.Type != "complete" {
+		t.Errorf("GraphQL subscription's last message %+v, want complete", last)
+	}
+	<-stopped
+}
+
 // readWS reads the next message of a GraphQL WebSocket other than a keep-alive.
 func readWS(t *testing.T, ctx context.Context, c *websocket.Conn) gqlWSMessage {
 	t.Helper()

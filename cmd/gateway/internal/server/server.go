@@ -85,6 +85,13 @@ type Server struct {
 	serving  atomic.Bool
 	draining atomic.Bool  // set once serving stops, for good
 	grace    atomic.Int64 // the drain's time.Duration: shutdown_grace, from New or SetShutdownGrace
+	// leaving is done once the drain starts: GraphQL WebSockets then close with 1001 Going Away,
+	// each once nothing runs on it (at once, for most).
+	leaving context.Context
+	leave   context.CancelFunc
+	// sockets counts the data port's requests that may have become WebSockets, until their handlers
+	// return: the HTTP server's drain does not wait for the connections it handed over.
+	sockets sync.WaitGroup
 
 	retire sync.WaitGroup
 }
@@ -172,7 +179,8 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		maxMsg = 4 << 20
 	}
 	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg))
-	s.graphql.stopping = s.proxy.Stopping()
+	s.leaving, s.leave = context.WithCancel(context.Background())
+	s.graphql.stopping = s.leaving
 	s.graphql.serving = &s.fronts
 	s.grpcHeaderBytes = headerListSize(cfg.Policies.Limits)
 	grpcOpts := []grpc.ServerOption{
@@ -449,6 +457,7 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	}
 	s.log.Info("draining", "grace", grace.String())
 	s.health.drain()
+	s.leave()
 	if split != nil {
 		_ = split.Close()
 	}
@@ -456,8 +465,8 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	defer cancel()
 	// Streams run for as long as their clients like, and would hold the drain to its end, then be
 	// cut. Shortly before it ends they are ended instead, each with UNAVAILABLE "the gateway is
-	// shutting down" in its front's shape (a gRPC status, an NDJSON or SSE error, a GraphQL
-	// error), which its client can act on.
+	// shutting down" in its front's shape (a gRPC status, an NDJSON, SSE or REST WebSocket error,
+	// a GraphQL error), which its client can act on.
 	endStreams := time.AfterFunc(grace-min(time.Second, grace/2), s.proxy.EndStreams)
 	defer endStreams.Stop()
 
@@ -477,6 +486,15 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 		defer wg.Done()
 		if err := data.Shutdown(ctx); err != nil {
 			_ = data.Close()
+			return
+		}
+		// Nor can any request start now: the WebSockets are all counted. Each closes as its
+		// front has it (on s.leaving, or once its stream ends), or is cut when the process exits.
+		closed := make(chan struct{})
+		go func() { s.sockets.Wait(); close(closed) }()
+		select {
+		case <-closed:
+		case <-ctx.Done():
 		}
 	}()
 	wg.Wait()
