@@ -117,6 +117,14 @@ func WithStore(st store.Store) Option { return func(s *Server) { s.store = st } 
 // DefaultIdleTimeout).
 func WithIdleTimeout(d time.Duration) Option { return func(s *Server) { s.idle = d } }
 
+// WithContext bounds what building the serving state waits for (Apply, at start and at a reload)
+// with ctx: the key sets of the identity providers fetched from their jwks_url. Once ctx ends they
+// are waited for no longer. serve passes the context its stop signals end, so that one arriving
+// while the gateway starts ends the start at once (and Serve, given that context, serves nothing).
+func WithContext(ctx context.Context) Option {
+	return func(s *Server) { s.engOpts = append(s.engOpts, policies.WithContext(ctx)) }
+}
+
 // Connection limits of the data port.
 const (
 	// DefaultIdleTimeout is how long a connection with no request or call in flight stays open: an
@@ -379,8 +387,14 @@ func (s *Server) Ready() bool { return s.serving.Load() && s.snap.Load() != nil 
 
 // Serve listens on the configured data and admin addresses and serves until ctx is done, then stops
 // accepting, drains in-flight calls for up to the configured grace period, and returns nil. ready, when
-// not nil, is closed once both listeners accept connections.
+// not nil, is closed once both listeners accept connections. With ctx done already (the gateway was
+// told to stop while it started) it listens on nothing: it releases what New and Apply opened and
+// returns nil.
 func (s *Server) Serve(ctx context.Context, ready chan<- struct{}) error {
+	if ctx.Err() != nil {
+		s.release()
+		return nil
+	}
 	dataLn, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("data listener: %w", err)
@@ -501,6 +515,12 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	s.grpcHTTP.Stop() // its calls were the HTTP server's, drained by Shutdown: what is left is cut
 	adminGRPC.Stop()
 	_ = admin.Close()
+	s.release()
+}
+
+// release stops the registry's and the policies' background work, closes the store, and closes
+// the upstream connections.
+func (s *Server) release() {
 	s.registry.Close()
 	if err := s.engine.Close(); err != nil {
 		s.log.Warn("stopping the policies", "err", err)
