@@ -193,6 +193,8 @@ func newRegisterCommand() *cobra.Command {
 				r := resp.GetRegistration()
 				out := cmd.OutOrStdout()
 				switch {
+				case dryRun && !resp.GetChanged():
+					fmt.Fprintf(out, "%s: valid (dry run, nothing changed): unchanged, version %d is already active (digest %.12s)\n", r.GetName(), r.GetVersion(), r.GetDigest())
 				case dryRun:
 					fmt.Fprintf(out, "%s: valid (dry run, nothing changed): would be version %d serving %s\n", r.GetName(), r.GetVersion(), strings.Join(r.GetServices(), ", "))
 				case !resp.GetChanged():
