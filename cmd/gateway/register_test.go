@@ -311,9 +311,14 @@ func TestRegisterWorkflow(t *testing.T) {
 	mustCLI(t, "users", "services", "list", "--admin", "http://"+admin)
 
 	// Deletion: calls get UNIMPLEMENTED.
-	mustCLI(t, "deleted", "services", "rm", "--admin", "http://"+admin, "users")
+	mustCLI(t, "users: deleted", "services", "rm", "--admin", "http://"+admin, "users")
 	if err := getUser(t, data); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("after deletion: %v, want Unimplemented", err)
+	}
+	// Again: nothing changes, and that is no failure (the registration exists, its versions kept).
+	mustCLI(t, "users: already deleted, nothing changed", "services", "rm", "--admin", "http://"+admin, "users")
+	if out, ok := cli(t, "services", "rm", "--admin", "http://"+admin, "nobody"); ok || !strings.Contains(out, `no registration named "nobody"`) {
+		t.Errorf("services rm of a name never registered: ok=%v\n%s", ok, out)
 	}
 }
 
