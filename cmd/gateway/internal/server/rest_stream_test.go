@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/internal/testws"
 )
 
@@ -832,6 +834,62 @@ func TestWebSocketsCloseWhenTheGatewayStops(t *testing.T) {
 		t.Errorf("GraphQL subscription's last message %+v, want complete", last)
 	}
 	<-stopped
+}
+
+// TestUnaryCallsCutWhenTheGraceEnds: unary calls still running when shutdown_grace ends are cut
+// with their connections: a native gRPC client gets UNAVAILABLE from its transport, a REST or
+// GraphQL client no response.
+func TestUnaryCallsCutWhenTheGraceEnds(t *testing.T) {
+	var entered sync.WaitGroup
+	entered.Add(3)
+	release := make(chan struct{})
+	defer close(release)
+	g := startGateway(t, harnessOptions{
+		config: func(c *config.Config) { c.ShutdownGrace = time.Second },
+		shop: shop.Options{OnCall: func(_ context.Context, method string) {
+			if strings.HasSuffix(method, "/GetUser") {
+				entered.Done()
+				<-release // past the gateway's stop
+			}
+		}},
+	})
+	ctx := testContext(t)
+	grpcErr := make(chan error, 1)
+	go func() {
+		_, err := usersv1.NewUserServiceClient(g.conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+		grpcErr <- err
+	}()
+	httpErr := func(method, path, body string) chan error {
+		errc := make(chan error, 1)
+		go func() {
+			req, err := http.NewRequestWithContext(ctx, method, "http://"+g.addr+path, strings.NewReader(body))
+			if err != nil {
+				errc <- err
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+				err = fmt.Errorf("a response: %s", resp.Status)
+			}
+			errc <- err
+		}()
+		return errc
+	}
+	restErr := httpErr("GET", "/v1/users/1", "")
+	gqlErr := httpErr("POST", "/graphql", `{"query":"{ getUser(id: \"1\") { name } }"}`)
+	entered.Wait()
+	g.stop(t)
+
+	if err := <-grpcErr; status.Code(err) != codes.Unavailable {
+		t.Errorf("gRPC call cut: %v, want UNAVAILABLE", err)
+	}
+	for front, errc := range map[string]chan error{"REST": restErr, "GraphQL": gqlErr} {
+		if err := <-errc; err == nil || strings.HasPrefix(err.Error(), "a response") || ctx.Err() != nil {
+			t.Errorf("%s call cut: %v, want no response", front, err)
+		}
+	}
 }
 
 // readWS reads the next message of a GraphQL WebSocket other than a keep-alive.
