@@ -502,8 +502,9 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 			_ = data.Close()
 			return
 		}
-		// Nor can any request start now: the WebSockets are all counted. Each closes as its
-		// front has it (on s.leaving, or once its stream ends), or is cut when the process exits.
+		// No request can start once Shutdown has returned, so every WebSocket is counted in
+		// s.sockets. Each closes as its front has it (on s.leaving, or as its stream ends), or,
+		// still open when the grace ends, is cut when the process exits.
 		closed := make(chan struct{})
 		go func() { s.sockets.Wait(); close(closed) }()
 		select {
