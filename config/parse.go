@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -105,7 +104,7 @@ func (s *source) document(data []byte) *yaml.Node {
 			}
 			return root
 		case err != nil:
-			s.syntax(err)
+			s.syntax(err, data)
 			return nil
 		case len(doc.Content) == 0 || doc.Content[0].ShortTag() == "!!null":
 			// empty
@@ -116,42 +115,6 @@ func (s *source) document(data []byte) *yaml.Node {
 			return nil
 		}
 	}
-}
-
-// syntax records a YAML syntax error. yaml.v3 reports these as text,
-// "yaml: line N: message", without a column.
-func (s *source) syntax(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if n, after, ok := strings.Cut(rest, ": "); ok {
-			if l, err := strconv.Atoi(n); err == nil {
-				line, msg = l, after
-			}
-		}
-	}
-	if parserProblems[msg] {
-		line++
-	}
-	s.problemAt(position{line: line}, "", "invalid YAML: %s", msg)
-}
-
-// parserProblems are the messages of yaml.v3's parser, as opposed to its
-// scanner. It numbers the lines of parser errors from 0, not 1, and
-// leaves out line 0; the syntax error golden test notices if that
-// changes.
-var parserProblems = map[string]bool{
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected <document start>": true,
-	"did not find expected <stream-start>":   true,
-	"did not find expected key":              true,
-	"did not find expected node content":     true,
-	"found duplicate %TAG directive":         true,
-	"found duplicate %YAML directive":        true,
-	"found incompatible YAML document":       true,
-	"found undefined tag handle":             true,
 }
 
 // checkText reports the first character that YAML does not allow in a

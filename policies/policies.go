@@ -37,6 +37,7 @@ const retireAfter = 30 * time.Second
 // its lifetime; Compile is called for every snapshot.
 type Engine struct {
 	log *slog.Logger
+	ctx context.Context // WithContext's: bounds the waits of building modules
 
 	mu     sync.Mutex // serialises Compile and Close
 	auth   module[config.Auth, *auth.Authenticator]
@@ -46,24 +47,37 @@ type Engine struct {
 }
 
 // EngineOption configures NewEngine.
-type EngineOption func(*telemetry.Config)
+type EngineOption func(*engineOptions)
+
+type engineOptions struct {
+	tel telemetry.Config
+	ctx context.Context
+}
 
 // WithEndpointStats makes the metrics report the upstream endpoints' state (breakers, health,
 // ejections, calls in flight) from stats, called at each scrape: routing.Pool.Stats.
 func WithEndpointStats(stats func() []routing.EndpointStats) EngineOption {
-	return func(c *telemetry.Config) { c.Endpoints = stats }
+	return func(o *engineOptions) { o.tel.Endpoints = stats }
 }
 
 // WithSnapshotInfo makes the metrics report the serving snapshot's version and number of
 // registrations, from info, called at each scrape.
 func WithSnapshotInfo(info func() (version uint64, registrations int)) EngineOption {
-	return func(c *telemetry.Config) { c.Snapshot = info }
+	return func(o *engineOptions) { o.tel.Snapshot = info }
 }
 
 // WithAccessLogWriter sends the access-log lines to w, whatever access_log.output says, and turns
 // the access log on (embedding programs, benchmarks).
 func WithAccessLogWriter(w io.Writer) EngineOption {
-	return func(c *telemetry.Config) { c.AccessLogWriter = w }
+	return func(o *engineOptions) { o.tel.AccessLogWriter = w }
+}
+
+// WithContext bounds what Compile waits for with ctx: the key sets a new authenticator fetches
+// from jwks_url before it serves (auth.WithContext). Once ctx ends they are waited for no longer,
+// so a gateway told to stop while it starts is not held up by an identity provider. Default:
+// context.Background().
+func WithContext(ctx context.Context) EngineOption {
+	return func(o *engineOptions) { o.ctx = ctx }
 }
 
 // NewEngine starts an engine. Telemetry is built here, from the policies the gateway starts with: the
@@ -72,18 +86,19 @@ func NewEngine(initial config.Policies, log *slog.Logger, opts ...EngineOption) 
 	if log == nil {
 		log = slog.Default()
 	}
-	tc := telemetry.Config{Tracing: initial.Tracing, Metrics: initial.Metrics, AccessLog: initial.AccessLog}
+	o := engineOptions{ctx: context.Background(),
+		tel: telemetry.Config{Tracing: initial.Tracing, Metrics: initial.Metrics, AccessLog: initial.AccessLog}}
 	if h := initial.Auth.APIKeys.Header; h != "" {
-		tc.SecretHeaders = []string{h}
+		o.tel.SecretHeaders = []string{h}
 	}
-	for _, o := range opts {
-		o(&tc)
+	for _, opt := range opts {
+		opt(&o)
 	}
-	tel, err := telemetry.New(tc, log)
+	tel, err := telemetry.New(o.tel, log)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
-	return &Engine{log: log, tel: tel}, nil
+	return &Engine{log: log, ctx: o.ctx, tel: tel}, nil
 }
 
 // Telemetry is the engine's telemetry: /metrics, upstream dial options.
@@ -188,7 +203,7 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 	authn, err := update(&e.auth, cfg.Auth, authFiles(cfg.Auth), func(c config.Auth) (*auth.Authenticator, error) {
 		// JWKS fetch failures go to the gateway's log; a provider kept across the change keeps its
 		// keys should its identity provider be down just now.
-		return auth.NewWithOptions(c, auth.WithLogger(e.log), auth.WithPrevious(e.auth.cur))
+		return auth.NewWithOptions(c, auth.WithLogger(e.log), auth.WithPrevious(e.auth.cur), auth.WithContext(e.ctx))
 	}, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)

@@ -41,15 +41,16 @@ func (a *AdminService) List(context.Context, *adminv1.ListRequest) (*adminv1.Lis
 	return &adminv1.ListResponse{Registrations: a.reg.DescribeAll()}, nil
 }
 
-// Delete stops serving a registration.
+// Delete stops serving a registration; one deleted already is unchanged.
 func (a *AdminService) Delete(ctx context.Context, req *adminv1.DeleteRequest) (*adminv1.DeleteResponse, error) {
 	if req.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "name is empty")
 	}
-	if err := a.reg.Delete(ctx, req.GetName()); err != nil {
+	changed, err := a.reg.Delete(ctx, req.GetName())
+	if err != nil {
 		return nil, err
 	}
-	return &adminv1.DeleteResponse{}, nil
+	return &adminv1.DeleteResponse{Changed: changed}, nil
 }
 
 // Rollback re-activates an earlier version.

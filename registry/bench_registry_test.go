@@ -68,7 +68,7 @@ func BenchmarkRegister50Methods(b *testing.B) {
 			}
 			check(b, f, resp)
 			b.StopTimer()
-			if err := f.reg.Delete(ctx, "wide"); err != nil {
+			if _, err := f.reg.Delete(ctx, "wide"); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()

@@ -94,7 +94,7 @@ func TestRegistryKeepVersions(t *testing.T) {
 	wantKept(t, f, "users", 7, 7, 6, 5)
 
 	// A deleted registration keeps its newest versions like any other, and goes on from them.
-	if err := f.reg.Delete(ctx, "users"); err != nil {
+	if _, err := f.reg.Delete(ctx, "users"); err != nil {
 		t.Fatal(err)
 	}
 	wantKept(t, f, "users", 0, 7, 6, 5)
@@ -125,7 +125,7 @@ func TestRegistryKeepVersionsAtOpen(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		f.register(t, protosReq("extra", extra, nil, endpoint(i)))
 	}
-	if err := f.reg.Delete(ctx, "extra"); err != nil {
+	if _, err := f.reg.Delete(ctx, "extra"); err != nil {
 		t.Fatal(err)
 	}
 	wantKept(t, f, "users", 2, 6, 5, 4, 3, 2)

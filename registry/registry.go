@@ -420,30 +420,34 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 	return resp, nil
 }
 
-// Delete stops serving a registration; its history is kept.
-func (r *Registry) Delete(ctx context.Context, name string) error {
+// Delete stops serving a registration; its history is kept. A registration deleted already is left
+// as it is, and reported unchanged: deleting is idempotent, as HTTP DELETE is.
+func (r *Registry) Delete(ctx context.Context, name string) (changed bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.isStatic(name) {
-		return status.Errorf(codes.FailedPrecondition, "registration %q is defined in the config file; remove it there", name)
+		return false, status.Errorf(codes.FailedPrecondition, "registration %q is defined in the config file; remove it there", name)
 	}
 	h := r.names[name]
+	if h == nil || len(h.versions) == 0 {
+		return false, notFound(name)
+	}
 	if h.activeVersion() == nil {
-		return notFound(name)
+		return false, nil
 	}
 	snap, err := r.compileLocked(&override{name: name})
 	if err != nil {
-		return status.Errorf(codes.FailedPrecondition, "deleting %q: %v", name, err)
+		return false, status.Errorf(codes.FailedPrecondition, "deleting %q: %v", name, err)
 	}
 	if err := r.store.Commit(ctx, name, 0); err != nil {
 		snap.Retire(r.pool)
-		return status.Errorf(codes.Unavailable, "deleting %q: saving: %v", name, err)
+		return false, status.Errorf(codes.Unavailable, "deleting %q: saving: %v", name, err)
 	}
 	h.active = 0
 	r.stopRefresherLocked(name)
 	r.publishLocked(snap)
 	r.log.Info("registration deleted", "name", name, "snapshot", snap.Version())
-	return nil
+	return true, nil
 }
 
 // Rollback re-activates version n of a registration, or the version before the active one when n is 0.

@@ -433,7 +433,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	f.unchanged(t, before)
 
 	// Delete: nothing of it is served, its history stays.
-	if err := f.reg.Delete(ctx, "users"); err != nil {
+	if _, err := f.reg.Delete(ctx, "users"); err != nil {
 		t.Fatal(err)
 	}
 	snapDel := f.reg.Current()
@@ -465,7 +465,15 @@ func TestRegistryLifecycle(t *testing.T) {
 	if f.pool.Len() != 0 {
 		t.Errorf("pool holds %d endpoints with nothing registered", f.pool.Len())
 	}
-	wantStatus(t, f.reg.Delete(ctx, "users"), codes.NotFound, `"users"`)
+	// Deleting it again changes nothing, and is no error (as HTTP DELETE is idempotent); a name
+	// never registered is not found.
+	afterDel := f.view(t)
+	if changed, err := f.reg.Delete(ctx, "users"); changed || err != nil {
+		t.Errorf("Delete of a deleted registration = %v, %v; want unchanged, no error", changed, err)
+	}
+	f.unchanged(t, afterDel)
+	_, err = f.reg.Delete(ctx, "nobody")
+	wantStatus(t, err, codes.NotFound, `"nobody"`)
 	_, err = f.reg.Rollback(ctx, "users", 0)
 	wantStatus(t, err, codes.FailedPrecondition, "deleted")
 
@@ -925,7 +933,8 @@ func TestRegistryCommitFails(t *testing.T) {
 	_, err = g.reg.Rollback(ctx, "users", 1)
 	wantStatus(t, err, codes.Unavailable, "disk full")
 	g.unchanged(t, before)
-	wantStatus(t, g.reg.Delete(ctx, "users"), codes.Unavailable, "disk full")
+	_, err = g.reg.Delete(ctx, "users")
+	wantStatus(t, err, codes.Unavailable, "disk full")
 	g.unchanged(t, before)
 	if v, err := g.reg.Get("users"); err != nil || v.Number != 2 {
 		t.Errorf("Get = %v, %v; want version 2 still active", v, err)
@@ -952,7 +961,7 @@ func TestRegistryPersistence(t *testing.T) {
 	commerce.Services = []string{orderService, catalogService}
 	f.register(t, commerce)
 	f.register(t, protosReq("extra", map[string]string{"acme/extra/v1/extra.proto": extraProto}, nil, addrB))
-	if err := f.reg.Delete(ctx, "extra"); err != nil {
+	if _, err := f.reg.Delete(ctx, "extra"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -1171,7 +1180,8 @@ func TestRegistrySetBase(t *testing.T) {
 	before := f.view(t)
 	_, err := f.reg.Register(ctx, setReq("users", generatedSet(t, usersv1.File_shop_users_v1_users_proto), addrC))
 	wantStatus(t, err, codes.FailedPrecondition, `registration "users" is defined in the config file`)
-	wantStatus(t, f.reg.Delete(ctx, "users"), codes.FailedPrecondition, "config file")
+	_, err = f.reg.Delete(ctx, "users")
+	wantStatus(t, err, codes.FailedPrecondition, "config file")
 	_, err = f.reg.Rollback(ctx, "users", 1)
 	wantStatus(t, err, codes.FailedPrecondition, "config file")
 	f.unchanged(t, before)
@@ -1537,7 +1547,8 @@ func TestRegistryConcurrent(t *testing.T) {
 				case 3:
 					_, err = f.reg.Register(ctx, setReq("orders", ordersSet, addrs[i%3]))
 				case 4:
-					err = allowed(f.reg.Delete(ctx, "orders"), codes.NotFound)
+					_, err = f.reg.Delete(ctx, "orders")
+					err = allowed(err, codes.NotFound)
 				}
 				if err != nil {
 					errs <- fmt.Errorf("goroutine %d, step %d: %w", g, i, err)

@@ -124,7 +124,8 @@ type Options struct {
 	OnOperation func(ctx context.Context, complexity int) context.Context
 	// Stopping, when set, is done when the gateway stops: its WebSockets then close with 1001
 	// Going Away "the gateway is shutting down", each once its running operations have sent their
-	// last message (the gateway ends subscriptions at the same moment: routing.Proxy.Stopping).
+	// last message (at once, for one running nothing; the gateway ends the subscriptions still
+	// running shortly before its drain ends: routing.Proxy.EndStreams).
 	Stopping context.Context
 	// Current, when set, reports whether what the handler serves under is still the gateway's
 	// current configuration: the handler itself (schema, limits, persisted operations) and the

@@ -337,10 +337,6 @@ func (p *Proxy) endable(up *Upstream) {
 // forever, each with a final status its client can act on, before it closes their connections.
 func (p *Proxy) EndStreams() { p.endStreams(errShuttingDown) }
 
-// Stopping is done once EndStreams has been called: for what the gateway holds open beside its
-// streams (GraphQL WebSockets), to close at the same moment.
-func (p *Proxy) Stopping() context.Context { return p.stopping }
-
 // connect admits a call to an endpoint of c other than avoid, if possible. The Upstream's Ctx,
 // Kind and Route are the caller's to set.
 func connect(parent context.Context, c *Cluster, md metadata.MD, avoid *Endpoint, now int64) (Upstream, error) {

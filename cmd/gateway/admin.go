@@ -193,6 +193,8 @@ func newRegisterCommand() *cobra.Command {
 				r := resp.GetRegistration()
 				out := cmd.OutOrStdout()
 				switch {
+				case dryRun && !resp.GetChanged():
+					fmt.Fprintf(out, "%s: valid (dry run, nothing changed): unchanged, version %d is already active (digest %.12s)\n", r.GetName(), r.GetVersion(), r.GetDigest())
 				case dryRun:
 					fmt.Fprintf(out, "%s: valid (dry run, nothing changed): would be version %d serving %s\n", r.GetName(), r.GetVersion(), strings.Join(r.GetServices(), ", "))
 				case !resp.GetChanged():
@@ -273,8 +275,13 @@ func newServicesCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return af.run(cmd, func(ctx context.Context, client adminv1.AdminServiceClient) error {
-				if _, err := client.Delete(ctx, &adminv1.DeleteRequest{Name: args[0]}); err != nil {
+				resp, err := client.Delete(ctx, &adminv1.DeleteRequest{Name: args[0]})
+				if err != nil {
 					return err
+				}
+				if !resp.GetChanged() {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: already deleted, nothing changed\n", args[0])
+					return nil
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: deleted\n", args[0])
 				return nil

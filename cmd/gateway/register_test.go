@@ -224,6 +224,11 @@ func TestRegisterWorkflow(t *testing.T) {
 		t.Fatalf("after registering by reflection: %v", err)
 	}
 	mustCLI(t, "users: unchanged", "register", "--admin", adminURL, "--name", "users", "--endpoint", users, "--reflect")
+	// A dry run says what the real one would do: nothing, for the same content.
+	mustCLI(t, "users: valid (dry run, nothing changed): unchanged, version 3 is already active", "register", "--admin", adminURL,
+		"--name", "users", "--endpoint", users, "--reflect", "--dry-run")
+	mustCLI(t, "users: valid (dry run, nothing changed): would be version 4 serving shop.users.v1.UserService", "register", "--admin", adminURL,
+		"--name", "users", "--endpoint", users, "--proto", filepath.Join(protoRoot, "shop", "users", "v1", "users.proto"), "--import-path", protoRoot, "--dry-run")
 
 	// Rollback re-activates version 2.
 	mustCLI(t, "version 2 active", "rollback", "--admin", adminURL, "users")
@@ -307,9 +312,14 @@ func TestRegisterWorkflow(t *testing.T) {
 	mustCLI(t, "users", "services", "list", "--admin", "http://"+admin)
 
 	// Deletion: calls get UNIMPLEMENTED.
-	mustCLI(t, "deleted", "services", "rm", "--admin", "http://"+admin, "users")
+	mustCLI(t, "users: deleted", "services", "rm", "--admin", "http://"+admin, "users")
 	if err := getUser(t, data); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("after deletion: %v, want Unimplemented", err)
+	}
+	// Again: nothing changes, and that is no failure (the registration exists, its versions kept).
+	mustCLI(t, "users: already deleted, nothing changed", "services", "rm", "--admin", "http://"+admin, "users")
+	if out, ok := cli(t, "services", "rm", "--admin", "http://"+admin, "nobody"); ok || !strings.Contains(out, `no registration named "nobody"`) {
+		t.Errorf("services rm of a name never registered: ok=%v\n%s", ok, out)
 	}
 }
 

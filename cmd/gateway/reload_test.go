@@ -417,6 +417,56 @@ func TestSIGHUPWhileStarting(t *testing.T) {
 	gw.stop(t)
 }
 
+// TestSIGTERMWhileStarting: a stop signal while the start waits for an identity provider's key set
+// (a jwks_url that accepts connections and never answers, waited for 10s) ends the start at once:
+// the gateway exits 0 without listening.
+func TestSIGTERMWhileStarting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := lis.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	writeFile(t, path, "policies:\n  auth:\n    jwt:\n      - name: idp\n        issuer: https://idp.test\n"+
+		"        jwks_url: http://"+lis.Addr().String()+"/jwks.json\n")
+	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+
+	// The gateway connecting to the key set's URL is the sign that the start waits for it.
+	select {
+	case conn := <-accepted:
+		defer conn.Close()
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gateway never asked for the key set")
+	}
+	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	signalled := time.Now()
+	var log strings.Builder
+	for gw.lines.Scan() { // to the end of its output: the process exiting
+		log.WriteString(gw.lines.Text() + "\n")
+	}
+	took := time.Since(signalled)
+	if err := gw.cmd.Wait(); err != nil {
+		t.Errorf("after SIGTERM while starting: %v, want exit status 0", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the gateway exited %v after SIGTERM: the start went on waiting for the key set", took)
+	}
+	if listeningLine.MatchString(log.String()) {
+		t.Errorf("the gateway listened after SIGTERM while starting:\n%s", log.String())
+	}
+}
+
 // clusterConfig is a config file of one cluster, users, served at endpoint, and a route of the
 // users service to it.
 func clusterConfig(endpoint string) string {

@@ -84,7 +84,9 @@ func newServeCommand() *cobra.Command {
 			}
 			named.add(sourceFiles(spec), nil)
 			log := newLogger()
-			srv, err := server.New(cfg, server.WithLogger(log))
+			// A stop signal while the start waits (for an identity provider's key set) ends it:
+			// Serve then serves nothing.
+			srv, err := server.New(cfg, server.WithLogger(log), server.WithContext(ctx))
 			if err != nil {
 				return err
 			}

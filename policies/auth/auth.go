@@ -40,7 +40,8 @@ type options struct {
 	log        *slog.Logger
 	keyError   func(src string, err error)
 	offline    bool
-	startWait  time.Duration // how long New waits for the key sets it fetches from URLs
+	startWait  time.Duration   // how long New waits for the key sets it fetches from URLs
+	startCtx   context.Context // ends New's wait for them sooner (WithContext)
 	previous   *Authenticator
 }
 
@@ -60,6 +61,13 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // provider's tokens until it answers again.
 func WithPrevious(prev *Authenticator) Option { return func(o *options) { o.previous = prev } }
 
+// WithContext ends New's wait for the key sets it fetches from URLs (see NewWithOptions) when ctx
+// ends, if that comes first: the providers that have not answered are then as ones that did not
+// answer in time. A gateway passes the context its stop signal ends, so that a stop while it starts
+// is not held up by an identity provider. Background refreshes are not bound by ctx: they run
+// until Close. Default: context.Background().
+func WithContext(ctx context.Context) Option { return func(o *options) { o.startCtx = ctx } }
+
 // Offline builds the authenticator without fetching key sets from their URLs or refreshing any
 // (`gateway validate`): the key files and the rest of the configuration are read and checked as
 // serving reads them, and nothing runs in the background.
@@ -72,10 +80,10 @@ func New(cfg config.Auth) (*Authenticator, error) { return NewWithOptions(cfg) }
 // key set now: a key file that cannot be read or parsed is an error; a key set URL that cannot be
 // fetched is logged and fetched again on the next token or interval, so an identity provider's
 // outage does not stop the gateway from starting (its tokens are refused until it answers). The
-// URLs are fetched at once, and waited for 10s at most all told (see fetchAtStart).
-// Background refreshes run until Close.
+// URLs are fetched at once, and waited for 10s at most all told (see fetchAtStart), or until
+// WithContext's context ends. Background refreshes run until Close.
 func NewWithOptions(cfg config.Auth, opts ...Option) (*Authenticator, error) {
-	a := &Authenticator{cfg: cfg, opts: options{now: time.Now, log: slog.Default(), startWait: jwksFetchTimeout}}
+	a := &Authenticator{cfg: cfg, opts: options{now: time.Now, log: slog.Default(), startWait: jwksFetchTimeout, startCtx: context.Background()}}
 	for _, o := range opts {
 		o(&a.opts)
 	}
@@ -122,7 +130,7 @@ func NewWithOptions(cfg config.Auth, opts ...Option) (*Authenticator, error) {
 			return nil, fmt.Errorf("jwt provider %q: %w", p.name, err)
 		}
 	}
-	a.fetchAtStart(ctx, remote)
+	a.fetchAtStart(a.opts.startCtx, remote)
 	if a.opts.offline {
 		return a, nil // nothing to run
 	}

@@ -3,7 +3,9 @@ package auth_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -302,6 +304,45 @@ func TestJWKSURLsNeverAnswering(t *testing.T) {
 	clk.advance(config.DefaultJWKSMinRefresh)
 	if err := s.Admit(call(bearer(tok)...)); err != nil {
 		t.Errorf("token once its key set URL answers: %v", err)
+	}
+}
+
+// TestJWKSWaitEndsWithItsContext: the wait for a key set URL that accepts connections and never
+// answers ends when WithContext's context does (a gateway told to stop while it starts), not when
+// the start's wait would.
+func TestJWKSWaitEndsWithItsContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // accepts, never answers, and stops the start once the fetch has connected
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		cancel()
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	built := make(chan error, 1)
+	go func() {
+		a, err := auth.NewWithOptions(providersAt("http://"+ln.Addr().String(), 1), auth.WithHTTPClient(&http.Client{}),
+			auth.WithStartWait(time.Hour), auth.WithContext(ctx), auth.WithLogger(slog.New(slog.DiscardHandler)))
+		if err == nil {
+			a.Close()
+		}
+		built <- err
+	}()
+	select {
+	case err := <-built:
+		if err != nil {
+			t.Errorf("a key set URL not answering at start: %v, want the authenticator", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("NewWithOptions still waits for the key set 20s after its context ended")
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 // fronts are no longer the current ones (resolvers.Options.Current): it closes with 1012.
 type graphqlFront struct {
 	opts     resolvers.Options
-	stopping context.Context         // the proxy's: done when the gateway ends its streams
+	stopping context.Context         // done when the gateway starts its drain (Server.leaving)
 	serving  *atomic.Pointer[fronts] // the server's current fronts
 }
 
@@ -60,7 +60,7 @@ func (f *graphqlFront) build(snap *registry.Snapshot, caller resolvers.Caller) (
 	opts.ForwardHeaders = append(slices.Clone(opts.ForwardHeaders), snap.RouteHeaders()...)
 	opts.Types = snap.DynamicTypes()
 	opts.OnOperation = operationCost
-	opts.Stopping = f.stopping // WebSockets close with 1001 as their subscriptions end
+	opts.Stopping = f.stopping // WebSockets close with 1001 once nothing runs on them
 	// A WebSocket upgraded through this snapshot's fronts holds its handler and the policies that
 	// wrap it (the JSON limits and the firewall its messages meet) for as long as it is open: once
 	// another snapshot's fronts serve, it runs no new operation. Every snapshot gets both anew (a

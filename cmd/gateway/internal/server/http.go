@@ -27,6 +27,12 @@ import (
 // everything else.
 func (s *Server) dataHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			// It may become a WebSocket, a connection the HTTP server hands over (hijacks) and its
+			// drain no longer waits for: shutdown waits for this handler instead.
+			s.sockets.Add(1)
+			defer s.sockets.Done()
+		}
 		if isGRPC(r) {
 			// grpc-go's own header limit (grpc.MaxHeaderListSize) holds on its own connections
 			// only: through net/http it is checked here, and refused as the HTTP fronts refuse.

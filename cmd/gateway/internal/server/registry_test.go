@@ -52,7 +52,7 @@ func TestRegistrationLifecycleOverGRPC(t *testing.T) {
 	if u, err := client.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"}); err != nil || u.GetName() != "Ada Lovelace" {
 		t.Fatalf("after registration: %v, %v", u, err)
 	}
-	if err := g.srv.Registry().Delete(ctx, "users"); err != nil {
+	if _, err := g.srv.Registry().Delete(ctx, "users"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := client.GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})

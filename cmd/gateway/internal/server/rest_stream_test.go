@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/internal/testws"
 )
 
@@ -748,6 +750,146 @@ func TestStreamsEndWhenTheGatewayStops(t *testing.T) {
 		}
 	}
 	<-stopped
+}
+
+// TestWebSocketsCloseWhenTheGatewayStops: WebSockets are hijacked connections, which the HTTP
+// server's drain does not wait for. With nothing but WebSockets open the drain waits for them all the
+// same, so that each closes as documented rather than being dropped when the process exits (its
+// client reading EOF, 1006): a GraphQL socket running nothing closes with 1001 Going Away as the
+// drain starts; one running a subscription, and a REST WebSocket, go on until streams are ended, and
+// then close in their front's shape.
+func TestWebSocketsCloseWhenTheGatewayStops(t *testing.T) {
+	const grace = 3 * time.Second
+	g := startGateway(t, harnessOptions{config: func(c *config.Config) { c.ShutdownGrace = grace }})
+	ctx := testContext(t)
+	const shutting = "the gateway is shutting down"
+
+	idle := dialGraphQLWS(t, ctx, g)
+	sub := dialGraphQLWS(t, ctx, g)
+	if m := sub.subscribe("w", `subscription { watchInventory(id: "p1", interval: "0.01s") { stock } }`, nil); m.Type != "next" {
+		t.Fatalf("WebSocket subscription: %+v", m)
+	}
+	rest, _, err := websocket.Dial(ctx, wsURL(g, "/v1/inventory:adjust"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rest.CloseNow()
+	adjust := func() streamLine {
+		t.Helper()
+		if err := rest.Write(ctx, websocket.MessageText, []byte(`{"productId":"p3","delta":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		return readFrame(t, ctx, rest)
+	}
+	if f := adjust(); f.Result == nil {
+		t.Fatalf("REST WebSocket: %+v", f)
+	}
+	idleEnd := make(chan error, 1)
+	go func() { // the socket runs nothing: what it reads is its close
+		_, _, err := idle.c.Read(ctx)
+		idleEnd <- err
+	}()
+
+	stopped := make(chan struct{})
+	go func() { g.stop(t); close(stopped) }()
+
+	if err := <-idleEnd; websocket.CloseStatus(err) != websocket.StatusGoingAway || !strings.Contains(err.Error(), shutting) {
+		t.Errorf("idle GraphQL WebSocket ended with %v, want 1001 %s", err, shutting)
+	}
+	// The drain goes on: the streams have until a second before its end.
+	if f := adjust(); f.Result == nil {
+		t.Errorf("REST WebSocket while draining: %+v, want a result", f)
+	}
+	if m := sub.read(); m.Type != "next" || strings.Contains(string(m.Payload), "errors") {
+		t.Errorf("GraphQL subscription while draining: %+v, want an event", m)
+	}
+	for {
+		if f := readFrame(t, ctx, rest); f.Error != nil {
+			if f.Error.Code != 14 || !strings.Contains(f.Error.Message, shutting) {
+				t.Errorf("REST WebSocket error %+v, want UNAVAILABLE: %s", f.Error, shutting)
+			}
+			break
+		}
+	}
+	if ce := closeOf(t, ctx, rest); ce.Code != 4014 || !strings.HasPrefix(ce.Reason, shutting) {
+		t.Errorf("REST WebSocket closed with %v, want 4014 %s", ce, shutting)
+	}
+	var last gqlWSMessage // before complete
+	for {
+		var m gqlWSMessage
+		if err := wsjson.Read(ctx, sub.c, &m); err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusGoingAway || !strings.Contains(err.Error(), shutting) {
+				t.Errorf("GraphQL WebSocket ended with %v, want 1001 %s", err, shutting)
+			}
+			break
+		}
+		if m.Type == "complete" {
+			if last.Type != "next" || !strings.Contains(string(last.Payload), "UNAVAILABLE") || !strings.Contains(string(last.Payload), shutting) {
+				t.Errorf("GraphQL subscription's last event %+v, want the UNAVAILABLE error", last)
+			}
+		}
+		last = m
+	}
+	if last.Type != "complete" {
+		t.Errorf("GraphQL subscription's last message %+v, want complete", last)
+	}
+	<-stopped
+}
+
+// TestUnaryCallsCutWhenTheGraceEnds: unary calls still running when shutdown_grace ends are cut
+// with their connections: a native gRPC client gets UNAVAILABLE from its transport, a REST or
+// GraphQL client no response.
+func TestUnaryCallsCutWhenTheGraceEnds(t *testing.T) {
+	var entered sync.WaitGroup
+	entered.Add(3)
+	release := make(chan struct{})
+	defer close(release)
+	g := startGateway(t, harnessOptions{
+		config: func(c *config.Config) { c.ShutdownGrace = time.Second },
+		shop: shop.Options{OnCall: func(_ context.Context, method string) {
+			if strings.HasSuffix(method, "/GetUser") {
+				entered.Done()
+				<-release // past the gateway's stop
+			}
+		}},
+	})
+	ctx := testContext(t)
+	grpcErr := make(chan error, 1)
+	go func() {
+		_, err := usersv1.NewUserServiceClient(g.conn).GetUser(ctx, &usersv1.GetUserRequest{Id: "1"})
+		grpcErr <- err
+	}()
+	httpErr := func(method, path, body string) chan error {
+		errc := make(chan error, 1)
+		go func() {
+			req, err := http.NewRequestWithContext(ctx, method, "http://"+g.addr+path, strings.NewReader(body))
+			if err != nil {
+				errc <- err
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+				err = fmt.Errorf("a response: %s", resp.Status)
+			}
+			errc <- err
+		}()
+		return errc
+	}
+	restErr := httpErr("GET", "/v1/users/1", "")
+	gqlErr := httpErr("POST", "/graphql", `{"query":"{ getUser(id: \"1\") { name } }"}`)
+	entered.Wait()
+	g.stop(t)
+
+	if err := <-grpcErr; status.Code(err) != codes.Unavailable {
+		t.Errorf("gRPC call cut: %v, want UNAVAILABLE", err)
+	}
+	for front, errc := range map[string]chan error{"REST": restErr, "GraphQL": gqlErr} {
+		if err := <-errc; err == nil || strings.HasPrefix(err.Error(), "a response") || ctx.Err() != nil {
+			t.Errorf("%s call cut: %v, want no response", front, err)
+		}
+	}
 }
 
 // readWS reads the next message of a GraphQL WebSocket other than a keep-alive.

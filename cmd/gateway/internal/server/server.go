@@ -85,6 +85,13 @@ type Server struct {
 	serving  atomic.Bool
 	draining atomic.Bool  // set once serving stops, for good
 	grace    atomic.Int64 // the drain's time.Duration: shutdown_grace, from New or SetShutdownGrace
+	// leaving is done once the drain starts: GraphQL WebSockets then close with 1001 Going Away,
+	// each once nothing runs on it (at once, for most).
+	leaving context.Context
+	leave   context.CancelFunc
+	// sockets counts the data port's requests that may have become WebSockets, until their handlers
+	// return: the HTTP server's drain does not wait for the connections it handed over.
+	sockets sync.WaitGroup
 
 	retire sync.WaitGroup
 }
@@ -109,6 +116,14 @@ func WithStore(st store.Store) Option { return func(s *Server) { s.store = st } 
 // WithIdleTimeout sets how long a data-port connection with nothing in flight stays open (default
 // DefaultIdleTimeout).
 func WithIdleTimeout(d time.Duration) Option { return func(s *Server) { s.idle = d } }
+
+// WithContext bounds what building the serving state waits for (Apply, at start and at a reload)
+// with ctx: the key sets of the identity providers fetched from their jwks_url. Once ctx ends they
+// are waited for no longer. serve passes the context its stop signals end, so that one arriving
+// while the gateway starts ends the start at once (and Serve, given that context, serves nothing).
+func WithContext(ctx context.Context) Option {
+	return func(s *Server) { s.engOpts = append(s.engOpts, policies.WithContext(ctx)) }
+}
 
 // Connection limits of the data port.
 const (
@@ -172,7 +187,8 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		maxMsg = 4 << 20
 	}
 	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg))
-	s.graphql.stopping = s.proxy.Stopping()
+	s.leaving, s.leave = context.WithCancel(context.Background())
+	s.graphql.stopping = s.leaving
 	s.graphql.serving = &s.fronts
 	s.grpcHeaderBytes = headerListSize(cfg.Policies.Limits)
 	grpcOpts := []grpc.ServerOption{
@@ -371,8 +387,14 @@ func (s *Server) Ready() bool { return s.serving.Load() && s.snap.Load() != nil 
 
 // Serve listens on the configured data and admin addresses and serves until ctx is done, then stops
 // accepting, drains in-flight calls for up to the configured grace period, and returns nil. ready, when
-// not nil, is closed once both listeners accept connections.
+// not nil, is closed once both listeners accept connections. With ctx done already (the gateway was
+// told to stop while it started) it listens on nothing: it releases what New and Apply opened and
+// returns nil.
 func (s *Server) Serve(ctx context.Context, ready chan<- struct{}) error {
+	if ctx.Err() != nil {
+		s.release()
+		return nil
+	}
 	dataLn, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("data listener: %w", err)
@@ -449,6 +471,7 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	}
 	s.log.Info("draining", "grace", grace.String())
 	s.health.drain()
+	s.leave()
 	if split != nil {
 		_ = split.Close()
 	}
@@ -456,8 +479,8 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 	defer cancel()
 	// Streams run for as long as their clients like, and would hold the drain to its end, then be
 	// cut. Shortly before it ends they are ended instead, each with UNAVAILABLE "the gateway is
-	// shutting down" in its front's shape (a gRPC status, an NDJSON or SSE error, a GraphQL
-	// error), which its client can act on.
+	// shutting down" in its front's shape (a gRPC status, an NDJSON, SSE or REST WebSocket error,
+	// a GraphQL error), which its client can act on.
 	endStreams := time.AfterFunc(grace-min(time.Second, grace/2), s.proxy.EndStreams)
 	defer endStreams.Stop()
 
@@ -477,12 +500,28 @@ func (s *Server) shutdown(split *listen.Split, data, admin *http.Server, adminGR
 		defer wg.Done()
 		if err := data.Shutdown(ctx); err != nil {
 			_ = data.Close()
+			return
+		}
+		// No request can start once Shutdown has returned, so every WebSocket is counted in
+		// s.sockets. Each closes as its front has it (on s.leaving, or as its stream ends), or,
+		// still open when the grace ends, is cut when the process exits.
+		closed := make(chan struct{})
+		go func() { s.sockets.Wait(); close(closed) }()
+		select {
+		case <-closed:
+		case <-ctx.Done():
 		}
 	}()
 	wg.Wait()
 	s.grpcHTTP.Stop() // its calls were the HTTP server's, drained by Shutdown: what is left is cut
 	adminGRPC.Stop()
 	_ = admin.Close()
+	s.release()
+}
+
+// release stops the registry's and the policies' background work, closes the store, and closes
+// the upstream connections.
+func (s *Server) release() {
 	s.registry.Close()
 	if err := s.engine.Close(); err != nil {
 		s.log.Warn("stopping the policies", "err", err)

@@ -827,7 +827,9 @@ func (x *DeleteRequest) GetName() string {
 }
 
 type DeleteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the registration was deleted already: nothing changed.
+	Changed       bool `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -860,6 +862,13 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
 	return file_gateway_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DeleteResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
 }
 
 type RollbackRequest struct {
@@ -1620,8 +1629,9 @@ const file_gateway_admin_v1_admin_proto_rawDesc = "" +
 	"\fListResponse\x12D\n" +
 	"\rregistrations\x18\x01 \x03(\v2\x1e.gateway.admin.v1.RegistrationR\rregistrations\"(\n" +
 	"\rDeleteRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x10\n" +
-	"\x0eDeleteResponse\"D\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"*\n" +
+	"\x0eDeleteResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\bR\achanged\"D\n" +
 	"\x0fRollbackRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\".\n" +

@@ -47,6 +47,8 @@ type AdminServiceClient interface {
 	// service of the config file, pending ones included (see Origin).
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error)
 	// Delete stops serving a registration. Its history is kept, so it can be registered again or rolled back.
+	// Deleting a registration that is deleted already changes nothing and succeeds (changed is false), as
+	// an HTTP DELETE repeated does; a name never registered is NOT_FOUND.
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
 	// Rollback re-activates an earlier version of a registration (by default the one before the active one).
 	// Only kept versions (keep_versions) can be re-activated: one no longer kept is NOT_FOUND, and says so.
@@ -168,6 +170,8 @@ type AdminServiceServer interface {
 	// service of the config file, pending ones included (see Origin).
 	List(context.Context, *ListRequest) (*ListResponse, error)
 	// Delete stops serving a registration. Its history is kept, so it can be registered again or rolled back.
+	// Deleting a registration that is deleted already changes nothing and succeeds (changed is false), as
+	// an HTTP DELETE repeated does; a name never registered is NOT_FOUND.
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
 	// Rollback re-activates an earlier version of a registration (by default the one before the active one).
 	// Only kept versions (keep_versions) can be re-activated: one no longer kept is NOT_FOUND, and says so.
