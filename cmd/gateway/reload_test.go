@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +29,7 @@ import (
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
 )
@@ -514,30 +514,12 @@ func volumeVersion(t *testing.T, dir, version string, write func(versionDir stri
 	}
 }
 
-// lockedBuffer is a log destination the test reads while the gateway writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // reloadHarness is a gateway run in the test process from a config file, with the reloader serve
 // gives it, driven by hand: each look stands for one burst of events in the file's directory (or,
 // with always, a SIGHUP), so the test says exactly when the file is read again.
 type reloadHarness struct {
 	r           *reloader
-	log         *lockedBuffer
+	log         *testlog.Buffer
 	data, admin string // the listeners' addresses
 }
 
@@ -553,7 +535,7 @@ func newReloadHarness(t *testing.T, path string) *reloadHarness {
 	}
 	override := func(c *config.Config) { c.Listen, c.AdminListen = "127.0.0.1:0", "127.0.0.1:0" }
 	override(cfg)
-	buf := new(lockedBuffer)
+	buf := new(testlog.Buffer)
 	log := slog.New(slog.NewTextHandler(buf, nil))
 	srv, err := server.New(cfg, server.WithLogger(log))
 	if err != nil {

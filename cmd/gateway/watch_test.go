@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/internal/testjwt"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/internal/testpki"
 )
 
@@ -81,7 +82,7 @@ func TestDirWatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	d, err := newDirWatcher(slog.New(slog.NewTextHandler(new(lockedBuffer), nil)))
+	d, err := newDirWatcher(slog.New(slog.NewTextHandler(new(testlog.Buffer), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestDirWatcherSymlinkedDir(t *testing.T) {
 	if err := os.Symlink(filepath.Join(root, "releases", "1"), link); err != nil {
 		t.Fatal(err)
 	}
-	d, err := newDirWatcher(slog.New(slog.NewTextHandler(new(lockedBuffer), nil)))
+	d, err := newDirWatcher(slog.New(slog.NewTextHandler(new(testlog.Buffer), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/internal/testpki"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestClientHandshakeFailureLogged(t *testing.T) {
 	ca := testpki.NewCA(t, "test server CA")
 	certFile, keyFile := testpki.WriteKeyPair(t, t.TempDir(), "server", ca.Server(t))
-	logs := &lockedLog{}
+	logs := &testlog.Buffer{}
 	g := startGateway(t, harnessOptions{
 		config: func(c *config.Config) { c.TLS = config.ServerTLS{CertFile: certFile, KeyFile: keyFile} },
 		server: []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))},

@@ -26,6 +26,7 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/routing"
@@ -594,7 +595,7 @@ func BenchmarkUnaryResilience(b *testing.B) {
 // opening) reaches the gateway's logger, in its format, not the process's default one.
 func TestEndpointEventsGoToTheGatewayLog(t *testing.T) {
 	sick, _ := failingBackend(t)
-	logs := &lockedLog{}
+	logs := &testlog.Buffer{}
 	g := startGateway(t, harnessOptions{
 		spec: func(spec *registry.Spec, _ *shop.Shop) {
 			for _, r := range spec.Registrations {
@@ -608,9 +609,7 @@ func TestEndpointEventsGoToTheGatewayLog(t *testing.T) {
 	client := usersv1.NewUserServiceClient(g.conn)
 	waitFor(t, 10*time.Second, "the endpoint ejected, in the gateway's log", func() bool {
 		_, _ = client.GetUser(t.Context(), &usersv1.GetUserRequest{Id: "1"})
-		logs.mu.Lock()
-		defer logs.mu.Unlock()
-		for line := range strings.Lines(logs.b.String()) {
+		for line := range strings.Lines(logs.String()) {
 			var e struct{ Msg, Endpoint string }
 			if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "endpoint ejected" && e.Endpoint == sick {
 				return true

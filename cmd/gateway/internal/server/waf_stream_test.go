@@ -2,14 +2,12 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -19,6 +17,7 @@ import (
 	"github.com/protogate/gateway/cmd/gateway/internal/demo"
 	"github.com/protogate/gateway/config"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	"github.com/protogate/gateway/internal/testlog"
 )
 
 // The WAF inspects each message of a stream, end to end: a real gateway over loopback, with the
@@ -30,24 +29,6 @@ const (
 	xss  = `<script>alert(document.cookie)</script>`
 )
 
-// lockedLog collects the gateway's JSON log lines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // wafEntry is a log line of the firewall.
 type wafEntry struct {
 	Msg, Action, Front, Method, Route, RPC string
@@ -56,13 +37,12 @@ type wafEntry struct {
 	Rules, Variables                       []string
 }
 
-// take returns the firewall's log lines about messages logged since the last call.
-func (l *lockedLog) take(t *testing.T) []wafEntry {
+// wafMessageLines returns the firewall's log lines about messages that logs took since its last
+// Take.
+func wafMessageLines(t *testing.T, logs *testlog.Buffer) []wafEntry {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []wafEntry
-	for line := range strings.SplitSeq(strings.TrimSpace(l.b.String()), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.Take()), "\n") {
 		var e wafEntry
 		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "waf: message matched rules" {
 			if strings.Contains(line, "OR '1'") || strings.Contains(line, "<script>") {
@@ -71,7 +51,6 @@ func (l *lockedLog) take(t *testing.T) []wafEntry {
 			out = append(out, e)
 		}
 	}
-	l.b.Reset()
 	return out
 }
 
@@ -179,7 +158,7 @@ type gqlError struct {
 }
 
 func TestWAFInspectsStreamedMessages(t *testing.T) {
-	logs := &lockedLog{}
+	logs := &testlog.Buffer{}
 	g, calls := wafGateway(t, logs)
 	ctx := testContext(t)
 	rest := newRESTClient(g)
@@ -223,7 +202,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 				}
 			})
 		}
-		logs.take(t)
+		wafMessageLines(t, logs)
 	})
 
 	t.Run("clean ndjson stream passes", func(t *testing.T) {
@@ -232,7 +211,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		if r.status != 200 || !contains(t, r.body, `{"imported":2}`) {
 			t.Fatalf("HTTP %d %s", r.status, r.body)
 		}
-		if l := logs.take(t); len(l) != 0 {
+		if l := wafMessageLines(t, logs); len(l) != 0 {
 			t.Errorf("clean messages logged: %+v", l)
 		}
 	})
@@ -260,7 +239,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
 			t.Errorf("after the error line: %q, %v", rest, err)
 		}
-		logs.take(t)
+		wafMessageLines(t, logs)
 	})
 
 	dial := func(t *testing.T, path string) *websocket.Conn {
@@ -283,7 +262,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		}
 		write(t, c, websocket.MessageText, `{"productId":"`+sqli+`","delta":1}`)
 		wantMessageRefused(t, ctx, c, "message 2: ")
-		logs.take(t)
+		wafMessageLines(t, logs)
 	})
 
 	t.Run("websocket client stream", func(t *testing.T) {
@@ -294,7 +273,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		if orderExists(t, "waf-ws-xss") {
 			t.Error("the refused frame reached the backend")
 		}
-		logs.take(t)
+		wafMessageLines(t, logs)
 	})
 
 	// Binary frames are protobuf: not inspected (as gRPC is not), so this one reaches the shop,
@@ -344,7 +323,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 			t.Errorf("clean subscription: got %s %s", m.Type, m.Payload)
 		}
 		ws.send(gqlWSMessage{ID: "3", Type: "complete"})
-		logs.take(t)
+		wafMessageLines(t, logs)
 	})
 
 	// A connection_init payload's values go upstream as forwarded headers: they are inspected as
@@ -372,7 +351,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		if ce := closeOf(t, ctx, bad); ce.Code != 4403 {
 			t.Errorf("close %v, want 4403", ce)
 		}
-		logs.take(t)
+		wafMessageLines(t, logs)
 	})
 
 	// SSE subscriptions are POSTs: their body is inspected by the request's transaction (403).
@@ -396,7 +375,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 	if _, err := g.srv.Apply(spec); err != nil {
 		t.Fatal(err)
 	}
-	logs.take(t)
+	wafMessageLines(t, logs)
 
 	t.Run("detection passes and logs", func(t *testing.T) {
 		body := order("waf-det-1", "1", "") + "\n" + order("waf-det-2", sqli, "") + "\n"
@@ -404,7 +383,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		if r.status != 200 || !contains(t, r.body, `{"imported":2}`) {
 			t.Fatalf("HTTP %d %s, want both orders imported", r.status, r.body)
 		}
-		entries := logs.take(t)
+		entries := wafMessageLines(t, logs)
 		if len(entries) != 1 {
 			t.Fatalf("log %+v, want one line", entries)
 		}
@@ -425,7 +404,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 	if _, err := g.srv.Apply(spec); err != nil {
 		t.Fatal(err)
 	}
-	logs.take(t)
+	wafMessageLines(t, logs)
 	t.Run("websocket under a method rule", func(t *testing.T) {
 		c := dial(t, "/v1/orders:import")
 		write(t, c, websocket.MessageText, order("waf-ws-rule", "1", xss))
@@ -433,7 +412,7 @@ func TestWAFInspectsStreamedMessages(t *testing.T) {
 		if orderExists(t, "waf-ws-rule") {
 			t.Error("the refused frame reached the backend")
 		}
-		logs.take(t)
+		wafMessageLines(t, logs)
 	})
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/registry"
 )
 
@@ -175,16 +176,14 @@ graphql:
 // The firewall's log line names what a refused request calls by its route's template and method,
 // never by its path, which holds what the client sent.
 func TestWAFLogHoldsNoValues(t *testing.T) {
-	logs := &lockedLog{}
+	logs := &testlog.Buffer{}
 	g, _ := wafGateway(t, logs)
 	r := newRESTClient(g).do(t, "GET", "/v1/products/"+url.PathEscape("1' UNION SELECT password FROM users--"), "")
 	if r.status != 403 {
 		t.Fatalf("HTTP %d %s, want 403", r.status, r.body)
 	}
-	logs.mu.Lock()
-	defer logs.mu.Unlock()
 	var found bool
-	for line := range strings.SplitSeq(strings.TrimSpace(logs.b.String()), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
 		var e wafEntry
 		if json.Unmarshal([]byte(line), &e) != nil || e.Msg != "waf: request matched rules" {
 			continue
@@ -196,7 +195,7 @@ func TestWAFLogHoldsNoValues(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no log line of the firewall's in %s", logs.b.String())
+		t.Errorf("no log line of the firewall's in %s", logs.String())
 	}
 }
 
@@ -205,7 +204,7 @@ func TestWAFLogHoldsNoValues(t *testing.T) {
 func TestRefusedRESTRequestsLoggedWithRoute(t *testing.T) {
 	pol := wafPolicies()
 	pol.Limits.MaxBodyBytes = 1024
-	access := &lockedLog{}
+	access := &testlog.Buffer{}
 	g := startGateway(t, harnessOptions{policies: &pol, server: []server.Option{server.WithAccessLogWriter(access)}})
 	rest := newRESTClient(g)
 	if r := rest.do(t, "GET", "/v1/users/1%27%20OR%201=1--", ""); r.status != http.StatusForbidden {
