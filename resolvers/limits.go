@@ -13,13 +13,13 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 )
 
-// limits is the extension that refuses documents too large or with too many fields before they are
-// validated, and operations too deep, with too many aliases or too many root fields before anything
-// runs. Complexity is complexityLimit's.
+// limits is the extension that refuses documents too large, with too many fields or too many
+// fragments before they are validated, and operations too deep, with too many aliases or too many
+// root fields before anything runs. Complexity is complexityLimit's.
 type limits struct {
-	depth, aliases, rootFields, fields, docBytes int
+	depth, aliases, rootFields, fields, fragments, docBytes int
 	// validated are the documents gqlgen has parsed and validated (its query cache): each has had
-	// its fields counted, so none is parsed again to count them.
+	// its fields and fragments counted, so none is parsed again to count them.
 	validated graphql.Cache[*ast.QueryDocument]
 }
 
@@ -32,18 +32,22 @@ var _ interface {
 func (limits) ExtensionName() string                   { return "Limits" }
 func (limits) Validate(graphql.ExecutableSchema) error { return nil }
 
+// The fewest bytes a field takes (its name and the character that ends it: "a "), fewer than a
+// fragment spread ("...a"), and the fewest a fragment definition takes ("fragment a on B{c}").
+const minFieldBytes, minFragmentBytes = 2, 18
+
 // MutateOperationParameters refuses a document over the size limit before it is parsed, and one
-// with too many fields before gqlgen validates it: validation takes time that grows with the square
-// of the fields sharing a response name ({ id id id ... }), and the other limits measure only what
-// it has validated. A document it has validated already, or too short to hold more fields than
-// the limit, is not parsed to count them; others are parsed here, and again by gqlgen, which parses
-// and validates in one step, with no hook between.
+// with too many fields or fragments before gqlgen validates it: validation compares the fields of
+// a selection set that share a response name pairwise ({ id id id ... }), and every two fragments
+// spread in one selection set ({ ...a ...b ...c ... }), so its time grows with the square of
+// their number; the other limits measure only what it has validated. A document it has validated
+// already, or too short to exceed these limits, is not parsed to count them; others are parsed
+// here, and again by gqlgen, which parses and validates in one step, with no hook between.
 func (l limits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if l.docBytes > 0 && len(p.Query) > l.docBytes {
 		return limitError(CodeDocumentTooLarge, "documentBytes", "document size in bytes", len(p.Query), l.docBytes)
 	}
-	// Each field takes two bytes at least: its name and the character that ends it.
-	if l.fields == 0 || len(p.Query)/2 <= l.fields {
+	if (l.fields == 0 || len(p.Query)/minFieldBytes <= l.fields) && (l.fragments == 0 || len(p.Query)/minFragmentBytes <= l.fragments) {
 		return nil
 	}
 	if _, ok := l.validated.Get(ctx, p.Query); ok {
@@ -53,14 +57,19 @@ func (l limits) MutateOperationParameters(ctx context.Context, p *graphql.RawPar
 	if err != nil {
 		return nil // gqlgen reports it
 	}
-	if n := countFields(doc); n > l.fields {
-		return limitError(CodeFieldLimit, "fields", "number of fields", n, l.fields)
+	if n := len(doc.Fragments); l.fragments > 0 && n > l.fragments {
+		return limitError(CodeFragmentLimit, "fragments", "number of fragments", n, l.fragments)
+	}
+	if n := countFields(doc); l.fields > 0 && n > l.fields {
+		return limitError(CodeFieldLimit, "fields", "number of fields and fragment spreads", n, l.fields)
 	}
 	return nil
 }
 
-// countFields counts the fields of every operation and fragment of doc, through inline fragments,
-// a fragment's once however often it is spread: a walk over the document as written.
+// countFields counts the fields and fragment spreads of every operation and fragment of doc,
+// through inline fragments, a fragment's once however often it is spread: a walk over the document
+// as written. A spread counts as a field does: validation compares every two spreads of a
+// selection set, as it compares its fields.
 func countFields(doc *ast.QueryDocument) int {
 	n := 0
 	var walk func(ast.SelectionSet)
@@ -70,6 +79,8 @@ func countFields(doc *ast.QueryDocument) int {
 			case *ast.Field:
 				n++
 				walk(sel.SelectionSet)
+			case *ast.FragmentSpread:
+				n++
 			case *ast.InlineFragment:
 				walk(sel.SelectionSet)
 			}
