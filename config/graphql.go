@@ -35,8 +35,9 @@ type GraphQL struct {
 	// MaxRootFields bounds the root fields of an operation. Default
 	// DefaultGraphQLMaxRootFields.
 	MaxRootFields int `yaml:"max_root_fields"`
-	// MaxFields bounds the fields a document selects, counted before it
-	// is validated: validation takes time that grows with the square of
+	// MaxFields bounds the fields and fragment spreads validation checks
+	// (a fragment's once for each operation that spreads it), counted
+	// before it runs: validation takes time that grows with the square of
 	// the fields sharing a response name. Default DefaultGraphQLMaxFields.
 	MaxFields int `yaml:"max_fields"`
 	// MaxFragments bounds the fragments a document defines, counted

@@ -90,18 +90,29 @@ func BenchmarkRepeatedFields(b *testing.B) {
 // Documents of many fragments spread in one selection set, at the default limits and over them
 // (under 64 KB): validation compares every two of them, different fragments (each spreading one
 // more, max_fragments) and one fragment spread again and again (max_fields: a spread counts as a
-// field). At the limits they validate, and are then refused for their root fields.
+// field). At the limits they validate, and are then refused for their root fields. Then the
+// documents validation would check over and over (operations spreading one fragment, inline
+// fragments), refused; and the slowest document found under every limit: two fragments of 994
+// fields each, compared with each other twice (once as fields of different types, under the
+// inline fragments, once side by side) besides each with itself.
 func BenchmarkRepeatedFragments(b *testing.B) {
 	g := startGateway(b, setup{})
 	spread := func(n int) string { return "{" + strings.Repeat(" ...f", n) + " } fragment f on Query { __typename }" }
-	for _, bc := range []struct {
+	typenames := " {" + strings.Repeat(" __typename", 994) + " }"
+	cases := []struct {
 		name, doc, code string
 	}{
 		{"distinct/499", fragments(resolvers.DefaultMaxFragments - 1), resolvers.CodeRootFieldLimit},
 		{"distinct/1800", fragments(1800), resolvers.CodeFragmentLimit},
 		{"spread/1999", spread(resolvers.DefaultMaxFields - 1), resolvers.CodeRootFieldLimit},
 		{"spread/12800", spread(12800), resolvers.CodeFieldLimit},
-	} {
+		{"pair-twice/994", `{ getUser(id: "1") { ... on User { r: orders { ...a } } ... on Order { r: user { ...b } } } ...a ...b }` +
+			" fragment a on Query" + typenames + " fragment b on Query" + typenames, `"GRAPHQL_VALIDATION_FAILED"`},
+	}
+	for _, tc := range repeatedChecks() {
+		cases = append(cases, struct{ name, doc, code string }{"checks/" + tc.name, tc.doc, resolvers.CodeFieldLimit})
+	}
+	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) { refused(b, g.handler, bc.doc, bc.code) })
 	}
 }

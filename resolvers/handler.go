@@ -71,15 +71,17 @@ type Options struct {
 	MaxAliases int
 	// MaxRootFields bounds the number of root fields of an operation (default 20).
 	MaxRootFields int
-	// MaxFields bounds the number of fields a document selects (default 2000, as MaxComplexity):
-	// every field and fragment spread of every operation and fragment, each counted once, however
-	// often its fragment is spread. It is measured on the parsed document before validation,
-	// which the other limits follow: validation compares the fields of a selection set that share
-	// a response name pairwise, and the fragments spread in it likewise (gqlparser's
-	// OverlappingFieldsCanBeMerged), so its time grows with the square of their number. Every
-	// field costs at least 1 in MaxComplexity, so a document over the default would be over that
-	// budget anyway, unless its fields are introspection's or those of operations it does not
-	// run, or it spreads fragments by the hundred.
+	// MaxFields bounds the number of fields and fragment spreads validation checks (default 2000,
+	// as MaxComplexity): each once as written, every operation's and fragment's, however often its
+	// fragment is spread in an operation, and again where validation checks it again (a
+	// fragment's for each operation that spreads it; one inside inline fragments once more for
+	// each of them, in each operation and fragment that reaches it). It is measured on the parsed
+	// document before validation, which the other limits follow: validation compares the fields
+	// of a selection set that share a response name pairwise, and the fragments spread in it
+	// likewise (gqlparser's OverlappingFieldsCanBeMerged), so its time grows with the square of
+	// their number. Every field costs at least 1 in MaxComplexity, so a document over the default
+	// would be over that budget anyway, unless its fields are introspection's or those of
+	// operations it does not run, or it counts many spreads or fields checked again.
 	MaxFields int
 	// MaxFragments bounds the number of fragment definitions in a document (default 500),
 	// measured with MaxFields before validation: validation compares every two different
