@@ -25,7 +25,8 @@ func TestDefault(t *testing.T) {
 		GRPC:          config.GRPC{MaxMessageBytes: 4 << 20},
 		GraphQL: config.GraphQL{
 			MaxDepth: config.DefaultGraphQLMaxDepth, MaxComplexity: config.DefaultGraphQLMaxComplexity,
-			MaxAliases: config.DefaultGraphQLMaxAliases, MaxRootFields: config.DefaultGraphQLMaxRootFields, MaxFields: config.DefaultGraphQLMaxFields,
+			MaxAliases: config.DefaultGraphQLMaxAliases, MaxRootFields: config.DefaultGraphQLMaxRootFields,
+			MaxFields: config.DefaultGraphQLMaxFields, MaxFragments: config.DefaultGraphQLMaxFragments,
 			MaxDocumentBytes: 64 << 10, MaxConcurrentCalls: config.DefaultGraphQLMaxConcurrentCalls,
 		},
 	}

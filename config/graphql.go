@@ -35,10 +35,16 @@ type GraphQL struct {
 	// MaxRootFields bounds the root fields of an operation. Default
 	// DefaultGraphQLMaxRootFields.
 	MaxRootFields int `yaml:"max_root_fields"`
-	// MaxFields bounds the fields a document selects, counted before it
-	// is validated: validation takes time that grows with the square of
+	// MaxFields bounds the fields and fragment spreads validation checks
+	// (a fragment's once for each operation that spreads it), counted
+	// before it runs: validation takes time that grows with the square of
 	// the fields sharing a response name. Default DefaultGraphQLMaxFields.
 	MaxFields int `yaml:"max_fields"`
+	// MaxFragments bounds the fragments a document defines, counted
+	// before it is validated: validation takes time that grows with the
+	// square of the fragments spread in one selection set. Default
+	// DefaultGraphQLMaxFragments.
+	MaxFragments int `yaml:"max_fragments"`
 	// MaxDocumentBytes bounds a GraphQL document's size; a request body
 	// may be four times that, for variables. Default
 	// DefaultGraphQLMaxDocumentBytes.
@@ -89,6 +95,7 @@ const (
 	DefaultGraphQLMaxAliases                  = 30
 	DefaultGraphQLMaxRootFields               = 20
 	DefaultGraphQLMaxFields                   = 2000
+	DefaultGraphQLMaxFragments                = 500
 	DefaultGraphQLMaxDocumentBytes   ByteSize = 64 * KiB
 	DefaultGraphQLMaxConcurrentCalls          = 32
 	DefaultGraphQLAPQCacheSize                = 1000
@@ -208,6 +215,7 @@ func (g *GraphQL) complete() {
 	setDefault(&g.MaxAliases, DefaultGraphQLMaxAliases)
 	setDefault(&g.MaxRootFields, DefaultGraphQLMaxRootFields)
 	setDefault(&g.MaxFields, DefaultGraphQLMaxFields)
+	setDefault(&g.MaxFragments, DefaultGraphQLMaxFragments)
 	setDefault(&g.MaxDocumentBytes, DefaultGraphQLMaxDocumentBytes)
 	setDefault(&g.MaxConcurrentCalls, DefaultGraphQLMaxConcurrentCalls)
 	if g.APQ {
@@ -231,7 +239,8 @@ func (v *validator) graphql(g *GraphQL) {
 		n   int64
 	}{
 		{"max_depth", int64(g.MaxDepth)}, {"max_complexity", int64(g.MaxComplexity)},
-		{"max_aliases", int64(g.MaxAliases)}, {"max_root_fields", int64(g.MaxRootFields)}, {"max_fields", int64(g.MaxFields)},
+		{"max_aliases", int64(g.MaxAliases)}, {"max_root_fields", int64(g.MaxRootFields)},
+		{"max_fields", int64(g.MaxFields)}, {"max_fragments", int64(g.MaxFragments)},
 		{"max_document_bytes", int64(g.MaxDocumentBytes)}, {"max_concurrent_calls", int64(g.MaxConcurrentCalls)},
 	} {
 		if p := field(path, l.key); l.n < -1 || l.n == 0 && v.has(p) {
@@ -602,8 +611,8 @@ func (s *summary) graphql(g GraphQL) {
 		return
 	}
 	s.WriteByte('\n')
-	s.line(0, "graphql max_depth %d, max_complexity %d, max_aliases %d, max_root_fields %d, max_fields %d, max_document_bytes %s, max_concurrent_calls %d",
-		g.MaxDepth, g.MaxComplexity, g.MaxAliases, g.MaxRootFields, g.MaxFields, g.MaxDocumentBytes, g.MaxConcurrentCalls)
+	s.line(0, "graphql max_depth %d, max_complexity %d, max_aliases %d, max_root_fields %d, max_fields %d, max_fragments %d, max_document_bytes %s, max_concurrent_calls %d",
+		g.MaxDepth, g.MaxComplexity, g.MaxAliases, g.MaxRootFields, g.MaxFields, g.MaxFragments, g.MaxDocumentBytes, g.MaxConcurrentCalls)
 	var modes []string
 	switch {
 	case !g.IntrospectionOn():

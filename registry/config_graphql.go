@@ -38,6 +38,7 @@ func graphQLOptions(g config.GraphQL) (schema.Options, resolvers.Options) {
 		MaxAliases:           g.MaxAliases,
 		MaxRootFields:        g.MaxRootFields,
 		MaxFields:            g.MaxFields,
+		MaxFragments:         g.MaxFragments,
 		MaxDocumentBytes:     int(g.MaxDocumentBytes),
 		MaxConcurrentCalls:   g.MaxConcurrentCalls,
 		DisableIntrospection: !g.IntrospectionOn(),

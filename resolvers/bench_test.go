@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,23 +77,60 @@ func BenchmarkGraphQLGET(b *testing.B) {
 
 // A document repeating one unknown field, at the default max_fields and far over it (64 KB):
 // validation compares the fields sharing a response name pairwise; over the limit the document is
-// refused before it is validated. Neither is cached, so each request is parsed and measured anew.
+// refused before it is validated.
 func BenchmarkRepeatedFields(b *testing.B) {
 	g := startGateway(b, setup{})
 	for _, n := range []int{resolvers.DefaultMaxFields, 32000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			req := body("{" + strings.Repeat(" x", n) + " }")
-			b.ReportAllocs()
-			for range b.N {
-				w := httptest.NewRecorder()
-				hr := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(req))
-				hr.Header.Set("Content-Type", "application/json")
-				g.handler.ServeHTTP(w, hr)
-				if !strings.Contains(w.Body.String(), `"GRAPHQL_VALIDATION_FAILED"`) && !strings.Contains(w.Body.String(), resolvers.CodeFieldLimit) {
-					b.Fatalf("status %d: %.200s", w.Code, w.Body)
-				}
-			}
+			refused(b, g.handler, "{"+strings.Repeat(" x", n)+" }", `"GRAPHQL_VALIDATION_FAILED"`, resolvers.CodeFieldLimit)
 		})
+	}
+}
+
+// Documents of many fragments spread in one selection set, at the default limits and over them
+// (under 64 KB): validation compares every two of them, different fragments (each spreading one
+// more, max_fragments) and one fragment spread again and again (max_fields: a spread counts as a
+// field). At the limits they validate, and are then refused for their root fields. Then the
+// documents validation would check over and over (operations spreading one fragment, inline
+// fragments), refused; and the slowest document found under every limit: two fragments of 994
+// fields each, compared with each other twice (once as fields of different types, under the
+// inline fragments, once side by side) besides each with itself.
+func BenchmarkRepeatedFragments(b *testing.B) {
+	g := startGateway(b, setup{})
+	spread := func(n int) string { return "{" + strings.Repeat(" ...f", n) + " } fragment f on Query { __typename }" }
+	typenames := " {" + strings.Repeat(" __typename", 994) + " }"
+	cases := []struct {
+		name, doc, code string
+	}{
+		{"distinct/499", fragments(resolvers.DefaultMaxFragments - 1), resolvers.CodeRootFieldLimit},
+		{"distinct/1800", fragments(1800), resolvers.CodeFragmentLimit},
+		{"spread/1999", spread(resolvers.DefaultMaxFields - 1), resolvers.CodeRootFieldLimit},
+		{"spread/12800", spread(12800), resolvers.CodeFieldLimit},
+		{"pair-twice/994", `{ getUser(id: "1") { ... on User { r: orders { ...a } } ... on Order { r: user { ...b } } } ...a ...b }` +
+			" fragment a on Query" + typenames + " fragment b on Query" + typenames, `"GRAPHQL_VALIDATION_FAILED"`},
+	}
+	for _, tc := range repeatedChecks() {
+		cases = append(cases, struct{ name, doc, code string }{"checks/" + tc.name, tc.doc, resolvers.CodeFieldLimit})
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) { refused(b, g.handler, bc.doc, bc.code) })
+	}
+}
+
+// refused posts doc to h b.N times, and checks each is refused with one of codes. A comment tells
+// the requests apart, so that each is parsed, measured and validated anew, not found in the query
+// cache of the documents that validated.
+func refused(b *testing.B, h http.Handler, doc string, codes ...string) {
+	b.ReportAllocs()
+	for i := range b.N {
+		req := body(fmt.Sprintf("%s\n# %d", doc, i))
+		w := httptest.NewRecorder()
+		hr := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(req))
+		hr.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, hr)
+		if !slices.ContainsFunc(codes, func(code string) bool { return strings.Contains(w.Body.String(), code) }) {
+			b.Fatalf("status %d: %.200s", w.Code, w.Body)
+		}
 	}
 }
 

@@ -15,9 +15,10 @@
 // extensions that see the request before its document is parsed: the message inspection of
 // operations sent over a WebSocket (the WAF's, when the request's policies put a
 // policy.MessageInspector in its context; inspect.go), persisted operations and APQ, then the
-// limits of the document itself (its size, and its number of fields, for which it parses the
-// document when gqlgen has not validated it yet: validation's time grows with the square of the
-// fields sharing a response name). gqlgen then parses the document (with an LRU cache of parsed
+// limits of the document itself (its size, the number of fields and fragment spreads validation
+// will check, and of fragments, for which it parses the document when gqlgen has not validated it
+// yet: validation's time grows with the square of the fields sharing a response name, and of the
+// fragments spread in one selection set). gqlgen then parses the document (with an LRU cache of parsed
 // documents), validates it and the variables, and runs the extensions that measure the
 // operation: the limits (depth, aliases, root fields), complexity, introspection. Then Exec runs
 // the operation in three steps:

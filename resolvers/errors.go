@@ -32,6 +32,7 @@ const (
 	CodeAliasLimit            = "ALIAS_LIMIT_EXCEEDED"
 	CodeRootFieldLimit        = "ROOT_FIELD_LIMIT_EXCEEDED"
 	CodeFieldLimit            = "FIELD_LIMIT_EXCEEDED"
+	CodeFragmentLimit         = "FRAGMENT_LIMIT_EXCEEDED"
 	CodeDocumentTooLarge      = "DOCUMENT_TOO_LARGE"
 	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
 	CodeOperationNotAllowed   = "OPERATION_NOT_ALLOWED"

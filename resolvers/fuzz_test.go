@@ -56,7 +56,10 @@ func FuzzQuery(f *testing.F) {
 		{`{ __type(name: "Scalars") { name fields { name type { name kind ofType { name } } } } }`, `{}`},
 		{`query ($x: [String!]) { echo(strs: $x, inners: {_1: {}}) { strs inners } }`, `{"x": ["a", "b"]}`},
 		{`{`, `{`},
-		{"{" + strings.Repeat(" s", 2001) + " }", `{}`}, // over the default max_fields
+		{"{" + strings.Repeat(" s", 2001) + " }", `{}`},                                       // over the default max_fields
+		{"{" + strings.Repeat(" ...f", 2001) + " } fragment f on Query { __typename }", `{}`}, // spreads, over it too
+		{fragments(resolvers.DefaultMaxFragments), `{}`},                                      // over the default max_fragments
+		{`query A { ...f } query B { ...f } fragment f on Query { ... on Query { ...{ __typename } } }`, `{}`},
 	} {
 		f.Add(seed[0], seed[1])
 	}

@@ -81,7 +81,7 @@ func operationJSON(p *graphql.RawParams) ([]byte, error) {
 // first NewHandler, before any handler of this package serves.
 var registerRefusalKind = sync.OnceFunc(func() {
 	for _, code := range []string{codeName(codes.PermissionDenied), CodeDepthLimit, CodeAliasLimit, CodeRootFieldLimit,
-		CodeFieldLimit, CodeDocumentTooLarge, CodeIntrospectionDisabled, CodeOperationNotAllowed, CodeComplexityLimit,
+		CodeFieldLimit, CodeFragmentLimit, CodeDocumentTooLarge, CodeIntrospectionDisabled, CodeOperationNotAllowed, CodeComplexityLimit,
 		"PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"} {
 		errcode.RegisterErrorType(code, errcode.KindProtocol)
 	}

@@ -13,13 +13,13 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 )
 
-// limits is the extension that refuses documents too large or with too many fields before they are
-// validated, and operations too deep, with too many aliases or too many root fields before anything
-// runs. Complexity is complexityLimit's.
+// limits is the extension that refuses documents too large, with too many fields or too many
+// fragments before they are validated, and operations too deep, with too many aliases or too many
+// root fields before anything runs. Complexity is complexityLimit's.
 type limits struct {
-	depth, aliases, rootFields, fields, docBytes int
+	depth, aliases, rootFields, fields, fragments, docBytes int
 	// validated are the documents gqlgen has parsed and validated (its query cache): each has had
-	// its fields counted, so none is parsed again to count them.
+	// its fields and fragments counted, so none is parsed again to count them.
 	validated graphql.Cache[*ast.QueryDocument]
 }
 
@@ -32,18 +32,24 @@ var _ interface {
 func (limits) ExtensionName() string                   { return "Limits" }
 func (limits) Validate(graphql.ExecutableSchema) error { return nil }
 
+// The fewest bytes a field takes (its name and the character that ends it: "a "), fewer than a
+// fragment spread ("...a"), and the fewest a fragment definition takes ("fragment a on B{c}").
+const minFieldBytes, minFragmentBytes = 2, 18
+
 // MutateOperationParameters refuses a document over the size limit before it is parsed, and one
-// with too many fields before gqlgen validates it: validation takes time that grows with the square
-// of the fields sharing a response name ({ id id id ... }), and the other limits measure only what
-// it has validated. A document it has validated already, or too short to hold more fields than
-// the limit, is not parsed to count them; others are parsed here, and again by gqlgen, which parses
-// and validates in one step, with no hook between.
+// with too many fields or fragments before gqlgen validates it: validation compares the fields of
+// a selection set that share a response name pairwise ({ id id id ... }), and every two fragments
+// spread in one selection set ({ ...a ...b ...c ... }), so its time grows with the square of
+// their number; the other limits measure only what it has validated. A document it has validated
+// already, or too short to exceed these limits, is not parsed to count them: without a fragment
+// spread or an inline fragment ("..."), validation checks each field once. Others are parsed here,
+// and again by gqlgen, which parses and validates in one step, with no hook between.
 func (l limits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if l.docBytes > 0 && len(p.Query) > l.docBytes {
 		return limitError(CodeDocumentTooLarge, "documentBytes", "document size in bytes", len(p.Query), l.docBytes)
 	}
-	// Each field takes two bytes at least: its name and the character that ends it.
-	if l.fields == 0 || len(p.Query)/2 <= l.fields {
+	fewFields := l.fields == 0 || len(p.Query)/minFieldBytes <= l.fields && !strings.Contains(p.Query, "...")
+	if fewFields && (l.fragments == 0 || len(p.Query)/minFragmentBytes <= l.fragments) {
 		return nil
 	}
 	if _, ok := l.validated.Get(ctx, p.Query); ok {
@@ -53,35 +59,123 @@ func (l limits) MutateOperationParameters(ctx context.Context, p *graphql.RawPar
 	if err != nil {
 		return nil // gqlgen reports it
 	}
-	if n := countFields(doc); n > l.fields {
-		return limitError(CodeFieldLimit, "fields", "number of fields", n, l.fields)
+	if n := len(doc.Fragments); l.fragments > 0 && n > l.fragments {
+		return limitError(CodeFragmentLimit, "fragments", "number of fragments", n, l.fragments)
+	}
+	if l.fields > 0 {
+		if n := countChecked(doc, l.fields); n > l.fields {
+			return limitError(CodeFieldLimit, "fields", "number of fields and fragment spreads to validate", n, l.fields)
+		}
 	}
 	return nil
 }
 
-// countFields counts the fields of every operation and fragment of doc, through inline fragments,
-// a fragment's once however often it is spread: a walk over the document as written.
-func countFields(doc *ast.QueryDocument) int {
+// countChecked counts the fields and fragment spreads of doc as validation will check them, and
+// compare them pairwise: each once as written, every operation's and fragment's, through inline
+// fragments; a fragment's once more for each further operation that reaches it, as validation
+// checks each operation with the fragments it reaches; and those inside inline fragments once
+// more for each inline fragment around them, in each operation and each fragment definition that
+// reaches them, as validation checks a selection set with the fields of its inline fragments, then
+// each inline fragment alone, and walks every fragment definition anew. A document of one
+// operation and no inline fragments counts what it writes. Counting stops at the operation or
+// fragment that takes the count past limit.
+func countChecked(doc *ast.QueryDocument, limit int) int {
+	index := make(map[string]int, len(doc.Fragments)) // spreads name the first fragment of a name
+	for i, f := range doc.Fragments {
+		if _, ok := index[f.Name]; !ok {
+			index[f.Name] = i
+		}
+	}
+	frags := make([]selections, len(doc.Fragments))
+	inline := false
+	for i, f := range doc.Fragments {
+		frags[i] = selectionsOf(f.SelectionSet, index)
+		inline = inline || frags[i].inline > 0
+	}
+
+	// reach calls add with each fragment that spreads reach, directly or through others, once.
+	mark := make([]int, len(frags)) // the last walk that came to each fragment, numbered from 1
+	walks := 0
+	var stack []int
+	reach := func(spreads []int, add func(i int)) {
+		walks++
+		stack = append(stack[:0], spreads...)
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if mark[i] == walks {
+				continue
+			}
+			mark[i] = walks
+			add(i)
+			stack = append(stack, frags[i].spreads...)
+		}
+	}
+
 	n := 0
-	var walk func(ast.SelectionSet)
-	walk = func(set ast.SelectionSet) {
+	reached := make([]bool, len(frags)) // by an operation
+	for _, op := range doc.Operations {
+		s := selectionsOf(op.SelectionSet, index)
+		n += s.written + s.inline
+		reach(s.spreads, func(i int) {
+			reached[i] = true
+			n += frags[i].written + frags[i].inline
+		})
+		if n > limit {
+			return n
+		}
+	}
+	for i, f := range frags {
+		if !reached[i] {
+			n += f.written
+		}
+	}
+	if !inline {
+		return n
+	}
+	for i := range frags {
+		if n > limit {
+			return n
+		}
+		reach([]int{i}, func(j int) { n += frags[j].inline })
+	}
+	return n
+}
+
+// selections are what a selection set holds, as validation checks it.
+type selections struct {
+	// written counts its fields and fragment spreads, through inline fragments.
+	written int
+	// inline counts them again for each inline fragment around them, up to the set or the
+	// nearest field.
+	inline int
+	// spreads are the fragments it spreads, by index in the document's fragments.
+	spreads []int
+}
+
+func selectionsOf(set ast.SelectionSet, index map[string]int) selections {
+	var s selections
+	var walk func(set ast.SelectionSet, inlines int)
+	walk = func(set ast.SelectionSet, inlines int) {
 		for _, sel := range set {
 			switch sel := sel.(type) {
 			case *ast.Field:
-				n++
-				walk(sel.SelectionSet)
+				s.written++
+				s.inline += inlines
+				walk(sel.SelectionSet, 0)
+			case *ast.FragmentSpread:
+				s.written++
+				s.inline += inlines
+				if i, ok := index[sel.Name]; ok {
+					s.spreads = append(s.spreads, i)
+				}
 			case *ast.InlineFragment:
-				walk(sel.SelectionSet)
+				walk(sel.SelectionSet, inlines+1)
 			}
 		}
 	}
-	for _, op := range doc.Operations {
-		walk(op.SelectionSet)
-	}
-	for _, f := range doc.Fragments {
-		walk(f.SelectionSet)
-	}
-	return n
+	walk(set, 0)
+	return s
 }
 
 // MutateOperationContext measures the validated operation against the limits.

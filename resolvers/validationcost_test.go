@@ -7,19 +7,26 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/protogate/gateway/resolvers"
 )
 
+// wantLimit checks that a request was refused for a limit measured before validation, naming it.
+func wantLimit(t *testing.T, g *gateway, r response, code, limit string, max, actual int) {
+	t.Helper()
+	wantRequestError(t, g, r, code)
+	if x := r.Errors[0].Extensions; x["limit"] != limit || x["max"] != float64(max) || x["actual"] != float64(actual) {
+		t.Errorf("extensions = %v, want limit %s, max %d, actual %d", x, limit, max, actual)
+	}
+}
+
 // wantFieldLimit checks that a request was refused for its number of fields, naming the limit.
 func wantFieldLimit(t *testing.T, g *gateway, r response, max, actual int) {
 	t.Helper()
-	wantRequestError(t, g, r, resolvers.CodeFieldLimit)
-	if x := r.Errors[0].Extensions; x["limit"] != "fields" || x["max"] != float64(max) || x["actual"] != float64(actual) {
-		t.Errorf("extensions = %v, want limit fields, max %d, actual %d", x, max, actual)
-	}
+	wantLimit(t, g, r, resolvers.CodeFieldLimit, "fields", max, actual)
 }
 
 // Validation compares the fields sharing a response name pairwise, so a document repeating one
@@ -37,63 +44,211 @@ func TestFieldLimitRefusesRepeatedFields(t *testing.T) {
 	wantFieldLimit(t, g, r, resolvers.DefaultMaxFields, 16001)
 }
 
-// Every field of the document counts once: those of every operation, and a fragment's however
-// often it is spread.
+// Validation compares every two fragment spreads of a selection set, as it compares fields: one
+// fragment spread 12,800 times in 64 KB took a second before any limit saw it. Spreads count as
+// fields.
+func TestFieldLimitCountsFragmentSpreads(t *testing.T) {
+	g := startGateway(t, setup{})
+	r := g.query(t, "{"+strings.Repeat(" ...f", 12800)+" } fragment f on Query { __typename }")
+	wantFieldLimit(t, g, r, resolvers.DefaultMaxFields, 12801)
+}
+
+// Every field and fragment spread of the document counts once: those of every operation, and a
+// fragment's however often it is spread.
 func TestFieldLimitCountsTheDocument(t *testing.T) {
 	g := startGateway(t, setup{opts: resolvers.Options{MaxFields: 5}})
 	g.query(t, `{ getUser(id: "1") { id name email role } }`).ok(t)
 	g.calls.reset()
 	wantFieldLimit(t, g, g.query(t, `{ getUser(id: "1") { id name email role nick: name } }`), 5, 6)
 
-	g.query(t, `{ getUser(id: "1") { ...f ...f ... on User { id } } } fragment f on User { name email }`).ok(t)
+	g.query(t, `{ getUser(id: "1") { ...f ...f } } fragment f on User { id name }`).ok(t)
 	g.calls.reset()
-	wantFieldLimit(t, g, g.query(t, `{ getUser(id: "1") { ...f ...f } } fragment f on User { id name email role nick: name }`), 5, 6)
+	wantFieldLimit(t, g, g.query(t, `{ getUser(id: "1") { ...f ...f ...f } } fragment f on User { id name }`), 5, 6)
 
 	g.calls.reset()
 	r := g.post(t, request{Query: `query A { getUser(id: "1") { id name } } query B { getUser(id: "2") { id name } }`, OperationName: "A"})
 	wantFieldLimit(t, g, r, 5, 6)
 }
 
-// The limit holds wherever a document comes in: GET, automatic persisted queries (registering one,
-// and sending its hash), persisted operations, their REST routes and WebSockets.
-func TestFieldLimitOnEveryPath(t *testing.T) {
-	const big = `query Big { getUser(id: "1") { id name email } }` // 4 fields
-	const small = `query Small { getUser(id: "1") { name } }`
-	g := startGateway(t, setup{opts: resolvers.Options{
-		MaxFields:           3,
-		APQ:                 true,
-		PersistedOperations: map[string]string{sha(big): big},
-		Routes:              []resolvers.Route{{Path: "/v1/big", Operation: sha(big)}},
-	}})
+// Where validation checks fields again, they count again: a fragment's for each operation that
+// spreads it, and those inside inline fragments for each inline fragment around them, in each
+// operation and fragment that reaches them.
+func TestFieldLimitCountsRepeatedChecks(t *testing.T) {
+	g := startGateway(t, setup{opts: resolvers.Options{MaxFields: 10}})
+	const g4 = ` fragment g on Query { getUser(id: "1") { id name email } }` // 4 fields
+	for _, tc := range []struct {
+		name, doc string
+		actual    int // over 10, or 0 for within the limit
+	}{
+		// Each operation counts its spread and the fragment's 4 fields.
+		{"operations", `query A { ...g } query B { ...g }` + g4, 0},
+		{"operations over", `query A { ...g } query B { ...g } query C { ...g }` + g4, 15},
+		// And the spreads on the way to it.
+		{"operations through fragments", `query A { ...h } query B { __typename } fragment h on Query { ...g }` + g4, 0},
+		{"operations through fragments over", `query A { ...h } query B { ...h } fragment h on Query { ...g }` + g4, 12},
+		// Fields inside an inline fragment count twice; inside two, three times.
+		{"inline", `query A { getUser(id: "1") { ... on User { id name } ...{ email } } }`, 0},
+		{"inline nested", `query A { getUser(id: "1") { ... on User { id ... on User { name ...{ email } } } } }`, 0},
+		{"inline nested over", `query A { getUser(id: "1") { ... on User { id ... on User { name ...{ email role } } } } }`, 14},
+		// The fragments a and b check b's inline fragment again: 2 + 1 + 4, then 2 and 2.
+		{"inline in fragments", `query A { getUser(id: "1") { ...a } } fragment a on User { ...b }` +
+			` fragment b on User { ... on User { id name } }`, 11},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			r := g.post(t, request{Query: tc.doc, OperationName: "A"})
+			if tc.actual == 0 {
+				r.ok(t)
+				return
+			}
+			wantFieldLimit(t, g, r, 10, tc.actual)
+		})
+	}
+}
 
-	r := do(t, mustRequest(t, http.MethodGet, g.url+"?query="+url.QueryEscape(big)))
-	wantFieldLimit(t, g, r, 3, 4)
+// repeatedChecks are documents that validation checked over and over, under every limit, in a
+// few kilobytes: they took seconds of CPU before validation answered. Each has the count that
+// refuses it at the default max_fields.
+func repeatedChecks() []struct {
+	name, doc string
+	actual    int
+} {
+	ids := func(n int) string { return strings.Repeat(" id", n) }
+	var ops, defs strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&ops, " query Q%d { ...g }", i)
+		fmt.Fprintf(&defs, " fragment f%d on Query { ...g }", i)
+	}
+	return []struct {
+		name, doc string
+		actual    int
+	}{
+		// 100 operations spreading a fragment of 1001 fields: 3s. Refused at the second.
+		{"operations", ops.String() + ` fragment g on Query { getUser(id: "1") {` + ids(1000) + " } }", 2004},
+		// 1000 fields inside 20 inline fragments nested: 0.6s, each level 0.03s more, up to the
+		// parser's 1000.
+		{"inline", `{ getUser(id: "1") {` + strings.Repeat(" ...{", 20) + ids(1000) + strings.Repeat(" }", 20) + " } }", 21001},
+		// 100 fragments reaching an inline fragment of 600 fields: 1.6s. The operation counts 1203
+		// (600 inside the inline fragment), the other 99 fragments 1 each, then each fragment 600.
+		{"inline-in-fragments", "{ ...f0 }" + defs.String() + ` fragment g on Query { getUser(id: "1") { ... on User {` + ids(600) + " } } }", 2502},
+	}
+}
 
-	apq := `{ getUser(id: "2") { id name email } }`
-	wantFieldLimit(t, g, g.post(t, request{Query: apq, Extensions: persisted(sha(apq))}), 3, 4)
-	wantFieldLimit(t, g, g.post(t, request{Extensions: persisted(sha(apq))}), 3, 4)
+func TestFieldLimitRefusesRepeatedChecks(t *testing.T) {
+	g := startGateway(t, setup{})
+	for _, tc := range repeatedChecks() {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			wantFieldLimit(t, g, g.query(t, tc.doc), resolvers.DefaultMaxFields, tc.actual)
+		})
+	}
+}
+
+// fragments is a document spreading n fragments in its selection set, each spreading one more,
+// written tightly (names in base 36) to fit many in 64 KB.
+func fragments(n int) string {
+	var doc strings.Builder
+	doc.WriteString("{")
+	for i := range n {
+		doc.WriteString("...f" + strconv.FormatInt(int64(i), 36))
+	}
+	doc.WriteString("}")
+	for i := range n {
+		doc.WriteString("fragment f" + strconv.FormatInt(int64(i), 36) + " on Query{...g}")
+	}
+	doc.WriteString("fragment g on Query{__typename}")
+	return doc.String()
+}
+
+// Validation compares every two different fragments spread in one selection set: 1800 of them,
+// in 64 KB and under every other limit, took seconds of CPU before any limit saw them. Fragment
+// definitions are counted first.
+func TestFragmentLimitRefusesManyFragments(t *testing.T) {
+	g := startGateway(t, setup{})
+	r := g.query(t, fragments(1800))
+	wantLimit(t, g, r, resolvers.CodeFragmentLimit, "fragments", resolvers.DefaultMaxFragments, 1801)
+	if !strings.Contains(r.Errors[0].Message, "number of fragments 1801 exceeds the limit of 500") {
+		t.Errorf("message %q does not say the limit", r.Errors[0].Message)
+	}
+
+	g.calls.reset()
+	wantRequestError(t, g, g.query(t, fragments(resolvers.DefaultMaxFragments-1)), resolvers.CodeRootFieldLimit) // validated
+}
+
+// Every definition counts, spread or not, and each once however often it is spread.
+func TestFragmentLimitCountsDefinitions(t *testing.T) {
+	g := startGateway(t, setup{opts: resolvers.Options{MaxFragments: 2}})
+	g.query(t, `{ getUser(id: "1") { ...a ...b ...a ...b } } fragment a on User { id } fragment b on User { name }`).ok(t)
+	g.calls.reset()
+	r := g.query(t, `{ getUser(id: "1") { ...a ...b } } fragment a on User { id } fragment b on User { name } fragment c on User { email }`)
+	wantLimit(t, g, r, resolvers.CodeFragmentLimit, "fragments", 2, 3)
+}
+
+// limitOnEveryPath checks that a limit holds wherever a document comes in: GET, Server-Sent
+// Events, automatic persisted queries (registering one, and sending its hash), persisted
+// operations, their REST routes and WebSockets. opts set the limit; big, a query named Big, and
+// apq are over it, small within it; want checks a refusal, whose message says message.
+func limitOnEveryPath(t *testing.T, opts resolvers.Options, big, apq, small, message string, want func(*testing.T, *gateway, response)) {
+	t.Helper()
+	opts.APQ = true
+	opts.PersistedOperations = map[string]string{sha(big): big}
+	opts.Routes = []resolvers.Route{{Path: "/v1/big", Operation: sha(big)}}
+	g := startGateway(t, setup{opts: opts})
+
+	want(t, g, do(t, mustRequest(t, http.MethodGet, g.url+"?query="+url.QueryEscape(big))))
+
+	events, _ := g.sse(t, big)
+	if ev := next(t, events); ev.name != "next" {
+		t.Errorf("SSE: event %q, want next", ev.name)
+	} else {
+		want(t, g, ev.resp)
+	}
+
+	want(t, g, g.post(t, request{Query: apq, Extensions: persisted(sha(apq))}))
+	want(t, g, g.post(t, request{Extensions: persisted(sha(apq))}))
 	g.post(t, request{Query: small, Extensions: persisted(sha(small))}).ok(t)
 
 	g.calls.reset()
-	wantFieldLimit(t, g, g.post(t, request{Extensions: persisted(sha(big))}), 3, 4)
+	want(t, g, g.post(t, request{Extensions: persisted(sha(big))}))
 
 	w := httptest.NewRecorder()
 	if !g.handler.(*resolvers.Handler).ServeRoute(w, httptest.NewRequest(http.MethodGet, "/v1/big", nil)) {
 		t.Fatal("the route is not served")
 	}
-	if b, _ := io.ReadAll(w.Result().Body); w.Code != http.StatusBadRequest || !strings.Contains(string(b), "number of fields 4 exceeds the limit of 3") {
-		t.Errorf("route: %d %s, want 400 naming the limit", w.Code, b)
+	if b, _ := io.ReadAll(w.Result().Body); w.Code != http.StatusBadRequest || !strings.Contains(string(b), message) {
+		t.Errorf("route: %d %s, want 400 saying %q", w.Code, b, message)
 	}
 
 	ws := dialWS(t, g, "graphql-transport-ws")
 	ws.subscribe("1", big)
 	var errs []gqlError
-	if err := json.Unmarshal(ws.want("error", "1").Payload, &errs); err != nil || len(errs) != 1 || errs[0].code() != resolvers.CodeFieldLimit {
-		t.Errorf("WebSocket: %v %+v, want one %s error", err, errs, resolvers.CodeFieldLimit)
+	if err := json.Unmarshal(ws.want("error", "1").Payload, &errs); err != nil || len(errs) != 1 || !strings.Contains(errs[0].Message, message) {
+		t.Errorf("WebSocket: %v %+v, want one error saying %q", err, errs, message)
 	}
 	if n := len(g.calls.count()); n != 0 {
 		t.Errorf("upstream calls were made: %v", g.calls.count())
 	}
+}
+
+func TestFieldLimitOnEveryPath(t *testing.T) {
+	limitOnEveryPath(t, resolvers.Options{MaxFields: 3},
+		`query Big { getUser(id: "1") { id name email } }`, // 4 fields
+		`{ getUser(id: "2") { id name email } }`,
+		`query Small { getUser(id: "1") { name } }`,
+		"4 exceeds the limit of 3",
+		func(t *testing.T, g *gateway, r response) { t.Helper(); wantFieldLimit(t, g, r, 3, 4) })
+}
+
+func TestFragmentLimitOnEveryPath(t *testing.T) {
+	limitOnEveryPath(t, resolvers.Options{MaxFragments: 1},
+		`query Big { getUser(id: "1") { ...a ...b } } fragment a on User { id } fragment b on User { name }`,
+		`{ getUser(id: "2") { ...a ...b } } fragment a on User { id } fragment b on User { name }`,
+		`query Small { getUser(id: "1") { ...a } } fragment a on User { name }`,
+		"number of fragments 2 exceeds the limit of 1",
+		func(t *testing.T, g *gateway, r response) {
+			t.Helper()
+			wantLimit(t, g, r, resolvers.CodeFragmentLimit, "fragments", 1, 2)
+		})
 }
 
 func mustRequest(t *testing.T, method, target string) *http.Request {
