@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,27 +17,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/resolvers"
 	"github.com/protogate/gateway/routing"
 )
-
-// lockedBuffer collects what the handler logs: panics it recovered from.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // FuzzQuery sends arbitrary documents and variables to the handler over the every.v1 echo backend:
 // whatever they are, the handler must not panic and must answer a GraphQL response in JSON.
@@ -63,7 +45,7 @@ func FuzzQuery(f *testing.F) {
 	} {
 		f.Add(seed[0], seed[1])
 	}
-	var logged lockedBuffer
+	var logged testlog.Buffer // what the handler logs: panics it recovered from
 	g := startEvery(f, resolvers.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	f.Fuzz(func(t *testing.T, query, variables string) {
 		req := map[string]any{"query": query}
@@ -110,7 +92,7 @@ func FuzzUpstreamBytes(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	var logged lockedBuffer
+	var logged testlog.Buffer // what the handler logs: panics it recovered from
 	sch := startEvery(f, resolvers.Options{}).schema
 	upstream := &fixedCaller{}
 	h, err := resolvers.NewHandler(sch, upstream, resolvers.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
