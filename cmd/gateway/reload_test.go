@@ -356,6 +356,25 @@ func TestSIGHUPWithoutConfig(t *testing.T) {
 	}
 }
 
+// silentListener listens on loopback, accepts one connection, hands it on accepted and never
+// answers on it: a backend or identity provider that holds the gateway's start up. The listener
+// closes when the test ends.
+func silentListener(t *testing.T) (net.Listener, <-chan net.Conn) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lis.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := lis.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	return lis, accepted
+}
+
 // TestSIGHUPWhileStarting sends SIGHUP to `gateway serve --config` while it is still asking a config
 // service's backend for its descriptors, before it watches the file: the gateway is not ended by it,
 // and reloads once it runs.
@@ -363,17 +382,7 @@ func TestSIGHUPWhileStarting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := lis.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
+	lis, accepted := silentListener(t)
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	writeFile(t, path, "services:\n  - name: echo\n    endpoints: [\""+lis.Addr().String()+"\"]\n    reflect: true\n")
 	gw := startProcess(t, "", "serve", "--config", path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
@@ -424,17 +433,7 @@ func TestSIGTERMWhileStarting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := lis.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
+	lis, accepted := silentListener(t)
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	writeFile(t, path, "policies:\n  auth:\n    jwt:\n      - name: idp\n        issuer: https://idp.test\n"+
 		"        jwks_url: http://"+lis.Addr().String()+"/jwks.json\n")

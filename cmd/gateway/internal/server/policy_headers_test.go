@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/coder/websocket"
 	"github.com/protogate/gateway/cmd/gateway/internal/demo"
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
@@ -162,22 +160,7 @@ func TestGraphQLWebSocketCredentialInPayload(t *testing.T) {
 // error's code and ErrorInfo reason, "" when the orders came back.
 func listOrdersOverWS(t *testing.T, g *gateway, header []string, payload map[string]any) (code, reason string) {
 	t.Helper()
-	ctx := testContext(t)
-	hh := http.Header{}
-	for i := 0; i+1 < len(header); i += 2 {
-		hh.Add(header[i], header[i+1])
-	}
-	c, _, err := websocket.Dial(ctx, "ws://"+g.addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: hh})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	ws := &gqlWS{t: t, ctx: ctx, c: c}
-	p, _ := json.Marshal(payload)
-	ws.send(gqlWSMessage{Type: "connection_init", Payload: p})
-	if m := ws.read(); m.Type != "connection_ack" {
-		t.Fatalf("got %+v, want connection_ack", m)
-	}
+	ws := openGraphQLWS(t, g, header, payload)
 	m := ws.subscribe("1", `{ listOrders(userId: "1") { orders { id } } }`, nil)
 	var r struct {
 		Data   json.RawMessage

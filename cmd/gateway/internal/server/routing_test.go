@@ -188,25 +188,34 @@ var userFronts = []struct {
 // request carries header (name, value pairs) and whose connection_init carries payload.
 func graphQLOverWS(t *testing.T, g *gateway, header []string, payload map[string]any) {
 	t.Helper()
+	ws := openGraphQLWS(t, g, header, payload)
+	if m := ws.subscribe("1", `{ getUser(id: "1") { name } }`, nil); m.Type != "next" || !strings.Contains(string(m.Payload), `"name":"Ada Lovelace"`) {
+		t.Fatalf("GraphQL over WebSocket: %s %s", m.Type, m.Payload)
+	}
+}
+
+// openGraphQLWS opens a graphql-transport-ws socket whose upgrade request carries header (name,
+// value pairs, each added: a name may come twice) and whose connection_init carries payload, and
+// waits for its connection_ack. The socket closes when the test ends.
+func openGraphQLWS(t *testing.T, g *gateway, header []string, payload map[string]any) *gqlWS {
+	t.Helper()
 	ctx := testContext(t)
 	hh := http.Header{}
 	for i := 0; i+1 < len(header); i += 2 {
-		hh.Set(header[i], header[i+1])
+		hh.Add(header[i], header[i+1])
 	}
 	c, _, err := websocket.Dial(ctx, "ws://"+g.addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: hh})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.CloseNow()
+	t.Cleanup(func() { c.CloseNow() })
 	ws := &gqlWS{t: t, ctx: ctx, c: c}
 	p, _ := json.Marshal(payload)
 	ws.send(gqlWSMessage{Type: "connection_init", Payload: p})
 	if m := ws.read(); m.Type != "connection_ack" {
 		t.Fatalf("got %+v, want connection_ack", m)
 	}
-	if m := ws.subscribe("1", `{ getUser(id: "1") { name } }`, nil); m.Type != "next" || !strings.Contains(string(m.Payload), `"name":"Ada Lovelace"`) {
-		t.Fatalf("GraphQL over WebSocket: %s %s", m.Type, m.Payload)
-	}
+	return ws
 }
 
 func lowerPairs(h []string) []string {
