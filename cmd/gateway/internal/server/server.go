@@ -155,6 +155,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		if s.tls, err = newDataTLS(cfg.TLS); err != nil {
 			return nil, err
 		}
+		warnExpiry(s.log, cfg.TLS.CertFile, s.tls.cur.Load(), time.Now())
 	}
 	engine, err := policies.NewEngine(cfg.Policies, s.log, append([]policies.EngineOption{
 		policies.WithEndpointStats(func() []routing.EndpointStats { return s.pool.Stats() }),

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/protogate/gateway/config"
 )
@@ -83,5 +85,25 @@ func (s *Server) PrepareTLS(cfg *config.Config) (apply func(), err error) {
 		leaf := next.Certificates[0].Leaf
 		s.log.Info("tls: the data port serves new material to new connections", "cert_file", cfg.TLS.CertFile,
 			"subject", leaf.Subject.String(), "not_after", leaf.NotAfter, "client_ca_file", cfg.TLS.ClientCAFile)
+		warnExpiry(s.log, cfg.TLS.CertFile, next, time.Now())
 	}, nil
+}
+
+// expirySoon is how close to its end a certificate being served is worth a warning: renewals
+// (cert-manager's, ACME clients') run well before it.
+const expirySoon = 7 * 24 * time.Hour
+
+// warnExpiry logs a warning when the certificate material serves has expired, or will within
+// expirySoon of now: clients refuse an expired one, and the gateway serves it all the same (a
+// renewal may be on its way), so the log is where operators learn of it.
+func warnExpiry(log *slog.Logger, certFile string, material *tls.Config, now time.Time) {
+	leaf := material.Certificates[0].Leaf
+	switch left := leaf.NotAfter.Sub(now); {
+	case left <= 0:
+		log.Warn("tls: the data port's certificate has expired: clients will refuse it", "cert_file", certFile,
+			"subject", leaf.Subject.String(), "not_after", leaf.NotAfter)
+	case left < expirySoon:
+		log.Warn("tls: the data port's certificate expires within a week", "cert_file", certFile,
+			"subject", leaf.Subject.String(), "not_after", leaf.NotAfter)
+	}
 }
