@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,12 +32,19 @@ func newErrorLog(log *slog.Logger) *errorLog {
 	return &errorLog{log: log, every: errorLogInterval, now: time.Now}
 }
 
-// Handle logs err, unless it is the error logged last, less than an interval ago.
+// Handle logs err, unless it is the error logged last, less than an interval ago. Only the SDK's own
+// failures (an export) are warnings: the propagators report through the same handler a client's
+// malformed trace headers (a baggage member that does not parse), whose every request could carry
+// another value; those are the client's, logged at Debug, unthrottled and out of sight by default.
 func (e *errorLog) Handle(err error) {
 	if err == nil {
 		return
 	}
 	msg := err.Error()
+	if !strings.Contains(msg, "export") {
+		e.log.Debug("tracing: a request's trace context was not read", "err", msg)
+		return
+	}
 	now := e.now()
 	e.mu.Lock()
 	if msg == e.last && now.Sub(e.at) < e.every {

@@ -3,7 +3,9 @@ package telemetry
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,5 +48,22 @@ level=WARN err="traces export: connection refused" suppressed=1
 `
 	if got := out.String(); got != want {
 		t.Errorf("logged\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A client's malformed trace header, which the propagators report through the same handler, is not a
+// warning, however many distinct values clients send; an export failure is.
+func TestErrorLogClientInputNotWarned(t *testing.T) {
+	var out bytes.Buffer
+	e := newErrorLog(slog.New(slog.NewTextHandler(&out, nil))) // Info and above
+	for i := range 50 {
+		e.Handle(fmt.Errorf("invalid value: %q", fmt.Sprint("\xfe", i)))
+	}
+	if out.Len() != 0 {
+		t.Errorf("clients' malformed baggage logged at Info or above:\n%s", out.String())
+	}
+	e.Handle(errors.New("traces export: connection refused"))
+	if !strings.Contains(out.String(), "level=WARN") {
+		t.Errorf("an export failure was not a warning: %q", out.String())
 	}
 }
