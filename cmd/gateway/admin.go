@@ -230,7 +230,7 @@ func newRegisterCommand() *cobra.Command {
 }
 
 func newServicesCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "services", Short: "List, show and remove registrations of a running gateway"}
+	cmd := &cobra.Command{Use: "services", Short: "List, show and remove registrations of a running gateway", RunE: subcommandRequired}
 	var af adminFlags
 	list := &cobra.Command{
 		Use:   "list",
@@ -293,6 +293,16 @@ func newServicesCommand() *cobra.Command {
 		cmd.AddCommand(c)
 	}
 	return cmd
+}
+
+// subcommandRequired runs a command that only groups others: alone it prints its help; with an
+// argument, which is then no subcommand of it, it fails naming it, as the root does (cobra would
+// print the help and exit 0, so a script's typo would pass unseen).
+func subcommandRequired(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return cmd.Help()
 }
 
 func newRollbackCommand() *cobra.Command {

@@ -317,3 +317,17 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// A group of commands given a word that is none of them fails naming it, as the root does; alone it
+// prints its help and succeeds.
+func TestUnknownSubcommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := gatewayCommand(ctx, "services", "ls").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `unknown command "ls" for "gateway services"`) {
+		t.Errorf("gateway services ls: %v\n%s", err, out)
+	}
+	if out, err := gatewayCommand(ctx, "services").CombinedOutput(); err != nil || !strings.Contains(string(out), "Available Commands:") {
+		t.Errorf("gateway services: %v\n%s", err, out)
+	}
+}
