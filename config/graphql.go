@@ -36,9 +36,11 @@ type GraphQL struct {
 	// DefaultGraphQLMaxRootFields.
 	MaxRootFields int `yaml:"max_root_fields"`
 	// MaxFields bounds the fields and fragment spreads validation checks
-	// (a fragment's once for each operation that spreads it), counted
-	// before it runs: validation takes time that grows with the square of
-	// the fields sharing a response name. Default DefaultGraphQLMaxFields.
+	// (a fragment's once for each operation that spreads it), and ten
+	// times it the pairs of fields sharing a response name it compares,
+	// counted before it runs: validation takes time that grows with the
+	// square of the fields sharing a response name. Default
+	// DefaultGraphQLMaxFields.
 	MaxFields int `yaml:"max_fields"`
 	// MaxFragments bounds the fragments a document defines, counted
 	// before it is validated: validation takes time that grows with the

@@ -92,13 +92,24 @@ func BenchmarkRepeatedFields(b *testing.B) {
 // more, max_fragments) and one fragment spread again and again (max_fields: a spread counts as a
 // field). At the limits they validate, and are then refused for their root fields. Then the
 // documents validation would check over and over (operations spreading one fragment, inline
-// fragments), refused; and the slowest document found under every limit: two fragments of 994
-// fields each, compared with each other twice (once as fields of different types, under the
-// inline fragments, once side by side) besides each with itself.
+// fragments), refused; two fragments of n fields each, compared with each other twice (once as
+// fields of different types, under the inline fragments, once side by side) besides each with
+// itself, the slowest before pairs of fields were counted (994: 0.2s), and under their limit
+// (60); 200 fields aliased alike, under that limit, each pair of them conflicting; the documents
+// of fields sharing names by the thousand, refused; and the slowest document found under every
+// limit, which does not compare much: 140 fields of 70 unknown arguments each, 9800 errors.
 func BenchmarkRepeatedFragments(b *testing.B) {
 	g := startGateway(b, setup{})
 	spread := func(n int) string { return "{" + strings.Repeat(" ...f", n) + " } fragment f on Query { __typename }" }
-	typenames := " {" + strings.Repeat(" __typename", 994) + " }"
+	pairTwice := func(n int) string {
+		typenames := " {" + strings.Repeat(" __typename", n) + " }"
+		return `{ getUser(id: "1") { ... on User { r: orders { ...a } } ... on Order { r: user { ...b } } } ...a ...b }` +
+			" fragment a on Query" + typenames + " fragment b on Query" + typenames
+	}
+	var arguments strings.Builder
+	for i := range 70 {
+		fmt.Fprintf(&arguments, "x%d:%d ", i, i%2)
+	}
 	cases := []struct {
 		name, doc, code string
 	}{
@@ -106,11 +117,16 @@ func BenchmarkRepeatedFragments(b *testing.B) {
 		{"distinct/1800", fragments(1800), resolvers.CodeFragmentLimit},
 		{"spread/1999", spread(resolvers.DefaultMaxFields - 1), resolvers.CodeRootFieldLimit},
 		{"spread/12800", spread(12800), resolvers.CodeFieldLimit},
-		{"pair-twice/994", `{ getUser(id: "1") { ... on User { r: orders { ...a } } ... on Order { r: user { ...b } } } ...a ...b }` +
-			" fragment a on Query" + typenames + " fragment b on Query" + typenames, `"GRAPHQL_VALIDATION_FAILED"`},
+		{"pair-twice/994", pairTwice(994), resolvers.CodeFieldLimit},
+		{"pair-twice/60", pairTwice(60), `"GRAPHQL_VALIDATION_FAILED"`},
+		{"aliased/200", `{ getUser(id: "1") {` + strings.Repeat(" a: id a: name", 100) + " } }", `"GRAPHQL_VALIDATION_FAILED"`},
+		{"arguments/140", "{" + strings.Repeat(" u: getUser("+arguments.String()+") { id }", 140) + " }", `"GRAPHQL_VALIDATION_FAILED"`},
 	}
 	for _, tc := range repeatedChecks() {
 		cases = append(cases, struct{ name, doc, code string }{"checks/" + tc.name, tc.doc, resolvers.CodeFieldLimit})
+	}
+	for _, tc := range sharedNames() {
+		cases = append(cases, struct{ name, doc, code string }{"pairs/" + tc.name, tc.doc, resolvers.CodeFieldLimit})
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) { refused(b, g.handler, bc.doc, bc.code) })

@@ -42,6 +42,8 @@ func FuzzQuery(f *testing.F) {
 		{"{" + strings.Repeat(" ...f", 2001) + " } fragment f on Query { __typename }", `{}`}, // spreads, over it too
 		{fragments(resolvers.DefaultMaxFragments), `{}`},                                      // over the default max_fragments
 		{`query A { ...f } query B { ...f } fragment f on Query { ... on Query { ...{ __typename } } }`, `{}`},
+		{"{ echo {" + strings.Repeat(" a: s a: i32", 101) + " } }", `{}`}, // pairs of fields, over the default
+		{`{ a: echo { ...f } a: echo { ...g } } fragment f on Scalars { inner { ...g } } fragment g on Scalars { inner { ...f } }`, `{}`},
 	} {
 		f.Add(seed[0], seed[1])
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -13,9 +14,9 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 )
 
-// limits is the extension that refuses documents too large, with too many fields or too many
-// fragments before they are validated, and operations too deep, with too many aliases or too many
-// root fields before anything runs. Complexity is complexityLimit's.
+// limits is the extension that refuses documents too large, with too many fields, pairs of fields
+// or fragments before they are validated, and operations too deep, with too many aliases or too
+// many root fields before anything runs. Complexity is complexityLimit's.
 type limits struct {
 	depth, aliases, rootFields, fields, fragments, docBytes int
 	// validated are the documents gqlgen has parsed and validated (its query cache): each has had
@@ -37,18 +38,20 @@ func (limits) Validate(graphql.ExecutableSchema) error { return nil }
 const minFieldBytes, minFragmentBytes = 2, 18
 
 // MutateOperationParameters refuses a document over the size limit before it is parsed, and one
-// with too many fields or fragments before gqlgen validates it: validation compares the fields of
-// a selection set that share a response name pairwise ({ id id id ... }), and every two fragments
-// spread in one selection set ({ ...a ...b ...c ... }), so its time grows with the square of
-// their number; the other limits measure only what it has validated. A document it has validated
-// already, or too short to exceed these limits, is not parsed to count them: without a fragment
-// spread or an inline fragment ("..."), validation checks each field once. Others are parsed here,
-// and again by gqlgen, which parses and validates in one step, with no hook between.
+// with too many fields, pairs of fields or fragments before gqlgen validates it: validation
+// compares the fields of a selection set that share a response name pairwise ({ id id id ... }),
+// and every two fragments spread in one selection set ({ ...a ...b ...c ... }), so its time grows
+// with the square of their number; the other limits measure only what it has validated. A
+// document it has validated already, or too short to exceed these limits, is not parsed to count
+// them: without a fragment spread or an inline fragment ("..."), validation checks each field
+// once, and compares each pair of fields once at most. Others are parsed here, and again by
+// gqlgen, which parses and validates in one step, with no hook between.
 func (l limits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if l.docBytes > 0 && len(p.Query) > l.docBytes {
 		return limitError(CodeDocumentTooLarge, "documentBytes", "document size in bytes", len(p.Query), l.docBytes)
 	}
-	fewFields := l.fields == 0 || len(p.Query)/minFieldBytes <= l.fields && !strings.Contains(p.Query, "...")
+	fields := len(p.Query) / minFieldBytes // at most; without "...", at most fields*(fields-1)/2 pairs
+	fewFields := l.fields == 0 || fields <= l.fields && fields*(fields-1)/2 <= l.fieldPairs() && !strings.Contains(p.Query, "...")
 	if fewFields && (l.fragments == 0 || len(p.Query)/minFragmentBytes <= l.fragments) {
 		return nil
 	}
@@ -66,8 +69,16 @@ func (l limits) MutateOperationParameters(ctx context.Context, p *graphql.RawPar
 		if n := countChecked(doc, l.fields); n > l.fields {
 			return limitError(CodeFieldLimit, "fields", "number of fields and fragment spreads to validate", n, l.fields)
 		}
+		if n := countFieldPairs(doc, l.fieldPairs()); n > l.fieldPairs() {
+			return limitError(CodeFieldLimit, "fieldPairs", "number of pairs of fields sharing a response name to compare", n, l.fieldPairs())
+		}
 	}
 	return nil
+}
+
+// fieldPairs is how many pairs of fields sharing a response name validation may compare.
+func (l limits) fieldPairs() int {
+	return min(l.fields, math.MaxInt/FieldPairsPerField) * FieldPairsPerField
 }
 
 // countChecked counts the fields and fragment spreads of doc as validation will check them, and

@@ -144,6 +144,111 @@ func TestFieldLimitRefusesRepeatedChecks(t *testing.T) {
 	}
 }
 
+// sharedNames are documents under every limit counted before validation whose fields share
+// response names by the thousand, in a selection set, merged below others, or gathered from
+// fragments: validation compared every two, kept a message for each that conflicted, and took
+// 1.5s and a gigabyte to answer the first. Each has the count that refuses it.
+func sharedNames() []struct {
+	name, doc string
+	actual    int
+} {
+	aliased := func(n int, fields ...string) string {
+		var doc strings.Builder
+		for i := range n {
+			fmt.Fprintf(&doc, " a: %s", fields[i%len(fields)])
+		}
+		return doc.String()
+	}
+	var orders, spreads, defs strings.Builder
+	for range 60 {
+		orders.WriteString(" o: orders {" + strings.Replace(aliased(30, "id", "status"), "a:", "s:", -1) + " }")
+	}
+	for i := range 400 {
+		fmt.Fprintf(&spreads, " ...f%d", i)
+		fmt.Fprintf(&defs, " fragment f%d on User {%s }", i, aliased(1, []string{"id", "name"}[i%2]))
+	}
+	pairs := func(k int) int { return k * (k - 1) / 2 }
+	return []struct {
+		name, doc string
+		actual    int
+	}{
+		{"two-aliases", `{ getUser(id: "1") {` + aliased(1998, "id", "name") + " } }", pairs(1998)},
+		{"three-aliases", `{ getUser(id: "1") {` + aliased(1998, "id", "name", "email") + " } }", pairs(1998)},
+		// 60 orders, each of 30 fields aliased alike: validation compares the fields of every two.
+		{"merged-below", `{ getUser(id: "1") {` + orders.String() + " } }", pairs(60) + pairs(60*30)},
+		{"fragments", `{ getUser(id: "1") {` + spreads.String() + " } }" + defs.String(), pairs(400)},
+	}
+}
+
+// Validation compares every two fields sharing a response name where the response merges them,
+// and the fields of every two of their selection sets; the pairs are counted first.
+func TestFieldLimitRefusesSharedNames(t *testing.T) {
+	g := startGateway(t, setup{})
+	for _, tc := range sharedNames() {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			r := g.query(t, tc.doc)
+			wantFieldPairLimit(t, g, r, defaultFieldPairs, tc.actual)
+			if want := fmt.Sprintf("to compare %d exceeds the limit of 20000", tc.actual); !strings.Contains(r.Errors[0].Message, want) {
+				t.Errorf("message %q does not say %q", r.Errors[0].Message, want)
+			}
+		})
+	}
+}
+
+// A Relay-style query, whose fragments each select the id of the object they are spread on,
+// compares a few hundred pairs; one selection set may repeat a field 200 times at the default.
+func TestFieldLimitPassesRelayStyleFragments(t *testing.T) {
+	g := startGateway(t, setup{})
+	var spreads, defs strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&spreads, " ...f%d", i)
+		fmt.Fprintf(&defs, " fragment f%d on User { id name }", i)
+	}
+	r := g.query(t, `{ getUser(id: "1") { id`+spreads.String()+" } }"+defs.String()).ok(t)
+	r.wantRawData(t, `{"getUser":{"id":"1","name":"Ada Lovelace"}}`)
+
+	g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 200)+" } }").ok(t)
+	g.calls.reset()
+	r = g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 201)+" } }")
+	wantFieldPairLimit(t, g, r, defaultFieldPairs, 201*200/2)
+}
+
+// A fragment that spreads itself is validation's to refuse, however many pairs it would make.
+func TestFieldLimitLeavesFragmentCyclesToValidation(t *testing.T) {
+	g := startGateway(t, setup{})
+	for _, doc := range []string{
+		`{ getUser(id: "1") { ...a } } fragment a on User { ...b } fragment b on User { id ...a }`,
+		`{ getUser(id: "1") { ...a ...a } } fragment a on User { o: orders { user { ...a } } o: orders { user { ...a } } }`,
+	} {
+		r := g.query(t, doc)
+		if len(r.Errors) == 0 || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" || !strings.Contains(r.Errors[0].Message, "Cannot spread fragment") {
+			t.Errorf("%s: %s, want the cycle refused by validation", doc, r.raw)
+		}
+	}
+}
+
+// The pairs are bounded in proportion to max_fields: raising it for large documents raises both.
+func TestFieldLimitScalesFieldPairs(t *testing.T) {
+	g := startGateway(t, setup{opts: resolvers.Options{MaxFields: 30}})
+	g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 25)+" } }").ok(t) // 300 pairs
+	g.calls.reset()
+	r := g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 26)+" } }")
+	wantFieldPairLimit(t, g, r, 30*resolvers.FieldPairsPerField, 325)
+
+	g = startGateway(t, setup{opts: resolvers.Options{MaxFields: -1}})
+	g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 400)+" } }").ok(t)
+}
+
+const defaultFieldPairs = resolvers.DefaultMaxFields * resolvers.FieldPairsPerField
+
+// wantFieldPairLimit checks that a request was refused for its pairs of fields sharing a response
+// name, naming the limit.
+func wantFieldPairLimit(t *testing.T, g *gateway, r response, max, actual int) {
+	t.Helper()
+	wantLimit(t, g, r, resolvers.CodeFieldLimit, "fieldPairs", max, actual)
+}
+
 // fragments is a document spreading n fragments in its selection set, each spreading one more,
 // written tightly (names in base 36) to fit many in 64 KB.
 func fragments(n int) string {
