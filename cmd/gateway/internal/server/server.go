@@ -205,7 +205,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		grpc.ReadBufferSize(downstreamBufferSize),
 		grpc.WriteBufferSize(downstreamBufferSize),
 		// policies.limits.max_header_bytes bounds native gRPC's header list too (HTTP/2 SETTINGS).
-		grpc.MaxHeaderListSize(s.grpcHeaderBytes),
+		grpc.MaxHeaderListSize(http2HeaderListSize(s.grpcHeaderBytes, cfg.Policies.Limits)),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		// An idle connection gets GOAWAY; grpc's default keeps it forever.
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.idle}),
@@ -249,6 +249,19 @@ func headerListSize(l config.Limits) uint32 {
 		return uint32(l.MaxHeaderBytes)
 	}
 	return uint32(config.DefaultMaxHeaderBytes)
+}
+
+// http2HeaderListSize is the header list size native gRPC's HTTP/2 settings announce on h2c, where
+// grpc-go enforces it itself: HTTP/2 counts 32 bytes per field where max_header_bytes counts 2, so
+// the setting adds the 30 more for as many fields as max_header_count allows. A list within
+// max_header_bytes, as the HTTP fronts count it, then passes on h2c as it does over TLS (where the
+// gateway counts itself, CheckHeaderBytes).
+func http2HeaderListSize(headerBytes uint32, l config.Limits) uint32 {
+	count := l.MaxHeaderCount
+	if count <= 0 {
+		count = config.DefaultMaxHeaderCount
+	}
+	return uint32(min(uint64(headerBytes)+30*uint64(count), math.MaxUint32))
 }
 
 func (s *Server) state() routing.State     { return s.current() }
