@@ -91,10 +91,7 @@ func (c *pairCounter) merged(sets []ast.SelectionSet) int {
 		for _, sel := range set {
 			switch sel := sel.(type) {
 			case *ast.Field:
-				name := sel.Alias
-				if name == "" {
-					name = sel.Name
-				}
+				name := responseName(sel)
 				if _, ok := fields[name]; !ok {
 					names = append(names, name)
 				}
@@ -151,10 +148,7 @@ func pairsWithin(set ast.SelectionSet) int {
 		for _, sel := range set {
 			switch sel := sel.(type) {
 			case *ast.Field:
-				name := sel.Alias
-				if name == "" {
-					name = sel.Name
-				}
+				name := responseName(sel)
 				n = saturate(n, count[name]) // the new field pairs with each one before it
 				count[name]++
 			case *ast.InlineFragment:
@@ -219,4 +213,12 @@ func (c *pairCounter) cyclic() bool {
 		}
 	}
 	return false
+}
+
+// responseName is the key a field's value has in the response: its alias, or its name.
+func responseName(f *ast.Field) string {
+	if f.Alias != "" {
+		return f.Alias
+	}
+	return f.Name
 }
