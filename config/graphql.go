@@ -36,8 +36,9 @@ type GraphQL struct {
 	// DefaultGraphQLMaxRootFields.
 	MaxRootFields int `yaml:"max_root_fields"`
 	// MaxFields bounds the fields and fragment spreads validation checks
-	// (a fragment's once for each operation that spreads it), and ten
-	// times it the pairs of fields sharing a response name it compares,
+	// (a fragment's once for each operation that spreads it), and a hundred
+	// times it the cost of comparing the fields sharing a response name
+	// (a pair 1, a conflicting pair 50),
 	// counted before it runs: validation takes time that grows with the
 	// square of the fields sharing a response name. Default
 	// DefaultGraphQLMaxFields.

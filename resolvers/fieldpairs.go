@@ -1,15 +1,27 @@
 package resolvers
 
-import "github.com/vektah/gqlparser/v2/ast"
+import (
+	"slices"
+	"strings"
 
-// FieldPairsPerField is how many pairs of fields sharing a response name validation may compare
-// (gqlparser's OverlappingFieldsCanBeMerged) for each field max_fields allows: 20,000 at its
-// default. The pairs are counted with the fields, before validation. The rule keeps a message for
-// every pair that conflicts before the first 100 are answered, so 2000 fields aliased alike
-// ({ a: id a: name a: id ... }) took 1.5s and a gigabyte to answer; 20,000 pairs take about
-// 15ms. Relay-style queries compare a few hundred (id and name in 30 fragments spread on one
-// object: 900).
-const FieldPairsPerField = 10
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// FieldPairsPerField is the cost of comparing fields sharing a response name that validation
+// (gqlparser's OverlappingFieldsCanBeMerged) may spend for each field max_fields allows: 200,000 at
+// its default. A pair of the same field with the same arguments costs 1, a comparison (2000 `id`s
+// repeated, 2M pairs, took 0.15s); a pair that conflicts costs ConflictingPairCost, as the rule
+// keeps a message for every one before the first 100 are answered (2000 fields aliased alike,
+// { a: id a: name a: id ... }, a million conflicts, took 1.5s and a gigabyte). The cost is
+// counted with the fields, before validation: 200,000 takes about 15ms, or 4000 conflicts a few
+// megabytes. Relay-style queries, whose fragments each repeat `id` and `__typename` on the object
+// they are spread on, cost a few thousand to a few tens of thousands.
+const FieldPairsPerField = 100
+
+// ConflictingPairCost is what a pair of fields sharing a response name that differ in field or
+// arguments costs, against 1 for a pair of the same field: a conflict, kept by validation as a
+// message of its own. The document is invalid anyway.
+const ConflictingPairCost = 50
 
 // countFieldPairs counts the pairs of fields validation compares to check that they can be
 // merged, as if each selection set were merged with those it merges with in the response: at
@@ -112,7 +124,7 @@ func (c *pairCounter) merged(sets []ast.SelectionSet) int {
 	}
 	for _, name := range names {
 		same := fields[name]
-		if n = saturate(n, len(same)*(len(same)-1)/2); n > c.limit {
+		if n = saturate(n, pairsCost(same)); n > c.limit {
 			return n
 		}
 		if len(same) == 1 {
@@ -135,6 +147,38 @@ func (c *pairCounter) merged(sets []ast.SelectionSet) int {
 		}
 	}
 	return n
+}
+
+// pairsCost is the cost of comparing every two of fields, which share a response name: 1 a pair
+// of the same field with the same arguments, ConflictingPairCost a pair that differs.
+func pairsCost(fields []*ast.Field) int {
+	k := len(fields)
+	if k < 2 {
+		return 0
+	}
+	alike := make(map[string]int, 2)
+	for _, f := range fields {
+		alike[fieldSignature(f)]++
+	}
+	same := 0
+	for _, g := range alike {
+		same += g * (g - 1) / 2
+	}
+	return saturate(same, (k*(k-1)/2-same)*ConflictingPairCost)
+}
+
+// fieldSignature is what two fields sharing a response name must have alike to merge at this
+// level: the field and its arguments, in any order.
+func fieldSignature(f *ast.Field) string {
+	if len(f.Arguments) == 0 {
+		return f.Name
+	}
+	args := make([]string, len(f.Arguments))
+	for i, a := range f.Arguments {
+		args[i] = a.Name + ":" + a.Value.String()
+	}
+	slices.Sort(args)
+	return f.Name + "(" + strings.Join(args, ",") + ")"
 }
 
 // pairsWithin counts the pairs of fields of one selection set sharing a response name, through

@@ -82,7 +82,7 @@ type Options struct {
 	// their number. Every field costs at least 1 in MaxComplexity, so a document over the default
 	// would be over that budget anyway, unless its fields are introspection's or those of
 	// operations it does not run, or it counts many spreads or fields checked again. It bounds
-	// too, FieldPairsPerField times over (20,000 at the default), the pairs of fields sharing a
+	// too, FieldPairsPerField times over (200,000 at the default), the cost of comparing the fields sharing a
 	// response name that validation compares: in a selection set, with its inline fragments and
 	// the fragments it spreads, and across the selection sets of such fields, which the response
 	// merges. Within the fields allowed, one name written 2000 times makes 2 million.

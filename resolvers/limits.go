@@ -70,13 +70,13 @@ func (l limits) MutateOperationParameters(ctx context.Context, p *graphql.RawPar
 			return limitError(CodeFieldLimit, "fields", "number of fields and fragment spreads to validate", n, l.fields)
 		}
 		if n := countFieldPairs(doc, l.fieldPairs()); n > l.fieldPairs() {
-			return limitError(CodeFieldLimit, "fieldPairs", "number of pairs of fields sharing a response name to compare", n, l.fieldPairs())
+			return limitError(CodeFieldLimit, "fieldPairs", "cost of comparing fields sharing a response name (a pair 1, a conflicting pair 50)", n, l.fieldPairs())
 		}
 	}
 	return nil
 }
 
-// fieldPairs is how many pairs of fields sharing a response name validation may compare.
+// fieldPairs is what comparing fields sharing a response name may cost validation (FieldPairsPerField).
 func (l limits) fieldPairs() int {
 	return min(l.fields, math.MaxInt/FieldPairsPerField) * FieldPairsPerField
 }

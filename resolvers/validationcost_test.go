@@ -168,15 +168,24 @@ func sharedNames() []struct {
 		fmt.Fprintf(&defs, " fragment f%d on User {%s }", i, aliased(1, []string{"id", "name"}[i%2]))
 	}
 	pairs := func(k int) int { return k * (k - 1) / 2 }
+	// cost is the cost of k fields sharing a response name, made of groups of the same field: a
+	// pair within a group costs 1, a pair across two ConflictingPairCost.
+	cost := func(groups ...int) int {
+		k, same := 0, 0
+		for _, g := range groups {
+			k, same = k+g, same+pairs(g)
+		}
+		return same + (pairs(k)-same)*resolvers.ConflictingPairCost
+	}
 	return []struct {
 		name, doc string
 		actual    int
 	}{
-		{"two-aliases", `{ getUser(id: "1") {` + aliased(1998, "id", "name") + " } }", pairs(1998)},
-		{"three-aliases", `{ getUser(id: "1") {` + aliased(1998, "id", "name", "email") + " } }", pairs(1998)},
+		{"two-aliases", `{ getUser(id: "1") {` + aliased(1998, "id", "name") + " } }", cost(999, 999)},
+		{"three-aliases", `{ getUser(id: "1") {` + aliased(1998, "id", "name", "email") + " } }", cost(666, 666, 666)},
 		// 60 orders, each of 30 fields aliased alike: validation compares the fields of every two.
-		{"merged-below", `{ getUser(id: "1") {` + orders.String() + " } }", pairs(60) + pairs(60*30)},
-		{"fragments", `{ getUser(id: "1") {` + spreads.String() + " } }" + defs.String(), pairs(400)},
+		{"merged-below", `{ getUser(id: "1") {` + orders.String() + " } }", pairs(60) + cost(900, 900)},
+		{"fragments", `{ getUser(id: "1") {` + spreads.String() + " } }" + defs.String(), cost(200, 200)},
 	}
 }
 
@@ -189,7 +198,7 @@ func TestFieldLimitRefusesSharedNames(t *testing.T) {
 			g.calls.reset()
 			r := g.query(t, tc.doc)
 			wantFieldPairLimit(t, g, r, defaultFieldPairs, tc.actual)
-			if want := fmt.Sprintf("to compare %d exceeds the limit of 20000", tc.actual); !strings.Contains(r.Errors[0].Message, want) {
+			if want := fmt.Sprintf("(a pair 1, a conflicting pair 50) %d exceeds the limit of 200000", tc.actual); !strings.Contains(r.Errors[0].Message, want) {
 				t.Errorf("message %q does not say %q", r.Errors[0].Message, want)
 			}
 		})
@@ -197,7 +206,7 @@ func TestFieldLimitRefusesSharedNames(t *testing.T) {
 }
 
 // A Relay-style query, whose fragments each select the id of the object they are spread on,
-// compares a few hundred pairs; one selection set may repeat a field 200 times at the default.
+// compares a few hundred pairs; one selection set may repeat a field 632 times at the default.
 func TestFieldLimitPassesRelayStyleFragments(t *testing.T) {
 	g := startGateway(t, setup{})
 	var spreads, defs strings.Builder
@@ -208,10 +217,10 @@ func TestFieldLimitPassesRelayStyleFragments(t *testing.T) {
 	r := g.query(t, `{ getUser(id: "1") { id`+spreads.String()+" } }"+defs.String()).ok(t)
 	r.wantRawData(t, `{"getUser":{"id":"1","name":"Ada Lovelace"}}`)
 
-	g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 200)+" } }").ok(t)
+	g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 632)+" } }").ok(t)
 	g.calls.reset()
-	r = g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 201)+" } }")
-	wantFieldPairLimit(t, g, r, defaultFieldPairs, 201*200/2)
+	r = g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 633)+" } }")
+	wantFieldPairLimit(t, g, r, defaultFieldPairs, 633*632/2)
 }
 
 // A fragment that spreads itself is validation's to refuse, however many pairs it would make.
@@ -231,10 +240,17 @@ func TestFieldLimitLeavesFragmentCyclesToValidation(t *testing.T) {
 // The pairs are bounded in proportion to max_fields: raising it for large documents raises both.
 func TestFieldLimitScalesFieldPairs(t *testing.T) {
 	g := startGateway(t, setup{opts: resolvers.Options{MaxFields: 30}})
-	g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 25)+" } }").ok(t) // 300 pairs
+	g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 29)+" } }").ok(t) // 406 pairs of the same field
 	g.calls.reset()
-	r := g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 26)+" } }")
-	wantFieldPairLimit(t, g, r, 30*resolvers.FieldPairsPerField, 325)
+	// 12 fields aliased alike, 6 id and 6 name: 30 pairs alike and 36 conflicting, 1830 of 3000.
+	r := g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" a: id a: name", 6)+" } }")
+	if len(r.Errors) == 0 || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("12 fields aliased alike under the bound: %s, want validation's conflict errors", r.raw)
+	}
+	g.calls.reset()
+	// 14: 42 alike and 49 conflicting, 2492; 16: 56 and 64, 3256.
+	r = g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" a: id a: name", 8)+" } }")
+	wantFieldPairLimit(t, g, r, 30*resolvers.FieldPairsPerField, 56+64*resolvers.ConflictingPairCost)
 
 	g = startGateway(t, setup{opts: resolvers.Options{MaxFields: -1}})
 	g.query(t, `{ getUser(id: "1") {`+strings.Repeat(" id", 400)+" } }").ok(t)
