@@ -54,7 +54,7 @@ func (c *complexityLimit) MutateOperationContext(ctx context.Context, opCtx *gra
 	}
 	opCtx.Stats.SetExtension(c.ExtensionName(), &extension.ComplexityStats{Complexity: n, ComplexityLimit: c.limit})
 	if n > c.limit {
-		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", n, c.limit)
+		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d (%s)", n, c.limit, limitSettings["complexity"])
 		err.Extensions = map[string]any{"code": CodeComplexityLimit, "limit": "complexity", "max": c.limit, "actual": n}
 		return err
 	}

@@ -59,7 +59,7 @@ func TestComplexityMatchesGqlgen(t *testing.T) {
 	small := newComplexityLimit(x, 5)
 	q, _ := gqlparser.LoadQuery(s.AST(), `{ getUser(id: "1") { id name } }`)
 	e := small.MutateOperationContext(context.Background(), &graphql.OperationContext{Doc: q, Operation: q.Operations[0]})
-	if e == nil || e.Message != "operation has complexity 12, which exceeds the limit of 5" || e.Extensions["code"] != "COMPLEXITY_LIMIT_EXCEEDED" ||
+	if e == nil || e.Message != "operation has complexity 12, which exceeds the limit of 5 (graphql.max_complexity)" || e.Extensions["code"] != "COMPLEXITY_LIMIT_EXCEEDED" ||
 		e.Extensions["limit"] != "complexity" || e.Extensions["max"] != 5 || e.Extensions["actual"] != 12 {
 		t.Errorf("over the limit: %v %v", e, e.Extensions)
 	}

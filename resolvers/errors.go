@@ -149,10 +149,23 @@ func (x *executor) recoverPanic(ctx context.Context, v any) error {
 	return status.Error(codes.Internal, "internal error in the GraphQL executor")
 }
 
-// limitError is a request error naming a violated limit: extensions.limit names it, max is the
-// limit and actual what the request has.
+// limitSettings name the gateway's setting that raises each limit, by extensions.limit: the message
+// of a refusal says it, so that whoever reads it knows what to change.
+var limitSettings = map[string]string{
+	"depth":         "graphql.max_depth",
+	"aliases":       "graphql.max_aliases",
+	"rootFields":    "graphql.max_root_fields",
+	"fields":        "graphql.max_fields",
+	"fieldPairs":    "graphql.max_fields",
+	"fragments":     "graphql.max_fragments",
+	"documentBytes": "graphql.max_document_bytes",
+	"complexity":    "graphql.max_complexity",
+}
+
+// limitError is a request error naming a violated limit and the setting that raises it:
+// extensions.limit names it, max is the limit and actual what the request has.
 func limitError(code, limit, what string, got, max int) *gqlerror.Error {
-	ge := gqlerror.Errorf("%s %d exceeds the limit of %d", what, got, max)
+	ge := gqlerror.Errorf("%s %d exceeds the limit of %d (%s)", what, got, max, limitSettings[limit])
 	ge.Extensions = map[string]any{"code": code, "limit": limit, "max": max, "actual": got}
 	return ge
 }

@@ -36,7 +36,7 @@ func TestFieldLimitRefusesRepeatedFields(t *testing.T) {
 	// 64 KB of one unknown field, under max_document_bytes.
 	r := g.query(t, "{"+strings.Repeat(" x", 32000)+" }")
 	wantFieldLimit(t, g, r, resolvers.DefaultMaxFields, 32000)
-	if !strings.Contains(r.Errors[0].Message, "32000 exceeds the limit of 2000") {
+	if !strings.Contains(r.Errors[0].Message, "32000 exceeds the limit of 2000 (graphql.max_fields)") {
 		t.Errorf("message %q does not say the limit", r.Errors[0].Message)
 	}
 	// A valid document whose complexity was refused only after validating it.
@@ -288,7 +288,7 @@ func TestFragmentLimitRefusesManyFragments(t *testing.T) {
 	g := startGateway(t, setup{})
 	r := g.query(t, fragments(1800))
 	wantLimit(t, g, r, resolvers.CodeFragmentLimit, "fragments", resolvers.DefaultMaxFragments, 1801)
-	if !strings.Contains(r.Errors[0].Message, "number of fragments 1801 exceeds the limit of 500") {
+	if !strings.Contains(r.Errors[0].Message, "number of fragments 1801 exceeds the limit of 500 (graphql.max_fragments)") {
 		t.Errorf("message %q does not say the limit", r.Errors[0].Message)
 	}
 
