@@ -149,12 +149,18 @@ func (c *Call) openStream() (*upstreamStream, error) {
 // decode, a client gone): the upstream call is cancelled, and err, not Canceled, is what the call
 // reports. The first abort wins.
 func (s *upstreamStream) abort(err error) {
+	s.blame(err)
+	s.cancel()
+}
+
+// blame records err as what ends the call, as abort does, without ending it yet: for a cause known
+// before the step that ends the call, which may take a while, and meanwhile see the client go.
+func (s *upstreamStream) blame(err error) {
 	s.mu.Lock()
 	if s.aborted == nil {
 		s.aborted = err
 	}
 	s.mu.Unlock()
-	s.cancel()
 }
 
 // result turns the error that ended the upstream stream into the call's: nil for io.EOF, the abort's

@@ -299,7 +299,12 @@ func closeRead(conn *websocket.Conn, frames *wsguard.Guard, st *upstreamStream, 
 		_, _, err := conn.Reader(context.Background())
 		switch tooBig := frames.Refused(); {
 		case err == nil:
+			// The client sent what the call takes no more of: the call ends with its error, not
+			// as if the client had gone, even should it go during the close handshake.
+			st.blame(errUnexpectedMessage)
 			_ = conn.Close(websocket.StatusPolicyViolation, "unexpected data message")
+			st.abort(errUnexpectedMessage)
+			return
 		case tooBig != nil:
 			closeTooBig(conn, tooBig)
 		default:
@@ -309,6 +314,9 @@ func closeRead(conn *websocket.Conn, frames *wsguard.Guard, st *upstreamStream, 
 		gone()
 	}()
 }
+
+// errUnexpectedMessage ends a call whose client sent a data message once it could send no more.
+var errUnexpectedMessage = &Error{code: codes.InvalidArgument, msg: "a WebSocket data message after the request's last (the call takes no more)"}
 
 // closeTooBig closes the socket with 1009 Message Too Big for the frame the guard stopped the read
 // at, the reason naming its length and the limit. The close handshake ends at once: every read

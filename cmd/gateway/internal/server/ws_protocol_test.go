@@ -131,6 +131,26 @@ func TestAccessLogOfRESTStreamsEndedEarly(t *testing.T) {
 			t.Errorf("a client gone (close frame %t): grpc_code %s, want CANCELLED", closeFrame, code)
 		}
 	}
+
+	// A data message on a server-streaming socket, which takes none: closed with 1008, logged as
+	// the client's error, not as a client gone.
+	const watch = "/v1/products/p1/inventory:watch"
+	conn := dialRaw(t, g)
+	br := testws.Handshake(t, conn, "http://"+g.addr+watch+"?interval=0.01s", "", nil)
+	testws.Write(t, conn, testws.ClientFrame(true, 1, []byte(`{}`)))
+	for {
+		op, payload := testws.ReadFrame(t, br)
+		if op == 8 {
+			if len(payload) < 2 || binary.BigEndian.Uint16(payload) != 1008 {
+				t.Fatalf("close frame %q, want 1008", payload)
+			}
+			break
+		}
+	}
+	conn.Close()
+	if code := lines.codeFor(t, ctx, watch); code != "INVALID_ARGUMENT" {
+		t.Errorf("a data message on a server-streaming socket: grpc_code %s, want INVALID_ARGUMENT", code)
+	}
 }
 
 // codeFor returns the grpc_code of the next line logged for path.
