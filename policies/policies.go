@@ -235,18 +235,8 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 		tel:     e.tel,
 	}
 	// Compile each rule's steps once; methods that pick the same rules share one chain.
-	s.steps = make([]ruleSteps, len(cfg.Rules))
-	for i, r := range cfg.Rules {
-		rs := &s.steps[i]
-		if rs.auth, err = authn.Step(r.Auth); err != nil {
-			return nil, fmt.Errorf("%s: auth: %w", r.Name, err)
-		}
-		if rs.rate, err = limiter.Step(r.Name, r.RateLimit, cfg.RateLimit.HeaderFields); err != nil {
-			return nil, fmt.Errorf("%s: rate_limit: %w", r.Name, err)
-		}
-		if rs.concurrency, err = limiter.ConcurrencyStep(r.Name, r.Concurrency); err != nil {
-			return nil, fmt.Errorf("%s: concurrency: %w", r.Name, err)
-		}
+	if s.steps, err = compileRules(cfg, authn, limiter); err != nil {
+		return nil, err
 	}
 	s.record = e.tel.Step()
 	for _, m := range methods {
@@ -284,6 +274,25 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 	}
 	s.interceptor = e.tel.StreamInterceptor()
 	return s, nil
+}
+
+// compileRules compiles each rule's steps, once: methods that pick the same rules share them.
+func compileRules(cfg config.Policies, authn *auth.Authenticator, limiter *ratelimit.Limiter) ([]ruleSteps, error) {
+	steps := make([]ruleSteps, len(cfg.Rules))
+	for i, r := range cfg.Rules {
+		rs := &steps[i]
+		var err error
+		if rs.auth, err = authn.Step(r.Auth); err != nil {
+			return nil, fmt.Errorf("%s: auth: %w", r.Name, err)
+		}
+		if rs.rate, err = limiter.Step(r.Name, r.RateLimit, cfg.RateLimit.HeaderFields); err != nil {
+			return nil, fmt.Errorf("%s: rate_limit: %w", r.Name, err)
+		}
+		if rs.concurrency, err = limiter.ConcurrencyStep(r.Name, r.Concurrency); err != nil {
+			return nil, fmt.Errorf("%s: concurrency: %w", r.Name, err)
+		}
+	}
+	return steps, nil
 }
 
 // ruleSteps are one rule's compiled steps; nil where the rule does not set the aspect.
@@ -554,16 +563,8 @@ func Check(cfg config.Policies, log *slog.Logger) error {
 			return err // waf.New's errors name the section
 		}
 	}
-	for _, r := range cfg.Rules {
-		if _, err := authn.Step(r.Auth); err != nil {
-			return fmt.Errorf("%s: auth: %w", r.Name, err)
-		}
-		if _, err := limiter.Step(r.Name, r.RateLimit, cfg.RateLimit.HeaderFields); err != nil {
-			return fmt.Errorf("%s: rate_limit: %w", r.Name, err)
-		}
-		if _, err := limiter.ConcurrencyStep(r.Name, r.Concurrency); err != nil {
-			return fmt.Errorf("%s: concurrency: %w", r.Name, err)
-		}
+	if _, err := compileRules(cfg, authn, limiter); err != nil {
+		return err
 	}
 	if _, err := cors.New(cfg.CORS); err != nil {
 		return fmt.Errorf("cors: %w", err)
