@@ -40,10 +40,8 @@ func countFieldPairs(doc *ast.QueryDocument, limit int) int {
 		fragments: make(map[string]*ast.FragmentDefinition, len(doc.Fragments)),
 		single:    make(map[selectionSetKey]int),
 	}
-	for _, f := range doc.Fragments {
-		if _, ok := c.fragments[f.Name]; !ok { // spreads name the first fragment of a name
-			c.fragments[f.Name] = f
-		}
+	for name, i := range fragmentIndex(doc) {
+		c.fragments[name] = doc.Fragments[i]
 	}
 	if c.cyclic() {
 		return 0

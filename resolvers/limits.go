@@ -91,12 +91,7 @@ func (l limits) fieldPairs() int {
 // operation and no inline fragments counts what it writes. Counting stops at the operation or
 // fragment that takes the count past limit.
 func countChecked(doc *ast.QueryDocument, limit int) int {
-	index := make(map[string]int, len(doc.Fragments)) // spreads name the first fragment of a name
-	for i, f := range doc.Fragments {
-		if _, ok := index[f.Name]; !ok {
-			index[f.Name] = i
-		}
-	}
+	index := fragmentIndex(doc)
 	frags := make([]selections, len(doc.Fragments))
 	inline := false
 	for i, f := range doc.Fragments {
@@ -151,6 +146,18 @@ func countChecked(doc *ast.QueryDocument, limit int) int {
 		reach([]int{i}, func(j int) { n += frags[j].inline })
 	}
 	return n
+}
+
+// fragmentIndex maps each fragment name of doc to its definition's index: the first of the name,
+// the one its spreads name (a second of one name is validation's to refuse).
+func fragmentIndex(doc *ast.QueryDocument) map[string]int {
+	index := make(map[string]int, len(doc.Fragments))
+	for i, f := range doc.Fragments {
+		if _, ok := index[f.Name]; !ok {
+			index[f.Name] = i
+		}
+	}
+	return index
 }
 
 // selections are what a selection set holds, as validation checks it.
