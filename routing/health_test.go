@@ -64,3 +64,33 @@ func TestHTTPHealthCheck(t *testing.T) {
 	pool.Release(e)
 	srv.CloseClientConnections()
 }
+
+// An offline pool (gateway validate's) never probes the endpoints it builds: while a pool serving
+// the same settings has checked its backend three times, the offline pool's backend saw nothing.
+func TestOfflinePoolDoesNotProbe(t *testing.T) {
+	var served, offline atomic.Int32
+	count := func(n *atomic.Int32) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			n.Add(1)
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	cfg := routing.EndpointConfig{Health: routing.HealthCheckConfig{Interval: 2 * time.Millisecond, Timeout: time.Second, HTTPPath: "/healthz"}}
+
+	quiet := routing.NewPool(nil, routing.WithPoolLogger(quietLog()), routing.WithPoolOffline())
+	defer quiet.Close()
+	if _, err := quiet.AcquireWith(count(&offline).Listener.Addr().String(), routing.Transport{}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
+	defer pool.Close()
+	if _, err := pool.AcquireWith(count(&served).Listener.Addr().String(), routing.Transport{}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the serving pool's checks", func() bool { return served.Load() >= 3 })
+	if n := offline.Load(); n != 0 {
+		t.Errorf("the offline pool probed its backend %d times", n)
+	}
+}

@@ -69,9 +69,10 @@ var ErrPoolClosed = errors.New("routing: endpoint pool is closed")
 // connection and its resilience state. It is safe for concurrent use; it is not on the request
 // path.
 type Pool struct {
-	dial   DialFunc
-	log    *slog.Logger
-	lookup LookupFunc
+	dial    DialFunc
+	log     *slog.Logger
+	lookup  LookupFunc
+	offline bool // WithPoolOffline: endpoints are never watched or health-checked
 
 	running sync.WaitGroup // endpoints' connection watchers and health checkers, clusters' resolvers
 
@@ -88,6 +89,14 @@ type Pool struct {
 
 // PoolOption configures a Pool.
 type PoolOption func(*Pool)
+
+// WithPoolOffline makes a pool whose endpoints are built but never connected: no health checks
+// (which would dial them) and no watchers of their connections (which would have nothing to
+// watch). It is for compiling a configuration to check it (gateway validate), which must not probe
+// the backends it names.
+func WithPoolOffline() PoolOption {
+	return func(p *Pool) { p.offline = true }
+}
 
 // WithPoolLogger sets where endpoint state changes (circuit opened, endpoint ejected or unhealthy)
 // are logged, once per change. The default is slog.Default().
@@ -181,6 +190,10 @@ func (p *Pool) AcquireWith(addr string, t Transport, cfg EndpointConfig) (*Endpo
 // start runs the goroutines of a new endpoint e until Release or Close stops them: the watcher
 // of its connection's state, and its health checker if its settings ask for one; p.mu is held.
 func (p *Pool) start(e *Endpoint) {
+	if p.offline {
+		e.stop = func() {}
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
 	p.running.Go(func() { e.watchConn(ctx) })

@@ -127,8 +127,9 @@ func newValidateCommand() *cobra.Command {
 				return err
 			}
 			// The services compiled together, as serve compiles them: two that claim one service,
-			// REST route or GraphQL name are refused here too. Nothing is dialed.
-			pool := routing.NewPool(nil)
+			// REST route or GraphQL name are refused here too. Nothing is dialed: no health check
+			// probes a backend.
+			pool := routing.NewPool(nil, routing.WithPoolOffline())
 			defer pool.Close()
 			snap, err := registry.Compile(spec, pool, 1)
 			if err != nil {
