@@ -154,4 +154,20 @@ func TestAdminRefusesCrossSite(t *testing.T) {
 	if resp, body := do(http.MethodPost, "/v1/registrations/users:rollback", "application/json; charset=utf-8", "", rollback); resp.StatusCode == http.StatusUnsupportedMediaType || resp.StatusCode == http.StatusForbidden {
 		t.Errorf("a JSON POST without Origin: %d %s, want it served", resp.StatusCode, body)
 	}
+	// The Content-Type is asked of requests the API would serve: a method the path does not take
+	// is a 405 naming those it does, an unknown path a 404, as curl's bare -X POST finds out.
+	for _, tc := range []struct {
+		method, path, allow string
+		status              int
+	}{
+		{http.MethodPost, "/v1/status", "GET", http.StatusMethodNotAllowed},
+		{http.MethodPut, "/v1/registrations", "GET, POST", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/v1/nothing", "", http.StatusNotFound},
+	} {
+		resp, body := do(tc.method, tc.path, "", "", "")
+		if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s without a Content-Type: %d Allow %q %s, want %d Allow %q", tc.method, tc.path,
+				resp.StatusCode, resp.Header.Get("Allow"), body, tc.status, tc.allow)
+		}
+	}
 }

@@ -124,7 +124,8 @@ func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, 
 		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}}
-	api := runtime.NewServeMux(runtime.WithRoutingErrorHandler(routingError), runtime.WithMarshalerOption(runtime.MIMEWildcard, strict))
+	api := runtime.NewServeMux(runtime.WithRoutingErrorHandler(routingError), runtime.WithMarshalerOption(runtime.MIMEWildcard, strict),
+		runtime.WithMiddlewares(jsonOnly))
 	if err := adminv1.RegisterAdminServiceHandlerServer(ctx, api, s.admin); err != nil {
 		return nil, nil, err
 	}
@@ -167,14 +168,13 @@ func (s *Server) adminHandler(ctx context.Context) (http.Handler, *grpc.Server, 
 // sources or descriptor set, which the CLI sends up to this size.
 const maxAdminRequest = 64 << 20
 
-// limitAdminBody refuses an admin API body over maxAdminRequest: 413 when its length says so, a
-// failed read when it is chunked.
 // sameSiteAdmin keeps browsers' cross-site requests away from the admin API, which changes what
 // the gateway serves: a page an operator has open could otherwise POST to it (a "simple" request,
 // sent without a CORS preflight) and register or roll back a service. A request whose Origin is
-// another host than the one it was sent to is refused, and one that sends a body must say it is
-// JSON, which a page cannot send to another site without the preflight the admin API never
-// answers. Clients that are not browsers (the CLI, curl, scripts) send no Origin.
+// another host than the one it was sent to is refused; and a request to an endpoint of the API
+// that takes a body must say it is JSON (jsonOnly), which a page cannot send to another site
+// without the preflight the admin API never answers. Clients that are not browsers (the CLI, curl,
+// scripts) send no Origin.
 func sameSiteAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" {
@@ -184,6 +184,16 @@ func sameSiteAdmin(next http.Handler) http.Handler {
 				return
 			}
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// jsonOnly refuses a POST, PUT or PATCH to an endpoint of the admin API whose Content-Type is not
+// JSON, with 415 (see sameSiteAdmin). It runs once the API's mux has matched the request, so a
+// method the path does not take gets its 405 with Allow, and an unknown path its 404, whatever the
+// Content-Type.
+func jsonOnly(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		switch r.Method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch:
 			if !isJSON(r.Header.Get("Content-Type")) {
@@ -193,8 +203,8 @@ func sameSiteAdmin(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(w, r)
-	})
+		next(w, r, params)
+	}
 }
 
 // isJSON reports whether a Content-Type is JSON: application/json, or application/<type>+json,
@@ -205,6 +215,8 @@ func isJSON(contentType string) bool {
 	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
 }
 
+// limitAdminBody refuses an admin API body over maxAdminRequest: 413 when its length says so, a
+// failed read when it is chunked.
 func limitAdminBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxAdminRequest {
