@@ -223,7 +223,7 @@ func newRegisterCommand() *cobra.Command {
 	f.BoolVar(&reflect, "reflect", false, "fetch the descriptors from the service's gRPC server reflection")
 	f.StringVar(&reflectFrom, "reflect-endpoint", "", "HOST:PORT to ask for reflection (default: the first --endpoint; with --cluster, the cluster's first endpoint, over its TLS)")
 	f.DurationVar(&refresh, "refresh", 0, "with --reflect: ask again at this interval (1s or more) and apply changes (default: never)")
-	f.StringArrayVar(&services, "service", nil, "fully qualified service to expose (default: all in the descriptors)")
+	f.StringArrayVar(&services, "service", nil, "fully qualified service to expose (default: all in the descriptors but grpc.health.* and grpc.reflection.*, which the gateway answers itself)")
 	f.BoolVar(&allowBreaking, "allow-breaking", false, "accept changes that break clients of the active version")
 	f.BoolVar(&dryRun, "dry-run", false, "validate only; change nothing")
 	return cmd
