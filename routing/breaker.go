@@ -138,8 +138,14 @@ func (b *breaker) openError(now int64) error {
 	return r.err
 }
 
-// record reports the outcome of a call admitted while the circuit was closed.
+// record reports the outcome of a call admitted while the circuit was closed. A circuit that has
+// left the closed state since is not told: the outcome belongs to an earlier generation, which
+// gobreaker's own two-step form ignores too, and told to a half-open circuit it would count as a
+// probe's (a probe stream settled when it was established ends long after, as any stream does).
 func (b *breaker) record(o outcome) {
+	if !b.closed() {
+		return
+	}
 	switch o {
 	case outcomeFailure:
 		b.streak.Add(1)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -40,5 +41,39 @@ func TestBreakerRefusalSaysTimeLeft(t *testing.T) {
 	}
 	if a, c := b.openError(opened+int64(4*time.Second)), b.openError(opened+int64(4200*time.Millisecond)); a != c {
 		t.Error("two refusals in the same second were made twice")
+	}
+}
+
+// An outcome recorded while the circuit is not closed is not the verdict of a probe: the calls
+// admitted as probes give theirs. A half-open circuit with a probe stream settled when it was
+// established (a success) is not reopened by that stream's failing end, and the other probe's
+// success closes it.
+func TestBreakerRecordsOnlyWhileClosed(t *testing.T) {
+	b := newBreaker("192.0.2.1:50051", BreakerConfig{ConsecutiveFailures: 1, OpenTimeout: time.Millisecond, HalfOpenRequests: 2},
+		slog.New(slog.DiscardHandler), func() {})
+	b.record(outcomeFailure)
+	deadline := time.Now().Add(10 * time.Second)
+	for b.cb.State() != gobreaker.StateHalfOpen {
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker %s, want half-open within 10s", b.stateName())
+		}
+		time.Sleep(time.Millisecond) // polling an observable condition, not synchronising
+	}
+	stream, err := b.admit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream(nil) // established
+	b.record(outcomeFailure)
+	if s := b.stateName(); s != "half-open" {
+		t.Fatalf("after a recorded failure while half-open: %s, want half-open", s)
+	}
+	unary, err := b.admit()
+	if err != nil {
+		t.Fatalf("second probe: %v", err)
+	}
+	unary(nil)
+	if s := b.stateName(); s != "closed" {
+		t.Errorf("after two probes' successes: %s, want closed", s)
 	}
 }

@@ -37,7 +37,10 @@
 //     gateway's per-service health reporting watches both).
 //
 // [Proxy.Route] returns an [Upstream]; [Upstream.DoneWith] reports the call's
-// result, of which only sick-backend outcomes count against the endpoint.
+// result, of which only sick-backend outcomes count against the endpoint. A
+// stream that is a half-open circuit's probe gives its verdict once it is
+// established (its first header or message), not when it ends, which may be
+// hours later: its Conn watches for that.
 // Unary calls are retried on another endpoint by the route's [RetryPolicy]
 // when safe, within the cluster's retry budget unless the request never
 // reached a backend: by the gRPC proxy on its

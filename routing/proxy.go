@@ -186,6 +186,7 @@ type Upstream struct {
 	parent  context.Context // the caller's context: its end excuses the backend
 	start   int64           // nanotime
 	probe   func(error)     // a half-open circuit's probe report, or nil
+	stream  *streamProbe    // in probe's place for a stream, settled once it is established; or nil
 	cancel  context.CancelFunc
 	release func() // the admission's release, or nil
 }
@@ -218,10 +219,15 @@ func (u *Upstream) finish(o outcome) {
 	if e.observe(o, now-u.start, u.Kind == KindUnary, now) && u.cluster != nil {
 		u.cluster.considerEjecting(e, now)
 	}
-	if u.probe != nil {
+	switch {
+	case u.stream != nil && u.stream.settle(o):
+		// A probe stream that ended before it was established: its end is the verdict.
+	case u.probe != nil:
 		u.probe(breakerErr(o))
-	} else if br := e.br.Load(); br != nil {
-		br.record(o)
+	default:
+		if br := e.br.Load(); br != nil {
+			br.record(o)
+		}
 	}
 	if u.cluster != nil {
 		u.cluster.release()
@@ -285,8 +291,19 @@ func (p *Proxy) route(ctx context.Context, method string, md metadata.MD, owned 
 	}
 	if kind != KindUnary {
 		p.endable(&up)
+		if up.probe != nil {
+			up.probeStream()
+		}
 	}
 	return up, nil
+}
+
+// probeStream makes u, a stream that is a half-open circuit's probe, settle the probe once the
+// stream is established rather than when it ends (streamProbe): the fronts open their streams on
+// u.Conn.
+func (u *Upstream) probeStream() {
+	u.stream = &streamProbe{ClientConnInterface: u.Conn, parent: u.parent, report: u.probe}
+	u.Conn, u.probe = u.stream, nil
 }
 
 // Admit decides on cost calls of method with request metadata md as Route would, without routing
