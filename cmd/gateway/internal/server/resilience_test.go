@@ -130,6 +130,13 @@ func resilientGatewayAt(t testing.TB, addrs []string, cfg routing.ClusterConfig,
 			Clusters: []registry.WeightedCluster{{Name: "users-pool", Weight: 1}}, Retry: retry,
 		}},
 	}
+	return serveSpec(t, spec)
+}
+
+// serveSpec serves spec, which registers the users service, and returns a client of the gateway,
+// its data address and its endpoint pool.
+func serveSpec(t testing.TB, spec registry.Spec) (usersv1.UserServiceClient, string, *routing.Pool) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pool := routing.NewPool(nil, routing.WithPoolLogger(log))
 	gcfg := config.Default()
