@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -112,6 +113,9 @@ var transportPrefixes = [...]string{
 
 // transportCause names the cause of a transport failure, as a client may read it.
 func transportCause(msg string) string {
+	if prefaceCut(msg) {
+		return "timed out"
+	}
 	for _, c := range transportCauses {
 		if strings.Contains(msg, c.in) {
 			return c.cause
@@ -120,13 +124,28 @@ func transportCause(msg string) string {
 	return "connection error"
 }
 
-// transportCauses, in order: a failed TLS handshake may also say EOF or reset. An upstream that
+// prefaceCut reports whether msg is grpc-go's report of a new connection that the gateway closed
+// itself while it waited for the server's HTTP/2 preface ("error reading server preface: raw-read
+// tcp 10.0.0.2:41234->10.0.0.7:50051: use of closed network connection"). grpc-go closes it so only
+// when the attempt's connect context ends: its deadline, the connect timeout, passed, as with a
+// backend that accepts connections and never answers; or the connection is being shut down, and
+// then no call is waiting to be told. A server that closes the connection itself ends the wait
+// with EOF, a reset or a broken pipe instead.
+func prefaceCut(msg string) bool {
+	_, read, ok := strings.Cut(msg, "error reading server preface: ")
+	return ok && strings.Contains(read, net.ErrClosed.Error())
+}
+
+// transportCauses, in order: a failed TLS handshake may also say EOF or reset, and one that the
+// connect timeout cut short says "context deadline exceeded" (its context's, whose deadline is the
+// connect timeout's). An upstream that
 // refuses the gateway's client certificate (or its lack of one) over TLS 1.3 says so with an alert
 // that arrives after the handshake, on the first read.
 var transportCauses = [...]struct{ in, cause string }{
 	{errCertificateRefused, "TLS handshake failed"},
 	{errNoCertificate, "TLS handshake failed"},
 	{errCertificateUnsupported, "TLS handshake failed"},
+	{"authentication handshake failed: context deadline exceeded", "timed out"},
 	{"authentication handshake failed", "TLS handshake failed"},
 	{"remote error: tls: ", "TLS handshake failed"},
 	{"connection refused", "connection refused"},

@@ -37,9 +37,11 @@ const DefaultConnectTimeout = 5 * time.Second
 type Transport struct {
 	// TLS, when set, makes connections TLS; nil means plaintext.
 	TLS *TLSConfig
-	// ConnectTimeout bounds one attempt to connect, the TCP and TLS handshakes included. It is
-	// grpc-go's minimum connect timeout: an attempt made after a long reconnect backoff may take
-	// as long as that backoff. 0 means DefaultConnectTimeout.
+	// ConnectTimeout bounds one attempt to connect, the TCP and TLS handshakes and the wait for the
+	// server's HTTP/2 preface included; the calls waiting on an attempt it ends fail "upstream
+	// connection failed: timed out". It is grpc-go's minimum connect timeout: an attempt made
+	// after a long reconnect backoff may take as long as that backoff. 0 means
+	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
 	// log, set by the pool on the transport it dials an endpoint over, is where the connection's

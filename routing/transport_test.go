@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/internal/testlog"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/internal/testpki"
 	"github.com/protogate/gateway/routing"
 )
@@ -183,31 +185,44 @@ func TestResolvedClusterVerifiesTheName(t *testing.T) {
 }
 
 // TestConnectTimeout: a backend that takes the TCP connection and then says nothing (a listener
-// that never accepts) holds a connection attempt until the transport's connect timeout, which then
-// fails the call with Unavailable. With the default, 5s, a call with a shorter deadline meets its
-// deadline instead.
+// that never accepts, or one that accepts and never writes) holds a connection attempt until the
+// transport's connect timeout, which then fails the call with Unavailable "upstream connection
+// failed: timed out", plaintext or TLS. A backend that closes the connection itself is not a
+// timeout. With the default timeout, 5s, a call with a shorter deadline meets its deadline instead.
 func TestConnectTimeout(t *testing.T) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lis.Close() // never accepted: the kernel completes the handshakes, nobody answers
-	silent := lis.Addr().String()
+	unaccepted := lis.Addr().String()
+	silent := testnet.Silent(t)
+	closing := closingListener(t)
 	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
 	defer pool.Close()
 
+	const timedOut = "upstream connection failed: timed out"
+	short := 50 * time.Millisecond
 	for _, tc := range []struct {
 		name      string
+		addr      string
 		transport routing.Transport
 		deadline  time.Duration
 		want      codes.Code
+		causes    []string // the messages allowed, when want is Unavailable
 	}{
-		{"plaintext", routing.Transport{ConnectTimeout: 50 * time.Millisecond}, 3 * time.Second, codes.Unavailable},
-		{"tls", routing.Transport{TLS: &routing.TLSConfig{InsecureSkipVerify: true}, ConnectTimeout: 50 * time.Millisecond}, 3 * time.Second, codes.Unavailable},
-		{"default", routing.Transport{}, 300 * time.Millisecond, codes.DeadlineExceeded},
+		{"plaintext, never accepted", unaccepted, routing.Transport{ConnectTimeout: short}, 3 * time.Second, codes.Unavailable, []string{timedOut}},
+		{"plaintext, accepted and silent", silent, routing.Transport{ConnectTimeout: short}, 3 * time.Second, codes.Unavailable, []string{timedOut}},
+		{"tls", unaccepted, routing.Transport{TLS: &routing.TLSConfig{InsecureSkipVerify: true}, ConnectTimeout: short}, 3 * time.Second, codes.Unavailable, []string{timedOut}},
+		{"tls, accepted and silent", silent, routing.Transport{TLS: &routing.TLSConfig{InsecureSkipVerify: true}, ConnectTimeout: short}, 3 * time.Second, codes.Unavailable, []string{timedOut}},
+		// Closed at once: the gateway's preface write or read meets the close, as a pipe broken,
+		// a reset or an end of file, by the timing.
+		{"plaintext, closed by the backend", closing, routing.Transport{ConnectTimeout: 3 * time.Second}, 3 * time.Second, codes.Unavailable,
+			[]string{"upstream connection failed: connection closed", "upstream connection failed: connection reset"}},
+		{"default", unaccepted, routing.Transport{}, 300 * time.Millisecond, codes.DeadlineExceeded, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := pool.AcquireWith(silent, tc.transport, routing.EndpointConfig{})
+			e, err := pool.AcquireWith(tc.addr, tc.transport, routing.EndpointConfig{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,11 +231,34 @@ func TestConnectTimeout(t *testing.T) {
 			if status.Code(err) != tc.want {
 				t.Fatalf("Check: %v; want %v", err, tc.want)
 			}
-			if tc.want == codes.Unavailable && !strings.HasPrefix(status.Convert(err).Message(), "upstream connection failed: ") {
-				t.Errorf("message %q, want the gateway's upstream connection failure", status.Convert(err).Message())
+			if msg := status.Convert(err).Message(); tc.causes != nil && !slices.Contains(tc.causes, msg) {
+				t.Errorf("message %q, want one of %q", msg, tc.causes)
 			}
 		})
 	}
+}
+
+// closingListener returns a loopback address whose listener closes every connection it accepts at
+// once; it stops when the test ends.
+func closingListener(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { lis.Close(); <-done })
+	return lis.Addr().String()
 }
 
 // TestHTTPHealthCheckOverTLS: an HTTP health check of an endpoint reached over TLS asks over https,
