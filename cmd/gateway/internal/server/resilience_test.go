@@ -32,21 +32,29 @@ import (
 	"github.com/protogate/gateway/routing"
 )
 
-// usersBackend is one users service instance on loopback that can be killed and restarted on the
-// same address.
-type usersBackend struct {
-	t     testing.TB
-	addr  string
-	opts  shop.Options
-	calls atomic.Int64
-	mu    sync.Mutex
-	srv   *grpc.Server
-	done  chan struct{}
+// shopBackend is one shop service instance (users, unless startShopService said otherwise) on
+// loopback that can be killed and restarted on the same address.
+type shopBackend struct {
+	t       testing.TB
+	service string
+	addr    string
+	opts    shop.Options
+	calls   atomic.Int64
+	mu      sync.Mutex
+	srv     *grpc.Server
+	done    chan struct{}
 }
 
-func startUsers(t testing.TB, opts shop.Options) *usersBackend {
+// startUsers starts the shop's users service alone on loopback.
+func startUsers(t testing.TB, opts shop.Options) *shopBackend {
 	t.Helper()
-	b := &usersBackend{t: t, addr: "127.0.0.1:0", opts: opts}
+	return startShopService(t, "users", opts)
+}
+
+// startShopService starts the shop's service ("users", "orders", "catalog") alone on loopback.
+func startShopService(t testing.TB, service string, opts shop.Options) *shopBackend {
+	t.Helper()
+	b := &shopBackend{t: t, service: service, addr: "127.0.0.1:0", opts: opts}
 	next := opts.OnCall
 	b.opts.OnCall = func(ctx context.Context, m string) {
 		b.calls.Add(1)
@@ -59,9 +67,9 @@ func startUsers(t testing.TB, opts shop.Options) *usersBackend {
 	return b
 }
 
-func (b *usersBackend) start() {
+func (b *shopBackend) start() {
 	b.t.Helper()
-	srv, err := shop.NewServer("users", b.opts)
+	srv, err := shop.NewServer(b.service, b.opts)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -78,7 +86,7 @@ func (b *usersBackend) start() {
 }
 
 // kill stops the backend at once, cutting its connections, as a crash would.
-func (b *usersBackend) kill() {
+func (b *shopBackend) kill() {
 	b.mu.Lock()
 	srv, done := b.srv, b.done
 	b.srv = nil
@@ -219,7 +227,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.
 func TestResilienceEndpointKilledAndReturns(t *testing.T) {
 	verifyNoLeaks(t)
 	const interval = 200 * time.Millisecond
-	var backends []*usersBackend
+	var backends []*shopBackend
 	var addrs []string
 	for range 3 {
 		b := startUsers(t, shop.Options{})
@@ -291,7 +299,7 @@ func TestResilienceEndpointKilledAndReturns(t *testing.T) {
 
 func TestResilienceAllDownFailsFast(t *testing.T) {
 	verifyNoLeaks(t)
-	var backends []*usersBackend
+	var backends []*shopBackend
 	var addrs []string
 	for range 3 {
 		b := startUsers(t, shop.Options{})
