@@ -575,19 +575,27 @@ func (c *call) stream(ctx context.Context) error {
 		return c.failed(err)
 	}
 	sent := make(chan error, 1)
-	go func() { sent <- c.forwardRequests(cs) }()
+	go func() {
+		err := c.forwardRequests(cs)
+		sent <- err
+		if err != nil {
+			// The requests cannot go on (the client's stream failed: a malformed message, a broken
+			// body): cancel the upstream's stream, which would wait for them, so that
+			// forwardResponses returns and the call ends with err at once.
+			cancel()
+		}
+	}()
 
 	err = c.forwardResponses(cs)
-	if err == nil {
-		// The upstream finished successfully. A client still sending is told so by the OK status;
-		// if it had failed mid-send, its error takes precedence.
-		select {
-		case sendErr := <-sent:
-			if sendErr != nil {
-				return sendErr
-			}
-		default:
+	// A client still sending when the upstream finished is told so by the upstream's status. If
+	// forwarding the requests had failed, that error takes precedence: the upstream's status is
+	// then the cancellation above, or an answer to requests the client did not finish sending.
+	select {
+	case sendErr := <-sent:
+		if sendErr != nil {
+			return sendErr
 		}
+	default:
 	}
 	return err
 }
