@@ -547,7 +547,8 @@ func (c *call) serverStream(ctx context.Context) error {
 }
 
 // recvOne receives the single request message of a unary or server-streaming call, and checks that the
-// client sent no other, as grpc-go's own server does.
+// client sent no other. A call with none or more gets grpc-go's server's answer, which the backend
+// would give: the proxy is transparent.
 func (c *call) recvOne(req *Frame) error {
 	if err := c.ss.RecvMsg(req); err != nil {
 		return clientErr(err)
@@ -559,7 +560,7 @@ func (c *call) recvOne(req *Frame) error {
 	case errors.Is(err, io.EOF):
 		return nil
 	case err == nil:
-		return status.Errorf(codes.Internal, "protocol violation: the client sent more than one request message to %s, which takes one", c.method)
+		return status.Error(codes.Internal, "cardinality violation: received multiple request messages for non-client-streaming RPC")
 	default:
 		return err
 	}
@@ -610,7 +611,7 @@ func (c *call) forwardRequests(cs grpc.ClientStream) error {
 				_ = cs.CloseSend()
 				return nil
 			}
-			return clientErr(err)
+			return err
 		}
 		if err := cs.SendMsg(&f); err != nil {
 			// io.EOF means the upstream ended the call; forwardResponses receives its status.
@@ -677,11 +678,11 @@ func upstreamErr(err error) error {
 	return status.Errorf(codes.Unavailable, "upstream: %v", err)
 }
 
-// clientErr reports a failure to read from the client. A unary or server-streaming client that
-// half-closes without a message has sent a malformed call.
+// clientErr reports a failure to read the request message of a unary or server-streaming call from
+// the client. A client that half-closes without one gets grpc-go's answer (see recvOne).
 func clientErr(err error) error {
 	if errors.Is(err, io.EOF) {
-		return status.Error(codes.InvalidArgument, "the client sent no request message")
+		return status.Error(codes.Internal, "cardinality violation: received no request message from non-client-streaming RPC")
 	}
 	return err
 }

@@ -15,8 +15,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
@@ -56,8 +59,9 @@ func (s *endsReported) report(err error) error {
 	return err
 }
 
-// testServiceGateway serves svc on loopback as the only backend of a gateway, which it returns.
-func testServiceGateway(t *testing.T, svc testgrpc.TestServiceServer) *gateway {
+// testServiceGateway serves svc on loopback as the only backend of a gateway, and returns the
+// gateway and the backend's address.
+func testServiceGateway(t *testing.T, svc testgrpc.TestServiceServer) (*gateway, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,13 +75,14 @@ func testServiceGateway(t *testing.T, svc testgrpc.TestServiceServer) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startGateway(t, harnessOptions{
+	g := startGateway(t, harnessOptions{
 		empty: true,
 		spec: func(s *registry.Spec, _ *shop.Shop) {
 			s.Registrations = []*registry.Registration{{Name: "test", Endpoints: []string{ln.Addr().String()},
 				Files: files, Services: []string{"grpc.testing.TestService"}}}
 		},
 	})
+	return g, ln.Addr().String()
 }
 
 // TestGRPCWebBadRequestBodyEndsStream: a request body that is not valid gRPC-Web ends a client- or
@@ -85,7 +90,7 @@ func testServiceGateway(t *testing.T, svc testgrpc.TestServiceServer) *gateway {
 // upstream stream, which would otherwise wait for more requests.
 func TestGRPCWebBadRequestBodyEndsStream(t *testing.T) {
 	svc := &endsReported{ended: make(chan codes.Code, 1)}
-	g := testServiceGateway(t, svc)
+	g, _ := testServiceGateway(t, svc)
 	frame := func(flags byte, length uint32, payload string) string {
 		return string(binary.BigEndian.AppendUint32([]byte{flags}, length)) + payload
 	}
@@ -152,7 +157,7 @@ func TestGRPCWebBadRequestBodyEndsStream(t *testing.T) {
 // upstream stream.
 func TestGRPCBadRequestEndsStream(t *testing.T) {
 	svc := &endsReported{ended: make(chan codes.Code, 1)}
-	g := testServiceGateway(t, svc)
+	g, _ := testServiceGateway(t, svc)
 	for _, method := range []string{testgrpc.TestService_StreamingInputCall_FullMethodName, testgrpc.TestService_FullDuplexCall_FullMethodName} {
 		t.Run(path.Base(method), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -182,5 +187,56 @@ func TestGRPCBadRequestEndsStream(t *testing.T) {
 				t.Fatal("the backend's stream is still open")
 			}
 		})
+	}
+}
+
+// TestProxiedCallCardinality: a unary or server-streaming call whose client sends no request
+// message, or more than one, gets from the proxy what grpc-go's server answers (the backend's own
+// answer): INTERNAL "cardinality violation", over native gRPC and over gRPC-Web.
+func TestProxiedCallCardinality(t *testing.T) {
+	g, backendAddr := testServiceGateway(t, &endsReported{})
+	backend, err := grpc.NewClient(backendAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { backend.Close() })
+	// call calls method on conn with n empty request messages.
+	call := func(conn grpc.ClientConnInterface, method string, n int) *status.Status {
+		stream, err := conn.NewStream(testContext(t), &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, method,
+			grpc.ForceCodecV2(routing.Codec{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if err := stream.SendMsg(new(routing.Frame)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := stream.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		return status.Convert(stream.RecvMsg(new(routing.Frame)))
+	}
+	for _, method := range []string{testgrpc.TestService_UnaryCall_FullMethodName, testgrpc.TestService_StreamingOutputCall_FullMethodName} {
+		for _, n := range []int{0, 2} {
+			t.Run(path.Base(method)+"/"+strconv.Itoa(n), func(t *testing.T) {
+				want := call(backend, method, n)
+				if want.Code() != codes.Internal || !strings.HasPrefix(want.Message(), "cardinality violation: ") {
+					t.Fatalf("the backend answers %v; the test expects grpc-go's cardinality violation", want.Proto())
+				}
+				if got := call(g.conn, method, n); got.Code() != want.Code() || got.Message() != want.Message() {
+					t.Errorf("native gRPC through the gateway: %v, the backend %v", got.Proto(), want.Proto())
+				}
+				msgs := make([]proto.Message, n)
+				for i := range msgs {
+					msgs[i] = &emptypb.Empty{}
+				}
+				for _, text := range []bool{false, true} {
+					if got := grpcWebInvoke(t, g.addr, method, msgs, text, nil).status; got.Code() != want.Code() || got.Message() != want.Message() {
+						t.Errorf("gRPC-Web (text %v) through the gateway: %v, the backend %v", text, got.Proto(), want.Proto())
+					}
+				}
+			})
+		}
 	}
 }
