@@ -564,7 +564,8 @@ func (c *call) serverStream(ctx context.Context) error {
 }
 
 // recvOne receives the single request message of a unary or server-streaming call, and checks that the
-// client sent no other, as grpc-go's own server does.
+// client sent no other. A call with none or more gets grpc-go's server's answer, which the backend
+// would give: the proxy is transparent.
 func (c *call) recvOne(req *Frame) error {
 	if err := c.ss.RecvMsg(req); err != nil {
 		return clientErr(err)
@@ -576,7 +577,7 @@ func (c *call) recvOne(req *Frame) error {
 	case errors.Is(err, io.EOF):
 		return nil
 	case err == nil:
-		return status.Errorf(codes.Internal, "protocol violation: the client sent more than one request message to %s, which takes one", c.method)
+		return status.Error(codes.Internal, "cardinality violation: received multiple request messages for non-client-streaming RPC")
 	default:
 		return err
 	}
@@ -592,19 +593,27 @@ func (c *call) stream(ctx context.Context) error {
 		return c.failed(err)
 	}
 	sent := make(chan error, 1)
-	go func() { sent <- c.forwardRequests(cs) }()
+	go func() {
+		err := c.forwardRequests(cs)
+		sent <- err
+		if err != nil {
+			// The requests cannot go on (the client's stream failed: a malformed message, a broken
+			// body): cancel the upstream's stream, which would wait for them, so that
+			// forwardResponses returns and the call ends with err at once.
+			cancel()
+		}
+	}()
 
 	err = c.forwardResponses(cs)
-	if err == nil {
-		// The upstream finished successfully. A client still sending is told so by the OK status;
-		// if it had failed mid-send, its error takes precedence.
-		select {
-		case sendErr := <-sent:
-			if sendErr != nil {
-				return sendErr
-			}
-		default:
+	// A client still sending when the upstream finished is told so by the upstream's status. If
+	// forwarding the requests had failed, that error takes precedence: the upstream's status is
+	// then the cancellation above, or an answer to requests the client did not finish sending.
+	select {
+	case sendErr := <-sent:
+		if sendErr != nil {
+			return sendErr
 		}
+	default:
 	}
 	return err
 }
@@ -619,7 +628,7 @@ func (c *call) forwardRequests(cs grpc.ClientStream) error {
 				_ = cs.CloseSend()
 				return nil
 			}
-			return clientErr(err)
+			return err
 		}
 		if err := cs.SendMsg(&f); err != nil {
 			// io.EOF means the upstream ended the call; forwardResponses receives its status.
@@ -686,11 +695,11 @@ func upstreamErr(err error) error {
 	return status.Errorf(codes.Unavailable, "upstream: %v", err)
 }
 
-// clientErr reports a failure to read from the client. A unary or server-streaming client that
-// half-closes without a message has sent a malformed call.
+// clientErr reports a failure to read the request message of a unary or server-streaming call from
+// the client. A client that half-closes without one gets grpc-go's answer (see recvOne).
 func clientErr(err error) error {
 	if errors.Is(err, io.EOF) {
-		return status.Error(codes.InvalidArgument, "the client sent no request message")
+		return status.Error(codes.Internal, "cardinality violation: received no request message from non-client-streaming RPC")
 	}
 	return err
 }
