@@ -247,9 +247,10 @@ func (rt *Router) MatchCall(r *http.Request, p *Params) (*Binding, error) {
 // Lookup is Match on an HTTP method and a path: percent-encoded when raw, else already decoded (as
 // url.URL.Path is, which then holds no encoded '/').
 func (rt *Router) Lookup(method, path string, raw bool, p *Params) (*Binding, error) {
-	if strings.IndexByte(path, '#') >= 0 {
+	if raw && strings.IndexByte(path, '#') >= 0 {
 		// A fragment is the client's own and never sent (RFC 9110, 4.2.3): a '#' in a request
-		// target is a client's mistake, not a path variable's data.
+		// target is a client's mistake, not a path variable's data. (A decoded path's '#' was sent
+		// as %23, data: net/http sets RawPath for a target holding '#' itself.)
 		return nil, NewError(codes.InvalidArgument, fmt.Sprintf("request path %q holds a '#': a fragment is never sent, and a '#' in data is written %%23", path))
 	}
 	if !p.split(path, raw) {
