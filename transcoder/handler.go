@@ -188,7 +188,7 @@ func (c *Call) DecodeJSON(data []byte) ([]byte, error) {
 	msg := dynamicpb.NewMessage(c.binding.method.Input())
 	opts := protojson.UnmarshalOptions{AllowPartial: true, DiscardUnknown: c.h.discardUnknown, Resolver: c.binding.types}
 	if err := opts.Unmarshal(data, msg); err != nil {
-		return nil, jsonBodyError(c.binding, msg.Descriptor().FullName(), err, &jsonBody{data: data, md: msg.Descriptor()})
+		return nil, jsonBodyError(c.binding, string(msg.Descriptor().FullName()), err, &jsonBody{data: data, md: msg.Descriptor()})
 	}
 	return proto.MarshalOptions{AllowPartial: true}.Marshal(msg)
 }

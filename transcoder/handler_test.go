@@ -222,6 +222,14 @@ func TestErrors(t *testing.T) {
 		{"unknown field in a body field", "PUT", "/v1/kitchen/k/inner", `{"nope":1}`, nil, 400, 3, `unknown field "nope"`, "inner.nope"},
 		{"Any of an unknown type", "POST", "/v1/kitchen", `{"any":{"@type":"type.googleapis.com/acme.Nope"}}`, nil, 400, 3, "acme.Nope", ""},
 		{"two JSON values for a field body", "POST", "/v1/kitchen/k/tags", `["a"],"id":"x"`, nil, 400, 3, "not one JSON value", "tags"},
+		// A body of one field that is not a message is decoded wrapped in {"tags": ...}: the error
+		// names the field, at its position in the body as sent.
+		{"wrong type in a repeated field body", "POST", "/v1/kitchen/k/tags", `["a", 1]`, nil, 400, 3,
+			"invalid JSON body for field tags: (line 1:7): invalid value for string field tags: 1", "tags[1]"},
+		{"wrong type in a repeated field body, line 2", "POST", "/v1/kitchen/k/tags", "[\"a\",\n 1]", nil, 400, 3,
+			"invalid JSON body for field tags: (line 2:2)", "tags[1]"},
+		{"object for a repeated field body", "POST", "/v1/kitchen/k/tags", ` {"a": 1}`, nil, 400, 3,
+			"invalid JSON body for field tags: syntax error (line 1:2): unexpected token {", "tags"},
 		{"bad enum in query", "GET", "/v1/kitchen?color=PURPLE", "", nil, 400, 3, "color", "color"},
 		{"bad nested enum in query", "GET", "/v1/kitchen?inner.color=BLUE", "", nil, 400, 3, "inner.color", "inner.color"},
 		{"bad int in query", "GET", "/v1/kitchen?small=1.5", "", nil, 400, 3, "small", "small"},
