@@ -162,6 +162,9 @@ type Call struct {
 	params  Params
 	w       http.ResponseWriter
 	r       *http.Request
+	// cutOff: the response has begun and failed with no way to say so (a google.api.HttpBody
+	// stream): it must be aborted, not ended (see stream_httpbody.go).
+	cutOff bool
 }
 
 // Binding is the binding the call matched.

@@ -105,6 +105,9 @@ func TestRouterMatch(t *testing.T) {
 		{"HEAD", "/v1/inventory:adjust", "405 POST"},
 		// A stream's response never ends: no HEAD, which would start it for nothing.
 		{"HEAD", "/v1/products/p1/inventory:watch", "405 GET"},
+		// A stream of google.api.HttpBody is a download: its first message gives HEAD's headers.
+		{"HEAD", "/v1/tail/t1", "Tail /v1/tail/{name} {name=t1}"},
+		{"POST", "/v1/tail/t1", "405 GET, HEAD"},
 		{"GET", "/v1/users/1#frag", "400"},
 		{"GET", "/v1/nope", "404"},
 		{"GET", "/v1/users/", "404"},
