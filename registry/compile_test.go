@@ -316,6 +316,10 @@ func TestCompileHTTPRules(t *testing.T) {
 		{`get: "v1/act"`, `path template "v1/act"`},
 		{`body: "*"`, "no HTTP method and path"},
 		{`get: "/v1/act/{id}" additional_bindings {post: "/v1/act/{missing}" body: "*"}`, `has no field "missing"`},
+		{`get: "/v1/act/{id}" additional_bindings {post: "/v1/act" body: "*" additional_bindings {get: "/v1/act"}}`,
+			where + "google.api.http: method acme.rules.v1.RulesService.Act: option google.api.http: additional binding 1 (POST /v1/act) " +
+				"has additional_bindings of its own (GET /v1/act): only the method's rule may have them"},
+		{`delete: "/v1/act/{id}" body: "*" additional_bindings {get: "/v1/act" body: "inner"}`, ""}, // GET and DELETE may have a body
 		// The gateway's own paths are not the REST router's to give.
 		{`post: "/graphql" body: "*"`, where + "REST route POST /graphql is the gateway's own GraphQL endpoint (/graphql), which would always answer it"},
 		{`get: "/graphql/{id}"`, "the gateway's own GraphQL endpoint"},

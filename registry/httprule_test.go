@@ -136,7 +136,6 @@ service S {
       additional_bindings {
         put: "/v1/things/{id}"
         body: "thing"
-        additional_bindings {get: "/ignored"}
       }
       additional_bindings {custom: {kind: "HEAD" path: "/v1/things/{id}"}}
     };
@@ -147,6 +146,13 @@ service S {
   }
   rpc BindingWithoutPattern(M) returns (M) {
     option (google.api.http) = {get: "/v1/x" additional_bindings {body: "*"}};
+  }
+  rpc NestedBindings(M) returns (M) {
+    option (google.api.http) = {
+      get: "/v1/n/{id}"
+      additional_bindings {get: "/v1/n"}
+      additional_bindings {post: "/v1/n" body: "*" additional_bindings {put: "/v1/n/{id}" body: "*"}}
+    };
   }
 }
 message M {
@@ -183,6 +189,9 @@ message M {
 	for method, want := range map[protoreflect.FullName]string{
 		"a.S.NoPattern":             "method a.S.NoPattern: option google.api.http: no HTTP method and path",
 		"a.S.BindingWithoutPattern": "method a.S.BindingWithoutPattern: option google.api.http: additional binding 1: no HTTP method and path",
+		// One level only, as the annotation says: the inner binding would otherwise go unserved.
+		"a.S.NestedBindings": "method a.S.NestedBindings: option google.api.http: additional binding 2 (POST /v1/n) has additional_bindings " +
+			"of its own (PUT /v1/n/{id}): only the method's rule may have them",
 	} {
 		if _, err := transcoder.HTTPRules(findMethod(t, files, method)); err == nil || err.Error() != want {
 			t.Errorf("%s: error = %v, want %s", method, err, want)

@@ -24,7 +24,8 @@
 // Streaming methods are matched like unary ones; their calls go to the StreamServer set with
 // WithStreaming, and are answered 501 Unimplemented while none is. Streams is the front's own:
 // server streaming as newline-delimited JSON ({"result": ...} a line, grpc-gateway's format) or
-// Server-Sent Events, client streaming from a newline-delimited JSON body, bidi streaming as both on
+// Server-Sent Events (a stream of google.api.HttpBody as one document, its messages' data), client
+// streaming from a newline-delimited JSON body, bidi streaming as both on
 // one POST or as a WebSocket on the binding's path (a GET upgrade matches a streaming binding of any
 // HTTP method). Streams open the upstream call through the same Route, report its end with
 // Upstream.DoneWith, and cancel it when the client goes away; stream.go documents the formats.

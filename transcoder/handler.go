@@ -162,6 +162,9 @@ type Call struct {
 	params  Params
 	w       http.ResponseWriter
 	r       *http.Request
+	// cutOff: the response has begun and failed with no way to say so (a google.api.HttpBody
+	// stream): it must be aborted, not ended (see stream_httpbody.go).
+	cutOff bool
 }
 
 // Binding is the binding the call matched.
@@ -188,7 +191,7 @@ func (c *Call) DecodeJSON(data []byte) ([]byte, error) {
 	msg := dynamicpb.NewMessage(c.binding.method.Input())
 	opts := protojson.UnmarshalOptions{AllowPartial: true, DiscardUnknown: c.h.discardUnknown, Resolver: c.binding.types}
 	if err := opts.Unmarshal(data, msg); err != nil {
-		return nil, jsonBodyError(c.binding, msg.Descriptor().FullName(), err, &jsonBody{data: data, md: msg.Descriptor()})
+		return nil, jsonBodyError(c.binding, string(msg.Descriptor().FullName()), err, &jsonBody{data: data, md: msg.Descriptor()})
 	}
 	return proto.MarshalOptions{AllowPartial: true}.Marshal(msg)
 }

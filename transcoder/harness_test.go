@@ -101,6 +101,9 @@ service Things {
   rpc Watch(Thing) returns (stream Thing) {
     option (google.api.http) = {get: "/v1/watch/{name}"};
   }
+  rpc Tail(DownloadRequest) returns (stream google.api.HttpBody) {
+    option (google.api.http) = {get: "/v1/tail/{name}"};
+  }
 }
 
 enum Color {
@@ -273,7 +276,8 @@ func shopServices() []protoreflect.ServiceDescriptor {
 
 // echo is a generic gRPC backend: it answers every call with the request's bytes, sends the request
 // metadata back as headers prefixed "echo-" (and the deadline as echo-deadline), and sets trailer
-// echo-trailer. Fail answers NotFound with details; Slow waits for the deadline.
+// echo-trailer. Fail answers NotFound with details; Slow waits for the deadline; Tail streams (see
+// tail).
 func echo(_ any, ss grpc.ServerStream) error {
 	method, _ := grpc.MethodFromServerStream(ss)
 	ctx := ss.Context()
@@ -307,8 +311,48 @@ func echo(_ any, ss grpc.ServerStream) error {
 	case "/synth.v1.Things/Slow":
 		<-ctx.Done()
 		return status.FromContextError(ctx.Err()).Err()
+	case "/synth.v1.Things/Tail":
+		return tail(ss, f.Bytes(), md)
 	}
 	return ss.SendMsg(&f)
+}
+
+// tail streams a download as google.api.HttpBody messages: the request (a DownloadRequest, which
+// reads as one), then "-more" of another content type and "-end" of none. Metadata fail-after: n
+// ends the call with DATA_LOSS after n of them; hold: 1 waits, after the first, for the call to end.
+func tail(ss grpc.ServerStream, req []byte, md metadata.MD) error {
+	pieces := [][]byte{req, httpBody("text/ignored", "-more"), httpBody("", "-end")}
+	failAfter := len(pieces) + 1
+	if v := md.Get("fail-after"); len(v) > 0 {
+		failAfter, _ = strconv.Atoi(v[0])
+	}
+	for i, piece := range pieces {
+		if i == failAfter {
+			break
+		}
+		var f routing.Frame
+		f.SetBytes(piece)
+		if err := ss.SendMsg(&f); err != nil {
+			return err
+		}
+		if len(md.Get("hold")) > 0 {
+			<-ss.Context().Done()
+			return status.FromContextError(ss.Context().Err()).Err()
+		}
+	}
+	if failAfter <= len(pieces) {
+		return status.Error(codes.DataLoss, "the disk is gone")
+	}
+	return nil
+}
+
+// httpBody encodes a google.api.HttpBody.
+func httpBody(contentType, data string) []byte {
+	var b []byte
+	if contentType != "" {
+		b = protowire.AppendString(protowire.AppendTag(b, 1, protowire.BytesType), contentType)
+	}
+	return protowire.AppendString(protowire.AppendTag(b, 2, protowire.BytesType), data)
 }
 
 // backend serves echo on loopback and returns its address.

@@ -14,9 +14,11 @@ import (
 )
 
 // HTTPRules returns the google.api.http rule of a method followed by its additional_bindings, each
-// without additional_bindings of its own (those of a binding are ignored, as the annotation's docs
-// say). It returns nil for a method without the option, and an error when the option cannot be
-// decoded or a binding has no HTTP method and path.
+// without additional_bindings of its own. It returns nil for a method without the option, and an
+// error when the option cannot be decoded, a binding has no HTTP method and path, or an additional
+// binding has additional_bindings of its own: the annotation allows one level ("Nested bindings
+// must not contain an additional_bindings field themselves"), and dropping the inner ones would
+// leave routes the author wrote unserved.
 //
 // It reads the option however the descriptor holds it: as a typed value, as a dynamic message
 // (descriptors fresh from protocompile, where proto.GetExtension panics) or as unknown fields (a
@@ -37,6 +39,12 @@ func HTTPRules(m protoreflect.MethodDescriptor) ([]*annotations.HttpRule, error)
 				return nil, fmt.Errorf("method %s: option google.api.http: no HTTP method and path", m.FullName())
 			}
 			return nil, fmt.Errorf("method %s: option google.api.http: additional binding %d: no HTTP method and path", m.FullName(), i)
+		}
+		if inner := r.GetAdditionalBindings(); i > 0 && len(inner) > 0 {
+			method, path := RulePattern(r)
+			innerMethod, innerPath := RulePattern(inner[0])
+			return nil, fmt.Errorf("method %s: option google.api.http: additional binding %d (%s %s) has additional_bindings of its own (%s %s): only the method's rule may have them",
+				m.FullName(), i, method, path, innerMethod, innerPath)
 		}
 		c := proto.CloneOf(r)
 		c.AdditionalBindings = nil

@@ -145,25 +145,30 @@ func readJSONString(data []byte, i int) (string, int, bool) {
 	return "", 0, false
 }
 
+// unwrapPosition rewrites the "(line L:C)" of protojson's error message msg about a body of one field
+// (j.fd), which was parsed wrapped in {"<field>": ...}, to the position in the body as it was sent:
+// on line 1 the column counts the wrapper's prefix. Other messages are returned as they are.
+func (j *jsonBody) unwrapPosition(msg string) string {
+	line, col, ok := jsonPosition(msg)
+	if j == nil || j.fd == nil || !ok || line != 1 {
+		return msg
+	}
+	prefix := len(`{"`) + len(j.fd.Name()) + len(`":`)
+	if col <= prefix {
+		return msg // in the wrapper itself: no place in the body
+	}
+	return strings.Replace(msg, "(line 1:"+strconv.Itoa(col)+")", "(line 1:"+strconv.Itoa(col-prefix)+")", 1)
+}
+
 // pathOf returns the path in j of the value (or key) protojson's error message msg points at, below
 // the body's field and written as unknownKeyPath writes it: "" and false when msg has no position
-// or it leads nowhere. A body of one field
-// (j.fd) was parsed wrapped in {"<field>": ...}, on line 1: the position counts that in.
+// or it leads nowhere. The position is in the body as it was sent (see unwrapPosition).
 func (j *jsonBody) pathOf(msg string) (string, bool) {
 	line, col, ok := jsonPosition(msg)
 	if j == nil || !ok {
 		return "", false
 	}
 	data := j.data
-	if j.fd != nil {
-		prefix := len(`{"`) + len(j.fd.Name()) + len(`":`)
-		if line == 1 {
-			col -= prefix
-		}
-		if col < 1 {
-			return "", false
-		}
-	}
 	off, ok := byteOffset(data, line, col)
 	if !ok {
 		return "", false

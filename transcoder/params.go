@@ -103,8 +103,9 @@ func (p *Params) literal(seg string) string {
 
 // value returns the text a path variable binds. A single-segment variable is fully decoded, %2F
 // included. A multi-segment variable ("{name=projects/*}", "{path=**}") keeps '/' as separators and
-// keeps the RFC 6570 reserved characters encoded ("%2F" stays "%2F"), as grpc-gateway's default
-// unescaping mode does.
+// is decoded except for "%2F" and "%2f", which stay as they came, as the google.api.http spec has it
+// ("The server side does the reverse decoding, except "%2F" and "%2f" are left unchanged"): an
+// encoded slash is data inside a segment, told apart from the separators.
 func (p *Params) value(v *pathVar) (string, error) {
 	if v.start >= p.n {
 		return "", nil // "**" matching no segment
@@ -115,24 +116,17 @@ func (p *Params) value(v *pathVar) (string, error) {
 		to = p.segEnd(v.end - 1)
 	}
 	s := p.path[from:to]
-	switch {
-	case !v.multi && p.raw:
-		return unescape(s, false)
-	case !v.multi:
+	if !p.raw {
+		// p.path is url.URL.Path, decoded already. net/http leaves RawPath empty only when encoding
+		// Path again gives the original, so the original held no "%2F": there is nothing to keep.
 		return s, nil
-	case p.raw:
-		return unescape(s, true)
-	default:
-		// p.path is url.URL.Path, decoded. net/http leaves RawPath empty only when encoding Path again
-		// gives the original, so the reserved characters that encoding escapes were escaped in the
-		// request: escape them again. The others ('$', '&', '+', ',', ':', ';', '=', '@') were literal.
-		return reescapeReserved(s), nil
 	}
+	return unescape(s, v.multi)
 }
 
-// unescape decodes percent escapes. With keepReserved, escapes of RFC 6570 reserved characters stay
-// as they are. '+' is not a space in a path.
-func unescape(s string, keepReserved bool) (string, error) {
+// unescape decodes percent escapes. With keepSlash, escapes of '/' ("%2F", "%2f") stay as they are.
+// '+' is not a space in a path.
+func unescape(s string, keepSlash bool) (string, error) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' {
@@ -158,40 +152,14 @@ func unescape(s string, keepReserved bool) (string, error) {
 			b.WriteByte(c)
 			continue
 		}
-		d := unhex(s[i+1])<<4 | unhex(s[i+2])
-		if keepReserved && isReserved(d) {
-			b.WriteString(s[i : i+3])
-		} else {
+		if d := unhex(s[i+1])<<4 | unhex(s[i+2]); d != '/' || !keepSlash {
 			b.WriteByte(d)
+		} else {
+			b.WriteString(s[i : i+3])
 		}
 		i += 2
 	}
 	return b.String(), nil
-}
-
-// reescapeReserved escapes the reserved characters that url.URL.EscapedPath would have escaped.
-func reescapeReserved(s string) string {
-	const escaped = "!#'()*?[]"
-	if !strings.ContainsAny(s, escaped) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if strings.IndexByte(escaped, c) >= 0 {
-			b.WriteByte('%')
-			b.WriteByte("0123456789ABCDEF"[c>>4])
-			b.WriteByte("0123456789ABCDEF"[c&15])
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
-
-// isReserved reports whether c is an RFC 6570 reserved character.
-func isReserved(c byte) bool {
-	return strings.IndexByte(":/?#[]@!$&'()*+,;=", c) >= 0
 }
 
 func unhex(c byte) byte {

@@ -57,7 +57,7 @@ type pathVar struct {
 	start  int
 	end    int
 	tail   bool // ends with "**": runs to the end of the path
-	multi  bool // more than one segment: '/' and the reserved characters stay encoded
+	multi  bool // more than one segment: an encoded '/' stays encoded
 }
 
 const httpBodyName = "google.api.HttpBody"

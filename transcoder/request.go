@@ -160,7 +160,7 @@ func (c *Call) decodeBody(msg *dynamicpb.Message, data []byte, f format, content
 	opts := protojson.UnmarshalOptions{AllowPartial: true, DiscardUnknown: c.h.discardUnknown, Resolver: b.types}
 	if single {
 		if err := opts.Unmarshal(data, target.Interface()); err != nil {
-			return jsonBodyError(b, target.Descriptor().FullName(), err, &jsonBody{data: data, md: target.Descriptor()})
+			return jsonBodyError(b, string(target.Descriptor().FullName()), err, &jsonBody{data: data, md: target.Descriptor()})
 		}
 		return nil
 	}
@@ -177,7 +177,7 @@ func (c *Call) decodeBody(msg *dynamicpb.Message, data []byte, f format, content
 	wrapped = append(wrapped, '}')
 	tmp := target.Type().New()
 	if err := opts.Unmarshal(wrapped, tmp.Interface()); err != nil {
-		return jsonBodyError(b, target.Descriptor().FullName(), err, &jsonBody{data: data, fd: last})
+		return jsonBodyError(b, "field "+b.body, err, &jsonBody{data: data, fd: last})
 	}
 	if tmp.Has(last) {
 		target.Set(last, tmp.Get(last))
@@ -229,11 +229,12 @@ func (b *Binding) bodyName() string {
 	return b.body
 }
 
-// jsonBodyError is a 400 naming what protojson found wrong, and the unknown field it names if any:
-// by its path in body (see unknown_field.go), prefixed by the body's field; by the key alone when
-// body is nil or the path is not found.
-func jsonBodyError(b *Binding, typ protoreflect.FullName, err error, body *jsonBody) error {
-	msg := strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0")
+// jsonBodyError is a 400 naming what protojson found wrong in the body of what (the message type
+// decoded, or "field tags" for a body of one field that is not a message), at its position in the
+// body as sent, and the unknown field it names if any: by its path in body (see unknown_field.go),
+// prefixed by the body's field; by the key alone when body is nil or the path is not found.
+func jsonBodyError(b *Binding, what string, err error, body *jsonBody) error {
+	msg := body.unwrapPosition(strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0"))
 	field := b.bodyName()
 	var path string
 	var found bool
@@ -249,7 +250,7 @@ func jsonBodyError(b *Binding, typ protoreflect.FullName, err error, body *jsonB
 	if found {
 		field = strings.TrimPrefix(field+path, ".")
 	}
-	return badRequest(field, fmt.Sprintf("invalid JSON body for %s: %s", typ, msg))
+	return badRequest(field, fmt.Sprintf("invalid JSON body for %s: %s", what, msg))
 }
 
 // fillUpdateMask sets update_mask from the JSON keys of the body when the query did not set it.

@@ -158,22 +158,35 @@ func zeroJSON(fd protoreflect.FieldDescriptor) string {
 
 // renderHTTPBody writes a google.api.HttpBody response: its data, with its content type.
 func (c *Call) renderHTTPBody(data []byte) {
-	msg, err := c.decodeResponse(data)
+	contentType, body, err := c.httpBody(data)
 	if err != nil {
 		c.WriteError(err)
 		return
+	}
+	c.write(contentType, body)
+}
+
+// httpBody reads a response message (wire bytes) whose response, or response_body field, is a
+// google.api.HttpBody: its content type (application/octet-stream when it has none) and data.
+func (c *Call) httpBody(data []byte) (contentType string, body []byte, err error) {
+	msg, err := c.decodeResponse(data)
+	if err != nil {
+		return "", nil, err
 	}
 	var m protoreflect.Message = msg
 	for _, fd := range c.binding.responseFields {
 		m = m.Get(fd).Message()
 	}
 	fields := m.Descriptor().Fields()
-	contentType := m.Get(fields.ByNumber(1)).String()
+	contentType = m.Get(fields.ByNumber(1)).String()
 	if contentType == "" {
-		contentType = "application/octet-stream"
+		contentType = contentTypeOctetStream
 	}
-	c.write(contentType, m.Get(fields.ByNumber(2)).Bytes())
+	return contentType, m.Get(fields.ByNumber(2)).Bytes(), nil
 }
+
+// contentTypeOctetStream is the type of a google.api.HttpBody that names none.
+const contentTypeOctetStream = "application/octet-stream"
 
 // jsonContentType is the Content-Type header value of JSON responses, shared: net/http never
 // modifies header values in place.

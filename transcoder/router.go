@@ -8,6 +8,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/protogate/gateway/routing"
 )
 
 // Router maps HTTP requests to the Bindings of a set of services. NewRouter compiles it once per
@@ -247,9 +249,10 @@ func (rt *Router) MatchCall(r *http.Request, p *Params) (*Binding, error) {
 // Lookup is Match on an HTTP method and a path: percent-encoded when raw, else already decoded (as
 // url.URL.Path is, which then holds no encoded '/').
 func (rt *Router) Lookup(method, path string, raw bool, p *Params) (*Binding, error) {
-	if strings.IndexByte(path, '#') >= 0 {
+	if raw && strings.IndexByte(path, '#') >= 0 {
 		// A fragment is the client's own and never sent (RFC 9110, 4.2.3): a '#' in a request
-		// target is a client's mistake, not a path variable's data.
+		// target is a client's mistake, not a path variable's data. (A decoded path's '#' was sent
+		// as %23, data: net/http sets RawPath for a target holding '#' itself.)
 		return nil, NewError(codes.InvalidArgument, fmt.Sprintf("request path %q holds a '#': a fragment is never sent, and a '#' in data is written %%23", path))
 	}
 	if !p.split(path, raw) {
@@ -302,11 +305,13 @@ func (rt *Router) resolve(method, verb string, verbEnd int, p *Params) *Binding 
 // HEAD itself: GET's, for HEAD is GET without the body (RFC 9110, 9.3.2), which net/http leaves
 // out. Not a streaming method's: its "body" never ends, and net/http, which drops what a HEAD's
 // handler writes without an error, would leave the upstream stream running after the client has
-// its headers. Such a path answers HEAD with 405, its Allow without HEAD.
+// its headers. Such a path answers HEAD with 405, its Allow without HEAD. The exception is a
+// server stream of google.api.HttpBody, a download, whose headers come with its first message: the
+// stream answers a HEAD once it has them, and ends the call (Call.relay).
 func (rt *Router) head(verb string, verbEnd int, p *Params) *Binding {
 	whole := p.end
 	b := rt.resolve(http.MethodGet, verb, verbEnd, p)
-	if b == nil || b.streamsResponse() {
+	if b == nil || b.streamsResponse() && !(b.kind == routing.KindServerStream && b.responseRaw) {
 		p.end = whole
 		return nil
 	}

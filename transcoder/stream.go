@@ -28,7 +28,9 @@ import (
 //     the binding's HTTP method: one message per frame both ways (stream_ws.go).
 //   - Server streaming, and bidi streaming over plain HTTP: the responses as newline-delimited JSON,
 //     {"result": <message>} a line, as grpc-gateway writes them (stream_ndjson.go); or, when the
-//     request's Accept names text/event-stream, as Server-Sent Events (stream_sse.go).
+//     request's Accept names text/event-stream, as Server-Sent Events (stream_sse.go). Responses
+//     that are google.api.HttpBody messages are one document instead, their data one after the
+//     other (stream_httpbody.go).
 //   - Client streaming, and the requests of bidi streaming over plain HTTP: the body is
 //     newline-delimited JSON, one request message a line (stream_body.go); a client-streaming call's
 //     single response is rendered as a unary one.
@@ -46,7 +48,8 @@ import (
 // status of the code table and a google.rpc.Status body), with the upstream's headers and trailers
 // as Grpc-Metadata-* and Grpc-Trailer-* headers. Once the first message is out, the status is 200 and
 // a failure is the stream's last element: {"error": <google.rpc.Status>} in NDJSON, an "error" event
-// in SSE, a final frame and a close code in WebSocket. Upstream headers go out with the first message
+// in SSE, a final frame and a close code in WebSocket; a google.api.HttpBody stream, which has no
+// place for it, is cut off (stream_httpbody.go). Upstream headers go out with the first message
 // as Grpc-Metadata-*; trailers arrive after the body has begun and are sent as HTTP trailers
 // Grpc-Trailer-* (HTTP/1.1 chunked and HTTP/2 both carry them).
 //
@@ -86,7 +89,9 @@ func NewStreams(opts ...StreamsOption) (*Streams, error) {
 	return s, nil
 }
 
-// ServeStream serves one call of a streaming method.
+// ServeStream serves one call of a streaming method. A google.api.HttpBody stream that fails after
+// its first message is cut off: ServeStream then panics with http.ErrAbortHandler, once the call is
+// over (see stream_httpbody.go); net/http's servers abort the response on it.
 func (s *Streams) ServeStream(c *Call) {
 	if isWebSocket(c.r) {
 		s.serveWebSocket(c)
@@ -99,6 +104,9 @@ func (s *Streams) ServeStream(c *Call) {
 		c.serveClientStream()
 	default:
 		c.serveBidiStream()
+	}
+	if c.cutOff {
+		panic(http.ErrAbortHandler)
 	}
 }
 
@@ -180,8 +188,20 @@ func (s *upstreamStream) result(err error) error {
 	return upstreamError(routing.StreamError(s.up.Ctx, err))
 }
 
+// errHeadersOnly ends the call of a HEAD once its headers are out: all the client asked for.
+var errHeadersOnly = status.Error(codes.Canceled, "HEAD: the response's headers are all the client asked for")
+
+// stop ends a call its client has all it asked of (a HEAD, answered once the first message gave the
+// headers): the upstream call is cancelled and reported to the routing core as Canceled, not as the
+// upstream's failure, and to the request's telemetry as OK.
+func (s *upstreamStream) stop() {
+	callinfo.EndCall(s.ctx, uint32(codes.OK))
+	s.finish(errHeadersOnly)
+}
+
 // finish reports the call's result to the upstream (its breaker, outlier detection, limits) and
-// releases it. It is called once the upstream stream has ended; later calls do nothing.
+// releases it. It is called once the upstream stream has ended, or to end it (stop); later calls do
+// nothing.
 func (s *upstreamStream) finish(err error) {
 	s.mu.Lock()
 	if s.done {
@@ -432,21 +452,25 @@ func (c *Call) relay(st *upstreamStream, out responseStream) {
 					c.WriteError(err)
 					return
 				}
-				out.start()
+				out.start(nil)
 				out.end(nil, nil)
 				return
 			}
 			out.end(trailer, err)
 			return
 		}
+		data := f.Bytes()
+		f.Free()
 		if !started {
 			header, _ := st.cs.Header()
 			writeMetadata(c.w.Header(), metadataHeaderPrefix, header)
-			out.start()
+			out.start(data)
 			started = true
+			if c.r.Method == http.MethodHead {
+				st.stop() // the headers are all a HEAD asks for (a google.api.HttpBody stream's: Router.head)
+				return
+			}
 		}
-		data := f.Bytes()
-		f.Free()
 		if buf, err = out.message(buf[:0], data); err != nil {
 			st.abort(err) // the response does not render: end the call with Internal
 			continue
@@ -464,10 +488,12 @@ const maxStreamMessage = 64 << 20
 // aLongTimeAgo is a read deadline in the past: it wakes a blocked body read.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// responseStream writes the responses of a streaming call in one format: NDJSON or SSE.
+// responseStream writes the responses of a streaming call in one format: NDJSON, SSE, or the data
+// of google.api.HttpBody messages.
 type responseStream interface {
-	// start sets the response headers and sends them with status 200.
-	start()
+	// start sets the response headers and sends them with status 200. first is the first response
+	// message (wire bytes), nil when the stream ended without one: the headers may depend on it.
+	start(first []byte)
 	// message appends one response message (wire bytes), rendered, to b.
 	message(b, data []byte) ([]byte, error)
 	// flush writes b and flushes it to the client; an error means the client is gone.
@@ -477,9 +503,13 @@ type responseStream interface {
 	end(trailer metadata.MD, err error)
 }
 
-// newResponseStream picks the response format from the request's Accept header: SSE when it names
+// newResponseStream picks the response format: the data of google.api.HttpBody responses whatever
+// the request accepts; else, from the request's Accept header, SSE when it names
 // text/event-stream, NDJSON otherwise.
 func newResponseStream(c *Call) responseStream {
+	if c.binding.responseRaw {
+		return &httpBodyStream{c: c, rc: http.NewResponseController(c.w)}
+	}
 	if acceptsEventStream(c.r.Header["Accept"]) {
 		return &sseStream{c: c, rc: http.NewResponseController(c.w)}
 	}

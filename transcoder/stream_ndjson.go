@@ -22,7 +22,7 @@ type ndjsonStream struct {
 	rc *http.ResponseController
 }
 
-func (s *ndjsonStream) start() {
+func (s *ndjsonStream) start([]byte) {
 	setStreamHeaders(s.c.w.Header(), contentTypeNDJSON)
 	s.c.w.WriteHeader(http.StatusOK)
 	_ = s.rc.Flush() // the client sees the stream has begun, and its headers, at once

@@ -23,7 +23,7 @@ type sseStream struct {
 	rc *http.ResponseController
 }
 
-func (s *sseStream) start() {
+func (s *sseStream) start([]byte) {
 	setStreamHeaders(s.c.w.Header(), contentTypeEventStream)
 	s.c.w.WriteHeader(http.StatusOK)
 	_ = s.rc.Flush()

@@ -37,7 +37,8 @@ import (
 //     and query, and a data frame from the client is a protocol violation (the socket closes with
 //     1008).
 //   - Gateway to client: each response message is a text frame {"result": <message>}, the NDJSON
-//     line without its newline.
+//     line without its newline; a google.api.HttpBody response message is a binary frame of its
+//     data.
 //   - The end. OK: a close frame 1000 (normal closure). A failure: a last text frame
 //     {"error": <google.rpc.Status>} with the whole status (details included), then a close frame
 //     whose code is 4000 + the gRPC code (4005 for NOT_FOUND, 4013 for INTERNAL) and whose reason
@@ -163,11 +164,18 @@ func (s *Streams) serveWebSocket(c *Call) {
 		}
 		data := f.Bytes()
 		f.Free()
-		if buf, err = appendResultLine(buf[:0], c, data); err != nil {
+		typ, frame := websocket.MessageText, []byte(nil)
+		if c.binding.responseRaw {
+			typ = websocket.MessageBinary
+			_, frame, err = c.httpBody(data)
+		} else if buf, err = appendResultLine(buf[:0], c, data); err == nil {
+			frame = buf[:len(buf)-1]
+		}
+		if err != nil {
 			st.abort(err)
 			continue
 		}
-		if err := conn.Write(wctx, websocket.MessageText, buf[:len(buf)-1]); err != nil {
+		if err := conn.Write(wctx, typ, frame); err != nil {
 			gone()
 		}
 	}

@@ -208,6 +208,8 @@ func parseUint(text string, bits int) (uint64, error) {
 	return v, nil
 }
 
+// parseFloat reads a float or double as protojson reads one from a JSON string: a decimal number,
+// "NaN", "Infinity" or "-Infinity".
 func parseFloat(text string, bits int) (float64, error) {
 	switch text {
 	case "NaN":
@@ -217,8 +219,10 @@ func parseFloat(text string, bits int) (float64, error) {
 	case "-Infinity":
 		return math.Inf(-1), nil
 	}
+	// strconv also reads Go's literals: hex floats ("0x1p3") and '_' between digits ("1_000"),
+	// which no JSON number has (grpc-gateway refuses them too).
 	v, err := strconv.ParseFloat(text, bits)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) || strings.ContainsAny(text, "xX_") {
 		if bits == 32 {
 			return 0, errors.New("not a float")
 		}

@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/telemetry"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 )
 
 // TestAccessLogEscaping checks that access-log lines stay one valid JSON object whatever the client
@@ -61,6 +64,43 @@ func TestAccessLogEscaping(t *testing.T) {
 		if got["msg"] != "access" || got["time"] == nil || got["latency_ms"] == nil || got["http_status"] != float64(200) {
 			t.Errorf("%q: line %s", in, line)
 		}
+	}
+}
+
+// TestAccessLogAbortedResponse: a handler that aborts its response (panics with
+// http.ErrAbortHandler, as a REST download stream failing midway does) has its line, with the
+// status it had sent and the code its call ended with; the panic goes on to the server.
+func TestAccessLogAbortedResponse(t *testing.T) {
+	var out bytes.Buffer
+	tel, err := telemetry.New(telemetry.Config{Metrics: config.Metrics{Disabled: true}, AccessLogWriter: &out}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Close()
+	h := tel.Middleware()(policy.FrontREST, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/csv")
+		_, _ = w.Write([]byte("a,b\n"))
+		callinfo.From(r.Context()).SetUpstreamCode(uint32(codes.DataLoss))
+		panic(http.ErrAbortHandler)
+	}))
+	func() {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Errorf("panic %v, want http.ErrAbortHandler passed on", p)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/v1/tail/f", nil))
+	}()
+	var got struct {
+		Status   int    `json:"http_status"`
+		Code     string `json:"grpc_code"`
+		BytesOut int64  `json:"bytes_out"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("no access-log line: %v: %q", err, out.String())
+	}
+	if got.Status != http.StatusOK || got.Code != "DATA_LOSS" || got.BytesOut != 4 {
+		t.Errorf("line %s: want http_status 200, grpc_code DATA_LOSS, bytes_out 4", out.String())
 	}
 }
 

@@ -79,43 +79,47 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 			info.Tracer = t // GraphQL field calls: spans, and metrics per method
 		}
 		ctx = callinfo.With(ctx, info)
-		next.ServeHTTP(rw, r.WithContext(ctx))
-
-		end := time.Now()
-		o := observation{
-			front:      fr,
-			spanName:   name,
-			httpMethod: r.Method,
-			path:       r.URL.Path,
-			httpStatus: rw.statusCode(),
-			end:        end,
-			latency:    end.Sub(start),
-			bytesIn:    max(r.ContentLength, 0),
-			bytesOut:   rw.bytes,
-			clientIP:   hostOf(r.RemoteAddr),
-			hdr:        r.Header,
-		}
-		snap := info.Snapshot()
-		if snap.Method == "" && snap.Denial.Policy != "" && resolve != nil {
-			if method, route, ok := resolve(r); ok {
-				snap.Method = method
-				if snap.Route == "" {
-					snap.Route = route
+		// Observed when the handler returns or panics: a response the handler aborts (a panic with
+		// http.ErrAbortHandler, as a REST download stream that fails midway ends) still has its
+		// access-log line, metrics and span, with the code its call ended with.
+		defer func() {
+			end := time.Now()
+			o := observation{
+				front:      fr,
+				spanName:   name,
+				httpMethod: r.Method,
+				path:       r.URL.Path,
+				httpStatus: rw.statusCode(),
+				end:        end,
+				latency:    end.Sub(start),
+				bytesIn:    max(r.ContentLength, 0),
+				bytesOut:   rw.bytes,
+				clientIP:   hostOf(r.RemoteAddr),
+				hdr:        r.Header,
+			}
+			snap := info.Snapshot()
+			if snap.Method == "" && snap.Denial.Policy != "" && resolve != nil {
+				if method, route, ok := resolve(r); ok {
+					snap.Method = method
+					if snap.Route == "" {
+						snap.Route = route
+					}
 				}
 			}
-		}
-		if c := rw.hijacked; c != nil { // a WebSocket: what crossed the connection after the handshake
-			o.bytesIn += c.in.Load()
-			o.bytesOut += c.out.Load()
-		}
-		o.record(snap)
-		if front == policy.FrontGRPCWeb && snap.Method == "" && ownService(r.URL.Path) {
-			// A call of a service the gateway answers itself, which no admission names: named
-			// by its path, as the gRPC front names it.
-			o.method, o.metricMethod = r.URL.Path, r.URL.Path
-		}
-		o.code = httpCallCode(front, o.httpStatus, rw.Header(), snap)
-		t.finish(ctx, &o, span)
+			if c := rw.hijacked; c != nil { // a WebSocket: what crossed the connection after the handshake
+				o.bytesIn += c.in.Load()
+				o.bytesOut += c.out.Load()
+			}
+			o.record(snap)
+			if front == policy.FrontGRPCWeb && snap.Method == "" && ownService(r.URL.Path) {
+				// A call of a service the gateway answers itself, which no admission names: named
+				// by its path, as the gRPC front names it.
+				o.method, o.metricMethod = r.URL.Path, r.URL.Path
+			}
+			o.code = httpCallCode(front, o.httpStatus, rw.Header(), snap)
+			t.finish(ctx, &o, span)
+		}()
+		next.ServeHTTP(rw, r.WithContext(ctx))
 	})
 }
 

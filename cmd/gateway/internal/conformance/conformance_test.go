@@ -169,6 +169,12 @@ var corpus = []testCase{
 	{name: "form content type", method: "POST", path: "/v1/orders/o1:cancel", header: []string{"Content-Type: application/x-www-form-urlencoded"}, body: `{}`, diff: diffContentType},
 	{name: "body over the limit", method: "POST", path: "/v1/orders", body: `{"userId": "1", "notes": {"big": "` + strings.Repeat("x", 5<<20) + `"}}`, diff: diffBodyLimit},
 	{name: "protobuf response", method: "GET", path: "/v1/users/1", header: []string{"Accept: application/x-protobuf"}, diff: diffProtobuf, resp: (*usersv1.User)(nil)},
+	{name: "form POST on a GET path", method: "POST", path: "/v1/users/1", header: []string{"Content-Type: application/x-www-form-urlencoded"}, body: "utm=1", diff: diffFormFallback},
+
+	// Streams.
+	{name: "stream failure before the first message", method: "GET", path: "/v1/products/p99/inventory:watch", diff: diffStreamError},
+	{name: "bidi stream over POST", method: "POST", path: "/v1/inventory:adjust", header: []string{"Content-Type: application/x-ndjson"},
+		body: `{"productId": "p2", "delta": 1}` + "\n" + `{"productId": "p2", "delta": -1}` + "\n", diff: diffStreamType},
 }
 
 // TestConformance sends the corpus to the gateway and to grpc-gateway, each in front of its own

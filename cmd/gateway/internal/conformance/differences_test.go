@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,6 +35,9 @@ const (
 	diffEmptySegment     = "empty-segment"
 	diffEnumNumber       = "enum-number"
 	diffTrailingData     = "trailing-data"
+	diffFormFallback     = "form-fallback"
+	diffStreamError      = "stream-error-envelope"
+	diffStreamType       = "stream-content-type"
 )
 
 var differences = map[string]difference{
@@ -235,6 +239,61 @@ var differences = map[string]difference{
 			}
 			if theirs.status != http.StatusOK {
 				return fmt.Errorf("grpc-gateway: want 200 (the first value decoded), got %d", theirs.status)
+			}
+			return nil
+		},
+	},
+	diffFormFallback: {
+		reason: "a form POST (application/x-www-form-urlencoded) on a path only GET serves is 405, where " +
+			"grpc-gateway's path length fallback serves it as the GET, the form's fields as its query: a request " +
+			"means what its method says to every hop",
+		check: func(_ *testCase, ours, theirs *response) error {
+			o, err := statusOf(ours)
+			if err != nil {
+				return err
+			}
+			if ours.status != http.StatusMethodNotAllowed || o.code != int64(codes.Unimplemented) {
+				return fmt.Errorf("gateway: want 405 UNIMPLEMENTED, got %d code %d", ours.status, o.code)
+			}
+			if theirs.status != http.StatusOK {
+				return fmt.Errorf("grpc-gateway: want the GET served (200), got %d", theirs.status)
+			}
+			return nil
+		},
+	},
+	diffStreamError: {
+		reason: "a server stream that fails before its first message is answered as any failed call, a bare " +
+			"google.rpc.Status, where grpc-gateway wraps the same status in its stream envelope, " +
+			"{\"error\": ...} and a newline; the HTTP status is the same",
+		check: func(_ *testCase, ours, theirs *response) error {
+			o, err := statusOf(ours)
+			if err != nil {
+				return err
+			}
+			m, _ := theirs.json.(map[string]any)
+			t, err := statusOf(&response{status: theirs.status, body: theirs.body, json: m["error"]})
+			if err != nil {
+				return fmt.Errorf("grpc-gateway: not {\"error\": <status>}: %w", err)
+			}
+			if ours.status != theirs.status || o.code != t.code || o.message != t.message {
+				return fmt.Errorf("want the same status, code and message, got gateway %d %d %q, grpc-gateway %d %d %q",
+					ours.status, o.code, o.message, theirs.status, t.code, t.message)
+			}
+			return nil
+		},
+	},
+	diffStreamType: {
+		reason: "a stream's lines are application/x-ndjson, where grpc-gateway labels the same lines " +
+			"application/json (its marshaler's type), which a client honouring it fails to read past the first",
+		check: func(_ *testCase, ours, theirs *response) error {
+			if ct := ours.header.Get("Content-Type"); ours.status != http.StatusOK || ct != "application/x-ndjson" {
+				return fmt.Errorf("gateway: want 200 application/x-ndjson, got %d %q", ours.status, ct)
+			}
+			if ct := theirs.header.Get("Content-Type"); theirs.status != http.StatusOK || ct != "application/json" {
+				return fmt.Errorf("grpc-gateway: want 200 application/json, got %d %q", theirs.status, ct)
+			}
+			if !bytes.Equal(ours.body, theirs.body) {
+				return fmt.Errorf("the lines differ:\n  gateway      %s\n  grpc-gateway %s", clip(ours.body), clip(theirs.body))
 			}
 			return nil
 		},

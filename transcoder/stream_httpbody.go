@@ -1,0 +1,68 @@
+package transcoder
+
+import (
+	"net/http"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// google.api.HttpBody streams. A streaming method whose response (or response_body field) is a
+// google.api.HttpBody streams one document, a download, not a sequence of messages, as grpc-gateway
+// serves it: the response's Content-Type is the first message's content_type
+// (application/octet-stream when it names none; later messages' are ignored), and the body is each
+// message's data, as it is, nothing between them, flushed as it arrives. The request's Accept does
+// not change that, text/event-stream included: the data is the representation (a backend that
+// serves EventSource clients streams text/event-stream data itself).
+//
+// The end. OK: the body ends, the upstream's trailers as HTTP trailers Grpc-Trailer-*. A failure
+// before the first message is an ordinary error response. After it nothing can be added that a
+// client would not take for the document's bytes, so the response is cut off: the call sets
+// Call.cutOff and ServeStream, once the call is over, panics with http.ErrAbortHandler, net/http's
+// way to abort a response. HTTP/1.1 then closes the connection without the chunked body's last
+// chunk, HTTP/2 resets the stream (RST_STREAM, INTERNAL_ERROR): every client sees a truncated
+// download, none a complete-looking one. The status goes to the request's telemetry (the access
+// log's grpc_code), not to the client: a reset stream carries no trailers.
+//
+// HEAD (on a path whose GET is such a method): GET's status and headers, the Content-Type from the
+// first message; the call is then cancelled, the rest not asked for (see Call.relay). Over a
+// WebSocket each message's data is one binary frame (stream_ws.go).
+
+type httpBodyStream struct {
+	c  *Call
+	rc *http.ResponseController
+}
+
+func (s *httpBodyStream) start(first []byte) {
+	contentType := contentTypeOctetStream
+	if first != nil {
+		if ct, _, err := s.c.httpBody(first); err == nil { // else message reports it
+			contentType = ct
+		}
+	}
+	setStreamHeaders(s.c.w.Header(), contentType)
+	s.c.w.WriteHeader(http.StatusOK)
+	_ = s.rc.Flush()
+}
+
+func (s *httpBodyStream) message(b, data []byte) ([]byte, error) {
+	_, body, err := s.c.httpBody(data)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, body...), nil
+}
+
+func (s *httpBodyStream) flush(b []byte) error {
+	if _, err := s.c.w.Write(b); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (s *httpBodyStream) end(trailer metadata.MD, err error) {
+	if err != nil {
+		s.c.cutOff = true
+		return
+	}
+	setTrailers(s.c.w.Header(), trailer)
+}
