@@ -83,7 +83,8 @@ type GraphQL struct {
 	Links []Link `yaml:"links"`
 	// Overrides rename, move between query and mutation, or hide the root
 	// fields of a service or of a method. They win over the services'
-	// .proto options.
+	// .proto options. As a link, an override may name a service or method
+	// no registration has yet: it applies once one brings it.
 	Overrides []Override `yaml:"overrides"`
 	// Prefixes map a protobuf package to a prefix for the GraphQL names of
 	// its messages and enums ({shop.legacy.v1: Legacy} makes User
