@@ -359,6 +359,39 @@ func TestPersistedOnly(t *testing.T) {
 	wantRequestError(t, g, r, "PERSISTED_QUERY_NOT_FOUND")
 }
 
+// A persisted document written as a YAML block keeps a final newline, which clients hashing the
+// text they send leave out: the document is found by the hash of its text with and without its
+// trailing line breaks, and sent in full it matches with or without them. Any other difference is
+// another document.
+func TestPersistedTrailingLineBreaks(t *testing.T) {
+	const text = `query User($id: String!) { getUser(id: $id) { name } }`
+	doc := text + "\n"
+	g := startGateway(t, setup{opts: resolvers.Options{PersistedOnly: true, PersistedOperations: map[string]string{strings.ToUpper(sha(doc)): doc}}})
+	vars := map[string]any{"id": "2"}
+	for _, req := range []request{
+		{Extensions: persisted(sha(text)), Variables: vars},
+		{Extensions: persisted(sha(doc)), Variables: vars},
+		{Query: text, Extensions: persisted(sha(text)), Variables: vars},
+		{Query: doc, Extensions: persisted(sha(text)), Variables: vars},
+		{Query: text, Extensions: persisted(sha(doc)), Variables: vars},
+		{Query: text, Variables: vars},
+		{Query: doc, Variables: vars},
+		{Query: text + "\r\n\n", Variables: vars},
+	} {
+		if r := g.post(t, req); len(r.Errors) != 0 || string(r.Data) != `{"getUser":{"name":"Alan Turing"}}` {
+			t.Errorf("%q with %v: %s", req.Query, req.Extensions, r.raw)
+		}
+	}
+	for _, req := range []request{
+		{Query: " " + text, Variables: vars},
+		{Query: text + " ", Variables: vars},
+		{Query: text + "\n ", Extensions: persisted(sha(text)), Variables: vars},
+	} {
+		g.calls.reset()
+		wantRequestError(t, g, g.post(t, req), resolvers.CodeOperationNotAllowed)
+	}
+}
+
 func TestNewHandlerRefusesBadOptions(t *testing.T) {
 	g := startGateway(t, setup{})
 	doc := `{ getUser(id: "1") { name } }`
