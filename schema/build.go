@@ -120,6 +120,7 @@ func Build(services []protoreflect.ServiceDescriptor, opts Options) (*Schema, er
 		return nil, fmt.Errorf("graphql schema: the generated SDL does not load, which is a bug: %w", err)
 	}
 	keepSpecLocations(parsed)
+	dropIncrementalDelivery(parsed)
 	s.ast = parsed
 	return s, nil
 }
@@ -142,6 +143,21 @@ var specLocations = map[ast.DirectiveLocation]bool{
 func keepSpecLocations(s *ast.Schema) {
 	for _, d := range s.Directives {
 		d.Locations = slices.DeleteFunc(d.Locations, func(l ast.DirectiveLocation) bool { return !specLocations[l] })
+	}
+}
+
+// incrementalDelivery are the directives that ask for a response in parts (@defer, and @stream,
+// which gqlparser's prelude does not declare today).
+var incrementalDelivery = [...]string{"defer", "stream"}
+
+// dropIncrementalDelivery removes from the schema the directives of incremental delivery, which
+// gqlparser's prelude declares but the gateway does not do: it answers every operation in one
+// response. Declared, @defer would be listed by introspection, though not by the SDL, and a
+// document using it would validate and then be answered whole, as a client asking for parts does
+// not expect; undeclared, validation refuses the document (KnownDirectives).
+func dropIncrementalDelivery(s *ast.Schema) {
+	for _, name := range incrementalDelivery {
+		delete(s.Directives, name)
 	}
 }
 
