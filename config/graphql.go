@@ -83,7 +83,8 @@ type GraphQL struct {
 	Links []Link `yaml:"links"`
 	// Overrides rename, move between query and mutation, or hide the root
 	// fields of a service or of a method. They win over the services'
-	// .proto options.
+	// .proto options. As a link, an override may name a service or method
+	// no registration has yet: it applies once one brings it.
 	Overrides []Override `yaml:"overrides"`
 	// Prefixes map a protobuf package to a prefix for the GraphQL names of
 	// its messages and enums ({shop.legacy.v1: Legacy} makes User
@@ -134,7 +135,9 @@ type PersistedOperation struct {
 	// Name identifies the operation in problems and logs: required,
 	// unique, letters, digits, '_', '.' and '-'.
 	Name string `yaml:"name"`
-	// Document is the GraphQL document. Clients send its SHA-256.
+	// Document is the GraphQL document. Clients send its SHA-256, of the
+	// text as written or without its trailing line breaks (Hash and
+	// TrimmedHash).
 	Document string `yaml:"document"`
 	// OperationName selects the operation a REST route runs when the
 	// document holds several.
@@ -143,10 +146,19 @@ type PersistedOperation struct {
 	REST RESTRoute `yaml:"rest"`
 }
 
-// Hash is the hex SHA-256 of the operation's document, the key clients
-// send it by.
+// Hash is the hex SHA-256 of the operation's document as written, the
+// key it is registered by.
 func (o PersistedOperation) Hash() string {
 	sum := sha256.Sum256([]byte(o.Document))
+	return hex.EncodeToString(sum[:])
+}
+
+// TrimmedHash is the hex SHA-256 of the operation's document without its
+// trailing line breaks, which a YAML block (document: |) ends with and a
+// client hashing the text it sends usually has not. The GraphQL front
+// finds the operation by either hash.
+func (o PersistedOperation) TrimmedHash() string {
+	sum := sha256.Sum256([]byte(strings.TrimRight(o.Document, "\r\n")))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -636,11 +648,17 @@ func (s *summary) graphql(g GraphQL) {
 		s.line(1, "persisted operations file %s: %d operations", printable(ops.File), len(ops.FromFile))
 	}
 	for _, op := range g.PersistedOperations.Operations {
-		line := fmt.Sprintf("persisted operation %s %s", op.Name, op.Hash()[:12])
+		line := "persisted operation " + op.Name
 		if op.REST.Path != "" {
 			line += fmt.Sprintf(", rest %s %s", op.REST.Method, op.REST.Path)
 		}
 		s.line(1, "%s", line)
+		if trimmed, full := op.TrimmedHash(), op.Hash(); trimmed != full {
+			s.line(2, "sha256 %s of the document without its trailing line breaks", trimmed)
+			s.line(2, "sha256 %s of the document with them", full)
+		} else {
+			s.line(2, "sha256 %s of the document", full)
+		}
 	}
 	for _, l := range g.Links {
 		var args []string

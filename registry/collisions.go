@@ -93,8 +93,8 @@ func (fp *frontProblems) graphQLProblems(err error, exposed []exposure) error {
 		}
 		var msg string
 		if c.RootField {
-			msg = fmt.Sprintf("GraphQL root field %s of %s (registration %q) is already taken by %s (registration %q)",
-				c.Name, second.Def, exposed[b[0]].reg, first.Def, exposed[a[0]].reg)
+			msg = fmt.Sprintf("GraphQL root field %s of %s (registration %q) is already taken by %s (registration %q); %s",
+				c.Name, second.Def, exposed[b[0]].reg, first.Def, exposed[a[0]].reg, schema.RootFieldHint(methodKey(second.Def)))
 		} else {
 			msg = fmt.Sprintf("GraphQL type %s for %s (registration %q) is already taken by %s (registration %q); a prefix for one of their packages tells them apart",
 				c.Name, claimString(second), exposed[b[0]].reg, claimString(first), exposed[a[0]].reg)
@@ -115,6 +115,9 @@ func owners(def protoreflect.FullName, exposed []exposure) []int {
 	}
 	return out
 }
+
+// methodKey spells the full name of a method as overrides name it: "package.Service/Method".
+func methodKey(m protoreflect.FullName) string { return string(m.Parent()) + "/" + string(m.Name()) }
 
 func claimString(c schema.Claim) string {
 	if c.Input {

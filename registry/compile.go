@@ -220,9 +220,12 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	// The REST bindings are checked here; GraphQL names by building the schema, the one source of
 	// truth for them (prefixes, overrides and hidden methods included). Both are reported together.
 	problems := checkFronts(exposed)
+	gql := spec.GraphQL
+	var waitingLinks, waitingOverrides []string
+	gql.Links, waitingLinks = activeLinks(gql.Links, owner, files)
+	gql.Overrides, waitingOverrides = activeOverrides(gql.Overrides, s.known, s.methods)
+	s.gqlWaiting = slices.Sorted(slices.Values(append(waitingLinks, waitingOverrides...)))
 	if len(services) > 0 {
-		gql := spec.GraphQL
-		gql.Links = activeLinks(gql.Links, owner, files)
 		if s.graphql, err = schema.Build(services, gql); err != nil {
 			if err := problems.graphQLProblems(err, exposed); err != nil {
 				return nil, err
@@ -529,8 +532,8 @@ func FilesOf(fds ...protoreflect.FileDescriptor) (*protoregistry.Files, error) {
 
 // activeLinks keeps the links whose ends are both served: a link declared in the config waits,
 // without blocking anything, until the service it calls and a service of the package of the type it
-// extends are registered.
-func activeLinks(links []schema.Link, owner map[string]string, files *protoregistry.Files) []schema.Link {
+// extends are registered. waiting says, for each of the others, what it waits for.
+func activeLinks(links []schema.Link, owner map[string]string, files *protoregistry.Files) (active []schema.Link, waiting []string) {
 	served := func(method string) bool {
 		svc, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
 		_, ok := owner[svc]
@@ -549,11 +552,44 @@ func activeLinks(links []schema.Link, owner map[string]string, files *protoregis
 		}
 		return false
 	}
-	var out []schema.Link
 	for _, l := range links {
-		if served(l.Method) && (l.Batch == nil || served(l.Batch.Method)) && packageServed(l.OnType) {
-			out = append(out, l)
+		var missing string
+		switch {
+		case !served(l.Method):
+			missing = "the service of its method " + l.Method
+		case l.Batch != nil && !served(l.Batch.Method):
+			missing = "the service of its batch method " + l.Batch.Method
+		case !packageServed(l.OnType):
+			missing = "a service of the package of " + l.OnType
+		default:
+			active = append(active, l)
+			continue
 		}
+		waiting = append(waiting, fmt.Sprintf("link %s.%s: %s is not registered", l.OnType, l.Field, missing))
 	}
-	return out
+	return active, waiting
+}
+
+// activeOverrides keeps the overrides whose service or method is served: as a link does, an
+// override waits, without blocking anything, until what it names is registered. So an override can
+// rename the root field of a method still to come, which would otherwise take a name another
+// service's method has. waiting says, for each of the others, what it waits for. An override that
+// names nothing it could (both or neither of service and method, a malformed method) is kept, for
+// schema.Build to refuse.
+func activeOverrides(overrides []schema.Override, known map[string]bool, methods map[string]routing.CallKind) (active []schema.Override, waiting []string) {
+	for _, o := range overrides {
+		switch target := o.Target(); {
+		case target == "":
+		case o.Service != "" && !known[target]:
+			waiting = append(waiting, fmt.Sprintf("%s: no registered service has that name", o))
+			continue
+		case o.Method != "":
+			if _, ok := methods["/"+target]; !ok {
+				waiting = append(waiting, fmt.Sprintf("%s: no registered service has that method", o))
+				continue
+			}
+		}
+		active = append(active, o)
+	}
+	return active, waiting
 }

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,7 +61,7 @@ message RootLookupResponse { string id = 1; }
 		{name: "type with a prefix for the package", proto: typeCollision,
 			gql: schema.Options{Prefixes: map[string]string{"acme.people.v1": "Acme"}}},
 		{name: "root field", proto: rootCollision, conflict: true,
-			want: `GraphQL root field getUser of acme.root.v1.RootService.GetUser (registration "acme") is already taken by shop.users.v1.UserService.GetUser (registration "users")`},
+			want: `GraphQL root field getUser of acme.root.v1.RootService.GetUser (registration "acme") is already taken by shop.users.v1.UserService.GetUser (registration "users"); an override naming the root field of acme.root.v1.RootService/GetUser, or that method's option (gateway.options.v1.graphql) = {name: ...}, tells them apart`},
 		{name: "root field renamed", proto: rootCollision,
 			gql: schema.Options{Overrides: []schema.Override{{Method: "acme.root.v1.RootService/GetUser", Name: "rootLookup"}}}},
 		{name: "root field hidden", proto: rootCollision,
@@ -124,5 +125,38 @@ enum Kind { KIND_UNSPECIFIED = 0; null = 1; }
 	f.unchanged(t, before)
 	if got := f.reg.Current().GraphQL().SDL(); got != sdl {
 		t.Error("the served schema changed")
+	}
+}
+
+// An override names a method or service that may come later, as a link may: it waits, blocking no
+// registration, and applies once what it names is registered. So a newcomer's method can be given
+// a root field of its own before its registration, which would otherwise clash, is made.
+func TestRegistryOverrideWaits(t *testing.T) {
+	f := newFixture(t, store.NewMemory())
+	f.open(t, registry.Spec{GraphQL: schema.Options{Overrides: []schema.Override{
+		{Method: "acme.root.v1.RootService/GetUser", Name: "rootLookup"},
+		{Service: "acme.typo.v1.RootServise", Hide: true},
+	}}})
+	f.register(t, setReq("users", generatedSet(t, usersv1.File_shop_users_v1_users_proto), addrA))
+	want := []string{
+		"override of method acme.root.v1.RootService/GetUser: no registered service has that method",
+		"override of service acme.typo.v1.RootServise: no registered service has that name",
+	}
+	if got := f.reg.Current().WaitingGraphQL(); !slices.Equal(got, want) {
+		t.Errorf("WaitingGraphQL = %q, want %q", got, want)
+	}
+
+	f.register(t, protosReq("acme", map[string]string{"acme/root/v1/root.proto": `syntax = "proto3";
+package acme.root.v1;
+service RootService { rpc GetUser(RootLookupRequest) returns (RootLookupResponse); }
+message RootLookupRequest { string id = 1; }
+message RootLookupResponse { string id = 1; }
+`}, nil, addrB))
+	sdl := f.reg.Current().GraphQL().SDL()
+	if !strings.Contains(sdl, "\n  getUser(") || !strings.Contains(sdl, "\n  rootLookup(") {
+		t.Errorf("the schema lacks getUser or rootLookup:\n%s", sdl)
+	}
+	if got := f.reg.Current().WaitingGraphQL(); !slices.Equal(got, want[1:]) {
+		t.Errorf("WaitingGraphQL = %q, want %q", got, want[1:])
 	}
 }

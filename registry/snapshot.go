@@ -38,6 +38,7 @@ type Snapshot struct {
 	svcInfo    map[string]*adminv1.ServiceStatus
 	admitter   routing.Admitter  // the compiled policy chains, or nil
 	waiting    map[string]string // service a pending config service names -> why it is not served yet
+	gqlWaiting []string          // GraphQL links and overrides left out until what they name is registered
 
 	endpoints []*routing.Endpoint // acquired from the pool; released when the snapshot retires
 	resolved  []*routing.Cluster  // clusters re-resolving DNS names; closed when the snapshot retires
@@ -100,6 +101,12 @@ func (s *Snapshot) Waiting(service string) (why string, ok bool) {
 
 // WaitingServices lists the services Waiting reports, sorted.
 func (s *Snapshot) WaitingServices() []string { return slices.Sorted(maps.Keys(s.waiting)) }
+
+// WaitingGraphQL describes the links and overrides of the spec's GraphQL options that wait for a
+// service or method not registered yet, sorted ("override of method pkg.Service/Method: no
+// registered service has that method"). Each applies once what it names is registered; one whose
+// name is misspelt never will, which is why the gateway reports them.
+func (s *Snapshot) WaitingGraphQL() []string { return s.gqlWaiting }
 
 // Admitter is the snapshot's compiled policy chains; see routing.State. Nil admits every call.
 func (s *Snapshot) Admitter() routing.Admitter { return s.admitter }

@@ -332,6 +332,37 @@ func TestNullPropagation(t *testing.T) {
 	}
 }
 
+// A double that is infinite or NaN in a non-null Float field fails that field with OUT_OF_RANGE, and
+// the null goes up to the parent, as GraphQL requires; in a nullable one (a DoubleValue) only the
+// field is null.
+func TestNullPropagationDouble(t *testing.T) {
+	double := func(num protowire.Number, f float64) []byte {
+		return protowire.AppendFixed64(protowire.AppendTag(nil, num, protowire.Fixed64Type), math.Float64bits(f))
+	}
+	for _, bad := range []float64{math.Inf(1), math.Inf(-1), math.NaN()} {
+		// Stand-ins the caller swaps for bad on the wire: Scalars.d and Wrappers.d's value.
+		g := startEveryWith(t, resolvers.Options{}, func(c resolvers.Caller) resolvers.Caller {
+			return swapCaller{Caller: swapCaller{Caller: c, from: double(13, 2.25), to: double(13, bad)}, from: double(1, 3.25), to: double(1, bad)}
+		})
+		r := g.query(t, `{
+			holder: echoHolder(name: "h", one: {d: 2.25}) { name one { d s } }
+			root: echo(d: 2.25) { d }
+			wrapped: echoWrappers(d: 3.25) { d s }
+		}`)
+		r.wantRawData(t, `{"holder":{"name":"h","one":null},"root":null,"wrapped":{"d":null,"s":null}}`)
+		paths := map[string]bool{}
+		for _, e := range r.Errors {
+			paths[pathString(e.Path)] = true
+			if e.code() != "OUT_OF_RANGE" || e.Message != "Float cannot represent a NaN or infinite value" {
+				t.Errorf("%v: error %q %q", bad, e.code(), e.Message)
+			}
+		}
+		if len(r.Errors) != 3 || !paths["holder.one.d"] || !paths["root.d"] || !paths["wrapped.d"] {
+			t.Errorf("%v: errors %s", bad, r.raw)
+		}
+	}
+}
+
 // swapCaller replaces the bytes from with to in every unary request.
 type swapCaller struct {
 	resolvers.Caller

@@ -71,9 +71,10 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	writeResponse(w, responses(ctx))
 }
 
-// decodeObject decodes v, a query parameter's JSON object, into into as gqlgen decodes one
-// (numbers keep their text), and reports whether v is one: empty and null are none, and fine; any
-// other value, or data after the object, is not.
+// decodeObject decodes v, a JSON object of variables or extensions (a GET's query parameter, the
+// body of a persisted operation's REST route), into into as gqlgen decodes a POST's (numbers keep
+// their text, as json.Number), and reports whether v is one: empty and null are none, and fine;
+// any other value, or data after the object, is not.
 func decodeObject(v string, into *map[string]any) bool {
 	if v == "" || v == "null" {
 		return true

@@ -106,8 +106,11 @@ type Options struct {
 	// the gateway has seen the document (kept in an LRU cache of APQCacheSize, default 1000).
 	APQ          bool
 	APQCacheSize int
-	// PersistedOperations are documents clients may send by the hex SHA-256 of their text, as
-	// APQ clients do ({"extensions":{"persistedQuery":{"version":1,"sha256Hash":...}}}).
+	// PersistedOperations are documents, each keyed by the hex SHA-256 of its text, that clients may
+	// send by that hash, as APQ clients do ({"extensions":{"persistedQuery":{"version":1,
+	// "sha256Hash":...}}}), or by the hash of the text without its trailing line breaks (which a
+	// YAML block keeps and a client's copy usually has not). Trailing line breaks do not tell two
+	// documents apart either when one is sent in full.
 	PersistedOperations map[string]string
 	// PersistedOnly refuses every document that is not among PersistedOperations, sent by hash or
 	// in full: the allowlist mode for production. It excludes APQ.
@@ -406,13 +409,22 @@ func unsupported(r *http.Request) (int, error) {
 		"method %s: GraphQL is served over GET and POST", r.Method)
 }
 
-// badQueryString refuses the query string of a GET that does not parse, before anything reads it.
-// It makes the request's one parse of it (policy.Query), which the firewall may have made already
-// and the transport reads; the transport refuses variables and extensions that are not a JSON
-// object as it decodes them (getTransport).
+// badQueryString refuses the query string of a GET that does not parse, or that gives a request
+// parameter (query, operationName, variables, extensions) twice, before anything reads it: the
+// transport would run the first, while an inspector reading the last (a firewall, a log) sees
+// another, as a POST's body giving a key twice would (body.go). It makes the request's one parse of
+// it (policy.Query), which the firewall may have made already and the transport reads; the
+// transport refuses variables and extensions that are not a JSON object as it decodes them
+// (getTransport).
 func badQueryString(r *http.Request) error {
-	if _, err := policy.Query(r); err != nil {
+	q, err := policy.Query(r)
+	if err != nil {
 		return requestError(codeName(codes.InvalidArgument), "the query string does not parse: %v", err)
+	}
+	for _, name := range params {
+		if n := len(q[name]); n > 1 {
+			return requestError(codeName(codes.InvalidArgument), "the query string must give each parameter once: %q is given %d times", name, n)
+		}
 	}
 	return nil
 }

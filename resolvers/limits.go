@@ -279,7 +279,7 @@ func saturate(a, b int) int {
 }
 
 // persistedOperations serves documents registered by their hash, and in persisted-only mode
-// refuses any other.
+// refuses any other. A document's trailing line breaks are not part of it (see checkPersisted).
 type persistedOperations struct {
 	docs map[string]string
 	only bool
@@ -302,7 +302,7 @@ func (p persistedOperations) MutateOperationParameters(_ context.Context, raw *g
 		case ok && raw.Query == "":
 			raw.Query = doc
 			return nil
-		case ok && raw.Query != doc:
+		case ok && !sameDocument(raw.Query, doc):
 			return requestError(CodeOperationNotAllowed, "the document does not match persisted operation %s", hash)
 		case ok:
 			return nil
@@ -312,8 +312,7 @@ func (p persistedOperations) MutateOperationParameters(_ context.Context, raw *g
 		return nil // automatic persisted queries may know it
 	}
 	if p.only {
-		sum := sha256.Sum256([]byte(raw.Query))
-		if doc, ok := p.docs[hex.EncodeToString(sum[:])]; !ok || doc != raw.Query {
+		if doc, ok := p.docs[sha256Hex(trimDocument(raw.Query))]; !ok || !sameDocument(raw.Query, doc) {
 			return requestError(CodeOperationNotAllowed, "only persisted operations run on this server; send the hash of a registered one")
 		}
 	}
@@ -350,18 +349,41 @@ func persistedHash(ext map[string]any) string {
 	return h
 }
 
-// checkPersisted checks that each persisted operation is keyed by the SHA-256 of its document.
+// checkPersisted checks that each persisted operation is keyed by the SHA-256 of its document, and
+// returns them keyed by that hash in lower case and by the SHA-256 of the document without its
+// trailing line breaks, when that differs. A document written as a YAML block (`document: |`)
+// keeps a final newline, which a client hashing the text it sends (Apollo's and Relay's persisted
+// queries) usually leaves out: either hash finds the document. Two documents that differ only in
+// their trailing line breaks are one operation, found under the hash of each as given.
 func checkPersisted(ops map[string]string) (map[string]string, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
 	out := make(map[string]string, len(ops))
 	for hash, doc := range ops {
-		sum := sha256.Sum256([]byte(doc))
-		if want := hex.EncodeToString(sum[:]); !strings.EqualFold(hash, want) {
+		if want := sha256Hex(doc); !strings.EqualFold(hash, want) {
 			return nil, fmt.Errorf("resolvers: persisted operation %q is keyed by the wrong hash: its SHA-256 is %s", hash, want)
 		}
 		out[strings.ToLower(hash)] = doc
 	}
+	for _, doc := range ops {
+		key := sha256Hex(trimDocument(doc))
+		if _, ok := out[key]; !ok {
+			out[key] = doc
+		}
+	}
 	return out, nil
+}
+
+// trimDocument is doc without its trailing line breaks, which do not change the operation.
+func trimDocument(doc string) string { return strings.TrimRight(doc, "\r\n") }
+
+// sameDocument reports whether a document a client sent is the persisted document doc, but for
+// trailing line breaks.
+func sameDocument(sent, doc string) bool { return trimDocument(sent) == trimDocument(doc) }
+
+// sha256Hex is the SHA-256 of s in lower-case hex, as clients key persisted operations.
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

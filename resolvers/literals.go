@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -137,7 +138,8 @@ func gatewayScalar(name string) bool {
 	return false
 }
 
-// validationRules are gqlparser's rules with ValuesOfCorrectType adjusted (valuesOfCorrectType).
+// validationRules are gqlparser's rules with ValuesOfCorrectType adjusted (valuesOfCorrectType),
+// and KnownDirectives saying why @defer and @stream are unknown (knownDirectives).
 // Unless suggest is set, the rules whose messages suggest names of the schema (types, arguments,
 // input fields, enum values) are gqlparser's variants without the suggestions: with introspection
 // off, the schema is not to be learned by guessing either. gqlgen swaps the other two itself,
@@ -160,7 +162,25 @@ func validationRules(suggest bool) *rules.Rules {
 	}
 	r.RemoveRule(rules.ValuesOfCorrectTypeRule.Name)
 	r.AddRule(rules.ValuesOfCorrectTypeRule.Name, valuesOfCorrectType(values))
+	r.ReplaceRule(rules.KnownDirectivesRule.Name, knownDirectives)
 	return r
+}
+
+// knownDirectives is gqlparser's KnownDirectives rule, which refuses @defer and @stream as it
+// refuses any directive the schema does not declare: the schema leaves them out, since the gateway
+// answers every operation in one response. Its message for them says so, where gqlparser's says
+// only `Unknown directive "@defer".`.
+func knownDirectives(observers *core.Events, addError core.AddErrFunc) {
+	var current *ast.Directive // the directive the rule is checking: this observer runs just before it
+	observers.OnDirective(func(_ *core.Walker, d *ast.Directive) { current = d })
+	rules.KnownDirectivesRule.RuleFunc(observers, func(options ...core.ErrorOption) {
+		if d := current; d != nil && d.Definition == nil && (d.Name == "defer" || d.Name == "stream") {
+			options = append(options, func(e *gqlerror.Error) {
+				e.Message = fmt.Sprintf(`Unknown directive "@%s": this server does not support incremental delivery (@defer, @stream); without the directive, the response comes whole.`, d.Name)
+			})
+		}
+		addError(options...)
+	})
 }
 
 // valuesOfCorrectType is gqlparser's ValuesOfCorrectType rule (either variant) less one complaint. gqlparser reads

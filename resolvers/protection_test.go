@@ -310,6 +310,55 @@ func TestIntrospection(t *testing.T) {
 	g.query(t, `{ __type(name: "Nope") { name } }`).ok(t).wantRawData(t, `{"__type":null}`)
 }
 
+// The gateway answers every operation whole, so it does not declare the directives of incremental
+// delivery that gqlparser's prelude has: introspection lists the directives the SDL may use and
+// the executor honours, and a document with @defer or @stream is refused, saying why.
+func TestNoIncrementalDelivery(t *testing.T) {
+	g := startGateway(t, setup{})
+	r := g.query(t, `{ __schema { directives { name locations } } __type(name: "DateTime") { specifiedByURL } }`).ok(t)
+	var got struct {
+		Schema struct {
+			Directives []struct {
+				Name      string
+				Locations []string
+			}
+		} `json:"__schema"`
+		Type struct{ SpecifiedByURL string } `json:"__type"`
+	}
+	if err := json.Unmarshal(r.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range got.Schema.Directives {
+		names = append(names, d.Name)
+	}
+	slices.Sort(names)
+	if want := []string{"deprecated", "include", "oneOf", "skip", "specifiedBy"}; !slices.Equal(names, want) {
+		t.Errorf("introspection lists directives %q, want %q", names, want)
+	}
+	// The SDL declares none (the specification's are implied) and uses @specifiedBy (and
+	// @deprecated, when a descriptor deprecates something) as introspection reports it.
+	sdl := g.schema.SDL()
+	if url := "https://www.rfc-editor.org/rfc/rfc3339"; got.Type.SpecifiedByURL != url || !strings.Contains(sdl, `scalar DateTime @specifiedBy(url: "`+url+`")`) {
+		t.Errorf("DateTime's specifiedByURL %q; the SDL's DateTime has %q", got.Type.SpecifiedByURL, url)
+	}
+	if strings.Contains(sdl, "@defer") || strings.Contains(sdl, "directive @") {
+		t.Error("the SDL uses @defer, or declares a directive")
+	}
+
+	for _, tc := range []struct{ name, doc string }{
+		{"defer", `{ getUser(id: "1") { id ... @defer { name } } }`},
+		{"stream", `{ listOrders(userId: "1") { orders @stream(initialCount: 1) { id } } }`},
+	} {
+		g.calls.reset()
+		r := g.query(t, tc.doc)
+		wantRequestError(t, g, r, "GRAPHQL_VALIDATION_FAILED")
+		if want := `Unknown directive "@` + tc.name + `": this server does not support incremental delivery`; !strings.HasPrefix(r.Errors[0].Message, want) {
+			t.Errorf("@%s: %q, want %q...", tc.name, r.Errors[0].Message, want)
+		}
+	}
+}
+
 func sha(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
@@ -357,6 +406,39 @@ func TestPersistedOnly(t *testing.T) {
 	wantRequestError(t, g, r, resolvers.CodeOperationNotAllowed)
 	r = g.post(t, request{Extensions: persisted(sha("other"))})
 	wantRequestError(t, g, r, "PERSISTED_QUERY_NOT_FOUND")
+}
+
+// A persisted document written as a YAML block keeps a final newline, which clients hashing the
+// text they send leave out: the document is found by the hash of its text with and without its
+// trailing line breaks, and sent in full it matches with or without them. Any other difference is
+// another document.
+func TestPersistedTrailingLineBreaks(t *testing.T) {
+	const text = `query User($id: String!) { getUser(id: $id) { name } }`
+	doc := text + "\n"
+	g := startGateway(t, setup{opts: resolvers.Options{PersistedOnly: true, PersistedOperations: map[string]string{strings.ToUpper(sha(doc)): doc}}})
+	vars := map[string]any{"id": "2"}
+	for _, req := range []request{
+		{Extensions: persisted(sha(text)), Variables: vars},
+		{Extensions: persisted(sha(doc)), Variables: vars},
+		{Query: text, Extensions: persisted(sha(text)), Variables: vars},
+		{Query: doc, Extensions: persisted(sha(text)), Variables: vars},
+		{Query: text, Extensions: persisted(sha(doc)), Variables: vars},
+		{Query: text, Variables: vars},
+		{Query: doc, Variables: vars},
+		{Query: text + "\r\n\n", Variables: vars},
+	} {
+		if r := g.post(t, req); len(r.Errors) != 0 || string(r.Data) != `{"getUser":{"name":"Alan Turing"}}` {
+			t.Errorf("%q with %v: %s", req.Query, req.Extensions, r.raw)
+		}
+	}
+	for _, req := range []request{
+		{Query: " " + text, Variables: vars},
+		{Query: text + " ", Variables: vars},
+		{Query: text + "\n ", Extensions: persisted(sha(text)), Variables: vars},
+	} {
+		g.calls.reset()
+		wantRequestError(t, g, g.post(t, req), resolvers.CodeOperationNotAllowed)
+	}
 }
 
 func TestNewHandlerRefusesBadOptions(t *testing.T) {

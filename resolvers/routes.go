@@ -28,7 +28,8 @@ import (
 // path.
 //
 // The operation's variables come from the path variables, then from query parameters of the same
-// name (repeated for lists), then, for a method with a body, from a JSON object in the body. Values
+// name (repeated for lists), then, for a method with a body, from a JSON object in the body, decoded
+// as /graphql decodes variables: numbers keep their text, so a 64-bit integer arrives exact. Values
 // from the path and the query are converted to the variable's type: Int, Float and Boolean are
 // parsed, a list takes every value; other types take the text (String, ID, enums, Int64 and the
 // gateway's other scalars read strings). The response is the operation's data object, 200; an
@@ -355,10 +356,8 @@ func (rs *opRoutes) variables(w http.ResponseWriter, r *http.Request, route *opR
 		if err != nil {
 			return nil, fmt.Errorf("reading the body: %w", err)
 		}
-		if len(bytes.TrimSpace(data)) > 0 {
-			if err := json.Unmarshal(data, &vars); err != nil {
-				return nil, errors.New("the body must be a JSON object of the operation's variables")
-			}
+		if !decodeObject(strings.TrimSpace(string(data)), &vars) { // as /graphql decodes variables
+			return nil, errors.New("the body must be a JSON object of the operation's variables")
 		}
 	}
 	query, _ := policy.Query(r) // parsed once for the request: the firewall reads it too

@@ -97,8 +97,9 @@ func TestRequestShapeMessages(t *testing.T) {
 	}
 }
 
-// A GET whose variables or extensions are not a JSON object, or whose query string does not parse,
-// is refused with 400 and an error with a code, as every request error is.
+// A GET whose variables or extensions are not a JSON object, whose query string does not parse, or
+// gives a request parameter twice (the transport would run the first, a reader of the last would
+// see another) is refused with 400 and an error with a code, as every request error is.
 func TestGETParamsRefused(t *testing.T) {
 	g := startGateway(t, setup{})
 	q := "query=" + url.QueryEscape(`query($id: ID!) { getUser(id: $id) { name } }`)
@@ -108,6 +109,10 @@ func TestGETParamsRefused(t *testing.T) {
 		{q + "&variables=" + url.QueryEscape(`{"id":"1"} trailing`), "variables must be a JSON object"},
 		{q + "&extensions=" + url.QueryEscape(`"x"`), "extensions must be a JSON object"},
 		{q + "&variables=%zz", "the query string does not parse"},
+		{q + "&query=" + url.QueryEscape(`{ __typename }`), `the query string must give each parameter once: "query" is given 2 times`},
+		{q + "&operationName=A&operationName=B&operationName=", `"operationName" is given 3 times`},
+		{q + "&variables=" + url.QueryEscape(`{"id":"1"}`) + "&variables=" + url.QueryEscape(`{"id":"2"}`), `"variables" is given 2 times`},
+		{q + "&extensions=%7B%7D&extensions=%7B%7D", `"extensions" is given 2 times`},
 	} {
 		resp, err := http.Get(g.url + "?" + tc.query)
 		if err != nil {

@@ -120,6 +120,7 @@ func Build(services []protoreflect.ServiceDescriptor, opts Options) (*Schema, er
 		return nil, fmt.Errorf("graphql schema: the generated SDL does not load, which is a bug: %w", err)
 	}
 	keepSpecLocations(parsed)
+	dropIncrementalDelivery(parsed)
 	s.ast = parsed
 	return s, nil
 }
@@ -142,6 +143,21 @@ var specLocations = map[ast.DirectiveLocation]bool{
 func keepSpecLocations(s *ast.Schema) {
 	for _, d := range s.Directives {
 		d.Locations = slices.DeleteFunc(d.Locations, func(l ast.DirectiveLocation) bool { return !specLocations[l] })
+	}
+}
+
+// incrementalDelivery are the directives that ask for a response in parts (@defer, and @stream,
+// which gqlparser's prelude does not declare today).
+var incrementalDelivery = [...]string{"defer", "stream"}
+
+// dropIncrementalDelivery removes from the schema the directives of incremental delivery, which
+// gqlparser's prelude declares but the gateway does not do: it answers every operation in one
+// response. Declared, @defer would be listed by introspection, though not by the SDL, and a
+// document using it would validate and then be answered whole, as a client asking for parts does
+// not expect; undeclared, validation refuses the document (KnownDirectives).
+func dropIncrementalDelivery(s *ast.Schema) {
+	for _, name := range incrementalDelivery {
+		delete(s.Directives, name)
 	}
 }
 
@@ -247,11 +263,11 @@ func (b *builder) indexOverrides() overrides {
 			b.problemf("%s: %v", o, err)
 			continue
 		}
-		switch {
+		switch target := o.Target(); {
 		case (o.Service == "") == (o.Method == ""):
 			b.problemf("override %d: set exactly one of service and method", i)
 		case o.Service != "":
-			name := protoreflect.FullName(strings.TrimPrefix(o.Service, "/"))
+			name := protoreflect.FullName(target)
 			if _, ok := b.services[name]; !ok {
 				b.problemf("%s: unknown service", o)
 				continue
@@ -264,15 +280,14 @@ func (b *builder) indexOverrides() overrides {
 			}
 			ov.services[name] = o
 		default:
-			key := methodKey(o.Method)
-			if b.methods[key] == nil {
+			if b.methods[target] == nil {
 				b.problemf("%s: unknown method", o)
 				continue
 			}
-			if ov.methods[key] != nil {
+			if ov.methods[target] != nil {
 				b.problemf("%s: given twice", o)
 			}
-			ov.methods[key] = o
+			ov.methods[target] = o
 		}
 	}
 	return ov
@@ -424,7 +439,7 @@ func (b *builder) rootField(m protoreflect.MethodDescriptor, key string, op ast.
 		b.problemf("GraphQL root field %q of %s is not a valid or free GraphQL name", name, key)
 		return
 	case prev != nil:
-		p := fmt.Sprintf("GraphQL root field %s of %s is already taken by %s", name, key, prev.Path[1:])
+		p := fmt.Sprintf("GraphQL root field %s of %s is already taken by %s (%s)", name, key, prev.Path[1:], RootFieldHint("one of the methods"))
 		b.problems = append(b.problems, p)
 		b.conflicts[p] = Conflict{Problem: p, Name: name, RootField: true,
 			Claims: [2]Claim{{Def: prev.Method.FullName()}, {Def: m.FullName()}}}
@@ -436,6 +451,13 @@ func (b *builder) rootField(m protoreflect.MethodDescriptor, key string, op ast.
 	rf.Args = &Input{Message: m.Input()}
 	b.fillInput(rf.Args)
 	rf.Result = b.message(m.Output(), output)
+}
+
+// RootFieldHint says what tells two methods claiming one root field apart, method being the one to
+// rename: an override of its name (Options.Overrides), or its option (gateway.options.v1.graphql)
+// giving one. A prefix does not: it renames types only.
+func RootFieldHint(method string) string {
+	return fmt.Sprintf("an override naming the root field of %s, or that method's option (gateway.options.v1.graphql) = {name: ...}, tells them apart", method)
 }
 
 // claim takes GraphQL type name for what (e.g. "message shop.users.v1.User"), the definition c, or

@@ -13,7 +13,9 @@ type Options struct {
 	// Links add fields that resolve by calling another method (DESIGN.md, "Links").
 	Links []Link
 	// Overrides rename, move between Query and Mutation, or hide the root fields of a service or
-	// of a method.
+	// of a method. Each must name a service or a method among the services built: a caller that
+	// lets an override wait for what it names (the registry does) leaves it out until then
+	// (Override.Target).
 	Overrides []Override
 	// Prefixes maps a protobuf package to a prefix for the GraphQL names of its messages and enums
 	// ("shop.legacy.v1": "Legacy" makes User LegacyUser and its input LegacyUserInput), for packages
@@ -91,6 +93,19 @@ func methodKey(s string) string {
 		return ""
 	}
 	return s[:i] + "/" + s[i+1:]
+}
+
+// Target is what o changes: a service's full name ("shop.users.v1.UserService"), or a method as
+// "package.Service/Method", whichever spelling o.Method has; "" when o sets both or neither of
+// Service and Method, or its method is no method name.
+func (o Override) Target() string {
+	switch {
+	case (o.Service == "") == (o.Method == ""):
+		return ""
+	case o.Service != "":
+		return strings.TrimPrefix(o.Service, "/")
+	}
+	return methodKey(o.Method)
 }
 
 func (o Override) String() string {

@@ -95,7 +95,8 @@ func TestOverrideErrors(t *testing.T) {
 		{"subscription", schema.Override{Method: "test.v1.Users/GetUser", Operation: ast.Subscription}, []string{`operation "subscription" is not query or mutation`}},
 		{"streaming", schema.Override{Method: "test.v1.Users/WatchUsers", Operation: ast.Query}, []string{"method test.v1.Users/WatchUsers", "streaming"}},
 		{"bad name", schema.Override{Method: "test.v1.Users/GetUser", Name: "get-user"}, []string{`"get-user"`, "test.v1.Users/GetUser"}},
-		{"taken name", schema.Override{Method: "test.v1.Users/GetUser", Name: "reset"}, []string{"root field reset", "test.v1.Users/GetUser", "test.v1.Admin/Reset"}},
+		{"taken name", schema.Override{Method: "test.v1.Users/GetUser", Name: "reset"}, []string{"root field reset", "test.v1.Users/GetUser", "test.v1.Admin/Reset",
+			"an override naming the root field of one of the methods, or that method's option (gateway.options.v1.graphql)"}},
 		{"bad prefix", schema.Override{Service: "test.v1.Users", Name: "1x"}, []string{`prefix "1x"`}},
 	}
 	for _, tt := range tests {
@@ -106,6 +107,27 @@ func TestOverrideErrors(t *testing.T) {
 	msg := buildErr(t, services, schema.Options{Overrides: []schema.Override{
 		{Method: "test.v1.Users/GetUser", Name: "a"}, {Method: "test.v1.Users/GetUser", Name: "b"}}})
 	wantContains(t, msg, "given twice")
+}
+
+// Target names what an override changes in one spelling, as the registry compares it with the
+// methods and services registered.
+func TestOverrideTarget(t *testing.T) {
+	for _, tc := range []struct {
+		o    schema.Override
+		want string
+	}{
+		{schema.Override{Service: "test.v1.Users"}, "test.v1.Users"},
+		{schema.Override{Method: "test.v1.Users/GetUser"}, "test.v1.Users/GetUser"},
+		{schema.Override{Method: "/test.v1.Users/GetUser"}, "test.v1.Users/GetUser"},
+		{schema.Override{Method: "test.v1.Users.GetUser"}, "test.v1.Users/GetUser"},
+		{schema.Override{Method: "GetUser"}, ""},
+		{schema.Override{Service: "test.v1.Users", Method: "test.v1.Users/GetUser"}, ""},
+		{schema.Override{Name: "x"}, ""},
+	} {
+		if got := tc.o.Target(); got != tc.want {
+			t.Errorf("%+v.Target() = %q, want %q", tc.o, got, tc.want)
+		}
+	}
 }
 
 const optionOverridesProto = `

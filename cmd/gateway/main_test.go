@@ -331,3 +331,34 @@ func TestUnknownSubcommand(t *testing.T) {
 		t.Errorf("gateway services: %v\n%s", err, out)
 	}
 }
+
+// A GraphQL override or link naming what none of the file's services has is not an error (a later
+// registration may bring it), but validate lists it, so that a misspelt name does not go unseen.
+func TestValidateWaitingGraphQL(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
+	writeFile(t, path, `services:
+  - name: users
+    endpoints: ["127.0.0.1:50051"]
+    descriptor_set: users.binpb
+graphql:
+  overrides:
+    - {method: qa.other.v1.OtherService/GetOwner, name: otherOwner}
+    - {method: shop.users.v1.UserService/GetUser, name: user}
+  links:
+    - {type: shop.users.v1.User, field: owner, method: qa.other.v1.OtherService/GetOwner, args: {id: id}}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := gatewayCommand(ctx, "validate", "--config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate refused the config: %v\n%s", err, out)
+	}
+	want := "\ngraphql links and overrides waiting: each applies once a registration brings what it names\n" +
+		"  link shop.users.v1.User.owner: the service of its method qa.other.v1.OtherService/GetOwner is not registered\n" +
+		"  override of method qa.other.v1.OtherService/GetOwner: no registered service has that method\n"
+	if !strings.HasSuffix(string(out), want) {
+		t.Errorf("validate output does not end with\n%s\n---\n%s", want, out)
+	}
+}

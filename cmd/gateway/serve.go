@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -135,19 +136,35 @@ func newValidateCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: services: %w", configPath, err)
 			}
+			waiting := snap.WaitingGraphQL()
 			snap.Retire(pool)
 			// The policies built as serve builds them, offline: a key the auth policy cannot use or
 			// WAF directives that do not load are refused here too.
 			if err := policies.Check(cfg.Policies, nil); err != nil {
 				return fmt.Errorf("%s: policies: %w", configPath, err)
 			}
-			fmt.Fprint(cmd.OutOrStdout(), cfg.Summary())
+			out := cmd.OutOrStdout()
+			fmt.Fprint(out, cfg.Summary())
+			printWaitingGraphQL(out, waiting)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "YAML config file")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// printWaitingGraphQL lists the GraphQL links and overrides that name what none of the file's
+// services has: not an error, since a service registered later may bring it, but a misspelt name
+// would wait for ever.
+func printWaitingGraphQL(w io.Writer, waiting []string) {
+	if len(waiting) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\ngraphql links and overrides waiting: each applies once a registration brings what it names")
+	for _, line := range waiting {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
 }
 
 // baseSpec is the config's share of the serving state: clusters, routes and static registrations

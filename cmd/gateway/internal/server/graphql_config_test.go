@@ -3,12 +3,15 @@ package server_test
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/examples/shop"
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/registry"
 )
 
@@ -246,5 +249,37 @@ func TestGraphQLQueryPageFromConfig(t *testing.T) {
 		if ok, body := page(); ok != want {
 			t.Errorf("%s: query page served %v, want %v: %.200s", strings.TrimSpace(yaml), ok, want, body)
 		}
+	}
+}
+
+// TestGraphQLOverrideWaits applies a config whose override names a method no registration has
+// yet, as a reload does: it is applied, the rest of it serves, and the gateway's log says which
+// override waits.
+func TestGraphQLOverrideWaits(t *testing.T) {
+	logs := &testlog.Buffer{}
+	g := startGateway(t, harnessOptions{server: []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))}})
+	spec := registry.Spec{Registrations: g.srv.Snapshot().Registrations()}
+	specFromYAML(t, `
+graphql:
+  overrides:
+    - {method: qa.other.v1.OtherService/GetOwner, name: otherOwner}
+    - {method: shop.users.v1.UserService/GetUser, name: user}
+`, g.shop, &spec)
+	if _, err := g.srv.Apply(spec); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	if sdl := g.srv.Snapshot().GraphQL().SDL(); !strings.Contains(sdl, "  user(id: String!): User\n") {
+		t.Errorf("the override of GetUser does not apply:\n%.300s", sdl)
+	}
+	const want = "override of method qa.other.v1.OtherService/GetOwner: no registered service has that method"
+	var found bool
+	for line := range strings.Lines(logs.String()) {
+		var e struct{ Level, Msg, Waiting string }
+		if json.Unmarshal([]byte(line), &e) == nil && strings.HasPrefix(e.Msg, "GraphQL links and overrides wait") {
+			found = e.Level == "WARN" && e.Waiting == want
+		}
+	}
+	if !found {
+		t.Errorf("the log does not warn that %q:\n%s", want, logs)
 	}
 }

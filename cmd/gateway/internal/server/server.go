@@ -344,7 +344,8 @@ func (s *Server) Registry() *registry.Registry { return s.registry }
 // registrations); registrations made through the admin API are kept. The first Apply also loads the
 // registrations persisted in the store. On error the serving snapshot is unchanged. Each cluster
 // whose endpoints' certificates go unverified (tls.insecure_skip_verify) is warned about once per
-// Apply that takes it.
+// Apply that takes it, and so are the GraphQL links and overrides that wait for a service or method
+// not registered yet (registry.Snapshot.WaitingGraphQL).
 func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 	if spec.Admission == nil {
 		spec.Admission = s.admission
@@ -370,6 +371,10 @@ func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 			s.log.Warn("cluster endpoints' TLS certificates are not verified (tls.insecure_skip_verify): anyone on the path can pose as them; use it for tests only",
 				"cluster", c.Name)
 		}
+	}
+	if waiting := snap.WaitingGraphQL(); len(waiting) > 0 {
+		s.log.Warn("GraphQL links and overrides wait: each applies once a registration brings what it names (a misspelt name never will)",
+			"waiting", strings.Join(waiting, "; "))
 	}
 	return snap, nil
 }
