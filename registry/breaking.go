@@ -53,6 +53,52 @@ func BreakingChanges(oldFiles, newFiles *protoregistry.Files, services []string)
 	return slices.Compact(d.breaks)
 }
 
+// fileBreaks lists what newFile breaks of what oldFile declares, the two being copies of one file
+// (one path): every service, message and enum of oldFile, nested ones included, must be in newFile
+// and compatible with it, by the rules of BreakingChanges. Additions never break. The lines are
+// sorted; nil means nothing breaks.
+func fileBreaks(oldFile, newFile protoreflect.FileDescriptor) []string {
+	d := differ{compared: make(map[protoreflect.FullName]bool)}
+	services := oldFile.Services()
+	for i := range services.Len() {
+		od := services.Get(i)
+		if nd := newFile.Services().ByName(od.Name()); nd != nil {
+			d.service(od, nd)
+		} else {
+			d.addf(od.FullName(), "service removed")
+		}
+	}
+	d.declarations(oldFile.Messages(), newFile.Messages(), oldFile.Enums(), newFile.Enums())
+	slices.Sort(d.breaks)
+	return slices.Compact(d.breaks)
+}
+
+// declarations compares the messages and enums declared in one scope (a file or a message), and
+// those nested in them, with their counterparts of the same name.
+func (d *differ) declarations(om, nm protoreflect.MessageDescriptors, oe, ne protoreflect.EnumDescriptors) {
+	for i := range om.Len() {
+		o := om.Get(i)
+		if o.IsMapEntry() {
+			continue // compared with its map field
+		}
+		n := nm.ByName(o.Name())
+		if n == nil {
+			d.addf(o.FullName(), "message removed")
+			continue
+		}
+		d.message(o, n)
+		d.declarations(o.Messages(), n.Messages(), o.Enums(), n.Enums())
+	}
+	for i := range oe.Len() {
+		o := oe.Get(i)
+		if n := ne.ByName(o.Name()); n != nil {
+			d.enum(o, n)
+		} else {
+			d.addf(o.FullName(), "enum removed")
+		}
+	}
+}
+
 // declaredServices lists the services of files outside the google.* packages.
 func declaredServices(files *protoregistry.Files) []string {
 	var out []string
