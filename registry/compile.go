@@ -413,7 +413,7 @@ func mergeFiles(regs []*Registration) (*protoregistry.Files, error) {
 				return true
 			}
 			if err2 := merged.RegisterFile(fd); err2 != nil {
-				err = fmt.Errorf("%w: registration %q: %w", ErrConflict, r.Name, err2)
+				err = nameConflict(merged, fd, r.Name, from, err2)
 				return false
 			}
 			from[fd.Path()] = r.Name
@@ -424,6 +424,84 @@ func mergeFiles(regs []*Registration) (*protoregistry.Files, error) {
 		}
 	}
 	return merged, nil
+}
+
+// nameConflict explains why merged refused file fd of registration reg (err): a name fd declares, or
+// a package it is in, that a file already in merged declares, naming that file and the registration
+// that brought it (from: file path -> registration). When no such name is found, err is returned as
+// a conflict.
+func nameConflict(merged *protoregistry.Files, fd protoreflect.FileDescriptor, reg string, from map[string]string, err error) error {
+	held := func(name protoreflect.FullName) (protoreflect.FileDescriptor, bool) {
+		if d, err := merged.FindDescriptorByName(name); err == nil {
+			return d.ParentFile(), true
+		}
+		return nil, false
+	}
+	// A package of fd that another file declares as a message, enum, ...
+	for name := fd.Package(); name != ""; name = name.Parent() {
+		if other, ok := held(name); ok {
+			return fmt.Errorf("%w: registration %q: file %s is in package %s, but file %s of registration %q declares %s",
+				ErrConflict, reg, fd.Path(), fd.Package(), other.Path(), from[other.Path()], name)
+		}
+	}
+	// ... or a name fd declares that another file declares too, or is a package of.
+	var names []protoreflect.FullName
+	declaredNames(fd, &names)
+	for _, name := range names {
+		if other, ok := held(name); ok {
+			return fmt.Errorf("%w: registration %q: file %s declares %s, which file %s of registration %q declares already",
+				ErrConflict, reg, fd.Path(), name, other.Path(), from[other.Path()])
+		}
+		var other protoreflect.FileDescriptor
+		merged.RangeFiles(func(f protoreflect.FileDescriptor) bool {
+			if p := string(f.Package()); p == string(name) || strings.HasPrefix(p, string(name)+".") {
+				other = f
+			}
+			return other == nil
+		})
+		if other != nil {
+			return fmt.Errorf("%w: registration %q: file %s declares %s, which is a package of file %s of registration %q",
+				ErrConflict, reg, fd.Path(), name, other.Path(), from[other.Path()])
+		}
+	}
+	return fmt.Errorf("%w: registration %q: %w", ErrConflict, reg, err)
+}
+
+// declaredNames appends the full names a file puts in its package's scope, as protoregistry.Files
+// registers them: its messages, nested ones included, enums and their values, extensions and
+// services.
+func declaredNames(fd protoreflect.FileDescriptor, names *[]protoreflect.FullName) {
+	var enums func(es protoreflect.EnumDescriptors)
+	enums = func(es protoreflect.EnumDescriptors) {
+		for i := range es.Len() {
+			e := es.Get(i)
+			*names = append(*names, e.FullName())
+			for j := range e.Values().Len() {
+				*names = append(*names, e.Values().Get(j).FullName())
+			}
+		}
+	}
+	extensions := func(xs protoreflect.ExtensionDescriptors) {
+		for i := range xs.Len() {
+			*names = append(*names, xs.Get(i).FullName())
+		}
+	}
+	var messages func(ms protoreflect.MessageDescriptors)
+	messages = func(ms protoreflect.MessageDescriptors) {
+		for i := range ms.Len() {
+			m := ms.Get(i)
+			*names = append(*names, m.FullName())
+			enums(m.Enums())
+			extensions(m.Extensions())
+			messages(m.Messages())
+		}
+	}
+	messages(fd.Messages())
+	enums(fd.Enums())
+	extensions(fd.Extensions())
+	for i := range fd.Services().Len() {
+		*names = append(*names, fd.Services().Get(i).FullName())
+	}
 }
 
 func sameFile(a, b protoreflect.FileDescriptor) bool {

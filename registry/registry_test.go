@@ -750,7 +750,8 @@ func TestRegistryRejects(t *testing.T) {
 		{name: "shared file with other content", req: protosReq("catalog", moneyChanged, []string{"shop/catalog/v1/catalog.proto"}, addrC), code: conflict,
 			want: []string{"shop/common/v1/money.proto differs from the one registration \"orders\" brought"}},
 		{name: "proto name declared by another registration", req: protosReq("impostor", one("acme/impostor/v1/impostor.proto", impostor), nil, addrC), code: conflict,
-			want: []string{"shop.users.v1.User"}},
+			want:     []string{"shop.users.v1.User"},
+			newFirst: `registration "impostor": file acme/impostor/v1/impostor.proto declares shop.users.v1.User, which file shop/users/v1/users.proto of registration "users" declares already`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.view(t)
