@@ -32,6 +32,10 @@ import (
 // Besides the wire format it guards what the gateway's REST and GraphQL fronts serve: renamed fields
 // and enum values, changed JSON names, and removed or changed google.api.http bindings break too.
 // Additions never do. The lines are sorted; nil means nothing breaks.
+//
+// What the descriptors alone do not tell, how the GraphQL schema changes (a method that becomes a
+// query, a root field a gateway option hides, a required argument added, a link's field), the
+// registry finds by comparing the schemas served before and after (schema.BreakingChanges).
 func BreakingChanges(oldFiles, newFiles *protoregistry.Files, services []string) []string {
 	if len(services) == 0 {
 		services = declaredServices(oldFiles)

@@ -788,7 +788,13 @@ func TestRegistryBreakingChanges(t *testing.T) {
     option idempotency_level = NO_SIDE_EFFECTS;
   }`, "",
 	)
+	// Each protobuf break, and what it does to the GraphQL schema.
 	wantBreaks := []string{
+		"GraphQL Query: field batchGetUsers removed",
+		"GraphQL User: field avatar removed",
+		"GraphQL User: field email type changed from String! to Bytes!",
+		"GraphQL UserInput: field avatar removed",
+		"GraphQL UserInput: field email type changed from String! to Bytes!",
 		`shop.users.v1.User: field 12 "avatar" removed`,
 		`shop.users.v1.User: field 3 "email" type changed from string to bytes`,
 		"shop.users.v1.UserService: method BatchGetUsers removed",
@@ -796,7 +802,7 @@ func TestRegistryBreakingChanges(t *testing.T) {
 
 	before := f.view(t)
 	_, err := f.reg.Register(t.Context(), protosReq("users", breaking, nil, addrA))
-	wantStatus(t, err, codes.FailedPrecondition, append([]string{`registration "users"`, "3 breaking change(s) against active version 1", "allow-breaking"}, wantBreaks...)...)
+	wantStatus(t, err, codes.FailedPrecondition, append([]string{`registration "users"`, "8 breaking change(s) against active version 1", "allow-breaking"}, wantBreaks...)...)
 	f.unchanged(t, before)
 
 	// A dry run with allow_breaking reports them and changes nothing.
@@ -850,12 +856,12 @@ service Two { rpc B(M) returns (M); }
 	narrower := protosReq("two", files, nil, addrA)
 	narrower.Services = []string{"acme.v1.Two"}
 	_, err := f.reg.Register(t.Context(), narrower)
-	wantStatus(t, err, codes.FailedPrecondition, "1 breaking change(s)", "acme.v1.One: service no longer exposed")
+	wantStatus(t, err, codes.FailedPrecondition, "2 breaking change(s)", "acme.v1.One: service no longer exposed", "GraphQL Mutation: field a removed")
 	f.unchanged(t, before)
 
 	narrower.AllowBreaking = true
 	resp := f.register(t, narrower)
-	if want := []string{"acme.v1.One: service no longer exposed"}; !slices.Equal(resp.GetBreakingChanges(), want) {
+	if want := []string{"GraphQL Mutation: field a removed", "acme.v1.One: service no longer exposed"}; !slices.Equal(resp.GetBreakingChanges(), want) {
 		t.Errorf("breaking changes = %q, want %q", resp.GetBreakingChanges(), want)
 	}
 	// Exposing it again is an addition.

@@ -95,6 +95,13 @@
 // method; links on messages the schema does not reach are ignored, links on unknown messages are
 // errors.
 //
+// # Compatibility
+//
+// BreakingChanges compares two schemas as clients see them, from the first one's root fields down,
+// and lists what the second breaks for clients of the first. The registry refuses a registration
+// whose update would break its clients so; comparing built schemas rather than descriptors keeps
+// the check true to whatever this package makes of the descriptors and options.
+//
 // # Copies of shared files
 //
 // Registrations may each bring a copy of a shared file (shop/common/v1/money.proto); the registry

@@ -1,8 +1,15 @@
 package server_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,4 +132,49 @@ func TestHotReloadUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d calls, 0 failed, across %d registration versions and %d snapshots", calls.Load(), len(versions), reg.Current().Version())
+}
+
+// TestAdminRefusesGraphQLBreak: through the admin API's JSON, an update that moves a root field
+// from Mutation to Query (the method became free of side effects) is refused as breaking, listing
+// the GraphQL break; a dry run with allowBreaking lists it and changes nothing.
+func TestAdminRefusesGraphQLBreak(t *testing.T) {
+	g := startGateway(t, harnessOptions{empty: true})
+	const widgets = `syntax = "proto3";
+package acme.w.v1;
+service Widgets { rpc GetWidget(GetWidgetRequest) returns (Widget)%s }
+message GetWidgetRequest { string id = 1; }
+message Widget { string id = 1; }
+`
+	register := func(src string, extra map[string]any) (int, string) {
+		t.Helper()
+		req := map[string]any{"name": "widgets", "endpoints": []string{g.shop.Addr("users")},
+			"protos": map[string]any{"files": map[string]string{"acme/w/v1/w.proto": src}}}
+		maps.Copy(req, extra)
+		body, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hreq, err := http.NewRequestWithContext(testContext(t), http.MethodPost, "http://"+g.admin+"/v1/registrations", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hreq.Header.Set("Content-Type", "application/json")
+		resp, text := doRequest(t, http.DefaultClient, hreq)
+		return resp.StatusCode, text
+	}
+	if code, body := register(fmt.Sprintf(widgets, ";"), nil); code != http.StatusOK {
+		t.Fatalf("first version: %d %s", code, body)
+	}
+	query := fmt.Sprintf(widgets, " { option idempotency_level = NO_SIDE_EFFECTS; }")
+	const want = "GraphQL Mutation: field getWidget moved to Query"
+	if code, body := register(query, nil); code != http.StatusBadRequest || !strings.Contains(body, "1 breaking change(s)") || !strings.Contains(body, want) {
+		t.Errorf("update: %d %s, want 400 listing %q", code, body, want)
+	}
+	code, body := register(query, map[string]any{"allowBreaking": true, "dryRun": true})
+	if code != http.StatusOK || !strings.Contains(body, `"breakingChanges":["`+want+`"]`) {
+		t.Errorf("dry run: %d %s, want 200 listing %q", code, body, want)
+	}
+	if v, err := g.srv.Registry().Get("widgets"); err != nil || v.Number != 1 {
+		t.Errorf("after the dry run: %v, want version 1 active", cmp.Or(err, fmt.Errorf("version %d active", v.Number)))
+	}
 }
