@@ -18,6 +18,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/rpc/code"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 	_ "google.golang.org/genproto/googleapis/rpc/status"
+
 	// The files of the services the gateway answers itself: health checks and server reflection.
 	_ "google.golang.org/grpc/health/grpc_health_v1"
 	_ "google.golang.org/grpc/reflection/grpc_reflection_v1"
