@@ -62,7 +62,7 @@ func BreakingChanges(oldFiles, newFiles *protoregistry.Files, services []string)
 // and compatible with it, by the rules of BreakingChanges. Additions never break. The lines are
 // sorted; nil means nothing breaks.
 func fileBreaks(oldFile, newFile protoreflect.FileDescriptor) []string {
-	d := differ{compared: make(map[protoreflect.FullName]bool)}
+	d := differ{compared: make(map[protoreflect.FullName]bool), within: oldFile.Path()}
 	services := oldFile.Services()
 	for i := range services.Len() {
 		od := services.Get(i)
@@ -137,6 +137,19 @@ func findService(files *protoregistry.Files, name string) (protoreflect.ServiceD
 type differ struct {
 	breaks   []string
 	compared map[protoreflect.FullName]bool // messages and enums already compared
+	// within, when set, is the one file compared (fileBreaks): the messages and enums of the
+	// files it imports are compared as those files, each copy of a path against its own.
+	within string
+}
+
+// skips reports whether the differ leaves desc out: it is compared already, or is of another file
+// than the one compared (within). It marks desc compared.
+func (d *differ) skips(desc protoreflect.Descriptor) bool {
+	if d.compared[desc.FullName()] || (d.within != "" && desc.ParentFile().Path() != d.within) {
+		return true
+	}
+	d.compared[desc.FullName()] = true
+	return false
 }
 
 func (d *differ) addf(element protoreflect.FullName, format string, args ...any) {
@@ -227,10 +240,9 @@ func httpRoute(r *annotations.HttpRule) string {
 }
 
 func (d *differ) message(om, nm protoreflect.MessageDescriptor) {
-	if d.compared[om.FullName()] {
+	if d.skips(om) {
 		return
 	}
-	d.compared[om.FullName()] = true
 	fields := om.Fields()
 	for i := range fields.Len() {
 		of := fields.Get(i)
@@ -343,10 +355,9 @@ func typeName(f protoreflect.FieldDescriptor) string {
 }
 
 func (d *differ) enum(oe, ne protoreflect.EnumDescriptor) {
-	if d.compared[oe.FullName()] {
+	if d.skips(oe) {
 		return
 	}
-	d.compared[oe.FullName()] = true
 	values := oe.Values()
 	for i := range values.Len() {
 		ov := values.Get(i)

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
@@ -158,7 +156,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	// one colliding with those before it, so the registry passes the changed one last.
 	regs := spec.Registrations
 
-	files, err := mergeFiles(regs)
+	files, shared, err := mergeFiles(regs)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +183,11 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		services, err := exposedServices(r)
 		if err != nil {
 			return nil, err
+		}
+		// What the snapshot serves of a service is linked to the copies of the shared files it
+		// serves, the newest (see sharedFiles).
+		if services, err = shared.linkToServed(r.Files, services); err != nil {
+			return nil, fmt.Errorf("registration %q: %w", r.Name, err)
 		}
 		exposed = append(exposed, exposure{reg: r.Name, files: r.Files, services: services})
 		cluster := r.Cluster
@@ -392,130 +395,6 @@ func hasHostName(addrs []string) bool {
 		}
 	}
 	return false
-}
-
-// mergeFiles merges the registrations' descriptors into one registry. A file registered twice must be
-// identical; two files declaring one name conflict.
-func mergeFiles(regs []*Registration) (*protoregistry.Files, error) {
-	merged := new(protoregistry.Files)
-	from := make(map[string]string) // file path -> registration that brought it
-	for _, r := range regs {
-		if r.Files == nil {
-			return nil, fmt.Errorf("registration %q has no descriptors", r.Name)
-		}
-		var err error
-		r.Files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-			if prev, err2 := merged.FindFileByPath(fd.Path()); err2 == nil {
-				if !sameFile(prev, fd) {
-					err = fmt.Errorf("%w: registration %q: file %s differs from the one registration %q brought", ErrConflict, r.Name, fd.Path(), from[fd.Path()])
-					return false
-				}
-				return true
-			}
-			if err2 := merged.RegisterFile(fd); err2 != nil {
-				err = nameConflict(merged, fd, r.Name, from, err2)
-				return false
-			}
-			from[fd.Path()] = r.Name
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return merged, nil
-}
-
-// nameConflict explains why merged refused file fd of registration reg (err): a name fd declares, or
-// a package it is in, that a file already in merged declares, naming that file and the registration
-// that brought it (from: file path -> registration). When no such name is found, err is returned as
-// a conflict.
-func nameConflict(merged *protoregistry.Files, fd protoreflect.FileDescriptor, reg string, from map[string]string, err error) error {
-	held := func(name protoreflect.FullName) (protoreflect.FileDescriptor, bool) {
-		if d, err := merged.FindDescriptorByName(name); err == nil {
-			return d.ParentFile(), true
-		}
-		return nil, false
-	}
-	// A package of fd that another file declares as a message, enum, ...
-	for name := fd.Package(); name != ""; name = name.Parent() {
-		if other, ok := held(name); ok {
-			return fmt.Errorf("%w: registration %q: file %s is in package %s, but file %s of registration %q declares %s",
-				ErrConflict, reg, fd.Path(), fd.Package(), other.Path(), from[other.Path()], name)
-		}
-	}
-	// ... or a name fd declares that another file declares too, or is a package of.
-	var names []protoreflect.FullName
-	declaredNames(fd, &names)
-	for _, name := range names {
-		if other, ok := held(name); ok {
-			return fmt.Errorf("%w: registration %q: file %s declares %s, which file %s of registration %q declares already",
-				ErrConflict, reg, fd.Path(), name, other.Path(), from[other.Path()])
-		}
-		var other protoreflect.FileDescriptor
-		merged.RangeFiles(func(f protoreflect.FileDescriptor) bool {
-			if p := string(f.Package()); p == string(name) || strings.HasPrefix(p, string(name)+".") {
-				other = f
-			}
-			return other == nil
-		})
-		if other != nil {
-			return fmt.Errorf("%w: registration %q: file %s declares %s, which is a package of file %s of registration %q",
-				ErrConflict, reg, fd.Path(), name, other.Path(), from[other.Path()])
-		}
-	}
-	return fmt.Errorf("%w: registration %q: %w", ErrConflict, reg, err)
-}
-
-// declaredNames appends the full names a file puts in its package's scope, as protoregistry.Files
-// registers them: its messages, nested ones included, enums and their values, extensions and
-// services.
-func declaredNames(fd protoreflect.FileDescriptor, names *[]protoreflect.FullName) {
-	var enums func(es protoreflect.EnumDescriptors)
-	enums = func(es protoreflect.EnumDescriptors) {
-		for i := range es.Len() {
-			e := es.Get(i)
-			*names = append(*names, e.FullName())
-			for j := range e.Values().Len() {
-				*names = append(*names, e.Values().Get(j).FullName())
-			}
-		}
-	}
-	extensions := func(xs protoreflect.ExtensionDescriptors) {
-		for i := range xs.Len() {
-			*names = append(*names, xs.Get(i).FullName())
-		}
-	}
-	var messages func(ms protoreflect.MessageDescriptors)
-	messages = func(ms protoreflect.MessageDescriptors) {
-		for i := range ms.Len() {
-			m := ms.Get(i)
-			*names = append(*names, m.FullName())
-			enums(m.Enums())
-			extensions(m.Extensions())
-			messages(m.Messages())
-		}
-	}
-	messages(fd.Messages())
-	enums(fd.Enums())
-	extensions(fd.Extensions())
-	for i := range fd.Services().Len() {
-		*names = append(*names, fd.Services().Get(i).FullName())
-	}
-}
-
-func sameFile(a, b protoreflect.FileDescriptor) bool {
-	if a == b {
-		return true
-	}
-	// Comments do not change what a file defines: one registration may bring a file compiled from
-	// source and another the same file from reflection, without source info.
-	pa, pb := protodesc.ToFileDescriptorProto(a), protodesc.ToFileDescriptorProto(b)
-	pa.SourceCodeInfo, pb.SourceCodeInfo = nil, nil
-	opts := proto.MarshalOptions{Deterministic: true}
-	ab, err1 := opts.Marshal(pa)
-	bb, err2 := opts.Marshal(pb)
-	return err1 == nil && err2 == nil && string(ab) == string(bb)
 }
 
 // exposedNames is exposedServices' services by their full names, in its order.

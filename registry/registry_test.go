@@ -672,7 +672,7 @@ func TestRegistryRejects(t *testing.T) {
 	inv, pre, conflict := codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists
 	moneyChanged := shopSources(t)
 	moneyChanged["shop/common/v1/money.proto"] = strings.Replace(moneyChanged["shop/common/v1/money.proto"],
-		"message Money {", "message Money {\n  string note = 99;", 1)
+		"int32 nanos = 3;", "int64 nanos = 3;", 1)
 	for _, tc := range []struct {
 		name    string
 		req     *adminv1.RegisterRequest
@@ -747,8 +747,9 @@ func TestRegistryRejects(t *testing.T) {
 		{name: "GraphQL root field collision", req: protosReq("acme-root", one("acme/root/v1/root.proto", rootFieldCollision), nil, addrC), code: conflict,
 			want:     []string{"GraphQL root field getUser", "acme.root.v1.RootService.GetUser", "shop.users.v1.UserService.GetUser", `"acme-root"`},
 			newFirst: `GraphQL root field getUser of acme.root.v1.RootService.GetUser (registration "acme-root") is already taken by shop.users.v1.UserService.GetUser (registration "users")`},
-		{name: "shared file with other content", req: protosReq("catalog", moneyChanged, []string{"shop/catalog/v1/catalog.proto"}, addrC), code: conflict,
-			want: []string{"shop/common/v1/money.proto differs from the one registration \"orders\" brought"}},
+		{name: "shared file changed incompatibly", req: protosReq("catalog", moneyChanged, []string{"shop/catalog/v1/catalog.proto"}, addrC), code: conflict,
+			want: []string{`registration "catalog": its copy of file shop/common/v1/money.proto and the one registration "orders" brought differ, and neither holds the other compatibly`,
+				`shop.common.v1.Money: field 3 "nanos" type changed from int32 to int64`}},
 		{name: "proto name declared by another registration", req: protosReq("impostor", one("acme/impostor/v1/impostor.proto", impostor), nil, addrC), code: conflict,
 			want:     []string{"shop.users.v1.User"},
 			newFirst: `registration "impostor": file acme/impostor/v1/impostor.proto declares shop.users.v1.User, which file shop/users/v1/users.proto of registration "users" declares already`},
