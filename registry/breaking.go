@@ -32,6 +32,10 @@ import (
 // Besides the wire format it guards what the gateway's REST and GraphQL fronts serve: renamed fields
 // and enum values, changed JSON names, and removed or changed google.api.http bindings break too.
 // Additions never do. The lines are sorted; nil means nothing breaks.
+//
+// What the descriptors alone do not tell, how the GraphQL schema changes (a method that becomes a
+// query, a root field a gateway option hides, a required argument added, a link's field), the
+// registry finds by comparing the schemas served before and after (schema.BreakingChanges).
 func BreakingChanges(oldFiles, newFiles *protoregistry.Files, services []string) []string {
 	if len(services) == 0 {
 		services = declaredServices(oldFiles)
@@ -51,6 +55,52 @@ func BreakingChanges(oldFiles, newFiles *protoregistry.Files, services []string)
 	}
 	slices.Sort(d.breaks)
 	return slices.Compact(d.breaks)
+}
+
+// fileBreaks lists what newFile breaks of what oldFile declares, the two being copies of one file
+// (one path): every service, message and enum of oldFile, nested ones included, must be in newFile
+// and compatible with it, by the rules of BreakingChanges. Additions never break. The lines are
+// sorted; nil means nothing breaks.
+func fileBreaks(oldFile, newFile protoreflect.FileDescriptor) []string {
+	d := differ{compared: make(map[protoreflect.FullName]bool), within: oldFile.Path()}
+	services := oldFile.Services()
+	for i := range services.Len() {
+		od := services.Get(i)
+		if nd := newFile.Services().ByName(od.Name()); nd != nil {
+			d.service(od, nd)
+		} else {
+			d.addf(od.FullName(), "service removed")
+		}
+	}
+	d.declarations(oldFile.Messages(), newFile.Messages(), oldFile.Enums(), newFile.Enums())
+	slices.Sort(d.breaks)
+	return slices.Compact(d.breaks)
+}
+
+// declarations compares the messages and enums declared in one scope (a file or a message), and
+// those nested in them, with their counterparts of the same name.
+func (d *differ) declarations(om, nm protoreflect.MessageDescriptors, oe, ne protoreflect.EnumDescriptors) {
+	for i := range om.Len() {
+		o := om.Get(i)
+		if o.IsMapEntry() {
+			continue // compared with its map field
+		}
+		n := nm.ByName(o.Name())
+		if n == nil {
+			d.addf(o.FullName(), "message removed")
+			continue
+		}
+		d.message(o, n)
+		d.declarations(o.Messages(), n.Messages(), o.Enums(), n.Enums())
+	}
+	for i := range oe.Len() {
+		o := oe.Get(i)
+		if n := ne.ByName(o.Name()); n != nil {
+			d.enum(o, n)
+		} else {
+			d.addf(o.FullName(), "enum removed")
+		}
+	}
 }
 
 // declaredServices lists the services of files outside the google.* packages.
@@ -87,6 +137,19 @@ func findService(files *protoregistry.Files, name string) (protoreflect.ServiceD
 type differ struct {
 	breaks   []string
 	compared map[protoreflect.FullName]bool // messages and enums already compared
+	// within, when set, is the one file compared (fileBreaks): the messages and enums of the
+	// files it imports are compared as those files, each copy of a path against its own.
+	within string
+}
+
+// skips reports whether the differ leaves desc out: it is compared already, or is of another file
+// than the one compared (within). It marks desc compared.
+func (d *differ) skips(desc protoreflect.Descriptor) bool {
+	if d.compared[desc.FullName()] || (d.within != "" && desc.ParentFile().Path() != d.within) {
+		return true
+	}
+	d.compared[desc.FullName()] = true
+	return false
 }
 
 func (d *differ) addf(element protoreflect.FullName, format string, args ...any) {
@@ -177,10 +240,9 @@ func httpRoute(r *annotations.HttpRule) string {
 }
 
 func (d *differ) message(om, nm protoreflect.MessageDescriptor) {
-	if d.compared[om.FullName()] {
+	if d.skips(om) {
 		return
 	}
-	d.compared[om.FullName()] = true
 	fields := om.Fields()
 	for i := range fields.Len() {
 		of := fields.Get(i)
@@ -293,10 +355,9 @@ func typeName(f protoreflect.FieldDescriptor) string {
 }
 
 func (d *differ) enum(oe, ne protoreflect.EnumDescriptor) {
-	if d.compared[oe.FullName()] {
+	if d.skips(oe) {
 		return
 	}
-	d.compared[oe.FullName()] = true
 	values := oe.Values()
 	for i := range values.Len() {
 		ov := values.Get(i)

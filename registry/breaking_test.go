@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,8 +13,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
+	"github.com/protogate/gateway/schema"
 )
 
 const thingsProto = `syntax = "proto3";
@@ -490,6 +494,151 @@ func TestSetBaseWarnsBreaking(t *testing.T) {
 			t.Errorf("%s: warned %q", tc.name, warned)
 		case tc.want != "" && (len(warned) != 1 || !strings.Contains(warned[0], "name=things") || !strings.Contains(warned[0], tc.want)):
 			t.Errorf("%s: warned %q, want one warning for things saying %s", tc.name, warned, tc.want)
+		}
+	}
+}
+
+// widgetsProto is a proto2 service for the GraphQL breaking changes: its GraphQL surface changes
+// under edits that leave its messages as they are.
+const widgetsProto = `syntax = "proto2";
+package acme.w.v1;
+import "gateway/options/v1/options.proto";
+import "google/api/annotations.proto";
+service Widgets {
+  rpc GetWidget(GetWidgetRequest) returns (Widget);
+  rpc FindWidget(GetWidgetRequest) returns (Widget) { option idempotency_level = NO_SIDE_EFFECTS; }
+  rpc PutWidget(GetWidgetRequest) returns (Widget);
+}
+message GetWidgetRequest { optional string id = 1; }
+message Widget { optional string id = 1; }
+`
+
+// What GraphQL clients see breaks by more than the descriptors' messages: a root field that moves
+// between Query and Mutation, one a gateway option hides or renames, a new required argument. The
+// schemas served before and after are compared: the breaks are refused with the others, listed by
+// a dry run, and accepted with allow_breaking.
+func TestRegistryGraphQLBreakingChanges(t *testing.T) {
+	options, err := os.ReadFile(filepath.Join(protoRoot, "gateway", "options", "v1", "options.proto"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	widgets := func(edits ...string) map[string]string {
+		t.Helper()
+		src := widgetsProto
+		for i := 0; i < len(edits); i += 2 {
+			if !strings.Contains(src, edits[i]) {
+				t.Fatalf("widgets.proto has no %q", edits[i])
+			}
+			src = strings.Replace(src, edits[i], edits[i+1], 1)
+		}
+		return map[string]string{"acme/w/v1/widgets.proto": src, "gateway/options/v1/options.proto": string(options)}
+	}
+	const get, find, put = "rpc GetWidget(GetWidgetRequest) returns (Widget);", "returns (Widget) { option idempotency_level = NO_SIDE_EFFECTS; }",
+		"rpc PutWidget(GetWidgetRequest) returns (Widget);"
+	for _, tc := range []struct {
+		name  string
+		edits []string
+		want  []string
+	}{
+		{"idempotency_level NO_SIDE_EFFECTS", []string{get, "rpc GetWidget(GetWidgetRequest) returns (Widget) { option idempotency_level = NO_SIDE_EFFECTS; }"},
+			[]string{"GraphQL Mutation: field getWidget moved to Query"}},
+		{"no longer NO_SIDE_EFFECTS", []string{find, "returns (Widget);"},
+			[]string{"GraphQL Query: field findWidget moved to Mutation"}},
+		{"a GET binding", []string{put, `rpc PutWidget(GetWidgetRequest) returns (Widget) { option (google.api.http) = {get: "/v1/widgets/{id}"}; }`},
+			[]string{"GraphQL Mutation: field putWidget moved to Query"}},
+		{"the operation option", []string{find, "returns (Widget) { option (gateway.options.v1.graphql) = {operation: OPERATION_MUTATION}; }"},
+			[]string{"GraphQL Query: field findWidget moved to Mutation"}},
+		{"hidden", []string{put, "rpc PutWidget(GetWidgetRequest) returns (Widget) { option (gateway.options.v1.graphql) = {hide: true}; }"},
+			[]string{"GraphQL Mutation: field putWidget removed"}},
+		{"renamed", []string{get, `rpc GetWidget(GetWidgetRequest) returns (Widget) { option (gateway.options.v1.graphql) = {name: "widget"}; }`},
+			[]string{"GraphQL Mutation: field getWidget removed"}},
+		{"a required field added to the request", []string{"{ optional string id = 1; }\nmessage Widget", "{ optional string id = 1; required string tenant = 2; }\nmessage Widget"},
+			[]string{
+				"GraphQL Mutation.getWidget: required argument tenant added (String!)",
+				"GraphQL Mutation.putWidget: required argument tenant added (String!)",
+				"GraphQL Query.findWidget: required argument tenant added (String!)",
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, store.NewMemory())
+			f.open(t, registry.Spec{})
+			f.register(t, protosReq("widgets", widgets(), nil, addrA))
+			before := f.view(t)
+			_, err := f.reg.Register(t.Context(), protosReq("widgets", widgets(tc.edits...), nil, addrA))
+			wantStatus(t, err, codes.FailedPrecondition, append([]string{fmt.Sprintf("%d breaking change(s) against active version 1", len(tc.want))}, tc.want...)...)
+			f.unchanged(t, before)
+
+			req := protosReq("widgets", widgets(tc.edits...), nil, addrA)
+			req.AllowBreaking, req.DryRun = true, true
+			if resp := f.register(t, req); !slices.Equal(resp.GetBreakingChanges(), tc.want) {
+				t.Errorf("dry run breaking changes = %q\nwant %q", resp.GetBreakingChanges(), tc.want)
+			}
+			f.unchanged(t, before)
+			req.DryRun = false
+			if resp := f.register(t, req); resp.GetRegistration().GetVersion() != 2 {
+				t.Errorf("allow_breaking = %v, want version 2", resp)
+			}
+		})
+	}
+}
+
+// A change of one registration that breaks what GraphQL clients read of another's types, through
+// a link, is listed too: the order's user link answers GetUser's response.
+func TestRegistryGraphQLLinkBreaks(t *testing.T) {
+	f := newFixture(t, store.NewMemory())
+	f.open(t, registry.Spec{GraphQL: schema.Options{Links: []schema.Link{
+		{OnType: "shop.orders.v1.Order", Field: "buyer", Method: "shop.users.v1.UserService/GetUser", Args: map[string]string{"id": "user_id"}},
+	}}})
+	f.register(t, setReq("orders", generatedSet(t, ordersv1.File_shop_orders_v1_orders_proto), addrB))
+	f.register(t, protosReq("users", usersSource(t), nil, addrA))
+	other := usersSource(t, "rpc GetUser(GetUserRequest) returns (User) {", "rpc GetUser(GetUserRequest) returns (UserView) {",
+		"message GetUserRequest {", "message UserView { string id = 1; }\n\nmessage GetUserRequest {")
+	_, err := f.reg.Register(t.Context(), protosReq("users", other, nil, addrA))
+	wantStatus(t, err, codes.FailedPrecondition, "GraphQL Order: field buyer type changed from User to UserView",
+		"GraphQL Query: field getUser type changed from User to UserView",
+		"shop.users.v1.UserService.GetUser: response type changed from shop.users.v1.User to shop.users.v1.UserView")
+}
+
+// A config reload that changes the GraphQL schema incompatibly applies too, with a warning listing
+// the breaks, whether a service's descriptors or the config's GraphQL options made them.
+func TestSetBaseWarnsGraphQLBreaking(t *testing.T) {
+	logs := make(logLines, 64)
+	f := newFixture(t, store.NewMemory(), registry.WithLogger(slog.New(logs)))
+	things := func(files *protoregistry.Files, gql schema.Options) registry.Spec {
+		return registry.Spec{GraphQL: gql, Registrations: []*registry.Registration{{Name: "things", Endpoints: []string{addrA}, Files: files}}}
+	}
+	f.open(t, things(compileThings(t), schema.Options{}))
+	query := compileThings(t, "rpc ListThings(ListThingsRequest) returns (ListThingsResponse);",
+		"rpc ListThings(ListThingsRequest) returns (ListThingsResponse) { option idempotency_level = NO_SIDE_EFFECTS; }")
+	for _, tc := range []struct {
+		name string
+		spec registry.Spec
+		want string
+	}{
+		{"unchanged", things(compileThings(t), schema.Options{}), ""},
+		{"a mutation made a query", things(query, schema.Options{}), "GraphQL Mutation: field listThings moved to Query"},
+		{"a method hidden by the config", things(query, schema.Options{Overrides: []schema.Override{{Method: "acme.v1.Things/GetThing", Hide: true}}}),
+			"GraphQL Query: field getThing removed"},
+	} {
+		if _, err := f.reg.SetBase(tc.spec); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var warned []string
+		for done := false; !done; {
+			select {
+			case line := <-logs:
+				if strings.HasPrefix(line, "config reload changed the GraphQL schema incompatibly") {
+					warned = append(warned, line)
+				}
+			default:
+				done = true
+			}
+		}
+		switch {
+		case tc.want == "" && len(warned) > 0:
+			t.Errorf("%s: warned %q", tc.name, warned)
+		case tc.want != "" && (len(warned) != 1 || !strings.Contains(warned[0], tc.want)):
+			t.Errorf("%s: warned %q, want one warning saying %s", tc.name, warned, tc.want)
 		}
 	}
 }

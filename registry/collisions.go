@@ -15,8 +15,10 @@ import (
 
 // exposure is what one registration exposes, as the fronts will name it.
 type exposure struct {
-	reg      string
-	files    *protoregistry.Files
+	reg   string
+	files *protoregistry.Files // the registration's own
+	// services are its services as the snapshot serves them: linked to the served copies of the
+	// files it shares with other registrations (sharedFiles.linkToServed).
 	services []protoreflect.ServiceDescriptor
 }
 

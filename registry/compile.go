@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
@@ -158,7 +156,7 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	// one colliding with those before it, so the registry passes the changed one last.
 	regs := spec.Registrations
 
-	files, err := mergeFiles(regs)
+	files, shared, err := mergeFiles(regs)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +183,11 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		services, err := exposedServices(r)
 		if err != nil {
 			return nil, err
+		}
+		// What the snapshot serves of a service is linked to the copies of the shared files it
+		// serves, the newest (see sharedFiles).
+		if services, err = shared.linkToServed(r.Files, services); err != nil {
+			return nil, fmt.Errorf("registration %q: %w", r.Name, err)
 		}
 		exposed = append(exposed, exposure{reg: r.Name, files: r.Files, services: services})
 		cluster := r.Cluster
@@ -395,52 +398,6 @@ func hasHostName(addrs []string) bool {
 		}
 	}
 	return false
-}
-
-// mergeFiles merges the registrations' descriptors into one registry. A file registered twice must be
-// identical; two files declaring one name conflict.
-func mergeFiles(regs []*Registration) (*protoregistry.Files, error) {
-	merged := new(protoregistry.Files)
-	from := make(map[string]string) // file path -> registration that brought it
-	for _, r := range regs {
-		if r.Files == nil {
-			return nil, fmt.Errorf("registration %q has no descriptors", r.Name)
-		}
-		var err error
-		r.Files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-			if prev, err2 := merged.FindFileByPath(fd.Path()); err2 == nil {
-				if !sameFile(prev, fd) {
-					err = fmt.Errorf("%w: registration %q: file %s differs from the one registration %q brought", ErrConflict, r.Name, fd.Path(), from[fd.Path()])
-					return false
-				}
-				return true
-			}
-			if err2 := merged.RegisterFile(fd); err2 != nil {
-				err = fmt.Errorf("%w: registration %q: %w", ErrConflict, r.Name, err2)
-				return false
-			}
-			from[fd.Path()] = r.Name
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return merged, nil
-}
-
-func sameFile(a, b protoreflect.FileDescriptor) bool {
-	if a == b {
-		return true
-	}
-	// Comments do not change what a file defines: one registration may bring a file compiled from
-	// source and another the same file from reflection, without source info.
-	pa, pb := protodesc.ToFileDescriptorProto(a), protodesc.ToFileDescriptorProto(b)
-	pa.SourceCodeInfo, pb.SourceCodeInfo = nil, nil
-	opts := proto.MarshalOptions{Deterministic: true}
-	ab, err1 := opts.Marshal(pa)
-	bb, err2 := opts.Marshal(pb)
-	return err1 == nil && err2 == nil && string(ab) == string(bb)
 }
 
 // exposedNames is exposedServices' services by their full names, in its order.

@@ -241,6 +241,18 @@ func TestCompileErrors(t *testing.T) {
 		{name: "service of two registrations", spec: registry.Spec{Registrations: []*registry.Registration{
 			users(), {Name: "users2", Endpoints: []string{addrB}, Files: users().Files}}},
 			want: `service shop.users.v1.UserService is provided by both registration "users" and "users2"`, conflict: true},
+		{name: "symbol of two files", spec: registry.Spec{Registrations: []*registry.Registration{
+			{Name: "acme", Endpoints: []string{addrA}, Files: compiledFiles(t, map[string]string{"acme/common/v1/common.proto": metaProto + "service A { rpc Get(Meta) returns (Meta); }\n"})},
+			{Name: "vt", Endpoints: []string{addrB}, Files: compiledFiles(t, map[string]string{"vendor/common.proto": metaProto + "service V { rpc Get(Meta) returns (Meta); }\n"})}}},
+			want: `registration "vt": file vendor/common.proto declares acme.common.v1.Meta, which file acme/common/v1/common.proto of registration "acme" declares already`, conflict: true},
+		{name: "package named like a symbol", spec: registry.Spec{Registrations: []*registry.Registration{
+			{Name: "acme", Endpoints: []string{addrA}, Files: compiledFiles(t, map[string]string{"acme/acme.proto": "syntax = \"proto3\";\npackage acme;\nmessage common {}\nservice A { rpc Get(common) returns (common); }\n"})},
+			{Name: "vt", Endpoints: []string{addrB}, Files: compiledFiles(t, map[string]string{"vendor/common.proto": metaProto + "service V { rpc Get(Meta) returns (Meta); }\n"})}}},
+			want: `registration "vt": file vendor/common.proto is in package acme.common.v1, but file acme/acme.proto of registration "acme" declares acme.common`, conflict: true},
+		{name: "symbol named like a package", spec: registry.Spec{Registrations: []*registry.Registration{
+			{Name: "vt", Endpoints: []string{addrB}, Files: compiledFiles(t, map[string]string{"vendor/common.proto": metaProto + "service V { rpc Get(Meta) returns (Meta); }\n"})},
+			{Name: "acme", Endpoints: []string{addrA}, Files: compiledFiles(t, map[string]string{"acme/acme.proto": "syntax = \"proto3\";\npackage acme;\nmessage common {}\nservice A { rpc Get(common) returns (common); }\n"})}}},
+			want: `registration "acme": file acme/acme.proto declares acme.common, which is a package of file vendor/common.proto of registration "vt"`, conflict: true},
 		{name: "type of two registrations", spec: registry.Spec{Registrations: []*registry.Registration{users(), orders,
 			{Name: "people", Endpoints: []string{addrC}, Files: compiledFiles(t, map[string]string{"acme/people/v1/people.proto": typeCollision})}}},
 			want: "GraphQL type User", conflict: true},
@@ -265,6 +277,12 @@ func TestCompileErrors(t *testing.T) {
 		})
 	}
 }
+
+// metaProto declares acme.common.v1.Meta.
+const metaProto = `syntax = "proto3";
+package acme.common.v1;
+message Meta { string id = 1; }
+`
 
 // rulesProto is a service whose one method carries the google.api.http option body %s.
 const rulesProto = `syntax = "proto3";

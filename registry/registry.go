@@ -18,6 +18,7 @@ import (
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/registry/store"
 	"github.com/protogate/gateway/routing"
+	"github.com/protogate/gateway/schema"
 )
 
 // Registry holds the registrations backend teams make at run time, with their history, and turns every
@@ -231,9 +232,17 @@ func (r *Registry) SetBase(base Spec) (*Snapshot, error) {
 		r.base = old
 		return nil, err
 	}
+	prev := r.current
 	r.publishLocked(snap)
 	r.awaitPendingLocked(old)
 	r.warnBreakingLocked(old, base)
+	if prev != nil {
+		// The config's GraphQL options and its services' descriptors both shape the schema.
+		if breaks := schema.BreakingChanges(prev.GraphQL(), snap.GraphQL()); len(breaks) > 0 {
+			r.log.Warn("config reload changed the GraphQL schema incompatibly: clients of the previous schema may fail",
+				"breaking_changes", strings.Join(breaks, "; "))
+		}
+	}
 	return snap, nil
 }
 
@@ -370,21 +379,32 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 	var breaks []string
 	if active != nil {
 		breaks = append(BreakingChanges(active.Files, v.Files, active.Exposed), unexposed(active, v)...)
-		slices.Sort(breaks)
-		if len(breaks) > 0 && !allowBreaking {
-			return nil, breakingError(v.Name, active.Number, breaks)
-		}
 	}
 	v.Number = h.next()
 	v.Created = r.now()
 
 	snap, err := r.compileLocked(&override{name: v.Name, version: v})
 	if err != nil {
+		if len(breaks) > 0 && !allowBreaking {
+			slices.Sort(breaks)
+			return nil, breakingError(v.Name, active.Number, breaks)
+		}
 		code := codes.InvalidArgument
 		if errors.Is(err, ErrConflict) {
 			code = codes.AlreadyExists
 		}
 		return nil, status.Errorf(code, "registration %q: %v", v.Name, err)
+	}
+	if active != nil {
+		// What GraphQL clients see is compared on the schemas served before and after: the
+		// descriptors alone do not say it (a method that becomes a query, a gateway option that
+		// hides or renames a root field, a new required argument, a link that no longer resolves).
+		breaks = append(breaks, schema.BreakingChanges(r.current.GraphQL(), snap.GraphQL())...)
+		slices.Sort(breaks)
+		if len(breaks) > 0 && !allowBreaking {
+			snap.Retire(r.pool)
+			return nil, breakingError(v.Name, active.Number, breaks)
+		}
 	}
 	resp := &adminv1.RegisterResponse{Changed: true, BreakingChanges: breaks}
 	if dryRun {

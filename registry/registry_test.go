@@ -672,7 +672,7 @@ func TestRegistryRejects(t *testing.T) {
 	inv, pre, conflict := codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists
 	moneyChanged := shopSources(t)
 	moneyChanged["shop/common/v1/money.proto"] = strings.Replace(moneyChanged["shop/common/v1/money.proto"],
-		"message Money {", "message Money {\n  string note = 99;", 1)
+		"int32 nanos = 3;", "int64 nanos = 3;", 1)
 	for _, tc := range []struct {
 		name    string
 		req     *adminv1.RegisterRequest
@@ -747,10 +747,12 @@ func TestRegistryRejects(t *testing.T) {
 		{name: "GraphQL root field collision", req: protosReq("acme-root", one("acme/root/v1/root.proto", rootFieldCollision), nil, addrC), code: conflict,
 			want:     []string{"GraphQL root field getUser", "acme.root.v1.RootService.GetUser", "shop.users.v1.UserService.GetUser", `"acme-root"`},
 			newFirst: `GraphQL root field getUser of acme.root.v1.RootService.GetUser (registration "acme-root") is already taken by shop.users.v1.UserService.GetUser (registration "users")`},
-		{name: "shared file with other content", req: protosReq("catalog", moneyChanged, []string{"shop/catalog/v1/catalog.proto"}, addrC), code: conflict,
-			want: []string{"shop/common/v1/money.proto differs from the one registration \"orders\" brought"}},
+		{name: "shared file changed incompatibly", req: protosReq("catalog", moneyChanged, []string{"shop/catalog/v1/catalog.proto"}, addrC), code: conflict,
+			want: []string{`registration "catalog": its copy of file shop/common/v1/money.proto and the one registration "orders" brought differ, and neither holds the other compatibly`,
+				`shop.common.v1.Money: field 3 "nanos" type changed from int32 to int64`}},
 		{name: "proto name declared by another registration", req: protosReq("impostor", one("acme/impostor/v1/impostor.proto", impostor), nil, addrC), code: conflict,
-			want: []string{"shop.users.v1.User"}},
+			want:     []string{"shop.users.v1.User"},
+			newFirst: `registration "impostor": file acme/impostor/v1/impostor.proto declares shop.users.v1.User, which file shop/users/v1/users.proto of registration "users" declares already`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.view(t)
@@ -787,7 +789,13 @@ func TestRegistryBreakingChanges(t *testing.T) {
     option idempotency_level = NO_SIDE_EFFECTS;
   }`, "",
 	)
+	// Each protobuf break, and what it does to the GraphQL schema.
 	wantBreaks := []string{
+		"GraphQL Query: field batchGetUsers removed",
+		"GraphQL User: field avatar removed",
+		"GraphQL User: field email type changed from String! to Bytes!",
+		"GraphQL UserInput: field avatar removed",
+		"GraphQL UserInput: field email type changed from String! to Bytes!",
 		`shop.users.v1.User: field 12 "avatar" removed`,
 		`shop.users.v1.User: field 3 "email" type changed from string to bytes`,
 		"shop.users.v1.UserService: method BatchGetUsers removed",
@@ -795,7 +803,7 @@ func TestRegistryBreakingChanges(t *testing.T) {
 
 	before := f.view(t)
 	_, err := f.reg.Register(t.Context(), protosReq("users", breaking, nil, addrA))
-	wantStatus(t, err, codes.FailedPrecondition, append([]string{`registration "users"`, "3 breaking change(s) against active version 1", "allow-breaking"}, wantBreaks...)...)
+	wantStatus(t, err, codes.FailedPrecondition, append([]string{`registration "users"`, "8 breaking change(s) against active version 1", "allow-breaking"}, wantBreaks...)...)
 	f.unchanged(t, before)
 
 	// A dry run with allow_breaking reports them and changes nothing.
@@ -849,12 +857,12 @@ service Two { rpc B(M) returns (M); }
 	narrower := protosReq("two", files, nil, addrA)
 	narrower.Services = []string{"acme.v1.Two"}
 	_, err := f.reg.Register(t.Context(), narrower)
-	wantStatus(t, err, codes.FailedPrecondition, "1 breaking change(s)", "acme.v1.One: service no longer exposed")
+	wantStatus(t, err, codes.FailedPrecondition, "2 breaking change(s)", "acme.v1.One: service no longer exposed", "GraphQL Mutation: field a removed")
 	f.unchanged(t, before)
 
 	narrower.AllowBreaking = true
 	resp := f.register(t, narrower)
-	if want := []string{"acme.v1.One: service no longer exposed"}; !slices.Equal(resp.GetBreakingChanges(), want) {
+	if want := []string{"GraphQL Mutation: field a removed", "acme.v1.One: service no longer exposed"}; !slices.Equal(resp.GetBreakingChanges(), want) {
 		t.Errorf("breaking changes = %q, want %q", resp.GetBreakingChanges(), want)
 	}
 	// Exposing it again is an addition.

@@ -18,6 +18,11 @@ import (
 	_ "google.golang.org/genproto/googleapis/rpc/code"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 	_ "google.golang.org/genproto/googleapis/rpc/status"
+
+	// The files of the services the gateway answers itself: health checks and server reflection.
+	_ "google.golang.org/grpc/health/grpc_health_v1"
+	_ "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	_ "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 )
 
 // A registration's descriptors come from one of three sources: a serialized FileDescriptorSet
@@ -25,19 +30,30 @@ import (
 // reflection of a running backend (FilesFromReflection). All three end in the same place:
 // a FileDescriptorSet decoded with the gateway's linked extension types and linked by filesFromSet
 // into a private registry. So descriptors look the same whatever their source: options carry the
-// google.api extensions as typed values, and the google/protobuf, google/api and google/rpc files
-// the gateway links are always its own copies.
+// google.api extensions as typed values, and the files the gateway links (linkedPrefixes) are
+// always its own copies.
 //
 // The gateway owns those files because registrations share them: the snapshot merges every
 // registration's files, and two copies of google/protobuf/descriptor.proto from two protoc versions,
 // or a trimmed google/api/http.proto, would otherwise collide. Copies a registration brings are
 // ignored; the linked copies are wire-compatible with them, and a file that needs a symbol the
 // linked copy lacks fails to link with an error naming it.
+//
+// The grpc/health and grpc/reflection files describe the services the gateway answers itself
+// (gatewayService), and server reflection describes them from the merged registrations first: a
+// registration's copy, say an older health.proto without Watch and List, would describe the
+// gateway's own service wrongly to every client. Their copies are ignored too, but checked: a copy
+// the gateway's own does not hold compatibly (by the rules of BreakingChanges: a fork that adds a
+// field or changes one) is refused, as the registration's files were built against something the
+// gateway does not serve.
 
 // linkedPrefixes are the import paths that resolve from the descriptors linked into the gateway.
-var linkedPrefixes = [...]string{"google/protobuf/", "google/api/", "google/rpc/"}
+var linkedPrefixes = [...]string{"google/protobuf/", "google/api/", "google/rpc/", ownPrefixes[0], ownPrefixes[1]}
 
-// linkedFile returns the gateway's linked copy of a google/protobuf, google/api or google/rpc file.
+// ownPrefixes are the linked import paths of the services the gateway answers itself.
+var ownPrefixes = [...]string{"grpc/health/", "grpc/reflection/"}
+
+// linkedFile returns the gateway's linked copy of a file under linkedPrefixes.
 func linkedFile(path string) (protoreflect.FileDescriptor, bool) {
 	linked := false
 	for _, p := range linkedPrefixes {
@@ -64,9 +80,9 @@ func decodeSet(data []byte) (*descriptorpb.FileDescriptorSet, error) {
 }
 
 // filesFromSet links the files of set into a new registry; origin starts every error message
-// ("descriptor set"). Files may come in any order. The google/protobuf, google/api and google/rpc
-// files the gateway links are its own copies, whether the set brings them or not; any other import
-// the set lacks is an error.
+// ("descriptor set"). Files may come in any order. The files the gateway links are its own copies,
+// whether the set brings them or not (a copy of a grpc/health or grpc/reflection file must be
+// compatible with the gateway's, see checkOwnCopy); any other import the set lacks is an error.
 func filesFromSet(set *descriptorpb.FileDescriptorSet, origin string) (*protoregistry.Files, error) {
 	if len(set.GetFile()) == 0 {
 		return nil, fmt.Errorf("%s: holds no files", origin)
@@ -155,6 +171,11 @@ func (l *linking) visit(path string, chain []string) error {
 			return fmt.Errorf("%s: file %q: %w", l.origin, path, err)
 		}
 	} else {
+		if inSet {
+			if err := checkOwnCopy(fdp, lfd); err != nil {
+				return fmt.Errorf("%s: %w", l.origin, err)
+			}
+		}
 		imports := lfd.Imports()
 		for i := range imports.Len() {
 			if err := l.visit(imports.Get(i).Path(), chain); err != nil {
@@ -167,5 +188,27 @@ func (l *linking) visit(path string, chain []string) error {
 		return fmt.Errorf("%s: file %q: %w", l.origin, path, err)
 	}
 	l.state[path] = linked
+	return nil
+}
+
+// checkOwnCopy checks a registration's copy of a file the gateway links against the gateway's own
+// copy, when it is the file of a service the gateway answers itself (ownPrefixes): everything the
+// copy declares must be in the gateway's and compatible with it. An older copy is (health.proto
+// without Watch and List); a fork that adds or changes a field is not. Other linked files are not
+// checked: google/protobuf/descriptor.proto, for one, drops fields from one protobuf release to the
+// next (FileOptions.php_generic_services), and a copy from an older protoc is no reason to refuse a
+// registration.
+func checkOwnCopy(theirs *descriptorpb.FileDescriptorProto, own protoreflect.FileDescriptor) error {
+	if !slices.ContainsFunc(ownPrefixes[:], func(p string) bool { return strings.HasPrefix(own.Path(), p) }) {
+		return nil
+	}
+	fd, err := (protodesc.FileOptions{AllowUnresolvable: true}).New(theirs, new(protoregistry.Files))
+	if err != nil {
+		return fmt.Errorf("file %q: %w", own.Path(), err)
+	}
+	if breaks := fileBreaks(fd, own); len(breaks) > 0 {
+		return fmt.Errorf("file %q: the gateway answers %s itself and serves its own copy of the file, which is not a compatible evolution of this one (from this copy to the gateway's: %s): leave the file out, or bring an unmodified copy",
+			own.Path(), own.Package(), strings.Join(breaks, "; "))
+	}
 	return nil
 }

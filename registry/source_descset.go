@@ -15,8 +15,8 @@ import (
 // FilesFromDescriptorSet links a serialized google.protobuf.FileDescriptorSet (protoc
 // --descriptor_set_out, buf build -o) into a new registry of its own. The set may hold its files in any
 // order and may or may not include its imports (--include_imports): an import it lacks resolves from
-// the gateway's linked copy when it is a google/protobuf, google/api or google/rpc file; any other
-// missing import is an error naming the file and the import.
+// the gateway's linked copy when it is a google/protobuf, google/api, google/rpc, grpc/health or
+// grpc/reflection file; any other missing import is an error naming the file and the import.
 func FilesFromDescriptorSet(data []byte) (*protoregistry.Files, error) {
 	set, err := decodeSet(data)
 	if err != nil {

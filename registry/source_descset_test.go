@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionalphapb "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -316,6 +319,95 @@ func BenchmarkFilesFromDescriptorSet(b *testing.B) {
 	for b.Loop() {
 		if _, err := registry.FilesFromDescriptorSet(data); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// olderHealth is grpc/health/v1/health.proto as a backend might vendor it from before Watch and
+// List: Check alone.
+func olderHealth() *descriptorpb.FileDescriptorProto {
+	fdp := protodesc.ToFileDescriptorProto(healthpb.File_grpc_health_v1_health_proto)
+	fdp.MessageType = slices.DeleteFunc(fdp.MessageType, func(m *descriptorpb.DescriptorProto) bool {
+		return strings.HasPrefix(m.GetName(), "HealthList")
+	})
+	fdp.Service[0].Method = slices.DeleteFunc(fdp.Service[0].Method, func(m *descriptorpb.MethodDescriptorProto) bool {
+		return m.GetName() != "Check"
+	})
+	return fdp
+}
+
+// hProto is acme/h/v1/h.proto: a service answering with a message of grpc/health/v1/health.proto.
+func hProto() *descriptorpb.FileDescriptorProto {
+	return &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/h/v1/h.proto"), Package: proto.String("acme.h.v1"), Syntax: proto.String("proto3"),
+		Dependency: []string{"grpc/health/v1/health.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("StatusRequest"), Field: []*descriptorpb.FieldDescriptorProto{{
+			Name: proto.String("id"), JsonName: proto.String("id"), Number: proto.Int32(1),
+			Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(),
+		}}}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("H"), Method: []*descriptorpb.MethodDescriptorProto{{
+			Name: proto.String("Status"), InputType: proto.String(".acme.h.v1.StatusRequest"), OutputType: proto.String(".grpc.health.v1.HealthCheckResponse"),
+		}}}},
+	}
+}
+
+// The files of the services the gateway answers itself, health checks and server reflection, are
+// the gateway's own copies, as the google files are: a registration's older copy must not describe
+// them to reflection clients. A copy the gateway's own does not hold compatibly is refused.
+func TestFilesFromDescriptorSetOwnServiceFiles(t *testing.T) {
+	older := func(fd protoreflect.FileDescriptor, drop string) *descriptorpb.FileDescriptorProto {
+		fdp := protodesc.ToFileDescriptorProto(fd)
+		for _, m := range fdp.MessageType {
+			m.Field = slices.DeleteFunc(m.Field, func(f *descriptorpb.FieldDescriptorProto) bool { return f.GetName() == drop })
+		}
+		return fdp
+	}
+	set := &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{
+		hProto(), olderHealth(),
+		older(reflectionpb.File_grpc_reflection_v1_reflection_proto, "file_containing_extension"),
+		older(reflectionalphapb.File_grpc_reflection_v1alpha_reflection_proto, "file_containing_extension"),
+	}}
+	files, err := registry.FilesFromDescriptorSet(marshal(t, set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, own := range []protoreflect.FileDescriptor{healthpb.File_grpc_health_v1_health_proto,
+		reflectionpb.File_grpc_reflection_v1_reflection_proto, reflectionalphapb.File_grpc_reflection_v1alpha_reflection_proto} {
+		if fd, err := files.FindFileByPath(own.Path()); err != nil || fd != own {
+			t.Errorf("%s: the set's copy was kept", own.Path())
+		}
+	}
+	status := findMethod(t, files, "acme.h.v1.H.Status")
+	if status.Output() != healthpb.File_grpc_health_v1_health_proto.Messages().ByName("HealthCheckResponse") {
+		t.Error("acme.h.v1.H.Status does not answer with the gateway's grpc.health.v1.HealthCheckResponse")
+	}
+
+	// Left out of the set, health.proto resolves from the gateway's copy.
+	alone := &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{hProto()}}
+	if _, err := registry.FilesFromDescriptorSet(marshal(t, alone)); err != nil {
+		t.Errorf("h.proto without health.proto: %v", err)
+	}
+
+	// A fork with a field the gateway's copy lacks, or a field of another type, is refused.
+	forked := olderHealth()
+	forked.MessageType[1].Field = append(forked.MessageType[1].Field, &descriptorpb.FieldDescriptorProto{
+		Name: proto.String("detail"), JsonName: proto.String("detail"), Number: proto.Int32(2),
+		Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(),
+	})
+	retyped := olderHealth()
+	retyped.MessageType[0].Field[0].Type = descriptorpb.FieldDescriptorProto_TYPE_BYTES.Enum()
+	for _, tc := range []struct {
+		name string
+		copy *descriptorpb.FileDescriptorProto
+		want string
+	}{
+		{"added field", forked, `grpc.health.v1.HealthCheckResponse: field 2 "detail" removed`},
+		{"changed field", retyped, `grpc.health.v1.HealthCheckRequest: field 1 "service" type changed from bytes to string`},
+	} {
+		_, err := registry.FilesFromDescriptorSet(marshal(t, &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{hProto(), tc.copy}}))
+		if err == nil || !strings.HasPrefix(err.Error(), `descriptor set: file "grpc/health/v1/health.proto": the gateway answers grpc.health.v1 itself`) ||
+			!strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error = %v, want one naming the file and %q", tc.name, err, tc.want)
 		}
 	}
 }

@@ -24,8 +24,8 @@ import (
 
 // FilesFromProtos compiles .proto sources into a new registry of their own. sources maps import
 // paths ("shop/users/v1/users.proto") to file contents; entryPoints names the files to compile (all
-// of sources when empty). The google/protobuf, google/api and google/rpc files the gateway links
-// resolve from its own copies, even when sources hold a copy. Comments are kept as source info.
+// of sources when empty). The files the gateway links (google/protobuf, google/api, google/rpc,
+// grpc/health, grpc/reflection) resolve from its own copies, even when sources hold a copy. Comments are kept as source info.
 //
 // On failure the error lists every problem the compiler found, one "file:line:col: message" a line,
 // ordered by file and position.
@@ -153,8 +153,7 @@ func sourceResolver(sources map[string]string) protocompile.Resolver {
 	})
 }
 
-// linkedFirst resolves the google/protobuf, google/api and google/rpc files the gateway links from
-// its own copies, and everything else with r.
+// linkedFirst resolves the files the gateway links (linkedPrefixes) from its own copies, and everything else with r.
 func linkedFirst(r protocompile.Resolver) protocompile.Resolver {
 	return protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
 		if fd, ok := linkedFile(path); ok {
@@ -169,8 +168,8 @@ func linkedFirst(r protocompile.Resolver) protocompile.Resolver {
 // of the files themselves as entry points. It compiles them to find out, so it fails with the
 // compiler's errors as FilesFromProtos would.
 //
-// Imports resolve from importPaths, in order, except the google/protobuf, google/api and google/rpc
-// files the gateway links: as in FilesFromProtos, those resolve from the gateway's copies and are
+// Imports resolve from importPaths, in order, except the files the gateway links (google/protobuf,
+// google/api, google/rpc, grpc/health, grpc/reflection): as in FilesFromProtos, those resolve from the gateway's copies and are
 // not collected. So a copy of google/api/annotations.proto under an import path (often a trimmed
 // one, as in this repository's proto/) is neither sent nor compiled against.
 //

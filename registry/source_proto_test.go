@@ -92,6 +92,38 @@ func TestFilesFromProtosOwnGoogleFiles(t *testing.T) {
 	}
 }
 
+// A backend's vendored older grpc/health/v1/health.proto, sent along, gives way to the gateway's copy:
+// the gateway answers grpc.health.v1 itself.
+func TestFilesFromProtosOwnHealthFile(t *testing.T) {
+	sources := map[string]string{
+		"grpc/health/v1/health.proto": `syntax = "proto3";
+package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+message HealthCheckResponse {
+  enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; }
+  ServingStatus status = 1;
+}
+service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }
+`,
+		"acme/h/v1/h.proto": `syntax = "proto3";
+package acme.h.v1;
+import "grpc/health/v1/health.proto";
+service H { rpc Status(grpc.health.v1.HealthCheckRequest) returns (grpc.health.v1.HealthCheckResponse); }
+`,
+	}
+	files, err := registry.FilesFromProtos(t.Context(), sources, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := files.FindFileByPath("grpc/health/v1/health.proto")
+	if linked, _ := protoregistry.GlobalFiles.FindFileByPath("grpc/health/v1/health.proto"); err != nil || fd != linked {
+		t.Fatal("the sent copy of grpc/health/v1/health.proto was kept")
+	}
+	if fd.Services().ByName("Health").Methods().ByName("Watch") == nil {
+		t.Error("grpc.health.v1.Health has no Watch")
+	}
+}
+
 func TestFilesFromProtosEntryPoints(t *testing.T) {
 	files, err := registry.FilesFromProtos(t.Context(), shopSources(t), []string{"shop/orders/v1/orders.proto"})
 	if err != nil {

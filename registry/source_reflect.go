@@ -149,8 +149,8 @@ func codeWords(c codes.Code) string {
 	return b.String()
 }
 
-// linkedDescriptors lets the reflection client take a google/protobuf, google/api or google/rpc
-// file the server does not send from the gateway's linked copies.
+// linkedDescriptors lets the reflection client take a file the gateway links (linkedPrefixes) that
+// the server does not send from the gateway's linked copies.
 type linkedDescriptors struct{}
 
 func (linkedDescriptors) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {

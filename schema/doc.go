@@ -95,10 +95,19 @@
 // method; links on messages the schema does not reach are ignored, links on unknown messages are
 // errors.
 //
+// # Compatibility
+//
+// BreakingChanges compares two schemas as clients see them, from the first one's root fields down,
+// and lists what the second breaks for clients of the first. The registry refuses a registration
+// whose update would break its clients so; comparing built schemas rather than descriptors keeps
+// the check true to whatever this package makes of the descriptors and options.
+//
 // # Copies of shared files
 //
 // Registrations may each bring a copy of a shared file (shop/common/v1/money.proto); the registry
-// makes sure the copies agree. One GraphQL type then has one Object (or Input) per copy, each
+// makes sure the copies agree, and links the services of a registration whose copy is older than
+// another's to the newest one, so the copies Build sees differ in comments at most. One GraphQL
+// type then has one Object (or Input) per copy, each
 // holding the field descriptors of its copy, so the executor can read and write dynamic messages
 // of either with the descriptors they were made from. ObjectType and InputType return the first
 // copy's; ObjectOf, InputOf and the pointers of the plan give the one a descriptor needs.

@@ -2,11 +2,17 @@ package server_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jhump/protoreflect/grpcreflect"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/protogate/gateway/examples/shop"
+	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	"github.com/protogate/gateway/registry"
 )
 
@@ -69,5 +75,48 @@ func TestReflectionHidesUnfrontedServices(t *testing.T) {
 	}
 	if _, err := client.ResolveService("shop.users.v1.UserService"); err != nil {
 		t.Errorf("users: %v", err)
+	}
+}
+
+// A registration that brings an older copy of grpc/health/v1/health.proto (Check alone) does not
+// change how reflection describes the gateway's own health service: Watch and List stay.
+func TestReflectionKeepsOwnHealthService(t *testing.T) {
+	g := startGateway(t, harnessOptions{empty: true})
+	older := protodesc.ToFileDescriptorProto(healthpb.File_grpc_health_v1_health_proto)
+	older.Service[0].Method = older.Service[0].Method[:1] // Check
+	older.MessageType = slices.DeleteFunc(older.MessageType, func(m *descriptorpb.DescriptorProto) bool {
+		return strings.HasPrefix(m.GetName(), "HealthList")
+	})
+	h := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/h/v1/h.proto"), Package: proto.String("acme.h.v1"), Syntax: proto.String("proto3"),
+		Dependency: []string{"grpc/health/v1/health.proto"},
+		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("H"), Method: []*descriptorpb.MethodDescriptorProto{{
+			Name: proto.String("Status"), InputType: proto.String(".grpc.health.v1.HealthCheckRequest"), OutputType: proto.String(".grpc.health.v1.HealthCheckResponse"),
+		}}}},
+	}
+	set, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{older, h}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	if _, err := g.srv.Registry().Register(ctx, &adminv1.RegisterRequest{Name: "h", Endpoints: []string{g.shop.Addr("users")},
+		Source: &adminv1.RegisterRequest_DescriptorSet{DescriptorSet: set}}); err != nil {
+		t.Fatal(err)
+	}
+	client := grpcreflect.NewClientAuto(ctx, g.conn)
+	defer client.Reset()
+	if _, err := client.ResolveService("acme.h.v1.H"); err != nil {
+		t.Fatalf("acme.h.v1.H: %v", err)
+	}
+	sd, err := client.ResolveService("grpc.health.v1.Health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var methods []string
+	for _, m := range sd.GetMethods() {
+		methods = append(methods, m.GetName())
+	}
+	if want := []string{"Check", "List", "Watch"}; !slices.Equal(slices.Sorted(slices.Values(methods)), want) {
+		t.Errorf("grpc.health.v1.Health described with methods %q, want %q", methods, want)
 	}
 }
