@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,10 +37,8 @@ func reserveBackend(t testing.TB, service string) *laterBackend {
 
 func (b *laterBackend) start() {
 	b.t.Helper()
-	lis, err := net.Listen("tcp", b.addr)
-	if err != nil {
-		b.t.Fatalf("listening on the reserved %s: %v", b.addr, err)
-	}
+	lis := testnet.Listen(b.t, b.addr)
+	var err error
 	if b.srv, err = shop.NewServer(b.service, shop.Options{}); err != nil {
 		b.t.Fatal(err)
 	}

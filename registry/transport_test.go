@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"crypto/tls"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,10 +130,7 @@ func TestConfigReflectionOverTLS(t *testing.T) {
 		t.Fatal("served before its backend answered")
 	}
 
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("listening on the reserved %s: %v", addr, err)
-	}
+	lis := testnet.Listen(t, addr)
 	srv, err := shop.NewServer("users", shop.Options{})
 	if err != nil {
 		t.Fatal(err)

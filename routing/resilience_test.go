@@ -3,7 +3,6 @@ package routing_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -554,10 +553,7 @@ func TestPickerPassesOverFailingConnection(t *testing.T) {
 	}
 
 	// The backend comes back: grpc reconnects by itself, and the endpoint can take calls again.
-	lis, err := net.Listen("tcp", dead)
-	if err != nil {
-		t.Fatalf("listen on the dead endpoint's address again: %v", err)
-	}
+	lis := testnet.Listen(t, dead)
 	srv := grpc.NewServer()
 	served := make(chan struct{})
 	go func() { defer close(served); _ = srv.Serve(lis) }()

@@ -38,10 +38,7 @@ import (
 // its address and a function that stops it.
 func serveShop(t *testing.T, service, addr string) (string, func()) {
 	t.Helper()
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lis := testnet.Listen(t, addr)
 	srv, err := shop.NewServer(service, shop.Options{})
 	if err != nil {
 		t.Fatal(err)
