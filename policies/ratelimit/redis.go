@@ -65,6 +65,7 @@ type redisStore struct {
 	client     *redisClient
 	script     *redis.Script
 	prefix     string
+	timeout    time.Duration
 	failClosed bool
 	log        *slog.Logger
 	failing    atomic.Bool // the last decision failed: the failure has been logged
@@ -79,24 +80,36 @@ func newRedisStore(cfg config.RedisStore, log *slog.Logger) (*redisStore, error)
 		client:     client,
 		script:     redis.NewScript(gcraScript),
 		prefix:     cmpOr(cfg.KeyPrefix, config.DefaultRedisKeyPrefix),
+		timeout:    cmpOr(cfg.Timeout, config.DefaultRedisTimeout),
 		failClosed: cfg.FailureMode == "closed",
 		log:        log,
 	}, nil
 }
 
-// take runs the script once for redisKey: EVALSHA, and EVAL when the server does not have the
-// script cached yet (after a restart or SCRIPT FLUSH), which caches it again.
+// take runs the script for redisKey: EVALSHA, and EVAL when the server does not have the script
+// cached yet (after a restart or SCRIPT FLUSH), which caches it again.
+//
+// A decision that failed on a stale connection (one that had answered before and was closed
+// before any byte of the reply came, see staleConnError) is made once more, on another
+// connection, within what is left of the timeout: a pooled connection that Redis or a proxy
+// closed just as the command was sent most likely never delivered it. The pool checks the
+// connections it hands out, so that one is alive or new. The risk left is a command that did
+// reach Redis and ran before the connection broke, between the script and its reply (Redis
+// killed or failed over right after running it, a proxy or a CLIENT KILL closing the connection
+// then): it is charged twice. A decision that timed out is never made again, since Redis may
+// have run it.
 func (r *redisStore) take(redisKey string, l *limits, cost, nowMicros int64) (decision, error) {
-	const us = float64(time.Microsecond)
-	res, err := r.script.Run(context.Background(), r.client, []string{redisKey},
-		strconv.FormatFloat(float64(l.interval)/us, 'f', -1, 64),
-		strconv.FormatFloat(float64(l.tolerance)/us, 'f', -1, 64),
-		cost, nowMicros).Int64Slice()
+	start := time.Now()
+	res, err := r.run(context.Background(), redisKey, l, cost, nowMicros)
+	if err != nil && isStale(err) {
+		if left := r.timeout - time.Since(start); left > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), left)
+			res, err = r.run(ctx, redisKey, l, cost, nowMicros)
+			cancel()
+		}
+	}
 	if err != nil {
 		return decision{}, err
-	}
-	if len(res) != 3 {
-		return decision{}, fmt.Errorf("rate-limit script returned %d values, want 3", len(res))
 	}
 	if r.failing.Load() && r.failing.CompareAndSwap(true, false) {
 		r.log.Info("rate limit store is answering again", "redis", r.client.where)
@@ -109,6 +122,22 @@ func (r *redisStore) take(redisKey string, l *limits, cost, nowMicros int64) (de
 		full:      full,
 		remaining: redisRemaining(l, full, cost, allowed),
 	}, nil
+}
+
+// run runs the script once: {allowed, retry-after µs, full-again-in µs}.
+func (r *redisStore) run(ctx context.Context, redisKey string, l *limits, cost, nowMicros int64) ([]int64, error) {
+	const us = float64(time.Microsecond)
+	res, err := r.script.Run(ctx, r.client, []string{redisKey},
+		strconv.FormatFloat(float64(l.interval)/us, 'f', -1, 64),
+		strconv.FormatFloat(float64(l.tolerance)/us, 'f', -1, 64),
+		cost, nowMicros).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 3 {
+		return nil, fmt.Errorf("rate-limit script returned %d values, want 3", len(res))
+	}
+	return res, nil
 }
 
 // redisRemaining derives the whole tokens left from the script's full-again time, as bucket.take

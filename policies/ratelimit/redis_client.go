@@ -42,8 +42,9 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 		return nil, err
 	}
 	// The settings of every kind of client, which each takes its own of (Simple, Failover,
-	// Cluster): one round trip per decision, bounded by the timeout, and no retries, which would
-	// double it.
+	// Cluster): one round trip per decision, bounded by the timeout, and no retries: go-redis
+	// would try a decision again after a timeout too, when Redis may have run it, and double the
+	// wait. The store retries itself what is safe to (see redisStore.take).
 	o := &redis.UniversalOptions{
 		DB:       cfg.DB,
 		Username: cfg.Username,
@@ -61,13 +62,14 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 		ReadTimeout:     timeout,
 		WriteTimeout:    timeout,
 		PoolTimeout:     timeout,
-		Protocol:        2,
+		// The store's one retry has what is left of the timeout: its context's deadline.
+		ContextTimeoutEnabled: true,
+		ConnMaxIdleTime:       redisConnMaxIdle,
+		Dialer:                dialRedis(tlsConn, timeout), // for every connection: sentinels and cluster nodes too
+		Protocol:              2,
 		// Leave CLIENT SETINFO out: one command fewer per connection, and servers older than 7.2
 		// answer it with an error.
 		DisableIdentity: true,
-	}
-	if tlsConn != nil {
-		o.Dialer = tlsConn.dialer(timeout) // for every connection: sentinels and cluster nodes too
 	}
 	switch cfg.Mode() {
 	case "sentinel":

@@ -155,6 +155,14 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 	return c
 }
 
+// TLSClient returns a client of a server StartTLS started with pki, for t's checks, closed when t
+// ends.
+func (s *Server) TLSClient(t testing.TB, pki *PKI) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1, TLSConfig: pki.ClientTLS(t)})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // Poll calls cond until it reports true, failing t when it has not within the deadline. Between
 // calls it waits a few milliseconds: Redis offers no event for the state changes tests wait on
 // (a replica in sync, a cluster's slots served, a failover done). what names the wait in the
