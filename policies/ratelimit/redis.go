@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -68,7 +69,11 @@ type redisStore struct {
 	timeout    time.Duration
 	failClosed bool
 	log        *slog.Logger
-	failing    atomic.Bool // the last decision failed: the failure has been logged
+	// failing says the store is out: the last decision failed, and the failure has been logged.
+	// In a cluster it is the outage of the cluster as a whole (no node to ask for the slot map);
+	// a node that fails decisions is an outage of its own (nodes).
+	failing atomic.Bool
+	nodes   *nodeOutages // cluster mode; nil otherwise
 }
 
 func newRedisStore(cfg config.RedisStore, log *slog.Logger) (*redisStore, error) {
@@ -76,14 +81,18 @@ func newRedisStore(cfg config.RedisStore, log *slog.Logger) (*redisStore, error)
 	if err != nil {
 		return nil, err
 	}
-	return &redisStore{
+	r := &redisStore{
 		client:     client,
 		script:     redis.NewScript(gcraScript),
 		prefix:     cmpOr(cfg.KeyPrefix, config.DefaultRedisKeyPrefix),
 		timeout:    cmpOr(cfg.Timeout, config.DefaultRedisTimeout),
 		failClosed: cfg.FailureMode == "closed",
 		log:        log,
-	}, nil
+	}
+	if client.cluster != nil {
+		r.nodes = watchNodes(client.cluster, log, client.where, r.onFailure("rate-limited calls whose buckets are on the node"))
+	}
+	return r, nil
 }
 
 // take runs the script for redisKey: EVALSHA, and EVAL when the server does not have the script
@@ -111,9 +120,7 @@ func (r *redisStore) take(redisKey string, l *limits, cost, nowMicros int64) (de
 	if err != nil {
 		return decision{}, err
 	}
-	if r.failing.Load() && r.failing.CompareAndSwap(true, false) {
-		r.log.Info("rate limit store is answering again", "redis", r.client.where)
-	}
+	r.answered()
 	full := time.Duration(res[2]) * time.Microsecond
 	allowed := res[0] == 1
 	return decision{
@@ -140,6 +147,18 @@ func (r *redisStore) run(ctx context.Context, redisKey string, l *limits, cost, 
 	return res, nil
 }
 
+// answered ends the outages a decision that succeeded shows are over: the store's, and in a
+// cluster those of nodes whose slots other nodes serve now (a node that answers again ends its
+// own: see nodeHook).
+func (r *redisStore) answered() {
+	if r.failing.Load() && r.failing.CompareAndSwap(true, false) {
+		r.log.Info("rate limit store is answering again", "redis", r.client.where)
+	}
+	if r.nodes != nil && r.nodes.failing.Load() > 0 {
+		r.nodes.sweep()
+	}
+}
+
 // redisRemaining derives the whole tokens left from the script's full-again time, as bucket.take
 // does from its own. The script keeps time in whole microseconds and rounds the full-again time up
 // to one, so that time may run up to about 2µs long: without that slack, a bucket a whole number of
@@ -155,23 +174,34 @@ func redisRemaining(l *limits, full time.Duration, cost int64, allowed bool) int
 	return min(left, cost-1) // a refused cost is more than is left
 }
 
-// failed handles a decision Redis could not take: it logs the first failure of a run of them, and
-// admits the call (failure mode open) or refuses it with UNAVAILABLE (closed).
-func (r *redisStore) failed(err error) error {
-	if r.failing.CompareAndSwap(false, true) {
-		mode := "admitting calls unlimited (failure_mode open)"
-		if r.failClosed {
-			mode = "refusing rate-limited calls (failure_mode closed)"
-		}
-		r.log.Warn("rate limit store unavailable; "+mode, "redis", r.client.where, "error", err)
+// failed handles a decision on redisKey that Redis could not take: it logs the first failure of
+// a run of them (in a cluster, of the node that failed it), and admits the call (failure mode
+// open) or refuses it with UNAVAILABLE (closed).
+func (r *redisStore) failed(redisKey string, err error) error {
+	var ne *nodeError
+	switch {
+	case errors.As(err, &ne):
+		r.nodes.fail(ne.node, redisKey, err)
+	case r.failing.CompareAndSwap(false, true):
+		r.log.Warn("rate limit store unavailable; "+r.onFailure("rate-limited calls"), "redis", r.client.where, "error", err)
 	}
-	if r.client.reload != nil {
-		r.client.reload()
+	if r.client.cluster != nil {
+		// A failover or resharding that left no MOVED reply behind (a node that died answers
+		// nothing) is picked up at once, not at the next periodic refresh.
+		r.client.cluster.ReloadState(context.Background())
 	}
 	if r.failClosed {
 		return errStoreUnavailable
 	}
 	return nil
+}
+
+// onFailure says what happens to calls while the store fails.
+func (r *redisStore) onFailure(calls string) string {
+	if r.failClosed {
+		return "refusing " + calls + " (failure_mode closed)"
+	}
+	return "admitting " + calls + " unlimited (failure_mode open)"
 }
 
 func (r *redisStore) close() error { return r.client.Close() }

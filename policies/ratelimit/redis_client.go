@@ -18,11 +18,8 @@ import (
 // redisClient is the client for the store's kind of Redis, and how logs name it.
 type redisClient struct {
 	redis.UniversalClient
-	where string
-	// reload, when set, re-reads the cluster's slot map in the background; a failed decision
-	// calls it, so that a failover or resharding that left no MOVED reply behind (a node that
-	// died answers nothing) is picked up at once rather than at the next periodic refresh.
-	reload func()
+	where   string
+	cluster *redis.ClusterClient // the same client, in cluster mode; nil otherwise
 }
 
 // newRedisClient builds the client for cfg: one server (redis.Client), a primary that Sentinel
@@ -86,11 +83,7 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 	case "cluster":
 		o.Addrs = slices.Clone(cfg.Cluster.Addresses)
 		c := redis.NewClusterClient(o.Cluster())
-		return &redisClient{
-			UniversalClient: c,
-			where:           "cluster " + strings.Join(cfg.Cluster.Addresses, ","),
-			reload:          func() { c.ReloadState(context.Background()) },
-		}, nil
+		return &redisClient{UniversalClient: c, where: "cluster " + strings.Join(cfg.Cluster.Addresses, ","), cluster: c}, nil
 	}
 	if cfg.Address == "" {
 		return nil, errors.New("ratelimit: the redis backend needs an address, a sentinel or a cluster")

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -146,6 +147,23 @@ func (s *Server) Exited() bool {
 func (s *Server) Stop() {
 	s.stop.Do(func() { _ = s.cmd.Process.Kill() })
 	<-s.done
+}
+
+// Pause stops the process (SIGSTOP) without closing its connections: a server that stalls, and
+// answers nothing, until Resume.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP %s: %v", s.Addr, err)
+	}
+}
+
+// Resume continues a paused process (SIGCONT).
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("SIGCONT %s: %v", s.Addr, err)
+	}
 }
 
 // Client returns a plain client of the server for t's checks, closed when t ends.
