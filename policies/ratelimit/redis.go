@@ -74,6 +74,9 @@ type redisStore struct {
 	// a node that fails decisions is an outage of its own (nodes).
 	failing atomic.Bool
 	nodes   *nodeOutages // cluster mode; nil otherwise
+	// replaced is the store this one replaced while that one was failing (WithPrevious), until
+	// this one's first decision: if it succeeds, it logs the end of that outage.
+	replaced atomic.Pointer[redisStore]
 }
 
 func newRedisStore(cfg config.RedisStore, log *slog.Logger) (*redisStore, error) {
@@ -147,16 +150,34 @@ func (r *redisStore) run(ctx context.Context, redisKey string, l *limits, cost, 
 	return res, nil
 }
 
-// answered ends the outages a decision that succeeded shows are over: the store's, and in a
-// cluster those of nodes whose slots other nodes serve now (a node that answers again ends its
-// own: see nodeHook).
+// answered ends the outages a decision that succeeded shows are over: the store's, the one of
+// the store it replaced, and in a cluster those of nodes whose slots other nodes serve now (a
+// node that answers again ends its own: see nodeHook).
 func (r *redisStore) answered() {
 	if r.failing.Load() && r.failing.CompareAndSwap(true, false) {
 		r.log.Info("rate limit store is answering again", "redis", r.client.where)
 	}
+	if p := r.replaced.Load(); p != nil && r.replaced.CompareAndSwap(p, nil) && p.endOutages() {
+		r.log.Info("rate limit store is answering again", "redis", r.client.where, "replaced", p.client.where)
+	}
 	if r.nodes != nil && r.nodes.failing.Load() > 0 {
 		r.nodes.sweep()
 	}
+}
+
+// isFailing reports whether the store, or one of its nodes, is out.
+func (r *redisStore) isFailing() bool {
+	return r.failing.Load() || (r.nodes != nil && r.nodes.failing.Load() > 0)
+}
+
+// endOutages ends the store's outages without logging, when another store that replaced it has
+// answered (see answered), and reports whether there were any.
+func (r *redisStore) endOutages() bool {
+	ended := r.failing.Swap(false)
+	if r.nodes != nil && r.nodes.endAll() {
+		ended = true
+	}
+	return ended
 }
 
 // redisRemaining derives the whole tokens left from the script's full-again time, as bucket.take
@@ -178,6 +199,9 @@ func redisRemaining(l *limits, full time.Duration, cost int64, allowed bool) int
 // a run of them (in a cluster, of the node that failed it), and admits the call (failure mode
 // open) or refuses it with UNAVAILABLE (closed).
 func (r *redisStore) failed(redisKey string, err error) error {
+	if r.replaced.Load() != nil {
+		r.replaced.Store(nil) // this store's own failure is what the log says next
+	}
 	var ne *nodeError
 	switch {
 	case errors.As(err, &ne):

@@ -104,6 +104,18 @@ func (o *nodeOutages) sweep() {
 	}
 }
 
+// endAll ends every node's outage without logging (see redisStore.endOutages), and reports
+// whether there were any.
+func (o *nodeOutages) endAll() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ended := false
+	for _, n := range o.byAddr {
+		ended = o.end(n) || ended
+	}
+	return ended
+}
+
 // end ends n's outage; o.mu is held. It reports whether n was out.
 func (o *nodeOutages) end(n *nodeOutage) bool {
 	if !n.failing.Load() {
