@@ -47,9 +47,10 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 		Username: cfg.Username,
 		Password: password,
 		// A MOVED or ASK reply (a cluster's slot moved to another node) is followed at once, as
-		// it must be while a slot migrates. It also lets a failed attempt be tried once more, so
-		// a decision on a cluster can take up to twice the timeout; more redirects would
-		// multiply it.
+		// it must be while a slot migrates. It also makes the cluster client try a failed
+		// attempt once more, a timed-out one too (go-redis has no setting against it that keeps
+		// redirects), so a decision on a cluster can take up to twice the timeout, and a node
+		// that stalled may run it twice when it resumes; more redirects would multiply both.
 		MaxRedirects:    1,
 		MaxRetries:      -1,
 		MinRetryBackoff: -1, // retry (a redirect) at once: the decision is waiting
