@@ -214,7 +214,9 @@ func (e *Engine) Compile(cfg config.Policies, methods []string, resolve Resolver
 	// Nor the header fields: the steps below render them, for every snapshot, so changing them
 	// keeps the limiter and its buckets.
 	limiter, err := update(&e.limits, cfg.RateLimit.LimiterSettings(), nil, func(c config.RateLimit) (*ratelimit.Limiter, error) {
-		return ratelimit.New(c, ratelimit.WithLogger(e.log)) // the store failing and recovering go to the gateway's log
+		// The store failing and recovering go to the gateway's log; a new store that answers
+		// ends the outage of the one it replaces.
+		return ratelimit.New(c, ratelimit.WithLogger(e.log), ratelimit.WithPrevious(e.limits.cur))
 	}, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("rate_limit: %w", err)

@@ -23,6 +23,7 @@ type Limiter struct {
 	epoch         time.Time
 	log           *slog.Logger
 	redis         *redisStore // nil: buckets live in process
+	previous      *Limiter    // WithPrevious's, until New has read it
 
 	mu       sync.Mutex
 	buckets  map[string]*table[bucket]  // by rule and key kind
@@ -43,6 +44,13 @@ func WithClock(now func() time.Time) Option {
 // slog.Default()).
 func WithLogger(log *slog.Logger) Option {
 	return func(l *Limiter) { l.log = log }
+}
+
+// WithPrevious builds the limiter to replace prev (a configuration reload). If prev's Redis store
+// is failing, the new store's first decision that succeeds logs the end of that outage, once: a
+// reload that fixed the redis section would otherwise leave prev's failure the log's last word.
+func WithPrevious(prev *Limiter) Option {
+	return func(l *Limiter) { l.previous = prev }
 }
 
 // New builds the limiter for cfg, a validated and completed rate_limit section. A Redis backend is
@@ -72,10 +80,14 @@ func New(cfg config.RateLimit, opts ...Option) (*Limiter, error) {
 		if err != nil {
 			return nil, err
 		}
+		if prev := l.previous; prev != nil && prev.redis != nil && prev.redis.isFailing() {
+			rs.replaced.Store(prev.redis)
+		}
 		l.redis = rs
 	default:
 		return nil, fmt.Errorf("ratelimit: unknown backend %q", cfg.Backend)
 	}
+	l.previous = nil // kept, it would keep every limiter a reload replaced
 	return l, nil
 }
 

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -65,9 +66,17 @@ type redisStore struct {
 	client     *redisClient
 	script     *redis.Script
 	prefix     string
+	timeout    time.Duration
 	failClosed bool
 	log        *slog.Logger
-	failing    atomic.Bool // the last decision failed: the failure has been logged
+	// failing says the store is out: the last decision failed, and the failure has been logged.
+	// In a cluster it is the outage of the cluster as a whole (no node to ask for the slot map);
+	// a node that fails decisions is an outage of its own (nodes).
+	failing atomic.Bool
+	nodes   *nodeOutages // cluster mode; nil otherwise
+	// replaced is the store this one replaced while that one was failing (WithPrevious), until
+	// this one's first decision: if it succeeds, it logs the end of that outage.
+	replaced atomic.Pointer[redisStore]
 }
 
 func newRedisStore(cfg config.RedisStore, log *slog.Logger) (*redisStore, error) {
@@ -75,32 +84,46 @@ func newRedisStore(cfg config.RedisStore, log *slog.Logger) (*redisStore, error)
 	if err != nil {
 		return nil, err
 	}
-	return &redisStore{
+	r := &redisStore{
 		client:     client,
 		script:     redis.NewScript(gcraScript),
 		prefix:     cmpOr(cfg.KeyPrefix, config.DefaultRedisKeyPrefix),
+		timeout:    cmpOr(cfg.Timeout, config.DefaultRedisTimeout),
 		failClosed: cfg.FailureMode == "closed",
 		log:        log,
-	}, nil
+	}
+	if client.cluster != nil {
+		r.nodes = watchNodes(client.cluster, log, client.where, r.onFailure("rate-limited calls whose buckets are on the node"))
+	}
+	return r, nil
 }
 
-// take runs the script once for redisKey: EVALSHA, and EVAL when the server does not have the
-// script cached yet (after a restart or SCRIPT FLUSH), which caches it again.
+// take runs the script for redisKey: EVALSHA, and EVAL when the server does not have the script
+// cached yet (after a restart or SCRIPT FLUSH), which caches it again.
+//
+// A decision that failed on a stale connection (one that had answered before and was closed
+// before any byte of the reply came, see staleConnError) is made once more, on another
+// connection, within what is left of the timeout: a pooled connection that Redis or a proxy
+// closed just as the command was sent most likely never delivered it. The pool checks the
+// connections it hands out, so that one is alive or new. The risk left is a command that did
+// reach Redis and ran before the connection broke, between the script and its reply (Redis
+// killed or failed over right after running it, a proxy or a CLIENT KILL closing the connection
+// then): it is charged twice. A decision that timed out is never made again, since Redis may
+// have run it.
 func (r *redisStore) take(redisKey string, l *limits, cost, nowMicros int64) (decision, error) {
-	const us = float64(time.Microsecond)
-	res, err := r.script.Run(context.Background(), r.client, []string{redisKey},
-		strconv.FormatFloat(float64(l.interval)/us, 'f', -1, 64),
-		strconv.FormatFloat(float64(l.tolerance)/us, 'f', -1, 64),
-		cost, nowMicros).Int64Slice()
+	start := time.Now()
+	res, err := r.run(context.Background(), redisKey, l, cost, nowMicros)
+	if err != nil && isStale(err) {
+		if left := r.timeout - time.Since(start); left > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), left)
+			res, err = r.run(ctx, redisKey, l, cost, nowMicros)
+			cancel()
+		}
+	}
 	if err != nil {
 		return decision{}, err
 	}
-	if len(res) != 3 {
-		return decision{}, fmt.Errorf("rate-limit script returned %d values, want 3", len(res))
-	}
-	if r.failing.Load() && r.failing.CompareAndSwap(true, false) {
-		r.log.Info("rate limit store is answering again", "redis", r.client.where)
-	}
+	r.answered()
 	full := time.Duration(res[2]) * time.Microsecond
 	allowed := res[0] == 1
 	return decision{
@@ -109,6 +132,52 @@ func (r *redisStore) take(redisKey string, l *limits, cost, nowMicros int64) (de
 		full:      full,
 		remaining: redisRemaining(l, full, cost, allowed),
 	}, nil
+}
+
+// run runs the script once: {allowed, retry-after µs, full-again-in µs}.
+func (r *redisStore) run(ctx context.Context, redisKey string, l *limits, cost, nowMicros int64) ([]int64, error) {
+	const us = float64(time.Microsecond)
+	res, err := r.script.Run(ctx, r.client, []string{redisKey},
+		strconv.FormatFloat(float64(l.interval)/us, 'f', -1, 64),
+		strconv.FormatFloat(float64(l.tolerance)/us, 'f', -1, 64),
+		cost, nowMicros).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 3 {
+		return nil, fmt.Errorf("rate-limit script returned %d values, want 3", len(res))
+	}
+	return res, nil
+}
+
+// answered ends the outages a decision that succeeded shows are over: the store's, the one of
+// the store it replaced, and in a cluster those of nodes whose slots other nodes serve now (a
+// node that answers again ends its own: see nodeHook).
+func (r *redisStore) answered() {
+	if r.failing.Load() && r.failing.CompareAndSwap(true, false) {
+		r.log.Info("rate limit store is answering again", "redis", r.client.where)
+	}
+	if p := r.replaced.Load(); p != nil && r.replaced.CompareAndSwap(p, nil) && p.endOutages() {
+		r.log.Info("rate limit store is answering again", "redis", r.client.where, "replaced", p.client.where)
+	}
+	if r.nodes != nil && r.nodes.failing.Load() > 0 {
+		r.nodes.sweep()
+	}
+}
+
+// isFailing reports whether the store, or one of its nodes, is out.
+func (r *redisStore) isFailing() bool {
+	return r.failing.Load() || (r.nodes != nil && r.nodes.failing.Load() > 0)
+}
+
+// endOutages ends the store's outages without logging, when another store that replaced it has
+// answered (see answered), and reports whether there were any.
+func (r *redisStore) endOutages() bool {
+	ended := r.failing.Swap(false)
+	if r.nodes != nil && r.nodes.endAll() {
+		ended = true
+	}
+	return ended
 }
 
 // redisRemaining derives the whole tokens left from the script's full-again time, as bucket.take
@@ -126,23 +195,37 @@ func redisRemaining(l *limits, full time.Duration, cost int64, allowed bool) int
 	return min(left, cost-1) // a refused cost is more than is left
 }
 
-// failed handles a decision Redis could not take: it logs the first failure of a run of them, and
-// admits the call (failure mode open) or refuses it with UNAVAILABLE (closed).
-func (r *redisStore) failed(err error) error {
-	if r.failing.CompareAndSwap(false, true) {
-		mode := "admitting calls unlimited (failure_mode open)"
-		if r.failClosed {
-			mode = "refusing rate-limited calls (failure_mode closed)"
-		}
-		r.log.Warn("rate limit store unavailable; "+mode, "redis", r.client.where, "error", err)
+// failed handles a decision on redisKey that Redis could not take: it logs the first failure of
+// a run of them (in a cluster, of the node that failed it), and admits the call (failure mode
+// open) or refuses it with UNAVAILABLE (closed).
+func (r *redisStore) failed(redisKey string, err error) error {
+	if r.replaced.Load() != nil {
+		r.replaced.Store(nil) // this store's own failure is what the log says next
 	}
-	if r.client.reload != nil {
-		r.client.reload()
+	var ne *nodeError
+	switch {
+	case errors.As(err, &ne):
+		r.nodes.fail(ne.node, redisKey, err)
+	case r.failing.CompareAndSwap(false, true):
+		r.log.Warn("rate limit store unavailable; "+r.onFailure("rate-limited calls"), "redis", r.client.where, "error", err)
+	}
+	if r.client.cluster != nil {
+		// A failover or resharding that left no MOVED reply behind (a node that died answers
+		// nothing) is picked up at once, not at the next periodic refresh.
+		r.client.cluster.ReloadState(context.Background())
 	}
 	if r.failClosed {
 		return errStoreUnavailable
 	}
 	return nil
+}
+
+// onFailure says what happens to calls while the store fails.
+func (r *redisStore) onFailure(calls string) string {
+	if r.failClosed {
+		return "refusing " + calls + " (failure_mode closed)"
+	}
+	return "admitting " + calls + " unlimited (failure_mode open)"
 }
 
 func (r *redisStore) close() error { return r.client.Close() }

@@ -18,11 +18,8 @@ import (
 // redisClient is the client for the store's kind of Redis, and how logs name it.
 type redisClient struct {
 	redis.UniversalClient
-	where string
-	// reload, when set, re-reads the cluster's slot map in the background; a failed decision
-	// calls it, so that a failover or resharding that left no MOVED reply behind (a node that
-	// died answers nothing) is picked up at once rather than at the next periodic refresh.
-	reload func()
+	where   string
+	cluster *redis.ClusterClient // the same client, in cluster mode; nil otherwise
 }
 
 // newRedisClient builds the client for cfg: one server (redis.Client), a primary that Sentinel
@@ -42,16 +39,18 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 		return nil, err
 	}
 	// The settings of every kind of client, which each takes its own of (Simple, Failover,
-	// Cluster): one round trip per decision, bounded by the timeout, and no retries, which would
-	// double it.
+	// Cluster): one round trip per decision, bounded by the timeout, and no retries: go-redis
+	// would try a decision again after a timeout too, when Redis may have run it, and double the
+	// wait. The store retries itself what is safe to (see redisStore.take).
 	o := &redis.UniversalOptions{
 		DB:       cfg.DB,
 		Username: cfg.Username,
 		Password: password,
 		// A MOVED or ASK reply (a cluster's slot moved to another node) is followed at once, as
-		// it must be while a slot migrates. It also lets a failed attempt be tried once more, so
-		// a decision on a cluster can take up to twice the timeout; more redirects would
-		// multiply it.
+		// it must be while a slot migrates. It also makes the cluster client try a failed
+		// attempt once more, a timed-out one too (go-redis has no setting against it that keeps
+		// redirects), so a decision on a cluster can take up to twice the timeout, and a node
+		// that stalled may run it twice when it resumes; more redirects would multiply both.
 		MaxRedirects:    1,
 		MaxRetries:      -1,
 		MinRetryBackoff: -1, // retry (a redirect) at once: the decision is waiting
@@ -61,13 +60,14 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 		ReadTimeout:     timeout,
 		WriteTimeout:    timeout,
 		PoolTimeout:     timeout,
-		Protocol:        2,
+		// The store's one retry has what is left of the timeout: its context's deadline.
+		ContextTimeoutEnabled: true,
+		ConnMaxIdleTime:       redisConnMaxIdle,
+		Dialer:                dialRedis(tlsConn, timeout), // for every connection: sentinels and cluster nodes too
+		Protocol:              2,
 		// Leave CLIENT SETINFO out: one command fewer per connection, and servers older than 7.2
 		// answer it with an error.
 		DisableIdentity: true,
-	}
-	if tlsConn != nil {
-		o.Dialer = tlsConn.dialer(timeout) // for every connection: sentinels and cluster nodes too
 	}
 	switch cfg.Mode() {
 	case "sentinel":
@@ -84,11 +84,7 @@ func newRedisClient(cfg config.RedisStore) (*redisClient, error) {
 	case "cluster":
 		o.Addrs = slices.Clone(cfg.Cluster.Addresses)
 		c := redis.NewClusterClient(o.Cluster())
-		return &redisClient{
-			UniversalClient: c,
-			where:           "cluster " + strings.Join(cfg.Cluster.Addresses, ","),
-			reload:          func() { c.ReloadState(context.Background()) },
-		}, nil
+		return &redisClient{UniversalClient: c, where: "cluster " + strings.Join(cfg.Cluster.Addresses, ","), cluster: c}, nil
 	}
 	if cfg.Address == "" {
 		return nil, errors.New("ratelimit: the redis backend needs an address, a sentinel or a cluster")

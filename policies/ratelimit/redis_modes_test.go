@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -202,6 +203,82 @@ func TestRedisCluster(t *testing.T) {
 	}
 	if len(keys) != 41 || len(slots) < 20 {
 		t.Errorf("%d keys in %d slots, want 41 buckets spread over many slots", len(keys), len(slots))
+	}
+}
+
+// TestRedisClusterNodeOutage: with the master that holds one bucket stalled and calls alternating
+// between that bucket and one on a healthy master, the outage is logged once, naming the stalled
+// node, and its end once, when the node answers again; a second outage of the node, that a
+// failover to its replica ends, likewise, naming the node that serves its slots now.
+func TestRedisClusterNodeOutage(t *testing.T) {
+	t.Parallel()
+	cl := ratelimittest.StartCluster3(t, true)
+	stalled, healthy := cl.Masters[0], cl.Masters[1]
+	cfg := redisConfig(t, "")
+	cfg.Redis.Cluster.Addresses = []string{healthy.Addr} // a seed that stays up
+	cfg.Redis.Timeout = 200 * time.Millisecond
+	log, logged := bufferLogger()
+	s := step(t, newLimiter(t, cfg, ratelimit.WithLogger(log)), "r", config.RuleRateLimit{Rate: 1000, Per: time.Hour})
+	// One client whose bucket is on the stalled master, one whose bucket is on the healthy one.
+	var onStalled, onHealthy string
+	for i := 0; onStalled == "" || onHealthy == ""; i++ {
+		ip := fmt.Sprintf("10.0.0.%d", i)
+		switch cl.Owner(t, cfg.Redis.KeyPrefix+"r:client_ip:ip:"+ip) {
+		case stalled:
+			onStalled = cmp.Or(onStalled, ip)
+		case healthy:
+			onHealthy = cmp.Or(onHealthy, ip)
+		}
+	}
+	decide := func(ip string, want codes.Code) {
+		t.Helper()
+		if err := s.Admit(call(getProduct, ip)); status.Code(err) != want {
+			t.Fatalf("client %s: %v, want %s", ip, err, want)
+		}
+	}
+	count := func(want, recovered int) string {
+		t.Helper()
+		out := logged()
+		if n := strings.Count(out, "rate limit store unavailable"); n != want {
+			t.Fatalf("logged %d outages, want %d:\n%s", n, want, out)
+		}
+		if n := strings.Count(out, "rate limit store is answering again"); n != recovered {
+			t.Fatalf("logged %d recoveries, want %d:\n%s", n, recovered, out)
+		}
+		return out
+	}
+	decide(onStalled, codes.OK)
+	decide(onHealthy, codes.OK)
+
+	stalled.Pause(t)
+	for range 3 {
+		decide(onStalled, codes.Unavailable)
+		decide(onHealthy, codes.OK)
+	}
+	if out := count(1, 0); !strings.Contains(out, "node="+stalled.Addr) || !strings.Contains(out, "i/o timeout") {
+		t.Errorf("the outage does not name the node %s and why:\n%s", stalled.Addr, out)
+	}
+	stalled.Resume(t)
+	decide(onStalled, codes.OK)
+	decide(onHealthy, codes.OK)
+	if out := count(1, 1); !strings.Contains(out, `msg="rate limit store is answering again" redis="cluster `+healthy.Addr+`" node=`+stalled.Addr) {
+		t.Errorf("the recovery does not name the node %s:\n%s", stalled.Addr, out)
+	}
+
+	// Again, and the replica takes over: the node stays down, its slots are answered.
+	stalled.Pause(t)
+	decide(onStalled, codes.Unavailable)
+	count(2, 1)
+	if err := cl.Replica.Client(t).Do(context.Background(), "CLUSTER", "FAILOVER", "TAKEOVER").Err(); err != nil {
+		t.Fatal(err)
+	}
+	ratelimittest.Poll(t, "a decision on the promoted replica", func(context.Context) (bool, error) {
+		err := s.Admit(call(getProduct, onStalled))
+		return err == nil, err
+	})
+	decide(onHealthy, codes.OK)
+	if out := count(2, 2); !strings.Contains(out, "node="+stalled.Addr+" served_by="+cl.Replica.Addr) {
+		t.Errorf("the end of the second outage does not say that %s serves %s's slots:\n%s", cl.Replica.Addr, stalled.Addr, out)
 	}
 }
 

@@ -2,8 +2,11 @@ package ratelimit_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies"
+	"github.com/protogate/gateway/policies/ratelimit/ratelimittest"
 )
 
 // reloadYAML is a configuration with a Redis Cluster store, whose addresses are a list (so the
@@ -77,5 +81,66 @@ func TestReloadKeepsRedisLimiter(t *testing.T) {
 	}
 	if rel != nil {
 		rel()
+	}
+}
+
+// TestReloadEndsOutage: a reload that fixes a failing Redis section (a wrong address) logs the end
+// of the outage at the new store's first decision, once, so the log's last word is not the old
+// failure.
+func TestReloadEndsOutage(t *testing.T) {
+	addr := ratelimittest.Addr(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := l.Addr().String()
+	_ = l.Close() // nothing listens there now: dialing it is refused at once
+	yaml := func(addr string) config.Policies {
+		t.Helper()
+		cfg, err := config.Parse("gateway.yaml", []byte(fmt.Sprintf(`
+policies:
+  rate_limit:
+    backend: redis
+    redis: {address: %q, key_prefix: %q, failure_mode: closed, timeout: 2s}
+  rules:
+    - name: products
+      match: {method: shop.catalog.v1.CatalogService/GetProduct}
+      rate_limit: {rate: 100}
+`, addr, "test:"+t.Name()+":"+time.Now().Format("150405.000000000")+":")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Policies
+	}
+	log, logged := bufferLogger()
+	e, err := policies.NewEngine(yaml(wrong), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	admit := func(p config.Policies) error {
+		t.Helper()
+		set, err := e.Compile(p, []string{getProduct}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = set.Admit(context.Background(), getProduct, metadata.MD{}, false, 1)
+		return err
+	}
+	if err := admit(yaml(wrong)); status.Code(err) != codes.Unavailable {
+		t.Fatalf("with a wrong address: %v, want UNAVAILABLE", err)
+	}
+	fixed := yaml(addr)
+	for range 2 {
+		if err := admit(fixed); err != nil {
+			t.Fatalf("after the reload that fixed it: %v", err)
+		}
+	}
+	out := logged()
+	if n := strings.Count(out, "rate limit store unavailable"); n != 1 || !strings.Contains(out, "redis="+wrong) {
+		t.Errorf("logged %d outages, want 1 at %s:\n%s", n, wrong, out)
+	}
+	if n := strings.Count(out, "rate limit store is answering again"); n != 1 || !strings.Contains(out, "redis="+addr) {
+		t.Errorf("logged %d recoveries, want 1 at %s:\n%s", n, addr, out)
 	}
 }

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -84,15 +83,6 @@ func (r *redisTLS) configFor(addr string) *tls.Config {
 		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return r.pair.get() }
 	}
 	return c
-}
-
-// dialer returns the dialer of the Redis clients: TCP with keep-alives, then the TLS handshake
-// configured for the address dialed.
-func (r *redisTLS) dialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	nd := &net.Dialer{Timeout: timeout, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Minute, Interval: 15 * time.Second, Count: 3}}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return (&tls.Dialer{NetDialer: nd, Config: r.configFor(addr)}).DialContext(ctx, network, addr)
-	}
 }
 
 // verifyChain verifies a server's certificate chain against the current roots and name.

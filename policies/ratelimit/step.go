@@ -47,9 +47,10 @@ func (s *rateStep) take(c *policy.Call, cost int64) error {
 	k := s.key(c)
 	var d decision
 	if s.redisPrefix != "" {
+		redisKey := s.redisPrefix + k.String()
 		var err error
-		if d, err = s.l.redis.take(s.redisPrefix+k.String(), &s.lim, cost, s.l.redisNow()); err != nil {
-			return s.l.redis.failed(err)
+		if d, err = s.l.redis.take(redisKey, &s.lim, cost, s.l.redisNow()); err != nil {
+			return s.l.redis.failed(redisKey, err)
 		}
 	} else {
 		now := s.l.now()

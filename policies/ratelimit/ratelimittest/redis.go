@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,9 +149,34 @@ func (s *Server) Stop() {
 	<-s.done
 }
 
+// Pause stops the process (SIGSTOP) without closing its connections: a server that stalls, and
+// answers nothing, until Resume.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP %s: %v", s.Addr, err)
+	}
+}
+
+// Resume continues a paused process (SIGCONT).
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("SIGCONT %s: %v", s.Addr, err)
+	}
+}
+
 // Client returns a plain client of the server for t's checks, closed when t ends.
 func (s *Server) Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TLSClient returns a client of a server StartTLS started with pki, for t's checks, closed when t
+// ends.
+func (s *Server) TLSClient(t testing.TB, pki *PKI) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1, TLSConfig: pki.ClientTLS(t)})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

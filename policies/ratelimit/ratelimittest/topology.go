@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,6 +53,102 @@ func StartCluster(t testing.TB) *Server {
 		return strings.Contains(info, "cluster_state:ok"), err
 	})
 	return s
+}
+
+// Cluster is a Redis Cluster of three masters, each owning a third of the slots in order, and
+// optionally a replica of the first.
+type Cluster struct {
+	Masters []*Server
+	Replica *Server // of Masters[0]; nil unless asked for
+}
+
+// StartCluster3 starts a Redis Cluster of three masters, and with replica a replica of the
+// first, and returns once every node serves all 16384 slots. A master that stops answering stays
+// a master of the cluster for the test's length (cluster-node-timeout is a minute), and the
+// others go on serving their slots meanwhile (cluster-require-full-coverage no). Like
+// StartCluster it takes a few seconds.
+func StartCluster3(t testing.TB, replica bool) *Cluster {
+	t.Helper()
+	node := func() *Server {
+		port := freePort(t)
+		return launch(t, process{port: port, waitReady: true, args: []string{
+			"--port", strconv.Itoa(port),
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(t.TempDir(), "nodes.conf"),
+			"--cluster-announce-ip", "127.0.0.1",
+			"--cluster-node-timeout", "60000",
+			"--cluster-require-full-coverage", "no",
+		}})
+	}
+	c := &Cluster{Masters: []*Server{node(), node(), node()}}
+	all := slices.Clone(c.Masters)
+	if replica {
+		c.Replica = node()
+		all = append(all, c.Replica)
+	}
+	ctx := context.Background()
+	first := c.Masters[0].Client(t)
+	for i, m := range c.Masters {
+		lo, hi := c.slots(i)
+		if err := m.Client(t).ClusterAddSlotsRange(ctx, lo, hi).Err(); err != nil {
+			t.Fatalf("CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, m.Addr, err)
+		}
+	}
+	for _, n := range all[1:] {
+		host, port, _ := strings.Cut(n.Addr, ":")
+		if err := first.ClusterMeet(ctx, host, port).Err(); err != nil {
+			t.Fatalf("CLUSTER MEET %s: %v", n.Addr, err)
+		}
+	}
+	if replica {
+		id, err := first.ClusterMyID(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := c.Replica.Client(t)
+		// The replica must know the master before it can replicate it.
+		Poll(t, "the replica knows its master", func(ctx context.Context) (bool, error) {
+			err := r.ClusterReplicate(ctx, id).Err()
+			return err == nil, err
+		})
+		Poll(t, "the replica in sync", func(ctx context.Context) (bool, error) {
+			info, err := r.Info(ctx, "replication").Result()
+			return strings.Contains(info, "master_link_status:up"), err
+		})
+	}
+	for _, n := range all {
+		cl := n.Client(t)
+		Poll(t, "every node sees three masters serving all slots", func(ctx context.Context) (bool, error) {
+			info, err := cl.ClusterInfo(ctx).Result()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_size:3\r") {
+				return false, err
+			}
+			slots, err := cl.ClusterSlots(ctx).Result()
+			return len(slots) == 3, err
+		})
+	}
+	return c
+}
+
+// slots returns the range of slots master i owns.
+func (c *Cluster) slots(i int) (lo, hi int) {
+	return i * 16384 / 3, (i+1)*16384/3 - 1
+}
+
+// Owner returns the master that owns key's slot, as the cluster was started.
+func (c *Cluster) Owner(t testing.TB, key string) *Server {
+	t.Helper()
+	slot, err := c.Masters[0].Client(t).ClusterKeySlot(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range c.Masters {
+		if lo, hi := c.slots(i); slot >= int64(lo) && slot <= int64(hi) {
+			return m
+		}
+	}
+	t.Fatalf("slot %d of %q has no owner", slot, key)
+	return nil
 }
 
 // StartReplica starts a redis-server replicating primary, and waits until it is in sync.
