@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -813,6 +814,15 @@ func TestOpenAPIEmitUnpopulated(t *testing.T) {
 // request and response, if it does not.
 func oaAnswer(t *testing.T, doc []byte, h http.Handler, target string) (body []byte, refused []string) {
 	t.Helper()
+	w, refused := oaExchange(t, doc, h, "GET", target, "", "")
+	return w.Body.Bytes(), refused
+}
+
+// oaExchange has h answer a request (a body labelled contentType when body is not empty), which
+// must succeed, and returns the response and why doc does not admit the request and response, if
+// it does not.
+func oaExchange(t *testing.T, doc []byte, h http.Handler, method, target, contentType, body string) (*httptest.ResponseRecorder, []string) {
+	t.Helper()
 	parsed, err := libopenapi.NewDocument(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -821,11 +831,19 @@ func oaAnswer(t *testing.T, doc []byte, h http.Handler, target string) (body []b
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	w := call(h, "GET", target, "")
+	w := call(h, method, target, body, "Content-Type", "", "Content-Type", contentType) // in place of call's JSON
 	if w.Code != http.StatusOK {
-		t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+		t.Fatalf("%s %s: %d %s", method, target, w.Code, w.Body)
 	}
-	req := httptest.NewRequest("GET", target, nil)
+	var reqBody io.Reader
+	if body != "" {
+		reqBody = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, reqBody)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	var refused []string
 	if ok, verrs := v.ValidateHttpRequestResponse(req, w.Result()); !ok {
 		for _, e := range verrs {
 			why := e.Message + ": " + e.Reason
@@ -835,7 +853,7 @@ func oaAnswer(t *testing.T, doc []byte, h http.Handler, target string) (body []b
 			refused = append(refused, why)
 		}
 	}
-	return w.Body.Bytes(), refused
+	return w, refused
 }
 
 // A proto2 field's declared default is its schema's default, written as the front writes the value
@@ -861,6 +879,105 @@ func TestOpenAPIDefaults(t *testing.T) {
 	for _, field := range []string{"a", "mood", "moods"} {
 		if v, err := oaPointer(m, props+field+"/default"); err == nil {
 			t.Errorf("%s, without a declared default, has default %v", field, v)
+		}
+	}
+}
+
+// oaHTTPBodyProto takes and gives google.api.HttpBody every way a binding can: as the request or
+// its body field, as the response or its response_body field, streamed each way.
+const oaHTTPBodyProto = `syntax = "proto3";
+package files.v1;
+
+import "google/api/annotations.proto";
+import "google/api/httpbody.proto";
+
+service Files {
+  rpc Put(google.api.HttpBody) returns (google.api.HttpBody) {
+    option (google.api.http) = {post: "/v1/files" body: "*"};
+  }
+  rpc Get(GetRequest) returns (google.api.HttpBody) {
+    option (google.api.http) = {get: "/v1/files/{name}"};
+  }
+  rpc Attach(AttachRequest) returns (Attachment) {
+    option (google.api.http) = {put: "/v1/files/{name}/attachment" body: "file" response_body: "file"};
+  }
+  rpc Tail(GetRequest) returns (stream google.api.HttpBody) {
+    option (google.api.http) = {get: "/v1/files/{name}:tail"};
+  }
+  rpc Append(stream google.api.HttpBody) returns (Attachment) {
+    option (google.api.http) = {post: "/v1/files:append" body: "*"};
+  }
+  rpc Edit(stream google.api.HttpBody) returns (stream google.api.HttpBody) {
+    option (google.api.http) = {post: "/v1/files:edit" body: "*"};
+  }
+}
+
+message GetRequest { string name = 1; }
+message AttachRequest {
+  string name = 1;
+  google.api.HttpBody file = 2;
+  bool overwrite = 3;
+}
+message Attachment {
+  string name = 1;
+  google.api.HttpBody file = 2;
+}
+`
+
+// A google.api.HttpBody travels as raw bytes, not as the message's JSON: the document gives such a
+// request body, response or server stream as bytes of any media type, and requests and responses as
+// the front exchanges them validate against it. In a stream of JSON messages (a client stream's
+// body, a bidi stream) an HttpBody is JSON like any message, and stays so.
+func TestOpenAPIHttpBody(t *testing.T) {
+	files, err := registry.FilesFromProtos(t.Context(), map[string]string{"files/v1/files.proto": oaHTTPBodyProto}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := files.FindDescriptorByName("files.v1.Files")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := oaValidate(t, oaGenerate(t, []protoreflect.ServiceDescriptor{svc.(protoreflect.ServiceDescriptor)}, transcoder.OpenAPIOptions{}))
+	const raw = "/content/*~1*/schema/format"
+	for ptr, want := range map[string]any{
+		"/paths/~1v1~1files/post/requestBody" + raw:                                                              "binary",
+		"/paths/~1v1~1files/post/responses/200" + raw:                                                            "binary",
+		"/paths/~1v1~1files~1{name}/get/responses/200" + raw:                                                     "binary",
+		"/paths/~1v1~1files~1{name}~1attachment/put/requestBody" + raw:                                           "binary",
+		"/paths/~1v1~1files~1{name}~1attachment/put/parameters/1/name":                                           "overwrite",
+		"/paths/~1v1~1files~1{name}~1attachment/put/responses/200" + raw:                                         "binary",
+		"/paths/~1v1~1files~1{name}:tail/get/responses/200" + raw:                                                "binary",
+		"/paths/~1v1~1files:append/post/requestBody/content/application~1x-ndjson/schema/$ref":                   "#/components/schemas/google.api.HttpBody",
+		"/paths/~1v1~1files:append/post/responses/200/content/application~1json/schema/$ref":                     "#/components/schemas/files.v1.Attachment",
+		"/paths/~1v1~1files:edit/post/responses/200/content/application~1x-ndjson/schema/properties/result/$ref": "#/components/schemas/google.api.HttpBody",
+	} {
+		if got, err := oaPointer(m, ptr); err != nil || got != want {
+			t.Errorf("%s = %v (%v), want %v", ptr, got, err, want)
+		}
+	}
+	for _, ptr := range []string{
+		"/paths/~1v1~1files/post/requestBody/content/application~1json",
+		"/paths/~1v1~1files/post/responses/200/content/application~1json",
+		"/paths/~1v1~1files~1{name}:tail/get/responses/200/content/application~1x-ndjson",
+	} {
+		if v, err := oaPointer(m, ptr); err == nil {
+			t.Errorf("%s = %v: an HttpBody described as JSON", ptr, v)
+		}
+	}
+
+	doc := oaGenerate(t, synthServices(t), transcoder.OpenAPIOptions{})
+	h := synthHandler(t, "")
+	for _, tc := range []struct{ method, target, contentType, body, wantType, want string }{
+		{"POST", "/v1/upload", "text/csv", "name,count\nx,1\n", "text/csv", "name,count\nx,1\n"},
+		{"POST", "/v1/upload", "image/png", "\x89PNG\r\n\x1a\n\x00", "image/png", "\x89PNG\r\n\x1a\n\x00"},
+		{"GET", "/v1/download/report", "", "", "application/octet-stream", ""},
+	} {
+		w, refused := oaExchange(t, doc, h, tc.method, tc.target, tc.contentType, tc.body)
+		if ct := w.Header().Get("Content-Type"); ct != tc.wantType || w.Body.String() != tc.want {
+			t.Errorf("%s %s: %s %q, want %s %q", tc.method, tc.target, ct, w.Body, tc.wantType, tc.want)
+		}
+		for _, e := range refused {
+			t.Errorf("%s %s (%s): the document does not admit the exchange: %s", tc.method, tc.target, tc.contentType, e)
 		}
 	}
 }
