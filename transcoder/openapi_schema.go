@@ -195,9 +195,9 @@ func oaNullWhenUnset(fd protoreflect.FieldDescriptor) bool {
 }
 
 // oaAdmitNull makes a field's schema admit null as well, as the nullable wrappers' schemas do: a type
-// gains "null", a reference becomes one of it or null. Annotations stay where they are. A list of
-// types (a wrapper's) has "null" already, and so does a schema without type or reference (any JSON
-// value).
+// gains "null", a reference becomes one of it or null, an anyOf (a float's) gains a null branch.
+// Annotations stay where they are. A list of types (a wrapper's) has "null" already, and so does a
+// schema without type, reference or anyOf (any JSON value).
 func oaAdmitNull(f *oaSchema) {
 	switch t := f.Type.(type) {
 	case string:
@@ -205,9 +205,12 @@ func oaAdmitNull(f *oaSchema) {
 			f.Type = []string{t, "null"}
 		}
 	case nil:
-		if f.Ref != "" {
+		switch {
+		case f.Ref != "":
 			f.AnyOf = []*oaSchema{{Ref: f.Ref}, {Type: "null"}}
 			f.Ref = ""
+		case f.AnyOf != nil && !slices.ContainsFunc(f.AnyOf, func(b *oaSchema) bool { return b.Type == "null" }):
+			f.AnyOf = append(f.AnyOf, &oaSchema{Type: "null"})
 		}
 	}
 }
@@ -231,9 +234,9 @@ func (s *oaSchemaSet) value(fd protoreflect.FieldDescriptor) *oaSchema {
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		return &oaSchema{Type: "string", Format: "uint64"}
 	case protoreflect.FloatKind:
-		return &oaSchema{Type: "number", Format: "float"}
+		return oaFloat("float")
 	case protoreflect.DoubleKind:
-		return &oaSchema{Type: "number", Format: "double"}
+		return oaFloat("double")
 	case protoreflect.EnumKind:
 		if fd.Enum().FullName() == "google.protobuf.NullValue" {
 			return &oaSchema{Type: "null"}
@@ -272,9 +275,9 @@ func oaWellKnown(name protoreflect.FullName) *oaSchema {
 	case "google.protobuf.ListValue":
 		return &oaSchema{Type: "array"}
 	case "google.protobuf.DoubleValue":
-		return nullable("number", "double")
+		return oaNullableFloat("double")
 	case "google.protobuf.FloatValue":
-		return nullable("number", "float")
+		return oaNullableFloat("float")
 	case "google.protobuf.Int64Value":
 		return nullable("string", "int64")
 	case "google.protobuf.UInt64Value":
@@ -293,11 +296,28 @@ func oaWellKnown(name protoreflect.FullName) *oaSchema {
 	return nil
 }
 
+// oaFloatNames are the strings protojson writes, and the front reads, for the float and double
+// values JSON has no number for.
+var oaFloatNames = []string{"NaN", "Infinity", "-Infinity"}
+
+// oaFloat is the schema of a float or double: a number, or one of oaFloatNames. Like an open enum's,
+// it is an anyOf of the two forms, so a value and a declared default ("Infinity") of either fit.
+func oaFloat(format string) *oaSchema {
+	return &oaSchema{AnyOf: []*oaSchema{{Type: "number", Format: format}, {Type: "string", Enum: oaFloatNames}}}
+}
+
+// oaNullableFloat is the schema of a FloatValue or DoubleValue: a float, or null.
+func oaNullableFloat(format string) *oaSchema {
+	f := oaFloat(format)
+	f.AnyOf = append(f.AnyOf, &oaSchema{Type: "null"})
+	return f
+}
+
 // oaQueryable reports whether a message field can be written as one query parameter: a well-known
-// type with a primitive JSON form.
+// type with a primitive JSON form (a wrapper of a float is one of two).
 func oaQueryable(md protoreflect.MessageDescriptor) bool {
 	wk := oaWellKnown(md.FullName())
-	return wk != nil && wk.Type != nil && wk.Type != "object" && wk.Type != "array"
+	return wk != nil && (wk.Type != nil || wk.AnyOf != nil) && wk.Type != "object" && wk.Type != "array"
 }
 
 // oaMapKey constrains the property names of a map by its key type; JSON keys are strings.

@@ -408,8 +408,9 @@ func TestOpenAPIFeatures(t *testing.T) {
 		thing + "sf64/format":                                "int64",
 		thing + "u64/format":                                 "uint64",
 		thing + "f64/type":                                   "string",
-		thing + "fl/format":                                  "float",
-		thing + "db/type":                                    "number",
+		thing + "fl/anyOf/0/format":                          "float",
+		thing + "db/anyOf/0/type":                            "number",
+		thing + "db/anyOf/1/enum/1":                          "Infinity",
 		thing + "flag/type":                                  "boolean",
 		thing + "data/format":                                "byte",
 		thing + "color/$ref":                                 "#/components/schemas/features.v1.Color",
@@ -427,8 +428,8 @@ func TestOpenAPIFeatures(t *testing.T) {
 		thing + "list/type":                                  "array",
 		thing + "any/$ref":                                   "#/components/schemas/google.protobuf.Any",
 		thing + "empty/$ref":                                 "#/components/schemas/google.protobuf.Empty",
-		thing + "wDouble/type/0":                             "number",
-		thing + "wDouble/type/1":                             "null",
+		thing + "wDouble/anyOf/0/type":                       "number",
+		thing + "wDouble/anyOf/2/type":                       "null",
 		thing + "wInt64/type/0":                              "string",
 		thing + "wUint32/format":                             "uint32",
 		thing + "wBool/type/0":                               "boolean",
@@ -854,6 +855,33 @@ func oaExchange(t *testing.T, doc []byte, h http.Handler, method, target, conten
 		}
 	}
 	return w, refused
+}
+
+// The front writes and reads the floats JSON has no number for as "NaN", "Infinity" and
+// "-Infinity", as protojson does: a float's schema admits them beside numbers, in requests and
+// responses, and as a declared default.
+func TestOpenAPIFloats(t *testing.T) {
+	doc := oaGenerate(t, synthServicesWithLegacies(t), transcoder.OpenAPIOptions{})
+	m := oaValidate(t, doc)
+	if got, _ := oaPointer(m, "/components/schemas/synth.v1.Legacy/properties/ratio/default"); got != "Infinity" {
+		t.Errorf("the default of ratio is %v, want Infinity", got)
+	}
+	h := synthHandler(t, "")
+	for _, tc := range []struct{ method, target, body, want string }{
+		{"GET", "/v1/kitchen?ratio=NaN&fratio=-Infinity&ds=Infinity&ds=1.5", "", `{"ratio":"NaN","fratio":"-Infinity","ds":["Infinity",1.5]}`},
+		{"POST", "/v1/kitchen", `{"ratio":"-Infinity","fratio":0.5,"ds":["NaN",2]}`, `{"ratio":"-Infinity","fratio":0.5,"ds":["NaN",2]}`},
+		{"GET", "/v1/legacy/x:ratio", "", `"Infinity"`},
+	} {
+		contentType := ""
+		if tc.body != "" {
+			contentType = "application/json"
+		}
+		w, refused := oaExchange(t, doc, h, tc.method, tc.target, contentType, tc.body)
+		wantJSON(t, w.Body.Bytes(), tc.want)
+		for _, e := range refused {
+			t.Errorf("%s %s %s: the document does not admit the exchange: %s", tc.method, tc.target, tc.body, e)
+		}
+	}
 }
 
 // A proto2 field's declared default is its schema's default, written as the front writes the value
