@@ -36,8 +36,9 @@ type OpenAPIOptions struct {
 // request and response bodies as protojson writes them (a google.api.HttpBody as the raw bytes the
 // front passes), the google.rpc.Status error body, and the descriptions the protos' comments give
 // when the descriptors carry source info. Schemas are named by the proto full name of their message
-// or enum. The output depends only on its inputs: maps are written with sorted keys, services in
-// order of name, methods in order of declaration.
+// or enum, the partial form of a message that is an update's body by that name and "-partial". The
+// output depends only on its inputs: maps are written with sorted keys, services in order of name,
+// methods in order of declaration.
 //
 // Custom HTTP methods other than HEAD, OPTIONS and TRACE have no place in OpenAPI 3.1 and are left
 // out. It returns an error when a binding cannot be read: a path template that does not parse, a
@@ -289,9 +290,17 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		if fd == nil {
 			return fmt.Errorf("body field %q is not a field of %s", field, in.FullName())
 		}
-		if rawBody = oaIsHTTPBody(fd) && !md.IsStreamingClient(); rawBody {
-			body = &oaSchema{Description: oaFieldDoc(fd)}
-		} else {
+		mask := updateMaskField(in, method, []protoreflect.FieldDescriptor{fd})
+		switch {
+		case oaIsHTTPBody(fd) && !md.IsStreamingClient():
+			rawBody, body = true, &oaSchema{Description: oaFieldDoc(fd)}
+		case mask != nil && oaNestsFields(fd):
+			// The front sets update_mask from the body's keys unless the query gives it: a body of
+			// any of the fields is an update of those.
+			body = b.schemas.fieldOf(fd, true)
+			body.Description = oaJoin(body.Description, "The fields to change. Unless the query gives `"+mask.JSONName()+
+				"`, the front sets it to the paths of the fields the body has (nested ones dotted, a list or map whole).")
+		default:
 			body = b.schemas.field(fd)
 		}
 		bound[field] = true

@@ -322,7 +322,7 @@ func TestOpenAPINoSourceInfo(t *testing.T) {
 	doc := oaValidate(t, oaGenerate(t, oaShopServices(), oaShopOptions))
 	fixed := regexp.MustCompile("^(OK|An error\\.|A stream of messages|Switching Protocols|Newline-delimited JSON|An error: a gRPC|Member of oneof|" +
 		"The gRPC status code|What went wrong|Machine-readable|A message of any type|A duration in seconds|Field paths in lowerCamel|Sets `|" +
-		"A value by its number)")
+		"A value by its number|The fields to change|Partial: )")
 	oaWalk(doc, "", func(ptr string, v any) {
 		if strings.HasSuffix(ptr, "/summary") || strings.HasSuffix(ptr, "/description") {
 			if s, ok := v.(string); ok && !fixed.MatchString(s) {
@@ -360,10 +360,14 @@ func TestOpenAPIFeatures(t *testing.T) {
 		"/paths/~1v1~1old~1{name}/get/deprecated":                                              true,
 		// Nested path variable with a body field: the body is the message, the rest is query.
 		// It takes the parameter name of the same-shaped path of GetThing.
-		"/paths/~1v1~1{name}/patch/requestBody/content/application~1json/schema/$ref": "#/components/schemas/features.v1.Thing",
-		"/paths/~1v1~1{name}/patch/parameters/0/description":                          "Sets `thing.name`.\n\nResource name, e.g. projects/p1/things/t1.\n\nMatches `projects/*/things/*`; its slashes are sent as they are, not percent-encoded.",
-		"/paths/~1v1~1{name}/patch/parameters/1/name":                                 "updateMask",
-		"/paths/~1v1~1{name}/patch/parameters/1/schema/format":                        "field-mask",
+		// Its update_mask comes from the body's keys: the body is any of Thing's fields, and of
+		// the fields of the messages it nests.
+		"/paths/~1v1~1{name}/patch/requestBody/content/application~1json/schema/$ref":  "#/components/schemas/features.v1.Thing-partial",
+		"/components/schemas/features.v1.Thing-partial/properties/parent/$ref":         "#/components/schemas/features.v1.Thing-partial",
+		"/components/schemas/features.v1.Thing-partial/properties/children/items/$ref": "#/components/schemas/features.v1.Thing",
+		"/paths/~1v1~1{name}/patch/parameters/0/description":                           "Sets `thing.name`.\n\nResource name, e.g. projects/p1/things/t1.\n\nMatches `projects/*/things/*`; its slashes are sent as they are, not percent-encoded.",
+		"/paths/~1v1~1{name}/patch/parameters/1/name":                                  "updateMask",
+		"/paths/~1v1~1{name}/patch/parameters/1/schema/format":                         "field-mask",
 		// body "*" with a path variable: the message less that field, inline.
 		"/paths/~1v1~1{parent}~1things/post/requestBody/content/application~1json/schema/required/0":                "thing",
 		"/paths/~1v1~1{parent}~1things/post/requestBody/content/application~1json/schema/properties/requestId/type": "string",
@@ -468,6 +472,7 @@ func TestOpenAPIFeatures(t *testing.T) {
 		"/paths/~1v1~1{parent}~1things/post/parameters/1",                                                   // body "*": no query
 		"/paths/~1v1~1{parent}~1things/post/requestBody/content/application~1json/schema/properties/parent", // set by the path
 		"/components/schemas/features.v1.Thing/properties/note/description",                                 // proto3 optional is no oneof
+		"/components/schemas/features.v1.Thing-partial/required",                                            // an update's body
 		"/components/schemas/features.v1.Thing/properties/display_name",                                     // JSON names only
 		"/components/schemas/features.v1.Thing.ByNumberEntry",                                               // map entries are maps
 		"/components/schemas/google.protobuf.Timestamp",                                                     // inline
@@ -614,6 +619,11 @@ func TestOpenAPIRequests(t *testing.T) {
 		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","role":1.5}`, false},
 		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","role":"7"}`, false},
 		{"PATCH", "/v1/users/1?updateMask=name,email", `{"name":"Ada","email":"ada@example.com"}`, true},
+		// The update_mask from the body's keys: any of the fields, at any depth, but of their types.
+		{"PATCH", "/v1/users/1", `{"nickname":"Countess"}`, true},
+		{"PATCH", "/v1/users/1", `{"address":{"city":"Paris"},"role":"ROLE_ADMIN"}`, true},
+		{"PATCH", "/v1/users/1", `{"nickname":5}`, false},
+		{"PATCH", "/v1/users/1", `{"address":{"city":1}}`, false},
 		{"POST", "/v1/orders", `{"userId":"1","items":[{"productId":"p1","quantity":2}],"voucherCode":"X","notes":{"a":"b"},"deliveryEstimate":"3600s"}`, true},
 		{"POST", "/v1/orders", `{"userId":"1","items":{"productId":"p1"}}`, false},
 		{"POST", "/v1/orders", `{"userId":"1","giftMessage":null,"card":{"expMonth":"May"}}`, false},
