@@ -23,7 +23,8 @@ type OpenAPIOptions struct {
 	ServerURL string
 	// IncludeUnbound lists each method without a google.api.http rule at POST /{pkg.Service}/{Method},
 	// with the whole request message as the JSON body, as the REST front serves it when that route is
-	// on. Bidirectional streaming methods are left out: they have no such route.
+	// on: a streaming method's messages as newline-delimited JSON, a bidirectional one's both ways
+	// (its route also serves a WebSocket).
 	IncludeUnbound bool
 	// EmitUnpopulated describes the responses of a front built WithEmitUnpopulated, which writes an
 	// unset field with explicit presence outside any oneof (a proto2 scalar, a singular message) as
@@ -221,7 +222,7 @@ func (b *openAPIBuilder) service(sd protoreflect.ServiceDescriptor) error {
 			return fmt.Errorf("openapi: %w", err)
 		}
 		if rules == nil {
-			if !b.opts.IncludeUnbound || (md.IsStreamingClient() && md.IsStreamingServer()) {
+			if !b.opts.IncludeUnbound {
 				continue
 			}
 			rules = []*annotations.HttpRule{{

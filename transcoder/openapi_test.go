@@ -31,6 +31,7 @@ import (
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -466,7 +467,6 @@ func TestOpenAPIFeatures(t *testing.T) {
 
 	for _, ptr := range []string{
 		"/paths/~1v1~1things~1{name}/lock",                                                                  // no place in OpenAPI 3.1
-		"/paths/~1features.v1.ThingService~1Converse",                                                       // bidi streaming has no unbound route
 		"/paths/~1v1~1things~1{thing_id}",                                                                   // takes the name of the same-shaped path
 		"/paths/~1v1~1{thing.name}/patch/parameters/2",                                                      // only updateMask: thing is the body
 		"/paths/~1v1~1{parent}~1things/post/parameters/1",                                                   // body "*": no query
@@ -577,6 +577,48 @@ func TestOpenAPIErrors(t *testing.T) {
 				t.Errorf("err = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The document built with IncludeUnbound lists every default route the front serves, a bidi
+// streaming method's too (NDJSON both ways on the POST; a WebSocket on the same path), and only those.
+func TestOpenAPIListsDefaultRoutes(t *testing.T) {
+	services := oaFeatures(t)
+	rt, err := transcoder.NewRouter(services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := oaValidate(t, oaGenerate(t, services, transcoder.OpenAPIOptions{IncludeUnbound: true}))
+	served := make(map[string]bool)
+	bidi := 0
+	for _, b := range rt.Bindings() {
+		if b.Index() != -1 {
+			continue
+		}
+		path := b.Template().String()
+		served[path] = true
+		op := "/paths/" + strings.ReplaceAll(path, "/", "~1") + "/post"
+		if _, err := oaPointer(doc, op); err != nil {
+			t.Errorf("%s serves POST %s, which the document does not list", b.FullMethod(), path)
+			continue
+		}
+		if b.Kind() != routing.KindBidiStream {
+			continue
+		}
+		bidi++
+		for _, ptr := range []string{op + "/requestBody/content/application~1x-ndjson", op + "/responses/200/content/application~1x-ndjson"} {
+			if _, err := oaPointer(doc, ptr); err != nil {
+				t.Errorf("the bidi streaming %s: %v", b.FullMethod(), err)
+			}
+		}
+	}
+	if bidi == 0 {
+		t.Fatal("no bidi streaming method has a default route: the case proves nothing")
+	}
+	for path := range doc["paths"].(map[string]any) {
+		if strings.HasPrefix(path, "/features.") && !served[path] { // /{pkg.Service}/{Method}
+			t.Errorf("the document lists %s, which the front does not serve", path)
+		}
 	}
 }
 
