@@ -353,7 +353,7 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 			"error":  oaRef(oaStatusName),
 		}}
 		desc := "A stream of messages: as newline-delimited JSON, one {\"result\": ...} a line, " +
-			"and an {\"error\": ...} line if the stream fails; or, when the request accepts text/event-stream, as Server-Sent Events."
+			"and an {\"error\": ...} line if the stream fails; or, when the request's Accept prefers text/event-stream, as Server-Sent Events."
 		if bidi {
 			desc += " Both ways at once: the response streams while the request body does. The same path also " +
 				"serves a WebSocket (a GET upgrade), one JSON message per text frame each way."

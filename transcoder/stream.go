@@ -28,7 +28,7 @@ import (
 //     the binding's HTTP method: one message per frame both ways (stream_ws.go).
 //   - Server streaming, and bidi streaming over plain HTTP: the responses as newline-delimited JSON,
 //     {"result": <message>} a line, as grpc-gateway writes them (stream_ndjson.go); or, when the
-//     request's Accept names text/event-stream, as Server-Sent Events (stream_sse.go).
+//     request's Accept prefers text/event-stream, as Server-Sent Events (stream_sse.go).
 //   - Client streaming, and the requests of bidi streaming over plain HTTP: the body is
 //     newline-delimited JSON, one request message a line (stream_body.go); a client-streaming call's
 //     single response is rendered as a unary one.
@@ -477,8 +477,8 @@ type responseStream interface {
 	end(trailer metadata.MD, err error)
 }
 
-// newResponseStream picks the response format from the request's Accept header: SSE when it names
-// text/event-stream, NDJSON otherwise.
+// newResponseStream picks the response format from the request's Accept header: SSE when it prefers
+// text/event-stream (acceptsEventStream), NDJSON otherwise.
 func newResponseStream(c *Call) responseStream {
 	if acceptsEventStream(c.r.Header["Accept"]) {
 		return &sseStream{c: c, rc: http.NewResponseController(c.w)}

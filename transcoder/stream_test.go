@@ -254,3 +254,35 @@ func FuzzReadValues(f *testing.F) {
 		}
 	})
 }
+
+// A server stream is Server-Sent Events when Accept names text/event-stream and prefers it to
+// NDJSON by q-value (a tie goes to the type named, SSE), and NDJSON otherwise: NDJSON's q-value is
+// that of the most specific range matching it (a name, application/*, */*).
+func TestStreamFormatByAccept(t *testing.T) {
+	streams, err := transcoder.NewStreams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := synthHandler(t, "", transcoder.WithStreaming(streams))
+	const sse, ndjson = "text/event-stream", "application/x-ndjson"
+	for _, tc := range []struct{ accept, want string }{
+		{"", ndjson},
+		{"*/*", ndjson},
+		{"text/*", ndjson},
+		{"text/event-stream", sse},
+		{"text/event-stream;q=0", ndjson},
+		{"application/x-ndjson, text/event-stream;q=0.1", ndjson},
+		{"application/jsonl;q=0.8, text/event-stream;q=0.5", ndjson},
+		{"text/event-stream;q=0.5, */*", ndjson},
+		{"*/*;q=0.1, text/event-stream;q=0.5", sse},
+		{"*/*, application/x-ndjson;q=0.1, text/event-stream;q=0.5", sse}, // the name wins over */*
+		{"application/*;q=0.9, */*, text/event-stream;q=0.95", sse},
+		{"application/x-ndjson, text/event-stream", sse},   // a tie
+		{"application/json, text/event-stream;q=0.2", sse}, // JSON is not a stream's type
+	} {
+		w := call(h, "GET", "/v1/watch/x", "", "Accept", tc.accept)
+		if got := w.Header().Get("Content-Type"); w.Code != http.StatusOK || got != tc.want {
+			t.Errorf("Accept: %s: %d %s, want %s", tc.accept, w.Code, got, tc.want)
+		}
+	}
+}
