@@ -23,7 +23,8 @@ type OpenAPIOptions struct {
 	ServerURL string
 	// IncludeUnbound lists each method without a google.api.http rule at POST /{pkg.Service}/{Method},
 	// with the whole request message as the JSON body, as the REST front serves it when that route is
-	// on. Bidirectional streaming methods are left out: they have no such route.
+	// on: a streaming method's messages as newline-delimited JSON, a bidirectional one's both ways
+	// (its route also serves a WebSocket).
 	IncludeUnbound bool
 	// EmitUnpopulated describes the responses of a front built WithEmitUnpopulated, which writes an
 	// unset field with explicit presence outside any oneof (a proto2 scalar, a singular message) as
@@ -33,10 +34,12 @@ type OpenAPIOptions struct {
 
 // OpenAPI writes an OpenAPI 3.1 document, as JSON, of the REST surface of services: one operation
 // per google.api.http binding (additional bindings included), with path and query parameters,
-// request and response bodies as protojson writes them, the google.rpc.Status error body, and the
-// descriptions the protos' comments give when the descriptors carry source info. Schemas are named
-// by the proto full name of their message or enum. The output depends only on its inputs: maps are
-// written with sorted keys, services in order of name, methods in order of declaration.
+// request and response bodies as protojson writes them (a google.api.HttpBody as the raw bytes the
+// front passes), the google.rpc.Status error body, and the descriptions the protos' comments give
+// when the descriptors carry source info. Schemas are named by the proto full name of their message
+// or enum, the partial form of a message that is an update's body by that name and "-partial". The
+// output depends only on its inputs: maps are written with sorted keys, services in order of name,
+// methods in order of declaration.
 //
 // Custom HTTP methods other than HEAD, OPTIONS and TRACE have no place in OpenAPI 3.1 and are left
 // out. It returns an error when a binding cannot be read: a path template that does not parse, a
@@ -219,7 +222,7 @@ func (b *openAPIBuilder) service(sd protoreflect.ServiceDescriptor) error {
 			return fmt.Errorf("openapi: %w", err)
 		}
 		if rules == nil {
-			if !b.opts.IncludeUnbound || (md.IsStreamingClient() && md.IsStreamingServer()) {
+			if !b.opts.IncludeUnbound {
 				continue
 			}
 			rules = []*annotations.HttpRule{{
@@ -269,12 +272,18 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 	// all come in the body (or, both ways streaming, in WebSocket frames): no query parameters then.
 	bidi := md.IsStreamingClient() && md.IsStreamingServer()
 	var body *oaSchema
+	// A google.api.HttpBody body is raw bytes, but in a stream of request messages, each JSON.
+	rawBody := false
 	switch field := rule.GetBody(); field {
 	case "":
 	case "*":
-		if skip := oaTopLevel(bound); len(skip) > 0 {
+		skip := oaTopLevel(bound)
+		switch {
+		case in.FullName() == httpBodyName && !md.IsStreamingClient():
+			rawBody, body = true, new(oaSchema)
+		case len(skip) > 0:
 			body = b.schemas.object(in, skip) // inline: the message less what the path sets
-		} else {
+		default:
 			body = b.schemas.ref(in)
 		}
 	default:
@@ -282,7 +291,19 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		if fd == nil {
 			return fmt.Errorf("body field %q is not a field of %s", field, in.FullName())
 		}
-		body = b.schemas.field(fd)
+		mask := updateMaskField(in, method, []protoreflect.FieldDescriptor{fd})
+		switch {
+		case oaIsHTTPBody(fd) && !md.IsStreamingClient():
+			rawBody, body = true, &oaSchema{Description: oaFieldDoc(fd)}
+		case mask != nil && oaNestsFields(fd):
+			// The front sets update_mask from the body's keys unless the query gives it: a body of
+			// any of the fields is an update of those.
+			body = b.schemas.fieldOf(fd, true)
+			body.Description = oaJoin(body.Description, "The fields to change. Unless the query gives `"+mask.JSONName()+
+				"`, the front sets it to the paths of the fields the body has (nested ones dotted, a list or map whole).")
+		default:
+			body = b.schemas.field(fd)
+		}
 		bound[field] = true
 	}
 	if rule.GetBody() != "*" && !md.IsStreamingClient() {
@@ -291,24 +312,32 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 	if body != nil {
 		rb := &oaRequestBody{Required: true, Content: make(map[string]*oaMediaType, 1)}
 		rb.Description, body.Description = body.Description, ""
-		if md.IsStreamingClient() {
+		switch {
+		case md.IsStreamingClient():
 			rb.Description = oaJoin("Newline-delimited JSON: one request message a line.", rb.Description)
 			rb.Content["application/x-ndjson"] = &oaMediaType{Schema: body}
-		} else {
+		case rawBody:
+			rb.Description = oaJoin(rb.Description, oaRawRequestDoc)
+			rb.Content["*/*"] = &oaMediaType{Schema: oaBinary()}
+		default:
 			rb.Content["application/json"] = &oaMediaType{Schema: body}
 		}
 		op.RequestBody = rb
 	}
 
-	// Response: the output message, or one of its fields.
+	// Response: the output message, or one of its fields. A google.api.HttpBody is raw bytes, but in
+	// a bidi stream, whose messages are JSON.
 	var result *oaSchema
+	rawResult := false
 	if field := rule.GetResponseBody(); field != "" {
 		fd := fieldByName(out, field)
 		if fd == nil {
 			return fmt.Errorf("response body field %q is not a field of %s", field, out.FullName())
 		}
-		result = b.schemas.field(fd)
-	} else {
+		if rawResult = oaIsHTTPBody(fd) && !bidi; !rawResult {
+			result = b.schemas.field(fd)
+		}
+	} else if rawResult = out.FullName() == httpBodyName && !bidi; !rawResult {
 		result = b.schemas.ref(out)
 	}
 	switch {
@@ -316,13 +345,15 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		// Bound without a body (GET): the messages can only travel over a WebSocket.
 		op.Responses["101"] = &oaResponse{Description: "Switching Protocols: the request upgrades to a WebSocket; " +
 			"each frame carries one message as JSON, request messages from the client and response messages from the server."}
+	case rawResult && md.IsStreamingServer():
+		op.Responses["200"] = &oaResponse{Description: oaRawStreamDoc, Content: oaRawContent()}
 	case md.IsStreamingServer():
 		line := &oaSchema{Type: "object", Properties: map[string]*oaSchema{
 			"result": result,
 			"error":  oaRef(oaStatusName),
 		}}
 		desc := "A stream of messages: as newline-delimited JSON, one {\"result\": ...} a line, " +
-			"and an {\"error\": ...} line if the stream fails; or, when the request accepts text/event-stream, as Server-Sent Events."
+			"and an {\"error\": ...} line if the stream fails; or, when the request's Accept prefers text/event-stream, as Server-Sent Events."
 		if bidi {
 			desc += " Both ways at once: the response streams while the request body does. The same path also " +
 				"serves a WebSocket (a GET upgrade), one JSON message per text frame each way."
@@ -336,6 +367,8 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		}
 	case strings.EqualFold(method, "HEAD"):
 		op.Responses["200"] = &oaResponse{Description: "OK"} // a HEAD response has no body
+	case rawResult:
+		op.Responses["200"] = &oaResponse{Description: oaRawResponseDoc, Content: oaRawContent()}
 	default:
 		op.Responses["200"] = &oaResponse{Description: "OK", Content: oaJSONContent(result)}
 	}
@@ -346,6 +379,29 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 
 func oaJSONContent(s *oaSchema) map[string]*oaMediaType {
 	return map[string]*oaMediaType{"application/json": {Schema: s}}
+}
+
+// A google.api.HttpBody travels as raw bytes: a request's body of any Content-Type is its data (the
+// Content-Type its content_type), a response's data is the body under its content_type. Neither is
+// the message's JSON, so the document gives them as bytes of any media type.
+const (
+	oaRawRequestDoc  = "Raw bytes of any Content-Type: the google.api.HttpBody's data, with the Content-Type as its content_type."
+	oaRawResponseDoc = "Raw bytes: the google.api.HttpBody's data, with its content_type as the Content-Type (application/octet-stream when it has none)."
+	oaRawStreamDoc   = "Raw bytes: the data of each google.api.HttpBody as it arrives, one after another, " +
+		"with the first one's content_type as the Content-Type."
+)
+
+// oaBinary is the schema of raw bytes.
+func oaBinary() *oaSchema { return &oaSchema{Type: "string", Format: "binary"} }
+
+func oaRawContent() map[string]*oaMediaType {
+	return map[string]*oaMediaType{"*/*": {Schema: oaBinary()}}
+}
+
+// oaIsHTTPBody reports whether a body or response_body field is a google.api.HttpBody, which the
+// front reads and writes as raw bytes.
+func oaIsHTTPBody(fd protoreflect.FieldDescriptor) bool {
+	return !fd.IsList() && !fd.IsMap() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 }
 
 // add puts op at path, renaming its path parameters when an earlier path has the same shape.

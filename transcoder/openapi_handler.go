@@ -72,6 +72,9 @@ type openAPIDoc struct {
 	json []byte
 	etag string
 	yaml func() ([]byte, error)
+	// yamlTag is the YAML form's entity tag: the document's, marked inside its quotes (RFC 9110
+	// 8.8.3), so that it is valid and differs from the JSON form's.
+	yamlTag string
 }
 
 func (h *openAPIHandler) doc() *openAPIDoc {
@@ -83,6 +86,7 @@ func (h *openAPIHandler) doc() *openAPIDoc {
 		return d
 	}
 	d := &openAPIDoc{json: data, etag: oaETag(data)}
+	d.yamlTag = strings.TrimSuffix(d.etag, `"`) + `-yaml"`
 	d.yaml = sync.OnceValues(func() ([]byte, error) { return OpenAPIYAML(data) })
 	h.last.Store(d)
 	return d
@@ -120,7 +124,7 @@ func (h *openAPIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, NewError(codes.Internal, err.Error()))
 		return
 	}
-	serveOpenAPIBytes(w, r, "application/yaml", d.etag+"-yaml", data)
+	serveOpenAPIBytes(w, r, "application/yaml", d.yamlTag, data)
 }
 
 func serveOpenAPIBytes(w http.ResponseWriter, r *http.Request, contentType, etag string, data []byte) {

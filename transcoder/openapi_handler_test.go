@@ -100,8 +100,22 @@ func TestOpenAPIHandler(t *testing.T) {
 	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/yaml" {
 		t.Fatalf("GET /openapi.yaml: %d %s", w.Code, w.Header().Get("Content-Type"))
 	}
-	if tag := w.Header().Get("ETag"); tag == etag || tag == "" {
-		t.Errorf("YAML ETag %q, JSON's %q", tag, etag)
+	yamlTag := w.Header().Get("ETag")
+	if !regexp.MustCompile(`^"[0-9a-f]{24}-yaml"$`).MatchString(yamlTag) || yamlTag == etag {
+		t.Errorf("YAML ETag %q, JSON's %q: want a quoted entity-tag of its own", yamlTag, etag)
+	}
+	for _, tc := range []struct {
+		path, tag string
+		want      int
+	}{
+		{"/openapi.yaml", yamlTag, http.StatusNotModified},
+		{"/openapi.yaml", "W/" + yamlTag, http.StatusNotModified},
+		{"/openapi.yaml", etag, http.StatusOK},
+		{"/openapi.json", yamlTag, http.StatusOK},
+	} {
+		if w := oaServe(h, "GET", tc.path, "If-None-Match", tc.tag); w.Code != tc.want {
+			t.Errorf("%s with If-None-Match %s: %d, want %d", tc.path, tc.tag, w.Code, tc.want)
+		}
 	}
 	var y struct {
 		Info struct{ Title string }

@@ -50,7 +50,7 @@ func oaRef(name string) *oaSchema { return &oaSchema{Ref: "#/components/schemas/
 // a field refers to it and built when the set is drained, so recursive types terminate.
 type oaSchemaSet struct {
 	schemas map[string]*oaSchema
-	pending []protoreflect.Descriptor
+	pending []oaPending
 	// nullUnset: an unset field with explicit presence is written as null (OpenAPIOptions.EmitUnpopulated).
 	nullUnset bool
 }
@@ -62,12 +62,36 @@ func newOASchemaSet(nullUnset bool) *oaSchemaSet {
 	return s
 }
 
+// oaPending is a schema queued to be built: of a message or enum, or the partial form of a message.
+type oaPending struct {
+	d       protoreflect.Descriptor
+	partial bool
+}
+
+// oaPartialSuffix names the partial form of a message's schema (oaSchemaSet.partial) after the
+// message: "-" is in no proto name, so the name is no other message's.
+const oaPartialSuffix = "-partial"
+
+// oaPartialDoc describes the partial form of a message's schema.
+const oaPartialDoc = "Partial: any of the fields may be left out, none is required, in the messages it nests too."
+
 // ref returns a reference to the component schema of a message or enum, queueing it.
 func (s *oaSchemaSet) ref(d protoreflect.Descriptor) *oaSchema {
-	name := string(d.FullName())
+	return s.queue(oaPending{d: d}, string(d.FullName()))
+}
+
+// partial returns a reference to the partial form of a message's schema, queueing it: the message
+// with no field required, the messages its fields nest (oaNestsFields) partial in turn. It is the
+// body of an update whose update_mask the front derives from the body's JSON keys, nested ones by
+// their path, so that any of the fields, at any depth, makes a body.
+func (s *oaSchemaSet) partial(md protoreflect.MessageDescriptor) *oaSchema {
+	return s.queue(oaPending{d: md, partial: true}, string(md.FullName())+oaPartialSuffix)
+}
+
+func (s *oaSchemaSet) queue(p oaPending, name string) *oaSchema {
 	if _, ok := s.schemas[name]; !ok {
 		s.schemas[name] = nil // claimed; built by drain
-		s.pending = append(s.pending, d)
+		s.pending = append(s.pending, p)
 	}
 	return oaRef(name)
 }
@@ -75,11 +99,17 @@ func (s *oaSchemaSet) ref(d protoreflect.Descriptor) *oaSchema {
 // drain builds every queued schema, and those they refer to in turn.
 func (s *oaSchemaSet) drain() {
 	for len(s.pending) > 0 {
-		d := s.pending[len(s.pending)-1]
+		p := s.pending[len(s.pending)-1]
 		s.pending = s.pending[:len(s.pending)-1]
-		switch d := d.(type) {
+		switch d := p.d.(type) {
 		case protoreflect.MessageDescriptor:
-			s.schemas[string(d.FullName())] = s.object(d, nil)
+			if p.partial {
+				o := s.objectOf(d, nil, true)
+				o.Description = oaJoin(o.Description, oaPartialDoc)
+				s.schemas[string(d.FullName())+oaPartialSuffix] = o
+			} else {
+				s.schemas[string(d.FullName())] = s.object(d, nil)
+			}
 		case protoreflect.EnumDescriptor:
 			s.schemas[string(d.FullName())] = oaEnum(d)
 		}
@@ -88,6 +118,11 @@ func (s *oaSchemaSet) drain() {
 
 // object is the schema of a message as protojson writes it, without the fields skip names.
 func (s *oaSchemaSet) object(md protoreflect.MessageDescriptor, skip map[protoreflect.Name]bool) *oaSchema {
+	return s.objectOf(md, skip, false)
+}
+
+// objectOf is object, or with partial its partial form (see partial).
+func (s *oaSchemaSet) objectOf(md protoreflect.MessageDescriptor, skip map[protoreflect.Name]bool, partial bool) *oaSchema {
 	o := &oaSchema{Type: "object", Description: oaComments(md)}
 	fields := md.Fields()
 	for i := range fields.Len() {
@@ -98,12 +133,12 @@ func (s *oaSchemaSet) object(md protoreflect.MessageDescriptor, skip map[protore
 		if o.Properties == nil {
 			o.Properties = make(map[string]*oaSchema, fields.Len())
 		}
-		f := s.field(fd)
+		f := s.fieldOf(fd, partial)
 		if s.nullUnset && oaNullWhenUnset(fd) {
 			oaAdmitNull(f)
 		}
 		o.Properties[fd.JSONName()] = f
-		if oaRequired(fd) {
+		if oaRequired(fd) && !partial {
 			o.Required = append(o.Required, fd.JSONName())
 		}
 	}
@@ -113,12 +148,20 @@ func (s *oaSchemaSet) object(md protoreflect.MessageDescriptor, skip map[protore
 // field is the schema of a field's JSON value, annotated from its comments, options and
 // field_behavior. The schema is new: callers may change it.
 func (s *oaSchemaSet) field(fd protoreflect.FieldDescriptor) *oaSchema {
+	return s.fieldOf(fd, false)
+}
+
+// fieldOf is field, with partial a singular message field's value in its partial form, where that
+// differs from the message's own schema (oaRequiresAny).
+func (s *oaSchemaSet) fieldOf(fd protoreflect.FieldDescriptor, partial bool) *oaSchema {
 	var f *oaSchema
 	switch {
 	case fd.IsMap():
 		f = &oaSchema{Type: "object", AdditionalProperties: s.value(fd.MapValue()), PropertyNames: oaMapKey(fd.MapKey())}
 	case fd.IsList():
 		f = &oaSchema{Type: "array", Items: s.value(fd)}
+	case partial && oaNestsFields(fd) && oaRequiresAny(fd.Message(), make(map[protoreflect.FullName]bool)):
+		f = s.partial(fd.Message())
 	default:
 		f = s.value(fd)
 	}
@@ -141,6 +184,32 @@ func (s *oaSchemaSet) field(fd protoreflect.FieldDescriptor) *oaSchema {
 		f.Oneof = string(o.Name())
 	}
 	return f
+}
+
+// oaNestsFields reports whether fd is a singular message written as the JSON object of its fields
+// (no well-known type, nor Any): one whose fields a field mask derived from a JSON body names by
+// their paths. The paths stop at lists, maps and other messages, which are set whole.
+func oaNestsFields(fd protoreflect.FieldDescriptor) bool {
+	md := fd.Message()
+	return md != nil && !fd.IsList() && !fd.IsMap() && oaWellKnown(md.FullName()) == nil &&
+		md.FullName() != oaAnyName && md.FullName() != oaStatusName
+}
+
+// oaRequiresAny reports whether md, or a message its fields nest (oaNestsFields), has a required
+// field: whether its partial form differs from its schema. seen holds the messages on the way.
+func oaRequiresAny(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if oaRequired(fd) || oaNestsFields(fd) && oaRequiresAny(fd.Message(), seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // oaDefault is a field's declared default value ([default = ...] in proto2) as protojson writes the
@@ -195,9 +264,9 @@ func oaNullWhenUnset(fd protoreflect.FieldDescriptor) bool {
 }
 
 // oaAdmitNull makes a field's schema admit null as well, as the nullable wrappers' schemas do: a type
-// gains "null", a reference becomes one of it or null. Annotations stay where they are. A list of
-// types (a wrapper's) has "null" already, and so does a schema without type or reference (any JSON
-// value).
+// gains "null", a reference becomes one of it or null, an anyOf (a float's) gains a null branch.
+// Annotations stay where they are. A list of types (a wrapper's) has "null" already, and so does a
+// schema without type, reference or anyOf (any JSON value).
 func oaAdmitNull(f *oaSchema) {
 	switch t := f.Type.(type) {
 	case string:
@@ -205,9 +274,12 @@ func oaAdmitNull(f *oaSchema) {
 			f.Type = []string{t, "null"}
 		}
 	case nil:
-		if f.Ref != "" {
+		switch {
+		case f.Ref != "":
 			f.AnyOf = []*oaSchema{{Ref: f.Ref}, {Type: "null"}}
 			f.Ref = ""
+		case f.AnyOf != nil && !slices.ContainsFunc(f.AnyOf, func(b *oaSchema) bool { return b.Type == "null" }):
+			f.AnyOf = append(f.AnyOf, &oaSchema{Type: "null"})
 		}
 	}
 }
@@ -231,9 +303,9 @@ func (s *oaSchemaSet) value(fd protoreflect.FieldDescriptor) *oaSchema {
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		return &oaSchema{Type: "string", Format: "uint64"}
 	case protoreflect.FloatKind:
-		return &oaSchema{Type: "number", Format: "float"}
+		return oaFloat("float")
 	case protoreflect.DoubleKind:
-		return &oaSchema{Type: "number", Format: "double"}
+		return oaFloat("double")
 	case protoreflect.EnumKind:
 		if fd.Enum().FullName() == "google.protobuf.NullValue" {
 			return &oaSchema{Type: "null"}
@@ -272,9 +344,9 @@ func oaWellKnown(name protoreflect.FullName) *oaSchema {
 	case "google.protobuf.ListValue":
 		return &oaSchema{Type: "array"}
 	case "google.protobuf.DoubleValue":
-		return nullable("number", "double")
+		return oaNullableFloat("double")
 	case "google.protobuf.FloatValue":
-		return nullable("number", "float")
+		return oaNullableFloat("float")
 	case "google.protobuf.Int64Value":
 		return nullable("string", "int64")
 	case "google.protobuf.UInt64Value":
@@ -293,11 +365,28 @@ func oaWellKnown(name protoreflect.FullName) *oaSchema {
 	return nil
 }
 
+// oaFloatNames are the strings protojson writes, and the front reads, for the float and double
+// values JSON has no number for.
+var oaFloatNames = []string{"NaN", "Infinity", "-Infinity"}
+
+// oaFloat is the schema of a float or double: a number, or one of oaFloatNames. Like an open enum's,
+// it is an anyOf of the two forms, so a value and a declared default ("Infinity") of either fit.
+func oaFloat(format string) *oaSchema {
+	return &oaSchema{AnyOf: []*oaSchema{{Type: "number", Format: format}, {Type: "string", Enum: oaFloatNames}}}
+}
+
+// oaNullableFloat is the schema of a FloatValue or DoubleValue: a float, or null.
+func oaNullableFloat(format string) *oaSchema {
+	f := oaFloat(format)
+	f.AnyOf = append(f.AnyOf, &oaSchema{Type: "null"})
+	return f
+}
+
 // oaQueryable reports whether a message field can be written as one query parameter: a well-known
-// type with a primitive JSON form.
+// type with a primitive JSON form (a wrapper of a float is one of two).
 func oaQueryable(md protoreflect.MessageDescriptor) bool {
 	wk := oaWellKnown(md.FullName())
-	return wk != nil && wk.Type != nil && wk.Type != "object" && wk.Type != "array"
+	return wk != nil && (wk.Type != nil || wk.AnyOf != nil) && wk.Type != "object" && wk.Type != "array"
 }
 
 // oaMapKey constrains the property names of a map by its key type; JSON keys are strings.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +31,7 @@ import (
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -321,7 +323,7 @@ func TestOpenAPINoSourceInfo(t *testing.T) {
 	doc := oaValidate(t, oaGenerate(t, oaShopServices(), oaShopOptions))
 	fixed := regexp.MustCompile("^(OK|An error\\.|A stream of messages|Switching Protocols|Newline-delimited JSON|An error: a gRPC|Member of oneof|" +
 		"The gRPC status code|What went wrong|Machine-readable|A message of any type|A duration in seconds|Field paths in lowerCamel|Sets `|" +
-		"A value by its number)")
+		"A value by its number|The fields to change|Partial: )")
 	oaWalk(doc, "", func(ptr string, v any) {
 		if strings.HasSuffix(ptr, "/summary") || strings.HasSuffix(ptr, "/description") {
 			if s, ok := v.(string); ok && !fixed.MatchString(s) {
@@ -359,10 +361,14 @@ func TestOpenAPIFeatures(t *testing.T) {
 		"/paths/~1v1~1old~1{name}/get/deprecated":                                              true,
 		// Nested path variable with a body field: the body is the message, the rest is query.
 		// It takes the parameter name of the same-shaped path of GetThing.
-		"/paths/~1v1~1{name}/patch/requestBody/content/application~1json/schema/$ref": "#/components/schemas/features.v1.Thing",
-		"/paths/~1v1~1{name}/patch/parameters/0/description":                          "Sets `thing.name`.\n\nResource name, e.g. projects/p1/things/t1.\n\nMatches `projects/*/things/*`; its slashes are sent as they are, not percent-encoded.",
-		"/paths/~1v1~1{name}/patch/parameters/1/name":                                 "updateMask",
-		"/paths/~1v1~1{name}/patch/parameters/1/schema/format":                        "field-mask",
+		// Its update_mask comes from the body's keys: the body is any of Thing's fields, and of
+		// the fields of the messages it nests.
+		"/paths/~1v1~1{name}/patch/requestBody/content/application~1json/schema/$ref":  "#/components/schemas/features.v1.Thing-partial",
+		"/components/schemas/features.v1.Thing-partial/properties/parent/$ref":         "#/components/schemas/features.v1.Thing-partial",
+		"/components/schemas/features.v1.Thing-partial/properties/children/items/$ref": "#/components/schemas/features.v1.Thing",
+		"/paths/~1v1~1{name}/patch/parameters/0/description":                           "Sets `thing.name`.\n\nResource name, e.g. projects/p1/things/t1.\n\nMatches `projects/*/things/*`; its slashes are sent as they are, not percent-encoded.",
+		"/paths/~1v1~1{name}/patch/parameters/1/name":                                  "updateMask",
+		"/paths/~1v1~1{name}/patch/parameters/1/schema/format":                         "field-mask",
 		// body "*" with a path variable: the message less that field, inline.
 		"/paths/~1v1~1{parent}~1things/post/requestBody/content/application~1json/schema/required/0":                "thing",
 		"/paths/~1v1~1{parent}~1things/post/requestBody/content/application~1json/schema/properties/requestId/type": "string",
@@ -407,8 +413,9 @@ func TestOpenAPIFeatures(t *testing.T) {
 		thing + "sf64/format":                                "int64",
 		thing + "u64/format":                                 "uint64",
 		thing + "f64/type":                                   "string",
-		thing + "fl/format":                                  "float",
-		thing + "db/type":                                    "number",
+		thing + "fl/anyOf/0/format":                          "float",
+		thing + "db/anyOf/0/type":                            "number",
+		thing + "db/anyOf/1/enum/1":                          "Infinity",
 		thing + "flag/type":                                  "boolean",
 		thing + "data/format":                                "byte",
 		thing + "color/$ref":                                 "#/components/schemas/features.v1.Color",
@@ -426,8 +433,8 @@ func TestOpenAPIFeatures(t *testing.T) {
 		thing + "list/type":                                  "array",
 		thing + "any/$ref":                                   "#/components/schemas/google.protobuf.Any",
 		thing + "empty/$ref":                                 "#/components/schemas/google.protobuf.Empty",
-		thing + "wDouble/type/0":                             "number",
-		thing + "wDouble/type/1":                             "null",
+		thing + "wDouble/anyOf/0/type":                       "number",
+		thing + "wDouble/anyOf/2/type":                       "null",
 		thing + "wInt64/type/0":                              "string",
 		thing + "wUint32/format":                             "uint32",
 		thing + "wBool/type/0":                               "boolean",
@@ -460,12 +467,12 @@ func TestOpenAPIFeatures(t *testing.T) {
 
 	for _, ptr := range []string{
 		"/paths/~1v1~1things~1{name}/lock",                                                                  // no place in OpenAPI 3.1
-		"/paths/~1features.v1.ThingService~1Converse",                                                       // bidi streaming has no unbound route
 		"/paths/~1v1~1things~1{thing_id}",                                                                   // takes the name of the same-shaped path
 		"/paths/~1v1~1{thing.name}/patch/parameters/2",                                                      // only updateMask: thing is the body
 		"/paths/~1v1~1{parent}~1things/post/parameters/1",                                                   // body "*": no query
 		"/paths/~1v1~1{parent}~1things/post/requestBody/content/application~1json/schema/properties/parent", // set by the path
 		"/components/schemas/features.v1.Thing/properties/note/description",                                 // proto3 optional is no oneof
+		"/components/schemas/features.v1.Thing-partial/required",                                            // an update's body
 		"/components/schemas/features.v1.Thing/properties/display_name",                                     // JSON names only
 		"/components/schemas/features.v1.Thing.ByNumberEntry",                                               // map entries are maps
 		"/components/schemas/google.protobuf.Timestamp",                                                     // inline
@@ -573,6 +580,48 @@ func TestOpenAPIErrors(t *testing.T) {
 	}
 }
 
+// The document built with IncludeUnbound lists every default route the front serves, a bidi
+// streaming method's too (NDJSON both ways on the POST; a WebSocket on the same path), and only those.
+func TestOpenAPIListsDefaultRoutes(t *testing.T) {
+	services := oaFeatures(t)
+	rt, err := transcoder.NewRouter(services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := oaValidate(t, oaGenerate(t, services, transcoder.OpenAPIOptions{IncludeUnbound: true}))
+	served := make(map[string]bool)
+	bidi := 0
+	for _, b := range rt.Bindings() {
+		if b.Index() != -1 {
+			continue
+		}
+		path := b.Template().String()
+		served[path] = true
+		op := "/paths/" + strings.ReplaceAll(path, "/", "~1") + "/post"
+		if _, err := oaPointer(doc, op); err != nil {
+			t.Errorf("%s serves POST %s, which the document does not list", b.FullMethod(), path)
+			continue
+		}
+		if b.Kind() != routing.KindBidiStream {
+			continue
+		}
+		bidi++
+		for _, ptr := range []string{op + "/requestBody/content/application~1x-ndjson", op + "/responses/200/content/application~1x-ndjson"} {
+			if _, err := oaPointer(doc, ptr); err != nil {
+				t.Errorf("the bidi streaming %s: %v", b.FullMethod(), err)
+			}
+		}
+	}
+	if bidi == 0 {
+		t.Fatal("no bidi streaming method has a default route: the case proves nothing")
+	}
+	for path := range doc["paths"].(map[string]any) {
+		if strings.HasPrefix(path, "/features.") && !served[path] { // /{pkg.Service}/{Method}
+			t.Errorf("the document lists %s, which the front does not serve", path)
+		}
+	}
+}
+
 // An empty document, and one of unbound methods only, are still valid.
 func TestOpenAPIEmpty(t *testing.T) {
 	oaValidate(t, oaGenerate(t, nil, transcoder.OpenAPIOptions{}))
@@ -612,6 +661,11 @@ func TestOpenAPIRequests(t *testing.T) {
 		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","role":1.5}`, false},
 		{"POST", "/v1/users", `{"name":"Grace Hopper","email":"grace@example.com","role":"7"}`, false},
 		{"PATCH", "/v1/users/1?updateMask=name,email", `{"name":"Ada","email":"ada@example.com"}`, true},
+		// The update_mask from the body's keys: any of the fields, at any depth, but of their types.
+		{"PATCH", "/v1/users/1", `{"nickname":"Countess"}`, true},
+		{"PATCH", "/v1/users/1", `{"address":{"city":"Paris"},"role":"ROLE_ADMIN"}`, true},
+		{"PATCH", "/v1/users/1", `{"nickname":5}`, false},
+		{"PATCH", "/v1/users/1", `{"address":{"city":1}}`, false},
 		{"POST", "/v1/orders", `{"userId":"1","items":[{"productId":"p1","quantity":2}],"voucherCode":"X","notes":{"a":"b"},"deliveryEstimate":"3600s"}`, true},
 		{"POST", "/v1/orders", `{"userId":"1","items":{"productId":"p1"}}`, false},
 		{"POST", "/v1/orders", `{"userId":"1","giftMessage":null,"card":{"expMonth":"May"}}`, false},
@@ -813,6 +867,15 @@ func TestOpenAPIEmitUnpopulated(t *testing.T) {
 // request and response, if it does not.
 func oaAnswer(t *testing.T, doc []byte, h http.Handler, target string) (body []byte, refused []string) {
 	t.Helper()
+	w, refused := oaExchange(t, doc, h, "GET", target, "", "")
+	return w.Body.Bytes(), refused
+}
+
+// oaExchange has h answer a request (a body labelled contentType when body is not empty), which
+// must succeed, and returns the response and why doc does not admit the request and response, if
+// it does not.
+func oaExchange(t *testing.T, doc []byte, h http.Handler, method, target, contentType, body string) (*httptest.ResponseRecorder, []string) {
+	t.Helper()
 	parsed, err := libopenapi.NewDocument(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -821,11 +884,19 @@ func oaAnswer(t *testing.T, doc []byte, h http.Handler, target string) (body []b
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	w := call(h, "GET", target, "")
+	w := call(h, method, target, body, "Content-Type", "", "Content-Type", contentType) // in place of call's JSON
 	if w.Code != http.StatusOK {
-		t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+		t.Fatalf("%s %s: %d %s", method, target, w.Code, w.Body)
 	}
-	req := httptest.NewRequest("GET", target, nil)
+	var reqBody io.Reader
+	if body != "" {
+		reqBody = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, reqBody)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	var refused []string
 	if ok, verrs := v.ValidateHttpRequestResponse(req, w.Result()); !ok {
 		for _, e := range verrs {
 			why := e.Message + ": " + e.Reason
@@ -835,7 +906,34 @@ func oaAnswer(t *testing.T, doc []byte, h http.Handler, target string) (body []b
 			refused = append(refused, why)
 		}
 	}
-	return w.Body.Bytes(), refused
+	return w, refused
+}
+
+// The front writes and reads the floats JSON has no number for as "NaN", "Infinity" and
+// "-Infinity", as protojson does: a float's schema admits them beside numbers, in requests and
+// responses, and as a declared default.
+func TestOpenAPIFloats(t *testing.T) {
+	doc := oaGenerate(t, synthServicesWithLegacies(t), transcoder.OpenAPIOptions{})
+	m := oaValidate(t, doc)
+	if got, _ := oaPointer(m, "/components/schemas/synth.v1.Legacy/properties/ratio/default"); got != "Infinity" {
+		t.Errorf("the default of ratio is %v, want Infinity", got)
+	}
+	h := synthHandler(t, "")
+	for _, tc := range []struct{ method, target, body, want string }{
+		{"GET", "/v1/kitchen?ratio=NaN&fratio=-Infinity&ds=Infinity&ds=1.5", "", `{"ratio":"NaN","fratio":"-Infinity","ds":["Infinity",1.5]}`},
+		{"POST", "/v1/kitchen", `{"ratio":"-Infinity","fratio":0.5,"ds":["NaN",2]}`, `{"ratio":"-Infinity","fratio":0.5,"ds":["NaN",2]}`},
+		{"GET", "/v1/legacy/x:ratio", "", `"Infinity"`},
+	} {
+		contentType := ""
+		if tc.body != "" {
+			contentType = "application/json"
+		}
+		w, refused := oaExchange(t, doc, h, tc.method, tc.target, contentType, tc.body)
+		wantJSON(t, w.Body.Bytes(), tc.want)
+		for _, e := range refused {
+			t.Errorf("%s %s %s: the document does not admit the exchange: %s", tc.method, tc.target, tc.body, e)
+		}
+	}
 }
 
 // A proto2 field's declared default is its schema's default, written as the front writes the value
@@ -861,6 +959,105 @@ func TestOpenAPIDefaults(t *testing.T) {
 	for _, field := range []string{"a", "mood", "moods"} {
 		if v, err := oaPointer(m, props+field+"/default"); err == nil {
 			t.Errorf("%s, without a declared default, has default %v", field, v)
+		}
+	}
+}
+
+// oaHTTPBodyProto takes and gives google.api.HttpBody every way a binding can: as the request or
+// its body field, as the response or its response_body field, streamed each way.
+const oaHTTPBodyProto = `syntax = "proto3";
+package files.v1;
+
+import "google/api/annotations.proto";
+import "google/api/httpbody.proto";
+
+service Files {
+  rpc Put(google.api.HttpBody) returns (google.api.HttpBody) {
+    option (google.api.http) = {post: "/v1/files" body: "*"};
+  }
+  rpc Get(GetRequest) returns (google.api.HttpBody) {
+    option (google.api.http) = {get: "/v1/files/{name}"};
+  }
+  rpc Attach(AttachRequest) returns (Attachment) {
+    option (google.api.http) = {put: "/v1/files/{name}/attachment" body: "file" response_body: "file"};
+  }
+  rpc Tail(GetRequest) returns (stream google.api.HttpBody) {
+    option (google.api.http) = {get: "/v1/files/{name}:tail"};
+  }
+  rpc Append(stream google.api.HttpBody) returns (Attachment) {
+    option (google.api.http) = {post: "/v1/files:append" body: "*"};
+  }
+  rpc Edit(stream google.api.HttpBody) returns (stream google.api.HttpBody) {
+    option (google.api.http) = {post: "/v1/files:edit" body: "*"};
+  }
+}
+
+message GetRequest { string name = 1; }
+message AttachRequest {
+  string name = 1;
+  google.api.HttpBody file = 2;
+  bool overwrite = 3;
+}
+message Attachment {
+  string name = 1;
+  google.api.HttpBody file = 2;
+}
+`
+
+// A google.api.HttpBody travels as raw bytes, not as the message's JSON: the document gives such a
+// request body, response or server stream as bytes of any media type, and requests and responses as
+// the front exchanges them validate against it. In a stream of JSON messages (a client stream's
+// body, a bidi stream) an HttpBody is JSON like any message, and stays so.
+func TestOpenAPIHttpBody(t *testing.T) {
+	files, err := registry.FilesFromProtos(t.Context(), map[string]string{"files/v1/files.proto": oaHTTPBodyProto}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := files.FindDescriptorByName("files.v1.Files")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := oaValidate(t, oaGenerate(t, []protoreflect.ServiceDescriptor{svc.(protoreflect.ServiceDescriptor)}, transcoder.OpenAPIOptions{}))
+	const raw = "/content/*~1*/schema/format"
+	for ptr, want := range map[string]any{
+		"/paths/~1v1~1files/post/requestBody" + raw:                                                              "binary",
+		"/paths/~1v1~1files/post/responses/200" + raw:                                                            "binary",
+		"/paths/~1v1~1files~1{name}/get/responses/200" + raw:                                                     "binary",
+		"/paths/~1v1~1files~1{name}~1attachment/put/requestBody" + raw:                                           "binary",
+		"/paths/~1v1~1files~1{name}~1attachment/put/parameters/1/name":                                           "overwrite",
+		"/paths/~1v1~1files~1{name}~1attachment/put/responses/200" + raw:                                         "binary",
+		"/paths/~1v1~1files~1{name}:tail/get/responses/200" + raw:                                                "binary",
+		"/paths/~1v1~1files:append/post/requestBody/content/application~1x-ndjson/schema/$ref":                   "#/components/schemas/google.api.HttpBody",
+		"/paths/~1v1~1files:append/post/responses/200/content/application~1json/schema/$ref":                     "#/components/schemas/files.v1.Attachment",
+		"/paths/~1v1~1files:edit/post/responses/200/content/application~1x-ndjson/schema/properties/result/$ref": "#/components/schemas/google.api.HttpBody",
+	} {
+		if got, err := oaPointer(m, ptr); err != nil || got != want {
+			t.Errorf("%s = %v (%v), want %v", ptr, got, err, want)
+		}
+	}
+	for _, ptr := range []string{
+		"/paths/~1v1~1files/post/requestBody/content/application~1json",
+		"/paths/~1v1~1files/post/responses/200/content/application~1json",
+		"/paths/~1v1~1files~1{name}:tail/get/responses/200/content/application~1x-ndjson",
+	} {
+		if v, err := oaPointer(m, ptr); err == nil {
+			t.Errorf("%s = %v: an HttpBody described as JSON", ptr, v)
+		}
+	}
+
+	doc := oaGenerate(t, synthServices(t), transcoder.OpenAPIOptions{})
+	h := synthHandler(t, "")
+	for _, tc := range []struct{ method, target, contentType, body, wantType, want string }{
+		{"POST", "/v1/upload", "text/csv", "name,count\nx,1\n", "text/csv", "name,count\nx,1\n"},
+		{"POST", "/v1/upload", "image/png", "\x89PNG\r\n\x1a\n\x00", "image/png", "\x89PNG\r\n\x1a\n\x00"},
+		{"GET", "/v1/download/report", "", "", "application/octet-stream", ""},
+	} {
+		w, refused := oaExchange(t, doc, h, tc.method, tc.target, tc.contentType, tc.body)
+		if ct := w.Header().Get("Content-Type"); ct != tc.wantType || w.Body.String() != tc.want {
+			t.Errorf("%s %s: %s %q, want %s %q", tc.method, tc.target, ct, w.Body, tc.wantType, tc.want)
+		}
+		for _, e := range refused {
+			t.Errorf("%s %s (%s): the document does not admit the exchange: %s", tc.method, tc.target, tc.contentType, e)
 		}
 	}
 }

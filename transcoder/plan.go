@@ -114,13 +114,23 @@ func compileBinding(m protoreflect.MethodDescriptor, rule *annotations.HttpRule,
 		}
 	}
 	b.pathOnly = b.body == "" && !slices.ContainsFunc(b.vars, func(v pathVar) bool { return v.fields[len(v.fields)-1].Message() != nil })
-	if httpMethod == "PATCH" && len(b.bodyFields) > 0 {
-		if fd := m.Input().Fields().ByName("update_mask"); fd != nil && !fd.IsList() && fd.Message() != nil &&
-			fd.Message().FullName() == "google.protobuf.FieldMask" && b.bodyFields[0] != fd {
-			b.updateMask = fd
-		}
-	}
+	b.updateMask = updateMaskField(m.Input(), httpMethod, b.bodyFields)
 	return b, nil
+}
+
+// updateMaskField returns the request's update_mask when a binding of httpMethod whose body is the
+// field path body has the front fill it from the body's JSON keys (fillUpdateMask): on a PATCH whose
+// body is one field, other than update_mask, of a request with a google.protobuf.FieldMask
+// update_mask. It returns nil otherwise.
+func updateMaskField(in protoreflect.MessageDescriptor, httpMethod string, body []protoreflect.FieldDescriptor) protoreflect.FieldDescriptor {
+	if httpMethod != "PATCH" || len(body) == 0 {
+		return nil
+	}
+	fd := in.Fields().ByName("update_mask")
+	if fd == nil || fd.IsList() || fd.Message() == nil || fd.Message().FullName() != "google.protobuf.FieldMask" || body[0] == fd {
+		return nil
+	}
+	return fd
 }
 
 // defaultBinding is the route of a method without an HttpRule: POST /{package.Service}/{Method}, the

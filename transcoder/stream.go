@@ -28,7 +28,7 @@ import (
 //     the binding's HTTP method: one message per frame both ways (stream_ws.go).
 //   - Server streaming, and bidi streaming over plain HTTP: the responses as newline-delimited JSON,
 //     {"result": <message>} a line, as grpc-gateway writes them (stream_ndjson.go); or, when the
-//     request's Accept names text/event-stream, as Server-Sent Events (stream_sse.go). Responses
+//     request's Accept prefers text/event-stream, as Server-Sent Events (stream_sse.go). Responses
 //     that are google.api.HttpBody messages are one document instead, their data one after the
 //     other (stream_httpbody.go).
 //   - Client streaming, and the requests of bidi streaming over plain HTTP: the body is
@@ -504,8 +504,8 @@ type responseStream interface {
 }
 
 // newResponseStream picks the response format: the data of google.api.HttpBody responses whatever
-// the request accepts; else, from the request's Accept header, SSE when it names
-// text/event-stream, NDJSON otherwise.
+// the request accepts; else, from the request's Accept header, SSE when it prefers
+// text/event-stream (acceptsEventStream), NDJSON otherwise.
 func newResponseStream(c *Call) responseStream {
 	if c.binding.responseRaw {
 		return &httpBodyStream{c: c, rc: http.NewResponseController(c.w)}

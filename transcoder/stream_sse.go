@@ -8,9 +8,9 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// Server-Sent Events responses, chosen by Accept: text/event-stream. Each response message is an
-// event of the default type ("message", so EventSource.onmessage sees it) whose data is the message
-// as JSON. A failure after the first message is an "error" event whose data is the
+// Server-Sent Events responses, chosen by Accept: text/event-stream (acceptsEventStream). Each
+// response message is an event of the default type ("message", so EventSource.onmessage sees it)
+// whose data is the message as JSON. A failure after the first message is an "error" event whose data is the
 // google.rpc.Status JSON; a stream that ends with OK sends a last "complete" event with data {},
 // so a client can tell the end from a dropped connection (EventSource reconnects after either
 // unless the page closes it). A failure before the first message is an ordinary error response,
@@ -69,17 +69,36 @@ func (s *sseStream) end(trailer metadata.MD, err error) {
 	_ = s.flush([]byte("event: complete\ndata: {}\n\n"))
 }
 
-// acceptsEventStream reports whether Accept names text/event-stream with a q-value above 0.
+// acceptsEventStream reports whether a stream is answered as Server-Sent Events rather than NDJSON,
+// the two types the front can write it in, by the q-values of Accept: when Accept names
+// text/event-stream with a q-value above 0 and no lower than NDJSON's. NDJSON's is the q-value of
+// the most specific range that matches it: one of its names (application/x-ndjson,
+// application/jsonl...), else application/*, else */*; 0 when none does. A tie goes to SSE, which
+// the client named; a client that does not name text/event-stream (Accept: */* or text/*, or none)
+// gets NDJSON, as one that accepts neither type does.
 func acceptsEventStream(accept []string) bool {
+	sse, ndjson := 0.0, 0.0
+	ndjsonRank := 0 // how specific the range ndjson comes from: 3 a name, 2 application/*, 1 */*
 	for _, line := range accept {
 		for line != "" {
 			var item string
 			item, line, _ = strings.Cut(line, ",")
 			typ, params := mediaType(item)
-			if strings.EqualFold(typ, contentTypeEventStream) && qValue(params) > 0 {
-				return true
+			rank := 0
+			switch {
+			case strings.EqualFold(typ, contentTypeEventStream):
+				sse = max(sse, qValue(params))
+			case typ != "" && RequestBodyKind(typ) == BodyNDJSON:
+				rank = 3
+			case strings.EqualFold(typ, "application/*"):
+				rank = 2
+			case typ == "*/*":
+				rank = 1
+			}
+			if q := qValue(params); rank > ndjsonRank || rank > 0 && rank == ndjsonRank && q > ndjson {
+				ndjson, ndjsonRank = q, rank
 			}
 		}
 	}
-	return false
+	return sse > 0 && sse >= ndjson
 }

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
+	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -253,4 +255,108 @@ func FuzzReadValues(f *testing.F) {
 			t.Fatalf("values %q, %v; want %q", values, err, want)
 		}
 	})
+}
+
+// A server stream is Server-Sent Events when Accept names text/event-stream and prefers it to
+// NDJSON by q-value (a tie goes to the type named, SSE), and NDJSON otherwise: NDJSON's q-value is
+// that of the most specific range matching it (a name, application/*, */*).
+func TestStreamFormatByAccept(t *testing.T) {
+	streams, err := transcoder.NewStreams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := synthHandler(t, "", transcoder.WithStreaming(streams))
+	const sse, ndjson = "text/event-stream", "application/x-ndjson"
+	for _, tc := range []struct{ accept, want string }{
+		{"", ndjson},
+		{"*/*", ndjson},
+		{"text/*", ndjson},
+		{"text/event-stream", sse},
+		{"text/event-stream;q=0", ndjson},
+		{"application/x-ndjson, text/event-stream;q=0.1", ndjson},
+		{"application/jsonl;q=0.8, text/event-stream;q=0.5", ndjson},
+		{"text/event-stream;q=0.5, */*", ndjson},
+		{"*/*;q=0.1, text/event-stream;q=0.5", sse},
+		{"*/*, application/x-ndjson;q=0.1, text/event-stream;q=0.5", sse}, // the name wins over */*
+		{"application/*;q=0.9, */*, text/event-stream;q=0.95", sse},
+		{"application/x-ndjson, text/event-stream", sse},   // a tie
+		{"application/json, text/event-stream;q=0.2", sse}, // JSON is not a stream's type
+	} {
+		w := call(h, "GET", "/v1/watch/x", "", "Accept", tc.accept)
+		if got := w.Header().Get("Content-Type"); w.Code != http.StatusOK || got != tc.want {
+			t.Errorf("Accept: %s: %d %s, want %s", tc.accept, w.Code, got, tc.want)
+		}
+	}
+}
+
+// wsTailProto has server-streaming methods whose request is a body: bound with body "*", and
+// without a binding (the default route, POST with the request as the body); and one bound to a GET.
+const wsTailProto = `syntax = "proto3";
+package tail.v1;
+
+import "google/api/annotations.proto";
+
+service Tails {
+  rpc Tail(TailRequest) returns (stream TailRequest);
+  rpc TailBound(TailRequest) returns (stream TailRequest) {
+    option (google.api.http) = {post: "/v1/{name}:tail" body: "*"};
+  }
+  rpc TailGet(TailRequest) returns (stream TailRequest) {
+    option (google.api.http) = {get: "/v1/{name}:get"};
+  }
+}
+
+message TailRequest {
+  string name = 1;
+  int32 count = 2;
+}
+`
+
+// A WebSocket on a server-streaming binding whose body is "*" is refused at the handshake with 400
+// saying how to call the method: its request is a body, which the socket does not carry (it takes no
+// data frame) and which the query cannot stand in for. One bound to a GET takes its request from
+// the path and query, and serves.
+func TestWebSocketServerStreamBodyRefused(t *testing.T) {
+	files, err := registry.FilesFromProtos(t.Context(), map[string]string{"tail/v1/tail.proto": wsTailProto}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams, err := transcoder.NewStreams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := frontend(t, []*registry.Registration{{Name: "tail", Endpoints: []string{startEcho(t)}, Files: files}}, transcoder.WithStreaming(streams))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ws := "ws" + strings.TrimPrefix(srv.URL, "http")
+
+	for _, path := range []string{"/tail.v1.Tails/Tail?count=2", "/v1/t1:tail?count=2"} {
+		c, resp, err := websocket.Dial(t.Context(), ws+path, nil)
+		if err == nil {
+			c.CloseNow()
+			t.Errorf("%s: the handshake succeeded", path)
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %v (%v), want 400", path, err, resp)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		var st statusBody
+		if json.Unmarshal(body, &st) != nil || st.Code != 3 || !strings.Contains(st.Message, "takes its request as the body of POST") ||
+			!strings.Contains(st.Message, "newline-delimited JSON") {
+			t.Errorf("%s: %s, want INVALID_ARGUMENT saying how to call the method", path, body)
+		}
+	}
+
+	c, _, err := websocket.Dial(t.Context(), ws+"/v1/t1:get?count=2", nil)
+	if err != nil {
+		t.Fatalf("a GET-bound server stream: %v", err)
+	}
+	defer c.CloseNow()
+	_, msg, err := c.Read(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSON(t, msg, `{"result":{"name":"t1","count":2}}`)
 }

@@ -35,7 +35,8 @@ import (
 //     half-closes: the client sends no more, and the responses keep coming (a client-streaming
 //     call answers then). For server streaming the one request is built from the handshake's path
 //     and query, and a data frame from the client is a protocol violation (the socket closes with
-//     1008).
+//     1008); a binding whose body is "*" takes its request as a body alone, which a socket cannot
+//     carry, and its handshake is refused with 400.
 //   - Gateway to client: each response message is a text frame {"result": <message>}, the NDJSON
 //     line without its newline; a google.api.HttpBody response message is a binary frame of its
 //     data.
@@ -103,7 +104,16 @@ func (s *Streams) serveWebSocket(c *Call) {
 		return
 	}
 	var req []byte
-	if c.binding.kind == routing.KindServerStream {
+	if b := c.binding; b.kind == routing.KindServerStream {
+		if b.body == "*" {
+			// The request is the body, which the socket cannot carry (it takes no data frame), and
+			// the query sets none of its fields: refused, rather than called with an empty request.
+			c.WriteError(NewError(codes.InvalidArgument, fmt.Sprintf("%s takes its request as the body of %s %s, "+
+				"which a WebSocket does not carry: send it as that body, and the responses stream back as "+
+				"newline-delimited JSON (or Server-Sent Events, with Accept: text/event-stream)",
+				b.method.FullName(), b.httpMethod, b.template)))
+			return
+		}
 		var err error
 		if req, err = c.requestBytes(); err != nil {
 			c.WriteError(err)

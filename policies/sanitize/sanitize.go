@@ -8,7 +8,8 @@
 // middleware checks the request target and headers, then the body:
 //   - a body in a content coding (Content-Encoding other than identity), which neither front
 //     decodes, is refused with 415;
-//   - a body whose Content-Length is over the limit is refused with 413 before a byte is read;
+//   - a body whose Content-Length is over the limit is refused with 413 before a byte is read,
+//     unless it is a stream (below);
 //   - a body is JSON, newline-delimited JSON or neither as the REST front reads its Content-Type
 //     (transcoder.RequestBodyKind, the one reading of the header), whatever its parameters, so no
 //     body the front decodes as JSON escapes the checks (the GraphQL front takes application/json
@@ -18,10 +19,12 @@
 //     precise 400; the front then reads the same bytes from r.Body, so good requests reach it
 //     unchanged;
 //   - a body of unknown length (chunked) or a stream (application/x-ndjson, application/jsonl and
-//     NDJSON's other names) is not buffered: r.Body is wrapped so reading past the limit fails with
-//     *http.MaxBytesError (the fronts answer 413) and a JSON shape violation fails the read with an
-//     InvalidArgument status (400); a stream has no total limit, each of its messages being bounded
-//     by the front;
+//     NDJSON's other names, to the REST front) is not buffered: r.Body is wrapped so reading past
+//     the limit fails with *http.MaxBytesError (the fronts answer 413) and a JSON shape violation
+//     fails the read with an InvalidArgument status (400); a stream has no total limit, with a
+//     Content-Length or without: the REST front bounds each of its messages when the method streams
+//     requests, and holds the whole body to this same limit (WithMaxBodyBytes) when it does not.
+//     The GraphQL front reads no streams: NDJSON sent to it is bounded as any other body;
 //   - a WebSocket's messages come after the handshake: the handshake carries the limits in its
 //     context, and the REST and GraphQL fronts hold each JSON message to them (messages.go);
 //   - gRPC-Web bodies are framed protobuf: their messages are bounded by grpc.max_message_bytes, so
@@ -114,13 +117,17 @@ func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler 
 			deny(w, r, front, err)
 			return
 		}
-		if r.ContentLength > l.body {
+		kind := transcoder.RequestBodyKind(r.Header.Get("Content-Type"))
+		// An NDJSON body to the REST front has no total limit here, whatever its framing: the
+		// front reads it as a stream of messages, each bounded, when the method streams requests,
+		// and as one body held to this same limit (its WithMaxBodyBytes) otherwise.
+		stream := front == policy.FrontREST && kind == transcoder.BodyNDJSON
+		if !stream && r.ContentLength > l.body {
 			deny(w, r, front, transcoder.WithHTTPStatus(tooLarge(fmt.Sprintf(
 				"request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, l.body)),
 				http.StatusRequestEntityTooLarge))
 			return
 		}
-		kind := transcoder.RequestBodyKind(r.Header.Get("Content-Type"))
 		if kind == transcoder.BodyJSON && r.ContentLength >= 0 {
 			buf, err := l.readJSON(w, r)
 			if err != nil {
@@ -133,7 +140,7 @@ func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler 
 			return
 		}
 		body := r.Body
-		if kind != transcoder.BodyNDJSON {
+		if !stream {
 			body = http.MaxBytesReader(w, body, l.body)
 		}
 		if kind == transcoder.BodyJSON || kind == transcoder.BodyNDJSON {

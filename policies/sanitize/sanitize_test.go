@@ -188,6 +188,43 @@ func TestUnknownLengthBodyIsCheckedAsItStreams(t *testing.T) {
 	}
 }
 
+// TestStreamHasNoTotalLimit: an NDJSON body to the REST front, which reads it as a stream of
+// messages each bounded by the front (or, for a method that does not stream requests, holds it whole
+// to the same limit), passes over max_body_bytes whether it announces its length or is chunked. The
+// GraphQL front reads no streams: an NDJSON body to it is held to the limit as any other body.
+func TestStreamHasNoTotalLimit(t *testing.T) {
+	stream := strings.Repeat("{\"a\":1}\n", 300) // 2400 bytes, over the limit of 1024
+	for _, tc := range []struct {
+		name    string
+		front   policy.Front
+		chunked bool
+		status  int
+		want    string
+	}{
+		{"rest, with a length", policy.FrontREST, false, 200, stream},
+		{"rest, chunked", policy.FrontREST, true, 200, stream},
+		{"graphql, with a length", policy.FrontGraphQL, false, 413, "request body of 2400 bytes is larger than the limit of 1024 bytes"},
+		{"graphql, chunked", policy.FrontGraphQL, true, 599, "read: http: request body too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader = strings.NewReader(stream)
+			if tc.chunked {
+				body = chunked{body}
+			}
+			r := httptest.NewRequest("POST", "/v1/orders:import", body)
+			if tc.chunked {
+				r.ContentLength = -1
+			}
+			r.Header.Set("Content-Type", "application/x-ndjson")
+			w := httptest.NewRecorder()
+			handler(t, tc.front).ServeHTTP(w, r)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.want) {
+				t.Errorf("got %d %.100q, want %d with %.100q", w.Code, w.Body, tc.status, tc.want)
+			}
+		})
+	}
+}
+
 // TestJSONContentTypesAreChecked: a body the REST front reads as JSON or NDJSON, under whatever
 // Content-Type it reads so (transcoder.RequestBodyKind: malformed parameters and every name of
 // NDJSON included), is held to the JSON limits: refused with 400 before the front reads it, or, as

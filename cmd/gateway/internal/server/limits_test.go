@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -94,6 +95,47 @@ func TestJSONLimitsWhateverTheContentType(t *testing.T) {
 				wantLimitRefusal(t, over)
 			} else if within.status != http.StatusUnsupportedMediaType || over.status != http.StatusUnsupportedMediaType {
 				t.Errorf("ImportOrders: HTTP %d within the limits and %d over them, want 415", within.status, over.status)
+			}
+		})
+	}
+}
+
+// TestNDJSONStreamHasNoTotalLimit: max_body_bytes bounds each message of a REST stream, not the
+// stream: an NDJSON import larger than the limit in all is served whether it announces its length or
+// is chunked, while an NDJSON body to a unary method, which the front reads whole, is refused 413
+// either way.
+func TestNDJSONStreamHasNoTotalLimit(t *testing.T) {
+	pol := config.Policies{Limits: config.Limits{MaxBodyBytes: 4 << 10}}.Completed()
+	g := startGateway(t, harnessOptions{policies: &pol})
+	unary := fmt.Sprintf(`{"name":"Grace Hopper","email":"grace@example.com","nickname":%q}`, strings.Repeat("x", 5<<10))
+	for _, framing := range []string{"length", "chunked"} {
+		t.Run(framing, func(t *testing.T) {
+			ndjson := func(path, body string) restResponse {
+				t.Helper()
+				var r io.Reader = strings.NewReader(body)
+				if framing == "chunked" {
+					r = io.MultiReader(r) // no length the client can see
+				}
+				req, err := http.NewRequest("POST", "http://"+g.addr+path, r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/x-ndjson")
+				return send(t, http.DefaultClient, req)
+			}
+			var stream strings.Builder
+			const orders = 60
+			for i := range orders {
+				fmt.Fprintf(&stream, `{"order":{"id":"nolimit-%s-%d","userId":"1","items":[{"productId":"p1","quantity":1}]}}`+"\n", framing, i)
+			}
+			if stream.Len() <= 4<<10 {
+				t.Fatalf("the stream is %d bytes, within the limit: the case proves nothing", stream.Len())
+			}
+			if r := ndjson("/v1/orders:import", stream.String()); r.status != 200 || !contains(t, r.body, fmt.Sprintf(`{"imported":%d}`, orders)) {
+				t.Errorf("an import of %d bytes: HTTP %d %s, want every order imported", stream.Len(), r.status, r.body)
+			}
+			if r := ndjson("/v1/users", unary); r.status != http.StatusRequestEntityTooLarge {
+				t.Errorf("a unary NDJSON body of %d bytes: HTTP %d %s, want 413", len(unary), r.status, r.body)
 			}
 		})
 	}
