@@ -325,8 +325,8 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		op.RequestBody = rb
 	}
 
-	// Response: the output message, or one of its fields. A google.api.HttpBody is raw bytes, but in
-	// a bidi stream, whose messages are JSON.
+	// Response: the output message, or one of its fields. A google.api.HttpBody is raw bytes, in a
+	// stream too (bidi included: the front streams its responses as a server stream's).
 	var result *oaSchema
 	rawResult := false
 	if field := rule.GetResponseBody(); field != "" {
@@ -334,17 +334,20 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		if fd == nil {
 			return fmt.Errorf("response body field %q is not a field of %s", field, out.FullName())
 		}
-		if rawResult = oaIsHTTPBody(fd) && !bidi; !rawResult {
+		if rawResult = oaIsHTTPBody(fd); !rawResult {
 			result = b.schemas.field(fd)
 		}
-	} else if rawResult = out.FullName() == httpBodyName && !bidi; !rawResult {
+	} else if rawResult = out.FullName() == httpBodyName; !rawResult {
 		result = b.schemas.ref(out)
 	}
 	switch {
 	case bidi && body == nil:
 		// Bound without a body (GET): the messages can only travel over a WebSocket.
-		op.Responses["101"] = &oaResponse{Description: "Switching Protocols: the request upgrades to a WebSocket; " +
-			"each frame carries one message as JSON, request messages from the client and response messages from the server."}
+		frames := "each frame carries one message as JSON, request messages from the client and response messages from the server."
+		if rawResult {
+			frames = "request messages travel as JSON text frames, and each response's google.api.HttpBody data as a binary frame."
+		}
+		op.Responses["101"] = &oaResponse{Description: "Switching Protocols: the request upgrades to a WebSocket; " + frames}
 	case rawResult && md.IsStreamingServer():
 		op.Responses["200"] = &oaResponse{Description: oaRawStreamDoc, Content: oaRawContent()}
 	case md.IsStreamingServer():

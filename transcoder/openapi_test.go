@@ -1005,9 +1005,9 @@ message Attachment {
 `
 
 // A google.api.HttpBody travels as raw bytes, not as the message's JSON: the document gives such a
-// request body, response or server stream as bytes of any media type, and requests and responses as
-// the front exchanges them validate against it. In a stream of JSON messages (a client stream's
-// body, a bidi stream) an HttpBody is JSON like any message, and stays so.
+// request body, response or response stream (a bidi stream's too) as bytes of any media type, and
+// requests and responses as the front exchanges them validate against it. In a stream of JSON
+// request messages (a client or bidi stream's body) an HttpBody is JSON like any message.
 func TestOpenAPIHttpBody(t *testing.T) {
 	files, err := registry.FilesFromProtos(t.Context(), map[string]string{"files/v1/files.proto": oaHTTPBodyProto}, nil)
 	if err != nil {
@@ -1020,16 +1020,17 @@ func TestOpenAPIHttpBody(t *testing.T) {
 	m := oaValidate(t, oaGenerate(t, []protoreflect.ServiceDescriptor{svc.(protoreflect.ServiceDescriptor)}, transcoder.OpenAPIOptions{}))
 	const raw = "/content/*~1*/schema/format"
 	for ptr, want := range map[string]any{
-		"/paths/~1v1~1files/post/requestBody" + raw:                                                              "binary",
-		"/paths/~1v1~1files/post/responses/200" + raw:                                                            "binary",
-		"/paths/~1v1~1files~1{name}/get/responses/200" + raw:                                                     "binary",
-		"/paths/~1v1~1files~1{name}~1attachment/put/requestBody" + raw:                                           "binary",
-		"/paths/~1v1~1files~1{name}~1attachment/put/parameters/1/name":                                           "overwrite",
-		"/paths/~1v1~1files~1{name}~1attachment/put/responses/200" + raw:                                         "binary",
-		"/paths/~1v1~1files~1{name}:tail/get/responses/200" + raw:                                                "binary",
-		"/paths/~1v1~1files:append/post/requestBody/content/application~1x-ndjson/schema/$ref":                   "#/components/schemas/google.api.HttpBody",
-		"/paths/~1v1~1files:append/post/responses/200/content/application~1json/schema/$ref":                     "#/components/schemas/files.v1.Attachment",
-		"/paths/~1v1~1files:edit/post/responses/200/content/application~1x-ndjson/schema/properties/result/$ref": "#/components/schemas/google.api.HttpBody",
+		"/paths/~1v1~1files/post/requestBody" + raw:                                            "binary",
+		"/paths/~1v1~1files/post/responses/200" + raw:                                          "binary",
+		"/paths/~1v1~1files~1{name}/get/responses/200" + raw:                                   "binary",
+		"/paths/~1v1~1files~1{name}~1attachment/put/requestBody" + raw:                         "binary",
+		"/paths/~1v1~1files~1{name}~1attachment/put/parameters/1/name":                         "overwrite",
+		"/paths/~1v1~1files~1{name}~1attachment/put/responses/200" + raw:                       "binary",
+		"/paths/~1v1~1files~1{name}:tail/get/responses/200" + raw:                              "binary",
+		"/paths/~1v1~1files:append/post/requestBody/content/application~1x-ndjson/schema/$ref": "#/components/schemas/google.api.HttpBody",
+		"/paths/~1v1~1files:append/post/responses/200/content/application~1json/schema/$ref":   "#/components/schemas/files.v1.Attachment",
+		"/paths/~1v1~1files:edit/post/requestBody/content/application~1x-ndjson/schema/$ref":   "#/components/schemas/google.api.HttpBody",
+		"/paths/~1v1~1files:edit/post/responses/200" + raw:                                     "binary",
 	} {
 		if got, err := oaPointer(m, ptr); err != nil || got != want {
 			t.Errorf("%s = %v (%v), want %v", ptr, got, err, want)
