@@ -86,7 +86,7 @@ func (p *Proxy) CallUnary(ctx context.Context, method string, md metadata.MD, re
 // from multiplying the load on sick backends, and that attempt put none on any. gRPC's transparent
 // retries (gRFC A6) likewise do not count toward its retry throttling.
 func (p *Proxy) retryAgain(ctx context.Context, pol *RetryPolicy, cur *Upstream, method string, attempt int, err error) bool {
-	return err != nil && attempt < pol.Attempts && cur.parent.Err() == nil &&
+	return err != nil && attempt < pol.Attempts && cur.parent.Err() == nil && !deadlinePassed(cur.parent) &&
 		pol.retryable(status.Code(err)) &&
 		(notSent(err) || idempotent(p.state(), method) && cur.cluster.budget.retry(nanotime())) &&
 		pol.backoff(ctx, attempt)

@@ -41,6 +41,15 @@ func classify(parent context.Context, err error) outcome {
 	if parent != nil && parent.Err() != nil {
 		return outcomeExcluded // the caller went away or its deadline passed: not the backend's fault
 	}
+	o := outcomeOf(err)
+	if o == outcomeFailure && parent != nil && deadlinePassed(parent) {
+		return outcomeExcluded // the caller's deadline passed; parent's timer has yet to run
+	}
+	return o
+}
+
+// outcomeOf decides what err, a call's failure, says about the backend, its caller left aside.
+func outcomeOf(err error) outcome {
 	s, ok := status.FromError(err)
 	if !ok {
 		if errors.Is(err, context.Canceled) {
@@ -64,6 +73,17 @@ func classify(parent context.Context, err error) outcome {
 	default:
 		return outcomeSuccess
 	}
+}
+
+// deadlinePassed reports whether ctx has a deadline and the clock has passed it, whether or not ctx
+// has ended yet. The timer that ends a context runs a moment after its deadline, longer on a busy
+// process, and meanwhile the call's end may already be known: a backend's own timer reset its
+// stream at the same deadline, which grpc-go reports as DeadlineExceeded once the deadline is
+// past; or grpc-go ended the client's stream at the deadline by cancelling its context, which
+// then ended with Canceled.
+func deadlinePassed(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // notSent reports whether err shows that a call failed before its request reached a backend, so

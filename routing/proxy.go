@@ -150,14 +150,14 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 	call := call{proxy: p, ss: ss, conn: up.Conn, method: method, header: up.Header}
 	switch up.Kind {
 	case KindUnary:
-		return PublicError(call.unary(&up, md))
+		return deadlineErr(ctx, PublicError(call.unary(&up, md)))
 	case KindServerStream:
 		err = call.serverStream(up.Ctx)
 	default:
 		err = call.stream(up.Ctx)
 	}
 	up.DoneWith(call.upErr)
-	return StreamError(up.Ctx, err)
+	return deadlineErr(ctx, StreamError(up.Ctx, err))
 }
 
 // MetadataStream is a grpc.ServerStream that has a copy of its call's incoming metadata already (a
@@ -530,10 +530,25 @@ func (c *call) reply(header, trailer metadata.MD, err error) error {
 	if len(header) > 0 {
 		// SetHeader, not SendHeader: header, message and trailer then leave in one write.
 		if err := c.ss.SetHeader(header); err != nil {
-			return err
+			return c.headerRefused(err)
 		}
 	}
 	return c.ss.SendMsg(&resp)
+}
+
+// headerRefused returns err, the client's stream's refusal of the response's header, as the call's
+// status. grpc-go refuses a header on a stream that has ended with Internal ("transport: SendHeader
+// called multiple times"), though all that happened is that the client cancelled the call or its
+// deadline passed (grpc-go ends the stream then): that is the call's status, as grpc-go's other
+// writes to an ended stream report it, and not a fault of the gateway's or the upstream's.
+func (c *call) headerRefused(err error) error {
+	switch ctx := c.ss.Context(); {
+	case ctx.Err() != nil:
+		return status.FromContextError(ctx.Err()).Err()
+	case deadlinePassed(ctx): // its timer has yet to end ctx
+		return errDeadline
+	}
+	return err
 }
 
 var (

@@ -47,6 +47,22 @@ func StreamError(ctx context.Context, err error) error {
 	return PublicError(err)
 }
 
+// errDeadline is the status of a call whose client's deadline passed.
+var errDeadline = status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+
+// deadlineErr returns err, the failure of a call whose client's context is ctx, as the client meets
+// it: once the client's deadline has passed, a cancellation is that deadline, DeadlineExceeded.
+// grpc-go's server ends a stream at its deadline by cancelling the stream's context, racing the
+// context's own timer, so the call's upstream leg and its writes to the client fail Canceled about
+// as often as DeadlineExceeded; and a client's reset on its deadline cancels the call too. A
+// cancellation while the deadline is still ahead stays Canceled.
+func deadlineErr(ctx context.Context, err error) error {
+	if err == nil || status.Code(err) != codes.Canceled || !deadlinePassed(ctx) {
+		return err
+	}
+	return errDeadline
+}
+
 // PublicError returns err as a client may see it. A status passes unchanged unless it is grpc-go's
 // report of a failure of the gateway's own connection to an upstream, written with the addresses
 // at both ends ("connection error: desc = \"transport: Error while dialing: dial tcp
