@@ -155,7 +155,14 @@ type StaticOptions struct {
 	// Defer, at start, makes a reflection service whose backend does not answer pending (Spec.Pending)
 	// instead of failing the whole config: the gateway serves the rest and keeps asking.
 	Defer bool
+	// Offline makes every reflection service pending (with ErrNotAsked) without asking its backend:
+	// for checking a config where its backends may not be reachable (gateway validate). Its section
+	// is still checked, its cluster's transport (TLS files) loaded.
+	Offline bool
 }
+
+// ErrNotAsked is the pending reason of a reflection service under StaticOptions.Offline.
+var ErrNotAsked = errors.New("its backend is not asked offline: its descriptors are fetched at start")
 
 // StaticRegistrations loads the descriptors of the config's static services. Each becomes a
 // registration owned by the config file: the admin API cannot change it. Descriptor sets and .proto
@@ -207,6 +214,10 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 			}
 			if p := o.Previous.pending(reg); p != nil {
 				pending = append(pending, PendingRegistration{Registration: reg, Err: p.Err})
+				continue
+			}
+			if o.Offline {
+				pending = append(pending, PendingRegistration{Registration: reg, Err: ErrNotAsked})
 				continue
 			}
 			rctx, cancel := context.WithTimeout(ctx, o.Timeout)

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/internal/testpki"
 	"github.com/protogate/gateway/registry"
 )
@@ -130,6 +131,23 @@ func TestValidateCommand(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// validate works offline: a service whose descriptors come by reflection is not asked for them (its
+// backend may not be reachable from CI), and validate says so rather than failing on the backend.
+func TestValidateDoesNotAskReflection(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "reflect.yaml")
+	writeFile(t, path, "services:\n  - name: cat\n    endpoints: [\""+testnet.Silent(t)+"\"]\n    reflect: true\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := gatewayCommand(ctx, "validate", "--config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate of a reflection service whose backend never answers: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`services by reflection, not asked.*\n  cat\n`).Match(out) {
+		t.Errorf("validate does not say it left the reflection service unasked:\n%s", out)
 	}
 }
 
