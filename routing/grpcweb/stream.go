@@ -204,6 +204,17 @@ func (s *serverStream) finish(err error) {
 	var extra http.Header
 	if st != nil {
 		extra = errorHeader(err)
+		if s.resp.http1 && !s.in.eof.Load() {
+			// A call failed with the client's request body unread (a malformed frame, a
+			// message over the limit, an upstream that ended a client stream early): without
+			// "Connection: close", net/http would read the rest of the body, which a streaming
+			// client may send for a long time yet, before it wrote the status. The connection
+			// could not be reused anyway.
+			if extra == nil {
+				extra = make(http.Header, 1)
+			}
+			extra.Set("Connection", "close")
+		}
 	}
 	_ = s.resp.writeStatus(st, extra)
 	s.mu.Unlock()

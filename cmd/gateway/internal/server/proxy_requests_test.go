@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,6 +150,44 @@ func TestGRPCWebBadRequestBodyEndsStream(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestGRPCWebBadFrameAnsweredWhileUploading: over HTTP/1.1, a client still sending its stream gets
+// the error of a bad frame at once, not once it has finished sending: the response closes the
+// connection rather than read the rest of the body first.
+func TestGRPCWebBadFrameAnsweredWhileUploading(t *testing.T) {
+	svc := &endsReported{ended: make(chan codes.Code, 1)}
+	g, _ := testServiceGateway(t, svc)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	body, upload := io.Pipe()
+	defer upload.Close()
+	var ended atomic.Bool // the body ended, at the test's deadline: a late answer is not a hang
+	context.AfterFunc(ctx, func() {
+		ended.Store(true)
+		upload.Close()
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+g.addr+testgrpc.TestService_FullDuplexCall_FullMethodName, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/grpc-web+proto")
+	req.Header.Set("X-Grpc-Web", "1")
+	go func() { _, _ = upload.Write([]byte{0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0}) }() // a message, then a bad frame; the body stays open
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("no answer while the body is open: %v", err)
+	}
+	resp.Body.Close()
+	if ended.Load() {
+		t.Fatal("answered only once the request body ended")
+	}
+	if code := resp.Header.Get("Grpc-Status"); code != strconv.Itoa(int(codes.Internal)) {
+		t.Errorf("grpc-status %q (%s), want 13", code, resp.Header.Get("Grpc-Message"))
+	}
+	if !resp.Close {
+		t.Error("the response keeps a connection whose request body was left unread")
 	}
 }
 
