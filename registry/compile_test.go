@@ -211,6 +211,28 @@ func TestCompileErrors(t *testing.T) {
 		return &registry.Registration{Name: "users", Endpoints: []string{addrA}, Files: generatedFiles(t, usersv1.File_shop_users_v1_users_proto)}
 	}
 	orders := &registry.Registration{Name: "orders", Endpoints: []string{addrB}, Files: generatedFiles(t, ordersv1.File_shop_orders_v1_orders_proto)}
+	// emptyUser imports google/protobuf/empty.proto, the gateway's own; vendoredEmpty declares
+	// google.protobuf.Empty in a file of its own, and googleMessage a message google.protobuf.
+	emptyUser := func() *registry.Registration {
+		return &registry.Registration{Name: "hh", Endpoints: []string{addrA}, Files: compiledFiles(t, map[string]string{"acme/hh/v1/hh.proto": `syntax = "proto3";
+package acme.hh.v1;
+import "google/protobuf/empty.proto";
+service H { rpc Ping(google.protobuf.Empty) returns (google.protobuf.Empty); }
+`})}
+	}
+	vendoredEmpty := func() *registry.Registration {
+		return &registry.Registration{Name: "vt", Endpoints: []string{addrB}, Files: compiledFiles(t, map[string]string{
+			"vendor/empty.proto": "syntax = \"proto3\";\npackage google.protobuf;\nmessage Empty {}\n",
+			"acme/vt/v1/vt.proto": `syntax = "proto3";
+package acme.vt.v1;
+import "vendor/empty.proto";
+service V { rpc Ping(google.protobuf.Empty) returns (google.protobuf.Empty); }
+`})}
+	}
+	googleMessage := func() *registry.Registration {
+		return &registry.Registration{Name: "vt", Endpoints: []string{addrB}, Files: compiledFiles(t, map[string]string{
+			"vendor/google.proto": "syntax = \"proto3\";\npackage google;\nmessage protobuf {}\nservice V { rpc Ping(protobuf) returns (protobuf); }\n"})}
+	}
 	cluster := func(name string) registry.ClusterSpec {
 		return registry.ClusterSpec{Name: name, Endpoints: []string{addrC}}
 	}
@@ -253,6 +275,16 @@ func TestCompileErrors(t *testing.T) {
 			{Name: "vt", Endpoints: []string{addrB}, Files: compiledFiles(t, map[string]string{"vendor/common.proto": metaProto + "service V { rpc Get(Meta) returns (Meta); }\n"})},
 			{Name: "acme", Endpoints: []string{addrA}, Files: compiledFiles(t, map[string]string{"acme/acme.proto": "syntax = \"proto3\";\npackage acme;\nmessage common {}\nservice A { rpc Get(common) returns (common); }\n"})}}},
 			want: `registration "acme": file acme/acme.proto declares acme.common, which is a package of file vendor/common.proto of registration "vt"`, conflict: true},
+		// The gateway's own files are no registration's, whichever registration imports one, and
+		// whichever comes first.
+		{name: "symbol of the gateway's own file", spec: registry.Spec{Registrations: []*registry.Registration{emptyUser(), vendoredEmpty()}},
+			want: `registration "vt": file vendor/empty.proto declares google.protobuf.Empty, which the gateway's own file google/protobuf/empty.proto declares already`, conflict: true},
+		{name: "symbol of the gateway's own file, brought last", spec: registry.Spec{Registrations: []*registry.Registration{vendoredEmpty(), emptyUser()}},
+			want: `registration "vt": file vendor/empty.proto declares google.protobuf.Empty, which the gateway's own file google/protobuf/empty.proto declares already`, conflict: true},
+		{name: "symbol named like the gateway's own package", spec: registry.Spec{Registrations: []*registry.Registration{emptyUser(), googleMessage()}},
+			want: `registration "vt": file vendor/google.proto declares google.protobuf, which is a package of the gateway's own file google/protobuf/empty.proto`, conflict: true},
+		{name: "symbol named like the gateway's own package, brought last", spec: registry.Spec{Registrations: []*registry.Registration{googleMessage(), emptyUser()}},
+			want: `registration "vt": file vendor/google.proto declares google.protobuf, which is a package of the gateway's own file google/protobuf/empty.proto`, conflict: true},
 		{name: "type of two registrations", spec: registry.Spec{Registrations: []*registry.Registration{users(), orders,
 			{Name: "people", Endpoints: []string{addrC}, Files: compiledFiles(t, map[string]string{"acme/people/v1/people.proto": typeCollision})}}},
 			want: "GraphQL type User", conflict: true},

@@ -215,30 +215,76 @@ func (l *servedLinker) link(fd protoreflect.FileDescriptor) error {
 
 // nameConflict explains why merged refused file fd (err): a name fd declares, or a package it is
 // in, that a file already in merged declares, naming that file and the registrations that brought
-// both (regOf: file path -> registration). When no such name is found, err is returned as a
-// conflict.
+// both (regOf: file path -> registration). The gateway's own files (linkedFile) are no
+// registration's: a conflict with one is told from the other file's side, its registration's. When
+// no such name is found, err is returned as a conflict.
 func nameConflict(merged *protoregistry.Files, fd protoreflect.FileDescriptor, regOf func(path string) string, err error) error {
+	other, name, kind := findClash(merged, fd)
+	if other == nil {
+		return fmt.Errorf("%w: registration %q: %w", ErrConflict, regOf(fd.Path()), err)
+	}
+	if gatewayFile(fd) {
+		fd, other, kind = other, fd, kind.reversed()
+	}
 	reg := regOf(fd.Path())
-	held := func(name protoreflect.FullName) (protoreflect.FileDescriptor, bool) {
+	otherFile := fmt.Sprintf("file %s of registration %q", other.Path(), regOf(other.Path()))
+	if gatewayFile(other) {
+		otherFile = "the gateway's own file " + other.Path()
+	}
+	switch kind {
+	case packageDeclared:
+		return fmt.Errorf("%w: registration %q: file %s is in package %s, but %s declares %s",
+			ErrConflict, reg, fd.Path(), fd.Package(), otherFile, name)
+	case nameDeclared:
+		return fmt.Errorf("%w: registration %q: file %s declares %s, which %s declares already",
+			ErrConflict, reg, fd.Path(), name, otherFile)
+	default:
+		return fmt.Errorf("%w: registration %q: file %s declares %s, which is a package of %s",
+			ErrConflict, reg, fd.Path(), name, otherFile)
+	}
+}
+
+// clash is how a file's names clash with another's.
+type clash uint8
+
+const (
+	packageDeclared clash = iota // the file's package, or one it is under, is a name the other declares
+	nameDeclared                 // a name the file declares, the other declares too
+	nameIsPackage                // a name the file declares is the other's package, or one it is under
+)
+
+// reversed is the clash as the other file has it.
+func (c clash) reversed() clash {
+	switch c {
+	case packageDeclared:
+		return nameIsPackage
+	case nameIsPackage:
+		return packageDeclared
+	}
+	return c
+}
+
+// findClash returns a file of merged whose names clash with fd's, the name they clash over and
+// how; nil when there is none.
+func findClash(merged *protoregistry.Files, fd protoreflect.FileDescriptor) (protoreflect.FileDescriptor, protoreflect.FullName, clash) {
+	held := func(name protoreflect.FullName) protoreflect.FileDescriptor {
 		if d, err := merged.FindDescriptorByName(name); err == nil {
-			return d.ParentFile(), true
+			return d.ParentFile()
 		}
-		return nil, false
+		return nil
 	}
 	// A package of fd that another file declares as a message, enum, ...
 	for name := fd.Package(); name != ""; name = name.Parent() {
-		if other, ok := held(name); ok {
-			return fmt.Errorf("%w: registration %q: file %s is in package %s, but file %s of registration %q declares %s",
-				ErrConflict, reg, fd.Path(), fd.Package(), other.Path(), regOf(other.Path()), name)
+		if other := held(name); other != nil {
+			return other, name, packageDeclared
 		}
 	}
 	// ... or a name fd declares that another file declares too, or is a package of.
 	var names []protoreflect.FullName
 	declaredNames(fd, &names)
 	for _, name := range names {
-		if other, ok := held(name); ok {
-			return fmt.Errorf("%w: registration %q: file %s declares %s, which file %s of registration %q declares already",
-				ErrConflict, reg, fd.Path(), name, other.Path(), regOf(other.Path()))
+		if other := held(name); other != nil {
+			return other, name, nameDeclared
 		}
 		var other protoreflect.FileDescriptor
 		merged.RangeFiles(func(f protoreflect.FileDescriptor) bool {
@@ -248,11 +294,17 @@ func nameConflict(merged *protoregistry.Files, fd protoreflect.FileDescriptor, r
 			return other == nil
 		})
 		if other != nil {
-			return fmt.Errorf("%w: registration %q: file %s declares %s, which is a package of file %s of registration %q",
-				ErrConflict, reg, fd.Path(), name, other.Path(), regOf(other.Path()))
+			return other, name, nameIsPackage
 		}
 	}
-	return fmt.Errorf("%w: registration %q: %w", ErrConflict, reg, err)
+	return nil, "", 0
+}
+
+// gatewayFile reports whether fd is one of the gateway's own files, which registrations import
+// but do not bring (linkedFile).
+func gatewayFile(fd protoreflect.FileDescriptor) bool {
+	own, ok := linkedFile(fd.Path())
+	return ok && own == fd
 }
 
 // declaredNames appends the full names a file puts in its package's scope, as protoregistry.Files

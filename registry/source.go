@@ -46,12 +46,24 @@ import (
 // the gateway's own does not hold compatibly (by the rules of BreakingChanges: a fork that adds a
 // field or changes one) is refused, as the registration's files were built against something the
 // gateway does not serve.
+//
+// Their packages (grpc.health.v1, grpc.reflection.v1 and v1alpha) are the gateway's files' alone:
+// a file at another path declaring anything in one of them (a vendored third_party/health.proto)
+// is refused (checkOwnPackage). Once merged, its names would be the ones reflection describes,
+// whatever the gateway's copy says. Even an unmodified copy is refused rather than linked to the
+// gateway's: the files importing it name its path, and the fix is theirs to make, importing the
+// gateway's path instead.
 
 // linkedPrefixes are the import paths that resolve from the descriptors linked into the gateway.
 var linkedPrefixes = [...]string{"google/protobuf/", "google/api/", "google/rpc/", ownPrefixes[0], ownPrefixes[1]}
 
 // ownPrefixes are the linked import paths of the services the gateway answers itself.
 var ownPrefixes = [...]string{"grpc/health/", "grpc/reflection/"}
+
+// ownPath reports whether path is under ownPrefixes.
+func ownPath(path string) bool {
+	return slices.ContainsFunc(ownPrefixes[:], func(p string) bool { return strings.HasPrefix(path, p) })
+}
 
 // linkedFile returns the gateway's linked copy of a file under linkedPrefixes.
 func linkedFile(path string) (protoreflect.FileDescriptor, bool) {
@@ -82,7 +94,8 @@ func decodeSet(data []byte) (*descriptorpb.FileDescriptorSet, error) {
 // filesFromSet links the files of set into a new registry; origin starts every error message
 // ("descriptor set"). Files may come in any order. The files the gateway links are its own copies,
 // whether the set brings them or not (a copy of a grpc/health or grpc/reflection file must be
-// compatible with the gateway's, see checkOwnCopy); any other import the set lacks is an error.
+// compatible with the gateway's, see checkOwnCopy, and no other file may be in their packages, see
+// checkOwnPackage); any other import the set lacks is an error.
 func filesFromSet(set *descriptorpb.FileDescriptorSet, origin string) (*protoregistry.Files, error) {
 	if len(set.GetFile()) == 0 {
 		return nil, fmt.Errorf("%s: holds no files", origin)
@@ -115,6 +128,14 @@ func filesFromSet(set *descriptorpb.FileDescriptorSet, origin string) (*protoreg
 			}
 			if _, ok := linkedFile(dep); !ok {
 				return nil, fmt.Errorf("%s: file %q imports %q, which is not in the set", origin, p, dep)
+			}
+		}
+	}
+
+	for _, p := range paths {
+		if _, linked := linkedFile(p); !linked {
+			if err := checkOwnPackage(byPath[p]); err != nil {
+				return nil, fmt.Errorf("%s: %w", origin, err)
 			}
 		}
 	}
@@ -199,7 +220,7 @@ func (l *linking) visit(path string, chain []string) error {
 // next (FileOptions.php_generic_services), and a copy from an older protoc is no reason to refuse a
 // registration.
 func checkOwnCopy(theirs *descriptorpb.FileDescriptorProto, own protoreflect.FileDescriptor) error {
-	if !slices.ContainsFunc(ownPrefixes[:], func(p string) bool { return strings.HasPrefix(own.Path(), p) }) {
+	if !ownPath(own.Path()) {
 		return nil
 	}
 	fd, err := (protodesc.FileOptions{AllowUnresolvable: true}).New(theirs, new(protoregistry.Files))
@@ -211,4 +232,35 @@ func checkOwnCopy(theirs *descriptorpb.FileDescriptorProto, own protoreflect.Fil
 			own.Path(), own.Package(), strings.Join(breaks, "; "))
 	}
 	return nil
+}
+
+// checkOwnPackage refuses a registration's file, other than the gateway's own, in the package of a
+// file under ownPrefixes or in a package under it (see ownPackageFile).
+func checkOwnPackage(fdp *descriptorpb.FileDescriptorProto) error {
+	pkg := protoreflect.FullName(fdp.GetPackage())
+	own, ok := ownPackageFile(pkg)
+	if !ok {
+		return nil
+	}
+	return fmt.Errorf("file %q declares package %s, but only the gateway's own %s may declare anything in %s: the gateway answers its services itself, and server reflection describes them from that file; import %q (built in, the gateway's copy) instead of a copy at another path",
+		fdp.GetName(), pkg, own.Path(), own.Package(), own.Path())
+}
+
+// ownPackageFile returns the gateway's own file (under ownPrefixes) of package pkg, or of a package
+// pkg is under: grpc/health/v1/health.proto for grpc.health.v1, grpc/reflection/v1/reflection.proto
+// for grpc.reflection.v1.
+func ownPackageFile(pkg protoreflect.FullName) (protoreflect.FileDescriptor, bool) {
+	for p := pkg; p != ""; p = p.Parent() {
+		var own protoreflect.FileDescriptor
+		protoregistry.GlobalFiles.RangeFilesByPackage(p, func(fd protoreflect.FileDescriptor) bool {
+			if ownPath(fd.Path()) {
+				own = fd
+			}
+			return own == nil
+		})
+		if own != nil {
+			return own, true
+		}
+	}
+	return nil, false
 }

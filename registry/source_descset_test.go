@@ -411,3 +411,60 @@ func TestFilesFromDescriptorSetOwnServiceFiles(t *testing.T) {
 		}
 	}
 }
+
+// The packages of the services the gateway answers itself are its own files' alone: a file at
+// another path declaring anything in one of them, a vendored copy of health.proto, a fork of
+// reflection.proto or an unmodified copy alike, is refused, naming the file, the package and the
+// path to import instead. Reflection would otherwise describe the copy as the gateway's service.
+func TestFilesFromDescriptorSetOwnPackages(t *testing.T) {
+	// at returns fdp at path, and acme/h2/v1/h2.proto importing it.
+	at := func(path string, fdp *descriptorpb.FileDescriptorProto) []*descriptorpb.FileDescriptorProto {
+		fdp.Name = proto.String(path)
+		h2 := &descriptorpb.FileDescriptorProto{
+			Name: proto.String("acme/h2/v1/h2.proto"), Package: proto.String("acme.h2.v1"), Syntax: proto.String("proto3"),
+			Dependency:  []string{path},
+			MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("StatusRequest")}},
+			Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("H2"), Method: []*descriptorpb.MethodDescriptorProto{{
+				Name: proto.String("Status"), InputType: proto.String(".acme.h2.v1.StatusRequest"), OutputType: proto.String(".acme.h2.v1.StatusRequest"),
+			}}}},
+		}
+		return []*descriptorpb.FileDescriptorProto{h2, fdp}
+	}
+	unaryReflection := protodesc.ToFileDescriptorProto(reflectionpb.File_grpc_reflection_v1_reflection_proto)
+	unaryReflection.Service[0].Method[0].ClientStreaming = proto.Bool(false)
+	unaryReflection.Service[0].Method[0].ServerStreaming = proto.Bool(false)
+	within := &descriptorpb.FileDescriptorProto{Package: proto.String("grpc.health.v1.ext"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Extra")}}}
+	for _, tc := range []struct {
+		name  string
+		files []*descriptorpb.FileDescriptorProto
+		want  string
+	}{
+		{"older health.proto", at("third_party/health.proto", olderHealth()),
+			`descriptor set: file "third_party/health.proto" declares package grpc.health.v1, but only the gateway's own grpc/health/v1/health.proto may declare anything in grpc.health.v1: ` +
+				`the gateway answers its services itself, and server reflection describes them from that file; import "grpc/health/v1/health.proto" (built in, the gateway's copy) instead of a copy at another path`},
+		{"forked reflection.proto", at("third_party/refl.proto", unaryReflection),
+			`file "third_party/refl.proto" declares package grpc.reflection.v1, but only the gateway's own grpc/reflection/v1/reflection.proto may declare anything in grpc.reflection.v1`},
+		{"unmodified copy", at("vendor/grpc/reflection/v1alpha/reflection.proto", protodesc.ToFileDescriptorProto(reflectionalphapb.File_grpc_reflection_v1alpha_reflection_proto)),
+			`file "vendor/grpc/reflection/v1alpha/reflection.proto" declares package grpc.reflection.v1alpha, but only the gateway's own grpc/reflection/v1alpha/reflection.proto may declare anything in grpc.reflection.v1alpha`},
+		{"a package within", at("acme/ext.proto", within),
+			`file "acme/ext.proto" declares package grpc.health.v1.ext, but only the gateway's own grpc/health/v1/health.proto may declare anything in grpc.health.v1`},
+		// Under an own path, but not the gateway's file: no copy to link it to.
+		{"another file under grpc/health", at("grpc/health/v1/extra.proto", proto.Clone(within).(*descriptorpb.FileDescriptorProto)),
+			`file "grpc/health/v1/extra.proto" declares package grpc.health.v1.ext`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := registry.FilesFromDescriptorSet(marshal(t, &descriptorpb.FileDescriptorSet{File: tc.files}))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v\nwant one with %q", err, tc.want)
+			}
+		})
+	}
+
+	// A package that only begins like one of them is anyone's.
+	beta := &descriptorpb.FileDescriptorProto{Package: proto.String("grpc.health.v1beta"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Extra")}}}
+	if _, err := registry.FilesFromDescriptorSet(marshal(t, &descriptorpb.FileDescriptorSet{File: at("acme/beta.proto", beta)})); err != nil {
+		t.Errorf("package grpc.health.v1beta: %v", err)
+	}
+}

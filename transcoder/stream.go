@@ -91,7 +91,8 @@ func NewStreams(opts ...StreamsOption) (*Streams, error) {
 
 // ServeStream serves one call of a streaming method. A google.api.HttpBody stream that fails after
 // its first message is cut off: ServeStream then panics with http.ErrAbortHandler, once the call is
-// over (see stream_httpbody.go); net/http's servers abort the response on it.
+// over and, over HTTP/2, its reset delayed (see stream_httpbody.go); net/http's servers abort the
+// response on it.
 func (s *Streams) ServeStream(c *Call) {
 	if isWebSocket(c.r) {
 		s.serveWebSocket(c)
@@ -106,6 +107,7 @@ func (s *Streams) ServeStream(c *Call) {
 		c.serveBidiStream()
 	}
 	if c.cutOff {
+		c.delayReset()
 		panic(http.ErrAbortHandler)
 	}
 }

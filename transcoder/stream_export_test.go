@@ -64,3 +64,6 @@ func ReadValues(r io.Reader, max int) (values []string, err error) {
 		values = append(values, string(value))
 	}
 }
+
+// ResetDelay is how long a cut-off HTTP/2 download waits before its stream is reset.
+const ResetDelay = resetDelay

@@ -1,17 +1,27 @@
 package transcoder_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -136,4 +146,118 @@ func TestHTTPBodyStream(t *testing.T) {
 			t.Errorf("end: %v, want a normal closure", err)
 		}
 	})
+}
+
+// Over HTTP/2, a download that fails right after its first message sends that message's bytes,
+// then resets the stream, resetDelay after the failure: sent at once, the DATA and the RST_STREAM
+// could be read in one go, and a client may drop the data with the reset (curl before 8.1 printed
+// neither the headers nor the bytes). The backend fails once the client has the bytes, so the time
+// from there to the reset is the gateway's alone.
+func TestHTTPBodyStreamResetAfterTheBytes(t *testing.T) {
+	const data = "first message data\n"
+	fail := make(chan struct{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := grpc.NewServer(grpc.ForceServerCodecV2(routing.Codec{}), grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+		var f routing.Frame
+		defer f.Free()
+		if err := ss.RecvMsg(&f); err != nil {
+			return err
+		}
+		f.SetBytes(httpBody("text/plain", data))
+		if err := ss.SendMsg(&f); err != nil {
+			return err
+		}
+		select {
+		case <-fail:
+		case <-ss.Context().Done():
+		}
+		return status.Error(codes.DataLoss, "the disk is gone")
+	}))
+	go func() { _ = backend.Serve(lis) }()
+	t.Cleanup(backend.Stop)
+
+	streams, err := transcoder.NewStreams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(synthHandler(t, lis.Addr().String(), transcoder.WithStreaming(streams)))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	// A client of the frames themselves: HTTP/2 with prior knowledge, as curl --http2-prior-knowledge.
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second)) // a hang fails here, not the test binary
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "gateway"}, {":path", "/v1/tail/f"}} {
+		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := errors.Join(fr.WriteSettings(), fr.WriteHeaders(http2.HeadersFrameParam{
+		StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})); err != nil {
+		t.Fatal(err)
+	}
+	// next returns the next frame of stream 1, acknowledging the server's settings on the way.
+	next := func() http2.Frame {
+		t.Helper()
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
+				if err := fr.WriteSettingsAck(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if f.Header().StreamID == 1 {
+				return f
+			}
+		}
+	}
+
+	headers, ok := next().(*http2.HeadersFrame)
+	if !ok {
+		t.Fatal("the response does not begin with its headers")
+	}
+	fields, err := hpack.NewDecoder(4096, nil).DecodeFull(headers.HeaderBlockFragment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(fields, hpack.HeaderField{Name: ":status", Value: "200"}) ||
+		!slices.Contains(fields, hpack.HeaderField{Name: "content-type", Value: "text/plain"}) {
+		t.Errorf("headers %v, want 200 text/plain", fields)
+	}
+	var body []byte
+	for len(body) < len(data) {
+		switch f := next().(type) {
+		case *http2.DataFrame:
+			body = append(body, f.Data()...)
+		default:
+			t.Fatalf("%v after %q, want the first message's data, %q", f, body, data)
+		}
+	}
+	if string(body) != data {
+		t.Fatalf("body %q, want %q", body, data)
+	}
+
+	failed := time.Now()
+	close(fail)
+	f := next()
+	rst, ok := f.(*http2.RSTStreamFrame)
+	if waited := time.Since(failed); !ok || rst.ErrCode != http2.ErrCodeInternal || waited < transcoder.ResetDelay {
+		t.Errorf("after the data: %v, %v after the failure; want RST_STREAM INTERNAL_ERROR, %v after it at least", f, waited, transcoder.ResetDelay)
+	}
 }

@@ -82,11 +82,7 @@ func TestReflectionHidesUnfrontedServices(t *testing.T) {
 // change how reflection describes the gateway's own health service: Watch and List stay.
 func TestReflectionKeepsOwnHealthService(t *testing.T) {
 	g := startGateway(t, harnessOptions{empty: true})
-	older := protodesc.ToFileDescriptorProto(healthpb.File_grpc_health_v1_health_proto)
-	older.Service[0].Method = older.Service[0].Method[:1] // Check
-	older.MessageType = slices.DeleteFunc(older.MessageType, func(m *descriptorpb.DescriptorProto) bool {
-		return strings.HasPrefix(m.GetName(), "HealthList")
-	})
+	older := checkOnlyHealth()
 	h := &descriptorpb.FileDescriptorProto{
 		Name: proto.String("acme/h/v1/h.proto"), Package: proto.String("acme.h.v1"), Syntax: proto.String("proto3"),
 		Dependency: []string{"grpc/health/v1/health.proto"},
@@ -108,6 +104,53 @@ func TestReflectionKeepsOwnHealthService(t *testing.T) {
 	if _, err := client.ResolveService("acme.h.v1.H"); err != nil {
 		t.Fatalf("acme.h.v1.H: %v", err)
 	}
+	checkHealthDescribed(t, client)
+}
+
+// A registration that vendors health.proto at another path, in the package grpc.health.v1, is
+// refused: merged, its copy would be what reflection describes as the gateway's health service.
+func TestReflectionRefusesVendoredHealthPackage(t *testing.T) {
+	g := startGateway(t, harnessOptions{empty: true})
+	vendored := checkOnlyHealth()
+	vendored.Name = proto.String("third_party/health.proto")
+	h2 := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("acme/h2/v1/h2.proto"), Package: proto.String("acme.h2.v1"), Syntax: proto.String("proto3"),
+		Dependency: []string{"third_party/health.proto"},
+		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("H2"), Method: []*descriptorpb.MethodDescriptorProto{{
+			Name: proto.String("Status"), InputType: proto.String(".grpc.health.v1.HealthCheckRequest"), OutputType: proto.String(".grpc.health.v1.HealthCheckResponse"),
+		}}}},
+	}
+	set, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{vendored, h2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	_, err = g.srv.Registry().Register(ctx, &adminv1.RegisterRequest{Name: "h2", Endpoints: []string{g.shop.Addr("users")},
+		Source: &adminv1.RegisterRequest_DescriptorSet{DescriptorSet: set}})
+	if err == nil || !strings.Contains(err.Error(), `file "third_party/health.proto" declares package grpc.health.v1`) ||
+		!strings.Contains(err.Error(), `import "grpc/health/v1/health.proto"`) {
+		t.Errorf("Register = %v, want it refused, naming the file, its package and the path to import", err)
+	}
+	client := grpcreflect.NewClientAuto(ctx, g.conn)
+	defer client.Reset()
+	checkHealthDescribed(t, client)
+}
+
+// checkOnlyHealth is grpc/health/v1/health.proto as a backend might vendor it from before Watch
+// and List: Check alone.
+func checkOnlyHealth() *descriptorpb.FileDescriptorProto {
+	older := protodesc.ToFileDescriptorProto(healthpb.File_grpc_health_v1_health_proto)
+	older.Service[0].Method = older.Service[0].Method[:1] // Check
+	older.MessageType = slices.DeleteFunc(older.MessageType, func(m *descriptorpb.DescriptorProto) bool {
+		return strings.HasPrefix(m.GetName(), "HealthList")
+	})
+	return older
+}
+
+// checkHealthDescribed checks that reflection describes the gateway's own grpc.health.v1.Health:
+// Check, List and Watch.
+func checkHealthDescribed(t *testing.T, client *grpcreflect.Client) {
+	t.Helper()
 	sd, err := client.ResolveService("grpc.health.v1.Health")
 	if err != nil {
 		t.Fatal(err)
