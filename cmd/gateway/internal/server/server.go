@@ -314,8 +314,10 @@ func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
 	note("tls", cfg.TLS.Enabled() != start.TLS.Enabled())
 	note("grpc.max_message_bytes", cfg.GRPC.MaxMessageBytes != start.GRPC.MaxMessageBytes)
 	// Each snapshot's policies check the HTTP fronts' requests against the limits it was compiled
-	// with; what New built from one of them stays: native gRPC's bound on headers.
+	// with; what New built from two of them stays: native gRPC's bound on headers, max_header_bytes
+	// (over TLS and h2c) plus 30 bytes for each of max_header_count fields (h2c's HTTP/2 setting).
 	note("policies.limits.max_header_bytes", cfg.Policies.Limits.MaxHeaderBytes != start.Policies.Limits.MaxHeaderBytes)
+	note("policies.limits.max_header_count", cfg.Policies.Limits.MaxHeaderCount != start.Policies.Limits.MaxHeaderCount)
 	note("policies.tracing", !sameTracing(cfg.Policies.Tracing, start.Policies.Tracing))
 	note("policies.metrics", cfg.Policies.Metrics != start.Policies.Metrics)
 	note("policies.access_log", !sameAccessLog(cfg.Policies.AccessLog, start.Policies.AccessLog))
