@@ -348,8 +348,12 @@ type Service struct {
 	// [a-z0-9][a-z0-9_.-]*.
 	Name string `yaml:"name"`
 	// Where locates the service in its file, "file:line:col: services[i]", for problems found
-	// after parsing (its descriptors do not compile); set by Parse.
+	// after parsing (its descriptors do not compile, or clash with another service's); set by
+	// Parse.
 	Where string `yaml:"-"`
+	// ServicesWhere locates each of Services likewise, "file:line:col: services[i].services[j]",
+	// for a name its descriptors lack; set by Parse.
+	ServicesWhere []string `yaml:"-"`
 	// Cluster names the cluster that serves the service. Set either
 	// Cluster or Endpoints.
 	Cluster string `yaml:"cluster"`

@@ -172,7 +172,7 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 		errs    []error // every service's problem, not only the first
 	)
 	for _, svc := range cfg.Services {
-		reg := &Registration{Name: svc.Name, Cluster: svc.Cluster, Services: svc.Services}
+		reg := &Registration{Name: svc.Name, Cluster: svc.Cluster, Services: svc.Services, where: svc.Where, servicesWhere: svc.ServicesWhere}
 		var err error
 		switch {
 		case svc.DescriptorSet != "":

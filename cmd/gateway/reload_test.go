@@ -29,6 +29,7 @@ import (
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
@@ -762,5 +763,32 @@ func TestReloadStartOnlySettings(t *testing.T) {
 	}
 	if err := gw.cmd.Wait(); err != nil {
 		t.Fatalf("after SIGTERM: %v, want exit status 0", err)
+	}
+}
+
+// A reload refused for a config service's problem that only compiling the services finds (a name its
+// descriptors lack, a service two of them claim) says where in the file, as validate does.
+func TestReloadPlacesServiceProblems(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
+	users := "  - name: users\n    endpoints: [\"127.0.0.1:1\"]\n    descriptor_set: users.binpb\n"
+	writeFile(t, path, "services:\n"+users)
+	h := newReloadHarness(t, path)
+	for _, step := range []struct{ name, config, want string }{
+		{"a service its descriptors lack", "services:\n" + users + "    services: [shop.users.v1.UserServce]\n",
+			path + `:5:16: services[0].services[0]: registration \"users\": service shop.users.v1.UserServce is not in its descriptors`},
+		{"one service claimed twice", "services:\n" + users + "  - name: users2\n    endpoints: [\"127.0.0.1:2\"]\n    descriptor_set: users.binpb\n",
+			path + `:5:5: services[1]: conflict: service shop.users.v1.UserService is provided by both registration \"users\" (` +
+				path + `:2:5: services[0]) and \"users2\"`},
+	} {
+		writeFile(t, path, step.config)
+		logged := len(h.log.String())
+		if got := h.look(t, false); got != "refused" {
+			t.Errorf("%s: %q, want refused", step.name, got)
+		}
+		if lines := h.log.String()[logged:]; !strings.Contains(lines, step.want) {
+			t.Errorf("%s: the refusal does not say %s:\n%s", step.name, step.want, lines)
+		}
 	}
 }

@@ -134,6 +134,9 @@ func newValidateCommand() *cobra.Command {
 			defer pool.Close()
 			snap, err := registry.Compile(spec, pool, 1)
 			if err != nil {
+				if _, placed := errors.AsType[*registry.ServiceError](err); placed {
+					return err // it starts with the place in the file of the service at fault
+				}
 				return fmt.Errorf("%s: services: %w", configPath, err)
 			}
 			waiting := snap.WaitingGraphQL()
