@@ -59,6 +59,20 @@ func Parse(filename string, data []byte) (*Config, error) {
 			svc.ServicesWhere = append(svc.ServicesWhere, src.where(index(field(path, "services"), j)))
 		}
 	}
+	for i := range c.Routes {
+		c.Routes[i].Where = src.where(index("routes", i))
+	}
+	for i := range c.Policies.Rules {
+		r := &c.Policies.Rules[i]
+		key := "prefix"
+		switch {
+		case r.Match.Service != "":
+			key = "service"
+		case r.Match.Method != "":
+			key = "method"
+		}
+		r.Where = src.where(field(index("policies.rules", i), "match."+key))
+	}
 	validate(src, c)
 	if err := src.err(); err != nil {
 		return nil, err

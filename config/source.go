@@ -65,6 +65,16 @@ func (s *source) where(path string) string {
 	return strings.TrimSuffix(Problem{File: s.file, Line: pos.line, Column: pos.column, Field: path}.String(), ": ")
 }
 
+// blamedWithin reports whether a problem was recorded with the field at path or one inside it.
+func (s *source) blamedWithin(path string) bool {
+	for p := range s.blamed {
+		if p == path || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
 // problemAt records a problem with the field at path, written at pos.
 // Only the first problem with a field is kept: later ones are usually
 // consequences of it.

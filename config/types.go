@@ -271,6 +271,10 @@ type Route struct {
 	// [a-z0-9][a-z0-9_.-]*. Default "route-<index>", the index counting
 	// from 0 in file order.
 	Name string `yaml:"name"`
+	// Where locates the route in its file, "file:line:col: routes[i]", for
+	// problems found after parsing (an earlier route wins every call it
+	// matches); set by Parse.
+	Where string `yaml:"-"`
 	// Match selects the calls.
 	Match Match `yaml:"match"`
 	// Cluster is the single target. Set either Cluster or Clusters.

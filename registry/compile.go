@@ -148,6 +148,7 @@ func (s Spec) cluster(name string) (ClusterSpec, error) {
 // RouteSpec is a route whose targets are named clusters.
 type RouteSpec struct {
 	Name     string
+	Where    string // the route's place in the config file ("file:line:col: routes[i]"), for warnings
 	Match    routing.Match
 	Clusters []WeightedCluster
 	Timeout  time.Duration
@@ -379,6 +380,8 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		}
 	}
 	s.waiting = waitingServices(spec.Pending, owner)
+	s.rulesWaiting, s.rulesUnmatched = ruleWarnings(spec.Policies.Rules, s.known, s.methods, spec.Routes)
+	s.shadowedRoutes = shadowedRoutes(spec.Routes)
 	s.svcInfo = make(map[string]*adminv1.ServiceStatus, len(s.services))
 	for _, name := range s.services {
 		s.svcInfo[name] = &adminv1.ServiceStatus{

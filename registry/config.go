@@ -42,7 +42,7 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 		spec.Clusters = append(spec.Clusters, cs)
 	}
 	for _, r := range cfg.Routes {
-		rs := RouteSpec{Name: r.Name, Timeout: r.Timeout, Retry: retryPolicy(r.Retry)}
+		rs := RouteSpec{Name: r.Name, Where: r.Where, Timeout: r.Timeout, Retry: retryPolicy(r.Retry)}
 		switch {
 		case r.Match.Method != "":
 			rs.Match.Method = r.Match.Method

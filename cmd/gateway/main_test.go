@@ -384,3 +384,45 @@ graphql:
 		t.Errorf("validate output does not end with\n%s\n---\n%s", want, out)
 	}
 }
+
+// Policy rules and routes that do not apply are no errors either, and validate lists them, each at
+// its place in the file, after the GraphQL ones: rules waiting for their service, rules naming a
+// method their service lacks, and routes that never win.
+func TestValidateWarnings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
+	writeFile(t, path, `clusters:
+  - {name: users, endpoints: ["127.0.0.1:50051"]}
+routes:
+  - {name: users, match: {service: shop.users.v1.UserService}, cluster: users}
+  - {name: users-again, match: {prefix: /shop.users.v1.UserService/}, cluster: users}
+services:
+  - {name: users, cluster: users, descriptor_set: users.binpb}
+policies:
+  rules:
+    - {match: {service: acme.billing.v1.Billing}, rate_limit: {rate: 10}}
+    - {match: {method: shop.users.v1.UserService/GetUsr}, rate_limit: {rate: 10}}
+    - {match: {method: shop.users.v1.UserService/GetUser}, rate_limit: {rate: 10}}
+graphql:
+  overrides:
+    - {method: qa.other.v1.OtherService/GetOwner, name: otherOwner}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := gatewayCommand(ctx, "validate", "--config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate refused the config: %v\n%s", err, out)
+	}
+	want := "\ngraphql links and overrides waiting: each applies once a registration brings what it names\n" +
+		"  override of method qa.other.v1.OtherService/GetOwner: no registered service has that method\n" +
+		"\npolicy rules waiting: each applies once a registration brings the service it names\n" +
+		"  " + path + ":10:25: policies.rules[0].match.service: service acme.billing.v1.Billing is not registered\n" +
+		"\npolicy rules applying to no call: a misspelt name?\n" +
+		"  " + path + ":11:24: policies.rules[1].match.method: the registered service shop.users.v1.UserService has no method GetUsr\n" +
+		"\nroutes that never win: an earlier route of the same match takes every call they match\n" +
+		"  " + path + `:5:5: routes[1]: route "users-again" never wins: route "users" (` + path + ":4:5: routes[0]) comes first and takes every call it matches\n"
+	if !strings.HasSuffix(string(out), want) {
+		t.Errorf("validate output does not end with\n%s\n---\n%s", want, out)
+	}
+}

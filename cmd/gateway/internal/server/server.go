@@ -346,8 +346,10 @@ func (s *Server) Registry() *registry.Registry { return s.registry }
 // registrations); registrations made through the admin API are kept. The first Apply also loads the
 // registrations persisted in the store. On error the serving snapshot is unchanged. Each cluster
 // whose endpoints' certificates go unverified (tls.insecure_skip_verify) is warned about once per
-// Apply that takes it, and so are the GraphQL links and overrides that wait for a service or method
-// not registered yet (registry.Snapshot.WaitingGraphQL).
+// Apply that takes it, and so are the GraphQL links and overrides and the policy rules that wait for
+// a service or method not registered yet (registry.Snapshot.WaitingGraphQL, WaitingRules), the
+// policy rules that apply to no call (UnmatchedRules) and the routes that never win
+// (ShadowedRoutes): once per Apply, at start and at each reload, never per call.
 func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 	if spec.Admission == nil {
 		spec.Admission = s.admission
@@ -377,6 +379,18 @@ func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 	if waiting := snap.WaitingGraphQL(); len(waiting) > 0 {
 		s.log.Warn("GraphQL links and overrides wait: each applies once a registration brings what it names (a misspelt name never will)",
 			"waiting", strings.Join(waiting, "; "))
+	}
+	if waiting := snap.WaitingRules(); len(waiting) > 0 {
+		s.log.Warn("policy rules wait: each applies once a registration brings the service it names (a misspelt name never will)",
+			"waiting", strings.Join(waiting, "; "))
+	}
+	if rules := snap.UnmatchedRules(); len(rules) > 0 {
+		s.log.Warn("policy rules apply to no call: the method they name is not their service's, or the service is the gateway's own (a misspelt name?)",
+			"rules", strings.Join(rules, "; "))
+	}
+	if routes := snap.ShadowedRoutes(); len(routes) > 0 {
+		s.log.Warn("routes never win: an earlier route of the same match takes every call they match",
+			"routes", strings.Join(routes, "; "))
 	}
 	return snap, nil
 }
