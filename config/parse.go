@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -53,9 +52,26 @@ func Parse(filename string, data []byte) (*Config, error) {
 	}
 	c.resolvePaths(filepath.Dir(filename))
 	for i := range c.Services {
-		field := fmt.Sprintf("services[%d]", i)
-		pos := src.lookup(field)
-		c.Services[i].Where = strings.TrimSuffix(Problem{File: filename, Line: pos.line, Column: pos.column, Field: field}.String(), ": ")
+		svc := &c.Services[i]
+		path := index("services", i)
+		svc.Where = src.where(path)
+		for j := range svc.Services {
+			svc.ServicesWhere = append(svc.ServicesWhere, src.where(index(field(path, "services"), j)))
+		}
+	}
+	for i := range c.Routes {
+		c.Routes[i].Where = src.where(index("routes", i))
+	}
+	for i := range c.Policies.Rules {
+		r := &c.Policies.Rules[i]
+		key := "prefix"
+		switch {
+		case r.Match.Service != "":
+			key = "service"
+		case r.Match.Method != "":
+			key = "method"
+		}
+		r.Where = src.where(field(index("policies.rules", i), "match."+key))
 	}
 	validate(src, c)
 	if err := src.err(); err != nil {

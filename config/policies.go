@@ -34,10 +34,15 @@ type Policies struct {
 	AccessLog AccessLog `yaml:"access_log"`
 }
 
-// PolicyRule attaches policies to the methods it matches.
+// PolicyRule attaches policies to the methods it matches. It sets at least one of them: a rule that
+// sets none would decide nothing.
 type PolicyRule struct {
 	// Name identifies the rule in problems, logs and rate-limit keys. Default "rules[i]".
 	Name string `yaml:"name"`
+	// Where locates the rule's match in its file, "file:line:col: policies.rules[i].match.method",
+	// for problems found once services are registered (a method the service named lacks); set by
+	// Parse.
+	Where string `yaml:"-"`
 	// Match selects methods: exactly one of service, method and prefix.
 	Match PolicyMatch `yaml:"match"`
 	// Auth requires callers to authenticate, and what they must be granted.
@@ -49,6 +54,12 @@ type PolicyRule struct {
 	// WAF sets the WAF's mode for the matched methods' REST and GraphQL requests: "blocking",
 	// "detection" (log only) or "off". Default: the waf section's mode.
 	WAF string `yaml:"waf"`
+}
+
+// SetsPolicy reports whether the rule sets any of the aspects it may decide: auth, rate_limit,
+// concurrency or waf.
+func (r PolicyRule) SetsPolicy() bool {
+	return r.Auth.IsSet() || r.RateLimit.Enabled() || r.Concurrency.Enabled() || r.WAF != ""
 }
 
 // PolicyMatch selects methods by name. Exactly one field is set.
@@ -108,8 +119,15 @@ func (v *validator) policies(c *Config) {
 		v.ruleAuth(field(path, "auth"), r.Auth, p.Auth)
 		v.ruleRateLimit(field(path, "rate_limit"), r.RateLimit)
 		v.ruleConcurrency(field(path, "concurrency"), r.Concurrency)
+		v.nonEmpty(field(path, "waf"), r.WAF)
 		if r.WAF != "" && !oneOf(r.WAF, WAFModes) {
 			v.fieldf(field(path, "waf"), "unknown mode %q: want one of %s", r.WAF, strings.Join(WAFModes, ", "))
+		}
+		// A rule that sets no aspect decides nothing for the methods it matches, whatever its name
+		// says: a mistake. An aspect written but empty or wrong is reported at its own place.
+		aspects := []string{"auth", "rate_limit", "concurrency", "waf"}
+		if !r.SetsPolicy() && !slices.ContainsFunc(aspects, func(k string) bool { return v.blamedWithin(field(path, k)) }) {
+			v.fieldf(path, "sets nothing: set auth, rate_limit, concurrency or waf")
 		}
 	}
 }

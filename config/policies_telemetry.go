@@ -197,20 +197,32 @@ func (v *validator) tracing(path string, t Tracing) {
 			v.fieldf(field(hp, "value"), "must not contain CR, LF or NUL")
 		}
 	}
-	if t.SampleRatio != "" || v.has(field(path, "sample_ratio")) {
+	// Settings that would do nothing are refused, as the exporter's are without one: the ratio
+	// samples only while tracing is on, and the service name only names exported spans.
+	if rp := field(path, "sample_ratio"); t.SampleRatio != "" || v.has(rp) {
 		if _, ok := parseRatio(t.SampleRatio); !ok {
-			v.fieldf(field(path, "sample_ratio"), "want a ratio in 0..1 such as 0.1 or \"10%%\", got %q", t.SampleRatio)
+			v.fieldf(rp, "want a ratio in 0..1 such as 0.1 or \"10%%\", got %q", t.SampleRatio)
+		} else if !t.Enabled && !exporting {
+			v.fieldf(rp, "needs tracing on: set enabled: true or an exporter")
 		}
 	}
-	v.nonEmpty(field(path, "service_name"), t.ServiceName)
+	switch sp := field(path, "service_name"); {
+	case t.ServiceName == "" && v.has(sp):
+		v.fieldf(sp, "must not be empty")
+	case t.ServiceName != "" && !exporting:
+		v.fieldf(sp, "needs exporter otlp_grpc or otlp_http: it names the exported spans")
+	}
 }
 
+// metrics checks the metrics section: a path needs them on.
 func (v *validator) metrics(path string, m Metrics) {
 	p := field(path, "path")
 	switch {
 	case m.Path == "" && v.has(p):
 		v.fieldf(p, "must not be empty")
 	case m.Path == "":
+	case m.Disabled:
+		v.fieldf(p, "needs metrics on: they are disabled")
 	case !strings.HasPrefix(m.Path, "/"):
 		v.fieldf(p, "invalid path %q: want an absolute path such as /metrics", m.Path)
 	case oneOf(m.Path, []string{"/healthz", "/readyz"}) || strings.HasPrefix(m.Path, "/v1/"):
@@ -252,6 +264,15 @@ func (v *validator) accessLog(path string, a AccessLog, apiKeyHeader string) {
 			v.fieldf(hp, "duplicate header %q", lower)
 		}
 		seen[lower] = true
+	}
+	// Settings that would do nothing are refused, as the tracing exporter's are without one.
+	if a.Output == AccessLogOff || a.Output == "" && !v.has(out) {
+		if len(a.Headers) > 0 {
+			v.fieldf(field(path, "headers"), "needs an output, stdout, stderr or a file: the access log is off")
+		}
+		if fp := field(path, "flush_interval"); v.has(fp) {
+			v.fieldf(fp, "needs an output, stdout, stderr or a file: the access log is off")
+		}
 	}
 }
 

@@ -58,6 +58,23 @@ func (s *source) lookup(path string) position {
 	}
 }
 
+// where locates the field at path for problems found after parsing, as a problem with it would
+// start: "file:line:col: path".
+func (s *source) where(path string) string {
+	pos := s.lookup(path)
+	return strings.TrimSuffix(Problem{File: s.file, Line: pos.line, Column: pos.column, Field: path}.String(), ": ")
+}
+
+// blamedWithin reports whether a problem was recorded with the field at path or one inside it.
+func (s *source) blamedWithin(path string) bool {
+	for p := range s.blamed {
+		if p == path || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
 // problemAt records a problem with the field at path, written at pos.
 // Only the first problem with a field is kept: later ones are usually
 // consequences of it.

@@ -271,6 +271,10 @@ type Route struct {
 	// [a-z0-9][a-z0-9_.-]*. Default "route-<index>", the index counting
 	// from 0 in file order.
 	Name string `yaml:"name"`
+	// Where locates the route in its file, "file:line:col: routes[i]", for
+	// problems found after parsing (an earlier route wins every call it
+	// matches); set by Parse.
+	Where string `yaml:"-"`
 	// Match selects the calls.
 	Match Match `yaml:"match"`
 	// Cluster is the single target. Set either Cluster or Clusters.
@@ -348,8 +352,12 @@ type Service struct {
 	// [a-z0-9][a-z0-9_.-]*.
 	Name string `yaml:"name"`
 	// Where locates the service in its file, "file:line:col: services[i]", for problems found
-	// after parsing (its descriptors do not compile); set by Parse.
+	// after parsing (its descriptors do not compile, or clash with another service's); set by
+	// Parse.
 	Where string `yaml:"-"`
+	// ServicesWhere locates each of Services likewise, "file:line:col: services[i].services[j]",
+	// for a name its descriptors lack; set by Parse.
+	ServicesWhere []string `yaml:"-"`
 	// Cluster names the cluster that serves the service. Set either
 	// Cluster or Endpoints.
 	Cluster string `yaml:"cluster"`

@@ -16,11 +16,15 @@ import (
 // exposure is what one registration exposes, as the fronts will name it.
 type exposure struct {
 	reg   string
+	where string               // the registration's place in the config file, for a config service
 	files *protoregistry.Files // the registration's own
 	// services are its services as the snapshot serves them: linked to the served copies of the
 	// files it shares with other registrations (sharedFiles.linkToServed).
 	services []protoreflect.ServiceDescriptor
 }
+
+// label names the registration in problems, with its place in the config file for a config service.
+func (e exposure) label() string { return regLabel(e.reg, e.where) }
 
 // frontProblems collects what is wrong with what the registrations expose on the REST and GraphQL
 // fronts, and which problems are clashes between registrations rather than within one.
@@ -57,7 +61,7 @@ func checkFronts(exposed []exposure) *frontProblems {
 			methods := sd.Methods()
 			for i := range methods.Len() {
 				m := methods.Get(i)
-				where := fmt.Sprintf("%s (registration %q)", m.FullName(), e.reg)
+				where := fmt.Sprintf("%s (registration %s)", m.FullName(), e.label())
 				fp.list = append(fp.list, checkHTTPRules(m, e.reg, where, routes, routeOwner, fp.foreign)...)
 			}
 		}
@@ -94,12 +98,13 @@ func (fp *frontProblems) graphQLProblems(err error, exposed []exposure) error {
 			first, second, a, b = second, first, b, a
 		}
 		var msg string
+		newer, older := exposed[b[0]].label(), exposed[a[0]].label()
 		if c.RootField {
-			msg = fmt.Sprintf("GraphQL root field %s of %s (registration %q) is already taken by %s (registration %q); %s",
-				c.Name, second.Def, exposed[b[0]].reg, first.Def, exposed[a[0]].reg, schema.RootFieldHint(methodKey(second.Def)))
+			msg = fmt.Sprintf("GraphQL root field %s of %s (registration %s) is already taken by %s (registration %s); %s",
+				c.Name, second.Def, newer, first.Def, older, schema.RootFieldHint(methodKey(second.Def)))
 		} else {
-			msg = fmt.Sprintf("GraphQL type %s for %s (registration %q) is already taken by %s (registration %q); a prefix for one of their packages tells them apart",
-				c.Name, claimString(second), exposed[b[0]].reg, claimString(first), exposed[a[0]].reg)
+			msg = fmt.Sprintf("GraphQL type %s for %s (registration %s) is already taken by %s (registration %s); a prefix for one of their packages tells them apart",
+				c.Name, claimString(second), newer, claimString(first), older)
 		}
 		fp.list = append(fp.list, msg)
 		fp.foreign[msg] = !slices.ContainsFunc(a, func(i int) bool { return slices.Contains(b, i) })

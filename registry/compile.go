@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -49,6 +50,47 @@ type Registration struct {
 	source adminv1.SourceKind
 	// sourceFiles are the files on disk StaticRegistrations read its descriptors from.
 	sourceFiles []string
+	// where is, for a config service, its place in the config file ("file:line:col: services[i]"),
+	// and servicesWhere that of each of Services: Compile's problems with it start there (see
+	// ServiceError), and those with another registration name it there too.
+	where         string
+	servicesWhere []string
+}
+
+// ServiceError is a problem Compile finds with one of the config file's services (its descriptors
+// lack a service it lists, or it claims what another registration has): its message starts with
+// the place of the entry at fault in the file, Where ("file:line:col: services[i]"), as the config's
+// own problems do; a registration it clashes with is named with its place too.
+type ServiceError struct {
+	Where string
+	Err   error
+}
+
+func (e *ServiceError) Error() string { return e.Where + ": " + e.Err.Error() }
+
+func (e *ServiceError) Unwrap() error { return e.Err }
+
+// placed returns err, a problem with a config service, as a ServiceError at where, the place in
+// the config file of the service or of its field at fault; where is "" for a registration of the
+// admin API, whose problems are err alone.
+func placed(where string, err error) error {
+	if where == "" {
+		return err
+	}
+	return &ServiceError{Where: where, Err: err}
+}
+
+// label names r in a problem about another registration: quoted, with its place in the config file
+// when it is a config service.
+func (r *Registration) label() string { return regLabel(r.Name, r.where) }
+
+// regLabel names a registration in problems: its quoted name, followed by its place in the config
+// file, where, unless that is "".
+func regLabel(name, where string) string {
+	if where == "" {
+		return strconv.Quote(name)
+	}
+	return strconv.Quote(name) + " (" + where + ")"
 }
 
 // SourceFiles are the files on disk that a config service's descriptors were read from, when
@@ -106,6 +148,7 @@ func (s Spec) cluster(name string) (ClusterSpec, error) {
 // RouteSpec is a route whose targets are named clusters.
 type RouteSpec struct {
 	Name     string
+	Where    string // the route's place in the config file ("file:line:col: routes[i]"), for warnings
 	Match    routing.Match
 	Clusters []WeightedCluster
 	Timeout  time.Duration
@@ -148,10 +191,15 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 	slices.SortFunc(sorted, func(a, b *Registration) int { return strings.Compare(a.Name, b.Name) })
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].Name == sorted[i-1].Name {
-			return nil, fmt.Errorf("%w: two registrations are named %q (one of the config file and one made through the admin API?)", ErrConflict, sorted[i].Name)
+			where := cmp.Or(sorted[i].where, sorted[i-1].where) // the config service's
+			return nil, placed(where, fmt.Errorf("%w: two registrations are named %q (one of the config file and one made through the admin API?)", ErrConflict, sorted[i].Name))
 		}
 	}
 	s.regs = sorted
+	byName := make(map[string]*Registration, len(sorted))
+	for _, r := range sorted {
+		byName[r.Name] = r
+	}
 	// Validate in the caller's order: a registration whose problem is a conflict is reported as the
 	// one colliding with those before it, so the registry passes the changed one last.
 	regs := spec.Registrations
@@ -187,23 +235,23 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		// What the snapshot serves of a service is linked to the copies of the shared files it
 		// serves, the newest (see sharedFiles).
 		if services, err = shared.linkToServed(r.Files, services); err != nil {
-			return nil, fmt.Errorf("registration %q: %w", r.Name, err)
+			return nil, placed(r.where, fmt.Errorf("registration %q: %w", r.Name, err))
 		}
-		exposed = append(exposed, exposure{reg: r.Name, files: r.Files, services: services})
+		exposed = append(exposed, exposure{reg: r.Name, where: r.where, files: r.Files, services: services})
 		cluster := r.Cluster
 		if cluster == "" {
 			cluster = r.Name
 			if _, dup := endpointsOf[cluster]; dup {
-				return nil, fmt.Errorf("%w: registration %q: it takes a cluster named after it, and a cluster named %q already exists; rename that cluster (or, for a config file service, set the service's cluster)", ErrConflict, r.Name, cluster)
+				return nil, placed(r.where, fmt.Errorf("%w: registration %q: it takes a cluster named after it, and a cluster named %q already exists; rename that cluster (or, for a config file service, set the service's cluster)", ErrConflict, r.Name, cluster))
 			}
 			endpointsOf[cluster] = r.Endpoints
 		} else if _, err := spec.cluster(cluster); err != nil {
-			return nil, fmt.Errorf("registration %q: %w", r.Name, err)
+			return nil, placed(r.where, fmt.Errorf("registration %q: %w", r.Name, err))
 		}
 		for _, sd := range services {
 			name := string(sd.FullName())
 			if other, taken := owner[name]; taken {
-				return nil, fmt.Errorf("%w: service %s is provided by both registration %q and %q", ErrConflict, name, other, r.Name)
+				return nil, placed(r.where, fmt.Errorf("%w: service %s is provided by both registration %s and %q", ErrConflict, name, byName[other].label(), r.Name))
 			}
 			owner[name] = r.Name
 			clusterOf[name] = cluster
@@ -332,6 +380,8 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		}
 	}
 	s.waiting = waitingServices(spec.Pending, owner)
+	s.rulesWaiting, s.rulesUnmatched = ruleWarnings(spec.Policies.Rules, s.known, s.methods, spec.Routes)
+	s.shadowedRoutes = shadowedRoutes(spec.Routes)
 	s.svcInfo = make(map[string]*adminv1.ServiceStatus, len(s.services))
 	for _, name := range s.services {
 		s.svcInfo[name] = &adminv1.ServiceStatus{
@@ -420,16 +470,20 @@ func exposedServices(r *Registration) ([]protoreflect.ServiceDescriptor, error) 
 		names := slices.Compact(slices.Sorted(slices.Values(r.Services)))
 		out := make([]protoreflect.ServiceDescriptor, 0, len(names))
 		for _, name := range names {
+			where := r.where // a config service's problem with a name: at the name, in its list
+			if i := slices.Index(r.Services, name); i < len(r.servicesWhere) {
+				where = r.servicesWhere[i]
+			}
 			d, err := r.Files.FindDescriptorByName(protoreflect.FullName(name))
 			if err != nil {
-				return nil, fmt.Errorf("registration %q: service %s is not in its descriptors", r.Name, name)
+				return nil, placed(where, fmt.Errorf("registration %q: service %s is not in its descriptors", r.Name, name))
 			}
 			sd, ok := d.(protoreflect.ServiceDescriptor)
 			if !ok {
-				return nil, fmt.Errorf("registration %q: %s is not a service", r.Name, name)
+				return nil, placed(where, fmt.Errorf("registration %q: %s is not a service", r.Name, name))
 			}
 			if gatewayService(name) {
-				return nil, fmt.Errorf("%w: registration %q: service %s is the gateway's own: it answers health checks and server reflection itself", ErrConflict, r.Name, name)
+				return nil, placed(where, fmt.Errorf("%w: registration %q: service %s is the gateway's own: it answers health checks and server reflection itself", ErrConflict, r.Name, name))
 			}
 			out = append(out, sd)
 		}
@@ -452,10 +506,10 @@ func exposedServices(r *Registration) ([]protoreflect.ServiceDescriptor, error) 
 		return true
 	})
 	if len(out) == 0 && skipped {
-		return nil, fmt.Errorf("registration %q declares no service besides health checks or server reflection, which the gateway answers itself", r.Name)
+		return nil, placed(r.where, fmt.Errorf("registration %q declares no service besides health checks or server reflection, which the gateway answers itself", r.Name))
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("registration %q declares no service", r.Name)
+		return nil, placed(r.where, fmt.Errorf("registration %q declares no service", r.Name))
 	}
 	slices.SortFunc(out, func(a, b protoreflect.ServiceDescriptor) int {
 		return strings.Compare(string(a.FullName()), string(b.FullName()))

@@ -42,7 +42,7 @@ func SpecFromConfig(cfg *config.Config) (Spec, error) {
 		spec.Clusters = append(spec.Clusters, cs)
 	}
 	for _, r := range cfg.Routes {
-		rs := RouteSpec{Name: r.Name, Timeout: r.Timeout, Retry: retryPolicy(r.Retry)}
+		rs := RouteSpec{Name: r.Name, Where: r.Where, Timeout: r.Timeout, Retry: retryPolicy(r.Retry)}
 		switch {
 		case r.Match.Method != "":
 			rs.Match.Method = r.Match.Method
@@ -179,7 +179,7 @@ func StaticRegistrations(ctx context.Context, cfg *config.Config, o StaticOption
 		errs    []error // every service's problem, not only the first
 	)
 	for _, svc := range cfg.Services {
-		reg := &Registration{Name: svc.Name, Cluster: svc.Cluster, Services: svc.Services}
+		reg := &Registration{Name: svc.Name, Cluster: svc.Cluster, Services: svc.Services, where: svc.Where, servicesWhere: svc.ServicesWhere}
 		var err error
 		switch {
 		case svc.DescriptorSet != "":

@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
 	"github.com/protogate/gateway/registry/store"
+	"github.com/protogate/gateway/routing"
 )
 
 // laterBackend is a shop service on a loopback port reserved at once and served only from start on:
@@ -203,5 +205,50 @@ func TestConfigSourceFiles(t *testing.T) {
 	}
 	if len(spec.Registrations) != len(want) {
 		t.Errorf("%d registrations, want %d", len(spec.Registrations), len(want))
+	}
+}
+
+// A problem Compile finds with a config service starts with the place in the file of the entry at
+// fault, as the config's own problems do: the name in its services list that its descriptors lack,
+// or the later of two services that claim one thing, whose message places the other one too.
+func TestConfigServiceProblemsPlaced(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "users.binpb"), generatedSet(t, usersv1.File_shop_users_v1_users_proto), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "people.proto"), []byte(typeCollision), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "gateway.yaml")
+	users := "  - name: users\n    endpoints: [\"" + addrA + "\"]\n    descriptor_set: users.binpb\n"
+	for _, tc := range []struct {
+		name, config, want string
+		conflict, placed   bool
+	}{
+		{"a service its descriptors lack", "services:\n" + users + "    services: [shop.users.v1.UserService, shop.users.v1.UserServce]\n",
+			file + ":5:43: services[0].services[1]: registration \"users\": service shop.users.v1.UserServce is not in its descriptors", false, true},
+		{"one service claimed twice", "services:\n" + users + "  - name: users2\n    endpoints: [\"" + addrB + "\"]\n    descriptor_set: users.binpb\n",
+			file + ":5:5: services[1]: conflict: service shop.users.v1.UserService is provided by both registration \"users\" (" +
+				file + ":2:5: services[0]) and \"users2\"", true, true},
+		{"one GraphQL name claimed twice", "services:\n" + users + "  - name: people\n    endpoints: [\"" + addrB + "\"]\n    protos: [people.proto]\n",
+			"conflict: GraphQL type User for acme.people.v1.User (registration \"people\" (" + file + ":5:5: services[1])) " +
+				"is already taken by shop.users.v1.User (registration \"users\" (" + file + ":2:5: services[0]))", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, err := staticSpec(t, dir, tc.config, registry.StaticOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = registry.Compile(spec, routing.NewPool(nil, routing.WithPoolOffline()), 1)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("Compile: %v\nwant an error starting %s", err, tc.want)
+			}
+			if errors.Is(err, registry.ErrConflict) != tc.conflict {
+				t.Errorf("errors.Is(err, ErrConflict) = %t, want %t", !tc.conflict, tc.conflict)
+			}
+			if _, placed := errors.AsType[*registry.ServiceError](err); placed != tc.placed {
+				t.Errorf("err is a *ServiceError: %t, want %t", placed, tc.placed)
+			}
+		})
 	}
 }

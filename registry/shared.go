@@ -36,7 +36,7 @@ import (
 // fileCopy is a registration's copy of a file.
 type fileCopy struct {
 	fd  protoreflect.FileDescriptor
-	reg string
+	reg *Registration
 }
 
 // sharedFiles is the copy of each path the snapshot serves, and the copies registrations bring that
@@ -61,10 +61,10 @@ func mergeFiles(regs []*Registration) (*protoregistry.Files, *sharedFiles, error
 			return err == nil
 		})
 		if rerr, ok := errors.AsType[*registerError](err); ok {
-			return nil, nil, nameConflict(l.out, rerr.fd, func(path string) string { return shared.served[path].reg }, rerr.err)
+			return nil, nil, nameConflict(l.out, rerr.fd, func(path string) *Registration { return shared.served[path].reg }, rerr.err)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("registration %q: %w", r.Name, err)
+			return nil, nil, placed(r.where, fmt.Errorf("registration %q: %w", r.Name, err))
 		}
 	}
 	return l.out, shared, nil
@@ -81,14 +81,14 @@ func shareFiles(regs []*Registration) (*sharedFiles, error) {
 	differ := make(map[string]bool)       // paths whose copies are not all the same
 	for _, r := range regs {
 		if r.Files == nil {
-			return nil, fmt.Errorf("registration %q has no descriptors", r.Name)
+			return nil, placed(r.where, fmt.Errorf("registration %q has no descriptors", r.Name))
 		}
 		var err error
 		r.Files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-			copies[fd.Path()] = append(copies[fd.Path()], fileCopy{fd, r.Name})
+			copies[fd.Path()] = append(copies[fd.Path()], fileCopy{fd, r})
 			prev, ok := s.served[fd.Path()]
 			if !ok {
-				s.served[fd.Path()] = fileCopy{fd, r.Name}
+				s.served[fd.Path()] = fileCopy{fd, r}
 				return true
 			}
 			if sameFile(prev.fd, fd) {
@@ -98,11 +98,11 @@ func shareFiles(regs []*Registration) (*sharedFiles, error) {
 			// The served copy holds every one before it: holding it, fd holds them too.
 			holdsPrev, heldByPrev := len(fileBreaks(prev.fd, fd)) == 0, len(fileBreaks(fd, prev.fd)) == 0
 			switch {
-			case holdsPrev && (!heldByPrev || r.Name < prev.reg):
-				s.served[fd.Path()] = fileCopy{fd, r.Name}
+			case holdsPrev && (!heldByPrev || r.Name < prev.reg.Name):
+				s.served[fd.Path()] = fileCopy{fd, r}
 			case heldByPrev:
 			default:
-				err = copyConflict(r.Name, fd, prev)
+				err = copyConflict(r, fd, prev)
 				return false
 			}
 			return true
@@ -124,14 +124,14 @@ func shareFiles(regs []*Registration) (*sharedFiles, error) {
 
 // copyConflict is the error for registration reg's copy fd of a file that neither holds prev, the
 // copy of another registration, nor is held by it.
-func copyConflict(reg string, fd protoreflect.FileDescriptor, prev fileCopy) error {
+func copyConflict(reg *Registration, fd protoreflect.FileDescriptor, prev fileCopy) error {
 	if fd.Package() != prev.fd.Package() {
-		return fmt.Errorf("%w: registration %q: its file %s (package %s) is another file than the %s registration %q brought (package %s): a path names one file across all registrations; name each file after its package, as %s",
-			ErrConflict, reg, fd.Path(), fd.Package(), prev.fd.Path(), prev.reg, prev.fd.Package(),
-			strings.ReplaceAll(string(fd.Package()), ".", "/")+"/"+path.Base(fd.Path()))
+		return placed(reg.where, fmt.Errorf("%w: registration %q: its file %s (package %s) is another file than the %s registration %s brought (package %s): a path names one file across all registrations; name each file after its package, as %s",
+			ErrConflict, reg.Name, fd.Path(), fd.Package(), prev.fd.Path(), prev.reg.label(), prev.fd.Package(),
+			strings.ReplaceAll(string(fd.Package()), ".", "/")+"/"+path.Base(fd.Path())))
 	}
-	return fmt.Errorf("%w: registration %q: its copy of file %s and the one registration %q brought differ, and neither holds the other compatibly: a copy may only add to another (bring one that holds the other's; --allow-breaking does not change another registration's file): %s",
-		ErrConflict, reg, fd.Path(), prev.reg, strings.Join(fileBreaks(prev.fd, fd), "; "))
+	return placed(reg.where, fmt.Errorf("%w: registration %q: its copy of file %s and the one registration %s brought differ, and neither holds the other compatibly: a copy may only add to another (bring one that holds the other's; --allow-breaking does not change another registration's file): %s",
+		ErrConflict, reg.Name, fd.Path(), prev.reg.label(), strings.Join(fileBreaks(prev.fd, fd), "; ")))
 }
 
 // linkToServed returns services, of files, linked to the copies the snapshot serves: when a file
@@ -215,33 +215,38 @@ func (l *servedLinker) link(fd protoreflect.FileDescriptor) error {
 
 // nameConflict explains why merged refused file fd (err): a name fd declares, or a package it is
 // in, that a file already in merged declares, naming that file and the registrations that brought
-// both (regOf: file path -> registration). The gateway's own files (linkedFile) are no
-// registration's: a conflict with one is told from the other file's side, its registration's. When
-// no such name is found, err is returned as a conflict.
-func nameConflict(merged *protoregistry.Files, fd protoreflect.FileDescriptor, regOf func(path string) string, err error) error {
+// both (regOf: file path -> registration), with their places in the config file for config
+// services. The gateway's own files (linkedFile) are no registration's: a conflict with one is told
+// from the other file's side, its registration's. When no such name is found, err is returned as a
+// conflict.
+func nameConflict(merged *protoregistry.Files, fd protoreflect.FileDescriptor, regOf func(path string) *Registration, err error) error {
 	other, name, kind := findClash(merged, fd)
 	if other == nil {
-		return fmt.Errorf("%w: registration %q: %w", ErrConflict, regOf(fd.Path()), err)
+		if reg := regOf(fd.Path()); reg != nil {
+			return placed(reg.where, fmt.Errorf("%w: registration %q: %w", ErrConflict, reg.Name, err))
+		}
+		return fmt.Errorf("%w: %w", ErrConflict, err)
 	}
 	if gatewayFile(fd) {
 		fd, other, kind = other, fd, kind.reversed()
 	}
 	reg := regOf(fd.Path())
-	otherFile := fmt.Sprintf("file %s of registration %q", other.Path(), regOf(other.Path()))
-	if gatewayFile(other) {
-		otherFile = "the gateway's own file " + other.Path()
+	otherFile := "the gateway's own file " + other.Path()
+	if !gatewayFile(other) {
+		otherFile = fmt.Sprintf("file %s of registration %s", other.Path(), regOf(other.Path()).label())
 	}
 	switch kind {
 	case packageDeclared:
-		return fmt.Errorf("%w: registration %q: file %s is in package %s, but %s declares %s",
-			ErrConflict, reg, fd.Path(), fd.Package(), otherFile, name)
+		err = fmt.Errorf("%w: registration %q: file %s is in package %s, but %s declares %s",
+			ErrConflict, reg.Name, fd.Path(), fd.Package(), otherFile, name)
 	case nameDeclared:
-		return fmt.Errorf("%w: registration %q: file %s declares %s, which %s declares already",
-			ErrConflict, reg, fd.Path(), name, otherFile)
+		err = fmt.Errorf("%w: registration %q: file %s declares %s, which %s declares already",
+			ErrConflict, reg.Name, fd.Path(), name, otherFile)
 	default:
-		return fmt.Errorf("%w: registration %q: file %s declares %s, which is a package of %s",
-			ErrConflict, reg, fd.Path(), name, otherFile)
+		err = fmt.Errorf("%w: registration %q: file %s declares %s, which is a package of %s",
+			ErrConflict, reg.Name, fd.Path(), name, otherFile)
 	}
+	return placed(reg.where, err)
 }
 
 // clash is how a file's names clash with another's.

@@ -39,6 +39,9 @@ type Snapshot struct {
 	admitter   routing.Admitter  // the compiled policy chains, or nil
 	waiting    map[string]string // service a pending config service names -> why it is not served yet
 	gqlWaiting []string          // GraphQL links and overrides left out until what they name is registered
+	// rulesWaiting, rulesUnmatched and shadowedRoutes are the warnings of ruleWarnings and
+	// shadowedRoutes.
+	rulesWaiting, rulesUnmatched, shadowedRoutes []string
 
 	endpoints []*routing.Endpoint // acquired from the pool; released when the snapshot retires
 	resolved  []*routing.Cluster  // clusters re-resolving DNS names; closed when the snapshot retires
@@ -107,6 +110,21 @@ func (s *Snapshot) WaitingServices() []string { return slices.Sorted(maps.Keys(s
 // registered service has that method"). Each applies once what it names is registered; one whose
 // name is misspelt never will, which is why the gateway reports them.
 func (s *Snapshot) WaitingGraphQL() []string { return s.gqlWaiting }
+
+// WaitingRules describes the policy rules of the spec whose match names a service that no
+// registration has and no route proxies, in file order ("gw.yaml:12:16:
+// policies.rules[1].match.service: service acme.v1.Legacy is not registered"). Each applies once a
+// registration brings the service; one whose name is misspelt never will.
+func (s *Snapshot) WaitingRules() []string { return s.rulesWaiting }
+
+// UnmatchedRules describes the policy rules of the spec that apply to no call, in file order: their
+// match names a method that its registered service lacks ("the registered service
+// shop.users.v1.UserService has no method GetUsr"), or a service the gateway answers itself.
+func (s *Snapshot) UnmatchedRules() []string { return s.rulesUnmatched }
+
+// ShadowedRoutes describes the routes of the spec that never win, in file order: an earlier route of
+// the same match, whose header conditions are all among theirs, takes every call they match.
+func (s *Snapshot) ShadowedRoutes() []string { return s.shadowedRoutes }
 
 // Admitter is the snapshot's compiled policy chains; see routing.State. Nil admits every call.
 func (s *Snapshot) Admitter() routing.Admitter { return s.admitter }

@@ -267,7 +267,8 @@ func TestPolicyErrors(t *testing.T) {
 }
 
 // validate compiles a config's services together, as serve does, and names each service whose
-// descriptors do not load by its place in the file.
+// descriptors do not load by its place in the file; a service its descriptors lack, and two services
+// that claim one, are placed too, by validate and by serve at start alike.
 func TestValidateCompilesServices(t *testing.T) {
 	dir := t.TempDir()
 	set := writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
@@ -282,6 +283,13 @@ func TestValidateCompilesServices(t *testing.T) {
     endpoints: ["127.0.0.1:50052"]
     descriptor_set: users.binpb
 `)
+	typo := filepath.Join(dir, "typo.yaml")
+	writeFile(t, typo, `services:
+  - name: users
+    endpoints: ["127.0.0.1:50051"]
+    descriptor_set: users.binpb
+    services: [shop.users.v1.UserServce]
+`)
 	broken := filepath.Join(dir, "broken.yaml")
 	writeFile(t, broken, `services:
   - name: t
@@ -294,20 +302,34 @@ func TestValidateCompilesServices(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, tc := range []struct {
-		path string
-		want []string
+		path  string
+		want  []string
+		serve bool // serve refuses it at start alike
 	}{
-		{twice, []string{"twice.yaml: services:", "conflict", "shop.users.v1.UserService", `"u1"`, `"u2"`}},
-		{broken, []string{`broken.yaml:2:5: services[0]: service "t": descriptor set`, `broken.yaml:5:5: services[1]: service "p":`, "broken.proto:2:"}},
+		{twice, []string{"gateway: " + twice + `:5:5: services[1]: conflict: service shop.users.v1.UserService is provided by both registration "u1" (` +
+			twice + `:2:5: services[0]) and "u2"`}, true},
+		{typo, []string{"gateway: " + typo + `:5:16: services[0].services[0]: registration "users": service shop.users.v1.UserServce is not in its descriptors`}, true},
+		{broken, []string{`broken.yaml:2:5: services[0]: service "t": descriptor set`, `broken.yaml:5:5: services[1]: service "p":`, "broken.proto:2:"}, false},
 	} {
-		out, err := gatewayCommand(ctx, "validate", "--config", tc.path).CombinedOutput()
-		if err == nil {
-			t.Errorf("validate accepted %s:\n%s", filepath.Base(tc.path), out)
-			continue
+		commands := [][]string{{"validate", "--config", tc.path}}
+		if tc.serve {
+			commands = append(commands, []string{"serve", "--config", tc.path, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"})
 		}
-		for _, want := range tc.want {
-			if !strings.Contains(string(out), want) {
-				t.Errorf("validate %s: output lacks %q:\n%s", filepath.Base(tc.path), want, out)
+		for _, args := range commands {
+			out, err := gatewayCommand(ctx, args...).CombinedOutput()
+			if err == nil {
+				t.Errorf("gateway %s accepted %s:\n%s", args[0], filepath.Base(tc.path), out)
+				continue
+			}
+			for _, want := range tc.want {
+				if args[0] == "serve" {
+					// At start the place follows what failed: the registrations, which may be
+					// stored ones too.
+					want = strings.TrimPrefix(want, "gateway: ")
+				}
+				if !strings.Contains(string(out), want) {
+					t.Errorf("gateway %s %s: output lacks %q:\n%s", args[0], filepath.Base(tc.path), want, out)
+				}
 			}
 		}
 	}
@@ -376,6 +398,48 @@ graphql:
 	want := "\ngraphql links and overrides waiting: each applies once a registration brings what it names\n" +
 		"  link shop.users.v1.User.owner: the service of its method qa.other.v1.OtherService/GetOwner is not registered\n" +
 		"  override of method qa.other.v1.OtherService/GetOwner: no registered service has that method\n"
+	if !strings.HasSuffix(string(out), want) {
+		t.Errorf("validate output does not end with\n%s\n---\n%s", want, out)
+	}
+}
+
+// Policy rules and routes that do not apply are no errors either, and validate lists them, each at
+// its place in the file, after the GraphQL ones: rules waiting for their service, rules naming a
+// method their service lacks, and routes that never win.
+func TestValidateWarnings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
+	writeFile(t, path, `clusters:
+  - {name: users, endpoints: ["127.0.0.1:50051"]}
+routes:
+  - {name: users, match: {service: shop.users.v1.UserService}, cluster: users}
+  - {name: users-again, match: {prefix: /shop.users.v1.UserService/}, cluster: users}
+services:
+  - {name: users, cluster: users, descriptor_set: users.binpb}
+policies:
+  rules:
+    - {match: {service: acme.billing.v1.Billing}, rate_limit: {rate: 10}}
+    - {match: {method: shop.users.v1.UserService/GetUsr}, rate_limit: {rate: 10}}
+    - {match: {method: shop.users.v1.UserService/GetUser}, rate_limit: {rate: 10}}
+graphql:
+  overrides:
+    - {method: qa.other.v1.OtherService/GetOwner, name: otherOwner}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := gatewayCommand(ctx, "validate", "--config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate refused the config: %v\n%s", err, out)
+	}
+	want := "\ngraphql links and overrides waiting: each applies once a registration brings what it names\n" +
+		"  override of method qa.other.v1.OtherService/GetOwner: no registered service has that method\n" +
+		"\npolicy rules waiting: each applies once a registration brings the service it names\n" +
+		"  " + path + ":10:25: policies.rules[0].match.service: service acme.billing.v1.Billing is not registered\n" +
+		"\npolicy rules applying to no call: a misspelt name?\n" +
+		"  " + path + ":11:24: policies.rules[1].match.method: the registered service shop.users.v1.UserService has no method GetUsr\n" +
+		"\nroutes that never win: an earlier route of the same match takes every call they match\n" +
+		"  " + path + `:5:5: routes[1]: route "users-again" never wins: route "users" (` + path + ":4:5: routes[0]) comes first and takes every call it matches\n"
 	if !strings.HasSuffix(string(out), want) {
 		t.Errorf("validate output does not end with\n%s\n---\n%s", want, out)
 	}

@@ -29,6 +29,7 @@ import (
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/registry"
@@ -763,4 +764,91 @@ func TestReloadStartOnlySettings(t *testing.T) {
 	if err := gw.cmd.Wait(); err != nil {
 		t.Fatalf("after SIGTERM: %v, want exit status 0", err)
 	}
+}
+
+// A reload refused for a config service's problem that only compiling the services finds (a name its
+// descriptors lack, a service two of them claim) says where in the file, as validate does.
+func TestReloadPlacesServiceProblems(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
+	users := "  - name: users\n    endpoints: [\"127.0.0.1:1\"]\n    descriptor_set: users.binpb\n"
+	writeFile(t, path, "services:\n"+users)
+	h := newReloadHarness(t, path)
+	for _, step := range []struct{ name, config, want string }{
+		{"a service its descriptors lack", "services:\n" + users + "    services: [shop.users.v1.UserServce]\n",
+			path + `:5:16: services[0].services[0]: registration \"users\": service shop.users.v1.UserServce is not in its descriptors`},
+		{"one service claimed twice", "services:\n" + users + "  - name: users2\n    endpoints: [\"127.0.0.1:2\"]\n    descriptor_set: users.binpb\n",
+			path + `:5:5: services[1]: conflict: service shop.users.v1.UserService is provided by both registration \"users\" (` +
+				path + `:2:5: services[0]) and \"users2\"`},
+	} {
+		writeFile(t, path, step.config)
+		logged := len(h.log.String())
+		if got := h.look(t, false); got != "refused" {
+			t.Errorf("%s: %q, want refused", step.name, got)
+		}
+		if lines := h.log.String()[logged:]; !strings.Contains(lines, step.want) {
+			t.Errorf("%s: the refusal does not say %s:\n%s", step.name, step.want, lines)
+		}
+	}
+}
+
+// What the config says that does not apply, though it is no error (a policy rule waiting for its
+// service, one naming a method the service lacks, a route that never wins), is logged once per
+// snapshot the config makes: at start and at each reload, not at each call, even of a method the
+// rules are matched against anew (one of a service only a route proxies).
+func TestConfigWarningsLoggedOncePerReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	users, _ := serveShop(t, "users", "127.0.0.1:0")
+	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
+	writeFile(t, path, `clusters:
+  - {name: users, endpoints: ["`+users+`"]}
+routes:
+  - {name: users, match: {service: shop.users.v1.UserService}, cluster: users}
+  - {name: users-again, match: {service: shop.users.v1.UserService}, cluster: users}
+  - {name: legacy, match: {service: acme.legacy.v1.Legacy}, cluster: users}
+services:
+  - {name: users, cluster: users, descriptor_set: users.binpb}
+policies:
+  rules:
+    - {match: {service: acme.billing.v1.Billing}, rate_limit: {rate: 1000}}
+    - {match: {method: shop.users.v1.UserService/GetUsr}, rate_limit: {rate: 1000}}
+    - {match: {service: acme.legacy.v1.Legacy}, rate_limit: {rate: 1000}}
+`)
+	h := newReloadHarness(t, path)
+	warnings := []string{
+		`policy rules wait: each applies once a registration brings the service it names (a misspelt name never will)" waiting="` +
+			path + `:11:25: policies.rules[0].match.service: service acme.billing.v1.Billing is not registered"`,
+		`policy rules apply to no call: the method they name is not their service's, or the service is the gateway's own (a misspelt name?)" rules="` +
+			path + `:12:24: policies.rules[1].match.method: the registered service shop.users.v1.UserService has no method GetUsr"`,
+		`routes never win: an earlier route of the same match takes every call they match" routes="` +
+			path + `:5:5: routes[1]: route \"users-again\" never wins: route \"users\" (` + path + `:4:5: routes[0]) comes first and takes every call it matches"`,
+	}
+	count := func(when string, want int) {
+		t.Helper()
+		for _, w := range warnings {
+			if got := strings.Count(h.log.String(), w); got != want {
+				t.Errorf("%s: %d lines with %s, want %d:\n%s", when, got, w, want, h.log.String())
+			}
+		}
+	}
+	count("at start", 1)
+	for range 3 {
+		if err := getUser(t, h.data); err != nil {
+			t.Fatal(err)
+		}
+		// A service only a route proxies: its calls are matched against the rules as they come.
+		err := callAt(t, h.data, func(ctx context.Context, conn *grpc.ClientConn) error {
+			return conn.Invoke(ctx, "/acme.legacy.v1.Legacy/Get", &emptypb.Empty{}, &emptypb.Empty{})
+		})
+		if status.Code(err) != codes.Unimplemented {
+			t.Fatalf("a call the legacy route proxies to the users backend: %v, want Unimplemented from it", err)
+		}
+	}
+	count("after calls", 1)
+	if got := h.look(t, true); got != "reloaded" {
+		t.Fatalf("SIGHUP: %q, want reloaded", got)
+	}
+	count("after a reload", 2)
 }

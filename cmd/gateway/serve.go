@@ -136,9 +136,11 @@ func newValidateCommand() *cobra.Command {
 			defer pool.Close()
 			snap, err := registry.Compile(spec, pool, 1)
 			if err != nil {
+				if _, placed := errors.AsType[*registry.ServiceError](err); placed {
+					return err // it starts with the place in the file of the service at fault
+				}
 				return fmt.Errorf("%s: services: %w", configPath, err)
 			}
-			waiting := snap.WaitingGraphQL()
 			snap.Retire(pool)
 			// The policies built as serve builds them, offline: a key the auth policy cannot use or
 			// WAF directives that do not load are refused here too.
@@ -148,7 +150,7 @@ func newValidateCommand() *cobra.Command {
 			out := cmd.OutOrStdout()
 			fmt.Fprint(out, cfg.Summary())
 			printNotAsked(out, spec.Pending)
-			printWaitingGraphQL(out, waiting)
+			printWarnings(out, snap)
 			return nil
 		},
 	}
@@ -169,16 +171,28 @@ func printNotAsked(w io.Writer, pending []registry.PendingRegistration) {
 	}
 }
 
-// printWaitingGraphQL lists the GraphQL links and overrides that name what none of the file's
-// services has: not an error, since a service registered later may bring it, but a misspelt name
-// would wait for ever.
-func printWaitingGraphQL(w io.Writer, waiting []string) {
-	if len(waiting) == 0 {
-		return
-	}
-	fmt.Fprintln(w, "\ngraphql links and overrides waiting: each applies once a registration brings what it names")
-	for _, line := range waiting {
-		fmt.Fprintf(w, "  %s\n", line)
+// printWarnings lists what the config says that does not apply, though it is no error: the GraphQL
+// links and overrides and the policy rules that name what none of the file's services has (a
+// service registered later may bring it, but a misspelt name would wait for ever), the policy rules
+// that apply to no call, and the routes that never win. serve logs the same at start and at each
+// reload.
+func printWarnings(w io.Writer, snap *registry.Snapshot) {
+	for _, section := range []struct {
+		title string
+		lines []string
+	}{
+		{"graphql links and overrides waiting: each applies once a registration brings what it names", snap.WaitingGraphQL()},
+		{"policy rules waiting: each applies once a registration brings the service it names", snap.WaitingRules()},
+		{"policy rules applying to no call: a misspelt name?", snap.UnmatchedRules()},
+		{"routes that never win: an earlier route of the same match takes every call they match", snap.ShadowedRoutes()},
+	} {
+		if len(section.lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", section.title)
+		for _, line := range section.lines {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
 	}
 }
 

@@ -314,8 +314,10 @@ func (s *Server) StartOnlyChanges(cfg *config.Config) []string {
 	note("tls", cfg.TLS.Enabled() != start.TLS.Enabled())
 	note("grpc.max_message_bytes", cfg.GRPC.MaxMessageBytes != start.GRPC.MaxMessageBytes)
 	// Each snapshot's policies check the HTTP fronts' requests against the limits it was compiled
-	// with; what New built from one of them stays: native gRPC's bound on headers.
+	// with; what New built from two of them stays: native gRPC's bound on headers, max_header_bytes
+	// (over TLS and h2c) plus 30 bytes for each of max_header_count fields (h2c's HTTP/2 setting).
 	note("policies.limits.max_header_bytes", cfg.Policies.Limits.MaxHeaderBytes != start.Policies.Limits.MaxHeaderBytes)
+	note("policies.limits.max_header_count", cfg.Policies.Limits.MaxHeaderCount != start.Policies.Limits.MaxHeaderCount)
 	note("policies.tracing", !sameTracing(cfg.Policies.Tracing, start.Policies.Tracing))
 	note("policies.metrics", cfg.Policies.Metrics != start.Policies.Metrics)
 	note("policies.access_log", !sameAccessLog(cfg.Policies.AccessLog, start.Policies.AccessLog))
@@ -344,8 +346,10 @@ func (s *Server) Registry() *registry.Registry { return s.registry }
 // registrations); registrations made through the admin API are kept. The first Apply also loads the
 // registrations persisted in the store. On error the serving snapshot is unchanged. Each cluster
 // whose endpoints' certificates go unverified (tls.insecure_skip_verify) is warned about once per
-// Apply that takes it, and so are the GraphQL links and overrides that wait for a service or method
-// not registered yet (registry.Snapshot.WaitingGraphQL).
+// Apply that takes it, and so are the GraphQL links and overrides and the policy rules that wait for
+// a service or method not registered yet (registry.Snapshot.WaitingGraphQL, WaitingRules), the
+// policy rules that apply to no call (UnmatchedRules) and the routes that never win
+// (ShadowedRoutes): once per Apply, at start and at each reload, never per call.
 func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 	if spec.Admission == nil {
 		spec.Admission = s.admission
@@ -375,6 +379,18 @@ func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 	if waiting := snap.WaitingGraphQL(); len(waiting) > 0 {
 		s.log.Warn("GraphQL links and overrides wait: each applies once a registration brings what it names (a misspelt name never will)",
 			"waiting", strings.Join(waiting, "; "))
+	}
+	if waiting := snap.WaitingRules(); len(waiting) > 0 {
+		s.log.Warn("policy rules wait: each applies once a registration brings the service it names (a misspelt name never will)",
+			"waiting", strings.Join(waiting, "; "))
+	}
+	if rules := snap.UnmatchedRules(); len(rules) > 0 {
+		s.log.Warn("policy rules apply to no call: the method they name is not their service's, or the service is the gateway's own (a misspelt name?)",
+			"rules", strings.Join(rules, "; "))
+	}
+	if routes := snap.ShadowedRoutes(); len(routes) > 0 {
+		s.log.Warn("routes never win: an earlier route of the same match takes every call they match",
+			"routes", strings.Join(routes, "; "))
 	}
 	return snap, nil
 }

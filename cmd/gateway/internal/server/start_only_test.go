@@ -53,6 +53,10 @@ func TestStartOnlyChanges(t *testing.T) {
 		{"limits New builds from", func(c *config.Config) {
 			c.Policies.Limits.MaxHeaderBytes *= 2
 		}, []string{"policies.limits.max_header_bytes"}},
+		// h2c's HTTP/2 header list setting counts 30 bytes more for each field max_header_count allows.
+		{"header count", func(c *config.Config) {
+			c.Policies.Limits.MaxHeaderCount *= 2
+		}, []string{"policies.limits.max_header_count"}},
 		{"telemetry", func(c *config.Config) {
 			c.Policies.Tracing.Enabled = true
 			c.Policies.Metrics.Path = "/stats"
