@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -393,7 +394,7 @@ func (r *Registry) activate(ctx context.Context, v *Version, allowBreaking, dryR
 		if errors.Is(err, ErrConflict) {
 			code = codes.AlreadyExists
 		}
-		return nil, status.Errorf(code, "registration %q: %v", v.Name, err)
+		return nil, status.Errorf(code, "registration %q: %s", v.Name, withoutName(v.Name, err))
 	}
 	if active != nil {
 		// What GraphQL clients see is compared on the schemas served before and after: the
@@ -621,4 +622,15 @@ func breakingError(name string, active uint64, breaks []string) error {
 	return status.Errorf(codes.FailedPrecondition,
 		"registration %q: %d breaking change(s) against active version %d (pass --allow-breaking to accept): %s",
 		name, len(breaks), active, strings.Join(breaks, "; "))
+}
+
+// withoutName is err's message for a refusal of registration name, which the caller names first:
+// a conflict found in name's own files names it as well (it names the registration whose file it
+// is, which may be another's), and is not to name it twice.
+func withoutName(name string, err error) string {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, ErrConflict.Error()+": registration "+strconv.Quote(name)+": "); ok {
+		return ErrConflict.Error() + ": " + rest
+	}
+	return msg
 }

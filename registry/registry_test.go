@@ -748,11 +748,11 @@ func TestRegistryRejects(t *testing.T) {
 			want:     []string{"GraphQL root field getUser", "acme.root.v1.RootService.GetUser", "shop.users.v1.UserService.GetUser", `"acme-root"`},
 			newFirst: `GraphQL root field getUser of acme.root.v1.RootService.GetUser (registration "acme-root") is already taken by shop.users.v1.UserService.GetUser (registration "users")`},
 		{name: "shared file changed incompatibly", req: protosReq("catalog", moneyChanged, []string{"shop/catalog/v1/catalog.proto"}, addrC), code: conflict,
-			want: []string{`registration "catalog": its copy of file shop/common/v1/money.proto and the one registration "orders" brought differ, and neither holds the other compatibly`,
+			want: []string{`registration "catalog": conflict: its copy of file shop/common/v1/money.proto and the one registration "orders" brought differ, and neither holds the other compatibly`,
 				`shop.common.v1.Money: field 3 "nanos" type changed from int32 to int64`}},
 		{name: "proto name declared by another registration", req: protosReq("impostor", one("acme/impostor/v1/impostor.proto", impostor), nil, addrC), code: conflict,
 			want:     []string{"shop.users.v1.User"},
-			newFirst: `registration "impostor": file acme/impostor/v1/impostor.proto declares shop.users.v1.User, which file shop/users/v1/users.proto of registration "users" declares already`},
+			newFirst: `registration "impostor": conflict: file acme/impostor/v1/impostor.proto declares shop.users.v1.User, which file shop/users/v1/users.proto of registration "users" declares already`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.view(t)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	adminv1 "github.com/protogate/gateway/gen/gateway/admin/v1"
@@ -94,7 +95,7 @@ func TestRegistrySharedFileEvolves(t *testing.T) {
 	clash := shopWithMoney(t, "catalog", catalogProto, "int32 nanos = 3;", "int32 nanos = 3;\n  string note = 4;\n  int64 weight = 5;")
 	clash.AllowBreaking = true
 	_, err := f.reg.Register(t.Context(), clash)
-	wantStatus(t, err, codes.AlreadyExists, `registration "catalog": its copy of file shop/common/v1/money.proto and the one registration "orders" brought differ, and neither holds the other compatibly`,
+	wantStatus(t, err, codes.AlreadyExists, `registration "catalog": conflict: its copy of file shop/common/v1/money.proto and the one registration "orders" brought differ, and neither holds the other compatibly`,
 		`shop.common.v1.Money: field 5 "memo" type changed from string to int64; shop.common.v1.Money: field 5 renamed from "memo" to "weight"`,
 		"bring one that holds the other's; --allow-breaking does not change another registration's file")
 	f.unchanged(t, before)
@@ -145,8 +146,11 @@ func TestRegistrySamePathOtherFile(t *testing.T) {
 	f.register(t, protosReq("a", api("acme.a.v1", "A"), nil, addrA))
 	before := f.view(t)
 	_, err := f.reg.Register(t.Context(), protosReq("b", api("acme.b.v1", "B"), nil, addrB))
-	wantStatus(t, err, codes.AlreadyExists, `registration "b": its file api.proto (package acme.b.v1) is another file than the api.proto registration "a" brought (package acme.a.v1)`,
+	wantStatus(t, err, codes.AlreadyExists, `registration "b": conflict: its file api.proto (package acme.b.v1) is another file than the api.proto registration "a" brought (package acme.a.v1)`,
 		"name each file after its package, as acme/b/v1/api.proto")
+	if n := strings.Count(status.Convert(err).Message(), `registration "b"`); n != 1 {
+		t.Errorf("the refusal names the registration %d times: %v", n, err)
+	}
 	f.unchanged(t, before)
 }
 
