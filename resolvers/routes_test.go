@@ -104,6 +104,9 @@ func TestRouteNumbers(t *testing.T) {
 		{"/v1/put/k1?n=9223372036854775807&l=9007199254740993", ``, `{"echo":{"s":"k1","i64":"9223372036854775807","list":["9007199254740993"]}}`},
 		{"/v1/put/k1/12345678901234567", `null`, `{"echo":{"s":"k1","i64":"12345678901234567","list":[]}}`},
 		{"/v1/put/k1", `{"n": 1.5}`, `{"code":3,"message":"variable $n: invalid Int64: \"1.5\" is not an integer in range"`},
+		{"/v1/put/k1/0x1p4", ``, `{"code":3,"message":"variable $n: invalid Int64: \"0x1p4\" is not an integer in range"`},
+		{"/v1/put/k1?n=1_0", ``, `{"code":3,"message":"variable $n: invalid Int64: \"1_0\" is not an integer in range"`},
+		{"/v1/put/k1/12345678901234567.0", ``, `{"echo":{"s":"k1","i64":"12345678901234567","list":[]}}`},
 		{"/v1/put/k1", `{"n": 1} {"n": 2}`, `{"code":3,"message":"the body must be a JSON object of the operation's variables"`},
 	} {
 		w := httptest.NewRecorder()
