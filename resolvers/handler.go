@@ -108,9 +108,10 @@ type Options struct {
 	APQCacheSize int
 	// PersistedOperations are documents, each keyed by the hex SHA-256 of its text, that clients may
 	// send by that hash, as APQ clients do ({"extensions":{"persistedQuery":{"version":1,
-	// "sha256Hash":...}}}), or by the hash of the text without its trailing line breaks (which a
-	// YAML block keeps and a client's copy usually has not). Trailing line breaks do not tell two
-	// documents apart either when one is sent in full.
+	// "sha256Hash":...}}}), by the hash of the text without its trailing line breaks (which a YAML
+	// block may keep and a client's copy usually has not), or by the hash of that text and one "\n"
+	// (a .graphql file's, as sha256sum hashes it). Trailing line breaks do not tell two documents
+	// apart either when one is sent in full.
 	PersistedOperations map[string]string
 	// PersistedOnly refuses every document that is not among PersistedOperations, sent by hash or
 	// in full: the allowlist mode for production. It excludes APQ.

@@ -279,7 +279,9 @@ func saturate(a, b int) int {
 }
 
 // persistedOperations serves documents registered by their hash, and in persisted-only mode
-// refuses any other. A document's trailing line breaks are not part of it (see checkPersisted).
+// refuses any other. A document's trailing line breaks are not part of it: it is found by the hash
+// of its text with none and with one (see checkPersisted), and a document sent in full matches it
+// whatever its trailing line breaks (sameDocument).
 type persistedOperations struct {
 	docs map[string]string
 	only bool
@@ -350,11 +352,13 @@ func persistedHash(ext map[string]any) string {
 }
 
 // checkPersisted checks that each persisted operation is keyed by the SHA-256 of its document, and
-// returns them keyed by that hash in lower case and by the SHA-256 of the document without its
-// trailing line breaks, when that differs. A document written as a YAML block (`document: |`)
-// keeps a final newline, which a client hashing the text it sends (Apollo's and Relay's persisted
-// queries) usually leaves out: either hash finds the document. Two documents that differ only in
-// their trailing line breaks are one operation, found under the hash of each as given.
+// returns them keyed by that hash in lower case, by the SHA-256 of the document without its
+// trailing line breaks, and by that of the document without them and with one "\n", where those
+// differ. A document written as a YAML block keeps a final newline (`document: |`), keeps them all
+// (`|+`) or has none (`|-`, a quoted string), while a client hashing the text it sends (Apollo's and
+// Relay's persisted queries) usually has none, and one hashing a .graphql file (sha256sum) has one:
+// any of the three hashes finds the document. Two documents that differ only in their trailing
+// line breaks are one operation, found under the hash of each as given.
 func checkPersisted(ops map[string]string) (map[string]string, error) {
 	if len(ops) == 0 {
 		return nil, nil
@@ -367,9 +371,11 @@ func checkPersisted(ops map[string]string) (map[string]string, error) {
 		out[strings.ToLower(hash)] = doc
 	}
 	for _, doc := range ops {
-		key := sha256Hex(trimDocument(doc))
-		if _, ok := out[key]; !ok {
-			out[key] = doc
+		trimmed := trimDocument(doc)
+		for _, key := range [...]string{sha256Hex(trimmed), sha256Hex(trimmed + "\n")} {
+			if _, ok := out[key]; !ok {
+				out[key] = doc
+			}
 		}
 	}
 	return out, nil
