@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+	"google.golang.org/grpc/codes"
 )
 
 // limits is the extension that refuses documents too large, with too many fields, pairs of fields
@@ -284,7 +285,9 @@ func saturate(a, b int) int {
 // whatever its trailing line breaks (sameDocument).
 type persistedOperations struct {
 	docs map[string]string
-	only bool
+	// faults say, by document, why those that do not validate against the schema cannot run.
+	faults map[string]string
+	only   bool
 }
 
 var _ interface {
@@ -296,27 +299,40 @@ func (persistedOperations) ExtensionName() string                   { return "Pe
 func (persistedOperations) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationParameters puts the registered document of a hash in the request, and refuses
-// documents that are not registered when only registered ones may run.
+// documents that are not registered when only registered ones may run. A persisted operation that
+// does not validate against the schema is refused as the server's fault, INTERNAL, when a client
+// sends its hash, or its text where only persisted operations run: the document is the operator's
+// (a document a client sends in full otherwise is its own, and validation answers for it).
 func (p persistedOperations) MutateOperationParameters(_ context.Context, raw *graphql.RawParams) *gqlerror.Error {
 	if hash := persistedHash(raw.Extensions); hash != "" {
 		doc, ok := p.docs[strings.ToLower(hash)]
 		switch {
 		case ok && raw.Query == "":
 			raw.Query = doc
-			return nil
+			return p.fault(doc)
 		case ok && !sameDocument(raw.Query, doc):
 			return requestError(CodeOperationNotAllowed, "the document does not match persisted operation %s", hash)
 		case ok:
-			return nil
+			return p.fault(doc)
 		case p.only:
 			return requestError("PERSISTED_QUERY_NOT_FOUND", "persisted operation %s is not registered", hash)
 		}
 		return nil // automatic persisted queries may know it
 	}
 	if p.only {
-		if doc, ok := p.docs[sha256Hex(trimDocument(raw.Query))]; !ok || !sameDocument(raw.Query, doc) {
+		doc, ok := p.docs[sha256Hex(trimDocument(raw.Query))]
+		if !ok || !sameDocument(raw.Query, doc) {
 			return requestError(CodeOperationNotAllowed, "only persisted operations run on this server; send the hash of a registered one")
 		}
+		return p.fault(doc)
+	}
+	return nil
+}
+
+// fault refuses persisted document doc when it does not validate against the schema.
+func (p persistedOperations) fault(doc string) *gqlerror.Error {
+	if msg, bad := p.faults[doc]; bad {
+		return requestError(codeName(codes.Internal), "%s", msg)
 	}
 	return nil
 }

@@ -70,19 +70,22 @@ type opRoute struct {
 	doc, opName  string
 	params       []string                           // the path variables, by segment, "" for literals
 	vars         map[string]*ast.VariableDefinition // the operation's variables
+	fault        string                             // why the operation cannot run, when it does not validate
 }
 
-func newOpRoutes(routes []Route, persisted map[string]string, exec *gqlexec.Executor, maxBody int64) (*opRoutes, error) {
+// newOpRoutes compiles routes of the persisted documents; faults say why those that do not validate
+// against the schema cannot run, by document.
+func newOpRoutes(routes []Route, persisted, faults map[string]string, exec *gqlexec.Executor, maxBody int64) (*opRoutes, error) {
 	rs := &opRoutes{exec: exec, maxBody: maxBody, methods: make(map[string]*routeNode)}
 	for _, r := range routes {
-		if err := rs.add(r, persisted); err != nil {
+		if err := rs.add(r, persisted, faults); err != nil {
 			return nil, fmt.Errorf("resolvers: route %s %s: %w", r.Method, r.Path, err)
 		}
 	}
 	return rs, nil
 }
 
-func (rs *opRoutes) add(r Route, persisted map[string]string) error {
+func (rs *opRoutes) add(r Route, persisted, faults map[string]string) error {
 	method := strings.ToUpper(r.Method)
 	if method == "" {
 		method = http.MethodGet
@@ -100,7 +103,7 @@ func (rs *opRoutes) add(r Route, persisted map[string]string) error {
 	if err != nil {
 		return err
 	}
-	or := &opRoute{method: method, path: r.Path, doc: doc, opName: r.OperationName, vars: make(map[string]*ast.VariableDefinition)}
+	or := &opRoute{method: method, path: r.Path, doc: doc, opName: r.OperationName, vars: make(map[string]*ast.VariableDefinition), fault: faults[doc]}
 	for _, v := range op.VariableDefinitions {
 		or.vars[v.Variable] = v
 	}
@@ -326,6 +329,10 @@ func writeMethodNotAllowed(w http.ResponseWriter, method, path string, allow []s
 }
 
 func (rs *opRoutes) serve(w http.ResponseWriter, r *http.Request, route *opRoute, segs []string) {
+	if route.fault != "" { // the operator's operation does not validate: nothing the client sends helps
+		writeStatus(w, codes.Internal, route.fault, nil)
+		return
+	}
 	vars, err := rs.variables(w, r, route, segs)
 	if err != nil {
 		writeStatus(w, codes.InvalidArgument, err.Error(), nil)
