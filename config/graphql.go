@@ -135,9 +135,9 @@ type PersistedOperation struct {
 	// Name identifies the operation in problems and logs: required,
 	// unique, letters, digits, '_', '.' and '-'.
 	Name string `yaml:"name"`
-	// Document is the GraphQL document. Clients send its SHA-256, of the
-	// text as written or without its trailing line breaks (Hash and
-	// TrimmedHash).
+	// Document is the GraphQL document. Clients send its SHA-256: of the
+	// text as written, without its trailing line breaks, or without them
+	// and with one "\n" (Hash, TrimmedHash and NewlineHash).
 	Document string `yaml:"document"`
 	// OperationName selects the operation a REST route runs when the
 	// document holds several.
@@ -156,9 +156,18 @@ func (o PersistedOperation) Hash() string {
 // TrimmedHash is the hex SHA-256 of the operation's document without its
 // trailing line breaks, which a YAML block (document: |) ends with and a
 // client hashing the text it sends usually has not. The GraphQL front
-// finds the operation by either hash.
+// finds the operation by this hash, Hash and NewlineHash.
 func (o PersistedOperation) TrimmedHash() string {
 	sum := sha256.Sum256([]byte(strings.TrimRight(o.Document, "\r\n")))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewlineHash is the hex SHA-256 of the operation's document without its
+// trailing line breaks and with one "\n": the text of a .graphql file, as
+// sha256sum hashes it, whether the document is written without a final
+// line break (document: |-, or quoted) or with several (|+).
+func (o PersistedOperation) NewlineHash() string {
+	sum := sha256.Sum256([]byte(strings.TrimRight(o.Document, "\r\n") + "\n"))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -653,11 +662,12 @@ func (s *summary) graphql(g GraphQL) {
 			line += fmt.Sprintf(", rest %s %s", op.REST.Method, op.REST.Path)
 		}
 		s.line(1, "%s", line)
-		if trimmed, full := op.TrimmedHash(), op.Hash(); trimmed != full {
-			s.line(2, "sha256 %s of the document without its trailing line breaks", trimmed)
-			s.line(2, "sha256 %s of the document with them", full)
-		} else {
-			s.line(2, "sha256 %s of the document", full)
+		written, trimmed, newline := op.Hash(), op.TrimmedHash(), op.NewlineHash()
+		asWritten := map[bool]string{true: ", as written"}
+		s.line(2, "sha256 %s of the document without trailing line breaks%s", trimmed, asWritten[written == trimmed])
+		s.line(2, "sha256 %s of the document ending in one line break%s", newline, asWritten[written == newline])
+		if written != trimmed && written != newline {
+			s.line(2, "sha256 %s of the document as written", written)
 		}
 	}
 	for _, l := range g.Links {

@@ -57,6 +57,10 @@ func graphQLOptions(g config.GraphQL) (schema.Options, resolvers.Options) {
 	for _, op := range ops.Operations {
 		hash := op.Hash()
 		ro.PersistedOperations[hash] = op.Document
+		if ro.PersistedNames == nil {
+			ro.PersistedNames = make(map[string]string, len(ops.Operations))
+		}
+		ro.PersistedNames[hash] = op.Name
 		if op.REST.Path != "" {
 			ro.Routes = append(ro.Routes, resolvers.Route{Method: op.REST.Method, Path: op.REST.Path, Operation: hash, OperationName: op.OperationName})
 		}

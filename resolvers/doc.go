@@ -57,7 +57,10 @@
 // errors keep gqlgen's codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
 // PERSISTED_QUERY_NOT_FOUND) or use this package's (the Code constants); a limit's refusal also
 // names the limit, its max and the actual value (extensions limit, max, actual). A document that
-// does not validate is answered with its first 100 errors, and one saying the list was cut.
+// does not validate is answered with its first 100 errors, and one saying the list was cut; but a
+// persisted operation that does not validate is the operator's fault, not the client's: NewHandler
+// validates them once, Handler.PersistedProblems reports those that fail, and a call to one is
+// refused with INTERNAL (persisted.go).
 //
 // # Metadata
 //

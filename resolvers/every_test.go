@@ -268,6 +268,9 @@ func TestInvalidArguments(t *testing.T) {
 		{"oneof", `{ echo(text: "a", inner: {name: "b"}) { text } }`, nil, "at most one of text, inner"},
 		{"struct", `{ echoKnown(st: [1]) { st } }`, nil, "JSON object"},
 		{"map value", `{ echo(counts: {a: "x"}) { counts } }`, nil, "counts.a"},
+		{"map value in hex", `{ echo(counts: {a: "0x1p4"}) { counts } }`, nil, `argument counts.a: "0x1p4" is not an integer in range`},
+		{"map key in hex", `query ($m: JSON) { echo(inners: $m) { s } }`, []any{"m", map[string]any{"0x1p4": map[string]any{"name": "a"}}}, `argument inners.0x1p4: key "0x1p4" is not an integer in range`},
+		{"map key with an exponent", `query ($m: JSON) { echo(inners: $m) { s } }`, []any{"m", map[string]any{"1e1": map[string]any{"name": "a"}}}, `key "1e1" is not an integer`},
 		{"any type", `query ($a: JSON) { echoKnown(any: $a) { any } }`, []any{"a", map[string]any{"@type": "type.googleapis.com/acme.Nope"}}, "any"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

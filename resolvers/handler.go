@@ -108,10 +108,16 @@ type Options struct {
 	APQCacheSize int
 	// PersistedOperations are documents, each keyed by the hex SHA-256 of its text, that clients may
 	// send by that hash, as APQ clients do ({"extensions":{"persistedQuery":{"version":1,
-	// "sha256Hash":...}}}), or by the hash of the text without its trailing line breaks (which a
-	// YAML block keeps and a client's copy usually has not). Trailing line breaks do not tell two
-	// documents apart either when one is sent in full.
+	// "sha256Hash":...}}}), by the hash of the text without its trailing line breaks (which a YAML
+	// block may keep and a client's copy usually has not), or by the hash of that text and one "\n"
+	// (a .graphql file's, as sha256sum hashes it). Trailing line breaks do not tell two documents
+	// apart either when one is sent in full.
 	PersistedOperations map[string]string
+	// PersistedNames name persisted operations in the problems the handler reports about them
+	// (Handler.PersistedProblems), by the hash PersistedOperations keys each by: the gateway passes
+	// the names its config file gives the operations written inline. One without a name is named by
+	// its hash.
+	PersistedNames map[string]string
 	// PersistedOnly refuses every document that is not among PersistedOperations, sent by hash or
 	// in full: the allowlist mode for production. It excludes APQ.
 	PersistedOnly bool
@@ -201,6 +207,13 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Persisted operations that do not validate against s are the operator's fault: reported, and
+	// answered INTERNAL (persisted.go).
+	invalid := invalidPersisted(s.AST(), opts.PersistedOperations, !opts.DisableIntrospection)
+	faults := make(map[string]string, len(invalid))
+	for doc, errs := range invalid {
+		faults[doc] = persistedFault(errs)
+	}
 	x := newExecutor(s, c, opts)
 
 	// Operation parameters: the inspection of what a WebSocket client sent first (the WAF's, see
@@ -208,7 +221,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	registerRefusalKind()
 	exts := []graphql.HandlerExtension{messageInspection{present: x.present}}
 	if persisted != nil || opts.PersistedOnly {
-		exts = append(exts, persistedOperations{docs: persisted, only: opts.PersistedOnly})
+		exts = append(exts, persistedOperations{docs: persisted, faults: faults, only: opts.PersistedOnly})
 	}
 	if opts.APQ {
 		exts = append(exts, extension.AutomaticPersistedQuery{Cache: lru.New[string](limit(opts.APQCacheSize, DefaultAPQCacheSize))})
@@ -258,7 +271,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		srv.Use(e)
 	}
 
-	h := &Handler{srv: srv, maxBody: int64(lim.docBytes) * 4}
+	h := &Handler{srv: srv, maxBody: int64(lim.docBytes) * 4, problems: persistedProblems(opts, invalid)}
 	if lim.docBytes == 0 {
 		h.maxBody = 0
 	}
@@ -275,7 +288,7 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 		for _, e := range exts {
 			exec.Use(e)
 		}
-		if h.routes, err = newOpRoutes(opts.Routes, persisted, exec, h.maxBody); err != nil {
+		if h.routes, err = newOpRoutes(opts.Routes, persisted, faults, exec, h.maxBody); err != nil {
 			return nil, err
 		}
 	}
@@ -286,11 +299,18 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 // and the browser page in front of gqlgen's server, and the REST routes bound to persisted
 // operations.
 type Handler struct {
-	srv     *handler.Server
-	maxBody int64
-	page    []byte
-	routes  *opRoutes
+	srv      *handler.Server
+	maxBody  int64
+	page     []byte
+	routes   *opRoutes
+	problems []string // the persisted operations that do not validate against the schema
 }
+
+// PersistedProblems describes the persisted operations that do not validate against the handler's
+// schema, with their first errors, sorted (see PersistedProblems); nil when all do. Calls to them
+// are answered INTERNAL: the operator, not the client, has to act, by correcting the operation or
+// registering what it needs.
+func (h *Handler) PersistedProblems() []string { return h.problems }
 
 // ServeHTTP serves GraphQL requests (for /graphql).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -365,7 +365,8 @@ func enumNumber(ed protoreflect.EnumDescriptor, val any) (protoreflect.EnumNumbe
 	return 0, invalid("want a value of enum %s, got %s", ed.Name(), typeName(val))
 }
 
-// toInt reads an integer within [lo, hi] from a number or a string holding one.
+// toInt reads an integer within [lo, hi] from a number or a string holding one, as protobuf's JSON
+// reads an integer field (intText).
 func toInt(val any, lo, hi int64) (int64, error) {
 	var n int64
 	switch v := val.(type) {
@@ -382,13 +383,10 @@ func toInt(val any, lo, hi int64) (int64, error) {
 		n = int64(v)
 	case json.Number, string:
 		s := numberText(v)
+		digits, ok := intText(s)
 		var err error
-		if n, err = strconv.ParseInt(s, 10, 64); err != nil {
-			f, ferr := strconv.ParseFloat(s, 64)
-			if ferr != nil || f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
-				return 0, invalid("%q is not an integer in range", s)
-			}
-			n = int64(f)
+		if n, err = strconv.ParseInt(digits, 10, 64); !ok || err != nil {
+			return 0, invalid("%q is not an integer in range", s)
 		}
 	default:
 		return 0, invalid("want an integer, got %s", typeName(val))
@@ -399,10 +397,13 @@ func toInt(val any, lo, hi int64) (int64, error) {
 	return n, nil
 }
 
-// toUint reads an unsigned integer up to hi from a number or a string holding one.
+// toUint reads an unsigned integer up to hi from a number or a string holding one, as protobuf's
+// JSON reads an integer field (intText).
 func toUint(val any, hi uint64) (uint64, error) {
 	var n uint64
 	switch v := val.(type) {
+	case uint64:
+		n = v
 	case int64:
 		if v < 0 {
 			return 0, invalid("%d is negative", v)
@@ -420,13 +421,10 @@ func toUint(val any, hi uint64) (uint64, error) {
 		n = uint64(v)
 	case json.Number, string:
 		s := numberText(v)
+		digits, ok := intText(s)
 		var err error
-		if n, err = strconv.ParseUint(s, 10, 64); err != nil {
-			f, ferr := strconv.ParseFloat(s, 64)
-			if ferr != nil || f != math.Trunc(f) || f < 0 || f >= 1<<64 {
-				return 0, invalid("%q is not an unsigned integer in range", s)
-			}
-			n = uint64(f)
+		if n, err = strconv.ParseUint(digits, 10, 64); !ok || err != nil {
+			return 0, invalid("%q is not an unsigned integer in range", s)
 		}
 	default:
 		return 0, invalid("want an unsigned integer, got %s", typeName(val))
@@ -437,8 +435,120 @@ func toUint(val any, hi uint64) (uint64, error) {
 	return n, nil
 }
 
+// intText is the integer that s, a JSON number or the text of one in a string, denotes, in
+// decimal digits after an optional '-', as protobuf's JSON reads an integer field (protojson): a
+// fraction or an exponent is taken when the value is whole ("1.0", "1e3", "1.5e3", "100e-2"), and
+// the digits are shifted exactly, never rounded through a float64 ("12345678901234567.0" is
+// 12345678901234567). ok is false for anything else: a fraction ("1.5"), text that is not a JSON
+// number ("0x10", "1_000", "+5", "007", " 5", "Infinity"), or a whole value of more than 20 digits,
+// beyond every 64-bit integer (strconv checks the range of the others).
+func intText(s string) (digits string, ok bool) {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	// The usual case, an integer written plainly: s itself.
+	if j := i + digitsAt(s[i:]); j == len(s) && j > i && (s[i] != '0' || j == i+1) && s != "-0" {
+		return s, true
+	}
+	neg, intPart, frac, exp, ok := numberParts(s)
+	if !ok {
+		return "", false
+	}
+	frac = strings.TrimRight(frac, "0")
+	if intPart == "" && frac == "" {
+		return "0", true // zero, however written ("-0", "0.0e5")
+	}
+	e := 0
+	if exp != "" {
+		n, err := strconv.ParseInt(exp, 10, 32)
+		if err != nil {
+			return "", false
+		}
+		e = int(n)
+	}
+	var b []byte
+	if e >= 0 {
+		// The fraction's digits move into the integer, zeros fill the rest of the exponent.
+		const maxDigits = 20 // of the largest uint64; more would fail the range check anyway
+		if len(frac) > e || len(intPart)+e > maxDigits {
+			return "", false
+		}
+		b = make([]byte, 0, 1+len(intPart)+e)
+		if neg {
+			b = append(b, '-')
+		}
+		b = append(append(b, intPart...), frac...)
+		for range e - len(frac) {
+			b = append(b, '0')
+		}
+		return string(b), true
+	}
+	// A negative exponent moves the integer's last digits out, which must all be zeros.
+	at := len(intPart) + e
+	if frac != "" || at <= 0 || strings.TrimRight(intPart[at:], "0") != "" {
+		return "", false
+	}
+	if neg {
+		return "-" + intPart[:at], true
+	}
+	return intPart[:at], true
+}
+
+// numberParts splits s, a JSON number (RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?),
+// into its parts: the integer's digits without a leading 0, the fraction's and the exponent's
+// (with its sign). ok is false when s is not a JSON number.
+func numberParts(s string) (neg bool, intPart, frac, exp string, ok bool) {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		neg = true
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		n := digitsAt(s[i:])
+		intPart = s[i : i+n]
+		i += n
+	default:
+		return false, "", "", "", false
+	}
+	if i < len(s) && s[i] == '.' {
+		n := digitsAt(s[i+1:])
+		if n == 0 {
+			return false, "", "", "", false
+		}
+		frac = s[i+1 : i+1+n]
+		i += 1 + n
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		start := i + 1
+		i = start
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		n := digitsAt(s[i:])
+		if n == 0 {
+			return false, "", "", "", false
+		}
+		exp = s[start : i+n]
+		i += n
+	}
+	return neg, intPart, frac, exp, i == len(s)
+}
+
+// digitsAt counts the decimal digits s starts with.
+func digitsAt(s string) int {
+	n := 0
+	for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
 // toFloat reads a float from a number, or a string holding one ("NaN" and "Infinity" included, as
-// in protobuf's JSON).
+// in protobuf's JSON: floatText).
 func toFloat(val any) (float64, error) {
 	switch v := val.(type) {
 	case float64:
@@ -450,7 +560,7 @@ func toFloat(val any) (float64, error) {
 	case json.Number, string:
 		s := numberText(v)
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
+		if !floatText(s) || err != nil && !errors.Is(err, strconv.ErrRange) {
 			return 0, invalid("%q is not a number", s)
 		}
 		return f, nil
@@ -471,10 +581,10 @@ func toFloat32(val any) (float32, error) {
 		s := numberText(v)
 		f, err := strconv.ParseFloat(s, 32) // from the text, not its float64: no double rounding
 		switch {
-		case errors.Is(err, strconv.ErrRange):
-			return 0, invalid("%s is beyond the range of a 32-bit float", s)
-		case err != nil:
+		case err != nil && !errors.Is(err, strconv.ErrRange) || !floatText(s):
 			return 0, invalid("%q is not a number", s)
+		case err != nil:
+			return 0, invalid("%s is beyond the range of a 32-bit float", s)
 		}
 		return float32(f), nil
 	}
@@ -486,6 +596,18 @@ func toFloat32(val any) (float32, error) {
 		return 0, invalid("%v is beyond the range of a 32-bit float", f)
 	}
 	return float32(f), nil
+}
+
+// floatText reports whether s is a float as protobuf's JSON writes one: a JSON number, or "NaN",
+// "Infinity" or "-Infinity". strconv.ParseFloat reads Go's literals as well ("0x1p3", "1_000",
+// "inf"), which no JSON value holds.
+func floatText(s string) bool {
+	switch s {
+	case "NaN", "Infinity", "-Infinity":
+		return true
+	}
+	_, _, _, _, ok := numberParts(s)
+	return ok
 }
 
 // numberText is the text of a json.Number or a string, without fmt's allocation.
@@ -646,7 +768,8 @@ func (x *executor) appendMapInput(b []byte, fd protoreflect.FieldDescriptor, m m
 // appendEntry encodes one map entry: the key from its JSON form, the value from JSON.
 func (x *executor) appendEntry(kd, vd protoreflect.FieldDescriptor, key string, val any) ([]byte, error) {
 	var kv any = key
-	if kd.Kind() == protoreflect.BoolKind {
+	switch kd.Kind() {
+	case protoreflect.BoolKind:
 		switch key {
 		case "true":
 			kv = true
@@ -655,6 +778,19 @@ func (x *executor) appendEntry(kd, vd protoreflect.FieldDescriptor, key string, 
 		default:
 			return nil, invalid("a bool key must be true or false")
 		}
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		n, err := strconv.ParseInt(key, 10, 64) // as protojson reads an integer key: decimal only
+		if err != nil {
+			return nil, invalid("key %q is not an integer in range", key)
+		}
+		kv = n
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		n, err := strconv.ParseUint(key, 10, 64)
+		if err != nil {
+			return nil, invalid("key %q is not an unsigned integer in range", key)
+		}
+		kv = n
 	}
 	entry := protowire.AppendTag(nil, 1, wireType(kd.Kind()))
 	entry, err := appendScalar(entry, kd.Kind(), nil, kv)

@@ -35,3 +35,87 @@ func TestToFloat32(t *testing.T) {
 		}
 	}
 }
+
+// intText reads integers as protobuf's JSON does: JSON numbers whose value is whole, computed from
+// the digits exactly, and nothing else (Go's literals least of all).
+func TestIntText(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"0", "0", true},
+		{"-0", "0", true},
+		{"12345678901234567", "12345678901234567", true},
+		{"-9223372036854775808", "-9223372036854775808", true},
+		{"12345678901234567.0", "12345678901234567", true},
+		{"1.2345678901234567e16", "12345678901234567", true},
+		{"1e3", "1000", true},
+		{"1.5E+3", "1500", true},
+		{"100e-2", "1", true},
+		{"-2.50e1", "-25", true},
+		{"0.0e9", "0", true},
+		{"18446744073709551615.000", "18446744073709551615", true},
+		{"1.5", "", false},
+		{"5e-1", "", false},
+		{"1e21", "", false},
+		{"1e-99999999999", "", false},
+		{"0x1p4", "", false},
+		{"0x10", "", false},
+		{"0x1.8p1", "", false},
+		{"1_0", "", false},
+		{"+5", "", false},
+		{"007", "", false},
+		{" 5", "", false},
+		{"5.", "", false},
+		{".5", "", false},
+		{"1e", "", false},
+		{"-", "", false},
+		{"", "", false},
+		{"Infinity", "", false},
+	} {
+		got, ok := intText(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("intText(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// Integer inputs are exact and refuse Go's literals, from numbers and strings alike; so do floats
+// from strings.
+func TestNumbersFromText(t *testing.T) {
+	for _, tc := range []struct {
+		val  any
+		want int64
+		ok   bool
+	}{
+		{json.Number("12345678901234567.0"), 12345678901234567, true},
+		{"1.2345678901234567e16", 12345678901234567, true},
+		{"9223372036854775807", math.MaxInt64, true},
+		{"9223372036854775808", 0, false},
+		{"0x1p4", 0, false},
+		{"1_0", 0, false},
+		{"0x1.8p1", 0, false},
+		{json.Number("1.5"), 0, false},
+	} {
+		got, err := toInt(tc.val, math.MinInt64, math.MaxInt64)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("toInt(%v) = %d, %v; want %d, ok %v", tc.val, got, err, tc.want, tc.ok)
+		}
+	}
+	if n, err := toUint("18446744073709551615.0", math.MaxUint64); err != nil || n != math.MaxUint64 {
+		t.Errorf("toUint of 2^64-1 with a fraction of zeros = %d, %v", n, err)
+	}
+	for _, s := range []string{"0x1p4", "1_0", "+1e1x", "-1"} {
+		if n, err := toUint(s, math.MaxUint32); err == nil {
+			t.Errorf("toUint(%q) = %d, want an error", s, n)
+		}
+	}
+	for _, s := range []string{"0x1p3", "1_0", "inf", "+Inf", "nan", "infinity"} {
+		if f, err := toFloat(s); err == nil {
+			t.Errorf("toFloat(%q) = %v, want an error", s, f)
+		}
+		if f, err := toFloat32(s); err == nil {
+			t.Errorf("toFloat32(%q) = %v, want an error", s, f)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+	"google.golang.org/grpc/codes"
 )
 
 // limits is the extension that refuses documents too large, with too many fields, pairs of fields
@@ -279,10 +280,14 @@ func saturate(a, b int) int {
 }
 
 // persistedOperations serves documents registered by their hash, and in persisted-only mode
-// refuses any other. A document's trailing line breaks are not part of it (see checkPersisted).
+// refuses any other. A document's trailing line breaks are not part of it: it is found by the hash
+// of its text with none and with one (see checkPersisted), and a document sent in full matches it
+// whatever its trailing line breaks (sameDocument).
 type persistedOperations struct {
 	docs map[string]string
-	only bool
+	// faults say, by document, why those that do not validate against the schema cannot run.
+	faults map[string]string
+	only   bool
 }
 
 var _ interface {
@@ -294,27 +299,40 @@ func (persistedOperations) ExtensionName() string                   { return "Pe
 func (persistedOperations) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationParameters puts the registered document of a hash in the request, and refuses
-// documents that are not registered when only registered ones may run.
+// documents that are not registered when only registered ones may run. A persisted operation that
+// does not validate against the schema is refused as the server's fault, INTERNAL, when a client
+// sends its hash, or its text where only persisted operations run: the document is the operator's
+// (a document a client sends in full otherwise is its own, and validation answers for it).
 func (p persistedOperations) MutateOperationParameters(_ context.Context, raw *graphql.RawParams) *gqlerror.Error {
 	if hash := persistedHash(raw.Extensions); hash != "" {
 		doc, ok := p.docs[strings.ToLower(hash)]
 		switch {
 		case ok && raw.Query == "":
 			raw.Query = doc
-			return nil
+			return p.fault(doc)
 		case ok && !sameDocument(raw.Query, doc):
 			return requestError(CodeOperationNotAllowed, "the document does not match persisted operation %s", hash)
 		case ok:
-			return nil
+			return p.fault(doc)
 		case p.only:
 			return requestError("PERSISTED_QUERY_NOT_FOUND", "persisted operation %s is not registered", hash)
 		}
 		return nil // automatic persisted queries may know it
 	}
 	if p.only {
-		if doc, ok := p.docs[sha256Hex(trimDocument(raw.Query))]; !ok || !sameDocument(raw.Query, doc) {
+		doc, ok := p.docs[sha256Hex(trimDocument(raw.Query))]
+		if !ok || !sameDocument(raw.Query, doc) {
 			return requestError(CodeOperationNotAllowed, "only persisted operations run on this server; send the hash of a registered one")
 		}
+		return p.fault(doc)
+	}
+	return nil
+}
+
+// fault refuses persisted document doc when it does not validate against the schema.
+func (p persistedOperations) fault(doc string) *gqlerror.Error {
+	if msg, bad := p.faults[doc]; bad {
+		return requestError(codeName(codes.Internal), "%s", msg)
 	}
 	return nil
 }
@@ -350,11 +368,13 @@ func persistedHash(ext map[string]any) string {
 }
 
 // checkPersisted checks that each persisted operation is keyed by the SHA-256 of its document, and
-// returns them keyed by that hash in lower case and by the SHA-256 of the document without its
-// trailing line breaks, when that differs. A document written as a YAML block (`document: |`)
-// keeps a final newline, which a client hashing the text it sends (Apollo's and Relay's persisted
-// queries) usually leaves out: either hash finds the document. Two documents that differ only in
-// their trailing line breaks are one operation, found under the hash of each as given.
+// returns them keyed by that hash in lower case, by the SHA-256 of the document without its
+// trailing line breaks, and by that of the document without them and with one "\n", where those
+// differ. A document written as a YAML block keeps a final newline (`document: |`), keeps them all
+// (`|+`) or has none (`|-`, a quoted string), while a client hashing the text it sends (Apollo's and
+// Relay's persisted queries) usually has none, and one hashing a .graphql file (sha256sum) has one:
+// any of the three hashes finds the document. Two documents that differ only in their trailing
+// line breaks are one operation, found under the hash of each as given.
 func checkPersisted(ops map[string]string) (map[string]string, error) {
 	if len(ops) == 0 {
 		return nil, nil
@@ -367,9 +387,11 @@ func checkPersisted(ops map[string]string) (map[string]string, error) {
 		out[strings.ToLower(hash)] = doc
 	}
 	for _, doc := range ops {
-		key := sha256Hex(trimDocument(doc))
-		if _, ok := out[key]; !ok {
-			out[key] = doc
+		trimmed := trimDocument(doc)
+		for _, key := range [...]string{sha256Hex(trimmed), sha256Hex(trimmed + "\n")} {
+			if _, ok := out[key]; !ok {
+				out[key] = doc
+			}
 		}
 	}
 	return out, nil

@@ -441,6 +441,29 @@ func TestPersistedTrailingLineBreaks(t *testing.T) {
 	}
 }
 
+// A document without a final line break (a YAML block written |-, or a quoted string) is found by
+// the hash of its text and one "\n" too, as sha256sum hashes a .graphql file; one with several (|+)
+// by the hash of its text with none and with one. Other hashes are other documents.
+func TestPersistedLineBreakForms(t *testing.T) {
+	const text = `query User($id: String!) { getUser(id: $id) { name } }`
+	for _, doc := range []string{text, text + "\n", text + "\n\n\n", text + "\r\n"} {
+		g := startGateway(t, setup{opts: resolvers.Options{PersistedOnly: true, PersistedOperations: map[string]string{sha(doc): doc}}})
+		vars := map[string]any{"id": "2"}
+		for _, hash := range []string{sha(doc), sha(text), sha(text + "\n")} {
+			if r := g.post(t, request{Extensions: persisted(hash), Variables: vars}); len(r.Errors) != 0 || string(r.Data) != `{"getUser":{"name":"Alan Turing"}}` {
+				t.Errorf("document %q by the hash %s: %s", doc, hash, r.raw)
+			}
+		}
+		for _, hash := range []string{sha(text + "\n\n"), sha(text + "\r\n\r\n")} {
+			if hash == sha(doc) {
+				continue
+			}
+			g.calls.reset()
+			wantRequestError(t, g, g.post(t, request{Extensions: persisted(hash), Variables: vars}), "PERSISTED_QUERY_NOT_FOUND")
+		}
+	}
+}
+
 func TestNewHandlerRefusesBadOptions(t *testing.T) {
 	g := startGateway(t, setup{})
 	doc := `{ getUser(id: "1") { name } }`

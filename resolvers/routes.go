@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/transcoder/textvalue"
 )
 
 // Route binds a persisted operation to a REST route, so one GraphQL document defines a REST
@@ -31,8 +33,10 @@ import (
 // name (repeated for lists), then, for a method with a body, from a JSON object in the body, decoded
 // as /graphql decodes variables: numbers keep their text, so a 64-bit integer arrives exact. Values
 // from the path and the query are converted to the variable's type: Int, Float and Boolean are
-// parsed, a list takes every value; other types take the text (String, ID, enums, Int64 and the
-// gateway's other scalars read strings). The response is the operation's data object, 200; an
+// parsed as the REST front parses an int32, a double and a bool; other types take the text (String,
+// ID, enums, Int64 and the gateway's other scalars read strings). A list takes every value of its
+// query parameter, any other variable one: a parameter given twice is refused. The response is the
+// operation's data object, 200; an
 // operation whose root fields all fail answers with the HTTP status of its first error's code and
 // a google.rpc.Status body; partial data answers 200 with {"data": ..., "errors": [...]}.
 type Route struct {
@@ -66,19 +70,22 @@ type opRoute struct {
 	doc, opName  string
 	params       []string                           // the path variables, by segment, "" for literals
 	vars         map[string]*ast.VariableDefinition // the operation's variables
+	fault        string                             // why the operation cannot run, when it does not validate
 }
 
-func newOpRoutes(routes []Route, persisted map[string]string, exec *gqlexec.Executor, maxBody int64) (*opRoutes, error) {
+// newOpRoutes compiles routes of the persisted documents; faults say why those that do not validate
+// against the schema cannot run, by document.
+func newOpRoutes(routes []Route, persisted, faults map[string]string, exec *gqlexec.Executor, maxBody int64) (*opRoutes, error) {
 	rs := &opRoutes{exec: exec, maxBody: maxBody, methods: make(map[string]*routeNode)}
 	for _, r := range routes {
-		if err := rs.add(r, persisted); err != nil {
+		if err := rs.add(r, persisted, faults); err != nil {
 			return nil, fmt.Errorf("resolvers: route %s %s: %w", r.Method, r.Path, err)
 		}
 	}
 	return rs, nil
 }
 
-func (rs *opRoutes) add(r Route, persisted map[string]string) error {
+func (rs *opRoutes) add(r Route, persisted, faults map[string]string) error {
 	method := strings.ToUpper(r.Method)
 	if method == "" {
 		method = http.MethodGet
@@ -96,7 +103,7 @@ func (rs *opRoutes) add(r Route, persisted map[string]string) error {
 	if err != nil {
 		return err
 	}
-	or := &opRoute{method: method, path: r.Path, doc: doc, opName: r.OperationName, vars: make(map[string]*ast.VariableDefinition)}
+	or := &opRoute{method: method, path: r.Path, doc: doc, opName: r.OperationName, vars: make(map[string]*ast.VariableDefinition), fault: faults[doc]}
 	for _, v := range op.VariableDefinitions {
 		or.vars[v.Variable] = v
 	}
@@ -322,6 +329,10 @@ func writeMethodNotAllowed(w http.ResponseWriter, method, path string, allow []s
 }
 
 func (rs *opRoutes) serve(w http.ResponseWriter, r *http.Request, route *opRoute, segs []string) {
+	if route.fault != "" { // the operator's operation does not validate: nothing the client sends helps
+		writeStatus(w, codes.Internal, route.fault, nil)
+		return
+	}
 	vars, err := rs.variables(w, r, route, segs)
 	if err != nil {
 		writeStatus(w, codes.InvalidArgument, err.Error(), nil)
@@ -383,7 +394,11 @@ func (rs *opRoutes) variables(w http.ResponseWriter, r *http.Request, route *opR
 	return vars, nil
 }
 
-// convert turns the text values of a path variable or query parameter into a value of type t.
+// convert turns the text values of a path variable or query parameter into a value of type t. A
+// variable that is not a list takes one value: a query parameter given twice is refused, as the
+// REST front and GET /graphql refuse one, since one reader would take the first and another the
+// last. Float and Boolean are read as the REST front reads a double and a bool (package
+// textvalue); a Float is finite, as GraphQL's is.
 func convert(name string, t *ast.Type, vals []string) (any, error) {
 	if t.Elem != nil {
 		list := make([]any, 0, len(vals))
@@ -396,22 +411,21 @@ func convert(name string, t *ast.Type, vals []string) (any, error) {
 		}
 		return list, nil
 	}
-	s := vals[len(vals)-1]
-	var err error
+	if len(vals) != 1 {
+		return nil, fmt.Errorf("%s: the query parameter is given %d times, but $%s (%s) takes one value", name, len(vals), name, t)
+	}
+	s := vals[0]
 	switch t.NamedType {
 	case "Int":
-		var i int64
-		if i, err = strconv.ParseInt(s, 10, 32); err == nil {
+		if i, err := strconv.ParseInt(s, 10, 32); err == nil {
 			return i, nil
 		}
 	case "Float":
-		var f float64
-		if f, err = strconv.ParseFloat(s, 64); err == nil {
+		if f, ok := textvalue.Float(s, 64); ok && !math.IsInf(f, 0) && !math.IsNaN(f) {
 			return f, nil
 		}
 	case "Boolean":
-		var b bool
-		if b, err = strconv.ParseBool(s); err == nil {
+		if b, ok := textvalue.Bool(s); ok {
 			return b, nil
 		}
 	default:

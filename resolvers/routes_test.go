@@ -104,11 +104,52 @@ func TestRouteNumbers(t *testing.T) {
 		{"/v1/put/k1?n=9223372036854775807&l=9007199254740993", ``, `{"echo":{"s":"k1","i64":"9223372036854775807","list":["9007199254740993"]}}`},
 		{"/v1/put/k1/12345678901234567", `null`, `{"echo":{"s":"k1","i64":"12345678901234567","list":[]}}`},
 		{"/v1/put/k1", `{"n": 1.5}`, `{"code":3,"message":"variable $n: invalid Int64: \"1.5\" is not an integer in range"`},
+		{"/v1/put/k1/0x1p4", ``, `{"code":3,"message":"variable $n: invalid Int64: \"0x1p4\" is not an integer in range"`},
+		{"/v1/put/k1?n=1_0", ``, `{"code":3,"message":"variable $n: invalid Int64: \"1_0\" is not an integer in range"`},
+		{"/v1/put/k1/12345678901234567.0", ``, `{"echo":{"s":"k1","i64":"12345678901234567","list":[]}}`},
 		{"/v1/put/k1", `{"n": 1} {"n": 2}`, `{"code":3,"message":"the body must be a JSON object of the operation's variables"`},
 	} {
 		w := httptest.NewRecorder()
 		if !h.ServeRoute(w, httptest.NewRequest("POST", tc.target, strings.NewReader(tc.body))) || !strings.HasPrefix(w.Body.String(), tc.want) {
 			t.Errorf("POST %s %s: %d %s\nwant %s", tc.target, tc.body, w.Code, w.Body, tc.want)
+		}
+	}
+}
+
+// TestRouteQueryValues reads a route's query parameters as the REST front reads them: a variable
+// that is not a list takes one value (a parameter given twice is refused, not its last value
+// taken), a Float is a decimal number (not Go's hex or '_' literals, not NaN or an infinity, which
+// GraphQL's Float cannot be), a Boolean what the REST front takes for a bool.
+func TestRouteQueryValues(t *testing.T) {
+	const get = `query F($d: Float, $i: Int64, $b: Boolean, $l: [Int64!]) { echo(d: $d, i64: $i, b: $b, list: $l) { d i64 b list } }`
+	g := startEvery(t, resolvers.Options{
+		PersistedOperations: map[string]string{sha(get): get},
+		Routes:              []resolvers.Route{{Path: "/v1/fq", Operation: sha(get)}},
+	})
+	h := g.handler.(*resolvers.Handler)
+	for _, tc := range []struct {
+		query string
+		code  int
+		want  string
+	}{
+		{"d=2.5&i=-3&l=1&l=2", 200, `{"echo":{"d":2.5,"i64":"-3","b":false,"list":["1","2"]}}`},
+		{"d=2.5&d=3", 400, `{"code":3,"message":"d: the query parameter is given 2 times, but $d (Float) takes one value","details":[]}`},
+		{"i=1&i=2", 400, `{"code":3,"message":"i: the query parameter is given 2 times, but $i (Int64) takes one value","details":[]}`},
+		{"d=0x1p3", 400, `{"code":3,"message":"d: \"0x1p3\" is not a valid Float","details":[]}`},
+		{"d=1_0", 400, `"message":"d: \"1_0\" is not a valid Float"`},
+		{"d=NaN", 400, `"message":"d: \"NaN\" is not a valid Float"`},
+		{"d=inf", 400, `"message":"d: \"inf\" is not a valid Float"`},
+		{"d=1e3", 200, `{"echo":{"d":1000,`},
+		{"b=true", 200, `"b":true`},
+		{"b=1", 200, `"b":true`},
+		{"b=t", 200, `"b":true`},
+		{"b=F", 200, `"b":false`},
+		{"b=yes", 400, `"message":"b: \"yes\" is not a valid Boolean"`},
+		{"b=true&b=true", 400, `"message":"b: the query parameter is given 2 times`},
+	} {
+		w := httptest.NewRecorder()
+		if !h.ServeRoute(w, httptest.NewRequest("GET", "/v1/fq?"+tc.query, nil)) || w.Code != tc.code || !strings.Contains(w.Body.String(), tc.want) {
+			t.Errorf("GET /v1/fq?%s: %d %s\nwant %d with %s", tc.query, w.Code, w.Body, tc.code, tc.want)
 		}
 	}
 }

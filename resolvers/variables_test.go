@@ -252,6 +252,35 @@ func TestVariablesNumbersBeforeGqlparser(t *testing.T) {
 	}
 }
 
+// The 64-bit integers and UInt32 read numbers and strings as protobuf's JSON does: a whole value
+// written with a fraction or an exponent is taken, exactly; Go's literals (hex, '_' between
+// digits), which strconv.ParseFloat would read, are refused, as variables and as literals.
+func TestVariablesIntegersExact(t *testing.T) {
+	g := startEvery(t, resolvers.Options{})
+	const doc = `query ($i: Int64, $u: UInt64, $u32: UInt32) { echo(i64: $i, u64: $u, u32: $u32) { i64 u64 u32 } }`
+	for _, tc := range []struct{ vars, want string }{
+		{`{"i": "12345678901234567.0"}`, `{"echo":{"i64":"12345678901234567","u64":"0","u32":0}}`},
+		{`{"i": 12345678901234567.0}`, `{"echo":{"i64":"12345678901234567","u64":"0","u32":0}}`},
+		{`{"i": 1.2345678901234567e16, "u": "1.8446744073709551615e19", "u32": 4.294967295e9}`, `{"echo":{"i64":"12345678901234567","u64":"18446744073709551615","u32":4294967295}}`},
+	} {
+		postVariables(t, g.gateway, doc, tc.vars).ok(t).wantRawData(t, tc.want)
+	}
+	for _, tc := range []struct{ vars, name, msg string }{
+		{`{"i": "0x1p4"}`, "i", `variable $i: invalid Int64: "0x1p4" is not an integer in range`},
+		{`{"i": "1_0"}`, "i", `variable $i: invalid Int64: "1_0" is not an integer in range`},
+		{`{"i": "0x1.8p1"}`, "i", `variable $i: invalid Int64: "0x1.8p1" is not an integer in range`},
+		{`{"i": "0x10"}`, "i", `invalid Int64`},
+		{`{"u": "0x1p4"}`, "u", `variable $u: invalid UInt64: "0x1p4" is not an unsigned integer in range`},
+		{`{"u32": "0x1p4"}`, "u32", `variable $u32: invalid UInt32: "0x1p4" is not an unsigned integer in range`},
+		{`{"u32": "1e-1"}`, "u32", `invalid UInt32`},
+	} {
+		postVariables(t, g.gateway, doc, tc.vars).wantVariableRefusal(t, varPath("variable", tc.name), tc.msg)
+	}
+	g.query(t, `{ echo(u32: "0x1p4") { u32 } }`).wantVariableRefusal(t, nil, `argument u32 of echo: invalid UInt32: "0x1p4" is not an unsigned integer in range`)
+	g.query(t, `{ echo(i64: "1_0") { i64 } }`).wantVariableRefusal(t, nil, `argument i64 of echo: invalid Int64: "1_0" is not an integer in range`)
+	g.query(t, `{ echo(i64: 1.2345678901234567e16) { i64 } }`).ok(t).wantRawData(t, `{"echo":{"i64":"12345678901234567"}}`)
+}
+
 // A mutation whose variables are right runs: the refusals above are the variables' doing.
 func TestVariablesMutationRuns(t *testing.T) {
 	g := startGateway(t, setup{})

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -12,11 +11,14 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/protogate/gateway/transcoder/textvalue"
 )
 
 // Text values (path variables and query parameters) are parsed per the protojson rules for the same
 // field, read from a string: numbers in decimal (floats also "NaN", "Infinity", "-Infinity"), bools
-// as strconv.ParseBool does, bytes in standard or URL-safe base64 with or without padding, enums by
+// as strconv.ParseBool does (floats and bools by package textvalue, which the GraphQL front's REST
+// routes read them by too), bytes in standard or URL-safe base64 with or without padding, enums by
 // value name or number. The well-known types read as their JSON forms do: Timestamp in RFC 3339,
 // Duration as "1.5s" (or Go's "1m30s"), FieldMask as comma-separated paths (proto or camelCase
 // names), wrappers as their value, Struct, Value and ListValue as JSON text, Empty as "" or "{}".
@@ -160,8 +162,8 @@ func scalarValue(fd protoreflect.FieldDescriptor, text string) (protoreflect.Val
 		}
 		return protoreflect.ValueOfString(text), nil
 	case protoreflect.BoolKind:
-		v, err := strconv.ParseBool(text)
-		if err != nil {
+		v, ok := textvalue.Bool(text)
+		if !ok {
 			return protoreflect.Value{}, errors.New("not a bool")
 		}
 		return protoreflect.ValueOfBool(v), nil
@@ -208,27 +210,16 @@ func parseUint(text string, bits int) (uint64, error) {
 	return v, nil
 }
 
-// parseFloat reads a float or double as protojson reads one from a JSON string: a decimal number,
-// "NaN", "Infinity" or "-Infinity".
+// parseFloat reads a float or double by the rule both HTTP fronts share (textvalue.Float).
 func parseFloat(text string, bits int) (float64, error) {
-	switch text {
-	case "NaN":
-		return math.NaN(), nil
-	case "Infinity":
-		return math.Inf(1), nil
-	case "-Infinity":
-		return math.Inf(-1), nil
+	v, ok := textvalue.Float(text, bits)
+	switch {
+	case ok:
+		return v, nil
+	case bits == 32:
+		return 0, errors.New("not a float")
 	}
-	// strconv also reads Go's literals: hex floats ("0x1p3") and '_' between digits ("1_000"),
-	// which no JSON number has (grpc-gateway refuses them too).
-	v, err := strconv.ParseFloat(text, bits)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) || strings.ContainsAny(text, "xX_") {
-		if bits == 32 {
-			return 0, errors.New("not a float")
-		}
-		return 0, errors.New("not a double")
-	}
-	return v, nil
+	return 0, errors.New("not a double")
 }
 
 func decodeBase64(text string) ([]byte, error) {

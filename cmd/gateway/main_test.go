@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/protogate/gateway/config"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
 	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/internal/testpki"
@@ -440,6 +441,39 @@ graphql:
 		"  " + path + ":11:24: policies.rules[1].match.method: the registered service shop.users.v1.UserService has no method GetUsr\n" +
 		"\nroutes that never win: an earlier route of the same match takes every call they match\n" +
 		"  " + path + `:5:5: routes[1]: route "users-again" never wins: route "users" (` + path + ":4:5: routes[0]) comes first and takes every call it matches\n"
+	if !strings.HasSuffix(string(out), want) {
+		t.Errorf("validate output does not end with\n%s\n---\n%s", want, out)
+	}
+}
+
+// A persisted GraphQL operation that does not validate against the file's services is not an
+// error (a later registration may bring what it needs), but validate lists it with its first
+// errors, after the other warnings, so that the operator learns of it before clients do.
+func TestValidatePersistedProblems(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
+	writeFile(t, path, `services:
+  - name: users
+    endpoints: ["127.0.0.1:50051"]
+    descriptor_set: users.binpb
+graphql:
+  persisted_operations:
+    operations:
+      - name: unused-variable
+        document: "query Q($id: String!, $b: Boolean) { getUser(id: $id) { name } }"
+      - name: fine
+        document: "query F($id: String!) { getUser(id: $id) { name } }"
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := gatewayCommand(ctx, "validate", "--config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate refused the config: %v\n%s", err, out)
+	}
+	hash := config.PersistedOperation{Document: `query Q($id: String!, $b: Boolean) { getUser(id: $id) { name } }`}.Hash()
+	want := "\ngraphql persisted operations that do not validate against the services' schema: calls to them answer INTERNAL until corrected, or until a registration brings what they need\n" +
+		"  persisted operation unused-variable (sha256 " + hash + `): Variable "$b" is never used in operation "Q". (line 1, column 23)` + "\n"
 	if !strings.HasSuffix(string(out), want) {
 		t.Errorf("validate output does not end with\n%s\n---\n%s", want, out)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies"
 	"github.com/protogate/gateway/registry"
+	"github.com/protogate/gateway/resolvers"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -174,8 +175,10 @@ func printNotAsked(w io.Writer, pending []registry.PendingRegistration) {
 // printWarnings lists what the config says that does not apply, though it is no error: the GraphQL
 // links and overrides and the policy rules that name what none of the file's services has (a
 // service registered later may bring it, but a misspelt name would wait for ever), the policy rules
-// that apply to no call, and the routes that never win. serve logs the same at start and at each
-// reload.
+// that apply to no call, the routes that never win, and the persisted GraphQL operations that do not
+// validate against the services' schema (a registration may bring what they need, but until then
+// every call to one fails). serve logs the same at start and at each reload (the persisted
+// operations' for every snapshot).
 func printWarnings(w io.Writer, snap *registry.Snapshot) {
 	for _, section := range []struct {
 		title string
@@ -185,6 +188,7 @@ func printWarnings(w io.Writer, snap *registry.Snapshot) {
 		{"policy rules waiting: each applies once a registration brings the service it names", snap.WaitingRules()},
 		{"policy rules applying to no call: a misspelt name?", snap.UnmatchedRules()},
 		{"routes that never win: an earlier route of the same match takes every call they match", snap.ShadowedRoutes()},
+		{"graphql persisted operations that do not validate against the services' schema: calls to them answer INTERNAL until corrected, or until a registration brings what they need", persistedProblems(snap)},
 	} {
 		if len(section.lines) == 0 {
 			continue
@@ -194,6 +198,15 @@ func printWarnings(w io.Writer, snap *registry.Snapshot) {
 			fmt.Fprintf(w, "  %s\n", line)
 		}
 	}
+}
+
+// persistedProblems describes the persisted GraphQL operations that do not validate against snap's
+// schema; none when snap has no schema (no services), against which nothing validates.
+func persistedProblems(snap *registry.Snapshot) []string {
+	if sch := snap.GraphQL(); sch != nil {
+		return resolvers.PersistedProblems(sch, snap.GraphQLFront())
+	}
+	return nil
 }
 
 // baseSpec is the config's share of the serving state: clusters, routes and static registrations

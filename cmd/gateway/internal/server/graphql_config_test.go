@@ -283,3 +283,69 @@ graphql:
 		t.Errorf("the log does not warn that %q:\n%s", want, logs)
 	}
 }
+
+// TestGraphQLPersistedProblems applies a config whose persisted operation does not validate
+// against the schema: it is applied (a later schema may suit the operation), the log warns for the
+// snapshot naming the operation and its error, and a call to it is the server's fault, INTERNAL
+// (its REST route 500), not the client's. A reload that gives the schema what the operation uses
+// serves it, without a warning.
+func TestGraphQLPersistedProblems(t *testing.T) {
+	logs := &testlog.Buffer{}
+	g := startGateway(t, harnessOptions{server: []server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))}})
+	const ops = `
+graphql:
+  persisted_operations:
+    operations:
+      - name: who
+        document: "query Who($id: String!) { user(id: $id) { name } }"
+        rest: {path: "/v1/who/{id}"}
+`
+	warnings := func() []string {
+		var out []string
+		for line := range strings.Lines(logs.String()) {
+			var e struct{ Level, Msg, Operations string }
+			if json.Unmarshal([]byte(line), &e) == nil && strings.HasPrefix(e.Msg, "GraphQL persisted operations do not validate") && e.Level == "WARN" {
+				out = append(out, e.Operations)
+			}
+		}
+		return out
+	}
+	spec := registry.Spec{Registrations: g.srv.Snapshot().Registrations()}
+	specFromYAML(t, ops, g.shop, &spec)
+	if _, err := g.srv.Apply(spec); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	hash := config.PersistedOperation{Document: `query Who($id: String!) { user(id: $id) { name } }`}.Hash()
+	want := `persisted operation who (sha256 ` + hash + `): Cannot query field "user" on type "Query". (line 1, column 27)`
+	if w := warnings(); len(w) != 1 || w[0] != want {
+		t.Errorf("warnings = %q, want [%q]", w, want)
+	}
+	resp, err := http.Get("http://" + g.addr + "/v1/who/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), `"code":13`) {
+		t.Errorf("GET /v1/who/1: %d %s, want 500 INTERNAL", resp.StatusCode, body)
+	}
+
+	specFromYAML(t, ops+`  overrides:
+    - {method: shop.users.v1.UserService/GetUser, name: user}
+`, g.shop, &spec)
+	if _, err := g.srv.Apply(spec); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	if w := warnings(); len(w) != 1 {
+		t.Errorf("warnings after the reload = %q, want the first only", w)
+	}
+	resp, err = http.Get("http://" + g.addr + "/v1/who/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != `{"user":{"name":"Ada Lovelace"}}` {
+		t.Errorf("GET /v1/who/1 after the reload: %d %s", resp.StatusCode, body)
+	}
+}

@@ -349,7 +349,9 @@ func (s *Server) Registry() *registry.Registry { return s.registry }
 // Apply that takes it, and so are the GraphQL links and overrides and the policy rules that wait for
 // a service or method not registered yet (registry.Snapshot.WaitingGraphQL, WaitingRules), the
 // policy rules that apply to no call (UnmatchedRules) and the routes that never win
-// (ShadowedRoutes): once per Apply, at start and at each reload, never per call.
+// (ShadowedRoutes): once per Apply, at start and at each reload, never per call. The persisted
+// GraphQL operations that do not validate against a snapshot's schema are warned about for every
+// snapshot published (resolvers.Handler.PersistedProblems), since registrations change the schema.
 func (s *Server) Apply(spec registry.Spec) (*registry.Snapshot, error) {
 	if spec.Admission == nil {
 		spec.Admission = s.admission
@@ -400,6 +402,13 @@ func (s *Server) publish(snap *registry.Snapshot) {
 	gql, err := s.graphql.build(snap, s.proxy)
 	if err != nil {
 		s.log.Error("snapshot has no GraphQL API", "version", snap.Version(), "err", err)
+	}
+	if gql.handler != nil {
+		// Each snapshot's schema anew: a registration may bring what an operation lacks, or take it.
+		if problems := gql.handler.PersistedProblems(); len(problems) > 0 {
+			s.log.Warn("GraphQL persisted operations do not validate against the snapshot's schema: calls to them answer INTERNAL until the config corrects them or a registration brings what they need",
+				"version", snap.Version(), "operations", strings.Join(problems, "; "))
+		}
 	}
 	s.fronts.Store(s.wrapFronts(snap, gql))
 	if err := snap.OpenAPIError(); err != nil {
