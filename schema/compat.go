@@ -93,21 +93,57 @@ func (c *compat) field(owner string, of, nf *ast.FieldDefinition) {
 	} else {
 		c.named(of.Type.Name())
 	}
-	where := owner + "." + of.Name
-	for _, oa := range of.Arguments {
-		na := nf.Arguments.ForName(oa.Name)
+	c.inputs(owner+"."+of.Name, "argument", arguments(of.Arguments), arguments(nf.Arguments))
+}
+
+// inputValue is what compat compares of an argument or an input type's field.
+type inputValue struct {
+	name string
+	typ  *ast.Type
+	def  *ast.Value
+}
+
+func arguments(args ast.ArgumentDefinitionList) []inputValue {
+	vs := make([]inputValue, len(args))
+	for i, a := range args {
+		vs[i] = inputValue{a.Name, a.Type, a.DefaultValue}
+	}
+	return vs
+}
+
+func inputFields(fields ast.FieldList) []inputValue {
+	vs := make([]inputValue, len(fields))
+	for i, f := range fields {
+		vs[i] = inputValue{f.Name, f.Type, f.DefaultValue}
+	}
+	return vs
+}
+
+// inputs compares the input values (kind: "argument" or "field") of where before and after: one
+// removed, retyped so that a value clients send no longer fits, or added as required breaks them.
+func (c *compat) inputs(where, kind string, before, after []inputValue) {
+	find := func(vs []inputValue, name string) *inputValue {
+		for i := range vs {
+			if vs[i].name == name {
+				return &vs[i]
+			}
+		}
+		return nil
+	}
+	for _, o := range before {
+		n := find(after, o.name)
 		switch {
-		case na == nil:
-			c.addf(where, "argument %s removed", oa.Name)
-		case !inputCompatible(oa.Type, na.Type):
-			c.addf(where, "argument %s type changed from %s to %s", oa.Name, oa.Type, na.Type)
+		case n == nil:
+			c.addf(where, "%s %s removed", kind, o.name)
+		case !inputCompatible(o.typ, n.typ):
+			c.addf(where, "%s %s type changed from %s to %s", kind, o.name, o.typ, n.typ)
 		default:
-			c.named(oa.Type.Name())
+			c.named(o.typ.Name())
 		}
 	}
-	for _, na := range nf.Arguments {
-		if of.Arguments.ForName(na.Name) == nil && required(na.Type, na.DefaultValue) {
-			c.addf(where, "required argument %s added (%s)", na.Name, na.Type)
+	for _, n := range after {
+		if find(before, n.name) == nil && required(n.typ, n.def) {
+			c.addf(where, "required %s %s added (%s)", kind, n.name, n.typ)
 		}
 	}
 }
@@ -140,22 +176,7 @@ func (c *compat) named(name string) {
 			}
 		}
 	case ast.InputObject:
-		for _, of := range od.Fields {
-			nf := nd.Fields.ForName(of.Name)
-			switch {
-			case nf == nil:
-				c.addf(name, "field %s removed", of.Name)
-			case !inputCompatible(of.Type, nf.Type):
-				c.addf(name, "field %s type changed from %s to %s", of.Name, of.Type, nf.Type)
-			default:
-				c.named(of.Type.Name())
-			}
-		}
-		for _, nf := range nd.Fields {
-			if od.Fields.ForName(nf.Name) == nil && required(nf.Type, nf.DefaultValue) {
-				c.addf(name, "required field %s added (%s)", nf.Name, nf.Type)
-			}
-		}
+		c.inputs(name, "field", inputFields(od.Fields), inputFields(nd.Fields))
 	case ast.Enum:
 		for _, ov := range od.EnumValues {
 			if nd.EnumValues.ForName(ov.Name) == nil {
