@@ -376,10 +376,7 @@ func TestUnknownSubcommand(t *testing.T) {
 // A GraphQL override or link naming what none of the file's services has is not an error (a later
 // registration may bring it), but validate lists it, so that a misspelt name does not go unseen.
 func TestValidateWaitingGraphQL(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
-	writeFile(t, path, `services:
+	_, out := validateOK(t, `services:
   - name: users
     endpoints: ["127.0.0.1:50051"]
     descriptor_set: users.binpb
@@ -390,12 +387,6 @@ graphql:
   links:
     - {type: shop.users.v1.User, field: owner, method: qa.other.v1.OtherService/GetOwner, args: {id: id}}
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := gatewayCommand(ctx, "validate", "--config", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("validate refused the config: %v\n%s", err, out)
-	}
 	want := "\ngraphql links and overrides waiting: each applies once a registration brings what it names\n" +
 		"  link shop.users.v1.User.owner: the service of its method qa.other.v1.OtherService/GetOwner is not registered\n" +
 		"  override of method qa.other.v1.OtherService/GetOwner: no registered service has that method\n"
@@ -408,10 +399,7 @@ graphql:
 // its place in the file, after the GraphQL ones: rules waiting for their service, rules naming a
 // method their service lacks, and routes that never win.
 func TestValidateWarnings(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
-	writeFile(t, path, `clusters:
+	path, out := validateOK(t, `clusters:
   - {name: users, endpoints: ["127.0.0.1:50051"]}
 routes:
   - {name: users, match: {service: shop.users.v1.UserService}, cluster: users}
@@ -427,12 +415,6 @@ graphql:
   overrides:
     - {method: qa.other.v1.OtherService/GetOwner, name: otherOwner}
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := gatewayCommand(ctx, "validate", "--config", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("validate refused the config: %v\n%s", err, out)
-	}
 	want := "\ngraphql links and overrides waiting: each applies once a registration brings what it names\n" +
 		"  override of method qa.other.v1.OtherService/GetOwner: no registered service has that method\n" +
 		"\npolicy rules waiting: each applies once a registration brings the service it names\n" +
@@ -450,10 +432,7 @@ graphql:
 // error (a later registration may bring what it needs), but validate lists it with its first
 // errors, after the other warnings, so that the operator learns of it before clients do.
 func TestValidatePersistedProblems(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
-	writeFile(t, path, `services:
+	_, out := validateOK(t, `services:
   - name: users
     endpoints: ["127.0.0.1:50051"]
     descriptor_set: users.binpb
@@ -465,16 +444,28 @@ graphql:
       - name: fine
         document: "query F($id: String!) { getUser(id: $id) { name } }"
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := gatewayCommand(ctx, "validate", "--config", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("validate refused the config: %v\n%s", err, out)
-	}
 	hash := config.PersistedOperation{Document: `query Q($id: String!, $b: Boolean) { getUser(id: $id) { name } }`}.Hash()
 	want := "\ngraphql persisted operations that do not validate against the services' schema: calls to them answer INTERNAL until corrected, or until a registration brings what they need\n" +
 		"  persisted operation unused-variable (sha256 " + hash + `): Variable "$b" is never used in operation "Q". (line 1, column 23)` + "\n"
 	if !strings.HasSuffix(string(out), want) {
 		t.Errorf("validate output does not end with\n%s\n---\n%s", want, out)
 	}
+}
+
+// validateOK writes config to a file beside users.binpb (the users service's descriptor set, which
+// it may name) and returns the file's path and what `gateway validate` prints for it, failing the
+// test if validate refuses it.
+func validateOK(t *testing.T, config string) (path string, out []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	path = filepath.Join(dir, "gateway.yaml")
+	writeDescriptorSet(t, filepath.Join(dir, "users.binpb"), usersv1.File_shop_users_v1_users_proto)
+	writeFile(t, path, config)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := gatewayCommand(ctx, "validate", "--config", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate refused the config: %v\n%s", err, out)
+	}
+	return path, out
 }
