@@ -1,6 +1,7 @@
 package transcoder
 
 import (
+	"iter"
 	"strconv"
 	"strings"
 )
@@ -97,30 +98,41 @@ func IsProtobuf(contentType string) bool {
 // answer with.
 func responseFormat(accept []string) (format, string) {
 	best, bestQ, bestType := formatJSON, -1.0, contentTypeJSON
-	for _, line := range accept {
-		for line != "" {
-			var item string
-			item, line, _ = strings.Cut(line, ",")
-			typ, params := mediaType(item)
-			var f format
-			var ct string
-			switch {
-			case strings.EqualFold(typ, "application/x-protobuf"):
-				f, ct = formatProto, "application/x-protobuf"
-			case strings.EqualFold(typ, "application/protobuf"):
-				f, ct = formatProto, "application/protobuf"
-			case strings.EqualFold(typ, contentTypeJSON), typ == "*/*", strings.EqualFold(typ, "application/*"):
-				f, ct = formatJSON, contentTypeJSON
-			default:
-				continue
-			}
-			q := qValue(params)
-			if q > bestQ && q > 0 {
-				best, bestQ, bestType = f, q, ct
-			}
+	for typ, params := range mediaRanges(accept) {
+		var f format
+		var ct string
+		switch {
+		case strings.EqualFold(typ, "application/x-protobuf"):
+			f, ct = formatProto, "application/x-protobuf"
+		case strings.EqualFold(typ, "application/protobuf"):
+			f, ct = formatProto, "application/protobuf"
+		case strings.EqualFold(typ, contentTypeJSON), typ == "*/*", strings.EqualFold(typ, "application/*"):
+			f, ct = formatJSON, contentTypeJSON
+		default:
+			continue
+		}
+		q := qValue(params)
+		if q > bestQ && q > 0 {
+			best, bestQ, bestType = f, q, ct
 		}
 	}
 	return best, bestType
+}
+
+// mediaRanges yields the media ranges of Accept header values, each as its type and its
+// parameters (mediaType), in order.
+func mediaRanges(accept []string) iter.Seq2[string, string] {
+	return func(yield func(typ, params string) bool) {
+		for _, line := range accept {
+			for line != "" {
+				var item string
+				item, line, _ = strings.Cut(line, ",")
+				if !yield(mediaType(item)) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // qValue reads the q parameter of a media range (1 when absent or unreadable).

@@ -79,25 +79,20 @@ func (s *sseStream) end(trailer metadata.MD, err error) {
 func acceptsEventStream(accept []string) bool {
 	sse, ndjson := 0.0, 0.0
 	ndjsonRank := 0 // how specific the range ndjson comes from: 3 a name, 2 application/*, 1 */*
-	for _, line := range accept {
-		for line != "" {
-			var item string
-			item, line, _ = strings.Cut(line, ",")
-			typ, params := mediaType(item)
-			rank := 0
-			switch {
-			case strings.EqualFold(typ, contentTypeEventStream):
-				sse = max(sse, qValue(params))
-			case typ != "" && RequestBodyKind(typ) == BodyNDJSON:
-				rank = 3
-			case strings.EqualFold(typ, "application/*"):
-				rank = 2
-			case typ == "*/*":
-				rank = 1
-			}
-			if q := qValue(params); rank > ndjsonRank || rank > 0 && rank == ndjsonRank && q > ndjson {
-				ndjson, ndjsonRank = q, rank
-			}
+	for typ, params := range mediaRanges(accept) {
+		rank := 0
+		switch {
+		case strings.EqualFold(typ, contentTypeEventStream):
+			sse = max(sse, qValue(params))
+		case typ != "" && RequestBodyKind(typ) == BodyNDJSON:
+			rank = 3
+		case strings.EqualFold(typ, "application/*"):
+			rank = 2
+		case typ == "*/*":
+			rank = 1
+		}
+		if q := qValue(params); rank > ndjsonRank || rank > 0 && rank == ndjsonRank && q > ndjson {
+			ndjson, ndjsonRank = q, rank
 		}
 	}
 	return sse > 0 && sse >= ndjson
