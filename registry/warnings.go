@@ -33,28 +33,28 @@ func ruleWarnings(rules []config.PolicyRule, known map[string]bool, methods map[
 		}
 		switch {
 		case gatewayService(service):
-			unmatched = append(unmatched, fmt.Sprintf("%s: %s is the gateway's own service (health checks, server reflection): no rule applies to it", ruleLabel(r), service))
+			unmatched = append(unmatched, fmt.Sprintf("%s: %s is the gateway's own service (health checks, server reflection): no rule applies to it", placeOf(r.Where, "policy rule", r.Name), service))
 		case !known[service] && !proxied(target, m.Method != "", routes):
-			waiting = append(waiting, fmt.Sprintf("%s: service %s is not registered", ruleLabel(r), service))
+			waiting = append(waiting, fmt.Sprintf("%s: service %s is not registered", placeOf(r.Where, "policy rule", r.Name), service))
 		case !known[service]:
 		case m.Method != "":
 			_, ok := methods[target]
 			routed := slices.ContainsFunc(routes, func(rs RouteSpec) bool { return rs.Match.Method == target })
 			if !ok && !routed { // a route of its own says the method is meant, whatever the descriptors say
-				unmatched = append(unmatched, fmt.Sprintf("%s: the registered service %s has no method %s", ruleLabel(r), service, target[len(service)+2:]))
+				unmatched = append(unmatched, fmt.Sprintf("%s: the registered service %s has no method %s", placeOf(r.Where, "policy rule", r.Name), service, target[len(service)+2:]))
 			}
 		}
 	}
 	return waiting, unmatched
 }
 
-// ruleLabel names a policy rule in warnings: by its place in the config file, or by its name for
-// rules made in Go (the demo's).
-func ruleLabel(r config.PolicyRule) string {
-	if r.Where != "" {
-		return r.Where
+// placeOf names what a warning is about: its place in the config file, or, for what was made in
+// Go (the demo's rules), its kind and name.
+func placeOf(where, kind, name string) string {
+	if where != "" {
+		return where
 	}
-	return fmt.Sprintf("policy rule %q", r.Name)
+	return fmt.Sprintf("%s %q", kind, name)
 }
 
 // proxied reports whether a route of routes takes calls that target names: the full method, when
@@ -79,20 +79,12 @@ func shadowedRoutes(routes []RouteSpec) []string {
 		for _, first := range routes[:i] {
 			if first.Match.Method == r.Match.Method && first.Match.Prefix == r.Match.Prefix && headersAmong(first.Match.Headers, r.Match.Headers) {
 				out = append(out, fmt.Sprintf("%s: route %q never wins: route %s comes first and takes every call it matches",
-					routeLabel(r), r.Name, regLabel(first.Name, first.Where)))
+					placeOf(r.Where, "route", r.Name), r.Name, regLabel(first.Name, first.Where)))
 				break
 			}
 		}
 	}
 	return out
-}
-
-// routeLabel names a route in warnings: by its place in the config file, or by its name.
-func routeLabel(r RouteSpec) string {
-	if r.Where != "" {
-		return r.Where
-	}
-	return fmt.Sprintf("route %q", r.Name)
 }
 
 // headersAmong reports whether each of the header conditions hs is also one of those of of, so that
