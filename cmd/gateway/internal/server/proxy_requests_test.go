@@ -52,6 +52,19 @@ func (s *endsReported) FullDuplexCall(stream testgrpc.TestService_FullDuplexCall
 	}
 }
 
+// wantCancelled fails t unless the backend's stream ended CANCELLED before ctx did.
+func (s *endsReported) wantCancelled(ctx context.Context, t *testing.T) {
+	t.Helper()
+	select {
+	case code := <-s.ended:
+		if code != codes.Canceled {
+			t.Fatalf("the backend's stream ended with %v, want CANCELLED", code)
+		}
+	case <-ctx.Done():
+		t.Fatal("the backend's stream is still open")
+	}
+}
+
 func (s *endsReported) report(err error) error {
 	if err == io.EOF {
 		err = nil
@@ -139,14 +152,7 @@ func TestGRPCWebBadRequestBodyEndsStream(t *testing.T) {
 					if code := resp.Header.Get("Grpc-Status"); code != strconv.Itoa(int(tc.code)) || !strings.Contains(msg, tc.says) || body != "" {
 						t.Fatalf("grpc-status %q %q, body %q; want a trailers-only %d saying %q", code, msg, body, tc.code, tc.says)
 					}
-					select {
-					case code := <-svc.ended:
-						if code != codes.Canceled {
-							t.Fatalf("the backend's stream ended with %v, want CANCELLED", code)
-						}
-					case <-ctx.Done():
-						t.Fatal("the backend's stream is still open")
-					}
+					svc.wantCancelled(ctx, t)
 				})
 			}
 		}
@@ -217,14 +223,7 @@ func TestGRPCBadRequestEndsStream(t *testing.T) {
 			if st := status.Convert(err); st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "larger than max") {
 				t.Fatalf("%v, want RESOURCE_EXHAUSTED saying the message is larger than max", err)
 			}
-			select {
-			case code := <-svc.ended:
-				if code != codes.Canceled {
-					t.Fatalf("the backend's stream ended with %v, want CANCELLED", code)
-				}
-			case <-ctx.Done():
-				t.Fatal("the backend's stream is still open")
-			}
+			svc.wantCancelled(ctx, t)
 		})
 	}
 }
