@@ -195,16 +195,7 @@ func TestStreamProbeSettledWhenEstablished(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer up.Done()
-		cs, err := up.Conn.NewStream(up.Ctx, &grpc.StreamDesc{ServerStreams: true}, probeWatch, p.CallOptions()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.SendMsg(wrapperspb.String("x")); err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.CloseSend(); err != nil {
-			t.Fatal(err)
-		}
+		cs := watch(t, up.Ctx, up.Conn, probeWatch, p.CallOptions()...)
 		var f routing.Frame
 		defer f.Free()
 		if err := cs.RecvMsg(&f); err != nil {
@@ -229,16 +220,7 @@ func TestStreamProbeFailsOrGivesNoVerdict(t *testing.T) {
 		// Long enough for the circuit to be seen open again, not half-open already, afterwards.
 		b, conn, _, e := probeGateway(t, 500*time.Millisecond)
 		halfOpen(t, b, conn, e, true)
-		cs, err := conn.NewStream(t.Context(), &grpc.StreamDesc{ServerStreams: true}, probeWatch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.SendMsg(wrapperspb.String("x")); err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.CloseSend(); err != nil {
-			t.Fatal(err)
-		}
+		cs := watch(t, t.Context(), conn, probeWatch)
 		if err := cs.RecvMsg(new(wrapperspb.StringValue)); status.Code(err) != codes.Unavailable {
 			t.Fatalf("probe stream of the sick backend: %v, want Unavailable", err)
 		}
@@ -251,23 +233,14 @@ func TestStreamProbeFailsOrGivesNoVerdict(t *testing.T) {
 		halfOpen(t, b, conn, e, false)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		cs, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, probeHang)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.SendMsg(wrapperspb.String("x")); err != nil {
-			t.Fatal(err)
-		}
-		if err := cs.CloseSend(); err != nil {
-			t.Fatal(err)
-		}
+		_ = watch(t, ctx, conn, probeHang)
 		<-b.hung
 		cancel()
 		waitUntil(t, "the stream ended", func() bool { return e.Stats().InFlight == 0 })
 		if s := e.Stats().Breaker; s != "half-open" {
 			t.Errorf("after the probe stream's client went away: breaker %s, want half-open", s)
 		}
-		err = conn.Invoke(t.Context(), probeGet, wrapperspb.String("x"), new(wrapperspb.StringValue))
+		err := conn.Invoke(t.Context(), probeGet, wrapperspb.String("x"), new(wrapperspb.StringValue))
 		if err != nil && strings.Contains(err.Error(), "circuit breaker open") {
 			t.Fatalf("the next call was refused: %v; the gone client's probe kept its slot", err)
 		} else if err != nil {
@@ -277,4 +250,20 @@ func TestStreamProbeFailsOrGivesNoVerdict(t *testing.T) {
 			t.Errorf("after the next call's success: breaker %s, want closed", s)
 		}
 	})
+}
+
+// watch opens a server stream of method on conn and sends its one request.
+func watch(t *testing.T, ctx context.Context, conn grpc.ClientConnInterface, method string, opts ...grpc.CallOption) grpc.ClientStream {
+	t.Helper()
+	cs, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.SendMsg(wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }
