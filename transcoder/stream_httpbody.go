@@ -55,13 +55,18 @@ func (c *Call) delayReset() {
 type httpBodyStream struct {
 	c  *Call
 	rc *http.ResponseController
+
+	// first is the first message's data, which start decoded for its content type, until
+	// message, called next on that message, takes it rather than decode it again.
+	first     []byte
+	haveFirst bool
 }
 
 func (s *httpBodyStream) start(first []byte) {
 	contentType := contentTypeOctetStream
 	if first != nil {
-		if ct, _, err := s.c.httpBody(first); err == nil { // else message reports it
-			contentType = ct
+		if ct, body, err := s.c.httpBody(first); err == nil { // else message reports it
+			contentType, s.first, s.haveFirst = ct, body, true
 		}
 	}
 	setStreamHeaders(s.c.w.Header(), contentType)
@@ -70,6 +75,11 @@ func (s *httpBodyStream) start(first []byte) {
 }
 
 func (s *httpBodyStream) message(b, data []byte) ([]byte, error) {
+	if s.haveFirst {
+		body := s.first
+		s.first, s.haveFirst = nil, false
+		return append(b, body...), nil
+	}
 	_, body, err := s.c.httpBody(data)
 	if err != nil {
 		return nil, err
