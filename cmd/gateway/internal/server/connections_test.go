@@ -23,21 +23,7 @@ import (
 // gRPC's (h2c with prior knowledge) included.
 func TestMaxConcurrentStreams(t *testing.T) {
 	g := startGateway(t, harnessOptions{})
-	conn, err := net.Dial("tcp", g.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(conn, conn)
-	if err := fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
+	fr := dialH2C(t, g.addr, 10*time.Second)
 	// A gRPC call's headers: the port hands the connection to the native gRPC server.
 	var hb bytes.Buffer
 	enc := hpack.NewEncoder(&hb)
@@ -112,4 +98,27 @@ func TestIdleConnectionsClosed(t *testing.T) {
 	if _, err := r.ReadByte(); err != io.EOF {
 		t.Errorf("the idle keep-alive connection: %v, want it closed (EOF)", err)
 	}
+}
+
+// dialH2C opens an HTTP/2 connection with prior knowledge to addr, for tests that write and read
+// its frames themselves: the client preface and an empty SETTINGS are sent. The connection fails
+// its reads and writes after timeout, and is closed when the test ends.
+func dialH2C(t *testing.T, addr string, timeout time.Duration) *http2.Framer {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	return fr
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -122,22 +120,8 @@ func TestClientDeadlineIsDeadlineExceeded(t *testing.T) {
 // "RST_STREAM CODE".
 func rawGRPCCalls(t *testing.T, addr, method, timeout string, req proto.Message, n int) map[string]int {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(conn, conn)
+	fr := dialH2C(t, addr, 20*time.Second)
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	if err := fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
 	msg, err := proto.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
