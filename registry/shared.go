@@ -316,8 +316,7 @@ func gatewayFile(fd protoreflect.FileDescriptor) bool {
 // registers them: its messages, nested ones included, enums and their values, extensions and
 // services.
 func declaredNames(fd protoreflect.FileDescriptor, names *[]protoreflect.FullName) {
-	var enums func(es protoreflect.EnumDescriptors)
-	enums = func(es protoreflect.EnumDescriptors) {
+	enums := func(es protoreflect.EnumDescriptors) {
 		for i := range es.Len() {
 			e := es.Get(i)
 			*names = append(*names, e.FullName())

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,9 +29,7 @@ import (
 
 // echoBackend serves every.v1.Every: each unary method answers its request, untouched.
 type echoBackend struct {
-	mu      sync.Mutex
-	watches []context.Context // the contexts of Watch calls, as the backend saw them
-	started chan struct{}     // receives once per Watch call
+	started chan struct{} // receives once per Watch call
 }
 
 func (e *echoBackend) handle(_ any, ss grpc.ServerStream) error {
@@ -60,9 +57,6 @@ func (e *echoBackend) handle(_ any, ss grpc.ServerStream) error {
 // watch streams req i32 times, or until cancelled when i32 is 0; with s "fail" it fails after the
 // first message.
 func (e *echoBackend) watch(ss grpc.ServerStream, req []byte) error {
-	e.mu.Lock()
-	e.watches = append(e.watches, ss.Context())
-	e.mu.Unlock()
 	select {
 	case e.started <- struct{}{}:
 	default:
@@ -101,12 +95,6 @@ func (e *echoBackend) watch(ss grpc.ServerStream, req []byte) error {
 		}
 	}
 	return nil
-}
-
-func (e *echoBackend) lastWatch() context.Context {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.watches[len(e.watches)-1]
 }
 
 // everyGateway is the GraphQL front over every.v1.Every served by an echo backend.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"mime"
@@ -27,7 +26,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/protogate/gateway/policies/policy"
@@ -523,11 +521,6 @@ func writeRequestError(w http.ResponseWriter, code int, ge error) {
 	w.WriteHeader(code)
 	b := append([]byte(`{"errors":[`), mustJSON(ge)...)
 	_, _ = w.Write(append(b, "]}"...))
-}
-
-// errNoMethod is the field error of a root field with no method behind it.
-func errNoMethod(name string) error {
-	return status.Error(codes.Unimplemented, fmt.Sprintf("field %s has no method behind it", name))
 }
 
 // mustJSON marshals an error for a response body; errors always marshal.

@@ -69,26 +69,12 @@ type observed struct {
 type seen struct {
 	ctx    context.Context
 	method string
-	at     time.Time
 }
 
 func (o *observed) record(ctx context.Context, method string) {
 	o.mu.Lock()
-	o.calls = append(o.calls, seen{ctx, method, time.Now()})
+	o.calls = append(o.calls, seen{ctx, method})
 	o.mu.Unlock()
-}
-
-// started returns when the calls of method started, in order.
-func (o *observed) started(method string) []time.Time {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	var out []time.Time
-	for _, c := range o.calls {
-		if c.method == method {
-			out = append(out, c.at)
-		}
-	}
-	return out
 }
 
 // reset forgets the calls so far.

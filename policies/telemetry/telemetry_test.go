@@ -225,10 +225,10 @@ func TestRESTTraceContext(t *testing.T) {
 		attrs[string(a.Key)] = a.Value
 	}
 	if a := attrs["server.address"]; a.AsString() != host {
-		t.Errorf("upstream span server.address %v, want %s", a.Emit(), host)
+		t.Errorf("upstream span server.address %v, want %s", a.String(), host)
 	}
 	if a := attrs["server.port"]; a.Type() != attribute.INT64 || a.AsInt64() != int64(wantPort) {
-		t.Errorf("upstream span server.port %s %v, want the int %d", a.Type(), a.Emit(), wantPort)
+		t.Errorf("upstream span server.port %s %v, want the int %d", a.Type(), a.String(), wantPort)
 	}
 }
 

@@ -86,7 +86,7 @@ func (m *messages) InspectMessage(ctx context.Context, msg []byte) error {
 	if !m.blocking {
 		return nil
 	}
-	err, reason := denial(it, ids, msgs)
+	reason, err := denial(it, ids, msgs)
 	callinfo.From(ctx).Deny(callinfo.Denial{Policy: "waf", Reason: reason, Code: uint32(status.Code(err))})
 	return err
 }

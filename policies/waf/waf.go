@@ -260,7 +260,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 		next.ServeHTTP(w, f.withMessages(r, front, b, blocking, ndjson))
 		return
 	}
-	err, reason := denial(it, ids, msgs)
+	reason, err := denial(it, ids, msgs)
 	callinfo.From(r.Context()).Deny(callinfo.Denial{Policy: "waf", Reason: reason, Code: uint32(status.Code(err))})
 	sanitize.WriteRefusal(w, r, front, err)
 }
@@ -406,16 +406,16 @@ func matched(rules []types.MatchedRule, it *types.Interruption) (ids []string, m
 // cannot read (too large, not parseable as its Content-Type says) 413 or 400. reason names it for
 // the access log and the denials metric: the attack rule that blocked it (942100), else what the
 // firewall could not read.
-func denial(it *types.Interruption, ids, msgs []string) (err error, reason string) {
+func denial(it *types.Interruption, ids, msgs []string) (reason string, err error) {
 	info := &errdetails.ErrorInfo{Reason: "WAF_BLOCKED", Domain: "waf.protogate.dev",
 		Metadata: map[string]string{"ruleIds": strings.Join(ids, ",")}}
 	switch {
 	case it == bodyTooLarge:
-		return transcoder.WithHTTPStatus(policy.Deny(codes.ResourceExhausted,
-			"request body larger than the web application firewall inspects"), http.StatusRequestEntityTooLarge), "WAF_BODY_TOO_LARGE"
+		return "WAF_BODY_TOO_LARGE", transcoder.WithHTTPStatus(policy.Deny(codes.ResourceExhausted,
+			"request body larger than the web application firewall inspects"), http.StatusRequestEntityTooLarge)
 	case it == bodyUnreadable || it.RuleID == 200002:
 		info.Reason = "WAF_UNPARSEABLE_BODY"
-		return policy.Deny(codes.InvalidArgument, "request body does not parse as its Content-Type says", info), info.Reason
+		return info.Reason, policy.Deny(codes.InvalidArgument, "request body does not parse as its Content-Type says", info)
 	}
 	// The first rule that detected something says what was found: attack rules (93x, 94x) before
 	// protocol ones (92x). The Core Rule Set's own bookkeeping found nothing: its setup (900xxx,
@@ -431,7 +431,7 @@ func denial(it *types.Interruption, ids, msgs []string) (err error, reason strin
 		}
 	}
 	info.Metadata["ruleMessages"] = strings.Join(slices.DeleteFunc(slices.Clone(msgs), func(s string) bool { return s == "" }), "; ")
-	return policy.Deny(codes.PermissionDenied, "request blocked by the web application firewall"+what, info), reason
+	return reason, policy.Deny(codes.PermissionDenied, "request blocked by the web application firewall"+what, info)
 }
 
 // detects reports whether the rule id detects something, rather than being one of the Core Rule

@@ -27,9 +27,8 @@ import (
 
 // The rule set loads once per test binary: it takes about a second.
 var (
-	fw     *waf.Firewall
-	logs   testlog.Buffer
-	loadMu sync.Mutex
+	fw   *waf.Firewall
+	logs testlog.Buffer
 )
 
 func TestMain(m *testing.M) {

@@ -106,7 +106,7 @@ func (d *base64Reader) decode(dst, src []byte) ([]byte, error) {
 
 // stripNewlines removes CR and LF from b in place and returns the new length.
 func stripNewlines(b []byte) int {
-	if bytes.IndexAny(b, "\r\n") < 0 {
+	if !bytes.ContainsAny(b, "\r\n") {
 		return len(b)
 	}
 	n := 0
