@@ -11,6 +11,7 @@ BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPC_GATEWAY_VERSION := v2.33.0
+STATICCHECK_VERSION := v0.8.2
 
 LISTEN ?= 127.0.0.1:8080
 ADMIN_LISTEN ?= 127.0.0.1:9090
@@ -22,6 +23,9 @@ help: ## List the targets.
 
 $(BIN)/buf:
 	$(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+$(BIN)/staticcheck:
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 $(BIN)/protoc-gen-go:
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
@@ -83,7 +87,11 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s).
 	done
 
 .PHONY: lint
-lint: $(BIN)/buf ## gofmt, go vet and buf lint.
+lint: $(BIN)/buf staticcheck ## gofmt, go vet, staticcheck and buf lint.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(BIN)/buf lint
+
+.PHONY: staticcheck
+staticcheck: $(BIN)/staticcheck ## staticcheck ./... (its default checks; deliberate exceptions carry a //lint:ignore with the reason).
+	$(BIN)/staticcheck ./...

@@ -40,7 +40,7 @@ func TestComplexityMatchesGqlgen(t *testing.T) {
 		`{ __schema { types { name } } getUser(id: "1") { id } }`,
 		`mutation { __typename }`,
 	} {
-		q, errs := gqlparser.LoadQuery(s.AST(), doc)
+		q, errs := gqlparser.LoadQueryWithRules(s.AST(), doc, nil)
 		if errs != nil {
 			t.Fatalf("%s: %v", doc, errs)
 		}
@@ -57,7 +57,7 @@ func TestComplexityMatchesGqlgen(t *testing.T) {
 	}
 	// Over the limit: gqlgen's code and text.
 	small := newComplexityLimit(x, 5)
-	q, _ := gqlparser.LoadQuery(s.AST(), `{ getUser(id: "1") { id name } }`)
+	q, _ := gqlparser.LoadQueryWithRules(s.AST(), `{ getUser(id: "1") { id name } }`, nil)
 	e := small.MutateOperationContext(context.Background(), &graphql.OperationContext{Doc: q, Operation: q.Operations[0]})
 	if e == nil || e.Message != "operation has complexity 12, which exceeds the limit of 5 (graphql.max_complexity)" || e.Extensions["code"] != "COMPLEXITY_LIMIT_EXCEEDED" ||
 		e.Extensions["limit"] != "complexity" || e.Extensions["max"] != 5 || e.Extensions["actual"] != 12 {

@@ -33,7 +33,7 @@ func BenchmarkOutput(b *testing.B) {
 		b.Fatal(err)
 	}
 	doc := `{ getUser(id: "1") { id name email role loyaltyPoints tags nickname createdAt address { city country } } }`
-	q, gerr := gqlparser.LoadQuery(s.AST(), doc)
+	q, gerr := gqlparser.LoadQueryWithRules(s.AST(), doc, nil)
 	if gerr != nil {
 		b.Fatal(gerr)
 	}

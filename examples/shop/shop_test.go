@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 reflection v1alpha is deprecated, and still served for older tools: these tests check it.
+
 package shop_test
 
 import (
