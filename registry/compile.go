@@ -180,19 +180,66 @@ var ErrPolicies = errors.New("policies")
 // error nothing is acquired and the caller keeps serving its current snapshot. A snapshot that is
 // published must later be retired with Retire, which returns its endpoints to the pool.
 func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
-	s := &Snapshot{
-		version:  version,
-		built:    time.Now(),
-		methods:  make(map[string]routing.CallKind),
-		known:    make(map[string]bool),
-		clusters: make(map[string]*routing.Cluster),
+	c := &compilation{
+		spec: spec,
+		s: &Snapshot{
+			version:  version,
+			built:    time.Now(),
+			methods:  make(map[string]routing.CallKind),
+			known:    make(map[string]bool),
+			clusters: make(map[string]*routing.Cluster),
+		},
+		owner:       make(map[string]string),
+		clusterOf:   make(map[string]string),
+		methodCount: make(map[string]int32),
+		endpointsOf: make(map[string][]string),
+		configOf:    make(map[string]routing.ClusterConfig),
 	}
+	if err := c.registrations(); err != nil {
+		return nil, err
+	}
+	if err := c.fronts(); err != nil {
+		return nil, err
+	}
+	routes, err := c.routes()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.link(pool, routes); err != nil {
+		c.release(pool)
+		return nil, err
+	}
+	c.summarize()
+	return c.s, nil
+}
+
+// compilation is Compile's work in progress: the snapshot being built and what its steps learn
+// about the spec on the way. The steps run in order; every one but link only validates and
+// derives, so that a spec refused before link has taken nothing from the pool.
+type compilation struct {
+	spec Spec
+	s    *Snapshot
+
+	owner       map[string]string // service -> the registration that provides it
+	clusterOf   map[string]string // service -> the cluster its calls go to
+	methodCount map[string]int32  // service -> its number of methods
+	endpointsOf map[string][]string
+	configOf    map[string]routing.ClusterConfig
+	exposed     []exposure // what each registration exposes, in the spec's order
+	services    []protoreflect.ServiceDescriptor
+}
+
+// registrations checks the registrations and clusters against each other (unique names, one
+// provider per service, known clusters) and learns which services, methods and clusters the
+// snapshot serves.
+func (c *compilation) registrations() error {
+	s, spec := c.s, c.spec
 	sorted := slices.Clone(spec.Registrations)
 	slices.SortFunc(sorted, func(a, b *Registration) int { return strings.Compare(a.Name, b.Name) })
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].Name == sorted[i-1].Name {
 			where := cmp.Or(sorted[i].where, sorted[i-1].where) // the config service's
-			return nil, placed(where, fmt.Errorf("%w: two registrations are named %q (one of the config file and one made through the admin API?)", ErrConflict, sorted[i].Name))
+			return placed(where, fmt.Errorf("%w: two registrations are named %q (one of the config file and one made through the admin API?)", ErrConflict, sorted[i].Name))
 		}
 	}
 	s.regs = sorted
@@ -206,162 +253,159 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 
 	files, shared, err := mergeFiles(regs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.files = files
 	s.types = newTypes(files)
 
-	owner := make(map[string]string) // service -> registration
-	clusterOf := make(map[string]string)
-	methodCount := make(map[string]int32)
-	var endpointsOf = make(map[string][]string)
-	configOf := make(map[string]routing.ClusterConfig)
-	for _, c := range spec.Clusters {
-		if _, dup := endpointsOf[c.Name]; dup {
-			return nil, fmt.Errorf("cluster %q is defined twice", c.Name)
+	for _, cs := range spec.Clusters {
+		if _, dup := c.endpointsOf[cs.Name]; dup {
+			return fmt.Errorf("cluster %q is defined twice", cs.Name)
 		}
-		if c.Config.Weights != nil && len(c.Config.Weights) != len(c.Endpoints) {
-			return nil, fmt.Errorf("cluster %q: %d weights for %d endpoints", c.Name, len(c.Config.Weights), len(c.Endpoints))
+		if cs.Config.Weights != nil && len(cs.Config.Weights) != len(cs.Endpoints) {
+			return fmt.Errorf("cluster %q: %d weights for %d endpoints", cs.Name, len(cs.Config.Weights), len(cs.Endpoints))
 		}
-		endpointsOf[c.Name] = c.Endpoints
-		configOf[c.Name] = c.Config
+		c.endpointsOf[cs.Name] = cs.Endpoints
+		c.configOf[cs.Name] = cs.Config
 	}
-	var exposed []exposure
 	for _, r := range regs {
 		services, err := exposedServices(r)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		// What the snapshot serves of a service is linked to the copies of the shared files it
 		// serves, the newest (see sharedFiles).
 		if services, err = shared.linkToServed(r.Files, services); err != nil {
-			return nil, placed(r.where, fmt.Errorf("registration %q: %w", r.Name, err))
+			return placed(r.where, fmt.Errorf("registration %q: %w", r.Name, err))
 		}
-		exposed = append(exposed, exposure{reg: r.Name, where: r.where, files: r.Files, services: services})
+		c.exposed = append(c.exposed, exposure{reg: r.Name, where: r.where, files: r.Files, services: services})
+		c.services = append(c.services, services...)
 		cluster := r.Cluster
 		if cluster == "" {
 			cluster = r.Name
-			if _, dup := endpointsOf[cluster]; dup {
-				return nil, placed(r.where, fmt.Errorf("%w: registration %q: it takes a cluster named after it, and a cluster named %q already exists; rename that cluster (or, for a config file service, set the service's cluster)", ErrConflict, r.Name, cluster))
+			if _, dup := c.endpointsOf[cluster]; dup {
+				return placed(r.where, fmt.Errorf("%w: registration %q: it takes a cluster named after it, and a cluster named %q already exists; rename that cluster (or, for a config file service, set the service's cluster)", ErrConflict, r.Name, cluster))
 			}
-			endpointsOf[cluster] = r.Endpoints
+			c.endpointsOf[cluster] = r.Endpoints
 		} else if _, err := spec.cluster(cluster); err != nil {
-			return nil, placed(r.where, fmt.Errorf("registration %q: %w", r.Name, err))
+			return placed(r.where, fmt.Errorf("registration %q: %w", r.Name, err))
 		}
 		for _, sd := range services {
 			name := string(sd.FullName())
-			if other, taken := owner[name]; taken {
-				return nil, placed(r.where, fmt.Errorf("%w: service %s is provided by both registration %s and %q", ErrConflict, name, byName[other].label(), r.Name))
+			if other, taken := c.owner[name]; taken {
+				return placed(r.where, fmt.Errorf("%w: service %s is provided by both registration %s and %q", ErrConflict, name, byName[other].label(), r.Name))
 			}
-			owner[name] = r.Name
-			clusterOf[name] = cluster
+			c.owner[name] = r.Name
+			c.clusterOf[name] = cluster
 			s.known[name] = true
 			methods := sd.Methods()
-			methodCount[name] = int32(methods.Len())
+			c.methodCount[name] = int32(methods.Len())
 			for i := range methods.Len() {
 				m := methods.Get(i)
 				s.methods["/"+name+"/"+string(m.Name())] = routing.KindOf(m)
 			}
 		}
 	}
-	var services []protoreflect.ServiceDescriptor
-	for _, e := range exposed {
-		services = append(services, e.services...)
-	}
+	s.services = slices.Sorted(maps.Keys(c.owner))
+	return nil
+}
+
+// fronts builds what the REST and GraphQL fronts serve (the GraphQL schema, the REST router, the
+// OpenAPI document), refusing names and routes two registrations claim.
+func (c *compilation) fronts() error {
+	s, spec := c.s, c.spec
 	// The REST bindings are checked here; GraphQL names by building the schema, the one source of
 	// truth for them (prefixes, overrides and hidden methods included). Both are reported together.
-	problems := checkFronts(exposed)
+	problems := checkFronts(c.exposed)
 	gql := spec.GraphQL
 	var waitingLinks, waitingOverrides []string
-	gql.Links, waitingLinks = activeLinks(gql.Links, owner, files)
+	gql.Links, waitingLinks = activeLinks(gql.Links, c.owner, s.files)
 	gql.Overrides, waitingOverrides = activeOverrides(gql.Overrides, s.known, s.methods)
 	s.gqlWaiting = slices.Sorted(slices.Values(append(waitingLinks, waitingOverrides...)))
-	if len(services) > 0 {
-		if s.graphql, err = schema.Build(services, gql); err != nil {
-			if err := problems.graphQLProblems(err, exposed); err != nil {
-				return nil, err
+	if len(c.services) > 0 {
+		var err error
+		if s.graphql, err = schema.Build(c.services, gql); err != nil {
+			if err := problems.graphQLProblems(err, c.exposed); err != nil {
+				return err
 			}
 		}
 	}
 	if err := problems.err(); err != nil {
-		return nil, err
+		return err
 	}
 	s.routeHeaders = routeHeaders(spec)
 	restOpts := append([]transcoder.RouterOption{transcoder.WithTypes(s.types),
 		transcoder.WithRouteHeaders(s.routeHeaders...)}, spec.REST...)
-	if s.rest, err = transcoder.NewRouter(services, restOpts...); err != nil {
-		return nil, err
+	var err error
+	if s.rest, err = transcoder.NewRouter(c.services, restOpts...); err != nil {
+		return err
 	}
 	if err := checkOperationRoutes(spec.GraphQLFront.Routes, s.rest); err != nil {
-		return nil, err
+		return err
 	}
 	s.graphqlFront = spec.GraphQLFront
 	// The OpenAPI document is derived information: a binding it cannot describe (a method bound twice
 	// to the same path, which the router serves by its first binding) leaves the document out rather
 	// than refusing the registration; /openapi.json then answers 503.
-	if s.openapi, err = transcoder.OpenAPI(services, spec.OpenAPI); err != nil {
+	if s.openapi, err = transcoder.OpenAPI(c.services, spec.OpenAPI); err != nil {
 		s.openapi, s.openapiErr = nil, err
 	}
-	for name := range owner {
-		s.services = append(s.services, name)
-	}
-	slices.Sort(s.services)
+	return nil
+}
 
+// routes returns the routing table's routes, not yet linked to their clusters: the config's, in
+// its order, then one per service, which sends its calls to the service's cluster.
+func (c *compilation) routes() ([]routing.Route, error) {
 	var routes []routing.Route
-	for _, rs := range spec.Routes {
+	for _, rs := range c.spec.Routes {
 		r := routing.Route{Name: rs.Name, Match: rs.Match, Timeout: rs.Timeout, Retry: rs.Retry}
 		for _, wc := range rs.Clusters {
-			if _, ok := endpointsOf[wc.Name]; !ok {
+			if _, ok := c.endpointsOf[wc.Name]; !ok {
 				return nil, fmt.Errorf("route %q: unknown cluster %q", rs.Name, wc.Name)
 			}
-			r.Clusters = append(r.Clusters, routing.WeightedCluster{Weight: wc.Weight}) // cluster filled below
+			r.Clusters = append(r.Clusters, routing.WeightedCluster{Weight: wc.Weight}) // cluster filled by link
 		}
 		routes = append(routes, r)
 	}
-	for _, name := range s.services {
+	for _, name := range c.s.services {
 		routes = append(routes, routing.Route{
 			Name:     "service:" + name,
 			Match:    routing.Match{Prefix: "/" + name + "/"},
 			Clusters: []routing.WeightedCluster{{Weight: 1}},
 		})
 	}
+	return routes, nil
+}
 
-	// Everything is valid: take endpoints from the pool and link the routes to their clusters. The
-	// snapshot holds a reference per acquire: clusters that list one address share its endpoint
-	// when they reach it over the same transport with the same breaker, health check and outlier
-	// settings; otherwise each has its own. Clusters are taken in name order, so that a config
-	// compiles alike every time, to the dialing order.
-	fail := func(err error) (*Snapshot, error) {
-		for _, ep := range s.endpoints {
-			pool.Release(ep)
-		}
-		for _, c := range s.resolved {
-			c.Close()
-		}
-		return nil, err
-	}
-	for _, name := range slices.Sorted(maps.Keys(endpointsOf)) {
-		addrs := endpointsOf[name]
-		if cfg := configOf[name]; cfg.DNSRefresh > 0 && hasHostName(addrs) {
-			c, err := pool.NewResolvedCluster(name, addrs, cfg)
+// link takes the clusters' endpoints from the pool, links routes to their clusters into the
+// snapshot's table, and compiles the policies. Everything else is valid by now. The snapshot holds
+// a reference per acquire: clusters that list one address share its endpoint when they reach it
+// over the same transport with the same breaker, health check and outlier settings; otherwise each
+// has its own. Clusters are taken in name order, so that a config compiles alike every time, to
+// the dialing order. On error the caller releases what link took (release).
+func (c *compilation) link(pool *routing.Pool, routes []routing.Route) error {
+	s, spec := c.s, c.spec
+	for _, name := range slices.Sorted(maps.Keys(c.endpointsOf)) {
+		addrs, cfg := c.endpointsOf[name], c.configOf[name]
+		if cfg.DNSRefresh > 0 && hasHostName(addrs) {
+			rc, err := pool.NewResolvedCluster(name, addrs, cfg)
 			if err != nil {
-				return fail(err)
+				return err
 			}
-			s.resolved = append(s.resolved, c)
-			s.clusters[name] = c
+			s.resolved = append(s.resolved, rc)
+			s.clusters[name] = rc
 			continue
 		}
-		cfg := configOf[name]
 		eps := make([]*routing.Endpoint, 0, len(addrs))
 		for _, addr := range addrs {
 			ep, err := pool.AcquireWith(addr, cfg.Transport, cfg.Endpoint)
 			if err != nil {
-				return fail(fmt.Errorf("cluster %q: %w", name, err))
+				return fmt.Errorf("cluster %q: %w", name, err)
 			}
 			s.endpoints = append(s.endpoints, ep)
 			eps = append(eps, ep)
 		}
-		s.clusters[name] = routing.NewCluster(name, eps, routing.WithClusterConfig(configOf[name]))
+		s.clusters[name] = routing.NewCluster(name, eps, routing.WithClusterConfig(cfg))
 	}
 	for i, rs := range spec.Routes {
 		for j, wc := range rs.Clusters {
@@ -369,27 +413,45 @@ func Compile(spec Spec, pool *routing.Pool, version uint64) (*Snapshot, error) {
 		}
 	}
 	for i, name := range s.services {
-		routes[len(spec.Routes)+i].Clusters[0].Cluster = s.clusters[clusterOf[name]]
+		routes[len(spec.Routes)+i].Clusters[0].Cluster = s.clusters[c.clusterOf[name]]
 	}
+	var err error
 	if s.table, err = routing.NewTable(routes); err != nil {
-		return fail(err)
+		return err
 	}
 	if spec.Admission != nil {
 		if s.admitter, err = spec.Admission(spec.Policies, slices.Sorted(maps.Keys(s.methods)), s.restBinding); err != nil {
-			return fail(fmt.Errorf("%w: %w", ErrPolicies, err))
+			return fmt.Errorf("%w: %w", ErrPolicies, err)
 		}
 	}
-	s.waiting = waitingServices(spec.Pending, owner)
+	return nil
+}
+
+// release gives back what a failed link took from the pool.
+func (c *compilation) release(pool *routing.Pool) {
+	for _, ep := range c.s.endpoints {
+		pool.Release(ep)
+	}
+	for _, rc := range c.s.resolved {
+		rc.Close()
+	}
+}
+
+// summarize records what the admin API and the warnings show of the snapshot: services and rules
+// waiting for a registration, rules and routes that match nothing, and each service's status.
+func (c *compilation) summarize() {
+	s, spec := c.s, c.spec
+	s.waiting = waitingServices(spec.Pending, c.owner)
 	s.rulesWaiting, s.rulesUnmatched = ruleWarnings(spec.Policies.Rules, s.known, s.methods, spec.Routes)
 	s.shadowedRoutes = shadowedRoutes(spec.Routes)
 	s.svcInfo = make(map[string]*adminv1.ServiceStatus, len(s.services))
 	for _, name := range s.services {
+		cluster := c.clusterOf[name]
 		s.svcInfo[name] = &adminv1.ServiceStatus{
-			Name: name, Registration: owner[name], MethodCount: methodCount[name],
-			Cluster: clusterOf[name], Endpoints: endpointsOf[clusterOf[name]],
+			Name: name, Registration: c.owner[name], MethodCount: c.methodCount[name],
+			Cluster: cluster, Endpoints: c.endpointsOf[cluster],
 		}
 	}
-	return s, nil
 }
 
 // waitingServices maps the services pending config services name (their services lists) to why
