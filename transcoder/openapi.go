@@ -254,8 +254,7 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 	if err != nil {
 		return err
 	}
-	in, out := md.Input(), md.Output()
-	path, shape, params, bound, err := b.pathParams(tpl, in)
+	path, shape, params, bound, err := b.pathParams(tpl, md.Input())
 	if err != nil {
 		return err
 	}
@@ -268,9 +267,21 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 	}
 	op.Summary, op.Description = oaSplitSummary(oaComments(md))
 
-	// Request: what the body does not carry comes from the query. The messages of a client stream
-	// all come in the body (or, both ways streaming, in WebSocket frames): no query parameters then.
-	bidi := md.IsStreamingClient() && md.IsStreamingServer()
+	if err := b.request(op, md, rule, method, bound); err != nil {
+		return err
+	}
+	if err := b.responses(op, md, rule, method); err != nil {
+		return err
+	}
+	return b.add(method, path, shape, op)
+}
+
+// request describes the request of op, a binding of md by rule: its body (the whole input message
+// less what the path sets, one of its fields, raw bytes for a google.api.HttpBody, or a stream of
+// NDJSON lines) and the query parameters for the fields neither the path nor the body carries.
+// bound holds the fields the path sets; the body's are added.
+func (b *openAPIBuilder) request(op *oaOperation, md protoreflect.MethodDescriptor, rule *annotations.HttpRule, method string, bound map[string]bool) error {
+	in := md.Input()
 	var body *oaSchema
 	// A google.api.HttpBody body is raw bytes, but in a stream of request messages, each JSON.
 	rawBody := false
@@ -306,6 +317,8 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		}
 		bound[field] = true
 	}
+	// The messages of a client stream all come in the body (or, both ways streaming, in WebSocket
+	// frames): no query parameters then.
 	if rule.GetBody() != "*" && !md.IsStreamingClient() {
 		b.queryParams(&op.Parameters, in, "", "", bound, true, nil)
 	}
@@ -324,9 +337,18 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		}
 		op.RequestBody = rb
 	}
+	return nil
+}
 
-	// Response: the output message, or one of its fields. A google.api.HttpBody is raw bytes, in a
-	// stream too (bidi included: the front streams its responses as a server stream's).
+// responses describes the responses of op, a binding of md by rule: the output message or its
+// response_body field, as JSON, raw bytes (google.api.HttpBody), a stream (NDJSON or Server-Sent
+// Events), or a WebSocket for a bidi stream bound without a body; and the error every binding may
+// answer.
+func (b *openAPIBuilder) responses(op *oaOperation, md protoreflect.MethodDescriptor, rule *annotations.HttpRule, method string) error {
+	out := md.Output()
+	bidi := md.IsStreamingClient() && md.IsStreamingServer()
+	// A google.api.HttpBody is raw bytes, in a stream too (bidi included: the front streams its
+	// responses as a server stream's).
 	var result *oaSchema
 	rawResult := false
 	if field := rule.GetResponseBody(); field != "" {
@@ -341,7 +363,7 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		result = b.schemas.ref(out)
 	}
 	switch {
-	case bidi && body == nil:
+	case bidi && op.RequestBody == nil:
 		// Bound without a body (GET): the messages can only travel over a WebSocket.
 		frames := "each frame carries one message as JSON, request messages from the client and response messages from the server."
 		if rawResult {
@@ -376,8 +398,7 @@ func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, r
 		op.Responses["200"] = &oaResponse{Description: "OK", Content: oaJSONContent(result)}
 	}
 	op.Responses["default"] = &oaResponse{Description: "An error.", Content: oaJSONContent(oaRef(oaStatusName))}
-
-	return b.add(method, path, shape, op)
+	return nil
 }
 
 func oaJSONContent(s *oaSchema) map[string]*oaMediaType {
