@@ -57,8 +57,9 @@ type AccessLog struct {
 	// to the config file's directory). Default "off".
 	Output string `yaml:"output"`
 	// Headers are request headers (gRPC metadata) added to each line under "header.<name>", such as
-	// x-request-id. Headers that carry credentials (authorization, cookie, x-api-key...), with or
-	// without a Grpc-Metadata- prefix, are refused: secrets are never logged.
+	// x-request-id. Headers that carry credentials, with or without a Grpc-Metadata- prefix, are
+	// refused: secrets are never logged. IsSecretHeader says which: names with auth, token,
+	// secret, cookie, session, a word key... in them, and the header API keys are read from.
 	Headers []string `yaml:"headers"`
 	// FlushInterval is how long a line may wait in memory before it is written: lines are written
 	// together, at this interval or as soon as 64 KiB wait, rather than with one write per request.
@@ -97,12 +98,6 @@ const (
 // TracingExporters are the values of tracing.exporter.
 var TracingExporters = []string{TracingExporterNone, TracingExporterOTLPGRPC, TracingExporterOTLPHTTP}
 
-// SecretHeaders are the headers that carry credentials: the access log refuses to record them, and
-// never records them whatever it is told.
-var SecretHeaders = []string{"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
-	"api-key", "x-api-token", "x-auth-token", "x-access-token", "x-session-token", "x-amz-security-token",
-	"x-goog-api-key", "x-vault-token", "private-token", "token", "x-csrf-token", "x-xsrf-token"}
-
 // Ratio returns the parsed SampleRatio: 1 when it is unset or invalid (validation refuses invalid ones).
 func (t Tracing) Ratio() float64 {
 	r, ok := parseRatio(t.SampleRatio)
@@ -126,14 +121,21 @@ func parseRatio(s string) (float64, bool) {
 	return f / scale, true
 }
 
-// IsSecretHeader reports whether the header name (any case) carries credentials: one of
-// SecretHeaders, or one of extra (the header policies.auth.api_keys reads keys from), or either
-// of those behind a Grpc-Metadata- prefix, which the REST front passes on as the metadata the rest
-// names (and authentication reads as that credential).
+// IsSecretHeader reports whether the header name (any case) carries credentials, which the access
+// log refuses to record, and never records whatever it is told. Credential headers are too many to
+// list (every API and gateway names its own), so they are told by their names: a header carries
+// credentials when its name contains one of secretHeaderParts or has the word "key" (x-api-key,
+// ocp-apim-subscription-key, though idempotency-key too), or when it is one of extra (the header
+// policies.auth.api_keys reads keys from), alone or behind a Grpc-Metadata- prefix, which the REST
+// front passes on as the metadata the rest names (and authentication reads as that credential).
 func IsSecretHeader(name string, extra ...string) bool {
 	name = strings.ToLower(name)
+	if slices.ContainsFunc(secretHeaderParts, func(part string) bool { return strings.Contains(name, part) }) ||
+		slices.Contains(strings.FieldsFunc(name, isHeaderWordSeparator), "key") {
+		return true
+	}
 	for {
-		if oneOf(name, SecretHeaders) || slices.ContainsFunc(extra, func(e string) bool { return strings.EqualFold(e, name) }) {
+		if slices.ContainsFunc(extra, func(e string) bool { return strings.EqualFold(e, name) }) {
 			return true
 		}
 		rest, ok := strings.CutPrefix(name, grpcMetadataPrefix)
@@ -143,6 +145,17 @@ func IsSecretHeader(name string, extra ...string) bool {
 		name = rest
 	}
 }
+
+// secretHeaderParts are the parts of header names that say a header carries credentials:
+// authorization, proxy-authorization, x-auth-token, oauth...; x-refresh-token, x-id-token,
+// private-token...; x-client-secret; password, passwd; cookie, set-cookie; x-session-id;
+// x-credential; apikey; x-jwt; x-amz-signature. Ordinary headers (x-request-id, user-agent,
+// x-forwarded-for, traceparent, x-tenant-id) have none of them.
+var secretHeaderParts = []string{"auth", "token", "secret", "passw", "cookie", "session", "credential",
+	"apikey", "jwt", "signature"}
+
+// isHeaderWordSeparator reports whether r separates the words of a header name.
+func isHeaderWordSeparator(r rune) bool { return r == '-' || r == '_' || r == '.' }
 
 // grpcMetadataPrefix is the prefix of the REST request headers that pass on as gRPC metadata.
 const grpcMetadataPrefix = "grpc-metadata-"

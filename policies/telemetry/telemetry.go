@@ -38,8 +38,9 @@ type Config struct {
 	Tracing   config.Tracing
 	Metrics   config.Metrics
 	AccessLog config.AccessLog
-	// SecretHeaders are credential headers besides config.SecretHeaders (the API key header
-	// policies.auth configures), which the access log never records either.
+	// SecretHeaders are credential headers whose names do not say so (the API key header
+	// policies.auth configures, which config.IsSecretHeader is told of), which the access log
+	// never records either.
 	SecretHeaders []string
 
 	// Endpoints, when set, reports the upstream endpoints' resilience state (routing.Pool.Stats) for

@@ -326,24 +326,28 @@ func TestProxyReplacesClientTraceparent(t *testing.T) {
 
 // TestAccessLogNeverLogsSecrets sends credentials in every usual place and checks that the line
 // has what it should and none of them, though the config (which validation would refuse) lists
-// some, as they are or as the Grpc-Metadata- headers the REST front passes on as them.
+// some, as they are or as the Grpc-Metadata- headers the REST front passes on as them: headers
+// whose names say they carry credentials, and the API key header, whatever it is named.
 func TestAccessLogNeverLogsSecrets(t *testing.T) {
 	r := newRig(t, telemetry.Config{
-		AccessLog: config.AccessLog{Headers: []string{"x-request-id", "authorization", "cookie",
-			"grpc-metadata-authorization", "grpc-metadata-x-my-key", "grpc-metadata-cookie", "grpc-metadata-x-trace-tag"}},
-		SecretHeaders: []string{"x-my-key"},
+		AccessLog: config.AccessLog{Headers: []string{"x-request-id", "authorization", "cookie", "apikey", "x-refresh-token",
+			"grpc-metadata-authorization", "grpc-metadata-x-shop-client", "grpc-metadata-cookie", "grpc-metadata-x-trace-tag"}},
+		SecretHeaders: []string{"x-shop-client"},
 	})
 	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, r.front("ada")))
 	defer srv.Close()
 
-	secrets := []string{"Bearer-s3cr3t-token", "session=c00kie", "k3y-abcdef", "qu3ry-token", "Bearer-md-t0ken", "my-k3y-abcdef", "md-c00kie"}
+	secrets := []string{"Bearer-s3cr3t-token", "session=c00kie", "k3y-abcdef", "qu3ry-token", "Bearer-md-t0ken", "my-k3y-abcdef", "md-c00kie",
+		"kong-k3y", "r3fresh-t0ken"}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/health/?access_token="+secrets[3], nil)
 	req.Header.Set("Authorization", "Bearer "+secrets[0])
 	req.Header.Set("Cookie", secrets[1])
 	req.Header.Set("X-Api-Key", secrets[2])
 	req.Header.Set("Grpc-Metadata-Authorization", "Bearer "+secrets[4])
-	req.Header.Set("Grpc-Metadata-X-My-Key", secrets[5])
+	req.Header.Set("Grpc-Metadata-X-Shop-Client", secrets[5])
 	req.Header.Set("Grpc-Metadata-Cookie", secrets[6])
+	req.Header.Set("Apikey", secrets[7])
+	req.Header.Set("X-Refresh-Token", secrets[8])
 	req.Header.Set("Grpc-Metadata-X-Trace-Tag", "tag-7")
 	req.Header.Set("X-Request-Id", "req-42")
 	resp, err := http.DefaultClient.Do(req)
