@@ -178,6 +178,10 @@ type Endpoint struct {
 
 	refs int                // references held through pool; guarded by pool.mu
 	stop context.CancelFunc // ends the endpoint's goroutines (watchConn, runHealth); guarded by pool.mu
+	// linger ends the endpoint's stay among the pool's lingering ones, the lingerGen-th; both
+	// guarded by pool.mu.
+	linger    *time.Timer
+	lingerGen uint64
 
 	closeOnce sync.Once
 	closeErr  error
