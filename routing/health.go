@@ -132,6 +132,27 @@ func (e *Endpoint) forgive(now int64, reason string) {
 	}
 }
 
+// HealthCheckCall marks a call on an endpoint's connection as the gateway's own active health
+// check rather than a call made for a client, for the client interceptors the connection was
+// dialed with ([DialWith]): instrumentation that counts upstream calls should let it through
+// unobserved ([IsHealthCheck]). A check that times out waiting for a backend that is down would
+// otherwise count as an upstream call that failed with DEADLINE_EXCEEDED, and every check that
+// passes as one that succeeded.
+var HealthCheckCall grpc.CallOption = healthCheckCall{}
+
+type healthCheckCall struct{ grpc.EmptyCallOption }
+
+// IsHealthCheck reports whether opts, a call's options as a client interceptor gets them, include
+// [HealthCheckCall]. It looks at each option's type only, and does not allocate.
+func IsHealthCheck(opts []grpc.CallOption) bool {
+	for _, o := range opts {
+		if _, ok := o.(healthCheckCall); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // check runs one health check. A backend without the health service (Unimplemented) counts as
 // healthy: it answered.
 func (e *Endpoint) check(ctx context.Context, client healthpb.HealthClient, req *healthpb.HealthCheckRequest, timeout time.Duration) bool {
@@ -142,7 +163,7 @@ func (e *Endpoint) check(ctx context.Context, client healthpb.HealthClient, req 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := client.Check(ctx, req, grpc.WaitForReady(true))
+	resp, err := client.Check(ctx, req, grpc.WaitForReady(true), HealthCheckCall)
 	if err != nil {
 		return status.Code(err) == codes.Unimplemented
 	}
