@@ -487,13 +487,19 @@ func (s *Snapshot) restBinding(r *http.Request) (*transcoder.Binding, bool) {
 
 // Retire returns the snapshot's endpoints to the pool. Call it once the snapshot is no longer current;
 // endpoints still in use by another snapshot stay connected, and calls in flight finish first.
-func (s *Snapshot) Retire(pool *routing.Pool) {
+func (s *Snapshot) Retire(pool *routing.Pool) { s.RetireLingering(pool, 0) }
+
+// RetireLingering is Retire for a snapshot another has just replaced, on which calls may still be
+// starting (a caller that loaded it just before the swap): the endpoints no other snapshot holds
+// stop being health-checked and watched at once, and stay connected, taking calls, for linger
+// ([routing.Pool.ReleaseLingering]); then they drain as Retire's do.
+func (s *Snapshot) RetireLingering(pool *routing.Pool, linger time.Duration) {
 	for _, ep := range s.endpoints {
-		pool.Release(ep)
+		pool.ReleaseLingering(ep, linger)
 	}
 	s.endpoints = nil
 	for _, c := range s.resolved {
-		c.Close()
+		c.CloseLingering(linger)
 	}
 	s.resolved = nil
 }

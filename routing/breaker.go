@@ -68,6 +68,10 @@ type breaker struct {
 	// refusal is the status of a call the open circuit refuses, for the whole seconds it says are
 	// left until probes resume: made again only when that number changes.
 	refusal atomic.Pointer[openRefusal]
+	// retired is set once the endpoint has replaced the breaker ([Endpoint.forgive]): the state
+	// changes of a retired breaker, which probes it admitted before may still cause, are not the
+	// endpoint's and are neither logged nor signalled.
+	retired atomic.Bool
 }
 
 // openRefusal is an open circuit's refusal, with the seconds its RetryInfo gives.
@@ -89,6 +93,9 @@ func newBreaker(addr string, c BreakerConfig, log *slog.Logger, changed func()) 
 		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= trip },
 		IsExcluded:  func(err error) bool { return err == errExcluded },
 		OnStateChange: func(name string, from, to gobreaker.State) {
+			if b.retired.Load() {
+				return
+			}
 			if to == gobreaker.StateOpen {
 				b.openUntil.Store(nanotime() + b.timeout) // before the state: readers see both
 			}
@@ -107,6 +114,10 @@ func newBreaker(addr string, c BreakerConfig, log *slog.Logger, changed func()) 
 	})
 	return b
 }
+
+// retire stops the breaker from logging and signalling its state changes: the endpoint has
+// replaced it.
+func (b *breaker) retire() { b.retired.Store(true) }
 
 // closed reports whether the circuit is closed, as last mirrored.
 func (b *breaker) closed() bool { return gobreaker.State(b.state.Load()) == gobreaker.StateClosed }

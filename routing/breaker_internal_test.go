@@ -9,6 +9,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/internal/testlog"
 )
 
 // An open circuit's refusal tells when probes resume: the whole seconds left, at least one, made
@@ -75,5 +77,22 @@ func TestBreakerRecordsOnlyWhileClosed(t *testing.T) {
 	unary(nil)
 	if s := b.stateName(); s != "closed" {
 		t.Errorf("after two probes' successes: %s, want closed", s)
+	}
+}
+
+// A breaker the endpoint has replaced (a health check passed) keeps quiet: a probe it admitted
+// before, failing later, trips it without a log line or a signal, as it is no longer the
+// endpoint's circuit.
+func TestRetiredBreakerKeepsQuiet(t *testing.T) {
+	var logs testlog.Buffer
+	signals := 0
+	b := newBreaker("192.0.2.1:50051", BreakerConfig{ConsecutiveFailures: 1}, slog.New(slog.NewTextHandler(&logs, nil)), func() { signals++ })
+	b.retire()
+	b.record(outcomeFailure)
+	if s := b.cb.State(); s != gobreaker.StateOpen {
+		t.Fatalf("retired breaker after a failure: %s, want it tripped all the same", s)
+	}
+	if logged := logs.String(); logged != "" || signals != 0 {
+		t.Errorf("retired breaker logged %q and signalled %d times, want neither", logged, signals)
 	}
 }

@@ -137,7 +137,12 @@ const DefaultDNSRefresh = 30 * time.Second
 // Close stops a resolved cluster's re-resolution and releases its endpoints, which finish their
 // calls in flight, then close unless another cluster holds them. It does nothing for a cluster of a
 // fixed set, whose endpoints belong to whoever acquired them.
-func (c *Cluster) Close() {
+func (c *Cluster) Close() { c.CloseLingering(0) }
+
+// CloseLingering is Close for the cluster of a snapshot another has just replaced: re-resolution
+// stops, but the member set stays, for calls that picked the cluster just before the swap, and its
+// endpoints linger for linger ([Pool.ReleaseLingering]) before they drain.
+func (c *Cluster) CloseLingering(linger time.Duration) {
 	r := c.dns
 	if r == nil {
 		return
@@ -152,7 +157,13 @@ func (c *Cluster) Close() {
 	}
 	r.cancel()
 	<-r.done
-	c.releaseAll()
+	if linger <= 0 {
+		c.releaseAll()
+		return
+	}
+	for _, e := range c.set.Load().endpoints {
+		p.ReleaseLingering(e, linger)
+	}
 }
 
 // releaseAll releases the member set's endpoints and empties it.

@@ -246,6 +246,42 @@ func TestResolvedClusterReloadKeepsEndpoints(t *testing.T) {
 	}
 }
 
+// A resolved cluster retired lingering (its snapshot replaced) stops re-resolving but keeps its
+// member set, whose endpoints leave the pool yet stay connected; a cluster built meanwhile with the
+// same names takes them back.
+func TestResolvedClusterCloseLingering(t *testing.T) {
+	addr, _ := testnet.Health(t)
+	dns := newFakeDNS(map[string][]netip.Addr{"users.test": ips("192.0.2.1", "192.0.2.2")})
+	pool := routing.NewPool(dialTo(addr), routing.WithPoolLookup(dns.lookup), routing.WithPoolLogger(quietLog()))
+	defer pool.Close()
+	cfg := routing.ClusterConfig{DNSRefresh: time.Hour}
+	old, err := pool.NewResolvedCluster("users", []string{"users.test:50051"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := old.Endpoints()
+	old.CloseLingering(time.Hour)
+	if got := pool.Len(); got != 0 {
+		t.Errorf("pool holds %d endpoints after the cluster's retirement, want 0", got)
+	}
+	if got := old.Endpoints(); !slices.Equal(got, eps) {
+		t.Errorf("retired cluster's endpoints = %v, want %v kept", addrsOf(got), addrsOf(eps))
+	}
+	for _, e := range eps {
+		if e.Conn().GetState() == connectivity.Shutdown {
+			t.Errorf("%s closed while lingering", e.Addr())
+		}
+	}
+	cur, err := pool.NewResolvedCluster("users", []string{"users.test:50051"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	if !slices.Equal(cur.Endpoints(), eps) {
+		t.Error("a cluster built while the endpoints lingered dialed anew")
+	}
+}
+
 func TestDrainingEndpointTakesNoNewCalls(t *testing.T) {
 	pool := routing.NewPool(nil)
 	defer pool.Close()

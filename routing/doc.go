@@ -54,8 +54,11 @@
 // settings), outside snapshots, so a reload that keeps an address, the way to
 // reach it and its settings keeps its connection and state. Compiling a snapshot
 // acquires its endpoints from the pool; once the new snapshot is published the
-// old one releases its own. An endpoint whose last reference is released
-// leaves the pool and closes its connection when its last in-flight call
-// finishes, so no call is cut by a reload; a released (draining) endpoint
-// takes no new calls. The same holds for an address a re-resolution drops.
+// old one releases its own, lingering ([Pool.ReleaseLingering]): those no other
+// snapshot holds stop being health-checked at once, but stay connected a few
+// seconds for calls that picked them just before the swap. An endpoint whose
+// last reference is released (and whose linger is over) leaves the pool and
+// closes its connection when its last in-flight call finishes, so no call is
+// cut by a reload; a released (draining) endpoint takes no new calls. The same
+// holds, without lingering, for an address a re-resolution drops.
 package routing

@@ -167,7 +167,7 @@ type Endpoint struct {
 	ewma         atomic.Uint64           // float64 bits: latency EWMA in nanoseconds as of sampled; 0 = no sample
 	sampled      atomic.Int64            // nanotime of the EWMA's last sample
 	streak       atomic.Int32            // sick outcomes in a row, for outlier detection
-	ejectedUntil atomic.Int64            // nanotime the current ejection ends; 0 = never ejected
+	ejectedUntil atomic.Int64            // nanotime the last ejection ends, or ended if forgiven; 0 = never ejected
 	ejections    atomic.Int32            // ejection multiplier: grows per ejection, decays with success
 	ejectedTotal atomic.Int64
 	unhealthy    atomic.Bool // the active health check's verdict
@@ -178,6 +178,10 @@ type Endpoint struct {
 
 	refs int                // references held through pool; guarded by pool.mu
 	stop context.CancelFunc // ends the endpoint's goroutines (watchConn, runHealth); guarded by pool.mu
+	// linger ends the endpoint's stay among the pool's lingering ones, the lingerGen-th; both
+	// guarded by pool.mu.
+	linger    *time.Timer
+	lingerGen uint64
 
 	closeOnce sync.Once
 	closeErr  error

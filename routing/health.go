@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
@@ -57,8 +58,8 @@ func (c HealthCheckConfig) withDefaults() HealthCheckConfig {
 }
 
 // runHealth checks e every interval until ctx ends. An endpoint turning unhealthy is not picked
-// (outside panic mode); one turning healthy again is un-ejected and its circuit reset, so it gets
-// traffic again within one interval of recovering.
+// (outside panic mode); one turning healthy again is forgiven its failed calls ([Endpoint.forgive]),
+// so it gets traffic again within one interval of recovering.
 func (e *Endpoint) runHealth(ctx context.Context, hc HealthCheckConfig) {
 	var check func(context.Context) bool
 	if hc.HTTPPath != "" {
@@ -84,12 +85,8 @@ func (e *Endpoint) runHealth(ctx context.Context, hc HealthCheckConfig) {
 			passes, fails = passes+1, 0
 			if e.unhealthy.Load() && passes >= hc.HealthyThreshold {
 				e.unhealthy.Store(false)
-				e.ejectedUntil.Store(0)
-				e.streak.Store(0)
-				if !e.cfg.Breaker.Disabled {
-					e.br.Store(newBreaker(e.addr, e.cfg.Breaker, e.log, e.changed))
-				}
 				e.log.Info("endpoint healthy", "endpoint", e.addr)
+				e.forgive(nanotime(), "a health check passed")
 				e.changed()
 			}
 		} else if ctx.Err() == nil {
@@ -108,6 +105,54 @@ func (e *Endpoint) runHealth(ctx context.Context, hc HealthCheckConfig) {
 	}
 }
 
+// forgive ends what failed calls imposed on e, for reason: an ejection in force ends now, and the
+// circuit, open or half-open, is closed (a new breaker, so failures counted before do not count
+// towards the next trip). The active health check vouches for the backend, which would otherwise
+// wait out the ejection and the open timeout; Envoy's outlier detection likewise unejects a host
+// that passes an active check. Each is logged as the transition it is, so the log never leaves an
+// endpoint ejected or its circuit open while it takes calls. The ejection multiplier stays: the
+// next ejection lasts longer, unless the endpoint goes without one for a base ejection time.
+func (e *Endpoint) forgive(now int64, reason string) {
+	if until := e.ejectedUntil.Load(); until > now && e.ejectedUntil.CompareAndSwap(until, now) {
+		e.log.Info("endpoint ejection ended early", "endpoint", e.addr, "reason", reason,
+			"left", time.Duration(until-now).Round(time.Millisecond).String())
+	}
+	e.streak.Store(0)
+	old := e.br.Load()
+	if old == nil {
+		return
+	}
+	// Retired first, so that a probe the old breaker admitted, ending later, does not log a state
+	// change of a breaker no longer in use.
+	old.retire()
+	e.br.Store(newBreaker(e.addr, e.cfg.Breaker, e.log, e.changed))
+	if from := old.cb.State(); from != gobreaker.StateClosed {
+		e.log.Info("circuit breaker state changed", "endpoint", e.addr, "from", from.String(),
+			"to", gobreaker.StateClosed.String(), "reason", reason)
+	}
+}
+
+// HealthCheckCall marks a call on an endpoint's connection as the gateway's own active health
+// check rather than a call made for a client, for the client interceptors the connection was
+// dialed with ([DialWith]): instrumentation that counts upstream calls should let it through
+// unobserved ([IsHealthCheck]). A check that times out waiting for a backend that is down would
+// otherwise count as an upstream call that failed with DEADLINE_EXCEEDED, and every check that
+// passes as one that succeeded.
+var HealthCheckCall grpc.CallOption = healthCheckCall{}
+
+type healthCheckCall struct{ grpc.EmptyCallOption }
+
+// IsHealthCheck reports whether opts, a call's options as a client interceptor gets them, include
+// [HealthCheckCall]. It looks at each option's type only, and does not allocate.
+func IsHealthCheck(opts []grpc.CallOption) bool {
+	for _, o := range opts {
+		if _, ok := o.(healthCheckCall); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // check runs one health check. A backend without the health service (Unimplemented) counts as
 // healthy: it answered.
 func (e *Endpoint) check(ctx context.Context, client healthpb.HealthClient, req *healthpb.HealthCheckRequest, timeout time.Duration) bool {
@@ -118,7 +163,7 @@ func (e *Endpoint) check(ctx context.Context, client healthpb.HealthClient, req 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := client.Check(ctx, req, grpc.WaitForReady(true))
+	resp, err := client.Check(ctx, req, grpc.WaitForReady(true), HealthCheckCall)
 	if err != nil {
 		return status.Code(err) == codes.Unimplemented
 	}

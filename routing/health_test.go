@@ -1,12 +1,19 @@
 package routing_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/routing"
 )
 
@@ -93,4 +100,67 @@ func TestOfflinePoolDoesNotProbe(t *testing.T) {
 	if n := offline.Load(); n != 0 {
 		t.Errorf("the offline pool probed its backend %d times", n)
 	}
+}
+
+// An endpoint that passes its health checks again after failing them takes calls at once: its
+// ejection ends and its circuit closes, without waiting out the ejection or the open timeout. Both
+// are logged, with the reason, and its stats say so.
+func TestHealthCheckPassingEndsEjectionAndClosesCircuit(t *testing.T) {
+	var code atomic.Int32
+	code.Store(http.StatusServiceUnavailable)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(int(code.Load()))
+	}))
+	defer srv.Close()
+
+	var logs testlog.Buffer
+	pool := routing.NewPool(nil, routing.WithPoolLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	defer pool.Close()
+	e, err := pool.AcquireWith(srv.Listener.Addr().String(), routing.Transport{}, routing.EndpointConfig{Health: routing.HealthCheckConfig{
+		Interval: 2 * time.Millisecond, Timeout: time.Second, UnhealthyThreshold: 1, HealthyThreshold: 1, HTTPPath: "/healthz",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Release(e)
+	c := routing.NewCluster("c", []*routing.Endpoint{e})
+	table, err := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"}, Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := routing.NewProxy(func() routing.State { return staticState{table} })
+
+	waitUntil(t, "503 seen as unhealthy", func() bool { return !e.Stats().Healthy })
+	// The only endpoint: in panic mode calls still reach it, and fail.
+	for range max(routing.DefaultBreakerFailures, routing.DefaultOutlierFailures) {
+		finishOn(t, p, e, status.Error(codes.Unavailable, "down"))
+	}
+	if s := e.Stats(); s.Breaker != "open" || !s.Ejected {
+		t.Fatalf("after failing calls: %+v, want the circuit open and the endpoint ejected", s)
+	}
+
+	code.Store(http.StatusOK)
+	waitUntil(t, "200 seen as healthy", func() bool { return e.Stats().Healthy })
+	if s := e.Stats(); s.Breaker != "closed" || s.Ejected || s.Ejections != 1 {
+		t.Errorf("healthy again: %+v, want the circuit closed, no ejection in force, one ejection counted", s)
+	}
+	logged := logs.String()
+	for _, want := range [][]string{
+		{`msg="circuit breaker state changed"`, "endpoint=" + e.Addr(), "from=open", "to=closed", `reason="a health check passed"`},
+		{`msg="endpoint ejection ended early"`, "endpoint=" + e.Addr(), `reason="a health check passed"`},
+	} {
+		if !loggedLine(logged, want...) {
+			t.Errorf("no line logged with %q:\n%s", want, logged)
+		}
+	}
+}
+
+// loggedLine reports whether a line of logged holds all of parts.
+func loggedLine(logged string, parts ...string) bool {
+	for line := range strings.Lines(logged) {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) }) {
+			return true
+		}
+	}
+	return false
 }

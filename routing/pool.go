@@ -78,6 +78,7 @@ type Pool struct {
 
 	mu        sync.Mutex
 	endpoints map[endpointKey]*Endpoint // refs > 0
+	lingering map[endpointKey]*Endpoint // refs == 0, still connected for a while (ReleaseLingering)
 	draining  map[*Endpoint]struct{}    // released, conn not yet closed
 	resolvers map[*Cluster]struct{}     // resolved clusters not yet closed
 	resolved  map[string][]string       // host name -> IP addresses it last resolved to
@@ -118,6 +119,7 @@ func NewPool(dial DialFunc, opts ...PoolOption) *Pool {
 		dial:      dial,
 		log:       slog.Default(),
 		endpoints: make(map[endpointKey]*Endpoint),
+		lingering: make(map[endpointKey]*Endpoint),
 		draining:  make(map[*Endpoint]struct{}),
 		resolvers: make(map[*Cluster]struct{}),
 		resolved:  make(map[string][]string),
@@ -149,7 +151,8 @@ func keyOf(addr string, t Transport, cfg EndpointConfig) endpointKey {
 }
 
 // AcquireWith returns the endpoint for addr reached over t with settings cfg, dialing it if the
-// pool has none, and takes a reference to it; give it back with Release. Endpoints are shared by
+// pool has none (a lingering one, [Pool.ReleaseLingering], is taken back with its connection and
+// state), and takes a reference to it; give it back with Release. Endpoints are shared by
 // address, transport and settings (defaults filled): clusters that list one address alike share
 // its endpoint, with its connection, breaker and health, while a cluster that reaches the address
 // over another transport (other TLS settings or connect timeout), or configures its breaker,
@@ -171,6 +174,15 @@ func (p *Pool) AcquireWith(addr string, t Transport, cfg EndpointConfig) (*Endpo
 		e.refs++
 		return e, nil
 	}
+	if e := p.lingering[key]; e != nil {
+		delete(p.lingering, key)
+		e.linger.Stop()
+		e.lingerGen++ // a timer that fired already finds it taken back
+		e.refs = 1
+		p.start(e)
+		p.endpoints[key] = e
+		return e, nil
+	}
 	dialed := t
 	dialed.log = p.log.With("endpoint", addr, "transport", t.String())
 	conn, err := p.dial(addr, dialed)
@@ -187,8 +199,9 @@ func (p *Pool) AcquireWith(addr string, t Transport, cfg EndpointConfig) (*Endpo
 	return e, nil
 }
 
-// start runs the goroutines of a new endpoint e until Release or Close stops them: the watcher
-// of its connection's state, and its health checker if its settings ask for one; p.mu is held.
+// start runs the goroutines of endpoint e, new or taken back from lingering, until its last
+// reference is released or the pool is closed: the watcher of its connection's state, and its
+// health checker if its settings ask for one; p.mu is held.
 func (p *Pool) start(e *Endpoint) {
 	if p.offline {
 		e.stop = func() {}
@@ -255,11 +268,21 @@ func (p *Pool) changed() {
 }
 
 // Release gives back a reference taken by Acquire. When the last reference is
-// gone the endpoint leaves the pool, and its connection is closed as soon as
-// no call is in flight on it ([Endpoint.Begin]); a later Acquire of the same
+// gone the endpoint leaves the pool: its health checks and the watcher of its
+// connection stop, it takes no new calls, and its connection is closed as soon
+// as no call is in flight on it ([Endpoint.Begin]); a later Acquire of the same
 // address, transport and settings dials anew. Releasing an endpoint the pool
 // no longer holds does nothing.
-func (p *Pool) Release(e *Endpoint) {
+func (p *Pool) Release(e *Endpoint) { p.ReleaseLingering(e, 0) }
+
+// ReleaseLingering is Release for a holder that may still begin calls on e for a while: a
+// snapshot another has just replaced, whose callers may have picked e just before the swap. When
+// the last reference is gone, e leaves the pool as with Release, health checks and watcher
+// stopped, no longer in Stats, but keeps taking calls, and its connection, for linger; then it
+// drains as Release's do. An Acquire of it meanwhile takes it back, with its connection and its
+// state. So an endpoint that a reload drops is neither probed nor logged about from the moment
+// the new snapshot serves, as none of its clusters is serving any more.
+func (p *Pool) ReleaseLingering(e *Endpoint, linger time.Duration) {
 	if e == nil {
 		return
 	}
@@ -275,12 +298,42 @@ func (p *Pool) Release(e *Endpoint) {
 	}
 	delete(p.endpoints, e.key)
 	e.stop()
-	p.draining[e] = struct{}{}
-	idle := e.state.Add(drainingBit) == drainingBit
+	if linger > 0 {
+		p.lingering[e.key] = e
+		e.lingerGen++
+		gen := e.lingerGen
+		e.linger = time.AfterFunc(linger, func() { p.endLinger(e, gen) })
+		p.mu.Unlock()
+		return
+	}
+	idle := p.drain(e)
 	p.mu.Unlock()
 	if idle {
 		_ = e.close() // nobody to report to: the connection is gone either way
 	}
+}
+
+// endLinger drains e once its linger, the gen-th, is over, unless it was taken back or the pool
+// closed meanwhile.
+func (p *Pool) endLinger(e *Endpoint, gen uint64) {
+	p.mu.Lock()
+	if p.lingering[e.key] != e || e.lingerGen != gen {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.lingering, e.key)
+	idle := p.drain(e)
+	p.mu.Unlock()
+	if idle {
+		_ = e.close()
+	}
+}
+
+// drain marks e, which has left the pool, as draining: it takes no new calls, and the last call in
+// flight closes it. It reports whether none is in flight, for the caller to close it; p.mu is held.
+func (p *Pool) drain(e *Endpoint) (idle bool) {
+	p.draining[e] = struct{}{}
+	return e.state.Add(drainingBit) == drainingBit
 }
 
 // forget removes a closed endpoint from the draining set.
@@ -291,7 +344,7 @@ func (p *Pool) forget(e *Endpoint) {
 }
 
 // Len returns the number of endpoints in the pool, not counting released ones
-// still draining.
+// still lingering or draining.
 func (p *Pool) Len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -299,8 +352,8 @@ func (p *Pool) Len() int {
 }
 
 // Close stops the endpoints' goroutines (connection watchers, health checkers) and the resolved
-// clusters' re-resolution, closes every connection the pool owns, draining or not, cutting calls
-// in flight, and makes later Acquire calls fail with [ErrPoolClosed].
+// clusters' re-resolution, closes every connection the pool owns, lingering, draining or not,
+// cutting calls in flight, and makes later Acquire calls fail with [ErrPoolClosed].
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
@@ -308,11 +361,16 @@ func (p *Pool) Close() error {
 		c.dns.cancel()
 	}
 	clear(p.resolvers)
-	all := make([]*Endpoint, 0, len(p.endpoints)+len(p.draining))
+	all := make([]*Endpoint, 0, len(p.endpoints)+len(p.lingering)+len(p.draining))
 	for _, e := range p.endpoints {
 		e.stop()
 		all = append(all, e)
 	}
+	for _, e := range p.lingering {
+		e.linger.Stop()
+		all = append(all, e)
+	}
+	clear(p.lingering)
 	for e := range p.draining {
 		all = append(all, e)
 	}

@@ -3,6 +3,8 @@ package routing_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -367,4 +369,76 @@ func TestDefaultDialIsLazy(t *testing.T) {
 	if conn.Target() != "passthrough:///192.0.2.1:1" {
 		t.Errorf("Target = %q", conn.Target())
 	}
+}
+
+// An endpoint released to linger is neither health-checked nor listed from then on, yet stays
+// connected and takes calls until its linger ends; acquired again meanwhile, it is the same
+// endpoint, checked again.
+func TestPoolReleaseLingering(t *testing.T) {
+	probed := func() (string, *atomic.Int32) {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			n.Add(1)
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.Listener.Addr().String(), &n
+	}
+	keptAddr, kept := probed()
+	droppedAddr, dropped := probed()
+	cfg := routing.EndpointConfig{Health: routing.HealthCheckConfig{Interval: 2 * time.Millisecond, Timeout: time.Second, HTTPPath: "/healthz"}}
+	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
+	defer pool.Close()
+	if _, err := pool.AcquireWith(keptAddr, routing.Transport{}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	e, err := pool.AcquireWith(droppedAddr, routing.Transport{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the first checks", func() bool { return dropped.Load() >= 3 })
+
+	pool.ReleaseLingering(e, time.Hour)
+	// One check may have been on its way.
+	n := dropped.Load() + 1
+	k := kept.Load()
+	waitUntil(t, "the kept endpoint's checks", func() bool { return kept.Load() >= k+20 })
+	if got := dropped.Load(); got > n {
+		t.Errorf("a lingering endpoint was checked %d more times while the kept one was 20 times", got-n)
+	}
+	if got := pool.Len(); got != 1 {
+		t.Errorf("Len = %d with one endpoint lingering, want 1", got)
+	}
+	for _, s := range pool.Stats() {
+		if s.Address == droppedAddr {
+			t.Errorf("Stats lists the lingering endpoint: %+v", s)
+		}
+	}
+	if s := e.Conn().GetState(); s == connectivity.Shutdown {
+		t.Fatal("a lingering endpoint's connection was closed")
+	}
+	c := routing.NewCluster("c", []*routing.Endpoint{e})
+	table, err := routing.NewTable([]routing.Route{{Name: "all", Match: routing.Match{Prefix: "/"}, Clusters: []routing.WeightedCluster{{Cluster: c, Weight: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := routing.NewProxy(func() routing.State { return staticState{table} }).Route(t.Context(), method, nil)
+	if err != nil {
+		t.Fatalf("a call to a lingering endpoint: %v, want it taken", err)
+	}
+	up.DoneWith(nil)
+
+	again, err := pool.AcquireWith(droppedAddr, routing.Transport{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != e {
+		t.Fatal("Acquire of a lingering endpoint dialed anew; want it taken back")
+	}
+	m := dropped.Load()
+	waitUntil(t, "checks of the endpoint taken back", func() bool { return dropped.Load() >= m+3 })
+
+	// Its linger over, a lingering endpoint drains: with nothing in flight, it closes.
+	pool.ReleaseLingering(e, time.Millisecond)
+	waitShutdown(t, e.Conn())
 }

@@ -52,7 +52,7 @@ func newMetrics(endpoints func() []routing.EndpointStats, snapshot func() (uint6
 		}, []string{"front", "method", "code"}),
 		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gateway_upstream_duration_seconds",
-			Help:    "Time of each upstream call (each attempt of a retried one), by endpoint and gRPC status code.",
+			Help:    "Time of each upstream call made for a client (each attempt of a retried one; not the gateway's health checks), by endpoint and gRPC status code.",
 			Buckets: latencyBuckets,
 		}, []string{"endpoint", "code"}),
 		denials: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/internal/testlog"
+	"github.com/protogate/gateway/internal/testnet"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/telemetry"
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
@@ -907,5 +910,56 @@ func TestSpanNamesBounded(t *testing.T) {
 	}
 	if fmt.Sprint(clients) != fmt.Sprint(wantClients) {
 		t.Errorf("client spans\n%v\nwant\n%v", clients, wantClients)
+	}
+}
+
+// The gateway's own gRPC health checks of its endpoints go over the instrumented connections but
+// are not upstream calls: gateway_upstream_duration_seconds counts neither those that pass nor
+// those that time out waiting for a backend that is down (DEADLINE_EXCEEDED, though no client
+// call had a deadline).
+func TestHealthChecksAreNotUpstreamCalls(t *testing.T) {
+	tel, err := telemetry.New(telemetry.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Close()
+	up := startBackend(t)
+	down := testnet.Refused(t)
+	pool := routing.NewPool(routing.DialWith(tel.DialOptions()...), routing.WithPoolLogger(slog.New(slog.DiscardHandler)))
+	defer pool.Close()
+	cfg := routing.EndpointConfig{Health: routing.HealthCheckConfig{Interval: 5 * time.Millisecond, Timeout: 20 * time.Millisecond}}
+	for _, addr := range []string{up.addr, down} {
+		if _, err := pool.AcquireWith(addr, routing.Transport{}, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Polling observable state: the backend up answered checks, the one down failed enough of them.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		up.mu.Lock()
+		checked := len(up.md)
+		up.mu.Unlock()
+		var unhealthy bool
+		for _, s := range pool.Stats() {
+			unhealthy = unhealthy || s.Address == down && !s.Healthy
+		}
+		if checked >= 3 && unhealthy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("within 10s: %d checks answered, the endpoint down unhealthy: %v", checked, unhealthy)
+		}
+		time.Sleep(time.Millisecond) // polling an observable condition, not synchronising
+	}
+	metrics := httptest.NewServer(tel.MetricsHandler())
+	defer metrics.Close()
+	resp, err := http.Get(metrics.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got := grepLines(string(body), "gateway_upstream_duration_seconds_count"); got != "" {
+		t.Errorf("health checks counted as upstream calls:\n%s", got)
 	}
 }

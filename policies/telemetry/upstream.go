@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/policies/telemetry/callinfo"
+	"github.com/protogate/gateway/routing"
 )
 
 // upstreamHandler instruments the gateway's upstream connections (client interceptors): a client
@@ -90,8 +91,12 @@ func targetAddr(target string) string {
 	return target
 }
 
-// unary observes a unary upstream call (grpc.UnaryClientInterceptor).
+// unary observes a unary upstream call (grpc.UnaryClientInterceptor). The gateway's own health
+// checks of its endpoints are not upstream calls, and pass unobserved.
 func (h *upstreamHandler) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if routing.IsHealthCheck(opts) {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
 	ctx, u := h.begin(ctx, method)
 	u.setEndpoint(cc)
 	err := invoker(ctx, method, req, reply, cc, opts...)

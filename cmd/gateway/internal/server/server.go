@@ -40,10 +40,11 @@ import (
 	"github.com/protogate/gateway/transcoder"
 )
 
-// retireDelay is how long a replaced snapshot keeps its endpoints before returning them to the pool: a
-// call that loaded the old snapshot just before the swap still finds its endpoint connected. Endpoints
-// with calls in flight stay open until those finish regardless.
-const retireDelay = 5 * time.Second
+// retireLinger is how long the endpoints only a replaced snapshot held stay connected, taking calls,
+// though no longer health-checked: a call that loaded the old snapshot just before the swap still
+// finds its endpoint connected. Endpoints with calls in flight stay open until those finish
+// regardless.
+const retireLinger = 5 * time.Second
 
 // downstreamBufferSize is the read and write buffer of each client connection: twice grpc's default,
 // which halves system calls for large messages at a modest cost per connection.
@@ -92,8 +93,6 @@ type Server struct {
 	// sockets counts the data port's requests that may have become WebSockets, until their handlers
 	// return: the HTTP server's drain does not wait for the connections it handed over.
 	sockets sync.WaitGroup
-
-	retire sync.WaitGroup
 }
 
 // Option configures a Server.
@@ -417,11 +416,7 @@ func (s *Server) publish(snap *registry.Snapshot) {
 	old := s.snap.Swap(snap)
 	s.health.publish(snap)
 	if old != nil {
-		s.retire.Add(1)
-		time.AfterFunc(retireDelay, func() {
-			defer s.retire.Done()
-			old.Retire(s.pool)
-		})
+		old.RetireLingering(s.pool, retireLinger)
 	}
 	s.log.Info("snapshot active", "version", snap.Version(), "services", len(snap.Services()))
 }
