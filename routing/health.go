@@ -84,9 +84,11 @@ func (e *Endpoint) runHealth(ctx context.Context, hc HealthCheckConfig) {
 		if check(ctx) {
 			passes, fails = passes+1, 0
 			if e.unhealthy.Load() && passes >= hc.HealthyThreshold {
+				// Forgiven before it shows healthy: whoever sees it healthy sees its new breaker,
+				// and a failure counted from then on is not forgotten.
+				e.forgive(nanotime(), "a health check passed")
 				e.unhealthy.Store(false)
 				e.log.Info("endpoint healthy", "endpoint", e.addr)
-				e.forgive(nanotime(), "a health check passed")
 				e.changed()
 			}
 		} else if ctx.Err() == nil {
