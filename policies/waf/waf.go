@@ -14,7 +14,8 @@
 // hold escapes or block strings also has each literal inspected unescaped, as its own argument
 // (graphql.go). A REST body in binary protobuf is inspected as the JSON the REST front reads as the
 // same message (the request's binding, from the snapshot, renders it), so it gets a JSON body's
-// inspection. The body is read up to the inspection limit and handed on to the front unchanged.
+// inspection. The body is read up to the inspection limit and handed on to the front unchanged. A
+// google.api.HttpBody upload's data, bytes of any type, is not read (rawBody).
 //
 // A streaming request's messages (NDJSON lines, WebSocket text frames, GraphQL WebSocket operations)
 // arrive after the request has passed: the middleware hands the front a policy.MessageInspector,
@@ -91,6 +92,12 @@ func New(cfg config.WAF, log *slog.Logger) (*Firewall, error) {
 			return nil, fmt.Errorf("waf: loading the rules with directives_file %q: %w", cfg.DirectivesFile, err)
 		}
 		return nil, fmt.Errorf("waf: loading the rules: %w", err)
+	}
+	tx := w.NewTransaction()
+	_, removes := tx.(ruleRemover)
+	_ = tx.Close()
+	if !removes {
+		return nil, fmt.Errorf("waf: a Coraza transaction (%T) cannot remove a rule", tx)
 	}
 	mode := cfg.Mode
 	if mode == "" {
@@ -232,7 +239,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 		tx.ProcessLogging()
 		_ = tx.Close()
 	}()
-	ndjson := isStream(r)
+	ndjson := !rawBody(b) && isStream(r)
 	it, body, err := f.inspect(tx, r, front, b, ndjson)
 	if err != nil {
 		// The body could not be read: the sanitizer's refusals (413, 400) surface here.
@@ -278,14 +285,15 @@ var bodyUnreadable = &types.Interruption{RuleID: 0, Action: "deny", Status: http
 // inspected one by one as the front reads them.
 func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.Front, b *transcoder.Binding, ndjson bool) (*types.Interruption, *replay, error) {
 	h := headOf(r, front)
+	h.anyContentType = rawBody(b)
 	if it := h.process(tx); it != nil {
 		return it, nil, nil
 	}
-	if ndjson {
+	if ndjson || h.anyContentType {
 		// A newline-delimited JSON body is a client stream: reading it to the end before the call
 		// starts would stall a bidi stream, whose client waits for answers before sending more. Its
 		// target and headers are inspected here, each of its lines by the transcoder as it decodes
-		// it (see withMessages).
+		// it (see withMessages). A google.api.HttpBody's data is not inspected at all (see rawBody).
 		it, err := tx.ProcessRequestBody()
 		return it, nil, err
 	}
@@ -326,8 +334,8 @@ func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.F
 // such a body is inspected as its JSON twin is, argument names included, and its binary never
 // meets rules meant for text (urlencoded parsing, 920270's null character). It returns nil, and
 // nothing of the body is inspected, when the front reads no protobuf body on the request: no
-// binding serves it (the front answers 404), or the binding takes no body, takes a
-// google.api.HttpBody's bytes as they are, or takes only JSON (415). A body that does not decode
+// binding serves it (the front answers 404), or the binding takes no body or takes only JSON
+// (415). (A google.api.HttpBody's bytes never get here: see rawBody.) A body that does not decode
 // as its message is bodyUnreadable; one whose JSON is over the inspection limit, bodyTooLarge.
 func (f *Firewall) protobufJSON(b *transcoder.Binding, data []byte) ([]byte, *types.Interruption) {
 	if b == nil || len(data) == 0 {
@@ -344,6 +352,17 @@ func (f *Firewall) protobufJSON(b *transcoder.Binding, data []byte) ([]byte, *ty
 	}
 	return out, nil
 }
+
+// rawBody reports whether b, the binding a request calls (or nil), passes the request's body
+// upstream as the data of a google.api.HttpBody, of any Content-Type (Binding.RawBody): an upload,
+// a file whose content is the backend's business. Such a body is not given to the rules, whatever
+// its Content-Type, protobuf and JSON included: the method takes any type, so the type is the
+// client's to choose, and a rule keyed on it would stop no attacker (who labels the bytes
+// application/octet-stream) while refusing honest files, whose arbitrary bytes the Core Rule Set
+// scores as attacks. Nor are the rule set's lists of the content types and charsets it can read
+// (920420, 920480) a policy for it. The request's target and headers are inspected as any
+// request's.
+func rawBody(b *transcoder.Binding) bool { return b != nil && b.RawBody() }
 
 // isStream reports whether r's body is a stream of messages (NDJSON) rather than one document.
 func isStream(r *http.Request) bool {
