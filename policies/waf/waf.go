@@ -10,12 +10,13 @@
 // body. JSON bodies — REST bodies and GraphQL POSTs, whose "query" and
 // "variables" become arguments such as json.variables.id — are parsed by Coraza's JSON body
 // processor into ARGS, so every string a client sends is inspected where it is; a GraphQL GET's
-// variables parameter is flattened into ARGS the same way. A GraphQL document whose string literals
-// hold escapes or block strings also has each literal inspected unescaped, as its own argument
-// (graphql.go). A REST body in binary protobuf is inspected as the JSON the REST front reads as the
-// same message (the request's binding, from the snapshot, renders it), so it gets a JSON body's
-// inspection. The body is read up to the inspection limit and handed on to the front unchanged. A
-// google.api.HttpBody upload's data, bytes of any type, is not read (rawBody).
+// variables parameter is flattened into ARGS the same way. Of a GraphQL document, the rules that
+// detect attacks read its string literals, each unescaped as its own argument, and not its text,
+// whose names are no attack (graphql.go). A REST body in binary protobuf is inspected as the JSON
+// the REST front reads as the same message (the request's binding, from the snapshot, renders
+// it), so it gets a JSON body's inspection. The body is read up to the inspection limit and handed
+// on to the front unchanged. A google.api.HttpBody upload's data, bytes of any type, is not read
+// (rawBody).
 //
 // A streaming request's messages (NDJSON lines, WebSocket text frames, GraphQL WebSocket operations)
 // arrive after the request has passed: the middleware hands the front a policy.MessageInspector,
@@ -179,11 +180,19 @@ SecAction "id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level
 SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%[3]d,setvar:tx.outbound_anomaly_score_threshold=4"
 SecAction "id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'"
 SecAction "id:900220,phase:1,pass,t:none,nolog,setvar:'tx.allowed_request_content_type=|application/x-www-form-urlencoded| |multipart/form-data| |application/json| |application/x-protobuf| |application/protobuf| |application/x-ndjson| |application/jsonl| |application/graphql| |application/graphql-response+json| |application/merge-patch+json|'"
+# A GraphQL request's operationName picks an operation of its document by name: one that is a name is
+# no attack (an operation named WhoAmI is no Unix command), and one that is not picks none, which the
+# front refuses (as it refuses a parameter given twice). The rule runs in phase 2, once the body's
+# arguments are known, and before the rule set, whose rules that detect attacks (930000-944999) run
+# in phase 2 too. The GraphQL endpoint is /graphql and what lies below it, as the server routes them:
+# a REST route such as /graphqlx keeps the rules.
+SecRule REQUEST_FILENAME "@rx ^/graphql(?:/|$)" "id:10004,phase:2,t:none,pass,nolog,chain"
+  SecRule ARGS:json.operationName|ARGS:operationName "@rx ^[_A-Za-z][_0-9A-Za-z]*$" "t:none,ctl:ruleRemoveTargetById=930000-944999;ARGS:json.operationName,ctl:ruleRemoveTargetById=930000-944999;ARGS:operationName"
 Include @owasp_crs/*.conf
-# GraphQL documents name variables with "$": "$in", "$ne" or "$where" are not MongoDB operators there.
-# The GraphQL endpoint is /graphql and what lies below it, as the server routes them: a REST route such
-# as /graphqlx keeps the rule.
-SecRule REQUEST_FILENAME "@rx ^/graphql(?:/|$)" "id:10002,phase:1,t:none,pass,nolog,ctl:ruleRemoveTargetById=942290;ARGS:json.query,ctl:ruleRemoveTargetById=942290;ARGS:query"
+# A GraphQL document's names are no attack, and the rules take them for one (a field named ls, md or
+# select; a variable named $where): the rules that detect attacks read the document's string literals,
+# each an argument of its own (graphql.go), and not its text.
+SecRule REQUEST_FILENAME "@rx ^/graphql(?:/|$)" "id:10002,phase:1,t:none,pass,nolog,ctl:ruleRemoveTargetById=930000-944999;ARGS:json.query,ctl:ruleRemoveTargetById=930000-944999;ARGS:query"
 `, limit, pl, threshold)
 	for _, id := range cfg.ExcludeRules {
 		fmt.Fprintf(&b, "SecRuleRemoveById %d\n", id)
