@@ -231,6 +231,12 @@ func (b *Binding) Index() int { return b.index }
 // Body is the rule's body: "" (no body), "*" (the whole request) or a field path.
 func (b *Binding) Body() string { return b.body }
 
+// RawBody reports whether the front passes the request body upstream as it is: the data of a
+// google.api.HttpBody (the request, or its body field), of any Content-Type, which the front neither
+// decodes nor refuses. A method that streams requests reads its HttpBody messages as JSON, as any
+// other message, so its body is not raw.
+func (b *Binding) RawBody() bool { return b.bodyRaw && !b.method.IsStreamingClient() }
+
 // ResponseBody is the rule's response_body: "" (the whole response) or a field path.
 func (b *Binding) ResponseBody() string { return b.responseBody }
 

@@ -1,7 +1,6 @@
 package waf
 
 import (
-	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -10,23 +9,25 @@ import (
 	"github.com/vektah/gqlparser/v2/lexer"
 )
 
-// GraphQL string literals. The rules read a GraphQL document as the client wrote it, and the string
-// literals in it (arguments, variables' default values) are read by the GraphQL parser only after
-// inspection: "1\u0027 OR 1=1 --" in a document is the value 1' OR 1=1 -- to the resolver, which
-// the rules never saw, and a block string ("""...""") loses its common indentation and its escaped
-// triple quotes. So when a document holds a backslash or a block string, each of its string
-// literals is also given to the rules as its own argument, unescaped as the parser reads it: the
+// GraphQL string literals. A GraphQL document is names, punctuation, numbers, comments and string
+// literals, and only the literals (arguments, variables' default values, directives' arguments)
+// carry what a client writes to the resolvers: names are checked against the schema or are
+// identifiers, [_A-Za-z][_0-9A-Za-z]*, which hold no attack, and comments are dropped by the
+// parser. Yet the rules read a name as any word: a field or alias named md, ls or select is a
+// PowerShell alias, a Unix command or SQL to them. So on the GraphQL endpoint the rules that
+// detect attacks (930000-944999) do not read the document's text (rule 10002); each of its string
+// literals is given to every rule instead, as its own argument, as the parser reads it: the
 // document's argument name followed by ".literal.N" (json.query.literal.0 for a POST's body or a
-// WebSocket operation, query.literal.0 for a GET). A document without either, nearly every one,
-// already shows the rules its literals as the resolvers get them, and costs a scan for the two.
+// WebSocket operation, query.literal.0 for a GET). Read as the parser reads it, a literal hides
+// nothing behind an escape: "1\u0027 OR 1=1 --" in a document is the value 1' OR 1=1 -- to the
+// resolver, and so to the rules; a block string ("""...""") loses its common indentation and its
+// escaped triple quotes. Variables are JSON, and inspected as such (json.variables.id). An
+// operationName that is a name is left to the protocol rules too (rule 10004); one that is not
+// selects no operation, and the attack rules read it.
 
 // addBodyLiterals adds the literals of the document in a GraphQL request's JSON body (its "query",
-// as the GraphQL front decodes it) as arguments json.query.literal.N, when the document may hide
-// some (see addLiterals). The body is decoded only when its JSON text may carry such a document.
+// as the GraphQL front decodes it) as arguments json.query.literal.N (see addLiterals).
 func addBodyLiterals(body []byte, add func(key, value string)) {
-	if !mayHoldEscapes(body) {
-		return
-	}
 	var params struct {
 		Query string `json:"query"`
 	}
@@ -36,20 +37,12 @@ func addBodyLiterals(body []byte, add func(key, value string)) {
 	addLiterals(params.Query, "json.query", add)
 }
 
-// mayHoldEscapes reports whether a JSON text may hold a string with a backslash or three quotes in a
-// row, which JSON must escape: a backslash as \\ or \u005c, a quote as \" or \u0022.
-func mayHoldEscapes(text []byte) bool {
-	return bytes.Contains(text, []byte(`\\`)) || bytes.Contains(text, []byte(`\u`)) ||
-		bytes.Contains(text, []byte(`\"\"\"`))
-}
-
 // addLiterals adds the string literals of doc, a GraphQL document, as the parser reads them, as
-// arguments name.literal.0, name.literal.1, ... in document order, when doc holds a backslash
-// (an escape, in a string literal) or a block string; otherwise it adds nothing. It stops at the
-// first token the lexer cannot read, where the parser refuses the document too.
+// arguments name.literal.0, name.literal.1, ... in document order. It stops at the first token
+// the lexer cannot read, where the parser refuses the document too.
 func addLiterals(doc, name string, add func(key, value string)) {
-	if !strings.Contains(doc, `\`) && !strings.Contains(doc, `"""`) {
-		return
+	if !strings.Contains(doc, `"`) {
+		return // no string literal
 	}
 	lex := lexer.New(&ast.Source{Input: doc})
 	for n := 0; ; {

@@ -25,6 +25,9 @@ type head struct {
 	contentLength                              int64
 	body                                       bool // the request has a body
 	transferEncoding                           []string
+	// anyContentType: the request calls a method that takes a google.api.HttpBody's bytes of any
+	// Content-Type, which are not inspected (rawBody), so no rule refuses the type or its charset.
+	anyContentType bool
 	// graphQLArgs are a GraphQL GET's query parameters, as the front reads them: parsed once for
 	// the request (policy.Query), and shared with the front. nil for other requests.
 	graphQLArgs url.Values
@@ -94,6 +97,11 @@ func (h *head) process(tx types.Transaction) *types.Interruption {
 	if h.front == policy.FrontREST || h.front == policy.FrontGraphQL && !policy.IsGraphQLEndpoint(h.path) {
 		addSegments(h.path, tx.AddPathRequestArgument)
 	}
+	if h.anyContentType {
+		for _, id := range contentTypePolicy {
+			tx.(ruleRemover).RemoveRuleByID(id)
+		}
+	}
 	if h.graphQLArgs != nil {
 		if vars := h.graphQLArgs.Get("variables"); vars != "" {
 			flattenJSON([]byte(vars), "variables", tx.AddGetRequestArgument)
@@ -102,6 +110,15 @@ func (h *head) process(tx types.Transaction) *types.Interruption {
 	}
 	return tx.ProcessRequestHeaders()
 }
+
+// contentTypePolicy are the Core Rule Set's rules that refuse a body's Content-Type, or its charset,
+// as not among those the rules read (tx.allowed_request_content_type, and _charset): no policy for
+// a body the rules do not read.
+var contentTypePolicy = [...]int{920420, 920480}
+
+// ruleRemover removes a rule from one transaction, as ctl:ruleRemoveById does. Coraza's
+// transactions have the method but types.Transaction does not name it; New checks that they have it.
+type ruleRemover interface{ RemoveRuleByID(id int) }
 
 // frontContentType is the Content-Type the rules see of a REST or GraphQL request: what the front
 // reads the body as (transcoder.RequestBodyKind), under the name the rule set allows and parses it by,

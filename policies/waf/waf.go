@@ -10,11 +10,13 @@
 // body. JSON bodies — REST bodies and GraphQL POSTs, whose "query" and
 // "variables" become arguments such as json.variables.id — are parsed by Coraza's JSON body
 // processor into ARGS, so every string a client sends is inspected where it is; a GraphQL GET's
-// variables parameter is flattened into ARGS the same way. A GraphQL document whose string literals
-// hold escapes or block strings also has each literal inspected unescaped, as its own argument
-// (graphql.go). A REST body in binary protobuf is inspected as the JSON the REST front reads as the
-// same message (the request's binding, from the snapshot, renders it), so it gets a JSON body's
-// inspection. The body is read up to the inspection limit and handed on to the front unchanged.
+// variables parameter is flattened into ARGS the same way. Of a GraphQL document, the rules that
+// detect attacks read its string literals, each unescaped as its own argument, and not its text,
+// whose names are no attack (graphql.go). A REST body in binary protobuf is inspected as the JSON
+// the REST front reads as the same message (the request's binding, from the snapshot, renders
+// it), so it gets a JSON body's inspection. The body is read up to the inspection limit and handed
+// on to the front unchanged. A google.api.HttpBody upload's data, bytes of any type, is not read
+// (rawBody).
 //
 // A streaming request's messages (NDJSON lines, WebSocket text frames, GraphQL WebSocket operations)
 // arrive after the request has passed: the middleware hands the front a policy.MessageInspector,
@@ -91,6 +93,12 @@ func New(cfg config.WAF, log *slog.Logger) (*Firewall, error) {
 			return nil, fmt.Errorf("waf: loading the rules with directives_file %q: %w", cfg.DirectivesFile, err)
 		}
 		return nil, fmt.Errorf("waf: loading the rules: %w", err)
+	}
+	tx := w.NewTransaction()
+	_, removes := tx.(ruleRemover)
+	_ = tx.Close()
+	if !removes {
+		return nil, fmt.Errorf("waf: a Coraza transaction (%T) cannot remove a rule", tx)
 	}
 	mode := cfg.Mode
 	if mode == "" {
@@ -172,11 +180,19 @@ SecAction "id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level
 SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%[3]d,setvar:tx.outbound_anomaly_score_threshold=4"
 SecAction "id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'"
 SecAction "id:900220,phase:1,pass,t:none,nolog,setvar:'tx.allowed_request_content_type=|application/x-www-form-urlencoded| |multipart/form-data| |application/json| |application/x-protobuf| |application/protobuf| |application/x-ndjson| |application/jsonl| |application/graphql| |application/graphql-response+json| |application/merge-patch+json|'"
+# A GraphQL request's operationName picks an operation of its document by name: one that is a name is
+# no attack (an operation named WhoAmI is no Unix command), and one that is not picks none, which the
+# front refuses (as it refuses a parameter given twice). The rule runs in phase 2, once the body's
+# arguments are known, and before the rule set, whose rules that detect attacks (930000-944999) run
+# in phase 2 too. The GraphQL endpoint is /graphql and what lies below it, as the server routes them:
+# a REST route such as /graphqlx keeps the rules.
+SecRule REQUEST_FILENAME "@rx ^/graphql(?:/|$)" "id:10004,phase:2,t:none,pass,nolog,chain"
+  SecRule ARGS:json.operationName|ARGS:operationName "@rx ^[_A-Za-z][_0-9A-Za-z]*$" "t:none,ctl:ruleRemoveTargetById=930000-944999;ARGS:json.operationName,ctl:ruleRemoveTargetById=930000-944999;ARGS:operationName"
 Include @owasp_crs/*.conf
-# GraphQL documents name variables with "$": "$in", "$ne" or "$where" are not MongoDB operators there.
-# The GraphQL endpoint is /graphql and what lies below it, as the server routes them: a REST route such
-# as /graphqlx keeps the rule.
-SecRule REQUEST_FILENAME "@rx ^/graphql(?:/|$)" "id:10002,phase:1,t:none,pass,nolog,ctl:ruleRemoveTargetById=942290;ARGS:json.query,ctl:ruleRemoveTargetById=942290;ARGS:query"
+# A GraphQL document's names are no attack, and the rules take them for one (a field named ls, md or
+# select; a variable named $where): the rules that detect attacks read the document's string literals,
+# each an argument of its own (graphql.go), and not its text.
+SecRule REQUEST_FILENAME "@rx ^/graphql(?:/|$)" "id:10002,phase:1,t:none,pass,nolog,ctl:ruleRemoveTargetById=930000-944999;ARGS:json.query,ctl:ruleRemoveTargetById=930000-944999;ARGS:query"
 `, limit, pl, threshold)
 	for _, id := range cfg.ExcludeRules {
 		fmt.Fprintf(&b, "SecRuleRemoveById %d\n", id)
@@ -232,7 +248,7 @@ func (f *Firewall) serve(w http.ResponseWriter, r *http.Request, front policy.Fr
 		tx.ProcessLogging()
 		_ = tx.Close()
 	}()
-	ndjson := isStream(r)
+	ndjson := !rawBody(b) && isStream(r)
 	it, body, err := f.inspect(tx, r, front, b, ndjson)
 	if err != nil {
 		// The body could not be read: the sanitizer's refusals (413, 400) surface here.
@@ -278,14 +294,15 @@ var bodyUnreadable = &types.Interruption{RuleID: 0, Action: "deny", Status: http
 // inspected one by one as the front reads them.
 func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.Front, b *transcoder.Binding, ndjson bool) (*types.Interruption, *replay, error) {
 	h := headOf(r, front)
+	h.anyContentType = rawBody(b)
 	if it := h.process(tx); it != nil {
 		return it, nil, nil
 	}
-	if ndjson {
+	if ndjson || h.anyContentType {
 		// A newline-delimited JSON body is a client stream: reading it to the end before the call
 		// starts would stall a bidi stream, whose client waits for answers before sending more. Its
 		// target and headers are inspected here, each of its lines by the transcoder as it decodes
-		// it (see withMessages).
+		// it (see withMessages). A google.api.HttpBody's data is not inspected at all (see rawBody).
 		it, err := tx.ProcessRequestBody()
 		return it, nil, err
 	}
@@ -326,8 +343,8 @@ func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.F
 // such a body is inspected as its JSON twin is, argument names included, and its binary never
 // meets rules meant for text (urlencoded parsing, 920270's null character). It returns nil, and
 // nothing of the body is inspected, when the front reads no protobuf body on the request: no
-// binding serves it (the front answers 404), or the binding takes no body, takes a
-// google.api.HttpBody's bytes as they are, or takes only JSON (415). A body that does not decode
+// binding serves it (the front answers 404), or the binding takes no body or takes only JSON
+// (415). (A google.api.HttpBody's bytes never get here: see rawBody.) A body that does not decode
 // as its message is bodyUnreadable; one whose JSON is over the inspection limit, bodyTooLarge.
 func (f *Firewall) protobufJSON(b *transcoder.Binding, data []byte) ([]byte, *types.Interruption) {
 	if b == nil || len(data) == 0 {
@@ -344,6 +361,17 @@ func (f *Firewall) protobufJSON(b *transcoder.Binding, data []byte) ([]byte, *ty
 	}
 	return out, nil
 }
+
+// rawBody reports whether b, the binding a request calls (or nil), passes the request's body
+// upstream as the data of a google.api.HttpBody, of any Content-Type (Binding.RawBody): an upload,
+// a file whose content is the backend's business. Such a body is not given to the rules, whatever
+// its Content-Type, protobuf and JSON included: the method takes any type, so the type is the
+// client's to choose, and a rule keyed on it would stop no attacker (who labels the bytes
+// application/octet-stream) while refusing honest files, whose arbitrary bytes the Core Rule Set
+// scores as attacks. Nor are the rule set's lists of the content types and charsets it can read
+// (920420, 920480) a policy for it. The request's target and headers are inspected as any
+// request's.
+func rawBody(b *transcoder.Binding) bool { return b != nil && b.RawBody() }
 
 // isStream reports whether r's body is a stream of messages (NDJSON) rather than one document.
 func isStream(r *http.Request) bool {

@@ -1,6 +1,7 @@
 package waf_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -562,5 +563,90 @@ func TestBodiesAsTheFrontReadsThem(t *testing.T) {
 			t.Errorf("%s, an injection: %d %s, want 403 by the SQL injection rules", ct, w.Code, w.Body)
 		}
 	}
+	logs.Take()
+}
+
+// The names of a GraphQL document (fields, aliases, fragments, operations, type conditions,
+// variables) and an operationName that is a name are no attack, though the rules read many as one
+// (md and ls are PowerShell aliases to 932125, whoami a Unix command to 932260, select SQL): the
+// rules that detect attacks read the document's string literals, each as its own argument, and
+// not its text. So documents named with such words pass, in a POST, a GET and a WebSocket
+// operation, while an attack in a string literal, a variable's default, the variables or an
+// operationName that is no name is refused as before.
+func TestGraphQLNamesAreNoAttack(t *testing.T) {
+	words := []string{"md", "ls", "cat", "echo", "type", "select", "union", "script", "whoami", "dir", "del",
+		"mkdir", "cmd", "bash", "update", "passwd", "wget", "eval", "alert", "fetch", "javascript", "vbscript"}
+	var clean []string
+	for _, w := range words {
+		clean = append(clean,
+			`{ `+w+`: getUser(id: "1") { name } }`,
+			`{ getUser(id: "1") { `+w+` `+w+`2: name } }`,
+			`query `+w+`($`+w+`: ID!) @`+w+`(on: "x") { getUser(id: $`+w+`) { ...`+w+` ... on `+w+` { name } } } fragment `+w+` on `+w+` { `+w+` }`)
+	}
+	// A block string and an escape keep their literals inspected as the parser reads them.
+	clean = append(clean, `{ md: getUser(id: """ls""") { cat: name echo: email } }`, `{ select: getUser(id: "caf\u00e9") { union } }`)
+	post := func(doc, operationName string, variables map[string]any) *http.Request {
+		body, err := json.Marshal(map[string]any{"query": doc, "operationName": operationName, "variables": variables})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return probe{method: "POST", target: "/graphql", body: string(body)}.request()
+	}
+	get := func(doc, operationName string) *http.Request {
+		q := url.Values{"query": {doc}, "operationName": {operationName}}
+		return probe{method: "GET", target: "/graphql?" + q.Encode()}.request()
+	}
+	opName := func(doc string) string {
+		if name, ok := strings.CutPrefix(doc, "query "); ok {
+			name, _, _ = strings.Cut(name, "(")
+			return name
+		}
+		return ""
+	}
+	in := inspectorOf(t, waf.Blocking, policy.FrontGraphQL, upgradeRequest("/graphql"))
+
+	logs.Take()
+	for _, doc := range clean {
+		for _, r := range []*http.Request{post(doc, opName(doc), map[string]any{"ls": "1"}), get(doc, opName(doc))} {
+			w := httptest.NewRecorder()
+			handler(waf.Blocking, policy.FrontGraphQL).ServeHTTP(w, r)
+			if w.Code != 200 {
+				t.Errorf("%s %s: got %d %s, want 200", r.Method, doc, w.Code, w.Body)
+			}
+		}
+		op, _ := json.Marshal(map[string]string{"query": doc, "operationName": opName(doc)})
+		if err := in.InspectMessage(context.Background(), op); err != nil {
+			t.Errorf("WebSocket %s: %v", doc, err)
+		}
+	}
+	if l := logs.Take(); l != "" {
+		t.Errorf("clean documents logged: %s", l)
+	}
+
+	const sqli, xss = "1' UNION SELECT password FROM users --", "<script>alert(document.cookie)</script>"
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+	}{
+		{"sqli literal", post(`{ md: getUser(id: "`+sqli+`") { ls: name } }`, "", nil)},
+		{"xss literal", post(`mutation { createUser(name: "`+xss+`", email: "a@example.com") { id } }`, "", nil)},
+		{"sqli literal, get", get(`{ getUser(id: "`+sqli+`") { name } }`, "")},
+		{"xss block string", post(`{ getUser(id: """`+xss+`""") { name } }`, "", nil)},
+		{"sqli variable default", post(`query Q($id: ID = "`+sqli+`") { getUser(id: $id) { name } }`, "Q", nil)},
+		{"sqli directive argument", post(`{ getUser(id: "1") @select(where: "`+sqli+`") { name } }`, "", nil)},
+		{"sqli variables", post(`query Q($id: ID!) { getUser(id: $id) { name } }`, "Q", map[string]any{"id": sqli})},
+		{"xss variables nested", post(`mutation C($in: CreateUserInput!) { createUser(input: $in) { id } }`, "C", map[string]any{"in": map[string]any{"name": xss}})},
+		{"sqli operationName", post(`query Q { getUser(id: "1") { name } }`, sqli, nil)},
+		{"xss operationName, get", get(`query Q { getUser(id: "1") { name } }`, xss)},
+	} {
+		w := httptest.NewRecorder()
+		handler(waf.Blocking, policy.FrontGraphQL).ServeHTTP(w, tc.r)
+		st, err := refusal(policy.FrontGraphQL, w.Body.Bytes())
+		if err != nil || w.Code != 403 || len(st.Details) != 1 || !strings.Contains(st.Message, "(rule 94") {
+			t.Errorf("%s: got %d %s, want 403 by the SQL injection or XSS rules", tc.name, w.Code, w.Body)
+		}
+	}
+	op, _ := json.Marshal(map[string]string{"query": `{ md: getUser(id: "` + sqli + `") { name } }`})
+	wantDenial(t, in.InspectMessage(context.Background(), op))
 	logs.Take()
 }
