@@ -344,11 +344,13 @@ func (c *compilation) fronts() error {
 		return err
 	}
 	s.graphqlFront = spec.GraphQLFront
-	// The OpenAPI document is derived information: a binding it cannot describe (a method bound twice
-	// to the same path, which the router serves by its first binding) leaves the document out rather
-	// than refusing the registration; /openapi.json then answers 503.
-	if s.openapi, err = transcoder.OpenAPI(c.services, spec.OpenAPI); err != nil {
-		s.openapi, s.openapiErr = nil, err
+	// The OpenAPI document is derived information: a binding it cannot describe (two templates the
+	// router tells apart that OpenAPI holds to be one path) is left out of it alone, never refusing
+	// the registration nor taking the other bindings' descriptions with it.
+	var omitted []error
+	s.openapi, omitted, s.openapiErr = transcoder.OpenAPI(c.services, spec.OpenAPI)
+	for _, err := range omitted {
+		s.openapiOmitted = append(s.openapiOmitted, err.Error())
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -637,5 +638,47 @@ message PingRequest { string text = 1; }
 		if listed != on {
 			t.Errorf("default_routes %t: the document lists POST /acme.plain.v1.PlainService/Ping: %t", on, listed)
 		}
+	}
+}
+
+// Bindings that OpenAPI would write as one path, which the REST front serves apart, cost the
+// snapshot neither the registration nor its document: each is described at a path of its own, and
+// one that still cannot be is left out alone, named by OpenAPIOmitted.
+func TestOpenAPICollidingTemplates(t *testing.T) {
+	files := compiledFiles(t, map[string]string{"qa/v1/things.proto": `syntax = "proto3";
+package qa.v1;
+import "google/api/annotations.proto";
+service Things {
+  rpc GetPublic(GetRequest) returns (GetRequest) { option (google.api.http) = {get: "/v1/{name=public/**}"}; }
+  rpc GetSecret(GetRequest) returns (GetRequest) { option (google.api.http) = {get: "/v1/{name=secret/**}"}; }
+  rpc GetBook(GetRequest) returns (GetRequest) { option (google.api.http) = {get: "/v2/{name=shelves/*/books/*}"}; }
+  rpc GetAuthor(GetRequest) returns (GetRequest) { option (google.api.http) = {get: "/v2/{name=shelves/*/authors/*}"}; }
+}
+message GetRequest { string name = 1; }
+`})
+	pool := routing.NewPool(nil)
+	defer pool.Close()
+	snap, err := registry.Compile(registry.Spec{Registrations: []*registry.Registration{{Name: "things", Endpoints: []string{addrA}, Files: files}}}, pool, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Retire(pool)
+	if snap.OpenAPI() == nil || snap.OpenAPIError() != nil {
+		t.Fatalf("no OpenAPI document: %v", snap.OpenAPIError())
+	}
+	var doc struct {
+		Paths map[string]map[string]struct{ OperationID string }
+	}
+	if err := json.Unmarshal(snap.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/v1/public/{name}": "Things_GetPublic", "/v1/secret/{name}": "Things_GetSecret", "/v2/shelves/{name}": "Things_GetBook"} {
+		if got := doc.Paths[path]["get"].OperationID; got != want {
+			t.Errorf("GET %s is %q, want %s", path, got, want)
+		}
+	}
+	want := "method qa.v1.Things.GetAuthor: binding 0: GET /v2/{name=shelves/*/authors/*}: its path in the document, /v2/shelves/{name}, is Things_GetBook's already"
+	if omitted := snap.OpenAPIOmitted(); len(omitted) != 1 || !strings.HasPrefix(omitted[0], want) {
+		t.Errorf("OpenAPIOmitted = %q, want one starting %q", omitted, want)
 	}
 }

@@ -42,6 +42,8 @@ type Snapshot struct {
 	// rulesWaiting, rulesUnmatched and shadowedRoutes are the warnings of ruleWarnings and
 	// shadowedRoutes.
 	rulesWaiting, rulesUnmatched, shadowedRoutes []string
+	// openapiOmitted says which bindings openapi leaves out, which it cannot describe, and why.
+	openapiOmitted []string
 
 	endpoints []*routing.Endpoint // acquired from the pool; released when the snapshot retires
 	resolved  []*routing.Cluster  // clusters re-resolving DNS names; closed when the snapshot retires
@@ -67,11 +69,18 @@ func (s *Snapshot) GraphQL() *schema.Schema { return s.graphql }
 func (s *Snapshot) GraphQLFront() resolvers.Options { return s.graphqlFront }
 
 // OpenAPI is the OpenAPI 3.1 document (JSON) of the REST surface, or nil with the reason from
-// OpenAPIError when the bindings could not be described.
+// OpenAPIError when it could not be written. It describes every binding but those OpenAPIOmitted
+// lists.
 func (s *Snapshot) OpenAPI() []byte { return s.openapi }
 
 // OpenAPIError says why OpenAPI is nil.
 func (s *Snapshot) OpenAPIError() error { return s.openapiErr }
+
+// OpenAPIOmitted describes the bindings the OpenAPI document leaves out, each naming its method and
+// why ("method acme.v1.Books.GetAuthor: binding 0: GET /v2/{name=shelves/*/authors/*}: its path in
+// the document, /v2/shelves/{name}, is Books_GetBook's already ..."). The REST front serves them
+// all the same.
+func (s *Snapshot) OpenAPIOmitted() []string { return s.openapiOmitted }
 
 // DynamicTypes resolves the messages and extensions of the registered descriptors.
 func (s *Snapshot) DynamicTypes() *dynamicpb.Types { return s.types.Types }

@@ -41,19 +41,33 @@ type OpenAPIOptions struct {
 // output depends only on its inputs: maps are written with sorted keys, services in order of name,
 // methods in order of declaration.
 //
+// OpenAPI holds two paths that differ only in parameter names to be one path, so templates of one
+// HTTP method that would ("/v1/{name=shelves/*}" and "/v1/{name=authors/*}", both "/v1/{name}")
+// are written with their variables' leading literals in the path ("/v1/shelves/{name}",
+// "/v1/authors/{name}"), each parameter saying so; every other template keeps its variables whole.
+// A route bound twice is described once, by the binding the REST router serves it with: an
+// explicit rule rather than a default route, a method's first binding of it.
+//
 // Custom HTTP methods other than HEAD, OPTIONS and TRACE have no place in OpenAPI 3.1 and are left
-// out. It returns an error when a binding cannot be read: a path template that does not parse, a
-// field path or body field the request message does not have, or two bindings of one HTTP method to
-// the same path.
-func OpenAPI(services []protoreflect.ServiceDescriptor, opts OpenAPIOptions) ([]byte, error) {
+// out. So is a binding the document cannot describe, and only that binding: one that cannot be read
+// (a path template that does not parse, a field path or body field the request message does not
+// have), one whose route another method binds too, or one whose path is another binding's even with
+// the literals written out ("/v2/{name=shelves/*/books/*}" and "/v2/{name=shelves/*/authors/*}").
+// omitted says why each was left out, naming its method; err is set only when no document can be
+// written at all.
+func OpenAPI(services []protoreflect.ServiceDescriptor, opts OpenAPIOptions) (doc []byte, omitted []error, err error) {
 	b := newOpenAPIBuilder(services, opts)
 	for _, sd := range b.services {
-		if err := b.service(sd); err != nil {
-			return nil, err
+		b.service(sd)
+	}
+	b.place()
+	for _, ob := range b.bindings {
+		if err := b.binding(ob); err != nil {
+			b.omit(ob.md, ob.n, err)
 		}
 	}
 	b.schemas.drain()
-	doc := &oaDocument{
+	document := &oaDocument{
 		OpenAPI:           "3.1.0",
 		Info:              oaInfo{Title: cmp.Or(opts.Title, "API"), Version: cmp.Or(opts.Version, "0.0.0")},
 		JSONSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
@@ -62,16 +76,16 @@ func OpenAPI(services []protoreflect.ServiceDescriptor, opts OpenAPIOptions) ([]
 		Components:        oaComponents{Schemas: b.schemas.schemas},
 	}
 	if opts.ServerURL != "" {
-		doc.Servers = []oaServer{{URL: opts.ServerURL}}
+		document.Servers = []oaServer{{URL: opts.ServerURL}}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return nil, fmt.Errorf("openapi: %w", err)
+	if err := enc.Encode(document); err != nil {
+		return nil, b.omitted, fmt.Errorf("openapi: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), b.omitted, nil
 }
 
 // The document model: only what OpenAPI writes.
@@ -171,9 +185,27 @@ type openAPIBuilder struct {
 	services []protoreflect.ServiceDescriptor // sorted by name, without repeats
 	idPrefix map[protoreflect.FullName]string // service -> operationId prefix
 	tags     []oaTag
+	bindings []*oaBinding // in order of service, method and rule
+	omitted  []error      // why each binding left out is
 	paths    map[string]*oaPathItem
 	shapes   map[string]oaPathShape // path with parameter names removed -> the path that has that shape
 	schemas  *oaSchemaSet
+}
+
+// oaBinding is one binding of a method, read: a google.api.http rule, or the default route of a
+// method without one.
+type oaBinding struct {
+	tag       string
+	md        protoreflect.MethodDescriptor
+	rule      *annotations.HttpRule
+	n         int // its place among the method's rules
+	opID      string
+	method    string // HTTP method, upper-case
+	tpl       *Template
+	isDefault bool
+	// expand writes the leading literals of its variables into the path: another template of its
+	// HTTP method would have the same path otherwise.
+	expand bool
 }
 
 // oaPathShape is the first path of a shape: OpenAPI holds paths that differ only in parameter names
@@ -211,7 +243,8 @@ func newOpenAPIBuilder(services []protoreflect.ServiceDescriptor, opts OpenAPIOp
 	return b
 }
 
-func (b *openAPIBuilder) service(sd protoreflect.ServiceDescriptor) error {
+// service adds the tag of sd and reads the bindings of its methods.
+func (b *openAPIBuilder) service(sd protoreflect.ServiceDescriptor) {
 	tag := string(sd.FullName())
 	b.tags = append(b.tags, oaTag{Name: tag, Description: oaComments(sd)})
 	methods := sd.Methods()
@@ -219,9 +252,11 @@ func (b *openAPIBuilder) service(sd protoreflect.ServiceDescriptor) error {
 		md := methods.Get(i)
 		rules, err := HTTPRules(md)
 		if err != nil {
-			return fmt.Errorf("openapi: %w", err)
+			b.omitted = append(b.omitted, err) // it names the method
+			continue
 		}
-		if rules == nil {
+		isDefault := rules == nil
+		if isDefault {
 			if !b.opts.IncludeUnbound {
 				continue
 			}
@@ -232,48 +267,102 @@ func (b *openAPIBuilder) service(sd protoreflect.ServiceDescriptor) error {
 		}
 		id := b.idPrefix[sd.FullName()] + "_" + string(md.Name())
 		for n, rule := range rules {
+			method, tmpl := RulePattern(rule)
+			if new(oaPathItem).slot(method) == nil {
+				continue // a custom method OpenAPI 3.1 has no place for
+			}
+			tpl, err := ParseTemplate(tmpl)
+			if err != nil {
+				b.omit(md, n, err)
+				continue
+			}
 			opID := id
 			if n > 0 {
 				opID += "_" + strconv.Itoa(n+1)
 			}
-			if err := b.binding(tag, md, rule, opID); err != nil {
-				return fmt.Errorf("openapi: method %s: binding %d: %w", md.FullName(), n, err)
+			b.bindings = append(b.bindings, &oaBinding{tag: tag, md: md, rule: rule, n: n, opID: opID, method: method, tpl: tpl, isDefault: isDefault})
+		}
+	}
+}
+
+// omit leaves binding n of md out of the document, for err.
+func (b *openAPIBuilder) omit(md protoreflect.MethodDescriptor, n int, err error) {
+	b.omitted = append(b.omitted, fmt.Errorf("method %s: binding %d: %w", md.FullName(), n, err))
+}
+
+// place decides which bindings the document describes, and how. A route (an HTTP method and the
+// requests a template matches) is described by the binding the REST router serves it with: an
+// explicit rule's over a default route, a method's first binding of it; one that two methods bind,
+// which the router refuses, by the first. The bindings of an HTTP method whose templates would give
+// one path (with their names taken out: /v1/{} for "/v1/{name=shelves/*}" and
+// "/v1/{name=authors/*}"), each of another route, are all written with their variables' leading
+// literals in the path, so that each has one of its own; where no other template collides, a path
+// stays as the template reads.
+func (b *openAPIBuilder) place() {
+	routes := make(map[string]*oaBinding, len(b.bindings)) // method and template key -> its binding
+	served := func(ob *oaBinding) bool {
+		route := ob.method + " " + ob.tpl.Key()
+		other := routes[route]
+		switch {
+		case other == nil:
+			routes[route] = ob
+			return true
+		case other.md.FullName() != ob.md.FullName() && !ob.isDefault:
+			b.omit(ob.md, ob.n, fmt.Errorf("%s %s is bound twice: by %s and %s", ob.method, ob.tpl, other.opID, ob.opID))
+		}
+		return false // as the router, which serves the route by other
+	}
+	kept := make(map[*oaBinding]bool, len(b.bindings))
+	for _, defaults := range []bool{false, true} {
+		for _, ob := range b.bindings {
+			if ob.isDefault == defaults && served(ob) {
+				kept[ob] = true
 			}
 		}
 	}
-	return nil
+	b.bindings = slices.DeleteFunc(b.bindings, func(ob *oaBinding) bool { return !kept[ob] })
+
+	shapes := make(map[string][]*oaBinding) // method and path shape -> its bindings
+	for _, ob := range b.bindings {
+		_, shape, _ := oaPath(ob.tpl, false)
+		shapes[ob.method+" "+shape] = append(shapes[ob.method+" "+shape], ob)
+	}
+	for _, same := range shapes {
+		for _, ob := range same {
+			ob.expand = len(same) > 1
+		}
+	}
 }
 
-// binding adds the operation of one HttpRule.
-func (b *openAPIBuilder) binding(tag string, md protoreflect.MethodDescriptor, rule *annotations.HttpRule, opID string) error {
-	method, tmpl := RulePattern(rule)
-	if new(oaPathItem).slot(method) == nil {
-		return nil // a custom method OpenAPI 3.1 has no place for
+// binding adds the operation of one binding, unless the document has its path and HTTP method
+// already.
+func (b *openAPIBuilder) binding(ob *oaBinding) error {
+	path, shape, vars := oaPath(ob.tpl, ob.expand)
+	if other, at := b.operationAt(ob.method, path, shape); other != nil {
+		return fmt.Errorf("%s %s: its path in the document, %s, is %s's already (OpenAPI holds paths that differ only in parameter names to be one)",
+			ob.method, ob.tpl, at, other.OperationID)
 	}
-	tpl, err := ParseTemplate(tmpl)
-	if err != nil {
-		return err
-	}
-	path, shape, params, bound, err := b.pathParams(tpl, md.Input())
+	params, bound, err := b.pathParams(vars, ob.md.Input())
 	if err != nil {
 		return err
 	}
 	op := &oaOperation{
-		Tags:        []string{tag},
-		OperationID: opID,
+		Tags:        []string{ob.tag},
+		OperationID: ob.opID,
 		Parameters:  params,
 		Responses:   make(map[string]*oaResponse, 2),
-		Deprecated:  oaDeprecated(md) || oaDeprecated(md.Parent()),
+		Deprecated:  oaDeprecated(ob.md) || oaDeprecated(ob.md.Parent()),
 	}
-	op.Summary, op.Description = oaSplitSummary(oaComments(md))
+	op.Summary, op.Description = oaSplitSummary(oaComments(ob.md))
 
-	if err := b.request(op, md, rule, method, bound); err != nil {
+	if err := b.request(op, ob.md, ob.rule, ob.method, bound); err != nil {
 		return err
 	}
-	if err := b.responses(op, md, rule, method); err != nil {
+	if err := b.responses(op, ob.md, ob.rule, ob.method); err != nil {
 		return err
 	}
-	return b.add(method, path, shape, op)
+	b.add(ob.method, path, shape, op)
+	return nil
 }
 
 // request describes the request of op, a binding of md by rule: its body (the whole input message
@@ -428,8 +517,21 @@ func oaIsHTTPBody(fd protoreflect.FieldDescriptor) bool {
 	return !fd.IsList() && !fd.IsMap() && fd.Message() != nil && fd.Message().FullName() == httpBodyName
 }
 
-// add puts op at path, renaming its path parameters when an earlier path has the same shape.
-func (b *openAPIBuilder) add(method, path, shape string, op *oaOperation) error {
+// operationAt returns the operation the document has for an HTTP method at path, or at the first
+// path of its shape, where add would put another, and that path.
+func (b *openAPIBuilder) operationAt(method, path, shape string) (*oaOperation, string) {
+	if first, ok := b.shapes[shape]; ok {
+		path = first.path
+	}
+	if item := b.paths[path]; item != nil {
+		return *item.slot(method), path
+	}
+	return nil, path
+}
+
+// add puts op at path, renaming its path parameters when an earlier path has the same shape; the
+// slot must be free (operationAt).
+func (b *openAPIBuilder) add(method, path, shape string, op *oaOperation) {
 	if first, ok := b.shapes[shape]; ok && first.path != path {
 		path = first.path
 		i := 0
@@ -457,25 +559,33 @@ func (b *openAPIBuilder) add(method, path, shape string, op *oaOperation) error 
 		item = new(oaPathItem)
 		b.paths[path] = item
 	}
-	slot := item.slot(method)
-	if *slot != nil {
-		return fmt.Errorf("%s %s is bound twice: by %s and %s", strings.ToUpper(method), path, (*slot).OperationID, op.OperationID)
-	}
-	*slot = op
-	return nil
+	*item.slot(method) = op
 }
 
-// pathParams converts a template to an OpenAPI path and its parameters: a variable becomes one
-// parameter named by its field path, with a pattern when it spans more than one segment; a wildcard
-// outside a variable becomes a parameter of its own ("wildcard-1"), bound to no field. It also returns
-// the path's shape (parameter names removed) and the field paths the path binds.
-func (b *openAPIBuilder) pathParams(tpl *Template, md protoreflect.MessageDescriptor) (path, shape string, params []*oaParameter, bound map[string]bool, err error) {
+// oaPathVar is one path parameter of the document: a template variable (or what of it follows the
+// literals oaPath wrote into the path), or a wildcard outside any variable (variable nil).
+type oaPathVar struct {
+	name     string
+	variable *Variable
+	prefix   []Segment // the variable's leading literals, in the path before the parameter
+	segs     []Segment // what the parameter matches
+}
+
+// oaPath converts a template to an OpenAPI path, its shape (the path with parameter names taken
+// out) and its parameters, in order: a variable becomes one parameter named by its field path, a
+// wildcard outside variables one of its own ("wildcard-1"). With expand, a variable over several
+// segments that starts with literals has them written into the path but for its last segment, its
+// parameter standing for the rest: "/v1/{name=shelves/*}" becomes "/v1/shelves/{name}".
+func oaPath(tpl *Template, expand bool) (path, shape string, vars []oaPathVar) {
 	var p, s strings.Builder
-	bound = make(map[string]bool, len(tpl.Variables))
-	param := func(name string, schema *oaSchema, doc string) {
-		p.WriteString("/{" + name + "}")
+	literal := func(text string) {
+		p.WriteString("/" + text)
+		s.WriteString("/" + text)
+	}
+	param := func(pv oaPathVar) {
+		p.WriteString("/{" + pv.name + "}")
 		s.WriteString("/{}")
-		params = append(params, &oaParameter{Name: name, In: "path", Description: doc, Required: true, Schema: schema})
+		vars = append(vars, pv)
 	}
 	wildcards := 0
 	for i := 0; i < len(tpl.Segments); {
@@ -485,36 +595,22 @@ func (b *openAPIBuilder) pathParams(tpl *Template, md protoreflect.MessageDescri
 				v = &tpl.Variables[j]
 			}
 		}
-		seg := tpl.Segments[i]
-		switch {
+		switch seg := tpl.Segments[i]; {
 		case v != nil:
-			name := strings.Join(v.FieldPath, ".")
-			fd, err := oaFieldAt(md, v.FieldPath)
-			if err != nil {
-				return "", "", nil, nil, err
+			segs := tpl.Segments[v.Start:v.End]
+			k := 0
+			for expand && k < len(segs)-1 && segs[k].Kind == Literal {
+				literal(segs[k].Value)
+				k++
 			}
-			bound[name] = true
-			schema := b.schemas.field(fd)
-			doc := schema.Description
-			schema.Description = ""
-			sub := tpl.Segments[v.Start:v.End]
-			if len(sub) != 1 || sub[0].Kind != Wildcard {
-				schema.Pattern = oaSegmentsPattern(sub)
-				doc = oaJoin(doc, "Matches `"+oaSegmentsText(sub)+"`; its slashes are sent as they are, not percent-encoded.")
-			}
-			param(name, schema, doc)
+			param(oaPathVar{name: strings.Join(v.FieldPath, "."), variable: v, prefix: segs[:k], segs: segs[k:]})
 			i = v.End
 			continue
 		case seg.Kind == Literal:
-			p.WriteString("/" + seg.Value)
-			s.WriteString("/" + seg.Value)
-		case seg.Kind == Wildcard:
-			wildcards++
-			param("wildcard-"+strconv.Itoa(wildcards), &oaSchema{Type: "string"}, "Any one path segment.")
+			literal(seg.Value)
 		default:
 			wildcards++
-			param("wildcard-"+strconv.Itoa(wildcards), &oaSchema{Type: "string"},
-				"Any number of path segments; its slashes are sent as they are, not percent-encoded.")
+			param(oaPathVar{name: "wildcard-" + strconv.Itoa(wildcards), segs: tpl.Segments[i : i+1]})
 		}
 		i++
 	}
@@ -526,7 +622,41 @@ func (b *openAPIBuilder) pathParams(tpl *Template, md protoreflect.MessageDescri
 		p.WriteString(":" + tpl.Verb)
 		s.WriteString(":" + tpl.Verb)
 	}
-	return p.String(), s.String(), params, bound, nil
+	return p.String(), s.String(), vars
+}
+
+// pathParams describes the path parameters of a binding of a method taking md: a variable's by its
+// field, with a pattern when it spans more than one segment, and what the field is when the path
+// holds its leading literals. It also returns the field paths the path binds.
+func (b *openAPIBuilder) pathParams(vars []oaPathVar, md protoreflect.MessageDescriptor) (params []*oaParameter, bound map[string]bool, err error) {
+	bound = make(map[string]bool, len(vars))
+	for _, pv := range vars {
+		var schema *oaSchema
+		var doc string
+		switch {
+		case pv.variable == nil && pv.segs[0].Kind == Wildcard:
+			schema, doc = &oaSchema{Type: "string"}, "Any one path segment."
+		case pv.variable == nil:
+			schema, doc = &oaSchema{Type: "string"}, "Any number of path segments; its slashes are sent as they are, not percent-encoded."
+		default:
+			fd, err := oaFieldAt(md, pv.variable.FieldPath)
+			if err != nil {
+				return nil, nil, err
+			}
+			bound[pv.name] = true
+			schema = b.schemas.field(fd)
+			doc, schema.Description = schema.Description, ""
+			if len(pv.prefix) > 0 {
+				doc = oaJoin(doc, "`"+pv.name+"` is `"+oaSegmentsText(pv.prefix)+"/` followed by this value.")
+			}
+			if len(pv.segs) != 1 || pv.segs[0].Kind != Wildcard {
+				schema.Pattern = oaSegmentsPattern(pv.segs)
+				doc = oaJoin(doc, "Matches `"+oaSegmentsText(pv.segs)+"`; its slashes are sent as they are, not percent-encoded.")
+			}
+		}
+		params = append(params, &oaParameter{Name: pv.name, In: "path", Description: doc, Required: true, Schema: schema})
+	}
+	return params, bound, nil
 }
 
 // oaFieldAt resolves a field path from a message; names are proto or JSON names, as the router takes them.

@@ -113,7 +113,7 @@ func BenchmarkOpenAPIShop(b *testing.B) {
 	b.ReportAllocs()
 	var size int
 	for b.Loop() {
-		doc, err := transcoder.OpenAPI(services, oaShopOptions)
+		doc, _, err := transcoder.OpenAPI(services, oaShopOptions)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func BenchmarkOpenAPI100Services(b *testing.B) {
 	b.ReportAllocs()
 	var size int
 	for b.Loop() {
-		doc, err := transcoder.OpenAPI(services, transcoder.OpenAPIOptions{IncludeUnbound: true})
+		doc, _, err := transcoder.OpenAPI(services, transcoder.OpenAPIOptions{IncludeUnbound: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -149,7 +149,7 @@ func BenchmarkOpenAPIYAMLShop(b *testing.B) {
 // Serving the current document: what a request to /openapi.json costs once the document exists.
 func BenchmarkOpenAPIHandler(b *testing.B) {
 	doc := oaGenerate(b, oaShopServices(), oaShopOptions)
-	h := transcoder.OpenAPIHandler(func() []byte { return doc })
+	h := transcoder.OpenAPIHandler(func() ([]byte, error) { return doc, nil })
 	r, _ := http.NewRequest("GET", "/openapi.json", nil)
 	w := &oaDiscard{header: make(http.Header)}
 	b.ReportAllocs()

@@ -6,6 +6,7 @@ import (
 	_ "embed" // the docs page
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -52,14 +53,16 @@ var openAPIPage []byte
 // (converted once per document), and /docs, a page that lists the operations with their parameters
 // and schemas and can try them (its assets are embedded; it needs no internet). current is called
 // once per request and should return the document of the snapshot serving, computed once when the
-// snapshot was built; nil or empty means there is none yet (503). Responses carry an ETag and answer
-// If-None-Match with 304. Other paths get 404 and other methods 405, as google.rpc.Status JSON.
-func OpenAPIHandler(current func() []byte) http.Handler {
+// snapshot was built, or why that snapshot has none; no document and no error means no snapshot
+// serves yet. Either way there is no document to serve: 503, saying which. Responses carry an ETag
+// and answer If-None-Match with 304. Other paths get 404 and other methods 405, as
+// google.rpc.Status JSON.
+func OpenAPIHandler(current func() ([]byte, error)) http.Handler {
 	return &openAPIHandler{current: current, page: openAPIPage, pageTag: oaETag(openAPIPage), pageCSP: oaPageCSP(openAPIPage)}
 }
 
 type openAPIHandler struct {
-	current func() []byte
+	current func() ([]byte, error)
 	last    atomic.Pointer[openAPIDoc]
 
 	page    []byte
@@ -77,19 +80,24 @@ type openAPIDoc struct {
 	yamlTag string
 }
 
-func (h *openAPIHandler) doc() *openAPIDoc {
-	data := h.current()
-	if len(data) == 0 {
-		return nil
+// doc returns the current document, or the error that says why there is none.
+func (h *openAPIHandler) doc() (*openAPIDoc, error) {
+	data, err := h.current()
+	switch {
+	case len(data) > 0:
+	case err != nil:
+		return nil, fmt.Errorf("the serving snapshot has no OpenAPI document: %w", err)
+	default:
+		return nil, errors.New("no OpenAPI document yet: no snapshot is serving")
 	}
 	if d := h.last.Load(); d != nil && len(d.json) == len(data) && (&d.json[0] == &data[0] || bytes.Equal(d.json, data)) {
-		return d
+		return d, nil
 	}
 	d := &openAPIDoc{json: data, etag: oaETag(data)}
 	d.yamlTag = strings.TrimSuffix(d.etag, `"`) + `-yaml"`
 	d.yaml = sync.OnceValues(func() ([]byte, error) { return OpenAPIYAML(data) })
 	h.last.Store(d)
-	return d
+	return d, nil
 }
 
 func (h *openAPIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -110,9 +118,9 @@ func (h *openAPIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveOpenAPIBytes(w, r, "text/html; charset=utf-8", h.pageTag, h.page)
 		return
 	}
-	d := h.doc()
-	if d == nil {
-		WriteError(w, NewError(codes.Unavailable, "no OpenAPI document yet: no snapshot is serving"))
+	d, err := h.doc()
+	if err != nil {
+		WriteError(w, NewError(codes.Unavailable, err.Error()))
 		return
 	}
 	if path == "/openapi.json" {

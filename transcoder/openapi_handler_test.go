@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -50,11 +51,11 @@ func TestOpenAPIHandler(t *testing.T) {
 	shop := oaGenerate(t, oaShopServices(), oaShopOptions)
 	features := oaGenerate(t, oaFeatures(t), transcoder.OpenAPIOptions{Title: "Features"})
 	var current atomic.Pointer[[]byte]
-	h := transcoder.OpenAPIHandler(func() []byte {
+	h := transcoder.OpenAPIHandler(func() ([]byte, error) {
 		if p := current.Load(); p != nil {
-			return *p
+			return *p, nil
 		}
-		return nil
+		return nil, nil
 	})
 
 	// No snapshot yet.
@@ -62,8 +63,18 @@ func TestOpenAPIHandler(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable {
 		t.Errorf("before a document: %d", w.Code)
 	}
-	if code, _ := oaStatus(t, w); code != 14 {
-		t.Errorf("before a document: code %d, want 14 (UNAVAILABLE)", code)
+	if code, msg := oaStatus(t, w); code != 14 || msg != "no OpenAPI document yet: no snapshot is serving" {
+		t.Errorf("before a document: code %d %q, want 14 (UNAVAILABLE) saying no snapshot serves", code, msg)
+	}
+	// A snapshot serves, but its document could not be written: the answer says why, not that
+	// no snapshot serves.
+	broken := transcoder.OpenAPIHandler(func() ([]byte, error) { return nil, errors.New("openapi: json: unsupported value: NaN") })
+	for _, path := range []string{"/openapi.json", "/openapi.yaml"} {
+		w := oaServe(broken, "GET", path)
+		code, msg := oaStatus(t, w)
+		if w.Code != http.StatusServiceUnavailable || code != 14 || msg != "the serving snapshot has no OpenAPI document: openapi: json: unsupported value: NaN" {
+			t.Errorf("GET %s of a snapshot without a document: %d, code %d %q", path, w.Code, code, msg)
+		}
 	}
 
 	current.Store(&shop)
@@ -160,7 +171,7 @@ func TestOpenAPIHandler(t *testing.T) {
 }
 
 func TestOpenAPIHandlerDocs(t *testing.T) {
-	h := transcoder.OpenAPIHandler(func() []byte { return nil })
+	h := transcoder.OpenAPIHandler(func() ([]byte, error) { return nil, nil })
 	for _, path := range []string{"/docs", "/docs/"} {
 		w := oaServe(h, "GET", path)
 		if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "text/html; charset=utf-8" {
@@ -202,7 +213,7 @@ func TestOpenAPIHandlerConcurrent(t *testing.T) {
 	docs := [][]byte{oaGenerate(t, oaShopServices(), oaShopOptions), oaGenerate(t, oaFeatures(t), transcoder.OpenAPIOptions{})}
 	var current atomic.Pointer[[]byte]
 	current.Store(&docs[0])
-	h := transcoder.OpenAPIHandler(func() []byte { return *current.Load() })
+	h := transcoder.OpenAPIHandler(func() ([]byte, error) { return *current.Load(), nil })
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -89,11 +90,15 @@ func oaFeatures(t testing.TB) []protoreflect.ServiceDescriptor {
 	return oaCompile(t, filepath.Join("testdata", "openapi"), "features")
 }
 
+// oaGenerate writes the document of services, which must describe every binding.
 func oaGenerate(t testing.TB, services []protoreflect.ServiceDescriptor, opts transcoder.OpenAPIOptions) []byte {
 	t.Helper()
-	doc, err := transcoder.OpenAPI(services, opts)
+	doc, omitted, err := transcoder.OpenAPI(services, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(omitted) > 0 {
+		t.Fatalf("bindings left out: %v", omitted)
 	}
 	return doc
 }
@@ -551,32 +556,67 @@ func oaField(name string, number int32, typ descriptorpb.FieldDescriptorProto_Ty
 	}
 }
 
+// A binding the document cannot describe is left out, said why, and the others are described:
+// each case's last method is the one at fault, after one that is fine.
 func TestOpenAPIErrors(t *testing.T) {
 	get := func(path string) *annotations.HttpRule {
 		return &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: path}}
 	}
+	fine := get("/v1/fine")
 	id := oaField("id", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING)
 	for _, tc := range []struct {
 		name  string
 		rules []*annotations.HttpRule
 		want  string
 	}{
-		{"bad template", []*annotations.HttpRule{get("/v1/{id")}, "unclosed variable"},
-		{"unknown path field", []*annotations.HttpRule{get("/v1/{nope}")}, "has no field nope"},
-		{"path into a scalar", []*annotations.HttpRule{get("/v1/{id.x}")}, "id is not a message"},
-		{"unknown body field", []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Post{Post: "/v1"}, Body: "nope"}}, `body field "nope"`},
-		{"unknown response field", []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Get{Get: "/v1"}, ResponseBody: "nope"}}, `response body field "nope"`},
-		{"bound twice", []*annotations.HttpRule{get("/v1/{id}"), get("/v1/{id}")}, "GET /v1/{id} is bound twice"},
-		{"bound twice by shape", []*annotations.HttpRule{get("/v1/{id}"), get("/v1/{id=*}")}, "is bound twice"},
-		{"no pattern", []*annotations.HttpRule{{Body: "*"}}, "no HTTP method and path"},
+		{"bad template", []*annotations.HttpRule{fine, get("/v1/{id")}, "method errors.bad_template.Service.Method1: binding 0: path template"},
+		{"unknown path field", []*annotations.HttpRule{fine, get("/v1/{nope}")}, "has no field nope"},
+		{"path into a scalar", []*annotations.HttpRule{fine, get("/v1/{id.x}")}, "id is not a message"},
+		{"unknown body field", []*annotations.HttpRule{fine, {Pattern: &annotations.HttpRule_Post{Post: "/v1"}, Body: "nope"}}, `body field "nope"`},
+		{"unknown response field", []*annotations.HttpRule{fine, {Pattern: &annotations.HttpRule_Get{Get: "/v1"}, ResponseBody: "nope"}}, `response body field "nope"`},
+		{"bound twice", []*annotations.HttpRule{get("/v1/{id}"), get("/v1/{id}")}, "GET /v1/{id} is bound twice: by Service_Method0 and Service_Method1"},
+		{"bound twice by shape", []*annotations.HttpRule{get("/v1/{id}"), get("/v1/{id=*}")}, "GET /v1/{id=*} is bound twice"},
+		{"no pattern", []*annotations.HttpRule{fine, {Body: "*"}}, "no HTTP method and path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fd := oaFileOf(t, "errors."+strings.ReplaceAll(tc.name, " ", "_"), tc.rules, id)
-			_, err := transcoder.OpenAPI([]protoreflect.ServiceDescriptor{fd.Services().Get(0)}, transcoder.OpenAPIOptions{})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want one containing %q", err, tc.want)
+			doc, omitted, err := transcoder.OpenAPI([]protoreflect.ServiceDescriptor{fd.Services().Get(0)}, transcoder.OpenAPIOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(omitted) != 1 || !strings.Contains(omitted[0].Error(), tc.want) {
+				t.Errorf("omitted = %v, want one error containing %q", omitted, tc.want)
+			}
+			m := oaValidate(t, doc)
+			if got, _ := oaPointer(m, "/paths"); len(got.(map[string]any)) != 1 {
+				t.Errorf("paths = %v, want the first method's alone", got)
 			}
 		})
+	}
+}
+
+// A route bound twice is described once, as the router serves it: by a method's first binding
+// of it, and by an explicit rule rather than the default route of a method without one, though
+// the default route comes first. Neither is a binding left out.
+func TestOpenAPIRouteBoundTwice(t *testing.T) {
+	id := oaField("id", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING)
+	twice := &annotations.HttpRule{
+		Pattern:            &annotations.HttpRule_Get{Get: "/v1/{id}"},
+		AdditionalBindings: []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Get{Get: "/v1/{id=*}"}}},
+	}
+	fd := oaFileOf(t, "twice.v1", []*annotations.HttpRule{twice, nil}, id)
+	claim := oaFileOf(t, "z.twice.v1", []*annotations.HttpRule{{Pattern: &annotations.HttpRule_Post{Post: "/twice.v1.Service/Method1"}, Body: "*"}}, id)
+	doc := oaValidate(t, oaGenerate(t, []protoreflect.ServiceDescriptor{fd.Services().Get(0), claim.Services().Get(0)},
+		transcoder.OpenAPIOptions{IncludeUnbound: true}))
+	ops := make(map[string]any)
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			ops[method+" "+path] = op.(map[string]any)["operationId"]
+		}
+	}
+	want := map[string]any{"get /v1/{id}": "twice_v1_Service_Method0", "post /twice.v1.Service/Method1": "z_twice_v1_Service_Method0"}
+	if !maps.Equal(ops, want) {
+		t.Errorf("operations %v, want %v", ops, want)
 	}
 }
 
@@ -736,9 +776,9 @@ func TestOpenAPIYAML(t *testing.T) {
 
 func ExampleOpenAPI() {
 	users := usersv1.File_shop_users_v1_users_proto.Services().Get(0)
-	doc, err := transcoder.OpenAPI([]protoreflect.ServiceDescriptor{users}, transcoder.OpenAPIOptions{Title: "Users", Version: "1"})
-	if err != nil {
-		panic(err)
+	doc, omitted, err := transcoder.OpenAPI([]protoreflect.ServiceDescriptor{users}, transcoder.OpenAPIOptions{Title: "Users", Version: "1"})
+	if err != nil || len(omitted) > 0 {
+		panic(fmt.Sprint(err, omitted))
 	}
 	var parsed struct {
 		Paths map[string]map[string]struct {
@@ -1059,6 +1099,95 @@ func TestOpenAPIHttpBody(t *testing.T) {
 		}
 		for _, e := range refused {
 			t.Errorf("%s %s (%s): the document does not admit the exchange: %s", tc.method, tc.target, tc.contentType, e)
+		}
+	}
+}
+
+// collideProto binds templates that OpenAPI would write as one path, /v1/{name}, though they match
+// different requests: the common Google API resource names.
+const collideProto = `syntax = "proto3";
+package collide.v1;
+import "google/api/annotations.proto";
+service Things {
+  rpc GetPublic(Req) returns (Req) { option (google.api.http) = {get: "/v1/{name=public/**}"}; }
+  rpc GetSecret(Req) returns (Req) { option (google.api.http) = {get: "/v1/{name=secret/**}"}; }
+  rpc GetProject(Req) returns (Req) {
+    option (google.api.http) = {get: "/v1/{name=projects/*}" additional_bindings {get: "/v1/{name=organizations/*/teams/*}"}};
+  }
+  rpc DeleteThing(Req) returns (Req) { option (google.api.http) = {delete: "/v1/{name=things/*}"}; }
+  rpc GetBook(Req) returns (Req) { option (google.api.http) = {get: "/v2/{name=shelves/*/books/*}"}; }
+  rpc GetAuthor(Req) returns (Req) { option (google.api.http) = {get: "/v2/{name=shelves/*/authors/*}"}; }
+}
+message Req { string name = 1; }
+`
+
+func collideServices(t *testing.T) []protoreflect.ServiceDescriptor {
+	t.Helper()
+	files, err := registry.FilesFromProtos(t.Context(), map[string]string{"collide.proto": collideProto}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := files.FindDescriptorByName("collide.v1.Things")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []protoreflect.ServiceDescriptor{d.(protoreflect.ServiceDescriptor)}
+}
+
+// Templates whose OpenAPI paths would differ only in parameter names, with the same HTTP method,
+// are written with their variables' literal prefixes in the path, each parameter saying what the
+// field it sets then is; a template no other collides with keeps its path. One that still collides
+// is left out alone, said so, and the rest of the document is written.
+func TestOpenAPICollidingTemplates(t *testing.T) {
+	services := collideServices(t)
+	raw, omitted, err := transcoder.OpenAPI(services, transcoder.OpenAPIOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(omitted) != 1 || !strings.Contains(omitted[0].Error(), "method collide.v1.Things.GetAuthor: binding 0: GET /v2/{name=shelves/*/authors/*}") {
+		t.Errorf("omitted = %v, want GetAuthor's binding alone", omitted)
+	}
+	doc := oaValidate(t, raw)
+	rt, err := transcoder.NewRouter(services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method, path, opID string
+		prefix, pattern    string // the literals the path holds of the variable; the parameter's pattern
+		value, calls       string // a value of the parameter, and the method a request with it calls
+	}{
+		{"get", "/v1/public/{name}", "Things_GetPublic", "public/", "^.*$", "a", "GetPublic"},
+		{"get", "/v1/secret/{name}", "Things_GetSecret", "secret/", "^.*$", "a", "GetSecret"},
+		{"get", "/v1/projects/{name}", "Things_GetProject", "projects/", "", "p", "GetProject"},
+		{"get", "/v1/organizations/{name}", "Things_GetProject_2", "organizations/", "^[^/]+/teams/[^/]+$", "o/teams/t", "GetProject"},
+		{"delete", "/v1/{name}", "Things_DeleteThing", "", "^things/[^/]+$", "things/t", "DeleteThing"}, // no other DELETE
+		{"get", "/v2/shelves/{name}", "Things_GetBook", "shelves/", "^[^/]+/books/[^/]+$", "s/books/b", "GetBook"},
+	} {
+		op := "/paths/" + strings.ReplaceAll(tc.path, "/", "~1") + "/" + tc.method
+		if got, err := oaPointer(doc, op+"/operationId"); got != tc.opID {
+			t.Errorf("%s %s: operationId %v (%v), want %s", tc.method, tc.path, got, err, tc.opID)
+			continue
+		}
+		desc, _ := oaPointer(doc, op+"/parameters/0/description")
+		if says := "`name` is `" + tc.prefix + "` followed by this value."; tc.prefix != "" && !strings.Contains(desc.(string), says) {
+			t.Errorf("%s %s: parameter description %q does not say %q", tc.method, tc.path, desc, says)
+		}
+		pattern, _ := oaPointer(doc, op+"/parameters/0/schema/pattern")
+		if want := any(tc.pattern); tc.pattern == "" && pattern != nil || tc.pattern != "" && pattern != want {
+			t.Errorf("%s %s: pattern %v, want %q", tc.method, tc.path, pattern, tc.pattern)
+		}
+		// A request as the document has a client send it calls the operation's method with the
+		// whole name.
+		var params transcoder.Params
+		target := strings.Replace(tc.path, "{name}", tc.value, 1)
+		b, err := rt.Lookup(strings.ToUpper(tc.method), target, false, &params)
+		if err != nil {
+			t.Errorf("%s %s: %v", tc.method, target, err)
+			continue
+		}
+		if name, _ := params.Value(b, 0); string(b.Method().Name()) != tc.calls || name != tc.prefix+tc.value {
+			t.Errorf("%s %s calls %s with name %q, want %s with %q", tc.method, target, b.Method().Name(), name, tc.calls, tc.prefix+tc.value)
 		}
 	}
 }

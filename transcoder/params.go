@@ -66,6 +66,14 @@ func (p *Params) segEnd(i int) int {
 // segment returns segment i as it appears in the path.
 func (p *Params) segment(i int) string { return p.path[p.start(i):p.segEnd(i)] }
 
+// filled reports whether segments i... of the path, at least one, are all non-empty, as a "**"
+// takes them: an empty segment binds no variable, so "/v1/files/a/" and "/v1/files/a//b" do not
+// name a file as "/v1/files/a" and "/v1/files/a/b" do.
+func (p *Params) filled(i int) bool {
+	rest := p.path[p.start(i):p.end]
+	return rest != "" && rest[0] != '/' && rest[len(rest)-1] != '/' && !strings.Contains(rest, "//")
+}
+
 // verb splits a custom verb off the last segment: it returns the verb (decoded) and where the last
 // segment then ends, or -1 when the last segment has no ':' with text on both sides.
 func (p *Params) verb() (string, int) {

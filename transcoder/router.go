@@ -67,7 +67,7 @@ func WithRouteHeaders(names ...string) RouterOption {
 type node struct {
 	lits map[string]*node // literal segments, unescaped
 	wild *node            // "*": any one non-empty segment
-	tail *node            // "**": the rest of the path, zero or more segments; holds only ends
+	tail *node            // "**": the rest of the path, zero or more non-empty segments; holds only ends
 	ends []endpoint       // templates that end here, by verb
 	// maxLits is the most literal segments any template below this node still has: a walk that cannot
 	// beat the best match found so far stops early.
@@ -385,7 +385,7 @@ func (s *search) walk(p *Params, n *node, i, lits int) {
 	if n.wild != nil && seg != "" {
 		s.walk(p, n.wild, i+1, lits)
 	}
-	if n.tail != nil {
+	if n.tail != nil && p.filled(i) {
 		s.take(n.tail.binding(s.method, s.verb), lits)
 	}
 }
@@ -404,7 +404,7 @@ func (rt *Router) allowed(verb string, p *Params, out []string) []string {
 		}
 	}
 	walk = func(n *node, i int) {
-		if n.tail != nil {
+		if n.tail != nil && (i == p.n || p.filled(i)) {
 			collect(n.tail)
 		}
 		if i == p.n {

@@ -145,6 +145,16 @@ func TestRouterMatch(t *testing.T) {
 		{"GET", "/a/q/r/s", "C /a/{x}/{y}/{z} {x=q y=r z=s}"},
 		{"GET", "/a/q", "D /a/{rest=**} {rest=q}"},
 		{"GET", "/a", "D /a/{rest=**} {rest=}"},
+		// An empty segment binds no variable, a "**" one included: a trailing or doubled slash does
+		// not give a resource a second name.
+		{"GET", "/a/", "404"},
+		{"GET", "/a/q/", "404"},
+		{"GET", "/a/q//r", "404"},
+		{"GET", "/a//r", "404"},
+		{"HEAD", "/a/q/", "404"},
+		{"POST", "/a/q/", "404"},
+		{"GET", "/v1/files/", "404"},
+		{"GET", "/v1/files/a/b/", "404"},
 		{"GET", "/a/b/x/y:go", "E /a/b/{y}/{z}:go {y=x z=y}"},
 		{"GET", "/a/b/x/y:stop", "B /a/b/{y}/{z} {y=x z=y:stop}"},
 		{"POST", "/a/x/b/c", "F /a/{x}/b/c {x=x}"},

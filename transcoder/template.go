@@ -2,6 +2,7 @@ package transcoder
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -46,8 +47,8 @@ type Template struct {
 }
 
 // Matches reports whether path (as it is written, escaped) matches the template: its segments and
-// verb, a "*" taking one non-empty segment and a "**" the rest. The REST router matches many
-// templates at once; this is for one.
+// verb, a "*" taking one non-empty segment and a "**" the rest, none of it empty. The REST router
+// matches many templates at once; this is for one.
 func (t *Template) Matches(path string) bool {
 	path, ok := strings.CutPrefix(path, "/")
 	if !ok {
@@ -66,7 +67,7 @@ func (t *Template) Matches(path string) bool {
 	for i, s := range t.Segments {
 		switch {
 		case s.Kind == DoubleWildcard:
-			return true
+			return !slices.Contains(segs[i:], "")
 		case i >= len(segs) || segs[i] == "":
 			return false
 		case s.Kind == Literal && segs[i] != s.Value:

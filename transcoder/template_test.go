@@ -106,6 +106,10 @@ func TestTemplateMatches(t *testing.T) {
 		{"/v1/{name=things/*}", "/v1/things/a", true},
 		{"/v1/{name=things/*}", "/v1/stuff/a", false},
 		{"/v1/files/{path=**}", "/v1/files/a/b/c", true},
+		{"/v1/files/{path=**}", "/v1/files", true},
+		{"/v1/files/{path=**}", "/v1/files/", false},
+		{"/v1/files/{path=**}", "/v1/files/a/", false},
+		{"/v1/files/{path=**}", "/v1/files/a//c", false},
 		{"/v1/status", "v1/status", false},
 	} {
 		tpl, err := transcoder.ParseTemplate(tc.tpl)

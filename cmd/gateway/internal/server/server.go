@@ -236,7 +236,10 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.rest.h.Store(rest)
-	s.openapi = transcoder.OpenAPIHandler(func() []byte { return s.current().OpenAPI() })
+	s.openapi = transcoder.OpenAPIHandler(func() ([]byte, error) {
+		snap := s.current()
+		return snap.OpenAPI(), snap.OpenAPIError()
+	})
 	return s, nil
 }
 
@@ -412,6 +415,10 @@ func (s *Server) publish(snap *registry.Snapshot) {
 	s.fronts.Store(s.wrapFronts(snap, gql))
 	if err := snap.OpenAPIError(); err != nil {
 		s.log.Warn("snapshot has no OpenAPI document; /openapi.json answers 503", "version", snap.Version(), "err", err)
+	}
+	if omitted := snap.OpenAPIOmitted(); len(omitted) > 0 {
+		s.log.Warn("the OpenAPI document leaves out bindings it cannot describe; the REST front serves them all the same",
+			"version", snap.Version(), "bindings", strings.Join(omitted, "; "))
 	}
 	old := s.snap.Swap(snap)
 	s.health.publish(snap)
