@@ -295,6 +295,43 @@ func TestVariablesMutationRuns(t *testing.T) {
 	}
 }
 
+// A nullable variable with a default may stand where the type is non-null (an argument, an input
+// object's field, a list's element), and its default counts when it is not given. Given null, the
+// field fails with INVALID_ARGUMENT and its method is not called, as GraphQL's CoerceArgumentValues
+// says: a null never reaches the backend where the type is non-null.
+func TestNullVariableWhereNonNull(t *testing.T) {
+	g := startGateway(t, setup{})
+	const mCreateUser = "/shop.users.v1.UserService/CreateUser"
+	for _, tc := range []struct{ name, doc, method, field, msg string }{
+		{"argument", `query ($v: String = "1") { getUser(id: $v) { name } }`, mGetUser, "getUser",
+			"argument id: must not be null: its type is non-null"},
+		{"input object's field", `mutation ($v: String = "Eve") { createUser(user: {name: $v, email: "null-1@example.com"}) { name } }`, mCreateUser, "createUser",
+			"argument user.name: must not be null: its type is non-null"},
+		{"input object", `mutation ($v: UserInput = {name: "Eve", email: "null-2@example.com"}) { createUser(user: $v) { name } }`, mCreateUser, "createUser",
+			"argument user: must not be null: its type is non-null"},
+		{"list element", `query ($v: String = "1") { batchGetUsers(ids: ["2", $v]) { users { id } } }`, mBatchGetUsers, "batchGetUsers",
+			"argument ids: element 1 is null"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			postVariables(t, g, tc.doc, `{}`).ok(t)
+			if n := g.calls.count()[tc.method]; n != 1 {
+				t.Fatalf("with the default: %s called %d times, want 1", tc.method, n)
+			}
+			g.calls.reset()
+			r := postVariables(t, g, tc.doc, `{"v": null}`)
+			if r.status != http.StatusOK || len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" ||
+				r.Errors[0].Message != tc.msg || !reflect.DeepEqual(r.Errors[0].Path, varPath(tc.field)) {
+				t.Fatalf("%d %s\nwant one INVALID_ARGUMENT error at %s: %q", r.status, r.raw, tc.field, tc.msg)
+			}
+			r.wantData(t, `{"`+tc.field+`":null}`)
+			if n := g.calls.count(); len(n) != 0 {
+				t.Errorf("upstream calls %v, want none", n)
+			}
+		})
+	}
+}
+
 // FuzzVariables sends arbitrary variables to an operation whose arguments are all variables: a
 // request is either refused before anything runs (one GRAPHQL_VALIDATION_FAILED error, no data) or
 // runs without an error, so whatever passes coercion, the arguments' encoding takes.
