@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/resolvers"
 )
 
@@ -329,6 +331,42 @@ func TestNullVariableWhereNonNull(t *testing.T) {
 				t.Errorf("upstream calls %v, want none", n)
 			}
 		})
+	}
+}
+
+// A nullable variable with a default may be @skip's or @include's `if`, a Boolean!; given null it
+// refuses the request as a variable of the wrong type does (the directives decide which fields
+// run, so none runs), at the variable's use, on every selection a directive may sit on.
+func TestNullVariableInDirective(t *testing.T) {
+	var logged testlog.Buffer // panics the handler recovered from
+	g := startGateway(t, setup{opts: resolvers.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))}})
+	for _, tc := range []struct{ name, doc string }{
+		{"root field", `query ($s: Boolean = true) { a: getUser(id: "1") @skip(if: $s) { name } b: __typename }`},
+		{"nested field", `query ($s: Boolean = true) { getUser(id: "1") { name orders @include(if: $s) { id } } }`},
+		{"fragment spread", `query ($s: Boolean = true) { ...F @include(if: $s) } fragment F on Query { getUser(id: "1") { name } }`},
+		{"inline fragment in a fragment", `query ($s: Boolean = true) { ...F } fragment F on Query { getUser(id: "1") { ... @skip(if: $s) { name } } }`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			postVariables(t, g, tc.doc, `{}`).ok(t)
+			postVariables(t, g, tc.doc, `{"s": false}`).ok(t)
+			g.calls.reset()
+			r := postVariables(t, g, tc.doc, `{"s": null}`)
+			r.wantVariableRefusal(t, varPath("variable", "s"), "variable $s: must not be null")
+			if got, want := fmt.Sprint(r.Errors[0].Locations), fmt.Sprintf("[map[column:%d line:1]]", strings.Index(tc.doc, "$s)")+1); got != want {
+				t.Errorf("locations = %s, want %s (the variable's use)", got, want)
+			}
+			if n := g.calls.count(); len(n) != 0 {
+				t.Errorf("upstream calls %v, want none", n)
+			}
+			r = postVariables(t, g, tc.doc, `{"s": null}`, "Accept", "application/graphql-response+json")
+			if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+				t.Errorf("application/graphql-response+json: %d %s, want 400 and the error", r.status, r.raw)
+			}
+		})
+	}
+	if s := logged.String(); s != "" {
+		t.Errorf("the handler logged: %s", s)
 	}
 }
 
