@@ -252,8 +252,8 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 
 	srv := handler.New(x)
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
-	srv.AddTransport(transport.POST{})
-	srv.AddTransport(getTransport{}) // gqlgen's transport.GET, on the request's one parse of its query string
+	srv.AddTransport(postTransport{}) // gqlgen's transport.POST, answering in the type Accept negotiates
+	srv.AddTransport(getTransport{})  // gqlgen's transport.GET, likewise, on the request's one parse of its query string
 	srv.AddTransport(transport.Websocket{
 		Implementation:        wsImplementation{stopping: opts.Stopping, current: opts.Current, present: x.present},
 		KeepAlivePingInterval: 15 * time.Second,

@@ -322,3 +322,64 @@ func TestGETRequests(t *testing.T) {
 		})
 	}
 }
+
+// The response type follows Accept's q-values (RFC 9110), over POST and GET alike: each type takes
+// the q-value of the most specific range that matches it, the higher wins, q=0 refuses a type, a
+// tie goes to the range listed first, and a wildcard alone to application/json. A document that
+// does not validate shows which it was: 200 as application/json, 400 as
+// application/graphql-response+json.
+func TestResponseTypeNegotiated(t *testing.T) {
+	g := startGateway(t, setup{})
+	const (
+		asJSON    = "application/json"
+		asGraphQL = "application/graphql-response+json"
+	)
+	for _, tc := range []struct {
+		accept []string // header lines
+		want   string
+	}{
+		{nil, asJSON},
+		{[]string{asJSON}, asJSON},
+		{[]string{asGraphQL}, asGraphQL},
+		{[]string{"application/json;q=0, application/graphql-response+json"}, asGraphQL},
+		{[]string{"application/graphql-response+json;q=0, application/json"}, asJSON},
+		{[]string{"application/graphql-response+json;q=0.5, application/json"}, asJSON},
+		{[]string{"application/json;q=0.5, application/graphql-response+json;q=0.9"}, asGraphQL},
+		{[]string{"application/graphql-response+json, application/json;q=0.9"}, asGraphQL}, // as the specification's clients send
+		{[]string{"application/json, application/graphql-response+json"}, asJSON},          // a tie: the first listed
+		{[]string{"application/graphql-response+json, application/json"}, asGraphQL},
+		{[]string{"*/*"}, asJSON},
+		{[]string{"application/*"}, asJSON},
+		{[]string{"*/*;q=0.5, application/graphql-response+json"}, asGraphQL},
+		{[]string{"*/*, application/json;q=0"}, asGraphQL}, // its own range refuses JSON; the wildcard allows the other
+		{[]string{"application/*;q=0.2, application/json;q=0.1"}, asGraphQL},
+		{[]string{"APPLICATION/JSON ; q=0.3", "application/graphql-response+json;q=0.2"}, asJSON}, // two header lines
+		{[]string{"application/graphql-response+json;q=0", "application/json"}, asJSON},
+		{[]string{"text/html"}, asGraphQL},            // neither: the specification's default
+		{[]string{"application/json;q=0"}, asGraphQL}, // likewise
+	} {
+		t.Run(strings.Join(tc.accept, " | "), func(t *testing.T) {
+			wantStatus := http.StatusOK
+			if tc.want == asGraphQL {
+				wantStatus = http.StatusBadRequest
+			}
+			post, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(`{"query":"{ nope }"}`))
+			post.Header.Set("Content-Type", "application/json")
+			get, _ := http.NewRequest(http.MethodGet, g.url+"?query="+url.QueryEscape("{ nope }"), nil)
+			for _, hr := range []*http.Request{post, get} {
+				for _, a := range tc.accept {
+					hr.Header.Add("Accept", a)
+				}
+				r := do(t, hr)
+				if ct := r.header.Get("Content-Type"); ct != tc.want || r.status != wantStatus || len(r.Errors) != 1 {
+					t.Errorf("%s: %d %s %s, want %d %s and the validation error", hr.Method, r.status, ct, r.raw, wantStatus, tc.want)
+				}
+			}
+		})
+	}
+	// A request that runs is answered in the negotiated type too.
+	r := g.postBody(t, []byte(`{"query":"{ getUser(id: \"1\") { name } }"}`), "Accept", "application/json;q=0, application/graphql-response+json").ok(t)
+	if ct := r.header.Get("Content-Type"); ct != asGraphQL {
+		t.Errorf("Content-Type %s, want %s", ct, asGraphQL)
+	}
+}
