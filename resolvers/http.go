@@ -17,10 +17,13 @@ import (
 )
 
 // GraphQL over HTTP: the POST and GET transports. Both read the request's parameters as gqlgen's
-// transport.POST and transport.GET do, and answer as they would, but in the response type the
-// Accept header negotiates by its q-values (responseType), which gqlgen's transports ignore; and
-// statusWriter adjusts the status of a request error. The SSE and WebSocket transports are
-// gqlgen's.
+// transport.POST and transport.GET do, and answer as the GraphQL-over-HTTP specification has it:
+// in the response type the Accept header negotiates by its q-values (responseType), which gqlgen's
+// transports ignore; and a request refused before its operation runs (a document that does not
+// parse or validate, variables that cannot be coerced, a body of the wrong shape, a limit) with
+// errors and no "data" entry, as the GraphQL specification (section 7.1.2) has it of an error
+// raised before execution begins, where gqlgen writes "data": null. The SSE and WebSocket
+// transports are gqlgen's.
 
 // postTransport serves GraphQL over POST: the body, one JSON object that Handler.ServeHTTP has read
 // and checked (readPOSTBody), holds the request's parameters.
@@ -46,7 +49,7 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		w.Header().Set("Content-Type", ct)
 		w.WriteHeader(http.StatusBadRequest)
 		ge := requestError(codeName(codes.InvalidArgument), "%s", bodyShape("json request body could not be decoded: "+err.Error()))
-		writeResponse(w, exec.DispatchError(r.Context(), gqlerror.List{ge}))
+		writeRequestErrors(w, exec.DispatchError(r.Context(), gqlerror.List{ge}))
 		return
 	}
 	params.Headers = r.Header
@@ -100,7 +103,7 @@ func answer(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, 
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		w.WriteHeader(requestErrorStatus(ct, errs))
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs))
+		writeRequestErrors(w, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs))
 		return
 	}
 	if op := opCtx.Operation.Operation; r.Method == http.MethodGet && op != ast.Query {
@@ -110,7 +113,7 @@ func answer(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, 
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeResponse(w, responses(ctx))
+	writeJSON(w, responses(ctx)) // with "data": null when a failure took the whole of it
 }
 
 // decodeObject decodes v, a JSON object of variables or extensions (a GET's query parameter, the
@@ -189,22 +192,30 @@ func responseType(accept []string) string {
 	return mediaJSON
 }
 
-// requestErrorStatus is gqlgen's status for errors that refuse a request before it runs: a protocol
-// error (a document that does not parse or validate) is 400 for application/graphql-response+json
-// and 422 for application/json (which statusWriter turns into 200); other errors are 200.
+// requestErrorStatus is the status of errors that refuse a request before it runs, as the
+// GraphQL-over-HTTP specification recommends: a protocol error (a document that does not parse or
+// validate, variables, a limit: gqlgen's errcode.KindProtocol) is 400 for
+// application/graphql-response+json, and 200 for application/json, whose clients read the errors
+// from the body (gqlgen's transports answer 422); other errors are 200.
 func requestErrorStatus(ct string, errs gqlerror.List) int {
-	switch {
-	case errcode.GetErrorKind(errs) != errcode.KindProtocol:
-		return http.StatusOK
-	case ct == mediaGraphQLResponse:
+	if ct == mediaGraphQLResponse && errcode.GetErrorKind(errs) == errcode.KindProtocol {
 		return http.StatusBadRequest
 	}
-	return http.StatusUnprocessableEntity
+	return http.StatusOK
 }
 
-// writeResponse writes resp as JSON.
-func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
-	b, err := json.Marshal(resp)
+// writeRequestErrors writes resp, the response to a request refused before its operation ran, as
+// JSON without "data": its errors and any extensions.
+func writeRequestErrors(w http.ResponseWriter, resp *graphql.Response) {
+	writeJSON(w, struct {
+		Errors     gqlerror.List  `json:"errors"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}{resp.Errors, resp.Extensions})
+}
+
+// writeJSON writes v, a response, as JSON.
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		b = []byte(`{"errors":[{"message":"internal error: the response could not be encoded"}]}`)
 	}

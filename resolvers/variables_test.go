@@ -26,12 +26,12 @@ func postVariables(t testing.TB, g *gateway, doc, vars string, headers ...string
 	return g.postBody(t, []byte(`{"query":`+string(q)+`,"variables":`+vars+`}`), headers...)
 }
 
-// wantVariableRefusal checks that r is a refused request: status 200 (application/json), no data,
-// and one error at path with a validation code and a message holding msg.
+// wantVariableRefusal checks that r is a refused request: status 200 (application/json), no data
+// entry, and one error at path with a validation code and a message holding msg.
 func (r response) wantVariableRefusal(t testing.TB, path []any, msg string) {
 	t.Helper()
-	if r.status != http.StatusOK || string(r.Data) != "null" || len(r.Errors) != 1 {
-		t.Fatalf("status %d, want 200 with data null and one error: %s", r.status, r.raw)
+	if r.status != http.StatusOK || r.Data != nil || len(r.Errors) != 1 {
+		t.Fatalf("status %d, want 200 without data and one error: %s", r.status, r.raw)
 	}
 	e := r.Errors[0]
 	if e.code() != "GRAPHQL_VALIDATION_FAILED" || !reflect.DeepEqual(e.Path, path) || !strings.Contains(e.Message, msg) {
@@ -248,7 +248,7 @@ func TestVariablesNumbersBeforeGqlparser(t *testing.T) {
 		switch {
 		case tc.err == "" && len(r.Errors) > 0:
 			t.Errorf("%s with %s: %s", tc.op, tc.n, r.raw)
-		case tc.err != "" && (len(r.Errors) != 1 || r.Errors[0].Message != tc.err || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" || string(r.Data) != "null"):
+		case tc.err != "" && (len(r.Errors) != 1 || r.Errors[0].Message != tc.err || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" || r.Data != nil):
 			t.Errorf("%s with %s: %s\nwant the error %q", tc.op, tc.n, r.raw, tc.err)
 		}
 	}
@@ -398,7 +398,7 @@ func FuzzVariables(f *testing.F) {
 			return
 		}
 		r := postVariables(t, g.gateway, doc, vars)
-		refused := string(r.Data) == "null" && len(r.Errors) == 1 && r.Errors[0].code() == "GRAPHQL_VALIDATION_FAILED"
+		refused := r.Data == nil && len(r.Errors) == 1 && r.Errors[0].code() == "GRAPHQL_VALIDATION_FAILED"
 		if !refused && len(r.Errors) > 0 {
 			t.Fatalf("variables %s: neither refused nor run cleanly: %s", vars, r.raw)
 		}
