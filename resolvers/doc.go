@@ -7,7 +7,8 @@
 //
 // # Data flow
 //
-// gqlgen's transports (POST, SSE, WebSocket) and the package's GET transport, which reads the query
+// gqlgen's transports (SSE, WebSocket) and the package's POST and GET transports (http.go), which
+// answer in the response type Accept negotiates by its q-values and, for GET, read the query
 // string as the request's policies parsed it (policy.Query: one parse for the firewall, the
 // handler's checks and the transport), read the request; a WebSocket's messages are held
 // to the request's JSON limits first, when its policies put a policy.MessageLimits in its context

@@ -31,6 +31,7 @@ func FuzzQuery(f *testing.F) {
 		{`{ echoKnown(at: "2024-01-01T00:00:00Z", took: "1s", mask: ["a_b"]) { at took mask times nothing } ping }`, ``},
 		{`{ echoHolder(name: "h", items: [{u32: 1}]) { name echoed { s } items { u32 failing { s } } } }`, `null`},
 		{`{ a: echo { ...f } b: echo { ...f } } fragment f on Scalars { b @include(if: true) s @skip(if: false) }`, `{}`},
+		{`query ($s: Boolean = true) { a: echo @skip(if: $s) { s } ...f } fragment f on Query { b: echo @include(if: $s) { s } }`, `{"s": null}`},
 		{`{ broken { s i32 } fail { s } __typename }`, `{}`},
 		{`mutation { echoWrappers(d: 1) { d } }`, `{}`},
 		{`subscription { watch(i32: 1) { s } }`, `{}`},

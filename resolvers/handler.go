@@ -1,7 +1,6 @@
 package resolvers
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -252,8 +251,8 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 
 	srv := handler.New(x)
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
-	srv.AddTransport(transport.POST{})
-	srv.AddTransport(getTransport{}) // gqlgen's transport.GET, on the request's one parse of its query string
+	srv.AddTransport(postTransport{}) // gqlgen's transport.POST, answering in the type Accept negotiates
+	srv.AddTransport(getTransport{})  // gqlgen's transport.GET, likewise, on the request's one parse of its query string
 	srv.AddTransport(transport.Websocket{
 		Implementation:        wsImplementation{stopping: opts.Stopping, current: opts.Current, present: x.present},
 		KeepAlivePingInterval: 15 * time.Second,
@@ -359,50 +358,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer sw.finish()
 		w, r = sw, r.WithContext(withSSEWriter(r.Context(), sw))
 	default:
-		sw := &statusWriter{ResponseWriter: w}
-		w, r = sw, r.WithContext(policy.WithResponseHeaders(r.Context(), &sw.headers))
+		hw := &headerWriter{ResponseWriter: w}
+		w, r = hw, r.WithContext(policy.WithResponseHeaders(r.Context(), &hw.headers))
 	}
 	h.srv.ServeHTTP(w, r)
 }
-
-// statusWriter adjusts gqlgen's answers to requests that fail before execution (syntax errors,
-// validation, variables) to what the GraphQL-over-HTTP specification recommends: with
-// application/json, status 200 rather than gqlgen's 422 (clients of the legacy media type read the
-// errors from the body); with application/graphql-response+json, the status stays 4xx and the body
-// has no "data" entry, since nothing was executed. It also adds the headers that the policies
-// admitting the operation's calls handed over (see responseHeaders).
-type statusWriter struct {
-	http.ResponseWriter
-	stripData bool
-	headers   responseHeaders
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.headers.writeTo(w.Header())
-	ct := w.Header().Get("Content-Type")
-	switch {
-	case code == http.StatusUnprocessableEntity && strings.HasPrefix(ct, "application/json"):
-		code = http.StatusOK
-	case code >= 400 && code < 500 && strings.HasPrefix(ct, "application/graphql-response+json"):
-		w.stripData = true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	w.headers.writeTo(w.Header()) // a Write without WriteHeader: the header goes out now
-	if w.stripData {
-		if trimmed := bytes.TrimRight(b, "\n"); bytes.HasSuffix(trimmed, []byte(`,"data":null}`)) {
-			n := len(b)
-			_, err := w.ResponseWriter.Write(append(trimmed[:len(trimmed)-len(`,"data":null}`):len(trimmed)-len(`,"data":null}`)], '}'))
-			return n, err
-		}
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap gives http.ResponseController the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // unsupported refuses what no transport serves, with the status the GraphQL-over-HTTP specification
 // gives it and an error in the GraphQL shape: a method other than GET and POST (405), a POST whose

@@ -48,6 +48,26 @@ func (r *responseHeaders) writeTo(h http.Header) {
 	}
 }
 
+// headerWriter is the response writer of a GraphQL request over POST or GET: it adds to the
+// response's header the headers that the policies admitting the operation's calls handed over.
+type headerWriter struct {
+	http.ResponseWriter
+	headers responseHeaders
+}
+
+func (w *headerWriter) WriteHeader(code int) {
+	w.headers.writeTo(w.Header())
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *headerWriter) Write(b []byte) (int, error) {
+	w.headers.writeTo(w.Header()) // a Write without WriteHeader: the header goes out now
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *headerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // sseWriter is the response writer of a GraphQL request over Server-Sent Events. gqlgen's transport
 // opens the stream, its header and a comment, before the operation runs; the writer holds that
 // opening back until the subscription's call has been admitted (admitted), so that the header

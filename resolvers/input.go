@@ -28,8 +28,9 @@ import (
 // schema, and the variables arrive coerced to their declared types (variables.go: a wrong one
 // refuses the request before anything runs), with lists as []any like literal lists. What the
 // GraphQL types cannot say — that a literal string is an RFC 3339 time, that at most one member of
-// a oneof is set, that a JSON value suits its field — is checked here, and a violation is an
-// INVALID_ARGUMENT error of the field.
+// a oneof is set, that a JSON value suits its field — is checked here, and so is the one null
+// validation lets through where the type is non-null (errNull); a violation is an INVALID_ARGUMENT
+// error of the field, and its method is not called.
 
 // argError is an invalid argument: the dotted path to the value and what is wrong with it.
 type argError struct {
@@ -58,6 +59,12 @@ func in(name string, err error) error {
 
 func invalid(format string, args ...any) error { return &argError{msg: fmt.Sprintf(format, args...)} }
 
+// errNull is the error of a null, or no value, for an argument or input field of a non-null type,
+// which the request would otherwise leave unset (GraphQL's CoerceArgumentValues: a field error).
+// Validation lets only one through: a nullable variable with a default, used where the type is
+// non-null and given null.
+func errNull() error { return invalid("must not be null: its type is non-null") }
+
 // request encodes the arguments of root field sf as a request message of args.
 func (op *operation) request(args *schema.Input, sf *selField) ([]byte, error) {
 	if args == nil {
@@ -78,10 +85,13 @@ func (op *operation) request(args *schema.Input, sf *selField) ([]byte, error) {
 		if err != nil {
 			break
 		}
-		if values[i] != nil {
+		switch {
+		case values[i] != nil:
 			if b, err = op.x.appendField(b, f, values[i]); err != nil {
 				err = in(f.Name, err)
 			}
+		case f.NonNull():
+			err = in(f.Name, errNull())
 		}
 	}
 	if err != nil {
@@ -155,6 +165,9 @@ func (x *executor) appendInput(b []byte, input *schema.Input, m map[string]any) 
 	for _, f := range input.Fields {
 		v := m[f.Name]
 		if v == nil {
+			if f.NonNull() {
+				return b, in(f.Name, errNull())
+			}
 			continue
 		}
 		if b, err = x.appendField(b, f, v); err != nil {

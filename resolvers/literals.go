@@ -139,7 +139,9 @@ func gatewayScalar(name string) bool {
 }
 
 // validationRules are gqlparser's rules with ValuesOfCorrectType adjusted (valuesOfCorrectType),
-// and KnownDirectives saying why @defer and @stream are unknown (knownDirectives).
+// KnownDirectives saying why @defer and @stream are unknown (knownDirectives), and
+// SingleFieldSubscriptions counting response names, as the specification does
+// (singleFieldSubscriptions).
 // Unless suggest is set, the rules whose messages suggest names of the schema (types, arguments,
 // input fields, enum values) are gqlparser's variants without the suggestions: with introspection
 // off, the schema is not to be learned by guessing either. gqlgen swaps the other two itself,
@@ -163,6 +165,7 @@ func validationRules(suggest bool) *rules.Rules {
 	r.RemoveRule(rules.ValuesOfCorrectTypeRule.Name)
 	r.AddRule(rules.ValuesOfCorrectTypeRule.Name, valuesOfCorrectType(values))
 	r.ReplaceRule(rules.KnownDirectivesRule.Name, knownDirectives)
+	r.ReplaceRule(rules.SingleFieldSubscriptionsRule.Name, singleFieldSubscriptions)
 	return r
 }
 

@@ -75,7 +75,7 @@ func TestOneofArgumentsAreChecked(t *testing.T) {
 // wantRequestError checks that a request failed as a whole with code and made no call.
 func wantRequestError(t *testing.T, g *gateway, r response, code string) {
 	t.Helper()
-	if len(r.Errors) != 1 || r.Errors[0].code() != code || string(r.Data) != "null" && len(r.Data) > 0 {
+	if len(r.Errors) != 1 || r.Errors[0].code() != code || r.Data != nil {
 		t.Fatalf("want one %s error and no data; got status %d %s", code, r.status, r.raw)
 	}
 	if n := len(g.calls.count()); n != 0 {

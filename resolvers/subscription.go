@@ -6,12 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -39,7 +42,8 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 	typeName := rootTypeName(x.s.AST(), opCtx.Operation.Operation)
 	fields := op.collect(opCtx.Operation.SelectionSet, nil, typeName)
 	if len(fields) != 1 || fields[0].root == nil {
-		// Validation allows exactly one root field, and __typename is not one it allows.
+		// Validation allows exactly one root field (singleFieldSubscriptions), and __typename is
+		// not one it allows; @skip or @include may leave none.
 		graphql.AddError(ctx, requestError(codeName(codes.InvalidArgument), "a subscription selects exactly one field of a method"))
 		return graphql.OneShot(&graphql.Response{Data: []byte("null")})
 	}
@@ -187,4 +191,58 @@ func (x *executor) event(ctx context.Context, opCtx *graphql.OperationContext, f
 	w.rootObject(fields, []*call{c}, rootTypeName(x.s.AST(), opCtx.Operation.Operation))
 	op.finish()
 	return &graphql.Response{Data: w.buf}
+}
+
+// singleFieldSubscriptions is gqlparser's SingleFieldSubscriptions rule as the GraphQL
+// specification states it (section 5.2.3.1): the fields a subscription selects at its top level,
+// collected through fragment spreads and inline fragments and grouped by response name, must be one
+// entry, and not an introspection field. gqlparser groups them by field name, so two aliases of one
+// field (`a: watchInventory(id: "p1") { stock } b: watchInventory(id: "p2") { stock }`, written
+// out or in fragments) passed validation, and the subscription was refused only when it ran. Like
+// gqlparser's, it does not apply @skip and @include, so it counts a field one of them would leave
+// out. The messages are gqlparser's.
+func singleFieldSubscriptions(observers *core.Events, addError core.AddErrFunc) {
+	observers.OnOperation(func(walker *core.Walker, op *ast.OperationDefinition) {
+		if walker.Schema.Subscription == nil || op.Operation != ast.Subscription {
+			return
+		}
+		var fields []*ast.Field // the first field of each response name, in order
+		names, fragments := make(map[string]bool), make(map[string]bool)
+		var collect func(set ast.SelectionSet)
+		collect = func(set ast.SelectionSet) {
+			for _, sel := range set {
+				switch s := sel.(type) {
+				case *ast.Field:
+					key := s.Alias
+					if key == "" {
+						key = s.Name
+					}
+					if !names[key] {
+						names[key] = true
+						fields = append(fields, s)
+					}
+				case *ast.InlineFragment:
+					collect(s.SelectionSet)
+				case *ast.FragmentSpread:
+					if s.Definition != nil && !fragments[s.Name] {
+						fragments[s.Name] = true
+						collect(s.Definition.SelectionSet)
+					}
+				}
+			}
+		}
+		collect(op.SelectionSet)
+		name := "Anonymous Subscription"
+		if op.Name != "" {
+			name = "Subscription " + strconv.Quote(op.Name)
+		}
+		if len(fields) > 1 {
+			addError(core.Message("%s must select only one top level field.", name), core.At(fields[1].Position))
+		}
+		for _, f := range fields {
+			if strings.HasPrefix(f.Name, "__") {
+				addError(core.Message("%s must not select an introspection top level field.", name), core.At(f.Position))
+			}
+		}
+	})
 }

@@ -245,3 +245,37 @@ func TestSubscriptionNeedsAStreamingTransport(t *testing.T) {
 		t.Errorf("subscription over plain POST: %s", r.raw)
 	}
 }
+
+// A subscription selects one field at its top level, counted by response name through fragments,
+// as the specification's validation has it: two aliases of one field, written out, in a fragment
+// or an inline fragment, fail validation, nothing runs; one field selected in several places, its
+// selections merged, is one.
+func TestSubscriptionSelectsOneField(t *testing.T) {
+	g := startGateway(t, setup{})
+	for _, tc := range []struct{ doc, msg string }{
+		{`subscription S { ...F } fragment F on Subscription { watchInventory(id: "p1") { stock } w2: watchInventory(id: "p2") { stock } }`,
+			`Subscription "S" must select only one top level field.`},
+		{`subscription { a: watchInventory(id: "p1") { stock } b: watchInventory(id: "p2") { stock } }`,
+			`Anonymous Subscription must select only one top level field.`},
+		{`subscription { ... on Subscription { watchInventory(id: "p1") { stock } } w2: watchInventory(id: "p2") { stock } }`,
+			`Anonymous Subscription must select only one top level field.`},
+		{`subscription { __typename }`, `Anonymous Subscription must not select an introspection top level field.`},
+	} {
+		r := g.query(t, tc.doc)
+		if len(r.Errors) != 1 || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" || r.Errors[0].Message != tc.msg {
+			t.Errorf("%s: %d %s, want GRAPHQL_VALIDATION_FAILED %q", tc.doc, r.status, r.raw, tc.msg)
+		}
+	}
+	if n := g.calls.count(); len(n) != 0 {
+		t.Errorf("upstream calls %v, want none", n)
+	}
+	events, drop := g.sse(t, `subscription S { ...F watchInventory(id: "p1", interval: "0.01s") { sequence } } fragment F on Subscription { watchInventory(id: "p1", interval: "0.01s") { stock } }`)
+	defer drop()
+	ev := next(t, events)
+	var got struct {
+		W struct{ Stock, Sequence string } `json:"watchInventory"`
+	}
+	if err := json.Unmarshal(ev.resp.Data, &got); ev.name != "next" || len(ev.resp.Errors) > 0 || err != nil || got.W.Stock == "" || got.W.Sequence != "1" {
+		t.Errorf("one field selected twice: event %q %s %v", ev.name, ev.resp.Data, ev.resp.Errors)
+	}
+}

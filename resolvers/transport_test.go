@@ -1,6 +1,7 @@
 package resolvers_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,8 +16,8 @@ import (
 // TestUnsupportedRequests: what no transport serves gets the status the GraphQL-over-HTTP
 // specification names, and an error in the GraphQL shape with an extensions.code: another method
 // 405 (Allow: GET, POST) and a mutation over GET 405 (Allow: POST), both UNIMPLEMENTED, and a POST
-// body that is not JSON 415, all without data; a body that does not parse 400, its error not
-// quoting it back.
+// body that is not JSON 415; a body that does not parse 400, its error not quoting it back; all
+// without data.
 func TestUnsupportedRequests(t *testing.T) {
 	g := startGateway(t, setup{})
 	const q = `{"query": "{ __typename }"}`
@@ -64,7 +65,7 @@ func TestUnsupportedRequests(t *testing.T) {
 			if r.Errors[0].Extensions.Code == "" {
 				t.Errorf("%s: want an extensions.code", body)
 			}
-			if tc.status != http.StatusBadRequest && (r.Data != nil || strings.Contains(string(body), `"data"`)) {
+			if r.Data != nil || strings.Contains(string(body), `"data"`) {
 				t.Errorf("%s: refused before anything runs, want no data", body)
 			}
 			if tc.status == http.StatusMethodNotAllowed && r.Errors[0].Extensions.Code != "UNIMPLEMENTED" {
@@ -320,5 +321,126 @@ func TestGETRequests(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The response type follows Accept's q-values (RFC 9110), over POST and GET alike: each type takes
+// the q-value of the most specific range that matches it, the higher wins, q=0 refuses a type, a
+// tie goes to the range listed first, and a wildcard alone to application/json. A document that
+// does not validate shows which it was: 200 as application/json, 400 as
+// application/graphql-response+json.
+func TestResponseTypeNegotiated(t *testing.T) {
+	g := startGateway(t, setup{})
+	const (
+		asJSON    = "application/json"
+		asGraphQL = "application/graphql-response+json"
+	)
+	for _, tc := range []struct {
+		accept []string // header lines
+		want   string
+	}{
+		{nil, asJSON},
+		{[]string{asJSON}, asJSON},
+		{[]string{asGraphQL}, asGraphQL},
+		{[]string{"application/json;q=0, application/graphql-response+json"}, asGraphQL},
+		{[]string{"application/graphql-response+json;q=0, application/json"}, asJSON},
+		{[]string{"application/graphql-response+json;q=0.5, application/json"}, asJSON},
+		{[]string{"application/json;q=0.5, application/graphql-response+json;q=0.9"}, asGraphQL},
+		{[]string{"application/graphql-response+json, application/json;q=0.9"}, asGraphQL}, // as the specification's clients send
+		{[]string{"application/json, application/graphql-response+json"}, asJSON},          // a tie: the first listed
+		{[]string{"application/graphql-response+json, application/json"}, asGraphQL},
+		{[]string{"*/*"}, asJSON},
+		{[]string{"application/*"}, asJSON},
+		{[]string{"*/*;q=0.5, application/graphql-response+json"}, asGraphQL},
+		{[]string{"*/*, application/json;q=0"}, asGraphQL}, // its own range refuses JSON; the wildcard allows the other
+		{[]string{"application/*;q=0.2, application/json;q=0.1"}, asGraphQL},
+		{[]string{"APPLICATION/JSON ; q=0.3", "application/graphql-response+json;q=0.2"}, asJSON}, // two header lines
+		{[]string{"application/graphql-response+json;q=0", "application/json"}, asJSON},
+		{[]string{"text/html"}, asGraphQL},            // neither: the specification's default
+		{[]string{"application/json;q=0"}, asGraphQL}, // likewise
+	} {
+		t.Run(strings.Join(tc.accept, " | "), func(t *testing.T) {
+			wantStatus := http.StatusOK
+			if tc.want == asGraphQL {
+				wantStatus = http.StatusBadRequest
+			}
+			post, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(`{"query":"{ nope }"}`))
+			post.Header.Set("Content-Type", "application/json")
+			get, _ := http.NewRequest(http.MethodGet, g.url+"?query="+url.QueryEscape("{ nope }"), nil)
+			for _, hr := range []*http.Request{post, get} {
+				for _, a := range tc.accept {
+					hr.Header.Add("Accept", a)
+				}
+				r := do(t, hr)
+				if ct := r.header.Get("Content-Type"); ct != tc.want || r.status != wantStatus || len(r.Errors) != 1 {
+					t.Errorf("%s: %d %s %s, want %d %s and the validation error", hr.Method, r.status, ct, r.raw, wantStatus, tc.want)
+				}
+			}
+		})
+	}
+	// A request that runs is answered in the negotiated type too.
+	r := g.postBody(t, []byte(`{"query":"{ getUser(id: \"1\") { name } }"}`), "Accept", "application/json;q=0, application/graphql-response+json").ok(t)
+	if ct := r.header.Get("Content-Type"); ct != asGraphQL {
+		t.Errorf("Content-Type %s, want %s", ct, asGraphQL)
+	}
+}
+
+// A request refused before its operation runs is answered with its errors and no "data" entry, as
+// the GraphQL specification has it of an error raised before execution begins (section 7.1.2), in
+// application/json and application/graphql-response+json alike, over POST and GET: a document that
+// does not parse or validate, variables that cannot be coerced, an operation the document does not
+// have, several without a name, a body of the wrong shape, a persisted operation that does not
+// validate. An operation that ran keeps "data": null when a failure took the whole of it.
+func TestRequestErrorsWithoutData(t *testing.T) {
+	const broken = `query Broken { nope }`
+	g := startGateway(t, setup{opts: resolvers.Options{PersistedOperations: map[string]string{sha(broken): broken}, DisableIntrospection: true}})
+	for _, tc := range []struct {
+		name, body string
+		get        string // the same over GET, when it can be sent so
+		code       string
+		status     [2]int // as application/json, as application/graphql-response+json
+	}{
+		{"parse", `{"query":"{ nope"}`, "query=" + url.QueryEscape("{ nope"), "GRAPHQL_PARSE_FAILED", [2]int{200, 400}},
+		{"validation", `{"query":"{ nope }"}`, "query=" + url.QueryEscape("{ nope }"), "GRAPHQL_VALIDATION_FAILED", [2]int{200, 400}},
+		{"variables", `{"query":"query ($n: Int) { listUsers(pageSize: $n) { users { id } } }","variables":{"n":"5"}}`,
+			"query=" + url.QueryEscape("query ($n: Int) { listUsers(pageSize: $n) { users { id } } }") + "&variables=" + url.QueryEscape(`{"n":"5"}`),
+			"GRAPHQL_VALIDATION_FAILED", [2]int{200, 400}},
+		{"operation not found", `{"query":"query A { __typename }","operationName":"C"}`, "query=" + url.QueryEscape("query A { __typename }") + "&operationName=C",
+			"GRAPHQL_VALIDATION_FAILED", [2]int{200, 400}},
+		{"several operations", `{"query":"query A { __typename } query B { __typename }"}`, "", "GRAPHQL_VALIDATION_FAILED", [2]int{200, 400}},
+		{"body of the wrong shape", `{"query":5}`, "", "INVALID_ARGUMENT", [2]int{400, 400}},
+		{"persisted operation that does not validate", `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + sha(broken) + `"}}}`,
+			"extensions=" + url.QueryEscape(`{"persistedQuery":{"version":1,"sha256Hash":"`+sha(broken)+`"}}`), "INTERNAL", [2]int{200, 200}},
+	} {
+		for i, accept := range []string{"application/json", "application/graphql-response+json"} {
+			t.Run(tc.name+" as "+accept, func(t *testing.T) {
+				post, err := http.NewRequest(http.MethodPost, g.url, strings.NewReader(tc.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				post.Header.Set("Content-Type", "application/json")
+				requests := []*http.Request{post}
+				if tc.get != "" {
+					requests = append(requests, mustRequest(t, http.MethodGet, g.url+"?"+tc.get))
+				}
+				for _, hr := range requests {
+					hr.Header.Set("Accept", accept)
+					r := do(t, hr)
+					if r.status != tc.status[i] || len(r.Errors) == 0 || r.Errors[0].code() != tc.code || bytes.Contains(r.raw, []byte(`"data"`)) {
+						t.Errorf("%s: %d %s, want %d with %s errors and no data", hr.Method, r.status, r.raw, tc.status[i], tc.code)
+					}
+				}
+			})
+		}
+	}
+	if n := g.calls.count(); len(n) != 0 {
+		t.Errorf("upstream calls %v, want none", n)
+	}
+	// __schema is non-null: refused while the operation runs, it takes the data with it.
+	for _, accept := range []string{"application/json", "application/graphql-response+json"} {
+		r := g.postBody(t, []byte(`{"query":"{ __schema { queryType { name } } }"}`), "Accept", accept)
+		if r.status != http.StatusOK || len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeIntrospectionDisabled || string(r.Data) != "null" {
+			t.Errorf("%s: %d %s, want 200 with the error and data null", accept, r.status, r.raw)
+		}
 	}
 }

@@ -55,10 +55,14 @@ func (c variableCoercion) MutateOperationContext(_ context.Context, opCtx *graph
 	if opCtx.Operation == nil {
 		return nil
 	}
+	nullWithDefault := false
 	for _, def := range opCtx.Operation.VariableDefinitions {
 		v := opCtx.Variables[def.Variable]
 		if v == nil {
-			continue // unset or null: gqlparser has refused either for a non-null type
+			// Unset or null: gqlparser has refused either for a non-null type. One with a default
+			// was given null, and may stand where the type is non-null: see nullInDirective.
+			nullWithDefault = nullWithDefault || def.DefaultValue != nil
+			continue
 		}
 		out, changed, err := c.coerce(def.Type, v)
 		if err != nil {
@@ -68,7 +72,73 @@ func (c variableCoercion) MutateOperationContext(_ context.Context, opCtx *graph
 			opCtx.Variables[def.Variable] = out
 		}
 	}
+	if nullWithDefault {
+		if err := nullInDirective(opCtx.Operation, opCtx.Variables); err != nil {
+			return err
+		}
+	}
 	return checkLiterals(opCtx.Operation)
+}
+
+// nullInDirective refuses a variable given null where a directive's argument is non-null: a
+// nullable variable with a default may stand there (@skip(if: $s) with $s: Boolean = true), and
+// given null it would reach gqlgen's field collection, which panics on an `if` that is not a
+// Boolean. GraphQL's CoerceArgumentValues refuses the null, and as the directives decide which
+// fields run, nothing runs: the request is refused as a variable of the wrong type is. Where a
+// field's argument is non-null, the null fails only that field (input.go). It walks the operation
+// and every fragment it spreads once, and runs only when such a variable is null.
+func nullInDirective(op *ast.OperationDefinition, vars map[string]any) *gqlerror.Error {
+	seen := make(map[string]bool)
+	var directives func(ast.DirectiveList) *gqlerror.Error
+	var walk func(ast.SelectionSet) *gqlerror.Error
+	directives = func(ds ast.DirectiveList) *gqlerror.Error {
+		for _, d := range ds {
+			for _, a := range d.Arguments {
+				v := a.Value
+				if v == nil || v.Kind != ast.Variable || v.ExpectedType == nil || !v.ExpectedType.NonNull {
+					continue
+				}
+				if val, ok := vars[v.Raw]; !ok || val != nil {
+					continue
+				}
+				ge := &gqlerror.Error{
+					Message: fmt.Sprintf("variable $%s: must not be null: it is the argument %q of @%s, of the non-null type %s", v.Raw, a.Name, d.Name, v.ExpectedType),
+					Path:    ast.Path{ast.PathName("variable"), ast.PathName(v.Raw)},
+				}
+				if p := v.Position; p != nil {
+					ge.Locations = []gqlerror.Location{{Line: p.Line, Column: p.Column}}
+				}
+				errcode.Set(ge, errcode.ValidationFailed)
+				return ge
+			}
+		}
+		return nil
+	}
+	walk = func(set ast.SelectionSet) *gqlerror.Error {
+		for _, sel := range set {
+			var err *gqlerror.Error
+			switch s := sel.(type) {
+			case *ast.Field:
+				if err = directives(s.Directives); err == nil {
+					err = walk(s.SelectionSet)
+				}
+			case *ast.InlineFragment:
+				if err = directives(s.Directives); err == nil {
+					err = walk(s.SelectionSet)
+				}
+			case *ast.FragmentSpread:
+				if err = directives(s.Directives); err == nil && s.Definition != nil && !seen[s.Name] {
+					seen[s.Name] = true
+					err = walk(s.Definition.SelectionSet)
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(op.SelectionSet)
 }
 
 // coerce checks v, a non-null value of type t, and returns it as input.go reads it; changed says

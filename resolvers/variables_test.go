@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/protogate/gateway/internal/testlog"
 	"github.com/protogate/gateway/resolvers"
 )
 
@@ -24,12 +26,12 @@ func postVariables(t testing.TB, g *gateway, doc, vars string, headers ...string
 	return g.postBody(t, []byte(`{"query":`+string(q)+`,"variables":`+vars+`}`), headers...)
 }
 
-// wantVariableRefusal checks that r is a refused request: status 200 (application/json), no data,
-// and one error at path with a validation code and a message holding msg.
+// wantVariableRefusal checks that r is a refused request: status 200 (application/json), no data
+// entry, and one error at path with a validation code and a message holding msg.
 func (r response) wantVariableRefusal(t testing.TB, path []any, msg string) {
 	t.Helper()
-	if r.status != http.StatusOK || string(r.Data) != "null" || len(r.Errors) != 1 {
-		t.Fatalf("status %d, want 200 with data null and one error: %s", r.status, r.raw)
+	if r.status != http.StatusOK || r.Data != nil || len(r.Errors) != 1 {
+		t.Fatalf("status %d, want 200 without data and one error: %s", r.status, r.raw)
 	}
 	e := r.Errors[0]
 	if e.code() != "GRAPHQL_VALIDATION_FAILED" || !reflect.DeepEqual(e.Path, path) || !strings.Contains(e.Message, msg) {
@@ -246,7 +248,7 @@ func TestVariablesNumbersBeforeGqlparser(t *testing.T) {
 		switch {
 		case tc.err == "" && len(r.Errors) > 0:
 			t.Errorf("%s with %s: %s", tc.op, tc.n, r.raw)
-		case tc.err != "" && (len(r.Errors) != 1 || r.Errors[0].Message != tc.err || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" || string(r.Data) != "null"):
+		case tc.err != "" && (len(r.Errors) != 1 || r.Errors[0].Message != tc.err || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" || r.Data != nil):
 			t.Errorf("%s with %s: %s\nwant the error %q", tc.op, tc.n, r.raw, tc.err)
 		}
 	}
@@ -295,6 +297,79 @@ func TestVariablesMutationRuns(t *testing.T) {
 	}
 }
 
+// A nullable variable with a default may stand where the type is non-null (an argument, an input
+// object's field, a list's element), and its default counts when it is not given. Given null, the
+// field fails with INVALID_ARGUMENT and its method is not called, as GraphQL's CoerceArgumentValues
+// says: a null never reaches the backend where the type is non-null.
+func TestNullVariableWhereNonNull(t *testing.T) {
+	g := startGateway(t, setup{})
+	const mCreateUser = "/shop.users.v1.UserService/CreateUser"
+	for _, tc := range []struct{ name, doc, method, field, msg string }{
+		{"argument", `query ($v: String = "1") { getUser(id: $v) { name } }`, mGetUser, "getUser",
+			"argument id: must not be null: its type is non-null"},
+		{"input object's field", `mutation ($v: String = "Eve") { createUser(user: {name: $v, email: "null-1@example.com"}) { name } }`, mCreateUser, "createUser",
+			"argument user.name: must not be null: its type is non-null"},
+		{"input object", `mutation ($v: UserInput = {name: "Eve", email: "null-2@example.com"}) { createUser(user: $v) { name } }`, mCreateUser, "createUser",
+			"argument user: must not be null: its type is non-null"},
+		{"list element", `query ($v: String = "1") { batchGetUsers(ids: ["2", $v]) { users { id } } }`, mBatchGetUsers, "batchGetUsers",
+			"argument ids: element 1 is null"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			postVariables(t, g, tc.doc, `{}`).ok(t)
+			if n := g.calls.count()[tc.method]; n != 1 {
+				t.Fatalf("with the default: %s called %d times, want 1", tc.method, n)
+			}
+			g.calls.reset()
+			r := postVariables(t, g, tc.doc, `{"v": null}`)
+			if r.status != http.StatusOK || len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" ||
+				r.Errors[0].Message != tc.msg || !reflect.DeepEqual(r.Errors[0].Path, varPath(tc.field)) {
+				t.Fatalf("%d %s\nwant one INVALID_ARGUMENT error at %s: %q", r.status, r.raw, tc.field, tc.msg)
+			}
+			r.wantData(t, `{"`+tc.field+`":null}`)
+			if n := g.calls.count(); len(n) != 0 {
+				t.Errorf("upstream calls %v, want none", n)
+			}
+		})
+	}
+}
+
+// A nullable variable with a default may be @skip's or @include's `if`, a Boolean!; given null it
+// refuses the request as a variable of the wrong type does (the directives decide which fields
+// run, so none runs), at the variable's use, on every selection a directive may sit on.
+func TestNullVariableInDirective(t *testing.T) {
+	var logged testlog.Buffer // panics the handler recovered from
+	g := startGateway(t, setup{opts: resolvers.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))}})
+	for _, tc := range []struct{ name, doc string }{
+		{"root field", `query ($s: Boolean = true) { a: getUser(id: "1") @skip(if: $s) { name } b: __typename }`},
+		{"nested field", `query ($s: Boolean = true) { getUser(id: "1") { name orders @include(if: $s) { id } } }`},
+		{"fragment spread", `query ($s: Boolean = true) { ...F @include(if: $s) } fragment F on Query { getUser(id: "1") { name } }`},
+		{"inline fragment in a fragment", `query ($s: Boolean = true) { ...F } fragment F on Query { getUser(id: "1") { ... @skip(if: $s) { name } } }`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g.calls.reset()
+			postVariables(t, g, tc.doc, `{}`).ok(t)
+			postVariables(t, g, tc.doc, `{"s": false}`).ok(t)
+			g.calls.reset()
+			r := postVariables(t, g, tc.doc, `{"s": null}`)
+			r.wantVariableRefusal(t, varPath("variable", "s"), "variable $s: must not be null")
+			if got, want := fmt.Sprint(r.Errors[0].Locations), fmt.Sprintf("[map[column:%d line:1]]", strings.Index(tc.doc, "$s)")+1); got != want {
+				t.Errorf("locations = %s, want %s (the variable's use)", got, want)
+			}
+			if n := g.calls.count(); len(n) != 0 {
+				t.Errorf("upstream calls %v, want none", n)
+			}
+			r = postVariables(t, g, tc.doc, `{"s": null}`, "Accept", "application/graphql-response+json")
+			if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+				t.Errorf("application/graphql-response+json: %d %s, want 400 and the error", r.status, r.raw)
+			}
+		})
+	}
+	if s := logged.String(); s != "" {
+		t.Errorf("the handler logged: %s", s)
+	}
+}
+
 // FuzzVariables sends arbitrary variables to an operation whose arguments are all variables: a
 // request is either refused before anything runs (one GRAPHQL_VALIDATION_FAILED error, no data) or
 // runs without an error, so whatever passes coercion, the arguments' encoding takes.
@@ -323,7 +398,7 @@ func FuzzVariables(f *testing.F) {
 			return
 		}
 		r := postVariables(t, g.gateway, doc, vars)
-		refused := string(r.Data) == "null" && len(r.Errors) == 1 && r.Errors[0].code() == "GRAPHQL_VALIDATION_FAILED"
+		refused := r.Data == nil && len(r.Errors) == 1 && r.Errors[0].code() == "GRAPHQL_VALIDATION_FAILED"
 		if !refused && len(r.Errors) > 0 {
 			t.Fatalf("variables %s: neither refused nor run cleanly: %s", vars, r.raw)
 		}

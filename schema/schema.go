@@ -162,6 +162,12 @@ type Field struct {
 	nonNull bool
 }
 
+// NonNull reports whether the field's GraphQL type is non-null (see the SDL). For an argument or
+// an input field it means a value is required and null refused: gqlparser checks literals and
+// variables' values, but a nullable variable with a default may stand where a non-null one is
+// expected, and be given null, which the executor must then refuse.
+func (f *Field) NonNull() bool { return f.nonNull }
+
 // Value says how values of one protobuf type convert to values of one GraphQL type and back.
 type Value struct {
 	Kind Kind

@@ -1,9 +1,9 @@
 package transcoder
 
 import (
-	"iter"
-	"strconv"
 	"strings"
+
+	"github.com/protogate/gateway/transcoder/mediarange"
 )
 
 // Content negotiation. Request bodies are JSON (no Content-Type, application/json, or any
@@ -51,7 +51,7 @@ const (
 // "=") changes nothing. Other text beside the type ("application/json charset=utf-8",
 // "application/json, text/plain") makes it a type the front does not know.
 func RequestBodyKind(contentType string) BodyKind {
-	typ, _ := mediaType(contentType)
+	typ, _ := mediarange.Split(contentType)
 	const app = "application/"
 	switch {
 	case typ == "", strings.EqualFold(typ, contentTypeJSON):
@@ -66,13 +66,6 @@ func RequestBodyKind(contentType string) BodyKind {
 		return BodyJSON
 	}
 	return BodyOther
-}
-
-// mediaType returns the type/subtype of a Content-Type or media range, without parameters and
-// spaces; parameters in rest.
-func mediaType(v string) (typ, rest string) {
-	typ, rest, _ = strings.Cut(v, ";")
-	return strings.TrimSpace(typ), rest
 }
 
 // requestFormat reads a unary request's Content-Type: JSON or protobuf, and whether it is either.
@@ -98,7 +91,7 @@ func IsProtobuf(contentType string) bool {
 // answer with.
 func responseFormat(accept []string) (format, string) {
 	best, bestQ, bestType := formatJSON, -1.0, contentTypeJSON
-	for typ, params := range mediaRanges(accept) {
+	for typ, params := range mediarange.Ranges(accept) {
 		var f format
 		var ct string
 		switch {
@@ -111,43 +104,10 @@ func responseFormat(accept []string) (format, string) {
 		default:
 			continue
 		}
-		q := qValue(params)
+		q := mediarange.Q(params)
 		if q > bestQ && q > 0 {
 			best, bestQ, bestType = f, q, ct
 		}
 	}
 	return best, bestType
-}
-
-// mediaRanges yields the media ranges of Accept header values, each as its type and its
-// parameters (mediaType), in order.
-func mediaRanges(accept []string) iter.Seq2[string, string] {
-	return func(yield func(typ, params string) bool) {
-		for _, line := range accept {
-			for line != "" {
-				var item string
-				item, line, _ = strings.Cut(line, ",")
-				if !yield(mediaType(item)) {
-					return
-				}
-			}
-		}
-	}
-}
-
-// qValue reads the q parameter of a media range (1 when absent or unreadable).
-func qValue(params string) float64 {
-	for params != "" {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(p, "=")
-		if strings.EqualFold(strings.TrimSpace(k), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil || q < 0 || q > 1 {
-				return 1
-			}
-			return q
-		}
-	}
-	return 1
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/metadata"
+
+	"github.com/protogate/gateway/transcoder/mediarange"
 )
 
 // Server-Sent Events responses, chosen by Accept: text/event-stream (acceptsEventStream). Each
@@ -79,11 +81,11 @@ func (s *sseStream) end(trailer metadata.MD, err error) {
 func acceptsEventStream(accept []string) bool {
 	sse, ndjson := 0.0, 0.0
 	ndjsonRank := 0 // how specific the range ndjson comes from: 3 a name, 2 application/*, 1 */*
-	for typ, params := range mediaRanges(accept) {
+	for typ, params := range mediarange.Ranges(accept) {
 		rank := 0
 		switch {
 		case strings.EqualFold(typ, contentTypeEventStream):
-			sse = max(sse, qValue(params))
+			sse = max(sse, mediarange.Q(params))
 		case typ != "" && RequestBodyKind(typ) == BodyNDJSON:
 			rank = 3
 		case strings.EqualFold(typ, "application/*"):
@@ -91,7 +93,7 @@ func acceptsEventStream(accept []string) bool {
 		case typ == "*/*":
 			rank = 1
 		}
-		if q := qValue(params); rank > ndjsonRank || rank > 0 && rank == ndjsonRank && q > ndjson {
+		if q := mediarange.Q(params); rank > ndjsonRank || rank > 0 && rank == ndjsonRank && q > ndjson {
 			ndjson, ndjsonRank = q, rank
 		}
 	}
