@@ -26,6 +26,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec // front, method, code
 	upstream *prometheus.HistogramVec // endpoint, code
 	denials  *prometheus.CounterVec   // front, policy, reason
+	closed   *prometheus.CounterVec   // reason
 
 	// The series of the vectors above, looked up once: a vector's lookup hashes the labels and
 	// takes a lock, per call and per vector.
@@ -59,8 +60,14 @@ func newMetrics(endpoints func() []routing.EndpointStats, snapshot func() (uint6
 			Name: "gateway_policy_denials_total",
 			Help: "Requests refused by a policy (auth, rate_limit, concurrency, waf, limits...), by front, policy and reason.",
 		}, []string{"front", "policy", "reason"}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_connections_closed_total",
+			Help: "Client connections of the data port the gateway closed for what their client did, by reason (premature_resets: the client reset most of its HTTP/2 streams right after opening them).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.requests, m.errors, m.latency, m.upstream, m.denials,
+	// Present from the start, at 0, so that a rate over it has a series before the first close.
+	m.closed.WithLabelValues(ClosedPrematureResets)
+	reg.MustRegister(m.requests, m.errors, m.latency, m.upstream, m.denials, m.closed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if endpoints != nil {
 		reg.MustRegister(endpointCollector(endpoints))

@@ -142,6 +142,19 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 	return t.metrics.handler
 }
 
+// ClosedPrematureResets is the reason ConnectionClosed counts a connection closed because its client
+// reset most of its HTTP/2 streams right after opening them (HTTP/2 rapid reset).
+const ClosedPrematureResets = "premature_resets"
+
+// ConnectionClosed counts a client connection the gateway closed for reason
+// (gateway_connections_closed_total); it does nothing when metrics are off.
+func (t *Telemetry) ConnectionClosed(reason string) {
+	if t == nil || t.metrics == nil {
+		return
+	}
+	t.metrics.closed.WithLabelValues(reason).Inc()
+}
+
 // MetricsPath is where MetricsHandler is to be served.
 func MetricsPath(m config.Metrics) string {
 	if m.Path == "" {

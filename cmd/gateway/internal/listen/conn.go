@@ -137,3 +137,7 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
+
+// NetConn returns the connection c wraps, as tls.Conn.NetConn does; ResetsOf
+// follows it.
+func (c *conn) NetConn() net.Conn { return c.Conn }

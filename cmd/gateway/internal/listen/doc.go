@@ -1,5 +1,6 @@
 // Package listen splits one cleartext listener between the native gRPC server
-// and net/http.
+// and net/http, and closes the connections of clients that reset their
+// HTTP/2 streams as soon as they open them (Guard).
 //
 // grpc.Server.Serve on its own listener is 2-3x faster than
 // grpc.Server.ServeHTTP behind net/http, yet the gateway serves gRPC,
@@ -72,6 +73,30 @@
 // alike negotiate h2, so one connection's protocol says nothing about the
 // requests on it; the gateway serves TLS with http.Server and dispatches per
 // request. Do not put a tls.Listener under a Split.
+//
+// # Premature resets
+//
+// An HTTP/2 client can open a stream and reset it at once, over and over
+// ("rapid reset", CVE-2023-44487): each stream costs the server a request to
+// start, and the client nothing, and resets free their streams, so
+// SETTINGS_MAX_CONCURRENT_STREAMS bounds nothing. Guard wraps the port's
+// listener, under the Split or the TLS listener, so that every connection
+// counts its streams as its server's handlers end them (Resets.StreamEnded):
+// a stream its client reset before its response was complete, within
+// Lifetime (default 1 s) of its start, is premature. Streams are counted in
+// windows of Window ended streams (default 500); once more than half of a
+// window's streams are premature (at its Window/2+1st premature reset,
+// whatever the rest of the window would be) the connection is closed. These
+// are Envoy's defaults. A client that cancels some of its calls (deadlines,
+// users leaving a page) keeps its connection: it takes a majority of a
+// window. The connection is closed without a GOAWAY, which neither server
+// offers for one connection.
+//
+// Only the servers' handlers know when a stream ended, and whether its
+// client reset it: they report to the Resets of their connection, which
+// ResetsOf finds through the connections wrapped around it (a Split's, a
+// *tls.Conn). A connection that failed or was closed first is not closed
+// again for the streams that end with it.
 //
 // # What the servers lose
 //

@@ -75,6 +75,7 @@ type Server struct {
 	fronts          atomic.Pointer[fronts]  // the HTTP fronts wrapped in the current snapshot's policies
 	openapi         http.Handler
 	tls             *dataTLS // the data port's, or nil for plaintext
+	resetWindow     int      // streams per window of a data-port connection's premature resets (0: the default)
 
 	store    store.Store
 	registry *registry.Registry
@@ -192,7 +193,6 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	s.graphql.serving = &s.fronts
 	s.grpcHeaderBytes = headerListSize(cfg.Policies.Limits)
 	grpcOpts := []grpc.ServerOption{
-		grpc.StreamInterceptor(s.intercept),
 		grpc.UnaryInterceptor(s.interceptUnary),
 		grpc.UnknownServiceHandler(s.proxy.Handler),
 		grpc.ForceServerCodecV2(routing.Codec{}),
@@ -209,20 +209,26 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		// An idle connection gets GOAWAY; grpc's default keeps it forever.
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.idle}),
 	}
+	// The listener's server counts its calls' premature resets itself (resets.go); the HTTP
+	// server's calls are counted as its requests.
+	listenerOpts := append(slices.Clip(grpcOpts), grpc.Creds(newResetCreds()), grpc.StreamInterceptor(s.interceptCounted))
+	httpOpts := append(slices.Clip(grpcOpts), grpc.StreamInterceptor(s.intercept))
 	// Reuse a fixed set of goroutines (with grown stacks) for calls instead of one new goroutine
 	// each, on the server that takes most calls: the HTTP server's over TLS, else the listener's.
 	workers := grpc.NumStreamWorkers(uint32(streamWorkers()))
 	if cfg.TLS.Enabled() {
-		s.grpc, s.grpcHTTP = grpc.NewServer(grpcOpts...), grpc.NewServer(append(grpcOpts, workers)...)
+		httpOpts = append(httpOpts, workers)
 	} else {
-		s.grpc, s.grpcHTTP = grpc.NewServer(append(grpcOpts, workers)...), grpc.NewServer(grpcOpts...)
+		listenerOpts = append(listenerOpts, workers)
 	}
+	s.grpc, s.grpcHTTP = grpc.NewServer(listenerOpts...), grpc.NewServer(httpOpts...)
 	s.web = grpcweb.NewHandler(s.proxy.Handler, grpcweb.WithCodec(routing.Codec{}), grpcweb.WithMaxMessageSize(maxMsg))
 	// The services the gateway answers itself, one implementation of each registered on both gRPC
 	// servers and on the gRPC-Web front, which dispatch between them and the proxy alike. None of
-	// the three runs them through the proxy, so no front admits them by the method policies.
+	// the three runs them through the proxy, so no front admits them by the method policies. The
+	// listener's server counts their unary calls' premature resets (countUnary).
 	s.health = newHealthService(s.pool) // the gateway's own status and each fronted service's
-	for _, r := range []grpc.ServiceRegistrar{s.grpc, s.grpcHTTP, s.web} {
+	for _, r := range []grpc.ServiceRegistrar{countUnary{s.grpc}, s.grpcHTTP, s.web} {
 		healthpb.RegisterHealthServer(r, s.health)
 	}
 	routing.RegisterReflection(s.grpc, s.catalog, s.grpcHTTP, s.web)
@@ -465,20 +471,22 @@ func (s *Server) ServeListeners(ctx context.Context, dataLn, adminLn net.Listene
 	admin.Protocols = new(http.Protocols)
 	admin.Protocols.SetHTTP1(true)
 	admin.Protocols.SetUnencryptedHTTP2(true)
-	data := &http.Server{Handler: s.dataHandler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: s.idle,
+	data := &http.Server{Handler: countResets(s.dataHandler()), ConnContext: resetsConnContext,
+		ReadHeaderTimeout: 30 * time.Second, IdleTimeout: s.idle,
 		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: MaxConcurrentStreams}, ErrorLog: httpErrorLog(s.log)}
 	data.Protocols = new(http.Protocols)
 	data.Protocols.SetHTTP1(true)
 
 	errc := make(chan error, 4)
 	var split *listen.Split
+	guarded := s.guard(dataLn)
 	if s.tls != nil {
 		data.TLSConfig = s.tls.listener
 		data.Protocols.SetHTTP2(true)
-		go func() { errc <- serveHTTP(data, tls.NewListener(dataLn, s.tls.listener)) }()
+		go func() { errc <- serveHTTP(data, tls.NewListener(guarded, s.tls.listener)) }()
 	} else {
 		data.Protocols.SetUnencryptedHTTP2(true)
-		split = listen.New(dataLn)
+		split = listen.New(guarded)
 		go func() { errc <- split.Serve() }()
 		go func() { errc <- s.grpc.Serve(split.GRPC()) }()
 		go func() { errc <- serveHTTP(data, split.HTTP()) }()
