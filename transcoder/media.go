@@ -135,15 +135,18 @@ func mediaRanges(accept []string) iter.Seq2[string, string] {
 	}
 }
 
-// qValue reads the q parameter of a media range (1 when absent or unreadable).
+// qValue reads the q parameter of a media range: a decimal number from 0 to 1 ("0.5"; RFC 9110 has
+// at most three decimals), or 1 when absent or unreadable. strconv alone would also read "NaN",
+// which no comparison orders, and Go's other literals ("0x1p-1", "5e-1"): they are unreadable.
 func qValue(params string) float64 {
 	for params != "" {
 		var p string
 		p, params, _ = strings.Cut(params, ";")
 		k, v, _ := strings.Cut(p, "=")
 		if strings.EqualFold(strings.TrimSpace(k), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil || q < 0 || q > 1 {
+			v = strings.TrimSpace(v)
+			q, err := strconv.ParseFloat(v, 64)
+			if err != nil || strings.Trim(v, "0123456789.") != "" || q > 1 {
 				return 1
 			}
 			return q
