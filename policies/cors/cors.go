@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -178,19 +179,31 @@ func parsePattern(o string) (pattern, bool) {
 	return pt, true
 }
 
-// originHost reports whether host can be an origin's host: a name or IPv4 address (letters, digits,
-// '-' and '.'), or an IPv6 address in brackets.
+// originHost reports whether host can be an origin's host as browsers write it: a name or IPv4
+// address, of labels of lower-case letters, digits and '-' (none empty: "..example.com" is no host,
+// though "*.example.com" would match it), or an IPv6 address in brackets.
 func originHost(host string) bool {
 	if v6, ok := strings.CutPrefix(host, "["); ok {
 		v6, ok = strings.CutSuffix(v6, "]")
-		return ok && v6 != "" && strings.Trim(v6, "0123456789abcdefABCDEF:.") == ""
+		ip, err := netip.ParseAddr(v6)
+		return ok && err == nil && ip.Is6() && ip.Zone() == ""
 	}
-	return host != "" && strings.Trim(host, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.") == ""
+	for label := range strings.SplitSeq(host, ".") {
+		if label == "" || strings.Trim(label, "0123456789abcdefghijklmnopqrstuvwxyz-") != "" {
+			return false
+		}
+	}
+	return true
 }
 
-// originPort reports whether port can be an origin's port: none, or up to five digits.
+// originPort reports whether port can be an origin's port: none, or 1 to 65535 as browsers write
+// it, without leading zeros (a pattern's ":*" takes no "0", "99999" or "0443").
 func originPort(port string) bool {
-	return len(port) <= 5 && strings.Trim(port, "0123456789") == ""
+	if port == "" {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && '1' <= port[0] && port[0] <= '9' && n <= 65535
 }
 
 // splitHostPort splits "host:port", "[v6]:port", "host" or "[v6]".
