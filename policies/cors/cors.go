@@ -51,7 +51,7 @@ type policyOf struct {
 	credentials bool
 
 	methods    map[string]bool
-	headers    map[string]bool // lower case
+	headers    map[string]bool // canonical (textproto.CanonicalMIMEHeaderKey)
 	anyHeader  bool
 	exposed    []string // lower case exact names
 	exposedPre []string // canonical prefixes of "prefix*" entries
@@ -127,7 +127,7 @@ func compile(cfg config.CORS) (*policyOf, error) {
 			p.anyHeader = true
 			continue
 		}
-		p.headers[h] = true
+		p.headers[textproto.CanonicalMIMEHeaderKey(h)] = true
 		listed = append(listed, h)
 	}
 	if len(listed) > 0 {
@@ -328,11 +328,15 @@ func (h *handler) preflight(w http.ResponseWriter, r *http.Request, origin strin
 		refuse(w, "method "+strconv.Quote(method)+" is not allowed from origin "+strconv.Quote(origin))
 		return
 	}
+	// The requested names are a comma-separated list, with optional spaces and tabs around each
+	// (HTTP's OWS, which textproto.TrimString trims; strings.TrimSpace would also take non-ASCII
+	// spaces for it). A name matches an allowed one in any ASCII case: the canonical form of a
+	// token, and the name itself when it is none, so no other character folds into a match.
 	requested := r.Header.Values("Access-Control-Request-Headers")
 	for _, line := range requested {
 		for name := range strings.SplitSeq(line, ",") {
-			name = strings.ToLower(strings.TrimSpace(name))
-			if name != "" && !h.p.anyHeader && !h.p.headers[name] {
+			name = textproto.TrimString(name)
+			if name != "" && !h.p.anyHeader && !h.p.headers[textproto.CanonicalMIMEHeaderKey(name)] {
 				refuse(w, "header "+strconv.Quote(name)+" is not allowed from origin "+strconv.Quote(origin))
 				return
 			}

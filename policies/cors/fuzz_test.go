@@ -101,3 +101,43 @@ func goodPort(port string) bool {
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == port
 }
+
+// FuzzPreflightHeaders checks the reading of Access-Control-Request-Headers: a preflight is allowed
+// exactly when every comma-separated name, without the spaces and tabs around it (HTTP's optional
+// whitespace) and in any ASCII case, is an allowed one (or empty).
+func FuzzPreflightHeaders(f *testing.F) {
+	for _, s := range []string{"content-type", "content-type, x-secret", "Content-Type,AUTHORIZATION", " , ,", "",
+		"x-grpc-web,x-user-agent,grpc-timeout", "content-type\t,\tauthorization", "content-type;", "content-type x",
+		"X-API-KEY", "x-api-\u212aey"} {
+		f.Add(s)
+	}
+	mw := middleware(f, "    allowed_origins: [\"https://app.example.org\"]\n    allowed_headers: [\"content-type\", \"authorization\", \"x-grpc-web\", \"x-user-agent\", \"grpc-timeout\", \"X-Api-Key\"]\n")
+	h := mw(policy.FrontREST, &front{})
+	allowed := []string{"content-type", "authorization", "x-grpc-web", "x-user-agent", "grpc-timeout", "x-api-key"}
+	f.Fuzz(func(t *testing.T, requested string) {
+		if !httpguts.ValidHeaderFieldValue(requested) {
+			return // net/http refuses it
+		}
+		want := true
+		for name := range strings.SplitSeq(requested, ",") {
+			name = asciiLower(strings.Trim(name, " \t"))
+			want = want && (name == "" || slices.Contains(allowed, name))
+		}
+		w := serve(h, http.MethodOptions, "/v1/orders", "Origin", "https://app.example.org",
+			"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", requested)
+		if got := w.Code == http.StatusNoContent; got != want {
+			t.Fatalf("Access-Control-Request-Headers %q: preflight %d, want allowed %v", requested, w.Code, want)
+		}
+	})
+}
+
+// asciiLower lower-cases the ASCII letters of s, and only those.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
