@@ -3,7 +3,14 @@ package resolvers
 import (
 	"encoding/json"
 	"math"
+	"math/big"
+	"regexp"
+	"strconv"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // toFloat32 takes what rounds to a finite float32 and refuses what rounds to infinity, from text
@@ -78,6 +85,73 @@ func TestIntText(t *testing.T) {
 			t.Errorf("intText(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
+}
+
+// FuzzIntText checks intText against protojson, whose reading of an integer field it follows: the
+// digits it gives are the number's value exactly, as math/big reads it, and read into each integer
+// type as toInt and toUint read them, they take the texts protojson takes (from a JSON string), as
+// the same values.
+func FuzzIntText(f *testing.F) {
+	for _, s := range []string{"0", "-0", "12345678901234567", "-9223372036854775808", "12345678901234567.0",
+		"1.2345678901234567e16", "1e3", "1.5E+3", "100e-2", "-2.50e1", "0.0e9", "18446744073709551615.000", "1.5",
+		"5e-1", "1e21", "1e-99999999999", "0x1p4", "0x10", "1_0", "+5", "007", " 5", "5.", ".5", "1e", "-", "",
+		"Infinity", "0.05e2", "4294967296", "-2147483649"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		digits, ok := intText(s)
+		if ok {
+			exact, isNumber := new(big.Rat).SetString(s)
+			n, _ := new(big.Int).SetString(digits, 10)
+			if !integerDigits.MatchString(digits) || !isNumber || !exact.IsInt() || exact.Num().Cmp(n) != 0 {
+				t.Fatalf("intText(%q) = %q; math/big reads %v", s, digits, exact)
+			}
+		}
+		js, err := json.Marshal(s)
+		if err != nil {
+			return
+		}
+		for _, c := range []struct {
+			m     proto.Message
+			parse func() (*big.Int, error) // digits, as toInt or toUint reads them for m's type
+		}{
+			{&wrapperspb.Int32Value{}, func() (*big.Int, error) { n, err := strconv.ParseInt(digits, 10, 32); return big.NewInt(n), err }},
+			{&wrapperspb.Int64Value{}, func() (*big.Int, error) { n, err := strconv.ParseInt(digits, 10, 64); return big.NewInt(n), err }},
+			{&wrapperspb.UInt32Value{}, func() (*big.Int, error) {
+				n, err := strconv.ParseUint(digits, 10, 32)
+				return new(big.Int).SetUint64(n), err
+			}},
+			{&wrapperspb.UInt64Value{}, func() (*big.Int, error) {
+				n, err := strconv.ParseUint(digits, 10, 64)
+				return new(big.Int).SetUint64(n), err
+			}},
+		} {
+			want := protojson.Unmarshal(js, c.m) == nil
+			got, err := c.parse()
+			switch {
+			case (ok && err == nil) != want:
+				t.Fatalf("intText(%q) = %q, %v, read as %T: %v; protojson reads %s: %v", s, digits, ok, c.m, err, js, want)
+			case want && got.Cmp(wrapperValue(c.m)) != 0:
+				t.Fatalf("intText(%q) = %q, read as %T %v; protojson reads %v", s, digits, c.m, got, wrapperValue(c.m))
+			}
+		}
+	})
+}
+
+// integerDigits are the digits intText gives: decimal digits after an optional '-'.
+var integerDigits = regexp.MustCompile(`^-?[0-9]+$`)
+
+// wrapperValue is the value of an integer wrapper.
+func wrapperValue(m proto.Message) *big.Int {
+	switch m := m.(type) {
+	case *wrapperspb.Int32Value:
+		return big.NewInt(int64(m.GetValue()))
+	case *wrapperspb.Int64Value:
+		return big.NewInt(m.GetValue())
+	case *wrapperspb.UInt32Value:
+		return new(big.Int).SetUint64(uint64(m.GetValue()))
+	}
+	return new(big.Int).SetUint64(m.(*wrapperspb.UInt64Value).GetValue())
 }
 
 // Integer inputs are exact and refuse Go's literals, from numbers and strings alike; so do floats

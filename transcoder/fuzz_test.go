@@ -1,14 +1,18 @@
 package transcoder_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
@@ -18,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/protogate/gateway/transcoder"
+	"github.com/protogate/gateway/transcoder/textvalue"
 )
 
 // fuzzHandler is a REST handler over the synthetic service that never calls an upstream.
@@ -247,4 +252,88 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzQueryValue checks that a query parameter's text reads as the README says: as the field's
+// JSON form reads from a string in a body, so that ?field=text builds the request {"field": "text"}
+// builds, but where the README says otherwise. An integer is read in decimal as grpc-gateway reads
+// it (strconv: "+1" and "007" too, "1e3" not), a float or a double as textvalue.Float reads it
+// (every value a body takes, and "+1", ".5", "007" too), a Duration also in Go's form ("1m30s").
+// A map key's text reads as the key of a JSON object: ?byZig[text]=RED builds what
+// {"byZig": {"text": "RED"}} does.
+func FuzzQueryValue(f *testing.F) {
+	for _, s := range []string{"0", "-0", "1", "+1", "007", "1e3", "1.0", "-1", "2147483648", "-9223372036854775809",
+		"18446744073709551615", "0.5", ".5", "5.", "-.5", "1e400", "1e-400", "1e39", "NaN", "Infinity", "-Infinity",
+		"inf", "0x1p3", "1_0", " 1", "1s", "1.5s", "-0.000000001s", ".5s", "1m30s", "2024-01-02T03:04:05Z", "AAEC", "AAE",
+		"-_8="} {
+		for field := range byte(len(queryValueFields)) {
+			f.Add(field, s)
+		}
+	}
+	h, kitchen := fuzzHandler(f)
+	f.Fuzz(func(t *testing.T, field byte, text string) {
+		if !utf8.ValidString(text) {
+			return // no JSON string holds it
+		}
+		fd := queryValueFields[int(field)%len(queryValueFields)]
+		param := fd.name + "=" + url.QueryEscape(text)
+		var fields any = map[string]string{fd.name: text}
+		if m, ok := strings.CutSuffix(fd.name, "[]"); ok {
+			if strings.ContainsAny(text, "[]") {
+				return // not a key a query can name
+			}
+			param = m + "[" + url.QueryEscape(text) + "]=RED"
+			fields = map[string]map[string]string{m: {text: "RED"}}
+		}
+		query := &http.Request{Method: "GET", URL: &url.URL{Path: "/v1/kitchen", RawQuery: param}, Header: http.Header{}}
+		fromQuery, qerr := transcoder.BuildRequest(h, httptest.NewRecorder(), query)
+		js, _ := json.Marshal(fields)
+		body := httptest.NewRequest("POST", "/v1/kitchen", bytes.NewReader(js))
+		body.Header.Set("Content-Type", "application/json")
+		fromBody, berr := transcoder.BuildRequest(h, httptest.NewRecorder(), body)
+		want := berr == nil
+		switch fd.kind {
+		case 'i':
+			_, err := strconv.ParseInt(text, 10, fd.bits)
+			want = err == nil
+		case 'u':
+			_, err := strconv.ParseUint(text, 10, fd.bits)
+			want = err == nil
+		case 'f':
+			_, ok := textvalue.Float(text, fd.bits)
+			if !ok && berr == nil {
+				t.Fatalf("%s: the body %s builds, but textvalue.Float refuses %q", param, js, text)
+			}
+			want = ok
+		case 'd':
+			_, err := time.ParseDuration(text)
+			want = want || err == nil
+		}
+		switch {
+		case (qerr == nil) != want:
+			t.Fatalf("%s: query error %v, want accepted %v (body %s error %v)", param, qerr, want, js, berr)
+		case qerr == nil && berr == nil:
+			q, b := dynamicpb.NewMessage(kitchen), dynamicpb.NewMessage(kitchen)
+			if err := errors.Join(proto.Unmarshal(fromQuery, q), proto.Unmarshal(fromBody, b)); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(q, b) {
+				t.Fatalf("%s: the query builds %v, the body %s builds %v", param, q, js, b)
+			}
+		}
+	})
+}
+
+// queryValueFields are the fields of Kitchen FuzzQueryValue sets, each with how its query value
+// may read otherwise than its JSON string: 'i', 'u' an integer of bits bits, 'f' a float, 'd' a
+// Duration; 0 not at all. A name ending in "[]" is a map's, whose keys it sets.
+var queryValueFields = []struct {
+	name string
+	kind byte
+	bits int
+}{
+	{"big", 'i', 64}, {"small", 'i', 32}, {"zig", 'i', 32}, {"opt", 'i', 32}, {"maybe", 'i', 64},
+	{"ubig", 'u', 64}, {"fix", 'u', 64}, {"u32", 'u', 32},
+	{"ratio", 'f', 64}, {"fratio", 'f', 32}, {"f32", 'f', 32},
+	{"wait", 'd', 0}, {"at", 0, 0}, {"blob", 0, 0}, {"bval", 0, 0}, {"nick", 0, 0}, {"byZig[]", 0, 0}, {"labels[]", 0, 0},
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ type policyOf struct {
 	credentials bool
 
 	methods    map[string]bool
-	headers    map[string]bool // lower case
+	headers    map[string]bool // canonical (textproto.CanonicalMIMEHeaderKey)
 	anyHeader  bool
 	exposed    []string // lower case exact names
 	exposedPre []string // canonical prefixes of "prefix*" entries
@@ -126,7 +127,7 @@ func compile(cfg config.CORS) (*policyOf, error) {
 			p.anyHeader = true
 			continue
 		}
-		p.headers[h] = true
+		p.headers[textproto.CanonicalMIMEHeaderKey(h)] = true
 		listed = append(listed, h)
 	}
 	if len(listed) > 0 {
@@ -178,19 +179,31 @@ func parsePattern(o string) (pattern, bool) {
 	return pt, true
 }
 
-// originHost reports whether host can be an origin's host: a name or IPv4 address (letters, digits,
-// '-' and '.'), or an IPv6 address in brackets.
+// originHost reports whether host can be an origin's host as browsers write it: a name or IPv4
+// address, of labels of lower-case letters, digits and '-' (none empty: "..example.com" is no host,
+// though "*.example.com" would match it), or an IPv6 address in brackets.
 func originHost(host string) bool {
 	if v6, ok := strings.CutPrefix(host, "["); ok {
 		v6, ok = strings.CutSuffix(v6, "]")
-		return ok && v6 != "" && strings.Trim(v6, "0123456789abcdefABCDEF:.") == ""
+		ip, err := netip.ParseAddr(v6)
+		return ok && err == nil && ip.Is6() && ip.Zone() == ""
 	}
-	return host != "" && strings.Trim(host, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.") == ""
+	for label := range strings.SplitSeq(host, ".") {
+		if label == "" || strings.Trim(label, "0123456789abcdefghijklmnopqrstuvwxyz-") != "" {
+			return false
+		}
+	}
+	return true
 }
 
-// originPort reports whether port can be an origin's port: none, or up to five digits.
+// originPort reports whether port can be an origin's port: none, or 1 to 65535 as browsers write
+// it, without leading zeros (a pattern's ":*" takes no "0", "99999" or "0443").
 func originPort(port string) bool {
-	return len(port) <= 5 && strings.Trim(port, "0123456789") == ""
+	if port == "" {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && '1' <= port[0] && port[0] <= '9' && n <= 65535
 }
 
 // splitHostPort splits "host:port", "[v6]:port", "host" or "[v6]".
@@ -315,11 +328,15 @@ func (h *handler) preflight(w http.ResponseWriter, r *http.Request, origin strin
 		refuse(w, "method "+strconv.Quote(method)+" is not allowed from origin "+strconv.Quote(origin))
 		return
 	}
+	// The requested names are a comma-separated list, with optional spaces and tabs around each
+	// (HTTP's OWS, which textproto.TrimString trims; strings.TrimSpace would also take non-ASCII
+	// spaces for it). A name matches an allowed one in any ASCII case: the canonical form of a
+	// token, and the name itself when it is none, so no other character folds into a match.
 	requested := r.Header.Values("Access-Control-Request-Headers")
 	for _, line := range requested {
 		for name := range strings.SplitSeq(line, ",") {
-			name = strings.ToLower(strings.TrimSpace(name))
-			if name != "" && !h.p.anyHeader && !h.p.headers[name] {
+			name = textproto.TrimString(name)
+			if name != "" && !h.p.anyHeader && !h.p.headers[textproto.CanonicalMIMEHeaderKey(name)] {
 				refuse(w, "header "+strconv.Quote(name)+" is not allowed from origin "+strconv.Quote(origin))
 				return
 			}

@@ -74,6 +74,12 @@ func TestOrigins(t *testing.T) {
 		"http://localhost:3000/x":        false,
 		"http://localhost:":              false,
 		"http://localhost:123456":        false,
+		"http://localhost:99999":         false, // no port
+		"http://localhost:0":             false,
+		"http://localhost:03000":         false, // not as a browser writes it
+		"https://a..example.com":         false, // an empty label
+		"https://.example.com":           false,
+		"https://App.example.com":        false, // browsers write hosts in lower case
 		"http://local_host:3000":         false,
 		"http://[::1]:3000":              false, // not in the list
 		"http://[::1":                    false,

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/sanitize"
 	"github.com/protogate/gateway/transcoder"
@@ -192,6 +194,48 @@ func FuzzBodyContentType(f *testing.F) {
 			if !reached {
 				t.Fatalf("Content-Type %q (streamed %v): the body did not reach the front: %d %q", ct, streamed, w.Code, w.Body)
 			}
+		}
+	})
+}
+
+// FuzzContentEncoding checks the reading of Content-Encoding: a body passes exactly when every
+// comma-separated coding on every line, without the spaces and tabs around it (HTTP's optional
+// whitespace), is empty or identity in any ASCII case; any other is refused with 415, for every
+// value net/http accepts (httpguts).
+func FuzzContentEncoding(f *testing.F) {
+	for _, s := range []string{"gzip", "br", "deflate", "identity, gzip", "identity\nX-Custom", "Identity", "", " , identity ,",
+		"identity\t", "IDENTITY;q=1", "identity gzip"} {
+		f.Add(s)
+	}
+	mw, err := sanitize.New(testLimits)
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := mw(policy.FrontREST, echo)
+	const plain = `{"nickname":"Countess"}`
+	f.Fuzz(func(t *testing.T, encodings string) {
+		lines := strings.Split(encodings, "\n")
+		if len(encodings) > 1024 || len(lines) > 8 {
+			return // over the header limits: refused before the body matters
+		}
+		want := true
+		for _, line := range lines {
+			if !httpguts.ValidHeaderFieldValue(line) {
+				return // net/http refuses it
+			}
+			for coding := range strings.SplitSeq(line, ",") {
+				coding = strings.Trim(coding, " \t")
+				want = want && (coding == "" || len(coding) == len("identity") && strings.EqualFold(coding, "identity"))
+			}
+		}
+		r := httptest.NewRequest("PATCH", "/v1/users/1", strings.NewReader(plain))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header["Content-Encoding"] = lines
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		passed := w.Code == 200 && w.Body.String() == plain
+		if passed != want || !passed && w.Code != 415 {
+			t.Fatalf("Content-Encoding %q: %d %s; want passed %v, else 415", lines, w.Code, w.Body, want)
 		}
 	})
 }

@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"os"
 	"strings"
 	"sync"
@@ -189,11 +190,13 @@ func (l *limits) checkHead(r *http.Request) error {
 // for the message), and a body labelled with a coding it is not in taken for what it is. No coding,
 // or identity, passes. The refusal is 415 naming the coding, with Accept-Encoding: identity, as RFC
 // 9110 (12.5.3) has a server answer a coding it does not support, INVALID_ARGUMENT as the fronts'
-// own 415 for a Content-Type.
+// own 415 for a Content-Type. The codings are a comma-separated list with spaces and tabs around
+// each (textproto.TrimString trims them; strings.TrimSpace would also take a non-ASCII space for
+// one, and a coding of one for none).
 func checkContentEncoding(h http.Header) error {
 	for _, v := range h["Content-Encoding"] {
 		for coding := range strings.SplitSeq(v, ",") {
-			if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+			if coding = textproto.TrimString(coding); coding != "" && !strings.EqualFold(coding, "identity") {
 				return transcoder.WithHTTPStatus(policy.Deny(codes.InvalidArgument, fmt.Sprintf(
 					"unsupported content coding %q: send the body uncompressed (Content-Encoding: identity)", coding)).
 					WithHeader("Accept-Encoding", "identity"), http.StatusUnsupportedMediaType)

@@ -37,16 +37,19 @@ func Ranges(accept []string) iter.Seq2[string, string] {
 	}
 }
 
-// Q reads the q parameter (the weight) of a media range's parameters: 1 when absent or
-// unreadable, 0 when the range refuses what it matches.
+// Q reads the q parameter (the weight) of a media range's parameters: a decimal number from 0 to
+// 1 ("0.5"; RFC 9110 has at most three decimals), 0 when the range refuses what it matches, and 1
+// when absent or unreadable. strconv alone would also read "NaN", which no comparison orders, and
+// Go's other literals ("0x1p-1", "5e-1"): they are unreadable.
 func Q(params string) float64 {
 	for params != "" {
 		var p string
 		p, params, _ = strings.Cut(params, ";")
 		k, v, _ := strings.Cut(p, "=")
 		if strings.EqualFold(strings.TrimSpace(k), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil || q < 0 || q > 1 {
+			v = strings.TrimSpace(v)
+			q, err := strconv.ParseFloat(v, 64)
+			if err != nil || strings.Trim(v, "0123456789.") != "" || q > 1 {
 				return 1
 			}
 			return q

@@ -28,6 +28,9 @@ func TestQ(t *testing.T) {
 		"q=2":                 1, // out of range: unreadable
 		"q=x":                 1,
 		"q=-0.5":              1,
+		"q=NaN":               1, // no comparison orders NaN
+		"q=0x1p-1":            1, // Go's literals are not HTTP's
+		"q=5e-1":              1,
 	} {
 		if got := mediarange.Q(params); got != want {
 			t.Errorf("Q(%q) = %g, want %g", params, got, want)
