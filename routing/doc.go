@@ -36,6 +36,13 @@
 //     call, and [Pool.Subscribe] signals when that may have changed (the
 //     gateway's per-service health reporting watches both).
 //
+// The gRPC proxy ([Proxy.Handler]) has a unary or server-streaming call's
+// request before it picks the call's endpoint, so a client slow to send it
+// holds no place in the cluster's cap meanwhile, and it gives every call's
+// request (a stream's first message) bounded time to arrive ([ReadTime]):
+// through the stream itself ([RecvBounder]: gRPC-Web's), or through the
+// call's context ([WithRecvAbort], [AbortableRecv]: grpc-go's).
+//
 // [Proxy.Route] returns an [Upstream]; [Upstream.DoneWith] reports the call's
 // result, of which only sick-backend outcomes count against the endpoint. A
 // stream that is a half-open circuit's probe gives its verdict once it is

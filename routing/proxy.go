@@ -86,6 +86,7 @@ type WaitingState interface {
 type Proxy struct {
 	state      func() State
 	maxMsgSize int
+	readTime   ReadTime
 	callOpts   []grpc.CallOption // the options of every upstream call, built once
 	// stopping ends, with errShuttingDown for its cause, when EndStreams is called.
 	stopping   context.Context
@@ -95,8 +96,9 @@ type Proxy struct {
 // ProxyOption configures a Proxy.
 type ProxyOption func(*Proxy)
 
-// WithMaxMessageSize bounds the size of upstream responses (requests are bounded by the server). The
-// default is 4 MiB, gRPC's own default.
+// WithMaxMessageSize bounds the size of upstream responses (requests are bounded by the server, to
+// the same size in the gateway): a request whose framing announces nothing is given the time of
+// one this large to arrive (WithRequestReadTime). The default is 4 MiB, gRPC's own default.
 func WithMaxMessageSize(n int) ProxyOption {
 	return func(p *Proxy) {
 		if n > 0 {
@@ -105,9 +107,25 @@ func WithMaxMessageSize(n int) ProxyOption {
 	}
 }
 
+// WithRequestReadTime sets the time a call's request may take to arrive: a unary or
+// server-streaming call's request, a client- or bidi-streaming call's first message. A call whose
+// request is later ends with DeadlineExceeded (RequestLate). Zero fields keep DefaultReadTime's.
+// Later messages of a stream have no time limit: a stream may idle for as long as its client
+// likes.
+func WithRequestReadTime(t ReadTime) ProxyOption {
+	return func(p *Proxy) {
+		if t.Base > 0 {
+			p.readTime.Base = t.Base
+		}
+		if t.PerSecond > 0 {
+			p.readTime.PerSecond = t.PerSecond
+		}
+	}
+}
+
 // NewProxy returns a proxy that routes each call by the State current when the call starts.
 func NewProxy(state func() State, opts ...ProxyOption) *Proxy {
-	p := &Proxy{state: state, maxMsgSize: 4 << 20}
+	p := &Proxy{state: state, maxMsgSize: 4 << 20, readTime: DefaultReadTime}
 	p.stopping, p.endStreams = context.WithCancelCause(context.Background())
 	for _, o := range opts {
 		o(p)
@@ -143,19 +161,43 @@ func (p *Proxy) Handler(_ any, ss grpc.ServerStream) error {
 			AppendForwardedFor(md, pr.Addr.String())
 		}
 	}
-	up, err := p.route(ctx, method, md, true) // md is the call's copy: its admission may change it
+	a, err := p.admit(ctx, method, md, true) // md is the call's copy: its admission may change it
 	if err != nil {
 		return err
 	}
-	call := call{proxy: p, ss: ss, conn: up.Conn, method: method, header: up.Header}
-	switch up.Kind {
-	case KindUnary:
-		return deadlineErr(ctx, PublicError(call.unary(&up, md)))
-	case KindServerStream:
-		err = call.serverStream(up.Ctx)
-	default:
+	call := call{proxy: p, ss: ss, method: method, header: a.header}
+	if a.kind != KindUnary && a.kind != KindServerStream {
+		// A stream's upstream opens at once (it may answer before the client sends); the first
+		// message must arrive in time (forwardRequests), so a silent client holds its endpoint
+		// that long at most.
+		up, err := p.open(ctx, &a)
+		if err != nil {
+			return err
+		}
+		call.conn = up.Conn
 		err = call.stream(up.Ctx)
+		up.DoneWith(call.upErr)
+		return deadlineErr(ctx, StreamError(up.Ctx, err))
 	}
+	// The request first, in its time: a client slow to send it, or that never does, holds no
+	// endpoint meanwhile, nor a place in the cluster's max_requests or the endpoint's count of
+	// calls in flight. (The policies' cheap refusals came before.)
+	var req Frame
+	if err := call.recvRequest(&req); err != nil {
+		req.Free()
+		a.free()
+		return deadlineErr(ctx, err)
+	}
+	up, err := p.open(ctx, &a)
+	if err != nil {
+		req.Free()
+		return err
+	}
+	call.conn = up.Conn
+	if a.kind == KindUnary {
+		return deadlineErr(ctx, PublicError(call.unary(&up, a.md, req)))
+	}
+	err = call.serverStream(up.Ctx, req)
 	up.DoneWith(call.upErr)
 	return deadlineErr(ctx, StreamError(up.Ctx, err))
 }
@@ -249,47 +291,77 @@ func (p *Proxy) Route(ctx context.Context, method string, md metadata.MD) (Upstr
 // route is Route; owned says md is the call's own copy, which the admission may change in place
 // (Admitter.Admit).
 func (p *Proxy) route(ctx context.Context, method string, md metadata.MD, owned bool) (Upstream, error) {
+	a, err := p.admit(ctx, method, md, owned)
+	if err != nil {
+		return Upstream{}, err
+	}
+	return p.open(ctx, &a)
+}
+
+// admitted is a call matched to its route and admitted by the policies, not yet given an endpoint.
+type admitted struct {
+	route   *Route
+	kind    CallKind
+	md      metadata.MD // what goes upstream (Admission.Upstream)
+	header  []string    // Admission.Header
+	release func()      // Admission.Release, or nil
+}
+
+// free releases what the admission holds, for a call that goes no further.
+func (a *admitted) free() {
+	if a.release != nil {
+		a.release()
+	}
+}
+
+// admit matches a call of method with request metadata md to its route and has the policies admit
+// it: Route's first steps, which hold nothing of the upstream's.
+func (p *Proxy) admit(ctx context.Context, method string, md metadata.MD, owned bool) (admitted, error) {
 	st := p.state()
 	kind, known, exists := st.Method(method)
 	if known && !exists {
 		svc, m := splitMethod(method)
-		return Upstream{}, status.Errorf(codes.Unimplemented, "unknown method %s for service %s", m, svc)
+		return admitted{}, status.Errorf(codes.Unimplemented, "unknown method %s for service %s", m, svc)
 	}
 	route := st.Routes().Match(method, MD(md))
 	if route == nil {
 		svc, _ := splitMethod(method)
 		if w, ok := st.(WaitingState); ok {
 			if why, ok := w.Waiting(svc); ok {
-				return Upstream{}, status.Errorf(codes.Unavailable, "service %s is not served yet: %s", svc, why)
+				return admitted{}, status.Errorf(codes.Unavailable, "service %s is not served yet: %s", svc, why)
 			}
 		}
-		return Upstream{}, status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
+		return admitted{}, status.Errorf(codes.Unimplemented, "unknown service %s: no registered service or route serves it", svc)
 	}
-	var release func()
-	var header []string
-	if a := st.Admitter(); a != nil {
-		adm, err := a.Admit(ctx, method, md, owned, 1)
+	a := admitted{route: route, kind: kind, md: md}
+	if adm := st.Admitter(); adm != nil {
+		terms, err := adm.Admit(ctx, method, md, owned, 1)
 		if err != nil {
-			return Upstream{}, err
+			return admitted{}, err
 		}
-		md, header, release = adm.Upstream, adm.Header, adm.Release
+		a.md, a.header, a.release = terms.Upstream, terms.Header, terms.Release
 	}
-	c := route.PickCluster()
+	return a, nil
+}
+
+// open picks the endpoint of an admitted call, by its route's cluster: Route's last step, from
+// which the call holds its place in the cluster's max_requests and counts in flight on the
+// endpoint. On failure it releases the admission.
+func (p *Proxy) open(ctx context.Context, a *admitted) (Upstream, error) {
+	c := a.route.PickCluster()
 	now := nanotime()
 	c.budget.request(now)
-	up, err := connect(ctx, c, md, nil, now)
+	up, err := connect(ctx, c, a.md, nil, now)
 	if err != nil {
-		if release != nil {
-			release()
-		}
+		a.free()
 		return Upstream{}, err
 	}
-	up.Kind, up.Route, up.Header, up.release = kind, route, header, release
-	up.Ctx = metadata.NewOutgoingContext(ctx, md)
-	if route.Timeout > 0 {
-		up.Ctx, up.cancel = context.WithTimeout(up.Ctx, route.Timeout)
+	up.Kind, up.Route, up.Header, up.release = a.kind, a.route, a.header, a.release
+	up.Ctx = metadata.NewOutgoingContext(ctx, a.md)
+	if a.route.Timeout > 0 {
+		up.Ctx, up.cancel = context.WithTimeout(up.Ctx, a.route.Timeout)
 	}
-	if kind != KindUnary {
+	if a.kind != KindUnary {
 		p.endable(&up)
 		if up.probe != nil {
 			up.probeStream()
@@ -426,15 +498,9 @@ func AppendForwardedFor(md metadata.MD, client string) {
 // acceptEncodingKey is the metadata key of the compressions a gRPC peer can decode.
 const acceptEncodingKey = "grpc-accept-encoding"
 
-// unary forwards a call with exactly one request and one response, without goroutines, retrying it
-// on another endpoint as the route's policy allows. It finishes up.
-func (c *call) unary(up *Upstream, md metadata.MD) error {
-	var req Frame
-	if err := c.recvOne(&req); err != nil {
-		req.Free()
-		up.Done()
-		return err
-	}
+// unary forwards a call with exactly one request, req (received already), and one response, without
+// goroutines, retrying it on another endpoint as the route's policy allows. It finishes up.
+func (c *call) unary(up *Upstream, md metadata.MD, req Frame) error {
 	pol := up.Route.retryPolicy()
 	if pol.Attempts <= 1 && pol.PerTryTimeout == 0 { // one attempt, bounded by the call's deadline alone
 		header, trailer, err := c.invoke(up.Ctx, &req)
@@ -556,15 +622,12 @@ var (
 	serverStreamDesc = grpc.StreamDesc{ServerStreams: true}
 )
 
-// serverStream forwards a call with one request and a stream of responses, without goroutines.
-func (c *call) serverStream(ctx context.Context) error {
+// serverStream forwards a call with one request, req (received already), and a stream of responses,
+// without goroutines.
+func (c *call) serverStream(ctx context.Context, req Frame) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var req Frame
 	defer req.Free()
-	if err := c.recvOne(&req); err != nil {
-		return err
-	}
 	cs, err := c.conn.NewStream(ctx, &serverStreamDesc, c.method, c.proxy.callOpts...)
 	if err != nil {
 		return c.failed(err)
@@ -576,6 +639,17 @@ func (c *call) serverStream(ctx context.Context) error {
 		return c.failed(err)
 	}
 	return c.forwardResponses(cs)
+}
+
+// recvRequest receives the request of a unary or server-streaming call (recvOne) in the time the
+// proxy allows it (boundRecv).
+func (c *call) recvRequest(req *Frame) error {
+	end := c.proxy.boundRecv(c.ss)
+	err := c.recvOne(req)
+	if late := end(); late != nil {
+		return late
+	}
+	return err
 }
 
 // recvOne receives the single request message of a unary or server-streaming call, and checks that the
@@ -629,16 +703,31 @@ func (c *call) stream(ctx context.Context) error {
 			return sendErr
 		}
 	default:
+		if errors.Is(context.Cause(c.ss.Context()), errRecvAborted) {
+			// The first request was late, and its abort ended the call's context, which ended
+			// the upstream's stream too: the receive, ended with it, returns the call's status.
+			return <-sent
+		}
 	}
 	return err
 }
 
 // forwardRequests copies client messages upstream until the client half-closes or the call ends.
+// The first must arrive in the time the proxy allows it (boundRecv); the others may take as long as
+// the client likes.
 func (c *call) forwardRequests(cs grpc.ClientStream) error {
 	var f Frame
 	defer f.Free()
+	end := c.proxy.boundRecv(c.ss)
 	for {
-		if err := c.ss.RecvMsg(&f); err != nil {
+		err := c.ss.RecvMsg(&f)
+		if end != nil {
+			if late := end(); late != nil {
+				return late
+			}
+			end = nil
+		}
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				_ = cs.CloseSend()
 				return nil

@@ -87,7 +87,10 @@
 // On HTTP/1.1 the handler enables full duplex when the response starts, so
 // client and bidi streaming work (with clients that can stream a request
 // body). A deadline (on HTTP/2 also a cancellation) ends a RecvMsg that is
-// waiting for the client. The stream follows grpc.ServerStream's rules: one
+// waiting for the client. The stream is a routing.RecvBounder: the handler
+// may bound the time its request takes to arrive, which grows with the
+// lengths the frames' headers announce as they come (the proxy bounds a
+// call's request, a stream's first message). The stream follows grpc.ServerStream's rules: one
 // goroutine may receive while another sends; after the handler returns every
 // call on the stream fails instead of touching the finished response. CORS,
 // response compression and access policies are other packages' business.

@@ -41,8 +41,11 @@ type frameReader struct {
 	// encoding is the request's grpc-encoding, which compressed frames are in ("" or "identity":
 	// none may be).
 	encoding string
-	hdr      [frameHeaderLen]byte
-	err      error
+	// sizes, when set, is told each frame's length once its header is read, before its payload
+	// is: the time the request may take grows with it (serverStream.BoundRecv).
+	sizes interface{ announced(length uint32) }
+	hdr   [frameHeaderLen]byte
+	err   error
 }
 
 // next returns the next message payload, owned by the caller (Free it).
@@ -81,6 +84,9 @@ func (fr *frameReader) next() (mem.Buffer, error) {
 	}
 	if fr.err != nil {
 		return nil, fr.err
+	}
+	if fr.sizes != nil {
+		fr.sizes.announced(length)
 	}
 	msg, err := fr.payload(length)
 	if err != nil || c == nil {

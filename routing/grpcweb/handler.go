@@ -147,7 +147,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.text = newBase64Reader(body, h.pool)
 		body = s.text
 	}
-	s.frames = frameReader{src: body, max: h.maxMsg, pool: h.pool, encoding: r.Header.Get("Grpc-Encoding")}
+	s.frames = frameReader{src: body, max: h.maxMsg, pool: h.pool, encoding: r.Header.Get("Grpc-Encoding"), sizes: s}
 	if m, ok := h.methods[s.method]; ok {
 		s.finish(m.serve(s))
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,8 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/protogate/gateway/routing"
 )
 
 // serverStream is the grpc.ServerStream a StreamHandler sees for one
@@ -43,11 +46,31 @@ type serverStream struct {
 
 	cancel context.CancelFunc
 
-	// abortMu orders abortRead against finish: the ResponseWriter must not
-	// be touched once ServeHTTP may have returned.
+	// abortMu orders abortRead against finish, and against the read
+	// deadlines of bound: the ResponseWriter must not be touched once
+	// ServeHTTP may have returned, nor a deadline moved once abortRead set it.
 	abortMu  sync.Mutex
 	finished bool
+
+	bound recvBound // used by the receiving goroutine only
 }
+
+// recvBound is the time the proxy allows the request to arrive in
+// (BoundRecv), while on: the body's read deadline is start plus the time
+// for the lengths the frames' headers announced so far.
+type recvBound struct {
+	on        bool
+	t         routing.ReadTime
+	start     time.Time
+	announced int64
+	expired   bool // a read failed on the deadline
+}
+
+// wait is the time allowed for what was announced so far.
+func (b *recvBound) wait() time.Duration { return b.t.Allow(b.announced) }
+
+// deadline is when that time is up.
+func (b *recvBound) deadline() time.Time { return b.start.Add(b.wait()) }
 
 // bodyReader reads the request body and notes when it has returned io.EOF.
 // On HTTP/1.x net/http then starts its own read of the connection, which
@@ -161,6 +184,12 @@ func (s *serverStream) recvError(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
+	if b := &s.bound; b.on && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(b.deadline()) {
+		// (Before the context: on HTTP/1.x, net/http cancels the request's context when a
+		// read of its connection fails, as this one did on the bound's deadline.)
+		b.expired = true
+		return routing.RequestLate(b.wait())
+	}
 	if ctxErr := s.ctx.Err(); ctxErr != nil {
 		return status.FromContextError(ctxErr).Err()
 	}
@@ -169,6 +198,52 @@ func (s *serverStream) recvError(err error) error {
 		return status.Errorf(codes.ResourceExhausted, "grpc-web: request body larger than %d bytes", tooBig.Limit)
 	}
 	return status.Errorf(codes.Internal, "grpc-web: reading the request body: %v", err)
+}
+
+// BoundRecv implements routing.RecvBounder: the body's read deadline is
+// the call's start (now) plus t's time for the lengths the request's frames
+// announce, as each header arrives, until end lifts it. A read that meets
+// the deadline fails the call with DeadlineExceeded.
+func (s *serverStream) BoundRecv(t routing.ReadTime) (end func() error) {
+	s.bound = recvBound{on: true, t: t, start: time.Now()}
+	s.setReadDeadline(s.bound.deadline())
+	return s.endBound
+}
+
+// announced extends the bound, if on, by a frame of length bytes.
+func (s *serverStream) announced(length uint32) {
+	if b := &s.bound; b.on {
+		b.announced += int64(length)
+		s.setReadDeadline(b.deadline())
+	}
+}
+
+// endBound lifts the bound set by BoundRecv and reports whether the request
+// was late.
+func (s *serverStream) endBound() error {
+	b := &s.bound
+	if !b.on {
+		return nil
+	}
+	b.on = false
+	s.setReadDeadline(time.Time{})
+	if b.expired {
+		return routing.RequestLate(b.wait())
+	}
+	return nil
+}
+
+// setReadDeadline sets the body's read deadline for the bound, t (zero:
+// none), unless abortRead has set it or may: once the call has ended, or its
+// context. A future deadline is not set on an HTTP/1.x body read to its end,
+// whose connection net/http reads itself (see abortRead); none is.
+func (s *serverStream) setReadDeadline(t time.Time) {
+	s.abortMu.Lock()
+	defer s.abortMu.Unlock()
+	if s.finished || s.ctx.Err() != nil || !t.IsZero() && s.resp.http1 && s.in.eof.Load() {
+		return
+	}
+	_ = s.resp.rc.SetReadDeadline(t)
 }
 
 // abortRead makes a pending body read return, once the call's context is

@@ -2,11 +2,16 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -18,6 +23,7 @@ import (
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/sanitize"
 	"github.com/protogate/gateway/policies/telemetry"
+	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/routing/grpcweb"
 	"github.com/protogate/gateway/transcoder"
 )
@@ -40,7 +46,7 @@ func (s *Server) dataHandler() http.Handler {
 				sanitize.WriteRefusal(w, r, policy.FrontGRPC, err)
 				return
 			}
-			s.grpcHTTP.ServeHTTP(w, r)
+			s.grpcHTTP.ServeHTTP(w, abortableRecv(w, r))
 			return
 		}
 		f := s.currentFronts()
@@ -57,6 +63,42 @@ func (s *Server) dataHandler() http.Handler {
 			f.rest.ServeHTTP(w, r)
 		}
 	})
+}
+
+// abortableRecv gives r, a native gRPC call for grpcHTTP, a receive abort (routing.WithRecvAbort),
+// as routing.AbortableRecv gives those on grpc-go's own connections: grpc-go runs no tap handle on
+// these, and ends their streams when their requests' contexts end, with no status. The abort
+// ends the call's pending receive through its body instead (lateBody).
+func abortableRecv(w http.ResponseWriter, r *http.Request) *http.Request {
+	b := &lateBody{ReadCloser: r.Body, rc: http.NewResponseController(w)}
+	r = r.WithContext(routing.WithRecvAbort(r.Context(), b.abort))
+	r.Body = b
+	return r
+}
+
+// lateBody is the body of a native gRPC call through net/http, whose abort sets its read deadline
+// to now: the read of it grpc-go's transport makes fails, with errRequestLate, which grpc-go
+// answers the call with. Its code is UNAVAILABLE, grpc-go's for a body that fails: it has none
+// for a deadline here (on its own connections the call gets DEADLINE_EXCEEDED).
+type lateBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	aborted atomic.Bool
+}
+
+var errRequestLate = errors.New("the request did not arrive in time")
+
+func (b *lateBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && b.aborted.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = errRequestLate
+	}
+	return n, err
+}
+
+func (b *lateBody) abort() {
+	b.aborted.Store(true)
+	_ = b.rc.SetReadDeadline(time.Now())
 }
 
 // unservedGRPC refuses a request that is gRPC in a form the gateway does not serve, rather than

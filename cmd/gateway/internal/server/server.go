@@ -76,6 +76,9 @@ type Server struct {
 	openapi         http.Handler
 	tls             *dataTLS // the data port's, or nil for plaintext
 	resetWindow     int      // streams per window of a data-port connection's premature resets (0: the default)
+	// readTime is the time a gRPC call's request may take to arrive (routing.WithRequestReadTime);
+	// zero: the default.
+	readTime routing.ReadTime
 
 	store    store.Store
 	registry *registry.Registry
@@ -116,6 +119,10 @@ func WithStore(st store.Store) Option { return func(s *Server) { s.store = st } 
 // WithIdleTimeout sets how long a data-port connection with nothing in flight stays open (default
 // DefaultIdleTimeout).
 func WithIdleTimeout(d time.Duration) Option { return func(s *Server) { s.idle = d } }
+
+// withRequestReadTime sets the time a gRPC call's request message (a stream's first) may take to
+// arrive (routing.WithRequestReadTime). Tests shorten it.
+func withRequestReadTime(t routing.ReadTime) Option { return func(s *Server) { s.readTime = t } }
 
 // WithContext bounds what building the serving state waits for (Apply, at start and at a reload)
 // with ctx: the key sets of the identity providers fetched from their jwks_url. Once ctx ends they
@@ -187,7 +194,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	if maxMsg <= 0 {
 		maxMsg = 4 << 20
 	}
-	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg))
+	s.proxy = routing.NewProxy(s.state, routing.WithMaxMessageSize(maxMsg), routing.WithRequestReadTime(s.readTime))
 	s.leaving, s.leave = context.WithCancel(context.Background())
 	s.graphql.stopping = s.leaving
 	s.graphql.serving = &s.fronts
@@ -208,6 +215,9 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		// An idle connection gets GOAWAY; grpc's default keeps it forever.
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.idle}),
+		// The proxy can end a call whose request is late (on grpc-go's own connections; dataHandler
+		// does it for those through net/http, where grpc-go runs no tap handle).
+		grpc.InTapHandle(routing.AbortableRecv),
 	}
 	// The listener's server counts its calls' premature resets itself (resets.go); the HTTP
 	// server's calls are counted as its requests.

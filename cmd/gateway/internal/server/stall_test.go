@@ -1,0 +1,201 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/protogate/gateway/cmd/gateway/internal/server"
+	"github.com/protogate/gateway/config"
+	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testpki"
+	"github.com/protogate/gateway/routing"
+)
+
+// readTime is the time a request may take to arrive in these tests: base, and a second per
+// perSecond bytes announced.
+func readTime(base time.Duration, perSecond int64) server.Option {
+	return server.WithRequestReadTime(routing.ReadTime{Base: base, PerSecond: perSecond})
+}
+
+// A native gRPC request announces nothing before it has come: it is given the time of the largest
+// the gateway takes (grpc.max_message_bytes), which a large perSecond makes Base.
+const nothingPerByte = 1 << 40
+
+// A native gRPC call on h2c that sends its headers and never its message (what holds a cluster
+// at its max_requests for ever, one connection being enough for a hundred) ends with
+// DEADLINE_EXCEEDED once its time is up.
+func TestStalledGRPCRequestEnds(t *testing.T) {
+	g := startGateway(t, harnessOptions{server: []server.Option{readTime(100*time.Millisecond, nothingPerByte)}})
+	fr := dialH2C(t, g.addr, 20*time.Second)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/shop.catalog.v1.CatalogService/GetProduct"},
+		{":authority", g.addr}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
+		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rawCallEnd(t, fr, 1); got != fmt.Sprintf("grpc-status %d", codes.DeadlineExceeded) {
+		t.Errorf("stalled call: %s, want DEADLINE_EXCEEDED", got)
+	}
+}
+
+// Over TLS, where native gRPC reaches the gateway through its HTTP server, a call whose message
+// never comes ends too, once its time is up: UNAVAILABLE, grpc-go's code for a request body that
+// fails there, naming why.
+func TestStalledGRPCRequestEndsOverTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "test server CA")
+	certFile, keyFile := testpki.WriteKeyPair(t, t.TempDir(), "server", ca.Server(t))
+	g := startGateway(t, harnessOptions{
+		config: func(c *config.Config) { c.TLS = config.ServerTLS{CertFile: certFile, KeyFile: keyFile} },
+		server: []server.Option{readTime(100*time.Millisecond, nothingPerByte)},
+	})
+	conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(credentials.NewTLS(
+		&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	cs, err := conn.NewStream(testContext(t), &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, usersv1.UserService_GetUser_FullMethodName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp usersv1.User
+	err = cs.RecvMsg(&resp)
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "the request did not arrive in time") {
+		t.Errorf("stalled call: %v, want UNAVAILABLE saying the request was late", err)
+	}
+}
+
+// webRequest is a gRPC-Web call of GetUser over HTTP/1.1 written by hand, so that its body can
+// stop anywhere.
+type webRequest struct {
+	conn net.Conn
+	body []byte // the frame: header and message
+}
+
+// startWebRequest sends the request's head, announcing a body of one frame, and the first n bytes of
+// the body.
+func startWebRequest(t *testing.T, addr string, n int) *webRequest {
+	t.Helper()
+	msg, err := proto.Marshal(&usersv1.GetUserRequest{Id: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(msg)))
+	body = append(body, msg...)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: %d\r\n\r\n",
+		usersv1.UserService_GetUser_FullMethodName, addr, len(body))
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	r := &webRequest{conn: conn, body: body}
+	r.send(t, 0, n)
+	return r
+}
+
+// send sends bytes [from, to) of the body.
+func (r *webRequest) send(t *testing.T, from, to int) {
+	t.Helper()
+	if _, err := r.conn.Write(r.body[from:to]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// status reads the response and returns its grpc-status and grpc-message, from its headers
+// (trailers-only) or its trailer frame.
+func (r *webRequest) status(t *testing.T) (code, msg string) {
+	t.Helper()
+	resp, err := http.ReadResponse(bufio.NewReader(r.conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if code := resp.Header.Get("Grpc-Status"); code != "" {
+		return code, resp.Header.Get("Grpc-Message")
+	}
+	br := bufio.NewReader(resp.Body)
+	for {
+		f := readWebFrame(t, br)
+		if !f.trailer {
+			continue
+		}
+		for line := range strings.SplitSeq(string(f.data), "\r\n") {
+			k, v, _ := strings.Cut(line, ":")
+			switch strings.ToLower(k) {
+			case "grpc-status":
+				code = strings.TrimSpace(v)
+			case "grpc-message":
+				msg = strings.TrimSpace(v)
+			}
+		}
+		return code, msg
+	}
+}
+
+// A gRPC-Web body that stops, after its frame's header or before it, ends the call with
+// DEADLINE_EXCEEDED once the time for what it announced is up, naming that time.
+func TestStalledGRPCWebBodyEnds(t *testing.T) {
+	g := startGateway(t, harnessOptions{server: []server.Option{readTime(100*time.Millisecond, 1)}})
+	for _, tc := range []struct {
+		name string
+		sent int
+		wait string
+	}{
+		{"before the frame", 0, "100ms"},
+		{"in the frame header", 3, "100ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, msg := startWebRequest(t, g.addr, tc.sent).status(t)
+			if code != fmt.Sprint(int(codes.DeadlineExceeded)) || !strings.Contains(msg, "did not arrive within "+tc.wait) {
+				t.Errorf("grpc-status %s %q, want DEADLINE_EXCEEDED naming %s", code, msg, tc.wait)
+			}
+		})
+	}
+}
+
+// A gRPC-Web body slower than the time allowed a request that announces nothing, but within the
+// time for the message its frame announced, is served.
+func TestSlowGRPCWebBodyWithinItsTime(t *testing.T) {
+	// A second per byte: what the frame announces, not how fast it comes, decides.
+	g := startGateway(t, harnessOptions{server: []server.Option{readTime(time.Second, 1)}})
+	slow := startWebRequest(t, g.addr, 7) // the frame's header and 2 bytes of its message
+	// A request started later that sends nothing ends when the time for no bytes is up, which has
+	// passed for the slow one by then.
+	if code, _ := startWebRequest(t, g.addr, 0).status(t); code != fmt.Sprint(int(codes.DeadlineExceeded)) {
+		t.Fatalf("a stalled request: grpc-status %s, want DEADLINE_EXCEEDED", code)
+	}
+	slow.send(t, 7, len(slow.body))
+	if code, msg := slow.status(t); code != "0" {
+		t.Errorf("the slow request: grpc-status %s %q, want OK", code, msg)
+	}
+}
