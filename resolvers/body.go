@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // A GraphQL POST's body is one JSON object. gqlgen's transports (POST and SSE) decode the first
@@ -56,7 +57,8 @@ func (b *postBody) release() {
 // readPOSTBody reads r's body, already bounded by http.MaxBytesReader when the handler has a limit,
 // and checks that it holds no more than one JSON value, giving no request parameter twice. It
 // returns the body to hand on, or the status and error to refuse the request with: 413
-// DOCUMENT_TOO_LARGE past the limit, 400 INVALID_ARGUMENT for data after the value (never quoted
+// DOCUMENT_TOO_LARGE past the limit, 408 DEADLINE_EXCEEDED for a body that did not arrive in the
+// time the limits policy allows it, 400 INVALID_ARGUMENT for data after the value (never quoted
 // back), a parameter given twice (named, with the offset of its second key) or a body that could
 // not be read.
 func readPOSTBody(r *http.Request) (*postBody, int, error) {
@@ -71,6 +73,10 @@ func readPOSTBody(r *http.Request) (*postBody, int, error) {
 		b.release()
 		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
 			return nil, http.StatusRequestEntityTooLarge, bodyTooLarge(-1, tooBig.Limit)
+		}
+		if st, ok := status.FromError(err); ok && st.Code() == codes.DeadlineExceeded {
+			// The limits policy's bound on the time a body takes (sanitize): 408, as for REST.
+			return nil, http.StatusRequestTimeout, requestError(codeName(codes.DeadlineExceeded), "%s", st.Message())
 		}
 		return nil, http.StatusBadRequest, requestError(codeName(codes.InvalidArgument), "the request body could not be read: %v", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestScanBodyTrailingData(t *testing.T) {
@@ -271,3 +273,28 @@ func BenchmarkReadPOSTBody(b *testing.B) {
 type noClose struct{}
 
 func (noClose) Close() error { return nil }
+
+// lateBody is a body whose read the limits policy refused because it did not arrive in time.
+type lateBody struct{}
+
+func (lateBody) Read([]byte) (int, error) {
+	return 0, status.Error(codes.DeadlineExceeded, "the request body did not arrive within 1m0s")
+}
+
+// A body that did not arrive in the time the limits policy allows it is refused 408
+// DEADLINE_EXCEEDED, with the policy's words, as REST refuses it; not 400 as a body that could not
+// be read.
+func TestLateBodyIsRequestTimeout(t *testing.T) {
+	r, err := http.NewRequest(http.MethodPost, "/graphql", io.NopCloser(lateBody{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, code, gerr := readPOSTBody(r)
+	if code != http.StatusRequestTimeout || gerr == nil {
+		t.Fatalf("HTTP %d %v, want 408", code, gerr)
+	}
+	b, _ := json.Marshal(gerr)
+	if !strings.Contains(string(b), `"code":"DEADLINE_EXCEEDED"`) || !strings.Contains(string(b), "did not arrive within 1m0s") {
+		t.Errorf("error %s, want DEADLINE_EXCEEDED with the policy's message", b)
+	}
+}

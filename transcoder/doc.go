@@ -28,5 +28,6 @@
 // streaming from a newline-delimited JSON body, bidi streaming as both on
 // one POST or as a WebSocket on the binding's path (a GET upgrade matches a streaming binding of any
 // HTTP method). Streams open the upstream call through the same Route, report its end with
-// Upstream.DoneWith, and cancel it when the client goes away; stream.go documents the formats.
+// Upstream.DoneWith, and cancel it when the client goes away; stream.go documents the formats. A
+// stream's first request message must arrive in bounded time, the rest need not (body_time.go).
 package transcoder

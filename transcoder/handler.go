@@ -49,6 +49,7 @@ type Handler struct {
 	discardUnknown  bool
 	emitUnpopulated bool
 	stream          StreamServer
+	readTime        routing.ReadTime
 }
 
 // HandlerOption configures NewHandler.
@@ -60,6 +61,7 @@ type handlerOptions struct {
 	discardUnknown  bool
 	emitUnpopulated bool
 	stream          StreamServer
+	readTime        routing.ReadTime
 }
 
 // DefaultMaxBodyBytes bounds request bodies unless WithMaxBodyBytes says otherwise.
@@ -89,6 +91,13 @@ func WithEmitUnpopulated() HandlerOption {
 	return func(o *handlerOptions) { o.emitUnpopulated = true }
 }
 
+// WithRequestReadTime sets the time the bodies the front bounds itself may take to arrive (see
+// body_time.go): an NDJSON body read whole, a stream's first message. Zero fields keep
+// routing.DefaultReadTime's.
+func WithRequestReadTime(t routing.ReadTime) HandlerOption {
+	return func(o *handlerOptions) { o.readTime = t }
+}
+
 // WithStreaming sets the server of streaming calls. Without one they are answered 501.
 func WithStreaming(s StreamServer) HandlerOption {
 	return func(o *handlerOptions) { o.stream = s }
@@ -103,6 +112,12 @@ func NewHandler(router func() *Router, up Upstreams, opts ...HandlerOption) (*Ha
 	var o handlerOptions
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.readTime.Base <= 0 {
+		o.readTime.Base = routing.DefaultReadTime.Base
+	}
+	if o.readTime.PerSecond <= 0 {
+		o.readTime.PerSecond = routing.DefaultReadTime.PerSecond
 	}
 	if o.maxBody < 0 {
 		return nil, fmt.Errorf("transcoder: negative body limit %d", o.maxBody)
@@ -122,6 +137,7 @@ func NewHandler(router func() *Router, up Upstreams, opts ...HandlerOption) (*Ha
 		discardUnknown:  o.discardUnknown,
 		emitUnpopulated: o.emitUnpopulated,
 		stream:          o.stream,
+		readTime:        o.readTime,
 	}, nil
 }
 

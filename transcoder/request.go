@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -299,10 +300,30 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffe
 	if r.Body == nil || r.Body == http.NoBody {
 		return buf, nil
 	}
+	var dl *bodyDeadline
+	var wait time.Duration
+	if RequestBodyKind(r.Header.Get("Content-Type")) == BodyNDJSON {
+		// The one kind the limits policy leaves unbounded, as it may be a stream's: bounded here
+		// as the policy bounds the others (see body_time.go).
+		dl = &bodyDeadline{rc: http.NewResponseController(w)}
+		announced := r.ContentLength
+		if announced < 0 {
+			announced = h.maxBody
+		}
+		wait = dl.bound(h.readTime, announced)
+	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		h.putBuffer(buf)
+		if dl != nil {
+			if late := dl.late(err, wait); late != nil {
+				return nil, late
+			}
+		}
 		return nil, bodyReadError(err)
+	}
+	if dl != nil {
+		dl.lift()
 	}
 	return buf, nil
 }

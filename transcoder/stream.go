@@ -319,7 +319,7 @@ func (c *Call) serveClientStream() {
 	if st == nil {
 		return
 	}
-	if err := c.sendBody(st); err != nil {
+	if err := c.sendBody(st, &bodyDeadline{rc: http.NewResponseController(c.w)}); err != nil {
 		st.abort(err)
 	}
 	var resp routing.Frame
@@ -350,6 +350,7 @@ func (c *Call) serveBidiStream() {
 	}
 	rc := http.NewResponseController(c.w)
 	_ = rc.EnableFullDuplex() // HTTP/2 is full duplex already; a writer that cannot is half duplex
+	dl := &bodyDeadline{rc: rc}
 	if c.r.ProtoMajor == 1 {
 		// When the upstream ends first, the body read still waiting is stopped below, and with
 		// HTTP/1 that ends the connection's context in net/http (and leaves the body's framing
@@ -360,7 +361,7 @@ func (c *Call) serveBidiStream() {
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
-		if err := c.sendBody(st); err != nil {
+		if err := c.sendBody(st, dl); err != nil {
 			st.abort(err)
 		}
 	}()
@@ -370,7 +371,7 @@ func (c *Call) serveBidiStream() {
 	select {
 	case <-sent:
 	default:
-		_ = rc.SetReadDeadline(aLongTimeAgo)
+		dl.stop()
 		<-sent
 	}
 }
@@ -392,19 +393,33 @@ func (c *Call) openBodyStream() *upstreamStream {
 }
 
 // sendBody sends the lines of the request body upstream and half-closes the stream. It stops early,
-// without error, when the upstream ends the call (its status then comes from RecvMsg).
-func (c *Call) sendBody(st *upstreamStream) error {
+// without error, when the upstream ends the call (its status then comes from RecvMsg). The first
+// line must arrive in the time the front allows it, under dl's bound (see body_time.go); the others
+// may take as long as the client likes.
+func (c *Call) sendBody(st *upstreamStream, dl *bodyDeadline) error {
 	if c.r.Body == nil || c.r.Body == http.NoBody {
 		return st.closeSend()
 	}
-	lines := newMessageReader(c.r.Body, c.r.Header.Get("Content-Type"), int(min(c.h.maxBody, maxStreamMessage)))
+	maxLine := int(min(c.h.maxBody, maxStreamMessage))
+	lines := newMessageReader(c.r.Body, c.r.Header.Get("Content-Type"), maxLine)
 	inspector := policy.MessageInspectorFrom(c.r.Context())
-	for {
+	wait := dl.bound(c.h.readTime, firstMessageAnnounced(c.r.ContentLength, maxLine))
+	for first := true; ; first = false {
 		line, err := lines.next()
+		if first && (err == nil || errors.Is(err, io.EOF)) {
+			dl.lift()
+		}
 		if errors.Is(err, io.EOF) {
 			return st.closeSend()
 		}
 		if err != nil {
+			if first {
+				// (Before the context: on HTTP/1.x, net/http cancels the request's context when a
+				// read of its connection fails, as this one does on the bound's deadline.)
+				if late := dl.late(err, wait); late != nil {
+					return late
+				}
+			}
 			if st.ctx.Err() != nil {
 				return nil // the call ended while the body was being read; its status tells why
 			}

@@ -1,11 +1,15 @@
 package sanitize
 
-import "time"
+import (
+	"time"
 
-// SetBodyReadTime sets how long a JSON body may take (bodyReadTime, and no allowance per byte), and
-// returns the function that restores it.
-func SetBodyReadTime(d time.Duration) (restore func()) {
-	t, r := bodyReadTime, bodyReadRate
-	bodyReadTime, bodyReadRate = d, 1<<62
-	return func() { bodyReadTime, bodyReadRate = t, r }
+	"github.com/protogate/gateway/routing"
+)
+
+// SetBodyReadTime sets how long a body may take to arrive: base, plus a second per perSecond bytes
+// it announced (bodyReadTime); it returns the function that restores it.
+func SetBodyReadTime(base time.Duration, perSecond int64) (restore func()) {
+	t := bodyReadTime
+	bodyReadTime = routing.ReadTime{Base: base, PerSecond: perSecond}
+	return func() { bodyReadTime = t }
 }

@@ -18,13 +18,18 @@
 //     into a pooled buffer while JSONShape checks it, so a violation is answered at once with a
 //     precise 400; the front then reads the same bytes from r.Body, so good requests reach it
 //     unchanged;
-//   - a body of unknown length (chunked) or a stream (application/x-ndjson, application/jsonl and
-//     NDJSON's other names, to the REST front) is not buffered: r.Body is wrapped so reading past
-//     the limit fails with *http.MaxBytesError (the fronts answer 413) and a JSON shape violation
-//     fails the read with an InvalidArgument status (400); a stream has no total limit, with a
-//     Content-Length or without: the REST front bounds each of its messages when the method streams
-//     requests, and holds the whole body to this same limit (WithMaxBodyBytes) when it does not.
-//     The GraphQL front reads no streams: NDJSON sent to it is bounded as any other body;
+//   - any other body, of unknown length (chunked) or not JSON (protobuf...), or a stream
+//     (application/x-ndjson, application/jsonl and NDJSON's other names, to the REST front) is not
+//     buffered: r.Body is wrapped so reading past the limit fails with *http.MaxBytesError (the
+//     fronts answer 413) and a JSON shape violation fails the read with an InvalidArgument status
+//     (400); a stream has no total limit, with a Content-Length or without: the REST front bounds
+//     each of its messages when the method streams requests, and holds the whole body to this same
+//     limit (WithMaxBodyBytes) when it does not. The GraphQL front reads no streams: NDJSON sent to
+//     it is bounded as any other body;
+//   - every body but a stream must arrive within bodyReadTime, by the length it announced (or,
+//     without one, the most the limit lets it have): read by the middleware or by the front, one
+//     that is later fails with 408. The REST front bounds a stream's first message itself, and lets
+//     the rest come as slowly as the client likes;
 //   - a WebSocket's messages come after the handshake: the handshake carries the limits in its
 //     context, and the REST and GraphQL fronts hold each JSON message to them (messages.go);
 //   - gRPC-Web bodies are framed protobuf: their messages are bounded by grpc.max_message_bytes, so
@@ -53,6 +58,7 @@ import (
 
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
+	"github.com/protogate/gateway/routing"
 	"github.com/protogate/gateway/transcoder"
 )
 
@@ -142,7 +148,7 @@ func (l *limits) middleware(front policy.Front, next http.Handler) http.Handler 
 		}
 		body := r.Body
 		if !stream {
-			body = http.MaxBytesReader(w, body, l.body)
+			body = http.MaxBytesReader(w, timed(w, r, l.body), l.body)
 		}
 		if kind == transcoder.BodyJSON || kind == transcoder.BodyNDJSON {
 			shape := l.shapes.Get().(*JSONShape)
@@ -262,18 +268,15 @@ func putBuffer(b *bytes.Buffer) {
 // bytes come, so a client that announces a large body and sends none of it costs no more than this.
 const bodyBufferStart = 16 << 10
 
-// bodyReadTime and bodyReadRate bound how long readJSON waits for a body: bodyReadTime, plus a
-// second per bodyReadRate bytes the body announced. A client that stops sending, or trickles a byte
-// now and then, has its request ended with 408 rather than held forever. Variables for tests.
-var (
-	bodyReadTime       = time.Minute
-	bodyReadRate int64 = 16 << 10
-)
+// bodyReadTime bounds how long a body may take to arrive, by the length it announced: a client that
+// stops sending, or trickles a byte now and then, has its request ended with 408 rather than held
+// forever. A variable for tests.
+var bodyReadTime = routing.DefaultReadTime
 
 // readJSON reads a JSON body of known length (at most the limit) into a pooled buffer, checking its
 // shape chunk by chunk as it arrives, within bodyReadTime.
 func (l *limits) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
-	wait := bodyReadTime + time.Duration(r.ContentLength/bodyReadRate)*time.Second
+	wait := bodyReadTime.Allow(r.ContentLength)
 	// The deadline is lifted once the body is read. On a refusal it stays: net/http then reads what
 	// is left of the body before it answers, and must not wait on a client that stalled for longer.
 	rc := http.NewResponseController(w)
@@ -320,6 +323,44 @@ func (l *limits) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer
 		_ = rc.SetReadDeadline(time.Time{})
 	}
 	return buf, nil
+}
+
+// timed returns r's body, which the front reads whole (as the middleware reads a JSON body of known
+// length: readJSON), bounded by bodyReadTime as readJSON's: by the length it announced, or, when it
+// announced none (chunked), the most the limit lets it have. Once that time is up its reads fail
+// with 408; its end lifts the bound. A body left unread keeps it, so that net/http, which reads
+// what is left of it before it answers, does not wait longer on a client that stalled.
+func timed(w http.ResponseWriter, r *http.Request, limit int64) io.ReadCloser {
+	announced := r.ContentLength
+	if announced < 0 {
+		announced = limit
+	}
+	wait := bodyReadTime.Allow(announced)
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(wait)) != nil {
+		return r.Body // a writer without deadlines: the server's own timeouts apply
+	}
+	return &timedBody{ReadCloser: r.Body, rc: rc, wait: wait}
+}
+
+// timedBody is a body read within wait (timed).
+type timedBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	wait time.Duration
+	done bool
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF && !b.done:
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		err = ReadError(err, b.wait)
+	}
+	return n, err
 }
 
 // replay gives the front the bytes the middleware read; Close closes the original body.

@@ -462,7 +462,7 @@ func TestAnnouncedLengthReservesNoMemory(t *testing.T) {
 // A JSON body that stops arriving ends its request with 408 once its time is up, on a real
 // connection, rather than holding it forever.
 func TestStalledBodyTimesOut(t *testing.T) {
-	defer sanitize.SetBodyReadTime(100 * time.Millisecond)()
+	defer sanitize.SetBodyReadTime(100*time.Millisecond, 1<<62)()
 	srv := httptest.NewServer(handler(t, policy.FrontREST))
 	defer srv.Close()
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())

@@ -1,4 +1,4 @@
 package server
 
-// WithRequestReadTime shortens the time a gRPC call's request may take to arrive, for tests.
+// WithRequestReadTime shortens the time a call's request may take to arrive, for tests.
 var WithRequestReadTime = withRequestReadTime

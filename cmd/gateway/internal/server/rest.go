@@ -31,7 +31,7 @@ func (f *restFront) build(cfg *config.Config, s *Server) (*transcoder.Handler, e
 	opts := []transcoder.HandlerOption{transcoder.WithStreaming(f.streams),
 		// One body limit for every HTTP front: the REST front's follows policies.limits.
 		transcoder.WithMaxBodyBytes(int64(cfg.Policies.Limits.MaxBodyBytes)),
-		transcoder.WithHeaders(cfg.REST.ForwardHeaders...)}
+		transcoder.WithHeaders(cfg.REST.ForwardHeaders...), transcoder.WithRequestReadTime(s.readTime)}
 	if cfg.REST.DiscardUnknownFields {
 		opts = append(opts, transcoder.WithDiscardUnknown())
 	}

@@ -76,8 +76,8 @@ type Server struct {
 	openapi         http.Handler
 	tls             *dataTLS // the data port's, or nil for plaintext
 	resetWindow     int      // streams per window of a data-port connection's premature resets (0: the default)
-	// readTime is the time a gRPC call's request may take to arrive (routing.WithRequestReadTime);
-	// zero: the default.
+	// readTime is the time a call's request may take to arrive, where the call path bounds it
+	// (routing.WithRequestReadTime, transcoder.WithRequestReadTime); zero: the default.
 	readTime routing.ReadTime
 
 	store    store.Store
@@ -120,8 +120,9 @@ func WithStore(st store.Store) Option { return func(s *Server) { s.store = st } 
 // DefaultIdleTimeout).
 func WithIdleTimeout(d time.Duration) Option { return func(s *Server) { s.idle = d } }
 
-// withRequestReadTime sets the time a gRPC call's request message (a stream's first) may take to
-// arrive (routing.WithRequestReadTime). Tests shorten it.
+// withRequestReadTime sets the time a call's request may take to arrive, where the call path
+// bounds it: a gRPC call's request message, a REST stream's first (the limits policy bounds the
+// HTTP fronts' bodies by its own). Tests shorten it.
 func withRequestReadTime(t routing.ReadTime) Option { return func(s *Server) { s.readTime = t } }
 
 // WithContext bounds what building the serving state waits for (Apply, at start and at a reload)

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"fmt"
@@ -197,5 +198,78 @@ func TestSlowGRPCWebBodyWithinItsTime(t *testing.T) {
 	slow.send(t, 7, len(slow.body))
 	if code, msg := slow.status(t); code != "0" {
 		t.Errorf("the slow request: grpc-status %s %q, want OK", code, msg)
+	}
+}
+
+// restStream is a chunked NDJSON POST to the REST front over HTTP/1.1, written by hand, so that its
+// body can stop anywhere.
+type restStream struct{ conn net.Conn }
+
+func startRESTStream(t *testing.T, addr, path string) *restStream {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n", path, addr)
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	return &restStream{conn: conn}
+}
+
+// send sends line as one chunk, or the body's end for "".
+func (s *restStream) send(t *testing.T, line string) {
+	t.Helper()
+	chunk := "0\r\n\r\n"
+	if line != "" {
+		chunk = fmt.Sprintf("%x\r\n%s\r\n", len(line), line)
+	}
+	if _, err := io.WriteString(s.conn, chunk); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *restStream) response(t *testing.T) (int, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(bufio.NewReader(s.conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+const importLine = `{"order":{"id":"stall-1","userId":"1","items":[{"productId":"p1","quantity":1}]}}` + "\n"
+
+// A REST client stream whose first message does not come ends with 408 DEADLINE_EXCEEDED once its
+// time is up: its upstream had opened at once, and is let go.
+func TestStalledRESTStreamEnds(t *testing.T) {
+	g := startGateway(t, harnessOptions{server: []server.Option{readTime(100*time.Millisecond, nothingPerByte)}})
+	code, body := startRESTStream(t, g.addr, "/v1/orders:import").response(t)
+	if code != http.StatusRequestTimeout || !strings.Contains(body, `"code":4`) || !strings.Contains(body, "did not arrive within 100ms") {
+		t.Errorf("HTTP %d %s, want 408 DEADLINE_EXCEEDED naming the time", code, body)
+	}
+}
+
+// A REST client stream whose first message came in time may idle for longer than that before its
+// next: only the first is bounded.
+func TestRESTStreamIdlesAfterFirstMessage(t *testing.T) {
+	const base = 300 * time.Millisecond
+	g := startGateway(t, harnessOptions{server: []server.Option{readTime(base, nothingPerByte)}})
+	s := startRESTStream(t, g.addr, "/v1/orders:import")
+	s.send(t, importLine)
+	idle, cancel := context.WithTimeout(testContext(t), 2*base) // the stream idles past the bound's time
+	defer cancel()
+	<-idle.Done()
+	s.send(t, strings.ReplaceAll(importLine, "stall-1", "stall-2"))
+	s.send(t, "")
+	if code, body := s.response(t); code != http.StatusOK || !strings.Contains(body, `"imported":2`) {
+		t.Errorf("HTTP %d %s, want both orders imported", code, body)
 	}
 }
