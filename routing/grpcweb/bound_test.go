@@ -3,7 +3,6 @@ package grpcweb_test
 import (
 	"context"
 	"io"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -49,15 +48,11 @@ func noWait(context.Context) {}
 // DeadlineExceeded, naming the time, for the client and for the bound's end.
 func TestBoundRecvEndsStalledBodyHTTP2(t *testing.T) {
 	ended := make(chan error, 1)
-	srv := httptest.NewUnstartedServer(grpcweb.NewHandler(boundedUnary(routing.ReadTime{Base: 50 * time.Millisecond, PerSecond: 1}, noWait, ended)))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := startH2(t, grpcweb.NewHandler(boundedUnary(routing.ReadTime{Base: 50 * time.Millisecond, PerSecond: 1}, noWait, ended)))
 	m := modes[0]
 	ctx := testContext(t)
-	pr, pw := io.Pipe()
+	pr, pw := pipe(ctx)
 	defer pw.Close()
-	context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
 	body := m.body(marshal(t, &testpb.SimpleRequest{Payload: payload(8)}))
 	go func() { _, _ = pw.Write(body[:3]) }() // within the frame's header: nothing announced
 	resp, err := srv.Client().Do(newRequest(t, ctx, srv.URL, unaryMethod, m, pr))
@@ -101,15 +96,11 @@ func TestBoundRecvLiftedLetsStreamIdle(t *testing.T) {
 			n++
 		}
 	}
-	srv := httptest.NewUnstartedServer(grpcweb.NewHandler(handler))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := startH2(t, grpcweb.NewHandler(handler))
 	m := modes[0]
 	ctx := testContext(t)
-	pr, pw := io.Pipe()
+	pr, pw := pipe(ctx)
 	defer pw.Close()
-	context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
 	msg := m.body(marshal(t, &testpb.StreamingInputCallRequest{}))
 	go func() {
 		if _, err := pw.Write(msg); err != nil {

@@ -238,10 +238,8 @@ func TestBidiStreaming(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			ctx := testContext(t)
-			pr, pw := io.Pipe()
+			pr, pw := pipe(ctx) // the transport waits for the body to end before giving up
 			defer pw.Close()
-			// The transport waits for the body to end before giving up.
-			context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
 			req := newRequest(t, ctx, srv.URL, duplexMethod, m, pr)
 			type answer struct {
 				resp *http.Response
@@ -575,16 +573,12 @@ func TestHTTP2DeadlineEndsPendingRecv(t *testing.T) {
 			}
 		},
 	}
-	srv := httptest.NewUnstartedServer(grpcweb.NewHandler(dispatcher(svc, &testpb.TestService_ServiceDesc)))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := startH2(t, grpcweb.NewHandler(dispatcher(svc, &testpb.TestService_ServiceDesc)))
 
 	m := modes[0]
 	ctx := testContext(t)
-	pr, pw := io.Pipe()
+	pr, pw := pipe(ctx)
 	defer pw.Close()
-	context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
 	req := newRequest(t, ctx, srv.URL, streamInMethod, m, pr)
 	req.Header.Set("Grpc-Timeout", "100m")
 	go func() { _, _ = pw.Write(m.body(marshal(t, &testpb.StreamingInputCallRequest{}))) }()
@@ -926,4 +920,22 @@ func TestProxyCodec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startH2 serves h over HTTP/2 (TLS) until the test ends.
+func startH2(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// pipe returns a request body the test writes as it goes; it ends with ctx's error when ctx does,
+// so that a server still reading it is not left waiting.
+func pipe(ctx context.Context) (*io.PipeReader, *io.PipeWriter) {
+	pr, pw := io.Pipe()
+	context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
+	return pr, pw
 }

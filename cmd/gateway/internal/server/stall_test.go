@@ -106,19 +106,8 @@ func startWebRequest(t *testing.T, addr string, n int) *webRequest {
 	}
 	body := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(msg)))
 	body = append(body, msg...)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: %d\r\n\r\n",
-		usersv1.UserService_GetUser_FullMethodName, addr, len(body))
-	if _, err := io.WriteString(conn, head); err != nil {
-		t.Fatal(err)
-	}
+	conn := sendHead(t, addr, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: %d\r\n\r\n",
+		usersv1.UserService_GetUser_FullMethodName, addr, len(body)))
 	r := &webRequest{conn: conn, body: body}
 	r.send(t, 0, n)
 	return r
@@ -207,6 +196,13 @@ type restStream struct{ conn net.Conn }
 
 func startRESTStream(t *testing.T, addr, path string) *restStream {
 	t.Helper()
+	return &restStream{conn: sendHead(t, addr, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n", path, addr))}
+}
+
+// sendHead opens an HTTP/1.1 connection to addr, closed when the test ends, and sends head, a
+// request's line and headers written by hand, so that the test sends its body as it likes.
+func sendHead(t *testing.T, addr, head string) net.Conn {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -215,11 +211,10 @@ func startRESTStream(t *testing.T, addr, path string) *restStream {
 	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n", path, addr)
 	if _, err := io.WriteString(conn, head); err != nil {
 		t.Fatal(err)
 	}
-	return &restStream{conn: conn}
+	return conn
 }
 
 // send sends line as one chunk, or the body's end for "".
