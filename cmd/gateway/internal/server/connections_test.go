@@ -77,17 +77,7 @@ func TestIdleConnectionsClosed(t *testing.T) {
 		t.Fatalf("a call after the idle close: %v", err)
 	}
 
-	conn, err := net.Dial("tcp", g.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(conn, "GET /v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	conn := sendHead(t, g.addr, "GET /v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n")
 	r := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(r, nil)
 	if err != nil {
