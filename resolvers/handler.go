@@ -250,7 +250,8 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	validation := func() *rules.Rules { return validationRules(!opts.DisableIntrospection) }
 
 	srv := handler.New(x)
-	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
+	// gqlgen's transport.SSE, its request errors written as over POST.
+	srv.AddTransport(sseTransport{keepAlive: 15 * time.Second})
 	srv.AddTransport(postTransport{}) // gqlgen's transport.POST, answering in the type Accept negotiates
 	srv.AddTransport(getTransport{})  // gqlgen's transport.GET, likewise, on the request's one parse of its query string
 	srv.AddTransport(transport.Websocket{

@@ -22,8 +22,8 @@ import (
 // transports ignore; and a request refused before its operation runs (a document that does not
 // parse or validate, variables that cannot be coerced, a body of the wrong shape, a limit) with
 // errors and no "data" entry, as the GraphQL specification (section 7.1.2) has it of an error
-// raised before execution begins, where gqlgen writes "data": null. The SSE and WebSocket
-// transports are gqlgen's.
+// raised before execution begins, where gqlgen writes "data": null. The SSE transport (sse.go)
+// answers so too; the WebSocket transport is gqlgen's.
 
 // postTransport serves GraphQL over POST: the body, one JSON object that Handler.ServeHTTP has read
 // and checked (readPOSTBody), holds the request's parameters.
@@ -39,22 +39,30 @@ func (postTransport) Supports(r *http.Request) bool {
 
 // Do runs the operation r's body describes.
 func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	params := &graphql.RawParams{}
+	if params, ok := readParams(w, r, exec); ok {
+		answer(w, r, exec, params)
+	}
+}
+
+// readParams decodes the request parameters of a POST from its body, one JSON value that
+// Handler.ServeHTTP has read and checked (readPOSTBody). A value of the wrong shape (an array,
+// {"query": 5}) is refused here: 400, in the type Accept negotiates, INVALID_ARGUMENT saying
+// what is wrong without quoting the body, no data; ok is false then.
+func readParams(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) (params *graphql.RawParams, ok bool) {
+	params = &graphql.RawParams{}
 	params.ReadTime.Start = graphql.Now()
 	dec := json.NewDecoder(r.Body)
 	dec.UseNumber() // as gqlgen's transports decode: numbers keep their text
 	if err := dec.Decode(params); err != nil {
-		// A value of the wrong shape: readPOSTBody has checked that the body is one JSON value.
-		ct := responseType(r.Header.Values("Accept"))
-		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Type", responseType(r.Header.Values("Accept")))
 		w.WriteHeader(http.StatusBadRequest)
 		ge := requestError(codeName(codes.InvalidArgument), "%s", bodyShape("json request body could not be decoded: "+err.Error()))
 		writeRequestErrors(w, exec.DispatchError(r.Context(), gqlerror.List{ge}))
-		return
+		return nil, false
 	}
 	params.Headers = r.Header
 	params.ReadTime.End = graphql.Now()
-	answer(w, r, exec, params)
+	return params, true
 }
 
 // getTransport serves GraphQL over GET, from the query string's parameters as policy.Query parsed
@@ -205,19 +213,31 @@ func requestErrorStatus(ct string, errs gqlerror.List) int {
 }
 
 // writeRequestErrors writes resp, the response to a request refused before its operation ran, as
-// JSON without "data": its errors and any extensions.
+// JSON without "data" (requestErrors).
 func writeRequestErrors(w http.ResponseWriter, resp *graphql.Response) {
-	writeJSON(w, struct {
+	writeJSON(w, requestErrors(resp))
+}
+
+// requestErrors is what is written of resp, the response to a request refused before its
+// operation ran: its errors and any extensions, without the "data" entry graphql.Response always
+// has.
+func requestErrors(resp *graphql.Response) any {
+	return struct {
 		Errors     gqlerror.List  `json:"errors"`
 		Extensions map[string]any `json:"extensions,omitempty"`
-	}{resp.Errors, resp.Extensions})
+	}{resp.Errors, resp.Extensions}
 }
 
 // writeJSON writes v, a response, as JSON.
 func writeJSON(w http.ResponseWriter, v any) {
+	_, _ = w.Write(encodeJSON(v))
+}
+
+// encodeJSON encodes v, a response, as JSON.
+func encodeJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		b = []byte(`{"errors":[{"message":"internal error: the response could not be encoded"}]}`)
+		return []byte(`{"errors":[{"message":"internal error: the response could not be encoded"}]}`)
 	}
-	_, _ = w.Write(b)
+	return b
 }
