@@ -353,8 +353,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeRequestError(w, http.StatusForbidden, err)
 			return
 		}
-	case r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
-		// SSE is a POST's (gqlgen's transport); a GET asking for it is answered as other GETs are.
+	case r.Method == http.MethodPost && wantsEventStream(r.Header.Values("Accept")):
+		// SSE is a POST's (sseTransport); a GET asking for it is answered as other GETs are.
 		sw := &sseWriter{ResponseWriter: w}
 		defer sw.finish()
 		w, r = sw, r.WithContext(withSSEWriter(r.Context(), sw))

@@ -155,35 +155,7 @@ const (
 // neither type gets application/graphql-response+json, as from gqlgen's transports, rather than a
 // 406.
 func responseType(accept []string) string {
-	// quality is what Accept says of one type: its q-value, how specific the range that gives it
-	// is (3 its name, 2 application/*, 1 */*, 0 none), and where that range is in Accept.
-	type quality struct {
-		q        float64
-		rank, at int
-	}
-	var asJSON, asGraphQL quality
-	give := func(to *quality, q float64, rank, at int) {
-		if rank > to.rank || rank == to.rank && q > to.q {
-			*to = quality{q: q, rank: rank, at: at}
-		}
-	}
-	named, at := false, 0
-	for typ, params := range mediarange.Ranges(accept) {
-		named = named || typ != ""
-		switch q := mediarange.Q(params); {
-		case strings.EqualFold(typ, mediaJSON):
-			give(&asJSON, q, 3, at)
-		case strings.EqualFold(typ, mediaGraphQLResponse):
-			give(&asGraphQL, q, 3, at)
-		case strings.EqualFold(typ, "application/*"):
-			give(&asJSON, q, 2, at)
-			give(&asGraphQL, q, 2, at)
-		case typ == "*/*":
-			give(&asJSON, q, 1, at)
-			give(&asGraphQL, q, 1, at)
-		}
-		at++
-	}
+	asJSON, asGraphQL, named := jsonQualities(accept)
 	switch {
 	case !named:
 		return mediaJSON
@@ -198,6 +170,44 @@ func responseType(accept []string) string {
 		return mediaGraphQLResponse
 	}
 	return mediaJSON
+}
+
+// quality is what Accept says of one media type: its q-value, how specific the range that gives
+// it is (3 its name, 2 application/*, 1 */*, 0 none), and where that range is in Accept.
+type quality struct {
+	q        float64
+	rank, at int
+}
+
+// give takes a range's q-value when the range is more specific than the one q came from, or as
+// specific and higher.
+func (to *quality) give(q float64, rank, at int) {
+	if rank > to.rank || rank == to.rank && q > to.q {
+		*to = quality{q: q, rank: rank, at: at}
+	}
+}
+
+// jsonQualities reads what Accept says of the two JSON types of responses, application/json and
+// application/graphql-response+json, and whether it names any media range at all.
+func jsonQualities(accept []string) (asJSON, asGraphQL quality, named bool) {
+	at := 0
+	for typ, params := range mediarange.Ranges(accept) {
+		named = named || typ != ""
+		switch q := mediarange.Q(params); {
+		case strings.EqualFold(typ, mediaJSON):
+			asJSON.give(q, 3, at)
+		case strings.EqualFold(typ, mediaGraphQLResponse):
+			asGraphQL.give(q, 3, at)
+		case strings.EqualFold(typ, "application/*"):
+			asJSON.give(q, 2, at)
+			asGraphQL.give(q, 2, at)
+		case typ == "*/*":
+			asJSON.give(q, 1, at)
+			asGraphQL.give(q, 1, at)
+		}
+		at++
+	}
+	return asJSON, asGraphQL, named
 }
 
 // requestErrorStatus is the status of errors that refuse a request before it runs, as the

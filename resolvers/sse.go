@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/protogate/gateway/transcoder/mediarange"
 )
 
-// sseTransport serves GraphQL over Server-Sent Events: a POST asking for text/event-stream, its
+// sseTransport serves GraphQL over Server-Sent Events: a POST preferring text/event-stream, its
 // body one JSON object that Handler.ServeHTTP has read and checked (readPOSTBody). Its stream is
 // the one gqlgen's transport.SSE writes, which clients and the query page read: a comment opens
 // it, each response is a "next" event, a "complete" event ends it, and a comment keeps it open
@@ -23,11 +25,33 @@ type sseTransport struct {
 
 var _ graphql.Transport = sseTransport{}
 
-// Supports reports whether r is a POST asking for an event stream, other than a WebSocket's
-// handshake; Handler.ServeHTTP has refused one whose body is not JSON.
+// Supports reports whether r is a POST whose Accept prefers an event stream (wantsEventStream),
+// other than a WebSocket's handshake; Handler.ServeHTTP has refused one whose body is not JSON.
 func (sseTransport) Supports(r *http.Request) bool {
-	return r.Method == http.MethodPost && r.Header.Get("Upgrade") == "" &&
-		strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return r.Method == http.MethodPost && r.Header.Get("Upgrade") == "" && wantsEventStream(r.Header.Values("Accept"))
+}
+
+// mediaEventStream is the media type of Server-Sent Events.
+const mediaEventStream = "text/event-stream"
+
+// wantsEventStream reports whether a request's Accept header values prefer Server-Sent Events to
+// one response in JSON, by their q-values as RFC 9110 has them and as the REST front chooses
+// between SSE and NDJSON: when Accept names text/event-stream with a q-value above 0 and no lower
+// than either JSON type's (jsonQualities: the q-value of the most specific range that matches it).
+// A tie goes to the event stream, which the client named; a client that does not name it (*/*,
+// text/*) gets JSON.
+func wantsEventStream(accept []string) bool {
+	sse := 0.0
+	for typ, params := range mediarange.Ranges(accept) {
+		if strings.EqualFold(typ, mediaEventStream) {
+			sse = max(sse, mediarange.Q(params))
+		}
+	}
+	if sse <= 0 {
+		return false
+	}
+	asJSON, asGraphQL, _ := jsonQualities(accept)
+	return sse >= max(asJSON.q, asGraphQL.q)
 }
 
 // Do runs the operation r's body describes and streams its responses.
@@ -41,7 +65,7 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	ctx = graphql.WithOperationContext(ctx, opCtx)
 
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
+	h.Set("Content-Type", mediaEventStream)
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Connection", "keep-alive")
 	s := &eventStream{w: w, rc: http.NewResponseController(w)}

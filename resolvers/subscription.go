@@ -174,10 +174,11 @@ func checkOrigin(r *http.Request) error {
 		"WebSocket from origin %q refused: allow it in policies.cors.allowed_origins", origin)
 }
 
-// streaming reports whether a request came through a transport that streams responses: SSE, or a
-// WebSocket (whose operations carry the headers of the upgrade request).
+// streaming reports whether a request came through a transport that streams responses: SSE (its
+// Accept prefers it: wantsEventStream), or a WebSocket (whose operations carry the headers of the
+// upgrade request).
 func streaming(h http.Header) bool {
-	return h.Get("Upgrade") != "" || strings.Contains(h.Get("Accept"), "text/event-stream")
+	return h.Get("Upgrade") != "" || wantsEventStream(h.Values("Accept"))
 }
 
 // event answers one message of a subscription's stream: its links resolved, then written.

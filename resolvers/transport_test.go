@@ -522,3 +522,68 @@ func (g *gateway) postSSE(t *testing.T, body string) (response, string) {
 	r.status, r.header, r.raw = res.StatusCode, res.Header, []byte(data)
 	return r, raw
 }
+
+// A POST is answered over Server-Sent Events when Accept prefers them by its q-values (RFC 9110),
+// as the REST front chooses SSE: text/event-stream named with a q-value above 0 and no lower than
+// either JSON type's, the q-value of the most specific range matching it; a tie goes to the event
+// stream. Otherwise the answer is JSON, in the type Accept negotiates, and a subscription is
+// refused as over any transport that does not stream.
+func TestSSENegotiated(t *testing.T) {
+	g := startGateway(t, setup{})
+	const query = `{"query":"{ getUser(id: \"1\") { name } }"}`
+	for _, tc := range []struct {
+		accept []string // header lines
+		want   string   // the response's Content-Type
+	}{
+		{[]string{"text/event-stream"}, "text/event-stream"},
+		{[]string{"TEXT/Event-Stream"}, "text/event-stream"},
+		{[]string{"text/event-stream;q=0, application/json"}, "application/json"},
+		{[]string{"text/event-stream;q=0"}, "application/graphql-response+json"}, // neither JSON type: the specification's default
+		{[]string{"application/json, text/event-stream;q=0.5"}, "application/json"},
+		{[]string{"text/event-stream;q=0.5, */*"}, "application/json"},
+		{[]string{"text/event-stream;q=0.5, application/graphql-response+json;q=0.6"}, "application/graphql-response+json"},
+		{[]string{"application/json;q=0.9", "text/event-stream;q=0.8"}, "application/json"}, // two header lines
+		{[]string{"application/json, text/event-stream"}, "text/event-stream"},              // a tie: the event stream
+		{[]string{"text/event-stream, application/json;q=0.9"}, "text/event-stream"},
+		{[]string{"text/event-stream;q=0.5, application/json;q=0"}, "text/event-stream"},
+		{[]string{"*/*"}, "application/json"},
+		{[]string{"text/*"}, "application/graphql-response+json"}, // not named: no event stream
+	} {
+		t.Run(strings.Join(tc.accept, " | "), func(t *testing.T) {
+			hr, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(query))
+			hr.Header.Set("Content-Type", "application/json")
+			for _, a := range tc.accept {
+				hr.Header.Add("Accept", a)
+			}
+			res, err := http.DefaultClient.Do(hr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			want := `{"data":{"getUser":{"name":"Ada Lovelace"}}}`
+			if tc.want == "text/event-stream" {
+				want = ":\n\nevent: next\ndata: " + want + "\n\nevent: complete\n\n"
+			}
+			if ct := res.Header.Get("Content-Type"); res.StatusCode != http.StatusOK || ct != tc.want || string(raw) != want {
+				t.Errorf("%d %s %q, want %s %q", res.StatusCode, ct, raw, tc.want, want)
+			}
+		})
+	}
+	hr, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(`{"query":"subscription { watchInventory(id: \"p1\") { stock } }"}`))
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "text/event-stream;q=0, application/json")
+	res, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r response
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" || json.NewDecoder(res.Body).Decode(&r) != nil ||
+		len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" || !strings.Contains(r.Errors[0].Message, "a subscription needs a streaming transport") {
+		t.Errorf("subscription refusing SSE: %d %s %+v, want the subscription refused in JSON", res.StatusCode, ct, r)
+	}
+	res.Body.Close() // not read to its end: a stream would not end
+	if n := g.calls.count()[mWatchInventory]; n != 0 {
+		t.Errorf("%d WatchInventory calls, want none", n)
+	}
+}
