@@ -16,19 +16,20 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// A GraphQL POST's body is one JSON object. gqlgen's transports (POST and SSE) decode the first
-// JSON value of a body and ignore what follows it, so `{"query":"{ a }"} garbage`, or two objects
-// in a row, would run the first operation. And they decode the object into graphql.RawParams with
-// encoding/json, whose last value of a key wins: `{"query":"{ a }","query":"{ b }"}` runs b, while
-// an inspector reading the first query (a firewall, a log) sees a. The handler reads the body
-// once, refuses one with anything but whitespace after its first value or with a request parameter
-// (query, operationName, variables, extensions) given twice, and hands gqlgen the same bytes: the
-// checks are one scan of the bytes (scanBody), not a second decoding. A batch (an array) is passed
-// on, and gqlgen refuses it as before. gqlgen's WebSocket transport decodes the payload of an
-// operation (graphql-transport-ws's subscribe, graphql-ws's start) into the same parameters, with
-// the same last-wins rule: the same scan refuses one that gives a parameter twice (wsprotocol.go).
+// A GraphQL POST's body is one JSON object. The POST and SSE transports decode the first JSON
+// value of a body (readParams), as gqlgen's do, and ignore what follows it, so `{"query":"{ a }"}
+// garbage`, or two objects in a row, would run the first operation. And they decode the object
+// into graphql.RawParams with encoding/json, whose last value of a key wins:
+// `{"query":"{ a }","query":"{ b }"}` runs b, while an inspector reading the first query (a
+// firewall, a log) sees a. The handler reads the body once, refuses one with anything but
+// whitespace after its first value or with a request parameter (query, operationName, variables,
+// extensions) given twice, and hands the transport the same bytes: the checks are one scan of the
+// bytes (scanBody), not a second decoding. A batch (an array) is passed on, and readParams refuses
+// it. gqlgen's WebSocket transport decodes the payload of an operation (graphql-transport-ws's
+// subscribe, graphql-ws's start) into the same parameters, with the same last-wins rule: the same
+// scan refuses one that gives a parameter twice (wsprotocol.go).
 
-// postBody is a POST's body, read whole and checked, as gqlgen's transport reads it again. Pooled:
+// postBody is a POST's body, read whole and checked, as the transport reads it again. Pooled:
 // release it once the request is served.
 type postBody struct {
 	buf []byte

@@ -7,11 +7,11 @@
 //
 // # Data flow
 //
-// gqlgen's transports (SSE, WebSocket) and the package's POST and GET transports (http.go), which
-// answer in the response type Accept negotiates by its q-values and, for GET, read the query
-// string as the request's policies parsed it (policy.Query: one parse for the firewall, the
-// handler's checks and the transport), read the request; a WebSocket's messages are held
-// to the request's JSON limits first, when its policies put a policy.MessageLimits in its context
+// gqlgen's WebSocket transport and the package's POST and GET transports (http.go), which answer
+// in the response type Accept negotiates by its q-values and, for GET, read the query string as
+// the request's policies parsed it (policy.Query: one parse for the firewall, the handler's checks
+// and the transport), and its SSE transport (sse.go), read the request; a WebSocket's messages
+// are held to the request's JSON limits first, when its policies put a policy.MessageLimits in its context
 // (wsprotocol.go), as a POST's body is by the limits policy itself. gqlgen's executor runs the
 // extensions that see the request before its document is parsed: the message inspection of
 // operations sent over a WebSocket (the WAF's, when the request's policies put a

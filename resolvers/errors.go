@@ -70,11 +70,7 @@ func (x *executor) present(ctx context.Context, err error) *gqlerror.Error {
 	}
 	cause := ge.Err
 	if cause == nil {
-		// A message of gqlgen's own (a body that is not JSON, a bad APQ hash): the request is wrong.
-		// gqlgen's transports quote the whole body after a JSON error; the client has it already.
-		if msg, _, cut := strings.Cut(ge.Message, " body:"); cut && strings.HasPrefix(msg, "json request body could not be decoded: ") {
-			ge.Message = bodyShape(msg)
-		}
+		// A message of gqlgen's own (a bad APQ hash): the request is wrong.
 		setCode(ge, codeName(codes.InvalidArgument))
 		return ge
 	}

@@ -250,7 +250,8 @@ func NewHandler(s *schema.Schema, c Caller, opts Options) (*Handler, error) {
 	validation := func() *rules.Rules { return validationRules(!opts.DisableIntrospection) }
 
 	srv := handler.New(x)
-	srv.AddTransport(transport.SSE{KeepAlivePingInterval: 15 * time.Second})
+	// gqlgen's transport.SSE, its request errors written as over POST.
+	srv.AddTransport(sseTransport{keepAlive: 15 * time.Second})
 	srv.AddTransport(postTransport{}) // gqlgen's transport.POST, answering in the type Accept negotiates
 	srv.AddTransport(getTransport{})  // gqlgen's transport.GET, likewise, on the request's one parse of its query string
 	srv.AddTransport(transport.Websocket{
@@ -352,8 +353,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeRequestError(w, http.StatusForbidden, err)
 			return
 		}
-	case r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
-		// SSE is a POST's (gqlgen's transport); a GET asking for it is answered as other GETs are.
+	case r.Method == http.MethodPost && wantsEventStream(r.Header.Values("Accept")):
+		// SSE is a POST's (sseTransport); a GET asking for it is answered as other GETs are.
 		sw := &sseWriter{ResponseWriter: w}
 		defer sw.finish()
 		w, r = sw, r.WithContext(withSSEWriter(r.Context(), sw))

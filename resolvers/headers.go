@@ -68,16 +68,14 @@ func (w *headerWriter) Write(b []byte) (int, error) {
 // Unwrap gives http.ResponseController the underlying writer.
 func (w *headerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// sseWriter is the response writer of a GraphQL request over Server-Sent Events. gqlgen's transport
-// opens the stream, its header and a comment, before the operation runs; the writer holds that
-// opening back until the subscription's call has been admitted (admitted), so that the header
-// carries what the admission handed over: a rate limit's RateLimit-*. Anything else written first
-// (an error event, a keep-alive) releases the opening, as does the end of the request.
+// sseWriter is the response writer of a GraphQL request over Server-Sent Events. The transport
+// (sseTransport) opens the stream, its header and a comment, before the operation runs; the writer
+// holds that opening back until the subscription's call has been admitted (admitted), so that the
+// header carries what the admission handed over: a rate limit's RateLimit-*. Anything else written
+// first (an error event, a keep-alive) releases the opening, as does the end of the request.
 //
-// The writer outlives the request: gqlgen's keep-alive goroutine stops only when the request's
-// context ends, which is after the handler returned, and it may write then (a ping that waited
-// behind a write to a slow client that went away). net/http reuses the response's buffers once the
-// handler returns, so finish closes the writer: later writes and flushes do nothing.
+// net/http reuses the response's buffers once the handler returns, so finish closes the writer as
+// it does: a write or flush that came later (the transport makes none) does nothing.
 type sseWriter struct {
 	http.ResponseWriter
 	headers responseHeaders

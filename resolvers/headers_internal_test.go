@@ -33,9 +33,9 @@ func (u *usedAfter) WriteHeader(code int) {
 func (u *usedAfter) Flush() { u.check("Flush"); u.ResponseRecorder.Flush() }
 
 // An event stream's writer passes its writes on until the handler finishes it, which sends an
-// opening still held back; after that, a write (gqlgen's keep-alive ping, whose goroutine lives
-// until the request's context ends) gets an error and a flush does nothing, neither reaching the
-// response: touching it then crashed the gateway.
+// opening still held back; after that, a write (a keep-alive ping that came late, as gqlgen's
+// transport, whose goroutine lived until the request's context ended, could write) gets an error
+// and a flush does nothing, neither reaching the response: touching it then crashed the gateway.
 func TestSSEWriterAfterFinish(t *testing.T) {
 	rw := &usedAfter{ResponseRecorder: httptest.NewRecorder(), t: t}
 	w := &sseWriter{ResponseWriter: rw}

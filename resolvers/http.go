@@ -22,8 +22,8 @@ import (
 // transports ignore; and a request refused before its operation runs (a document that does not
 // parse or validate, variables that cannot be coerced, a body of the wrong shape, a limit) with
 // errors and no "data" entry, as the GraphQL specification (section 7.1.2) has it of an error
-// raised before execution begins, where gqlgen writes "data": null. The SSE and WebSocket
-// transports are gqlgen's.
+// raised before execution begins, where gqlgen writes "data": null. The SSE transport (sse.go)
+// answers so too; the WebSocket transport is gqlgen's.
 
 // postTransport serves GraphQL over POST: the body, one JSON object that Handler.ServeHTTP has read
 // and checked (readPOSTBody), holds the request's parameters.
@@ -39,22 +39,30 @@ func (postTransport) Supports(r *http.Request) bool {
 
 // Do runs the operation r's body describes.
 func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	params := &graphql.RawParams{}
+	if params, ok := readParams(w, r, exec); ok {
+		answer(w, r, exec, params)
+	}
+}
+
+// readParams decodes the request parameters of a POST from its body, one JSON value that
+// Handler.ServeHTTP has read and checked (readPOSTBody). A value of the wrong shape (an array,
+// {"query": 5}) is refused here: 400, in the type Accept negotiates, INVALID_ARGUMENT saying
+// what is wrong without quoting the body, no data; ok is false then.
+func readParams(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) (params *graphql.RawParams, ok bool) {
+	params = &graphql.RawParams{}
 	params.ReadTime.Start = graphql.Now()
 	dec := json.NewDecoder(r.Body)
 	dec.UseNumber() // as gqlgen's transports decode: numbers keep their text
 	if err := dec.Decode(params); err != nil {
-		// A value of the wrong shape: readPOSTBody has checked that the body is one JSON value.
-		ct := responseType(r.Header.Values("Accept"))
-		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Type", responseType(r.Header.Values("Accept")))
 		w.WriteHeader(http.StatusBadRequest)
 		ge := requestError(codeName(codes.InvalidArgument), "%s", bodyShape("json request body could not be decoded: "+err.Error()))
 		writeRequestErrors(w, exec.DispatchError(r.Context(), gqlerror.List{ge}))
-		return
+		return nil, false
 	}
 	params.Headers = r.Header
 	params.ReadTime.End = graphql.Now()
-	answer(w, r, exec, params)
+	return params, true
 }
 
 // getTransport serves GraphQL over GET, from the query string's parameters as policy.Query parsed
@@ -147,35 +155,7 @@ const (
 // neither type gets application/graphql-response+json, as from gqlgen's transports, rather than a
 // 406.
 func responseType(accept []string) string {
-	// quality is what Accept says of one type: its q-value, how specific the range that gives it
-	// is (3 its name, 2 application/*, 1 */*, 0 none), and where that range is in Accept.
-	type quality struct {
-		q        float64
-		rank, at int
-	}
-	var asJSON, asGraphQL quality
-	give := func(to *quality, q float64, rank, at int) {
-		if rank > to.rank || rank == to.rank && q > to.q {
-			*to = quality{q: q, rank: rank, at: at}
-		}
-	}
-	named, at := false, 0
-	for typ, params := range mediarange.Ranges(accept) {
-		named = named || typ != ""
-		switch q := mediarange.Q(params); {
-		case strings.EqualFold(typ, mediaJSON):
-			give(&asJSON, q, 3, at)
-		case strings.EqualFold(typ, mediaGraphQLResponse):
-			give(&asGraphQL, q, 3, at)
-		case strings.EqualFold(typ, "application/*"):
-			give(&asJSON, q, 2, at)
-			give(&asGraphQL, q, 2, at)
-		case typ == "*/*":
-			give(&asJSON, q, 1, at)
-			give(&asGraphQL, q, 1, at)
-		}
-		at++
-	}
+	asJSON, asGraphQL, named := jsonQualities(accept)
 	switch {
 	case !named:
 		return mediaJSON
@@ -192,6 +172,44 @@ func responseType(accept []string) string {
 	return mediaJSON
 }
 
+// quality is what Accept says of one media type: its q-value, how specific the range that gives
+// it is (3 its name, 2 application/*, 1 */*, 0 none), and where that range is in Accept.
+type quality struct {
+	q        float64
+	rank, at int
+}
+
+// give takes a range's q-value when the range is more specific than the one q came from, or as
+// specific and higher.
+func (to *quality) give(q float64, rank, at int) {
+	if rank > to.rank || rank == to.rank && q > to.q {
+		*to = quality{q: q, rank: rank, at: at}
+	}
+}
+
+// jsonQualities reads what Accept says of the two JSON types of responses, application/json and
+// application/graphql-response+json, and whether it names any media range at all.
+func jsonQualities(accept []string) (asJSON, asGraphQL quality, named bool) {
+	at := 0
+	for typ, params := range mediarange.Ranges(accept) {
+		named = named || typ != ""
+		switch q := mediarange.Q(params); {
+		case strings.EqualFold(typ, mediaJSON):
+			asJSON.give(q, 3, at)
+		case strings.EqualFold(typ, mediaGraphQLResponse):
+			asGraphQL.give(q, 3, at)
+		case strings.EqualFold(typ, "application/*"):
+			asJSON.give(q, 2, at)
+			asGraphQL.give(q, 2, at)
+		case typ == "*/*":
+			asJSON.give(q, 1, at)
+			asGraphQL.give(q, 1, at)
+		}
+		at++
+	}
+	return asJSON, asGraphQL, named
+}
+
 // requestErrorStatus is the status of errors that refuse a request before it runs, as the
 // GraphQL-over-HTTP specification recommends: a protocol error (a document that does not parse or
 // validate, variables, a limit: gqlgen's errcode.KindProtocol) is 400 for
@@ -205,19 +223,31 @@ func requestErrorStatus(ct string, errs gqlerror.List) int {
 }
 
 // writeRequestErrors writes resp, the response to a request refused before its operation ran, as
-// JSON without "data": its errors and any extensions.
+// JSON without "data" (requestErrors).
 func writeRequestErrors(w http.ResponseWriter, resp *graphql.Response) {
-	writeJSON(w, struct {
+	writeJSON(w, requestErrors(resp))
+}
+
+// requestErrors is what is written of resp, the response to a request refused before its
+// operation ran: its errors and any extensions, without the "data" entry graphql.Response always
+// has.
+func requestErrors(resp *graphql.Response) any {
+	return struct {
 		Errors     gqlerror.List  `json:"errors"`
 		Extensions map[string]any `json:"extensions,omitempty"`
-	}{resp.Errors, resp.Extensions})
+	}{resp.Errors, resp.Extensions}
 }
 
 // writeJSON writes v, a response, as JSON.
 func writeJSON(w http.ResponseWriter, v any) {
+	_, _ = w.Write(encodeJSON(v))
+}
+
+// encodeJSON encodes v, a response, as JSON.
+func encodeJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		b = []byte(`{"errors":[{"message":"internal error: the response could not be encoded"}]}`)
+		return []byte(`{"errors":[{"message":"internal error: the response could not be encoded"}]}`)
 	}
-	_, _ = w.Write(b)
+	return b
 }

@@ -42,8 +42,8 @@ func (x *executor) subscribe(ctx context.Context, opCtx *graphql.OperationContex
 	typeName := rootTypeName(x.s.AST(), opCtx.Operation.Operation)
 	fields := op.collect(opCtx.Operation.SelectionSet, nil, typeName)
 	if len(fields) != 1 || fields[0].root == nil {
-		// Validation allows exactly one root field (singleFieldSubscriptions), and __typename is
-		// not one it allows; @skip or @include may leave none.
+		// Validation has allowed one root field, not __typename, and no @skip or @include to leave
+		// it out (singleFieldSubscriptions): this guards the executor all the same.
 		graphql.AddError(ctx, requestError(codeName(codes.InvalidArgument), "a subscription selects exactly one field of a method"))
 		return graphql.OneShot(&graphql.Response{Data: []byte("null")})
 	}
@@ -174,10 +174,11 @@ func checkOrigin(r *http.Request) error {
 		"WebSocket from origin %q refused: allow it in policies.cors.allowed_origins", origin)
 }
 
-// streaming reports whether a request came through a transport that streams responses: SSE, or a
-// WebSocket (whose operations carry the headers of the upgrade request).
+// streaming reports whether a request came through a transport that streams responses: SSE (its
+// Accept prefers it: wantsEventStream), or a WebSocket (whose operations carry the headers of the
+// upgrade request).
 func streaming(h http.Header) bool {
-	return h.Get("Upgrade") != "" || strings.Contains(h.Get("Accept"), "text/event-stream")
+	return h.Get("Upgrade") != "" || wantsEventStream(h.Values("Accept"))
 }
 
 // event answers one message of a subscription's stream: its links resolved, then written.
@@ -194,25 +195,31 @@ func (x *executor) event(ctx context.Context, opCtx *graphql.OperationContext, f
 }
 
 // singleFieldSubscriptions is gqlparser's SingleFieldSubscriptions rule as the GraphQL
-// specification states it (section 5.2.3.1): the fields a subscription selects at its top level,
-// collected through fragment spreads and inline fragments and grouped by response name, must be one
-// entry, and not an introspection field. gqlparser groups them by field name, so two aliases of one
-// field (`a: watchInventory(id: "p1") { stock } b: watchInventory(id: "p2") { stock }`, written
-// out or in fragments) passed validation, and the subscription was refused only when it ran. Like
-// gqlparser's, it does not apply @skip and @include, so it counts a field one of them would leave
-// out. The messages are gqlparser's.
+// specification states it (section 5.2.3.1, "Single root field", with graphql-spec#860) and
+// graphql-js checks it: the selections at a subscription's top level, collected through fragment
+// spreads and inline fragments, must not carry @skip or @include, and the fields among them,
+// grouped by response name, must be one entry, not an introspection field. Validation knows no
+// variables, so whether such a directive leaves a field out is known only when the operation runs,
+// which could then find none or two: without them, the field validation counts is the one that runs.
+// gqlparser groups the fields by field name, so two aliases of one field (`a: watchInventory(id:
+// "p1") { stock } b: watchInventory(id: "p2") { stock }`, written out or in fragments) passed
+// validation and were refused only when the subscription ran; and it lets the directives through.
+// The messages are graphql-js's; as there, the directives are reported alone, at each of them.
 func singleFieldSubscriptions(observers *core.Events, addError core.AddErrFunc) {
 	observers.OnOperation(func(walker *core.Walker, op *ast.OperationDefinition) {
 		if walker.Schema.Subscription == nil || op.Operation != ast.Subscription {
 			return
 		}
-		var fields []*ast.Field // the first field of each response name, in order
+		var fields []*ast.Field         // the first field of each response name, in order
+		var conditions []*ast.Directive // the @skip and @include at the top level
 		names, fragments := make(map[string]bool), make(map[string]bool)
 		var collect func(set ast.SelectionSet)
 		collect = func(set ast.SelectionSet) {
 			for _, sel := range set {
+				var directives ast.DirectiveList
 				switch s := sel.(type) {
 				case *ast.Field:
+					directives = s.Directives
 					key := s.Alias
 					if key == "" {
 						key = s.Name
@@ -222,11 +229,18 @@ func singleFieldSubscriptions(observers *core.Events, addError core.AddErrFunc) 
 						fields = append(fields, s)
 					}
 				case *ast.InlineFragment:
+					directives = s.Directives
 					collect(s.SelectionSet)
 				case *ast.FragmentSpread:
+					directives = s.Directives
 					if s.Definition != nil && !fragments[s.Name] {
 						fragments[s.Name] = true
 						collect(s.Definition.SelectionSet)
+					}
+				}
+				for _, d := range directives {
+					if d.Name == "skip" || d.Name == "include" {
+						conditions = append(conditions, d)
 					}
 				}
 			}
@@ -235,6 +249,14 @@ func singleFieldSubscriptions(observers *core.Events, addError core.AddErrFunc) 
 		name := "Anonymous Subscription"
 		if op.Name != "" {
 			name = "Subscription " + strconv.Quote(op.Name)
+		}
+		if len(conditions) > 0 {
+			options := []core.ErrorOption{core.Message("%s must not use `@skip` or `@include` directives in the top level selection.", name)}
+			for _, d := range conditions {
+				options = append(options, core.At(d.Position))
+			}
+			addError(options...)
+			return
 		}
 		if len(fields) > 1 {
 			addError(core.Message("%s must select only one top level field.", name), core.At(fields[1].Position))

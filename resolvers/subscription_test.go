@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +278,53 @@ func TestSubscriptionSelectsOneField(t *testing.T) {
 	}
 	if err := json.Unmarshal(ev.resp.Data, &got); ev.name != "next" || len(ev.resp.Errors) > 0 || err != nil || got.W.Stock == "" || got.W.Sequence != "1" {
 		t.Errorf("one field selected twice: event %q %s %v", ev.name, ev.resp.Data, ev.resp.Errors)
+	}
+}
+
+// A subscription's top level takes no @skip or @include, as the specification's validation has it
+// (graphql-spec#860, graphql-js): whether one leaves a field out is known only when the operation
+// runs, so validation could not count its fields. Used on a field, an inline fragment or a
+// fragment spread at that level, written out or in a fragment, with a literal or a variable, either
+// fails validation, at each directive, and nothing runs; below the top level they are ordinary.
+func TestSubscriptionTopLevelConditions(t *testing.T) {
+	g := startGateway(t, setup{})
+	type at struct{ Line, Column float64 }
+	for _, tc := range []struct {
+		doc  string
+		vars []any
+		msg  string
+		at   []at
+	}{
+		{`subscription { a: watchInventory(id: "p1") { stock } b: watchInventory(id: "p2") @skip(if: true) { stock } }`, nil,
+			"Anonymous Subscription must not use `@skip` or `@include` directives in the top level selection.", []at{{1, 83}}},
+		{`subscription S($on: Boolean!) { watchInventory(id: "p1") @include(if: $on) { stock } }`, []any{"on", true},
+			"Subscription \"S\" must not use `@skip` or `@include` directives in the top level selection.", []at{{1, 59}}},
+		{`subscription S { ... @include(if: true) { watchInventory(id: "p1") { stock } } ...F @skip(if: false) } fragment F on Subscription { watchInventory(id: "p1") { sequence } }`, nil,
+			"Subscription \"S\" must not use `@skip` or `@include` directives in the top level selection.", []at{{1, 23}, {1, 86}}},
+		{`subscription S { ...F } fragment F on Subscription { watchInventory(id: "p1") @include(if: true) { stock } }`, nil,
+			"Subscription \"S\" must not use `@skip` or `@include` directives in the top level selection.", []at{{1, 80}}},
+	} {
+		r := g.query(t, tc.doc, tc.vars...)
+		if len(r.Errors) != 1 || r.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" || r.Errors[0].Message != tc.msg {
+			t.Errorf("%s: %d %s, want GRAPHQL_VALIDATION_FAILED %q", tc.doc, r.status, r.raw, tc.msg)
+			continue
+		}
+		var got []at
+		for _, l := range r.Errors[0].Locations {
+			m, _ := l.(map[string]any)
+			got = append(got, at{Line: m["line"].(float64), Column: m["column"].(float64)})
+		}
+		if !slices.Equal(got, tc.at) {
+			t.Errorf("%s: locations %v, want %v", tc.doc, got, tc.at)
+		}
+	}
+	if n := g.calls.count(); len(n) != 0 {
+		t.Errorf("upstream calls %v, want none", n)
+	}
+	events, drop := g.sse(t, `subscription { watchInventory(id: "p1", interval: "0.01s") { stock sequence @skip(if: true) } }`)
+	defer drop()
+	ev := next(t, events)
+	if ev.name != "next" || len(ev.resp.Errors) > 0 || compact(ev.resp.Data) == "" || strings.Contains(string(ev.resp.Data), "sequence") {
+		t.Errorf("@skip below the top level: event %q %s %v", ev.name, ev.resp.Data, ev.resp.Errors)
 	}
 }

@@ -444,3 +444,146 @@ func TestRequestErrorsWithoutData(t *testing.T) {
 		}
 	}
 }
+
+// Over Server-Sent Events, a request refused before its operation runs is one "next" event with its
+// errors and no "data" entry, then "complete", as over POST: a document that does not parse or
+// validate, variables that cannot be coerced, an operation the document does not have, several
+// without a name, a persisted operation that does not validate. A body of the wrong shape is 400,
+// in JSON, not quoted back. An operation that ran keeps "data", null when a failure took the whole
+// of it; the stream is gqlgen's otherwise: an opening comment, "next", "complete".
+func TestSSERequestErrorsWithoutData(t *testing.T) {
+	const broken = `query Broken { nope }`
+	g := startGateway(t, setup{opts: resolvers.Options{PersistedOperations: map[string]string{sha(broken): broken}, DisableIntrospection: true}})
+	for _, tc := range []struct{ name, body, code string }{
+		{"parse", `{"query":"{ nope"}`, "GRAPHQL_PARSE_FAILED"},
+		{"validation", `{"query":"{ nosuch }"}`, "GRAPHQL_VALIDATION_FAILED"},
+		{"variables", `{"query":"query ($n: Int) { listUsers(pageSize: $n) { users { id } } }","variables":{"n":"5"}}`, "GRAPHQL_VALIDATION_FAILED"},
+		{"operation not found", `{"query":"query A { __typename }","operationName":"C"}`, "GRAPHQL_VALIDATION_FAILED"},
+		{"several operations", `{"query":"query A { __typename } query B { __typename }"}`, "GRAPHQL_VALIDATION_FAILED"},
+		{"persisted operation that does not validate", `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + sha(broken) + `"}}}`, "INTERNAL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, raw := g.postSSE(t, tc.body)
+			if r.status != http.StatusOK || len(r.Errors) == 0 || r.Errors[0].code() != tc.code || strings.Contains(raw, `"data"`) {
+				t.Errorf("%d %q, want 200 with %s errors and no data", r.status, raw, tc.code)
+			}
+		})
+	}
+	t.Run("body of the wrong shape", func(t *testing.T) {
+		r := g.postBody(t, []byte(`{"query":5,"variables":{"secret":"SECRET"}}`), "Accept", "text/event-stream")
+		if r.status != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" ||
+			r.Errors[0].Message != "json request body could not be decoded: query must be a string" || bytes.Contains(r.raw, []byte(`"data"`)) {
+			t.Errorf("%d %s, want 400 INVALID_ARGUMENT, the body not quoted back, and no data", r.status, r.raw)
+		}
+	})
+	if n := g.calls.count(); len(n) != 0 {
+		t.Errorf("upstream calls %v, want none", n)
+	}
+	r, raw := g.postSSE(t, `{"query":"{ __schema { queryType { name } } }"}`)
+	if len(r.Errors) != 1 || r.Errors[0].code() != resolvers.CodeIntrospectionDisabled || string(r.Data) != "null" {
+		t.Errorf("__schema: %q, want the error and data null", raw)
+	}
+	r, raw = g.postSSE(t, `{"query":"{ getUser(id: \"1\") { name } }"}`)
+	r.ok(t).wantRawData(t, `{"getUser":{"name":"Ada Lovelace"}}`)
+	if want := `:` + "\n\n" + `event: next` + "\n" + `data: {"data":{"getUser":{"name":"Ada Lovelace"}}}` + "\n\n" + `event: complete` + "\n\n"; raw != want {
+		t.Errorf("stream %q, want %q", raw, want)
+	}
+}
+
+// postSSE posts body asking for Server-Sent Events, and reads the stream to its end: for an
+// operation that is not a subscription, an opening comment, one "next" event, whose response it
+// returns, and "complete". A stream of another shape fails the test.
+func (g *gateway) postSSE(t *testing.T, body string) (response, string) {
+	t.Helper()
+	hr, err := http.NewRequest(http.MethodPost, g.url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := string(b)
+	data, ok := strings.CutPrefix(raw, ":\n\nevent: next\ndata: ")
+	if ok {
+		data, ok = strings.CutSuffix(data, "\n\nevent: complete\n\n")
+	}
+	var r response
+	if ct := res.Header.Get("Content-Type"); !ok || ct != "text/event-stream" || json.Unmarshal([]byte(data), &r) != nil {
+		t.Fatalf("%d %s %q, want one next event and complete", res.StatusCode, ct, raw)
+	}
+	r.status, r.header, r.raw = res.StatusCode, res.Header, []byte(data)
+	return r, raw
+}
+
+// A POST is answered over Server-Sent Events when Accept prefers them by its q-values (RFC 9110),
+// as the REST front chooses SSE: text/event-stream named with a q-value above 0 and no lower than
+// either JSON type's, the q-value of the most specific range matching it; a tie goes to the event
+// stream. Otherwise the answer is JSON, in the type Accept negotiates, and a subscription is
+// refused as over any transport that does not stream.
+func TestSSENegotiated(t *testing.T) {
+	g := startGateway(t, setup{})
+	const query = `{"query":"{ getUser(id: \"1\") { name } }"}`
+	for _, tc := range []struct {
+		accept []string // header lines
+		want   string   // the response's Content-Type
+	}{
+		{[]string{"text/event-stream"}, "text/event-stream"},
+		{[]string{"TEXT/Event-Stream"}, "text/event-stream"},
+		{[]string{"text/event-stream;q=0, application/json"}, "application/json"},
+		{[]string{"text/event-stream;q=0"}, "application/graphql-response+json"}, // neither JSON type: the specification's default
+		{[]string{"application/json, text/event-stream;q=0.5"}, "application/json"},
+		{[]string{"text/event-stream;q=0.5, */*"}, "application/json"},
+		{[]string{"text/event-stream;q=0.5, application/graphql-response+json;q=0.6"}, "application/graphql-response+json"},
+		{[]string{"application/json;q=0.9", "text/event-stream;q=0.8"}, "application/json"}, // two header lines
+		{[]string{"application/json, text/event-stream"}, "text/event-stream"},              // a tie: the event stream
+		{[]string{"text/event-stream, application/json;q=0.9"}, "text/event-stream"},
+		{[]string{"text/event-stream;q=0.5, application/json;q=0"}, "text/event-stream"},
+		{[]string{"*/*"}, "application/json"},
+		{[]string{"text/*"}, "application/graphql-response+json"}, // not named: no event stream
+	} {
+		t.Run(strings.Join(tc.accept, " | "), func(t *testing.T) {
+			hr, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(query))
+			hr.Header.Set("Content-Type", "application/json")
+			for _, a := range tc.accept {
+				hr.Header.Add("Accept", a)
+			}
+			res, err := http.DefaultClient.Do(hr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			want := `{"data":{"getUser":{"name":"Ada Lovelace"}}}`
+			if tc.want == "text/event-stream" {
+				want = ":\n\nevent: next\ndata: " + want + "\n\nevent: complete\n\n"
+			}
+			if ct := res.Header.Get("Content-Type"); res.StatusCode != http.StatusOK || ct != tc.want || string(raw) != want {
+				t.Errorf("%d %s %q, want %s %q", res.StatusCode, ct, raw, tc.want, want)
+			}
+		})
+	}
+	hr, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(`{"query":"subscription { watchInventory(id: \"p1\") { stock } }"}`))
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "text/event-stream;q=0, application/json")
+	res, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r response
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" || json.NewDecoder(res.Body).Decode(&r) != nil ||
+		len(r.Errors) != 1 || r.Errors[0].code() != "INVALID_ARGUMENT" || !strings.Contains(r.Errors[0].Message, "a subscription needs a streaming transport") {
+		t.Errorf("subscription refusing SSE: %d %s %+v, want the subscription refused in JSON", res.StatusCode, ct, r)
+	}
+	res.Body.Close() // not read to its end: a stream would not end
+	if n := g.calls.count()[mWatchInventory]; n != 0 {
+		t.Errorf("%d WatchInventory calls, want none", n)
+	}
+}

@@ -637,7 +637,7 @@ func (b *openAPIBuilder) pathParams(vars []oaPathVar, md protoreflect.MessageDes
 		case pv.variable == nil && pv.segs[0].Kind == Wildcard:
 			schema, doc = &oaSchema{Type: "string"}, "Any one path segment."
 		case pv.variable == nil:
-			schema, doc = &oaSchema{Type: "string"}, "Any number of path segments; its slashes are sent as they are, not percent-encoded."
+			schema, doc = &oaSchema{Type: "string", Pattern: oaSegmentsPattern(pv.segs)}, "Any number of path segments, at least one; its slashes are sent as they are, not percent-encoded."
 		default:
 			fd, err := oaFieldAt(md, pv.variable.FieldPath)
 			if err != nil {
@@ -676,7 +676,10 @@ func oaFieldAt(md protoreflect.MessageDescriptor, path []string) (protoreflect.F
 	return fd, nil
 }
 
-// oaSegmentsPattern is a regular expression matching what a variable's segments match.
+// oaSegmentsPattern is a regular expression matching what a variable's segments match, as the
+// router binds them: a "**" takes segments none of which is empty, so no value with a trailing or
+// doubled slash. Alone, it takes at least one: an empty value would leave the path a trailing
+// slash, which names no resource.
 func oaSegmentsPattern(segs []Segment) string {
 	var b strings.Builder
 	b.WriteByte('^')
@@ -693,11 +696,10 @@ func oaSegmentsPattern(segs []Segment) string {
 			}
 			b.WriteString("[^/]+")
 		case DoubleWildcard:
-			if i > 0 {
-				b.WriteString("(/.*)?")
-			} else {
-				b.WriteString(".*")
+			if i == 0 {
+				b.WriteString("[^/]+")
 			}
+			b.WriteString("(/[^/]+)*")
 		}
 	}
 	b.WriteByte('$')

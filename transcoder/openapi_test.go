@@ -362,7 +362,7 @@ func TestOpenAPIFeatures(t *testing.T) {
 		"/paths/~1v1~1things~1{name}/head/operationId":                                         "features_v1_ThingService_CheckThing",
 		"/paths/~1v1~1things~1{name}/delete/parameters/0/description":                          "Sets `thing_id`.",
 		"/paths/~1v1~1things~1{name}/delete/parameters/2/name":                                 "force",
-		"/paths/~1v1~1files~1{path}/get/parameters/0/schema/pattern":                           "^.*$",
+		"/paths/~1v1~1files~1{path}/get/parameters/0/schema/pattern":                           "^[^/]+(/[^/]+)*$",
 		"/paths/~1v1~1old~1{name}/get/deprecated":                                              true,
 		// Nested path variable with a body field: the body is the message, the rest is query.
 		// It takes the parameter name of the same-shaped path of GetThing.
@@ -1134,6 +1134,68 @@ func collideServices(t *testing.T) []protoreflect.ServiceDescriptor {
 	return []protoreflect.ServiceDescriptor{d.(protoreflect.ServiceDescriptor)}
 }
 
+const tailsProto = `
+syntax = "proto3";
+package tails.v1;
+import "google/api/annotations.proto";
+service Tails {
+  rpc GetAny(Req) returns (Req) { option (google.api.http) = {get: "/v1/{name=**}"}; }
+  rpc GetFile(Req) returns (Req) { option (google.api.http) = {get: "/v2/{name=files/**}"}; }
+  rpc GetPage(Req) returns (Req) { option (google.api.http) = {get: "/v3/{name=books/*/pages/**}"}; }
+  rpc GetUnnamed(Req) returns (Req) { option (google.api.http) = {get: "/v4/**"}; }
+}
+message Req { string name = 1; }
+`
+
+// The pattern of a path parameter taking a "**" admits exactly the values the router binds to
+// it: segments none of which is empty, so no trailing or doubled slash; and at least one where
+// the "**" is all of the parameter, since an empty value would leave the path a trailing slash.
+func TestOpenAPIDoubleWildcardPatterns(t *testing.T) {
+	files, err := registry.FilesFromProtos(t.Context(), map[string]string{"tails.proto": tailsProto}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := files.FindDescriptorByName("tails.v1.Tails")
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := []protoreflect.ServiceDescriptor{d.(protoreflect.ServiceDescriptor)}
+	doc := oaValidate(t, oaGenerate(t, services, transcoder.OpenAPIOptions{}))
+	rt, err := transcoder.NewRouter(services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := []string{"a", "a/b", "a/b/c", "files", "files/a", "files/a/b", "books/b/pages", "books/b/pages/1/2",
+		"", "/", "a/", "/a", "a//b", "files/", "files//a", "files/a/", "filesx", "books//pages/1", "books/b/pages/"}
+	for _, tc := range []struct{ path, param, method, pattern string }{
+		{"/v1/{name}", "name", "GetAny", "^[^/]+(/[^/]+)*$"},
+		{"/v2/{name}", "name", "GetFile", "^files(/[^/]+)*$"},
+		{"/v3/{name}", "name", "GetPage", "^books/[^/]+/pages(/[^/]+)*$"},
+		{"/v4/{wildcard-1}", "", "GetUnnamed", "^[^/]+(/[^/]+)*$"},
+	} {
+		ptr := "/paths/" + strings.ReplaceAll(tc.path, "/", "~1") + "/get/parameters/0/schema/pattern"
+		pattern, err := oaPointer(doc, ptr)
+		if pattern != tc.pattern {
+			t.Errorf("%s: pattern %v (%v), want %q", tc.path, pattern, err, tc.pattern)
+			continue
+		}
+		re := regexp.MustCompile(tc.pattern)
+		for _, v := range values {
+			target := tc.path[:strings.IndexByte(tc.path, '{')] + v
+			var params transcoder.Params
+			b, err := rt.Lookup(http.MethodGet, target, false, &params)
+			routed := err == nil && string(b.Method().Name()) == tc.method
+			if routed && tc.param != "" {
+				name, _ := params.Value(b, 0)
+				routed = name == v
+			}
+			if re.MatchString(v) != routed {
+				t.Errorf("%s with %q: the pattern admits it %v, the router binds it %v", tc.path, v, re.MatchString(v), routed)
+			}
+		}
+	}
+}
+
 // Templates whose OpenAPI paths would differ only in parameter names, with the same HTTP method,
 // are written with their variables' literal prefixes in the path, each parameter saying what the
 // field it sets then is; a template no other collides with keeps its path. One that still collides
@@ -1157,8 +1219,8 @@ func TestOpenAPICollidingTemplates(t *testing.T) {
 		prefix, pattern    string // the literals the path holds of the variable; the parameter's pattern
 		value, calls       string // a value of the parameter, and the method a request with it calls
 	}{
-		{"get", "/v1/public/{name}", "Things_GetPublic", "public/", "^.*$", "a", "GetPublic"},
-		{"get", "/v1/secret/{name}", "Things_GetSecret", "secret/", "^.*$", "a", "GetSecret"},
+		{"get", "/v1/public/{name}", "Things_GetPublic", "public/", "^[^/]+(/[^/]+)*$", "a", "GetPublic"},
+		{"get", "/v1/secret/{name}", "Things_GetSecret", "secret/", "^[^/]+(/[^/]+)*$", "a", "GetSecret"},
 		{"get", "/v1/projects/{name}", "Things_GetProject", "projects/", "", "p", "GetProject"},
 		{"get", "/v1/organizations/{name}", "Things_GetProject_2", "organizations/", "^[^/]+/teams/[^/]+$", "o/teams/t", "GetProject"},
 		{"delete", "/v1/{name}", "Things_DeleteThing", "", "^things/[^/]+$", "things/t", "DeleteThing"}, // no other DELETE
