@@ -2,17 +2,22 @@ package transcoder
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -315,17 +320,38 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffe
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		h.putBuffer(buf)
-		if dl != nil {
-			if late := dl.late(err, wait); late != nil {
-				return nil, late
-			}
-		}
-		return nil, bodyReadError(err)
+		return nil, unreadBody(r.Context(), dl, err, wait)
 	}
 	if dl != nil {
 		dl.lift()
 	}
 	return buf, nil
+}
+
+// unreadBody is the error of a call whose body could not be read whole (readBody) with err: 408
+// past the front's own bound (dl, nil when it set none, and wait), CANCELLED (499) when its client
+// gave up on it (reset its HTTP/2 stream or closed the connection, which cancels ctx, the
+// request's), otherwise as bodyReadError words it. The first two end the call before any policy
+// admitted it: they are recorded as its code (callinfo.EndCall), so that the telemetry counts the
+// request under the method its path binds to with that code, as the limits' refusals are.
+func unreadBody(ctx context.Context, dl *bodyDeadline, err error, wait time.Duration) error {
+	if dl != nil {
+		if late := dl.late(err, wait); late != nil {
+			callinfo.EndCall(ctx, uint32(codes.DeadlineExceeded))
+			return late
+		}
+	}
+	// net/http cancels the request's context for any failure to read an HTTP/1 body too: a body
+	// cut short, or past its deadline, is the client's fault, as bodyReadError has it.
+	var tooBig *http.MaxBytesError
+	var refusal interface{ GRPCStatus() *status.Status }
+	switch {
+	case ctx.Err() == nil, errors.As(err, &tooBig), errors.As(err, &refusal),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded):
+		return bodyReadError(err)
+	}
+	callinfo.EndCall(ctx, uint32(codes.Canceled))
+	return &Error{code: codes.Canceled, msg: "the client cancelled the request before its body arrived", cause: err}
 }
 
 func (h *Handler) putBuffer(buf *bytes.Buffer) {

@@ -2,6 +2,8 @@ package sanitize_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +16,9 @@ import (
 	"github.com/protogate/gateway/config"
 	"github.com/protogate/gateway/policies/policy"
 	"github.com/protogate/gateway/policies/sanitize"
+	"github.com/protogate/gateway/policies/telemetry/callinfo"
 	"github.com/protogate/gateway/transcoder"
+	"google.golang.org/grpc/codes"
 )
 
 // restFront reads the body whole, as the REST front does, and answers a failure to as it does.
@@ -115,4 +119,75 @@ func TestSlowBodyWithinItsTime(t *testing.T) {
 	if code, body := readResponse(t, slow); code != http.StatusOK {
 		t.Errorf("the slow request: HTTP %d %s, want 200", code, body)
 	}
+}
+
+// A body the front reads whole that came too late is a refusal of the limits, recorded as one
+// (denied_by "limits", reason DeadlineExceeded) as a JSON body of known length the limits read themselves
+// is: the telemetry then counts it under the method its path binds to.
+func TestStalledBodyIsRefusedByTheLimits(t *testing.T) {
+	defer sanitize.SetBodyReadTime(100*time.Millisecond, 1<<62)()
+	mw, err := sanitize.New(config.Limits{MaxBodyBytes: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := mw(policy.FrontREST, restFront)
+	recorded := make(chan callinfo.Snapshot, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := callinfo.New()
+		limited.ServeHTTP(w, r.WithContext(callinfo.With(r.Context(), info)))
+		recorded <- info.Snapshot()
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name, contentType string
+		chunked           bool
+	}{
+		{"JSON", "application/json", false},
+		{"protobuf", "application/x-protobuf", false},
+		{"chunked JSON", "application/json", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, _ := partialPost(t, srv, tc.contentType, `{"name":"Ada Lovelace"}`, tc.chunked, 9)
+			if code, body := readResponse(t, conn); code != http.StatusRequestTimeout {
+				t.Errorf("HTTP %d %s, want 408", code, body)
+			}
+			want := callinfo.Denial{Policy: "limits", Reason: codes.DeadlineExceeded.String(), Code: uint32(codes.DeadlineExceeded)}
+			if got := (<-recorded).Denial; got != want {
+				t.Errorf("recorded %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// A body its client gave up on (reset its HTTP/2 stream: the request's context is cancelled and
+// the read fails) is no refusal: the limits answer CANCELLED (499) and record it as the code the
+// call ended with, not as a denial.
+func TestAbandonedBodyIsCancelled(t *testing.T) {
+	mw, err := sanitize.New(config.Limits{MaxBodyBytes: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := mw(policy.FrontREST, restFront)
+	ctx, cancel := context.WithCancel(t.Context())
+	info := callinfo.New()
+	r := httptest.NewRequestWithContext(callinfo.With(ctx, info), http.MethodPost, "/v1/things", abandoned{cancel})
+	r.Header.Set("Content-Type", "application/json")
+	r.ContentLength = 10
+	w := httptest.NewRecorder()
+	limited.ServeHTTP(w, r)
+	if w.Code != 499 || !strings.Contains(w.Body.String(), `"code":1`) {
+		t.Errorf("HTTP %d %s, want 499 CANCELLED", w.Code, w.Body)
+	}
+	if s := info.Snapshot(); s.EndedCode != int32(codes.Canceled) || s.Denial.Policy != "" {
+		t.Errorf("recorded the end %d and the denial %+v, want CANCELLED and none", s.EndedCode, s.Denial)
+	}
+}
+
+// abandoned is a body whose client resets the stream as it is read: the request's context is
+// cancelled, and the read fails.
+type abandoned struct{ cancel context.CancelFunc }
+
+func (b abandoned) Read([]byte) (int, error) {
+	b.cancel()
+	return 0, errors.New("client reset the stream")
 }

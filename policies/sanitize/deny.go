@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/policies/policy"
@@ -90,8 +91,15 @@ func percentEncode(msg string) string {
 }
 
 // Refused records err, a refusal of the limits, as the request's denial (callinfo.Deny): for its
-// access-log line (denied_by "limits") and the gateway_policy_denials_total metric.
+// access-log line (denied_by "limits") and the gateway_policy_denials_total metric. A body its
+// client gave up on (ReadError's CANCELLED) is no refusal: it is recorded as the code the call
+// ended with (callinfo.EndCall), which the telemetry counts, as a refusal, under the method the
+// request's path binds to.
 func Refused(ctx context.Context, err error) {
+	if status.Code(err) == codes.Canceled {
+		callinfo.EndCall(ctx, uint32(codes.Canceled))
+		return
+	}
 	callinfo.From(ctx).Deny(callinfo.Denial{Policy: "limits", Reason: limitReason(err), Code: uint32(status.Code(err))})
 }
 

@@ -42,6 +42,7 @@ package sanitize
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -312,7 +313,7 @@ func (l *limits) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer
 		}
 		if err != nil {
 			putBuffer(buf)
-			return nil, ReadError(err, wait)
+			return nil, ReadError(r.Context(), err, wait)
 		}
 	}
 	if err := shape.Close(); err != nil {
@@ -328,8 +329,9 @@ func (l *limits) readJSON(w http.ResponseWriter, r *http.Request) (*bytes.Buffer
 // timed returns r's body, which the front reads whole (as the middleware reads a JSON body of known
 // length: readJSON), bounded by bodyReadTime as readJSON's: by the length it announced, or, when it
 // announced none (chunked), the most the limit lets it have. Once that time is up its reads fail
-// with 408; its end lifts the bound. A body left unread keeps it, so that net/http, which reads
-// what is left of it before it answers, does not wait longer on a client that stalled.
+// with 408, a refusal of the limits recorded as readJSON's is (Refused); its end lifts the bound. A
+// body left unread keeps it, so that net/http, which reads what is left of it before it answers,
+// does not wait longer on a client that stalled.
 func timed(w http.ResponseWriter, r *http.Request, limit int64) io.ReadCloser {
 	announced := r.ContentLength
 	if announced < 0 {
@@ -340,12 +342,13 @@ func timed(w http.ResponseWriter, r *http.Request, limit int64) io.ReadCloser {
 	if rc.SetReadDeadline(time.Now().Add(wait)) != nil {
 		return r.Body // a writer without deadlines: the server's own timeouts apply
 	}
-	return &timedBody{ReadCloser: r.Body, rc: rc, wait: wait}
+	return &timedBody{ReadCloser: r.Body, ctx: r.Context(), rc: rc, wait: wait}
 }
 
 // timedBody is a body read within wait (timed).
 type timedBody struct {
 	io.ReadCloser
+	ctx  context.Context // the request's
 	rc   *http.ResponseController
 	wait time.Duration
 	done bool
@@ -358,7 +361,8 @@ func (b *timedBody) Read(p []byte) (int, error) {
 		b.done = true
 		_ = b.rc.SetReadDeadline(time.Time{})
 	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
-		err = ReadError(err, b.wait)
+		err = ReadError(b.ctx, err, b.wait)
+		Refused(b.ctx, err)
 	}
 	return n, err
 }
@@ -419,8 +423,10 @@ func tooLarge(msg string) *policy.Denial {
 // ReadError is the refusal of a request whose body could not be read: what a check that read it
 // refused it with (a denial, a status, a body over its bound) as it is, and the reader's own
 // failures as the client's: 400 for a body that ended early or is not valid HTTP framing (a bad
-// chunk), 408 for one that did not arrive within wait (0: its deadline, unnamed).
-func ReadError(err error, wait time.Duration) error {
+// chunk), 408 for one that did not arrive within wait (0: its deadline, unnamed), CANCELLED (499)
+// for one its client gave up on otherwise, resetting its HTTP/2 stream (ctx, the request's, is
+// then cancelled; net/http also cancels it for the failures before, which come first).
+func ReadError(ctx context.Context, err error, wait time.Duration) error {
 	var tooBig *http.MaxBytesError
 	if _, ok := status.FromError(err); ok || errors.As(err, &tooBig) {
 		return err
@@ -434,6 +440,8 @@ func ReadError(err error, wait time.Duration) error {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return transcoder.WithHTTPStatus(status.Error(codes.DeadlineExceeded,
 			"the request body did not arrive in time"), http.StatusRequestTimeout)
+	case ctx.Err() != nil:
+		return status.Error(codes.Canceled, "the client cancelled the request before its body arrived")
 	}
 	return badRequest("body", "reading the request body: "+err.Error())
 }

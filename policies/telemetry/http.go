@@ -29,7 +29,9 @@ type BaseContext func(ctx context.Context, front policy.Front, w http.ResponseWr
 // its own values, so that the request is copied (r.WithContext) once rather than twice. resolve,
 // when set, names the method a REST request calls and the route it matched: a request refused
 // before anything recorded them (by the input limits or the firewall) is observed under them,
-// rather than "unknown" and no route; it is asked only then. nil when telemetry is off.
+// rather than "unknown" and no route, and so is one the front ended itself before any policy
+// admitted it (callinfo.EndCall: a body that came too late, or that its client gave up on); it is
+// asked only then. nil when telemetry is off.
 func (t *Telemetry) MiddlewareWith(base BaseContext, resolve Resolve) func(policy.Front, http.Handler) http.Handler {
 	if !t.on() {
 		return nil
@@ -98,7 +100,7 @@ func (t *Telemetry) middlewareWith(front policy.Front, base BaseContext, resolve
 				hdr:        r.Header,
 			}
 			snap := info.Snapshot()
-			if snap.Method == "" && snap.Denial.Policy != "" && resolve != nil {
+			if snap.Method == "" && (snap.Denial.Policy != "" || snap.EndedCode >= 0) && resolve != nil {
 				if method, route, ok := resolve(r); ok {
 					snap.Method = method
 					if snap.Route == "" {
@@ -172,7 +174,7 @@ func codeForHTTP(s int) codes.Code {
 		return codes.Canceled
 	case s == http.StatusServiceUnavailable, s == http.StatusBadGateway:
 		return codes.Unavailable
-	case s == http.StatusGatewayTimeout:
+	case s == http.StatusGatewayTimeout, s == http.StatusRequestTimeout:
 		return codes.DeadlineExceeded
 	case s < 500:
 		return codes.InvalidArgument

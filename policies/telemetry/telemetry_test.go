@@ -963,3 +963,24 @@ func TestHealthChecksAreNotUpstreamCalls(t *testing.T) {
 		t.Errorf("health checks counted as upstream calls:\n%s", got)
 	}
 }
+
+// TestRequestTimeoutCode: a REST request answered 408 (its body came too late) with nothing else
+// recorded counts as DEADLINE_EXCEEDED, the code the gateway renders as 408, not as a client error.
+func TestRequestTimeoutCode(t *testing.T) {
+	r := newRig(t, telemetry.Config{})
+	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusRequestTimeout)
+	})))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/health/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	scrape := httptest.NewRecorder()
+	r.tel.MetricsHandler().ServeHTTP(scrape, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	r.flushed(t)
+	if want := `gateway_requests_total{code="DEADLINE_EXCEEDED",front="rest",method="unknown"} 1`; !strings.Contains(scrape.Body.String(), want+"\n") {
+		t.Errorf("/metrics lacks %s", want)
+	}
+}

@@ -315,7 +315,7 @@ func (f *Firewall) inspect(tx types.Transaction, r *http.Request, front policy.F
 		body.Reader = io.MultiReader(bytes.NewReader(buf.Bytes()), r.Body)
 		if err != nil {
 			body.release()
-			return nil, nil, sanitize.ReadError(err, 0)
+			return nil, nil, sanitize.ReadError(r.Context(), err, 0)
 		}
 		if int64(buf.Len()) > f.bodyLimit {
 			return bodyTooLarge, body, nil

@@ -206,7 +206,9 @@ func (i *Info) SetUpstreamCode(code uint32) {
 // EndCall records the gRPC status code the front ended the request's call with itself, cancelling
 // its upstream call: a REST stream's request message that does not decode, a WebSocket client
 // breaking the protocol. That is the request's code, which neither the upstream's (CANCELLED) nor,
-// after a stream's 200 or 101, the HTTP status says.
+// after a stream's 200 or 101, the HTTP status says. A call ended before any policy admitted it
+// (its body late, or abandoned by its client) records it too: the telemetry then names the method
+// its REST path binds to.
 func (i *Info) EndCall(code uint32) {
 	if i == nil {
 		return

@@ -268,3 +268,52 @@ func TestRESTStreamIdlesAfterFirstMessage(t *testing.T) {
 		t.Errorf("HTTP %d %s, want both orders imported", code, body)
 	}
 }
+
+// A REST call whose body ends early is counted under the method its path binds to, with the code
+// it ended with, as a body the limits refused is: DEADLINE_EXCEEDED for a body that came too late
+// (here one the front bounds itself, NDJSON to a unary method), CANCELLED for one whose client reset
+// its HTTP/2 stream before it came, whatever its type (the limits read a JSON body of known length
+// themselves, the front any other). Neither is a refusal of the limits.
+func TestUnreadRESTBodyCountsUnderItsMethod(t *testing.T) {
+	g := startGateway(t, harnessOptions{server: []server.Option{readTime(100*time.Millisecond, nothingPerByte)}})
+	late := sendHead(t, g.addr, fmt.Sprintf("POST /v1/users HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: 10\r\n\r\n{\"", g.addr))
+	resp, err := http.ReadResponse(bufio.NewReader(late), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("a late body: HTTP %d, want 408", resp.StatusCode)
+	}
+
+	fr := dialH2C(t, g.addr, 20*time.Second)
+	for i, contentType := range []string{"application/x-protobuf", "application/json"} {
+		var hb bytes.Buffer
+		enc := hpack.NewEncoder(&hb)
+		for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/v1/users"},
+			{":authority", g.addr}, {"content-type", contentType}, {"content-length", "10"}} {
+			if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := uint32(2*i + 1)
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := fr.WriteData(id, false, []byte(`{"`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := fr.WriteRSTStream(id, http2.ErrCodeCancel); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancelled := `gateway_requests_total{code="CANCELLED",front="rest",method="` + createUser + `"} 2`
+	waitFor(t, 10*time.Second, "the reset calls counted", func() bool {
+		_, metrics := httpGet(t, "http://"+g.admin+"/metrics")
+		return strings.Contains(metrics, cancelled+"\n")
+	})
+	wantMetrics(t, g, `gateway_requests_total{code="DEADLINE_EXCEEDED",front="rest",method="`+createUser+`"} 1`)
+	if _, metrics := httpGet(t, "http://"+g.admin+"/metrics"); strings.Contains(metrics, `method="unknown"`) || strings.Contains(metrics, `policy="limits"`) {
+		t.Errorf("/metrics counts a call under no method, or as a refusal of the limits:\n%s", metrics)
+	}
+}
