@@ -14,6 +14,7 @@ import (
 
 	"github.com/protogate/gateway/cmd/gateway/internal/listen"
 	"github.com/protogate/gateway/policies/telemetry"
+	"github.com/protogate/gateway/routing"
 )
 
 // Premature resets (HTTP/2 "rapid reset"): every connection of the data port counts its streams,
@@ -27,8 +28,14 @@ import (
 //     streaming calls, the proxy's among them, and countUnary the unary methods the gateway answers
 //     itself, whose request grpc-go reads before it runs any interceptor.
 //
+// A call its client ends at its own deadline (grpc-timeout) is not reset prematurely, though it
+// may look so: the client resets its stream when its deadline passes, which the gateway, timing
+// that deadline from the call's arrival, may see just before its own copy of it passes, so that
+// the call ends cancelled rather than DeadlineExceeded. A reset within deadlineSlack of the deadline
+// is taken for that (resetByClient, resetRequest).
+//
 // Each call costs a context lookup, a clock reading, a check of its context and one atomic
-// compare-and-swap on its connection's counts.
+// compare-and-swap on its connection's counts; a cancelled one also a look at its deadline.
 
 // WithResetWindow sets how many ended streams of a data-port connection the share of premature
 // resets is taken over (default listen.DefaultResetWindow): the connection is closed once more than
@@ -75,8 +82,57 @@ func countResets(next http.Handler) http.Handler {
 		}
 		opened := time.Now()
 		next.ServeHTTP(w, r)
-		resets.StreamEnded(opened, r.Context().Err() == context.Canceled)
+		resets.StreamEnded(opened, resetRequest(r, opened))
 	})
+}
+
+// resetRequest reports whether the client of r, opened at opened, reset its stream before its
+// deadline: net/http cancels r's context when it does. The deadline is Grpc-Timeout's (native gRPC
+// over TLS and gRPC-Web carry it, and the REST front honours it), which net/http leaves to the
+// handler: it is read only for a request that was cancelled.
+func resetRequest(r *http.Request, opened time.Time) bool {
+	if r.Context().Err() != context.Canceled {
+		return false
+	}
+	timeout, ok, err := routing.ParseTimeout(r.Header.Get("Grpc-Timeout"))
+	return err != nil || !ok || !nearDeadline(opened, opened.Add(timeout))
+}
+
+// resetByClient reports whether the client of a call on grpc-go, opened at opened with context
+// ctx, reset its stream before its deadline: grpc-go cancels the call's context when it does, and
+// ends it with DeadlineExceeded at the deadline (grpc-timeout) it set on it.
+func resetByClient(ctx context.Context, opened time.Time) bool {
+	if ctx.Err() != context.Canceled {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	return !ok || !nearDeadline(opened, deadline)
+}
+
+// nearDeadline reports whether it is now within deadlineSlack of deadline, that of a call opened at
+// opened: a reset then is its client's at that deadline.
+func nearDeadline(opened, deadline time.Time) bool {
+	return time.Until(deadline) <= deadlineSlack(deadline.Sub(opened))
+}
+
+// minDeadlineSlack is the least of deadlineSlack.
+const minDeadlineSlack = 10 * time.Millisecond
+
+// deadlineSlack is how long before the deadline of a call of timeout its client's reset is taken
+// for one at that deadline.
+//
+// The client's clock and the gateway's start a transport's delay apart (grpc-timeout is what was
+// left when the client sent its headers), and its reset comes that same delay after its deadline:
+// which of the reset and the gateway's timer comes first is down to scheduling, a few milliseconds
+// on a busy host (minDeadlineSlack). Clients that send grpc-timeout in a coarse unit, rounded up,
+// give the gateway a later deadline than their own, by up to a share of the timeout: hence 5% of
+// it when that is more. The slack is never more than half of the timeout: a client that sets a
+// tiny one and resets at once, to pass its resets for deadlines, still has each stream live half
+// its time, so that resetting saves it at most half of what its streams cost it anyway. The slack
+// only matters for timeouts under the policy's Lifetime (a second): a later reset is no premature
+// one whatever its deadline.
+func deadlineSlack(timeout time.Duration) time.Duration {
+	return min(max(minDeadlineSlack, timeout/20), timeout/2)
 }
 
 // resetCreds are the h2c native gRPC server's transport credentials: plaintext, as insecure
@@ -116,7 +172,7 @@ func resetsOf(ctx context.Context) *listen.Resets {
 // interceptCounted is the h2c native gRPC server's stream interceptor: intercept, with the call's
 // end reported to its connection's Resets. grpc-go cancels a call's context when its client resets
 // the stream (or the connection ends), and otherwise only once the handler returned, but for its
-// deadline (DeadlineExceeded, not a reset).
+// deadline (DeadlineExceeded, not a reset; nor is a reset at it: resetByClient).
 func (s *Server) interceptCounted(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	resets := resetsOf(ss.Context())
 	if resets == nil {
@@ -124,7 +180,7 @@ func (s *Server) interceptCounted(srv any, ss grpc.ServerStream, info *grpc.Stre
 	}
 	opened := time.Now()
 	err := s.intercept(srv, ss, info, handler)
-	resets.StreamEnded(opened, ss.Context().Err() == context.Canceled)
+	resets.StreamEnded(opened, resetByClient(ss.Context(), opened))
 	return err
 }
 
@@ -145,7 +201,7 @@ func (c countUnary) RegisterService(desc *grpc.ServiceDesc, impl any) {
 			}
 			opened := time.Now()
 			resp, err := handler(srv, ctx, dec, ic)
-			resets.StreamEnded(opened, ctx.Err() == context.Canceled)
+			resets.StreamEnded(opened, resetByClient(ctx, opened))
 			return resp, err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,8 +19,10 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/protogate/gateway/cmd/gateway/internal/server"
 	"github.com/protogate/gateway/config"
@@ -62,12 +65,16 @@ func TestRapidResetClosesConnection(t *testing.T) {
 		tls          bool
 		method, path string
 		contentType  string
+		timeout      string // grpc-timeout, none when ""
 	}{
-		{"h2c gRPC proxied", false, "POST", "/shop.catalog.v1.CatalogService/GetProduct", "application/grpc"},
-		{"h2c gRPC health check", false, "POST", "/grpc.health.v1.Health/Check", "application/grpc"},
-		{"h2c REST", false, "GET", "/v1/products/p1", "application/json"},
-		{"TLS gRPC", true, "POST", "/shop.catalog.v1.CatalogService/GetProduct", "application/grpc"},
-		{"TLS REST", true, "GET", "/v1/products/p1", "application/json"},
+		{"h2c gRPC proxied", false, "POST", "/shop.catalog.v1.CatalogService/GetProduct", "application/grpc", ""},
+		{"h2c gRPC health check", false, "POST", "/grpc.health.v1.Health/Check", "application/grpc", ""},
+		{"h2c REST", false, "GET", "/v1/products/p1", "application/json", ""},
+		{"TLS gRPC", true, "POST", "/shop.catalog.v1.CatalogService/GetProduct", "application/grpc", ""},
+		{"TLS REST", true, "GET", "/v1/products/p1", "application/json", ""},
+		// A deadline does not pass resets long before it for resets at it.
+		{"h2c gRPC with a deadline", false, "POST", "/shop.catalog.v1.CatalogService/GetProduct", "application/grpc", "100m"},
+		{"TLS gRPC with a deadline", true, "POST", "/shop.catalog.v1.CatalogService/GetProduct", "application/grpc", "100m"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &testlog.Buffer{}
@@ -92,8 +99,12 @@ func TestRapidResetClosesConnection(t *testing.T) {
 				conn, scheme = tlsConn, "https"
 			}
 			const streams = 50 * resetWindow
-			sent, err := rapidReset(conn, streams, ":method", tc.method, ":scheme", scheme, ":path", tc.path,
-				":authority", g.addr, "content-type", tc.contentType, "te", "trailers")
+			headers := []string{":method", tc.method, ":scheme", scheme, ":path", tc.path,
+				":authority", g.addr, "content-type", tc.contentType, "te", "trailers"}
+			if tc.timeout != "" {
+				headers = append(headers, "grpc-timeout", tc.timeout)
+			}
+			sent, err := rapidReset(conn, streams, headers...)
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Fatalf("the connection is still open after %d streams reset at once", sent)
 			}
@@ -209,6 +220,67 @@ func TestCancelledCallsKeepTheirConnection(t *testing.T) {
 				if err != nil {
 					t.Fatalf("call %d: %v", i, err)
 				}
+			}
+			if n := dials.Load(); n != 1 {
+				t.Errorf("the client connected %d times, want once: the gateway closed its connection", n)
+			}
+			if strings.Contains(logs.String(), "rapid reset") {
+				t.Errorf("the gateway logged a close for resets:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestDeadlineResetsKeepTheirConnection: a client whose calls end at their short deadlines, before
+// a slow backend answers, resets each call's stream at its deadline, which the gateway, timing the
+// deadline from the call's arrival, may see a moment before its own copy passes: those resets are
+// the calls' deadlines, not premature resets, and the client keeps its connection, over h2c
+// (grpc-go's server) and TLS (net/http's).
+func TestDeadlineResetsKeepTheirConnection(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		name := "h2c"
+		if useTLS {
+			name = "TLS"
+		}
+		t.Run(name, func(t *testing.T) {
+			logs := &testlog.Buffer{}
+			g, tlsCfg := resetsGateway(t, useTLS, 300*time.Millisecond, logs)
+			creds := insecure.NewCredentials()
+			if useTLS {
+				creds = credentials.NewTLS(tlsCfg)
+			}
+			var dials atomic.Int32
+			conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(creds),
+				grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+					dials.Add(1)
+					return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+				}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			catalog := catalogv1.NewCatalogServiceClient(conn)
+			ctx := testContext(t)
+
+			const calls, parallel = 4 * resetWindow, 5
+			var wg sync.WaitGroup
+			errs := make(chan error, calls)
+			for range parallel {
+				wg.Go(func() {
+					for range calls / parallel {
+						callCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+						_, err := catalog.GetProduct(callCtx, &catalogv1.GetProductRequest{Id: "p1"})
+						cancel()
+						if status.Code(err) != codes.DeadlineExceeded {
+							errs <- err
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("a call ended with %v, want DEADLINE_EXCEEDED", err)
 			}
 			if n := dials.Load(); n != 1 {
 				t.Errorf("the client connected %d times, want once: the gateway closed its connection", n)
