@@ -173,34 +173,38 @@ func rapidReset(conn net.Conn, streams int, headers ...string) (sent int, readEr
 	return sent, <-read
 }
 
+// countedCatalog starts a gateway (resetsGateway) and returns a catalog client of it on one
+// connection of its own, and the number of times that client has dialed: more than once, the
+// gateway closed its connection.
+func countedCatalog(t *testing.T, useTLS bool, latency time.Duration, logs io.Writer) (catalogv1.CatalogServiceClient, *atomic.Int32) {
+	t.Helper()
+	g, tlsCfg := resetsGateway(t, useTLS, latency, logs)
+	creds := insecure.NewCredentials()
+	if useTLS {
+		creds = credentials.NewTLS(tlsCfg)
+	}
+	dials := new(atomic.Int32)
+	conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(creds),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return catalogv1.NewCatalogServiceClient(conn), dials
+}
+
 // TestCancelledCallsKeepTheirConnection: a client that cancels some of its calls before their
 // answer is complete — here 3 calls in 10, as a user leaving a page ends a stream it watched —
 // keeps its connection, over h2c and TLS: more than half of a window's streams must be reset so
 // to close it, many resets over many calls do not.
 func TestCancelledCallsKeepTheirConnection(t *testing.T) {
 	for _, useTLS := range []bool{false, true} {
-		name := "h2c"
-		if useTLS {
-			name = "TLS"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(map[bool]string{false: "h2c", true: "TLS"}[useTLS], func(t *testing.T) {
 			logs := &testlog.Buffer{}
-			g, tlsCfg := resetsGateway(t, useTLS, 0, logs)
-			creds := insecure.NewCredentials()
-			if useTLS {
-				creds = credentials.NewTLS(tlsCfg)
-			}
-			var dials atomic.Int32
-			conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(creds),
-				grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-					dials.Add(1)
-					return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-				}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			catalog := catalogv1.NewCatalogServiceClient(conn)
+			catalog, dials := countedCatalog(t, useTLS, 0, logs)
 			ctx := testContext(t)
 
 			const calls = 10 * resetWindow
@@ -238,28 +242,9 @@ func TestCancelledCallsKeepTheirConnection(t *testing.T) {
 // (grpc-go's server) and TLS (net/http's).
 func TestDeadlineResetsKeepTheirConnection(t *testing.T) {
 	for _, useTLS := range []bool{false, true} {
-		name := "h2c"
-		if useTLS {
-			name = "TLS"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(map[bool]string{false: "h2c", true: "TLS"}[useTLS], func(t *testing.T) {
 			logs := &testlog.Buffer{}
-			g, tlsCfg := resetsGateway(t, useTLS, 300*time.Millisecond, logs)
-			creds := insecure.NewCredentials()
-			if useTLS {
-				creds = credentials.NewTLS(tlsCfg)
-			}
-			var dials atomic.Int32
-			conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(creds),
-				grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-					dials.Add(1)
-					return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-				}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			catalog := catalogv1.NewCatalogServiceClient(conn)
+			catalog, dials := countedCatalog(t, useTLS, 300*time.Millisecond, logs)
 			ctx := testContext(t)
 
 			const calls, parallel = 4 * resetWindow, 5
