@@ -123,6 +123,23 @@ func (r *rig) flushed(t *testing.T) tracetest.SpanStubs {
 
 // front is a stand-in for a gateway front: it admits the call through the telemetry Step (as the
 // admitter does, after authentication) and calls the backend with the request's context.
+// getREST serves one GET /v1/health/ through the REST front's middleware to h, and returns the
+// metrics scraped once the request is recorded (its spans flushed).
+func (r *rig) getREST(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, h))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/health/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	scrape := httptest.NewRecorder()
+	r.tel.MetricsHandler().ServeHTTP(scrape, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	r.flushed(t)
+	return scrape.Body.String()
+}
+
 func (r *rig) front(consumer string) http.Handler {
 	step := r.tel.Step()
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -648,25 +665,16 @@ var _ sdktrace.SpanExporter = keepOnShutdown{}
 // its method, with the policy and the ErrorInfo reason.
 func TestDenied(t *testing.T) {
 	r := newRig(t, telemetry.Config{})
-	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	metrics := r.getREST(t, func(w http.ResponseWriter, req *http.Request) {
 		err := status.Error(codes.Unauthenticated, "no token")
 		telemetry.Denied(req.Context(), checkMethod, false, err)
 		w.WriteHeader(http.StatusUnauthorized)
-	})))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/v1/health/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	scrape := httptest.NewRecorder()
-	r.tel.MetricsHandler().ServeHTTP(scrape, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	r.flushed(t)
+	})
 	for _, want := range []string{
 		`gateway_requests_total{code="UNAUTHENTICATED",front="rest",method="/grpc.health.v1.Health/Check"} 1`,
 		`gateway_policy_denials_total{front="rest",policy="auth",reason="UNAUTHENTICATED"} 1`,
 	} {
-		if !strings.Contains(scrape.Body.String(), want+"\n") {
+		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
@@ -968,19 +976,10 @@ func TestHealthChecksAreNotUpstreamCalls(t *testing.T) {
 // recorded counts as DEADLINE_EXCEEDED, the code the gateway renders as 408, not as a client error.
 func TestRequestTimeoutCode(t *testing.T) {
 	r := newRig(t, telemetry.Config{})
-	srv := httptest.NewServer(r.tel.Middleware()(policy.FrontREST, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	metrics := r.getREST(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusRequestTimeout)
-	})))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/v1/health/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	scrape := httptest.NewRecorder()
-	r.tel.MetricsHandler().ServeHTTP(scrape, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	r.flushed(t)
-	if want := `gateway_requests_total{code="DEADLINE_EXCEEDED",front="rest",method="unknown"} 1`; !strings.Contains(scrape.Body.String(), want+"\n") {
+	})
+	if want := `gateway_requests_total{code="DEADLINE_EXCEEDED",front="rest",method="unknown"} 1`; !strings.Contains(metrics, want+"\n") {
 		t.Errorf("/metrics lacks %s", want)
 	}
 }
