@@ -116,7 +116,13 @@ func (h *upstreamHandler) stream(ctx context.Context, desc *grpc.StreamDesc, cc 
 		return nil, err
 	}
 	s := &upstreamStream{ClientStream: cs, u: u, serverStreams: desc.ServerStreams}
-	s.stop = context.AfterFunc(ctx, func() { s.finish(status.FromContextError(ctx.Err()).Err()) })
+	// The context may have ended already, so the function may run before stop is set: it reads
+	// nothing set after this line.
+	s.stop = context.AfterFunc(ctx, func() {
+		if !s.done.Swap(true) {
+			s.report(status.FromContextError(ctx.Err()).Err())
+		}
+	})
 	return s, nil
 }
 
@@ -126,15 +132,20 @@ type upstreamStream struct {
 	u             *upstreamCall
 	serverStreams bool
 	stop          func() bool // stops the context's AfterFunc
-	done          atomic.Bool
+	done          atomic.Bool // the call is reported
 }
 
-// finish reports the call, once.
+// finish reports the call, once, as ended by the stream's methods: err, io.EOF for OK.
 func (s *upstreamStream) finish(err error) {
 	if s.done.Swap(true) {
 		return
 	}
 	s.stop()
+	s.report(err)
+}
+
+// report ends the call's observation with err (io.EOF: OK).
+func (s *upstreamStream) report(err error) {
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
