@@ -197,7 +197,7 @@ func TestConnectTimeout(t *testing.T) {
 	defer lis.Close() // never accepted: the kernel completes the handshakes, nobody answers
 	unaccepted := lis.Addr().String()
 	silent := testnet.Silent(t)
-	closing := closingListener(t)
+	closing := testnet.Closing(t)
 	pool := routing.NewPool(nil, routing.WithPoolLogger(quietLog()))
 	defer pool.Close()
 
@@ -236,29 +236,6 @@ func TestConnectTimeout(t *testing.T) {
 			}
 		})
 	}
-}
-
-// closingListener returns a loopback address whose listener closes every connection it accepts at
-// once; it stops when the test ends.
-func closingListener(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { lis.Close(); <-done })
-	return lis.Addr().String()
 }
 
 // TestHTTPHealthCheckOverTLS: an HTTP health check of an endpoint reached over TLS asks over https,

@@ -89,3 +89,26 @@ func Silent(t testing.TB) string {
 	})
 	return l.Addr().String()
 }
+
+// Closing returns a loopback address that accepts connections and closes each at once: a backend
+// that is down, without a port some other process might take. It stops when the test ends.
+func Closing(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	return l.Addr().String()
+}

@@ -21,6 +21,7 @@ import (
 	catalogv1 "github.com/protogate/gateway/gen/shop/catalog/v1"
 	ordersv1 "github.com/protogate/gateway/gen/shop/orders/v1"
 	usersv1 "github.com/protogate/gateway/gen/shop/users/v1"
+	"github.com/protogate/gateway/internal/testnet"
 )
 
 // clock is the shops' clock: both copies stamp new users and orders with the same time.
@@ -73,35 +74,9 @@ func startShop(t *testing.T, opts shop.Options) *shop.Shop {
 // endpoint is where a front sends the calls of shop service name.
 func endpoint(t *testing.T, s *shop.Shop, name string, e env) string {
 	if e == envDown {
-		return refusingEndpoint(t)
+		return testnet.Closing(t)
 	}
 	return s.Addr(name)
-}
-
-// refusingEndpoint listens on loopback and closes every connection it accepts at once: a backend
-// that is down, without a port that some other process might take.
-func refusingEndpoint(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-	})
-	return ln.Addr().String()
 }
 
 // startGateway serves the shop through the gateway, registered as `gateway demo` registers it.
