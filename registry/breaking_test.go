@@ -478,17 +478,7 @@ func TestSetBaseWarnsBreaking(t *testing.T) {
 		if _, err := f.reg.SetBase(things(tc.files)); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		var warned []string
-		for done := false; !done; {
-			select {
-			case line := <-logs:
-				if strings.HasPrefix(line, "config service changed incompatibly") {
-					warned = append(warned, line)
-				}
-			default:
-				done = true
-			}
-		}
+		warned := logs.drain("config service changed incompatibly")
 		switch {
 		case tc.want == "" && len(warned) > 0:
 			t.Errorf("%s: warned %q", tc.name, warned)
@@ -623,17 +613,7 @@ func TestSetBaseWarnsGraphQLBreaking(t *testing.T) {
 		if _, err := f.reg.SetBase(tc.spec); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		var warned []string
-		for done := false; !done; {
-			select {
-			case line := <-logs:
-				if strings.HasPrefix(line, "config reload changed the GraphQL schema incompatibly") {
-					warned = append(warned, line)
-				}
-			default:
-				done = true
-			}
-		}
+		warned := logs.drain("config reload changed the GraphQL schema incompatibly")
 		switch {
 		case tc.want == "" && len(warned) > 0:
 			t.Errorf("%s: warned %q", tc.name, warned)

@@ -1352,6 +1352,21 @@ func TestRegistryRefreshIntervalChange(t *testing.T) {
 // room.
 type logLines chan string
 
+// drain returns the lines logged so far that start with prefix, and forgets the others.
+func (h logLines) drain(prefix string) []string {
+	var lines []string
+	for {
+		select {
+		case line := <-h:
+			if strings.HasPrefix(line, prefix) {
+				lines = append(lines, line)
+			}
+		default:
+			return lines
+		}
+	}
+}
+
 func (h logLines) Enabled(context.Context, slog.Level) bool { return true }
 func (h logLines) WithAttrs([]slog.Attr) slog.Handler       { return h }
 func (h logLines) WithGroup(string) slog.Handler            { return h }
