@@ -68,8 +68,14 @@ func (d *bodyDeadline) late(err error, wait time.Duration) error {
 	if stopped || !errors.Is(err, os.ErrDeadlineExceeded) && status.Code(err) != codes.DeadlineExceeded {
 		return nil
 	}
+	return BodyLate(wait, err)
+}
+
+// BodyLate is the error of a request body that did not arrive within wait, on any HTTP front: 408
+// DEADLINE_EXCEEDED naming the time. cause, if not nil, is the read's failure.
+func BodyLate(wait time.Duration, cause error) *Error {
 	return &Error{code: codes.DeadlineExceeded, msg: fmt.Sprintf("the request body did not arrive within %s", wait),
-		httpStatus: http.StatusRequestTimeout, cause: err}
+		httpStatus: http.StatusRequestTimeout, cause: cause}
 }
 
 // firstMessageAnnounced is what a streamed body announces of its first message: its whole length

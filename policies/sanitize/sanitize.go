@@ -435,8 +435,7 @@ func ReadError(ctx context.Context, err error, wait time.Duration) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("body", "request body ended early")
 	case errors.Is(err, os.ErrDeadlineExceeded) && wait > 0:
-		return transcoder.WithHTTPStatus(status.Errorf(codes.DeadlineExceeded,
-			"the request body did not arrive within %s", wait), http.StatusRequestTimeout)
+		return transcoder.BodyLate(wait, nil)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return transcoder.WithHTTPStatus(status.Error(codes.DeadlineExceeded,
 			"the request body did not arrive in time"), http.StatusRequestTimeout)
